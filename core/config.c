@@ -1,0 +1,383 @@
+/*
+ * config.c: the settings table and its three sources (see config.h).
+ * Owns parsing and validation of every setting's value; what a setting
+ * means is up to the module that reads struct lk_config.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strutil.h"
+
+#ifndef LATCHKEY_VERSION
+#define LATCHKEY_VERSION "0.1.0"
+#endif
+
+enum stype { S_STR, S_INT };
+
+struct setting {
+	const char *name;
+	enum stype type;
+	size_t off;
+	const char *def;
+	long min, max;                /* S_INT bounds */
+	const char *const *choices;   /* S_STR: NULL-terminated, or NULL */
+	const char *help;
+};
+
+static const char *const algs[] = {"ES256", "RS256", NULL};
+static const char *const formats[] = {"text", "json", NULL};
+static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+
+#define OFF(f) offsetof(struct lk_config, f)
+static const struct setting settings[] = {
+	{"config", S_STR, OFF(config), "", 0, 0, NULL,
+	 "INI file with settings (keys as below; flags and variables win)"},
+	{"listen", S_STR, OFF(listen), "127.0.0.1:8080", 0, 0, NULL,
+	 "address to serve on, HOST:PORT; port 0 picks a free port"},
+	{"issuer", S_STR, OFF(issuer), "", 0, 0, NULL,
+	 "issuer URL (iss claim, metadata); default http://HOST:PORT"},
+	{"db", S_STR, OFF(db), "./latchkey.db", 0, 0, NULL,
+	 "SQLite database file (created 0600 if missing)"},
+	{"access_token_ttl", S_INT, OFF(access_token_ttl), "3600", 1, 31536000,
+	 NULL, "default access token lifetime in seconds"},
+	{"signing_alg", S_STR, OFF(signing_alg), "ES256", 0, 0, algs,
+	 "access token signature algorithm for new keys"},
+	{"audience", S_STR, OFF(audience), "", 0, 0, NULL,
+	 "aud claim of access tokens; empty for none"},
+	{"max_body_size", S_INT, OFF(max_body_size), "16384", 256, 16777216,
+	 NULL, "largest request body in bytes; larger gets 413"},
+	{"threads", S_INT, OFF(threads), "4", 1, 256, NULL,
+	 "HTTP worker threads"},
+	{"log_format", S_STR, OFF(log_format), "text", 0, 0, formats,
+	 "log line format"},
+	{"log_level", S_STR, OFF(log_level), "info", 0, 0, levels,
+	 "lowest level logged"},
+};
+#define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
+
+static char **str_slot(struct lk_config *c, const struct setting *s)
+{
+	return (char **)((char *)c + s->off);
+}
+
+static long *int_slot(struct lk_config *c, const struct setting *s)
+{
+	return (long *)((char *)c + s->off);
+}
+
+static const struct setting *find_setting(const char *name, size_t len)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (strlen(settings[i].name) == len &&
+		    strncmp(settings[i].name, name, len) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+/* Flag spelling of a setting name: dashes for underscores. */
+static void flag_name(const struct setting *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "--%s", s->name);
+	for (char *p = buf; *p; p++)
+		if (*p == '_')
+			*p = '-';
+}
+
+static void env_name(const struct setting *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "LATCHKEY_%s", s->name);
+	for (char *p = buf; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+}
+
+/* Sets one value; where says which source it came from, for the message. */
+static int set_value(struct lk_config *c, const struct setting *s,
+                     const char *v, const char *where, char *err, size_t errlen)
+{
+	if (s->type == S_INT) {
+		char *end;
+		errno = 0;
+		long n = strtol(v, &end, 10);
+		if (*v == '\0' || *end != '\0' || errno != 0 || n < s->min ||
+		    n > s->max) {
+			snprintf(err, errlen,
+			         "setting '%s' (from %s): '%.64s' is not a whole number "
+			         "from %ld to %ld", s->name, where, v, s->min, s->max);
+			return -1;
+		}
+		*int_slot(c, s) = n;
+		return 0;
+	}
+	if (s->choices != NULL) {
+		bool ok = false;
+		for (const char *const *ch = s->choices; *ch; ch++)
+			ok = ok || strcmp(*ch, v) == 0;
+		if (!ok) {
+			char list[128] = "";
+			for (const char *const *ch = s->choices; *ch; ch++) {
+				strncat(list, *ch, sizeof(list) - strlen(list) - 3);
+				if (ch[1])
+					strcat(list, ", ");
+			}
+			snprintf(err, errlen,
+			         "setting '%s' (from %s): '%.64s' is not one of: %s",
+			         s->name, where, v, list);
+			return -1;
+		}
+	}
+	char **slot = str_slot(c, s);
+	free(*slot);
+	*slot = xstrdup(v);
+	return 0;
+}
+
+struct ini_ctx {
+	struct lk_config *cfg;
+	const char *path;
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+static int on_ini_line(void *user, const char *section, const char *name,
+                       const char *value)
+{
+	struct ini_ctx *ctx = user;
+	char where[300];
+
+	if (ctx->failed)
+		return 0;
+	snprintf(where, sizeof(where), "%.256s", ctx->path);
+	if (section[0] != '\0' && strcmp(section, "latchkeyd") != 0) {
+		snprintf(ctx->err, ctx->errlen,
+		         "%s: unknown section [%.64s]; use keys at the top or in "
+		         "[latchkeyd]", where, section);
+		ctx->failed = true;
+		return 0;
+	}
+	const struct setting *s = find_setting(name, strlen(name));
+	if (s == NULL || strcmp(s->name, "config") == 0) {
+		snprintf(ctx->err, ctx->errlen, "%s: unknown setting '%.64s'",
+		         where, name);
+		ctx->failed = true;
+		return 0;
+	}
+	if (set_value(ctx->cfg, s, value, where, ctx->err, ctx->errlen) != 0) {
+		ctx->failed = true;
+		return 0;
+	}
+	return 1;
+}
+
+int config_parse_hostport(const char *s, char **host, int *port)
+{
+	const char *colon;
+	const char *h = s;
+	size_t hlen;
+
+	*host = NULL;
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (rb == NULL || rb[1] != ':')
+			return -1;
+		h = s + 1;
+		hlen = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			return -1;
+		hlen = (size_t)(colon - s);
+		if (memchr(s, ':', hlen) != NULL)
+			return -1; /* bare IPv6 needs brackets */
+	}
+	if (hlen == 0 || hlen > 253)
+		return -1;
+	char *end;
+	errno = 0;
+	long p = strtol(colon + 1, &end, 10);
+	if (colon[1] == '\0' || *end != '\0' || errno != 0 || p < 0 || p > 65535)
+		return -1;
+	*host = strndup(h, hlen);
+	if (*host == NULL)
+		return -1;
+	*port = (int)p;
+	return 0;
+}
+
+static int check_issuer(const char *iss, char *err, size_t errlen)
+{
+	/* RFC 8414 section 2: https URL with no query or fragment; plain http
+	 * is allowed too, for loopback and test doubles. */
+	if (iss[0] == '\0')
+		return 0;
+	if ((strncmp(iss, "https://", 8) != 0 && strncmp(iss, "http://", 7) != 0) ||
+	    strpbrk(iss, "?# \t\r\n") != NULL || iss[strlen(iss) - 1] == '/') {
+		snprintf(err, errlen,
+		         "setting 'issuer': '%.128s' must be an http(s) URL with no "
+		         "query, fragment or trailing slash", iss);
+		return -1;
+	}
+	return 0;
+}
+
+static void usage_line(FILE *out, const struct setting *s)
+{
+	char flag[64], env[64];
+	flag_name(s, flag, sizeof(flag));
+	env_name(s, env, sizeof(env));
+	fprintf(out, "  %-22s %s\n", flag, s->help);
+	fprintf(out, "  %-22s env %s, default '%s'", "", env, s->def);
+	if (s->choices) {
+		fputs(", one of", out);
+		for (const char *const *c = s->choices; *c; c++)
+			fprintf(out, " %s", *c);
+	}
+	fputc('\n', out);
+}
+
+void config_usage(FILE *out, const char *prog)
+{
+	fprintf(out, "usage: %s [--setting VALUE]...\n\n"
+	             "Serves OAuth 2.0 tokens. Every setting may also come from "
+	             "its LATCHKEY_* variable or the --config file.\n\n", prog);
+	for (size_t i = 0; i < NSETTINGS; i++)
+		usage_line(out, &settings[i]);
+	fputs("  --help                 this text\n"
+	      "  --version              print the version\n", out);
+}
+
+/* Pass 1 over argv finds --config, --help, --version without judging the
+ * rest, so the file can be read before flags override it. */
+static const char *argv_config(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			return argv[i + 1];
+		if (strncmp(argv[i], "--config=", 9) == 0)
+			return argv[i] + 9;
+	}
+	return NULL;
+}
+
+static int apply_argv(struct lk_config *c, int argc, char **argv, char *err,
+                      size_t errlen)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strncmp(a, "--", 2) != 0) {
+			snprintf(err, errlen, "unexpected argument '%.64s' (see --help)", a);
+			return -1;
+		}
+		const char *name = a + 2;
+		const char *eq = strchr(name, '=');
+		size_t len = eq ? (size_t)(eq - name) : strlen(name);
+		char key[64];
+		if (len >= sizeof(key)) {
+			snprintf(err, errlen, "unknown flag '%.64s' (see --help)", a);
+			return -1;
+		}
+		for (size_t k = 0; k < len; k++)
+			key[k] = name[k] == '-' ? '_' : name[k];
+		key[len] = '\0';
+		const struct setting *s = find_setting(key, len);
+		/* Only dashes are accepted on the command line. */
+		if (s == NULL || memchr(name, '_', len) != NULL) {
+			snprintf(err, errlen, "unknown flag '%.64s' (see --help)", a);
+			return -1;
+		}
+		const char *v = eq ? eq + 1 : NULL;
+		if (v == NULL) {
+			if (i + 1 >= argc) {
+				snprintf(err, errlen, "flag '%.64s' needs a value", a);
+				return -1;
+			}
+			v = argv[++i];
+		}
+		char where[80];
+		flag_name(s, where, sizeof(where));
+		if (set_value(c, s, v, where, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+enum config_result config_load(struct lk_config *c, int argc, char **argv,
+                               FILE *out, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	err[0] = '\0';
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (set_value(c, &settings[i], settings[i].def, "default", err,
+		              errlen) != 0)
+			return CONFIG_ERR;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			config_usage(out, argv[0]);
+			return CONFIG_EXIT;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			fprintf(out, "latchkeyd %s\n", LATCHKEY_VERSION);
+			return CONFIG_EXIT;
+		}
+	}
+
+	const char *file = argv_config(argc, argv);
+	if (file == NULL)
+		file = getenv("LATCHKEY_CONFIG");
+	if (file != NULL && file[0] != '\0') {
+		struct ini_ctx ctx = {c, file, err, errlen, false};
+		int rc = ini_parse(file, on_ini_line, &ctx);
+		if (ctx.failed)
+			return CONFIG_ERR;
+		if (rc < 0) {
+			snprintf(err, errlen, "setting 'config': cannot read '%.200s': %s",
+			         file, strerror(errno));
+			return CONFIG_ERR;
+		}
+		if (rc > 0) {
+			snprintf(err, errlen, "setting 'config': %.200s: syntax error on "
+			         "line %d", file, rc);
+			return CONFIG_ERR;
+		}
+	}
+
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		char env[64];
+		env_name(&settings[i], env, sizeof(env));
+		const char *v = getenv(env);
+		if (v != NULL && set_value(c, &settings[i], v, env, err, errlen) != 0)
+			return CONFIG_ERR;
+	}
+	if (apply_argv(c, argc, argv, err, errlen) != 0)
+		return CONFIG_ERR;
+
+	if (config_parse_hostport(c->listen, &c->listen_host, &c->listen_port) != 0) {
+		snprintf(err, errlen, "setting 'listen': '%.128s' is not HOST:PORT "
+		         "(port 0-65535; IPv6 as [::1]:PORT)", c->listen);
+		return CONFIG_ERR;
+	}
+	if (check_issuer(c->issuer, err, errlen) != 0)
+		return CONFIG_ERR;
+	if (c->db[0] == '\0') {
+		snprintf(err, errlen, "setting 'db': must not be empty");
+		return CONFIG_ERR;
+	}
+	return CONFIG_OK;
+}
+
+void config_free(struct lk_config *c)
+{
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (settings[i].type == S_STR)
+			free(*str_slot(c, &settings[i]));
+	free(c->listen_host);
+	memset(c, 0, sizeof(*c));
+}

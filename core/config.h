@@ -1,0 +1,48 @@
+/*
+ * config.h: latchkeyd's settings.
+ *
+ * One table (config.c) names every setting once. A setting `some_setting`
+ * is read from the flag `--some-setting`, the variable LATCHKEY_SOME_SETTING
+ * and the INI key `some_setting`, in that order of precedence over the
+ * default. The same table prints --help and docs/configuration.md's list.
+ */
+#ifndef LK_CONFIG_H
+#define LK_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct lk_config {
+	char *config;          /* INI file path, optional */
+	char *listen;          /* HOST:PORT as given */
+	char *issuer;          /* "" until derived from the bound address */
+	char *db;
+	long access_token_ttl; /* seconds */
+	char *signing_alg;     /* ES256 | RS256 */
+	char *audience;        /* "" means no aud claim */
+	long max_body_size;    /* bytes */
+	long threads;
+	char *log_format;      /* text | json */
+	char *log_level;       /* debug | info | warn | error */
+
+	/* Derived by config_load from listen. */
+	char *listen_host;
+	int listen_port;
+};
+
+enum config_result { CONFIG_OK = 0, CONFIG_EXIT, CONFIG_ERR };
+
+/* Fills cfg from defaults, the INI file, the environment and argv.
+ * CONFIG_EXIT: --help or --version was printed to out; exit 0.
+ * CONFIG_ERR: err holds a message naming the setting; exit non-zero.
+ * cfg must be released with config_free in every case. */
+enum config_result config_load(struct lk_config *cfg, int argc, char **argv,
+                               FILE *out, char *err, size_t errlen);
+void config_free(struct lk_config *cfg);
+void config_usage(FILE *out, const char *prog);
+
+/* Splits "host:port" / "[v6]:port". Caller frees *host. 0, or -1. */
+int config_parse_hostport(const char *s, char **host, int *port);
+
+#endif

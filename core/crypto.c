@@ -1,0 +1,136 @@
+/* crypto.c: OpenSSL-backed primitives (see crypto.h). */
+#include "crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+int crypto_random(void *buf, size_t n)
+{
+	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
+}
+
+char *crypto_random_token(size_t nbytes)
+{
+	unsigned char buf[128];
+	if (nbytes > sizeof(buf) || crypto_random(buf, nbytes) != 0)
+		return NULL;
+	char *s = b64_encode(buf, nbytes, true);
+	crypto_wipe(buf, sizeof(buf));
+	return s;
+}
+
+char *b64_encode(const void *data, size_t len, bool url)
+{
+	size_t cap = 4 * ((len + 2) / 3) + 1;
+	char *out = malloc(cap);
+	if (out == NULL)
+		return NULL;
+	int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+	while (n > 0 && out[n - 1] == '=')
+		n--;
+	out[n] = '\0';
+	if (url) {
+		for (int i = 0; i < n; i++) {
+			if (out[i] == '+')
+				out[i] = '-';
+			else if (out[i] == '/')
+				out[i] = '_';
+		}
+	}
+	return out;
+}
+
+int b64_decode(const char *s, size_t slen, bool url, unsigned char **out,
+               size_t *outlen)
+{
+	*out = NULL;
+	*outlen = 0;
+	/* Strip padding, then translate and re-pad for EVP_DecodeBlock, which
+	 * wants standard, padded input. */
+	size_t pad_in = 0;
+	while (slen > 0 && s[slen - 1] == '=') {
+		slen--;
+		pad_in++;
+	}
+	if (pad_in > 2 || slen % 4 == 1)
+		return -1;
+	size_t padded = (slen + 3) / 4 * 4;
+	if (pad_in > 0 && slen + pad_in != padded)
+		return -1;
+	char *tmp = malloc(padded + 1);
+	unsigned char *buf = malloc(padded / 4 * 3 + 1);
+	if (tmp == NULL || buf == NULL)
+		goto fail;
+	for (size_t i = 0; i < slen; i++) {
+		char c = s[i];
+		if (url && (c == '+' || c == '/'))
+			goto fail;
+		if (!url && (c == '-' || c == '_'))
+			goto fail;
+		if (c == '-')
+			c = '+';
+		else if (c == '_')
+			c = '/';
+		tmp[i] = c;
+	}
+	for (size_t i = slen; i < padded; i++)
+		tmp[i] = '=';
+	tmp[padded] = '\0';
+	int n = padded ? EVP_DecodeBlock(buf, (unsigned char *)tmp, (int)padded) : 0;
+	if (n < 0)
+		goto fail;
+	/* EVP_DecodeBlock counts padding bytes as zero output; drop them. */
+	n -= (int)(padded - slen);
+	free(tmp);
+	*out = buf;
+	*outlen = (size_t)n;
+	return 0;
+fail:
+	free(tmp);
+	free(buf);
+	return -1;
+}
+
+void sha256(const void *data, size_t len, unsigned char out[SHA256_LEN])
+{
+	unsigned int n = SHA256_LEN;
+	EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}
+
+void hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
+                 unsigned char out[SHA256_LEN])
+{
+	unsigned int n = SHA256_LEN;
+	HMAC(EVP_sha256(), key, (int)klen, data, len, out, &n);
+}
+
+bool crypto_eq(const void *a, const void *b, size_t n)
+{
+	return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+bool crypto_streq(const char *a, const char *b)
+{
+	unsigned char da[SHA256_LEN], db[SHA256_LEN];
+	sha256(a, strlen(a), da);
+	sha256(b, strlen(b), db);
+	return crypto_eq(da, db, SHA256_LEN);
+}
+
+void crypto_wipe(void *p, size_t n)
+{
+	if (p != NULL)
+		OPENSSL_cleanse(p, n);
+}
+
+void crypto_free_str(char *s)
+{
+	if (s == NULL)
+		return;
+	crypto_wipe(s, strlen(s));
+	free(s);
+}

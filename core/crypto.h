@@ -1,0 +1,42 @@
+/*
+ * crypto.h: thin wrappers over OpenSSL for randomness, encodings, digests
+ * and constant-time comparison. Everything here delegates to libcrypto; the
+ * wrappers only fix the alphabets and ownership rules in one place.
+ */
+#ifndef LK_CRYPTO_H
+#define LK_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SHA256_LEN 32
+
+/* Fills buf from the OS CSPRNG (RAND_bytes). Returns 0, or -1 on failure. */
+int crypto_random(void *buf, size_t n);
+
+/* nbytes random bytes as unpadded base64url. Caller frees; NULL on failure. */
+char *crypto_random_token(size_t nbytes);
+
+/* Unpadded base64url (RFC 4648 section 5) or, with std, unpadded standard
+ * base64 (as PHC strings use). Caller frees. */
+char *b64_encode(const void *data, size_t len, bool url);
+/* Decodes unpadded or padded base64/base64url. Caller frees *out.
+ * Returns 0, or -1 on malformed input. */
+int b64_decode(const char *s, size_t slen, bool url, unsigned char **out,
+               size_t *outlen);
+
+void sha256(const void *data, size_t len, unsigned char out[SHA256_LEN]);
+void hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
+                 unsigned char out[SHA256_LEN]);
+
+/* Constant-time equality of two equal-length buffers. */
+bool crypto_eq(const void *a, const void *b, size_t n);
+/* Constant-time string equality: compares digests, so neither content nor
+ * the position of the first difference leaks through timing. */
+bool crypto_streq(const char *a, const char *b);
+
+/* Overwrites secrets before they are freed. */
+void crypto_wipe(void *p, size_t n);
+void crypto_free_str(char *s); /* wipes, then frees; NULL-safe */
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * keys.h: signing keys as data: generation, PEM, and the public JWK.
+ *
+ * Lives in core because both the server (first start) and the admin CLI
+ * (key rotate) create keys. Signing itself is the grants module's business.
+ */
+#ifndef LK_KEYS_H
+#define LK_KEYS_H
+
+/* The algorithms Latchkey signs access tokens with (RFC 7518 names). */
+enum key_alg { KEY_ALG_ES256 = 0, KEY_ALG_RS256 };
+
+int key_alg_parse(const char *name, enum key_alg *out); /* 0, or -1 */
+const char *key_alg_name(enum key_alg alg);
+
+/* Public half of a key in JWK members (RFC 7517/7518), base64url values.
+ * EC keys fill crv, x, y; RSA keys fill n, e. */
+struct key_jwk {
+	const char *kty; /* "EC" or "RSA"; static */
+	const char *crv; /* "P-256" or NULL; static */
+	char *x, *y, *n, *e;
+	char *thumbprint; /* RFC 7638 SHA-256 thumbprint, used as the kid */
+};
+void key_jwk_clear(struct key_jwk *j);
+
+/* Generates a private key; *pem_out is a PKCS#8 PEM the caller frees with
+ * crypto_free_str. Returns 0, or -1 on failure. */
+int key_generate(enum key_alg alg, char **pem_out);
+
+/* Reads the public members of a PEM private key of the given algorithm.
+ * Returns 0, or -1 when the PEM does not hold such a key. */
+int key_public_jwk(const char *pem, enum key_alg alg, struct key_jwk *out);
+
+#endif

@@ -1,0 +1,144 @@
+/*
+ * log.c: formats and writes log lines (see log.h). Owns the process-wide
+ * format and level; knows nothing about HTTP or OAuth beyond the access-line
+ * field names.
+ */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static bool log_json;
+static enum log_level log_min = LOG_INFO;
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void log_init(const char *format, enum log_level min)
+{
+	log_json = format != NULL && strcmp(format, "json") == 0;
+	log_min = min;
+}
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+	for (int i = 0; i <= LOG_ERR; i++) {
+		if (strcmp(s, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static size_t stamp(char *buf, size_t len)
+{
+	struct timeval tv;
+	struct tm tm;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	n += (size_t)snprintf(buf + n, len - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+	return n;
+}
+
+/* Appends s as a JSON string body (no quotes), escaping what JSON requires. */
+static size_t json_escape(char *dst, size_t cap, const char *s)
+{
+	size_t n = 0;
+	for (; s != NULL && *s != '\0' && n + 7 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			dst[n++] = '\\';
+			dst[n++] = (char)c;
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(dst + n, cap - n, "\\u%04x", c);
+		} else {
+			dst[n++] = (char)c;
+		}
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+/* Control characters in text mode would let a caller forge log lines. */
+static void text_sanitize(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
+static void emit(char *line, size_t n, size_t cap)
+{
+	if (n >= cap - 1)
+		n = cap - 2;
+	line[n++] = '\n';
+	/* One write per line: atomic for lines below PIPE_BUF on pipes. */
+	ssize_t w = write(STDERR_FILENO, line, n);
+	(void)w;
+}
+
+void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
+{
+	char msg[1024], line[2048], ts[40];
+	va_list ap;
+
+	if (lvl < log_min)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	stamp(ts, sizeof(ts));
+
+	size_t n;
+	if (log_json) {
+		char esc[2048];
+		json_escape(esc, sizeof(esc), msg);
+		n = (size_t)snprintf(line, sizeof(line),
+		    "{\"time\":\"%s\",\"level\":\"%s\",\"where\":\"%s\",\"msg\":\"%s\"}",
+		    ts, level_names[lvl], func, esc);
+	} else {
+		text_sanitize(msg);
+		n = (size_t)snprintf(line, sizeof(line), "%s %s %s: %s", ts,
+		    level_names[lvl], func, msg);
+	}
+	emit(line, n, sizeof(line));
+}
+
+void log_request(const char *method, const char *path, int status,
+                 const char *client_id, const char *grant_type,
+                 const char *error, double ms)
+{
+	char line[2048], ts[40];
+	size_t n;
+
+	if (LOG_INFO < log_min)
+		return;
+	stamp(ts, sizeof(ts));
+	if (log_json) {
+		char p[600], c[300], g[100];
+		json_escape(p, sizeof(p), path);
+		json_escape(c, sizeof(c), client_id ? client_id : "");
+		json_escape(g, sizeof(g), grant_type ? grant_type : "");
+		n = (size_t)snprintf(line, sizeof(line),
+		    "{\"time\":\"%s\",\"level\":\"info\",\"where\":\"request\","
+		    "\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
+		    "\"client_id\":\"%s\",\"grant_type\":\"%s\",\"error\":\"%s\","
+		    "\"ms\":%.3f}",
+		    ts, method, p, status, c, g, error ? error : "", ms);
+	} else {
+		n = (size_t)snprintf(line, sizeof(line),
+		    "%s info request: %s %.512s %d client_id=%.256s grant_type=%.64s "
+		    "error=%s ms=%.3f",
+		    ts, method, path, status, client_id ? client_id : "-",
+		    grant_type ? grant_type : "-", error ? error : "-", ms);
+		text_sanitize(line);
+	}
+	emit(line, n, sizeof(line));
+}

@@ -1,0 +1,33 @@
+/*
+ * log.h: process-wide logging to stderr, in the OpenBSD log_* shape.
+ *
+ * Each message is one line, written with a single write(2) so lines from
+ * worker threads never interleave. Text or JSON (log_format). The macros add
+ * the calling function's name, so no log string carries a hand-typed one.
+ * Callers never pass secrets, passwords, codes or tokens to these functions.
+ */
+#ifndef LK_LOG_H
+#define LK_LOG_H
+
+enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERR };
+
+/* format: "text" or "json". Safe to call again; not thread-safe itself. */
+void log_init(const char *format, enum log_level min);
+int log_level_parse(const char *s, enum log_level *out);
+
+void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* One access-log line per HTTP request (fields already free of secrets). */
+void log_request(const char *method, const char *path, int status,
+                 const char *client_id, const char *grant_type,
+                 const char *error, double ms);
+
+/* Marks a security-relevant event (reuse detection, throttling, ...). */
+#define log_security(...) log_msg(LOG_WARN, "security", __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __func__, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __func__, __VA_ARGS__)
+#define log_warnx(...) log_msg(LOG_WARN, __func__, __VA_ARGS__)
+#define log_errx(...) log_msg(LOG_ERR, __func__, __VA_ARGS__)
+
+#endif

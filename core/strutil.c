@@ -1,0 +1,95 @@
+/* strutil.c: string and word-list helpers (see strutil.h). */
+#include "strutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *xstrdup(const char *s)
+{
+	if (s == NULL)
+		return NULL;
+	char *d = strdup(s);
+	if (d == NULL)
+		abort();
+	return d;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+const char *words_next(const char *p, size_t *len)
+{
+	if (p == NULL)
+		return NULL;
+	while (*p == ' ')
+		p++;
+	if (*p == '\0')
+		return NULL;
+	const char *e = strchr(p, ' ');
+	*len = e ? (size_t)(e - p) : strlen(p);
+	return p;
+}
+
+bool words_contains(const char *list, const char *word, size_t wlen)
+{
+	size_t len;
+	for (const char *w = words_next(list, &len); w; w = words_next(w + len, &len))
+		if (len == wlen && memcmp(w, word, len) == 0)
+			return true;
+	return false;
+}
+
+size_t words_count(const char *list)
+{
+	size_t n = 0, len;
+	for (const char *w = words_next(list, &len); w; w = words_next(w + len, &len))
+		n++;
+	return n;
+}
+
+bool scope_token_valid(const char *tok, size_t len)
+{
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)tok[i];
+		if (c < 0x21 || c > 0x7e || c == 0x22 || c == 0x5c)
+			return false;
+	}
+	return true;
+}
+
+bool scope_list_valid(const char *list)
+{
+	if (list == NULL || *list == '\0' || *list == ' ')
+		return false;
+	const char *p = list;
+	for (;;) {
+		const char *e = strchr(p, ' ');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (!scope_token_valid(p, len))
+			return false;
+		if (e == NULL)
+			return true;
+		p = e + 1;
+	}
+}
+
+void words_append(char **list, const char *word, size_t wlen)
+{
+	size_t old = *list ? strlen(*list) : 0;
+	char *n = realloc(*list, old + wlen + 2);
+	if (n == NULL)
+		abort();
+	if (old > 0)
+		n[old++] = ' ';
+	memcpy(n + old, word, wlen);
+	n[old + wlen] = '\0';
+	*list = n;
+}

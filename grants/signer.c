@@ -1,0 +1,1 @@
+/* placeholder */ typedef int lk_placeholder_t;

@@ -1,0 +1,135 @@
+/*
+ * store.c: backend selection and the wrappers of store.h. The wrappers are
+ * the only code that reads ops, so a backend can grow methods (bumping
+ * version) and old callers keep working.
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "store_int.h"
+
+const char *store_rc_str(enum store_rc rc)
+{
+	switch (rc) {
+	case STORE_OK: return "ok";
+	case STORE_NOT_FOUND: return "not found";
+	case STORE_CONFLICT: return "already exists or still referenced";
+	case STORE_BUSY: return "database is busy";
+	case STORE_IO: return "database I/O error";
+	case STORE_SCHEMA_NEWER: return "database schema is newer than this binary";
+	case STORE_SCHEMA_EDITED: return "an applied migration was edited";
+	case STORE_INVALID: return "cannot open database";
+	}
+	return "unknown storage error";
+}
+
+void store_client_clear(struct store_client *c)
+{
+	free(c->client_id);
+	free(c->name);
+	crypto_free_str(c->secret_hash);
+	free(c->grant_types);
+	free(c->scopes);
+	free(c->redirect_uris);
+	memset(c, 0, sizeof(*c));
+}
+
+void store_user_clear(struct store_user *u)
+{
+	free(u->user_id);
+	free(u->username);
+	crypto_free_str(u->password_hash);
+	memset(u, 0, sizeof(*u));
+}
+
+void store_token_clear(struct store_token *t)
+{
+	free(t->jti);
+	free(t->client_id);
+	free(t->subject);
+	free(t->scope);
+	free(t->kid);
+	memset(t, 0, sizeof(*t));
+}
+
+void store_key_clear(struct store_key *k)
+{
+	free(k->kid);
+	free(k->alg);
+	crypto_free_str(k->private_pem);
+	memset(k, 0, sizeof(*k));
+}
+
+enum store_rc store_open(const char *target, struct store **out, char *err,
+                         size_t errlen)
+{
+	*out = NULL;
+	if (strncmp(target, "sqlite:", 7) == 0)
+		target += 7;
+	if (strstr(target, "://") != NULL) {
+		snprintf(err, errlen, "no storage backend for '%.128s' (only SQLite "
+		         "files are supported)", target);
+		return STORE_INVALID;
+	}
+	return store_sqlite_open(target, out, err, errlen);
+}
+
+void store_close(struct store *s)
+{
+	if (s != NULL)
+		s->ops->xClose(s);
+}
+
+enum store_rc store_migrate(struct store *s, int *applied, int *schema,
+                            char *err, size_t errlen)
+{ return s->ops->xMigrate(s, applied, schema, err, errlen); }
+enum store_rc store_schema_version(struct store *s, int *db, int *binary)
+{ return s->ops->xSchemaVersion(s, db, binary); }
+enum store_rc store_client_add(struct store *s, const struct store_client *c)
+{ return s->ops->xClientAdd(s, c); }
+enum store_rc store_client_get(struct store *s, const char *id,
+                               struct store_client *out)
+{ return s->ops->xClientGet(s, id, out); }
+enum store_rc store_client_update(struct store *s, const struct store_client *c)
+{ return s->ops->xClientUpdate(s, c); }
+enum store_rc store_client_remove(struct store *s, const char *id)
+{ return s->ops->xClientRemove(s, id); }
+enum store_rc store_client_list(struct store *s, store_client_cb cb, void *arg)
+{ return s->ops->xClientList(s, cb, arg); }
+enum store_rc store_user_add(struct store *s, const struct store_user *u)
+{ return s->ops->xUserAdd(s, u); }
+enum store_rc store_user_get(struct store *s, const char *username,
+                             struct store_user *out)
+{ return s->ops->xUserGet(s, username, out); }
+enum store_rc store_user_set_password(struct store *s, const char *username,
+                                      const char *hash, int64_t now)
+{ return s->ops->xUserSetPassword(s, username, hash, now); }
+enum store_rc store_user_remove(struct store *s, const char *username)
+{ return s->ops->xUserRemove(s, username); }
+enum store_rc store_user_list(struct store *s, store_user_cb cb, void *arg)
+{ return s->ops->xUserList(s, cb, arg); }
+enum store_rc store_token_add(struct store *s, const struct store_token *t)
+{ return s->ops->xTokenAdd(s, t); }
+enum store_rc store_token_get(struct store *s, const char *jti,
+                              struct store_token *out)
+{ return s->ops->xTokenGet(s, jti, out); }
+enum store_rc store_token_list(struct store *s, const struct store_token_filter *f,
+                               store_token_cb cb, void *arg)
+{ return s->ops->xTokenList(s, f, cb, arg); }
+enum store_rc store_token_revoke(struct store *s, const char *jti, int64_t now,
+                                 int *count)
+{ return s->ops->xTokenRevoke(s, jti, now, count); }
+enum store_rc store_token_revoke_client(struct store *s, const char *client_id,
+                                        int64_t now, int *count)
+{ return s->ops->xTokenRevokeClient(s, client_id, now, count); }
+enum store_rc store_key_add_current(struct store *s, const struct store_key *k)
+{ return s->ops->xKeyAddCurrent(s, k); }
+enum store_rc store_key_current(struct store *s, struct store_key *out)
+{ return s->ops->xKeyCurrent(s, out); }
+enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
+                             store_key_cb cb, void *arg)
+{ return s->ops->xKeyList(s, published_only, now, cb, arg); }

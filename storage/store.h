@@ -1,0 +1,184 @@
+/*
+ * store.h: the storage interface. Everything Latchkey keeps (clients, users,
+ * access-token records, signing keys) is reached through struct store_ops,
+ * a table of function pointers in the shape of SQLite's sqlite3_vfs, so a
+ * PostgreSQL backend is one new file and no change above this line.
+ *
+ * Ownership: structs filled by a getter own their strings; release them
+ * with the matching *_clear. Input structs are borrowed for the call only.
+ * Callbacks of the *_list functions borrow the row until they return; a
+ * non-zero return from a callback stops the listing.
+ *
+ * This module knows nothing about OAuth or HTTP: a scope here is a string.
+ */
+#ifndef LK_STORE_H
+#define LK_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum store_rc {
+	STORE_OK = 0,
+	STORE_NOT_FOUND,
+	STORE_CONFLICT,     /* unique or foreign key violation */
+	STORE_BUSY,         /* locked past the busy timeout */
+	STORE_IO,           /* disk full, read-only, I/O error, corrupt */
+	STORE_SCHEMA_NEWER, /* database migrated by a newer Latchkey */
+	STORE_SCHEMA_EDITED,/* an applied migration differs from this binary's */
+	STORE_INVALID,      /* the backend cannot open what it was given */
+};
+const char *store_rc_str(enum store_rc rc);
+
+struct store_client {
+	char *client_id;
+	char *name;
+	char *secret_hash;   /* PHC string; NULL for public clients */
+	bool is_public;
+	char *grant_types;   /* space-separated */
+	char *scopes;        /* space-separated; "" for none */
+	char *redirect_uris; /* space-separated; "" for none */
+	int64_t access_token_ttl;  /* 0: server default */
+	int64_t refresh_token_ttl; /* 0: server default */
+	int64_t created_at, updated_at;
+};
+void store_client_clear(struct store_client *c);
+
+struct store_user {
+	char *user_id; /* stable subject identifier */
+	char *username;
+	char *password_hash; /* Argon2id PHC string */
+	int64_t created_at, updated_at;
+};
+void store_user_clear(struct store_user *u);
+
+/* The record of an issued access token (the token itself is not kept). */
+struct store_token {
+	char *jti;
+	char *client_id;
+	char *subject;
+	char *scope;
+	char *kid;
+	int64_t issued_at, expires_at;
+	int64_t revoked_at; /* 0: not revoked */
+};
+void store_token_clear(struct store_token *t);
+
+struct store_token_filter {
+	const char *client_id; /* NULL: every client */
+	bool active_only;      /* unrevoked and unexpired at now */
+	int64_t now;
+};
+
+struct store_key {
+	char *kid;
+	char *alg;
+	char *private_pem;
+	int64_t created_at;
+	int64_t retired_at; /* 0: the current signing key */
+};
+void store_key_clear(struct store_key *k);
+
+typedef int (*store_client_cb)(const struct store_client *c, void *arg);
+typedef int (*store_user_cb)(const struct store_user *u, void *arg);
+typedef int (*store_token_cb)(const struct store_token *t, void *arg);
+typedef int (*store_key_cb)(const struct store_key *k, void *arg);
+
+struct store;
+
+struct store_ops {
+	int version;      /* 1; grows when methods are appended */
+	const char *name; /* "sqlite" */
+
+	void (*xClose)(struct store *s);
+	/* Applies pending migrations; *applied counts them, *schema is the
+	 * resulting version. On failure err names the reason. */
+	enum store_rc (*xMigrate)(struct store *s, int *applied, int *schema,
+	                          char *err, size_t errlen);
+	/* Schema version of the database and of this binary, without changes. */
+	enum store_rc (*xSchemaVersion)(struct store *s, int *db, int *binary);
+
+	enum store_rc (*xClientAdd)(struct store *s, const struct store_client *c);
+	enum store_rc (*xClientGet)(struct store *s, const char *client_id,
+	                            struct store_client *out);
+	/* Replaces every mutable field of an existing client. */
+	enum store_rc (*xClientUpdate)(struct store *s, const struct store_client *c);
+	/* Removes the client and, with it, its token records. */
+	enum store_rc (*xClientRemove)(struct store *s, const char *client_id);
+	enum store_rc (*xClientList)(struct store *s, store_client_cb cb, void *arg);
+
+	enum store_rc (*xUserAdd)(struct store *s, const struct store_user *u);
+	enum store_rc (*xUserGet)(struct store *s, const char *username,
+	                          struct store_user *out);
+	enum store_rc (*xUserSetPassword)(struct store *s, const char *username,
+	                                  const char *password_hash, int64_t now);
+	enum store_rc (*xUserRemove)(struct store *s, const char *username);
+	enum store_rc (*xUserList)(struct store *s, store_user_cb cb, void *arg);
+
+	/* Records an issued token; it is durable when this returns STORE_OK. */
+	enum store_rc (*xTokenAdd)(struct store *s, const struct store_token *t);
+	enum store_rc (*xTokenGet)(struct store *s, const char *jti,
+	                           struct store_token *out);
+	enum store_rc (*xTokenList)(struct store *s,
+	                            const struct store_token_filter *f,
+	                            store_token_cb cb, void *arg);
+	/* Revokes unrevoked tokens by jti, or all of a client's; *count says
+	 * how many changed (0 for unknown or already revoked). */
+	enum store_rc (*xTokenRevoke)(struct store *s, const char *jti,
+	                              int64_t now, int *count);
+	enum store_rc (*xTokenRevokeClient)(struct store *s, const char *client_id,
+	                                    int64_t now, int *count);
+
+	/* Adds a key as the current one and retires the previous current key,
+	 * in one transaction. */
+	enum store_rc (*xKeyAddCurrent)(struct store *s, const struct store_key *k);
+	enum store_rc (*xKeyCurrent)(struct store *s, struct store_key *out);
+	/* Every key, or (published_only) the current key plus retired keys
+	 * that still have an unexpired token at now. Newest first. */
+	enum store_rc (*xKeyList)(struct store *s, bool published_only,
+	                          int64_t now, store_key_cb cb, void *arg);
+};
+
+/* Each backend embeds this as its first member. */
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Opens a store. A plain path or "sqlite:PATH" selects SQLite. The file is
+ * created with mode 0600 when missing. Free with store_close. */
+enum store_rc store_open(const char *target, struct store **out, char *err,
+                         size_t errlen);
+void store_close(struct store *s);
+
+/* Thin wrappers, so callers never touch ops directly. */
+enum store_rc store_migrate(struct store *s, int *applied, int *schema,
+                            char *err, size_t errlen);
+enum store_rc store_schema_version(struct store *s, int *db, int *binary);
+enum store_rc store_client_add(struct store *s, const struct store_client *c);
+enum store_rc store_client_get(struct store *s, const char *id,
+                               struct store_client *out);
+enum store_rc store_client_update(struct store *s, const struct store_client *c);
+enum store_rc store_client_remove(struct store *s, const char *id);
+enum store_rc store_client_list(struct store *s, store_client_cb cb, void *arg);
+enum store_rc store_user_add(struct store *s, const struct store_user *u);
+enum store_rc store_user_get(struct store *s, const char *username,
+                             struct store_user *out);
+enum store_rc store_user_set_password(struct store *s, const char *username,
+                                      const char *hash, int64_t now);
+enum store_rc store_user_remove(struct store *s, const char *username);
+enum store_rc store_user_list(struct store *s, store_user_cb cb, void *arg);
+enum store_rc store_token_add(struct store *s, const struct store_token *t);
+enum store_rc store_token_get(struct store *s, const char *jti,
+                              struct store_token *out);
+enum store_rc store_token_list(struct store *s, const struct store_token_filter *f,
+                               store_token_cb cb, void *arg);
+enum store_rc store_token_revoke(struct store *s, const char *jti, int64_t now,
+                                 int *count);
+enum store_rc store_token_revoke_client(struct store *s, const char *client_id,
+                                        int64_t now, int *count);
+enum store_rc store_key_add_current(struct store *s, const struct store_key *k);
+enum store_rc store_key_current(struct store *s, struct store_key *out);
+enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
+                             store_key_cb cb, void *arg);
+
+#endif

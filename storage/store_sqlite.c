@@ -1,0 +1,696 @@
+/*
+ * store_sqlite.c: the SQLite implementation of struct store_ops.
+ *
+ * Connections: one per thread, opened on first use and kept in a
+ * thread-specific slot, so worker threads never share a handle and each
+ * keeps its own prepared statements (SQLITE_PREPARE_PERSISTENT). WAL lets
+ * readers run beside the one writer; busy_timeout makes writers wait
+ * instead of failing. Every statement binds its parameters.
+ *
+ * Layout: connection handling, then one section per table.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "migrate.h"
+#include "store_int.h"
+#include "strutil.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+/* ---- statements ---------------------------------------------------------- */
+
+enum stmt {
+	ST_CLIENT_ADD, ST_CLIENT_GET, ST_CLIENT_UPDATE, ST_CLIENT_REMOVE,
+	ST_CLIENT_LIST,
+	ST_USER_ADD, ST_USER_GET, ST_USER_SETPW, ST_USER_REMOVE, ST_USER_LIST,
+	ST_TOKEN_ADD, ST_TOKEN_GET, ST_TOKEN_LIST, ST_TOKEN_REVOKE,
+	ST_TOKEN_REVOKE_CLIENT,
+	ST_KEY_RETIRE, ST_KEY_ADD, ST_KEY_CURRENT, ST_KEY_LIST, ST_KEY_PUBLISHED,
+	ST__MAX
+};
+
+#define CLIENT_COLS "client_id, name, secret_hash, is_public, grant_types, " \
+                    "scopes, redirect_uris, access_token_ttl, "              \
+                    "refresh_token_ttl, created_at, updated_at"
+#define USER_COLS "user_id, username, password_hash, created_at, updated_at"
+#define TOKEN_COLS "jti, client_id, subject, scope, kid, issued_at, " \
+                   "expires_at, revoked_at"
+#define KEY_COLS "kid, alg, private_pem, created_at, retired_at"
+
+static const char *const stmt_sql[ST__MAX] = {
+	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ") "
+	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE client_id=?",
+	[ST_CLIENT_UPDATE] = "UPDATE clients SET name=?2, secret_hash=?3, "
+	                     "is_public=?4, grant_types=?5, scopes=?6, "
+	                     "redirect_uris=?7, access_token_ttl=?8, "
+	                     "refresh_token_ttl=?9, updated_at=?11 "
+	                     "WHERE client_id=?1",
+	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",
+	[ST_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
+	[ST_USER_ADD] = "INSERT INTO users (" USER_COLS ") VALUES (?,?,?,?,?)",
+	[ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE username=?",
+	[ST_USER_SETPW] = "UPDATE users SET password_hash=?2, updated_at=?3 "
+	                  "WHERE username=?1",
+	[ST_USER_REMOVE] = "DELETE FROM users WHERE username=?",
+	[ST_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
+	[ST_TOKEN_ADD] = "INSERT INTO access_tokens (" TOKEN_COLS ") "
+	                 "VALUES (?,?,?,?,?,?,?,?)",
+	[ST_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE jti=?",
+	[ST_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM access_tokens "
+	                  "WHERE (?1 IS NULL OR client_id=?1) AND (?2 = 0 OR "
+	                  "(revoked_at IS NULL AND expires_at > ?3)) "
+	                  "ORDER BY issued_at, jti",
+	[ST_TOKEN_REVOKE] = "UPDATE access_tokens SET revoked_at=?2 "
+	                    "WHERE jti=?1 AND revoked_at IS NULL",
+	[ST_TOKEN_REVOKE_CLIENT] = "UPDATE access_tokens SET revoked_at=?2 "
+	                           "WHERE client_id=?1 AND revoked_at IS NULL",
+	[ST_KEY_RETIRE] = "UPDATE signing_keys SET retired_at=? "
+	                  "WHERE retired_at IS NULL",
+	[ST_KEY_ADD] = "INSERT INTO signing_keys (" KEY_COLS ") "
+	               "VALUES (?,?,?,?,NULL)",
+	[ST_KEY_CURRENT] = "SELECT " KEY_COLS " FROM signing_keys "
+	                   "WHERE retired_at IS NULL",
+	[ST_KEY_LIST] = "SELECT " KEY_COLS " FROM signing_keys "
+	                "ORDER BY created_at DESC, kid",
+	[ST_KEY_PUBLISHED] = "SELECT " KEY_COLS " FROM signing_keys k "
+	                     "WHERE retired_at IS NULL OR EXISTS (SELECT 1 FROM "
+	                     "access_tokens t WHERE t.kid=k.kid AND "
+	                     "t.expires_at > ?) ORDER BY created_at DESC, kid",
+};
+
+/* ---- connections --------------------------------------------------------- */
+
+struct sq_store;
+
+struct conn {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST__MAX];
+	struct sq_store *owner;
+	struct conn *next;
+};
+
+struct sq_store {
+	struct store base; /* first: a struct store * is a struct sq_store * */
+	char *path;
+	pthread_key_t key;
+	pthread_mutex_t mu; /* guards conns */
+	struct conn *conns;
+};
+
+static enum store_rc rc_of(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW: return STORE_OK;
+	case SQLITE_CONSTRAINT: return STORE_CONFLICT;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED: return STORE_BUSY;
+	case SQLITE_CANTOPEN:
+	case SQLITE_NOTADB: return STORE_INVALID;
+	default: return STORE_IO;
+	}
+}
+
+static void conn_close(struct conn *c)
+{
+	for (int i = 0; i < ST__MAX; i++)
+		sqlite3_finalize(c->st[i]);
+	sqlite3_close_v2(c->db);
+	free(c);
+}
+
+static void conn_unlink(struct sq_store *s, struct conn *c)
+{
+	pthread_mutex_lock(&s->mu);
+	for (struct conn **pp = &s->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Runs when a thread that used the store exits. */
+static void conn_destructor(void *p)
+{
+	struct conn *c = p;
+	conn_unlink(c->owner, c);
+	conn_close(c);
+}
+
+static int conn_setup(sqlite3 *db)
+{
+	static const char pragmas[] =
+	    "PRAGMA foreign_keys=ON;"
+	    "PRAGMA synchronous=NORMAL;"
+	    "PRAGMA temp_store=MEMORY;";
+	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(db, 1);
+	return sqlite3_exec(db, pragmas, NULL, NULL, NULL);
+}
+
+static struct conn *conn_open(struct sq_store *s, char *err, size_t errlen)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	int rc = sqlite3_open_v2(s->path, &c->db,
+	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK)
+		rc = conn_setup(c->db);
+	if (rc != SQLITE_OK) {
+		if (err != NULL)
+			snprintf(err, errlen, "%s: %s", s->path,
+			         c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		sqlite3_close_v2(c->db);
+		free(c);
+		return NULL;
+	}
+	c->owner = s;
+	pthread_mutex_lock(&s->mu);
+	c->next = s->conns;
+	s->conns = c;
+	pthread_mutex_unlock(&s->mu);
+	pthread_setspecific(s->key, c);
+	return c;
+}
+
+static struct conn *conn_get(struct store *base)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct conn *c = pthread_getspecific(s->key);
+	return c ? c : conn_open(s, NULL, 0);
+}
+
+/* A prepared statement, reset and ready to bind; NULL on failure. */
+static sqlite3_stmt *stmt(struct conn *c, enum stmt which)
+{
+	if (c == NULL)
+		return NULL;
+	if (c->st[which] == NULL &&
+	    sqlite3_prepare_v3(c->db, stmt_sql[which], -1,
+	                       SQLITE_PREPARE_PERSISTENT, &c->st[which],
+	                       NULL) != SQLITE_OK)
+		return NULL;
+	return c->st[which];
+}
+
+static void done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Runs a statement that returns no rows; *changes if asked. */
+static enum store_rc exec_stmt(struct conn *c, sqlite3_stmt *st, int *changes)
+{
+	int rc = sqlite3_step(st);
+	done(st);
+	if (changes != NULL)
+		*changes = rc == SQLITE_DONE ? sqlite3_changes(c->db) : 0;
+	return rc == SQLITE_DONE ? STORE_OK : rc_of(rc);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+/* Binds 0 as NULL: "unset" in the structs is NULL in the tables. */
+static void bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v == 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+static enum store_rc begin(struct conn *c)
+{
+	return rc_of(sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
+}
+
+static enum store_rc finish(struct conn *c, enum store_rc r)
+{
+	if (r == STORE_OK) {
+		r = rc_of(sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL));
+		if (r == STORE_OK)
+			return r;
+	}
+	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+/* ---- open, close, migrate ------------------------------------------------ */
+
+static void sq_close(struct store *base)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	pthread_mutex_lock(&s->mu);
+	struct conn *c = s->conns;
+	s->conns = NULL;
+	pthread_mutex_unlock(&s->mu);
+	while (c != NULL) {
+		struct conn *next = c->next;
+		conn_close(c);
+		c = next;
+	}
+	pthread_setspecific(s->key, NULL);
+	pthread_key_delete(s->key);
+	pthread_mutex_destroy(&s->mu);
+	free(s->path);
+	free(s);
+}
+
+static enum store_rc sq_migrate(struct store *base, int *applied, int *schema,
+                                char *err, size_t errlen)
+{
+	struct conn *c = conn_get(base);
+	if (c == NULL) {
+		snprintf(err, errlen, "cannot open database");
+		return STORE_INVALID;
+	}
+	return migrate_sqlite(c->db, applied, schema, err, errlen);
+}
+
+static enum store_rc sq_schema_version(struct store *base, int *db, int *binary)
+{
+	struct conn *c = conn_get(base);
+	*binary = migrate_latest();
+	return c ? migrate_sqlite_version(c->db, db) : STORE_INVALID;
+}
+
+/* ---- clients ------------------------------------------------------------- */
+
+static void bind_client(sqlite3_stmt *st, const struct store_client *c)
+{
+	bind_text(st, 1, c->client_id);
+	bind_text(st, 2, c->name);
+	bind_text(st, 3, c->secret_hash);
+	sqlite3_bind_int(st, 4, c->is_public);
+	bind_text(st, 5, c->grant_types);
+	bind_text(st, 6, c->scopes ? c->scopes : "");
+	bind_text(st, 7, c->redirect_uris ? c->redirect_uris : "");
+	bind_opt_int(st, 8, c->access_token_ttl);
+	bind_opt_int(st, 9, c->refresh_token_ttl);
+	sqlite3_bind_int64(st, 10, c->created_at);
+	sqlite3_bind_int64(st, 11, c->updated_at);
+}
+
+static void read_client(sqlite3_stmt *st, struct store_client *c)
+{
+	c->client_id = col_text(st, 0);
+	c->name = col_text(st, 1);
+	c->secret_hash = col_text(st, 2);
+	c->is_public = sqlite3_column_int(st, 3) != 0;
+	c->grant_types = col_text(st, 4);
+	c->scopes = col_text(st, 5);
+	c->redirect_uris = col_text(st, 6);
+	c->access_token_ttl = sqlite3_column_int64(st, 7);
+	c->refresh_token_ttl = sqlite3_column_int64(st, 8);
+	c->created_at = sqlite3_column_int64(st, 9);
+	c->updated_at = sqlite3_column_int64(st, 10);
+}
+
+static enum store_rc sq_client_add(struct store *s, const struct store_client *c)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *st = stmt(cn, ST_CLIENT_ADD);
+	if (st == NULL)
+		return STORE_IO;
+	bind_client(st, c);
+	return exec_stmt(cn, st, NULL);
+}
+
+static enum store_rc sq_client_update(struct store *s,
+                                      const struct store_client *c)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *st = stmt(cn, ST_CLIENT_UPDATE);
+	int n = 0;
+	if (st == NULL)
+		return STORE_IO;
+	bind_client(st, c);
+	enum store_rc r = exec_stmt(cn, st, &n);
+	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
+}
+
+/* Shared by every "SELECT ... WHERE key=?" returning at most one row. */
+#define GET_ONE(which, key, out, reader)                                  \
+	do {                                                              \
+		sqlite3_stmt *st_ = stmt(conn_get(s), which);             \
+		if (st_ == NULL)                                          \
+			return STORE_IO;                                  \
+		bind_text(st_, 1, key);                                   \
+		int rc_ = sqlite3_step(st_);                              \
+		if (rc_ == SQLITE_ROW)                                    \
+			reader(st_, out);                                 \
+		done(st_);                                                \
+		return rc_ == SQLITE_ROW    ? STORE_OK                    \
+		       : rc_ == SQLITE_DONE ? STORE_NOT_FOUND             \
+		                            : rc_of(rc_);                 \
+	} while (0)
+
+/* Shared by the listings: steps st, hands each row to cb. */
+#define LIST_ROWS(st, type, reader, clear, cb, arg)                       \
+	do {                                                              \
+		int rc_;                                                  \
+		while ((rc_ = sqlite3_step(st)) == SQLITE_ROW) {          \
+			type row_ = {0};                                  \
+			reader(st, &row_);                                \
+			int stop_ = cb(&row_, arg);                       \
+			clear(&row_);                                     \
+			if (stop_)                                        \
+				break;                                    \
+		}                                                         \
+		done(st);                                                 \
+		return rc_ == SQLITE_ROW || rc_ == SQLITE_DONE ? STORE_OK \
+		                                               : rc_of(rc_); \
+	} while (0)
+
+static enum store_rc sq_client_get(struct store *s, const char *id,
+                                   struct store_client *out)
+{
+	GET_ONE(ST_CLIENT_GET, id, out, read_client);
+}
+
+static enum store_rc sq_client_remove(struct store *s, const char *id)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *st = stmt(cn, ST_CLIENT_REMOVE);
+	int n = 0;
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, id);
+	enum store_rc r = exec_stmt(cn, st, &n);
+	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
+}
+
+static enum store_rc sq_client_list(struct store *s, store_client_cb cb,
+                                    void *arg)
+{
+	sqlite3_stmt *st = stmt(conn_get(s), ST_CLIENT_LIST);
+	if (st == NULL)
+		return STORE_IO;
+	LIST_ROWS(st, struct store_client, read_client, store_client_clear, cb,
+	          arg);
+}
+
+/* ---- users --------------------------------------------------------------- */
+
+static void read_user(sqlite3_stmt *st, struct store_user *u)
+{
+	u->user_id = col_text(st, 0);
+	u->username = col_text(st, 1);
+	u->password_hash = col_text(st, 2);
+	u->created_at = sqlite3_column_int64(st, 3);
+	u->updated_at = sqlite3_column_int64(st, 4);
+}
+
+static enum store_rc sq_user_add(struct store *s, const struct store_user *u)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *st = stmt(cn, ST_USER_ADD);
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, u->user_id);
+	bind_text(st, 2, u->username);
+	bind_text(st, 3, u->password_hash);
+	sqlite3_bind_int64(st, 4, u->created_at);
+	sqlite3_bind_int64(st, 5, u->updated_at);
+	return exec_stmt(cn, st, NULL);
+}
+
+static enum store_rc sq_user_get(struct store *s, const char *username,
+                                 struct store_user *out)
+{
+	GET_ONE(ST_USER_GET, username, out, read_user);
+}
+
+static enum store_rc sq_user_set_password(struct store *s, const char *username,
+                                          const char *hash, int64_t now)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *st = stmt(cn, ST_USER_SETPW);
+	int n = 0;
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, username);
+	bind_text(st, 2, hash);
+	sqlite3_bind_int64(st, 3, now);
+	enum store_rc r = exec_stmt(cn, st, &n);
+	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
+}
+
+static enum store_rc sq_user_remove(struct store *s, const char *username)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *st = stmt(cn, ST_USER_REMOVE);
+	int n = 0;
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, username);
+	enum store_rc r = exec_stmt(cn, st, &n);
+	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
+}
+
+static enum store_rc sq_user_list(struct store *s, store_user_cb cb, void *arg)
+{
+	sqlite3_stmt *st = stmt(conn_get(s), ST_USER_LIST);
+	if (st == NULL)
+		return STORE_IO;
+	LIST_ROWS(st, struct store_user, read_user, store_user_clear, cb, arg);
+}
+
+/* ---- access tokens ------------------------------------------------------- */
+
+static void read_token(sqlite3_stmt *st, struct store_token *t)
+{
+	t->jti = col_text(st, 0);
+	t->client_id = col_text(st, 1);
+	t->subject = col_text(st, 2);
+	t->scope = col_text(st, 3);
+	t->kid = col_text(st, 4);
+	t->issued_at = sqlite3_column_int64(st, 5);
+	t->expires_at = sqlite3_column_int64(st, 6);
+	t->revoked_at = sqlite3_column_int64(st, 7);
+}
+
+static enum store_rc sq_token_add(struct store *s, const struct store_token *t)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *st = stmt(cn, ST_TOKEN_ADD);
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, t->jti);
+	bind_text(st, 2, t->client_id);
+	bind_text(st, 3, t->subject);
+	bind_text(st, 4, t->scope ? t->scope : "");
+	bind_text(st, 5, t->kid);
+	sqlite3_bind_int64(st, 6, t->issued_at);
+	sqlite3_bind_int64(st, 7, t->expires_at);
+	bind_opt_int(st, 8, t->revoked_at);
+	return exec_stmt(cn, st, NULL);
+}
+
+static enum store_rc sq_token_get(struct store *s, const char *jti,
+                                  struct store_token *out)
+{
+	GET_ONE(ST_TOKEN_GET, jti, out, read_token);
+}
+
+static enum store_rc sq_token_list(struct store *s,
+                                   const struct store_token_filter *f,
+                                   store_token_cb cb, void *arg)
+{
+	sqlite3_stmt *st = stmt(conn_get(s), ST_TOKEN_LIST);
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, f->client_id);
+	sqlite3_bind_int(st, 2, f->active_only);
+	sqlite3_bind_int64(st, 3, f->now);
+	LIST_ROWS(st, struct store_token, read_token, store_token_clear, cb, arg);
+}
+
+static enum store_rc revoke_by(struct store *s, enum stmt which,
+                               const char *key, int64_t now, int *count)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *st = stmt(cn, which);
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, key);
+	sqlite3_bind_int64(st, 2, now);
+	return exec_stmt(cn, st, count);
+}
+
+static enum store_rc sq_token_revoke(struct store *s, const char *jti,
+                                     int64_t now, int *count)
+{
+	return revoke_by(s, ST_TOKEN_REVOKE, jti, now, count);
+}
+
+static enum store_rc sq_token_revoke_client(struct store *s,
+                                            const char *client_id, int64_t now,
+                                            int *count)
+{
+	return revoke_by(s, ST_TOKEN_REVOKE_CLIENT, client_id, now, count);
+}
+
+/* ---- signing keys -------------------------------------------------------- */
+
+static void read_key(sqlite3_stmt *st, struct store_key *k)
+{
+	k->kid = col_text(st, 0);
+	k->alg = col_text(st, 1);
+	k->private_pem = col_text(st, 2);
+	k->created_at = sqlite3_column_int64(st, 3);
+	k->retired_at = sqlite3_column_int64(st, 4);
+}
+
+static enum store_rc sq_key_add_current(struct store *s,
+                                        const struct store_key *k)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *retire = stmt(cn, ST_KEY_RETIRE);
+	sqlite3_stmt *add = stmt(cn, ST_KEY_ADD);
+	if (retire == NULL || add == NULL)
+		return STORE_IO;
+	enum store_rc r = begin(cn);
+	if (r != STORE_OK)
+		return r;
+	sqlite3_bind_int64(retire, 1, k->created_at);
+	r = exec_stmt(cn, retire, NULL);
+	if (r == STORE_OK) {
+		bind_text(add, 1, k->kid);
+		bind_text(add, 2, k->alg);
+		bind_text(add, 3, k->private_pem);
+		sqlite3_bind_int64(add, 4, k->created_at);
+		r = exec_stmt(cn, add, NULL);
+	}
+	return finish(cn, r);
+}
+
+static enum store_rc sq_key_current(struct store *s, struct store_key *out)
+{
+	sqlite3_stmt *st = stmt(conn_get(s), ST_KEY_CURRENT);
+	if (st == NULL)
+		return STORE_IO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_key(st, out);
+	done(st);
+	return rc == SQLITE_ROW ? STORE_OK
+	       : rc == SQLITE_DONE ? STORE_NOT_FOUND : rc_of(rc);
+}
+
+static enum store_rc sq_key_list(struct store *s, bool published_only,
+                                 int64_t now, store_key_cb cb, void *arg)
+{
+	sqlite3_stmt *st = stmt(conn_get(s),
+	                        published_only ? ST_KEY_PUBLISHED : ST_KEY_LIST);
+	if (st == NULL)
+		return STORE_IO;
+	if (published_only)
+		sqlite3_bind_int64(st, 1, now);
+	LIST_ROWS(st, struct store_key, read_key, store_key_clear, cb, arg);
+}
+
+/* ---- the ops table ------------------------------------------------------- */
+
+static const struct store_ops sqlite_ops = {
+	.version = 1,
+	.name = "sqlite",
+	.xClose = sq_close,
+	.xMigrate = sq_migrate,
+	.xSchemaVersion = sq_schema_version,
+	.xClientAdd = sq_client_add,
+	.xClientGet = sq_client_get,
+	.xClientUpdate = sq_client_update,
+	.xClientRemove = sq_client_remove,
+	.xClientList = sq_client_list,
+	.xUserAdd = sq_user_add,
+	.xUserGet = sq_user_get,
+	.xUserSetPassword = sq_user_set_password,
+	.xUserRemove = sq_user_remove,
+	.xUserList = sq_user_list,
+	.xTokenAdd = sq_token_add,
+	.xTokenGet = sq_token_get,
+	.xTokenList = sq_token_list,
+	.xTokenRevoke = sq_token_revoke,
+	.xTokenRevokeClient = sq_token_revoke_client,
+	.xKeyAddCurrent = sq_key_add_current,
+	.xKeyCurrent = sq_key_current,
+	.xKeyList = sq_key_list,
+};
+
+/* SQLite creates files with 0644 under the usual umask; the database holds
+ * the signing keys, so create it ourselves first. The -wal and -shm files
+ * take the database file's mode. */
+static int create_private(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open database '%.200s': %s", path,
+		         strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+enum store_rc store_sqlite_open(const char *path, struct store **out, char *err,
+                                size_t errlen)
+{
+	if (path[0] == '\0') {
+		snprintf(err, errlen, "database path is empty");
+		return STORE_INVALID;
+	}
+	if (create_private(path, err, errlen) != 0)
+		return STORE_INVALID;
+	struct sq_store *s = xcalloc(1, sizeof(*s));
+	s->base.ops = &sqlite_ops;
+	s->path = xstrdup(path);
+	pthread_mutex_init(&s->mu, NULL);
+	if (pthread_key_create(&s->key, conn_destructor) != 0) {
+		snprintf(err, errlen, "pthread_key_create failed");
+		pthread_mutex_destroy(&s->mu);
+		free(s->path);
+		free(s);
+		return STORE_IO;
+	}
+	struct conn *c = conn_open(s, err, errlen);
+	if (c == NULL) {
+		sq_close(&s->base);
+		return STORE_INVALID;
+	}
+	/* WAL is a property of the file: set it once, here. */
+	char *msg = NULL;
+	int rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		sq_close(&s->base);
+		return rc_of(rc);
+	}
+	*out = &s->base;
+	return STORE_OK;
+}
