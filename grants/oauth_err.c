@@ -1,1 +1,62 @@
-/* placeholder */ typedef int lk_placeholder_t;
+/*
+ * oauth_err.c: the error table (see oauth_err.h).
+ *
+ * Codes and statuses follow RFC 6749 section 5.2 (token endpoint: 400, and
+ * 401 for invalid_client), RFC 6749 section 4.1.2.1 and RFC 7009 section
+ * 2.2.1. A switch, not an array, so -Wswitch flags a missing row.
+ */
+#include "oauth_err.h"
+
+#include <stddef.h>
+
+static const struct oauth_err_info rows[] = {
+	[OAUTH_OK] = {NULL, 200, NULL},
+	[OAUTH_INVALID_REQUEST] = {"invalid_request", 400,
+	    "The request is missing a parameter, repeats one, or is malformed."},
+	[OAUTH_INVALID_CLIENT] = {"invalid_client", 401,
+	    "Client authentication failed."},
+	[OAUTH_INVALID_GRANT] = {"invalid_grant", 400,
+	    "The grant is invalid, expired, revoked or was issued to another "
+	    "client."},
+	[OAUTH_UNAUTHORIZED_CLIENT] = {"unauthorized_client", 400,
+	    "The client is not allowed to use this grant type."},
+	[OAUTH_UNSUPPORTED_GRANT_TYPE] = {"unsupported_grant_type", 400,
+	    "The grant type is not supported by this server."},
+	[OAUTH_INVALID_SCOPE] = {"invalid_scope", 400,
+	    "The requested scope is invalid, unknown, or exceeds what the "
+	    "client may request."},
+	[OAUTH_SERVER_ERROR] = {"server_error", 500,
+	    "The server could not complete the request."},
+	[OAUTH_TEMPORARILY_UNAVAILABLE] = {"temporarily_unavailable", 503,
+	    "The server is temporarily unable to handle the request."},
+	[OAUTH_UNSUPPORTED_TOKEN_TYPE] = {"unsupported_token_type", 400,
+	    "The server does not support revoking this type of token."},
+	[OAUTH_NOT_FOUND] = {"not_found", 404, "No such endpoint."},
+	[OAUTH_METHOD_NOT_ALLOWED] = {"method_not_allowed", 405,
+	    "This endpoint does not accept that method."},
+	[OAUTH_REQUEST_TOO_LARGE] = {"request_too_large", 413,
+	    "The request body is larger than this server accepts."},
+};
+
+const struct oauth_err_info *oauth_err_info(enum oauth_err e)
+{
+	switch (e) {
+	case OAUTH_OK:
+	case OAUTH_INVALID_REQUEST:
+	case OAUTH_INVALID_CLIENT:
+	case OAUTH_INVALID_GRANT:
+	case OAUTH_UNAUTHORIZED_CLIENT:
+	case OAUTH_UNSUPPORTED_GRANT_TYPE:
+	case OAUTH_INVALID_SCOPE:
+	case OAUTH_SERVER_ERROR:
+	case OAUTH_TEMPORARILY_UNAVAILABLE:
+	case OAUTH_UNSUPPORTED_TOKEN_TYPE:
+	case OAUTH_NOT_FOUND:
+	case OAUTH_METHOD_NOT_ALLOWED:
+	case OAUTH_REQUEST_TOO_LARGE:
+		return &rows[e];
+	case OAUTH__COUNT:
+		break;
+	}
+	return &rows[OAUTH_SERVER_ERROR];
+}

@@ -1,1 +1,211 @@
-/* placeholder */ typedef int lk_placeholder_t;
+/*
+ * handlers.c: one function per endpoint. Each reads what its request holds
+ * into the typed structs of grants.h, calls grants, and renders the result.
+ * None of them decides anything OAuth: that is grants/.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "server_int.h"
+#include "strutil.h"
+
+#define MAX_FORM_PARAMS 32 /* the token endpoint defines fewer than ten */
+
+static const struct hdr no_store[] = {H_NO_STORE, {NULL, NULL}};
+
+/* RFC 6749 section 3.2 requires application/x-www-form-urlencoded; media
+ * type parameters such as charset are allowed. */
+static bool is_form(const char *ct)
+{
+	static const char want[] = "application/x-www-form-urlencoded";
+	if (ct == NULL)
+		return false;
+	while (*ct == ' ')
+		ct++;
+	size_t n = strlen(want);
+	if (strncasecmp(ct, want, n) != 0)
+		return false;
+	const char *rest = ct + n;
+	while (*rest == ' ')
+		rest++;
+	return *rest == '\0' || *rest == ';';
+}
+
+static const char *header(struct srv_req *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+static json_t *token_json(const struct token_response *t)
+{
+	json_t *o = json_pack("{s:s, s:s, s:I}", "access_token", t->access_token,
+	                      "token_type", t->token_type, "expires_in",
+	                      (json_int_t)t->expires_in);
+	/* Section 5.1: scope is required when it differs from the request;
+	 * sending it always spares clients the comparison. */
+	if (o != NULL && t->scope != NULL && t->scope[0] != '\0')
+		json_object_set_new(o, "scope", json_string(t->scope));
+	if (o != NULL && t->refresh_token != NULL)
+		json_object_set_new(o, "refresh_token", json_string(t->refresh_token));
+	return o;
+}
+
+enum MHD_Result h_token(struct srv_req *rq)
+{
+	struct form f = {0};
+	char *bid = NULL, *bsecret = NULL;
+	struct token_response out = {0};
+	struct oauth_result r = OAUTH_RESULT_OK;
+	enum MHD_Result ret;
+
+	if (!is_form(header(rq, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+		r = OAUTH_FAIL(OAUTH_INVALID_REQUEST, "Content-Type must be "
+		               "application/x-www-form-urlencoded");
+		goto fail;
+	}
+	switch (form_parse(rq->body, rq->body_len, MAX_FORM_PARAMS, &f)) {
+	case FORM_OK:
+		break;
+	case FORM_MALFORMED:
+		r = OAUTH_FAIL(OAUTH_INVALID_REQUEST, "the form body is malformed "
+		               "(bad percent-encoding or an empty name)");
+		goto fail;
+	case FORM_TOO_MANY:
+		r = OAUTH_FAIL(OAUTH_INVALID_REQUEST, "too many parameters");
+		goto fail;
+	}
+	if (form_repeated(&f) != NULL) {
+		r = OAUTH_FAIL(OAUTH_INVALID_REQUEST, "a parameter is repeated");
+		goto fail;
+	}
+	enum basic_rc b = basic_auth_parse(header(rq, MHD_HTTP_HEADER_AUTHORIZATION),
+	                                   &bid, &bsecret);
+	if (b == BASIC_MALFORMED) {
+		r = OAUTH_FAIL(OAUTH_INVALID_CLIENT, "the Basic credentials are "
+		               "malformed");
+		goto fail;
+	}
+	struct token_request tr = {
+		.creds = {.basic = b == BASIC_OK, .basic_id = bid,
+		          .basic_secret = bsecret,
+		          .form_id = form_get(&f, "client_id"),
+		          .form_secret = form_get(&f, "client_secret")},
+		.grant_type = form_get(&f, "grant_type"),
+		.scope = form_get(&f, "scope"),
+	};
+	rq->grant_type = xstrdup(tr.grant_type);
+	r = grants_token(rq->srv->grants, &tr, &out, &rq->client_id);
+	if (r.err != OAUTH_OK)
+		goto fail;
+	ret = respond_json(rq, 200, token_json(&out), no_store);
+	goto done;
+fail:
+	ret = respond_error(rq, r, no_store);
+done:
+	token_response_clear(&out);
+	crypto_free_str(bid);
+	crypto_free_str(bsecret);
+	form_free(&f);
+	return ret;
+}
+
+static int add_jwk(const char *kid, const char *alg, const struct key_jwk *k,
+                   void *arg)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "kty", k->kty, "kid", kid,
+	                      "use", "sig", "alg", alg);
+	if (o == NULL)
+		return 1;
+	if (k->crv != NULL) {
+		json_object_set_new(o, "crv", json_string(k->crv));
+		json_object_set_new(o, "x", json_string(k->x));
+		json_object_set_new(o, "y", json_string(k->y));
+	} else {
+		json_object_set_new(o, "n", json_string(k->n));
+		json_object_set_new(o, "e", json_string(k->e));
+	}
+	json_array_append_new(arg, o);
+	return 0;
+}
+
+enum MHD_Result h_jwks(struct srv_req *rq)
+{
+	/* Short cache: verifiers refetch on an unknown kid anyway, and a
+	 * rotated key should reach them soon. */
+	static const struct hdr cache[] = {{"Cache-Control", "public, max-age=60"},
+	                                   {NULL, NULL}};
+	json_t *keys = json_array();
+	if (grants_jwks(rq->srv->grants, add_jwk, keys) != 0) {
+		json_decref(keys);
+		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
+		                                    NULL), NULL);
+	}
+	return respond_json(rq, 200, json_pack("{s:o}", "keys", keys), cache);
+}
+
+static json_t *str_array(const char *const *v)
+{
+	json_t *a = json_array();
+	for (; v != NULL && *v != NULL; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}
+
+static json_t *words_array(const char *list)
+{
+	json_t *a = json_array();
+	size_t len;
+	for (const char *w = words_next(list, &len); w; w = words_next(w + len, &len))
+		json_array_append_new(a, json_stringn(w, len));
+	return a;
+}
+
+static json_t *endpoint(const char *issuer, const char *path)
+{
+	char *url = NULL;
+	if (asprintf(&url, "%s%s", issuer, path) < 0)
+		return NULL;
+	json_t *s = json_string(url);
+	free(url);
+	return s;
+}
+
+/* RFC 8414 section 2: only what is implemented is listed. */
+enum MHD_Result h_metadata(struct srv_req *rq)
+{
+	static const struct hdr cache[] = {{"Cache-Control", "public, max-age=300"},
+	                                   {NULL, NULL}};
+	struct grants_metadata md;
+	const char *iss = rq->srv->issuer;
+
+	if (grants_metadata(rq->srv->grants, &md) != 0)
+		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
+		                                    NULL), NULL);
+	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}",
+	    "issuer", iss,
+	    "token_endpoint", endpoint(iss, "/token"),
+	    "jwks_uri", endpoint(iss, "/jwks.json"),
+	    "grant_types_supported", str_array(md.grant_types),
+	    "token_endpoint_auth_methods_supported", str_array(md.auth_methods),
+	    /* Required by section 2 even without an authorization endpoint. */
+	    "response_types_supported", json_array());
+	if (o != NULL && md.scopes[0] != '\0')
+		json_object_set_new(o, "scopes_supported", words_array(md.scopes));
+	free(md.scopes);
+	return respond_json(rq, 200, o, cache);
+}
+
+enum MHD_Result h_healthz(struct srv_req *rq)
+{
+	int dbv = 0, binv = 0;
+	if (store_schema_version(rq->srv->store, &dbv, &binv) != STORE_OK ||
+	    dbv != binv)
+		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
+		                                    "the database is not usable"),
+		                     no_store);
+	return respond_json(rq, 200, json_pack("{s:s, s:i}", "status", "ok",
+	                                       "schema_version", dbv), no_store);
+}

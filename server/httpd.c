@@ -1,1 +1,248 @@
-/* placeholder */ typedef int lk_placeholder_t;
+/*
+ * httpd.c: the libmicrohttpd adapter. Owns the listening socket, the
+ * daemon and the per-request struct srv_req.
+ *
+ * MHD calls on_request several times per request: first with the headers
+ * (we route, and refuse early with 404/405/413 where we can), then with
+ * body chunks (buffered up to max_body_size), then once more with no data,
+ * when the handler runs and responds. on_completed frees the request and
+ * writes its access-log line, whatever happened to it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "server_int.h"
+#include "strutil.h"
+
+int srv_listen(const char *host, int port, int *bound_port, char *err,
+               size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE};
+	struct addrinfo *ai = NULL;
+	char portstr[8];
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	int rc = getaddrinfo(host, portstr, &hints, &ai);
+	if (rc != 0) {
+		snprintf(err, errlen, "setting 'listen': cannot resolve '%s': %s",
+		         host, gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+	                ai->ai_protocol);
+	int one = 1;
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 512) != 0) {
+		snprintf(err, errlen, "setting 'listen': cannot listen on %s:%d: %s",
+		         host, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	*bound_port = ntohs(ss.ss_family == AF_INET6
+	                        ? ((struct sockaddr_in6 *)&ss)->sin6_port
+	                        : ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+char *srv_default_issuer(const char *host, int port)
+{
+	char *iss = NULL;
+	bool v6 = strchr(host, ':') != NULL;
+	if (asprintf(&iss, "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "",
+	             port) < 0)
+		return NULL;
+	return iss;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static struct srv_req *req_new(struct srv *s, struct MHD_Connection *c,
+                               const char *url, const char *method)
+{
+	struct srv_req *rq = xcalloc(1, sizeof(*rq));
+	rq->srv = s;
+	rq->conn = c;
+	rq->method = method;
+	rq->path = xstrdup(url);
+	clock_gettime(CLOCK_MONOTONIC, &rq->started);
+	return rq;
+}
+
+static void req_free(struct srv_req *rq)
+{
+	if (rq->body != NULL) {
+		crypto_wipe(rq->body, rq->body_len); /* bodies carry secrets */
+		free(rq->body);
+	}
+	free(rq->path);
+	free(rq->client_id);
+	free(rq->grant_type);
+	free(rq);
+}
+
+static bool declared_too_large(struct srv_req *rq)
+{
+	const char *cl = MHD_lookup_connection_value(
+	    rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl == NULL)
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(cl, &end, 10);
+	return errno != 0 || *end != '\0' ||
+	       n > (unsigned long long)rq->srv->cfg->max_body_size;
+}
+
+/* First call: route, and refuse what can be refused before any body. */
+static enum MHD_Result on_headers(struct srv_req *rq)
+{
+	bool allowed;
+	rq->route = route_find(rq->path, rq->method, &allowed);
+	if (rq->route == NULL)
+		return respond_error(rq, OAUTH_FAIL(OAUTH_NOT_FOUND, NULL), NULL);
+	if (!allowed)
+		return respond_error(rq, OAUTH_FAIL(OAUTH_METHOD_NOT_ALLOWED, NULL),
+		                     NULL);
+	if (declared_too_large(rq))
+		return respond_error(rq, OAUTH_FAIL(OAUTH_REQUEST_TOO_LARGE, NULL),
+		                     NULL);
+	return MHD_YES;
+}
+
+static void on_body(struct srv_req *rq, const char *data, size_t len)
+{
+	size_t max = (size_t)rq->srv->cfg->max_body_size;
+	if (rq->too_large || rq->body_len + len > max) {
+		/* A chunked body with no length: keep draining, answer 413 at
+		 * the end (MHD cannot answer in the middle of an upload). */
+		rq->too_large = true;
+		return;
+	}
+	if (rq->body == NULL)
+		rq->body = malloc(max + 1);
+	if (rq->body == NULL)
+		abort();
+	memcpy(rq->body + rq->body_len, data, len);
+	rq->body_len += len;
+	rq->body[rq->body_len] = '\0';
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
+                                  size_t *upload_size, void **req_cls)
+{
+	struct srv_req *rq = *req_cls;
+	(void)version;
+
+	if (rq == NULL) {
+		rq = req_new(cls, c, url, method);
+		*req_cls = rq;
+		return on_headers(rq);
+	}
+	if (*upload_size > 0) {
+		if (!rq->responded)
+			on_body(rq, upload, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (rq->responded)
+		return MHD_YES;
+	if (rq->too_large)
+		return respond_error(rq, OAUTH_FAIL(OAUTH_REQUEST_TOO_LARGE, NULL),
+		                     NULL);
+	return rq->route->fn(rq);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	struct srv_req *rq = *req_cls;
+	(void)cls;
+	(void)c;
+	if (rq == NULL)
+		return;
+	int status = rq->status;
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !rq->responded)
+		status = 0; /* the client went away before an answer */
+	log_request(rq->method, rq->path, status, rq->client_id, rq->grant_type,
+	            rq->error, ms_since(&rq->started));
+	req_free(rq);
+	*req_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_msg(LOG_WARN, "libmicrohttpd", "%s", msg);
+}
+
+int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
+              int listen_fd, const char *issuer, struct srv **out, char *err,
+              size_t errlen)
+{
+	struct srv *s = xcalloc(1, sizeof(*s));
+	s->cfg = cfg;
+	s->grants = g;
+	s->store = st;
+	s->issuer = xstrdup(issuer);
+
+	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
+	                 MHD_USE_ERROR_LOG;
+	s->daemon = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, per MHD */
+	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	    MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+	    MHD_OPTION_END);
+	if (s->daemon == NULL) {
+		snprintf(err, errlen, "cannot start the HTTP server");
+		close(listen_fd);
+		free(s->issuer);
+		free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+void srv_stop(struct srv *s)
+{
+	if (s == NULL)
+		return;
+	MHD_stop_daemon(s->daemon);
+	free(s->issuer);
+	free(s);
+}

@@ -1,1 +1,130 @@
-int main(void){return 1;}
+/*
+ * main.c: latchkeyd. Reads settings, opens and migrates the store, binds,
+ * loads the signing key, serves until SIGINT or SIGTERM, then tears down
+ * in reverse order. Prints one JSON "ready" line on stdout once requests
+ * can be served, so a harness can wait for it instead of polling.
+ */
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "grants.h"
+#include "log.h"
+#include "server.h"
+#include "store.h"
+#include "strutil.h"
+
+static void print_ready(const char *issuer, const char *host, int port)
+{
+	json_t *o = json_pack("{s:b, s:s, s:I, s:s, s:i}", "ready", 1, "issuer",
+	                      issuer, "pid", (json_int_t)getpid(), "host", host,
+	                      "port", port);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	if (s != NULL) {
+		printf("%s\n", s);
+		fflush(stdout);
+	}
+	free(s);
+	json_decref(o);
+}
+
+static int wait_for_signal(void)
+{
+	sigset_t set;
+	int sig = 0;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigwait(&set, &sig);
+	return sig;
+}
+
+int main(int argc, char **argv)
+{
+	struct lk_config cfg;
+	char err[512];
+	struct store *st = NULL;
+	struct grants *g = NULL;
+	struct srv *srv = NULL;
+	char *issuer = NULL;
+	int rc = 1;
+
+	switch (config_load(&cfg, argc, argv, stdout, err, sizeof(err))) {
+	case CONFIG_EXIT:
+		config_free(&cfg);
+		return 0;
+	case CONFIG_ERR:
+		fprintf(stderr, "latchkeyd: %s\n", err);
+		config_free(&cfg);
+		return 2;
+	case CONFIG_OK:
+		break;
+	}
+	enum log_level lvl = LOG_INFO;
+	log_level_parse(cfg.log_level, &lvl);
+	log_init(cfg.log_format, lvl);
+
+	/* Workers inherit this mask, so only sigwait below sees the signals. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int applied = 0, schema = 0;
+	if (store_open(cfg.db, &st, err, sizeof(err)) != STORE_OK ||
+	    store_migrate(st, &applied, &schema, err, sizeof(err)) != STORE_OK) {
+		log_errx("database %s: %s", cfg.db, err);
+		goto out;
+	}
+	if (applied > 0)
+		log_info("database %s: applied %d migration(s), schema version %d",
+		         cfg.db, applied, schema);
+
+	int port = 0;
+	int fd = srv_listen(cfg.listen_host, cfg.listen_port, &port, err,
+	                    sizeof(err));
+	if (fd < 0) {
+		log_errx("%s", err);
+		goto out;
+	}
+	issuer = cfg.issuer[0] ? xstrdup(cfg.issuer)
+	                       : srv_default_issuer(cfg.listen_host, port);
+
+	enum key_alg alg = KEY_ALG_ES256;
+	key_alg_parse(cfg.signing_alg, &alg);
+	struct grants_config gc = {
+		.issuer = issuer,
+		.audience = cfg.audience,
+		.access_token_ttl = cfg.access_token_ttl,
+		.alg = alg,
+	};
+	if (grants_new(st, &gc, &g, err, sizeof(err)) != 0) {
+		log_errx("%s", err);
+		close(fd);
+		goto out;
+	}
+	if (srv_start(&cfg, g, st, fd, issuer, &srv, err, sizeof(err)) != 0) {
+		log_errx("%s", err);
+		goto out;
+	}
+	log_info("listening on %s:%d, issuer %s, %ld threads", cfg.listen_host,
+	         port, issuer, cfg.threads);
+	print_ready(issuer, cfg.listen_host, port);
+
+	int sig = wait_for_signal();
+	log_info("signal %d: shutting down", sig);
+	rc = 0;
+out:
+	srv_stop(srv);
+	grants_free(g);
+	store_close(st);
+	free(issuer);
+	config_free(&cfg);
+	return rc;
+}

@@ -1,1 +1,80 @@
-/* placeholder */ typedef int lk_placeholder_t;
+/*
+ * respond.c: every response leaves through here. JSON bodies are rendered
+ * with jansson; errors take one path (respond_error) that applies the RFC
+ * headers and records the error code for the access log, like redis's
+ * afterErrorReply. Internal detail never reaches a response body.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server_int.h"
+
+static enum MHD_Result send_buffer(struct srv_req *rq, int status, char *body,
+                                   size_t len, const struct hdr *extra)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    len, body, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                        "application/json");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	for (const struct hdr *h = extra; h != NULL && h->name != NULL; h++)
+		MHD_add_response_header(resp, h->name, h->value);
+	enum MHD_Result r = MHD_queue_response(rq->conn, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+	rq->status = status;
+	rq->responded = true;
+	return r;
+}
+
+enum MHD_Result respond_json(struct srv_req *rq, int status, json_t *body,
+                             const struct hdr *extra)
+{
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text == NULL) {
+		/* Only an allocation failure gets here. */
+		static const char oom[] = "{\"error\":\"server_error\"}";
+		return send_buffer(rq, 500, strdup(oom), sizeof(oom) - 1, NULL);
+	}
+	size_t len = strlen(text);
+	/* A newline makes curl output and logs friendlier. */
+	char *withnl = realloc(text, len + 2);
+	if (withnl == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	withnl[len] = '\n';
+	withnl[len + 1] = '\0';
+	return send_buffer(rq, status, withnl, len + 1, extra);
+}
+
+enum MHD_Result respond_error(struct srv_req *rq, struct oauth_result r,
+                              const struct hdr *extra)
+{
+	const struct oauth_err_info *info = oauth_err_info(r.err);
+	struct hdr hdrs[8];
+	size_t n = 0;
+
+	for (const struct hdr *h = extra; h != NULL && h->name != NULL && n < 5; h++)
+		hdrs[n++] = *h;
+	/* RFC 6749 section 5.2: a 401 names the authentication scheme. */
+	if (info->http_status == 401)
+		hdrs[n++] = (struct hdr){"WWW-Authenticate",
+		                         "Basic realm=\"latchkey\", charset=\"UTF-8\""};
+	if (r.err == OAUTH_METHOD_NOT_ALLOWED && rq->route != NULL)
+		hdrs[n++] = (struct hdr){"Allow", route_allow(rq->route)};
+	if (info->http_status >= 500)
+		hdrs[n++] = (struct hdr){"Retry-After", "1"};
+	hdrs[n] = (struct hdr){NULL, NULL};
+
+	rq->error = info->code;
+	json_t *body = json_pack("{s:s, s:s}", "error", info->code,
+	                         "error_description",
+	                         r.description ? r.description : info->description);
+	return respond_json(rq, info->http_status, body, hdrs);
+}

@@ -1,0 +1,82 @@
+/*
+ * grants.h: the OAuth 2.0 logic, with no HTTP in it.
+ *
+ * The server hands over typed requests (already parsed from forms and
+ * headers) and renders what comes back. A token request flows through
+ * client authentication, the grant table, and issuance; each step returns
+ * struct oauth_result, whose error maps to the wire in oauth_err.c.
+ *
+ * Ownership: request structs are borrowed for the call; response structs
+ * are filled by grants and released by the caller with their *_clear.
+ */
+#ifndef LK_GRANTS_H
+#define LK_GRANTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+#include "oauth_err.h"
+#include "store.h"
+
+struct grants_config {
+	const char *issuer;       /* iss claim and metadata issuer */
+	const char *audience;     /* aud claim; NULL or "" for none */
+	int64_t access_token_ttl; /* default when the client sets none */
+	enum key_alg alg;         /* algorithm of the current signing key */
+};
+
+struct grants;
+
+/* Loads (or, on first start, generates and stores) the signing key.
+ * Returns 0, or -1 with err set. Free with grants_free. */
+int grants_new(struct store *s, const struct grants_config *cfg,
+               struct grants **out, char *err, size_t errlen);
+void grants_free(struct grants *g);
+
+/* Client credentials as the request presented them (RFC 6749 section
+ * 2.3.1). Strings are already percent-decoded; NULL means absent. */
+struct client_creds {
+	bool basic; /* an Authorization: Basic header was sent */
+	const char *basic_id, *basic_secret;
+	const char *form_id, *form_secret; /* client_id, client_secret */
+};
+
+struct token_request {
+	struct client_creds creds;
+	const char *grant_type;
+	const char *scope;
+};
+
+struct token_response {
+	char *access_token;
+	const char *token_type; /* static */
+	int64_t expires_in;
+	char *scope;            /* granted scope; "" when none */
+	char *refresh_token;    /* NULL when none is issued */
+};
+void token_response_clear(struct token_response *r);
+
+/* POST /token. On return *client_id (caller frees, may be NULL) names the
+ * client the request claimed to be, for the access log only. */
+struct oauth_result grants_token(struct grants *g, const struct token_request *rq,
+                                 struct token_response *out, char **client_id);
+
+/* The public keys verifiers need: the current one and retired ones that
+ * signed a still-unexpired token. cb is called once per key. */
+typedef int (*grants_jwk_cb)(const char *kid, const char *alg,
+                             const struct key_jwk *jwk, void *arg);
+int grants_jwks(struct grants *g, grants_jwk_cb cb, void *arg);
+
+/* Facts for RFC 8414 metadata. Arrays are static and NULL-terminated;
+ * scopes (every scope some client may request, space-separated) is the
+ * caller's to free. */
+struct grants_metadata {
+	const char *const *grant_types;
+	const char *const *auth_methods;
+	char *scopes;
+};
+int grants_metadata(struct grants *g, struct grants_metadata *out);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * grants_int.h: declarations shared inside grants/ only (as SQLite's
+ * btreeInt.h). Nothing outside grants/ includes this file.
+ */
+#ifndef LK_GRANTS_INT_H
+#define LK_GRANTS_INT_H
+
+#include "grants.h"
+
+/* ---- signer.c: the current signing key and JWT minting ------------------ */
+
+struct signer;
+
+struct at_claims { /* RFC 9068 section 2.2 */
+	const char *iss, *sub, *aud, *client_id, *scope, *jti;
+	int64_t iat, exp;
+};
+
+int signer_new(struct store *s, enum key_alg alg, struct signer **out,
+               char *err, size_t errlen);
+void signer_free(struct signer *sg);
+/* Signs an access token with the current key. *token and *kid are the
+ * caller's to free. Returns 0, or -1. */
+int signer_mint(struct signer *sg, const struct at_claims *c, char **token,
+                char **kid);
+
+/* ---- client_auth.c -------------------------------------------------------- */
+
+struct secret_cache;
+struct secret_cache *secret_cache_new(void);
+void secret_cache_free(struct secret_cache *sc);
+
+/* Authenticates the client (RFC 6749 section 2.3): exactly one method,
+ * Basic or body, or client_id alone for a public client. On success *out
+ * holds the client (caller clears). */
+struct oauth_result client_authenticate(struct grants *g,
+                                        const struct client_creds *cr,
+                                        struct store_client *out);
+
+/* ---- scope.c -------------------------------------------------------------- */
+
+/* Decides the granted scope (RFC 6749 section 3.3): the requested scopes if
+ * all are allowed, or every allowed scope when none was requested.
+ * *granted is the caller's to free. */
+struct oauth_result scope_grant(const char *requested, const char *allowed,
+                                char **granted);
+
+/* ---- issue.c -------------------------------------------------------------- */
+
+/* Mints an access token for subject, records it, fills out. */
+struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
+                                const char *subject, const char *scope,
+                                struct token_response *out);
+
+/* ---- one function per grant (grant_*.c) ----------------------------------- */
+
+typedef struct oauth_result (*grant_fn)(struct grants *g,
+                                        const struct token_request *rq,
+                                        const struct store_client *cl,
+                                        struct token_response *out);
+
+struct oauth_result grant_client_credentials(struct grants *g,
+                                             const struct token_request *rq,
+                                             const struct store_client *cl,
+                                             struct token_response *out);
+
+/* ---- token_endpoint.c --------------------------------------------------- */
+
+/* Names of the grants this server implements, NULL-terminated. */
+const char *const *grants_supported(void);
+
+/* ---- the context ---------------------------------------------------------- */
+
+struct grants {
+	struct store *store;
+	char *issuer;
+	char *audience; /* NULL for none */
+	int64_t access_token_ttl;
+	struct signer *signer;
+	struct secret_cache *secret_cache;
+};
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * oauth_err.h: the one result type of Latchkey's request handling.
+ *
+ * Every step of a request returns enum oauth_err; oauth_err.c maps each
+ * value to its wire error code, HTTP status and default description in a
+ * single table. HTTP-level refusals (404, 405, 413) are in the same enum so
+ * every error leaves through the same path.
+ */
+#ifndef LK_OAUTH_ERR_H
+#define LK_OAUTH_ERR_H
+
+enum oauth_err {
+	OAUTH_OK = 0,
+	/* RFC 6749 section 5.2 */
+	OAUTH_INVALID_REQUEST,
+	OAUTH_INVALID_CLIENT,
+	OAUTH_INVALID_GRANT,
+	OAUTH_UNAUTHORIZED_CLIENT,
+	OAUTH_UNSUPPORTED_GRANT_TYPE,
+	OAUTH_INVALID_SCOPE,
+	/* RFC 6749 section 4.1.2.1 */
+	OAUTH_SERVER_ERROR,
+	OAUTH_TEMPORARILY_UNAVAILABLE,
+	/* RFC 7009 section 2.2.1 */
+	OAUTH_UNSUPPORTED_TOKEN_TYPE,
+	/* HTTP-level, with a JSON body in the same shape */
+	OAUTH_NOT_FOUND,
+	OAUTH_METHOD_NOT_ALLOWED,
+	OAUTH_REQUEST_TOO_LARGE,
+	OAUTH__COUNT
+};
+
+struct oauth_err_info {
+	const char *code;        /* the "error" member */
+	int http_status;
+	const char *description; /* default "error_description" */
+};
+
+const struct oauth_err_info *oauth_err_info(enum oauth_err e);
+
+/* A result with an optional, static, user-safe description that overrides
+ * the table's default. Never internal detail: that goes to the log. */
+struct oauth_result {
+	enum oauth_err err;
+	const char *description;
+};
+
+#define OAUTH_RESULT_OK ((struct oauth_result){OAUTH_OK, 0})
+#define OAUTH_FAIL(e, d) ((struct oauth_result){(e), (d)})
+
+#endif

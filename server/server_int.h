@@ -1,0 +1,126 @@
+/*
+ * server_int.h: declarations shared inside server/ only.
+ */
+#ifndef LK_SERVER_INT_H
+#define LK_SERVER_INT_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "grants.h"
+#include "server.h"
+
+/* ---- form.c: application/x-www-form-urlencoded ------------------------- */
+
+struct form_param {
+	char *name;
+	char *value;
+};
+
+struct form {
+	struct form_param *v;
+	size_t n;
+};
+
+enum form_rc { FORM_OK = 0, FORM_MALFORMED, FORM_TOO_MANY };
+
+/* Parses a body or query string strictly: bad percent-escapes and encoded
+ * NUL bytes are errors, not guesses. out is the caller's (form_free). */
+enum form_rc form_parse(const char *s, size_t len, size_t max_params,
+                        struct form *out);
+/* The value of name, or NULL when absent. */
+const char *form_get(const struct form *f, const char *name);
+/* The first parameter name that appears more than once, or NULL. */
+const char *form_repeated(const struct form *f);
+void form_free(struct form *f);
+
+/* Decodes one form-urlencoded component into a new string (NULL on error). */
+char *form_decode(const char *s, size_t len);
+
+/* ---- basic_auth.c --------------------------------------------------------- */
+
+enum basic_rc { BASIC_NONE = 0, BASIC_OK, BASIC_MALFORMED };
+/* Reads "Authorization: Basic" (RFC 7617) whose user and password are
+ * form-urlencoded client_id and secret (RFC 6749 section 2.3.1).
+ * BASIC_NONE when the header is absent or another scheme. *id and *secret
+ * are the caller's (crypto_free_str). */
+enum basic_rc basic_auth_parse(const char *header, char **id, char **secret);
+
+/* ---- the request -------------------------------------------------------- */
+
+struct srv;
+struct route;
+
+struct srv_req {
+	struct srv *srv;
+	struct MHD_Connection *conn;
+	const char *method; /* borrowed from MHD for the request's life */
+	char *path;
+	const struct route *route;
+	char *body;
+	size_t body_len;
+	bool too_large;
+	bool responded;
+	struct timespec started;
+	/* for the access log */
+	int status;
+	const char *error;  /* static */
+	char *client_id;
+	char *grant_type;
+};
+
+struct srv {
+	struct MHD_Daemon *daemon;
+	const struct lk_config *cfg;
+	struct grants *grants;
+	struct store *store;
+	char *issuer;
+};
+
+/* ---- router.c ----------------------------------------------------------- */
+
+#define M_GET 0x1  /* also HEAD */
+#define M_POST 0x2
+
+typedef enum MHD_Result (*handler_fn)(struct srv_req *rq);
+
+struct route {
+	const char *path;
+	unsigned methods;
+	handler_fn fn;
+};
+
+/* Finds the route for path; *allowed says whether method is accepted. */
+const struct route *route_find(const char *path, const char *method,
+                               bool *allowed);
+/* "GET, HEAD" style value for the Allow header of route. */
+const char *route_allow(const struct route *r);
+
+/* ---- handlers.c --------------------------------------------------------- */
+
+enum MHD_Result h_token(struct srv_req *rq);
+enum MHD_Result h_jwks(struct srv_req *rq);
+enum MHD_Result h_metadata(struct srv_req *rq);
+enum MHD_Result h_healthz(struct srv_req *rq);
+
+/* ---- respond.c ---------------------------------------------------------- */
+
+/* Response headers beyond Content-Type, as a NULL-terminated name/value
+ * list. */
+struct hdr {
+	const char *name, *value;
+};
+
+#define H_NO_STORE {"Cache-Control", "no-store"}, {"Pragma", "no-cache"}
+
+/* Sends body (stolen) as JSON with status and extra headers (may be NULL). */
+enum MHD_Result respond_json(struct srv_req *rq, int status, json_t *body,
+                             const struct hdr *extra);
+/* The one error path: renders {"error","error_description"}, sets the
+ * status and headers the RFCs ask for, and notes the error for the log. */
+enum MHD_Result respond_error(struct srv_req *rq, struct oauth_result r,
+                              const struct hdr *extra);
+
+#endif
