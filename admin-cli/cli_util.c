@@ -1,1 +1,760 @@
-/* placeholder */ typedef int lk_placeholder_t;
+/*
+ * cli_util.c: the parts of the admin CLI that every command shares.
+ *
+ * Sections: the option table and the command-line parser; errors and
+ * opening the store; output (JSON, aligned tables, times); lists given as
+ * repeated options; validation of operator input; reading a password.
+ * The commands themselves live in cmd_*.c and the dispatcher in main.c.
+ */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "strutil.h"
+
+/* ---- options and the parser --------------------------------------------- */
+
+const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
+	[OPT_DB] = {"db", ADM_OPT_ARG, "PATH",
+	            "database file (default $LATCHKEY_DB, else ./latchkey.db)"},
+	[OPT_JSON] = {"json", 0, NULL, "print machine-readable JSON"},
+	[OPT_HELP] = {"help", 0, NULL, "print this help and exit"},
+	[OPT_VERSION] = {"version", 0, NULL, "print the version and exit"},
+	[OPT_ID] = {"id", ADM_OPT_ARG, "ID",
+	            "client_id to use instead of a generated one"},
+	[OPT_NAME] = {"name", ADM_OPT_ARG, "NAME", "new display name"},
+	[OPT_SECRET] = {"secret", ADM_OPT_ARG, "SECRET",
+	                "caller-chosen secret instead of a generated one"},
+	[OPT_PUBLIC] = {"public", 0, NULL,
+	                "public client: no secret (native and browser apps)"},
+	[OPT_GRANT] = {"grant", ADM_OPT_ARG | ADM_OPT_LIST, "TYPE",
+	               "allowed grant type (repeatable)"},
+	[OPT_SCOPE] = {"scope", ADM_OPT_ARG | ADM_OPT_LIST, "SCOPE",
+	               "allowed scope (repeatable)"},
+	[OPT_REDIRECT_URI] = {"redirect-uri", ADM_OPT_ARG | ADM_OPT_LIST, "URI",
+	                      "registered redirect URI (repeatable)"},
+	[OPT_ACCESS_TOKEN_TTL] = {"access-token-ttl", ADM_OPT_ARG, "SECONDS",
+	                          "access-token lifetime, or 'default'"},
+	[OPT_REFRESH_TOKEN_TTL] = {"refresh-token-ttl", ADM_OPT_ARG, "SECONDS",
+	                           "refresh-token lifetime, or 'default'"},
+	[OPT_PASSWORD_STDIN] = {"password-stdin", 0, NULL,
+	                        "read the password from stdin's first line"},
+	[OPT_CLIENT] = {"client", ADM_OPT_ARG, "ID",
+	                "only the tokens of this client"},
+	[OPT_ACTIVE] = {"active", 0, NULL,
+	                "only tokens that are neither expired nor revoked"},
+	[OPT_ALG] = {"alg", ADM_OPT_ARG, "ALG",
+	             "signing algorithm: ES256 (default) or RS256"},
+};
+
+_Static_assert(ADM_OPT__MAX <= 64, "ADM_O() masks are 64 bits wide");
+
+/* getopt_long's val for option i; above every char so it never collides
+ * with the short -h or getopt's own '?', ':' and 1. */
+#define OPT_VAL_BASE 256
+
+static void push(const char ***arr, size_t *n, const char *v)
+{
+	const char **grown = realloc(*arr, (*n + 1) * sizeof(**arr));
+	if (grown == NULL)
+		abort();
+	grown[(*n)++] = v;
+	*arr = grown;
+}
+
+/* getopt_long accepts any unambiguous prefix of a long option. A prefix
+ * that works today would break when a later option shares it, so only the
+ * full name is accepted: text is the argv element the option came from. */
+static bool exact_name(const char *text, const char *name)
+{
+	if (strncmp(text, "--", 2) != 0)
+		return false;
+	text += 2;
+	size_t len = strcspn(text, "=");
+	return len == strlen(name) && strncmp(text, name, len) == 0;
+}
+
+static int record(struct adm_args *a, enum adm_opt o, const char *value,
+                  char *err, size_t errlen)
+{
+	struct adm_optval *ov = &a->opt[o];
+	if (ov->n > 0 && (adm_opts[o].flags & ADM_OPT_LIST) == 0) {
+		if ((adm_opts[o].flags & ADM_OPT_ARG) == 0)
+			return 0; /* a flag given twice means the same thing */
+		snprintf(err, errlen, "option --%s given more than once",
+		         adm_opts[o].name);
+		return -1;
+	}
+	push(&ov->v, &ov->n, value);
+	return 0;
+}
+
+int adm_args_parse(int argc, char **argv, struct adm_args *a, char *err,
+                   size_t errlen)
+{
+	struct option longopts[ADM_OPT__MAX + 1];
+	memset(a, 0, sizeof(*a));
+	memset(longopts, 0, sizeof(longopts));
+	for (int i = 0; i < ADM_OPT__MAX; i++) {
+		longopts[i].name = adm_opts[i].name;
+		longopts[i].has_arg = (adm_opts[i].flags & ADM_OPT_ARG)
+		                          ? required_argument : no_argument;
+		longopts[i].val = OPT_VAL_BASE + i;
+	}
+
+	/* "-": words come back in order as option 1, so options may sit
+	 * anywhere without getopt reordering argv; ":": a missing value is
+	 * reported as ':' rather than printed by getopt. */
+	opterr = 0;
+	optind = 0; /* GNU getopt starts afresh: the tests parse often */
+	for (;;) {
+		int start = optind > 0 ? optind : 1;
+		int c = getopt_long(argc, argv, "-:h", longopts, NULL);
+		if (c == -1)
+			break;
+		if (c == 1) {
+			push(&a->pos, &a->npos, optarg);
+		} else if (c == 'h') {
+			(void)record(a, OPT_HELP, NULL, err, errlen);
+		} else if (c >= OPT_VAL_BASE) {
+			enum adm_opt o = (enum adm_opt)(c - OPT_VAL_BASE);
+			if (!exact_name(argv[start], adm_opts[o].name)) {
+				snprintf(err, errlen, "unknown option '%s'",
+				         argv[start]);
+				return -1;
+			}
+			if (record(a, o, optarg, err, errlen) != 0)
+				return -1;
+		} else if (c == ':' && optopt >= OPT_VAL_BASE) {
+			snprintf(err, errlen, "option --%s needs a value",
+			         adm_opts[optopt - OPT_VAL_BASE].name);
+			return -1;
+		} else if (optopt >= OPT_VAL_BASE) {
+			snprintf(err, errlen, "option --%s takes no value",
+			         adm_opts[optopt - OPT_VAL_BASE].name);
+			return -1;
+		} else if (optopt != 0) {
+			snprintf(err, errlen, "unknown option '-%c'", optopt);
+			return -1;
+		} else {
+			snprintf(err, errlen, "unknown option '%s'",
+			         argv[optind - 1]);
+			return -1;
+		}
+	}
+	/* After "--" everything is a word, even "-x". */
+	for (int i = optind; i < argc; i++)
+		push(&a->pos, &a->npos, argv[i]);
+	return 0;
+}
+
+void adm_args_free(struct adm_args *a)
+{
+	for (int i = 0; i < ADM_OPT__MAX; i++)
+		free(a->opt[i].v);
+	free(a->pos);
+	memset(a, 0, sizeof(*a));
+}
+
+bool adm_has(const struct adm_args *a, enum adm_opt o)
+{
+	return a->opt[o].n > 0;
+}
+
+const char *adm_str(const struct adm_args *a, enum adm_opt o)
+{
+	return a->opt[o].n > 0 ? a->opt[o].v[a->opt[o].n - 1] : NULL;
+}
+
+/* ---- errors and the store ----------------------------------------------- */
+
+/* Every error goes through here. Values typed by the operator end up in
+ * messages, so control characters are replaced: a message is one line and
+ * cannot drive the terminal. */
+static void verr(const char *fmt, va_list ap)
+{
+	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	for (char *p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	fflush(stdout);
+	fprintf(stderr, "latchkey: %s\n", msg);
+}
+
+void adm_err(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verr(fmt, ap);
+	va_end(ap);
+}
+
+int adm_fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	verr(fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+int adm_store_fail(enum store_rc rc, const char *what)
+{
+	return adm_fail(ADM_EXIT_RUNTIME, "%s: %s", what, store_rc_str(rc));
+}
+
+const char *adm_db_path(const struct adm_args *a)
+{
+	const char *p = adm_str(a, OPT_DB);
+	if (p != NULL)
+		return p; /* even "": the store refuses that with a message */
+	p = getenv("LATCHKEY_DB");
+	return p != NULL && *p != '\0' ? p : "./latchkey.db";
+}
+
+/* Applies pending migrations, reporting a failure with the store's own
+ * message (which says what to do about a newer or edited schema). */
+static int migrate(struct store *s, const char *path, int *applied,
+                   int *schema)
+{
+	char err[512] = "";
+	enum store_rc rc = store_migrate(s, applied, schema, err, sizeof(err));
+	if (rc == STORE_OK)
+		return ADM_EXIT_OK;
+	return adm_fail(ADM_EXIT_RUNTIME, "%s: %s", path,
+	                err[0] ? err : store_rc_str(rc));
+}
+
+int adm_store_open(const char *path, bool migrate_first, struct store **out)
+{
+	char err[512] = "";
+	int applied, schema;
+	enum store_rc rc = store_open(path, out, err, sizeof(err));
+	if (rc != STORE_OK)
+		return adm_fail(ADM_EXIT_RUNTIME, "%s",
+		                err[0] ? err : store_rc_str(rc));
+	if (!migrate_first)
+		return ADM_EXIT_OK;
+	int st = migrate(*out, path, &applied, &schema);
+	if (st != ADM_EXIT_OK) {
+		store_close(*out);
+		*out = NULL;
+	}
+	return st;
+}
+
+/* `latchkey migrate`: the dispatcher opened the store without migrating. */
+int cmd_migrate(struct adm_ctx *ctx)
+{
+	int applied, schema;
+	int rc = migrate(ctx->store, adm_db_path(ctx->args), &applied, &schema);
+	if (rc != ADM_EXIT_OK)
+		return rc;
+	if (ctx->json) {
+		adm_json_print(json_pack("{s:i, s:i}", "applied", applied,
+		                         "schema_version", schema));
+		return ADM_EXIT_OK;
+	}
+	printf("applied %d migration(s); schema version %d\n", applied, schema);
+	return ADM_EXIT_OK;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+const char *adm_time(int64_t t, char buf[ADM_TIME_LEN])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, ADM_TIME_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, ADM_TIME_LEN, "%lld", (long long)t);
+	return buf;
+}
+
+void adm_json_print(json_t *j)
+{
+	if (j == NULL)
+		abort(); /* out of memory, or a bug: a non-UTF-8 "s" to pack */
+	json_dumpf(j, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(j);
+}
+
+json_t *adm_json_str(const char *s)
+{
+	json_t *j = s != NULL ? json_string(s) : NULL;
+	return j != NULL ? j : json_null();
+}
+
+json_t *adm_json_words(const char *list)
+{
+	json_t *arr = json_array();
+	size_t len;
+	for (const char *w = words_next(list, &len); w != NULL;
+	     w = words_next(w + len, &len))
+		json_array_append_new(arr, json_stringn(w, len));
+	return arr;
+}
+
+json_t *adm_json_opt_int(int64_t v)
+{
+	return v != 0 ? json_integer(v) : json_null();
+}
+
+void adm_table_init(struct adm_table *t, size_t ncols,
+                    const char *const *header)
+{
+	t->ncols = ncols;
+	t->nrows = 0;
+	t->cells = NULL;
+	if (header != NULL)
+		adm_table_add(t, header);
+}
+
+void adm_table_add(struct adm_table *t, const char *const *cells)
+{
+	char **grown = realloc(t->cells,
+	                       (t->nrows + 1) * t->ncols * sizeof(*grown));
+	if (grown == NULL)
+		abort();
+	for (size_t i = 0; i < t->ncols; i++) {
+		const char *c = cells[i];
+		grown[t->nrows * t->ncols + i] =
+		    xstrdup(c != NULL && *c != '\0' ? c : "-");
+	}
+	t->cells = grown;
+	t->nrows++;
+}
+
+/* Columns on a terminal, roughly: UTF-8 continuation bytes take none. */
+static size_t text_width(const char *s)
+{
+	size_t w = 0;
+	for (; *s != '\0'; s++)
+		w += ((unsigned char)*s & 0xc0) != 0x80;
+	return w;
+}
+
+void adm_table_end(struct adm_table *t, bool print)
+{
+	size_t width[16] = {0};
+	size_t n = t->nrows * t->ncols;
+	if (t->ncols > sizeof(width) / sizeof(width[0]))
+		abort(); /* a programming error: no table is that wide */
+	for (size_t i = 0; i < n; i++) {
+		size_t w = text_width(t->cells[i]);
+		if (w > width[i % t->ncols])
+			width[i % t->ncols] = w;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t col = i % t->ncols;
+		if (print && col + 1 < t->ncols)
+			printf("%s%*s", t->cells[i],
+			       (int)(width[col] - text_width(t->cells[i]) + 2),
+			       "");
+		else if (print)
+			printf("%s\n", t->cells[i]);
+		free(t->cells[i]);
+	}
+	free(t->cells);
+	t->cells = NULL;
+	t->nrows = 0;
+}
+
+void adm_listing_init(struct adm_listing *l, bool json, size_t ncols,
+                      const char *const *header)
+{
+	l->json = json;
+	l->rows = json ? json_array() : NULL;
+	adm_table_init(&l->table, ncols, json ? NULL : header);
+}
+
+void adm_listing_add(struct adm_listing *l, json_t *obj,
+                     const char *const *cells)
+{
+	if (l->json) {
+		json_array_append_new(l->rows, obj);
+	} else {
+		json_decref(obj);
+		adm_table_add(&l->table, cells);
+	}
+}
+
+void adm_listing_end(struct adm_listing *l, bool print)
+{
+	if (l->json && print)
+		adm_json_print(l->rows);
+	else
+		json_decref(l->rows);
+	l->rows = NULL;
+	adm_table_end(&l->table, print);
+}
+
+/* ---- lists given as repeated options ------------------------------------ */
+
+/* Adds one word unless it is already there. */
+static int collect_one(const struct adm_word_kind *kind, const char *w,
+                       size_t len, char **list)
+{
+	char *word = strndup(w, len);
+	if (word == NULL)
+		abort();
+	int rc = ADM_EXIT_OK;
+	if (!kind->valid(word))
+		rc = adm_fail(ADM_EXIT_USAGE, "invalid %s '%s': %s", kind->what,
+		              word, kind->hint);
+	else if (*list == NULL || !words_contains(*list, w, len))
+		words_append(list, w, len);
+	free(word);
+	return rc;
+}
+
+int adm_collect_words(const struct adm_optval *ov,
+                      const struct adm_word_kind *kind, char **out)
+{
+	char *list = NULL;
+	int rc = ADM_EXIT_OK;
+	for (size_t i = 0; i < ov->n && rc == ADM_EXIT_OK; i++) {
+		const char *v = ov->v[i];
+		size_t len;
+		if (!kind->split) {
+			if (*v != '\0')
+				rc = collect_one(kind, v, strlen(v), &list);
+			continue;
+		}
+		for (const char *w = words_next(v, &len);
+		     w != NULL && rc == ADM_EXIT_OK;
+		     w = words_next(w + len, &len))
+			rc = collect_one(kind, w, len, &list);
+	}
+	if (rc != ADM_EXIT_OK) {
+		free(list);
+		list = NULL;
+	} else if (list == NULL) {
+		list = xstrdup("");
+	}
+	*out = list;
+	return rc;
+}
+
+/* ---- validation --------------------------------------------------------- */
+
+/* RFC 3629: shortest forms only, no surrogates, nothing past U+10FFFF. */
+bool adm_utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		unsigned int cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if (c >= 0xc2 && c <= 0xdf) {
+			n = 1, cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2, cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3, cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (len - i <= n)
+			return false;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+static bool all_chars(const char *s, size_t min, size_t max,
+                      bool (*ok)(unsigned char c))
+{
+	size_t len = strlen(s);
+	if (len < min || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!ok((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* RFC 3986 section 2.3: unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~".
+ * Such an id needs no escaping in a URL, a form body or Basic auth. */
+static bool unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	       c == '~';
+}
+
+static bool vschar(unsigned char c) { return c >= 0x20 && c <= 0x7e; }
+static bool visible(unsigned char c) { return c > 0x20 && c < 0x7f; }
+
+bool adm_client_id_valid(const char *id)
+{
+	return all_chars(id, 1, ADM_CLIENT_ID_MAX, unreserved);
+}
+
+bool adm_client_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > ADM_CLIENT_NAME_MAX || !adm_utf8_valid(name, len))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		/* C0 controls, DEL, and C1 controls (U+0080-U+009F). */
+		if (c < 0x20 || c == 0x7f ||
+		    (c == 0xc2 && (unsigned char)name[i + 1] < 0xa0))
+			return false;
+	}
+	return true;
+}
+
+bool adm_secret_valid(const char *secret)
+{
+	return all_chars(secret, 1, ADM_SECRET_MAX, vschar);
+}
+
+bool adm_scope_valid(const char *scope)
+{
+	return scope_token_valid(scope, strlen(scope));
+}
+
+/* The grant types the server implements, by their RFC 6749 names. */
+static const char *const grant_types[] = {
+	"authorization_code", /* section 4.1 */
+	"password",           /* section 4.3 */
+	"client_credentials", /* section 4.4 */
+	"refresh_token",      /* section 6 */
+};
+
+#define NGRANT_TYPES (sizeof(grant_types) / sizeof(grant_types[0]))
+
+bool adm_grant_type_valid(const char *grant)
+{
+	for (size_t i = 0; i < NGRANT_TYPES; i++)
+		if (strcmp(grant, grant_types[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool alpha(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* RFC 3986 section 3.2: authority = [ userinfo "@" ] host [ ":" port ]. */
+static bool authority_has_host(const char *auth, size_t len)
+{
+	const char *end = auth + len;
+	const char *at = NULL;
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	const char *host = at != NULL ? at + 1 : auth;
+	const char *host_end;
+	if (host < end && *host == '[') { /* IP-literal */
+		host_end = memchr(host, ']', (size_t)(end - host));
+		if (host_end == NULL || host_end == host + 1)
+			return false;
+		host_end++;
+	} else {
+		host_end = memchr(host, ':', (size_t)(end - host));
+		if (host_end == NULL)
+			host_end = end;
+		if (host_end == host)
+			return false;
+	}
+	if (host_end == end)
+		return true;
+	if (*host_end != ':')
+		return false;
+	for (const char *p = host_end + 1; p < end; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
+}
+
+bool adm_redirect_uri_valid(const char *uri)
+{
+	size_t len = strlen(uri);
+	if (len == 0 || len > ADM_REDIRECT_URI_MAX)
+		return false;
+	/* Printable ASCII without space: RFC 3986 has no raw whitespace,
+	 * control or non-ASCII characters. The fragment is excluded by RFC
+	 * 6749 section 3.1.2. */
+	for (size_t i = 0; i < len; i++)
+		if (!visible((unsigned char)uri[i]) || uri[i] == '#')
+			return false;
+	/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
+	size_t s = 0;
+	if (!alpha((unsigned char)uri[0]))
+		return false;
+	while (alpha((unsigned char)uri[s]) ||
+	       (uri[s] >= '0' && uri[s] <= '9') || uri[s] == '+' ||
+	       uri[s] == '-' || uri[s] == '.')
+		s++;
+	if (uri[s] != ':' || uri[s + 1] == '\0')
+		return false;
+	bool web = (s == 4 && strncasecmp(uri, "http", 4) == 0) ||
+	           (s == 5 && strncasecmp(uri, "https", 5) == 0);
+	if (!web)
+		return true;
+	const char *rest = uri + s + 1;
+	if (strncmp(rest, "//", 2) != 0)
+		return false;
+	rest += 2;
+	return authority_has_host(rest, strcspn(rest, "/?"));
+}
+
+int adm_ttl_parse(const char *s, int64_t *out)
+{
+	if (strcmp(s, "default") == 0) {
+		*out = 0;
+		return 0;
+	}
+	int64_t v = 0;
+	if (*s == '\0')
+		return -1;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (*p - '0');
+		if (v > ADM_TTL_MAX)
+			return -1; /* also stops long inputs before overflow */
+	}
+	if (v < 1)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+bool adm_username_valid(const char *username)
+{
+	return all_chars(username, 1, ADM_USERNAME_MAX, visible);
+}
+
+bool adm_password_length_valid(size_t len)
+{
+	return len >= ADM_PASSWORD_MIN && len <= ADM_PASSWORD_MAX;
+}
+
+const char *adm_grants_check(bool is_public, const char *grant_types_list)
+{
+	static const char cc[] = "client_credentials";
+	if (words_count(grant_types_list) == 0)
+		return "a client needs at least one grant type";
+	if (is_public && words_contains(grant_types_list, cc, sizeof(cc) - 1))
+		return "a public client cannot use the client_credentials "
+		       "grant (RFC 6749 section 4.4: confidential clients "
+		       "only)";
+	return NULL;
+}
+
+/* ---- reading a password ------------------------------------------------- */
+
+long adm_read_line(FILE *f, char *buf, size_t cap)
+{
+	size_t n = 0;
+	bool nul = false;
+	int c;
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (n + 1 >= cap) {
+			buf[n] = '\0';
+			return ADM_LINE_LONG;
+		}
+		if (c == '\0')
+			nul = true;
+		buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	if (c == EOF && n == 0)
+		return ADM_LINE_EOF;
+	if (nul)
+		return ADM_LINE_NUL;
+	if (n > 0 && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	return (long)n;
+}
+
+/* Prompts on stderr and reads a line from the terminal on stdin with echo
+ * off. Like getpass(3), a signal during the prompt leaves echo off; the
+ * shell's `reset` restores it. */
+static long prompt_hidden(const char *prompt, char *buf, size_t cap)
+{
+	struct termios old, quiet;
+	fputs(prompt, stderr);
+	fflush(stderr);
+	if (tcgetattr(STDIN_FILENO, &old) != 0)
+		return ADM_LINE_EOF;
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	quiet.c_lflag |= ECHONL;
+	tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+	long n = adm_read_line(stdin, buf, cap);
+	tcsetattr(STDIN_FILENO, TCSANOW, &old);
+	return n;
+}
+
+static int line_fail(long n)
+{
+	switch (n) {
+	case ADM_LINE_EOF:
+		return adm_fail(ADM_EXIT_USAGE, "no password given");
+	case ADM_LINE_NUL:
+		return adm_fail(ADM_EXIT_USAGE,
+		                "the password holds a NUL byte");
+	default:
+		return adm_fail(ADM_EXIT_USAGE,
+		                "the password must be %d to %d bytes long",
+		                ADM_PASSWORD_MIN, ADM_PASSWORD_MAX);
+	}
+}
+
+int adm_read_password(bool from_stdin, char buf[ADM_PASSWORD_BUF])
+{
+	long n;
+	/* Unbuffered, so no copy of the password (or of what follows it)
+	 * stays in stdio's buffer, where it could not be wiped. Costs one
+	 * read(2) per byte of at most one line. */
+	setvbuf(stdin, NULL, _IONBF, 0);
+	if (from_stdin) {
+		n = adm_read_line(stdin, buf, ADM_PASSWORD_BUF);
+	} else if (isatty(STDIN_FILENO)) {
+		n = prompt_hidden("New password: ", buf, ADM_PASSWORD_BUF);
+		if (n >= 0) {
+			char again[ADM_PASSWORD_BUF];
+			long m = prompt_hidden("Repeat password: ", again,
+			                       sizeof(again));
+			bool same = m == n && strcmp(buf, again) == 0;
+			crypto_wipe(again, sizeof(again));
+			if (!same)
+				return adm_fail(ADM_EXIT_USAGE,
+				                "the passwords do not match");
+		}
+	} else {
+		return adm_fail(ADM_EXIT_USAGE,
+		                "no password: stdin is not a terminal; "
+		                "pass --password-stdin to read it from stdin");
+	}
+	if (n < 0 || !adm_password_length_valid((size_t)n))
+		return line_fail(n);
+	return ADM_EXIT_OK;
+}

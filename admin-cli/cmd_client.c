@@ -1,1 +1,413 @@
-/* placeholder */ typedef int lk_placeholder_t;
+/*
+ * cmd_client.c: `latchkey client add|update|list|show|remove|rotate-secret`.
+ *
+ * Owns the rules for registering OAuth clients: how ids and secrets are
+ * made, which grant types a client may have, and how a client is shown.
+ * Secrets leave this file only as PHC hashes (secret.h): a generated one is
+ * hashed with the fast salted HMAC, a caller-chosen one with Argon2id. The
+ * plaintext is printed once and wiped.
+ *
+ * `add` and `update` share one table of field options (client_fields), so
+ * a new client setting is one setter and one row.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "crypto.h"
+#include "secret.h"
+#include "strutil.h"
+
+#define GENERATED_ID_BYTES 16
+
+/* ---- the settable fields ------------------------------------------------ */
+
+static const struct adm_word_kind grant_kind = {
+	"grant type",
+	"known grant types are authorization_code, client_credentials, "
+	"password and refresh_token",
+	false, adm_grant_type_valid,
+};
+
+static const struct adm_word_kind scope_kind = {
+	"scope",
+	"a scope is printable ASCII without space, '\"' or '\\' "
+	"(RFC 6749 section 3.3)",
+	true, adm_scope_valid,
+};
+
+static const struct adm_word_kind uri_kind = {
+	"redirect URI",
+	"an absolute URI (scheme:...) without fragment, spaces or non-ASCII "
+	"characters; http and https URIs need //host",
+	false, adm_redirect_uri_valid,
+};
+
+static int set_words(char **field, const struct adm_optval *ov,
+                     const struct adm_word_kind *kind)
+{
+	char *list;
+	int rc = adm_collect_words(ov, kind, &list);
+	if (rc == ADM_EXIT_OK) {
+		free(*field);
+		*field = list;
+	}
+	return rc;
+}
+
+static int set_ttl(int64_t *field, const struct adm_optval *ov,
+                   const char *what)
+{
+	if (adm_ttl_parse(ov->v[0], field) == 0)
+		return ADM_EXIT_OK;
+	return adm_fail(ADM_EXIT_USAGE,
+	                "invalid %s '%s': a whole number of seconds from 1 to "
+	                "%d, or 'default'", what, ov->v[0], ADM_TTL_MAX);
+}
+
+static int check_name(const char *name)
+{
+	if (adm_client_name_valid(name))
+		return ADM_EXIT_OK;
+	return adm_fail(ADM_EXIT_USAGE,
+	                "invalid client name '%s': 1 to %d bytes of UTF-8 "
+	                "without control characters", name,
+	                ADM_CLIENT_NAME_MAX);
+}
+
+static int set_name(struct store_client *c, const struct adm_optval *ov)
+{
+	int rc = check_name(ov->v[0]);
+	if (rc == ADM_EXIT_OK) {
+		free(c->name);
+		c->name = xstrdup(ov->v[0]);
+	}
+	return rc;
+}
+
+static int set_grants(struct store_client *c, const struct adm_optval *ov)
+{ return set_words(&c->grant_types, ov, &grant_kind); }
+static int set_scopes(struct store_client *c, const struct adm_optval *ov)
+{ return set_words(&c->scopes, ov, &scope_kind); }
+static int set_uris(struct store_client *c, const struct adm_optval *ov)
+{ return set_words(&c->redirect_uris, ov, &uri_kind); }
+static int set_access_ttl(struct store_client *c, const struct adm_optval *ov)
+{ return set_ttl(&c->access_token_ttl, ov, "access-token lifetime"); }
+static int set_refresh_ttl(struct store_client *c, const struct adm_optval *ov)
+{ return set_ttl(&c->refresh_token_ttl, ov, "refresh-token lifetime"); }
+
+/* Options that set a client field, for both `add` and `update` (which
+ * options each command accepts is main.c's table). */
+static const struct client_field {
+	enum adm_opt opt;
+	int (*set)(struct store_client *c, const struct adm_optval *ov);
+} client_fields[] = {
+	{OPT_NAME, set_name},
+	{OPT_GRANT, set_grants},
+	{OPT_SCOPE, set_scopes},
+	{OPT_REDIRECT_URI, set_uris},
+	{OPT_ACCESS_TOKEN_TTL, set_access_ttl},
+	{OPT_REFRESH_TOKEN_TTL, set_refresh_ttl},
+};
+#define NFIELDS (sizeof(client_fields) / sizeof(client_fields[0]))
+
+/* Applies every field option given, then checks the rules that span
+ * fields. A refusal is a usage error: nothing has been stored yet. */
+static int apply_fields(const struct adm_args *a, struct store_client *c)
+{
+	for (size_t i = 0; i < NFIELDS; i++) {
+		const struct client_field *f = &client_fields[i];
+		if (!adm_has(a, f->opt))
+			continue;
+		int rc = f->set(c, &a->opt[f->opt]);
+		if (rc != ADM_EXIT_OK)
+			return rc;
+	}
+	const char *why = adm_grants_check(c->is_public, c->grant_types);
+	if (why != NULL)
+		return adm_fail(ADM_EXIT_USAGE, "%s", why);
+	return ADM_EXIT_OK;
+}
+
+/* A secret and its hash: the caller's (Argon2id, as it may be weak) or a
+ * generated one (256 bits, so the fast hash is enough; see secret.h). The
+ * caller frees *secret with crypto_free_str and owns *hash. */
+static int make_secret(const char *given, char **secret, char **hash)
+{
+	*secret = given != NULL ? xstrdup(given) : secret_generate();
+	*hash = NULL;
+	if (*secret != NULL)
+		*hash = given != NULL ? secret_hash_slow(*secret)
+		                      : secret_hash_fast(*secret);
+	if (*hash != NULL)
+		return ADM_EXIT_OK;
+	crypto_free_str(*secret);
+	*secret = NULL;
+	return adm_fail(ADM_EXIT_RUNTIME, "cannot create the client secret");
+}
+
+/* A new random client_id (caller frees), or NULL. base64url may start with
+ * '-', and such an id would read as an option on every later command line
+ * (`client show -x...`), so those draws are discarded: one in 64. */
+static char *generate_client_id(void)
+{
+	for (;;) {
+		char *id = crypto_random_token(GENERATED_ID_BYTES);
+		if (id == NULL || id[0] != '-')
+			return id;
+		free(id);
+	}
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+/* The client as JSON. With with_secret, a client_secret member follows
+ * client_id: the plaintext secret, or null for a public client. */
+static json_t *client_json(const struct store_client *c, bool with_secret,
+                           const char *secret)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "client_id", adm_json_str(c->client_id));
+	if (with_secret)
+		json_object_set_new(o, "client_secret", adm_json_str(secret));
+	json_object_set_new(o, "name", adm_json_str(c->name));
+	json_object_set_new(o, "public", json_boolean(c->is_public));
+	json_object_set_new(o, "grant_types", adm_json_words(c->grant_types));
+	json_object_set_new(o, "scopes", adm_json_words(c->scopes));
+	json_object_set_new(o, "redirect_uris",
+	                    adm_json_words(c->redirect_uris));
+	json_object_set_new(o, "access_token_ttl",
+	                    adm_json_opt_int(c->access_token_ttl));
+	json_object_set_new(o, "refresh_token_ttl",
+	                    adm_json_opt_int(c->refresh_token_ttl));
+	json_object_set_new(o, "created_at", json_integer(c->created_at));
+	json_object_set_new(o, "updated_at", json_integer(c->updated_at));
+	return o;
+}
+
+static const char *ttl_text(int64_t ttl, char buf[24])
+{
+	if (ttl == 0)
+		return "default";
+	snprintf(buf, 24, "%lld", (long long)ttl);
+	return buf;
+}
+
+/* Prints one client, with --json or as "field  value" lines. A new client
+ * (fresh) is printed with its secret, null for a public client: this is
+ * the secret's only showing. */
+static void client_print(const struct adm_ctx *ctx,
+                         const struct store_client *c, bool fresh,
+                         const char *secret)
+{
+	if (ctx->json) {
+		adm_json_print(client_json(c, fresh, secret));
+		return;
+	}
+	char at[24], rt[24], created[ADM_TIME_LEN], updated[ADM_TIME_LEN];
+	const char *const rows[][2] = {
+		{"client_id", c->client_id},
+		{"client_secret", secret},
+		{"name", c->name},
+		{"type", c->is_public ? "public" : "confidential"},
+		{"grant_types", c->grant_types},
+		{"scopes", c->scopes},
+		{"redirect_uris", c->redirect_uris},
+		{"access_token_ttl", ttl_text(c->access_token_ttl, at)},
+		{"refresh_token_ttl", ttl_text(c->refresh_token_ttl, rt)},
+		{"created", adm_time(c->created_at, created)},
+		{"updated", adm_time(c->updated_at, updated)},
+	};
+	struct adm_table t;
+	adm_table_init(&t, 2, NULL);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		if (i != 1 || secret != NULL)
+			adm_table_add(&t, rows[i]);
+	adm_table_end(&t, true);
+	if (secret != NULL)
+		printf("\nThe secret is shown only now: only its hash is "
+		       "stored.\n");
+}
+
+int adm_client_get(struct store *s, const char *id, struct store_client *out)
+{
+	enum store_rc r = store_client_get(s, id, out);
+	if (r == STORE_NOT_FOUND)
+		return adm_fail(ADM_EXIT_RUNTIME, "client '%s' not found", id);
+	if (r != STORE_OK)
+		return adm_store_fail(r, "reading the client");
+	return ADM_EXIT_OK;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+int cmd_client_add(struct adm_ctx *ctx)
+{
+	const struct adm_args *a = ctx->args;
+	const char *id = adm_str(a, OPT_ID);
+	const char *given = adm_str(a, OPT_SECRET);
+	struct store_client c = {0};
+	char *secret = NULL;
+	int rc;
+
+	c.is_public = adm_has(a, OPT_PUBLIC);
+	if (id != NULL && !adm_client_id_valid(id))
+		return adm_fail(ADM_EXIT_USAGE,
+		                "invalid client id '%s': 1 to %d characters of "
+		                "A-Z a-z 0-9 . _ ~ -", id, ADM_CLIENT_ID_MAX);
+	if (c.is_public && given != NULL)
+		return adm_fail(ADM_EXIT_USAGE,
+		                "--public and --secret exclude each other: a "
+		                "public client has no secret");
+	if (given != NULL && !adm_secret_valid(given))
+		return adm_fail(ADM_EXIT_USAGE,
+		                "invalid --secret: 1 to %d printable ASCII "
+		                "characters", ADM_SECRET_MAX);
+
+	rc = check_name(ctx->argv[0]);
+	if (rc != ADM_EXIT_OK)
+		return rc;
+
+	c.name = xstrdup(ctx->argv[0]);
+	c.client_id = id != NULL ? xstrdup(id) : generate_client_id();
+	/* The defaults each kind of client can use (RFC 6749 section 4.4
+	 * rules client_credentials out for public clients). */
+	c.grant_types = xstrdup(c.is_public ? "authorization_code refresh_token"
+	                                    : "client_credentials");
+	rc = c.client_id != NULL ? apply_fields(a, &c)
+	                         : adm_fail(ADM_EXIT_RUNTIME,
+	                                    "cannot generate a client id");
+	if (rc == ADM_EXIT_OK && !c.is_public)
+		rc = make_secret(given, &secret, &c.secret_hash);
+	if (rc == ADM_EXIT_OK) {
+		c.created_at = c.updated_at = clock_now();
+		enum store_rc r = store_client_add(ctx->store, &c);
+		if (r == STORE_CONFLICT)
+			rc = adm_fail(ADM_EXIT_RUNTIME,
+			              "client '%s' already exists",
+			              c.client_id);
+		else if (r != STORE_OK)
+			rc = adm_store_fail(r, "adding the client");
+	}
+	if (rc == ADM_EXIT_OK)
+		client_print(ctx, &c, true, secret);
+	crypto_free_str(secret);
+	store_client_clear(&c);
+	return rc;
+}
+
+int cmd_client_update(struct adm_ctx *ctx)
+{
+	struct store_client c = {0};
+	char names[256] = "";
+	bool any = false;
+	for (size_t i = 0; i < NFIELDS; i++) {
+		enum adm_opt o = client_fields[i].opt;
+		any = any || adm_has(ctx->args, o);
+		snprintf(names + strlen(names), sizeof(names) - strlen(names),
+		         "%s--%s", i ? ", " : "", adm_opts[o].name);
+	}
+	if (!any)
+		return adm_fail(ADM_EXIT_USAGE,
+		                "nothing to update: give at least one of %s",
+		                names);
+
+	int rc = adm_client_get(ctx->store, ctx->argv[0], &c);
+	if (rc == ADM_EXIT_OK)
+		rc = apply_fields(ctx->args, &c);
+	if (rc == ADM_EXIT_OK) {
+		c.updated_at = clock_now();
+		enum store_rc r = store_client_update(ctx->store, &c);
+		if (r == STORE_NOT_FOUND)
+			rc = adm_fail(ADM_EXIT_RUNTIME, "client '%s' not found",
+			              ctx->argv[0]);
+		else if (r != STORE_OK)
+			rc = adm_store_fail(r, "updating the client");
+	}
+	if (rc == ADM_EXIT_OK)
+		client_print(ctx, &c, false, NULL);
+	store_client_clear(&c);
+	return rc;
+}
+
+static int list_one(const struct store_client *c, void *arg)
+{
+	const char *cells[] = {
+		c->client_id, c->name, c->is_public ? "public" : "confidential",
+		c->grant_types, c->scopes,
+	};
+	adm_listing_add(arg, client_json(c, false, NULL), cells);
+	return 0;
+}
+
+int cmd_client_list(struct adm_ctx *ctx)
+{
+	static const char *const header[] = {
+		"CLIENT_ID", "NAME", "TYPE", "GRANTS", "SCOPES",
+	};
+	struct adm_listing l;
+	adm_listing_init(&l, ctx->json, 5, header);
+	enum store_rc r = store_client_list(ctx->store, list_one, &l);
+	adm_listing_end(&l, r == STORE_OK);
+	return r == STORE_OK ? ADM_EXIT_OK
+	                     : adm_store_fail(r, "listing clients");
+}
+
+int cmd_client_show(struct adm_ctx *ctx)
+{
+	struct store_client c = {0};
+	int rc = adm_client_get(ctx->store, ctx->argv[0], &c);
+	if (rc == ADM_EXIT_OK)
+		client_print(ctx, &c, false, NULL);
+	store_client_clear(&c);
+	return rc;
+}
+
+int cmd_client_remove(struct adm_ctx *ctx)
+{
+	const char *id = ctx->argv[0];
+	enum store_rc r = store_client_remove(ctx->store, id);
+	if (r == STORE_NOT_FOUND)
+		return adm_fail(ADM_EXIT_RUNTIME, "client '%s' not found", id);
+	if (r != STORE_OK)
+		return adm_store_fail(r, "removing the client");
+	if (ctx->json)
+		adm_json_print(json_pack("{s:o, s:b}", "client_id",
+		                         adm_json_str(id), "removed", 1));
+	else
+		printf("removed client '%s' and its token records\n", id);
+	return ADM_EXIT_OK;
+}
+
+int cmd_client_rotate_secret(struct adm_ctx *ctx)
+{
+	struct store_client c = {0};
+	char *secret = NULL, *hash = NULL;
+	int rc = adm_client_get(ctx->store, ctx->argv[0], &c);
+	if (rc == ADM_EXIT_OK && c.is_public)
+		rc = adm_fail(ADM_EXIT_RUNTIME, "client '%s' is public: it has "
+		              "no secret to rotate", c.client_id);
+	if (rc == ADM_EXIT_OK)
+		rc = make_secret(NULL, &secret, &hash);
+	if (rc == ADM_EXIT_OK) {
+		crypto_free_str(c.secret_hash);
+		c.secret_hash = hash;
+		c.updated_at = clock_now();
+		enum store_rc r = store_client_update(ctx->store, &c);
+		if (r != STORE_OK)
+			rc = adm_store_fail(r, "storing the new secret");
+	}
+	if (rc == ADM_EXIT_OK && ctx->json) {
+		adm_json_print(json_pack("{s:o, s:s}", "client_id",
+		                         adm_json_str(c.client_id),
+		                         "client_secret", secret));
+	} else if (rc == ADM_EXIT_OK) {
+		printf("client_id      %s\nclient_secret  %s\n\nThe secret "
+		       "is shown only now: only its hash is stored. The old "
+		       "secret no longer works.\n", c.client_id, secret);
+	}
+	crypto_free_str(secret);
+	store_client_clear(&c);
+	return rc;
+}

@@ -1,1 +1,173 @@
-/* placeholder */ typedef int lk_placeholder_t;
+/*
+ * cmd_user.c: `latchkey user add|passwd|remove|list`, the resource owners
+ * of the password grant.
+ *
+ * A password is read from stdin or the terminal (cli_util.c), hashed with
+ * Argon2id and wiped; only the PHC hash reaches the store. A user's stable
+ * subject identifier is user_id ("u_" and 96 random bits), never the
+ * username, so a user re-created under the same name is a new subject.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "clock.h"
+#include "crypto.h"
+#include "secret.h"
+#include "strutil.h"
+
+#define USER_ID_BYTES 12
+
+static json_t *user_json(const struct store_user *u)
+{
+	return json_pack("{s:o, s:o, s:I, s:I}",
+	                 "username", adm_json_str(u->username),
+	                 "user_id", adm_json_str(u->user_id),
+	                 "created_at", (json_int_t)u->created_at,
+	                 "updated_at", (json_int_t)u->updated_at);
+}
+
+static int check_username(const char *name)
+{
+	if (adm_username_valid(name))
+		return ADM_EXIT_OK;
+	return adm_fail(ADM_EXIT_USAGE,
+	                "invalid username '%s': 1 to %d printable ASCII "
+	                "characters without spaces", name, ADM_USERNAME_MAX);
+}
+
+/* Reads the new password and hashes it into *hash (caller frees). The
+ * plaintext lives only in a stack buffer that is wiped here. */
+static int read_password_hash(const struct adm_ctx *ctx, char **hash)
+{
+	char pw[ADM_PASSWORD_BUF];
+	int rc = adm_read_password(adm_has(ctx->args, OPT_PASSWORD_STDIN), pw);
+	*hash = NULL;
+	if (rc == ADM_EXIT_OK) {
+		*hash = secret_hash_slow(pw);
+		if (*hash == NULL)
+			rc = adm_fail(ADM_EXIT_RUNTIME,
+			              "cannot hash the password");
+	}
+	crypto_wipe(pw, sizeof(pw));
+	return rc;
+}
+
+/* Looks the user up; want_exists says which outcome is the error. Checked
+ * before the password is asked for, so nobody types one in vain. */
+static int expect_user(struct store *s, const char *name, bool want_exists)
+{
+	struct store_user u = {0};
+	enum store_rc r = store_user_get(s, name, &u);
+	store_user_clear(&u);
+	if (r == STORE_OK && !want_exists)
+		return adm_fail(ADM_EXIT_RUNTIME, "user '%s' already exists",
+		                name);
+	if (r == STORE_NOT_FOUND && want_exists)
+		return adm_fail(ADM_EXIT_RUNTIME, "user '%s' not found", name);
+	if (r != STORE_OK && r != STORE_NOT_FOUND)
+		return adm_store_fail(r, "reading the user");
+	return ADM_EXIT_OK;
+}
+
+int cmd_user_add(struct adm_ctx *ctx)
+{
+	const char *name = ctx->argv[0];
+	struct store_user u = {0};
+	char *token = NULL;
+
+	int rc = check_username(name);
+	if (rc == ADM_EXIT_OK)
+		rc = expect_user(ctx->store, name, false);
+	if (rc == ADM_EXIT_OK)
+		rc = read_password_hash(ctx, &u.password_hash);
+	if (rc == ADM_EXIT_OK) {
+		token = crypto_random_token(USER_ID_BYTES);
+		if (token == NULL)
+			rc = adm_fail(ADM_EXIT_RUNTIME,
+			              "cannot generate a user id");
+	}
+	if (rc == ADM_EXIT_OK) {
+		if (asprintf(&u.user_id, "u_%s", token) < 0)
+			abort();
+		u.username = xstrdup(name);
+		u.created_at = u.updated_at = clock_now();
+		enum store_rc r = store_user_add(ctx->store, &u);
+		if (r == STORE_CONFLICT) /* added since expect_user looked */
+			rc = adm_fail(ADM_EXIT_RUNTIME,
+			              "user '%s' already exists", name);
+		else if (r != STORE_OK)
+			rc = adm_store_fail(r, "adding the user");
+	}
+	if (rc == ADM_EXIT_OK && ctx->json)
+		adm_json_print(user_json(&u));
+	else if (rc == ADM_EXIT_OK)
+		printf("added user '%s' (user_id %s)\n", u.username, u.user_id);
+	free(token);
+	store_user_clear(&u);
+	return rc;
+}
+
+int cmd_user_passwd(struct adm_ctx *ctx)
+{
+	const char *name = ctx->argv[0];
+	char *hash = NULL;
+	int64_t now = clock_now();
+
+	int rc = expect_user(ctx->store, name, true);
+	if (rc == ADM_EXIT_OK)
+		rc = read_password_hash(ctx, &hash);
+	if (rc == ADM_EXIT_OK) {
+		enum store_rc r = store_user_set_password(ctx->store, name,
+		                                          hash, now);
+		if (r == STORE_NOT_FOUND) /* removed since expect_user looked */
+			rc = adm_fail(ADM_EXIT_RUNTIME, "user '%s' not found",
+			              name);
+		else if (r != STORE_OK)
+			rc = adm_store_fail(r, "storing the password");
+	}
+	if (rc == ADM_EXIT_OK && ctx->json)
+		adm_json_print(json_pack("{s:o, s:I}", "username",
+		                         adm_json_str(name), "updated_at",
+		                         (json_int_t)now));
+	else if (rc == ADM_EXIT_OK)
+		printf("changed the password of user '%s'\n", name);
+	crypto_free_str(hash);
+	return rc;
+}
+
+int cmd_user_remove(struct adm_ctx *ctx)
+{
+	const char *name = ctx->argv[0];
+	enum store_rc r = store_user_remove(ctx->store, name);
+	if (r == STORE_NOT_FOUND)
+		return adm_fail(ADM_EXIT_RUNTIME, "user '%s' not found", name);
+	if (r != STORE_OK)
+		return adm_store_fail(r, "removing the user");
+	if (ctx->json)
+		adm_json_print(json_pack("{s:o, s:b}", "username",
+		                         adm_json_str(name), "removed", 1));
+	else
+		printf("removed user '%s'\n", name);
+	return ADM_EXIT_OK;
+}
+
+static int list_one(const struct store_user *u, void *arg)
+{
+	char created[ADM_TIME_LEN];
+	const char *cells[] = {
+		u->username, u->user_id, adm_time(u->created_at, created),
+	};
+	adm_listing_add(arg, user_json(u), cells);
+	return 0;
+}
+
+int cmd_user_list(struct adm_ctx *ctx)
+{
+	static const char *const header[] = {"USERNAME", "USER_ID", "CREATED"};
+	struct adm_listing l;
+	adm_listing_init(&l, ctx->json, 3, header);
+	enum store_rc r = store_user_list(ctx->store, list_one, &l);
+	adm_listing_end(&l, r == STORE_OK);
+	return r == STORE_OK ? ADM_EXIT_OK : adm_store_fail(r, "listing users");
+}

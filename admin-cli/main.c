@@ -1,1 +1,306 @@
-int main(void){return 1;}
+/*
+ * main.c: the `latchkey` admin CLI's command table and dispatcher.
+ *
+ * Like redis's command table and processCommand(), every check that is the
+ * same for all commands happens here, once, before a handler runs: the
+ * command words are looked up, the options are checked against the ones
+ * the command takes, the argument count against its arity, and the store
+ * is opened and migrated. A handler (cmd_*.c) only does its own work.
+ * Usage output is generated from the same table, so it cannot drift.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum cmd_flags {
+	CMD_NO_MIGRATE = 1 << 0, /* the command migrates (or not) by itself */
+};
+
+/* One row per command. The dispatcher checks the options against opts and
+ * the number of arguments against min_args..max_args before fn runs. */
+struct adm_cmd {
+	const char *name;     /* first word: "client" */
+	const char *sub;      /* second word: "add"; NULL for one word */
+	adm_handler fn;
+	uint64_t opts;        /* ADM_O() bits besides the global options */
+	size_t min_args;      /* arguments after the command words */
+	size_t max_args;
+	int flags;            /* CMD_* */
+	const char *synopsis; /* the arguments, for usage lines */
+	const char *summary;  /* one line for the command list */
+	const char *detail;   /* more for `latchkey CMD --help`, or NULL */
+};
+
+#define CLIENT_FIELDS                                                    \
+	(ADM_O(OPT_GRANT) | ADM_O(OPT_SCOPE) | ADM_O(OPT_REDIRECT_URI) | \
+	 ADM_O(OPT_ACCESS_TOKEN_TTL) | ADM_O(OPT_REFRESH_TOKEN_TTL))
+
+static const struct adm_cmd commands[] = {
+	{.name = "migrate", .fn = cmd_migrate, .flags = CMD_NO_MIGRATE,
+	 .synopsis = "", .summary = "apply pending database migrations",
+	 .detail = "Creates the database when it does not exist. Every other\n"
+	           "command also applies pending migrations before it runs."},
+
+	{.name = "client", .sub = "add", .fn = cmd_client_add,
+	 .opts = CLIENT_FIELDS | ADM_O(OPT_ID) | ADM_O(OPT_SECRET) |
+	         ADM_O(OPT_PUBLIC),
+	 .min_args = 1, .max_args = 1, .synopsis = "NAME",
+	 .summary = "register a client and print its id and secret",
+	 .detail = "The secret is printed once and only its hash is stored.\n"
+	           "Without --grant, a confidential client gets\n"
+	           "client_credentials and a public client authorization_code\n"
+	           "and refresh_token."},
+	{.name = "client", .sub = "update", .fn = cmd_client_update,
+	 .opts = CLIENT_FIELDS | ADM_O(OPT_NAME),
+	 .min_args = 1, .max_args = 1, .synopsis = "ID",
+	 .summary = "change a client's name, grants, scopes, URIs or lifetimes",
+	 .detail = "A list option (--grant, --scope, --redirect-uri) replaces\n"
+	           "the whole list; an empty value ('') empties it."},
+	{.name = "client", .sub = "list", .fn = cmd_client_list,
+	 .synopsis = "", .summary = "list clients"},
+	{.name = "client", .sub = "show", .fn = cmd_client_show,
+	 .min_args = 1, .max_args = 1, .synopsis = "ID",
+	 .summary = "show one client (never its secret)"},
+	{.name = "client", .sub = "remove", .fn = cmd_client_remove,
+	 .min_args = 1, .max_args = 1, .synopsis = "ID",
+	 .summary = "remove a client and its token records"},
+	{.name = "client", .sub = "rotate-secret",
+	 .fn = cmd_client_rotate_secret,
+	 .min_args = 1, .max_args = 1, .synopsis = "ID",
+	 .summary = "give a confidential client a new generated secret",
+	 .detail = "The old secret stops working at once; tokens already\n"
+	           "issued stay valid until they expire or are revoked."},
+
+	{.name = "user", .sub = "add", .fn = cmd_user_add,
+	 .opts = ADM_O(OPT_PASSWORD_STDIN),
+	 .min_args = 1, .max_args = 1, .synopsis = "USERNAME",
+	 .summary = "add a user (for the password grant)",
+	 .detail = "Without --password-stdin the password is asked for twice\n"
+	           "on the terminal, without echo."},
+	{.name = "user", .sub = "passwd", .fn = cmd_user_passwd,
+	 .opts = ADM_O(OPT_PASSWORD_STDIN),
+	 .min_args = 1, .max_args = 1, .synopsis = "USERNAME",
+	 .summary = "set a user's password"},
+	{.name = "user", .sub = "remove", .fn = cmd_user_remove,
+	 .min_args = 1, .max_args = 1, .synopsis = "USERNAME",
+	 .summary = "remove a user"},
+	{.name = "user", .sub = "list", .fn = cmd_user_list,
+	 .synopsis = "", .summary = "list users"},
+
+	{.name = "token", .sub = "list", .fn = cmd_token_list,
+	 .opts = ADM_O(OPT_CLIENT) | ADM_O(OPT_ACTIVE),
+	 .synopsis = "", .summary = "list issued access tokens"},
+	{.name = "token", .sub = "revoke", .fn = cmd_token_revoke,
+	 .opts = ADM_O(OPT_CLIENT),
+	 .min_args = 0, .max_args = 1, .synopsis = "JTI | --client ID",
+	 .summary = "revoke one token, or all of a client's tokens"},
+
+	{.name = "key", .sub = "list", .fn = cmd_key_list,
+	 .synopsis = "", .summary = "list signing keys"},
+	{.name = "key", .sub = "rotate", .fn = cmd_key_rotate,
+	 .opts = ADM_O(OPT_ALG),
+	 .synopsis = "", .summary = "make a new signing key the current one",
+	 .detail = "The previous key is retired: it signs nothing more, but\n"
+	           "the server keeps publishing it until every token it\n"
+	           "signed has expired."},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* ---- usage -------------------------------------------------------------- */
+
+static void title(const struct adm_cmd *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", c->name, c->sub ? " " : "",
+	         c->sub ? c->sub : "");
+}
+
+static void print_option(FILE *out, enum adm_opt o)
+{
+	char lhs[64];
+	const struct adm_opt_def *d = &adm_opts[o];
+	snprintf(lhs, sizeof(lhs), "--%s%s%s", d->name, d->metavar ? " " : "",
+	         d->metavar ? d->metavar : "");
+	fprintf(out, "  %-28s %s\n", lhs, d->help);
+}
+
+static void print_global_options(FILE *out)
+{
+	fprintf(out, "\noptions for every command:\n");
+	for (int o = 0; o < ADM_OPT__MAX; o++)
+		if (ADM_O(o) & ADM_O_GLOBAL)
+			print_option(out, (enum adm_opt)o);
+}
+
+/* The command list, all of it or (group non-NULL) one group's. */
+static void usage_list(FILE *out, const char *group)
+{
+	fprintf(out, "usage: latchkey [--db PATH] [--json] %s%sCOMMAND "
+	        "[ARGS]\n\n", group ? group : "", group ? " " : "");
+	if (group == NULL)
+		fprintf(out, "Administers a Latchkey database: OAuth clients, "
+		             "users, issued tokens and signing keys.\n\n");
+	fprintf(out, "commands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const struct adm_cmd *c = &commands[i];
+		char lhs[96], t[48];
+		if (group != NULL && strcmp(c->name, group) != 0)
+			continue;
+		title(c, t, sizeof(t));
+		snprintf(lhs, sizeof(lhs), "%s %s", t, c->synopsis);
+		fprintf(out, "  %-34s %s\n", lhs, c->summary);
+	}
+	print_global_options(out);
+	fprintf(out, "\nRun 'latchkey COMMAND --help' for a command's "
+	        "options.\n");
+}
+
+static void usage_command(FILE *out, const struct adm_cmd *c)
+{
+	char t[48];
+	title(c, t, sizeof(t));
+	fprintf(out, "usage: latchkey %s%s%s [options]\n\n", t,
+	        *c->synopsis ? " " : "", c->synopsis);
+	fprintf(out, "%c%s.\n", toupper((unsigned char)c->summary[0]),
+	        c->summary + 1);
+	if (c->detail != NULL)
+		fprintf(out, "\n%s\n", c->detail);
+	if (c->opts != 0) {
+		fprintf(out, "\noptions:\n");
+		for (int o = 0; o < ADM_OPT__MAX; o++)
+			if (ADM_O(o) & c->opts)
+				print_option(out, (enum adm_opt)o);
+	}
+	print_global_options(out);
+}
+
+/* Reports a usage error and where to read about the right usage. */
+static int usage_fail(const char *help_for, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int usage_fail(const char *help_for, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	adm_err("%s", msg);
+	fprintf(stderr, "Try 'latchkey %s%s--help'.\n",
+	        help_for ? help_for : "", help_for ? " " : "");
+	return ADM_EXIT_USAGE;
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static const struct adm_cmd *find(const char *name, const char *sub)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const struct adm_cmd *c = &commands[i];
+		if (strcmp(c->name, name) == 0 &&
+		    (c->sub == NULL ||
+		     (sub != NULL && strcmp(c->sub, sub) == 0)))
+			return c;
+	}
+	return NULL;
+}
+
+static bool is_group(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (commands[i].sub != NULL &&
+		    strcmp(commands[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Checks what every command needs checked, then runs it. */
+static int run(const struct adm_cmd *c, const struct adm_args *a)
+{
+	char t[48];
+	size_t words = c->sub ? 2 : 1;
+	size_t nargs = a->npos - words;
+
+	title(c, t, sizeof(t));
+	if (adm_has(a, OPT_HELP)) {
+		usage_command(stdout, c);
+		return ADM_EXIT_OK;
+	}
+	for (int o = 0; o < ADM_OPT__MAX; o++)
+		if (adm_has(a, (enum adm_opt)o) &&
+		    !(ADM_O(o) & (c->opts | ADM_O_GLOBAL)))
+			return usage_fail(t,
+			                  "option --%s does not apply to '%s'",
+			                  adm_opts[o].name, t);
+	if (nargs < c->min_args)
+		return usage_fail(t, "'%s' needs %s", t, c->synopsis);
+	if (nargs > c->max_args)
+		return usage_fail(t, "unexpected argument '%s' for '%s'",
+		                  a->pos[words + c->max_args], t);
+
+	struct adm_ctx ctx = {
+		.args = a,
+		.argv = a->pos + words,
+		.argc = nargs,
+		.json = adm_has(a, OPT_JSON),
+	};
+	int rc = adm_store_open(adm_db_path(a), !(c->flags & CMD_NO_MIGRATE),
+	                        &ctx.store);
+	if (rc != ADM_EXIT_OK)
+		return rc;
+	rc = c->fn(&ctx);
+	store_close(ctx.store);
+	return rc;
+}
+
+static int dispatch(const struct adm_args *a)
+{
+	if (adm_has(a, OPT_VERSION)) {
+		printf("latchkey %s\n", LATCHKEY_VERSION);
+		return ADM_EXIT_OK;
+	}
+	if (a->npos == 0) {
+		if (adm_has(a, OPT_HELP)) {
+			usage_list(stdout, NULL);
+			return ADM_EXIT_OK;
+		}
+		usage_list(stderr, NULL);
+		return ADM_EXIT_USAGE;
+	}
+	const char *name = a->pos[0];
+	const char *sub = a->npos > 1 ? a->pos[1] : NULL;
+	const struct adm_cmd *c = find(name, sub);
+	if (c != NULL)
+		return run(c, a);
+	if (!is_group(name))
+		return usage_fail(NULL, "unknown command '%s'", name);
+	if (sub == NULL && adm_has(a, OPT_HELP)) {
+		usage_list(stdout, name);
+		return ADM_EXIT_OK;
+	}
+	if (sub == NULL)
+		return usage_fail(name, "'%s' needs a command", name);
+	return usage_fail(name, "unknown command '%s %s'", name, sub);
+}
+
+int main(int argc, char **argv)
+{
+	struct adm_args a;
+	char err[256];
+	int rc;
+
+	if (adm_args_parse(argc, argv, &a, err, sizeof(err)) != 0)
+		rc = usage_fail(NULL, "%s", err);
+	else
+		rc = dispatch(&a);
+	adm_args_free(&a);
+	/* Output that never reached its destination is a failure, not a
+	 * silently missing secret. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		adm_err("cannot write the output");
+		if (rc == ADM_EXIT_OK)
+			rc = ADM_EXIT_RUNTIME;
+	}
+	return rc;
+}

@@ -1,0 +1,276 @@
+/*
+ * cli.h: declarations shared by the files of the admin CLI `latchkey`.
+ *
+ * Layout of the module:
+ *   main.c        the command table and the dispatcher (parse, look up,
+ *                 check options and arity, open the store, run a handler)
+ *   cli_util.c    the option table and parser, errors, opening the store
+ *                 and `migrate`, output helpers (JSON, tables, times),
+ *                 input validation, password input
+ *   cmd_client.c  `client ...`     cmd_user.c   `user ...`
+ *   cmd_token.c   `token ...`      cmd_key.c    `key ...`
+ *
+ * Everything else in those files is static. The validators are declared
+ * here so tests/unit/test_cli_args.c can exercise them directly.
+ *
+ * Ownership: option values and positional arguments are borrowed from
+ * argv; struct adm_args owns only the arrays that point into it.
+ */
+#ifndef LK_CLI_H
+#define LK_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store.h"
+
+/* ---- exit statuses ------------------------------------------------------ */
+
+enum {
+	ADM_EXIT_OK = 0,
+	ADM_EXIT_RUNTIME = 1, /* not found, conflict, database error */
+	ADM_EXIT_USAGE = 2,   /* unknown command or option, bad value */
+};
+
+/* ---- options -------------------------------------------------------------
+ * One table (adm_opts[] in cli_util.c) names every option of every command.
+ * An option has the same meaning and arity wherever it appears, so the
+ * whole command line can be parsed before the command is known; each
+ * command then says which options apply to it (a mask of ADM_O bits). To
+ * add an option: one enum value here, one row in adm_opts[], its bit in the
+ * commands that take it (main.c), and the code that reads it (for a client
+ * setting, a row in cmd_client.c's client_fields[]). */
+enum adm_opt {
+	/* global: every command takes these */
+	OPT_DB = 0,
+	OPT_JSON,
+	OPT_HELP,
+	OPT_VERSION,
+	/* command options */
+	OPT_ID,
+	OPT_NAME,
+	OPT_SECRET,
+	OPT_PUBLIC,
+	OPT_GRANT,
+	OPT_SCOPE,
+	OPT_REDIRECT_URI,
+	OPT_ACCESS_TOKEN_TTL,
+	OPT_REFRESH_TOKEN_TTL,
+	OPT_PASSWORD_STDIN,
+	OPT_CLIENT,
+	OPT_ACTIVE,
+	OPT_ALG,
+	ADM_OPT__MAX
+};
+
+#define ADM_O(opt) ((uint64_t)1 << (opt))
+#define ADM_O_GLOBAL (ADM_O(OPT_DB) | ADM_O(OPT_JSON) | ADM_O(OPT_HELP) | \
+                      ADM_O(OPT_VERSION))
+
+enum adm_opt_flags {
+	ADM_OPT_ARG = 1 << 0,  /* takes a value */
+	ADM_OPT_LIST = 1 << 1, /* may repeat; every value is kept, in order */
+};
+
+struct adm_opt_def {
+	const char *name;    /* long name without the dashes */
+	int flags;           /* ADM_OPT_* */
+	const char *metavar; /* for --help; NULL for flags */
+	const char *help;
+};
+extern const struct adm_opt_def adm_opts[ADM_OPT__MAX];
+
+/* Every occurrence of one option: n times, values v[0..n) (NULL for flags,
+ * and for a non-list option n is at most 1). */
+struct adm_optval {
+	size_t n;
+	const char **v;
+};
+
+struct adm_args {
+	struct adm_optval opt[ADM_OPT__MAX];
+	const char **pos; /* command words and arguments, in order */
+	size_t npos;
+};
+
+/* Parses argv[1..argc) against adm_opts[]. Options may come before, between
+ * or after the words; "--" ends the options. Returns 0, or -1 with a usage
+ * message in err. Release a with adm_args_free in either case. */
+int adm_args_parse(int argc, char **argv, struct adm_args *a, char *err,
+                   size_t errlen);
+void adm_args_free(struct adm_args *a);
+bool adm_has(const struct adm_args *a, enum adm_opt o);
+/* The value of a non-list option, or NULL when it was not given. */
+const char *adm_str(const struct adm_args *a, enum adm_opt o);
+
+/* ---- commands ----------------------------------------------------------- */
+
+/* What a handler works with. The dispatcher opened (and, unless the
+ * command says otherwise, migrated) store; argv are the arguments after the
+ * command words, already checked against the command's arity. */
+struct adm_ctx {
+	const struct adm_args *args;
+	const char *const *argv;
+	size_t argc;
+	struct store *store;
+	bool json;
+};
+
+/* A handler returns an ADM_EXIT_* status, having printed any error. */
+typedef int (*adm_handler)(struct adm_ctx *ctx);
+
+int cmd_migrate(struct adm_ctx *ctx);
+int cmd_client_add(struct adm_ctx *ctx);
+int cmd_client_update(struct adm_ctx *ctx);
+int cmd_client_list(struct adm_ctx *ctx);
+int cmd_client_show(struct adm_ctx *ctx);
+int cmd_client_remove(struct adm_ctx *ctx);
+int cmd_client_rotate_secret(struct adm_ctx *ctx);
+int cmd_user_add(struct adm_ctx *ctx);
+int cmd_user_passwd(struct adm_ctx *ctx);
+int cmd_user_remove(struct adm_ctx *ctx);
+int cmd_user_list(struct adm_ctx *ctx);
+int cmd_token_list(struct adm_ctx *ctx);
+int cmd_token_revoke(struct adm_ctx *ctx);
+int cmd_key_list(struct adm_ctx *ctx);
+int cmd_key_rotate(struct adm_ctx *ctx);
+
+/* ---- errors and the store ----------------------------------------------- */
+
+/* Prints "latchkey: <message>" on stderr. */
+void adm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* adm_err, then returns status: `return adm_fail(ADM_EXIT_USAGE, ...)`. */
+int adm_fail(int status, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Reports a storage failure while doing `what`; returns ADM_EXIT_RUNTIME. */
+int adm_store_fail(enum store_rc rc, const char *what);
+
+/* store_client_get, reporting "client 'ID' not found" and storage errors.
+ * Returns ADM_EXIT_OK with *out filled (store_client_clear it), or the
+ * status to exit with. */
+int adm_client_get(struct store *s, const char *id, struct store_client *out);
+
+/* The database path: --db, else $LATCHKEY_DB, else ./latchkey.db. */
+const char *adm_db_path(const struct adm_args *a);
+/* Opens the store at path and, with migrate_first, applies pending
+ * migrations. Returns ADM_EXIT_OK with *out set (free with store_close),
+ * or prints the store's message and returns ADM_EXIT_RUNTIME. */
+int adm_store_open(const char *path, bool migrate_first, struct store **out);
+
+/* ---- output ------------------------------------------------------------- */
+
+#define ADM_TIME_LEN 32
+/* t as ISO 8601 UTC ("2024-05-01T12:00:00Z") in buf; returns buf. */
+const char *adm_time(int64_t t, char buf[ADM_TIME_LEN]);
+
+/* Prints j (indented) and a newline on stdout, and releases j. */
+void adm_json_print(json_t *j);
+/* A JSON string for s; null when s is NULL or not valid UTF-8. */
+json_t *adm_json_str(const char *s);
+/* A JSON array of the words of a space-separated list. */
+json_t *adm_json_words(const char *list);
+/* A JSON integer, or null for 0 ("unset" in the store). */
+json_t *adm_json_opt_int(int64_t v);
+
+/* A text table: rows of ncols cells printed in aligned columns. */
+struct adm_table {
+	size_t ncols, nrows;
+	char **cells; /* nrows * ncols copies */
+};
+/* header: ncols column titles, or NULL for a table without a header. */
+void adm_table_init(struct adm_table *t, size_t ncols,
+                    const char *const *header);
+/* Appends one row of ncols cells (copied; NULL or "" prints as "-"). */
+void adm_table_add(struct adm_table *t, const char *const *cells);
+/* Prints the table on stdout (unless print is false), then frees it. */
+void adm_table_end(struct adm_table *t, bool print);
+
+/* The output of a list command: a JSON array with --json, else a table.
+ * A store_*_list callback adds each row to whichever one is in use. */
+struct adm_listing {
+	bool json;
+	json_t *rows;          /* with json */
+	struct adm_table table; /* without */
+};
+void adm_listing_init(struct adm_listing *l, bool json, size_t ncols,
+                      const char *const *header);
+/* Adds obj with --json, else the ncols cells; takes obj either way. */
+void adm_listing_add(struct adm_listing *l, json_t *obj,
+                     const char *const *cells);
+/* Prints the listing (unless print is false), then frees it. */
+void adm_listing_end(struct adm_listing *l, bool print);
+
+/* ---- lists given as repeated options ------------------------------------ */
+
+/* What the words of one list option are (grant types, scopes, ...). */
+struct adm_word_kind {
+	const char *what; /* "scope": used in "invalid scope '...'" */
+	const char *hint; /* what a valid word looks like */
+	bool split;       /* a value may hold several space-separated words */
+	bool (*valid)(const char *word);
+};
+
+/* Joins every value of a list option into one de-duplicated, space-
+ * separated list in *out (caller frees; "" when there are no words). An
+ * empty value contributes no word, so `--scope ''` asks for an empty list.
+ * Returns ADM_EXIT_OK, or reports the first invalid word and returns
+ * ADM_EXIT_USAGE with *out NULL. */
+int adm_collect_words(const struct adm_optval *ov,
+                      const struct adm_word_kind *kind, char **out);
+
+/* ---- validation (each returns true for an acceptable value) ------------- */
+
+#define ADM_CLIENT_ID_MAX 128
+#define ADM_CLIENT_NAME_MAX 256
+#define ADM_SECRET_MAX 512
+#define ADM_REDIRECT_URI_MAX 2048
+#define ADM_USERNAME_MAX 128
+#define ADM_PASSWORD_MIN 8
+#define ADM_PASSWORD_MAX 1024
+#define ADM_TTL_MAX 31536000 /* one year, in seconds */
+
+bool adm_utf8_valid(const char *s, size_t len);
+/* 1-128 characters of [A-Za-z0-9._~-] (RFC 3986 unreserved). */
+bool adm_client_id_valid(const char *id);
+/* 1-256 bytes of UTF-8 without control characters. */
+bool adm_client_name_valid(const char *name);
+/* 1-512 characters of %x20-7E (RFC 6749 appendix A.2, VSCHAR). */
+bool adm_secret_valid(const char *secret);
+/* One RFC 6749 section 3.3 scope-token. */
+bool adm_scope_valid(const char *scope);
+/* One of the grant types Latchkey knows. */
+bool adm_grant_type_valid(const char *grant);
+/* An absolute URI without fragment (RFC 6749 section 3.1.2); http and
+ * https URIs need an authority with a host. */
+bool adm_redirect_uri_valid(const char *uri);
+/* A whole number of seconds 1..ADM_TTL_MAX, or "default" (*out = 0, the
+ * server's default). Returns 0, or -1 with *out untouched. */
+int adm_ttl_parse(const char *s, int64_t *out);
+/* 1-128 characters of printable ASCII other than space. */
+bool adm_username_valid(const char *username);
+/* ADM_PASSWORD_MIN..ADM_PASSWORD_MAX bytes. */
+bool adm_password_length_valid(size_t len);
+/* NULL when a client of this type may have these grant types, else why
+ * not (RFC 6749 section 4.4: client_credentials is for confidential
+ * clients only). */
+const char *adm_grants_check(bool is_public, const char *grant_types);
+
+/* ---- secrets from the operator ------------------------------------------ */
+
+/* Reads a new password into buf (ADM_PASSWORD_MAX + 2 bytes): with
+ * from_stdin the first line of stdin; else, when stdin is a terminal, a
+ * prompt twice without echo. Checks the length. Returns ADM_EXIT_OK, or
+ * prints why and returns ADM_EXIT_USAGE. The caller wipes buf. */
+#define ADM_PASSWORD_BUF (ADM_PASSWORD_MAX + 2)
+int adm_read_password(bool from_stdin, char buf[ADM_PASSWORD_BUF]);
+/* Reads one line from f into buf without its "\n" (and a "\r" before it).
+ * At most cap - 1 bytes are accepted. Returns the length, ADM_LINE_EOF at
+ * end of input with nothing read, ADM_LINE_LONG for a longer line or
+ * ADM_LINE_NUL for a line holding a NUL byte. */
+enum { ADM_LINE_EOF = -1, ADM_LINE_LONG = -2, ADM_LINE_NUL = -3 };
+long adm_read_line(FILE *f, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,129 @@
+"""lk_cli_helpers: run the real `latchkey` admin CLI from end-to-end tests.
+
+The binary comes from $LATCHKEY (set by tests/CMakeLists.txt). Every run
+is checked for sanitizer reports, so an ASan build fails a test on a leak
+or undefined behaviour even when the exit status looks right. Also holds
+small readers of the SQLite file, so tests can check what was stored
+without going through the CLI under test. Standard library only.
+"""
+import base64
+import contextlib
+import ctypes
+import ctypes.util
+import hashlib
+import hmac
+import json
+import os
+import sqlite3
+import subprocess
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+def latchkey_path():
+    path = os.environ.get("LATCHKEY")
+    if not path or not os.access(path, os.X_OK):
+        raise RuntimeError("set LATCHKEY to the built latchkey binary "
+                           "(ctest does this)")
+    return path
+
+
+class Cli:
+    """Runs latchkey against one database, in one working directory."""
+
+    def __init__(self, db, cwd):
+        self.db = db
+        self.cwd = cwd
+        self.env = {k: v for k, v in os.environ.items()
+                    if k != "LATCHKEY_DB"}
+
+    def run(self, *args, input=None, stdin=None, use_db=True, env=None,
+            timeout=60):
+        """Returns the CompletedProcess (text) of `latchkey ARGS`. With
+        use_db, `--db DB` is appended (options may follow the words)."""
+        argv = [latchkey_path(), *args]
+        if use_db:
+            argv += ["--db", self.db]
+        if input is not None:
+            stdin = None
+        elif stdin is None:
+            stdin = subprocess.DEVNULL
+        p = subprocess.run(argv, input=input, stdin=stdin,
+                           capture_output=True, text=True, cwd=self.cwd,
+                           env=env if env is not None else self.env,
+                           timeout=timeout)
+        for mark in SANITIZER_MARKS:
+            if mark in p.stderr:
+                raise AssertionError("sanitizer report from %r:\n%s"
+                                     % (args, p.stderr))
+        return p
+
+    def ok(self, *args, **kw):
+        """stdout of a run that must succeed."""
+        p = self.run(*args, **kw)
+        if p.returncode != 0:
+            raise AssertionError("latchkey %s: exit %d\nstdout: %s\n"
+                                 "stderr: %s" % (" ".join(args), p.returncode,
+                                                 p.stdout, p.stderr))
+        return p.stdout
+
+    def json(self, *args, **kw):
+        """Parsed --json output of a run that must succeed."""
+        return json.loads(self.ok(*args, "--json", **kw))
+
+
+@contextlib.contextmanager
+def connect(path):
+    db = sqlite3.connect(path)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def rows(path, sql, params=()):
+    with connect(path) as db:
+        return db.execute(sql, params).fetchall()
+
+
+def snapshot(path):
+    """Every row of every table, to compare before and after a command."""
+    with connect(path) as db:
+        tables = [r[0] for r in db.execute(
+            "SELECT name FROM sqlite_schema WHERE type='table' ORDER BY name")]
+        return {t: sorted(db.execute("SELECT * FROM \"%s\"" % t).fetchall(),
+                          key=repr)
+                for t in tables}
+
+
+def b64decode_unpadded(s):
+    return base64.b64decode(s + "=" * (-len(s) % 4))
+
+
+def verify_fast_hash(phc, secret):
+    """Checks a $lk-hmac-sha256$SALT$MAC string (core/secret.c) against
+    secret: the MAC is HMAC-SHA256 keyed with the salt."""
+    prefix = "$lk-hmac-sha256$"
+    if not phc.startswith(prefix):
+        return False
+    salt, mac = phc[len(prefix):].split("$")
+    want = hmac.new(b64decode_unpadded(salt), secret.encode(),
+                    hashlib.sha256).digest()
+    return hmac.compare_digest(want, b64decode_unpadded(mac))
+
+
+def argon2_verifier():
+    """argon2id_verify from the system libargon2, or None without it."""
+    name = ctypes.util.find_library("argon2")
+    if name is None:
+        return None
+    lib = ctypes.CDLL(name)
+    lib.argon2id_verify.argtypes = [ctypes.c_char_p, ctypes.c_void_p,
+                                    ctypes.c_size_t]
+    lib.argon2id_verify.restype = ctypes.c_int
+
+    def verify(phc, password):
+        pw = password.encode()
+        return lib.argon2id_verify(phc.encode(), pw, len(pw)) == 0
+    return verify

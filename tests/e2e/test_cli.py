@@ -1,0 +1,767 @@
+"""End-to-end tests of the `latchkey` admin CLI.
+
+Each test runs the real binary ($LATCHKEY) against a fresh database in a
+temporary directory and checks exit statuses, messages, output (text and
+--json) and, through Python's sqlite3 module, what was stored: secrets only
+as hashes, nothing changed by a refused command, the schema guard.
+"""
+import json
+import os
+import pty
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+import unittest
+
+from lk_cli_helpers import (SANITIZER_MARKS, Cli, argon2_verifier, connect,
+                            latchkey_path, rows, snapshot, verify_fast_hash)
+
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")      # 16 random bytes, base64url
+SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 random bytes
+USER_ID_RE = re.compile(r"^u_[A-Za-z0-9_-]{16}$")
+ISO_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
+PASSWORD = "correct horse battery"
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="lk-cli-")
+        self.addCleanup(shutil.rmtree, self.dir)
+        self.db = os.path.join(self.dir, "test.db")
+        self.cli = Cli(self.db, self.dir)
+
+    # -- helpers ------------------------------------------------------------
+
+    def refused(self, args, status, message, input=None, use_db=True):
+        """Runs a command that must be refused: exit status, the exact
+        first line on stderr, nothing on stdout, and no change to the
+        database. Returns stderr."""
+        before = snapshot(self.db) if os.path.exists(self.db) else None
+        p = self.cli.run(*args, input=input, use_db=use_db)
+        self.assertEqual(p.returncode, status,
+                         "%r: stdout %r stderr %r" % (args, p.stdout, p.stderr))
+        self.assertEqual(p.stderr.splitlines()[0], "latchkey: " + message)
+        self.assertEqual(p.stdout, "")
+        if before is not None:
+            self.assertEqual(snapshot(self.db), before)
+        return p.stderr
+
+    def client_row(self, client_id):
+        r = rows(self.db, "SELECT name, secret_hash, is_public, grant_types, "
+                 "scopes, redirect_uris, access_token_ttl, refresh_token_ttl "
+                 "FROM clients WHERE client_id=?", (client_id,))
+        self.assertEqual(len(r), 1, client_id)
+        return r[0]
+
+    def add_user(self, name, password=PASSWORD):
+        return self.cli.json("user", "add", name, "--password-stdin",
+                             input=password + "\n")
+
+    def add_key(self, alg=None):
+        args = ["key", "rotate"] + (["--alg", alg] if alg else [])
+        return self.cli.json(*args)["kid"]
+
+    def add_token(self, jti, client_id, kid, iat, exp, revoked_at=None,
+                  sub="sub", scope="read"):
+        with connect(self.db) as db:
+            db.execute("INSERT INTO access_tokens (jti, client_id, subject, "
+                       "scope, kid, issued_at, expires_at, revoked_at) "
+                       "VALUES (?,?,?,?,?,?,?,?)",
+                       (jti, client_id, sub, scope, kid, iat, exp,
+                        revoked_at))
+            db.commit()
+
+    def db_bytes(self):
+        data = b""
+        for suffix in ("", "-wal"):
+            if os.path.exists(self.db + suffix):
+                with open(self.db + suffix, "rb") as f:
+                    data += f.read()
+        return data
+
+
+class TestUsage(CliTest):
+    def test_help(self):
+        out = self.cli.ok("--help", use_db=False)
+        self.assertTrue(out.startswith("usage: latchkey "))
+        for cmd in ("migrate", "client add NAME", "client update ID",
+                    "client rotate-secret ID", "user passwd USERNAME",
+                    "token revoke JTI | --client ID", "key rotate"):
+            self.assertIn("  " + cmd, out)
+        out = self.cli.ok("client", "add", "--help", use_db=False)
+        self.assertTrue(out.startswith("usage: latchkey client add NAME "))
+        for opt in ("--id ID", "--secret SECRET", "--public", "--grant TYPE",
+                    "--scope SCOPE", "--redirect-uri URI",
+                    "--access-token-ttl SECONDS", "--refresh-token-ttl SECONDS",
+                    "--db PATH", "--json"):
+            self.assertIn("  " + opt, out)
+        self.assertNotIn("--password-stdin", out)
+        out = self.cli.ok("user", "--help", use_db=False)
+        self.assertIn("  user add USERNAME", out)
+        self.assertNotIn("client add", out)
+        # --help needs no database and creates none.
+        self.assertFalse(os.path.exists(self.db))
+        self.assertFalse(os.path.exists(os.path.join(self.dir,
+                                                     "latchkey.db")))
+
+    def test_version(self):
+        out = self.cli.ok("--version", use_db=False)
+        self.assertRegex(out, r"^latchkey \d+\.\d+\.\d+\n$")
+
+    def test_usage_errors(self):
+        p = self.cli.run(use_db=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertTrue(p.stderr.startswith("usage: latchkey"))
+        self.assertEqual(p.stdout, "")
+        cases = [
+            (["frob"], "unknown command 'frob'"),
+            (["client"], "'client' needs a command"),
+            (["client", "frob"], "unknown command 'client frob'"),
+            (["client", "list", "--bogus"], "unknown option '--bogus'"),
+            (["client", "add", "x", "--pub"], "unknown option '--pub'"),
+            (["client", "list", "-x"], "unknown option '-x'"),
+            (["client", "list", "--json=1"], "option --json takes no value"),
+            (["client", "show", "x", "--db"], "option --db needs a value"),
+            (["client", "list", "--secret", "s"],
+             "option --secret does not apply to 'client list'"),
+            (["client", "add"], "'client add' needs NAME"),
+            (["client", "show", "a", "b"],
+             "unexpected argument 'b' for 'client show'"),
+            (["client", "add", "x", "--id", "a", "--id", "b"],
+             "option --id given more than once"),
+        ]
+        for args, msg in cases:
+            with self.subTest(args=args):
+                err = self.refused(args, 2, msg, use_db=False)
+                self.assertRegex(err.splitlines()[1],
+                                 r"^Try 'latchkey .*--help'\.$")
+        # Nothing ran, so no database was created.
+        self.assertEqual(os.listdir(self.dir), [])
+
+
+class TestDatabase(CliTest):
+    def test_migrate(self):
+        self.assertEqual(self.cli.ok("migrate"),
+                         "applied 1 migration(s); schema version 1\n")
+        self.assertEqual(self.cli.json("migrate"),
+                         {"applied": 0, "schema_version": 1})
+        self.assertEqual(stat.S_IMODE(os.stat(self.db).st_mode), 0o600)
+        self.assertEqual(rows(self.db, "SELECT version FROM schema_migrations"),
+                         [(1,)])
+
+    def test_fresh_database_just_works_with_mode_0600(self):
+        self.addCleanup(os.umask, os.umask(0o022))
+        self.assertEqual(self.cli.json("client", "list"), [])
+        self.assertEqual(stat.S_IMODE(os.stat(self.db).st_mode), 0o600)
+        self.assertEqual(rows(self.db, "SELECT max(version) FROM "
+                              "schema_migrations"), [(1,)])
+
+    def test_database_path_default_env_and_flag(self):
+        cli = self.cli
+        cli.ok("client", "add", "one", "--id", "one", use_db=False)
+        default = os.path.join(self.dir, "latchkey.db")
+        self.assertEqual(rows(default, "SELECT client_id FROM clients"),
+                         [("one",)])
+        env = dict(cli.env, LATCHKEY_DB=os.path.join(self.dir, "env.db"))
+        cli.ok("client", "add", "two", "--id", "two", use_db=False, env=env)
+        self.assertEqual(rows(env["LATCHKEY_DB"], "SELECT client_id FROM "
+                              "clients"), [("two",)])
+        # --db wins over the environment, and may come first.
+        p = cli.run("--db", self.db, "client", "add", "three", "--id", "three",
+                    use_db=False, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(rows(self.db, "SELECT client_id FROM clients"),
+                         [("three",)])
+        self.assertEqual(rows(env["LATCHKEY_DB"], "SELECT count(*) FROM "
+                              "clients"), [(1,)])
+
+    def test_unopenable_database(self):
+        self.refused(["client", "list", "--db", "/nonexistent/dir/x.db"], 1,
+                     "cannot open database '/nonexistent/dir/x.db': "
+                     "No such file or directory", use_db=False)
+        self.refused(["client", "list", "--db", ""], 1,
+                     "database path is empty", use_db=False)
+
+    def test_unwritable_output_is_an_error(self):
+        if not os.path.exists("/dev/full"):
+            self.skipTest("no /dev/full")
+        self.cli.ok("migrate")
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([latchkey_path(), "client", "list", "--db",
+                                self.db], stdout=full, stderr=subprocess.PIPE,
+                               text=True, env=self.cli.env, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(p.stderr, "latchkey: cannot write the output\n")
+
+    def test_newer_schema_is_refused(self):
+        self.cli.ok("client", "add", "app", "--id", "app")
+        with connect(self.db) as db:
+            db.execute("INSERT INTO schema_migrations VALUES "
+                       "(99, 'future', 'x', 0)")
+            db.commit()
+        msg = ("%s: database schema version 99 is newer than this binary's "
+               "1; upgrade Latchkey before using this database" % self.db)
+        for args in (["migrate"], ["client", "list"],
+                     ["client", "add", "new", "--id", "new"],
+                     ["client", "remove", "app"], ["user", "list"],
+                     ["key", "rotate"]):
+            with self.subTest(args=args):
+                self.refused(args, 1, msg)
+
+    def test_edited_migration_is_refused(self):
+        self.cli.ok("migrate")
+        with connect(self.db) as db:
+            db.execute("UPDATE schema_migrations SET checksum='0000'")
+            db.commit()
+        err = self.refused(["client", "list"], 1,
+                           "%s: migration 0001_init was applied with "
+                           "different text than this binary carries; "
+                           "migrations must never be edited once applied"
+                           % self.db)
+        self.assertEqual(len(err.splitlines()), 1)
+
+
+class TestClientAdd(CliTest):
+    def test_confidential_generated(self):
+        out = self.cli.ok("client", "add", "My App")
+        fields = dict(re.split(r"\s{2,}", line, maxsplit=1)
+                      for line in out.splitlines()[:11])
+        self.assertRegex(fields["client_id"], ID_RE)
+        self.assertRegex(fields["client_secret"], SECRET_RE)
+        self.assertEqual(fields["name"], "My App")
+        self.assertEqual(fields["type"], "confidential")
+        self.assertEqual(fields["grant_types"], "client_credentials")
+        self.assertEqual(fields["scopes"], "-")
+        self.assertEqual(fields["access_token_ttl"], "default")
+        self.assertRegex(fields["created"], ISO_RE)
+        self.assertIn("shown only now", out)
+
+        cid, secret = fields["client_id"], fields["client_secret"]
+        row = self.client_row(cid)
+        self.assertEqual(row[0], "My App")
+        self.assertTrue(row[1].startswith("$lk-hmac-sha256$"), row[1])
+        self.assertTrue(verify_fast_hash(row[1], secret))
+        self.assertFalse(verify_fast_hash(row[1], secret + "x"))
+        self.assertNotIn(secret, row[1])
+        self.assertNotIn(secret.encode(), self.db_bytes())
+        self.assertEqual(row[2:], (0, "client_credentials", "", "", None,
+                                   None))
+
+    def test_json_and_every_option(self):
+        c = self.cli.json("client", "add", "svc", "--id", "svc-1",
+                          "--grant", "client_credentials", "--grant",
+                          "password", "--grant", "client_credentials",
+                          "--scope", "read write", "--scope", "read",
+                          "--scope", "admin",
+                          "--redirect-uri", "https://app.example/cb",
+                          "--redirect-uri", "com.example.app:/cb",
+                          "--redirect-uri", "https://app.example/cb",
+                          "--access-token-ttl", "600",
+                          "--refresh-token-ttl", "86400")
+        secret = c.pop("client_secret")
+        self.assertRegex(secret, SECRET_RE)
+        self.assertIsInstance(c.pop("created_at"), int)
+        self.assertIsInstance(c.pop("updated_at"), int)
+        self.assertEqual(c, {
+            "client_id": "svc-1", "name": "svc", "public": False,
+            "grant_types": ["client_credentials", "password"],
+            "scopes": ["read", "write", "admin"],
+            "redirect_uris": ["https://app.example/cb", "com.example.app:/cb"],
+            "access_token_ttl": 600, "refresh_token_ttl": 86400,
+        })
+        self.assertEqual(self.client_row("svc-1")[2:], (
+            0, "client_credentials password", "read write admin",
+            "https://app.example/cb com.example.app:/cb", 600, 86400))
+
+    def test_caller_chosen_secret_gets_argon2id(self):
+        secret = "my chosen s3cret!"
+        c = self.cli.json("client", "add", "legacy", "--id", "legacy",
+                          "--secret", secret)
+        self.assertEqual(c["client_secret"], secret)
+        phc = self.client_row("legacy")[1]
+        self.assertTrue(phc.startswith("$argon2id$v=19$"), phc)
+        self.assertNotIn(secret, phc)
+        self.assertNotIn(secret.encode(), self.db_bytes())
+        verify = argon2_verifier()
+        if verify is not None:
+            self.assertTrue(verify(phc, secret))
+            self.assertFalse(verify(phc, secret + "x"))
+
+    def test_public_client(self):
+        c = self.cli.json("client", "add", "spa", "--public", "--id", "spa",
+                          "--redirect-uri", "http://localhost:3000/cb")
+        self.assertIsNone(c["client_secret"])
+        self.assertTrue(c["public"])
+        self.assertEqual(c["grant_types"],
+                         ["authorization_code", "refresh_token"])
+        self.assertIsNone(c["access_token_ttl"])
+        self.assertEqual(self.client_row("spa")[1:4],
+                         (None, 1, "authorization_code refresh_token"))
+        out = self.cli.ok("client", "add", "cli", "--public", "--id", "cli")
+        self.assertNotIn("client_secret", out)
+        self.assertIn("type               public", out)
+
+    def test_refusals(self):
+        self.cli.ok("client", "add", "taken", "--id", "taken")
+        long_secret = "s" * 513
+        bad_uri = ("invalid redirect URI '%s': an absolute URI (scheme:...) "
+                   "without fragment, spaces or non-ASCII characters; http "
+                   "and https URIs need //host")
+        bad_ttl = ("invalid %s '%s': a whole number of seconds from 1 to "
+                   "31536000, or 'default'")
+        cases = [
+            (["--id", "taken"], 1, "client 'taken' already exists"),
+            (["--id", "bad id"], 2, "invalid client id 'bad id': 1 to 128 "
+             "characters of A-Z a-z 0-9 . _ ~ -"),
+            (["--id", "a" * 129], 2, "invalid client id '%s': 1 to 128 "
+             "characters of A-Z a-z 0-9 . _ ~ -" % ("a" * 129)),
+            (["--public", "--secret", "abc"], 2, "--public and --secret "
+             "exclude each other: a public client has no secret"),
+            (["--secret", long_secret], 2,
+             "invalid --secret: 1 to 512 printable ASCII characters"),
+            (["--secret", "tab\tsecret"], 2,
+             "invalid --secret: 1 to 512 printable ASCII characters"),
+            (["--public", "--grant", "client_credentials"], 2,
+             "a public client cannot use the client_credentials grant "
+             "(RFC 6749 section 4.4: confidential clients only)"),
+            (["--grant", "implicit"], 2, "invalid grant type 'implicit': "
+             "known grant types are authorization_code, client_credentials, "
+             "password and refresh_token"),
+            (["--grant", ""], 2, "a client needs at least one grant type"),
+            (["--scope", 'a"b'], 2, "invalid scope 'a\"b': a scope is "
+             "printable ASCII without space, '\"' or '\\' (RFC 6749 "
+             "section 3.3)"),
+            (["--redirect-uri", "https://app/cb#frag"], 2,
+             bad_uri % "https://app/cb#frag"),
+            (["--redirect-uri", "/relative"], 2, bad_uri % "/relative"),
+            (["--redirect-uri", "https:///nohost"], 2,
+             bad_uri % "https:///nohost"),
+            (["--redirect-uri", "http:app"], 2, bad_uri % "http:app"),
+            (["--redirect-uri", "https://a/b c"], 2, bad_uri % "https://a/b c"),
+            (["--access-token-ttl", "0"], 2,
+             bad_ttl % ("access-token lifetime", "0")),
+            (["--access-token-ttl", "-5"], 2,
+             bad_ttl % ("access-token lifetime", "-5")),
+            (["--access-token-ttl", "1h"], 2,
+             bad_ttl % ("access-token lifetime", "1h")),
+            (["--refresh-token-ttl", "31536001"], 2,
+             bad_ttl % ("refresh-token lifetime", "31536001")),
+        ]
+        for extra, status, msg in cases:
+            with self.subTest(extra=extra):
+                self.refused(["client", "add", "x"] + extra, status, msg)
+        self.refused(["client", "add", ""], 2, "invalid client name '': 1 to "
+                     "256 bytes of UTF-8 without control characters")
+        self.refused(["client", "add", "a\x1bb"], 2, "invalid client name "
+                     "'a?b': 1 to 256 bytes of UTF-8 without control "
+                     "characters")
+        self.assertEqual(rows(self.db, "SELECT client_id FROM clients"),
+                         [("taken",)])
+
+    def test_ttl_default_keyword_and_bounds(self):
+        c = self.cli.json("client", "add", "t", "--access-token-ttl", "1",
+                          "--refresh-token-ttl", "default")
+        self.assertEqual(c["access_token_ttl"], 1)
+        self.assertIsNone(c["refresh_token_ttl"])
+        c = self.cli.json("client", "add", "t2",
+                          "--access-token-ttl", "31536000")
+        self.assertEqual(c["access_token_ttl"], 31536000)
+
+
+class TestClientManage(CliTest):
+    def setUp(self):
+        super().setUp()
+        self.secret = self.cli.json(
+            "client", "add", "Service", "--id", "svc", "--scope", "read",
+            "--access-token-ttl", "300")["client_secret"]
+        self.cli.ok("client", "add", "Web", "--id", "web", "--public",
+                    "--redirect-uri", "https://web.example/cb")
+
+    def test_list(self):
+        out = self.cli.ok("client", "list").splitlines()
+        self.assertEqual(re.split(r"\s{2,}", out[0]),
+                         ["CLIENT_ID", "NAME", "TYPE", "GRANTS", "SCOPES"])
+        self.assertEqual(re.split(r"\s{2,}", out[1]),
+                         ["svc", "Service", "confidential",
+                          "client_credentials", "read"])
+        self.assertEqual(re.split(r"\s{2,}", out[2]),
+                         ["web", "Web", "public",
+                          "authorization_code refresh_token", "-"])
+        self.assertEqual(len(out), 3)
+        listed = self.cli.json("client", "list")
+        self.assertEqual([c["client_id"] for c in listed], ["svc", "web"])
+        self.assertNotIn("client_secret", listed[0])
+        self.assertEqual(listed[0]["access_token_ttl"], 300)
+
+    def test_show(self):
+        c = self.cli.json("client", "show", "svc")
+        self.assertNotIn("client_secret", c)
+        self.assertEqual((c["client_id"], c["name"], c["public"], c["scopes"]),
+                         ("svc", "Service", False, ["read"]))
+        out = self.cli.ok("client", "show", "web")
+        self.assertIn("redirect_uris      https://web.example/cb\n", out)
+        self.assertNotIn("secret", out)
+        phc = self.client_row("svc")[1]
+        self.assertNotIn(phc, self.cli.ok("client", "show", "svc"))
+        self.refused(["client", "show", "nope"], 1, "client 'nope' not found")
+
+    def test_update(self):
+        c = self.cli.json("client", "update", "svc", "--name", "Renamed",
+                          "--grant", "password", "--grant",
+                          "client_credentials", "--scope", "a b",
+                          "--redirect-uri", "https://x.example/cb",
+                          "--access-token-ttl", "default",
+                          "--refresh-token-ttl", "7200")
+        self.assertEqual((c["name"], c["grant_types"], c["scopes"],
+                          c["redirect_uris"], c["access_token_ttl"],
+                          c["refresh_token_ttl"]),
+                         ("Renamed", ["password", "client_credentials"],
+                          ["a", "b"], ["https://x.example/cb"], None, 7200))
+        self.assertNotIn("client_secret", c)
+        row = self.client_row("svc")
+        self.assertEqual(row[2:], (0, "password client_credentials", "a b",
+                                   "https://x.example/cb", None, 7200))
+        # The secret is untouched by an update.
+        self.assertTrue(verify_fast_hash(row[1], self.secret))
+        # A list option replaces the list; '' empties it.
+        self.cli.ok("client", "update", "svc", "--scope", "c")
+        self.assertEqual(self.client_row("svc")[4], "c")
+        self.cli.ok("client", "update", "svc", "--scope", "",
+                    "--redirect-uri", "")
+        self.assertEqual(self.client_row("svc")[4:6], ("", ""))
+
+    def test_update_refusals(self):
+        cases = [
+            (["nope", "--name", "x"], 1, "client 'nope' not found"),
+            (["svc"], 2, "nothing to update: give at least one of --name, "
+             "--grant, --scope, --redirect-uri, --access-token-ttl, "
+             "--refresh-token-ttl"),
+            (["web", "--grant", "client_credentials"], 2,
+             "a public client cannot use the client_credentials grant "
+             "(RFC 6749 section 4.4: confidential clients only)"),
+            (["svc", "--grant", ""], 2,
+             "a client needs at least one grant type"),
+            (["svc", "--scope", "ok", "--scope", "b\\ad"], 2,
+             "invalid scope 'b\\ad': a scope is printable ASCII without "
+             "space, '\"' or '\\' (RFC 6749 section 3.3)"),
+            (["svc", "--access-token-ttl", "0"], 2,
+             "invalid access-token lifetime '0': a whole number of seconds "
+             "from 1 to 31536000, or 'default'"),
+            (["svc", "--name", ""], 2, "invalid client name '': 1 to 256 "
+             "bytes of UTF-8 without control characters"),
+            (["svc", "--secret", "x"], 2,
+             "option --secret does not apply to 'client update'"),
+        ]
+        for args, status, msg in cases:
+            with self.subTest(args=args):
+                self.refused(["client", "update"] + args, status, msg)
+
+    def test_rotate_secret(self):
+        old_hash = self.client_row("svc")[1]
+        r = self.cli.json("client", "rotate-secret", "svc")
+        self.assertEqual(set(r), {"client_id", "client_secret"})
+        self.assertEqual(r["client_id"], "svc")
+        self.assertRegex(r["client_secret"], SECRET_RE)
+        self.assertNotEqual(r["client_secret"], self.secret)
+        new_hash = self.client_row("svc")[1]
+        self.assertNotEqual(new_hash, old_hash)
+        self.assertTrue(verify_fast_hash(new_hash, r["client_secret"]))
+        self.assertFalse(verify_fast_hash(new_hash, self.secret))
+        self.assertNotIn(r["client_secret"].encode(), self.db_bytes())
+        out = self.cli.ok("client", "rotate-secret", "svc")
+        m = re.search(r"^client_secret\s+(\S+)$", out, re.M)
+        self.assertTrue(verify_fast_hash(self.client_row("svc")[1], m.group(1)))
+        self.refused(["client", "rotate-secret", "web"], 1,
+                     "client 'web' is public: it has no secret to rotate")
+        self.refused(["client", "rotate-secret", "nope"], 1,
+                     "client 'nope' not found")
+
+    def test_remove_takes_tokens_along(self):
+        kid = self.cli.json("key", "rotate")["kid"]
+        now = int(time.time())
+        self.add_token("t1", "svc", kid, now, now + 600)
+        self.add_token("t2", "web", kid, now, now + 600)
+        self.assertEqual(self.cli.json("client", "remove", "svc"),
+                         {"client_id": "svc", "removed": True})
+        self.assertEqual(rows(self.db, "SELECT client_id FROM clients"),
+                         [("web",)])
+        self.assertEqual(rows(self.db, "SELECT jti FROM access_tokens"),
+                         [("t2",)])
+        self.assertEqual(self.cli.ok("client", "remove", "web"),
+                         "removed client 'web' and its token records\n")
+        self.refused(["client", "remove", "svc"], 1, "client 'svc' not found")
+
+
+class TestUsers(CliTest):
+    def test_add_list_passwd_remove(self):
+        out = self.cli.ok("user", "add", "alice", "--password-stdin",
+                          input=PASSWORD + "\n")
+        m = re.fullmatch(r"added user 'alice' \(user_id (\S+)\)\n", out)
+        self.assertIsNotNone(m, out)
+        self.assertRegex(m.group(1), USER_ID_RE)
+        bob = self.add_user("bob@example.com", "another password\r")
+        self.assertRegex(bob["user_id"], USER_ID_RE)
+        self.assertEqual(bob["username"], "bob@example.com")
+        self.assertEqual(bob["created_at"], bob["updated_at"])
+
+        (phc,) = rows(self.db, "SELECT password_hash FROM users WHERE "
+                      "username='alice'")[0]
+        self.assertTrue(phc.startswith("$argon2id$v=19$"), phc)
+        self.assertNotIn(PASSWORD.encode(), self.db_bytes())
+        verify = argon2_verifier()
+        if verify is not None:
+            self.assertTrue(verify(phc, PASSWORD))
+            # The trailing "\r" of a CRLF line is not part of the password.
+            (bob_phc,) = rows(self.db, "SELECT password_hash FROM users "
+                              "WHERE username='bob@example.com'")[0]
+            self.assertTrue(verify(bob_phc, "another password"))
+
+        listed = self.cli.json("user", "list")
+        self.assertEqual([u["username"] for u in listed],
+                         ["alice", "bob@example.com"])
+        self.assertEqual(set(listed[0]),
+                         {"username", "user_id", "created_at", "updated_at"})
+        text = self.cli.ok("user", "list").splitlines()
+        self.assertEqual(re.split(r"\s{2,}", text[0]),
+                         ["USERNAME", "USER_ID", "CREATED"])
+        self.assertRegex(text[1], r"^alice\s+%s\s+%s$"
+                         % (re.escape(m.group(1)), ISO_RE))
+
+        self.assertEqual(self.cli.ok("user", "passwd", "alice",
+                                     "--password-stdin",
+                                     input="new password 123\n"),
+                         "changed the password of user 'alice'\n")
+        (phc2,) = rows(self.db, "SELECT password_hash FROM users WHERE "
+                       "username='alice'")[0]
+        self.assertNotEqual(phc2, phc)
+        if verify is not None:
+            self.assertTrue(verify(phc2, "new password 123"))
+            self.assertFalse(verify(phc2, PASSWORD))
+        # The user id is the stable subject: a new password keeps it.
+        self.assertEqual(rows(self.db, "SELECT user_id FROM users WHERE "
+                              "username='alice'"), [(m.group(1),)])
+
+        self.assertEqual(self.cli.json("user", "remove", "alice"),
+                         {"username": "alice", "removed": True})
+        self.assertEqual(self.cli.ok("user", "remove", "bob@example.com"),
+                         "removed user 'bob@example.com'\n")
+        self.assertEqual(self.cli.json("user", "list"), [])
+
+    def test_refusals(self):
+        self.add_user("alice")
+        pw = PASSWORD + "\n"
+        cases = [
+            (["user", "add", "alice", "--password-stdin"], pw, 1,
+             "user 'alice' already exists"),
+            (["user", "add", "a b", "--password-stdin"], pw, 2,
+             "invalid username 'a b': 1 to 128 printable ASCII characters "
+             "without spaces"),
+            (["user", "add", "u" * 129, "--password-stdin"], pw, 2,
+             "invalid username '%s': 1 to 128 printable ASCII characters "
+             "without spaces" % ("u" * 129)),
+            (["user", "add", "carol", "--password-stdin"], "short12\n", 2,
+             "the password must be 8 to 1024 bytes long"),
+            (["user", "add", "carol", "--password-stdin"], "p" * 1025 + "\n",
+             2, "the password must be 8 to 1024 bytes long"),
+            (["user", "add", "carol", "--password-stdin"], "", 2,
+             "no password given"),
+            (["user", "add", "carol", "--password-stdin"], "nul\0byte123\n",
+             2, "the password holds a NUL byte"),
+            (["user", "add", "carol"], None, 2,
+             "no password: stdin is not a terminal; pass --password-stdin "
+             "to read it from stdin"),
+            (["user", "passwd", "nobody", "--password-stdin"], pw, 1,
+             "user 'nobody' not found"),
+            (["user", "passwd", "alice", "--password-stdin"], "short\n", 2,
+             "the password must be 8 to 1024 bytes long"),
+            (["user", "remove", "nobody"], None, 1, "user 'nobody' not found"),
+        ]
+        for args, stdin, status, msg in cases:
+            with self.subTest(args=args, stdin=stdin[:20] if stdin else None):
+                self.refused(args, status, msg, input=stdin)
+
+    def test_longest_password(self):
+        self.add_user("max", "p" * 1024)
+        self.assertEqual(len(rows(self.db, "SELECT 1 FROM users")), 1)
+
+    def run_on_terminal(self, args, typed):
+        """Runs latchkey with a pseudo-terminal as stdin and types lines."""
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.Popen([latchkey_path(), *args, "--db", self.db],
+                                 stdin=slave, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True,
+                                 cwd=self.dir, env=self.cli.env)
+            os.close(slave)
+            slave = None
+            # Canonical mode hands the program one line per read, so the
+            # lines can be typed ahead of the prompts.
+            os.write(master, "".join(line + "\n" for line in typed).encode())
+            out, err = p.communicate(timeout=60)
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+        for mark in SANITIZER_MARKS:
+            self.assertNotIn(mark, err)
+        return p.returncode, out, err
+
+    def test_password_prompt_on_terminal(self):
+        rc, out, err = self.run_on_terminal(["user", "add", "tty"],
+                                            [PASSWORD, PASSWORD])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("New password: ", err)
+        self.assertIn("Repeat password: ", err)
+        self.assertNotIn(PASSWORD, out + err)
+        self.assertRegex(out, r"^added user 'tty' \(user_id u_")
+        before = snapshot(self.db)
+        rc, out, err = self.run_on_terminal(["user", "passwd", "tty"],
+                                            [PASSWORD, "something else"])
+        self.assertEqual(rc, 2)
+        self.assertTrue(err.endswith("latchkey: the passwords do not match\n"),
+                        err)
+        self.assertEqual(snapshot(self.db), before)
+
+
+class TestTokens(CliTest):
+    def setUp(self):
+        super().setUp()
+        self.cli.ok("client", "add", "A", "--id", "ca")
+        self.cli.ok("client", "add", "B", "--id", "cb")
+        self.kid = self.add_key()
+        self.now = int(time.time())
+        n = self.now
+        self.add_token("live", "ca", self.kid, n - 10, n + 3600, sub="ca",
+                       scope="read write")
+        self.add_token("old", "ca", self.kid, n - 7200, n - 3600, sub="u_x")
+        self.add_token("gone", "ca", self.kid, n - 5, n + 3600,
+                       revoked_at=n - 1)
+        self.add_token("other", "cb", self.kid, n, n + 3600, sub="cb")
+
+    def test_list(self):
+        toks = {t["jti"]: t for t in self.cli.json("token", "list")}
+        self.assertEqual(set(toks), {"live", "old", "gone", "other"})
+        self.assertEqual(toks["live"], {
+            "jti": "live", "client_id": "ca", "sub": "ca",
+            "scope": "read write", "kid": self.kid, "iat": self.now - 10,
+            "exp": self.now + 3600, "revoked_at": None, "status": "active"})
+        self.assertEqual(toks["old"]["status"], "expired")
+        self.assertEqual(toks["gone"]["status"], "revoked")
+        self.assertEqual(toks["gone"]["revoked_at"], self.now - 1)
+
+        active = self.cli.json("token", "list", "--active")
+        self.assertEqual(sorted(t["jti"] for t in active), ["live", "other"])
+        mine = self.cli.json("token", "list", "--client", "ca", "--active")
+        self.assertEqual([t["jti"] for t in mine], ["live"])
+
+        text = self.cli.ok("token", "list", "--client", "ca").splitlines()
+        self.assertEqual(re.split(r"\s{2,}", text[0]),
+                         ["JTI", "CLIENT_ID", "SUBJECT", "SCOPE", "ISSUED",
+                          "EXPIRES", "STATUS"])
+        self.assertEqual(len(text), 4)
+        live = [re.split(r"\s{2,}", line) for line in text
+                if line.startswith("live ")][0]
+        self.assertEqual(live[:4], ["live", "ca", "ca", "read write"])
+        self.assertRegex(live[4], ISO_RE)
+        self.assertEqual(live[6], "active")
+        self.refused(["token", "list", "--client", "nope"], 1,
+                     "client 'nope' not found")
+
+    def test_revoke_one(self):
+        self.assertEqual(self.cli.ok("token", "revoke", "live"),
+                         "revoked token 'live'\n")
+        (revoked_at,) = rows(self.db, "SELECT revoked_at FROM access_tokens "
+                             "WHERE jti='live'")[0]
+        self.assertGreaterEqual(revoked_at, self.now)
+        self.assertRegex(self.cli.ok("token", "revoke", "live"),
+                         r"^token 'live' was already revoked at %s\n$" % ISO_RE)
+        self.assertEqual(self.cli.json("token", "revoke", "gone"),
+                         {"jti": "gone", "revoked_at": self.now - 1,
+                          "already_revoked": True})
+        self.assertEqual(rows(self.db, "SELECT revoked_at FROM access_tokens "
+                              "WHERE jti='gone'"), [(self.now - 1,)])
+        r = self.cli.json("token", "revoke", "other")
+        self.assertFalse(r["already_revoked"])
+        self.refused(["token", "revoke", "nope"], 1, "token 'nope' not found")
+
+    def test_revoke_client(self):
+        self.assertEqual(self.cli.ok("token", "revoke", "--client", "ca"),
+                         "revoked 2 token(s) of client 'ca'\n")
+        self.assertEqual(rows(self.db, "SELECT jti FROM access_tokens WHERE "
+                              "revoked_at IS NULL"), [("other",)])
+        self.assertEqual(rows(self.db, "SELECT revoked_at FROM access_tokens "
+                              "WHERE jti='gone'"), [(self.now - 1,)])
+        self.assertEqual(self.cli.json("token", "revoke", "--client", "ca"),
+                         {"client_id": "ca", "revoked": 0})
+
+    def test_revoke_refusals(self):
+        self.refused(["token", "revoke", "live", "--client", "ca"], 2,
+                     "give either a JTI or --client, not both")
+        self.refused(["token", "revoke"], 2,
+                     "'token revoke' needs a JTI or --client ID")
+        self.refused(["token", "revoke", "--client", "nope"], 1,
+                     "client 'nope' not found")
+        self.refused(["token", "revoke", "a", "b"], 2,
+                     "unexpected argument 'b' for 'token revoke'")
+
+
+class TestKeys(CliTest):
+    def test_rotate_and_list(self):
+        self.assertEqual(self.cli.json("key", "list"), [])
+        first = self.cli.json("key", "rotate")
+        self.assertEqual(first["alg"], "ES256")
+        self.assertIsNone(first["previous_kid"])
+        self.assertRegex(first["kid"], r"^[A-Za-z0-9_-]{43}$")
+        out = self.cli.ok("key", "rotate", "--alg", "RS256")
+        m = re.match(r"^new signing key (\S+) \(RS256\)\nretired key (\S+): ",
+                     out)
+        self.assertIsNotNone(m, out)
+        second = m.group(1)
+        self.assertEqual(m.group(2), first["kid"])
+
+        # Both keys may share a creation second, so look them up by kid.
+        keys = {k["kid"]: k for k in self.cli.json("key", "list")}
+        self.assertEqual(set(keys), {first["kid"], second})
+        cur, old = keys[second], keys[first["kid"]]
+        self.assertEqual((cur["alg"], cur["status"], cur["retired_at"]),
+                         ("RS256", "current", None))
+        self.assertEqual((old["alg"], old["status"]), ("ES256", "retired"))
+        self.assertIsInstance(old["retired_at"], int)
+        self.assertGreaterEqual(old["retired_at"], old["created_at"])
+        # A retired key without unexpired tokens is no longer published.
+        self.assertEqual((cur["published"], old["published"]), (True, False))
+        self.assertNotIn("PRIVATE", json.dumps(keys))
+        self.assertEqual(rows(self.db, "SELECT kid FROM signing_keys WHERE "
+                              "retired_at IS NULL"), [(second,)])
+
+        # A token signed by the retired key keeps it published.
+        self.cli.ok("client", "add", "c", "--id", "c")
+        now = int(time.time())
+        self.add_token("t", "c", first["kid"], now, now + 600)
+        keys = self.cli.json("key", "list")
+        self.assertEqual([k["published"] for k in keys], [True, True])
+        text = self.cli.ok("key", "list").splitlines()
+        self.assertEqual(re.split(r"\s{2,}", text[0]),
+                         ["KID", "ALG", "CREATED", "RETIRED", "STATUS",
+                          "PUBLISHED"])
+        table = {line.split()[0]: re.split(r"\s{2,}", line)
+                 for line in text[1:]}
+        self.assertEqual(table[second][1:], [
+            "RS256", table[second][2], "-", "current", "yes"])
+        self.assertRegex(table[second][2], ISO_RE)
+        self.assertEqual(table[first["kid"]][4:], ["retired", "yes"])
+        self.assertRegex(table[first["kid"]][3], ISO_RE)
+        self.assertNotIn("PRIVATE", "".join(text))
+
+    def test_bad_alg(self):
+        self.refused(["key", "rotate", "--alg", "HS256"], 2,
+                     "unknown --alg 'HS256': ES256 or RS256")
+        self.assertEqual(rows(self.db, "SELECT count(*) FROM signing_keys"),
+                         [(0,)])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,443 @@
+/*
+ * test_cli_args.c: the admin CLI's input handling without a database: the
+ * command-line parser, the validators of client ids, names, secrets,
+ * scopes, grant types, redirect URIs, lifetimes, usernames and passwords,
+ * the list-option collector and the password line reader.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cli.h"
+
+/* ---- parser ------------------------------------------------------------- */
+
+/* Parses a NULL-terminated argument list after "latchkey". */
+static int parse(struct adm_args *a, char *err, size_t errlen, ...)
+{
+	char *argv[32] = {"latchkey"};
+	int argc = 1;
+	va_list ap;
+	va_start(ap, errlen);
+	for (char *s; (s = va_arg(ap, char *)) != NULL;)
+		argv[argc++] = s;
+	va_end(ap);
+	err[0] = '\0';
+	return adm_args_parse(argc, argv, a, err, errlen);
+}
+
+static void test_parse_options_anywhere(void **state)
+{
+	(void)state;
+	struct adm_args a;
+	char err[256];
+	assert_int_equal(parse(&a, err, sizeof(err), "--db", "x.db", "client",
+	                       "--json", "add", "web", "--scope", "a",
+	                       "--scope=b", "--public", NULL), 0);
+	assert_int_equal(a.npos, 3);
+	assert_string_equal(a.pos[0], "client");
+	assert_string_equal(a.pos[1], "add");
+	assert_string_equal(a.pos[2], "web");
+	assert_string_equal(adm_str(&a, OPT_DB), "x.db");
+	assert_true(adm_has(&a, OPT_JSON));
+	assert_true(adm_has(&a, OPT_PUBLIC));
+	assert_false(adm_has(&a, OPT_SECRET));
+	assert_null(adm_str(&a, OPT_SECRET));
+	assert_int_equal(a.opt[OPT_SCOPE].n, 2);
+	assert_string_equal(a.opt[OPT_SCOPE].v[0], "a");
+	assert_string_equal(a.opt[OPT_SCOPE].v[1], "b");
+	adm_args_free(&a);
+}
+
+static void test_parse_value_may_start_with_dash(void **state)
+{
+	(void)state;
+	struct adm_args a;
+	char err[256];
+	assert_int_equal(parse(&a, err, sizeof(err), "client", "add", "x",
+	                       "--secret", "-not-an-option", NULL), 0);
+	assert_string_equal(adm_str(&a, OPT_SECRET), "-not-an-option");
+	assert_int_equal(a.npos, 3);
+	adm_args_free(&a);
+}
+
+static void test_parse_double_dash_ends_options(void **state)
+{
+	(void)state;
+	struct adm_args a;
+	char err[256];
+	assert_int_equal(parse(&a, err, sizeof(err), "user", "remove", "--",
+	                       "--json", NULL), 0);
+	assert_int_equal(a.npos, 3);
+	assert_string_equal(a.pos[2], "--json");
+	assert_false(adm_has(&a, OPT_JSON));
+	adm_args_free(&a);
+}
+
+static void test_parse_errors(void **state)
+{
+	(void)state;
+	struct adm_args a;
+	char err[256];
+
+	assert_int_equal(parse(&a, err, sizeof(err), "client", "--bogus", NULL),
+	                 -1);
+	assert_string_equal(err, "unknown option '--bogus'");
+	adm_args_free(&a);
+
+	/* A prefix getopt would accept is refused: it would break when a
+	 * later option shares it. */
+	assert_int_equal(parse(&a, err, sizeof(err), "client", "add", "x",
+	                       "--pub", NULL), -1);
+	assert_string_equal(err, "unknown option '--pub'");
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "client", "--db", NULL),
+	                 -1);
+	assert_string_equal(err, "option --db needs a value");
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "--json=yes", NULL), -1);
+	assert_string_equal(err, "option --json takes no value");
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "--id", "a", "--id", "b",
+	                       NULL), -1);
+	assert_string_equal(err, "option --id given more than once");
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "-x", NULL), -1);
+	assert_string_equal(err, "unknown option '-x'");
+	adm_args_free(&a);
+}
+
+static void test_parse_flags_may_repeat(void **state)
+{
+	(void)state;
+	struct adm_args a;
+	char err[256];
+	assert_int_equal(parse(&a, err, sizeof(err), "--json", "-h", "--json",
+	                       "--help", NULL), 0);
+	assert_true(adm_has(&a, OPT_JSON));
+	assert_true(adm_has(&a, OPT_HELP));
+	assert_int_equal(a.npos, 0);
+	adm_args_free(&a);
+}
+
+/* ---- validators --------------------------------------------------------- */
+
+static void test_client_id(void **state)
+{
+	(void)state;
+	char max[ADM_CLIENT_ID_MAX + 2];
+	assert_true(adm_client_id_valid("web-app_1.0~x"));
+	assert_true(adm_client_id_valid("A"));
+	memset(max, 'a', ADM_CLIENT_ID_MAX);
+	max[ADM_CLIENT_ID_MAX] = '\0';
+	assert_true(adm_client_id_valid(max));
+	max[ADM_CLIENT_ID_MAX] = 'a';
+	max[ADM_CLIENT_ID_MAX + 1] = '\0';
+	assert_false(adm_client_id_valid(max));
+	assert_false(adm_client_id_valid(""));
+	assert_false(adm_client_id_valid("a b"));
+	assert_false(adm_client_id_valid("a/b"));
+	assert_false(adm_client_id_valid("a:b"));
+	assert_false(adm_client_id_valid("caf\xc3\xa9"));
+}
+
+static void test_client_name(void **state)
+{
+	(void)state;
+	assert_true(adm_client_name_valid("My App"));
+	assert_true(adm_client_name_valid("Caf\xc3\xa9 \xe2\x98\x95"));
+	assert_false(adm_client_name_valid(""));
+	assert_false(adm_client_name_valid("a\nb"));
+	assert_false(adm_client_name_valid("a\x1b[31m"));
+	assert_false(adm_client_name_valid("\xc2\x85")); /* U+0085, C1 */
+	assert_false(adm_client_name_valid("\xff"));
+}
+
+static void test_utf8(void **state)
+{
+	(void)state;
+	assert_true(adm_utf8_valid("abc", 3));
+	assert_true(adm_utf8_valid("\xf0\x9f\x94\x91", 4)); /* U+1F511 */
+	assert_false(adm_utf8_valid("\xc0\xaf", 2));        /* overlong '/' */
+	assert_false(adm_utf8_valid("\xe0\x80\xaf", 3));    /* overlong */
+	assert_false(adm_utf8_valid("\xed\xa0\x80", 3));    /* surrogate */
+	assert_false(adm_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+	assert_false(adm_utf8_valid("\xe2\x98", 2));        /* truncated */
+	assert_false(adm_utf8_valid("\x80", 1));
+}
+
+static void test_secret(void **state)
+{
+	(void)state;
+	char big[ADM_SECRET_MAX + 2];
+	assert_true(adm_secret_valid("s3cr3t with spaces ~!"));
+	memset(big, 'x', ADM_SECRET_MAX);
+	big[ADM_SECRET_MAX] = '\0';
+	assert_true(adm_secret_valid(big));
+	big[ADM_SECRET_MAX] = 'x';
+	big[ADM_SECRET_MAX + 1] = '\0';
+	assert_false(adm_secret_valid(big));
+	assert_false(adm_secret_valid(""));
+	assert_false(adm_secret_valid("tab\there"));
+	assert_false(adm_secret_valid("caf\xc3\xa9"));
+}
+
+static void test_scope(void **state)
+{
+	(void)state;
+	assert_true(adm_scope_valid("read"));
+	assert_true(adm_scope_valid("https://api.example.com/read:all"));
+	assert_true(adm_scope_valid("!#[]~"));
+	assert_false(adm_scope_valid(""));
+	assert_false(adm_scope_valid("a b"));
+	assert_false(adm_scope_valid("a\"b"));
+	assert_false(adm_scope_valid("a\\b"));
+	assert_false(adm_scope_valid("caf\xc3\xa9"));
+}
+
+static void test_grant_type(void **state)
+{
+	(void)state;
+	assert_true(adm_grant_type_valid("client_credentials"));
+	assert_true(adm_grant_type_valid("password"));
+	assert_true(adm_grant_type_valid("authorization_code"));
+	assert_true(adm_grant_type_valid("refresh_token"));
+	assert_false(adm_grant_type_valid("implicit"));
+	assert_false(adm_grant_type_valid("Password"));
+	assert_false(adm_grant_type_valid(""));
+	assert_false(adm_grant_type_valid("client_credentials "));
+}
+
+static void test_grants_check(void **state)
+{
+	(void)state;
+	assert_null(adm_grants_check(false, "client_credentials"));
+	assert_null(adm_grants_check(true, "authorization_code refresh_token"));
+	assert_non_null(adm_grants_check(true, "client_credentials"));
+	assert_non_null(adm_grants_check(true, "password client_credentials"));
+	assert_non_null(adm_grants_check(false, ""));
+}
+
+static void test_redirect_uri(void **state)
+{
+	(void)state;
+	static const char *const good[] = {
+		"https://app.example.com/cb",
+		"http://localhost:8080/cb?x=1",
+		"HTTPS://EXAMPLE.COM",
+		"https://user@host/cb",
+		"http://[::1]:9000/cb",
+		"com.example.app:/oauth2redirect",
+		"urn:ietf:wg:oauth:2.0:oob",
+		"my-app+v2.x:cb",
+	};
+	static const char *const bad[] = {
+		"",
+		"/relative/path",
+		"example.com/cb",
+		"1app://cb",
+		"https://app.example.com/cb#frag",
+		"https://app.example.com/c b",
+		"https://app.example.com/\tcb",
+		"https://app.example.com/caf\xc3\xa9",
+		"https:/app.example.com/cb",
+		"https://",
+		"https:///path",
+		"http://:8080/cb",
+		"http://user@/cb",
+		"http://[]/cb",
+		"http://host:80x/cb",
+		"myapp:",
+		":foo",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!adm_redirect_uri_valid(good[i]))
+			fail_msg("refused good URI '%s'", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (adm_redirect_uri_valid(bad[i]))
+			fail_msg("accepted bad URI '%s'", bad[i]);
+
+	char *longuri = malloc(ADM_REDIRECT_URI_MAX + 2);
+	assert_non_null(longuri);
+	memcpy(longuri, "https://h/", 10);
+	memset(longuri + 10, 'a', ADM_REDIRECT_URI_MAX - 10);
+	longuri[ADM_REDIRECT_URI_MAX] = '\0';
+	assert_true(adm_redirect_uri_valid(longuri));
+	longuri[ADM_REDIRECT_URI_MAX] = 'a';
+	longuri[ADM_REDIRECT_URI_MAX + 1] = '\0';
+	assert_false(adm_redirect_uri_valid(longuri));
+	free(longuri);
+}
+
+static void test_ttl(void **state)
+{
+	(void)state;
+	int64_t v = -1;
+	assert_int_equal(adm_ttl_parse("1", &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(adm_ttl_parse("3600", &v), 0);
+	assert_int_equal(v, 3600);
+	assert_int_equal(adm_ttl_parse("31536000", &v), 0);
+	assert_int_equal(v, 31536000);
+	assert_int_equal(adm_ttl_parse("default", &v), 0);
+	assert_int_equal(v, 0);
+
+	static const char *const bad[] = {
+		"0", "-1", "31536001", "", "1h", "+5", " 5", "5 ", "1.5",
+		"99999999999999999999999", "Default",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 42;
+		if (adm_ttl_parse(bad[i], &v) == 0)
+			fail_msg("accepted bad TTL '%s'", bad[i]);
+		assert_int_equal(v, 42); /* untouched on failure */
+	}
+}
+
+static void test_username(void **state)
+{
+	(void)state;
+	char max[ADM_USERNAME_MAX + 2];
+	assert_true(adm_username_valid("alice"));
+	assert_true(adm_username_valid("alice@example.com"));
+	memset(max, 'u', ADM_USERNAME_MAX);
+	max[ADM_USERNAME_MAX] = '\0';
+	assert_true(adm_username_valid(max));
+	max[ADM_USERNAME_MAX] = 'u';
+	max[ADM_USERNAME_MAX + 1] = '\0';
+	assert_false(adm_username_valid(max));
+	assert_false(adm_username_valid(""));
+	assert_false(adm_username_valid("a b"));
+	assert_false(adm_username_valid("a\tb"));
+	assert_false(adm_username_valid("a\x7f"));
+	assert_false(adm_username_valid("j\xc3\xb6rg"));
+}
+
+static void test_password_length(void **state)
+{
+	(void)state;
+	assert_false(adm_password_length_valid(0));
+	assert_false(adm_password_length_valid(7));
+	assert_true(adm_password_length_valid(8));
+	assert_true(adm_password_length_valid(1024));
+	assert_false(adm_password_length_valid(1025));
+}
+
+/* ---- list options ------------------------------------------------------- */
+
+static void test_collect_words(void **state)
+{
+	(void)state;
+	const char *vals[] = {"read write", "read", "", "  admin  "};
+	struct adm_optval ov = {4, vals};
+	const struct adm_word_kind split = {"scope", "", true, adm_scope_valid};
+	const struct adm_word_kind whole = {"grant type", "", false,
+	                                    adm_grant_type_valid};
+	char *out = NULL;
+
+	assert_int_equal(adm_collect_words(&ov, &split, &out), ADM_EXIT_OK);
+	assert_string_equal(out, "read write admin");
+	free(out);
+
+	/* Without split, a value with a space is one (invalid) word. */
+	const char *grants[] = {"password", "client_credentials password"};
+	struct adm_optval gv = {2, grants};
+	assert_int_equal(adm_collect_words(&gv, &whole, &out), ADM_EXIT_USAGE);
+	assert_null(out);
+
+	const char *dup[] = {"password", "password", "refresh_token"};
+	struct adm_optval dv = {3, dup};
+	assert_int_equal(adm_collect_words(&dv, &whole, &out), ADM_EXIT_OK);
+	assert_string_equal(out, "password refresh_token");
+	free(out);
+
+	const char *empty[] = {""};
+	struct adm_optval ev = {1, empty};
+	assert_int_equal(adm_collect_words(&ev, &split, &out), ADM_EXIT_OK);
+	assert_string_equal(out, "");
+	free(out);
+
+	const char *badscope[] = {"ok", "b\"ad"};
+	struct adm_optval bv = {2, badscope};
+	assert_int_equal(adm_collect_words(&bv, &split, &out), ADM_EXIT_USAGE);
+	assert_null(out);
+}
+
+/* ---- password lines ----------------------------------------------------- */
+
+static long read_from(const char *data, size_t len, char *buf, size_t cap)
+{
+	FILE *f = fmemopen((void *)data, len, "r");
+	assert_non_null(f);
+	long n = adm_read_line(f, buf, cap);
+	fclose(f);
+	return n;
+}
+
+static void test_read_line(void **state)
+{
+	(void)state;
+	char buf[16];
+	assert_int_equal(read_from("secret12\nsecond\n", 16, buf, sizeof(buf)),
+	                 8);
+	assert_string_equal(buf, "secret12");
+	assert_int_equal(read_from("secret12\r\n", 10, buf, sizeof(buf)), 8);
+	assert_string_equal(buf, "secret12");
+	assert_int_equal(read_from("no newline", 10, buf, sizeof(buf)), 10);
+	assert_string_equal(buf, "no newline");
+	assert_int_equal(read_from("with space \n", 12, buf, sizeof(buf)), 11);
+	assert_string_equal(buf, "with space ");
+	assert_int_equal(read_from("\n", 1, buf, sizeof(buf)), 0);
+	assert_int_equal(read_from("", 0, buf, sizeof(buf)), ADM_LINE_EOF);
+	/* 15 bytes fit a 16-byte buffer, 16 do not. */
+	assert_int_equal(read_from("123456789012345\n", 16, buf, sizeof(buf)),
+	                 15);
+	assert_int_equal(read_from("1234567890123456\n", 17, buf, sizeof(buf)),
+	                 ADM_LINE_LONG);
+	assert_int_equal(read_from("ab\0cdefgh\n", 10, buf, sizeof(buf)),
+	                 ADM_LINE_NUL);
+}
+
+static void test_time(void **state)
+{
+	(void)state;
+	char buf[ADM_TIME_LEN];
+	assert_string_equal(adm_time(0, buf), "1970-01-01T00:00:00Z");
+	assert_string_equal(adm_time(1714564800, buf), "2024-05-01T12:00:00Z");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_options_anywhere),
+		cmocka_unit_test(test_parse_value_may_start_with_dash),
+		cmocka_unit_test(test_parse_double_dash_ends_options),
+		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_flags_may_repeat),
+		cmocka_unit_test(test_client_id),
+		cmocka_unit_test(test_client_name),
+		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_secret),
+		cmocka_unit_test(test_scope),
+		cmocka_unit_test(test_grant_type),
+		cmocka_unit_test(test_grants_check),
+		cmocka_unit_test(test_redirect_uri),
+		cmocka_unit_test(test_ttl),
+		cmocka_unit_test(test_username),
+		cmocka_unit_test(test_password_length),
+		cmocka_unit_test(test_collect_words),
+		cmocka_unit_test(test_read_line),
+		cmocka_unit_test(test_time),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
