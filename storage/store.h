@@ -134,7 +134,7 @@ struct store_ops {
 	enum store_rc (*xKeyAddCurrent)(struct store *s, const struct store_key *k);
 	enum store_rc (*xKeyCurrent)(struct store *s, struct store_key *out);
 	/* Every key, or (published_only) the current key plus retired keys
-	 * that still have an unexpired token at now. Newest first. */
+	 * that still have an unexpired token at now. Current first, then newest. */
 	enum store_rc (*xKeyList)(struct store *s, bool published_only,
 	                          int64_t now, store_key_cb cb, void *arg);
 };

@@ -80,11 +80,12 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_KEY_CURRENT] = "SELECT " KEY_COLS " FROM signing_keys "
 	                   "WHERE retired_at IS NULL",
 	[ST_KEY_LIST] = "SELECT " KEY_COLS " FROM signing_keys "
-	                "ORDER BY created_at DESC, kid",
+	                "ORDER BY retired_at IS NOT NULL, created_at DESC, kid",
 	[ST_KEY_PUBLISHED] = "SELECT " KEY_COLS " FROM signing_keys k "
 	                     "WHERE retired_at IS NULL OR EXISTS (SELECT 1 FROM "
 	                     "access_tokens t WHERE t.kid=k.kid AND "
-	                     "t.expires_at > ?) ORDER BY created_at DESC, kid",
+	                     "t.expires_at > ?) ORDER BY retired_at IS NOT NULL, "
+	                     "created_at DESC, kid",
 };
 
 /* ---- connections --------------------------------------------------------- */
