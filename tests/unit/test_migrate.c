@@ -1,0 +1,306 @@
+/*
+ * test_migrate.c: storage/migrate.c: the embedded migrations, applying
+ * them to a new database, idempotence, refusing a database from a newer
+ * binary or with an edited migration, rolling back a failed migration and
+ * two connections migrating at once. The database is tampered with through
+ * the sqlite3 API directly.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "crypto.h"
+#include "migrate.h"
+#include "unit_util.h"
+
+struct fx {
+	char *dir;
+	char *path;
+	sqlite3 *db;
+};
+
+static sqlite3 *open_db(const char *path)
+{
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	f->dir = ut_tmpdir();
+	f->path = ut_path(f->dir, "m.db");
+	f->db = open_db(f->path);
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	sqlite3_close(f->db);
+	ut_rmtree(f->dir);
+	free(f->dir);
+	free(f->path);
+	free(f);
+	return 0;
+}
+
+static void exec_ok(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		char copy[256];
+		snprintf(copy, sizeof(copy), "%s", msg ? msg : "?");
+		sqlite3_free(msg);
+		fail_msg("%s: %s", sql, copy);
+	}
+}
+
+/* The single integer a query returns. */
+static int64_t query_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void migrate_ok(sqlite3 *db, int want_applied)
+{
+	char err[512] = "";
+	int applied = -1, schema = -1;
+	enum store_rc rc = migrate_sqlite(db, &applied, &schema, err, sizeof(err));
+	if (rc != STORE_OK)
+		fail_msg("migrate_sqlite: %s: %s", store_rc_str(rc), err);
+	assert_int_equal(applied, want_applied);
+	assert_int_equal(schema, migrate_latest());
+}
+
+static void test_embedded(void **state)
+{
+	(void)state;
+	assert_true(lk_migrations_count >= 1);
+	assert_int_equal(lk_migrations[0].version, 1);
+	assert_string_equal(lk_migrations[0].name, "init");
+	for (size_t i = 0; i < lk_migrations_count; i++) {
+		assert_true(lk_migrations[i].version >= 1);
+		if (i > 0)
+			assert_true(lk_migrations[i].version > lk_migrations[i - 1].version);
+		assert_true(strlen(lk_migrations[i].name) > 0);
+		assert_non_null(strstr(lk_migrations[i].sql, ";"));
+	}
+	assert_int_equal(migrate_latest(),
+	                 lk_migrations[lk_migrations_count - 1].version);
+	assert_non_null(strstr(lk_migrations[0].sql, "CREATE TABLE clients"));
+}
+
+static void test_fresh_then_idempotent(void **state)
+{
+	struct fx *f = *state;
+	int v = -1;
+	assert_int_equal(migrate_sqlite_version(f->db, &v), STORE_OK);
+	assert_int_equal(v, 0);
+
+	migrate_ok(f->db, (int)lk_migrations_count);
+	assert_int_equal(migrate_sqlite_version(f->db, &v), STORE_OK);
+	assert_int_equal(v, migrate_latest());
+	assert_int_equal(query_int(f->db, "SELECT count(*) FROM schema_migrations"),
+	                 (int64_t)lk_migrations_count);
+	assert_int_equal(query_int(f->db, "SELECT count(*) FROM sqlite_schema "
+	                                  "WHERE type='table' AND name IN ("
+	                                  "'clients','users','signing_keys',"
+	                                  "'access_tokens')"),
+	                 4);
+
+	/* Each row carries the SHA-256 of its migration's text. */
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(f->db, "SELECT checksum, name FROM "
+	                                    "schema_migrations WHERE version=1",
+	                                    -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	unsigned char d[SHA256_LEN];
+	char want[2 * SHA256_LEN + 1];
+	sha256(lk_migrations[0].sql, strlen(lk_migrations[0].sql), d);
+	for (int i = 0; i < SHA256_LEN; i++)
+		snprintf(want + 2 * i, 3, "%02x", d[i]);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), want);
+	assert_string_equal((const char *)sqlite3_column_text(st, 1), "init");
+	sqlite3_finalize(st);
+
+	/* Nothing left to do, twice. */
+	migrate_ok(f->db, 0);
+	migrate_ok(f->db, 0);
+	assert_int_equal(query_int(f->db, "SELECT count(*) FROM schema_migrations"),
+	                 (int64_t)lk_migrations_count);
+}
+
+static void test_newer_refused(void **state)
+{
+	struct fx *f = *state;
+	migrate_ok(f->db, (int)lk_migrations_count);
+	exec_ok(f->db, "INSERT INTO schema_migrations VALUES "
+	               "(9999, 'future', 'x', 0)");
+	char err[512] = "";
+	int applied = -1, schema = -1;
+	assert_int_equal(migrate_sqlite(f->db, &applied, &schema, err, sizeof(err)),
+	                 STORE_SCHEMA_NEWER);
+	assert_non_null(strstr(err, "newer"));
+	assert_non_null(strstr(err, "9999"));
+	assert_int_equal(applied, 0);
+	assert_int_equal(schema, 0);
+	int v = -1;
+	assert_int_equal(migrate_sqlite_version(f->db, &v), STORE_OK);
+	assert_int_equal(v, 9999);
+
+	/* The same through the store interface. */
+	struct store *s = NULL;
+	assert_int_equal(store_open(f->path, &s, err, sizeof(err)), STORE_OK);
+	err[0] = '\0';
+	assert_int_equal(store_migrate(s, &applied, &schema, err, sizeof(err)),
+	                 STORE_SCHEMA_NEWER);
+	assert_non_null(strstr(err, "newer"));
+	int db = -1, bin = -1;
+	assert_int_equal(store_schema_version(s, &db, &bin), STORE_OK);
+	assert_int_equal(db, 9999);
+	assert_int_equal(bin, migrate_latest());
+	store_close(s);
+}
+
+static void test_edited_refused(void **state)
+{
+	struct fx *f = *state;
+	migrate_ok(f->db, (int)lk_migrations_count);
+	exec_ok(f->db, "UPDATE schema_migrations SET checksum='x'");
+	char err[512] = "";
+	int applied = -1, schema = -1;
+	assert_int_equal(migrate_sqlite(f->db, &applied, &schema, err, sizeof(err)),
+	                 STORE_SCHEMA_EDITED);
+	assert_non_null(strstr(err, "0001_init"));
+	assert_non_null(strstr(err, "edited"));
+	assert_int_equal(applied, 0);
+	assert_int_equal(schema, 0);
+
+	struct store *s = NULL;
+	assert_int_equal(store_open(f->path, &s, err, sizeof(err)), STORE_OK);
+	assert_int_equal(store_migrate(s, &applied, &schema, err, sizeof(err)),
+	                 STORE_SCHEMA_EDITED);
+	store_close(s);
+
+	/* A NULL checksum is an edit too. */
+	sqlite3_close(f->db);
+	f->db = NULL;
+	char *p2 = ut_path(f->dir, "m2.db");
+	sqlite3 *db2 = open_db(p2);
+	migrate_ok(db2, (int)lk_migrations_count);
+	exec_ok(db2, "CREATE TABLE sm2 AS SELECT * FROM schema_migrations;"
+	             "DROP TABLE schema_migrations;"
+	             "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+	             " name TEXT, checksum TEXT, applied_at INTEGER);"
+	             "INSERT INTO schema_migrations SELECT version, name, NULL,"
+	             " applied_at FROM sm2;");
+	assert_int_equal(migrate_sqlite(db2, &applied, &schema, err, sizeof(err)),
+	                 STORE_SCHEMA_EDITED);
+	sqlite3_close(db2);
+	free(p2);
+}
+
+static void test_failed_migration_rolls_back(void **state)
+{
+	struct fx *f = *state;
+	/* A table in the way makes 0001's CREATE TABLE clients fail. */
+	exec_ok(f->db, "CREATE TABLE users (x INTEGER)");
+	char err[512] = "";
+	int applied = -1, schema = -1;
+	enum store_rc rc = migrate_sqlite(f->db, &applied, &schema, err,
+	                                  sizeof(err));
+	assert_int_not_equal(rc, STORE_OK);
+	assert_non_null(strstr(err, "0001_init"));
+	assert_int_equal(applied, 0);
+	/* Nothing of the failed migration stayed behind. */
+	assert_int_equal(query_int(f->db, "SELECT count(*) FROM schema_migrations"),
+	                 0);
+	assert_int_equal(query_int(f->db, "SELECT count(*) FROM sqlite_schema "
+	                                  "WHERE name='clients'"), 0);
+	int v = -1;
+	assert_int_equal(migrate_sqlite_version(f->db, &v), STORE_OK);
+	assert_int_equal(v, 0);
+	/* Out of the way, it applies. */
+	exec_ok(f->db, "DROP TABLE users");
+	migrate_ok(f->db, (int)lk_migrations_count);
+}
+
+struct racer {
+	const char *path;
+	enum store_rc rc;
+	int applied;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	sqlite3 *db = NULL;
+	char err[256];
+	int schema;
+	if (sqlite3_open(r->path, &db) != SQLITE_OK) {
+		r->rc = STORE_INVALID;
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	r->rc = migrate_sqlite(db, &r->applied, &schema, err, sizeof(err));
+	sqlite3_close(db);
+	return NULL;
+}
+
+static void test_concurrent_migrations(void **state)
+{
+	struct fx *f = *state;
+	struct racer r[3];
+	pthread_t th[3];
+	for (int i = 0; i < 3; i++) {
+		r[i] = (struct racer){f->path, STORE_IO, -1};
+		assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
+	}
+	int total = 0;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(r[i].rc, STORE_OK);
+		total += r[i].applied;
+	}
+	/* Each migration was applied by exactly one of them. */
+	assert_int_equal(total, (int)lk_migrations_count);
+	assert_int_equal(query_int(f->db, "SELECT count(*) FROM schema_migrations"),
+	                 (int64_t)lk_migrations_count);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_embedded),
+	    cmocka_unit_test_setup_teardown(test_fresh_then_idempotent, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_newer_refused, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_edited_refused, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_migration_rolls_back,
+	                                    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_concurrent_migrations, fx_setup,
+	                                    fx_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,672 @@
+/*
+ * test_store.c: storage/ through store.h against a real SQLite file:
+ * opening (mode 0600), clients, users, token records with their filters
+ * and revocation, signing keys and which of them stay published, and
+ * per-thread connections under concurrent writers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "store.h"
+#include "unit_util.h"
+
+struct fx {
+	char *dir;
+	struct store *s;
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	f->dir = ut_tmpdir();
+	f->s = ut_store_open(f->dir, "store.db");
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+	store_close(f->s);
+	ut_rmtree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* ---- builders ---------------------------------------------------------------- */
+
+#define HASH "$lk-hmac-sha256$c2FsdHNhbHRzYWx0c2FsdA$" \
+             "ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGk"
+
+static struct store_client client(const char *id, int64_t at)
+{
+	return (struct store_client){
+	    .client_id = (char *)id, .name = (char *)"Client",
+	    .secret_hash = (char *)HASH, .is_public = false,
+	    .grant_types = (char *)"client_credentials", .scopes = (char *)"a b",
+	    .redirect_uris = (char *)"", .created_at = at, .updated_at = at,
+	};
+}
+
+static struct store_key key(const char *kid, int64_t at)
+{
+	return (struct store_key){
+	    .kid = (char *)kid, .alg = (char *)"ES256",
+	    .private_pem = (char *)"-----BEGIN PRIVATE KEY-----\n...", .created_at = at,
+	};
+}
+
+static struct store_token token(const char *jti, const char *client_id,
+                                const char *kid, int64_t iat, int64_t exp)
+{
+	return (struct store_token){
+	    .jti = (char *)jti, .client_id = (char *)client_id,
+	    .subject = (char *)client_id, .scope = (char *)"a", .kid = (char *)kid,
+	    .issued_at = iat, .expires_at = exp,
+	};
+}
+
+/* Collects the first column (id, username, jti, kid) of a listing as one
+ * space-separated string. */
+struct collect {
+	char buf[8192];
+	int n;
+	int stop_after; /* 0: never stop */
+};
+
+static int collect_add(struct collect *c, const char *s)
+{
+	size_t len = strlen(c->buf);
+	snprintf(c->buf + len, sizeof(c->buf) - len, "%s%s", len ? " " : "", s);
+	c->n++;
+	return c->stop_after && c->n >= c->stop_after;
+}
+
+static int on_client(const struct store_client *cl, void *arg)
+{
+	return collect_add(arg, cl->client_id);
+}
+
+static int on_user(const struct store_user *u, void *arg)
+{
+	return collect_add(arg, u->username);
+}
+
+static int on_token(const struct store_token *t, void *arg)
+{
+	return collect_add(arg, t->jti);
+}
+
+static int on_key(const struct store_key *k, void *arg)
+{
+	return collect_add(arg, k->kid);
+}
+
+static const char *list_tokens(struct store *s, const char *client_id,
+                               bool active_only, int64_t now,
+                               struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	struct store_token_filter f = {client_id, active_only, now};
+	assert_int_equal(store_token_list(s, &f, on_token, c), STORE_OK);
+	return c->buf;
+}
+
+static const char *list_keys(struct store *s, bool published, int64_t now,
+                             struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(store_key_list(s, published, now, on_key, c), STORE_OK);
+	return c->buf;
+}
+
+/* ---- open ---------------------------------------------------------------------- */
+
+static void test_open_mode_and_schema(void **state)
+{
+	(void)state;
+	char *dir = ut_tmpdir();
+	char *path = ut_path(dir, "new.db");
+	char err[256] = "";
+	struct store *s = NULL;
+	assert_int_equal(store_open(path, &s, err, sizeof(err)), STORE_OK);
+	assert_non_null(s);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+
+	int db = -1, bin = -1;
+	assert_int_equal(store_schema_version(s, &db, &bin), STORE_OK);
+	assert_int_equal(db, 0);
+	assert_true(bin >= 1);
+	int applied = -1, schema = -1;
+	assert_int_equal(store_migrate(s, &applied, &schema, err, sizeof(err)),
+	                 STORE_OK);
+	assert_true(applied >= 1);
+	assert_int_equal(schema, bin);
+	assert_int_equal(store_schema_version(s, &db, &bin), STORE_OK);
+	assert_int_equal(db, bin);
+
+	/* A write creates the WAL file, which must be as private. */
+	struct store_client c = client("c1", 1000);
+	assert_int_equal(store_client_add(s, &c), STORE_OK);
+	char *wal = ut_path(dir, "new.db-wal");
+	if (stat(wal, &st) == 0)
+		assert_int_equal(st.st_mode & 07777, 0600);
+	free(wal);
+	store_close(s);
+
+	/* Durable: visible after reopening, through the "sqlite:" prefix. */
+	char *target = NULL;
+	assert_true(asprintf(&target, "sqlite:%s", path) > 0);
+	assert_int_equal(store_open(target, &s, err, sizeof(err)), STORE_OK);
+	struct store_client got = {0};
+	assert_int_equal(store_client_get(s, "c1", &got), STORE_OK);
+	assert_string_equal(got.client_id, "c1");
+	store_client_clear(&got);
+	store_close(s);
+	free(target);
+	free(path);
+	ut_rmtree(dir);
+	free(dir);
+}
+
+static void test_open_errors(void **state)
+{
+	(void)state;
+	char *dir = ut_tmpdir();
+	char err[256] = "";
+	struct store *s = (struct store *)1;
+	assert_int_equal(store_open("", &s, err, sizeof(err)), STORE_INVALID);
+	assert_null(s);
+	assert_true(err[0] != '\0');
+	err[0] = '\0';
+	assert_int_equal(store_open("postgres://db/x", &s, err, sizeof(err)),
+	                 STORE_INVALID);
+	assert_non_null(strstr(err, "postgres://db/x"));
+	char *p = ut_path(dir, "no/such/dir.db");
+	err[0] = '\0';
+	assert_int_equal(store_open(p, &s, err, sizeof(err)), STORE_INVALID);
+	assert_non_null(strstr(err, "no/such/dir.db"));
+	free(p);
+	/* A file that is not a database. */
+	p = ut_write_file(dir, "text.db",
+	                  "this is not an SQLite database, not even close......"
+	                  "................................................\n");
+	enum store_rc rc = store_open(p, &s, err, sizeof(err));
+	if (rc == STORE_OK) {
+		int applied, schema;
+		rc = store_migrate(s, &applied, &schema, err, sizeof(err));
+		store_close(s);
+	}
+	assert_int_equal(rc, STORE_INVALID);
+	free(p);
+	ut_rmtree(dir);
+	free(dir);
+	assert_string_equal(store_rc_str(STORE_CONFLICT),
+	                    "already exists or still referenced");
+	assert_string_equal(store_rc_str((enum store_rc)99), "unknown storage error");
+}
+
+/* ---- clients ------------------------------------------------------------------- */
+
+static void test_client_crud(void **state)
+{
+	struct fx *f = *state;
+	struct store_client c = client("web", 1000);
+	c.name = (char *)"Web app";
+	c.redirect_uris = (char *)"https://a.example/cb https://b.example/cb";
+	assert_int_equal(store_client_add(f->s, &c), STORE_OK);
+
+	struct store_client got = {0};
+	assert_int_equal(store_client_get(f->s, "web", &got), STORE_OK);
+	assert_string_equal(got.client_id, "web");
+	assert_string_equal(got.name, "Web app");
+	assert_string_equal(got.secret_hash, HASH);
+	assert_false(got.is_public);
+	assert_string_equal(got.grant_types, "client_credentials");
+	assert_string_equal(got.scopes, "a b");
+	assert_string_equal(got.redirect_uris,
+	                    "https://a.example/cb https://b.example/cb");
+	assert_int_equal(got.access_token_ttl, 0);
+	assert_int_equal(got.refresh_token_ttl, 0);
+	assert_int_equal(got.created_at, 1000);
+	assert_int_equal(got.updated_at, 1000);
+	store_client_clear(&got);
+	assert_null(got.client_id);
+
+	/* Same id again. */
+	c.name = (char *)"Other";
+	assert_int_equal(store_client_add(f->s, &c), STORE_CONFLICT);
+	assert_int_equal(store_client_get(f->s, "web", &got), STORE_OK);
+	assert_string_equal(got.name, "Web app");
+	store_client_clear(&got);
+
+	/* Update replaces the mutable fields, not created_at. */
+	struct store_client u = client("web", 5);
+	u.name = (char *)"Renamed";
+	u.scopes = (char *)"a";
+	u.redirect_uris = NULL; /* stored as "" */
+	u.access_token_ttl = 600;
+	u.refresh_token_ttl = 86400;
+	u.updated_at = 2000;
+	assert_int_equal(store_client_update(f->s, &u), STORE_OK);
+	assert_int_equal(store_client_get(f->s, "web", &got), STORE_OK);
+	assert_string_equal(got.name, "Renamed");
+	assert_string_equal(got.scopes, "a");
+	assert_string_equal(got.redirect_uris, "");
+	assert_int_equal(got.access_token_ttl, 600);
+	assert_int_equal(got.refresh_token_ttl, 86400);
+	assert_int_equal(got.created_at, 1000);
+	assert_int_equal(got.updated_at, 2000);
+	store_client_clear(&got);
+
+	/* Missing ids. */
+	assert_int_equal(store_client_get(f->s, "nope", &got), STORE_NOT_FOUND);
+	struct store_client m = client("nope", 1);
+	assert_int_equal(store_client_update(f->s, &m), STORE_NOT_FOUND);
+	assert_int_equal(store_client_remove(f->s, "nope"), STORE_NOT_FOUND);
+
+	assert_int_equal(store_client_remove(f->s, "web"), STORE_OK);
+	assert_int_equal(store_client_get(f->s, "web", &got), STORE_NOT_FOUND);
+	assert_int_equal(store_client_remove(f->s, "web"), STORE_NOT_FOUND);
+}
+
+static void test_client_public_and_constraints(void **state)
+{
+	struct fx *f = *state;
+	struct store_client c = client("spa", 1);
+	c.is_public = true;
+	c.secret_hash = NULL;
+	c.scopes = NULL; /* stored as "" */
+	assert_int_equal(store_client_add(f->s, &c), STORE_OK);
+	struct store_client got = {0};
+	assert_int_equal(store_client_get(f->s, "spa", &got), STORE_OK);
+	assert_true(got.is_public);
+	assert_null(got.secret_hash);
+	assert_string_equal(got.scopes, "");
+	store_client_clear(&got);
+	/* A confidential client needs a secret hash. */
+	c = client("conf", 1);
+	c.secret_hash = NULL;
+	assert_int_equal(store_client_add(f->s, &c), STORE_CONFLICT);
+	assert_int_equal(store_client_get(f->s, "conf", &got), STORE_NOT_FOUND);
+	/* Exotic but legal ids are data, not SQL. */
+	c = client("x'; DROP TABLE clients; --", 1);
+	assert_int_equal(store_client_add(f->s, &c), STORE_OK);
+	assert_int_equal(store_client_get(f->s, "x'; DROP TABLE clients; --", &got),
+	                 STORE_OK);
+	store_client_clear(&got);
+}
+
+static void test_client_list(void **state)
+{
+	struct fx *f = *state;
+	static const char *const ids[] = {"charlie", "alpha", "bravo"};
+	for (int i = 0; i < 3; i++) {
+		struct store_client c = client(ids[i], i);
+		assert_int_equal(store_client_add(f->s, &c), STORE_OK);
+	}
+	struct collect col = {0};
+	assert_int_equal(store_client_list(f->s, on_client, &col), STORE_OK);
+	assert_string_equal(col.buf, "alpha bravo charlie");
+	assert_int_equal(col.n, 3);
+	/* A non-zero return stops the listing. */
+	memset(&col, 0, sizeof(col));
+	col.stop_after = 2;
+	assert_int_equal(store_client_list(f->s, on_client, &col), STORE_OK);
+	assert_string_equal(col.buf, "alpha bravo");
+	/* And the statement is reusable afterwards. */
+	memset(&col, 0, sizeof(col));
+	assert_int_equal(store_client_list(f->s, on_client, &col), STORE_OK);
+	assert_int_equal(col.n, 3);
+}
+
+/* ---- users ----------------------------------------------------------------------- */
+
+static void test_user_crud(void **state)
+{
+	struct fx *f = *state;
+	struct store_user u = {
+	    .user_id = (char *)"u-1", .username = (char *)"alice",
+	    .password_hash = (char *)"$argon2id$v=19$m=64,t=1,p=1$x$y",
+	    .created_at = 10, .updated_at = 10,
+	};
+	assert_int_equal(store_user_add(f->s, &u), STORE_OK);
+	struct store_user got = {0};
+	assert_int_equal(store_user_get(f->s, "alice", &got), STORE_OK);
+	assert_string_equal(got.user_id, "u-1");
+	assert_string_equal(got.username, "alice");
+	assert_string_equal(got.password_hash, "$argon2id$v=19$m=64,t=1,p=1$x$y");
+	assert_int_equal(got.created_at, 10);
+	assert_int_equal(got.updated_at, 10);
+	store_user_clear(&got);
+	assert_null(got.username);
+
+	/* Usernames are unique, and so are user ids. */
+	struct store_user dup = u;
+	dup.user_id = (char *)"u-2";
+	assert_int_equal(store_user_add(f->s, &dup), STORE_CONFLICT);
+	dup = u;
+	dup.username = (char *)"bob";
+	assert_int_equal(store_user_add(f->s, &dup), STORE_CONFLICT);
+	/* Lookups are exact. */
+	assert_int_equal(store_user_get(f->s, "Alice", &got), STORE_NOT_FOUND);
+
+	assert_int_equal(store_user_set_password(f->s, "alice", "$argon2id$new", 20),
+	                 STORE_OK);
+	assert_int_equal(store_user_get(f->s, "alice", &got), STORE_OK);
+	assert_string_equal(got.password_hash, "$argon2id$new");
+	assert_int_equal(got.created_at, 10);
+	assert_int_equal(got.updated_at, 20);
+	store_user_clear(&got);
+	assert_int_equal(store_user_set_password(f->s, "nobody", "$argon2id$x", 20),
+	                 STORE_NOT_FOUND);
+
+	struct store_user b = {
+	    .user_id = (char *)"u-0", .username = (char *)"bob",
+	    .password_hash = (char *)"$argon2id$b", .created_at = 11,
+	    .updated_at = 11,
+	};
+	assert_int_equal(store_user_add(f->s, &b), STORE_OK);
+	struct collect col = {0};
+	assert_int_equal(store_user_list(f->s, on_user, &col), STORE_OK);
+	assert_string_equal(col.buf, "alice bob"); /* by username */
+
+	assert_int_equal(store_user_remove(f->s, "alice"), STORE_OK);
+	assert_int_equal(store_user_remove(f->s, "alice"), STORE_NOT_FOUND);
+	assert_int_equal(store_user_get(f->s, "alice", &got), STORE_NOT_FOUND);
+	memset(&col, 0, sizeof(col));
+	assert_int_equal(store_user_list(f->s, on_user, &col), STORE_OK);
+	assert_string_equal(col.buf, "bob");
+}
+
+/* ---- tokens ---------------------------------------------------------------------- */
+
+static void test_tokens(void **state)
+{
+	struct fx *f = *state;
+	struct store_client c1 = client("c1", 1), c2 = client("c2", 1);
+	assert_int_equal(store_client_add(f->s, &c1), STORE_OK);
+	assert_int_equal(store_client_add(f->s, &c2), STORE_OK);
+	struct store_key k = key("kid-1", 1);
+	assert_int_equal(store_key_add_current(f->s, &k), STORE_OK);
+
+	struct store_token t1 = token("t1", "c1", "kid-1", 1000, 2000);
+	struct store_token t2 = token("t2", "c1", "kid-1", 1001, 1500);
+	struct store_token t3 = token("t3", "c2", "kid-1", 1002, 3000);
+	t3.scope = NULL; /* stored as "" */
+	assert_int_equal(store_token_add(f->s, &t1), STORE_OK);
+	assert_int_equal(store_token_add(f->s, &t2), STORE_OK);
+	assert_int_equal(store_token_add(f->s, &t3), STORE_OK);
+
+	struct store_token got = {0};
+	assert_int_equal(store_token_get(f->s, "t1", &got), STORE_OK);
+	assert_string_equal(got.jti, "t1");
+	assert_string_equal(got.client_id, "c1");
+	assert_string_equal(got.subject, "c1");
+	assert_string_equal(got.scope, "a");
+	assert_string_equal(got.kid, "kid-1");
+	assert_int_equal(got.issued_at, 1000);
+	assert_int_equal(got.expires_at, 2000);
+	assert_int_equal(got.revoked_at, 0);
+	store_token_clear(&got);
+	assert_int_equal(store_token_get(f->s, "t3", &got), STORE_OK);
+	assert_string_equal(got.scope, "");
+	store_token_clear(&got);
+	assert_int_equal(store_token_get(f->s, "nope", &got), STORE_NOT_FOUND);
+
+	/* Duplicates and dangling references. */
+	assert_int_equal(store_token_add(f->s, &t1), STORE_CONFLICT);
+	struct store_token bad = token("t9", "ghost", "kid-1", 1, 2);
+	assert_int_equal(store_token_add(f->s, &bad), STORE_CONFLICT);
+	bad = token("t9", "c1", "no-such-kid", 1, 2);
+	assert_int_equal(store_token_add(f->s, &bad), STORE_CONFLICT);
+	assert_int_equal(store_token_get(f->s, "t9", &got), STORE_NOT_FOUND);
+
+	/* Filters: by client, and active at now (expires_at > now). */
+	struct collect col;
+	assert_string_equal(list_tokens(f->s, NULL, false, 0, &col), "t1 t2 t3");
+	assert_string_equal(list_tokens(f->s, "c1", false, 0, &col), "t1 t2");
+	assert_string_equal(list_tokens(f->s, "c2", false, 0, &col), "t3");
+	assert_string_equal(list_tokens(f->s, "ghost", false, 0, &col), "");
+	assert_string_equal(list_tokens(f->s, NULL, true, 1499, &col), "t1 t2 t3");
+	assert_string_equal(list_tokens(f->s, NULL, true, 1500, &col), "t1 t3");
+	assert_string_equal(list_tokens(f->s, "c1", true, 1600, &col), "t1");
+	assert_string_equal(list_tokens(f->s, NULL, true, 2000, &col), "t3");
+	assert_string_equal(list_tokens(f->s, NULL, true, 3000, &col), "");
+	/* active_only=false ignores now. */
+	assert_string_equal(list_tokens(f->s, NULL, false, 99999, &col),
+	                    "t1 t2 t3");
+
+	/* Revocation by jti: once. */
+	int n = -1;
+	assert_int_equal(store_token_revoke(f->s, "t1", 1700, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_token_revoke(f->s, "t1", 1800, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_token_revoke(f->s, "nope", 1800, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_token_get(f->s, "t1", &got), STORE_OK);
+	assert_int_equal(got.revoked_at, 1700); /* the first revocation */
+	store_token_clear(&got);
+	assert_string_equal(list_tokens(f->s, NULL, true, 1750, &col), "t3");
+	assert_string_equal(list_tokens(f->s, "c1", false, 0, &col), "t1 t2");
+
+	/* By client: only the still unrevoked ones count. */
+	assert_int_equal(store_token_revoke_client(f->s, "c1", 1900, &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_token_get(f->s, "t2", &got), STORE_OK);
+	assert_int_equal(got.revoked_at, 1900);
+	store_token_clear(&got);
+	assert_int_equal(store_token_get(f->s, "t1", &got), STORE_OK);
+	assert_int_equal(got.revoked_at, 1700);
+	store_token_clear(&got);
+	assert_int_equal(store_token_revoke_client(f->s, "c1", 1950, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_token_revoke_client(f->s, "ghost", 1950, &n),
+	                 STORE_OK);
+	assert_int_equal(n, 0);
+	assert_string_equal(list_tokens(f->s, "c2", true, 1950, &col), "t3");
+
+	/* Removing a client removes its token records. */
+	assert_int_equal(store_client_remove(f->s, "c1"), STORE_OK);
+	assert_int_equal(store_token_get(f->s, "t1", &got), STORE_NOT_FOUND);
+	assert_int_equal(store_token_get(f->s, "t2", &got), STORE_NOT_FOUND);
+	assert_string_equal(list_tokens(f->s, NULL, false, 0, &col), "t3");
+}
+
+/* ---- keys ------------------------------------------------------------------------ */
+
+static void test_keys(void **state)
+{
+	struct fx *f = *state;
+	struct store_key got = {0};
+	struct collect col;
+	assert_int_equal(store_key_current(f->s, &got), STORE_NOT_FOUND);
+	assert_string_equal(list_keys(f->s, false, 0, &col), "");
+	assert_string_equal(list_keys(f->s, true, 0, &col), "");
+
+	struct store_key k1 = key("k1", 100);
+	assert_int_equal(store_key_add_current(f->s, &k1), STORE_OK);
+	assert_int_equal(store_key_current(f->s, &got), STORE_OK);
+	assert_string_equal(got.kid, "k1");
+	assert_string_equal(got.alg, "ES256");
+	assert_string_equal(got.private_pem, "-----BEGIN PRIVATE KEY-----\n...");
+	assert_int_equal(got.created_at, 100);
+	assert_int_equal(got.retired_at, 0);
+	store_key_clear(&got);
+
+	struct store_key k2 = key("k2", 200);
+	k2.alg = (char *)"RS256";
+	assert_int_equal(store_key_add_current(f->s, &k2), STORE_OK);
+	assert_int_equal(store_key_current(f->s, &got), STORE_OK);
+	assert_string_equal(got.kid, "k2");
+	assert_string_equal(got.alg, "RS256");
+	assert_int_equal(got.retired_at, 0);
+	store_key_clear(&got);
+
+	/* Newest first; the first key is now retired (test_key_retired_at
+	 * checks when). */
+	assert_string_equal(list_keys(f->s, false, 0, &col), "k2 k1");
+
+	/* Published: a retired key only while a token it signed is unexpired. */
+	assert_string_equal(list_keys(f->s, true, 150, &col), "k2");
+	struct store_client c = client("c", 1);
+	assert_int_equal(store_client_add(f->s, &c), STORE_OK);
+	struct store_token t = token("t-old", "c", "k1", 150, 500);
+	assert_int_equal(store_token_add(f->s, &t), STORE_OK);
+	assert_string_equal(list_keys(f->s, true, 300, &col), "k2 k1");
+	assert_string_equal(list_keys(f->s, true, 499, &col), "k2 k1");
+	assert_string_equal(list_keys(f->s, true, 500, &col), "k2");
+	assert_string_equal(list_keys(f->s, true, 9999, &col), "k2");
+	/* All keys regardless of now. */
+	assert_string_equal(list_keys(f->s, false, 9999, &col), "k2 k1");
+
+	/* A key whose kid exists already is refused, and the refusal leaves
+	 * the current key current (one transaction). */
+	struct store_key again = key("k1", 300);
+	assert_int_equal(store_key_add_current(f->s, &again), STORE_CONFLICT);
+	assert_int_equal(store_key_current(f->s, &got), STORE_OK);
+	assert_string_equal(got.kid, "k2");
+	assert_int_equal(got.retired_at, 0);
+	store_key_clear(&got);
+	assert_string_equal(list_keys(f->s, false, 0, &col), "k2 k1");
+
+	/* A third key: both older ones retired, each with its own time. */
+	struct store_key k3 = key("k3", 300);
+	assert_int_equal(store_key_add_current(f->s, &k3), STORE_OK);
+	assert_string_equal(list_keys(f->s, false, 0, &col), "k3 k2 k1");
+	assert_string_equal(list_keys(f->s, true, 400, &col), "k3 k1");
+}
+
+static int on_key_retired(const struct store_key *k, void *arg)
+{
+	int64_t *out = arg;
+	out[k->kid[1] - '0'] = k->retired_at;
+	return 0;
+}
+
+static void test_key_retired_at(void **state)
+{
+	struct fx *f = *state;
+	struct store_key k1 = key("k1", 100), k2 = key("k2", 200),
+	                 k3 = key("k3", 300);
+	assert_int_equal(store_key_add_current(f->s, &k1), STORE_OK);
+	assert_int_equal(store_key_add_current(f->s, &k2), STORE_OK);
+	assert_int_equal(store_key_add_current(f->s, &k3), STORE_OK);
+	int64_t retired[4] = {-1, -1, -1, -1};
+	assert_int_equal(store_key_list(f->s, false, 0, on_key_retired, retired),
+	                 STORE_OK);
+	assert_int_equal(retired[1], 200);
+	assert_int_equal(retired[2], 300);
+	assert_int_equal(retired[3], 0);
+}
+
+/* ---- threads --------------------------------------------------------------------- */
+
+#define NTHREADS 4
+#define PER_THREAD 50
+
+struct worker {
+	struct store *s;
+	int id;
+	int failures;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	for (int i = 0; i < PER_THREAD; i++) {
+		char jti[32];
+		snprintf(jti, sizeof(jti), "w%d-%03d", w->id, i);
+		struct store_token t = token(jti, "c", "k", 1000 + i, 5000);
+		if (store_token_add(w->s, &t) != STORE_OK)
+			w->failures++;
+		struct store_token got = {0};
+		if (store_token_get(w->s, jti, &got) != STORE_OK ||
+		    strcmp(got.jti, jti) != 0)
+			w->failures++;
+		store_token_clear(&got);
+	}
+	return NULL;
+}
+
+static int count_token(const struct store_token *t, void *arg)
+{
+	(void)t;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_threads(void **state)
+{
+	struct fx *f = *state;
+	struct store_client c = client("c", 1);
+	assert_int_equal(store_client_add(f->s, &c), STORE_OK);
+	struct store_key k = key("k", 1);
+	assert_int_equal(store_key_add_current(f->s, &k), STORE_OK);
+
+	pthread_t th[NTHREADS];
+	struct worker w[NTHREADS];
+	for (int i = 0; i < NTHREADS; i++) {
+		w[i] = (struct worker){f->s, i, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+	}
+	for (int i = 0; i < NTHREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].failures, 0);
+	}
+	int n = 0;
+	struct store_token_filter all = {NULL, false, 0};
+	assert_int_equal(store_token_list(f->s, &all, count_token, &n), STORE_OK);
+	assert_int_equal(n, NTHREADS * PER_THREAD);
+	struct store_token got = {0};
+	assert_int_equal(store_token_get(f->s, "w3-049", &got), STORE_OK);
+	assert_int_equal(got.issued_at, 1049);
+	store_token_clear(&got);
+
+	/* A second round on new threads, after the first ones' connections
+	 * were closed by their exit. */
+	for (int i = 0; i < NTHREADS; i++) {
+		w[i] = (struct worker){f->s, NTHREADS + i, 0};
+		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+	}
+	for (int i = 0; i < NTHREADS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(w[i].failures, 0);
+	}
+	n = 0;
+	assert_int_equal(store_token_list(f->s, &all, count_token, &n), STORE_OK);
+	assert_int_equal(n, 2 * NTHREADS * PER_THREAD);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_open_mode_and_schema),
+	    cmocka_unit_test(test_open_errors),
+	    cmocka_unit_test_setup_teardown(test_client_crud, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_client_public_and_constraints,
+	                                    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_client_list, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_user_crud, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_tokens, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_keys, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_key_retired_at, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_threads, fx_setup, fx_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
