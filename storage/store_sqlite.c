@@ -393,16 +393,23 @@ static enum store_rc sq_client_get(struct store *s, const char *id,
 	GET_ONE(ST_CLIENT_GET, id, out, read_client);
 }
 
-static enum store_rc sq_client_remove(struct store *s, const char *id)
+/* Runs a one-key DELETE; STORE_NOT_FOUND when no row had that key. */
+static enum store_rc delete_by(struct store *s, enum stmt which,
+                               const char *key)
 {
 	struct conn *cn = conn_get(s);
-	sqlite3_stmt *st = stmt(cn, ST_CLIENT_REMOVE);
+	sqlite3_stmt *st = stmt(cn, which);
 	int n = 0;
 	if (st == NULL)
 		return STORE_IO;
-	bind_text(st, 1, id);
+	bind_text(st, 1, key);
 	enum store_rc r = exec_stmt(cn, st, &n);
 	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
+}
+
+static enum store_rc sq_client_remove(struct store *s, const char *id)
+{
+	return delete_by(s, ST_CLIENT_REMOVE, id);
 }
 
 static enum store_rc sq_client_list(struct store *s, store_client_cb cb,
@@ -463,14 +470,7 @@ static enum store_rc sq_user_set_password(struct store *s, const char *username,
 
 static enum store_rc sq_user_remove(struct store *s, const char *username)
 {
-	struct conn *cn = conn_get(s);
-	sqlite3_stmt *st = stmt(cn, ST_USER_REMOVE);
-	int n = 0;
-	if (st == NULL)
-		return STORE_IO;
-	bind_text(st, 1, username);
-	enum store_rc r = exec_stmt(cn, st, &n);
-	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
+	return delete_by(s, ST_USER_REMOVE, username);
 }
 
 static enum store_rc sq_user_list(struct store *s, store_user_cb cb, void *arg)
