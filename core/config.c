@@ -227,6 +227,30 @@ static int check_issuer(const char *iss, char *err, size_t errlen)
 	return 0;
 }
 
+/* libinih reads at most INI_MAX_LINE-1 bytes per line and parses the rest
+ * as a new line, so a long value would be cut silently. Refuse instead. */
+static int check_line_lengths(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return 0; /* ini_parse reports the open error */
+	int line = 1, len = 0, ch, rc = 0;
+	while ((ch = fgetc(f)) != EOF) {
+		if (ch == '\n') {
+			line++;
+			len = 0;
+		} else if (++len >= INI_MAX_LINE) {
+			snprintf(err, errlen, "setting 'config': %.200s: line %d is "
+			         "longer than %d characters", path, line,
+			         INI_MAX_LINE - 1);
+			rc = -1;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
 static void usage_line(FILE *out, const struct setting *s)
 {
 	char flag[64], env[64];
@@ -333,6 +357,8 @@ enum config_result config_load(struct lk_config *c, int argc, char **argv,
 	if (file == NULL)
 		file = getenv("LATCHKEY_CONFIG");
 	if (file != NULL && file[0] != '\0') {
+		if (check_line_lengths(file, err, errlen) != 0)
+			return CONFIG_ERR;
 		struct ini_ctx ctx = {c, file, err, errlen, false};
 		int rc = ini_parse(file, on_ini_line, &ctx);
 		if (ctx.failed)

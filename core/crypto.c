@@ -67,9 +67,12 @@ int b64_decode(const char *s, size_t slen, bool url, unsigned char **out,
 		goto fail;
 	for (size_t i = 0; i < slen; i++) {
 		char c = s[i];
-		if (url && (c == '+' || c == '/'))
-			goto fail;
-		if (!url && (c == '-' || c == '_'))
+		/* Only the alphabet: OpenSSL would skip whitespace and read an
+		 * inner '=' as zero bits, and neither is valid input here. */
+		bool alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		             (c >= '0' && c <= '9');
+		bool extra = url ? (c == '-' || c == '_') : (c == '+' || c == '/');
+		if (!alnum && !extra)
 			goto fail;
 		if (c == '-')
 			c = '+';

@@ -106,7 +106,12 @@ int key_public_jwk(const char *pem, enum key_alg alg, struct key_jwk *out)
 	if (pk == NULL)
 		goto out;
 	if (alg == KEY_ALG_ES256) {
-		if (!EVP_PKEY_is_a(pk, "EC") || EVP_PKEY_get_bits(pk) != 256)
+		/* RFC 7518 section 3.4: ES256 is P-256 and nothing else. */
+		char group[64];
+		if (!EVP_PKEY_is_a(pk, "EC") ||
+		    !EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME,
+		                                    group, sizeof(group), NULL) ||
+		    strcmp(group, "prime256v1") != 0)
 			goto out;
 		out->kty = "EC";
 		out->crv = "P-256";
@@ -115,7 +120,8 @@ int key_public_jwk(const char *pem, enum key_alg alg, struct key_jwk *out)
 		if (out->x == NULL || out->y == NULL)
 			goto out;
 	} else {
-		if (!EVP_PKEY_is_a(pk, "RSA"))
+		/* RFC 7518 section 3.3: 2048 bits or larger. */
+		if (!EVP_PKEY_is_a(pk, "RSA") || EVP_PKEY_get_bits(pk) < 2048)
 			goto out;
 		out->kty = "RSA";
 		out->n = bn_b64(pk, OSSL_PKEY_PARAM_RSA_N, 0);

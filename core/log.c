@@ -122,7 +122,8 @@ void log_request(const char *method, const char *path, int status,
 		return;
 	stamp(ts, sizeof(ts));
 	if (log_json) {
-		char p[600], c[300], g[100];
+		char m[40], p[600], c[300], g[100];
+		json_escape(m, sizeof(m), method);
 		json_escape(p, sizeof(p), path);
 		json_escape(c, sizeof(c), client_id ? client_id : "");
 		json_escape(g, sizeof(g), grant_type ? grant_type : "");
@@ -131,7 +132,7 @@ void log_request(const char *method, const char *path, int status,
 		    "\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
 		    "\"client_id\":\"%s\",\"grant_type\":\"%s\",\"error\":\"%s\","
 		    "\"ms\":%.3f}",
-		    ts, method, p, status, c, g, error ? error : "", ms);
+		    ts, m, p, status, c, g, error ? error : "", ms);
 	} else {
 		n = (size_t)snprintf(line, sizeof(line),
 		    "%s info request: %s %.512s %d client_id=%.256s grant_type=%.64s "

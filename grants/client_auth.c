@@ -8,8 +8,17 @@
  * HMAC(process key, client_id, stored hash, secret) in a fixed table, never
  * the secret, so the KDF runs once per secret per process. The stored hash
  * is part of the tag, so a rotated secret can never match an old entry.
+ *
+ * Argon2id runs are also capped at one per CPU at a time: each holds 19 MiB
+ * and a worker thread, so a flood of wrong secrets must not take every
+ * worker and gigabytes with it. A request that cannot get a slot within
+ * SLOT_WAIT_MS gets 503 temporarily_unavailable.
  */
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +29,11 @@
 #include "strutil.h"
 
 #define CACHE_SLOTS 4096 /* 128 KiB; collisions only cost a re-verification */
+#define SLOT_WAIT_MS 2000
 
 struct secret_cache {
 	pthread_mutex_t mu;
+	sem_t kdf_slots;
 	unsigned char key[32];
 	unsigned char tags[CACHE_SLOTS][SHA256_LEN];
 };
@@ -30,7 +41,9 @@ struct secret_cache {
 struct secret_cache *secret_cache_new(void)
 {
 	struct secret_cache *sc = xcalloc(1, sizeof(*sc));
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	pthread_mutex_init(&sc->mu, NULL);
+	sem_init(&sc->kdf_slots, 0, cpus > 0 ? (unsigned)cpus : 2u);
 	if (crypto_random(sc->key, sizeof(sc->key)) != 0) {
 		secret_cache_free(sc);
 		return NULL;
@@ -43,6 +56,7 @@ void secret_cache_free(struct secret_cache *sc)
 	if (sc == NULL)
 		return;
 	pthread_mutex_destroy(&sc->mu);
+	sem_destroy(&sc->kdf_slots);
 	crypto_wipe(sc, sizeof(*sc));
 	free(sc);
 }
@@ -88,24 +102,51 @@ static void cache_put(struct secret_cache *sc, const unsigned char *tag)
 	pthread_mutex_unlock(&sc->mu);
 }
 
-static bool secret_ok(struct grants *g, const struct store_client *cl,
-                      const char *secret)
+static bool kdf_slot_take(struct secret_cache *sc)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SLOT_WAIT_MS / 1000;
+	until.tv_nsec += (SLOT_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	int rc;
+	while ((rc = sem_timedwait(&sc->kdf_slots, &until)) != 0 && errno == EINTR)
+		;
+	return rc == 0;
+}
+
+/* OAUTH_OK, OAUTH_INVALID_CLIENT, or OAUTH_TEMPORARILY_UNAVAILABLE when
+ * every Argon2id slot stayed busy. */
+static enum oauth_err secret_check(struct grants *g,
+                                   const struct store_client *cl,
+                                   const char *secret)
 {
 	if (!secret_hash_is_slow(cl->secret_hash))
-		return secret_verify(cl->secret_hash, secret) == SECRET_OK;
+		return secret_verify(cl->secret_hash, secret) == SECRET_OK
+		           ? OAUTH_OK : OAUTH_INVALID_CLIENT;
 
+	struct secret_cache *sc = g->secret_cache;
 	unsigned char tag[SHA256_LEN];
-	cache_tag(g->secret_cache, cl->client_id, cl->secret_hash, secret, tag);
-	if (cache_has(g->secret_cache, tag))
-		return true;
+	cache_tag(sc, cl->client_id, cl->secret_hash, secret, tag);
+	if (cache_has(sc, tag))
+		return OAUTH_OK;
+	if (!kdf_slot_take(sc)) {
+		log_warnx("client %s: every password-hash slot is busy",
+		          cl->client_id);
+		return OAUTH_TEMPORARILY_UNAVAILABLE;
+	}
 	enum secret_result r = secret_verify(cl->secret_hash, secret);
+	sem_post(&sc->kdf_slots);
 	if (r == SECRET_BAD_HASH)
 		log_errx("client %s: stored secret hash is unreadable",
 		         cl->client_id);
 	if (r != SECRET_OK)
-		return false;
-	cache_put(g->secret_cache, tag);
-	return true;
+		return OAUTH_INVALID_CLIENT;
+	cache_put(sc, tag);
+	return OAUTH_OK;
 }
 
 struct oauth_result client_authenticate(struct grants *g,
@@ -138,7 +179,9 @@ struct oauth_result client_authenticate(struct grants *g,
 
 	enum store_rc rc = store_client_get(g->store, id, out);
 	if (rc == STORE_NOT_FOUND) {
-		/* Same answer as a wrong secret: ids are not confirmed. */
+		/* Same answer as a wrong secret. Timing can still tell that a
+		 * client with an Argon2id secret exists: client ids are
+		 * identifiers, not secrets (RFC 6749 section 2.2). */
 		return OAUTH_FAIL(OAUTH_INVALID_CLIENT, NULL);
 	}
 	if (rc != STORE_OK) {
@@ -157,9 +200,11 @@ struct oauth_result client_authenticate(struct grants *g,
 		}
 		return OAUTH_RESULT_OK;
 	}
-	if (secret == NULL || !secret_ok(g, out, secret)) {
+	enum oauth_err e = secret ? secret_check(g, out, secret)
+	                          : OAUTH_INVALID_CLIENT;
+	if (e != OAUTH_OK) {
 		store_client_clear(out);
-		return OAUTH_FAIL(OAUTH_INVALID_CLIENT, NULL);
+		return OAUTH_FAIL(e, NULL);
 	}
 	return OAUTH_RESULT_OK;
 }

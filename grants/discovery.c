@@ -3,6 +3,7 @@
  * the published public keys (RFC 7517) and the facts behind the RFC 8414
  * metadata document. Rendering to JSON is the server's job.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,7 @@
 struct jwks_walk {
 	grants_jwk_cb cb;
 	void *arg;
-	int failed;
+	bool failed;
 };
 
 static int each_key(const struct store_key *k, void *arg)
@@ -28,16 +29,17 @@ static int each_key(const struct store_key *k, void *arg)
 		log_errx("signing key %s cannot be published", k->kid);
 		return 0; /* skip it; publish the others */
 	}
-	int stop = w->cb(k->kid, k->alg, &jwk, w->arg);
+	int rc = w->cb(k->kid, k->alg, &jwk, w->arg);
 	key_jwk_clear(&jwk);
-	return stop;
+	w->failed = rc != 0;
+	return rc; /* a callback failure stops the walk: no partial key set */
 }
 
 int grants_jwks(struct grants *g, grants_jwk_cb cb, void *arg)
 {
-	struct jwks_walk w = {cb, arg, 0};
+	struct jwks_walk w = {cb, arg, false};
 	enum store_rc rc = store_key_list(g->store, true, clock_now(), each_key, &w);
-	return rc == STORE_OK ? 0 : -1;
+	return rc == STORE_OK && !w.failed ? 0 : -1;
 }
 
 static int collect_scopes(const struct store_client *c, void *arg)

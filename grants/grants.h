@@ -64,7 +64,8 @@ struct oauth_result grants_token(struct grants *g, const struct token_request *r
                                  struct token_response *out, char **client_id);
 
 /* The public keys verifiers need: the current one and retired ones that
- * signed a still-unexpired token. cb is called once per key. */
+ * signed a still-unexpired token. cb is called once per key; a non-zero
+ * return stops the walk and makes grants_jwks return -1. */
 typedef int (*grants_jwk_cb)(const char *kid, const char *alg,
                              const struct key_jwk *jwk, void *arg);
 int grants_jwks(struct grants *g, grants_jwk_cb cb, void *arg);

@@ -39,6 +39,14 @@ static const char *header(struct srv_req *rq, const char *name)
 	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }
 
+/* RFC 6749 section 3.2: "Parameters sent without a value MUST be treated
+ * as if they were omitted from the request." */
+static const char *param(const struct form *f, const char *name)
+{
+	const char *v = form_get(f, name);
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 static json_t *token_json(const struct token_response *t)
 {
 	json_t *o = json_pack("{s:s, s:s, s:I}", "access_token", t->access_token,
@@ -91,10 +99,10 @@ enum MHD_Result h_token(struct srv_req *rq)
 	struct token_request tr = {
 		.creds = {.basic = b == BASIC_OK, .basic_id = bid,
 		          .basic_secret = bsecret,
-		          .form_id = form_get(&f, "client_id"),
-		          .form_secret = form_get(&f, "client_secret")},
-		.grant_type = form_get(&f, "grant_type"),
-		.scope = form_get(&f, "scope"),
+		          .form_id = param(&f, "client_id"),
+		          .form_secret = param(&f, "client_secret")},
+		.grant_type = param(&f, "grant_type"),
+		.scope = param(&f, "scope"),
 	};
 	rq->grant_type = xstrdup(tr.grant_type);
 	r = grants_token(rq->srv->grants, &tr, &out, &rq->client_id);
@@ -118,7 +126,7 @@ static int add_jwk(const char *kid, const char *alg, const struct key_jwk *k,
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "kty", k->kty, "kid", kid,
 	                      "use", "sig", "alg", alg);
 	if (o == NULL)
-		return 1;
+		return -1;
 	if (k->crv != NULL) {
 		json_object_set_new(o, "crv", json_string(k->crv));
 		json_object_set_new(o, "x", json_string(k->x));

@@ -134,14 +134,19 @@ static enum MHD_Result on_headers(struct srv_req *rq)
 	return MHD_YES;
 }
 
-static void on_body(struct srv_req *rq, const char *data, size_t len)
+/* Past the limit, a chunked body is drained (MHD cannot answer in the
+ * middle of an upload) so the client still gets its 413, but only this
+ * much more; then the connection is dropped. */
+#define DRAIN_MAX (1024 * 1024)
+
+/* Returns false when the connection should be closed. */
+static bool on_body(struct srv_req *rq, const char *data, size_t len)
 {
 	size_t max = (size_t)rq->srv->cfg->max_body_size;
 	if (rq->too_large || rq->body_len + len > max) {
-		/* A chunked body with no length: keep draining, answer 413 at
-		 * the end (MHD cannot answer in the middle of an upload). */
 		rq->too_large = true;
-		return;
+		rq->drained += len;
+		return rq->drained <= DRAIN_MAX;
 	}
 	if (rq->body == NULL)
 		rq->body = malloc(max + 1);
@@ -150,6 +155,7 @@ static void on_body(struct srv_req *rq, const char *data, size_t len)
 	memcpy(rq->body + rq->body_len, data, len);
 	rq->body_len += len;
 	rq->body[rq->body_len] = '\0';
+	return true;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
@@ -166,10 +172,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return on_headers(rq);
 	}
 	if (*upload_size > 0) {
-		if (!rq->responded)
-			on_body(rq, upload, *upload_size);
+		bool keep = rq->responded || on_body(rq, upload, *upload_size);
 		*upload_size = 0;
-		return MHD_YES;
+		if (!keep)
+			rq->error = "request_too_large";
+		return keep ? MHD_YES : MHD_NO;
 	}
 	if (rq->responded)
 		return MHD_YES;

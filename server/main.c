@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -75,6 +76,8 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* A core dump would hold the signing keys and the secret cache. */
+	prctl(PR_SET_DUMPABLE, 0);
 
 	int applied = 0, schema = 0;
 	if (store_open(cfg.db, &st, err, sizeof(err)) != STORE_OK ||
@@ -95,6 +98,14 @@ int main(int argc, char **argv)
 	}
 	issuer = cfg.issuer[0] ? xstrdup(cfg.issuer)
 	                       : srv_default_issuer(cfg.listen_host, port);
+	if (issuer == NULL) {
+		close(fd);
+		goto out;
+	}
+	if (cfg.issuer[0] == '\0' && (strcmp(cfg.listen_host, "0.0.0.0") == 0 ||
+	                              strcmp(cfg.listen_host, "::") == 0))
+		log_warnx("issuer %s is not an address clients can use; set "
+		          "--issuer to the URL they reach this server at", issuer);
 
 	enum key_alg alg = KEY_ALG_ES256;
 	key_alg_parse(cfg.signing_alg, &alg);

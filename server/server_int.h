@@ -61,6 +61,7 @@ struct srv_req {
 	const struct route *route;
 	char *body;
 	size_t body_len;
+	size_t drained; /* bytes read past the limit */
 	bool too_large;
 	bool responded;
 	struct timespec started;

@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "crypto.h"
+#include "store_int.h"
 
 static const char create_table[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -34,19 +35,6 @@ static void checksum_hex(const char *sql, char out[2 * SHA256_LEN + 1])
 		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-static enum store_rc rc_of(sqlite3 *db, int rc)
-{
-	(void)db;
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_DONE:
-	case SQLITE_ROW: return STORE_OK;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED: return STORE_BUSY;
-	default: return STORE_IO;
-	}
-}
-
 enum store_rc migrate_sqlite_version(sqlite3 *db, int *version)
 {
 	sqlite3_stmt *st = NULL;
@@ -55,22 +43,22 @@ enum store_rc migrate_sqlite_version(sqlite3 *db, int *version)
 	    "SELECT name FROM sqlite_schema WHERE type='table' AND "
 	    "name='schema_migrations'", -1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return rc_of(db, rc);
+		return store_sqlite_rc(rc);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc == SQLITE_DONE)
 		return STORE_OK;
 	if (rc != SQLITE_ROW)
-		return rc_of(db, rc);
+		return store_sqlite_rc(rc);
 	rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM "
 	                        "schema_migrations", -1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return rc_of(db, rc);
+		return store_sqlite_rc(rc);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? STORE_OK : rc_of(db, rc);
+	return rc == SQLITE_ROW ? STORE_OK : store_sqlite_rc(rc);
 }
 
 /* Checks every applied migration against the embedded text. */
@@ -81,7 +69,7 @@ static enum store_rc verify_applied(sqlite3 *db, char *err, size_t errlen)
 	                            "schema_migrations ORDER BY version", -1, &st,
 	                            NULL);
 	if (rc != SQLITE_OK)
-		return rc_of(db, rc);
+		return store_sqlite_rc(rc);
 	enum store_rc out = STORE_OK;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int v = sqlite3_column_int(st, 0);
@@ -105,7 +93,7 @@ static enum store_rc verify_applied(sqlite3 *db, char *err, size_t errlen)
 	}
 	sqlite3_finalize(st);
 	if (out == STORE_OK && rc != SQLITE_DONE)
-		out = rc_of(db, rc);
+		out = store_sqlite_rc(rc);
 	return out;
 }
 
@@ -118,7 +106,7 @@ static enum store_rc apply_one(sqlite3 *db, const struct migration *m,
 		snprintf(err, errlen, "migration %04d_%s failed: %s", m->version,
 		         m->name, msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
-		return rc_of(db, rc);
+		return store_sqlite_rc(rc);
 	}
 	char sum[2 * SHA256_LEN + 1];
 	checksum_hex(m->sql, sum);
@@ -137,7 +125,7 @@ static enum store_rc apply_one(sqlite3 *db, const struct migration *m,
 	if (rc != SQLITE_DONE && rc != SQLITE_OK) {
 		snprintf(err, errlen, "recording migration %04d: %s", m->version,
 		         sqlite3_errmsg(db));
-		return rc_of(db, rc);
+		return store_sqlite_rc(rc);
 	}
 	return STORE_OK;
 }
@@ -151,7 +139,7 @@ enum store_rc migrate_sqlite(sqlite3 *db, int *applied, int *schema,
 	if (rc != SQLITE_OK) {
 		snprintf(err, errlen, "creating schema_migrations: %s",
 		         sqlite3_errmsg(db));
-		return rc_of(db, rc);
+		return store_sqlite_rc(rc);
 	}
 	for (;;) {
 		/* IMMEDIATE: two processes migrating at once serialize here and
@@ -160,7 +148,7 @@ enum store_rc migrate_sqlite(sqlite3 *db, int *applied, int *schema,
 		if (rc != SQLITE_OK) {
 			snprintf(err, errlen, "locking database for migration: %s",
 			         sqlite3_errmsg(db));
-			return rc_of(db, rc);
+			return store_sqlite_rc(rc);
 		}
 		int version;
 		enum store_rc r = migrate_sqlite_version(db, &version);
@@ -193,7 +181,7 @@ enum store_rc migrate_sqlite(sqlite3 *db, int *applied, int *schema,
 			snprintf(err, errlen, "committing migration %04d: %s",
 			         next->version, sqlite3_errmsg(db));
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-			return rc_of(db, rc);
+			return store_sqlite_rc(rc);
 		}
 		(*applied)++;
 	}

@@ -4,6 +4,9 @@
 
 #include "store.h"
 
+/* Maps a SQLite result code to the store's. */
+enum store_rc store_sqlite_rc(int rc);
+
 enum store_rc store_sqlite_open(const char *path, struct store **out,
                                 char *err, size_t errlen);
 

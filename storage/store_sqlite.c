@@ -107,7 +107,7 @@ struct sq_store {
 	struct conn *conns;
 };
 
-static enum store_rc rc_of(int rc)
+enum store_rc store_sqlite_rc(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -218,7 +218,7 @@ static enum store_rc exec_stmt(struct conn *c, sqlite3_stmt *st, int *changes)
 	done(st);
 	if (changes != NULL)
 		*changes = rc == SQLITE_DONE ? sqlite3_changes(c->db) : 0;
-	return rc == SQLITE_DONE ? STORE_OK : rc_of(rc);
+	return rc == SQLITE_DONE ? STORE_OK : store_sqlite_rc(rc);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -246,13 +246,13 @@ static char *col_text(sqlite3_stmt *st, int i)
 
 static enum store_rc begin(struct conn *c)
 {
-	return rc_of(sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
+	return store_sqlite_rc(sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
 }
 
 static enum store_rc finish(struct conn *c, enum store_rc r)
 {
 	if (r == STORE_OK) {
-		r = rc_of(sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL));
+		r = store_sqlite_rc(sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL));
 		if (r == STORE_OK)
 			return r;
 	}
@@ -367,7 +367,7 @@ static enum store_rc sq_client_update(struct store *s,
 		done(st_);                                                \
 		return rc_ == SQLITE_ROW    ? STORE_OK                    \
 		       : rc_ == SQLITE_DONE ? STORE_NOT_FOUND             \
-		                            : rc_of(rc_);                 \
+		                            : store_sqlite_rc(rc_);                 \
 	} while (0)
 
 /* Shared by the listings: steps st, hands each row to cb. */
@@ -384,7 +384,7 @@ static enum store_rc sq_client_update(struct store *s,
 		}                                                         \
 		done(st);                                                 \
 		return rc_ == SQLITE_ROW || rc_ == SQLITE_DONE ? STORE_OK \
-		                                               : rc_of(rc_); \
+		                                               : store_sqlite_rc(rc_); \
 	} while (0)
 
 static enum store_rc sq_client_get(struct store *s, const char *id,
@@ -600,7 +600,7 @@ static enum store_rc sq_key_current(struct store *s, struct store_key *out)
 		read_key(st, out);
 	done(st);
 	return rc == SQLITE_ROW ? STORE_OK
-	       : rc == SQLITE_DONE ? STORE_NOT_FOUND : rc_of(rc);
+	       : rc == SQLITE_DONE ? STORE_NOT_FOUND : store_sqlite_rc(rc);
 }
 
 static enum store_rc sq_key_list(struct store *s, bool published_only,
@@ -690,7 +690,7 @@ enum store_rc store_sqlite_open(const char *path, struct store **out, char *err,
 		snprintf(err, errlen, "%s: %s", path, msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
 		sq_close(&s->base);
-		return rc_of(rc);
+		return store_sqlite_rc(rc);
 	}
 	*out = &s->base;
 	return STORE_OK;

@@ -95,7 +95,11 @@ class ClientCredentialsTest(LatchkeyTestCase):
         self.assertEqual(r.json()["scope"], "write read")
         r = s.token({**form, "scope": "read admin"}, auth=self.auth)
         self.assertOAuthError(r, 400, "invalid_scope")
-        for bad in ["", " read", "read  write", 're"ad']:
+        # RFC 6749 section 3.2: an empty parameter counts as omitted.
+        r = s.token({**form, "scope": ""}, auth=self.auth)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["scope"], "read write")
+        for bad in [" read", "read  write", 're"ad', "read ", "caf\u00e9"]:
             r = s.token({**form, "scope": bad}, auth=self.auth)
             self.assertOAuthError(r, 400, "invalid_scope")
 
@@ -133,6 +137,11 @@ class ClientCredentialsTest(LatchkeyTestCase):
         r = s.token({**form, "client_id": self.auth[0],
                      "client_secret": "nope"})
         self.assertOAuthError(r, 401, "invalid_client")
+        # Empty parameters are omitted ones (section 3.2), not a second
+        # authentication method.
+        r = s.token({**form, "client_secret": "", "client_id": ""},
+                    auth=self.auth)
+        self.assertEqual(r.status, 200, r.body)
         # Two methods at once (section 2.3).
         r = s.token({**form, "client_secret": self.auth[1]}, auth=self.auth)
         self.assertOAuthError(r, 400, "invalid_request")
@@ -198,6 +207,21 @@ class ClientCredentialsTest(LatchkeyTestCase):
             "Content-Type": "application/x-www-form-urlencoded",
             "Transfer-Encoding": "chunked"})
         self.assertOAuthError(r, 413, "request_too_large")
+        # Past a bounded drain the server hangs up instead of reading on.
+        sent = [0]
+
+        def endless():
+            while sent[0] < 64 * 1024 * 1024:
+                sent[0] += 65536
+                yield b"y" * 65536
+        try:
+            r = s.request("POST", "/token", body=endless(), headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Transfer-Encoding": "chunked"})
+            self.assertEqual(r.status, 413)
+        except (ConnectionError, OSError):
+            pass
+        self.assertLess(sent[0], 16 * 1024 * 1024)
         r = s.request("HEAD", "/jwks.json")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b"")
