@@ -115,7 +115,9 @@ struct store_ops {
 	enum store_rc (*xUserRemove)(struct store *s, const char *username);
 	enum store_rc (*xUserList)(struct store *s, store_user_cb cb, void *arg);
 
-	/* Records an issued token; it is durable when this returns STORE_OK. */
+	/* Records an issued token; committed when this returns STORE_OK (WAL
+	 * with synchronous=NORMAL: it survives a crash of the process, not
+	 * necessarily a power cut). */
 	enum store_rc (*xTokenAdd)(struct store *s, const struct store_token *t);
 	enum store_rc (*xTokenGet)(struct store *s, const char *jti,
 	                           struct store_token *out);
