@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include "crypto.h"
 
 static void hex(const unsigned char *d, size_t n, char *out)
@@ -318,17 +320,6 @@ static void test_crypto_streq(void **state)
 
 /* ---- randomness ---------------------------------------------------------- */
 
-static bool is_b64url(const char *s)
-{
-	for (; *s; s++) {
-		char c = *s;
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return false;
-	}
-	return true;
-}
-
 static void test_random_token(void **state)
 {
 	(void)state;
@@ -339,7 +330,7 @@ static void test_random_token(void **state)
 		char *t = crypto_random_token(v[i].bytes);
 		assert_non_null(t);
 		assert_int_equal(strlen(t), v[i].chars);
-		assert_true(is_b64url(t));
+		assert_true(ut_is_b64url(t));
 		unsigned char *d = NULL;
 		size_t n = 0;
 		assert_int_equal(b64_decode(t, strlen(t), true, &d, &n), 0);

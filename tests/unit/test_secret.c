@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "unit_util.h"
+
 #include "crypto.h"
 #include "secret.h"
 
@@ -29,17 +31,6 @@ static int lower_cost(void **state)
 	return 0;
 }
 
-static bool is_b64url(const char *s)
-{
-	for (; *s; s++) {
-		char c = *s;
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
-			return false;
-	}
-	return true;
-}
-
 static void test_generate(void **state)
 {
 	(void)state;
@@ -47,8 +38,8 @@ static void test_generate(void **state)
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_int_equal(strlen(a), 43); /* 32 bytes, unpadded base64url */
-	assert_true(is_b64url(a));
-	assert_true(is_b64url(b));
+	assert_true(ut_is_b64url(a));
+	assert_true(ut_is_b64url(b));
 	assert_string_not_equal(a, b);
 	unsigned char *raw = NULL;
 	size_t n = 0;

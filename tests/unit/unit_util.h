@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +23,18 @@
 #include <cmocka.h>
 
 #include "store.h"
+
+/* True when s is entirely unpadded base64url alphabet. */
+static inline bool ut_is_b64url(const char *s)
+{
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
 
 /* A new, empty directory; the caller removes it with ut_rmtree and frees
  * the returned path. */
