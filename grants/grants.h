@@ -63,6 +63,33 @@ void token_response_clear(struct token_response *r);
 struct oauth_result grants_token(struct grants *g, const struct token_request *rq,
                                  struct token_response *out, char **client_id);
 
+/* POST /introspect (RFC 7662) and POST /revoke (RFC 7009). */
+struct token_ref_request {
+	struct client_creds creds;
+	const char *token;
+	const char *token_type_hint; /* a hint only; unknown values ignored */
+};
+
+struct introspection {
+	bool active; /* when false, nothing else is set or sent */
+	char *client_id, *scope, *sub, *iss, *jti, *aud;
+	const char *token_type; /* static */
+	int64_t exp, iat;
+};
+void introspection_clear(struct introspection *i);
+
+/* Only confidential clients may introspect; any of our tokens may be
+ * asked about (resource servers introspect other clients' tokens). */
+struct oauth_result grants_introspect(struct grants *g,
+                                      const struct token_ref_request *rq,
+                                      struct introspection *out,
+                                      char **client_id);
+/* Revokes a token issued to the authenticated client. An unknown, invalid
+ * or already revoked token is success (RFC 7009 section 2.2). */
+struct oauth_result grants_revoke(struct grants *g,
+                                  const struct token_ref_request *rq,
+                                  char **client_id);
+
 /* The public keys verifiers need: the current one and retired ones that
  * signed a still-unexpired token. cb is called once per key; a non-zero
  * return stops the walk and makes grants_jwks return -1. */

@@ -24,6 +24,16 @@ void signer_free(struct signer *sg);
 int signer_mint(struct signer *sg, const struct at_claims *c, char **token,
                 char **kid);
 
+/* ---- verify.c: reading our own access tokens ---------------------------- */
+
+struct at_claims_read {
+	char *jti, *iss, *aud; /* aud NULL when absent */
+};
+void at_claims_read_clear(struct at_claims_read *c);
+/* 0 when token is a JWS signed by one of our keys with a jti; -1 for
+ * anything else (malformed, foreign, altered). Fills out (caller clears). */
+int token_verify(struct grants *g, const char *token, struct at_claims_read *out);
+
 /* ---- client_auth.c -------------------------------------------------------- */
 
 struct secret_cache;
@@ -36,6 +46,14 @@ void secret_cache_free(struct secret_cache *sc);
 struct oauth_result client_authenticate(struct grants *g,
                                         const struct client_creds *cr,
                                         struct store_client *out);
+
+/* ---- introspect.c -------------------------------------------------------- */
+
+/* Authenticates a /introspect or /revoke caller and checks that a token
+ * was sent. On success cl is filled (caller clears). */
+struct oauth_result token_ref_auth(struct grants *g,
+                                   const struct token_ref_request *rq,
+                                   struct store_client *cl, char **client_id);
 
 /* ---- scope.c -------------------------------------------------------------- */
 

@@ -61,62 +61,133 @@ static json_t *token_json(const struct token_response *t)
 	return o;
 }
 
-enum MHD_Result h_token(struct srv_req *rq)
-{
-	struct form f = {0};
-	char *bid = NULL, *bsecret = NULL;
-	struct token_response out = {0};
-	struct oauth_result r = OAUTH_RESULT_OK;
-	enum MHD_Result ret;
+/* A form POST with client credentials: the shared front of /token,
+ * /introspect and /revoke. */
+struct form_req {
+	struct form f;
+	char *bid, *bsecret;
+	struct client_creds creds;
+};
 
-	if (!is_form(header(rq, MHD_HTTP_HEADER_CONTENT_TYPE))) {
-		r = OAUTH_FAIL(OAUTH_INVALID_REQUEST, "Content-Type must be "
-		               "application/x-www-form-urlencoded");
-		goto fail;
-	}
-	switch (form_parse(rq->body, rq->body_len, MAX_FORM_PARAMS, &f)) {
+static void form_req_free(struct form_req *fr)
+{
+	crypto_free_str(fr->bid);
+	crypto_free_str(fr->bsecret);
+	form_free(&fr->f);
+}
+
+static struct oauth_result form_req_read(struct srv_req *rq,
+                                         struct form_req *fr)
+{
+	memset(fr, 0, sizeof(*fr));
+	if (!is_form(header(rq, MHD_HTTP_HEADER_CONTENT_TYPE)))
+		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "Content-Type must be "
+		                  "application/x-www-form-urlencoded");
+	switch (form_parse(rq->body, rq->body_len, MAX_FORM_PARAMS, &fr->f)) {
 	case FORM_OK:
 		break;
 	case FORM_MALFORMED:
-		r = OAUTH_FAIL(OAUTH_INVALID_REQUEST, "the form body is malformed "
-		               "(bad percent-encoding or an empty name)");
-		goto fail;
+		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "the form body is "
+		                  "malformed (bad percent-encoding or an empty "
+		                  "name)");
 	case FORM_TOO_MANY:
-		r = OAUTH_FAIL(OAUTH_INVALID_REQUEST, "too many parameters");
-		goto fail;
+		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "too many parameters");
 	}
-	if (form_repeated(&f) != NULL) {
-		r = OAUTH_FAIL(OAUTH_INVALID_REQUEST, "a parameter is repeated");
-		goto fail;
-	}
-	enum basic_rc b = basic_auth_parse(header(rq, MHD_HTTP_HEADER_AUTHORIZATION),
-	                                   &bid, &bsecret);
-	if (b == BASIC_MALFORMED) {
-		r = OAUTH_FAIL(OAUTH_INVALID_CLIENT, "the Basic credentials are "
-		               "malformed");
-		goto fail;
-	}
-	struct token_request tr = {
-		.creds = {.basic = b == BASIC_OK, .basic_id = bid,
-		          .basic_secret = bsecret,
-		          .form_id = param(&f, "client_id"),
-		          .form_secret = param(&f, "client_secret")},
-		.grant_type = param(&f, "grant_type"),
-		.scope = param(&f, "scope"),
+	if (form_repeated(&fr->f) != NULL)
+		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "a parameter is repeated");
+	enum basic_rc b = basic_auth_parse(
+	    header(rq, MHD_HTTP_HEADER_AUTHORIZATION), &fr->bid, &fr->bsecret);
+	if (b == BASIC_MALFORMED)
+		return OAUTH_FAIL(OAUTH_INVALID_CLIENT, "the Basic credentials are "
+		                  "malformed");
+	fr->creds = (struct client_creds){
+		.basic = b == BASIC_OK, .basic_id = fr->bid,
+		.basic_secret = fr->bsecret,
+		.form_id = param(&fr->f, "client_id"),
+		.form_secret = param(&fr->f, "client_secret"),
 	};
-	rq->grant_type = xstrdup(tr.grant_type);
-	r = grants_token(rq->srv->grants, &tr, &out, &rq->client_id);
-	if (r.err != OAUTH_OK)
-		goto fail;
-	ret = respond_json(rq, 200, token_json(&out), no_store);
-	goto done;
-fail:
-	ret = respond_error(rq, r, no_store);
-done:
+	return OAUTH_RESULT_OK;
+}
+
+enum MHD_Result h_token(struct srv_req *rq)
+{
+	struct form_req fr;
+	struct token_response out = {0};
+	enum MHD_Result ret;
+
+	struct oauth_result r = form_req_read(rq, &fr);
+	if (r.err == OAUTH_OK) {
+		struct token_request tr = {
+			.creds = fr.creds,
+			.grant_type = param(&fr.f, "grant_type"),
+			.scope = param(&fr.f, "scope"),
+		};
+		rq->grant_type = xstrdup(tr.grant_type);
+		r = grants_token(rq->srv->grants, &tr, &out, &rq->client_id);
+	}
+	ret = r.err == OAUTH_OK ? respond_json(rq, 200, token_json(&out), no_store)
+	                        : respond_error(rq, r, no_store);
 	token_response_clear(&out);
-	crypto_free_str(bid);
-	crypto_free_str(bsecret);
-	form_free(&f);
+	form_req_free(&fr);
+	return ret;
+}
+
+static json_t *introspection_json(const struct introspection *in)
+{
+	/* RFC 7662 section 2.2: an inactive token is only "active": false. */
+	if (!in->active)
+		return json_pack("{s:b}", "active", 0);
+	json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:s}",
+	    "active", 1, "client_id", in->client_id, "sub", in->sub,
+	    "jti", in->jti, "token_type", in->token_type,
+	    "exp", (json_int_t)in->exp, "iat", (json_int_t)in->iat,
+	    "iss", in->iss ? in->iss : "");
+	if (o != NULL && in->scope != NULL && in->scope[0] != '\0')
+		json_object_set_new(o, "scope", json_string(in->scope));
+	if (o != NULL && in->aud != NULL)
+		json_object_set_new(o, "aud", json_string(in->aud));
+	return o;
+}
+
+enum MHD_Result h_introspect(struct srv_req *rq)
+{
+	struct form_req fr;
+	struct introspection out = {0};
+
+	struct oauth_result r = form_req_read(rq, &fr);
+	if (r.err == OAUTH_OK) {
+		struct token_ref_request tr = {
+			.creds = fr.creds, .token = param(&fr.f, "token"),
+			.token_type_hint = param(&fr.f, "token_type_hint"),
+		};
+		r = grants_introspect(rq->srv->grants, &tr, &out, &rq->client_id);
+	}
+	enum MHD_Result ret =
+	    r.err == OAUTH_OK
+	        ? respond_json(rq, 200, introspection_json(&out), no_store)
+	        : respond_error(rq, r, no_store);
+	introspection_clear(&out);
+	form_req_free(&fr);
+	return ret;
+}
+
+enum MHD_Result h_revoke(struct srv_req *rq)
+{
+	struct form_req fr;
+
+	struct oauth_result r = form_req_read(rq, &fr);
+	if (r.err == OAUTH_OK) {
+		struct token_ref_request tr = {
+			.creds = fr.creds, .token = param(&fr.f, "token"),
+			.token_type_hint = param(&fr.f, "token_type_hint"),
+		};
+		r = grants_revoke(rq->srv->grants, &tr, &rq->client_id);
+	}
+	/* RFC 7009 section 2.2: 200, and the body is not for the client. */
+	enum MHD_Result ret = r.err == OAUTH_OK
+	                          ? respond_empty(rq, 200, no_store)
+	                          : respond_error(rq, r, no_store);
+	form_req_free(&fr);
 	return ret;
 }
 
@@ -192,9 +263,11 @@ enum MHD_Result h_metadata(struct srv_req *rq)
 	if (grants_metadata(rq->srv->grants, &md) != 0)
 		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
 		                                    NULL), NULL);
-	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}",
+	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "issuer", iss,
 	    "token_endpoint", endpoint(iss, "/token"),
+	    "revocation_endpoint", endpoint(iss, "/revoke"),
+	    "introspection_endpoint", endpoint(iss, "/introspect"),
 	    "jwks_uri", endpoint(iss, "/jwks.json"),
 	    "grant_types_supported", str_array(md.grant_types),
 	    "token_endpoint_auth_methods_supported", str_array(md.auth_methods),
@@ -202,6 +275,13 @@ enum MHD_Result h_metadata(struct srv_req *rq)
 	    "response_types_supported", json_array());
 	if (o != NULL && md.scopes[0] != '\0')
 		json_object_set_new(o, "scopes_supported", words_array(md.scopes));
+	if (o != NULL) {
+		json_object_set_new(o, "revocation_endpoint_auth_methods_supported",
+		                    str_array(md.auth_methods));
+		json_object_set_new(o,
+		                    "introspection_endpoint_auth_methods_supported",
+		                    str_array(md.auth_methods));
+	}
 	free(md.scopes);
 	return respond_json(rq, 200, o, cache);
 }

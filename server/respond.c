@@ -10,8 +10,9 @@
 #include "log.h"
 #include "server_int.h"
 
-static enum MHD_Result send_buffer(struct srv_req *rq, int status, char *body,
-                                   size_t len, const struct hdr *extra)
+static enum MHD_Result send_typed(struct srv_req *rq, int status, char *body,
+                                  size_t len, const char *type,
+                                  const struct hdr *extra)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(
 	    len, body, MHD_RESPMEM_MUST_FREE);
@@ -19,8 +20,8 @@ static enum MHD_Result send_buffer(struct srv_req *rq, int status, char *body,
 		free(body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	                        "application/json");
+	if (type != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	for (const struct hdr *h = extra; h != NULL && h->name != NULL; h++)
 		MHD_add_response_header(resp, h->name, h->value);
@@ -29,6 +30,18 @@ static enum MHD_Result send_buffer(struct srv_req *rq, int status, char *body,
 	rq->status = status;
 	rq->responded = true;
 	return r;
+}
+
+static enum MHD_Result send_buffer(struct srv_req *rq, int status, char *body,
+                                   size_t len, const struct hdr *extra)
+{
+	return send_typed(rq, status, body, len, "application/json", extra);
+}
+
+enum MHD_Result respond_empty(struct srv_req *rq, int status,
+                              const struct hdr *extra)
+{
+	return send_typed(rq, status, NULL, 0, NULL, extra);
 }
 
 enum MHD_Result respond_json(struct srv_req *rq, int status, json_t *body,

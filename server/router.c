@@ -9,6 +9,8 @@
 
 static const struct route routes[] = {
 	{"/token", M_POST, h_token},
+	{"/introspect", M_POST, h_introspect},
+	{"/revoke", M_POST, h_revoke},
 	{"/jwks.json", M_GET, h_jwks},
 	{"/.well-known/oauth-authorization-server", M_GET, h_metadata},
 	{"/healthz", M_GET, h_healthz},

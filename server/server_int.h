@@ -102,6 +102,8 @@ const char *route_allow(const struct route *r);
 /* ---- handlers.c --------------------------------------------------------- */
 
 enum MHD_Result h_token(struct srv_req *rq);
+enum MHD_Result h_introspect(struct srv_req *rq);
+enum MHD_Result h_revoke(struct srv_req *rq);
 enum MHD_Result h_jwks(struct srv_req *rq);
 enum MHD_Result h_metadata(struct srv_req *rq);
 enum MHD_Result h_healthz(struct srv_req *rq);
@@ -119,6 +121,9 @@ struct hdr {
 /* Sends body (stolen) as JSON with status and extra headers (may be NULL). */
 enum MHD_Result respond_json(struct srv_req *rq, int status, json_t *body,
                              const struct hdr *extra);
+/* A response with no body (RFC 7009's 200). */
+enum MHD_Result respond_empty(struct srv_req *rq, int status,
+                              const struct hdr *extra);
 /* The one error path: renders {"error","error_description"}, sets the
  * status and headers the RFCs ask for, and notes the error for the log. */
 enum MHD_Result respond_error(struct srv_req *rq, struct oauth_result r,

@@ -1,0 +1,44 @@
+/*
+ * revoke.c: RFC 7009 token revocation. A client may revoke only tokens
+ * issued to it (section 2.1). Anything we cannot read as one of our
+ * tokens is answered with success, since there is nothing left to revoke
+ * and the client's goal, an unusable token, holds (section 2.2).
+ */
+#include <string.h>
+
+#include "clock.h"
+#include "grants_int.h"
+#include "log.h"
+
+struct oauth_result grants_revoke(struct grants *g,
+                                  const struct token_ref_request *rq,
+                                  char **client_id)
+{
+	struct store_client cl;
+	struct at_claims_read claims;
+	struct store_token rec = {0};
+
+	struct oauth_result r = token_ref_auth(g, rq, &cl, client_id);
+	if (r.err != OAUTH_OK)
+		return r;
+	if (token_verify(g, rq->token, &claims) != 0) {
+		store_client_clear(&cl);
+		return OAUTH_RESULT_OK;
+	}
+	enum store_rc rc = store_token_get(g->store, claims.jti, &rec);
+	if (rc == STORE_OK && strcmp(rec.client_id, cl.client_id) != 0) {
+		r = OAUTH_FAIL(OAUTH_UNAUTHORIZED_CLIENT,
+		               "the token was not issued to this client");
+	} else if (rc == STORE_OK) {
+		int n = 0;
+		rc = store_token_revoke(g->store, rec.jti, clock_now(), &n);
+	}
+	if (rc != STORE_OK && rc != STORE_NOT_FOUND) {
+		log_errx("revocation: %s", store_rc_str(rc));
+		r = OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+	}
+	store_token_clear(&rec);
+	at_claims_read_clear(&claims);
+	store_client_clear(&cl);
+	return r;
+}
