@@ -23,6 +23,9 @@ struct lk_config {
 	char *audience;        /* "" means no aud claim */
 	long max_body_size;    /* bytes */
 	long threads;
+	long login_max_failures;
+	long login_max_failures_per_address;
+	long login_failure_window; /* seconds */
 	char *log_format;      /* text | json */
 	char *log_level;       /* debug | info | warn | error */
 

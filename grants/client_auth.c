@@ -102,7 +102,7 @@ static void cache_put(struct secret_cache *sc, const unsigned char *tag)
 	pthread_mutex_unlock(&sc->mu);
 }
 
-static bool kdf_slot_take(struct secret_cache *sc)
+static bool sem_slot_take(struct secret_cache *sc)
 {
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -116,6 +116,16 @@ static bool kdf_slot_take(struct secret_cache *sc)
 	while ((rc = sem_timedwait(&sc->kdf_slots, &until)) != 0 && errno == EINTR)
 		;
 	return rc == 0;
+}
+
+bool kdf_slot_take(struct grants *g)
+{
+	return sem_slot_take(g->secret_cache);
+}
+
+void kdf_slot_give(struct grants *g)
+{
+	sem_post(&g->secret_cache->kdf_slots);
 }
 
 /* OAUTH_OK, OAUTH_INVALID_CLIENT, or OAUTH_TEMPORARILY_UNAVAILABLE when
@@ -133,7 +143,7 @@ static enum oauth_err secret_check(struct grants *g,
 	cache_tag(sc, cl->client_id, cl->secret_hash, secret, tag);
 	if (cache_has(sc, tag))
 		return OAUTH_OK;
-	if (!kdf_slot_take(sc)) {
+	if (!sem_slot_take(sc)) {
 		log_warnx("client %s: every password-hash slot is busy",
 		          cl->client_id);
 		return OAUTH_TEMPORARILY_UNAVAILABLE;

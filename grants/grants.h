@@ -25,6 +25,9 @@ struct grants_config {
 	const char *audience;     /* aud claim; NULL or "" for none */
 	int64_t access_token_ttl; /* default when the client sets none */
 	enum key_alg alg;         /* algorithm of the current signing key */
+	int login_max_failures;             /* per username and window */
+	int login_max_failures_per_address; /* per client address and window */
+	int64_t login_failure_window;       /* seconds */
 };
 
 struct grants;
@@ -47,6 +50,8 @@ struct token_request {
 	struct client_creds creds;
 	const char *grant_type;
 	const char *scope;
+	const char *username, *password; /* password grant */
+	const char *remote_addr;         /* for throttling; may be NULL */
 };
 
 struct token_response {

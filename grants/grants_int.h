@@ -55,6 +55,22 @@ struct oauth_result token_ref_auth(struct grants *g,
                                    const struct token_ref_request *rq,
                                    struct store_client *cl, char **client_id);
 
+/* Argon2id runs share one slot per CPU (see client_auth.c). take waits a
+ * bounded time and returns false when every slot stayed busy. */
+bool kdf_slot_take(struct grants *g);
+void kdf_slot_give(struct grants *g);
+
+/* ---- throttle.c: failed-login counting ---------------------------------- */
+
+struct throttle;
+struct throttle *throttle_new(int64_t window_secs);
+void throttle_free(struct throttle *t);
+/* Failures of key (of a kind: "user", "addr") in the current window; a
+ * NULL key has none. */
+int throttle_failures(struct throttle *t, const char *kind, const char *key);
+void throttle_fail(struct throttle *t, const char *kind, const char *key);
+void throttle_clear(struct throttle *t, const char *kind, const char *key);
+
 /* ---- scope.c -------------------------------------------------------------- */
 
 /* Decides the granted scope (RFC 6749 section 3.3): the requested scopes if
@@ -77,6 +93,11 @@ typedef struct oauth_result (*grant_fn)(struct grants *g,
                                         const struct store_client *cl,
                                         struct token_response *out);
 
+struct oauth_result grant_password(struct grants *g,
+                                   const struct token_request *rq,
+                                   const struct store_client *cl,
+                                   struct token_response *out);
+
 struct oauth_result grant_client_credentials(struct grants *g,
                                              const struct token_request *rq,
                                              const struct store_client *cl,
@@ -96,6 +117,9 @@ struct grants {
 	int64_t access_token_ttl;
 	struct signer *signer;
 	struct secret_cache *secret_cache;
+	struct throttle *throttle;
+	int login_max_failures;
+	int login_max_failures_per_address;
 };
 
 #endif

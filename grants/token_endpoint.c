@@ -24,6 +24,7 @@ struct grant_def {
 /* Later grants are rows here, not branches in the dispatcher. */
 static const struct grant_def grant_table[] = {
 	{"client_credentials", GRANT_F_CONFIDENTIAL, grant_client_credentials},
+	{"password", 0, grant_password},
 };
 #define NGRANTS (sizeof(grant_table) / sizeof(grant_table[0]))
 
@@ -90,8 +91,11 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	g->audience = cfg->audience && cfg->audience[0] ? xstrdup(cfg->audience)
 	                                                : NULL;
 	g->access_token_ttl = cfg->access_token_ttl;
+	g->login_max_failures = cfg->login_max_failures;
+	g->login_max_failures_per_address = cfg->login_max_failures_per_address;
 	g->secret_cache = secret_cache_new();
-	if (g->secret_cache == NULL) {
+	g->throttle = throttle_new(cfg->login_failure_window);
+	if (g->secret_cache == NULL || g->throttle == NULL) {
 		snprintf(err, errlen, "no randomness for the secret cache key");
 		grants_free(g);
 		return -1;
@@ -110,6 +114,7 @@ void grants_free(struct grants *g)
 		return;
 	signer_free(g->signer);
 	secret_cache_free(g->secret_cache);
+	throttle_free(g->throttle);
 	free(g->issuer);
 	free(g->audience);
 	free(g);

@@ -121,6 +121,9 @@ enum MHD_Result h_token(struct srv_req *rq)
 			.creds = fr.creds,
 			.grant_type = param(&fr.f, "grant_type"),
 			.scope = param(&fr.f, "scope"),
+			.username = param(&fr.f, "username"),
+			.password = param(&fr.f, "password"),
+			.remote_addr = rq->remote_addr,
 		};
 		rq->grant_type = xstrdup(tr.grant_type);
 		r = grants_token(rq->srv->grants, &tr, &out, &rq->client_id);

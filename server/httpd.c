@@ -89,6 +89,15 @@ static struct srv_req *req_new(struct srv *s, struct MHD_Connection *c,
 	rq->conn = c;
 	rq->method = method;
 	rq->path = xstrdup(url);
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci != NULL && ci->client_addr != NULL)
+		getnameinfo(ci->client_addr,
+		            ci->client_addr->sa_family == AF_INET6
+		                ? sizeof(struct sockaddr_in6)
+		                : sizeof(struct sockaddr_in),
+		            rq->remote_addr, sizeof(rq->remote_addr), NULL, 0,
+		            NI_NUMERICHOST);
 	clock_gettime(CLOCK_MONOTONIC, &rq->started);
 	return rq;
 }

@@ -114,6 +114,10 @@ int main(int argc, char **argv)
 		.audience = cfg.audience,
 		.access_token_ttl = cfg.access_token_ttl,
 		.alg = alg,
+		.login_max_failures = (int)cfg.login_max_failures,
+		.login_max_failures_per_address =
+		    (int)cfg.login_max_failures_per_address,
+		.login_failure_window = cfg.login_failure_window,
 	};
 	if (grants_new(st, &gc, &g, err, sizeof(err)) != 0) {
 		log_errx("%s", err);

@@ -59,6 +59,7 @@ struct srv_req {
 	const char *method; /* borrowed from MHD for the request's life */
 	char *path;
 	const struct route *route;
+	char remote_addr[64]; /* numeric client address, "" if unknown */
 	char *body;
 	size_t body_len;
 	size_t drained; /* bytes read past the limit */

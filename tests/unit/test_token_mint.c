@@ -90,7 +90,11 @@ static int group_setup(void **state)
 	secret_set_argon2_cost(&(struct argon2_cost){1, 64, 1});
 	fx.dir = ut_tmpdir();
 	fx.s = ut_store_open(fx.dir, "grants.db");
-	struct grants_config cfg = {ISSUER, AUDIENCE, TTL, KEY_ALG_ES256};
+	struct grants_config cfg = {.issuer = ISSUER, .audience = AUDIENCE,
+	                            .access_token_ttl = TTL, .alg = KEY_ALG_ES256,
+	                            .login_max_failures = 5,
+	                            .login_max_failures_per_address = 20,
+	                            .login_failure_window = 300};
 	char err[256] = "";
 	if (grants_new(fx.s, &cfg, &fx.g, err, sizeof(err)) != 0)
 		fail_msg("grants_new: %s", err);
@@ -430,7 +434,11 @@ static void test_first_start_made_a_key(void **state)
 	char *kid1, *alg1, *pub1;
 	current_key(fx.s, &kid1, &alg1, &pub1);
 	struct grants *g2 = NULL;
-	struct grants_config cfg = {ISSUER, NULL, TTL, KEY_ALG_ES256};
+	struct grants_config cfg = {.issuer = ISSUER, .audience = NULL,
+	                            .access_token_ttl = TTL, .alg = KEY_ALG_ES256,
+	                            .login_max_failures = 5,
+	                            .login_max_failures_per_address = 20,
+	                            .login_failure_window = 300};
 	char err[256] = "";
 	assert_int_equal(grants_new(fx.s, &cfg, &g2, err, sizeof(err)), 0);
 	char *kid2, *alg2, *pub2;
@@ -651,7 +659,11 @@ static void test_rs256_rotation(void **state)
 	struct store *s = ut_store_open(dir, "rot.db");
 	struct grants *g = NULL;
 	char err[256] = "";
-	struct grants_config cfg = {ISSUER, "", TTL, KEY_ALG_ES256};
+	struct grants_config cfg = {.issuer = ISSUER, .audience = "",
+	                            .access_token_ttl = TTL, .alg = KEY_ALG_ES256,
+	                            .login_max_failures = 5,
+	                            .login_max_failures_per_address = 20,
+	                            .login_failure_window = 300};
 	assert_int_equal(grants_new(s, &cfg, &g, err, sizeof(err)), 0);
 	char *kid1, *alg1, *pub1;
 	current_key(s, &kid1, &alg1, &pub1);

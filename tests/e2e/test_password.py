@@ -1,0 +1,101 @@
+"""grant_type=password (RFC 6749 section 4.3) against the real latchkeyd:
+users from the CLI, Argon2id, same answer for unknown users and wrong
+passwords, and throttling of failed attempts."""
+import jwt
+
+from lk_harness import LatchkeyTestCase, add_client, cli
+
+
+class PasswordGrantTest(LatchkeyTestCase):
+    def setUp(self):
+        super().setUp()
+        c = add_client(self.db, "app", "--grant", "password", "--scope",
+                       "profile", "--scope", "email")
+        self.auth = (c["client_id"], c["client_secret"])
+        cli(self.db, "user", "add", "dave", "--password-stdin",
+            stdin="dave-password-1\n")
+        self.user_id = [u for u in __import__("json").loads(
+            cli(self.db, "user", "list", "--json").stdout)
+            if u["username"] == "dave"][0]["user_id"]
+
+    def login(self, s, username, password, auth=None, **extra):
+        return s.token({"grant_type": "password", "username": username,
+                        "password": password, **extra}, auth=auth or self.auth)
+
+    def test_login_issues_token_for_the_user(self):
+        s = self.start()
+        r = self.login(s, "dave", "dave-password-1", scope="profile")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.headers["cache-control"], "no-store")
+        body = r.json()
+        self.assertEqual(body["token_type"], "Bearer")
+        self.assertEqual(body["scope"], "profile")
+        claims = jwt.decode(body["access_token"],
+                            options={"verify_signature": False})
+        self.assertEqual(claims["sub"], self.user_id)
+        self.assertTrue(claims["sub"].startswith("u_"))
+        self.assertEqual(claims["client_id"], self.auth[0])
+        s.stop()
+        for secret in ["dave-password-1", body["access_token"]]:
+            self.assertNotIn(secret, s.log_text())
+
+    def test_wrong_password_and_unknown_user_look_the_same(self):
+        s = self.start()
+        a = self.login(s, "dave", "wrong-password")
+        b = self.login(s, "nobody", "dave-password-1")
+        self.assertOAuthError(a, 400, "invalid_grant")
+        self.assertOAuthError(b, 400, "invalid_grant")
+        self.assertEqual(a.body, b.body)
+
+    def test_request_errors(self):
+        s = self.start()
+        cc = add_client(self.db, "cc-only")
+        cases = [
+            ({"grant_type": "password", "username": "dave"},
+             400, "invalid_request"),
+            ({"grant_type": "password", "password": "x"}, 400,
+             "invalid_request"),
+            ({"grant_type": "password", "username": "dave",
+              "password": "dave-password-1", "scope": "admin"}, 400,
+             "invalid_scope"),
+        ]
+        for form, status, code in cases:
+            with self.subTest(form=form):
+                self.assertOAuthError(s.token(form, auth=self.auth), status,
+                                      code)
+        r = self.login(s, "dave", "dave-password-1",
+                       auth=(cc["client_id"], cc["client_secret"]))
+        self.assertOAuthError(r, 400, "unauthorized_client")
+
+    def test_failures_are_throttled_per_username(self):
+        s = self.start("--login-max-failures", "3",
+                       "--login-failure-window", "300")
+        for _ in range(3):
+            self.assertOAuthError(self.login(s, "dave", "bad"), 400,
+                                  "invalid_grant")
+        r = self.login(s, "dave", "dave-password-1")
+        self.assertOAuthError(r, 400, "invalid_grant")
+        self.assertIn("too many", r.json()["error_description"])
+        # Another user is not affected.
+        cli(self.db, "user", "add", "erin", "--password-stdin",
+            stdin="erin-password-1\n")
+        self.assertEqual(self.login(s, "erin", "erin-password-1").status, 200)
+        self.assertIn("login throttled", s.log_text())
+
+    def test_failures_are_throttled_per_address(self):
+        s = self.start("--login-max-failures-per-address", "4")
+        for i in range(4):
+            self.assertOAuthError(self.login(s, f"user{i}", "bad"), 400,
+                                  "invalid_grant")
+        r = self.login(s, "dave", "dave-password-1")
+        self.assertOAuthError(r, 400, "invalid_grant")
+        self.assertIn("too many", r.json()["error_description"])
+
+    def test_success_resets_the_username_count(self):
+        s = self.start("--login-max-failures", "3")
+        for _ in range(2):
+            self.login(s, "dave", "bad")
+        self.assertEqual(self.login(s, "dave", "dave-password-1").status, 200)
+        for _ in range(2):
+            self.login(s, "dave", "bad")
+        self.assertEqual(self.login(s, "dave", "dave-password-1").status, 200)
