@@ -35,6 +35,7 @@ void store_client_clear(struct store_client *c)
 	free(c->grant_types);
 	free(c->scopes);
 	free(c->redirect_uris);
+	free(c->on_refresh);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -53,7 +54,20 @@ void store_token_clear(struct store_token *t)
 	free(t->subject);
 	free(t->scope);
 	free(t->kid);
+	free(t->family_id);
 	memset(t, 0, sizeof(*t));
+}
+
+void store_refresh_clear(struct store_refresh *r)
+{
+	free(r->token_hash);
+	free(r->family_id);
+	free(r->client_id);
+	free(r->subject);
+	free(r->username);
+	free(r->scope);
+	free(r->access_jti);
+	memset(r, 0, sizeof(*r));
 }
 
 void store_key_clear(struct store_key *k)
@@ -133,3 +147,11 @@ enum store_rc store_key_current(struct store *s, struct store_key *out)
 enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
                              store_key_cb cb, void *arg)
 { return s->ops->xKeyList(s, published_only, now, cb, arg); }
+enum store_rc store_issue(struct store *s, const struct store_issue *is)
+{ return s->ops->xIssue(s, is); }
+enum store_rc store_refresh_get(struct store *s, const char *token_hash,
+                                struct store_refresh *out)
+{ return s->ops->xRefreshGet(s, token_hash, out); }
+enum store_rc store_family_revoke(struct store *s, const char *family_id,
+                                  int64_t now, int *count)
+{ return s->ops->xFamilyRevoke(s, family_id, now, count); }

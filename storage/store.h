@@ -41,6 +41,10 @@ struct store_client {
 	int64_t access_token_ttl;  /* 0: server default */
 	int64_t refresh_token_ttl; /* 0: server default */
 	int64_t created_at, updated_at;
+	/* Since schema 2. Zero values mean "the server's setting". */
+	enum store_tristate { STORE_DEFAULT = 0, STORE_ON, STORE_OFF }
+	    issue_refresh_token;
+	char *on_refresh; /* "nothing" | "revoke" | "hook" | NULL */
 };
 void store_client_clear(struct store_client *c);
 
@@ -61,8 +65,36 @@ struct store_token {
 	char *kid;
 	int64_t issued_at, expires_at;
 	int64_t revoked_at; /* 0: not revoked */
+	char *family_id;    /* NULL when issued without a refresh token */
 };
 void store_token_clear(struct store_token *t);
+
+/* A refresh token's record; the token itself is kept only as a hash. */
+struct store_refresh {
+	char *token_hash; /* hex SHA-256 of the token */
+	char *family_id;
+	char *client_id;
+	char *subject;
+	char *username;   /* NULL for client tokens */
+	char *scope;
+	char *access_jti; /* the access token issued together with it */
+	int64_t issued_at, expires_at;
+	int64_t retired_at; /* 0: live; else rotated out */
+	int64_t revoked_at; /* 0: not revoked */
+};
+void store_refresh_clear(struct store_refresh *r);
+
+/* Everything one successful token response writes, in one transaction. */
+struct store_issue {
+	int64_t now;
+	/* Retire this refresh token first; if it is no longer live (retired,
+	 * revoked or expired at now) nothing is written and STORE_CONFLICT is
+	 * returned: of concurrent refreshes, exactly one wins. NULL: none. */
+	const char *retire_hash;
+	const char *revoke_jti;            /* on_refresh=revoke; NULL: none */
+	const struct store_token *access;  /* always */
+	const struct store_refresh *refresh; /* NULL: no refresh token */
+};
 
 struct store_token_filter {
 	const char *client_id; /* NULL: every client */
@@ -139,6 +171,15 @@ struct store_ops {
 	 * that still have an unexpired token at now. Current first, then newest. */
 	enum store_rc (*xKeyList)(struct store *s, bool published_only,
 	                          int64_t now, store_key_cb cb, void *arg);
+
+	/* ---- version 2 ---- */
+	enum store_rc (*xIssue)(struct store *s, const struct store_issue *is);
+	enum store_rc (*xRefreshGet)(struct store *s, const char *token_hash,
+	                             struct store_refresh *out);
+	/* Revokes every refresh and access token of a family; *count is the
+	 * number of tokens changed. */
+	enum store_rc (*xFamilyRevoke)(struct store *s, const char *family_id,
+	                               int64_t now, int *count);
 };
 
 /* Each backend embeds this as its first member. */
@@ -182,5 +223,10 @@ enum store_rc store_key_add_current(struct store *s, const struct store_key *k);
 enum store_rc store_key_current(struct store *s, struct store_key *out);
 enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
                              store_key_cb cb, void *arg);
+enum store_rc store_issue(struct store *s, const struct store_issue *is);
+enum store_rc store_refresh_get(struct store *s, const char *token_hash,
+                                struct store_refresh *out);
+enum store_rc store_family_revoke(struct store *s, const char *family_id,
+                                  int64_t now, int *count);
 
 #endif

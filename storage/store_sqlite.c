@@ -34,25 +34,31 @@ enum stmt {
 	ST_TOKEN_ADD, ST_TOKEN_GET, ST_TOKEN_LIST, ST_TOKEN_REVOKE,
 	ST_TOKEN_REVOKE_CLIENT,
 	ST_KEY_RETIRE, ST_KEY_ADD, ST_KEY_CURRENT, ST_KEY_LIST, ST_KEY_PUBLISHED,
+	ST_RT_RETIRE, ST_RT_ADD, ST_RT_GET, ST_FAMILY_REVOKE_RT,
+	ST_FAMILY_REVOKE_AT,
 	ST__MAX
 };
 
 #define CLIENT_COLS "client_id, name, secret_hash, is_public, grant_types, " \
                     "scopes, redirect_uris, access_token_ttl, "              \
-                    "refresh_token_ttl, created_at, updated_at"
+                    "refresh_token_ttl, created_at, updated_at, "              \
+                    "issue_refresh_token, on_refresh"
 #define USER_COLS "user_id, username, password_hash, created_at, updated_at"
 #define TOKEN_COLS "jti, client_id, subject, scope, kid, issued_at, " \
-                   "expires_at, revoked_at"
+                   "expires_at, revoked_at, family_id"
+#define RT_COLS "token_hash, family_id, client_id, subject, username, scope, " \
+                "access_jti, issued_at, expires_at, retired_at, revoked_at"
 #define KEY_COLS "kid, alg, private_pem, created_at, retired_at"
 
 static const char *const stmt_sql[ST__MAX] = {
 	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ") "
-	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE client_id=?",
 	[ST_CLIENT_UPDATE] = "UPDATE clients SET name=?2, secret_hash=?3, "
 	                     "is_public=?4, grant_types=?5, scopes=?6, "
 	                     "redirect_uris=?7, access_token_ttl=?8, "
-	                     "refresh_token_ttl=?9, updated_at=?11 "
+	                     "refresh_token_ttl=?9, updated_at=?11, "
+	                     "issue_refresh_token=?12, on_refresh=?13 "
 	                     "WHERE client_id=?1",
 	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",
 	[ST_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
@@ -63,7 +69,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_USER_REMOVE] = "DELETE FROM users WHERE username=?",
 	[ST_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
 	[ST_TOKEN_ADD] = "INSERT INTO access_tokens (" TOKEN_COLS ") "
-	                 "VALUES (?,?,?,?,?,?,?,?)",
+	                 "VALUES (?,?,?,?,?,?,?,?,?)",
 	[ST_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE jti=?",
 	[ST_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM access_tokens "
 	                  "WHERE (?1 IS NULL OR client_id=?1) AND (?2 = 0 OR "
@@ -86,6 +92,16 @@ static const char *const stmt_sql[ST__MAX] = {
 	                     "access_tokens t WHERE t.kid=k.kid AND "
 	                     "t.expires_at > ?) ORDER BY retired_at IS NOT NULL, "
 	                     "created_at DESC, kid",
+	[ST_RT_RETIRE] = "UPDATE refresh_tokens SET retired_at=?2 "
+	                 "WHERE token_hash=?1 AND retired_at IS NULL AND "
+	                 "revoked_at IS NULL AND expires_at > ?2",
+	[ST_RT_ADD] = "INSERT INTO refresh_tokens (" RT_COLS ") "
+	              "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_RT_GET] = "SELECT " RT_COLS " FROM refresh_tokens WHERE token_hash=?",
+	[ST_FAMILY_REVOKE_RT] = "UPDATE refresh_tokens SET revoked_at=?2 "
+	                        "WHERE family_id=?1 AND revoked_at IS NULL",
+	[ST_FAMILY_REVOKE_AT] = "UPDATE access_tokens SET revoked_at=?2 "
+	                        "WHERE family_id=?1 AND revoked_at IS NULL",
 };
 
 /* ---- connections --------------------------------------------------------- */
@@ -314,6 +330,11 @@ static void bind_client(sqlite3_stmt *st, const struct store_client *c)
 	bind_opt_int(st, 9, c->refresh_token_ttl);
 	sqlite3_bind_int64(st, 10, c->created_at);
 	sqlite3_bind_int64(st, 11, c->updated_at);
+	if (c->issue_refresh_token == STORE_DEFAULT)
+		sqlite3_bind_null(st, 12);
+	else
+		sqlite3_bind_int(st, 12, c->issue_refresh_token == STORE_ON);
+	bind_text(st, 13, c->on_refresh);
 }
 
 static void read_client(sqlite3_stmt *st, struct store_client *c)
@@ -329,6 +350,11 @@ static void read_client(sqlite3_stmt *st, struct store_client *c)
 	c->refresh_token_ttl = sqlite3_column_int64(st, 8);
 	c->created_at = sqlite3_column_int64(st, 9);
 	c->updated_at = sqlite3_column_int64(st, 10);
+	c->issue_refresh_token = sqlite3_column_type(st, 11) == SQLITE_NULL
+	                             ? STORE_DEFAULT
+	                         : sqlite3_column_int(st, 11) ? STORE_ON
+	                                                      : STORE_OFF;
+	c->on_refresh = col_text(st, 12);
 }
 
 static enum store_rc sq_client_add(struct store *s, const struct store_client *c)
@@ -493,11 +519,11 @@ static void read_token(sqlite3_stmt *st, struct store_token *t)
 	t->issued_at = sqlite3_column_int64(st, 5);
 	t->expires_at = sqlite3_column_int64(st, 6);
 	t->revoked_at = sqlite3_column_int64(st, 7);
+	t->family_id = col_text(st, 8);
 }
 
-static enum store_rc sq_token_add(struct store *s, const struct store_token *t)
+static enum store_rc token_insert(struct conn *cn, const struct store_token *t)
 {
-	struct conn *cn = conn_get(s);
 	sqlite3_stmt *st = stmt(cn, ST_TOKEN_ADD);
 	if (st == NULL)
 		return STORE_IO;
@@ -509,7 +535,13 @@ static enum store_rc sq_token_add(struct store *s, const struct store_token *t)
 	sqlite3_bind_int64(st, 6, t->issued_at);
 	sqlite3_bind_int64(st, 7, t->expires_at);
 	bind_opt_int(st, 8, t->revoked_at);
+	bind_text(st, 9, t->family_id);
 	return exec_stmt(cn, st, NULL);
+}
+
+static enum store_rc sq_token_add(struct store *s, const struct store_token *t)
+{
+	return token_insert(conn_get(s), t);
 }
 
 static enum store_rc sq_token_get(struct store *s, const char *jti,
@@ -531,16 +563,13 @@ static enum store_rc sq_token_list(struct store *s,
 	LIST_ROWS(st, struct store_token, read_token, store_token_clear, cb, arg);
 }
 
+static enum store_rc run_key_now(struct conn *cn, enum stmt which,
+                                 const char *key, int64_t now, int *changes);
+
 static enum store_rc revoke_by(struct store *s, enum stmt which,
                                const char *key, int64_t now, int *count)
 {
-	struct conn *cn = conn_get(s);
-	sqlite3_stmt *st = stmt(cn, which);
-	if (st == NULL)
-		return STORE_IO;
-	bind_text(st, 1, key);
-	sqlite3_bind_int64(st, 2, now);
-	return exec_stmt(cn, st, count);
+	return run_key_now(conn_get(s), which, key, now, count);
 }
 
 static enum store_rc sq_token_revoke(struct store *s, const char *jti,
@@ -615,10 +644,106 @@ static enum store_rc sq_key_list(struct store *s, bool published_only,
 	LIST_ROWS(st, struct store_key, read_key, store_key_clear, cb, arg);
 }
 
+/* ---- refresh tokens and issuance (version 2) ---------------------------- */
+
+static void read_refresh(sqlite3_stmt *st, struct store_refresh *r)
+{
+	r->token_hash = col_text(st, 0);
+	r->family_id = col_text(st, 1);
+	r->client_id = col_text(st, 2);
+	r->subject = col_text(st, 3);
+	r->username = col_text(st, 4);
+	r->scope = col_text(st, 5);
+	r->access_jti = col_text(st, 6);
+	r->issued_at = sqlite3_column_int64(st, 7);
+	r->expires_at = sqlite3_column_int64(st, 8);
+	r->retired_at = sqlite3_column_int64(st, 9);
+	r->revoked_at = sqlite3_column_int64(st, 10);
+}
+
+static enum store_rc refresh_insert(struct conn *cn,
+                                    const struct store_refresh *r)
+{
+	sqlite3_stmt *st = stmt(cn, ST_RT_ADD);
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, r->token_hash);
+	bind_text(st, 2, r->family_id);
+	bind_text(st, 3, r->client_id);
+	bind_text(st, 4, r->subject);
+	bind_text(st, 5, r->username);
+	bind_text(st, 6, r->scope ? r->scope : "");
+	bind_text(st, 7, r->access_jti);
+	sqlite3_bind_int64(st, 8, r->issued_at);
+	sqlite3_bind_int64(st, 9, r->expires_at);
+	bind_opt_int(st, 10, r->retired_at);
+	bind_opt_int(st, 11, r->revoked_at);
+	return exec_stmt(cn, st, NULL);
+}
+
+/* Binds (key, now) and runs: the shape of every revoke and retire here. */
+static enum store_rc run_key_now(struct conn *cn, enum stmt which,
+                                 const char *key, int64_t now, int *changes)
+{
+	sqlite3_stmt *st = stmt(cn, which);
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, key);
+	sqlite3_bind_int64(st, 2, now);
+	return exec_stmt(cn, st, changes);
+}
+
+static enum store_rc sq_issue(struct store *s, const struct store_issue *is)
+{
+	struct conn *cn = conn_get(s);
+	if (cn == NULL)
+		return STORE_IO;
+	enum store_rc r = begin(cn);
+	if (r != STORE_OK)
+		return r;
+	if (is->retire_hash != NULL) {
+		int n = 0;
+		r = run_key_now(cn, ST_RT_RETIRE, is->retire_hash, is->now, &n);
+		if (r == STORE_OK && n == 0)
+			r = STORE_CONFLICT; /* someone else rotated it first */
+	}
+	if (r == STORE_OK && is->revoke_jti != NULL)
+		r = run_key_now(cn, ST_TOKEN_REVOKE, is->revoke_jti, is->now, NULL);
+	if (r == STORE_OK)
+		r = token_insert(cn, is->access);
+	if (r == STORE_OK && is->refresh != NULL)
+		r = refresh_insert(cn, is->refresh);
+	return finish(cn, r);
+}
+
+static enum store_rc sq_refresh_get(struct store *s, const char *hash,
+                                    struct store_refresh *out)
+{
+	GET_ONE(ST_RT_GET, hash, out, read_refresh);
+}
+
+static enum store_rc sq_family_revoke(struct store *s, const char *family_id,
+                                      int64_t now, int *count)
+{
+	struct conn *cn = conn_get(s);
+	int a = 0, b = 0;
+	if (cn == NULL)
+		return STORE_IO;
+	enum store_rc r = begin(cn);
+	if (r == STORE_OK)
+		r = run_key_now(cn, ST_FAMILY_REVOKE_RT, family_id, now, &a);
+	if (r == STORE_OK)
+		r = run_key_now(cn, ST_FAMILY_REVOKE_AT, family_id, now, &b);
+	r = finish(cn, r);
+	if (count != NULL)
+		*count = r == STORE_OK ? a + b : 0;
+	return r;
+}
+
 /* ---- the ops table ------------------------------------------------------- */
 
 static const struct store_ops sqlite_ops = {
-	.version = 1,
+	.version = 2,
 	.name = "sqlite",
 	.xClose = sq_close,
 	.xMigrate = sq_migrate,
@@ -641,6 +766,9 @@ static const struct store_ops sqlite_ops = {
 	.xKeyAddCurrent = sq_key_add_current,
 	.xKeyCurrent = sq_key_current,
 	.xKeyList = sq_key_list,
+	.xIssue = sq_issue,
+	.xRefreshGet = sq_refresh_get,
+	.xFamilyRevoke = sq_family_revoke,
 };
 
 /* SQLite creates files with 0644 under the usual umask; the database holds

@@ -22,6 +22,10 @@ LATCHKEYD = os.environ.get("LATCHKEYD", "latchkeyd")
 LATCHKEY = os.environ.get("LATCHKEY", "latchkey")
 SANITIZED = os.environ.get("LK_SANITIZE", "0") in ("1", "ON", "TRUE", "true")
 READY_TIMEOUT = 30 if SANITIZED else 10
+# The schema version this checkout's binaries bring a database to.
+LATEST_SCHEMA = len([f for f in os.listdir(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "migrations"))
+    if f.endswith(".sql")])
 
 
 def cli(db, *args, stdin=None, check=True):

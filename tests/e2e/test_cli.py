@@ -16,6 +16,7 @@ import tempfile
 import time
 import unittest
 
+from lk_harness import LATEST_SCHEMA
 from lk_cli_helpers import (SANITIZER_MARKS, Cli, argon2_verifier, connect,
                             latchkey_path, rows, snapshot, verify_fast_hash)
 
@@ -145,19 +146,20 @@ class TestUsage(CliTest):
 class TestDatabase(CliTest):
     def test_migrate(self):
         self.assertEqual(self.cli.ok("migrate"),
-                         "applied 1 migration(s); schema version 1\n")
+                         f"applied {LATEST_SCHEMA} migration(s); schema "
+                         f"version {LATEST_SCHEMA}\n")
         self.assertEqual(self.cli.json("migrate"),
-                         {"applied": 0, "schema_version": 1})
+                         {"applied": 0, "schema_version": LATEST_SCHEMA})
         self.assertEqual(stat.S_IMODE(os.stat(self.db).st_mode), 0o600)
         self.assertEqual(rows(self.db, "SELECT version FROM schema_migrations"),
-                         [(1,)])
+                         [(v,) for v in range(1, LATEST_SCHEMA + 1)])
 
     def test_fresh_database_just_works_with_mode_0600(self):
         self.addCleanup(os.umask, os.umask(0o022))
         self.assertEqual(self.cli.json("client", "list"), [])
         self.assertEqual(stat.S_IMODE(os.stat(self.db).st_mode), 0o600)
         self.assertEqual(rows(self.db, "SELECT max(version) FROM "
-                              "schema_migrations"), [(1,)])
+                              "schema_migrations"), [(LATEST_SCHEMA,)])
 
     def test_database_path_default_env_and_flag(self):
         cli = self.cli
@@ -203,7 +205,8 @@ class TestDatabase(CliTest):
                        "(99, 'future', 'x', 0)")
             db.commit()
         msg = ("%s: database schema version 99 is newer than this binary's "
-               "1; upgrade Latchkey before using this database" % self.db)
+               "%d; upgrade Latchkey before using this database"
+               % (self.db, LATEST_SCHEMA))
         for args in (["migrate"], ["client", "list"],
                      ["client", "add", "new", "--id", "new"],
                      ["client", "remove", "app"], ["user", "list"],

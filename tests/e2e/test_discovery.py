@@ -5,7 +5,7 @@ import time
 
 import jwt
 
-from lk_harness import LatchkeyTestCase, add_client, cli
+from lk_harness import LATEST_SCHEMA, LatchkeyTestCase, add_client, cli
 from test_client_credentials import verify
 
 
@@ -67,7 +67,8 @@ class DiscoveryTest(LatchkeyTestCase):
         s = self.start()
         r = s.request("GET", "/healthz")
         self.assertEqual(r.status, 200)
-        self.assertEqual(r.json(), {"status": "ok", "schema_version": 1})
+        self.assertEqual(r.json(), {"status": "ok",
+                                    "schema_version": LATEST_SCHEMA})
 
     def test_rotation_keeps_old_key_while_its_tokens_live(self):
         s = self.start()
