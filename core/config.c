@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "strutil.h"
 
@@ -18,7 +19,7 @@
 #define LATCHKEY_VERSION "0.1.0"
 #endif
 
-enum stype { S_STR, S_INT };
+enum stype { S_STR, S_INT, S_BOOL };
 
 struct setting {
 	const char *name;
@@ -33,6 +34,7 @@ struct setting {
 static const char *const algs[] = {"ES256", "RS256", NULL};
 static const char *const formats[] = {"text", "json", NULL};
 static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const policies[] = {"nothing", "revoke", NULL};
 
 #define OFF(f) offsetof(struct lk_config, f)
 static const struct setting settings[] = {
@@ -46,6 +48,16 @@ static const struct setting settings[] = {
 	 "SQLite database file (created 0600 if missing)"},
 	{"access_token_ttl", S_INT, OFF(access_token_ttl), "3600", 1, 31536000,
 	 NULL, "default access token lifetime in seconds"},
+	{"refresh_token_ttl", S_INT, OFF(refresh_token_ttl), "1209600", 1,
+	 31536000, NULL, "default refresh token lifetime in seconds"},
+	{"issue_refresh_token", S_BOOL, OFF(issue_refresh_token), "true", 0, 1,
+	 NULL, "issue refresh tokens with user grants (per-client override)"},
+	{"rotate_refresh_tokens", S_BOOL, OFF(rotate_refresh_tokens), "true", 0,
+	 1, NULL, "every refresh returns a new refresh token and retires the "
+	 "old"},
+	{"on_refresh", S_STR, OFF(on_refresh), "nothing", 0, 0, policies,
+	 "what a refresh does to the access token issued with the presented "
+	 "refresh token (per-client override)"},
 	{"signing_alg", S_STR, OFF(signing_alg), "ES256", 0, 0, algs,
 	 "access token signature algorithm for new keys"},
 	{"audience", S_STR, OFF(audience), "", 0, 0, NULL,
@@ -107,6 +119,19 @@ static void env_name(const struct setting *s, char *buf, size_t len)
 static int set_value(struct lk_config *c, const struct setting *s,
                      const char *v, const char *where, char *err, size_t errlen)
 {
+	if (s->type == S_BOOL) {
+		static const char *const yes[] = {"true", "1", "yes", "on", NULL};
+		static const char *const no[] = {"false", "0", "no", "off", NULL};
+		for (int i = 0; yes[i]; i++) {
+			if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
+				*int_slot(c, s) = strcasecmp(v, yes[i]) == 0;
+				return 0;
+			}
+		}
+		snprintf(err, errlen, "setting '%s' (from %s): '%.64s' is not "
+		         "true or false", s->name, where, v);
+		return -1;
+	}
 	if (s->type == S_INT) {
 		char *end;
 		errno = 0;

@@ -19,6 +19,10 @@ struct lk_config {
 	char *issuer;          /* "" until derived from the bound address */
 	char *db;
 	long access_token_ttl; /* seconds */
+	long refresh_token_ttl;     /* seconds */
+	long issue_refresh_token;   /* bool */
+	long rotate_refresh_tokens; /* bool */
+	char *on_refresh;           /* nothing | revoke */
 	char *signing_alg;     /* ES256 | RS256 */
 	char *audience;        /* "" means no aud claim */
 	long max_body_size;    /* bytes */

@@ -1,7 +1,8 @@
 /*
  * grant_client_credentials.c: RFC 6749 section 4.4. The client acts on its
- * own behalf, so the token's subject is the client itself, and no refresh
- * token is issued (section 4.4.3).
+ * own behalf, so the token's subject is the client itself. A refresh token
+ * "SHOULD NOT be included" (section 4.4.3): only a client explicitly set
+ * to issue_refresh_token gets one.
  */
 #include <stdlib.h>
 
@@ -14,8 +15,14 @@ struct oauth_result grant_client_credentials(struct grants *g,
 {
 	char *scope = NULL;
 	struct oauth_result r = scope_grant(rq->scope, cl->scopes, &scope);
-	if (r.err == OAUTH_OK)
-		r = token_issue(g, cl, cl->client_id, scope, out);
+	if (r.err == OAUTH_OK) {
+		struct issue_opts o = {
+			.subject = cl->client_id, .scope = scope,
+			.with_refresh = cl->issue_refresh_token == STORE_ON &&
+			                refresh_enabled(g, cl),
+		};
+		r = token_issue(g, cl, &o, out);
+	}
 	free(scope);
 	return r;
 }

@@ -69,7 +69,11 @@ struct oauth_result grant_password(struct grants *g,
 		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, bad_login);
 	} else {
 		throttle_clear(g->throttle, "user", rq->username);
-		r = token_issue(g, cl, u.user_id, scope, out);
+		struct issue_opts o = {
+			.subject = u.user_id, .username = u.username, .scope = scope,
+			.with_refresh = refresh_enabled(g, cl),
+		};
+		r = token_issue(g, cl, &o, out);
 	}
 	store_user_clear(&u);
 	free(scope);

@@ -25,6 +25,10 @@ struct grants_config {
 	const char *audience;     /* aud claim; NULL or "" for none */
 	int64_t access_token_ttl; /* default when the client sets none */
 	enum key_alg alg;         /* algorithm of the current signing key */
+	int64_t refresh_token_ttl;  /* default when the client sets none */
+	bool issue_refresh_token;   /* with user grants; per-client override */
+	bool rotate_refresh_tokens; /* RFC 9700 section 4.14.2 */
+	const char *on_refresh;     /* "nothing" | "revoke" */
 	int login_max_failures;             /* per username and window */
 	int login_max_failures_per_address; /* per client address and window */
 	int64_t login_failure_window;       /* seconds */
@@ -51,6 +55,7 @@ struct token_request {
 	const char *grant_type;
 	const char *scope;
 	const char *username, *password; /* password grant */
+	const char *refresh_token;       /* refresh_token grant */
 	const char *remote_addr;         /* for throttling; may be NULL */
 };
 

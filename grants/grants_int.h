@@ -5,6 +5,7 @@
 #ifndef LK_GRANTS_INT_H
 #define LK_GRANTS_INT_H
 
+#include "crypto.h"
 #include "grants.h"
 
 /* ---- signer.c: the current signing key and JWT minting ------------------ */
@@ -81,10 +82,27 @@ struct oauth_result scope_grant(const char *requested, const char *allowed,
 
 /* ---- issue.c -------------------------------------------------------------- */
 
-/* Mints an access token for subject, records it, fills out. */
+/* What a grant decided; token_issue turns it into tokens. */
+struct issue_opts {
+	const char *subject;
+	const char *username;    /* NULL for client tokens */
+	const char *scope;
+	bool with_refresh;       /* mint a refresh token too */
+	const char *family_id;   /* continue this family; NULL: a new one */
+	const char *retire_hash; /* refresh being rotated out; NULL: none */
+	const char *relink_hash; /* refresh kept (no rotation); NULL: none */
+	const char *revoke_jti;  /* on_refresh=revoke; NULL: none */
+};
+
+/* Mints the access token (and refresh token), records everything in one
+ * transaction, fills out. A retire/relink that lost a race to another
+ * request gives invalid_grant and writes nothing. */
 struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
-                                const char *subject, const char *scope,
+                                const struct issue_opts *o,
                                 struct token_response *out);
+
+/* Hex SHA-256 of a refresh token: how it is stored and found. */
+void refresh_hash(const char *token, char out[2 * SHA256_LEN + 1]);
 
 /* ---- one function per grant (grant_*.c) ----------------------------------- */
 
@@ -97,6 +115,11 @@ struct oauth_result grant_password(struct grants *g,
                                    const struct token_request *rq,
                                    const struct store_client *cl,
                                    struct token_response *out);
+
+struct oauth_result grant_refresh_token(struct grants *g,
+                                        const struct token_request *rq,
+                                        const struct store_client *cl,
+                                        struct token_response *out);
 
 struct oauth_result grant_client_credentials(struct grants *g,
                                              const struct token_request *rq,
@@ -120,6 +143,14 @@ struct grants {
 	struct throttle *throttle;
 	int login_max_failures;
 	int login_max_failures_per_address;
+	int64_t refresh_token_ttl;
+	bool issue_refresh_token;
+	bool rotate_refresh_tokens;
+	char *on_refresh;
 };
+
+/* Whether this client gets refresh tokens from user grants: the client's
+ * override or the server's setting, and only if it may use them. */
+bool refresh_enabled(const struct grants *g, const struct store_client *cl);
 
 #endif

@@ -1,8 +1,9 @@
 /*
- * issue.c: turns a decided grant into tokens: mints the access token,
- * records it durably before anyone sees it (so it can be listed, revoked
- * and introspected), and fills the RFC 6749 section 5.1 response.
+ * issue.c: turns a decided grant into tokens: mints the access token (and
+ * a refresh token when asked), records all of it in one transaction before
+ * anyone sees it, and fills the RFC 6749 section 5.1 response.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,9 @@
 #include "log.h"
 #include "strutil.h"
 
-#define JTI_BYTES 16 /* 128 bits: unguessable and collision-free enough */
+#define JTI_BYTES 16     /* 128 bits: unguessable and collision-free */
+#define REFRESH_BYTES 32 /* 256 bits, per issue 3 and RFC 6749 10.10 */
+#define FAMILY_BYTES 16
 
 void token_response_clear(struct token_response *r)
 {
@@ -22,47 +25,108 @@ void token_response_clear(struct token_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
+void refresh_hash(const char *token, char out[2 * SHA256_LEN + 1])
+{
+	unsigned char d[SHA256_LEN];
+	sha256(token, strlen(token), d);
+	for (int i = 0; i < SHA256_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+bool refresh_enabled(const struct grants *g, const struct store_client *cl)
+{
+	static const char rt[] = "refresh_token";
+	if (!words_contains(cl->grant_types, rt, sizeof(rt) - 1))
+		return false;
+	if (cl->issue_refresh_token != STORE_DEFAULT)
+		return cl->issue_refresh_token == STORE_ON;
+	return g->issue_refresh_token;
+}
+
+static enum oauth_err store_err(enum store_rc rc)
+{
+	return rc == STORE_BUSY || rc == STORE_IO ? OAUTH_TEMPORARILY_UNAVAILABLE
+	                                          : OAUTH_SERVER_ERROR;
+}
+
 struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
-                                const char *subject, const char *scope,
+                                const struct issue_opts *o,
                                 struct token_response *out)
 {
 	int64_t now = clock_now();
 	int64_t ttl = cl->access_token_ttl > 0 ? cl->access_token_ttl
 	                                       : g->access_token_ttl;
+	int64_t rttl = cl->refresh_token_ttl > 0 ? cl->refresh_token_ttl
+	                                         : g->refresh_token_ttl;
 	char *jti = crypto_random_token(JTI_BYTES);
-	char *token = NULL, *kid = NULL;
+	char *family = NULL, *refresh = NULL, *token = NULL, *kid = NULL;
+	char rhash[2 * SHA256_LEN + 1];
+	struct oauth_result r = OAUTH_RESULT_OK;
 
 	memset(out, 0, sizeof(*out));
-	if (jti == NULL)
-		return OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL);
+	if (o->with_refresh || o->relink_hash != NULL)
+		family = o->family_id ? xstrdup(o->family_id)
+		                      : crypto_random_token(FAMILY_BYTES);
+	if (o->with_refresh) {
+		refresh = crypto_random_token(REFRESH_BYTES);
+		if (refresh != NULL)
+			refresh_hash(refresh, rhash);
+	}
+	if (jti == NULL || (o->with_refresh && (family == NULL || refresh == NULL))) {
+		r = OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL);
+		goto out;
+	}
 	struct at_claims c = {
-		.iss = g->issuer, .sub = subject, .aud = g->audience,
-		.client_id = cl->client_id, .scope = scope, .jti = jti,
+		.iss = g->issuer, .sub = o->subject, .aud = g->audience,
+		.client_id = cl->client_id, .scope = o->scope, .jti = jti,
 		.iat = now, .exp = now + ttl,
 	};
 	if (signer_mint(g->signer, &c, &token, &kid) != 0) {
-		free(jti);
-		return OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL);
+		r = OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL);
+		goto out;
 	}
-	struct store_token rec = {
-		.jti = jti, .client_id = cl->client_id, .subject = (char *)subject,
-		.scope = (char *)scope, .kid = kid, .issued_at = now,
-		.expires_at = now + ttl,
+	struct store_token at = {
+		.jti = jti, .client_id = cl->client_id, .subject = (char *)o->subject,
+		.scope = (char *)o->scope, .kid = kid, .issued_at = now,
+		.expires_at = now + ttl, .family_id = family,
 	};
-	enum store_rc rc = store_token_add(g->store, &rec);
-	free(jti);
-	free(kid);
+	struct store_refresh rt = {
+		.token_hash = rhash, .family_id = family, .client_id = cl->client_id,
+		.subject = (char *)o->subject, .username = (char *)o->username,
+		.scope = (char *)o->scope, .access_jti = jti, .issued_at = now,
+		.expires_at = now + rttl,
+	};
+	struct store_issue is = {
+		.now = now, .retire_hash = o->retire_hash,
+		.relink_hash = o->relink_hash, .relink_jti = jti,
+		.revoke_jti = o->revoke_jti, .access = &at,
+		.refresh = o->with_refresh ? &rt : NULL,
+	};
+	enum store_rc rc = store_issue(g->store, &is);
+	if (rc == STORE_CONFLICT && (o->retire_hash || o->relink_hash)) {
+		/* Another request used this refresh token first. */
+		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the refresh token was already "
+		               "used");
+		goto out;
+	}
 	if (rc != STORE_OK) {
 		/* Never hand out a token we could not record. */
-		crypto_free_str(token);
-		log_errx("recording an access token: %s", store_rc_str(rc));
-		return OAUTH_FAIL(rc == STORE_BUSY || rc == STORE_IO
-		                      ? OAUTH_TEMPORARILY_UNAVAILABLE
-		                      : OAUTH_SERVER_ERROR, NULL);
+		log_errx("recording issued tokens: %s", store_rc_str(rc));
+		r = OAUTH_FAIL(store_err(rc), NULL);
+		goto out;
 	}
 	out->access_token = token;
 	out->token_type = "Bearer";
 	out->expires_in = ttl;
-	out->scope = xstrdup(scope ? scope : "");
-	return OAUTH_RESULT_OK;
+	out->scope = xstrdup(o->scope ? o->scope : "");
+	out->refresh_token = refresh;
+	token = refresh = NULL;
+out:
+	crypto_free_str(token);
+	crypto_free_str(refresh);
+	crypto_wipe(rhash, sizeof(rhash));
+	free(jti);
+	free(kid);
+	free(family);
+	return r;
 }

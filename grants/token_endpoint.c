@@ -25,6 +25,7 @@ struct grant_def {
 static const struct grant_def grant_table[] = {
 	{"client_credentials", GRANT_F_CONFIDENTIAL, grant_client_credentials},
 	{"password", 0, grant_password},
+	{"refresh_token", 0, grant_refresh_token},
 };
 #define NGRANTS (sizeof(grant_table) / sizeof(grant_table[0]))
 
@@ -91,6 +92,10 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	g->audience = cfg->audience && cfg->audience[0] ? xstrdup(cfg->audience)
 	                                                : NULL;
 	g->access_token_ttl = cfg->access_token_ttl;
+	g->refresh_token_ttl = cfg->refresh_token_ttl;
+	g->issue_refresh_token = cfg->issue_refresh_token;
+	g->rotate_refresh_tokens = cfg->rotate_refresh_tokens;
+	g->on_refresh = xstrdup(cfg->on_refresh ? cfg->on_refresh : "nothing");
 	g->login_max_failures = cfg->login_max_failures;
 	g->login_max_failures_per_address = cfg->login_max_failures_per_address;
 	g->secret_cache = secret_cache_new();
@@ -117,5 +122,6 @@ void grants_free(struct grants *g)
 	throttle_free(g->throttle);
 	free(g->issuer);
 	free(g->audience);
+	free(g->on_refresh);
 	free(g);
 }

@@ -123,6 +123,7 @@ enum MHD_Result h_token(struct srv_req *rq)
 			.scope = param(&fr.f, "scope"),
 			.username = param(&fr.f, "username"),
 			.password = param(&fr.f, "password"),
+			.refresh_token = param(&fr.f, "refresh_token"),
 			.remote_addr = rq->remote_addr,
 		};
 		rq->grant_type = xstrdup(tr.grant_type);

@@ -114,6 +114,10 @@ int main(int argc, char **argv)
 		.audience = cfg.audience,
 		.access_token_ttl = cfg.access_token_ttl,
 		.alg = alg,
+		.refresh_token_ttl = cfg.refresh_token_ttl,
+		.issue_refresh_token = cfg.issue_refresh_token != 0,
+		.rotate_refresh_tokens = cfg.rotate_refresh_tokens != 0,
+		.on_refresh = cfg.on_refresh,
 		.login_max_failures = (int)cfg.login_max_failures,
 		.login_max_failures_per_address =
 		    (int)cfg.login_max_failures_per_address,

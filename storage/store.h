@@ -91,6 +91,10 @@ struct store_issue {
 	 * revoked or expired at now) nothing is written and STORE_CONFLICT is
 	 * returned: of concurrent refreshes, exactly one wins. NULL: none. */
 	const char *retire_hash;
+	/* Without rotation: keep this refresh token but point it at the new
+	 * access token (relink_jti), under the same liveness condition. */
+	const char *relink_hash;
+	const char *relink_jti;
 	const char *revoke_jti;            /* on_refresh=revoke; NULL: none */
 	const struct store_token *access;  /* always */
 	const struct store_refresh *refresh; /* NULL: no refresh token */

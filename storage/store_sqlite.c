@@ -34,7 +34,7 @@ enum stmt {
 	ST_TOKEN_ADD, ST_TOKEN_GET, ST_TOKEN_LIST, ST_TOKEN_REVOKE,
 	ST_TOKEN_REVOKE_CLIENT,
 	ST_KEY_RETIRE, ST_KEY_ADD, ST_KEY_CURRENT, ST_KEY_LIST, ST_KEY_PUBLISHED,
-	ST_RT_RETIRE, ST_RT_ADD, ST_RT_GET, ST_FAMILY_REVOKE_RT,
+	ST_RT_RETIRE, ST_RT_RELINK, ST_RT_ADD, ST_RT_GET, ST_FAMILY_REVOKE_RT,
 	ST_FAMILY_REVOKE_AT,
 	ST__MAX
 };
@@ -93,6 +93,9 @@ static const char *const stmt_sql[ST__MAX] = {
 	                     "t.expires_at > ?) ORDER BY retired_at IS NOT NULL, "
 	                     "created_at DESC, kid",
 	[ST_RT_RETIRE] = "UPDATE refresh_tokens SET retired_at=?2 "
+	                 "WHERE token_hash=?1 AND retired_at IS NULL AND "
+	                 "revoked_at IS NULL AND expires_at > ?2",
+	[ST_RT_RELINK] = "UPDATE refresh_tokens SET access_jti=?3 "
 	                 "WHERE token_hash=?1 AND retired_at IS NULL AND "
 	                 "revoked_at IS NULL AND expires_at > ?2",
 	[ST_RT_ADD] = "INSERT INTO refresh_tokens (" RT_COLS ") "
@@ -706,6 +709,19 @@ static enum store_rc sq_issue(struct store *s, const struct store_issue *is)
 		r = run_key_now(cn, ST_RT_RETIRE, is->retire_hash, is->now, &n);
 		if (r == STORE_OK && n == 0)
 			r = STORE_CONFLICT; /* someone else rotated it first */
+	}
+	if (r == STORE_OK && is->relink_hash != NULL) {
+		sqlite3_stmt *st = stmt(cn, ST_RT_RELINK);
+		int n = 0;
+		r = STORE_IO;
+		if (st != NULL) {
+			bind_text(st, 1, is->relink_hash);
+			sqlite3_bind_int64(st, 2, is->now);
+			bind_text(st, 3, is->relink_jti);
+			r = exec_stmt(cn, st, &n);
+		}
+		if (r == STORE_OK && n == 0)
+			r = STORE_CONFLICT;
 	}
 	if (r == STORE_OK && is->revoke_jti != NULL)
 		r = run_key_now(cn, ST_TOKEN_REVOKE, is->revoke_jti, is->now, NULL);

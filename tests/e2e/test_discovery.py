@@ -31,7 +31,8 @@ class DiscoveryTest(LatchkeyTestCase):
         self.assertEqual(md["token_endpoint"], s.issuer + "/token")
         self.assertEqual(md["jwks_uri"], s.issuer + "/jwks.json")
         self.assertEqual(md["grant_types_supported"],
-                         ["client_credentials", "password"])
+                         ["client_credentials", "password",
+                          "refresh_token"])
         self.assertEqual(md["token_endpoint_auth_methods_supported"],
                          ["client_secret_basic", "client_secret_post"])
         self.assertEqual(sorted(md["scopes_supported"]),

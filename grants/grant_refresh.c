@@ -1,0 +1,104 @@
+/*
+ * grant_refresh.c: RFC 6749 section 6, with rotation and reuse detection
+ * (RFC 9700 section 4.14.2) and the on_refresh policy (modelled on
+ * Grape::OAuth2's on_refresh).
+ *
+ * Every refresh token descends from one original grant: its family. With
+ * rotation on, a refresh retires the presented token and returns a new
+ * one. Presenting a retired token again means two parties hold it, so the
+ * whole family (refresh and access tokens) is revoked. Concurrent refreshes
+ * race in store_issue's compare-and-set: one wins, the others get
+ * invalid_grant without revoking the family, since each held a token that
+ * was live when it was sent.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "grants_int.h"
+#include "log.h"
+#include "strutil.h"
+
+static struct oauth_result reuse_detected(struct grants *g,
+                                          const struct store_refresh *rt)
+{
+	int n = 0;
+	enum store_rc rc = store_family_revoke(g->store, rt->family_id,
+	                                       clock_now(), &n);
+	log_security("refresh token reuse: family %s of client %s revoked "
+	             "(%d tokens)%s", rt->family_id, rt->client_id, n,
+	             rc == STORE_OK ? "" : " FAILED");
+	return OAUTH_FAIL(OAUTH_INVALID_GRANT, "the refresh token was already "
+	                  "used; its grant is revoked");
+}
+
+/* Section 6: the new scope may be narrowed, never widened. */
+static struct oauth_result narrow_scope(const char *requested,
+                                        const char *held, char **granted)
+{
+	struct oauth_result r = scope_grant(requested, held, granted);
+	return r.err == OAUTH_INVALID_SCOPE && requested != NULL &&
+	               scope_list_valid(requested)
+	           ? OAUTH_FAIL(OAUTH_INVALID_SCOPE, "a requested scope was not "
+	                        "granted originally")
+	           : r;
+}
+
+static const char *policy_of(const struct grants *g,
+                             const struct store_client *cl)
+{
+	return cl->on_refresh ? cl->on_refresh : g->on_refresh;
+}
+
+struct oauth_result grant_refresh_token(struct grants *g,
+                                        const struct token_request *rq,
+                                        const struct store_client *cl,
+                                        struct token_response *out)
+{
+	struct store_refresh rt = {0};
+	char hash[2 * SHA256_LEN + 1];
+	char *scope = NULL;
+	struct oauth_result r;
+
+	if (rq->refresh_token == NULL)
+		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "refresh_token is required");
+	refresh_hash(rq->refresh_token, hash);
+	enum store_rc rc = store_refresh_get(g->store, hash, &rt);
+	if (rc == STORE_NOT_FOUND)
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, "unknown refresh token");
+	if (rc != STORE_OK) {
+		log_errx("refresh lookup: %s", store_rc_str(rc));
+		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+	}
+	/* Section 6: bound to the client it was issued to. Not reuse: the
+	 * token's holder did not present it. */
+	if (strcmp(rt.client_id, cl->client_id) != 0)
+		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the refresh token was issued "
+		               "to another client");
+	else if (rt.revoked_at != 0)
+		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the refresh token is revoked");
+	else if (rt.retired_at != 0)
+		r = reuse_detected(g, &rt);
+	else if (rt.expires_at <= clock_now())
+		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the refresh token expired");
+	else
+		r = narrow_scope(rq->scope, rt.scope, &scope);
+	if (r.err != OAUTH_OK)
+		goto out;
+
+	const char *policy = policy_of(g, cl);
+	bool rotate = g->rotate_refresh_tokens;
+	struct issue_opts o = {
+		.subject = rt.subject, .username = rt.username, .scope = scope,
+		.with_refresh = rotate, .family_id = rt.family_id,
+		.retire_hash = rotate ? hash : NULL,
+		.relink_hash = rotate ? NULL : hash,
+		.revoke_jti = strcmp(policy, "revoke") == 0 ? rt.access_jti : NULL,
+	};
+	r = token_issue(g, cl, &o, out);
+out:
+	crypto_wipe(hash, sizeof(hash));
+	store_refresh_clear(&rt);
+	free(scope);
+	return r;
+}

@@ -1,0 +1,204 @@
+"""grant_type=refresh_token (RFC 6749 section 6) with rotation, reuse
+detection (RFC 9700 section 4.14.2) and the on_refresh policy, against
+the real latchkeyd."""
+import json
+import sqlite3
+import threading
+import urllib.parse
+
+import jwt
+
+from lk_harness import LatchkeyTestCase, add_client, basic, cli
+
+
+def jti(token):
+    return jwt.decode(token, options={"verify_signature": False})["jti"]
+
+
+class RefreshTest(LatchkeyTestCase):
+    def setUp(self):
+        super().setUp()
+        app = add_client(self.db, "app", "--grant", "password", "--grant",
+                         "refresh_token", "--scope", "read", "--scope",
+                         "write")
+        other = add_client(self.db, "other", "--grant", "password",
+                           "--grant", "refresh_token", "--scope", "read")
+        rs = add_client(self.db, "api")
+        self.app = (app["client_id"], app["client_secret"])
+        self.other = (other["client_id"], other["client_secret"])
+        self.rs = (rs["client_id"], rs["client_secret"])
+        cli(self.db, "user", "add", "dave", "--password-stdin",
+            stdin="dave-password-1\n")
+
+    def login(self, s, auth=None, **extra):
+        r = s.token({"grant_type": "password", "username": "dave",
+                     "password": "dave-password-1", **extra},
+                    auth=auth or self.app)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    def refresh(self, s, rt, auth=None, **extra):
+        return s.token({"grant_type": "refresh_token", "refresh_token": rt,
+                        **extra}, auth=auth or self.app)
+
+    def active(self, s, token):
+        r = s.request("POST", "/introspect",
+                      body=urllib.parse.urlencode({"token": token}),
+                      headers={"Content-Type":
+                               "application/x-www-form-urlencoded",
+                               "Authorization": basic(*self.rs)})
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()["active"]
+
+    def test_login_returns_a_refresh_token_stored_only_as_hash(self):
+        s = self.start()
+        t = self.login(s)
+        rt = t["refresh_token"]
+        self.assertGreaterEqual(len(rt), 43)
+        with open(self.db, "rb") as f:
+            raw = f.read()
+        db = sqlite3.connect(self.db)
+        rows = db.execute("SELECT token_hash, subject, username, scope, "
+                          "access_jti FROM refresh_tokens").fetchall()
+        db.close()
+        self.assertEqual(len(rows), 1)
+        self.assertNotIn(rt.encode(), raw)
+        import hashlib
+        self.assertEqual(rows[0][0], hashlib.sha256(rt.encode()).hexdigest())
+        self.assertEqual(rows[0][2:], ("dave", "read write",
+                                       jti(t["access_token"])))
+
+    def test_two_rotations_then_reuse_revokes_the_family(self):
+        s = self.start()
+        t0 = self.login(s)
+        r1 = self.refresh(s, t0["refresh_token"])
+        self.assertEqual(r1.status, 200, r1.body)
+        self.assertEqual(r1.headers["cache-control"], "no-store")
+        t1 = r1.json()
+        self.assertNotEqual(t1["refresh_token"], t0["refresh_token"])
+        self.assertEqual(t1["scope"], "read write")
+        c0 = jwt.decode(t0["access_token"], options={"verify_signature": False})
+        c1 = jwt.decode(t1["access_token"], options={"verify_signature": False})
+        self.assertEqual(c1["sub"], c0["sub"])
+        t2 = self.refresh(s, t1["refresh_token"]).json()
+        self.assertTrue(self.active(s, t2["access_token"]))
+        # on_refresh=nothing (default): older access tokens stay valid.
+        self.assertTrue(self.active(s, t0["access_token"]))
+        # t0's refresh token was rotated out: presenting it is reuse.
+        r = self.refresh(s, t0["refresh_token"])
+        self.assertOAuthError(r, 400, "invalid_grant")
+        for tok in [t0["access_token"], t1["access_token"],
+                    t2["access_token"]]:
+            self.assertFalse(self.active(s, tok))
+        self.assertOAuthError(self.refresh(s, t2["refresh_token"]), 400,
+                              "invalid_grant")
+        self.assertIn("refresh token reuse", s.log_text())
+        # Another login starts a new, unaffected family.
+        t3 = self.login(s)
+        self.assertEqual(self.refresh(s, t3["refresh_token"]).status, 200)
+
+    def test_scope_can_narrow_but_not_widen(self):
+        s = self.start()
+        t = self.login(s, scope="read write")
+        r = self.refresh(s, t["refresh_token"], scope="read")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["scope"], "read")
+        t2 = self.login(s, scope="read")
+        r = self.refresh(s, t2["refresh_token"], scope="read write")
+        self.assertOAuthError(r, 400, "invalid_scope")
+        # The refused request did not use the token up.
+        self.assertEqual(self.refresh(s, t2["refresh_token"]).status, 200)
+
+    def test_bad_requests_and_other_clients(self):
+        s = self.start()
+        t = self.login(s)
+        self.assertOAuthError(s.token({"grant_type": "refresh_token"},
+                                      auth=self.app), 400, "invalid_request")
+        self.assertOAuthError(self.refresh(s, "no-such-token"), 400,
+                              "invalid_grant")
+        r = self.refresh(s, t["refresh_token"], auth=self.other)
+        self.assertOAuthError(r, 400, "invalid_grant")
+        # Not a reuse: the rightful client can still refresh.
+        self.assertEqual(self.refresh(s, t["refresh_token"]).status, 200)
+        r = self.refresh(s, t["refresh_token"], auth=(self.app[0], "bad"))
+        self.assertOAuthError(r, 401, "invalid_client")
+
+    def test_expired_refresh_token(self):
+        s = self.start("--refresh-token-ttl", "60")
+        t = self.login(s)
+        db = sqlite3.connect(self.db)
+        db.execute("UPDATE refresh_tokens SET expires_at = 1")
+        db.commit()
+        db.close()
+        self.assertOAuthError(self.refresh(s, t["refresh_token"]), 400,
+                              "invalid_grant")
+
+    def test_on_refresh_revoke(self):
+        s = self.start("--on-refresh", "revoke")
+        t0 = self.login(s)
+        t1 = self.refresh(s, t0["refresh_token"]).json()
+        self.assertFalse(self.active(s, t0["access_token"]))
+        self.assertTrue(self.active(s, t1["access_token"]))
+        listed = json.loads(cli(self.db, "token", "list", "--active",
+                                "--json").stdout)
+        self.assertNotIn(jti(t0["access_token"]), [x["jti"] for x in listed])
+        self.assertIn(jti(t1["access_token"]), [x["jti"] for x in listed])
+
+    def test_without_rotation(self):
+        s = self.start("--rotate-refresh-tokens", "false", "--on-refresh",
+                       "revoke")
+        t0 = self.login(s)
+        r1 = self.refresh(s, t0["refresh_token"]).json()
+        self.assertNotIn("refresh_token", r1)
+        r2 = self.refresh(s, t0["refresh_token"]).json()
+        # revoke acts on the access token issued with the last use.
+        self.assertFalse(self.active(s, r1["access_token"]))
+        self.assertTrue(self.active(s, r2["access_token"]))
+
+    def test_client_credentials_gets_no_refresh_token(self):
+        s = self.start()
+        r = s.token({"grant_type": "client_credentials"}, auth=self.rs)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertNotIn("refresh_token", r.json())
+
+    def test_no_refresh_token_when_disabled(self):
+        s = self.start("--issue-refresh-token", "false")
+        self.assertNotIn("refresh_token", self.login(s))
+
+    def test_concurrent_refreshes_exactly_one_wins(self):
+        s = self.start("--threads", "8")
+        t = self.login(s)
+        results, lock = [], threading.Lock()
+        barrier = threading.Barrier(20)
+
+        def worker():
+            barrier.wait()
+            r = self.refresh(s, t["refresh_token"])
+            with lock:
+                results.append(r)
+        threads = [threading.Thread(target=worker) for _ in range(20)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        ok = [r for r in results if r.status == 200]
+        self.assertEqual(len(ok), 1, [r.body for r in results])
+        for r in results:
+            if r.status != 200:
+                self.assertOAuthError(r, 400, "invalid_grant")
+        # The winner's new refresh token is still good, unless a loser
+        # arrived after the rotation committed (then it was a reuse).
+        winner = ok[0].json()
+        db = sqlite3.connect(self.db)
+        revoked = db.execute("SELECT count(*) FROM refresh_tokens WHERE "
+                             "revoked_at IS NOT NULL").fetchone()[0]
+        live = db.execute("SELECT count(*) FROM refresh_tokens WHERE "
+                          "retired_at IS NULL AND revoked_at IS NULL"
+                          ).fetchone()[0]
+        db.close()
+        r = self.refresh(s, winner["refresh_token"])
+        if revoked == 0:
+            self.assertEqual(live, 1)
+            self.assertEqual(r.status, 200, r.body)
+        else:
+            self.assertOAuthError(r, 400, "invalid_grant")
