@@ -83,6 +83,7 @@ struct token_ref_request {
 struct introspection {
 	bool active; /* when false, nothing else is set or sent */
 	char *client_id, *scope, *sub, *iss, *jti, *aud;
+	char *username; /* for tokens issued to a user */
 	const char *token_type; /* static */
 	int64_t exp, iat;
 };
@@ -94,7 +95,8 @@ struct oauth_result grants_introspect(struct grants *g,
                                       const struct token_ref_request *rq,
                                       struct introspection *out,
                                       char **client_id);
-/* Revokes a token issued to the authenticated client. An unknown, invalid
+/* Revokes a token issued to the authenticated client; a refresh token
+ * takes its whole family (refresh and access tokens) with it. An unknown, invalid
  * or already revoked token is success (RFC 7009 section 2.2). */
 struct oauth_result grants_revoke(struct grants *g,
                                   const struct token_ref_request *rq,

@@ -20,6 +20,7 @@ void introspection_clear(struct introspection *i)
 	free(i->iss);
 	free(i->jti);
 	free(i->aud);
+	free(i->username);
 	memset(i, 0, sizeof(*i));
 }
 
@@ -41,6 +42,66 @@ struct oauth_result token_ref_auth(struct grants *g,
 	return OAUTH_RESULT_OK;
 }
 
+/* A live refresh token: not retired, revoked or expired. */
+static bool refresh_live(const struct store_refresh *rt)
+{
+	return rt->retired_at == 0 && rt->revoked_at == 0 &&
+	       rt->expires_at > clock_now();
+}
+
+static void introspect_refresh(struct grants *g, const char *token,
+                               struct introspection *out)
+{
+	char hash[2 * SHA256_LEN + 1];
+	struct store_refresh rt = {0};
+	refresh_hash(token, hash);
+	if (store_refresh_get(g->store, hash, &rt) == STORE_OK &&
+	    refresh_live(&rt)) {
+		out->active = true;
+		out->client_id = rt.client_id;
+		out->sub = rt.subject;
+		out->scope = rt.scope;
+		out->username = rt.username;
+		out->exp = rt.expires_at;
+		out->iat = rt.issued_at;
+		out->iss = xstrdup(g->issuer);
+		out->token_type = "refresh_token";
+		rt.client_id = rt.subject = rt.scope = rt.username = NULL;
+	}
+	store_refresh_clear(&rt);
+}
+
+static void introspect_access(struct grants *g, const struct at_claims_read *c,
+                              struct introspection *out)
+{
+	struct store_token rec = {0};
+	struct store_user u = {0};
+	if (store_token_get(g->store, c->jti, &rec) != STORE_OK ||
+	    rec.revoked_at != 0 || rec.expires_at <= clock_now()) {
+		store_token_clear(&rec);
+		return;
+	}
+	out->active = true;
+	out->client_id = rec.client_id;
+	out->sub = rec.subject;
+	out->scope = rec.scope;
+	out->jti = rec.jti;
+	out->exp = rec.expires_at;
+	out->iat = rec.issued_at;
+	out->token_type = "Bearer";
+	out->iss = xstrdup(c->iss);
+	out->aud = xstrdup(c->aud);
+	/* A subject that is a user id names a user (RFC 7662 "username"). */
+	if (strcmp(rec.subject, rec.client_id) != 0 &&
+	    store_user_get_by_id(g->store, rec.subject, &u) == STORE_OK) {
+		out->username = u.username;
+		u.username = NULL;
+	}
+	store_user_clear(&u);
+	rec.client_id = rec.subject = rec.scope = rec.jti = NULL;
+	store_token_clear(&rec);
+}
+
 struct oauth_result grants_introspect(struct grants *g,
                                       const struct token_ref_request *rq,
                                       struct introspection *out,
@@ -48,7 +109,6 @@ struct oauth_result grants_introspect(struct grants *g,
 {
 	struct store_client cl;
 	struct at_claims_read claims;
-	struct store_token rec = {0};
 
 	memset(out, 0, sizeof(*out));
 	struct oauth_result r = token_ref_auth(g, rq, &cl, client_id);
@@ -59,30 +119,13 @@ struct oauth_result grants_introspect(struct grants *g,
 	if (is_public)
 		return OAUTH_FAIL(OAUTH_INVALID_CLIENT,
 		                  "introspection requires a confidential client");
-
-	if (token_verify(g, rq->token, &claims) != 0)
-		return OAUTH_RESULT_OK; /* not ours: inactive */
-	enum store_rc rc = store_token_get(g->store, claims.jti, &rec);
-	if (rc != STORE_OK && rc != STORE_NOT_FOUND) {
+	/* A JWT is one of our access tokens or nothing; anything else may be
+	 * a refresh token. The hint is not needed to tell them apart. */
+	if (token_verify(g, rq->token, &claims) == 0) {
+		introspect_access(g, &claims, out);
 		at_claims_read_clear(&claims);
-		log_errx("introspection lookup: %s", store_rc_str(rc));
-		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+	} else if (strchr(rq->token, '.') == NULL) {
+		introspect_refresh(g, rq->token, out);
 	}
-	if (rc == STORE_OK && rec.revoked_at == 0 && rec.expires_at > clock_now()) {
-		out->active = true;
-		out->client_id = rec.client_id;
-		out->sub = rec.subject;
-		out->scope = rec.scope;
-		out->jti = rec.jti;
-		out->exp = rec.expires_at;
-		out->iat = rec.issued_at;
-		out->token_type = "Bearer";
-		out->iss = claims.iss;
-		out->aud = claims.aud;
-		rec.client_id = rec.subject = rec.scope = rec.jti = NULL;
-		claims.iss = claims.aud = NULL;
-	}
-	store_token_clear(&rec);
-	at_claims_read_clear(&claims);
 	return OAUTH_RESULT_OK;
 }

@@ -141,15 +141,19 @@ static json_t *introspection_json(const struct introspection *in)
 	/* RFC 7662 section 2.2: an inactive token is only "active": false. */
 	if (!in->active)
 		return json_pack("{s:b}", "active", 0);
-	json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:s}",
+	json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:I, s:I, s:s}",
 	    "active", 1, "client_id", in->client_id, "sub", in->sub,
-	    "jti", in->jti, "token_type", in->token_type,
+	    "token_type", in->token_type,
 	    "exp", (json_int_t)in->exp, "iat", (json_int_t)in->iat,
 	    "iss", in->iss ? in->iss : "");
 	if (o != NULL && in->scope != NULL && in->scope[0] != '\0')
 		json_object_set_new(o, "scope", json_string(in->scope));
+	if (o != NULL && in->jti != NULL)
+		json_object_set_new(o, "jti", json_string(in->jti));
 	if (o != NULL && in->aud != NULL)
 		json_object_set_new(o, "aud", json_string(in->aud));
+	if (o != NULL && in->username != NULL)
+		json_object_set_new(o, "username", json_string(in->username));
 	return o;
 }
 

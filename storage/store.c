@@ -155,3 +155,6 @@ enum store_rc store_refresh_get(struct store *s, const char *token_hash,
 enum store_rc store_family_revoke(struct store *s, const char *family_id,
                                   int64_t now, int *count)
 { return s->ops->xFamilyRevoke(s, family_id, now, count); }
+enum store_rc store_user_get_by_id(struct store *s, const char *user_id,
+                                  struct store_user *out)
+{ return s->ops->xUserGetById(s, user_id, out); }

@@ -184,6 +184,8 @@ struct store_ops {
 	 * number of tokens changed. */
 	enum store_rc (*xFamilyRevoke)(struct store *s, const char *family_id,
 	                               int64_t now, int *count);
+	enum store_rc (*xUserGetById)(struct store *s, const char *user_id,
+	                              struct store_user *out);
 };
 
 /* Each backend embeds this as its first member. */
@@ -230,6 +232,8 @@ enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
 enum store_rc store_issue(struct store *s, const struct store_issue *is);
 enum store_rc store_refresh_get(struct store *s, const char *token_hash,
                                 struct store_refresh *out);
+enum store_rc store_user_get_by_id(struct store *s, const char *user_id,
+                                  struct store_user *out);
 enum store_rc store_family_revoke(struct store *s, const char *family_id,
                                   int64_t now, int *count);
 

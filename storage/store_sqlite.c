@@ -30,7 +30,7 @@
 enum stmt {
 	ST_CLIENT_ADD, ST_CLIENT_GET, ST_CLIENT_UPDATE, ST_CLIENT_REMOVE,
 	ST_CLIENT_LIST,
-	ST_USER_ADD, ST_USER_GET, ST_USER_SETPW, ST_USER_REMOVE, ST_USER_LIST,
+	ST_USER_ADD, ST_USER_GET, ST_USER_GET_ID, ST_USER_SETPW, ST_USER_REMOVE, ST_USER_LIST,
 	ST_TOKEN_ADD, ST_TOKEN_GET, ST_TOKEN_LIST, ST_TOKEN_REVOKE,
 	ST_TOKEN_REVOKE_CLIENT,
 	ST_KEY_RETIRE, ST_KEY_ADD, ST_KEY_CURRENT, ST_KEY_LIST, ST_KEY_PUBLISHED,
@@ -64,6 +64,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
 	[ST_USER_ADD] = "INSERT INTO users (" USER_COLS ") VALUES (?,?,?,?,?)",
 	[ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE username=?",
+	[ST_USER_GET_ID] = "SELECT " USER_COLS " FROM users WHERE user_id=?",
 	[ST_USER_SETPW] = "UPDATE users SET password_hash=?2, updated_at=?3 "
 	                  "WHERE username=?1",
 	[ST_USER_REMOVE] = "DELETE FROM users WHERE username=?",
@@ -482,6 +483,12 @@ static enum store_rc sq_user_get(struct store *s, const char *username,
 	GET_ONE(ST_USER_GET, username, out, read_user);
 }
 
+static enum store_rc sq_user_get_by_id(struct store *s, const char *id,
+                                       struct store_user *out)
+{
+	GET_ONE(ST_USER_GET_ID, id, out, read_user);
+}
+
 static enum store_rc sq_user_set_password(struct store *s, const char *username,
                                           const char *hash, int64_t now)
 {
@@ -785,6 +792,7 @@ static const struct store_ops sqlite_ops = {
 	.xIssue = sq_issue,
 	.xRefreshGet = sq_refresh_get,
 	.xFamilyRevoke = sq_family_revoke,
+	.xUserGetById = sq_user_get_by_id,
 };
 
 /* SQLite creates files with 0644 under the usual umask; the database holds

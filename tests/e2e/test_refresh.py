@@ -15,7 +15,10 @@ def jti(token):
     return jwt.decode(token, options={"verify_signature": False})["jti"]
 
 
-class RefreshTest(LatchkeyTestCase):
+class RefreshBase(LatchkeyTestCase):
+    """Clients app and other (password + refresh_token), api (a resource
+    server that introspects), and the user dave."""
+
     def setUp(self):
         super().setUp()
         app = add_client(self.db, "app", "--grant", "password", "--grant",
@@ -50,6 +53,8 @@ class RefreshTest(LatchkeyTestCase):
         self.assertEqual(r.status, 200, r.body)
         return r.json()["active"]
 
+
+class RefreshTest(RefreshBase):
     def test_login_returns_a_refresh_token_stored_only_as_hash(self):
         s = self.start()
         t = self.login(s)
@@ -202,3 +207,61 @@ class RefreshTest(LatchkeyTestCase):
             self.assertEqual(r.status, 200, r.body)
         else:
             self.assertOAuthError(r, 400, "invalid_grant")
+
+
+class RefreshIntrospectRevokeTest(RefreshBase):
+    """/introspect and /revoke with refresh tokens (RFC 7662, RFC 7009)."""
+
+    def post(self, s, path, form, auth):
+        return s.request("POST", path, body=urllib.parse.urlencode(form),
+                         headers={"Content-Type":
+                                  "application/x-www-form-urlencoded",
+                                  "Authorization": basic(*auth)})
+
+    def test_introspect_refresh_and_user_access_tokens(self):
+        s = self.start()
+        t = self.login(s)
+        user_id = jwt.decode(t["access_token"],
+                             options={"verify_signature": False})["sub"]
+        r = self.post(s, "/introspect", {"token": t["refresh_token"],
+                                         "token_type_hint": "refresh_token"},
+                      self.rs).json()
+        self.assertTrue(r["active"])
+        self.assertEqual((r["token_type"], r["client_id"], r["sub"],
+                          r["username"], r["scope"], r["iss"]),
+                         ("refresh_token", self.app[0], user_id, "dave",
+                          "read write", s.issuer))
+        self.assertGreater(r["exp"], r["iat"])
+        a = self.post(s, "/introspect", {"token": t["access_token"]},
+                      self.rs).json()
+        self.assertEqual((a["token_type"], a["username"], a["sub"]),
+                         ("Bearer", "dave", user_id))
+        # Rotated out: inactive.
+        self.refresh(s, t["refresh_token"])
+        r = self.post(s, "/introspect", {"token": t["refresh_token"]},
+                      self.rs)
+        self.assertEqual(r.json(), {"active": False})
+
+    def test_revoking_a_refresh_token_revokes_its_family(self):
+        s = self.start()
+        t0 = self.login(s)
+        t1 = self.refresh(s, t0["refresh_token"]).json()
+        r = self.post(s, "/revoke", {"token": t1["refresh_token"],
+                                     "token_type_hint": "refresh_token"},
+                      self.app)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.body, b"")
+        for tok in [t0["access_token"], t1["access_token"]]:
+            self.assertFalse(self.active(s, tok))
+        self.assertOAuthError(self.refresh(s, t1["refresh_token"]), 400,
+                              "invalid_grant")
+
+    def test_revoking_another_clients_refresh_token_is_refused(self):
+        s = self.start()
+        t = self.login(s)
+        r = self.post(s, "/revoke", {"token": t["refresh_token"]}, self.other)
+        self.assertOAuthError(r, 400, "unauthorized_client")
+        self.assertEqual(self.refresh(s, t["refresh_token"]).status, 200)
+        # Unknown refresh-looking tokens are fine (section 2.2).
+        r = self.post(s, "/revoke", {"token": "x" * 43}, self.app)
+        self.assertEqual(r.status, 200)
