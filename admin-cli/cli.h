@@ -59,6 +59,10 @@ enum adm_opt {
 	OPT_REDIRECT_URI,
 	OPT_ACCESS_TOKEN_TTL,
 	OPT_REFRESH_TOKEN_TTL,
+	OPT_ON_REFRESH,
+	OPT_ISSUE_REFRESH_TOKEN,
+	OPT_NO_ISSUE_REFRESH_TOKEN,
+	OPT_DEFAULT_ISSUE_REFRESH_TOKEN,
 	OPT_PASSWORD_STDIN,
 	OPT_CLIENT,
 	OPT_ACTIVE,
@@ -249,6 +253,10 @@ bool adm_redirect_uri_valid(const char *uri);
 /* A whole number of seconds 1..ADM_TTL_MAX, or "default" (*out = 0, the
  * server's default). Returns 0, or -1 with *out untouched. */
 int adm_ttl_parse(const char *s, int64_t *out);
+/* An on_refresh policy: "nothing", "revoke" or "hook" (*out = that name,
+ * a static string), or "default" (*out = NULL, the server's setting).
+ * Exact, lowercase words only. Returns 0, or -1 with *out untouched. */
+int adm_on_refresh_parse(const char *s, const char **out);
 /* 1-128 characters of printable ASCII other than space. */
 bool adm_username_valid(const char *username);
 /* ADM_PASSWORD_MIN..ADM_PASSWORD_MAX bytes. */

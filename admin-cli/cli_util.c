@@ -44,6 +44,15 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	                          "access-token lifetime, or 'default'"},
 	[OPT_REFRESH_TOKEN_TTL] = {"refresh-token-ttl", ADM_OPT_ARG, "SECONDS",
 	                           "refresh-token lifetime, or 'default'"},
+	[OPT_ON_REFRESH] = {"on-refresh", ADM_OPT_ARG, "POLICY",
+	                    "nothing, revoke, hook, or 'default' (see above)"},
+	[OPT_ISSUE_REFRESH_TOKEN] = {"issue-refresh-token", 0, NULL,
+	                             "give this client refresh tokens"},
+	[OPT_NO_ISSUE_REFRESH_TOKEN] = {"no-issue-refresh-token", 0, NULL,
+	                                "give this client no refresh tokens"},
+	[OPT_DEFAULT_ISSUE_REFRESH_TOKEN] = {
+	    "default-issue-refresh-token", 0, NULL,
+	    "refresh tokens as the server's setting says"},
 	[OPT_PASSWORD_STDIN] = {"password-stdin", 0, NULL,
 	                        "read the password from stdin's first line"},
 	[OPT_CLIENT] = {"client", ADM_OPT_ARG, "ID",
@@ -644,6 +653,26 @@ int adm_ttl_parse(const char *s, int64_t *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* What a refresh may do to the access token issued with the refresh token
+ * (the values the clients.on_refresh column allows, migration 0002). */
+static const char *const on_refresh_policies[] = {"nothing", "revoke", "hook"};
+
+int adm_on_refresh_parse(const char *s, const char **out)
+{
+	if (strcmp(s, "default") == 0) {
+		*out = NULL;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(on_refresh_policies) /
+	                           sizeof(on_refresh_policies[0]); i++) {
+		if (strcmp(s, on_refresh_policies[i]) == 0) {
+			*out = on_refresh_policies[i];
+			return 0;
+		}
+	}
+	return -1;
 }
 
 bool adm_username_valid(const char *username)

@@ -97,6 +97,29 @@ static int set_access_ttl(struct store_client *c, const struct adm_optval *ov)
 static int set_refresh_ttl(struct store_client *c, const struct adm_optval *ov)
 { return set_ttl(&c->refresh_token_ttl, ov, "refresh-token lifetime"); }
 
+static int set_on_refresh(struct store_client *c, const struct adm_optval *ov)
+{
+	const char *policy;
+	if (adm_on_refresh_parse(ov->v[0], &policy) != 0)
+		return adm_fail(ADM_EXIT_USAGE,
+		                "invalid on-refresh policy '%s': one of nothing, "
+		                "revoke, hook, or 'default' for the server's "
+		                "setting", ov->v[0]);
+	free(c->on_refresh);
+	c->on_refresh = policy != NULL ? xstrdup(policy) : NULL;
+	return ADM_EXIT_OK;
+}
+
+/* The three flags that set issue_refresh_token; check_tristates has made
+ * sure at most one was given. */
+static int set_issue_on(struct store_client *c, const struct adm_optval *ov)
+{ (void)ov; c->issue_refresh_token = STORE_ON; return ADM_EXIT_OK; }
+static int set_issue_off(struct store_client *c, const struct adm_optval *ov)
+{ (void)ov; c->issue_refresh_token = STORE_OFF; return ADM_EXIT_OK; }
+static int set_issue_default(struct store_client *c,
+                             const struct adm_optval *ov)
+{ (void)ov; c->issue_refresh_token = STORE_DEFAULT; return ADM_EXIT_OK; }
+
 /* Options that set a client field, for both `add` and `update` (which
  * options each command accepts is main.c's table). */
 static const struct client_field {
@@ -109,8 +132,32 @@ static const struct client_field {
 	{OPT_REDIRECT_URI, set_uris},
 	{OPT_ACCESS_TOKEN_TTL, set_access_ttl},
 	{OPT_REFRESH_TOKEN_TTL, set_refresh_ttl},
+	{OPT_ON_REFRESH, set_on_refresh},
+	{OPT_ISSUE_REFRESH_TOKEN, set_issue_on},
+	{OPT_NO_ISSUE_REFRESH_TOKEN, set_issue_off},
+	{OPT_DEFAULT_ISSUE_REFRESH_TOKEN, set_issue_default},
 };
 #define NFIELDS (sizeof(client_fields) / sizeof(client_fields[0]))
+
+/* Options that set the same field to different values. Checked before
+ * anything is looked up, as it depends on the command line alone. */
+static int check_exclusive(const struct adm_args *a)
+{
+	static const enum adm_opt issue[] = {
+		OPT_ISSUE_REFRESH_TOKEN,
+		OPT_NO_ISSUE_REFRESH_TOKEN,
+		OPT_DEFAULT_ISSUE_REFRESH_TOKEN,
+	};
+	const char *given[3];
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(issue) / sizeof(issue[0]); i++)
+		if (adm_has(a, issue[i]))
+			given[n++] = adm_opts[issue[i]].name;
+	if (n < 2)
+		return ADM_EXIT_OK;
+	return adm_fail(ADM_EXIT_USAGE, "--%s and --%s exclude each other",
+	                given[0], given[1]);
+}
 
 /* Applies every field option given, then checks the rules that span
  * fields. A refusal is a usage error: nothing has been stored yet. */
@@ -181,6 +228,12 @@ static json_t *client_json(const struct store_client *c, bool with_secret,
 	                    adm_json_opt_int(c->access_token_ttl));
 	json_object_set_new(o, "refresh_token_ttl",
 	                    adm_json_opt_int(c->refresh_token_ttl));
+	json_object_set_new(o, "issue_refresh_token",
+	                    c->issue_refresh_token == STORE_DEFAULT
+	                        ? json_null()
+	                        : json_boolean(c->issue_refresh_token ==
+	                                       STORE_ON));
+	json_object_set_new(o, "on_refresh", adm_json_str(c->on_refresh));
 	json_object_set_new(o, "created_at", json_integer(c->created_at));
 	json_object_set_new(o, "updated_at", json_integer(c->updated_at));
 	return o;
@@ -192,6 +245,20 @@ static const char *ttl_text(int64_t ttl, char buf[24])
 		return "default";
 	snprintf(buf, 24, "%lld", (long long)ttl);
 	return buf;
+}
+
+#define SERVER_SETTING "default (server setting)"
+
+static const char *issue_text(enum store_tristate t)
+{
+	switch (t) {
+	case STORE_ON:
+		return "yes";
+	case STORE_OFF:
+		return "no";
+	default:
+		return SERVER_SETTING;
+	}
 }
 
 /* Prints one client, with --json or as "field  value" lines. A new client
@@ -216,6 +283,9 @@ static void client_print(const struct adm_ctx *ctx,
 		{"redirect_uris", c->redirect_uris},
 		{"access_token_ttl", ttl_text(c->access_token_ttl, at)},
 		{"refresh_token_ttl", ttl_text(c->refresh_token_ttl, rt)},
+		{"issue_refresh_token", issue_text(c->issue_refresh_token)},
+		{"on_refresh", c->on_refresh != NULL ? c->on_refresh
+		                                     : SERVER_SETTING},
 		{"created", adm_time(c->created_at, created)},
 		{"updated", adm_time(c->updated_at, updated)},
 	};
@@ -252,6 +322,9 @@ int cmd_client_add(struct adm_ctx *ctx)
 	int rc;
 
 	c.is_public = adm_has(a, OPT_PUBLIC);
+	rc = check_exclusive(a);
+	if (rc != ADM_EXIT_OK)
+		return rc;
 	if (id != NULL && !adm_client_id_valid(id))
 		return adm_fail(ADM_EXIT_USAGE,
 		                "invalid client id '%s': 1 to %d characters of "
@@ -300,7 +373,7 @@ int cmd_client_add(struct adm_ctx *ctx)
 int cmd_client_update(struct adm_ctx *ctx)
 {
 	struct store_client c = {0};
-	char names[256] = "";
+	char names[512] = "";
 	bool any = false;
 	for (size_t i = 0; i < NFIELDS; i++) {
 		enum adm_opt o = client_fields[i].opt;
@@ -313,7 +386,9 @@ int cmd_client_update(struct adm_ctx *ctx)
 		                "nothing to update: give at least one of %s",
 		                names);
 
-	int rc = adm_client_get(ctx->store, ctx->argv[0], &c);
+	int rc = check_exclusive(ctx->args);
+	if (rc == ADM_EXIT_OK)
+		rc = adm_client_get(ctx->store, ctx->argv[0], &c);
 	if (rc == ADM_EXIT_OK)
 		rc = apply_fields(ctx->args, &c);
 	if (rc == ADM_EXIT_OK) {

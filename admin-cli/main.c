@@ -36,7 +36,21 @@ struct adm_cmd {
 
 #define CLIENT_FIELDS                                                    \
 	(ADM_O(OPT_GRANT) | ADM_O(OPT_SCOPE) | ADM_O(OPT_REDIRECT_URI) | \
-	 ADM_O(OPT_ACCESS_TOKEN_TTL) | ADM_O(OPT_REFRESH_TOKEN_TTL))
+	 ADM_O(OPT_ACCESS_TOKEN_TTL) | ADM_O(OPT_REFRESH_TOKEN_TTL) |     \
+	 ADM_O(OPT_ON_REFRESH) | ADM_O(OPT_ISSUE_REFRESH_TOKEN) |         \
+	 ADM_O(OPT_NO_ISSUE_REFRESH_TOKEN) |                              \
+	 ADM_O(OPT_DEFAULT_ISSUE_REFRESH_TOKEN))
+
+/* The refresh settings, for the --help of `client add` and `update`. */
+#define REFRESH_DETAIL                                                   \
+	"--on-refresh says what using a refresh token does to the access\n" \
+	"token issued with it: nothing (it stays valid until it expires),\n" \
+	"revoke, or hook (runs the server's on_refresh_hook program).\n"    \
+	"--issue-refresh-token decides whether the password and\n"          \
+	"authorization_code grants return refresh tokens to the client;\n"  \
+	"client_credentials returns one only when it is on. Only a client\n" \
+	"with the refresh_token grant gets refresh tokens. 'default' and\n" \
+	"--default-issue-refresh-token mean the server's setting."
 
 static const struct adm_cmd commands[] = {
 	{.name = "migrate", .fn = cmd_migrate, .flags = CMD_NO_MIGRATE,
@@ -52,13 +66,14 @@ static const struct adm_cmd commands[] = {
 	 .detail = "The secret is printed once and only its hash is stored.\n"
 	           "Without --grant, a confidential client gets\n"
 	           "client_credentials and a public client authorization_code\n"
-	           "and refresh_token."},
+	           "and refresh_token.\n\n" REFRESH_DETAIL},
 	{.name = "client", .sub = "update", .fn = cmd_client_update,
 	 .opts = CLIENT_FIELDS | ADM_O(OPT_NAME),
 	 .min_args = 1, .max_args = 1, .synopsis = "ID",
-	 .summary = "change a client's name, grants, scopes, URIs or lifetimes",
+	 .summary = "change a client's settings (not its type or secret)",
 	 .detail = "A list option (--grant, --scope, --redirect-uri) replaces\n"
-	           "the whole list; an empty value ('') empties it."},
+	           "the whole list; an empty value ('') empties it.\n\n"
+	           REFRESH_DETAIL},
 	{.name = "client", .sub = "list", .fn = cmd_client_list,
 	 .synopsis = "", .summary = "list clients"},
 	{.name = "client", .sub = "show", .fn = cmd_client_show,
@@ -123,7 +138,7 @@ static void print_option(FILE *out, enum adm_opt o)
 	const struct adm_opt_def *d = &adm_opts[o];
 	snprintf(lhs, sizeof(lhs), "--%s%s%s", d->name, d->metavar ? " " : "",
 	         d->metavar ? d->metavar : "");
-	fprintf(out, "  %-28s %s\n", lhs, d->help);
+	fprintf(out, "  %-30s %s\n", lhs, d->help);
 }
 
 static void print_global_options(FILE *out)

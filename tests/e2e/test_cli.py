@@ -57,6 +57,18 @@ class CliTest(unittest.TestCase):
         self.assertEqual(len(r), 1, client_id)
         return r[0]
 
+    def refresh_row(self, client_id):
+        """(issue_refresh_token, on_refresh) as stored, each with its
+        SQLite type, so 1 and '1' or NULL and '' cannot be confused."""
+        r = rows(self.db, "SELECT issue_refresh_token, "
+                 "typeof(issue_refresh_token), on_refresh, typeof(on_refresh) "
+                 "FROM clients WHERE client_id=?", (client_id,))
+        self.assertEqual(len(r), 1, client_id)
+        irt, irt_type, policy, policy_type = r[0]
+        self.assertEqual(irt_type, {None: "null"}.get(irt, "integer"))
+        self.assertEqual(policy_type, {None: "null"}.get(policy, "text"))
+        return irt, policy
+
     def add_user(self, name, password=PASSWORD):
         return self.cli.json("user", "add", name, "--password-stdin",
                              input=password + "\n")
@@ -94,12 +106,19 @@ class TestUsage(CliTest):
             self.assertIn("  " + cmd, out)
         out = self.cli.ok("client", "add", "--help", use_db=False)
         self.assertTrue(out.startswith("usage: latchkey client add NAME "))
+        refresh_opts = ("--on-refresh POLICY", "--issue-refresh-token",
+                        "--no-issue-refresh-token",
+                        "--default-issue-refresh-token")
         for opt in ("--id ID", "--secret SECRET", "--public", "--grant TYPE",
                     "--scope SCOPE", "--redirect-uri URI",
                     "--access-token-ttl SECONDS", "--refresh-token-ttl SECONDS",
-                    "--db PATH", "--json"):
-            self.assertIn("  " + opt, out)
+                    "--db PATH", "--json") + refresh_opts:
+            self.assertIn("  " + opt + " ", out)
         self.assertNotIn("--password-stdin", out)
+        out = self.cli.ok("client", "update", "--help", use_db=False)
+        for opt in ("--name NAME",) + refresh_opts:
+            self.assertIn("  " + opt + " ", out)
+        self.assertNotIn("--public", out)
         out = self.cli.ok("user", "--help", use_db=False)
         self.assertIn("  user add USERNAME", out)
         self.assertNotIn("client add", out)
@@ -231,7 +250,12 @@ class TestClientAdd(CliTest):
     def test_confidential_generated(self):
         out = self.cli.ok("client", "add", "My App")
         fields = dict(re.split(r"\s{2,}", line, maxsplit=1)
-                      for line in out.splitlines()[:11])
+                      for line in out.split("\n\n")[0].splitlines())
+        self.assertEqual(list(fields), [
+            "client_id", "client_secret", "name", "type", "grant_types",
+            "scopes", "redirect_uris", "access_token_ttl",
+            "refresh_token_ttl", "issue_refresh_token", "on_refresh",
+            "created", "updated"])
         self.assertRegex(fields["client_id"], ID_RE)
         self.assertRegex(fields["client_secret"], SECRET_RE)
         self.assertEqual(fields["name"], "My App")
@@ -239,6 +263,9 @@ class TestClientAdd(CliTest):
         self.assertEqual(fields["grant_types"], "client_credentials")
         self.assertEqual(fields["scopes"], "-")
         self.assertEqual(fields["access_token_ttl"], "default")
+        self.assertEqual(fields["issue_refresh_token"],
+                         "default (server setting)")
+        self.assertEqual(fields["on_refresh"], "default (server setting)")
         self.assertRegex(fields["created"], ISO_RE)
         self.assertIn("shown only now", out)
 
@@ -252,6 +279,7 @@ class TestClientAdd(CliTest):
         self.assertNotIn(secret.encode(), self.db_bytes())
         self.assertEqual(row[2:], (0, "client_credentials", "", "", None,
                                    None))
+        self.assertEqual(self.refresh_row(cid), (None, None))
 
     def test_json_and_every_option(self):
         c = self.cli.json("client", "add", "svc", "--id", "svc-1",
@@ -263,7 +291,8 @@ class TestClientAdd(CliTest):
                           "--redirect-uri", "com.example.app:/cb",
                           "--redirect-uri", "https://app.example/cb",
                           "--access-token-ttl", "600",
-                          "--refresh-token-ttl", "86400")
+                          "--refresh-token-ttl", "86400",
+                          "--on-refresh", "revoke", "--issue-refresh-token")
         secret = c.pop("client_secret")
         self.assertRegex(secret, SECRET_RE)
         self.assertIsInstance(c.pop("created_at"), int)
@@ -274,10 +303,12 @@ class TestClientAdd(CliTest):
             "scopes": ["read", "write", "admin"],
             "redirect_uris": ["https://app.example/cb", "com.example.app:/cb"],
             "access_token_ttl": 600, "refresh_token_ttl": 86400,
+            "issue_refresh_token": True, "on_refresh": "revoke",
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
             0, "client_credentials password", "read write admin",
             "https://app.example/cb com.example.app:/cb", 600, 86400))
+        self.assertEqual(self.refresh_row("svc-1"), (1, "revoke"))
 
     def test_caller_chosen_secret_gets_argon2id(self):
         secret = "my chosen s3cret!"
@@ -305,7 +336,7 @@ class TestClientAdd(CliTest):
                          (None, 1, "authorization_code refresh_token"))
         out = self.cli.ok("client", "add", "cli", "--public", "--id", "cli")
         self.assertNotIn("client_secret", out)
-        self.assertIn("type               public", out)
+        self.assertRegex(out, r"(?m)^type\s{2,}public$")
 
     def test_refusals(self):
         self.cli.ok("client", "add", "taken", "--id", "taken")
@@ -405,7 +436,8 @@ class TestClientManage(CliTest):
         self.assertEqual((c["client_id"], c["name"], c["public"], c["scopes"]),
                          ("svc", "Service", False, ["read"]))
         out = self.cli.ok("client", "show", "web")
-        self.assertIn("redirect_uris      https://web.example/cb\n", out)
+        self.assertRegex(out, r"(?m)^redirect_uris\s{2,}"
+                              r"https://web\.example/cb$")
         self.assertNotIn("secret", out)
         phc = self.client_row("svc")[1]
         self.assertNotIn(phc, self.cli.ok("client", "show", "svc"))
@@ -441,7 +473,8 @@ class TestClientManage(CliTest):
             (["nope", "--name", "x"], 1, "client 'nope' not found"),
             (["svc"], 2, "nothing to update: give at least one of --name, "
              "--grant, --scope, --redirect-uri, --access-token-ttl, "
-             "--refresh-token-ttl"),
+             "--refresh-token-ttl, --on-refresh, --issue-refresh-token, "
+             "--no-issue-refresh-token, --default-issue-refresh-token"),
             (["web", "--grant", "client_credentials"], 2,
              "a public client cannot use the client_credentials grant "
              "(RFC 6749 section 4.4: confidential clients only)"),
@@ -496,6 +529,185 @@ class TestClientManage(CliTest):
         self.assertEqual(self.cli.ok("client", "remove", "web"),
                          "removed client 'web' and its token records\n")
         self.refused(["client", "remove", "svc"], 1, "client 'svc' not found")
+
+
+class TestClientRefreshSettings(CliTest):
+    """--on-refresh and --issue-refresh-token: what the commands print,
+    and what lands in clients.on_refresh and clients.issue_refresh_token
+    (NULL: the server's setting)."""
+
+    BAD_POLICY = ("invalid on-refresh policy '%s': one of nothing, revoke, "
+                  "hook, or 'default' for the server's setting")
+    DEFAULT_TEXT = "default (server setting)"
+    # option, JSON value, stored value, text value
+    ISSUE = [
+        ([], None, None, DEFAULT_TEXT),
+        (["--issue-refresh-token"], True, 1, "yes"),
+        (["--no-issue-refresh-token"], False, 0, "no"),
+        (["--default-issue-refresh-token"], None, None, DEFAULT_TEXT),
+    ]
+    POLICY = [
+        ([], None, None, DEFAULT_TEXT),
+        (["--on-refresh", "nothing"], "nothing", "nothing", "nothing"),
+        (["--on-refresh", "revoke"], "revoke", "revoke", "revoke"),
+        (["--on-refresh", "hook"], "hook", "hook", "hook"),
+        (["--on-refresh=default"], None, None, DEFAULT_TEXT),
+    ]
+
+    def text_fields(self, out):
+        return dict(re.split(r"\s{2,}", line, maxsplit=1)
+                    for line in out.split("\n\n")[0].splitlines())
+
+    def check(self, client_id, irt, policy):
+        """show --json, show and the row all say (irt, policy), given as
+        the JSON values."""
+        c = self.cli.json("client", "show", client_id)
+        self.assertEqual((c["issue_refresh_token"], c["on_refresh"]),
+                         (irt, policy))
+        stored = {None: None, True: 1, False: 0}[irt]
+        self.assertEqual(self.refresh_row(client_id), (stored, policy))
+        f = self.text_fields(self.cli.ok("client", "show", client_id))
+        text = {None: self.DEFAULT_TEXT, True: "yes", False: "no"}[irt]
+        self.assertEqual((f["issue_refresh_token"], f["on_refresh"]),
+                         (text, policy or self.DEFAULT_TEXT))
+
+    def test_add_with_each_value(self):
+        # The two settings are independent: every value of each, paired.
+        pairs = [(self.ISSUE[i % len(self.ISSUE)], self.POLICY[i])
+                 for i in range(len(self.POLICY))]
+        for n, (issue, policy) in enumerate(pairs):
+            iopt, ijson, istored, itext = issue
+            popt, pjson, pstored, ptext = policy
+            cid = "c%d" % n
+            with self.subTest(issue=iopt, policy=popt):
+                args = ["client", "add", cid, "--id", cid, "--grant",
+                        "password", "--grant", "refresh_token"]
+                args += iopt + popt
+                c = self.cli.json(*args)
+                self.assertEqual(c["issue_refresh_token"], ijson)
+                self.assertEqual(c["on_refresh"], pjson)
+                self.assertEqual(self.refresh_row(cid),
+                                 (istored, pstored))
+                # The text output of add says the same.
+                cid2 = cid + "t"
+                f = self.text_fields(self.cli.ok(
+                    *(args[:2] + [cid2, "--id", cid2] + args[5:])))
+                self.assertEqual(f["issue_refresh_token"], itext)
+                self.assertEqual(f["on_refresh"], ptext)
+                self.assertEqual(self.refresh_row(cid2),
+                                 (istored, pstored))
+                self.check(cid, ijson, pjson)
+        # Public clients take the settings too.
+        c = self.cli.json("client", "add", "spa", "--id", "spa", "--public",
+                          "--no-issue-refresh-token", "--on-refresh", "hook")
+        self.assertEqual((c["issue_refresh_token"], c["on_refresh"]),
+                         (False, "hook"))
+        self.assertEqual(self.refresh_row("spa"), (0, "hook"))
+
+    def test_update_each_value_and_reset(self):
+        self.cli.ok("client", "add", "App", "--id", "app", "--scope", "read",
+                    "--access-token-ttl", "300")
+        before = self.client_row("app")
+        self.check("app", None, None)
+        for popt, pjson, _, _ in self.POLICY[1:] + self.POLICY[1:2]:
+            with self.subTest(policy=popt):
+                c = self.cli.json("client", "update", "app", *popt)
+                self.assertEqual(c["on_refresh"], pjson)
+                # One setting changes; the other is left alone.
+                self.assertIsNone(c["issue_refresh_token"])
+                self.check("app", None, pjson)
+        for iopt, ijson, _, _ in self.ISSUE[1:] + self.ISSUE[1:3]:
+            with self.subTest(issue=iopt):
+                c = self.cli.json("client", "update", "app", *iopt)
+                self.assertEqual(c["issue_refresh_token"], ijson)
+                self.assertEqual(c["on_refresh"], "nothing")
+                self.check("app", ijson, "nothing")
+        # Both at once, then both back to the server's setting.
+        self.cli.ok("client", "update", "app", "--on-refresh", "revoke",
+                    "--issue-refresh-token")
+        self.check("app", True, "revoke")
+        out = self.cli.ok("client", "update", "app", "--on-refresh",
+                          "default", "--default-issue-refresh-token")
+        f = self.text_fields(out)
+        self.assertEqual((f["issue_refresh_token"], f["on_refresh"]),
+                         (self.DEFAULT_TEXT, self.DEFAULT_TEXT))
+        self.check("app", None, None)
+        # Nothing else about the client moved (updated_at aside).
+        self.assertEqual(self.client_row("app"), before)
+        # Other updates keep the settings.
+        self.cli.ok("client", "update", "app", "--issue-refresh-token",
+                    "--on-refresh", "hook")
+        self.cli.ok("client", "update", "app", "--name", "Renamed",
+                    "--scope", "write")
+        self.check("app", True, "hook")
+        self.cli.ok("client", "rotate-secret", "app")
+        self.check("app", True, "hook")
+
+    def test_list_json(self):
+        self.cli.ok("client", "add", "A", "--id", "a", "--on-refresh",
+                    "revoke", "--no-issue-refresh-token")
+        self.cli.ok("client", "add", "B", "--id", "b")
+        listed = {c["client_id"]: c for c in self.cli.json("client", "list")}
+        self.assertEqual((listed["a"]["issue_refresh_token"],
+                          listed["a"]["on_refresh"]), (False, "revoke"))
+        self.assertIn("issue_refresh_token", listed["b"])
+        self.assertIn("on_refresh", listed["b"])
+        self.assertEqual((listed["b"]["issue_refresh_token"],
+                          listed["b"]["on_refresh"]), (None, None))
+
+    def test_refusals_change_nothing(self):
+        self.cli.ok("client", "add", "App", "--id", "app", "--on-refresh",
+                    "revoke", "--issue-refresh-token")
+        excl = "--%s and --%s exclude each other"
+        irt, no, dflt = ("issue-refresh-token", "no-issue-refresh-token",
+                         "default-issue-refresh-token")
+        cases = [
+            (["--on-refresh", "Hook"], self.BAD_POLICY % "Hook"),
+            (["--on-refresh", "REVOKE"], self.BAD_POLICY % "REVOKE"),
+            (["--on-refresh", "none"], self.BAD_POLICY % "none"),
+            (["--on-refresh", ""], self.BAD_POLICY % ""),
+            (["--on-refresh", "revoke hook"], self.BAD_POLICY % "revoke hook"),
+            (["--on-refresh", "hook\n"], self.BAD_POLICY % "hook?"),
+            (["--on-refresh", "nothing", "--on-refresh", "hook"],
+             "option --on-refresh given more than once"),
+            (["--issue-refresh-token=yes"],
+             "option --issue-refresh-token takes no value"),
+            (["--issue-refresh"], "unknown option '--issue-refresh'"),
+            (["--" + irt, "--" + no], excl % (irt, no)),
+            (["--" + no, "--" + irt], excl % (irt, no)),
+            (["--" + irt, "--" + dflt], excl % (irt, dflt)),
+            (["--" + dflt, "--" + no], excl % (no, dflt)),
+            (["--" + irt, "--" + no, "--" + dflt], excl % (irt, no)),
+            # Refused even next to a valid setting: nothing is half-done.
+            (["--on-refresh", "hook", "--" + no, "--" + dflt],
+             excl % (no, dflt)),
+        ]
+        for extra, msg in cases:
+            with self.subTest(cmd="update", extra=extra):
+                self.refused(["client", "update", "app"] + extra, 2, msg)
+            with self.subTest(cmd="add", extra=extra):
+                self.refused(["client", "add", "New", "--id", "new"] + extra,
+                             2, msg)
+        self.refused(["client", "update", "app", "--issue-refresh-token",
+                      "--on-refresh", "bogus", "--name", "X"], 2,
+                     self.BAD_POLICY % "bogus")
+        # Conflicting flags are a usage error before the client is looked up.
+        self.refused(["client", "update", "nope", "--" + irt, "--" + no], 2,
+                     excl % (irt, no))
+        self.refused(["client", "update", "nope", "--on-refresh", "hook"], 1,
+                     "client 'nope' not found")
+        for cmd in (["client", "list"], ["client", "show", "app"],
+                    ["client", "rotate-secret", "app"]):
+            with self.subTest(cmd=cmd):
+                self.refused(cmd + ["--on-refresh", "hook"], 2,
+                             "option --on-refresh does not apply to '%s'"
+                             % " ".join(cmd[:2]))
+                self.refused(cmd + ["--no-issue-refresh-token"], 2,
+                             "option --no-issue-refresh-token does not "
+                             "apply to '%s'" % " ".join(cmd[:2]))
+        self.assertEqual(rows(self.db, "SELECT client_id FROM clients"),
+                         [("app",)])
+        self.check("app", True, "revoke")
 
 
 class TestUsers(CliTest):

@@ -1,7 +1,8 @@
 /*
  * test_cli_args.c: the admin CLI's input handling without a database: the
  * command-line parser, the validators of client ids, names, secrets,
- * scopes, grant types, redirect URIs, lifetimes, usernames and passwords,
+ * scopes, grant types, redirect URIs, lifetimes, on-refresh policies,
+ * usernames and passwords,
  * the list-option collector and the password line reader.
  */
 #include <setjmp.h>
@@ -114,6 +115,48 @@ static void test_parse_errors(void **state)
 
 	assert_int_equal(parse(&a, err, sizeof(err), "-x", NULL), -1);
 	assert_string_equal(err, "unknown option '-x'");
+	adm_args_free(&a);
+}
+
+/* The refresh-token flags differ only by prefix: each is matched whole. */
+static void test_parse_refresh_flags(void **state)
+{
+	(void)state;
+	struct adm_args a;
+	char err[256];
+	assert_int_equal(parse(&a, err, sizeof(err), "client", "update", "x",
+	                       "--no-issue-refresh-token", "--on-refresh=hook",
+	                       NULL), 0);
+	assert_true(adm_has(&a, OPT_NO_ISSUE_REFRESH_TOKEN));
+	assert_false(adm_has(&a, OPT_ISSUE_REFRESH_TOKEN));
+	assert_false(adm_has(&a, OPT_DEFAULT_ISSUE_REFRESH_TOKEN));
+	assert_string_equal(adm_str(&a, OPT_ON_REFRESH), "hook");
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "--issue-refresh-token",
+	                       "--default-issue-refresh-token", NULL), 0);
+	assert_true(adm_has(&a, OPT_ISSUE_REFRESH_TOKEN));
+	assert_true(adm_has(&a, OPT_DEFAULT_ISSUE_REFRESH_TOKEN));
+	assert_false(adm_has(&a, OPT_NO_ISSUE_REFRESH_TOKEN));
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "--issue-refresh", NULL),
+	                 -1);
+	assert_string_equal(err, "unknown option '--issue-refresh'");
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err),
+	                       "--issue-refresh-token=no", NULL), -1);
+	assert_string_equal(err, "option --issue-refresh-token takes no value");
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "--on-refresh", NULL), -1);
+	assert_string_equal(err, "option --on-refresh needs a value");
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "--on-refresh", "hook",
+	                       "--on-refresh", "revoke", NULL), -1);
+	assert_string_equal(err, "option --on-refresh given more than once");
 	adm_args_free(&a);
 }
 
@@ -304,6 +347,33 @@ static void test_ttl(void **state)
 	}
 }
 
+static void test_on_refresh(void **state)
+{
+	(void)state;
+	static const char *const good[] = {"nothing", "revoke", "hook"};
+	const char *out;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		out = NULL;
+		assert_int_equal(adm_on_refresh_parse(good[i], &out), 0);
+		assert_non_null(out);
+		assert_string_equal(out, good[i]);
+	}
+	out = "untouched";
+	assert_int_equal(adm_on_refresh_parse("default", &out), 0);
+	assert_null(out);
+
+	static const char *const bad[] = {
+		"", "Nothing", "REVOKE", "hook ", " hook", "none", "revoked",
+		"defaults", "null", "hook\n", "nothin", "revoke,hook",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		out = "untouched";
+		if (adm_on_refresh_parse(bad[i], &out) == 0)
+			fail_msg("accepted bad policy '%s'", bad[i]);
+		assert_string_equal(out, "untouched");
+	}
+}
+
 static void test_username(void **state)
 {
 	(void)state;
@@ -423,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_parse_value_may_start_with_dash),
 		cmocka_unit_test(test_parse_double_dash_ends_options),
 		cmocka_unit_test(test_parse_errors),
+		cmocka_unit_test(test_parse_refresh_flags),
 		cmocka_unit_test(test_parse_flags_may_repeat),
 		cmocka_unit_test(test_client_id),
 		cmocka_unit_test(test_client_name),
@@ -433,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_grants_check),
 		cmocka_unit_test(test_redirect_uri),
 		cmocka_unit_test(test_ttl),
+		cmocka_unit_test(test_on_refresh),
 		cmocka_unit_test(test_username),
 		cmocka_unit_test(test_password_length),
 		cmocka_unit_test(test_collect_words),
