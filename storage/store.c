@@ -158,3 +158,5 @@ enum store_rc store_family_revoke(struct store *s, const char *family_id,
 enum store_rc store_user_get_by_id(struct store *s, const char *user_id,
                                   struct store_user *out)
 { return s->ops->xUserGetById(s, user_id, out); }
+void store_thread_end(struct store *s)
+{ s->ops->xThreadEnd(s); }

@@ -186,6 +186,12 @@ struct store_ops {
 	                               int64_t now, int *count);
 	enum store_rc (*xUserGetById)(struct store *s, const char *user_id,
 	                              struct store_user *out);
+
+	/* ---- version 3 ---- */
+	/* The calling thread will not use the store again: release what the
+	 * backend keeps for it (SQLite: its connection). For threads that
+	 * end before the store is closed. */
+	void (*xThreadEnd)(struct store *s);
 };
 
 /* Each backend embeds this as its first member. */
@@ -234,6 +240,7 @@ enum store_rc store_refresh_get(struct store *s, const char *token_hash,
                                 struct store_refresh *out);
 enum store_rc store_user_get_by_id(struct store *s, const char *user_id,
                                   struct store_user *out);
+void store_thread_end(struct store *s);
 enum store_rc store_family_revoke(struct store *s, const char *family_id,
                                   int64_t now, int *count);
 

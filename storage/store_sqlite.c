@@ -170,6 +170,18 @@ static void conn_destructor(void *p)
 	conn_close(c);
 }
 
+/* Closes the calling thread's connection now rather than at its exit, when
+ * the store may already be gone. */
+static void sq_thread_end(struct store *base)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct conn *c = pthread_getspecific(s->key);
+	if (c == NULL)
+		return;
+	pthread_setspecific(s->key, NULL);
+	conn_destructor(c);
+}
+
 static int conn_setup(sqlite3 *db)
 {
 	static const char pragmas[] =
@@ -766,7 +778,7 @@ static enum store_rc sq_family_revoke(struct store *s, const char *family_id,
 /* ---- the ops table ------------------------------------------------------- */
 
 static const struct store_ops sqlite_ops = {
-	.version = 2,
+	.version = 3,
 	.name = "sqlite",
 	.xClose = sq_close,
 	.xMigrate = sq_migrate,
@@ -793,6 +805,7 @@ static const struct store_ops sqlite_ops = {
 	.xRefreshGet = sq_refresh_get,
 	.xFamilyRevoke = sq_family_revoke,
 	.xUserGetById = sq_user_get_by_id,
+	.xThreadEnd = sq_thread_end,
 };
 
 /* SQLite creates files with 0644 under the usual umask; the database holds
