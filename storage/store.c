@@ -160,3 +160,10 @@ enum store_rc store_user_get_by_id(struct store *s, const char *user_id,
 { return s->ops->xUserGetById(s, user_id, out); }
 void store_thread_end(struct store *s)
 { s->ops->xThreadEnd(s); }
+enum store_rc store_refresh_list(struct store *s,
+                                 const struct store_refresh_filter *f,
+                                 store_refresh_cb cb, void *arg)
+{ return s->ops->xRefreshList(s, f, cb, arg); }
+enum store_rc store_subject_revoke(struct store *s, const char *subject,
+                                   int64_t now, int *count)
+{ return s->ops->xSubjectRevoke(s, subject, now, count); }

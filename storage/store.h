@@ -1,8 +1,9 @@
 /*
  * store.h: the storage interface. Everything Latchkey keeps (clients, users,
- * access-token records, signing keys) is reached through struct store_ops,
- * a table of function pointers in the shape of SQLite's sqlite3_vfs, so a
- * PostgreSQL backend is one new file and no change above this line.
+ * access- and refresh-token records, signing keys) is reached through
+ * struct store_ops, a table of function pointers in the shape of SQLite's
+ * sqlite3_vfs, so a PostgreSQL backend is one new file and no change above
+ * this line.
  *
  * Ownership: structs filled by a getter own their strings; release them
  * with the matching *_clear. Input structs are borrowed for the call only.
@@ -104,6 +105,17 @@ struct store_token_filter {
 	const char *client_id; /* NULL: every client */
 	bool active_only;      /* unrevoked and unexpired at now */
 	int64_t now;
+	const char *subject;   /* NULL: every subject */
+	const char *family_id; /* NULL: any family, or none */
+};
+
+/* Which refresh-token records xRefreshList hands over. */
+struct store_refresh_filter {
+	const char *client_id; /* NULL: every client */
+	const char *subject;   /* NULL: every subject */
+	const char *family_id; /* NULL: every family */
+	bool active_only;      /* not retired, not revoked, unexpired at now */
+	int64_t now;
 };
 
 struct store_key {
@@ -119,6 +131,7 @@ typedef int (*store_client_cb)(const struct store_client *c, void *arg);
 typedef int (*store_user_cb)(const struct store_user *u, void *arg);
 typedef int (*store_token_cb)(const struct store_token *t, void *arg);
 typedef int (*store_key_cb)(const struct store_key *k, void *arg);
+typedef int (*store_refresh_cb)(const struct store_refresh *r, void *arg);
 
 struct store;
 
@@ -192,6 +205,16 @@ struct store_ops {
 	 * backend keeps for it (SQLite: its connection). For threads that
 	 * end before the store is closed. */
 	void (*xThreadEnd)(struct store *s);
+	/* Refresh-token records matching f, oldest first (issued_at, then
+	 * insertion order). */
+	enum store_rc (*xRefreshList)(struct store *s,
+	                              const struct store_refresh_filter *f,
+	                              store_refresh_cb cb, void *arg);
+	/* Revokes every unrevoked refresh and access token whose subject is
+	 * subject (for a user: its user_id), in one transaction; *count is
+	 * the number of tokens changed. */
+	enum store_rc (*xSubjectRevoke)(struct store *s, const char *subject,
+	                                int64_t now, int *count);
 };
 
 /* Each backend embeds this as its first member. */
@@ -243,5 +266,10 @@ enum store_rc store_user_get_by_id(struct store *s, const char *user_id,
 void store_thread_end(struct store *s);
 enum store_rc store_family_revoke(struct store *s, const char *family_id,
                                   int64_t now, int *count);
+enum store_rc store_refresh_list(struct store *s,
+                                 const struct store_refresh_filter *f,
+                                 store_refresh_cb cb, void *arg);
+enum store_rc store_subject_revoke(struct store *s, const char *subject,
+                                   int64_t now, int *count);
 
 #endif

@@ -36,6 +36,7 @@ enum stmt {
 	ST_KEY_RETIRE, ST_KEY_ADD, ST_KEY_CURRENT, ST_KEY_LIST, ST_KEY_PUBLISHED,
 	ST_RT_RETIRE, ST_RT_RELINK, ST_RT_ADD, ST_RT_GET, ST_FAMILY_REVOKE_RT,
 	ST_FAMILY_REVOKE_AT,
+	ST_RT_LIST, ST_SUBJECT_REVOKE_RT, ST_SUBJECT_REVOKE_AT,
 	ST__MAX
 };
 
@@ -75,6 +76,8 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM access_tokens "
 	                  "WHERE (?1 IS NULL OR client_id=?1) AND (?2 = 0 OR "
 	                  "(revoked_at IS NULL AND expires_at > ?3)) "
+	                  "AND (?4 IS NULL OR subject=?4) "
+	                  "AND (?5 IS NULL OR family_id=?5) "
 	                  "ORDER BY issued_at, jti",
 	[ST_TOKEN_REVOKE] = "UPDATE access_tokens SET revoked_at=?2 "
 	                    "WHERE jti=?1 AND revoked_at IS NULL",
@@ -106,6 +109,19 @@ static const char *const stmt_sql[ST__MAX] = {
 	                        "WHERE family_id=?1 AND revoked_at IS NULL",
 	[ST_FAMILY_REVOKE_AT] = "UPDATE access_tokens SET revoked_at=?2 "
 	                        "WHERE family_id=?1 AND revoked_at IS NULL",
+	/* rowid breaks ties: rotations within one second keep their order. */
+	[ST_RT_LIST] = "SELECT " RT_COLS " FROM refresh_tokens "
+	               "WHERE (?1 IS NULL OR client_id=?1) "
+	               "AND (?2 IS NULL OR subject=?2) "
+	               "AND (?3 IS NULL OR family_id=?3) "
+	               "AND (?4 = 0 OR (retired_at IS NULL AND revoked_at IS NULL "
+	               "AND expires_at > ?5)) "
+	               "ORDER BY issued_at, rowid",
+	/* Both use the subject indexes (migrations 0002 and 0003). */
+	[ST_SUBJECT_REVOKE_RT] = "UPDATE refresh_tokens SET revoked_at=?2 "
+	                         "WHERE subject=?1 AND revoked_at IS NULL",
+	[ST_SUBJECT_REVOKE_AT] = "UPDATE access_tokens SET revoked_at=?2 "
+	                         "WHERE subject=?1 AND revoked_at IS NULL",
 };
 
 /* ---- connections --------------------------------------------------------- */
@@ -582,6 +598,8 @@ static enum store_rc sq_token_list(struct store *s,
 	bind_text(st, 1, f->client_id);
 	sqlite3_bind_int(st, 2, f->active_only);
 	sqlite3_bind_int64(st, 3, f->now);
+	bind_text(st, 4, f->subject);
+	bind_text(st, 5, f->family_id);
 	LIST_ROWS(st, struct store_token, read_token, store_token_clear, cb, arg);
 }
 
@@ -757,8 +775,27 @@ static enum store_rc sq_refresh_get(struct store *s, const char *hash,
 	GET_ONE(ST_RT_GET, hash, out, read_refresh);
 }
 
-static enum store_rc sq_family_revoke(struct store *s, const char *family_id,
-                                      int64_t now, int *count)
+static enum store_rc sq_refresh_list(struct store *s,
+                                     const struct store_refresh_filter *f,
+                                     store_refresh_cb cb, void *arg)
+{
+	sqlite3_stmt *st = stmt(conn_get(s), ST_RT_LIST);
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, f->client_id);
+	bind_text(st, 2, f->subject);
+	bind_text(st, 3, f->family_id);
+	sqlite3_bind_int(st, 4, f->active_only);
+	sqlite3_bind_int64(st, 5, f->now);
+	LIST_ROWS(st, struct store_refresh, read_refresh, store_refresh_clear,
+	          cb, arg);
+}
+
+/* Revokes the refresh tokens (rt) and then the access tokens (at) that
+ * share one key, in one transaction, so no reader sees a refresh token
+ * revoked while the access tokens issued with it still pass. */
+static enum store_rc revoke_both(struct store *s, enum stmt rt, enum stmt at,
+                                 const char *key, int64_t now, int *count)
 {
 	struct conn *cn = conn_get(s);
 	int a = 0, b = 0;
@@ -766,13 +803,27 @@ static enum store_rc sq_family_revoke(struct store *s, const char *family_id,
 		return STORE_IO;
 	enum store_rc r = begin(cn);
 	if (r == STORE_OK)
-		r = run_key_now(cn, ST_FAMILY_REVOKE_RT, family_id, now, &a);
+		r = run_key_now(cn, rt, key, now, &a);
 	if (r == STORE_OK)
-		r = run_key_now(cn, ST_FAMILY_REVOKE_AT, family_id, now, &b);
+		r = run_key_now(cn, at, key, now, &b);
 	r = finish(cn, r);
 	if (count != NULL)
 		*count = r == STORE_OK ? a + b : 0;
 	return r;
+}
+
+static enum store_rc sq_family_revoke(struct store *s, const char *family_id,
+                                      int64_t now, int *count)
+{
+	return revoke_both(s, ST_FAMILY_REVOKE_RT, ST_FAMILY_REVOKE_AT,
+	                   family_id, now, count);
+}
+
+static enum store_rc sq_subject_revoke(struct store *s, const char *subject,
+                                       int64_t now, int *count)
+{
+	return revoke_both(s, ST_SUBJECT_REVOKE_RT, ST_SUBJECT_REVOKE_AT,
+	                   subject, now, count);
 }
 
 /* ---- the ops table ------------------------------------------------------- */
@@ -806,6 +857,8 @@ static const struct store_ops sqlite_ops = {
 	.xFamilyRevoke = sq_family_revoke,
 	.xUserGetById = sq_user_get_by_id,
 	.xThreadEnd = sq_thread_end,
+	.xRefreshList = sq_refresh_list,
+	.xSubjectRevoke = sq_subject_revoke,
 };
 
 /* SQLite creates files with 0644 under the usual umask; the database holds

@@ -1,8 +1,9 @@
 /*
  * test_store.c: storage/ through store.h against a real SQLite file:
  * opening (mode 0600), clients, users, token records with their filters
- * and revocation, signing keys and which of them stay published, and
- * per-thread connections under concurrent writers.
+ * and revocation, refresh-token records by client, subject and family,
+ * revoking everything of one subject, signing keys and which of them stay
+ * published, and per-thread connections under concurrent writers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -113,13 +114,53 @@ static int on_key(const struct store_key *k, void *arg)
 	return collect_add(arg, k->kid);
 }
 
+static int on_refresh(const struct store_refresh *r, void *arg)
+{
+	return collect_add(arg, r->token_hash);
+}
+
 static const char *list_tokens(struct store *s, const char *client_id,
                                bool active_only, int64_t now,
                                struct collect *c)
 {
 	memset(c, 0, sizeof(*c));
-	struct store_token_filter f = {client_id, active_only, now};
+	struct store_token_filter f = {
+	    .client_id = client_id, .active_only = active_only, .now = now,
+	};
 	assert_int_equal(store_token_list(s, &f, on_token, c), STORE_OK);
+	return c->buf;
+}
+
+/* Every filter field of both listings; zero means "all". */
+struct filt {
+	const char *client_id, *subject, *family_id;
+	bool active_only;
+	int64_t now;
+};
+
+static const char *list_tokens_by(struct store *s, struct filt w,
+                                  struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	struct store_token_filter f = {
+	    .client_id = w.client_id, .subject = w.subject,
+	    .family_id = w.family_id, .active_only = w.active_only,
+	    .now = w.now,
+	};
+	assert_int_equal(store_token_list(s, &f, on_token, c), STORE_OK);
+	return c->buf;
+}
+
+static const char *list_refresh(struct store *s, struct filt w,
+                                struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	struct store_refresh_filter f = {
+	    .client_id = w.client_id, .subject = w.subject,
+	    .family_id = w.family_id, .active_only = w.active_only,
+	    .now = w.now,
+	};
+	assert_int_equal(store_refresh_list(s, &f, on_refresh, c), STORE_OK);
 	return c->buf;
 }
 
@@ -487,6 +528,210 @@ static void test_tokens(void **state)
 	assert_string_equal(list_tokens(f->s, NULL, false, 0, &col), "t3");
 }
 
+/* ---- refresh tokens, by family and by subject ------------------------------------ */
+
+/* Writes one token response as the grants do: access token "at-<name>"
+ * and refresh token "<name>" (its hash, here simply the name), retiring
+ * the refresh token `retire` first. */
+static void issue(struct store *s, const char *name, const char *family,
+                  const char *client_id, const char *subject, int64_t iat,
+                  int64_t exp, const char *retire)
+{
+	char jti[32];
+	snprintf(jti, sizeof(jti), "at-%s", name);
+	struct store_token at = token(jti, client_id, "kid-1", iat, iat + 60);
+	at.subject = (char *)subject;
+	at.family_id = (char *)family;
+	struct store_refresh rt = {
+	    .token_hash = (char *)name, .family_id = (char *)family,
+	    .client_id = (char *)client_id, .subject = (char *)subject,
+	    .username = (char *)"someone", .scope = (char *)"a",
+	    .access_jti = jti, .issued_at = iat, .expires_at = exp,
+	};
+	struct store_issue is = {
+	    .now = iat, .retire_hash = retire, .access = &at, .refresh = &rt,
+	};
+	assert_int_equal(store_issue(s, &is), STORE_OK);
+}
+
+/* Three families: F1 of user u-1 at c1, rotated twice (a1 -> a2 -> a3);
+ * F2 of user u-2 at c1; F3 of u-1 at c2, issued in the same second as a3.
+ * Plus an access token of client c1 without refresh token (subject c1). */
+static void three_families(struct store *s)
+{
+	struct store_client c1 = client("c1", 1), c2 = client("c2", 1);
+	assert_int_equal(store_client_add(s, &c1), STORE_OK);
+	assert_int_equal(store_client_add(s, &c2), STORE_OK);
+	struct store_key k = key("kid-1", 1);
+	assert_int_equal(store_key_add_current(s, &k), STORE_OK);
+	issue(s, "a1", "F1", "c1", "u-1", 100, 1000, NULL);
+	issue(s, "b1", "F2", "c1", "u-2", 150, 1000, NULL);
+	issue(s, "a2", "F1", "c1", "u-1", 200, 1000, "a1");
+	issue(s, "a3", "F1", "c1", "u-1", 300, 1000, "a2");
+	issue(s, "c1r", "F3", "c2", "u-1", 300, 400, NULL);
+	struct store_token cc = token("at-cc", "c1", "kid-1", 50, 5000);
+	assert_int_equal(store_token_add(s, &cc), STORE_OK);
+}
+
+static void test_refresh_list(void **state)
+{
+	struct fx *f = *state;
+	struct collect col;
+	three_families(f->s);
+
+	/* Oldest first; a3 and c1r share a second and keep insertion order. */
+	assert_string_equal(list_refresh(f->s, (struct filt){0}, &col),
+	                    "a1 b1 a2 a3 c1r");
+	assert_string_equal(list_refresh(f->s, (struct filt){.client_id = "c1"},
+	                                 &col), "a1 b1 a2 a3");
+	assert_string_equal(list_refresh(f->s, (struct filt){.subject = "u-1"},
+	                                 &col), "a1 a2 a3 c1r");
+	assert_string_equal(list_refresh(f->s, (struct filt){.family_id = "F1"},
+	                                 &col), "a1 a2 a3");
+	assert_string_equal(list_refresh(f->s, (struct filt){
+	                        .client_id = "c2", .subject = "u-1"}, &col),
+	                    "c1r");
+	assert_string_equal(list_refresh(f->s, (struct filt){
+	                        .client_id = "c2", .family_id = "F1"}, &col),
+	                    "");
+	assert_string_equal(list_refresh(f->s, (struct filt){.subject = "nobody"},
+	                                 &col), "");
+
+	/* Active: neither rotated out nor revoked nor expired at now. */
+	assert_string_equal(list_refresh(f->s, (struct filt){
+	                        .active_only = true, .now = 350}, &col),
+	                    "b1 a3 c1r");
+	assert_string_equal(list_refresh(f->s, (struct filt){
+	                        .active_only = true, .now = 400}, &col),
+	                    "b1 a3");
+	int n = -1;
+	assert_int_equal(store_family_revoke(f->s, "F2", 360, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(list_refresh(f->s, (struct filt){
+	                        .active_only = true, .now = 400}, &col), "a3");
+	assert_string_equal(list_refresh(f->s, (struct filt){
+	                        .active_only = true, .now = 1000}, &col), "");
+	/* active_only=false ignores now. */
+	assert_string_equal(list_refresh(f->s, (struct filt){.now = 99999},
+	                                 &col), "a1 b1 a2 a3 c1r");
+
+	/* The record, field by field. */
+	struct store_refresh got = {0};
+	assert_int_equal(store_refresh_get(f->s, "a2", &got), STORE_OK);
+	assert_string_equal(got.family_id, "F1");
+	assert_string_equal(got.client_id, "c1");
+	assert_string_equal(got.subject, "u-1");
+	assert_string_equal(got.username, "someone");
+	assert_string_equal(got.access_jti, "at-a2");
+	assert_int_equal(got.issued_at, 200);
+	assert_int_equal(got.expires_at, 1000);
+	assert_int_equal(got.retired_at, 300);
+	assert_int_equal(got.revoked_at, 0);
+	store_refresh_clear(&got);
+
+	/* A non-zero return stops the listing; the statement is reusable. */
+	memset(&col, 0, sizeof(col));
+	col.stop_after = 1;
+	struct store_refresh_filter all = {.client_id = NULL};
+	assert_int_equal(store_refresh_list(f->s, &all, on_refresh, &col),
+	                 STORE_OK);
+	assert_string_equal(col.buf, "a1");
+	assert_string_equal(list_refresh(f->s, (struct filt){0}, &col),
+	                    "a1 b1 a2 a3 c1r");
+}
+
+static void test_token_list_by_subject_and_family(void **state)
+{
+	struct fx *f = *state;
+	struct collect col;
+	three_families(f->s);
+	assert_string_equal(list_tokens_by(f->s, (struct filt){0}, &col),
+	                    "at-cc at-a1 at-b1 at-a2 at-a3 at-c1r");
+	assert_string_equal(list_tokens_by(f->s, (struct filt){.subject = "u-1"},
+	                                   &col), "at-a1 at-a2 at-a3 at-c1r");
+	assert_string_equal(list_tokens_by(f->s, (struct filt){.family_id = "F1"},
+	                                   &col), "at-a1 at-a2 at-a3");
+	assert_string_equal(list_tokens_by(f->s, (struct filt){
+	                        .client_id = "c1", .subject = "u-1"}, &col),
+	                    "at-a1 at-a2 at-a3");
+	assert_string_equal(list_tokens_by(f->s, (struct filt){
+	                        .subject = "u-2", .family_id = "F1"}, &col),
+	                    "");
+	/* Access tokens live 60 s here. */
+	assert_string_equal(list_tokens_by(f->s, (struct filt){
+	                        .subject = "u-1", .active_only = true,
+	                        .now = 300}, &col), "at-a3 at-c1r");
+	struct store_token got = {0};
+	assert_int_equal(store_token_get(f->s, "at-a3", &got), STORE_OK);
+	assert_string_equal(got.family_id, "F1");
+	store_token_clear(&got);
+	assert_int_equal(store_token_get(f->s, "at-cc", &got), STORE_OK);
+	assert_null(got.family_id);
+	store_token_clear(&got);
+}
+
+static int64_t revoked_rt(struct store *s, const char *hash)
+{
+	struct store_refresh r = {0};
+	assert_int_equal(store_refresh_get(s, hash, &r), STORE_OK);
+	int64_t at = r.revoked_at;
+	store_refresh_clear(&r);
+	return at;
+}
+
+static int64_t revoked_at(struct store *s, const char *jti)
+{
+	struct store_token t = {0};
+	assert_int_equal(store_token_get(s, jti, &t), STORE_OK);
+	int64_t at = t.revoked_at;
+	store_token_clear(&t);
+	return at;
+}
+
+static void test_subject_revoke(void **state)
+{
+	struct fx *f = *state;
+	struct collect col;
+	three_families(f->s);
+	/* One of u-1's access tokens was revoked before: it keeps its time. */
+	int n = -1;
+	assert_int_equal(store_token_revoke(f->s, "at-a1", 310, &n), STORE_OK);
+	assert_int_equal(n, 1);
+
+	/* u-1: 4 refresh tokens (rotated ones too) + 3 unrevoked access. */
+	assert_int_equal(store_subject_revoke(f->s, "u-1", 320, &n), STORE_OK);
+	assert_int_equal(n, 7);
+	static const char *const rts[] = {"a1", "a2", "a3", "c1r"};
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(revoked_rt(f->s, rts[i]), 320);
+	assert_int_equal(revoked_at(f->s, "at-a1"), 310);
+	assert_int_equal(revoked_at(f->s, "at-a2"), 320);
+	assert_int_equal(revoked_at(f->s, "at-c1r"), 320);
+
+	/* Other subjects are untouched: the user u-2 and the client c1. */
+	assert_int_equal(revoked_rt(f->s, "b1"), 0);
+	assert_int_equal(revoked_at(f->s, "at-b1"), 0);
+	assert_int_equal(revoked_at(f->s, "at-cc"), 0);
+	assert_string_equal(list_refresh(f->s, (struct filt){
+	                        .active_only = true, .now = 330}, &col), "b1");
+	assert_string_equal(list_tokens_by(f->s, (struct filt){
+	                        .subject = "u-1", .active_only = true,
+	                        .now = 330}, &col), "");
+
+	/* Idempotent: nothing is left to change, and the times stay. */
+	assert_int_equal(store_subject_revoke(f->s, "u-1", 999, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(revoked_rt(f->s, "a3"), 320);
+	assert_int_equal(store_subject_revoke(f->s, "nobody", 999, &n),
+	                 STORE_OK);
+	assert_int_equal(n, 0);
+	/* count may be NULL. */
+	assert_int_equal(store_subject_revoke(f->s, "u-2", 400, NULL), STORE_OK);
+	assert_int_equal(revoked_rt(f->s, "b1"), 400);
+	assert_int_equal(revoked_at(f->s, "at-b1"), 400);
+	assert_int_equal(revoked_at(f->s, "at-cc"), 0);
+}
+
 /* ---- keys ------------------------------------------------------------------------ */
 
 static void test_keys(void **state)
@@ -629,7 +874,7 @@ static void test_threads(void **state)
 		assert_int_equal(w[i].failures, 0);
 	}
 	int n = 0;
-	struct store_token_filter all = {NULL, false, 0};
+	struct store_token_filter all = {.client_id = NULL};
 	assert_int_equal(store_token_list(f->s, &all, count_token, &n), STORE_OK);
 	assert_int_equal(n, NTHREADS * PER_THREAD);
 	struct store_token got = {0};
@@ -663,6 +908,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_client_list, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_user_crud, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tokens, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_refresh_list, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_token_list_by_subject_and_family,
+	                                    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_subject_revoke, fx_setup,
+	                                    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_keys, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_retired_at, fx_setup,
 	                                    fx_teardown),

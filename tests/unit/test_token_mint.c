@@ -166,7 +166,7 @@ static int count_cb(const struct store_token *t, void *arg)
 static int token_count(struct store *s)
 {
 	int n = 0;
-	struct store_token_filter f = {NULL, false, 0};
+	struct store_token_filter f = {.client_id = NULL};
 	assert_int_equal(store_token_list(s, &f, count_cb, &n), STORE_OK);
 	return n;
 }
