@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "strutil.h"
 
@@ -34,7 +36,7 @@ struct setting {
 static const char *const algs[] = {"ES256", "RS256", NULL};
 static const char *const formats[] = {"text", "json", NULL};
 static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
-static const char *const policies[] = {"nothing", "revoke", NULL};
+static const char *const policies[] = {"nothing", "revoke", "hook", NULL};
 
 #define OFF(f) offsetof(struct lk_config, f)
 static const struct setting settings[] = {
@@ -58,6 +60,15 @@ static const struct setting settings[] = {
 	{"on_refresh", S_STR, OFF(on_refresh), "nothing", 0, 0, policies,
 	 "what a refresh does to the access token issued with the presented "
 	 "refresh token (per-client override)"},
+	{"on_refresh_hook", S_STR, OFF(on_refresh_hook), "", 0, 0, NULL,
+	 "absolute path of the program on_refresh=hook runs (no shell)"},
+	{"on_refresh_hook_timeout_ms", S_INT, OFF(on_refresh_hook_timeout_ms),
+	 "5000", 1, 600000, NULL,
+	 "milliseconds a hook may run before it is killed and the refresh "
+	 "denied"},
+	{"on_refresh_hook_max_concurrent", S_INT,
+	 OFF(on_refresh_hook_max_concurrent), "16", 1, 1024, NULL,
+	 "hooks running at once; a refresh past this gets 503"},
 	{"signing_alg", S_STR, OFF(signing_alg), "ES256", 0, 0, algs,
 	 "access token signature algorithm for new keys"},
 	{"audience", S_STR, OFF(audience), "", 0, 0, NULL,
@@ -364,6 +375,33 @@ static int apply_argv(struct lk_config *c, int argc, char **argv, char *err,
 	return 0;
 }
 
+/* A hook is run by path with execve, so it must be an absolute path to an
+ * executable file; checked at start rather than at the first refresh. */
+static int check_hook(const struct lk_config *c, char *err, size_t errlen)
+{
+	const char *h = c->on_refresh_hook;
+	struct stat st;
+	if (h[0] == '\0') {
+		if (strcmp(c->on_refresh, "hook") == 0) {
+			snprintf(err, errlen, "setting 'on_refresh_hook': "
+			         "on_refresh=hook needs the program to run");
+			return -1;
+		}
+		return 0;
+	}
+	if (h[0] != '/') {
+		snprintf(err, errlen, "setting 'on_refresh_hook': '%.200s' is "
+		         "not an absolute path", h);
+		return -1;
+	}
+	if (stat(h, &st) != 0 || !S_ISREG(st.st_mode) || access(h, X_OK) != 0) {
+		snprintf(err, errlen, "setting 'on_refresh_hook': '%.200s' is "
+		         "not an executable file", h);
+		return -1;
+	}
+	return 0;
+}
+
 enum config_result config_load(struct lk_config *c, int argc, char **argv,
                                FILE *out, char *err, size_t errlen)
 {
@@ -423,6 +461,8 @@ enum config_result config_load(struct lk_config *c, int argc, char **argv,
 		return CONFIG_ERR;
 	}
 	if (check_issuer(c->issuer, err, errlen) != 0)
+		return CONFIG_ERR;
+	if (check_hook(c, err, errlen) != 0)
 		return CONFIG_ERR;
 	if (c->db[0] == '\0') {
 		snprintf(err, errlen, "setting 'db': must not be empty");

@@ -22,7 +22,10 @@ struct lk_config {
 	long refresh_token_ttl;     /* seconds */
 	long issue_refresh_token;   /* bool */
 	long rotate_refresh_tokens; /* bool */
-	char *on_refresh;           /* nothing | revoke */
+	char *on_refresh;           /* nothing | revoke | hook */
+	char *on_refresh_hook;      /* "" for none */
+	long on_refresh_hook_timeout_ms;
+	long on_refresh_hook_max_concurrent;
 	char *signing_alg;     /* ES256 | RS256 */
 	char *audience;        /* "" means no aud claim */
 	long max_body_size;    /* bytes */

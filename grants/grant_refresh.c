@@ -11,6 +11,7 @@
  * invalid_grant without revoking the family, since each held a token that
  * was live when it was sent.
  */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +51,41 @@ static const char *policy_of(const struct grants *g,
 	return cl->on_refresh ? cl->on_refresh : g->on_refresh;
 }
 
+#define HOOK_REFUSED "the refresh was refused by the server's policy"
+
+/* on_refresh=hook: the hook sees the refresh before anything is written
+ * and may refuse it, leaving the presented token usable. */
+static struct oauth_result ask_hook(struct grants *g,
+                                    const struct token_request *rq,
+                                    const struct store_refresh *rt,
+                                    const char *granted, bool *revoke_old)
+{
+	if (g->on_refresh_hook == NULL) {
+		log_errx("client %s has on_refresh=hook but on_refresh_hook is "
+		         "not set; refresh denied", rt->client_id);
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, HOOK_REFUSED);
+	}
+	json_t *doc = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s, s:I}",
+	    "event", "on_refresh", "issuer", g->issuer,
+	    "client_id", rt->client_id, "sub", rt->subject,
+	    "username", rt->username, "scope_requested", rq->scope,
+	    "scope_held", rt->scope, "scope_granted", granted,
+	    "access_token_jti", rt->access_jti, "family_id", rt->family_id,
+	    "time", (json_int_t)clock_now());
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (text == NULL)
+		return OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL);
+	enum hook_verdict v = hook_run(g->on_refresh_hook,
+	                               g->on_refresh_hook_timeout_ms, text,
+	                               strlen(text));
+	free(text);
+	*revoke_old = v == HOOK_ALLOW_REVOKE;
+	return v == HOOK_DENY ? OAUTH_FAIL(OAUTH_INVALID_GRANT, HOOK_REFUSED)
+	                      : OAUTH_RESULT_OK;
+}
+
 struct oauth_result grant_refresh_token(struct grants *g,
                                         const struct token_request *rq,
                                         const struct store_client *cl,
@@ -87,13 +123,20 @@ struct oauth_result grant_refresh_token(struct grants *g,
 		goto out;
 
 	const char *policy = policy_of(g, cl);
+	bool revoke_old = strcmp(policy, "revoke") == 0;
+	if (strcmp(policy, "hook") == 0) {
+		r = rq->may_block ? ask_hook(g, rq, &rt, scope, &revoke_old)
+		                  : OAUTH_FAIL(OAUTH_WOULD_BLOCK, NULL);
+		if (r.err != OAUTH_OK)
+			goto out;
+	}
 	bool rotate = g->rotate_refresh_tokens;
 	struct issue_opts o = {
 		.subject = rt.subject, .username = rt.username, .scope = scope,
 		.with_refresh = rotate, .family_id = rt.family_id,
 		.retire_hash = rotate ? hash : NULL,
 		.relink_hash = rotate ? NULL : hash,
-		.revoke_jti = strcmp(policy, "revoke") == 0 ? rt.access_jti : NULL,
+		.revoke_jti = revoke_old ? rt.access_jti : NULL,
 	};
 	r = token_issue(g, cl, &o, out);
 out:

@@ -28,7 +28,9 @@ struct grants_config {
 	int64_t refresh_token_ttl;  /* default when the client sets none */
 	bool issue_refresh_token;   /* with user grants; per-client override */
 	bool rotate_refresh_tokens; /* RFC 9700 section 4.14.2 */
-	const char *on_refresh;     /* "nothing" | "revoke" */
+	const char *on_refresh;     /* "nothing" | "revoke" | "hook" */
+	const char *on_refresh_hook;     /* program; NULL or "" for none */
+	long on_refresh_hook_timeout_ms;
 	int login_max_failures;             /* per username and window */
 	int login_max_failures_per_address; /* per client address and window */
 	int64_t login_failure_window;       /* seconds */
@@ -57,6 +59,11 @@ struct token_request {
 	const char *username, *password; /* password grant */
 	const char *refresh_token;       /* refresh_token grant */
 	const char *remote_addr;         /* for throttling; may be NULL */
+	/* The caller runs on a thread that may block for seconds. When
+	 * false, a grant that would (the on_refresh hook) returns
+	 * OAUTH_WOULD_BLOCK having written nothing, and the caller runs the
+	 * whole request again where it may. */
+	bool may_block;
 };
 
 struct token_response {

@@ -104,6 +104,18 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 /* Hex SHA-256 of a refresh token: how it is stored and found. */
 void refresh_hash(const char *token, char out[2 * SHA256_LEN + 1]);
 
+/* ---- refresh_hook.c: the on_refresh=hook program ------------------------ */
+
+enum hook_verdict {
+	HOOK_DENY = 0,
+	HOOK_ALLOW,
+	HOOK_ALLOW_REVOKE, /* allowed, and the old access token is revoked */
+};
+/* Runs the hook at path with input on its stdin; blocks up to timeout_ms
+ * (then kills it: denied). Anything but exit status 0 denies. */
+enum hook_verdict hook_run(const char *path, long timeout_ms,
+                           const char *input, size_t len);
+
 /* ---- one function per grant (grant_*.c) ----------------------------------- */
 
 typedef struct oauth_result (*grant_fn)(struct grants *g,
@@ -147,6 +159,8 @@ struct grants {
 	bool issue_refresh_token;
 	bool rotate_refresh_tokens;
 	char *on_refresh;
+	char *on_refresh_hook; /* NULL: none configured */
+	long on_refresh_hook_timeout_ms;
 };
 
 /* Whether this client gets refresh tokens from user grants: the client's

@@ -37,6 +37,9 @@ static const struct oauth_err_info rows[OAUTH__COUNT] = {
 	    "This endpoint does not accept that method."},
 	[OAUTH_REQUEST_TOO_LARGE] = {"request_too_large", 413,
 	    "The request body is larger than this server accepts."},
+	/* If it ever leaked to the wire, it would read as a server error. */
+	[OAUTH_WOULD_BLOCK] = {"server_error", 500,
+	    "The server could not complete the request."},
 };
 
 const struct oauth_err_info *oauth_err_info(enum oauth_err e)

@@ -96,6 +96,12 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	g->issue_refresh_token = cfg->issue_refresh_token;
 	g->rotate_refresh_tokens = cfg->rotate_refresh_tokens;
 	g->on_refresh = xstrdup(cfg->on_refresh ? cfg->on_refresh : "nothing");
+	g->on_refresh_hook = cfg->on_refresh_hook && cfg->on_refresh_hook[0]
+	                         ? xstrdup(cfg->on_refresh_hook)
+	                         : NULL;
+	g->on_refresh_hook_timeout_ms = cfg->on_refresh_hook_timeout_ms > 0
+	                                    ? cfg->on_refresh_hook_timeout_ms
+	                                    : 5000;
 	g->login_max_failures = cfg->login_max_failures;
 	g->login_max_failures_per_address = cfg->login_max_failures_per_address;
 	g->secret_cache = secret_cache_new();
@@ -123,5 +129,6 @@ void grants_free(struct grants *g)
 	free(g->issuer);
 	free(g->audience);
 	free(g->on_refresh);
+	free(g->on_refresh_hook);
 	free(g);
 }

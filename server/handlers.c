@@ -125,9 +125,21 @@ enum MHD_Result h_token(struct srv_req *rq)
 			.password = param(&fr.f, "password"),
 			.refresh_token = param(&fr.f, "refresh_token"),
 			.remote_addr = rq->remote_addr,
+			.may_block = rq->offloaded,
 		};
 		rq->grant_type = xstrdup(tr.grant_type);
 		r = grants_token(rq->srv->grants, &tr, &out, &rq->client_id);
+	}
+	if (r.err == OAUTH_WOULD_BLOCK) {
+		token_response_clear(&out);
+		form_req_free(&fr);
+		if (offload_start(rq))
+			return MHD_YES; /* rq is offload.c's until the resume */
+		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
+		                                    "too many refreshes are "
+		                                    "waiting for the on_refresh "
+		                                    "hook; retry shortly"),
+		                     no_store);
 	}
 	ret = r.err == OAUTH_OK ? respond_json(rq, 200, token_json(&out), no_store)
 	                        : respond_error(rq, r, no_store);

@@ -108,6 +108,8 @@ static void req_free(struct srv_req *rq)
 		crypto_wipe(rq->body, rq->body_len); /* bodies carry secrets */
 		free(rq->body);
 	}
+	if (rq->pending != NULL)
+		MHD_destroy_response(rq->pending);
 	free(rq->path);
 	free(rq->client_id);
 	free(rq->grant_type);
@@ -187,6 +189,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			rq->error = "request_too_large";
 		return keep ? MHD_YES : MHD_NO;
 	}
+	if (rq->offload_done) {
+		/* Back from offload.c: send what the handler left. */
+		rq->offload_done = false;
+		if (rq->pending == NULL)
+			return MHD_NO;
+		enum MHD_Result r = MHD_queue_response(c, (unsigned)rq->status,
+		                                       rq->pending);
+		MHD_destroy_response(rq->pending);
+		rq->pending = NULL;
+		rq->responded = true;
+		return r;
+	}
 	if (rq->responded)
 		return MHD_YES;
 	if (rq->too_large)
@@ -234,7 +248,8 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 	s->issuer = xstrdup(issuer);
 
 	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
-	                 MHD_USE_ERROR_LOG;
+	                 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	offload_init(s, (int)cfg->on_refresh_hook_max_concurrent);
 	s->daemon = MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, per MHD */
@@ -245,6 +260,7 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 	    MHD_OPTION_END);
 	if (s->daemon == NULL) {
 		snprintf(err, errlen, "cannot start the HTTP server");
+		offload_drain(s);
 		close(listen_fd);
 		free(s->issuer);
 		free(s);
@@ -258,6 +274,7 @@ void srv_stop(struct srv *s)
 {
 	if (s == NULL)
 		return;
+	offload_drain(s);
 	MHD_stop_daemon(s->daemon);
 	free(s->issuer);
 	free(s);

@@ -118,6 +118,8 @@ int main(int argc, char **argv)
 		.issue_refresh_token = cfg.issue_refresh_token != 0,
 		.rotate_refresh_tokens = cfg.rotate_refresh_tokens != 0,
 		.on_refresh = cfg.on_refresh,
+		.on_refresh_hook = cfg.on_refresh_hook,
+		.on_refresh_hook_timeout_ms = cfg.on_refresh_hook_timeout_ms,
 		.login_max_failures = (int)cfg.login_max_failures,
 		.login_max_failures_per_address =
 		    (int)cfg.login_max_failures_per_address,

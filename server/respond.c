@@ -25,9 +25,13 @@ static enum MHD_Result send_typed(struct srv_req *rq, int status, char *body,
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	for (const struct hdr *h = extra; h != NULL && h->name != NULL; h++)
 		MHD_add_response_header(resp, h->name, h->value);
+	rq->status = status;
+	if (rq->offloaded) { /* queued by on_request after the resume */
+		rq->pending = resp;
+		return MHD_YES;
+	}
 	enum MHD_Result r = MHD_queue_response(rq->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
-	rq->status = status;
 	rq->responded = true;
 	return r;
 }

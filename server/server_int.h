@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -65,6 +66,11 @@ struct srv_req {
 	size_t drained; /* bytes read past the limit */
 	bool too_large;
 	bool responded;
+	/* offload.c: the handler runs on a thread of its own, and its
+	 * response waits in pending until the connection is resumed. */
+	bool offloaded;
+	bool offload_done;
+	struct MHD_Response *pending;
 	struct timespec started;
 	/* for the access log */
 	int status;
@@ -79,7 +85,22 @@ struct srv {
 	struct grants *grants;
 	struct store *store;
 	char *issuer;
+	/* offload.c */
+	pthread_mutex_t off_mu;
+	pthread_cond_t off_idle;
+	int off_running, off_max;
+	bool off_stopping;
 };
+
+/* ---- offload.c ---------------------------------------------------------- */
+
+void offload_init(struct srv *s, int max);
+/* Refuses new work and waits for the running handlers to finish. */
+void offload_drain(struct srv *s);
+/* Suspends rq's connection and runs its handler again on a new thread with
+ * rq->offloaded set. false (nothing changed) when the limit is reached or
+ * no thread could be started: the caller answers 503. */
+bool offload_start(struct srv_req *rq);
 
 /* ---- router.c ----------------------------------------------------------- */
 

@@ -1,0 +1,91 @@
+/*
+ * offload.c: runs a request's handler again on a thread of its own, for
+ * work that may block for seconds (the on_refresh hook).
+ *
+ * Each MHD worker thread serves many connections, so blocking one would
+ * stall the others. Instead the connection is suspended, a new thread runs
+ * the handler with rq->offloaded set (grants may block there) and keeps the
+ * response, and on_request (httpd.c) queues it once MHD resumes the
+ * connection. At most on_refresh_hook_max_concurrent run at once; srv_stop
+ * waits for them, as a suspended connection must not outlive the daemon.
+ */
+#include <pthread.h>
+
+#include "log.h"
+#include "server_int.h"
+
+void offload_init(struct srv *s, int max)
+{
+	pthread_mutex_init(&s->off_mu, NULL);
+	pthread_cond_init(&s->off_idle, NULL);
+	s->off_max = max;
+}
+
+void offload_drain(struct srv *s)
+{
+	pthread_mutex_lock(&s->off_mu);
+	s->off_stopping = true;
+	while (s->off_running > 0)
+		pthread_cond_wait(&s->off_idle, &s->off_mu);
+	pthread_mutex_unlock(&s->off_mu);
+	pthread_cond_destroy(&s->off_idle);
+	pthread_mutex_destroy(&s->off_mu);
+}
+
+static void *run(void *arg)
+{
+	struct srv_req *rq = arg;
+	struct srv *s = rq->srv;
+
+	(void)rq->route->fn(rq); /* keeps its response in rq->pending */
+	rq->offload_done = true;
+	/* Before the resume: from then on rq belongs to MHD's thread. */
+	store_thread_end(s->store);
+	MHD_resume_connection(rq->conn);
+
+	pthread_mutex_lock(&s->off_mu);
+	s->off_running--;
+	pthread_cond_broadcast(&s->off_idle);
+	pthread_mutex_unlock(&s->off_mu);
+	return NULL;
+}
+
+bool offload_start(struct srv_req *rq)
+{
+	struct srv *s = rq->srv;
+	pthread_attr_t at;
+	pthread_t t;
+
+	pthread_mutex_lock(&s->off_mu);
+	bool ok = !s->off_stopping && s->off_running < s->off_max;
+	if (ok)
+		s->off_running++;
+	pthread_mutex_unlock(&s->off_mu);
+	if (!ok) {
+		log_warnx("%d on_refresh hooks already running "
+		          "(on_refresh_hook_max_concurrent); answering 503",
+		          s->off_max);
+		return false;
+	}
+	/* The handler runs from the start again and sets these anew. */
+	free(rq->client_id);
+	free(rq->grant_type);
+	rq->client_id = rq->grant_type = NULL;
+	rq->offloaded = true;
+	MHD_suspend_connection(rq->conn);
+
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &at, run, rq);
+	pthread_attr_destroy(&at);
+	if (rc == 0)
+		return true;
+	log_errx("cannot start a thread for an on_refresh hook");
+	rq->offloaded = false;
+	MHD_resume_connection(rq->conn);
+	pthread_mutex_lock(&s->off_mu);
+	s->off_running--;
+	pthread_cond_broadcast(&s->off_idle);
+	pthread_mutex_unlock(&s->off_mu);
+	return false;
+}
