@@ -10,6 +10,11 @@
  * race in store_issue's compare-and-set: one wins, the others get
  * invalid_grant without revoking the family, since each held a token that
  * was live when it was sent.
+ *
+ * on_refresh=hook asks a program (refresh_hook.c) before anything is
+ * written. It may block for seconds, so on an HTTP worker the grant answers
+ * OAUTH_WOULD_BLOCK after its reads and server/offload.c runs the request
+ * again on a thread of its own.
  */
 #include <jansson.h>
 #include <stdlib.h>
