@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "strutil.h"
+
 static bool log_json;
 static enum log_level log_min = LOG_INFO;
 
@@ -47,13 +49,26 @@ static size_t stamp(char *buf, size_t len)
 	return n;
 }
 
-/* Appends s as a JSON string body (no quotes), escaping what JSON requires. */
+/* Appends s as a JSON string body (no quotes), escaping what JSON requires.
+ * Bytes that are not UTF-8 (a client may send any) become U+FFFD, so every
+ * line stays valid JSON. */
 static size_t json_escape(char *dst, size_t cap, const char *s)
 {
 	size_t n = 0;
-	for (; s != NULL && *s != '\0' && n + 7 < cap; s++) {
+	size_t left = s != NULL ? strlen(s) : 0;
+	for (; left > 0 && n + 7 < cap; s++, left--) {
 		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\') {
+		size_t seq = c < 0x80 ? 1 : utf8_seq_len(s, left);
+		if (seq == 0) {
+			n += (size_t)snprintf(dst + n, cap - n, "\\ufffd");
+		} else if (seq > 1) {
+			if (n + seq + 7 >= cap)
+				break;
+			memcpy(dst + n, s, seq);
+			n += seq;
+			s += seq - 1;
+			left -= seq - 1;
+		} else if (c == '"' || c == '\\') {
 			dst[n++] = '\\';
 			dst[n++] = (char)c;
 		} else if (c < 0x20) {

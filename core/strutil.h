@@ -26,6 +26,12 @@ bool scope_token_valid(const char *tok, size_t len);
 /* Non-empty, single-space separated scope tokens, no leading/trailing space. */
 bool scope_list_valid(const char *list);
 
+/* RFC 3629: the length (1-4) of the well-formed UTF-8 sequence that starts
+ * s, which holds len bytes; 0 when it is not one (shortest forms only, no
+ * surrogates, nothing past U+10FFFF). */
+size_t utf8_seq_len(const char *s, size_t len);
+bool utf8_valid(const char *s, size_t len);
+
 /* Appends word to a space-separated list (*list may be NULL); aborts on OOM. */
 void words_append(char **list, const char *word, size_t wlen);
 

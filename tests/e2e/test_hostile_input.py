@@ -1,0 +1,180 @@
+"""Hostile values in every parameter of /token (password and refresh_token
+grants), /introspect and /revoke: empty, megabytes long, not UTF-8, bad
+percent-encoding, repeated. Each gets a clear RFC error, the server stays
+up, nothing is written, the real tokens keep working, and every JSON log
+line still parses."""
+import json
+import sqlite3
+import urllib.parse
+
+from lk_harness import basic
+from test_refresh import RefreshBase
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+MB = 2 * 1024 * 1024
+
+
+def enc(form):
+    """Encodes (name, raw value) pairs; raw values are sent as given, so a
+    case can carry its own (bad) percent-encoding."""
+    return "&".join("%s=%s" % (k, v) for k, v in form)
+
+
+class HostileInputTest(RefreshBase):
+    def setUp(self):
+        super().setUp()
+        self.s = self.start("--log-format", "json", "--max-body-size",
+                            str(8 * 1024 * 1024), "--login-max-failures",
+                            "1000", "--login-max-failures-per-address",
+                            "100000")
+        self.t = self.login(self.s)
+
+    def post(self, path, pairs, auth):
+        return self.s.request("POST", path, body=enc(pairs),
+                              headers={**FORM, "Authorization": basic(*auth)})
+
+    def db_state(self):
+        db = sqlite3.connect(self.db)
+        try:
+            return db.execute(
+                "SELECT (SELECT count(*) FROM access_tokens),"
+                " (SELECT count(*) FROM access_tokens WHERE revoked_at IS"
+                "  NOT NULL),"
+                " (SELECT count(*) FROM refresh_tokens),"
+                " (SELECT count(*) FROM refresh_tokens WHERE retired_at IS"
+                "  NOT NULL OR revoked_at IS NOT NULL)").fetchone()
+        finally:
+            db.close()
+
+    def run_cases(self, path, base, param, auth, expect, skip=()):
+        """Sends base with param set to each hostile value (but those in
+        skip); expect maps a case name to (status, error code, or None when
+        only the status is checked). Nothing may be written."""
+        big = "a" * MB
+        values = {
+            "empty": "",
+            "megabytes": big,
+            "not_utf8": "%FF%FE%80",
+            "utf8_overlong": "%C0%AF",
+            "bad_escape": "%ZZ",
+            "cut_escape": "abc%4",
+            "encoded_nul": "a%00b",
+            "control_bytes": "%1B%5B31m%0Aforged%20line",
+        }
+        before = self.db_state()
+        for name in skip:
+            del values[name]
+        for name, value in values.items():
+            pairs = [(k, v) for k, v in base if k != param] + [(param, value)]
+            with self.subTest(path=path, param=param, case=name):
+                r = self.post(path, pairs, auth)
+                status, code = expect(name)
+                self.assertEqual(r.status, status, r.body[:300])
+                if code is not None:
+                    self.assertOAuthError(r, status, code)
+                    self.assertLess(len(r.body), 1000)
+        with self.subTest(path=path, param=param, case="repeated"):
+            pairs = list(base) + [(param, dict(base).get(param, "x"))]
+            if param not in dict(base):
+                pairs.append((param, "y"))
+            r = self.post(path, pairs, auth)
+            self.assertOAuthError(r, 400, "invalid_request")
+            self.assertIn("repeated", r.json()["error_description"])
+        self.assertEqual(self.db_state(), before)
+        self.assertEqual(self.s.request("GET", "/healthz").status, 200)
+
+    @staticmethod
+    def malformed(name, otherwise):
+        if name in ("bad_escape", "cut_escape", "encoded_nul"):
+            return (400, "invalid_request")
+        return otherwise(name)
+
+    def test_password_grant(self):
+        base = [("grant_type", "password"), ("username", "dave"),
+                ("password", "dave-password-1")]
+        for param in ("username", "password"):
+            self.run_cases("/token", base, param, self.app,
+                           lambda n: self.malformed(n, lambda n: (
+                               400, "invalid_request" if n == "empty"
+                               else "invalid_grant")))
+        # An empty scope is an omitted one (section 3.2): a normal login.
+        self.run_cases("/token", base, "scope", self.app,
+                       lambda n: self.malformed(n, lambda n: (
+                           400, "invalid_scope")), skip=("empty",))
+
+    def test_refresh_grant(self):
+        base = [("grant_type", "refresh_token"),
+                ("refresh_token", self.t["refresh_token"])]
+        self.run_cases("/token", base, "refresh_token", self.app,
+                       lambda n: self.malformed(n, lambda n: (
+                           400, "invalid_request" if n == "empty"
+                           else "invalid_grant")))
+        # An empty scope means none was sent: that refresh succeeds, and
+        # is the only write; take it out of the comparison by using the
+        # token it returns from here on.
+        r = self.refresh(self.s, self.t["refresh_token"], scope="")
+        self.assertEqual(r.status, 200, r.body)
+        base = [("grant_type", "refresh_token"),
+                ("refresh_token", r.json()["refresh_token"])]
+        self.run_cases("/token", base, "scope", self.app,
+                       lambda n: self.malformed(n, lambda n: (
+                           400, "invalid_scope")), skip=("empty",))
+        # The family survived all of it: the current token still works.
+        r = self.refresh(self.s, r.json()["refresh_token"])
+        self.assertEqual(r.status, 200, r.body)
+
+    def test_grant_type(self):
+        base = [("grant_type", "password"), ("username", "dave"),
+                ("password", "dave-password-1")]
+        self.run_cases("/token", base, "grant_type", self.app,
+                       lambda n: self.malformed(n, lambda n: (
+                           400, "invalid_request" if n == "empty"
+                           else "unsupported_grant_type")))
+        # The access log names the grant type asked for; bytes that are
+        # not UTF-8 arrive there as U+FFFD, control bytes escaped.
+        logged = [json.loads(line).get("grant_type")
+                  for line in self.s.log_text().splitlines()]
+        self.assertIn("\ufffd\ufffd\ufffd", logged)
+        self.assertIn("\x1b[31m\nforged line", logged)
+
+    def test_introspect_and_revoke(self):
+        at = self.t["access_token"]
+        ok = (200, None)
+        # /introspect is asked by the resource server about the real token;
+        # /revoke by its own client, about a token that does not exist (a
+        # real one would be revoked by the first case).
+        for path, auth, token in (("/introspect", self.rs, at),
+                                  ("/revoke", self.app, "not-a-token")):
+            base = [("token", urllib.parse.quote(token, safe=""))]
+            self.run_cases(path, base, "token", auth,
+                           lambda n: self.malformed(n, lambda n: (
+                               (400, "invalid_request") if n == "empty"
+                               else ok)))
+            self.run_cases(path, base + [("token_type_hint", "x")],
+                           "token_type_hint", auth,
+                           lambda n: self.malformed(n, lambda n: ok))
+            # Hostile tokens are simply unknown: introspection says so.
+            for bad in ("%FF%FE", "a" * 100000, "e30.e30.e30",
+                        "%00", "a.b", "..", "." * 5000):
+                with self.subTest(path=path, token=bad[:20]):
+                    r = self.post(path, [("token", bad)], auth)
+                    if bad == "%00":
+                        self.assertOAuthError(r, 400, "invalid_request")
+                    elif path == "/introspect":
+                        self.assertEqual((r.status, r.json()),
+                                         (200, {"active": False}))
+                    else:
+                        self.assertEqual((r.status, r.body), (200, b""))
+        # The real token was never touched by any of it.
+        self.assertTrue(self.active(self.s, at))
+
+    def tearDown(self):
+        # Every log line is one JSON object, whatever the clients sent, and
+        # no line carries a megabyte value or a raw control byte.
+        log = self.s.log_text()
+        for line in log.splitlines():
+            rec = json.loads(line)
+            self.assertIsInstance(rec, dict)
+            self.assertLess(len(line), 4096)
+        self.assertNotIn("\x1b", log)
+        super().tearDown()
