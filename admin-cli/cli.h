@@ -66,6 +66,9 @@ enum adm_opt {
 	OPT_PASSWORD_STDIN,
 	OPT_CLIENT,
 	OPT_ACTIVE,
+	OPT_REFRESH,
+	OPT_FAMILY,
+	OPT_USER,
 	OPT_ALG,
 	ADM_OPT__MAX
 };
@@ -156,6 +159,8 @@ int adm_store_fail(enum store_rc rc, const char *what);
  * Returns ADM_EXIT_OK with *out filled (store_client_clear it), or the
  * status to exit with. */
 int adm_client_get(struct store *s, const char *id, struct store_client *out);
+/* store_user_get, the same way: "user 'NAME' not found" (cmd_user.c). */
+int adm_user_get(struct store *s, const char *username, struct store_user *out);
 
 /* The database path: --db, else $LATCHKEY_DB, else ./latchkey.db. */
 const char *adm_db_path(const struct adm_args *a);

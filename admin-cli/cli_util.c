@@ -58,7 +58,14 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_CLIENT] = {"client", ADM_OPT_ARG, "ID",
 	                "only the tokens of this client"},
 	[OPT_ACTIVE] = {"active", 0, NULL,
-	                "only tokens that are neither expired nor revoked"},
+	                "only tokens that are neither expired nor revoked "
+	                "(nor rotated)"},
+	[OPT_REFRESH] = {"refresh", 0, NULL,
+	                 "list refresh tokens instead of access tokens"},
+	[OPT_FAMILY] = {"family", ADM_OPT_ARG, "ID",
+	                "only the tokens of this refresh-token family"},
+	[OPT_USER] = {"user", ADM_OPT_ARG, "NAME",
+	              "only the tokens of this user"},
 	[OPT_ALG] = {"alg", ADM_OPT_ARG, "ALG",
 	             "signing algorithm: ES256 (default) or RS256"},
 };
@@ -142,8 +149,15 @@ int adm_args_parse(int argc, char **argv, struct adm_args *a, char *err,
 			if (record(a, o, optarg, err, errlen) != 0)
 				return -1;
 		} else if (c == ':' && optopt >= OPT_VAL_BASE) {
-			snprintf(err, errlen, "option --%s needs a value",
-			         adm_opts[optopt - OPT_VAL_BASE].name);
+			/* A prefix without its value must not be reported
+			 * as the option it abbreviates. */
+			const char *name = adm_opts[optopt - OPT_VAL_BASE].name;
+			if (!exact_name(argv[start], name))
+				snprintf(err, errlen, "unknown option '%s'",
+				         argv[start]);
+			else
+				snprintf(err, errlen,
+				         "option --%s needs a value", name);
 			return -1;
 		} else if (optopt >= OPT_VAL_BASE) {
 			snprintf(err, errlen, "option --%s takes no value",

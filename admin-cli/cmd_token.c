@@ -1,21 +1,29 @@
 /*
  * cmd_token.c: `latchkey token list|revoke`, over the records of issued
- * access tokens (the tokens themselves are never stored).
+ * access and refresh tokens (the tokens themselves are never stored; a
+ * refresh token only as a hash, which is never printed either).
  *
  * A token's status is derived here from its record at one `now`: revoked
- * (revoked_at set) wins over expired (exp passed), else active. Revoking
- * only marks the record; a resource server sees it through introspection.
+ * (revoked_at set) wins, then, for a refresh token, rotated (retired_at
+ * set), then expired (exp passed), else active. Revoking only marks the
+ * records; a resource server sees it through introspection, and the token
+ * endpoint refuses a revoked refresh token.
  */
 #include <stdio.h>
 
 #include "cli.h"
 #include "clock.h"
 
-static const char *token_status(const struct store_token *t, int64_t now)
+/* ---- token list --------------------------------------------------------- */
+
+static const char *token_status(int64_t revoked_at, int64_t retired_at,
+                                int64_t expires_at, int64_t now)
 {
-	if (t->revoked_at != 0)
+	if (revoked_at != 0)
 		return "revoked";
-	return t->expires_at <= now ? "expired" : "active";
+	if (retired_at != 0)
+		return "rotated";
+	return expires_at <= now ? "expired" : "active";
 }
 
 struct token_listing {
@@ -23,12 +31,14 @@ struct token_listing {
 	int64_t now;
 };
 
-static int list_one(const struct store_token *t, void *arg)
+static int list_access(const struct store_token *t, void *arg)
 {
 	struct token_listing *tl = arg;
 	char iat[ADM_TIME_LEN], exp[ADM_TIME_LEN];
-	const char *status = token_status(t, tl->now);
-	json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:s}",
+	const char *status = token_status(t->revoked_at, 0, t->expires_at,
+	                                  tl->now);
+	json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:s, "
+	                      "s:o}",
 	                      "jti", adm_json_str(t->jti),
 	                      "client_id", adm_json_str(t->client_id),
 	                      "sub", adm_json_str(t->subject),
@@ -37,7 +47,10 @@ static int list_one(const struct store_token *t, void *arg)
 	                      "iat", (json_int_t)t->issued_at,
 	                      "exp", (json_int_t)t->expires_at,
 	                      "revoked_at", adm_json_opt_int(t->revoked_at),
-	                      "status", status);
+	                      "status", status,
+	                      "family_id", adm_json_str(t->family_id));
+	/* FAMILY comes last, so the columns that were there before it keep
+	 * their places for scripts that cut them. */
 	const char *cells[] = {
 		t->jti,
 		t->client_id,
@@ -46,37 +59,130 @@ static int list_one(const struct store_token *t, void *arg)
 		adm_time(t->issued_at, iat),
 		adm_time(t->expires_at, exp),
 		status,
+		t->family_id,
 	};
 	adm_listing_add(&tl->l, o, cells);
 	return 0;
 }
 
-int cmd_token_list(struct adm_ctx *ctx)
+static int list_refresh(const struct store_refresh *r, void *arg)
+{
+	struct token_listing *tl = arg;
+	char iat[ADM_TIME_LEN], exp[ADM_TIME_LEN];
+	const char *status = token_status(r->revoked_at, r->retired_at,
+	                                  r->expires_at, tl->now);
+	json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, "
+	                      "s:o, s:s}",
+	                      "family_id", adm_json_str(r->family_id),
+	                      "client_id", adm_json_str(r->client_id),
+	                      "sub", adm_json_str(r->subject),
+	                      "username", adm_json_str(r->username),
+	                      "scope", adm_json_str(r->scope),
+	                      "access_jti", adm_json_str(r->access_jti),
+	                      "iat", (json_int_t)r->issued_at,
+	                      "exp", (json_int_t)r->expires_at,
+	                      "retired_at", adm_json_opt_int(r->retired_at),
+	                      "revoked_at", adm_json_opt_int(r->revoked_at),
+	                      "status", status);
+	const char *cells[] = {
+		r->family_id,
+		r->client_id,
+		r->subject,
+		r->username,
+		r->scope,
+		adm_time(r->issued_at, iat),
+		adm_time(r->expires_at, exp),
+		status,
+	};
+	adm_listing_add(&tl->l, o, cells);
+	return 0;
+}
+
+static int list_access_tokens(struct adm_ctx *ctx, struct token_listing *tl,
+                              const struct store_token_filter *f)
 {
 	static const char *const header[] = {
 		"JTI", "CLIENT_ID", "SUBJECT", "SCOPE", "ISSUED", "EXPIRES",
-		"STATUS",
+		"STATUS", "FAMILY",
 	};
-	struct token_listing tl = {.now = clock_now()};
-	struct store_token_filter f = {
-		.client_id = adm_str(ctx->args, OPT_CLIENT),
-		.active_only = adm_has(ctx->args, OPT_ACTIVE),
-		.now = tl.now,
-	};
-	if (f.client_id != NULL) {
-		/* An unknown client is more likely a typo than a client
-		 * without tokens: say so rather than print nothing. */
-		struct store_client c = {0};
-		int rc = adm_client_get(ctx->store, f.client_id, &c);
-		store_client_clear(&c);
-		if (rc != ADM_EXIT_OK)
-			return rc;
-	}
-	adm_listing_init(&tl.l, ctx->json, 7, header);
-	enum store_rc r = store_token_list(ctx->store, &f, list_one, &tl);
-	adm_listing_end(&tl.l, r == STORE_OK);
+	adm_listing_init(&tl->l, ctx->json, 8, header);
+	enum store_rc r = store_token_list(ctx->store, f, list_access, tl);
+	adm_listing_end(&tl->l, r == STORE_OK);
 	return r == STORE_OK ? ADM_EXIT_OK
 			     : adm_store_fail(r, "listing tokens");
+}
+
+static int list_refresh_tokens(struct adm_ctx *ctx, struct token_listing *tl,
+                               const struct store_refresh_filter *f)
+{
+	static const char *const header[] = {
+		"FAMILY", "CLIENT_ID", "SUBJECT", "USERNAME", "SCOPE", "ISSUED",
+		"EXPIRES", "STATUS",
+	};
+	adm_listing_init(&tl->l, ctx->json, 8, header);
+	enum store_rc r = store_refresh_list(ctx->store, f, list_refresh, tl);
+	adm_listing_end(&tl->l, r == STORE_OK);
+	return r == STORE_OK ? ADM_EXIT_OK
+			     : adm_store_fail(r, "listing refresh tokens");
+}
+
+int cmd_token_list(struct adm_ctx *ctx)
+{
+	const char *client_id = adm_str(ctx->args, OPT_CLIENT);
+	const char *username = adm_str(ctx->args, OPT_USER);
+	struct token_listing tl = {.now = clock_now()};
+	struct store_user u = {0};
+	int rc = ADM_EXIT_OK;
+
+	/* An unknown client or user is more likely a typo than one without
+	 * tokens: say so rather than print nothing. */
+	if (client_id != NULL) {
+		struct store_client c = {0};
+		rc = adm_client_get(ctx->store, client_id, &c);
+		store_client_clear(&c);
+	}
+	if (rc == ADM_EXIT_OK && username != NULL)
+		rc = adm_user_get(ctx->store, username, &u);
+	if (rc != ADM_EXIT_OK) {
+		store_user_clear(&u);
+		return rc;
+	}
+
+	/* A user's tokens carry its user_id as their subject. */
+	const char *subject = username != NULL ? u.user_id : NULL;
+	const char *family_id = adm_str(ctx->args, OPT_FAMILY);
+	bool active_only = adm_has(ctx->args, OPT_ACTIVE);
+	if (adm_has(ctx->args, OPT_REFRESH)) {
+		struct store_refresh_filter f = {
+			.client_id = client_id, .subject = subject,
+			.family_id = family_id, .active_only = active_only,
+			.now = tl.now,
+		};
+		rc = list_refresh_tokens(ctx, &tl, &f);
+	} else {
+		struct store_token_filter f = {
+			.client_id = client_id, .subject = subject,
+			.family_id = family_id, .active_only = active_only,
+			.now = tl.now,
+		};
+		rc = list_access_tokens(ctx, &tl, &f);
+	}
+	store_user_clear(&u);
+	return rc;
+}
+
+/* ---- token revoke ------------------------------------------------------- */
+
+/* Prints the outcome of revoking everything of one client, family or
+ * user: what ("client"), the JSON key naming it, its name, the count. */
+static void print_revoked(const struct adm_ctx *ctx, const char *what,
+                          const char *key, const char *name, int n)
+{
+	if (ctx->json)
+		adm_json_print(json_pack("{s:o, s:i}", key, adm_json_str(name),
+		                         "revoked", n));
+	else
+		printf("revoked %d token(s) of %s '%s'\n", n, what, name);
 }
 
 static int revoke_client(struct adm_ctx *ctx, const char *id)
@@ -91,12 +197,52 @@ static int revoke_client(struct adm_ctx *ctx, const char *id)
 	                                            &n);
 	if (r != STORE_OK)
 		return adm_store_fail(r, "revoking the tokens");
-	if (ctx->json)
-		adm_json_print(json_pack("{s:o, s:i}", "client_id",
-		                         adm_json_str(id), "revoked", n));
-	else
-		printf("revoked %d token(s) of client '%s'\n", n, id);
+	print_revoked(ctx, "client", "client_id", id, n);
 	return ADM_EXIT_OK;
+}
+
+static int found_one(const struct store_refresh *r, void *arg)
+{
+	(void)r;
+	*(bool *)arg = true;
+	return 1; /* one row answers the question */
+}
+
+/* A family exists while a refresh token of it does: the grants write the
+ * first refresh token together with the family's first access token. */
+static int revoke_family(struct adm_ctx *ctx, const char *family_id)
+{
+	struct store_refresh_filter f = {.family_id = family_id};
+	bool found = false;
+	int n = 0;
+	enum store_rc r = store_refresh_list(ctx->store, &f, found_one, &found);
+	if (r != STORE_OK)
+		return adm_store_fail(r, "reading the family");
+	if (!found)
+		return adm_fail(ADM_EXIT_RUNTIME, "family '%s' not found",
+		                family_id);
+	r = store_family_revoke(ctx->store, family_id, clock_now(), &n);
+	if (r != STORE_OK)
+		return adm_store_fail(r, "revoking the family");
+	print_revoked(ctx, "family", "family_id", family_id, n);
+	return ADM_EXIT_OK;
+}
+
+static int revoke_user(struct adm_ctx *ctx, const char *username)
+{
+	struct store_user u = {0};
+	int n = 0;
+	int rc = adm_user_get(ctx->store, username, &u);
+	if (rc == ADM_EXIT_OK) {
+		enum store_rc r = store_subject_revoke(ctx->store, u.user_id,
+		                                       clock_now(), &n);
+		if (r != STORE_OK)
+			rc = adm_store_fail(r, "revoking the user's tokens");
+	}
+	if (rc == ADM_EXIT_OK)
+		print_revoked(ctx, "user", "username", username, n);
+	store_user_clear(&u);
+	return rc;
 }
 
 /* Revokes first and looks second, so two admins revoking at once cannot
@@ -134,16 +280,40 @@ static int revoke_one(struct adm_ctx *ctx, const char *jti)
 	return ADM_EXIT_OK;
 }
 
+/* What `token revoke` can revoke; exactly one is given. */
+static const struct revoke_target {
+	enum adm_opt opt; /* ADM_OPT__MAX: the JTI argument */
+	const char *name; /* in messages */
+	int (*fn)(struct adm_ctx *ctx, const char *value);
+} revoke_targets[] = {
+	{ADM_OPT__MAX, "a JTI", revoke_one},
+	{OPT_CLIENT, "--client", revoke_client},
+	{OPT_FAMILY, "--family", revoke_family},
+	{OPT_USER, "--user", revoke_user},
+};
+#define NREVOKE_TARGETS (sizeof(revoke_targets) / sizeof(revoke_targets[0]))
+
 int cmd_token_revoke(struct adm_ctx *ctx)
 {
-	const char *client = adm_str(ctx->args, OPT_CLIENT);
-	if (client != NULL && ctx->argc > 0)
+	const struct revoke_target *given[NREVOKE_TARGETS];
+	const char *value[NREVOKE_TARGETS];
+	size_t n = 0;
+	for (size_t i = 0; i < NREVOKE_TARGETS; i++) {
+		const struct revoke_target *t = &revoke_targets[i];
+		const char *v = t->opt == ADM_OPT__MAX
+		                    ? (ctx->argc > 0 ? ctx->argv[0] : NULL)
+		                    : adm_str(ctx->args, t->opt);
+		if (v != NULL) {
+			given[n] = t;
+			value[n++] = v;
+		}
+	}
+	if (n > 1)
+		return adm_fail(ADM_EXIT_USAGE, "give either %s or %s, not both",
+		                given[0]->name, given[1]->name);
+	if (n == 0)
 		return adm_fail(ADM_EXIT_USAGE,
-		                "give either a JTI or --client, not both");
-	if (client != NULL)
-		return revoke_client(ctx, client);
-	if (ctx->argc == 0)
-		return adm_fail(ADM_EXIT_USAGE,
-		                "'token revoke' needs a JTI or --client ID");
-	return revoke_one(ctx, ctx->argv[0]);
+		                "'token revoke' needs a JTI, --client ID, "
+		                "--family ID or --user NAME");
+	return given[0]->fn(ctx, value[0]);
 }

@@ -53,19 +53,34 @@ static int read_password_hash(const struct adm_ctx *ctx, char **hash)
 	return rc;
 }
 
+int adm_user_get(struct store *s, const char *username, struct store_user *out)
+{
+	enum store_rc r = store_user_get(s, username, out);
+	if (r == STORE_NOT_FOUND)
+		return adm_fail(ADM_EXIT_RUNTIME, "user '%s' not found",
+		                username);
+	if (r != STORE_OK)
+		return adm_store_fail(r, "reading the user");
+	return ADM_EXIT_OK;
+}
+
 /* Looks the user up; want_exists says which outcome is the error. Checked
  * before the password is asked for, so nobody types one in vain. */
 static int expect_user(struct store *s, const char *name, bool want_exists)
 {
 	struct store_user u = {0};
+	int rc;
+	if (want_exists) {
+		rc = adm_user_get(s, name, &u);
+		store_user_clear(&u);
+		return rc;
+	}
 	enum store_rc r = store_user_get(s, name, &u);
 	store_user_clear(&u);
-	if (r == STORE_OK && !want_exists)
+	if (r == STORE_OK)
 		return adm_fail(ADM_EXIT_RUNTIME, "user '%s' already exists",
 		                name);
-	if (r == STORE_NOT_FOUND && want_exists)
-		return adm_fail(ADM_EXIT_RUNTIME, "user '%s' not found", name);
-	if (r != STORE_OK && r != STORE_NOT_FOUND)
+	if (r != STORE_NOT_FOUND)
 		return adm_store_fail(r, "reading the user");
 	return ADM_EXIT_OK;
 }

@@ -106,12 +106,25 @@ static const struct adm_cmd commands[] = {
 	 .synopsis = "", .summary = "list users"},
 
 	{.name = "token", .sub = "list", .fn = cmd_token_list,
-	 .opts = ADM_O(OPT_CLIENT) | ADM_O(OPT_ACTIVE),
-	 .synopsis = "", .summary = "list issued access tokens"},
+	 .opts = ADM_O(OPT_CLIENT) | ADM_O(OPT_ACTIVE) | ADM_O(OPT_REFRESH) |
+	         ADM_O(OPT_FAMILY) | ADM_O(OPT_USER),
+	 .synopsis = "", .summary = "list issued access (or refresh) tokens",
+	 .detail = "The filters combine. --user takes a username. With\n"
+	           "--refresh, one row per refresh token, rotated ones\n"
+	           "included, so a family (one login and its refreshes)\n"
+	           "reads as its history; a token is only ever shown by\n"
+	           "its record, never itself."},
 	{.name = "token", .sub = "revoke", .fn = cmd_token_revoke,
-	 .opts = ADM_O(OPT_CLIENT),
-	 .min_args = 0, .max_args = 1, .synopsis = "JTI | --client ID",
-	 .summary = "revoke one token, or all of a client's tokens"},
+	 .opts = ADM_O(OPT_CLIENT) | ADM_O(OPT_FAMILY) | ADM_O(OPT_USER),
+	 .min_args = 0, .max_args = 1,
+	 .synopsis = "JTI | --client ID | --family ID | --user NAME",
+	 .summary = "revoke one token, or all of a client's, family's or "
+	            "user's",
+	 .detail = "--client revokes a client's access tokens. --family\n"
+	           "revokes every refresh and access token of one\n"
+	           "refresh-token family, --user every refresh and access\n"
+	           "token issued to the user, by any client. Give exactly\n"
+	           "one of: JTI, --client, --family, --user."},
 
 	{.name = "key", .sub = "list", .fn = cmd_key_list,
 	 .synopsis = "", .summary = "list signing keys"},

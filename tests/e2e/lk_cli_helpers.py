@@ -97,6 +97,22 @@ def snapshot(path):
                 for t in tables}
 
 
+def assert_refused(test, cli, args, status, message, input=None,
+                   use_db=True):
+    """Runs a command that must be refused: exit status, the exact first
+    line on stderr, nothing on stdout, and no change to cli's database.
+    Returns stderr."""
+    before = snapshot(cli.db) if os.path.exists(cli.db) else None
+    p = cli.run(*args, input=input, use_db=use_db)
+    test.assertEqual(p.returncode, status,
+                     "%r: stdout %r stderr %r" % (args, p.stdout, p.stderr))
+    test.assertEqual(p.stderr.splitlines()[0], "latchkey: " + message)
+    test.assertEqual(p.stdout, "")
+    if before is not None:
+        test.assertEqual(snapshot(cli.db), before)
+    return p.stderr
+
+
 def b64decode_unpadded(s):
     return base64.b64decode(s + "=" * (-len(s) % 4))
 

@@ -17,8 +17,9 @@ import time
 import unittest
 
 from lk_harness import LATEST_SCHEMA
-from lk_cli_helpers import (SANITIZER_MARKS, Cli, argon2_verifier, connect,
-                            latchkey_path, rows, snapshot, verify_fast_hash)
+from lk_cli_helpers import (SANITIZER_MARKS, Cli, argon2_verifier,
+                            assert_refused, connect, latchkey_path, rows,
+                            snapshot, verify_fast_hash)
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")      # 16 random bytes, base64url
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # 32 random bytes
@@ -37,18 +38,9 @@ class CliTest(unittest.TestCase):
     # -- helpers ------------------------------------------------------------
 
     def refused(self, args, status, message, input=None, use_db=True):
-        """Runs a command that must be refused: exit status, the exact
-        first line on stderr, nothing on stdout, and no change to the
-        database. Returns stderr."""
-        before = snapshot(self.db) if os.path.exists(self.db) else None
-        p = self.cli.run(*args, input=input, use_db=use_db)
-        self.assertEqual(p.returncode, status,
-                         "%r: stdout %r stderr %r" % (args, p.stdout, p.stderr))
-        self.assertEqual(p.stderr.splitlines()[0], "latchkey: " + message)
-        self.assertEqual(p.stdout, "")
-        if before is not None:
-            self.assertEqual(snapshot(self.db), before)
-        return p.stderr
+        """lk_cli_helpers.assert_refused against this test's database."""
+        return assert_refused(self, self.cli, args, status, message,
+                              input=input, use_db=use_db)
 
     def client_row(self, client_id):
         r = rows(self.db, "SELECT name, secret_hash, is_public, grant_types, "
@@ -78,13 +70,27 @@ class CliTest(unittest.TestCase):
         return self.cli.json(*args)["kid"]
 
     def add_token(self, jti, client_id, kid, iat, exp, revoked_at=None,
-                  sub="sub", scope="read"):
+                  sub="sub", scope="read", family=None):
         with connect(self.db) as db:
             db.execute("INSERT INTO access_tokens (jti, client_id, subject, "
-                       "scope, kid, issued_at, expires_at, revoked_at) "
-                       "VALUES (?,?,?,?,?,?,?,?)",
+                       "scope, kid, issued_at, expires_at, revoked_at, "
+                       "family_id) VALUES (?,?,?,?,?,?,?,?,?)",
                        (jti, client_id, sub, scope, kid, iat, exp,
-                        revoked_at))
+                        revoked_at, family))
+            db.commit()
+
+    def add_refresh(self, token_hash, family, client_id, sub, iat, exp,
+                    retired_at=None, revoked_at=None, username=None,
+                    scope="read", access_jti=None):
+        """A refresh-token record as the server writes it (the hash is
+        whatever string the test names it by)."""
+        with connect(self.db) as db:
+            db.execute("INSERT INTO refresh_tokens (token_hash, family_id, "
+                       "client_id, subject, username, scope, access_jti, "
+                       "issued_at, expires_at, retired_at, revoked_at) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                       (token_hash, family, client_id, sub, username, scope,
+                        access_jti, iat, exp, retired_at, revoked_at))
             db.commit()
 
     def db_bytes(self):
@@ -102,8 +108,20 @@ class TestUsage(CliTest):
         self.assertTrue(out.startswith("usage: latchkey "))
         for cmd in ("migrate", "client add NAME", "client update ID",
                     "client rotate-secret ID", "user passwd USERNAME",
-                    "token revoke JTI | --client ID", "key rotate"):
+                    "token revoke JTI | --client ID | --family ID | "
+                    "--user NAME", "key rotate"):
             self.assertIn("  " + cmd, out)
+        out = self.cli.ok("token", "list", "--help", use_db=False)
+        for opt in ("--client ID", "--active", "--refresh", "--family ID",
+                    "--user NAME"):
+            self.assertIn("  " + opt + " ", out)
+        out = self.cli.ok("token", "revoke", "--help", use_db=False)
+        self.assertTrue(out.startswith(
+            "usage: latchkey token revoke JTI | --client ID | --family ID | "
+            "--user NAME "))
+        for opt in ("--client ID", "--family ID", "--user NAME"):
+            self.assertIn("  " + opt + " ", out)
+        self.assertNotIn("--refresh", out)
         out = self.cli.ok("client", "add", "--help", use_db=False)
         self.assertTrue(out.startswith("usage: latchkey client add NAME "))
         refresh_opts = ("--on-refresh POLICY", "--issue-refresh-token",
@@ -862,7 +880,8 @@ class TestTokens(CliTest):
         self.assertEqual(toks["live"], {
             "jti": "live", "client_id": "ca", "sub": "ca",
             "scope": "read write", "kid": self.kid, "iat": self.now - 10,
-            "exp": self.now + 3600, "revoked_at": None, "status": "active"})
+            "exp": self.now + 3600, "revoked_at": None, "status": "active",
+            "family_id": None})
         self.assertEqual(toks["old"]["status"], "expired")
         self.assertEqual(toks["gone"]["status"], "revoked")
         self.assertEqual(toks["gone"]["revoked_at"], self.now - 1)
@@ -873,15 +892,16 @@ class TestTokens(CliTest):
         self.assertEqual([t["jti"] for t in mine], ["live"])
 
         text = self.cli.ok("token", "list", "--client", "ca").splitlines()
+        # FAMILY is appended: the columns before it keep their places.
         self.assertEqual(re.split(r"\s{2,}", text[0]),
                          ["JTI", "CLIENT_ID", "SUBJECT", "SCOPE", "ISSUED",
-                          "EXPIRES", "STATUS"])
+                          "EXPIRES", "STATUS", "FAMILY"])
         self.assertEqual(len(text), 4)
         live = [re.split(r"\s{2,}", line) for line in text
                 if line.startswith("live ")][0]
         self.assertEqual(live[:4], ["live", "ca", "ca", "read write"])
         self.assertRegex(live[4], ISO_RE)
-        self.assertEqual(live[6], "active")
+        self.assertEqual(live[6:], ["active", "-"])
         self.refused(["token", "list", "--client", "nope"], 1,
                      "client 'nope' not found")
 
@@ -916,11 +936,185 @@ class TestTokens(CliTest):
         self.refused(["token", "revoke", "live", "--client", "ca"], 2,
                      "give either a JTI or --client, not both")
         self.refused(["token", "revoke"], 2,
-                     "'token revoke' needs a JTI or --client ID")
+                     "'token revoke' needs a JTI, --client ID, --family ID "
+                     "or --user NAME")
         self.refused(["token", "revoke", "--client", "nope"], 1,
                      "client 'nope' not found")
         self.refused(["token", "revoke", "a", "b"], 2,
                      "unexpected argument 'b' for 'token revoke'")
+
+
+class TestRefreshTokens(CliTest):
+    """token list --refresh and the new filters, over records written
+    here (test_cli_tokens.py has the ones a real server writes)."""
+
+    def setUp(self):
+        super().setUp()
+        self.cli.ok("client", "add", "A", "--id", "ca")
+        self.cli.ok("client", "add", "B", "--id", "cb")
+        self.kid = self.add_key()
+        self.uid = self.add_user("alice")["user_id"]
+        self.now = n = int(time.time())
+        # Family F: rotated twice, now live. G: revoked after a rotation.
+        # H: expired; I: rotated and expired; J: another subject.
+        self.add_refresh("f1", "F", "ca", self.uid, n - 30, n + 900,
+                         retired_at=n - 20, username="alice",
+                         access_jti="af1")
+        self.add_refresh("f2", "F", "ca", self.uid, n - 20, n + 900,
+                         retired_at=n - 10, username="alice")
+        self.add_refresh("f3", "F", "ca", self.uid, n - 10, n + 900,
+                         username="alice", scope="read write")
+        self.add_refresh("g1", "G", "cb", self.uid, n - 9, n + 900,
+                         retired_at=n - 8, revoked_at=n - 5,
+                         username="alice")
+        self.add_refresh("g2", "G", "cb", self.uid, n - 8, n + 900,
+                         revoked_at=n - 5, username="alice")
+        self.add_refresh("h1", "H", "ca", self.uid, n - 7, n - 1,
+                         username="alice")
+        self.add_refresh("i1", "I", "ca", self.uid, n - 6, n - 1,
+                         retired_at=n - 3, username="alice")
+        self.add_refresh("j1", "J", "ca", "ca", n - 5, n + 900)
+        self.add_token("af1", "ca", self.kid, n - 30, n + 600, sub=self.uid,
+                       family="F")
+        self.add_token("af3", "ca", self.kid, n - 10, n + 600, sub=self.uid,
+                       family="F")
+        self.add_token("plain", "ca", self.kid, n - 4, n + 600, sub="ca")
+
+    def test_refresh_json_and_status(self):
+        listed = self.cli.json("token", "list", "--refresh")
+        # Oldest first; a refresh token is identified by nothing printable.
+        self.assertEqual([(r["family_id"], r["status"]) for r in listed], [
+            ("F", "rotated"), ("F", "rotated"), ("F", "active"),
+            ("G", "revoked"), ("G", "revoked"), ("H", "expired"),
+            ("I", "rotated"), ("J", "active")])
+        self.assertEqual(listed[0], {
+            "family_id": "F", "client_id": "ca", "sub": self.uid,
+            "username": "alice", "scope": "read", "access_jti": "af1",
+            "iat": self.now - 30, "exp": self.now + 900,
+            "retired_at": self.now - 20, "revoked_at": None,
+            "status": "rotated"})
+        self.assertEqual(listed[3]["revoked_at"], self.now - 5)
+        self.assertEqual(listed[3]["retired_at"], self.now - 8)
+        self.assertIsNone(listed[7]["username"])
+        # Every object has exactly those keys: never the token's hash.
+        self.assertEqual({frozenset(r) for r in listed}, {frozenset(listed[0])})
+
+        active = self.cli.json("token", "list", "--refresh", "--active")
+        self.assertEqual([r["family_id"] for r in active], ["F", "J"])
+
+    def test_refresh_text(self):
+        text = self.cli.ok("token", "list", "--refresh", "--family", "F")
+        lines = [re.split(r"\s{2,}", line) for line in text.splitlines()]
+        self.assertEqual(lines[0], ["FAMILY", "CLIENT_ID", "SUBJECT",
+                                    "USERNAME", "SCOPE", "ISSUED", "EXPIRES",
+                                    "STATUS"])
+        self.assertEqual(len(lines), 4)
+        self.assertEqual(lines[3][:5], ["F", "ca", self.uid, "alice",
+                                        "read write"])
+        self.assertRegex(lines[3][5], ISO_RE)
+        self.assertEqual([line[7] for line in lines[1:]],
+                         ["rotated", "rotated", "active"])
+        # A client's refresh token has no username.
+        text = self.cli.ok("token", "list", "--refresh", "--client", "ca",
+                           "--active").splitlines()
+        self.assertEqual(len(text), 3)
+        self.assertEqual(re.split(r"\s{2,}", text[2])[:4],
+                         ["J", "ca", "ca", "-"])
+
+    def test_filters(self):
+        def fams(*args):
+            return [r["family_id"] for r in
+                    self.cli.json("token", "list", "--refresh", *args)]
+        self.assertEqual(fams("--user", "alice"),
+                         ["F", "F", "F", "G", "G", "H", "I"])
+        self.assertEqual(fams("--user", "alice", "--client", "cb"),
+                         ["G", "G"])
+        self.assertEqual(fams("--family", "G", "--client", "ca"), [])
+        self.assertEqual(fams("--family", "nope"), [])
+        self.assertEqual(fams("--user", "alice", "--active"), ["F"])
+        # The access-token listing takes the same filters.
+        def jtis(*args):
+            return [t["jti"] for t in self.cli.json("token", "list", *args)]
+        self.assertEqual(jtis("--user", "alice"), ["af1", "af3"])
+        self.assertEqual(jtis("--family", "F"), ["af1", "af3"])
+        self.assertEqual(jtis("--family", "F", "--client", "cb"), [])
+        self.assertEqual(jtis(), ["af1", "af3", "plain"])
+        self.assertEqual([t["family_id"] for t in
+                          self.cli.json("token", "list")], ["F", "F", None])
+        self.add_user("bob")
+        self.assertEqual(jtis("--user", "bob"), [])
+        self.assertEqual(fams("--user", "bob"), [])
+
+    def test_revoke_family_and_user(self):
+        self.assertEqual(self.cli.ok("token", "revoke", "--family", "F"),
+                         "revoked 5 token(s) of family 'F'\n")
+        self.assertEqual(rows(self.db, "SELECT token_hash FROM refresh_tokens "
+                              "WHERE revoked_at IS NULL ORDER BY token_hash"),
+                         [("h1",), ("i1",), ("j1",)])
+        self.assertEqual(rows(self.db, "SELECT jti FROM access_tokens WHERE "
+                              "revoked_at IS NULL"), [("plain",)])
+        # Again: nothing left, and the family still exists.
+        self.assertEqual(self.cli.json("token", "revoke", "--family", "F"),
+                         {"family_id": "F", "revoked": 0})
+        # G was revoked before: its revocation time stays.
+        self.assertEqual(self.cli.json("token", "revoke", "--user", "alice"),
+                         {"username": "alice", "revoked": 2})
+        self.assertEqual(rows(self.db, "SELECT DISTINCT revoked_at FROM "
+                              "refresh_tokens WHERE family_id='G'"),
+                         [(self.now - 5,)])
+        self.assertEqual(rows(self.db, "SELECT token_hash FROM refresh_tokens "
+                              "WHERE revoked_at IS NULL"), [("j1",)])
+        self.assertEqual(self.cli.ok("token", "revoke", "--user", "alice"),
+                         "revoked 0 token(s) of user 'alice'\n")
+
+    def test_refusals(self):
+        usage = [
+            (["x", "--family", "F"], "give either a JTI or --family, not both"),
+            (["x", "--user", "alice"], "give either a JTI or --user, not both"),
+            (["--client", "ca", "--family", "F"],
+             "give either --client or --family, not both"),
+            (["--client", "ca", "--user", "alice"],
+             "give either --client or --user, not both"),
+            (["--family", "F", "--user", "alice"],
+             "give either --family or --user, not both"),
+            (["x", "--client", "ca", "--family", "F", "--user", "alice"],
+             "give either a JTI or --client, not both"),
+            (["--refresh"],
+             "option --refresh does not apply to 'token revoke'"),
+            (["--family", "F", "--active"],
+             "option --active does not apply to 'token revoke'"),
+            (["--user", "a", "--user", "b"],
+             "option --user given more than once"),
+        ]
+        for args, msg in usage:
+            with self.subTest(args=args):
+                self.refused(["token", "revoke"] + args, 2, msg)
+        self.refused(["--db", self.db, "token", "revoke", "--family"], 2,
+                     "option --family needs a value", use_db=False)
+        for args, msg in [
+                (["--family", "nope"], "family 'nope' not found"),
+                (["--user", "nobody"], "user 'nobody' not found"),
+                # A family is a refresh-token family, not a string that
+                # happens to be some access token's family_id.
+                (["--family", "ca"], "family 'ca' not found")]:
+            with self.subTest(args=args):
+                self.refused(["token", "revoke"] + args, 1, msg)
+        for args in (["--user", "nobody"], ["--refresh", "--user", "nobody"]):
+            with self.subTest(args=args):
+                self.refused(["token", "list"] + args, 1,
+                             "user 'nobody' not found")
+        self.refused(["token", "list", "--refresh", "--client", "nope"], 1,
+                     "client 'nope' not found")
+        for cmd in (["client", "list"], ["user", "list"], ["key", "list"]):
+            with self.subTest(cmd=cmd):
+                self.refused(cmd + ["--refresh"], 2,
+                             "option --refresh does not apply to '%s'"
+                             % " ".join(cmd))
+                self.refused(cmd + ["--user", "alice"], 2,
+                             "option --user does not apply to '%s'"
+                             % " ".join(cmd))
+        self.assertEqual(rows(self.db, "SELECT count(*) FROM refresh_tokens "
+                              "WHERE revoked_at IS NULL"), [(6,)])
 
 
 class TestKeys(CliTest):

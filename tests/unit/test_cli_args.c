@@ -2,7 +2,7 @@
  * test_cli_args.c: the admin CLI's input handling without a database: the
  * command-line parser, the validators of client ids, names, secrets,
  * scopes, grant types, redirect URIs, lifetimes, on-refresh policies,
- * usernames and passwords,
+ * usernames and passwords, the token commands' filters,
  * the list-option collector and the password line reader.
  */
 #include <setjmp.h>
@@ -157,6 +157,61 @@ static void test_parse_refresh_flags(void **state)
 	assert_int_equal(parse(&a, err, sizeof(err), "--on-refresh", "hook",
 	                       "--on-refresh", "revoke", NULL), -1);
 	assert_string_equal(err, "option --on-refresh given more than once");
+	adm_args_free(&a);
+}
+
+/* `token list --refresh` next to `client add --refresh-token-ttl`: the
+ * flag is a prefix of the other option, and each is matched whole. */
+static void test_parse_token_filters(void **state)
+{
+	(void)state;
+	struct adm_args a;
+	char err[256];
+	assert_int_equal(parse(&a, err, sizeof(err), "token", "list",
+	                       "--refresh", "--user", "alice", "--family=F-1",
+	                       "--active", NULL), 0);
+	assert_int_equal(a.npos, 2);
+	assert_true(adm_has(&a, OPT_REFRESH));
+	assert_false(adm_has(&a, OPT_REFRESH_TOKEN_TTL));
+	assert_string_equal(adm_str(&a, OPT_USER), "alice");
+	assert_string_equal(adm_str(&a, OPT_FAMILY), "F-1");
+	assert_true(adm_has(&a, OPT_ACTIVE));
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "--refresh-token-ttl",
+	                       "60", NULL), 0);
+	assert_false(adm_has(&a, OPT_REFRESH));
+	assert_string_equal(adm_str(&a, OPT_REFRESH_TOKEN_TTL), "60");
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "--refresh=yes", NULL),
+	                 -1);
+	assert_string_equal(err, "option --refresh takes no value");
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "--refresh-token", "x",
+	                       NULL), -1);
+	assert_string_equal(err, "unknown option '--refresh-token'");
+	adm_args_free(&a);
+	/* Without a value too: not "--refresh-token-ttl needs a value". */
+	assert_int_equal(parse(&a, err, sizeof(err), "--refresh-token", NULL),
+	                 -1);
+	assert_string_equal(err, "unknown option '--refresh-token'");
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "--fam", "F", NULL), -1);
+	assert_string_equal(err, "unknown option '--fam'");
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "--user", NULL), -1);
+	assert_string_equal(err, "option --user needs a value");
+	adm_args_free(&a);
+
+	/* A value that looks like an option is still the value. */
+	assert_int_equal(parse(&a, err, sizeof(err), "--family", "--json",
+	                       NULL), 0);
+	assert_string_equal(adm_str(&a, OPT_FAMILY), "--json");
+	assert_false(adm_has(&a, OPT_JSON));
 	adm_args_free(&a);
 }
 
@@ -494,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_parse_double_dash_ends_options),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_parse_refresh_flags),
+		cmocka_unit_test(test_parse_token_filters),
 		cmocka_unit_test(test_parse_flags_may_repeat),
 		cmocka_unit_test(test_client_id),
 		cmocka_unit_test(test_client_name),
