@@ -1,0 +1,284 @@
+"""`latchkey token list|revoke` over refresh tokens that the real latchkeyd
+issued: password logins and refreshes over HTTP, then the CLI on the same
+database while the server runs, and the server's view afterwards
+(introspection, the refresh_token grant)."""
+import urllib.parse
+
+import jwt
+
+from lk_cli_helpers import Cli, assert_refused, rows, snapshot
+from lk_harness import LatchkeyTestCase, add_client, basic, cli
+
+PASSWORDS = {"dave": "dave-password-1", "erin": "erin-password-1"}
+
+
+def claims(token):
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+class CliTokensTest(LatchkeyTestCase):
+    """Clients app and other (password + refresh_token), api (a resource
+    server that introspects, and has a client_credentials token), users
+    dave and erin; the server is running."""
+
+    def setUp(self):
+        super().setUp()
+        grants = ["--grant", "password", "--grant", "refresh_token"]
+        app = add_client(self.db, "app", "--id", "app", *grants, "--scope",
+                         "read write")
+        other = add_client(self.db, "other", "--id", "other", *grants,
+                           "--scope", "read")
+        api = add_client(self.db, "api", "--id", "api")
+        self.app = ("app", app["client_secret"])
+        self.other = ("other", other["client_secret"])
+        self.api = ("api", api["client_secret"])
+        for name, pw in PASSWORDS.items():
+            cli(self.db, "user", "add", name, "--password-stdin",
+                stdin=pw + "\n")
+        self.cli = Cli(self.db, self.dir)
+        self.s = self.start()
+
+    # -- helpers ------------------------------------------------------------
+
+    def login(self, user="dave", auth=None):
+        r = self.s.token({"grant_type": "password", "username": user,
+                          "password": PASSWORDS[user]},
+                         auth=auth or self.app)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    def refresh(self, rt, auth=None):
+        return self.s.token({"grant_type": "refresh_token",
+                             "refresh_token": rt}, auth=auth or self.app)
+
+    def refreshed(self, rt, auth=None):
+        r = self.refresh(rt, auth)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()
+
+    def client_token(self):
+        r = self.s.token({"grant_type": "client_credentials"}, auth=self.api)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()["access_token"]
+
+    def active(self, token):
+        r = self.s.request("POST", "/introspect",
+                           body=urllib.parse.urlencode({"token": token}),
+                           headers={"Content-Type":
+                                    "application/x-www-form-urlencoded",
+                                    "Authorization": basic(*self.api)})
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()["active"]
+
+    def family(self, token_response):
+        """The family of a login, as the CLI lists it for its access
+        token."""
+        jti = claims(token_response["access_token"])["jti"]
+        (fam,) = rows(self.db, "SELECT family_id FROM access_tokens WHERE "
+                      "jti=?", (jti,))[0]
+        self.assertIsNotNone(fam)
+        return fam
+
+    def unrevoked(self, subject):
+        """Unrevoked refresh and access tokens of subject, counted in the
+        database directly."""
+        return sum(rows(self.db, "SELECT count(*) FROM %s WHERE subject=? "
+                        "AND revoked_at IS NULL" % t, (subject,))[0][0]
+                   for t in ("refresh_tokens", "access_tokens"))
+
+    def refused(self, args, status, message):
+        return assert_refused(self, self.cli, args, status, message)
+
+    # -- token list ---------------------------------------------------------
+
+    def test_list_shows_a_family_with_its_rotations(self):
+        t0 = self.login()
+        t1 = self.refreshed(t0["refresh_token"])
+        t2 = self.refreshed(t1["refresh_token"])
+        sub = claims(t0["access_token"])["sub"]
+        fam = self.family(t0)
+
+        listed = self.cli.json("token", "list", "--refresh")
+        self.assertEqual([(r["family_id"], r["status"]) for r in listed],
+                         [(fam, "rotated"), (fam, "rotated"),
+                          (fam, "active")])
+        for r, t in zip(listed, (t0, t1, t2)):
+            self.assertEqual((r["client_id"], r["sub"], r["username"],
+                              r["scope"], r["revoked_at"]),
+                             ("app", sub, "dave", "read write", None))
+            self.assertEqual(r["access_jti"], claims(t["access_token"])["jti"])
+            self.assertGreater(r["exp"], r["iat"])
+        self.assertIsInstance(listed[0]["retired_at"], int)
+        self.assertIsInstance(listed[1]["retired_at"], int)
+        self.assertIsNone(listed[2]["retired_at"])
+        # Neither the tokens nor their hashes are printed.
+        out = self.cli.ok("token", "list", "--refresh", "--json")
+        out += self.cli.ok("token", "list", "--refresh")
+        for (h,) in rows(self.db, "SELECT token_hash FROM refresh_tokens"):
+            self.assertNotIn(h, out)
+        for t in (t0, t1, t2):
+            self.assertNotIn(t["refresh_token"], out)
+
+        active = self.cli.json("token", "list", "--refresh", "--active")
+        self.assertEqual([(r["family_id"], r["access_jti"]) for r in active],
+                         [(fam, claims(t2["access_token"])["jti"])])
+        # The access tokens of the family carry its id.
+        # (Access tokens of one second are listed in jti order.)
+        access = self.cli.json("token", "list", "--family", fam)
+        self.assertEqual(sorted(a["jti"] for a in access),
+                         sorted(claims(t["access_token"])["jti"]
+                                for t in (t0, t1, t2)))
+        self.assertEqual({a["family_id"] for a in access}, {fam})
+        self.assertEqual({a["status"] for a in access}, {"active"})
+
+    def test_list_by_user_and_family(self):
+        a = self.login("dave")
+        a1 = self.refreshed(a["refresh_token"])
+        b = self.login("erin")
+        c = self.login("dave", auth=self.other)
+        cc = self.client_token()
+        fa, fb, fc = self.family(a), self.family(b), self.family(c)
+
+        def fams(*args):
+            return [r["family_id"] for r in
+                    self.cli.json("token", "list", "--refresh", *args)]
+
+        def jtis(*args):
+            # Access tokens of one second are listed in jti order.
+            return sorted(t["jti"] for t in
+                          self.cli.json("token", "list", *args))
+
+        def jti(t):
+            return claims(t["access_token"])["jti"]
+
+        self.assertEqual(fams(), [fa, fa, fb, fc])
+        self.assertEqual(fams("--user", "dave"), [fa, fa, fc])
+        self.assertEqual(fams("--user", "erin"), [fb])
+        self.assertEqual(fams("--user", "dave", "--client", "other"), [fc])
+        self.assertEqual(fams("--family", fa), [fa, fa])
+        self.assertEqual(fams("--family", fa, "--user", "erin"), [])
+        self.assertEqual(fams("--family", "no-such-family"), [])
+        self.assertEqual(fams("--user", "dave", "--active"), [fa, fc])
+
+        self.assertEqual(jtis("--user", "dave"),
+                         sorted([jti(a), jti(a1), jti(c)]))
+        self.assertEqual(jtis("--user", "erin", "--active"), [jti(b)])
+        self.assertEqual(jtis("--family", fc), [jti(c)])
+        listed = {t["jti"]: t for t in self.cli.json("token", "list")}
+        self.assertIsNone(listed[claims(cc)["jti"]]["family_id"])
+        self.assertEqual(listed[jti(b)]["family_id"], fb)
+
+        # The text listing of access tokens ends with the family.
+        text = self.cli.ok("token", "list", "--user", "erin").splitlines()
+        self.assertEqual(text[0].split()[-1], "FAMILY")
+        self.assertEqual(text[1].split()[-1], fb)
+
+    # -- token revoke --family -----------------------------------------------
+
+    def test_revoke_family(self):
+        t0 = self.login()
+        t1 = self.refreshed(t0["refresh_token"])
+        keep = self.login()
+        fam = self.family(t0)
+
+        # Two refresh tokens (one rotated out) and two access tokens.
+        self.assertEqual(self.cli.ok("token", "revoke", "--family", fam),
+                         "revoked 4 token(s) of family '%s'\n" % fam)
+        for t in (t0, t1):
+            self.assertFalse(self.active(t["access_token"]))
+        self.assertOAuthError(self.refresh(t1["refresh_token"]), 400,
+                              "invalid_grant")
+        self.assertEqual({r["status"] for r in self.cli.json(
+            "token", "list", "--refresh", "--family", fam)}, {"revoked"})
+        # Another login of the same user is another family: untouched.
+        self.assertTrue(self.active(keep["access_token"]))
+        self.refreshed(keep["refresh_token"])
+        # Again: nothing left to revoke, which is not an error.
+        self.assertEqual(self.cli.json("token", "revoke", "--family", fam),
+                         {"family_id": fam, "revoked": 0})
+
+    # -- token revoke --user -------------------------------------------------
+
+    def test_revoke_user(self):
+        d0 = self.login("dave")
+        d1 = self.refreshed(d0["refresh_token"])
+        d2 = self.login("dave", auth=self.other)
+        e = self.login("erin")
+        cc = self.client_token()
+        dave = claims(d0["access_token"])["sub"]
+        erin = claims(e["access_token"])["sub"]
+        n = self.unrevoked(dave)
+        self.assertEqual(n, 6)  # 3 refresh (one rotated) + 3 access
+        erin_before = rows(self.db, "SELECT * FROM refresh_tokens WHERE "
+                           "subject=? ORDER BY token_hash", (erin,))
+
+        self.assertEqual(self.cli.json("token", "revoke", "--user", "dave"),
+                         {"username": "dave", "revoked": n})
+        self.assertEqual(self.unrevoked(dave), 0)
+        for t in (d0, d1, d2):
+            self.assertFalse(self.active(t["access_token"]))
+        self.assertOAuthError(self.refresh(d1["refresh_token"]), 400,
+                              "invalid_grant")
+        self.assertOAuthError(self.refresh(d2["refresh_token"],
+                                           auth=self.other), 400,
+                              "invalid_grant")
+        # Other users and clients are untouched.
+        self.assertEqual(rows(self.db, "SELECT * FROM refresh_tokens WHERE "
+                              "subject=? ORDER BY token_hash", (erin,)),
+                         erin_before)
+        self.assertTrue(self.active(e["access_token"]))
+        self.assertTrue(self.active(cc))
+        self.refreshed(e["refresh_token"])
+        # The user is not locked out: a new login starts a new family.
+        again = self.login("dave")
+        self.assertTrue(self.active(again["access_token"]))
+        self.assertEqual(self.cli.ok("token", "revoke", "--user", "dave"),
+                         "revoked 2 token(s) of user 'dave'\n")
+        self.assertEqual(self.cli.ok("token", "revoke", "--user", "dave"),
+                         "revoked 0 token(s) of user 'dave'\n")
+
+    # -- refusals ------------------------------------------------------------
+
+    def test_refusals_change_nothing(self):
+        t = self.login()
+        t = self.refreshed(t["refresh_token"])
+        fam = self.family(t)
+        jti = claims(t["access_token"])["jti"]
+        cases = [
+            (["token", "revoke", "--family", "nope"], 1,
+             "family 'nope' not found"),
+            (["token", "revoke", "--user", "nobody"], 1,
+             "user 'nobody' not found"),
+            (["token", "list", "--user", "nobody"], 1,
+             "user 'nobody' not found"),
+            (["token", "list", "--refresh", "--user", "nobody"], 1,
+             "user 'nobody' not found"),
+            (["token", "list", "--refresh", "--client", "nope"], 1,
+             "client 'nope' not found"),
+            (["token", "revoke", jti, "--family", fam], 2,
+             "give either a JTI or --family, not both"),
+            (["token", "revoke", "--client", "app", "--user", "dave"], 2,
+             "give either --client or --user, not both"),
+            (["token", "revoke", "--family", fam, "--user", "dave"], 2,
+             "give either --family or --user, not both"),
+            (["token", "revoke", jti, "--client", "app", "--family", fam,
+              "--user", "dave"], 2,
+             "give either a JTI or --client, not both"),
+            (["token", "revoke"], 2, "'token revoke' needs a JTI, --client "
+             "ID, --family ID or --user NAME"),
+            (["token", "revoke", "--refresh", "--family", fam], 2,
+             "option --refresh does not apply to 'token revoke'"),
+            (["token", "revoke", "--user", "dave", "--active"], 2,
+             "option --active does not apply to 'token revoke'"),
+            (["token", "list", "--user", "dave", "--user", "erin"], 2,
+             "option --user given more than once"),
+            (["user", "list", "--family", fam], 2,
+             "option --family does not apply to 'user list'"),
+        ]
+        before = snapshot(self.db)
+        for args, status, msg in cases:
+            with self.subTest(args=args):
+                self.refused(args, status, msg)
+        self.assertEqual(snapshot(self.db), before)
+        self.assertTrue(self.active(t["access_token"]))
+        self.refreshed(t["refresh_token"])
