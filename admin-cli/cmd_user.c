@@ -154,16 +154,29 @@ int cmd_user_passwd(struct adm_ctx *ctx)
 int cmd_user_remove(struct adm_ctx *ctx)
 {
 	const char *name = ctx->argv[0];
-	enum store_rc r = store_user_remove(ctx->store, name);
+	struct store_user u = {0};
+	int n = 0;
+	/* The user's tokens go first: a user that is gone must not stay
+	 * signed in anywhere. */
+	int rc = adm_user_get(ctx->store, name, &u);
+	if (rc != ADM_EXIT_OK)
+		return rc;
+	enum store_rc r = store_subject_revoke(ctx->store, u.user_id,
+	                                       clock_now(), &n);
+	store_user_clear(&u);
+	if (r != STORE_OK)
+		return adm_store_fail(r, "revoking the user's tokens");
+	r = store_user_remove(ctx->store, name);
 	if (r == STORE_NOT_FOUND)
 		return adm_fail(ADM_EXIT_RUNTIME, "user '%s' not found", name);
 	if (r != STORE_OK)
 		return adm_store_fail(r, "removing the user");
 	if (ctx->json)
-		adm_json_print(json_pack("{s:o, s:b}", "username",
-		                         adm_json_str(name), "removed", 1));
+		adm_json_print(json_pack("{s:o, s:b, s:i}", "username",
+		                         adm_json_str(name), "removed", 1,
+		                         "revoked_tokens", n));
 	else
-		printf("removed user '%s'\n", name);
+		printf("removed user '%s'; revoked %d token(s)\n", name, n);
 	return ADM_EXIT_OK;
 }
 

@@ -50,6 +50,25 @@ static struct oauth_result narrow_scope(const char *requested,
 	           : r;
 }
 
+/* A removed user's refresh tokens die with the user (the CLI revokes them
+ * too; this covers a user removed some other way). */
+static bool user_exists(struct grants *g, const char *user_id,
+                        struct oauth_result *r)
+{
+	struct store_user u = {0};
+	enum store_rc rc = store_user_get_by_id(g->store, user_id, &u);
+	store_user_clear(&u);
+	if (rc == STORE_OK)
+		return true;
+	if (rc == STORE_NOT_FOUND) {
+		*r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the user no longer exists");
+	} else {
+		log_errx("user lookup: %s", store_rc_str(rc));
+		*r = OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+	}
+	return false;
+}
+
 static const char *policy_of(const struct grants *g,
                              const struct store_client *cl)
 {
@@ -122,6 +141,8 @@ struct oauth_result grant_refresh_token(struct grants *g,
 		r = reuse_detected(g, &rt);
 	else if (rt.expires_at <= clock_now())
 		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the refresh token expired");
+	else if (rt.username != NULL && !user_exists(g, rt.subject, &r))
+		; /* r says why */
 	else
 		r = narrow_scope(rq->scope, rt.scope, &scope);
 	if (r.err != OAUTH_OK)

@@ -173,8 +173,9 @@ struct store_ops {
 	enum store_rc (*xTokenList)(struct store *s,
 	                            const struct store_token_filter *f,
 	                            store_token_cb cb, void *arg);
-	/* Revokes unrevoked tokens by jti, or all of a client's; *count says
-	 * how many changed (0 for unknown or already revoked). */
+	/* Revokes unrevoked tokens by jti, or all of a client's (its refresh
+	 * tokens too, in one transaction); *count says how many changed (0
+	 * for unknown or already revoked). */
 	enum store_rc (*xTokenRevoke)(struct store *s, const char *jti,
 	                              int64_t now, int *count);
 	enum store_rc (*xTokenRevokeClient)(struct store *s, const char *client_id,

@@ -37,6 +37,7 @@ enum stmt {
 	ST_RT_RETIRE, ST_RT_RELINK, ST_RT_ADD, ST_RT_GET, ST_FAMILY_REVOKE_RT,
 	ST_FAMILY_REVOKE_AT,
 	ST_RT_LIST, ST_SUBJECT_REVOKE_RT, ST_SUBJECT_REVOKE_AT,
+	ST_TOKEN_REVOKE_CLIENT_RT,
 	ST__MAX
 };
 
@@ -83,6 +84,8 @@ static const char *const stmt_sql[ST__MAX] = {
 	                    "WHERE jti=?1 AND revoked_at IS NULL",
 	[ST_TOKEN_REVOKE_CLIENT] = "UPDATE access_tokens SET revoked_at=?2 "
 	                           "WHERE client_id=?1 AND revoked_at IS NULL",
+	[ST_TOKEN_REVOKE_CLIENT_RT] = "UPDATE refresh_tokens SET revoked_at=?2 "
+	                              "WHERE client_id=?1 AND revoked_at IS NULL",
 	[ST_KEY_RETIRE] = "UPDATE signing_keys SET retired_at=? "
 	                  "WHERE retired_at IS NULL",
 	[ST_KEY_ADD] = "INSERT INTO signing_keys (" KEY_COLS ") "
@@ -618,12 +621,6 @@ static enum store_rc sq_token_revoke(struct store *s, const char *jti,
 	return revoke_by(s, ST_TOKEN_REVOKE, jti, now, count);
 }
 
-static enum store_rc sq_token_revoke_client(struct store *s,
-                                            const char *client_id, int64_t now,
-                                            int *count)
-{
-	return revoke_by(s, ST_TOKEN_REVOKE_CLIENT, client_id, now, count);
-}
 
 /* ---- signing keys -------------------------------------------------------- */
 
@@ -817,6 +814,15 @@ static enum store_rc sq_family_revoke(struct store *s, const char *family_id,
 {
 	return revoke_both(s, ST_FAMILY_REVOKE_RT, ST_FAMILY_REVOKE_AT,
 	                   family_id, now, count);
+}
+
+/* A client's refresh tokens too: else it could mint new access tokens. */
+static enum store_rc sq_token_revoke_client(struct store *s,
+                                            const char *client_id, int64_t now,
+                                            int *count)
+{
+	return revoke_both(s, ST_TOKEN_REVOKE_CLIENT_RT, ST_TOKEN_REVOKE_CLIENT,
+	                   client_id, now, count);
 }
 
 static enum store_rc sq_subject_revoke(struct store *s, const char *subject,

@@ -778,9 +778,11 @@ class TestUsers(CliTest):
                               "username='alice'"), [(m.group(1),)])
 
         self.assertEqual(self.cli.json("user", "remove", "alice"),
-                         {"username": "alice", "removed": True})
+                         {"username": "alice", "removed": True,
+                          "revoked_tokens": 0})
         self.assertEqual(self.cli.ok("user", "remove", "bob@example.com"),
-                         "removed user 'bob@example.com'\n")
+                         "removed user 'bob@example.com'; revoked 0 "
+                         "token(s)\n")
         self.assertEqual(self.cli.json("user", "list"), [])
 
     def test_refusals(self):

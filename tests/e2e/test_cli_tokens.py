@@ -237,6 +237,47 @@ class CliTokensTest(LatchkeyTestCase):
         self.assertEqual(self.cli.ok("token", "revoke", "--user", "dave"),
                          "revoked 0 token(s) of user 'dave'\n")
 
+    def test_user_remove_revokes_the_users_tokens(self):
+        d0 = self.login("dave")
+        d1 = self.refreshed(d0["refresh_token"])
+        e = self.login("erin")
+        dave = claims(d0["access_token"])["sub"]
+        n = self.unrevoked(dave)
+        self.assertEqual(self.cli.json("user", "remove", "dave"),
+                         {"username": "dave", "removed": True,
+                          "revoked_tokens": n})
+        self.assertEqual(self.unrevoked(dave), 0)
+        self.assertFalse(self.active(d1["access_token"]))
+        self.assertOAuthError(self.refresh(d1["refresh_token"]), 400,
+                              "invalid_grant")
+        self.assertTrue(self.active(e["access_token"]))
+        self.refreshed(e["refresh_token"])
+
+    def test_refresh_of_a_user_removed_behind_the_clis_back(self):
+        d0 = self.login("dave")
+        # Deleted without the CLI: the grant itself refuses the refresh.
+        import sqlite3
+        db = sqlite3.connect(self.db)
+        db.execute("DELETE FROM users WHERE username='dave'")
+        db.commit()
+        db.close()
+        r = self.refresh(d0["refresh_token"])
+        self.assertOAuthError(r, 400, "invalid_grant")
+        self.assertEqual(r.json()["error_description"],
+                         "the user no longer exists")
+
+    def test_revoke_client_takes_its_refresh_tokens(self):
+        d0 = self.login("dave")
+        o = self.login("dave", auth=self.other)
+        out = self.cli.json("token", "revoke", "--client", "app")
+        self.assertEqual(out, {"client_id": "app", "revoked": 2})
+        self.assertOAuthError(self.refresh(d0["refresh_token"]), 400,
+                              "invalid_grant")
+        self.assertFalse(self.active(d0["access_token"]))
+        # Another client's session of the same user is untouched.
+        self.assertTrue(self.active(o["access_token"]))
+        self.refreshed(o["refresh_token"], auth=self.other)
+
     # -- refusals ------------------------------------------------------------
 
     def test_refusals_change_nothing(self):
