@@ -222,7 +222,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		status = 0; /* the client went away before an answer */
 	log_request(rq->method, rq->path, status, rq->client_id, rq->grant_type,
 	            rq->error, ms_since(&rq->started));
+	bool offloaded = rq->offloaded;
+	struct srv *s = rq->srv;
 	req_free(rq);
+	if (offloaded)
+		offload_complete(s);
 	*req_cls = NULL;
 }
 
@@ -261,6 +265,7 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 	if (s->daemon == NULL) {
 		snprintf(err, errlen, "cannot start the HTTP server");
 		offload_drain(s);
+		offload_free(s);
 		close(listen_fd);
 		free(s->issuer);
 		free(s);
@@ -276,6 +281,7 @@ void srv_stop(struct srv *s)
 		return;
 	offload_drain(s);
 	MHD_stop_daemon(s->daemon);
+	offload_free(s);
 	free(s->issuer);
 	free(s);
 }

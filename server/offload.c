@@ -6,10 +6,16 @@
  * stall the others. Instead the connection is suspended, a new thread runs
  * the handler with rq->offloaded set (grants may block there) and keeps the
  * response, and on_request (httpd.c) queues it once MHD resumes the
- * connection. At most on_refresh_hook_max_concurrent run at once; srv_stop
- * waits for them, as a suspended connection must not outlive the daemon.
+ * connection. At most on_refresh_hook_max_concurrent run at once.
+ *
+ * srv_stop waits for two things before it stops the daemon: the threads
+ * (a suspended connection must not outlive the daemon, nor a thread the
+ * daemon it resumes into) and the requests they ran, until their responses
+ * are sent (offload_complete, from on_completed), so that a client whose
+ * hook was running at SIGTERM still gets its answer.
  */
 #include <pthread.h>
+#include <time.h>
 
 #include "log.h"
 #include "server_int.h"
@@ -21,13 +27,27 @@ void offload_init(struct srv *s, int max)
 	s->off_max = max;
 }
 
+/* How long a response of an offloaded request may take to leave once its
+ * thread is done, at shutdown. */
+#define SEND_WAIT_SECS 5
+
 void offload_drain(struct srv *s)
 {
+	struct timespec until;
 	pthread_mutex_lock(&s->off_mu);
 	s->off_stopping = true;
 	while (s->off_running > 0)
 		pthread_cond_wait(&s->off_idle, &s->off_mu);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += SEND_WAIT_SECS;
+	while (s->off_inflight > 0 &&
+	       pthread_cond_timedwait(&s->off_idle, &s->off_mu, &until) == 0)
+		;
 	pthread_mutex_unlock(&s->off_mu);
+}
+
+void offload_free(struct srv *s)
+{
 	pthread_cond_destroy(&s->off_idle);
 	pthread_mutex_destroy(&s->off_mu);
 }
@@ -50,6 +70,14 @@ static void *run(void *arg)
 	return NULL;
 }
 
+void offload_complete(struct srv *s)
+{
+	pthread_mutex_lock(&s->off_mu);
+	s->off_inflight--;
+	pthread_cond_broadcast(&s->off_idle);
+	pthread_mutex_unlock(&s->off_mu);
+}
+
 bool offload_start(struct srv_req *rq)
 {
 	struct srv *s = rq->srv;
@@ -57,9 +85,11 @@ bool offload_start(struct srv_req *rq)
 	pthread_t t;
 
 	pthread_mutex_lock(&s->off_mu);
-	bool ok = !s->off_stopping && s->off_running < s->off_max;
-	if (ok)
+	bool ok = !s->off_stopping && s->off_inflight < s->off_max;
+	if (ok) {
 		s->off_running++;
+		s->off_inflight++;
+	}
 	pthread_mutex_unlock(&s->off_mu);
 	if (!ok) {
 		log_warnx("%d on_refresh hooks already running "
@@ -85,6 +115,7 @@ bool offload_start(struct srv_req *rq)
 	MHD_resume_connection(rq->conn);
 	pthread_mutex_lock(&s->off_mu);
 	s->off_running--;
+	s->off_inflight--;
 	pthread_cond_broadcast(&s->off_idle);
 	pthread_mutex_unlock(&s->off_mu);
 	return false;

@@ -88,19 +88,26 @@ struct srv {
 	/* offload.c */
 	pthread_mutex_t off_mu;
 	pthread_cond_t off_idle;
-	int off_running, off_max;
+	int off_running;  /* threads not yet done */
+	int off_inflight; /* offloaded requests not yet completed */
+	int off_max;
 	bool off_stopping;
 };
 
 /* ---- offload.c ---------------------------------------------------------- */
 
 void offload_init(struct srv *s, int max);
-/* Refuses new work and waits for the running handlers to finish. */
+/* Refuses new work and waits for the running handlers to finish, then
+ * (a bounded time) for their responses to be sent. */
 void offload_drain(struct srv *s);
+/* After the daemon is stopped: no on_completed can call in any more. */
+void offload_free(struct srv *s);
 /* Suspends rq's connection and runs its handler again on a new thread with
  * rq->offloaded set. false (nothing changed) when the limit is reached or
  * no thread could be started: the caller answers 503. */
 bool offload_start(struct srv_req *rq);
+/* An offloaded request is over (its response sent, or the client gone). */
+void offload_complete(struct srv *s);
 
 /* ---- router.c ----------------------------------------------------------- */
 
