@@ -209,48 +209,50 @@ class HookDenyTest(HookTest):
 
 
 class HookConcurrencyTest(HookTest):
-    def test_slow_hook_holds_up_only_its_own_request(self):
-        started = os.path.join(self.dir, "started")
-        s = self.start_hook(
-            "open(%r, 'w').close()\nimport time\ntime.sleep(1.5)" % started,
-            "--threads", "1")
-        t0 = self.login(s)
-        result = {}
-        th = threading.Thread(target=lambda: result.setdefault(
-            "r", self.refresh(s, t0["refresh_token"])))
+    def start_slow(self, seconds, *args):
+        """A server whose hook marks that it started, then sleeps."""
+        self.started = os.path.join(self.dir, "started")
+        return self.start_hook("open(%r, 'w').close()\nimport time\n"
+                               "time.sleep(%s)" % (self.started, seconds),
+                               *args)
+
+    def refresh_in_background(self, s, rt):
+        """Starts a refresh on a thread and returns once its hook runs;
+        join() the thread, then read .result."""
+        th = threading.Thread(target=lambda: setattr(
+            th, "result", self.refresh(s, rt)))
+        th.result = None
         th.start()
         deadline = time.monotonic() + 10
-        while not os.path.exists(started) and time.monotonic() < deadline:
+        while not os.path.exists(self.started) and \
+                time.monotonic() < deadline:
             time.sleep(0.01)
-        self.assertTrue(os.path.exists(started))
+        self.assertTrue(os.path.exists(self.started))
+        return th
+
+    def test_slow_hook_holds_up_only_its_own_request(self):
+        s = self.start_slow(1.5, "--threads", "1")
+        t0 = self.login(s)
+        th = self.refresh_in_background(s, t0["refresh_token"])
         # One HTTP worker thread, busy with nothing: others are served.
         t = time.monotonic()
         self.assertEqual(s.request("GET", "/healthz").status, 200)
         r = s.token({"grant_type": "client_credentials"}, auth=self.rs)
         self.assertEqual(r.status, 200, r.body)
         self.assertLess(time.monotonic() - t, 1.0)
-        self.assertNotIn("r", result)
+        self.assertIsNone(th.result)
         th.join(15)
-        self.assertEqual(result["r"].status, 200, result["r"].body)
+        self.assertEqual(th.result.status, 200, th.result.body)
 
     def test_past_the_limit_gets_503(self):
-        started = os.path.join(self.dir, "started")
-        s = self.start_hook(
-            "open(%r, 'w').close()\nimport time\ntime.sleep(1)" % started,
-            "--on-refresh-hook-max-concurrent", "1")
+        s = self.start_slow(1, "--on-refresh-hook-max-concurrent", "1")
         a, b = self.login(s), self.login(s)
-        result = {}
-        th = threading.Thread(target=lambda: result.setdefault(
-            "r", self.refresh(s, a["refresh_token"])))
-        th.start()
-        deadline = time.monotonic() + 10
-        while not os.path.exists(started) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        th = self.refresh_in_background(s, a["refresh_token"])
         r = self.refresh(s, b["refresh_token"])
         self.assertOAuthError(r, 503, "temporarily_unavailable")
         self.assertEqual(r.headers.get("retry-after"), "1")
         th.join(15)
-        self.assertEqual(result["r"].status, 200)
+        self.assertEqual(th.result.status, 200)
         # b was not touched and works once the hook is free.
         self.assertEqual(self.refresh(s, b["refresh_token"]).status, 200)
 
@@ -270,20 +272,12 @@ class HookConcurrencyTest(HookTest):
                 self.assertOAuthError(r, 400, "invalid_grant")
 
     def test_sigterm_waits_for_a_running_hook(self):
-        started = os.path.join(self.dir, "started")
-        s = self.start_hook(
-            "open(%r, 'w').close()\nimport time\ntime.sleep(0.5)" % started)
+        s = self.start_slow(0.5)
         t0 = self.login(s)
-        result = {}
-        th = threading.Thread(target=lambda: result.setdefault(
-            "r", self.refresh(s, t0["refresh_token"])))
-        th.start()
-        deadline = time.monotonic() + 10
-        while not os.path.exists(started) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        th = self.refresh_in_background(s, t0["refresh_token"])
         s.proc.send_signal(signal.SIGTERM)
         th.join(15)
-        self.assertEqual(result["r"].status, 200, result["r"].body)
+        self.assertEqual(th.result.status, 200, th.result.body)
         self.assertEqual(s.proc.wait(timeout=15), 0, s.log_text())
 
 
