@@ -36,6 +36,7 @@ void store_client_clear(struct store_client *c)
 	free(c->scopes);
 	free(c->redirect_uris);
 	free(c->on_refresh);
+	free(c->auto_approve_as);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -68,6 +69,36 @@ void store_refresh_clear(struct store_refresh *r)
 	free(r->scope);
 	free(r->access_jti);
 	memset(r, 0, sizeof(*r));
+}
+
+void store_code_clear(struct store_code *c)
+{
+	free(c->code_hash);
+	free(c->client_id);
+	free(c->subject);
+	free(c->username);
+	free(c->redirect_uri);
+	free(c->scope);
+	free(c->code_challenge);
+	free(c->code_challenge_method);
+	free(c->family_id);
+	memset(c, 0, sizeof(*c));
+}
+
+void store_session_clear(struct store_session *s)
+{
+	free(s->session_hash);
+	free(s->user_id);
+	memset(s, 0, sizeof(*s));
+}
+
+void store_consent_clear(struct store_consent *c)
+{
+	free(c->user_id);
+	free(c->client_id);
+	free(c->scope);
+	free(c->username);
+	memset(c, 0, sizeof(*c));
 }
 
 void store_key_clear(struct store_key *k)
@@ -167,3 +198,32 @@ enum store_rc store_refresh_list(struct store *s,
 enum store_rc store_subject_revoke(struct store *s, const char *subject,
                                    int64_t now, int *count)
 { return s->ops->xSubjectRevoke(s, subject, now, count); }
+enum store_rc store_code_add(struct store *s, const struct store_code *c)
+{ return s->ops->xCodeAdd(s, c); }
+enum store_rc store_code_get(struct store *s, const char *code_hash,
+                             struct store_code *out)
+{ return s->ops->xCodeGet(s, code_hash, out); }
+enum store_rc store_session_add(struct store *s,
+                                const struct store_session *se)
+{ return s->ops->xSessionAdd(s, se); }
+enum store_rc store_session_get(struct store *s, const char *session_hash,
+                                int64_t now, struct store_session *out)
+{ return s->ops->xSessionGet(s, session_hash, now, out); }
+enum store_rc store_session_remove(struct store *s, const char *session_hash)
+{ return s->ops->xSessionRemove(s, session_hash); }
+enum store_rc store_consent_get(struct store *s, const char *user_id,
+                                const char *client_id,
+                                struct store_consent *out)
+{ return s->ops->xConsentGet(s, user_id, client_id, out); }
+enum store_rc store_consent_put(struct store *s,
+                                const struct store_consent *c)
+{ return s->ops->xConsentPut(s, c); }
+enum store_rc store_consent_list(struct store *s, const char *user_id,
+                                 const char *client_id, store_consent_cb cb,
+                                 void *arg)
+{ return s->ops->xConsentList(s, user_id, client_id, cb, arg); }
+enum store_rc store_consent_revoke(struct store *s, const char *user_id,
+                                   const char *client_id, int *count)
+{ return s->ops->xConsentRevoke(s, user_id, client_id, count); }
+enum store_rc store_purge_expired(struct store *s, int64_t now, int *count)
+{ return s->ops->xPurgeExpired(s, now, count); }

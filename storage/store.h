@@ -1,7 +1,7 @@
 /*
  * store.h: the storage interface. Everything Latchkey keeps (clients, users,
- * access- and refresh-token records, signing keys) is reached through
- * struct store_ops, a table of function pointers in the shape of SQLite's
+ * access- and refresh-token records, signing keys, authorization codes,
+ * browser sessions, consents) is reached through struct store_ops, a table of function pointers in the shape of SQLite's
  * sqlite3_vfs, so a PostgreSQL backend is one new file and no change above
  * this line.
  *
@@ -46,6 +46,9 @@ struct store_client {
 	enum store_tristate { STORE_DEFAULT = 0, STORE_ON, STORE_OFF }
 	    issue_refresh_token;
 	char *on_refresh; /* "nothing" | "revoke" | "hook" | NULL */
+	/* Since schema 4. NULL: the server's setting; "": off for this
+	 * client; else /authorize approves at once as this username. */
+	char *auto_approve_as;
 };
 void store_client_clear(struct store_client *c);
 
@@ -85,6 +88,44 @@ struct store_refresh {
 };
 void store_refresh_clear(struct store_refresh *r);
 
+/* An authorization code's record (RFC 6749 section 4.1.2); the code itself
+ * is kept only as a hash. */
+struct store_code {
+	char *code_hash; /* hex SHA-256 of the code */
+	char *client_id;
+	char *subject;   /* the user's user_id */
+	char *username;
+	char *redirect_uri; /* as sent to /authorize; NULL when omitted */
+	char *scope;
+	char *code_challenge;        /* NULL: no PKCE */
+	/* "S256" | "plain"; NULL exactly when code_challenge is (the table
+	 * refuses one without the other). */
+	char *code_challenge_method;
+	int64_t issued_at, expires_at;
+	int64_t used_at;  /* 0: not redeemed */
+	char *family_id;  /* set when redeemed: the tokens it produced */
+};
+void store_code_clear(struct store_code *c);
+
+/* A browser session (the cookie is kept only as a hash). */
+struct store_session {
+	char *session_hash;
+	char *user_id;
+	int64_t auth_time; /* when the user last gave the password */
+	int64_t expires_at;
+};
+void store_session_clear(struct store_session *s);
+
+/* The scopes a user has allowed a client. */
+struct store_consent {
+	char *user_id;
+	char *client_id;
+	char *scope; /* space-separated */
+	int64_t granted_at, updated_at;
+	char *username; /* filled by xConsentGet/xConsentList; Put ignores it */
+};
+void store_consent_clear(struct store_consent *c);
+
 /* Everything one successful token response writes, in one transaction. */
 struct store_issue {
 	int64_t now;
@@ -97,6 +138,11 @@ struct store_issue {
 	const char *relink_hash;
 	const char *relink_jti;
 	const char *revoke_jti;            /* on_refresh=revoke; NULL: none */
+	/* Redeem this authorization code first: set its used_at to now and
+	 * its family_id to access->family_id, if it is unused and unexpired at
+	 * now; else nothing is written and STORE_CONFLICT is returned (of
+	 * concurrent redemptions, exactly one wins). NULL: none. */
+	const char *consume_code_hash;
 	const struct store_token *access;  /* always */
 	const struct store_refresh *refresh; /* NULL: no refresh token */
 };
@@ -131,6 +177,7 @@ typedef int (*store_client_cb)(const struct store_client *c, void *arg);
 typedef int (*store_user_cb)(const struct store_user *u, void *arg);
 typedef int (*store_token_cb)(const struct store_token *t, void *arg);
 typedef int (*store_key_cb)(const struct store_key *k, void *arg);
+typedef int (*store_consent_cb)(const struct store_consent *c, void *arg);
 typedef int (*store_refresh_cb)(const struct store_refresh *r, void *arg);
 
 struct store;
@@ -216,6 +263,45 @@ struct store_ops {
 	 * the number of tokens changed. */
 	enum store_rc (*xSubjectRevoke)(struct store *s, const char *subject,
 	                                int64_t now, int *count);
+
+	/* ---- version 4 ---- */
+	/* Records a new code (used_at and family_id as given, normally unset).
+	 * STORE_CONFLICT: the hash is taken, or the client or user is unknown. */
+	enum store_rc (*xCodeAdd)(struct store *s, const struct store_code *c);
+	/* The record whatever its state (used, expired), so a second
+	 * redemption can be recognized; STORE_NOT_FOUND when unknown or
+	 * purged. Codes are redeemed only through xIssue. */
+	enum store_rc (*xCodeGet)(struct store *s, const char *code_hash,
+	                          struct store_code *out);
+	/* STORE_CONFLICT: the hash is taken or the user is unknown. */
+	enum store_rc (*xSessionAdd)(struct store *s,
+	                             const struct store_session *se);
+	/* STORE_NOT_FOUND for unknown and for expired at now alike. */
+	enum store_rc (*xSessionGet)(struct store *s, const char *session_hash,
+	                             int64_t now, struct store_session *out);
+	/* STORE_NOT_FOUND when there was no such session. */
+	enum store_rc (*xSessionRemove)(struct store *s, const char *session_hash);
+	enum store_rc (*xConsentGet)(struct store *s, const char *user_id,
+	                             const char *client_id,
+	                             struct store_consent *out);
+	/* Inserts, or replaces the scope of, the (user, client) consent: a new
+	 * row takes c's granted_at and updated_at, an existing one keeps its
+	 * granted_at and takes c's scope and updated_at. STORE_CONFLICT: the
+	 * user or the client is unknown. */
+	enum store_rc (*xConsentPut)(struct store *s,
+	                             const struct store_consent *c);
+	/* Consents of a user and/or a client (NULL: any), by client_id then
+	 * username. */
+	enum store_rc (*xConsentList)(struct store *s, const char *user_id,
+	                              const char *client_id, store_consent_cb cb,
+	                              void *arg);
+	/* Removes a user's consent for one client (client_id) or for all
+	 * (NULL); *count says how many went. */
+	enum store_rc (*xConsentRevoke)(struct store *s, const char *user_id,
+	                                const char *client_id, int *count);
+	/* Deletes codes and sessions expired at now (housekeeping), in one
+	 * transaction; *count is the number of rows deleted. */
+	enum store_rc (*xPurgeExpired)(struct store *s, int64_t now, int *count);
 };
 
 /* Each backend embeds this as its first member. */
@@ -272,5 +358,24 @@ enum store_rc store_refresh_list(struct store *s,
                                  store_refresh_cb cb, void *arg);
 enum store_rc store_subject_revoke(struct store *s, const char *subject,
                                    int64_t now, int *count);
+enum store_rc store_code_add(struct store *s, const struct store_code *c);
+enum store_rc store_code_get(struct store *s, const char *code_hash,
+                             struct store_code *out);
+enum store_rc store_session_add(struct store *s,
+                                const struct store_session *se);
+enum store_rc store_session_get(struct store *s, const char *session_hash,
+                                int64_t now, struct store_session *out);
+enum store_rc store_session_remove(struct store *s, const char *session_hash);
+enum store_rc store_consent_get(struct store *s, const char *user_id,
+                                const char *client_id,
+                                struct store_consent *out);
+enum store_rc store_consent_put(struct store *s,
+                                const struct store_consent *c);
+enum store_rc store_consent_list(struct store *s, const char *user_id,
+                                 const char *client_id, store_consent_cb cb,
+                                 void *arg);
+enum store_rc store_consent_revoke(struct store *s, const char *user_id,
+                                   const char *client_id, int *count);
+enum store_rc store_purge_expired(struct store *s, int64_t now, int *count);
 
 #endif

@@ -38,30 +38,42 @@ enum stmt {
 	ST_FAMILY_REVOKE_AT,
 	ST_RT_LIST, ST_SUBJECT_REVOKE_RT, ST_SUBJECT_REVOKE_AT,
 	ST_TOKEN_REVOKE_CLIENT_RT,
+	ST_CODE_ADD, ST_CODE_GET, ST_CODE_CONSUME,
+	ST_SESSION_ADD, ST_SESSION_GET, ST_SESSION_REMOVE,
+	ST_CONSENT_GET, ST_CONSENT_PUT, ST_CONSENT_LIST, ST_CONSENT_REVOKE,
+	ST_PURGE_CODES, ST_PURGE_SESSIONS,
 	ST__MAX
 };
 
 #define CLIENT_COLS "client_id, name, secret_hash, is_public, grant_types, " \
                     "scopes, redirect_uris, access_token_ttl, "              \
                     "refresh_token_ttl, created_at, updated_at, "              \
-                    "issue_refresh_token, on_refresh"
+                    "issue_refresh_token, on_refresh, auto_approve_as"
 #define USER_COLS "user_id, username, password_hash, created_at, updated_at"
 #define TOKEN_COLS "jti, client_id, subject, scope, kid, issued_at, " \
                    "expires_at, revoked_at, family_id"
 #define RT_COLS "token_hash, family_id, client_id, subject, username, scope, " \
                 "access_jti, issued_at, expires_at, retired_at, revoked_at"
 #define KEY_COLS "kid, alg, private_pem, created_at, retired_at"
+#define CODE_COLS "code_hash, client_id, subject, username, redirect_uri, " \
+                  "scope, code_challenge, code_challenge_method, "         \
+                  "issued_at, expires_at, used_at, family_id"
+#define SESSION_COLS "session_hash, user_id, auth_time, expires_at"
+/* A consent comes with its user's name, for listings. */
+#define CONSENT_SELECT "SELECT c.user_id, c.client_id, c.scope, "           \
+                       "c.granted_at, c.updated_at, u.username FROM "       \
+                       "consents c JOIN users u ON u.user_id=c.user_id"
 
 static const char *const stmt_sql[ST__MAX] = {
 	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ") "
-	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE client_id=?",
 	[ST_CLIENT_UPDATE] = "UPDATE clients SET name=?2, secret_hash=?3, "
 	                     "is_public=?4, grant_types=?5, scopes=?6, "
 	                     "redirect_uris=?7, access_token_ttl=?8, "
 	                     "refresh_token_ttl=?9, updated_at=?11, "
-	                     "issue_refresh_token=?12, on_refresh=?13 "
-	                     "WHERE client_id=?1",
+	                     "issue_refresh_token=?12, on_refresh=?13, "
+	                     "auto_approve_as=?14 WHERE client_id=?1",
 	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",
 	[ST_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
 	[ST_USER_ADD] = "INSERT INTO users (" USER_COLS ") VALUES (?,?,?,?,?)",
@@ -125,6 +137,35 @@ static const char *const stmt_sql[ST__MAX] = {
 	                         "WHERE subject=?1 AND revoked_at IS NULL",
 	[ST_SUBJECT_REVOKE_AT] = "UPDATE access_tokens SET revoked_at=?2 "
 	                         "WHERE subject=?1 AND revoked_at IS NULL",
+	[ST_CODE_ADD] = "INSERT INTO authorization_codes (" CODE_COLS ") "
+	                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_CODE_GET] = "SELECT " CODE_COLS " FROM authorization_codes "
+	                "WHERE code_hash=?",
+	/* The conditions are the redemption check itself: of two concurrent
+	 * redemptions only one changes the row (RFC 6749 section 4.1.2). */
+	[ST_CODE_CONSUME] = "UPDATE authorization_codes SET used_at=?2, "
+	                    "family_id=?3 WHERE code_hash=?1 AND used_at IS NULL "
+	                    "AND expires_at > ?2",
+	[ST_SESSION_ADD] = "INSERT INTO sessions (" SESSION_COLS ") "
+	                   "VALUES (?,?,?,?)",
+	[ST_SESSION_GET] = "SELECT " SESSION_COLS " FROM sessions "
+	                   "WHERE session_hash=?1 AND expires_at > ?2",
+	[ST_SESSION_REMOVE] = "DELETE FROM sessions WHERE session_hash=?",
+	[ST_CONSENT_GET] = CONSENT_SELECT " WHERE c.user_id=?1 AND "
+	                   "c.client_id=?2",
+	[ST_CONSENT_PUT] = "INSERT INTO consents (user_id, client_id, scope, "
+	                   "granted_at, updated_at) VALUES (?1,?2,?3,?4,?5) "
+	                   "ON CONFLICT (user_id, client_id) DO UPDATE SET "
+	                   "scope=excluded.scope, updated_at=excluded.updated_at",
+	[ST_CONSENT_LIST] = CONSENT_SELECT " WHERE (?1 IS NULL OR "
+	                    "c.user_id=?1) AND (?2 IS NULL OR c.client_id=?2) "
+	                    "ORDER BY c.client_id, u.username",
+	[ST_CONSENT_REVOKE] = "DELETE FROM consents WHERE user_id=?1 AND "
+	                      "(?2 IS NULL OR client_id=?2)",
+	/* Run by run_pair, which binds (key, now): these have no key, ?1. */
+	[ST_PURGE_CODES] = "DELETE FROM authorization_codes WHERE "
+	                   "expires_at <= ?2",
+	[ST_PURGE_SESSIONS] = "DELETE FROM sessions WHERE expires_at <= ?2",
 };
 
 /* ---- connections --------------------------------------------------------- */
@@ -370,6 +411,7 @@ static void bind_client(sqlite3_stmt *st, const struct store_client *c)
 	else
 		sqlite3_bind_int(st, 12, c->issue_refresh_token == STORE_ON);
 	bind_text(st, 13, c->on_refresh);
+	bind_text(st, 14, c->auto_approve_as); /* "" (off) stays "" */
 }
 
 static void read_client(sqlite3_stmt *st, struct store_client *c)
@@ -390,6 +432,7 @@ static void read_client(sqlite3_stmt *st, struct store_client *c)
 	                         : sqlite3_column_int(st, 11) ? STORE_ON
 	                                                      : STORE_OFF;
 	c->on_refresh = col_text(st, 12);
+	c->auto_approve_as = col_text(st, 13);
 }
 
 static enum store_rc sq_client_add(struct store *s, const struct store_client *c)
@@ -415,6 +458,19 @@ static enum store_rc sq_client_update(struct store *s,
 	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
 }
 
+/* Shared by the lookups: steps the bound st once and returns from the
+ * caller, with out filled by reader when there was a row. */
+#define STEP_ONE(st, out, reader)                                         \
+	do {                                                              \
+		int rc_ = sqlite3_step(st);                               \
+		if (rc_ == SQLITE_ROW)                                    \
+			reader(st, out);                                  \
+		done(st);                                                 \
+		return rc_ == SQLITE_ROW    ? STORE_OK                    \
+		       : rc_ == SQLITE_DONE ? STORE_NOT_FOUND             \
+		                            : store_sqlite_rc(rc_);       \
+	} while (0)
+
 /* Shared by every "SELECT ... WHERE key=?" returning at most one row. */
 #define GET_ONE(which, key, out, reader)                                  \
 	do {                                                              \
@@ -422,13 +478,7 @@ static enum store_rc sq_client_update(struct store *s,
 		if (st_ == NULL)                                          \
 			return STORE_IO;                                  \
 		bind_text(st_, 1, key);                                   \
-		int rc_ = sqlite3_step(st_);                              \
-		if (rc_ == SQLITE_ROW)                                    \
-			reader(st_, out);                                 \
-		done(st_);                                                \
-		return rc_ == SQLITE_ROW    ? STORE_OK                    \
-		       : rc_ == SQLITE_DONE ? STORE_NOT_FOUND             \
-		                            : store_sqlite_rc(rc_);                 \
+		STEP_ONE(st_, out, reader);                               \
 	} while (0)
 
 /* Shared by the listings: steps st, hands each row to cb. */
@@ -730,6 +780,24 @@ static enum store_rc run_key_now(struct conn *cn, enum stmt which,
 	return exec_stmt(cn, st, changes);
 }
 
+/* Runs an UPDATE whose WHERE clause is a liveness check, binding (key,
+ * now) and, when the statement has a ?3, arg. No row changed means the
+ * check failed (someone else got there first): STORE_CONFLICT. */
+static enum store_rc claim(struct conn *cn, enum stmt which, const char *key,
+                           int64_t now, const char *arg)
+{
+	sqlite3_stmt *st = stmt(cn, which);
+	int n = 0;
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, key);
+	sqlite3_bind_int64(st, 2, now);
+	if (sqlite3_bind_parameter_count(st) >= 3)
+		bind_text(st, 3, arg);
+	enum store_rc r = exec_stmt(cn, st, &n);
+	return r == STORE_OK && n == 0 ? STORE_CONFLICT : r;
+}
+
 static enum store_rc sq_issue(struct store *s, const struct store_issue *is)
 {
 	struct conn *cn = conn_get(s);
@@ -738,25 +806,17 @@ static enum store_rc sq_issue(struct store *s, const struct store_issue *is)
 	enum store_rc r = begin(cn);
 	if (r != STORE_OK)
 		return r;
-	if (is->retire_hash != NULL) {
-		int n = 0;
-		r = run_key_now(cn, ST_RT_RETIRE, is->retire_hash, is->now, &n);
-		if (r == STORE_OK && n == 0)
-			r = STORE_CONFLICT; /* someone else rotated it first */
-	}
-	if (r == STORE_OK && is->relink_hash != NULL) {
-		sqlite3_stmt *st = stmt(cn, ST_RT_RELINK);
-		int n = 0;
-		r = STORE_IO;
-		if (st != NULL) {
-			bind_text(st, 1, is->relink_hash);
-			sqlite3_bind_int64(st, 2, is->now);
-			bind_text(st, 3, is->relink_jti);
-			r = exec_stmt(cn, st, &n);
-		}
-		if (r == STORE_OK && n == 0)
-			r = STORE_CONFLICT;
-	}
+	/* The code first: a code that is used, expired or unknown writes
+	 * nothing, and the redemption that wins records the family its
+	 * tokens belong to, so a replay can revoke them. */
+	if (is->consume_code_hash != NULL)
+		r = claim(cn, ST_CODE_CONSUME, is->consume_code_hash, is->now,
+		          is->access->family_id);
+	if (r == STORE_OK && is->retire_hash != NULL)
+		r = claim(cn, ST_RT_RETIRE, is->retire_hash, is->now, NULL);
+	if (r == STORE_OK && is->relink_hash != NULL)
+		r = claim(cn, ST_RT_RELINK, is->relink_hash, is->now,
+		          is->relink_jti);
 	if (r == STORE_OK && is->revoke_jti != NULL)
 		r = run_key_now(cn, ST_TOKEN_REVOKE, is->revoke_jti, is->now, NULL);
 	if (r == STORE_OK)
@@ -788,11 +848,14 @@ static enum store_rc sq_refresh_list(struct store *s,
 	          cb, arg);
 }
 
-/* Revokes the refresh tokens (rt) and then the access tokens (at) that
- * share one key, in one transaction, so no reader sees a refresh token
- * revoked while the access tokens issued with it still pass. */
-static enum store_rc revoke_both(struct store *s, enum stmt rt, enum stmt at,
-                                 const char *key, int64_t now, int *count)
+/* Runs two (key, now) statements, first then second, in one transaction;
+ * *count is the rows both changed. For revocations: the refresh tokens
+ * and then the access tokens that share one key, so no reader sees a
+ * refresh token revoked while the access tokens issued with it still
+ * pass. */
+static enum store_rc run_pair(struct store *s, enum stmt first,
+                              enum stmt second, const char *key, int64_t now,
+                              int *count)
 {
 	struct conn *cn = conn_get(s);
 	int a = 0, b = 0;
@@ -800,9 +863,9 @@ static enum store_rc revoke_both(struct store *s, enum stmt rt, enum stmt at,
 		return STORE_IO;
 	enum store_rc r = begin(cn);
 	if (r == STORE_OK)
-		r = run_key_now(cn, rt, key, now, &a);
+		r = run_key_now(cn, first, key, now, &a);
 	if (r == STORE_OK)
-		r = run_key_now(cn, at, key, now, &b);
+		r = run_key_now(cn, second, key, now, &b);
 	r = finish(cn, r);
 	if (count != NULL)
 		*count = r == STORE_OK ? a + b : 0;
@@ -812,7 +875,7 @@ static enum store_rc revoke_both(struct store *s, enum stmt rt, enum stmt at,
 static enum store_rc sq_family_revoke(struct store *s, const char *family_id,
                                       int64_t now, int *count)
 {
-	return revoke_both(s, ST_FAMILY_REVOKE_RT, ST_FAMILY_REVOKE_AT,
+	return run_pair(s, ST_FAMILY_REVOKE_RT, ST_FAMILY_REVOKE_AT,
 	                   family_id, now, count);
 }
 
@@ -821,21 +884,186 @@ static enum store_rc sq_token_revoke_client(struct store *s,
                                             const char *client_id, int64_t now,
                                             int *count)
 {
-	return revoke_both(s, ST_TOKEN_REVOKE_CLIENT_RT, ST_TOKEN_REVOKE_CLIENT,
+	return run_pair(s, ST_TOKEN_REVOKE_CLIENT_RT, ST_TOKEN_REVOKE_CLIENT,
 	                   client_id, now, count);
 }
 
 static enum store_rc sq_subject_revoke(struct store *s, const char *subject,
                                        int64_t now, int *count)
 {
-	return revoke_both(s, ST_SUBJECT_REVOKE_RT, ST_SUBJECT_REVOKE_AT,
+	return run_pair(s, ST_SUBJECT_REVOKE_RT, ST_SUBJECT_REVOKE_AT,
 	                   subject, now, count);
+}
+
+/* ---- codes, sessions, consents (version 4) ------------------------------ */
+
+static void read_code(sqlite3_stmt *st, struct store_code *c)
+{
+	c->code_hash = col_text(st, 0);
+	c->client_id = col_text(st, 1);
+	c->subject = col_text(st, 2);
+	c->username = col_text(st, 3);
+	c->redirect_uri = col_text(st, 4);
+	c->scope = col_text(st, 5);
+	c->code_challenge = col_text(st, 6);
+	c->code_challenge_method = col_text(st, 7);
+	c->issued_at = sqlite3_column_int64(st, 8);
+	c->expires_at = sqlite3_column_int64(st, 9);
+	c->used_at = sqlite3_column_int64(st, 10);
+	c->family_id = col_text(st, 11);
+}
+
+static enum store_rc sq_code_add(struct store *s, const struct store_code *c)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *st = stmt(cn, ST_CODE_ADD);
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, c->code_hash);
+	bind_text(st, 2, c->client_id);
+	bind_text(st, 3, c->subject);
+	bind_text(st, 4, c->username);
+	bind_text(st, 5, c->redirect_uri);
+	bind_text(st, 6, c->scope ? c->scope : "");
+	bind_text(st, 7, c->code_challenge);
+	bind_text(st, 8, c->code_challenge_method);
+	sqlite3_bind_int64(st, 9, c->issued_at);
+	sqlite3_bind_int64(st, 10, c->expires_at);
+	bind_opt_int(st, 11, c->used_at);
+	bind_text(st, 12, c->family_id);
+	return exec_stmt(cn, st, NULL);
+}
+
+static enum store_rc sq_code_get(struct store *s, const char *hash,
+                                 struct store_code *out)
+{
+	GET_ONE(ST_CODE_GET, hash, out, read_code);
+}
+
+static void read_session(sqlite3_stmt *st, struct store_session *se)
+{
+	se->session_hash = col_text(st, 0);
+	se->user_id = col_text(st, 1);
+	se->auth_time = sqlite3_column_int64(st, 2);
+	se->expires_at = sqlite3_column_int64(st, 3);
+}
+
+static enum store_rc sq_session_add(struct store *s,
+                                    const struct store_session *se)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *st = stmt(cn, ST_SESSION_ADD);
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, se->session_hash);
+	bind_text(st, 2, se->user_id);
+	sqlite3_bind_int64(st, 3, se->auth_time);
+	sqlite3_bind_int64(st, 4, se->expires_at);
+	return exec_stmt(cn, st, NULL);
+}
+
+/* An expired session is not found: the caller never has to compare
+ * times, and a purge that has not run yet changes nothing. */
+static enum store_rc sq_session_get(struct store *s, const char *hash,
+                                    int64_t now, struct store_session *out)
+{
+	sqlite3_stmt *st = stmt(conn_get(s), ST_SESSION_GET);
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, hash);
+	sqlite3_bind_int64(st, 2, now);
+	STEP_ONE(st, out, read_session);
+}
+
+static enum store_rc sq_session_remove(struct store *s, const char *hash)
+{
+	return delete_by(s, ST_SESSION_REMOVE, hash);
+}
+
+static void read_consent(sqlite3_stmt *st, struct store_consent *c)
+{
+	c->user_id = col_text(st, 0);
+	c->client_id = col_text(st, 1);
+	c->scope = col_text(st, 2);
+	c->granted_at = sqlite3_column_int64(st, 3);
+	c->updated_at = sqlite3_column_int64(st, 4);
+	c->username = col_text(st, 5);
+}
+
+/* The (user, client) pair of a consent statement: ?1, ?2. */
+static sqlite3_stmt *consent_stmt(struct conn *cn, enum stmt which,
+                                  const char *user_id, const char *client_id)
+{
+	sqlite3_stmt *st = stmt(cn, which);
+	if (st != NULL) {
+		bind_text(st, 1, user_id);
+		bind_text(st, 2, client_id);
+	}
+	return st;
+}
+
+static enum store_rc sq_consent_get(struct store *s, const char *user_id,
+                                    const char *client_id,
+                                    struct store_consent *out)
+{
+	sqlite3_stmt *st = consent_stmt(conn_get(s), ST_CONSENT_GET, user_id,
+	                                client_id);
+	if (st == NULL)
+		return STORE_IO;
+	STEP_ONE(st, out, read_consent);
+}
+
+static enum store_rc sq_consent_put(struct store *s,
+                                    const struct store_consent *c)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *st = consent_stmt(cn, ST_CONSENT_PUT, c->user_id,
+	                                c->client_id);
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 3, c->scope ? c->scope : "");
+	sqlite3_bind_int64(st, 4, c->granted_at);
+	sqlite3_bind_int64(st, 5, c->updated_at);
+	return exec_stmt(cn, st, NULL);
+}
+
+static enum store_rc sq_consent_list(struct store *s, const char *user_id,
+                                     const char *client_id,
+                                     store_consent_cb cb, void *arg)
+{
+	sqlite3_stmt *st = consent_stmt(conn_get(s), ST_CONSENT_LIST, user_id,
+	                                client_id);
+	if (st == NULL)
+		return STORE_IO;
+	LIST_ROWS(st, struct store_consent, read_consent, store_consent_clear,
+	          cb, arg);
+}
+
+static enum store_rc sq_consent_revoke(struct store *s, const char *user_id,
+                                       const char *client_id, int *count)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *st = consent_stmt(cn, ST_CONSENT_REVOKE, user_id,
+	                                client_id);
+	int n = 0;
+	if (st == NULL)
+		return STORE_IO;
+	enum store_rc r = exec_stmt(cn, st, &n);
+	if (count != NULL)
+		*count = n;
+	return r;
+}
+
+static enum store_rc sq_purge_expired(struct store *s, int64_t now,
+                                      int *count)
+{
+	return run_pair(s, ST_PURGE_CODES, ST_PURGE_SESSIONS, NULL, now, count);
 }
 
 /* ---- the ops table ------------------------------------------------------- */
 
 static const struct store_ops sqlite_ops = {
-	.version = 3,
+	.version = 4,
 	.name = "sqlite",
 	.xClose = sq_close,
 	.xMigrate = sq_migrate,
@@ -865,6 +1093,16 @@ static const struct store_ops sqlite_ops = {
 	.xThreadEnd = sq_thread_end,
 	.xRefreshList = sq_refresh_list,
 	.xSubjectRevoke = sq_subject_revoke,
+	.xCodeAdd = sq_code_add,
+	.xCodeGet = sq_code_get,
+	.xSessionAdd = sq_session_add,
+	.xSessionGet = sq_session_get,
+	.xSessionRemove = sq_session_remove,
+	.xConsentGet = sq_consent_get,
+	.xConsentPut = sq_consent_put,
+	.xConsentList = sq_consent_list,
+	.xConsentRevoke = sq_consent_revoke,
+	.xPurgeExpired = sq_purge_expired,
 };
 
 /* SQLite creates files with 0644 under the usual umask; the database holds

@@ -123,7 +123,17 @@ static void test_fresh_then_idempotent(void **state)
 	assert_int_equal(query_int(f->db, "SELECT count(*) FROM sqlite_schema "
 	                                  "WHERE type='table' AND name IN ("
 	                                  "'clients','users','signing_keys',"
-	                                  "'access_tokens')"),
+	                                  "'access_tokens','refresh_tokens',"
+	                                  "'authorization_codes','sessions',"
+	                                  "'consents')"),
+	                 8);
+	/* Every foreign key that cascades has an index on its column, so
+	 * removing a user or client never scans a table (migration 0004). */
+	assert_int_equal(query_int(f->db, "SELECT count(*) FROM sqlite_schema "
+	                                  "WHERE type='index' AND name IN ("
+	                                  "'authorization_codes_client',"
+	                                  "'authorization_codes_subject',"
+	                                  "'sessions_user','consents_client')"),
 	                 4);
 
 	/* Each row carries the SHA-256 of its migration's text. */

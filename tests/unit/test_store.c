@@ -2,8 +2,11 @@
  * test_store.c: storage/ through store.h against a real SQLite file:
  * opening (mode 0600), clients, users, token records with their filters
  * and revocation, refresh-token records by client, subject and family,
- * revoking everything of one subject, signing keys and which of them stay
- * published, and per-thread connections under concurrent writers.
+ * revoking everything of one subject, authorization codes (redeemed
+ * exactly once, in the transaction that issues the tokens), sessions,
+ * consents, what removing a user or client takes along, purging, signing
+ * keys and which of them stay published, and per-thread connections under
+ * concurrent writers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -531,11 +534,13 @@ static void test_tokens(void **state)
 /* ---- refresh tokens, by family and by subject ------------------------------------ */
 
 /* Writes one token response as the grants do: access token "at-<name>"
- * and refresh token "<name>" (its hash, here simply the name), retiring
- * the refresh token `retire` first. */
-static void issue(struct store *s, const char *name, const char *family,
-                  const char *client_id, const char *subject, int64_t iat,
-                  int64_t exp, const char *retire)
+ * and refresh token "<name>" (its hash, here simply the name), redeeming
+ * the authorization code `code` and retiring the refresh token `retire`
+ * first (NULL: none). Returns what store_issue did. */
+static enum store_rc issue_from(struct store *s, const char *name,
+                                const char *family, const char *client_id,
+                                const char *subject, int64_t iat, int64_t exp,
+                                const char *retire, const char *code)
 {
 	char jti[32];
 	snprintf(jti, sizeof(jti), "at-%s", name);
@@ -549,9 +554,18 @@ static void issue(struct store *s, const char *name, const char *family,
 	    .access_jti = jti, .issued_at = iat, .expires_at = exp,
 	};
 	struct store_issue is = {
-	    .now = iat, .retire_hash = retire, .access = &at, .refresh = &rt,
+	    .now = iat, .retire_hash = retire, .consume_code_hash = code,
+	    .access = &at, .refresh = &rt,
 	};
-	assert_int_equal(store_issue(s, &is), STORE_OK);
+	return store_issue(s, &is);
+}
+
+static void issue(struct store *s, const char *name, const char *family,
+                  const char *client_id, const char *subject, int64_t iat,
+                  int64_t exp, const char *retire)
+{
+	assert_int_equal(issue_from(s, name, family, client_id, subject, iat,
+	                            exp, retire, NULL), STORE_OK);
 }
 
 /* Three families: F1 of user u-1 at c1, rotated twice (a1 -> a2 -> a3);
@@ -730,6 +744,535 @@ static void test_subject_revoke(void **state)
 	assert_int_equal(revoked_rt(f->s, "b1"), 400);
 	assert_int_equal(revoked_at(f->s, "at-b1"), 400);
 	assert_int_equal(revoked_at(f->s, "at-cc"), 0);
+}
+
+/* ---- authorization codes, sessions, consents (version 4) ------------------------ */
+
+static void add_user(struct store *s, const char *user_id, const char *name)
+{
+	struct store_user u = {
+	    .user_id = (char *)user_id, .username = (char *)name,
+	    .password_hash = (char *)"$argon2id$x", .created_at = 1,
+	    .updated_at = 1,
+	};
+	assert_int_equal(store_user_add(s, &u), STORE_OK);
+}
+
+/* A code of user u-1 ("alice") at client c1, alive until exp. */
+static struct store_code code(const char *hash, int64_t iat, int64_t exp)
+{
+	return (struct store_code){
+	    .code_hash = (char *)hash, .client_id = (char *)"c1",
+	    .subject = (char *)"u-1", .username = (char *)"alice",
+	    .redirect_uri = (char *)"https://app.example/cb",
+	    .scope = (char *)"a b", .code_challenge = (char *)"E9Melhoa2Owv",
+	    .code_challenge_method = (char *)"S256", .issued_at = iat,
+	    .expires_at = exp,
+	};
+}
+
+/* Clients c1 and c2, users u-1 (alice) and u-2 (bob), key kid-1. */
+static void code_world(struct store *s)
+{
+	struct store_client c1 = client("c1", 1), c2 = client("c2", 1);
+	assert_int_equal(store_client_add(s, &c1), STORE_OK);
+	assert_int_equal(store_client_add(s, &c2), STORE_OK);
+	struct store_key k = key("kid-1", 1);
+	assert_int_equal(store_key_add_current(s, &k), STORE_OK);
+	add_user(s, "u-1", "alice");
+	add_user(s, "u-2", "bob");
+}
+
+static struct store_code get_code(struct store *s, const char *hash)
+{
+	struct store_code c = {0};
+	assert_int_equal(store_code_get(s, hash, &c), STORE_OK);
+	return c;
+}
+
+/* Neither the access token "at-<name>" nor the refresh token "<name>" of
+ * issue_from exists. */
+static void assert_not_issued(struct store *s, const char *name)
+{
+	char jti[32];
+	struct store_token t = {0};
+	struct store_refresh r = {0};
+	snprintf(jti, sizeof(jti), "at-%s", name);
+	assert_int_equal(store_token_get(s, jti, &t), STORE_NOT_FOUND);
+	assert_int_equal(store_refresh_get(s, name, &r), STORE_NOT_FOUND);
+}
+
+static void test_client_auto_approve_as(void **state)
+{
+	struct fx *f = *state;
+	struct store_client c = client("t", 1);
+	struct store_client got = {0};
+	assert_int_equal(store_client_add(f->s, &c), STORE_OK);
+	assert_int_equal(store_client_get(f->s, "t", &got), STORE_OK);
+	assert_null(got.auto_approve_as); /* the server's setting */
+	store_client_clear(&got);
+
+	/* "" (off for this client) is kept apart from NULL. */
+	static const char *const values[] = {"", "alice", "not-a-user-yet"};
+	for (size_t i = 0; i < 3; i++) {
+		c.auto_approve_as = (char *)values[i];
+		c.updated_at = 2 + (int64_t)i;
+		assert_int_equal(store_client_update(f->s, &c), STORE_OK);
+		assert_int_equal(store_client_get(f->s, "t", &got), STORE_OK);
+		assert_non_null(got.auto_approve_as);
+		assert_string_equal(got.auto_approve_as, values[i]);
+		store_client_clear(&got);
+	}
+	c.auto_approve_as = NULL;
+	assert_int_equal(store_client_update(f->s, &c), STORE_OK);
+	assert_int_equal(store_client_get(f->s, "t", &got), STORE_OK);
+	assert_null(got.auto_approve_as);
+	store_client_clear(&got);
+
+	struct store_client other = client("u", 1);
+	other.auto_approve_as = (char *)"";
+	assert_int_equal(store_client_add(f->s, &other), STORE_OK);
+	assert_int_equal(store_client_get(f->s, "u", &got), STORE_OK);
+	assert_string_equal(got.auto_approve_as, "");
+	store_client_clear(&got);
+}
+
+static void test_code_record(void **state)
+{
+	struct fx *f = *state;
+	code_world(f->s);
+	struct store_code c = code("h1", 100, 160);
+	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+	struct store_code got = get_code(f->s, "h1");
+	assert_string_equal(got.code_hash, "h1");
+	assert_string_equal(got.client_id, "c1");
+	assert_string_equal(got.subject, "u-1");
+	assert_string_equal(got.username, "alice");
+	assert_string_equal(got.redirect_uri, "https://app.example/cb");
+	assert_string_equal(got.scope, "a b");
+	assert_string_equal(got.code_challenge, "E9Melhoa2Owv");
+	assert_string_equal(got.code_challenge_method, "S256");
+	assert_int_equal(got.issued_at, 100);
+	assert_int_equal(got.expires_at, 160);
+	assert_int_equal(got.used_at, 0);
+	assert_null(got.family_id);
+	store_code_clear(&got);
+	assert_null(got.code_hash);
+
+	/* Without redirect_uri, scope and PKCE. */
+	c = code("h2", 100, 160);
+	c.redirect_uri = NULL;
+	c.scope = NULL; /* stored as "" */
+	c.code_challenge = c.code_challenge_method = NULL;
+	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+	got = get_code(f->s, "h2");
+	assert_null(got.redirect_uri);
+	assert_string_equal(got.scope, "");
+	assert_null(got.code_challenge);
+	assert_null(got.code_challenge_method);
+	store_code_clear(&got);
+
+	/* Refused: a taken hash, an unknown client or user, a challenge
+	 * without its method or the reverse, an unknown method. */
+	c = code("h1", 100, 160);
+	assert_int_equal(store_code_add(f->s, &c), STORE_CONFLICT);
+	c = code("h3", 100, 160);
+	c.client_id = (char *)"ghost";
+	assert_int_equal(store_code_add(f->s, &c), STORE_CONFLICT);
+	c = code("h3", 100, 160);
+	c.subject = (char *)"u-ghost";
+	assert_int_equal(store_code_add(f->s, &c), STORE_CONFLICT);
+	c = code("h3", 100, 160);
+	c.code_challenge_method = NULL;
+	assert_int_equal(store_code_add(f->s, &c), STORE_CONFLICT);
+	c = code("h3", 100, 160);
+	c.code_challenge = NULL;
+	assert_int_equal(store_code_add(f->s, &c), STORE_CONFLICT);
+	c = code("h3", 100, 160);
+	c.code_challenge_method = (char *)"S512";
+	assert_int_equal(store_code_add(f->s, &c), STORE_CONFLICT);
+	assert_int_equal(store_code_get(f->s, "h3", &got), STORE_NOT_FOUND);
+	assert_int_equal(store_code_get(f->s, "nope", &got), STORE_NOT_FOUND);
+}
+
+/* RFC 6749 section 4.1.2: a code is redeemed at most once. The loser
+ * writes nothing: no access token, no refresh token, the code untouched. */
+static void test_issue_consumes_code_once(void **state)
+{
+	struct fx *f = *state;
+	code_world(f->s);
+	struct store_code c = code("h1", 100, 160);
+	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+
+	assert_int_equal(issue_from(f->s, "r1", "F1", "c1", "u-1", 110, 1000,
+	                            NULL, "h1"), STORE_OK);
+	struct store_code got = get_code(f->s, "h1");
+	assert_int_equal(got.used_at, 110);
+	assert_string_equal(got.family_id, "F1");
+	store_code_clear(&got);
+	struct store_token t = {0};
+	assert_int_equal(store_token_get(f->s, "at-r1", &t), STORE_OK);
+	store_token_clear(&t);
+
+	assert_int_equal(issue_from(f->s, "r2", "F2", "c1", "u-1", 111, 1000,
+	                            NULL, "h1"), STORE_CONFLICT);
+	assert_not_issued(f->s, "r2");
+	got = get_code(f->s, "h1");
+	assert_int_equal(got.used_at, 110);
+	assert_string_equal(got.family_id, "F1");
+	store_code_clear(&got);
+
+	/* An unknown code is no better. */
+	assert_int_equal(issue_from(f->s, "r3", "F3", "c1", "u-1", 111, 1000,
+	                            NULL, "nope"), STORE_CONFLICT);
+	assert_not_issued(f->s, "r3");
+}
+
+static void test_issue_expired_code(void **state)
+{
+	struct fx *f = *state;
+	code_world(f->s);
+	struct store_code c = code("h1", 100, 160);
+	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+	/* expires_at is the first second it no longer works. */
+	assert_int_equal(issue_from(f->s, "r1", "F1", "c1", "u-1", 160, 1000,
+	                            NULL, "h1"), STORE_CONFLICT);
+	assert_not_issued(f->s, "r1");
+	struct store_code got = get_code(f->s, "h1");
+	assert_int_equal(got.used_at, 0);
+	assert_null(got.family_id);
+	store_code_clear(&got);
+	assert_int_equal(issue_from(f->s, "r1", "F1", "c1", "u-1", 159, 1000,
+	                            NULL, "h1"), STORE_OK);
+}
+
+/* The code is consumed in the transaction that writes the tokens: when a
+ * later step fails, the code stays unused. */
+static void test_issue_rolls_back_code(void **state)
+{
+	struct fx *f = *state;
+	code_world(f->s);
+	struct store_code c = code("h1", 100, 160);
+	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+	/* Retiring an unknown refresh token fails after the code step. */
+	assert_int_equal(issue_from(f->s, "r1", "F1", "c1", "u-1", 110, 1000,
+	                            "no-such-rt", "h1"), STORE_CONFLICT);
+	assert_not_issued(f->s, "r1");
+	struct store_code got = get_code(f->s, "h1");
+	assert_int_equal(got.used_at, 0);
+	store_code_clear(&got);
+	/* So does a jti that is taken. */
+	struct store_token dup = token("at-r2", "c1", "kid-1", 1, 2);
+	assert_int_equal(store_token_add(f->s, &dup), STORE_OK);
+	assert_int_equal(issue_from(f->s, "r2", "F2", "c1", "u-1", 110, 1000,
+	                            NULL, "h1"), STORE_CONFLICT);
+	got = get_code(f->s, "h1");
+	assert_int_equal(got.used_at, 0);
+	store_code_clear(&got);
+
+	/* Without a refresh token the family is that of the access token:
+	 * none. */
+	struct store_token at = token("at-plain", "c1", "kid-1", 120, 180);
+	at.subject = (char *)"u-1";
+	struct store_issue is = {
+	    .now = 120, .consume_code_hash = "h1", .access = &at,
+	};
+	assert_int_equal(store_issue(f->s, &is), STORE_OK);
+	got = get_code(f->s, "h1");
+	assert_int_equal(got.used_at, 120);
+	assert_null(got.family_id);
+	store_code_clear(&got);
+}
+
+#define RACERS 4
+
+struct racer {
+	struct store *s;
+	int id;
+	enum store_rc rc;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	char name[16], family[16];
+	snprintf(name, sizeof(name), "race%d", r->id);
+	snprintf(family, sizeof(family), "RF%d", r->id);
+	r->rc = issue_from(r->s, name, family, "c1", "u-1", 110, 1000, NULL,
+	                   "h-race");
+	store_thread_end(r->s);
+	return NULL;
+}
+
+/* Concurrent redemptions on separate connections: exactly one wins. */
+static void test_issue_code_race(void **state)
+{
+	struct fx *f = *state;
+	code_world(f->s);
+	struct store_code c = code("h-race", 100, 160);
+	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+	pthread_t th[RACERS];
+	struct racer r[RACERS];
+	for (int i = 0; i < RACERS; i++) {
+		r[i] = (struct racer){f->s, i, STORE_IO};
+		assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
+	}
+	int won = -1;
+	for (int i = 0; i < RACERS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		if (r[i].rc == STORE_OK) {
+			assert_int_equal(won, -1);
+			won = i;
+		} else {
+			assert_int_equal(r[i].rc, STORE_CONFLICT);
+		}
+	}
+	assert_true(won >= 0);
+	char family[16];
+	snprintf(family, sizeof(family), "RF%d", won);
+	struct store_code got = get_code(f->s, "h-race");
+	assert_string_equal(got.family_id, family);
+	store_code_clear(&got);
+	struct collect col;
+	list_refresh(f->s, (struct filt){0}, &col);
+	assert_int_equal(col.n, 1); /* only the winner's refresh token */
+}
+
+static void test_sessions(void **state)
+{
+	struct fx *f = *state;
+	code_world(f->s);
+	struct store_session se = {
+	    .session_hash = (char *)"s1", .user_id = (char *)"u-1",
+	    .auth_time = 100, .expires_at = 200,
+	};
+	assert_int_equal(store_session_add(f->s, &se), STORE_OK);
+	assert_int_equal(store_session_add(f->s, &se), STORE_CONFLICT);
+	struct store_session bad = se;
+	bad.session_hash = (char *)"s2";
+	bad.user_id = (char *)"u-ghost";
+	assert_int_equal(store_session_add(f->s, &bad), STORE_CONFLICT);
+
+	struct store_session got = {0};
+	assert_int_equal(store_session_get(f->s, "s1", 199, &got), STORE_OK);
+	assert_string_equal(got.session_hash, "s1");
+	assert_string_equal(got.user_id, "u-1");
+	assert_int_equal(got.auth_time, 100);
+	assert_int_equal(got.expires_at, 200);
+	store_session_clear(&got);
+	assert_null(got.user_id);
+	/* Expired reads as unknown: the caller never compares times. */
+	assert_int_equal(store_session_get(f->s, "s1", 200, &got),
+	                 STORE_NOT_FOUND);
+	assert_null(got.session_hash);
+	assert_int_equal(store_session_get(f->s, "s2", 0, &got),
+	                 STORE_NOT_FOUND);
+
+	assert_int_equal(store_session_remove(f->s, "s1"), STORE_OK);
+	assert_int_equal(store_session_get(f->s, "s1", 150, &got),
+	                 STORE_NOT_FOUND);
+	assert_int_equal(store_session_remove(f->s, "s1"), STORE_NOT_FOUND);
+}
+
+static int on_consent(const struct store_consent *c, void *arg)
+{
+	char both[300];
+	snprintf(both, sizeof(both), "%s:%s=%s", c->client_id, c->username,
+	         c->scope);
+	return collect_add(arg, both);
+}
+
+static const char *list_consents(struct store *s, const char *user_id,
+                                 const char *client_id, struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(store_consent_list(s, user_id, client_id, on_consent,
+	                                    c), STORE_OK);
+	return c->buf;
+}
+
+static void put_consent(struct store *s, const char *user_id,
+                        const char *client_id, const char *scope, int64_t at)
+{
+	struct store_consent c = {
+	    .user_id = (char *)user_id, .client_id = (char *)client_id,
+	    .scope = (char *)scope, .granted_at = at, .updated_at = at,
+	};
+	assert_int_equal(store_consent_put(s, &c), STORE_OK);
+}
+
+static void test_consents(void **state)
+{
+	struct fx *f = *state;
+	struct collect col;
+	code_world(f->s);
+	struct store_consent got = {0};
+	assert_int_equal(store_consent_get(f->s, "u-1", "c1", &got),
+	                 STORE_NOT_FOUND);
+
+	put_consent(f->s, "u-1", "c1", "a", 100);
+	assert_int_equal(store_consent_get(f->s, "u-1", "c1", &got), STORE_OK);
+	assert_string_equal(got.user_id, "u-1");
+	assert_string_equal(got.client_id, "c1");
+	assert_string_equal(got.username, "alice");
+	assert_string_equal(got.scope, "a");
+	assert_int_equal(got.granted_at, 100);
+	assert_int_equal(got.updated_at, 100);
+	store_consent_clear(&got);
+	assert_null(got.scope);
+
+	/* Again: the scope and updated_at change, granted_at stays. */
+	put_consent(f->s, "u-1", "c1", "a b", 200);
+	assert_int_equal(store_consent_get(f->s, "u-1", "c1", &got), STORE_OK);
+	assert_string_equal(got.scope, "a b");
+	assert_int_equal(got.granted_at, 100);
+	assert_int_equal(got.updated_at, 200);
+	store_consent_clear(&got);
+
+	/* Unknown user or client. */
+	struct store_consent bad = {
+	    .user_id = (char *)"u-ghost", .client_id = (char *)"c1",
+	    .scope = (char *)"a", .granted_at = 1, .updated_at = 1,
+	};
+	assert_int_equal(store_consent_put(f->s, &bad), STORE_CONFLICT);
+	bad.user_id = (char *)"u-1";
+	bad.client_id = (char *)"ghost";
+	assert_int_equal(store_consent_put(f->s, &bad), STORE_CONFLICT);
+
+	put_consent(f->s, "u-2", "c1", "b", 300);
+	put_consent(f->s, "u-1", "c2", "", 300);
+	/* By client_id, then username. */
+	assert_string_equal(list_consents(f->s, NULL, NULL, &col),
+	                    "c1:alice=a b c1:bob=b c2:alice=");
+	assert_string_equal(list_consents(f->s, "u-1", NULL, &col),
+	                    "c1:alice=a b c2:alice=");
+	assert_string_equal(list_consents(f->s, NULL, "c1", &col),
+	                    "c1:alice=a b c1:bob=b");
+	assert_string_equal(list_consents(f->s, "u-2", "c1", &col), "c1:bob=b");
+	assert_string_equal(list_consents(f->s, "u-2", "c2", &col), "");
+	assert_string_equal(list_consents(f->s, "u-ghost", NULL, &col), "");
+	/* A non-zero return stops the listing. */
+	memset(&col, 0, sizeof(col));
+	col.stop_after = 1;
+	assert_int_equal(store_consent_list(f->s, NULL, NULL, on_consent, &col),
+	                 STORE_OK);
+	assert_int_equal(col.n, 1);
+
+	/* Revoke one client's, then all of a user's. */
+	int n = -1;
+	assert_int_equal(store_consent_revoke(f->s, "u-1", "c2", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_consent_revoke(f->s, "u-1", "c2", &n), STORE_OK);
+	assert_int_equal(n, 0);
+	put_consent(f->s, "u-1", "c2", "x", 400);
+	assert_int_equal(store_consent_revoke(f->s, "u-1", NULL, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(list_consents(f->s, NULL, NULL, &col), "c1:bob=b");
+	assert_int_equal(store_consent_revoke(f->s, "u-ghost", NULL, &n),
+	                 STORE_OK);
+	assert_int_equal(n, 0);
+	/* count may be NULL. */
+	assert_int_equal(store_consent_revoke(f->s, "u-2", NULL, NULL),
+	                 STORE_OK);
+	assert_string_equal(list_consents(f->s, NULL, NULL, &col), "");
+}
+
+/* Codes, sessions and consents go with their user or client. */
+static void test_cascade_on_remove(void **state)
+{
+	struct fx *f = *state;
+	struct collect col;
+	code_world(f->s);
+	static const char *const users[] = {"u-1", "u-2"};
+	for (size_t i = 0; i < 2; i++) {
+		char h[16];
+		snprintf(h, sizeof(h), "s-%s", users[i]);
+		struct store_session se = {
+		    .session_hash = h, .user_id = (char *)users[i],
+		    .auth_time = 1, .expires_at = 1000,
+		};
+		assert_int_equal(store_session_add(f->s, &se), STORE_OK);
+		put_consent(f->s, users[i], "c1", "a", 1);
+		put_consent(f->s, users[i], "c2", "a", 1);
+	}
+	struct store_code c = code("h-alice-c1", 1, 1000);
+	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+	c = code("h-alice-c2", 1, 1000);
+	c.client_id = (char *)"c2";
+	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+	c = code("h-bob-c1", 1, 1000);
+	c.subject = (char *)"u-2";
+	c.username = (char *)"bob";
+	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+
+	assert_int_equal(store_user_remove(f->s, "alice"), STORE_OK);
+	struct store_session se = {0};
+	struct store_code got = {0};
+	assert_int_equal(store_session_get(f->s, "s-u-1", 1, &se),
+	                 STORE_NOT_FOUND);
+	assert_int_equal(store_code_get(f->s, "h-alice-c1", &got),
+	                 STORE_NOT_FOUND);
+	assert_int_equal(store_code_get(f->s, "h-alice-c2", &got),
+	                 STORE_NOT_FOUND);
+	assert_string_equal(list_consents(f->s, NULL, NULL, &col),
+	                    "c1:bob=a c2:bob=a");
+	assert_int_equal(store_session_get(f->s, "s-u-2", 1, &se), STORE_OK);
+	store_session_clear(&se);
+
+	assert_int_equal(store_client_remove(f->s, "c1"), STORE_OK);
+	assert_int_equal(store_code_get(f->s, "h-bob-c1", &got),
+	                 STORE_NOT_FOUND);
+	assert_string_equal(list_consents(f->s, NULL, NULL, &col), "c2:bob=a");
+	/* A session is the user's, not a client's. */
+	assert_int_equal(store_session_get(f->s, "s-u-2", 1, &se), STORE_OK);
+	store_session_clear(&se);
+}
+
+static void test_purge_expired(void **state)
+{
+	struct fx *f = *state;
+	code_world(f->s);
+	static const struct {
+		const char *hash;
+		int64_t exp;
+	} codes[] = {{"c-old", 100}, {"c-edge", 200}, {"c-live", 201}};
+	for (size_t i = 0; i < 3; i++) {
+		struct store_code c = code(codes[i].hash, 1, codes[i].exp);
+		assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+		struct store_session se = {
+		    .session_hash = (char *)codes[i].hash,
+		    .user_id = (char *)"u-2", .auth_time = 1,
+		    .expires_at = codes[i].exp,
+		};
+		assert_int_equal(store_session_add(f->s, &se), STORE_OK);
+	}
+	/* A used code goes too once expired; its tokens stay. */
+	assert_int_equal(issue_from(f->s, "r1", "F1", "c1", "u-1", 50, 1000,
+	                            NULL, "c-old"), STORE_OK);
+
+	int n = -1;
+	assert_int_equal(store_purge_expired(f->s, 99, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	/* Expired at now: expires_at <= now, as the lookups have it. */
+	assert_int_equal(store_purge_expired(f->s, 200, &n), STORE_OK);
+	assert_int_equal(n, 4);
+	struct store_code got = {0};
+	for (size_t i = 0; i < 2; i++)
+		assert_int_equal(store_code_get(f->s, codes[i].hash, &got),
+		                 STORE_NOT_FOUND);
+	got = get_code(f->s, "c-live");
+	store_code_clear(&got);
+	struct store_session se = {0};
+	assert_int_equal(store_session_get(f->s, "c-live", 200, &se), STORE_OK);
+	store_session_clear(&se);
+	struct store_refresh r = {0};
+	assert_int_equal(store_refresh_get(f->s, "r1", &r), STORE_OK);
+	store_refresh_clear(&r);
+
+	assert_int_equal(store_purge_expired(f->s, 200, &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_purge_expired(f->s, 10000, NULL), STORE_OK);
+	assert_int_equal(store_code_get(f->s, "c-live", &got), STORE_NOT_FOUND);
 }
 
 /* ---- keys ------------------------------------------------------------------------ */
@@ -913,6 +1456,24 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_token_list_by_subject_and_family,
 	                                    fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_subject_revoke, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_client_auto_approve_as,
+	                                    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_code_record, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_consumes_code_once,
+	                                    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_expired_code, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_rolls_back_code,
+	                                    fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_code_race, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_sessions, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_consents, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_cascade_on_remove, fx_setup,
+	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_purge_expired, fx_setup,
 	                                    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_keys, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_retired_at, fx_setup,
