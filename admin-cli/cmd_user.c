@@ -156,21 +156,19 @@ int cmd_user_remove(struct adm_ctx *ctx)
 	const char *name = ctx->argv[0];
 	struct store_user u = {0};
 	int n = 0;
-	/* The user's tokens go first: a user that is gone must not stay
-	 * signed in anywhere. */
+	/* The user goes first, so no login can slip in between; then its
+	 * tokens, found by the user id read before. */
 	int rc = adm_user_get(ctx->store, name, &u);
 	if (rc != ADM_EXIT_OK)
 		return rc;
-	enum store_rc r = store_subject_revoke(ctx->store, u.user_id,
-	                                       clock_now(), &n);
+	enum store_rc r = store_user_remove(ctx->store, name);
+	if (r == STORE_OK)
+		r = store_subject_revoke(ctx->store, u.user_id, clock_now(), &n);
 	store_user_clear(&u);
-	if (r != STORE_OK)
-		return adm_store_fail(r, "revoking the user's tokens");
-	r = store_user_remove(ctx->store, name);
 	if (r == STORE_NOT_FOUND)
 		return adm_fail(ADM_EXIT_RUNTIME, "user '%s' not found", name);
 	if (r != STORE_OK)
-		return adm_store_fail(r, "removing the user");
+		return adm_store_fail(r, "removing the user and its tokens");
 	if (ctx->json)
 		adm_json_print(json_pack("{s:o, s:b, s:i}", "username",
 		                         adm_json_str(name), "removed", 1,

@@ -69,6 +69,18 @@ static const struct setting settings[] = {
 	{"on_refresh_hook_max_concurrent", S_INT,
 	 OFF(on_refresh_hook_max_concurrent), "16", 1, 1024, NULL,
 	 "hooks running at once; a refresh past this gets 503"},
+	{"require_pkce", S_BOOL, OFF(require_pkce), "true", 0, 1, NULL,
+	 "every client must use PKCE at /authorize (public clients always "
+	 "must)"},
+	{"pkce_allow_plain", S_BOOL, OFF(pkce_allow_plain), "false", 0, 1, NULL,
+	 "accept code_challenge_method=plain besides S256"},
+	{"authorization_code_ttl", S_INT, OFF(authorization_code_ttl), "60", 1,
+	 600, NULL, "authorization code lifetime in seconds"},
+	{"session_ttl", S_INT, OFF(session_ttl), "28800", 60, 31536000, NULL,
+	 "seconds a login at /authorize is remembered by its cookie"},
+	{"auto_approve_as", S_STR, OFF(auto_approve_as), "", 0, 0, NULL,
+	 "TESTS ONLY: /authorize approves every request as this user, with "
+	 "no login or consent page (per-client override)"},
 	{"signing_alg", S_STR, OFF(signing_alg), "ES256", 0, 0, algs,
 	 "access token signature algorithm for new keys"},
 	{"audience", S_STR, OFF(audience), "", 0, 0, NULL,

@@ -26,6 +26,11 @@ struct lk_config {
 	char *on_refresh_hook;      /* "" for none */
 	long on_refresh_hook_timeout_ms;
 	long on_refresh_hook_max_concurrent;
+	long require_pkce;          /* bool */
+	long pkce_allow_plain;      /* bool */
+	long authorization_code_ttl; /* seconds */
+	long session_ttl;           /* seconds */
+	char *auto_approve_as;      /* "" for off */
 	char *signing_alg;     /* ES256 | RS256 */
 	char *audience;        /* "" means no aud claim */
 	long max_body_size;    /* bytes */

@@ -113,7 +113,9 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 
 	size_t n;
 	if (log_json) {
-		char esc[2048];
+		/* Room for the rest of the line, so it is never cut short
+		 * (a cut line would not be JSON). */
+		char esc[1536];
 		json_escape(esc, sizeof(esc), msg);
 		n = (size_t)snprintf(line, sizeof(line),
 		    "{\"time\":\"%s\",\"level\":\"%s\",\"where\":\"%s\",\"msg\":\"%s\"}",

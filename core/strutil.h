@@ -32,6 +32,10 @@ bool scope_list_valid(const char *list);
 size_t utf8_seq_len(const char *s, size_t len);
 bool utf8_valid(const char *s, size_t len);
 
+/* Percent-encodes s for a URL query component (RFC 3986: everything but
+ * the unreserved characters). Caller frees; aborts on out-of-memory. */
+char *url_encode(const char *s);
+
 /* Appends word to a space-separated list (*list may be NULL); aborts on OOM. */
 void words_append(char **list, const char *word, size_t wlen);
 

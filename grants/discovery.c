@@ -55,12 +55,20 @@ static int collect_scopes(const struct store_client *c, void *arg)
 
 int grants_metadata(struct grants *g, struct grants_metadata *out)
 {
+	/* "none": a public client sends its client_id alone. Introspection
+	 * is for confidential clients only. */
 	static const char *const auth_methods[] = {
+		"client_secret_basic", "client_secret_post", "none", NULL};
+	static const char *const introspection_auth_methods[] = {
 		"client_secret_basic", "client_secret_post", NULL};
+	static const char *const s256[] = {"S256", NULL};
+	static const char *const s256_plain[] = {"S256", "plain", NULL};
 
 	memset(out, 0, sizeof(*out));
 	out->grant_types = grants_supported();
 	out->auth_methods = auth_methods;
+	out->introspection_auth_methods = introspection_auth_methods;
+	out->code_challenge_methods = g->pkce_allow_plain ? s256_plain : s256;
 	if (store_client_list(g->store, collect_scopes, &out->scopes) != STORE_OK) {
 		free(out->scopes);
 		out->scopes = NULL;

@@ -17,6 +17,7 @@
  * again on a thread of its own.
  */
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,11 +85,6 @@ static struct oauth_result ask_hook(struct grants *g,
                                     const struct store_refresh *rt,
                                     const char *granted, bool *revoke_old)
 {
-	if (g->on_refresh_hook == NULL) {
-		log_errx("client %s has on_refresh=hook but on_refresh_hook is "
-		         "not set; refresh denied", rt->client_id);
-		return OAUTH_FAIL(OAUTH_INVALID_GRANT, HOOK_REFUSED);
-	}
 	json_t *doc = json_pack(
 	    "{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s, s:I}",
 	    "event", "on_refresh", "issuer", g->issuer,
@@ -110,6 +106,89 @@ static struct oauth_result ask_hook(struct grants *g,
 	                      : OAUTH_RESULT_OK;
 }
 
+/* Refresh tokens whose hook is running. One token gets one hook at a
+ * time: parallel copies of a request would otherwise each take a thread
+ * and a hook slot, and each run the hook for one refresh. */
+struct hook_busy {
+	char hash[2 * SHA256_LEN + 1];
+	struct hook_busy *next;
+};
+
+static bool busy_has(struct grants *g, const char *hash)
+{
+	for (struct hook_busy *b = g->hook_busy; b != NULL; b = b->next)
+		if (strcmp(b->hash, hash) == 0)
+			return true;
+	return false;
+}
+
+/* Marks hash busy; false when it already was. */
+static bool busy_take(struct grants *g, const char *hash)
+{
+	pthread_mutex_lock(&g->hook_mu);
+	bool free_ = !busy_has(g, hash);
+	if (free_) {
+		struct hook_busy *b = xcalloc(1, sizeof(*b));
+		memcpy(b->hash, hash, sizeof(b->hash));
+		b->next = g->hook_busy;
+		g->hook_busy = b;
+	}
+	pthread_mutex_unlock(&g->hook_mu);
+	return free_;
+}
+
+static void busy_give(struct grants *g, const char *hash)
+{
+	pthread_mutex_lock(&g->hook_mu);
+	for (struct hook_busy **pp = &g->hook_busy; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->hash, hash) == 0) {
+			struct hook_busy *b = *pp;
+			*pp = b->next;
+			free(b);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g->hook_mu);
+}
+
+#define HOOK_BUSY "a refresh with this token is already in progress"
+
+/* on_refresh=hook, before anything is written. On success *held says the
+ * caller must busy_give(hash) once the refresh is done. */
+static struct oauth_result hook_gate(struct grants *g,
+                                     const struct token_request *rq,
+                                     const struct store_refresh *rt,
+                                     const char *hash, const char *granted,
+                                     bool *revoke_old, bool *held)
+{
+	if (g->on_refresh_hook == NULL) {
+		log_errx("client %s has on_refresh=hook but on_refresh_hook is "
+		         "not set; refresh denied", rt->client_id);
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, HOOK_REFUSED);
+	}
+	if (!rq->may_block) {
+		pthread_mutex_lock(&g->hook_mu);
+		bool busy = busy_has(g, hash);
+		pthread_mutex_unlock(&g->hook_mu);
+		return busy ? OAUTH_FAIL(OAUTH_INVALID_GRANT, HOOK_BUSY)
+		            : OAUTH_FAIL(OAUTH_WOULD_BLOCK, NULL);
+	}
+	if (!busy_take(g, hash))
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, HOOK_BUSY);
+	*held = true;
+	struct oauth_result r = ask_hook(g, rq, rt, granted, revoke_old);
+	/* A client that gave up while the hook ran would never see the new
+	 * pair, and its retry with the old token would read as reuse and
+	 * cost the user the whole family. Issue nothing instead. */
+	if (r.err == OAUTH_OK && rq->client_gone != NULL &&
+	    rq->client_gone(rq->client_gone_arg)) {
+		log_info("client %s went away during the on_refresh hook; "
+		         "nothing issued", rt->client_id);
+		r = OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+	}
+	return r;
+}
+
 struct oauth_result grant_refresh_token(struct grants *g,
                                         const struct token_request *rq,
                                         const struct store_client *cl,
@@ -119,10 +198,11 @@ struct oauth_result grant_refresh_token(struct grants *g,
 	char hash[2 * SHA256_LEN + 1];
 	char *scope = NULL;
 	struct oauth_result r;
+	bool held = false;
 
 	if (rq->refresh_token == NULL)
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "refresh_token is required");
-	refresh_hash(rq->refresh_token, hash);
+	token_hash(rq->refresh_token, hash);
 	enum store_rc rc = store_refresh_get(g->store, hash, &rt);
 	if (rc == STORE_NOT_FOUND)
 		return OAUTH_FAIL(OAUTH_INVALID_GRANT, "unknown refresh token");
@@ -151,14 +231,14 @@ struct oauth_result grant_refresh_token(struct grants *g,
 	const char *policy = policy_of(g, cl);
 	bool revoke_old = strcmp(policy, "revoke") == 0;
 	if (strcmp(policy, "hook") == 0) {
-		r = rq->may_block ? ask_hook(g, rq, &rt, scope, &revoke_old)
-		                  : OAUTH_FAIL(OAUTH_WOULD_BLOCK, NULL);
+		r = hook_gate(g, rq, &rt, hash, scope, &revoke_old, &held);
 		if (r.err != OAUTH_OK)
 			goto out;
 	}
 	bool rotate = g->rotate_refresh_tokens;
 	struct issue_opts o = {
 		.subject = rt.subject, .username = rt.username, .scope = scope,
+		.refresh_scope = rt.scope,
 		.with_refresh = rotate, .family_id = rt.family_id,
 		.retire_hash = rotate ? hash : NULL,
 		.relink_hash = rotate ? NULL : hash,
@@ -166,6 +246,8 @@ struct oauth_result grant_refresh_token(struct grants *g,
 	};
 	r = token_issue(g, cl, &o, out);
 out:
+	if (held)
+		busy_give(g, hash);
 	crypto_wipe(hash, sizeof(hash));
 	store_refresh_clear(&rt);
 	free(scope);

@@ -31,6 +31,11 @@ struct grants_config {
 	const char *on_refresh;     /* "nothing" | "revoke" | "hook" */
 	const char *on_refresh_hook;     /* program; NULL or "" for none */
 	long on_refresh_hook_timeout_ms;
+	bool require_pkce;      /* for confidential clients too */
+	bool pkce_allow_plain;  /* code_challenge_method=plain */
+	int64_t authorization_code_ttl; /* seconds */
+	int64_t session_ttl;            /* seconds */
+	const char *auto_approve_as;    /* NULL or "": off (tests only) */
 	int login_max_failures;             /* per username and window */
 	int login_max_failures_per_address; /* per client address and window */
 	int64_t login_failure_window;       /* seconds */
@@ -58,12 +63,17 @@ struct token_request {
 	const char *scope;
 	const char *username, *password; /* password grant */
 	const char *refresh_token;       /* refresh_token grant */
+	const char *code, *redirect_uri, *code_verifier; /* authorization_code */
 	const char *remote_addr;         /* for throttling; may be NULL */
 	/* The caller runs on a thread that may block for seconds. When
 	 * false, a grant that would (the on_refresh hook) returns
 	 * OAUTH_WOULD_BLOCK having written nothing, and the caller runs the
 	 * whole request again where it may. */
 	bool may_block;
+	/* Whether the client has closed its connection (NULL: never asked).
+	 * Checked after a slow hook, before anything is issued. */
+	bool (*client_gone)(void *arg);
+	void *client_gone_arg;
 };
 
 struct token_response {
@@ -79,6 +89,49 @@ void token_response_clear(struct token_response *r);
  * client the request claimed to be, for the access log only. */
 struct oauth_result grants_token(struct grants *g, const struct token_request *rq,
                                  struct token_response *out, char **client_id);
+
+/* GET or POST /authorize (RFC 6749 section 4.1.1, RFC 7636): one call per
+ * request, whether it is a new authorization request or the login or
+ * consent form posting back. Every OAuth parameter travels with the forms,
+ * so each call checks the whole request again. */
+struct authz_request {
+	const char *response_type, *client_id, *redirect_uri, *scope, *state;
+	const char *code_challenge, *code_challenge_method;
+	const char *prompt, *login_hint;
+	/* The first parameter sent more than once, or NULL (section 3.1). */
+	const char *repeated;
+	const char *session;     /* the session cookie's value, or NULL */
+	const char *remote_addr; /* for login throttling; may be NULL */
+	/* From the forms, already checked against CSRF by the caller: NULL
+	 * (a plain request), "login" (with username and password), "allow"
+	 * or "deny" (consent). */
+	const char *action;
+	const char *username, *password;
+};
+
+enum authz_outcome {
+	AUTHZ_ERROR_PAGE, /* tell the user (400); never redirect */
+	AUTHZ_REDIRECT,   /* to redirect: a code or an error for the client */
+	AUTHZ_LOGIN,      /* show the login page */
+	AUTHZ_CONSENT,    /* show the consent page */
+};
+
+struct authz_result {
+	enum authz_outcome outcome;
+	const char *message;  /* error page, or an error on the login page */
+	char *redirect;       /* AUTHZ_REDIRECT: the whole URL */
+	char *client_name;    /* pages */
+	char *scope;          /* consent page: the scopes asked for */
+	char *username;       /* consent page: who is signed in */
+	char *new_session;    /* a session cookie value to set, or NULL */
+	bool end_session;     /* the presented session cookie is no good */
+	int64_t session_ttl;  /* for the cookie's Max-Age */
+	char *client_id;      /* for the access log; may be NULL */
+};
+void authz_result_clear(struct authz_result *r);
+
+void grants_authorize(struct grants *g, const struct authz_request *rq,
+                      struct authz_result *out);
 
 /* POST /introspect (RFC 7662) and POST /revoke (RFC 7009). */
 struct token_ref_request {
@@ -121,7 +174,9 @@ int grants_jwks(struct grants *g, grants_jwk_cb cb, void *arg);
  * caller's to free. */
 struct grants_metadata {
 	const char *const *grant_types;
-	const char *const *auth_methods;
+	const char *const *auth_methods; /* token and revocation endpoints */
+	const char *const *introspection_auth_methods;
+	const char *const *code_challenge_methods;
 	char *scopes;
 };
 int grants_metadata(struct grants *g, struct grants_metadata *out);

@@ -5,6 +5,8 @@
 #ifndef LK_GRANTS_INT_H
 #define LK_GRANTS_INT_H
 
+#include <pthread.h>
+
 #include "crypto.h"
 #include "grants.h"
 
@@ -72,6 +74,18 @@ int throttle_failures(struct throttle *t, const char *kind, const char *key);
 void throttle_fail(struct throttle *t, const char *kind, const char *key);
 void throttle_clear(struct throttle *t, const char *kind, const char *key);
 
+/* ---- login.c: username and password ------------------------------------ */
+
+#define LOGIN_WRONG "the username or password is wrong"
+#define LOGIN_THROTTLED "too many failed attempts; try again later"
+
+/* Checks a user's password, throttled per username and address. On
+ * success *u holds the user (caller clears); else invalid_grant with
+ * LOGIN_WRONG or LOGIN_THROTTLED, or temporarily_unavailable. */
+struct oauth_result user_login(struct grants *g, const char *username,
+                               const char *password, const char *remote_addr,
+                               const char *client_id, struct store_user *u);
+
 /* ---- scope.c -------------------------------------------------------------- */
 
 /* Decides the granted scope (RFC 6749 section 3.3): the requested scopes if
@@ -87,11 +101,16 @@ struct issue_opts {
 	const char *subject;
 	const char *username;    /* NULL for client tokens */
 	const char *scope;
+	/* The new refresh token's scope when it differs from the access
+	 * token's: RFC 6749 section 6 keeps a rotated token's scope whole
+	 * even when the request narrowed the access token's. NULL: scope. */
+	const char *refresh_scope;
 	bool with_refresh;       /* mint a refresh token too */
 	const char *family_id;   /* continue this family; NULL: a new one */
 	const char *retire_hash; /* refresh being rotated out; NULL: none */
 	const char *relink_hash; /* refresh kept (no rotation); NULL: none */
 	const char *revoke_jti;  /* on_refresh=revoke; NULL: none */
+	const char *consume_code_hash; /* code being redeemed; NULL: none */
 };
 
 /* Mints the access token (and refresh token), records everything in one
@@ -101,8 +120,9 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
                                 const struct issue_opts *o,
                                 struct token_response *out);
 
-/* Hex SHA-256 of a refresh token: how it is stored and found. */
-void refresh_hash(const char *token, char out[2 * SHA256_LEN + 1]);
+/* Hex SHA-256 of a refresh token, authorization code or session cookie
+ * (256 random bits each): how it is stored and found. */
+void token_hash(const char *token, char out[2 * SHA256_LEN + 1]);
 
 /* ---- refresh_hook.c: the on_refresh=hook program ------------------------ */
 
@@ -133,6 +153,11 @@ struct oauth_result grant_refresh_token(struct grants *g,
                                         const struct store_client *cl,
                                         struct token_response *out);
 
+struct oauth_result grant_authorization_code(struct grants *g,
+                                             const struct token_request *rq,
+                                             const struct store_client *cl,
+                                             struct token_response *out);
+
 struct oauth_result grant_client_credentials(struct grants *g,
                                              const struct token_request *rq,
                                              const struct store_client *cl,
@@ -161,7 +186,15 @@ struct grants {
 	char *on_refresh;
 	char *on_refresh_hook; /* NULL: none configured */
 	long on_refresh_hook_timeout_ms;
+	pthread_mutex_t hook_mu;      /* guards hook_busy */
+	struct hook_busy *hook_busy;  /* grant_refresh.c */
+	bool require_pkce;
+	bool pkce_allow_plain;
+	int64_t authorization_code_ttl;
+	int64_t session_ttl;
+	char *auto_approve_as; /* NULL: off */
 };
+
 
 /* Whether this client gets refresh tokens from user grants: the client's
  * override or the server's setting, and only if it may use them. */

@@ -54,7 +54,7 @@ static void introspect_refresh(struct grants *g, const char *token,
 {
 	char hash[2 * SHA256_LEN + 1];
 	struct store_refresh rt = {0};
-	refresh_hash(token, hash);
+	token_hash(token, hash);
 	if (store_refresh_get(g->store, hash, &rt) == STORE_OK &&
 	    refresh_live(&rt)) {
 		out->active = true;

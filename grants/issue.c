@@ -25,7 +25,7 @@ void token_response_clear(struct token_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
-void refresh_hash(const char *token, char out[2 * SHA256_LEN + 1])
+void token_hash(const char *token, char out[2 * SHA256_LEN + 1])
 {
 	unsigned char d[SHA256_LEN];
 	sha256(token, strlen(token), d);
@@ -64,13 +64,16 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 	struct oauth_result r = OAUTH_RESULT_OK;
 
 	memset(out, 0, sizeof(*out));
-	if (o->with_refresh || o->relink_hash != NULL)
+	/* A code's tokens share a family even without a refresh token, so a
+	 * replayed code can revoke them all. */
+	if (o->with_refresh || o->relink_hash != NULL ||
+	    o->consume_code_hash != NULL)
 		family = o->family_id ? xstrdup(o->family_id)
 		                      : crypto_random_token(FAMILY_BYTES);
 	if (o->with_refresh) {
 		refresh = crypto_random_token(REFRESH_BYTES);
 		if (refresh != NULL)
-			refresh_hash(refresh, rhash);
+			token_hash(refresh, rhash);
 	}
 	if (jti == NULL || (o->with_refresh && (family == NULL || refresh == NULL))) {
 		r = OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL);
@@ -93,20 +96,24 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 	struct store_refresh rt = {
 		.token_hash = rhash, .family_id = family, .client_id = cl->client_id,
 		.subject = (char *)o->subject, .username = (char *)o->username,
-		.scope = (char *)o->scope, .access_jti = jti, .issued_at = now,
+		.scope = (char *)(o->refresh_scope ? o->refresh_scope : o->scope),
+		.access_jti = jti, .issued_at = now,
 		.expires_at = now + rttl,
 	};
 	struct store_issue is = {
 		.now = now, .retire_hash = o->retire_hash,
 		.relink_hash = o->relink_hash, .relink_jti = jti,
-		.revoke_jti = o->revoke_jti, .access = &at,
+		.revoke_jti = o->revoke_jti,
+		.consume_code_hash = o->consume_code_hash, .access = &at,
 		.refresh = o->with_refresh ? &rt : NULL,
 	};
 	enum store_rc rc = store_issue(g->store, &is);
-	if (rc == STORE_CONFLICT && (o->retire_hash || o->relink_hash)) {
-		/* Another request used this refresh token first. */
-		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the refresh token was already "
-		               "used");
+	if (rc == STORE_CONFLICT && (o->retire_hash || o->relink_hash ||
+	                             o->consume_code_hash)) {
+		/* Another request used this refresh token or code first. */
+		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, o->consume_code_hash
+		               ? "the authorization code was already used"
+		               : "the refresh token was already used");
 		goto out;
 	}
 	if (rc != STORE_OK) {

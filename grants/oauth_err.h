@@ -21,6 +21,11 @@ enum oauth_err {
 	/* RFC 6749 section 4.1.2.1 */
 	OAUTH_SERVER_ERROR,
 	OAUTH_TEMPORARILY_UNAVAILABLE,
+	OAUTH_ACCESS_DENIED,
+	OAUTH_UNSUPPORTED_RESPONSE_TYPE,
+	/* OpenID Connect Core section 3.1.2.6, for prompt=none */
+	OAUTH_LOGIN_REQUIRED,
+	OAUTH_CONSENT_REQUIRED,
 	/* RFC 7009 section 2.2.1 */
 	OAUTH_UNSUPPORTED_TOKEN_TYPE,
 	/* HTTP-level, with a JSON body in the same shape */

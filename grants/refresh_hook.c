@@ -3,9 +3,11 @@
  *
  * The hook decides whether a refresh may go ahead. It is started with
  * posix_spawn, which execve's the configured path directly: never a shell,
- * argv is the path alone, the environment holds only HOOK_ENV, the working
- * directory is /, and the process leads a group of its own so that a
- * timeout kills whatever it started. It reads one JSON document on stdin
+ * argv is the path alone, the environment holds only hook_env, the working
+ * directory is /, and the process leads a group of its own, which is
+ * killed when the hook exits or times out, so nothing it started lingers
+ * (a child that calls setsid escapes; run latchkeyd in a cgroup if that
+ * matters). It reads one JSON document on stdin
  * and answers with its exit status; a first stdout line "revoke" also asks
  * for the old access token to be revoked. Its stderr goes to the log.
  *
@@ -29,6 +31,7 @@
 
 #define STDERR_KEEP 4096 /* logged; the rest is read and dropped */
 #define STDOUT_KEEP 64   /* only the first line matters */
+#define READ_BURST 65536 /* per wake-up, so a flood cannot outlast the deadline */
 
 /* The whole environment of a hook: documented in docs/refresh.md. */
 static char *const hook_env[] = {
@@ -59,11 +62,12 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
-/* Reads what is there without blocking; closes the fd at end of file. */
+/* Reads what is there without blocking, up to READ_BURST; closes the fd at
+ * end of file. */
 static void sink_read(struct sink *s)
 {
 	char tmp[1024];
-	while (s->fd >= 0) {
+	for (size_t got = 0; s->fd >= 0 && got < READ_BURST;) {
 		ssize_t n = read(s->fd, tmp, sizeof(tmp));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -73,6 +77,7 @@ static void sink_read(struct sink *s)
 			close_fd(&s->fd);
 			return;
 		}
+		got += (size_t)n;
 		size_t take = (size_t)n;
 		if (take > s->keep - s->len) {
 			take = s->keep - s->len;
@@ -137,11 +142,21 @@ static int spawn(const char *path, int in, int out, int err, pid_t *pid)
 	return rc;
 }
 
-/* Feeds stdin, collects stdout and stderr, and waits for the exit, until
- * deadline. Returns true with *status once the hook has exited. */
+/* Whether the hook has exited, leaving it unreaped: while its zombie
+ * stands, its process group id cannot be reused, so the group can still
+ * be killed safely. */
+static bool has_exited(pid_t pid)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       si.si_pid == pid;
+}
+
+/* Feeds stdin, collects stdout and stderr, and watches for the exit, until
+ * deadline. Returns true once the hook has exited (not yet reaped). */
 static bool supervise(pid_t pid, int in, const char *input, size_t len,
-                      struct sink *out, struct sink *err, int64_t deadline,
-                      int *status)
+                      struct sink *out, struct sink *err, int64_t deadline)
 {
 	int pidfd = pidfd_open(pid, 0); /* -1 on old kernels: poll in ticks */
 	size_t sent = 0;
@@ -179,15 +194,11 @@ static bool supervise(pid_t pid, int in, const char *input, size_t len,
 		}
 		sink_read(out);
 		sink_read(err);
-		exited = waitpid(pid, status, WNOHANG) == pid;
+		exited = has_exited(pid);
 	}
 	close_fd(&in);
 	if (pidfd >= 0)
 		close(pidfd);
-	/* What the hook wrote just before exiting; a child it left behind
-	 * holding the pipes is not waited for. */
-	sink_read(out);
-	sink_read(err);
 	return exited;
 }
 
@@ -230,13 +241,16 @@ enum hook_verdict hook_run(const char *path, long timeout_ms,
 	err.fd = e[0];
 	o[0] = e[0] = -1;
 
-	bool exited = supervise(pid, in[1], input, len, &out, &err, deadline,
-	                        &status);
+	bool exited = supervise(pid, in[1], input, len, &out, &err, deadline);
 	in[1] = -1; /* supervise closed it */
+	/* Nothing the hook started outlives it: the whole group goes, then
+	 * the hook is reaped, then what it wrote last is read. */
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	sink_read(&out);
+	sink_read(&err);
 	if (!exited) {
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
 		log_warnx("on_refresh hook %s: no answer within %ld ms; killed; "
 		          "refresh denied", path, timeout_ms);
 	} else if (WIFSIGNALED(status)) {

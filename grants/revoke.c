@@ -37,7 +37,7 @@ static struct oauth_result revoke_refresh(struct grants *g,
 	char hash[2 * SHA256_LEN + 1];
 	struct store_refresh rt = {0};
 	struct oauth_result r = OAUTH_RESULT_OK;
-	refresh_hash(token, hash);
+	token_hash(token, hash);
 	enum store_rc rc = store_refresh_get(g->store, hash, &rt);
 	if (rc == STORE_OK && strcmp(rt.client_id, cl->client_id) != 0)
 		r = OAUTH_FAIL(OAUTH_UNAUTHORIZED_CLIENT,

@@ -11,6 +11,7 @@
 
 #include "crypto.h"
 #include "grants_int.h"
+#include "log.h"
 #include "strutil.h"
 
 #define GRANT_F_CONFIDENTIAL 0x1 /* only clients that can keep a secret */
@@ -23,6 +24,7 @@ struct grant_def {
 
 /* Later grants are rows here, not branches in the dispatcher. */
 static const struct grant_def grant_table[] = {
+	{"authorization_code", 0, grant_authorization_code},
 	{"client_credentials", GRANT_F_CONFIDENTIAL, grant_client_credentials},
 	{"password", 0, grant_password},
 	{"refresh_token", 0, grant_refresh_token},
@@ -81,12 +83,34 @@ struct oauth_result grants_token(struct grants *g, const struct token_request *r
 	return r;
 }
 
+static int warn_client(const struct store_client *c, void *arg)
+{
+	(void)arg;
+	if (c->auto_approve_as != NULL && c->auto_approve_as[0] != '\0')
+		log_warnx("client %s has auto_approve_as=%s: /authorize approves "
+		          "its requests as that user without asking (for tests "
+		          "only)", c->client_id, c->auto_approve_as);
+	return 0;
+}
+
+/* auto_approve_as turns the authorization endpoint into a rubber stamp:
+ * say so loudly at every start. */
+static void warn_auto_approve(struct grants *g)
+{
+	if (g->auto_approve_as != NULL)
+		log_warnx("auto_approve_as=%s: /authorize approves every request "
+		          "as that user without asking (for tests only)",
+		          g->auto_approve_as);
+	store_client_list(g->store, warn_client, NULL);
+}
+
 int grants_new(struct store *s, const struct grants_config *cfg,
                struct grants **out, char *err, size_t errlen)
 {
 	struct grants *g = xcalloc(1, sizeof(*g));
 
 	*out = NULL;
+	pthread_mutex_init(&g->hook_mu, NULL);
 	g->store = s;
 	g->issuer = xstrdup(cfg->issuer);
 	g->audience = cfg->audience && cfg->audience[0] ? xstrdup(cfg->audience)
@@ -104,6 +128,15 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	                                    : 5000;
 	g->login_max_failures = cfg->login_max_failures;
 	g->login_max_failures_per_address = cfg->login_max_failures_per_address;
+	g->require_pkce = cfg->require_pkce;
+	g->pkce_allow_plain = cfg->pkce_allow_plain;
+	g->authorization_code_ttl = cfg->authorization_code_ttl > 0
+	                                ? cfg->authorization_code_ttl
+	                                : 60;
+	g->session_ttl = cfg->session_ttl > 0 ? cfg->session_ttl : 28800;
+	g->auto_approve_as = cfg->auto_approve_as && cfg->auto_approve_as[0]
+	                         ? xstrdup(cfg->auto_approve_as)
+	                         : NULL;
 	g->secret_cache = secret_cache_new();
 	g->throttle = throttle_new(cfg->login_failure_window);
 	if (g->secret_cache == NULL || g->throttle == NULL) {
@@ -115,6 +148,7 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 		grants_free(g);
 		return -1;
 	}
+	warn_auto_approve(g);
 	*out = g;
 	return 0;
 }
@@ -127,6 +161,8 @@ void grants_free(struct grants *g)
 	secret_cache_free(g->secret_cache);
 	throttle_free(g->throttle);
 	free(g->issuer);
+	free(g->auto_approve_as);
+	pthread_mutex_destroy(&g->hook_mu);
 	free(g->audience);
 	free(g->on_refresh);
 	free(g->on_refresh_hook);

@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "crypto.h"
 #include "server_int.h"
@@ -119,4 +120,26 @@ void form_free(struct form *f)
 	}
 	free(f->v);
 	memset(f, 0, sizeof(*f));
+}
+
+const char *form_param(const struct form *f, const char *name)
+{
+	const char *v = form_get(f, name);
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+bool form_content_type(const char *ct)
+{
+	static const char want[] = "application/x-www-form-urlencoded";
+	if (ct == NULL)
+		return false;
+	while (*ct == ' ')
+		ct++;
+	size_t n = strlen(want);
+	if (strncasecmp(ct, want, n) != 0)
+		return false;
+	const char *rest = ct + n;
+	while (*rest == ' ')
+		rest++;
+	return *rest == '\0' || *rest == ';';
 }

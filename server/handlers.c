@@ -16,37 +16,6 @@
 
 static const struct hdr no_store[] = {H_NO_STORE, {NULL, NULL}};
 
-/* RFC 6749 section 3.2 requires application/x-www-form-urlencoded; media
- * type parameters such as charset are allowed. */
-static bool is_form(const char *ct)
-{
-	static const char want[] = "application/x-www-form-urlencoded";
-	if (ct == NULL)
-		return false;
-	while (*ct == ' ')
-		ct++;
-	size_t n = strlen(want);
-	if (strncasecmp(ct, want, n) != 0)
-		return false;
-	const char *rest = ct + n;
-	while (*rest == ' ')
-		rest++;
-	return *rest == '\0' || *rest == ';';
-}
-
-static const char *header(struct srv_req *rq, const char *name)
-{
-	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
-}
-
-/* RFC 6749 section 3.2: "Parameters sent without a value MUST be treated
- * as if they were omitted from the request." */
-static const char *param(const struct form *f, const char *name)
-{
-	const char *v = form_get(f, name);
-	return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
 static json_t *token_json(const struct token_response *t)
 {
 	json_t *o = json_pack("{s:s, s:s, s:I}", "access_token", t->access_token,
@@ -80,7 +49,7 @@ static struct oauth_result form_req_read(struct srv_req *rq,
                                          struct form_req *fr)
 {
 	memset(fr, 0, sizeof(*fr));
-	if (!is_form(header(rq, MHD_HTTP_HEADER_CONTENT_TYPE)))
+	if (!form_content_type(req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "Content-Type must be "
 		                  "application/x-www-form-urlencoded");
 	switch (form_parse(rq->body, rq->body_len, MAX_FORM_PARAMS, &fr->f)) {
@@ -96,15 +65,15 @@ static struct oauth_result form_req_read(struct srv_req *rq,
 	if (form_repeated(&fr->f) != NULL)
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "a parameter is repeated");
 	enum basic_rc b = basic_auth_parse(
-	    header(rq, MHD_HTTP_HEADER_AUTHORIZATION), &fr->bid, &fr->bsecret);
+	    req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION), &fr->bid, &fr->bsecret);
 	if (b == BASIC_MALFORMED)
 		return OAUTH_FAIL(OAUTH_INVALID_CLIENT, "the Basic credentials are "
 		                  "malformed");
 	fr->creds = (struct client_creds){
 		.basic = b == BASIC_OK, .basic_id = fr->bid,
 		.basic_secret = fr->bsecret,
-		.form_id = param(&fr->f, "client_id"),
-		.form_secret = param(&fr->f, "client_secret"),
+		.form_id = form_param(&fr->f, "client_id"),
+		.form_secret = form_param(&fr->f, "client_secret"),
 	};
 	return OAUTH_RESULT_OK;
 }
@@ -119,18 +88,24 @@ enum MHD_Result h_token(struct srv_req *rq)
 	if (r.err == OAUTH_OK) {
 		struct token_request tr = {
 			.creds = fr.creds,
-			.grant_type = param(&fr.f, "grant_type"),
-			.scope = param(&fr.f, "scope"),
-			.username = param(&fr.f, "username"),
-			.password = param(&fr.f, "password"),
-			.refresh_token = param(&fr.f, "refresh_token"),
+			.grant_type = form_param(&fr.f, "grant_type"),
+			.scope = form_param(&fr.f, "scope"),
+			.username = form_param(&fr.f, "username"),
+			.password = form_param(&fr.f, "password"),
+			.refresh_token = form_param(&fr.f, "refresh_token"),
+			.code = form_param(&fr.f, "code"),
+			.redirect_uri = form_param(&fr.f, "redirect_uri"),
+			.code_verifier = form_param(&fr.f, "code_verifier"),
 			.remote_addr = rq->remote_addr,
 			.may_block = rq->offloaded,
+			.client_gone = req_client_gone, .client_gone_arg = rq,
 		};
 		rq->grant_type = xstrdup(tr.grant_type);
 		r = grants_token(rq->srv->grants, &tr, &out, &rq->client_id);
 	}
-	if (r.err == OAUTH_WOULD_BLOCK) {
+	if (r.err == OAUTH_WOULD_BLOCK && rq->offloaded) {
+		r = OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL); /* a bug; never loop */
+	} else if (r.err == OAUTH_WOULD_BLOCK) {
 		token_response_clear(&out);
 		form_req_free(&fr);
 		if (offload_start(rq))
@@ -177,8 +152,8 @@ enum MHD_Result h_introspect(struct srv_req *rq)
 	struct oauth_result r = form_req_read(rq, &fr);
 	if (r.err == OAUTH_OK) {
 		struct token_ref_request tr = {
-			.creds = fr.creds, .token = param(&fr.f, "token"),
-			.token_type_hint = param(&fr.f, "token_type_hint"),
+			.creds = fr.creds, .token = form_param(&fr.f, "token"),
+			.token_type_hint = form_param(&fr.f, "token_type_hint"),
 		};
 		r = grants_introspect(rq->srv->grants, &tr, &out, &rq->client_id);
 	}
@@ -198,8 +173,8 @@ enum MHD_Result h_revoke(struct srv_req *rq)
 	struct oauth_result r = form_req_read(rq, &fr);
 	if (r.err == OAUTH_OK) {
 		struct token_ref_request tr = {
-			.creds = fr.creds, .token = param(&fr.f, "token"),
-			.token_type_hint = param(&fr.f, "token_type_hint"),
+			.creds = fr.creds, .token = form_param(&fr.f, "token"),
+			.token_type_hint = form_param(&fr.f, "token_type_hint"),
 		};
 		r = grants_revoke(rq->srv->grants, &tr, &rq->client_id);
 	}
@@ -277,22 +252,24 @@ enum MHD_Result h_metadata(struct srv_req *rq)
 {
 	static const struct hdr cache[] = {{"Cache-Control", "public, max-age=300"},
 	                                   {NULL, NULL}};
+	static const char *const code[] = {"code", NULL};
+	static const char *const query[] = {"query", NULL};
 	struct grants_metadata md;
 	const char *iss = rq->srv->issuer;
 
 	if (grants_metadata(rq->srv->grants, &md) != 0)
 		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
 		                                    NULL), NULL);
-	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "issuer", iss,
+	    "authorization_endpoint", endpoint(iss, "/authorize"),
 	    "token_endpoint", endpoint(iss, "/token"),
 	    "revocation_endpoint", endpoint(iss, "/revoke"),
 	    "introspection_endpoint", endpoint(iss, "/introspect"),
 	    "jwks_uri", endpoint(iss, "/jwks.json"),
 	    "grant_types_supported", str_array(md.grant_types),
 	    "token_endpoint_auth_methods_supported", str_array(md.auth_methods),
-	    /* Required by section 2 even without an authorization endpoint. */
-	    "response_types_supported", json_array());
+	    "response_types_supported", str_array(code));
 	if (o != NULL && md.scopes[0] != '\0')
 		json_object_set_new(o, "scopes_supported", words_array(md.scopes));
 	if (o != NULL) {
@@ -300,7 +277,14 @@ enum MHD_Result h_metadata(struct srv_req *rq)
 		                    str_array(md.auth_methods));
 		json_object_set_new(o,
 		                    "introspection_endpoint_auth_methods_supported",
-		                    str_array(md.auth_methods));
+		                    str_array(md.introspection_auth_methods));
+		json_object_set_new(o, "response_modes_supported",
+		                    str_array(query));
+		json_object_set_new(o, "code_challenge_methods_supported",
+		                    str_array(md.code_challenge_methods));
+		/* RFC 9207: every authorization response carries iss. */
+		json_object_set_new(o, "authorization_response_iss_parameter_"
+		                    "supported", json_true());
 	}
 	free(md.scopes);
 	return respond_json(rq, 200, o, cache);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,6 +74,35 @@ char *srv_default_issuer(const char *host, int port)
 	return iss;
 }
 
+const char *req_header(struct srv_req *rq, const char *name)
+{
+	if (!rq->offloaded)
+		return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+	if (strcasecmp(name, MHD_HTTP_HEADER_CONTENT_TYPE) == 0)
+		return rq->h_content_type;
+	if (strcasecmp(name, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+		return rq->h_authorization;
+	return NULL;
+}
+
+/* A peek that sees end of file: the client closed its side. Pipelined
+ * bytes or nothing yet both mean it is still there. */
+bool req_client_gone(void *arg)
+{
+	struct srv_req *rq = arg;
+	char b;
+	if (rq->fd < 0)
+		return false;
+	ssize_t n = recv(rq->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	                  errno != EINTR);
+}
+
+const char *req_cookie(struct srv_req *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, name);
+}
+
 static double ms_since(const struct timespec *t0)
 {
 	struct timespec t1;
@@ -81,14 +111,20 @@ static double ms_since(const struct timespec *t0)
 	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-static struct srv_req *req_new(struct srv *s, struct MHD_Connection *c,
-                               const char *url, const char *method)
+/* MHD_OPTION_URI_LOG_CALLBACK: the one place MHD shows the raw request
+ * URI, so the query string can be parsed strictly (form.c) rather than
+ * through MHD's lenient decoding. MHD hands the result to on_request as
+ * *req_cls and to on_completed, which frees it. */
+static void *req_new(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	struct srv_req *rq = xcalloc(1, sizeof(*rq));
-	rq->srv = s;
+	const char *q = strchr(uri, '?');
+	rq->srv = cls;
 	rq->conn = c;
-	rq->method = method;
-	rq->path = xstrdup(url);
+	rq->query = q != NULL ? xstrdup(q + 1) : NULL;
+	const union MHD_ConnectionInfo *fi =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	rq->fd = fi != NULL ? fi->connect_fd : -1;
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (ci != NULL && ci->client_addr != NULL)
@@ -111,6 +147,9 @@ static void req_free(struct srv_req *rq)
 	if (rq->pending != NULL)
 		MHD_destroy_response(rq->pending);
 	free(rq->path);
+	free(rq->query);
+	free(rq->h_content_type);
+	crypto_free_str(rq->h_authorization);
 	free(rq->client_id);
 	free(rq->grant_type);
 	free(rq);
@@ -177,9 +216,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	struct srv_req *rq = *req_cls;
 	(void)version;
 
-	if (rq == NULL) {
-		rq = req_new(cls, c, url, method);
-		*req_cls = rq;
+	if (rq == NULL) /* only if MHD skipped the URI callback */
+		*req_cls = rq = req_new(cls, url, c);
+	if (!rq->begun) {
+		rq->begun = true;
+		rq->method = method;
+		rq->path = xstrdup(url);
 		return on_headers(rq);
 	}
 	if (*upload_size > 0) {
@@ -217,6 +259,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	(void)c;
 	if (rq == NULL)
 		return;
+	if (!rq->begun) { /* MHD refused it before our handler saw it */
+		req_free(rq);
+		*req_cls = NULL;
+		return;
+	}
 	int status = rq->status;
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !rq->responded)
 		status = 0; /* the client went away before an answer */
@@ -250,6 +297,14 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 	s->grants = g;
 	s->store = st;
 	s->issuer = xstrdup(issuer);
+	s->https = strncmp(issuer, "https://", 8) == 0;
+	if (crypto_random(s->csrf_key, sizeof(s->csrf_key)) != 0) {
+		snprintf(err, errlen, "no randomness for the CSRF key");
+		close(listen_fd);
+		free(s->issuer);
+		free(s);
+		return -1;
+	}
 
 	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
 	                 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
@@ -260,6 +315,7 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	    MHD_OPTION_URI_LOG_CALLBACK, req_new, s,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 	    MHD_OPTION_END);
 	if (s->daemon == NULL) {

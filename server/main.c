@@ -120,6 +120,11 @@ int main(int argc, char **argv)
 		.on_refresh = cfg.on_refresh,
 		.on_refresh_hook = cfg.on_refresh_hook,
 		.on_refresh_hook_timeout_ms = cfg.on_refresh_hook_timeout_ms,
+		.require_pkce = cfg.require_pkce != 0,
+		.pkce_allow_plain = cfg.pkce_allow_plain != 0,
+		.authorization_code_ttl = cfg.authorization_code_ttl,
+		.session_ttl = cfg.session_ttl,
+		.auto_approve_as = cfg.auto_approve_as,
 		.login_max_failures = (int)cfg.login_max_failures,
 		.login_max_failures_per_address =
 		    (int)cfg.login_max_failures_per_address,

@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "server_int.h"
+#include "strutil.h"
 
 void offload_init(struct srv *s, int max)
 {
@@ -92,12 +93,16 @@ bool offload_start(struct srv_req *rq)
 	}
 	pthread_mutex_unlock(&s->off_mu);
 	if (!ok) {
-		log_warnx("%d on_refresh hooks already running "
-		          "(on_refresh_hook_max_concurrent); answering 503",
-		          s->off_max);
+		if (!s->off_stopping)
+			log_warnx("%d on_refresh hooks already running "
+			          "(on_refresh_hook_max_concurrent); answering 503",
+			          s->off_max);
 		return false;
 	}
 	/* The handler runs from the start again and sets these anew. */
+	rq->h_content_type = xstrdup(req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE));
+	rq->h_authorization = xstrdup(req_header(rq,
+	                                         MHD_HTTP_HEADER_AUTHORIZATION));
 	free(rq->client_id);
 	free(rq->grant_type);
 	rq->client_id = rq->grant_type = NULL;

@@ -42,6 +42,49 @@ static enum MHD_Result send_buffer(struct srv_req *rq, int status, char *body,
 	return send_typed(rq, status, body, len, "application/json", extra);
 }
 
+/* Headers of every page and redirect of /authorize, then up to 6 more. */
+static void page_headers(struct hdr *h, const struct hdr *extra)
+{
+	size_t n = 0;
+	h[n++] = (struct hdr){"Cache-Control", "no-store"};
+	h[n++] = (struct hdr){"Pragma", "no-cache"};
+	h[n++] = (struct hdr){"X-Frame-Options", "DENY"};
+	h[n++] = (struct hdr){"Referrer-Policy", "no-referrer"};
+	/* No form-action: browsers apply it to the redirect that follows the
+	 * consent form, which goes to the client's origin. */
+	h[n++] = (struct hdr){"Content-Security-Policy",
+	                      "default-src 'none'; style-src 'unsafe-inline'; "
+	                      "frame-ancestors 'none'; base-uri 'none'"};
+	for (size_t k = 0; extra != NULL && extra[k].name != NULL && k < 6; k++)
+		h[n++] = extra[k];
+	h[n] = (struct hdr){NULL, NULL};
+}
+
+enum MHD_Result respond_html(struct srv_req *rq, int status, char *html,
+                             const struct hdr *extra)
+{
+	struct hdr h[13];
+	page_headers(h, extra);
+	if (html == NULL)
+		return MHD_NO;
+	return send_typed(rq, status, html, strlen(html),
+	                  "text/html; charset=utf-8", h);
+}
+
+enum MHD_Result respond_redirect(struct srv_req *rq, int status,
+                                 const char *location,
+                                 const struct hdr *extra)
+{
+	struct hdr h[14];
+	page_headers(h, extra);
+	size_t n = 0;
+	while (h[n].name != NULL)
+		n++;
+	h[n++] = (struct hdr){"Location", location};
+	h[n] = (struct hdr){NULL, NULL};
+	return send_typed(rq, status, NULL, 0, NULL, h);
+}
+
 enum MHD_Result respond_empty(struct srv_req *rq, int status,
                               const struct hdr *extra)
 {

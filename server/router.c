@@ -8,6 +8,7 @@
 #include "server_int.h"
 
 static const struct route routes[] = {
+	{"/authorize", M_GET | M_POST, h_authorize},
 	{"/token", M_POST, h_token},
 	{"/introspect", M_POST, h_introspect},
 	{"/revoke", M_POST, h_revoke},

@@ -33,6 +33,12 @@ enum form_rc form_parse(const char *s, size_t len, size_t max_params,
                         struct form *out);
 /* The value of name, or NULL when absent. */
 const char *form_get(const struct form *f, const char *name);
+/* RFC 6749 section 3.2: "Parameters sent without a value MUST be treated
+ * as if they were omitted from the request": NULL for absent or empty. */
+const char *form_param(const struct form *f, const char *name);
+/* Whether a Content-Type is application/x-www-form-urlencoded (media type
+ * parameters such as charset allowed), as section 3.2 requires. */
+bool form_content_type(const char *ct);
 /* The first parameter name that appears more than once, or NULL. */
 const char *form_repeated(const struct form *f);
 void form_free(struct form *f);
@@ -59,6 +65,8 @@ struct srv_req {
 	struct MHD_Connection *conn;
 	const char *method; /* borrowed from MHD for the request's life */
 	char *path;
+	char *query;        /* raw, after '?'; NULL when the URI has none */
+	bool begun;         /* on_request has seen it */
 	const struct route *route;
 	char remote_addr[64]; /* numeric client address, "" if unknown */
 	char *body;
@@ -71,6 +79,10 @@ struct srv_req {
 	bool offloaded;
 	bool offload_done;
 	struct MHD_Response *pending;
+	/* The headers handlers read, copied before the offload so that the
+	 * thread never calls into MHD (req_header answers from these). */
+	char *h_content_type, *h_authorization;
+	int fd; /* the connection's socket, for client_gone; -1 if unknown */
 	struct timespec started;
 	/* for the access log */
 	int status;
@@ -85,6 +97,8 @@ struct srv {
 	struct grants *grants;
 	struct store *store;
 	char *issuer;
+	bool https; /* the issuer is https: cookies get Secure */
+	unsigned char csrf_key[32];
 	/* offload.c */
 	pthread_mutex_t off_mu;
 	pthread_cond_t off_idle;
@@ -136,6 +150,31 @@ enum MHD_Result h_revoke(struct srv_req *rq);
 enum MHD_Result h_jwks(struct srv_req *rq);
 enum MHD_Result h_metadata(struct srv_req *rq);
 enum MHD_Result h_healthz(struct srv_req *rq);
+enum MHD_Result h_authorize(struct srv_req *rq); /* authorize.c */
+
+/* ---- httpd.c ------------------------------------------------------------ */
+
+/* A request header's value, or NULL. */
+const char *req_header(struct srv_req *rq, const char *name);
+/* Whether the client has closed the connection (for token_request). */
+bool req_client_gone(void *rq);
+const char *req_cookie(struct srv_req *rq, const char *name);
+
+/* ---- pages.c: the HTML of /authorize ------------------------------------ */
+
+/* What every form carries: the OAuth request's parameters (in the order
+ * pages.c names them; NULL ones are left out) and the CSRF token. */
+struct page_form {
+	const char *params[9];
+	const char *csrf;
+};
+
+/* Each returns a new HTML document; the caller frees it. */
+char *page_login(const struct page_form *f, const char *client_name,
+                 const char *username, const char *message);
+char *page_consent(const struct page_form *f, const char *client_name,
+                   const char *username, const char *scope);
+char *page_error(const char *message);
 
 /* ---- respond.c ---------------------------------------------------------- */
 
@@ -150,6 +189,14 @@ struct hdr {
 /* Sends body (stolen) as JSON with status and extra headers (may be NULL). */
 enum MHD_Result respond_json(struct srv_req *rq, int status, json_t *body,
                              const struct hdr *extra);
+/* An HTML page (stolen) with the headers of every page: no caching, no
+ * framing, a Content-Security-Policy, no referrer. */
+enum MHD_Result respond_html(struct srv_req *rq, int status, char *html,
+                             const struct hdr *extra);
+/* A redirect to location, with the same protective headers. */
+enum MHD_Result respond_redirect(struct srv_req *rq, int status,
+                                 const char *location,
+                                 const struct hdr *extra);
 /* A response with no body (RFC 7009's 200). */
 enum MHD_Result respond_empty(struct srv_req *rq, int status,
                               const struct hdr *extra);

@@ -31,14 +31,15 @@ class DiscoveryTest(LatchkeyTestCase):
         self.assertEqual(md["token_endpoint"], s.issuer + "/token")
         self.assertEqual(md["jwks_uri"], s.issuer + "/jwks.json")
         self.assertEqual(md["grant_types_supported"],
-                         ["client_credentials", "password",
-                          "refresh_token"])
+                         ["authorization_code", "client_credentials",
+                          "password", "refresh_token"])
         self.assertEqual(md["token_endpoint_auth_methods_supported"],
-                         ["client_secret_basic", "client_secret_post"])
+                         ["client_secret_basic", "client_secret_post",
+                          "none"])
         self.assertEqual(sorted(md["scopes_supported"]),
                          ["b:c", "read", "write"])
-        self.assertEqual(md["response_types_supported"], [])
-        self.assertNotIn("authorization_endpoint", md)
+        self.assertEqual(md["response_types_supported"], ["code"])
+        self.assertEqual(md["authorization_endpoint"], s.issuer + "/authorize")
 
     def test_configured_issuer(self):
         s = self.start("--issuer", "https://auth.example.test")

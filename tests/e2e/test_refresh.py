@@ -108,6 +108,11 @@ class RefreshTest(RefreshBase):
         r = self.refresh(s, t["refresh_token"], scope="read")
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.json()["scope"], "read")
+        # Section 6: the new refresh token keeps the whole scope, so the
+        # next refresh may ask for write again.
+        r = self.refresh(s, r.json()["refresh_token"])
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["scope"], "read write")
         t2 = self.login(s, scope="read")
         r = self.refresh(s, t2["refresh_token"], scope="read write")
         self.assertOAuthError(r, 400, "invalid_scope")

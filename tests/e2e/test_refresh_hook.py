@@ -3,14 +3,16 @@ allow, revoke, deny, crash and hang."""
 import json
 import os
 import signal
+import socket
 import sqlite3
 import stat
 import threading
 import time
+import urllib.parse
 
 import jwt
 
-from lk_harness import cli
+from lk_harness import basic, cli
 from test_refresh import RefreshBase
 
 
@@ -106,13 +108,14 @@ class HookAllowTest(HookTest):
         # Allowed without "revoke": the old access token stays valid.
         self.assertTrue(self.active(s, t0["access_token"]))
         self.assertTrue(self.active(s, t1["access_token"]))
-        # Without scope: requested is null and everything held is granted.
+        # Without scope: requested is null and everything held is granted;
+        # the rotated token still holds all it held (RFC 6749 section 6).
         r = self.refresh(s, t1["refresh_token"])
         self.assertEqual(r.status, 200, r.body)
         doc = json.loads(self.runs()[1]["stdin"])
         self.assertIsNone(doc["scope_requested"])
         self.assertEqual((doc["scope_held"], doc["scope_granted"]),
-                         ("read", "read"))
+                         ("read write", "read write"))
         self.assertEqual(doc["access_token_jti"], jti(t1["access_token"]))
 
     def test_revoke_line_revokes_the_old_access_token(self):
@@ -190,6 +193,25 @@ class HookDenyTest(HookTest):
         else:
             self.fail("the hook's child outlived the timeout")
         self.assertIsNotNone(s)
+
+    def test_background_children_die_with_the_hook(self):
+        child = os.path.join(self.dir, "bg")
+        s = self.start_hook(
+            "import subprocess\np = subprocess.Popen(['sleep', '60'])\n"
+            "open(%r, 'w').write(str(p.pid))" % child)
+        t0 = self.login(s)
+        self.assertEqual(self.refresh(s, t0["refresh_token"]).status, 200)
+        with open(child) as f:
+            pid = int(f.read())
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            self.fail("a process the hook started outlived it")
 
     def test_hook_that_does_not_read_stdin(self):
         s = self.start_hook("")  # exits 0 at once; stdin may be unread
@@ -270,6 +292,45 @@ class HookConcurrencyTest(HookTest):
         for r in out:
             if r.status != 200:
                 self.assertOAuthError(r, 400, "invalid_grant")
+
+    def test_client_that_gives_up_gets_nothing_issued(self):
+        s = self.start_slow(1)
+        t0 = self.login(s)
+        body = urllib.parse.urlencode({"grant_type": "refresh_token",
+                                       "refresh_token": t0["refresh_token"]})
+        sock = socket.create_connection(("127.0.0.1", s.port))
+        sock.sendall(("POST /token HTTP/1.1\r\nHost: x\r\n"
+                      "Authorization: %s\r\nContent-Type: "
+                      "application/x-www-form-urlencoded\r\n"
+                      "Content-Length: %d\r\n\r\n%s"
+                      % (basic(*self.app), len(body), body)).encode())
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.started) and \
+                time.monotonic() < deadline:
+            time.sleep(0.01)
+        before = self.counts()
+        sock.close()  # the client's timeout fired
+        time.sleep(1.5)
+        self.assertEqual(self.counts(), before)
+        self.assertIn("went away during the on_refresh hook",
+                      s.log_text())
+        # Its retry is an ordinary refresh, not a reuse.
+        os.unlink(self.started)
+        r = self.refresh(s, t0["refresh_token"])
+        self.assertEqual(r.status, 200, r.body)
+        self.assertTrue(self.active(s, r.json()["access_token"]))
+
+    def test_one_hook_per_token_at_a_time(self):
+        s = self.start_slow(1)
+        t0 = self.login(s)
+        th = self.refresh_in_background(s, t0["refresh_token"])
+        r = self.refresh(s, t0["refresh_token"])
+        self.assertOAuthError(r, 400, "invalid_grant")
+        self.assertEqual(r.json()["error_description"],
+                         "a refresh with this token is already in progress")
+        th.join(15)
+        self.assertEqual(th.result.status, 200, th.result.body)
+        self.assertEqual(len(self.runs()), 1)  # one hook for both
 
     def test_sigterm_waits_for_a_running_hook(self):
         s = self.start_slow(0.5)

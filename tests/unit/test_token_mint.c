@@ -575,8 +575,9 @@ static void test_errors(void **state)
 
 	rq = basic("svc", "s", "foo", NULL);
 	expect_fail(&rq, OAUTH_UNSUPPORTED_GRANT_TYPE);
+	/* The grant exists now: without a code the request is incomplete. */
 	rq = basic("codeonly", "s", "authorization_code", NULL);
-	expect_fail(&rq, OAUTH_UNSUPPORTED_GRANT_TYPE); /* not implemented yet */
+	expect_fail(&rq, OAUTH_INVALID_REQUEST);
 	/* Client authentication comes first: a bad secret with a bad grant
 	 * is invalid_client. */
 	rq = basic("svc", "wrong", "foo", NULL);

@@ -1,0 +1,490 @@
+/*
+ * authorize.c: the decisions of the authorization endpoint (RFC 6749
+ * section 4.1.1 and 4.1.2, RFC 7636 PKCE, RFC 9207 iss). The server parses
+ * the request and renders what this decides: an error page, a redirect, the
+ * login page or the consent page.
+ *
+ * Order matters (section 4.1.2.1): until the client and the redirect URI
+ * are known good, an error is shown to the user and never redirected, so
+ * the endpoint cannot be used to send a browser anywhere. After that,
+ * errors go back to the client's redirect URI with the unchanged state.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "crypto.h"
+#include "grants_int.h"
+#include "log.h"
+#include "strutil.h"
+
+#define CODE_BYTES 32
+#define SESSION_BYTES 32
+
+void authz_result_clear(struct authz_result *r)
+{
+	free(r->redirect);
+	free(r->client_name);
+	free(r->scope);
+	free(r->username);
+	crypto_free_str(r->new_session);
+	free(r->client_id);
+	memset(r, 0, sizeof(*r));
+}
+
+/* What one call works with, so the steps below stay short. */
+struct authz {
+	struct grants *g;
+	const struct authz_request *rq;
+	struct authz_result *out;
+	struct store_client cl;
+	const char *redirect_uri; /* the one to use: sent, or the only one */
+	char *scope;              /* granted */
+	struct store_user user;   /* signed in, when user.user_id is set */
+	int64_t auth_time;
+};
+
+static void error_page(struct authz *a, const char *message)
+{
+	a->out->outcome = AUTHZ_ERROR_PAGE;
+	a->out->message = message;
+}
+
+/* Appends name=value to a URL that may already have a query. */
+static void add_param(char **url, const char *name, const char *value)
+{
+	char *enc = url_encode(value);
+	char *next = NULL;
+	if (asprintf(&next, "%s%c%s=%s", *url, strchr(*url, '?') ? '&' : '?',
+	             name, enc) < 0)
+		abort();
+	free(enc);
+	free(*url);
+	*url = next;
+}
+
+/* Section 4.1.2 and 4.1.2.1, with RFC 9207's iss on both. */
+static void redirect(struct authz *a, const char *code, enum oauth_err err,
+                     const char *description)
+{
+	char *url = xstrdup(a->redirect_uri);
+	if (code != NULL) {
+		add_param(&url, "code", code);
+	} else {
+		add_param(&url, "error", oauth_err_info(err)->code);
+		add_param(&url, "error_description",
+		          description ? description
+		                      : oauth_err_info(err)->description);
+	}
+	if (a->rq->state != NULL)
+		add_param(&url, "state", a->rq->state);
+	add_param(&url, "iss", a->g->issuer);
+	a->out->outcome = AUTHZ_REDIRECT;
+	a->out->redirect = url;
+}
+
+static void redirect_error(struct authz *a, enum oauth_err err,
+                           const char *description)
+{
+	redirect(a, NULL, err, description);
+}
+
+/* Section 3.1.2.3: an exact match with a registered URI, or the only one
+ * when none is sent. Returns false after choosing the error page. */
+static bool check_client_and_uri(struct authz *a)
+{
+	const struct authz_request *rq = a->rq;
+	if (rq->repeated != NULL && (strcmp(rq->repeated, "client_id") == 0 ||
+	                             strcmp(rq->repeated, "redirect_uri") == 0)) {
+		error_page(a, "The request repeats client_id or redirect_uri.");
+		return false;
+	}
+	if (rq->client_id == NULL) {
+		error_page(a, "The request has no client_id.");
+		return false;
+	}
+	enum store_rc rc = store_client_get(a->g->store, rq->client_id, &a->cl);
+	if (rc == STORE_NOT_FOUND) {
+		error_page(a, "The application that sent you here is not "
+		           "registered.");
+		return false;
+	}
+	if (rc != STORE_OK) {
+		log_errx("client lookup: %s", store_rc_str(rc));
+		error_page(a, "The server is temporarily unable to handle the "
+		           "request. Try again shortly.");
+		return false;
+	}
+	a->out->client_id = xstrdup(a->cl.client_id);
+	if (rq->redirect_uri != NULL) {
+		if (!words_contains(a->cl.redirect_uris, rq->redirect_uri,
+		                    strlen(rq->redirect_uri)) ||
+		    strchr(rq->redirect_uri, ' ') != NULL) {
+			error_page(a, "The redirect_uri is not registered for this "
+			           "application.");
+			return false;
+		}
+		a->redirect_uri = rq->redirect_uri;
+	} else if (words_count(a->cl.redirect_uris) == 1) {
+		a->redirect_uri = a->cl.redirect_uris;
+	} else {
+		error_page(a, words_count(a->cl.redirect_uris) == 0
+		                  ? "This application has no registered redirect "
+		                    "URI."
+		                  : "The request has no redirect_uri and the "
+		                    "application has several.");
+		return false;
+	}
+	return true;
+}
+
+static bool pkce_value_ok(const char *v)
+{
+	size_t n = strlen(v);
+	if (n < 43 || n > 128)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		            "0123456789-._~", v[i]))
+			return false;
+	return true;
+}
+
+/* RFC 7636 section 4.3. Returns a description for invalid_request, or NULL
+ * when the PKCE parameters are acceptable. */
+static const char *check_pkce(struct authz *a)
+{
+	const char *c = a->rq->code_challenge, *m = a->rq->code_challenge_method;
+	if (c == NULL) {
+		if (m != NULL)
+			return "code_challenge_method without code_challenge";
+		if (a->cl.is_public)
+			return "code_challenge is required for public clients "
+			       "(PKCE, RFC 7636)";
+		if (a->g->require_pkce)
+			return "code_challenge is required (PKCE, RFC 7636)";
+		return NULL;
+	}
+	if (m == NULL || strcmp(m, "plain") == 0) {
+		/* An absent method means plain (section 4.3). */
+		if (!a->g->pkce_allow_plain)
+			return "code_challenge_method must be S256";
+	} else if (strcmp(m, "S256") != 0) {
+		return "code_challenge_method must be S256";
+	}
+	if (!pkce_value_ok(c))
+		return "code_challenge must be 43 to 128 characters of "
+		       "[A-Za-z0-9-._~]";
+	return NULL;
+}
+
+/* The prompt values (OpenID Connect Core section 3.1.2.1) this server acts
+ * on; select_account is accepted and means nothing with one account. */
+struct prompt {
+	bool none, login, consent;
+};
+
+static bool parse_prompt(const char *s, struct prompt *p)
+{
+	size_t len;
+	memset(p, 0, sizeof(*p));
+	for (const char *w = words_next(s, &len); w; w = words_next(w + len, &len)) {
+		if (len == 4 && strncmp(w, "none", 4) == 0)
+			p->none = true;
+		else if (len == 5 && strncmp(w, "login", 5) == 0)
+			p->login = true;
+		else if (len == 7 && strncmp(w, "consent", 7) == 0)
+			p->consent = true;
+		else if (!(len == 14 && strncmp(w, "select_account", 14) == 0))
+			return false;
+	}
+	return !(p->none && (p->login || p->consent));
+}
+
+/* Everything about the request itself, after the client and URI. */
+static bool check_request(struct authz *a)
+{
+	const struct authz_request *rq = a->rq;
+	const char *why;
+	if (rq->repeated != NULL) {
+		redirect_error(a, OAUTH_INVALID_REQUEST, "a parameter is repeated");
+		return false;
+	}
+	if (rq->response_type == NULL) {
+		redirect_error(a, OAUTH_INVALID_REQUEST, "response_type is "
+		               "required");
+		return false;
+	}
+	if (strcmp(rq->response_type, "code") != 0) {
+		redirect_error(a, OAUTH_UNSUPPORTED_RESPONSE_TYPE, NULL);
+		return false;
+	}
+	if (!words_contains(a->cl.grant_types, "authorization_code", 18)) {
+		redirect_error(a, OAUTH_UNAUTHORIZED_CLIENT, "this client is not "
+		               "registered for the authorization_code grant");
+		return false;
+	}
+	if ((why = check_pkce(a)) != NULL) {
+		redirect_error(a, OAUTH_INVALID_REQUEST, why);
+		return false;
+	}
+	struct oauth_result r = scope_grant(rq->scope, a->cl.scopes, &a->scope);
+	if (r.err != OAUTH_OK) {
+		redirect_error(a, r.err, r.description);
+		return false;
+	}
+	return true;
+}
+
+/* The signed-in user from the session cookie, if it is good. */
+static void read_session(struct authz *a)
+{
+	struct store_session se = {0};
+	char hash[2 * SHA256_LEN + 1];
+	if (a->rq->session == NULL)
+		return;
+	token_hash(a->rq->session, hash);
+	enum store_rc rc = store_session_get(a->g->store, hash, clock_now(), &se);
+	if (rc == STORE_OK &&
+	    store_user_get_by_id(a->g->store, se.user_id, &a->user) == STORE_OK)
+		a->auth_time = se.auth_time;
+	else
+		a->out->end_session = true;
+	store_session_clear(&se);
+}
+
+static bool new_session(struct authz *a)
+{
+	char hash[2 * SHA256_LEN + 1];
+	char *cookie = crypto_random_token(SESSION_BYTES);
+	if (cookie == NULL)
+		return false;
+	int64_t now = clock_now();
+	token_hash(cookie, hash);
+	struct store_session se = {
+		.session_hash = hash, .user_id = a->user.user_id,
+		.auth_time = now, .expires_at = now + a->g->session_ttl,
+	};
+	if (store_session_add(a->g->store, &se) != STORE_OK) {
+		crypto_free_str(cookie);
+		return false;
+	}
+	crypto_free_str(a->out->new_session);
+	a->out->new_session = cookie;
+	a->out->end_session = false;
+	a->auth_time = now;
+	return true;
+}
+
+/* Whether the user has already allowed every scope asked for. */
+static bool consented(struct authz *a)
+{
+	struct store_consent c = {0};
+	size_t len;
+	bool ok = store_consent_get(a->g->store, a->user.user_id,
+	                            a->cl.client_id, &c) == STORE_OK;
+	for (const char *w = words_next(a->scope, &len); ok && w;
+	     w = words_next(w + len, &len))
+		ok = words_contains(c.scope, w, len);
+	store_consent_clear(&c);
+	return ok;
+}
+
+static bool remember_consent(struct authz *a)
+{
+	struct store_consent old = {0}, c = {0};
+	char *scope = NULL;
+	size_t len;
+	int64_t now = clock_now();
+	/* The union: allowing fewer scopes now does not forget the others. */
+	if (store_consent_get(a->g->store, a->user.user_id, a->cl.client_id,
+	                      &old) == STORE_OK)
+		scope = xstrdup(old.scope);
+	for (const char *w = words_next(a->scope, &len); w;
+	     w = words_next(w + len, &len))
+		if (scope == NULL || !words_contains(scope, w, len))
+			words_append(&scope, w, len);
+	c = (struct store_consent){
+		.user_id = a->user.user_id, .client_id = a->cl.client_id,
+		.scope = scope ? scope : (char *)"", .granted_at = now,
+		.updated_at = now,
+	};
+	enum store_rc rc = store_consent_put(a->g->store, &c);
+	store_consent_clear(&old);
+	free(scope);
+	return rc == STORE_OK;
+}
+
+/* Section 4.1.2: a fresh single-use code, stored as a hash, bound to all
+ * the token request will check. */
+static void issue_code(struct authz *a)
+{
+	char hash[2 * SHA256_LEN + 1];
+	char *code = crypto_random_token(CODE_BYTES);
+	int64_t now = clock_now();
+	const char *m = a->rq->code_challenge == NULL ? NULL
+	                : a->rq->code_challenge_method ? a->rq->code_challenge_method
+	                                               : "plain";
+	if (code == NULL) {
+		redirect_error(a, OAUTH_SERVER_ERROR, NULL);
+		return;
+	}
+	token_hash(code, hash);
+	struct store_code c = {
+		.code_hash = hash, .client_id = a->cl.client_id,
+		.subject = a->user.user_id, .username = a->user.username,
+		.redirect_uri = (char *)a->rq->redirect_uri, .scope = a->scope,
+		.code_challenge = (char *)a->rq->code_challenge,
+		.code_challenge_method = (char *)m, .issued_at = now,
+		.expires_at = now + a->g->authorization_code_ttl,
+	};
+	enum store_rc rc = store_code_add(a->g->store, &c);
+	if (rc != STORE_OK) {
+		log_errx("recording a code: %s", store_rc_str(rc));
+		redirect_error(a, OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+	} else {
+		redirect(a, code, OAUTH_OK, NULL);
+	}
+	crypto_free_str(code);
+}
+
+static void show(struct authz *a, enum authz_outcome o, const char *message)
+{
+	a->out->outcome = o;
+	a->out->message = message;
+	a->out->client_name = xstrdup(a->cl.name);
+	a->out->scope = xstrdup(a->scope);
+	a->out->username = xstrdup(a->user.username);
+}
+
+/* auto_approve_as (tests only): the client's setting, else the server's. */
+static const char *auto_approver(struct authz *a)
+{
+	const char *u = a->cl.auto_approve_as != NULL ? a->cl.auto_approve_as
+	                                              : a->g->auto_approve_as;
+	return u != NULL && u[0] != '\0' ? u : NULL;
+}
+
+static void auto_approve(struct authz *a, const char *username)
+{
+	enum store_rc rc = store_user_get(a->g->store, username, &a->user);
+	if (rc != STORE_OK) {
+		log_errx("auto_approve_as: user '%s': %s", username,
+		         store_rc_str(rc));
+		redirect_error(a, OAUTH_ACCESS_DENIED, "auto_approve_as names no "
+		               "user");
+		return;
+	}
+	issue_code(a);
+}
+
+/* The login form came back. */
+static void login(struct authz *a)
+{
+	const struct authz_request *rq = a->rq;
+	store_user_clear(&a->user);
+	if (rq->username == NULL || rq->password == NULL) {
+		show(a, AUTHZ_LOGIN, "Enter your username and password.");
+		return;
+	}
+	struct oauth_result r = user_login(a->g, rq->username, rq->password,
+	                                   rq->remote_addr, a->cl.client_id,
+	                                   &a->user);
+	if (r.err != OAUTH_OK) {
+		show(a, AUTHZ_LOGIN,
+		     r.err != OAUTH_INVALID_GRANT
+		         ? "The server is busy. Try again shortly."
+		     : strcmp(r.description, LOGIN_THROTTLED) == 0
+		         ? "Too many failed attempts. Try again later."
+		         : "The username or password is wrong.");
+		return;
+	}
+	if (!new_session(a)) {
+		redirect_error(a, OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+		return;
+	}
+	struct prompt p;
+	parse_prompt(rq->prompt, &p);
+	if (p.consent || !consented(a))
+		show(a, AUTHZ_CONSENT, NULL);
+	else
+		issue_code(a);
+}
+
+/* The consent form came back; only a signed-in user may answer it. */
+static void answer(struct authz *a, bool allow)
+{
+	if (a->user.user_id == NULL) {
+		show(a, AUTHZ_LOGIN, "Your session ended. Sign in again.");
+		return;
+	}
+	if (!allow) {
+		redirect_error(a, OAUTH_ACCESS_DENIED, "the user denied the "
+		               "request");
+		return;
+	}
+	if (!remember_consent(a)) {
+		redirect_error(a, OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+		return;
+	}
+	issue_code(a);
+}
+
+/* A new authorization request, from the client through the browser. */
+static void request(struct authz *a, const struct prompt *p)
+{
+	if (p->login)
+		store_user_clear(&a->user); /* ask for the password again */
+	if (p->none) {
+		if (a->user.user_id == NULL)
+			redirect_error(a, OAUTH_LOGIN_REQUIRED, NULL);
+		else if (!consented(a))
+			redirect_error(a, OAUTH_CONSENT_REQUIRED, NULL);
+		else
+			issue_code(a);
+		return;
+	}
+	if (a->user.user_id == NULL)
+		show(a, AUTHZ_LOGIN, NULL);
+	else if (p->consent || !consented(a))
+		show(a, AUTHZ_CONSENT, NULL);
+	else
+		issue_code(a);
+}
+
+void grants_authorize(struct grants *g, const struct authz_request *rq,
+                      struct authz_result *out)
+{
+	struct authz a = {.g = g, .rq = rq, .out = out};
+	struct prompt p;
+	const char *who;
+
+	memset(out, 0, sizeof(*out));
+	out->session_ttl = g->session_ttl;
+	if (!check_client_and_uri(&a) || !check_request(&a))
+		goto done;
+	if (!parse_prompt(rq->prompt, &p)) {
+		redirect_error(&a, OAUTH_INVALID_REQUEST, "prompt must be none, "
+		               "or any of login and consent");
+		goto done;
+	}
+	if ((who = auto_approver(&a)) != NULL) {
+		auto_approve(&a, who);
+		goto done;
+	}
+	read_session(&a);
+	if (rq->action == NULL)
+		request(&a, &p);
+	else if (strcmp(rq->action, "login") == 0)
+		login(&a);
+	else if (strcmp(rq->action, "allow") == 0 ||
+	         strcmp(rq->action, "deny") == 0)
+		answer(&a, strcmp(rq->action, "allow") == 0);
+	else
+		error_page(&a, "The form sent an unknown action.");
+done:
+	store_client_clear(&a.cl);
+	store_user_clear(&a.user);
+	free(a.scope);
+}

@@ -1,0 +1,126 @@
+/*
+ * grant_authorization_code.c: RFC 6749 section 4.1.3 with RFC 7636 PKCE:
+ * a code from /authorize (authorize.c) becomes tokens once.
+ *
+ * Redeeming is a compare-and-set in store_issue, so of concurrent
+ * redemptions exactly one wins. A code presented again after it was
+ * redeemed means it leaked (section 4.1.2, RFC 9700 section 4.2.4): every
+ * token issued from it, access and refresh, is revoked.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "crypto.h"
+#include "grants_int.h"
+#include "log.h"
+#include "strutil.h"
+
+static struct oauth_result replayed(struct grants *g, const char *hash)
+{
+	struct store_code c = {0};
+	int n = 0;
+	if (store_code_get(g->store, hash, &c) == STORE_OK &&
+	    c.family_id != NULL)
+		store_family_revoke(g->store, c.family_id, clock_now(), &n);
+	log_security("authorization code of client %s redeemed again; %d "
+	             "tokens issued from it revoked", c.client_id ? c.client_id
+	                                                        : "?", n);
+	store_code_clear(&c);
+	return OAUTH_FAIL(OAUTH_INVALID_GRANT, "the authorization code was "
+	                  "already used; the tokens issued from it are revoked");
+}
+
+/* RFC 7636 section 4.6. */
+static bool verifier_matches(const struct store_code *c, const char *v)
+{
+	size_t n = strlen(v);
+	if (n < 43 || n > 128 ||
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	              "0123456789-._~") != n)
+		return false;
+	if (strcmp(c->code_challenge_method, "plain") == 0)
+		return crypto_streq(v, c->code_challenge);
+	unsigned char d[SHA256_LEN];
+	sha256(v, n, d);
+	char *s256 = b64_encode(d, sizeof(d), true);
+	bool ok = s256 != NULL && crypto_streq(s256, c->code_challenge);
+	free(s256);
+	return ok;
+}
+
+/* Section 4.1.3: what the code was bound to must all match. */
+static struct oauth_result check(const struct store_code *c,
+                                 const struct token_request *rq,
+                                 const struct store_client *cl)
+{
+	if (strcmp(c->client_id, cl->client_id) != 0)
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, "the code was issued to "
+		                  "another client");
+	if (c->expires_at <= clock_now())
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, "the code expired");
+	if (c->redirect_uri != NULL
+	        ? rq->redirect_uri == NULL ||
+	              strcmp(rq->redirect_uri, c->redirect_uri) != 0
+	        : rq->redirect_uri != NULL &&
+	              !words_contains(cl->redirect_uris, rq->redirect_uri,
+	                              strlen(rq->redirect_uri)))
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, "redirect_uri does not "
+		                  "match the authorization request");
+	if (c->code_challenge != NULL) {
+		if (rq->code_verifier == NULL)
+			return OAUTH_FAIL(OAUTH_INVALID_GRANT, "code_verifier is "
+			                  "required: the request had a "
+			                  "code_challenge");
+		if (!verifier_matches(c, rq->code_verifier))
+			return OAUTH_FAIL(OAUTH_INVALID_GRANT, "code_verifier does "
+			                  "not match the code_challenge");
+	} else if (rq->code_verifier != NULL) {
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, "code_verifier sent, but "
+		                  "the request had no code_challenge");
+	} else if (cl->is_public) {
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, "public clients must use "
+		                  "PKCE");
+	}
+	return OAUTH_RESULT_OK;
+}
+
+struct oauth_result grant_authorization_code(struct grants *g,
+                                             const struct token_request *rq,
+                                             const struct store_client *cl,
+                                             struct token_response *out)
+{
+	struct store_code c = {0};
+	char hash[2 * SHA256_LEN + 1];
+	struct oauth_result r;
+
+	if (rq->code == NULL)
+		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "code is required");
+	token_hash(rq->code, hash);
+	enum store_rc rc = store_code_get(g->store, hash, &c);
+	if (rc == STORE_NOT_FOUND)
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, "unknown authorization code");
+	if (rc != STORE_OK) {
+		log_errx("code lookup: %s", store_rc_str(rc));
+		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+	}
+	/* A used code is revoked whoever presents it: its holder is not
+	 * necessarily the client it was issued to. */
+	if (c.used_at != 0)
+		r = replayed(g, hash);
+	else
+		r = check(&c, rq, cl);
+	if (r.err == OAUTH_OK) {
+		struct issue_opts o = {
+			.subject = c.subject, .username = c.username,
+			.scope = c.scope, .with_refresh = refresh_enabled(g, cl),
+			.consume_code_hash = hash,
+		};
+		r = token_issue(g, cl, &o, out);
+		if (r.err == OAUTH_INVALID_GRANT) /* lost the race: a replay */
+			r = replayed(g, hash);
+	}
+	crypto_wipe(hash, sizeof(hash));
+	store_code_clear(&c);
+	return r;
+}

@@ -1,0 +1,200 @@
+/*
+ * authorize.c: GET and POST /authorize over HTTP. Reads the request (the
+ * query string, or a form body), the cookies and the CSRF token, hands it
+ * to grants_authorize, and renders the outcome as a page (pages.c) or a
+ * redirect. Owns the cookies: lk_session (the login) and lk_csrf (the
+ * browser's CSRF secret).
+ *
+ * CSRF: the forms carry HMAC(server key, lk_csrf cookie). A cross-site
+ * page can neither read the cookie nor compute the MAC, and SameSite=Lax
+ * keeps the cookies off cross-site POSTs anyway.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "server_int.h"
+#include "strutil.h"
+
+#define MAX_PARAMS 32
+#define COOKIE_SESSION "lk_session"
+#define COOKIE_CSRF "lk_csrf"
+#define CSRF_BYTES 32
+
+/* The OAuth parameters every form carries, in pages.c's order. */
+static const char *const oauth_params[] = {
+	"response_type", "client_id", "redirect_uri", "scope", "state",
+	"code_challenge", "code_challenge_method", "prompt", "login_hint",
+};
+
+static char *csrf_for(struct srv *s, const char *cookie)
+{
+	unsigned char mac[SHA256_LEN];
+	hmac_sha256(s->csrf_key, sizeof(s->csrf_key), cookie, strlen(cookie),
+	            mac);
+	return b64_encode(mac, sizeof(mac), true);
+}
+
+static bool csrf_ok(struct srv *s, const char *cookie, const char *sent)
+{
+	if (cookie == NULL || sent == NULL)
+		return false;
+	char *want = csrf_for(s, cookie);
+	bool ok = want != NULL && crypto_streq(want, sent);
+	free(want);
+	return ok;
+}
+
+/* Set-Cookie values, owned until the response is queued. */
+struct cookies {
+	char *v[2];
+	size_t n;
+};
+
+static void cookie_add(struct cookies *c, struct srv *s, const char *name,
+                       const char *value, const char *path, int64_t max_age)
+{
+	char age[40] = "";
+	if (max_age >= 0)
+		snprintf(age, sizeof(age), "; Max-Age=%lld", (long long)max_age);
+	if (asprintf(&c->v[c->n], "%s=%s; Path=%s%s; HttpOnly; SameSite=Lax%s",
+	             name, value, path, age, s->https ? "; Secure" : "") < 0)
+		abort();
+	c->n++;
+}
+
+static enum MHD_Result send_page(struct srv_req *rq, int status, char *html,
+                                 struct cookies *c)
+{
+	struct hdr h[3] = {{NULL, NULL}};
+	for (size_t i = 0; i < c->n; i++)
+		h[i] = (struct hdr){MHD_HTTP_HEADER_SET_COOKIE, c->v[i]};
+	enum MHD_Result r = respond_html(rq, status, html, h);
+	for (size_t i = 0; i < c->n; i++)
+		crypto_free_str(c->v[i]);
+	return r;
+}
+
+static enum MHD_Result error_page(struct srv_req *rq, const char *message)
+{
+	struct cookies c = {0};
+	rq->error = "invalid_request";
+	return send_page(rq, 400, page_error(message), &c);
+}
+
+/* Renders what grants decided. */
+static enum MHD_Result render(struct srv_req *rq, const struct form *f,
+                              const struct authz_request *ar,
+                              const struct authz_result *out)
+{
+	struct srv *s = rq->srv;
+	struct cookies c = {0};
+	struct page_form pf = {{NULL}, NULL};
+	const char *csrf_cookie = req_cookie(rq, COOKIE_CSRF);
+	char *fresh = NULL;
+
+	if (out->new_session != NULL)
+		cookie_add(&c, s, COOKIE_SESSION, out->new_session, "/",
+		           out->session_ttl);
+	else if (out->end_session)
+		cookie_add(&c, s, COOKIE_SESSION, "", "/", 0);
+
+	switch (out->outcome) {
+	case AUTHZ_ERROR_PAGE:
+		rq->error = "invalid_request";
+		return send_page(rq, 400, page_error(out->message), &c);
+	case AUTHZ_REDIRECT: {
+		struct hdr h[3] = {{NULL, NULL}};
+		for (size_t i = 0; i < c.n; i++)
+			h[i] = (struct hdr){MHD_HTTP_HEADER_SET_COOKIE, c.v[i]};
+		/* 303 turns the form's POST into a GET at the client. */
+		enum MHD_Result r = respond_redirect(
+		    rq, strcmp(rq->method, "POST") == 0 ? 303 : 302,
+		    out->redirect, h);
+		for (size_t i = 0; i < c.n; i++)
+			crypto_free_str(c.v[i]);
+		return r;
+	}
+	case AUTHZ_LOGIN:
+	case AUTHZ_CONSENT:
+		break;
+	}
+	/* A page with a form: it needs the browser's CSRF secret. */
+	if (csrf_cookie == NULL || strlen(csrf_cookie) < 43) {
+		fresh = crypto_random_token(CSRF_BYTES);
+		if (fresh == NULL)
+			return error_page(rq, "The server is temporarily unable to "
+			                  "handle the request.");
+		cookie_add(&c, s, COOKIE_CSRF, fresh, "/authorize", -1);
+		csrf_cookie = fresh;
+	}
+	char *token = csrf_for(s, csrf_cookie);
+	for (size_t i = 0; i < sizeof(oauth_params) / sizeof(oauth_params[0]); i++)
+		pf.params[i] = form_param(f, oauth_params[i]);
+	pf.csrf = token;
+	char *html = out->outcome == AUTHZ_LOGIN
+	                 ? page_login(&pf, out->client_name,
+	                              ar->username ? ar->username : ar->login_hint,
+	                              out->message)
+	                 : page_consent(&pf, out->client_name, out->username,
+	                                out->scope);
+	free(token);
+	crypto_free_str(fresh);
+	return send_page(rq, 200, html, &c);
+}
+
+enum MHD_Result h_authorize(struct srv_req *rq)
+{
+	struct form f = {0};
+	struct authz_result out;
+	bool post = strcmp(rq->method, "POST") == 0;
+	enum form_rc rc;
+	enum MHD_Result ret;
+
+	if (post && !form_content_type(req_header(rq,
+	                                          MHD_HTTP_HEADER_CONTENT_TYPE)))
+		return error_page(rq, "The request is not a form submission.");
+	if (post)
+		rc = form_parse(rq->body ? rq->body : "", rq->body_len, MAX_PARAMS,
+		                &f);
+	else
+		rc = form_parse(rq->query ? rq->query : "",
+		                rq->query ? strlen(rq->query) : 0, MAX_PARAMS, &f);
+	if (rc != FORM_OK) {
+		form_free(&f);
+		return error_page(rq, "The request is malformed.");
+	}
+	const char *action = post ? form_param(&f, "action") : NULL;
+	if (action != NULL && !csrf_ok(rq->srv, req_cookie(rq, COOKIE_CSRF),
+	                               form_param(&f, "csrf"))) {
+		form_free(&f);
+		return error_page(rq, "This form has expired or did not come from "
+		                  "this site. Go back to the application and "
+		                  "start again.");
+	}
+	struct authz_request ar = {
+		.response_type = form_param(&f, "response_type"),
+		.client_id = form_param(&f, "client_id"),
+		.redirect_uri = form_param(&f, "redirect_uri"),
+		.scope = form_param(&f, "scope"),
+		.state = form_param(&f, "state"),
+		.code_challenge = form_param(&f, "code_challenge"),
+		.code_challenge_method = form_param(&f, "code_challenge_method"),
+		.prompt = form_param(&f, "prompt"),
+		.login_hint = form_param(&f, "login_hint"),
+		.repeated = form_repeated(&f),
+		.session = req_cookie(rq, COOKIE_SESSION),
+		.remote_addr = rq->remote_addr,
+		.action = action,
+		.username = form_param(&f, "username"),
+		.password = form_param(&f, "password"),
+	};
+	grants_authorize(rq->srv->grants, &ar, &out);
+	free(rq->client_id);
+	rq->client_id = xstrdup(out.client_id);
+	ret = render(rq, &f, &ar, &out);
+	authz_result_clear(&out);
+	form_free(&f);
+	return ret;
+}

@@ -1,0 +1,509 @@
+"""The authorization code grant (RFC 6749 section 4.1, RFC 7636 PKCE)
+against the real latchkeyd: a browser with a cookie jar walks the HTML
+login and consent forms, the client exchanges the code over HTTP."""
+import base64
+import hashlib
+import html.parser
+import json
+import os
+import secrets
+import time
+import urllib.parse
+
+import jwt
+import requests
+
+from lk_harness import LatchkeyTestCase, add_client, basic, cli
+
+CB = "https://app.example/cb"
+PAGE_HEADERS = {
+    "x-frame-options": "DENY",
+    "cache-control": "no-store",
+    "referrer-policy": "no-referrer",
+}
+
+
+def pkce():
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(
+        verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+class Form(html.parser.HTMLParser):
+    """The inputs and buttons of the first form of a page."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.fields, self.buttons, self.action = {}, [], None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action = a.get("action")
+        elif tag == "input" and "name" in a:
+            self.fields[a["name"]] = a.get("value", "")
+        elif tag == "button" and "name" in a:
+            self.buttons.append((a["name"], a["value"]))
+
+
+class AuthorizeBase(LatchkeyTestCase):
+    """web (public, PKCE) and conf (confidential) clients with the
+    authorization_code and refresh_token grants, api (introspects), users
+    dave and erin."""
+
+    SERVER_ARGS = ()
+
+    def setUp(self):
+        super().setUp()
+        grants = ["--grant", "authorization_code", "--grant",
+                  "refresh_token"]
+        add_client(self.db, "Web App", "--id", "web", "--public", *grants,
+                   "--redirect-uri", CB, "--scope", "read write")
+        conf = add_client(self.db, "Server App", "--id", "conf", *grants,
+                          "--redirect-uri", CB, "--redirect-uri",
+                          "https://app.example/other", "--scope", "read")
+        api = add_client(self.db, "api", "--id", "api")
+        self.conf = ("conf", conf["client_secret"])
+        self.api = ("api", api["client_secret"])
+        for u in ("dave", "erin"):
+            cli(self.db, "user", "add", u, "--password-stdin",
+                stdin=u + "-password-1\n")
+        self.serve(*self.SERVER_ARGS)
+        self.browser = requests.Session()
+
+    def serve(self, *args):
+        if getattr(self, "s", None) is not None:
+            self.s.stop()
+        self.s = self.start(*args)
+        # Where the browser reaches it; the issuer may be another URL.
+        self.base = "http://127.0.0.1:%d" % self.s.port
+
+    def url(self, **params):
+        return self.base + "/authorize?" + urllib.parse.urlencode(params)
+
+    def params(self, **extra):
+        self.verifier, challenge = pkce()
+        p = {"response_type": "code", "client_id": "web",
+             "redirect_uri": CB, "scope": "read", "state": "st-1",
+             "code_challenge": challenge, "code_challenge_method": "S256"}
+        p.update(extra)
+        return {k: v for k, v in p.items() if v is not None}
+
+    def get(self, **params):
+        params = {k: v for k, v in params.items() if v is not None}
+        return self.browser.get(self.url(**params), allow_redirects=False)
+
+    def submit(self, page, button=None, **fields):
+        """Posts the page's form as a browser would, with the fields
+        overridden and the named button pressed."""
+        form = Form(page.text)
+        self.assertEqual(form.action, "/authorize")
+        data = dict(form.fields)
+        data.update(fields)
+        if button is not None:
+            self.assertIn(("action", button), form.buttons)
+            data["action"] = button
+        return self.browser.post(self.base + "/authorize", data=data,
+                                 allow_redirects=False)
+
+    def assertPage(self, r, status, title):
+        self.assertEqual(r.status_code, status, r.text)
+        self.assertEqual(r.headers["content-type"], "text/html; charset=utf-8")
+        for k, v in PAGE_HEADERS.items():
+            self.assertEqual(r.headers[k], v)
+        self.assertIn("frame-ancestors 'none'",
+                      r.headers["content-security-policy"])
+        self.assertIn("default-src 'none'",
+                      r.headers["content-security-policy"])
+        self.assertNotIn("location", r.headers)
+        self.assertIn("<title>%s</title>" % title, r.text)
+
+    def redirected(self, r, status=303):
+        """The query of a redirect to CB."""
+        self.assertEqual(r.status_code, status, r.text)
+        loc = r.headers["location"]
+        self.assertTrue(loc.startswith(CB + "?"), loc)
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query,
+                                  strict_parsing=True)
+        self.assertTrue(all(len(v) == 1 for v in q.values()), q)
+        q = {k: v[0] for k, v in q.items()}
+        self.assertEqual(q.pop("iss"), self.s.issuer)  # RFC 9207
+        return q
+
+    def login_and_consent(self, user="dave", **params):
+        """The whole browser part; returns the code."""
+        p = self.params(**params)
+        r = self.get(**p)
+        self.assertPage(r, 200, "Sign in")
+        r = self.submit(r, "login", username=user,
+                        password=user + "-password-1")
+        self.assertPage(r, 200, "Allow access?")
+        q = self.redirected(self.submit(r, "allow"))
+        self.assertEqual(q["state"], p["state"])
+        return q["code"]
+
+    def exchange(self, code, client="web", verifier=None, **extra):
+        form = {"grant_type": "authorization_code", "code": code,
+                "redirect_uri": CB,
+                "code_verifier": verifier or self.verifier}
+        form.update(extra)
+        form = {k: v for k, v in form.items() if v is not None}
+        if client == "web":
+            form["client_id"] = "web"
+            return self.s.token(form)
+        return self.s.token(form, auth=self.conf)
+
+    def active(self, token):
+        r = self.s.request("POST", "/introspect",
+                           body=urllib.parse.urlencode({"token": token}),
+                           headers={"Content-Type":
+                                    "application/x-www-form-urlencoded",
+                                    "Authorization": basic(*self.api)})
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()["active"]
+
+
+class FlowTest(AuthorizeBase):
+    def test_full_flow_through_the_forms(self):
+        code = self.login_and_consent(scope="read write")
+        self.assertGreaterEqual(len(code), 43)
+        with open(self.db, "rb") as f:
+            self.assertNotIn(code.encode(), f.read())
+        r = self.exchange(code)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.headers["cache-control"], "no-store")
+        t = r.json()
+        self.assertEqual((t["token_type"], t["scope"]), ("Bearer", "read write"))
+        claims = jwt.decode(t["access_token"],
+                            options={"verify_signature": False})
+        user_id = json.loads(cli(self.db, "user", "list", "--json").stdout)
+        dave = [u for u in user_id if u["username"] == "dave"][0]
+        self.assertEqual((claims["sub"], claims["client_id"]),
+                         (dave["user_id"], "web"))
+        intro = self.s.request(
+            "POST", "/introspect",
+            body=urllib.parse.urlencode({"token": t["access_token"]}),
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "Authorization": basic(*self.api)}).json()
+        self.assertEqual((intro["active"], intro["username"]), (True, "dave"))
+        # The refresh token behaves as any: it rotates.
+        r = self.s.token({"grant_type": "refresh_token", "client_id": "web",
+                          "refresh_token": t["refresh_token"]})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertNotEqual(r.json()["refresh_token"], t["refresh_token"])
+
+    def test_session_and_consent_are_remembered(self):
+        self.exchange(self.login_and_consent())
+        # Same browser, same scope: straight back with a code (GET: 302).
+        q = self.redirected(self.get(**self.params()), 302)
+        self.assertEqual(self.exchange(q["code"]).status, 200)
+        # More scope: consent again, no login.
+        r = self.get(**self.params(scope="read write"))
+        self.assertPage(r, 200, "Allow access?")
+        self.assertIn("<code>write</code>", r.text)
+        self.redirected(self.submit(r, "allow"))
+        # prompt=consent asks again; prompt=login asks for the password.
+        self.assertPage(self.get(**self.params(prompt="consent")), 200,
+                        "Allow access?")
+        r = self.get(**self.params(prompt="login"))
+        self.assertPage(r, 200, "Sign in")
+        r = self.submit(r, "login", username="dave",
+                        password="dave-password-1")
+        self.redirected(r)  # consent is remembered
+        # A new browser has no session.
+        self.browser = requests.Session()
+        self.assertPage(self.get(**self.params()), 200, "Sign in")
+
+    def test_prompt_none(self):
+        q = self.redirected(self.get(**self.params(prompt="none")), 302)
+        self.assertEqual((q["error"], q["state"]), ("login_required", "st-1"))
+        self.login_and_consent()
+        q = self.redirected(self.get(**self.params(prompt="none")), 302)
+        self.assertIn("code", q)
+        q = self.redirected(self.get(**self.params(
+            prompt="none", scope="read write")), 302)
+        self.assertEqual(q["error"], "consent_required")
+        q = self.redirected(self.get(**self.params(prompt="none login")), 302)
+        self.assertEqual(q["error"], "invalid_request")
+
+    def test_deny(self):
+        r = self.submit(self.get(**self.params()), "login", username="dave",
+                        password="dave-password-1")
+        q = self.redirected(self.submit(r, "deny"))
+        self.assertEqual((q["error"], q["state"]), ("access_denied", "st-1"))
+        self.assertNotIn("code", q)
+        self.assertEqual(json.loads(cli(self.db, "consent", "list", "--json")
+                                    .stdout), [])
+
+    def test_wrong_password_and_throttling(self):
+        page = self.get(**self.params(login_hint="dave"))
+        self.assertIn('value="dave"', page.text)
+        for _ in range(5):
+            r = self.submit(page, "login", username="dave", password="nope")
+            self.assertPage(r, 200, "Sign in")
+            self.assertIn("The username or password is wrong.", r.text)
+        r = self.submit(page, "login", username="dave",
+                        password="dave-password-1")
+        self.assertIn("Too many failed attempts", r.text)
+        self.assertNotIn("set-cookie", {k.lower() for k in r.headers
+                                        if "lk_session" in r.headers[k]})
+
+    def test_session_cookie_attributes(self):
+        p = self.params()
+        r = self.get(**p)
+        csrf = r.headers["set-cookie"]
+        self.assertRegex(csrf, r"^lk_csrf=[A-Za-z0-9_-]{43}; Path=/authorize; "
+                               r"HttpOnly; SameSite=Lax$")
+        r = self.submit(r, "login", username="dave",
+                        password="dave-password-1")
+        self.assertRegex(r.headers["set-cookie"],
+                         r"^lk_session=[A-Za-z0-9_-]{43}; Path=/; "
+                         r"Max-Age=28800; HttpOnly; SameSite=Lax$")
+        # A session cookie that is not ours is dropped, and login asked.
+        self.browser.cookies.set("lk_session", "forged", domain="127.0.0.1",
+                                 path="/")
+        r = self.get(**self.params())
+        self.assertPage(r, 200, "Sign in")
+        self.assertIn("lk_session=; Path=/; Max-Age=0", r.headers["set-cookie"])
+
+    def test_metadata(self):
+        md = self.s.get_json("/.well-known/oauth-authorization-server")
+        self.assertEqual(md["authorization_endpoint"],
+                         self.s.issuer + "/authorize")
+        self.assertEqual(md["response_types_supported"], ["code"])
+        self.assertEqual(md["response_modes_supported"], ["query"])
+        self.assertEqual(md["code_challenge_methods_supported"], ["S256"])
+        self.assertIn("authorization_code", md["grant_types_supported"])
+        self.assertIn("none", md["token_endpoint_auth_methods_supported"])
+        self.assertNotIn("none",
+                         md["introspection_endpoint_auth_methods_supported"])
+        self.assertTrue(md["authorization_response_iss_parameter_supported"])
+
+
+class TokenRequestTest(AuthorizeBase):
+    def test_replay_revokes_everything_issued_from_the_code(self):
+        code = self.login_and_consent()
+        t = self.exchange(code).json()
+        r = self.exchange(code)
+        self.assertOAuthError(r, 400, "invalid_grant")
+        self.assertFalse(self.active(t["access_token"]))
+        r = self.s.token({"grant_type": "refresh_token", "client_id": "web",
+                          "refresh_token": t["refresh_token"]})
+        self.assertOAuthError(r, 400, "invalid_grant")
+        self.assertIn("redeemed again", self.s.log_text())
+
+    def test_pkce_downgrade_and_wrong_verifier(self):
+        code = self.login_and_consent()
+        r = self.s.token({"grant_type": "authorization_code", "code": code,
+                          "redirect_uri": CB, "client_id": "web"})
+        self.assertOAuthError(r, 400, "invalid_grant")
+        self.assertIn("code_verifier is required", r.json()["error_description"])
+        r = self.exchange(code, verifier=pkce()[0])
+        self.assertOAuthError(r, 400, "invalid_grant")
+        # Failed attempts did not use the code up.
+        self.assertEqual(self.exchange(code).status, 200)
+
+    def test_binding_checks(self):
+        code = self.login_and_consent()
+        cases = [
+            ({"redirect_uri": "https://app.example/other"}, "web"),
+            ({"redirect_uri": None}, "web"),
+            ({}, "conf"),  # another client
+        ]
+        for extra, client in cases:
+            with self.subTest(extra=extra, client=client):
+                self.assertOAuthError(self.exchange(code, client=client,
+                                                    **extra), 400,
+                                      "invalid_grant")
+        self.assertOAuthError(self.exchange(code + "x"), 400, "invalid_grant")
+        self.assertEqual(self.exchange(code).status, 200)
+
+    def test_expired_code(self):
+        self.serve("--authorization-code-ttl", "1")
+        code = self.login_and_consent()
+        time.sleep(2.1)
+        r = self.exchange(code)
+        self.assertOAuthError(r, 400, "invalid_grant")
+        self.assertEqual(r.json()["error_description"], "the code expired")
+
+    def test_confidential_client_without_pkce(self):
+        self.serve("--require-pkce", "false")
+        code = self.login_and_consent(client_id="conf", code_challenge=None,
+                                      code_challenge_method=None)
+        # A verifier without a challenge is refused, then the right call.
+        r = self.exchange(code, client="conf", verifier=pkce()[0])
+        self.assertOAuthError(r, 400, "invalid_grant")
+        r = self.exchange(code, client="conf", code_verifier=None)
+        self.assertEqual(r.status, 200, r.body)
+        # Without its secret, a confidential client is not let in.
+        r = self.s.token({"grant_type": "authorization_code", "code": code,
+                          "client_id": "conf", "redirect_uri": CB})
+        self.assertOAuthError(r, 401, "invalid_client")
+
+
+class AuthorizeErrorTest(AuthorizeBase):
+    def assertErrorPage(self, r, text):
+        self.assertPage(r, 400, "Cannot continue")
+        self.assertIn(text, r.text)
+
+    def test_errors_shown_to_the_user_never_redirected(self):
+        p = self.params()
+        cases = [
+            ({"client_id": None}, "no client_id"),
+            ({"client_id": "nope"}, "not registered"),
+            ({"redirect_uri": "https://evil.example/cb"}, "redirect_uri"),
+            ({"client_id": "conf", "redirect_uri": None},
+             "has several"),
+        ]
+        for extra, text in cases:
+            with self.subTest(extra=extra):
+                self.assertErrorPage(self.get(**{**p, **extra}), text)
+        # Open-redirect attempts: near misses of the registered URI.
+        near = [CB + "/x", CB + "?a=1", CB + "#f", "http://app.example/cb",
+                "https://app.example:443/cb", "https://App.example/cb",
+                "https://user@app.example/cb", "https://app.example/cb/",
+                "https://app.example/%63b", "https://app.example/cb%2F..",
+                "https://app.example.evil/cb", CB + " " + CB, "//app.example/cb",
+                "https://app.example\\@evil/cb"]
+        for uri in near:
+            with self.subTest(uri=uri):
+                r = self.get(**{**p, "redirect_uri": uri})
+                self.assertErrorPage(r, "redirect_uri")
+        # Repeated client_id or redirect_uri: a page too.
+        q = urllib.parse.urlencode(p) + "&redirect_uri=" + \
+            urllib.parse.quote(CB, safe="")
+        r = self.browser.get(self.base + "/authorize?" + q,
+                             allow_redirects=False)
+        self.assertErrorPage(r, "repeats")
+        # Sent raw: requests would re-quote the bad escape.
+        r = self.s.request("GET", "/authorize?client_id=web&a=%ZZ")
+        self.assertEqual(r.status, 400)
+        self.assertNotIn("location", r.headers)
+        self.assertIn(b"malformed", r.body)
+
+    def test_errors_redirected_with_state(self):
+        state = "a b&c=d/é\"<"
+        cases = [
+            ({"response_type": None}, "invalid_request"),
+            ({"response_type": "token"}, "unsupported_response_type"),
+            ({"scope": "admin"}, "invalid_scope"),
+            ({"code_challenge": None, "code_challenge_method": None},
+             "invalid_request"),
+            ({"code_challenge_method": "plain"}, "invalid_request"),
+            ({"code_challenge_method": "S512"}, "invalid_request"),
+            ({"code_challenge": "short"}, "invalid_request"),
+            ({"prompt": "sideways"}, "invalid_request"),
+        ]
+        for extra, err in cases:
+            with self.subTest(extra=extra):
+                q = self.redirected(self.get(**self.params(state=state,
+                                                           **extra)), 302)
+                self.assertEqual((q["error"], q["state"]), (err, state))
+                self.assertIn("error_description", q)
+        # Repeated state: invalid_request, once the client is known.
+        q = urllib.parse.urlencode(self.params()) + "&state=again"
+        r = self.browser.get(self.base + "/authorize?" + q,
+                             allow_redirects=False)
+        self.assertEqual(self.redirected(r, 302)["error"], "invalid_request")
+        # A client without the grant.
+        add_client(self.db, "cc", "--id", "cc", "--redirect-uri", CB)
+        q = self.redirected(self.get(**self.params(client_id="cc")), 302)
+        self.assertEqual(q["error"], "unauthorized_client")
+
+    def test_csrf(self):
+        page = self.get(**self.params())
+        good = Form(page.text).fields["csrf"]
+        for csrf in (None, "", "x" * 43, good[:-1] + ("A" if good[-1] != "A"
+                                                       else "B")):
+            with self.subTest(csrf=csrf):
+                fields = dict(Form(page.text).fields, action="login",
+                              username="dave", password="dave-password-1")
+                if csrf is None:
+                    del fields["csrf"]
+                else:
+                    fields["csrf"] = csrf
+                r = self.browser.post(self.base + "/authorize", data=fields,
+                                      allow_redirects=False)
+                self.assertErrorPage(r, "expired or did not come from")
+                self.assertNotIn("lk_session", r.headers.get("set-cookie", ""))
+        # The right token from another browser (another cookie) fails too.
+        other = requests.Session()
+        fields = dict(Form(page.text).fields, action="login",
+                      username="dave", password="dave-password-1")
+        r = other.post(self.base + "/authorize", data=fields,
+                       allow_redirects=False)
+        self.assertErrorPage(r, "expired or did not come from")
+
+    def test_hostile_values_are_escaped(self):
+        evil = "<script>alert(1)</script>\"'&"
+        cli(self.db, "client", "update", "web", "--name", "Evil " + evil)
+        r = self.get(**self.params(state=evil, login_hint=evil))
+        self.assertPage(r, 200, "Sign in")
+        self.assertNotIn("<script>", r.text)
+        self.assertIn("Evil &lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;",
+                      r.text)
+        self.assertEqual(Form(r.text).fields["state"], evil)
+        self.assertEqual(Form(r.text).fields["username"], evil)
+        r = self.submit(r, "login", username="dave",
+                        password="dave-password-1")
+        self.assertPage(r, 200, "Allow access?")
+        self.assertNotIn("<script>", r.text)
+        q = self.redirected(self.submit(r, "allow"))
+        self.assertEqual(q["state"], evil)
+        # Error pages never echo request values at all.
+        r = self.get(**self.params(client_id=evil))
+        self.assertNotIn("<script>", r.text)
+
+
+class AutoApproveTest(AuthorizeBase):
+    SERVER_ARGS = ("--auto-approve-as", "erin")
+
+    def test_server_wide_auto_approve(self):
+        self.assertIn("auto_approve_as=erin", self.s.log_text())
+        q = self.redirected(self.get(**self.params()), 302)
+        t = self.exchange(q["code"]).json()
+        self.assertEqual(jwt.decode(t["access_token"], options={
+            "verify_signature": False})["client_id"], "web")
+        intro = self.s.request(
+            "POST", "/introspect",
+            body=urllib.parse.urlencode({"token": t["access_token"]}),
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "Authorization": basic(*self.api)}).json()
+        self.assertEqual(intro["username"], "erin")
+        # Bad requests are still refused.
+        q = self.redirected(self.get(**self.params(scope="admin")), 302)
+        self.assertEqual(q["error"], "invalid_scope")
+
+    def test_per_client_override(self):
+        cli(self.db, "client", "update", "web", "--auto-approve-as", "")
+        self.assertPage(self.get(**self.params()), 200, "Sign in")
+        cli(self.db, "client", "update", "web", "--auto-approve-as", "dave")
+        q = self.redirected(self.get(**self.params()), 302)
+        t = self.exchange(q["code"]).json()
+        self.assertEqual(self.s.request(
+            "POST", "/introspect",
+            body=urllib.parse.urlencode({"token": t["access_token"]}),
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "Authorization": basic(*self.api)}).json()["username"],
+            "dave")
+        cli(self.db, "client", "update", "web", "--auto-approve-as", "ghost")
+        q = self.redirected(self.get(**self.params()), 302)
+        self.assertEqual(q["error"], "access_denied")
+
+
+class HttpsCookieTest(AuthorizeBase):
+    SERVER_ARGS = ("--issuer", "https://auth.example.test")
+
+    def test_cookies_are_secure_with_an_https_issuer(self):
+        r = self.get(**self.params())
+        self.assertIn("; Secure", r.headers["set-cookie"])
+        # The browser would only send it back over https: do it by hand.
+        csrf = r.headers["set-cookie"].split(";")[0]
+        data = dict(Form(r.text).fields, action="login", username="dave",
+                    password="dave-password-1")
+        r = requests.post(self.base + "/authorize", data=data,
+                          headers={"Cookie": csrf}, allow_redirects=False)
+        self.assertPage(r, 200, "Allow access?")
+        self.assertRegex(r.headers["set-cookie"], r"^lk_session=.*; Secure$")
