@@ -69,7 +69,7 @@ static const struct setting settings[] = {
 	{"on_refresh_hook_max_concurrent", S_INT,
 	 OFF(on_refresh_hook_max_concurrent), "16", 1, 1024, NULL,
 	 "hooks running at once; a refresh past this gets 503"},
-	{"require_pkce", S_BOOL, OFF(require_pkce), "true", 0, 1, NULL,
+	{"require_pkce", S_BOOL, OFF(require_pkce), "false", 0, 1, NULL,
 	 "every client must use PKCE at /authorize (public clients always "
 	 "must)"},
 	{"pkce_allow_plain", S_BOOL, OFF(pkce_allow_plain), "false", 0, 1, NULL,

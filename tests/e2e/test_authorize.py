@@ -329,7 +329,7 @@ class TokenRequestTest(AuthorizeBase):
         self.assertEqual(r.json()["error_description"], "the code expired")
 
     def test_confidential_client_without_pkce(self):
-        self.serve("--require-pkce", "false")
+        # The default, as the SDK clients of shared/seeds (001) need.
         code = self.login_and_consent(client_id="conf", code_challenge=None,
                                       code_challenge_method=None)
         # A verifier without a challenge is refused, then the right call.
@@ -341,6 +341,16 @@ class TokenRequestTest(AuthorizeBase):
         r = self.s.token({"grant_type": "authorization_code", "code": code,
                           "client_id": "conf", "redirect_uri": CB})
         self.assertOAuthError(r, 401, "invalid_client")
+
+    def test_require_pkce_for_every_client(self):
+        self.serve("--require-pkce", "true")
+        q = self.redirected(self.get(**self.params(
+            client_id="conf", code_challenge=None,
+            code_challenge_method=None)), 302)
+        self.assertEqual(q["error"], "invalid_request")
+        self.assertIn("PKCE", q["error_description"])
+        code = self.login_and_consent(client_id="conf")
+        self.assertEqual(self.exchange(code, client="conf").status, 200)
 
 
 class AuthorizeErrorTest(AuthorizeBase):
