@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential cmake pkg-config
 libmicrohttpd-dev libsqlite3-dev libjansson-dev libjwt-dev libssl-dev
 libargon2-dev libinih-dev libcmocka-dev
-curl jq sqlite3 python3 python3-jwt python3-cryptography python3-requests"
+curl jq openssl sqlite3 python3 python3-jwt python3-cryptography python3-requests"
 
 missing=""
 for p in $PKGS; do

@@ -517,3 +517,34 @@ class HttpsCookieTest(AuthorizeBase):
                           headers={"Cookie": csrf}, allow_redirects=False)
         self.assertPage(r, 200, "Allow access?")
         self.assertRegex(r.headers["set-cookie"], r"^lk_session=.*; Secure$")
+
+
+class DocumentedCurlFlowTest(AuthorizeBase):
+    """docs/authorization-code.md's curl-only flow, run as written (with
+    this server's port), so the documentation stays true."""
+
+    SERVER_ARGS = ("--auto-approve-as", "dave")
+
+    def test_the_documented_commands_work(self):
+        import re
+        import subprocess
+        doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                           "..", "docs", "authorization-code.md")
+        with open(doc) as f:
+            text = f.read()
+        section = text.split("## With curl only", 1)[1]
+        script = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+        # The server is already running with --auto-approve-as dave.
+        script = "\n".join(line for line in script.splitlines()
+                           if not line.startswith(("latchkeyd", "# (or")))
+        script = script.replace("127.0.0.1:8080", "127.0.0.1:%d" % self.s.port)
+        p = subprocess.run(["bash", "-euo", "pipefail", "-c", script],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        location, token = p.stdout.strip().splitlines()
+        self.assertRegex(location, r"^https://app\.example/cb\?code=[A-Za-z0-9_-]"
+                                   r"{43}&state=xyz&iss=http%3A%2F%2F127\.0\.0"
+                                   r"\.1%3A\d+$")
+        t = json.loads(token)
+        self.assertEqual((t["token_type"], t["scope"]), ("Bearer", "read"))
+        self.assertIn("refresh_token", t)
