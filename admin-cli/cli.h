@@ -9,6 +9,7 @@
  *                 input validation, password input
  *   cmd_client.c  `client ...`     cmd_user.c   `user ...`
  *   cmd_token.c   `token ...`      cmd_key.c    `key ...`
+ *   cmd_consent.c `consent ...`
  *
  * Everything else in those files is static. The validators are declared
  * here so tests/unit/test_cli_args.c can exercise them directly.
@@ -63,6 +64,7 @@ enum adm_opt {
 	OPT_ISSUE_REFRESH_TOKEN,
 	OPT_NO_ISSUE_REFRESH_TOKEN,
 	OPT_DEFAULT_ISSUE_REFRESH_TOKEN,
+	OPT_AUTO_APPROVE_AS,
 	OPT_PASSWORD_STDIN,
 	OPT_CLIENT,
 	OPT_ACTIVE,
@@ -144,6 +146,8 @@ int cmd_token_list(struct adm_ctx *ctx);
 int cmd_token_revoke(struct adm_ctx *ctx);
 int cmd_key_list(struct adm_ctx *ctx);
 int cmd_key_rotate(struct adm_ctx *ctx);
+int cmd_consent_list(struct adm_ctx *ctx);
+int cmd_consent_revoke(struct adm_ctx *ctx);
 
 /* ---- errors and the store ----------------------------------------------- */
 
@@ -161,6 +165,11 @@ int adm_store_fail(enum store_rc rc, const char *what);
 int adm_client_get(struct store *s, const char *id, struct store_client *out);
 /* store_user_get, the same way: "user 'NAME' not found" (cmd_user.c). */
 int adm_user_get(struct store *s, const char *username, struct store_user *out);
+/* Looks up the --client and --user of a command that takes them as
+ * filters: an unknown one is reported (it is more likely a typo than one
+ * with nothing to show). With --user, *u is the user; u->user_id stays
+ * NULL without it. Release u with store_user_clear in either case. */
+int adm_filter_lookup(const struct adm_ctx *ctx, struct store_user *u);
 
 /* The database path: --db, else $LATCHKEY_DB, else ./latchkey.db. */
 const char *adm_db_path(const struct adm_args *a);
@@ -264,6 +273,10 @@ int adm_ttl_parse(const char *s, int64_t *out);
 int adm_on_refresh_parse(const char *s, const char **out);
 /* 1-128 characters of printable ASCII other than space. */
 bool adm_username_valid(const char *username);
+/* An auto_approve_as value: a valid username (*out = s), "" (*out = "",
+ * off for this client) or "default" (*out = NULL, the server's setting).
+ * Returns 0, or -1 with *out untouched. */
+int adm_auto_approve_parse(const char *s, const char **out);
 /* ADM_PASSWORD_MIN..ADM_PASSWORD_MAX bytes. */
 bool adm_password_length_valid(size_t len);
 /* NULL when a client of this type may have these grant types, else why

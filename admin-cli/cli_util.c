@@ -53,10 +53,12 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_DEFAULT_ISSUE_REFRESH_TOKEN] = {
 	    "default-issue-refresh-token", 0, NULL,
 	    "refresh tokens as the server's setting says"},
+	[OPT_AUTO_APPROVE_AS] = {"auto-approve-as", ADM_OPT_ARG, "USERNAME",
+	                         "tests only (see above); '' off, or 'default'"},
 	[OPT_PASSWORD_STDIN] = {"password-stdin", 0, NULL,
 	                        "read the password from stdin's first line"},
 	[OPT_CLIENT] = {"client", ADM_OPT_ARG, "ID",
-	                "only the tokens of this client"},
+	                "only this client's tokens or consents"},
 	[OPT_ACTIVE] = {"active", 0, NULL,
 	                "only tokens that are neither expired nor revoked "
 	                "(nor rotated)"},
@@ -65,7 +67,7 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_FAMILY] = {"family", ADM_OPT_ARG, "ID",
 	                "only the tokens of this refresh-token family"},
 	[OPT_USER] = {"user", ADM_OPT_ARG, "NAME",
-	              "only the tokens of this user"},
+	              "only this user's tokens or consents"},
 	[OPT_ALG] = {"alg", ADM_OPT_ARG, "ALG",
 	             "signing algorithm: ES256 (default) or RS256"},
 };
@@ -272,6 +274,21 @@ int adm_store_open(const char *path, bool migrate_first, struct store **out)
 		*out = NULL;
 	}
 	return st;
+}
+
+int adm_filter_lookup(const struct adm_ctx *ctx, struct store_user *u)
+{
+	const char *client_id = adm_str(ctx->args, OPT_CLIENT);
+	const char *username = adm_str(ctx->args, OPT_USER);
+	int rc = ADM_EXIT_OK;
+	if (client_id != NULL) {
+		struct store_client c = {0};
+		rc = adm_client_get(ctx->store, client_id, &c);
+		store_client_clear(&c);
+	}
+	if (rc == ADM_EXIT_OK && username != NULL)
+		rc = adm_user_get(ctx->store, username, u);
+	return rc;
 }
 
 /* `latchkey migrate`: the dispatcher opened the store without migrating. */
@@ -662,6 +679,17 @@ int adm_on_refresh_parse(const char *s, const char **out)
 bool adm_username_valid(const char *username)
 {
 	return all_chars(username, 1, ADM_USERNAME_MAX, visible);
+}
+
+int adm_auto_approve_parse(const char *s, const char **out)
+{
+	if (strcmp(s, "default") == 0)
+		*out = NULL;
+	else if (*s == '\0' || adm_username_valid(s))
+		*out = s;
+	else
+		return -1;
+	return 0;
 }
 
 bool adm_password_length_valid(size_t len)

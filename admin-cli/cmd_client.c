@@ -9,6 +9,11 @@
  *
  * `add` and `update` share one table of field options (client_fields), so
  * a new client setting is one setter and one row.
+ *
+ * auto_approve_as is for test suites: the server's /authorize approves
+ * every request of such a client as the named user, with no login or
+ * consent page. The name is stored as given and only looked up when the
+ * server uses it, so a suite may set it before it adds the user.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +115,21 @@ static int set_on_refresh(struct store_client *c, const struct adm_optval *ov)
 	return ADM_EXIT_OK;
 }
 
+static int set_auto_approve(struct store_client *c,
+                            const struct adm_optval *ov)
+{
+	const char *who;
+	if (adm_auto_approve_parse(ov->v[0], &who) != 0)
+		return adm_fail(ADM_EXIT_USAGE,
+		                "invalid --auto-approve-as '%s': a username (1 to "
+		                "%d printable ASCII characters without spaces), "
+		                "'' for off, or 'default' for the server's "
+		                "setting", ov->v[0], ADM_USERNAME_MAX);
+	free(c->auto_approve_as);
+	c->auto_approve_as = who != NULL ? xstrdup(who) : NULL;
+	return ADM_EXIT_OK;
+}
+
 /* The three flags that set issue_refresh_token; check_tristates has made
  * sure at most one was given. */
 static int set_issue_on(struct store_client *c, const struct adm_optval *ov)
@@ -136,6 +156,7 @@ static const struct client_field {
 	{OPT_ISSUE_REFRESH_TOKEN, set_issue_on},
 	{OPT_NO_ISSUE_REFRESH_TOKEN, set_issue_off},
 	{OPT_DEFAULT_ISSUE_REFRESH_TOKEN, set_issue_default},
+	{OPT_AUTO_APPROVE_AS, set_auto_approve},
 };
 #define NFIELDS (sizeof(client_fields) / sizeof(client_fields[0]))
 
@@ -234,6 +255,8 @@ static json_t *client_json(const struct store_client *c, bool with_secret,
 	                        : json_boolean(c->issue_refresh_token ==
 	                                       STORE_ON));
 	json_object_set_new(o, "on_refresh", adm_json_str(c->on_refresh));
+	json_object_set_new(o, "auto_approve_as",
+	                    adm_json_str(c->auto_approve_as));
 	json_object_set_new(o, "created_at", json_integer(c->created_at));
 	json_object_set_new(o, "updated_at", json_integer(c->updated_at));
 	return o;
@@ -261,6 +284,13 @@ static const char *issue_text(enum store_tristate t)
 	}
 }
 
+static const char *auto_approve_text(const char *who)
+{
+	if (who == NULL)
+		return SERVER_SETTING;
+	return *who == '\0' ? "off" : who;
+}
+
 /* Prints one client, with --json or as "field  value" lines. A new client
  * (fresh) is printed with its secret, null for a public client: this is
  * the secret's only showing. */
@@ -286,6 +316,7 @@ static void client_print(const struct adm_ctx *ctx,
 		{"issue_refresh_token", issue_text(c->issue_refresh_token)},
 		{"on_refresh", c->on_refresh != NULL ? c->on_refresh
 		                                     : SERVER_SETTING},
+		{"auto_approve_as", auto_approve_text(c->auto_approve_as)},
 		{"created", adm_time(c->created_at, created)},
 		{"updated", adm_time(c->updated_at, updated)},
 	};
@@ -308,6 +339,22 @@ int adm_client_get(struct store *s, const char *id, struct store_client *out)
 	if (r != STORE_OK)
 		return adm_store_fail(r, "reading the client");
 	return ADM_EXIT_OK;
+}
+
+/* After --auto-approve-as USERNAME was stored: a name that is no user is
+ * allowed (a suite may add the user next), but may well be a typo, and
+ * the server would refuse every request of the client until it exists. */
+static void warn_unknown_approver(const struct adm_ctx *ctx,
+                                  const struct store_client *c)
+{
+	struct store_user u = {0};
+	const char *who = c->auto_approve_as;
+	if (!adm_has(ctx->args, OPT_AUTO_APPROVE_AS) || who == NULL ||
+	    *who == '\0')
+		return;
+	if (store_user_get(ctx->store, who, &u) == STORE_NOT_FOUND)
+		adm_err("warning: user '%s' does not exist (yet)", who);
+	store_user_clear(&u);
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -363,8 +410,10 @@ int cmd_client_add(struct adm_ctx *ctx)
 		else if (r != STORE_OK)
 			rc = adm_store_fail(r, "adding the client");
 	}
-	if (rc == ADM_EXIT_OK)
+	if (rc == ADM_EXIT_OK) {
+		warn_unknown_approver(ctx, &c);
 		client_print(ctx, &c, true, secret);
+	}
 	crypto_free_str(secret);
 	store_client_clear(&c);
 	return rc;
@@ -400,17 +449,21 @@ int cmd_client_update(struct adm_ctx *ctx)
 		else if (r != STORE_OK)
 			rc = adm_store_fail(r, "updating the client");
 	}
-	if (rc == ADM_EXIT_OK)
+	if (rc == ADM_EXIT_OK) {
+		warn_unknown_approver(ctx, &c);
 		client_print(ctx, &c, false, NULL);
+	}
 	store_client_clear(&c);
 	return rc;
 }
 
 static int list_one(const struct store_client *c, void *arg)
 {
+	/* AUTO_APPROVE_AS comes last, so the columns that were there before
+	 * it keep their places for scripts that cut them. */
 	const char *cells[] = {
 		c->client_id, c->name, c->is_public ? "public" : "confidential",
-		c->grant_types, c->scopes,
+		c->grant_types, c->scopes, auto_approve_text(c->auto_approve_as),
 	};
 	adm_listing_add(arg, client_json(c, false, NULL), cells);
 	return 0;
@@ -419,10 +472,10 @@ static int list_one(const struct store_client *c, void *arg)
 int cmd_client_list(struct adm_ctx *ctx)
 {
 	static const char *const header[] = {
-		"CLIENT_ID", "NAME", "TYPE", "GRANTS", "SCOPES",
+		"CLIENT_ID", "NAME", "TYPE", "GRANTS", "SCOPES", "AUTO_APPROVE_AS",
 	};
 	struct adm_listing l;
-	adm_listing_init(&l, ctx->json, 5, header);
+	adm_listing_init(&l, ctx->json, 6, header);
 	enum store_rc r = store_client_list(ctx->store, list_one, &l);
 	adm_listing_end(&l, r == STORE_OK);
 	return r == STORE_OK ? ADM_EXIT_OK

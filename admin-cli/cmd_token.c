@@ -129,27 +129,16 @@ static int list_refresh_tokens(struct adm_ctx *ctx, struct token_listing *tl,
 int cmd_token_list(struct adm_ctx *ctx)
 {
 	const char *client_id = adm_str(ctx->args, OPT_CLIENT);
-	const char *username = adm_str(ctx->args, OPT_USER);
 	struct token_listing tl = {.now = clock_now()};
 	struct store_user u = {0};
-	int rc = ADM_EXIT_OK;
-
-	/* An unknown client or user is more likely a typo than one without
-	 * tokens: say so rather than print nothing. */
-	if (client_id != NULL) {
-		struct store_client c = {0};
-		rc = adm_client_get(ctx->store, client_id, &c);
-		store_client_clear(&c);
-	}
-	if (rc == ADM_EXIT_OK && username != NULL)
-		rc = adm_user_get(ctx->store, username, &u);
+	int rc = adm_filter_lookup(ctx, &u);
 	if (rc != ADM_EXIT_OK) {
 		store_user_clear(&u);
 		return rc;
 	}
 
 	/* A user's tokens carry its user_id as their subject. */
-	const char *subject = username != NULL ? u.user_id : NULL;
+	const char *subject = u.user_id;
 	const char *family_id = adm_str(ctx->args, OPT_FAMILY);
 	bool active_only = adm_has(ctx->args, OPT_ACTIVE);
 	if (adm_has(ctx->args, OPT_REFRESH)) {

@@ -39,7 +39,7 @@ struct adm_cmd {
 	 ADM_O(OPT_ACCESS_TOKEN_TTL) | ADM_O(OPT_REFRESH_TOKEN_TTL) |     \
 	 ADM_O(OPT_ON_REFRESH) | ADM_O(OPT_ISSUE_REFRESH_TOKEN) |         \
 	 ADM_O(OPT_NO_ISSUE_REFRESH_TOKEN) |                              \
-	 ADM_O(OPT_DEFAULT_ISSUE_REFRESH_TOKEN))
+	 ADM_O(OPT_DEFAULT_ISSUE_REFRESH_TOKEN) | ADM_O(OPT_AUTO_APPROVE_AS))
 
 /* The refresh settings, for the --help of `client add` and `update`. */
 #define REFRESH_DETAIL                                                   \
@@ -50,7 +50,11 @@ struct adm_cmd {
 	"authorization_code grants return refresh tokens to the client;\n"  \
 	"client_credentials returns one only when it is on. Only a client\n" \
 	"with the refresh_token grant gets refresh tokens. 'default' and\n" \
-	"--default-issue-refresh-token mean the server's setting."
+	"--default-issue-refresh-token mean the server's setting.\n\n"      \
+	"--auto-approve-as is for test suites only: /authorize approves\n" \
+	"every request of this client as that user without a login or\n"  \
+	"consent page. '' turns it off for this client, 'default' leaves\n" \
+	"it to the server's setting. The user need not exist yet."
 
 static const struct adm_cmd commands[] = {
 	{.name = "migrate", .fn = cmd_migrate, .flags = CMD_NO_MIGRATE,
@@ -120,11 +124,25 @@ static const struct adm_cmd commands[] = {
 	 .synopsis = "JTI | --client ID | --family ID | --user NAME",
 	 .summary = "revoke one token, or all of a client's, family's or "
 	            "user's",
-	 .detail = "--client revokes a client's access tokens. --family\n"
-	           "revokes every refresh and access token of one\n"
+	 .detail = "--client revokes a client's access and refresh tokens,\n"
+	           "--family every refresh and access token of one\n"
 	           "refresh-token family, --user every refresh and access\n"
 	           "token issued to the user, by any client. Give exactly\n"
 	           "one of: JTI, --client, --family, --user."},
+
+	{.name = "consent", .sub = "list", .fn = cmd_consent_list,
+	 .opts = ADM_O(OPT_USER) | ADM_O(OPT_CLIENT),
+	 .synopsis = "", .summary = "list the scopes users have allowed clients",
+	 .detail = "The server remembers what a user allowed a client at\n"
+	           "/authorize and does not ask again for those scopes.\n"
+	           "--user takes a username; the filters combine."},
+	{.name = "consent", .sub = "revoke", .fn = cmd_consent_revoke,
+	 .opts = ADM_O(OPT_USER) | ADM_O(OPT_CLIENT),
+	 .synopsis = "--user NAME [--client ID]",
+	 .summary = "forget a user's consents, for one client or all",
+	 .detail = "The server asks the user again at the client's next\n"
+	           "authorization request. Tokens already issued stay valid;\n"
+	           "'token revoke --user' revokes them."},
 
 	{.name = "key", .sub = "list", .fn = cmd_key_list,
 	 .synopsis = "", .summary = "list signing keys"},
@@ -169,7 +187,8 @@ static void usage_list(FILE *out, const char *group)
 	        "[ARGS]\n\n", group ? group : "", group ? " " : "");
 	if (group == NULL)
 		fprintf(out, "Administers a Latchkey database: OAuth clients, "
-		             "users, issued tokens and signing keys.\n\n");
+		             "users and their consents, issued tokens and "
+		             "signing keys.\n\n");
 	fprintf(out, "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		const struct adm_cmd *c = &commands[i];

@@ -3,8 +3,9 @@
 The binary comes from $LATCHKEY (set by tests/CMakeLists.txt). Every run
 is checked for sanitizer reports, so an ASan build fails a test on a leak
 or undefined behaviour even when the exit status looks right. Also holds
-small readers of the SQLite file, so tests can check what was stored
-without going through the CLI under test. Standard library only.
+small readers and a writer of the SQLite file, so tests can check what was
+stored without going through the CLI under test, and set up records that
+only the server writes. Standard library only.
 """
 import base64
 import contextlib
@@ -85,6 +86,17 @@ def connect(path):
 def rows(path, sql, params=()):
     with connect(path) as db:
         return db.execute(sql, params).fetchall()
+
+
+def insert(path, table, **cols):
+    """Writes one row into table, as the server would: for records the CLI
+    only reads or removes (consents, sessions, authorization codes), so a
+    CLI test does not need a running server to have them."""
+    sql = "INSERT INTO %s (%s) VALUES (%s)" % (
+        table, ", ".join(cols), ", ".join("?" * len(cols)))
+    with connect(path) as db:
+        db.execute(sql, tuple(cols.values()))
+        db.commit()
 
 
 def snapshot(path):

@@ -42,6 +42,16 @@ class CliTest(unittest.TestCase):
         return assert_refused(self, self.cli, args, status, message,
                               input=input, use_db=use_db)
 
+    def refused_by_add_and_update(self, cases):
+        """Each (options, message) of cases is refused with status 2 by
+        `client update app` and by `client add New --id new` alike."""
+        for extra, msg in cases:
+            with self.subTest(cmd="update", extra=extra):
+                self.refused(["client", "update", "app"] + extra, 2, msg)
+            with self.subTest(cmd="add", extra=extra):
+                self.refused(["client", "add", "New", "--id", "new"] + extra,
+                             2, msg)
+
     def client_row(self, client_id):
         r = rows(self.db, "SELECT name, secret_hash, is_public, grant_types, "
                  "scopes, redirect_uris, access_token_ttl, refresh_token_ttl "
@@ -109,7 +119,9 @@ class TestUsage(CliTest):
         for cmd in ("migrate", "client add NAME", "client update ID",
                     "client rotate-secret ID", "user passwd USERNAME",
                     "token revoke JTI | --client ID | --family ID | "
-                    "--user NAME", "key rotate"):
+                    "--user NAME", "consent list",
+                    "consent revoke --user NAME [--client ID]",
+                    "key rotate"):
             self.assertIn("  " + cmd, out)
         out = self.cli.ok("token", "list", "--help", use_db=False)
         for opt in ("--client ID", "--active", "--refresh", "--family ID",
@@ -133,8 +145,11 @@ class TestUsage(CliTest):
                     "--db PATH", "--json") + refresh_opts:
             self.assertIn("  " + opt + " ", out)
         self.assertNotIn("--password-stdin", out)
+        self.assertIn("  --auto-approve-as USERNAME ", out)
+        self.assertIn("for test suites only", out)
         out = self.cli.ok("client", "update", "--help", use_db=False)
-        for opt in ("--name NAME",) + refresh_opts:
+        for opt in ("--name NAME", "--auto-approve-as USERNAME") + \
+                refresh_opts:
             self.assertIn("  " + opt + " ", out)
         self.assertNotIn("--public", out)
         out = self.cli.ok("user", "--help", use_db=False)
@@ -273,7 +288,7 @@ class TestClientAdd(CliTest):
             "client_id", "client_secret", "name", "type", "grant_types",
             "scopes", "redirect_uris", "access_token_ttl",
             "refresh_token_ttl", "issue_refresh_token", "on_refresh",
-            "created", "updated"])
+            "auto_approve_as", "created", "updated"])
         self.assertRegex(fields["client_id"], ID_RE)
         self.assertRegex(fields["client_secret"], SECRET_RE)
         self.assertEqual(fields["name"], "My App")
@@ -284,6 +299,8 @@ class TestClientAdd(CliTest):
         self.assertEqual(fields["issue_refresh_token"],
                          "default (server setting)")
         self.assertEqual(fields["on_refresh"], "default (server setting)")
+        self.assertEqual(fields["auto_approve_as"],
+                         "default (server setting)")
         self.assertRegex(fields["created"], ISO_RE)
         self.assertIn("shown only now", out)
 
@@ -322,6 +339,7 @@ class TestClientAdd(CliTest):
             "redirect_uris": ["https://app.example/cb", "com.example.app:/cb"],
             "access_token_ttl": 600, "refresh_token_ttl": 86400,
             "issue_refresh_token": True, "on_refresh": "revoke",
+            "auto_approve_as": None,
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
             0, "client_credentials password", "read write admin",
@@ -435,13 +453,16 @@ class TestClientManage(CliTest):
     def test_list(self):
         out = self.cli.ok("client", "list").splitlines()
         self.assertEqual(re.split(r"\s{2,}", out[0]),
-                         ["CLIENT_ID", "NAME", "TYPE", "GRANTS", "SCOPES"])
+                         ["CLIENT_ID", "NAME", "TYPE", "GRANTS", "SCOPES",
+                          "AUTO_APPROVE_AS"])
         self.assertEqual(re.split(r"\s{2,}", out[1]),
                          ["svc", "Service", "confidential",
-                          "client_credentials", "read"])
+                          "client_credentials", "read",
+                          "default (server setting)"])
         self.assertEqual(re.split(r"\s{2,}", out[2]),
                          ["web", "Web", "public",
-                          "authorization_code refresh_token", "-"])
+                          "authorization_code refresh_token", "-",
+                          "default (server setting)"])
         self.assertEqual(len(out), 3)
         listed = self.cli.json("client", "list")
         self.assertEqual([c["client_id"] for c in listed], ["svc", "web"])
@@ -492,7 +513,8 @@ class TestClientManage(CliTest):
             (["svc"], 2, "nothing to update: give at least one of --name, "
              "--grant, --scope, --redirect-uri, --access-token-ttl, "
              "--refresh-token-ttl, --on-refresh, --issue-refresh-token, "
-             "--no-issue-refresh-token, --default-issue-refresh-token"),
+             "--no-issue-refresh-token, --default-issue-refresh-token, "
+             "--auto-approve-as"),
             (["web", "--grant", "client_credentials"], 2,
              "a public client cannot use the client_credentials grant "
              "(RFC 6749 section 4.4: confidential clients only)"),
@@ -700,12 +722,7 @@ class TestClientRefreshSettings(CliTest):
             (["--on-refresh", "hook", "--" + no, "--" + dflt],
              excl % (no, dflt)),
         ]
-        for extra, msg in cases:
-            with self.subTest(cmd="update", extra=extra):
-                self.refused(["client", "update", "app"] + extra, 2, msg)
-            with self.subTest(cmd="add", extra=extra):
-                self.refused(["client", "add", "New", "--id", "new"] + extra,
-                             2, msg)
+        self.refused_by_add_and_update(cases)
         self.refused(["client", "update", "app", "--issue-refresh-token",
                       "--on-refresh", "bogus", "--name", "X"], 2,
                      self.BAD_POLICY % "bogus")
@@ -726,6 +743,167 @@ class TestClientRefreshSettings(CliTest):
         self.assertEqual(rows(self.db, "SELECT client_id FROM clients"),
                          [("app",)])
         self.check("app", True, "revoke")
+
+
+class TestClientAutoApprove(CliTest):
+    """--auto-approve-as (for test suites): what the commands print, and
+    what lands in clients.auto_approve_as (NULL: the server's setting, '':
+    off for this client, else a username)."""
+
+    DEFAULT_TEXT = "default (server setting)"
+    BAD = ("invalid --auto-approve-as '%s': a username (1 to 128 printable "
+           "ASCII characters without spaces), '' for off, or 'default' for "
+           "the server's setting")
+    WARN = "latchkey: warning: user '%s' does not exist (yet)\n"
+    # option, JSON value (also the stored one), text value
+    VALUES = [
+        ([], None, DEFAULT_TEXT),
+        (["--auto-approve-as", "alice"], "alice", "alice"),
+        (["--auto-approve-as", ""], "", "off"),
+        (["--auto-approve-as="], "", "off"),
+        (["--auto-approve-as=default"], None, DEFAULT_TEXT),
+        (["--auto-approve-as", "bob@example.com"], "bob@example.com",
+         "bob@example.com"),
+    ]
+
+    def setUp(self):
+        super().setUp()
+        self.add_user("alice")
+        self.add_user("bob@example.com")
+
+    def stored(self, client_id):
+        """clients.auto_approve_as with its SQLite type, so NULL and ''
+        cannot be confused."""
+        r = rows(self.db, "SELECT auto_approve_as, typeof(auto_approve_as) "
+                 "FROM clients WHERE client_id=?", (client_id,))
+        self.assertEqual(len(r), 1, client_id)
+        value, kind = r[0]
+        self.assertEqual(kind, "null" if value is None else "text")
+        return value
+
+    def check(self, client_id, value, text):
+        self.assertEqual(self.stored(client_id), value)
+        self.assertEqual(self.cli.json("client", "show", client_id)
+                         ["auto_approve_as"], value)
+        out = self.cli.ok("client", "show", client_id)
+        self.assertRegex(out, r"(?m)^auto_approve_as\s{2,}%s$"
+                         % re.escape(text))
+
+    def test_add_with_each_value(self):
+        for n, (opt, value, text) in enumerate(self.VALUES):
+            with self.subTest(opt=opt):
+                cid = "c%d" % n
+                p = self.cli.run("client", "add", cid, "--id", cid,
+                                 "--public", "--json", *opt)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(p.stderr, "")  # every user exists
+                self.assertEqual(json.loads(p.stdout)["auto_approve_as"],
+                                 value)
+                self.check(cid, value, text)
+                out = self.cli.ok("client", "add", cid + "t", "--id",
+                                  cid + "t", *opt)
+                self.assertRegex(out, r"(?m)^auto_approve_as\s{2,}%s$"
+                                 % re.escape(text))
+                self.assertEqual(self.stored(cid + "t"), value)
+
+    def test_update_and_reset(self):
+        self.cli.ok("client", "add", "App", "--id", "app", "--scope", "read")
+        before = self.client_row("app")
+        for opt, value, text in self.VALUES[1:] + self.VALUES[1:2]:
+            with self.subTest(opt=opt):
+                c = self.cli.json("client", "update", "app", *opt)
+                self.assertEqual(c["auto_approve_as"], value)
+                self.check("app", value, text)
+        # Other updates, and a new secret, keep the setting.
+        self.cli.ok("client", "update", "app", "--name", "Renamed",
+                    "--on-refresh", "revoke")
+        self.cli.ok("client", "rotate-secret", "app")
+        self.check("app", "alice", "alice")
+        # Back to the server's setting; nothing else moved but the name.
+        self.cli.ok("client", "update", "app", "--auto-approve-as",
+                    "default", "--name", "App", "--on-refresh", "default")
+        self.check("app", None, self.DEFAULT_TEXT)
+        self.assertEqual(self.client_row("app")[0], before[0])
+        self.assertEqual(self.client_row("app")[2:], before[2:])
+
+    def test_unknown_user_is_a_warning(self):
+        # Stored all the same: a suite may add the user afterwards.
+        p = self.cli.run("client", "add", "T", "--id", "t", "--public",
+                         "--auto-approve-as", "carol", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, self.WARN % "carol")
+        self.assertEqual(json.loads(p.stdout)["auto_approve_as"], "carol")
+        self.assertEqual(self.stored("t"), "carol")
+        p = self.cli.run("client", "update", "t", "--auto-approve-as",
+                         "dave")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, self.WARN % "dave")
+        self.assertRegex(p.stdout, r"(?m)^auto_approve_as\s{2,}dave$")
+        # Only the option given warns: other updates stay quiet.
+        p = self.cli.run("client", "update", "t", "--name", "X")
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        # Off, the server's setting, and an existing user: no warning.
+        for value in ("", "default", "alice"):
+            with self.subTest(value=value):
+                p = self.cli.run("client", "update", "t",
+                                 "--auto-approve-as", value)
+                self.assertEqual((p.returncode, p.stderr), (0, ""))
+        self.add_user("dave")
+        p = self.cli.run("client", "update", "t", "--auto-approve-as", "dave")
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        # A user removed later leaves the setting as it is.
+        self.cli.ok("user", "remove", "dave")
+        self.assertEqual(self.stored("t"), "dave")
+
+    def test_list(self):
+        self.cli.ok("client", "add", "A", "--id", "a", "--auto-approve-as",
+                    "alice")
+        self.cli.ok("client", "add", "B", "--id", "b", "--auto-approve-as",
+                    "")
+        self.cli.ok("client", "add", "C", "--id", "c")
+        listed = self.cli.json("client", "list")
+        self.assertEqual([c["auto_approve_as"] for c in listed],
+                         ["alice", "", None])
+        text = self.cli.ok("client", "list").splitlines()
+        self.assertEqual([re.split(r"\s{2,}", line)[-1] for line in text],
+                         ["AUTO_APPROVE_AS", "alice", "off",
+                          self.DEFAULT_TEXT])
+
+    def test_refusals_change_nothing(self):
+        self.cli.ok("client", "add", "App", "--id", "app",
+                    "--auto-approve-as", "alice")
+        cases = [
+            (["--auto-approve-as", "a b"], self.BAD % "a b"),
+            (["--auto-approve-as", "u" * 129], self.BAD % ("u" * 129)),
+            (["--auto-approve-as", "tab\there"], self.BAD % "tab?here"),
+            (["--auto-approve-as", "j\u00f6rg"], self.BAD % "j\u00f6rg"),
+            (["--auto-approve-as", " "], self.BAD % " "),
+            (["--auto-approve-as", "alice", "--auto-approve-as", "bob"],
+             "option --auto-approve-as given more than once"),
+            (["--auto-approve"], "unknown option '--auto-approve'"),
+            # Refused next to valid settings: nothing is half-done.
+            (["--on-refresh", "hook", "--auto-approve-as", "x y"],
+             self.BAD % "x y"),
+            (["--auto-approve-as", "bob", "--on-refresh", "bogus"],
+             "invalid on-refresh policy 'bogus': one of nothing, revoke, "
+             "hook, or 'default' for the server's setting"),
+        ]
+        self.refused_by_add_and_update(cases)
+        self.refused(["client", "update", "nope", "--auto-approve-as",
+                      "alice"], 1, "client 'nope' not found")
+        self.refused(["client", "add", "Dup", "--id", "app",
+                      "--auto-approve-as", "nobody"], 1,
+                     "client 'app' already exists")
+        for cmd in (["client", "list"], ["client", "show", "app"],
+                    ["client", "rotate-secret", "app"],
+                    ["user", "add", "x", "--password-stdin"]):
+            with self.subTest(cmd=cmd):
+                self.refused(cmd + ["--auto-approve-as", "alice"], 2,
+                             "option --auto-approve-as does not apply to "
+                             "'%s'" % " ".join(cmd[:2]))
+        self.assertEqual(rows(self.db, "SELECT client_id FROM clients"),
+                         [("app",)])
+        self.check("app", "alice", "alice")
 
 
 class TestUsers(CliTest):

@@ -2,7 +2,8 @@
  * test_cli_args.c: the admin CLI's input handling without a database: the
  * command-line parser, the validators of client ids, names, secrets,
  * scopes, grant types, redirect URIs, lifetimes, on-refresh policies,
- * usernames and passwords, the token commands' filters,
+ * auto-approve users, usernames and passwords, the token and consent
+ * commands' filters,
  * the list-option collector and the password line reader.
  */
 #include <setjmp.h>
@@ -19,18 +20,39 @@
 
 /* ---- parser ------------------------------------------------------------- */
 
-/* Parses a NULL-terminated argument list after "latchkey". */
-static int parse(struct adm_args *a, char *err, size_t errlen, ...)
+static int vparse(struct adm_args *a, char *err, size_t errlen, va_list ap)
 {
 	char *argv[32] = {"latchkey"};
 	int argc = 1;
-	va_list ap;
-	va_start(ap, errlen);
 	for (char *s; (s = va_arg(ap, char *)) != NULL;)
 		argv[argc++] = s;
-	va_end(ap);
 	err[0] = '\0';
 	return adm_args_parse(argc, argv, a, err, errlen);
+}
+
+/* Parses a NULL-terminated argument list after "latchkey". */
+static int parse(struct adm_args *a, char *err, size_t errlen, ...)
+{
+	va_list ap;
+	va_start(ap, errlen);
+	int rc = vparse(a, err, errlen, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Parses a NULL-terminated argument list that must be refused with the
+ * message want. */
+static void parse_refused(const char *want, ...)
+{
+	struct adm_args a;
+	char err[256];
+	va_list ap;
+	va_start(ap, want);
+	int rc = vparse(&a, err, sizeof(err), ap);
+	va_end(ap);
+	adm_args_free(&a);
+	assert_int_equal(rc, -1);
+	assert_string_equal(err, want);
 }
 
 static void test_parse_options_anywhere(void **state)
@@ -212,6 +234,38 @@ static void test_parse_token_filters(void **state)
 	                       NULL), 0);
 	assert_string_equal(adm_str(&a, OPT_FAMILY), "--json");
 	assert_false(adm_has(&a, OPT_JSON));
+	adm_args_free(&a);
+}
+
+/* --auto-approve-as '' is a value (off), not a missing one; the consent
+ * commands take --user and --client like the token commands. */
+static void test_parse_auto_approve_and_consent(void **state)
+{
+	(void)state;
+	struct adm_args a;
+	char err[256];
+	assert_int_equal(parse(&a, err, sizeof(err), "client", "update", "x",
+	                       "--auto-approve-as", "", NULL), 0);
+	assert_string_equal(adm_str(&a, OPT_AUTO_APPROVE_AS), "");
+	assert_int_equal(a.npos, 3);
+	adm_args_free(&a);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "--auto-approve-as=",
+	                       NULL), 0);
+	assert_true(adm_has(&a, OPT_AUTO_APPROVE_AS));
+	assert_string_equal(adm_str(&a, OPT_AUTO_APPROVE_AS), "");
+	adm_args_free(&a);
+
+	parse_refused("option --auto-approve-as needs a value",
+	              "--auto-approve-as", NULL);
+	parse_refused("unknown option '--auto-approve'", "--auto-approve", "x",
+	              NULL);
+
+	assert_int_equal(parse(&a, err, sizeof(err), "consent", "revoke",
+	                       "--client=web", "--user", "alice", NULL), 0);
+	assert_int_equal(a.npos, 2);
+	assert_string_equal(adm_str(&a, OPT_USER), "alice");
+	assert_string_equal(adm_str(&a, OPT_CLIENT), "web");
 	adm_args_free(&a);
 }
 
@@ -448,6 +502,43 @@ static void test_username(void **state)
 	assert_false(adm_username_valid("j\xc3\xb6rg"));
 }
 
+static void test_auto_approve(void **state)
+{
+	(void)state;
+	char max[ADM_USERNAME_MAX + 2];
+	static const char *const names[] = {
+		"alice", "bob@example.com", "Default", "defaults", "off", "-x",
+	};
+	const char *out;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		out = NULL;
+		assert_int_equal(adm_auto_approve_parse(names[i], &out), 0);
+		assert_ptr_equal(out, names[i]); /* borrowed from the input */
+	}
+	out = NULL;
+	assert_int_equal(adm_auto_approve_parse("", &out), 0);
+	assert_non_null(out);
+	assert_string_equal(out, ""); /* off, not the server's setting */
+	out = "untouched";
+	assert_int_equal(adm_auto_approve_parse("default", &out), 0);
+	assert_null(out);
+
+	memset(max, 'u', ADM_USERNAME_MAX);
+	max[ADM_USERNAME_MAX] = '\0';
+	assert_int_equal(adm_auto_approve_parse(max, &out), 0);
+	max[ADM_USERNAME_MAX] = 'u';
+	max[ADM_USERNAME_MAX + 1] = '\0';
+	const char *const bad[] = {
+		" ", "a b", "a\tb", "alice\n", "a\x7f", "j\xc3\xb6rg", max,
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		out = "untouched";
+		if (adm_auto_approve_parse(bad[i], &out) == 0)
+			fail_msg("accepted bad auto-approve user '%s'", bad[i]);
+		assert_string_equal(out, "untouched");
+	}
+}
+
 static void test_password_length(void **state)
 {
 	(void)state;
@@ -550,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_parse_refresh_flags),
 		cmocka_unit_test(test_parse_token_filters),
+		cmocka_unit_test(test_parse_auto_approve_and_consent),
 		cmocka_unit_test(test_parse_flags_may_repeat),
 		cmocka_unit_test(test_client_id),
 		cmocka_unit_test(test_client_name),
@@ -562,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_ttl),
 		cmocka_unit_test(test_on_refresh),
 		cmocka_unit_test(test_username),
+		cmocka_unit_test(test_auto_approve),
 		cmocka_unit_test(test_password_length),
 		cmocka_unit_test(test_collect_words),
 		cmocka_unit_test(test_read_line),
