@@ -790,6 +790,27 @@ static struct store_code get_code(struct store *s, const char *hash)
 	return c;
 }
 
+/* code_world plus the code "h1" of alice at c1, alive from 100 to 160. */
+static void code_world_h1(struct store *s)
+{
+	code_world(s);
+	struct store_code c = code("h1", 100, 160);
+	assert_int_equal(store_code_add(s, &c), STORE_OK);
+}
+
+/* The code's used_at and family_id are these (family NULL: none). */
+static void assert_code_use(struct store *s, const char *hash,
+                            int64_t used_at, const char *family)
+{
+	struct store_code c = get_code(s, hash);
+	assert_int_equal(c.used_at, used_at);
+	if (family == NULL)
+		assert_null(c.family_id);
+	else
+		assert_string_equal(c.family_id, family);
+	store_code_clear(&c);
+}
+
 /* Neither the access token "at-<name>" nor the refresh token "<name>" of
  * issue_from exists. */
 static void assert_not_issued(struct store *s, const char *name)
@@ -900,16 +921,11 @@ static void test_code_record(void **state)
 static void test_issue_consumes_code_once(void **state)
 {
 	struct fx *f = *state;
-	code_world(f->s);
-	struct store_code c = code("h1", 100, 160);
-	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+	code_world_h1(f->s);
 
 	assert_int_equal(issue_from(f->s, "r1", "F1", "c1", "u-1", 110, 1000,
 	                            NULL, "h1"), STORE_OK);
-	struct store_code got = get_code(f->s, "h1");
-	assert_int_equal(got.used_at, 110);
-	assert_string_equal(got.family_id, "F1");
-	store_code_clear(&got);
+	assert_code_use(f->s, "h1", 110, "F1");
 	struct store_token t = {0};
 	assert_int_equal(store_token_get(f->s, "at-r1", &t), STORE_OK);
 	store_token_clear(&t);
@@ -917,10 +933,7 @@ static void test_issue_consumes_code_once(void **state)
 	assert_int_equal(issue_from(f->s, "r2", "F2", "c1", "u-1", 111, 1000,
 	                            NULL, "h1"), STORE_CONFLICT);
 	assert_not_issued(f->s, "r2");
-	got = get_code(f->s, "h1");
-	assert_int_equal(got.used_at, 110);
-	assert_string_equal(got.family_id, "F1");
-	store_code_clear(&got);
+	assert_code_use(f->s, "h1", 110, "F1");
 
 	/* An unknown code is no better. */
 	assert_int_equal(issue_from(f->s, "r3", "F3", "c1", "u-1", 111, 1000,
@@ -931,19 +944,15 @@ static void test_issue_consumes_code_once(void **state)
 static void test_issue_expired_code(void **state)
 {
 	struct fx *f = *state;
-	code_world(f->s);
-	struct store_code c = code("h1", 100, 160);
-	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+	code_world_h1(f->s);
 	/* expires_at is the first second it no longer works. */
 	assert_int_equal(issue_from(f->s, "r1", "F1", "c1", "u-1", 160, 1000,
 	                            NULL, "h1"), STORE_CONFLICT);
 	assert_not_issued(f->s, "r1");
-	struct store_code got = get_code(f->s, "h1");
-	assert_int_equal(got.used_at, 0);
-	assert_null(got.family_id);
-	store_code_clear(&got);
+	assert_code_use(f->s, "h1", 0, NULL);
 	assert_int_equal(issue_from(f->s, "r1", "F1", "c1", "u-1", 159, 1000,
 	                            NULL, "h1"), STORE_OK);
+	assert_code_use(f->s, "h1", 159, "F1");
 }
 
 /* The code is consumed in the transaction that writes the tokens: when a
@@ -951,24 +960,18 @@ static void test_issue_expired_code(void **state)
 static void test_issue_rolls_back_code(void **state)
 {
 	struct fx *f = *state;
-	code_world(f->s);
-	struct store_code c = code("h1", 100, 160);
-	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+	code_world_h1(f->s);
 	/* Retiring an unknown refresh token fails after the code step. */
 	assert_int_equal(issue_from(f->s, "r1", "F1", "c1", "u-1", 110, 1000,
 	                            "no-such-rt", "h1"), STORE_CONFLICT);
 	assert_not_issued(f->s, "r1");
-	struct store_code got = get_code(f->s, "h1");
-	assert_int_equal(got.used_at, 0);
-	store_code_clear(&got);
+	assert_code_use(f->s, "h1", 0, NULL);
 	/* So does a jti that is taken. */
 	struct store_token dup = token("at-r2", "c1", "kid-1", 1, 2);
 	assert_int_equal(store_token_add(f->s, &dup), STORE_OK);
 	assert_int_equal(issue_from(f->s, "r2", "F2", "c1", "u-1", 110, 1000,
 	                            NULL, "h1"), STORE_CONFLICT);
-	got = get_code(f->s, "h1");
-	assert_int_equal(got.used_at, 0);
-	store_code_clear(&got);
+	assert_code_use(f->s, "h1", 0, NULL);
 
 	/* Without a refresh token the family is that of the access token:
 	 * none. */
@@ -978,10 +981,7 @@ static void test_issue_rolls_back_code(void **state)
 	    .now = 120, .consume_code_hash = "h1", .access = &at,
 	};
 	assert_int_equal(store_issue(f->s, &is), STORE_OK);
-	got = get_code(f->s, "h1");
-	assert_int_equal(got.used_at, 120);
-	assert_null(got.family_id);
-	store_code_clear(&got);
+	assert_code_use(f->s, "h1", 120, NULL);
 }
 
 #define RACERS 4
@@ -1030,9 +1030,7 @@ static void test_issue_code_race(void **state)
 	assert_true(won >= 0);
 	char family[16];
 	snprintf(family, sizeof(family), "RF%d", won);
-	struct store_code got = get_code(f->s, "h-race");
-	assert_string_equal(got.family_id, family);
-	store_code_clear(&got);
+	assert_code_use(f->s, "h-race", 110, family);
 	struct collect col;
 	list_refresh(f->s, (struct filt){0}, &col);
 	assert_int_equal(col.n, 1); /* only the winner's refresh token */
