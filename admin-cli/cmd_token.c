@@ -217,19 +217,28 @@ static int revoke_family(struct adm_ctx *ctx, const char *family_id)
 	return ADM_EXIT_OK;
 }
 
+/* Signs the user out everywhere: its tokens, and its browser sessions at
+ * /authorize (else a session could fetch new codes at once). */
 static int revoke_user(struct adm_ctx *ctx, const char *username)
 {
 	struct store_user u = {0};
-	int n = 0;
+	int n = 0, ended = 0;
 	int rc = adm_user_get(ctx->store, username, &u);
 	if (rc == ADM_EXIT_OK) {
 		enum store_rc r = store_subject_revoke(ctx->store, u.user_id,
 		                                       clock_now(), &n);
+		if (r == STORE_OK)
+			r = store_sessions_end_user(ctx->store, u.user_id, &ended);
 		if (r != STORE_OK)
 			rc = adm_store_fail(r, "revoking the user's tokens");
 	}
-	if (rc == ADM_EXIT_OK)
-		print_revoked(ctx, "user", "username", username, n);
+	if (rc == ADM_EXIT_OK && ctx->json)
+		adm_json_print(json_pack("{s:o, s:i, s:i}", "username",
+		                         adm_json_str(username), "revoked", n,
+		                         "sessions_ended", ended));
+	else if (rc == ADM_EXIT_OK)
+		printf("revoked %d token(s) of user '%s'; ended %d browser "
+		       "session(s)\n", n, username, ended);
 	store_user_clear(&u);
 	return rc;
 }

@@ -141,12 +141,27 @@ int cmd_user_passwd(struct adm_ctx *ctx)
 		else if (r != STORE_OK)
 			rc = adm_store_fail(r, "storing the password");
 	}
+	/* A new password ends the user's browser sessions: whoever knew the
+	 * old one must not stay signed in at /authorize. */
+	int ended = 0;
+	struct store_user u = {0};
+	if (rc == ADM_EXIT_OK) {
+		rc = adm_user_get(ctx->store, name, &u);
+		enum store_rc r = rc == ADM_EXIT_OK
+		                      ? store_sessions_end_user(ctx->store,
+		                                                u.user_id, &ended)
+		                      : STORE_OK;
+		if (r != STORE_OK)
+			rc = adm_store_fail(r, "ending the user's sessions");
+		store_user_clear(&u);
+	}
 	if (rc == ADM_EXIT_OK && ctx->json)
-		adm_json_print(json_pack("{s:o, s:I}", "username",
+		adm_json_print(json_pack("{s:o, s:I, s:i}", "username",
 		                         adm_json_str(name), "updated_at",
-		                         (json_int_t)now));
+		                         (json_int_t)now, "sessions_ended", ended));
 	else if (rc == ADM_EXIT_OK)
-		printf("changed the password of user '%s'\n", name);
+		printf("changed the password of user '%s'; ended %d browser "
+		       "session(s)\n", name, ended);
 	crypto_free_str(hash);
 	return rc;
 }

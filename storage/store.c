@@ -227,3 +227,6 @@ enum store_rc store_consent_revoke(struct store *s, const char *user_id,
 { return s->ops->xConsentRevoke(s, user_id, client_id, count); }
 enum store_rc store_purge_expired(struct store *s, int64_t now, int *count)
 { return s->ops->xPurgeExpired(s, now, count); }
+enum store_rc store_sessions_end_user(struct store *s, const char *user_id,
+                                      int *count)
+{ return s->ops->xSessionsEndUser(s, user_id, count); }

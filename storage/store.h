@@ -302,6 +302,10 @@ struct store_ops {
 	/* Deletes codes and sessions expired at now (housekeeping), in one
 	 * transaction; *count is the number of rows deleted. */
 	enum store_rc (*xPurgeExpired)(struct store *s, int64_t now, int *count);
+	/* Ends every browser session of a user (a new password, or signing
+	 * the user out everywhere); *count is how many there were. */
+	enum store_rc (*xSessionsEndUser)(struct store *s, const char *user_id,
+	                                  int *count);
 };
 
 /* Each backend embeds this as its first member. */
@@ -377,5 +381,7 @@ enum store_rc store_consent_list(struct store *s, const char *user_id,
 enum store_rc store_consent_revoke(struct store *s, const char *user_id,
                                    const char *client_id, int *count);
 enum store_rc store_purge_expired(struct store *s, int64_t now, int *count);
+enum store_rc store_sessions_end_user(struct store *s, const char *user_id,
+                                      int *count);
 
 #endif

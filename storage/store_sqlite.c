@@ -41,7 +41,7 @@ enum stmt {
 	ST_CODE_ADD, ST_CODE_GET, ST_CODE_CONSUME,
 	ST_SESSION_ADD, ST_SESSION_GET, ST_SESSION_REMOVE,
 	ST_CONSENT_GET, ST_CONSENT_PUT, ST_CONSENT_LIST, ST_CONSENT_REVOKE,
-	ST_PURGE_CODES, ST_PURGE_SESSIONS,
+	ST_PURGE_CODES, ST_PURGE_SESSIONS, ST_SESSIONS_END_USER,
 	ST__MAX
 };
 
@@ -151,6 +151,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_SESSION_GET] = "SELECT " SESSION_COLS " FROM sessions "
 	                   "WHERE session_hash=?1 AND expires_at > ?2",
 	[ST_SESSION_REMOVE] = "DELETE FROM sessions WHERE session_hash=?",
+	[ST_SESSIONS_END_USER] = "DELETE FROM sessions WHERE user_id=?",
 	[ST_CONSENT_GET] = CONSENT_SELECT " WHERE c.user_id=?1 AND "
 	                   "c.client_id=?2",
 	[ST_CONSENT_PUT] = "INSERT INTO consents (user_id, client_id, scope, "
@@ -1054,6 +1055,21 @@ static enum store_rc sq_consent_revoke(struct store *s, const char *user_id,
 	return r;
 }
 
+static enum store_rc sq_sessions_end_user(struct store *s,
+                                          const char *user_id, int *count)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *st = stmt(cn, ST_SESSIONS_END_USER);
+	int n = 0;
+	if (st == NULL)
+		return STORE_IO;
+	bind_text(st, 1, user_id);
+	enum store_rc r = exec_stmt(cn, st, &n);
+	if (count != NULL)
+		*count = n;
+	return r;
+}
+
 static enum store_rc sq_purge_expired(struct store *s, int64_t now,
                                       int *count)
 {
@@ -1103,6 +1119,7 @@ static const struct store_ops sqlite_ops = {
 	.xConsentList = sq_consent_list,
 	.xConsentRevoke = sq_consent_revoke,
 	.xPurgeExpired = sq_purge_expired,
+	.xSessionsEndUser = sq_sessions_end_user,
 };
 
 /* SQLite creates files with 0644 under the usual umask; the database holds

@@ -216,6 +216,27 @@ class FlowTest(AuthorizeBase):
         self.browser = requests.Session()
         self.assertPage(self.get(**self.params()), 200, "Sign in")
 
+    def test_new_password_and_revoke_user_end_sessions(self):
+        self.exchange(self.login_and_consent())
+        self.redirected(self.get(**self.params()), 302)  # signed in
+        out = json.loads(cli(self.db, "user", "passwd", "dave",
+                             "--password-stdin", "--json",
+                             stdin="dave-password-2\n").stdout)
+        self.assertEqual(out["sessions_ended"], 1)
+        self.assertPage(self.get(**self.params()), 200, "Sign in")
+        r = self.submit(self.get(**self.params()), "login", username="dave",
+                        password="dave-password-2")
+        self.redirected(r)  # consent survives a new password
+        out = json.loads(cli(self.db, "token", "revoke", "--user", "dave",
+                             "--json").stdout)
+        self.assertEqual(out["sessions_ended"], 1)
+        self.assertPage(self.get(**self.params()), 200, "Sign in")
+        # Consent revoked: asked again after the next login.
+        cli(self.db, "consent", "revoke", "--user", "dave")
+        r = self.submit(self.get(**self.params()), "login", username="dave",
+                        password="dave-password-2")
+        self.assertPage(r, 200, "Allow access?")
+
     def test_prompt_none(self):
         q = self.redirected(self.get(**self.params(prompt="none")), 302)
         self.assertEqual((q["error"], q["state"]), ("login_required", "st-1"))

@@ -944,7 +944,8 @@ class TestUsers(CliTest):
         self.assertEqual(self.cli.ok("user", "passwd", "alice",
                                      "--password-stdin",
                                      input="new password 123\n"),
-                         "changed the password of user 'alice'\n")
+                         "changed the password of user 'alice'; ended 0 browser "
+                         "session(s)\n")
         (phc2,) = rows(self.db, "SELECT password_hash FROM users WHERE "
                        "username='alice'")[0]
         self.assertNotEqual(phc2, phc)
@@ -1238,14 +1239,16 @@ class TestRefreshTokens(CliTest):
                          {"family_id": "F", "revoked": 0})
         # G was revoked before: its revocation time stays.
         self.assertEqual(self.cli.json("token", "revoke", "--user", "alice"),
-                         {"username": "alice", "revoked": 2})
+                         {"username": "alice", "revoked": 2,
+                          "sessions_ended": 0})
         self.assertEqual(rows(self.db, "SELECT DISTINCT revoked_at FROM "
                               "refresh_tokens WHERE family_id='G'"),
                          [(self.now - 5,)])
         self.assertEqual(rows(self.db, "SELECT token_hash FROM refresh_tokens "
                               "WHERE revoked_at IS NULL"), [("j1",)])
         self.assertEqual(self.cli.ok("token", "revoke", "--user", "alice"),
-                         "revoked 0 token(s) of user 'alice'\n")
+                         "revoked 0 token(s) of user 'alice'; ended 0 browser "
+                         "session(s)\n")
 
     def test_refusals(self):
         usage = [

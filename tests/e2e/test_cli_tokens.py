@@ -213,7 +213,8 @@ class CliTokensTest(LatchkeyTestCase):
                            "subject=? ORDER BY token_hash", (erin,))
 
         self.assertEqual(self.cli.json("token", "revoke", "--user", "dave"),
-                         {"username": "dave", "revoked": n})
+                         {"username": "dave", "revoked": n,
+                          "sessions_ended": 0})
         self.assertEqual(self.unrevoked(dave), 0)
         for t in (d0, d1, d2):
             self.assertFalse(self.active(t["access_token"]))
@@ -233,9 +234,11 @@ class CliTokensTest(LatchkeyTestCase):
         again = self.login("dave")
         self.assertTrue(self.active(again["access_token"]))
         self.assertEqual(self.cli.ok("token", "revoke", "--user", "dave"),
-                         "revoked 2 token(s) of user 'dave'\n")
+                         "revoked 2 token(s) of user 'dave'; ended 0 browser "
+                         "session(s)\n")
         self.assertEqual(self.cli.ok("token", "revoke", "--user", "dave"),
-                         "revoked 0 token(s) of user 'dave'\n")
+                         "revoked 0 token(s) of user 'dave'; ended 0 browser "
+                         "session(s)\n")
 
     def test_user_remove_revokes_the_users_tokens(self):
         d0 = self.login("dave")
