@@ -98,8 +98,7 @@ static void redirect_error(struct authz *a, enum oauth_err err,
 static bool check_client_and_uri(struct authz *a)
 {
 	const struct authz_request *rq = a->rq;
-	if (rq->repeated != NULL && (strcmp(rq->repeated, "client_id") == 0 ||
-	                             strcmp(rq->repeated, "redirect_uri") == 0)) {
+	if (rq->client_or_uri_repeated) {
 		error_page(a, "The request repeats client_id or redirect_uri.");
 		return false;
 	}
@@ -179,6 +178,11 @@ static const char *check_pkce(struct authz *a)
 	if (!pkce_value_ok(c))
 		return "code_challenge must be 43 to 128 characters of "
 		       "[A-Za-z0-9-._~]";
+	/* BASE64URL(SHA256(verifier)) is always 43 characters: anything else
+	 * would make a code no verifier can redeem. */
+	if (m != NULL && strcmp(m, "S256") == 0 &&
+	    (strlen(c) != 43 || strpbrk(c, ".~") != NULL))
+		return "an S256 code_challenge is 43 base64url characters";
 	return NULL;
 }
 
@@ -205,6 +209,24 @@ static bool parse_prompt(const char *s, struct prompt *p)
 	return !(p->none && (p->login || p->consent));
 }
 
+#define STATE_MAX 2048 /* it comes back in a Location header */
+#define VALUE_MAX 4096
+
+/* UTF-8 without control characters, and not too long: what can travel
+ * through the forms and back to the client unchanged. */
+static bool value_ok(const char *v, size_t max)
+{
+	if (v == NULL)
+		return true;
+	size_t n = strlen(v);
+	if (n > max || !utf8_valid(v, n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return false;
+	return true;
+}
+
 /* Everything about the request itself, after the client and URI. */
 static bool check_request(struct authz *a)
 {
@@ -212,6 +234,14 @@ static bool check_request(struct authz *a)
 	const char *why;
 	if (rq->repeated != NULL) {
 		redirect_error(a, OAUTH_INVALID_REQUEST, "a parameter is repeated");
+		return false;
+	}
+	if (!value_ok(rq->state, STATE_MAX) || !value_ok(rq->login_hint, 256) ||
+	    !value_ok(rq->scope, VALUE_MAX) || !value_ok(rq->prompt, 256) ||
+	    !value_ok(rq->response_type, 256) ||
+	    !value_ok(rq->code_challenge_method, 256)) {
+		redirect_error(a, OAUTH_INVALID_REQUEST, "a parameter is too long, "
+		               "not UTF-8, or holds control characters");
 		return false;
 	}
 	if (rq->response_type == NULL) {
@@ -249,10 +279,11 @@ static void read_session(struct authz *a)
 		return;
 	token_hash(a->rq->session, hash);
 	enum store_rc rc = store_session_get(a->g->store, hash, clock_now(), &se);
-	if (rc == STORE_OK &&
-	    store_user_get_by_id(a->g->store, se.user_id, &a->user) == STORE_OK)
+	if (rc == STORE_OK)
+		rc = store_user_get_by_id(a->g->store, se.user_id, &a->user);
+	if (rc == STORE_OK)
 		a->auth_time = se.auth_time;
-	else
+	else if (rc == STORE_NOT_FOUND) /* not on a passing database error */
 		a->out->end_session = true;
 	store_session_clear(&se);
 }
@@ -283,11 +314,15 @@ static bool new_session(struct authz *a)
 	return true;
 }
 
-/* Whether the user has already allowed every scope asked for. */
+/* Whether the user has already allowed every scope asked for. A public
+ * client whose redirect URI is not https could be any app that claimed the
+ * same scheme, so it is asked every time (RFC 6749 section 10.2). */
 static bool consented(struct authz *a)
 {
 	struct store_consent c = {0};
 	size_t len;
+	if (a->cl.is_public && strncmp(a->redirect_uri, "https://", 8) != 0)
+		return false;
 	bool ok = store_consent_get(a->g->store, a->user.user_id,
 	                            a->cl.client_id, &c) == STORE_OK;
 	for (const char *w = words_next(a->scope, &len); ok && w;
@@ -304,8 +339,11 @@ static bool remember_consent(struct authz *a)
 	size_t len;
 	int64_t now = clock_now();
 	/* The union: allowing fewer scopes now does not forget the others. */
-	if (store_consent_get(a->g->store, a->user.user_id, a->cl.client_id,
-	                      &old) == STORE_OK)
+	enum store_rc rc = store_consent_get(a->g->store, a->user.user_id,
+	                                     a->cl.client_id, &old);
+	if (rc != STORE_OK && rc != STORE_NOT_FOUND)
+		return false;
+	if (rc == STORE_OK)
 		scope = xstrdup(old.scope);
 	for (const char *w = words_next(a->scope, &len); w;
 	     w = words_next(w + len, &len))
@@ -316,7 +354,7 @@ static bool remember_consent(struct authz *a)
 		.scope = scope ? scope : (char *)"", .granted_at = now,
 		.updated_at = now,
 	};
-	enum store_rc rc = store_consent_put(a->g->store, &c);
+	rc = store_consent_put(a->g->store, &c);
 	store_consent_clear(&old);
 	free(scope);
 	return rc == STORE_OK;
@@ -378,8 +416,11 @@ static void auto_approve(struct authz *a, const char *username)
 	if (rc != STORE_OK) {
 		log_errx("auto_approve_as: user '%s': %s", username,
 		         store_rc_str(rc));
-		redirect_error(a, OAUTH_ACCESS_DENIED, "auto_approve_as names no "
-		               "user");
+		if (rc == STORE_NOT_FOUND)
+			redirect_error(a, OAUTH_ACCESS_DENIED, "auto_approve_as "
+			               "names no user");
+		else
+			redirect_error(a, OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
 		return;
 	}
 	issue_code(a);

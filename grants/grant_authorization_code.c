@@ -20,8 +20,12 @@ static struct oauth_result replayed(struct grants *g, const char *hash)
 {
 	struct store_code c = {0};
 	int n = 0;
-	if (store_code_get(g->store, hash, &c) == STORE_OK &&
-	    c.family_id != NULL)
+	if (store_code_get(g->store, hash, &c) == STORE_OK && c.used_at == 0) {
+		/* Not a replay: it expired between the check and the write. */
+		store_code_clear(&c);
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, "the code expired");
+	}
+	if (c.family_id != NULL)
 		store_family_revoke(g->store, c.family_id, clock_now(), &n);
 	log_security("authorization code of client %s redeemed again; %d "
 	             "tokens issued from it revoked", c.client_id ? c.client_id

@@ -100,6 +100,7 @@ struct authz_request {
 	const char *prompt, *login_hint;
 	/* The first parameter sent more than once, or NULL (section 3.1). */
 	const char *repeated;
+	bool client_or_uri_repeated; /* client_id or redirect_uri, then */
 	const char *session;     /* the session cookie's value, or NULL */
 	const char *remote_addr; /* for login throttling; may be NULL */
 	/* From the forms, already checked against CSRF by the caller: NULL

@@ -7,7 +7,10 @@
  *
  * CSRF: the forms carry HMAC(server key, lk_csrf cookie). A cross-site
  * page can neither read the cookie nor compute the MAC, and SameSite=Lax
- * keeps the cookies off cross-site POSTs anyway.
+ * keeps the cookies off cross-site POSTs anyway. A sibling subdomain could
+ * plant cookies, so with an https issuer the cookies are __Host- cookies
+ * (which no other host can set), and a form POST whose Origin or
+ * Sec-Fetch-Site says it came from elsewhere is refused.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +21,39 @@
 #include "strutil.h"
 
 #define MAX_PARAMS 32
-#define COOKIE_SESSION "lk_session"
-#define COOKIE_CSRF "lk_csrf"
 #define CSRF_BYTES 32
+
+enum cookie { COOKIE_SESSION, COOKIE_CSRF };
+
+static const char *cookie_name(const struct srv *s, enum cookie c)
+{
+	if (s->https)
+		return c == COOKIE_SESSION ? "__Host-lk_session" : "__Host-lk_csrf";
+	return c == COOKIE_SESSION ? "lk_session" : "lk_csrf";
+}
+
+/* __Host- cookies must have Path=/; plain ones keep to where needed. */
+static const char *cookie_path(const struct srv *s, enum cookie c)
+{
+	return s->https || c == COOKIE_SESSION ? "/" : "/authorize";
+}
+
+/* Whether a form POST came from one of our own pages, as far as the
+ * browser says: Sec-Fetch-Site and Origin, when sent, must agree. */
+static bool same_origin(struct srv_req *rq)
+{
+	const char *site = req_header(rq, "Sec-Fetch-Site");
+	if (site != NULL && strcmp(site, "same-origin") != 0)
+		return false;
+	const char *origin = req_header(rq, "Origin");
+	if (origin == NULL)
+		return true;
+	const char *iss = rq->srv->issuer;
+	const char *host = strstr(iss, "://");
+	size_t n = host == NULL ? strlen(iss)
+	                        : (size_t)(host + 3 - iss) + strcspn(host + 3, "/");
+	return strlen(origin) == n && strncmp(origin, iss, n) == 0;
+}
 
 /* The OAuth parameters every form carries, in pages.c's order. */
 static const char *const oauth_params[] = {
@@ -52,14 +85,15 @@ struct cookies {
 	size_t n;
 };
 
-static void cookie_add(struct cookies *c, struct srv *s, const char *name,
-                       const char *value, const char *path, int64_t max_age)
+static void cookie_add(struct cookies *c, struct srv *s, enum cookie which,
+                       const char *value, int64_t max_age)
 {
 	char age[40] = "";
 	if (max_age >= 0)
 		snprintf(age, sizeof(age), "; Max-Age=%lld", (long long)max_age);
 	if (asprintf(&c->v[c->n], "%s=%s; Path=%s%s; HttpOnly; SameSite=Lax%s",
-	             name, value, path, age, s->https ? "; Secure" : "") < 0)
+	             cookie_name(s, which), value, cookie_path(s, which), age,
+	             s->https ? "; Secure" : "") < 0)
 		abort();
 	c->n++;
 }
@@ -91,14 +125,14 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
 	struct srv *s = rq->srv;
 	struct cookies c = {0};
 	struct page_form pf = {{NULL}, NULL};
-	const char *csrf_cookie = req_cookie(rq, COOKIE_CSRF);
+	const char *csrf_cookie = req_cookie(rq, cookie_name(s, COOKIE_CSRF));
 	char *fresh = NULL;
 
 	if (out->new_session != NULL)
-		cookie_add(&c, s, COOKIE_SESSION, out->new_session, "/",
+		cookie_add(&c, s, COOKIE_SESSION, out->new_session,
 		           out->session_ttl);
 	else if (out->end_session)
-		cookie_add(&c, s, COOKIE_SESSION, "", "/", 0);
+		cookie_add(&c, s, COOKIE_SESSION, "", 0);
 
 	switch (out->outcome) {
 	case AUTHZ_ERROR_PAGE:
@@ -124,9 +158,10 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
 	if (csrf_cookie == NULL || strlen(csrf_cookie) < 43) {
 		fresh = crypto_random_token(CSRF_BYTES);
 		if (fresh == NULL)
-			return error_page(rq, "The server is temporarily unable to "
-			                  "handle the request.");
-		cookie_add(&c, s, COOKIE_CSRF, fresh, "/authorize", -1);
+			return send_page(rq, 503, page_error("The server is "
+			                 "temporarily unable to handle the "
+			                 "request."), &c);
+		cookie_add(&c, s, COOKIE_CSRF, fresh, -1);
 		csrf_cookie = fresh;
 	}
 	char *token = csrf_for(s, csrf_cookie);
@@ -152,6 +187,10 @@ enum MHD_Result h_authorize(struct srv_req *rq)
 	enum form_rc rc;
 	enum MHD_Result ret;
 
+	/* HEAD must not act: a link checker would get codes issued. */
+	if (strcmp(rq->method, "HEAD") == 0)
+		return respond_error(rq, OAUTH_FAIL(OAUTH_METHOD_NOT_ALLOWED,
+		                                    NULL), NULL);
 	if (post && !form_content_type(req_header(rq,
 	                                          MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return error_page(rq, "The request is not a form submission.");
@@ -166,8 +205,11 @@ enum MHD_Result h_authorize(struct srv_req *rq)
 		return error_page(rq, "The request is malformed.");
 	}
 	const char *action = post ? form_param(&f, "action") : NULL;
-	if (action != NULL && !csrf_ok(rq->srv, req_cookie(rq, COOKIE_CSRF),
-	                               form_param(&f, "csrf"))) {
+	struct srv *s = rq->srv;
+	if (action != NULL &&
+	    (!same_origin(rq) ||
+	     !csrf_ok(s, req_cookie(rq, cookie_name(s, COOKIE_CSRF)),
+	              form_param(&f, "csrf")))) {
 		form_free(&f);
 		return error_page(rq, "This form has expired or did not come from "
 		                  "this site. Go back to the application and "
@@ -184,7 +226,9 @@ enum MHD_Result h_authorize(struct srv_req *rq)
 		.prompt = form_param(&f, "prompt"),
 		.login_hint = form_param(&f, "login_hint"),
 		.repeated = form_repeated(&f),
-		.session = req_cookie(rq, COOKIE_SESSION),
+		.client_or_uri_repeated = form_count(&f, "client_id") > 1 ||
+		                          form_count(&f, "redirect_uri") > 1,
+		.session = req_cookie(rq, cookie_name(s, COOKIE_SESSION)),
 		.remote_addr = rq->remote_addr,
 		.action = action,
 		.username = form_param(&f, "username"),

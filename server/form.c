@@ -143,3 +143,11 @@ bool form_content_type(const char *ct)
 		rest++;
 	return *rest == '\0' || *rest == ';';
 }
+
+size_t form_count(const struct form *f, const char *name)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < f->n; i++)
+		n += strcmp(f->v[i].name, name) == 0;
+	return n;
+}

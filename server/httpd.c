@@ -6,7 +6,9 @@
  * (we route, and refuse early with 404/405/413 where we can), then with
  * body chunks (buffered up to max_body_size), then once more with no data,
  * when the handler runs and responds. on_completed frees the request and
- * writes its access-log line, whatever happened to it.
+ * writes its access-log line, whatever happened to it; a request MHD
+ * refused itself (a malformed request line or headers, before on_request)
+ * is freed without one.
  */
 #include <arpa/inet.h>
 #include <errno.h>

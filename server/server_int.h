@@ -39,6 +39,8 @@ const char *form_param(const struct form *f, const char *name);
 /* Whether a Content-Type is application/x-www-form-urlencoded (media type
  * parameters such as charset allowed), as section 3.2 requires. */
 bool form_content_type(const char *ct);
+/* How many times name appears. */
+size_t form_count(const struct form *f, const char *name);
 /* The first parameter name that appears more than once, or NULL. */
 const char *form_repeated(const struct form *f);
 void form_free(struct form *f);

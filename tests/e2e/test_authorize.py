@@ -237,6 +237,22 @@ class FlowTest(AuthorizeBase):
                         password="dave-password-2")
         self.assertPage(r, 200, "Allow access?")
 
+    def test_public_client_with_a_custom_scheme_is_always_asked(self):
+        cli(self.db, "client", "add", "Native", "--id", "native", "--public",
+            "--redirect-uri", "com.example.app:/cb", "--scope", "read")
+        p = self.params(client_id="native", redirect_uri="com.example.app:/cb")
+        r = self.submit(self.get(**p), "login", username="dave",
+                        password="dave-password-1")
+        self.assertPage(r, 200, "Allow access?")
+        r = self.submit(r, "allow")
+        self.assertEqual(r.status_code, 303)
+        self.assertTrue(r.headers["location"].startswith(
+            "com.example.app:/cb?code="))
+        # Another app may have claimed the scheme: ask again, every time.
+        self.assertPage(self.get(**p), 200, "Allow access?")
+        r = self.get(**dict(p, prompt="none"))
+        self.assertIn("error=consent_required", r.headers["location"])
+
     def test_prompt_none(self):
         q = self.redirected(self.get(**self.params(prompt="none")), 302)
         self.assertEqual((q["error"], q["state"]), ("login_required", "st-1"))
@@ -443,6 +459,40 @@ class AuthorizeErrorTest(AuthorizeBase):
         q = self.redirected(self.get(**self.params(client_id="cc")), 302)
         self.assertEqual(q["error"], "unauthorized_client")
 
+    def test_head_is_refused_and_issues_nothing(self):
+        self.exchange(self.login_and_consent())
+        r = self.browser.head(self.url(**self.params()), allow_redirects=False)
+        self.assertEqual(r.status_code, 405)
+        self.assertNotIn("location", r.headers)
+        self.assertEqual(json.loads(cli(self.db, "token", "list", "--json")
+                                    .stdout).__len__(), 1)
+
+    def test_values_that_cannot_travel_unchanged(self):
+        for extra in ({"state": "a\u0001b"}, {"state": "x" * 2049},
+                      {"login_hint": "\n"}, {"code_challenge": "A" * 44},
+                      {"code_challenge": "A" * 42 + "~"}):
+            with self.subTest(extra=list(extra)):
+                q = self.redirected(self.get(**self.params(**extra)), 302)
+                self.assertEqual(q["error"], "invalid_request")
+        # Not UTF-8: sent raw (requests would encode it).
+        p = urllib.parse.urlencode(self.params())
+        r = self.s.request("GET", "/authorize?" + p.replace("state=st-1",
+                                                            "state=%FF"))
+        self.assertEqual(r.status, 302)
+        self.assertIn("error=invalid_request", r.headers["location"])
+        # A 2048-byte state is fine and comes back whole.
+        state = "s" * 2048
+        q = self.redirected(self.get(**self.params(state=state,
+                                                   prompt="none")), 302)
+        self.assertEqual((q["error"], q["state"]), ("login_required", state))
+
+    def test_repeated_client_id_after_another_repeat_is_a_page(self):
+        q = ("state=a&state=b&client_id=web&client_id=conf&redirect_uri="
+             + urllib.parse.quote(CB, safe=""))
+        r = self.s.request("GET", "/authorize?" + q)
+        self.assertEqual(r.status, 400)
+        self.assertNotIn("location", r.headers)
+
     def test_csrf(self):
         page = self.get(**self.params())
         good = Form(page.text).fields["csrf"]
@@ -527,17 +577,42 @@ class AutoApproveTest(AuthorizeBase):
 class HttpsCookieTest(AuthorizeBase):
     SERVER_ARGS = ("--issuer", "https://auth.example.test")
 
-    def test_cookies_are_secure_with_an_https_issuer(self):
+    def test_cookies_are_secure_host_cookies_with_an_https_issuer(self):
         r = self.get(**self.params())
-        self.assertIn("; Secure", r.headers["set-cookie"])
+        self.assertRegex(r.headers["set-cookie"],
+                         r"^__Host-lk_csrf=[A-Za-z0-9_-]{43}; Path=/; "
+                         r"HttpOnly; SameSite=Lax; Secure$")
         # The browser would only send it back over https: do it by hand.
         csrf = r.headers["set-cookie"].split(";")[0]
         data = dict(Form(r.text).fields, action="login", username="dave",
                     password="dave-password-1")
+        # A plain lk_csrf cookie (say, planted by a sibling subdomain) is
+        # not the __Host- one.
+        plain = csrf.replace("__Host-", "")
+        r = requests.post(self.base + "/authorize", data=data,
+                          headers={"Cookie": plain}, allow_redirects=False)
+        self.assertPage(r, 400, "Cannot continue")
         r = requests.post(self.base + "/authorize", data=data,
                           headers={"Cookie": csrf}, allow_redirects=False)
         self.assertPage(r, 200, "Allow access?")
-        self.assertRegex(r.headers["set-cookie"], r"^lk_session=.*; Secure$")
+        self.assertRegex(r.headers["set-cookie"],
+                         r"^__Host-lk_session=[A-Za-z0-9_-]{43}; Path=/; "
+                         r"Max-Age=28800; HttpOnly; SameSite=Lax; Secure$")
+        # A form posted from another origin is refused, token or not.
+        for h in ({"Origin": "https://evil.example"},
+                  {"Origin": "null"}, {"Sec-Fetch-Site": "same-site"},
+                  {"Sec-Fetch-Site": "cross-site"}):
+            with self.subTest(h=h):
+                r = requests.post(self.base + "/authorize", data=data,
+                                  headers={"Cookie": csrf, **h},
+                                  allow_redirects=False)
+                self.assertPage(r, 400, "Cannot continue")
+        r = requests.post(self.base + "/authorize", data=data,
+                          headers={"Cookie": csrf, "Sec-Fetch-Site":
+                                   "same-origin", "Origin":
+                                   "https://auth.example.test"},
+                          allow_redirects=False)
+        self.assertPage(r, 200, "Allow access?")
 
 
 class DocumentedCurlFlowTest(AuthorizeBase):
