@@ -119,6 +119,17 @@ class Server:
             urllib.parse.urlencode(form)
         return self.request("POST", "/token", body=body, headers=h)
 
+    def introspect(self, token, auth):
+        """POST /introspect as auth (client_id, secret); the JSON body."""
+        r = self.request("POST", "/introspect",
+                         body=urllib.parse.urlencode({"token": token}),
+                         headers={"Content-Type":
+                                  "application/x-www-form-urlencoded",
+                                  "Authorization": basic(*auth)})
+        if r.status != 200:
+            raise AssertionError(f"introspect: {r.status} {r.body!r}")
+        return r.json()
+
     def get_json(self, path):
         r = self.request("GET", path)
         if r.status != 200:

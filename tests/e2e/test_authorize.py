@@ -13,7 +13,7 @@ import urllib.parse
 import jwt
 import requests
 
-from lk_harness import LatchkeyTestCase, add_client, basic, cli
+from lk_harness import LatchkeyTestCase, add_client, cli
 
 CB = "https://app.example/cb"
 PAGE_HEADERS = {
@@ -156,13 +156,7 @@ class AuthorizeBase(LatchkeyTestCase):
         return self.s.token(form, auth=self.conf)
 
     def active(self, token):
-        r = self.s.request("POST", "/introspect",
-                           body=urllib.parse.urlencode({"token": token}),
-                           headers={"Content-Type":
-                                    "application/x-www-form-urlencoded",
-                                    "Authorization": basic(*self.api)})
-        self.assertEqual(r.status, 200, r.body)
-        return r.json()["active"]
+        return self.s.introspect(token, self.api)["active"]
 
 
 class FlowTest(AuthorizeBase):
@@ -182,11 +176,7 @@ class FlowTest(AuthorizeBase):
         dave = [u for u in user_id if u["username"] == "dave"][0]
         self.assertEqual((claims["sub"], claims["client_id"]),
                          (dave["user_id"], "web"))
-        intro = self.s.request(
-            "POST", "/introspect",
-            body=urllib.parse.urlencode({"token": t["access_token"]}),
-            headers={"Content-Type": "application/x-www-form-urlencoded",
-                     "Authorization": basic(*self.api)}).json()
+        intro = self.s.introspect(t["access_token"], self.api)
         self.assertEqual((intro["active"], intro["username"]), (True, "dave"))
         # The refresh token behaves as any: it rotates.
         r = self.s.token({"grant_type": "refresh_token", "client_id": "web",
@@ -547,11 +537,7 @@ class AutoApproveTest(AuthorizeBase):
         t = self.exchange(q["code"]).json()
         self.assertEqual(jwt.decode(t["access_token"], options={
             "verify_signature": False})["client_id"], "web")
-        intro = self.s.request(
-            "POST", "/introspect",
-            body=urllib.parse.urlencode({"token": t["access_token"]}),
-            headers={"Content-Type": "application/x-www-form-urlencoded",
-                     "Authorization": basic(*self.api)}).json()
+        intro = self.s.introspect(t["access_token"], self.api)
         self.assertEqual(intro["username"], "erin")
         # Bad requests are still refused.
         q = self.redirected(self.get(**self.params(scope="admin")), 302)
@@ -563,12 +549,8 @@ class AutoApproveTest(AuthorizeBase):
         cli(self.db, "client", "update", "web", "--auto-approve-as", "dave")
         q = self.redirected(self.get(**self.params()), 302)
         t = self.exchange(q["code"]).json()
-        self.assertEqual(self.s.request(
-            "POST", "/introspect",
-            body=urllib.parse.urlencode({"token": t["access_token"]}),
-            headers={"Content-Type": "application/x-www-form-urlencoded",
-                     "Authorization": basic(*self.api)}).json()["username"],
-            "dave")
+        self.assertEqual(self.s.introspect(t["access_token"],
+                                           self.api)["username"], "dave")
         cli(self.db, "client", "update", "web", "--auto-approve-as", "ghost")
         q = self.redirected(self.get(**self.params()), 302)
         self.assertEqual(q["error"], "access_denied")

@@ -45,13 +45,7 @@ class RefreshBase(LatchkeyTestCase):
                         **extra}, auth=auth or self.app)
 
     def active(self, s, token):
-        r = s.request("POST", "/introspect",
-                      body=urllib.parse.urlencode({"token": token}),
-                      headers={"Content-Type":
-                               "application/x-www-form-urlencoded",
-                               "Authorization": basic(*self.rs)})
-        self.assertEqual(r.status, 200, r.body)
-        return r.json()["active"]
+        return s.introspect(token, self.rs)["active"]
 
 
 class RefreshTest(RefreshBase):
