@@ -6,13 +6,14 @@
  *                 check options and arity, open the store, run a handler)
  *   cli_util.c    the option table and parser, errors, opening the store
  *                 and `migrate`, output helpers (JSON, tables, times),
- *                 input validation, password input
+ *                 option values, password input
  *   cmd_client.c  `client ...`     cmd_user.c   `user ...`
  *   cmd_token.c   `token ...`      cmd_key.c    `key ...`
  *   cmd_consent.c `consent ...`
  *
- * Everything else in those files is static. The validators are declared
- * here so tests/unit/test_cli_args.c can exercise them directly.
+ * Everything else in those files is static. The parsers of option values
+ * are declared here so tests/unit/test_cli_args.c can exercise them
+ * directly; the rules they apply are core's (validate.h).
  *
  * Ownership: option values and positional arguments are borrowed from
  * argv; struct adm_args owns only the arrays that point into it.
@@ -27,6 +28,7 @@
 #include <stdio.h>
 
 #include "store.h"
+#include "validate.h"
 
 /* ---- exit statuses ------------------------------------------------------ */
 
@@ -239,58 +241,30 @@ struct adm_word_kind {
 int adm_collect_words(const struct adm_optval *ov,
                       const struct adm_word_kind *kind, char **out);
 
-/* ---- validation (each returns true for an acceptable value) ------------- */
+/* ---- values in the CLI's own syntax --------------------------------------
+ * The rules themselves (lengths, characters, known names) are core's
+ * (validate.h), shared with latchkeyd's fixtures file; these add the
+ * CLI's words for "the server's setting". */
 
-#define ADM_CLIENT_ID_MAX 128
-#define ADM_CLIENT_NAME_MAX 256
-#define ADM_SECRET_MAX 512
-#define ADM_REDIRECT_URI_MAX 2048
-#define ADM_USERNAME_MAX 128
-#define ADM_PASSWORD_MIN 8
-#define ADM_PASSWORD_MAX 1024
-#define ADM_TTL_MAX 31536000 /* one year, in seconds */
-
-bool adm_utf8_valid(const char *s, size_t len);
-/* 1-128 characters of [A-Za-z0-9._~-] (RFC 3986 unreserved). */
-bool adm_client_id_valid(const char *id);
-/* 1-256 bytes of UTF-8 without control characters. */
-bool adm_client_name_valid(const char *name);
-/* 1-512 characters of %x20-7E (RFC 6749 appendix A.2, VSCHAR). */
-bool adm_secret_valid(const char *secret);
-/* One RFC 6749 section 3.3 scope-token. */
-bool adm_scope_valid(const char *scope);
-/* One of the grant types Latchkey knows. */
-bool adm_grant_type_valid(const char *grant);
-/* An absolute URI without fragment (RFC 6749 section 3.1.2); http and
- * https URIs need an authority with a host. */
-bool adm_redirect_uri_valid(const char *uri);
-/* A whole number of seconds 1..ADM_TTL_MAX, or "default" (*out = 0, the
+/* A whole number of seconds 1..VALID_TTL_MAX, or "default" (*out = 0, the
  * server's default). Returns 0, or -1 with *out untouched. */
 int adm_ttl_parse(const char *s, int64_t *out);
 /* An on_refresh policy: "nothing", "revoke" or "hook" (*out = that name,
  * a static string), or "default" (*out = NULL, the server's setting).
  * Exact, lowercase words only. Returns 0, or -1 with *out untouched. */
 int adm_on_refresh_parse(const char *s, const char **out);
-/* 1-128 characters of printable ASCII other than space. */
-bool adm_username_valid(const char *username);
 /* An auto_approve_as value: a valid username (*out = s), "" (*out = "",
  * off for this client) or "default" (*out = NULL, the server's setting).
  * Returns 0, or -1 with *out untouched. */
 int adm_auto_approve_parse(const char *s, const char **out);
-/* ADM_PASSWORD_MIN..ADM_PASSWORD_MAX bytes. */
-bool adm_password_length_valid(size_t len);
-/* NULL when a client of this type may have these grant types, else why
- * not (RFC 6749 section 4.4: client_credentials is for confidential
- * clients only). */
-const char *adm_grants_check(bool is_public, const char *grant_types);
 
 /* ---- secrets from the operator ------------------------------------------ */
 
-/* Reads a new password into buf (ADM_PASSWORD_MAX + 2 bytes): with
+/* Reads a new password into buf (VALID_PASSWORD_MAX + 2 bytes): with
  * from_stdin the first line of stdin; else, when stdin is a terminal, a
  * prompt twice without echo. Checks the length. Returns ADM_EXIT_OK, or
  * prints why and returns ADM_EXIT_USAGE. The caller wipes buf. */
-#define ADM_PASSWORD_BUF (ADM_PASSWORD_MAX + 2)
+#define ADM_PASSWORD_BUF (VALID_PASSWORD_MAX + 2)
 int adm_read_password(bool from_stdin, char buf[ADM_PASSWORD_BUF]);
 /* Reads one line from f into buf without its "\n" (and a "\r" before it).
  * At most cap - 1 bytes are accepted. Returns the length, ADM_LINE_EOF at

@@ -3,7 +3,8 @@
  *
  * Sections: the option table and the command-line parser; errors and
  * opening the store; output (JSON, aligned tables, times); lists given as
- * repeated options; validation of operator input; reading a password.
+ * repeated options; option values in the CLI's syntax (the rules are
+ * core/validate.c's); reading a password.
  * The commands themselves live in cmd_*.c and the dispatcher in main.c.
  */
 #include "cli.h"
@@ -485,154 +486,10 @@ int adm_collect_words(const struct adm_optval *ov,
 	return rc;
 }
 
-/* ---- validation --------------------------------------------------------- */
+/* ---- option values ------------------------------------------------------ */
 
-/* RFC 3629 (core/strutil.c), for names the CLI stores and prints. */
-bool adm_utf8_valid(const char *str, size_t len)
-{
-	return utf8_valid(str, len);
-}
-
-static bool all_chars(const char *s, size_t min, size_t max,
-                      bool (*ok)(unsigned char c))
-{
-	size_t len = strlen(s);
-	if (len < min || len > max)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!ok((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
-/* RFC 3986 section 2.3: unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~".
- * Such an id needs no escaping in a URL, a form body or Basic auth. */
-static bool unreserved(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-	       c == '~';
-}
-
-static bool vschar(unsigned char c) { return c >= 0x20 && c <= 0x7e; }
-static bool visible(unsigned char c) { return c > 0x20 && c < 0x7f; }
-
-bool adm_client_id_valid(const char *id)
-{
-	return all_chars(id, 1, ADM_CLIENT_ID_MAX, unreserved);
-}
-
-bool adm_client_name_valid(const char *name)
-{
-	size_t len = strlen(name);
-	if (len == 0 || len > ADM_CLIENT_NAME_MAX || !adm_utf8_valid(name, len))
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		/* C0 controls, DEL, and C1 controls (U+0080-U+009F). */
-		if (c < 0x20 || c == 0x7f ||
-		    (c == 0xc2 && (unsigned char)name[i + 1] < 0xa0))
-			return false;
-	}
-	return true;
-}
-
-bool adm_secret_valid(const char *secret)
-{
-	return all_chars(secret, 1, ADM_SECRET_MAX, vschar);
-}
-
-bool adm_scope_valid(const char *scope)
-{
-	return scope_token_valid(scope, strlen(scope));
-}
-
-/* The grant types the server implements, by their RFC 6749 names. */
-static const char *const grant_types[] = {
-	"authorization_code", /* section 4.1 */
-	"password",           /* section 4.3 */
-	"client_credentials", /* section 4.4 */
-	"refresh_token",      /* section 6 */
-};
-
-#define NGRANT_TYPES (sizeof(grant_types) / sizeof(grant_types[0]))
-
-bool adm_grant_type_valid(const char *grant)
-{
-	for (size_t i = 0; i < NGRANT_TYPES; i++)
-		if (strcmp(grant, grant_types[i]) == 0)
-			return true;
-	return false;
-}
-
-static bool alpha(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-/* RFC 3986 section 3.2: authority = [ userinfo "@" ] host [ ":" port ]. */
-static bool authority_has_host(const char *auth, size_t len)
-{
-	const char *end = auth + len;
-	const char *at = NULL;
-	for (const char *p = auth; p < end; p++)
-		if (*p == '@')
-			at = p;
-	const char *host = at != NULL ? at + 1 : auth;
-	const char *host_end;
-	if (host < end && *host == '[') { /* IP-literal */
-		host_end = memchr(host, ']', (size_t)(end - host));
-		if (host_end == NULL || host_end == host + 1)
-			return false;
-		host_end++;
-	} else {
-		host_end = memchr(host, ':', (size_t)(end - host));
-		if (host_end == NULL)
-			host_end = end;
-		if (host_end == host)
-			return false;
-	}
-	if (host_end == end)
-		return true;
-	if (*host_end != ':')
-		return false;
-	for (const char *p = host_end + 1; p < end; p++)
-		if (*p < '0' || *p > '9')
-			return false;
-	return true;
-}
-
-bool adm_redirect_uri_valid(const char *uri)
-{
-	size_t len = strlen(uri);
-	if (len == 0 || len > ADM_REDIRECT_URI_MAX)
-		return false;
-	/* Printable ASCII without space: RFC 3986 has no raw whitespace,
-	 * control or non-ASCII characters. The fragment is excluded by RFC
-	 * 6749 section 3.1.2. */
-	for (size_t i = 0; i < len; i++)
-		if (!visible((unsigned char)uri[i]) || uri[i] == '#')
-			return false;
-	/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
-	size_t s = 0;
-	if (!alpha((unsigned char)uri[0]))
-		return false;
-	while (alpha((unsigned char)uri[s]) ||
-	       (uri[s] >= '0' && uri[s] <= '9') || uri[s] == '+' ||
-	       uri[s] == '-' || uri[s] == '.')
-		s++;
-	if (uri[s] != ':' || uri[s + 1] == '\0')
-		return false;
-	bool web = (s == 4 && strncasecmp(uri, "http", 4) == 0) ||
-	           (s == 5 && strncasecmp(uri, "https", 5) == 0);
-	if (!web)
-		return true;
-	const char *rest = uri + s + 1;
-	if (strncmp(rest, "//", 2) != 0)
-		return false;
-	rest += 2;
-	return authority_has_host(rest, strcspn(rest, "/?"));
-}
+/* "default" is the CLI's word for the server's setting; every other value
+ * must pass core's rule (validate.h). */
 
 int adm_ttl_parse(const char *s, int64_t *out)
 {
@@ -647,18 +504,14 @@ int adm_ttl_parse(const char *s, int64_t *out)
 		if (*p < '0' || *p > '9')
 			return -1;
 		v = v * 10 + (*p - '0');
-		if (v > ADM_TTL_MAX)
+		if (v > VALID_TTL_MAX)
 			return -1; /* also stops long inputs before overflow */
 	}
-	if (v < 1)
+	if (!valid_ttl(v))
 		return -1;
 	*out = v;
 	return 0;
 }
-
-/* What a refresh may do to the access token issued with the refresh token
- * (the values the clients.on_refresh column allows, migration 0002). */
-static const char *const on_refresh_policies[] = {"nothing", "revoke", "hook"};
 
 int adm_on_refresh_parse(const char *s, const char **out)
 {
@@ -666,47 +519,22 @@ int adm_on_refresh_parse(const char *s, const char **out)
 		*out = NULL;
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(on_refresh_policies) /
-	                           sizeof(on_refresh_policies[0]); i++) {
-		if (strcmp(s, on_refresh_policies[i]) == 0) {
-			*out = on_refresh_policies[i];
-			return 0;
-		}
-	}
-	return -1;
-}
-
-bool adm_username_valid(const char *username)
-{
-	return all_chars(username, 1, ADM_USERNAME_MAX, visible);
+	const char *policy = valid_on_refresh(s);
+	if (policy == NULL)
+		return -1;
+	*out = policy;
+	return 0;
 }
 
 int adm_auto_approve_parse(const char *s, const char **out)
 {
 	if (strcmp(s, "default") == 0)
 		*out = NULL;
-	else if (*s == '\0' || adm_username_valid(s))
+	else if (*s == '\0' || valid_username(s))
 		*out = s;
 	else
 		return -1;
 	return 0;
-}
-
-bool adm_password_length_valid(size_t len)
-{
-	return len >= ADM_PASSWORD_MIN && len <= ADM_PASSWORD_MAX;
-}
-
-const char *adm_grants_check(bool is_public, const char *grant_types_list)
-{
-	static const char cc[] = "client_credentials";
-	if (words_count(grant_types_list) == 0)
-		return "a client needs at least one grant type";
-	if (is_public && words_contains(grant_types_list, cc, sizeof(cc) - 1))
-		return "a public client cannot use the client_credentials "
-		       "grant (RFC 6749 section 4.4: confidential clients "
-		       "only)";
-	return NULL;
 }
 
 /* ---- reading a password ------------------------------------------------- */
@@ -763,9 +591,7 @@ static int line_fail(long n)
 		return adm_fail(ADM_EXIT_USAGE,
 		                "the password holds a NUL byte");
 	default:
-		return adm_fail(ADM_EXIT_USAGE,
-		                "the password must be %d to %d bytes long",
-		                ADM_PASSWORD_MIN, ADM_PASSWORD_MAX);
+		return adm_fail(ADM_EXIT_USAGE, "%s", VALID_PASSWORD_RULE);
 	}
 }
 
@@ -795,7 +621,7 @@ int adm_read_password(bool from_stdin, char buf[ADM_PASSWORD_BUF])
 		                "no password: stdin is not a terminal; "
 		                "pass --password-stdin to read it from stdin");
 	}
-	if (n < 0 || !adm_password_length_valid((size_t)n))
+	if (n < 0 || !valid_password_length((size_t)n))
 		return line_fail(n);
 	return ADM_EXIT_OK;
 }

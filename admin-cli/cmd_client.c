@@ -29,24 +29,15 @@
 /* ---- the settable fields ------------------------------------------------ */
 
 static const struct adm_word_kind grant_kind = {
-	"grant type",
-	"known grant types are authorization_code, client_credentials, "
-	"password and refresh_token",
-	false, adm_grant_type_valid,
+	"grant type", VALID_GRANT_TYPE_RULE, false, valid_grant_type,
 };
 
 static const struct adm_word_kind scope_kind = {
-	"scope",
-	"a scope is printable ASCII without space, '\"' or '\\' "
-	"(RFC 6749 section 3.3)",
-	true, adm_scope_valid,
+	"scope", VALID_SCOPE_RULE, true, valid_scope,
 };
 
 static const struct adm_word_kind uri_kind = {
-	"redirect URI",
-	"an absolute URI (scheme:...) without fragment, spaces or non-ASCII "
-	"characters; http and https URIs need //host",
-	false, adm_redirect_uri_valid,
+	"redirect URI", VALID_REDIRECT_URI_RULE, false, valid_redirect_uri,
 };
 
 static int set_words(char **field, const struct adm_optval *ov,
@@ -67,18 +58,17 @@ static int set_ttl(int64_t *field, const struct adm_optval *ov,
 	if (adm_ttl_parse(ov->v[0], field) == 0)
 		return ADM_EXIT_OK;
 	return adm_fail(ADM_EXIT_USAGE,
-	                "invalid %s '%s': a whole number of seconds from 1 to "
-	                "%d, or 'default'", what, ov->v[0], ADM_TTL_MAX);
+	                "invalid %s '%s': " VALID_TTL_RULE ", or 'default'",
+	                what, ov->v[0]);
 }
 
 static int check_name(const char *name)
 {
-	if (adm_client_name_valid(name))
+	if (valid_client_name(name))
 		return ADM_EXIT_OK;
 	return adm_fail(ADM_EXIT_USAGE,
-	                "invalid client name '%s': 1 to %d bytes of UTF-8 "
-	                "without control characters", name,
-	                ADM_CLIENT_NAME_MAX);
+	                "invalid client name '%s': " VALID_CLIENT_NAME_RULE,
+	                name);
 }
 
 static int set_name(struct store_client *c, const struct adm_optval *ov)
@@ -107,9 +97,9 @@ static int set_on_refresh(struct store_client *c, const struct adm_optval *ov)
 	const char *policy;
 	if (adm_on_refresh_parse(ov->v[0], &policy) != 0)
 		return adm_fail(ADM_EXIT_USAGE,
-		                "invalid on-refresh policy '%s': one of nothing, "
-		                "revoke, hook, or 'default' for the server's "
-		                "setting", ov->v[0]);
+		                "invalid on-refresh policy '%s': "
+		                VALID_ON_REFRESH_RULE ", or 'default' for the "
+		                "server's setting", ov->v[0]);
 	free(c->on_refresh);
 	c->on_refresh = policy != NULL ? xstrdup(policy) : NULL;
 	return ADM_EXIT_OK;
@@ -121,10 +111,9 @@ static int set_auto_approve(struct store_client *c,
 	const char *who;
 	if (adm_auto_approve_parse(ov->v[0], &who) != 0)
 		return adm_fail(ADM_EXIT_USAGE,
-		                "invalid --auto-approve-as '%s': a username (1 to "
-		                "%d printable ASCII characters without spaces), "
-		                "'' for off, or 'default' for the server's "
-		                "setting", ov->v[0], ADM_USERNAME_MAX);
+		                "invalid --auto-approve-as '%s': a username ("
+		                VALID_USERNAME_RULE "), '' for off, or 'default' "
+		                "for the server's setting", ov->v[0]);
 	free(c->auto_approve_as);
 	c->auto_approve_as = who != NULL ? xstrdup(who) : NULL;
 	return ADM_EXIT_OK;
@@ -192,7 +181,7 @@ static int apply_fields(const struct adm_args *a, struct store_client *c)
 		if (rc != ADM_EXIT_OK)
 			return rc;
 	}
-	const char *why = adm_grants_check(c->is_public, c->grant_types);
+	const char *why = valid_grants_check(c->is_public, c->grant_types);
 	if (why != NULL)
 		return adm_fail(ADM_EXIT_USAGE, "%s", why);
 	return ADM_EXIT_OK;
@@ -372,18 +361,16 @@ int cmd_client_add(struct adm_ctx *ctx)
 	rc = check_exclusive(a);
 	if (rc != ADM_EXIT_OK)
 		return rc;
-	if (id != NULL && !adm_client_id_valid(id))
+	if (id != NULL && !valid_client_id(id))
 		return adm_fail(ADM_EXIT_USAGE,
-		                "invalid client id '%s': 1 to %d characters of "
-		                "A-Z a-z 0-9 . _ ~ -", id, ADM_CLIENT_ID_MAX);
+		                "invalid client id '%s': " VALID_CLIENT_ID_RULE, id);
 	if (c.is_public && given != NULL)
 		return adm_fail(ADM_EXIT_USAGE,
 		                "--public and --secret exclude each other: a "
 		                "public client has no secret");
-	if (given != NULL && !adm_secret_valid(given))
+	if (given != NULL && !valid_secret(given))
 		return adm_fail(ADM_EXIT_USAGE,
-		                "invalid --secret: 1 to %d printable ASCII "
-		                "characters", ADM_SECRET_MAX);
+		                "invalid --secret: " VALID_SECRET_RULE);
 
 	rc = check_name(ctx->argv[0]);
 	if (rc != ADM_EXIT_OK)

@@ -29,11 +29,10 @@ static json_t *user_json(const struct store_user *u)
 
 static int check_username(const char *name)
 {
-	if (adm_username_valid(name))
+	if (valid_username(name))
 		return ADM_EXIT_OK;
 	return adm_fail(ADM_EXIT_USAGE,
-	                "invalid username '%s': 1 to %d printable ASCII "
-	                "characters without spaces", name, ADM_USERNAME_MAX);
+	                "invalid username '%s': " VALID_USERNAME_RULE, name);
 }
 
 /* Reads the new password and hashes it into *hash (caller frees). The

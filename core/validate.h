@@ -1,0 +1,87 @@
+/*
+ * validate.h: the rules every client and user setting must follow, wherever
+ * it comes from: the admin CLI's options (admin-cli/) or latchkeyd's
+ * fixtures file (server/fixtures.c). One definition, so a value the CLI
+ * refuses is refused by the fixtures file too, with the same words.
+ *
+ * Each check takes a borrowed string and returns whether it is acceptable;
+ * nothing here allocates. The syntax of the caller (the CLI's 'default'
+ * word, JSON types) stays with the caller. The VALID_*_RULE strings say
+ * what an acceptable value looks like, for error messages.
+ */
+#ifndef LK_VALIDATE_H
+#define LK_VALIDATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define VALID_CLIENT_ID_MAX 128
+#define VALID_CLIENT_NAME_MAX 256
+#define VALID_SECRET_MAX 512
+#define VALID_REDIRECT_URI_MAX 2048
+#define VALID_USERNAME_MAX 128
+#define VALID_PASSWORD_MIN 8
+#define VALID_PASSWORD_MAX 1024
+#define VALID_TTL_MAX 31536000 /* one year, in seconds */
+
+/* Two steps, so the macro's value is quoted rather than its name. */
+#define VALID_STR_(x) #x
+#define VALID_STR(x) VALID_STR_(x)
+
+#define VALID_CLIENT_ID_RULE \
+	"1 to " VALID_STR(VALID_CLIENT_ID_MAX) " characters of " \
+	"A-Z a-z 0-9 . _ ~ -"
+#define VALID_CLIENT_NAME_RULE \
+	"1 to " VALID_STR(VALID_CLIENT_NAME_MAX) " bytes of UTF-8 without " \
+	"control characters"
+#define VALID_SECRET_RULE \
+	"1 to " VALID_STR(VALID_SECRET_MAX) " printable ASCII characters"
+#define VALID_SCOPE_RULE \
+	"a scope is printable ASCII without space, '\"' or '\\' " \
+	"(RFC 6749 section 3.3)"
+#define VALID_GRANT_TYPE_RULE \
+	"known grant types are authorization_code, client_credentials, " \
+	"password and refresh_token"
+#define VALID_REDIRECT_URI_RULE \
+	"an absolute URI (scheme:...) without fragment, spaces or non-ASCII " \
+	"characters; http and https URIs need //host"
+#define VALID_TTL_RULE \
+	"a whole number of seconds from 1 to " VALID_STR(VALID_TTL_MAX)
+#define VALID_ON_REFRESH_RULE "one of nothing, revoke, hook"
+#define VALID_USERNAME_RULE \
+	"1 to " VALID_STR(VALID_USERNAME_MAX) " printable ASCII characters " \
+	"without spaces"
+#define VALID_PASSWORD_RULE \
+	"the password must be " VALID_STR(VALID_PASSWORD_MIN) " to " \
+	VALID_STR(VALID_PASSWORD_MAX) " bytes long"
+
+/* 1-128 characters of [A-Za-z0-9._~-] (RFC 3986 unreserved). */
+bool valid_client_id(const char *id);
+/* 1-256 bytes of UTF-8 without control characters (C0, DEL, C1). */
+bool valid_client_name(const char *name);
+/* 1-512 characters of %x20-7E (RFC 6749 appendix A.2, VSCHAR). */
+bool valid_secret(const char *secret);
+/* One RFC 6749 section 3.3 scope-token. */
+bool valid_scope(const char *scope);
+/* One of the grant types Latchkey implements, by its exact name. */
+bool valid_grant_type(const char *grant);
+/* An absolute URI without fragment (RFC 6749 section 3.1.2); http and
+ * https URIs need an authority with a host. */
+bool valid_redirect_uri(const char *uri);
+/* 1-128 characters of printable ASCII other than space. */
+bool valid_username(const char *username);
+/* VALID_PASSWORD_MIN..VALID_PASSWORD_MAX bytes. */
+bool valid_password_length(size_t len);
+/* A lifetime of 1..VALID_TTL_MAX seconds. */
+bool valid_ttl(int64_t seconds);
+/* The on_refresh policy named s ("nothing", "revoke", "hook"; exact,
+ * lowercase) as a static string, or NULL when s names none. */
+const char *valid_on_refresh(const char *s);
+/* NULL when a client of this type may have these grant types (a space-
+ * separated list), else why not, as a static sentence: at least one is
+ * needed, and RFC 6749 section 4.4 keeps client_credentials for
+ * confidential clients. */
+const char *valid_grants_check(bool is_public, const char *grant_types);
+
+#endif
