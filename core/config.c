@@ -96,6 +96,33 @@ static const struct setting settings[] = {
 	 "failed password logins per client address per window"},
 	{"login_failure_window", S_INT, OFF(login_failure_window), "300", 1,
 	 86400, NULL, "seconds a failed-login count lasts"},
+	{"ephemeral", S_BOOL, OFF(ephemeral), "false", 0, 1, NULL,
+	 "serve from a private temporary database, removed at exit (db is "
+	 "ignored)"},
+	{"fixtures", S_STR, OFF(fixtures), "", 0, 0, NULL,
+	 "JSON file of clients and users applied at start (and at "
+	 "/_control/reset)"},
+	{"ready_file", S_STR, OFF(ready_file), "", 0, 0, NULL,
+	 "also write the ready line to this file"},
+	{"test_double", S_BOOL, OFF(test_double), "false", 0, 1, NULL,
+	 "TESTS ONLY: serve the /_control/ endpoints (clock, faults, reset, "
+	 "tokens) to loopback clients"},
+	{"token_path", S_STR, OFF(token_path), "/token", 0, 0, NULL,
+	 "path of the token endpoint"},
+	{"authorize_path", S_STR, OFF(authorize_path), "/authorize", 0, 0, NULL,
+	 "path of the authorization endpoint"},
+	{"revoke_path", S_STR, OFF(revoke_path), "/revoke", 0, 0, NULL,
+	 "path of the revocation endpoint"},
+	{"introspect_path", S_STR, OFF(introspect_path), "/introspect", 0, 0,
+	 NULL, "path of the introspection endpoint"},
+	{"jwks_path", S_STR, OFF(jwks_path), "/jwks.json", 0, 0, NULL,
+	 "path of the JWKS document"},
+	{"metadata_path", S_STR, OFF(metadata_path),
+	 "/.well-known/oauth-authorization-server", 0, 0, NULL,
+	 "path of the RFC 8414 metadata document"},
+	{"resource_path", S_STR, OFF(resource_path), "/resource", 0, 0, NULL,
+	 "path of the Bearer-protected resource that answers with a token's "
+	 "claims"},
 	{"log_format", S_STR, OFF(log_format), "text", 0, 0, formats,
 	 "log line format"},
 	{"log_level", S_STR, OFF(log_level), "info", 0, 0, levels,
@@ -345,6 +372,16 @@ static const char *argv_config(int argc, char **argv)
 	return NULL;
 }
 
+static bool bool_word(const char *v)
+{
+	static const char *const words[] = {"true", "false", "1", "0", "yes",
+	                                    "no", "on", "off"};
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcasecmp(v, words[i]) == 0)
+			return true;
+	return false;
+}
+
 static int apply_argv(struct lk_config *c, int argc, char **argv, char *err,
                       size_t errlen)
 {
@@ -372,6 +409,11 @@ static int apply_argv(struct lk_config *c, int argc, char **argv, char *err,
 			return -1;
 		}
 		const char *v = eq ? eq + 1 : NULL;
+		/* A boolean flag alone means true (--ephemeral); a boolean word
+		 * after it is its value (--ephemeral false). */
+		if (v == NULL && s->type == S_BOOL &&
+		    (i + 1 >= argc || !bool_word(argv[i + 1])))
+			v = "true";
 		if (v == NULL) {
 			if (i + 1 >= argc) {
 				snprintf(err, errlen, "flag '%.64s' needs a value", a);
@@ -383,6 +425,36 @@ static int apply_argv(struct lk_config *c, int argc, char **argv, char *err,
 		flag_name(s, where, sizeof(where));
 		if (set_value(c, s, v, where, err, errlen) != 0)
 			return -1;
+	}
+	return 0;
+}
+
+/* Endpoint paths are matched exactly against the request path. */
+static int check_paths(const struct lk_config *c, char *err, size_t errlen)
+{
+	const struct {
+		const char *name, *value;
+	} paths[] = {
+		{"token_path", c->token_path}, {"authorize_path", c->authorize_path},
+		{"revoke_path", c->revoke_path},
+		{"introspect_path", c->introspect_path},
+		{"jwks_path", c->jwks_path}, {"metadata_path", c->metadata_path},
+		{"resource_path", c->resource_path},
+	};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		const char *p = paths[i].value;
+		bool ok = p[0] == '/' && strlen(p) <= 512 &&
+		          strncmp(p, "/_control/", 10) != 0 &&
+		          strcmp(p, "/healthz") != 0;
+		for (const char *q = p; ok && *q; q++)
+			ok = *q > 0x20 && *q < 0x7f && *q != '?' && *q != '#';
+		if (!ok) {
+			snprintf(err, errlen, "setting '%s': '%.200s' is not a path "
+			         "(it must start with '/', hold no spaces, '?' or "
+			         "'#', and not be /healthz or under /_control/)",
+			         paths[i].name, p);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -474,7 +546,7 @@ enum config_result config_load(struct lk_config *c, int argc, char **argv,
 	}
 	if (check_issuer(c->issuer, err, errlen) != 0)
 		return CONFIG_ERR;
-	if (check_hook(c, err, errlen) != 0)
+	if (check_hook(c, err, errlen) != 0 || check_paths(c, err, errlen) != 0)
 		return CONFIG_ERR;
 	if (c->db[0] == '\0') {
 		snprintf(err, errlen, "setting 'db': must not be empty");

@@ -38,6 +38,12 @@ struct lk_config {
 	long login_max_failures;
 	long login_max_failures_per_address;
 	long login_failure_window; /* seconds */
+	long ephemeral;        /* bool */
+	char *fixtures;        /* "" for none */
+	char *ready_file;      /* "" for none */
+	long test_double;      /* bool */
+	char *token_path, *authorize_path, *revoke_path, *introspect_path;
+	char *jwks_path, *metadata_path, *resource_path;
 	char *log_format;      /* text | json */
 	char *log_level;       /* debug | info | warn | error */
 

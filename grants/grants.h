@@ -156,6 +156,11 @@ struct oauth_result grants_introspect(struct grants *g,
                                       const struct token_ref_request *rq,
                                       struct introspection *out,
                                       char **client_id);
+/* What a resource server learns of a Bearer access token (RFC 6750): the
+ * same as introspection, for access tokens only, without a client. */
+void grants_check_bearer(struct grants *g, const char *token,
+                         struct introspection *out);
+
 /* Revokes a token issued to the authenticated client; a refresh token
  * takes its whole family (refresh and access tokens) with it. An unknown, invalid
  * or already revoked token is success (RFC 7009 section 2.2). */

@@ -123,7 +123,7 @@ enum MHD_Result h_token(struct srv_req *rq)
 	return ret;
 }
 
-static json_t *introspection_json(const struct introspection *in)
+json_t *introspection_json(const struct introspection *in)
 {
 	/* RFC 7662 section 2.2: an inactive token is only "active": false. */
 	if (!in->active)
@@ -256,17 +256,18 @@ enum MHD_Result h_metadata(struct srv_req *rq)
 	static const char *const query[] = {"query", NULL};
 	struct grants_metadata md;
 	const char *iss = rq->srv->issuer;
+	const struct lk_config *c = rq->srv->cfg;
 
 	if (grants_metadata(rq->srv->grants, &md) != 0)
 		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
 		                                    NULL), NULL);
 	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "issuer", iss,
-	    "authorization_endpoint", endpoint(iss, "/authorize"),
-	    "token_endpoint", endpoint(iss, "/token"),
-	    "revocation_endpoint", endpoint(iss, "/revoke"),
-	    "introspection_endpoint", endpoint(iss, "/introspect"),
-	    "jwks_uri", endpoint(iss, "/jwks.json"),
+	    "authorization_endpoint", endpoint(iss, c->authorize_path),
+	    "token_endpoint", endpoint(iss, c->token_path),
+	    "revocation_endpoint", endpoint(iss, c->revoke_path),
+	    "introspection_endpoint", endpoint(iss, c->introspect_path),
+	    "jwks_uri", endpoint(iss, c->jwks_path),
 	    "grant_types_supported", str_array(md.grant_types),
 	    "token_endpoint_auth_methods_supported", str_array(md.auth_methods),
 	    "response_types_supported", str_array(code));

@@ -170,11 +170,21 @@ static bool declared_too_large(struct srv_req *rq)
 	       n > (unsigned long long)rq->srv->cfg->max_body_size;
 }
 
+static bool loopback(const struct srv_req *rq)
+{
+	return strcmp(rq->remote_addr, "::1") == 0 ||
+	       strncmp(rq->remote_addr, "127.", 4) == 0 ||
+	       strncmp(rq->remote_addr, "::ffff:127.", 11) == 0;
+}
+
 /* First call: route, and refuse what can be refused before any body. */
 static enum MHD_Result on_headers(struct srv_req *rq)
 {
 	bool allowed;
-	rq->route = route_find(rq->path, rq->method, &allowed);
+	rq->route = route_find(rq->srv, rq->path, rq->method, &allowed);
+	/* The test double's controls do not exist for anyone off this host. */
+	if (rq->route != NULL && rq->route->control && !loopback(rq))
+		rq->route = NULL;
 	if (rq->route == NULL)
 		return respond_error(rq, OAUTH_FAIL(OAUTH_NOT_FOUND, NULL), NULL);
 	if (!allowed)
@@ -250,6 +260,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	if (rq->too_large)
 		return respond_error(rq, OAUTH_FAIL(OAUTH_REQUEST_TOO_LARGE, NULL),
 		                     NULL);
+	enum MHD_Result ret;
+	if (fault_fire(rq, &ret))
+		return ret;
+	if (rq->delay_ms > 0) { /* a stall must not hold up the worker */
+		if (offload_start(rq))
+			return MHD_YES;
+		rq->delay_ms = 0;
+	}
 	return rq->route->fn(rq);
 }
 
@@ -300,6 +318,14 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 	s->store = st;
 	s->issuer = xstrdup(issuer);
 	s->https = strncmp(issuer, "https://", 8) == 0;
+	pthread_mutex_init(&s->fault_mu, NULL);
+	if (router_init(s, cfg, err, errlen) != 0) {
+		pthread_mutex_destroy(&s->fault_mu);
+		close(listen_fd);
+		free(s->issuer);
+		free(s);
+		return -1;
+	}
 	if (crypto_random(s->csrf_key, sizeof(s->csrf_key)) != 0) {
 		snprintf(err, errlen, "no randomness for the CSRF key");
 		close(listen_fd);
@@ -340,6 +366,8 @@ void srv_stop(struct srv *s)
 	offload_drain(s);
 	MHD_stop_daemon(s->daemon);
 	offload_free(s);
+	faults_free(s);
+	pthread_mutex_destroy(&s->fault_mu);
 	free(s->issuer);
 	free(s);
 }

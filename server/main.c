@@ -4,6 +4,7 @@
  * in reverse order. Prints one JSON "ready" line on stdout once requests
  * can be served, so a harness can wait for it instead of polling.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,18 +20,65 @@
 #include "store.h"
 #include "strutil.h"
 
-static void print_ready(const char *issuer, const char *host, int port)
+/* The ready line, on stdout and, if asked, in a file. The file appears
+ * whole (written aside, then renamed), so a harness that sees it can read
+ * it at once. Returns 0, or -1 if the file could not be written. */
+static int announce_ready(const char *issuer, const char *host, int port,
+                          const char *ready_file)
 {
 	json_t *o = json_pack("{s:b, s:s, s:I, s:s, s:i}", "ready", 1, "issuer",
 	                      issuer, "pid", (json_int_t)getpid(), "host", host,
 	                      "port", port);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	if (s != NULL) {
+	int rc = 0;
+	json_decref(o);
+	if (s == NULL)
+		return -1;
+	if (ready_file[0] != '\0') {
+		char *tmp = NULL;
+		FILE *f = NULL;
+		if (asprintf(&tmp, "%s.%d.tmp", ready_file, (int)getpid()) < 0)
+			abort();
+		if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%s\n", s) < 0 ||
+		    fclose(f) != 0 || rename(tmp, ready_file) != 0) {
+			log_errx("ready_file %s: %s", ready_file, strerror(errno));
+			unlink(tmp);
+			rc = -1;
+		}
+		free(tmp);
+	}
+	if (rc == 0) {
 		printf("%s\n", s);
 		fflush(stdout);
 	}
 	free(s);
-	json_decref(o);
+	return rc;
+}
+
+/* --ephemeral: a private directory for the database, removed at exit. */
+static char *ephemeral_dir(void)
+{
+	const char *t = getenv("TMPDIR");
+	char *dir = NULL;
+	if (asprintf(&dir, "%s/latchkeyd-XXXXXX", t && t[0] ? t : "/tmp") < 0)
+		abort();
+	if (mkdtemp(dir) == NULL) {
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+static void ephemeral_remove(const char *dir)
+{
+	static const char *const files[] = {"latchkey.db", "latchkey.db-wal",
+	                                    "latchkey.db-shm"};
+	char path[4096];
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 static int wait_for_signal(void)
@@ -52,6 +100,7 @@ int main(int argc, char **argv)
 	struct grants *g = NULL;
 	struct srv *srv = NULL;
 	char *issuer = NULL;
+	char *tmpdir = NULL, *db = NULL;
 	int rc = 1;
 
 	switch (config_load(&cfg, argc, argv, stdout, err, sizeof(err))) {
@@ -79,15 +128,34 @@ int main(int argc, char **argv)
 	/* A core dump would hold the signing keys and the secret cache. */
 	prctl(PR_SET_DUMPABLE, 0);
 
+	if (cfg.ephemeral) {
+		if ((tmpdir = ephemeral_dir()) == NULL) {
+			log_errx("ephemeral: cannot make a temporary directory: %s",
+			         strerror(errno));
+			goto out;
+		}
+		if (asprintf(&db, "%s/latchkey.db", tmpdir) < 0)
+			abort();
+	} else {
+		db = xstrdup(cfg.db);
+	}
 	int applied = 0, schema = 0;
-	if (store_open(cfg.db, &st, err, sizeof(err)) != STORE_OK ||
+	if (store_open(db, &st, err, sizeof(err)) != STORE_OK ||
 	    store_migrate(st, &applied, &schema, err, sizeof(err)) != STORE_OK) {
-		log_errx("database %s: %s", cfg.db, err);
+		log_errx("database %s: %s", db, err);
 		goto out;
 	}
-	if (applied > 0)
+	if (applied > 0 && !cfg.ephemeral)
 		log_info("database %s: applied %d migration(s), schema version %d",
-		         cfg.db, applied, schema);
+		         db, applied, schema);
+	/* Test data is hashed fast in a throwaway database: start-up stays
+	 * at milliseconds and no request waits for Argon2id. */
+	if (cfg.fixtures[0] != '\0' &&
+	    fixtures_apply(st, cfg.fixtures, cfg.ephemeral != 0, err,
+	                   sizeof(err)) != 0) {
+		log_errx("%s", err);
+		goto out;
+	}
 
 	int port = 0;
 	int fd = srv_listen(cfg.listen_host, cfg.listen_port, &port, err,
@@ -141,7 +209,11 @@ int main(int argc, char **argv)
 	}
 	log_info("listening on %s:%d, issuer %s, %ld threads", cfg.listen_host,
 	         port, issuer, cfg.threads);
-	print_ready(issuer, cfg.listen_host, port);
+	if (cfg.test_double)
+		log_warnx("test_double: /_control/ endpoints are on for loopback "
+		          "clients (for tests only)");
+	if (announce_ready(issuer, cfg.listen_host, port, cfg.ready_file) != 0)
+		goto out;
 
 	int sig = wait_for_signal();
 	log_info("signal %d: shutting down", sig);
@@ -150,6 +222,10 @@ out:
 	srv_stop(srv);
 	grants_free(g);
 	store_close(st);
+	if (tmpdir != NULL)
+		ephemeral_remove(tmpdir);
+	free(tmpdir);
+	free(db);
 	free(issuer);
 	config_free(&cfg);
 	return rc;

@@ -58,6 +58,12 @@ static void *run(void *arg)
 	struct srv_req *rq = arg;
 	struct srv *s = rq->srv;
 
+	if (rq->delay_ms > 0) { /* an injected stall (control.c) */
+		struct timespec ts = {rq->delay_ms / 1000,
+		                      (rq->delay_ms % 1000) * 1000000};
+		while (nanosleep(&ts, &ts) != 0)
+			;
+	}
 	(void)rq->route->fn(rq); /* keeps its response in rq->pending */
 	rq->offload_done = true;
 	/* Before the resume: from then on rq belongs to MHD's thread. */

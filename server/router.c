@@ -1,21 +1,14 @@
 /*
  * router.c: the route table. Paths are exact (no patterns), so a lookup is
  * a short scan; the table is the one place that says which endpoint exists
- * and which methods it takes.
+ * and which methods it takes. The OAuth endpoints' paths are settings, so
+ * Latchkey can stand where a client has another provider's paths
+ * hard-coded; the table is built once at start from them.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "server_int.h"
-
-static const struct route routes[] = {
-	{"/authorize", M_GET | M_POST, h_authorize},
-	{"/token", M_POST, h_token},
-	{"/introspect", M_POST, h_introspect},
-	{"/revoke", M_POST, h_revoke},
-	{"/jwks.json", M_GET, h_jwks},
-	{"/.well-known/oauth-authorization-server", M_GET, h_metadata},
-	{"/healthz", M_GET, h_healthz},
-};
 
 static unsigned method_bit(const char *m)
 {
@@ -26,13 +19,52 @@ static unsigned method_bit(const char *m)
 	return 0;
 }
 
-const struct route *route_find(const char *path, const char *method,
-                               bool *allowed)
+static void add(struct srv *s, const char *path, unsigned methods,
+                handler_fn fn, bool control)
 {
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (strcmp(routes[i].path, path) == 0) {
-			*allowed = (routes[i].methods & method_bit(method)) != 0;
-			return &routes[i];
+	s->routes[s->nroutes++] =
+	    (struct route){.path = path, .methods = methods, .fn = fn,
+	                   .control = control};
+}
+
+int router_init(struct srv *s, const struct lk_config *c, char *err,
+                size_t errlen)
+{
+	s->nroutes = 0;
+	add(s, c->authorize_path, M_GET | M_POST, h_authorize, false);
+	add(s, c->token_path, M_POST, h_token, false);
+	add(s, c->introspect_path, M_POST, h_introspect, false);
+	add(s, c->revoke_path, M_POST, h_revoke, false);
+	add(s, c->jwks_path, M_GET, h_jwks, false);
+	add(s, c->metadata_path, M_GET, h_metadata, false);
+	add(s, c->resource_path, M_GET | M_POST, h_resource, false);
+	add(s, "/healthz", M_GET, h_healthz, false);
+	if (c->test_double) {
+		add(s, "/_control/clock", M_GET | M_POST, h_control_clock, true);
+		add(s, "/_control/faults", M_GET | M_POST, h_control_faults,
+		    true);
+		add(s, "/_control/reset", M_POST, h_control_reset, true);
+		add(s, "/_control/tokens", M_GET, h_control_tokens, true);
+	}
+	for (size_t i = 0; i < s->nroutes; i++) {
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(s->routes[i].path, s->routes[k].path) == 0) {
+				snprintf(err, errlen, "two endpoints share the path "
+				         "'%.200s'", s->routes[i].path);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+const struct route *route_find(const struct srv *s, const char *path,
+                               const char *method, bool *allowed)
+{
+	for (size_t i = 0; i < s->nroutes; i++) {
+		if (strcmp(s->routes[i].path, path) == 0) {
+			*allowed = (s->routes[i].methods & method_bit(method)) != 0;
+			return &s->routes[i];
 		}
 	}
 	*allowed = false;

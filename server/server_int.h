@@ -84,6 +84,7 @@ struct srv_req {
 	/* The headers handlers read, copied before the offload so that the
 	 * thread never calls into MHD (req_header answers from these). */
 	char *h_content_type, *h_authorization;
+	long delay_ms; /* an injected stall (control.c), served by offload.c */
 	int fd; /* the connection's socket, for client_gone; -1 if unknown */
 	struct timespec started;
 	/* for the access log */
@@ -93,12 +94,28 @@ struct srv_req {
 	char *grant_type;
 };
 
+#define M_GET 0x1  /* also HEAD */
+#define M_POST 0x2
+
+typedef enum MHD_Result (*handler_fn)(struct srv_req *rq);
+
+struct route {
+	const char *path;
+	unsigned methods;
+	handler_fn fn;
+	bool control; /* /_control/: loopback clients only */
+};
+
+#define MAX_ROUTES 16
+
 struct srv {
 	struct MHD_Daemon *daemon;
 	const struct lk_config *cfg;
 	struct grants *grants;
 	struct store *store;
 	char *issuer;
+	struct route routes[MAX_ROUTES];
+	size_t nroutes;
 	bool https; /* the issuer is https: cookies get Secure */
 	unsigned char csrf_key[32];
 	/* offload.c */
@@ -108,6 +125,9 @@ struct srv {
 	int off_inflight; /* offloaded requests not yet completed */
 	int off_max;
 	bool off_stopping;
+	/* control.c */
+	pthread_mutex_t fault_mu;
+	struct fault *faults;
 };
 
 /* ---- offload.c ---------------------------------------------------------- */
@@ -127,20 +147,14 @@ void offload_complete(struct srv *s);
 
 /* ---- router.c ----------------------------------------------------------- */
 
-#define M_GET 0x1  /* also HEAD */
-#define M_POST 0x2
 
-typedef enum MHD_Result (*handler_fn)(struct srv_req *rq);
-
-struct route {
-	const char *path;
-	unsigned methods;
-	handler_fn fn;
-};
-
+/* Builds s->routes from the path settings; -1 with err when two
+ * endpoints would share a path. */
+int router_init(struct srv *s, const struct lk_config *cfg, char *err,
+                size_t errlen);
 /* Finds the route for path; *allowed says whether method is accepted. */
-const struct route *route_find(const char *path, const char *method,
-                               bool *allowed);
+const struct route *route_find(const struct srv *s, const char *path,
+                               const char *method, bool *allowed);
 /* "GET, HEAD" style value for the Allow header of route. */
 const char *route_allow(const struct route *r);
 
@@ -153,6 +167,18 @@ enum MHD_Result h_jwks(struct srv_req *rq);
 enum MHD_Result h_metadata(struct srv_req *rq);
 enum MHD_Result h_healthz(struct srv_req *rq);
 enum MHD_Result h_authorize(struct srv_req *rq); /* authorize.c */
+enum MHD_Result h_resource(struct srv_req *rq);  /* resource.c */
+/* control.c: the test double's /_control/ endpoints */
+enum MHD_Result h_control_clock(struct srv_req *rq);
+enum MHD_Result h_control_faults(struct srv_req *rq);
+enum MHD_Result h_control_reset(struct srv_req *rq);
+enum MHD_Result h_control_tokens(struct srv_req *rq);
+/* An armed fault for rq's route, taken: answered here (true), or left
+ * as rq->delay_ms for the caller to honour. false: no fault. */
+bool fault_fire(struct srv_req *rq, enum MHD_Result *ret);
+void faults_free(struct srv *s);
+/* RFC 7662's response body, shared with /resource. */
+json_t *introspection_json(const struct introspection *in);
 
 /* ---- httpd.c ------------------------------------------------------------ */
 

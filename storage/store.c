@@ -230,3 +230,5 @@ enum store_rc store_purge_expired(struct store *s, int64_t now, int *count)
 enum store_rc store_sessions_end_user(struct store *s, const char *user_id,
                                       int *count)
 { return s->ops->xSessionsEndUser(s, user_id, count); }
+enum store_rc store_reset_tokens(struct store *s)
+{ return s->ops->xResetTokens(s); }

@@ -306,6 +306,10 @@ struct store_ops {
 	 * the user out everywhere); *count is how many there were. */
 	enum store_rc (*xSessionsEndUser)(struct store *s, const char *user_id,
 	                                  int *count);
+	/* Deletes every token record, refresh token, code, session and
+	 * consent, in one transaction (the test double's reset). Clients,
+	 * users and keys stay. */
+	enum store_rc (*xResetTokens)(struct store *s);
 };
 
 /* Each backend embeds this as its first member. */
@@ -383,5 +387,6 @@ enum store_rc store_consent_revoke(struct store *s, const char *user_id,
 enum store_rc store_purge_expired(struct store *s, int64_t now, int *count);
 enum store_rc store_sessions_end_user(struct store *s, const char *user_id,
                                       int *count);
+enum store_rc store_reset_tokens(struct store *s);
 
 #endif

@@ -1070,6 +1070,23 @@ static enum store_rc sq_sessions_end_user(struct store *s,
 	return r;
 }
 
+static enum store_rc sq_reset_tokens(struct store *s)
+{
+	static const char sql[] =
+	    "BEGIN IMMEDIATE;"
+	    "DELETE FROM access_tokens; DELETE FROM refresh_tokens;"
+	    "DELETE FROM authorization_codes; DELETE FROM sessions;"
+	    "DELETE FROM consents; COMMIT;";
+	struct conn *cn = conn_get(s);
+	if (cn == NULL)
+		return STORE_IO;
+	enum store_rc r = store_sqlite_rc(sqlite3_exec(cn->db, sql, NULL, NULL,
+	                                               NULL));
+	if (r != STORE_OK)
+		sqlite3_exec(cn->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
 static enum store_rc sq_purge_expired(struct store *s, int64_t now,
                                       int *count)
 {
@@ -1120,6 +1137,7 @@ static const struct store_ops sqlite_ops = {
 	.xConsentRevoke = sq_consent_revoke,
 	.xPurgeExpired = sq_purge_expired,
 	.xSessionsEndUser = sq_sessions_end_user,
+	.xResetTokens = sq_reset_tokens,
 };
 
 /* SQLite creates files with 0644 under the usual umask; the database holds

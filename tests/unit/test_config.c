@@ -211,6 +211,30 @@ static void test_flag_forms(void **state)
 	                      "31536000", NULL), CONFIG_OK);
 	assert_int_equal(c.access_token_ttl, 31536000);
 	config_free(&c);
+	/* A boolean flag alone is true, whether last or before another flag;
+	 * a boolean word after it is its value; anything else is not. */
+	assert_int_equal(load(&c, err, sizeof(err), "--ephemeral",
+	                      "--test-double", NULL), CONFIG_OK);
+	assert_int_equal(c.ephemeral, 1);
+	assert_int_equal(c.test_double, 1);
+	config_free(&c);
+	assert_int_equal(load(&c, err, sizeof(err), "--ephemeral", "false",
+	                      "--rotate-refresh-tokens", "OFF", NULL), CONFIG_OK);
+	assert_int_equal(c.ephemeral, 0);
+	assert_int_equal(c.rotate_refresh_tokens, 0);
+	config_free(&c);
+	assert_int_equal(load(&c, err, sizeof(err), "--ephemeral", "maybe", NULL),
+	                 CONFIG_ERR);
+	config_free(&c);
+	/* Endpoint paths must be paths. */
+	assert_int_equal(load(&c, err, sizeof(err), "--token-path",
+	                      "/realms/x/protocol/openid-connect/token", NULL),
+	                 CONFIG_OK);
+	config_free(&c);
+	assert_int_equal(load(&c, err, sizeof(err), "--token-path", "token",
+	                      NULL), CONFIG_ERR);
+	assert_non_null(strstr(err, "token_path"));
+	config_free(&c);
 }
 
 static void test_env_only(void **state)

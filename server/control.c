@@ -1,0 +1,362 @@
+/*
+ * control.c: the test double's /_control/ endpoints (only with
+ * test_double, only for loopback clients; httpd.c enforces both) and the
+ * faults they arm. A test suite moves the server's clock, makes the next
+ * requests to an endpoint fail or stall, wipes all tokens, and lists what
+ * was issued. Every answer is JSON; parameters are form fields.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "server_int.h"
+#include "strutil.h"
+
+#define MAX_FAULT_DELAY_MS 60000
+
+struct fault {
+	const struct route *route;
+	long remaining;
+	int status;       /* 0 with delay_ms: a stall, then the real answer */
+	char error[64];
+	long delay_ms;
+	struct fault *next;
+};
+
+static const struct hdr no_store[] = {{"Cache-Control", "no-store"},
+                                      {NULL, NULL}};
+
+static enum MHD_Result bad(struct srv_req *rq, const char *why)
+{
+	return respond_error(rq, OAUTH_FAIL(OAUTH_INVALID_REQUEST, why),
+	                     no_store);
+}
+
+/* The form body of a POST (empty is fine), or the query of a GET. */
+static bool read_form(struct srv_req *rq, struct form *f)
+{
+	const char *s = strcmp(rq->method, "POST") == 0 ? rq->body : rq->query;
+	size_t n = strcmp(rq->method, "POST") == 0 ? rq->body_len
+	           : s != NULL                     ? strlen(s)
+	                                           : 0;
+	return form_parse(s ? s : "", n, 16, f) == FORM_OK &&
+	       form_repeated(f) == NULL;
+}
+
+/* A whole number in [lo, hi]; false otherwise. */
+static bool number(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	if (s == NULL || *s == '\0')
+		return false;
+	long v = strtol(s, &end, 10);
+	if (*end != '\0' || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+static enum MHD_Result clock_json(struct srv_req *rq)
+{
+	return respond_json(rq, 200, json_pack("{s:I, s:I}", "now",
+	                                       (json_int_t)clock_now(), "offset",
+	                                       (json_int_t)clock_offset()),
+	                    no_store);
+}
+
+/* POST advance=SECONDS moves time forward (or back, if negative);
+ * reset=true undoes every move. GET tells the time. */
+enum MHD_Result h_control_clock(struct srv_req *rq)
+{
+	struct form f = {0};
+	long secs;
+	enum MHD_Result r;
+	if (!read_form(rq, &f)) {
+		r = bad(rq, "malformed or repeated parameters");
+	} else if (strcmp(rq->method, "GET") == 0) {
+		r = clock_json(rq);
+	} else if (form_param(&f, "reset") != NULL) {
+		clock_reset();
+		r = clock_json(rq);
+	} else if (number(form_param(&f, "advance"), -315360000, 315360000,
+	                  &secs)) {
+		clock_advance(secs);
+		log_info("test double: clock moved by %ld s (offset now %lld)",
+		         secs, (long long)clock_offset());
+		r = clock_json(rq);
+	} else {
+		r = bad(rq, "give advance=SECONDS or reset=true");
+	}
+	form_free(&f);
+	return r;
+}
+
+/* The route a fault names: an endpoint's short name or its path. */
+static const struct route *fault_route(const struct srv *s, const char *name)
+{
+	static const struct {
+		const char *name;
+		handler_fn fn;
+	} names[] = {
+		{"authorize", h_authorize}, {"token", h_token},
+		{"introspect", h_introspect}, {"revoke", h_revoke},
+		{"jwks", h_jwks}, {"metadata", h_metadata},
+		{"resource", h_resource}, {"healthz", h_healthz},
+	};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(names[i].name, name) != 0)
+			continue;
+		for (size_t k = 0; k < s->nroutes; k++)
+			if (s->routes[k].fn == names[i].fn)
+				return &s->routes[k];
+	}
+	for (size_t k = 0; k < s->nroutes; k++)
+		if (!s->routes[k].control && strcmp(s->routes[k].path, name) == 0)
+			return &s->routes[k];
+	return NULL;
+}
+
+/* The OAuth error code an injected status carries unless one is given. */
+static const char *default_error(int status)
+{
+	switch (status) {
+	case 400: return "invalid_request";
+	case 401: return "invalid_client";
+	case 403: return "access_denied";
+	case 503: return "temporarily_unavailable";
+	default: return "server_error";
+	}
+}
+
+static json_t *faults_json(struct srv *s)
+{
+	json_t *a = json_array();
+	for (struct fault *f = s->faults; f != NULL; f = f->next) {
+		json_t *o = json_pack("{s:s, s:I}", "endpoint", f->route->path,
+		                      "remaining", (json_int_t)f->remaining);
+		if (f->status != 0) {
+			json_object_set_new(o, "status", json_integer(f->status));
+			json_object_set_new(o, "error", json_string(f->error));
+		}
+		if (f->delay_ms != 0)
+			json_object_set_new(o, "delay_ms",
+			                    json_integer(f->delay_ms));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static void faults_clear(struct srv *s)
+{
+	while (s->faults != NULL) {
+		struct fault *f = s->faults;
+		s->faults = f->next;
+		free(f);
+	}
+}
+
+void faults_free(struct srv *s)
+{
+	faults_clear(s);
+}
+
+/* POST endpoint=NAME|PATH [count=N] (status=CODE [error=CODE] |
+ * delay_ms=MS) arms a fault for the next N requests to that endpoint;
+ * clear=true drops them all. GET lists what is armed. */
+enum MHD_Result h_control_faults(struct srv_req *rq)
+{
+	struct srv *s = rq->srv;
+	struct form f = {0};
+	struct fault nf = {0};
+	long count = 1, status = 0, delay = 0;
+	const char *err = NULL;
+
+	if (!read_form(rq, &f)) {
+		err = "malformed or repeated parameters";
+	} else if (strcmp(rq->method, "POST") == 0 &&
+	           form_param(&f, "clear") != NULL) {
+		pthread_mutex_lock(&s->fault_mu);
+		faults_clear(s);
+		pthread_mutex_unlock(&s->fault_mu);
+	} else if (strcmp(rq->method, "POST") == 0) {
+		const char *ep = form_param(&f, "endpoint");
+		const char *e = form_param(&f, "error");
+		nf.route = ep ? fault_route(s, ep) : NULL;
+		if (nf.route == NULL)
+			err = "endpoint must name an endpoint: authorize, token, "
+			      "introspect, revoke, jwks, metadata, resource, "
+			      "healthz, or its path";
+		else if (form_param(&f, "count") &&
+		         !number(form_param(&f, "count"), 1, 1000000, &count))
+			err = "count must be 1 to 1000000";
+		else if (form_param(&f, "status") &&
+		         !number(form_param(&f, "status"), 400, 599, &status))
+			err = "status must be 400 to 599";
+		else if (form_param(&f, "delay_ms") &&
+		         !number(form_param(&f, "delay_ms"), 1,
+		                 MAX_FAULT_DELAY_MS, &delay))
+			err = "delay_ms must be 1 to 60000";
+		else if ((status == 0) == (delay == 0))
+			err = "give status (and error) or delay_ms";
+		else if (e != NULL && (strlen(e) >= sizeof(nf.error) ||
+		                       !scope_token_valid(e, strlen(e))))
+			err = "error must be a short error code";
+		if (err == NULL) {
+			nf.remaining = count;
+			nf.status = (int)status;
+			nf.delay_ms = delay;
+			snprintf(nf.error, sizeof(nf.error), "%s",
+			         e ? e : default_error((int)status));
+			struct fault *p = xcalloc(1, sizeof(*p));
+			*p = nf;
+			pthread_mutex_lock(&s->fault_mu);
+			/* Appended: faults fire in the order they were armed. */
+			struct fault **pp = &s->faults;
+			while (*pp != NULL)
+				pp = &(*pp)->next;
+			*pp = p;
+			pthread_mutex_unlock(&s->fault_mu);
+			log_info("test double: next %ld request(s) to %s: %s",
+			         count, nf.route->path,
+			         status ? "an injected error" : "a delay");
+		}
+	}
+	form_free(&f);
+	if (err != NULL)
+		return bad(rq, err);
+	pthread_mutex_lock(&s->fault_mu);
+	json_t *list = faults_json(s);
+	pthread_mutex_unlock(&s->fault_mu);
+	return respond_json(rq, 200, json_pack("{s:o}", "faults", list),
+	                    no_store);
+}
+
+bool fault_fire(struct srv_req *rq, enum MHD_Result *ret)
+{
+	struct srv *s = rq->srv;
+	struct fault hit = {0};
+	bool found = false;
+
+	if (!s->cfg->test_double || rq->route->control)
+		return false;
+	pthread_mutex_lock(&s->fault_mu);
+	for (struct fault **pp = &s->faults; *pp != NULL; pp = &(*pp)->next) {
+		struct fault *f = *pp;
+		if (f->route != rq->route)
+			continue;
+		hit = *f;
+		found = true;
+		if (--f->remaining == 0) {
+			*pp = f->next;
+			free(f);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&s->fault_mu);
+	if (!found)
+		return false;
+	if (hit.status == 0) {
+		rq->delay_ms = hit.delay_ms;
+		return false;
+	}
+	const struct hdr h[] = {{"Cache-Control", "no-store"},
+	                        {"X-Latchkey-Fault", "injected"},
+	                        {hit.status == 503 ? "Retry-After" : NULL, "1"},
+	                        {NULL, NULL}};
+	rq->error = "injected_fault";
+	*ret = respond_json(rq, hit.status,
+	                    json_pack("{s:s, s:s}", "error", hit.error,
+	                              "error_description",
+	                              "injected by /_control/faults"),
+	                    h);
+	return true;
+}
+
+/* Drops every token, code, session and consent, every armed fault and
+ * every clock move, then applies the fixtures again. */
+enum MHD_Result h_control_reset(struct srv_req *rq)
+{
+	struct srv *s = rq->srv;
+	char err[512] = "";
+	pthread_mutex_lock(&s->fault_mu);
+	faults_clear(s);
+	pthread_mutex_unlock(&s->fault_mu);
+	clock_reset();
+	enum store_rc rc = store_reset_tokens(s->store);
+	if (rc != STORE_OK) {
+		log_errx("test double reset: %s", store_rc_str(rc));
+		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
+		                                    NULL), no_store);
+	}
+	if (s->cfg->fixtures[0] != '\0' &&
+	    fixtures_apply(s->store, s->cfg->fixtures, s->cfg->ephemeral != 0,
+	                   err, sizeof(err)) != 0) {
+		log_errx("test double reset: %s", err);
+		return respond_error(rq, OAUTH_FAIL(OAUTH_SERVER_ERROR,
+		                                    "the fixtures could not be "
+		                                    "applied; see the log"),
+		                     no_store);
+	}
+	log_info("test double: reset");
+	return respond_json(rq, 200, json_pack("{s:b}", "reset", 1), no_store);
+}
+
+static int add_access(const struct store_token *t, void *arg)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:b}", "jti",
+	                      t->jti, "client_id", t->client_id, "sub",
+	                      t->subject, "scope", t->scope ? t->scope : "",
+	                      "iat", (json_int_t)t->issued_at, "exp",
+	                      (json_int_t)t->expires_at, "revoked",
+	                      t->revoked_at != 0);
+	if (o != NULL && t->family_id != NULL)
+		json_object_set_new(o, "family_id", json_string(t->family_id));
+	json_array_append_new(arg, o);
+	return 0;
+}
+
+static int add_refresh(const struct store_refresh *t, void *arg)
+{
+	int64_t now = clock_now();
+	const char *status = t->revoked_at   ? "revoked"
+	                     : t->retired_at ? "rotated"
+	                     : t->expires_at <= now ? "expired"
+	                                            : "active";
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "family_id",
+	                      t->family_id, "client_id", t->client_id, "sub",
+	                      t->subject, "scope", t->scope ? t->scope : "",
+	                      "iat", (json_int_t)t->issued_at, "exp",
+	                      (json_int_t)t->expires_at, "status", status);
+	if (o != NULL && t->username != NULL)
+		json_object_set_new(o, "username", json_string(t->username));
+	json_array_append_new(arg, o);
+	return 0;
+}
+
+/* GET [client_id=ID]: what has been issued (records, never tokens). */
+enum MHD_Result h_control_tokens(struct srv_req *rq)
+{
+	struct form f = {0};
+	if (!read_form(rq, &f)) {
+		form_free(&f);
+		return bad(rq, "malformed or repeated parameters");
+	}
+	const char *cid = form_param(&f, "client_id");
+	struct store_token_filter tf = {.client_id = cid, .now = clock_now()};
+	struct store_refresh_filter rf = {.client_id = cid, .now = clock_now()};
+	json_t *at = json_array(), *rt = json_array();
+	enum store_rc rc = store_token_list(rq->srv->store, &tf, add_access, at);
+	if (rc == STORE_OK)
+		rc = store_refresh_list(rq->srv->store, &rf, add_refresh, rt);
+	form_free(&f);
+	if (rc != STORE_OK) {
+		json_decref(at);
+		json_decref(rt);
+		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
+		                                    NULL), no_store);
+	}
+	return respond_json(rq, 200, json_pack("{s:o, s:o}", "access_tokens", at,
+	                                       "refresh_tokens", rt), no_store);
+}

@@ -1,0 +1,356 @@
+"""Latchkey as a test double: --ephemeral, --fixtures, --ready-file, the
+/_control/ endpoints (clock, faults, reset, tokens), the Bearer-protected
+/resource and custom endpoint paths, against the real latchkeyd."""
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.parse
+
+from lk_harness import LATCHKEYD, LatchkeyTestCase, basic
+
+FIXTURES = {
+    "clients": [
+        {"client_id": "svc-a", "client_secret": "svc-a-secret",
+         "grants": ["client_credentials"], "scopes": ["read", "write"],
+         "access_token_ttl": 60},
+        {"client_id": "app", "client_secret": "app-secret",
+         "grants": ["password", "refresh_token"], "scopes": ["read"],
+         "refresh_token_ttl": 3600},
+        {"client_id": "web", "public": True,
+         "grants": ["authorization_code", "refresh_token"],
+         "redirect_uris": ["https://app.example/cb"], "scopes": ["read"]},
+    ],
+    "users": [{"username": "dave", "password": "dave-password-1"}],
+}
+SVC = ("svc-a", "svc-a-secret")
+APP = ("app", "app-secret")
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+class DoubleBase(LatchkeyTestCase):
+    def setUp(self):
+        super().setUp()
+        self.fixtures = os.path.join(self.dir, "fixtures.json")
+        with open(self.fixtures, "w") as f:
+            json.dump(FIXTURES, f)
+
+    def double(self, *args, env=None):
+        return self.start("--ephemeral", "--fixtures", self.fixtures,
+                          "--test-double", *args, env=env)
+
+    def control(self, s, path, method="POST", **form):
+        body = urllib.parse.urlencode(form) if method == "POST" else None
+        if method == "GET" and form:
+            path += "?" + urllib.parse.urlencode(form)
+        r = s.request(method, "/_control/" + path, body=body,
+                      headers=FORM if method == "POST" else {})
+        return r
+
+    def cc(self, s, **extra):
+        return s.token({"grant_type": "client_credentials", **extra},
+                       auth=SVC)
+
+    def resource(self, s, token=None, query="", auth=None):
+        h = {}
+        if auth is not None:
+            h["Authorization"] = auth
+        elif token is not None:
+            h["Authorization"] = "Bearer " + token
+        return s.request("GET", "/resource" + query, headers=h)
+
+
+class StartTest(DoubleBase):
+    def test_ephemeral_with_fixtures_and_ready_file(self):
+        tmp = os.path.join(self.dir, "tmp")
+        os.mkdir(tmp)
+        ready = os.path.join(self.dir, "ready.json")
+        s = self.double("--ready-file", ready, env={"TMPDIR": tmp})
+        with open(ready) as f:
+            self.assertEqual(json.loads(f.read()), s.ready)
+        self.assertEqual((s.ready["ready"], s.ready["pid"]),
+                         (True, s.proc.pid))
+        self.assertEqual(s.ready["issuer"], "http://127.0.0.1:%d" % s.port)
+        # The private database lives under TMPDIR, and only while it runs.
+        [d] = os.listdir(tmp)
+        self.assertTrue(d.startswith("latchkeyd-"))
+        self.assertFalse(os.path.exists(self.db))
+        r = self.cc(s)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["expires_in"], 60)
+        r = s.token({"grant_type": "password", "username": "dave",
+                     "password": "dave-password-1"}, auth=APP)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(s.stop(), 0)
+        self.assertEqual(os.listdir(tmp), [])
+
+    def test_parallel_servers_do_not_interfere(self):
+        servers = [self.double() for _ in range(4)]
+        self.assertEqual(len({s.port for s in servers}), 4)
+        tokens = [self.cc(s).json()["access_token"] for s in servers]
+        # Each knows only its own tokens (and keys).
+        for i, s in enumerate(servers):
+            for k, t in enumerate(tokens):
+                r = self.resource(s, t)
+                self.assertEqual(r.status, 200 if i == k else 401)
+        self.control(servers[0], "clock", advance=100000)
+        self.assertEqual(self.resource(servers[1], tokens[1]).status, 200)
+
+    def test_control_endpoints_absent_without_the_mode(self):
+        s = self.start("--ephemeral", "--fixtures", self.fixtures)
+        for path in ("clock", "faults", "reset", "tokens"):
+            with self.subTest(path=path):
+                r = s.request("GET", "/_control/" + path)
+                self.assertOAuthError(r, 404, "not_found")
+        r = self.cc(s)
+        self.assertEqual(r.status, 200)
+
+    def test_ready_file_that_cannot_be_written(self):
+        p = subprocess.run([LATCHKEYD, "--listen", "127.0.0.1:0",
+                            "--ephemeral", "--ready-file",
+                            os.path.join(self.dir, "no", "such", "dir")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(p.stdout, "")
+        self.assertIn("ready_file", p.stderr)
+
+
+class ClockTest(DoubleBase):
+    def test_clock_moves_expire_every_kind_of_token(self):
+        s = self.double()
+        at = self.cc(s).json()["access_token"]
+        login = s.token({"grant_type": "password", "username": "dave",
+                         "password": "dave-password-1"}, auth=APP).json()
+        r = self.control(s, "clock", method="GET")
+        self.assertEqual(r.json()["offset"], 0)
+        r = self.control(s, "clock", advance=61)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["offset"], 61)
+        self.assertAlmostEqual(r.json()["now"], time.time() + 61, delta=5)
+        # The access token (ttl 60) is expired; the refresh token is not.
+        self.assertEqual(self.resource(s, at).status, 401)
+        r = s.token({"grant_type": "refresh_token",
+                     "refresh_token": login["refresh_token"]}, auth=APP)
+        self.assertEqual(r.status, 200, r.body)
+        rt = r.json()["refresh_token"]
+        # New tokens are stamped with the moved clock: valid now.
+        self.assertEqual(self.resource(s, self.cc(s).json()["access_token"])
+                         .status, 200)
+        self.control(s, "clock", advance=3601)
+        r = s.token({"grant_type": "refresh_token", "refresh_token": rt},
+                    auth=APP)
+        self.assertOAuthError(r, 400, "invalid_grant")
+        self.assertEqual(r.json()["error_description"],
+                         "the refresh token expired")
+        self.assertEqual(self.control(s, "clock", reset="true")
+                         .json()["offset"], 0)
+
+    def test_codes_expire(self):
+        s = self.double("--auto-approve-as", "dave")
+        import base64
+        import hashlib
+        verifier = "v" * 43
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(
+            verifier.encode()).digest()).rstrip(b"=").decode()
+        q = urllib.parse.urlencode({
+            "response_type": "code", "client_id": "web",
+            "redirect_uri": "https://app.example/cb",
+            "code_challenge": challenge, "code_challenge_method": "S256"})
+        r = s.request("GET", "/authorize?" + q)
+        code = urllib.parse.parse_qs(urllib.parse.urlsplit(
+            r.headers["location"]).query)["code"][0]
+        self.control(s, "clock", advance=61)
+        r = s.token({"grant_type": "authorization_code", "code": code,
+                     "client_id": "web", "code_verifier": verifier,
+                     "redirect_uri": "https://app.example/cb"})
+        self.assertOAuthError(r, 400, "invalid_grant")
+
+    def test_bad_clock_requests(self):
+        s = self.double()
+        for form in ({}, {"advance": "x"}, {"advance": "1.5"},
+                     {"advance": "99999999999"}):
+            with self.subTest(form=form):
+                self.assertOAuthError(self.control(s, "clock", **form), 400,
+                                      "invalid_request")
+
+
+class FaultTest(DoubleBase):
+    def test_status_faults_for_the_next_n_requests(self):
+        s = self.double()
+        r = self.control(s, "faults", endpoint="token", count=2, status=503)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["faults"], [{
+            "endpoint": "/token", "remaining": 2, "status": 503,
+            "error": "temporarily_unavailable"}])
+        for _ in range(2):
+            r = self.cc(s)
+            self.assertOAuthError(r, 503, "temporarily_unavailable")
+            self.assertEqual(r.headers["retry-after"], "1")
+            self.assertEqual(r.headers["x-latchkey-fault"], "injected")
+        self.assertEqual(self.cc(s).status, 200)
+        self.assertEqual(self.control(s, "faults", method="GET")
+                         .json()["faults"], [])
+        # An OAuth error of choice, on a path; only that endpoint.
+        self.control(s, "faults", endpoint="/token", status=400,
+                     error="invalid_grant")
+        self.assertEqual(s.request("GET", "/healthz").status, 200)
+        self.assertOAuthError(self.cc(s), 400, "invalid_grant")
+        self.assertEqual(self.cc(s).status, 200)
+
+    def test_delay_fault_holds_up_only_that_request(self):
+        s = self.double("--threads", "1")
+        self.control(s, "faults", endpoint="token", delay_ms=1500)
+        out = {}
+        th = threading.Thread(target=lambda: out.setdefault("r", self.cc(s)))
+        t0 = time.monotonic()
+        th.start()
+        time.sleep(0.3)
+        self.assertEqual(s.request("GET", "/healthz").status, 200)
+        self.assertNotIn("r", out)
+        th.join(10)
+        self.assertEqual(out["r"].status, 200, out["r"].body)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.4)
+
+    def test_clear_and_refusals(self):
+        s = self.double()
+        self.control(s, "faults", endpoint="resource", status=500, count=5)
+        self.control(s, "faults", clear="true")
+        self.assertEqual(self.control(s, "faults", method="GET")
+                         .json()["faults"], [])
+        bad = [{"endpoint": "nope", "status": 503},
+               {"endpoint": "token"},
+               {"endpoint": "token", "status": 503, "delay_ms": 10},
+               {"endpoint": "token", "status": 200},
+               {"endpoint": "token", "status": 503, "count": 0},
+               {"endpoint": "token", "delay_ms": 600000},
+               {"endpoint": "token", "status": 503, "error": "a b"},
+               {"endpoint": "/_control/clock", "status": 503}]
+        for form in bad:
+            with self.subTest(form=form):
+                self.assertOAuthError(self.control(s, "faults", **form), 400,
+                                      "invalid_request")
+
+
+class ResetAndTokensTest(DoubleBase):
+    def test_tokens_then_reset(self):
+        s = self.double()
+        at = self.cc(s).json()["access_token"]
+        login = s.token({"grant_type": "password", "username": "dave",
+                         "password": "dave-password-1"}, auth=APP).json()
+        listed = self.control(s, "tokens", method="GET").json()
+        self.assertEqual(len(listed["access_tokens"]), 2)
+        self.assertEqual([t["client_id"] for t in listed["refresh_tokens"]],
+                         ["app"])
+        self.assertEqual(listed["refresh_tokens"][0]["status"], "active")
+        self.assertNotIn(login["refresh_token"], json.dumps(listed))
+        only = self.control(s, "tokens", method="GET", client_id="svc-a")
+        self.assertEqual([t["client_id"] for t in
+                          only.json()["access_tokens"]], ["svc-a"])
+        self.control(s, "clock", advance=10)
+        self.control(s, "faults", endpoint="jwks", status=500)
+        r = self.control(s, "reset")
+        self.assertEqual((r.status, r.json()), (200, {"reset": True}))
+        listed = self.control(s, "tokens", method="GET").json()
+        self.assertEqual(listed, {"access_tokens": [], "refresh_tokens": []})
+        self.assertEqual(self.control(s, "clock", method="GET")
+                         .json()["offset"], 0)
+        self.assertEqual(s.request("GET", "/jwks.json").status, 200)
+        self.assertEqual(self.resource(s, at).status, 401)
+        r = s.token({"grant_type": "refresh_token",
+                     "refresh_token": login["refresh_token"]}, auth=APP)
+        self.assertOAuthError(r, 400, "invalid_grant")
+        # Fixtures are back: the same fixed credentials work.
+        self.assertEqual(self.cc(s).status, 200)
+
+
+class ResourceTest(DoubleBase):
+    def test_the_four_answers(self):
+        s = self.double()
+        at = self.cc(s, scope="read").json()["access_token"]
+        r = self.resource(s, at)
+        self.assertEqual(r.status, 200, r.body)
+        body = r.json()
+        self.assertEqual((body["active"], body["client_id"], body["scope"]),
+                         (True, "svc-a", "read"))
+        self.assertEqual(r.headers["cache-control"], "no-store")
+        # None sent: a bare challenge.
+        r = self.resource(s)
+        self.assertEqual(r.status, 401)
+        self.assertEqual(r.headers["www-authenticate"],
+                         'Bearer realm="latchkey"')
+        # Bad, expired, revoked: invalid_token.
+        for tok in ("nope", at[:-2] + "xx"):
+            r = self.resource(s, tok)
+            self.assertEqual(r.status, 401)
+            self.assertIn('error="invalid_token"',
+                          r.headers["www-authenticate"])
+        s.request("POST", "/revoke", body=urllib.parse.urlencode(
+            {"token": at}), headers={**FORM, "Authorization": basic(*SVC)})
+        r = self.resource(s, at)
+        self.assertEqual(r.status, 401)
+        self.assertEqual(r.json()["error"], "invalid_token")
+        # A scope the token lacks.
+        at = self.cc(s, scope="read").json()["access_token"]
+        r = self.resource(s, at, "?scope=write")
+        self.assertEqual(r.status, 403)
+        self.assertEqual(r.headers["www-authenticate"],
+                         'Bearer realm="latchkey", error="insufficient_scope", '
+                         'error_description="the access token lacks a scope '
+                         'this request needs", scope="write"')
+        self.assertEqual(self.resource(s, at, "?scope=read").status, 200)
+        # Malformed requests.
+        for auth in ("Basic abc", "Bearer", "Bearer a b", "Bearer \"x\""):
+            with self.subTest(auth=auth):
+                r = self.resource(s, auth=auth)
+                self.assertEqual(r.status, 400)
+                self.assertIn('error="invalid_request"',
+                              r.headers["www-authenticate"])
+        r = self.resource(s, at, '?scope=%22x')
+        self.assertEqual(r.status, 400)
+
+
+class CustomPathsTest(DoubleBase):
+    KC = "/realms/test/protocol/openid-connect"
+
+    def test_keycloak_paths(self):
+        s = self.double("--token-path", self.KC + "/token",
+                        "--authorize-path", self.KC + "/auth",
+                        "--revoke-path", self.KC + "/revoke",
+                        "--introspect-path", self.KC + "/token/introspect",
+                        "--jwks-path", self.KC + "/certs",
+                        "--metadata-path",
+                        "/realms/test/.well-known/openid-configuration")
+        r = s.request("POST", self.KC + "/token",
+                      body="grant_type=client_credentials",
+                      headers={**FORM, "Authorization": basic(*SVC)})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertOAuthError(self.cc(s), 404, "not_found")
+        md = s.get_json("/realms/test/.well-known/openid-configuration")
+        base = "http://127.0.0.1:%d" % s.port
+        self.assertEqual(md["token_endpoint"], base + self.KC + "/token")
+        self.assertEqual(md["authorization_endpoint"], base + self.KC + "/auth")
+        self.assertEqual(md["jwks_uri"], base + self.KC + "/certs")
+        self.assertEqual(md["introspection_endpoint"],
+                         base + self.KC + "/token/introspect")
+        self.assertEqual(len(s.get_json(self.KC + "/certs")["keys"]), 1)
+        # Faults name endpoints by role, whatever their path.
+        self.control(s, "faults", endpoint="token", status=503)
+        r = s.request("POST", self.KC + "/token",
+                      body="grant_type=client_credentials",
+                      headers={**FORM, "Authorization": basic(*SVC)})
+        self.assertEqual(r.status, 503)
+
+    def test_bad_paths_stop_start_up(self):
+        for args, text in ((["--token-path", "token"], "token_path"),
+                           (["--jwks-path", "/a b"], "jwks_path"),
+                           (["--token-path", "/_control/x"], "token_path"),
+                           (["--token-path", "/jwks.json"], "share")):
+            with self.subTest(args=args):
+                p = subprocess.run([LATCHKEYD, "--listen", "127.0.0.1:0",
+                                    "--ephemeral", *args],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertNotEqual(p.returncode, 0)
+                self.assertIn(text, p.stderr)
+                self.assertEqual(p.stdout, "")
+
