@@ -6,6 +6,7 @@
 #ifndef LK_SERVER_H
 #define LK_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -27,6 +28,16 @@ struct srv;
 int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
               int listen_fd, const char *issuer, struct srv **out, char *err,
               size_t errlen);
+/* fixtures.c: applies the JSON fixtures file at path (docs/
+ * configuration.md, "Fixtures"): its clients and users are added, or
+ * replace the stored ones of the same client_id or username. Secrets and
+ * passwords are hashed with one HMAC (fast_hash: for a throwaway test
+ * database) or with Argon2id. The whole file is checked, and everything
+ * hashed, before the first write. May be called again, from any thread.
+ * Returns 0, or -1 with err naming the file, the entry and the field. */
+int fixtures_apply(struct store *st, const char *path, bool fast_hash,
+                   char *err, size_t errlen);
+
 /* Stops accepting, closes connections, joins the workers. */
 void srv_stop(struct srv *s);
 

@@ -1,0 +1,747 @@
+/*
+ * fixtures.c: latchkeyd's --fixtures FILE (docs/configuration.md,
+ * "Fixtures"): OAuth clients with fixed ids and secrets and users with
+ * passwords, read from a JSON file and written to the store at start-up
+ * and again at each /_control/reset.
+ *
+ * The file's keys are the admin CLI's words and its defaults are the
+ * CLI's; every value passes the CLI's rules (core/validate.c). The parser
+ * is strict (known keys, right types, no duplicates), because a typo in a
+ * test fixture that is silently ignored costs more than one that stops
+ * start-up with a message naming the file, the entry and the field.
+ *
+ * Applying runs in three passes, so a bad file changes nothing: read and
+ * check every entry; look up what exists and hash the secrets; write. A
+ * client or user that exists is replaced, keeping its created_at (and a
+ * user its user_id, the subject of its tokens). A stored hash that
+ * already matches the fixture's secret in the wanted scheme is kept, so
+ * applying a file again changes nothing but updated_at and the server's
+ * cache of verified secrets stays valid.
+ *
+ * JSON stays in this file: the store sees struct store_client and struct
+ * store_user only. Plaintext secrets are borrowed from the parsed tree
+ * and never copied; the file holds them in plain text anyway (test data).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "clock.h"
+#include "crypto.h"
+#include "log.h"
+#include "secret.h"
+#include "server.h"
+#include "store.h"
+#include "strutil.h"
+#include "validate.h"
+
+/* A new user's id: "u_" and 96 random bits, as `latchkey user add`. */
+#define USER_ID_BYTES 12
+
+/* One client of the file and its plaintext secret (NULL: public). */
+struct fx_client {
+	struct store_client c;
+	const char *secret;
+	bool exists;
+};
+
+/* One user of the file and its plaintext password. */
+struct fx_user {
+	struct store_user u;
+	const char *password;
+	bool exists;
+	bool new_password; /* the stored hash changes */
+};
+
+struct fx_kind;
+
+/* The entries of one list of the file ("clients" or "users"). */
+struct fx_set {
+	const struct fx_kind *kind;
+	char *entries; /* n entries of kind->size bytes */
+	size_t n;
+};
+
+struct fixtures {
+	const char *path;
+	char *err;
+	size_t errlen;
+	bool fast_hash;
+	int64_t now;
+	/* Where the value being read sits, for messages: list[index], the
+	 * entry's id once it is known to be valid, and the key. */
+	const char *list;
+	size_t index;
+	const char *id;
+	const char *field;
+	struct fx_set sets[2]; /* in the order of kinds[] */
+};
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* Every error goes through here: "fixtures PATH: clients[0] (svc-a): field
+ * "grants": MESSAGE". Values from the file end up in messages, so control
+ * characters are replaced and a message stays one log line. */
+static int fx_fail(struct fixtures *fx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fx_fail(struct fixtures *fx, const char *fmt, ...)
+{
+	char msg[512], where[256] = "";
+	size_t n = 0;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (fx->list != NULL)
+		n += (size_t)snprintf(where, sizeof(where), ": %s[%zu]",
+		                      fx->list, fx->index);
+	if (fx->id != NULL && n < sizeof(where))
+		n += (size_t)snprintf(where + n, sizeof(where) - n, " (%s)",
+		                      fx->id);
+	if (fx->field != NULL && n < sizeof(where))
+		snprintf(where + n, sizeof(where) - n, ": field \"%s\"",
+		         fx->field);
+	snprintf(fx->err, fx->errlen, "fixtures %s%s: %s", fx->path, where,
+	         msg);
+	for (char *p = fx->err; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return -1;
+}
+
+static const char *json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a fraction";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "something else";
+}
+
+/* ---- the keys of an entry ----------------------------------------------- */
+
+enum fx_type { FX_STRING, FX_BOOL, FX_INT, FX_LIST };
+
+static const char *const fx_type_name[] = {
+	[FX_STRING] = "a string",
+	[FX_BOOL] = "true or false",
+	[FX_INT] = "an integer",
+	[FX_LIST] = "an array of strings",
+};
+
+static bool fx_type_ok(enum fx_type t, const json_t *v)
+{
+	switch (t) {
+	case FX_STRING:
+		return json_is_string(v);
+	case FX_BOOL:
+		return json_is_boolean(v);
+	case FX_INT:
+		return json_is_integer(v);
+	case FX_LIST:
+		return json_is_array(v);
+	}
+	return false;
+}
+
+/* One key an entry may have (fields[0] of a kind is its id, required).
+ * set receives a value of the right type and the entry (struct fx_client
+ * or struct fx_user); it returns 0 or fx_fail's -1. */
+struct fx_field {
+	const char *key;
+	enum fx_type type;
+	bool required;
+	int (*set)(struct fixtures *fx, void *entry, const json_t *v);
+};
+
+/* One list of the file: its entries' keys and what is done with each
+ * entry in each pass. */
+struct fx_kind {
+	const char *key;               /* "clients" */
+	const struct fx_field *fields; /* fields[0]: the id, required */
+	size_t nfields;
+	size_t size;                   /* of one entry */
+	const char *(*id)(const void *entry);
+	/* Defaults and the rules that span keys; NULL: none. */
+	int (*finish)(struct fixtures *fx, void *entry);
+	/* Looks up the stored record and hashes the secret. */
+	int (*prepare)(struct fixtures *fx, struct store *st, void *entry);
+	int (*write)(struct fixtures *fx, struct store *st, const void *entry);
+	void (*clear)(void *entry);
+};
+
+/* What a string value (or each word of a list) must be, and how a value
+ * that is not is refused: "WHAT \"VALUE\": RULE". */
+struct fx_rule {
+	const char *what;
+	const char *rule;
+	bool (*valid)(const char *s);
+};
+
+enum { R_CLIENT_ID, R_NAME, R_GRANT, R_SCOPE, R_URI, R_USERNAME };
+
+static const struct fx_rule rules[] = {
+	[R_CLIENT_ID] = {"invalid client id", VALID_CLIENT_ID_RULE,
+	                 valid_client_id},
+	[R_NAME] = {"invalid client name", VALID_CLIENT_NAME_RULE,
+	            valid_client_name},
+	[R_GRANT] = {"unknown grant type", VALID_GRANT_TYPE_RULE,
+	             valid_grant_type},
+	[R_SCOPE] = {"invalid scope", VALID_SCOPE_RULE, valid_scope},
+	[R_URI] = {"invalid redirect URI", VALID_REDIRECT_URI_RULE,
+	           valid_redirect_uri},
+	[R_USERNAME] = {"invalid username", VALID_USERNAME_RULE,
+	                valid_username},
+};
+
+static int check(struct fixtures *fx, const char *s, const struct fx_rule *r)
+{
+	if (r->valid(s))
+		return 0;
+	return fx_fail(fx, "%s \"%s\": %s", r->what, s, r->rule);
+}
+
+/* A string that follows r, copied into *field. */
+static int set_string(struct fixtures *fx, char **field, const json_t *v,
+                      const struct fx_rule *r)
+{
+	if (check(fx, json_string_value(v), r) != 0)
+		return -1;
+	*field = xstrdup(json_string_value(v));
+	return 0;
+}
+
+/* An array of words that follow r, as the store keeps it: one space-
+ * separated list, each word once, in the order first given (as the CLI's
+ * repeated options). */
+static int set_words(struct fixtures *fx, char **field, const json_t *arr,
+                     const struct fx_rule *r)
+{
+	char *list = xstrdup("");
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v) {
+		const char *w = json_string_value(v);
+		int rc = w == NULL ? fx_fail(fx, "item %zu: expected a string, "
+		                             "got %s", i, json_kind(v))
+		                   : check(fx, w, r);
+		if (rc != 0) {
+			free(list);
+			return rc;
+		}
+		if (!words_contains(list, w, strlen(w)))
+			words_append(&list, w, strlen(w));
+	}
+	*field = list;
+	return 0;
+}
+
+/* Optional keys that have a server-wide setting say how to get it: the
+ * CLI's word 'default' is the key left out. */
+#define SERVER_SETTING "; leave the key out for the server's setting"
+
+static int set_ttl(struct fixtures *fx, int64_t *field, const json_t *v)
+{
+	json_int_t ttl = json_integer_value(v);
+	if (!valid_ttl(ttl))
+		return fx_fail(fx, "invalid lifetime %lld: " VALID_TTL_RULE
+		               SERVER_SETTING, (long long)ttl);
+	*field = ttl;
+	return 0;
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+/* The setters receive a value of the key's type (read_field checked). */
+#define CLIENT(e) (&((struct fx_client *)(e))->c)
+
+static int set_client_id(struct fixtures *fx, void *e, const json_t *v)
+{ return set_string(fx, &CLIENT(e)->client_id, v, &rules[R_CLIENT_ID]); }
+static int set_name(struct fixtures *fx, void *e, const json_t *v)
+{ return set_string(fx, &CLIENT(e)->name, v, &rules[R_NAME]); }
+static int set_grants(struct fixtures *fx, void *e, const json_t *v)
+{ return set_words(fx, &CLIENT(e)->grant_types, v, &rules[R_GRANT]); }
+static int set_scopes(struct fixtures *fx, void *e, const json_t *v)
+{ return set_words(fx, &CLIENT(e)->scopes, v, &rules[R_SCOPE]); }
+static int set_uris(struct fixtures *fx, void *e, const json_t *v)
+{ return set_words(fx, &CLIENT(e)->redirect_uris, v, &rules[R_URI]); }
+static int set_access_ttl(struct fixtures *fx, void *e, const json_t *v)
+{ return set_ttl(fx, &CLIENT(e)->access_token_ttl, v); }
+static int set_refresh_ttl(struct fixtures *fx, void *e, const json_t *v)
+{ return set_ttl(fx, &CLIENT(e)->refresh_token_ttl, v); }
+static int set_public(struct fixtures *fx, void *e, const json_t *v)
+{ (void)fx; CLIENT(e)->is_public = json_is_true(v); return 0; }
+
+static int set_issue_refresh(struct fixtures *fx, void *e, const json_t *v)
+{
+	(void)fx;
+	CLIENT(e)->issue_refresh_token = json_is_true(v) ? STORE_ON : STORE_OFF;
+	return 0;
+}
+
+/* Borrowed from the parsed tree; the secret stays out of the message. */
+static int set_secret(struct fixtures *fx, void *e, const json_t *v)
+{
+	if (!valid_secret(json_string_value(v)))
+		return fx_fail(fx, "invalid secret: " VALID_SECRET_RULE);
+	((struct fx_client *)e)->secret = json_string_value(v);
+	return 0;
+}
+
+static int set_on_refresh(struct fixtures *fx, void *e, const json_t *v)
+{
+	const char *policy = valid_on_refresh(json_string_value(v));
+	if (policy == NULL)
+		return fx_fail(fx, "invalid policy \"%s\": "
+		               VALID_ON_REFRESH_RULE SERVER_SETTING,
+		               json_string_value(v));
+	CLIENT(e)->on_refresh = xstrdup(policy);
+	return 0;
+}
+
+/* A username, or "" for off. 'default' is refused rather than taken as a
+ * username: it is the CLI's word for the server's setting. */
+static int set_auto_approve(struct fixtures *fx, void *e, const json_t *v)
+{
+	const char *who = json_string_value(v);
+	if (strcmp(who, "default") == 0 ||
+	    (*who != '\0' && !valid_username(who)))
+		return fx_fail(fx, "invalid user \"%s\": a username ("
+		               VALID_USERNAME_RULE "), or \"\" for off"
+		               SERVER_SETTING, who);
+	CLIENT(e)->auto_approve_as = xstrdup(who);
+	return 0;
+}
+
+/* The id key comes first: it is read before the others, so every later
+ * message names the entry. */
+static const struct fx_field client_fields[] = {
+	{"client_id", FX_STRING, true, set_client_id},
+	{"name", FX_STRING, false, set_name},
+	{"client_secret", FX_STRING, false, set_secret},
+	{"public", FX_BOOL, false, set_public},
+	{"grants", FX_LIST, false, set_grants},
+	{"scopes", FX_LIST, false, set_scopes},
+	{"redirect_uris", FX_LIST, false, set_uris},
+	{"access_token_ttl", FX_INT, false, set_access_ttl},
+	{"refresh_token_ttl", FX_INT, false, set_refresh_ttl},
+	{"on_refresh", FX_STRING, false, set_on_refresh},
+	{"issue_refresh_token", FX_BOOL, false, set_issue_refresh},
+	{"auto_approve_as", FX_STRING, false, set_auto_approve},
+};
+
+/* ---- users -------------------------------------------------------------- */
+
+static int set_username(struct fixtures *fx, void *e, const json_t *v)
+{
+	return set_string(fx, &((struct fx_user *)e)->u.username, v,
+	                  &rules[R_USERNAME]);
+}
+
+/* Borrowed from the parsed tree, like a client's secret. */
+static int set_password(struct fixtures *fx, void *e, const json_t *v)
+{
+	if (!valid_password_length(json_string_length(v)))
+		return fx_fail(fx, "%s", VALID_PASSWORD_RULE);
+	((struct fx_user *)e)->password = json_string_value(v);
+	return 0;
+}
+
+static const struct fx_field user_fields[] = {
+	{"username", FX_STRING, true, set_username},
+	{"password", FX_STRING, true, set_password},
+};
+
+/* ---- clients: defaults, storing ----------------------------------------- */
+
+/* What a lookup found: *exists, or a storage error reported as "reading
+ * the WHAT". */
+static int found(struct fixtures *fx, enum store_rc rc, const char *what,
+                 bool *exists)
+{
+	*exists = rc == STORE_OK;
+	if (rc == STORE_OK || rc == STORE_NOT_FOUND)
+		return 0;
+	return fx_fail(fx, "reading the %s: %s", what, store_rc_str(rc));
+}
+
+/* Sets *hash (caller frees) to what to store for plain: the stored hash
+ * when it is of the wanted scheme and matches, else a new one. */
+static int rehash(struct fixtures *fx, char **hash, const char *stored,
+                  const char *plain, const char *what)
+{
+	if (stored != NULL && secret_hash_is_slow(stored) == !fx->fast_hash &&
+	    secret_verify(stored, plain) == SECRET_OK)
+		*hash = xstrdup(stored);
+	else
+		*hash = fx->fast_hash ? secret_hash_fast(plain)
+		                      : secret_hash_slow(plain);
+	if (*hash != NULL)
+		return 0;
+	return fx_fail(fx, "cannot hash the %s", what);
+}
+
+static const char *client_ident(const void *e)
+{
+	return ((const struct fx_client *)e)->c.client_id;
+}
+
+static void client_clear(void *e)
+{
+	store_client_clear(&((struct fx_client *)e)->c);
+}
+
+/* The defaults and the rules that span keys, as `latchkey client add`. */
+static int client_finish(struct fixtures *fx, void *e)
+{
+	struct fx_client *fc = e;
+	struct store_client *c = &fc->c;
+	if (c->name == NULL)
+		c->name = xstrdup(c->client_id);
+	/* RFC 6749 section 4.4 rules client_credentials out for public
+	 * clients, so each kind gets a default it can use. */
+	if (c->grant_types == NULL)
+		c->grant_types = xstrdup(c->is_public
+		                             ? "authorization_code refresh_token"
+		                             : "client_credentials");
+	if (c->scopes == NULL)
+		c->scopes = xstrdup("");
+	if (c->redirect_uris == NULL)
+		c->redirect_uris = xstrdup("");
+	fx->field = "client_secret";
+	if (c->is_public && fc->secret != NULL)
+		return fx_fail(fx, "a public client has no secret");
+	/* The CLI would generate one, but a secret nobody knows makes a
+	 * client nobody can use. */
+	if (!c->is_public && fc->secret == NULL)
+		return fx_fail(fx, "required for a confidential client (or set "
+		               "\"public\": true)");
+	fx->field = "grants";
+	const char *why = valid_grants_check(c->is_public, c->grant_types);
+	if (why != NULL)
+		return fx_fail(fx, "%s", why);
+	fx->field = NULL;
+	return 0;
+}
+
+static int client_prepare(struct fixtures *fx, struct store *st, void *e)
+{
+	struct fx_client *fc = e;
+	struct store_client old = {0};
+	int rc = found(fx, store_client_get(st, fc->c.client_id, &old),
+	               "client", &fc->exists);
+	fc->c.created_at = fc->exists ? old.created_at : fx->now;
+	fc->c.updated_at = fx->now;
+	if (rc == 0 && fc->secret != NULL)
+		rc = rehash(fx, &fc->c.secret_hash, old.secret_hash, fc->secret,
+		            "secret");
+	store_client_clear(&old);
+	return rc;
+}
+
+static int client_write(struct fixtures *fx, struct store *st,
+                        const void *e)
+{
+	const struct fx_client *fc = e;
+	enum store_rc rc = fc->exists ? store_client_update(st, &fc->c)
+	                              : store_client_add(st, &fc->c);
+	if (rc != STORE_OK)
+		return fx_fail(fx, "storing the client: %s", store_rc_str(rc));
+	return 0;
+}
+
+/* ---- users: storing ----------------------------------------------------- */
+
+static const char *user_ident(const void *e)
+{
+	return ((const struct fx_user *)e)->u.username;
+}
+
+static void user_clear(void *e)
+{
+	store_user_clear(&((struct fx_user *)e)->u);
+}
+
+/* A user that exists keeps its user_id, the subject of its tokens. */
+static int user_prepare(struct fixtures *fx, struct store *st, void *e)
+{
+	struct fx_user *fu = e;
+	struct store_user old = {0};
+	char *token = NULL;
+	int rc = found(fx, store_user_get(st, fu->u.username, &old), "user",
+	               &fu->exists);
+	fu->u.created_at = fu->exists ? old.created_at : fx->now;
+	fu->u.updated_at = fx->now;
+	if (rc == 0)
+		rc = rehash(fx, &fu->u.password_hash, old.password_hash,
+		            fu->password, "password");
+	if (rc == 0 && fu->exists) {
+		fu->u.user_id = xstrdup(old.user_id);
+		fu->new_password = strcmp(fu->u.password_hash,
+		                          old.password_hash) != 0;
+	} else if (rc == 0) {
+		token = crypto_random_token(USER_ID_BYTES);
+		if (token == NULL)
+			rc = fx_fail(fx, "cannot generate a user id");
+		else if (asprintf(&fu->u.user_id, "u_%s", token) < 0)
+			abort();
+	}
+	free(token);
+	store_user_clear(&old);
+	return rc;
+}
+
+/* A user whose password is unchanged is left alone. A new password ends
+ * the user's browser sessions, as `latchkey user passwd` does: whoever
+ * knew the old one must not stay signed in at /authorize. */
+static int user_write(struct fixtures *fx, struct store *st, const void *e)
+{
+	const struct fx_user *fu = e;
+	enum store_rc rc = STORE_OK;
+	int ended = 0;
+	if (!fu->exists)
+		rc = store_user_add(st, &fu->u);
+	else if (fu->new_password)
+		rc = store_user_set_password(st, fu->u.username,
+		                             fu->u.password_hash,
+		                             fu->u.updated_at);
+	if (rc == STORE_OK && fu->new_password)
+		rc = store_sessions_end_user(st, fu->u.user_id, &ended);
+	if (rc != STORE_OK)
+		return fx_fail(fx, "storing the user: %s", store_rc_str(rc));
+	return 0;
+}
+
+#define COUNT(t) (sizeof(t) / sizeof((t)[0]))
+
+static const struct fx_kind kinds[] = {
+	{"clients", client_fields, COUNT(client_fields),
+	 sizeof(struct fx_client), client_ident, client_finish, client_prepare,
+	 client_write, client_clear},
+	{"users", user_fields, COUNT(user_fields), sizeof(struct fx_user),
+	 user_ident, NULL, user_prepare, user_write, user_clear},
+};
+#define NKINDS COUNT(kinds)
+_Static_assert(NKINDS == sizeof(((struct fixtures *)0)->sets) /
+                             sizeof(struct fx_set),
+               "one set per kind");
+
+/* ---- reading ------------------------------------------------------------ */
+
+/* Keys people are likely to write for a known one: the names `latchkey
+ * client show --json` prints, and near misses. */
+static const char *const key_hints[][2] = {
+	{"grant_types", "grants"},
+	{"secret", "client_secret"},
+	{"id", "client_id"},
+	{"scope", "scopes"},
+	{"redirect_uri", "redirect_uris"},
+	{"is_public", "public"},
+	{"user", "username"},
+	{"name", "username"},
+};
+
+static int unknown_key(struct fixtures *fx, const struct fx_kind *k,
+                       const char *key)
+{
+	for (size_t i = 0; i < COUNT(key_hints); i++) {
+		if (strcmp(key, key_hints[i][0]) != 0)
+			continue;
+		for (size_t j = 0; j < k->nfields; j++)
+			if (strcmp(k->fields[j].key, key_hints[i][1]) == 0)
+				return fx_fail(fx, "unknown key \"%s\" (did you "
+				               "mean \"%s\"?)", key,
+				               k->fields[j].key);
+	}
+	return fx_fail(fx, "unknown key \"%s\"", key);
+}
+
+/* Reads the key f of obj into entry, if it is there. */
+static int read_field(struct fixtures *fx, const struct fx_field *f,
+                      const json_t *obj, void *entry)
+{
+	const json_t *v = json_object_get(obj, f->key);
+	if (v == NULL && !f->required)
+		return 0;
+	fx->field = f->key;
+	if (v == NULL)
+		return fx_fail(fx, "required");
+	if (!fx_type_ok(f->type, v))
+		return fx_fail(fx, "expected %s, got %s", fx_type_name[f->type],
+		               json_kind(v));
+	int rc = f->set(fx, entry, v);
+	fx->field = NULL;
+	return rc;
+}
+
+/* Reads one entry: the id key first (required, and unique in the list),
+ * so every later message names the entry; then a check that every key is
+ * known; then the other keys in table order, which puts "public" before
+ * the rules that depend on it. */
+static int read_entry(struct fixtures *fx, const struct fx_set *set,
+                      const json_t *obj, void *entry)
+{
+	const struct fx_kind *k = set->kind;
+	if (!json_is_object(obj))
+		return fx_fail(fx, "expected an object, got %s", json_kind(obj));
+	if (read_field(fx, &k->fields[0], obj, entry) != 0)
+		return -1;
+	const char *id = k->id(entry);
+	for (size_t i = 0; i < set->n; i++) {
+		if (strcmp(k->id(set->entries + i * k->size), id) == 0) {
+			fx->field = k->fields[0].key;
+			return fx_fail(fx, "\"%s\" is also %s[%zu]", id, k->key,
+			               i);
+		}
+	}
+	fx->id = id;
+	const char *key;
+	json_t *val;
+	json_object_foreach((json_t *)obj, key, val) {
+		size_t i = 0;
+		while (i < k->nfields && strcmp(key, k->fields[i].key) != 0)
+			i++;
+		if (i == k->nfields)
+			return unknown_key(fx, k, key);
+	}
+	for (size_t i = 1; i < k->nfields; i++)
+		if (read_field(fx, &k->fields[i], obj, entry) != 0)
+			return -1;
+	return k->finish != NULL ? k->finish(fx, entry) : 0;
+}
+
+static int read_list(struct fixtures *fx, struct fx_set *set,
+                     const json_t *arr)
+{
+	const struct fx_kind *k = set->kind;
+	size_t i;
+	json_t *obj;
+	if (!json_is_array(arr))
+		return fx_fail(fx, "\"%s\": expected an array, got %s", k->key,
+		               json_kind(arr));
+	/* One more than needed: calloc(0) may return NULL. */
+	set->entries = xcalloc(json_array_size(arr) + 1, k->size);
+	fx->list = k->key;
+	json_array_foreach(arr, i, obj) {
+		void *entry = set->entries + i * k->size;
+		fx->index = i;
+		fx->id = NULL;
+		if (read_entry(fx, set, obj, entry) != 0) {
+			k->clear(entry);
+			return -1;
+		}
+		set->n++; /* owned by the set from here on */
+	}
+	fx->list = NULL;
+	fx->id = NULL;
+	return 0;
+}
+
+/* The top level: an object with a "clients" and/or a "users" array. */
+static int read_file(struct fixtures *fx, const json_t *root)
+{
+	if (!json_is_object(root))
+		return fx_fail(fx, "expected an object with \"clients\" and "
+		               "\"users\", got %s", json_kind(root));
+	const char *key;
+	json_t *val;
+	json_object_foreach((json_t *)root, key, val) {
+		size_t i = 0;
+		while (i < NKINDS && strcmp(key, kinds[i].key) != 0)
+			i++;
+		if (i == NKINDS)
+			return fx_fail(fx, "unknown key \"%s\": the file has "
+			               "\"clients\" and \"users\"", key);
+	}
+	for (size_t i = 0; i < NKINDS; i++) {
+		const json_t *arr = json_object_get(root, kinds[i].key);
+		if (arr != NULL && read_list(fx, &fx->sets[i], arr) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- applying ----------------------------------------------------------- */
+
+/* Prepares (or, with write, stores) every entry, each named in messages.
+ * Stops at the first failure. */
+static int each_entry(struct fixtures *fx, struct store *st, bool write)
+{
+	for (size_t s = 0; s < NKINDS; s++) {
+		struct fx_set *set = &fx->sets[s];
+		const struct fx_kind *k = set->kind;
+		fx->list = k->key;
+		for (size_t i = 0; i < set->n; i++) {
+			void *e = set->entries + i * k->size;
+			fx->index = i;
+			fx->id = k->id(e);
+			int rc = write ? k->write(fx, st, e)
+			               : k->prepare(fx, st, e);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static void fixtures_clear(struct fixtures *fx)
+{
+	for (size_t s = 0; s < NKINDS; s++) {
+		struct fx_set *set = &fx->sets[s];
+		for (size_t i = 0; i < set->n; i++)
+			set->kind->clear(set->entries + i * set->kind->size);
+		free(set->entries);
+		set->entries = NULL;
+		set->n = 0;
+	}
+}
+
+int fixtures_apply(struct store *st, const char *path, bool fast_hash,
+                   char *err, size_t errlen)
+{
+	struct fixtures fx = {
+		.path = path, .err = err, .errlen = errlen,
+		.fast_hash = fast_hash, .now = clock_now(),
+	};
+	for (size_t i = 0; i < NKINDS; i++)
+		fx.sets[i].kind = &kinds[i];
+	json_error_t jerr;
+	/* Duplicate keys would make one of two values silently win. */
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return jerr.line > 0
+		           ? fx_fail(&fx, "line %d column %d: %s", jerr.line,
+		                     jerr.column, jerr.text)
+		           : fx_fail(&fx, "%s", jerr.text);
+	/* Everything is read and checked, then everything is hashed, before
+	 * the first write: a bad file changes nothing. */
+	int rc = read_file(&fx, root);
+	if (rc == 0)
+		rc = each_entry(&fx, st, false);
+	if (rc == 0)
+		rc = each_entry(&fx, st, true);
+	if (rc == 0)
+		log_info("%s: applied %zu client(s) and %zu user(s) (%s "
+		         "hashes)", path, fx.sets[0].n, fx.sets[1].n,
+		         fast_hash ? "fast HMAC-SHA256" : "Argon2id");
+	fixtures_clear(&fx);
+	json_decref(root);
+	return rc;
+}
