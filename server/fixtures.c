@@ -125,7 +125,7 @@ static const char *json_kind(const json_t *v)
 	case JSON_INTEGER:
 		return "an integer";
 	case JSON_REAL:
-		return "a fraction";
+		return "a real number"; /* 2.0 and 2e3 too */
 	case JSON_TRUE:
 	case JSON_FALSE:
 		return "a boolean";
@@ -267,7 +267,7 @@ static int set_ttl(struct fixtures *fx, int64_t *field, const json_t *v)
 	return 0;
 }
 
-/* ---- clients ------------------------------------------------------------ */
+/* ---- clients: the keys --------------------------------------------------- */
 
 /* The setters receive a value of the key's type (read_field checked). */
 #define CLIENT(e) (&((struct fx_client *)(e))->c)
@@ -347,7 +347,7 @@ static const struct fx_field client_fields[] = {
 	{"auto_approve_as", FX_STRING, false, set_auto_approve},
 };
 
-/* ---- users -------------------------------------------------------------- */
+/* ---- users: the keys ----------------------------------------------------- */
 
 static int set_username(struct fixtures *fx, void *e, const json_t *v)
 {
@@ -369,7 +369,7 @@ static const struct fx_field user_fields[] = {
 	{"password", FX_STRING, true, set_password},
 };
 
-/* ---- clients: defaults, storing ----------------------------------------- */
+/* ---- looking up and hashing --------------------------------------------- */
 
 /* What a lookup found: *exists, or a storage error reported as "reading
  * the WHAT". */
@@ -397,6 +397,8 @@ static int rehash(struct fixtures *fx, char **hash, const char *stored,
 		return 0;
 	return fx_fail(fx, "cannot hash the %s", what);
 }
+
+/* ---- clients: defaults, storing ----------------------------------------- */
 
 static const char *client_ident(const void *e)
 {

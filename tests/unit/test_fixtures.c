@@ -223,7 +223,7 @@ static const struct {
 	{"{\"clients\": [{\"client_id\": \"svc-a\", \"refresh_token_ttl\": "
 	 "1.5}]}",
 	 "clients[0] (svc-a): field \"refresh_token_ttl\": expected an "
-	 "integer, got a fraction"},
+	 "integer, got a real number"},
 	{"{\"clients\": [{\"client_id\": \"svc-a\", \"on_refresh\": "
 	 "\"Hook\"}]}",
 	 "clients[0] (svc-a): field \"on_refresh\": invalid policy \"Hook\": "
@@ -342,28 +342,52 @@ static void test_bad_file_writes_nothing(void **state)
 	store_user_clear(&u);
 }
 
+/* What applying keeps or changes of the example's svc-a and dave. */
+struct stored {
+	char *secret_hash;
+	int64_t client_created_at;
+	char *user_id;
+	char *password_hash;
+};
+
+static void read_stored(struct fx_test *t, struct stored *out)
+{
+	struct store_client c;
+	struct store_user u;
+	get_client(t, "svc-a", &c);
+	get_user(t, "dave", &u);
+	out->secret_hash = strdup(c.secret_hash);
+	out->client_created_at = c.created_at;
+	out->user_id = strdup(u.user_id);
+	out->password_hash = strdup(u.password_hash);
+	store_client_clear(&c);
+	store_user_clear(&u);
+}
+
+static void stored_clear(struct stored *s)
+{
+	free(s->secret_hash);
+	free(s->user_id);
+	free(s->password_hash);
+}
+
 /* Applying the same file again keeps every hash, the user's id and the
  * creation times: the server's cache of verified secrets stays valid and
  * tokens keep their subject. */
 static void test_apply_twice(void **state)
 {
 	struct fx_test *t = *state;
-	struct store_client c1, c2;
-	struct store_user u1, u2;
+	struct stored a, b;
 	assert_int_equal(apply_text(t, example, true), 0);
-	get_client(t, "svc-a", &c1);
-	get_user(t, "dave", &u1);
+	read_stored(t, &a);
 	assert_int_equal(apply_text(t, example, true), 0);
-	get_client(t, "svc-a", &c2);
-	get_user(t, "dave", &u2);
-	assert_string_equal(c1.secret_hash, c2.secret_hash);
-	assert_int_equal(c1.created_at, c2.created_at);
-	assert_string_equal(u1.user_id, u2.user_id);
-	assert_string_equal(u1.password_hash, u2.password_hash);
-	store_client_clear(&c1);
-	store_client_clear(&c2);
-	store_user_clear(&u1);
-	store_user_clear(&u2);
+	read_stored(t, &b);
+	assert_string_equal(a.secret_hash, b.secret_hash);
+	assert_int_equal(a.client_created_at, b.client_created_at);
+	assert_string_equal(a.user_id, b.user_id);
+	assert_string_equal(a.password_hash, b.password_hash);
+	stored_clear(&a);
+	stored_clear(&b);
 }
 
 /* What a changed file changes replaces what is stored (a client the CLI
@@ -373,8 +397,7 @@ static void test_replace(void **state)
 {
 	struct fx_test *t = *state;
 	struct store_client c;
-	struct store_user u1, u2;
-	struct store_session se = {0};
+	struct stored a, b;
 	struct store_client cli = {
 		.client_id = "svc-a", .name = "from the CLI",
 		.secret_hash = "$lk-hmac-sha256$x$y",
@@ -393,29 +416,28 @@ static void test_replace(void **state)
 	                 SECRET_OK);
 	store_client_clear(&c);
 
-	get_user(t, "dave", &u1);
-	se.session_hash = "feed";
-	se.user_id = u1.user_id;
-	se.auth_time = 1;
-	se.expires_at = INT64_MAX / 2;
+	read_stored(t, &a);
+	struct store_session se = {
+		.session_hash = "feed", .user_id = a.user_id, .auth_time = 1,
+		.expires_at = INT64_MAX / 2,
+	};
 	assert_int_equal(store_session_add(t->st, &se), STORE_OK);
 	char *text = strdup(example);
 	assert_non_null(text);
-	char *pw = strstr(text, "dave-password-1");
-	pw[14] = '2';
+	strstr(text, "dave-password-1")[14] = '2';
 	assert_int_equal(apply_text(t, text, true), 0);
 	free(text);
-	get_user(t, "dave", &u2);
-	assert_string_equal(u1.user_id, u2.user_id);
-	assert_string_not_equal(u1.password_hash, u2.password_hash);
-	assert_int_equal(secret_verify(u2.password_hash, "dave-password-2"),
+	read_stored(t, &b);
+	assert_string_equal(a.user_id, b.user_id);
+	assert_string_not_equal(a.password_hash, b.password_hash);
+	assert_int_equal(secret_verify(b.password_hash, "dave-password-2"),
 	                 SECRET_OK);
 	struct store_session got = {0};
 	assert_int_equal(store_session_get(t->st, "feed", 2, &got),
 	                 STORE_NOT_FOUND);
 	store_session_clear(&got);
-	store_user_clear(&u1);
-	store_user_clear(&u2);
+	stored_clear(&a);
+	stored_clear(&b);
 }
 
 /* Without fast_hash, secrets and passwords get Argon2id as the CLI gives
@@ -423,22 +445,19 @@ static void test_replace(void **state)
 static void test_slow_hash(void **state)
 {
 	struct fx_test *t = *state;
-	struct store_client c;
-	struct store_user u;
+	struct stored a, b;
 	assert_int_equal(apply_text(t, example, false), 0);
-	get_client(t, "svc-a", &c);
-	assert_prefix(c.secret_hash, SLOW);
-	assert_int_equal(secret_verify(c.secret_hash, "svc-a-secret"),
+	read_stored(t, &a);
+	assert_prefix(a.secret_hash, SLOW);
+	assert_prefix(a.password_hash, SLOW);
+	assert_int_equal(secret_verify(a.secret_hash, "svc-a-secret"),
 	                 SECRET_OK);
-	store_client_clear(&c);
-	get_user(t, "dave", &u);
-	assert_prefix(u.password_hash, SLOW);
-	store_user_clear(&u);
-
 	assert_int_equal(apply_text(t, example, true), 0);
-	get_client(t, "svc-a", &c);
-	assert_prefix(c.secret_hash, FAST);
-	store_client_clear(&c);
+	read_stored(t, &b);
+	assert_prefix(b.secret_hash, FAST);
+	assert_prefix(b.password_hash, FAST);
+	stored_clear(&a);
+	stored_clear(&b);
 }
 
 int main(void)
