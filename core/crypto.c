@@ -137,3 +137,8 @@ void crypto_free_str(char *s)
 	crypto_wipe(s, strlen(s));
 	free(s);
 }
+
+void crypto_thread_end(void)
+{
+	OPENSSL_thread_stop();
+}

@@ -35,6 +35,10 @@ bool crypto_eq(const void *a, const void *b, size_t n);
  * the position of the first difference leaks through timing. */
 bool crypto_streq(const char *a, const char *b);
 
+/* Frees OpenSSL's state for the calling thread now, for a thread that
+ * ends while the process may be exiting (its own cleanup runs later). */
+void crypto_thread_end(void);
+
 /* Overwrites secrets before they are freed. */
 void crypto_wipe(void *p, size_t n);
 void crypto_free_str(char *s); /* wipes, then frees; NULL-safe */

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "crypto.h"
 #include "log.h"
 #include "server_int.h"
 #include "strutil.h"
@@ -66,8 +67,11 @@ static void *run(void *arg)
 	}
 	(void)rq->route->fn(rq); /* keeps its response in rq->pending */
 	rq->offload_done = true;
-	/* Before the resume: from then on rq belongs to MHD's thread. */
+	/* Before the resume: from then on rq belongs to MHD's thread, and
+	 * once the counters drop the process may exit before this thread's
+	 * own cleanup runs. */
 	store_thread_end(s->store);
+	crypto_thread_end();
 	MHD_resume_connection(rq->conn);
 
 	pthread_mutex_lock(&s->off_mu);
