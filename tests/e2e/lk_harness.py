@@ -182,6 +182,18 @@ class LatchkeyTestCase(unittest.TestCase):
         self.servers.append(s)
         return s
 
+    def write_fixtures(self, fixtures):
+        """Writes a fixtures dict to self.fixtures (a file in self.dir)."""
+        self.fixtures = os.path.join(self.dir, "fixtures.json")
+        with open(self.fixtures, "w") as f:
+            json.dump(fixtures, f)
+
+    def start_double(self, *args, env=None):
+        """The test double: --ephemeral with self.fixtures and
+        --test-double."""
+        return self.start("--ephemeral", "--fixtures", self.fixtures,
+                          "--test-double", *args, env=env)
+
     def assertOAuthError(self, r, status, code):
         self.assertEqual(r.status, status, r.body)
         self.assertTrue(r.headers.get("content-type", "").startswith(

@@ -53,16 +53,12 @@ def json_lines(text):
 class RecipeCase(LatchkeyTestCase):
     def setUp(self):
         super().setUp()
-        self.fixtures = os.path.join(self.dir, "fixtures.json")
-        with open(self.fixtures, "w") as f:
-            json.dump(FIXTURES, f)
+        self.write_fixtures(FIXTURES)
 
     def double(self, *args, env=None):
         """The test double, with the token endpoint where seed 002's
         Keycloak has it."""
-        return self.start("--ephemeral", "--fixtures", self.fixtures,
-                          "--test-double", "--token-path", TOKEN_PATH, *args,
-                          env=env)
+        return self.start_double("--token-path", TOKEN_PATH, *args, env=env)
 
     def control(self, s, path, method="POST", **form):
         body = urllib.parse.urlencode(form) if method == "POST" else None

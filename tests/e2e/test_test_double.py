@@ -32,13 +32,10 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 class DoubleBase(LatchkeyTestCase):
     def setUp(self):
         super().setUp()
-        self.fixtures = os.path.join(self.dir, "fixtures.json")
-        with open(self.fixtures, "w") as f:
-            json.dump(FIXTURES, f)
+        self.write_fixtures(FIXTURES)
 
     def double(self, *args, env=None):
-        return self.start("--ephemeral", "--fixtures", self.fixtures,
-                          "--test-double", *args, env=env)
+        return self.start_double(*args, env=env)
 
     def control(self, s, path, method="POST", **form):
         body = urllib.parse.urlencode(form) if method == "POST" else None
