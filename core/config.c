@@ -447,11 +447,12 @@ static int check_paths(const struct lk_config *c, char *err, size_t errlen)
 		          strncmp(p, "/_control/", 10) != 0 &&
 		          strcmp(p, "/healthz") != 0;
 		for (const char *q = p; ok && *q; q++)
-			ok = *q > 0x20 && *q < 0x7f && *q != '?' && *q != '#';
+			ok = *q > 0x20 && *q < 0x7f && *q != '?' && *q != '#' &&
+			     *q != '%'; /* MHD matches the decoded path */
 		if (!ok) {
 			snprintf(err, errlen, "setting '%s': '%.200s' is not a path "
-			         "(it must start with '/', hold no spaces, '?' or "
-			         "'#', and not be /healthz or under /_control/)",
+			         "(it must start with '/', hold no spaces, '?', '#' "
+			         "or '%%', and not be /healthz or under /_control/)",
 			         paths[i].name, p);
 			return -1;
 		}

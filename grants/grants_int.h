@@ -73,6 +73,7 @@ void throttle_free(struct throttle *t);
 int throttle_failures(struct throttle *t, const char *kind, const char *key);
 void throttle_fail(struct throttle *t, const char *kind, const char *key);
 void throttle_clear(struct throttle *t, const char *kind, const char *key);
+void throttle_clear_all(struct throttle *t);
 
 /* ---- login.c: username and password ------------------------------------ */
 

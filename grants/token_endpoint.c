@@ -168,3 +168,8 @@ void grants_free(struct grants *g)
 	free(g->on_refresh_hook);
 	free(g);
 }
+
+void grants_forget_failures(struct grants *g)
+{
+	throttle_clear_all(g->throttle);
+}

@@ -34,15 +34,26 @@ static enum MHD_Result bad(struct srv_req *rq, const char *why)
 	                     no_store);
 }
 
-/* The form body of a POST (empty is fine), or the query of a GET. */
+/* The form body of a POST (empty is fine), or the query of a GET. A POST
+ * with a body must say it is a form: a web page can send text/plain to
+ * 127.0.0.1 without a preflight, a form type only from a page of ours. */
 static bool read_form(struct srv_req *rq, struct form *f)
 {
+	if (strcmp(rq->method, "POST") == 0 && rq->body_len > 0 &&
+	    !form_content_type(req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE)))
+		return false;
 	const char *s = strcmp(rq->method, "POST") == 0 ? rq->body : rq->query;
 	size_t n = strcmp(rq->method, "POST") == 0 ? rq->body_len
 	           : s != NULL                     ? strlen(s)
 	                                           : 0;
 	return form_parse(s ? s : "", n, 16, f) == FORM_OK &&
 	       form_repeated(f) == NULL;
+}
+
+/* clear=true, reset=true: only "true" means yes. */
+static bool flag(const char *v)
+{
+	return v != NULL && strcmp(v, "true") == 0;
 }
 
 /* A whole number in [lo, hi]; false otherwise. */
@@ -77,7 +88,7 @@ enum MHD_Result h_control_clock(struct srv_req *rq)
 		r = bad(rq, "malformed or repeated parameters");
 	} else if (strcmp(rq->method, "GET") == 0) {
 		r = clock_json(rq);
-	} else if (form_param(&f, "reset") != NULL) {
+	} else if (flag(form_param(&f, "reset"))) {
 		clock_reset();
 		r = clock_json(rq);
 	} else if (number(form_param(&f, "advance"), -315360000, 315360000,
@@ -123,7 +134,7 @@ static const char *default_error(int status)
 {
 	switch (status) {
 	case 400: return "invalid_request";
-	case 401: return "invalid_client";
+	case 401: return "invalid_client"; /* /resource: invalid_token */
 	case 403: return "access_denied";
 	case 503: return "temporarily_unavailable";
 	default: return "server_error";
@@ -176,7 +187,7 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 	if (!read_form(rq, &f)) {
 		err = "malformed or repeated parameters";
 	} else if (strcmp(rq->method, "POST") == 0 &&
-	           form_param(&f, "clear") != NULL) {
+	           flag(form_param(&f, "clear"))) {
 		pthread_mutex_lock(&s->fault_mu);
 		faults_clear(s);
 		pthread_mutex_unlock(&s->fault_mu);
@@ -208,7 +219,11 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 			nf.status = (int)status;
 			nf.delay_ms = delay;
 			snprintf(nf.error, sizeof(nf.error), "%s",
-			         e ? e : default_error((int)status));
+			         e                 ? e
+			         : status == 401 &&
+			                 nf.route->fn == h_resource
+			             ? "invalid_token"
+			             : default_error((int)status));
 			struct fault *p = xcalloc(1, sizeof(*p));
 			*p = nf;
 			pthread_mutex_lock(&s->fault_mu);
@@ -261,9 +276,17 @@ bool fault_fire(struct srv_req *rq, enum MHD_Result *ret)
 		rq->delay_ms = hit.delay_ms;
 		return false;
 	}
+	/* A 401 names its scheme (RFC 6750 section 3, RFC 6749 section 5.2)
+	 * as the real one would. */
+	const char *www = rq->route->fn == h_resource
+	                      ? "Bearer realm=\"latchkey\", error=\"invalid_token\""
+	                      : "Basic realm=\"latchkey\", charset=\"UTF-8\"";
 	const struct hdr h[] = {{"Cache-Control", "no-store"},
 	                        {"X-Latchkey-Fault", "injected"},
-	                        {hit.status == 503 ? "Retry-After" : NULL, "1"},
+	                        {hit.status == 503   ? "Retry-After"
+	                         : hit.status == 401 ? "WWW-Authenticate"
+	                                             : NULL,
+	                         hit.status == 503 ? "1" : www},
 	                        {NULL, NULL}};
 	rq->error = "injected_fault";
 	*ret = respond_json(rq, hit.status,
@@ -275,15 +298,16 @@ bool fault_fire(struct srv_req *rq, enum MHD_Result *ret)
 }
 
 /* Drops every token, code, session and consent, every armed fault and
- * every clock move, then applies the fixtures again. */
-enum MHD_Result h_control_reset(struct srv_req *rq)
+ * every clock move and counted login failure, then applies the fixtures
+ * again. Resets run one at a time. */
+static enum MHD_Result reset_locked(struct srv_req *rq, struct srv *s,
+                                    char *err, size_t errlen)
 {
-	struct srv *s = rq->srv;
-	char err[512] = "";
 	pthread_mutex_lock(&s->fault_mu);
 	faults_clear(s);
 	pthread_mutex_unlock(&s->fault_mu);
 	clock_reset();
+	grants_forget_failures(s->grants);
 	enum store_rc rc = store_reset_tokens(s->store);
 	if (rc != STORE_OK) {
 		log_errx("test double reset: %s", store_rc_str(rc));
@@ -292,7 +316,7 @@ enum MHD_Result h_control_reset(struct srv_req *rq)
 	}
 	if (s->cfg->fixtures[0] != '\0' &&
 	    fixtures_apply(s->store, s->cfg->fixtures, s->cfg->ephemeral != 0,
-	                   err, sizeof(err)) != 0) {
+	                   err, errlen) != 0) {
 		log_errx("test double reset: %s", err);
 		return respond_error(rq, OAUTH_FAIL(OAUTH_SERVER_ERROR,
 		                                    "the fixtures could not be "
@@ -301,6 +325,22 @@ enum MHD_Result h_control_reset(struct srv_req *rq)
 	}
 	log_info("test double: reset");
 	return respond_json(rq, 200, json_pack("{s:b}", "reset", 1), no_store);
+}
+
+enum MHD_Result h_control_reset(struct srv_req *rq)
+{
+	static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
+	struct srv *s = rq->srv;
+	char err[512] = "";
+	struct form f = {0};
+	bool ok = read_form(rq, &f); /* no parameters, but a form POST */
+	form_free(&f);
+	if (!ok)
+		return bad(rq, "send a form POST (or none)");
+	pthread_mutex_lock(&one_at_a_time);
+	enum MHD_Result r = reset_locked(rq, s, err, sizeof(err));
+	pthread_mutex_unlock(&one_at_a_time);
+	return r;
 }
 
 static int add_access(const struct store_token *t, void *arg)

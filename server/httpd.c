@@ -170,11 +170,35 @@ static bool declared_too_large(struct srv_req *rq)
 	       n > (unsigned long long)rq->srv->cfg->max_body_size;
 }
 
-static bool loopback(const struct srv_req *rq)
+static bool loopback_host(const char *h, size_t n)
 {
-	return strcmp(rq->remote_addr, "::1") == 0 ||
-	       strncmp(rq->remote_addr, "127.", 4) == 0 ||
-	       strncmp(rq->remote_addr, "::ffff:127.", 11) == 0;
+	return (n >= 4 && strncmp(h, "127.", 4) == 0) ||
+	       (n == 9 && strncmp(h, "localhost", 9) == 0) ||
+	       (n == 5 && strncmp(h, "[::1]", 5) == 0);
+}
+
+/* The host part of a Host header or an Origin's authority: loopback? */
+static bool loopback_authority(const char *a)
+{
+	size_t n = a[0] == '[' ? strcspn(a, "]") + 1 : strcspn(a, ":");
+	return loopback_host(a, n);
+}
+
+/* Who may use /_control/: a client on this host, asking for this host
+ * by name (so a DNS-rebinding page cannot), from no page or a page of
+ * this host. */
+static bool loopback(struct srv_req *rq)
+{
+	if (!(strcmp(rq->remote_addr, "::1") == 0 ||
+	      strncmp(rq->remote_addr, "127.", 4) == 0 ||
+	      strncmp(rq->remote_addr, "::ffff:127.", 11) == 0))
+		return false;
+	const char *host = req_header(rq, MHD_HTTP_HEADER_HOST);
+	if (host == NULL || !loopback_authority(host))
+		return false;
+	const char *origin = req_header(rq, "Origin");
+	const char *sep = origin ? strstr(origin, "://") : NULL;
+	return origin == NULL || (sep != NULL && loopback_authority(sep + 3));
 }
 
 /* First call: route, and refuse what can be refused before any body. */
@@ -261,7 +285,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		return respond_error(rq, OAUTH_FAIL(OAUTH_REQUEST_TOO_LARGE, NULL),
 		                     NULL);
 	enum MHD_Result ret;
-	if (fault_fire(rq, &ret))
+	if (!rq->off_counted && fault_fire(rq, &ret))
 		return ret;
 	if (rq->delay_ms > 0) { /* a stall must not hold up the worker */
 		if (offload_start(rq))
@@ -289,7 +313,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		status = 0; /* the client went away before an answer */
 	log_request(rq->method, rq->path, status, rq->client_id, rq->grant_type,
 	            rq->error, ms_since(&rq->started));
-	bool offloaded = rq->offloaded;
+	bool offloaded = rq->off_counted;
 	struct srv *s = rq->srv;
 	req_free(rq);
 	if (offloaded)
@@ -328,6 +352,7 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 	}
 	if (crypto_random(s->csrf_key, sizeof(s->csrf_key)) != 0) {
 		snprintf(err, errlen, "no randomness for the CSRF key");
+		pthread_mutex_destroy(&s->fault_mu);
 		close(listen_fd);
 		free(s->issuer);
 		free(s);
@@ -350,6 +375,7 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 		snprintf(err, errlen, "cannot start the HTTP server");
 		offload_drain(s);
 		offload_free(s);
+		pthread_mutex_destroy(&s->fault_mu);
 		close(listen_fd);
 		free(s->issuer);
 		free(s);

@@ -39,8 +39,11 @@ static int announce_ready(const char *issuer, const char *host, int port,
 		FILE *f = NULL;
 		if (asprintf(&tmp, "%s.%d.tmp", ready_file, (int)getpid()) < 0)
 			abort();
-		if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%s\n", s) < 0 ||
-		    fclose(f) != 0 || rename(tmp, ready_file) != 0) {
+		bool ok = (f = fopen(tmp, "w")) != NULL &&
+		          fprintf(f, "%s\n", s) >= 0;
+		if (f != NULL && fclose(f) != 0)
+			ok = false;
+		if (!ok || rename(tmp, ready_file) != 0) {
 			log_errx("ready_file %s: %s", ready_file, strerror(errno));
 			unlink(tmp);
 			rc = -1;
@@ -88,6 +91,8 @@ static int wait_for_signal(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP); /* so --ephemeral still cleans up */
+	sigaddset(&set, SIGQUIT);
 	sigwait(&set, &sig);
 	return sig;
 }
@@ -123,11 +128,16 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP); /* so --ephemeral still cleans up */
+	sigaddset(&set, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* A core dump would hold the signing keys and the secret cache. */
 	prctl(PR_SET_DUMPABLE, 0);
 
+	/* A harness waiting for the file must not read a previous run's. */
+	if (cfg.ready_file[0] != '\0')
+		unlink(cfg.ready_file);
 	if (cfg.ephemeral) {
 		if ((tmpdir = ephemeral_dir()) == NULL) {
 			log_errx("ephemeral: cannot make a temporary directory: %s",
@@ -224,6 +234,8 @@ out:
 	store_close(st);
 	if (tmpdir != NULL)
 		ephemeral_remove(tmpdir);
+	if (cfg.ready_file != NULL && cfg.ready_file[0] != '\0')
+		unlink(cfg.ready_file);
 	free(tmpdir);
 	free(db);
 	free(issuer);

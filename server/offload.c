@@ -38,6 +38,7 @@ void offload_drain(struct srv *s)
 	struct timespec until;
 	pthread_mutex_lock(&s->off_mu);
 	s->off_stopping = true;
+	pthread_cond_broadcast(&s->off_idle); /* wakes stalls */
 	while (s->off_running > 0)
 		pthread_cond_wait(&s->off_idle, &s->off_mu);
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -54,19 +55,39 @@ void offload_free(struct srv *s)
 	pthread_mutex_destroy(&s->off_mu);
 }
 
+static void stall(struct srv *s, long ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&s->off_mu);
+	while (!s->off_stopping &&
+	       pthread_cond_timedwait(&s->off_idle, &s->off_mu, &until) == 0)
+		;
+	pthread_mutex_unlock(&s->off_mu);
+}
+
 static void *run(void *arg)
 {
 	struct srv_req *rq = arg;
 	struct srv *s = rq->srv;
 
-	if (rq->delay_ms > 0) { /* an injected stall (control.c) */
-		struct timespec ts = {rq->delay_ms / 1000,
-		                      (rq->delay_ms % 1000) * 1000000};
-		while (nanosleep(&ts, &ts) != 0)
-			;
+	if (rq->delay_ms > 0) {
+		/* An injected stall (control.c): wait here, then hand the
+		 * request back for MHD's thread to run as usual. Shutdown cuts
+		 * the wait short. */
+		stall(s, rq->delay_ms);
+		rq->delay_ms = 0;
+		rq->offloaded = false;
+	} else {
+		(void)rq->route->fn(rq); /* keeps its response in pending */
+		rq->offload_done = true;
 	}
-	(void)rq->route->fn(rq); /* keeps its response in rq->pending */
-	rq->offload_done = true;
 	/* Before the resume: from then on rq belongs to MHD's thread, and
 	 * once the counters drop the process may exit before this thread's
 	 * own cleanup runs. */
@@ -96,20 +117,25 @@ bool offload_start(struct srv_req *rq)
 	pthread_t t;
 
 	pthread_mutex_lock(&s->off_mu);
+	/* A stalled request that now needs a hook is counted once. */
+	bool first = !rq->off_counted;
 	bool ok = !s->off_stopping && s->off_inflight < s->off_max;
 	if (ok) {
 		s->off_running++;
-		s->off_inflight++;
+		if (first)
+			s->off_inflight++;
 	}
 	pthread_mutex_unlock(&s->off_mu);
 	if (!ok) {
 		if (!s->off_stopping)
-			log_warnx("%d on_refresh hooks already running "
-			          "(on_refresh_hook_max_concurrent); answering 503",
-			          s->off_max);
+			log_warnx("%d slow requests (on_refresh hooks, injected "
+			          "delays) already running "
+			          "(on_refresh_hook_max_concurrent)", s->off_max);
 		return false;
 	}
 	/* The handler runs from the start again and sets these anew. */
+	free(rq->h_content_type);
+	crypto_free_str(rq->h_authorization);
 	rq->h_content_type = xstrdup(req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE));
 	rq->h_authorization = xstrdup(req_header(rq,
 	                                         MHD_HTTP_HEADER_AUTHORIZATION));
@@ -117,6 +143,7 @@ bool offload_start(struct srv_req *rq)
 	free(rq->grant_type);
 	rq->client_id = rq->grant_type = NULL;
 	rq->offloaded = true;
+	rq->off_counted = true;
 	MHD_suspend_connection(rq->conn);
 
 	pthread_attr_init(&at);
@@ -127,10 +154,12 @@ bool offload_start(struct srv_req *rq)
 		return true;
 	log_errx("cannot start a thread for an on_refresh hook");
 	rq->offloaded = false;
+	rq->off_counted = !first;
 	MHD_resume_connection(rq->conn);
 	pthread_mutex_lock(&s->off_mu);
 	s->off_running--;
-	s->off_inflight--;
+	if (first)
+		s->off_inflight--;
 	pthread_cond_broadcast(&s->off_idle);
 	pthread_mutex_unlock(&s->off_mu);
 	return false;

@@ -79,9 +79,15 @@ enum MHD_Result h_resource(struct srv_req *rq)
 
 	struct form q = {0};
 	const char *need = NULL;
+	/* A query that cannot be read must not pass as "no scope asked". */
 	if (rq->query != NULL &&
-	    form_parse(rq->query, strlen(rq->query), 8, &q) == FORM_OK)
-		need = form_param(&q, "scope");
+	    (form_parse(rq->query, strlen(rq->query), 32, &q) != FORM_OK ||
+	     form_repeated(&q) != NULL)) {
+		form_free(&q);
+		return refuse(rq, 400, "invalid_request", "the query is "
+		              "malformed or repeats a parameter", NULL);
+	}
+	need = form_param(&q, "scope");
 	/* It is echoed in a header: only RFC 6749 scope syntax. */
 	if (need != NULL && !scope_list_valid(need)) {
 		form_free(&q);

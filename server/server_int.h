@@ -80,6 +80,7 @@ struct srv_req {
 	 * response waits in pending until the connection is resumed. */
 	bool offloaded;
 	bool offload_done;
+	bool off_counted; /* went through offload_start: offload_complete */
 	struct MHD_Response *pending;
 	/* The headers handlers read, copied before the offload so that the
 	 * thread never calls into MHD (req_header answers from these). */

@@ -1085,18 +1085,17 @@ static enum store_rc sq_sessions_end_user(struct store *s,
 static enum store_rc sq_reset_tokens(struct store *s)
 {
 	static const char sql[] =
-	    "BEGIN IMMEDIATE;"
 	    "DELETE FROM access_tokens; DELETE FROM refresh_tokens;"
 	    "DELETE FROM authorization_codes; DELETE FROM sessions;"
-	    "DELETE FROM consents; COMMIT;";
+	    "DELETE FROM consents;";
 	struct conn *cn = conn_get(s);
 	if (cn == NULL)
 		return STORE_IO;
-	enum store_rc r = store_sqlite_rc(sqlite3_exec(cn->db, sql, NULL, NULL,
-	                                               NULL));
+	enum store_rc r = begin(cn);
 	if (r != STORE_OK)
-		sqlite3_exec(cn->db, "ROLLBACK", NULL, NULL, NULL);
-	return r;
+		return r;
+	r = store_sqlite_rc(sqlite3_exec(cn->db, sql, NULL, NULL, NULL));
+	return finish(cn, r);
 }
 
 static enum store_rc sq_purge_expired(struct store *s, int64_t now,

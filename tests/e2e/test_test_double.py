@@ -81,6 +81,7 @@ class StartTest(DoubleBase):
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(s.stop(), 0)
         self.assertEqual(os.listdir(tmp), [])
+        self.assertFalse(os.path.exists(ready))  # no stale line for the next
 
     def test_parallel_servers_do_not_interfere(self):
         servers = [self.double() for _ in range(4)]
@@ -111,6 +112,40 @@ class StartTest(DoubleBase):
         self.assertNotEqual(p.returncode, 0)
         self.assertEqual(p.stdout, "")
         self.assertIn("ready_file", p.stderr)
+
+
+class ControlGuardTest(DoubleBase):
+    def test_only_this_host_by_name_and_only_forms(self):
+        s = self.double()
+        for h in ({"Host": "evil.example"}, {"Host": "attacker.test:80"},
+                  {"Host": "127.0.0.1", "Origin": "https://evil.example"}):
+            with self.subTest(h=h):
+                r = s.request("GET", "/_control/clock", headers=h)
+                self.assertOAuthError(r, 404, "not_found")
+        for host in ("localhost:%d" % s.port, "127.0.0.1"):
+            r = s.request("GET", "/_control/clock", headers={"Host": host})
+            self.assertEqual(r.status, 200)
+        # A page can POST text/plain cross-origin without a preflight.
+        r = s.request("POST", "/_control/reset", body="x",
+                      headers={"Content-Type": "text/plain"})
+        self.assertOAuthError(r, 400, "invalid_request")
+        # Only "true" means yes.
+        self.control(s, "faults", endpoint="jwks", status=500)
+        self.control(s, "faults", clear="false")
+        self.assertEqual(len(self.control(s, "faults", method="GET")
+                             .json()["faults"]), 1)
+
+    def test_reset_forgets_login_failures(self):
+        s = self.double("--login-max-failures", "2")
+        bad = {"grant_type": "password", "username": "dave",
+               "password": "wrong-password"}
+        for _ in range(2):
+            self.assertOAuthError(s.token(bad, auth=APP), 400, "invalid_grant")
+        good = dict(bad, password="dave-password-1")
+        self.assertIn("too many", s.token(good, auth=APP)
+                      .json()["error_description"])
+        self.control(s, "reset")
+        self.assertEqual(s.token(good, auth=APP).status, 200)
 
 
 class ClockTest(DoubleBase):
@@ -209,6 +244,26 @@ class FaultTest(DoubleBase):
         self.assertEqual(out["r"].status, 200, out["r"].body)
         self.assertGreaterEqual(time.monotonic() - t0, 1.4)
 
+    def test_injected_401_names_its_scheme(self):
+        s = self.double()
+        self.control(s, "faults", endpoint="resource", status=401)
+        r = self.resource(s, "x")
+        self.assertEqual((r.status, r.json()["error"]), (401, "invalid_token"))
+        self.assertEqual(r.headers["www-authenticate"],
+                         'Bearer realm="latchkey", error="invalid_token"')
+        self.control(s, "faults", endpoint="token", status=401)
+        r = self.cc(s)
+        self.assertOAuthError(r, 401, "invalid_client")
+        self.assertTrue(r.headers["www-authenticate"].startswith("Basic "))
+
+    def test_delay_on_authorize_keeps_its_checks(self):
+        s = self.double()
+        self.control(s, "faults", endpoint="authorize", delay_ms=200)
+        r = s.request("POST", "/authorize", body="action=login&csrf=x",
+                      headers={**FORM, "Origin": "https://evil.example"})
+        self.assertEqual(r.status, 400)
+        self.assertIn(b"expired or did not come from", r.body)
+
     def test_clear_and_refusals(self):
         s = self.double()
         self.control(s, "faults", endpoint="resource", status=500, count=5)
@@ -303,8 +358,12 @@ class ResourceTest(DoubleBase):
                 self.assertEqual(r.status, 400)
                 self.assertIn('error="invalid_request"',
                               r.headers["www-authenticate"])
-        r = self.resource(s, at, '?scope=%22x')
-        self.assertEqual(r.status, 400)
+        for q in ('?scope=%22x', '?scope=write&x=%zz',
+                  '?scope=read&scope=write'):
+            with self.subTest(q=q):
+                r = self.resource(s, at, q)
+                self.assertEqual(r.status, 400)
+                self.assertEqual(r.json()["error"], "invalid_request")
 
 
 class CustomPathsTest(DoubleBase):
