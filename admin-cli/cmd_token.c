@@ -3,11 +3,10 @@
  * access and refresh tokens (the tokens themselves are never stored; a
  * refresh token only as a hash, which is never printed either).
  *
- * A token's status is derived here from its record at one `now`: revoked
- * (revoked_at set) wins, then, for a refresh token, rotated (retired_at
- * set), then expired (exp passed), else active. Revoking only marks the
- * records; a resource server sees it through introspection, and the token
- * endpoint refuses a revoked refresh token.
+ * A token's status is derived from its record at one `now`
+ * (store_token_status). Revoking only marks the records; a resource server
+ * sees it through introspection, and the token endpoint refuses a revoked
+ * refresh token.
  */
 #include <stdio.h>
 
@@ -15,16 +14,6 @@
 #include "clock.h"
 
 /* ---- token list --------------------------------------------------------- */
-
-static const char *token_status(int64_t revoked_at, int64_t retired_at,
-                                int64_t expires_at, int64_t now)
-{
-	if (revoked_at != 0)
-		return "revoked";
-	if (retired_at != 0)
-		return "rotated";
-	return expires_at <= now ? "expired" : "active";
-}
 
 struct token_listing {
 	struct adm_listing l;
@@ -35,7 +24,7 @@ static int list_access(const struct store_token *t, void *arg)
 {
 	struct token_listing *tl = arg;
 	char iat[ADM_TIME_LEN], exp[ADM_TIME_LEN];
-	const char *status = token_status(t->revoked_at, 0, t->expires_at,
+	const char *status = store_token_status(t->revoked_at, 0, t->expires_at,
 	                                  tl->now);
 	json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:s, "
 	                      "s:o}",
@@ -69,7 +58,7 @@ static int list_refresh(const struct store_refresh *r, void *arg)
 {
 	struct token_listing *tl = arg;
 	char iat[ADM_TIME_LEN], exp[ADM_TIME_LEN];
-	const char *status = token_status(r->revoked_at, r->retired_at,
+	const char *status = store_token_status(r->revoked_at, r->retired_at,
 	                                  r->expires_at, tl->now);
 	json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, "
 	                      "s:o, s:s}",

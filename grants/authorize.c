@@ -141,7 +141,7 @@ static bool check_client_and_uri(struct authz *a)
 	return true;
 }
 
-static bool pkce_value_ok(const char *v)
+bool pkce_value_ok(const char *v)
 {
 	size_t n = strlen(v);
 	if (n < 43 || n > 128)

@@ -38,15 +38,12 @@ static struct oauth_result replayed(struct grants *g, const char *hash)
 /* RFC 7636 section 4.6. */
 static bool verifier_matches(const struct store_code *c, const char *v)
 {
-	size_t n = strlen(v);
-	if (n < 43 || n > 128 ||
-	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	              "0123456789-._~") != n)
+	if (!pkce_value_ok(v))
 		return false;
 	if (strcmp(c->code_challenge_method, "plain") == 0)
 		return crypto_streq(v, c->code_challenge);
 	unsigned char d[SHA256_LEN];
-	sha256(v, n, d);
+	sha256(v, strlen(v), d);
 	char *s256 = b64_encode(d, sizeof(d), true);
 	bool ok = s256 != NULL && crypto_streq(s256, c->code_challenge);
 	free(s256);

@@ -137,6 +137,12 @@ enum hook_verdict {
 enum hook_verdict hook_run(const char *path, long timeout_ms,
                            const char *input, size_t len);
 
+/* ---- authorize.c ---------------------------------------------------------- */
+
+/* RFC 7636 sections 4.1 and 4.2: 43 to 128 characters of [A-Za-z0-9-._~],
+ * for a code_verifier and a code_challenge alike. */
+bool pkce_value_ok(const char *v);
+
 /* ---- one function per grant (grant_*.c) ----------------------------------- */
 
 typedef struct oauth_result (*grant_fn)(struct grants *g,

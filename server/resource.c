@@ -56,7 +56,7 @@ static const char *bearer(const char *auth)
 	return n > 0 && t[n] == '\0' ? t : NULL;
 }
 
-/* The space-separated scopes of need that held lacks, or NULL. */
+/* Whether held has every space-separated scope of need. */
 static bool holds(const char *held, const char *need)
 {
 	size_t len;

@@ -19,32 +19,32 @@ static unsigned method_bit(const char *m)
 	return 0;
 }
 
-static void add(struct srv *s, const char *path, unsigned methods,
-                handler_fn fn, bool control)
+static void add(struct srv *s, const char *name, const char *path,
+                unsigned methods, handler_fn fn, bool control)
 {
 	s->routes[s->nroutes++] =
-	    (struct route){.path = path, .methods = methods, .fn = fn,
-	                   .control = control};
+	    (struct route){.name = name, .path = path, .methods = methods,
+	                   .fn = fn, .control = control};
 }
 
 int router_init(struct srv *s, const struct lk_config *c, char *err,
                 size_t errlen)
 {
 	s->nroutes = 0;
-	add(s, c->authorize_path, M_GET | M_POST, h_authorize, false);
-	add(s, c->token_path, M_POST, h_token, false);
-	add(s, c->introspect_path, M_POST, h_introspect, false);
-	add(s, c->revoke_path, M_POST, h_revoke, false);
-	add(s, c->jwks_path, M_GET, h_jwks, false);
-	add(s, c->metadata_path, M_GET, h_metadata, false);
-	add(s, c->resource_path, M_GET | M_POST, h_resource, false);
-	add(s, "/healthz", M_GET, h_healthz, false);
+	add(s, "authorize", c->authorize_path, M_GET | M_POST, h_authorize, false);
+	add(s, "token", c->token_path, M_POST, h_token, false);
+	add(s, "introspect", c->introspect_path, M_POST, h_introspect, false);
+	add(s, "revoke", c->revoke_path, M_POST, h_revoke, false);
+	add(s, "jwks", c->jwks_path, M_GET, h_jwks, false);
+	add(s, "metadata", c->metadata_path, M_GET, h_metadata, false);
+	add(s, "resource", c->resource_path, M_GET | M_POST, h_resource, false);
+	add(s, "healthz", "/healthz", M_GET, h_healthz, false);
 	if (c->test_double) {
-		add(s, "/_control/clock", M_GET | M_POST, h_control_clock, true);
-		add(s, "/_control/faults", M_GET | M_POST, h_control_faults,
+		add(s, "clock", "/_control/clock", M_GET | M_POST, h_control_clock, true);
+		add(s, "faults", "/_control/faults", M_GET | M_POST, h_control_faults,
 		    true);
-		add(s, "/_control/reset", M_POST, h_control_reset, true);
-		add(s, "/_control/tokens", M_GET, h_control_tokens, true);
+		add(s, "reset", "/_control/reset", M_POST, h_control_reset, true);
+		add(s, "tokens", "/_control/tokens", M_GET, h_control_tokens, true);
 	}
 	for (size_t i = 0; i < s->nroutes; i++) {
 		for (size_t k = 0; k < i; k++) {

@@ -101,6 +101,7 @@ struct srv_req {
 typedef enum MHD_Result (*handler_fn)(struct srv_req *rq);
 
 struct route {
+	const char *name; /* the endpoint's role ("token"), whatever its path */
 	const char *path;
 	unsigned methods;
 	handler_fn fn;

@@ -101,6 +101,16 @@ void store_consent_clear(struct store_consent *c)
 	memset(c, 0, sizeof(*c));
 }
 
+const char *store_token_status(int64_t revoked_at, int64_t retired_at,
+                               int64_t expires_at, int64_t now)
+{
+	if (revoked_at != 0)
+		return "revoked";
+	if (retired_at != 0)
+		return "rotated";
+	return expires_at <= now ? "expired" : "active";
+}
+
 void store_key_clear(struct store_key *k)
 {
 	free(k->kid);

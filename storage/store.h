@@ -88,6 +88,12 @@ struct store_refresh {
 };
 void store_refresh_clear(struct store_refresh *r);
 
+/* A token record's status at now: "revoked" (revoked_at set) wins, then
+ * "rotated" (a retired refresh token; 0 for access tokens), then
+ * "expired", else "active". Static strings. */
+const char *store_token_status(int64_t revoked_at, int64_t retired_at,
+                               int64_t expires_at, int64_t now);
+
 /* An authorization code's record (RFC 6749 section 4.1.2); the code itself
  * is kept only as a hash. */
 struct store_code {
