@@ -7,39 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
 #include "grants_int.h"
-#include "log.h"
 #include "strutil.h"
-
-struct jwks_walk {
-	grants_jwk_cb cb;
-	void *arg;
-	bool failed;
-};
-
-static int each_key(const struct store_key *k, void *arg)
-{
-	struct jwks_walk *w = arg;
-	struct key_jwk jwk;
-	enum key_alg alg;
-
-	if (key_alg_parse(k->alg, &alg) != 0 ||
-	    key_public_jwk(k->private_pem, alg, &jwk) != 0) {
-		log_errx("signing key %s cannot be published", k->kid);
-		return 0; /* skip it; publish the others */
-	}
-	int rc = w->cb(k->kid, k->alg, &jwk, w->arg);
-	key_jwk_clear(&jwk);
-	w->failed = rc != 0;
-	return rc; /* a callback failure stops the walk: no partial key set */
-}
 
 int grants_jwks(struct grants *g, grants_jwk_cb cb, void *arg)
 {
-	struct jwks_walk w = {cb, arg, false};
-	enum store_rc rc = store_key_list(g->store, true, clock_now(), each_key, &w);
-	return rc == STORE_OK && !w.failed ? 0 : -1;
+	return keyring_each_published(g->keyring, cb, arg);
 }
 
 static int collect_scopes(const struct store_client *c, void *arg)

@@ -10,6 +10,21 @@
 #include "crypto.h"
 #include "grants.h"
 
+/* ---- keyring.c: all keys' public halves, for verification and JWKS ----- */
+
+struct keyring;
+struct signer;
+/* Rebuilds whenever the signer adopts a key, so that the JWKS never lags
+ * behind the key tokens are signed with. */
+struct keyring *keyring_new(struct store *s, struct signer *sg);
+void keyring_free(struct keyring *kr);
+/* The public key with this kid, if its algorithm is alg; the caller frees
+ * it with EVP_PKEY_free. NULL when there is no such key. */
+struct evp_pkey_st *keyring_public_key(struct keyring *kr, const char *kid,
+                                       const char *alg);
+/* Calls cb for each published key, as grants_jwks documents. */
+int keyring_each_published(struct keyring *kr, grants_jwk_cb cb, void *arg);
+
 /* ---- signer.c: the current signing key and JWT minting ------------------ */
 
 struct signer;
@@ -22,6 +37,8 @@ struct at_claims { /* RFC 9068 section 2.2 */
 int signer_new(struct store *s, enum key_alg alg, struct signer **out,
                char *err, size_t errlen);
 void signer_free(struct signer *sg);
+/* Changes each time the signer adopts a new current key. */
+unsigned signer_generation(struct signer *sg);
 /* Signs an access token with the current key. *token and *kid are the
  * caller's to free. Returns 0, or -1. */
 int signer_mint(struct signer *sg, const struct at_claims *c, char **token,
@@ -183,6 +200,7 @@ struct grants {
 	char *audience; /* NULL for none */
 	int64_t access_token_ttl;
 	struct signer *signer;
+	struct keyring *keyring;
 	struct secret_cache *secret_cache;
 	struct throttle *throttle;
 	int login_max_failures;

@@ -38,6 +38,7 @@ struct signer {
 	EVP_PKEY *pkey;
 	enum key_alg alg;
 	_Atomic int64_t checked_at; /* monotonic seconds */
+	atomic_uint generation;     /* bumped by each adopt */
 };
 
 static int64_t mono_secs(void)
@@ -101,6 +102,7 @@ static int adopt(struct signer *sg, struct store_key *k)
 	sg->kid = k->kid;
 	sg->pkey = pk;
 	sg->alg = alg;
+	atomic_fetch_add(&sg->generation, 1);
 	pthread_rwlock_unlock(&sg->lock);
 	k->kid = NULL;
 	store_key_clear(k);
@@ -142,6 +144,11 @@ int signer_new(struct store *s, enum key_alg alg, struct signer **out,
 fail:
 	signer_free(sg);
 	return -1;
+}
+
+unsigned signer_generation(struct signer *sg)
+{
+	return atomic_load(&sg->generation);
 }
 
 void signer_free(struct signer *sg)

@@ -148,6 +148,7 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 		grants_free(g);
 		return -1;
 	}
+	g->keyring = keyring_new(s, g->signer);
 	warn_auto_approve(g);
 	*out = g;
 	return 0;
@@ -158,6 +159,7 @@ void grants_free(struct grants *g)
 	if (g == NULL)
 		return;
 	signer_free(g->signer);
+	keyring_free(g->keyring);
 	secret_cache_free(g->secret_cache);
 	throttle_free(g->throttle);
 	free(g->issuer);

@@ -45,22 +45,6 @@ static json_t *b64_json_object(const char *s, size_t len)
 	return o;
 }
 
-struct find_key {
-	const char *kid;
-	struct store_key found;
-};
-
-static int match_kid(const struct store_key *k, void *arg)
-{
-	struct find_key *f = arg;
-	if (strcmp(k->kid, f->kid) != 0)
-		return 0;
-	f->found.kid = xstrdup(k->kid);
-	f->found.alg = xstrdup(k->alg);
-	f->found.private_pem = xstrdup(k->private_pem);
-	return 1;
-}
-
 /* ES256 signatures on the wire are R||S; OpenSSL verifies DER. */
 static unsigned char *es256_to_der(const unsigned char *rs, size_t len,
                                    size_t *derlen)
@@ -84,20 +68,19 @@ static unsigned char *es256_to_der(const unsigned char *rs, size_t len,
 	return der;
 }
 
-static bool signature_ok(const struct store_key *k, const char *input,
+/* pk is the keyring's, already checked to be of alg. */
+static bool signature_ok(EVP_PKEY *pk, const char *alg, const char *input,
                          size_t inlen, const char *sig_b64)
 {
 	unsigned char *sig = NULL, *der = NULL;
 	size_t siglen = 0, derlen = 0;
 	bool ok = false;
-	BIO *bio = BIO_new_mem_buf(k->private_pem, -1);
-	EVP_PKEY *pk = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
-	if (pk == NULL || ctx == NULL ||
+	if (ctx == NULL ||
 	    b64_decode(sig_b64, strlen(sig_b64), true, &sig, &siglen) != 0)
 		goto out;
-	if (strcmp(k->alg, "ES256") == 0) {
+	if (strcmp(alg, "ES256") == 0) {
 		der = es256_to_der(sig, siglen, &derlen);
 		if (der == NULL)
 			goto out;
@@ -109,8 +92,6 @@ out:
 	OPENSSL_free(der);
 	free(sig);
 	EVP_MD_CTX_free(ctx);
-	EVP_PKEY_free(pk);
-	BIO_free(bio);
 	return ok;
 }
 
@@ -133,19 +114,19 @@ int token_verify(struct grants *g, const char *token, struct at_claims_read *out
 
 	json_t *hdr = b64_json_object(token, (size_t)(d1 - token));
 	json_t *body = NULL;
-	struct find_key fk = {0};
+	EVP_PKEY *pk = NULL;
 	int rc = -1;
 	const char *typ = json_string_value(json_object_get(hdr, "typ"));
 	const char *alg = json_string_value(json_object_get(hdr, "alg"));
-	fk.kid = json_string_value(json_object_get(hdr, "kid"));
+	const char *kid = json_string_value(json_object_get(hdr, "kid"));
 	if (typ == NULL || strcmp(typ, "at+jwt") != 0 || alg == NULL ||
-	    fk.kid == NULL)
+	    kid == NULL)
 		goto out;
 	/* The key is looked up by kid among our own keys only, and its own
 	 * algorithm must match the header's: no "alg" confusion. */
-	if (store_key_list(g->store, false, 0, match_kid, &fk) != STORE_OK ||
-	    fk.found.kid == NULL || strcmp(fk.found.alg, alg) != 0 ||
-	    !signature_ok(&fk.found, token, (size_t)(d2 - token), d2 + 1))
+	pk = keyring_public_key(g->keyring, kid, alg);
+	if (pk == NULL ||
+	    !signature_ok(pk, alg, token, (size_t)(d2 - token), d2 + 1))
 		goto out;
 	body = b64_json_object(d1 + 1, (size_t)(d2 - d1 - 1));
 	if (body == NULL)
@@ -159,7 +140,7 @@ int token_verify(struct grants *g, const char *token, struct at_claims_read *out
 	}
 	rc = 0;
 out:
-	store_key_clear(&fk.found);
+	EVP_PKEY_free(pk);
 	json_decref(hdr);
 	json_decref(body);
 	return rc;

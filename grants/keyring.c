@@ -1,0 +1,241 @@
+/*
+ * keyring.c: every signing key's public half, parsed once and kept, for
+ * the two readers that need all keys rather than the current one:
+ * verification (introspection, revocation, /resource) and the JWKS.
+ *
+ * Why: both used to read every key from the store and parse its PEM on
+ * each request, which made /jwks.json and /introspect ten times slower
+ * than the token endpoint. A snapshot is now rebuilt at most every
+ * RECHECK_MS, at once when the signer adopts a new key (so the JWKS
+ * always has the key new tokens carry), and sooner when a token names a
+ * kid the snapshot lacks (a key
+ * rotated by `latchkey key rotate` in another process); those early
+ * rebuilds are rate-limited so that made-up kids cannot turn every request
+ * into a store read. A snapshot is immutable and reference-counted, so a
+ * reader never waits for a rebuild and never sees one half done.
+ */
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "grants_int.h"
+#include "log.h"
+#include "strutil.h"
+
+#define RECHECK_MS 2000
+#define MISS_RECHECK_MS 250
+
+struct ring_key {
+	char *kid;
+	char *alg;
+	EVP_PKEY *pub;
+	bool published;
+	struct key_jwk jwk;
+};
+
+struct keyset {
+	atomic_int refs;
+	struct ring_key *v;
+	size_t n;
+};
+
+struct keyring {
+	struct store *store;
+	struct signer *signer;
+	unsigned generation;  /* the signer's, when cur was loaded */
+	pthread_mutex_t mu;   /* guards cur and loaded_ms; rebuilds one at a time */
+	struct keyset *cur;   /* NULL until the first successful load */
+	int64_t loaded_ms;    /* monotonic, of cur */
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void keyset_put(struct keyset *ks)
+{
+	if (ks == NULL || atomic_fetch_sub(&ks->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < ks->n; i++) {
+		free(ks->v[i].kid);
+		free(ks->v[i].alg);
+		EVP_PKEY_free(ks->v[i].pub);
+		key_jwk_clear(&ks->v[i].jwk);
+	}
+	free(ks->v);
+	free(ks);
+}
+
+struct load {
+	struct keyset *ks;
+	size_t cap;
+	int64_t now;
+};
+
+/* The public key of a private PEM, as its own EVP_PKEY: the private half
+ * is not kept in this long-lived structure. */
+static EVP_PKEY *public_half(const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *priv = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
+	                     : NULL;
+	BIO_free(bio);
+	if (priv == NULL)
+		return NULL;
+	unsigned char *der = NULL;
+	int len = i2d_PUBKEY(priv, &der);
+	EVP_PKEY_free(priv);
+	if (len <= 0)
+		return NULL;
+	const unsigned char *p = der;
+	EVP_PKEY *pub = d2i_PUBKEY(NULL, &p, len);
+	OPENSSL_free(der);
+	return pub;
+}
+
+static int add_key(const struct store_key *k, void *arg)
+{
+	struct load *l = arg;
+	struct keyset *ks = l->ks;
+	enum key_alg alg;
+	struct ring_key rk = {0};
+
+	if (key_alg_parse(k->alg, &alg) != 0 ||
+	    key_public_jwk(k->private_pem, alg, &rk.jwk) != 0 ||
+	    (rk.pub = public_half(k->private_pem)) == NULL) {
+		log_errx("signing key %s (%s) is unusable; skipped", k->kid,
+		         k->alg);
+		key_jwk_clear(&rk.jwk);
+		return 0; /* the others still verify and publish */
+	}
+	rk.kid = xstrdup(k->kid);
+	rk.alg = xstrdup(k->alg);
+	if (ks->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 4;
+		struct ring_key *grown = realloc(ks->v, cap * sizeof(*grown));
+		if (grown == NULL)
+			abort(); /* as xcalloc does */
+		ks->v = grown;
+		l->cap = cap;
+	}
+	ks->v[ks->n++] = rk;
+	return 0;
+}
+
+static const struct ring_key *find(const struct keyset *ks, const char *kid);
+
+/* The store decides what is published: a retired key stays in the JWKS
+ * while tokens it signed may still be alive. */
+static int mark_published(const struct store_key *k, void *arg)
+{
+	struct load *l = arg;
+	struct ring_key *rk = (struct ring_key *)find(l->ks, k->kid);
+	if (rk != NULL)
+		rk->published = true;
+	return 0;
+}
+
+/* A new snapshot from the store, or NULL when the store fails. */
+static struct keyset *load(struct store *s)
+{
+	struct load l = {.ks = xcalloc(1, sizeof(*l.ks)), .now = clock_now()};
+	atomic_init(&l.ks->refs, 1);
+	if (store_key_list(s, false, 0, add_key, &l) != STORE_OK ||
+	    store_key_list(s, true, l.now, mark_published, &l) != STORE_OK) {
+		keyset_put(l.ks);
+		return NULL;
+	}
+	return l.ks;
+}
+
+struct keyring *keyring_new(struct store *s, struct signer *sg)
+{
+	struct keyring *kr = xcalloc(1, sizeof(*kr));
+	kr->store = s;
+	kr->signer = sg;
+	pthread_mutex_init(&kr->mu, NULL);
+	return kr;
+}
+
+void keyring_free(struct keyring *kr)
+{
+	if (kr == NULL)
+		return;
+	keyset_put(kr->cur);
+	pthread_mutex_destroy(&kr->mu);
+	free(kr);
+}
+
+/* The current snapshot with a reference the caller puts back, rebuilt
+ * first when older than max_age_ms. NULL only when there has never been a
+ * usable snapshot and the store fails now. */
+static struct keyset *get(struct keyring *kr, int64_t max_age_ms)
+{
+	pthread_mutex_lock(&kr->mu);
+	int64_t now = mono_ms();
+	unsigned gen = signer_generation(kr->signer);
+	if (kr->cur == NULL || now - kr->loaded_ms >= max_age_ms ||
+	    gen != kr->generation) {
+		/* gen is read before the load: a key adopted meanwhile makes
+		 * the next reader load again. */
+		kr->generation = gen;
+		struct keyset *fresh = load(kr->store);
+		/* On a store failure keep serving the last good set. */
+		if (fresh != NULL) {
+			keyset_put(kr->cur);
+			kr->cur = fresh;
+		}
+		kr->loaded_ms = now;
+	}
+	struct keyset *ks = kr->cur;
+	if (ks != NULL)
+		atomic_fetch_add(&ks->refs, 1);
+	pthread_mutex_unlock(&kr->mu);
+	return ks;
+}
+
+static const struct ring_key *find(const struct keyset *ks, const char *kid)
+{
+	for (size_t i = 0; ks != NULL && i < ks->n; i++)
+		if (strcmp(ks->v[i].kid, kid) == 0)
+			return &ks->v[i];
+	return NULL;
+}
+
+EVP_PKEY *keyring_public_key(struct keyring *kr, const char *kid,
+                             const char *alg)
+{
+	struct keyset *ks = get(kr, RECHECK_MS);
+	const struct ring_key *k = find(ks, kid);
+	if (k == NULL) {
+		keyset_put(ks);
+		ks = get(kr, MISS_RECHECK_MS);
+		k = find(ks, kid);
+	}
+	EVP_PKEY *pk = NULL;
+	/* The key's own algorithm must be the one the token claims: no
+	 * "alg" confusion. */
+	if (k != NULL && strcmp(k->alg, alg) == 0 && EVP_PKEY_up_ref(k->pub) == 1)
+		pk = k->pub;
+	keyset_put(ks);
+	return pk;
+}
+
+int keyring_each_published(struct keyring *kr, grants_jwk_cb cb, void *arg)
+{
+	struct keyset *ks = get(kr, RECHECK_MS);
+	int rc = ks == NULL ? -1 : 0;
+	for (size_t i = 0; ks != NULL && i < ks->n && rc == 0; i++)
+		if (ks->v[i].published)
+			rc = cb(ks->v[i].kid, ks->v[i].alg, &ks->v[i].jwk, arg);
+	keyset_put(ks);
+	return rc;
+}
