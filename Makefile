@@ -5,8 +5,13 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 LISTEN     ?= 127.0.0.1:8080
 DB         ?= ./latchkey.db
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 10
 
-.PHONY: all deps build build-asan run test test-release test-asan clean
+BENCH_BUILD ?= build-bench
+BENCH_ARGS  ?=
+
+.PHONY: all deps build build-asan run test test-release test-asan test-fuzz bench clean
 
 all: build
 
@@ -31,8 +36,22 @@ test-asan: build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
-# The whole suite, once as shipped and once under ASan + UBSan.
-test: test-release test-asan
+# libFuzzer targets (tests/fuzz), FUZZ_SECONDS each, on copies of their
+# seed corpora; any crash, leak or sanitizer report fails.
+test-fuzz: deps
+	FUZZ_BUILD=$(FUZZ_BUILD) JOBS=$(JOBS) ./tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# The whole suite, once as shipped and once under ASan + UBSan, then the
+# fuzzers.
+test: test-release test-asan test-fuzz
+
+# Latchkey and its peers side by side under wrk (docs/performance.md).
+# BENCH_ARGS passes options to bench/bench.py, e.g. BENCH_ARGS="--quick".
+bench: deps
+	@./bench/install-deps.sh
+	@cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DLATCHKEY_BENCH=ON -DLATCHKEY_TESTS=OFF >/dev/null
+	@cmake --build $(BENCH_BUILD) -j $(JOBS) --target latchkeyd latchkey lk_bench_hash
+	@/usr/bin/python3 bench/bench.py --build $(BENCH_BUILD) $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(FUZZ_BUILD)
