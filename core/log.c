@@ -5,8 +5,11 @@
  */
 #include "log.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -89,14 +92,127 @@ static void text_sanitize(char *s)
 			*s = '?';
 }
 
-static void emit(char *line, size_t n, size_t cap)
+/* ---- the access-log buffer --------------------------------------------
+ * One write(2) per request cost as much as a fifth of a token request's
+ * system calls. Once log_buffer_start has run (latchkeyd does; the CLI
+ * does not), access lines go to a buffer that a thread writes out every
+ * BUF_FLUSH_MS, or sooner when half full; every other line first writes
+ * out what is buffered and then itself, under the same lock, so the order
+ * of lines is kept and warnings are never delayed. A crash loses at most
+ * BUF_FLUSH_MS of access lines. */
+#define BUF_CAP 65536
+#define BUF_FLUSH_MS 100
+
+static struct {
+	pthread_mutex_t mu; /* guards all of lb, and orders every write */
+	pthread_cond_t cv;
+	char *buf;
+	size_t used;
+	bool running, stopping;
+	pthread_t thread;
+} lb = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void write_all(const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* nowhere to report it */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* With lb.mu held: writing under the lock is what keeps lines in order. */
+static void flush_locked(void)
+{
+	if (lb.used > 0)
+		write_all(lb.buf, lb.used);
+	lb.used = 0;
+}
+
+static void *flusher(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&lb.mu);
+	while (!lb.stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += BUF_FLUSH_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		while (!lb.stopping && lb.used < BUF_CAP / 2 &&
+		       pthread_cond_timedwait(&lb.cv, &lb.mu, &ts) == 0)
+			;
+		flush_locked();
+	}
+	pthread_mutex_unlock(&lb.mu);
+	return NULL;
+}
+
+int log_buffer_start(void)
+{
+	pthread_mutex_lock(&lb.mu);
+	if (lb.running) {
+		pthread_mutex_unlock(&lb.mu);
+		return 0;
+	}
+	lb.buf = malloc(BUF_CAP);
+	lb.stopping = false;
+	if (lb.buf == NULL ||
+	    pthread_create(&lb.thread, NULL, flusher, NULL) != 0) {
+		free(lb.buf);
+		lb.buf = NULL;
+		pthread_mutex_unlock(&lb.mu);
+		return -1; /* lines stay unbuffered */
+	}
+	lb.running = true;
+	pthread_mutex_unlock(&lb.mu);
+	return 0;
+}
+
+void log_buffer_stop(void)
+{
+	pthread_mutex_lock(&lb.mu);
+	if (!lb.running) {
+		pthread_mutex_unlock(&lb.mu);
+		return;
+	}
+	lb.stopping = true;
+	pthread_cond_signal(&lb.cv);
+	pthread_mutex_unlock(&lb.mu);
+	pthread_join(lb.thread, NULL);
+	pthread_mutex_lock(&lb.mu);
+	flush_locked();
+	lb.running = false;
+	free(lb.buf);
+	lb.buf = NULL;
+	pthread_mutex_unlock(&lb.mu);
+}
+
+static void emit(char *line, size_t n, size_t cap, bool buffered)
 {
 	if (n >= cap - 1)
 		n = cap - 2;
 	line[n++] = '\n';
-	/* One write per line: atomic for lines below PIPE_BUF on pipes. */
-	ssize_t w = write(STDERR_FILENO, line, n);
-	(void)w;
+	pthread_mutex_lock(&lb.mu);
+	if (!buffered || !lb.running || lb.stopping) {
+		/* One write per line: atomic below PIPE_BUF on pipes. */
+		flush_locked();
+		write_all(line, n);
+	} else {
+		if (lb.used + n > BUF_CAP)
+			flush_locked();
+		memcpy(lb.buf + lb.used, line, n);
+		lb.used += n;
+		if (lb.used >= BUF_CAP / 2)
+			pthread_cond_signal(&lb.cv);
+	}
+	pthread_mutex_unlock(&lb.mu);
 }
 
 void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
@@ -125,7 +241,7 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 		n = (size_t)snprintf(line, sizeof(line), "%s %s %s: %s", ts,
 		    level_names[lvl], func, msg);
 	}
-	emit(line, n, sizeof(line));
+	emit(line, n, sizeof(line), false);
 }
 
 void log_request(const char *method, const char *path, int status,
@@ -158,5 +274,5 @@ void log_request(const char *method, const char *path, int status,
 		    grant_type ? grant_type : "-", error ? error : "-", ms);
 		text_sanitize(line);
 	}
-	emit(line, n, sizeof(line));
+	emit(line, n, sizeof(line), true);
 }

@@ -1,8 +1,8 @@
 /*
  * log.h: process-wide logging to stderr, in the OpenBSD log_* shape.
  *
- * Each message is one line, written with a single write(2) so lines from
- * worker threads never interleave. Text or JSON (log_format). The macros add
+ * Each message is one line, and lines from worker threads never
+ * interleave. Text or JSON (log_format). The macros add
  * the calling function's name, so no log string carries a hand-typed one.
  * Callers never pass secrets, passwords, codes or tokens to these functions.
  */
@@ -22,6 +22,13 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 void log_request(const char *method, const char *path, int status,
                  const char *client_id, const char *grant_type,
                  const char *error, double ms);
+
+/* Access lines (log_request) go through a buffer written by a thread of
+ * its own every 100 ms; every other line is written at once, after what is
+ * buffered. start returns -1 (and lines stay unbuffered) when the thread
+ * cannot start. stop writes out everything and ends the thread. */
+int log_buffer_start(void);
+void log_buffer_stop(void);
 
 /* Marks a security-relevant event (reuse detection, throttling, ...). */
 #define log_security(...) log_msg(LOG_WARN, "security", __VA_ARGS__)

@@ -132,6 +132,7 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	log_buffer_start(); /* after the mask: its thread inherits it */
 	/* A core dump would hold the signing keys and the secret cache. */
 	prctl(PR_SET_DUMPABLE, 0);
 
@@ -240,5 +241,6 @@ out:
 	free(db);
 	free(issuer);
 	config_free(&cfg);
+	log_buffer_stop();
 	return rc;
 }

@@ -136,7 +136,12 @@ class Server:
             raise AssertionError(f"GET {path}: {r.status} {r.body!r}")
         return r.json()
 
+    # latchkeyd writes access lines from a buffer every 100 ms.
+    LOG_SETTLE = 0.25
+
     def log_text(self):
+        if self.proc.poll() is None:
+            time.sleep(self.LOG_SETTLE)
         if not self.log.closed:
             self.log.flush()
         with open(self.log_path, "rb") as f:
