@@ -123,6 +123,9 @@ static const struct setting settings[] = {
 	{"resource_path", S_STR, OFF(resource_path), "/resource", 0, 0, NULL,
 	 "path of the Bearer-protected resource that answers with a token's "
 	 "claims"},
+	{"metrics_path", S_STR, OFF(metrics_path), "/metrics", 0, 0, NULL,
+	 "path of the Prometheus metrics (counts only: no tokens, secrets or "
+	 "client names)"},
 	{"log_format", S_STR, OFF(log_format), "text", 0, 0, formats,
 	 "log line format"},
 	{"log_level", S_STR, OFF(log_level), "info", 0, 0, levels,
@@ -440,6 +443,7 @@ static int check_paths(const struct lk_config *c, char *err, size_t errlen)
 		{"introspect_path", c->introspect_path},
 		{"jwks_path", c->jwks_path}, {"metadata_path", c->metadata_path},
 		{"resource_path", c->resource_path},
+		{"metrics_path", c->metrics_path},
 	};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		const char *p = paths[i].value;

@@ -43,7 +43,7 @@ struct lk_config {
 	char *ready_file;      /* "" for none */
 	long test_double;      /* bool */
 	char *token_path, *authorize_path, *revoke_path, *introspect_path;
-	char *jwks_path, *metadata_path, *resource_path;
+	char *jwks_path, *metadata_path, *resource_path, *metrics_path;
 	char *log_format;      /* text | json */
 	char *log_level;       /* debug | info | warn | error */
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "clock.h"
 #include "grants_int.h"
 #include "log.h"
@@ -32,6 +33,7 @@ static struct oauth_result reuse_detected(struct grants *g,
 	int n = 0;
 	enum store_rc rc = store_family_revoke(g->store, rt->family_id,
 	                                       clock_now(), &n);
+	metrics_inc(MET_REFRESH_REUSE);
 	log_security("refresh token reuse: family %s of client %s revoked "
 	             "(%d tokens)%s", rt->family_id, rt->client_id, n,
 	             rc == STORE_OK ? "" : " FAILED");
@@ -101,6 +103,9 @@ static struct oauth_result ask_hook(struct grants *g,
 	                               g->on_refresh_hook_timeout_ms, text,
 	                               strlen(text));
 	free(text);
+	metrics_inc(MET_HOOK_RUNS);
+	if (v == HOOK_DENY)
+		metrics_inc(MET_HOOK_FAILURES);
 	*revoke_old = v == HOOK_ALLOW_REVOKE;
 	return v == HOOK_DENY ? OAUTH_FAIL(OAUTH_INVALID_GRANT, HOOK_REFUSED)
 	                      : OAUTH_RESULT_OK;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "crypto.h"
 #include "grants_int.h"
 #include "log.h"
@@ -80,6 +81,11 @@ struct oauth_result grants_token(struct grants *g, const struct token_request *r
 	else
 		r = def->run(g, rq, &cl, out);
 	store_client_clear(&cl);
+	if (r.err == OAUTH_OK) {
+		metrics_token_issued(def->name);
+		if (strcmp(def->name, "refresh_token") == 0)
+			metrics_inc(MET_REFRESH);
+	}
 	return r;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "metrics.h"
 #include "crypto.h"
 #include "log.h"
 #include "server_int.h"
@@ -289,6 +290,17 @@ enum MHD_Result h_metadata(struct srv_req *rq)
 	}
 	free(md.scopes);
 	return respond_json(rq, 200, o, cache);
+}
+
+/* Prometheus scrapes this; see metrics.h for what is counted. */
+enum MHD_Result h_metrics(struct srv_req *rq)
+{
+	static const struct hdr no_cache[] = {{"Cache-Control", "no-store"},
+	                                      {NULL, NULL}};
+	size_t len = 0;
+	char *text = metrics_render(&len);
+	return respond_text(rq, 200, text, len,
+	                    "text/plain; version=0.0.4; charset=utf-8", no_cache);
 }
 
 enum MHD_Result h_healthz(struct srv_req *rq)

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "crypto.h"
 #include "log.h"
 #include "server_int.h"
@@ -311,8 +312,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	int status = rq->status;
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !rq->responded)
 		status = 0; /* the client went away before an answer */
+	double ms = ms_since(&rq->started);
 	log_request(rq->method, rq->path, status, rq->client_id, rq->grant_type,
-	            rq->error, ms_since(&rq->started));
+	            rq->error, ms);
+	metrics_request(rq->route ? rq->route->name : NULL, status, ms);
 	bool offloaded = rq->off_counted;
 	struct srv *s = rq->srv;
 	req_free(rq);

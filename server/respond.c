@@ -71,6 +71,15 @@ enum MHD_Result respond_html(struct srv_req *rq, int status, char *html,
 	                  "text/html; charset=utf-8", h);
 }
 
+enum MHD_Result respond_text(struct srv_req *rq, int status, char *body,
+                             size_t len, const char *type,
+                             const struct hdr *extra)
+{
+	if (body == NULL)
+		return MHD_NO;
+	return send_typed(rq, status, body, len, type, extra);
+}
+
 enum MHD_Result respond_redirect(struct srv_req *rq, int status,
                                  const char *location,
                                  const struct hdr *extra)

@@ -168,6 +168,7 @@ enum MHD_Result h_revoke(struct srv_req *rq);
 enum MHD_Result h_jwks(struct srv_req *rq);
 enum MHD_Result h_metadata(struct srv_req *rq);
 enum MHD_Result h_healthz(struct srv_req *rq);
+enum MHD_Result h_metrics(struct srv_req *rq);
 enum MHD_Result h_authorize(struct srv_req *rq); /* authorize.c */
 enum MHD_Result h_resource(struct srv_req *rq);  /* resource.c */
 /* control.c: the test double's /_control/ endpoints */
@@ -221,6 +222,10 @@ enum MHD_Result respond_json(struct srv_req *rq, int status, json_t *body,
                              const struct hdr *extra);
 /* An HTML page (stolen) with the headers of every page: no caching, no
  * framing, a Content-Security-Policy, no referrer. */
+/* A body of any type; takes body (freed with free). */
+enum MHD_Result respond_text(struct srv_req *rq, int status, char *body,
+                             size_t len, const char *type,
+                             const struct hdr *extra);
 enum MHD_Result respond_html(struct srv_req *rq, int status, char *html,
                              const struct hdr *extra);
 /* A redirect to location, with the same protective headers. */

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "migrate.h"
 #include "store_int.h"
 #include "strutil.h"
@@ -197,10 +198,14 @@ enum store_rc store_sqlite_rc(int rc)
 	case SQLITE_ROW: return STORE_OK;
 	case SQLITE_CONSTRAINT: return STORE_CONFLICT;
 	case SQLITE_BUSY:
-	case SQLITE_LOCKED: return STORE_BUSY;
+	case SQLITE_LOCKED:
+		metrics_inc(MET_DB_ERRORS);
+		return STORE_BUSY;
 	case SQLITE_CANTOPEN:
 	case SQLITE_NOTADB: return STORE_INVALID;
-	default: return STORE_IO;
+	default:
+		metrics_inc(MET_DB_ERRORS);
+		return STORE_IO;
 	}
 }
 

@@ -1,0 +1,94 @@
+"""GET /metrics: Prometheus text counters that follow what the real
+latchkeyd did, with no secret or token in them."""
+import re
+
+from lk_harness import LatchkeyTestCase, add_client, cli
+
+
+def parse(text):
+    """{'name{labels}': value} from the exposition format; checks that
+    every sample line has the shape Prometheus accepts."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line:
+            continue
+        m = re.fullmatch(r'([a-z_]+(?:\{[^}]*\})?) (\d+(?:\.\d+)?)', line)
+        if m is None:
+            raise AssertionError(f"not a sample line: {line!r}")
+        out[m.group(1)] = float(m.group(2))
+    return out
+
+
+class MetricsTest(LatchkeyTestCase):
+    def setUp(self):
+        super().setUp()
+        self.svc = add_client(self.db, "svc", "--scope", "read")
+        self.app = add_client(self.db, "app", "--grant", "password",
+                              "--grant", "refresh_token", "--scope", "read")
+        cli(self.db, "user", "add", "dave", "--password-stdin",
+            stdin="dave-password-1\n")
+
+    def metrics(self, s):
+        r = s.request("GET", "/metrics")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.headers["content-type"],
+                         "text/plain; version=0.0.4; charset=utf-8")
+        self.assertEqual(r.headers["cache-control"], "no-store")
+        return r.body.decode(), parse(r.body.decode())
+
+    def test_counts_follow_requests(self):
+        s = self.start()
+        svc = (self.svc["client_id"], self.svc["client_secret"])
+        app = (self.app["client_id"], self.app["client_secret"])
+        for _ in range(3):
+            self.assertEqual(s.token({"grant_type": "client_credentials"},
+                                     auth=svc).status, 200)
+        self.assertEqual(s.token({"grant_type": "client_credentials"},
+                                 auth=(svc[0], "wrong")).status, 401)
+        t0 = s.token({"grant_type": "password", "username": "dave",
+                      "password": "dave-password-1"}, auth=app).json()
+        t1 = s.token({"grant_type": "refresh_token",
+                      "refresh_token": t0["refresh_token"]}, auth=app)
+        self.assertEqual(t1.status, 200, t1.body)
+        reuse = s.token({"grant_type": "refresh_token",
+                         "refresh_token": t0["refresh_token"]}, auth=app)
+        self.assertEqual(reuse.status, 400)
+        self.assertEqual(s.request("GET", "/nowhere").status, 404)
+
+        text, m = self.metrics(s)
+        req = 'latchkey_http_requests_total{endpoint="token",status="%s"}'
+        self.assertEqual(m[req % 200], 5)
+        self.assertEqual(m[req % 401], 1)
+        self.assertEqual(m[req % 400], 1)
+        self.assertEqual(m['latchkey_http_requests_total{endpoint="other",'
+                           'status="404"}'], 1)
+        tok = 'latchkey_tokens_issued_total{grant_type="%s"}'
+        self.assertEqual(m[tok % "client_credentials"], 3)
+        self.assertEqual(m[tok % "password"], 1)
+        self.assertEqual(m[tok % "refresh_token"], 1)
+        self.assertEqual(m["latchkey_refreshes_total"], 1)
+        self.assertEqual(m["latchkey_refresh_reuse_detected_total"], 1)
+        self.assertEqual(m["latchkey_database_errors_total"], 0)
+        # The histogram is cumulative and its count matches the requests.
+        h = 'latchkey_http_request_duration_seconds_%s{endpoint="token"%s}'
+        self.assertEqual(m[h % ("count", "")], 7)
+        self.assertEqual(m[h % ("bucket", ',le="+Inf"')], 7)
+        les = [v for k, v in m.items()
+               if k.startswith('latchkey_http_request_duration_seconds_'
+                               'bucket{endpoint="token"')]
+        self.assertEqual(les, sorted(les))
+        self.assertGreater(m[h % ("sum", "")], 0)
+        # Nothing secret: no secret, password, token or client name.
+        for secret in (svc[1], app[1], "dave-password-1",
+                       t0["access_token"], t0["refresh_token"],
+                       t1.json()["refresh_token"], "svc", "dave"):
+            self.assertNotIn(secret, text)
+
+    def test_metrics_path_setting(self):
+        s = self.start("--metrics-path", "/internal/metrics")
+        self.assertEqual(s.request("GET", "/metrics").status, 404)
+        r = s.request("GET", "/internal/metrics")
+        self.assertEqual(r.status, 200)
+        parse(r.body.decode())
+        self.assertEqual(s.request("POST", "/internal/metrics",
+                                   b"").status, 405)
