@@ -137,7 +137,7 @@ class Target:
             "introspect": bool(i.get("introspect_url")),
             "jwks": bool(i.get("jwks_url")),
             "metadata": bool(i.get("metadata_url")),
-            "password": bool(i.get("password")),
+            "password": bool(i.get("password") or i.get("password_grant")),
         }[workload]
 
     def wrk_call(self, workload, pool_file):
@@ -162,11 +162,14 @@ class Target:
         if workload == "metadata":
             return (i["metadata_url"], "get.lua", ["token_endpoint"])
         if workload == "password":
-            p = i["password"]
+            p = i.get("password") or i["password_grant"]
+            body = ("grant_type=password&username=" +
+                    urllib.parse.quote(p["username"]) + "&password=" +
+                    urllib.parse.quote(p["password"]))
+            if p.get("scope"):
+                body += "&scope=" + urllib.parse.quote(p["scope"])
             return (i["token_url"], "token.lua",
-                    [basic(p["client_id"], p["client_secret"]),
-                     "grant_type=password&username=" + p["username"] +
-                     "&password=" + p["password"], "jwt"])
+                    [basic(p["client_id"], p["client_secret"]), body, "jwt"])
         raise KeyError(workload)
 
     def sample_token(self):
@@ -250,7 +253,7 @@ def setup_latchkey(build, work, pool_size):
         "metadata_url": base + "/.well-known/oauth-authorization-server",
         "password": {"client_id": "app", "client_secret":
                      app["client_secret"], "username": "bench",
-                     "password": PASSWORD},
+                     "password": PASSWORD, "scope": "read write"},
         "stores_access_tokens": True,
         "notes": "SQLite file, WAL, synchronous=NORMAL; every access token "
                  "record committed before the response",

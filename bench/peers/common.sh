@@ -1,0 +1,82 @@
+# Shared helpers for bench/peers/*/start.sh and stop.sh. Sourced, not run.
+# POSIX sh. The sourcing script sets PEER (its name) before sourcing.
+
+die() {
+  echo "bench peer ${PEER:-?}: $*" >&2
+  exit 1
+}
+
+# True if something accepts TCP connections on 127.0.0.1:$1.
+port_in_use() {
+  _rc=0
+  curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || _rc=$?
+  [ "$_rc" -ne 7 ]   # 7: connection refused, the port is free
+}
+
+# True if pid $1 exists and is not a zombie. For a child just started: its
+# command line can read empty while it execs, so start-up waits use this.
+alive() {
+  _st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$_st" ] && [ "$_st" != Z ]
+}
+
+# True if pid $1 is alive and its command line contains $2 (for pids read
+# from a file, which may have been reused since). An empty $2 matches any
+# live process: for the script's own child, which cannot have been reused.
+pid_is() {
+  [ -n "$1" ] && alive "$1" || return 1
+  [ -z "$2" ] && return 0
+  { tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null | grep -q -- "$2"
+}
+
+# stop_pids MATCH PID...: SIGTERM each pid whose command line contains MATCH
+# (any live pid if MATCH is empty),
+# wait up to 5 s for all of them, then SIGKILL what is left. Never fails.
+stop_pids() {
+  _match=$1
+  shift
+  _live=""
+  for _p in "$@"; do
+    if pid_is "$_p" "$_match"; then
+      kill -TERM "$_p" 2>/dev/null || :
+      _live="$_live $_p"
+    fi
+  done
+  [ -z "$_live" ] && return 0
+  _i=0
+  while [ $_i -lt 50 ]; do
+    _left=""
+    for _p in $_live; do
+      pid_is "$_p" "$_match" && _left="$_left $_p"
+    done
+    [ -z "$_left" ] && return 0
+    sleep 0.1
+    _i=$((_i + 1))
+  done
+  for _p in $_left; do
+    kill -KILL "$_p" 2>/dev/null || :
+  done
+  # Reap: give the kernel a moment so a following start finds the port free.
+  _i=0
+  while [ $_i -lt 20 ]; do
+    _left2=""
+    for _p in $_left; do
+      pid_is "$_p" "$_match" && _left2="$_left2 $_p"
+    done
+    [ -z "$_left2" ] && return 0
+    sleep 0.1
+    _i=$((_i + 1))
+  done
+  return 0
+}
+
+# HTTP status of a GET, or 000 when nothing answers.
+http_status() {
+  curl -s -o /dev/null --max-time 2 -w '%{http_code}' "$1" 2>/dev/null || :
+}
+
+# Last lines of a log, indented, for error messages.
+log_tail() {
+  [ -f "$1" ] && tail -n "${2:-20}" "$1" | sed 's/^/    /' >&2
+  return 0
+}
