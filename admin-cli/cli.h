@@ -10,6 +10,7 @@
  *   cmd_client.c  `client ...`     cmd_user.c   `user ...`
  *   cmd_token.c   `token ...`      cmd_key.c    `key ...`
  *   cmd_consent.c `consent ...`
+ *   cmd_db.c      `purge`, `backup`: the database file itself
  *
  * Everything else in those files is static. The parsers of option values
  * are declared here so tests/unit/test_cli_args.c can exercise them
@@ -74,6 +75,7 @@ enum adm_opt {
 	OPT_FAMILY,
 	OPT_USER,
 	OPT_ALG,
+	OPT_FORCE,
 	ADM_OPT__MAX
 };
 
@@ -150,6 +152,8 @@ int cmd_key_list(struct adm_ctx *ctx);
 int cmd_key_rotate(struct adm_ctx *ctx);
 int cmd_consent_list(struct adm_ctx *ctx);
 int cmd_consent_revoke(struct adm_ctx *ctx);
+int cmd_purge(struct adm_ctx *ctx);
+int cmd_backup(struct adm_ctx *ctx);
 
 /* ---- errors and the store ----------------------------------------------- */
 
@@ -175,8 +179,8 @@ int adm_filter_lookup(const struct adm_ctx *ctx, struct store_user *u);
 
 /* The database path: --db, else $LATCHKEY_DB, else ./latchkey.db. */
 const char *adm_db_path(const struct adm_args *a);
-/* Opens the store at path and, with migrate_first, applies pending
- * migrations. Returns ADM_EXIT_OK with *out set (free with store_close),
+/* Opens the store at path (durability full: every commit synced) and,
+ * with migrate_first, applies pending migrations. Returns ADM_EXIT_OK with *out set (free with store_close),
  * or prints the store's message and returns ADM_EXIT_RUNTIME. */
 int adm_store_open(const char *path, bool migrate_first, struct store **out);
 

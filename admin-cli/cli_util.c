@@ -71,6 +71,7 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	              "only this user's tokens or consents"},
 	[OPT_ALG] = {"alg", ADM_OPT_ARG, "ALG",
 	             "signing algorithm: ES256 (default) or RS256"},
+	[OPT_FORCE] = {"force", 0, NULL, "replace FILE if it exists"},
 };
 
 _Static_assert(ADM_OPT__MAX <= 64, "ADM_O() masks are 64 bits wide");
@@ -261,9 +262,16 @@ static int migrate(struct store *s, const char *path, int *applied,
 
 int adm_store_open(const char *path, bool migrate_first, struct store **out)
 {
+	/* An operator's change (a revocation, a new key) is worth an fsync:
+	 * there are few of them, and none should be lost to a power cut
+	 * after the command said it was done. */
+	static const struct store_options durable = {
+		.durability = STORE_DURABILITY_FULL,
+	};
 	char err[512] = "";
 	int applied, schema;
-	enum store_rc rc = store_open(path, out, err, sizeof(err));
+	enum store_rc rc = store_open_with(path, &durable, out, err,
+	                                   sizeof(err));
 	if (rc != STORE_OK)
 		return adm_fail(ADM_EXIT_RUNTIME, "%s",
 		                err[0] ? err : store_rc_str(rc));

@@ -9,14 +9,18 @@
  * Usage output is generated from the same table, so it cannot drift.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
 enum cmd_flags {
 	CMD_NO_MIGRATE = 1 << 0, /* the command migrates (or not) by itself */
+	CMD_EXISTING_DB = 1 << 1, /* refuse a database file that is missing,
+	                           * rather than create an empty one */
 };
 
 /* One row per command. The dispatcher checks the options against opts and
@@ -152,6 +156,27 @@ static const struct adm_cmd commands[] = {
 	 .detail = "The previous key is retired: it signs nothing more, but\n"
 	           "the server keeps publishing it until every token it\n"
 	           "signed has expired."},
+
+	{.name = "purge", .fn = cmd_purge,
+	 .synopsis = "",
+	 .summary = "delete expired token records, codes and sessions",
+	 .detail = "What the server's purge_interval does, once, now. Goes:\n"
+	           "access-token records past their expiry; a refresh-token\n"
+	           "family once all its tokens have expired (until then its\n"
+	           "rotated-out tokens stay, so reuse is still caught);\n"
+	           "authorization codes a day past their expiry; expired\n"
+	           "sessions. Safe while the server runs."},
+	{.name = "backup", .fn = cmd_backup,
+	 .opts = ADM_O(OPT_FORCE), .flags = CMD_NO_MIGRATE | CMD_EXISTING_DB,
+	 .min_args = 1, .max_args = 1, .synopsis = "FILE",
+	 .summary = "copy the database to FILE, safely while it is in use",
+	 .detail = "The copy is the database as it was when the copy began,\n"
+	           "even while the server writes to it. It is written next\n"
+	           "to FILE, checked (PRAGMA integrity_check), synced, and\n"
+	           "only then named FILE, with mode 0600. An existing FILE\n"
+	           "is refused unless --force. The database is not migrated\n"
+	           "first, so a backup taken before an upgrade is of the\n"
+	           "old schema."},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -188,7 +213,8 @@ static void usage_list(FILE *out, const char *group)
 	if (group == NULL)
 		fprintf(out, "Administers a Latchkey database: OAuth clients, "
 		             "users and their consents, issued tokens and "
-		             "signing keys.\n\n");
+		             "signing keys; purges and backs up the database."
+		             "\n\n");
 	fprintf(out, "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++) {
 		const struct adm_cmd *c = &commands[i];
@@ -286,14 +312,18 @@ static int run(const struct adm_cmd *c, const struct adm_args *a)
 		return usage_fail(t, "unexpected argument '%s' for '%s'",
 		                  a->pos[words + c->max_args], t);
 
+	const char *path = adm_db_path(a);
+	if ((c->flags & CMD_EXISTING_DB) && access(path, F_OK) != 0)
+		return adm_fail(ADM_EXIT_RUNTIME, "database '%s': %s", path,
+		                strerror(errno));
+
 	struct adm_ctx ctx = {
 		.args = a,
 		.argv = a->pos + words,
 		.argc = nargs,
 		.json = adm_has(a, OPT_JSON),
 	};
-	int rc = adm_store_open(adm_db_path(a), !(c->flags & CMD_NO_MIGRATE),
-	                        &ctx.store);
+	int rc = adm_store_open(path, !(c->flags & CMD_NO_MIGRATE), &ctx.store);
 	if (rc != ADM_EXIT_OK)
 		return rc;
 	rc = c->fn(&ctx);

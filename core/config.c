@@ -37,6 +37,7 @@ static const char *const algs[] = {"ES256", "RS256", NULL};
 static const char *const formats[] = {"text", "json", NULL};
 static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const policies[] = {"nothing", "revoke", "hook", NULL};
+static const char *const durabilities[] = {"normal", "full", NULL};
 
 #define OFF(f) offsetof(struct lk_config, f)
 static const struct setting settings[] = {
@@ -48,6 +49,11 @@ static const struct setting settings[] = {
 	 "issuer URL (iss claim, metadata); default http://HOST:PORT"},
 	{"db", S_STR, OFF(db), "./latchkey.db", 0, 0, NULL,
 	 "SQLite database file (created 0600 if missing)"},
+	{"durability", S_STR, OFF(durability), "normal", 0, 0, durabilities,
+	 "normal: commits survive a crash of latchkeyd; full: also a power "
+	 "cut (an fsync per commit)"},
+	{"purge_interval", S_INT, OFF(purge_interval), "3600", 0, 31536000,
+	 NULL, "seconds between purges of expired records; 0: off"},
 	{"access_token_ttl", S_INT, OFF(access_token_ttl), "3600", 1, 31536000,
 	 NULL, "default access token lifetime in seconds"},
 	{"refresh_token_ttl", S_INT, OFF(refresh_token_ttl), "1209600", 1,
@@ -87,6 +93,25 @@ static const struct setting settings[] = {
 	 "aud claim of access tokens; empty for none"},
 	{"max_body_size", S_INT, OFF(max_body_size), "16384", 256, 16777216,
 	 NULL, "largest request body in bytes; larger gets 413"},
+	{"max_header_size", S_INT, OFF(max_header_size), "16384", 2048,
+	 1048576, NULL,
+	 "bytes for a request's line and headers (more gets 431)"},
+	{"max_params", S_INT, OFF(max_params), "32", 4, 1000, NULL,
+	 "form or query parameters in one request (more gets invalid_request)"},
+	{"max_param_length", S_INT, OFF(max_param_length), "4096", 64,
+	 16777216, NULL,
+	 "bytes in one decoded parameter value (more gets invalid_request)"},
+	{"max_connections", S_INT, OFF(max_connections), "1024", 1, 1000000,
+	 NULL, "open connections in all (more wait until one closes)"},
+	{"max_connections_per_address", S_INT,
+	 OFF(max_connections_per_address), "128", 1, 1000000, NULL,
+	 "open connections from one client address"},
+	{"idle_timeout", S_INT, OFF(idle_timeout), "30", 1, 3600, NULL,
+	 "seconds a connection may stay silent before it is closed"},
+	{"tls_cert", S_STR, OFF(tls_cert), "", 0, 0, NULL,
+	 "PEM certificate chain: serve HTTPS (with tls_key)"},
+	{"tls_key", S_STR, OFF(tls_key), "", 0, 0, NULL,
+	 "PEM private key of tls_cert; must not be readable by other users"},
 	{"threads", S_INT, OFF(threads), "4", 1, 256, NULL,
 	 "HTTP worker threads"},
 	{"login_max_failures", S_INT, OFF(login_max_failures), "5", 1, 1000,
@@ -491,6 +516,39 @@ static int check_hook(const struct lk_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* HTTPS needs both files. A private key that other users can read is no
+ * longer private: refuse it, as ssh refuses such an identity file. */
+static int check_tls(const struct lk_config *c, char *err, size_t errlen)
+{
+	bool cert = c->tls_cert[0] != '\0', key = c->tls_key[0] != '\0';
+	struct stat st;
+	if (cert != key) {
+		snprintf(err, errlen, "setting '%s': HTTPS needs both tls_cert "
+		         "and tls_key", cert ? "tls_key" : "tls_cert");
+		return -1;
+	}
+	if (!cert)
+		return 0;
+	if (access(c->tls_cert, R_OK) != 0) {
+		snprintf(err, errlen, "setting 'tls_cert': cannot read '%.200s': "
+		         "%s", c->tls_cert, strerror(errno));
+		return -1;
+	}
+	if (stat(c->tls_key, &st) != 0 || access(c->tls_key, R_OK) != 0) {
+		snprintf(err, errlen, "setting 'tls_key': cannot read '%.200s': "
+		         "%s", c->tls_key, strerror(errno));
+		return -1;
+	}
+	if (st.st_mode & (S_IROTH | S_IWOTH)) {
+		snprintf(err, errlen, "setting 'tls_key': '%.200s' is readable or "
+		         "writable by every user (mode %04o); run: chmod 600 "
+		         "'%.200s'", c->tls_key, (unsigned)(st.st_mode & 07777),
+		         c->tls_key);
+		return -1;
+	}
+	return 0;
+}
+
 enum config_result config_load(struct lk_config *c, int argc, char **argv,
                                FILE *out, char *err, size_t errlen)
 {
@@ -551,7 +609,8 @@ enum config_result config_load(struct lk_config *c, int argc, char **argv,
 	}
 	if (check_issuer(c->issuer, err, errlen) != 0)
 		return CONFIG_ERR;
-	if (check_hook(c, err, errlen) != 0 || check_paths(c, err, errlen) != 0)
+	if (check_hook(c, err, errlen) != 0 || check_paths(c, err, errlen) != 0 ||
+	    check_tls(c, err, errlen) != 0)
 		return CONFIG_ERR;
 	if (c->db[0] == '\0') {
 		snprintf(err, errlen, "setting 'db': must not be empty");

@@ -18,6 +18,8 @@ struct lk_config {
 	char *listen;          /* HOST:PORT as given */
 	char *issuer;          /* "" until derived from the bound address */
 	char *db;
+	char *durability;      /* normal | full */
+	long purge_interval;   /* seconds; 0: never */
 	long access_token_ttl; /* seconds */
 	long refresh_token_ttl;     /* seconds */
 	long issue_refresh_token;   /* bool */
@@ -34,6 +36,13 @@ struct lk_config {
 	char *signing_alg;     /* ES256 | RS256 */
 	char *audience;        /* "" means no aud claim */
 	long max_body_size;    /* bytes */
+	long max_header_size;  /* bytes: request line and headers */
+	long max_params;       /* form or query parameters per request */
+	long max_param_length; /* bytes, one decoded value */
+	long max_connections;
+	long max_connections_per_address;
+	long idle_timeout;     /* seconds without a byte before closing */
+	char *tls_cert, *tls_key; /* PEM files; both or neither */
 	long threads;
 	long login_max_failures;
 	long login_max_failures_per_address;

@@ -20,7 +20,6 @@
 #include "server_int.h"
 #include "strutil.h"
 
-#define MAX_PARAMS 32
 #define CSRF_BYTES 32
 
 enum cookie { COOKIE_SESSION, COOKIE_CSRF };
@@ -195,12 +194,15 @@ enum MHD_Result h_authorize(struct srv_req *rq)
 	                                          MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return error_page(rq, "The request is not a form submission.");
 	if (post)
-		rc = form_parse(rq->body ? rq->body : "", rq->body_len, MAX_PARAMS,
-		                &f);
+		rc = form_parse(rq->body ? rq->body : "", rq->body_len,
+		                (size_t)rq->srv->cfg->max_params, &f);
 	else
 		rc = form_parse(rq->query ? rq->query : "",
-		                rq->query ? strlen(rq->query) : 0, MAX_PARAMS, &f);
-	if (rc != FORM_OK) {
+		                rq->query ? strlen(rq->query) : 0,
+		                (size_t)rq->srv->cfg->max_params, &f);
+	if (rc != FORM_OK ||
+	    form_too_long(&f, (size_t)rq->srv->cfg->max_param_length,
+	                  NULL) != NULL) {
 		form_free(&f);
 		return error_page(rq, "The request is malformed.");
 	}

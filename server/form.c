@@ -112,6 +112,16 @@ const char *form_repeated(const struct form *f)
 	return NULL;
 }
 
+const char *form_too_long(const struct form *f, size_t max,
+                          const char *except)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strlen(f->v[i].value) > max &&
+		    (except == NULL || strcmp(f->v[i].name, except) != 0))
+			return f->v[i].name;
+	return NULL;
+}
+
 void form_free(struct form *f)
 {
 	for (size_t i = 0; i < f->n; i++) {

@@ -13,7 +13,6 @@
 #include "server_int.h"
 #include "strutil.h"
 
-#define MAX_FORM_PARAMS 32 /* the token endpoint defines fewer than ten */
 
 static const struct hdr no_store[] = {H_NO_STORE, {NULL, NULL}};
 
@@ -53,7 +52,9 @@ static struct oauth_result form_req_read(struct srv_req *rq,
 	if (!form_content_type(req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "Content-Type must be "
 		                  "application/x-www-form-urlencoded");
-	switch (form_parse(rq->body, rq->body_len, MAX_FORM_PARAMS, &fr->f)) {
+	const struct lk_config *cfg = rq->srv->cfg;
+	switch (form_parse(rq->body, rq->body_len, (size_t)cfg->max_params,
+	                   &fr->f)) {
 	case FORM_OK:
 		break;
 	case FORM_MALFORMED:
@@ -65,6 +66,11 @@ static struct oauth_result form_req_read(struct srv_req *rq,
 	}
 	if (form_repeated(&fr->f) != NULL)
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "a parameter is repeated");
+	/* A token too long to be ours is only an unknown token: RFC 7662
+	 * says inactive, RFC 7009 says 200 (verify.c bounds its length). */
+	if (form_too_long(&fr->f, (size_t)cfg->max_param_length, "token") != NULL)
+		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "a parameter is longer "
+		                  "than max_param_length");
 	enum basic_rc b = basic_auth_parse(
 	    req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION), &fr->bid, &fr->bsecret);
 	if (b == BASIC_MALFORMED)

@@ -67,12 +67,12 @@ int srv_listen(const char *host, int port, int *bound_port, char *err,
 	return fd;
 }
 
-char *srv_default_issuer(const char *host, int port)
+char *srv_default_issuer(const char *host, int port, bool https)
 {
 	char *iss = NULL;
 	bool v6 = strchr(host, ':') != NULL;
-	if (asprintf(&iss, "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "",
-	             port) < 0)
+	if (asprintf(&iss, "%s://%s%s%s:%d", https ? "https" : "http",
+	             v6 ? "[" : "", host, v6 ? "]" : "", port) < 0)
 		return NULL;
 	return iss;
 }
@@ -138,6 +138,7 @@ static void *req_new(void *cls, const char *uri, struct MHD_Connection *c)
 		            rq->remote_addr, sizeof(rq->remote_addr), NULL, 0,
 		            NI_NUMERICHOST);
 	clock_gettime(CLOCK_MONOTONIC, &rq->started);
+	drain_request_begins(rq->srv, c);
 	return rq;
 }
 
@@ -300,10 +301,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
 	struct srv_req *rq = *req_cls;
-	(void)cls;
 	(void)c;
 	if (rq == NULL)
 		return;
+	drain_request_ends(cls);
 	if (!rq->begun) { /* MHD refused it before our handler saw it */
 		req_free(rq);
 		*req_cls = NULL;
@@ -335,6 +336,34 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_msg(LOG_WARN, "libmicrohttpd", "%s", msg);
 }
 
+/* Undoes what srv_start did before the daemon started. */
+static void srv_free_early(struct srv *s, int listen_fd)
+{
+	pthread_mutex_destroy(&s->fault_mu);
+	close(listen_fd);
+	free(s->issuer);
+	free(s);
+}
+
+/* A whole (PEM) file as a string, or NULL. Bounded: a certificate chain
+ * is a few KiB. The caller frees with crypto_free_str (it may be a key). */
+static char *read_file(const char *path)
+{
+	enum { MAX = 1 << 20 };
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	char *buf = xcalloc(1, MAX + 1);
+	size_t n = fread(buf, 1, MAX + 1, f);
+	bool bad = ferror(f) || n == 0 || n > MAX;
+	fclose(f);
+	if (bad) {
+		crypto_free_str(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
               int listen_fd, const char *issuer, struct srv **out, char *err,
               size_t errlen)
@@ -347,24 +376,35 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 	s->https = strncmp(issuer, "https://", 8) == 0;
 	pthread_mutex_init(&s->fault_mu, NULL);
 	if (router_init(s, cfg, err, errlen) != 0) {
-		pthread_mutex_destroy(&s->fault_mu);
-		close(listen_fd);
-		free(s->issuer);
-		free(s);
+		srv_free_early(s, listen_fd);
 		return -1;
 	}
 	if (crypto_random(s->csrf_key, sizeof(s->csrf_key)) != 0) {
 		snprintf(err, errlen, "no randomness for the CSRF key");
-		pthread_mutex_destroy(&s->fault_mu);
-		close(listen_fd);
-		free(s->issuer);
-		free(s);
+		srv_free_early(s, listen_fd);
 		return -1;
 	}
 
 	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
 	                 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+	char *cert = NULL, *key = NULL;
+	bool tls = cfg->tls_cert[0] != '\0';
+	if (tls) {
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS) ||
+		    (cert = read_file(cfg->tls_cert)) == NULL ||
+		    (key = read_file(cfg->tls_key)) == NULL) {
+			snprintf(err, errlen, "cannot use tls_cert/tls_key: %s",
+			         MHD_is_feature_supported(MHD_FEATURE_TLS)
+			             ? "a file cannot be read"
+			             : "libmicrohttpd was built without TLS");
+			crypto_free_str(cert);
+			srv_free_early(s, listen_fd);
+			return -1;
+		}
+		flags |= MHD_USE_TLS;
+	}
 	offload_init(s, (int)cfg->on_refresh_hook_max_concurrent);
+	/* The TLS options come last so that without TLS they end the list. */
 	s->daemon = MHD_start_daemon(
 	    flags, 0, NULL, NULL, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, per MHD */
@@ -372,16 +412,24 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 	    MHD_OPTION_URI_LOG_CALLBACK, req_new, s,
-	    MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+	    MHD_OPTION_NOTIFY_CONNECTION, drain_on_connection, s,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_size,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)cfg->max_connections_per_address,
+	    tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, key,
 	    MHD_OPTION_END);
+	/* MHD has loaded them into its TLS credentials by now. */
+	crypto_free_str(cert);
+	crypto_free_str(key);
 	if (s->daemon == NULL) {
-		snprintf(err, errlen, "cannot start the HTTP server");
+		snprintf(err, errlen, "cannot start the HTTP server%s",
+		         tls ? " (is the TLS key the certificate's?)" : "");
 		offload_drain(s);
 		offload_free(s);
-		pthread_mutex_destroy(&s->fault_mu);
-		close(listen_fd);
-		free(s->issuer);
-		free(s);
+		srv_free_early(s, listen_fd);
 		return -1;
 	}
 	*out = s;
@@ -392,8 +440,11 @@ void srv_stop(struct srv *s)
 {
 	if (s == NULL)
 		return;
+	int lfd = drain(s); /* stop accepting, finish what was asked */
 	offload_drain(s);
 	MHD_stop_daemon(s->daemon);
+	if (lfd >= 0)
+		close(lfd); /* quiesced: ours to close, after the stop */
 	offload_free(s);
 	faults_free(s);
 	pthread_mutex_destroy(&s->fault_mu);

@@ -6,11 +6,13 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -56,6 +58,23 @@ static int announce_ready(const char *issuer, const char *host, int port,
 	}
 	free(s);
 	return rc;
+}
+
+/* The database holds the private signing keys and every hash: one that
+ * other users can read or write is refused, with the fix. A new file is
+ * created 0600 by the store. */
+static int db_private(const char *db)
+{
+	struct stat st;
+	if (stat(db, &st) != 0)
+		return 0; /* the store creates it, privately, or says why not */
+	if (st.st_mode & (S_IROTH | S_IWOTH)) {
+		log_errx("database %s is readable or writable by every user (mode "
+		         "%04o): it holds the signing keys; run: chmod 600 '%s'",
+		         db, (unsigned)(st.st_mode & 07777), db);
+		return -1;
+	}
+	return 0;
 }
 
 /* --ephemeral: a private directory for the database, removed at exit. */
@@ -104,6 +123,7 @@ int main(int argc, char **argv)
 	struct store *st = NULL;
 	struct grants *g = NULL;
 	struct srv *srv = NULL;
+	struct housekeeping *hk = NULL;
 	char *issuer = NULL;
 	char *tmpdir = NULL, *db = NULL;
 	int rc = 1;
@@ -132,6 +152,15 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Past a file size limit (ulimit -f, LimitFSIZE=) a write fails with
+	 * EFBIG instead of killing us: answered 503 like a full disk. */
+	signal(SIGXFSZ, SIG_IGN);
+	/* Argon2id takes 19 MiB per password check. glibc would serve the
+	 * first from mmap and then raise its threshold, keeping every later
+	 * one in a thread's heap after free: about 20 MB per worker thread
+	 * for good. A fixed threshold keeps such blocks on mmap, returned to
+	 * the system as soon as the check is done. */
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 	log_buffer_start(); /* after the mask: its thread inherits it */
 	/* A core dump would hold the signing keys and the secret cache. */
 	prctl(PR_SET_DUMPABLE, 0);
@@ -150,8 +179,15 @@ int main(int argc, char **argv)
 	} else {
 		db = xstrdup(cfg.db);
 	}
+	if (db_private(db) != 0)
+		goto out;
 	int applied = 0, schema = 0;
-	if (store_open(db, &st, err, sizeof(err)) != STORE_OK ||
+	struct store_options so = {
+		.durability = strcmp(cfg.durability, "full") == 0
+		                  ? STORE_DURABILITY_FULL
+		                  : STORE_DURABILITY_NORMAL,
+	};
+	if (store_open_with(db, &so, &st, err, sizeof(err)) != STORE_OK ||
 	    store_migrate(st, &applied, &schema, err, sizeof(err)) != STORE_OK) {
 		log_errx("database %s: %s", db, err);
 		goto out;
@@ -176,7 +212,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	issuer = cfg.issuer[0] ? xstrdup(cfg.issuer)
-	                       : srv_default_issuer(cfg.listen_host, port);
+	                       : srv_default_issuer(cfg.listen_host, port,
+	                                          cfg.tls_cert[0] != '\0');
 	if (issuer == NULL) {
 		close(fd);
 		goto out;
@@ -220,6 +257,18 @@ int main(int argc, char **argv)
 	}
 	log_info("listening on %s:%d, issuer %s, %ld threads", cfg.listen_host,
 	         port, issuer, cfg.threads);
+	if (cfg.purge_interval > 0)
+		log_info("database %s: durability %s, purge every %ld s", db,
+		         cfg.durability, cfg.purge_interval);
+	else
+		log_info("database %s: durability %s, purge off", db,
+		         cfg.durability);
+	if (cfg.purge_interval > 0 &&
+	    (hk = housekeeping_start(st, cfg.purge_interval, err,
+	                             sizeof(err))) == NULL) {
+		log_errx("%s", err);
+		goto out;
+	}
 	if (cfg.test_double)
 		log_warnx("test_double: /_control/ endpoints are on for loopback "
 		          "clients (for tests only)");
@@ -230,6 +279,7 @@ int main(int argc, char **argv)
 	log_info("signal %d: shutting down", sig);
 	rc = 0;
 out:
+	housekeeping_stop(hk);
 	srv_stop(srv);
 	grants_free(g);
 	store_close(st);

@@ -49,6 +49,14 @@ void offload_drain(struct srv *s)
 	pthread_mutex_unlock(&s->off_mu);
 }
 
+void offload_cut_stalls(struct srv *s)
+{
+	pthread_mutex_lock(&s->off_mu);
+	s->off_cut = true;
+	pthread_cond_broadcast(&s->off_idle);
+	pthread_mutex_unlock(&s->off_mu);
+}
+
 void offload_free(struct srv *s)
 {
 	pthread_cond_destroy(&s->off_idle);
@@ -66,7 +74,7 @@ static void stall(struct srv *s, long ms)
 		until.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&s->off_mu);
-	while (!s->off_stopping &&
+	while (!s->off_stopping && !s->off_cut &&
 	       pthread_cond_timedwait(&s->off_idle, &s->off_mu, &until) == 0)
 		;
 	pthread_mutex_unlock(&s->off_mu);

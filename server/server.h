@@ -19,7 +19,7 @@ int srv_listen(const char *host, int port, int *bound_port, char *err,
 
 /* The issuer for a bound address when none is configured: http://HOST:PORT.
  * Caller frees. */
-char *srv_default_issuer(const char *host, int port);
+char *srv_default_issuer(const char *host, int port, bool https);
 
 struct srv;
 
@@ -38,7 +38,19 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 int fixtures_apply(struct store *st, const char *path, bool fast_hash,
                    char *err, size_t errlen);
 
-/* Stops accepting, closes connections, joins the workers. */
+/* Stops accepting (connections already waiting in the backlog are still
+ * served, newer ones refused), lets the requests under way finish within
+ * a bound (drain.c), then closes the rest and joins the workers. */
 void srv_stop(struct srv *s);
+
+/* housekeeping.c: purges st (store_purge) every interval seconds (> 0) on
+ * a thread of its own, the first time one interval after the start.
+ * Returns the handle, or NULL with err set. st must outlive it. */
+struct housekeeping;
+struct housekeeping *housekeeping_start(struct store *st, long interval,
+                                        char *err, size_t errlen);
+/* Wakes the thread, lets a purge under way finish, joins the thread and
+ * frees h. NULL is a no-op. */
+void housekeeping_stop(struct housekeeping *h);
 
 #endif

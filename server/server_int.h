@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -41,6 +42,10 @@ const char *form_param(const struct form *f, const char *name);
 bool form_content_type(const char *ct);
 /* How many times name appears. */
 size_t form_count(const struct form *f, const char *name);
+/* The name of the first parameter other than except (NULL: none) whose
+ * value is longer than max bytes, or NULL. */
+const char *form_too_long(const struct form *f, size_t max,
+                          const char *except);
 /* The first parameter name that appears more than once, or NULL. */
 const char *form_repeated(const struct form *f);
 void form_free(struct form *f);
@@ -127,9 +132,15 @@ struct srv {
 	int off_inflight; /* offloaded requests not yet completed */
 	int off_max;
 	bool off_stopping;
+	bool off_cut; /* stalls end now (a stop has begun) */
 	/* control.c */
 	pthread_mutex_t fault_mu;
 	struct fault *faults;
+	/* drain.c */
+	atomic_bool stopping;    /* SIGTERM: answers say Connection: close */
+	atomic_int live_reqs;    /* requests begun and not completed */
+	atomic_int fresh_conns;  /* connections that have sent no request */
+	atomic_int adopt_unseen; /* handed to MHD at the stop, not started */
 };
 
 /* ---- offload.c ---------------------------------------------------------- */
@@ -138,6 +149,9 @@ void offload_init(struct srv *s, int max);
 /* Refuses new work and waits for the running handlers to finish, then
  * (a bounded time) for their responses to be sent. */
 void offload_drain(struct srv *s);
+/* Ends injected stalls at once (their requests then run as usual), so
+ * that they do not hold up a graceful stop; new work is still taken. */
+void offload_cut_stalls(struct srv *s);
 /* After the daemon is stopped: no on_completed can call in any more. */
 void offload_free(struct srv *s);
 /* Suspends rq's connection and runs its handler again on a new thread with
@@ -146,6 +160,23 @@ void offload_free(struct srv *s);
 bool offload_start(struct srv_req *rq);
 /* An offloaded request is over (its response sent, or the client gone). */
 void offload_complete(struct srv *s);
+
+/* ---- drain.c: a graceful stop ------------------------------------------ */
+
+/* MHD_OPTION_NOTIFY_CONNECTION: counts connections until their first
+ * request. */
+void drain_on_connection(void *cls, struct MHD_Connection *c,
+                         void **socket_context,
+                         enum MHD_ConnectionNotificationCode code);
+/* From req_new and on_completed: a request begins, a request is over. */
+void drain_request_begins(struct srv *s, struct MHD_Connection *c);
+void drain_request_ends(struct srv *s);
+/* Whether a stop has begun. */
+bool drain_stopping(const struct srv *s);
+/* Stops accepting, hands MHD the connections already waiting, refuses
+ * newer ones, and waits (bounded) for the requests under way. Returns the
+ * listening socket, which the caller closes after MHD_stop_daemon, or -1. */
+int drain(struct srv *s);
 
 /* ---- router.c ----------------------------------------------------------- */
 

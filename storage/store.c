@@ -122,7 +122,17 @@ void store_key_clear(struct store_key *k)
 enum store_rc store_open(const char *target, struct store **out, char *err,
                          size_t errlen)
 {
+	return store_open_with(target, NULL, out, err, errlen);
+}
+
+enum store_rc store_open_with(const char *target,
+                              const struct store_options *o,
+                              struct store **out, char *err, size_t errlen)
+{
+	static const struct store_options defaults = {0};
 	*out = NULL;
+	if (o == NULL)
+		o = &defaults;
 	if (strncmp(target, "sqlite:", 7) == 0)
 		target += 7;
 	if (strstr(target, "://") != NULL) {
@@ -130,7 +140,7 @@ enum store_rc store_open(const char *target, struct store **out, char *err,
 		         "files are supported)", target);
 		return STORE_INVALID;
 	}
-	return store_sqlite_open(target, out, err, errlen);
+	return store_sqlite_open(target, o, out, err, errlen);
 }
 
 void store_close(struct store *s)
@@ -242,3 +252,26 @@ enum store_rc store_sessions_end_user(struct store *s, const char *user_id,
 { return s->ops->xSessionsEndUser(s, user_id, count); }
 enum store_rc store_reset_tokens(struct store *s)
 { return s->ops->xResetTokens(s); }
+
+/* Version 5 methods: a backend from before them says so rather than
+ * being called through a slot it does not have. */
+enum store_rc store_purge(struct store *s, int64_t now,
+                          struct store_purge_counts *out)
+{
+	*out = (struct store_purge_counts){0};
+	return s->ops->version >= 5 ? s->ops->xPurge(s, now, out)
+	                            : STORE_INVALID;
+}
+
+enum store_rc store_backup(struct store *s, const char *dest, bool replace,
+                           struct store_backup_info *out, char *err,
+                           size_t errlen)
+{
+	*out = (struct store_backup_info){0};
+	if (s->ops->version < 5) {
+		snprintf(err, errlen, "the %s backend cannot make backups",
+		         s->ops->name);
+		return STORE_INVALID;
+	}
+	return s->ops->xBackup(s, dest, replace, out, err, errlen);
+}

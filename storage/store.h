@@ -179,6 +179,25 @@ struct store_key {
 };
 void store_key_clear(struct store_key *k);
 
+/* What one store_purge deleted. */
+struct store_purge_counts {
+	int64_t access_tokens;  /* access-token records */
+	int64_t refresh_tokens; /* refresh-token records */
+	int64_t codes;          /* authorization codes */
+	int64_t sessions;       /* browser sessions */
+};
+
+/* Authorization codes are kept this long past their expiry, so a replay
+ * that comes late still finds the family to revoke (RFC 6749 section
+ * 4.1.2). grants/authorize.c keeps them as long. */
+#define STORE_PURGE_CODE_GRACE 86400
+
+/* What store_backup made. */
+struct store_backup_info {
+	int64_t pages;     /* database pages copied */
+	int64_t bytes;     /* size of the file made */
+};
+
 typedef int (*store_client_cb)(const struct store_client *c, void *arg);
 typedef int (*store_user_cb)(const struct store_user *u, void *arg);
 typedef int (*store_token_cb)(const struct store_token *t, void *arg);
@@ -217,9 +236,8 @@ struct store_ops {
 	enum store_rc (*xUserRemove)(struct store *s, const char *username);
 	enum store_rc (*xUserList)(struct store *s, store_user_cb cb, void *arg);
 
-	/* Records an issued token; committed when this returns STORE_OK (WAL
-	 * with synchronous=NORMAL: it survives a crash of the process, not
-	 * necessarily a power cut). */
+	/* Records an issued token; committed when this returns STORE_OK
+	 * (how durably: enum store_durability). */
 	enum store_rc (*xTokenAdd)(struct store *s, const struct store_token *t);
 	enum store_rc (*xTokenGet)(struct store *s, const char *jti,
 	                           struct store_token *out);
@@ -316,6 +334,18 @@ struct store_ops {
 	 * consent, in one transaction (the test double's reset). Clients,
 	 * users and keys stay. */
 	enum store_rc (*xResetTokens)(struct store *s);
+
+	/* ---- version 5 ---- */
+	/* Deletes what can no longer matter at now, by the rules of
+	 * store_purge (below), in short transactions. *out counts what
+	 * went, also when a later batch fails. */
+	enum store_rc (*xPurge)(struct store *s, int64_t now,
+	                        struct store_purge_counts *out);
+	/* Copies the database, while it is in use, to a new file (see
+	 * store_backup). */
+	enum store_rc (*xBackup)(struct store *s, const char *dest,
+	                         bool replace, struct store_backup_info *out,
+	                         char *err, size_t errlen);
 };
 
 /* Each backend embeds this as its first member. */
@@ -327,6 +357,27 @@ struct store {
  * created with mode 0600 when missing. Free with store_close. */
 enum store_rc store_open(const char *target, struct store **out, char *err,
                          size_t errlen);
+
+/* How much of the last commits a crash may cost (the durability setting,
+ * docs/configuration.md). */
+enum store_durability {
+	/* WAL with synchronous=NORMAL: a commit survives a crash of the
+	 * process; a power cut or kernel crash may lose the last ones. */
+	STORE_DURABILITY_NORMAL = 0,
+	/* synchronous=FULL: every commit waits for the WAL to reach the disk
+	 * (an fsync), so it also survives a power cut. */
+	STORE_DURABILITY_FULL,
+};
+
+/* What store_open_with may be told; all zeroes is store_open's default. */
+struct store_options {
+	enum store_durability durability;
+};
+
+/* store_open with options (NULL: the defaults). */
+enum store_rc store_open_with(const char *target,
+                              const struct store_options *o,
+                              struct store **out, char *err, size_t errlen);
 void store_close(struct store *s);
 
 /* Thin wrappers, so callers never touch ops directly. */
@@ -394,5 +445,32 @@ enum store_rc store_purge_expired(struct store *s, int64_t now, int *count);
 enum store_rc store_sessions_end_user(struct store *s, const char *user_id,
                                       int *count);
 enum store_rc store_reset_tokens(struct store *s);
+
+/* Housekeeping: deletes, as of now,
+ *  - access-token records that have expired, revoked or not: an expired
+ *    JWT is refused on its exp alone, and the keys still published are
+ *    those with an unexpired token;
+ *  - refresh-token records of a family once every refresh token of the
+ *    family has expired. Until then its rotated-out (retired) and revoked
+ *    tokens stay, however old, so presenting any of them again is still
+ *    seen as reuse and revokes the family (RFC 9700 section 4.14.2);
+ *  - authorization codes expired more than STORE_PURGE_CODE_GRACE ago;
+ *  - sessions that have expired.
+ * Works in batches of short write transactions, so requests are held up
+ * for one batch at most. Safe to run while the server runs, and again. */
+enum store_rc store_purge(struct store *s, int64_t now,
+                          struct store_purge_counts *out);
+
+/* Online backup: copies the database, consistent as of the moment the
+ * copy starts, to dest while others keep reading and writing it. The copy
+ * is written aside (dest.partial-XXXXXX, mode 0600), checked with
+ * PRAGMA integrity_check, synced, and only then given the name dest;
+ * a failure leaves no dest behind. An existing dest is replaced only
+ * with replace (never the database itself, nor its -wal or -shm).
+ * STORE_CONFLICT: dest exists; STORE_IO: it could not be written or did
+ * not check out; err says which. */
+enum store_rc store_backup(struct store *s, const char *dest, bool replace,
+                           struct store_backup_info *out, char *err,
+                           size_t errlen);
 
 #endif

@@ -2,12 +2,26 @@
 #ifndef LK_STORE_INT_H
 #define LK_STORE_INT_H
 
+#include <sqlite3.h>
+
 #include "store.h"
 
 /* Maps a SQLite result code to the store's. */
 enum store_rc store_sqlite_rc(int rc);
 
-enum store_rc store_sqlite_open(const char *path, struct store **out,
-                                char *err, size_t errlen);
+enum store_rc store_sqlite_open(const char *path,
+                                const struct store_options *o,
+                                struct store **out, char *err, size_t errlen);
+
+/* backup_sqlite.c: copies the database open on src to a new file at dest
+ * (store_backup's contract, store.h). src must be in no transaction and
+ * is used by the calling thread only. */
+enum store_rc store_sqlite_backup(sqlite3 *src, const char *dest,
+                                  bool replace, struct store_backup_info *out,
+                                  char *err, size_t errlen);
+
+/* For tests: PRAGMA synchronous of the calling thread's connection (1
+ * NORMAL, 2 FULL), or -1. */
+int store_sqlite_synchronous(struct store *s);
 
 #endif

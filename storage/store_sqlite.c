@@ -5,7 +5,11 @@
  * thread-specific slot, so worker threads never share a handle and each
  * keeps its own prepared statements (SQLITE_PREPARE_PERSISTENT). WAL lets
  * readers run beside the one writer; busy_timeout makes writers wait
- * instead of failing. Every statement binds its parameters.
+ * instead of failing. Every statement binds its parameters. A disk that
+ * cannot take writes (full, read-only, failing) is logged once when it
+ * starts and once when it clears (write_rc), and a connection opened while
+ * the file was read-only is replaced once it is writable (conn_stale), so
+ * the store recovers without a restart.
  *
  * Layout: connection handling, then one section per table.
  */
@@ -13,12 +17,14 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "metrics.h"
 #include "migrate.h"
 #include "store_int.h"
@@ -43,6 +49,9 @@ enum stmt {
 	ST_SESSION_ADD, ST_SESSION_GET, ST_SESSION_REMOVE,
 	ST_CONSENT_GET, ST_CONSENT_PUT, ST_CONSENT_LIST, ST_CONSENT_REVOKE,
 	ST_PURGE_CODES, ST_PURGE_SESSIONS, ST_SESSIONS_END_USER,
+	ST_PURGE_AT_BATCH, ST_PURGE_RT_FAMILIES, ST_PURGE_RT_FAMILY,
+	ST_PURGE_CODE_BATCH, ST_PURGE_SESSION_BATCH,
+	ST_GC_SAVEPOINT, ST_GC_RELEASE, ST_GC_ROLLBACK_TO,
 	ST__MAX
 };
 
@@ -168,6 +177,32 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_PURGE_CODES] = "DELETE FROM authorization_codes WHERE "
 	                   "expires_at <= ?2",
 	[ST_PURGE_SESSIONS] = "DELETE FROM sessions WHERE expires_at <= ?2",
+	[ST_GC_SAVEPOINT] = "SAVEPOINT gc",
+	[ST_GC_RELEASE] = "RELEASE gc",
+	[ST_GC_ROLLBACK_TO] = "ROLLBACK TO gc",
+	/* store_purge, one batch (?2 rows) at a time, all found by index:
+	 * every access token's kid is a signing key's (a foreign key), and
+	 * the few keys turn access_tokens_kid (kid, expires_at) into a
+	 * range scan of the expired; likewise the clients for
+	 * refresh_tokens_client (client_id, expires_at). */
+	[ST_PURGE_AT_BATCH] = "DELETE FROM access_tokens WHERE rowid IN "
+	                      "(SELECT rowid FROM access_tokens WHERE kid IN "
+	                      "(SELECT kid FROM signing_keys) AND "
+	                      "expires_at <= ?1 LIMIT ?2)",
+	/* Families with an expired token: those that may be over. */
+	[ST_PURGE_RT_FAMILIES] = "SELECT DISTINCT family_id FROM "
+	                         "refresh_tokens WHERE client_id IN (SELECT "
+	                         "client_id FROM clients) AND expires_at <= ?1",
+	/* A family goes whole, once none of its tokens is unexpired. */
+	[ST_PURGE_RT_FAMILY] = "DELETE FROM refresh_tokens WHERE family_id=?1 "
+	                       "AND NOT EXISTS (SELECT 1 FROM refresh_tokens "
+	                       "WHERE family_id=?1 AND expires_at > ?2)",
+	[ST_PURGE_CODE_BATCH] = "DELETE FROM authorization_codes WHERE rowid "
+	                        "IN (SELECT rowid FROM authorization_codes "
+	                        "WHERE expires_at <= ?1 LIMIT ?2)",
+	[ST_PURGE_SESSION_BATCH] = "DELETE FROM sessions WHERE rowid IN "
+	                           "(SELECT rowid FROM sessions WHERE "
+	                           "expires_at <= ?1 LIMIT ?2)",
 };
 
 /* ---- connections --------------------------------------------------------- */
@@ -179,6 +214,7 @@ struct conn {
 	sqlite3_stmt *st[ST__MAX];
 	struct sq_store *owner;
 	struct conn *next;
+	bool readonly; /* opened while the file could not be written */
 };
 
 struct sq_store {
@@ -188,6 +224,14 @@ struct sq_store {
 	pthread_mutex_t mu; /* guards conns */
 	pthread_mutex_t write_mu; /* one write transaction at a time */
 	struct conn *conns;
+	enum store_durability durability; /* each connection's synchronous */
+	/* Group commit (sq_issue): the writer connection, used only with
+	 * write_mu held, and the queue of issues waiting for a commit. */
+	struct conn *wconn;
+	pthread_mutex_t gc_mu; /* guards the queue and gc_leading */
+	pthread_cond_t gc_cv;
+	struct gc_item *gc_head, **gc_tail;
+	bool gc_leading;
 };
 
 enum store_rc store_sqlite_rc(int rc)
@@ -249,24 +293,34 @@ static void sq_thread_end(struct store *base)
 	conn_destructor(c);
 }
 
-static int conn_setup(sqlite3 *db)
+/* synchronous is a setting of each connection, not of the file, so every
+ * connection gets the store's durability. In WAL mode NORMAL syncs only
+ * at checkpoints (a commit survives the process, not a power cut); FULL
+ * also syncs the WAL at every commit. */
+static int conn_setup(sqlite3 *db, enum store_durability d)
 {
-	static const char pragmas[] =
+	static const char common[] =
 	    "PRAGMA foreign_keys=ON;"
-	    "PRAGMA synchronous=NORMAL;"
 	    "PRAGMA temp_store=MEMORY;";
 	sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(db, 1);
-	return sqlite3_exec(db, pragmas, NULL, NULL, NULL);
+	int rc = sqlite3_exec(db, common, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, d == STORE_DURABILITY_FULL
+		                          ? "PRAGMA synchronous=FULL"
+		                          : "PRAGMA synchronous=NORMAL",
+		                  NULL, NULL, NULL);
+	return rc;
 }
 
-static struct conn *conn_open(struct sq_store *s, char *err, size_t errlen)
+/* A new connection, on the store's list (so sq_close closes it). */
+static struct conn *conn_new(struct sq_store *s, char *err, size_t errlen)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
 	int rc = sqlite3_open_v2(s->path, &c->db,
 	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc == SQLITE_OK)
-		rc = conn_setup(c->db);
+		rc = conn_setup(c->db, s->durability);
 	if (rc != SQLITE_OK) {
 		if (err != NULL)
 			snprintf(err, errlen, "%s: %s", s->path,
@@ -276,18 +330,48 @@ static struct conn *conn_open(struct sq_store *s, char *err, size_t errlen)
 		return NULL;
 	}
 	c->owner = s;
+	c->readonly = sqlite3_db_readonly(c->db, "main") == 1;
 	pthread_mutex_lock(&s->mu);
 	c->next = s->conns;
 	s->conns = c;
 	pthread_mutex_unlock(&s->mu);
-	pthread_setspecific(s->key, c);
 	return c;
+}
+
+/* The calling thread's own connection, new. */
+static struct conn *conn_open(struct sq_store *s, char *err, size_t errlen)
+{
+	struct conn *c = conn_new(s, err, errlen);
+	if (c != NULL)
+		pthread_setspecific(s->key, c);
+	return c;
+}
+
+/* SQLite opens a file it cannot write read-only, and such a connection
+ * stays read-only: one opened while the disk was read-only is replaced
+ * once the file can be written again, if nothing is running on it, so
+ * the store recovers without a restart. */
+static bool conn_stale(struct conn *c)
+{
+	if (!c->readonly || access(c->owner->path, W_OK) != 0 ||
+	    !sqlite3_get_autocommit(c->db))
+		return false;
+	for (sqlite3_stmt *st = sqlite3_next_stmt(c->db, NULL); st != NULL;
+	     st = sqlite3_next_stmt(c->db, st))
+		if (sqlite3_stmt_busy(st))
+			return false;
+	return true;
 }
 
 static struct conn *conn_get(struct store *base)
 {
 	struct sq_store *s = (struct sq_store *)base;
 	struct conn *c = pthread_getspecific(s->key);
+	if (c != NULL && conn_stale(c)) {
+		pthread_setspecific(s->key, NULL);
+		conn_destructor(c);
+		c = NULL;
+	}
 	return c ? c : conn_open(s, NULL, 0);
 }
 
@@ -310,6 +394,31 @@ static void done(sqlite3_stmt *st)
 	sqlite3_clear_bindings(st);
 }
 
+/* Set while writes fail for want of space or permission (or a failing
+ * disk), so that the cause is logged once when it starts and once when it
+ * clears (finish), not once per request. */
+static atomic_bool write_fault;
+
+/* store_sqlite_rc for the statements that write and for what starts and
+ * ends a write transaction, where a disk that cannot take writes shows:
+ * logs the cause, in one line, the first time. (SQLite does not keep the
+ * OS error of a failed commit, so an I/O error comes with the likely
+ * causes instead.) */
+static enum store_rc write_rc(sqlite3 *db, int rc)
+{
+	int primary = rc & 0xff;
+	if ((primary == SQLITE_FULL || primary == SQLITE_READONLY ||
+	     primary == SQLITE_IOERR) &&
+	    !atomic_exchange(&write_fault, true))
+		log_errx("database %s cannot be written: %s (SQLite code %d%s); "
+		         "every write fails until this clears",
+		         sqlite3_db_filename(db, "main"), sqlite3_errstr(rc), rc,
+		         primary == SQLITE_IOERR ? ": a read-only file or "
+		                                   "filesystem, or a failing disk?"
+		                                 : "");
+	return store_sqlite_rc(rc);
+}
+
 /* Runs a statement that returns no rows; *changes if asked. */
 static enum store_rc exec_stmt(struct conn *c, sqlite3_stmt *st, int *changes)
 {
@@ -317,7 +426,7 @@ static enum store_rc exec_stmt(struct conn *c, sqlite3_stmt *st, int *changes)
 	done(st);
 	if (changes != NULL)
 		*changes = rc == SQLITE_DONE ? sqlite3_changes(c->db) : 0;
-	return rc == SQLITE_DONE ? STORE_OK : store_sqlite_rc(rc);
+	return rc == SQLITE_DONE ? STORE_OK : write_rc(c->db, rc);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -350,7 +459,7 @@ static char *col_text(sqlite3_stmt *st, int i)
 static enum store_rc begin(struct conn *c)
 {
 	pthread_mutex_lock(&c->owner->write_mu);
-	enum store_rc r = store_sqlite_rc(sqlite3_exec(c->db, "BEGIN IMMEDIATE",
+	enum store_rc r = write_rc(c->db, sqlite3_exec(c->db, "BEGIN IMMEDIATE",
 	                                               NULL, NULL, NULL));
 	if (r != STORE_OK)
 		pthread_mutex_unlock(&c->owner->write_mu);
@@ -361,14 +470,25 @@ static enum store_rc begin(struct conn *c)
 static enum store_rc finish(struct conn *c, enum store_rc r)
 {
 	if (r == STORE_OK)
-		r = store_sqlite_rc(sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL));
+		r = write_rc(c->db, sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL));
 	if (r != STORE_OK)
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	pthread_mutex_unlock(&c->owner->write_mu);
+	/* A read-only connection commits a transaction whose writes all
+	 * failed: that is no sign of health. */
+	if (r == STORE_OK && !c->readonly &&
+	    atomic_load_explicit(&write_fault, memory_order_relaxed) &&
+	    atomic_exchange(&write_fault, false))
+		log_info("database writes succeed again");
 	return r;
 }
 
 /* ---- open, close, migrate ------------------------------------------------ */
+
+static void no_memstatus(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
 
 static void sq_close(struct store *base)
 {
@@ -386,6 +506,8 @@ static void sq_close(struct store *base)
 	pthread_key_delete(s->key);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->write_mu);
+	pthread_mutex_destroy(&s->gc_mu);
+	pthread_cond_destroy(&s->gc_cv);
 	free(s->path);
 	free(s);
 }
@@ -815,14 +937,10 @@ static enum store_rc claim(struct conn *cn, enum stmt which, const char *key,
 	return r == STORE_OK && n == 0 ? STORE_CONFLICT : r;
 }
 
-static enum store_rc sq_issue(struct store *s, const struct store_issue *is)
+/* The writes of one issue, inside a transaction the caller holds. */
+static enum store_rc issue_ops(struct conn *cn, const struct store_issue *is)
 {
-	struct conn *cn = conn_get(s);
-	if (cn == NULL)
-		return STORE_IO;
-	enum store_rc r = begin(cn);
-	if (r != STORE_OK)
-		return r;
+	enum store_rc r = STORE_OK;
 	/* The code first: a code that is used, expired or unknown writes
 	 * nothing, and the redemption that wins records the family its
 	 * tokens belong to, so a replay can revoke them. */
@@ -840,7 +958,137 @@ static enum store_rc sq_issue(struct store *s, const struct store_issue *is)
 		r = token_insert(cn, is->access);
 	if (r == STORE_OK && is->refresh != NULL)
 		r = refresh_insert(cn, is->refresh);
-	return finish(cn, r);
+	return r;
+}
+
+/* ---- group commit --------------------------------------------------------
+ * Every token response waits for its record's commit, and a commit costs
+ * far more than the rows in it (a transaction's locks and the WAL frames
+ * of the pages it touched: about 20 system calls here). So issues that
+ * arrive while a commit is under way queue, and the next commit takes all
+ * of them: the first thread to find no commit running becomes the leader,
+ * runs the queue in one transaction, each issue in a savepoint of its own
+ * (a lost compare-and-set undoes that issue only), commits, and wakes the
+ * others with their own results. Nobody is answered before the commit
+ * that holds its record. The leader uses the writer connection, which
+ * only ever runs under write_mu: its page cache stays warm, where each
+ * thread's own connection would re-read what the others wrote. */
+struct gc_item {
+	const struct store_issue *is;
+	enum store_rc rc;
+	bool done;
+	struct gc_item *next;
+};
+
+#define GC_MAX_BATCH 64 /* bounds how long one commit holds write_mu */
+
+/* begin() on the writer connection, opened on first use. */
+static struct conn *wbegin(struct sq_store *s, enum store_rc *r)
+{
+	pthread_mutex_lock(&s->write_mu);
+	if (s->wconn != NULL && conn_stale(s->wconn)) {
+		conn_unlink(s, s->wconn);
+		conn_close(s->wconn);
+		s->wconn = NULL;
+	}
+	if (s->wconn == NULL)
+		s->wconn = conn_new(s, NULL, 0);
+	struct conn *cn = s->wconn;
+	*r = cn == NULL ? STORE_IO
+	                : write_rc(cn->db, sqlite3_exec(cn->db, "BEGIN IMMEDIATE",
+	                                                NULL, NULL, NULL));
+	if (*r != STORE_OK) {
+		pthread_mutex_unlock(&s->write_mu);
+		return NULL;
+	}
+	return cn;
+}
+
+static enum store_rc run_sql(struct conn *cn, enum stmt which)
+{
+	sqlite3_stmt *st = stmt(cn, which);
+	return st ? exec_stmt(cn, st, NULL) : STORE_IO;
+}
+
+/* Runs a batch in one transaction; sets each item's rc. */
+static void gc_commit(struct sq_store *s, struct gc_item *batch)
+{
+	enum store_rc r;
+	struct conn *cn = wbegin(s, &r);
+	if (cn == NULL) {
+		for (struct gc_item *it = batch; it; it = it->next)
+			it->rc = r;
+		return;
+	}
+	if (batch->next == NULL) { /* alone: no savepoint needed */
+		batch->rc = finish(cn, issue_ops(cn, batch->is));
+		return;
+	}
+	enum store_rc fatal = STORE_OK;
+	for (struct gc_item *it = batch; it; it = it->next) {
+		if (fatal != STORE_OK) {
+			it->rc = fatal;
+			continue;
+		}
+		it->rc = run_sql(cn, ST_GC_SAVEPOINT);
+		if (it->rc == STORE_OK)
+			it->rc = issue_ops(cn, it->is);
+		if (it->rc != STORE_OK && !sqlite3_get_autocommit(cn->db) &&
+		    run_sql(cn, ST_GC_ROLLBACK_TO) != STORE_OK)
+			fatal = it->rc;
+		/* An I/O error can roll the whole transaction back: then
+		 * nothing of the batch stands. */
+		if (sqlite3_get_autocommit(cn->db) ||
+		    run_sql(cn, ST_GC_RELEASE) != STORE_OK)
+			fatal = it->rc != STORE_OK ? it->rc : STORE_IO;
+	}
+	if (fatal == STORE_OK)
+		fatal = finish(cn, STORE_OK);
+	else
+		(void)finish(cn, fatal);
+	if (fatal != STORE_OK)
+		for (struct gc_item *it = batch; it; it = it->next)
+			if (it->rc == STORE_OK)
+				it->rc = fatal;
+}
+
+static enum store_rc sq_issue(struct store *base, const struct store_issue *is)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct gc_item me = {.is = is};
+
+	pthread_mutex_lock(&s->gc_mu);
+	*s->gc_tail = &me;
+	s->gc_tail = &me.next;
+	while (!me.done) {
+		if (s->gc_leading) {
+			pthread_cond_wait(&s->gc_cv, &s->gc_mu);
+			continue;
+		}
+		/* Lead: take up to GC_MAX_BATCH from the queue (me among
+		 * them: only a leader removes items, and it completes them). */
+		s->gc_leading = true;
+		struct gc_item *batch = s->gc_head, *last = batch;
+		for (int n = 1; n < GC_MAX_BATCH && last->next; n++)
+			last = last->next;
+		s->gc_head = last->next;
+		if (s->gc_head == NULL)
+			s->gc_tail = &s->gc_head;
+		last->next = NULL;
+		pthread_mutex_unlock(&s->gc_mu);
+
+		gc_commit(s, batch);
+
+		pthread_mutex_lock(&s->gc_mu);
+		for (struct gc_item *it = batch, *next; it; it = next) {
+			next = it->next;
+			it->done = true; /* it may vanish once gc_mu is free */
+		}
+		s->gc_leading = false;
+		pthread_cond_broadcast(&s->gc_cv);
+	}
+	pthread_mutex_unlock(&s->gc_mu);
+	return me.rc;
 }
 
 static enum store_rc sq_refresh_get(struct store *s, const char *hash,
@@ -1109,10 +1357,156 @@ static enum store_rc sq_purge_expired(struct store *s, int64_t now,
 	return run_pair(s, ST_PURGE_CODES, ST_PURGE_SESSIONS, NULL, now, count);
 }
 
+/* ---- housekeeping and backup (version 5) -------------------------------- */
+
+/* Rows (or families) one purge transaction deletes at most: small enough
+ * that a token request queued behind it on write_mu waits milliseconds,
+ * large enough that a backlog of millions goes in minutes. */
+#define PURGE_BATCH 500
+
+/* Runs a batch DELETE (?1 the cutoff, ?2 the batch size) until a batch
+ * comes back short; *count adds up the rows deleted. Each batch is its own
+ * transaction, so writers get the lock between batches. */
+static enum store_rc purge_batches(struct conn *cn, enum stmt which,
+                                   int64_t before, int64_t *count)
+{
+	for (;;) {
+		int n = 0;
+		enum store_rc r = begin(cn);
+		if (r != STORE_OK)
+			return r;
+		sqlite3_stmt *st = stmt(cn, which);
+		if (st == NULL) {
+			r = STORE_IO;
+		} else {
+			sqlite3_bind_int64(st, 1, before);
+			sqlite3_bind_int(st, 2, PURGE_BATCH);
+			r = exec_stmt(cn, st, &n);
+		}
+		r = finish(cn, r);
+		if (r != STORE_OK)
+			return r;
+		*count += n;
+		if (n < PURGE_BATCH)
+			return STORE_OK;
+	}
+}
+
+/* The families that have an expired refresh token at now, into a list the
+ * caller frees with families_free. Read before any write: the DELETEs
+ * then run in transactions of their own. */
+struct families {
+	char **ids;
+	size_t n, cap;
+};
+
+static void families_free(struct families *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->ids[i]);
+	free(f->ids);
+	memset(f, 0, sizeof(*f));
+}
+
+static enum store_rc families_expired(struct conn *cn, int64_t now,
+                                      struct families *f)
+{
+	sqlite3_stmt *st = stmt(cn, ST_PURGE_RT_FAMILIES);
+	int rc;
+	if (st == NULL)
+		return STORE_IO;
+	sqlite3_bind_int64(st, 1, now);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (f->n == f->cap) {
+			size_t cap = f->cap ? 2 * f->cap : 64;
+			char **grown = realloc(f->ids, cap * sizeof(*grown));
+			if (grown == NULL)
+				abort(); /* as xcalloc does */
+			f->ids = grown;
+			f->cap = cap;
+		}
+		f->ids[f->n++] = col_text(st, 0);
+	}
+	done(st);
+	return rc == SQLITE_DONE ? STORE_OK : store_sqlite_rc(rc);
+}
+
+/* Deletes the families of f none of whose tokens is unexpired at now
+ * (the statement checks again, in the deleting transaction), PURGE_BATCH
+ * families per transaction. */
+static enum store_rc purge_families(struct conn *cn, int64_t now,
+                                    const struct families *f, int64_t *count)
+{
+	for (size_t i = 0; i < f->n;) {
+		enum store_rc r = begin(cn);
+		int64_t rows = 0;
+		if (r != STORE_OK)
+			return r;
+		for (size_t end = i + PURGE_BATCH; r == STORE_OK && i < f->n &&
+		                                   i < end; i++) {
+			int n = 0;
+			r = run_key_now(cn, ST_PURGE_RT_FAMILY, f->ids[i], now, &n);
+			rows += n;
+		}
+		r = finish(cn, r);
+		if (r != STORE_OK)
+			return r;
+		*count += rows;
+	}
+	return STORE_OK;
+}
+
+static enum store_rc sq_purge(struct store *s, int64_t now,
+                              struct store_purge_counts *out)
+{
+	struct conn *cn = conn_get(s);
+	struct families fam = {0};
+	if (cn == NULL)
+		return STORE_IO;
+	enum store_rc r = purge_batches(cn, ST_PURGE_AT_BATCH, now,
+	                                &out->access_tokens);
+	if (r == STORE_OK)
+		r = families_expired(cn, now, &fam);
+	if (r == STORE_OK)
+		r = purge_families(cn, now, &fam, &out->refresh_tokens);
+	families_free(&fam);
+	if (r == STORE_OK)
+		r = purge_batches(cn, ST_PURGE_CODE_BATCH,
+		                  now - STORE_PURGE_CODE_GRACE, &out->codes);
+	if (r == STORE_OK)
+		r = purge_batches(cn, ST_PURGE_SESSION_BATCH, now, &out->sessions);
+	return r;
+}
+
+static enum store_rc sq_backup(struct store *s, const char *dest, bool replace,
+                               struct store_backup_info *out, char *err,
+                               size_t errlen)
+{
+	struct conn *cn = conn_get(s);
+	if (cn == NULL) {
+		snprintf(err, errlen, "cannot open the database");
+		return STORE_INVALID;
+	}
+	return store_sqlite_backup(cn->db, dest, replace, out, err, errlen);
+}
+
+int store_sqlite_synchronous(struct store *s)
+{
+	struct conn *cn = conn_get(s);
+	sqlite3_stmt *st = NULL;
+	int level = -1;
+	if (cn != NULL && sqlite3_prepare_v2(cn->db, "PRAGMA synchronous", -1,
+	                                     &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		level = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return level;
+}
+
 /* ---- the ops table ------------------------------------------------------- */
 
 static const struct store_ops sqlite_ops = {
-	.version = 4,
+	.version = 5,
 	.name = "sqlite",
 	.xClose = sq_close,
 	.xMigrate = sq_migrate,
@@ -1154,6 +1548,8 @@ static const struct store_ops sqlite_ops = {
 	.xPurgeExpired = sq_purge_expired,
 	.xSessionsEndUser = sq_sessions_end_user,
 	.xResetTokens = sq_reset_tokens,
+	.xPurge = sq_purge,
+	.xBackup = sq_backup,
 };
 
 /* SQLite creates files with 0644 under the usual umask; the database holds
@@ -1171,8 +1567,9 @@ static int create_private(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-enum store_rc store_sqlite_open(const char *path, struct store **out, char *err,
-                                size_t errlen)
+enum store_rc store_sqlite_open(const char *path,
+                                const struct store_options *o,
+                                struct store **out, char *err, size_t errlen)
 {
 	if (path[0] == '\0') {
 		snprintf(err, errlen, "database path is empty");
@@ -1180,15 +1577,26 @@ enum store_rc store_sqlite_open(const char *path, struct store **out, char *err,
 	}
 	if (create_private(path, err, errlen) != 0)
 		return STORE_INVALID;
+	/* SQLite's memory statistics take a process-wide mutex around every
+	 * allocation, which all worker threads then queue on. It only works
+	 * before SQLite initialises, so this is best effort. */
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, no_memstatus);
 	struct sq_store *s = xcalloc(1, sizeof(*s));
 	s->base.ops = &sqlite_ops;
 	s->path = xstrdup(path);
+	s->durability = o->durability;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->write_mu, NULL);
+	pthread_mutex_init(&s->gc_mu, NULL);
+	pthread_cond_init(&s->gc_cv, NULL);
+	s->gc_tail = &s->gc_head;
 	if (pthread_key_create(&s->key, conn_destructor) != 0) {
 		snprintf(err, errlen, "pthread_key_create failed");
 		pthread_mutex_destroy(&s->mu);
 		pthread_mutex_destroy(&s->write_mu);
+		pthread_mutex_destroy(&s->gc_mu);
+		pthread_cond_destroy(&s->gc_cv);
 		free(s->path);
 		free(s);
 		return STORE_IO;

@@ -21,7 +21,10 @@ import urllib.parse
 LATCHKEYD = os.environ.get("LATCHKEYD", "latchkeyd")
 LATCHKEY = os.environ.get("LATCHKEY", "latchkey")
 SANITIZED = os.environ.get("LK_SANITIZE", "0") in ("1", "ON", "TRUE", "true")
-READY_TIMEOUT = 30 if SANITIZED else 10
+# LK_VALGRIND=1 runs latchkeyd under valgrind's memcheck: any invalid
+# access or definite leak makes it exit 99, which tearDown reports.
+VALGRIND = os.environ.get("LK_VALGRIND", "0") == "1"
+READY_TIMEOUT = 120 if VALGRIND else 30 if SANITIZED else 10
 # The schema version this checkout's binaries bring a database to.
 LATEST_SCHEMA = len([f for f in os.listdir(os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "migrations"))
@@ -68,9 +71,16 @@ class Server:
         self.log = open(self.log_path, "wb")
         full_env = dict(os.environ)
         full_env.update(env or {})
-        self.proc = subprocess.Popen(
-            [LATCHKEYD, "--listen", "127.0.0.1:0", "--db", db, *args],
-            stdout=subprocess.PIPE, stderr=self.log, env=full_env)
+        cmd = [LATCHKEYD, "--listen", "127.0.0.1:0", "--db", db, *args]
+        self.vg_log = None
+        if VALGRIND:
+            self.vg_log = self.log_path + ".valgrind"
+            cmd = ["valgrind", "--quiet", "--error-exitcode=99",
+                   "--leak-check=full", "--errors-for-leak-kinds=definite",
+                   "--show-leak-kinds=definite", "--track-fds=no",
+                   f"--log-file={self.vg_log}", *cmd]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                                     stderr=self.log, env=full_env)
         self.ready = self._read_ready()
         self.port = self.ready["port"]
         self.issuer = self.ready["issuer"]
@@ -179,7 +189,11 @@ class LatchkeyTestCase(unittest.TestCase):
         for s in self.servers:
             rc = s.stop()
             if rc != 0:
-                self.fail(f"latchkeyd exited {rc}:\n{s.log_text()}")
+                vg = ""
+                if s.vg_log and os.path.exists(s.vg_log):
+                    with open(s.vg_log) as f:
+                        vg = "\nvalgrind:\n" + f.read()
+                self.fail(f"latchkeyd exited {rc}:\n{s.log_text()}{vg}")
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def start(self, *args, env=None):

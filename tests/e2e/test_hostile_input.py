@@ -23,7 +23,10 @@ def enc(form):
 class HostileInputTest(RefreshBase):
     def setUp(self):
         super().setUp()
+        # The limits are raised so megabytes reach the grants' own checks
+        # (test_limits.py covers the limits themselves).
         self.s = self.start("--log-format", "json", "--max-body-size",
+                            str(8 * 1024 * 1024), "--max-param-length",
                             str(8 * 1024 * 1024), "--login-max-failures",
                             "1000", "--login-max-failures-per-address",
                             "100000")

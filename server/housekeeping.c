@@ -1,0 +1,119 @@
+/*
+ * housekeeping.c: latchkeyd's scheduled chores. Today one: every
+ * purge_interval seconds, store_purge deletes the expired token records,
+ * codes and sessions (the rules are in store.h), so the database stops
+ * growing with every token issued.
+ *
+ * Owns one thread, its mutex and condition variable. The thread sleeps on
+ * the condition variable against CLOCK_MONOTONIC, so a wall-clock jump
+ * neither fires a purge early nor holds one off; the purge itself asks
+ * clock_now(), the clock tokens are stamped with (which the test double
+ * can move). housekeeping_stop wakes it and joins it. A purge that is
+ * under way is let finish: it works in short transactions, so this costs
+ * a shutdown little even with a large backlog.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "log.h"
+#include "server.h"
+#include "store.h"
+#include "strutil.h"
+
+struct housekeeping {
+	struct store *st;
+	long interval; /* seconds, > 0 */
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t wake;
+	bool stopping; /* under mu */
+};
+
+/* One purge, and one line about it when it deleted something. */
+static void purge_once(struct store *st)
+{
+	struct store_purge_counts c;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	enum store_rc r = store_purge(st, clock_now(), &c);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	            (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	long long total = (long long)(c.access_tokens + c.refresh_tokens +
+	                              c.codes + c.sessions);
+	if (r != STORE_OK)
+		log_errx("purge failed after %lld record(s): %s; retrying in "
+		         "one interval", total, store_rc_str(r));
+	else if (total > 0)
+		log_info("purged %lld access token(s), %lld refresh token(s), "
+		         "%lld authorization code(s), %lld session(s) in %.0f ms",
+		         (long long)c.access_tokens, (long long)c.refresh_tokens,
+		         (long long)c.codes, (long long)c.sessions, ms);
+	else
+		log_debug("purge: nothing had expired (%.0f ms)", ms);
+}
+
+static void *run(void *arg)
+{
+	struct housekeeping *h = arg;
+	pthread_mutex_lock(&h->mu);
+	while (!h->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += h->interval;
+		int rc = 0;
+		while (!h->stopping && rc != ETIMEDOUT)
+			rc = pthread_cond_timedwait(&h->wake, &h->mu, &until);
+		if (h->stopping)
+			break;
+		pthread_mutex_unlock(&h->mu);
+		purge_once(h->st);
+		pthread_mutex_lock(&h->mu);
+	}
+	pthread_mutex_unlock(&h->mu);
+	/* This thread's connection goes now, before the store does. */
+	store_thread_end(h->st);
+	return NULL;
+}
+
+struct housekeeping *housekeeping_start(struct store *st, long interval,
+                                        char *err, size_t errlen)
+{
+	struct housekeeping *h = xcalloc(1, sizeof(*h));
+	pthread_condattr_t ca;
+	h->st = st;
+	h->interval = interval;
+	pthread_mutex_init(&h->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	int rc = pthread_create(&h->thread, NULL, run, h);
+	if (rc != 0) {
+		snprintf(err, errlen, "housekeeping thread: %s", strerror(rc));
+		pthread_cond_destroy(&h->wake);
+		pthread_mutex_destroy(&h->mu);
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void housekeeping_stop(struct housekeeping *h)
+{
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->stopping = true;
+	pthread_cond_signal(&h->wake);
+	pthread_mutex_unlock(&h->mu);
+	pthread_join(h->thread, NULL);
+	pthread_cond_destroy(&h->wake);
+	pthread_mutex_destroy(&h->mu);
+	free(h);
+}
