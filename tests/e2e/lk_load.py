@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import urllib.parse
 
-from lk_harness import basic
+from lk_harness import add_client, basic, cli
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -134,3 +134,20 @@ def query(db, sql, params=()):
         return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+def register_load_parties(case):
+    """The parties every load test uses, set on case: svc
+    (client_credentials), app (password and refresh_token), rs (a
+    resource server that introspects), as (id, secret) pairs, and the
+    user dave (password dave-password-1), in case.db."""
+    svc = add_client(case.db, "svc", "--grant", "client_credentials")
+    app = add_client(case.db, "app", "--grant", "password", "--grant",
+                     "refresh_token")
+    rs = add_client(case.db, "api")
+    case.svc = (svc["client_id"], svc["client_secret"])
+    case.app = (app["client_id"], app["client_secret"])
+    case.rs = (rs["client_id"], rs["client_secret"])
+    cli(case.db, "user", "add", "dave", "--password-stdin",
+        stdin="dave-password-1\n")
+

@@ -20,8 +20,8 @@ import sys
 import threading
 import time
 
-from lk_harness import LATCHKEYD, SANITIZED, LatchkeyTestCase, add_client, cli
-from lk_load import Client, integrity, introspect_all
+from lk_harness import LATCHKEYD, SANITIZED, LatchkeyTestCase
+from lk_load import Client, integrity, introspect_all, register_load_parties
 
 # The kill comes after LOAD_SECS or once TARGET access tokens are out,
 # whichever is first; the checks after the restart scale with the count.
@@ -55,15 +55,7 @@ class Chain:
 class CrashTest(LatchkeyTestCase):
     def setUp(self):
         super().setUp()
-        svc = add_client(self.db, "svc", "--grant", "client_credentials")
-        app = add_client(self.db, "app", "--grant", "password", "--grant",
-                         "refresh_token")
-        rs = add_client(self.db, "api")
-        self.svc = (svc["client_id"], svc["client_secret"])
-        self.app = (app["client_id"], app["client_secret"])
-        self.rs = (rs["client_id"], rs["client_secret"])
-        cli(self.db, "user", "add", "dave", "--password-stdin",
-            stdin="dave-password-1\n")
+        register_load_parties(self)
 
     def test_kill_9_under_load_keeps_every_promise(self):
         for mode in durability_modes():

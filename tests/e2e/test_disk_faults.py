@@ -30,8 +30,8 @@ import tempfile
 import unittest
 import urllib.parse
 
-from lk_harness import LatchkeyTestCase, add_client, basic, cli
-from lk_load import integrity
+from lk_harness import LatchkeyTestCase, basic
+from lk_load import integrity, register_load_parties
 
 
 def run(*argv):
@@ -84,15 +84,7 @@ class FaultBase(LatchkeyTestCase):
     and api (introspects), the user dave; self.db may be moved first."""
 
     def register(self):
-        svc = add_client(self.db, "svc", "--grant", "client_credentials")
-        app = add_client(self.db, "app", "--grant", "password", "--grant",
-                         "refresh_token")
-        rs = add_client(self.db, "api")
-        self.svc = (svc["client_id"], svc["client_secret"])
-        self.app = (app["client_id"], app["client_secret"])
-        self.rs = (rs["client_id"], rs["client_secret"])
-        cli(self.db, "user", "add", "dave", "--password-stdin",
-            stdin="dave-password-1\n")
+        register_load_parties(self)
 
     def cc(self, s):
         return s.token({"grant_type": "client_credentials"}, auth=self.svc)

@@ -20,8 +20,9 @@ import sys
 import threading
 import time
 
-from lk_harness import SANITIZED, LatchkeyTestCase, add_client, cli
-from lk_load import Client, introspect_all, jwt_claims, rss_kb, run_threads
+from lk_harness import SANITIZED, LatchkeyTestCase, cli
+from lk_load import (Client, introspect_all, jwt_claims, register_load_parties,
+                     rss_kb, run_threads)
 
 PER_THREAD = 60 if SANITIZED else 300  # requests per load thread
 ISSUERS, REFRESHERS, REUSERS = 4, 8, 4  # 16 threads
@@ -52,15 +53,7 @@ class Tally:
 class StressTest(LatchkeyTestCase):
     def setUp(self):
         super().setUp()
-        svc = add_client(self.db, "svc", "--grant", "client_credentials")
-        app = add_client(self.db, "app", "--grant", "password", "--grant",
-                         "refresh_token")
-        rs = add_client(self.db, "api")
-        self.svc = (svc["client_id"], svc["client_secret"])
-        self.app = (app["client_id"], app["client_secret"])
-        self.rs = (rs["client_id"], rs["client_secret"])
-        cli(self.db, "user", "add", "dave", "--password-stdin",
-            stdin="dave-password-1\n")
+        register_load_parties(self)
 
     # ---- one client's requests, each checked on the spot -----------------
 
