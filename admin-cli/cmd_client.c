@@ -204,19 +204,6 @@ static int make_secret(const char *given, char **secret, char **hash)
 	return adm_fail(ADM_EXIT_RUNTIME, "cannot create the client secret");
 }
 
-/* A new random client_id (caller frees), or NULL. base64url may start with
- * '-', and such an id would read as an option on every later command line
- * (`client show -x...`), so those draws are discarded: one in 64. */
-static char *generate_client_id(void)
-{
-	for (;;) {
-		char *id = crypto_random_token(GENERATED_ID_BYTES);
-		if (id == NULL || id[0] != '-')
-			return id;
-		free(id);
-	}
-}
-
 /* ---- output ------------------------------------------------------------- */
 
 /* The client as JSON. With with_secret, a client_secret member follows
@@ -377,7 +364,8 @@ int cmd_client_add(struct adm_ctx *ctx)
 		return rc;
 
 	c.name = xstrdup(ctx->argv[0]);
-	c.client_id = id != NULL ? xstrdup(id) : generate_client_id();
+	c.client_id = id != NULL ? xstrdup(id)
+	                         : crypto_random_id(GENERATED_ID_BYTES);
 	/* The defaults each kind of client can use (RFC 6749 section 4.4
 	 * rules client_credentials out for public clients). */
 	c.grant_types = xstrdup(c.is_public ? "authorization_code refresh_token"

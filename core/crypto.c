@@ -23,6 +23,16 @@ char *crypto_random_token(size_t nbytes)
 	return s;
 }
 
+char *crypto_random_id(size_t nbytes)
+{
+	for (;;) {
+		char *id = crypto_random_token(nbytes);
+		if (id == NULL || id[0] != '-')
+			return id;
+		free(id);
+	}
+}
+
 char *b64_encode(const void *data, size_t len, bool url)
 {
 	size_t cap = 4 * ((len + 2) / 3) + 1;

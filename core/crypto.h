@@ -16,6 +16,11 @@ int crypto_random(void *buf, size_t n);
 
 /* nbytes random bytes as unpadded base64url. Caller frees; NULL on failure. */
 char *crypto_random_token(size_t nbytes);
+/* The same for identifiers an operator types (client ids, token ids,
+ * families): base64url may start with '-', and such an id would read as
+ * an option on a command line (`latchkey token revoke -x...`), so those
+ * draws are discarded, one in 64. */
+char *crypto_random_id(size_t nbytes);
 
 /* Unpadded base64url (RFC 4648 section 5) or, with std, unpadded standard
  * base64 (as PHC strings use). Caller frees. */

@@ -58,7 +58,7 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 	                                       : g->access_token_ttl;
 	int64_t rttl = cl->refresh_token_ttl > 0 ? cl->refresh_token_ttl
 	                                         : g->refresh_token_ttl;
-	char *jti = crypto_random_token(JTI_BYTES);
+	char *jti = crypto_random_id(JTI_BYTES);
 	char *family = NULL, *refresh = NULL, *token = NULL, *kid = NULL;
 	char rhash[2 * SHA256_LEN + 1];
 	struct oauth_result r = OAUTH_RESULT_OK;
@@ -69,7 +69,7 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 	if (o->with_refresh || o->relink_hash != NULL ||
 	    o->consume_code_hash != NULL)
 		family = o->family_id ? xstrdup(o->family_id)
-		                      : crypto_random_token(FAMILY_BYTES);
+		                      : crypto_random_id(FAMILY_BYTES);
 	if (o->with_refresh) {
 		refresh = crypto_random_token(REFRESH_BYTES);
 		if (refresh != NULL)

@@ -381,6 +381,23 @@ static void test_random_token_unique(void **state)
 
 /* ---- wiping -------------------------------------------------------------- */
 
+/* Ids an operator types never start with '-' (they would read as options),
+ * and are otherwise base64url of the size asked for. One draw in 64 would
+ * start with '-', so 2000 draws all but surely meet the case. */
+static void test_random_id_never_starts_with_dash(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 2000; i++) {
+		char *id = crypto_random_id(16);
+		assert_non_null(id);
+		assert_int_equal(strlen(id), 22);
+		assert_true(id[0] != '-');
+		assert_int_equal(strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
+		                            "mnopqrstuvwxyz0123456789-_"), 22);
+		free(id);
+	}
+}
+
 static void test_wipe(void **state)
 {
 	(void)state;
@@ -402,6 +419,7 @@ static void test_wipe(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_random_id_never_starts_with_dash),
 	    cmocka_unit_test(test_b64_rfc4648_vectors),
 	    cmocka_unit_test(test_b64_padded_input),
 	    cmocka_unit_test(test_b64_alphabets),
