@@ -80,6 +80,14 @@ static bool signature_ok(EVP_PKEY *pk, const char *alg, const char *input,
 	if (ctx == NULL ||
 	    b64_decode(sig_b64, strlen(sig_b64), true, &sig, &siglen) != 0)
 		goto out;
+	/* One token, one spelling: the decoder forgives '=' padding and
+	 * stray pad bits, which RFC 7515 section 2 does not allow, and which
+	 * would let the same token travel under several texts. */
+	char *canon = b64_encode(sig, siglen, true);
+	bool canonical = canon != NULL && strcmp(canon, sig_b64) == 0;
+	free(canon);
+	if (!canonical)
+		goto out;
 	if (strcmp(alg, "ES256") == 0) {
 		der = es256_to_der(sig, siglen, &derlen);
 		if (der == NULL)

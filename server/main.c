@@ -155,12 +155,11 @@ int main(int argc, char **argv)
 	/* Past a file size limit (ulimit -f, LimitFSIZE=) a write fails with
 	 * EFBIG instead of killing us: answered 503 like a full disk. */
 	signal(SIGXFSZ, SIG_IGN);
-	/* Argon2id takes 19 MiB per password check. glibc would serve the
-	 * first from mmap and then raise its threshold, keeping every later
-	 * one in a thread's heap after free: about 20 MB per worker thread
-	 * for good. A fixed threshold keeps such blocks on mmap, returned to
-	 * the system as soon as the check is done. */
-	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+	/* One malloc arena: malloc_trim (housekeeping.c) gives back only
+	 * the main arena's top, where Argon2id's 19 MiB blocks end up once
+	 * freed; per-thread arenas would keep one for every worker. Small
+	 * allocations stay lock-free in glibc's per-thread caches. */
+	mallopt(M_ARENA_MAX, 1);
 	log_buffer_start(); /* after the mask: its thread inherits it */
 	/* A core dump would hold the signing keys and the secret cache. */
 	prctl(PR_SET_DUMPABLE, 0);
@@ -263,8 +262,7 @@ int main(int argc, char **argv)
 	else
 		log_info("database %s: durability %s, purge off", db,
 		         cfg.durability);
-	if (cfg.purge_interval > 0 &&
-	    (hk = housekeeping_start(st, cfg.purge_interval, err,
+	if ((hk = housekeeping_start(st, cfg.purge_interval, err,
 	                             sizeof(err))) == NULL) {
 		log_errx("%s", err);
 		goto out;

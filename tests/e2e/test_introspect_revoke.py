@@ -75,8 +75,15 @@ class IntrospectRevokeTest(LatchkeyTestCase):
                                headers={"typ": "at+jwt",
                                         "kid": jwt.get_unverified_header(
                                             tok)["kid"]})
+        # The same signature spelt another way (RFC 7515 section 2 has no
+        # padding; the last character of an ES256 signature has 4 unused
+        # bits): not the token we issued.
+        b64 = ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+               "0123456789-_")
+        padded = tok + "=="
+        stray = tok[:-1] + b64[b64.index(tok[-1]) ^ 1]
         for t in [forged, bad_sig, other_key, "not-a-token", "a.b.c",
-                  "x" * 12000, tok + ".x", "\u00e9t\u00e9"]:
+                  "x" * 12000, tok + ".x", "\u00e9t\u00e9", padded, stray]:
             with self.subTest(t=t[:20]):
                 self.assertInactive(self.introspect(t))
         r = self.introspect("x" * 100000)  # over max_body_size
