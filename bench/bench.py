@@ -430,9 +430,59 @@ def table(rows, servers):
     return "\n".join(out)
 
 
+def markdown(res):
+    """The results of a run (the JSON) as the Markdown tables of
+    docs/performance.md."""
+    rows, servers, meta = res["runs"], res["servers"], res["meta"]
+    best = {(r["workload"], r["connections"]): r["rps"] for r in rows
+            if r["server"] == "latchkeyd"}
+    out = [f"Run of {meta['date']}, {meta['cores']} cores, "
+           f"{meta['load_generator']} on the same machine, "
+           f"{meta['duration_s']:g} s per run after {meta['warmup_s']:g} s "
+           "of warm-up. `x`: latchkeyd's requests per second over the "
+           "peer's, same workload and connections.", "",
+           "| workload | server | conns | req/s | p50 ms | p99 ms | "
+           "non-2xx | bad | server CPU | x |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+           "| ---: |"]
+    for w in WORKLOADS:
+        for r in [r for r in rows if r["workload"] == w]:
+            lk = best.get((w, r["connections"]))
+            x = (f"{lk / r['rps']:.1f}" if r["server"] != "latchkeyd" and lk
+                 and r["rps"] else "")
+            out.append(f"| {w} | {r['server']} | {r['connections']} | "
+                       f"{r['rps']:.0f} | {r['p50_ms']:.2f} | "
+                       f"{r['p99_ms']:.2f} | {r['non2xx']} | {r['bad']} | "
+                       f"{r['server_cpu_cores']:.2f} | {x} |")
+    out += ["", "| server | version | peak RSS (without the password "
+            "grant) | with it | stores each access token |",
+            "| --- | --- | ---: | ---: | --- |"]
+    for sv in servers:
+        pw = sv.get("peak_rss_kib_with_password")
+        out.append(f"| {sv['name']} | {sv['version']} | "
+                   f"{sv['peak_rss_kib'] / 1024:.1f} MB | "
+                   f"{pw / 1024:.1f} MB |" if pw else
+                   f"| {sv['name']} | {sv['version']} | "
+                   f"{sv['peak_rss_kib'] / 1024:.1f} MB | - |")
+        out[-1] += f" {sv.get('stores_access_tokens', '-')} |"
+    lk = [sv for sv in servers if sv["name"] == "latchkeyd"]
+    if lk and lk[0].get("startup_ms_median") is not None:
+        out += ["", f"latchkeyd start-up (process start to the first 200 "
+                f"from /healthz): median {lk[0]['startup_ms_median']:.1f} "
+                f"ms, max {lk[0]['startup_ms_max']:.1f} ms."]
+        h = lk[0].get("argon2id")
+        if h:
+            out.append(f"Argon2id t={h['t_cost']} m={h['m_cost_kib']} KiB "
+                       f"p={h['lanes']}: {h['median_ms']:.1f} ms per hash "
+                       f"(`lk_bench_hash`), so {meta['cores']} cores allow "
+                       f"{meta['cores'] * 1000 / h['median_ms']:.0f} per "
+                       "second.")
+    return "\n".join(out)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--build", required=True)
+    ap.add_argument("--build")
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--warmup", type=float, default=3)
     ap.add_argument("--conns", default="1,16,64")
@@ -445,7 +495,15 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="2 s runs, 1 s warm-up, 5 start-ups: a smoke test")
     ap.add_argument("--out")
+    ap.add_argument("--markdown", metavar="RESULTS",
+                    help="print a results JSON file as Markdown and exit")
     a = ap.parse_args()
+    if a.markdown:
+        with open(a.markdown) as f:
+            print(markdown(json.load(f)))
+        return
+    if not a.build:
+        ap.error("--build is required")
     if a.quick:
         a.duration, a.warmup, a.startup_runs = 2, 1, 5
     build = os.path.abspath(a.build)
