@@ -23,31 +23,6 @@
 #include "store.h"
 #include "unit_util.h"
 
-struct fx {
-	char *dir;
-	struct store *s;
-};
-
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	assert_non_null(f);
-	f->dir = ut_tmpdir();
-	f->s = ut_store_open(f->dir, "store.db");
-	*state = f;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-	store_close(f->s);
-	ut_rmtree(f->dir);
-	free(f->dir);
-	free(f);
-	return 0;
-}
-
 /* ---- builders ---------------------------------------------------------------- */
 
 #define HASH "$lk-hmac-sha256$c2FsdHNhbHRzYWx0c2FsdA$" \
@@ -267,7 +242,7 @@ static void test_open_errors(void **state)
 
 static void test_client_crud(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	struct store_client c = client("web", 1000);
 	c.name = (char *)"Web app";
 	c.redirect_uris = (char *)"https://a.example/cb https://b.example/cb";
@@ -329,7 +304,7 @@ static void test_client_crud(void **state)
 
 static void test_client_public_and_constraints(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	struct store_client c = client("spa", 1);
 	c.is_public = true;
 	c.secret_hash = NULL;
@@ -356,7 +331,7 @@ static void test_client_public_and_constraints(void **state)
 
 static void test_client_list(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	static const char *const ids[] = {"charlie", "alpha", "bravo"};
 	for (int i = 0; i < 3; i++) {
 		struct store_client c = client(ids[i], i);
@@ -381,7 +356,7 @@ static void test_client_list(void **state)
 
 static void test_user_crud(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	struct store_user u = {
 	    .user_id = (char *)"u-1", .username = (char *)"alice",
 	    .password_hash = (char *)"$argon2id$v=19$m=64,t=1,p=1$x$y",
@@ -440,7 +415,7 @@ static void test_user_crud(void **state)
 
 static void test_tokens(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	struct store_client c1 = client("c1", 1), c2 = client("c2", 1);
 	assert_int_equal(store_client_add(f->s, &c1), STORE_OK);
 	assert_int_equal(store_client_add(f->s, &c2), STORE_OK);
@@ -589,7 +564,7 @@ static void three_families(struct store *s)
 
 static void test_refresh_list(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	struct collect col;
 	three_families(f->s);
 
@@ -656,7 +631,7 @@ static void test_refresh_list(void **state)
 
 static void test_token_list_by_subject_and_family(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	struct collect col;
 	three_families(f->s);
 	assert_string_equal(list_tokens_by(f->s, (struct filt){0}, &col),
@@ -704,7 +679,7 @@ static int64_t revoked_at(struct store *s, const char *jti)
 
 static void test_subject_revoke(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	struct collect col;
 	three_families(f->s);
 	/* One of u-1's access tokens was revoked before: it keeps its time. */
@@ -825,7 +800,7 @@ static void assert_not_issued(struct store *s, const char *name)
 
 static void test_client_auto_approve_as(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	struct store_client c = client("t", 1);
 	struct store_client got = {0};
 	assert_int_equal(store_client_add(f->s, &c), STORE_OK);
@@ -860,7 +835,7 @@ static void test_client_auto_approve_as(void **state)
 
 static void test_code_record(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	code_world(f->s);
 	struct store_code c = code("h1", 100, 160);
 	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
@@ -920,7 +895,7 @@ static void test_code_record(void **state)
  * writes nothing: no access token, no refresh token, the code untouched. */
 static void test_issue_consumes_code_once(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	code_world_h1(f->s);
 
 	assert_int_equal(issue_from(f->s, "r1", "F1", "c1", "u-1", 110, 1000,
@@ -943,7 +918,7 @@ static void test_issue_consumes_code_once(void **state)
 
 static void test_issue_expired_code(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	code_world_h1(f->s);
 	/* expires_at is the first second it no longer works. */
 	assert_int_equal(issue_from(f->s, "r1", "F1", "c1", "u-1", 160, 1000,
@@ -959,7 +934,7 @@ static void test_issue_expired_code(void **state)
  * later step fails, the code stays unused. */
 static void test_issue_rolls_back_code(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	code_world_h1(f->s);
 	/* Retiring an unknown refresh token fails after the code step. */
 	assert_int_equal(issue_from(f->s, "r1", "F1", "c1", "u-1", 110, 1000,
@@ -1007,7 +982,7 @@ static void *race(void *arg)
 /* Concurrent redemptions on separate connections: exactly one wins. */
 static void test_issue_code_race(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	code_world(f->s);
 	struct store_code c = code("h-race", 100, 160);
 	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
@@ -1038,7 +1013,7 @@ static void test_issue_code_race(void **state)
 
 static void test_sessions(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	code_world(f->s);
 	struct store_session se = {
 	    .session_hash = (char *)"s1", .user_id = (char *)"u-1",
@@ -1101,7 +1076,7 @@ static void put_consent(struct store *s, const char *user_id,
 
 static void test_consents(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	struct collect col;
 	code_world(f->s);
 	struct store_consent got = {0};
@@ -1178,7 +1153,7 @@ static void test_consents(void **state)
 /* Codes, sessions and consents go with their user or client. */
 static void test_cascade_on_remove(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	struct collect col;
 	code_world(f->s);
 	static const char *const users[] = {"u-1", "u-2"};
@@ -1228,7 +1203,7 @@ static void test_cascade_on_remove(void **state)
 
 static void test_purge_expired(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	code_world(f->s);
 	static const struct {
 		const char *hash;
@@ -1277,7 +1252,7 @@ static void test_purge_expired(void **state)
 
 static void test_keys(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	struct store_key got = {0};
 	struct collect col;
 	assert_int_equal(store_key_current(f->s, &got), STORE_NOT_FOUND);
@@ -1346,7 +1321,7 @@ static int on_key_retired(const struct store_key *k, void *arg)
 
 static void test_key_retired_at(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	struct store_key k1 = key("k1", 100), k2 = key("k2", 200),
 	                 k3 = key("k3", 300);
 	assert_int_equal(store_key_add_current(f->s, &k1), STORE_OK);
@@ -1398,7 +1373,7 @@ static int count_token(const struct store_token *t, void *arg)
 
 static void test_threads(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	struct store_client c = client("c", 1);
 	assert_int_equal(store_client_add(f->s, &c), STORE_OK);
 	struct store_key k = key("k", 1);
@@ -1443,40 +1418,40 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_open_mode_and_schema),
 	    cmocka_unit_test(test_open_errors),
-	    cmocka_unit_test_setup_teardown(test_client_crud, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_client_crud, ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_client_public_and_constraints,
-	                                    fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_client_list, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_user_crud, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_tokens, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_refresh_list, fx_setup,
-	                                    fx_teardown),
+	                                    ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_client_list, ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_user_crud, ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_tokens, ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_refresh_list, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_token_list_by_subject_and_family,
-	                                    fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_subject_revoke, fx_setup,
-	                                    fx_teardown),
+	                                    ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_subject_revoke, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_client_auto_approve_as,
-	                                    fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_code_record, fx_setup,
-	                                    fx_teardown),
+	                                    ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_code_record, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_consumes_code_once,
-	                                    fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_issue_expired_code, fx_setup,
-	                                    fx_teardown),
+	                                    ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_expired_code, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_rolls_back_code,
-	                                    fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_issue_code_race, fx_setup,
-	                                    fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_sessions, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_consents, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_cascade_on_remove, fx_setup,
-	                                    fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_purge_expired, fx_setup,
-	                                    fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_keys, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_key_retired_at, fx_setup,
-	                                    fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_threads, fx_setup, fx_teardown),
+	                                    ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_code_race, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_sessions, ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_consents, ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_cascade_on_remove, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_purge_expired, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_keys, ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_key_retired_at, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_threads, ut_store_fx_setup, ut_store_fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

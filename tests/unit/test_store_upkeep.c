@@ -25,34 +25,6 @@
 #include "store_int.h"
 #include "unit_util.h"
 
-struct fx {
-	char *dir;
-	char *path;
-	struct store *s;
-};
-
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	assert_non_null(f);
-	f->dir = ut_tmpdir();
-	f->path = ut_path(f->dir, "store.db");
-	f->s = ut_store_open(f->dir, "store.db");
-	*state = f;
-	return 0;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-	store_close(f->s);
-	ut_rmtree(f->dir);
-	free(f->path);
-	free(f->dir);
-	free(f);
-	return 0;
-}
-
 /* ---- builders ------------------------------------------------------------ */
 
 #define HASH "$lk-hmac-sha256$c2FsdHNhbHRzYWx0c2FsdA$" \
@@ -216,7 +188,7 @@ static void test_durability(void **state)
 
 static void test_purge_access_tokens(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	world(f->s);
 	add_token(f->s, "t-old", 100, 0);
 	add_token(f->s, "t-edge", 200, 0);       /* expired at 200 */
@@ -243,7 +215,7 @@ static void test_purge_access_tokens(void **state)
  * its tokens is unexpired. */
 static void test_purge_refresh_families(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	world(f->s);
 	/* F1: a1 rotated out by a2, which lives on (sliding expiry). */
 	issue(f->s, "a1", "F1", 100, 150, NULL);
@@ -286,7 +258,7 @@ static void test_purge_refresh_families(void **state)
 
 static void test_purge_codes_and_sessions(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	world(f->s);
 	add_code(f->s, "k-old", 100);
 	add_code(f->s, "k-live", 300);
@@ -312,7 +284,7 @@ static void test_purge_codes_and_sessions(void **state)
 /* More rows and families than one batch holds. */
 static void test_purge_batches(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	world(f->s);
 	for (int i = 0; i < 1203; i++) {
 		char jti[32];
@@ -354,7 +326,7 @@ static int count_entries(const char *dir, const char *part)
 
 static void test_backup(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	world(f->s);
 	add_token(f->s, "before", 5000, 0);
 	char *dest = ut_path(f->dir, "copy.db");
@@ -395,7 +367,7 @@ static void test_backup(void **state)
 
 static void test_backup_refusals(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	char err[512] = "";
 	struct store_backup_info info;
 	char *wal = NULL, *missing = ut_path(f->dir, "no/such/dir.db");
@@ -454,7 +426,7 @@ static void *write_tokens(void *arg)
 
 static void test_backup_while_writing(void **state)
 {
-	struct fx *f = *state;
+	struct ut_store_fx *f = *state;
 	world(f->s);
 	/* Enough pages that the copy takes many steps: long scopes. */
 	char scope[1201];
@@ -504,19 +476,19 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_durability),
-	    cmocka_unit_test_setup_teardown(test_purge_access_tokens, fx_setup,
-	                                    fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_purge_access_tokens, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_refresh_families,
-	                                    fx_setup, fx_teardown),
+	                                    ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_codes_and_sessions,
-	                                    fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_purge_batches, fx_setup,
-	                                    fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_backup, fx_setup, fx_teardown),
-	    cmocka_unit_test_setup_teardown(test_backup_refusals, fx_setup,
-	                                    fx_teardown),
+	                                    ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_purge_batches, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_backup, ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_backup_refusals, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_backup_while_writing,
-	                                    fx_setup, fx_teardown),
+	                                    ut_store_fx_setup, ut_store_fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -94,6 +94,36 @@ static inline struct store *ut_store_open(const char *dir, const char *name)
 }
 
 /* Writes text to dir/name; returns the path (caller frees). */
+/* The fixture of the store tests (cmocka setup and teardown): a
+ * temporary directory with a fresh, migrated store.db. */
+struct ut_store_fx {
+	char *dir;
+	char *path;
+	struct store *s;
+};
+
+static inline int ut_store_fx_setup(void **state)
+{
+	struct ut_store_fx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	f->dir = ut_tmpdir();
+	f->path = ut_path(f->dir, "store.db");
+	f->s = ut_store_open(f->dir, "store.db");
+	*state = f;
+	return 0;
+}
+
+static inline int ut_store_fx_teardown(void **state)
+{
+	struct ut_store_fx *f = *state;
+	store_close(f->s);
+	ut_rmtree(f->dir);
+	free(f->path);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
 static inline char *ut_write_file(const char *dir, const char *name,
                                   const char *text)
 {
