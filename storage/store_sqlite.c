@@ -1046,10 +1046,11 @@ static void gc_commit(struct sq_store *s, struct gc_item *batch)
 		fatal = finish(cn, STORE_OK);
 	else
 		(void)finish(cn, fatal);
+	/* Nothing of the batch stands, so no result of it may either: a
+	 * lost compare-and-set may have lost to an issue now rolled back. */
 	if (fatal != STORE_OK)
 		for (struct gc_item *it = batch; it; it = it->next)
-			if (it->rc == STORE_OK)
-				it->rc = fatal;
+			it->rc = fatal;
 }
 
 static enum store_rc sq_issue(struct store *base, const struct store_issue *is)

@@ -979,6 +979,57 @@ static void *race(void *arg)
 	return NULL;
 }
 
+/* Many threads at once, so that issues share commits (group commit, a
+ * savepoint each): half race for one code, half issue on their own. The
+ * race has one winner whose writes all stand, the losers leave nothing,
+ * and every independent issue is committed. */
+#define BATCHERS 24
+
+static void *batch_one(void *arg)
+{
+	struct racer *r = arg;
+	char name[16], family[16];
+	snprintf(name, sizeof(name), "b%d", r->id);
+	snprintf(family, sizeof(family), "BF%d", r->id);
+	r->rc = issue_from(r->s, name, family, "c1", "u-1", 110, 1000, NULL,
+	                   r->id % 2 == 0 ? "h-batch" : NULL);
+	store_thread_end(r->s);
+	return NULL;
+}
+
+static void test_issue_batches(void **state)
+{
+	struct ut_store_fx *f = *state;
+	code_world(f->s);
+	struct store_code c = code("h-batch", 100, 160);
+	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+	pthread_t th[BATCHERS];
+	struct racer r[BATCHERS];
+	for (int i = 0; i < BATCHERS; i++) {
+		r[i] = (struct racer){f->s, i, STORE_IO};
+		assert_int_equal(pthread_create(&th[i], NULL, batch_one, &r[i]), 0);
+	}
+	int won = -1;
+	for (int i = 0; i < BATCHERS; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		if (i % 2 == 1) {
+			assert_int_equal(r[i].rc, STORE_OK);
+		} else if (r[i].rc == STORE_OK) {
+			assert_int_equal(won, -1);
+			won = i;
+		} else {
+			assert_int_equal(r[i].rc, STORE_CONFLICT);
+		}
+	}
+	assert_true(won >= 0);
+	char family[16];
+	snprintf(family, sizeof(family), "BF%d", won);
+	assert_code_use(f->s, "h-batch", 110, family);
+	struct collect col;
+	list_refresh(f->s, (struct filt){0}, &col);
+	assert_int_equal(col.n, BATCHERS / 2 + 1);
+}
+
 /* Concurrent redemptions on separate connections: exactly one wins. */
 static void test_issue_code_race(void **state)
 {
@@ -1441,6 +1492,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_issue_rolls_back_code,
 	                                    ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_code_race, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_batches, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_sessions, ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_consents, ut_store_fx_setup, ut_store_fx_teardown),
