@@ -8,11 +8,13 @@
  * than the token endpoint. A snapshot is now rebuilt at most every
  * RECHECK_MS, at once when the signer adopts a new key (so the JWKS
  * always has the key new tokens carry), and sooner when a token names a
- * kid the snapshot lacks (a key
- * rotated by `latchkey key rotate` in another process); those early
- * rebuilds are rate-limited so that made-up kids cannot turn every request
- * into a store read. A snapshot is immutable and reference-counted, so a
- * reader never waits for a rebuild and never sees one half done.
+ * kid the snapshot lacks (a key rotated by `latchkey key rotate` in
+ * another process); those early rebuilds are rate-limited so that made-up
+ * kids cannot turn every request into a store read. A snapshot is
+ * immutable and reference-counted, and the store is read outside the
+ * lock that hands snapshots out: a routine rebuild holds up no reader,
+ * and only one that must see the new set (a miss, a new signing key)
+ * waits for it.
  */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -48,7 +50,8 @@ struct keyring {
 	struct store *store;
 	struct signer *signer;
 	unsigned generation;  /* the signer's, when cur was loaded */
-	pthread_mutex_t mu;   /* guards cur and loaded_ms; rebuilds one at a time */
+	pthread_mutex_t mu;   /* guards cur, loaded_ms, generation */
+	pthread_mutex_t load_mu; /* one rebuild at a time */
 	struct keyset *cur;   /* NULL until the first successful load */
 	int64_t loaded_ms;    /* monotonic, of cur */
 };
@@ -162,6 +165,7 @@ struct keyring *keyring_new(struct store *s, struct signer *sg)
 	kr->store = s;
 	kr->signer = sg;
 	pthread_mutex_init(&kr->mu, NULL);
+	pthread_mutex_init(&kr->load_mu, NULL);
 	return kr;
 }
 
@@ -171,30 +175,51 @@ void keyring_free(struct keyring *kr)
 		return;
 	keyset_put(kr->cur);
 	pthread_mutex_destroy(&kr->mu);
+	pthread_mutex_destroy(&kr->load_mu);
 	free(kr);
 }
 
+/* Whether cur is due for a rebuild; with kr->mu held. */
+static bool stale(const struct keyring *kr, int64_t max_age_ms)
+{
+	return kr->cur == NULL || mono_ms() - kr->loaded_ms >= max_age_ms ||
+	       signer_generation(kr->signer) != kr->generation;
+}
+
 /* The current snapshot with a reference the caller puts back, rebuilt
- * first when older than max_age_ms. NULL only when there has never been a
- * usable snapshot and the store fails now. */
-static struct keyset *get(struct keyring *kr, int64_t max_age_ms)
+ * first when older than max_age_ms. The store is read without kr->mu, so
+ * readers keep being served the old set meanwhile; a reader that must
+ * have the new one (wait: a miss, or no set yet) queues on load_mu. NULL
+ * only when there has never been a usable snapshot and the store fails. */
+static struct keyset *get(struct keyring *kr, int64_t max_age_ms, bool wait)
 {
 	pthread_mutex_lock(&kr->mu);
-	int64_t now = mono_ms();
-	unsigned gen = signer_generation(kr->signer);
-	if (kr->cur == NULL || now - kr->loaded_ms >= max_age_ms ||
-	    gen != kr->generation) {
-		/* gen is read before the load: a key adopted meanwhile makes
-		 * the next reader load again. */
-		kr->generation = gen;
-		struct keyset *fresh = load(kr->store);
-		/* On a store failure keep serving the last good set. */
-		if (fresh != NULL) {
+	bool due = stale(kr, max_age_ms);
+	/* A new signing key must be in the set before anyone reads it. */
+	wait = wait || kr->cur == NULL ||
+	       signer_generation(kr->signer) != kr->generation;
+	pthread_mutex_unlock(&kr->mu);
+	if (due && (wait ? pthread_mutex_lock(&kr->load_mu)
+	                 : pthread_mutex_trylock(&kr->load_mu)) == 0) {
+		pthread_mutex_lock(&kr->mu);
+		due = stale(kr, max_age_ms); /* another thread may have just */
+		if (due) {
+			/* Read before the load: a key adopted meanwhile makes
+			 * the next reader load again. */
+			kr->generation = signer_generation(kr->signer);
+			kr->loaded_ms = mono_ms();
+		}
+		pthread_mutex_unlock(&kr->mu);
+		struct keyset *fresh = due ? load(kr->store) : NULL;
+		pthread_mutex_lock(&kr->mu);
+		if (fresh != NULL) { /* on a failure, serve the last good set */
 			keyset_put(kr->cur);
 			kr->cur = fresh;
 		}
-		kr->loaded_ms = now;
+		pthread_mutex_unlock(&kr->mu);
+		pthread_mutex_unlock(&kr->load_mu);
 	}
+	pthread_mutex_lock(&kr->mu);
 	struct keyset *ks = kr->cur;
 	if (ks != NULL)
 		atomic_fetch_add(&ks->refs, 1);
@@ -213,11 +238,11 @@ static const struct ring_key *find(const struct keyset *ks, const char *kid)
 EVP_PKEY *keyring_public_key(struct keyring *kr, const char *kid,
                              const char *alg)
 {
-	struct keyset *ks = get(kr, RECHECK_MS);
+	struct keyset *ks = get(kr, RECHECK_MS, false);
 	const struct ring_key *k = find(ks, kid);
 	if (k == NULL) {
 		keyset_put(ks);
-		ks = get(kr, MISS_RECHECK_MS);
+		ks = get(kr, MISS_RECHECK_MS, true);
 		k = find(ks, kid);
 	}
 	EVP_PKEY *pk = NULL;
@@ -231,7 +256,7 @@ EVP_PKEY *keyring_public_key(struct keyring *kr, const char *kid,
 
 int keyring_each_published(struct keyring *kr, grants_jwk_cb cb, void *arg)
 {
-	struct keyset *ks = get(kr, RECHECK_MS);
+	struct keyset *ks = get(kr, RECHECK_MS, false);
 	int rc = ks == NULL ? -1 : 0;
 	for (size_t i = 0; ks != NULL && i < ks->n && rc == 0; i++)
 		if (ks->v[i].published)

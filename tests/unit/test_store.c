@@ -960,10 +960,12 @@ static void test_issue_rolls_back_code(void **state)
 }
 
 #define RACERS 4
+#define MAX_RACERS 24
 
 struct racer {
 	struct store *s;
 	int id;
+	bool races; /* for the code; otherwise it issues on its own */
 	enum store_rc rc;
 };
 
@@ -974,45 +976,32 @@ static void *race(void *arg)
 	snprintf(name, sizeof(name), "race%d", r->id);
 	snprintf(family, sizeof(family), "RF%d", r->id);
 	r->rc = issue_from(r->s, name, family, "c1", "u-1", 110, 1000, NULL,
-	                   "h-race");
+	                   r->races ? "h-race" : NULL);
 	store_thread_end(r->s);
 	return NULL;
 }
 
-/* Many threads at once, so that issues share commits (group commit, a
- * savepoint each): half race for one code, half issue on their own. The
- * race has one winner whose writes all stand, the losers leave nothing,
- * and every independent issue is committed. */
-#define BATCHERS 24
-
-static void *batch_one(void *arg)
+/* n threads issue at once on connections of their own; those for which
+ * races(i) holds redeem one code. Exactly one of them wins and its writes
+ * all stand, the losers leave nothing, and every other issue commits. */
+static void code_race(struct store *s, int n, bool (*races)(int))
 {
-	struct racer *r = arg;
-	char name[16], family[16];
-	snprintf(name, sizeof(name), "b%d", r->id);
-	snprintf(family, sizeof(family), "BF%d", r->id);
-	r->rc = issue_from(r->s, name, family, "c1", "u-1", 110, 1000, NULL,
-	                   r->id % 2 == 0 ? "h-batch" : NULL);
-	store_thread_end(r->s);
-	return NULL;
-}
-
-static void test_issue_batches(void **state)
-{
-	struct ut_store_fx *f = *state;
-	code_world(f->s);
-	struct store_code c = code("h-batch", 100, 160);
-	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
-	pthread_t th[BATCHERS];
-	struct racer r[BATCHERS];
-	for (int i = 0; i < BATCHERS; i++) {
-		r[i] = (struct racer){f->s, i, STORE_IO};
-		assert_int_equal(pthread_create(&th[i], NULL, batch_one, &r[i]), 0);
+	code_world(s);
+	struct store_code c = code("h-race", 100, 160);
+	assert_int_equal(store_code_add(s, &c), STORE_OK);
+	pthread_t th[MAX_RACERS];
+	struct racer r[MAX_RACERS];
+	assert_true(n <= MAX_RACERS);
+	int independent = 0;
+	for (int i = 0; i < n; i++) {
+		r[i] = (struct racer){s, i, races(i), STORE_IO};
+		independent += !r[i].races;
+		assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
 	}
 	int won = -1;
-	for (int i = 0; i < BATCHERS; i++) {
+	for (int i = 0; i < n; i++) {
 		assert_int_equal(pthread_join(th[i], NULL), 0);
-		if (i % 2 == 1) {
+		if (!r[i].races) {
 			assert_int_equal(r[i].rc, STORE_OK);
 		} else if (r[i].rc == STORE_OK) {
 			assert_int_equal(won, -1);
@@ -1023,43 +1012,38 @@ static void test_issue_batches(void **state)
 	}
 	assert_true(won >= 0);
 	char family[16];
-	snprintf(family, sizeof(family), "BF%d", won);
-	assert_code_use(f->s, "h-batch", 110, family);
+	snprintf(family, sizeof(family), "RF%d", won);
+	assert_code_use(s, "h-race", 110, family);
 	struct collect col;
-	list_refresh(f->s, (struct filt){0}, &col);
-	assert_int_equal(col.n, BATCHERS / 2 + 1);
+	list_refresh(s, (struct filt){0}, &col);
+	/* the winner's refresh token and the independent ones' only */
+	assert_int_equal(col.n, independent + 1);
+}
+
+static bool always(int i)
+{
+	(void)i;
+	return true;
+}
+
+static bool even(int i)
+{
+	return i % 2 == 0;
 }
 
 /* Concurrent redemptions on separate connections: exactly one wins. */
 static void test_issue_code_race(void **state)
 {
 	struct ut_store_fx *f = *state;
-	code_world(f->s);
-	struct store_code c = code("h-race", 100, 160);
-	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
-	pthread_t th[RACERS];
-	struct racer r[RACERS];
-	for (int i = 0; i < RACERS; i++) {
-		r[i] = (struct racer){f->s, i, STORE_IO};
-		assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
-	}
-	int won = -1;
-	for (int i = 0; i < RACERS; i++) {
-		assert_int_equal(pthread_join(th[i], NULL), 0);
-		if (r[i].rc == STORE_OK) {
-			assert_int_equal(won, -1);
-			won = i;
-		} else {
-			assert_int_equal(r[i].rc, STORE_CONFLICT);
-		}
-	}
-	assert_true(won >= 0);
-	char family[16];
-	snprintf(family, sizeof(family), "RF%d", won);
-	assert_code_use(f->s, "h-race", 110, family);
-	struct collect col;
-	list_refresh(f->s, (struct filt){0}, &col);
-	assert_int_equal(col.n, 1); /* only the winner's refresh token */
+	code_race(f->s, RACERS, always);
+}
+
+/* Many threads at once, so that issues share commits (group commit, a
+ * savepoint each): half race for one code, half issue on their own. */
+static void test_issue_batches(void **state)
+{
+	struct ut_store_fx *f = *state;
+	code_race(f->s, MAX_RACERS, even);
 }
 
 static void test_sessions(void **state)
