@@ -3,7 +3,8 @@
  * query string, or a form body), the cookies and the CSRF token, hands it
  * to grants_authorize, and renders the outcome as a page (pages.c) or a
  * redirect. Owns the cookies: lk_session (the login) and lk_csrf (the
- * browser's CSRF secret).
+ * browser's CSRF secret), and the one guard every HTML form of this server
+ * passes (form_guard_ok).
  *
  * CSRF: the forms carry HMAC(server key, lk_csrf cookie). A cross-site
  * page can neither read the cookie nor compute the MAC, and SameSite=Lax
@@ -11,10 +12,16 @@
  * plant cookies, so with an https issuer the cookies are __Host- cookies
  * (which no other host can set), and a form POST whose Origin or
  * Sec-Fetch-Site says it came from elsewhere is refused.
+ *
+ * Paths follow the settings: the forms post to the issuer's path plus
+ * authorize_path (where the browser found the page), and both cookies are
+ * Path=/ so that they reach any authorize_path.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <ctype.h>
 
 #include "crypto.h"
 #include "server_int.h"
@@ -31,14 +38,46 @@ static const char *cookie_name(const struct srv *s, enum cookie c)
 	return c == COOKIE_SESSION ? "lk_session" : "lk_csrf";
 }
 
-/* __Host- cookies must have Path=/; plain ones keep to where needed. */
-static const char *cookie_path(const struct srv *s, enum cookie c)
+/* The length of the "scheme://authority" part of an http(s) URL (the
+ * issuer is checked to be one at start). */
+static size_t origin_len(const char *url)
 {
-	return s->https || c == COOKIE_SESSION ? "/" : "/authorize";
+	const char *p = strstr(url, "://");
+	if (p == NULL)
+		return strlen(url);
+	return (size_t)(p + 3 - url) + strcspn(p + 3, "/");
 }
 
-/* Whether a form POST came from one of our own pages, as far as the
- * browser says: Sec-Fetch-Site and Origin, when sent, must agree. */
+/* scheme://host[:port] in the form browsers serialize an origin (RFC 6454
+ * section 6.1): lower case, no default port. false if it is not one. */
+static bool origin_norm(const char *o, size_t n, char *out, size_t cap)
+{
+	size_t skip;
+	const char *dflt;
+	if (n >= 8 && strncasecmp(o, "https://", 8) == 0)
+		skip = 8, dflt = ":443";
+	else if (n >= 7 && strncasecmp(o, "http://", 7) == 0)
+		skip = 7, dflt = ":80";
+	else
+		return false;
+	if (n >= cap || n == skip || memchr(o + skip, '/', n - skip) != NULL)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)o[i]);
+	out[n] = '\0';
+	size_t dl = strlen(dflt);
+	if (n - skip > dl && strcmp(out + n - dl, dflt) == 0)
+		out[n - dl] = '\0';
+	return true;
+}
+
+/* The form guard: whether a form POST came from one of our own pages, as
+ * far as the browser says. Sec-Fetch-Site, when sent, must be same-origin;
+ * Origin, when sent, must be the issuer's origin. "Origin: null" is
+ * refused: our pages send Referrer-Policy: same-origin, under which a
+ * browser sends the real origin on a same-origin form POST (Fetch,
+ * "serializing a request origin"), so null means a sandboxed or opaque
+ * sender. The CSRF token is checked as well (csrf_ok). */
 static bool same_origin(struct srv_req *rq)
 {
 	const char *site = req_header(rq, "Sec-Fetch-Site");
@@ -48,10 +87,22 @@ static bool same_origin(struct srv_req *rq)
 	if (origin == NULL)
 		return true;
 	const char *iss = rq->srv->issuer;
-	const char *host = strstr(iss, "://");
-	size_t n = host == NULL ? strlen(iss)
-	                        : (size_t)(host + 3 - iss) + strcspn(host + 3, "/");
-	return strlen(origin) == n && strncmp(origin, iss, n) == 0;
+	char want[512], got[512];
+	return origin_norm(iss, origin_len(iss), want, sizeof(want)) &&
+	       origin_norm(origin, strlen(origin), got, sizeof(got)) &&
+	       strcmp(want, got) == 0;
+}
+
+/* Where the forms post: the issuer's path (a prefix a reverse proxy may
+ * add) plus authorize_path, the URL the metadata names. The caller frees. */
+static char *form_action(const struct srv *s)
+{
+	const char *iss = s->issuer;
+	char *url = NULL;
+	if (asprintf(&url, "%s%s", iss + origin_len(iss),
+	             s->cfg->authorize_path) < 0)
+		abort();
+	return url;
 }
 
 /* The OAuth parameters every form carries, in pages.c's order. */
@@ -90,8 +141,8 @@ static void cookie_add(struct cookies *c, struct srv *s, enum cookie which,
 	char age[40] = "";
 	if (max_age >= 0)
 		snprintf(age, sizeof(age), "; Max-Age=%lld", (long long)max_age);
-	if (asprintf(&c->v[c->n], "%s=%s; Path=%s%s; HttpOnly; SameSite=Lax%s",
-	             cookie_name(s, which), value, cookie_path(s, which), age,
+	if (asprintf(&c->v[c->n], "%s=%s; Path=/%s; HttpOnly; SameSite=Lax%s",
+	             cookie_name(s, which), value, age,
 	             s->https ? "; Secure" : "") < 0)
 		abort();
 	c->n++;
@@ -123,7 +174,7 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
 {
 	struct srv *s = rq->srv;
 	struct cookies c = {0};
-	struct page_form pf = {{NULL}, NULL};
+	struct page_form pf = {{NULL}, NULL, NULL};
 	const char *csrf_cookie = req_cookie(rq, cookie_name(s, COOKIE_CSRF));
 	char *fresh = NULL;
 
@@ -167,6 +218,7 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
 	for (size_t i = 0; i < sizeof(oauth_params) / sizeof(oauth_params[0]); i++)
 		pf.params[i] = form_param(f, oauth_params[i]);
 	pf.csrf = token;
+	pf.action = form_action(s);
 	char *html = out->outcome == AUTHZ_LOGIN
 	                 ? page_login(&pf, out->client_name,
 	                              ar->username ? ar->username : ar->login_hint,
@@ -174,6 +226,7 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
 	                 : page_consent(&pf, out->client_name, out->username,
 	                                out->scope);
 	free(token);
+	free(pf.action);
 	crypto_free_str(fresh);
 	return send_page(rq, 200, html, &c);
 }
@@ -186,10 +239,6 @@ enum MHD_Result h_authorize(struct srv_req *rq)
 	enum form_rc rc;
 	enum MHD_Result ret;
 
-	/* HEAD must not act: a link checker would get codes issued. */
-	if (strcmp(rq->method, "HEAD") == 0)
-		return respond_error(rq, OAUTH_FAIL(OAUTH_METHOD_NOT_ALLOWED,
-		                                    NULL), NULL);
 	if (post && !form_content_type(req_header(rq,
 	                                          MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return error_page(rq, "The request is not a form submission.");

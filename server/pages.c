@@ -94,7 +94,9 @@ static void form_open(struct buf *b, const struct page_form *f)
 		"response_type", "client_id", "redirect_uri", "scope", "state",
 		"code_challenge", "code_challenge_method", "prompt", "login_hint",
 	};
-	put(b, "<form method=\"post\" action=\"/authorize\">\n");
+	put(b, "<form method=\"post\" action=\"");
+	esc(b, f->action);
+	put(b, "\">\n");
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		hidden(b, names[i], f->params[i]);
 	hidden(b, "csrf", f->csrf);

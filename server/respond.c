@@ -52,7 +52,11 @@ static void page_headers(struct hdr *h, const struct hdr *extra)
 	h[n++] = (struct hdr){"Cache-Control", "no-store"};
 	h[n++] = (struct hdr){"Pragma", "no-cache"};
 	h[n++] = (struct hdr){"X-Frame-Options", "DENY"};
-	h[n++] = (struct hdr){"Referrer-Policy", "no-referrer"};
+	/* Not no-referrer: under it a browser sends "Origin: null" with the
+	 * page's own form POST, which the form guard cannot tell from a
+	 * sandboxed attacker. same-origin sends the origin to us and nothing
+	 * to the client the flow ends at. */
+	h[n++] = (struct hdr){"Referrer-Policy", "same-origin"};
 	/* No form-action: browsers apply it to the redirect that follows the
 	 * consent form, which goes to the client's origin. */
 	h[n++] = (struct hdr){"Content-Security-Policy",

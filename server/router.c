@@ -12,16 +12,22 @@
 
 static unsigned method_bit(const char *m)
 {
-	if (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)
+	if (strcmp(m, "GET") == 0)
 		return M_GET;
+	if (strcmp(m, "HEAD") == 0)
+		return M_HEAD;
 	if (strcmp(m, "POST") == 0)
 		return M_POST;
 	return 0;
 }
 
+/* A GET route answers HEAD too (MHD sends no body), except /authorize:
+ * a HEAD there would act, and a link checker would get codes issued. */
 static void add(struct srv *s, const char *name, const char *path,
                 unsigned methods, handler_fn fn, bool control)
 {
+	if ((methods & M_GET) && strcmp(name, "authorize") != 0)
+		methods |= M_HEAD;
 	s->routes[s->nroutes++] =
 	    (struct route){.name = name, .path = path, .methods = methods,
 	                   .fn = fn, .control = control};
@@ -74,9 +80,15 @@ const struct route *route_find(const struct srv *s, const char *path,
 
 const char *route_allow(const struct route *r)
 {
-	switch (r->methods) {
-	case M_GET: return "GET, HEAD";
-	case M_POST: return "POST";
-	default: return "GET, HEAD, POST";
-	}
+	/* Indexed by the method bits; the Allow header lists what a route
+	 * takes (RFC 9110 section 10.2.1). */
+	static const char *const allow[8] = {
+		[M_GET] = "GET",
+		[M_POST] = "POST",
+		[M_GET | M_POST] = "GET, POST",
+		[M_GET | M_HEAD] = "GET, HEAD",
+		[M_GET | M_HEAD | M_POST] = "GET, HEAD, POST",
+	};
+	const char *a = allow[r->methods & 7];
+	return a != NULL ? a : "";
 }

@@ -100,8 +100,9 @@ struct srv_req {
 	char *grant_type;
 };
 
-#define M_GET 0x1  /* also HEAD */
+#define M_GET 0x1
 #define M_POST 0x2
+#define M_HEAD 0x4 /* every GET route but /authorize, which must not act */
 
 typedef enum MHD_Result (*handler_fn)(struct srv_req *rq);
 
@@ -229,6 +230,7 @@ const char *req_cookie(struct srv_req *rq, const char *name);
 struct page_form {
 	const char *params[9];
 	const char *csrf;
+	char *action; /* the form's action: the authorization endpoint's path */
 };
 
 /* Each returns a new HTML document; the caller frees it. */

@@ -19,7 +19,7 @@ CB = "https://app.example/cb"
 PAGE_HEADERS = {
     "x-frame-options": "DENY",
     "cache-control": "no-store",
-    "referrer-policy": "no-referrer",
+    "referrer-policy": "same-origin",
 }
 
 
@@ -54,6 +54,7 @@ class AuthorizeBase(LatchkeyTestCase):
     dave and erin."""
 
     SERVER_ARGS = ()
+    AUTHORIZE_PATH = "/authorize"
 
     def setUp(self):
         super().setUp()
@@ -81,7 +82,8 @@ class AuthorizeBase(LatchkeyTestCase):
         self.base = "http://127.0.0.1:%d" % self.s.port
 
     def url(self, **params):
-        return self.base + "/authorize?" + urllib.parse.urlencode(params)
+        return (self.base + self.AUTHORIZE_PATH + "?" +
+                urllib.parse.urlencode(params))
 
     def params(self, **extra):
         self.verifier, challenge = pkce()
@@ -99,13 +101,13 @@ class AuthorizeBase(LatchkeyTestCase):
         """Posts the page's form as a browser would, with the fields
         overridden and the named button pressed."""
         form = Form(page.text)
-        self.assertEqual(form.action, "/authorize")
+        self.assertEqual(form.action, self.AUTHORIZE_PATH)
         data = dict(form.fields)
         data.update(fields)
         if button is not None:
             self.assertIn(("action", button), form.buttons)
             data["action"] = button
-        return self.browser.post(self.base + "/authorize", data=data,
+        return self.browser.post(self.base + form.action, data=data,
                                  allow_redirects=False)
 
     def assertPage(self, r, status, title):
@@ -281,7 +283,7 @@ class FlowTest(AuthorizeBase):
         p = self.params()
         r = self.get(**p)
         csrf = r.headers["set-cookie"]
-        self.assertRegex(csrf, r"^lk_csrf=[A-Za-z0-9_-]{43}; Path=/authorize; "
+        self.assertRegex(csrf, r"^lk_csrf=[A-Za-z0-9_-]{43}; Path=/; "
                                r"HttpOnly; SameSite=Lax$")
         r = self.submit(r, "login", username="dave",
                         password="dave-password-1")
@@ -454,6 +456,9 @@ class AuthorizeErrorTest(AuthorizeBase):
         r = self.browser.head(self.url(**self.params()), allow_redirects=False)
         self.assertEqual(r.status_code, 405)
         self.assertNotIn("location", r.headers)
+        # RFC 9110 section 15.5.6: Allow lists what is accepted, and HEAD
+        # is not (it once said "GET, HEAD, POST").
+        self.assertEqual(r.headers["allow"], "GET, POST")
         self.assertEqual(json.loads(cli(self.db, "token", "list", "--json")
                                     .stdout).__len__(), 1)
 
@@ -595,6 +600,39 @@ class HttpsCookieTest(AuthorizeBase):
                                    "https://auth.example.test"},
                           allow_redirects=False)
         self.assertPage(r, 200, "Allow access?")
+
+
+class CustomAuthorizePathTest(AuthorizeBase):
+    """Keycloak's path as authorize_path: the forms post back to it and
+    the cookies reach it (both were hard-coded to /authorize)."""
+
+    AUTHORIZE_PATH = "/realms/test/protocol/openid-connect/auth"
+    SERVER_ARGS = ("--authorize-path", AUTHORIZE_PATH)
+
+    def test_login_consent_and_a_second_authorization(self):
+        r = self.get(**self.params())
+        self.assertPage(r, 200, "Sign in")
+        self.assertRegex(r.headers["set-cookie"], r"^lk_csrf=[^;]+; Path=/; ")
+        code = self.login_and_consent()
+        self.assertEqual(self.exchange(code).status, 200)
+        # The session cookie comes back to the custom path: no login.
+        q = self.redirected(self.get(**self.params()), 302)
+        self.assertIn("code", q)
+        self.assertEqual(self.browser.get(self.base + "/authorize",
+                                          allow_redirects=False).status_code,
+                         404)
+
+    def test_the_form_follows_an_issuer_with_a_path(self):
+        # Behind a proxy that serves us under /auth, the forms post to the
+        # path the browser sees, as the metadata does.
+        issuer = "https://auth.example.test/auth"
+        self.serve("--authorize-path", self.AUTHORIZE_PATH, "--issuer",
+                   issuer)
+        r = self.get(**self.params())
+        self.assertEqual(Form(r.text).action, "/auth" + self.AUTHORIZE_PATH)
+        self.assertEqual(
+            self.s.get_json("/.well-known/oauth-authorization-server")
+            ["authorization_endpoint"], issuer + self.AUTHORIZE_PATH)
 
 
 class DocumentedCurlFlowTest(AuthorizeBase):
