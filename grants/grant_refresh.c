@@ -41,18 +41,6 @@ static struct oauth_result reuse_detected(struct grants *g,
 	                  "used; its grant is revoked");
 }
 
-/* Section 6: the new scope may be narrowed, never widened. */
-static struct oauth_result narrow_scope(const char *requested,
-                                        const char *held, char **granted)
-{
-	struct oauth_result r = scope_grant(requested, held, granted);
-	return r.err == OAUTH_INVALID_SCOPE && requested != NULL &&
-	               scope_list_valid(requested)
-	           ? OAUTH_FAIL(OAUTH_INVALID_SCOPE, "a requested scope was not "
-	                        "granted originally")
-	           : r;
-}
-
 /* A removed user's refresh tokens die with the user (the CLI revokes them
  * too; this covers a user removed some other way). */
 static bool user_exists(struct grants *g, const char *user_id,
@@ -229,7 +217,10 @@ struct oauth_result grant_refresh_token(struct grants *g,
 	else if (rt.username != NULL && !user_exists(g, rt.subject, &r))
 		; /* r says why */
 	else
-		r = narrow_scope(rq->scope, rt.scope, &scope);
+		/* Section 6: narrowed, never widened; and only what the
+		 * client may still have (issue 12: a scope taken from the
+		 * client must not live on through its refresh tokens). */
+		r = scope_regrant(rq->scope, rt.scope, cl->scopes, &scope);
 	if (r.err != OAUTH_OK)
 		goto out;
 

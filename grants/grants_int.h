@@ -112,6 +112,17 @@ struct oauth_result user_login(struct grants *g, const char *username,
 struct oauth_result scope_grant(const char *requested, const char *allowed,
                                 char **granted);
 
+/* RFC 6749 section 6 (a refresh) and 4.1.3 (a code exchange): the scope a
+ * grant made earlier yields now. held is what the grant holds (the refresh
+ * family's or the code's scope); requested may narrow it (NULL: all of
+ * it), and a requested scope outside held is invalid_scope; allowed is the
+ * client's scopes now, so a scope taken from the client since is dropped.
+ * When nothing is left of a grant that held some scope: invalid_scope if
+ * scope was requested, else invalid_grant. *granted is the caller's to
+ * free. */
+struct oauth_result scope_regrant(const char *requested, const char *held,
+                                  const char *allowed, char **granted);
+
 /* ---- issue.c -------------------------------------------------------------- */
 
 /* What a grant decided; token_issue turns it into tokens. */
