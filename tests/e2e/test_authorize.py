@@ -453,8 +453,7 @@ class LoopbackRedirectTest(AuthorizeBase):
                                   "code": code, "client_id": "native",
                                   "redirect_uri": uri,
                                   "code_verifier": self.verifier})
-                self.assertEqual(r.status_code if hasattr(r, "status_code")
-                                 else r.status, 200, r.body)
+                self.assertEqual(r.status, 200, r.body)
 
     def test_everything_but_the_port_must_match(self):
         for uri in ["http://localhost:5001/cb", "http://localhost/cb",
