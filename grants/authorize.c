@@ -93,8 +93,78 @@ static void redirect_error(struct authz *a, enum oauth_err err,
 	redirect(a, NULL, err, description);
 }
 
-/* Section 3.1.2.3: an exact match with a registered URI, or the only one
- * when none is sent. Returns false after choosing the error page. */
+/* RFC 8252 section 7.3: the loopback IP literals a native app listens on,
+ * on a port the system gives it at the time. "localhost" is a name, which
+ * may resolve elsewhere (section 8.3): not here, so it matches exactly. */
+static const char *const loopback_origins[] = {
+	"http://127.0.0.1",
+	"http://[::1]",
+};
+
+/* When uri (n bytes) is a loopback origin, an optional ":PORT", then
+ * nothing or a path or query: the length of the origin, with *rest set
+ * to the path and query. Else 0. */
+static size_t loopback_split(const char *uri, size_t n, const char **rest)
+{
+	for (size_t i = 0; i < sizeof(loopback_origins) /
+	                       sizeof(loopback_origins[0]); i++) {
+		size_t o = strlen(loopback_origins[i]);
+		if (n < o || memcmp(uri, loopback_origins[i], o) != 0)
+			continue;
+		size_t p = o;
+		if (p < n && uri[p] == ':') {
+			unsigned long port = 0;
+			size_t d = 0;
+			while (p + 1 + d < n && d < 6 &&
+			       uri[p + 1 + d] >= '0' && uri[p + 1 + d] <= '9')
+				port = port * 10 + (unsigned long)(uri[p + 1 + d++] - '0');
+			if (d == 0 || d > 5 || port > 65535)
+				return 0;
+			p += 1 + d;
+		}
+		/* A fragment, userinfo or longer host: not this form. */
+		if (p < n && uri[p] != '/' && uri[p] != '?')
+			return 0;
+		*rest = uri + p;
+		return o;
+	}
+	return 0;
+}
+
+/* Section 3.1.2.3 says the request's URI is compared with the registered
+ * ones; RFC 8252 section 7.3 makes the port of a loopback IP literal free
+ * (a registered URI with or without one matches any), while scheme, host,
+ * path and query must still match exactly. */
+static bool loopback_matches(const char *reg, size_t rlen, const char *uri)
+{
+	const char *rrest, *urest;
+	size_t ulen = strlen(uri);
+	size_t ro = loopback_split(reg, rlen, &rrest);
+	size_t uo = loopback_split(uri, ulen, &urest);
+	return ro != 0 && ro == uo && memcmp(reg, uri, ro) == 0 &&
+	       (size_t)(reg + rlen - rrest) == (size_t)(uri + ulen - urest) &&
+	       memcmp(rrest, urest, ulen - (size_t)(urest - uri)) == 0;
+}
+
+/* Whether uri is one of the client's registered redirect URIs. */
+static bool redirect_uri_registered(const char *registered, const char *uri)
+{
+	size_t len;
+	if (strchr(uri, ' ') != NULL)
+		return false;
+	if (words_contains(registered, uri, strlen(uri)))
+		return true;
+	for (const char *w = words_next(registered, &len); w;
+	     w = words_next(w + len, &len))
+		if (loopback_matches(w, len, uri))
+			return true;
+	return false;
+}
+
+/* Section 3.1.2.3: a match with a registered URI (exact, but for the port
+ * of a loopback IP literal), or the only one when none is sent. The code
+ * keeps the URI as sent, which the exchange must repeat exactly. Returns
+ * false after choosing the error page. */
 static bool check_client_and_uri(struct authz *a)
 {
 	const struct authz_request *rq = a->rq;
@@ -120,9 +190,8 @@ static bool check_client_and_uri(struct authz *a)
 	}
 	a->out->client_id = xstrdup(a->cl.client_id);
 	if (rq->redirect_uri != NULL) {
-		if (!words_contains(a->cl.redirect_uris, rq->redirect_uri,
-		                    strlen(rq->redirect_uri)) ||
-		    strchr(rq->redirect_uri, ' ') != NULL) {
+		if (!redirect_uri_registered(a->cl.redirect_uris,
+		                             rq->redirect_uri)) {
 			error_page(a, "The redirect_uri is not registered for this "
 			           "application.");
 			return false;

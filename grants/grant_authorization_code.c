@@ -93,6 +93,7 @@ struct oauth_result grant_authorization_code(struct grants *g,
 {
 	struct store_code c = {0};
 	char hash[2 * SHA256_LEN + 1];
+	char *scope = NULL;
 	struct oauth_result r;
 
 	if (rq->code == NULL)
@@ -111,10 +112,14 @@ struct oauth_result grant_authorization_code(struct grants *g,
 		r = replayed(g, hash);
 	else
 		r = check(&c, rq, cl);
+	/* The client may have lost scopes since /authorize: it gets only
+	 * those it still has, and the response's scope says so (5.1). */
+	if (r.err == OAUTH_OK)
+		r = scope_regrant(NULL, c.scope, cl->scopes, &scope);
 	if (r.err == OAUTH_OK) {
 		struct issue_opts o = {
 			.subject = c.subject, .username = c.username,
-			.scope = c.scope, .with_refresh = refresh_enabled(g, cl),
+			.scope = scope, .with_refresh = refresh_enabled(g, cl),
 			.consume_code_hash = hash,
 		};
 		r = token_issue(g, cl, &o, out);
@@ -123,5 +128,6 @@ struct oauth_result grant_authorization_code(struct grants *g,
 	}
 	crypto_wipe(hash, sizeof(hash));
 	store_code_clear(&c);
+	free(scope);
 	return r;
 }

@@ -11,6 +11,14 @@
  * invalid_grant without revoking the family, since each held a token that
  * was live when it was sent.
  *
+ * Without rotation (rotate_refresh_tokens=false, confidential clients
+ * only) the token is kept and re-pointed ("relinked") at each new access
+ * token, again by compare-and-set on the access token it pointed at when
+ * read. A refresh that lost reads the token again and retries, so racing
+ * refreshes all succeed as if they came one after another, and with
+ * on_refresh=revoke each revokes exactly the access token it replaced:
+ * one access token of the refresh token stays live.
+ *
  * on_refresh=hook asks a program (refresh_hook.c) before anything is
  * written. It may block for seconds, so on an HTTP worker the grant answers
  * OAUTH_WOULD_BLOCK after its reads and server/offload.c runs the request
@@ -39,18 +47,6 @@ static struct oauth_result reuse_detected(struct grants *g,
 	             rc == STORE_OK ? "" : " FAILED");
 	return OAUTH_FAIL(OAUTH_INVALID_GRANT, "the refresh token was already "
 	                  "used; its grant is revoked");
-}
-
-/* Section 6: the new scope may be narrowed, never widened. */
-static struct oauth_result narrow_scope(const char *requested,
-                                        const char *held, char **granted)
-{
-	struct oauth_result r = scope_grant(requested, held, granted);
-	return r.err == OAUTH_INVALID_SCOPE && requested != NULL &&
-	               scope_list_valid(requested)
-	           ? OAUTH_FAIL(OAUTH_INVALID_SCOPE, "a requested scope was not "
-	                        "granted originally")
-	           : r;
 }
 
 /* A removed user's refresh tokens die with the user (the CLI revokes them
@@ -194,6 +190,89 @@ static struct oauth_result hook_gate(struct grants *g,
 	return r;
 }
 
+/* Reads the refresh token's record into rt (the caller clears it) and
+ * checks that this client may use it now. */
+static struct oauth_result read_live(struct grants *g, const char *hash,
+                                     const struct store_client *cl,
+                                     struct store_refresh *rt)
+{
+	struct oauth_result r = OAUTH_RESULT_OK;
+	enum store_rc rc = store_refresh_get(g->store, hash, rt);
+	if (rc == STORE_NOT_FOUND)
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, "unknown refresh token");
+	if (rc != STORE_OK) {
+		log_errx("refresh lookup: %s", store_rc_str(rc));
+		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+	}
+	/* Section 6: bound to the client it was issued to. Not reuse: the
+	 * token's holder did not present it. */
+	if (strcmp(rt->client_id, cl->client_id) != 0)
+		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the refresh token was issued "
+		               "to another client");
+	else if (rt->revoked_at != 0)
+		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the refresh token is revoked");
+	else if (rt->retired_at != 0)
+		r = reuse_detected(g, rt);
+	else if (rt->expires_at <= clock_now())
+		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the refresh token expired");
+	else if (rt->username != NULL)
+		(void)user_exists(g, rt->subject, &r); /* r says why not */
+	return r;
+}
+
+/* RFC 9700 section 4.14.2: a public client's refresh token is bound to
+ * nothing but itself, so rotation is what detects its theft. Only
+ * confidential clients may keep theirs (rotate_refresh_tokens=false). */
+static bool rotates(const struct grants *g, const struct store_client *cl)
+{
+	return g->rotate_refresh_tokens || cl->is_public;
+}
+
+/* Without rotation, concurrent refreshes of one token each relink it by
+ * compare-and-set; one that lost reads the token again and retries, as if
+ * it had come after the winner. Each try after a loss follows a win of
+ * another request, so N racing refreshes need at most N tries each; the
+ * bound only stops a storm. */
+#define RELINK_TRIES 32
+
+/* Issues the new pair (rotation) or the new access token (relink). With
+ * revoke_old, the access token the refresh token pointed at is revoked in
+ * the same transaction: exactly the one this refresh replaces. */
+static struct oauth_result refresh_issue(struct grants *g,
+                                         const struct store_client *cl,
+                                         struct store_refresh *rt,
+                                         const char *hash, const char *scope,
+                                         bool revoke_old,
+                                         struct token_response *out)
+{
+	bool rotate = rotates(g, cl);
+	for (int tries = 1;; tries++) {
+		bool lost = false;
+		struct issue_opts o = {
+			.subject = rt->subject, .username = rt->username,
+			.scope = scope, .refresh_scope = rt->scope,
+			.with_refresh = rotate, .family_id = rt->family_id,
+			.retire_hash = rotate ? hash : NULL,
+			.relink_hash = rotate ? NULL : hash,
+			.relink_from_jti = rotate ? NULL : rt->access_jti,
+			.revoke_jti = revoke_old ? rt->access_jti : NULL,
+			.relink_lost = &lost,
+		};
+		struct oauth_result r = token_issue(g, cl, &o, out);
+		if (!lost)
+			return r;
+		if (tries == RELINK_TRIES) {
+			log_warnx("refresh of client %s: relinking lost %d races in "
+			          "a row", cl->client_id, tries);
+			return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+		}
+		store_refresh_clear(rt);
+		r = read_live(g, hash, cl, rt);
+		if (r.err != OAUTH_OK)
+			return r;
+	}
+}
+
 struct oauth_result grant_refresh_token(struct grants *g,
                                         const struct token_request *rq,
                                         const struct store_client *cl,
@@ -208,28 +287,12 @@ struct oauth_result grant_refresh_token(struct grants *g,
 	if (rq->refresh_token == NULL)
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "refresh_token is required");
 	token_hash(rq->refresh_token, hash);
-	enum store_rc rc = store_refresh_get(g->store, hash, &rt);
-	if (rc == STORE_NOT_FOUND)
-		return OAUTH_FAIL(OAUTH_INVALID_GRANT, "unknown refresh token");
-	if (rc != STORE_OK) {
-		log_errx("refresh lookup: %s", store_rc_str(rc));
-		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
-	}
-	/* Section 6: bound to the client it was issued to. Not reuse: the
-	 * token's holder did not present it. */
-	if (strcmp(rt.client_id, cl->client_id) != 0)
-		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the refresh token was issued "
-		               "to another client");
-	else if (rt.revoked_at != 0)
-		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the refresh token is revoked");
-	else if (rt.retired_at != 0)
-		r = reuse_detected(g, &rt);
-	else if (rt.expires_at <= clock_now())
-		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the refresh token expired");
-	else if (rt.username != NULL && !user_exists(g, rt.subject, &r))
-		; /* r says why */
-	else
-		r = narrow_scope(rq->scope, rt.scope, &scope);
+	r = read_live(g, hash, cl, &rt);
+	/* Section 6: narrowed, never widened; and only what the client may
+	 * still have (a scope taken from the client must not live on
+	 * through its refresh tokens). */
+	if (r.err == OAUTH_OK)
+		r = scope_regrant(rq->scope, rt.scope, cl->scopes, &scope);
 	if (r.err != OAUTH_OK)
 		goto out;
 
@@ -240,16 +303,7 @@ struct oauth_result grant_refresh_token(struct grants *g,
 		if (r.err != OAUTH_OK)
 			goto out;
 	}
-	bool rotate = g->rotate_refresh_tokens;
-	struct issue_opts o = {
-		.subject = rt.subject, .username = rt.username, .scope = scope,
-		.refresh_scope = rt.scope,
-		.with_refresh = rotate, .family_id = rt.family_id,
-		.retire_hash = rotate ? hash : NULL,
-		.relink_hash = rotate ? NULL : hash,
-		.revoke_jti = revoke_old ? rt.access_jti : NULL,
-	};
-	r = token_issue(g, cl, &o, out);
+	r = refresh_issue(g, cl, &rt, hash, scope, revoke_old, out);
 out:
 	if (held)
 		busy_give(g, hash);

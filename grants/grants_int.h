@@ -112,6 +112,17 @@ struct oauth_result user_login(struct grants *g, const char *username,
 struct oauth_result scope_grant(const char *requested, const char *allowed,
                                 char **granted);
 
+/* RFC 6749 section 6 (a refresh) and 4.1.3 (a code exchange): the scope a
+ * grant made earlier yields now. held is what the grant holds (the refresh
+ * family's or the code's scope); requested may narrow it (NULL: all of
+ * it), and a requested scope outside held is invalid_scope; allowed is the
+ * client's scopes now, so a scope taken from the client since is dropped.
+ * When nothing is left of a grant that held some scope: invalid_scope if
+ * scope was requested, else invalid_grant. *granted is the caller's to
+ * free. */
+struct oauth_result scope_regrant(const char *requested, const char *held,
+                                  const char *allowed, char **granted);
+
 /* ---- issue.c -------------------------------------------------------------- */
 
 /* What a grant decided; token_issue turns it into tokens. */
@@ -127,13 +138,21 @@ struct issue_opts {
 	const char *family_id;   /* continue this family; NULL: a new one */
 	const char *retire_hash; /* refresh being rotated out; NULL: none */
 	const char *relink_hash; /* refresh kept (no rotation); NULL: none */
+	/* The access token relink_hash pointed at when read: the relink is a
+	 * compare-and-set on it (store.h, struct store_issue). */
+	const char *relink_from_jti;
 	const char *revoke_jti;  /* on_refresh=revoke; NULL: none */
 	const char *consume_code_hash; /* code being redeemed; NULL: none */
+	/* Set to true when the relink lost its compare-and-set (the refresh
+	 * token was relinked by another request since it was read); NULL
+	 * when the caller does not ask. */
+	bool *relink_lost;
 };
 
 /* Mints the access token (and refresh token), records everything in one
  * transaction, fills out. A retire/relink that lost a race to another
- * request gives invalid_grant and writes nothing. */
+ * request gives invalid_grant and writes nothing (and a lost relink sets
+ * *relink_lost, so the caller may read the token again and retry). */
 struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
                                 const struct issue_opts *o,
                                 struct token_response *out);

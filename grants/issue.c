@@ -103,6 +103,7 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 	struct store_issue is = {
 		.now = now, .retire_hash = o->retire_hash,
 		.relink_hash = o->relink_hash, .relink_jti = jti,
+		.relink_from_jti = o->relink_from_jti,
 		.revoke_jti = o->revoke_jti,
 		.consume_code_hash = o->consume_code_hash, .access = &at,
 		.refresh = o->with_refresh ? &rt : NULL,
@@ -111,6 +112,8 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 	if (rc == STORE_CONFLICT && (o->retire_hash || o->relink_hash ||
 	                             o->consume_code_hash)) {
 		/* Another request used this refresh token or code first. */
+		if (o->relink_hash != NULL && o->relink_lost != NULL)
+			*o->relink_lost = true;
 		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, o->consume_code_hash
 		               ? "the authorization code was already used"
 		               : "the refresh token was already used");

@@ -156,6 +156,13 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	}
 	g->keyring = keyring_new(s, g->signer);
 	warn_auto_approve(g);
+	/* RFC 9700 section 4.14.2: rotation is how a stolen public client's
+	 * refresh token is caught, so the setting cannot turn it off for
+	 * them (grant_refresh.c); an operator who turned it off is told. */
+	if (!g->rotate_refresh_tokens)
+		log_info("rotate_refresh_tokens=false: refresh tokens of "
+		         "confidential clients do not rotate; public clients' "
+		         "always do");
 	*out = g;
 	return 0;
 }

@@ -140,9 +140,18 @@ struct store_issue {
 	 * returned: of concurrent refreshes, exactly one wins. NULL: none. */
 	const char *retire_hash;
 	/* Without rotation: keep this refresh token but point it at the new
-	 * access token (relink_jti), under the same liveness condition. */
+	 * access token (relink_jti), under the same liveness condition, and
+	 * only while it still points at relink_from_jti, the access token
+	 * the caller read with it (NULL: it pointed at none). This is a
+	 * compare-and-set: if another issue relinked the token in between,
+	 * nothing is written and STORE_CONFLICT is returned, so each relink
+	 * replaces exactly the access token its caller read, and a
+	 * revoke_jti of relink_from_jti revokes exactly that one. Of N
+	 * concurrent relinks that each revoke what they replace, the access
+	 * tokens left live are one: the last winner's. */
 	const char *relink_hash;
 	const char *relink_jti;
+	const char *relink_from_jti;
 	const char *revoke_jti;            /* on_refresh=revoke; NULL: none */
 	/* Redeem this authorization code first: set its used_at to now and
 	 * its family_id to access->family_id, if it is unused and unexpired at

@@ -124,9 +124,11 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_RT_RETIRE] = "UPDATE refresh_tokens SET retired_at=?2 "
 	                 "WHERE token_hash=?1 AND retired_at IS NULL AND "
 	                 "revoked_at IS NULL AND expires_at > ?2",
+	/* A compare-and-set on access_jti too (?4, maybe NULL): store.h. */
 	[ST_RT_RELINK] = "UPDATE refresh_tokens SET access_jti=?3 "
-	                 "WHERE token_hash=?1 AND retired_at IS NULL AND "
-	                 "revoked_at IS NULL AND expires_at > ?2",
+	                 "WHERE token_hash=?1 AND access_jti IS ?4 AND "
+	                 "retired_at IS NULL AND revoked_at IS NULL AND "
+	                 "expires_at > ?2",
 	[ST_RT_ADD] = "INSERT INTO refresh_tokens (" RT_COLS ") "
 	              "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_RT_GET] = "SELECT " RT_COLS " FROM refresh_tokens WHERE token_hash=?",
@@ -920,10 +922,11 @@ static enum store_rc run_key_now(struct conn *cn, enum stmt which,
 }
 
 /* Runs an UPDATE whose WHERE clause is a liveness check, binding (key,
- * now) and, when the statement has a ?3, arg. No row changed means the
- * check failed (someone else got there first): STORE_CONFLICT. */
+ * now) and, when the statement has them, arg as ?3 and arg2 as ?4. No row
+ * changed means the check failed (someone else got there first):
+ * STORE_CONFLICT. */
 static enum store_rc claim(struct conn *cn, enum stmt which, const char *key,
-                           int64_t now, const char *arg)
+                           int64_t now, const char *arg, const char *arg2)
 {
 	sqlite3_stmt *st = stmt(cn, which);
 	int n = 0;
@@ -933,6 +936,8 @@ static enum store_rc claim(struct conn *cn, enum stmt which, const char *key,
 	sqlite3_bind_int64(st, 2, now);
 	if (sqlite3_bind_parameter_count(st) >= 3)
 		bind_text(st, 3, arg);
+	if (sqlite3_bind_parameter_count(st) >= 4)
+		bind_text(st, 4, arg2);
 	enum store_rc r = exec_stmt(cn, st, &n);
 	return r == STORE_OK && n == 0 ? STORE_CONFLICT : r;
 }
@@ -946,12 +951,13 @@ static enum store_rc issue_ops(struct conn *cn, const struct store_issue *is)
 	 * tokens belong to, so a replay can revoke them. */
 	if (is->consume_code_hash != NULL)
 		r = claim(cn, ST_CODE_CONSUME, is->consume_code_hash, is->now,
-		          is->access->family_id);
+		          is->access->family_id, NULL);
 	if (r == STORE_OK && is->retire_hash != NULL)
-		r = claim(cn, ST_RT_RETIRE, is->retire_hash, is->now, NULL);
+		r = claim(cn, ST_RT_RETIRE, is->retire_hash, is->now, NULL, NULL);
+	/* Before revoke_jti: a relink that lost must not revoke anything. */
 	if (r == STORE_OK && is->relink_hash != NULL)
 		r = claim(cn, ST_RT_RELINK, is->relink_hash, is->now,
-		          is->relink_jti);
+		          is->relink_jti, is->relink_from_jti);
 	if (r == STORE_OK && is->revoke_jti != NULL)
 		r = run_key_now(cn, ST_TOKEN_REVOKE, is->revoke_jti, is->now, NULL);
 	if (r == STORE_OK)

@@ -382,6 +382,100 @@ class TokenRequestTest(AuthorizeBase):
         self.assertEqual(self.exchange(code, client="conf").status, 200)
 
 
+class ClientChangedTest(AuthorizeBase):
+    """Issue 12 defect 3: a client changed between /authorize and the code
+    exchange gets only the scopes it is still allowed."""
+
+    def test_scope_removed_before_the_exchange(self):
+        code = self.login_and_consent(scope="read write")
+        cli(self.db, "client", "update", "web", "--scope", "read")
+        r = self.exchange(code)
+        self.assertEqual(r.status, 200, r.body)
+        t = r.json()
+        # Narrower than the code: section 5.1 wants scope in the answer.
+        self.assertEqual(t["scope"], "read")
+        self.assertEqual(jwt.decode(t["access_token"], options={
+            "verify_signature": False})["scope"], "read")
+        self.assertEqual(self.s.introspect(t["access_token"],
+                                           self.api)["scope"], "read")
+        # The grant (its refresh token) holds what was issued.
+        cli(self.db, "client", "update", "web", "--scope", "read write")
+        r = self.s.token({"grant_type": "refresh_token", "client_id": "web",
+                          "refresh_token": t["refresh_token"]})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["scope"], "read")
+
+    def test_nothing_left_is_refused(self):
+        code = self.login_and_consent(scope="write")
+        cli(self.db, "client", "update", "web", "--scope", "read")
+        r = self.exchange(code)
+        self.assertOAuthError(r, 400, "invalid_grant")
+        self.assertIn("no longer allowed", r.json()["error_description"])
+
+
+class LoopbackRedirectTest(AuthorizeBase):
+    """RFC 8252 section 7.3: a native app listens on a loopback port the
+    system picks, so a registered loopback IP literal matches any port.
+    localhost is a name, not a literal: exact matching stays."""
+
+    def setUp(self):
+        super().setUp()
+        cli(self.db, "client", "add", "Native", "--id", "native", "--public",
+            "--grant", "authorization_code", "--scope", "read",
+            "--redirect-uri", "http://127.0.0.1:5000/cb",
+            "--redirect-uri", "http://[::1]/cb?app=1",
+            "--redirect-uri", "http://localhost:5000/cb",
+            "--auto-approve-as", "dave")
+
+    def authorize(self, uri):
+        return self.get(**self.params(client_id="native", redirect_uri=uri))
+
+    def test_any_port_for_loopback_literals(self):
+        for uri in ["http://127.0.0.1:5000/cb", "http://127.0.0.1:61234/cb",
+                    "http://127.0.0.1/cb", "http://[::1]:8/cb?app=1",
+                    "http://[::1]:65535/cb?app=1", "http://[::1]/cb?app=1",
+                    "http://localhost:5000/cb"]:
+            with self.subTest(uri=uri):
+                r = self.authorize(uri)
+                self.assertEqual(r.status_code, 302, r.text)
+                loc = r.headers["location"]
+                self.assertTrue(loc.startswith(uri + ("&" if "?" in uri
+                                                      else "?")), loc)
+                q = urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query)
+                code = q["code"][0]
+                # The exchange names the URI the request used, port and all.
+                other = "http://127.0.0.1:5001/cb" if "127" in uri \
+                    else "http://[::1]:9/cb?app=1"
+                r = self.s.token({"grant_type": "authorization_code",
+                                  "code": code, "client_id": "native",
+                                  "redirect_uri": other,
+                                  "code_verifier": self.verifier})
+                self.assertOAuthError(r, 400, "invalid_grant")
+                r = self.s.token({"grant_type": "authorization_code",
+                                  "code": code, "client_id": "native",
+                                  "redirect_uri": uri,
+                                  "code_verifier": self.verifier})
+                self.assertEqual(r.status, 200, r.body)
+
+    def test_everything_but_the_port_must_match(self):
+        for uri in ["http://localhost:5001/cb", "http://localhost/cb",
+                    "http://127.0.0.1:5000/other", "http://127.0.0.1:5000/cb/",
+                    "http://127.0.0.1:5000/cb?x=1", "http://127.0.0.1:5000/CB",
+                    "https://127.0.0.1:5000/cb", "http://127.0.0.2:5000/cb",
+                    "http://127.0.0.1.evil.example:5000/cb",
+                    "http://127.0.0.1:5000@evil.example/cb",
+                    "http://127.0.0.1:/cb", "http://127.0.0.1:x/cb",
+                    "http://127.0.0.1:123456/cb", "http://127.0.0.1:-1/cb",
+                    "http://127.0.0.1:5000#/cb", "http://[::1]:7/cb",
+                    "http://[::1]:7/cb?app=2", "http://[0:0:0:0:0:0:0:1]/cb?app=1",
+                    "http://[::1]cb?app=1", "http://127.0.0.1:5000/cb ",
+                    "HTTP://127.0.0.1:5000/cb"]:
+            with self.subTest(uri=uri):
+                r = self.authorize(uri)
+                self.assertPage(r, 400, "Cannot continue")
+                self.assertIn("redirect_uri", r.text)
+
+
 class AuthorizeErrorTest(AuthorizeBase):
     def assertErrorPage(self, r, text):
         self.assertPage(r, 400, "Cannot continue")

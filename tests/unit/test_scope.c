@@ -1,7 +1,8 @@
 /*
  * test_scope.c: grants/scope.c: scope_grant decides the granted scope from
  * the requested one and the client's registered ceiling (RFC 6749 section
- * 3.3), rejecting malformed scope strings.
+ * 3.3), rejecting malformed scope strings; scope_regrant what a grant
+ * made earlier yields now that the client's scopes may have changed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -98,6 +99,51 @@ static void test_malformed(void **state)
 	}
 }
 
+static void regrant(const char *requested, const char *held,
+                    const char *allowed, enum oauth_err want_err,
+                    const char *want)
+{
+	char *g = (char *)"unset";
+	struct oauth_result r = scope_regrant(requested, held, allowed, &g);
+	if (r.err != want_err)
+		fail_msg("scope_regrant(\"%s\", \"%s\", \"%s\") = %d, want %d",
+		         requested ? requested : "(null)", held, allowed, r.err,
+		         want_err);
+	if (want_err != OAUTH_OK) {
+		assert_null(g);
+		assert_non_null(r.description);
+		return;
+	}
+	assert_non_null(g);
+	assert_string_equal(g, want);
+	free(g);
+}
+
+/* Issue 12: requested (if any) within held within the client's scopes. */
+static void test_regrant(void **state)
+{
+	(void)state;
+	regrant(NULL, "read write", "read write admin", OAUTH_OK, "read write");
+	regrant(NULL, "read write", "read", OAUTH_OK, "read");
+	regrant(NULL, "write read", "read write", OAUTH_OK, "write read");
+	regrant("read write", "read write", "read", OAUTH_OK, "read");
+	regrant("write", "read write", "read write", OAUTH_OK, "write");
+	regrant("write write", "read write", "write", OAUTH_OK, "write");
+	/* A grant without scope stays one. */
+	regrant(NULL, "", "", OAUTH_OK, "");
+	regrant(NULL, "", "read", OAUTH_OK, "");
+	/* Section 6: never wider than the grant, whatever the client has. */
+	regrant("read admin", "read write", "read write admin",
+	        OAUTH_INVALID_SCOPE, NULL);
+	regrant("", "read", "read", OAUTH_INVALID_SCOPE, NULL);
+	regrant("read  write", "read write", "read write", OAUTH_INVALID_SCOPE,
+	        NULL);
+	/* Nothing left: asked for, invalid_scope; else invalid_grant. */
+	regrant("write", "read write", "read", OAUTH_INVALID_SCOPE, NULL);
+	regrant(NULL, "write", "read", OAUTH_INVALID_GRANT, NULL);
+	regrant(NULL, "write", "", OAUTH_INVALID_GRANT, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -106,6 +152,7 @@ int main(void)
 	    cmocka_unit_test(test_duplicates_removed),
 	    cmocka_unit_test(test_not_allowed),
 	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_regrant),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

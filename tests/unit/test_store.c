@@ -959,6 +959,78 @@ static void test_issue_rolls_back_code(void **state)
 	assert_code_use(f->s, "h1", 120, NULL);
 }
 
+/* ---- relinking without rotation ------------------------------------------ */
+
+/* Writes the access token new_jti of family F1 and relinks the refresh
+ * token hash to it, if hash still points at from_jti; revokes from_jti,
+ * as on_refresh=revoke does. */
+static enum store_rc relink(struct store *s, const char *hash,
+                            const char *new_jti, const char *from_jti,
+                            int64_t now)
+{
+	struct store_token at = token(new_jti, "c1", "kid-1", now, now + 60);
+	at.subject = (char *)"u-1";
+	at.family_id = (char *)"F1";
+	struct store_issue is = {
+	    .now = now, .relink_hash = hash, .relink_jti = new_jti,
+	    .relink_from_jti = from_jti, .revoke_jti = from_jti,
+	    .access = &at,
+	};
+	return store_issue(s, &is);
+}
+
+static void assert_linked(struct store *s, const char *hash, const char *jti)
+{
+	struct store_refresh r = {0};
+	assert_int_equal(store_refresh_get(s, hash, &r), STORE_OK);
+	assert_string_equal(r.access_jti, jti);
+	store_refresh_clear(&r);
+}
+
+static void assert_revoked_at(struct store *s, const char *jti, int64_t at)
+{
+	struct store_token t = {0};
+	assert_int_equal(store_token_get(s, jti, &t), STORE_OK);
+	assert_int_equal(t.revoked_at, at);
+	store_token_clear(&t);
+}
+
+/* Issue 12 defect 6: a relink is a compare-and-set on the access token
+ * its caller read. One that read a token since replaced writes nothing,
+ * not even its revocation, so each relink revokes exactly the access
+ * token it replaces and one access token stays live. */
+static void test_issue_relink_compares(void **state)
+{
+	struct ut_store_fx *f = *state;
+	struct store_token t = {0};
+	three_families(f->s); /* a3: F1's live refresh token, with at-a3 */
+
+	assert_int_equal(relink(f->s, "a3", "at-x1", "at-a3", 400), STORE_OK);
+	assert_linked(f->s, "a3", "at-x1");
+	assert_revoked_at(f->s, "at-a3", 400);
+	/* A second refresh that also read at-a3 lost the race. */
+	assert_int_equal(relink(f->s, "a3", "at-x2", "at-a3", 401),
+	                 STORE_CONFLICT);
+	assert_int_equal(store_token_get(f->s, "at-x2", &t), STORE_NOT_FOUND);
+	assert_linked(f->s, "a3", "at-x1");
+	assert_revoked_at(f->s, "at-x1", 0);
+	/* NULL compares as "pointed at none", not as "any". */
+	assert_int_equal(relink(f->s, "a3", "at-x2", NULL, 401), STORE_CONFLICT);
+	assert_linked(f->s, "a3", "at-x1");
+	/* Read again, it wins, and replaces what it read. */
+	assert_int_equal(relink(f->s, "a3", "at-x2", "at-x1", 402), STORE_OK);
+	assert_linked(f->s, "a3", "at-x2");
+	assert_revoked_at(f->s, "at-x1", 402);
+	assert_revoked_at(f->s, "at-x2", 0);
+	/* The liveness conditions still hold: retired a2, expired c1r. */
+	assert_int_equal(relink(f->s, "a2", "at-x3", "at-a2", 403),
+	                 STORE_CONFLICT);
+	assert_revoked_at(f->s, "at-a2", 0);
+	assert_int_equal(relink(f->s, "c1r", "at-x3", "at-c1r", 403),
+	                 STORE_CONFLICT);
+	assert_int_equal(store_token_get(f->s, "at-x3", &t), STORE_NOT_FOUND);
+}
+
 #define RACERS 4
 #define MAX_RACERS 24
 
@@ -1477,6 +1549,8 @@ int main(void)
 	                                    ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_code_race, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_relink_compares,
+	                                    ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_batches, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_sessions, ut_store_fx_setup, ut_store_fx_teardown),
