@@ -11,12 +11,16 @@ FUZZ_SECONDS ?= 10
 BENCH_BUILD ?= build-bench
 BENCH_ARGS  ?=
 
-.PHONY: all deps build build-asan run test test-release test-asan test-fuzz bench clean
+.PHONY: all deps test-deps build build-asan run test test-release test-asan test-fuzz bench clean
 
 all: build
 
 deps:
 	@./scripts/install-deps.sh
+
+# What only the tests need: chromium and the pinned npm packages.
+test-deps: deps
+	@./scripts/install-test-deps.sh
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -29,10 +33,10 @@ build-asan: deps
 run: build
 	@./scripts/run-demo.sh $(BUILD) $(DB) $(LISTEN)
 
-test-release: build
+test-release: build test-deps
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-test-asan: build-asan
+test-asan: build-asan test-deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
@@ -41,9 +45,13 @@ test-asan: build-asan
 test-fuzz: deps
 	FUZZ_BUILD=$(FUZZ_BUILD) JOBS=$(JOBS) ./tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-# The whole suite, once as shipped and once under ASan + UBSan, then the
-# fuzzers.
-test: test-release test-asan test-fuzz
+# The whole suite, once as shipped and once under ASan + UBSan (where the
+# browser tests run), then the fuzzers; each phase says how long it took.
+test:
+	@set -e; for phase in test-release test-asan test-fuzz; do \
+	  t0=$$(date +%s); $(MAKE) --no-print-directory $$phase; \
+	  echo "latchkey: $$phase took $$(( $$(date +%s) - t0 )) s"; \
+	done
 
 # Latchkey and its peers side by side under wrk (docs/performance.md).
 # BENCH_ARGS passes options to bench/bench.py, e.g. BENCH_ARGS="--quick".

@@ -26,7 +26,7 @@ function missing() {
   try {
     require.resolve('playwright-core', { paths: [path.join(__dirname, '..', 'node')] });
   } catch {
-    return 'playwright-core not installed (scripts/install-node-deps.sh)';
+    return 'playwright-core not installed (scripts/install-test-deps.sh)';
   }
   return null;
 }
