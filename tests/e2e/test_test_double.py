@@ -135,6 +135,37 @@ class ControlGuardTest(DoubleBase):
         self.assertEqual(len(self.control(s, "faults", method="GET")
                              .json()["faults"]), 1)
 
+    def test_host_and_origin_must_be_loopback_literals(self):
+        # Defect 4: a prefix test let a name an attacker's DNS answers
+        # (DNS rebinding) through. Only a loopback IP literal, localhost or
+        # [::1], each with an optional numeric port.
+        s = self.double()
+        port = s.port
+        refused = ["127.0.0.1.evil.example", "127.evil", "127.0.0.1.",
+                   "localhost.evil.example", "[::1]x", "[::1].evil",
+                   "127.0.0.1:80x", "127.0.0.1:", "localhost:port",
+                   "127.1", "127.0.0.256", "0127.0.0.1", "[::2]",
+                   "[::1", "128.0.0.1", "evil.example:127"]
+        accepted = ["127.0.0.1:%d" % port, "127.1.2.3", "localhost",
+                    "LocalHost:%d" % port, "[::1]:%d" % port, "[::1]"]
+        for host in refused:
+            with self.subTest(host=host):
+                r = s.request("GET", "/_control/clock",
+                              headers={"Host": host})
+                self.assertOAuthError(r, 404, "not_found")
+                r = s.request("GET", "/_control/clock",
+                              headers={"Origin": "http://" + host})
+                self.assertOAuthError(r, 404, "not_found")
+        for host in accepted:
+            with self.subTest(host=host):
+                r = s.request("GET", "/_control/clock",
+                              headers={"Host": host})
+                self.assertEqual(r.status, 200, r.body)
+                self.assertIn("now", r.json())
+                r = s.request("GET", "/_control/clock",
+                              headers={"Origin": "http://" + host})
+                self.assertEqual(r.status, 200, r.body)
+
     def test_reset_forgets_login_failures(self):
         s = self.double("--login-max-failures", "2")
         bad = {"grant_type": "password", "username": "dave",
