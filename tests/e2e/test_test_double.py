@@ -397,6 +397,26 @@ class ResourceTest(DoubleBase):
                 self.assertEqual(r.json()["error"], "invalid_request")
 
 
+    def test_bearer_spacing(self):
+        # RFC 6750 section 2.1: "Bearer" 1*SP b64token; trailing
+        # whitespace is the header's optional whitespace (RFC 9110 5.5).
+        s = self.double()
+        at = self.cc(s, scope="read").json()["access_token"]
+        for auth in ("Bearer  " + at, "Bearer " + at + " ",
+                     "Bearer   " + at + "  \t ", "bearer " + at):
+            with self.subTest(auth=auth.replace(at, "TOKEN")):
+                r = self.resource(s, auth=auth)
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(r.json()["client_id"], "svc-a")
+        for auth in ("Bearer\t" + at, "Bearer " + at + " x",
+                     "Bearer " + at + " " + at, "Bearer    "):
+            with self.subTest(auth=auth.replace(at, "TOKEN")):
+                r = self.resource(s, auth=auth)
+                self.assertEqual(r.status, 400, r.body)
+                self.assertIn('error="invalid_request"',
+                              r.headers["www-authenticate"])
+
+
 class CustomPathsTest(DoubleBase):
     KC = "/realms/test/protocol/openid-connect"
 
