@@ -397,6 +397,37 @@ class ResourceTest(DoubleBase):
                 self.assertEqual(r.json()["error"], "invalid_request")
 
 
+    def test_high_s_spelling_is_refused(self):
+        # Defect 8: ECDSA signatures are malleable; (r, n - s) verifies as
+        # well as (r, s). One token has one spelling: the high-S twin of a
+        # live token is not active at /introspect nor at /resource.
+        import base64
+        n = int("FFFFFFFF00000000FFFFFFFFFFFFFFFF"
+                "BCE6FAADA7179E84F3B9CAC2FC632551", 16)  # P-256's order
+
+        def b64d(x):
+            return base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+
+        s = self.double()
+        for i in range(16):
+            at = self.cc(s, scope="read").json()["access_token"]
+            head, _, sig = at.rpartition(".")
+            rs = b64d(sig)
+            self.assertEqual(len(rs), 64)
+            sv = int.from_bytes(rs[32:], "big")
+            self.assertLessEqual(sv, n // 2, "minted a high-S signature")
+            twin = head + "." + base64.urlsafe_b64encode(
+                rs[:32] + (n - sv).to_bytes(32, "big")).decode().rstrip("=")
+            with self.subTest(i=i):
+                self.assertTrue(s.introspect(at, SVC)["active"])
+                self.assertEqual(s.introspect(twin, SVC), {"active": False})
+                r = self.resource(s, twin)
+                self.assertEqual(r.status, 401, r.body)
+                self.assertEqual(r.json()["error"], "invalid_token")
+                self.assertIn('error="invalid_token"',
+                              r.headers["www-authenticate"])
+                self.assertEqual(self.resource(s, at).status, 200)
+
     def test_bearer_spacing(self):
         # RFC 6750 section 2.1: "Bearer" 1*SP b64token; trailing
         # whitespace is the header's optional whitespace (RFC 9110 5.5).
