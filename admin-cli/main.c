@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fileperm.h"
 
 enum cmd_flags {
 	CMD_NO_MIGRATE = 1 << 0, /* the command migrates (or not) by itself */
@@ -316,6 +317,14 @@ static int run(const struct adm_cmd *c, const struct adm_args *a)
 	if ((c->flags & CMD_EXISTING_DB) && access(path, F_OK) != 0)
 		return adm_fail(ADM_EXIT_RUNTIME, "database '%s': %s", path,
 		                strerror(errno));
+
+	/* latchkeyd refuses such a file; the CLI still works on it (to fix
+	 * what it can) but says so, rather than be the silent one. */
+	char msg[1024];
+	if (file_private_check(path, "database", "it holds the signing keys, "
+	                       "and latchkeyd refuses to start on it", msg,
+	                       sizeof(msg)) != 0)
+		adm_err("warning: %s", msg);
 
 	struct adm_ctx ctx = {
 		.args = a,

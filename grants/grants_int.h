@@ -43,6 +43,10 @@ unsigned signer_generation(struct signer *sg);
  * caller's to free. Returns 0, or -1. */
 int signer_mint(struct signer *sg, const struct at_claims *c, char **token,
                 char **kid);
+/* Whether the s half (32 bytes, big-endian) of an ES256 R||S signature is
+ * at most n/2: signer_mint only makes such signatures, and token_verify
+ * refuses the other spelling. */
+bool es256_s_is_low(const unsigned char s[32]);
 
 /* ---- verify.c: reading our own access tokens ---------------------------- */
 

@@ -14,11 +14,13 @@
  * the kid that signed them, which is what keeps a retired key published.
  */
 #include <jansson.h>
+#include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -196,8 +198,56 @@ static char *b64_json(json_t *o)
 	return b;
 }
 
+/* ---- ES256 low-S (one spelling per signature) ---------------------------- */
+
+/* The P-256 group order n and floor(n / 2), big-endian, read once from
+ * OpenSSL rather than typed in. */
+static unsigned char p256_n[32], p256_half_n[32];
+static bool p256_ready;
+static pthread_once_t p256_once = PTHREAD_ONCE_INIT;
+
+static void p256_init(void)
+{
+	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	BIGNUM *half = g ? BN_dup(EC_GROUP_get0_order(g)) : NULL;
+	p256_ready = half != NULL &&
+	             BN_bn2binpad(EC_GROUP_get0_order(g), p256_n, 32) == 32 &&
+	             BN_rshift1(half, half) == 1 &&
+	             BN_bn2binpad(half, p256_half_n, 32) == 32;
+	BN_free(half);
+	EC_GROUP_free(g);
+}
+
+/* ECDSA is malleable: if (r, s) is a signature, so is (r, n - s), a
+ * second text for the same token. Only s <= n/2 counts (as Bitcoin's
+ * BIP 62 "low S"), so one token has one spelling (RFC 7515 section 2
+ * allows one encoding; docs/security.md promises one). */
+bool es256_s_is_low(const unsigned char s[32])
+{
+	pthread_once(&p256_once, p256_init);
+	return p256_ready && memcmp(s, p256_half_n, 32) <= 0;
+}
+
+/* Replaces a high s (32 bytes, big-endian) by n - s. 0, or -1. */
+static int es256_make_low_s(unsigned char s[32])
+{
+	if (es256_s_is_low(s))
+		return 0;
+	if (!p256_ready)
+		return -1;
+	BIGNUM *n = BN_bin2bn(p256_n, 32, NULL), *v = BN_bin2bn(s, 32, NULL);
+	int rc = n != NULL && v != NULL && BN_sub(v, n, v) == 1 &&
+	                 BN_bn2binpad(v, s, 32) == 32
+	             ? 0
+	             : -1;
+	BN_free(n);
+	BN_free(v);
+	return rc;
+}
+
 /* Signs input; ES256 signatures become the fixed 64-byte R||S of RFC 7518
- * section 3.4 instead of OpenSSL's DER. Returns base64url, or NULL. */
+ * section 3.4 instead of OpenSSL's DER, with a low s (OpenSSL returns
+ * either half). Returns base64url, or NULL. */
 static char *sign_b64(EVP_PKEY *pk, enum key_alg alg, const char *input)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -221,7 +271,8 @@ static char *sign_b64(EVP_PKEY *pk, enum key_alg alg, const char *input)
 	unsigned char rs[64];
 	if (sig != NULL &&
 	    BN_bn2binpad(ECDSA_SIG_get0_r(sig), rs, 32) == 32 &&
-	    BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32) == 32)
+	    BN_bn2binpad(ECDSA_SIG_get0_s(sig), rs + 32, 32) == 32 &&
+	    es256_make_low_s(rs + 32) == 0)
 		out = b64_encode(rs, sizeof(rs), true);
 	ECDSA_SIG_free(sig);
 out:

@@ -45,11 +45,13 @@ static json_t *b64_json_object(const char *s, size_t len)
 	return o;
 }
 
-/* ES256 signatures on the wire are R||S; OpenSSL verifies DER. */
+/* ES256 signatures on the wire are R||S; OpenSSL verifies DER. A high s
+ * is the second spelling of a signature (r, n - s) and is refused, as
+ * padding is below: one token, one text (see es256_s_is_low). */
 static unsigned char *es256_to_der(const unsigned char *rs, size_t len,
                                    size_t *derlen)
 {
-	if (len != 64)
+	if (len != 64 || !es256_s_is_low(rs + 32))
 		return NULL;
 	ECDSA_SIG *sig = ECDSA_SIG_new();
 	BIGNUM *r = BN_bin2bn(rs, 32, NULL), *s = BN_bin2bn(rs + 32, 32, NULL);

@@ -172,18 +172,56 @@ static bool declared_too_large(struct srv_req *rq)
 	       n > (unsigned long long)rq->srv->cfg->max_body_size;
 }
 
-static bool loopback_host(const char *h, size_t n)
+/* A port after the host: ":" and 1 to 5 digits, nothing else. */
+static bool port_ok(const char *p)
 {
-	return (n >= 4 && strncmp(h, "127.", 4) == 0) ||
-	       (n == 9 && strncmp(h, "localhost", 9) == 0) ||
-	       (n == 5 && strncmp(h, "[::1]", 5) == 0);
+	if (*p == '\0')
+		return true;
+	size_t n = strspn(p + 1, "0123456789");
+	return p[0] == ':' && n >= 1 && n <= 5 && p[1 + n] == '\0';
 }
 
-/* The host part of a Host header or an Origin's authority: loopback? */
+/* Only an IP literal of the loopback range, or the name localhost: a
+ * prefix test would let "127.0.0.1.evil.example", a name an attacker's
+ * DNS answers, through the rebinding guard. inet_pton takes exactly a
+ * dotted quad (RFC 3986 section 3.2.2's IPv4address), and the address
+ * in brackets exactly an IPv6 one. */
+static bool loopback_host(const char *h, size_t n)
+{
+	char lit[INET6_ADDRSTRLEN + 2];
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+		return true;
+	if (n < 2 || n >= sizeof(lit))
+		return false;
+	if (h[0] == '[') {
+		struct in6_addr a6;
+		if (h[n - 1] != ']')
+			return false;
+		memcpy(lit, h + 1, n - 2);
+		lit[n - 2] = '\0';
+		return inet_pton(AF_INET6, lit, &a6) == 1 &&
+		       IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	struct in_addr a4;
+	memcpy(lit, h, n);
+	lit[n] = '\0';
+	return inet_pton(AF_INET, lit, &a4) == 1 &&
+	       (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* A Host header or an Origin's authority, host[:port]: loopback? */
 static bool loopback_authority(const char *a)
 {
-	size_t n = a[0] == '[' ? strcspn(a, "]") + 1 : strcspn(a, ":");
-	return loopback_host(a, n);
+	size_t n;
+	if (a[0] == '[') {
+		const char *close = strchr(a, ']');
+		if (close == NULL)
+			return false;
+		n = (size_t)(close - a) + 1;
+	} else {
+		n = strcspn(a, ":");
+	}
+	return port_ok(a + n) && loopback_host(a, n);
 }
 
 /* Who may use /_control/: a client on this host, asking for this host
@@ -203,10 +241,58 @@ static bool loopback(struct srv_req *rq)
 	return origin == NULL || (sep != NULL && loopback_authority(sep + 3));
 }
 
+struct framing {
+	unsigned content_length;
+	unsigned transfer_encoding;
+	bool chunked; /* the (one) Transfer-Encoding is exactly "chunked" */
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+                                     const char *key, const char *value)
+{
+	struct framing *f = cls;
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->content_length++;
+	if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->transfer_encoding++;
+		f->chunked = value != NULL && strcasecmp(value, "chunked") == 0;
+	}
+	return MHD_YES;
+}
+
+/* RFC 9112 section 6.3: a body whose length two headers could state
+ * differently is how requests are smuggled past a proxy that reads the
+ * other one. Refused: more than one Content-Length (even equal ones,
+ * which the RFC lets a server refuse: simpler than comparing), both
+ * Content-Length and Transfer-Encoding (section 6.1 says a server MAY
+ * refuse; a proxy in front may have framed by the other), and a
+ * Transfer-Encoding other than one "chunked" (section 6.1: its length
+ * cannot be determined, MUST be 400 and close). */
+static bool framing_bad(struct srv_req *rq)
+{
+	struct framing f = {0};
+	MHD_get_connection_values(rq->conn, MHD_HEADER_KIND, count_framing, &f);
+	return f.content_length > 1 ||
+	       (f.content_length > 0 && f.transfer_encoding > 0) ||
+	       f.transfer_encoding > 1 ||
+	       (f.transfer_encoding == 1 && !f.chunked);
+}
+
 /* First call: route, and refuse what can be refused before any body. */
 static enum MHD_Result on_headers(struct srv_req *rq)
 {
 	bool allowed;
+	/* Before routing and before any body: where this request ends is
+	 * unknown, so nothing after it on the connection can be trusted. */
+	if (framing_bad(rq)) {
+		static const struct hdr close[] = {
+		    {MHD_HTTP_HEADER_CONNECTION, "close"}, {NULL, NULL}};
+		return respond_error(rq, OAUTH_FAIL(OAUTH_INVALID_REQUEST,
+		                     "The request states its body length more "
+		                     "than once, or in a way that is not allowed."),
+		                     close);
+	}
 	rq->route = route_find(rq->srv, rq->path, rq->method, &allowed);
 	/* The test double's controls do not exist for anyone off this host. */
 	if (rq->route != NULL && rq->route->control && !loopback(rq))

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fileperm.h"
 #include "grants.h"
 #include "log.h"
 #include "server.h"
@@ -62,16 +63,13 @@ static int announce_ready(const char *issuer, const char *host, int port,
 
 /* The database holds the private signing keys and every hash: one that
  * other users can read or write is refused, with the fix. A new file is
- * created 0600 by the store. */
+ * created 0600 by the store. The CLI warns by the same rule. */
 static int db_private(const char *db)
 {
-	struct stat st;
-	if (stat(db, &st) != 0)
-		return 0; /* the store creates it, privately, or says why not */
-	if (st.st_mode & (S_IROTH | S_IWOTH)) {
-		log_errx("database %s is readable or writable by every user (mode "
-		         "%04o): it holds the signing keys; run: chmod 600 '%s'",
-		         db, (unsigned)(st.st_mode & 07777), db);
+	char msg[1024];
+	if (file_private_check(db, "database", "it holds the signing keys", msg,
+	                       sizeof(msg)) != 0) {
+		log_errx("%s", msg);
 		return -1;
 	}
 	return 0;

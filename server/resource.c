@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "crypto.h"
 #include "server_int.h"
 #include "strutil.h"
 
@@ -43,17 +44,28 @@ static enum MHD_Result refuse(struct srv_req *rq, int status,
 	return r;
 }
 
-/* RFC 6750 section 2.1: "Bearer" (any case), one space, a b64token. */
-static const char *bearer(const char *auth)
+/* RFC 6750 section 2.1: credentials = "Bearer" 1*SP b64token, the scheme
+ * in any case (RFC 9110 section 11.1). Trailing spaces or tabs are the
+ * field's optional whitespace (RFC 9110 section 5.5), not part of the
+ * token; libmicrohttpd leaves them on the value. Returns the token as a
+ * new string (the caller frees it with crypto_free_str: a bearer
+ * token is a secret), or NULL when malformed. */
+static char *bearer(const char *auth)
 {
 	if (strncasecmp(auth, "Bearer ", 7) != 0)
 		return NULL;
 	const char *t = auth + 7;
+	t += strspn(t, " ");
 	size_t n = strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	                     "0123456789-._~+/");
 	while (t[n] == '=')
 		n++;
-	return n > 0 && t[n] == '\0' ? t : NULL;
+	if (n == 0 || t[n + strspn(t + n, " \t")] != '\0')
+		return NULL;
+	char *tok = strndup(t, n);
+	if (tok == NULL)
+		abort();
+	return tok;
 }
 
 /* Whether held has every space-separated scope of need. */
@@ -72,7 +84,7 @@ enum MHD_Result h_resource(struct srv_req *rq)
 	const char *auth = req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (auth == NULL)
 		return refuse(rq, 401, NULL, NULL, NULL);
-	const char *token = bearer(auth);
+	char *token = bearer(auth);
 	if (token == NULL)
 		return refuse(rq, 400, "invalid_request", "the Authorization "
 		              "header is not a Bearer token", NULL);
@@ -84,6 +96,7 @@ enum MHD_Result h_resource(struct srv_req *rq)
 	    (form_parse(rq->query, strlen(rq->query), 32, &q) != FORM_OK ||
 	     form_repeated(&q) != NULL)) {
 		form_free(&q);
+		crypto_free_str(token);
 		return refuse(rq, 400, "invalid_request", "the query is "
 		              "malformed or repeats a parameter", NULL);
 	}
@@ -91,6 +104,7 @@ enum MHD_Result h_resource(struct srv_req *rq)
 	/* It is echoed in a header: only RFC 6749 scope syntax. */
 	if (need != NULL && !scope_list_valid(need)) {
 		form_free(&q);
+		crypto_free_str(token);
 		return refuse(rq, 400, "invalid_request", "the scope parameter "
 		              "is not a list of scope tokens", NULL);
 	}
@@ -98,6 +112,7 @@ enum MHD_Result h_resource(struct srv_req *rq)
 	struct introspection in;
 	enum MHD_Result r;
 	grants_check_bearer(rq->srv->grants, token, &in);
+	crypto_free_str(token);
 	if (!in.active)
 		r = refuse(rq, 401, "invalid_token", "the access token is "
 		           "expired, revoked or not valid", NULL);

@@ -213,6 +213,47 @@ class TestDatabase(CliTest):
         self.assertEqual(rows(self.db, "SELECT max(version) FROM "
                               "schema_migrations"), [(LATEST_SCHEMA,)])
 
+    def test_world_readable_database_warns(self):
+        # latchkeyd refuses such a file; the CLI still works on it (exit
+        # 0, normal output) but says so on stderr, by the same rule.
+        self.cli.ok("client", "add", "app", "--id", "app")
+        p = self.cli.run("client", "list")
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        listing = p.stdout
+        os.chmod(self.db, 0o644)
+        p = self.cli.run("client", "list")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, listing)
+        self.assertEqual(
+            p.stderr, "latchkey: warning: database %s is readable or "
+            "writable by every user (mode 0644): it holds the signing keys, "
+            "and latchkeyd refuses to start on it; run: chmod 600 '%s'\n"
+            % (self.db, self.db))
+        self.assertIn("readable or writable by every user",
+                      self.cli.run("migrate").stderr)
+        os.chmod(self.db, 0o640)  # the group only: as the server, no warning
+        self.assertEqual(self.cli.run("client", "list").stderr, "")
+
+    def test_migrate_creates_private_files_under_any_umask(self):
+        from lk_harness import Server
+        self.addCleanup(os.umask, os.umask(0))
+        new = os.path.join(self.dir, "new.db")
+        p = self.cli.run("migrate", "--db", new, use_db=False)
+        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        self.assertEqual(stat.S_IMODE(os.stat(new).st_mode), 0o600)
+        # The -wal and -shm files live while a server (or a command) has
+        # the database open; they hold the same secrets.
+        s = Server(self.dir, new)
+        try:
+            self.cli.ok("client", "add", "app", "--id", "app", "--db", new,
+                        use_db=False)
+            for suffix in ("", "-wal", "-shm"):
+                with self.subTest(file=suffix):
+                    mode = stat.S_IMODE(os.stat(new + suffix).st_mode)
+                    self.assertEqual(mode, 0o600, oct(mode))
+        finally:
+            self.assertEqual(s.stop(), 0)
+
     def test_database_path_default_env_and_flag(self):
         cli = self.cli
         cli.ok("client", "add", "one", "--id", "one", use_db=False)

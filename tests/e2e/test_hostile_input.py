@@ -4,10 +4,11 @@ percent-encoding, repeated. Each gets a clear RFC error, the server stays
 up, nothing is written, the real tokens keep working, and every JSON log
 line still parses."""
 import json
+import socket
 import sqlite3
 import urllib.parse
 
-from lk_harness import basic
+from lk_harness import LatchkeyTestCase, add_client, basic
 from test_refresh import RefreshBase
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -181,3 +182,89 @@ class HostileInputTest(RefreshBase):
             self.assertLess(len(line), 4096)
         self.assertNotIn("\x1b", log)
         super().tearDown()
+
+
+class FramingTest(LatchkeyTestCase):
+    """RFC 9112 section 6.3: a request whose body length is stated twice,
+    or by both Content-Length and Transfer-Encoding, is how requests are
+    smuggled past a proxy that reads the other header. It gets 400
+    invalid_request and the connection is closed before any body is read:
+    what follows it on the connection is never answered."""
+
+    BODY = b"grant_type=client_credentials"
+
+    def setUp(self):
+        super().setUp()
+        c = add_client(self.db, "svc", "--grant", "client_credentials")
+        self.auth = basic(c["client_id"], c["client_secret"]).encode()
+        self.s = self.start()
+
+    def head(self, *framing, path=b"/token"):
+        return (b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Authorization: " + self.auth + b"\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n" +
+                b"".join(h + b"\r\n" for h in framing) + b"\r\n")
+
+    def exchange(self, raw):
+        """Sends raw and reads until the server closes the connection."""
+        with socket.create_connection(("127.0.0.1", self.s.port),
+                                      timeout=30) as sock:
+            sock.sendall(raw)
+            data = b""
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return data
+                data += chunk
+
+    def test_ambiguous_length_is_refused_and_the_connection_closed(self):
+        n = str(len(self.BODY)).encode()
+        chunked = b"%x\r\n" % len(self.BODY) + self.BODY + b"\r\n0\r\n\r\n"
+        cases = {
+            "two different Content-Length": (
+                [b"Content-Length: " + n, b"Content-Length: 5"], self.BODY),
+            "two equal Content-Length": (
+                [b"Content-Length: " + n, b"Content-Length: " + n],
+                self.BODY),
+            "Content-Length then Transfer-Encoding": (
+                [b"Content-Length: 5", b"Transfer-Encoding: chunked"],
+                chunked),
+            "Transfer-Encoding then Content-Length": (
+                [b"Transfer-Encoding: chunked", b"Content-Length: 5"],
+                chunked),
+            "Transfer-Encoding twice": (
+                [b"Transfer-Encoding: chunked",
+                 b"Transfer-Encoding: chunked"], chunked),
+            "Transfer-Encoding not ending in chunked": (
+                [b"Transfer-Encoding: chunked, identity"], chunked),
+        }
+        # A second, valid request pipelined behind the bad one: if the
+        # server read on, it would answer it (this is the smuggled one).
+        second = self.head(b"Content-Length: " + n) + self.BODY
+        for name, (framing, body) in cases.items():
+            with self.subTest(case=name):
+                data = self.exchange(self.head(*framing) + body + second)
+                head, _, rest = data.partition(b"\r\n\r\n")
+                lines = head.split(b"\r\n")
+                self.assertEqual(lines[0], b"HTTP/1.1 400 Bad Request", data)
+                hdrs = {k.strip().lower(): v.strip() for k, _, v in
+                        (ln.partition(b":") for ln in lines[1:])}
+                self.assertEqual(hdrs[b"connection"].lower(), b"close")
+                self.assertTrue(hdrs[b"content-type"].startswith(
+                    b"application/json"))
+                length = int(hdrs[b"content-length"])
+                self.assertEqual(json.loads(rest[:length])["error"],
+                                 "invalid_request")
+                # EOF after the one answer: the second was never answered.
+                self.assertEqual(rest[length:], b"", data)
+                self.assertEqual(data.count(b"HTTP/1.1 "), 1, data)
+
+    def test_plain_framing_still_works(self):
+        n = str(len(self.BODY)).encode()
+        req = self.head(b"Content-Length: " + n, b"Connection: close")
+        data = self.exchange(req + self.BODY)
+        self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data)
+        r = self.s.request("POST", "/token", body=self.BODY,
+                           headers={**FORM, "Transfer-Encoding": "chunked",
+                                    "Authorization": self.auth.decode()})
+        self.assertEqual(r.status, 200, r.body)

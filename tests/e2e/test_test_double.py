@@ -135,6 +135,37 @@ class ControlGuardTest(DoubleBase):
         self.assertEqual(len(self.control(s, "faults", method="GET")
                              .json()["faults"]), 1)
 
+    def test_host_and_origin_must_be_loopback_literals(self):
+        # Defect 4: a prefix test let a name an attacker's DNS answers
+        # (DNS rebinding) through. Only a loopback IP literal, localhost or
+        # [::1], each with an optional numeric port.
+        s = self.double()
+        port = s.port
+        refused = ["127.0.0.1.evil.example", "127.evil", "127.0.0.1.",
+                   "localhost.evil.example", "[::1]x", "[::1].evil",
+                   "127.0.0.1:80x", "127.0.0.1:", "localhost:port",
+                   "127.1", "127.0.0.256", "0127.0.0.1", "[::2]",
+                   "[::1", "128.0.0.1", "evil.example:127"]
+        accepted = ["127.0.0.1:%d" % port, "127.1.2.3", "localhost",
+                    "LocalHost:%d" % port, "[::1]:%d" % port, "[::1]"]
+        for host in refused:
+            with self.subTest(host=host):
+                r = s.request("GET", "/_control/clock",
+                              headers={"Host": host})
+                self.assertOAuthError(r, 404, "not_found")
+                r = s.request("GET", "/_control/clock",
+                              headers={"Origin": "http://" + host})
+                self.assertOAuthError(r, 404, "not_found")
+        for host in accepted:
+            with self.subTest(host=host):
+                r = s.request("GET", "/_control/clock",
+                              headers={"Host": host})
+                self.assertEqual(r.status, 200, r.body)
+                self.assertIn("now", r.json())
+                r = s.request("GET", "/_control/clock",
+                              headers={"Origin": "http://" + host})
+                self.assertEqual(r.status, 200, r.body)
+
     def test_reset_forgets_login_failures(self):
         s = self.double("--login-max-failures", "2")
         bad = {"grant_type": "password", "username": "dave",
@@ -364,6 +395,57 @@ class ResourceTest(DoubleBase):
                 r = self.resource(s, at, q)
                 self.assertEqual(r.status, 400)
                 self.assertEqual(r.json()["error"], "invalid_request")
+
+
+    def test_high_s_spelling_is_refused(self):
+        # Defect 8: ECDSA signatures are malleable; (r, n - s) verifies as
+        # well as (r, s). One token has one spelling: the high-S twin of a
+        # live token is not active at /introspect nor at /resource.
+        import base64
+        n = int("FFFFFFFF00000000FFFFFFFFFFFFFFFF"
+                "BCE6FAADA7179E84F3B9CAC2FC632551", 16)  # P-256's order
+
+        def b64d(x):
+            return base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+
+        s = self.double()
+        for i in range(16):
+            at = self.cc(s, scope="read").json()["access_token"]
+            head, _, sig = at.rpartition(".")
+            rs = b64d(sig)
+            self.assertEqual(len(rs), 64)
+            sv = int.from_bytes(rs[32:], "big")
+            self.assertLessEqual(sv, n // 2, "minted a high-S signature")
+            twin = head + "." + base64.urlsafe_b64encode(
+                rs[:32] + (n - sv).to_bytes(32, "big")).decode().rstrip("=")
+            with self.subTest(i=i):
+                self.assertTrue(s.introspect(at, SVC)["active"])
+                self.assertEqual(s.introspect(twin, SVC), {"active": False})
+                r = self.resource(s, twin)
+                self.assertEqual(r.status, 401, r.body)
+                self.assertEqual(r.json()["error"], "invalid_token")
+                self.assertIn('error="invalid_token"',
+                              r.headers["www-authenticate"])
+                self.assertEqual(self.resource(s, at).status, 200)
+
+    def test_bearer_spacing(self):
+        # RFC 6750 section 2.1: "Bearer" 1*SP b64token; trailing
+        # whitespace is the header's optional whitespace (RFC 9110 5.5).
+        s = self.double()
+        at = self.cc(s, scope="read").json()["access_token"]
+        for auth in ("Bearer  " + at, "Bearer " + at + " ",
+                     "Bearer   " + at + "  \t ", "bearer " + at):
+            with self.subTest(auth=auth.replace(at, "TOKEN")):
+                r = self.resource(s, auth=auth)
+                self.assertEqual(r.status, 200, r.body)
+                self.assertEqual(r.json()["client_id"], "svc-a")
+        for auth in ("Bearer\t" + at, "Bearer " + at + " x",
+                     "Bearer " + at + " " + at, "Bearer    "):
+            with self.subTest(auth=auth.replace(at, "TOKEN")):
+                r = self.resource(s, auth=auth)
+                self.assertEqual(r.status, 400, r.body)
+                self.assertIn('error="invalid_request"',
+                              r.headers["www-authenticate"])
 
 
 class CustomPathsTest(DoubleBase):

@@ -654,6 +654,87 @@ static int collect_kid(const struct store_key *k, void *arg)
 	return 0;
 }
 
+/* ---- ES256: one spelling per token (defect 8) ----------------------------- */
+
+/* The P-256 order n, from OpenSSL (the test's own, not signer.c's). */
+static BIGNUM *p256_order(void)
+{
+	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	assert_non_null(g);
+	BIGNUM *n = BN_dup(EC_GROUP_get0_order(g));
+	EC_GROUP_free(g);
+	assert_non_null(n);
+	return n;
+}
+
+/* tok with its ES256 s replaced by n - s: the same signature, spelled
+ * the other way. The caller frees. */
+static char *flip_s(const char *tok, const BIGNUM *n)
+{
+	const char *sig = strrchr(tok, '.') + 1;
+	size_t len = 0;
+	unsigned char *rs = b64url_decode(sig, strlen(sig), &len);
+	assert_non_null(rs);
+	assert_int_equal(len, 64);
+	BIGNUM *v = BN_bin2bn(rs + 32, 32, NULL);
+	assert_non_null(v);
+	assert_int_equal(BN_sub(v, n, v), 1);
+	assert_int_equal(BN_bn2binpad(v, rs + 32, 32), 32);
+	BN_free(v);
+	char *b = b64_encode(rs, 64, true);
+	free(rs);
+	char *out = NULL;
+	assert_true(asprintf(&out, "%.*s%s", (int)(sig - tok), tok, b) > 0);
+	free(b);
+	return out;
+}
+
+/* ECDSA signatures are malleable: (r, s) and (r, n - s) both verify.
+ * Every signature minted has s <= n/2, over many signings (OpenSSL
+ * returns either half at random, so the odds of 400 low ones by chance
+ * are 2^-400); the other spelling verifies mathematically but
+ * token_verify refuses it. */
+static void test_es256_signatures_are_low_s(void **state)
+{
+	(void)state;
+	char *kid, *alg, *pub;
+	current_key(fx.s, &kid, &alg, &pub);
+	assert_string_equal(alg, "ES256");
+	BIGNUM *n = p256_order(), *half = BN_dup(n);
+	assert_non_null(half);
+	assert_int_equal(BN_rshift1(half, half), 1);
+	struct at_claims c = {.iss = ISSUER, .sub = "svc", .aud = AUDIENCE,
+	                      .client_id = "svc", .scope = "read", .jti = "j",
+	                      .iat = 1, .exp = 2};
+	for (int i = 0; i < 400; i++) {
+		char *tok = NULL, *k = NULL;
+		assert_int_equal(signer_mint(fx.g->signer, &c, &tok, &k), 0);
+		const char *sig = strrchr(tok, '.') + 1;
+		size_t len = 0;
+		unsigned char *rs = b64url_decode(sig, strlen(sig), &len);
+		assert_int_equal(len, 64);
+		BIGNUM *sv = BN_bin2bn(rs + 32, 32, NULL);
+		if (BN_cmp(sv, half) > 0)
+			fail_msg("signature %d has a high s", i);
+		BN_free(sv);
+		free(rs);
+		struct at_claims_read cr;
+		assert_int_equal(token_verify(fx.g, tok, &cr), 0);
+		at_claims_read_clear(&cr);
+		if (i < 8) { /* the other spelling: valid math, refused */
+			char *high = flip_s(tok, n);
+			assert_true(token_verifies(high, pub));
+			assert_int_equal(token_verify(fx.g, high, &cr), -1);
+			free(high);
+		}
+		free(tok);
+		free(k);
+	}
+	BN_free(n);
+	BN_free(half);
+	free(kid), free(alg), free(pub);
+}
+
 static void test_rs256_rotation(void **state)
 {
 	(void)state;
@@ -773,6 +854,7 @@ int main(void)
 	    cmocka_unit_test(test_client_credentials_variants),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_slow_secret_cached),
+	    cmocka_unit_test(test_es256_signatures_are_low_s),
 	    cmocka_unit_test(test_rs256_rotation),
 	    cmocka_unit_test(test_picks_up_rotated_key),
 	};

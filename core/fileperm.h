@@ -1,0 +1,19 @@
+/*
+ * fileperm.h: whether a file that holds secrets is private to its owner.
+ *
+ * Lives in core because the server refuses such a file and the admin CLI
+ * warns about it: one rule, one message, for both.
+ */
+#ifndef LK_FILEPERM_H
+#define LK_FILEPERM_H
+
+#include <stddef.h>
+
+/* 0 when path is missing or no other user (outside owner and group) can
+ * read or write it. -1 when every user can, with msg set to "<what> <path>
+ * is readable or writable by every user (mode 0644): <why>; run: chmod 600
+ * '<path>'". */
+int file_private_check(const char *path, const char *what, const char *why,
+                       char *msg, size_t msglen);
+
+#endif
