@@ -23,6 +23,7 @@
  * In HEADER and CLAIMS, "@kid@", "@rkid@" and "@jti@" are replaced with
  * the ES256 kid, the RS256 kid and the live token's jti.
  */
+#include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -219,8 +220,22 @@ static char *sign(const struct fz_key *k, const char *input)
 		ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)siglen);
 		unsigned char rs[64];
 		fz_check(es != NULL);
+		/* Low S, as latchkeyd signs: verification refuses a high S
+		 * (one token, one spelling), and the claims past a valid
+		 * signature are what mode 0x01 is for. */
+		BIGNUM *n = NULL, *s = BN_dup(ECDSA_SIG_get0_s(es));
+		BIGNUM *half = BN_new();
+		fz_check(s != NULL && half != NULL &&
+		         BN_hex2bn(&n, "FFFFFFFF00000000FFFFFFFFFFFFFFFF"
+		                       "BCE6FAADA7179E84F3B9CAC2FC632551") > 0 &&
+		         BN_rshift1(half, n) == 1);
+		if (BN_cmp(s, half) > 0)
+			fz_check(BN_sub(s, n, s) == 1);
 		fz_check(BN_bn2binpad(ECDSA_SIG_get0_r(es), rs, 32) == 32);
-		fz_check(BN_bn2binpad(ECDSA_SIG_get0_s(es), rs + 32, 32) == 32);
+		fz_check(BN_bn2binpad(s, rs + 32, 32) == 32);
+		BN_free(n);
+		BN_free(s);
+		BN_free(half);
 		ECDSA_SIG_free(es);
 		out = b64url(rs, sizeof(rs));
 	} else {
