@@ -121,6 +121,15 @@ static const struct setting settings[] = {
 	 "failed password logins per client address per window"},
 	{"login_failure_window", S_INT, OFF(login_failure_window), "300", 1,
 	 86400, NULL, "seconds a failed-login count lasts"},
+	{"client_auth_max_failures", S_INT, OFF(client_auth_max_failures), "20",
+	 2, 100000, NULL, "failed client authentications per client id per "
+	 "window before refusal (past half, one check per second)"},
+	{"client_auth_max_failures_per_address", S_INT,
+	 OFF(client_auth_max_failures_per_address), "100", 2, 1000000, NULL,
+	 "failed client authentications per client address per window"},
+	{"client_auth_failure_window", S_INT, OFF(client_auth_failure_window),
+	 "300", 1, 86400, NULL,
+	 "seconds a failed client authentication count lasts"},
 	{"ephemeral", S_BOOL, OFF(ephemeral), "false", 0, 1, NULL,
 	 "serve from a private temporary database, removed at exit (db is "
 	 "ignored)"},

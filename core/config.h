@@ -47,6 +47,9 @@ struct lk_config {
 	long login_max_failures;
 	long login_max_failures_per_address;
 	long login_failure_window; /* seconds */
+	long client_auth_max_failures;
+	long client_auth_max_failures_per_address;
+	long client_auth_failure_window; /* seconds */
 	long ephemeral;        /* bool */
 	char *fixtures;        /* "" for none */
 	char *ready_file;      /* "" for none */
