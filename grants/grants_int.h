@@ -89,6 +89,12 @@ void kdf_slot_give(struct grants *g);
 
 /* ---- login.c: username and password ------------------------------------ */
 
+/* Where each user signed in lately (exempt from the per-username count). */
+struct known_logins;
+struct known_logins *known_logins_new(void);
+void known_logins_free(struct known_logins *k);
+void known_logins_forget(struct known_logins *k);
+
 #define LOGIN_WRONG "the username or password is wrong"
 #define LOGIN_THROTTLED "too many failed attempts; try again later"
 
@@ -198,6 +204,7 @@ struct grants {
 	struct keyring *keyring;
 	struct secret_cache *secret_cache;
 	struct throttle *throttle; /* logins (login.c) */
+	struct known_logins *known_logins; /* login.c */
 	int login_max_failures;
 	int login_max_failures_per_address;
 	struct throttle *client_throttle; /* client secrets (client_auth.c) */

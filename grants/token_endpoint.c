@@ -157,8 +157,9 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	g->throttle = throttle_memory_new(cfg->login_failure_window);
 	g->client_throttle =
 	    throttle_memory_new(cfg->client_auth_failure_window);
+	g->known_logins = known_logins_new();
 	if (g->secret_cache == NULL || g->throttle == NULL ||
-	    g->client_throttle == NULL) {
+	    g->client_throttle == NULL || g->known_logins == NULL) {
 		snprintf(err, errlen, "no randomness for the secret cache key");
 		grants_free(g);
 		return -1;
@@ -182,6 +183,7 @@ void grants_free(struct grants *g)
 	secret_cache_free(g->secret_cache);
 	throttle_free(g->throttle);
 	throttle_free(g->client_throttle);
+	known_logins_free(g->known_logins);
 	free(g->issuer);
 	free(g->auto_approve_as);
 	pthread_mutex_destroy(&g->hook_mu);
@@ -195,4 +197,5 @@ void grants_forget_failures(struct grants *g)
 {
 	throttle_forget_all(g->throttle);
 	throttle_forget_all(g->client_throttle);
+	known_logins_forget(g->known_logins);
 }
