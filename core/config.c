@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "netaddr.h"
 #include "strutil.h"
 
 #ifndef LATCHKEY_VERSION
@@ -38,6 +39,8 @@ static const char *const formats[] = {"text", "json", NULL};
 static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const policies[] = {"nothing", "revoke", "hook", NULL};
 static const char *const durabilities[] = {"normal", "full", NULL};
+static const char *const forwarded_headers[] = {"x-forwarded-for",
+                                                "forwarded", NULL};
 
 #define OFF(f) offsetof(struct lk_config, f)
 static const struct setting settings[] = {
@@ -106,6 +109,12 @@ static const struct setting settings[] = {
 	{"max_connections_per_address", S_INT,
 	 OFF(max_connections_per_address), "128", 1, 1000000, NULL,
 	 "open connections from one client address"},
+	{"trusted_proxies", S_STR, OFF(trusted_proxies), "", 0, 0, NULL,
+	 "addresses or CIDR blocks of reverse proxies whose forwarded_header "
+	 "names the client (comma-separated); empty: none"},
+	{"forwarded_header", S_STR, OFF(forwarded_header), "x-forwarded-for", 0,
+	 0, forwarded_headers,
+	 "the header trusted proxies name the client in"},
 	{"idle_timeout", S_INT, OFF(idle_timeout), "30", 1, 3600, NULL,
 	 "seconds a connection may stay silent before it is closed"},
 	{"tls_cert", S_STR, OFF(tls_cert), "", 0, 0, NULL,
@@ -558,6 +567,19 @@ static int check_tls(const struct lk_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+static int check_trusted_proxies(const struct lk_config *c, char *err,
+                                 size_t errlen)
+{
+	struct netaddr_list *l = NULL;
+	char why[200];
+	if (netaddr_list_parse(c->trusted_proxies, &l, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "setting 'trusted_proxies': %s", why);
+		return -1;
+	}
+	netaddr_list_free(l);
+	return 0;
+}
+
 enum config_result config_load(struct lk_config *c, int argc, char **argv,
                                FILE *out, char *err, size_t errlen)
 {
@@ -619,7 +641,8 @@ enum config_result config_load(struct lk_config *c, int argc, char **argv,
 	if (check_issuer(c->issuer, err, errlen) != 0)
 		return CONFIG_ERR;
 	if (check_hook(c, err, errlen) != 0 || check_paths(c, err, errlen) != 0 ||
-	    check_tls(c, err, errlen) != 0)
+	    check_tls(c, err, errlen) != 0 ||
+	    check_trusted_proxies(c, err, errlen) != 0)
 		return CONFIG_ERR;
 	if (c->db[0] == '\0') {
 		snprintf(err, errlen, "setting 'db': must not be empty");

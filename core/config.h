@@ -41,6 +41,8 @@ struct lk_config {
 	long max_param_length; /* bytes, one decoded value */
 	long max_connections;
 	long max_connections_per_address;
+	char *trusted_proxies; /* addresses and CIDR blocks; "" for none */
+	char *forwarded_header; /* x-forwarded-for | forwarded */
 	long idle_timeout;     /* seconds without a byte before closing */
 	char *tls_cert, *tls_key; /* PEM files; both or neither */
 	long threads;
