@@ -129,6 +129,11 @@ int peers_init(struct srv *s, const struct lk_config *cfg, char *err,
 		p->trusted = NULL;
 	}
 	p->use_forwarded = strcmp(cfg->forwarded_header, "forwarded") == 0;
+	if (p->trusted != NULL)
+		log_info("trusted_proxies: %zu address(es) or block(s); the "
+		         "client address of their requests comes from %s",
+		         netaddr_list_len(p->trusted),
+		         p->use_forwarded ? "Forwarded" : "X-Forwarded-For");
 	p->limit = cfg->max_connections_per_address;
 	pthread_mutex_init(&p->conns.mu, NULL);
 	pthread_mutex_init(&p->reqs.mu, NULL);
