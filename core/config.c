@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "netaddr.h"
 #include "strutil.h"
 
 #ifndef LATCHKEY_VERSION
@@ -38,6 +39,8 @@ static const char *const formats[] = {"text", "json", NULL};
 static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const policies[] = {"nothing", "revoke", "hook", NULL};
 static const char *const durabilities[] = {"normal", "full", NULL};
+static const char *const forwarded_headers[] = {"x-forwarded-for",
+                                                "forwarded", NULL};
 
 #define OFF(f) offsetof(struct lk_config, f)
 static const struct setting settings[] = {
@@ -106,6 +109,12 @@ static const struct setting settings[] = {
 	{"max_connections_per_address", S_INT,
 	 OFF(max_connections_per_address), "128", 1, 1000000, NULL,
 	 "open connections from one client address"},
+	{"trusted_proxies", S_STR, OFF(trusted_proxies), "", 0, 0, NULL,
+	 "addresses or CIDR blocks of reverse proxies whose forwarded_header "
+	 "names the client (comma-separated); empty: none"},
+	{"forwarded_header", S_STR, OFF(forwarded_header), "x-forwarded-for", 0,
+	 0, forwarded_headers,
+	 "the header trusted proxies name the client in"},
 	{"idle_timeout", S_INT, OFF(idle_timeout), "30", 1, 3600, NULL,
 	 "seconds a connection may stay silent before it is closed"},
 	{"tls_cert", S_STR, OFF(tls_cert), "", 0, 0, NULL,
@@ -121,6 +130,15 @@ static const struct setting settings[] = {
 	 "failed password logins per client address per window"},
 	{"login_failure_window", S_INT, OFF(login_failure_window), "300", 1,
 	 86400, NULL, "seconds a failed-login count lasts"},
+	{"client_auth_max_failures", S_INT, OFF(client_auth_max_failures), "20",
+	 2, 100000, NULL, "failed client authentications per client id per "
+	 "window before refusal (past half, one check per second)"},
+	{"client_auth_max_failures_per_address", S_INT,
+	 OFF(client_auth_max_failures_per_address), "100", 2, 1000000, NULL,
+	 "failed client authentications per client address per window"},
+	{"client_auth_failure_window", S_INT, OFF(client_auth_failure_window),
+	 "300", 1, 86400, NULL,
+	 "seconds a failed client authentication count lasts"},
 	{"ephemeral", S_BOOL, OFF(ephemeral), "false", 0, 1, NULL,
 	 "serve from a private temporary database, removed at exit (db is "
 	 "ignored)"},
@@ -549,6 +567,19 @@ static int check_tls(const struct lk_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+static int check_trusted_proxies(const struct lk_config *c, char *err,
+                                 size_t errlen)
+{
+	struct netaddr_list *l = NULL;
+	char why[200];
+	if (netaddr_list_parse(c->trusted_proxies, &l, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "setting 'trusted_proxies': %s", why);
+		return -1;
+	}
+	netaddr_list_free(l);
+	return 0;
+}
+
 enum config_result config_load(struct lk_config *c, int argc, char **argv,
                                FILE *out, char *err, size_t errlen)
 {
@@ -610,7 +641,8 @@ enum config_result config_load(struct lk_config *c, int argc, char **argv,
 	if (check_issuer(c->issuer, err, errlen) != 0)
 		return CONFIG_ERR;
 	if (check_hook(c, err, errlen) != 0 || check_paths(c, err, errlen) != 0 ||
-	    check_tls(c, err, errlen) != 0)
+	    check_tls(c, err, errlen) != 0 ||
+	    check_trusted_proxies(c, err, errlen) != 0)
 		return CONFIG_ERR;
 	if (c->db[0] == '\0') {
 		snprintf(err, errlen, "setting 'db': must not be empty");

@@ -41,12 +41,17 @@ struct lk_config {
 	long max_param_length; /* bytes, one decoded value */
 	long max_connections;
 	long max_connections_per_address;
+	char *trusted_proxies; /* addresses and CIDR blocks; "" for none */
+	char *forwarded_header; /* x-forwarded-for | forwarded */
 	long idle_timeout;     /* seconds without a byte before closing */
 	char *tls_cert, *tls_key; /* PEM files; both or neither */
 	long threads;
 	long login_max_failures;
 	long login_max_failures_per_address;
 	long login_failure_window; /* seconds */
+	long client_auth_max_failures;
+	long client_auth_max_failures_per_address;
+	long client_auth_failure_window; /* seconds */
 	long ephemeral;        /* bool */
 	char *fixtures;        /* "" for none */
 	char *ready_file;      /* "" for none */

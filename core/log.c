@@ -245,8 +245,8 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 }
 
 void log_request(const char *method, const char *path, int status,
-                 const char *client_id, const char *grant_type,
-                 const char *error, double ms)
+                 const char *addr, const char *client_id,
+                 const char *grant_type, const char *error, double ms)
 {
 	char line[2048], ts[40];
 	size_t n;
@@ -255,22 +255,24 @@ void log_request(const char *method, const char *path, int status,
 		return;
 	stamp(ts, sizeof(ts));
 	if (log_json) {
-		char m[40], p[600], c[300], g[100];
+		char m[40], p[600], a[100], c[300], g[100];
 		json_escape(m, sizeof(m), method);
+		json_escape(a, sizeof(a), addr ? addr : "");
 		json_escape(p, sizeof(p), path);
 		json_escape(c, sizeof(c), client_id ? client_id : "");
 		json_escape(g, sizeof(g), grant_type ? grant_type : "");
 		n = (size_t)snprintf(line, sizeof(line),
 		    "{\"time\":\"%s\",\"level\":\"info\",\"where\":\"request\","
 		    "\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
-		    "\"client_id\":\"%s\",\"grant_type\":\"%s\",\"error\":\"%s\","
+		    "\"addr\":\"%s\",\"client_id\":\"%s\",\"grant_type\":\"%s\",\"error\":\"%s\","
 		    "\"ms\":%.3f}",
-		    ts, m, p, status, c, g, error ? error : "", ms);
+		    ts, m, p, status, a, c, g, error ? error : "", ms);
 	} else {
 		n = (size_t)snprintf(line, sizeof(line),
-		    "%s info request: %s %.512s %d client_id=%.256s grant_type=%.64s "
-		    "error=%s ms=%.3f",
-		    ts, method, path, status, client_id ? client_id : "-",
+		    "%s info request: %s %.512s %d addr=%.64s client_id=%.256s "
+		    "grant_type=%.64s error=%s ms=%.3f",
+		    ts, method, path, status, addr && addr[0] ? addr : "-",
+		    client_id ? client_id : "-",
 		    grant_type ? grant_type : "-", error ? error : "-", ms);
 		text_sanitize(line);
 	}

@@ -20,8 +20,8 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 
 /* One access-log line per HTTP request (fields already free of secrets). */
 void log_request(const char *method, const char *path, int status,
-                 const char *client_id, const char *grant_type,
-                 const char *error, double ms);
+                 const char *addr, const char *client_id,
+                 const char *grant_type, const char *error, double ms);
 
 /* Access lines (log_request) go through a buffer written by a thread of
  * its own every 100 ms; every other line is written at once, after what is

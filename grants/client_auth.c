@@ -159,6 +159,35 @@ static enum oauth_err secret_check(struct grants *g,
 	return OAUTH_OK;
 }
 
+/* The keys a secret check counts against (throttle.h), as login.c's for
+ * passwords: the client id and the address. Past half a limit a key gets
+ * one check per second (the rest are refused unchecked, so no worker
+ * waits); at the limit every attempt is refused unchecked until the
+ * window ends, the right secret too. A success forgets the client id's
+ * failures, never the address's. */
+static void secret_keys(const struct grants *g, const char *id,
+                        const char *addr, struct throttle_key keys[2])
+{
+	int per_id = g->client_auth_max_failures;
+	int per_addr = g->client_auth_max_failures_per_address;
+	keys[0] = (struct throttle_key){"client", id, per_id - per_id / 2, per_id,
+	                                true};
+	keys[1] = (struct throttle_key){"caddr", addr && addr[0] ? addr : NULL,
+	                                per_addr - per_addr / 2, per_addr, false};
+}
+
+static struct oauth_result throttled(enum throttle_verdict v,
+                                     const struct throttle_ticket *tk,
+                                     const char *id)
+{
+	if (v == THROTTLE_UNAVAILABLE)
+		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+	log_security("client authentication %s for a %s (client %s)",
+	             v == THROTTLE_SLOWED ? "slowed down" : "throttled",
+	             tk->stopped_by == 0 ? "client id" : "client address", id);
+	return OAUTH_FAIL(OAUTH_INVALID_CLIENT, CLIENT_AUTH_THROTTLED);
+}
+
 struct oauth_result client_authenticate(struct grants *g,
                                         const struct client_creds *cr,
                                         struct store_client *out)
@@ -188,18 +217,12 @@ struct oauth_result client_authenticate(struct grants *g,
 		                  "client authentication is required");
 
 	enum store_rc rc = store_client_get(g->store, id, out);
-	if (rc == STORE_NOT_FOUND) {
-		/* Same answer as a wrong secret. Timing can still tell that a
-		 * client with an Argon2id secret exists: client ids are
-		 * identifiers, not secrets (RFC 6749 section 2.2). */
-		return OAUTH_FAIL(OAUTH_INVALID_CLIENT, NULL);
-	}
-	if (rc != STORE_OK) {
+	if (rc != STORE_OK && rc != STORE_NOT_FOUND) {
 		log_errx("looking up client: %s", store_rc_str(rc));
 		return OAUTH_FAIL(rc == STORE_BUSY ? OAUTH_TEMPORARILY_UNAVAILABLE
 		                                   : OAUTH_SERVER_ERROR, NULL);
 	}
-	if (out->is_public) {
+	if (rc == STORE_OK && out->is_public) {
 		/* token_endpoint_auth_method "none": a public client cannot
 		 * keep a secret, so presenting one is a misconfiguration. */
 		if (secret != NULL && secret[0] != '\0') {
@@ -210,8 +233,29 @@ struct oauth_result client_authenticate(struct grants *g,
 		}
 		return OAUTH_RESULT_OK;
 	}
-	enum oauth_err e = secret ? secret_check(g, out, secret)
-	                          : OAUTH_INVALID_CLIENT;
+	if (secret == NULL) { /* nothing was guessed: nothing to count */
+		store_client_clear(out);
+		return OAUTH_FAIL(OAUTH_INVALID_CLIENT, NULL);
+	}
+	struct throttle_key keys[2];
+	struct throttle_ticket tk;
+	secret_keys(g, id, cr->remote_addr, keys);
+	enum throttle_verdict v =
+	    throttle_reserve(g->client_throttle, keys, 2, &tk);
+	if (v != THROTTLE_GO) {
+		store_client_clear(out);
+		return throttled(v, &tk, id);
+	}
+	/* An unknown client gets the same answer as a wrong secret, and
+	 * counts as a failure. Timing can still tell that a client with an
+	 * Argon2id secret exists: client ids are identifiers, not secrets
+	 * (RFC 6749 section 2.2). */
+	enum oauth_err e = rc == STORE_NOT_FOUND ? OAUTH_INVALID_CLIENT
+	                                         : secret_check(g, out, secret);
+	if (e == OAUTH_INVALID_CLIENT)
+		throttle_commit(g->client_throttle, &tk);
+	else
+		throttle_release(g->client_throttle, &tk, e == OAUTH_OK);
 	if (e != OAUTH_OK) {
 		store_client_clear(out);
 		return OAUTH_FAIL(e, NULL);

@@ -39,6 +39,10 @@ struct grants_config {
 	int login_max_failures;             /* per username and window */
 	int login_max_failures_per_address; /* per client address and window */
 	int64_t login_failure_window;       /* seconds */
+	/* Per client id, per address, and window; 0: no limit. */
+	int client_auth_max_failures;
+	int client_auth_max_failures_per_address;
+	int64_t client_auth_failure_window;       /* seconds */
 };
 
 struct grants;
@@ -55,6 +59,7 @@ struct client_creds {
 	bool basic; /* an Authorization: Basic header was sent */
 	const char *basic_id, *basic_secret;
 	const char *form_id, *form_secret; /* client_id, client_secret */
+	const char *remote_addr; /* for throttling failures; may be NULL */
 };
 
 struct token_request {
@@ -156,7 +161,8 @@ struct oauth_result grants_introspect(struct grants *g,
                                       const struct token_ref_request *rq,
                                       struct introspection *out,
                                       char **client_id);
-/* Forgets every counted login failure (the test double's reset). */
+/* Forgets every counted login and client authentication failure (the
+ * test double's reset). */
 void grants_forget_failures(struct grants *g);
 
 /* What a resource server learns of a Bearer access token (RFC 6750): the

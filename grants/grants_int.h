@@ -60,6 +60,9 @@ int token_verify(struct grants *g, const char *token, struct at_claims_read *out
 
 /* ---- client_auth.c -------------------------------------------------------- */
 
+#define CLIENT_AUTH_THROTTLED \
+	"too many failed client authentications; try again later"
+
 struct secret_cache;
 struct secret_cache *secret_cache_new(void);
 void secret_cache_free(struct secret_cache *sc);
@@ -84,19 +87,17 @@ struct oauth_result token_ref_auth(struct grants *g,
 bool kdf_slot_take(struct grants *g);
 void kdf_slot_give(struct grants *g);
 
-/* ---- throttle.c: failed-login counting ---------------------------------- */
+/* ---- throttle.c: failed attempts, reserved before the check ---------- */
 
-struct throttle;
-struct throttle *throttle_new(int64_t window_secs);
-void throttle_free(struct throttle *t);
-/* Failures of key (of a kind: "user", "addr") in the current window; a
- * NULL key has none. */
-int throttle_failures(struct throttle *t, const char *kind, const char *key);
-void throttle_fail(struct throttle *t, const char *kind, const char *key);
-void throttle_clear(struct throttle *t, const char *kind, const char *key);
-void throttle_clear_all(struct throttle *t);
+#include "throttle.h"
 
 /* ---- login.c: username and password ------------------------------------ */
+
+/* Where each user signed in lately (exempt from the per-username count). */
+struct known_logins;
+struct known_logins *known_logins_new(void);
+void known_logins_free(struct known_logins *k);
+void known_logins_forget(struct known_logins *k);
 
 #define LOGIN_WRONG "the username or password is wrong"
 #define LOGIN_THROTTLED "too many failed attempts; try again later"
@@ -225,9 +226,13 @@ struct grants {
 	struct signer *signer;
 	struct keyring *keyring;
 	struct secret_cache *secret_cache;
-	struct throttle *throttle;
+	struct throttle *throttle; /* logins (login.c) */
+	struct known_logins *known_logins; /* login.c */
 	int login_max_failures;
 	int login_max_failures_per_address;
+	struct throttle *client_throttle; /* client secrets (client_auth.c) */
+	int client_auth_max_failures;
+	int client_auth_max_failures_per_address;
 	int64_t refresh_token_ttl;
 	bool issue_refresh_token;
 	bool rotate_refresh_tokens;

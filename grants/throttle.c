@@ -1,12 +1,16 @@
 /*
- * throttle.c: counts failed logins per key (a username, a client address)
- * in fixed windows, so online guessing stops after a few tries while a
- * real user is locked out for one window at most.
+ * throttle.c: the throttle interface's wrappers (throttle.h) and its
+ * in-process backend, which counts failed attempts per key (a username, a
+ * client id, a client address) in fixed windows, so online guessing stops
+ * after a few tries while the owner of a key is held up for one window at
+ * most.
  *
  * A fixed table of keyed-hash slots: memory is bounded whatever an
  * attacker sends, and the per-process HMAC key means nobody can aim many
- * usernames at one slot. A flood of distinct keys can still push entries
- * out; the per-address limit is what bounds such a flood.
+ * keys at one slot. A flood of distinct keys can still push entries out
+ * (a collision costs the evicted key its count); the per-address limit is
+ * what bounds such a flood. One mutex guards the table; the hashes are
+ * computed before it is taken, so it is held for a few comparisons.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,108 +21,245 @@
 #include "grants_int.h"
 #include "strutil.h"
 
-#define SLOTS 8192
+/* ---- the wrappers ------------------------------------------------------- */
 
-struct slot {
-	unsigned char tag[16];
-	int64_t window_start;
-	int failures;
-};
-
-struct throttle {
-	pthread_mutex_t mu;
-	unsigned char key[32];
-	int64_t window;
-	struct slot slots[SLOTS];
-};
-
-struct throttle *throttle_new(int64_t window_secs)
+enum throttle_verdict throttle_reserve(struct throttle *t,
+                                       const struct throttle_key *keys,
+                                       size_t n, struct throttle_ticket *tk)
 {
-	struct throttle *t = xcalloc(1, sizeof(*t));
-	pthread_mutex_init(&t->mu, NULL);
-	t->window = window_secs;
-	if (crypto_random(t->key, sizeof(t->key)) != 0) {
-		throttle_free(t);
-		return NULL;
-	}
-	return t;
+	memset(tk, 0, sizeof(*tk));
+	tk->stopped_by = -1;
+	if (n > THROTTLE_MAX_KEYS)
+		n = THROTTLE_MAX_KEYS;
+	tk->keys = keys;
+	tk->n = n;
+	enum throttle_verdict v = t->ops->reserve(t, keys, n, tk);
+	tk->live = v == THROTTLE_GO;
+	return v;
+}
+
+void throttle_commit(struct throttle *t, struct throttle_ticket *tk)
+{
+	if (tk == NULL || !tk->live)
+		return;
+	t->ops->commit(t, tk);
+	tk->live = false;
+}
+
+void throttle_release(struct throttle *t, struct throttle_ticket *tk,
+                      bool succeeded)
+{
+	if (tk == NULL || !tk->live)
+		return;
+	t->ops->release(t, tk, succeeded);
+	tk->live = false;
+}
+
+void throttle_forget_all(struct throttle *t)
+{
+	t->ops->forget_all(t);
 }
 
 void throttle_free(struct throttle *t)
 {
-	if (t == NULL)
-		return;
-	pthread_mutex_destroy(&t->mu);
-	free(t);
+	if (t != NULL)
+		t->ops->destroy(t);
 }
 
-static struct slot *find(struct throttle *t, const char *kind, const char *key,
-                         unsigned char tag[16])
+/* ---- the memory backend ------------------------------------------------- */
+
+#define SLOTS 8192
+
+struct slot {
+	unsigned char tag[16];
+	int64_t window_start; /* of the failures; 0: none counted */
+	int64_t last_check;   /* when a reservation last went ahead */
+	int failures;
+	int pending;          /* reservations under way */
+};
+
+struct mem_throttle {
+	struct throttle base; /* first, as throttle.h asks */
+	pthread_mutex_t mu;
+	unsigned char key[32];
+	struct slot slots[SLOTS];
+};
+
+static void tag_of(const struct mem_throttle *m, const struct throttle_key *k,
+                   unsigned char tag[16])
 {
 	unsigned char mac[SHA256_LEN];
-	size_t kl = strlen(kind), vl = strlen(key);
+	size_t kl = strlen(k->kind), vl = strlen(k->value);
 	char *buf = malloc(kl + vl + 2);
 	if (buf == NULL)
 		abort();
-	memcpy(buf, kind, kl);
-	buf[kl] = '\0';
-	memcpy(buf + kl + 1, key, vl + 1);
-	hmac_sha256(t->key, sizeof(t->key), buf, kl + vl + 1, mac);
+	/* The NUL between kind and value keeps ("ab","c") from ("a","bc"). */
+	memcpy(buf, k->kind, kl + 1);
+	memcpy(buf + kl + 1, k->value, vl + 1);
+	hmac_sha256(m->key, sizeof(m->key), buf, kl + vl + 1, mac);
 	free(buf);
 	memcpy(tag, mac, 16);
-	return &t->slots[((size_t)mac[16] << 8 | mac[17]) % SLOTS];
 }
 
-int throttle_failures(struct throttle *t, const char *kind, const char *key)
+static struct slot *slot_of(struct mem_throttle *m, const unsigned char *tag)
 {
-	unsigned char tag[16];
-	int n = 0;
-	if (key == NULL)
-		return 0;
-	pthread_mutex_lock(&t->mu);
-	struct slot *s = find(t, kind, key, tag);
-	int64_t age = clock_now() - s->window_start;
-	/* A window that starts in the future (the test double's clock went
-	 * back) is over, not endless. */
-	if (memcmp(s->tag, tag, 16) == 0 && age >= 0 && age < t->window)
-		n = s->failures;
-	pthread_mutex_unlock(&t->mu);
-	return n;
+	return &m->slots[((size_t)tag[14] << 8 | tag[15]) % SLOTS];
 }
 
-void throttle_fail(struct throttle *t, const char *kind, const char *key)
+/* The slot's failures as of now: a window that has run out, or that
+ * starts in the future (the test double's clock went back), is over. */
+static int live_failures(struct mem_throttle *m, struct slot *s, int64_t now)
 {
-	unsigned char tag[16];
-	if (key == NULL)
-		return;
-	int64_t now = clock_now();
-	pthread_mutex_lock(&t->mu);
-	struct slot *s = find(t, kind, key, tag);
-	if (memcmp(s->tag, tag, 16) != 0 || now - s->window_start >= t->window ||
-	    now < s->window_start) {
-		memcpy(s->tag, tag, 16);
-		s->window_start = now;
+	if (s->window_start != 0 &&
+	    (now - s->window_start >= m->base.window || now < s->window_start)) {
+		s->window_start = 0;
 		s->failures = 0;
 	}
-	s->failures++;
-	pthread_mutex_unlock(&t->mu);
+	return s->failures;
 }
 
-void throttle_clear(struct throttle *t, const char *kind, const char *key)
+static enum throttle_verdict mem_reserve(struct throttle *t,
+                                         const struct throttle_key *keys,
+                                         size_t n, struct throttle_ticket *tk)
 {
-	unsigned char tag[16];
-	if (key == NULL)
-		return;
-	pthread_mutex_lock(&t->mu);
-	struct slot *s = find(t, kind, key, tag);
-	if (memcmp(s->tag, tag, 16) == 0)
-		memset(s, 0, sizeof(*s));
-	pthread_mutex_unlock(&t->mu);
+	struct mem_throttle *m = (struct mem_throttle *)t;
+	int64_t now = clock_now();
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].value != NULL)
+			tag_of(m, &keys[i], tk->handle[i]);
+
+	pthread_mutex_lock(&m->mu);
+	/* First every key is judged, then all are reserved: all or none. */
+	for (size_t i = 0; i < n; i++) {
+		if (keys[i].value == NULL)
+			continue;
+		struct slot *s = slot_of(m, tk->handle[i]);
+		if (memcmp(s->tag, tk->handle[i], 16) != 0)
+			continue; /* no count yet: this key goes ahead */
+		int failures = live_failures(m, s, now);
+		enum throttle_verdict v = THROTTLE_GO;
+		if (failures + s->pending >= keys[i].hard)
+			v = THROTTLE_REFUSED;
+		else if (keys[i].soft > 0 && failures >= keys[i].soft &&
+		         (s->pending > 0 || s->last_check == now))
+			v = THROTTLE_SLOWED;
+		if (v != THROTTLE_GO) {
+			pthread_mutex_unlock(&m->mu);
+			tk->stopped_by = (int)i;
+			return v;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (keys[i].value == NULL)
+			continue;
+		struct slot *s = slot_of(m, tk->handle[i]);
+		if (memcmp(s->tag, tk->handle[i], 16) != 0) {
+			/* Another key's slot (or an empty one) is taken over. */
+			memset(s, 0, sizeof(*s));
+			memcpy(s->tag, tk->handle[i], 16);
+		}
+		tk->had_failures[i] = s->failures > 0;
+		s->pending++;
+		s->last_check = now;
+	}
+	pthread_mutex_unlock(&m->mu);
+	return THROTTLE_GO;
 }
 
-void throttle_clear_all(struct throttle *t)
+/* The ticket's slot for key i, or NULL when another key took it over
+ * meanwhile (then this key's count is lost, as with any eviction). */
+static struct slot *ticket_slot(struct mem_throttle *m,
+                                const struct throttle_ticket *tk, size_t i)
 {
-	pthread_mutex_lock(&t->mu);
-	memset(t->slots, 0, sizeof(t->slots));
-	pthread_mutex_unlock(&t->mu);
+	if (tk->keys[i].value == NULL)
+		return NULL;
+	struct slot *s = slot_of(m, tk->handle[i]);
+	return memcmp(s->tag, tk->handle[i], 16) == 0 ? s : NULL;
+}
+
+static void mem_commit(struct throttle *t, struct throttle_ticket *tk)
+{
+	struct mem_throttle *m = (struct mem_throttle *)t;
+	int64_t now = clock_now();
+	pthread_mutex_lock(&m->mu);
+	for (size_t i = 0; i < tk->n; i++) {
+		struct slot *s = ticket_slot(m, tk, i);
+		if (s == NULL)
+			continue;
+		if (s->pending > 0)
+			s->pending--;
+		if (live_failures(m, s, now) == 0)
+			s->window_start = now;
+		s->failures++;
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void mem_release(struct throttle *t, struct throttle_ticket *tk,
+                        bool succeeded)
+{
+	struct mem_throttle *m = (struct mem_throttle *)t;
+	pthread_mutex_lock(&m->mu);
+	for (size_t i = 0; i < tk->n; i++) {
+		struct slot *s = ticket_slot(m, tk, i);
+		if (s == NULL)
+			continue;
+		if (s->pending > 0)
+			s->pending--;
+		if (succeeded && tk->keys[i].clear_on_success) {
+			s->failures = 0;
+			s->window_start = 0;
+		}
+		if (s->failures == 0 && s->pending == 0)
+			memset(s, 0, sizeof(*s)); /* nothing left to remember */
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void mem_forget_all(struct throttle *t)
+{
+	struct mem_throttle *m = (struct mem_throttle *)t;
+	pthread_mutex_lock(&m->mu);
+	/* Reservations under way are kept: their commit or release still
+	 * has to find them. */
+	for (size_t i = 0; i < SLOTS; i++) {
+		struct slot *s = &m->slots[i];
+		s->failures = 0;
+		s->window_start = 0;
+		s->last_check = 0;
+		if (s->pending == 0)
+			memset(s, 0, sizeof(*s));
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void mem_destroy(struct throttle *t)
+{
+	struct mem_throttle *m = (struct mem_throttle *)t;
+	pthread_mutex_destroy(&m->mu);
+	crypto_wipe(m->key, sizeof(m->key));
+	free(m);
+}
+
+static const struct throttle_ops mem_ops = {
+	.version = 1,
+	.name = "memory",
+	.reserve = mem_reserve,
+	.commit = mem_commit,
+	.release = mem_release,
+	.forget_all = mem_forget_all,
+	.destroy = mem_destroy,
+};
+
+struct throttle *throttle_memory_new(int64_t window_secs)
+{
+	struct mem_throttle *m = xcalloc(1, sizeof(*m));
+	m->base.ops = &mem_ops;
+	m->base.window = window_secs > 0 ? window_secs : 1;
+	pthread_mutex_init(&m->mu, NULL);
+	if (crypto_random(m->key, sizeof(m->key)) != 0) {
+		mem_destroy(&m->base);
+		return NULL;
+	}
+	return &m->base;
 }

@@ -4,6 +4,7 @@
  * once, look the grant up, check its flags once, run it. Also owns the
  * grants context's lifetime.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,8 +145,21 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	                         ? xstrdup(cfg->auto_approve_as)
 	                         : NULL;
 	g->secret_cache = secret_cache_new();
-	g->throttle = throttle_new(cfg->login_failure_window);
-	if (g->secret_cache == NULL || g->throttle == NULL) {
+	/* 0 (a config struct that never set them) is no limit; the
+	 * settings table never gives less than 2. */
+	g->client_auth_max_failures = cfg->client_auth_max_failures > 0
+	                                  ? cfg->client_auth_max_failures
+	                                  : INT_MAX;
+	g->client_auth_max_failures_per_address =
+	    cfg->client_auth_max_failures_per_address > 0
+	        ? cfg->client_auth_max_failures_per_address
+	        : INT_MAX;
+	g->throttle = throttle_memory_new(cfg->login_failure_window);
+	g->client_throttle =
+	    throttle_memory_new(cfg->client_auth_failure_window);
+	g->known_logins = known_logins_new();
+	if (g->secret_cache == NULL || g->throttle == NULL ||
+	    g->client_throttle == NULL || g->known_logins == NULL) {
 		snprintf(err, errlen, "no randomness for the secret cache key");
 		grants_free(g);
 		return -1;
@@ -175,6 +189,8 @@ void grants_free(struct grants *g)
 	keyring_free(g->keyring);
 	secret_cache_free(g->secret_cache);
 	throttle_free(g->throttle);
+	throttle_free(g->client_throttle);
+	known_logins_free(g->known_logins);
 	free(g->issuer);
 	free(g->auto_approve_as);
 	pthread_mutex_destroy(&g->hook_mu);
@@ -186,5 +202,7 @@ void grants_free(struct grants *g)
 
 void grants_forget_failures(struct grants *g)
 {
-	throttle_clear_all(g->throttle);
+	throttle_forget_all(g->throttle);
+	throttle_forget_all(g->client_throttle);
+	known_logins_forget(g->known_logins);
 }

@@ -229,6 +229,8 @@ static bool loopback_authority(const char *a)
  * this host. */
 static bool loopback(struct srv_req *rq)
 {
+	if (rq->forwarded) /* through a trusted proxy: from afar */
+		return false;
 	if (!(strcmp(rq->remote_addr, "::1") == 0 ||
 	      strncmp(rq->remote_addr, "127.", 4) == 0 ||
 	      strncmp(rq->remote_addr, "::ffff:127.", 11) == 0))
@@ -346,6 +348,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		rq->begun = true;
 		rq->method = method;
 		rq->path = xstrdup(url);
+		if (!peers_resolve(rq))
+			return respond_error(
+			    rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
+			                   "too many requests from this address "
+			                   "at once"), NULL);
 		return on_headers(rq);
 	}
 	if (*upload_size > 0) {
@@ -400,8 +407,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !rq->responded)
 		status = 0; /* the client went away before an answer */
 	double ms = ms_since(&rq->started);
-	log_request(rq->method, rq->path, status, rq->client_id, rq->grant_type,
-	            rq->error, ms);
+	peers_request_done(rq);
+	log_request(rq->method, rq->path, status, rq->remote_addr, rq->client_id,
+	            rq->grant_type, rq->error, ms);
 	metrics_request(rq->route ? rq->route->name : NULL, status, ms);
 	bool offloaded = rq->off_counted;
 	struct srv *s = rq->srv;
@@ -409,6 +417,16 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	if (offloaded)
 		offload_complete(s);
 	*req_cls = NULL;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: a graceful stop (drain.c) and the
+ * per-address connection count (peer.c) both follow connections. */
+static void on_connection(void *cls, struct MHD_Connection *c,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+	drain_on_connection(cls, c, socket_context, code);
+	peers_on_connection(cls, c, code);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -425,6 +443,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 /* Undoes what srv_start did before the daemon started. */
 static void srv_free_early(struct srv *s, int listen_fd)
 {
+	peers_free(s);
 	pthread_mutex_destroy(&s->fault_mu);
 	close(listen_fd);
 	free(s->issuer);
@@ -470,6 +489,10 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 		srv_free_early(s, listen_fd);
 		return -1;
 	}
+	if (peers_init(s, cfg, err, errlen) != 0) {
+		srv_free_early(s, listen_fd);
+		return -1;
+	}
 
 	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
 	                 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
@@ -491,19 +514,23 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 	}
 	offload_init(s, (int)cfg->on_refresh_hook_max_concurrent);
 	/* The TLS options come last so that without TLS they end the list. */
+	/* Behind trusted proxies peer.c applies the per-address limit,
+	 * exempting the proxies; MHD's cannot exempt anyone. */
+	unsigned per_ip = peers_any_trusted(s)
+	                      ? 0
+	                      : (unsigned)cfg->max_connections_per_address;
 	s->daemon = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, s,
+	    flags, 0, peers_accept, s, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, /* first, per MHD */
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 	    MHD_OPTION_URI_LOG_CALLBACK, req_new, s,
-	    MHD_OPTION_NOTIFY_CONNECTION, drain_on_connection, s,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_size,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)cfg->max_connections_per_address,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
 	    tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, key,
 	    MHD_OPTION_END);
@@ -533,6 +560,7 @@ void srv_stop(struct srv *s)
 		close(lfd); /* quiesced: ours to close, after the stop */
 	offload_free(s);
 	faults_free(s);
+	peers_free(s);
 	pthread_mutex_destroy(&s->fault_mu);
 	free(s->issuer);
 	free(s);

@@ -242,6 +242,10 @@ int main(int argc, char **argv)
 		.login_max_failures_per_address =
 		    (int)cfg.login_max_failures_per_address,
 		.login_failure_window = cfg.login_failure_window,
+		.client_auth_max_failures = (int)cfg.client_auth_max_failures,
+		.client_auth_max_failures_per_address =
+		    (int)cfg.client_auth_max_failures_per_address,
+		.client_auth_failure_window = cfg.client_auth_failure_window,
 	};
 	if (grants_new(st, &gc, &g, err, sizeof(err)) != 0) {
 		log_errx("%s", err);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "grants.h"
+#include "netaddr.h"
 #include "server.h"
 
 /* ---- form.c: application/x-www-form-urlencoded ------------------------- */
@@ -75,7 +76,12 @@ struct srv_req {
 	char *query;        /* raw, after '?'; NULL when the URI has none */
 	bool begun;         /* on_request has seen it */
 	const struct route *route;
-	char remote_addr[64]; /* numeric client address, "" if unknown */
+	/* The numeric client address, "" if unknown: the socket peer, or
+	 * the client a trusted proxy names (peer.c). */
+	char remote_addr[64];
+	bool forwarded;       /* a trusted proxy forwarded it (peer.c) */
+	bool addr_counted;    /* in peer.c's per-client request count */
+	struct netaddr client_addr; /* when addr_counted */
 	char *body;
 	size_t body_len;
 	size_t drained; /* bytes read past the limit */
@@ -137,6 +143,7 @@ struct srv {
 	/* control.c */
 	pthread_mutex_t fault_mu;
 	struct fault *faults;
+	struct peers *peers; /* peer.c */
 	/* drain.c */
 	atomic_bool stopping;    /* SIGTERM: answers say Connection: close */
 	atomic_int live_reqs;    /* requests begun and not completed */
@@ -178,6 +185,31 @@ bool drain_stopping(const struct srv *s);
  * newer ones, and waits (bounded) for the requests under way. Returns the
  * listening socket, which the caller closes after MHD_stop_daemon, or -1. */
 int drain(struct srv *s);
+
+/* ---- peer.c: the client's address behind trusted proxies -------------- */
+
+struct peers;
+/* From the trusted_proxies, forwarded_header and
+ * max_connections_per_address settings; -1 with err. peers_free undoes. */
+int peers_init(struct srv *s, const struct lk_config *cfg, char *err,
+               size_t errlen);
+void peers_free(struct srv *s);
+/* Whether any proxy is trusted: then MHD's per-address limit must be off,
+ * as peer.c applies it. */
+bool peers_any_trusted(const struct srv *s);
+/* MHD's accept policy: untrusted peers past the per-address limit are
+ * refused at once. */
+enum MHD_Result peers_accept(void *cls, const struct sockaddr *addr,
+                             socklen_t addrlen);
+/* From MHD_OPTION_NOTIFY_CONNECTION: counts untrusted peers' connections. */
+void peers_on_connection(struct srv *s, struct MHD_Connection *c,
+                         enum MHD_ConnectionNotificationCode code);
+/* On a request's first call: sets rq->remote_addr to the client a trusted
+ * proxy names and rq->forwarded. false: that client has
+ * max_connections_per_address requests under way already (answer 503).
+ * Every request it was called for gets peers_request_done. */
+bool peers_resolve(struct srv_req *rq);
+void peers_request_done(struct srv_req *rq);
 
 /* ---- router.c ----------------------------------------------------------- */
 

@@ -1,6 +1,8 @@
 """grant_type=password (RFC 6749 section 4.3) against the real latchkeyd:
 users from the CLI, Argon2id, same answer for unknown users and wrong
 passwords, and throttling of failed attempts."""
+import threading
+
 import jwt
 
 from lk_harness import LatchkeyTestCase, add_client, cli
@@ -99,3 +101,51 @@ class PasswordGrantTest(LatchkeyTestCase):
         for _ in range(2):
             self.login(s, "dave", "bad")
         self.assertEqual(self.login(s, "dave", "dave-password-1").status, 200)
+
+    def concurrent_logins(self, s, n, password, threads=None):
+        """n password grants for dave at once (released together by a
+        barrier); returns the responses."""
+        barrier = threading.Barrier(n)
+        out = [None] * n
+
+        def one(i):
+            barrier.wait()
+            out[i] = self.login(s, "dave", password)
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return out
+
+    def test_concurrent_failures_never_overshoot_the_limit(self):
+        """Issue 12, defect 7: 40 wrong passwords at once against a limit
+        of 5 checked 8 and could let one through. Each attempt is now
+        reserved before Argon2id runs: at most 5 are checked ("wrong"),
+        the rest are refused unchecked ("too many"), and the right password
+        afterwards is refused in that window."""
+        s = self.start("--login-max-failures", "5",
+                       "--login-max-failures-per-address", "1000",
+                       "--threads", "16")
+        rs = self.concurrent_logins(s, 40, "bad")
+        # Under valgrind an attempt may wait too long for an Argon2id slot:
+        # 503, its reservation given back unchecked.
+        busy = [r for r in rs if r.status == 503]
+        for r in busy:
+            self.assertOAuthError(r, 503, "temporarily_unavailable")
+        rs = [r for r in rs if r.status != 503]
+        for r in rs:
+            self.assertOAuthError(r, 400, "invalid_grant")
+        descs = [r.json()["error_description"] for r in rs]
+        wrong = descs.count("the username or password is wrong")
+        throttled = sum("too many" in d for d in descs)
+        self.assertEqual(wrong + throttled + len(busy), 40, descs)
+        self.assertLessEqual(wrong, 5, descs)
+        self.assertGreaterEqual(wrong, 1, descs)
+        for _ in range(5 - wrong):  # only where some were busy
+            r = self.login(s, "dave", "bad")
+            self.assertEqual(r.json()["error_description"],
+                             "the username or password is wrong")
+        r = self.login(s, "dave", "dave-password-1")
+        self.assertOAuthError(r, 400, "invalid_grant")
+        self.assertIn("too many", r.json()["error_description"])
