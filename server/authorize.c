@@ -129,6 +129,14 @@ static bool csrf_ok(struct srv *s, const char *cookie, const char *sent)
 	return ok;
 }
 
+bool form_guard_ok(struct srv_req *rq, const struct form *f)
+{
+	struct srv *s = rq->srv;
+	return same_origin(rq) &&
+	       csrf_ok(s, req_cookie(rq, cookie_name(s, COOKIE_CSRF)),
+	               form_param(f, "csrf"));
+}
+
 /* Set-Cookie values, owned until the response is queued. */
 struct cookies {
 	char *v[2];
@@ -257,10 +265,7 @@ enum MHD_Result h_authorize(struct srv_req *rq)
 	}
 	const char *action = post ? form_param(&f, "action") : NULL;
 	struct srv *s = rq->srv;
-	if (action != NULL &&
-	    (!same_origin(rq) ||
-	     !csrf_ok(s, req_cookie(rq, cookie_name(s, COOKIE_CSRF)),
-	              form_param(&f, "csrf")))) {
+	if (action != NULL && !form_guard_ok(rq, &f)) {
 		form_free(&f);
 		return error_page(rq, "This form has expired or did not come from "
 		                  "this site. Go back to the application and "

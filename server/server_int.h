@@ -234,6 +234,10 @@ enum MHD_Result h_metadata(struct srv_req *rq);
 enum MHD_Result h_healthz(struct srv_req *rq);
 enum MHD_Result h_metrics(struct srv_req *rq);
 enum MHD_Result h_authorize(struct srv_req *rq); /* authorize.c */
+/* authorize.c: the one guard of every HTML form this server renders: the
+ * browser says the POST came from our own origin, and the form's csrf
+ * field is the MAC of the browser's lk_csrf cookie. */
+bool form_guard_ok(struct srv_req *rq, const struct form *f);
 enum MHD_Result h_resource(struct srv_req *rq);  /* resource.c */
 /* control.c: the test double's /_control/ endpoints */
 enum MHD_Result h_control_clock(struct srv_req *rq);
