@@ -52,7 +52,9 @@ class ClientCredentialsTest(LatchkeyTestCase):
         self.assertEqual(claims["scope"], "read write")
         self.assertEqual(claims["exp"] - claims["iat"], 3600)
         self.assertLessEqual(abs(claims["iat"] - time.time()), 5)
-        self.assertNotIn("aud", claims)
+        # RFC 9068 section 2.2: aud is required; without the audience
+        # setting or client audiences it is the issuer (issue 12).
+        self.assertEqual(claims["aud"], s.issuer)
         self.assertGreaterEqual(len(claims["jti"]), 22)
 
     def test_client_secret_post(self):
