@@ -69,7 +69,7 @@ class ClientCredentialsTest(LatchkeyTestCase):
 
     def test_basic_credentials_are_form_urlencoded(self):
         # A caller-chosen secret with characters that form-encoding changes.
-        secret = "a+b%c:d e"
+        secret = "a+b%c:d e, and 16+"
         add_client(self.db, "odd", "--id", "odd.client~1", "--secret", secret)
         s = self.start()
         r = s.token({"grant_type": "client_credentials"},
