@@ -101,6 +101,7 @@ struct authz_request {
 	const char *response_type, *client_id, *redirect_uri, *scope, *state;
 	const char *code_challenge, *code_challenge_method;
 	const char *prompt, *login_hint;
+	const char *resource; /* RFC 8707; NULL: none */
 	/* The first parameter sent more than once, or NULL (section 3.1). */
 	const char *repeated;
 	bool client_or_uri_repeated; /* client_id or redirect_uri, then */

@@ -93,6 +93,7 @@ static void form_open(struct buf *b, const struct page_form *f)
 	static const char *const names[] = {
 		"response_type", "client_id", "redirect_uri", "scope", "state",
 		"code_challenge", "code_challenge_method", "prompt", "login_hint",
+		"resource",
 	};
 	put(b, "<form method=\"post\" action=\"/authorize\">\n");
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
