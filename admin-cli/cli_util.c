@@ -56,6 +56,16 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	    "refresh tokens as the server's setting says"},
 	[OPT_AUTO_APPROVE_AS] = {"auto-approve-as", ADM_OPT_ARG, "USERNAME",
 	                         "tests only (see above); '' off, or 'default'"},
+	[OPT_AUDIENCE] = {"audience", ADM_OPT_ARG | ADM_OPT_LIST, "AUD",
+	                  "aud of this client's access tokens (repeatable)"},
+	[OPT_INTROSPECT] = {"introspect", 0, NULL,
+	                    "may call /introspect (see above)"},
+	[OPT_NO_INTROSPECT] = {"no-introspect", 0, NULL,
+	                       "may not call /introspect when the server "
+	                       "requires the flag"},
+	[OPT_ALLOW_WEAK_SECRET] = {"allow-weak-secret", 0, NULL,
+	                           "accept a --secret shorter than 16 "
+	                           "characters"},
 	[OPT_PASSWORD_STDIN] = {"password-stdin", 0, NULL,
 	                        "read the password from stdin's first line"},
 	[OPT_CLIENT] = {"client", ADM_OPT_ARG, "ID",

@@ -10,6 +10,10 @@
  * `add` and `update` share one table of field options (client_fields), so
  * a new client setting is one setter and one row.
  *
+ * Client ids starting with "u_" are refused: that is the prefix of user
+ * ids, and a client's id is the sub of its tokens (validate.h). A secret
+ * the caller chooses needs 16 characters unless --allow-weak-secret.
+ *
  * auto_approve_as is for test suites: the server's /authorize approves
  * every request of such a client as the named user, with no login or
  * consent page. The name is stored as given and only looked up when the
@@ -38,6 +42,10 @@ static const struct adm_word_kind scope_kind = {
 
 static const struct adm_word_kind uri_kind = {
 	"redirect URI", VALID_REDIRECT_URI_RULE, false, valid_redirect_uri,
+};
+
+static const struct adm_word_kind audience_kind = {
+	"audience", VALID_AUDIENCE_RULE, false, valid_audience,
 };
 
 static int set_words(char **field, const struct adm_optval *ov,
@@ -87,6 +95,8 @@ static int set_scopes(struct store_client *c, const struct adm_optval *ov)
 { return set_words(&c->scopes, ov, &scope_kind); }
 static int set_uris(struct store_client *c, const struct adm_optval *ov)
 { return set_words(&c->redirect_uris, ov, &uri_kind); }
+static int set_audiences(struct store_client *c, const struct adm_optval *ov)
+{ return set_words(&c->audiences, ov, &audience_kind); }
 static int set_access_ttl(struct store_client *c, const struct adm_optval *ov)
 { return set_ttl(&c->access_token_ttl, ov, "access-token lifetime"); }
 static int set_refresh_ttl(struct store_client *c, const struct adm_optval *ov)
@@ -129,6 +139,14 @@ static int set_issue_default(struct store_client *c,
                              const struct adm_optval *ov)
 { (void)ov; c->issue_refresh_token = STORE_DEFAULT; return ADM_EXIT_OK; }
 
+/* --introspect and --no-introspect (check_exclusive: not both). */
+static int set_introspect_on(struct store_client *c,
+                             const struct adm_optval *ov)
+{ (void)ov; c->introspect = true; return ADM_EXIT_OK; }
+static int set_introspect_off(struct store_client *c,
+                              const struct adm_optval *ov)
+{ (void)ov; c->introspect = false; return ADM_EXIT_OK; }
+
 /* Options that set a client field, for both `add` and `update` (which
  * options each command accepts is main.c's table). */
 static const struct client_field {
@@ -146,8 +164,26 @@ static const struct client_field {
 	{OPT_NO_ISSUE_REFRESH_TOKEN, set_issue_off},
 	{OPT_DEFAULT_ISSUE_REFRESH_TOKEN, set_issue_default},
 	{OPT_AUTO_APPROVE_AS, set_auto_approve},
+	{OPT_AUDIENCE, set_audiences},
+	{OPT_INTROSPECT, set_introspect_on},
+	{OPT_NO_INTROSPECT, set_introspect_off},
 };
 #define NFIELDS (sizeof(client_fields) / sizeof(client_fields[0]))
+
+/* Of a group of options that set one field, at most one may be given. */
+static int check_group(const struct adm_args *a, const enum adm_opt *group,
+                       size_t n)
+{
+	const char *given[3];
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < 3; i++)
+		if (adm_has(a, group[i]))
+			given[k++] = adm_opts[group[i]].name;
+	if (k < 2)
+		return ADM_EXIT_OK;
+	return adm_fail(ADM_EXIT_USAGE, "--%s and --%s exclude each other",
+	                given[0], given[1]);
+}
 
 /* Options that set the same field to different values. Checked before
  * anything is looked up, as it depends on the command line alone. */
@@ -158,15 +194,14 @@ static int check_exclusive(const struct adm_args *a)
 		OPT_NO_ISSUE_REFRESH_TOKEN,
 		OPT_DEFAULT_ISSUE_REFRESH_TOKEN,
 	};
-	const char *given[3];
-	size_t n = 0;
-	for (size_t i = 0; i < sizeof(issue) / sizeof(issue[0]); i++)
-		if (adm_has(a, issue[i]))
-			given[n++] = adm_opts[issue[i]].name;
-	if (n < 2)
-		return ADM_EXIT_OK;
-	return adm_fail(ADM_EXIT_USAGE, "--%s and --%s exclude each other",
-	                given[0], given[1]);
+	static const enum adm_opt introspect[] = {
+		OPT_INTROSPECT, OPT_NO_INTROSPECT,
+	};
+	int rc = check_group(a, issue, sizeof(issue) / sizeof(issue[0]));
+	if (rc == ADM_EXIT_OK)
+		rc = check_group(a, introspect,
+		                 sizeof(introspect) / sizeof(introspect[0]));
+	return rc;
 }
 
 /* Applies every field option given, then checks the rules that span
@@ -182,6 +217,8 @@ static int apply_fields(const struct adm_args *a, struct store_client *c)
 			return rc;
 	}
 	const char *why = valid_grants_check(c->is_public, c->grant_types);
+	if (why == NULL)
+		why = valid_introspect_check(c->is_public, c->introspect);
 	if (why != NULL)
 		return adm_fail(ADM_EXIT_USAGE, "%s", why);
 	return ADM_EXIT_OK;
@@ -202,6 +239,33 @@ static int make_secret(const char *given, char **secret, char **hash)
 	crypto_free_str(*secret);
 	*secret = NULL;
 	return adm_fail(ADM_EXIT_RUNTIME, "cannot create the client secret");
+}
+
+/* A caller-chosen secret: valid, and 16 characters or more unless
+ * --allow-weak-secret says otherwise, out loud (issue 12, defect 10: a
+ * short secret can be guessed at the token endpoint). */
+static int check_secret(const struct adm_args *a, const char *given)
+{
+	bool allow_weak = adm_has(a, OPT_ALLOW_WEAK_SECRET);
+	if (given == NULL && allow_weak)
+		return adm_fail(ADM_EXIT_USAGE, "--allow-weak-secret applies to "
+		                "--secret only: a generated secret is never weak");
+	if (given == NULL)
+		return ADM_EXIT_OK;
+	if (!valid_secret(given))
+		return adm_fail(ADM_EXIT_USAGE,
+		                "invalid --secret: " VALID_SECRET_RULE);
+	if (valid_secret_chosen(given))
+		return ADM_EXIT_OK;
+	if (!allow_weak)
+		return adm_fail(ADM_EXIT_USAGE,
+		                "invalid --secret: " VALID_SECRET_CHOSEN_RULE
+		                "; leave --secret out for a generated one, or "
+		                "add --allow-weak-secret");
+	adm_err("warning: --allow-weak-secret: the secret has %zu "
+	        "characters, fewer than %d; it may be guessed",
+	        strlen(given), VALID_SECRET_CHOSEN_MIN);
+	return ADM_EXIT_OK;
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -233,6 +297,8 @@ static json_t *client_json(const struct store_client *c, bool with_secret,
 	json_object_set_new(o, "on_refresh", adm_json_str(c->on_refresh));
 	json_object_set_new(o, "auto_approve_as",
 	                    adm_json_str(c->auto_approve_as));
+	json_object_set_new(o, "audiences", adm_json_words(c->audiences));
+	json_object_set_new(o, "introspect", json_boolean(c->introspect));
 	json_object_set_new(o, "created_at", json_integer(c->created_at));
 	json_object_set_new(o, "updated_at", json_integer(c->updated_at));
 	return o;
@@ -293,6 +359,8 @@ static void client_print(const struct adm_ctx *ctx,
 		{"on_refresh", c->on_refresh != NULL ? c->on_refresh
 		                                     : SERVER_SETTING},
 		{"auto_approve_as", auto_approve_text(c->auto_approve_as)},
+		{"audiences", c->audiences},
+		{"introspect", c->introspect ? "yes" : "no"},
 		{"created", adm_time(c->created_at, created)},
 		{"updated", adm_time(c->updated_at, updated)},
 	};
@@ -348,6 +416,10 @@ int cmd_client_add(struct adm_ctx *ctx)
 	rc = check_exclusive(a);
 	if (rc != ADM_EXIT_OK)
 		return rc;
+	if (id != NULL && valid_client_id_reserved(id))
+		return adm_fail(ADM_EXIT_USAGE,
+		                "invalid client id '%s': "
+		                VALID_CLIENT_ID_RESERVED_RULE, id);
 	if (id != NULL && !valid_client_id(id))
 		return adm_fail(ADM_EXIT_USAGE,
 		                "invalid client id '%s': " VALID_CLIENT_ID_RULE, id);
@@ -355,9 +427,9 @@ int cmd_client_add(struct adm_ctx *ctx)
 		return adm_fail(ADM_EXIT_USAGE,
 		                "--public and --secret exclude each other: a "
 		                "public client has no secret");
-	if (given != NULL && !valid_secret(given))
-		return adm_fail(ADM_EXIT_USAGE,
-		                "invalid --secret: " VALID_SECRET_RULE);
+	rc = check_secret(a, given);
+	if (rc != ADM_EXIT_OK)
+		return rc;
 
 	rc = check_name(ctx->argv[0]);
 	if (rc != ADM_EXIT_OK)

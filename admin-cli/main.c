@@ -44,7 +44,9 @@ struct adm_cmd {
 	 ADM_O(OPT_ACCESS_TOKEN_TTL) | ADM_O(OPT_REFRESH_TOKEN_TTL) |     \
 	 ADM_O(OPT_ON_REFRESH) | ADM_O(OPT_ISSUE_REFRESH_TOKEN) |         \
 	 ADM_O(OPT_NO_ISSUE_REFRESH_TOKEN) |                              \
-	 ADM_O(OPT_DEFAULT_ISSUE_REFRESH_TOKEN) | ADM_O(OPT_AUTO_APPROVE_AS))
+	 ADM_O(OPT_DEFAULT_ISSUE_REFRESH_TOKEN) | ADM_O(OPT_AUTO_APPROVE_AS) | \
+	 ADM_O(OPT_AUDIENCE) | ADM_O(OPT_INTROSPECT) |                    \
+	 ADM_O(OPT_NO_INTROSPECT))
 
 /* The refresh settings, for the --help of `client add` and `update`. */
 #define REFRESH_DETAIL                                                   \
@@ -59,7 +61,12 @@ struct adm_cmd {
 	"--auto-approve-as is for test suites only: /authorize approves\n" \
 	"every request of this client as that user without a login or\n"  \
 	"consent page. '' turns it off for this client, 'default' leaves\n" \
-	"it to the server's setting. The user need not exist yet."
+	"it to the server's setting. The user need not exist yet.\n\n"   \
+	"--audience sets the aud of the client's access tokens (several:\n" \
+	"a JSON array); a token request's resource parameter may pick\n"  \
+	"one. Without any: the server's audience setting, else its\n"     \
+	"issuer. --introspect lets the client call /introspect when the\n" \
+	"server's introspection_requires_flag is on."
 
 static const struct adm_cmd commands[] = {
 	{.name = "migrate", .fn = cmd_migrate, .flags = CMD_NO_MIGRATE,
@@ -69,10 +76,12 @@ static const struct adm_cmd commands[] = {
 
 	{.name = "client", .sub = "add", .fn = cmd_client_add,
 	 .opts = CLIENT_FIELDS | ADM_O(OPT_ID) | ADM_O(OPT_SECRET) |
-	         ADM_O(OPT_PUBLIC),
+	         ADM_O(OPT_PUBLIC) | ADM_O(OPT_ALLOW_WEAK_SECRET),
 	 .min_args = 1, .max_args = 1, .synopsis = "NAME",
 	 .summary = "register a client and print its id and secret",
 	 .detail = "The secret is printed once and only its hash is stored.\n"
+	           "A --secret needs 16 characters or more; --allow-weak-\n"
+	           "secret accepts a shorter one (and says so on stderr).\n"
 	           "Without --grant, a confidential client gets\n"
 	           "client_credentials and a public client authorization_code\n"
 	           "and refresh_token.\n\n" REFRESH_DETAIL},
@@ -80,8 +89,9 @@ static const struct adm_cmd commands[] = {
 	 .opts = CLIENT_FIELDS | ADM_O(OPT_NAME),
 	 .min_args = 1, .max_args = 1, .synopsis = "ID",
 	 .summary = "change a client's settings (not its type or secret)",
-	 .detail = "A list option (--grant, --scope, --redirect-uri) replaces\n"
-	           "the whole list; an empty value ('') empties it.\n\n"
+	 .detail = "A list option (--grant, --scope, --redirect-uri,\n"
+	           "--audience) replaces the whole list; an empty value ('')\n"
+	           "empties it.\n\n"
 	           REFRESH_DETAIL},
 	{.name = "client", .sub = "list", .fn = cmd_client_list,
 	 .synopsis = "", .summary = "list clients"},

@@ -93,7 +93,12 @@ static const struct setting settings[] = {
 	{"signing_alg", S_STR, OFF(signing_alg), "ES256", 0, 0, algs,
 	 "access token signature algorithm for new keys"},
 	{"audience", S_STR, OFF(audience), "", 0, 0, NULL,
-	 "aud claim of access tokens; empty for none"},
+	 "aud of access tokens of clients without audiences of their own; "
+	 "empty: the issuer"},
+	{"introspection_requires_flag", S_BOOL,
+	 OFF(introspection_requires_flag), "false", 0, 1, NULL,
+	 "only clients with the introspect flag may call /introspect "
+	 "(recommended in production)"},
 	{"max_body_size", S_INT, OFF(max_body_size), "16384", 256, 16777216,
 	 NULL, "largest request body in bytes; larger gets 413"},
 	{"max_header_size", S_INT, OFF(max_header_size), "16384", 2048,

@@ -34,7 +34,8 @@ struct lk_config {
 	long session_ttl;           /* seconds */
 	char *auto_approve_as;      /* "" for off */
 	char *signing_alg;     /* ES256 | RS256 */
-	char *audience;        /* "" means no aud claim */
+	char *audience;        /* "": the issuer is the default aud */
+	long introspection_requires_flag; /* bool */
 	long max_body_size;    /* bytes */
 	long max_header_size;  /* bytes: request line and headers */
 	long max_params;       /* form or query parameters per request */

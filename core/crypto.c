@@ -27,7 +27,9 @@ char *crypto_random_id(size_t nbytes)
 {
 	for (;;) {
 		char *id = crypto_random_token(nbytes);
-		if (id == NULL || id[0] != '-')
+		/* Not "u_" either: that prefix is the users' (their sub),
+		 * and a client id must never equal a user's sub. */
+		if (id == NULL || (id[0] != '-' && strncmp(id, "u_", 2) != 0))
 			return id;
 		free(id);
 	}

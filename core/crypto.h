@@ -19,7 +19,9 @@ char *crypto_random_token(size_t nbytes);
 /* The same for identifiers an operator types (client ids, token ids,
  * families): base64url may start with '-', and such an id would read as
  * an option on a command line (`latchkey token revoke -x...`), so those
- * draws are discarded, one in 64. */
+ * draws are discarded, one in 64. So are those that start with "u_", the
+ * prefix of user ids (validate.h): a generated client id never equals a
+ * user's sub (RFC 9068 section 5). */
 char *crypto_random_id(size_t nbytes);
 
 /* Unpadded base64url (RFC 4648 section 5) or, with std, unpadded standard

@@ -4,8 +4,9 @@
  *
  * Each rule cites where it comes from: RFC 3986 for ids and URIs, RFC 6749
  * for secrets, scopes, grant types and redirect URIs, migration 0002 for
- * the on_refresh policies. Whether a client or user exists is not checked
- * here; that is the store's business.
+ * the on_refresh policies, RFC 9068 for audiences and the user id prefix
+ * that client ids may not take. Whether a client or user exists is not
+ * checked here; that is the store's business.
  */
 #include "validate.h"
 
@@ -38,9 +39,16 @@ static bool unreserved(unsigned char c)
 static bool vschar(unsigned char c) { return c >= 0x20 && c <= 0x7e; }
 static bool visible(unsigned char c) { return c > 0x20 && c < 0x7f; }
 
+bool valid_client_id_reserved(const char *id)
+{
+	return strncmp(id, VALID_USER_ID_PREFIX,
+	               sizeof(VALID_USER_ID_PREFIX) - 1) == 0;
+}
+
 bool valid_client_id(const char *id)
 {
-	return all_chars(id, 1, VALID_CLIENT_ID_MAX, unreserved);
+	return all_chars(id, 1, VALID_CLIENT_ID_MAX, unreserved) &&
+	       !valid_client_id_reserved(id);
 }
 
 bool valid_client_name(const char *name)
@@ -61,6 +69,19 @@ bool valid_client_name(const char *name)
 bool valid_secret(const char *secret)
 {
 	return all_chars(secret, 1, VALID_SECRET_MAX, vschar);
+}
+
+/* Issue 12: a secret a person picked may be short enough to guess online;
+ * a generated one has 256 bits. */
+bool valid_secret_chosen(const char *secret)
+{
+	return valid_secret(secret) &&
+	       strlen(secret) >= VALID_SECRET_CHOSEN_MIN;
+}
+
+bool valid_audience(const char *aud)
+{
+	return all_chars(aud, 1, VALID_AUDIENCE_MAX, visible);
 }
 
 bool valid_scope(const char *scope)
@@ -192,5 +213,14 @@ const char *valid_grants_check(bool is_public, const char *grant_type_list)
 		return "a public client cannot use the client_credentials "
 		       "grant (RFC 6749 section 4.4: confidential clients "
 		       "only)";
+	return NULL;
+}
+
+const char *valid_introspect_check(bool is_public, bool introspect)
+{
+	if (is_public && introspect)
+		return "a public client cannot introspect (RFC 7662 section "
+		       "2.1: the caller authenticates as a confidential "
+		       "client)";
 	return NULL;
 }

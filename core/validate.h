@@ -19,6 +19,14 @@
 #define VALID_CLIENT_ID_MAX 128
 #define VALID_CLIENT_NAME_MAX 256
 #define VALID_SECRET_MAX 512
+/* A secret the operator chooses (`client add --secret`) needs this many
+ * characters unless --allow-weak-secret; fixtures only warn. */
+#define VALID_SECRET_CHOSEN_MIN 16
+#define VALID_AUDIENCE_MAX 2048
+/* What every user_id starts with (`latchkey user add`, fixtures): the sub
+ * of a user's tokens. Client ids may not start with it, so the sub of a
+ * client's tokens (its id) never equals a user's (RFC 9068 section 5). */
+#define VALID_USER_ID_PREFIX "u_"
 #define VALID_REDIRECT_URI_MAX 2048
 #define VALID_USERNAME_MAX 128
 #define VALID_PASSWORD_MIN 8
@@ -32,11 +40,20 @@
 #define VALID_CLIENT_ID_RULE \
 	"1 to " VALID_STR(VALID_CLIENT_ID_MAX) " characters of " \
 	"A-Z a-z 0-9 . _ ~ -"
+#define VALID_CLIENT_ID_RESERVED_RULE \
+	"ids starting with " VALID_USER_ID_PREFIX " are reserved for users " \
+	"(the sub of their tokens; RFC 9068 section 5)"
 #define VALID_CLIENT_NAME_RULE \
 	"1 to " VALID_STR(VALID_CLIENT_NAME_MAX) " bytes of UTF-8 without " \
 	"control characters"
 #define VALID_SECRET_RULE \
 	"1 to " VALID_STR(VALID_SECRET_MAX) " printable ASCII characters"
+#define VALID_SECRET_CHOSEN_RULE \
+	"a chosen secret needs at least " VALID_STR(VALID_SECRET_CHOSEN_MIN) \
+	" characters"
+#define VALID_AUDIENCE_RULE \
+	"1 to " VALID_STR(VALID_AUDIENCE_MAX) " printable ASCII characters " \
+	"without spaces (a URI such as https://api.example, or a name)"
 #define VALID_SCOPE_RULE \
 	"a scope is printable ASCII without space, '\"' or '\\' " \
 	"(RFC 6749 section 3.3)"
@@ -56,12 +73,22 @@
 	"the password must be " VALID_STR(VALID_PASSWORD_MIN) " to " \
 	VALID_STR(VALID_PASSWORD_MAX) " bytes long"
 
-/* 1-128 characters of [A-Za-z0-9._~-] (RFC 3986 unreserved). */
+/* 1-128 characters of [A-Za-z0-9._~-] (RFC 3986 unreserved), not
+ * starting with VALID_USER_ID_PREFIX. */
 bool valid_client_id(const char *id);
+/* Whether id starts with VALID_USER_ID_PREFIX, for the message that says
+ * why valid_client_id refused it. Ids already stored keep working. */
+bool valid_client_id_reserved(const char *id);
 /* 1-256 bytes of UTF-8 without control characters (C0, DEL, C1). */
 bool valid_client_name(const char *name);
 /* 1-512 characters of %x20-7E (RFC 6749 appendix A.2, VSCHAR). */
 bool valid_secret(const char *secret);
+/* A valid_secret of at least VALID_SECRET_CHOSEN_MIN characters. */
+bool valid_secret_chosen(const char *secret);
+/* One aud value (RFC 9068 section 2.2, RFC 7519 section 4.1.3): 1-2048
+ * characters of %x21-7E, so a list of them is space-separated like the
+ * other lists. */
+bool valid_audience(const char *aud);
 /* One RFC 6749 section 3.3 scope-token. */
 bool valid_scope(const char *scope);
 /* One of the grant types Latchkey implements, by its exact name. */
@@ -83,5 +110,9 @@ const char *valid_on_refresh(const char *s);
  * needed, and RFC 6749 section 4.4 keeps client_credentials for
  * confidential clients. */
 const char *valid_grants_check(bool is_public, const char *grant_types);
+/* NULL when a client of this type may have the introspect flag, else why
+ * not: a public client cannot authenticate to /introspect (RFC 7662
+ * section 2.1). */
+const char *valid_introspect_check(bool is_public, bool introspect);
 
 #endif

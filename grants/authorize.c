@@ -339,6 +339,17 @@ static bool check_request(struct authz *a)
 	return true;
 }
 
+/* RFC 8707 section 2: a resource must be one of the client's audiences;
+ * the code remembers it, and its tokens carry it as their aud. */
+static bool check_resource(struct authz *a)
+{
+	const char *res = a->rq->resource;
+	if (res == NULL || audience_allowed(a->g, &a->cl, res))
+		return true;
+	redirect_error(a, OAUTH_INVALID_TARGET, NULL);
+	return false;
+}
+
 /* The signed-in user from the session cookie, if it is good. */
 static void read_session(struct authz *a)
 {
@@ -451,6 +462,7 @@ static void issue_code(struct authz *a)
 		.code_challenge = (char *)a->rq->code_challenge,
 		.code_challenge_method = (char *)m, .issued_at = now,
 		.expires_at = now + a->g->authorization_code_ttl,
+		.resource = (char *)a->rq->resource,
 	};
 	enum store_rc rc = store_code_add(a->g->store, &c);
 	if (rc != STORE_OK) {
@@ -578,7 +590,8 @@ void grants_authorize(struct grants *g, const struct authz_request *rq,
 
 	memset(out, 0, sizeof(*out));
 	out->session_ttl = g->session_ttl;
-	if (!check_client_and_uri(&a) || !check_request(&a))
+	if (!check_client_and_uri(&a) || !check_request(&a) ||
+	    !check_resource(&a))
 		goto done;
 	if (!parse_prompt(rq->prompt, &p)) {
 		redirect_error(&a, OAUTH_INVALID_REQUEST, "prompt must be none, "

@@ -86,6 +86,26 @@ static struct oauth_result check(const struct store_code *c,
 	return OAUTH_RESULT_OK;
 }
 
+/* RFC 8707 section 2.2: a code issued for a resource gives tokens for that
+ * resource alone. The token request may name it again but not another,
+ * and it must still be one of the client's audiences. *aud is the client
+ * as token_issue sees it, its audiences narrowed to the resource. */
+static struct oauth_result code_resource(const struct grants *g,
+                                         const struct store_code *c,
+                                         const struct token_request *rq,
+                                         struct store_client *aud)
+{
+	if (c->resource == NULL)
+		return OAUTH_RESULT_OK;
+	if ((rq->resource != NULL && strcmp(rq->resource, c->resource) != 0) ||
+	    !audience_allowed(g, aud, c->resource))
+		return OAUTH_FAIL(OAUTH_INVALID_TARGET, "the resource is not the "
+		                  "one the code was issued for, or no longer an "
+		                  "audience of the client");
+	aud->audiences = c->resource; /* borrowed from c */
+	return OAUTH_RESULT_OK;
+}
+
 struct oauth_result grant_authorization_code(struct grants *g,
                                              const struct token_request *rq,
                                              const struct store_client *cl,
@@ -112,6 +132,9 @@ struct oauth_result grant_authorization_code(struct grants *g,
 		r = replayed(g, hash);
 	else
 		r = check(&c, rq, cl);
+	struct store_client aud = *cl; /* a shallow copy: nothing to free */
+	if (r.err == OAUTH_OK)
+		r = code_resource(g, &c, rq, &aud);
 	/* The client may have lost scopes since /authorize: it gets only
 	 * those it still has, and the response's scope says so (5.1). */
 	if (r.err == OAUTH_OK)
@@ -122,7 +145,7 @@ struct oauth_result grant_authorization_code(struct grants *g,
 			.scope = scope, .with_refresh = refresh_enabled(g, cl),
 			.consume_code_hash = hash,
 		};
-		r = token_issue(g, cl, &o, out);
+		r = token_issue(g, &aud, &o, out);
 		if (r.err == OAUTH_INVALID_GRANT) /* lost the race: a replay */
 			r = replayed(g, hash);
 	}

@@ -22,7 +22,9 @@
 
 struct grants_config {
 	const char *issuer;       /* iss claim and metadata issuer */
-	const char *audience;     /* aud claim; NULL or "" for none */
+	/* aud of clients without audiences; NULL or "": the issuer */
+	const char *audience;
+	bool introspection_requires_flag; /* RFC 7662 section 4 */
 	int64_t access_token_ttl; /* default when the client sets none */
 	enum key_alg alg;         /* algorithm of the current signing key */
 	int64_t refresh_token_ttl;  /* default when the client sets none */
@@ -69,6 +71,7 @@ struct token_request {
 	const char *username, *password; /* password grant */
 	const char *refresh_token;       /* refresh_token grant */
 	const char *code, *redirect_uri, *code_verifier; /* authorization_code */
+	const char *resource;            /* RFC 8707; NULL: none */
 	const char *remote_addr;         /* for throttling; may be NULL */
 	/* The caller runs on a thread that may block for seconds. When
 	 * false, a grant that would (the on_refresh hook) returns
@@ -103,6 +106,7 @@ struct authz_request {
 	const char *response_type, *client_id, *redirect_uri, *scope, *state;
 	const char *code_challenge, *code_challenge_method;
 	const char *prompt, *login_hint;
+	const char *resource; /* RFC 8707; NULL: none */
 	/* The first parameter sent more than once, or NULL (section 3.1). */
 	const char *repeated;
 	bool client_or_uri_repeated; /* client_id or redirect_uri, then */
@@ -148,15 +152,18 @@ struct token_ref_request {
 
 struct introspection {
 	bool active; /* when false, nothing else is set or sent */
-	char *client_id, *scope, *sub, *iss, *jti, *aud;
+	char *client_id, *scope, *sub, *iss, *jti;
+	char *aud; /* space-separated; NULL when none */
 	char *username; /* for tokens issued to a user */
 	const char *token_type; /* static */
 	int64_t exp, iat;
 };
 void introspection_clear(struct introspection *i);
 
-/* Only confidential clients may introspect; any of our tokens may be
- * asked about (resource servers introspect other clients' tokens). */
+/* Only confidential clients may introspect, and with
+ * introspection_requires_flag only those with the introspect flag (else
+ * 403 unauthorized_client); any of our tokens may be asked about
+ * (resource servers introspect other clients' tokens). */
 struct oauth_result grants_introspect(struct grants *g,
                                       const struct token_ref_request *rq,
                                       struct introspection *out,

@@ -29,7 +29,7 @@ int keyring_each_published(struct keyring *kr, grants_jwk_cb cb, void *arg);
 
 struct signer;
 
-struct at_claims { /* RFC 9068 section 2.2 */
+struct at_claims { /* RFC 9068 section 2.2; aud: space-separated */
 	const char *iss, *sub, *aud, *client_id, *scope, *jti;
 	int64_t iat, exp;
 };
@@ -51,7 +51,7 @@ bool es256_s_is_low(const unsigned char s[32]);
 /* ---- verify.c: reading our own access tokens ---------------------------- */
 
 struct at_claims_read {
-	char *jti, *iss, *aud; /* aud NULL when absent */
+	char *jti, *iss, *aud; /* aud space-separated; NULL when absent */
 };
 void at_claims_read_clear(struct at_claims_read *c);
 /* 0 when token is a JWS signed by one of our keys with a jti; -1 for
@@ -127,6 +127,26 @@ struct oauth_result scope_grant(const char *requested, const char *allowed,
  * free. */
 struct oauth_result scope_regrant(const char *requested, const char *held,
                                   const char *allowed, char **granted);
+
+/* ---- audience.c: the aud claim ------------------------------------------ */
+
+struct json_t;
+/* The aud values a client's access tokens carry, space-separated and
+ * borrowed (RFC 9068 section 2.2 makes aud required): the client's
+ * audiences, else the audience setting, else the issuer
+ * (shared/DECISIONS.md). */
+const char *client_audiences(const struct grants *g,
+                             const struct store_client *cl);
+/* Whether resource (RFC 8707) is one of client_audiences: the only
+ * resources the client may ask for; anything else is invalid_target. */
+bool audience_allowed(const struct grants *g, const struct store_client *cl,
+                      const char *resource);
+/* A space-separated list of aud values as the claim: a string for one,
+ * an array for several (RFC 7519 section 4.1.3). A new reference. */
+struct json_t *aud_to_json(const char *list);
+/* The aud claim (a string or an array of strings) as a space-separated
+ * list the caller frees; NULL when absent or of another shape. */
+char *aud_from_json(const struct json_t *claim);
 
 /* ---- issue.c -------------------------------------------------------------- */
 
@@ -221,7 +241,8 @@ const char *const *grants_supported(void);
 struct grants {
 	struct store *store;
 	char *issuer;
-	char *audience; /* NULL for none */
+	char *audience; /* NULL: none set (the issuer is the default aud) */
+	bool introspection_requires_flag;
 	int64_t access_token_ttl;
 	struct signer *signer;
 	struct keyring *keyring;

@@ -3,6 +3,8 @@
  * is ours; the token record decides whether it is still active (revoked
  * and expired tokens are inactive). Whatever is not active is answered
  * with exactly {"active": false}, so callers learn nothing about why.
+ * Who may ask: confidential clients, and with introspection_requires_flag
+ * only those with the introspect flag.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -113,11 +115,18 @@ struct oauth_result grants_introspect(struct grants *g,
 	struct oauth_result r = token_ref_auth(g, rq, &cl, client_id);
 	if (r.err != OAUTH_OK)
 		return r;
-	bool is_public = cl.is_public;
+	bool is_public = cl.is_public, flagged = cl.introspect;
 	store_client_clear(&cl);
 	if (is_public)
 		return OAUTH_FAIL(OAUTH_INVALID_CLIENT,
 		                  "introspection requires a confidential client");
+	/* RFC 7662 section 4: the endpoint SHOULD be limited to authorized
+	 * resource servers. Off by default in this release, so existing
+	 * callers keep working; docs call it the production setting. */
+	if (g->introspection_requires_flag && !flagged)
+		return OAUTH_FAIL(OAUTH_ENDPOINT_FORBIDDEN,
+		                  "this client may not introspect tokens (it "
+		                  "lacks the introspect flag)");
 	/* A JWT (it has dots) is one of our access tokens or nothing; a
 	 * refresh token is base64url, without dots. The hint is not needed to
 	 * tell them apart. */

@@ -80,7 +80,8 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 		goto out;
 	}
 	struct at_claims c = {
-		.iss = g->issuer, .sub = o->subject, .aud = g->audience,
+		.iss = g->issuer, .sub = o->subject,
+		.aud = client_audiences(g, cl),
 		.client_id = cl->client_id, .scope = o->scope, .jti = jti,
 		.iat = now, .exp = now + ttl,
 	};

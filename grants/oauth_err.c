@@ -2,8 +2,8 @@
  * oauth_err.c: the error table (see oauth_err.h).
  *
  * Codes and statuses follow RFC 6749 section 5.2 (token endpoint: 400, and
- * 401 for invalid_client), RFC 6749 section 4.1.2.1 and RFC 7009 section
- * 2.2.1. The table is sized by the enum; a code without a row reads as
+ * 401 for invalid_client), RFC 6749 section 4.1.2.1, RFC 7009 section
+ * 2.2.1 and RFC 8707 section 2. The table is sized by the enum; a code without a row reads as
  * zero and falls back to server_error instead of past the end.
  */
 #include "oauth_err.h"
@@ -41,6 +41,13 @@ static const struct oauth_err_info rows[OAUTH__COUNT] = {
 	    "The user must consent, and prompt=none forbids asking."},
 	[OAUTH_UNSUPPORTED_TOKEN_TYPE] = {"unsupported_token_type", 400,
 	    "The server does not support revoking this type of token."},
+	[OAUTH_INVALID_TARGET] = {"invalid_target", 400,
+	    "The requested resource is not an audience of this client."},
+	/* The client authenticated (so not 401 invalid_client) but may not
+	 * use the endpoint: 403, as RFC 7662 section 2.3 answers a caller
+	 * with insufficient authorization. */
+	[OAUTH_ENDPOINT_FORBIDDEN] = {"unauthorized_client", 403,
+	    "The client is not allowed to use this endpoint."},
 	[OAUTH_NOT_FOUND] = {"not_found", 404, "No such endpoint."},
 	[OAUTH_METHOD_NOT_ALLOWED] = {"method_not_allowed", 405,
 	    "This endpoint does not accept that method."},

@@ -28,6 +28,12 @@ enum oauth_err {
 	OAUTH_CONSENT_REQUIRED,
 	/* RFC 7009 section 2.2.1 */
 	OAUTH_UNSUPPORTED_TOKEN_TYPE,
+	/* RFC 8707 section 2 */
+	OAUTH_INVALID_TARGET,
+	/* An authenticated client without the right to this endpoint
+	 * (RFC 7662 section 4: introspection for authorized resource servers
+	 * only) */
+	OAUTH_ENDPOINT_FORBIDDEN,
 	/* HTTP-level, with a JSON body in the same shape */
 	OAUTH_NOT_FOUND,
 	OAUTH_METHOD_NOT_ALLOWED,

@@ -299,7 +299,7 @@ int signer_mint(struct signer *sg, const struct at_claims *c, char **token,
 	    "iss", c->iss, "sub", c->sub, "exp", (json_int_t)c->exp,
 	    "iat", (json_int_t)c->iat, "jti", c->jti, "client_id", c->client_id);
 	if (claims != NULL && c->aud != NULL)
-		json_object_set_new(claims, "aud", json_string(c->aud));
+		json_object_set_new(claims, "aud", aud_to_json(c->aud));
 	if (claims != NULL && c->scope != NULL && c->scope[0] != '\0')
 		json_object_set_new(claims, "scope", json_string(c->scope));
 	char *h = b64_json(json_pack("{s:s, s:s, s:s}", "alg", key_alg_name(alg),

@@ -15,6 +15,7 @@
 #include "grants_int.h"
 #include "log.h"
 #include "strutil.h"
+#include "validate.h"
 
 #define GRANT_F_CONFIDENTIAL 0x1 /* only clients that can keep a secret */
 
@@ -56,6 +57,23 @@ const char *const *grants_supported(void)
 	return grant_names;
 }
 
+/* RFC 8707 section 2: a resource parameter picks one of the client's
+ * audiences, and this request's tokens carry that one alone (the grants
+ * and token_issue see the client with its audiences narrowed to it); a
+ * resource that is not one of them is invalid_target. */
+static struct oauth_result resource_narrow(const struct grants *g,
+                                           const char *resource,
+                                           struct store_client *cl)
+{
+	if (resource == NULL)
+		return OAUTH_RESULT_OK;
+	if (!audience_allowed(g, cl, resource))
+		return OAUTH_FAIL(OAUTH_INVALID_TARGET, NULL);
+	free(cl->audiences);
+	cl->audiences = xstrdup(resource);
+	return OAUTH_RESULT_OK;
+}
+
 struct oauth_result grants_token(struct grants *g, const struct token_request *rq,
                                  struct token_response *out, char **client_id)
 {
@@ -80,6 +98,8 @@ struct oauth_result grants_token(struct grants *g, const struct token_request *r
 	         ((def->flags & GRANT_F_CONFIDENTIAL) && cl.is_public))
 		r = OAUTH_FAIL(OAUTH_UNAUTHORIZED_CLIENT, NULL);
 	else
+		r = resource_narrow(g, rq->resource, &cl);
+	if (r.err == OAUTH_OK)
 		r = def->run(g, rq, &cl, out);
 	store_client_clear(&cl);
 	if (r.err == OAUTH_OK) {
@@ -97,11 +117,20 @@ static int warn_client(const struct store_client *c, void *arg)
 		log_warnx("client %s has auto_approve_as=%s: /authorize approves "
 		          "its requests as that user without asking (for tests "
 		          "only)", c->client_id, c->auto_approve_as);
+	/* Registered before the prefix was reserved: it keeps working, but
+	 * its tokens' sub could one day equal a user's (RFC 9068 section
+	 * 5). */
+	if (valid_client_id_reserved(c->client_id))
+		log_warnx("client %s: its id starts with " VALID_USER_ID_PREFIX
+		          ", the prefix of user ids, so the sub of its tokens "
+		          "may equal a user's; register it again under another "
+		          "id", c->client_id);
 	return 0;
 }
 
 /* auto_approve_as turns the authorization endpoint into a rubber stamp:
- * say so loudly at every start. */
+ * say so loudly at every start. Clients with a reserved id are named at
+ * every start too. */
 static void warn_auto_approve(struct grants *g)
 {
 	if (g->auto_approve_as != NULL)
@@ -122,6 +151,20 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	g->issuer = xstrdup(cfg->issuer);
 	g->audience = cfg->audience && cfg->audience[0] ? xstrdup(cfg->audience)
 	                                                : NULL;
+	g->introspection_requires_flag = cfg->introspection_requires_flag;
+	/* One aud value: lists of them are space-separated (client_audiences). */
+	if (g->audience != NULL && !valid_audience(g->audience)) {
+		snprintf(err, errlen, "setting 'audience': '%s' is not one "
+		         "audience: " VALID_AUDIENCE_RULE, g->audience);
+		grants_free(g);
+		return -1;
+	}
+	/* RFC 9068 section 2.2 makes aud required; without the setting it
+	 * is the issuer, which operators upgrading may not expect. */
+	if (g->audience == NULL)
+		log_info("audience is not set: access tokens of clients without "
+		         "audiences of their own carry aud %s (the issuer)",
+		         g->issuer);
 	g->access_token_ttl = cfg->access_token_ttl;
 	g->refresh_token_ttl = cfg->refresh_token_ttl;
 	g->issue_refresh_token = cfg->issue_refresh_token;

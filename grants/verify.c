@@ -143,7 +143,7 @@ int token_verify(struct grants *g, const char *token, struct at_claims_read *out
 		goto out;
 	out->jti = claim_str(body, "jti");
 	out->iss = claim_str(body, "iss");
-	out->aud = claim_str(body, "aud");
+	out->aud = aud_from_json(json_object_get(body, "aud"));
 	if (out->jti == NULL) {
 		at_claims_read_clear(out);
 		goto out;

@@ -109,6 +109,7 @@ static char *form_action(const struct srv *s)
 static const char *const oauth_params[] = {
 	"response_type", "client_id", "redirect_uri", "scope", "state",
 	"code_challenge", "code_challenge_method", "prompt", "login_hint",
+	"resource",
 };
 
 static char *csrf_for(struct srv *s, const char *cookie)
@@ -281,6 +282,7 @@ enum MHD_Result h_authorize(struct srv_req *rq)
 		.code_challenge_method = form_param(&f, "code_challenge_method"),
 		.prompt = form_param(&f, "prompt"),
 		.login_hint = form_param(&f, "login_hint"),
+		.resource = form_param(&f, "resource"),
 		.repeated = form_repeated(&f),
 		.client_or_uri_repeated = form_count(&f, "client_id") > 1 ||
 		                          form_count(&f, "redirect_uri") > 1,

@@ -225,6 +225,8 @@ int main(int argc, char **argv)
 	struct grants_config gc = {
 		.issuer = issuer,
 		.audience = cfg.audience,
+		.introspection_requires_flag =
+		    cfg.introspection_requires_flag != 0,
 		.access_token_ttl = cfg.access_token_ttl,
 		.alg = alg,
 		.refresh_token_ttl = cfg.refresh_token_ttl,

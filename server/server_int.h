@@ -264,7 +264,7 @@ const char *req_cookie(struct srv_req *rq, const char *name);
 /* What every form carries: the OAuth request's parameters (in the order
  * pages.c names them; NULL ones are left out) and the CSRF token. */
 struct page_form {
-	const char *params[9];
+	const char *params[10];
 	const char *csrf;
 	char *action; /* the form's action: the authorization endpoint's path */
 };

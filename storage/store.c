@@ -37,6 +37,7 @@ void store_client_clear(struct store_client *c)
 	free(c->redirect_uris);
 	free(c->on_refresh);
 	free(c->auto_approve_as);
+	free(c->audiences);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -82,6 +83,7 @@ void store_code_clear(struct store_code *c)
 	free(c->code_challenge);
 	free(c->code_challenge_method);
 	free(c->family_id);
+	free(c->resource);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -49,6 +49,12 @@ struct store_client {
 	/* Since schema 4. NULL: the server's setting; "": off for this
 	 * client; else /authorize approves at once as this username. */
 	char *auto_approve_as;
+	/* Since schema 5. The aud values of its access tokens, space-
+	 * separated; "" for none (the server's default). */
+	char *audiences;
+	/* Since schema 5. May call /introspect when the server requires the
+	 * flag (introspection_requires_flag). */
+	bool introspect;
 };
 void store_client_clear(struct store_client *c);
 
@@ -110,6 +116,7 @@ struct store_code {
 	int64_t issued_at, expires_at;
 	int64_t used_at;  /* 0: not redeemed */
 	char *family_id;  /* set when redeemed: the tokens it produced */
+	char *resource;   /* since schema 5: RFC 8707 resource; NULL: none */
 };
 void store_code_clear(struct store_code *c);
 
@@ -217,7 +224,8 @@ typedef int (*store_refresh_cb)(const struct store_refresh *r, void *arg);
 struct store;
 
 struct store_ops {
-	int version;      /* 1; grows when methods are appended */
+	int version;      /* 1; grows when methods are appended, or when
+	                   * the structs they carry gain fields */
 	const char *name; /* "sqlite" */
 
 	void (*xClose)(struct store *s);
@@ -355,6 +363,11 @@ struct store_ops {
 	enum store_rc (*xBackup)(struct store *s, const char *dest,
 	                         bool replace, struct store_backup_info *out,
 	                         char *err, size_t errlen);
+
+	/* ---- version 6 ---- */
+	/* No new method: struct store_client gained audiences and introspect,
+	 * struct store_code gained resource (schema 5); a backend of this
+	 * version stores and returns them. */
 };
 
 /* Each backend embeds this as its first member. */

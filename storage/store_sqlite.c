@@ -58,7 +58,8 @@ enum stmt {
 #define CLIENT_COLS "client_id, name, secret_hash, is_public, grant_types, " \
                     "scopes, redirect_uris, access_token_ttl, "              \
                     "refresh_token_ttl, created_at, updated_at, "              \
-                    "issue_refresh_token, on_refresh, auto_approve_as"
+                    "issue_refresh_token, on_refresh, auto_approve_as, "   \
+                    "audiences, introspect"
 #define USER_COLS "user_id, username, password_hash, created_at, updated_at"
 #define TOKEN_COLS "jti, client_id, subject, scope, kid, issued_at, " \
                    "expires_at, revoked_at, family_id"
@@ -67,7 +68,7 @@ enum stmt {
 #define KEY_COLS "kid, alg, private_pem, created_at, retired_at"
 #define CODE_COLS "code_hash, client_id, subject, username, redirect_uri, " \
                   "scope, code_challenge, code_challenge_method, "         \
-                  "issued_at, expires_at, used_at, family_id"
+                  "issued_at, expires_at, used_at, family_id, resource"
 #define SESSION_COLS "session_hash, user_id, auth_time, expires_at"
 /* A consent comes with its user's name, for listings. */
 #define CONSENT_SELECT "SELECT c.user_id, c.client_id, c.scope, "           \
@@ -76,14 +77,15 @@ enum stmt {
 
 static const char *const stmt_sql[ST__MAX] = {
 	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ") "
-	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE client_id=?",
 	[ST_CLIENT_UPDATE] = "UPDATE clients SET name=?2, secret_hash=?3, "
 	                     "is_public=?4, grant_types=?5, scopes=?6, "
 	                     "redirect_uris=?7, access_token_ttl=?8, "
 	                     "refresh_token_ttl=?9, updated_at=?11, "
 	                     "issue_refresh_token=?12, on_refresh=?13, "
-	                     "auto_approve_as=?14 WHERE client_id=?1",
+	                     "auto_approve_as=?14, audiences=?15, "
+	                     "introspect=?16 WHERE client_id=?1",
 	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",
 	[ST_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
 	[ST_USER_ADD] = "INSERT INTO users (" USER_COLS ") VALUES (?,?,?,?,?)",
@@ -150,7 +152,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_SUBJECT_REVOKE_AT] = "UPDATE access_tokens SET revoked_at=?2 "
 	                         "WHERE subject=?1 AND revoked_at IS NULL",
 	[ST_CODE_ADD] = "INSERT INTO authorization_codes (" CODE_COLS ") "
-	                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+	                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_CODE_GET] = "SELECT " CODE_COLS " FROM authorization_codes "
 	                "WHERE code_hash=?",
 	/* The conditions are the redemption check itself: of two concurrent
@@ -553,6 +555,8 @@ static void bind_client(sqlite3_stmt *st, const struct store_client *c)
 		sqlite3_bind_int(st, 12, c->issue_refresh_token == STORE_ON);
 	bind_text(st, 13, c->on_refresh);
 	bind_text(st, 14, c->auto_approve_as); /* "" (off) stays "" */
+	bind_text(st, 15, c->audiences ? c->audiences : "");
+	sqlite3_bind_int(st, 16, c->introspect);
 }
 
 static void read_client(sqlite3_stmt *st, struct store_client *c)
@@ -574,6 +578,8 @@ static void read_client(sqlite3_stmt *st, struct store_client *c)
 	                                                      : STORE_OFF;
 	c->on_refresh = col_text(st, 12);
 	c->auto_approve_as = col_text(st, 13);
+	c->audiences = col_text(st, 14);
+	c->introspect = sqlite3_column_int(st, 15) != 0;
 }
 
 static enum store_rc sq_client_add(struct store *s, const struct store_client *c)
@@ -1184,6 +1190,7 @@ static void read_code(sqlite3_stmt *st, struct store_code *c)
 	c->expires_at = sqlite3_column_int64(st, 9);
 	c->used_at = sqlite3_column_int64(st, 10);
 	c->family_id = col_text(st, 11);
+	c->resource = col_text(st, 12);
 }
 
 static enum store_rc sq_code_add(struct store *s, const struct store_code *c)
@@ -1204,6 +1211,7 @@ static enum store_rc sq_code_add(struct store *s, const struct store_code *c)
 	sqlite3_bind_int64(st, 10, c->expires_at);
 	bind_opt_int(st, 11, c->used_at);
 	bind_text(st, 12, c->family_id);
+	bind_text(st, 13, c->resource);
 	return exec_stmt(cn, st, NULL);
 }
 
@@ -1513,7 +1521,7 @@ int store_sqlite_synchronous(struct store *s)
 /* ---- the ops table ------------------------------------------------------- */
 
 static const struct store_ops sqlite_ops = {
-	.version = 5,
+	.version = 6,
 	.name = "sqlite",
 	.xClose = sq_close,
 	.xMigrate = sq_migrate,

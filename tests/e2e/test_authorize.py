@@ -476,6 +476,67 @@ class LoopbackRedirectTest(AuthorizeBase):
                 self.assertIn("redirect_uri", r.text)
 
 
+class ResourceTest(AuthorizeBase):
+    """RFC 8707 at /authorize (issue 12): a resource that is one of the
+    client's audiences travels through the login and consent forms into
+    the code, and the code's tokens carry it as their aud."""
+
+    A = "https://a.example/api"
+    B = "urn:example:b"
+
+    def setUp(self):
+        super().setUp()
+        cli(self.db, "client", "update", "web", "--audience", self.A,
+            "--audience", self.B)
+
+    def login_and_consent(self, user="dave", **params):
+        """In a new browser each time, and with prompt=consent, so every
+        run goes through both forms."""
+        self.browser = requests.Session()
+        return super().login_and_consent(user, prompt="consent", **params)
+
+    def aud(self, r):
+        self.assertEqual(r.status, 200, r.body)
+        return jwt.decode(r.json()["access_token"],
+                          options={"verify_signature": False})["aud"]
+
+    def test_resource_is_carried_to_the_code(self):
+        code = self.login_and_consent(resource=self.B)
+        self.assertEqual(self.aud(self.exchange(code)), self.B)
+        # Named again at the token endpoint: the same one.
+        code = self.login_and_consent(resource=self.B)
+        self.assertEqual(self.aud(self.exchange(code, resource=self.B)),
+                         self.B)
+        # Without a resource: every audience of the client; one named at
+        # the token endpoint alone narrows it there.
+        code = self.login_and_consent()
+        self.assertEqual(self.aud(self.exchange(code)), [self.A, self.B])
+        code = self.login_and_consent()
+        self.assertEqual(self.aud(self.exchange(code, resource=self.A)),
+                         self.A)
+
+    def test_another_resource_at_the_exchange_is_invalid_target(self):
+        code = self.login_and_consent(resource=self.B)
+        r = self.exchange(code, resource=self.A)
+        self.assertOAuthError(r, 400, "invalid_target")
+        # The client lost the audience between authorize and exchange.
+        code = self.login_and_consent(resource=self.B)
+        cli(self.db, "client", "update", "web", "--audience", self.A)
+        self.assertOAuthError(self.exchange(code), 400, "invalid_target")
+
+    def test_unknown_resource_is_redirected_as_invalid_target(self):
+        for res in ("https://elsewhere.example", self.A + "/", ""):
+            with self.subTest(resource=res):
+                r = self.get(**self.params(resource=res))
+                if res == "":  # empty: omitted (RFC 6749 section 3.1)
+                    self.assertPage(r, 200, "Sign in")
+                    continue
+                q = self.redirected(r, 302)
+                self.assertEqual(q["error"], "invalid_target")
+                self.assertEqual(q["state"], "st-1")
+                self.assertNotIn("code", q)
+
+
 class AuthorizeErrorTest(AuthorizeBase):
     def assertErrorPage(self, r, text):
         self.assertPage(r, 400, "Cannot continue")

@@ -329,7 +329,8 @@ class TestClientAdd(CliTest):
             "client_id", "client_secret", "name", "type", "grant_types",
             "scopes", "redirect_uris", "access_token_ttl",
             "refresh_token_ttl", "issue_refresh_token", "on_refresh",
-            "auto_approve_as", "created", "updated"])
+            "auto_approve_as", "audiences", "introspect", "created",
+            "updated"])
         self.assertRegex(fields["client_id"], ID_RE)
         self.assertRegex(fields["client_secret"], SECRET_RE)
         self.assertEqual(fields["name"], "My App")
@@ -342,6 +343,8 @@ class TestClientAdd(CliTest):
         self.assertEqual(fields["on_refresh"], "default (server setting)")
         self.assertEqual(fields["auto_approve_as"],
                          "default (server setting)")
+        self.assertEqual(fields["audiences"], "-")
+        self.assertEqual(fields["introspect"], "no")
         self.assertRegex(fields["created"], ISO_RE)
         self.assertIn("shown only now", out)
 
@@ -368,7 +371,10 @@ class TestClientAdd(CliTest):
                           "--redirect-uri", "https://app.example/cb",
                           "--access-token-ttl", "600",
                           "--refresh-token-ttl", "86400",
-                          "--on-refresh", "revoke", "--issue-refresh-token")
+                          "--on-refresh", "revoke", "--issue-refresh-token",
+                          "--audience", "https://api.example/v1",
+                          "--audience", "urn:billing", "--audience",
+                          "https://api.example/v1", "--introspect")
         secret = c.pop("client_secret")
         self.assertRegex(secret, SECRET_RE)
         self.assertIsInstance(c.pop("created_at"), int)
@@ -381,6 +387,8 @@ class TestClientAdd(CliTest):
             "access_token_ttl": 600, "refresh_token_ttl": 86400,
             "issue_refresh_token": True, "on_refresh": "revoke",
             "auto_approve_as": None,
+            "audiences": ["https://api.example/v1", "urn:billing"],
+            "introspect": True,
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
             0, "client_credentials password", "read write admin",
@@ -555,7 +563,7 @@ class TestClientManage(CliTest):
              "--grant, --scope, --redirect-uri, --access-token-ttl, "
              "--refresh-token-ttl, --on-refresh, --issue-refresh-token, "
              "--no-issue-refresh-token, --default-issue-refresh-token, "
-             "--auto-approve-as"),
+             "--auto-approve-as, --audience, --introspect, --no-introspect"),
             (["web", "--grant", "client_credentials"], 2,
              "a public client cannot use the client_credentials grant "
              "(RFC 6749 section 4.4: confidential clients only)"),
@@ -882,16 +890,19 @@ class TestClientAutoApprove(CliTest):
         self.assertRegex(p.stdout, r"(?m)^auto_approve_as\s{2,}dave$")
         # Only the option given warns: other updates stay quiet.
         p = self.cli.run("client", "update", "t", "--name", "X")
-        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("weak", p.stderr)
         # Off, the server's setting, and an existing user: no warning.
         for value in ("", "default", "alice"):
             with self.subTest(value=value):
                 p = self.cli.run("client", "update", "t",
                                  "--auto-approve-as", value)
-                self.assertEqual((p.returncode, p.stderr), (0, ""))
+                self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("weak", p.stderr)
         self.add_user("dave")
         p = self.cli.run("client", "update", "t", "--auto-approve-as", "dave")
-        self.assertEqual((p.returncode, p.stderr), (0, ""))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("weak", p.stderr)
         # A user removed later leaves the setting as it is.
         self.cli.ok("user", "remove", "dave")
         self.assertEqual(self.stored("t"), "dave")
@@ -945,6 +956,112 @@ class TestClientAutoApprove(CliTest):
         self.assertEqual(rows(self.db, "SELECT client_id FROM clients"),
                          [("app",)])
         self.check("app", "alice", "alice")
+
+
+class TestClientIssue12(CliTest):
+    """Issue 12: client ids never take the user id prefix u_ (defect 11),
+    a chosen secret needs 16 characters (defect 10), and the per-client
+    audiences and introspect flag."""
+
+    def test_reserved_id_prefix(self):
+        msg = ("invalid client id '%s': ids starting with u_ are reserved "
+               "for users (the sub of their tokens; RFC 9068 section 5)")
+        for cid in ("u_", "u_abc", "u_0123456789abcdefghij"):
+            with self.subTest(cid=cid):
+                self.refused(["client", "add", "x", "--id", cid], 2,
+                             msg % cid)
+        self.assertEqual(rows(self.db, "SELECT count(*) FROM clients"),
+                         [(0,)])
+        # Only the exact lowercase prefix is reserved.
+        for cid in ("U_abc", "uu_x", "u", "user-svc"):
+            self.cli.ok("client", "add", "x", "--id", cid)
+        # Generated ids never start with it (one draw in 4096 would):
+        # core's crypto_random_id, tested in tests/unit/test_crypto.c.
+        for _ in range(5):
+            self.assertFalse(self.cli.json("client", "add", "g")
+                             ["client_id"].startswith("u_"))
+
+    def test_chosen_secret_length(self):
+        msg = ("invalid --secret: a chosen secret needs at least 16 "
+               "characters; leave --secret out for a generated one, or add "
+               "--allow-weak-secret")
+        for secret in ("short", "x" * 15, " " * 15):
+            with self.subTest(secret=secret):
+                self.refused(["client", "add", "x", "--id", "weak",
+                              "--secret", secret], 2, msg)
+        self.assertEqual(rows(self.db, "SELECT count(*) FROM clients"),
+                         [(0,)])
+        c = self.cli.json("client", "add", "x", "--id", "ok",
+                          "--secret", "x" * 16)
+        self.assertEqual(c["client_secret"], "x" * 16)
+        # The override works and says so on stderr (status 0).
+        p = self.cli.run("client", "add", "x", "--id", "weak", "--secret",
+                         "short", "--allow-weak-secret", "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["client_secret"], "short")
+        self.assertIn("latchkey: warning: --allow-weak-secret: the secret "
+                      "has 5 characters, fewer than 16; it may be "
+                      "guessed\n", p.stderr)
+        # A strong secret with the flag: nothing to say.
+        p = self.cli.run("client", "add", "x", "--id", "strong", "--secret",
+                         "s" * 20, "--allow-weak-secret")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("weak", p.stderr)
+        self.refused(["client", "add", "x", "--allow-weak-secret"], 2,
+                     "--allow-weak-secret applies to --secret only: a "
+                     "generated secret is never weak")
+        self.refused(["client", "update", "ok", "--allow-weak-secret"], 2,
+                     "option --allow-weak-secret does not apply to 'client "
+                     "update'")
+        # Invalid characters are refused before the length is looked at.
+        self.refused(["client", "add", "x", "--secret", "tab\t",
+                      "--allow-weak-secret"], 2,
+                     "invalid --secret: 1 to 512 printable ASCII characters")
+
+    def test_audiences_and_introspect(self):
+        c = self.cli.json("client", "add", "api", "--id", "api",
+                          "--audience", "https://a.example",
+                          "--audience", "urn:b", "--introspect")
+        self.assertEqual((c["audiences"], c["introspect"]),
+                         (["https://a.example", "urn:b"], True))
+        out = self.cli.ok("client", "show", "api")
+        self.assertRegex(out, r"(?m)^audiences\s{2,}https://a\.example "
+                              r"urn:b$")
+        self.assertRegex(out, r"(?m)^introspect\s{2,}yes$")
+        self.assertEqual(rows(self.db, "SELECT audiences, introspect FROM "
+                              "clients WHERE client_id='api'"),
+                         [("https://a.example urn:b", 1)])
+        # An update replaces the whole list, as --scope does; '' empties.
+        c = self.cli.json("client", "update", "api", "--audience", "urn:c")
+        self.assertEqual((c["audiences"], c["introspect"]), (["urn:c"], True))
+        c = self.cli.json("client", "update", "api", "--no-introspect")
+        self.assertEqual((c["audiences"], c["introspect"]), (["urn:c"], False))
+        c = self.cli.json("client", "update", "api", "--audience", "")
+        self.assertEqual(c["audiences"], [])
+        listed = self.cli.json("client", "list")
+        self.assertEqual((listed[0]["audiences"], listed[0]["introspect"]),
+                         ([], False))
+
+    def test_audience_and_introspect_refusals(self):
+        self.cli.ok("client", "add", "App", "--id", "app")
+        self.cli.ok("client", "add", "Web", "--id", "web", "--public")
+        rule = ("1 to 2048 printable ASCII characters without spaces (a URI "
+                "such as https://api.example, or a name)")
+        self.refused_by_add_and_update([
+            (["--audience", "a b"], "invalid audience 'a b': " + rule),
+            (["--audience", "ok", "--audience", "caf\u00e9"],
+             "invalid audience 'caf\u00e9': " + rule),
+            (["--introspect", "--no-introspect"],
+             "--introspect and --no-introspect exclude each other"),
+        ])
+        public = ("a public client cannot introspect (RFC 7662 section 2.1: "
+                  "the caller authenticates as a confidential client)")
+        self.refused(["client", "add", "P", "--public", "--introspect"], 2,
+                     public)
+        self.refused(["client", "update", "web", "--introspect"], 2, public)
+        self.assertEqual(rows(self.db, "SELECT client_id, audiences, "
+                              "introspect FROM clients ORDER BY client_id"),
+                         [("app", "", 0), ("web", "", 0)])
 
 
 class TestUsers(CliTest):

@@ -7,6 +7,7 @@ import time
 
 import jwt
 
+from lk_cli_helpers import connect
 from lk_harness import LatchkeyTestCase, add_client, basic, cli
 
 
@@ -52,7 +53,9 @@ class ClientCredentialsTest(LatchkeyTestCase):
         self.assertEqual(claims["scope"], "read write")
         self.assertEqual(claims["exp"] - claims["iat"], 3600)
         self.assertLessEqual(abs(claims["iat"] - time.time()), 5)
-        self.assertNotIn("aud", claims)
+        # RFC 9068 section 2.2: aud is required; without the audience
+        # setting or client audiences it is the issuer (issue 12).
+        self.assertEqual(claims["aud"], s.issuer)
         self.assertGreaterEqual(len(claims["jti"]), 22)
 
     def test_client_secret_post(self):
@@ -67,7 +70,7 @@ class ClientCredentialsTest(LatchkeyTestCase):
 
     def test_basic_credentials_are_form_urlencoded(self):
         # A caller-chosen secret with characters that form-encoding changes.
-        secret = "a+b%c:d e"
+        secret = "a+b%c:d e, and 16+"
         add_client(self.db, "odd", "--id", "odd.client~1", "--secret", secret)
         s = self.start()
         r = s.token({"grant_type": "client_credentials"},
@@ -286,3 +289,28 @@ class ClientCredentialsTest(LatchkeyTestCase):
         for secret in [self.auth[1], token, token.split(".")[2],
                        "wrong-secret-value"]:
             self.assertNotIn(secret, log)
+
+
+class ReservedClientIdTest(LatchkeyTestCase):
+    def test_existing_u_client_keeps_working_with_a_warning(self):
+        """Issue 12, defect 11: a client registered as u_... before the
+        prefix was reserved keeps getting tokens, and every start names
+        it in a warning (shared/DECISIONS.md)."""
+        c = add_client(self.db, "legacy", "--id", "legacy")
+        with connect(self.db) as db:
+            db.execute("UPDATE clients SET client_id='u_legacy' "
+                       "WHERE client_id='legacy'")
+            db.commit()
+        s = self.start()
+        r = s.token({"grant_type": "client_credentials"},
+                    auth=("u_legacy", c["client_secret"]))
+        self.assertEqual(r.status, 200, r.body)
+        claims = jwt.decode(r.json()["access_token"],
+                            options={"verify_signature": False})
+        self.assertEqual(claims["sub"], "u_legacy")
+        warned = [line for line in s.log_text().splitlines()
+                  if "client u_legacy: its id starts with u_" in line]
+        self.assertEqual(len(warned), 1, s.log_text())
+        self.assertIn(" warn ", warned[0])
+        self.assertIn("the prefix of user ids, so the sub of its tokens "
+                      "may equal a user's", warned[0])

@@ -111,6 +111,25 @@ class FixturesTest(LatchkeyTestCase):
             ("top level", {"clients": [], "user": []},
              'unknown key "user": the file has "clients" and "users"'),
             ("not JSON", '{"clients": [', "line 1 column "),
+            # Issue 12: the user id prefix, audiences and introspect.
+            ("reserved id", {"clients": [{"client_id": "u_svc",
+                                          "client_secret": "s"}]},
+             'clients[0]: field "client_id": invalid client id "u_svc": '
+             'ids starting with u_ are reserved for users (the sub of '
+             'their tokens; RFC 9068 section 5)'),
+            ("bad audience", client(audiences=["https://a", "b c"]),
+             'clients[0] (svc-a): field "audiences": invalid audience '
+             '"b c": 1 to 2048 printable ASCII characters without spaces'),
+            ("audience hint", client(audience=["https://a"]),
+             'clients[0] (svc-a): unknown key "audience" (did you mean '
+             '"audiences"?)'),
+            ("introspect type", client(introspect="yes"),
+             'clients[0] (svc-a): field "introspect": expected true or '
+             'false, got a string'),
+            ("public introspect", {"clients": [
+                {"client_id": "web", "public": True, "introspect": True}]},
+             'clients[0] (web): field "introspect": a public client cannot '
+             'introspect'),
         ]
         for what, data, message in cases:
             with self.subTest(what):
@@ -129,6 +148,47 @@ class FixturesTest(LatchkeyTestCase):
         self.assertIn('users[0] (dave): field "password": required', err)
         self.assertEqual(rows(self.db, "SELECT count(*) FROM clients"),
                          [(0,)])
+
+    def test_reserved_id_writes_nothing(self):
+        """Issue 12, defect 11: a fixture client whose id starts with u_
+        stops start-up, and the clients before it are not written."""
+        path = self.write({"clients": [
+            {"client_id": "ok", "client_secret": "ok-secret-long-enough"},
+            {"client_id": "u_x", "client_secret": "u-secret-long-enough"}]})
+        err = self.run_refused("--db", self.db, "--fixtures", path)
+        self.assertIn('clients[1]: field "client_id": invalid client id '
+                      '"u_x": ids starting with u_ are reserved', err)
+        self.assertEqual(rows(self.db, "SELECT count(*) FROM clients"),
+                         [(0,)])
+
+    def test_weak_secret_warns_on_a_lasting_database(self):
+        """Issue 12, defect 10: fixtures keep accepting any non-empty
+        secret; on a database that is not --ephemeral a short one is
+        logged as a warning, naming the client and never the secret."""
+        path = self.write({"clients": [
+            {"client_id": "weak", "client_secret": "s3cr3t-15-chars"},
+            {"client_id": "strong", "client_secret": "s3cr3t-16-chars!"},
+            {"client_id": "web", "public": True}]})
+        s = self.start("--fixtures", path)
+        r = s.token({"grant_type": "client_credentials"},
+                    auth=("weak", "s3cr3t-15-chars"))
+        self.assertEqual(r.status, 200, r.body)
+        log = s.log_text()
+        warned = [line for line in log.splitlines()
+                  if "shorter than 16 characters" in line]
+        self.assertEqual(len(warned), 1, log)
+        self.assertIn(" warn ", warned[0])
+        self.assertIn("%s: client weak has a secret shorter than 16 "
+                      "characters, and this database is not --ephemeral"
+                      % path, warned[0])
+        self.assertNotIn("s3cr3t", log)
+        s.stop()
+        # Under --ephemeral it is test data in a throwaway database.
+        s = self.start("--ephemeral", "--fixtures", path)
+        self.assertEqual(s.token({"grant_type": "client_credentials"},
+                                 auth=("weak", "s3cr3t-15-chars")).status,
+                         200)
+        self.assertNotIn("shorter than 16", s.log_text())
 
     def test_fast_hash_answers_many_requests(self):
         """Under --ephemeral a caller-chosen secret is stored with the fast

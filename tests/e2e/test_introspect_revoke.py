@@ -161,3 +161,93 @@ class IntrospectRevokeTest(LatchkeyTestCase):
                          self.s.issuer + "/introspect")
         self.assertEqual(md["introspection_endpoint_auth_methods_supported"],
                          ["client_secret_basic", "client_secret_post"])
+
+
+class IntrospectFlagTest(LatchkeyTestCase):
+    """RFC 7662 section 4: introspection SHOULD be limited to authorized
+    resource servers. The client flag `introspect` (CLI and fixtures) and
+    the setting introspection_requires_flag (off by default, issue 12)."""
+
+    def setUp(self):
+        super().setUp()
+        svc = add_client(self.db, "svc", "--scope", "read")
+        rs = add_client(self.db, "rs", "--introspect")
+        other = add_client(self.db, "other", "--no-introspect")
+        self.svc = (svc["client_id"], svc["client_secret"])
+        self.rs = (rs["client_id"], rs["client_secret"])
+        self.other = (other["client_id"], other["client_secret"])
+        self.assertTrue(rs["introspect"])
+        self.assertFalse(other["introspect"])
+        self.assertFalse(svc["introspect"])
+
+    def post(self, s, tok, auth):
+        return s.request("POST", "/introspect",
+                         body=urllib.parse.urlencode({"token": tok}),
+                         headers={"Content-Type":
+                                  "application/x-www-form-urlencoded",
+                                  "Authorization": basic(*auth)})
+
+    def tok(self, s):
+        r = s.token({"grant_type": "client_credentials"}, auth=self.svc)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()["access_token"]
+
+    def test_off_by_default(self):
+        s = self.start()
+        tok = self.tok(s)
+        for auth in (self.rs, self.other, self.svc):
+            r = self.post(s, tok, auth)
+            self.assertEqual(r.status, 200, r.body)
+            self.assertTrue(r.json()["active"])
+
+    def test_required_flag(self):
+        s = self.start("--introspection-requires-flag")
+        tok = self.tok(s)
+        r = self.post(s, tok, self.rs)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertTrue(r.json()["active"])
+        for auth in (self.other, self.svc):
+            r = self.post(s, tok, auth)
+            self.assertOAuthError(r, 403, "unauthorized_client")
+            self.assertEqual(r.headers["cache-control"], "no-store")
+            self.assertNotIn("www-authenticate", r.headers)
+            self.assertNotIn("active", r.json())
+        # Wrong credentials are still 401 first, flag or not.
+        r = self.post(s, tok, (self.rs[0], "wrong"))
+        self.assertOAuthError(r, 401, "invalid_client")
+        # Revocation is not introspection: no flag needed.
+        r = s.request("POST", "/revoke",
+                      body=urllib.parse.urlencode({"token": tok}),
+                      headers={"Content-Type":
+                               "application/x-www-form-urlencoded",
+                               "Authorization": basic(*self.svc)})
+        self.assertEqual(r.status, 200, r.body)
+
+    def test_update_turns_it_on_and_off(self):
+        cli(self.db, "client", "update", self.other[0], "--introspect")
+        cli(self.db, "client", "update", self.rs[0], "--no-introspect")
+        s = self.start("--introspection-requires-flag", "true")
+        tok = self.tok(s)
+        self.assertEqual(self.post(s, tok, self.other).status, 200)
+        self.assertOAuthError(self.post(s, tok, self.rs), 403,
+                              "unauthorized_client")
+
+    def test_fixtures_key(self):
+        self.write_fixtures({"clients": [
+            {"client_id": "svc", "client_secret": "svc-secret-long-enough"},
+            {"client_id": "rs", "client_secret": "rs-secret-long-enough",
+             "introspect": True},
+            {"client_id": "no", "client_secret": "no-secret-long-enough",
+             "introspect": False},
+        ]})
+        s = self.start_double("--introspection-requires-flag")
+        r = s.token({"grant_type": "client_credentials"},
+                    auth=("svc", "svc-secret-long-enough"))
+        tok = r.json()["access_token"]
+        r = self.post(s, tok, ("rs", "rs-secret-long-enough"))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertTrue(r.json()["active"])
+        for auth in (("no", "no-secret-long-enough"),
+                     ("svc", "svc-secret-long-enough")):
+            self.assertOAuthError(self.post(s, tok, auth), 403,
+                                  "unauthorized_client")

@@ -398,6 +398,21 @@ static void test_random_id_never_starts_with_dash(void **state)
 	}
 }
 
+/* Nor with "u_", the prefix of user ids (issue 12, defect 11): one draw in
+ * 4096 would, so 60000 draws all but surely meet the case (the chance of
+ * missing it is below 1e-6). */
+static void test_random_id_never_starts_with_user_prefix(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 60000; i++) {
+		char *id = crypto_random_id(16);
+		assert_non_null(id);
+		if (strncmp(id, "u_", 2) == 0)
+			fail_msg("generated id %s starts with u_", id);
+		free(id);
+	}
+}
+
 static void test_wipe(void **state)
 {
 	(void)state;
@@ -420,6 +435,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_random_id_never_starts_with_dash),
+	    cmocka_unit_test(test_random_id_never_starts_with_user_prefix),
 	    cmocka_unit_test(test_b64_rfc4648_vectors),
 	    cmocka_unit_test(test_b64_padded_input),
 	    cmocka_unit_test(test_b64_alphabets),

@@ -833,6 +833,37 @@ static void test_client_auto_approve_as(void **state)
 	store_client_clear(&got);
 }
 
+/* Schema 5: a client's audiences ("" for none) and introspect flag. */
+static void test_client_audiences_introspect(void **state)
+{
+	struct ut_store_fx *f = *state;
+	struct store_client c = client("t", 1);
+	struct store_client got = {0};
+	assert_int_equal(store_client_add(f->s, &c), STORE_OK);
+	assert_int_equal(store_client_get(f->s, "t", &got), STORE_OK);
+	assert_string_equal(got.audiences, ""); /* NULL is stored as "" */
+	assert_false(got.introspect);
+	store_client_clear(&got);
+
+	c.audiences = (char *)"https://a.example urn:b";
+	c.introspect = true;
+	assert_int_equal(store_client_update(f->s, &c), STORE_OK);
+	assert_int_equal(store_client_get(f->s, "t", &got), STORE_OK);
+	assert_string_equal(got.audiences, "https://a.example urn:b");
+	assert_true(got.introspect);
+	store_client_clear(&got);
+
+	struct store_client other = client("u", 1);
+	other.audiences = (char *)"api";
+	other.introspect = true;
+	assert_int_equal(store_client_add(f->s, &other), STORE_OK);
+	assert_int_equal(store_client_get(f->s, "u", &got), STORE_OK);
+	assert_string_equal(got.audiences, "api");
+	assert_true(got.introspect);
+	store_client_clear(&got);
+	assert_null(got.audiences);
+}
+
 static void test_code_record(void **state)
 {
 	struct ut_store_fx *f = *state;
@@ -852,8 +883,17 @@ static void test_code_record(void **state)
 	assert_int_equal(got.expires_at, 160);
 	assert_int_equal(got.used_at, 0);
 	assert_null(got.family_id);
+	assert_null(got.resource);
 	store_code_clear(&got);
 	assert_null(got.code_hash);
+
+	/* The resource of RFC 8707 (schema 5). */
+	c = code("h4", 100, 160);
+	c.resource = (char *)"https://api.example";
+	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+	got = get_code(f->s, "h4");
+	assert_string_equal(got.resource, "https://api.example");
+	store_code_clear(&got);
 
 	/* Without redirect_uri, scope and PKCE. */
 	c = code("h2", 100, 160);
@@ -1539,6 +1579,9 @@ int main(void)
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_client_auto_approve_as,
 	                                    ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_client_audiences_introspect,
+	                                    ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_code_record, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_consumes_code_once,

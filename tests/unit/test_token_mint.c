@@ -761,7 +761,9 @@ static void test_rs256_rotation(void **state)
 	free(fast);
 	struct token_request rq = basic("svc", "s", "client_credentials", NULL);
 	char *old_tok = expect_ok(&rq, "read", TTL);
-	verify_token(old_tok, pub1, "ES256", kid1, "svc", "read", TTL, NULL);
+	/* Without the audience setting, aud is the issuer (RFC 9068
+	 * section 2.2 makes it required; issue 12). */
+	verify_token(old_tok, pub1, "ES256", kid1, "svc", "read", TTL, ISSUER);
 	grants_free(g);
 
 	cfg.alg = KEY_ALG_RS256;
@@ -780,10 +782,10 @@ static void test_rs256_rotation(void **state)
 	store_key_clear(&k);
 
 	char *new_tok = expect_ok(&rq, "read", TTL);
-	verify_token(new_tok, pub2, "RS256", kid2, "svc", "read", TTL, NULL);
+	verify_token(new_tok, pub2, "RS256", kid2, "svc", "read", TTL, ISSUER);
 	/* The old token still verifies with the old key, which stays
 	 * published while that token lives. */
-	verify_token(old_tok, pub1, "ES256", kid1, "svc", "read", TTL, NULL);
+	verify_token(old_tok, pub1, "ES256", kid1, "svc", "read", TTL, ISSUER);
 	assert_false(token_verifies(new_tok, pub1));
 	assert_false(token_verifies(old_tok, pub2));
 	/* Both keys are published: the new current one, and the retired one

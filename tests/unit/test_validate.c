@@ -28,9 +28,13 @@ static char *repeat(char c, size_t n)
 
 /* ---- rules on strings --------------------------------------------------- */
 
-static const char *const client_id_good[] = {"web-app_1.0~x", "A", NULL};
+static const char *const client_id_good[] = {
+	"web-app_1.0~x", "A", "u", "U_abc", "uu_x", "xu_", NULL,
+};
 static const char *const client_id_bad[] = {
-	"", "a b", "a/b", "a:b", "caf\xc3\xa9", NULL,
+	"", "a b", "a/b", "a:b", "caf\xc3\xa9",
+	"u_", "u_abc", /* the prefix of user ids (RFC 9068 section 5) */
+	NULL,
 };
 static const char *const name_good[] = {
 	"My App", "Caf\xc3\xa9 \xe2\x98\x95",
@@ -46,6 +50,13 @@ static const char *const name_bad[] = {
 };
 static const char *const secret_good[] = {"s3cr3t with spaces ~!", " ", NULL};
 static const char *const secret_bad[] = {"", "tab\there", "caf\xc3\xa9", NULL};
+static const char *const audience_good[] = {
+	"https://api.example/v1", "urn:example:billing", "billing-api", "!~",
+	NULL,
+};
+static const char *const audience_bad[] = {
+	"", "a b", "a\tb", "caf\xc3\xa9", "a\x7f", NULL,
+};
 static const char *const scope_good[] = {
 	"read", "https://api.example.com/read:all", "!#[]~", NULL,
 };
@@ -114,6 +125,8 @@ static const struct string_rule {
 	 VALID_CLIENT_NAME_MAX},
 	{"secret", valid_secret, secret_good, secret_bad, 'x',
 	 VALID_SECRET_MAX},
+	{"audience", valid_audience, audience_good, audience_bad, 'a',
+	 VALID_AUDIENCE_MAX},
 	{"scope", valid_scope, scope_good, scope_bad, 0, 0},
 	{"grant type", valid_grant_type, grant_good, grant_bad, 0, 0},
 	{"redirect URI", valid_redirect_uri, uri_good, uri_bad, 0, 0},
@@ -172,6 +185,46 @@ static void test_grants_check(void **state)
 	assert_non_null(valid_grants_check(true, "password client_credentials"));
 	assert_string_equal(valid_grants_check(false, ""),
 	                    "a client needs at least one grant type");
+}
+
+/* Issue 12, defect 11: the user id prefix is reserved; other ids that
+ * merely contain it, or differ in case, are not. */
+static void test_client_id_reserved(void **state)
+{
+	(void)state;
+	assert_true(valid_client_id_reserved("u_"));
+	assert_true(valid_client_id_reserved("u_Xy3"));
+	assert_false(valid_client_id_reserved("U_Xy3"));
+	assert_false(valid_client_id_reserved("u"));
+	assert_false(valid_client_id_reserved("au_x"));
+	assert_false(valid_client_id_reserved(""));
+	assert_string_equal(VALID_CLIENT_ID_RESERVED_RULE,
+	                    "ids starting with u_ are reserved for users (the "
+	                    "sub of their tokens; RFC 9068 section 5)");
+}
+
+/* Issue 12, defect 10: a chosen secret needs 16 characters. */
+static void test_secret_chosen(void **state)
+{
+	(void)state;
+	char *s = repeat('x', VALID_SECRET_CHOSEN_MIN);
+	assert_true(valid_secret_chosen(s));
+	s[VALID_SECRET_CHOSEN_MIN - 1] = '\0';
+	assert_false(valid_secret_chosen(s));
+	assert_true(valid_secret(s));
+	free(s);
+	assert_false(valid_secret_chosen("tab\tand then long enough"));
+	assert_string_equal(VALID_SECRET_CHOSEN_RULE,
+	                    "a chosen secret needs at least 16 characters");
+}
+
+static void test_introspect_check(void **state)
+{
+	(void)state;
+	assert_null(valid_introspect_check(false, true));
+	assert_null(valid_introspect_check(false, false));
+	assert_null(valid_introspect_check(true, false));
+	assert_non_null(valid_introspect_check(true, true));
 }
 
 /* ---- other rules -------------------------------------------------------- */
@@ -248,6 +301,9 @@ int main(void)
 		cmocka_unit_test(test_string_rules),
 		cmocka_unit_test(test_redirect_uri_length),
 		cmocka_unit_test(test_grants_check),
+		cmocka_unit_test(test_client_id_reserved),
+		cmocka_unit_test(test_secret_chosen),
+		cmocka_unit_test(test_introspect_check),
 		cmocka_unit_test(test_password_length),
 		cmocka_unit_test(test_ttl),
 		cmocka_unit_test(test_on_refresh),
