@@ -337,6 +337,12 @@ class DocsExamplesTest(LatchkeyTestCase):
                 for s in ("admin", " ", " read", "read ", "read  write",
                           'a"b', "a\\b", "l\u00e9")
             ],
+            ("token", 400, "invalid_target", 0): [
+                lambda r=r: self.post("/token", {**cc, "resource": r},
+                                      auth=svc)
+                for r in ("https://elsewhere.example",
+                          "https://api.internal/", "urn:x")
+            ],
             ("token", 413, "request_too_large", 0): [
                 lambda: self.post("/token", "x=" + "a" * 20000, auth=svc),
                 lambda: self.s.request(
@@ -403,6 +409,9 @@ class DocsExamplesTest(LatchkeyTestCase):
             "test_disk_faults.py and test_limits.py",
         # The throttled row needs a clock moved through a window.
         ("token", 401, "invalid_client", 1): "test_client_auth_throttle.py",
+        # Needs introspection_requires_flag, which this server is without.
+        ("introspect", 403, "unauthorized_client", 0):
+            "test_introspect_revoke.py IntrospectFlagTest",
     }
 
     def table_rows(self):

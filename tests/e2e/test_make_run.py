@@ -55,8 +55,11 @@ class MakeRunTest(LatchkeyTestCase):
                 jwks = json.load(urllib.request.urlopen(issuer + "/jwks.json"))
                 kid = jwt.get_unverified_header(token)["kid"]
                 key = [k for k in jwks["keys"] if k["kid"] == kid][0]
+                # aud is the issuer when nothing else is set (RFC 9068
+                # section 2.2 makes it required).
                 claims = jwt.decode(token, jwt.PyJWK(key).key,
-                                    algorithms=["ES256"], issuer=issuer)
+                                    algorithms=["ES256"], issuer=issuer,
+                                    audience=issuer)
                 self.assertEqual(claims["client_id"], "demo")
                 self.assertEqual(claims["scope"], "read write")
                 if run == 0:
