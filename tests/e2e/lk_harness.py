@@ -176,6 +176,15 @@ class Server:
             self.proc.wait(timeout=10)
 
 
+def skip_or_fail(case, why):
+    """A test that cannot run here: skipped locally with its reason in one
+    line, a failure in CI (CI=true), where every dependency must be there
+    (shared/DECISIONS.md)."""
+    if os.environ.get("CI") == "true":
+        case.fail(f"cannot run in CI: {why}")
+    case.skipTest(why)
+
+
 class LatchkeyTestCase(unittest.TestCase):
     """Gives each test a directory and database, and stops every server it
     started, asserting a clean exit."""

@@ -30,7 +30,7 @@ import tempfile
 import unittest
 import urllib.parse
 
-from lk_harness import LatchkeyTestCase, basic
+from lk_harness import LatchkeyTestCase, basic, skip_or_fail
 from lk_load import integrity, register_load_parties
 
 
@@ -143,13 +143,13 @@ class DiskFullTest(FaultBase):
     def setUp(self):
         super().setUp()
         if os.geteuid() != 0:
-            self.skipTest("mounting a small tmpfs needs root")
+            skip_or_fail(self, "mounting a small tmpfs needs root")
         self.mnt = tempfile.mkdtemp(prefix="lk-e2e-full-")
         self.addCleanup(os.rmdir, self.mnt)
         p = run("mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs",
                 self.mnt)
         if p.returncode != 0:
-            self.skipTest(f"cannot mount a tmpfs: {p.stderr.strip()}")
+            skip_or_fail(self, f"cannot mount a tmpfs: {p.stderr.strip()}")
         # Cleanups run after tearDown, which stops the server first.
         self.addCleanup(run, "umount", "-l", self.mnt)
         self.db = os.path.join(self.mnt, "latchkey.db")
@@ -180,7 +180,7 @@ class ReadOnlyTest(FaultBase):
         super().setUp()
         why = immutable_enforced(self.dir)
         if why is not None:
-            self.skipTest(why)
+            skip_or_fail(self, why)
         self.register()
 
     def set_immutable(self, on):

@@ -17,7 +17,7 @@ import sys
 import unittest
 import urllib.parse
 
-from lk_harness import READY_TIMEOUT, LatchkeyTestCase, basic
+from lk_harness import READY_TIMEOUT, LatchkeyTestCase, basic, skip_or_fail
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RECIPES = os.path.join(HERE, "recipes")
@@ -317,13 +317,8 @@ class NodeGrantTest(RecipeCase):
 
     def setUp(self):
         if not node_with_openid_client():
-            # shared/DECISIONS.md: in CI a missing dependency fails.
-            if os.environ.get("CI") == "true":
-                self.fail("node or openid-client 5.x missing in CI: "
-                          "scripts/install-test-deps.sh installs them")
-            self.skipTest("node or openid-client not installed (the recipe "
-                          "needs openid-client 5.x: npm install "
-                          "openid-client@5, then NODE_PATH=.../node_modules)")
+            skip_or_fail(self, "node or openid-client 5.x not installed "
+                         "(scripts/install-test-deps.sh)")
         super().setUp()
 
     def test_run_as_a_script_two_calls_one_token(self):
