@@ -2,7 +2,9 @@
 # Installs the Debian 12 packages Latchkey needs to build, run and test.
 # clang-14 and libclang-rt-14-dev (libFuzzer and the sanitizer runtimes)
 # build tests/fuzz; llvm-14 has llvm-symbolizer for readable reports.
-# Idempotent: asks apt only for what is missing. Run as root (CI is root);
+# Packages named as arguments are installed too (scripts/install-test-deps.sh
+# adds what only the tests need). Idempotent: asks apt only for what is
+# missing. Run as root (CI is root);
 # otherwise it prints the command to run and fails.
 set -eu
 
@@ -10,7 +12,7 @@ PKGS="build-essential cmake pkg-config
 libmicrohttpd-dev libsqlite3-dev libjansson-dev libjwt-dev libssl-dev
 libargon2-dev libinih-dev libcmocka-dev
 curl jq openssl sqlite3 python3 python3-jwt python3-cryptography python3-requests
-clang-14 libclang-rt-14-dev llvm-14 valgrind systemd e2fsprogs"
+clang-14 libclang-rt-14-dev llvm-14 valgrind systemd e2fsprogs $*"
 
 missing=""
 for p in $PKGS; do

@@ -4,28 +4,18 @@
 # when the machine has none, and the npm packages the tests drive against
 # the real server (tests/node: playwright-core, openid-client for the
 # recipes) exactly as package-lock.json pins them. `make run` needs none of
-# it. Idempotent: apt is asked only for what is missing, and npm ci runs
-# only when the lock file changed since the last install.
+# it. Idempotent: apt is asked only for what is missing (through
+# install-deps.sh), and npm ci runs only when the lock file changed since
+# the last install.
 set -eu
 cd "$(dirname "$0")/../tests/node"
 
-missing=""
-dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed" ||
-  missing="chromium"
+# Node.js from Debian only where the machine has none (CI's image has one).
+node_pkgs=""
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
-  missing="$missing nodejs npm"
-if [ -n "$missing" ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "latchkey: missing Debian packages: $missing" >&2
-    echo "latchkey: run: sudo apt-get install -y $missing" >&2
-    exit 1
-  fi
-  echo "latchkey: installing: $missing"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends $missing >/dev/null
-fi
+  node_pkgs="nodejs npm"
+# shellcheck disable=SC2086
+../../scripts/install-deps.sh chromium $node_pkgs
 
 # npm ci leaves node_modules/.package-lock.json; same versions: up to date.
 if [ -f node_modules/.package-lock.json ] &&

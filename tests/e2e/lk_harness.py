@@ -12,6 +12,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -139,6 +140,19 @@ class Server:
         if r.status != 200:
             raise AssertionError(f"introspect: {r.status} {r.body!r}")
         return r.json()
+
+    def raw(self, data, timeout=30):
+        """Sends bytes as they are (framing http.client would not send)
+        and returns every byte the server sends until it closes."""
+        with socket.create_connection(("127.0.0.1", self.port),
+                                      timeout=timeout) as sock:
+            sock.sendall(data)
+            got = b""
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return got
+                got += chunk
 
     def get_json(self, path):
         r = self.request("GET", path)

@@ -23,7 +23,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import urllib.parse
 
@@ -262,16 +261,7 @@ class DocsExamplesTest(LatchkeyTestCase):
 
     def raw(self, data):
         """Sends raw bytes; the one answer, read until the server closes."""
-        with socket.create_connection(("127.0.0.1", self.s.port),
-                                      timeout=30) as sock:
-            sock.sendall(data)
-            got = b""
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
-        status, hdrs, body = parse_http(got.decode())
+        status, hdrs, body = parse_http(self.s.raw(data).decode())
         return Response(status, hdrs, body.encode())
 
     def cases(self):

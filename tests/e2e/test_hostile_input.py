@@ -4,7 +4,6 @@ percent-encoding, repeated. Each gets a clear RFC error, the server stays
 up, nothing is written, the real tokens keep working, and every JSON log
 line still parses."""
 import json
-import socket
 import sqlite3
 import urllib.parse
 
@@ -207,15 +206,7 @@ class FramingTest(LatchkeyTestCase):
 
     def exchange(self, raw):
         """Sends raw and reads until the server closes the connection."""
-        with socket.create_connection(("127.0.0.1", self.s.port),
-                                      timeout=30) as sock:
-            sock.sendall(raw)
-            data = b""
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    return data
-                data += chunk
+        return self.s.raw(raw)
 
     def test_ambiguous_length_is_refused_and_the_connection_closed(self):
         n = str(len(self.BODY)).encode()
