@@ -7,10 +7,15 @@
  *
  * A fixed table of keyed-hash slots: memory is bounded whatever an
  * attacker sends, and the per-process HMAC key means nobody can aim many
- * keys at one slot. A flood of distinct keys can still push entries out
- * (a collision costs the evicted key its count); the per-address limit is
- * what bounds such a flood. One mutex guards the table; the hashes are
- * computed before it is taken, so it is held for a few comparisons.
+ * keys at one bucket. A key may use any of the WAYS slots of its bucket,
+ * and takes one from another key only when none is free: a slot is free
+ * when it holds no failure in a live window and no reservation, which is
+ * what every success leaves behind, so everyday traffic never costs a key
+ * its count. A flood of failures on distinct keys can still fill a bucket
+ * and push entries out (the one with the fewest failures and nothing under
+ * way goes first); the per-address limit is what bounds such a flood. One
+ * mutex guards the table; the hashes are computed before it is taken, so
+ * it is held for a few comparisons.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -69,6 +74,7 @@ void throttle_free(struct throttle *t)
 /* ---- the memory backend ------------------------------------------------- */
 
 #define SLOTS 8192
+#define WAYS 8 /* the slots of a bucket, any of which a key may use */
 
 struct slot {
 	unsigned char tag[16];
@@ -101,9 +107,20 @@ static void tag_of(const struct mem_throttle *m, const struct throttle_key *k,
 	memcpy(tag, mac, 16);
 }
 
-static struct slot *slot_of(struct mem_throttle *m, const unsigned char *tag)
+static struct slot *bucket_of(struct mem_throttle *m, const unsigned char *tag)
 {
-	return &m->slots[((size_t)tag[14] << 8 | tag[15]) % SLOTS];
+	size_t b = ((size_t)tag[14] << 8 | tag[15]) % (SLOTS / WAYS);
+	return &m->slots[b * WAYS];
+}
+
+/* The slot that holds tag's count, or NULL. */
+static struct slot *slot_find(struct mem_throttle *m, const unsigned char *tag)
+{
+	struct slot *b = bucket_of(m, tag);
+	for (size_t w = 0; w < WAYS; w++)
+		if (memcmp(b[w].tag, tag, 16) == 0)
+			return &b[w];
+	return NULL;
 }
 
 /* The slot's failures as of now: a window that has run out, or that
@@ -116,6 +133,28 @@ static int live_failures(struct mem_throttle *m, struct slot *s, int64_t now)
 		s->failures = 0;
 	}
 	return s->failures;
+}
+
+/* A slot of tag's bucket for tag, which has none: a free one, else the
+ * one that costs least to lose (nothing under way, the fewest failures). */
+static struct slot *slot_take(struct mem_throttle *m, const unsigned char *tag,
+                              int64_t now)
+{
+	struct slot *b = bucket_of(m, tag), *victim = NULL;
+	for (size_t w = 0; w < WAYS; w++) {
+		struct slot *s = &b[w];
+		if (live_failures(m, s, now) == 0 && s->pending == 0) {
+			victim = s;
+			break;
+		}
+		if (victim == NULL || (s->pending == 0) > (victim->pending == 0) ||
+		    ((s->pending == 0) == (victim->pending == 0) &&
+		     s->failures + s->pending < victim->failures + victim->pending))
+			victim = s;
+	}
+	memset(victim, 0, sizeof(*victim));
+	memcpy(victim->tag, tag, 16);
+	return victim;
 }
 
 static enum throttle_verdict mem_reserve(struct throttle *t,
@@ -133,8 +172,8 @@ static enum throttle_verdict mem_reserve(struct throttle *t,
 	for (size_t i = 0; i < n; i++) {
 		if (keys[i].value == NULL)
 			continue;
-		struct slot *s = slot_of(m, tk->handle[i]);
-		if (memcmp(s->tag, tk->handle[i], 16) != 0)
+		struct slot *s = slot_find(m, tk->handle[i]);
+		if (s == NULL)
 			continue; /* no count yet: this key goes ahead */
 		int failures = live_failures(m, s, now);
 		enum throttle_verdict v = THROTTLE_GO;
@@ -152,12 +191,9 @@ static enum throttle_verdict mem_reserve(struct throttle *t,
 	for (size_t i = 0; i < n; i++) {
 		if (keys[i].value == NULL)
 			continue;
-		struct slot *s = slot_of(m, tk->handle[i]);
-		if (memcmp(s->tag, tk->handle[i], 16) != 0) {
-			/* Another key's slot (or an empty one) is taken over. */
-			memset(s, 0, sizeof(*s));
-			memcpy(s->tag, tk->handle[i], 16);
-		}
+		struct slot *s = slot_find(m, tk->handle[i]);
+		if (s == NULL)
+			s = slot_take(m, tk->handle[i], now);
 		tk->had_failures[i] = s->failures > 0;
 		s->pending++;
 		s->last_check = now;
@@ -173,8 +209,7 @@ static struct slot *ticket_slot(struct mem_throttle *m,
 {
 	if (tk->keys[i].value == NULL)
 		return NULL;
-	struct slot *s = slot_of(m, tk->handle[i]);
-	return memcmp(s->tag, tk->handle[i], 16) == 0 ? s : NULL;
+	return slot_find(m, tk->handle[i]);
 }
 
 static void mem_commit(struct throttle *t, struct throttle_ticket *tk)

@@ -186,6 +186,42 @@ static void test_forget_all_keeps_reservations(void **state)
 	throttle_free(t);
 }
 
+/* Successful attempts on other keys (everyday traffic: every login and
+ * every client authentication reserves its keys) must not push out a key
+ * that has failures or a reservation under way: with one slot per hash,
+ * each of them took over whatever slot its key hashed to, so on a busy
+ * server a guesser's count (and the concurrency bound) vanished within
+ * seconds, long before its window ended. */
+static void test_other_keys_successes_keep_counts(void **state)
+{
+	(void)state;
+	struct throttle *t = throttle_memory_new(300);
+	const struct throttle_key k[] = {{"user", "dave", 0, 3, true},
+	                                 {"addr", "192.0.2.1", 0, 3, false}};
+	const struct throttle_key held[] = {{"user", "erin", 0, 1, true}};
+	struct throttle_ticket tk;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(try_once(t, k, 2, true), THROTTLE_GO);
+	assert_int_equal(throttle_reserve(t, held, 1, &tk), THROTTLE_GO);
+	char user[32], addr[32];
+	for (int i = 0; i < 60000; i++) {
+		snprintf(user, sizeof(user), "user%d", i);
+		snprintf(addr, sizeof(addr), "198.51.%d.%d", i / 256 % 256, i % 256);
+		const struct throttle_key other[] = {
+		    {"user", user, 0, 5, true}, {"addr", addr, 0, 20, false}};
+		assert_int_equal(try_once(t, other, 2, false), THROTTLE_GO);
+	}
+	const struct throttle_key user_only[] = {{"user", "dave", 0, 3, true}};
+	const struct throttle_key addr_only[] = {{"addr", "192.0.2.1", 0, 3,
+	                                          false}};
+	assert_int_equal(try_once(t, user_only, 1, false), THROTTLE_REFUSED);
+	assert_int_equal(try_once(t, addr_only, 1, false), THROTTLE_REFUSED);
+	/* erin's reservation still counts: a second check is refused. */
+	assert_int_equal(try_once(t, held, 1, true), THROTTLE_REFUSED);
+	throttle_commit(t, &tk);
+	throttle_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +230,7 @@ int main(void)
 	    cmocka_unit_test(test_all_or_none),
 	    cmocka_unit_test(test_slowdown_one_check_per_second),
 	    cmocka_unit_test(test_forget_all_keeps_reservations),
+	    cmocka_unit_test(test_other_keys_successes_keep_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
