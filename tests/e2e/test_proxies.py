@@ -288,6 +288,36 @@ class ProxyConnectionLimitTest(LatchkeyTestCase):
         self.assertIn("more than 2 requests at once from 203.0.113.7",
                       s.log_text())
 
+    def test_ambiguous_framing_is_refused_over_the_limit_too(self):
+        """The framing check (RFC 9112 section 6.3) comes first: a client
+        over its limit gets no 503 on a connection kept open, where a
+        second length could smuggle a request."""
+        s = self.start("--trusted-proxies", "127.0.0.1",
+                       "--max-connections-per-address", "1")
+        held, got = hold(s.port, "203.0.113.7")
+        try:
+            self.assertTrue(got.startswith(b"HTTP/1.1 100"), got)
+            second = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                      b"Connection: close\r\n\r\n")
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            c.sendall(b"POST /token HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/x-www-form-urlencoded\r\n"
+                      b"X-Forwarded-For: 203.0.113.7\r\n"
+                      b"Content-Length: 0\r\nContent-Length: " +
+                      str(len(second)).encode() + b"\r\n\r\n" + second)
+            data = b""
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            c.close()
+        finally:
+            held.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 400 "), data)
+        self.assertIn(b"\r\nConnection: close\r\n", data)
+        self.assertEqual(data.count(b"HTTP/1.1 "), 1, data)
+
     def test_untrusted_peer_keeps_the_connection_limit(self):
         s = self.start("--trusted-proxies", "10.0.0.0/8",
                        "--max-connections-per-address", "2")
