@@ -281,8 +281,10 @@ static bool framing_bad(struct srv_req *rq)
 	       (f.transfer_encoding == 1 && !f.chunked);
 }
 
-/* First call: route, and refuse what can be refused before any body. */
-static enum MHD_Result on_headers(struct srv_req *rq)
+/* First call: route, and refuse what can be refused before any body.
+ * admitted: peer.c's per-client limit let the request in (it is refused
+ * after the framing check, which every request gets first). */
+static enum MHD_Result on_headers(struct srv_req *rq, bool admitted)
 {
 	bool allowed;
 	/* Before routing and before any body: where this request ends is
@@ -295,6 +297,10 @@ static enum MHD_Result on_headers(struct srv_req *rq)
 		                     "than once, or in a way that is not allowed."),
 		                     close);
 	}
+	if (!admitted)
+		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
+		                     "too many requests from this address at "
+		                     "once"), NULL);
 	rq->route = route_find(rq->srv, rq->path, rq->method, &allowed);
 	/* The test double's controls do not exist for anyone off this host. */
 	if (rq->route != NULL && rq->route->control && !loopback(rq))
@@ -348,12 +354,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		rq->begun = true;
 		rq->method = method;
 		rq->path = xstrdup(url);
-		if (!peers_resolve(rq))
-			return respond_error(
-			    rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
-			                   "too many requests from this address "
-			                   "at once"), NULL);
-		return on_headers(rq);
+		return on_headers(rq, peers_resolve(rq));
 	}
 	if (*upload_size > 0) {
 		bool keep = rq->responded || on_body(rq, upload, *upload_size);

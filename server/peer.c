@@ -299,33 +299,46 @@ static bool forwarded_for(const char *s, size_t n, char *buf, size_t len)
 	return false;
 }
 
-/* Splits a list at commas outside quoted strings; out gets up to max
- * [start, end) pairs. Returns how many. */
-static size_t split_list(const char *s, size_t starts[], size_t ends[],
-                         size_t max)
+/* Whether the '"' at s[i], inside a quoted string, is a quoted-pair
+ * (RFC 9110 section 5.6.4): an odd run of backslashes before it. */
+static bool escaped(const char *s, size_t i)
 {
-	size_t n = 0, from = 0, i = 0;
+	size_t k = 0;
+	while (k < i && s[i - k - 1] == '\\')
+		k++;
+	return k % 2 == 1;
+}
+
+/* Splits a list at its commas, nearest (rightmost) hop first: out gets up
+ * to max [start, end) pairs, the rest (the farthest) is dropped. Returns
+ * how many. Read from the right because only the right part is known to
+ * be well formed: each trusted proxy appended its hop there, and the left
+ * part is whatever the client wrote. Read from the left, a '"' the client
+ * left open would swallow the proxies' hops into one quoted string. With
+ * quotes (Forwarded), a comma in a quoted-string does not split;
+ * X-Forwarded-For has no quoted strings. */
+static size_t split_list(const char *s, bool quotes, size_t starts[],
+                         size_t ends[], size_t max)
+{
+	size_t n = 0, end = strlen(s);
 	bool quoted = false;
-	for (;; i++) {
-		if (s[i] == '\0' || (s[i] == ',' && !quoted)) {
-			if (n == max) {
-				/* Too many hops: keep the nearest (rightmost). */
-				memmove(starts, starts + 1, (max - 1) * sizeof(*starts));
-				memmove(ends, ends + 1, (max - 1) * sizeof(*ends));
-				n--;
-			}
-			starts[n] = from;
-			ends[n++] = i;
-			from = i + 1;
-			if (s[i] == '\0')
-				return n;
-			continue;
+	for (size_t i = end; i-- > 0 && n < max;) {
+		if (quotes && s[i] == '"') {
+			if (!quoted)
+				quoted = true; /* the closing quote, seen first */
+			else if (!escaped(s, i))
+				quoted = false;
+		} else if (s[i] == ',' && !quoted) {
+			starts[n] = i + 1;
+			ends[n++] = end;
+			end = i;
 		}
-		if (s[i] == '"')
-			quoted = !quoted;
-		else if (s[i] == '\\' && quoted && s[i + 1] != '\0')
-			i++;
 	}
+	if (n < max) {
+		starts[n] = 0;
+		ends[n++] = end;
+	}
+	return n;
 }
 
 /* Walks the hops right to left from the trusted peer. */
@@ -333,9 +346,9 @@ static struct netaddr client_of(const struct peers *p, const char *list,
                                 struct netaddr peer)
 {
 	size_t starts[MAX_HOPS], ends[MAX_HOPS];
-	size_t n = split_list(list, starts, ends, MAX_HOPS);
+	size_t n = split_list(list, p->use_forwarded, starts, ends, MAX_HOPS);
 	struct netaddr client = peer;
-	for (size_t k = n; k-- > 0;) {
+	for (size_t k = 0; k < n; k++) {
 		const char *h = list + starts[k];
 		size_t hl = ends[k] - starts[k];
 		char node[128];

@@ -139,6 +139,48 @@ class ProxyTest(LatchkeyTestCase):
         self.assertEqual(self.addr_of(s, {"X-Forwarded-For": "198.51.100.9"}),
                          "127.0.0.1")
 
+    def test_a_client_written_quote_does_not_swallow_the_proxy_hops(self):
+        """What the client wrote is on the left; the proxies append on the
+        right. An unbalanced '"' on the left must not make the real hops
+        part of one quoted string, or every client could take the proxy's
+        address (out of its own throttling bucket and the access log)."""
+        s = self.start("--trusted-proxies", "127.0.0.1, 10.0.0.0/8")
+        cases = [
+            ('"', "198.51.100.9"),
+            ('"6.6.6.6', "198.51.100.9"),
+            ('x\\"', "198.51.100.9"),
+        ]
+        for left, want in cases:
+            with self.subTest(xff=left):
+                xff = f"{left}, 198.51.100.9, 10.0.0.1"
+                self.assertEqual(self.addr_of(s, {"X-Forwarded-For": xff}),
+                                 want)
+        # A client behind it can neither be framed nor hide.
+        r = None
+        for i in range(21):
+            r = self.login(s, f"user{i}", "bad", xff='", 203.0.113.7')
+        self.assertIn("too many", self.desc(r))
+        # The proxy's own address is not the one held up.
+        r = self.login(s, "dave", "dave-password-1")
+        self.assertEqual(r.status, 200, r.body)
+
+    def test_forwarded_client_written_quote(self):
+        s = self.start("--trusted-proxies", "127.0.0.1, 10.0.0.0/8",
+                       "--forwarded-header", "forwarded")
+        cases = [
+            'for="', 'for="6.6.6.6', 'for="x\\"', '"', 'for=x;by="',
+        ]
+        for left in cases:
+            for right, want in (
+                    ("for=198.51.100.9", "198.51.100.9"),
+                    ('for="[2001:db8:cafe::17]:4711";proto=https, '
+                     'for=10.0.0.1', "2001:db8:cafe::17"),
+                    ('for="198.51.100.9:1\\"";by=10.0.0.2', "198.51.100.9")):
+                with self.subTest(left=left, right=right):
+                    fwd = f"{left}, {right}"
+                    self.assertEqual(self.addr_of(s, {"Forwarded": fwd}),
+                                     want)
+
     def test_json_access_log_has_the_address(self):
         s = self.start("--trusted-proxies", "127.0.0.1", "--log-format",
                        "json")
@@ -245,6 +287,36 @@ class ProxyConnectionLimitTest(LatchkeyTestCase):
                 c.close()
         self.assertIn("more than 2 requests at once from 203.0.113.7",
                       s.log_text())
+
+    def test_ambiguous_framing_is_refused_over_the_limit_too(self):
+        """The framing check (RFC 9112 section 6.3) comes first: a client
+        over its limit gets no 503 on a connection kept open, where a
+        second length could smuggle a request."""
+        s = self.start("--trusted-proxies", "127.0.0.1",
+                       "--max-connections-per-address", "1")
+        held, got = hold(s.port, "203.0.113.7")
+        try:
+            self.assertTrue(got.startswith(b"HTTP/1.1 100"), got)
+            second = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                      b"Connection: close\r\n\r\n")
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            c.sendall(b"POST /token HTTP/1.1\r\nHost: x\r\n"
+                      b"Content-Type: application/x-www-form-urlencoded\r\n"
+                      b"X-Forwarded-For: 203.0.113.7\r\n"
+                      b"Content-Length: 0\r\nContent-Length: " +
+                      str(len(second)).encode() + b"\r\n\r\n" + second)
+            data = b""
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            c.close()
+        finally:
+            held.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 400 "), data)
+        self.assertIn(b"\r\nConnection: close\r\n", data)
+        self.assertEqual(data.count(b"HTTP/1.1 "), 1, data)
 
     def test_untrusted_peer_keeps_the_connection_limit(self):
         s = self.start("--trusted-proxies", "10.0.0.0/8",
