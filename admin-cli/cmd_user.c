@@ -16,8 +16,6 @@
 #include "secret.h"
 #include "strutil.h"
 
-#define USER_ID_BYTES 12
-
 static json_t *user_json(const struct store_user *u)
 {
 	return json_pack("{s:o, s:o, s:I, s:I}",
@@ -88,7 +86,6 @@ int cmd_user_add(struct adm_ctx *ctx)
 {
 	const char *name = ctx->argv[0];
 	struct store_user u = {0};
-	char *token = NULL;
 
 	int rc = check_username(name);
 	if (rc == ADM_EXIT_OK)
@@ -96,14 +93,12 @@ int cmd_user_add(struct adm_ctx *ctx)
 	if (rc == ADM_EXIT_OK)
 		rc = read_password_hash(ctx, &u.password_hash);
 	if (rc == ADM_EXIT_OK) {
-		token = crypto_random_token(USER_ID_BYTES);
-		if (token == NULL)
+		u.user_id = crypto_random_user_id();
+		if (u.user_id == NULL)
 			rc = adm_fail(ADM_EXIT_RUNTIME,
 			              "cannot generate a user id");
 	}
 	if (rc == ADM_EXIT_OK) {
-		if (asprintf(&u.user_id, "u_%s", token) < 0)
-			abort();
 		u.username = xstrdup(name);
 		u.created_at = u.updated_at = clock_now();
 		enum store_rc r = store_user_add(ctx->store, &u);
@@ -117,7 +112,6 @@ int cmd_user_add(struct adm_ctx *ctx)
 		adm_json_print(user_json(&u));
 	else if (rc == ADM_EXIT_OK)
 		printf("added user '%s' (user_id %s)\n", u.username, u.user_id);
-	free(token);
 	store_user_clear(&u);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* crypto.c: OpenSSL-backed primitives (see crypto.h). */
 #include "crypto.h"
+#include "validate.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -29,10 +30,21 @@ char *crypto_random_id(size_t nbytes)
 		char *id = crypto_random_token(nbytes);
 		/* Not "u_" either: that prefix is the users' (their sub),
 		 * and a client id must never equal a user's sub. */
-		if (id == NULL || (id[0] != '-' && strncmp(id, "u_", 2) != 0))
+		if (id == NULL ||
+		    (id[0] != '-' && !valid_client_id_reserved(id)))
 			return id;
 		free(id);
 	}
+}
+
+char *crypto_random_user_id(void)
+{
+	char *token = crypto_random_token(12), *id = NULL;
+	if (token != NULL &&
+	    asprintf(&id, "%s%s", VALID_USER_ID_PREFIX, token) < 0)
+		abort();
+	free(token);
+	return id;
 }
 
 char *b64_encode(const void *data, size_t len, bool url)

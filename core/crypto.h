@@ -23,6 +23,9 @@ char *crypto_random_token(size_t nbytes);
  * prefix of user ids (validate.h): a generated client id never equals a
  * user's sub (RFC 9068 section 5). */
 char *crypto_random_id(size_t nbytes);
+/* A new user id: VALID_USER_ID_PREFIX and 96 random bits (the user's sub,
+ * which never changes). NULL without randomness; the caller frees. */
+char *crypto_random_user_id(void);
 
 /* Unpadded base64url (RFC 4648 section 5) or, with std, unpadded standard
  * base64 (as PHC strings use). Caller frees. */

@@ -203,4 +203,11 @@ struct grants_metadata {
 };
 int grants_metadata(struct grants *g, struct grants_metadata *out);
 
+/* audience.c: a space-separated list of aud values as the claim: a string
+ * for one, an array for several (RFC 7519 section 4.1.3); NULL for none.
+ * A new reference. The token and the introspection response (the
+ * server's) render aud the same way through it. */
+struct json_t;
+struct json_t *aud_to_json(const char *list);
+
 #endif

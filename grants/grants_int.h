@@ -141,9 +141,6 @@ const char *client_audiences(const struct grants *g,
  * resources the client may ask for; anything else is invalid_target. */
 bool audience_allowed(const struct grants *g, const struct store_client *cl,
                       const char *resource);
-/* A space-separated list of aud values as the claim: a string for one,
- * an array for several (RFC 7519 section 4.1.3). A new reference. */
-struct json_t *aud_to_json(const char *list);
 /* The aud claim (a string or an array of strings) as a space-separated
  * list the caller frees; NULL when absent or of another shape. */
 char *aud_from_json(const struct json_t *claim);

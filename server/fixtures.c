@@ -43,9 +43,6 @@
 #include "strutil.h"
 #include "validate.h"
 
-/* A new user's id: "u_" and 96 random bits, as `latchkey user add`. */
-#define USER_ID_BYTES 12
-
 /* One client of the file and its plaintext secret (NULL: public). */
 struct fx_client {
 	struct store_client c;
@@ -514,7 +511,6 @@ static int user_prepare(struct fixtures *fx, struct store *st, void *e)
 {
 	struct fx_user *fu = e;
 	struct store_user old = {0};
-	char *token = NULL;
 	int rc = found(fx, store_user_get(st, fu->u.username, &old), "user",
 	               &fu->exists);
 	fu->u.created_at = fu->exists ? old.created_at : fx->now;
@@ -527,13 +523,10 @@ static int user_prepare(struct fixtures *fx, struct store *st, void *e)
 		fu->new_password = strcmp(fu->u.password_hash,
 		                          old.password_hash) != 0;
 	} else if (rc == 0) {
-		token = crypto_random_token(USER_ID_BYTES);
-		if (token == NULL)
+		fu->u.user_id = crypto_random_user_id();
+		if (fu->u.user_id == NULL)
 			rc = fx_fail(fx, "cannot generate a user id");
-		else if (asprintf(&fu->u.user_id, "u_%s", token) < 0)
-			abort();
 	}
-	free(token);
 	store_user_clear(&old);
 	return rc;
 }

@@ -132,22 +132,6 @@ enum MHD_Result h_token(struct srv_req *rq)
 	return ret;
 }
 
-/* RFC 7662 section 2.2 takes aud as the JWT has it (RFC 7519 section
- * 4.1.3): a string for one value, an array for several. */
-static json_t *aud_json(const char *list)
-{
-	size_t len;
-	const char *w = words_next(list, &len);
-	json_t *arr = json_array();
-	for (; w != NULL; w = words_next(w + len, &len))
-		json_array_append_new(arr, json_stringn(w, len));
-	if (json_array_size(arr) != 1)
-		return arr;
-	json_t *one = json_incref(json_array_get(arr, 0));
-	json_decref(arr);
-	return one;
-}
-
 json_t *introspection_json(const struct introspection *in)
 {
 	/* RFC 7662 section 2.2: an inactive token is only "active": false. */
@@ -163,7 +147,7 @@ json_t *introspection_json(const struct introspection *in)
 	if (o != NULL && in->jti != NULL)
 		json_object_set_new(o, "jti", json_string(in->jti));
 	if (o != NULL && in->aud != NULL)
-		json_object_set_new(o, "aud", aud_json(in->aud));
+		json_object_set_new(o, "aud", aud_to_json(in->aud));
 	if (o != NULL && in->username != NULL)
 		json_object_set_new(o, "username", json_string(in->username));
 	return o;
