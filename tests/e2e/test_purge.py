@@ -75,11 +75,13 @@ class CliPurgeTest(PurgeBase):
         live = self.cc(s, self.live)
 
         # A family that lives on while its first two refresh tokens
-        # expire: "app" starts with 1-second refresh tokens, rotates once,
-        # then gets an hour, so the third token outlives the first two.
+        # expire: "app" starts with 4-second refresh tokens (room for a
+        # slow CLI run between the refreshes, under ASan on a busy
+        # machine; 1 second was sometimes too short), rotates once, then
+        # gets an hour, so the third token outlives the first two.
         app = add_client(self.db, "app", "--grant", "password", "--grant",
                          "refresh_token", "--access-token-ttl", "1",
-                         "--refresh-token-ttl", "1")
+                         "--refresh-token-ttl", "4")
         app = (app["client_id"], app["client_secret"])
         t0 = self.login(s, app)
         r1 = self.refresh(s, t0["refresh_token"], app)
@@ -92,7 +94,7 @@ class CliPurgeTest(PurgeBase):
 
         self.assertEqual(self.count("access_tokens"), 10)
         self.assertEqual(self.count("refresh_tokens"), 4)
-        wait_until_expired()
+        wait_until_expired(4)
 
         self.assertEqual(self.purge(), {
             "access_tokens": 9, "refresh_tokens": 1,
