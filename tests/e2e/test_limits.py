@@ -91,10 +91,22 @@ class LimitsTest(LatchkeyTestCase):
 
     def test_connections_per_address(self):
         s = self.start("--max-connections-per-address", "4")
-        held = [raw_conn(s.port, "127.0.0.2") for _ in range(4)]
+        held = []
         try:
-            for h in held:
-                h.sendall(b"POST /token HTTP/1.1\r\nHost: x\r\n")
+            # Each held connection is answered once and kept alive, so the
+            # server has surely accepted (and counted) it before the fifth
+            # one arrives; connections merely opened may be accepted in
+            # any order by the worker threads.
+            for _ in range(4):
+                h = raw_conn(s.port, "127.0.0.2")
+                held.append(h)
+                h.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                got = b""
+                while not got.endswith(b"}\n"):
+                    chunk = h.recv(4096)
+                    self.assertNotEqual(chunk, b"", "held connection closed")
+                    got += chunk
+                self.assertTrue(got.startswith(b"HTTP/1.1 200"), got)
             extra = raw_conn(s.port, "127.0.0.2")
             self.assertTrue(closed_by_server(extra), "5th connection kept")
             extra.close()
