@@ -94,8 +94,8 @@ class DiscoveryTest(LatchkeyTestCase):
         verify(s, tok)
         # Once no unexpired token needs it, the old key is withdrawn.
         cli(self.db, "token", "revoke", "--client", self.auth[0])
-        import sqlite3
-        db = sqlite3.connect(self.db)
+        import lk_db
+        db = lk_db.connect(self.db)
         db.execute("UPDATE access_tokens SET expires_at = 1 WHERE kid = ?",
                    (old_kid,))
         db.commit()
