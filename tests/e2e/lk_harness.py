@@ -54,6 +54,7 @@ SQLITE_ONLY = {
     "test_test_double.": "the test double (--ephemeral) stays SQLite",
     "test_make_run.": "make run is the embedded SQLite default",
     "test_shutdown.": "a clean stop leaves no -wal file and a sound file",
+    "test_startup.StartupTest.test_ready_line_and_db_mode": "the file's mode",
     "test_cli.TestUsage.test_help": "--help creates no database file",
     "test_cli.TestDatabase.test_migrate": "the file's mode (0600)",
     "test_cli.TestDatabase.test_fresh_database_just_works_with_mode_0600":
