@@ -6,9 +6,9 @@ initdb refuses root), durability off (fsync, full_page_writes: only a
 crash of the machine loses data, and the cluster is thrown away anyway;
 synchronous_commit too, except with --durable-commits: a cluster that a
 test stops with -m immediate must keep every commit it acknowledged, as
-a real server does), no TCP (listen_addresses = ''): a unix socket in the directory
-on a port of its own. Nothing here touches a system service or
-/var/run/postgresql.
+a real server does), no TCP (listen_addresses = ''): a unix socket in
+the directory on a port of its own. Nothing here touches a system
+service or /var/run/postgresql.
 
     cluster.py start DIR [--port N] [--durable-commits] [--migrate LATCHKEY]
     cluster.py stop DIR
@@ -131,6 +131,10 @@ def start(directory, port=None, migrate=None, durable_commits=False):
     pw = _owner()
     if pw is not None:
         os.chown(directory, pw.pw_uid, pw.pw_gid)
+        if _run(["/usr/bin/test", "-w", directory], check=False).returncode:
+            raise RuntimeError("the postgres user cannot reach %s: make its "
+                               "parent directories searchable (chmod o+x) "
+                               "or build elsewhere" % directory)
     data = os.path.join(directory, "data")
     _run([os.path.join(bindir(), "initdb"), "-D", data, "-A", "trust",
           "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"])
