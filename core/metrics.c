@@ -14,8 +14,8 @@
 /* The label sets. A value outside its set is counted as "other". */
 static const char *const endpoints[] = {
 	"token", "authorize", "introspect", "revoke", "jwks", "metadata",
-	"resource", "healthz", "metrics", "clock", "faults", "reset", "tokens",
-	"other"};
+	"resource", "healthz", "readyz", "metrics", "clock", "faults", "reset",
+	"tokens", "other"};
 #define N_ENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
 
 static const int statuses[] = {200, 204, 302, 303, 400, 401, 403, 404, 405,

@@ -3,19 +3,52 @@
 # chromium (the browser tests in tests/browser drive it headless), Node.js
 # when the machine has none, and the npm packages the tests drive against
 # the real server (tests/node: playwright-core, openid-client for the
-# recipes) exactly as package-lock.json pins them. `make run` needs none of
-# it. Idempotent: apt is asked only for what is missing (through
-# install-deps.sh), and npm ci runs only when the lock file changed since
-# the last install.
+# recipes) exactly as package-lock.json pins them, and Debian's
+# `postgresql` (server 15: tests/pg/cluster.sh makes a throwaway cluster
+# per ctest run from its initdb, run as its `postgres` user). `make run`
+# needs none of it. Idempotent: apt is asked only for what is missing
+# (through install-deps.sh), and npm ci runs only when the lock file
+# changed since the last install.
 set -eu
 cd "$(dirname "$0")/../tests/node"
+
+# PostgreSQL without its main cluster and without a service
+# (shared/DECISIONS.md, "CI budget"): the tests make their own clusters.
+# postgresql-common's postinst reads create_main_cluster from
+# createcluster.conf itself (pg_conftool does not follow its include_dir),
+# and keeps an existing file (UCF_FORCE_CONFFOLD) instead of asking; a
+# policy-rc.d that answers 101 ("action forbidden") keeps invoke-rc.d from
+# starting anything during the install, and goes away after it.
+pg_prepare() {
+  dpkg-query -W -f='${Status}' postgresql 2>/dev/null |
+    grep -q "install ok installed" && return 0
+  [ "$(id -u)" -eq 0 ] || return 0   # install-deps.sh says what to run
+  conf=/etc/postgresql-common/createcluster.conf
+  mkdir -p /etc/postgresql-common
+  if [ -f "$conf" ] && grep -Eq '^[#[:space:]]*create_main_cluster' "$conf"; then
+    sed -i -E 's/^[#[:space:]]*create_main_cluster.*/create_main_cluster = false/' \
+      "$conf"
+  else
+    echo "create_main_cluster = false" >>"$conf"
+  fi
+  export UCF_FORCE_CONFFOLD=1
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# latchkey: install-test-deps.sh, no services\nexit 101\n' \
+      >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    pg_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT INT TERM
+  fi
+}
+pg_prepare
 
 # Node.js from Debian only where the machine has none (CI's image has one).
 node_pkgs=""
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
   node_pkgs="nodejs npm"
 # shellcheck disable=SC2086
-../../scripts/install-deps.sh chromium $node_pkgs
+../../scripts/install-deps.sh chromium postgresql $node_pkgs
+[ -z "${pg_policy:-}" ] || rm -f /usr/sbin/policy-rc.d
 
 # npm ci leaves node_modules/.package-lock.json; same versions: up to date.
 if [ -f node_modules/.package-lock.json ] &&

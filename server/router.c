@@ -45,6 +45,7 @@ int router_init(struct srv *s, const struct lk_config *c, char *err,
 	add(s, "metadata", c->metadata_path, M_GET, h_metadata, false);
 	add(s, "resource", c->resource_path, M_GET | M_POST, h_resource, false);
 	add(s, "healthz", "/healthz", M_GET, h_healthz, false);
+	add(s, "readyz", "/readyz", M_GET, h_readyz, false);
 	add(s, "metrics", c->metrics_path, M_GET, h_metrics, false);
 	if (c->test_double) {
 		add(s, "clock", "/_control/clock", M_GET | M_POST, h_control_clock, true);

@@ -232,6 +232,7 @@ enum MHD_Result h_revoke(struct srv_req *rq);
 enum MHD_Result h_jwks(struct srv_req *rq);
 enum MHD_Result h_metadata(struct srv_req *rq);
 enum MHD_Result h_healthz(struct srv_req *rq);
+enum MHD_Result h_readyz(struct srv_req *rq);
 enum MHD_Result h_metrics(struct srv_req *rq);
 enum MHD_Result h_authorize(struct srv_req *rq); /* authorize.c */
 /* authorize.c: the one guard of every HTML form this server renders: the

@@ -3,9 +3,10 @@
 The binary comes from $LATCHKEY (set by tests/CMakeLists.txt). Every run
 is checked for sanitizer reports, so an ASan build fails a test on a leak
 or undefined behaviour even when the exit status looks right. Also holds
-small readers and a writer of the SQLite file, so tests can check what was
-stored without going through the CLI under test, and set up records that
-only the server writes. Standard library only.
+small readers and a writer of the database (either backend, through
+lk_db), so tests can check what was stored without going through the CLI
+under test, and set up records that only the server writes. Standard
+library only.
 """
 import base64
 import contextlib
@@ -15,8 +16,9 @@ import hashlib
 import hmac
 import json
 import os
-import sqlite3
 import subprocess
+
+import lk_db
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
@@ -76,7 +78,8 @@ class Cli:
 
 @contextlib.contextmanager
 def connect(path):
-    db = sqlite3.connect(path)
+    """A connection to path (a SQLite file or a PostgreSQL URI)."""
+    db = lk_db.connect(path)
     try:
         yield db
     finally:
@@ -84,8 +87,7 @@ def connect(path):
 
 
 def rows(path, sql, params=()):
-    with connect(path) as db:
-        return db.execute(sql, params).fetchall()
+    return lk_db.db_query(path, sql, params)
 
 
 def insert(path, table, **cols):
@@ -94,19 +96,12 @@ def insert(path, table, **cols):
     CLI test does not need a running server to have them."""
     sql = "INSERT INTO %s (%s) VALUES (%s)" % (
         table, ", ".join(cols), ", ".join("?" * len(cols)))
-    with connect(path) as db:
-        db.execute(sql, tuple(cols.values()))
-        db.commit()
+    lk_db.db_query(path, sql, tuple(cols.values()))
 
 
 def snapshot(path):
     """Every row of every table, to compare before and after a command."""
-    with connect(path) as db:
-        tables = [r[0] for r in db.execute(
-            "SELECT name FROM sqlite_schema WHERE type='table' ORDER BY name")]
-        return {t: sorted(db.execute("SELECT * FROM \"%s\"" % t).fetchall(),
-                          key=repr)
-                for t in tables}
+    return lk_db.snapshot(path)
 
 
 def assert_refused(test, cli, args, status, message, input=None,
@@ -114,7 +109,8 @@ def assert_refused(test, cli, args, status, message, input=None,
     """Runs a command that must be refused: exit status, the exact first
     line on stderr, nothing on stdout, and no change to cli's database.
     Returns stderr."""
-    before = snapshot(cli.db) if os.path.exists(cli.db) else None
+    before = snapshot(cli.db) if lk_db.is_pg(cli.db) or \
+        os.path.exists(cli.db) else None
     p = cli.run(*args, input=input, use_db=use_db)
     test.assertEqual(p.returncode, status,
                      "%r: stdout %r stderr %r" % (args, p.stdout, p.stderr))

@@ -1,9 +1,17 @@
 """Harness for end-to-end tests: the real latchkeyd and latchkey binaries.
 
-A test gets a temporary directory with its own SQLite file, registers
+A test gets a temporary directory with its own database, registers
 clients with the real CLI, starts latchkeyd on 127.0.0.1 port 0, reads the
 JSON ready line from its stdout, and talks HTTP with http.client. Nothing
 here mocks the server.
+
+LK_BACKEND=sqlite (the default) or postgresql chooses the database: a
+SQLite file in the test's directory, or a PostgreSQL database cloned from
+the template of the ctest fixture's cluster (LK_TEST_PG); self.db is the
+path or the URI, passed to --db unchanged either way. Tests read and write
+it through lk_db (db_query), never through sqlite3 directly. Tests that
+are SQLite-only by nature are listed in SQLITE_ONLY below, and nowhere
+else; lk_run.py skips them on postgresql and prints how many.
 """
 import base64
 import http.client
@@ -19,6 +27,9 @@ import time
 import unittest
 import urllib.parse
 
+import lk_db
+from lk_db import db_query  # noqa: F401  (the one way to query, re-exported)
+
 LATCHKEYD = os.environ.get("LATCHKEYD", "latchkeyd")
 LATCHKEY = os.environ.get("LATCHKEY", "latchkey")
 SANITIZED = os.environ.get("LK_SANITIZE", "0") in ("1", "ON", "TRUE", "true")
@@ -30,6 +41,79 @@ READY_TIMEOUT = 120 if VALGRIND else 30 if SANITIZED else 10
 LATEST_SCHEMA = len([f for f in os.listdir(os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "migrations"))
     if f.endswith(".sql")])
+
+# Tests that are SQLite-only by nature, skipped when LK_BACKEND=postgresql
+# (by lk_run.py, which prints their count), with the reason: a module or a
+# class ("test_x." or "test_x.Class.", a prefix of unittest's test id), or
+# one test by its whole id.
+SQLITE_ONLY = {
+    "test_backup.": "latchkey backup copies the SQLite file "
+                    "(PostgreSQL has pg_dump)",
+    "test_crash.": "kill -9 under load, then the SQLite file's integrity",
+    "test_disk_faults.": "disk full, read-only and size limits on the file",
+    "test_test_double.": "the test double (--ephemeral) stays SQLite",
+    "test_make_run.": "make run is the embedded SQLite default",
+    "test_shutdown.": "a clean stop leaves no -wal file and a sound file",
+    "test_startup.StartupTest.test_ready_line_and_db_mode": "the file's mode",
+    "test_cli.TestUsage.test_help": "--help creates no database file",
+    "test_cli.TestDatabase.test_migrate": "the file's mode (0600)",
+    "test_cli.TestDatabase.test_fresh_database_just_works_with_mode_0600":
+        "the file's mode",
+    "test_cli.TestDatabase.test_world_readable_database_warns":
+        "the file's mode",
+    "test_cli.TestDatabase.test_migrate_creates_private_files_under_any_umask":
+        "the modes of the file, -wal and -shm",
+    "test_cli.TestDatabase.test_database_path_default_env_and_flag":
+        "the default file path",
+}
+
+
+def sqlite_only(test_id):
+    """The reason test_id is SQLite-only, or None."""
+    for prefix, why in SQLITE_ONLY.items():
+        if (test_id.startswith(prefix) if prefix.endswith(".")
+                else test_id == prefix):
+            return why
+    return None
+
+
+class PrivateCluster:
+    """A PostgreSQL cluster of one test's own (tests/pg/cluster.py), for a
+    test that stops or restarts PostgreSQL under latchkeyd. uri is a fresh
+    database cloned from its template; stop(), start() and restart() act
+    on the server (stop and restart as a crash: -m immediate) and keep
+    every commit it acknowledged (synchronous_commit stays on)."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.template = lk_db.cluster.start(directory, durable_commits=True)
+        self.uri = lk_db.clone(self.template)
+
+    def stop(self):
+        lk_db.cluster.pg_ctl(self.dir, "stop", "-m", "immediate")
+
+    def start(self):
+        lk_db.cluster.pg_ctl(self.dir, "start")
+
+    def restart(self):
+        lk_db.cluster.pg_ctl(self.dir, "restart", "-m", "immediate")
+
+    def remove(self):
+        lk_db.cluster.stop(self.dir)
+
+
+def private_cluster(case):
+    """Starts a cluster in a new short directory under /tmp (socket paths
+    are short), stopped and removed when the test ends, after its servers
+    (skipped locally, a failure in CI, without PostgreSQL's server
+    binaries)."""
+    try:
+        lk_db.cluster.bindir()
+    except RuntimeError as e:
+        skip_or_fail(case, str(e))
+    c = PrivateCluster(tempfile.mkdtemp(prefix="lk-pg-"))
+    case.addCleanup(c.remove)
+    return c
 
 
 def cli(db, *args, stdin=None, check=True):
@@ -205,8 +289,9 @@ class LatchkeyTestCase(unittest.TestCase):
 
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="lk-e2e-")
-        self.db = os.path.join(self.dir, "latchkey.db")
         self.servers = []
+        self.db = lk_db.new_database(self,
+                                     os.path.join(self.dir, "latchkey.db"))
 
     def tearDown(self):
         for s in self.servers:

@@ -1,7 +1,8 @@
 """lk_load: what the load tests (test_crash, test_stress, test_shutdown)
 share: a keep-alive HTTP client per thread, running functions on threads,
 checking many tokens at /introspect in parallel, reading the server's
-resident memory, and checking the database file with Python's sqlite3.
+resident memory, checking the SQLite file's integrity, and reading the
+database of either backend (lk_db).
 
 Nothing here retries a request: a load test must see every failure, and a
 POST to /token is not safe to send twice.
@@ -13,6 +14,7 @@ import sqlite3
 import threading
 import urllib.parse
 
+import lk_db
 from lk_harness import add_client, basic, cli
 
 FORM = "application/x-www-form-urlencoded"
@@ -128,12 +130,8 @@ def integrity(db):
 
 
 def query(db, sql, params=()):
-    """Rows of a query on db, opened read-only."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+    """Rows of a query on db (either backend, lk_db)."""
+    return lk_db.db_query(db, sql, params)
 
 
 def register_load_parties(case):

@@ -13,6 +13,7 @@ import urllib.parse
 import jwt
 import requests
 
+import lk_db
 from lk_harness import LatchkeyTestCase, add_client, cli
 
 CB = "https://app.example/cb"
@@ -165,8 +166,7 @@ class FlowTest(AuthorizeBase):
     def test_full_flow_through_the_forms(self):
         code = self.login_and_consent(scope="read write")
         self.assertGreaterEqual(len(code), 43)
-        with open(self.db, "rb") as f:
-            self.assertNotIn(code.encode(), f.read())
+        self.assertNotIn(code.encode(), lk_db.db_bytes(self.db))
         r = self.exchange(code)
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.headers["cache-control"], "no-store")

@@ -3,7 +3,7 @@ copy of the database taken while the real latchkeyd issues tokens from
 several threads; the copy is checked with SQLite itself and with
 `latchkey --db COPY`, and a server started on it serves what it holds."""
 import os
-import sqlite3
+import lk_db
 import stat
 import threading
 import time
@@ -38,7 +38,7 @@ class BackupTest(LatchkeyTestCase):
         """n token records straight into the file, so the copy has many
         megabytes to go through while the server writes."""
         kid = rows(self.db, "SELECT kid FROM signing_keys")[0][0]
-        db = sqlite3.connect(self.db, timeout=30)
+        db = lk_db.connect(self.db)
         with db:
             db.executemany(
                 "INSERT INTO access_tokens (jti, client_id, subject, scope, "

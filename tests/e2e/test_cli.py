@@ -2,7 +2,7 @@
 
 Each test runs the real binary ($LATCHKEY) against a fresh database in a
 temporary directory and checks exit statuses, messages, output (text and
---json) and, through Python's sqlite3 module, what was stored: secrets only
+--json) and, through lk_db (either backend), what was stored: secrets only
 as hashes, nothing changed by a refused command, the schema guard.
 """
 import json
@@ -16,6 +16,7 @@ import tempfile
 import time
 import unittest
 
+import lk_db
 from lk_harness import LATEST_SCHEMA
 from lk_cli_helpers import (SANITIZER_MARKS, Cli, argon2_verifier,
                             assert_refused, connect, latchkey_path, rows,
@@ -32,7 +33,8 @@ class CliTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="lk-cli-")
         self.addCleanup(shutil.rmtree, self.dir)
-        self.db = os.path.join(self.dir, "test.db")
+        self.db = lk_db.new_database(self,
+                                     os.path.join(self.dir, "test.db"))
         self.cli = Cli(self.db, self.dir)
 
     # -- helpers ------------------------------------------------------------
@@ -104,12 +106,7 @@ class CliTest(unittest.TestCase):
             db.commit()
 
     def db_bytes(self):
-        data = b""
-        for suffix in ("", "-wal"):
-            if os.path.exists(self.db + suffix):
-                with open(self.db + suffix, "rb") as f:
-                    data += f.read()
-        return data
+        return lk_db.db_bytes(self.db)
 
 
 class TestUsage(CliTest):

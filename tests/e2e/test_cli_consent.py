@@ -3,7 +3,7 @@ a user or a client takes along (consents, browser sessions, authorization
 codes), with the real binary ($LATCHKEY) on a fresh database.
 
 Consents, sessions and codes are written by the server's /authorize. These
-tests insert them with Python's sqlite3 (lk_cli_helpers.insert) instead, in
+tests insert them through lk_db (lk_cli_helpers.insert) instead, in
 the shape migration 0004 gives them, so the CLI is tested on its own; the
 server side has end-to-end tests of its own.
 """

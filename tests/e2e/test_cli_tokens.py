@@ -252,8 +252,8 @@ class CliTokensTest(LatchkeyTestCase):
     def test_refresh_of_a_user_removed_behind_the_clis_back(self):
         d0 = self.login("dave")
         # Deleted without the CLI: the grant itself refuses the refresh.
-        import sqlite3
-        db = sqlite3.connect(self.db)
+        import lk_db
+        db = lk_db.connect(self.db)
         db.execute("DELETE FROM users WHERE username='dave'")
         db.commit()
         db.close()

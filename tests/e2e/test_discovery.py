@@ -1,11 +1,13 @@
-"""/jwks.json, RFC 8414 metadata, /healthz, and signing-key rotation by the
-CLI while the server runs."""
+"""/jwks.json, RFC 8414 metadata, /healthz and /readyz, and signing-key
+rotation by the CLI while the server runs."""
 import json
 import time
 
 import jwt
 
-from lk_harness import LATEST_SCHEMA, LatchkeyTestCase, add_client, cli
+import lk_db
+from lk_harness import (LATEST_SCHEMA, LatchkeyTestCase, add_client, cli,
+                        private_cluster)
 from test_client_credentials import verify
 
 
@@ -72,6 +74,56 @@ class DiscoveryTest(LatchkeyTestCase):
         self.assertEqual(r.json(), {"status": "ok",
                                     "schema_version": LATEST_SCHEMA})
 
+    def test_readyz(self):
+        s = self.start()
+        r = s.request("GET", "/readyz")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json(), {"status": "ready"})
+        self.assertEqual(r.headers["cache-control"], "no-store")
+        self.assertEqual(s.request("HEAD", "/readyz").status, 200)
+        r = s.request("POST", "/readyz")
+        self.assertOAuthError(r, 405, "method_not_allowed")
+
+    def assertNotReady(self, r):
+        self.assertOAuthError(r, 503, "temporarily_unavailable")
+        self.assertEqual(r.headers["retry-after"], "1")
+        self.assertEqual(r.headers["cache-control"], "no-store")
+
+    def test_readyz_asks_the_database_on_every_call(self):
+        """With the schema's bookkeeping gone from under the running server
+        (on either backend), /readyz says 503 at once, and 200 again as
+        soon as it is back: nothing is cached."""
+        s = self.start()
+        self.assertEqual(s.request("GET", "/readyz").status, 200)
+        lk_db.db_query(self.db, "ALTER TABLE schema_migrations RENAME TO "
+                       "schema_migrations_away")
+        self.assertNotReady(s.request("GET", "/readyz"))
+        self.assertEqual(s.request("GET", "/healthz").status, 503)
+        lk_db.db_query(self.db, "ALTER TABLE schema_migrations_away RENAME "
+                       "TO schema_migrations")
+        r = s.request("GET", "/readyz")
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(s.request("GET", "/healthz").status, 200)
+
+    def test_readyz_while_postgresql_is_down(self):
+        """PostgreSQL stopped under the server: 503 (the instance leaves
+        the balancer), and ready again once it is back. SQLite has no
+        server to lose: a file that cannot be read under a running server
+        is covered by the test above and test_disk_faults."""
+        if not lk_db.POSTGRESQL:
+            self.skipTest("PostgreSQL only (LK_BACKEND=postgresql)")
+        c = private_cluster(self)
+        self.db = c.uri
+        s = self.start()
+        self.assertEqual(s.request("GET", "/readyz").status, 200)
+        c.stop()
+        self.assertNotReady(s.request("GET", "/readyz"))
+        c.start()
+        deadline = time.monotonic() + 30  # a bound, not a measurement
+        while s.request("GET", "/readyz").status != 200:
+            self.assertLess(time.monotonic(), deadline, "never ready again")
+            time.sleep(0.1)
+
     def test_rotation_keeps_old_key_while_its_tokens_live(self):
         s = self.start()
         old_token = self.token(s)
@@ -94,8 +146,8 @@ class DiscoveryTest(LatchkeyTestCase):
         verify(s, tok)
         # Once no unexpired token needs it, the old key is withdrawn.
         cli(self.db, "token", "revoke", "--client", self.auth[0])
-        import sqlite3
-        db = sqlite3.connect(self.db)
+        import lk_db
+        db = lk_db.connect(self.db)
         db.execute("UPDATE access_tokens SET expires_at = 1 WHERE kid = ?",
                    (old_kid,))
         db.commit()

@@ -4,7 +4,7 @@ percent-encoding, repeated. Each gets a clear RFC error, the server stays
 up, nothing is written, the real tokens keep working, and every JSON log
 line still parses."""
 import json
-import sqlite3
+import lk_db
 import urllib.parse
 
 from lk_harness import LatchkeyTestCase, add_client, basic
@@ -37,7 +37,7 @@ class HostileInputTest(RefreshBase):
                               headers={**FORM, "Authorization": basic(*auth)})
 
     def db_state(self):
-        db = sqlite3.connect(self.db)
+        db = lk_db.connect(self.db)
         try:
             return db.execute(
                 "SELECT (SELECT count(*) FROM access_tokens),"

@@ -2,7 +2,7 @@
 tokens, against the real latchkeyd."""
 import base64
 import json
-import sqlite3
+import lk_db
 import urllib.parse
 
 import jwt
@@ -93,7 +93,7 @@ class IntrospectRevokeTest(LatchkeyTestCase):
         cli(self.db, "token", "revoke", jti)
         self.assertInactive(self.introspect(tok))
         tok2 = self.token(self.b)
-        db = sqlite3.connect(self.db)
+        db = lk_db.connect(self.db)
         db.execute("UPDATE access_tokens SET expires_at = 1 WHERE jti = ?",
                    (jwt.decode(tok2, options={"verify_signature": False})[
                        "jti"],))

@@ -2,7 +2,7 @@
 detection (RFC 9700 section 4.14.2) and the on_refresh policy, against
 the real latchkeyd."""
 import json
-import sqlite3
+import lk_db
 import threading
 import urllib.parse
 
@@ -54,9 +54,8 @@ class RefreshTest(RefreshBase):
         t = self.login(s)
         rt = t["refresh_token"]
         self.assertGreaterEqual(len(rt), 43)
-        with open(self.db, "rb") as f:
-            raw = f.read()
-        db = sqlite3.connect(self.db)
+        raw = lk_db.db_bytes(self.db)
+        db = lk_db.connect(self.db)
         rows = db.execute("SELECT token_hash, subject, username, scope, "
                           "access_jti FROM refresh_tokens").fetchall()
         db.close()
@@ -130,7 +129,7 @@ class RefreshTest(RefreshBase):
     def test_expired_refresh_token(self):
         s = self.start("--refresh-token-ttl", "60")
         t = self.login(s)
-        db = sqlite3.connect(self.db)
+        db = lk_db.connect(self.db)
         db.execute("UPDATE refresh_tokens SET expires_at = 1")
         db.commit()
         db.close()
@@ -193,7 +192,7 @@ class RefreshTest(RefreshBase):
         # The winner's new refresh token is still good, unless a loser
         # arrived after the rotation committed (then it was a reuse).
         winner = ok[0].json()
-        db = sqlite3.connect(self.db)
+        db = lk_db.connect(self.db)
         revoked = db.execute("SELECT count(*) FROM refresh_tokens WHERE "
                              "revoked_at IS NOT NULL").fetchone()[0]
         live = db.execute("SELECT count(*) FROM refresh_tokens WHERE "
@@ -291,7 +290,7 @@ class NoRotationTest(RefreshBase):
             tokens += self.race(s, t["refresh_token"], 16)
             live = [x for x in tokens if self.active(s, x)]
             self.assertEqual(len(live), 1)
-            db = sqlite3.connect(self.db)
+            db = lk_db.connect(self.db)
             linked = db.execute("SELECT access_jti FROM refresh_tokens"
                                 ).fetchall()
             unrevoked = db.execute("SELECT jti FROM access_tokens WHERE "

@@ -4,7 +4,7 @@ import json
 import os
 import signal
 import socket
-import sqlite3
+import lk_db
 import stat
 import threading
 import time
@@ -54,7 +54,7 @@ class HookTest(RefreshBase):
                           self.hook(action), *args)
 
     def counts(self):
-        db = sqlite3.connect(self.db)
+        db = lk_db.connect(self.db)
         try:
             return db.execute(
                 "SELECT (SELECT count(*) FROM refresh_tokens),"
@@ -101,7 +101,7 @@ class HookAllowTest(HookTest):
         self.assertNotEqual(t1["refresh_token"], t0["refresh_token"])
         [run] = self.runs()
         doc = json.loads(run["stdin"])
-        family = sqlite3.connect(self.db).execute(
+        family = lk_db.connect(self.db).execute(
             "SELECT DISTINCT family_id FROM refresh_tokens").fetchall()
         self.assertEqual(len(family), 1)
         user_id = jwt.decode(t0["access_token"],

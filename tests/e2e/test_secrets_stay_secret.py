@@ -11,6 +11,7 @@ import secrets
 import subprocess
 import urllib.parse
 
+import lk_db
 from lk_harness import LATCHKEY, LatchkeyTestCase, add_client, basic, cli
 
 
@@ -112,14 +113,7 @@ class SecretsStaySecretTest(LatchkeyTestCase):
         log = s.log_text()
         self.assertIn("security", log)  # the reuse was logged...
         self.assertIn("request", log)   # ...and so was every request
-        with open(self.db, "rb") as f:
-            db_bytes = f.read()
-        wal = self.db + "-wal"
-        try:
-            with open(wal, "rb") as f:
-                db_bytes += f.read()
-        except FileNotFoundError:
-            pass
+        db_bytes = lk_db.db_bytes(self.db)
 
         for v in used:
             self.assertGreaterEqual(len(v), 16)

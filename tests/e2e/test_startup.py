@@ -2,7 +2,7 @@
 file with that precedence, refusals that name the setting, the database
 file's mode, and a schema newer than the binary."""
 import os
-import sqlite3
+import lk_db
 import stat
 import subprocess
 
@@ -94,7 +94,7 @@ class StartupTest(LatchkeyTestCase):
     def test_newer_schema_is_refused(self):
         s = self.start()
         s.stop()
-        db = sqlite3.connect(self.db)
+        db = lk_db.connect(self.db)
         db.execute("INSERT INTO schema_migrations VALUES (9999, 'future', "
                    "'x', 0)")
         db.commit()

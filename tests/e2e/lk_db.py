@@ -1,0 +1,239 @@
+"""lk_db: the one way end-to-end tests read and write the database of
+either backend (shared/DECISIONS.md, "Tests on both backends"), and the
+databases themselves: a file path is SQLite (Python's sqlite3), a
+postgresql:// or postgres:// URI is PostgreSQL (through psql, since the
+tests need no Python driver). Tests write SQL with ? placeholders; on
+PostgreSQL each value travels as a psql variable (-v pN=VALUE) and is
+quoted by psql (:'pN', libpq's PQescapeLiteral), never pasted into the
+text; rows come back as tuples of JSON-typed values (int, str, None),
+as sqlite3 gives them.
+
+LK_BACKEND (sqlite, the default, or postgresql) chooses the backend of
+each test's database: new_database() makes a file path, or a database
+cloned from the template of the cluster named by LK_TEST_PG (the ctest
+fixture `pg`, tests/pg/cluster.py). Standard library only.
+"""
+import json
+import os
+import re
+import secrets
+import sqlite3
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "pg"))
+import cluster  # noqa: E402  (tests/pg/cluster.py)
+
+BACKEND = os.environ.get("LK_BACKEND", "sqlite")
+if BACKEND not in ("sqlite", "postgresql"):
+    raise RuntimeError("LK_BACKEND must be sqlite or postgresql, not %r"
+                       % BACKEND)
+POSTGRESQL = BACKEND == "postgresql"
+_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def is_pg(db):
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+# -- PostgreSQL through psql ------------------------------------------------
+
+def _with_dbname(uri, name):
+    u = urllib.parse.urlsplit(uri)
+    return "%s://%s/%s%s" % (u.scheme, u.netloc, name,
+                             "?" + u.query if u.query else "")
+
+
+def _dbname(uri):
+    name = urllib.parse.urlsplit(uri).path.lstrip("/")
+    if not _NAME_RE.match(name):
+        raise ValueError("unexpected database name %r" % name)
+    return name
+
+
+def _literal(v):
+    if isinstance(v, bool):
+        return str(int(v))
+    if isinstance(v, (int, float, str)):
+        return str(v)
+    raise TypeError("lk_db: cannot pass %r to psql" % type(v))
+
+
+def _bind(sql, params):
+    """sql with each ? outside quotes made a psql variable; the -v args."""
+    out, args, n, quote = [], [], 0, None
+    params = list(params)
+    for ch in sql:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "?":
+            if n >= len(params):
+                raise ValueError("lk_db: more ? than parameters")
+            v = params[n]
+            n += 1
+            if v is None:
+                out.append("NULL")
+            else:
+                args += ["-v", "p%d=%s" % (n, _literal(v))]
+                out.append(":'p%d'" % n)
+            continue
+        out.append(ch)
+    if n != len(params):
+        raise ValueError("lk_db: %d parameters for %d ?" % (len(params), n))
+    return "".join(out), args
+
+
+class _Pairs(list):
+    pass
+
+
+def _plain(v):
+    if isinstance(v, _Pairs):
+        return {k: _plain(x) for k, x in v}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _pg_query(db, sql, params):
+    body, args = _bind(sql.strip().rstrip(";"), params)
+    if not re.match(r"(?is)^\s*(select|with|values)\b", body):
+        cluster.psql(db, body + ";\n", *args)
+        return []
+    out = cluster.psql(db, "SELECT coalesce(json_agg(lk_q), '[]') FROM (\n"
+                       + body + "\n) lk_q;\n", *args)
+    rows = json.loads(out, object_pairs_hook=_Pairs)
+    return [tuple(_plain(v) for _, v in r) for r in rows]
+
+
+# -- either backend ----------------------------------------------------------
+
+def db_query(db, sql, params=()):
+    """Runs one statement on db (a path or a URI) and commits it; returns
+    its rows as a list of tuples ([] for a statement without rows)."""
+    if is_pg(db):
+        return _pg_query(db, sql, params)
+    conn = sqlite3.connect(db, timeout=30)
+    try:
+        with conn:
+            return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def tables(db):
+    """Names of db's tables, sorted."""
+    if is_pg(db):
+        sql = ("SELECT table_name FROM information_schema.tables WHERE "
+               "table_schema = current_schema() AND table_type = "
+               "'BASE TABLE' ORDER BY table_name")
+    else:
+        sql = "SELECT name FROM sqlite_schema WHERE type='table' ORDER BY name"
+    return [r[0] for r in db_query(db, sql)]
+
+
+class _Result:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def fetchall(self):
+        return list(self.rows)
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+class _PgConn:
+    """What tests use of a sqlite3 connection (execute, executemany,
+    commit, close, `with`), each statement committed on its own."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def execute(self, sql, params=()):
+        return _Result(_pg_query(self.db, sql, params))
+
+    def executemany(self, sql, seq):
+        for params in seq:
+            _pg_query(self.db, sql, params)
+
+    def commit(self):
+        pass
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def connect(db):
+    """A connection to db of either backend, shaped like sqlite3's (the
+    caller closes it)."""
+    if is_pg(db):
+        return _PgConn(db)
+    return sqlite3.connect(db, timeout=30)
+
+
+# -- databases ---------------------------------------------------------------
+
+def clone(template):
+    """A new database copied from the template database the URI template
+    names (nobody may be connected to it); returns its URI."""
+    name = "lk_" + secrets.token_hex(8)
+    cluster.psql(_with_dbname(template, "postgres"),
+                 "CREATE DATABASE %s TEMPLATE %s;\n"
+                 % (name, _dbname(template)))
+    return _with_dbname(template, name)
+
+
+def drop(uri):
+    """Drops the database of uri, closing what is still connected."""
+    cluster.psql(_with_dbname(uri, "postgres"),
+                 "DROP DATABASE IF EXISTS %s WITH (FORCE);\n" % _dbname(uri))
+
+
+def new_database(case, sqlite_path):
+    """The database of a test: sqlite_path on SQLite; on PostgreSQL a
+    clone of LK_TEST_PG's template, dropped when the test ends. A test
+    without the cluster is skipped locally and fails in CI."""
+    if not POSTGRESQL:
+        return sqlite_path
+    template = os.environ.get("LK_TEST_PG")
+    if not template:
+        if os.environ.get("CI") == "true":
+            case.fail("LK_BACKEND=postgresql needs LK_TEST_PG (the ctest "
+                      "fixture pg)")
+        case.skipTest("no PostgreSQL cluster (LK_TEST_PG unset)")
+    uri = clone(template)
+    case.addCleanup(drop, uri)
+    return uri
+
+
+def snapshot(db):
+    """Every row of every table of db, to compare before and after."""
+    return {t: sorted(db_query(db, "SELECT * FROM \"%s\"" % t), key=repr)
+            for t in tables(db)}
+
+
+def db_bytes(db):
+    """What a reader of db's storage could see, to check that a secret is
+    stored only hashed: the SQLite file and its WAL as they are on disk;
+    on PostgreSQL, the text of every row."""
+    if is_pg(db):
+        return repr(snapshot(db)).encode()
+    data = b""
+    for suffix in ("", "-wal"):
+        if os.path.exists(db + suffix):
+            with open(db + suffix, "rb") as f:
+                data += f.read()
+    return data
