@@ -10,7 +10,6 @@
 #include "clock.h"
 #include "crypto.h"
 #include "grants_int.h"
-#include "log.h"
 #include "strutil.h"
 
 #define JTI_BYTES 16     /* 128 bits: unguessable and collision-free */
@@ -41,12 +40,6 @@ bool refresh_enabled(const struct grants *g, const struct store_client *cl)
 	if (cl->issue_refresh_token != STORE_DEFAULT)
 		return cl->issue_refresh_token == STORE_ON;
 	return g->issue_refresh_token;
-}
-
-static enum oauth_err store_err(enum store_rc rc)
-{
-	return rc == STORE_BUSY || rc == STORE_IO ? OAUTH_TEMPORARILY_UNAVAILABLE
-	                                          : OAUTH_SERVER_ERROR;
 }
 
 struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
@@ -120,12 +113,11 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 		               : "the refresh token was already used");
 		goto out;
 	}
-	if (rc != STORE_OK) {
-		/* Never hand out a token we could not record. */
-		log_errx("recording issued tokens: %s", store_rc_str(rc));
-		r = OAUTH_FAIL(store_err(rc), NULL);
+	/* Never hand out a token we could not record. */
+	r = oauth_from_store(rc, "recording issued tokens",
+	                     OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL));
+	if (r.err != OAUTH_OK)
 		goto out;
-	}
 	out->access_token = token;
 	out->token_type = "Bearer";
 	out->expires_in = ttl;

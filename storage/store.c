@@ -23,6 +23,7 @@ const char *store_rc_str(enum store_rc rc)
 	case STORE_SCHEMA_NEWER: return "database schema is newer than this binary";
 	case STORE_SCHEMA_EDITED: return "an applied migration was edited";
 	case STORE_INVALID: return "cannot open database";
+	case STORE_UNAVAILABLE: return "database unavailable";
 	}
 	return "unknown storage error";
 }

@@ -28,6 +28,8 @@ enum store_rc {
 	STORE_SCHEMA_NEWER, /* database migrated by a newer Latchkey */
 	STORE_SCHEMA_EDITED,/* an applied migration differs from this binary's */
 	STORE_INVALID,      /* the backend cannot open what it was given */
+	STORE_UNAVAILABLE,  /* the database cannot be reached (a server
+	                     * backend: down, restarting, unreachable) */
 };
 const char *store_rc_str(enum store_rc rc);
 
