@@ -21,9 +21,6 @@
 
 #define CODE_BYTES 32
 #define SESSION_BYTES 32
-/* Expired codes are kept this long, so that a replay a little late still
- * finds the tokens to revoke; then housekeeping deletes them. */
-#define CODE_KEEP_SECS 86400
 
 void authz_result_clear(struct authz_result *r)
 {
@@ -384,9 +381,6 @@ static bool new_session(struct authz *a)
 		crypto_free_str(cookie);
 		return false;
 	}
-	/* Logins are rare next to token requests: a fine moment to drop
-	 * what has long expired. */
-	store_purge_expired(a->g->store, now - CODE_KEEP_SECS, NULL);
 	crypto_free_str(a->out->new_session);
 	a->out->new_session = cookie;
 	a->out->end_session = false;

@@ -42,6 +42,44 @@ bool refresh_enabled(const struct grants *g, const struct store_client *cl)
 	return g->issue_refresh_token;
 }
 
+/* What runs once the store has the issue's result (store_issue_submit):
+ * the tokens minted before it, handed out only if their records were
+ * committed. */
+struct issue_cont {
+	const struct issue_opts *o;
+	int64_t ttl;
+	char **token, **refresh; /* moved into out on success */
+	struct token_response *out;
+	struct oauth_result r;
+};
+
+static void issue_recorded(enum store_rc rc, void *arg)
+{
+	struct issue_cont *k = arg;
+	const struct issue_opts *o = k->o;
+	if (rc == STORE_CONFLICT && (o->retire_hash || o->relink_hash ||
+	                             o->consume_code_hash)) {
+		/* Another request used this refresh token or code first. */
+		if (o->relink_hash != NULL && o->relink_lost != NULL)
+			*o->relink_lost = true;
+		k->r = OAUTH_FAIL(OAUTH_INVALID_GRANT, o->consume_code_hash
+		                  ? "the authorization code was already used"
+		                  : "the refresh token was already used");
+		return;
+	}
+	/* Never hand out a token we could not record. */
+	k->r = oauth_from_store(rc, "recording issued tokens", OAUTH_FAIL(
+	                        OAUTH_SERVER_ERROR, NULL));
+	if (k->r.err != OAUTH_OK)
+		return;
+	k->out->access_token = *k->token;
+	k->out->token_type = "Bearer";
+	k->out->expires_in = k->ttl;
+	k->out->scope = xstrdup(o->scope ? o->scope : "");
+	k->out->refresh_token = *k->refresh;
+	*k->token = *k->refresh = NULL;
+}
+
 struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
                                 const struct issue_opts *o,
                                 struct token_response *out)
@@ -102,28 +140,14 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 		.consume_code_hash = o->consume_code_hash, .access = &at,
 		.refresh = o->with_refresh ? &rt : NULL,
 	};
-	enum store_rc rc = store_issue(g->store, &is);
-	if (rc == STORE_CONFLICT && (o->retire_hash || o->relink_hash ||
-	                             o->consume_code_hash)) {
-		/* Another request used this refresh token or code first. */
-		if (o->relink_hash != NULL && o->relink_lost != NULL)
-			*o->relink_lost = true;
-		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, o->consume_code_hash
-		               ? "the authorization code was already used"
-		               : "the refresh token was already used");
-		goto out;
-	}
-	/* Never hand out a token we could not record. */
-	r = oauth_from_store(rc, "recording issued tokens",
-	                     OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL));
-	if (r.err != OAUTH_OK)
-		goto out;
-	out->access_token = token;
-	out->token_type = "Bearer";
-	out->expires_in = ttl;
-	out->scope = xstrdup(o->scope ? o->scope : "");
-	out->refresh_token = refresh;
-	token = refresh = NULL;
+	struct issue_cont k = {
+		.o = o, .ttl = ttl, .token = &token, .refresh = &refresh,
+		.out = out,
+	};
+	/* The completion runs before this returns (store.h, xIssue), so k
+	 * and is may live on this stack. */
+	store_issue_submit(g->store, &is, issue_recorded, &k);
+	r = k.r;
 out:
 	crypto_free_str(token);
 	crypto_free_str(refresh);

@@ -1370,28 +1370,37 @@ static void test_purge_expired(void **state)
 	assert_int_equal(issue_from(f->s, "r1", "F1", "c1", "u-1", 50, 1000,
 	                            NULL, "c-old"), STORE_OK);
 
-	int n = -1;
-	assert_int_equal(store_purge_expired(f->s, 99, &n), STORE_OK);
-	assert_int_equal(n, 0);
-	/* Expired at now: expires_at <= now, as the lookups have it. */
-	assert_int_equal(store_purge_expired(f->s, 200, &n), STORE_OK);
-	assert_int_equal(n, 4);
-	struct store_code got = {0};
+	/* The one purge (store_purge): a session goes once expired at now
+	 * (expires_at <= now, as the lookups have it), a code only
+	 * STORE_PURGE_CODE_GRACE later. */
+	struct store_purge_counts n;
+	assert_int_equal(store_purge(f->s, 99, &n), STORE_OK);
+	assert_int_equal(n.codes + n.sessions, 0);
+	assert_int_equal(store_purge(f->s, 200, &n), STORE_OK);
+	assert_int_equal(n.sessions, 2);
+	assert_int_equal(n.codes, 0);
+	struct store_session se = {0};
+	assert_int_equal(store_session_get(f->s, "c-live", 200, &se), STORE_OK);
+	store_session_clear(&se);
+	struct store_code got = get_code(f->s, "c-old");
+	store_code_clear(&got);
+
+	assert_int_equal(store_purge(f->s, 200 + STORE_PURGE_CODE_GRACE, &n),
+	                 STORE_OK);
+	assert_int_equal(n.codes, 2);
+	assert_int_equal(n.sessions, 1);
 	for (size_t i = 0; i < 2; i++)
 		assert_int_equal(store_code_get(f->s, codes[i].hash, &got),
 		                 STORE_NOT_FOUND);
 	got = get_code(f->s, "c-live");
 	store_code_clear(&got);
-	struct store_session se = {0};
-	assert_int_equal(store_session_get(f->s, "c-live", 200, &se), STORE_OK);
-	store_session_clear(&se);
-	struct store_refresh r = {0};
-	assert_int_equal(store_refresh_get(f->s, "r1", &r), STORE_OK);
-	store_refresh_clear(&r);
 
-	assert_int_equal(store_purge_expired(f->s, 200, &n), STORE_OK);
-	assert_int_equal(n, 0);
-	assert_int_equal(store_purge_expired(f->s, 10000, NULL), STORE_OK);
+	assert_int_equal(store_purge(f->s, 200 + STORE_PURGE_CODE_GRACE, &n),
+	                 STORE_OK);
+	assert_int_equal(n.codes + n.sessions, 0);
+	assert_int_equal(store_purge(f->s, 201 + STORE_PURGE_CODE_GRACE, &n),
+	                 STORE_OK);
+	assert_int_equal(n.codes, 1);
 	assert_int_equal(store_code_get(f->s, "c-live", &got), STORE_NOT_FOUND);
 }
 
