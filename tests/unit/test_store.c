@@ -956,6 +956,47 @@ static void test_issue_consumes_code_once(void **state)
 	assert_not_issued(f->s, "r3");
 }
 
+/* The completion form (store_issue_submit): done runs exactly once, with
+ * the issue's result, before the call returns (store.h, xIssue). */
+struct done_count {
+	int calls;
+	enum store_rc rc;
+};
+
+static void count_done(enum store_rc rc, void *arg)
+{
+	struct done_count *d = arg;
+	d->calls++;
+	d->rc = rc;
+}
+
+static void test_issue_completion(void **state)
+{
+	struct ut_store_fx *f = *state;
+	code_world_h1(f->s);
+	struct store_token at = token("at-s1", "c1", "kid-1", 110, 170);
+	at.subject = (char *)"u-1";
+	at.family_id = (char *)"F1";
+	struct store_issue is = {
+	    .now = 110, .consume_code_hash = "h1", .access = &at,
+	};
+	struct done_count d = {0, STORE_IO};
+	store_issue_submit(f->s, &is, count_done, &d);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.rc, STORE_OK);
+	assert_code_use(f->s, "h1", 110, "F1");
+
+	/* The same code again: the completion carries the lost
+	 * compare-and-set, and nothing was written. */
+	at.jti = (char *)"at-s2";
+	d = (struct done_count){0, STORE_OK};
+	store_issue_submit(f->s, &is, count_done, &d);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.rc, STORE_CONFLICT);
+	struct store_token t = {0};
+	assert_int_equal(store_token_get(f->s, "at-s2", &t), STORE_NOT_FOUND);
+}
+
 static void test_issue_expired_code(void **state)
 {
 	struct ut_store_fx *f = *state;
@@ -1595,6 +1636,8 @@ int main(void)
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_consumes_code_once,
 	                                    ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_completion, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_expired_code, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_rolls_back_code,
