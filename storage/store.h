@@ -229,7 +229,7 @@ typedef int (*store_refresh_cb)(const struct store_refresh *r, void *arg);
 struct store;
 
 /* The completion of a submitted issue (store_issue_submit): called exactly
- * once, with the issue's result, on whichever thread finished it. */
+ * once, with the issue's result; when and where: the token table's xIssue. */
 typedef void (*store_issue_done)(enum store_rc rc, void *arg);
 
 /* ---- the methods, one table per entity ------------------------------------
