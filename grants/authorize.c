@@ -21,9 +21,6 @@
 
 #define CODE_BYTES 32
 #define SESSION_BYTES 32
-/* Expired codes are kept this long, so that a replay a little late still
- * finds the tokens to revoke; then housekeeping deletes them. */
-#define CODE_KEEP_SECS 86400
 
 void authz_result_clear(struct authz_result *r)
 {
@@ -384,9 +381,6 @@ static bool new_session(struct authz *a)
 		crypto_free_str(cookie);
 		return false;
 	}
-	/* Logins are rare next to token requests: a fine moment to drop
-	 * what has long expired. */
-	store_purge_expired(a->g->store, now - CODE_KEEP_SECS, NULL);
 	crypto_free_str(a->out->new_session);
 	a->out->new_session = cookie;
 	a->out->end_session = false;
@@ -465,12 +459,11 @@ static void issue_code(struct authz *a)
 		.resource = (char *)a->rq->resource,
 	};
 	enum store_rc rc = store_code_add(a->g->store, &c);
-	if (rc != STORE_OK) {
-		log_errx("recording a code: %s", store_rc_str(rc));
-		redirect_error(a, OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
-	} else {
+	if (rc != STORE_OK)
+		redirect_error(a, oauth_from_store(rc, "recording a code",
+		                                   OAUTH_RESULT_OK).err, NULL);
+	else
 		redirect(a, code, OAUTH_OK, NULL);
-	}
 	crypto_free_str(code);
 }
 
@@ -495,13 +488,11 @@ static void auto_approve(struct authz *a, const char *username)
 {
 	enum store_rc rc = store_user_get(a->g->store, username, &a->user);
 	if (rc != STORE_OK) {
-		log_errx("auto_approve_as: user '%s': %s", username,
-		         store_rc_str(rc));
+		struct oauth_result r = oauth_from_store(rc, "auto_approve_as",
+		    OAUTH_FAIL(OAUTH_ACCESS_DENIED, "auto_approve_as names no user"));
 		if (rc == STORE_NOT_FOUND)
-			redirect_error(a, OAUTH_ACCESS_DENIED, "auto_approve_as "
-			               "names no user");
-		else
-			redirect_error(a, OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+			log_errx("auto_approve_as: no user '%s'", username);
+		redirect_error(a, r.err, r.description);
 		return;
 	}
 	issue_code(a);

@@ -217,11 +217,8 @@ struct oauth_result client_authenticate(struct grants *g,
 		                  "client authentication is required");
 
 	enum store_rc rc = store_client_get(g->store, id, out);
-	if (rc != STORE_OK && rc != STORE_NOT_FOUND) {
-		log_errx("looking up client: %s", store_rc_str(rc));
-		return OAUTH_FAIL(rc == STORE_BUSY ? OAUTH_TEMPORARILY_UNAVAILABLE
-		                                   : OAUTH_SERVER_ERROR, NULL);
-	}
+	if (rc != STORE_OK && rc != STORE_NOT_FOUND)
+		return oauth_from_store(rc, "looking up client", OAUTH_RESULT_OK);
 	if (rc == STORE_OK && out->is_public) {
 		/* token_endpoint_auth_method "none": a public client cannot
 		 * keep a secret, so presenting one is a misconfiguration. */

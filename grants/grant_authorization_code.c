@@ -120,12 +120,10 @@ struct oauth_result grant_authorization_code(struct grants *g,
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "code is required");
 	token_hash(rq->code, hash);
 	enum store_rc rc = store_code_get(g->store, hash, &c);
-	if (rc == STORE_NOT_FOUND)
-		return OAUTH_FAIL(OAUTH_INVALID_GRANT, "unknown authorization code");
-	if (rc != STORE_OK) {
-		log_errx("code lookup: %s", store_rc_str(rc));
-		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
-	}
+	if (rc != STORE_OK)
+		return oauth_from_store(rc, "code lookup",
+		                        OAUTH_FAIL(OAUTH_INVALID_GRANT,
+		                                   "unknown authorization code"));
 	/* A used code is revoked whoever presents it: its holder is not
 	 * necessarily the client it was issued to. */
 	if (c.used_at != 0)

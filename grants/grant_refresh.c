@@ -59,12 +59,9 @@ static bool user_exists(struct grants *g, const char *user_id,
 	store_user_clear(&u);
 	if (rc == STORE_OK)
 		return true;
-	if (rc == STORE_NOT_FOUND) {
-		*r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the user no longer exists");
-	} else {
-		log_errx("user lookup: %s", store_rc_str(rc));
-		*r = OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
-	}
+	*r = oauth_from_store(rc, "user lookup",
+	                      OAUTH_FAIL(OAUTH_INVALID_GRANT,
+	                                 "the user no longer exists"));
 	return false;
 }
 
@@ -198,12 +195,10 @@ static struct oauth_result read_live(struct grants *g, const char *hash,
 {
 	struct oauth_result r = OAUTH_RESULT_OK;
 	enum store_rc rc = store_refresh_get(g->store, hash, rt);
-	if (rc == STORE_NOT_FOUND)
-		return OAUTH_FAIL(OAUTH_INVALID_GRANT, "unknown refresh token");
-	if (rc != STORE_OK) {
-		log_errx("refresh lookup: %s", store_rc_str(rc));
-		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
-	}
+	if (rc != STORE_OK)
+		return oauth_from_store(rc, "refresh lookup",
+		                        OAUTH_FAIL(OAUTH_INVALID_GRANT,
+		                                   "unknown refresh token"));
 	/* Section 6: bound to the client it was issued to. Not reuse: the
 	 * token's holder did not present it. */
 	if (strcmp(rt->client_id, cl->client_id) != 0)

@@ -10,7 +10,6 @@
 #include "clock.h"
 #include "crypto.h"
 #include "grants_int.h"
-#include "log.h"
 #include "strutil.h"
 
 #define JTI_BYTES 16     /* 128 bits: unguessable and collision-free */
@@ -43,10 +42,42 @@ bool refresh_enabled(const struct grants *g, const struct store_client *cl)
 	return g->issue_refresh_token;
 }
 
-static enum oauth_err store_err(enum store_rc rc)
+/* What runs once the store has the issue's result (store_issue_submit):
+ * the tokens minted before it, handed out only if their records were
+ * committed. */
+struct issue_cont {
+	const struct issue_opts *o;
+	int64_t ttl;
+	char **token, **refresh; /* moved into out on success */
+	struct token_response *out;
+	struct oauth_result r;
+};
+
+static void issue_recorded(enum store_rc rc, void *arg)
 {
-	return rc == STORE_BUSY || rc == STORE_IO ? OAUTH_TEMPORARILY_UNAVAILABLE
-	                                          : OAUTH_SERVER_ERROR;
+	struct issue_cont *k = arg;
+	const struct issue_opts *o = k->o;
+	if (rc == STORE_CONFLICT && (o->retire_hash || o->relink_hash ||
+	                             o->consume_code_hash)) {
+		/* Another request used this refresh token or code first. */
+		if (o->relink_hash != NULL && o->relink_lost != NULL)
+			*o->relink_lost = true;
+		k->r = OAUTH_FAIL(OAUTH_INVALID_GRANT, o->consume_code_hash
+		                  ? "the authorization code was already used"
+		                  : "the refresh token was already used");
+		return;
+	}
+	/* Never hand out a token we could not record. */
+	k->r = oauth_from_store(rc, "recording issued tokens", OAUTH_FAIL(
+	                        OAUTH_SERVER_ERROR, NULL));
+	if (k->r.err != OAUTH_OK)
+		return;
+	k->out->access_token = *k->token;
+	k->out->token_type = "Bearer";
+	k->out->expires_in = k->ttl;
+	k->out->scope = xstrdup(o->scope ? o->scope : "");
+	k->out->refresh_token = *k->refresh;
+	*k->token = *k->refresh = NULL;
 }
 
 struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
@@ -109,29 +140,14 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 		.consume_code_hash = o->consume_code_hash, .access = &at,
 		.refresh = o->with_refresh ? &rt : NULL,
 	};
-	enum store_rc rc = store_issue(g->store, &is);
-	if (rc == STORE_CONFLICT && (o->retire_hash || o->relink_hash ||
-	                             o->consume_code_hash)) {
-		/* Another request used this refresh token or code first. */
-		if (o->relink_hash != NULL && o->relink_lost != NULL)
-			*o->relink_lost = true;
-		r = OAUTH_FAIL(OAUTH_INVALID_GRANT, o->consume_code_hash
-		               ? "the authorization code was already used"
-		               : "the refresh token was already used");
-		goto out;
-	}
-	if (rc != STORE_OK) {
-		/* Never hand out a token we could not record. */
-		log_errx("recording issued tokens: %s", store_rc_str(rc));
-		r = OAUTH_FAIL(store_err(rc), NULL);
-		goto out;
-	}
-	out->access_token = token;
-	out->token_type = "Bearer";
-	out->expires_in = ttl;
-	out->scope = xstrdup(o->scope ? o->scope : "");
-	out->refresh_token = refresh;
-	token = refresh = NULL;
+	struct issue_cont k = {
+		.o = o, .ttl = ttl, .token = &token, .refresh = &refresh,
+		.out = out,
+	};
+	/* The completion runs before this returns (store.h, xIssue), so k
+	 * and is may live on this stack. */
+	store_issue_submit(g->store, &is, issue_recorded, &k);
+	r = k.r;
 out:
 	crypto_free_str(token);
 	crypto_free_str(refresh);

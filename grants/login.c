@@ -128,8 +128,7 @@ static struct oauth_result login_checked(struct grants *g,
 	enum store_rc rc = store_user_get(g->store, username, u);
 	if (rc != STORE_OK && rc != STORE_NOT_FOUND) {
 		throttle_release(g->throttle, tk, false);
-		log_errx("user lookup: %s", store_rc_str(rc));
-		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+		return oauth_from_store(rc, "user lookup", OAUTH_RESULT_OK);
 	}
 	if (!kdf_slot_take(g)) {
 		throttle_release(g->throttle, tk, false);

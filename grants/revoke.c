@@ -22,10 +22,9 @@ static struct oauth_result revoke_access(struct grants *g,
 		               "the token was not issued to this client");
 	else if (rc == STORE_OK)
 		rc = store_token_revoke(g->store, jti, clock_now(), NULL);
-	if (rc != STORE_OK && rc != STORE_NOT_FOUND) {
-		log_errx("revocation: %s", store_rc_str(rc));
-		r = OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
-	}
+	/* RFC 7009 section 2.2: an unknown token is no error. */
+	if (rc != STORE_OK)
+		r = oauth_from_store(rc, "revocation", OAUTH_RESULT_OK);
 	store_token_clear(&rec);
 	return r;
 }
@@ -44,10 +43,9 @@ static struct oauth_result revoke_refresh(struct grants *g,
 		               "the token was not issued to this client");
 	else if (rc == STORE_OK)
 		rc = store_family_revoke(g->store, rt.family_id, clock_now(), NULL);
-	if (rc != STORE_OK && rc != STORE_NOT_FOUND) {
-		log_errx("revocation: %s", store_rc_str(rc));
-		r = OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
-	}
+	/* RFC 7009 section 2.2: an unknown token is no error. */
+	if (rc != STORE_OK)
+		r = oauth_from_store(rc, "revocation", OAUTH_RESULT_OK);
 	store_refresh_clear(&rt);
 	return r;
 }

@@ -7,7 +7,7 @@
  * written aside (DEST.partial-XXXXXX, mode 0600), checked with PRAGMA
  * integrity_check, synced, and only then named DEST, so a DEST that exists
  * is a whole, checked backup and a failure leaves only what was there.
- * The source connection is lent by store_sqlite.c for the call.
+ * The source connection is lent by sqlite_upkeep.c for the call.
  *
  * Consistency: the source is held in one read transaction for the whole
  * copy. In WAL mode that is a snapshot: writers (the server, the CLI) go

@@ -1,10 +1,12 @@
 /*
  * store.c: backend selection and the wrappers of store.h. The wrappers are
- * the only code that reads ops, so a backend can grow methods (bumping
- * version) and old callers keep working.
+ * the only code that reads ops, so the tables can be regrouped or grow
+ * (bumping STORE_OPS_VERSION) and callers keep working. Also the one
+ * waiting form of the issue's completion (store_issue).
  */
 #include "store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@ const char *store_rc_str(enum store_rc rc)
 	case STORE_SCHEMA_NEWER: return "database schema is newer than this binary";
 	case STORE_SCHEMA_EDITED: return "an applied migration was edited";
 	case STORE_INVALID: return "cannot open database";
+	case STORE_UNAVAILABLE: return "database unavailable";
 	}
 	return "unknown storage error";
 }
@@ -142,127 +145,176 @@ enum store_rc store_open_with(const char *target,
 		         "files are supported)", target);
 		return STORE_INVALID;
 	}
-	return store_sqlite_open(target, o, out, err, errlen);
+	enum store_rc r = store_sqlite_open(target, o, out, err, errlen);
+	if (r == STORE_OK && (*out)->ops->version != STORE_OPS_VERSION) {
+		snprintf(err, errlen, "the %s backend implements storage "
+		         "interface %d, not %d", (*out)->ops->name,
+		         (*out)->ops->version, STORE_OPS_VERSION);
+		store_close(*out);
+		*out = NULL;
+		return STORE_INVALID;
+	}
+	return r;
 }
 
 void store_close(struct store *s)
 {
 	if (s != NULL)
-		s->ops->xClose(s);
+		s->ops->db->xClose(s);
 }
+
+/* ---- the database ---- */
 
 enum store_rc store_migrate(struct store *s, int *applied, int *schema,
                             char *err, size_t errlen)
-{ return s->ops->xMigrate(s, applied, schema, err, errlen); }
+{ return s->ops->db->xMigrate(s, applied, schema, err, errlen); }
 enum store_rc store_schema_version(struct store *s, int *db, int *binary)
-{ return s->ops->xSchemaVersion(s, db, binary); }
+{ return s->ops->db->xSchemaVersion(s, db, binary); }
+void store_thread_end(struct store *s)
+{ s->ops->db->xThreadEnd(s); }
+
+/* ---- clients and users ---- */
+
 enum store_rc store_client_add(struct store *s, const struct store_client *c)
-{ return s->ops->xClientAdd(s, c); }
+{ return s->ops->client->xAdd(s, c); }
 enum store_rc store_client_get(struct store *s, const char *id,
                                struct store_client *out)
-{ return s->ops->xClientGet(s, id, out); }
+{ return s->ops->client->xGet(s, id, out); }
 enum store_rc store_client_update(struct store *s, const struct store_client *c)
-{ return s->ops->xClientUpdate(s, c); }
+{ return s->ops->client->xUpdate(s, c); }
 enum store_rc store_client_remove(struct store *s, const char *id)
-{ return s->ops->xClientRemove(s, id); }
+{ return s->ops->client->xRemove(s, id); }
 enum store_rc store_client_list(struct store *s, store_client_cb cb, void *arg)
-{ return s->ops->xClientList(s, cb, arg); }
+{ return s->ops->client->xList(s, cb, arg); }
 enum store_rc store_user_add(struct store *s, const struct store_user *u)
-{ return s->ops->xUserAdd(s, u); }
+{ return s->ops->user->xAdd(s, u); }
 enum store_rc store_user_get(struct store *s, const char *username,
                              struct store_user *out)
-{ return s->ops->xUserGet(s, username, out); }
-enum store_rc store_user_set_password(struct store *s, const char *username,
-                                      const char *hash, int64_t now)
-{ return s->ops->xUserSetPassword(s, username, hash, now); }
-enum store_rc store_user_remove(struct store *s, const char *username)
-{ return s->ops->xUserRemove(s, username); }
-enum store_rc store_user_list(struct store *s, store_user_cb cb, void *arg)
-{ return s->ops->xUserList(s, cb, arg); }
-enum store_rc store_token_add(struct store *s, const struct store_token *t)
-{ return s->ops->xTokenAdd(s, t); }
-enum store_rc store_token_get(struct store *s, const char *jti,
-                              struct store_token *out)
-{ return s->ops->xTokenGet(s, jti, out); }
-enum store_rc store_token_list(struct store *s, const struct store_token_filter *f,
-                               store_token_cb cb, void *arg)
-{ return s->ops->xTokenList(s, f, cb, arg); }
-enum store_rc store_token_revoke(struct store *s, const char *jti, int64_t now,
-                                 int *count)
-{ return s->ops->xTokenRevoke(s, jti, now, count); }
-enum store_rc store_token_revoke_client(struct store *s, const char *client_id,
-                                        int64_t now, int *count)
-{ return s->ops->xTokenRevokeClient(s, client_id, now, count); }
-enum store_rc store_key_add_current(struct store *s, const struct store_key *k)
-{ return s->ops->xKeyAddCurrent(s, k); }
-enum store_rc store_key_current(struct store *s, struct store_key *out)
-{ return s->ops->xKeyCurrent(s, out); }
-enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
-                             store_key_cb cb, void *arg)
-{ return s->ops->xKeyList(s, published_only, now, cb, arg); }
-enum store_rc store_issue(struct store *s, const struct store_issue *is)
-{ return s->ops->xIssue(s, is); }
-enum store_rc store_refresh_get(struct store *s, const char *token_hash,
-                                struct store_refresh *out)
-{ return s->ops->xRefreshGet(s, token_hash, out); }
-enum store_rc store_family_revoke(struct store *s, const char *family_id,
-                                  int64_t now, int *count)
-{ return s->ops->xFamilyRevoke(s, family_id, now, count); }
+{ return s->ops->user->xGet(s, username, out); }
 enum store_rc store_user_get_by_id(struct store *s, const char *user_id,
                                   struct store_user *out)
-{ return s->ops->xUserGetById(s, user_id, out); }
-void store_thread_end(struct store *s)
-{ s->ops->xThreadEnd(s); }
+{ return s->ops->user->xGetById(s, user_id, out); }
+enum store_rc store_user_set_password(struct store *s, const char *username,
+                                      const char *hash, int64_t now)
+{ return s->ops->user->xSetPassword(s, username, hash, now); }
+enum store_rc store_user_remove(struct store *s, const char *username)
+{ return s->ops->user->xRemove(s, username); }
+enum store_rc store_user_list(struct store *s, store_user_cb cb, void *arg)
+{ return s->ops->user->xList(s, cb, arg); }
+
+/* ---- keys ---- */
+
+enum store_rc store_key_add_current(struct store *s, const struct store_key *k)
+{ return s->ops->key->xAddCurrent(s, k); }
+enum store_rc store_key_current(struct store *s, struct store_key *out)
+{ return s->ops->key->xCurrent(s, out); }
+enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
+                             store_key_cb cb, void *arg)
+{ return s->ops->key->xList(s, published_only, now, cb, arg); }
+
+/* ---- tokens, refresh tokens, families ---- */
+
+void store_issue_submit(struct store *s, const struct store_issue *is,
+                        store_issue_done done, void *arg)
+{ s->ops->token->xIssue(s, is, done, arg); }
+
+/* store_issue's wait: the completion may come on another thread. */
+struct issue_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	enum store_rc rc;
+};
+
+static void issue_waited(enum store_rc rc, void *arg)
+{
+	struct issue_wait *w = arg;
+	pthread_mutex_lock(&w->mu);
+	w->rc = rc;
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+enum store_rc store_issue(struct store *s, const struct store_issue *is)
+{
+	struct issue_wait w = {.done = false, .rc = STORE_IO};
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	store_issue_submit(s, is, issue_waited, &w);
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+	return w.rc;
+}
+
+enum store_rc store_token_get(struct store *s, const char *jti,
+                              struct store_token *out)
+{ return s->ops->token->xGet(s, jti, out); }
+enum store_rc store_token_list(struct store *s, const struct store_token_filter *f,
+                               store_token_cb cb, void *arg)
+{ return s->ops->token->xList(s, f, cb, arg); }
+enum store_rc store_token_revoke(struct store *s, const char *jti, int64_t now,
+                                 int *count)
+{ return s->ops->token->xRevoke(s, jti, now, count); }
+enum store_rc store_token_revoke_client(struct store *s, const char *client_id,
+                                        int64_t now, int *count)
+{ return s->ops->token->xRevokeClient(s, client_id, now, count); }
+enum store_rc store_subject_revoke(struct store *s, const char *subject,
+                                   int64_t now, int *count)
+{ return s->ops->token->xRevokeSubject(s, subject, now, count); }
+enum store_rc store_refresh_get(struct store *s, const char *token_hash,
+                                struct store_refresh *out)
+{ return s->ops->refresh->xGet(s, token_hash, out); }
 enum store_rc store_refresh_list(struct store *s,
                                  const struct store_refresh_filter *f,
                                  store_refresh_cb cb, void *arg)
-{ return s->ops->xRefreshList(s, f, cb, arg); }
-enum store_rc store_subject_revoke(struct store *s, const char *subject,
-                                   int64_t now, int *count)
-{ return s->ops->xSubjectRevoke(s, subject, now, count); }
+{ return s->ops->refresh->xList(s, f, cb, arg); }
+enum store_rc store_family_revoke(struct store *s, const char *family_id,
+                                  int64_t now, int *count)
+{ return s->ops->refresh->xFamilyRevoke(s, family_id, now, count); }
+
+/* ---- codes, sessions, consents ---- */
+
 enum store_rc store_code_add(struct store *s, const struct store_code *c)
-{ return s->ops->xCodeAdd(s, c); }
+{ return s->ops->code->xAdd(s, c); }
 enum store_rc store_code_get(struct store *s, const char *code_hash,
                              struct store_code *out)
-{ return s->ops->xCodeGet(s, code_hash, out); }
+{ return s->ops->code->xGet(s, code_hash, out); }
 enum store_rc store_session_add(struct store *s,
                                 const struct store_session *se)
-{ return s->ops->xSessionAdd(s, se); }
+{ return s->ops->session->xAdd(s, se); }
 enum store_rc store_session_get(struct store *s, const char *session_hash,
                                 int64_t now, struct store_session *out)
-{ return s->ops->xSessionGet(s, session_hash, now, out); }
-enum store_rc store_session_remove(struct store *s, const char *session_hash)
-{ return s->ops->xSessionRemove(s, session_hash); }
+{ return s->ops->session->xGet(s, session_hash, now, out); }
+enum store_rc store_sessions_end_user(struct store *s, const char *user_id,
+                                      int *count)
+{ return s->ops->session->xEndUser(s, user_id, count); }
 enum store_rc store_consent_get(struct store *s, const char *user_id,
                                 const char *client_id,
                                 struct store_consent *out)
-{ return s->ops->xConsentGet(s, user_id, client_id, out); }
+{ return s->ops->consent->xGet(s, user_id, client_id, out); }
 enum store_rc store_consent_put(struct store *s,
                                 const struct store_consent *c)
-{ return s->ops->xConsentPut(s, c); }
+{ return s->ops->consent->xPut(s, c); }
 enum store_rc store_consent_list(struct store *s, const char *user_id,
                                  const char *client_id, store_consent_cb cb,
                                  void *arg)
-{ return s->ops->xConsentList(s, user_id, client_id, cb, arg); }
+{ return s->ops->consent->xList(s, user_id, client_id, cb, arg); }
 enum store_rc store_consent_revoke(struct store *s, const char *user_id,
                                    const char *client_id, int *count)
-{ return s->ops->xConsentRevoke(s, user_id, client_id, count); }
-enum store_rc store_purge_expired(struct store *s, int64_t now, int *count)
-{ return s->ops->xPurgeExpired(s, now, count); }
-enum store_rc store_sessions_end_user(struct store *s, const char *user_id,
-                                      int *count)
-{ return s->ops->xSessionsEndUser(s, user_id, count); }
-enum store_rc store_reset_tokens(struct store *s)
-{ return s->ops->xResetTokens(s); }
+{ return s->ops->consent->xRevoke(s, user_id, client_id, count); }
 
-/* Version 5 methods: a backend from before them says so rather than
- * being called through a slot it does not have. */
+/* ---- upkeep ---- */
+
 enum store_rc store_purge(struct store *s, int64_t now,
                           struct store_purge_counts *out)
 {
 	*out = (struct store_purge_counts){0};
-	return s->ops->version >= 5 ? s->ops->xPurge(s, now, out)
-	                            : STORE_INVALID;
+	return s->ops->upkeep->xPurge(s, now, out);
 }
 
 enum store_rc store_backup(struct store *s, const char *dest, bool replace,
@@ -270,10 +322,31 @@ enum store_rc store_backup(struct store *s, const char *dest, bool replace,
                            size_t errlen)
 {
 	*out = (struct store_backup_info){0};
-	if (s->ops->version < 5) {
+	if (s->ops->upkeep->xBackup == NULL) {
 		snprintf(err, errlen, "the %s backend cannot make backups",
 		         s->ops->name);
 		return STORE_INVALID;
 	}
-	return s->ops->xBackup(s, dest, replace, out, err, errlen);
+	return s->ops->upkeep->xBackup(s, dest, replace, out, err, errlen);
+}
+
+/* ---- the test double's table ---- */
+
+enum store_rc store_token_add(struct store *s, const struct store_token *t)
+{
+	const struct store_test_methods *m = s->ops->test;
+	return m && m->xTokenAdd ? m->xTokenAdd(s, t) : STORE_INVALID;
+}
+
+enum store_rc store_session_remove(struct store *s, const char *session_hash)
+{
+	const struct store_test_methods *m = s->ops->test;
+	return m && m->xSessionRemove ? m->xSessionRemove(s, session_hash)
+	                              : STORE_INVALID;
+}
+
+enum store_rc store_reset_tokens(struct store *s)
+{
+	const struct store_test_methods *m = s->ops->test;
+	return m && m->xResetTokens ? m->xResetTokens(s) : STORE_INVALID;
 }

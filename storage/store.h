@@ -1,9 +1,12 @@
 /*
  * store.h: the storage interface. Everything Latchkey keeps (clients, users,
  * access- and refresh-token records, signing keys, authorization codes,
- * browser sessions, consents) is reached through struct store_ops, a table of function pointers in the shape of SQLite's
- * sqlite3_vfs, so a PostgreSQL backend is one new file and no change above
- * this line.
+ * browser sessions, consents) is reached through struct store_ops, in the
+ * shape of SQLite's sqlite3_vfs: one table of function pointers per entity
+ * (clients, users, keys, tokens, refresh tokens and families, codes,
+ * sessions, consents, upkeep), plus a separate table of what only tests
+ * use. A second backend fills the same tables; nothing above this line
+ * knows which one runs.
  *
  * Ownership: structs filled by a getter own their strings; release them
  * with the matching *_clear. Input structs are borrowed for the call only.
@@ -28,6 +31,8 @@ enum store_rc {
 	STORE_SCHEMA_NEWER, /* database migrated by a newer Latchkey */
 	STORE_SCHEMA_EDITED,/* an applied migration differs from this binary's */
 	STORE_INVALID,      /* the backend cannot open what it was given */
+	STORE_UNAVAILABLE,  /* the database cannot be reached (a server
+	                     * backend: down, restarting, unreachable) */
 };
 const char *store_rc_str(enum store_rc rc);
 
@@ -135,7 +140,7 @@ struct store_consent {
 	char *client_id;
 	char *scope; /* space-separated */
 	int64_t granted_at, updated_at;
-	char *username; /* filled by xConsentGet/xConsentList; Put ignores it */
+	char *username; /* filled by the consent xGet and xList; xPut ignores it */
 };
 void store_consent_clear(struct store_consent *c);
 
@@ -177,7 +182,7 @@ struct store_token_filter {
 	const char *family_id; /* NULL: any family, or none */
 };
 
-/* Which refresh-token records xRefreshList hands over. */
+/* Which refresh-token records the refresh table's xList hands over. */
 struct store_refresh_filter {
 	const char *client_id; /* NULL: every client */
 	const char *subject;   /* NULL: every subject */
@@ -205,7 +210,7 @@ struct store_purge_counts {
 
 /* Authorization codes are kept this long past their expiry, so a replay
  * that comes late still finds the family to revoke (RFC 6749 section
- * 4.1.2). grants/authorize.c keeps them as long. */
+ * 4.1.2). */
 #define STORE_PURGE_CODE_GRACE 86400
 
 /* What store_backup made. */
@@ -223,11 +228,20 @@ typedef int (*store_refresh_cb)(const struct store_refresh *r, void *arg);
 
 struct store;
 
-struct store_ops {
-	int version;      /* 1; grows when methods are appended, or when
-	                   * the structs they carry gain fields */
-	const char *name; /* "sqlite" */
+/* The completion of a submitted issue (store_issue_submit): called exactly
+ * once, with the issue's result; when and where: the token table's xIssue. */
+typedef void (*store_issue_done)(enum store_rc rc, void *arg);
 
+/* ---- the methods, one table per entity ------------------------------------
+ * A backend fills one table of each kind below and points struct store_ops
+ * at them, as SQLite's sqlite3_vfs points at its sqlite3_io_methods. Every
+ * slot of the production tables must be filled; the test-double table is
+ * optional. Methods are named for what they do within their table (a
+ * client's xAdd, a token's xRevoke); the wrappers further down keep the
+ * names callers know (store_client_add, store_token_revoke). */
+
+/* The database as a whole: its life, its schema and its threads. */
+struct store_db_methods {
 	void (*xClose)(struct store *s);
 	/* Applies pending migrations; *applied counts them, *schema is the
 	 * resulting version. On failure err names the reason. */
@@ -235,139 +249,184 @@ struct store_ops {
 	                          char *err, size_t errlen);
 	/* Schema version of the database and of this binary, without changes. */
 	enum store_rc (*xSchemaVersion)(struct store *s, int *db, int *binary);
-
-	enum store_rc (*xClientAdd)(struct store *s, const struct store_client *c);
-	enum store_rc (*xClientGet)(struct store *s, const char *client_id,
-	                            struct store_client *out);
-	/* Replaces every mutable field of an existing client. */
-	enum store_rc (*xClientUpdate)(struct store *s, const struct store_client *c);
-	/* Removes the client and, with it, its token records. */
-	enum store_rc (*xClientRemove)(struct store *s, const char *client_id);
-	enum store_rc (*xClientList)(struct store *s, store_client_cb cb, void *arg);
-
-	enum store_rc (*xUserAdd)(struct store *s, const struct store_user *u);
-	enum store_rc (*xUserGet)(struct store *s, const char *username,
-	                          struct store_user *out);
-	enum store_rc (*xUserSetPassword)(struct store *s, const char *username,
-	                                  const char *password_hash, int64_t now);
-	enum store_rc (*xUserRemove)(struct store *s, const char *username);
-	enum store_rc (*xUserList)(struct store *s, store_user_cb cb, void *arg);
-
-	/* Records an issued token; committed when this returns STORE_OK
-	 * (how durably: enum store_durability). */
-	enum store_rc (*xTokenAdd)(struct store *s, const struct store_token *t);
-	enum store_rc (*xTokenGet)(struct store *s, const char *jti,
-	                           struct store_token *out);
-	enum store_rc (*xTokenList)(struct store *s,
-	                            const struct store_token_filter *f,
-	                            store_token_cb cb, void *arg);
-	/* Revokes unrevoked tokens by jti, or all of a client's (its refresh
-	 * tokens too, in one transaction); *count says how many changed (0
-	 * for unknown or already revoked). */
-	enum store_rc (*xTokenRevoke)(struct store *s, const char *jti,
-	                              int64_t now, int *count);
-	enum store_rc (*xTokenRevokeClient)(struct store *s, const char *client_id,
-	                                    int64_t now, int *count);
-
-	/* Adds a key as the current one and retires the previous current key,
-	 * in one transaction. */
-	enum store_rc (*xKeyAddCurrent)(struct store *s, const struct store_key *k);
-	enum store_rc (*xKeyCurrent)(struct store *s, struct store_key *out);
-	/* Every key, or (published_only) the current key plus retired keys
-	 * that still have an unexpired token at now. Current first, then newest. */
-	enum store_rc (*xKeyList)(struct store *s, bool published_only,
-	                          int64_t now, store_key_cb cb, void *arg);
-
-	/* ---- version 2 ---- */
-	enum store_rc (*xIssue)(struct store *s, const struct store_issue *is);
-	enum store_rc (*xRefreshGet)(struct store *s, const char *token_hash,
-	                             struct store_refresh *out);
-	/* Revokes every refresh and access token of a family; *count is the
-	 * number of tokens changed. */
-	enum store_rc (*xFamilyRevoke)(struct store *s, const char *family_id,
-	                               int64_t now, int *count);
-	enum store_rc (*xUserGetById)(struct store *s, const char *user_id,
-	                              struct store_user *out);
-
-	/* ---- version 3 ---- */
 	/* The calling thread will not use the store again: release what the
 	 * backend keeps for it (SQLite: its connection). For threads that
 	 * end before the store is closed. */
 	void (*xThreadEnd)(struct store *s);
-	/* Refresh-token records matching f, oldest first (issued_at, then
-	 * insertion order). */
-	enum store_rc (*xRefreshList)(struct store *s,
-	                              const struct store_refresh_filter *f,
-	                              store_refresh_cb cb, void *arg);
+};
+
+struct store_client_methods {
+	enum store_rc (*xAdd)(struct store *s, const struct store_client *c);
+	enum store_rc (*xGet)(struct store *s, const char *client_id,
+	                      struct store_client *out);
+	/* Replaces every mutable field of an existing client. */
+	enum store_rc (*xUpdate)(struct store *s, const struct store_client *c);
+	/* Removes the client and, with it, its token records. */
+	enum store_rc (*xRemove)(struct store *s, const char *client_id);
+	enum store_rc (*xList)(struct store *s, store_client_cb cb, void *arg);
+};
+
+struct store_user_methods {
+	enum store_rc (*xAdd)(struct store *s, const struct store_user *u);
+	enum store_rc (*xGet)(struct store *s, const char *username,
+	                      struct store_user *out);
+	enum store_rc (*xGetById)(struct store *s, const char *user_id,
+	                          struct store_user *out);
+	enum store_rc (*xSetPassword)(struct store *s, const char *username,
+	                              const char *password_hash, int64_t now);
+	enum store_rc (*xRemove)(struct store *s, const char *username);
+	enum store_rc (*xList)(struct store *s, store_user_cb cb, void *arg);
+};
+
+struct store_key_methods {
+	/* Adds a key as the current one and retires the previous current key,
+	 * in one transaction. */
+	enum store_rc (*xAddCurrent)(struct store *s, const struct store_key *k);
+	enum store_rc (*xCurrent)(struct store *s, struct store_key *out);
+	/* Every key, or (published_only) the current key plus retired keys
+	 * that still have an unexpired token at now. Current first, then newest. */
+	enum store_rc (*xList)(struct store *s, bool published_only,
+	                       int64_t now, store_key_cb cb, void *arg);
+};
+
+/* Access-token records, and the issue that writes them. */
+struct store_token_methods {
+	/* Runs the writes of is (struct store_issue) in one transaction and
+	 * calls done with the result, exactly once: STORE_OK once they are
+	 * committed (how durably: enum store_durability). In this version
+	 * every backend runs done on the calling thread before xIssue returns
+	 * (the caller waits for its commit), and callers may rely on it:
+	 * grants/issue.c keeps its continuation on its stack. The pipeline
+	 * issue changes who waits, not this signature. */
+	void (*xIssue)(struct store *s, const struct store_issue *is,
+	               store_issue_done done, void *arg);
+	enum store_rc (*xGet)(struct store *s, const char *jti,
+	                      struct store_token *out);
+	enum store_rc (*xList)(struct store *s, const struct store_token_filter *f,
+	                       store_token_cb cb, void *arg);
+	/* Revokes unrevoked tokens by jti, or all of a client's (its refresh
+	 * tokens too, in one transaction); *count says how many changed (0
+	 * for unknown or already revoked). */
+	enum store_rc (*xRevoke)(struct store *s, const char *jti, int64_t now,
+	                         int *count);
+	enum store_rc (*xRevokeClient)(struct store *s, const char *client_id,
+	                               int64_t now, int *count);
 	/* Revokes every unrevoked refresh and access token whose subject is
 	 * subject (for a user: its user_id), in one transaction; *count is
 	 * the number of tokens changed. */
-	enum store_rc (*xSubjectRevoke)(struct store *s, const char *subject,
+	enum store_rc (*xRevokeSubject)(struct store *s, const char *subject,
 	                                int64_t now, int *count);
+};
 
-	/* ---- version 4 ---- */
+/* Refresh-token records and the families they form. */
+struct store_refresh_methods {
+	enum store_rc (*xGet)(struct store *s, const char *token_hash,
+	                      struct store_refresh *out);
+	/* Refresh-token records matching f, oldest first (issued_at, then
+	 * insertion order). */
+	enum store_rc (*xList)(struct store *s,
+	                       const struct store_refresh_filter *f,
+	                       store_refresh_cb cb, void *arg);
+	/* Revokes every refresh and access token of a family; *count is the
+	 * number of tokens changed. */
+	enum store_rc (*xFamilyRevoke)(struct store *s, const char *family_id,
+	                               int64_t now, int *count);
+};
+
+struct store_code_methods {
 	/* Records a new code (used_at and family_id as given, normally unset).
 	 * STORE_CONFLICT: the hash is taken, or the client or user is unknown. */
-	enum store_rc (*xCodeAdd)(struct store *s, const struct store_code *c);
+	enum store_rc (*xAdd)(struct store *s, const struct store_code *c);
 	/* The record whatever its state (used, expired), so a second
 	 * redemption can be recognized; STORE_NOT_FOUND when unknown or
-	 * purged. Codes are redeemed only through xIssue. */
-	enum store_rc (*xCodeGet)(struct store *s, const char *code_hash,
-	                          struct store_code *out);
+	 * purged. Codes are redeemed only through the token table's xIssue. */
+	enum store_rc (*xGet)(struct store *s, const char *code_hash,
+	                      struct store_code *out);
+};
+
+struct store_session_methods {
 	/* STORE_CONFLICT: the hash is taken or the user is unknown. */
-	enum store_rc (*xSessionAdd)(struct store *s,
-	                             const struct store_session *se);
+	enum store_rc (*xAdd)(struct store *s, const struct store_session *se);
 	/* STORE_NOT_FOUND for unknown and for expired at now alike. */
-	enum store_rc (*xSessionGet)(struct store *s, const char *session_hash,
-	                             int64_t now, struct store_session *out);
-	/* STORE_NOT_FOUND when there was no such session. */
-	enum store_rc (*xSessionRemove)(struct store *s, const char *session_hash);
-	enum store_rc (*xConsentGet)(struct store *s, const char *user_id,
-	                             const char *client_id,
-	                             struct store_consent *out);
+	enum store_rc (*xGet)(struct store *s, const char *session_hash,
+	                      int64_t now, struct store_session *out);
+	/* Ends every browser session of a user (a new password, or signing
+	 * the user out everywhere); *count is how many there were. */
+	enum store_rc (*xEndUser)(struct store *s, const char *user_id,
+	                          int *count);
+};
+
+struct store_consent_methods {
+	enum store_rc (*xGet)(struct store *s, const char *user_id,
+	                      const char *client_id, struct store_consent *out);
 	/* Inserts, or replaces the scope of, the (user, client) consent: a new
 	 * row takes c's granted_at and updated_at, an existing one keeps its
 	 * granted_at and takes c's scope and updated_at. STORE_CONFLICT: the
 	 * user or the client is unknown. */
-	enum store_rc (*xConsentPut)(struct store *s,
-	                             const struct store_consent *c);
+	enum store_rc (*xPut)(struct store *s, const struct store_consent *c);
 	/* Consents of a user and/or a client (NULL: any), by client_id then
 	 * username. */
-	enum store_rc (*xConsentList)(struct store *s, const char *user_id,
-	                              const char *client_id, store_consent_cb cb,
-	                              void *arg);
+	enum store_rc (*xList)(struct store *s, const char *user_id,
+	                       const char *client_id, store_consent_cb cb,
+	                       void *arg);
 	/* Removes a user's consent for one client (client_id) or for all
 	 * (NULL); *count says how many went. */
-	enum store_rc (*xConsentRevoke)(struct store *s, const char *user_id,
-	                                const char *client_id, int *count);
-	/* Deletes codes and sessions expired at now (housekeeping), in one
-	 * transaction; *count is the number of rows deleted. */
-	enum store_rc (*xPurgeExpired)(struct store *s, int64_t now, int *count);
-	/* Ends every browser session of a user (a new password, or signing
-	 * the user out everywhere); *count is how many there were. */
-	enum store_rc (*xSessionsEndUser)(struct store *s, const char *user_id,
-	                                  int *count);
+	enum store_rc (*xRevoke)(struct store *s, const char *user_id,
+	                         const char *client_id, int *count);
+};
+
+/* Housekeeping: the one purge, and backups. */
+struct store_upkeep_methods {
+	/* Deletes what can no longer matter at now, by the rules of
+	 * store_purge (below), in short transactions. *out counts what
+	 * went, also when a later batch fails. The only purge: the server's
+	 * housekeeping and `latchkey purge` both run it. */
+	enum store_rc (*xPurge)(struct store *s, int64_t now,
+	                        struct store_purge_counts *out);
+	/* Copies the database, while it is in use, to a new file (see
+	 * store_backup). NULL: the backend has its own tool for that, and
+	 * store_backup says so. */
+	enum store_rc (*xBackup)(struct store *s, const char *dest,
+	                         bool replace, struct store_backup_info *out,
+	                         char *err, size_t errlen);
+};
+
+/* What only tests and the test double (--ephemeral, /_control/) call.
+ * Production code never needs these: tokens are recorded by xIssue, and
+ * nothing ends a single session yet (a logout would move xSessionRemove
+ * to the session table). */
+struct store_test_methods {
+	/* Records one access token outside an issue (to seed a test). */
+	enum store_rc (*xTokenAdd)(struct store *s, const struct store_token *t);
+	/* STORE_NOT_FOUND when there was no such session. */
+	enum store_rc (*xSessionRemove)(struct store *s,
+	                                const char *session_hash);
 	/* Deletes every token record, refresh token, code, session and
 	 * consent, in one transaction (the test double's reset). Clients,
 	 * users and keys stay. */
 	enum store_rc (*xResetTokens)(struct store *s);
+};
 
-	/* ---- version 5 ---- */
-	/* Deletes what can no longer matter at now, by the rules of
-	 * store_purge (below), in short transactions. *out counts what
-	 * went, also when a later batch fails. */
-	enum store_rc (*xPurge)(struct store *s, int64_t now,
-	                        struct store_purge_counts *out);
-	/* Copies the database, while it is in use, to a new file (see
-	 * store_backup). */
-	enum store_rc (*xBackup)(struct store *s, const char *dest,
-	                         bool replace, struct store_backup_info *out,
-	                         char *err, size_t errlen);
+/* Grows with the interface. 1 to 6: one flat table, grown by appending.
+ * 7: the methods grouped by entity, xIssue with a completion,
+ * xPurgeExpired folded into xPurge, the test-only methods in struct
+ * store_test_methods. */
+#define STORE_OPS_VERSION 7
 
-	/* ---- version 6 ---- */
-	/* No new method: struct store_client gained audiences and introspect,
-	 * struct store_code gained resource (schema 5); a backend of this
-	 * version stores and returns them. */
+struct store_ops {
+	int version;      /* STORE_OPS_VERSION; store_open refuses another */
+	const char *name; /* "sqlite" */
+	const struct store_db_methods *db;
+	const struct store_client_methods *client;
+	const struct store_user_methods *user;
+	const struct store_key_methods *key;
+	const struct store_token_methods *token;
+	const struct store_refresh_methods *refresh;
+	const struct store_code_methods *code;
+	const struct store_session_methods *session;
+	const struct store_consent_methods *consent;
+	const struct store_upkeep_methods *upkeep;
+	const struct store_test_methods *test; /* NULL: none */
 };
 
 /* Each backend embeds this as its first member. */
@@ -419,7 +478,6 @@ enum store_rc store_user_set_password(struct store *s, const char *username,
                                       const char *hash, int64_t now);
 enum store_rc store_user_remove(struct store *s, const char *username);
 enum store_rc store_user_list(struct store *s, store_user_cb cb, void *arg);
-enum store_rc store_token_add(struct store *s, const struct store_token *t);
 enum store_rc store_token_get(struct store *s, const char *jti,
                               struct store_token *out);
 enum store_rc store_token_list(struct store *s, const struct store_token_filter *f,
@@ -432,6 +490,11 @@ enum store_rc store_key_add_current(struct store *s, const struct store_key *k);
 enum store_rc store_key_current(struct store *s, struct store_key *out);
 enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
                              store_key_cb cb, void *arg);
+/* Submits an issue (the token table's xIssue): done(rc, arg) is called
+ * exactly once, today always before this returns. */
+void store_issue_submit(struct store *s, const struct store_issue *is,
+                        store_issue_done done, void *arg);
+/* The same, waiting for the completion: returns its result. */
 enum store_rc store_issue(struct store *s, const struct store_issue *is);
 enum store_rc store_refresh_get(struct store *s, const char *token_hash,
                                 struct store_refresh *out);
@@ -452,7 +515,6 @@ enum store_rc store_session_add(struct store *s,
                                 const struct store_session *se);
 enum store_rc store_session_get(struct store *s, const char *session_hash,
                                 int64_t now, struct store_session *out);
-enum store_rc store_session_remove(struct store *s, const char *session_hash);
 enum store_rc store_consent_get(struct store *s, const char *user_id,
                                 const char *client_id,
                                 struct store_consent *out);
@@ -463,10 +525,8 @@ enum store_rc store_consent_list(struct store *s, const char *user_id,
                                  void *arg);
 enum store_rc store_consent_revoke(struct store *s, const char *user_id,
                                    const char *client_id, int *count);
-enum store_rc store_purge_expired(struct store *s, int64_t now, int *count);
 enum store_rc store_sessions_end_user(struct store *s, const char *user_id,
                                       int *count);
-enum store_rc store_reset_tokens(struct store *s);
 
 /* Housekeeping: deletes, as of now,
  *  - access-token records that have expired, revoked or not: an expired
@@ -494,5 +554,11 @@ enum store_rc store_purge(struct store *s, int64_t now,
 enum store_rc store_backup(struct store *s, const char *dest, bool replace,
                            struct store_backup_info *out, char *err,
                            size_t errlen);
+
+/* The test-double table (struct store_test_methods), for tests and the
+ * test double only; STORE_INVALID when the backend has none. */
+enum store_rc store_token_add(struct store *s, const struct store_token *t);
+enum store_rc store_session_remove(struct store *s, const char *session_hash);
+enum store_rc store_reset_tokens(struct store *s);
 
 #endif

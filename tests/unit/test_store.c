@@ -956,6 +956,47 @@ static void test_issue_consumes_code_once(void **state)
 	assert_not_issued(f->s, "r3");
 }
 
+/* The completion form (store_issue_submit): done runs exactly once, with
+ * the issue's result, before the call returns (store.h, xIssue). */
+struct done_count {
+	int calls;
+	enum store_rc rc;
+};
+
+static void count_done(enum store_rc rc, void *arg)
+{
+	struct done_count *d = arg;
+	d->calls++;
+	d->rc = rc;
+}
+
+static void test_issue_completion(void **state)
+{
+	struct ut_store_fx *f = *state;
+	code_world_h1(f->s);
+	struct store_token at = token("at-s1", "c1", "kid-1", 110, 170);
+	at.subject = (char *)"u-1";
+	at.family_id = (char *)"F1";
+	struct store_issue is = {
+	    .now = 110, .consume_code_hash = "h1", .access = &at,
+	};
+	struct done_count d = {0, STORE_IO};
+	store_issue_submit(f->s, &is, count_done, &d);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.rc, STORE_OK);
+	assert_code_use(f->s, "h1", 110, "F1");
+
+	/* The same code again: the completion carries the lost
+	 * compare-and-set, and nothing was written. */
+	at.jti = (char *)"at-s2";
+	d = (struct done_count){0, STORE_OK};
+	store_issue_submit(f->s, &is, count_done, &d);
+	assert_int_equal(d.calls, 1);
+	assert_int_equal(d.rc, STORE_CONFLICT);
+	struct store_token t = {0};
+	assert_int_equal(store_token_get(f->s, "at-s2", &t), STORE_NOT_FOUND);
+}
+
 static void test_issue_expired_code(void **state)
 {
 	struct ut_store_fx *f = *state;
@@ -1370,28 +1411,37 @@ static void test_purge_expired(void **state)
 	assert_int_equal(issue_from(f->s, "r1", "F1", "c1", "u-1", 50, 1000,
 	                            NULL, "c-old"), STORE_OK);
 
-	int n = -1;
-	assert_int_equal(store_purge_expired(f->s, 99, &n), STORE_OK);
-	assert_int_equal(n, 0);
-	/* Expired at now: expires_at <= now, as the lookups have it. */
-	assert_int_equal(store_purge_expired(f->s, 200, &n), STORE_OK);
-	assert_int_equal(n, 4);
-	struct store_code got = {0};
+	/* The one purge (store_purge): a session goes once expired at now
+	 * (expires_at <= now, as the lookups have it), a code only
+	 * STORE_PURGE_CODE_GRACE later. */
+	struct store_purge_counts n;
+	assert_int_equal(store_purge(f->s, 99, &n), STORE_OK);
+	assert_int_equal(n.codes + n.sessions, 0);
+	assert_int_equal(store_purge(f->s, 200, &n), STORE_OK);
+	assert_int_equal(n.sessions, 2);
+	assert_int_equal(n.codes, 0);
+	struct store_session se = {0};
+	assert_int_equal(store_session_get(f->s, "c-live", 200, &se), STORE_OK);
+	store_session_clear(&se);
+	struct store_code got = get_code(f->s, "c-old");
+	store_code_clear(&got);
+
+	assert_int_equal(store_purge(f->s, 200 + STORE_PURGE_CODE_GRACE, &n),
+	                 STORE_OK);
+	assert_int_equal(n.codes, 2);
+	assert_int_equal(n.sessions, 1);
 	for (size_t i = 0; i < 2; i++)
 		assert_int_equal(store_code_get(f->s, codes[i].hash, &got),
 		                 STORE_NOT_FOUND);
 	got = get_code(f->s, "c-live");
 	store_code_clear(&got);
-	struct store_session se = {0};
-	assert_int_equal(store_session_get(f->s, "c-live", 200, &se), STORE_OK);
-	store_session_clear(&se);
-	struct store_refresh r = {0};
-	assert_int_equal(store_refresh_get(f->s, "r1", &r), STORE_OK);
-	store_refresh_clear(&r);
 
-	assert_int_equal(store_purge_expired(f->s, 200, &n), STORE_OK);
-	assert_int_equal(n, 0);
-	assert_int_equal(store_purge_expired(f->s, 10000, NULL), STORE_OK);
+	assert_int_equal(store_purge(f->s, 200 + STORE_PURGE_CODE_GRACE, &n),
+	                 STORE_OK);
+	assert_int_equal(n.codes + n.sessions, 0);
+	assert_int_equal(store_purge(f->s, 201 + STORE_PURGE_CODE_GRACE, &n),
+	                 STORE_OK);
+	assert_int_equal(n.codes, 1);
 	assert_int_equal(store_code_get(f->s, "c-live", &got), STORE_NOT_FOUND);
 }
 
@@ -1586,6 +1636,8 @@ int main(void)
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_consumes_code_once,
 	                                    ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_completion, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_expired_code, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_rolls_back_code,

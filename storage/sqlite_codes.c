@@ -1,0 +1,200 @@
+/*
+ * sqlite_codes.c: what the browser flow keeps in the SQLite backend:
+ * authorization codes (redeemed only by an issue, sqlite_tokens.c),
+ * browser sessions (an expired one is not found) and consents.
+ */
+#include "sqlite_int.h"
+
+/* ---- codes --------------------------------------------------------------- */
+
+static void read_code(sqlite3_stmt *st, struct store_code *c)
+{
+	c->code_hash = sq_col_text(st, 0);
+	c->client_id = sq_col_text(st, 1);
+	c->subject = sq_col_text(st, 2);
+	c->username = sq_col_text(st, 3);
+	c->redirect_uri = sq_col_text(st, 4);
+	c->scope = sq_col_text(st, 5);
+	c->code_challenge = sq_col_text(st, 6);
+	c->code_challenge_method = sq_col_text(st, 7);
+	c->issued_at = sqlite3_column_int64(st, 8);
+	c->expires_at = sqlite3_column_int64(st, 9);
+	c->used_at = sqlite3_column_int64(st, 10);
+	c->family_id = sq_col_text(st, 11);
+	c->resource = sq_col_text(st, 12);
+}
+
+static enum store_rc sq_code_add(struct store *s, const struct store_code *c)
+{
+	struct conn *cn = sq_conn_get(s);
+	sqlite3_stmt *st = sq_stmt(cn, ST_CODE_ADD);
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, c->code_hash);
+	sq_bind_text(st, 2, c->client_id);
+	sq_bind_text(st, 3, c->subject);
+	sq_bind_text(st, 4, c->username);
+	sq_bind_text(st, 5, c->redirect_uri);
+	sq_bind_text(st, 6, c->scope ? c->scope : "");
+	sq_bind_text(st, 7, c->code_challenge);
+	sq_bind_text(st, 8, c->code_challenge_method);
+	sqlite3_bind_int64(st, 9, c->issued_at);
+	sqlite3_bind_int64(st, 10, c->expires_at);
+	sq_bind_opt_int(st, 11, c->used_at);
+	sq_bind_text(st, 12, c->family_id);
+	sq_bind_text(st, 13, c->resource);
+	return sq_exec(cn, st, NULL);
+}
+
+static enum store_rc sq_code_get(struct store *s, const char *hash,
+                                 struct store_code *out)
+{
+	GET_ONE(ST_CODE_GET, hash, out, read_code);
+}
+
+/* ---- sessions ------------------------------------------------------------ */
+
+static void read_session(sqlite3_stmt *st, struct store_session *se)
+{
+	se->session_hash = sq_col_text(st, 0);
+	se->user_id = sq_col_text(st, 1);
+	se->auth_time = sqlite3_column_int64(st, 2);
+	se->expires_at = sqlite3_column_int64(st, 3);
+}
+
+static enum store_rc sq_session_add(struct store *s,
+                                    const struct store_session *se)
+{
+	struct conn *cn = sq_conn_get(s);
+	sqlite3_stmt *st = sq_stmt(cn, ST_SESSION_ADD);
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, se->session_hash);
+	sq_bind_text(st, 2, se->user_id);
+	sqlite3_bind_int64(st, 3, se->auth_time);
+	sqlite3_bind_int64(st, 4, se->expires_at);
+	return sq_exec(cn, st, NULL);
+}
+
+/* An expired session is not found: the caller never has to compare
+ * times, and a purge that has not run yet changes nothing. */
+static enum store_rc sq_session_get(struct store *s, const char *hash,
+                                    int64_t now, struct store_session *out)
+{
+	sqlite3_stmt *st = sq_stmt(sq_conn_get(s), ST_SESSION_GET);
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, hash);
+	sqlite3_bind_int64(st, 2, now);
+	STEP_ONE(st, out, read_session);
+}
+
+static enum store_rc sq_sessions_end_user(struct store *s,
+                                          const char *user_id, int *count)
+{
+	struct conn *cn = sq_conn_get(s);
+	sqlite3_stmt *st = sq_stmt(cn, ST_SESSIONS_END_USER);
+	int n = 0;
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, user_id);
+	enum store_rc r = sq_exec(cn, st, &n);
+	if (count != NULL)
+		*count = n;
+	return r;
+}
+
+
+/* ---- consents ------------------------------------------------------------ */
+
+static void read_consent(sqlite3_stmt *st, struct store_consent *c)
+{
+	c->user_id = sq_col_text(st, 0);
+	c->client_id = sq_col_text(st, 1);
+	c->scope = sq_col_text(st, 2);
+	c->granted_at = sqlite3_column_int64(st, 3);
+	c->updated_at = sqlite3_column_int64(st, 4);
+	c->username = sq_col_text(st, 5);
+}
+
+/* The (user, client) pair of a consent statement: ?1, ?2. */
+static sqlite3_stmt *consent_stmt(struct conn *cn, enum stmt which,
+                                  const char *user_id, const char *client_id)
+{
+	sqlite3_stmt *st = sq_stmt(cn, which);
+	if (st != NULL) {
+		sq_bind_text(st, 1, user_id);
+		sq_bind_text(st, 2, client_id);
+	}
+	return st;
+}
+
+static enum store_rc sq_consent_get(struct store *s, const char *user_id,
+                                    const char *client_id,
+                                    struct store_consent *out)
+{
+	sqlite3_stmt *st = consent_stmt(sq_conn_get(s), ST_CONSENT_GET, user_id,
+	                                client_id);
+	if (st == NULL)
+		return STORE_IO;
+	STEP_ONE(st, out, read_consent);
+}
+
+static enum store_rc sq_consent_put(struct store *s,
+                                    const struct store_consent *c)
+{
+	struct conn *cn = sq_conn_get(s);
+	sqlite3_stmt *st = consent_stmt(cn, ST_CONSENT_PUT, c->user_id,
+	                                c->client_id);
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 3, c->scope ? c->scope : "");
+	sqlite3_bind_int64(st, 4, c->granted_at);
+	sqlite3_bind_int64(st, 5, c->updated_at);
+	return sq_exec(cn, st, NULL);
+}
+
+static enum store_rc sq_consent_list(struct store *s, const char *user_id,
+                                     const char *client_id,
+                                     store_consent_cb cb, void *arg)
+{
+	sqlite3_stmt *st = consent_stmt(sq_conn_get(s), ST_CONSENT_LIST, user_id,
+	                                client_id);
+	if (st == NULL)
+		return STORE_IO;
+	LIST_ROWS(st, struct store_consent, read_consent, store_consent_clear,
+	          cb, arg);
+}
+
+static enum store_rc sq_consent_revoke(struct store *s, const char *user_id,
+                                       const char *client_id, int *count)
+{
+	struct conn *cn = sq_conn_get(s);
+	sqlite3_stmt *st = consent_stmt(cn, ST_CONSENT_REVOKE, user_id,
+	                                client_id);
+	int n = 0;
+	if (st == NULL)
+		return STORE_IO;
+	enum store_rc r = sq_exec(cn, st, &n);
+	if (count != NULL)
+		*count = n;
+	return r;
+}
+
+const struct store_code_methods sq_code_methods = {
+	.xAdd = sq_code_add,
+	.xGet = sq_code_get,
+};
+
+const struct store_session_methods sq_session_methods = {
+	.xAdd = sq_session_add,
+	.xGet = sq_session_get,
+	.xEndUser = sq_sessions_end_user,
+};
+
+const struct store_consent_methods sq_consent_methods = {
+	.xGet = sq_consent_get,
+	.xPut = sq_consent_put,
+	.xList = sq_consent_list,
+	.xRevoke = sq_consent_revoke,
+};

@@ -1,0 +1,145 @@
+/*
+ * sqlite_commit.c: group commit, the SQLite backend's token-table xIssue.
+ *
+ * Every token response waits for its record's commit, and a commit costs
+ * far more than the rows in it (a transaction's locks and the WAL frames
+ * of the pages it touched: about 20 system calls here). So issues that
+ * arrive while a commit is under way queue, and the next commit takes all
+ * of them: the first thread to find no commit running becomes the leader,
+ * runs the queue in one transaction, each issue in a savepoint of its own
+ * (a lost compare-and-set undoes that issue only), commits, and wakes the
+ * others with their own results. Nobody is answered before the commit
+ * that holds its record. The leader uses the writer connection, which
+ * only ever runs under write_mu: its page cache stays warm, where each
+ * thread's own connection would re-read what the others wrote.
+ *
+ * The completion: each submitter's done runs on its own thread once its
+ * result is known, before sq_issue returns. What an issue writes is
+ * sqlite_tokens.c's (sq_issue_writes); this file only batches and commits.
+ */
+#include <pthread.h>
+
+#include "sqlite_int.h"
+
+struct gc_item {
+	const struct store_issue *is;
+	enum store_rc rc;
+	bool done;
+	struct gc_item *next;
+};
+
+#define GC_MAX_BATCH 64 /* bounds how long one commit holds write_mu */
+
+/* sq_begin() on the writer connection, opened on first use. */
+static struct conn *wbegin(struct sq_store *s, enum store_rc *r)
+{
+	pthread_mutex_lock(&s->write_mu);
+	if (s->wconn != NULL && sq_conn_stale(s->wconn)) {
+		sq_conn_unlink(s, s->wconn);
+		sq_conn_close(s->wconn);
+		s->wconn = NULL;
+	}
+	if (s->wconn == NULL)
+		s->wconn = sq_conn_new(s, NULL, 0);
+	struct conn *cn = s->wconn;
+	*r = cn == NULL ? STORE_IO
+	                : sq_write_rc(cn->db, sqlite3_exec(cn->db,
+	                                                   "BEGIN IMMEDIATE",
+	                                                   NULL, NULL, NULL));
+	if (*r != STORE_OK) {
+		pthread_mutex_unlock(&s->write_mu);
+		return NULL;
+	}
+	return cn;
+}
+
+static enum store_rc run_sql(struct conn *cn, enum stmt which)
+{
+	sqlite3_stmt *st = sq_stmt(cn, which);
+	return st ? sq_exec(cn, st, NULL) : STORE_IO;
+}
+
+/* Runs a batch in one transaction; sets each item's rc. */
+static void gc_commit(struct sq_store *s, struct gc_item *batch)
+{
+	enum store_rc r;
+	struct conn *cn = wbegin(s, &r);
+	if (cn == NULL) {
+		for (struct gc_item *it = batch; it; it = it->next)
+			it->rc = r;
+		return;
+	}
+	if (batch->next == NULL) { /* alone: no savepoint needed */
+		batch->rc = sq_finish(cn, sq_issue_writes(cn, batch->is));
+		return;
+	}
+	enum store_rc fatal = STORE_OK;
+	for (struct gc_item *it = batch; it; it = it->next) {
+		if (fatal != STORE_OK) {
+			it->rc = fatal;
+			continue;
+		}
+		it->rc = run_sql(cn, ST_GC_SAVEPOINT);
+		if (it->rc == STORE_OK)
+			it->rc = sq_issue_writes(cn, it->is);
+		if (it->rc != STORE_OK && !sqlite3_get_autocommit(cn->db) &&
+		    run_sql(cn, ST_GC_ROLLBACK_TO) != STORE_OK)
+			fatal = it->rc;
+		/* An I/O error can roll the whole transaction back: then
+		 * nothing of the batch stands. */
+		if (sqlite3_get_autocommit(cn->db) ||
+		    run_sql(cn, ST_GC_RELEASE) != STORE_OK)
+			fatal = it->rc != STORE_OK ? it->rc : STORE_IO;
+	}
+	if (fatal == STORE_OK)
+		fatal = sq_finish(cn, STORE_OK);
+	else
+		(void)sq_finish(cn, fatal);
+	/* Nothing of the batch stands, so no result of it may either: a
+	 * lost compare-and-set may have lost to an issue now rolled back. */
+	if (fatal != STORE_OK)
+		for (struct gc_item *it = batch; it; it = it->next)
+			it->rc = fatal;
+}
+
+/* The token table's xIssue: queues is, commits it (leading a batch or
+ * waiting for the leader's), then completes it on this thread. */
+void sq_issue(struct store *base, const struct store_issue *is,
+              store_issue_done done, void *arg)
+{
+	struct sq_store *s = (struct sq_store *)base;
+	struct gc_item me = {.is = is};
+
+	pthread_mutex_lock(&s->gc_mu);
+	*s->gc_tail = &me;
+	s->gc_tail = &me.next;
+	while (!me.done) {
+		if (s->gc_leading) {
+			pthread_cond_wait(&s->gc_cv, &s->gc_mu);
+			continue;
+		}
+		/* Lead: take up to GC_MAX_BATCH from the queue (me among
+		 * them: only a leader removes items, and it completes them). */
+		s->gc_leading = true;
+		struct gc_item *batch = s->gc_head, *last = batch;
+		for (int n = 1; n < GC_MAX_BATCH && last->next; n++)
+			last = last->next;
+		s->gc_head = last->next;
+		if (s->gc_head == NULL)
+			s->gc_tail = &s->gc_head;
+		last->next = NULL;
+		pthread_mutex_unlock(&s->gc_mu);
+
+		gc_commit(s, batch);
+
+		pthread_mutex_lock(&s->gc_mu);
+		for (struct gc_item *it = batch, *next; it; it = next) {
+			next = it->next;
+			it->done = true; /* it may vanish once gc_mu is free */
+		}
+		s->gc_leading = false;
+		pthread_cond_broadcast(&s->gc_cv);
+	}
+	pthread_mutex_unlock(&s->gc_mu);
+	done(me.rc, arg);
+}

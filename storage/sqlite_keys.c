@@ -1,0 +1,69 @@
+/*
+ * sqlite_keys.c: signing keys in the SQLite backend: the current key, the
+ * published ones (current, or retired with an unexpired token), and the
+ * change of current key in one transaction.
+ */
+#include "sqlite_int.h"
+
+static void read_key(sqlite3_stmt *st, struct store_key *k)
+{
+	k->kid = sq_col_text(st, 0);
+	k->alg = sq_col_text(st, 1);
+	k->private_pem = sq_col_text(st, 2);
+	k->created_at = sqlite3_column_int64(st, 3);
+	k->retired_at = sqlite3_column_int64(st, 4);
+}
+
+static enum store_rc sq_key_add_current(struct store *s,
+                                        const struct store_key *k)
+{
+	struct conn *cn = sq_conn_get(s);
+	sqlite3_stmt *retire = sq_stmt(cn, ST_KEY_RETIRE);
+	sqlite3_stmt *add = sq_stmt(cn, ST_KEY_ADD);
+	if (retire == NULL || add == NULL)
+		return STORE_IO;
+	enum store_rc r = sq_begin(cn);
+	if (r != STORE_OK)
+		return r;
+	sqlite3_bind_int64(retire, 1, k->created_at);
+	r = sq_exec(cn, retire, NULL);
+	if (r == STORE_OK) {
+		sq_bind_text(add, 1, k->kid);
+		sq_bind_text(add, 2, k->alg);
+		sq_bind_text(add, 3, k->private_pem);
+		sqlite3_bind_int64(add, 4, k->created_at);
+		r = sq_exec(cn, add, NULL);
+	}
+	return sq_finish(cn, r);
+}
+
+static enum store_rc sq_key_current(struct store *s, struct store_key *out)
+{
+	sqlite3_stmt *st = sq_stmt(sq_conn_get(s), ST_KEY_CURRENT);
+	if (st == NULL)
+		return STORE_IO;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		read_key(st, out);
+	sq_done(st);
+	return rc == SQLITE_ROW ? STORE_OK
+	       : rc == SQLITE_DONE ? STORE_NOT_FOUND : store_sqlite_rc(rc);
+}
+
+static enum store_rc sq_key_list(struct store *s, bool published_only,
+                                 int64_t now, store_key_cb cb, void *arg)
+{
+	sqlite3_stmt *st = sq_stmt(sq_conn_get(s),
+	                        published_only ? ST_KEY_PUBLISHED : ST_KEY_LIST);
+	if (st == NULL)
+		return STORE_IO;
+	if (published_only)
+		sqlite3_bind_int64(st, 1, now);
+	LIST_ROWS(st, struct store_key, read_key, store_key_clear, cb, arg);
+}
+
+const struct store_key_methods sq_key_methods = {
+	.xAddCurrent = sq_key_add_current,
+	.xCurrent = sq_key_current,
+	.xList = sq_key_list,
+};

@@ -1,0 +1,247 @@
+/*
+ * sqlite_stmt.c: the SQLite backend's statement catalog and how its
+ * statements run. Every SQL text the backend runs is in stmt_sql, indexed
+ * by enum stmt (sqlite_int.h); each connection prepares a statement on its
+ * first use and keeps it (SQLITE_PREPARE_PERSISTENT). Every statement
+ * binds its parameters; nothing is pasted into SQL text.
+ *
+ * Map: the column lists, the catalog, then preparing (sq_stmt), binding
+ * and reading columns, and the few runners the entity files share
+ * (sq_exec, sq_run_key_now, sq_delete_by).
+ */
+#include <stdlib.h>
+
+#include "sqlite_int.h"
+#include "strutil.h"
+
+/* ---- the catalog ---------------------------------------------------------- */
+
+#define CLIENT_COLS "client_id, name, secret_hash, is_public, grant_types, " \
+                    "scopes, redirect_uris, access_token_ttl, "              \
+                    "refresh_token_ttl, created_at, updated_at, "              \
+                    "issue_refresh_token, on_refresh, auto_approve_as, "   \
+                    "audiences, introspect"
+#define USER_COLS "user_id, username, password_hash, created_at, updated_at"
+#define TOKEN_COLS "jti, client_id, subject, scope, kid, issued_at, " \
+                   "expires_at, revoked_at, family_id"
+#define RT_COLS "token_hash, family_id, client_id, subject, username, scope, " \
+                "access_jti, issued_at, expires_at, retired_at, revoked_at"
+#define KEY_COLS "kid, alg, private_pem, created_at, retired_at"
+#define CODE_COLS "code_hash, client_id, subject, username, redirect_uri, " \
+                  "scope, code_challenge, code_challenge_method, "         \
+                  "issued_at, expires_at, used_at, family_id, resource"
+#define SESSION_COLS "session_hash, user_id, auth_time, expires_at"
+/* A consent comes with its user's name, for listings. */
+#define CONSENT_SELECT "SELECT c.user_id, c.client_id, c.scope, "           \
+                       "c.granted_at, c.updated_at, u.username FROM "       \
+                       "consents c JOIN users u ON u.user_id=c.user_id"
+
+static const char *const stmt_sql[ST__MAX] = {
+	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ") "
+	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE client_id=?",
+	[ST_CLIENT_UPDATE] = "UPDATE clients SET name=?2, secret_hash=?3, "
+	                     "is_public=?4, grant_types=?5, scopes=?6, "
+	                     "redirect_uris=?7, access_token_ttl=?8, "
+	                     "refresh_token_ttl=?9, updated_at=?11, "
+	                     "issue_refresh_token=?12, on_refresh=?13, "
+	                     "auto_approve_as=?14, audiences=?15, "
+	                     "introspect=?16 WHERE client_id=?1",
+	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",
+	[ST_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
+	[ST_USER_ADD] = "INSERT INTO users (" USER_COLS ") VALUES (?,?,?,?,?)",
+	[ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE username=?",
+	[ST_USER_GET_ID] = "SELECT " USER_COLS " FROM users WHERE user_id=?",
+	[ST_USER_SETPW] = "UPDATE users SET password_hash=?2, updated_at=?3 "
+	                  "WHERE username=?1",
+	[ST_USER_REMOVE] = "DELETE FROM users WHERE username=?",
+	[ST_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
+	[ST_TOKEN_ADD] = "INSERT INTO access_tokens (" TOKEN_COLS ") "
+	                 "VALUES (?,?,?,?,?,?,?,?,?)",
+	[ST_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE jti=?",
+	[ST_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM access_tokens "
+	                  "WHERE (?1 IS NULL OR client_id=?1) AND (?2 = 0 OR "
+	                  "(revoked_at IS NULL AND expires_at > ?3)) "
+	                  "AND (?4 IS NULL OR subject=?4) "
+	                  "AND (?5 IS NULL OR family_id=?5) "
+	                  "ORDER BY issued_at, jti",
+	[ST_TOKEN_REVOKE] = "UPDATE access_tokens SET revoked_at=?2 "
+	                    "WHERE jti=?1 AND revoked_at IS NULL",
+	[ST_TOKEN_REVOKE_CLIENT] = "UPDATE access_tokens SET revoked_at=?2 "
+	                           "WHERE client_id=?1 AND revoked_at IS NULL",
+	[ST_TOKEN_REVOKE_CLIENT_RT] = "UPDATE refresh_tokens SET revoked_at=?2 "
+	                              "WHERE client_id=?1 AND revoked_at IS NULL",
+	[ST_KEY_RETIRE] = "UPDATE signing_keys SET retired_at=? "
+	                  "WHERE retired_at IS NULL",
+	[ST_KEY_ADD] = "INSERT INTO signing_keys (" KEY_COLS ") "
+	               "VALUES (?,?,?,?,NULL)",
+	[ST_KEY_CURRENT] = "SELECT " KEY_COLS " FROM signing_keys "
+	                   "WHERE retired_at IS NULL",
+	[ST_KEY_LIST] = "SELECT " KEY_COLS " FROM signing_keys "
+	                "ORDER BY retired_at IS NOT NULL, created_at DESC, kid",
+	[ST_KEY_PUBLISHED] = "SELECT " KEY_COLS " FROM signing_keys k "
+	                     "WHERE retired_at IS NULL OR EXISTS (SELECT 1 FROM "
+	                     "access_tokens t WHERE t.kid=k.kid AND "
+	                     "t.expires_at > ?) ORDER BY retired_at IS NOT NULL, "
+	                     "created_at DESC, kid",
+	[ST_RT_RETIRE] = "UPDATE refresh_tokens SET retired_at=?2 "
+	                 "WHERE token_hash=?1 AND retired_at IS NULL AND "
+	                 "revoked_at IS NULL AND expires_at > ?2",
+	/* A compare-and-set on access_jti too (?4, maybe NULL): store.h. */
+	[ST_RT_RELINK] = "UPDATE refresh_tokens SET access_jti=?3 "
+	                 "WHERE token_hash=?1 AND access_jti IS ?4 AND "
+	                 "retired_at IS NULL AND revoked_at IS NULL AND "
+	                 "expires_at > ?2",
+	[ST_RT_ADD] = "INSERT INTO refresh_tokens (" RT_COLS ") "
+	              "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_RT_GET] = "SELECT " RT_COLS " FROM refresh_tokens WHERE token_hash=?",
+	[ST_FAMILY_REVOKE_RT] = "UPDATE refresh_tokens SET revoked_at=?2 "
+	                        "WHERE family_id=?1 AND revoked_at IS NULL",
+	[ST_FAMILY_REVOKE_AT] = "UPDATE access_tokens SET revoked_at=?2 "
+	                        "WHERE family_id=?1 AND revoked_at IS NULL",
+	/* rowid breaks ties: rotations within one second keep their order. */
+	[ST_RT_LIST] = "SELECT " RT_COLS " FROM refresh_tokens "
+	               "WHERE (?1 IS NULL OR client_id=?1) "
+	               "AND (?2 IS NULL OR subject=?2) "
+	               "AND (?3 IS NULL OR family_id=?3) "
+	               "AND (?4 = 0 OR (retired_at IS NULL AND revoked_at IS NULL "
+	               "AND expires_at > ?5)) "
+	               "ORDER BY issued_at, rowid",
+	/* Both use the subject indexes (migrations 0002 and 0003). */
+	[ST_SUBJECT_REVOKE_RT] = "UPDATE refresh_tokens SET revoked_at=?2 "
+	                         "WHERE subject=?1 AND revoked_at IS NULL",
+	[ST_SUBJECT_REVOKE_AT] = "UPDATE access_tokens SET revoked_at=?2 "
+	                         "WHERE subject=?1 AND revoked_at IS NULL",
+	[ST_CODE_ADD] = "INSERT INTO authorization_codes (" CODE_COLS ") "
+	                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_CODE_GET] = "SELECT " CODE_COLS " FROM authorization_codes "
+	                "WHERE code_hash=?",
+	/* The conditions are the redemption check itself: of two concurrent
+	 * redemptions only one changes the row (RFC 6749 section 4.1.2). */
+	[ST_CODE_CONSUME] = "UPDATE authorization_codes SET used_at=?2, "
+	                    "family_id=?3 WHERE code_hash=?1 AND used_at IS NULL "
+	                    "AND expires_at > ?2",
+	[ST_SESSION_ADD] = "INSERT INTO sessions (" SESSION_COLS ") "
+	                   "VALUES (?,?,?,?)",
+	[ST_SESSION_GET] = "SELECT " SESSION_COLS " FROM sessions "
+	                   "WHERE session_hash=?1 AND expires_at > ?2",
+	[ST_SESSION_REMOVE] = "DELETE FROM sessions WHERE session_hash=?",
+	[ST_SESSIONS_END_USER] = "DELETE FROM sessions WHERE user_id=?",
+	[ST_CONSENT_GET] = CONSENT_SELECT " WHERE c.user_id=?1 AND "
+	                   "c.client_id=?2",
+	[ST_CONSENT_PUT] = "INSERT INTO consents (user_id, client_id, scope, "
+	                   "granted_at, updated_at) VALUES (?1,?2,?3,?4,?5) "
+	                   "ON CONFLICT (user_id, client_id) DO UPDATE SET "
+	                   "scope=excluded.scope, updated_at=excluded.updated_at",
+	[ST_CONSENT_LIST] = CONSENT_SELECT " WHERE (?1 IS NULL OR "
+	                    "c.user_id=?1) AND (?2 IS NULL OR c.client_id=?2) "
+	                    "ORDER BY c.client_id, u.username",
+	[ST_CONSENT_REVOKE] = "DELETE FROM consents WHERE user_id=?1 AND "
+	                      "(?2 IS NULL OR client_id=?2)",
+	[ST_GC_SAVEPOINT] = "SAVEPOINT gc",
+	[ST_GC_RELEASE] = "RELEASE gc",
+	[ST_GC_ROLLBACK_TO] = "ROLLBACK TO gc",
+	/* store_purge, one batch (?2 rows) at a time, all found by index:
+	 * every access token's kid is a signing key's (a foreign key), and
+	 * the few keys turn access_tokens_kid (kid, expires_at) into a
+	 * range scan of the expired; likewise the clients for
+	 * refresh_tokens_client (client_id, expires_at). */
+	[ST_PURGE_AT_BATCH] = "DELETE FROM access_tokens WHERE rowid IN "
+	                      "(SELECT rowid FROM access_tokens WHERE kid IN "
+	                      "(SELECT kid FROM signing_keys) AND "
+	                      "expires_at <= ?1 LIMIT ?2)",
+	/* Families with an expired token: those that may be over. */
+	[ST_PURGE_RT_FAMILIES] = "SELECT DISTINCT family_id FROM "
+	                         "refresh_tokens WHERE client_id IN (SELECT "
+	                         "client_id FROM clients) AND expires_at <= ?1",
+	/* A family goes whole, once none of its tokens is unexpired. */
+	[ST_PURGE_RT_FAMILY] = "DELETE FROM refresh_tokens WHERE family_id=?1 "
+	                       "AND NOT EXISTS (SELECT 1 FROM refresh_tokens "
+	                       "WHERE family_id=?1 AND expires_at > ?2)",
+	[ST_PURGE_CODE_BATCH] = "DELETE FROM authorization_codes WHERE rowid "
+	                        "IN (SELECT rowid FROM authorization_codes "
+	                        "WHERE expires_at <= ?1 LIMIT ?2)",
+	[ST_PURGE_SESSION_BATCH] = "DELETE FROM sessions WHERE rowid IN "
+	                           "(SELECT rowid FROM sessions WHERE "
+	                           "expires_at <= ?1 LIMIT ?2)",
+};
+
+/* ---- preparing, binding, running ----------------------------------------- */
+
+/* A prepared statement, reset and ready to bind; NULL on failure. */
+sqlite3_stmt *sq_stmt(struct conn *c, enum stmt which)
+{
+	if (c == NULL)
+		return NULL;
+	if (c->st[which] == NULL &&
+	    sqlite3_prepare_v3(c->db, stmt_sql[which], -1,
+	                       SQLITE_PREPARE_PERSISTENT, &c->st[which],
+	                       NULL) != SQLITE_OK)
+		return NULL;
+	return c->st[which];
+}
+
+void sq_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Runs a statement that returns no rows; *changes if asked. */
+enum store_rc sq_exec(struct conn *c, sqlite3_stmt *st, int *changes)
+{
+	int rc = sqlite3_step(st);
+	sq_done(st);
+	if (changes != NULL)
+		*changes = rc == SQLITE_DONE ? sqlite3_changes(c->db) : 0;
+	return rc == SQLITE_DONE ? STORE_OK : sq_write_rc(c->db, rc);
+}
+
+void sq_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+/* Binds 0 as NULL: "unset" in the structs is NULL in the tables. */
+void sq_bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v == 0)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+char *sq_col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+/* Binds (key, now) and runs: the shape of every revoke and retire here. */
+enum store_rc sq_run_key_now(struct conn *cn, enum stmt which,
+                             const char *key, int64_t now, int *changes)
+{
+	sqlite3_stmt *st = sq_stmt(cn, which);
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, key);
+	sqlite3_bind_int64(st, 2, now);
+	return sq_exec(cn, st, changes);
+}
+
+/* Runs a one-key DELETE; STORE_NOT_FOUND when no row had that key. */
+enum store_rc sq_delete_by(struct store *s, enum stmt which,
+                           const char *key)
+{
+	struct conn *cn = sq_conn_get(s);
+	sqlite3_stmt *st = sq_stmt(cn, which);
+	int n = 0;
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, key);
+	enum store_rc r = sq_exec(cn, st, &n);
+	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
+}
