@@ -4,7 +4,7 @@
 # when the machine has none, and the npm packages the tests drive against
 # the real server (tests/node: playwright-core, openid-client for the
 # recipes) exactly as package-lock.json pins them, and Debian's
-# `postgresql` (server 15: tests/pg/cluster.sh makes a throwaway cluster
+# `postgresql` (server 15: tests/pg/cluster.py makes a throwaway cluster
 # per ctest run from its initdb, run as its `postgres` user). `make run`
 # needs none of it. Idempotent: apt is asked only for what is missing
 # (through install-deps.sh), and npm ci runs only when the lock file
