@@ -263,10 +263,12 @@ static int migrate(struct store *s, const char *path, int *applied,
                    int *schema)
 {
 	char err[512] = "";
+	char shown[512];
 	enum store_rc rc = store_migrate(s, applied, schema, err, sizeof(err));
 	if (rc == STORE_OK)
 		return ADM_EXIT_OK;
-	return adm_fail(ADM_EXIT_RUNTIME, "%s: %s", path,
+	store_target_redact(path, shown, sizeof(shown));
+	return adm_fail(ADM_EXIT_RUNTIME, "%s: %s", shown,
 	                err[0] ? err : store_rc_str(rc));
 }
 
