@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,8 +109,9 @@ static bool unavailable_logged;
 static void note_unavailable(const char *msg)
 {
 	if (!__atomic_exchange_n(&unavailable_logged, true, __ATOMIC_RELAXED))
-		log_errx("database unavailable: %s; requests that need it fail "
-		         "until it answers again", msg);
+		log_errx("database unavailable: %.*s; requests that need it "
+		         "fail until it answers again",
+		         (int)strcspn(msg, "\n"), msg);
 }
 
 static void note_available(void)
@@ -117,6 +119,20 @@ static void note_available(void)
 	if (__atomic_load_n(&unavailable_logged, __ATOMIC_RELAXED) &&
 	    __atomic_exchange_n(&unavailable_logged, false, __ATOMIC_RELAXED))
 		log_info("database answers again");
+}
+
+/* An idle connection has nothing to read: the server sends nothing
+ * unasked (Latchkey LISTENs to nothing). Something readable is the
+ * server's goodbye (a restart, pg_terminate_backend) or the end of the
+ * socket, so the connection is replaced before a request meets it. */
+static bool conn_dead(struct pg_conn *c)
+{
+	struct pollfd pfd = {.fd = PQsocket(c->db), .events = POLLIN};
+	if (pfd.fd < 0 || PQstatus(c->db) != CONNECTION_OK)
+		return true;
+	/* (A parameter-status message after a server reload would also be
+	 * readable: replacing the connection then costs one reconnect.) */
+	return poll(&pfd, 1, 0) != 0;
 }
 
 struct pg_conn *pg_acquire(struct pg_store *s, enum store_rc *rc)
@@ -130,6 +146,11 @@ struct pg_conn *pg_acquire(struct pg_store *s, enum store_rc *rc)
 			struct pg_conn *c = s->idle;
 			s->idle = c->next;
 			c->next = NULL;
+			if (conn_dead(c)) {
+				pg_conn_close(c);
+				s->open--;
+				continue;
+			}
 			pthread_mutex_unlock(&s->mu);
 			return c;
 		}

@@ -1567,11 +1567,95 @@ static void test_threads(void **state)
 	assert_int_equal(n, 2 * NTHREADS * PER_THREAD);
 }
 
+/* A password in a --db value never reaches a message or a log line. */
+static void test_target_redact(void **state)
+{
+	(void)state;
+	static const char *const cases[][2] = {
+	    {"postgresql://u:s3cret@db.example/lk",
+	     "postgresql://u:***@db.example/lk"},
+	    {"postgres://u:s3cret@h:5432/lk?sslmode=require",
+	     "postgres://u:***@h:5432/lk?sslmode=require"},
+	    {"postgresql://u@h/lk?password=s3cret&sslmode=require",
+	     "postgresql://u@h/lk?password=***&sslmode=require"},
+	    {"postgresql:///lk?host=/run/postgresql&password=s3cret",
+	     "postgresql:///lk?host=/run/postgresql&password=***"},
+	    {"postgresql://u:p%40ss@h/lk", "postgresql://u:***@h/lk"},
+	    {"postgresql://u@h/lk", "postgresql://u@h/lk"},
+	    {"./latchkey.db", "./latchkey.db"},
+	    {"/var/lib/latchkey/password=x.db", "/var/lib/latchkey/password=x.db"},
+	};
+	char out[256];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		store_target_redact(cases[i][0], out, sizeof(out));
+		assert_string_equal(out, cases[i][1]);
+	}
+	/* Truncation keeps the string terminated and never leaks. */
+	store_target_redact("postgresql://u:s3cret@h/lk", out, 20);
+	assert_int_equal(strlen(out), 19);
+	assert_null(strstr(out, "s3cret"));
+	assert_true(store_target_is_pg("postgres://h/x"));
+	assert_true(store_target_is_pg("postgresql:///x"));
+	assert_false(store_target_is_pg("./postgresql://x"));
+	assert_false(store_target_is_pg("sqlite:x.db"));
+}
+
+/* PostgreSQL: the server ends every connection of the pool (as a restart
+ * does); the next reads and writes get new ones and succeed. */
+static void test_pg_reconnect(void **state)
+{
+	struct ut_store_fx *f = *state;
+	if (f->pg_db == NULL)
+		return; /* SQLite has no server to lose */
+	struct store_client c = client("c", 1);
+	assert_int_equal(store_client_add(f->s, &c), STORE_OK);
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT count(pg_terminate_backend(pid)) "
+	         "FROM pg_stat_activity WHERE datname='%s'", f->pg_db);
+	PGconn *admin = PQconnectdb(ut_pg_uri());
+	assert_int_equal(PQstatus(admin), CONNECTION_OK);
+	PGresult *r = PQexec(admin, sql);
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_true(atoi(PQgetvalue(r, 0, 0)) >= 1);
+	PQclear(r);
+	PQfinish(admin);
+	/* A write first: it must not meet a dead connection. */
+	struct store_client d = client("d", 2);
+	assert_int_equal(store_client_add(f->s, &d), STORE_OK);
+	struct store_client got = {0};
+	assert_int_equal(store_client_get(f->s, "c", &got), STORE_OK);
+	assert_string_equal(got.client_id, "c");
+	store_client_clear(&got);
+}
+
+/* PostgreSQL: a server that cannot be reached is STORE_UNAVAILABLE, and
+ * the message names neither the password nor more than libpq says. */
+static void test_pg_unavailable(void **state)
+{
+	(void)state;
+	if (!*ut_pg_mode())
+		return;
+	struct store *s = (struct store *)1;
+	char err[512] = "";
+	assert_int_equal(store_open("postgresql://u:s3cret@127.0.0.1:1/x?"
+	                            "connect_timeout=2", &s, err, sizeof(err)),
+	                 STORE_UNAVAILABLE);
+	assert_null(s);
+	assert_non_null(strstr(err, "cannot connect"));
+	assert_null(strstr(err, "s3cret"));
+	assert_string_equal(store_rc_str(STORE_UNAVAILABLE),
+	                    "database unavailable");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_open_mode_and_schema),
 	    cmocka_unit_test(test_open_errors),
+	    cmocka_unit_test(test_target_redact),
+	    cmocka_unit_test(test_pg_unavailable),
+	    cmocka_unit_test_setup_teardown(test_pg_reconnect, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_client_crud, ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_client_public_and_constraints,
 	                                    ut_store_fx_setup, ut_store_fx_teardown),
