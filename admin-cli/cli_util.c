@@ -24,7 +24,8 @@
 
 const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_DB] = {"db", ADM_OPT_ARG, "PATH",
-	            "database file (default $LATCHKEY_DB, else ./latchkey.db)"},
+	            "database file or postgresql:// URI (default $LATCHKEY_DB, "
+	            "else ./latchkey.db)"},
 	[OPT_JSON] = {"json", 0, NULL, "print machine-readable JSON"},
 	[OPT_HELP] = {"help", 0, NULL, "print this help and exit"},
 	[OPT_VERSION] = {"version", 0, NULL, "print the version and exit"},
