@@ -140,7 +140,11 @@ enum store_rc store_open_with(const char *target,
 		target += 7;
 	if (store_target_is_pg(target))
 		return store_pg_open(target, o, out, err, errlen);
-	if (strstr(target, "://") != NULL) {
+	/* "postgresql:/x" and the like would otherwise become a file, and
+	 * its name (password and all) a message. */
+	if (strstr(target, "://") != NULL ||
+	    strncmp(target, "postgres:", 9) == 0 ||
+	    strncmp(target, "postgresql:", 11) == 0) {
 		char shown[256];
 		store_target_redact(target, shown, sizeof(shown));
 		snprintf(err, errlen, "no storage backend for '%.128s' (SQLite "

@@ -214,6 +214,11 @@ static void test_open_errors(void **state)
 	assert_int_equal(store_open("mysql://db/x", &s, err, sizeof(err)),
 	                 STORE_INVALID);
 	assert_non_null(strstr(err, "mysql://db/x"));
+	/* Almost a URI: refused, not made a file named after it. */
+	err[0] = '\0';
+	assert_int_equal(store_open("postgresql:/x?password=s3cret", &s, err,
+	                            sizeof(err)), STORE_INVALID);
+	assert_null(strstr(err, "s3cret"));
 	/* A URI libpq cannot read; its password is not in the message. */
 	err[0] = '\0';
 	assert_int_equal(store_open("postgresql://u:s3cret@[::1/x", &s, err,
