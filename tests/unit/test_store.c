@@ -1683,6 +1683,18 @@ static void test_pg_reconnect(void **state)
 	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
 	assert_true(atoi(PQgetvalue(r, 0, 0)) >= 1);
 	PQclear(r);
+	/* Until they are gone (their goodbye is then in our sockets, as it
+	 * is long before the next request after a real restart). */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity "
+	         "WHERE datname='%s'", f->pg_db);
+	for (int left = 1; left;) {
+		r = PQexec(admin, sql);
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		left = atoi(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		if (left)
+			usleep(2000);
+	}
 	PQfinish(admin);
 	/* A write first: it must not meet a dead connection. */
 	struct store_client d = client("d", 2);
