@@ -185,8 +185,9 @@ void pg_release(struct pg_store *s, struct pg_conn *c)
 {
 	if (c == NULL)
 		return;
-	bool broken = PQstatus(c->db) != CONNECTION_OK ||
-	              PQtransactionStatus(c->db) != PQTRANS_IDLE;
+	bool broken = c->broken || PQstatus(c->db) != CONNECTION_OK ||
+	              PQtransactionStatus(c->db) != PQTRANS_IDLE ||
+	              PQpipelineStatus(c->db) != PQ_PIPELINE_OFF;
 	if (broken)
 		pg_conn_close(c);
 	pthread_mutex_lock(&s->mu);
@@ -422,6 +423,80 @@ enum store_rc pg_tx(struct store *base, pg_tx_fn fn, void *arg)
 			return rc;
 		/* Back off a little, differently per attempt, so the
 		 * transactions that collided do not collide again. */
+		struct timespec ts = {0, (long)(1 + attempt) * 2000000L};
+		nanosleep(&ts, NULL);
+	}
+	return rc;
+}
+
+/* Sends the batch and reads every result; see pg_batch. */
+static enum store_rc batch_once(struct pg_conn *c,
+                                const struct pg_batch_item *items, int n)
+{
+	enum store_rc rc = STORE_OK;
+	last_retryable = false;
+	for (int i = 0; i < n && rc == STORE_OK; i++)
+		rc = prepare(c, items[i].st);
+	if (rc != STORE_OK)
+		return rc;
+	if (PQenterPipelineMode(c->db) != 1)
+		return map_error(c, NULL);
+	for (int i = 0; i < n && rc == STORE_OK; i++)
+		if (PQsendQueryPrepared(c->db, items[i].st->name, items[i].p.n,
+		                        items[i].p.v, NULL, NULL, 0) != 1)
+			rc = map_error(c, NULL);
+	if (rc == STORE_OK && PQpipelineSync(c->db) != 1)
+		rc = map_error(c, NULL);
+	if (rc != STORE_OK) {
+		/* Nothing was synced: the connection is in no state to lend
+		 * again; pg_release closes it. */
+		c->broken = true;
+		return rc;
+	}
+	/* One result and a NULL per command, then the Sync's. */
+	for (;;) {
+		PGresult *r = PQgetResult(c->db);
+		if (r == NULL) {
+			if (PQstatus(c->db) != CONNECTION_OK) {
+				rc = rc == STORE_OK ? map_error(c, NULL) : rc;
+				break;
+			}
+			continue;
+		}
+		ExecStatusType t = PQresultStatus(r);
+		if (t == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (t == PGRES_FATAL_ERROR && rc == STORE_OK) {
+			const char *state = PQresultErrorField(r,
+			                                       PG_DIAG_SQLSTATE);
+			last_retryable = is_retryable(r);
+			rc = state != NULL && strcmp(state, "22012") == 0
+			         ? STORE_CONFLICT
+			         : map_error(c, r);
+		}
+		PQclear(r);
+	}
+	if (PQexitPipelineMode(c->db) != 1 && rc == STORE_OK)
+		rc = map_error(c, NULL);
+	return rc;
+}
+
+enum store_rc pg_batch(struct store *base, const struct pg_batch_item *items,
+                       int n)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	enum store_rc rc = STORE_IO;
+	for (int attempt = 0; attempt < PG_TX_ATTEMPTS; attempt++) {
+		struct pg_conn *c = pg_acquire(s, &rc);
+		if (c == NULL)
+			return rc;
+		rc = batch_once(c, items, n);
+		bool retry = rc == STORE_BUSY && last_retryable;
+		pg_release(s, c);
+		if (!retry)
+			return rc;
 		struct timespec ts = {0, (long)(1 + attempt) * 2000000L};
 		nanosleep(&ts, NULL);
 	}

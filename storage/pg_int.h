@@ -40,6 +40,7 @@ struct pg_conn {
 	PGconn *db;
 	const struct pg_stmt *prepared[PG_MAX_PREPARED];
 	int nprepared;
+	bool broken;          /* left mid-pipeline: close, do not reuse */
 	struct pg_conn *next; /* in the idle list */
 };
 
@@ -103,6 +104,21 @@ enum store_rc pg_run(struct pg_conn *c, const struct pg_stmt *st,
  * afresh; it must not keep state from a failed run in arg). */
 typedef enum store_rc (*pg_tx_fn)(struct pg_conn *c, void *arg);
 enum store_rc pg_tx(struct store *s, pg_tx_fn fn, void *arg);
+
+/* One statement of a batch (pg_batch). */
+struct pg_batch_item {
+	const struct pg_stmt *st;
+	struct pg_params p;
+};
+
+/* Runs items as one transaction in one round trip (libpq's pipeline
+ * mode, one Sync: PostgreSQL runs what comes before a Sync as one
+ * implicit transaction, and an error rolls all of it back). A statement
+ * signals a failed check (a compare-and-set that matched no row) by
+ * dividing by zero (SQLSTATE 22012), which becomes STORE_CONFLICT; other
+ * errors map as in pg_run, with 40001/40P01 retried as in pg_tx. */
+enum store_rc pg_batch(struct store *s, const struct pg_batch_item *items,
+                       int n);
 
 /* Runs one statement outside a transaction on a pooled connection. For
  * reads (idempotent) a connection found broken is replaced and the

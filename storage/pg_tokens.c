@@ -6,8 +6,9 @@
  * the check: under READ COMMITTED a concurrent update of the same row
  * makes the second one wait, re-read the row and fail the check, so of N
  * concurrent refreshes (or redemptions, or relinks) exactly one changes
- * the row, here as on SQLite. An issue's writes share one transaction
- * (pg_tx), which is retried on serialization failures and deadlocks.
+ * the row, here as on SQLite. An issue's writes are one batch (pg_batch):
+ * one round trip, one transaction, retried on serialization failures and
+ * deadlocks.
  * Times are bound from the caller (Latchkey's clock), never now().
  */
 #include <stdlib.h>
@@ -73,17 +74,6 @@ static const struct pg_stmt st_key_published = {
 	"EXISTS (SELECT 1 FROM access_tokens t WHERE t.kid=k.kid AND "
 	"t.expires_at > $1::bigint) ORDER BY retired_at IS NOT NULL, "
 	"created_at DESC, kid COLLATE \"C\""};
-static const struct pg_stmt st_rt_retire = {
-	"rt_retire",
-	"UPDATE refresh_tokens SET retired_at=$2::bigint WHERE token_hash=$1 "
-	"AND retired_at IS NULL AND revoked_at IS NULL AND "
-	"expires_at > $2::bigint"};
-/* A compare-and-set on access_jti too ($4, maybe NULL): store.h. */
-static const struct pg_stmt st_rt_relink = {
-	"rt_relink",
-	"UPDATE refresh_tokens SET access_jti=$3 WHERE token_hash=$1 AND "
-	"access_jti IS NOT DISTINCT FROM $4::text AND retired_at IS NULL AND "
-	"revoked_at IS NULL AND expires_at > $2::bigint"};
 static const struct pg_stmt st_rt_add = {
 	"rt_add",
 	"INSERT INTO refresh_tokens (" RT_COLS ") VALUES ($1, $2, $3, $4, $5, "
@@ -115,12 +105,30 @@ static const struct pg_stmt st_subject_revoke_at = {
 	"subject_revoke_at",
 	"UPDATE access_tokens SET revoked_at=$2::bigint "
 	"WHERE subject=$1 AND revoked_at IS NULL"};
-/* The conditions are the redemption check itself: of two concurrent
- * redemptions only one changes the row (RFC 6749 section 4.1.2). */
-static const struct pg_stmt st_code_consume = {
-	"code_consume",
-	"UPDATE authorization_codes SET used_at=$2::bigint, family_id=$3 "
-	"WHERE code_hash=$1 AND used_at IS NULL AND expires_at > $2::bigint"};
+
+/* The compare-and-sets of an issue, as pg_batch runs them: the WHERE
+ * clause is the check (of two concurrent redemptions of a code, or
+ * refreshes of a token, only one changes the row: RFC 6749 section 4.1.2;
+ * the relink compares access_jti too, $4 maybe NULL: store.h). A check that
+ * matched no row divides by zero, which fails the batch (STORE_CONFLICT)
+ * and rolls back all of it, with no round trip to decide. */
+#define CHECKED(update) "WITH u AS (" update " RETURNING 1) " \
+                        "SELECT 1 / count(*) FROM u"
+static const struct pg_stmt st_code_consume_b = {
+	"code_consume_b",
+	CHECKED("UPDATE authorization_codes SET used_at=$2::bigint, "
+	        "family_id=$3 WHERE code_hash=$1 AND used_at IS NULL AND "
+	        "expires_at > $2::bigint")};
+static const struct pg_stmt st_rt_retire_b = {
+	"rt_retire_b",
+	CHECKED("UPDATE refresh_tokens SET retired_at=$2::bigint WHERE "
+	        "token_hash=$1 AND retired_at IS NULL AND revoked_at IS NULL "
+	        "AND expires_at > $2::bigint")};
+static const struct pg_stmt st_rt_relink_b = {
+	"rt_relink_b",
+	CHECKED("UPDATE refresh_tokens SET access_jti=$3 WHERE token_hash=$1 "
+	        "AND access_jti IS NOT DISTINCT FROM $4::text AND retired_at IS "
+	        "NULL AND revoked_at IS NULL AND expires_at > $2::bigint")};
 
 /* ---- access tokens ------------------------------------------------------- */
 
@@ -318,76 +326,70 @@ static void read_refresh(const PGresult *r, int i, struct store_refresh *rt)
 	rt->revoked_at = pg_col_int(r, i, 10);
 }
 
-static enum store_rc refresh_insert(struct pg_conn *c,
-                                    const struct store_refresh *rt)
+
+static void bind_refresh(struct pg_params *p, const struct store_refresh *rt)
 {
-	struct pg_params p = {0};
-	pg_p_text(&p, rt->token_hash);
-	pg_p_text(&p, rt->family_id);
-	pg_p_text(&p, rt->client_id);
-	pg_p_text(&p, rt->subject);
-	pg_p_text(&p, rt->username);
-	pg_p_text(&p, rt->scope ? rt->scope : "");
-	pg_p_text(&p, rt->access_jti);
-	pg_p_int(&p, rt->issued_at);
-	pg_p_int(&p, rt->expires_at);
-	pg_p_opt_int(&p, rt->retired_at);
-	pg_p_opt_int(&p, rt->revoked_at);
-	return pg_run(c, &st_rt_add, &p, NULL, NULL);
+	pg_p_text(p, rt->token_hash);
+	pg_p_text(p, rt->family_id);
+	pg_p_text(p, rt->client_id);
+	pg_p_text(p, rt->subject);
+	pg_p_text(p, rt->username);
+	pg_p_text(p, rt->scope ? rt->scope : "");
+	pg_p_text(p, rt->access_jti);
+	pg_p_int(p, rt->issued_at);
+	pg_p_int(p, rt->expires_at);
+	pg_p_opt_int(p, rt->retired_at);
+	pg_p_opt_int(p, rt->revoked_at);
 }
 
-/* Runs an UPDATE whose WHERE clause is a liveness check, binding (key,
- * now) and, when given, arg and arg2. No row changed means the check
- * failed (someone else got there first): STORE_CONFLICT. */
-static enum store_rc claim(struct pg_conn *c, const struct pg_stmt *st,
-                           const char *key, int64_t now, int extra,
-                           const char *arg, const char *arg2)
+/* Appends a (key, now[, arg[, arg2]]) statement to the batch. */
+static struct pg_batch_item *add_key_now(struct pg_batch_item *it,
+                                         const struct pg_stmt *st,
+                                         const char *key, int64_t now,
+                                         int extra, const char *arg,
+                                         const char *arg2)
 {
-	struct pg_params p = {0};
-	int n = 0;
-	pg_p_text(&p, key);
-	pg_p_int(&p, now);
+	it->st = st;
+	pg_p_text(&it->p, key);
+	pg_p_int(&it->p, now);
 	if (extra >= 1)
-		pg_p_text(&p, arg);
+		pg_p_text(&it->p, arg);
 	if (extra >= 2)
-		pg_p_text(&p, arg2);
-	enum store_rc r = pg_run(c, st, &p, NULL, &n);
-	return r == STORE_OK && n == 0 ? STORE_CONFLICT : r;
+		pg_p_text(&it->p, arg2);
+	return it + 1;
 }
 
-/* The writes of one issue, in the order of store_sqlite.c's issue_ops. */
-static enum store_rc issue_tx(struct pg_conn *c, void *arg)
+/* The writes of one issue, in the order of store_sqlite.c's issue_ops,
+ * as one batch: one round trip and one transaction. */
+static enum store_rc pg_issue(struct store *s, const struct store_issue *is)
 {
-	const struct store_issue *is = arg;
-	enum store_rc r = STORE_OK;
+	struct pg_batch_item items[6];
+	memset(items, 0, sizeof(items));
+	struct pg_batch_item *it = items;
 	/* The code first: a code that is used, expired or unknown writes
 	 * nothing, and the redemption that wins records the family. */
 	if (is->consume_code_hash != NULL)
-		r = claim(c, &st_code_consume, is->consume_code_hash, is->now, 1,
-		          is->access->family_id, NULL);
-	if (r == STORE_OK && is->retire_hash != NULL)
-		r = claim(c, &st_rt_retire, is->retire_hash, is->now, 0, NULL,
-		          NULL);
+		it = add_key_now(it, &st_code_consume_b, is->consume_code_hash,
+		                 is->now, 1, is->access->family_id, NULL);
+	if (is->retire_hash != NULL)
+		it = add_key_now(it, &st_rt_retire_b, is->retire_hash, is->now, 0,
+		                 NULL, NULL);
 	/* Before revoke_jti: a relink that lost must not revoke anything. */
-	if (r == STORE_OK && is->relink_hash != NULL)
-		r = claim(c, &st_rt_relink, is->relink_hash, is->now, 2,
-		          is->relink_jti, is->relink_from_jti);
-	if (r == STORE_OK && is->revoke_jti != NULL)
-		r = pg_run_key_now(c, &st_token_revoke, is->revoke_jti, is->now,
-		                   NULL);
-	if (r == STORE_OK) {
-		struct pg_params p = {0};
-		bind_token(&p, is->access);
-		r = pg_run(c, &st_token_add, &p, NULL, NULL);
+	if (is->relink_hash != NULL)
+		it = add_key_now(it, &st_rt_relink_b, is->relink_hash, is->now, 2,
+		                 is->relink_jti, is->relink_from_jti);
+	if (is->revoke_jti != NULL)
+		it = add_key_now(it, &st_token_revoke, is->revoke_jti, is->now, 0,
+		                 NULL, NULL);
+	it->st = &st_token_add;
+	bind_token(&it->p, is->access);
+	it++;
+	if (is->refresh != NULL) {
+		it->st = &st_rt_add;
+		bind_refresh(&it->p, is->refresh);
+		it++;
 	}
-	if (r == STORE_OK && is->refresh != NULL)
-		r = refresh_insert(c, is->refresh);
-	return r;
-}
-
-static enum store_rc pg_issue(struct store *s, const struct store_issue *is)
-{
-	return pg_tx(s, issue_tx, (void *)is);
+	return pg_batch(s, items, (int)(it - items));
 }
 
 static enum store_rc pg_refresh_get(struct store *s, const char *hash,
