@@ -24,7 +24,8 @@
 
 const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_DB] = {"db", ADM_OPT_ARG, "PATH",
-	            "database file (default $LATCHKEY_DB, else ./latchkey.db)"},
+	            "database file or postgresql:// URI (default $LATCHKEY_DB, "
+	            "else ./latchkey.db)"},
 	[OPT_JSON] = {"json", 0, NULL, "print machine-readable JSON"},
 	[OPT_HELP] = {"help", 0, NULL, "print this help and exit"},
 	[OPT_VERSION] = {"version", 0, NULL, "print the version and exit"},
@@ -263,10 +264,12 @@ static int migrate(struct store *s, const char *path, int *applied,
                    int *schema)
 {
 	char err[512] = "";
+	char shown[512];
 	enum store_rc rc = store_migrate(s, applied, schema, err, sizeof(err));
 	if (rc == STORE_OK)
 		return ADM_EXIT_OK;
-	return adm_fail(ADM_EXIT_RUNTIME, "%s: %s", path,
+	store_target_redact(path, shown, sizeof(shown));
+	return adm_fail(ADM_EXIT_RUNTIME, "%s: %s", shown,
 	                err[0] ? err : store_rc_str(rc));
 }
 

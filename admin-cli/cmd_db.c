@@ -47,7 +47,9 @@ int cmd_backup(struct adm_ctx *ctx)
 	const char *file = ctx->argv[0];
 	const char *db = adm_db_path(ctx->args);
 	struct store_backup_info info;
-	char err[768] = "";
+	char err[768] = "", shown[512];
+	/* --db may be a URI with a password: only this is shown. */
+	store_target_redact(db, shown, sizeof(shown));
 	enum store_rc r = store_backup(ctx->store, file,
 	                               adm_has(ctx->args, OPT_FORCE), &info,
 	                               err, sizeof(err));
@@ -56,18 +58,18 @@ int cmd_backup(struct adm_ctx *ctx)
 		return adm_fail(ADM_EXIT_RUNTIME, "%s (--force replaces it)",
 		                err);
 	if (r != STORE_OK)
-		return adm_fail(ADM_EXIT_RUNTIME, "backup of '%s' failed: %s", db,
-		                err[0] ? err : store_rc_str(r));
+		return adm_fail(ADM_EXIT_RUNTIME, "backup of '%s' failed: %s",
+		                shown, err[0] ? err : store_rc_str(r));
 	if (ctx->json) {
 		adm_json_print(json_pack("{s:o, s:o, s:I, s:I, s:s}",
-		                         "database", adm_json_str(db),
+		                         "database", adm_json_str(shown),
 		                         "backup", adm_json_str(file),
 		                         "bytes", (json_int_t)info.bytes,
 		                         "pages", (json_int_t)info.pages,
 		                         "integrity_check", "ok"));
 		return ADM_EXIT_OK;
 	}
-	printf("backed up '%s' to '%s': %lld bytes, integrity check ok\n", db,
+	printf("backed up '%s' to '%s': %lld bytes, integrity check ok\n", shown,
 	       file, (long long)info.bytes);
 	return ADM_EXIT_OK;
 }

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -324,16 +325,17 @@ static int run(const struct adm_cmd *c, const struct adm_args *a)
 		                  a->pos[words + c->max_args], t);
 
 	const char *path = adm_db_path(a);
-	if ((c->flags & CMD_EXISTING_DB) && access(path, F_OK) != 0)
+	bool pg = store_target_is_pg(path);
+	if (!pg && (c->flags & CMD_EXISTING_DB) && access(path, F_OK) != 0)
 		return adm_fail(ADM_EXIT_RUNTIME, "database '%s': %s", path,
 		                strerror(errno));
 
 	/* latchkeyd refuses such a file; the CLI still works on it (to fix
 	 * what it can) but says so, rather than be the silent one. */
 	char msg[1024];
-	if (file_private_check(path, "database", "it holds the signing keys, "
-	                       "and latchkeyd refuses to start on it", msg,
-	                       sizeof(msg)) != 0)
+	if (!pg && file_private_check(path, "database", "it holds the signing "
+	                              "keys, and latchkeyd refuses to start on "
+	                              "it", msg, sizeof(msg)) != 0)
 		adm_err("warning: %s", msg);
 
 	struct adm_ctx ctx = {

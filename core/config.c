@@ -51,10 +51,20 @@ static const struct setting settings[] = {
 	{"issuer", S_STR, OFF(issuer), "", 0, 0, NULL,
 	 "issuer URL (iss claim, metadata); default http://HOST:PORT"},
 	{"db", S_STR, OFF(db), "./latchkey.db", 0, 0, NULL,
-	 "SQLite database file (created 0600 if missing)"},
+	 "SQLite database file (created 0600 if missing), or a PostgreSQL "
+	 "URI: postgresql://USER@HOST/DBNAME (a password in it is never "
+	 "shown)"},
 	{"durability", S_STR, OFF(durability), "normal", 0, 0, durabilities,
 	 "normal: commits survive a crash of latchkeyd; full: also a power "
-	 "cut (an fsync per commit)"},
+	 "cut (an fsync per commit); SQLite only"},
+	{"db_pool_size", S_INT, OFF(db_pool_size), "8", 1, 64, NULL,
+	 "PostgreSQL: connections per process at most"},
+	{"db_connect_timeout", S_INT, OFF(db_connect_timeout), "5", 1, 3600,
+	 NULL, "PostgreSQL: seconds to wait for a connection (to the server, "
+	 "or a free one of the pool)"},
+	{"db_statement_timeout", S_INT, OFF(db_statement_timeout), "10", 0,
+	 86400, NULL, "PostgreSQL: seconds one statement may run before the "
+	 "server cancels it; 0: no limit"},
 	{"purge_interval", S_INT, OFF(purge_interval), "3600", 0, 31536000,
 	 NULL, "seconds between purges of expired records; 0: off"},
 	{"access_token_ttl", S_INT, OFF(access_token_ttl), "3600", 1, 31536000,

@@ -19,6 +19,9 @@ struct lk_config {
 	char *issuer;          /* "" until derived from the bound address */
 	char *db;
 	char *durability;      /* normal | full */
+	long db_pool_size;     /* PostgreSQL connections per process */
+	long db_connect_timeout;   /* seconds */
+	long db_statement_timeout; /* seconds; 0: none */
 	long purge_interval;   /* seconds; 0: never */
 	long access_token_ttl; /* seconds */
 	long refresh_token_ttl;     /* seconds */

@@ -67,6 +67,8 @@ static int announce_ready(const char *issuer, const char *host, int port,
 static int db_private(const char *db)
 {
 	char msg[1024];
+	if (store_target_is_pg(db))
+		return 0; /* PostgreSQL's own access control applies */
 	if (file_private_check(db, "database", "it holds the signing keys", msg,
 	                       sizeof(msg)) != 0) {
 		log_errx("%s", msg);
@@ -183,15 +185,24 @@ int main(int argc, char **argv)
 		.durability = strcmp(cfg.durability, "full") == 0
 		                  ? STORE_DURABILITY_FULL
 		                  : STORE_DURABILITY_NORMAL,
+		.pool_size = (int)cfg.db_pool_size,
+		.connect_timeout = (int)cfg.db_connect_timeout,
+		/* 0 turns the timeout off; the options' 0 is "the default". */
+		.statement_timeout = cfg.db_statement_timeout > 0
+		                         ? (int)cfg.db_statement_timeout
+		                         : -1,
 	};
+	/* The db value may be a URI with a password: only this is shown. */
+	char shown[512];
+	store_target_redact(db, shown, sizeof(shown));
 	if (store_open_with(db, &so, &st, err, sizeof(err)) != STORE_OK ||
 	    store_migrate(st, &applied, &schema, err, sizeof(err)) != STORE_OK) {
-		log_errx("database %s: %s", db, err);
+		log_errx("database %s: %s", shown, err);
 		goto out;
 	}
 	if (applied > 0 && !cfg.ephemeral)
 		log_info("database %s: applied %d migration(s), schema version %d",
-		         db, applied, schema);
+		         shown, applied, schema);
 	/* Test data is hashed fast in a throwaway database: start-up stays
 	 * at milliseconds and no request waits for Argon2id. */
 	if (cfg.fixtures[0] != '\0' &&
@@ -260,11 +271,15 @@ int main(int argc, char **argv)
 	}
 	log_info("listening on %s:%d, issuer %s, %ld threads", cfg.listen_host,
 	         port, issuer, cfg.threads);
-	if (cfg.purge_interval > 0)
-		log_info("database %s: durability %s, purge every %ld s", db,
+	if (store_target_is_pg(db))
+		log_info("database %s: PostgreSQL, up to %ld connections, "
+		         "purge every %ld s (0: off)", shown, cfg.db_pool_size,
+		         cfg.purge_interval);
+	else if (cfg.purge_interval > 0)
+		log_info("database %s: durability %s, purge every %ld s", shown,
 		         cfg.durability, cfg.purge_interval);
 	else
-		log_info("database %s: durability %s, purge off", db,
+		log_info("database %s: durability %s, purge off", shown,
 		         cfg.durability);
 	if ((hk = housekeeping_start(st, cfg.purge_interval, err,
 	                             sizeof(err))) == NULL) {

@@ -19,6 +19,10 @@ struct migration {
 
 extern const struct migration lk_migrations[];
 extern const size_t lk_migrations_count;
+/* PostgreSQL's (migrations/postgresql/, then the shared files), in
+ * ascending version order; checksums are of these texts. */
+extern const struct migration lk_migrations_pg[];
+extern const size_t lk_migrations_pg_count;
 
 struct sqlite3;
 

@@ -434,8 +434,10 @@ struct store {
 	const struct store_ops *ops;
 };
 
-/* Opens a store. A plain path or "sqlite:PATH" selects SQLite. The file is
- * created with mode 0600 when missing. Free with store_close. */
+/* Opens a store. A plain path or "sqlite:PATH" selects SQLite (the file is
+ * created with mode 0600 when missing); a postgresql:// or postgres:// URI
+ * selects PostgreSQL (STORE_UNAVAILABLE when the server cannot be reached,
+ * STORE_INVALID when the URI cannot be read). Free with store_close. */
 enum store_rc store_open(const char *target, struct store **out, char *err,
                          size_t errlen);
 
@@ -452,8 +454,30 @@ enum store_durability {
 
 /* What store_open_with may be told; all zeroes is store_open's default. */
 struct store_options {
-	enum store_durability durability;
+	enum store_durability durability; /* SQLite */
+	/* PostgreSQL (db_pool_size, db_connect_timeout, db_statement_timeout
+	 * in docs/configuration.md). 0: the default (STORE_PG_POOL_DEFAULT
+	 * connections, STORE_PG_CONNECT_TIMEOUT_DEFAULT and
+	 * STORE_PG_STATEMENT_TIMEOUT_DEFAULT seconds); a negative
+	 * statement_timeout: none. */
+	int pool_size;
+	int connect_timeout;   /* seconds */
+	int statement_timeout; /* seconds */
 };
+#define STORE_PG_POOL_DEFAULT 8
+#define STORE_PG_POOL_MAX 64
+#define STORE_PG_CONNECT_TIMEOUT_DEFAULT 5
+#define STORE_PG_STATEMENT_TIMEOUT_DEFAULT 10
+
+/* True when target names a PostgreSQL database (postgresql:// or
+ * postgres://, as libpq reads URIs); else it is a SQLite file. */
+bool store_target_is_pg(const char *target);
+
+/* Copies target into out (NUL-terminated, truncated to outlen) with any
+ * password replaced by "***": the user:password@ of a URI and a
+ * password= parameter. Every message or log line that shows a --db value
+ * goes through this. */
+void store_target_redact(const char *target, char *out, size_t outlen);
 
 /* store_open with options (NULL: the defaults). */
 enum store_rc store_open_with(const char *target,

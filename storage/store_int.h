@@ -13,6 +13,10 @@ enum store_rc store_sqlite_open(const char *path,
                                 const struct store_options *o,
                                 struct store **out, char *err, size_t errlen);
 
+/* pg_store.c: opens the PostgreSQL backend on a postgresql:// URI. */
+enum store_rc store_pg_open(const char *uri, const struct store_options *o,
+                            struct store **out, char *err, size_t errlen);
+
 /* backup_sqlite.c: copies the database open on src to a new file at dest
  * (store_backup's contract, store.h). src must be in no transaction and
  * is used by the calling thread only. */

@@ -5,6 +5,8 @@
  * whole while any of its tokens is unexpired, so reuse is still caught),
  * purging across batch boundaries, and store_backup (a checked 0600 copy,
  * no stray files, refusals, and a copy taken while another thread writes).
+ * The purge tests run on PostgreSQL too when LK_TEST_PG is set
+ * (ut_run_backends), where backup refuses and names pg_dump.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -472,10 +474,28 @@ static void test_backup_while_writing(void **state)
 	free(dest);
 }
 
+/* PostgreSQL: a consistent copy is pg_dump's job; backup says so, and
+ * writes nothing. */
+static void test_backup_names_pg_dump(void **state)
+{
+	struct ut_store_fx *f = *state;
+	if (f->pg_db == NULL)
+		return; /* SQLite: test_backup */
+	struct store_backup_info info = {1, 1};
+	char err[512] = "";
+	char *dest = ut_path(f->dir, "copy.db");
+	assert_int_not_equal(store_backup(f->s, dest, false, &info, err,
+	                                  sizeof(err)), STORE_OK);
+	assert_non_null(strstr(err, "pg_dump"));
+	assert_int_equal(info.bytes, 0);
+	assert_int_equal(count_entries(f->dir, "copy.db"), 0);
+	free(dest);
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_durability),
+	/* What both backends must do alike. */
+	const struct CMUnitTest both[] = {
 	    cmocka_unit_test_setup_teardown(test_purge_access_tokens, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_refresh_families,
@@ -484,11 +504,19 @@ int main(void)
 	                                    ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_batches, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_backup_names_pg_dump,
+	                                    ut_store_fx_setup, ut_store_fx_teardown),
+	};
+	/* The SQLite file's own care: synchronous, the backup copy. */
+	const struct CMUnitTest sqlite_only[] = {
+	    cmocka_unit_test(test_durability),
 	    cmocka_unit_test_setup_teardown(test_backup, ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_backup_refusals, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_backup_while_writing,
 	                                    ut_store_fx_setup, ut_store_fx_teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests_name("sqlite_only", sqlite_only,
+	                                         NULL, NULL);
+	return failed | ut_run_backends(both);
 }

@@ -1,0 +1,228 @@
+/*
+ * pg_clients.c: clients and users on PostgreSQL (map: pg_int.h). The same
+ * rows and answers as store_sqlite.c's clients and users sections; lists
+ * are ordered byte-wise (COLLATE "C"), as SQLite orders text.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_int.h"
+
+#define CLIENT_COLS "client_id, name, secret_hash, is_public, grant_types, " \
+                    "scopes, redirect_uris, access_token_ttl, "              \
+                    "refresh_token_ttl, created_at, updated_at, "              \
+                    "issue_refresh_token, on_refresh, auto_approve_as, "   \
+                    "audiences, introspect"
+#define USER_COLS "user_id, username, password_hash, created_at, updated_at"
+
+static const struct pg_stmt st_client_add = {
+	"client_add",
+	"INSERT INTO clients (" CLIENT_COLS ") VALUES ($1, $2, $3, "
+	"$4::smallint, $5, $6, $7, $8::bigint, $9::bigint, $10::bigint, "
+	"$11::bigint, $12::smallint, $13, $14, $15, $16::smallint)"};
+static const struct pg_stmt st_client_get = {
+	"client_get", "SELECT " CLIENT_COLS " FROM clients WHERE client_id=$1"};
+/* created_at ($10) is bound (bind_client is shared with the insert) but
+ * not changed, as on SQLite; the always-true test on it only gives the
+ * parameter a type, which PostgreSQL needs to prepare the statement. */
+static const struct pg_stmt st_client_update = {
+	"client_update",
+	"UPDATE clients SET name=$2, secret_hash=$3, is_public=$4::smallint, "
+	"grant_types=$5, scopes=$6, redirect_uris=$7, "
+	"access_token_ttl=$8::bigint, refresh_token_ttl=$9::bigint, "
+	"updated_at=$11::bigint, issue_refresh_token=$12::smallint, "
+	"on_refresh=$13, auto_approve_as=$14, audiences=$15, "
+	"introspect=$16::smallint WHERE client_id=$1 AND $10::bigint IS NOT NULL"};
+static const struct pg_stmt st_client_remove = {
+	"client_remove", "DELETE FROM clients WHERE client_id=$1"};
+static const struct pg_stmt st_client_list = {
+	"client_list",
+	"SELECT " CLIENT_COLS " FROM clients ORDER BY client_id COLLATE \"C\""};
+static const struct pg_stmt st_user_add = {
+	"user_add",
+	"INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4::bigint, "
+	"$5::bigint)"};
+static const struct pg_stmt st_user_get = {
+	"user_get", "SELECT " USER_COLS " FROM users WHERE username=$1"};
+static const struct pg_stmt st_user_get_id = {
+	"user_get_id", "SELECT " USER_COLS " FROM users WHERE user_id=$1"};
+static const struct pg_stmt st_user_setpw = {
+	"user_setpw",
+	"UPDATE users SET password_hash=$2, updated_at=$3::bigint "
+	"WHERE username=$1"};
+static const struct pg_stmt st_user_remove = {
+	"user_remove", "DELETE FROM users WHERE username=$1"};
+static const struct pg_stmt st_user_list = {
+	"user_list",
+	"SELECT " USER_COLS " FROM users ORDER BY username COLLATE \"C\""};
+
+/* ---- clients ------------------------------------------------------------- */
+
+static void bind_client(struct pg_params *p, const struct store_client *c)
+{
+	pg_p_text(p, c->client_id);
+	pg_p_text(p, c->name);
+	pg_p_text(p, c->secret_hash);
+	pg_p_int(p, c->is_public);
+	pg_p_text(p, c->grant_types);
+	pg_p_text(p, c->scopes ? c->scopes : "");
+	pg_p_text(p, c->redirect_uris ? c->redirect_uris : "");
+	pg_p_opt_int(p, c->access_token_ttl);
+	pg_p_opt_int(p, c->refresh_token_ttl);
+	pg_p_int(p, c->created_at);
+	pg_p_int(p, c->updated_at);
+	if (c->issue_refresh_token == STORE_DEFAULT)
+		pg_p_text(p, NULL);
+	else
+		pg_p_int(p, c->issue_refresh_token == STORE_ON);
+	pg_p_text(p, c->on_refresh);
+	pg_p_text(p, c->auto_approve_as); /* "" (off) stays "" */
+	pg_p_text(p, c->audiences ? c->audiences : "");
+	pg_p_int(p, c->introspect);
+}
+
+static void read_client(const PGresult *r, int i, struct store_client *c)
+{
+	c->client_id = pg_col_text(r, i, 0);
+	c->name = pg_col_text(r, i, 1);
+	c->secret_hash = pg_col_text(r, i, 2);
+	c->is_public = pg_col_int(r, i, 3) != 0;
+	c->grant_types = pg_col_text(r, i, 4);
+	c->scopes = pg_col_text(r, i, 5);
+	c->redirect_uris = pg_col_text(r, i, 6);
+	c->access_token_ttl = pg_col_int(r, i, 7);
+	c->refresh_token_ttl = pg_col_int(r, i, 8);
+	c->created_at = pg_col_int(r, i, 9);
+	c->updated_at = pg_col_int(r, i, 10);
+	c->issue_refresh_token = pg_col_null(r, i, 11) ? STORE_DEFAULT
+	                         : pg_col_int(r, i, 11) ? STORE_ON
+	                                                : STORE_OFF;
+	c->on_refresh = pg_col_text(r, i, 12);
+	c->auto_approve_as = pg_col_text(r, i, 13);
+	c->audiences = pg_col_text(r, i, 14);
+	c->introspect = pg_col_int(r, i, 15) != 0;
+}
+
+/* Runs a write once; STORE_NOT_FOUND when it changed no row. */
+static enum store_rc write_one(struct store *s, const struct pg_stmt *st,
+                               const struct pg_params *p)
+{
+	int n = 0;
+	enum store_rc r = pg_once(s, st, p, NULL, &n, false);
+	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
+}
+
+static enum store_rc pg_client_add(struct store *s,
+                                   const struct store_client *c)
+{
+	struct pg_params p = {0};
+	bind_client(&p, c);
+	return pg_once(s, &st_client_add, &p, NULL, NULL, false);
+}
+
+static enum store_rc pg_client_get(struct store *s, const char *id,
+                                   struct store_client *out)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, id);
+	PG_GET_ONE(s, &st_client_get, &p, read_client, out);
+}
+
+static enum store_rc pg_client_update(struct store *s,
+                                      const struct store_client *c)
+{
+	struct pg_params p = {0};
+	bind_client(&p, c);
+	return write_one(s, &st_client_update, &p);
+}
+
+static enum store_rc pg_client_remove(struct store *s, const char *id)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, id);
+	return write_one(s, &st_client_remove, &p);
+}
+
+static enum store_rc pg_client_list(struct store *s, store_client_cb cb,
+                                    void *arg)
+{
+	PG_LIST_ROWS(s, &st_client_list, NULL, struct store_client,
+	             read_client, store_client_clear, cb, arg);
+}
+
+/* ---- users --------------------------------------------------------------- */
+
+static void read_user(const PGresult *r, int i, struct store_user *u)
+{
+	u->user_id = pg_col_text(r, i, 0);
+	u->username = pg_col_text(r, i, 1);
+	u->password_hash = pg_col_text(r, i, 2);
+	u->created_at = pg_col_int(r, i, 3);
+	u->updated_at = pg_col_int(r, i, 4);
+}
+
+static enum store_rc pg_user_add(struct store *s, const struct store_user *u)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, u->user_id);
+	pg_p_text(&p, u->username);
+	pg_p_text(&p, u->password_hash);
+	pg_p_int(&p, u->created_at);
+	pg_p_int(&p, u->updated_at);
+	return pg_once(s, &st_user_add, &p, NULL, NULL, false);
+}
+
+static enum store_rc pg_user_get(struct store *s, const char *username,
+                                 struct store_user *out)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, username);
+	PG_GET_ONE(s, &st_user_get, &p, read_user, out);
+}
+
+static enum store_rc pg_user_get_by_id(struct store *s, const char *id,
+                                       struct store_user *out)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, id);
+	PG_GET_ONE(s, &st_user_get_id, &p, read_user, out);
+}
+
+static enum store_rc pg_user_set_password(struct store *s,
+                                          const char *username,
+                                          const char *hash, int64_t now)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, username);
+	pg_p_text(&p, hash);
+	pg_p_int(&p, now);
+	return write_one(s, &st_user_setpw, &p);
+}
+
+static enum store_rc pg_user_remove(struct store *s, const char *username)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, username);
+	return write_one(s, &st_user_remove, &p);
+}
+
+static enum store_rc pg_user_list(struct store *s, store_user_cb cb,
+                                  void *arg)
+{
+	PG_LIST_ROWS(s, &st_user_list, NULL, struct store_user, read_user,
+	             store_user_clear, cb, arg);
+}
+
+const struct pg_client_ops pg_client_ops = {
+	.add = pg_client_add,
+	.get = pg_client_get,
+	.update = pg_client_update,
+	.remove = pg_client_remove,
+	.list = pg_client_list,
+	.user_add = pg_user_add,
+	.user_get = pg_user_get,
+	.user_get_by_id = pg_user_get_by_id,
+	.user_set_password = pg_user_set_password,
+	.user_remove = pg_user_remove,
+	.user_list = pg_user_list,
+};

@@ -1,0 +1,228 @@
+/*
+ * pg_codes.c: authorization codes, browser sessions and consents on
+ * PostgreSQL (map: pg_int.h). Codes are redeemed only inside an issue
+ * (pg_tokens.c); here they are recorded and read.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_int.h"
+
+#define CODE_COLS "code_hash, client_id, subject, username, redirect_uri, " \
+                  "scope, code_challenge, code_challenge_method, "         \
+                  "issued_at, expires_at, used_at, family_id, resource"
+#define SESSION_COLS "session_hash, user_id, auth_time, expires_at"
+/* A consent comes with its user's name, for listings. */
+#define CONSENT_SELECT "SELECT c.user_id, c.client_id, c.scope, "           \
+                       "c.granted_at, c.updated_at, u.username FROM "       \
+                       "consents c JOIN users u ON u.user_id=c.user_id"
+
+static const struct pg_stmt st_code_add = {
+	"code_add",
+	"INSERT INTO authorization_codes (" CODE_COLS ") VALUES ($1, $2, $3, "
+	"$4, $5, $6, $7, $8, $9::bigint, $10::bigint, $11::bigint, $12, $13)"};
+static const struct pg_stmt st_code_get = {
+	"code_get",
+	"SELECT " CODE_COLS " FROM authorization_codes WHERE code_hash=$1"};
+static const struct pg_stmt st_session_add = {
+	"session_add",
+	"INSERT INTO sessions (" SESSION_COLS ") VALUES ($1, $2, $3::bigint, "
+	"$4::bigint)"};
+static const struct pg_stmt st_session_get = {
+	"session_get",
+	"SELECT " SESSION_COLS " FROM sessions WHERE session_hash=$1 AND "
+	"expires_at > $2::bigint"};
+static const struct pg_stmt st_session_remove = {
+	"session_remove", "DELETE FROM sessions WHERE session_hash=$1"};
+static const struct pg_stmt st_sessions_end_user = {
+	"sessions_end_user", "DELETE FROM sessions WHERE user_id=$1"};
+static const struct pg_stmt st_consent_get = {
+	"consent_get", CONSENT_SELECT " WHERE c.user_id=$1 AND c.client_id=$2"};
+static const struct pg_stmt st_consent_put = {
+	"consent_put",
+	"INSERT INTO consents (user_id, client_id, scope, granted_at, "
+	"updated_at) VALUES ($1, $2, $3, $4::bigint, $5::bigint) "
+	"ON CONFLICT (user_id, client_id) DO UPDATE SET "
+	"scope=excluded.scope, updated_at=excluded.updated_at"};
+static const struct pg_stmt st_consent_list = {
+	"consent_list",
+	CONSENT_SELECT " WHERE ($1::text IS NULL OR c.user_id=$1) AND "
+	"($2::text IS NULL OR c.client_id=$2) "
+	"ORDER BY c.client_id COLLATE \"C\", u.username COLLATE \"C\""};
+static const struct pg_stmt st_consent_revoke = {
+	"consent_revoke",
+	"DELETE FROM consents WHERE user_id=$1 AND "
+	"($2::text IS NULL OR client_id=$2)"};
+
+/* ---- codes --------------------------------------------------------------- */
+
+static void read_code(const PGresult *r, int i, struct store_code *c)
+{
+	c->code_hash = pg_col_text(r, i, 0);
+	c->client_id = pg_col_text(r, i, 1);
+	c->subject = pg_col_text(r, i, 2);
+	c->username = pg_col_text(r, i, 3);
+	c->redirect_uri = pg_col_text(r, i, 4);
+	c->scope = pg_col_text(r, i, 5);
+	c->code_challenge = pg_col_text(r, i, 6);
+	c->code_challenge_method = pg_col_text(r, i, 7);
+	c->issued_at = pg_col_int(r, i, 8);
+	c->expires_at = pg_col_int(r, i, 9);
+	c->used_at = pg_col_int(r, i, 10);
+	c->family_id = pg_col_text(r, i, 11);
+	c->resource = pg_col_text(r, i, 12);
+}
+
+static enum store_rc pg_code_add(struct store *s, const struct store_code *c)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, c->code_hash);
+	pg_p_text(&p, c->client_id);
+	pg_p_text(&p, c->subject);
+	pg_p_text(&p, c->username);
+	pg_p_text(&p, c->redirect_uri);
+	pg_p_text(&p, c->scope ? c->scope : "");
+	pg_p_text(&p, c->code_challenge);
+	pg_p_text(&p, c->code_challenge_method);
+	pg_p_int(&p, c->issued_at);
+	pg_p_int(&p, c->expires_at);
+	pg_p_opt_int(&p, c->used_at);
+	pg_p_text(&p, c->family_id);
+	pg_p_text(&p, c->resource);
+	return pg_once(s, &st_code_add, &p, NULL, NULL, false);
+}
+
+static enum store_rc pg_code_get(struct store *s, const char *hash,
+                                 struct store_code *out)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, hash);
+	PG_GET_ONE(s, &st_code_get, &p, read_code, out);
+}
+
+/* ---- sessions ------------------------------------------------------------ */
+
+static void read_session(const PGresult *r, int i, struct store_session *se)
+{
+	se->session_hash = pg_col_text(r, i, 0);
+	se->user_id = pg_col_text(r, i, 1);
+	se->auth_time = pg_col_int(r, i, 2);
+	se->expires_at = pg_col_int(r, i, 3);
+}
+
+static enum store_rc pg_session_add(struct store *s,
+                                    const struct store_session *se)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, se->session_hash);
+	pg_p_text(&p, se->user_id);
+	pg_p_int(&p, se->auth_time);
+	pg_p_int(&p, se->expires_at);
+	return pg_once(s, &st_session_add, &p, NULL, NULL, false);
+}
+
+/* An expired session is not found, as on SQLite. */
+static enum store_rc pg_session_get(struct store *s, const char *hash,
+                                    int64_t now, struct store_session *out)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, hash);
+	pg_p_int(&p, now);
+	PG_GET_ONE(s, &st_session_get, &p, read_session, out);
+}
+
+/* Runs a one-key DELETE; *count (when given) is the rows it removed. */
+static enum store_rc delete_by(struct store *s, const struct pg_stmt *st,
+                               const char *key, const char *key2,
+                               bool two, int *count)
+{
+	struct pg_params p = {0};
+	int n = 0;
+	pg_p_text(&p, key);
+	if (two)
+		pg_p_text(&p, key2);
+	enum store_rc r = pg_once(s, st, &p, NULL, &n, false);
+	if (count != NULL)
+		*count = n;
+	return r;
+}
+
+static enum store_rc pg_session_remove(struct store *s, const char *hash)
+{
+	int n = 0;
+	enum store_rc r = delete_by(s, &st_session_remove, hash, NULL, false,
+	                            &n);
+	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
+}
+
+static enum store_rc pg_sessions_end_user(struct store *s,
+                                          const char *user_id, int *count)
+{
+	return delete_by(s, &st_sessions_end_user, user_id, NULL, false,
+	                 count);
+}
+
+/* ---- consents ------------------------------------------------------------ */
+
+static void read_consent(const PGresult *r, int i, struct store_consent *c)
+{
+	c->user_id = pg_col_text(r, i, 0);
+	c->client_id = pg_col_text(r, i, 1);
+	c->scope = pg_col_text(r, i, 2);
+	c->granted_at = pg_col_int(r, i, 3);
+	c->updated_at = pg_col_int(r, i, 4);
+	c->username = pg_col_text(r, i, 5);
+}
+
+static enum store_rc pg_consent_get(struct store *s, const char *user_id,
+                                    const char *client_id,
+                                    struct store_consent *out)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, user_id);
+	pg_p_text(&p, client_id);
+	PG_GET_ONE(s, &st_consent_get, &p, read_consent, out);
+}
+
+static enum store_rc pg_consent_put(struct store *s,
+                                    const struct store_consent *c)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, c->user_id);
+	pg_p_text(&p, c->client_id);
+	pg_p_text(&p, c->scope ? c->scope : "");
+	pg_p_int(&p, c->granted_at);
+	pg_p_int(&p, c->updated_at);
+	return pg_once(s, &st_consent_put, &p, NULL, NULL, false);
+}
+
+static enum store_rc pg_consent_list(struct store *s, const char *user_id,
+                                     const char *client_id,
+                                     store_consent_cb cb, void *arg)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, user_id);
+	pg_p_text(&p, client_id);
+	PG_LIST_ROWS(s, &st_consent_list, &p, struct store_consent,
+	             read_consent, store_consent_clear, cb, arg);
+}
+
+static enum store_rc pg_consent_revoke(struct store *s, const char *user_id,
+                                       const char *client_id, int *count)
+{
+	return delete_by(s, &st_consent_revoke, user_id, client_id, true,
+	                 count);
+}
+
+const struct pg_code_ops pg_code_ops = {
+	.add = pg_code_add,
+	.get = pg_code_get,
+	.session_add = pg_session_add,
+	.session_get = pg_session_get,
+	.session_remove = pg_session_remove,
+	.sessions_end_user = pg_sessions_end_user,
+	.consent_get = pg_consent_get,
+	.consent_put = pg_consent_put,
+	.consent_list = pg_consent_list,
+	.consent_revoke = pg_consent_revoke,
+};

@@ -1,0 +1,259 @@
+/*
+ * pg_int.h: declarations shared by the PostgreSQL backend's files
+ * (storage/pg_*.c) only.
+ *
+ * Map of the backend:
+ *   pg_conn.c     the connection pool, prepared statements, parameters,
+ *                 results, SQLSTATE mapping, transactions with retries
+ *   pg_migrate.c  migrations/postgresql/, schema_migrations, advisory lock
+ *   pg_clients.c  clients and users
+ *   pg_tokens.c   access tokens, signing keys, refresh tokens, families,
+ *                 token issue (xIssue)
+ *   pg_codes.c    authorization codes, sessions, consents
+ *   pg_upkeep.c   purge, the test double's reset, backup (pg_dump)
+ *   pg_store.c    open, close and the ops table
+ *
+ * Every method is a static function with store_ops' signature in its
+ * entity's file, exported here under a pg_ name for pg_store.c's table.
+ */
+#ifndef LK_PG_INT_H
+#define LK_PG_INT_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "store.h"
+
+/* ---- the pool (pg_conn.c) ------------------------------------------------ */
+
+/* A statement, prepared on each connection the first time it runs there.
+ * Defined static const in the entity files; its address is its identity. */
+struct pg_stmt {
+	const char *name; /* unique across the backend: the prepared name */
+	const char *sql;
+};
+
+#define PG_MAX_PREPARED 96
+
+struct pg_conn {
+	PGconn *db;
+	const struct pg_stmt *prepared[PG_MAX_PREPARED];
+	int nprepared;
+	bool broken;          /* left mid-pipeline: close, do not reuse */
+	struct pg_conn *next; /* in the idle list */
+};
+
+struct pg_store {
+	struct store base; /* first: a struct store * is a struct pg_store * */
+	char *uri;         /* as given: may hold a password, never printed */
+	int pool_size;
+	int connect_timeout;   /* seconds */
+	int statement_timeout; /* seconds; 0: none */
+	pthread_mutex_t mu;    /* guards idle and open */
+	pthread_cond_t cv;     /* a connection came back */
+	struct pg_conn *idle;
+	int open; /* connections in existence, idle or lent */
+};
+
+/* Opens a connection for the store (statement timeout set); NULL with err
+ * filled (no password in it) when the server cannot be reached. */
+struct pg_conn *pg_conn_open(struct pg_store *s, char *err, size_t errlen);
+void pg_conn_close(struct pg_conn *c);
+
+/* Lends a connection: an idle one, else a new one while the pool has
+ * room, else waits for one (at most connect_timeout seconds). NULL with
+ * *rc set: STORE_UNAVAILABLE (cannot connect) or STORE_BUSY (pool
+ * exhausted). Give it back with pg_release. */
+struct pg_conn *pg_acquire(struct pg_store *s, enum store_rc *rc);
+/* Returns c to the pool, or closes it when it is broken. */
+void pg_release(struct pg_store *s, struct pg_conn *c);
+/* Closes every idle connection (store close). */
+void pg_pool_drain(struct pg_store *s);
+
+/* ---- parameters ---------------------------------------------------------- */
+
+#define PG_MAX_PARAMS 20
+
+/* Every parameter goes as text; the SQL casts where the type matters. */
+struct pg_params {
+	const char *v[PG_MAX_PARAMS];
+	char num[PG_MAX_PARAMS][24];
+	int n;
+};
+
+void pg_p_text(struct pg_params *p, const char *v); /* NULL: SQL NULL */
+void pg_p_int(struct pg_params *p, int64_t v);
+void pg_p_opt_int(struct pg_params *p, int64_t v);  /* 0: SQL NULL */
+
+/* ---- running statements -------------------------------------------------- */
+
+/* Runs st with p on c. *res (when res is not NULL) receives the result
+ * of a statement that returned rows; the caller PQclear()s it. *changes
+ * gets the rows affected. SQLSTATE is mapped: 23505/23503/23514/23502
+ * STORE_CONFLICT, 40001/40P01 STORE_BUSY with *retry set, a lost
+ * connection STORE_UNAVAILABLE, else STORE_IO. */
+enum store_rc pg_run(struct pg_conn *c, const struct pg_stmt *st,
+                     const struct pg_params *p, PGresult **res,
+                     int *changes);
+
+/* Runs a transaction: BEGIN, fn(c, arg), COMMIT, on a pooled connection,
+ * rolling back when fn fails. A serialization failure or deadlock is
+ * retried a bounded number of times, and a connection found broken at
+ * BEGIN is replaced once, so fn must be safe to run again (it is called
+ * afresh; it must not keep state from a failed run in arg). */
+typedef enum store_rc (*pg_tx_fn)(struct pg_conn *c, void *arg);
+enum store_rc pg_tx(struct store *s, pg_tx_fn fn, void *arg);
+
+/* One statement of a batch (pg_batch). */
+struct pg_batch_item {
+	const struct pg_stmt *st;
+	struct pg_params p;
+};
+
+/* Runs items as one transaction in one round trip (libpq's pipeline
+ * mode, one Sync: PostgreSQL runs what comes before a Sync as one
+ * implicit transaction, and an error rolls all of it back). A statement
+ * signals a failed check (a compare-and-set that matched no row) by
+ * dividing by zero (SQLSTATE 22012), which becomes STORE_CONFLICT; other
+ * errors map as in pg_run, with 40001/40P01 retried as in pg_tx. */
+enum store_rc pg_batch(struct store *s, const struct pg_batch_item *items,
+                       int n);
+
+/* Runs one statement outside a transaction on a pooled connection. For
+ * reads (idempotent) a connection found broken is replaced and the
+ * statement run again once. */
+enum store_rc pg_once(struct store *s, const struct pg_stmt *st,
+                      const struct pg_params *p, PGresult **res,
+                      int *changes, bool idempotent);
+
+/* Runs plain SQL text without parameters (migrations, BEGIN). */
+enum store_rc pg_exec_sql(struct pg_conn *c, const char *sql, char *err,
+                          size_t errlen);
+
+/* Result helpers: a copied string (NULL for SQL NULL), an integer (0 for
+ * SQL NULL). */
+char *pg_col_text(const PGresult *r, int row, int col);
+int64_t pg_col_int(const PGresult *r, int row, int col);
+bool pg_col_null(const PGresult *r, int row, int col);
+
+/* A read on a pooled connection (pg_once, idempotent); *res is the
+ * caller's to PQclear. */
+enum store_rc pg_select(struct store *s, const struct pg_stmt *st,
+                        const struct pg_params *p, PGresult **res);
+
+/* Shared by the lookups: fills out from the first row of the bound read,
+ * or returns STORE_NOT_FOUND, from the calling function. */
+#define PG_GET_ONE(s, st, p, reader, out)                                 \
+	do {                                                              \
+		PGresult *res_ = NULL;                                    \
+		enum store_rc r_ = pg_select(s, st, p, &res_);            \
+		if (r_ == STORE_OK && PQntuples(res_) == 0)               \
+			r_ = STORE_NOT_FOUND;                             \
+		if (r_ == STORE_OK)                                       \
+			reader(res_, 0, out);                             \
+		PQclear(res_);                                            \
+		return r_;                                                \
+	} while (0)
+
+/* Shared by the listings: hands each row of the read to cb, which stops
+ * the listing with a non-zero return; returns from the calling function. */
+#define PG_LIST_ROWS(s, st, p, type, reader, clear, cb, arg)              \
+	do {                                                              \
+		PGresult *res_ = NULL;                                    \
+		enum store_rc r_ = pg_select(s, st, p, &res_);            \
+		int n_ = r_ == STORE_OK ? PQntuples(res_) : 0;            \
+		for (int i_ = 0; i_ < n_; i_++) {                         \
+			type row_ = {0};                                  \
+			reader(res_, i_, &row_);                          \
+			int stop_ = cb(&row_, arg);                       \
+			clear(&row_);                                     \
+			if (stop_)                                        \
+				break;                                    \
+		}                                                         \
+		PQclear(res_);                                            \
+		return r_;                                                \
+	} while (0)
+
+/* ---- migrations (pg_migrate.c) ------------------------------------------- */
+
+enum store_rc pg_migrate(struct store *s, int *applied, int *schema,
+                         char *err, size_t errlen);
+enum store_rc pg_schema_version(struct store *s, int *db, int *binary);
+
+/* ---- entity methods (pg_clients.c, pg_tokens.c, pg_codes.c, pg_upkeep.c) */
+
+extern const struct pg_client_ops {
+	enum store_rc (*add)(struct store *, const struct store_client *);
+	enum store_rc (*get)(struct store *, const char *, struct store_client *);
+	enum store_rc (*update)(struct store *, const struct store_client *);
+	enum store_rc (*remove)(struct store *, const char *);
+	enum store_rc (*list)(struct store *, store_client_cb, void *);
+	enum store_rc (*user_add)(struct store *, const struct store_user *);
+	enum store_rc (*user_get)(struct store *, const char *,
+	                          struct store_user *);
+	enum store_rc (*user_get_by_id)(struct store *, const char *,
+	                                struct store_user *);
+	enum store_rc (*user_set_password)(struct store *, const char *,
+	                                   const char *, int64_t);
+	enum store_rc (*user_remove)(struct store *, const char *);
+	enum store_rc (*user_list)(struct store *, store_user_cb, void *);
+} pg_client_ops;
+
+extern const struct pg_token_ops {
+	enum store_rc (*add)(struct store *, const struct store_token *);
+	enum store_rc (*get)(struct store *, const char *, struct store_token *);
+	enum store_rc (*list)(struct store *, const struct store_token_filter *,
+	                      store_token_cb, void *);
+	enum store_rc (*revoke)(struct store *, const char *, int64_t, int *);
+	enum store_rc (*revoke_client)(struct store *, const char *, int64_t,
+	                               int *);
+	enum store_rc (*key_add_current)(struct store *,
+	                                 const struct store_key *);
+	enum store_rc (*key_current)(struct store *, struct store_key *);
+	enum store_rc (*key_list)(struct store *, bool, int64_t, store_key_cb,
+	                          void *);
+	enum store_rc (*issue)(struct store *, const struct store_issue *);
+	enum store_rc (*refresh_get)(struct store *, const char *,
+	                             struct store_refresh *);
+	enum store_rc (*family_revoke)(struct store *, const char *, int64_t,
+	                               int *);
+	enum store_rc (*refresh_list)(struct store *,
+	                              const struct store_refresh_filter *,
+	                              store_refresh_cb, void *);
+	enum store_rc (*subject_revoke)(struct store *, const char *, int64_t,
+	                                int *);
+} pg_token_ops;
+
+extern const struct pg_code_ops {
+	enum store_rc (*add)(struct store *, const struct store_code *);
+	enum store_rc (*get)(struct store *, const char *, struct store_code *);
+	enum store_rc (*session_add)(struct store *,
+	                             const struct store_session *);
+	enum store_rc (*session_get)(struct store *, const char *, int64_t,
+	                             struct store_session *);
+	enum store_rc (*session_remove)(struct store *, const char *);
+	enum store_rc (*sessions_end_user)(struct store *, const char *, int *);
+	enum store_rc (*consent_get)(struct store *, const char *, const char *,
+	                             struct store_consent *);
+	enum store_rc (*consent_put)(struct store *,
+	                             const struct store_consent *);
+	enum store_rc (*consent_list)(struct store *, const char *,
+	                              const char *, store_consent_cb, void *);
+	enum store_rc (*consent_revoke)(struct store *, const char *,
+	                                const char *, int *);
+} pg_code_ops;
+
+extern const struct pg_upkeep_ops {
+	enum store_rc (*reset_tokens)(struct store *);
+	enum store_rc (*purge)(struct store *, int64_t,
+	                       struct store_purge_counts *);
+	enum store_rc (*backup)(struct store *, const char *, bool,
+	                        struct store_backup_info *, char *, size_t);
+} pg_upkeep_ops;
+
+/* Runs a (key, now) UPDATE and counts the rows it changed into *n. */
+enum store_rc pg_run_key_now(struct pg_conn *c, const struct pg_stmt *st,
+                             const char *key, int64_t now, int *n);
+
+#endif

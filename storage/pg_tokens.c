@@ -1,0 +1,431 @@
+/*
+ * pg_tokens.c: access-token records, signing keys, refresh tokens and
+ * their families, and token issue (xIssue) on PostgreSQL (map: pg_int.h).
+ *
+ * The compare-and-set updates are single statements whose WHERE clause is
+ * the check: under READ COMMITTED a concurrent update of the same row
+ * makes the second one wait, re-read the row and fail the check, so of N
+ * concurrent refreshes (or redemptions, or relinks) exactly one changes
+ * the row, here as on SQLite. An issue's writes are one batch (pg_batch):
+ * one round trip, one transaction, retried on serialization failures and
+ * deadlocks.
+ * Times are bound from the caller (Latchkey's clock), never now().
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_int.h"
+
+#define TOKEN_COLS "jti, client_id, subject, scope, kid, issued_at, " \
+                   "expires_at, revoked_at, family_id"
+#define RT_COLS "token_hash, family_id, client_id, subject, username, scope, " \
+                "access_jti, issued_at, expires_at, retired_at, revoked_at"
+#define KEY_COLS "kid, alg, private_pem, created_at, retired_at"
+
+/* The advisory lock key that serializes key rotations (and the first key
+ * of a new database): "LKKEYROT" as an integer. */
+#define PG_KEY_LOCK "5498890929094054740"
+
+static const struct pg_stmt st_token_add = {
+	"token_add",
+	"INSERT INTO access_tokens (" TOKEN_COLS ") VALUES ($1, $2, $3, $4, $5, "
+	"$6::bigint, $7::bigint, $8::bigint, $9)"};
+static const struct pg_stmt st_token_get = {
+	"token_get", "SELECT " TOKEN_COLS " FROM access_tokens WHERE jti=$1"};
+static const struct pg_stmt st_token_list = {
+	"token_list",
+	"SELECT " TOKEN_COLS " FROM access_tokens "
+	"WHERE ($1::text IS NULL OR client_id=$1) AND ($2::integer = 0 OR "
+	"(revoked_at IS NULL AND expires_at > $3::bigint)) "
+	"AND ($4::text IS NULL OR subject=$4) "
+	"AND ($5::text IS NULL OR family_id=$5) "
+	"ORDER BY issued_at, jti COLLATE \"C\""};
+static const struct pg_stmt st_token_revoke = {
+	"token_revoke",
+	"UPDATE access_tokens SET revoked_at=$2::bigint "
+	"WHERE jti=$1 AND revoked_at IS NULL"};
+static const struct pg_stmt st_token_revoke_client = {
+	"token_revoke_client",
+	"UPDATE access_tokens SET revoked_at=$2::bigint "
+	"WHERE client_id=$1 AND revoked_at IS NULL"};
+static const struct pg_stmt st_token_revoke_client_rt = {
+	"token_revoke_client_rt",
+	"UPDATE refresh_tokens SET revoked_at=$2::bigint "
+	"WHERE client_id=$1 AND revoked_at IS NULL"};
+static const struct pg_stmt st_key_lock = {
+	"key_lock", "SELECT pg_advisory_xact_lock(" PG_KEY_LOCK ")"};
+static const struct pg_stmt st_key_retire = {
+	"key_retire",
+	"UPDATE signing_keys SET retired_at=$1::bigint WHERE retired_at IS NULL"};
+static const struct pg_stmt st_key_add = {
+	"key_add",
+	"INSERT INTO signing_keys (" KEY_COLS ") VALUES ($1, $2, $3, "
+	"$4::bigint, NULL)"};
+static const struct pg_stmt st_key_current = {
+	"key_current",
+	"SELECT " KEY_COLS " FROM signing_keys WHERE retired_at IS NULL"};
+static const struct pg_stmt st_key_list = {
+	"key_list",
+	"SELECT " KEY_COLS " FROM signing_keys ORDER BY retired_at IS NOT NULL, "
+	"created_at DESC, kid COLLATE \"C\""};
+static const struct pg_stmt st_key_published = {
+	"key_published",
+	"SELECT " KEY_COLS " FROM signing_keys k WHERE retired_at IS NULL OR "
+	"EXISTS (SELECT 1 FROM access_tokens t WHERE t.kid=k.kid AND "
+	"t.expires_at > $1::bigint) ORDER BY retired_at IS NOT NULL, "
+	"created_at DESC, kid COLLATE \"C\""};
+static const struct pg_stmt st_rt_add = {
+	"rt_add",
+	"INSERT INTO refresh_tokens (" RT_COLS ") VALUES ($1, $2, $3, $4, $5, "
+	"$6, $7, $8::bigint, $9::bigint, $10::bigint, $11::bigint)"};
+static const struct pg_stmt st_rt_get = {
+	"rt_get", "SELECT " RT_COLS " FROM refresh_tokens WHERE token_hash=$1"};
+static const struct pg_stmt st_family_revoke_rt = {
+	"family_revoke_rt",
+	"UPDATE refresh_tokens SET revoked_at=$2::bigint "
+	"WHERE family_id=$1 AND revoked_at IS NULL"};
+static const struct pg_stmt st_family_revoke_at = {
+	"family_revoke_at",
+	"UPDATE access_tokens SET revoked_at=$2::bigint "
+	"WHERE family_id=$1 AND revoked_at IS NULL"};
+/* seq (insertion order) breaks ties as SQLite's rowid does. */
+static const struct pg_stmt st_rt_list = {
+	"rt_list",
+	"SELECT " RT_COLS " FROM refresh_tokens "
+	"WHERE ($1::text IS NULL OR client_id=$1) "
+	"AND ($2::text IS NULL OR subject=$2) "
+	"AND ($3::text IS NULL OR family_id=$3) "
+	"AND ($4::integer = 0 OR (retired_at IS NULL AND revoked_at IS NULL "
+	"AND expires_at > $5::bigint)) ORDER BY issued_at, seq"};
+static const struct pg_stmt st_subject_revoke_rt = {
+	"subject_revoke_rt",
+	"UPDATE refresh_tokens SET revoked_at=$2::bigint "
+	"WHERE subject=$1 AND revoked_at IS NULL"};
+static const struct pg_stmt st_subject_revoke_at = {
+	"subject_revoke_at",
+	"UPDATE access_tokens SET revoked_at=$2::bigint "
+	"WHERE subject=$1 AND revoked_at IS NULL"};
+
+/* The compare-and-sets of an issue, as pg_batch runs them: the WHERE
+ * clause is the check (of two concurrent redemptions of a code, or
+ * refreshes of a token, only one changes the row: RFC 6749 section 4.1.2;
+ * the relink compares access_jti too, $4 maybe NULL: store.h). A check that
+ * matched no row divides by zero, which fails the batch (STORE_CONFLICT)
+ * and rolls back all of it, with no round trip to decide. */
+#define CHECKED(update) "WITH u AS (" update " RETURNING 1) " \
+                        "SELECT 1 / count(*) FROM u"
+static const struct pg_stmt st_code_consume_b = {
+	"code_consume_b",
+	CHECKED("UPDATE authorization_codes SET used_at=$2::bigint, "
+	        "family_id=$3 WHERE code_hash=$1 AND used_at IS NULL AND "
+	        "expires_at > $2::bigint")};
+static const struct pg_stmt st_rt_retire_b = {
+	"rt_retire_b",
+	CHECKED("UPDATE refresh_tokens SET retired_at=$2::bigint WHERE "
+	        "token_hash=$1 AND retired_at IS NULL AND revoked_at IS NULL "
+	        "AND expires_at > $2::bigint")};
+static const struct pg_stmt st_rt_relink_b = {
+	"rt_relink_b",
+	CHECKED("UPDATE refresh_tokens SET access_jti=$3 WHERE token_hash=$1 "
+	        "AND access_jti IS NOT DISTINCT FROM $4::text AND retired_at IS "
+	        "NULL AND revoked_at IS NULL AND expires_at > $2::bigint")};
+
+/* ---- access tokens ------------------------------------------------------- */
+
+static void read_token(const PGresult *r, int i, struct store_token *t)
+{
+	t->jti = pg_col_text(r, i, 0);
+	t->client_id = pg_col_text(r, i, 1);
+	t->subject = pg_col_text(r, i, 2);
+	t->scope = pg_col_text(r, i, 3);
+	t->kid = pg_col_text(r, i, 4);
+	t->issued_at = pg_col_int(r, i, 5);
+	t->expires_at = pg_col_int(r, i, 6);
+	t->revoked_at = pg_col_int(r, i, 7);
+	t->family_id = pg_col_text(r, i, 8);
+}
+
+static void bind_token(struct pg_params *p, const struct store_token *t)
+{
+	pg_p_text(p, t->jti);
+	pg_p_text(p, t->client_id);
+	pg_p_text(p, t->subject);
+	pg_p_text(p, t->scope ? t->scope : "");
+	pg_p_text(p, t->kid);
+	pg_p_int(p, t->issued_at);
+	pg_p_int(p, t->expires_at);
+	pg_p_opt_int(p, t->revoked_at);
+	pg_p_text(p, t->family_id);
+}
+
+static enum store_rc pg_token_add(struct store *s, const struct store_token *t)
+{
+	struct pg_params p = {0};
+	bind_token(&p, t);
+	return pg_once(s, &st_token_add, &p, NULL, NULL, false);
+}
+
+static enum store_rc pg_token_get(struct store *s, const char *jti,
+                                  struct store_token *out)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, jti);
+	PG_GET_ONE(s, &st_token_get, &p, read_token, out);
+}
+
+static enum store_rc pg_token_list(struct store *s,
+                                   const struct store_token_filter *f,
+                                   store_token_cb cb, void *arg)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, f->client_id);
+	pg_p_int(&p, f->active_only);
+	pg_p_int(&p, f->now);
+	pg_p_text(&p, f->subject);
+	pg_p_text(&p, f->family_id);
+	PG_LIST_ROWS(s, &st_token_list, &p, struct store_token, read_token,
+	             store_token_clear, cb, arg);
+}
+
+static enum store_rc pg_token_revoke(struct store *s, const char *jti,
+                                     int64_t now, int *count)
+{
+	struct pg_params p = {0};
+	int n = 0;
+	pg_p_text(&p, jti);
+	pg_p_int(&p, now);
+	enum store_rc r = pg_once(s, &st_token_revoke, &p, NULL, &n, false);
+	if (count != NULL)
+		*count = n;
+	return r;
+}
+
+/* Two (key, now) statements in one transaction, refresh tokens first, so
+ * no reader sees a refresh token revoked while the access tokens issued
+ * with it still pass. */
+struct pair {
+	const struct pg_stmt *first, *second;
+	const char *key;
+	int64_t now;
+	int count;
+};
+
+static enum store_rc pair_tx(struct pg_conn *c, void *arg)
+{
+	struct pair *pr = arg;
+	int a = 0, b = 0;
+	pr->count = 0;
+	enum store_rc r = pg_run_key_now(c, pr->first, pr->key, pr->now, &a);
+	if (r == STORE_OK)
+		r = pg_run_key_now(c, pr->second, pr->key, pr->now, &b);
+	pr->count = a + b;
+	return r;
+}
+
+static enum store_rc run_pair(struct store *s, const struct pg_stmt *first,
+                              const struct pg_stmt *second, const char *key,
+                              int64_t now, int *count)
+{
+	struct pair pr = {first, second, key, now, 0};
+	enum store_rc r = pg_tx(s, pair_tx, &pr);
+	if (count != NULL)
+		*count = r == STORE_OK ? pr.count : 0;
+	return r;
+}
+
+/* A client's refresh tokens too: else it could mint new access tokens. */
+static enum store_rc pg_token_revoke_client(struct store *s,
+                                            const char *client_id,
+                                            int64_t now, int *count)
+{
+	return run_pair(s, &st_token_revoke_client_rt, &st_token_revoke_client,
+	                client_id, now, count);
+}
+
+static enum store_rc pg_family_revoke(struct store *s, const char *family_id,
+                                      int64_t now, int *count)
+{
+	return run_pair(s, &st_family_revoke_rt, &st_family_revoke_at,
+	                family_id, now, count);
+}
+
+static enum store_rc pg_subject_revoke(struct store *s, const char *subject,
+                                       int64_t now, int *count)
+{
+	return run_pair(s, &st_subject_revoke_rt, &st_subject_revoke_at,
+	                subject, now, count);
+}
+
+/* ---- signing keys -------------------------------------------------------- */
+
+static void read_key(const PGresult *r, int i, struct store_key *k)
+{
+	k->kid = pg_col_text(r, i, 0);
+	k->alg = pg_col_text(r, i, 1);
+	k->private_pem = pg_col_text(r, i, 2);
+	k->created_at = pg_col_int(r, i, 3);
+	k->retired_at = pg_col_int(r, i, 4);
+}
+
+/* Rotations queue on an advisory lock, and each statement of READ
+ * COMMITTED sees what committed before it: the retire then finds the key
+ * the previous rotation added, as SQLite's serialized writers do. */
+static enum store_rc key_add_tx(struct pg_conn *c, void *arg)
+{
+	const struct store_key *k = arg;
+	struct pg_params p = {0};
+	enum store_rc r = pg_run(c, &st_key_lock, NULL, NULL, NULL);
+	pg_p_int(&p, k->created_at);
+	if (r == STORE_OK)
+		r = pg_run(c, &st_key_retire, &p, NULL, NULL);
+	memset(&p, 0, sizeof(p));
+	pg_p_text(&p, k->kid);
+	pg_p_text(&p, k->alg);
+	pg_p_text(&p, k->private_pem);
+	pg_p_int(&p, k->created_at);
+	if (r == STORE_OK)
+		r = pg_run(c, &st_key_add, &p, NULL, NULL);
+	return r;
+}
+
+static enum store_rc pg_key_add_current(struct store *s,
+                                        const struct store_key *k)
+{
+	return pg_tx(s, key_add_tx, (void *)k);
+}
+
+static enum store_rc pg_key_current(struct store *s, struct store_key *out)
+{
+	PG_GET_ONE(s, &st_key_current, NULL, read_key, out);
+}
+
+static enum store_rc pg_key_list(struct store *s, bool published_only,
+                                 int64_t now, store_key_cb cb, void *arg)
+{
+	struct pg_params p = {0};
+	if (published_only)
+		pg_p_int(&p, now);
+	PG_LIST_ROWS(s, published_only ? &st_key_published : &st_key_list, &p,
+	             struct store_key, read_key, store_key_clear, cb, arg);
+}
+
+/* ---- refresh tokens and issue -------------------------------------------- */
+
+static void read_refresh(const PGresult *r, int i, struct store_refresh *rt)
+{
+	rt->token_hash = pg_col_text(r, i, 0);
+	rt->family_id = pg_col_text(r, i, 1);
+	rt->client_id = pg_col_text(r, i, 2);
+	rt->subject = pg_col_text(r, i, 3);
+	rt->username = pg_col_text(r, i, 4);
+	rt->scope = pg_col_text(r, i, 5);
+	rt->access_jti = pg_col_text(r, i, 6);
+	rt->issued_at = pg_col_int(r, i, 7);
+	rt->expires_at = pg_col_int(r, i, 8);
+	rt->retired_at = pg_col_int(r, i, 9);
+	rt->revoked_at = pg_col_int(r, i, 10);
+}
+
+
+static void bind_refresh(struct pg_params *p, const struct store_refresh *rt)
+{
+	pg_p_text(p, rt->token_hash);
+	pg_p_text(p, rt->family_id);
+	pg_p_text(p, rt->client_id);
+	pg_p_text(p, rt->subject);
+	pg_p_text(p, rt->username);
+	pg_p_text(p, rt->scope ? rt->scope : "");
+	pg_p_text(p, rt->access_jti);
+	pg_p_int(p, rt->issued_at);
+	pg_p_int(p, rt->expires_at);
+	pg_p_opt_int(p, rt->retired_at);
+	pg_p_opt_int(p, rt->revoked_at);
+}
+
+/* Appends a (key, now[, arg[, arg2]]) statement to the batch. */
+static struct pg_batch_item *add_key_now(struct pg_batch_item *it,
+                                         const struct pg_stmt *st,
+                                         const char *key, int64_t now,
+                                         int extra, const char *arg,
+                                         const char *arg2)
+{
+	it->st = st;
+	pg_p_text(&it->p, key);
+	pg_p_int(&it->p, now);
+	if (extra >= 1)
+		pg_p_text(&it->p, arg);
+	if (extra >= 2)
+		pg_p_text(&it->p, arg2);
+	return it + 1;
+}
+
+/* The writes of one issue, in the order of store_sqlite.c's issue_ops,
+ * as one batch: one round trip and one transaction. */
+static enum store_rc pg_issue(struct store *s, const struct store_issue *is)
+{
+	struct pg_batch_item items[6];
+	memset(items, 0, sizeof(items));
+	struct pg_batch_item *it = items;
+	/* The code first: a code that is used, expired or unknown writes
+	 * nothing, and the redemption that wins records the family. */
+	if (is->consume_code_hash != NULL)
+		it = add_key_now(it, &st_code_consume_b, is->consume_code_hash,
+		                 is->now, 1, is->access->family_id, NULL);
+	if (is->retire_hash != NULL)
+		it = add_key_now(it, &st_rt_retire_b, is->retire_hash, is->now, 0,
+		                 NULL, NULL);
+	/* Before revoke_jti: a relink that lost must not revoke anything. */
+	if (is->relink_hash != NULL)
+		it = add_key_now(it, &st_rt_relink_b, is->relink_hash, is->now, 2,
+		                 is->relink_jti, is->relink_from_jti);
+	if (is->revoke_jti != NULL)
+		it = add_key_now(it, &st_token_revoke, is->revoke_jti, is->now, 0,
+		                 NULL, NULL);
+	it->st = &st_token_add;
+	bind_token(&it->p, is->access);
+	it++;
+	if (is->refresh != NULL) {
+		it->st = &st_rt_add;
+		bind_refresh(&it->p, is->refresh);
+		it++;
+	}
+	return pg_batch(s, items, (int)(it - items));
+}
+
+static enum store_rc pg_refresh_get(struct store *s, const char *hash,
+                                    struct store_refresh *out)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, hash);
+	PG_GET_ONE(s, &st_rt_get, &p, read_refresh, out);
+}
+
+static enum store_rc pg_refresh_list(struct store *s,
+                                     const struct store_refresh_filter *f,
+                                     store_refresh_cb cb, void *arg)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, f->client_id);
+	pg_p_text(&p, f->subject);
+	pg_p_text(&p, f->family_id);
+	pg_p_int(&p, f->active_only);
+	pg_p_int(&p, f->now);
+	PG_LIST_ROWS(s, &st_rt_list, &p, struct store_refresh, read_refresh,
+	             store_refresh_clear, cb, arg);
+}
+
+const struct pg_token_ops pg_token_ops = {
+	.add = pg_token_add,
+	.get = pg_token_get,
+	.list = pg_token_list,
+	.revoke = pg_token_revoke,
+	.revoke_client = pg_token_revoke_client,
+	.key_add_current = pg_key_add_current,
+	.key_current = pg_key_current,
+	.key_list = pg_key_list,
+	.issue = pg_issue,
+	.refresh_get = pg_refresh_get,
+	.family_revoke = pg_family_revoke,
+	.refresh_list = pg_refresh_list,
+	.subject_revoke = pg_subject_revoke,
+};
