@@ -27,6 +27,12 @@ struct oauth_result oauth_from_store(enum store_rc rc, const char *what,
 	case STORE_IO:
 		log_errx("%s: %s", what, store_rc_str(rc));
 		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+	/* Not passing either, but the request's fault: it carried a value
+	 * the database cannot hold (PostgreSQL refuses text that is not
+	 * UTF-8), so asking again cannot help. */
+	case STORE_BAD_VALUE:
+		return OAUTH_FAIL(OAUTH_INVALID_REQUEST,
+		                  "a parameter is not valid UTF-8");
 	/* Not passing: a conflict nobody expected, a schema or a store
 	 * this binary cannot use. */
 	case STORE_CONFLICT:

@@ -271,10 +271,14 @@ int main(int argc, char **argv)
 	}
 	log_info("listening on %s:%d, issuer %s, %ld threads", cfg.listen_host,
 	         port, issuer, cfg.threads);
-	if (store_target_is_pg(db))
+	/* The same ending on both backends: purge every N s, or off. */
+	if (store_target_is_pg(db) && cfg.purge_interval > 0)
 		log_info("database %s: PostgreSQL, up to %ld connections, "
-		         "purge every %ld s (0: off)", shown, cfg.db_pool_size,
+		         "purge every %ld s", shown, cfg.db_pool_size,
 		         cfg.purge_interval);
+	else if (store_target_is_pg(db))
+		log_info("database %s: PostgreSQL, up to %ld connections, "
+		         "purge off", shown, cfg.db_pool_size);
 	else if (cfg.purge_interval > 0)
 		log_info("database %s: durability %s, purge every %ld s", shown,
 		         cfg.durability, cfg.purge_interval);

@@ -9,6 +9,12 @@
  * parameters, the mapping of SQLSTATEs to store results, and transactions
  * with bounded retries of serialization failures and deadlocks.
  *
+ * Text parameters that are not valid UTF-8 never reach the server, which
+ * would refuse them (SQLSTATE 22021) as an error indistinguishable from a
+ * failing database: a read with one matches no row (an empty result, so
+ * a lookup is STORE_NOT_FOUND as on SQLite), and a write with one is
+ * STORE_BAD_VALUE, with nothing written.
+ *
  * A connection that broke (the server restarted, the network dropped) is
  * closed when it comes back to the pool, and the next caller gets a new
  * one: nothing here needs a restart of Latchkey. Connection errors carry
@@ -245,6 +251,17 @@ void pg_p_opt_int(struct pg_params *p, int64_t v)
 		pg_p_int(p, v);
 }
 
+/* Whether the database can hold every text parameter of p: it is UTF-8
+ * (PostgreSQL's own check: RFC 3629 shortest forms, no surrogates, no
+ * NUL, which a C string cannot carry anyway). Integers are digits. */
+static bool params_storable(const struct pg_params *p)
+{
+	for (int i = 0; p != NULL && i < p->n; i++)
+		if (p->v[i] != NULL && !utf8_valid(p->v[i], strlen(p->v[i])))
+			return false;
+	return true;
+}
+
 /* ---- results ------------------------------------------------------------- */
 
 char *pg_col_text(const PGresult *r, int row, int col)
@@ -340,6 +357,8 @@ enum store_rc pg_run(struct pg_conn *c, const struct pg_stmt *st,
 	if (changes != NULL)
 		*changes = 0;
 	last_retryable = false;
+	if (!params_storable(p))
+		return STORE_BAD_VALUE; /* see params_storable */
 	enum store_rc rc = prepare(c, st);
 	if (rc != STORE_OK)
 		return rc;
@@ -435,6 +454,9 @@ static enum store_rc batch_once(struct pg_conn *c,
 {
 	enum store_rc rc = STORE_OK;
 	last_retryable = false;
+	for (int i = 0; i < n; i++)
+		if (!params_storable(&items[i].p))
+			return STORE_BAD_VALUE;
 	for (int i = 0; i < n && rc == STORE_OK; i++)
 		rc = prepare(c, items[i].st);
 	if (rc != STORE_OK)
@@ -530,6 +552,12 @@ enum store_rc pg_once(struct store *base, const struct pg_stmt *st,
 enum store_rc pg_select(struct store *s, const struct pg_stmt *st,
                         const struct pg_params *p, PGresult **res)
 {
+	if (!params_storable(p)) {
+		/* No row holds such text: the answer is no rows, without
+		 * asking the server (which would refuse the parameter). */
+		*res = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
+		return *res != NULL ? STORE_OK : STORE_IO;
+	}
 	enum store_rc rc = pg_once(s, st, p, res, NULL, true);
 	if (rc == STORE_OK && *res == NULL)
 		rc = STORE_IO; /* not a statement that returns rows */

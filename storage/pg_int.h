@@ -92,7 +92,8 @@ void pg_p_opt_int(struct pg_params *p, int64_t v);  /* 0: SQL NULL */
  * of a statement that returned rows; the caller PQclear()s it. *changes
  * gets the rows affected. SQLSTATE is mapped: 23505/23503/23514/23502
  * STORE_CONFLICT, 40001/40P01 STORE_BUSY with *retry set, a lost
- * connection STORE_UNAVAILABLE, else STORE_IO. */
+ * connection STORE_UNAVAILABLE, else STORE_IO. A text parameter that is
+ * not valid UTF-8 is STORE_BAD_VALUE, before anything is sent. */
 enum store_rc pg_run(struct pg_conn *c, const struct pg_stmt *st,
                      const struct pg_params *p, PGresult **res,
                      int *changes);
@@ -138,7 +139,8 @@ int64_t pg_col_int(const PGresult *r, int row, int col);
 bool pg_col_null(const PGresult *r, int row, int col);
 
 /* A read on a pooled connection (pg_once, idempotent); *res is the
- * caller's to PQclear. */
+ * caller's to PQclear. A text parameter that is not valid UTF-8 matches
+ * no row: *res is then an empty result, and the server is not asked. */
 enum store_rc pg_select(struct store *s, const struct pg_stmt *st,
                         const struct pg_params *p, PGresult **res);
 

@@ -26,6 +26,7 @@ const char *store_rc_str(enum store_rc rc)
 	case STORE_SCHEMA_EDITED: return "an applied migration was edited";
 	case STORE_INVALID: return "cannot open database";
 	case STORE_UNAVAILABLE: return "database unavailable";
+	case STORE_BAD_VALUE: return "text that is not valid UTF-8 cannot be stored";
 	}
 	return "unknown storage error";
 }

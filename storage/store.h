@@ -33,6 +33,10 @@ enum store_rc {
 	STORE_INVALID,      /* the backend cannot open what it was given */
 	STORE_UNAVAILABLE,  /* the database cannot be reached (a server
 	                     * backend: down, restarting, unreachable) */
+	STORE_BAD_VALUE,    /* a write carried a value the database cannot
+	                     * hold (PostgreSQL: text that is not UTF-8);
+	                     * nothing was written. A lookup by such a
+	                     * value is STORE_NOT_FOUND instead. */
 };
 const char *store_rc_str(enum store_rc rc);
 

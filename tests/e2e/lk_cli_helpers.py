@@ -109,8 +109,7 @@ def assert_refused(test, cli, args, status, message, input=None,
     """Runs a command that must be refused: exit status, the exact first
     line on stderr, nothing on stdout, and no change to cli's database.
     Returns stderr."""
-    before = snapshot(cli.db) if lk_db.is_pg(cli.db) or \
-        os.path.exists(cli.db) else None
+    before = snapshot(cli.db) if lk_db.exists(cli.db) else None
     p = cli.run(*args, input=input, use_db=use_db)
     test.assertEqual(p.returncode, status,
                      "%r: stdout %r stderr %r" % (args, p.stdout, p.stderr))

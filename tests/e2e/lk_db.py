@@ -219,8 +219,45 @@ def new_database(case, sqlite_path):
     return uri
 
 
+def exists(db):
+    """Whether db holds Latchkey's data yet: the SQLite file exists, or the
+    PostgreSQL database has tables (a fresh clone of an unmigrated
+    template is what a missing file is on SQLite: the first command
+    migrates it)."""
+    if is_pg(db):
+        return bool(tables(db))
+    return os.path.exists(db)
+
+
+def connections(db):
+    """PostgreSQL: how many sessions other than this query's are connected
+    to db's database (0 once every latchkeyd on it has closed its pool)."""
+    return db_query(db, "SELECT count(*) FROM pg_stat_activity WHERE "
+                    "datname = current_database() AND pid <> "
+                    "pg_backend_pid()")[0][0]
+
+
+# One psql run for a whole snapshot (tests take one before and after
+# every refused command): the first query writes the second, one JSON
+# object of every table's rows, which \gexec runs (nothing when there are
+# no tables yet).
+_PG_SNAPSHOT = (
+    "SELECT 'SELECT json_build_object(' || string_agg(format("
+    "'%L, (SELECT coalesce(json_agg(t), ''[]'') FROM %I t)', table_name, "
+    "table_name), ', ' ORDER BY table_name) || ')' FROM "
+    "information_schema.tables WHERE table_schema = current_schema() AND "
+    "table_type = 'BASE TABLE' \\gexec\n")
+
+
 def snapshot(db):
     """Every row of every table of db, to compare before and after."""
+    if is_pg(db):
+        out = cluster.psql(db, _PG_SNAPSHOT).strip()
+        if not out:
+            return {}
+        return {t: sorted((tuple(_plain(v) for _, v in r) for r in rows),
+                          key=repr)
+                for t, rows in json.loads(out, object_pairs_hook=_Pairs)}
     return {t: sorted(db_query(db, "SELECT * FROM \"%s\"" % t), key=repr)
             for t in tables(db)}
 

@@ -53,9 +53,13 @@ SQLITE_ONLY = {
     "test_disk_faults.": "disk full, read-only and size limits on the file",
     "test_test_double.": "the test double (--ephemeral) stays SQLite",
     "test_make_run.": "make run is the embedded SQLite default",
-    "test_shutdown.": "a clean stop leaves no -wal file and a sound file",
-    "test_startup.StartupTest.test_ready_line_and_db_mode": "the file's mode",
-    "test_cli.TestUsage.test_help": "--help creates no database file",
+    "test_startup.StartupTest.test_db_mode": "the file's mode",
+    "test_limits.FilePermissionsTest.": "the file's mode",
+    "test_contrib.DurabilityTest.test_full_serves":
+        "durability is the SQLite file's sync level",
+    "test_purge.CliPurgeTest.test_the_database_does_not_grow_round_after_round":
+        "the file's pages (SQLite reuses freed pages at once, PostgreSQL "
+        "after a VACUUM)",
     "test_cli.TestDatabase.test_migrate": "the file's mode (0600)",
     "test_cli.TestDatabase.test_fresh_database_just_works_with_mode_0600":
         "the file's mode",

@@ -55,7 +55,9 @@ class ExampleConfigTest(LatchkeyTestCase):
                           else line)
         s = self.start("--config", path)
         self.healthy(s)
-        self.assertIn("durability normal, purge every 3600 s", s.log_text())
+        self.assertRegex(s.log_text(), r"database .*: (durability normal|"
+                         r"PostgreSQL, up to 8 connections), purge every "
+                         r"3600 s\n")
 
     def test_it_names_every_setting_with_its_default(self):
         shown = example_settings()

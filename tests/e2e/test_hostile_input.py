@@ -2,7 +2,9 @@
 grants), /introspect and /revoke: empty, megabytes long, not UTF-8, bad
 percent-encoding, repeated. Each gets a clear RFC error, the server stays
 up, nothing is written, the real tokens keep working, and every JSON log
-line still parses."""
+line still parses. Text that is not UTF-8 gets the same answers on
+PostgreSQL as on SQLite: a lookup by it finds nothing."""
+import base64
 import json
 import lk_db
 import urllib.parse
@@ -139,6 +141,33 @@ class HostileInputTest(RefreshBase):
                   for line in self.s.log_text().splitlines()]
         self.assertIn("\ufffd\ufffd\ufffd", logged)
         self.assertIn("\x1b[31m\nforged line", logged)
+
+    def test_client_id_not_utf8(self):
+        """A client_id that is not UTF-8, in Basic credentials, in the
+        form or at /authorize, names no client: the answers of an unknown
+        client, on both backends (PostgreSQL cannot hold such text; the
+        lookup finds nothing rather than failing), and nothing written."""
+        before = self.db_state()
+        for raw in ("%FF%FE%80", "%C0%AF"):
+            with self.subTest(where="basic", client_id=raw):
+                auth = base64.b64encode((raw + ":x").encode()).decode()
+                r = self.s.request("POST", "/token",
+                                   body="grant_type=client_credentials",
+                                   headers={**FORM,
+                                            "Authorization": "Basic " + auth})
+                self.assertOAuthError(r, 401, "invalid_client")
+            with self.subTest(where="form", client_id=raw):
+                r = self.s.request("POST", "/token",
+                                   body="grant_type=refresh_token&"
+                                        "refresh_token=x&client_id=" + raw,
+                                   headers=FORM)
+                self.assertOAuthError(r, 401, "invalid_client")
+            with self.subTest(where="authorize", client_id=raw):
+                r = self.s.request("GET", "/authorize?response_type=code&"
+                                   "client_id=" + raw)
+                self.assertEqual(r.status, 400, r.body[:300])
+        self.assertEqual(self.db_state(), before)
+        self.assertEqual(self.s.request("GET", "/healthz").status, 200)
 
     def test_introspect_and_revoke(self):
         at = self.t["access_token"]

@@ -22,12 +22,15 @@ class StartupTest(LatchkeyTestCase):
         self.assertEqual(r.status, 200, r.body)
         return r.json()["expires_in"]
 
-    def test_ready_line_and_db_mode(self):
+    def test_ready_line(self):
         s = self.start()
         self.assertEqual(s.ready["ready"], True)
         self.assertEqual(s.ready["pid"], s.proc.pid)
         self.assertGreater(s.port, 0)
         self.assertIn(f"listening on 127.0.0.1:{s.port}", s.log_text())
+
+    def test_db_mode(self):
+        self.start()
         mode = stat.S_IMODE(os.stat(self.db).st_mode)
         self.assertEqual(mode, 0o600)
 

@@ -1755,6 +1755,70 @@ static void test_pg_reconnect(void **state)
 	store_client_clear(&got);
 }
 
+/* Text that is not UTF-8 (here a stray continuation byte, and the
+ * overlong form of '/') names nothing on either backend: every lookup by
+ * such a key is STORE_NOT_FOUND, never an error, and a listing by it is
+ * empty. PostgreSQL cannot hold such text, so a write of it is refused
+ * there with STORE_BAD_VALUE and nothing is written; SQLite keeps the
+ * bytes. */
+static int count_consent(const struct store_consent *c, void *arg)
+{
+	(void)c;
+	++*(int *)arg;
+	return 0;
+}
+
+static void test_text_not_utf8(void **state)
+{
+	struct ut_store_fx *f = *state;
+	static const char *const bad[] = {"\xff\xfe\x80", "\xc0\xaf"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *k = bad[i];
+		struct store_client cl = {0};
+		struct store_user u = {0};
+		struct store_token t = {0};
+		struct store_refresh r = {0};
+		struct store_code c = {0};
+		struct store_session se = {0};
+		struct store_consent co = {0};
+		int n = 0;
+		assert_int_equal(store_client_get(f->s, k, &cl), STORE_NOT_FOUND);
+		assert_int_equal(store_user_get(f->s, k, &u), STORE_NOT_FOUND);
+		assert_int_equal(store_user_get_by_id(f->s, k, &u),
+		                 STORE_NOT_FOUND);
+		assert_int_equal(store_token_get(f->s, k, &t), STORE_NOT_FOUND);
+		assert_int_equal(store_refresh_get(f->s, k, &r), STORE_NOT_FOUND);
+		assert_int_equal(store_code_get(f->s, k, &c), STORE_NOT_FOUND);
+		assert_int_equal(store_session_get(f->s, k, 1, &se),
+		                 STORE_NOT_FOUND);
+		assert_int_equal(store_consent_get(f->s, k, k, &co),
+		                 STORE_NOT_FOUND);
+		assert_int_equal(store_consent_list(f->s, k, NULL, count_consent,
+		                                    &n),
+		                 STORE_OK);
+		assert_int_equal(n, 0);
+	}
+	struct store_user u = {
+	    .user_id = (char *)"u-1", .username = (char *)"\xc0\xaf",
+	    .password_hash = (char *)"$argon2id$v=19$m=64,t=1,p=1$x$y",
+	    .created_at = 10, .updated_at = 10,
+	};
+	struct store_user got = {0};
+	if (*ut_pg_mode()) {
+		assert_int_equal(store_user_add(f->s, &u), STORE_BAD_VALUE);
+		assert_int_equal(store_user_get_by_id(f->s, "u-1", &got),
+		                 STORE_NOT_FOUND);
+		assert_string_equal(store_rc_str(STORE_BAD_VALUE),
+		                    "text that is not valid UTF-8 cannot be "
+		                    "stored");
+	} else {
+		assert_int_equal(store_user_add(f->s, &u), STORE_OK);
+		assert_int_equal(store_user_get(f->s, "\xc0\xaf", &got),
+		                 STORE_OK);
+		store_user_clear(&got);
+	}
+}
+
 /* PostgreSQL: a server that cannot be reached is STORE_UNAVAILABLE, and
  * the message names neither the password nor more than libpq says. */
 static void test_pg_unavailable(void **state)
@@ -1788,6 +1852,8 @@ int main(void)
 	                                    ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_client_list, ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_user_crud, ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_text_not_utf8, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_tokens, ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_refresh_list, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
