@@ -50,9 +50,14 @@ static int64_t mono_secs(void)
 	return (int64_t)ts.tv_sec;
 }
 
-/* Creates a key of alg, stores it as current, returns it in *k. */
-static int create_key(struct store *s, enum key_alg alg, struct store_key *k,
-                      char *err, size_t errlen)
+/* Creates a key of alg and stores it as current if the current key is
+ * still `expected` (NULL: if there is none). Returns it in *k; 1 when
+ * another process changed the current key first (several instances
+ * starting at once on one database): nothing was written and the caller
+ * adopts that process's key instead. */
+static int create_key(struct store *s, const char *expected,
+                      enum key_alg alg, struct store_key *k, char *err,
+                      size_t errlen)
 {
 	struct key_jwk jwk;
 	char *pem = NULL;
@@ -69,7 +74,11 @@ static int create_key(struct store *s, enum key_alg alg, struct store_key *k,
 	k->private_pem = pem;
 	k->created_at = clock_now();
 	key_jwk_clear(&jwk);
-	enum store_rc rc = store_key_add_current(s, k);
+	enum store_rc rc = store_key_replace_current(s, expected, k);
+	if (rc == STORE_CONFLICT) {
+		store_key_clear(k);
+		return 1;
+	}
 	if (rc != STORE_OK) {
 		snprintf(err, errlen, "storing the signing key: %s", store_rc_str(rc));
 		store_key_clear(k);
@@ -120,19 +129,29 @@ int signer_new(struct store *s, enum key_alg alg, struct signer **out,
 	*out = NULL;
 	sg->store = s;
 	pthread_rwlock_init(&sg->lock, NULL);
+	char *expected = NULL;
 	enum store_rc rc = store_key_current(s, &k);
 	if (rc == STORE_OK && strcmp(k.alg, key_alg_name(alg)) != 0) {
 		/* The operator asked for another algorithm: rotate, so the
 		 * old key stays published for the tokens it signed. */
 		log_info("signing_alg is %s but current key %s is %s; rotating",
 		         key_alg_name(alg), k.kid, k.alg);
+		expected = xstrdup(k.kid);
 		store_key_clear(&k);
 		rc = STORE_NOT_FOUND;
 	}
 	if (rc == STORE_NOT_FOUND) {
-		if (create_key(s, alg, &k, err, errlen) != 0)
+		int c = create_key(s, expected, alg, &k, err, errlen);
+		free(expected);
+		if (c < 0)
 			goto fail;
-	} else if (rc != STORE_OK) {
+		/* Another instance made the key first: use the one it made. */
+		rc = c == 0 ? STORE_OK : store_key_current(s, &k);
+		if (c > 0 && rc == STORE_OK)
+			log_info("signing key %s was made by another instance",
+			         k.kid);
+	}
+	if (rc != STORE_OK) {
 		snprintf(err, errlen, "reading the signing key: %s", store_rc_str(rc));
 		goto fail;
 	}

@@ -212,6 +212,8 @@ extern const struct pg_token_ops {
 	                               int *);
 	enum store_rc (*key_add_current)(struct store *,
 	                                 const struct store_key *);
+	enum store_rc (*key_replace_current)(struct store *, const char *,
+	                                     const struct store_key *);
 	enum store_rc (*key_current)(struct store *, struct store_key *);
 	enum store_rc (*key_list)(struct store *, bool, int64_t, store_key_cb,
 	                          void *);

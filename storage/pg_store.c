@@ -83,6 +83,7 @@ static void ops_init(void)
 		.xList = pg_client_ops.user_list};
 	pg_key = (struct store_key_methods){
 		.xAddCurrent = pg_token_ops.key_add_current,
+		.xReplaceCurrent = pg_token_ops.key_replace_current,
 		.xCurrent = pg_token_ops.key_current,
 		.xList = pg_token_ops.key_list};
 	pg_token = (struct store_token_methods){

@@ -57,6 +57,10 @@ static const struct pg_stmt st_key_lock = {
 static const struct pg_stmt st_key_retire = {
 	"key_retire",
 	"UPDATE signing_keys SET retired_at=$1::bigint WHERE retired_at IS NULL"};
+static const struct pg_stmt st_key_retire_kid = {
+	"key_retire_kid",
+	"UPDATE signing_keys SET retired_at=$1::bigint "
+	"WHERE retired_at IS NULL AND kid=$2"};
 static const struct pg_stmt st_key_add = {
 	"key_add",
 	"INSERT INTO signing_keys (" KEY_COLS ") VALUES ($1, $2, $3, "
@@ -294,6 +298,46 @@ static enum store_rc pg_key_add_current(struct store *s,
 	return pg_tx(s, key_add_tx, (void *)k);
 }
 
+/* xReplaceCurrent: the same queue on the advisory lock, then a retire of
+ * the expected key that must match one row, or (no expected key) an
+ * insert that the unique index signing_keys_current refuses (23505,
+ * STORE_CONFLICT) when another process added a current key first. */
+struct key_replace {
+	const char *expected;
+	const struct store_key *k;
+};
+
+static enum store_rc key_replace_tx(struct pg_conn *c, void *arg)
+{
+	const struct key_replace *kr = arg;
+	struct pg_params p = {0};
+	int changes = 0;
+	enum store_rc r = pg_run(c, &st_key_lock, NULL, NULL, NULL);
+	if (r == STORE_OK && kr->expected != NULL) {
+		pg_p_int(&p, kr->k->created_at);
+		pg_p_text(&p, kr->expected);
+		r = pg_run(c, &st_key_retire_kid, &p, NULL, &changes);
+		if (r == STORE_OK && changes != 1)
+			r = STORE_CONFLICT;
+	}
+	memset(&p, 0, sizeof(p));
+	pg_p_text(&p, kr->k->kid);
+	pg_p_text(&p, kr->k->alg);
+	pg_p_text(&p, kr->k->private_pem);
+	pg_p_int(&p, kr->k->created_at);
+	if (r == STORE_OK)
+		r = pg_run(c, &st_key_add, &p, NULL, NULL);
+	return r;
+}
+
+static enum store_rc pg_key_replace_current(struct store *s,
+                                            const char *expected,
+                                            const struct store_key *k)
+{
+	struct key_replace kr = {expected, k};
+	return pg_tx(s, key_replace_tx, &kr);
+}
+
 static enum store_rc pg_key_current(struct store *s, struct store_key *out)
 {
 	PG_GET_ONE(s, &st_key_current, NULL, read_key, out);
@@ -421,6 +465,7 @@ const struct pg_token_ops pg_token_ops = {
 	.revoke = pg_token_revoke,
 	.revoke_client = pg_token_revoke_client,
 	.key_add_current = pg_key_add_current,
+	.key_replace_current = pg_key_replace_current,
 	.key_current = pg_key_current,
 	.key_list = pg_key_list,
 	.issue = pg_issue,

@@ -5,7 +5,10 @@
  *
  * Purging is safe when several instances run it at once: every DELETE
  * re-checks its condition, so a row goes once and the counts of the
- * instances add up to what went.
+ * instances add up to what went. So every instance purges on its own
+ * timer, with no lock between them (docs/scale-out.md, "Housekeeping on
+ * several instances"; tests/e2e/test_multi_instance.py runs three at
+ * once).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -37,6 +37,39 @@ static enum store_rc sq_key_add_current(struct store *s,
 	return sq_finish(cn, r);
 }
 
+/* xReplaceCurrent: writers are serialized, so the retire of the expected
+ * key matches one row or none (STORE_CONFLICT); without an expected key
+ * the unique index signing_keys_current refuses a second current key. */
+static enum store_rc sq_key_replace_current(struct store *s,
+                                            const char *expected,
+                                            const struct store_key *k)
+{
+	struct conn *cn = sq_conn_get(s);
+	sqlite3_stmt *retire = sq_stmt(cn, ST_KEY_RETIRE_KID);
+	sqlite3_stmt *add = sq_stmt(cn, ST_KEY_ADD);
+	if (retire == NULL || add == NULL)
+		return STORE_IO;
+	enum store_rc r = sq_begin(cn);
+	if (r != STORE_OK)
+		return r;
+	if (expected != NULL) {
+		int changes = 0;
+		sqlite3_bind_int64(retire, 1, k->created_at);
+		sq_bind_text(retire, 2, expected);
+		r = sq_exec(cn, retire, &changes);
+		if (r == STORE_OK && changes != 1)
+			r = STORE_CONFLICT;
+	}
+	if (r == STORE_OK) {
+		sq_bind_text(add, 1, k->kid);
+		sq_bind_text(add, 2, k->alg);
+		sq_bind_text(add, 3, k->private_pem);
+		sqlite3_bind_int64(add, 4, k->created_at);
+		r = sq_exec(cn, add, NULL);
+	}
+	return sq_finish(cn, r);
+}
+
 static enum store_rc sq_key_current(struct store *s, struct store_key *out)
 {
 	sqlite3_stmt *st = sq_stmt(sq_conn_get(s), ST_KEY_CURRENT);
@@ -64,6 +97,7 @@ static enum store_rc sq_key_list(struct store *s, bool published_only,
 
 const struct store_key_methods sq_key_methods = {
 	.xAddCurrent = sq_key_add_current,
+	.xReplaceCurrent = sq_key_replace_current,
 	.xCurrent = sq_key_current,
 	.xList = sq_key_list,
 };

@@ -73,6 +73,8 @@ static const char *const stmt_sql[ST__MAX] = {
 	                              "WHERE client_id=?1 AND revoked_at IS NULL",
 	[ST_KEY_RETIRE] = "UPDATE signing_keys SET retired_at=? "
 	                  "WHERE retired_at IS NULL",
+	[ST_KEY_RETIRE_KID] = "UPDATE signing_keys SET retired_at=? "
+	                      "WHERE retired_at IS NULL AND kid=?",
 	[ST_KEY_ADD] = "INSERT INTO signing_keys (" KEY_COLS ") "
 	               "VALUES (?,?,?,?,NULL)",
 	[ST_KEY_CURRENT] = "SELECT " KEY_COLS " FROM signing_keys "

@@ -274,6 +274,9 @@ enum store_rc store_user_list(struct store *s, store_user_cb cb, void *arg)
 
 enum store_rc store_key_add_current(struct store *s, const struct store_key *k)
 { return s->ops->key->xAddCurrent(s, k); }
+enum store_rc store_key_replace_current(struct store *s, const char *expected,
+                                        const struct store_key *k)
+{ return s->ops->key->xReplaceCurrent(s, expected, k); }
 enum store_rc store_key_current(struct store *s, struct store_key *out)
 { return s->ops->key->xCurrent(s, out); }
 enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,

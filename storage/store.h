@@ -286,6 +286,14 @@ struct store_key_methods {
 	/* Adds a key as the current one and retires the previous current key,
 	 * in one transaction. */
 	enum store_rc (*xAddCurrent)(struct store *s, const struct store_key *k);
+	/* The same as a compare-and-set, for the server's own key changes:
+	 * adds k as current only when the current key is still `expected`
+	 * (NULL: only when there is no current key, the first key of a new
+	 * database). STORE_CONFLICT, with nothing written, when another
+	 * process changed the current key first: read it with xCurrent.
+	 * Instances started at once on one database so create one key. */
+	enum store_rc (*xReplaceCurrent)(struct store *s, const char *expected,
+	                                 const struct store_key *k);
 	enum store_rc (*xCurrent)(struct store *s, struct store_key *out);
 	/* Every key, or (published_only) the current key plus retired keys
 	 * that still have an unexpired token at now. Current first, then newest. */
@@ -414,8 +422,8 @@ struct store_test_methods {
 /* Grows with the interface. 1 to 6: one flat table, grown by appending.
  * 7: the methods grouped by entity, xIssue with a completion,
  * xPurgeExpired folded into xPurge, the test-only methods in struct
- * store_test_methods. */
-#define STORE_OPS_VERSION 7
+ * store_test_methods. 8: xReplaceCurrent for keys. */
+#define STORE_OPS_VERSION 8
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */
@@ -515,6 +523,8 @@ enum store_rc store_token_revoke(struct store *s, const char *jti, int64_t now,
 enum store_rc store_token_revoke_client(struct store *s, const char *client_id,
                                         int64_t now, int *count);
 enum store_rc store_key_add_current(struct store *s, const struct store_key *k);
+enum store_rc store_key_replace_current(struct store *s, const char *expected,
+                                        const struct store_key *k);
 enum store_rc store_key_current(struct store *s, struct store_key *out);
 enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
                              store_key_cb cb, void *arg);

@@ -1581,6 +1581,37 @@ static void test_keys(void **state)
 	assert_string_equal(list_keys(f->s, true, 400, &col), "k3 k1");
 }
 
+/* The server's own key changes are a compare-and-set: the first key only
+ * when there is none, a replacement only of the key it read. The loser
+ * writes nothing (instances starting at once make one key). */
+static void test_key_replace_current(void **state)
+{
+	struct ut_store_fx *f = *state;
+	struct store_key got = {0};
+	struct collect col;
+	struct store_key k1 = key("k1", 100), k2 = key("k2", 200),
+	                 k3 = key("k3", 300), k4 = key("k4", 400);
+	assert_int_equal(store_key_replace_current(f->s, NULL, &k1), STORE_OK);
+	/* Another process's first key, too late: refused. */
+	assert_int_equal(store_key_replace_current(f->s, NULL, &k2),
+	                 STORE_CONFLICT);
+	assert_string_equal(list_keys(f->s, false, 0, &col), "k1");
+	/* A replacement of a key that is no longer current: refused. */
+	assert_int_equal(store_key_replace_current(f->s, "k0", &k2),
+	                 STORE_CONFLICT);
+	assert_int_equal(store_key_replace_current(f->s, "k1", &k2), STORE_OK);
+	assert_int_equal(store_key_replace_current(f->s, "k1", &k3),
+	                 STORE_CONFLICT);
+	assert_string_equal(list_keys(f->s, false, 0, &col), "k2 k1");
+	assert_int_equal(store_key_current(f->s, &got), STORE_OK);
+	assert_string_equal(got.kid, "k2");
+	store_key_clear(&got);
+	/* A rotation (the CLI's) and then the current key replaced again. */
+	assert_int_equal(store_key_add_current(f->s, &k3), STORE_OK);
+	assert_int_equal(store_key_replace_current(f->s, "k3", &k4), STORE_OK);
+	assert_string_equal(list_keys(f->s, false, 0, &col), "k4 k3 k2 k1");
+}
+
 static int on_key_retired(const struct store_key *k, void *arg)
 {
 	int64_t *out = arg;
@@ -1891,6 +1922,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_purge_expired, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_keys, ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_key_replace_current, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_retired_at, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, ut_store_fx_setup, ut_store_fx_teardown),
