@@ -45,6 +45,11 @@ struct grants_config {
 	int client_auth_max_failures;
 	int client_auth_max_failures_per_address;
 	int64_t client_auth_failure_window;       /* seconds */
+	/* Seconds an attempt's reservation counts at most when the store
+	 * counts across instances (throttle_store.c): past the longest a
+	 * request can hold one, so a dead process locks nothing for long.
+	 * 0: 60. */
+	int64_t throttle_pending_ttl;
 };
 
 struct grants;

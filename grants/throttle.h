@@ -15,11 +15,11 @@
  * refused without a check. Every GO reservation ends in exactly one commit
  * or release.
  *
- * The memory backend (throttle.c) holds for one process. A database
- * backend (PostgreSQL, later) implements the same methods so that the
- * limit holds across instances: a failure writes; a success that finds no
- * failures on its keys need only have read, which is why release is told
- * whether the key had failures at reserve (ticket->had_failures).
+ * The memory backend (throttle.c) holds for one process. The store
+ * backend (throttle_store.c, over store.h's throttle table: PostgreSQL)
+ * implements the same methods so that the limit holds across instances:
+ * a failure writes; a success that finds no failures on its keys need
+ * only have read (the ticket then has id 0: nothing was written).
  *
  * Only grants/ uses this header (through grants_int.h).
  */
@@ -31,6 +31,8 @@
 #include <stdint.h>
 
 #define THROTTLE_MAX_KEYS 4
+
+struct store;
 
 /* One key an attempt counts against, with its limits. */
 struct throttle_key {
@@ -63,6 +65,7 @@ struct throttle_ticket {
 	 * hash), so that commit and release need not derive it again. */
 	unsigned char handle[THROTTLE_MAX_KEYS][16];
 	bool live; /* GO was returned and nothing has ended it yet */
+	int64_t id; /* the store backend's reservation; 0: none written */
 };
 
 struct throttle;
@@ -97,6 +100,14 @@ struct throttle {
  * an attacker sends. NULL when no randomness is available for its key.
  * Free with throttle_free. */
 struct throttle *throttle_memory_new(int64_t window_secs);
+
+/* The backend over the store's throttle table (store_has_throttle), so
+ * that every instance on one database counts the same failures. A
+ * reservation whose process dies stops counting pending_ttl seconds after
+ * it was made. s is borrowed for the throttle's life. Free with
+ * throttle_free. */
+struct throttle *throttle_store_new(struct store *s, int64_t window_secs,
+                                    int64_t pending_ttl);
 
 /* Callers go through these, never through ops. A NULL ticket or a ticket
  * that is not live is a no-op for commit and release. */

@@ -197,9 +197,19 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	    cfg->client_auth_max_failures_per_address > 0
 	        ? cfg->client_auth_max_failures_per_address
 	        : INT_MAX;
-	g->throttle = throttle_memory_new(cfg->login_failure_window);
-	g->client_throttle =
-	    throttle_memory_new(cfg->client_auth_failure_window);
+	/* Chosen once: counts in the database when the store keeps them
+	 * for every instance (PostgreSQL), else in this process (SQLite:
+	 * one process). The grants call both alike. */
+	if (store_has_throttle(s)) {
+		g->throttle = throttle_store_new(s, cfg->login_failure_window,
+		                                 cfg->throttle_pending_ttl);
+		g->client_throttle = throttle_store_new(
+		    s, cfg->client_auth_failure_window, cfg->throttle_pending_ttl);
+	} else {
+		g->throttle = throttle_memory_new(cfg->login_failure_window);
+		g->client_throttle =
+		    throttle_memory_new(cfg->client_auth_failure_window);
+	}
 	g->known_logins = known_logins_new();
 	if (g->secret_cache == NULL || g->throttle == NULL ||
 	    g->client_throttle == NULL || g->known_logins == NULL) {

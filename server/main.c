@@ -259,6 +259,10 @@ int main(int argc, char **argv)
 		.client_auth_max_failures_per_address =
 		    (int)cfg.client_auth_max_failures_per_address,
 		.client_auth_failure_window = cfg.client_auth_failure_window,
+		/* A request holds a reservation while it is read, looked up
+		 * and hashed: a few seconds past those timeouts. */
+		.throttle_pending_ttl =
+		    cfg.idle_timeout + 2 * cfg.db_statement_timeout + 5,
 	};
 	if (grants_new(st, &gc, &g, err, sizeof(err)) != 0) {
 		log_errx("%s", err);

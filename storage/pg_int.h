@@ -11,6 +11,7 @@
  *                 token issue (xIssue)
  *   pg_codes.c    authorization codes, sessions, consents
  *   pg_upkeep.c   purge, the test double's reset, backup (pg_dump)
+ *   pg_throttle.c failed attempts counted across instances (throttle)
  *   pg_store.c    open, close and the ops table
  *
  * Every method is a static function with store_ops' signature in its
@@ -255,6 +256,9 @@ extern const struct pg_upkeep_ops {
 	enum store_rc (*backup)(struct store *, const char *, bool,
 	                        struct store_backup_info *, char *, size_t);
 } pg_upkeep_ops;
+
+/* The throttle table (pg_throttle.c); its methods need no adapting. */
+extern const struct store_throttle_methods pg_throttle_methods;
 
 /* Runs a (key, now) UPDATE and counts the rows it changed into *n. */
 enum store_rc pg_run_key_now(struct pg_conn *c, const struct pg_stmt *st,

@@ -55,7 +55,7 @@ static const struct store_ops pg_ops = {
 	.db = &pg_db, .client = &pg_client, .user = &pg_user, .key = &pg_key,
 	.token = &pg_token, .refresh = &pg_refresh, .code = &pg_code,
 	.session = &pg_session, .consent = &pg_consent, .upkeep = &pg_upkeep,
-	.test = &pg_test,
+	.test = &pg_test, .throttle = &pg_throttle_methods,
 };
 
 /* store.h's issue takes a completion; on PostgreSQL the batch is sent and

@@ -421,3 +421,48 @@ enum store_rc store_reset_tokens(struct store *s)
 	const struct store_test_methods *m = s->ops->test;
 	return m && m->xResetTokens ? m->xResetTokens(s) : STORE_INVALID;
 }
+
+bool store_has_throttle(struct store *s)
+{
+	return s->ops->throttle != NULL;
+}
+
+enum store_rc store_throttle_peek(struct store *s,
+                                  const struct store_throttle_key *keys,
+                                  size_t n, int64_t now, int64_t window,
+                                  struct store_throttle_state *out)
+{
+	const struct store_throttle_methods *m = s->ops->throttle;
+	return m ? m->xPeek(s, keys, n, now, window, out) : STORE_INVALID;
+}
+
+enum store_rc store_throttle_reserve(struct store *s,
+                                     const struct store_throttle_key *keys,
+                                     size_t n, int64_t now, int64_t window,
+                                     int64_t ticket, bool *had_failures,
+                                     int *stopped, bool *slowed)
+{
+	const struct store_throttle_methods *m = s->ops->throttle;
+	return m ? m->xReserve(s, keys, n, now, window, ticket, had_failures,
+	                       stopped, slowed)
+	         : STORE_INVALID;
+}
+
+enum store_rc store_throttle_commit(struct store *s,
+                                    const struct store_throttle_key *keys,
+                                    size_t n, int64_t now, int64_t window,
+                                    int64_t ticket)
+{
+	const struct store_throttle_methods *m = s->ops->throttle;
+	return m ? m->xCommit(s, keys, n, now, window, ticket) : STORE_INVALID;
+}
+
+enum store_rc store_throttle_release(struct store *s,
+                                     const struct store_throttle_key *keys,
+                                     size_t n, int64_t now, int64_t window,
+                                     int64_t ticket, bool succeeded)
+{
+	const struct store_throttle_methods *m = s->ops->throttle;
+	return m ? m->xRelease(s, keys, n, now, window, ticket, succeeded)
+	         : STORE_INVALID;
+}

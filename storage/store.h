@@ -4,7 +4,7 @@
  * browser sessions, consents) is reached through struct store_ops, in the
  * shape of SQLite's sqlite3_vfs: one table of function pointers per entity
  * (clients, users, keys, tokens, refresh tokens and families, codes,
- * sessions, consents, upkeep), plus a separate table of what only tests
+ * sessions, consents, upkeep, throttling), plus a separate table of what only tests
  * use. A second backend fills the same tables; nothing above this line
  * knows which one runs.
  *
@@ -403,6 +403,61 @@ struct store_upkeep_methods {
 	                         char *err, size_t errlen);
 };
 
+/* Failed attempts at a secret, counted where every instance sees them
+ * (grants/throttle_store.c implements grants' throttle.h on it). A key is
+ * named by a hash (never a username or address); failures count in fixed
+ * windows from a key's first failure; a reservation is a ticket with an
+ * expiry, so a process that dies holding one locks nothing past it. Times
+ * are the caller's (Latchkey's clock), never the database's. NULL table:
+ * the backend has no shared throttling (SQLite: one process, grants
+ * count in memory). */
+struct store_throttle_key {
+	const char *hash; /* hex; at most 64 characters */
+	int soft;         /* as throttle.h's struct throttle_key */
+	int hard;
+	int local;        /* attempts this process has under way unwritten */
+	bool clear_on_success;
+};
+
+/* A key's state as read at now. */
+struct store_throttle_state {
+	int failures;       /* in the live window */
+	int pending;        /* unexpired reservations */
+	int64_t last_check; /* when a reservation last went ahead */
+};
+
+/* A reservation's ticket: (expiry << 28) | 28 random bits, never 0; it
+ * stops counting at its expiry whether or not it was ever dropped. */
+struct store_throttle_methods {
+	/* Reads the keys' states (a key with no row: all zero), one read. */
+	enum store_rc (*xPeek)(struct store *s,
+	                       const struct store_throttle_key *keys, size_t n,
+	                       int64_t now, int64_t window,
+	                       struct store_throttle_state *out);
+	/* All keys or none, atomically across processes: adds ticket to
+	 * each key's reservations when its failures + reservations + local
+	 * stay under hard (and, past soft, none is under way and none went
+	 * ahead this second). STORE_OK with had_failures[i] set for keys
+	 * that had failures; STORE_CONFLICT with *stopped the key that
+	 * refused and *slowed whether only soft did. */
+	enum store_rc (*xReserve)(struct store *s,
+	                          const struct store_throttle_key *keys,
+	                          size_t n, int64_t now, int64_t window,
+	                          int64_t ticket, bool *had_failures,
+	                          int *stopped, bool *slowed);
+	/* The attempt failed: drops ticket (0: none was written) and counts
+	 * one failure on every key, starting its window if none runs. */
+	enum store_rc (*xCommit)(struct store *s,
+	                         const struct store_throttle_key *keys, size_t n,
+	                         int64_t now, int64_t window, int64_t ticket);
+	/* Drops ticket uncounted; succeeded: keys marked clear_on_success
+	 * forget their failures. A key left with nothing is deleted. */
+	enum store_rc (*xRelease)(struct store *s,
+	                          const struct store_throttle_key *keys,
+	                          size_t n, int64_t now, int64_t window,
+	                          int64_t ticket, bool succeeded);
+};
+
 /* What only tests and the test double (--ephemeral, /_control/) call.
  * Production code never needs these: tokens are recorded by xIssue, and
  * nothing ends a single session yet (a logout would move xSessionRemove
@@ -422,7 +477,8 @@ struct store_test_methods {
 /* Grows with the interface. 1 to 6: one flat table, grown by appending.
  * 7: the methods grouped by entity, xIssue with a completion,
  * xPurgeExpired folded into xPurge, the test-only methods in struct
- * store_test_methods. 8: xReplaceCurrent for keys. */
+ * store_test_methods. 8: xReplaceCurrent for keys, and the throttle
+ * table (NULL: none). */
 #define STORE_OPS_VERSION 8
 
 struct store_ops {
@@ -439,6 +495,7 @@ struct store_ops {
 	const struct store_consent_methods *consent;
 	const struct store_upkeep_methods *upkeep;
 	const struct store_test_methods *test; /* NULL: none */
+	const struct store_throttle_methods *throttle; /* NULL: none */
 };
 
 /* Each backend embeds this as its first member. */
@@ -598,5 +655,26 @@ enum store_rc store_backup(struct store *s, const char *dest, bool replace,
 enum store_rc store_token_add(struct store *s, const struct store_token *t);
 enum store_rc store_session_remove(struct store *s, const char *session_hash);
 enum store_rc store_reset_tokens(struct store *s);
+
+/* The throttle table (struct store_throttle_methods): whether the backend
+ * has one, and its wrappers (STORE_INVALID without one). */
+bool store_has_throttle(struct store *s);
+enum store_rc store_throttle_peek(struct store *s,
+                                  const struct store_throttle_key *keys,
+                                  size_t n, int64_t now, int64_t window,
+                                  struct store_throttle_state *out);
+enum store_rc store_throttle_reserve(struct store *s,
+                                     const struct store_throttle_key *keys,
+                                     size_t n, int64_t now, int64_t window,
+                                     int64_t ticket, bool *had_failures,
+                                     int *stopped, bool *slowed);
+enum store_rc store_throttle_commit(struct store *s,
+                                    const struct store_throttle_key *keys,
+                                    size_t n, int64_t now, int64_t window,
+                                    int64_t ticket);
+enum store_rc store_throttle_release(struct store *s,
+                                     const struct store_throttle_key *keys,
+                                     size_t n, int64_t now, int64_t window,
+                                     int64_t ticket, bool succeeded);
 
 #endif

@@ -1,0 +1,280 @@
+/*
+ * throttle_store.c: the throttle interface (throttle.h) over the store's
+ * throttle table (store.h struct store_throttle_methods; on PostgreSQL
+ * storage/pg_throttle.c), so that failed logins and client
+ * authentications count across every instance on one database. Chosen
+ * once at start (token_endpoint.c) when the store has the table; the
+ * grants call throttle_reserve and friends as with the memory backend.
+ *
+ * Keys go to the store as a SHA-256 of their kind and value (the same in
+ * every instance, so not keyed with a per-process secret), never as the
+ * username, client id or address.
+ *
+ * Successes write nothing when they can (shared/DECISIONS.md: a failure
+ * writes; success only reads). reserve reads the keys first:
+ *  - at the hard limit, or slowed past soft: refused, nothing written;
+ *  - every key clean (no failure, no reservation under way anywhere) and
+ *    no attempt on them under way unwritten in this process: the attempt
+ *    goes ahead unwritten (ticket id 0). A success then writes nothing;
+ *    a failure writes its count;
+ *  - else the reservation is written, atomically against the limit, with
+ *    this process's unwritten attempt on the key counted as well.
+ * The trade-off (docs/security.md, docs/scale-out.md): while a key is
+ * clean, each instance may have one unwritten attempt on it that the
+ * others do not see, so across K instances at most hard + K - 1 secrets
+ * are checked per key in a window (exactly hard with one instance).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "crypto.h"
+#include "grants_int.h"
+#include "log.h"
+#include "store.h"
+#include "strutil.h"
+
+/* This process's unwritten attempts, one per slot: a key whose slot is
+ * taken (by it or, rarely, by another key) has its attempts written. */
+#define LOCAL_SLOTS 1024
+
+struct store_throttle {
+	struct throttle base; /* first, as throttle.h asks */
+	struct store *store;
+	int64_t pending_ttl;
+	pthread_mutex_t mu;
+	struct {
+		unsigned char tag[16];
+		bool busy;
+	} local[LOCAL_SLOTS];
+};
+
+/* The per-key state of one call: the store's view and ours. */
+struct keyset {
+	size_t n;
+	size_t idx[THROTTLE_MAX_KEYS]; /* into the caller's keys */
+	char hex[THROTTLE_MAX_KEYS][33];
+	struct store_throttle_key k[THROTTLE_MAX_KEYS];
+};
+
+static void tag_of(const struct throttle_key *k, unsigned char tag[16])
+{
+	unsigned char d[SHA256_LEN];
+	static const char label[] = "latchkey throttle";
+	size_t ll = sizeof(label), kl = strlen(k->kind), vl = strlen(k->value);
+	char *buf = malloc(ll + kl + vl + 2);
+	if (buf == NULL)
+		abort();
+	/* The NULs keep ("ab","c") from ("a","bc"). */
+	memcpy(buf, label, ll);
+	memcpy(buf + ll, k->kind, kl + 1);
+	memcpy(buf + ll + kl + 1, k->value, vl + 1);
+	sha256(buf, ll + kl + vl + 1, d);
+	free(buf);
+	memcpy(tag, d, 16);
+}
+
+static size_t slot_of(const unsigned char *tag)
+{
+	return ((size_t)tag[0] << 8 | tag[1]) % LOCAL_SLOTS;
+}
+
+/* The keys of tk that have a value, as the store sees them. */
+static void keyset_of(const struct throttle_ticket *tk, struct keyset *ks)
+{
+	memset(ks, 0, sizeof(*ks));
+	for (size_t i = 0; i < tk->n; i++) {
+		if (tk->keys[i].value == NULL)
+			continue;
+		size_t j = ks->n++;
+		ks->idx[j] = i;
+		for (size_t b = 0; b < 16; b++)
+			snprintf(ks->hex[j] + 2 * b, 3, "%02x", tk->handle[i][b]);
+		ks->k[j] = (struct store_throttle_key){
+		    ks->hex[j], tk->keys[i].soft, tk->keys[i].hard, 0,
+		    tk->keys[i].clear_on_success};
+	}
+}
+
+/* Under mu: takes every key's local slot, or none when one is taken. */
+static bool local_take_all(struct store_throttle *t,
+                           const struct throttle_ticket *tk,
+                           const struct keyset *ks)
+{
+	for (size_t j = 0; j < ks->n; j++)
+		if (t->local[slot_of(tk->handle[ks->idx[j]])].busy)
+			return false;
+	for (size_t j = 0; j < ks->n; j++) {
+		const unsigned char *tag = tk->handle[ks->idx[j]];
+		memcpy(t->local[slot_of(tag)].tag, tag, 16);
+		t->local[slot_of(tag)].busy = true;
+	}
+	return true;
+}
+
+static void local_give_all(struct store_throttle *t,
+                           const struct throttle_ticket *tk,
+                           const struct keyset *ks)
+{
+	pthread_mutex_lock(&t->mu);
+	for (size_t j = 0; j < ks->n; j++)
+		t->local[slot_of(tk->handle[ks->idx[j]])].busy = false;
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* The verdict the read alone gives for key j, as throttle.c judges. */
+static enum throttle_verdict judged(const struct store_throttle_key *k,
+                                    const struct store_throttle_state *st,
+                                    int64_t now)
+{
+	if (st->failures + st->pending >= k->hard)
+		return THROTTLE_REFUSED;
+	if (k->soft > 0 && st->failures >= k->soft &&
+	    (st->pending > 0 || st->last_check == now))
+		return THROTTLE_SLOWED;
+	return THROTTLE_GO;
+}
+
+static int64_t new_ticket(const struct store_throttle *t, int64_t now)
+{
+	uint32_t r = 0;
+	if (crypto_random(&r, sizeof(r)) != 0)
+		r = (uint32_t)rand();
+	r = (r & 0x0fffffffu) | 1u; /* never 0: 0 is "none written" */
+	return (int64_t)((uint64_t)(now + t->pending_ttl) << 28 | r);
+}
+
+static enum throttle_verdict st_reserve(struct throttle *base,
+                                        const struct throttle_key *keys,
+                                        size_t n, struct throttle_ticket *tk)
+{
+	struct store_throttle *t = (struct store_throttle *)base;
+	int64_t now = clock_now();
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].value != NULL)
+			tag_of(&keys[i], tk->handle[i]);
+	struct keyset ks;
+	keyset_of(tk, &ks);
+	if (ks.n == 0)
+		return THROTTLE_GO;
+	struct store_throttle_state st[THROTTLE_MAX_KEYS];
+	if (store_throttle_peek(t->store, ks.k, ks.n, now, base->window, st) !=
+	    STORE_OK)
+		return THROTTLE_UNAVAILABLE;
+	bool clean = true;
+	for (size_t j = 0; j < ks.n; j++) {
+		enum throttle_verdict v = judged(&ks.k[j], &st[j], now);
+		if (v != THROTTLE_GO) {
+			tk->stopped_by = (int)ks.idx[j];
+			return v;
+		}
+		clean = clean && st[j].failures == 0 && st[j].pending == 0;
+	}
+	pthread_mutex_lock(&t->mu);
+	if (clean && local_take_all(t, tk, &ks)) {
+		pthread_mutex_unlock(&t->mu);
+		return THROTTLE_GO; /* unwritten: tk->id stays 0 */
+	}
+	for (size_t j = 0; j < ks.n; j++) {
+		const unsigned char *tag = tk->handle[ks.idx[j]];
+		size_t s = slot_of(tag);
+		ks.k[j].local = t->local[s].busy &&
+		                memcmp(t->local[s].tag, tag, 16) == 0;
+	}
+	pthread_mutex_unlock(&t->mu);
+	int64_t id = new_ticket(t, now);
+	bool had[THROTTLE_MAX_KEYS] = {false};
+	int stopped = -1;
+	bool slowed = false;
+	enum store_rc rc = store_throttle_reserve(t->store, ks.k, ks.n, now,
+	                                          base->window, id, had,
+	                                          &stopped, &slowed);
+	if (rc == STORE_CONFLICT && stopped >= 0) {
+		tk->stopped_by = (int)ks.idx[stopped];
+		return slowed ? THROTTLE_SLOWED : THROTTLE_REFUSED;
+	}
+	if (rc != STORE_OK)
+		return THROTTLE_UNAVAILABLE;
+	for (size_t j = 0; j < ks.n; j++)
+		tk->had_failures[ks.idx[j]] = had[j];
+	tk->id = id;
+	return THROTTLE_GO;
+}
+
+static void st_commit(struct throttle *base, struct throttle_ticket *tk)
+{
+	struct store_throttle *t = (struct store_throttle *)base;
+	struct keyset ks;
+	keyset_of(tk, &ks);
+	if (ks.n == 0)
+		return;
+	enum store_rc rc = store_throttle_commit(t->store, ks.k, ks.n,
+	                                         clock_now(), base->window,
+	                                         tk->id);
+	/* The local slot is given back only once the failure is written, so
+	 * this process's next attempt on the key reads it. */
+	if (tk->id == 0)
+		local_give_all(t, tk, &ks);
+	if (rc != STORE_OK)
+		log_warnx("a failed attempt could not be counted: %s",
+		          store_rc_str(rc));
+}
+
+static void st_release(struct throttle *base, struct throttle_ticket *tk,
+                       bool succeeded)
+{
+	struct store_throttle *t = (struct store_throttle *)base;
+	struct keyset ks;
+	keyset_of(tk, &ks);
+	if (ks.n == 0)
+		return;
+	if (tk->id == 0) { /* nothing was written, and nothing to forget */
+		local_give_all(t, tk, &ks);
+		return;
+	}
+	enum store_rc rc = store_throttle_release(t->store, ks.k, ks.n,
+	                                          clock_now(), base->window,
+	                                          tk->id, succeeded);
+	if (rc != STORE_OK) /* the reservation ends at its expiry instead */
+		log_warnx("a reservation could not be released: %s",
+		          store_rc_str(rc));
+}
+
+/* The test double (the only caller) runs on SQLite, which never chooses
+ * this backend: counts in the database are every instance's, not one
+ * process's to forget. */
+static void st_forget_all(struct throttle *base)
+{
+	(void)base;
+}
+
+static void st_destroy(struct throttle *base)
+{
+	struct store_throttle *t = (struct store_throttle *)base;
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+static const struct throttle_ops store_ops = {
+	.version = 1,
+	.name = "store",
+	.reserve = st_reserve,
+	.commit = st_commit,
+	.release = st_release,
+	.forget_all = st_forget_all,
+	.destroy = st_destroy,
+};
+
+struct throttle *throttle_store_new(struct store *s, int64_t window_secs,
+                                    int64_t pending_ttl)
+{
+	struct store_throttle *t = xcalloc(1, sizeof(*t));
+	t->base.ops = &store_ops;
+	t->base.window = window_secs > 0 ? window_secs : 1;
+	t->store = s;
+	t->pending_ttl = pending_ttl > 0 ? pending_ttl : 60;
+	pthread_mutex_init(&t->mu, NULL);
+	return &t->base;
+}
