@@ -190,8 +190,11 @@ def clone(template):
     """A new database copied from the template database the URI template
     names (nobody may be connected to it); returns its URI."""
     name = "lk_" + secrets.token_hex(8)
+    # FILE_COPY (PostgreSQL 15): the template's files copied after a
+    # checkpoint, which on the test cluster (fsync=off) costs less than
+    # WAL-logging every block (about 0.1 s a clone, measured).
     cluster.psql(_with_dbname(template, "postgres"),
-                 "CREATE DATABASE %s TEMPLATE %s;\n"
+                 "CREATE DATABASE %s TEMPLATE %s STRATEGY FILE_COPY;\n"
                  % (name, _dbname(template)))
     return _with_dbname(template, name)
 
