@@ -14,6 +14,17 @@ static void read_key(sqlite3_stmt *st, struct store_key *k)
 	k->retired_at = sqlite3_column_int64(st, 4);
 }
 
+/* The INSERT both key changes end with (ST_KEY_ADD bound to k). */
+static enum store_rc key_insert(struct conn *cn, sqlite3_stmt *add,
+                                const struct store_key *k)
+{
+	sq_bind_text(add, 1, k->kid);
+	sq_bind_text(add, 2, k->alg);
+	sq_bind_text(add, 3, k->private_pem);
+	sqlite3_bind_int64(add, 4, k->created_at);
+	return sq_exec(cn, add, NULL);
+}
+
 static enum store_rc sq_key_add_current(struct store *s,
                                         const struct store_key *k)
 {
@@ -27,13 +38,8 @@ static enum store_rc sq_key_add_current(struct store *s,
 		return r;
 	sqlite3_bind_int64(retire, 1, k->created_at);
 	r = sq_exec(cn, retire, NULL);
-	if (r == STORE_OK) {
-		sq_bind_text(add, 1, k->kid);
-		sq_bind_text(add, 2, k->alg);
-		sq_bind_text(add, 3, k->private_pem);
-		sqlite3_bind_int64(add, 4, k->created_at);
-		r = sq_exec(cn, add, NULL);
-	}
+	if (r == STORE_OK)
+		r = key_insert(cn, add, k);
 	return sq_finish(cn, r);
 }
 
@@ -60,13 +66,8 @@ static enum store_rc sq_key_replace_current(struct store *s,
 		if (r == STORE_OK && changes != 1)
 			r = STORE_CONFLICT;
 	}
-	if (r == STORE_OK) {
-		sq_bind_text(add, 1, k->kid);
-		sq_bind_text(add, 2, k->alg);
-		sq_bind_text(add, 3, k->private_pem);
-		sqlite3_bind_int64(add, 4, k->created_at);
-		r = sq_exec(cn, add, NULL);
-	}
+	if (r == STORE_OK)
+		r = key_insert(cn, add, k);
 	return sq_finish(cn, r);
 }
 
