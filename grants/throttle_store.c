@@ -242,9 +242,9 @@ static void st_release(struct throttle *base, struct throttle_ticket *tk,
 		          store_rc_str(rc));
 }
 
-/* The test double (the only caller) runs on SQLite, which never chooses
- * this backend: counts in the database are every instance's, not one
- * process's to forget. */
+/* Nothing of this process's to forget: the counts are in the database,
+ * and the test double's reset (the only caller) deletes them there, with
+ * the tokens (store_reset_tokens), for every instance at once. */
 static void st_forget_all(struct throttle *base)
 {
 	(void)base;

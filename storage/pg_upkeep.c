@@ -53,7 +53,7 @@ static enum store_rc reset_tx(struct pg_conn *c, void *arg)
 	return pg_exec_sql(c,
 	                   "DELETE FROM access_tokens; DELETE FROM refresh_tokens;"
 	                   "DELETE FROM authorization_codes; DELETE FROM sessions;"
-	                   "DELETE FROM consents;",
+	                   "DELETE FROM consents; DELETE FROM throttle;",
 	                   NULL, 0);
 }
 

@@ -469,7 +469,8 @@ struct store_test_methods {
 	enum store_rc (*xSessionRemove)(struct store *s,
 	                                const char *session_hash);
 	/* Deletes every token record, refresh token, code, session and
-	 * consent, in one transaction (the test double's reset). Clients,
+	 * consent, and the throttle table's counts where the backend keeps
+	 * them, in one transaction (the test double's reset). Clients,
 	 * users and keys stay. */
 	enum store_rc (*xResetTokens)(struct store *s);
 };
