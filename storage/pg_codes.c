@@ -32,8 +32,6 @@ static const struct pg_stmt st_session_get = {
 	"session_get",
 	"SELECT " SESSION_COLS " FROM sessions WHERE session_hash=$1 AND "
 	"expires_at > $2::bigint"};
-static const struct pg_stmt st_session_remove = {
-	"session_remove", "DELETE FROM sessions WHERE session_hash=$1"};
 static const struct pg_stmt st_sessions_end_user = {
 	"sessions_end_user", "DELETE FROM sessions WHERE user_id=$1"};
 static const struct pg_stmt st_consent_get = {
@@ -147,14 +145,6 @@ static enum store_rc delete_by(struct store *s, const struct pg_stmt *st,
 	return r;
 }
 
-static enum store_rc pg_session_remove(struct store *s, const char *hash)
-{
-	int n = 0;
-	enum store_rc r = delete_by(s, &st_session_remove, hash, NULL, false,
-	                            &n);
-	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
-}
-
 static enum store_rc pg_sessions_end_user(struct store *s,
                                           const char *user_id, int *count)
 {
@@ -219,7 +209,6 @@ const struct pg_code_ops pg_code_ops = {
 	.get = pg_code_get,
 	.session_add = pg_session_add,
 	.session_get = pg_session_get,
-	.session_remove = pg_session_remove,
 	.sessions_end_user = pg_sessions_end_user,
 	.consent_get = pg_consent_get,
 	.consent_put = pg_consent_put,

@@ -204,7 +204,6 @@ extern const struct pg_client_ops {
 } pg_client_ops;
 
 extern const struct pg_token_ops {
-	enum store_rc (*add)(struct store *, const struct store_token *);
 	enum store_rc (*get)(struct store *, const char *, struct store_token *);
 	enum store_rc (*list)(struct store *, const struct store_token_filter *,
 	                      store_token_cb, void *);
@@ -237,7 +236,6 @@ extern const struct pg_code_ops {
 	                             const struct store_session *);
 	enum store_rc (*session_get)(struct store *, const char *, int64_t,
 	                             struct store_session *);
-	enum store_rc (*session_remove)(struct store *, const char *);
 	enum store_rc (*sessions_end_user)(struct store *, const char *, int *);
 	enum store_rc (*consent_get)(struct store *, const char *, const char *,
 	                             struct store_consent *);

@@ -106,8 +106,6 @@ static void ops_init(void)
 	pg_upkeep = (struct store_upkeep_methods){
 		.xPurge = pg_upkeep_ops.purge, .xBackup = pg_upkeep_ops.backup};
 	pg_test = (struct store_test_methods){
-		.xTokenAdd = pg_token_ops.add,
-		.xSessionRemove = pg_code_ops.session_remove,
 		.xResetTokens = pg_upkeep_ops.reset_tokens};
 }
 

@@ -162,13 +162,6 @@ static void bind_token(struct pg_params *p, const struct store_token *t)
 	pg_p_text(p, t->family_id);
 }
 
-static enum store_rc pg_token_add(struct store *s, const struct store_token *t)
-{
-	struct pg_params p = {0};
-	bind_token(&p, t);
-	return pg_once(s, &st_token_add, &p, NULL, NULL, false);
-}
-
 static enum store_rc pg_token_get(struct store *s, const char *jti,
                                   struct store_token *out)
 {
@@ -459,7 +452,6 @@ static enum store_rc pg_refresh_list(struct store *s,
 }
 
 const struct pg_token_ops pg_token_ops = {
-	.add = pg_token_add,
 	.get = pg_token_get,
 	.list = pg_token_list,
 	.revoke = pg_token_revoke,

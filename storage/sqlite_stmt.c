@@ -127,7 +127,6 @@ static const char *const stmt_sql[ST__MAX] = {
 	                   "VALUES (?,?,?,?)",
 	[ST_SESSION_GET] = "SELECT " SESSION_COLS " FROM sessions "
 	                   "WHERE session_hash=?1 AND expires_at > ?2",
-	[ST_SESSION_REMOVE] = "DELETE FROM sessions WHERE session_hash=?",
 	[ST_SESSIONS_END_USER] = "DELETE FROM sessions WHERE user_id=?",
 	[ST_CONSENT_GET] = CONSENT_SELECT " WHERE c.user_id=?1 AND "
 	                   "c.client_id=?2",

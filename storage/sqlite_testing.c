@@ -1,24 +1,12 @@
 /*
  * sqlite_testing.c: the SQLite backend's test-double table (struct
- * store_test_methods): what tests and the test double (--ephemeral,
- * /_control/) call and production code never does. Kept apart so the
- * production tables hold only what the server and the CLI use.
+ * store_test_methods): the reset of --test-double's /_control/reset,
+ * which the production paths never call. Kept apart so the production
+ * tables hold only what the server's grants and the CLI use.
  */
 #include <stddef.h>
 
 #include "sqlite_int.h"
-
-/* Records one access token outside an issue, in a transaction of its own
- * (autocommit). */
-static enum store_rc sq_token_add(struct store *s, const struct store_token *t)
-{
-	return sq_token_insert(sq_conn_get(s), t);
-}
-
-static enum store_rc sq_session_remove(struct store *s, const char *hash)
-{
-	return sq_delete_by(s, ST_SESSION_REMOVE, hash);
-}
 
 static enum store_rc sq_reset_tokens(struct store *s)
 {
@@ -38,7 +26,5 @@ static enum store_rc sq_reset_tokens(struct store *s)
 
 
 const struct store_test_methods sq_test_methods = {
-	.xTokenAdd = sq_token_add,
-	.xSessionRemove = sq_session_remove,
 	.xResetTokens = sq_reset_tokens,
 };

@@ -403,19 +403,6 @@ enum store_rc store_backup(struct store *s, const char *dest, bool replace,
 
 /* ---- the test double's table ---- */
 
-enum store_rc store_token_add(struct store *s, const struct store_token *t)
-{
-	const struct store_test_methods *m = s->ops->test;
-	return m && m->xTokenAdd ? m->xTokenAdd(s, t) : STORE_INVALID;
-}
-
-enum store_rc store_session_remove(struct store *s, const char *session_hash)
-{
-	const struct store_test_methods *m = s->ops->test;
-	return m && m->xSessionRemove ? m->xSessionRemove(s, session_hash)
-	                              : STORE_INVALID;
-}
-
 enum store_rc store_reset_tokens(struct store *s)
 {
 	const struct store_test_methods *m = s->ops->test;

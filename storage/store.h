@@ -458,16 +458,11 @@ struct store_throttle_methods {
 	                          int64_t ticket, bool succeeded);
 };
 
-/* What only tests and the test double (--ephemeral, /_control/) call.
- * Production code never needs these: tokens are recorded by xIssue, and
- * nothing ends a single session yet (a logout would move xSessionRemove
- * to the session table). */
+/* What only the test double (--test-double's /_control/reset) calls:
+ * a table apart, so the production tables hold only what the server's
+ * grants and the CLI use. No method here exists for tests alone: tests
+ * seed through the methods above (a token through xIssue). */
 struct store_test_methods {
-	/* Records one access token outside an issue (to seed a test). */
-	enum store_rc (*xTokenAdd)(struct store *s, const struct store_token *t);
-	/* STORE_NOT_FOUND when there was no such session. */
-	enum store_rc (*xSessionRemove)(struct store *s,
-	                                const char *session_hash);
 	/* Deletes every token record, refresh token, code, session and
 	 * consent, and the throttle table's counts where the backend keeps
 	 * them, in one transaction (the test double's reset). Clients,
@@ -479,8 +474,9 @@ struct store_test_methods {
  * 7: the methods grouped by entity, xIssue with a completion,
  * xPurgeExpired folded into xPurge, the test-only methods in struct
  * store_test_methods. 8: xReplaceCurrent for keys, and the throttle
- * table (NULL: none). */
-#define STORE_OPS_VERSION 8
+ * table (NULL: none). 9: xTokenAdd and xSessionRemove gone (only tests
+ * called them). */
+#define STORE_OPS_VERSION 9
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */
@@ -651,10 +647,8 @@ enum store_rc store_backup(struct store *s, const char *dest, bool replace,
                            struct store_backup_info *out, char *err,
                            size_t errlen);
 
-/* The test-double table (struct store_test_methods), for tests and the
- * test double only; STORE_INVALID when the backend has none. */
-enum store_rc store_token_add(struct store *s, const struct store_token *t);
-enum store_rc store_session_remove(struct store *s, const char *session_hash);
+/* The test-double table (struct store_test_methods); STORE_INVALID when
+ * the backend has none. */
 enum store_rc store_reset_tokens(struct store *s);
 
 /* The throttle table (struct store_throttle_methods): whether the backend

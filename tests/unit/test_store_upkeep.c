@@ -64,7 +64,7 @@ static void add_token(struct store *s, const char *jti, int64_t exp,
 	    .subject = (char *)"c1", .scope = (char *)"", .kid = (char *)"kid-1",
 	    .issued_at = 1, .expires_at = exp, .revoked_at = revoked_at,
 	};
-	assert_int_equal(store_token_add(s, &t), STORE_OK);
+	assert_int_equal(ut_token_add(s, &t), STORE_OK);
 }
 
 /* One token response of family `family` at iat: access token "at-<name>"
@@ -417,7 +417,7 @@ static void *write_tokens(void *arg)
 		    .subject = (char *)"c1", .scope = (char *)"",
 		    .kid = (char *)"kid-1", .issued_at = 1, .expires_at = 5000,
 		};
-		if (store_token_add(w->s, &t) != STORE_OK)
+		if (ut_token_add(w->s, &t) != STORE_OK)
 			atomic_fetch_add(&w->failures, 1);
 		else
 			atomic_store(&w->added, i + 1);
@@ -442,7 +442,7 @@ static void test_backup_while_writing(void **state)
 		    .subject = (char *)"c1", .scope = scope,
 		    .kid = (char *)"kid-1", .issued_at = 1, .expires_at = 5000,
 		};
-		assert_int_equal(store_token_add(f->s, &t), STORE_OK);
+		assert_int_equal(ut_token_add(f->s, &t), STORE_OK);
 	}
 	struct writer w = {.s = f->s};
 	pthread_t th;
