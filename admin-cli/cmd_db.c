@@ -159,9 +159,9 @@ static void print_counts(const struct adm_ctx *ctx, const char *from,
 		json_array_append_new(excluded, json_pack(
 		    "{s:s, s:s}", "table", store_copy_excluded[i].table,
 		    "reason", store_copy_excluded[i].reason));
-	adm_json_print(json_pack("{s:o, s:o, s:f, s:o, s:o}", "from",
+	adm_json_print(json_pack("{s:o, s:o, s:I, s:o, s:o}", "from",
 	                         adm_json_str(from), "to", adm_json_str(to),
-	                         "seconds", seconds, "tables", tables,
+	                         "ms", (json_int_t)(seconds * 1000), "tables", tables,
 	                         "excluded", excluded));
 }
 
