@@ -241,6 +241,26 @@ class RefusalTest(CopyBase):
                          r"  signing_keys +1\n")
         self.assertEqual(counts(dst), counts(self.src))
 
+    def test_awkward_values_survive_both_ways(self):
+        """Text with what COPY's text format escapes (tab, newline,
+        carriage return, backslash, the \\N of NULL), non-ASCII text,
+        NULLs and 64-bit integers come back as they went."""
+        odd = "a\tb\nc\rd\\e \\N \u00e9\u4e2d\U0001f511 '\""
+        lk_db.db_query(self.src, "UPDATE clients SET name = ?, "
+                       "access_token_ttl = ?, auto_approve_as = NULL",
+                       (odd, 2**62))
+        lk_db.db_query(self.src, "INSERT INTO users VALUES ('\\N', ?, "
+                       "'\\', -9007199254740993, 0)", (odd,))
+        pg = pg_database(self)
+        self.assertCopied(copy(self.src, pg, "--json"), self.src, pg)
+        self.assertEqual(lk_db.db_query(pg, "SELECT name, access_token_ttl,"
+                                        " auto_approve_as FROM clients"),
+                         [(odd, 2**62, None)])
+        back = os.path.join(self.dir, "back.db")
+        self.assertCopied(copy(pg, back, "--json"), pg, back)
+        self.assertEqual(lk_db.db_query(back, "SELECT * FROM users"),
+                         [("\\N", odd, "\\", -9007199254740993, 0)])
+
     def test_non_empty_destination_is_refused_and_unchanged(self):
         dst = os.path.join(self.dir, "dst.db")
         cli(dst, "user", "add", "eve", "--password-stdin",
