@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "store.h"
+#include "store_int.h"
 
 #define T(n) {#n, STORE_COL_TEXT}
 #define I(n) {#n, STORE_COL_INT}
@@ -50,6 +50,10 @@ static const struct store_copy_column consents_cols[] = {
 	T(user_id), T(client_id), T(scope), I(granted_at), I(updated_at)};
 
 #define TABLE(name, cols, order) {name, cols, NCOLS(cols), order}
+_Static_assert(NCOLS(clients_cols) <= STORE_COPY_MAX_COLS &&
+               NCOLS(codes_cols) <= STORE_COPY_MAX_COLS &&
+               NCOLS(refresh_cols) <= STORE_COPY_MAX_COLS,
+               "a backend reads a row into STORE_COPY_MAX_COLS values");
 
 /* Parents before children: clients, users and keys before the tokens,
  * codes, sessions and consents that reference them. Rows go in key order,
@@ -80,6 +84,16 @@ const struct store_copy_exclusion store_copy_excluded[] = {
 };
 const size_t store_copy_nexcluded =
     sizeof(store_copy_excluded) / sizeof(store_copy_excluded[0]);
+
+void store_copy_col_list(const struct store_copy_table *t, char *buf,
+                         size_t len)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < t->ncols && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
+		                      t->cols[i].name);
+}
 
 /* ---- the copy ------------------------------------------------------------ */
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "pg_int.h"
+#include "store_int.h"
 #include "strutil.h"
 
 #define COPY_BUF 65536
@@ -29,15 +30,6 @@ struct pg_copy {
 	char *buf;
 	size_t len;
 };
-
-static void col_list(const struct store_copy_table *t, char *buf, size_t len)
-{
-	size_t n = 0;
-	buf[0] = '\0';
-	for (int i = 0; i < t->ncols && n < len; i++)
-		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
-		                      t->cols[i].name);
-}
 
 static enum store_rc cp_begin(struct store *s, bool write,
                               struct store_copy **out, char *err,
@@ -84,7 +76,7 @@ static enum store_rc cp_count(struct store_copy *base,
 static int one_row(const struct store_copy_table *t, const PGresult *res,
                    store_row_cb cb, void *arg)
 {
-	struct store_value row[32];
+	struct store_value row[STORE_COPY_MAX_COLS];
 	for (int i = 0; i < t->ncols; i++) {
 		bool text = t->cols[i].type == STORE_COL_TEXT;
 		row[i].null = PQgetisnull(res, 0, i) != 0;
@@ -101,9 +93,9 @@ static enum store_rc cp_read(struct store_copy *base,
 {
 	struct pg_copy *c = (struct pg_copy *)base;
 	char cols[1024], sql[1280];
-	if (t->ncols > 32)
+	if (t->ncols > STORE_COPY_MAX_COLS)
 		return STORE_INVALID;
-	col_list(t, cols, sizeof(cols));
+	store_copy_col_list(t, cols, sizeof(cols));
 	snprintf(sql, sizeof(sql), "SELECT %s FROM %s ORDER BY %s", cols,
 	         t->name, t->order_by ? t->order_by : "seq");
 	if (!PQsendQuery(c->c->db, sql) || !PQsetSingleRowMode(c->c->db))
@@ -130,7 +122,7 @@ static enum store_rc cp_write_start(struct store_copy *base,
 {
 	struct pg_copy *c = (struct pg_copy *)base;
 	char cols[1024], sql[1280];
-	col_list(t, cols, sizeof(cols));
+	store_copy_col_list(t, cols, sizeof(cols));
 	snprintf(sql, sizeof(sql), "COPY %s (%s) FROM STDIN", t->name, cols);
 	PGresult *res = PQexec(c->c->db, sql);
 	enum store_rc r = PQresultStatus(res) == PGRES_COPY_IN

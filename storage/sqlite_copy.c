@@ -25,16 +25,6 @@ struct sq_copy {
 	sqlite3_stmt *ins;
 };
 
-/* "a, b, c" of t's columns into buf. */
-static void col_list(const struct store_copy_table *t, char *buf, size_t len)
-{
-	size_t n = 0;
-	buf[0] = '\0';
-	for (int i = 0; i < t->ncols && n < len; i++)
-		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
-		                      t->cols[i].name);
-}
-
 static enum store_rc prepare(struct sq_copy *c, const char *sql,
                              sqlite3_stmt **st)
 {
@@ -92,11 +82,11 @@ static enum store_rc cp_read(struct store_copy *base,
 {
 	struct sq_copy *c = (struct sq_copy *)base;
 	char cols[1024], sql[1280];
-	struct store_value row[32];
+	struct store_value row[STORE_COPY_MAX_COLS];
 	sqlite3_stmt *st = NULL;
-	if (t->ncols > 32)
+	if (t->ncols > STORE_COPY_MAX_COLS)
 		return STORE_INVALID;
-	col_list(t, cols, sizeof(cols));
+	store_copy_col_list(t, cols, sizeof(cols));
 	snprintf(sql, sizeof(sql), "SELECT %s FROM %s ORDER BY %s", cols,
 	         t->name, t->order_by ? t->order_by : "rowid");
 	enum store_rc r = prepare(c, sql, &st);
@@ -128,7 +118,7 @@ static enum store_rc cp_write_start(struct store_copy *base,
 	for (int i = 0; i < t->ncols && n < sizeof(qs); i++)
 		n += (size_t)snprintf(qs + n, sizeof(qs) - n, "%s?",
 		                      i ? ", " : "");
-	col_list(t, cols, sizeof(cols));
+	store_copy_col_list(t, cols, sizeof(cols));
 	snprintf(sql, sizeof(sql), "INSERT INTO %s (%s) VALUES (%s)", t->name,
 	         cols, qs);
 	c->t = t;

@@ -496,10 +496,13 @@ struct store_copy_column {
 	enum store_col_type type;
 };
 
+/* Columns of one catalogue table at most (a backend's row buffer). */
+#define STORE_COPY_MAX_COLS 32
+
 struct store_copy_table {
 	const char *name;
 	const struct store_copy_column *cols;
-	int ncols;
+	int ncols; /* at most STORE_COPY_MAX_COLS */
 	/* ORDER BY of the read; NULL: the backend's insertion order (SQLite's
 	 * rowid, PostgreSQL's identity column seq), which the writes keep. */
 	const char *order_by;
