@@ -24,6 +24,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 import urllib.parse
 
@@ -217,6 +218,58 @@ class MoveTest(AuthorizeBase, CopyBase):
             rows(back, "refresh_tokens", ["token_hash"], "rowid"),
             rows(pg, "refresh_tokens", ["token_hash"], "seq"))
         self.assertEqual(os.stat(back).st_mode & 0o777, 0o600)
+
+
+class WhileServingTest(CopyBase):
+    """A copy taken while latchkeyd issues tokens on the source is one
+    snapshot: every table's count matches within it (the copy checks),
+    what came later is simply not in it, and the source goes on."""
+
+    def issue_while(self, db, fn):
+        add = add_client(db, "svc")
+        auth = (add["client_id"], add["client_secret"])
+        s = Server(self.dir, db)
+        self.servers.append(s)
+        stop, issued = threading.Event(), []
+
+        def load():
+            while not stop.is_set():
+                r = s.token({"grant_type": "client_credentials"}, auth=auth)
+                issued.append(r.status)
+
+        t = threading.Thread(target=load)
+        t.start()
+        try:
+            while len(issued) < 20:
+                time.sleep(0.01)
+            out = fn()
+            # At least one token more, issued after the snapshot.
+            done = len(issued)
+            while len(issued) < done + 2:
+                time.sleep(0.01)
+            return out
+        finally:
+            stop.set()
+            t.join()
+            self.assertEqual(set(issued), {200})
+
+    def test_sqlite_source_then_postgresql_source(self):
+        if lk_db.is_pg(self.db):
+            self.skipTest("the first source is the SQLite file")
+        pg = pg_database(self)
+        p = self.issue_while(self.db, lambda: copy(self.db, pg, "--json"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        n = {t["table"]: t["rows"] for t in json.loads(p.stdout)["tables"]}
+        self.assertEqual(counts(pg), n)
+        self.assertGreaterEqual(n["access_tokens"], 20)
+        self.assertGreater(counts(self.db)["access_tokens"],
+                           n["access_tokens"])
+        back = os.path.join(self.dir, "back.db")
+        p = self.issue_while(pg, lambda: copy(pg, back, "--json"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        n = {t["table"]: t["rows"] for t in json.loads(p.stdout)["tables"]}
+        self.assertEqual(counts(back), n)
+        self.assertGreater(counts(pg)["access_tokens"], n["access_tokens"])
 
 
 class RefusalTest(CopyBase):
