@@ -203,7 +203,7 @@ static const struct adm_cmd commands[] = {
 	           "migrated, must hold no row, and is written in one\n"
 	           "transaction that commits only when every table's count\n"
 	           "matches SOURCE. Writes to SOURCE after the snapshot are\n"
-	           "not copied: stop the servers first."},
+	           "not copied: stop the servers first. --db does not apply."},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -240,7 +240,8 @@ static void usage_list(FILE *out, const char *group)
 	if (group == NULL)
 		fprintf(out, "Administers a Latchkey database: OAuth clients, "
 		             "users and their consents, issued tokens and "
-		             "signing keys; purges and backs up the database."
+		             "signing keys; purges, backs up and copies the "
+		             "database."
 		             "\n\n");
 	fprintf(out, "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++) {
