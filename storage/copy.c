@@ -136,8 +136,11 @@ static enum store_rc copy_table(struct store *from, struct store_copy *src,
 	if (r == STORE_OK)
 		r = p.m->xWriteEnd(dst);
 	if (r != STORE_OK) {
+		/* Which side failed says itself in its why. */
+		const char *why = dst->why[0] ? dst->why : src->why;
 		snprintf(err, errlen, "copying %s (after %" PRId64 " of %" PRId64
-		         " rows): %s", t->name, p.rows, in_src, store_rc_str(r));
+		         " rows): %s%s%s", t->name, p.rows, in_src,
+		         store_rc_str(r), why[0] ? ": " : "", why);
 		return r;
 	}
 	r = p.m->xCount(dst, t, &in_dst);

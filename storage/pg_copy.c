@@ -31,13 +31,24 @@ struct pg_copy {
 	size_t len;
 };
 
+/* The store result of a failure (res NULL: of the connection), its
+ * message's first line kept in c->base.why. */
+static enum store_rc fail(struct pg_copy *c, const PGresult *res)
+{
+	const char *msg = res != NULL ? PQresultErrorMessage(res)
+	                              : PQerrorMessage(c->c->db);
+	snprintf(c->base.why, sizeof(c->base.why), "%.*s",
+	         (int)strcspn(msg, "\n"), msg);
+	return pg_result_rc(c->c, res);
+}
+
 static enum store_rc cp_begin(struct store *s, bool write,
                               struct store_copy **out, char *err,
                               size_t errlen)
 {
 	struct pg_copy *c = xcalloc(1, sizeof(*c));
 	enum store_rc r;
-	c->base = (struct store_copy){s, write};
+	c->base = (struct store_copy){.s = s, .write = write};
 	c->c = pg_acquire((struct pg_store *)s, &r);
 	if (c->c == NULL) {
 		free(c);
@@ -66,7 +77,7 @@ static enum store_rc cp_count(struct store_copy *base,
 	PGresult *res = PQexec(c->c->db, sql);
 	enum store_rc r = PQresultStatus(res) == PGRES_TUPLES_OK
 	                      ? STORE_OK
-	                      : pg_result_rc(c->c, res);
+	                      : fail(c, res);
 	*n = r == STORE_OK ? pg_col_int(res, 0, 0) : 0;
 	PQclear(res);
 	return r;
@@ -99,7 +110,7 @@ static enum store_rc cp_read(struct store_copy *base,
 	snprintf(sql, sizeof(sql), "SELECT %s FROM %s ORDER BY %s", cols,
 	         t->name, t->order_by ? t->order_by : "seq");
 	if (!PQsendQuery(c->c->db, sql) || !PQsetSingleRowMode(c->c->db))
-		return pg_result_rc(c->c, NULL);
+		return fail(c, NULL);
 	enum store_rc r = STORE_OK;
 	bool stop = false;
 	PGresult *res;
@@ -111,7 +122,7 @@ static enum store_rc cp_read(struct store_copy *base,
 			stop = one_row(t, res, cb, arg) != 0;
 		else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK &&
 		         r == STORE_OK)
-			r = pg_result_rc(c->c, res);
+			r = fail(c, res);
 		PQclear(res);
 	}
 	return r;
@@ -127,7 +138,7 @@ static enum store_rc cp_write_start(struct store_copy *base,
 	PGresult *res = PQexec(c->c->db, sql);
 	enum store_rc r = PQresultStatus(res) == PGRES_COPY_IN
 	                      ? STORE_OK
-	                      : pg_result_rc(c->c, res);
+	                      : fail(c, res);
 	PQclear(res);
 	if (r != STORE_OK)
 		return r;
@@ -141,7 +152,7 @@ static enum store_rc cp_write_start(struct store_copy *base,
 static enum store_rc flush(struct pg_copy *c)
 {
 	if (c->len > 0 && PQputCopyData(c->c->db, c->buf, (int)c->len) != 1)
-		return pg_result_rc(c->c, NULL);
+		return fail(c, NULL);
 	c->len = 0;
 	return STORE_OK;
 }
@@ -213,11 +224,11 @@ static enum store_rc cp_write_end(struct store_copy *base)
 	enum store_rc r = flush(c);
 	if (PQputCopyEnd(c->c->db, r == STORE_OK ? NULL : "aborted") != 1 &&
 	    r == STORE_OK)
-		r = pg_result_rc(c->c, NULL);
+		r = fail(c, NULL);
 	PGresult *res;
 	while ((res = PQgetResult(c->c->db)) != NULL) {
 		if (PQresultStatus(res) != PGRES_COMMAND_OK && r == STORE_OK)
-			r = pg_result_rc(c->c, res);
+			r = fail(c, res);
 		PQclear(res);
 	}
 	c->t = NULL;

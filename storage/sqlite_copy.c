@@ -25,11 +25,19 @@ struct sq_copy {
 	sqlite3_stmt *ins;
 };
 
+/* The store result of SQLite's rc, its message kept in c->base.why. */
+static enum store_rc fail(struct sq_copy *c, int rc)
+{
+	snprintf(c->base.why, sizeof(c->base.why), "%s",
+	         sqlite3_errmsg(c->cn->db));
+	return c->base.write ? sq_write_rc(c->cn->db, rc) : store_sqlite_rc(rc);
+}
+
 static enum store_rc prepare(struct sq_copy *c, const char *sql,
                              sqlite3_stmt **st)
 {
 	int rc = sqlite3_prepare_v2(c->cn->db, sql, -1, st, NULL);
-	return rc == SQLITE_OK ? STORE_OK : store_sqlite_rc(rc);
+	return rc == SQLITE_OK ? STORE_OK : fail(c, rc);
 }
 
 static enum store_rc cp_begin(struct store *s, bool write,
@@ -38,7 +46,7 @@ static enum store_rc cp_begin(struct store *s, bool write,
 {
 	struct sq_store *sq = (struct sq_store *)s;
 	struct sq_copy *c = xcalloc(1, sizeof(*c));
-	c->base = (struct store_copy){s, write};
+	c->base = (struct store_copy){.s = s, .write = write};
 	c->cn = sq_conn_new(sq, err, errlen);
 	if (c->cn == NULL) {
 		free(c);
@@ -70,7 +78,7 @@ static enum store_rc cp_count(struct store_copy *base,
 	if (r == STORE_OK) {
 		int rc = sqlite3_step(st);
 		*n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-		r = rc == SQLITE_ROW ? STORE_OK : store_sqlite_rc(rc);
+		r = rc == SQLITE_ROW ? STORE_OK : fail(c, rc);
 	}
 	sqlite3_finalize(st);
 	return r;
@@ -104,7 +112,7 @@ static enum store_rc cp_read(struct store_copy *base,
 			break;
 	}
 	if (r == STORE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = store_sqlite_rc(rc);
+		r = fail(c, rc);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -141,7 +149,7 @@ static enum store_rc cp_write_row(struct store_copy *base,
 	int rc = sqlite3_step(c->ins);
 	sqlite3_reset(c->ins);
 	sqlite3_clear_bindings(c->ins);
-	return rc == SQLITE_DONE ? STORE_OK : sq_write_rc(c->cn->db, rc);
+	return rc == SQLITE_DONE ? STORE_OK : fail(c, rc);
 }
 
 static enum store_rc cp_write_end(struct store_copy *base)

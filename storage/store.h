@@ -523,6 +523,9 @@ typedef int (*store_row_cb)(const struct store_value *row, void *arg);
 struct store_copy {
 	struct store *s;
 	bool write;
+	/* The database's own words for the last failure (its first line,
+	 * naming no value), or "": store_copy adds them to its message. */
+	char why[256];
 };
 
 struct store_copy_methods {

@@ -389,7 +389,8 @@ class RefusalTest(CopyBase):
         pg = pg_database(self)
         p = copy(self.src, pg)
         self.assertRefused(p, 1, r"nothing was written: copying users "
-                           r"\(after \d+ of 1 rows\)")
+                           r"\(after \d+ of 1 rows\): database I/O error: "
+                           r"ERROR:  invalid byte sequence for encoding")
         self.assertEqual(sum(counts(pg).values()), 0)
 
 
