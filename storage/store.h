@@ -523,8 +523,8 @@ typedef int (*store_row_cb)(const struct store_value *row, void *arg);
 struct store_copy {
 	struct store *s;
 	bool write;
-	/* The database's own words for the last failure (its first line,
-	 * naming no value), or "": store_copy adds them to its message. */
+	/* The first line of the database's own message about the last
+	 * failure, or "": store_copy adds it to its message. */
 	char why[256];
 };
 
