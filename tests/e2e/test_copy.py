@@ -523,3 +523,21 @@ class SchemaTest(CopyBase):
             self.assertEqual(p.stdout, "purged 0 access token(s), 0 refresh "
                              "token(s), 0 authorization code(s), 0 "
                              "session(s)\n")
+
+    def test_the_server_logs_the_throttle_keys_it_purged(self):
+        pg = pg_database(self)
+        cli(pg, "migrate")
+        old = int(time.time()) - 100000
+        lk_db.db_query(pg, "INSERT INTO throttle (key_hash, window_start, "
+                       "failures) VALUES ('stale', ?, 3)", (old,))
+        s = Server(self.dir, pg, "--purge-interval", "1")
+        self.servers.append(s)
+        deadline = time.monotonic() + 15
+        while (time.monotonic() < deadline and
+               "throttle key(s)" not in s.log_text()):
+            time.sleep(0.1)
+        self.assertRegex(s.log_text(), r"purged 0 access token\(s\), 0 "
+                         r"refresh token\(s\), 0 authorization code\(s\), "
+                         r"0 session\(s\), 1 throttle key\(s\) in \d+ ms")
+        self.assertEqual(lk_db.db_query(pg, "SELECT count(*) FROM throttle"),
+                         [(0,)])
