@@ -10,7 +10,7 @@
  *   cmd_client.c  `client ...`     cmd_user.c   `user ...`
  *   cmd_token.c   `token ...`      cmd_key.c    `key ...`
  *   cmd_consent.c `consent ...`
- *   cmd_db.c      `purge`, `backup`: the database file itself
+ *   cmd_db.c      `purge`, `backup`, `copy`: the database itself
  *
  * Everything else in those files is static. The parsers of option values
  * are declared here so tests/unit/test_cli_args.c can exercise them
@@ -80,6 +80,8 @@ enum adm_opt {
 	OPT_USER,
 	OPT_ALG,
 	OPT_FORCE,
+	OPT_FROM,
+	OPT_TO,
 	ADM_OPT__MAX
 };
 
@@ -158,6 +160,8 @@ int cmd_consent_list(struct adm_ctx *ctx);
 int cmd_consent_revoke(struct adm_ctx *ctx);
 int cmd_purge(struct adm_ctx *ctx);
 int cmd_backup(struct adm_ctx *ctx);
+/* Opens its own two stores (--from, --to): ctx->store is NULL. */
+int cmd_copy(struct adm_ctx *ctx);
 
 /* ---- errors and the store ----------------------------------------------- */
 

@@ -83,6 +83,10 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_ALG] = {"alg", ADM_OPT_ARG, "ALG",
 	             "signing algorithm: ES256 (default) or RS256"},
 	[OPT_FORCE] = {"force", 0, NULL, "replace FILE if it exists"},
+	[OPT_FROM] = {"from", ADM_OPT_ARG, "SOURCE",
+	              "database to copy: file or postgresql:// URI"},
+	[OPT_TO] = {"to", ADM_OPT_ARG, "DEST",
+	            "empty database to copy into: file or postgresql:// URI"},
 };
 
 _Static_assert(ADM_OPT__MAX <= 64, "ADM_O() masks are 64 bits wide");

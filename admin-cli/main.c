@@ -23,6 +23,8 @@ enum cmd_flags {
 	CMD_NO_MIGRATE = 1 << 0, /* the command migrates (or not) by itself */
 	CMD_EXISTING_DB = 1 << 1, /* refuse a database file that is missing,
 	                           * rather than create an empty one */
+	CMD_OWN_STORES = 1 << 2,  /* opens the databases its options name;
+	                           * --db does not apply */
 };
 
 /* One row per command. The dispatcher checks the options against opts and
@@ -189,6 +191,19 @@ static const struct adm_cmd commands[] = {
 	           "is refused unless --force. The database is not migrated\n"
 	           "first, so a backup taken before an upgrade is of the\n"
 	           "old schema."},
+	{.name = "copy", .fn = cmd_copy,
+	 .opts = ADM_O(OPT_FROM) | ADM_O(OPT_TO), .flags = CMD_OWN_STORES,
+	 .synopsis = "--from SOURCE --to DEST",
+	 .summary = "copy a whole deployment into an empty database",
+	 .detail = "Moves clients, users, signing keys, token records (the\n"
+	           "retired refresh tokens too, so reuse is still caught),\n"
+	           "authorization codes, sessions and consents, e.g. from a\n"
+	           "SQLite file to PostgreSQL or back. SOURCE is read in one\n"
+	           "snapshot and must be at this version's schema; DEST is\n"
+	           "migrated, must hold no row, and is written in one\n"
+	           "transaction that commits only when every table's count\n"
+	           "matches SOURCE. Writes to SOURCE after the snapshot are\n"
+	           "not copied: stop the servers first. --db does not apply."},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -225,7 +240,8 @@ static void usage_list(FILE *out, const char *group)
 	if (group == NULL)
 		fprintf(out, "Administers a Latchkey database: OAuth clients, "
 		             "users and their consents, issued tokens and "
-		             "signing keys; purges and backs up the database."
+		             "signing keys; purges, backs up and copies the "
+		             "database."
 		             "\n\n");
 	fprintf(out, "commands:\n");
 	for (size_t i = 0; i < NCOMMANDS; i++) {
@@ -324,6 +340,19 @@ static int run(const struct adm_cmd *c, const struct adm_args *a)
 		return usage_fail(t, "unexpected argument '%s' for '%s'",
 		                  a->pos[words + c->max_args], t);
 
+	struct adm_ctx ctx = {
+		.args = a,
+		.argv = a->pos + words,
+		.argc = nargs,
+		.json = adm_has(a, OPT_JSON),
+	};
+	if (c->flags & CMD_OWN_STORES) {
+		if (adm_has(a, OPT_DB))
+			return usage_fail(t, "'%s' takes no --db: its options "
+			                  "name the databases", t);
+		return c->fn(&ctx);
+	}
+
 	const char *path = adm_db_path(a);
 	bool pg = store_target_is_pg(path);
 	if (!pg && (c->flags & CMD_EXISTING_DB) && access(path, F_OK) != 0)
@@ -338,12 +367,6 @@ static int run(const struct adm_cmd *c, const struct adm_args *a)
 	                              "it", msg, sizeof(msg)) != 0)
 		adm_err("warning: %s", msg);
 
-	struct adm_ctx ctx = {
-		.args = a,
-		.argv = a->pos + words,
-		.argc = nargs,
-		.json = adm_has(a, OPT_JSON),
-	};
 	int rc = adm_store_open(path, !(c->flags & CMD_NO_MIGRATE), &ctx.store);
 	if (rc != ADM_EXIT_OK)
 		return rc;

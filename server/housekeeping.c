@@ -22,6 +22,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -54,15 +55,21 @@ static void purge_once(struct store *st)
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 	            (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	long long total = (long long)(c.access_tokens + c.refresh_tokens +
-	                              c.codes + c.sessions);
+	                              c.codes + c.sessions + c.throttle_keys);
+	/* Throttle rows exist on PostgreSQL only: named when some went. */
+	char throttle[64] = "";
+	if (c.throttle_keys > 0)
+		snprintf(throttle, sizeof(throttle), ", %lld throttle key(s)",
+		         (long long)c.throttle_keys);
 	if (r != STORE_OK)
 		log_errx("purge failed after %lld record(s): %s; retrying in "
 		         "one interval", total, store_rc_str(r));
 	else if (total > 0)
 		log_info("purged %lld access token(s), %lld refresh token(s), "
-		         "%lld authorization code(s), %lld session(s) in %.0f ms",
-		         (long long)c.access_tokens, (long long)c.refresh_tokens,
-		         (long long)c.codes, (long long)c.sessions, ms);
+		         "%lld authorization code(s), %lld session(s)%s in %.0f "
+		         "ms", (long long)c.access_tokens,
+		         (long long)c.refresh_tokens, (long long)c.codes,
+		         (long long)c.sessions, throttle, ms);
 	else
 		log_debug("purge: nothing had expired (%.0f ms)", ms);
 }

@@ -320,6 +320,11 @@ static enum store_rc map_error(struct pg_conn *c, const PGresult *r)
 	return STORE_IO;
 }
 
+enum store_rc pg_result_rc(struct pg_conn *c, const PGresult *r)
+{
+	return map_error(c, r);
+}
+
 static bool is_retryable(const PGresult *r)
 {
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;

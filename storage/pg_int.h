@@ -12,6 +12,8 @@
  *   pg_codes.c    authorization codes, sessions, consents
  *   pg_upkeep.c   purge, the test double's reset, backup (pg_dump)
  *   pg_throttle.c failed attempts counted across instances (throttle)
+ *   pg_copy.c     the copy table: whole catalogue tables read in one
+ *                 snapshot or written with COPY in one transaction
  *   pg_store.c    open, close and the ops table
  *
  * Every method is a static function with store_ops' signature in its
@@ -128,6 +130,10 @@ enum store_rc pg_batch(struct store *s, const struct pg_batch_item *items,
 enum store_rc pg_once(struct store *s, const struct pg_stmt *st,
                       const struct pg_params *p, PGresult **res,
                       int *changes, bool idempotent);
+
+/* The store result of a failed command's result r on c (SQLSTATE
+ * mapped as in pg_run), for code that drives libpq itself (pg_copy.c). */
+enum store_rc pg_result_rc(struct pg_conn *c, const PGresult *r);
 
 /* Runs plain SQL text without parameters (migrations, BEGIN). */
 enum store_rc pg_exec_sql(struct pg_conn *c, const char *sql, char *err,
@@ -254,6 +260,9 @@ extern const struct pg_upkeep_ops {
 	enum store_rc (*backup)(struct store *, const char *, bool,
 	                        struct store_backup_info *, char *, size_t);
 } pg_upkeep_ops;
+
+/* The copy table (pg_copy.c); its methods need no adapting. */
+extern const struct store_copy_methods pg_copy_methods;
 
 /* The throttle table (pg_throttle.c); its methods need no adapting. */
 extern const struct store_throttle_methods pg_throttle_methods;

@@ -56,6 +56,7 @@ static const struct store_ops pg_ops = {
 	.token = &pg_token, .refresh = &pg_refresh, .code = &pg_code,
 	.session = &pg_session, .consent = &pg_consent, .upkeep = &pg_upkeep,
 	.test = &pg_test, .throttle = &pg_throttle_methods,
+	.copy = &pg_copy_methods,
 };
 
 /* store.h's issue takes a completion; on PostgreSQL the batch is sent and

@@ -1,7 +1,7 @@
 /*
  * pg_upkeep.c: housekeeping on PostgreSQL (map: pg_int.h): store_purge's
- * batches, the older purge of expired codes and sessions, the test
- * double's reset, and backup, which on PostgreSQL is pg_dump's job.
+ * batches (token records, codes, sessions and stale throttle rows), the
+ * test double's reset, and backup, which on PostgreSQL is pg_dump's job.
  *
  * Purging is safe when several instances run it at once: every DELETE
  * re-checks its condition, so a row goes once and the counts of the
@@ -44,6 +44,21 @@ static const struct pg_stmt st_purge_session_batch = {
 	"purge_session_batch",
 	"DELETE FROM sessions WHERE session_hash IN (SELECT session_hash FROM "
 	"sessions WHERE expires_at <= $1::bigint LIMIT $2::integer)"};
+
+/* Throttle rows whose counts can no longer matter: their window began
+ * STORE_THROTTLE_WINDOW_MAX or more before $1 (the longest window any
+ * setting allows, so whichever the server runs with has ended; 0: none
+ * began) and no reservation is unexpired at $1 (a ticket's expiry is its
+ * bits above 28, as lk_throttle_live reads them). A row that gains a
+ * failure or a reservation meanwhile is checked again by the DELETE and
+ * stays. */
+static const struct pg_stmt st_purge_throttle_batch = {
+	"purge_throttle_batch",
+	"DELETE FROM throttle WHERE key_hash IN (SELECT key_hash FROM throttle "
+	"t WHERE t.window_start <= $1::bigint AND cardinality("
+	"lk_throttle_live(t.pending, $3::bigint)) = 0 LIMIT $2::integer) "
+	"AND window_start <= $1::bigint AND cardinality(lk_throttle_live("
+	"pending, $3::bigint)) = 0"};
 
 /* ---- the test double's reset --------------------------------------------- */
 
@@ -125,6 +140,25 @@ static enum store_rc purge_families(struct store *s, int64_t now,
 	return r;
 }
 
+static enum store_rc purge_throttle(struct store *s, int64_t now,
+                                    int64_t *count)
+{
+	for (;;) {
+		struct pg_params p = {0};
+		int n = 0;
+		pg_p_int(&p, now - STORE_THROTTLE_WINDOW_MAX);
+		pg_p_int(&p, PURGE_BATCH);
+		pg_p_int(&p, now);
+		enum store_rc r = pg_once(s, &st_purge_throttle_batch, &p, NULL,
+		                          &n, false);
+		if (r != STORE_OK)
+			return r;
+		*count += n;
+		if (n < PURGE_BATCH)
+			return STORE_OK;
+	}
+}
+
 static enum store_rc pg_purge(struct store *s, int64_t now,
                               struct store_purge_counts *out)
 {
@@ -137,6 +171,8 @@ static enum store_rc pg_purge(struct store *s, int64_t now,
 		                  now - STORE_PURGE_CODE_GRACE, &out->codes);
 	if (r == STORE_OK)
 		r = purge_batches(s, &st_purge_session_batch, now, &out->sessions);
+	if (r == STORE_OK)
+		r = purge_throttle(s, now, &out->throttle_keys);
 	return r;
 }
 

@@ -17,6 +17,8 @@
  *   sqlite_upkeep.c   the purge and the backup glue (backup_sqlite.c
  *                     makes the copy)
  *   sqlite_testing.c  the test-double method table
+ *   sqlite_copy.c     the copy table: whole catalogue tables read in one
+ *                     snapshot or written in one transaction (copy.c)
  *
  * Names shared between these files start with sq_; everything else in
  * them is static.
@@ -191,5 +193,6 @@ extern const struct store_session_methods sq_session_methods;
 extern const struct store_consent_methods sq_consent_methods;
 extern const struct store_upkeep_methods sq_upkeep_methods;
 extern const struct store_test_methods sq_test_methods;
+extern const struct store_copy_methods sq_copy_methods;
 
 #endif

@@ -82,6 +82,7 @@ static const struct store_ops sqlite_ops = {
 	.consent = &sq_consent_methods,
 	.upkeep = &sq_upkeep_methods,
 	.test = &sq_test_methods,
+	.copy = &sq_copy_methods,
 };
 
 static int create_private(const char *path, char *err, size_t errlen)

@@ -210,7 +210,16 @@ struct store_purge_counts {
 	int64_t refresh_tokens; /* refresh-token records */
 	int64_t codes;          /* authorization codes */
 	int64_t sessions;       /* browser sessions */
+	int64_t throttle_keys;  /* throttle rows (PostgreSQL) past every
+	                         * window and reservation */
 };
+
+/* The longest failure window a throttle may be given (the settings
+ * login_failure_window and client_auth_failure_window are bounded by
+ * it): the purge deletes a throttle row once this long has passed since
+ * its window began and its reservations have expired, whichever window
+ * the server runs with. */
+#define STORE_THROTTLE_WINDOW_MAX 86400
 
 /* Authorization codes are kept this long past their expiry, so a replay
  * that comes late still finds the family to revoke (RFC 6749 section
@@ -470,13 +479,87 @@ struct store_test_methods {
 	enum store_rc (*xResetTokens)(struct store *s);
 };
 
+/* ---- copying a whole deployment (latchkey copy) ----------------------------
+ * The tables a copy moves are named once, in storage/copy.c's catalogue
+ * (store_copy_tables): columns, their types, the order of the tables (so
+ * foreign keys hold as rows arrive) and of the rows. A backend only reads
+ * and writes rows of a catalogue table as typed values; store_copy drives
+ * both sides, so the CLI never learns which backends run. */
+enum store_col_type { STORE_COL_INT, STORE_COL_TEXT };
+
+struct store_copy_column {
+	const char *name;
+	enum store_col_type type;
+};
+
+/* Columns of one catalogue table at most (a backend's row buffer). */
+#define STORE_COPY_MAX_COLS 32
+
+struct store_copy_table {
+	const char *name;
+	const struct store_copy_column *cols;
+	int ncols; /* at most STORE_COPY_MAX_COLS */
+	/* ORDER BY of the read; NULL: the backend's insertion order (SQLite's
+	 * rowid, PostgreSQL's identity column seq), which the writes keep. */
+	const char *order_by;
+};
+
+/* A value of a column: SQL NULL, or of the column's type. */
+struct store_value {
+	bool null;
+	int64_t i;        /* STORE_COL_INT */
+	const char *text; /* STORE_COL_TEXT; borrowed for the callback */
+};
+
+/* Gets a row (t->ncols values) of a read; non-zero stops the read. */
+typedef int (*store_row_cb)(const struct store_value *row, void *arg);
+
+/* One side of a copy: a read snapshot or a write transaction. Each
+ * backend embeds it as the first member of its own. */
+struct store_copy {
+	struct store *s;
+	bool write;
+	/* The first line of the database's own message about the last
+	 * failure, or "": store_copy adds it to its message. */
+	char why[256];
+};
+
+struct store_copy_methods {
+	/* Opens one consistent read snapshot (write false) or one write
+	 * transaction (write true) on a connection of its own; err says why
+	 * not. Closed by xEnd in every case. */
+	enum store_rc (*xBegin)(struct store *s, bool write,
+	                        struct store_copy **out, char *err,
+	                        size_t errlen);
+	/* Rows of t in the snapshot or transaction. */
+	enum store_rc (*xCount)(struct store_copy *c,
+	                        const struct store_copy_table *t, int64_t *n);
+	/* Streams t's rows in t's order (a read snapshot only). */
+	enum store_rc (*xRead)(struct store_copy *c,
+	                       const struct store_copy_table *t, store_row_cb cb,
+	                       void *arg);
+	/* Writes rows into t, in the order given, in batches: xWriteStart,
+	 * xWriteRow per row, xWriteEnd (a write transaction only). */
+	enum store_rc (*xWriteStart)(struct store_copy *c,
+	                             const struct store_copy_table *t);
+	enum store_rc (*xWriteRow)(struct store_copy *c,
+	                           const struct store_value *row);
+	enum store_rc (*xWriteEnd)(struct store_copy *c);
+	/* Commits (commit, on a write transaction) or rolls back, and frees
+	 * c; err says why a commit failed. */
+	enum store_rc (*xEnd)(struct store_copy *c, bool commit, char *err,
+	                      size_t errlen);
+};
+
 /* Grows with the interface. 1 to 6: one flat table, grown by appending.
  * 7: the methods grouped by entity, xIssue with a completion,
  * xPurgeExpired folded into xPurge, the test-only methods in struct
  * store_test_methods. 8: xReplaceCurrent for keys, and the throttle
- * table (NULL: none). 9: xTokenAdd and xSessionRemove gone (only tests
- * called them). */
-#define STORE_OPS_VERSION 9
+ * table (NULL: none). 9: the copy table (latchkey copy reads and writes
+ * whole tables through it, so it works between any two backends), and
+ * store_purge_counts.throttle_keys. 10: xTokenAdd and xSessionRemove
+ * gone (only tests called them). */
+#define STORE_OPS_VERSION 10
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */
@@ -493,6 +576,7 @@ struct store_ops {
 	const struct store_upkeep_methods *upkeep;
 	const struct store_test_methods *test; /* NULL: none */
 	const struct store_throttle_methods *throttle; /* NULL: none */
+	const struct store_copy_methods *copy;
 };
 
 /* Each backend embeds this as its first member. */
@@ -629,7 +713,10 @@ enum store_rc store_sessions_end_user(struct store *s, const char *user_id,
  *    tokens stay, however old, so presenting any of them again is still
  *    seen as reuse and revokes the family (RFC 9700 section 4.14.2);
  *  - authorization codes expired more than STORE_PURGE_CODE_GRACE ago;
- *  - sessions that have expired.
+ *  - sessions that have expired;
+ *  - throttle rows (a backend with a throttle table) whose failure
+ *    window began STORE_THROTTLE_WINDOW_MAX or more ago (or never) and
+ *    whose reservations have all expired at now.
  * Works in batches of short write transactions, so requests are held up
  * for one batch at most. Safe to run while the server runs, and again. */
 enum store_rc store_purge(struct store *s, int64_t now,
@@ -646,6 +733,30 @@ enum store_rc store_purge(struct store *s, int64_t now,
 enum store_rc store_backup(struct store *s, const char *dest, bool replace,
                            struct store_backup_info *out, char *err,
                            size_t errlen);
+
+/* The catalogue of a copy (storage/copy.c): the tables it moves, in an
+ * order in which foreign keys hold, and the tables it leaves out on
+ * purpose, each with why. */
+extern const struct store_copy_table store_copy_tables[];
+extern const size_t store_copy_ntables;
+struct store_copy_exclusion {
+	const char *table;  /* a table, or "table.column" */
+	const char *reason;
+};
+extern const struct store_copy_exclusion store_copy_excluded[];
+extern const size_t store_copy_nexcluded;
+
+/* Copies every catalogue table of from into to: from is read in one
+ * snapshot, to is written in one transaction that commits only when it
+ * held no row in any catalogue table before and holds as many rows of
+ * each as from did. Both must be at this binary's schema version (migrate
+ * to first). counts[i] receives the rows of store_copy_tables[i]. Stored
+ * hashes are copied as they are. STORE_CONFLICT: to was not empty;
+ * STORE_SCHEMA_NEWER: either was migrated further than this binary;
+ * else the failing side's result; err says which table and why, and
+ * nothing was written to to. */
+enum store_rc store_copy(struct store *from, struct store *to,
+                         int64_t *counts, char *err, size_t errlen);
 
 /* The test-double table (struct store_test_methods); STORE_INVALID when
  * the backend has none. */

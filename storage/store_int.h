@@ -24,6 +24,11 @@ enum store_rc store_sqlite_backup(sqlite3 *src, const char *dest,
                                   bool replace, struct store_backup_info *out,
                                   char *err, size_t errlen);
 
+/* copy.c: "a, b, c" of t's columns into buf (truncated to len), for the
+ * backends' copy SQL. */
+void store_copy_col_list(const struct store_copy_table *t, char *buf,
+                         size_t len);
+
 /* For tests: PRAGMA synchronous of the calling thread's connection (1
  * NORMAL, 2 FULL), or -1. */
 int store_sqlite_synchronous(struct store *s);

@@ -50,6 +50,8 @@ SQLITE_ONLY = {
     "test_backup.": "latchkey backup copies the SQLite file "
                     "(PostgreSQL has pg_dump)",
     "test_crash.": "kill -9 under load, then the SQLite file's integrity",
+    "test_copy.": "picks both backends itself (SQLite to PostgreSQL and "
+                  "back, the schema of each)",
     "test_disk_faults.": "disk full, read-only and size limits on the file",
     "test_test_double.": "the test double (--ephemeral) stays SQLite",
     "test_make_run.": "make run is the embedded SQLite default",
