@@ -87,8 +87,9 @@ class Load:
         last = self.issued[n]
         i = n
         while not self.stopping.is_set():
+            # Every instance gets every kind of request.
             s = self.servers[i % len(self.servers)]
-            op = self.OPS[i % len(self.OPS)]
+            op = self.OPS[i // len(self.servers) % len(self.OPS)]
             i += 1
             t0 = time.monotonic()
             try:
