@@ -421,9 +421,10 @@ class MultiInstanceTest(LatchkeyTestCase):
         self.db = c.uri
         self.register()
         ss = self.instances()
-        recovered, answers, tokens = lk_outage.restart_under_load(
+        recovered, answers, tokens, in_doubt = lk_outage.restart_under_load(
             self, ss, c, self.svc, self.app, self.api)
-        print(f"\nthree instances: {answers} answers, {tokens} tokens; "
+        print(f"\nthree instances: {answers} answers, {tokens} tokens, "
+              f"{in_doubt} in-doubt refresh(es); "
               "serving again after PostgreSQL's start: " + ", ".join(
                   f"{recovered[i]:.2f} s" for i in sorted(recovered)))
 

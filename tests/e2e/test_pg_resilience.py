@@ -73,10 +73,11 @@ class PostgresTestCase(LatchkeyTestCase):
 class RestartTest(PostgresTestCase):
     def test_restart_under_load(self):
         s = self.start("--threads", "8")
-        recovered, answers, tokens = lk_outage.restart_under_load(
+        recovered, answers, tokens, in_doubt = lk_outage.restart_under_load(
             self, [s], self.cluster, self.svc, self.app, self.api)
         print(f"\none instance: {answers} answers, {tokens} tokens, "
-              f"serving again {recovered[0]:.2f} s after PostgreSQL's start")
+              f"{in_doubt} in-doubt refresh(es), serving again "
+              f"{recovered[0]:.2f} s after PostgreSQL's start")
         log = s.log_text()
         # Logged once when it went and once when it came back, not per
         # request.
