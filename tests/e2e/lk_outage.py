@@ -2,8 +2,9 @@
 database"), shared by test_pg_resilience.py (one instance, run in the
 release and the ASan builds) and test_multi_instance.py (three).
 
-Owns the load (threads sending client_credentials, refresh and
-introspection requests round-robin over the instances, each thread with
+Owns the load (threads sending client_credentials, refresh,
+introspection and /resource requests round-robin over the instances
+(every instance gets every kind), each thread with
 a refresh-token chain of its own, every answer recorded with its time)
 and restart_under_load(), which stops the test's private cluster under
 that load, checks what a client sees while it is down, starts it again
@@ -39,7 +40,7 @@ class Load:
     client_credentials client, app a password + refresh_token client (the
     user is dave), api a client that may introspect."""
 
-    OPS = ("cc", "refresh", "introspect")
+    OPS = ("cc", "refresh", "introspect", "resource")
 
     def __init__(self, case, servers, svc, app, api, threads=6):
         self.case = case
@@ -94,6 +95,9 @@ class Load:
         if op == "refresh":
             return s.token({"grant_type": "refresh_token",
                             "refresh_token": chain[-1]}, auth=self.app)
+        if op == "resource":
+            return s.request("GET", "/resource", headers={
+                "Authorization": "Bearer " + last})
         return s.request("POST", "/introspect",
                          body="token=" + last, headers={
                              "Content-Type":
@@ -143,7 +147,7 @@ class Load:
                 with self.lock:
                     self.issued.append((last, c if op == "refresh"
                                         else None))
-            elif body.get("active") is not True:
+            elif op == "introspect" and body.get("active") is not True:
                 self._note(t0, "inactive", s, 200, r.body, {})
 
     def _note(self, t0, op, s, status, body, headers):
