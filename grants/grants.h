@@ -126,6 +126,7 @@ struct authz_request {
 
 enum authz_outcome {
 	AUTHZ_ERROR_PAGE, /* tell the user (400); never redirect */
+	AUTHZ_UNAVAILABLE_PAGE, /* the same, 503: the database is away */
 	AUTHZ_REDIRECT,   /* to redirect: a code or an error for the client */
 	AUTHZ_LOGIN,      /* show the login page */
 	AUTHZ_CONSENT,    /* show the consent page */

@@ -15,8 +15,8 @@ What is asserted (docs/scale-out.md, "Losing the database"):
 - every answer is 200 or 503 temporarily_unavailable with Retry-After
   and an RFC 6749 JSON error body: no other 5xx, no dropped connection;
 - while the database is down, every request that needs it gets that 503,
-  /healthz is 503 temporarily_unavailable and /readyz 503 with
-  Retry-After;
+  /healthz is 503 temporarily_unavailable, /readyz 503 with Retry-After,
+  and /authorize's page 503 with Retry-After;
 - once PostgreSQL answers again, every instance serves each kind of
   request within RECOVERY_BOUND seconds, without a restart;
 - afterwards every access token answered 200 introspects active, every
@@ -212,6 +212,14 @@ def restart_under_load(case, servers, cluster, svc, app, api):
             r = s.request("GET", "/healthz")
             case.assertEqual(r.status, 503, r.body)
             case.assertEqual(r.json()["error"], "temporarily_unavailable")
+            # /authorize cannot check the redirect_uri without the
+            # client: a page for the user, 503 with Retry-After.
+            r = s.request("GET", "/authorize?response_type=code&client_id="
+                          + svc[0])
+            case.assertEqual(r.status, 503, r.body)
+            case.assertEqual(r.headers.get("retry-after"), "1")
+            case.assertTrue(r.headers["content-type"].startswith(
+                "text/html"), r.headers)
         time.sleep(max(0.0, t_down + DOWN_FOR - time.monotonic()))
         t_start = time.monotonic()
         cluster.start()
