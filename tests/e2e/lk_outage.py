@@ -23,8 +23,11 @@ What is asserted (docs/scale-out.md, "Losing the database"):
   chain's last refresh token refreshes, and the servers still run.
 """
 import http.client
+import json
 import threading
 import time
+
+from lk_harness import basic
 
 # docs/scale-out.md promises recovery at the first request after
 # PostgreSQL accepts connections again (a dead pooled connection is
@@ -58,8 +61,9 @@ class Load:
                         for n in range(threads)]
 
     def login(self, s):
-        """A new chain (a password grant on s, tried again after a 503);
-        its index, or None (the answer recorded) when it failed."""
+        """A new chain (a password grant on s, tried again after a 503):
+        (its index, the access token), or None (the answer recorded) when
+        it failed."""
         while True:
             t0 = time.monotonic()
             r = s.token({"grant_type": "password", "username": "dave",
@@ -74,7 +78,7 @@ class Load:
             self.chains.append([r.json()["refresh_token"]])
             self.issued.append((r.json()["access_token"],
                                 len(self.chains) - 1))
-            return len(self.chains) - 1
+            return len(self.chains) - 1, r.json()["access_token"]
 
     def start(self):
         self.first = [self.login(self.servers[n % len(self.servers)])
@@ -102,12 +106,11 @@ class Load:
                          body="token=" + last, headers={
                              "Content-Type":
                              "application/x-www-form-urlencoded",
-                             "Authorization": _basic(self.api)})
+                             "Authorization": basic(*self.api)})
 
     def _run(self, n):
-        c = self.first[n]
+        c, last = self.first[n]
         chain = self.chains[c]
-        last = self.issued[c][0]
         last_refresh = None  # the record of this chain's last refresh
         i = n
         while not self.stopping.is_set():
@@ -129,9 +132,10 @@ class Load:
                 # The chain is gone; log in again, as a client would.
                 with self.lock:
                     self.retried_into_reuse.append((last_refresh, rec, c))
-                c = self.login(s)
-                if c is None:
+                got = self.login(s)
+                if got is None:
                     return
+                c, last = got
                 chain = self.chains[c]
                 last_refresh = None
                 continue
@@ -160,11 +164,6 @@ class Load:
     def count(self, pred):
         with self.lock:
             return sum(1 for r in self.records if pred(r))
-
-
-def _basic(auth):
-    from lk_harness import basic
-    return basic(*auth)
 
 
 def _wait_for(case, cond, limit, what):
@@ -312,5 +311,4 @@ class _Rec:
         self.status, self.body, self.headers = rec[4], rec[5], rec[6]
 
     def json(self):
-        import json
         return json.loads(self.body)
