@@ -62,6 +62,9 @@ static const struct setting settings[] = {
 	{"db_connect_timeout", S_INT, OFF(db_connect_timeout), "5", 1, 3600,
 	 NULL, "PostgreSQL: seconds to wait for a connection (to the server, "
 	 "or a free one of the pool)"},
+	{"db_startup_timeout", S_INT, OFF(db_startup_timeout), "60", 0, 86400,
+	 NULL, "PostgreSQL: seconds latchkeyd waits at start for a database "
+	 "that cannot be reached yet, retrying; 0: fail at once"},
 	{"db_statement_timeout", S_INT, OFF(db_statement_timeout), "10", 0,
 	 86400, NULL, "PostgreSQL: seconds one statement may run before the "
 	 "server cancels it; 0: no limit"},

@@ -21,6 +21,7 @@ struct lk_config {
 	char *durability;      /* normal | full */
 	long db_pool_size;     /* PostgreSQL connections per process */
 	long db_connect_timeout;   /* seconds */
+	long db_startup_timeout;   /* seconds; 0: do not wait */
 	long db_statement_timeout; /* seconds; 0: none */
 	long purge_interval;   /* seconds; 0: never */
 	long access_token_ttl; /* seconds */

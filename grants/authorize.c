@@ -180,9 +180,13 @@ static bool check_client_and_uri(struct authz *a)
 		return false;
 	}
 	if (rc != STORE_OK) {
+		/* The redirect_uri cannot be checked without the client, so
+		 * not the redirect of RFC 6749 section 4.1.2.1: a page, with
+		 * the status a retry can fix. */
 		log_errx("client lookup: %s", store_rc_str(rc));
 		error_page(a, "The server is temporarily unable to handle the "
 		           "request. Try again shortly.");
+		a->out->outcome = AUTHZ_UNAVAILABLE_PAGE;
 		return false;
 	}
 	a->out->client_id = xstrdup(a->cl.client_id);

@@ -126,6 +126,7 @@ struct authz_request {
 
 enum authz_outcome {
 	AUTHZ_ERROR_PAGE, /* tell the user (400); never redirect */
+	AUTHZ_UNAVAILABLE_PAGE, /* the same, 503: the database is away */
 	AUTHZ_REDIRECT,   /* to redirect: a code or an error for the client */
 	AUTHZ_LOGIN,      /* show the login page */
 	AUTHZ_CONSENT,    /* show the consent page */
@@ -178,9 +179,11 @@ struct oauth_result grants_introspect(struct grants *g,
 void grants_forget_failures(struct grants *g);
 
 /* What a resource server learns of a Bearer access token (RFC 6750): the
- * same as introspection, for access tokens only, without a client. */
-void grants_check_bearer(struct grants *g, const char *token,
-                         struct introspection *out);
+ * same as introspection, for access tokens only, without a client.
+ * OAUTH_TEMPORARILY_UNAVAILABLE (out inactive) when the database could
+ * not be asked: a live token is never reported inactive for that. */
+struct oauth_result grants_check_bearer(struct grants *g, const char *token,
+                                        struct introspection *out);
 
 /* Revokes a token issued to the authenticated client; a refresh token
  * takes its whole family (refresh and access tokens) with it. An unknown, invalid

@@ -51,14 +51,26 @@ static bool refresh_live(const struct store_refresh *rt)
 	       rt->expires_at > clock_now();
 }
 
-static void introspect_refresh(struct grants *g, const char *token,
-                               struct introspection *out)
+/* A lookup's failure other than "not found" (the database down or busy)
+ * is the caller's 503: a live token must never read as inactive because
+ * the database could not be asked, or a resource server would drop a
+ * session that is still good. */
+static struct oauth_result lookup_failed(enum store_rc rc)
+{
+	return rc == STORE_NOT_FOUND
+	           ? OAUTH_RESULT_OK
+	           : oauth_from_store(rc, "token lookup", OAUTH_RESULT_OK);
+}
+
+static struct oauth_result introspect_refresh(struct grants *g,
+                                              const char *token,
+                                              struct introspection *out)
 {
 	char hash[2 * SHA256_LEN + 1];
 	struct store_refresh rt = {0};
 	token_hash(token, hash);
-	if (store_refresh_get(g->store, hash, &rt) == STORE_OK &&
-	    refresh_live(&rt)) {
+	enum store_rc rc = store_refresh_get(g->store, hash, &rt);
+	if (rc == STORE_OK && refresh_live(&rt)) {
 		out->active = true;
 		out->client_id = rt.client_id;
 		out->sub = rt.subject;
@@ -71,17 +83,20 @@ static void introspect_refresh(struct grants *g, const char *token,
 		rt.client_id = rt.subject = rt.scope = rt.username = NULL;
 	}
 	store_refresh_clear(&rt);
+	return lookup_failed(rc);
 }
 
-static void introspect_access(struct grants *g, const struct at_claims_read *c,
-                              struct introspection *out)
+static struct oauth_result introspect_access(struct grants *g,
+                                             const struct at_claims_read *c,
+                                             struct introspection *out)
 {
 	struct store_token rec = {0};
 	struct store_user u = {0};
-	if (store_token_get(g->store, c->jti, &rec) != STORE_OK ||
-	    rec.revoked_at != 0 || rec.expires_at <= clock_now()) {
+	enum store_rc rc = store_token_get(g->store, c->jti, &rec);
+	if (rc != STORE_OK || rec.revoked_at != 0 ||
+	    rec.expires_at <= clock_now()) {
 		store_token_clear(&rec);
-		return;
+		return lookup_failed(rc);
 	}
 	out->active = true;
 	out->client_id = rec.client_id;
@@ -94,14 +109,20 @@ static void introspect_access(struct grants *g, const struct at_claims_read *c,
 	out->iss = xstrdup(c->iss);
 	out->aud = xstrdup(c->aud);
 	/* A subject that is a user id names a user (RFC 7662 "username"). */
-	if (strcmp(rec.subject, rec.client_id) != 0 &&
-	    store_user_get_by_id(g->store, rec.subject, &u) == STORE_OK) {
+	rc = strcmp(rec.subject, rec.client_id) != 0
+	         ? store_user_get_by_id(g->store, rec.subject, &u)
+	         : STORE_NOT_FOUND;
+	if (rc == STORE_OK) {
 		out->username = u.username;
 		u.username = NULL;
 	}
 	store_user_clear(&u);
 	rec.client_id = rec.subject = rec.scope = rec.jti = NULL;
 	store_token_clear(&rec);
+	struct oauth_result r = lookup_failed(rc);
+	if (r.err != OAUTH_OK)
+		introspection_clear(out); /* not half an answer */
+	return r;
 }
 
 struct oauth_result grants_introspect(struct grants *g,
@@ -131,19 +152,19 @@ struct oauth_result grants_introspect(struct grants *g,
 	 * refresh token is base64url, without dots. The hint is not needed to
 	 * tell them apart. */
 	if (strchr(rq->token, '.') != NULL)
-		grants_check_bearer(g, rq->token, out);
-	else
-		introspect_refresh(g, rq->token, out);
-	return OAUTH_RESULT_OK;
+		return grants_check_bearer(g, rq->token, out);
+	return introspect_refresh(g, rq->token, out);
 }
 
-void grants_check_bearer(struct grants *g, const char *token,
-                         struct introspection *out)
+struct oauth_result grants_check_bearer(struct grants *g, const char *token,
+                                        struct introspection *out)
 {
 	struct at_claims_read claims;
+	struct oauth_result r = OAUTH_RESULT_OK;
 	memset(out, 0, sizeof(*out));
 	if (token_verify(g, token, &claims) == 0) {
-		introspect_access(g, &claims, out);
+		r = introspect_access(g, &claims, out);
 		at_claims_read_clear(&claims);
 	}
+	return r;
 }

@@ -67,6 +67,15 @@ static void issue_recorded(enum store_rc rc, void *arg)
 		                  : "the refresh token was already used");
 		return;
 	}
+	if (rc == STORE_CONFLICT) {
+		/* Nothing else was checked, so a foreign key failed: the
+		 * client was removed (latchkey client remove, perhaps on
+		 * another instance) after it authenticated. It is unknown
+		 * now: the answer of an unknown client (RFC 6749 section
+		 * 5.2), not a server error. */
+		k->r = OAUTH_FAIL(OAUTH_INVALID_CLIENT, NULL);
+		return;
+	}
 	/* Never hand out a token we could not record. */
 	k->r = oauth_from_store(rc, "recording issued tokens", OAUTH_FAIL(
 	                        OAUTH_SERVER_ERROR, NULL));

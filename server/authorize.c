@@ -160,9 +160,12 @@ static void cookie_add(struct cookies *c, struct srv *s, enum cookie which,
 static enum MHD_Result send_page(struct srv_req *rq, int status, char *html,
                                  struct cookies *c)
 {
-	struct hdr h[3] = {{NULL, NULL}};
+	struct hdr h[4] = {{NULL, NULL}};
+	size_t n = 0;
 	for (size_t i = 0; i < c->n; i++)
-		h[i] = (struct hdr){MHD_HTTP_HEADER_SET_COOKIE, c->v[i]};
+		h[n++] = (struct hdr){MHD_HTTP_HEADER_SET_COOKIE, c->v[i]};
+	if (status == 503)
+		h[n++] = (struct hdr){"Retry-After", "1"};
 	enum MHD_Result r = respond_html(rq, status, html, h);
 	for (size_t i = 0; i < c->n; i++)
 		crypto_free_str(c->v[i]);
@@ -197,6 +200,9 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
 	case AUTHZ_ERROR_PAGE:
 		rq->error = "invalid_request";
 		return send_page(rq, 400, page_error(out->message), &c);
+	case AUTHZ_UNAVAILABLE_PAGE:
+		rq->error = "temporarily_unavailable";
+		return send_page(rq, 503, page_error(out->message), &c);
 	case AUTHZ_REDIRECT: {
 		struct hdr h[3] = {{NULL, NULL}};
 		for (size_t i = 0; i < c.n; i++)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -101,6 +102,71 @@ static void ephemeral_remove(const char *dir)
 		unlink(path);
 	}
 	rmdir(dir);
+}
+
+/* Longest pause between two attempts to reach the database at start. */
+#define DB_RETRY_MAX_PAUSE_S 5
+
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Opens and migrates the store into *st. Started together with its
+ * database (systemd, Kubernetes, docker-compose), latchkeyd may come up
+ * first: on PostgreSQL a database that cannot be reached yet
+ * (STORE_UNAVAILABLE: refused, no socket, timeout, starting up) is tried
+ * again after 1, 2, 4, then every 5 s, one log line per attempt, until
+ * wait_s seconds have passed. What waiting cannot fix (a bad URI,
+ * authentication, no such database, a newer or edited schema) and SQLite
+ * fail at once. SIGINT or SIGTERM (in sigs, blocked) during a pause ends
+ * the wait with *sig set. Returns 0, or -1 with the cause logged. */
+static int open_store(const char *db, const char *shown,
+                      const struct store_options *so, long wait_s,
+                      const sigset_t *sigs, struct store **st, int *applied,
+                      int *schema, int *sig)
+{
+	char err[512];
+	long long deadline = monotonic_ms() + wait_s * 1000;
+	int pause_s = 1;
+	for (;;) {
+		enum store_rc rc = store_open_with(db, so, st, err, sizeof(err));
+		if (rc == STORE_OK &&
+		    (rc = store_migrate(*st, applied, schema, err,
+		                        sizeof(err))) != STORE_OK) {
+			store_close(*st);
+			*st = NULL;
+		}
+		if (rc == STORE_OK)
+			return 0;
+		long long left = deadline - monotonic_ms();
+		if (rc != STORE_UNAVAILABLE || !store_target_is_pg(db) ||
+		    wait_s == 0) {
+			log_errx("database %s: %s", shown, err);
+			return -1;
+		}
+		if (left <= 0) {
+			log_errx("database %s: still unavailable after %ld s "
+			         "(db_startup_timeout): %s", shown, wait_s, err);
+			return -1;
+		}
+		long long ms = left < pause_s * 1000LL ? left : pause_s * 1000LL;
+		log_warnx("database %s unavailable: %s; retrying in %lld s",
+		          shown, err, (ms + 999) / 1000);
+		struct timespec ts = {(time_t)(ms / 1000),
+		                      (long)(ms % 1000) * 1000000L};
+		int got = sigtimedwait(sigs, NULL, &ts);
+		if (got > 0) {
+			*sig = got;
+			log_info("signal %d: shutting down while waiting for the "
+			         "database", got);
+			return -1;
+		}
+		pause_s = pause_s * 2 > DB_RETRY_MAX_PAUSE_S ? DB_RETRY_MAX_PAUSE_S
+		                                           : pause_s * 2;
+	}
 }
 
 static int wait_for_signal(void)
@@ -195,9 +261,12 @@ int main(int argc, char **argv)
 	/* The db value may be a URI with a password: only this is shown. */
 	char shown[512];
 	store_target_redact(db, shown, sizeof(shown));
-	if (store_open_with(db, &so, &st, err, sizeof(err)) != STORE_OK ||
-	    store_migrate(st, &applied, &schema, err, sizeof(err)) != STORE_OK) {
-		log_errx("database %s: %s", shown, err);
+	int early_sig = 0;
+	if (open_store(db, shown, &so, cfg.db_startup_timeout, &set, &st,
+	               &applied, &schema, &early_sig) != 0) {
+		/* Stopped while waiting: a shutdown as asked, not a failure. */
+		if (early_sig != 0)
+			rc = 0;
 		goto out;
 	}
 	if (applied > 0 && !cfg.ephemeral)

@@ -7,6 +7,7 @@
  *   malformed Authorization  400, ... error="invalid_request"
  *   expired, revoked, bad    401, ... error="invalid_token"
  *   ?scope= not all held     403, ... error="insufficient_scope", scope="..."
+ *   the database unavailable 503 temporarily_unavailable, Retry-After
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@
 #include "strutil.h"
 
 #define REALM "Bearer realm=\"latchkey\""
+
+static const struct hdr no_store[] = {H_NO_STORE, {NULL, NULL}};
 
 static enum MHD_Result refuse(struct srv_req *rq, int status,
                               const char *error, const char *description,
@@ -111,9 +114,12 @@ enum MHD_Result h_resource(struct srv_req *rq)
 
 	struct introspection in;
 	enum MHD_Result r;
-	grants_check_bearer(rq->srv->grants, token, &in);
+	struct oauth_result lookup = grants_check_bearer(rq->srv->grants,
+	                                                 token, &in);
 	crypto_free_str(token);
-	if (!in.active)
+	if (lookup.err != OAUTH_OK)
+		r = respond_error(rq, lookup, no_store); /* 503, Retry-After */
+	else if (!in.active)
 		r = refuse(rq, 401, "invalid_token", "the access token is "
 		           "expired, revoked or not valid", NULL);
 	else if (need != NULL && !holds(in.scope ? in.scope : "", need))

@@ -59,8 +59,48 @@ static void quiet_notice(void *arg, const char *msg)
 	(void)msg;
 }
 
-struct pg_conn *pg_conn_open(struct pg_store *s, char *err, size_t errlen)
+/* Failures to connect that waiting cannot fix: the server answered, and
+ * refused who we are or what we asked for. Anything else (refused, no
+ * socket yet, timeout, "the database system is starting up" or "is
+ * shutting down", too many clients, a host name not resolvable yet) may
+ * pass once the server is up. libpq gives no SQLSTATE for a failed
+ * connection, so its message is read: libpq's own texts (we never call
+ * setlocale, so they are English) and the server's, which are English
+ * unless the server's lc_messages says otherwise. A server speaking
+ * another language makes these look transient: a start-up then waits out
+ * db_startup_timeout and fails with the server's message, rather than at
+ * once. */
+static const char *const permanent_failures[] = {
+	"authentication failed",  /* password, peer, ident, SCRAM, cert */
+	"no password supplied",   /* fe_sendauth: the server asked for one */
+	"does not exist",         /* the database or the role */
+	"no pg_hba.conf entry",   /* the server refuses this client */
+	"not permitted to log in",
+	"permission denied",      /* CONNECT privilege on the database */
+	"does not support SSL",   /* sslmode=require on a server without */
+	"certificate",            /* verify-ca, verify-full */
+	"invalid",                /* an option libpq or the server refused */
+	"unsupported",
+};
+
+/* STORE_INVALID for a connection failure in permanent_failures, else
+ * STORE_UNAVAILABLE. */
+static enum store_rc classify_failure(PGconn *db)
 {
+	if (PQconnectionNeedsPassword(db))
+		return STORE_INVALID;
+	const char *msg = PQerrorMessage(db);
+	for (size_t i = 0; i < sizeof(permanent_failures) /
+	                           sizeof(permanent_failures[0]); i++)
+		if (strstr(msg, permanent_failures[i]) != NULL)
+			return STORE_INVALID;
+	return STORE_UNAVAILABLE;
+}
+
+struct pg_conn *pg_conn_open(struct pg_store *s, enum store_rc *why,
+                             char *err, size_t errlen)
+{
+	*why = STORE_UNAVAILABLE;
 	char timeout[16];
 	snprintf(timeout, sizeof(timeout), "%d", s->connect_timeout);
 	/* expand_dbname: the URI (or key=value string) in dbname sets the
@@ -74,6 +114,7 @@ struct pg_conn *pg_conn_open(struct pg_store *s, char *err, size_t errlen)
 		return NULL;
 	}
 	if (PQstatus(db) != CONNECTION_OK) {
+		*why = classify_failure(db);
 		copy_msg(err, errlen, "cannot connect to PostgreSQL",
 		         PQerrorMessage(db));
 		PQfinish(db);
@@ -164,7 +205,9 @@ struct pg_conn *pg_acquire(struct pg_store *s, enum store_rc *rc)
 			s->open++;
 			pthread_mutex_unlock(&s->mu);
 			char err[256];
-			struct pg_conn *c = pg_conn_open(s, err, sizeof(err));
+			enum store_rc why; /* a running server: all 503 */
+			struct pg_conn *c = pg_conn_open(s, &why, err,
+			                                 sizeof(err));
 			if (c != NULL) {
 				note_available();
 				return c;

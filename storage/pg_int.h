@@ -60,8 +60,12 @@ struct pg_store {
 };
 
 /* Opens a connection for the store (statement timeout set); NULL with err
- * filled (no password in it) when the server cannot be reached. */
-struct pg_conn *pg_conn_open(struct pg_store *s, char *err, size_t errlen);
+ * filled (no password in it) when it fails, and *why STORE_UNAVAILABLE
+ * when waiting may help (the server is down, starting, unreachable) or
+ * STORE_INVALID when it cannot (authentication failed, no such database
+ * or role, refused by pg_hba.conf, SSL). */
+struct pg_conn *pg_conn_open(struct pg_store *s, enum store_rc *why,
+                             char *err, size_t errlen);
 void pg_conn_close(struct pg_conn *c);
 
 /* Lends a connection: an idle one, else a new one while the pool has

@@ -159,11 +159,12 @@ enum store_rc store_pg_open(const char *uri, const struct store_options *o,
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	char msg[256] = "";
-	struct pg_conn *c = pg_conn_open(s, msg, sizeof(msg));
+	enum store_rc why = STORE_UNAVAILABLE;
+	struct pg_conn *c = pg_conn_open(s, &why, msg, sizeof(msg));
 	if (c == NULL) {
 		snprintf(err, errlen, "%s", msg);
 		pg_close(&s->base);
-		return STORE_UNAVAILABLE;
+		return why;
 	}
 	s->open = 1;
 	pg_release(s, c);

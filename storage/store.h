@@ -587,7 +587,9 @@ struct store {
 /* Opens a store. A plain path or "sqlite:PATH" selects SQLite (the file is
  * created with mode 0600 when missing); a postgresql:// or postgres:// URI
  * selects PostgreSQL (STORE_UNAVAILABLE when the server cannot be reached,
- * STORE_INVALID when the URI cannot be read). Free with store_close. */
+ * so that trying again later may work; STORE_INVALID when the URI cannot
+ * be read or the server refused the connection: authentication, no such
+ * database or role). Free with store_close. */
 enum store_rc store_open(const char *target, struct store **out, char *err,
                          size_t errlen);
 

@@ -6,7 +6,10 @@ over the instances exactly one wins, and reuse revokes the family
 everywhere; instances started at once on an empty database make one
 signing key and serve one JWKS; `latchkey key rotate` reaches every
 instance; kill -9 of one instance under load leaves the others serving
-and every token a client received valid.
+and every token a client received valid; a removed client or a rotated
+secret is refused by every instance at once; PostgreSQL restarted under
+load (on a cluster of the test's own) costs 503s while it is down and
+nothing that was answered 200.
 
 PostgreSQL only (several processes on one SQLite file are not a
 deployment Latchkey supports), and run once, in the release build's
@@ -25,8 +28,9 @@ import urllib.parse
 import jwt
 
 import lk_db
+import lk_outage
 from lk_harness import (SANITIZED, LatchkeyTestCase, Server, add_client,
-                        cli, db_query)
+                        cli, db_query, private_cluster)
 
 ISSUER = "http://auth.multi.test"
 CB = "https://app.example/cb"
@@ -79,6 +83,10 @@ class MultiInstanceTest(LatchkeyTestCase):
             self.skipTest("multi-instance tests run once, in the release "
                           "build")
         super().setUp()
+        self.register()
+
+    def register(self):
+        """The clients and the user, on self.db."""
         svc = add_client(self.db, "svc", "--grant", "client_credentials",
                          "--scope", "read")
         app = add_client(self.db, "app", "--grant", "password", "--grant",
@@ -323,6 +331,102 @@ class MultiInstanceTest(LatchkeyTestCase):
                              "verify_signature": False})["jti"],)])
         for s in ss:
             self.assertTrue(self.active(s, live))
+
+    def test_client_removal_and_secret_rotation_everywhere(self):
+        """A client whose verified secret every instance has cached (an
+        Argon2id secret, grants/client_auth.c) is refused by all of them
+        the moment `latchkey client rotate-secret` or `client remove`
+        returns: clients are read from the database on every
+        authentication and the cache is keyed by the stored hash
+        (docs/scale-out.md, "Caches")."""
+        ss = self.instances()
+        chosen = "a-chosen-secret-of-some-length-1"
+        cl = add_client(self.db, "slow", "--grant", "client_credentials",
+                        "--scope", "read", "--secret", chosen)
+        old = (cl["client_id"], chosen)
+        before = []
+        for s in ss:
+            for _ in range(2):  # the second one is served from the cache
+                r = s.token({"grant_type": "client_credentials"}, auth=old)
+                self.assertEqual(r.status, 200, r.body)
+                before.append(r.json()["access_token"])
+
+        rot = json.loads(cli(self.db, "client", "rotate-secret",
+                             old[0], "--json").stdout)
+        new = (old[0], rot["client_secret"])
+        self.assertNotEqual(new[1], chosen)
+        for n, s in enumerate(ss):
+            r = s.token({"grant_type": "client_credentials"}, auth=old)
+            self.assertOAuthError(r, 401, "invalid_client")
+            self.assertIn("www-authenticate", r.headers)
+            r = s.token({"grant_type": "client_credentials"}, auth=new)
+            self.assertEqual(r.status, 200, f"instance {n}: {r.body!r}")
+            before.append(r.json()["access_token"])
+        # Tokens issued before the rotation stay valid (docs/cli.md).
+        for n, tok in enumerate(before):
+            self.assertTrue(self.active(ss[n % 3], tok), n)
+
+        # Removal while the client asks every instance for tokens: no
+        # request sent after `client remove` returned gets a token, and
+        # every token it was given, before or during, is gone everywhere.
+        got, lock, stop = [], threading.Lock(), threading.Event()
+        removed_at = [None]
+
+        def ask(n):
+            i = n
+            while not stop.is_set():
+                t0 = time.monotonic()
+                r = ss[i % 3].token({"grant_type": "client_credentials"},
+                                    auth=new)
+                i += 1
+                with lock:
+                    got.append((t0, r))
+        threads = [threading.Thread(target=ask, args=(n,)) for n in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            self.wait_for(lambda: sum(r.status == 200
+                                      for _, r in list(got)) >= 9)
+            cli(self.db, "client", "remove", old[0])
+            removed_at[0] = time.monotonic()
+            self.wait_for(lambda: sum(t0 > removed_at[0]
+                                      for t0, _ in list(got)) >= 9)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        for t0, r in got:
+            if r.status == 200:
+                self.assertLess(t0, removed_at[0], "a token after removal")
+                before.append(r.json()["access_token"])
+            else:
+                self.assertOAuthError(r, 401, "invalid_client")
+        for n, s in enumerate(ss):
+            for auth in (old, new):
+                r = s.token({"grant_type": "client_credentials"}, auth=auth)
+                self.assertOAuthError(r, 401, "invalid_client")
+            for k, tok in enumerate(before):
+                self.assertFalse(self.active(s, tok), (n, k))
+            self.assertEqual(self.resource(s, before[0]).status, 401)
+
+    def test_postgresql_restart_under_load(self):
+        """PostgreSQL restarted under load spread over three instances
+        (lk_outage.py): 503 temporarily_unavailable with Retry-After while
+        it is down, /healthz and /readyz 503 on each, every instance
+        serving again within lk_outage.RECOVERY_BOUND seconds without a
+        restart, and every token and refresh token answered 200 still
+        valid. On a cluster of the test's own: a restart of the ctest
+        fixture's cluster would fail the tests sharing it."""
+        c = private_cluster(self)
+        self.db = c.uri
+        self.register()
+        ss = self.instances()
+        recovered, answers, tokens, in_doubt = lk_outage.restart_under_load(
+            self, ss, c, self.svc, self.app, self.api)
+        print(f"\nthree instances: {answers} answers, {tokens} tokens, "
+              f"{in_doubt} in-doubt refresh(es); "
+              "serving again after PostgreSQL's start: " + ", ".join(
+                  f"{recovered[i]:.2f} s" for i in sorted(recovered)))
 
     def wait_for(self, cond, limit=120):
         deadline = time.monotonic() + limit

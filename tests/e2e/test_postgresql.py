@@ -96,8 +96,10 @@ class PostgresTest(LatchkeyTestCase):
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("cannot connect", p.stderr)
         self.assertNoPassword(p.stdout, p.stderr)
+        # Without --db-startup-timeout 0 it would wait for the server
+        # (test_pg_resilience.StartupTest).
         with self.assertRaises(AssertionError) as e:
-            Server(self.dir, bad)
+            Server(self.dir, bad, "--db-startup-timeout", "0")
         self.assertIn("u:***@", str(e.exception))
         self.assertNoPassword(str(e.exception))
 

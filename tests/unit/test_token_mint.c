@@ -694,6 +694,29 @@ static char *flip_s(const char *tok, const BIGNUM *n)
  * returns either half at random, so the odds of 400 low ones by chance
  * are 2^-400); the other spelling verifies mathematically but
  * token_verify refuses it. */
+/* A client removed (by the CLI, perhaps on another instance) between its
+ * authentication and the issue: the token cannot be recorded (its record
+ * refers to the client's row), so nothing is handed out, and the answer is
+ * the unknown client's 401 invalid_client, not a 500. */
+static void test_client_removed_during_issue(void **state)
+{
+	(void)state;
+	add_client("gone", NULL, true, "client_credentials", "read", 0);
+	struct store_client cl = {0};
+	assert_int_equal(store_client_get(fx.s, "gone", &cl), STORE_OK);
+	assert_int_equal(store_client_remove(fx.s, "gone"), STORE_OK);
+	int before = token_count(fx.s);
+	struct issue_opts o = {.subject = "gone", .scope = "read"};
+	struct token_response out = {0};
+	struct oauth_result r = token_issue(fx.g, &cl, &o, &out);
+	assert_int_equal(r.err, OAUTH_INVALID_CLIENT);
+	assert_int_equal(oauth_err_info(r.err)->http_status, 401);
+	assert_null(out.access_token);
+	assert_int_equal(token_count(fx.s), before);
+	token_response_clear(&out);
+	store_client_clear(&cl);
+}
+
 static void test_es256_signatures_are_low_s(void **state)
 {
 	(void)state;
@@ -856,6 +879,7 @@ int main(void)
 	    cmocka_unit_test(test_client_credentials_variants),
 	    cmocka_unit_test(test_errors),
 	    cmocka_unit_test(test_slow_secret_cached),
+	    cmocka_unit_test(test_client_removed_during_issue),
 	    cmocka_unit_test(test_es256_signatures_are_low_s),
 	    cmocka_unit_test(test_rs256_rotation),
 	    cmocka_unit_test(test_picks_up_rotated_key),
