@@ -46,6 +46,8 @@ bool refresh_enabled(const struct grants *g, const struct store_client *cl)
  * the tokens minted before it, handed out only if their records were
  * committed. */
 struct issue_cont {
+	struct grants *g;
+	const struct store_client *cl;
 	const struct issue_opts *o;
 	int64_t ttl;
 	char **token, **refresh; /* moved into out on success */
@@ -53,10 +55,35 @@ struct issue_cont {
 	struct oauth_result r;
 };
 
+/* After a failed check: whether it was the client's, changed (a rotated
+ * secret, perhaps on another instance) or removed since it authenticated.
+ * Read again only on this rare path; a read that fails counts as changed,
+ * which costs the client one retry rather than a wrong invalid_grant. */
+static bool client_changed(struct issue_cont *k)
+{
+	struct store_client now = {0};
+	enum store_rc rc = store_client_get(k->g->store, k->cl->client_id, &now);
+	bool changed = rc != STORE_OK ||
+	               now.secret_version != k->cl->secret_version;
+	store_client_clear(&now);
+	return changed;
+}
+
 static void issue_recorded(enum store_rc rc, void *arg)
 {
 	struct issue_cont *k = arg;
 	const struct issue_opts *o = k->o;
+	if (rc == STORE_CONFLICT && client_changed(k)) {
+		/* Its secret was rotated, its registration changed or it was
+		 * removed (latchkey client ..., perhaps on another instance)
+		 * after it authenticated: nothing was written, and it must
+		 * authenticate again against what is registered now (an
+		 * unknown client's answer, RFC 6749 section 5.2). */
+		k->r = OAUTH_FAIL(OAUTH_INVALID_CLIENT,
+		                  "the client's registration changed while the "
+		                  "request was answered; authenticate again");
+		return;
+	}
 	if (rc == STORE_CONFLICT && (o->retire_hash || o->relink_hash ||
 	                             o->consume_code_hash)) {
 		/* Another request used this refresh token or code first. */
@@ -68,11 +95,9 @@ static void issue_recorded(enum store_rc rc, void *arg)
 		return;
 	}
 	if (rc == STORE_CONFLICT) {
-		/* Nothing else was checked, so a foreign key failed: the
-		 * client was removed (latchkey client remove, perhaps on
-		 * another instance) after it authenticated. It is unknown
-		 * now: the answer of an unknown client (RFC 6749 section
-		 * 5.2), not a server error. */
+		/* Nothing else was checked and the client looked unchanged:
+		 * it was removed between the issue and the read above, or a
+		 * jti collided (2^-128). Not a server error to the client. */
 		k->r = OAUTH_FAIL(OAUTH_INVALID_CLIENT, NULL);
 		return;
 	}
@@ -146,11 +171,12 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 		.relink_hash = o->relink_hash, .relink_jti = jti,
 		.relink_from_jti = o->relink_from_jti,
 		.revoke_jti = o->revoke_jti,
-		.consume_code_hash = o->consume_code_hash, .access = &at,
+		.consume_code_hash = o->consume_code_hash,
+		.client_version = cl->secret_version, .access = &at,
 		.refresh = o->with_refresh ? &rt : NULL,
 	};
 	struct issue_cont k = {
-		.o = o, .ttl = ttl, .token = &token, .refresh = &refresh,
+		.g = g, .cl = cl, .o = o, .ttl = ttl, .token = &token, .refresh = &refresh,
 		.out = out,
 	};
 	/* The completion runs before this returns (store.h, xIssue), so k

@@ -27,7 +27,7 @@ static const struct store_copy_column clients_cols[] = {
 	T(scopes), T(redirect_uris), I(access_token_ttl),
 	I(refresh_token_ttl), I(created_at), I(updated_at),
 	I(issue_refresh_token), T(on_refresh), T(auto_approve_as),
-	T(audiences), I(introspect)};
+	T(audiences), I(introspect), I(secret_version)};
 static const struct store_copy_column users_cols[] = {
 	T(user_id), T(username), T(password_hash), I(created_at),
 	I(updated_at)};

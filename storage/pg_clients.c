@@ -21,7 +21,8 @@ static const struct pg_stmt st_client_add = {
 	"$4::smallint, $5, $6, $7, $8::bigint, $9::bigint, $10::bigint, "
 	"$11::bigint, $12::smallint, $13, $14, $15, $16::smallint)"};
 static const struct pg_stmt st_client_get = {
-	"client_get", "SELECT " CLIENT_COLS " FROM clients WHERE client_id=$1"};
+	"client_get",
+	"SELECT " CLIENT_COLS ", secret_version FROM clients WHERE client_id=$1"};
 /* created_at ($10) is bound (bind_client is shared with the insert) but
  * not changed, as on SQLite; the always-true test on it only gives the
  * parameter a type, which PostgreSQL needs to prepare the statement. */
@@ -32,12 +33,14 @@ static const struct pg_stmt st_client_update = {
 	"access_token_ttl=$8::bigint, refresh_token_ttl=$9::bigint, "
 	"updated_at=$11::bigint, issue_refresh_token=$12::smallint, "
 	"on_refresh=$13, auto_approve_as=$14, audiences=$15, "
-	"introspect=$16::smallint WHERE client_id=$1 AND $10::bigint IS NOT NULL"};
+	"introspect=$16::smallint, secret_version=secret_version+1 "
+	"WHERE client_id=$1 AND $10::bigint IS NOT NULL"};
 static const struct pg_stmt st_client_remove = {
 	"client_remove", "DELETE FROM clients WHERE client_id=$1"};
 static const struct pg_stmt st_client_list = {
 	"client_list",
-	"SELECT " CLIENT_COLS " FROM clients ORDER BY client_id COLLATE \"C\""};
+	"SELECT " CLIENT_COLS ", secret_version FROM clients "
+	"ORDER BY client_id COLLATE \"C\""};
 static const struct pg_stmt st_user_add = {
 	"user_add",
 	"INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4::bigint, "
@@ -101,6 +104,7 @@ static void read_client(const PGresult *r, int i, struct store_client *c)
 	c->auto_approve_as = pg_col_text(r, i, 13);
 	c->audiences = pg_col_text(r, i, 14);
 	c->introspect = pg_col_int(r, i, 15) != 0;
+	c->secret_version = pg_col_int(r, i, 16);
 }
 
 /* Runs a write once; STORE_NOT_FOUND when it changed no row. */

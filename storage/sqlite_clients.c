@@ -52,6 +52,7 @@ static void read_client(sqlite3_stmt *st, struct store_client *c)
 	c->auto_approve_as = sq_col_text(st, 13);
 	c->audiences = sq_col_text(st, 14);
 	c->introspect = sqlite3_column_int(st, 15) != 0;
+	c->secret_version = sqlite3_column_int64(st, 16);
 }
 
 static enum store_rc sq_client_add(struct store *s, const struct store_client *c)

@@ -39,16 +39,21 @@
 static const char *const stmt_sql[ST__MAX] = {
 	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ") "
 	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE client_id=?",
+	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS ", secret_version FROM clients "
+	                  "WHERE client_id=?",
+	[ST_CLIENT_VERSION] = "SELECT 1 FROM clients WHERE client_id=?1 AND "
+	                      "secret_version=?2",
 	[ST_CLIENT_UPDATE] = "UPDATE clients SET name=?2, secret_hash=?3, "
 	                     "is_public=?4, grant_types=?5, scopes=?6, "
 	                     "redirect_uris=?7, access_token_ttl=?8, "
 	                     "refresh_token_ttl=?9, updated_at=?11, "
 	                     "issue_refresh_token=?12, on_refresh=?13, "
 	                     "auto_approve_as=?14, audiences=?15, "
-	                     "introspect=?16 WHERE client_id=?1",
+	                     "introspect=?16, secret_version=secret_version+1 "
+	                     "WHERE client_id=?1",
 	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",
-	[ST_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
+	[ST_CLIENT_LIST] = "SELECT " CLIENT_COLS ", secret_version FROM clients "
+	                   "ORDER BY client_id",
 	[ST_USER_ADD] = "INSERT INTO users (" USER_COLS ") VALUES (?,?,?,?,?)",
 	[ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE username=?",
 	[ST_USER_GET_ID] = "SELECT " USER_COLS " FROM users WHERE user_id=?",

@@ -150,14 +150,33 @@ static enum store_rc claim(struct conn *cn, enum stmt which, const char *key,
 	return r == STORE_OK && n == 0 ? STORE_CONFLICT : r;
 }
 
+/* Whether the client's row still has the version the request
+ * authenticated against: STORE_CONFLICT when it changed or went. Inside
+ * the issue's write transaction, which holds SQLite's one write lock, so
+ * no change can come between this check and the commit. */
+static enum store_rc client_unchanged(struct conn *cn,
+                                      const struct store_issue *is)
+{
+	sqlite3_stmt *st = sq_stmt(cn, ST_CLIENT_VERSION);
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, is->access->client_id);
+	sqlite3_bind_int64(st, 2, is->client_version);
+	int rc = sqlite3_step(st);
+	sq_done(st);
+	if (rc == SQLITE_ROW)
+		return STORE_OK;
+	return rc == SQLITE_DONE ? STORE_CONFLICT : store_sqlite_rc(rc);
+}
+
 /* The writes of one issue, inside a transaction the caller holds. */
 enum store_rc sq_issue_writes(struct conn *cn, const struct store_issue *is)
 {
-	enum store_rc r = STORE_OK;
+	enum store_rc r = client_unchanged(cn, is);
 	/* The code first: a code that is used, expired or unknown writes
 	 * nothing, and the redemption that wins records the family its
 	 * tokens belong to, so a replay can revoke them. */
-	if (is->consume_code_hash != NULL)
+	if (r == STORE_OK && is->consume_code_hash != NULL)
 		r = claim(cn, ST_CODE_CONSUME, is->consume_code_hash, is->now,
 		          is->access->family_id, NULL);
 	if (r == STORE_OK && is->retire_hash != NULL)

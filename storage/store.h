@@ -64,6 +64,9 @@ struct store_client {
 	/* Since schema 5. May call /introspect when the server requires the
 	 * flag (introspection_requires_flag). */
 	bool introspect;
+	/* Since schema 7. Read only: bumped by the store on every xUpdate
+	 * (an insert starts it at 0); store_issue's client_version. */
+	int64_t secret_version;
 };
 void store_client_clear(struct store_client *c);
 
@@ -174,6 +177,13 @@ struct store_issue {
 	 * now; else nothing is written and STORE_CONFLICT is returned (of
 	 * concurrent redemptions, exactly one wins). NULL: none. */
 	const char *consume_code_hash;
+	/* The secret_version of the client's row that the request
+	 * authenticated against (client: access->client_id). Checked first,
+	 * in the transaction: if the client was changed since (a rotated
+	 * secret, on any instance) or removed, nothing is written and
+	 * STORE_CONFLICT is returned. The row is read under a share lock, so
+	 * a change either commits before the check or waits for the issue. */
+	int64_t client_version;
 	const struct store_token *access;  /* always */
 	const struct store_refresh *refresh; /* NULL: no refresh token */
 };

@@ -12,7 +12,7 @@ import urllib.parse
 
 import jwt
 
-from lk_harness import basic, cli
+from lk_harness import LATCHKEY, basic, cli
 from test_refresh import RefreshBase
 
 
@@ -162,6 +162,63 @@ class HookAllowTest(HookTest):
         # The refresh token itself never reaches the hook or the log.
         self.assertNotIn(t0["refresh_token"], log)
         self.assertNotIn(t0["refresh_token"], self.runs()[0]["stdin"])
+
+
+class ClientChangedDuringIssueTest(HookTest):
+    """shared/DECISIONS.md, "Removed clients and rotated secrets": the hook
+    runs after the client authenticated and before the issue records the
+    tokens, so a hook that changes the client is a change that lands in
+    that gap, every time. The issue must then write nothing and answer
+    invalid_client; on PostgreSQL the same check holds across instances."""
+
+    def changing_hook(self, *args):
+        argv = [LATCHKEY, "--db", self.db, *args]
+        return self.start_hook(
+            "import subprocess\n"
+            "p = subprocess.run(%r, capture_output=True)\n"
+            "sys.exit(0 if p.returncode == 0 else 9)" % (argv,),
+            "--on-refresh-hook-timeout-ms", "30000")
+
+    def assertNothingIssued(self, r, before):
+        self.assertOAuthError(r, 401, "invalid_client")
+        self.assertIn("changed", r.json()["error_description"])
+        self.assertEqual(self.counts(), before)
+
+    def test_a_secret_rotated_after_authentication_gets_no_token(self):
+        s = self.changing_hook("client", "rotate-secret", self.app[0])
+        t0 = self.login(s)
+        before = self.counts()
+        r = self.refresh(s, t0["refresh_token"])
+        self.assertEqual(len(self.runs()), 1)  # the rotation ran
+        self.assertNothingIssued(r, before)
+        # The old secret is refused from now on, before any hook runs.
+        r = self.refresh(s, t0["refresh_token"])
+        self.assertOAuthError(r, 401, "invalid_client")
+        self.assertEqual(len(self.runs()), 1)
+
+    def test_a_client_removed_after_authentication_gets_no_token(self):
+        s = self.changing_hook("client", "remove", self.app[0])
+        t0 = self.login(s)
+        r = self.refresh(s, t0["refresh_token"])
+        self.assertEqual(len(self.runs()), 1)
+        self.assertOAuthError(r, 401, "invalid_client")
+        self.assertEqual(lk_db.db_query(
+            self.db, "SELECT count(*) FROM access_tokens"), [(0,)])
+
+    def test_a_scope_narrowed_after_authentication_gets_no_token(self):
+        # Any change of the registration counts: the request was checked
+        # against the registration as it was.
+        s = self.changing_hook("client", "update", self.app[0],
+                               "--scope", "read")
+        t0 = self.login(s, scope="read write")
+        before = self.counts()
+        r = self.refresh(s, t0["refresh_token"])
+        self.assertNothingIssued(r, before)
+        # Authenticated again (the secret did not change), the refresh
+        # token that was not spent still works, within the new scope.
+        self.hook("sys.exit(0)")  # the same path: the server runs this now
+        r = self.refresh(s, t0["refresh_token"], scope="read")
+        self.assertEqual(r.status, 200, r.body)
 
 
 class HookDenyTest(HookTest):

@@ -968,6 +968,52 @@ static void test_issue_consumes_code_once(void **state)
 	assert_not_issued(f->s, "r3");
 }
 
+/* DECISIONS, "Removed clients and rotated secrets": every change of a
+ * client bumps its secret_version, and an issue for the version it
+ * authenticated against writes nothing once the client changed or went,
+ * not even the code it would have consumed. */
+static void test_issue_checks_client_version(void **state)
+{
+	struct ut_store_fx *f = *state;
+	code_world_h1(f->s);
+	struct store_client c = {0};
+	assert_int_equal(store_client_get(f->s, "c1", &c), STORE_OK);
+	assert_int_equal(c.secret_version, 0);
+	int64_t v0 = c.secret_version;
+	/* Unchanged values: any update bumps the version. */
+	assert_int_equal(store_client_update(f->s, &c), STORE_OK);
+	store_client_clear(&c);
+	assert_int_equal(store_client_get(f->s, "c1", &c), STORE_OK);
+	assert_int_equal(c.secret_version, v0 + 1);
+
+	struct store_token at = token("at-v1", "c1", "kid-1", 110, 170);
+	at.subject = (char *)"u-1";
+	at.family_id = (char *)"F1";
+	struct store_issue is = {
+	    .now = 110, .consume_code_hash = "h1", .client_version = v0,
+	    .access = &at,
+	};
+	assert_int_equal(store_issue(f->s, &is), STORE_CONFLICT);
+	struct store_token t = {0};
+	assert_int_equal(store_token_get(f->s, "at-v1", &t), STORE_NOT_FOUND);
+	assert_code_use(f->s, "h1", 0, NULL); /* the code is still unused */
+
+	/* The version it has now goes through. */
+	is.client_version = c.secret_version;
+	assert_int_equal(store_issue(f->s, &is), STORE_OK);
+	assert_int_equal(store_token_get(f->s, "at-v1", &t), STORE_OK);
+	store_token_clear(&t);
+	store_client_clear(&c);
+
+	/* A removed client: nothing, whatever the version. */
+	struct store_token bt = token("at-v2", "c1", "kid-1", 120, 170);
+	assert_int_equal(store_client_remove(f->s, "c1"), STORE_OK);
+	is = (struct store_issue){.now = 120, .client_version = v0 + 1,
+	                          .access = &bt};
+	assert_int_equal(store_issue(f->s, &is), STORE_CONFLICT);
+	assert_int_equal(store_token_get(f->s, "at-v2", &t), STORE_NOT_FOUND);
+}
+
 /* The completion form (store_issue_submit): done runs exactly once, with
  * the issue's result, before the call returns (store.h, xIssue). */
 struct done_count {
@@ -1896,6 +1942,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_code_record, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_consumes_code_once,
+	                                    ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_checks_client_version,
 	                                    ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_completion, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),

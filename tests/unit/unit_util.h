@@ -28,11 +28,16 @@
 #include "store.h"
 
 /* Records one access token the way the server does, through an issue of
- * its own (the store has no method for tests alone). */
+ * its own (the store has no method for tests alone), for its client as
+ * it is now (an unknown client: STORE_CONFLICT, as the issue checks). */
 static inline enum store_rc ut_token_add(struct store *s,
                                          const struct store_token *t)
 {
+	struct store_client c = {0};
 	struct store_issue is = {.now = t->issued_at, .access = t};
+	if (store_client_get(s, t->client_id, &c) == STORE_OK)
+		is.client_version = c.secret_version;
+	store_client_clear(&c);
 	return store_issue(s, &is);
 }
 
