@@ -98,14 +98,22 @@ class Cluster:
 
     def counters(self, datname):
         """(xact_commit of datname, wal_sync, wal_write, next xid,
-        wal_sync_time in ms)."""
+        wal_sync_time in ms, rows written to datname's throttle table)."""
         out = cluster.psql(
             self.admin,
             "SELECT (SELECT xact_commit FROM pg_stat_database "
             f"WHERE datname = '{datname}'), w.wal_sync, w.wal_write, "
             "pg_snapshot_xmax(pg_current_snapshot()), w.wal_sync_time "
             "FROM pg_stat_wal w;\n")
-        return tuple(float(v) for v in out.strip().split("|"))
+        vals = [float(v) for v in out.strip().split("|")]
+        # Rows written to the throttle table (migration 0006): what the
+        # client-authentication throttle costs a request, in this
+        # database's own statistics.
+        out = cluster.psql(
+            cluster.uri(self.dir, self.port, datname),
+            "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) "
+            "FROM pg_stat_user_tables WHERE relname = 'throttle';\n")
+        return tuple(vals + [float(out.strip() or 0)])
 
     def settings(self):
         return cluster.psql(
@@ -288,6 +296,7 @@ class Probe:
             "wal_sync_per_req": (c1[1] - self.c0[1]) / n,
             "wal_write_per_req": (c1[2] - self.c0[2]) / n,
             "xids_per_req": (c1[3] - self.c0[3]) / n,
+            "throttle_rows_per_req": (c1[5] - self.c0[5]) / n,
             "wal_sync_ms_per_sync": ((c1[4] - self.c0[4]) /
                                      (c1[1] - self.c0[1])
                                      if c1[1] > self.c0[1] else 0),
@@ -331,8 +340,8 @@ def _f(v, fmt):
 
 COLS = ["workload", "server", "conns", "req/s", "p50 ms", "p99 ms",
         "bad", "lk CPU ms/req", "pg CPU ms/req", "lb CPU ms/req",
-        "round trips/req", "xact_commit/req", "xids/req", "wal_sync/req",
-        "ms/wal_sync", "x SQLite full", "x SQLite normal"]
+        "round trips/req", "xact_commit/req", "xids/req",
+        "throttle rows/req", "wal_sync/req", "ms/wal_sync", "x SQLite full", "x SQLite normal"]
 
 
 def _cells(w, c, srv, r, rf, rn):
@@ -344,6 +353,7 @@ def _cells(w, c, srv, r, rf, rn):
             _f(r.get("round_trips_per_req"), ".2f"),
             _f(r.get("xact_commit_per_req"), ".2f"),
             _f(r.get("xids_per_req"), ".2f"),
+            _f(r.get("throttle_rows_per_req"), ".2f"),
             _f(r.get("wal_sync_per_req"), ".3f"),
             _f(r.get("wal_sync_ms_per_sync"), ".3f"),
             _f(rf, ".2f"), _f(rn, ".2f")]
