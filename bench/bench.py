@@ -232,14 +232,27 @@ def mint_refresh_pool(token_url, client_id, secret, n, path):
            "Content-Type": "application/x-www-form-urlencoded"}
     body = f"grant_type=password&username=bench&password={PASSWORD}"
 
+    retried = []
+
     def one(_):
-        st, b = http_req(token_url, "POST", body, hdr)
+        # A 503 (temporarily_unavailable) is tried again, twice at most,
+        # and counted: this is set-up, not the measurement, and the count
+        # is printed so that it is not hidden.
+        for attempt in range(3):
+            st, b = http_req(token_url, "POST", body, hdr)
+            if st != 503 or attempt == 2:
+                break
+            retried.append(st)
+            time.sleep(0.2)
         if st != 200:
             raise RuntimeError(f"password login gave {st}: {b[:200]}")
         return json.loads(b)["refresh_token"]
 
     with concurrent.futures.ThreadPoolExecutor(4) as ex:
         toks = list(ex.map(one, range(n)))
+    if retried:
+        log(f"  set-up: {len(retried)} of {n} password logins answered 503 "
+            "and were tried again")
     with open(path, "w") as f:
         f.write("\n".join(toks) + "\n")
 
