@@ -5,7 +5,7 @@ side on loopback, in the same run, under wrk.
 Usage: bench/bench.py --build DIR [--duration S] [--warmup S]
                       [--conns 1,16,64] [--peers oidc-provider,glewlwyd]
                       [--workloads client_credentials,refresh,...]
-                      [--quick] [--out FILE]
+                      [--pg] [--quick] [--out FILE]
 
 For each server (latchkeyd first, then each peer), and each workload it
 supports, at each connection count: a warm-up, then a measured wrk run.
@@ -19,6 +19,13 @@ per server the peak RSS under load (VmHWM) and, for latchkeyd, start-up
 time (process start to the first 200 from /healthz, median of 20) and the
 Argon2id time per hash. The table is printed and everything is written as
 JSON to --out (default DIR/bench-results.json).
+
+With --pg (issue 13, docs/scale-out.md), client_credentials and refresh
+also run on latchkeyd with durability=full (SQLite's like of a durable
+PostgreSQL), on one latchkeyd on PostgreSQL, and on two behind haproxy,
+with each request's costs: the database's CPU, round trips, commits and
+WAL fsyncs (bench/scaleout.py, which starts and stops the cluster and
+haproxy).
 
 Everything listens on 127.0.0.1 only. Peers are installed at run time by
 bench/peers/NAME/start.sh (npm registry, Debian packages) into a temporary
@@ -40,6 +47,8 @@ import sys
 import tempfile
 import time
 import urllib.parse
+
+import scaleout
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LUA = os.path.join(HERE, "lua")
@@ -223,20 +232,40 @@ def mint_refresh_pool(token_url, client_id, secret, n, path):
            "Content-Type": "application/x-www-form-urlencoded"}
     body = f"grant_type=password&username=bench&password={PASSWORD}"
 
+    retried = []
+
     def one(_):
-        st, b = http_req(token_url, "POST", body, hdr)
+        # A 503 (temporarily_unavailable) is tried again, twice at most,
+        # and counted: this is set-up, not the measurement, and the count
+        # is printed so that it is not hidden.
+        for attempt in range(3):
+            st, b = http_req(token_url, "POST", body, hdr)
+            if st != 503 or attempt == 2:
+                break
+            retried.append(st)
+            time.sleep(0.2)
         if st != 200:
             raise RuntimeError(f"password login gave {st}: {b[:200]}")
         return json.loads(b)["refresh_token"]
 
     with concurrent.futures.ThreadPoolExecutor(4) as ex:
         toks = list(ex.map(one, range(n)))
+    if retried:
+        log(f"  set-up: {len(retried)} of {n} password logins answered 503 "
+            "and were tried again")
     with open(path, "w") as f:
         f.write("\n".join(toks) + "\n")
 
 
-def setup_latchkey(build, work, pool_size):
-    db = os.path.join(work, "lk.db")
+def setup_latchkey(build, work, pool_size, name="latchkeyd", db=None,
+                   extra=(), instances=1, front=None,
+                   notes="SQLite file, WAL, synchronous=NORMAL; every access "
+                         "token record committed before the response"):
+    """instances latchkeyd on db (default: a new SQLite file in work) with
+    the workloads' clients and user. front(ports), when given, puts a
+    balancer in front of them and returns (base URL, stop function); the
+    workloads then go through it."""
+    db = db or os.path.join(work, "lk.db")
     svc = json.loads(cli(build, db, "client", "add", "bench", "--id", "bench",
                          "--scope", "read write", "--json"))
     app = json.loads(cli(build, db, "client", "add", "app", "--id", "app",
@@ -246,45 +275,64 @@ def setup_latchkey(build, work, pool_size):
                         "--json"))
     cli(build, db, "user", "add", "bench", "--password-stdin",
         stdin=PASSWORD + "\n")
-    port = free_port()
-    logf = open(os.path.join(work, "latchkeyd.log"), "wb")
-    p = start_latchkeyd(build, db, port, logf)
-    base = f"http://127.0.0.1:{port}"
-    info = {
-        "token_url": base + "/token", "client_id": "bench",
-        "client_secret": svc["client_secret"], "scope": "read write",
-        "refresh": {"supported": True, "rotates": True,
-                    "client_id": "app", "client_secret": app["client_secret"],
-                    "tokens_file": os.path.join(work, "refresh_tokens.txt")},
-        "introspect_url": base + "/introspect",
-        "introspect_client": {"client_id": "rs",
-                              "client_secret": rs["client_secret"]},
-        "jwks_url": base + "/jwks.json",
-        "metadata_url": base + "/.well-known/oauth-authorization-server",
-        "password": {"client_id": "app", "client_secret":
-                     app["client_secret"], "username": "bench",
-                     "password": PASSWORD, "scope": "read write"},
-        "stores_access_tokens": True,
-        "notes": "SQLite file, WAL, synchronous=NORMAL; every access token "
-                 "record committed before the response",
-    }
-    mint_refresh_pool(info["token_url"], "app", app["client_secret"],
-                      pool_size, info["refresh"]["tokens_file"])
     ver = subprocess.run([os.path.join(build, "latchkeyd"), "--version"],
                          capture_output=True, text=True).stdout.strip()
-    t = Target("latchkeyd", ver or "dev", [p.pid], info)
-    t.proc, t.logf, t.db = p, logf, db
+    t = Target(name, ver or "dev", [], {})
+    t.procs, t.logs, t.db, t.front_stop = [], [], db, None
+    try:
+        t.ports = [free_port() for _ in range(instances)]
+        for i, port in enumerate(t.ports):
+            logf = open(os.path.join(work, f"latchkeyd{i + 1}.log"), "wb")
+            t.logs.append(logf)
+            t.procs.append(start_latchkeyd(build, db, port, logf, extra))
+        t.pids = [p.pid for p in t.procs]
+        base = f"http://127.0.0.1:{t.ports[0]}"
+        if front is not None:
+            base, t.front_stop = front(t.ports)
+        t.info = {
+            "token_url": base + "/token", "client_id": "bench",
+            "client_secret": svc["client_secret"], "scope": "read write",
+            "refresh": {"supported": True, "rotates": True,
+                        "client_id": "app",
+                        "client_secret": app["client_secret"],
+                        "tokens_file": os.path.join(work,
+                                                    "refresh_tokens.txt")},
+            "introspect_url": base + "/introspect",
+            "introspect_client": {"client_id": "rs",
+                                  "client_secret": rs["client_secret"]},
+            "jwks_url": base + "/jwks.json",
+            "metadata_url": base + "/.well-known/oauth-authorization-server",
+            "password": {"client_id": "app", "client_secret":
+                         app["client_secret"], "username": "bench",
+                         "password": PASSWORD, "scope": "read write"},
+            "stores_access_tokens": True,
+            "notes": notes,
+        }
+        mint_refresh_pool(t.info["token_url"], "app", app["client_secret"],
+                          pool_size, t.info["refresh"]["tokens_file"])
+    except BaseException:
+        stop_latchkeyd(t)
+        raise
     return t
 
 
 def stop_latchkeyd(t):
-    t.proc.send_signal(signal.SIGTERM)
-    try:
-        t.proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        t.proc.kill()
-        t.proc.wait()
-    t.logf.close()
+    """Stops the balancer (if any), then every instance."""
+    if t.front_stop is not None:
+        t.front_stop()
+        t.front_stop = None
+    for p in t.procs:
+        p.send_signal(signal.SIGTERM)
+    for p in t.procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    t.procs = []
+    for f in t.logs:
+        f.close()
+    t.logs = []
 
 
 def startup_times(build, db, runs):
@@ -358,11 +406,19 @@ def run_target(t, workloads, conns, duration, warmup, results):
                         "tokens left; skipped")
                     continue
             url, script, args = t.wrk_call(w, pool)
+            # A probe (bench/scaleout.py) counts what else the requests
+            # cost: the database's CPU, round trips, commits, WAL syncs.
+            probe = getattr(t, "probe", None)
+            if probe is not None:
+                probe.before_warmup()
             if warmup > 0:
                 wrk(url, script, args, c, warmup, pool)
+            if probe is not None:
+                probe.run_start()
             c0, w0 = cpu_ticks(t.pids), time.monotonic()
             r = wrk(url, script, args, c, duration, pool)
-            cpu = (cpu_ticks(t.pids) - c0) / CLK_TCK / (time.monotonic() - w0)
+            ticks = cpu_ticks(t.pids) - c0
+            cpu = ticks / CLK_TCK / (time.monotonic() - w0)
             secs = r["duration_us"] / 1e6
             row = {
                 "server": t.name, "workload": w, "connections": c,
@@ -374,7 +430,13 @@ def run_target(t, workloads, conns, duration, warmup, results):
                 r["write_errors"] + r["timeouts"],
                 "checked": r["checked"], "bad": r["bad"],
                 "first_bad": r["first_bad"], "server_cpu_cores": cpu,
+                "server_cpu_ms_per_req": (ticks / CLK_TCK * 1e3 /
+                                          r["requests"]
+                                          if r["requests"] else 0),
             }
+            if probe is not None:
+                row.update(probe.run_end(r["requests"]))
+                row.update(probe.after_run())
             results.append(row)
             log(f"  {t.name:10} {w:18} c={c:<3} {row['rps']:9.0f} rps  "
                 f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms  "
@@ -401,6 +463,57 @@ def measure(t, workloads, conns, a, rows):
     return s
 
 
+def measure_pg(build, work, workloads, conns, a, rows, meta):
+    """The rows of --pg: client_credentials and refresh on SQLite with
+    durability=full, then on a throwaway PostgreSQL cluster (fsync on) with
+    one latchkeyd and with two behind haproxy, each with its own database
+    and refresh pool, in this run."""
+    wl = [w for w in scaleout.WORKLOADS if w in workloads]
+    if not wl:
+        log("--pg: neither client_credentials nor refresh selected")
+        return
+    d = os.path.join(work, "sqlite-full")
+    os.makedirs(d)
+    log(f"{scaleout.FULL} (SQLite, durability=full)")
+    t = setup_latchkey(build, d, a.pool, name=scaleout.FULL,
+                       extra=("--durability", "full"),
+                       notes="SQLite WAL, synchronous=FULL")
+    try:
+        run_target(t, wl, conns, a.duration, a.warmup, rows)
+    finally:
+        stop_latchkeyd(t)
+
+    log("PostgreSQL: a throwaway cluster, fsync and synchronous_commit on")
+    pg = scaleout.Cluster()
+    try:
+        meta["scaleout"] = {
+            "postgresql": pg.settings(),
+            "haproxy": scaleout.version(["haproxy", "-v"]),
+            "settle_s": a.pg_settle}
+        for name, n in ((scaleout.PG1, 1), (scaleout.PG2, 2)):
+            d = os.path.join(work, name)
+            os.makedirs(d)
+            dbname = name.replace("-", "_")
+            db = pg.new_database(dbname, build)
+            lb = scaleout.Haproxy(d, free_port()) if n > 1 else None
+            log(f"{name} ({n} latchkeyd on PostgreSQL"
+                f"{', behind haproxy' if lb else ''})")
+            t = setup_latchkey(
+                build, d, a.pool, name=name, db=db, instances=n,
+                extra=("--issuer", lb.url) if lb else (),
+                front=lb.start if lb else None,
+                notes=f"{n} on PostgreSQL" + (", haproxy" if lb else ""))
+            try:
+                t.probe = scaleout.Probe(
+                    pg, dbname, [f"http://127.0.0.1:{p}" for p in t.ports],
+                    lb.pid if lb else None, a.pg_settle)
+                run_target(t, wl, conns, a.duration, a.warmup, rows)
+            finally:
+                stop_latchkeyd(t)
+    finally:
+        pg.close()
+
+
 def table(rows, servers):
     out = []
     hdr = (f"{'workload':18} {'server':14} {'conns':>5} {'req/s':>9} "
@@ -413,7 +526,8 @@ def table(rows, servers):
         if r["server"] == "latchkeyd":
             best[(r["workload"], r["connections"])] = r["rps"]
     for w in WORKLOADS:
-        for r in [r for r in rows if r["workload"] == w]:
+        for r in [r for r in rows if r["workload"] == w and
+                  not scaleout.is_scaleout(r)]:
             lk = best.get((w, r["connections"]))
             ratio = (f"{lk / r['rps']:5.1f}x" if r["server"] != "latchkeyd"
                      and lk and r["rps"] else "")
@@ -446,7 +560,8 @@ def markdown(res):
            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
            "| ---: |"]
     for w in WORKLOADS:
-        for r in [r for r in rows if r["workload"] == w]:
+        for r in [r for r in rows if r["workload"] == w and
+                  not scaleout.is_scaleout(r)]:
             lk = best.get((w, r["connections"]))
             x = (f"{lk / r['rps']:.1f}" if r["server"] != "latchkeyd" and lk
                  and r["rps"] else "")
@@ -477,6 +592,9 @@ def markdown(res):
                        f"(`lk_bench_hash`), so {meta['cores']} cores allow "
                        f"{meta['cores'] * 1000 / h['median_ms']:.0f} per "
                        "second.")
+    pg = scaleout.markdown(rows, meta)
+    if pg:
+        out.append(pg)
     return "\n".join(out)
 
 
@@ -494,6 +612,13 @@ def main():
     ap.add_argument("--startup-runs", type=int, default=20)
     ap.add_argument("--quick", action="store_true",
                     help="2 s runs, 1 s warm-up, 5 start-ups: a smoke test")
+    ap.add_argument("--pg", action="store_true",
+                    help="also client_credentials and refresh on SQLite "
+                    "durability=full, PostgreSQL, and two instances on "
+                    "PostgreSQL behind haproxy (docs/scale-out.md)")
+    ap.add_argument("--pg-settle", type=float, default=scaleout.SETTLE_S,
+                    help="seconds to wait for PostgreSQL's statistics "
+                    "after each run")
     ap.add_argument("--out")
     ap.add_argument("--markdown", metavar="RESULTS",
                     help="print a results JSON file as Markdown and exit")
@@ -516,6 +641,11 @@ def main():
     out = a.out or os.path.join(build, "bench-results.json")
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk is not installed (bench/install-deps.sh)")
+    if a.pg and shutil.which("haproxy") is None:
+        sys.exit("bench: haproxy is not installed (bench/install-deps.sh)")
+    # SIGTERM unwinds like Ctrl-C, through the finally blocks that stop
+    # every server, haproxy and the PostgreSQL cluster.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     rows, servers = [], []
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -543,6 +673,8 @@ def main():
         log(f"  start-up to first /healthz 200: median "
             f"{statistics.median(st):.1f} ms, max {max(st):.1f} ms "
             f"({len(st)} runs)")
+        if a.pg:
+            measure_pg(build, work, workloads, conns, a, rows, meta)
 
         for name in peers:
             pw = os.path.join(work, name)
@@ -566,6 +698,9 @@ def main():
 
     text = table(rows, servers)
     print(text)
+    pg = scaleout.table(rows)
+    if pg:
+        print("\n" + pg)
     lk = [s for s in servers if s["name"] == "latchkeyd"]
     if lk:
         s = lk[0]

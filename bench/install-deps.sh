@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs what `make bench` needs beyond scripts/install-deps.sh: the load
-# generator (Debian's wrk) and Node.js for the oidc-provider peer. The
+# generator (Debian's wrk), Node.js for the oidc-provider peer and haproxy
+# for the PostgreSQL rows of two instances behind a balancer (--pg). The
 # peers themselves are installed by bench/peers/*/start.sh at run time.
 set -eu
-PKGS="wrk nodejs npm"
+PKGS="wrk nodejs npm haproxy"
 missing=""
 for p in $PKGS; do
   command -v "$p" >/dev/null 2>&1 && continue

@@ -192,6 +192,10 @@ char *metrics_render(size_t *len)
 	counter(&o, "latchkey_database_errors_total",
 	        "Database operations that failed with an I/O or busy error.",
 	        get(&counters[MET_DB_ERRORS]));
+	counter(&o, "latchkey_db_round_trips_total",
+	        "PostgreSQL round trips: statements, prepares and pipeline "
+	        "syncs that waited for the server (0 on SQLite).",
+	        get(&counters[MET_DB_ROUND_TRIPS]));
 	*len = o.len;
 	return o.p;
 }

@@ -18,6 +18,8 @@ enum metric {
 	MET_HOOK_RUNS,        /* on_refresh hook processes run */
 	MET_HOOK_FAILURES,    /* ... that failed, timed out or did not start */
 	MET_DB_ERRORS,        /* database I/O or busy errors */
+	MET_DB_ROUND_TRIPS,   /* PostgreSQL: requests sent that waited for
+	                       * the server's answer (storage/pg_conn.c) */
 	MET__MAX
 };
 

@@ -5,8 +5,9 @@
 # the real server (tests/node: playwright-core, openid-client for the
 # recipes) exactly as package-lock.json pins them, and Debian's
 # `postgresql` (server 15: tests/pg/cluster.py makes a throwaway cluster
-# per ctest run from its initdb, run as its `postgres` user). `make run`
-# needs none of it. Idempotent: apt is asked only for what is missing
+# per ctest run from its initdb, run as its `postgres` user), and Debian's
+# haproxy (contrib/haproxy's walkthrough, in tests/e2e/test_contrib.py).
+# `make run` needs none of it. Idempotent: apt is asked only for what is missing
 # (through install-deps.sh), and npm ci runs only when the lock file
 # changed since the last install.
 set -eu
@@ -47,7 +48,7 @@ node_pkgs=""
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
   node_pkgs="nodejs npm"
 # shellcheck disable=SC2086
-../../scripts/install-deps.sh chromium postgresql $node_pkgs
+../../scripts/install-deps.sh chromium postgresql haproxy $node_pkgs
 [ -z "${pg_policy:-}" ] || rm -f /usr/sbin/policy-rc.d
 
 # npm ci leaves node_modules/.package-lock.json; same versions: up to date.

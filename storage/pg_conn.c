@@ -39,6 +39,16 @@
  * a pathological workload fails rather than spins. */
 #define PG_TX_ATTEMPTS 5
 
+/* Every call below that sends something and waits for the server's
+ * answer counts one round trip (latchkey_db_round_trips_total): what a
+ * request costs the database in latency, whatever the statement. Opening
+ * a connection (its handshake and authentication) is not counted; the
+ * session setup that follows it is. */
+static void round_trip(void)
+{
+	metrics_inc(MET_DB_ROUND_TRIPS);
+}
+
 /* ---- connections --------------------------------------------------------- */
 
 /* libpq's message ends with a newline; the first line is enough. */
@@ -127,6 +137,7 @@ struct pg_conn *pg_conn_open(struct pg_store *s, enum store_rc *why,
 	snprintf(sql, sizeof(sql), "SET statement_timeout = %d; "
 	         "SET client_encoding = 'UTF8'", s->statement_timeout * 1000);
 	PGresult *r = PQexec(db, sql);
+	round_trip();
 	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!ok)
 		copy_msg(err, errlen, "PostgreSQL session setup",
@@ -382,6 +393,7 @@ static enum store_rc prepare(struct pg_conn *c, const struct pg_stmt *st)
 		if (c->prepared[i] == st)
 			return STORE_OK;
 	PGresult *r = PQprepare(c->db, st->name, st->sql, 0, NULL);
+	round_trip();
 	enum store_rc rc = PQresultStatus(r) == PGRES_COMMAND_OK
 	                       ? STORE_OK
 	                       : map_error(c, r);
@@ -412,6 +424,7 @@ enum store_rc pg_run(struct pg_conn *c, const struct pg_stmt *st,
 		return rc;
 	PGresult *r = PQexecPrepared(c->db, st->name, p->n, p->v, NULL, NULL,
 	                             0);
+	round_trip();
 	ExecStatusType t = PQresultStatus(r);
 	if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
 		last_retryable = is_retryable(r);
@@ -435,6 +448,7 @@ enum store_rc pg_exec_sql(struct pg_conn *c, const char *sql, char *err,
 {
 	last_retryable = false;
 	PGresult *r = PQexec(c->db, sql);
+	round_trip();
 	ExecStatusType t = PQresultStatus(r);
 	if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) {
 		PQclear(r);
@@ -517,6 +531,8 @@ static enum store_rc batch_once(struct pg_conn *c,
 			rc = map_error(c, NULL);
 	if (rc == STORE_OK && PQpipelineSync(c->db) != 1)
 		rc = map_error(c, NULL);
+	if (rc == STORE_OK)
+		round_trip(); /* the whole batch: one Sync, one wait */
 	if (rc != STORE_OK) {
 		/* Nothing was synced: the connection is in no state to lend
 		 * again; pg_release closes it. */

@@ -2,20 +2,25 @@
 durability setting, against the real latchkeyd. The example must start a
 server as it is and with every setting uncommented, must name every
 setting `latchkeyd --help` knows with its default, and the unit must pass
-`systemd-analyze verify` where that is installed."""
+`systemd-analyze verify` where that is installed. contrib/haproxy's
+walkthrough (three latchkeyd on PostgreSQL behind haproxy) runs as it is
+and shows what docs/scale-out.md says it shows."""
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import unittest
 
-from lk_harness import LATCHKEYD, LatchkeyTestCase, skip_or_fail
+import lk_db
+from lk_harness import LATCHKEYD, SANITIZED, LatchkeyTestCase, skip_or_fail
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONTRIB = os.path.join(HERE, "..", "..", "contrib")
 EXAMPLE = os.path.join(CONTRIB, "latchkey.ini")
 UNIT = os.path.join(CONTRIB, "latchkeyd.service")
+WALKTHROUGH = os.path.join(CONTRIB, "haproxy", "walkthrough.sh")
 SETTING = re.compile(r"^#([a-z_]+) =(?: (.*))?$")
 
 
@@ -161,3 +166,55 @@ class DurabilityTest(LatchkeyTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HaproxyWalkthroughTest(unittest.TestCase):
+    """contrib/haproxy/walkthrough.sh as an operator runs it: its own
+    cluster, three latchkeyd on 127.0.0.1:8081-8083, haproxy on 8080 with
+    contrib/haproxy/latchkey.cfg. PostgreSQL only and run once, in the
+    release build's e2e_pg_ run, as test_multi_instance is. No other
+    test binds 8080-8083 (they take port 0), so the ports need no lock;
+    a developer's `make run` on 8080 makes the script refuse, and this
+    test fail, saying so."""
+
+    def test_three_instances_behind_haproxy(self):
+        if not lk_db.POSTGRESQL:
+            self.skipTest("PostgreSQL only: three instances on one database")
+        if SANITIZED:
+            self.skipTest("run once, in the release build's PostgreSQL run")
+        for tool in ("haproxy", "curl", "jq"):
+            if shutil.which(tool) is None:
+                skip_or_fail(self, f"{tool} is not installed "
+                             "(scripts/install-test-deps.sh)")
+        build = os.path.dirname(shutil.which(LATCHKEYD) or LATCHKEYD)
+        p = subprocess.run([WALKTHROUGH, build], capture_output=True,
+                           text=True, timeout=300)
+        out = p.stdout + p.stderr
+        self.assertEqual(p.returncode, 0, out)
+        self.assertIn('{"status":"ready"}', out)
+        # A token from the balancer, introspected through it by another
+        # instance, with the balancer's URL as its issuer.
+        self.assertRegex(out, r'"active":true,.*"iss":"http://127\.0\.0\.1:'
+                         r'8080"')
+        by = {what: re.findall(r"\(%s answered by the instance on "
+                               r"127\.0\.0\.1:(808[123])\)" % what, out)
+              for what in ("token", "introspect")}
+        self.assertEqual(len(by["token"]), 1, out)
+        self.assertEqual(len(by["introspect"]), 1, out)
+        self.assertNotEqual(by["token"], by["introspect"])
+        # Round robin spread the seven tokens over all three, and all
+        # seven are in the one database.
+        counts = [int(n) for n in re.findall(
+            r'^latchkey_http_requests_total\{endpoint="token",'
+            r'status="200"\} (\d+)$', out, re.M)]
+        self.assertEqual(len(counts), 3, out)
+        self.assertEqual(sum(counts), 7)
+        self.assertGreaterEqual(min(counts), 2)
+        self.assertRegex(out, r"access_tokens'\n7\n")
+        # The secret stays in its file; the token is shown shortened.
+        self.assertNotIn("client_secret", out)
+        self.assertNotRegex(out, r"eyJ[\w-]{40,}")
+        # Everything it started is gone.
+        for port in (8080, 8081, 8082, 8083):
+            with self.assertRaises(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=2)

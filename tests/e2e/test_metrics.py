@@ -3,6 +3,7 @@ latchkeyd did, with no secret or token in them."""
 import re
 import time
 
+import lk_db
 from lk_harness import LatchkeyTestCase, add_client, cli
 
 
@@ -105,3 +106,50 @@ class MetricsTest(LatchkeyTestCase):
         parse(r.body.decode())
         self.assertEqual(s.request("POST", "/internal/metrics",
                                    b"").status, 405)
+
+    def test_db_round_trips(self):
+        """latchkey_db_round_trips_total counts what docs/endpoints.md
+        says a grant costs: 3 round trips per client_credentials grant
+        and 5 per refresh on PostgreSQL (docs/scale-out.md's model rests
+        on them), none on SQLite."""
+        s = self.start()
+        svc = (self.svc["client_id"], self.svc["client_secret"])
+        app = (self.app["client_id"], self.app["client_secret"])
+        name = "latchkey_db_round_trips_total"
+        rt = s.token({"grant_type": "password", "username": "dave",
+                      "password": "dave-password-1"},
+                     auth=app).json()["refresh_token"]
+
+        def refresh():
+            nonlocal rt
+            r = s.token({"grant_type": "refresh_token",
+                         "refresh_token": rt}, auth=app)
+            self.assertEqual(r.status, 200, r.body)
+            rt = r.json()["refresh_token"]
+
+        def cc():
+            self.assertEqual(s.token({"grant_type": "client_credentials"},
+                                     auth=svc).status, 200)
+
+        # Warm up: the first use of a statement on a connection prepares
+        # it (one more round trip), and the signer reads its key.
+        for _ in range(3):
+            cc()
+            refresh()
+        n = 20
+        for grant, per in ((cc, 3), (refresh, 5)):
+            t0 = time.monotonic()
+            before = self.metrics(s)[1][name]
+            for _ in range(n):
+                grant()
+            after = self.metrics(s)[1][name]
+            if not lk_db.POSTGRESQL:
+                self.assertEqual(after, 0)
+                continue
+            extra = after - before - per * n
+            # The signer re-reads the current key id at most every 2 s
+            # (grants/signer.c), and a connection may be replaced: a few
+            # more, never fewer.
+            self.assertGreaterEqual(extra, 0, grant.__name__)
+            self.assertLessEqual(extra, 2 + (time.monotonic() - t0),
+                                 grant.__name__)

@@ -7,10 +7,14 @@ crash of the machine loses data, and the cluster is thrown away anyway;
 synchronous_commit too, except with --durable-commits: a cluster that a
 test stops with -m immediate must keep every commit it acknowledged, as
 a real server does), no TCP (listen_addresses = ''): a unix socket in
-the directory on a port of its own. Nothing here touches a system
-service or /var/run/postgresql.
+the directory on a port of its own. --fsync turns fsync and
+full_page_writes back on: with --durable-commits, a server as durable as
+a real one, for measurements (bench/scaleout.py) where fsync=off would
+flatter PostgreSQL. Nothing here touches a system service or
+/var/run/postgresql.
 
-    cluster.py start DIR [--port N] [--durable-commits] [--migrate LATCHKEY]
+    cluster.py start DIR [--port N] [--durable-commits] [--fsync]
+                         [--migrate LATCHKEY]
     cluster.py stop DIR
 
 start replaces whatever DIR held (a cluster left by an aborted run is
@@ -117,7 +121,8 @@ def stop(directory):
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def start(directory, port=None, migrate=None, durable_commits=False):
+def start(directory, port=None, migrate=None, durable_commits=False,
+          fsync=False):
     """Makes and starts a cluster at directory; returns the URI of its
     lk_template database (also written to directory/uri)."""
     directory = os.path.abspath(directory)
@@ -143,11 +148,13 @@ def start(directory, port=None, migrate=None, durable_commits=False):
                 "listen_addresses = ''\n"
                 "unix_socket_directories = '%s'\n"
                 "port = %d\n"
-                "fsync = off\n"
-                "full_page_writes = off\n"
+                "fsync = %s\n"
+                "full_page_writes = %s\n"
                 "synchronous_commit = %s\n"
                 "max_connections = 300\n"
-                % (directory, port, "on" if durable_commits else "off"))
+                % (directory, port, "on" if fsync else "off",
+                   "on" if fsync else "off",
+                   "on" if durable_commits else "off"))
     pg_ctl(directory, "start")
     psql(uri(directory, port, "postgres"),
          "CREATE DATABASE %s;\n" % TEMPLATE)
@@ -171,10 +178,12 @@ def main(argv):
     ap.add_argument("--port", type=int)
     ap.add_argument("--migrate", metavar="LATCHKEY")
     ap.add_argument("--durable-commits", action="store_true")
+    ap.add_argument("--fsync", action="store_true")
     a = ap.parse_args(argv)
     try:
         if a.action == "start":
-            print(start(a.dir, a.port, a.migrate, a.durable_commits))
+            print(start(a.dir, a.port, a.migrate, a.durable_commits,
+                        a.fsync))
         else:
             stop(a.dir)
     except RuntimeError as e:
