@@ -589,6 +589,202 @@ enum store_rc pg_batch(struct store *base, const struct pg_batch_item *items,
 	return rc;
 }
 
+/* ---- groups of issues (pg_batch_group) -------------------------------------
+ * Why savepoints and a resend, rather than one statement per issue that
+ * never fails: the issue's statements stay the ones pg_batch runs alone
+ * (the checks fail by dividing by zero), so there is one text of each
+ * write. In an explicit transaction an error aborts the transaction, and
+ * pipeline mode skips everything up to the next Sync, COMMIT included
+ * (so a group with a failed issue can never commit half of itself by
+ * accident). The leader then rolls back to the failed issue's savepoint
+ * and sends the issues after it again, with COMMIT: one round trip more
+ * per failed issue, and failures are the rare lost races. */
+
+#define GC_SAVEPOINT "lk_issue"
+
+/* What each command sent in a pass is: control (BEGIN, ROLLBACK TO,
+ * COMMIT) or a statement of segment i. */
+#define GC_CONTROL (-1)
+
+struct gc_pass {
+	int *owner; /* per command sent */
+	int ncmd;
+};
+
+static bool send_sql(struct pg_conn *c, struct gc_pass *ps, int owner,
+                     const char *sql)
+{
+	ps->owner[ps->ncmd++] = owner;
+	return PQsendQueryParams(c->db, sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
+}
+
+/* Sends one pass: BEGIN (first) or the rollback of the failed segment
+ * (resume), the pending segments from `from` on, COMMIT, one Sync. */
+static bool send_pass(struct pg_conn *c, struct gc_pass *ps,
+                      struct pg_segment *segs, int n, int from, bool resume)
+{
+	bool ok = PQenterPipelineMode(c->db) == 1;
+	ps->ncmd = 0;
+	if (ok && !resume)
+		ok = send_sql(c, ps, GC_CONTROL, "BEGIN");
+	if (ok && resume)
+		ok = send_sql(c, ps, GC_CONTROL,
+		              "ROLLBACK TO SAVEPOINT " GC_SAVEPOINT) &&
+		     send_sql(c, ps, GC_CONTROL,
+		              "RELEASE SAVEPOINT " GC_SAVEPOINT);
+	for (int i = from; ok && i < n; i++) {
+		if (segs[i].rc != STORE_OK)
+			continue; /* failed before the pass (BAD_VALUE) */
+		ok = send_sql(c, ps, i, "SAVEPOINT " GC_SAVEPOINT);
+		for (int k = 0; ok && k < segs[i].n; k++) {
+			const struct pg_batch_item *it = &segs[i].items[k];
+			ps->owner[ps->ncmd++] = i;
+			ok = PQsendQueryPrepared(c->db, it->st->name, it->p.n,
+			                         it->p.v, NULL, NULL, 0) == 1;
+		}
+		if (ok)
+			ok = send_sql(c, ps, i, "RELEASE SAVEPOINT " GC_SAVEPOINT);
+	}
+	if (ok)
+		ok = send_sql(c, ps, GC_CONTROL, "COMMIT");
+	if (ok)
+		ok = PQpipelineSync(c->db) == 1;
+	if (ok)
+		round_trip(); /* the whole pass: one Sync, one wait */
+	return ok;
+}
+
+/* Reads the answers of a pass. Returns STORE_OK when it committed;
+ * *failed is the segment whose error aborted the pass (-1: none, or the
+ * error is the whole group's: the returned rc), and its rc is set. */
+static enum store_rc read_pass(struct pg_conn *c, const struct gc_pass *ps,
+                               struct pg_segment *segs, int *failed)
+{
+	enum store_rc rc = STORE_OK;
+	*failed = -1;
+	int k = 0;
+	for (;;) {
+		PGresult *r = PQgetResult(c->db);
+		if (r == NULL) {
+			if (PQstatus(c->db) != CONNECTION_OK) {
+				rc = map_error(c, NULL);
+				*failed = -1;
+				c->broken = true;
+				return rc;
+			}
+			continue;
+		}
+		ExecStatusType t = PQresultStatus(r);
+		if (t == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		int owner = k < ps->ncmd ? ps->owner[k] : GC_CONTROL;
+		k++;
+		/* The first error decides; the commands after it up to the
+		 * Sync come back PGRES_PIPELINE_ABORTED. */
+		if (t == PGRES_FATAL_ERROR && rc == STORE_OK) {
+			const char *state = PQresultErrorField(r,
+			                                       PG_DIAG_SQLSTATE);
+			last_retryable = is_retryable(r);
+			rc = state != NULL && strcmp(state, "22012") == 0
+			         ? STORE_CONFLICT
+			         : map_error(c, r);
+			/* An issue's own failure (a lost check, a constraint,
+			 * a lock timeout on its rows) is that issue's; one
+			 * that must retry or that lost the server is the
+			 * group's. */
+			if (owner != GC_CONTROL && !last_retryable &&
+			    rc != STORE_UNAVAILABLE) {
+				*failed = owner;
+				segs[owner].rc = rc;
+			}
+		}
+		PQclear(r);
+	}
+	if (PQexitPipelineMode(c->db) != 1 && rc == STORE_OK) {
+		c->broken = true;
+		rc = map_error(c, NULL);
+	}
+	if (k != ps->ncmd && rc == STORE_OK) {
+		c->broken = true; /* answers and commands do not pair up */
+		rc = STORE_IO;
+	}
+	return rc;
+}
+
+/* One attempt at the group on c: the passes until it commits or fails as
+ * a whole. Returns the group's result (STORE_OK: committed). */
+static enum store_rc group_once(struct pg_conn *c, struct pg_segment *segs,
+                                int n, struct gc_pass *ps)
+{
+	last_retryable = false;
+	for (int i = 0; i < n; i++) {
+		segs[i].rc = STORE_OK;
+		for (int k = 0; k < segs[i].n; k++)
+			if (!params_storable(&segs[i].items[k].p))
+				segs[i].rc = STORE_BAD_VALUE;
+	}
+	for (int i = 0; i < n; i++)
+		for (int k = 0; segs[i].rc == STORE_OK && k < segs[i].n; k++) {
+			enum store_rc rc = prepare(c, segs[i].items[k].st);
+			if (rc != STORE_OK)
+				return rc;
+		}
+	int from = 0;
+	bool resume = false;
+	/* Each pass commits, or fails one more segment: at most n + 1. */
+	for (int pass = 0; pass <= n; pass++) {
+		if (!send_pass(c, ps, segs, n, from, resume)) {
+			c->broken = true; /* mid-pipeline: pg_release closes */
+			return map_error(c, NULL);
+		}
+		int failed;
+		enum store_rc rc = read_pass(c, ps, segs, &failed);
+		if (rc == STORE_OK || failed < 0)
+			return rc;
+		from = failed + 1;
+		resume = true;
+	}
+	return STORE_IO; /* not reached: a pass fails a segment or ends */
+}
+
+void pg_batch_group(struct store *base, struct pg_segment *segs, int n)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	/* BEGIN, two per resume, per segment its statements and two, COMMIT. */
+	int cap = 4;
+	for (int i = 0; i < n; i++)
+		cap += segs[i].n + 2;
+	struct gc_pass ps = {xcalloc((size_t)cap, sizeof(int)), 0};
+	enum store_rc rc = STORE_IO;
+	for (int attempt = 0; attempt < PG_TX_ATTEMPTS; attempt++) {
+		struct pg_conn *c = pg_acquire(s, &rc);
+		if (c == NULL)
+			break;
+		rc = group_once(c, segs, n, &ps);
+		bool retry = rc == STORE_BUSY && last_retryable;
+		if (rc != STORE_OK && !c->broken &&
+		    PQstatus(c->db) == CONNECTION_OK &&
+		    PQtransactionStatus(c->db) != PQTRANS_IDLE)
+			(void)pg_exec_sql(c, "ROLLBACK", NULL, 0);
+		pg_release(s, c);
+		if (rc == STORE_OK || !retry)
+			break;
+		struct timespec ts = {0, (long)(1 + attempt) * 2000000L};
+		nanosleep(&ts, NULL);
+	}
+	free(ps.owner);
+	if (rc == STORE_OK)
+		return; /* committed: each segment keeps its own result */
+	/* Nothing of the group stands, so no result of it may either: a
+	 * lost compare-and-set may have lost to an issue now rolled back.
+	 * A value the database cannot hold is refused whatever happened. */
+	for (int i = 0; i < n; i++)
+		if (segs[i].rc != STORE_BAD_VALUE)
+			segs[i].rc = rc;
+}
+
 enum store_rc pg_once(struct store *base, const struct pg_stmt *st,
                       const struct pg_params *p, PGresult **res,
                       int *changes, bool idempotent)

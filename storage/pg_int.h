@@ -8,7 +8,9 @@
  *   pg_migrate.c  migrations/postgresql/, schema_migrations, advisory lock
  *   pg_clients.c  clients and users
  *   pg_tokens.c   access tokens, signing keys, refresh tokens, families,
- *                 token issue (xIssue)
+ *                 the statements of a token issue (pg_issue_items)
+ *   pg_commit.c   group commit: concurrent issues in one transaction
+ *                 (xIssue)
  *   pg_codes.c    authorization codes, sessions, consents
  *   pg_upkeep.c   purge, the test double's reset, backup (pg_dump)
  *   pg_throttle.c failed attempts counted across instances (throttle)
@@ -57,6 +59,12 @@ struct pg_store {
 	pthread_cond_t cv;     /* a connection came back */
 	struct pg_conn *idle;
 	int open; /* connections in existence, idle or lent */
+	/* Group commit of issues (pg_commit.c): the queue of issues waiting
+	 * for a commit, and whether a leader is running one. */
+	pthread_mutex_t gc_mu;
+	pthread_cond_t gc_cv;
+	struct pg_gc_item *gc_head, **gc_tail;
+	bool gc_leading;
 };
 
 /* Opens a connection for the store (statement timeout set); NULL with err
@@ -127,6 +135,23 @@ struct pg_batch_item {
  * errors map as in pg_run, with 40001/40P01 retried as in pg_tx. */
 enum store_rc pg_batch(struct store *s, const struct pg_batch_item *items,
                        int n);
+
+/* One issue's statements in a group (pg_batch_group); rc is its result. */
+struct pg_segment {
+	const struct pg_batch_item *items;
+	int n;
+	enum store_rc rc;
+};
+
+/* Runs n segments (n >= 2) in one transaction on one connection, each in
+ * a savepoint of its own, and sets each segment's rc: a failed check or
+ * a constraint (STORE_CONFLICT) or another error of one segment undoes
+ * that segment only. STORE_OK only once COMMIT succeeded; when the
+ * transaction as a whole fails (connection lost, COMMIT refused, retries
+ * of 40001/40P01 used up) every segment gets that result, since nothing
+ * of the group stands. One round trip when no segment fails, one more
+ * per failed segment. */
+void pg_batch_group(struct store *s, struct pg_segment *segs, int n);
 
 /* Runs one statement outside a transaction on a pooled connection. For
  * reads (idempotent) a connection found broken is replaced and the
@@ -227,7 +252,6 @@ extern const struct pg_token_ops {
 	enum store_rc (*key_current)(struct store *, struct store_key *);
 	enum store_rc (*key_list)(struct store *, bool, int64_t, store_key_cb,
 	                          void *);
-	enum store_rc (*issue)(struct store *, const struct store_issue *);
 	enum store_rc (*refresh_get)(struct store *, const char *,
 	                             struct store_refresh *);
 	enum store_rc (*family_revoke)(struct store *, const char *, int64_t,
@@ -264,6 +288,18 @@ extern const struct pg_upkeep_ops {
 	enum store_rc (*backup)(struct store *, const char *, bool,
 	                        struct store_backup_info *, char *, size_t);
 } pg_upkeep_ops;
+
+/* The statements of one issue, in order, into items (at most
+ * PG_ISSUE_ITEMS, zeroed by the caller); returns how many (pg_tokens.c). */
+#define PG_ISSUE_ITEMS 7
+int pg_issue_items(const struct store_issue *is,
+                   struct pg_batch_item items[PG_ISSUE_ITEMS]);
+
+/* The token table's xIssue (pg_commit.c). */
+void pg_issue(struct store *s, const struct store_issue *is,
+              store_issue_done done, void *arg);
+void pg_gc_init(struct pg_store *s);
+void pg_gc_destroy(struct pg_store *s);
 
 /* The copy table (pg_copy.c); its methods need no adapting. */
 extern const struct store_copy_methods pg_copy_methods;

@@ -21,6 +21,7 @@ static void pg_close(struct store *base)
 	pg_pool_drain(s);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pg_gc_destroy(s);
 	if (s->uri != NULL) {
 		memset(s->uri, 0, strlen(s->uri)); /* it may hold a password */
 		free(s->uri);
@@ -59,14 +60,6 @@ static const struct store_ops pg_ops = {
 	.copy = &pg_copy_methods,
 };
 
-/* store.h's issue takes a completion; on PostgreSQL the batch is sent and
- * its answer read on the calling thread, so done runs before return. */
-static void pg_issue_done(struct store *s, const struct store_issue *is,
-                          store_issue_done done, void *arg)
-{
-	done(pg_token_ops.issue(s, is), arg);
-}
-
 static void ops_init(void)
 {
 	pg_db = (struct store_db_methods){
@@ -88,7 +81,7 @@ static void ops_init(void)
 		.xCurrent = pg_token_ops.key_current,
 		.xList = pg_token_ops.key_list};
 	pg_token = (struct store_token_methods){
-		.xIssue = pg_issue_done, .xGet = pg_token_ops.get,
+		.xIssue = pg_issue, .xGet = pg_token_ops.get,
 		.xList = pg_token_ops.list, .xRevoke = pg_token_ops.revoke,
 		.xRevokeClient = pg_token_ops.revoke_client,
 		.xRevokeSubject = pg_token_ops.subject_revoke};
@@ -158,6 +151,7 @@ enum store_rc store_pg_open(const char *uri, const struct store_options *o,
 	                                   1, 86400);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pg_gc_init(s);
 	char msg[256] = "";
 	enum store_rc why = STORE_UNAVAILABLE;
 	struct pg_conn *c = pg_conn_open(s, &why, msg, sizeof(msg));

@@ -6,9 +6,9 @@
  * the check: under READ COMMITTED a concurrent update of the same row
  * makes the second one wait, re-read the row and fail the check, so of N
  * concurrent refreshes (or redemptions, or relinks) exactly one changes
- * the row, here as on SQLite. An issue's writes are one batch (pg_batch):
- * one round trip, one transaction, retried on serialization failures and
- * deadlocks.
+ * the row, here as on SQLite. An issue's writes are one batch (pg_batch,
+ * or a savepoint in a group: pg_commit.c): one round trip, one
+ * transaction, retried on serialization failures and deadlocks.
  * Times are bound from the caller (Latchkey's clock), never now().
  */
 #include <stdlib.h>
@@ -402,12 +402,12 @@ static struct pg_batch_item *add_key_now(struct pg_batch_item *it,
 	return it + 1;
 }
 
-/* The writes of one issue, in the order of store_sqlite.c's issue_ops,
- * as one batch: one round trip and one transaction. */
-static enum store_rc pg_issue(struct store *s, const struct store_issue *is)
+/* The writes of one issue, in the order of sqlite_tokens.c's: run alone
+ * as one batch (one round trip, one transaction), or with others in a
+ * group (pg_commit.c). */
+int pg_issue_items(const struct store_issue *is,
+                   struct pg_batch_item items[PG_ISSUE_ITEMS])
 {
-	struct pg_batch_item items[7];
-	memset(items, 0, sizeof(items));
 	struct pg_batch_item *it = items;
 	/* The client first: one changed or removed since the request
 	 * authenticated gets nothing (store.h, client_version). */
@@ -438,7 +438,7 @@ static enum store_rc pg_issue(struct store *s, const struct store_issue *is)
 		bind_refresh(&it->p, is->refresh);
 		it++;
 	}
-	return pg_batch(s, items, (int)(it - items));
+	return (int)(it - items);
 }
 
 static enum store_rc pg_refresh_get(struct store *s, const char *hash,
@@ -472,7 +472,6 @@ const struct pg_token_ops pg_token_ops = {
 	.key_replace_current = pg_key_replace_current,
 	.key_current = pg_key_current,
 	.key_list = pg_key_list,
-	.issue = pg_issue,
 	.refresh_get = pg_refresh_get,
 	.family_revoke = pg_family_revoke,
 	.refresh_list = pg_refresh_list,
