@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include "metrics.h"
 #include "store.h"
 #include "unit_util.h"
 
@@ -1257,11 +1258,10 @@ static void test_issue_batches(void **state)
 	code_race(f->s, MAX_RACERS, even);
 }
 
-/* PostgreSQL under SERIALIZABLE, as distributed engines (CockroachDB)
- * run. A redemption that waits on a row another transaction holds gets
- * 40001 when that one commits; the backend runs it again, and it wins
- * (the other only touched the row). Without the retry it would be
- * STORE_BUSY. */
+/* ---- group commit: issues that share one transaction ---------------------- */
+
+/* The result of sql on a connection of the test's own; fails the test
+ * when the statement fails. */
 static PGresult *pg_ok(PGconn *c, const char *sql)
 {
 	PGresult *r = PQexec(c, sql);
@@ -1271,6 +1271,203 @@ static PGresult *pg_ok(PGconn *c, const char *sql)
 	return r;
 }
 
+
+/* What a grouped issue does: redeem the code h-race, rotate the refresh
+ * token rt0, or issue on its own. */
+enum grouped_kind { G_CODE, G_REFRESH, G_ALONE };
+
+struct grouped {
+	struct store *s;
+	int id;
+	enum grouped_kind kind;
+	struct done_count d;
+};
+
+static void *grouped_issue(void *arg)
+{
+	struct grouped *g = arg;
+	char name[16], jti[20], family[16];
+	snprintf(name, sizeof(name), "g%d", g->id);
+	snprintf(jti, sizeof(jti), "at-%s", name);
+	snprintf(family, sizeof(family), "GF%d", g->id);
+	struct store_token at = token(jti, "c1", "kid-1", 110, 170);
+	at.subject = (char *)"u-1";
+	at.family_id = g->kind == G_REFRESH ? (char *)"F0" : family;
+	struct store_refresh rt = {
+	    .token_hash = name, .family_id = at.family_id,
+	    .client_id = (char *)"c1", .subject = (char *)"u-1",
+	    .username = (char *)"alice", .scope = (char *)"a",
+	    .access_jti = jti, .issued_at = 110, .expires_at = 1000,
+	};
+	struct store_issue is = {
+	    .now = 110, .access = &at, .refresh = &rt,
+	    .consume_code_hash = g->kind == G_CODE ? "h-race" : NULL,
+	    .retire_hash = g->kind == G_REFRESH ? "rt0" : NULL,
+	};
+	store_issue_submit(g->s, &is, count_done, &g->d);
+	store_thread_end(g->s);
+	return NULL;
+}
+
+static unsigned long round_trips(void)
+{
+	size_t len;
+	char *m = metrics_render(&len);
+	const char *v = strstr(m, "\nlatchkey_db_round_trips_total ");
+	assert_non_null(v);
+	unsigned long n = strtoul(v + strlen("\nlatchkey_db_round_trips_total "),
+	                          NULL, 10);
+	free(m);
+	return n;
+}
+
+/* On PostgreSQL, a second connection that holds client c1 FOR UPDATE: an
+ * issue of c1 waits for it (its client check takes c1 FOR SHARE), so the
+ * issues submitted meanwhile queue behind it and go as one group. NULL on
+ * SQLite, which groups by itself while its writer is busy. */
+static PGconn *hold_client(struct ut_store_fx *f)
+{
+	if (f->pg_db == NULL)
+		return NULL;
+	PGconn *other = PQconnectdb(f->path);
+	assert_int_equal(PQstatus(other), CONNECTION_OK);
+	PQclear(pg_ok(other, "BEGIN"));
+	PQclear(pg_ok(other, "SELECT 1 FROM clients WHERE client_id='c1' "
+	                     "FOR UPDATE"));
+	return other;
+}
+
+/* Until a backend waits for a lock of the holder. */
+static void await_lock_wait(struct ut_store_fx *f)
+{
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity "
+	         "WHERE datname='%s' AND wait_event_type='Lock'", f->pg_db);
+	PGconn *watch = PQconnectdb(f->path);
+	for (int waiting = 0; !waiting;) {
+		PGresult *res = pg_ok(watch, sql);
+		waiting = atoi(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (!waiting)
+			usleep(2000);
+	}
+	PQfinish(watch);
+}
+
+#define GROUPED 24
+
+/* Starts n grouped issues of kind(i): the first alone, then, once it
+ * waits on the held client (PostgreSQL), the others, which queue behind
+ * it and go as one group when the holder lets go. */
+static void run_grouped(struct ut_store_fx *f, struct grouped *g, int n,
+                        enum grouped_kind (*kind)(int))
+{
+	pthread_t th[GROUPED];
+	PGconn *other = hold_client(f);
+	for (int i = 0; i < n; i++) {
+		g[i] = (struct grouped){f->s, i, kind(i), {0, STORE_IO}};
+		assert_int_equal(pthread_create(&th[i], NULL, grouped_issue,
+		                                &g[i]), 0);
+		if (i == 0 && other != NULL)
+			await_lock_wait(f);
+	}
+	if (other != NULL) {
+		usleep(200000); /* the others reach the queue */
+		PQclear(pg_ok(other, "COMMIT"));
+		PQfinish(other);
+	}
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(g[i].d.calls, 1); /* each completion once */
+	}
+}
+
+static enum grouped_kind by_thirds(int i)
+{
+	return (enum grouped_kind)(i % 3);
+}
+
+/* Issues that lose their compare-and-set inside a group (the code already
+ * redeemed, the refresh token already rotated by an earlier issue of the
+ * same transaction) are undone alone: exactly one redemption and one
+ * rotation win, the losers write nothing, and every independent issue
+ * commits. */
+static void test_issue_group_races(void **state)
+{
+	struct ut_store_fx *f = *state;
+	code_world(f->s);
+	struct store_code c = code("h-race", 100, 160);
+	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+	issue(f->s, "rt0", "F0", "c1", "u-1", 100, 1000, NULL);
+	struct grouped g[GROUPED];
+	run_grouped(f, g, GROUPED, by_thirds);
+	int won[3] = {-1, -1, -1};
+	char name[16];
+	for (int i = 0; i < GROUPED; i++) {
+		snprintf(name, sizeof(name), "g%d", i);
+		if (g[i].kind == G_ALONE || g[i].d.rc == STORE_OK) {
+			assert_int_equal(g[i].d.rc, STORE_OK);
+			struct store_refresh r = {0};
+			assert_int_equal(store_refresh_get(f->s, name, &r),
+			                 STORE_OK);
+			store_refresh_clear(&r);
+			if (g[i].kind != G_ALONE) {
+				assert_int_equal(won[g[i].kind], -1);
+				won[g[i].kind] = i;
+			}
+		} else {
+			assert_int_equal(g[i].d.rc, STORE_CONFLICT);
+			assert_not_issued(f->s, name);
+		}
+	}
+	assert_true(won[G_CODE] >= 0 && won[G_REFRESH] >= 0);
+	snprintf(name, sizeof(name), "GF%d", won[G_CODE]);
+	assert_code_use(f->s, "h-race", 110, name);
+	struct store_refresh r = {0};
+	assert_int_equal(store_refresh_get(f->s, "rt0", &r), STORE_OK);
+	assert_int_equal(r.retired_at, 110);
+	store_refresh_clear(&r);
+	struct collect col;
+	list_refresh(f->s, (struct filt){0}, &col);
+	/* rt0, the two winners' and the independent ones' */
+	assert_int_equal(col.n, 1 + 2 + GROUPED / 3);
+}
+
+static enum grouped_kind alone(int i)
+{
+	(void)i;
+	return G_ALONE;
+}
+
+/* Queued issues share one transaction: on PostgreSQL one round trip
+ * carries the whole group (plus, on a new connection, the statements'
+ * prepares), where each issue alone costs one of its own. */
+static void test_issue_group_round_trips(void **state)
+{
+	struct ut_store_fx *f = *state;
+	code_world(f->s);
+	struct grouped g[GROUPED];
+	unsigned long before = round_trips();
+	run_grouped(f, g, GROUPED, alone);
+	unsigned long used = round_trips() - before;
+	for (int i = 0; i < GROUPED; i++)
+		assert_int_equal(g[i].d.rc, STORE_OK);
+	struct collect col;
+	list_refresh(f->s, (struct filt){0}, &col);
+	assert_int_equal(col.n, GROUPED);
+	if (f->pg_db != NULL) {
+		/* the first alone (1, and its connection's 5 prepares), the
+		 * group (1, and at most 5 prepares on another connection) */
+		print_message("round trips for %d issues: %lu\n", GROUPED, used);
+		assert_true(used <= 12);
+	}
+}
+
+/* PostgreSQL under SERIALIZABLE, as distributed engines (CockroachDB)
+ * run. A redemption that waits on a row another transaction holds gets
+ * 40001 when that one commits; the backend runs it again, and it wins
+ * (the other only touched the row). Without the retry it would be
+ * STORE_BUSY. */
 static void test_pg_serializable_retries(void **state)
 {
 	struct ut_store_fx *f = *state;
@@ -1955,6 +2152,12 @@ int main(void)
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_relink_compares,
 	                                    ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_group_races,
+	                                    ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_issue_group_round_trips,
+	                                    ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_batches, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_serializable_retries,
