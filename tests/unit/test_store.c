@@ -1281,6 +1281,7 @@ struct grouped {
 	int id;
 	enum grouped_kind kind;
 	struct done_count d;
+	const char *client; /* NULL: c1 */
 };
 
 static void *grouped_issue(void *arg)
@@ -1290,12 +1291,13 @@ static void *grouped_issue(void *arg)
 	snprintf(name, sizeof(name), "g%d", g->id);
 	snprintf(jti, sizeof(jti), "at-%s", name);
 	snprintf(family, sizeof(family), "GF%d", g->id);
-	struct store_token at = token(jti, "c1", "kid-1", 110, 170);
+	const char *client = g->client != NULL ? g->client : "c1";
+	struct store_token at = token(jti, client, "kid-1", 110, 170);
 	at.subject = (char *)"u-1";
 	at.family_id = g->kind == G_REFRESH ? (char *)"F0" : family;
 	struct store_refresh rt = {
 	    .token_hash = name, .family_id = at.family_id,
-	    .client_id = (char *)"c1", .subject = (char *)"u-1",
+	    .client_id = (char *)client, .subject = (char *)"u-1",
 	    .username = (char *)"alice", .scope = (char *)"a",
 	    .access_jti = jti, .issued_at = 110, .expires_at = 1000,
 	};
@@ -1325,15 +1327,17 @@ static unsigned long round_trips(void)
  * issue of c1 waits for it (its client check takes c1 FOR SHARE), so the
  * issues submitted meanwhile queue behind it and go as one group. NULL on
  * SQLite, which groups by itself while its writer is busy. */
-static PGconn *hold_client(struct ut_store_fx *f)
+static PGconn *hold_client(struct ut_store_fx *f, const char *client_id)
 {
 	if (f->pg_db == NULL)
 		return NULL;
+	char sql[100];
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM clients WHERE client_id="
+	         "'%s' FOR UPDATE", client_id);
 	PGconn *other = PQconnectdb(f->path);
 	assert_int_equal(PQstatus(other), CONNECTION_OK);
 	PQclear(pg_ok(other, "BEGIN"));
-	PQclear(pg_ok(other, "SELECT 1 FROM clients WHERE client_id='c1' "
-	                     "FOR UPDATE"));
+	PQclear(pg_ok(other, sql));
 	return other;
 }
 
@@ -1363,9 +1367,9 @@ static void run_grouped(struct ut_store_fx *f, struct grouped *g, int n,
                         enum grouped_kind (*kind)(int))
 {
 	pthread_t th[GROUPED];
-	PGconn *other = hold_client(f);
+	PGconn *other = hold_client(f, "c1");
 	for (int i = 0; i < n; i++) {
-		g[i] = (struct grouped){f->s, i, kind(i), {0, STORE_IO}};
+		g[i] = (struct grouped){f->s, i, kind(i), {0, STORE_IO}, NULL};
 		assert_int_equal(pthread_create(&th[i], NULL, grouped_issue,
 		                                &g[i]), 0);
 		if (i == 0 && other != NULL)
@@ -1460,6 +1464,55 @@ static void test_issue_group_round_trips(void **state)
 		 * group (1, and at most 5 prepares on another connection) */
 		print_message("round trips for %d issues: %lu\n", GROUPED, used);
 		assert_true(used <= 12);
+	}
+}
+
+/* A group that loses its connection before COMMIT answered: every issue
+ * of it is STORE_UNAVAILABLE (none OK, none a lost check), each
+ * completion runs once, and nothing of the group was written. The group
+ * is made to wait on client c1's row, and its backend is terminated while
+ * it waits. */
+static void test_pg_issue_group_unavailable(void **state)
+{
+	struct ut_store_fx *f = *state;
+	if (f->pg_db == NULL)
+		return;
+	code_world(f->s);
+	enum { N = 9 };
+	struct grouped g[N];
+	pthread_t th[N];
+	PGconn *c1 = hold_client(f, "c1"), *c2 = hold_client(f, "c2");
+	/* The first, of c2, leads alone and waits; the others queue. */
+	for (int i = 0; i < N; i++) {
+		g[i] = (struct grouped){f->s, i, G_ALONE, {0, STORE_IO},
+		                        i == 0 ? "c2" : "c1"};
+		assert_int_equal(pthread_create(&th[i], NULL, grouped_issue,
+		                                &g[i]), 0);
+		if (i == 0)
+			await_lock_wait(f);
+	}
+	usleep(200000);
+	PQclear(pg_ok(c2, "COMMIT"));
+	PQfinish(c2);
+	assert_int_equal(pthread_join(th[0], NULL), 0);
+	assert_int_equal(g[0].d.calls, 1);
+	assert_int_equal(g[0].d.rc, STORE_OK);
+	/* The group now waits on c1: end its backend. */
+	await_lock_wait(f);
+	char sql[200];
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(pid) FROM "
+	         "pg_stat_activity WHERE datname='%s' AND "
+	         "wait_event_type='Lock'", f->pg_db);
+	PQclear(pg_ok(c1, sql));
+	PQclear(pg_ok(c1, "COMMIT"));
+	PQfinish(c1);
+	char name[16];
+	for (int i = 1; i < N; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(g[i].d.calls, 1);
+		assert_int_equal(g[i].d.rc, STORE_UNAVAILABLE);
+		snprintf(name, sizeof(name), "g%d", i);
+		assert_not_issued(f->s, name);
 	}
 }
 
@@ -2156,6 +2209,9 @@ int main(void)
 	                                    ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_group_round_trips,
+	                                    ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_issue_group_unavailable,
 	                                    ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_batches, ut_store_fx_setup,
