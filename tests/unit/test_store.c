@@ -1567,6 +1567,63 @@ static void test_pg_serializable_retries(void **state)
 	store_code_clear(&got);
 }
 
+/* The same under SERIALIZABLE for a group: its redemption waits on the
+ * code's row, which another transaction holds and then commits, so the
+ * group's statement fails with 40001. The whole group runs again, and
+ * every issue of it commits (without the retry all would be
+ * STORE_BUSY). */
+static void test_pg_issue_group_retries(void **state)
+{
+	struct ut_store_fx *f = *state;
+	if (f->pg_db == NULL)
+		return;
+	char sql[200];
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s SET "
+	         "default_transaction_isolation TO 'serializable'", f->pg_db);
+	ut_pg_admin_exec(sql);
+	store_close(f->s);
+	f->s = ut_store_open_target(f->path);
+	code_world(f->s);
+	struct store_code c = code("h-race", 100, 160);
+	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
+	enum { N = 5 };
+	struct grouped g[N];
+	pthread_t th[N];
+	PGconn *c2 = hold_client(f, "c2");
+	PGconn *other = PQconnectdb(f->path);
+	assert_int_equal(PQstatus(other), CONNECTION_OK);
+	PQclear(pg_ok(other, "BEGIN"));
+	PQclear(pg_ok(other, "UPDATE authorization_codes SET scope=scope "
+	                     "WHERE code_hash='h-race'"));
+	/* The first, of c2, leads alone and waits; the others queue: one
+	 * redeems the code, the rest issue on their own. */
+	for (int i = 0; i < N; i++) {
+		g[i] = (struct grouped){f->s, i, i == 1 ? G_CODE : G_ALONE,
+		                        {0, STORE_IO}, i == 0 ? "c2" : "c1"};
+		assert_int_equal(pthread_create(&th[i], NULL, grouped_issue,
+		                                &g[i]), 0);
+		if (i == 0)
+			await_lock_wait(f);
+	}
+	usleep(200000);
+	PQclear(pg_ok(c2, "COMMIT"));
+	PQfinish(c2);
+	assert_int_equal(pthread_join(th[0], NULL), 0);
+	assert_int_equal(g[0].d.rc, STORE_OK);
+	await_lock_wait(f); /* the group, on the code's row */
+	PQclear(pg_ok(other, "COMMIT"));
+	PQfinish(other);
+	for (int i = 1; i < N; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(g[i].d.calls, 1);
+		assert_int_equal(g[i].d.rc, STORE_OK);
+	}
+	assert_code_use(f->s, "h-race", 110, "GF1");
+	struct collect col;
+	list_refresh(f->s, (struct filt){0}, &col);
+	assert_int_equal(col.n, N);
+}
+
 static void test_sessions(void **state)
 {
 	struct ut_store_fx *f = *state;
@@ -2212,6 +2269,9 @@ int main(void)
 	                                    ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_pg_issue_group_unavailable,
+	                                    ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_pg_issue_group_retries,
 	                                    ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_issue_batches, ut_store_fx_setup,
