@@ -221,7 +221,8 @@ static bool mem_clean(struct throttle *t, const struct throttle_key *keys,
 			continue;
 		tag_of(m, &keys[i], tag);
 		struct slot *s = slot_find(m, tag);
-		clean = s == NULL || live_failures(m, s, now) == 0;
+		clean = s == NULL ||
+		        (live_failures(m, s, now) == 0 && s->pending == 0);
 	}
 	pthread_mutex_unlock(&m->mu);
 	return clean;

@@ -269,7 +269,7 @@ static bool st_clean(struct throttle *base, const struct throttle_key *keys,
 	    STORE_OK)
 		return false;
 	for (size_t j = 0; j < ks.n; j++)
-		if (st[j].failures != 0)
+		if (st[j].failures != 0 || st[j].pending != 0)
 			return false;
 	return true;
 }

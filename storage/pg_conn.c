@@ -539,7 +539,9 @@ static enum store_rc batch_once(struct pg_conn *c,
 		c->broken = true;
 		return rc;
 	}
-	/* One result and a NULL per command, then the Sync's. */
+	/* One result and a NULL per command, then the Sync's: counting the
+	 * NULLs tells which item a result is of. */
+	int item = 0;
 	for (;;) {
 		PGresult *r = PQgetResult(c->db);
 		if (r == NULL) {
@@ -547,6 +549,7 @@ static enum store_rc batch_once(struct pg_conn *c,
 				rc = rc == STORE_OK ? map_error(c, NULL) : rc;
 				break;
 			}
+			item++;
 			continue;
 		}
 		ExecStatusType t = PQresultStatus(r);
@@ -558,9 +561,12 @@ static enum store_rc batch_once(struct pg_conn *c,
 			const char *state = PQresultErrorField(r,
 			                                       PG_DIAG_SQLSTATE);
 			last_retryable = is_retryable(r);
-			rc = state != NULL && strcmp(state, "22012") == 0
-			         ? STORE_CONFLICT
-			         : map_error(c, r);
+			bool check = state != NULL &&
+			             strcmp(state, "22012") == 0;
+			rc = !check ? map_error(c, r)
+			     : item < n && items[item].check_rc != STORE_OK
+			         ? items[item].check_rc
+			         : STORE_CONFLICT;
 		}
 		PQclear(r);
 	}
