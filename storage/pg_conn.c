@@ -94,15 +94,28 @@ static const char *const permanent_failures[] = {
 };
 
 /* STORE_INVALID for a connection failure in permanent_failures, else
- * STORE_UNAVAILABLE. */
+ * STORE_UNAVAILABLE. Only the message's own words are read: what libpq
+ * and the server quote (host names, socket paths, database and role
+ * names) is left out, so a host called "invalid-db" cannot make a
+ * passing failure look permanent. */
 static enum store_rc classify_failure(PGconn *db)
 {
 	if (PQconnectionNeedsPassword(db))
 		return STORE_INVALID;
 	const char *msg = PQerrorMessage(db);
+	char words[1024];
+	size_t n = 0;
+	bool quoted = false;
+	for (const char *p = msg; *p != '\0' && n + 1 < sizeof(words); p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted)
+			words[n++] = *p;
+	}
+	words[n] = '\0';
 	for (size_t i = 0; i < sizeof(permanent_failures) /
 	                           sizeof(permanent_failures[0]); i++)
-		if (strstr(msg, permanent_failures[i]) != NULL)
+		if (strstr(words, permanent_failures[i]) != NULL)
 			return STORE_INVALID;
 	return STORE_UNAVAILABLE;
 }
