@@ -96,11 +96,19 @@ int cmd_backup(struct adm_ctx *ctx)
  * file (which --to need not be yet). Other spellings of one PostgreSQL
  * database are caught by the copy itself: the source's rows make the
  * destination not empty. */
+/* The file of a SQLite target ("sqlite:PATH" or PATH). */
+static const char *sqlite_file(const char *target)
+{
+	return strncmp(target, "sqlite:", 7) == 0 ? target + 7 : target;
+}
+
 static bool same_target(const char *a, const char *b)
 {
 	struct stat sa, sb;
 	if (store_target_is_pg(a) || store_target_is_pg(b))
 		return strcmp(a, b) == 0;
+	a = sqlite_file(a);
+	b = sqlite_file(b);
 	return strcmp(a, b) == 0 ||
 	       (stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
 	        sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino);
@@ -116,7 +124,7 @@ static int open_side(const char *target, const char *side, const char *shown,
 	char err[512] = "";
 	int applied, schema;
 	if (!store_target_is_pg(target) && !migrate_it &&
-	    access(target, F_OK) != 0)
+	    access(sqlite_file(target), F_OK) != 0)
 		return adm_fail(ADM_EXIT_RUNTIME, "%s '%s': %s", side, shown,
 		                strerror(errno));
 	enum store_rc r = store_open_with(target, &durable, out, err,

@@ -128,6 +128,19 @@ void kdf_slot_give(struct grants *g)
 	sem_post(&g->secret_cache->kdf_slots);
 }
 
+/* Whether secret is the client's generated one (a fast hash: 256 random
+ * bits, checked in microseconds and in constant time). Only asked while
+ * the client's throttle keys are clean (client_authenticate). Not for a
+ * chosen secret (Argon2id), even one in the cache below: a chosen secret
+ * may be guessable, and checking guesses before anything is reserved
+ * would let a burst of them past the limit, each answered. */
+static bool secret_generated_and_right(const struct store_client *cl,
+                                       const char *secret)
+{
+	return !secret_hash_is_slow(cl->secret_hash) &&
+	       secret_verify(cl->secret_hash, secret) == SECRET_OK;
+}
+
 /* OAUTH_OK, OAUTH_INVALID_CLIENT, or OAUTH_TEMPORARILY_UNAVAILABLE when
  * every Argon2id slot stayed busy. */
 static enum oauth_err secret_check(struct grants *g,
@@ -237,6 +250,16 @@ struct oauth_result client_authenticate(struct grants *g,
 	struct throttle_key keys[2];
 	struct throttle_ticket tk;
 	secret_keys(g, id, cr->remote_addr, keys);
+	/* While no key has a failure or an attempt under way (one read), a
+	 * client's right generated secret goes ahead with nothing reserved,
+	 * so one busy client's concurrent requests write nothing to a shared
+	 * throttle (docs/scale-out.md, "What a request costs"). The keys are
+	 * read first, for every attempt: a key with failures takes the
+	 * counted path below whatever the secret, so at the limit the right
+	 * secret is refused like a wrong one, in the same way. */
+	if (rc == STORE_OK && throttle_clean(g->client_throttle, keys, 2) &&
+	    secret_generated_and_right(out, secret))
+		return OAUTH_RESULT_OK;
 	enum throttle_verdict v =
 	    throttle_reserve(g->client_throttle, keys, 2, &tk);
 	if (v != THROTTLE_GO) {

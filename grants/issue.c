@@ -47,7 +47,7 @@ bool refresh_enabled(const struct grants *g, const struct store_client *cl)
  * committed. */
 struct issue_cont {
 	struct grants *g;
-	const struct store_client *cl;
+	const struct store_client *cl; /* as the request authenticated */
 	const struct issue_opts *o;
 	int64_t ttl;
 	char **token, **refresh; /* moved into out on success */
@@ -55,33 +55,40 @@ struct issue_cont {
 	struct oauth_result r;
 };
 
-/* After a failed check: whether it was the client's, changed (a rotated
- * secret, perhaps on another instance) or removed since it authenticated.
- * Read again only on this rare path; a read that fails counts as changed,
- * which costs the client one retry rather than a wrong invalid_grant. */
-static bool client_changed(struct issue_cont *k)
+/* The client changed while the request was answered (STORE_STALE:
+ * nothing was written). Removed or given another secret: the request's
+ * credentials are no longer good, so the answer of an unknown client (RFC
+ * 6749 section 5.2). Changed otherwise (scopes, lifetimes, ...): the
+ * credentials still are, and the same request asked again is answered
+ * under the registration as it is now, so a 503 that says to try again
+ * rather than an invalid_client that a client would take for bad
+ * credentials. Read again only on this rare path. */
+static struct oauth_result client_changed(const struct issue_cont *k)
 {
 	struct store_client now = {0};
 	enum store_rc rc = store_client_get(k->g->store, k->cl->client_id, &now);
-	bool changed = rc != STORE_OK ||
-	               now.secret_version != k->cl->secret_version;
+	bool same_secret =
+	    rc == STORE_OK &&
+	    (now.secret_hash == NULL
+	         ? k->cl->secret_hash == NULL
+	         : k->cl->secret_hash != NULL &&
+	               strcmp(now.secret_hash, k->cl->secret_hash) == 0);
 	store_client_clear(&now);
-	return changed;
+	if (rc == STORE_NOT_FOUND || (rc == STORE_OK && !same_secret))
+		return OAUTH_FAIL(OAUTH_INVALID_CLIENT,
+		                  "the client's registration changed while the "
+		                  "request was answered; authenticate again");
+	return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
+	                  "the client's registration changed while the "
+	                  "request was answered; try again");
 }
 
 static void issue_recorded(enum store_rc rc, void *arg)
 {
 	struct issue_cont *k = arg;
 	const struct issue_opts *o = k->o;
-	if (rc == STORE_CONFLICT && client_changed(k)) {
-		/* Its secret was rotated, its registration changed or it was
-		 * removed (latchkey client ..., perhaps on another instance)
-		 * after it authenticated: nothing was written, and it must
-		 * authenticate again against what is registered now (an
-		 * unknown client's answer, RFC 6749 section 5.2). */
-		k->r = OAUTH_FAIL(OAUTH_INVALID_CLIENT,
-		                  "the client's registration changed while the "
-		                  "request was answered; authenticate again");
+	if (rc == STORE_STALE) {
+		k->r = client_changed(k);
 		return;
 	}
 	if (rc == STORE_CONFLICT && (o->retire_hash || o->relink_hash ||
@@ -95,9 +102,10 @@ static void issue_recorded(enum store_rc rc, void *arg)
 		return;
 	}
 	if (rc == STORE_CONFLICT) {
-		/* Nothing else was checked and the client looked unchanged:
-		 * it was removed between the issue and the read above, or a
-		 * jti collided (2^-128). Not a server error to the client. */
+		/* Nothing else was checked and the client was there: a jti
+		 * collided (2^-128), or a foreign key failed in a way the
+		 * client check rules out. Not the client's fault, and not
+		 * worth a 500: the answer of a client to authenticate again. */
 		k->r = OAUTH_FAIL(OAUTH_INVALID_CLIENT, NULL);
 		return;
 	}

@@ -33,9 +33,11 @@ struct oauth_result oauth_from_store(enum store_rc rc, const char *what,
 	case STORE_BAD_VALUE:
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST,
 		                  "a parameter is not valid UTF-8");
-	/* Not passing: a conflict nobody expected, a schema or a store
-	 * this binary cannot use. */
+	/* Not passing: a conflict nobody expected (the issue handles its
+	 * own, grants/issue.c), a schema or a store this binary cannot
+	 * use. */
 	case STORE_CONFLICT:
+	case STORE_STALE:
 	case STORE_SCHEMA_NEWER:
 	case STORE_SCHEMA_EDITED:
 	case STORE_INVALID:

@@ -60,6 +60,12 @@ void throttle_release(struct throttle *t, struct throttle_ticket *tk,
 	tk->live = false;
 }
 
+bool throttle_clean(struct throttle *t, const struct throttle_key *keys,
+                    size_t n)
+{
+	return t->ops->clean(t, keys, n);
+}
+
 void throttle_forget_all(struct throttle *t)
 {
 	t->ops->forget_all(t);
@@ -202,6 +208,26 @@ static enum throttle_verdict mem_reserve(struct throttle *t,
 	return THROTTLE_GO;
 }
 
+static bool mem_clean(struct throttle *t, const struct throttle_key *keys,
+                      size_t n)
+{
+	struct mem_throttle *m = (struct mem_throttle *)t;
+	int64_t now = clock_now();
+	unsigned char tag[16];
+	bool clean = true;
+	pthread_mutex_lock(&m->mu);
+	for (size_t i = 0; i < n && clean; i++) {
+		if (keys[i].value == NULL)
+			continue;
+		tag_of(m, &keys[i], tag);
+		struct slot *s = slot_find(m, tag);
+		clean = s == NULL ||
+		        (live_failures(m, s, now) == 0 && s->pending == 0);
+	}
+	pthread_mutex_unlock(&m->mu);
+	return clean;
+}
+
 /* The ticket's slot for key i, or NULL when another key took it over
  * meanwhile (then this key's count is lost, as with any eviction). */
 static struct slot *ticket_slot(struct mem_throttle *m,
@@ -277,13 +303,14 @@ static void mem_destroy(struct throttle *t)
 }
 
 static const struct throttle_ops mem_ops = {
-	.version = 1,
+	.version = 2,
 	.name = "memory",
 	.reserve = mem_reserve,
 	.commit = mem_commit,
 	.release = mem_release,
 	.forget_all = mem_forget_all,
 	.destroy = mem_destroy,
+	.clean = mem_clean,
 };
 
 struct throttle *throttle_memory_new(int64_t window_secs)

@@ -88,6 +88,11 @@ struct throttle_ops {
 	/* Forgets every count (the test double's reset). */
 	void (*forget_all)(struct throttle *t);
 	void (*destroy)(struct throttle *t);
+	/* Version 2. Whether no key with a value has a failure counted in
+	 * its live window or a reservation under way, reading only (false
+	 * also when the backend cannot answer). */
+	bool (*clean)(struct throttle *t, const struct throttle_key *keys,
+	              size_t n);
 };
 
 /* Each backend's struct starts with this (as sqlite3_file). */
@@ -118,6 +123,16 @@ void throttle_commit(struct throttle *t, struct throttle_ticket *tk);
 void throttle_release(struct throttle *t, struct throttle_ticket *tk,
                       bool succeeded);
 void throttle_forget_all(struct throttle *t);
+/* For an attempt whose secret cannot be guessed (client_auth.c: a
+ * generated client secret) and turns out right: true when it may go
+ * ahead with nothing reserved and nothing written, because no key has a
+ * failure to clear, an attempt under way, or a limit that refuses the
+ * right secret too. False: take the attempt through throttle_reserve
+ * like any other. So a busy client's concurrent requests cost one read
+ * each, never a write, while a key under attack keeps refusing every
+ * attempt, the right secret included. */
+bool throttle_clean(struct throttle *t, const struct throttle_key *keys,
+                    size_t n);
 void throttle_free(struct throttle *t); /* NULL: no-op */
 
 #endif

@@ -250,6 +250,30 @@ static void st_forget_all(struct throttle *base)
 	(void)base;
 }
 
+/* One read (store_throttle_peek), never a write. */
+static bool st_clean(struct throttle *base, const struct throttle_key *keys,
+                     size_t n)
+{
+	struct store_throttle *t = (struct store_throttle *)base;
+	int64_t now = clock_now();
+	struct throttle_ticket tk = {.keys = keys, .n = n};
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].value != NULL)
+			tag_of(&keys[i], tk.handle[i]);
+	struct keyset ks;
+	keyset_of(&tk, &ks);
+	if (ks.n == 0)
+		return true;
+	struct store_throttle_state st[THROTTLE_MAX_KEYS];
+	if (store_throttle_peek(t->store, ks.k, ks.n, now, base->window, st) !=
+	    STORE_OK)
+		return false;
+	for (size_t j = 0; j < ks.n; j++)
+		if (st[j].failures != 0 || st[j].pending != 0)
+			return false;
+	return true;
+}
+
 static void st_destroy(struct throttle *base)
 {
 	struct store_throttle *t = (struct store_throttle *)base;
@@ -258,13 +282,14 @@ static void st_destroy(struct throttle *base)
 }
 
 static const struct throttle_ops store_ops = {
-	.version = 1,
+	.version = 2,
 	.name = "store",
 	.reserve = st_reserve,
 	.commit = st_commit,
 	.release = st_release,
 	.forget_all = st_forget_all,
 	.destroy = st_destroy,
+	.clean = st_clean,
 };
 
 struct throttle *throttle_store_new(struct store *s, int64_t window_secs,

@@ -17,26 +17,37 @@
 
 static const struct pg_stmt st_client_add = {
 	"client_add",
-	"INSERT INTO clients (" CLIENT_COLS ") VALUES ($1, $2, $3, "
-	"$4::smallint, $5, $6, $7, $8::bigint, $9::bigint, $10::bigint, "
-	"$11::bigint, $12::smallint, $13, $14, $15, $16::smallint)"};
+	"INSERT INTO clients (" CLIENT_COLS ", secret_version) VALUES ($1, $2, "
+	"$3, $4::smallint, $5, $6, $7, $8::bigint, $9::bigint, $10::bigint, "
+	"$11::bigint, $12::smallint, $13, $14, $15, $16::smallint, "
+	"floor(random() * 4611686018427387904)::bigint)"};
 static const struct pg_stmt st_client_get = {
 	"client_get",
 	"SELECT " CLIENT_COLS ", secret_version FROM clients WHERE client_id=$1"};
 /* created_at ($10) is bound (bind_client is shared with the insert) but
  * not changed, as on SQLite; the always-true test on it only gives the
  * parameter a type, which PostgreSQL needs to prepare the statement. */
+/* A change of a client (update, remove) takes the client's advisory lock
+ * exclusive first (PG_CLIENT_LOCK): it waits for the issues under way
+ * for the client, and the issues after it see the change (pg_tokens.c).
+ * The change itself is then a check: no row, division by zero. */
+static const struct pg_stmt st_client_lock_x = {
+	"client_lock_x",
+	"SELECT pg_advisory_xact_lock(" PG_CLIENT_LOCK ", hashtext($1))"};
 static const struct pg_stmt st_client_update = {
 	"client_update",
-	"UPDATE clients SET name=$2, secret_hash=$3, is_public=$4::smallint, "
+	"WITH u AS (UPDATE clients SET name=$2, secret_hash=$3, is_public=$4::smallint, "
 	"grant_types=$5, scopes=$6, redirect_uris=$7, "
 	"access_token_ttl=$8::bigint, refresh_token_ttl=$9::bigint, "
 	"updated_at=$11::bigint, issue_refresh_token=$12::smallint, "
 	"on_refresh=$13, auto_approve_as=$14, audiences=$15, "
 	"introspect=$16::smallint, secret_version=secret_version+1 "
-	"WHERE client_id=$1 AND $10::bigint IS NOT NULL"};
+	"WHERE client_id=$1 AND $10::bigint IS NOT NULL RETURNING 1) "
+	"SELECT 1 / count(*) FROM u"};
 static const struct pg_stmt st_client_remove = {
-	"client_remove", "DELETE FROM clients WHERE client_id=$1"};
+	"client_remove",
+	"WITH d AS (DELETE FROM clients WHERE client_id=$1 RETURNING 1) "
+	"SELECT 1 / count(*) FROM d"};
 static const struct pg_stmt st_client_list = {
 	"client_list",
 	"SELECT " CLIENT_COLS ", secret_version FROM clients "
@@ -116,6 +127,23 @@ static enum store_rc write_one(struct store *s, const struct pg_stmt *st,
 	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
 }
 
+/* Runs a change of client id (st, bound as p, $1 the id) under the
+ * client's exclusive lock, in one transaction and round trip;
+ * STORE_NOT_FOUND when there was no such client. */
+static enum store_rc client_change(struct store *s, const char *id,
+                                   const struct pg_stmt *st,
+                                   const struct pg_params *p)
+{
+	struct pg_batch_item items[2];
+	memset(items, 0, sizeof(items));
+	items[0].st = &st_client_lock_x;
+	pg_p_text(&items[0].p, id);
+	items[1].st = st;
+	items[1].p = *p;
+	items[1].check_rc = STORE_NOT_FOUND;
+	return pg_batch(s, items, 2);
+}
+
 static enum store_rc pg_client_add(struct store *s,
                                    const struct store_client *c)
 {
@@ -137,14 +165,14 @@ static enum store_rc pg_client_update(struct store *s,
 {
 	struct pg_params p = {0};
 	bind_client(&p, c);
-	return write_one(s, &st_client_update, &p);
+	return client_change(s, c->client_id, &st_client_update, &p);
 }
 
 static enum store_rc pg_client_remove(struct store *s, const char *id)
 {
 	struct pg_params p = {0};
 	pg_p_text(&p, id);
-	return write_one(s, &st_client_remove, &p);
+	return client_change(s, id, &st_client_remove, &p);
 }
 
 static enum store_rc pg_client_list(struct store *s, store_client_cb cb,

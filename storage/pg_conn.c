@@ -94,15 +94,28 @@ static const char *const permanent_failures[] = {
 };
 
 /* STORE_INVALID for a connection failure in permanent_failures, else
- * STORE_UNAVAILABLE. */
+ * STORE_UNAVAILABLE. Only the message's own words are read: what libpq
+ * and the server quote (host names, socket paths, database and role
+ * names) is left out, so a host called "invalid-db" cannot make a
+ * passing failure look permanent. */
 static enum store_rc classify_failure(PGconn *db)
 {
 	if (PQconnectionNeedsPassword(db))
 		return STORE_INVALID;
 	const char *msg = PQerrorMessage(db);
+	char words[1024];
+	size_t n = 0;
+	bool quoted = false;
+	for (const char *p = msg; *p != '\0' && n + 1 < sizeof(words); p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted)
+			words[n++] = *p;
+	}
+	words[n] = '\0';
 	for (size_t i = 0; i < sizeof(permanent_failures) /
 	                           sizeof(permanent_failures[0]); i++)
-		if (strstr(msg, permanent_failures[i]) != NULL)
+		if (strstr(words, permanent_failures[i]) != NULL)
 			return STORE_INVALID;
 	return STORE_UNAVAILABLE;
 }
@@ -539,7 +552,9 @@ static enum store_rc batch_once(struct pg_conn *c,
 		c->broken = true;
 		return rc;
 	}
-	/* One result and a NULL per command, then the Sync's. */
+	/* One result and a NULL per command, then the Sync's: counting the
+	 * NULLs tells which item a result is of. */
+	int item = 0;
 	for (;;) {
 		PGresult *r = PQgetResult(c->db);
 		if (r == NULL) {
@@ -547,6 +562,7 @@ static enum store_rc batch_once(struct pg_conn *c,
 				rc = rc == STORE_OK ? map_error(c, NULL) : rc;
 				break;
 			}
+			item++;
 			continue;
 		}
 		ExecStatusType t = PQresultStatus(r);
@@ -558,9 +574,12 @@ static enum store_rc batch_once(struct pg_conn *c,
 			const char *state = PQresultErrorField(r,
 			                                       PG_DIAG_SQLSTATE);
 			last_retryable = is_retryable(r);
-			rc = state != NULL && strcmp(state, "22012") == 0
-			         ? STORE_CONFLICT
-			         : map_error(c, r);
+			bool check = state != NULL &&
+			             strcmp(state, "22012") == 0;
+			rc = !check ? map_error(c, r)
+			     : item < n && items[item].check_rc != STORE_OK
+			         ? items[item].check_rc
+			         : STORE_CONFLICT;
 		}
 		PQclear(r);
 	}
@@ -608,12 +627,16 @@ enum store_rc pg_batch(struct store *base, const struct pg_batch_item *items,
 
 struct gc_pass {
 	int *owner; /* per command sent */
+	/* per command sent: what a failed check of it means (the item's
+	 * check_rc; STORE_OK: STORE_CONFLICT) */
+	enum store_rc *check_rc;
 	int ncmd;
 };
 
 static bool send_sql(struct pg_conn *c, struct gc_pass *ps, int owner,
                      const char *sql)
 {
+	ps->check_rc[ps->ncmd] = STORE_OK;
 	ps->owner[ps->ncmd++] = owner;
 	return PQsendQueryParams(c->db, sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
 }
@@ -638,6 +661,7 @@ static bool send_pass(struct pg_conn *c, struct gc_pass *ps,
 		ok = send_sql(c, ps, i, "SAVEPOINT " GC_SAVEPOINT);
 		for (int k = 0; ok && k < segs[i].n; k++) {
 			const struct pg_batch_item *it = &segs[i].items[k];
+			ps->check_rc[ps->ncmd] = it->check_rc;
 			ps->owner[ps->ncmd++] = i;
 			ok = PQsendQueryPrepared(c->db, it->st->name, it->p.n,
 			                         it->p.v, NULL, NULL, 0) == 1;
@@ -680,6 +704,8 @@ static enum store_rc read_pass(struct pg_conn *c, const struct gc_pass *ps,
 			break;
 		}
 		int owner = k < ps->ncmd ? ps->owner[k] : GC_CONTROL;
+		enum store_rc check_rc = k < ps->ncmd ? ps->check_rc[k]
+		                                      : STORE_OK;
 		k++;
 		/* The first error decides; the commands after it up to the
 		 * Sync come back PGRES_PIPELINE_ABORTED. */
@@ -687,9 +713,10 @@ static enum store_rc read_pass(struct pg_conn *c, const struct gc_pass *ps,
 			const char *state = PQresultErrorField(r,
 			                                       PG_DIAG_SQLSTATE);
 			last_retryable = is_retryable(r);
-			rc = state != NULL && strcmp(state, "22012") == 0
-			         ? STORE_CONFLICT
-			         : map_error(c, r);
+			bool check = state != NULL &&
+			             strcmp(state, "22012") == 0;
+			rc = !check ? map_error(c, r)
+			     : check_rc != STORE_OK ? check_rc : STORE_CONFLICT;
 			/* An issue's own failure (a lost check, a constraint,
 			 * a lock timeout on its rows) is that issue's; one
 			 * that must retry or that lost the server is the
@@ -756,7 +783,8 @@ void pg_batch_group(struct store *base, struct pg_segment *segs, int n)
 	int cap = 4;
 	for (int i = 0; i < n; i++)
 		cap += segs[i].n + 2;
-	struct gc_pass ps = {xcalloc((size_t)cap, sizeof(int)), 0};
+	struct gc_pass ps = {xcalloc((size_t)cap, sizeof(int)),
+	                     xcalloc((size_t)cap, sizeof(enum store_rc)), 0};
 	enum store_rc rc = STORE_IO;
 	for (int attempt = 0; attempt < PG_TX_ATTEMPTS; attempt++) {
 		struct pg_conn *c = pg_acquire(s, &rc);
@@ -775,6 +803,7 @@ void pg_batch_group(struct store *base, struct pg_segment *segs, int n)
 		nanosleep(&ts, NULL);
 	}
 	free(ps.owner);
+	free(ps.check_rc);
 	if (rc == STORE_OK)
 		return; /* committed: each segment keeps its own result */
 	/* Nothing of the group stands, so no result of it may either: a

@@ -122,16 +122,26 @@ typedef enum store_rc (*pg_tx_fn)(struct pg_conn *c, void *arg);
 enum store_rc pg_tx(struct store *s, pg_tx_fn fn, void *arg);
 
 /* One statement of a batch (pg_batch). */
+/* The first key of a client's advisory lock (the second: hashtext of its
+ * id), "LKCL" read as an integer: issues hold it shared, a change of the
+ * client exclusive (pg_tokens.c, pg_clients.c). The two-key lock space
+ * is apart from the one-key locks of migrations and signing keys. */
+#define PG_CLIENT_LOCK "1279738700"
+
 struct pg_batch_item {
 	const struct pg_stmt *st;
 	struct pg_params p;
+	/* What a failed check (22012) of this item means; STORE_OK (the
+	 * zero value): STORE_CONFLICT. */
+	enum store_rc check_rc;
 };
 
 /* Runs items as one transaction in one round trip (libpq's pipeline
  * mode, one Sync: PostgreSQL runs what comes before a Sync as one
  * implicit transaction, and an error rolls all of it back). A statement
  * signals a failed check (a compare-and-set that matched no row) by
- * dividing by zero (SQLSTATE 22012), which becomes STORE_CONFLICT; other
+ * dividing by zero (SQLSTATE 22012), which becomes the item's check_rc
+ * (STORE_CONFLICT unless it names another); other
  * errors map as in pg_run, with 40001/40P01 retried as in pg_tx. */
 enum store_rc pg_batch(struct store *s, const struct pg_batch_item *items,
                        int n);
@@ -291,7 +301,7 @@ extern const struct pg_upkeep_ops {
 
 /* The statements of one issue, in order, into items (at most
  * PG_ISSUE_ITEMS, zeroed by the caller); returns how many (pg_tokens.c). */
-#define PG_ISSUE_ITEMS 7
+#define PG_ISSUE_ITEMS 8
 int pg_issue_items(const struct store_issue *is,
                    struct pg_batch_item items[PG_ISSUE_ITEMS]);
 

@@ -118,12 +118,21 @@ static const struct pg_stmt st_subject_revoke_at = {
  * and rolls back all of it, with no round trip to decide. */
 #define CHECKED(update) "WITH u AS (" update " RETURNING 1) " \
                         "SELECT 1 / count(*) FROM u"
-/* FOR SHARE: a concurrent change of the client (an UPDATE) waits for
- * the issue to commit, or, committed first, fails the check. */
+/* An issue holds its client's advisory lock shared (PG_CLIENT_LOCK,
+ * pg_int.h) until it commits; a change of the client takes it exclusive.
+ * The lock comes first, in a statement of its own, so that the check's
+ * snapshot (READ COMMITTED: one per statement) is taken after any
+ * change that got the lock before: such a change is seen and fails the
+ * check, and a later one waits for the issue. A heavyweight lock's queue
+ * is fair, where a row's share lock (FOR SHARE) would let a busy
+ * client's overlapping issues starve a rotation. */
+static const struct pg_stmt st_client_lock_b = {
+	"client_lock_b",
+	"SELECT pg_advisory_xact_lock_shared(" PG_CLIENT_LOCK ", hashtext($1))"};
 static const struct pg_stmt st_client_version_b = {
 	"client_version_b",
-	"WITH c AS (SELECT 1 FROM clients WHERE client_id=$1 AND "
-	"secret_version=$2::bigint FOR SHARE) SELECT 1 / count(*) FROM c"};
+	"SELECT 1 / count(*) FROM clients WHERE client_id=$1 AND "
+	"secret_version=$2::bigint"};
 static const struct pg_stmt st_code_consume_b = {
 	"code_consume_b",
 	CHECKED("UPDATE authorization_codes SET used_at=$2::bigint, "
@@ -411,9 +420,13 @@ int pg_issue_items(const struct store_issue *is,
 	struct pg_batch_item *it = items;
 	/* The client first: one changed or removed since the request
 	 * authenticated gets nothing (store.h, client_version). */
+	it->st = &st_client_lock_b;
+	pg_p_text(&it->p, is->access->client_id);
+	it++;
 	it->st = &st_client_version_b;
 	pg_p_text(&it->p, is->access->client_id);
 	pg_p_int(&it->p, is->client_version);
+	it->check_rc = STORE_STALE;
 	it++;
 	/* The code first: a code that is used, expired or unknown writes
 	 * nothing, and the redemption that wins records the family. */

@@ -37,8 +37,10 @@
                        "consents c JOIN users u ON u.user_id=c.user_id"
 
 static const char *const stmt_sql[ST__MAX] = {
-	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ") "
-	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	/* secret_version starts anywhere in 62 bits: store.h. */
+	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ", secret_version) "
+	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+	                  "random() & 4611686018427387903)",
 	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS ", secret_version FROM clients "
 	                  "WHERE client_id=?",
 	[ST_CLIENT_VERSION] = "SELECT 1 FROM clients WHERE client_id=?1 AND "

@@ -151,7 +151,7 @@ static enum store_rc claim(struct conn *cn, enum stmt which, const char *key,
 }
 
 /* Whether the client's row still has the version the request
- * authenticated against: STORE_CONFLICT when it changed or went. Inside
+ * authenticated against: STORE_STALE when it changed or went. Inside
  * the issue's write transaction, which holds SQLite's one write lock, so
  * no change can come between this check and the commit. */
 static enum store_rc client_unchanged(struct conn *cn,
@@ -166,7 +166,7 @@ static enum store_rc client_unchanged(struct conn *cn,
 	sq_done(st);
 	if (rc == SQLITE_ROW)
 		return STORE_OK;
-	return rc == SQLITE_DONE ? STORE_CONFLICT : store_sqlite_rc(rc);
+	return rc == SQLITE_DONE ? STORE_STALE : sq_write_rc(cn->db, rc);
 }
 
 /* The writes of one issue, inside a transaction the caller holds. */

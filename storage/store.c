@@ -27,6 +27,7 @@ const char *store_rc_str(enum store_rc rc)
 	case STORE_INVALID: return "cannot open database";
 	case STORE_UNAVAILABLE: return "database unavailable";
 	case STORE_BAD_VALUE: return "text that is not valid UTF-8 cannot be stored";
+	case STORE_STALE: return "the client changed since it was read";
 	}
 	return "unknown storage error";
 }

@@ -37,6 +37,9 @@ enum store_rc {
 	                     * hold (PostgreSQL: text that is not UTF-8);
 	                     * nothing was written. A lookup by such a
 	                     * value is STORE_NOT_FOUND instead. */
+	STORE_STALE,        /* an issue's client changed or went since the
+	                     * request read it (store_issue.client_version);
+	                     * nothing was written */
 };
 const char *store_rc_str(enum store_rc rc);
 
@@ -64,8 +67,10 @@ struct store_client {
 	/* Since schema 5. May call /introspect when the server requires the
 	 * flag (introspection_requires_flag). */
 	bool introspect;
-	/* Since schema 7. Read only: bumped by the store on every xUpdate
-	 * (an insert starts it at 0); store_issue's client_version. */
+	/* Since schema 7. Read only: bumped by the store on every xUpdate;
+	 * an insert starts it at a random value, so that a client removed
+	 * and added again under its id does not match a version read
+	 * before; store_issue's client_version. */
 	int64_t secret_version;
 };
 void store_client_clear(struct store_client *c);
@@ -181,8 +186,12 @@ struct store_issue {
 	 * authenticated against (client: access->client_id). Checked first,
 	 * in the transaction: if the client was changed since (a rotated
 	 * secret, on any instance) or removed, nothing is written and
-	 * STORE_CONFLICT is returned. The row is read under a share lock, so
-	 * a change either commits before the check or waits for the issue. */
+	 * STORE_STALE is returned (never STORE_CONFLICT, which is the other
+	 * checks'). A change of the client and an issue for it are ordered:
+	 * the change either commits before the check or waits until the
+	 * issue committed (SQLite: one writer; PostgreSQL: a per-client
+	 * advisory lock, shared by issues, exclusive for a change, whose
+	 * queue is fair so that a busy client cannot starve a rotation). */
 	int64_t client_version;
 	const struct store_token *access;  /* always */
 	const struct store_refresh *refresh; /* NULL: no refresh token */

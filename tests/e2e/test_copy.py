@@ -351,6 +351,13 @@ class RefusalTest(CopyBase):
         self.assertRefused(p, 2, r"--from and --to name the same database")
         p = copy(self.src, os.path.join(self.dir, ".", "src.db"))
         self.assertRefused(p, 2, r"the same database")
+        # The sqlite: prefix names the same file.
+        p = copy(self.src, "sqlite:" + self.src)
+        self.assertRefused(p, 2, r"the same database")
+        dst = os.path.join(self.dir, "via-prefix.db")
+        p = copy("sqlite:" + self.src, "sqlite:" + dst)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(counts(dst), counts(self.src))
         p = subprocess.run([LATCHKEY, "copy", "--from", self.src],
                            capture_output=True, text=True)
         self.assertRefused(p, 2, r"copy needs --from SOURCE and --to DEST")

@@ -6,6 +6,7 @@ and no password is ever printed or logged. A wrong password is a clear
 error at once. PostgreSQL only: it runs as e2e_pg_test_pg_auth."""
 import os
 import secrets
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -32,11 +33,27 @@ class PgAuthTest(LatchkeyTestCase):
         # One cluster for the class (a few seconds to make), a database
         # per test.
         cls.pg = PrivateCluster(tempfile.mkdtemp(prefix="lk-pg-"))
+        try:
+            cls.listen_on_tcp()
+        except BaseException:
+            cls.pg.remove()
+            raise
+
+    @classmethod
+    def listen_on_tcp(cls):
+        # TCP on a port the system just gave out free (the cluster's
+        # random one may be an ephemeral port in use); PostgreSQL names
+        # its socket after the same number, so the URIs follow it.
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
         admin = lk_db._with_dbname(cls.pg.template, "postgres")
         lk_db.cluster.psql(admin,
                            "CREATE ROLE %s LOGIN PASSWORD '%s';\n"
                            "ALTER SYSTEM SET listen_addresses = "
-                           "'127.0.0.1';\n" % (ROLE, PASSWORD))
+                           "'127.0.0.1';\n"
+                           "ALTER SYSTEM SET port = %d;\n"
+                           % (ROLE, PASSWORD, port))
         # The role's password is checked on the socket and over TCP; the
         # rest of the file (trust, for the harness) stays as it was.
         hba = os.path.join(cls.pg.dir, "data", "pg_hba.conf")
@@ -48,8 +65,8 @@ class PgAuthTest(LatchkeyTestCase):
         cls.pg.restart()
         q = dict(urllib.parse.parse_qsl(
             urllib.parse.urlsplit(cls.pg.template).query))
-        cls.host, cls.port = q["host"], q["port"]
-        cls.admin = admin
+        cls.host, cls.port = q["host"], str(port)
+        cls.admin = admin.replace("port=%s" % q["port"], "port=%d" % port)
 
     @classmethod
     def tearDownClass(cls):

@@ -131,6 +131,17 @@ class StartupTest(PostgresTestCase):
         self.assertIn("cannot connect to PostgreSQL", p.stderr)
         self.assertNotIn("retrying", p.stderr)
 
+    def test_a_host_name_is_not_read_as_the_reason(self):
+        """A name the server cannot be found by yet (DNS, or a container
+        not started) is worth waiting for, whatever words the name holds:
+        only the message's own words tell a permanent failure."""
+        rc, err, secs = self.run_latchkeyd(
+            "postgresql://u@invalid-permission-denied.invalid:5432/x",
+            "--db-startup-timeout", "1")
+        self.assertNotEqual(rc, 0)
+        self.assertIn("; retrying in ", err)
+        self.assertIn("still unavailable after 1 s", err)
+
     def test_sigterm_ends_the_wait(self):
         self.cluster.stop()
         log = os.path.join(self.dir, "wait.log")

@@ -207,13 +207,17 @@ class ClientChangedDuringIssueTest(HookTest):
 
     def test_a_scope_narrowed_after_authentication_gets_no_token(self):
         # Any change of the registration counts: the request was checked
-        # against the registration as it was.
+        # against the registration as it was. The secret is still good,
+        # so the answer says to try again, not that it is bad.
         s = self.changing_hook("client", "update", self.app[0],
                                "--scope", "read")
         t0 = self.login(s, scope="read write")
         before = self.counts()
         r = self.refresh(s, t0["refresh_token"])
-        self.assertNothingIssued(r, before)
+        self.assertOAuthError(r, 503, "temporarily_unavailable")
+        self.assertIn("try again", r.json()["error_description"])
+        self.assertTrue(r.headers.get("retry-after"), r.headers)
+        self.assertEqual(self.counts(), before)
         # Authenticated again (the secret did not change), the refresh
         # token that was not spent still works, within the new scope.
         self.hook("sys.exit(0)")  # the same path: the server runs this now

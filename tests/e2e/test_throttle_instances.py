@@ -5,6 +5,7 @@ has seen fewer than the limit (so a count per process would have let more
 through). On SQLite one process serves a database (the counts are in its
 memory): the test runs with LK_BACKEND=postgresql, as
 e2e_pg_test_throttle_instances."""
+import threading
 import time
 import unittest
 
@@ -106,6 +107,62 @@ class ThrottleAcrossInstancesTest(LatchkeyTestCase):
                                  CLIENT_THROTTLED)
         self.assertIn("client authentication throttled for a client id",
                       a.log_text() + b.log_text())
+
+    def test_a_busy_client_writes_nothing(self):
+        """One client's concurrent requests (16 threads), spread over two
+        instances: while the client's keys have no failure, a right
+        secret that needs no Argon2id run (here a generated one) costs
+        one read of the throttle, never a write (the reservations that
+        concurrent attempts on one key wrote before: 188 rows for this
+        load, docs/scale-out.md "What a request costs"). A trigger counts
+        every write to the table."""
+        c = add_client(self.db, "svc", "--grant", "client_credentials")
+        auth = (c["client_id"], c["client_secret"])
+        a, b = self.two()
+        lk_db.db_query(self.db, "CREATE TABLE throttle_writes (n int)")
+        lk_db.db_query(self.db, (
+            "CREATE FUNCTION count_throttle_write() RETURNS trigger "
+            "LANGUAGE plpgsql AS $f$ BEGIN INSERT INTO throttle_writes "
+            "VALUES (1); RETURN NULL; END $f$"))
+        lk_db.db_query(self.db, (
+            "CREATE TRIGGER throttle_written AFTER INSERT OR UPDATE OR "
+            "DELETE ON throttle FOR EACH ROW EXECUTE FUNCTION "
+            "count_throttle_write()"))
+
+        def writes():
+            return lk_db.db_query(self.db, "SELECT count(*) FROM "
+                                           "throttle_writes")[0][0]
+
+        def cc(s, secret=auth[1]):
+            return s.token({"grant_type": "client_credentials"},
+                           auth=(auth[0], secret))
+
+        for s in (a, b):  # each instance verifies the secret once
+            self.assertEqual(cc(s).status, 200)
+        results = []
+
+        def worker(s):
+            for _ in range(40):
+                results.append(cc(s).status)
+        threads = [threading.Thread(target=worker, args=(s,))
+                   for s in (a, b) * 8]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(results, [200] * 640)
+        self.assertEqual(writes(), 0)
+        # A failure is written (every instance must see it); then the
+        # verified secret takes the counting path, and clears it.
+        failing = "SELECT count(*) FROM throttle WHERE failures > 0"
+        r = cc(a, "wrong-secret")
+        self.assertOAuthError(r, 401, "invalid_client")
+        self.assertGreater(writes(), 0)
+        # The client id's key and the address's.
+        self.assertEqual(lk_db.db_query(self.db, failing), [(2,)])
+        self.assertEqual(cc(b).status, 200)
+        # A success forgets the client id's failure, not the address's.
+        self.assertEqual(lk_db.db_query(self.db, failing), [(1,)])
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ static void test_every_store_result(void **state)
 	assert_maps(STORE_IO, "temporarily_unavailable", 503);
 
 	assert_maps(STORE_CONFLICT, "server_error", 500);
+	assert_maps(STORE_STALE, "server_error", 500);
 	assert_maps(STORE_SCHEMA_NEWER, "server_error", 500);
 	assert_maps(STORE_SCHEMA_EDITED, "server_error", 500);
 	assert_maps(STORE_INVALID, "server_error", 500);

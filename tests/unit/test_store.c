@@ -462,7 +462,7 @@ static void test_tokens(void **state)
 	/* Duplicates and dangling references. */
 	assert_int_equal(ut_token_add(f->s, &t1), STORE_CONFLICT);
 	struct store_token bad = token("t9", "ghost", "kid-1", 1, 2);
-	assert_int_equal(ut_token_add(f->s, &bad), STORE_CONFLICT);
+	assert_int_equal(ut_token_add(f->s, &bad), STORE_STALE); /* no client */
 	bad = token("t9", "c1", "no-such-kid", 1, 2);
 	assert_int_equal(ut_token_add(f->s, &bad), STORE_CONFLICT);
 	assert_int_equal(store_token_get(f->s, "t9", &got), STORE_NOT_FOUND);
@@ -545,7 +545,7 @@ static enum store_rc issue_from(struct store *s, const char *name,
 	    .now = iat, .retire_hash = retire, .consume_code_hash = code,
 	    .access = &at, .refresh = &rt,
 	};
-	return store_issue(s, &is);
+	return ut_issue(s, &is);
 }
 
 static void issue(struct store *s, const char *name, const char *family,
@@ -979,7 +979,6 @@ static void test_issue_checks_client_version(void **state)
 	code_world_h1(f->s);
 	struct store_client c = {0};
 	assert_int_equal(store_client_get(f->s, "c1", &c), STORE_OK);
-	assert_int_equal(c.secret_version, 0);
 	int64_t v0 = c.secret_version;
 	/* Unchanged values: any update bumps the version. */
 	assert_int_equal(store_client_update(f->s, &c), STORE_OK);
@@ -994,7 +993,7 @@ static void test_issue_checks_client_version(void **state)
 	    .now = 110, .consume_code_hash = "h1", .client_version = v0,
 	    .access = &at,
 	};
-	assert_int_equal(store_issue(f->s, &is), STORE_CONFLICT);
+	assert_int_equal(store_issue(f->s, &is), STORE_STALE);
 	struct store_token t = {0};
 	assert_int_equal(store_token_get(f->s, "at-v1", &t), STORE_NOT_FOUND);
 	assert_code_use(f->s, "h1", 0, NULL); /* the code is still unused */
@@ -1006,13 +1005,24 @@ static void test_issue_checks_client_version(void **state)
 	store_token_clear(&t);
 	store_client_clear(&c);
 
-	/* A removed client: nothing, whatever the version. */
+	/* A removed client: nothing, whatever the version; nor when it is
+	 * added again under its id (its version starts anew, elsewhere). */
 	struct store_token bt = token("at-v2", "c1", "kid-1", 120, 170);
 	assert_int_equal(store_client_remove(f->s, "c1"), STORE_OK);
+	assert_int_equal(store_client_remove(f->s, "c1"), STORE_NOT_FOUND);
 	is = (struct store_issue){.now = 120, .client_version = v0 + 1,
 	                          .access = &bt};
-	assert_int_equal(store_issue(f->s, &is), STORE_CONFLICT);
+	assert_int_equal(store_issue(f->s, &is), STORE_STALE);
 	assert_int_equal(store_token_get(f->s, "at-v2", &t), STORE_NOT_FOUND);
+	struct store_client again = client("c1", 1);
+	assert_int_equal(store_client_add(f->s, &again), STORE_OK);
+	assert_int_equal(store_issue(f->s, &is), STORE_STALE);
+	assert_int_equal(store_client_get(f->s, "c1", &c), STORE_OK);
+	assert_true(c.secret_version != v0 + 1);
+	store_client_clear(&c);
+	/* An update of a client that is not there: not found. */
+	again.client_id = (char *)"ghost";
+	assert_int_equal(store_client_update(f->s, &again), STORE_NOT_FOUND);
 }
 
 /* The completion form (store_issue_submit): done runs exactly once, with
@@ -1038,6 +1048,7 @@ static void test_issue_completion(void **state)
 	at.family_id = (char *)"F1";
 	struct store_issue is = {
 	    .now = 110, .consume_code_hash = "h1", .access = &at,
+	    .client_version = ut_client_version(f->s, "c1"),
 	};
 	struct done_count d = {0, STORE_IO};
 	store_issue_submit(f->s, &is, count_done, &d);
@@ -1095,7 +1106,7 @@ static void test_issue_rolls_back_code(void **state)
 	struct store_issue is = {
 	    .now = 120, .consume_code_hash = "h1", .access = &at,
 	};
-	assert_int_equal(store_issue(f->s, &is), STORE_OK);
+	assert_int_equal(ut_issue(f->s, &is), STORE_OK);
 	assert_code_use(f->s, "h1", 120, NULL);
 }
 
@@ -1116,7 +1127,7 @@ static enum store_rc relink(struct store *s, const char *hash,
 	    .relink_from_jti = from_jti, .revoke_jti = from_jti,
 	    .access = &at,
 	};
-	return store_issue(s, &is);
+	return ut_issue(s, &is);
 }
 
 static void assert_linked(struct store *s, const char *hash, const char *jti)
@@ -1282,6 +1293,7 @@ struct grouped {
 	enum grouped_kind kind;
 	struct done_count d;
 	const char *client; /* NULL: c1 */
+	int64_t version;    /* the client's secret_version, read before */
 };
 
 static void *grouped_issue(void *arg)
@@ -1305,6 +1317,7 @@ static void *grouped_issue(void *arg)
 	    .now = 110, .access = &at, .refresh = &rt,
 	    .consume_code_hash = g->kind == G_CODE ? "h-race" : NULL,
 	    .retire_hash = g->kind == G_REFRESH ? "rt0" : NULL,
+	    .client_version = g->version,
 	};
 	store_issue_submit(g->s, &is, count_done, &g->d);
 	store_thread_end(g->s);
@@ -1364,12 +1377,13 @@ static void await_lock_wait(struct ut_store_fx *f)
  * waits on the held client (PostgreSQL), the others, which queue behind
  * it and go as one group when the holder lets go. */
 static void run_grouped(struct ut_store_fx *f, struct grouped *g, int n,
-                        enum grouped_kind (*kind)(int))
+                        enum grouped_kind (*kind)(int), int64_t v1)
 {
 	pthread_t th[GROUPED];
 	PGconn *other = hold_client(f, "c1");
 	for (int i = 0; i < n; i++) {
-		g[i] = (struct grouped){f->s, i, kind(i), {0, STORE_IO}, NULL};
+		g[i] = (struct grouped){f->s, i, kind(i), {0, STORE_IO}, NULL,
+		                        v1};
 		assert_int_equal(pthread_create(&th[i], NULL, grouped_issue,
 		                                &g[i]), 0);
 		if (i == 0 && other != NULL)
@@ -1404,7 +1418,7 @@ static void test_issue_group_races(void **state)
 	assert_int_equal(store_code_add(f->s, &c), STORE_OK);
 	issue(f->s, "rt0", "F0", "c1", "u-1", 100, 1000, NULL);
 	struct grouped g[GROUPED];
-	run_grouped(f, g, GROUPED, by_thirds);
+	run_grouped(f, g, GROUPED, by_thirds, ut_client_version(f->s, "c1"));
 	int won[3] = {-1, -1, -1};
 	char name[16];
 	for (int i = 0; i < GROUPED; i++) {
@@ -1451,8 +1465,9 @@ static void test_issue_group_round_trips(void **state)
 	struct ut_store_fx *f = *state;
 	code_world(f->s);
 	struct grouped g[GROUPED];
+	int64_t v1 = ut_client_version(f->s, "c1");
 	unsigned long before = round_trips();
-	run_grouped(f, g, GROUPED, alone);
+	run_grouped(f, g, GROUPED, alone, v1);
 	unsigned long used = round_trips() - before;
 	for (int i = 0; i < GROUPED; i++)
 		assert_int_equal(g[i].d.rc, STORE_OK);
@@ -1481,11 +1496,13 @@ static void test_pg_issue_group_unavailable(void **state)
 	enum { N = 9 };
 	struct grouped g[N];
 	pthread_t th[N];
+	int64_t v1 = ut_client_version(f->s, "c1");
+	int64_t v2 = ut_client_version(f->s, "c2");
 	PGconn *c1 = hold_client(f, "c1"), *c2 = hold_client(f, "c2");
 	/* The first, of c2, leads alone and waits; the others queue. */
 	for (int i = 0; i < N; i++) {
 		g[i] = (struct grouped){f->s, i, G_ALONE, {0, STORE_IO},
-		                        i == 0 ? "c2" : "c1"};
+		                        i == 0 ? "c2" : "c1", i == 0 ? v2 : v1};
 		assert_int_equal(pthread_create(&th[i], NULL, grouped_issue,
 		                                &g[i]), 0);
 		if (i == 0)
@@ -1589,6 +1606,8 @@ static void test_pg_issue_group_retries(void **state)
 	enum { N = 5 };
 	struct grouped g[N];
 	pthread_t th[N];
+	int64_t v1 = ut_client_version(f->s, "c1");
+	int64_t v2 = ut_client_version(f->s, "c2");
 	PGconn *c2 = hold_client(f, "c2");
 	PGconn *other = PQconnectdb(f->path);
 	assert_int_equal(PQstatus(other), CONNECTION_OK);
@@ -1599,7 +1618,8 @@ static void test_pg_issue_group_retries(void **state)
 	 * redeems the code, the rest issue on their own. */
 	for (int i = 0; i < N; i++) {
 		g[i] = (struct grouped){f->s, i, i == 1 ? G_CODE : G_ALONE,
-		                        {0, STORE_IO}, i == 0 ? "c2" : "c1"};
+		                        {0, STORE_IO}, i == 0 ? "c2" : "c1",
+		                        i == 0 ? v2 : v1};
 		assert_int_equal(pthread_create(&th[i], NULL, grouped_issue,
 		                                &g[i]), 0);
 		if (i == 0)

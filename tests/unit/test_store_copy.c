@@ -71,7 +71,7 @@ static void issue(struct store *s, const char *jti, const char *hash,
 	};
 	struct store_issue is = {.now = NOW, .retire_hash = retire,
 	                         .access = &at, .refresh = &rt};
-	assert_int_equal(store_issue(s, &is), STORE_OK);
+	assert_int_equal(ut_issue(s, &is), STORE_OK);
 }
 
 /* A row in every catalogue table; rotations in an insertion order that

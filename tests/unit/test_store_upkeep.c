@@ -89,7 +89,7 @@ static void issue(struct store *s, const char *name, const char *family,
 	struct store_issue is = {
 	    .now = iat, .retire_hash = retire, .access = &at, .refresh = &rt,
 	};
-	assert_int_equal(store_issue(s, &is), STORE_OK);
+	assert_int_equal(ut_issue(s, &is), STORE_OK);
 }
 
 static void add_code(struct store *s, const char *hash, int64_t exp)

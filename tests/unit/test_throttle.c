@@ -119,6 +119,34 @@ static void test_release_uncounted_and_success_clears(void **state)
 	throttle_free(t);
 }
 
+/* throttle_clean: true while no key has a failure in its window or an
+ * attempt under way, false from the first failure until a success clears
+ * it or the window ends; it reserves nothing. */
+static void test_clean(void **state)
+{
+	(void)state;
+	struct throttle *t = throttle_memory_new(300);
+	const struct throttle_key k[] = {{"client", "app", 0, 2, true},
+	                                 {"caddr", NULL, 0, 100, false}};
+	struct throttle_ticket tk;
+	clock_reset();
+	assert_true(throttle_clean(t, k, 2));
+	for (int i = 0; i < 5; i++)
+		assert_true(throttle_clean(t, k, 2)); /* nothing reserved */
+	assert_int_equal(throttle_reserve(t, k, 2, &tk), THROTTLE_GO);
+	assert_false(throttle_clean(t, k, 2)); /* an attempt under way */
+	throttle_commit(t, &tk);
+	assert_false(throttle_clean(t, k, 2));
+	assert_int_equal(try_once(t, k, 2, false), THROTTLE_GO); /* clears */
+	assert_true(throttle_clean(t, k, 2));
+	assert_int_equal(try_once(t, k, 2, true), THROTTLE_GO);
+	assert_false(throttle_clean(t, k, 2));
+	clock_advance(300);
+	assert_true(throttle_clean(t, k, 2));
+	clock_reset();
+	throttle_free(t);
+}
+
 static void test_all_or_none(void **state)
 {
 	(void)state;
@@ -228,6 +256,7 @@ int main(void)
 	    cmocka_unit_test(test_concurrent_reservations_stop_at_the_limit),
 	    cmocka_unit_test(test_release_uncounted_and_success_clears),
 	    cmocka_unit_test(test_all_or_none),
+	    cmocka_unit_test(test_clean),
 	    cmocka_unit_test(test_slowdown_one_check_per_second),
 	    cmocka_unit_test(test_forget_all_keeps_reservations),
 	    cmocka_unit_test(test_other_keys_successes_keep_counts),

@@ -229,6 +229,38 @@ static void test_success_writes_nothing_failures_shared(void **state)
 	throttle_free(tb);
 }
 
+/* throttle_clean reads only, and sees the other process's failures. */
+static void test_clean_reads_only(void **state)
+{
+	struct fx *f = *state;
+	struct throttle *ta = throttle_store_new(f->a, 300, 60);
+	struct throttle *tb = throttle_store_new(f->b, 300, 60);
+	const struct throttle_key k[] = {{"client", "app", 0, 3, true}};
+	struct throttle_ticket tk;
+	clock_reset();
+	assert_true(throttle_clean(ta, k, 1));
+	/* Two attempts under way in one process: the second is written. */
+	assert_int_equal(throttle_reserve(ta, k, 1, &tk), THROTTLE_GO);
+	struct throttle_ticket tk2;
+	assert_int_equal(throttle_reserve(ta, k, 1, &tk2), THROTTLE_GO);
+	assert_int_equal(rows(f, "SELECT count(*) FROM throttle"), 1);
+	assert_false(throttle_clean(tb, k, 1)); /* the written one */
+	throttle_release(ta, &tk, true);
+	throttle_release(ta, &tk2, true);
+	assert_int_equal(rows(f, "SELECT count(*) FROM throttle"), 0);
+	for (int i = 0; i < 5; i++)
+		assert_true(throttle_clean(tb, k, 1)); /* reads only */
+	assert_int_equal(rows(f, "SELECT count(*) FROM throttle"), 0);
+	assert_int_equal(try_once(tb, k, 1, true), THROTTLE_GO);
+	assert_false(throttle_clean(ta, k, 1));
+	assert_int_equal(rows(f, "SELECT count(*) FROM throttle"), 1);
+	assert_int_equal(try_once(ta, k, 1, false), THROTTLE_GO); /* clears */
+	assert_true(throttle_clean(tb, k, 1));
+	clock_reset();
+	throttle_free(ta);
+	throttle_free(tb);
+}
+
 static void *throttle_racer(void *arg)
 {
 	struct race *r = arg;
@@ -317,6 +349,8 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_success_writes_nothing_failures_shared, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_clean_reads_only, setup,
+	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_checks_bounded_across_processes,
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_slowdown_across_processes,
