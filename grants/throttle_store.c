@@ -14,9 +14,10 @@
  * writes; success only reads). reserve reads the keys first:
  *  - at the hard limit, or slowed past soft: refused, nothing written;
  *  - every key clean (no failure, no reservation under way anywhere) and
- *    no attempt on them under way unwritten in this process: the attempt
- *    goes ahead unwritten (ticket id 0). A success then writes nothing;
- *    a failure writes its count;
+ *    no attempt on them under way unwritten in this process, nor ended
+ *    since the read (whose failure the read may have missed): the
+ *    attempt goes ahead unwritten (ticket id 0). A success then writes
+ *    nothing; a failure writes its count;
  *  - else the reservation is written, atomically against the limit, with
  *    this process's unwritten attempt on the key counted as well.
  * The trade-off (docs/security.md, docs/scale-out.md): while a key is
@@ -48,6 +49,10 @@ struct store_throttle {
 	struct {
 		unsigned char tag[16];
 		bool busy;
+		/* Counts the attempts of this process that ended on the slot:
+		 * a read taken before one ended may miss its failure, so an
+		 * attempt goes unwritten only if none ended since its read. */
+		uint32_t ended;
 	} local[LOCAL_SLOTS];
 };
 
@@ -98,14 +103,26 @@ static void keyset_of(const struct throttle_ticket *tk, struct keyset *ks)
 	}
 }
 
-/* Under mu: takes every key's local slot, or none when one is taken. */
-static bool local_take_all(struct store_throttle *t,
-                           const struct throttle_ticket *tk,
-                           const struct keyset *ks)
+/* Under mu: the ended counts of the keys' slots, before a read. */
+static void local_ended(const struct store_throttle *t,
+                        const struct throttle_ticket *tk,
+                        const struct keyset *ks, uint32_t *ended)
 {
 	for (size_t j = 0; j < ks->n; j++)
-		if (t->local[slot_of(tk->handle[ks->idx[j]])].busy)
+		ended[j] = t->local[slot_of(tk->handle[ks->idx[j]])].ended;
+}
+
+/* Under mu: takes every key's local slot, or none when one is taken or
+ * an attempt on it ended since the read (ended, from local_ended). */
+static bool local_take_all(struct store_throttle *t,
+                           const struct throttle_ticket *tk,
+                           const struct keyset *ks, const uint32_t *ended)
+{
+	for (size_t j = 0; j < ks->n; j++) {
+		size_t s = slot_of(tk->handle[ks->idx[j]]);
+		if (t->local[s].busy || t->local[s].ended != ended[j])
 			return false;
+	}
 	for (size_t j = 0; j < ks->n; j++) {
 		const unsigned char *tag = tk->handle[ks->idx[j]];
 		memcpy(t->local[slot_of(tag)].tag, tag, 16);
@@ -114,13 +131,19 @@ static bool local_take_all(struct store_throttle *t,
 	return true;
 }
 
-static void local_give_all(struct store_throttle *t,
-                           const struct throttle_ticket *tk,
-                           const struct keyset *ks)
+/* An attempt ended: its slots are free (unwritten: it held them), and
+ * the reads taken before now are stale for them. */
+static void local_end_all(struct store_throttle *t,
+                          const struct throttle_ticket *tk,
+                          const struct keyset *ks, bool held)
 {
 	pthread_mutex_lock(&t->mu);
-	for (size_t j = 0; j < ks->n; j++)
-		t->local[slot_of(tk->handle[ks->idx[j]])].busy = false;
+	for (size_t j = 0; j < ks->n; j++) {
+		size_t s = slot_of(tk->handle[ks->idx[j]]);
+		if (held)
+			t->local[s].busy = false;
+		t->local[s].ended++;
+	}
 	pthread_mutex_unlock(&t->mu);
 }
 
@@ -159,6 +182,10 @@ static enum throttle_verdict st_reserve(struct throttle *base,
 	keyset_of(tk, &ks);
 	if (ks.n == 0)
 		return THROTTLE_GO;
+	uint32_t ended[THROTTLE_MAX_KEYS];
+	pthread_mutex_lock(&t->mu);
+	local_ended(t, tk, &ks, ended);
+	pthread_mutex_unlock(&t->mu);
 	struct store_throttle_state st[THROTTLE_MAX_KEYS];
 	if (store_throttle_peek(t->store, ks.k, ks.n, now, base->window, st) !=
 	    STORE_OK)
@@ -173,7 +200,7 @@ static enum throttle_verdict st_reserve(struct throttle *base,
 		clean = clean && st[j].failures == 0 && st[j].pending == 0;
 	}
 	pthread_mutex_lock(&t->mu);
-	if (clean && local_take_all(t, tk, &ks)) {
+	if (clean && local_take_all(t, tk, &ks, ended)) {
 		pthread_mutex_unlock(&t->mu);
 		return THROTTLE_GO; /* unwritten: tk->id stays 0 */
 	}
@@ -214,9 +241,9 @@ static void st_commit(struct throttle *base, struct throttle_ticket *tk)
 	                                         clock_now(), base->window,
 	                                         tk->id);
 	/* The local slot is given back only once the failure is written, so
-	 * this process's next attempt on the key reads it. */
-	if (tk->id == 0)
-		local_give_all(t, tk, &ks);
+	 * this process's next attempt on the key reads it; an attempt whose
+	 * read came before is written (local_take_all). */
+	local_end_all(t, tk, &ks, tk->id == 0);
 	if (rc != STORE_OK)
 		log_warnx("a failed attempt could not be counted: %s",
 		          store_rc_str(rc));
@@ -231,12 +258,13 @@ static void st_release(struct throttle *base, struct throttle_ticket *tk,
 	if (ks.n == 0)
 		return;
 	if (tk->id == 0) { /* nothing was written, and nothing to forget */
-		local_give_all(t, tk, &ks);
+		local_end_all(t, tk, &ks, true);
 		return;
 	}
 	enum store_rc rc = store_throttle_release(t->store, ks.k, ks.n,
 	                                          clock_now(), base->window,
 	                                          tk->id, succeeded);
+	local_end_all(t, tk, &ks, false);
 	if (rc != STORE_OK) /* the reservation ends at its expiry instead */
 		log_warnx("a reservation could not be released: %s",
 		          store_rc_str(rc));
