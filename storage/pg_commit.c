@@ -27,12 +27,16 @@
 #include "pg_int.h"
 
 struct pg_gc_item {
+	struct cq_item link; /* first: commit_queue.h */
 	struct pg_batch_item items[PG_ISSUE_ITEMS];
 	int nitems;
 	enum store_rc rc;
-	bool done;
-	struct pg_gc_item *next;
 };
+
+static struct pg_gc_item *next_of(const struct pg_gc_item *it)
+{
+	return (struct pg_gc_item *)it->link.next;
+}
 
 /* Bounds how many issues wait for one commit, and so how long one
  * transaction holds the rows it locked; a process has a few worker
@@ -41,33 +45,30 @@ struct pg_gc_item {
 
 void pg_gc_init(struct pg_store *s)
 {
-	pthread_mutex_init(&s->gc_mu, NULL);
-	pthread_cond_init(&s->gc_cv, NULL);
-	s->gc_head = NULL;
-	s->gc_tail = &s->gc_head;
-	s->gc_leading = false;
+	cq_init(&s->gc);
 }
 
 void pg_gc_destroy(struct pg_store *s)
 {
-	pthread_mutex_destroy(&s->gc_mu);
-	pthread_cond_destroy(&s->gc_cv);
+	cq_destroy(&s->gc);
 }
 
-/* Runs a batch, alone or as a group; sets each item's rc. */
-static void gc_commit(struct pg_store *s, struct pg_gc_item *batch)
+/* Runs a batch, alone or as a group; sets each item's rc (cq_commit_fn). */
+static void gc_commit(void *ctx, struct cq_item *first)
 {
-	if (batch->next == NULL) {
+	struct pg_store *s = ctx;
+	struct pg_gc_item *batch = (struct pg_gc_item *)first;
+	if (next_of(batch) == NULL) {
 		batch->rc = pg_batch(&s->base, batch->items, batch->nitems);
 		return;
 	}
 	struct pg_segment segs[GC_MAX_BATCH];
 	int n = 0;
-	for (struct pg_gc_item *it = batch; it; it = it->next)
+	for (struct pg_gc_item *it = batch; it; it = next_of(it))
 		segs[n++] = (struct pg_segment){it->items, it->nitems, STORE_IO};
 	pg_batch_group(&s->base, segs, n);
 	n = 0;
-	for (struct pg_gc_item *it = batch; it; it = it->next)
+	for (struct pg_gc_item *it = batch; it; it = next_of(it))
 		it->rc = segs[n++].rc;
 }
 
@@ -83,36 +84,6 @@ void pg_issue(struct store *base, const struct store_issue *is,
 	me.nitems = pg_issue_items(is, me.items);
 	me.rc = STORE_IO;
 
-	pthread_mutex_lock(&s->gc_mu);
-	*s->gc_tail = &me;
-	s->gc_tail = &me.next;
-	while (!me.done) {
-		if (s->gc_leading) {
-			pthread_cond_wait(&s->gc_cv, &s->gc_mu);
-			continue;
-		}
-		/* Lead: take up to GC_MAX_BATCH from the queue (me among
-		 * them: only a leader removes items, and it completes them). */
-		s->gc_leading = true;
-		struct pg_gc_item *batch = s->gc_head, *last = batch;
-		for (int n = 1; n < GC_MAX_BATCH && last->next; n++)
-			last = last->next;
-		s->gc_head = last->next;
-		if (s->gc_head == NULL)
-			s->gc_tail = &s->gc_head;
-		last->next = NULL;
-		pthread_mutex_unlock(&s->gc_mu);
-
-		gc_commit(s, batch);
-
-		pthread_mutex_lock(&s->gc_mu);
-		for (struct pg_gc_item *it = batch, *next; it; it = next) {
-			next = it->next;
-			it->done = true; /* it may vanish once gc_mu is free */
-		}
-		s->gc_leading = false;
-		pthread_cond_broadcast(&s->gc_cv);
-	}
-	pthread_mutex_unlock(&s->gc_mu);
+	cq_run(&s->gc, &me.link, GC_MAX_BATCH, gc_commit, s);
 	done(me.rc, arg);
 }

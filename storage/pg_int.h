@@ -28,6 +28,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "commit_queue.h"
 #include "store.h"
 
 /* ---- the pool (pg_conn.c) ------------------------------------------------ */
@@ -61,10 +62,7 @@ struct pg_store {
 	int open; /* connections in existence, idle or lent */
 	/* Group commit of issues (pg_commit.c): the queue of issues waiting
 	 * for a commit, and whether a leader is running one. */
-	pthread_mutex_t gc_mu;
-	pthread_cond_t gc_cv;
-	struct pg_gc_item *gc_head, **gc_tail;
-	bool gc_leading;
+	struct commit_queue gc;
 };
 
 /* Opens a connection for the store (statement timeout set); NULL with err

@@ -22,11 +22,15 @@
 #include "sqlite_int.h"
 
 struct gc_item {
+	struct cq_item link; /* first: commit_queue.h */
 	const struct store_issue *is;
 	enum store_rc rc;
-	bool done;
-	struct gc_item *next;
 };
+
+static struct gc_item *next_of(const struct gc_item *it)
+{
+	return (struct gc_item *)it->link.next;
+}
 
 #define GC_MAX_BATCH 64 /* bounds how long one commit holds write_mu */
 
@@ -59,22 +63,24 @@ static enum store_rc run_sql(struct conn *cn, enum stmt which)
 	return st ? sq_exec(cn, st, NULL) : STORE_IO;
 }
 
-/* Runs a batch in one transaction; sets each item's rc. */
-static void gc_commit(struct sq_store *s, struct gc_item *batch)
+/* Runs a batch in one transaction; sets each item's rc (cq_commit_fn). */
+static void gc_commit(void *ctx, struct cq_item *first)
 {
+	struct sq_store *s = ctx;
+	struct gc_item *batch = (struct gc_item *)first;
 	enum store_rc r;
 	struct conn *cn = wbegin(s, &r);
 	if (cn == NULL) {
-		for (struct gc_item *it = batch; it; it = it->next)
+		for (struct gc_item *it = batch; it; it = next_of(it))
 			it->rc = r;
 		return;
 	}
-	if (batch->next == NULL) { /* alone: no savepoint needed */
+	if (next_of(batch) == NULL) { /* alone: no savepoint needed */
 		batch->rc = sq_finish(cn, sq_issue_writes(cn, batch->is));
 		return;
 	}
 	enum store_rc fatal = STORE_OK;
-	for (struct gc_item *it = batch; it; it = it->next) {
+	for (struct gc_item *it = batch; it; it = next_of(it)) {
 		if (fatal != STORE_OK) {
 			it->rc = fatal;
 			continue;
@@ -98,7 +104,7 @@ static void gc_commit(struct sq_store *s, struct gc_item *batch)
 	/* Nothing of the batch stands, so no result of it may either: a
 	 * lost compare-and-set may have lost to an issue now rolled back. */
 	if (fatal != STORE_OK)
-		for (struct gc_item *it = batch; it; it = it->next)
+		for (struct gc_item *it = batch; it; it = next_of(it))
 			it->rc = fatal;
 }
 
@@ -109,37 +115,6 @@ void sq_issue(struct store *base, const struct store_issue *is,
 {
 	struct sq_store *s = (struct sq_store *)base;
 	struct gc_item me = {.is = is};
-
-	pthread_mutex_lock(&s->gc_mu);
-	*s->gc_tail = &me;
-	s->gc_tail = &me.next;
-	while (!me.done) {
-		if (s->gc_leading) {
-			pthread_cond_wait(&s->gc_cv, &s->gc_mu);
-			continue;
-		}
-		/* Lead: take up to GC_MAX_BATCH from the queue (me among
-		 * them: only a leader removes items, and it completes them). */
-		s->gc_leading = true;
-		struct gc_item *batch = s->gc_head, *last = batch;
-		for (int n = 1; n < GC_MAX_BATCH && last->next; n++)
-			last = last->next;
-		s->gc_head = last->next;
-		if (s->gc_head == NULL)
-			s->gc_tail = &s->gc_head;
-		last->next = NULL;
-		pthread_mutex_unlock(&s->gc_mu);
-
-		gc_commit(s, batch);
-
-		pthread_mutex_lock(&s->gc_mu);
-		for (struct gc_item *it = batch, *next; it; it = next) {
-			next = it->next;
-			it->done = true; /* it may vanish once gc_mu is free */
-		}
-		s->gc_leading = false;
-		pthread_cond_broadcast(&s->gc_cv);
-	}
-	pthread_mutex_unlock(&s->gc_mu);
+	cq_run(&s->gc, &me.link, GC_MAX_BATCH, gc_commit, s);
 	done(me.rc, arg);
 }

@@ -31,6 +31,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "commit_queue.h"
 #include "store_int.h"
 
 /* ---- the statement catalog (sqlite_stmt.c) ------------------------------- */
@@ -82,10 +83,7 @@ struct sq_store {
 	/* Group commit (sqlite_commit.c): the writer connection, used only
 	 * with write_mu held, and the queue of issues waiting for a commit. */
 	struct conn *wconn;
-	pthread_mutex_t gc_mu; /* guards the queue and gc_leading */
-	pthread_cond_t gc_cv;
-	struct gc_item *gc_head, **gc_tail;
-	bool gc_leading;
+	struct commit_queue gc;
 };
 
 /* A new connection, on the store's list (so closing the store closes it);

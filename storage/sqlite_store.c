@@ -37,8 +37,7 @@ static void sq_close(struct store *base)
 	pthread_key_delete(s->key);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->write_mu);
-	pthread_mutex_destroy(&s->gc_mu);
-	pthread_cond_destroy(&s->gc_cv);
+	cq_destroy(&s->gc);
 	free(s->path);
 	free(s);
 }
@@ -118,15 +117,12 @@ enum store_rc store_sqlite_open(const char *path,
 	s->durability = o->durability;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->write_mu, NULL);
-	pthread_mutex_init(&s->gc_mu, NULL);
-	pthread_cond_init(&s->gc_cv, NULL);
-	s->gc_tail = &s->gc_head;
+	cq_init(&s->gc);
 	if (pthread_key_create(&s->key, sq_conn_destructor) != 0) {
 		snprintf(err, errlen, "pthread_key_create failed");
 		pthread_mutex_destroy(&s->mu);
 		pthread_mutex_destroy(&s->write_mu);
-		pthread_mutex_destroy(&s->gc_mu);
-		pthread_cond_destroy(&s->gc_cv);
+		cq_destroy(&s->gc);
 		free(s->path);
 		free(s);
 		return STORE_IO;
