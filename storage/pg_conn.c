@@ -523,6 +523,20 @@ enum store_rc pg_tx(struct store *base, pg_tx_fn fn, void *arg)
 	return rc;
 }
 
+/* The result of a pipelined command that failed: a failed check (division
+ * by zero, SQLSTATE 22012) is the command's check_rc (STORE_OK:
+ * STORE_CONFLICT), anything else as pg_run maps it; notes whether the
+ * transaction may be retried. */
+static enum store_rc failed_rc(struct pg_conn *c, const PGresult *r,
+                               enum store_rc check_rc)
+{
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	last_retryable = is_retryable(r);
+	if (state == NULL || strcmp(state, "22012") != 0)
+		return map_error(c, r);
+	return check_rc != STORE_OK ? check_rc : STORE_CONFLICT;
+}
+
 /* Sends the batch and reads every result; see pg_batch. */
 static enum store_rc batch_once(struct pg_conn *c,
                                 const struct pg_batch_item *items, int n)
@@ -571,15 +585,8 @@ static enum store_rc batch_once(struct pg_conn *c,
 			break;
 		}
 		if (t == PGRES_FATAL_ERROR && rc == STORE_OK) {
-			const char *state = PQresultErrorField(r,
-			                                       PG_DIAG_SQLSTATE);
-			last_retryable = is_retryable(r);
-			bool check = state != NULL &&
-			             strcmp(state, "22012") == 0;
-			rc = !check ? map_error(c, r)
-			     : item < n && items[item].check_rc != STORE_OK
-			         ? items[item].check_rc
-			         : STORE_CONFLICT;
+			rc = failed_rc(c, r, item < n ? items[item].check_rc
+			                              : STORE_OK);
 		}
 		PQclear(r);
 	}
@@ -710,13 +717,7 @@ static enum store_rc read_pass(struct pg_conn *c, const struct gc_pass *ps,
 		/* The first error decides; the commands after it up to the
 		 * Sync come back PGRES_PIPELINE_ABORTED. */
 		if (t == PGRES_FATAL_ERROR && rc == STORE_OK) {
-			const char *state = PQresultErrorField(r,
-			                                       PG_DIAG_SQLSTATE);
-			last_retryable = is_retryable(r);
-			bool check = state != NULL &&
-			             strcmp(state, "22012") == 0;
-			rc = !check ? map_error(c, r)
-			     : check_rc != STORE_OK ? check_rc : STORE_CONFLICT;
+			rc = failed_rc(c, r, check_rc);
 			/* An issue's own failure (a lost check, a constraint,
 			 * a lock timeout on its rows) is that issue's; one
 			 * that must retry or that lost the server is the
