@@ -20,17 +20,22 @@ cd "$(dirname "$0")/../tests/node"
 # and keeps an existing file (UCF_FORCE_CONFFOLD) instead of asking; a
 # policy-rc.d that answers 101 ("action forbidden") keeps invoke-rc.d from
 # starting anything during the install, and goes away after it.
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+# Also for haproxy: its package would start a service of its own.
 pg_prepare() {
-  dpkg-query -W -f='${Status}' postgresql 2>/dev/null |
-    grep -q "install ok installed" && return 0
+  installed postgresql && installed haproxy && return 0
   [ "$(id -u)" -eq 0 ] || return 0   # install-deps.sh says what to run
   conf=/etc/postgresql-common/createcluster.conf
-  mkdir -p /etc/postgresql-common
-  if [ -f "$conf" ] && grep -Eq '^[#[:space:]]*create_main_cluster' "$conf"; then
-    sed -i -E 's/^[#[:space:]]*create_main_cluster.*/create_main_cluster = false/' \
-      "$conf"
-  else
-    echo "create_main_cluster = false" >>"$conf"
+  if ! installed postgresql; then
+    mkdir -p /etc/postgresql-common
+    if [ -f "$conf" ] && grep -Eq '^[#[:space:]]*create_main_cluster' "$conf"; then
+      sed -i -E 's/^[#[:space:]]*create_main_cluster.*/create_main_cluster = false/' \
+        "$conf"
+    else
+      echo "create_main_cluster = false" >>"$conf"
+    fi
   fi
   export UCF_FORCE_CONFFOLD=1
   if [ ! -e /usr/sbin/policy-rc.d ]; then
