@@ -1,7 +1,7 @@
 /*
  * validate.h: the rules every client and user setting must follow, wherever
  * it comes from: the admin CLI's options (admin-cli/) or latchkeyd's
- * fixtures file (server/fixtures.c). One definition, so a value the CLI
+ * fixtures file (testdouble/fixtures.c). One definition, so a value the CLI
  * refuses is refused by the fixtures file too, with the same words.
  *
  * Each check takes a borrowed string and returns whether it is acceptable;

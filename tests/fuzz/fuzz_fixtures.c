@@ -1,5 +1,5 @@
 /*
- * fuzz_fixtures.c: server/fixtures.c, which reads latchkeyd's --fixtures
+ * fuzz_fixtures.c: testdouble/fixtures.c, which reads latchkeyd's --fixtures
  * JSON file at start and at each /_control/reset. The input is the file.
  *
  * The store is a migrated SQLite file in a private temporary directory,

@@ -1,5 +1,5 @@
 /*
- * test_fixtures.c: server/fixtures.c against a real SQLite store: the
+ * test_fixtures.c: testdouble/fixtures.c against a real SQLite store: the
  * issue's example file and the CLI's defaults, each kind of bad file with
  * its exact message (and nothing written), applying twice, replacing what
  * a file changed, and which hash scheme each mode stores.
