@@ -1563,17 +1563,7 @@ static void test_pg_serializable_retries(void **state)
 	assert_int_equal(pthread_create(&th, NULL, race, &r), 0);
 	/* Until the redemption waits for the row (no time is asserted:
 	 * only that it gets there). */
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity "
-	         "WHERE datname='%s' AND wait_event_type='Lock'", f->pg_db);
-	PGconn *watch = PQconnectdb(f->path);
-	for (int waiting = 0; !waiting;) {
-		PGresult *res = pg_ok(watch, sql);
-		waiting = atoi(PQgetvalue(res, 0, 0));
-		PQclear(res);
-		if (!waiting)
-			usleep(2000);
-	}
-	PQfinish(watch);
+	await_lock_wait(f);
 	PQclear(pg_ok(other, "COMMIT"));
 	PQfinish(other);
 	assert_int_equal(pthread_join(th, NULL), 0);
