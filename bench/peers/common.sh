@@ -43,31 +43,49 @@ stop_pids() {
     fi
   done
   [ -z "$_live" ] && return 0
-  _i=0
-  while [ $_i -lt 50 ]; do
-    _left=""
-    for _p in $_live; do
-      pid_is "$_p" "$_match" && _left="$_left $_p"
-    done
-    [ -z "$_left" ] && return 0
-    sleep 0.1
-    _i=$((_i + 1))
-  done
+  # shellcheck disable=SC2086  # lists of pids
+  await_gone 50 "$_match" $_live && return 0
   for _p in $_left; do
     kill -KILL "$_p" 2>/dev/null || :
   done
   # Reap: give the kernel a moment so a following start finds the port free.
+  # shellcheck disable=SC2086
+  await_gone 20 "$_match" $_left || :
+  return 0
+}
+
+# await_gone TENTHS MATCH PID...: waits up to TENTHS tenths of a second
+# until no pid is pid_is MATCH; false with the ones left in $_left.
+await_gone() {
+  _tenths=$1
+  _m=$2
+  shift 2
   _i=0
-  while [ $_i -lt 20 ]; do
-    _left2=""
-    for _p in $_left; do
-      pid_is "$_p" "$_match" && _left2="$_left2 $_p"
+  while :; do
+    _left=""
+    for _p in "$@"; do
+      pid_is "$_p" "$_m" && _left="$_left $_p"
     done
-    [ -z "$_left2" ] && return 0
+    [ -z "$_left" ] && return 0
+    [ $_i -lt "$_tenths" ] || return 1
     sleep 0.1
     _i=$((_i + 1))
   done
-  return 0
+}
+
+# await_ready PID URL [FILE]: waits up to 60 s until URL answers 200 (and
+# FILE exists, when given). 0: ready; 1: PID exited; 2: the time ran out.
+await_ready() {
+  _i=0
+  while :; do
+    alive "$1" || return 1
+    if [ -z "${3:-}" ] || [ -f "$3" ]; then
+      [ "$(http_status "$2")" = 200 ] && return 0
+    fi
+    _i=$((_i + 1))
+    [ $_i -le 600 ] || return 2
+    sleep 0.1
+  done
 }
 
 # HTTP status of a GET, or 000 when nothing answers.

@@ -159,15 +159,10 @@ fail() {
 
 trap 'fail "interrupted"' HUP INT TERM
 
-HEALTH=http://127.0.0.1:$PORT/config
-i=0
-while :; do
-  alive "$PID" || fail "glewlwyd exited during start-up"
-  [ "$(http_status "$HEALTH")" = 200 ] && break
-  i=$((i + 1))
-  [ $i -le 600 ] || fail "not answering after 60 s"
-  sleep 0.1
-done
+await_ready "$PID" "http://127.0.0.1:$PORT/config" || case $? in
+  1) fail "glewlwyd exited during start-up" ;;
+  *) fail "not answering after 60 s" ;;
+esac
 
 "$PY" "$HERE/setup.py" "$PORT" "$WORKDIR" "$POOL" "$PID" "$FAST" ||
   fail "set-up through the admin API failed"

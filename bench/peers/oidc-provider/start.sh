@@ -99,17 +99,11 @@ fail() {
 
 trap 'fail "interrupted"' HUP INT TERM
 
-HEALTH=http://127.0.0.1:$PORT/jwks
-i=0
-while :; do
-  alive "$PID" || fail "server exited during start-up"
-  if [ -f "$WORKDIR/ready.json" ] && [ "$(http_status "$HEALTH")" = 200 ]; then
-    break
-  fi
-  i=$((i + 1))
-  [ $i -le 600 ] || fail "not ready after 60 s"
-  sleep 0.1
-done
+await_ready "$PID" "http://127.0.0.1:$PORT/jwks" "$WORKDIR/ready.json" ||
+  case $? in
+    1) fail "server exited during start-up" ;;
+    *) fail "not ready after 60 s" ;;
+  esac
 
 PIDS=$(node -p 'require(process.argv[1]).pids.join(" ")' "$WORKDIR/ready.json")
 echo "$PIDS" >"$WORKDIR/server.pid"
