@@ -125,8 +125,7 @@ struct authz_request {
 };
 
 enum authz_outcome {
-	AUTHZ_ERROR_PAGE, /* tell the user (400); never redirect */
-	AUTHZ_UNAVAILABLE_PAGE, /* the same, 503: the database is away */
+	AUTHZ_ERROR_PAGE, /* tell the user (error's status); never redirect */
 	AUTHZ_REDIRECT,   /* to redirect: a code or an error for the client */
 	AUTHZ_LOGIN,      /* show the login page */
 	AUTHZ_CONSENT,    /* show the consent page */
@@ -134,6 +133,7 @@ enum authz_outcome {
 
 struct authz_result {
 	enum authz_outcome outcome;
+	enum oauth_err error; /* AUTHZ_ERROR_PAGE: its status and log code */
 	const char *message;  /* error page, or an error on the login page */
 	char *redirect;       /* AUTHZ_REDIRECT: the whole URL */
 	char *client_name;    /* pages */

@@ -14,8 +14,8 @@
 
 #include "grants_int.h"
 
-static const struct oauth_result caller_says = {OAUTH_INVALID_GRANT,
-                                                "unknown thing"};
+static const struct oauth_result caller_says = {
+    .err = OAUTH_INVALID_GRANT, .description = "unknown thing"};
 
 static void assert_maps(enum store_rc rc, const char *code, int status)
 {
