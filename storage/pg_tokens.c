@@ -411,7 +411,7 @@ static struct pg_batch_item *add_key_now(struct pg_batch_item *it,
 	return it + 1;
 }
 
-/* The writes of one issue, in the order of sqlite_tokens.c's: run alone
+/* The writes of one issue, in the order of sqlite_issue.c's: run alone
  * as one batch (one round trip, one transaction), or with others in a
  * group (pg_commit.c). */
 int pg_issue_items(const struct store_issue *is,

@@ -1,6 +1,6 @@
 /*
  * sqlite_codes.c: what the browser flow keeps in the SQLite backend:
- * authorization codes (redeemed only by an issue, sqlite_tokens.c),
+ * authorization codes (redeemed only by an issue, sqlite_issue.c),
  * browser sessions (an expired one is not found) and consents.
  */
 #include "sqlite_int.h"

@@ -10,15 +10,16 @@
  *                     stmt), preparing, binding and stepping
  *   sqlite_commit.c   group commit: the token table's xIssue
  *   sqlite_clients.c  clients and users
- *   sqlite_tokens.c   access tokens, refresh tokens, families, and the
- *                     writes of one issue
+ *   sqlite_tokens.c   access tokens, refresh tokens, families
+ *   sqlite_issue.c    the writes of one issue (sqlite_commit.c commits)
  *   sqlite_keys.c     signing keys
  *   sqlite_codes.c    authorization codes, browser sessions, consents
  *   sqlite_upkeep.c   the purge and the backup glue (backup_sqlite.c
  *                     makes the copy)
  *   sqlite_testing.c  the test-double method table
  *   sqlite_copy.c     the copy table: whole catalogue tables read in one
- *                     snapshot or written in one transaction (copy.c)
+ *                     snapshot or written in one transaction
+ *                     (copy_catalog.c)
  *
  * Names shared between these files start with sq_; everything else in
  * them is static.
@@ -172,9 +173,7 @@ enum store_rc sq_delete_by(struct store *s, enum stmt which, const char *key);
 
 /* ---- entities -------------------------------------------------------------- */
 
-/* sqlite_tokens.c: inserts an access-token record. */
-enum store_rc sq_token_insert(struct conn *cn, const struct store_token *t);
-/* sqlite_tokens.c: the writes of one issue, inside a transaction the
+/* sqlite_issue.c: the writes of one issue, inside a transaction the
  * caller (sqlite_commit.c) holds. */
 enum store_rc sq_issue_writes(struct conn *cn, const struct store_issue *is);
 /* sqlite_commit.c: the token table's xIssue. */

@@ -24,7 +24,7 @@ enum store_rc store_sqlite_backup(sqlite3 *src, const char *dest,
                                   bool replace, struct store_backup_info *out,
                                   char *err, size_t errlen);
 
-/* copy.c: "a, b, c" of t's columns into buf (truncated to len), for the
+/* copy_catalog.c: "a, b, c" of t's columns into buf (truncated to len), for the
  * backends' copy SQL. */
 void store_copy_col_list(const struct store_copy_table *t, char *buf,
                          size_t len);
