@@ -93,3 +93,22 @@ void store_copy_col_list(const struct store_copy_table *t, char *buf,
 		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
 		                      t->cols[i].name);
 }
+
+void store_copy_count_sql(const struct store_copy_table *t, char *sql,
+                          size_t len)
+{
+	snprintf(sql, len, "SELECT count(*) FROM %s", t->name);
+}
+
+enum store_rc store_copy_select_sql(const struct store_copy_table *t,
+                                    const char *insertion_order, char *sql,
+                                    size_t len)
+{
+	char cols[1024];
+	if (t->ncols > STORE_COPY_MAX_COLS)
+		return STORE_INVALID;
+	store_copy_col_list(t, cols, sizeof(cols));
+	snprintf(sql, len, "SELECT %s FROM %s ORDER BY %s", cols, t->name,
+	         t->order_by ? t->order_by : insertion_order);
+	return STORE_OK;
+}
