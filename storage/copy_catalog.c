@@ -11,9 +11,7 @@
  * store_copy_excluded, so a migration that adds one must say here whether
  * it moves.
  */
-#include <inttypes.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "store_int.h"
 

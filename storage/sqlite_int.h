@@ -127,6 +127,10 @@ char *sq_col_text(sqlite3_stmt *st, int i);
 /* Binds (key, now) and runs: the shape of every revoke and retire. */
 enum store_rc sq_run_key_now(struct conn *cn, enum stmt which,
                              const char *key, int64_t now, int *changes);
+/* Binds one key and runs: the shape of the deletes and of ending a
+ * user's sessions. */
+enum store_rc sq_run_key(struct conn *cn, enum stmt which, const char *key,
+                         int *changes);
 /* Runs a one-key DELETE; STORE_NOT_FOUND when no row had that key. */
 enum store_rc sq_delete_by(struct store *s, enum stmt which, const char *key);
 

@@ -7,7 +7,7 @@
  *
  * Map: the catalog (its column lists are store_cols.h's), then preparing
  * (sq_stmt), binding and reading columns, and the few runners the entity
- * files share (sq_exec, sq_run_key_now, sq_delete_by).
+ * files share (sq_exec, sq_run_key, sq_run_key_now, sq_delete_by).
  */
 #include <stdlib.h>
 
@@ -221,16 +221,21 @@ enum store_rc sq_run_key_now(struct conn *cn, enum stmt which,
 	return sq_exec(cn, st, changes);
 }
 
+enum store_rc sq_run_key(struct conn *cn, enum stmt which, const char *key,
+                         int *changes)
+{
+	sqlite3_stmt *st = sq_stmt(cn, which);
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, key);
+	return sq_exec(cn, st, changes);
+}
+
 /* Runs a one-key DELETE; STORE_NOT_FOUND when no row had that key. */
 enum store_rc sq_delete_by(struct store *s, enum stmt which,
                            const char *key)
 {
-	struct conn *cn = sq_conn_get(s);
-	sqlite3_stmt *st = sq_stmt(cn, which);
 	int n = 0;
-	if (st == NULL)
-		return STORE_IO;
-	sq_bind_text(st, 1, key);
-	enum store_rc r = sq_exec(cn, st, &n);
+	enum store_rc r = sq_run_key(sq_conn_get(s), which, key, &n);
 	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
 }
