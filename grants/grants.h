@@ -201,7 +201,8 @@ int grants_jwks(struct grants *g, grants_jwk_cb cb, void *arg);
 
 /* Facts for RFC 8414 metadata. Arrays are static and NULL-terminated;
  * scopes (every scope some client may request, space-separated) is the
- * caller's to free. */
+ * caller's to free. A store failure is the result oauth_from_store gives,
+ * with nothing to free. */
 struct grants_metadata {
 	const char *const *grant_types;
 	const char *const *auth_methods; /* token and revocation endpoints */
@@ -209,7 +210,8 @@ struct grants_metadata {
 	const char *const *code_challenge_methods;
 	char *scopes;
 };
-int grants_metadata(struct grants *g, struct grants_metadata *out);
+struct oauth_result grants_metadata(struct grants *g,
+                                    struct grants_metadata *out);
 
 /* audience.c: a space-separated list of aud values as the claim: a string
  * for one, an array for several (RFC 7519 section 4.1.3); NULL for none.
