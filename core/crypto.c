@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +127,14 @@ void sha256(const void *data, size_t len, unsigned char out[SHA256_LEN])
 {
 	unsigned int n = SHA256_LEN;
 	EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+}
+
+void sha256_hex(const char *s, char out[2 * SHA256_LEN + 1])
+{
+	unsigned char d[SHA256_LEN];
+	sha256(s, strlen(s), d);
+	for (int i = 0; i < SHA256_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
 void hmac_sha256(const void *key, size_t klen, const void *data, size_t len,

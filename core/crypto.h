@@ -36,6 +36,9 @@ int b64_decode(const char *s, size_t slen, bool url, unsigned char **out,
                size_t *outlen);
 
 void sha256(const void *data, size_t len, unsigned char out[SHA256_LEN]);
+/* The SHA-256 of the string s as 64 lowercase hex digits and a NUL: how
+ * token hashes and migration checksums are written down. */
+void sha256_hex(const char *s, char out[2 * SHA256_LEN + 1]);
 void hmac_sha256(const void *key, size_t klen, const void *data, size_t len,
                  unsigned char out[SHA256_LEN]);
 

@@ -48,6 +48,7 @@ struct authz {
 static void error_page(struct authz *a, const char *message)
 {
 	a->out->outcome = AUTHZ_ERROR_PAGE;
+	a->out->error = OAUTH_INVALID_REQUEST;
 	a->out->message = message;
 }
 
@@ -182,11 +183,14 @@ static bool check_client_and_uri(struct authz *a)
 	if (rc != STORE_OK) {
 		/* The redirect_uri cannot be checked without the client, so
 		 * not the redirect of RFC 6749 section 4.1.2.1: a page, with
-		 * the status a retry can fix. */
-		log_errx("client lookup: %s", store_rc_str(rc));
-		error_page(a, "The server is temporarily unable to handle the "
-		           "request. Try again shortly.");
-		a->out->outcome = AUTHZ_UNAVAILABLE_PAGE;
+		 * the store result's status (503 when a retry can fix it). */
+		a->out->error = oauth_from_store(rc, "client lookup",
+		                                 OAUTH_RESULT_OK).err;
+		a->out->outcome = AUTHZ_ERROR_PAGE;
+		a->out->message = a->out->error == OAUTH_TEMPORARILY_UNAVAILABLE
+		                      ? "The server is temporarily unable to "
+		                        "handle the request. Try again shortly."
+		                      : oauth_err_info(a->out->error)->description;
 		return false;
 	}
 	a->out->client_id = xstrdup(a->cl.client_id);
@@ -369,27 +373,29 @@ static void read_session(struct authz *a)
 	store_session_clear(&se);
 }
 
-static bool new_session(struct authz *a)
+static struct oauth_result new_session(struct authz *a)
 {
 	char hash[2 * SHA256_LEN + 1];
 	char *cookie = crypto_random_token(SESSION_BYTES);
 	if (cookie == NULL)
-		return false;
+		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
 	int64_t now = clock_now();
 	token_hash(cookie, hash);
 	struct store_session se = {
 		.session_hash = hash, .user_id = a->user.user_id,
 		.auth_time = now, .expires_at = now + a->g->session_ttl,
 	};
-	if (store_session_add(a->g->store, &se) != STORE_OK) {
+	enum store_rc rc = store_session_add(a->g->store, &se);
+	if (rc != STORE_OK) {
 		crypto_free_str(cookie);
-		return false;
+		return oauth_from_store(rc, "recording a session",
+		                        OAUTH_RESULT_OK);
 	}
 	crypto_free_str(a->out->new_session);
 	a->out->new_session = cookie;
 	a->out->end_session = false;
 	a->auth_time = now;
-	return true;
+	return OAUTH_RESULT_OK;
 }
 
 /* Whether the user has already allowed every scope asked for. A public
@@ -410,7 +416,7 @@ static bool consented(struct authz *a)
 	return ok;
 }
 
-static bool remember_consent(struct authz *a)
+static struct oauth_result remember_consent(struct authz *a)
 {
 	struct store_consent old = {0}, c = {0};
 	char *scope = NULL;
@@ -420,7 +426,7 @@ static bool remember_consent(struct authz *a)
 	enum store_rc rc = store_consent_get(a->g->store, a->user.user_id,
 	                                     a->cl.client_id, &old);
 	if (rc != STORE_OK && rc != STORE_NOT_FOUND)
-		return false;
+		return oauth_from_store(rc, "consent lookup", OAUTH_RESULT_OK);
 	if (rc == STORE_OK)
 		scope = xstrdup(old.scope);
 	for (const char *w = words_next(a->scope, &len); w;
@@ -435,7 +441,7 @@ static bool remember_consent(struct authz *a)
 	rc = store_consent_put(a->g->store, &c);
 	store_consent_clear(&old);
 	free(scope);
-	return rc == STORE_OK;
+	return oauth_from_store(rc, "recording consent", OAUTH_RESULT_OK);
 }
 
 /* Section 4.1.2: a fresh single-use code, stored as a hash, bound to all
@@ -523,8 +529,9 @@ static void login(struct authz *a)
 		         : "The username or password is wrong.");
 		return;
 	}
-	if (!new_session(a)) {
-		redirect_error(a, OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+	r = new_session(a);
+	if (r.err != OAUTH_OK) {
+		redirect_error(a, r.err, NULL);
 		return;
 	}
 	struct prompt p;
@@ -547,8 +554,9 @@ static void answer(struct authz *a, bool allow)
 		               "request");
 		return;
 	}
-	if (!remember_consent(a)) {
-		redirect_error(a, OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+	struct oauth_result r = remember_consent(a);
+	if (r.err != OAUTH_OK) {
+		redirect_error(a, r.err, NULL);
 		return;
 	}
 	issue_code(a);

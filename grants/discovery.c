@@ -26,7 +26,8 @@ static int collect_scopes(const struct store_client *c, void *arg)
 	return 0;
 }
 
-int grants_metadata(struct grants *g, struct grants_metadata *out)
+struct oauth_result grants_metadata(struct grants *g,
+                                    struct grants_metadata *out)
 {
 	/* "none": a public client sends its client_id alone. Introspection
 	 * is for confidential clients only. */
@@ -42,12 +43,14 @@ int grants_metadata(struct grants *g, struct grants_metadata *out)
 	out->auth_methods = auth_methods;
 	out->introspection_auth_methods = introspection_auth_methods;
 	out->code_challenge_methods = g->pkce_allow_plain ? s256_plain : s256;
-	if (store_client_list(g->store, collect_scopes, &out->scopes) != STORE_OK) {
+	enum store_rc rc = store_client_list(g->store, collect_scopes,
+	                                     &out->scopes);
+	if (rc != STORE_OK) {
 		free(out->scopes);
 		out->scopes = NULL;
-		return -1;
+		return oauth_from_store(rc, "listing scopes", OAUTH_RESULT_OK);
 	}
 	if (out->scopes == NULL)
 		out->scopes = xstrdup("");
-	return 0;
+	return OAUTH_RESULT_OK;
 }

@@ -125,8 +125,7 @@ struct authz_request {
 };
 
 enum authz_outcome {
-	AUTHZ_ERROR_PAGE, /* tell the user (400); never redirect */
-	AUTHZ_UNAVAILABLE_PAGE, /* the same, 503: the database is away */
+	AUTHZ_ERROR_PAGE, /* tell the user (error's status); never redirect */
 	AUTHZ_REDIRECT,   /* to redirect: a code or an error for the client */
 	AUTHZ_LOGIN,      /* show the login page */
 	AUTHZ_CONSENT,    /* show the consent page */
@@ -134,6 +133,7 @@ enum authz_outcome {
 
 struct authz_result {
 	enum authz_outcome outcome;
+	enum oauth_err error; /* AUTHZ_ERROR_PAGE: its status and log code */
 	const char *message;  /* error page, or an error on the login page */
 	char *redirect;       /* AUTHZ_REDIRECT: the whole URL */
 	char *client_name;    /* pages */
@@ -201,7 +201,8 @@ int grants_jwks(struct grants *g, grants_jwk_cb cb, void *arg);
 
 /* Facts for RFC 8414 metadata. Arrays are static and NULL-terminated;
  * scopes (every scope some client may request, space-separated) is the
- * caller's to free. */
+ * caller's to free. A store failure is the result oauth_from_store gives,
+ * with nothing to free. */
 struct grants_metadata {
 	const char *const *grant_types;
 	const char *const *auth_methods; /* token and revocation endpoints */
@@ -209,7 +210,8 @@ struct grants_metadata {
 	const char *const *code_challenge_methods;
 	char *scopes;
 };
-int grants_metadata(struct grants *g, struct grants_metadata *out);
+struct oauth_result grants_metadata(struct grants *g,
+                                    struct grants_metadata *out);
 
 /* audience.c: a space-separated list of aud values as the claim: a string
  * for one, an array for several (RFC 7519 section 4.1.3); NULL for none.

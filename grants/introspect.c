@@ -51,15 +51,13 @@ static bool refresh_live(const struct store_refresh *rt)
 	       rt->expires_at > clock_now();
 }
 
-/* A lookup's failure other than "not found" (the database down or busy)
- * is the caller's 503: a live token must never read as inactive because
- * the database could not be asked, or a resource server would drop a
- * session that is still good. */
+/* Not found is an inactive token; any other failure (the database down
+ * or busy) is the caller's 503: a live token must never read as inactive
+ * because the database could not be asked, or a resource server would
+ * drop a session that is still good. */
 static struct oauth_result lookup_failed(enum store_rc rc)
 {
-	return rc == STORE_NOT_FOUND
-	           ? OAUTH_RESULT_OK
-	           : oauth_from_store(rc, "token lookup", OAUTH_RESULT_OK);
+	return oauth_from_store(rc, "token lookup", OAUTH_RESULT_OK);
 }
 
 static struct oauth_result introspect_refresh(struct grants *g,

@@ -26,10 +26,7 @@ void token_response_clear(struct token_response *r)
 
 void token_hash(const char *token, char out[2 * SHA256_LEN + 1])
 {
-	unsigned char d[SHA256_LEN];
-	sha256(token, strlen(token), d);
-	for (int i = 0; i < SHA256_LEN; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	sha256_hex(token, out);
 }
 
 bool refresh_enabled(const struct grants *g, const struct store_client *cl)

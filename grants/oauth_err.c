@@ -2,9 +2,11 @@
  * oauth_err.c: the error table (see oauth_err.h).
  *
  * Codes and statuses follow RFC 6749 section 5.2 (token endpoint: 400, and
- * 401 for invalid_client), RFC 6749 section 4.1.2.1, RFC 7009 section
- * 2.2.1 and RFC 8707 section 2. The table is sized by the enum; a code without a row reads as
- * zero and falls back to server_error instead of past the end.
+ * 401 for invalid_client), RFC 6749 section 4.1.2.1, RFC 6750 section 3.1
+ * (a protected resource: 400, 401, 403, each with a Bearer challenge),
+ * RFC 7009 section 2.2.1 and RFC 8707 section 2. The table is sized by the
+ * enum; a code without a row reads as zero and falls back to server_error
+ * instead of past the end.
  */
 #include "oauth_err.h"
 
@@ -15,7 +17,7 @@ static const struct oauth_err_info rows[OAUTH__COUNT] = {
 	[OAUTH_INVALID_REQUEST] = {"invalid_request", 400,
 	    "The request is missing a parameter, repeats one, or is malformed."},
 	[OAUTH_INVALID_CLIENT] = {"invalid_client", 401,
-	    "Client authentication failed."},
+	    "Client authentication failed.", OAUTH_CHALLENGE_BASIC},
 	[OAUTH_INVALID_GRANT] = {"invalid_grant", 400,
 	    "The grant is invalid, expired, revoked or was issued to another "
 	    "client."},
@@ -48,6 +50,18 @@ static const struct oauth_err_info rows[OAUTH__COUNT] = {
 	 * with insufficient authorization. */
 	[OAUTH_ENDPOINT_FORBIDDEN] = {"unauthorized_client", 403,
 	    "The client is not allowed to use this endpoint."},
+	/* Section 3.1: a request with no token gets the challenge alone,
+	 * "SHOULD NOT include an error code". */
+	[OAUTH_BEARER_MISSING] = {NULL, 401, NULL, OAUTH_CHALLENGE_BEARER},
+	[OAUTH_BEARER_INVALID_REQUEST] = {"invalid_request", 400,
+	    "The request is missing a parameter, repeats one, or is malformed.",
+	    OAUTH_CHALLENGE_BEARER},
+	[OAUTH_INVALID_TOKEN] = {"invalid_token", 401,
+	    "the access token is expired, revoked or not valid",
+	    OAUTH_CHALLENGE_BEARER},
+	[OAUTH_INSUFFICIENT_SCOPE] = {"insufficient_scope", 403,
+	    "the access token lacks a scope this request needs",
+	    OAUTH_CHALLENGE_BEARER},
 	[OAUTH_NOT_FOUND] = {"not_found", 404, "No such endpoint."},
 	[OAUTH_METHOD_NOT_ALLOWED] = {"method_not_allowed", 405,
 	    "This endpoint does not accept that method."},

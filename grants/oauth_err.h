@@ -34,6 +34,13 @@ enum oauth_err {
 	 * (RFC 7662 section 4: introspection for authorized resource servers
 	 * only) */
 	OAUTH_ENDPOINT_FORBIDDEN,
+	/* RFC 6750 section 3.1, at a protected resource: each answer carries
+	 * a Bearer challenge. BEARER_MISSING is a request with no token at
+	 * all, which gets the challenge and no error code. */
+	OAUTH_BEARER_MISSING,
+	OAUTH_BEARER_INVALID_REQUEST,
+	OAUTH_INVALID_TOKEN,
+	OAUTH_INSUFFICIENT_SCOPE,
 	/* HTTP-level, with a JSON body in the same shape */
 	OAUTH_NOT_FOUND,
 	OAUTH_METHOD_NOT_ALLOWED,
@@ -44,10 +51,20 @@ enum oauth_err {
 	OAUTH__COUNT
 };
 
+/* The WWW-Authenticate challenge an answer carries: the scheme the
+ * client should authenticate with next (RFC 6749 section 5.2, RFC 6750
+ * section 3). */
+enum oauth_challenge {
+	OAUTH_CHALLENGE_NONE = 0,
+	OAUTH_CHALLENGE_BASIC,  /* the token endpoint's client authentication */
+	OAUTH_CHALLENGE_BEARER, /* a protected resource's access token */
+};
+
 struct oauth_err_info {
-	const char *code;        /* the "error" member */
+	const char *code;        /* the "error" member; NULL: none is sent */
 	int http_status;
 	const char *description; /* default "error_description" */
+	enum oauth_challenge challenge;
 };
 
 const struct oauth_err_info *oauth_err_info(enum oauth_err e);
@@ -57,9 +74,13 @@ const struct oauth_err_info *oauth_err_info(enum oauth_err e);
 struct oauth_result {
 	enum oauth_err err;
 	const char *description;
+	/* OAUTH_INSUFFICIENT_SCOPE: the scope the request needs, named in
+	 * the challenge (RFC 6750 section 3); borrowed, valid until the
+	 * answer is rendered. NULL otherwise. */
+	const char *scope;
 };
 
-#define OAUTH_RESULT_OK ((struct oauth_result){OAUTH_OK, 0})
-#define OAUTH_FAIL(e, d) ((struct oauth_result){(e), (d)})
+#define OAUTH_RESULT_OK ((struct oauth_result){.err = OAUTH_OK})
+#define OAUTH_FAIL(e, d) ((struct oauth_result){.err = (e), .description = (d)})
 
 #endif

@@ -238,7 +238,14 @@ static struct slot *ticket_slot(struct mem_throttle *m,
 	return slot_find(m, tk->handle[i]);
 }
 
-static void mem_commit(struct throttle *t, struct throttle_ticket *tk)
+/* How an attempt ended, for settle. */
+enum attempt_end { ATTEMPT_FAILED, ATTEMPT_SUCCEEDED, ATTEMPT_UNDECIDED };
+
+/* Ends tk's attempt on each of its keys: its reservation is dropped, and
+ * a failure counts (commit), or a success clears the keys that ask for
+ * it (release); a slot with nothing left to remember is freed. */
+static void settle(struct throttle *t, struct throttle_ticket *tk,
+                   enum attempt_end end)
 {
 	struct mem_throttle *m = (struct mem_throttle *)t;
 	int64_t now = clock_now();
@@ -249,25 +256,13 @@ static void mem_commit(struct throttle *t, struct throttle_ticket *tk)
 			continue;
 		if (s->pending > 0)
 			s->pending--;
-		if (live_failures(m, s, now) == 0)
-			s->window_start = now;
-		s->failures++;
-	}
-	pthread_mutex_unlock(&m->mu);
-}
-
-static void mem_release(struct throttle *t, struct throttle_ticket *tk,
-                        bool succeeded)
-{
-	struct mem_throttle *m = (struct mem_throttle *)t;
-	pthread_mutex_lock(&m->mu);
-	for (size_t i = 0; i < tk->n; i++) {
-		struct slot *s = ticket_slot(m, tk, i);
-		if (s == NULL)
+		if (end == ATTEMPT_FAILED) {
+			if (live_failures(m, s, now) == 0)
+				s->window_start = now;
+			s->failures++;
 			continue;
-		if (s->pending > 0)
-			s->pending--;
-		if (succeeded && tk->keys[i].clear_on_success) {
+		}
+		if (end == ATTEMPT_SUCCEEDED && tk->keys[i].clear_on_success) {
 			s->failures = 0;
 			s->window_start = 0;
 		}
@@ -275,6 +270,17 @@ static void mem_release(struct throttle *t, struct throttle_ticket *tk,
 			memset(s, 0, sizeof(*s)); /* nothing left to remember */
 	}
 	pthread_mutex_unlock(&m->mu);
+}
+
+static void mem_commit(struct throttle *t, struct throttle_ticket *tk)
+{
+	settle(t, tk, ATTEMPT_FAILED);
+}
+
+static void mem_release(struct throttle *t, struct throttle_ticket *tk,
+                        bool succeeded)
+{
+	settle(t, tk, succeeded ? ATTEMPT_SUCCEEDED : ATTEMPT_UNDECIDED);
 }
 
 static void mem_forget_all(struct throttle *t)

@@ -164,7 +164,7 @@ static enum MHD_Result send_page(struct srv_req *rq, int status, char *html,
 	size_t n = 0;
 	for (size_t i = 0; i < c->n; i++)
 		h[n++] = (struct hdr){MHD_HTTP_HEADER_SET_COOKIE, c->v[i]};
-	if (status == 503)
+	if (status >= 500) /* as respond_error does */
 		h[n++] = (struct hdr){"Retry-After", "1"};
 	enum MHD_Result r = respond_html(rq, status, html, h);
 	for (size_t i = 0; i < c->n; i++)
@@ -172,11 +172,20 @@ static enum MHD_Result send_page(struct srv_req *rq, int status, char *html,
 	return r;
 }
 
+/* An error as a page for the user: the status and the code for the log
+ * come from the one error table. */
+static enum MHD_Result send_error_page(struct srv_req *rq, enum oauth_err e,
+                                       const char *message, struct cookies *c)
+{
+	respond_note_error(rq, e);
+	return send_page(rq, oauth_err_info(e)->http_status, page_error(message),
+	                 c);
+}
+
 static enum MHD_Result error_page(struct srv_req *rq, const char *message)
 {
 	struct cookies c = {0};
-	rq->error = "invalid_request";
-	return send_page(rq, 400, page_error(message), &c);
+	return send_error_page(rq, OAUTH_INVALID_REQUEST, message, &c);
 }
 
 /* Renders what grants decided. */
@@ -198,11 +207,7 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
 
 	switch (out->outcome) {
 	case AUTHZ_ERROR_PAGE:
-		rq->error = "invalid_request";
-		return send_page(rq, 400, page_error(out->message), &c);
-	case AUTHZ_UNAVAILABLE_PAGE:
-		rq->error = "temporarily_unavailable";
-		return send_page(rq, 503, page_error(out->message), &c);
+		return send_error_page(rq, out->error, out->message, &c);
 	case AUTHZ_REDIRECT: {
 		struct hdr h[3] = {{NULL, NULL}};
 		for (size_t i = 0; i < c.n; i++)
@@ -223,9 +228,9 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
 	if (csrf_cookie == NULL || strlen(csrf_cookie) < 43) {
 		fresh = crypto_random_token(CSRF_BYTES);
 		if (fresh == NULL)
-			return send_page(rq, 503, page_error("The server is "
-			                 "temporarily unable to handle the "
-			                 "request."), &c);
+			return send_error_page(rq, OAUTH_TEMPORARILY_UNAVAILABLE,
+			                       "The server is temporarily unable "
+			                       "to handle the request.", &c);
 		cookie_add(&c, s, COOKIE_CSRF, fresh, -1);
 		csrf_cookie = fresh;
 	}

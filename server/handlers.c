@@ -267,9 +267,9 @@ enum MHD_Result h_metadata(struct srv_req *rq)
 	const char *iss = rq->srv->issuer;
 	const struct lk_config *c = rq->srv->cfg;
 
-	if (grants_metadata(rq->srv->grants, &md) != 0)
-		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
-		                                    NULL), NULL);
+	struct oauth_result r = grants_metadata(rq->srv->grants, &md);
+	if (r.err != OAUTH_OK)
+		return respond_error(rq, r, NULL);
 	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 	    "issuer", iss,
 	    "authorization_endpoint", endpoint(iss, c->authorize_path),

@@ -360,7 +360,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		bool keep = rq->responded || on_body(rq, upload, *upload_size);
 		*upload_size = 0;
 		if (!keep)
-			rq->error = "request_too_large";
+			respond_note_error(rq, OAUTH_REQUEST_TOO_LARGE);
 		return keep ? MHD_YES : MHD_NO;
 	}
 	if (rq->offload_done) {

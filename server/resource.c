@@ -9,7 +9,6 @@
  *   ?scope= not all held     403, ... error="insufficient_scope", scope="..."
  *   the database unavailable 503 temporarily_unavailable, Retry-After
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -18,33 +17,16 @@
 #include "server_int.h"
 #include "strutil.h"
 
-#define REALM "Bearer realm=\"latchkey\""
-
 static const struct hdr no_store[] = {H_NO_STORE, {NULL, NULL}};
+static const struct hdr cache_none[] = {{"Cache-Control", "no-store"},
+                                        {NULL, NULL}};
 
-static enum MHD_Result refuse(struct srv_req *rq, int status,
-                              const char *error, const char *description,
-                              const char *scope)
+/* Every refusal leaves through respond_error, whose table row (RFC 6750
+ * section 3.1) gives the status and the Bearer challenge. */
+static enum MHD_Result refuse(struct srv_req *rq, enum oauth_err e,
+                              const char *description)
 {
-	char *www = NULL;
-	if (error == NULL)
-		www = xstrdup(REALM);
-	else if (asprintf(&www, REALM ", error=\"%s\", error_description=\"%s\""
-	                  "%s%s%s", error, description, scope ? ", scope=\"" : "",
-	                  scope ? scope : "", scope ? "\"" : "") < 0)
-		abort();
-	const struct hdr h[] = {{"WWW-Authenticate", www},
-	                        {"Cache-Control", "no-store"},
-	                        {NULL, NULL}};
-	rq->error = error;
-	enum MHD_Result r = respond_json(
-	    rq, status,
-	    error ? json_pack("{s:s, s:s}", "error", error, "error_description",
-	                      description)
-	          : json_object(),
-	    h);
-	free(www);
-	return r;
+	return respond_error(rq, OAUTH_FAIL(e, description), cache_none);
 }
 
 /* RFC 6750 section 2.1: credentials = "Bearer" 1*SP b64token, the scheme
@@ -86,11 +68,11 @@ enum MHD_Result h_resource(struct srv_req *rq)
 {
 	const char *auth = req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (auth == NULL)
-		return refuse(rq, 401, NULL, NULL, NULL);
+		return refuse(rq, OAUTH_BEARER_MISSING, NULL);
 	char *token = bearer(auth);
 	if (token == NULL)
-		return refuse(rq, 400, "invalid_request", "the Authorization "
-		              "header is not a Bearer token", NULL);
+		return refuse(rq, OAUTH_BEARER_INVALID_REQUEST, "the Authorization "
+		              "header is not a Bearer token");
 
 	struct form q = {0};
 	const char *need = NULL;
@@ -100,16 +82,16 @@ enum MHD_Result h_resource(struct srv_req *rq)
 	     form_repeated(&q) != NULL)) {
 		form_free(&q);
 		crypto_free_str(token);
-		return refuse(rq, 400, "invalid_request", "the query is "
-		              "malformed or repeats a parameter", NULL);
+		return refuse(rq, OAUTH_BEARER_INVALID_REQUEST, "the query is "
+		              "malformed or repeats a parameter");
 	}
 	need = form_param(&q, "scope");
 	/* It is echoed in a header: only RFC 6749 scope syntax. */
 	if (need != NULL && !scope_list_valid(need)) {
 		form_free(&q);
 		crypto_free_str(token);
-		return refuse(rq, 400, "invalid_request", "the scope parameter "
-		              "is not a list of scope tokens", NULL);
+		return refuse(rq, OAUTH_BEARER_INVALID_REQUEST, "the scope parameter "
+		              "is not a list of scope tokens");
 	}
 
 	struct introspection in;
@@ -120,18 +102,15 @@ enum MHD_Result h_resource(struct srv_req *rq)
 	if (lookup.err != OAUTH_OK)
 		r = respond_error(rq, lookup, no_store); /* 503, Retry-After */
 	else if (!in.active)
-		r = refuse(rq, 401, "invalid_token", "the access token is "
-		           "expired, revoked or not valid", NULL);
+		r = refuse(rq, OAUTH_INVALID_TOKEN, NULL);
 	else if (need != NULL && !holds(in.scope ? in.scope : "", need))
-		r = refuse(rq, 403, "insufficient_scope", "the access token "
-		           "lacks a scope this request needs", need);
+		r = respond_error(rq, (struct oauth_result){
+		                          .err = OAUTH_INSUFFICIENT_SCOPE,
+		                          .scope = need}, cache_none);
 	else {
-		json_t *o = introspection_json(&in);
-		static const struct hdr h[] = {{"Cache-Control", "no-store"},
-		                               {NULL, NULL}};
 		free(rq->client_id);
 		rq->client_id = xstrdup(in.client_id);
-		r = respond_json(rq, 200, o, h);
+		r = respond_json(rq, 200, introspection_json(&in), cache_none);
 	}
 	introspection_clear(&in);
 	form_free(&q);

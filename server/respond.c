@@ -4,11 +4,14 @@
  * headers and records the error code for the access log, like redis's
  * afterErrorReply. Internal detail never reaches a response body.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "server_int.h"
+
+#define BEARER_REALM "Bearer realm=\"latchkey\""
 
 static enum MHD_Result send_typed(struct srv_req *rq, int status, char *body,
                                   size_t len, const char *type,
@@ -129,28 +132,63 @@ enum MHD_Result respond_json(struct srv_req *rq, int status, json_t *body,
 	return send_buffer(rq, status, withnl, len + 1, extra);
 }
 
+/* RFC 6750 section 3: the scheme, then the error and why, then the scope
+ * an insufficient_scope answer lacked. The values are static table or
+ * handler strings and checked scope tokens: nothing to quote. NULL on no
+ * memory. */
+static char *bearer_challenge(const struct oauth_err_info *info,
+                              struct oauth_result r)
+{
+	char *www = NULL;
+	int n;
+	if (info->code == NULL)
+		n = asprintf(&www, "%s", BEARER_REALM);
+	else
+		n = asprintf(&www, BEARER_REALM ", error=\"%s\", "
+		             "error_description=\"%s\"%s%s%s", info->code,
+		             r.description ? r.description : info->description,
+		             r.scope ? ", scope=\"" : "", r.scope ? r.scope : "",
+		             r.scope ? "\"" : "");
+	return n < 0 ? NULL : www;
+}
+
+void respond_note_error(struct srv_req *rq, enum oauth_err e)
+{
+	rq->error = oauth_err_info(e)->code;
+}
+
 enum MHD_Result respond_error(struct srv_req *rq, struct oauth_result r,
                               const struct hdr *extra)
 {
 	const struct oauth_err_info *info = oauth_err_info(r.err);
 	struct hdr hdrs[8];
 	size_t n = 0;
+	char *bearer = NULL;
 
 	for (const struct hdr *h = extra; h != NULL && h->name != NULL && n < 5; h++)
 		hdrs[n++] = *h;
-	/* RFC 6749 section 5.2: a 401 names the authentication scheme. */
-	if (info->http_status == 401)
+	/* The scheme to authenticate with next: RFC 6749 section 5.2 for
+	 * client authentication, RFC 6750 section 3 at a resource. */
+	if (info->challenge == OAUTH_CHALLENGE_BASIC)
 		hdrs[n++] = (struct hdr){"WWW-Authenticate",
 		                         "Basic realm=\"latchkey\", charset=\"UTF-8\""};
+	else if (info->challenge == OAUTH_CHALLENGE_BEARER &&
+	         (bearer = bearer_challenge(info, r)) != NULL)
+		hdrs[n++] = (struct hdr){"WWW-Authenticate", bearer};
 	if (r.err == OAUTH_METHOD_NOT_ALLOWED && rq->route != NULL)
 		hdrs[n++] = (struct hdr){"Allow", route_allow(rq->route)};
 	if (info->http_status >= 500)
 		hdrs[n++] = (struct hdr){"Retry-After", "1"};
 	hdrs[n] = (struct hdr){NULL, NULL};
 
-	rq->error = info->code;
-	json_t *body = json_pack("{s:s, s:s}", "error", info->code,
-	                         "error_description",
-	                         r.description ? r.description : info->description);
-	return respond_json(rq, info->http_status, body, hdrs);
+	respond_note_error(rq, r.err);
+	json_t *body = info->code == NULL
+	                   ? json_object()
+	                   : json_pack("{s:s, s:s}", "error", info->code,
+	                               "error_description",
+	                               r.description ? r.description
+	                                             : info->description);
+	enum MHD_Result ret = respond_json(rq, info->http_status, body, hdrs);
+	free(bearer);
+	return ret;
 }

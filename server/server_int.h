@@ -306,8 +306,13 @@ enum MHD_Result respond_redirect(struct srv_req *rq, int status,
 enum MHD_Result respond_empty(struct srv_req *rq, int status,
                               const struct hdr *extra);
 /* The one error path: renders {"error","error_description"}, sets the
- * status and headers the RFCs ask for, and notes the error for the log. */
+ * status and headers the RFCs ask for (a WWW-Authenticate challenge as
+ * the table row says, Retry-After on 5xx), and notes the error for the
+ * log. */
 enum MHD_Result respond_error(struct srv_req *rq, struct oauth_result r,
                               const struct hdr *extra);
+/* Notes e's code for the access log where the answer is not a JSON error
+ * (an error page, a connection dropped for its size). */
+void respond_note_error(struct srv_req *rq, enum oauth_err e);
 
 #endif

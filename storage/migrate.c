@@ -27,14 +27,6 @@ int migrate_latest(void)
 	                           : 0;
 }
 
-static void checksum_hex(const char *sql, char out[2 * SHA256_LEN + 1])
-{
-	unsigned char d[SHA256_LEN];
-	sha256(sql, strlen(sql), d);
-	for (int i = 0; i < SHA256_LEN; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 enum store_rc migrate_sqlite_version(sqlite3 *db, int *version)
 {
 	sqlite3_stmt *st = NULL;
@@ -78,7 +70,7 @@ static enum store_rc verify_applied(sqlite3 *db, char *err, size_t errlen)
 			if (lk_migrations[i].version != v)
 				continue;
 			char want[2 * SHA256_LEN + 1];
-			checksum_hex(lk_migrations[i].sql, want);
+			sha256_hex(lk_migrations[i].sql, want);
 			if (sum == NULL || strcmp(sum, want) != 0) {
 				snprintf(err, errlen,
 				         "migration %04d_%s was applied with different "
@@ -109,7 +101,7 @@ static enum store_rc apply_one(sqlite3 *db, const struct migration *m,
 		return store_sqlite_rc(rc);
 	}
 	char sum[2 * SHA256_LEN + 1];
-	checksum_hex(m->sql, sum);
+	sha256_hex(m->sql, sum);
 	sqlite3_stmt *st = NULL;
 	rc = sqlite3_prepare_v2(db, "INSERT INTO schema_migrations (version, "
 	                        "name, checksum, applied_at) VALUES (?,?,?,?)",

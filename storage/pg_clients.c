@@ -7,13 +7,7 @@
 #include <string.h>
 
 #include "pg_int.h"
-
-#define CLIENT_COLS "client_id, name, secret_hash, is_public, grant_types, " \
-                    "scopes, redirect_uris, access_token_ttl, "              \
-                    "refresh_token_ttl, created_at, updated_at, "              \
-                    "issue_refresh_token, on_refresh, auto_approve_as, "   \
-                    "audiences, introspect"
-#define USER_COLS "user_id, username, password_hash, created_at, updated_at"
+#include "store_cols.h"
 
 static const struct pg_stmt st_client_add = {
 	"client_add",

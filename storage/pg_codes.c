@@ -7,15 +7,7 @@
 #include <string.h>
 
 #include "pg_int.h"
-
-#define CODE_COLS "code_hash, client_id, subject, username, redirect_uri, " \
-                  "scope, code_challenge, code_challenge_method, "         \
-                  "issued_at, expires_at, used_at, family_id, resource"
-#define SESSION_COLS "session_hash, user_id, auth_time, expires_at"
-/* A consent comes with its user's name, for listings. */
-#define CONSENT_SELECT "SELECT c.user_id, c.client_id, c.scope, "           \
-                       "c.granted_at, c.updated_at, u.username FROM "       \
-                       "consents c JOIN users u ON u.user_id=c.user_id"
+#include "store_cols.h"
 
 static const struct pg_stmt st_code_add = {
 	"code_add",

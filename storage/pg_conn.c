@@ -485,6 +485,18 @@ enum store_rc pg_run_key_now(struct pg_conn *c, const struct pg_stmt *st,
 
 /* ---- transactions -------------------------------------------------------- */
 
+/* Whether attempt may be tried again (retry: it failed in a way another
+ * attempt can fix); if so, backs off a little first, differently per
+ * attempt, so the transactions that collided do not collide again. */
+static bool backoff(bool retry, int attempt)
+{
+	if (!retry)
+		return false;
+	struct timespec ts = {0, (long)(1 + attempt) * 2000000L};
+	nanosleep(&ts, NULL);
+	return true;
+}
+
 enum store_rc pg_tx(struct store *base, pg_tx_fn fn, void *arg)
 {
 	struct pg_store *s = (struct pg_store *)base;
@@ -513,12 +525,8 @@ enum store_rc pg_tx(struct store *base, pg_tx_fn fn, void *arg)
 		/* A COMMIT can fail with 40001 too (serializable isolation). */
 		retry = retry || (rc == STORE_BUSY && last_retryable);
 		pg_release(s, c);
-		if (!retry)
+		if (!backoff(retry, attempt))
 			return rc;
-		/* Back off a little, differently per attempt, so the
-		 * transactions that collided do not collide again. */
-		struct timespec ts = {0, (long)(1 + attempt) * 2000000L};
-		nanosleep(&ts, NULL);
 	}
 	return rc;
 }
@@ -607,10 +615,8 @@ enum store_rc pg_batch(struct store *base, const struct pg_batch_item *items,
 		rc = batch_once(c, items, n);
 		bool retry = rc == STORE_BUSY && last_retryable;
 		pg_release(s, c);
-		if (!retry)
+		if (!backoff(retry, attempt))
 			return rc;
-		struct timespec ts = {0, (long)(1 + attempt) * 2000000L};
-		nanosleep(&ts, NULL);
 	}
 	return rc;
 }
@@ -798,10 +804,8 @@ void pg_batch_group(struct store *base, struct pg_segment *segs, int n)
 		    PQtransactionStatus(c->db) != PQTRANS_IDLE)
 			(void)pg_exec_sql(c, "ROLLBACK", NULL, 0);
 		pg_release(s, c);
-		if (rc == STORE_OK || !retry)
+		if (rc == STORE_OK || !backoff(retry, attempt))
 			break;
-		struct timespec ts = {0, (long)(1 + attempt) * 2000000L};
-		nanosleep(&ts, NULL);
 	}
 	free(ps.owner);
 	free(ps.check_rc);

@@ -73,7 +73,7 @@ static enum store_rc cp_count(struct store_copy *base,
 {
 	struct pg_copy *c = (struct pg_copy *)base;
 	char sql[128];
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", t->name);
+	store_copy_count_sql(t, sql, sizeof(sql));
 	PGresult *res = PQexec(c->c->db, sql);
 	enum store_rc r = PQresultStatus(res) == PGRES_TUPLES_OK
 	                      ? STORE_OK
@@ -103,15 +103,12 @@ static enum store_rc cp_read(struct store_copy *base,
                              store_row_cb cb, void *arg)
 {
 	struct pg_copy *c = (struct pg_copy *)base;
-	char cols[1024], sql[1280];
-	if (t->ncols > STORE_COPY_MAX_COLS)
-		return STORE_INVALID;
-	store_copy_col_list(t, cols, sizeof(cols));
-	snprintf(sql, sizeof(sql), "SELECT %s FROM %s ORDER BY %s", cols,
-	         t->name, t->order_by ? t->order_by : "seq");
+	char sql[1280];
+	enum store_rc r = store_copy_select_sql(t, "seq", sql, sizeof(sql));
+	if (r != STORE_OK)
+		return r;
 	if (!PQsendQuery(c->c->db, sql) || !PQsetSingleRowMode(c->c->db))
 		return fail(c, NULL);
-	enum store_rc r = STORE_OK;
 	bool stop = false;
 	PGresult *res;
 	/* Every result is read, also after a stop or an error, so the

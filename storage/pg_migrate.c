@@ -51,14 +51,6 @@ static int latest(void)
 	           : 0;
 }
 
-static void checksum_hex(const char *sql, char out[2 * SHA256_LEN + 1])
-{
-	unsigned char d[SHA256_LEN];
-	sha256(sql, strlen(sql), d);
-	for (int i = 0; i < SHA256_LEN; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 /* The applied version on c (0: no schema_migrations yet). */
 static enum store_rc read_version(struct pg_conn *c, int *version)
 {
@@ -91,7 +83,7 @@ static enum store_rc verify_applied(struct pg_conn *c, char *err,
 			char want[2 * SHA256_LEN + 1];
 			if (m->version != v)
 				continue;
-			checksum_hex(m->sql, want);
+			sha256_hex(m->sql, want);
 			if (strcmp(sum, want) != 0) {
 				snprintf(err, errlen,
 				         "migration %04d_%s was applied with different "
@@ -117,7 +109,7 @@ static enum store_rc apply_one(struct pg_conn *c, const struct migration *m,
 		return r;
 	}
 	char sum[2 * SHA256_LEN + 1];
-	checksum_hex(m->sql, sum);
+	sha256_hex(m->sql, sum);
 	struct pg_params p = {0};
 	pg_p_int(&p, m->version);
 	pg_p_text(&p, m->name);

@@ -15,12 +15,7 @@
 #include <string.h>
 
 #include "pg_int.h"
-
-#define TOKEN_COLS "jti, client_id, subject, scope, kid, issued_at, " \
-                   "expires_at, revoked_at, family_id"
-#define RT_COLS "token_hash, family_id, client_id, subject, username, scope, " \
-                "access_jti, issued_at, expires_at, retired_at, revoked_at"
-#define KEY_COLS "kid, alg, private_pem, created_at, retired_at"
+#include "store_cols.h"
 
 /* The advisory lock key that serializes key rotations (and the first key
  * of a new database): "LKKEYROT" as an integer. */
@@ -411,7 +406,7 @@ static struct pg_batch_item *add_key_now(struct pg_batch_item *it,
 	return it + 1;
 }
 
-/* The writes of one issue, in the order of sqlite_tokens.c's: run alone
+/* The writes of one issue, in the order of sqlite_issue.c's: run alone
  * as one batch (one round trip, one transaction), or with others in a
  * group (pg_commit.c). */
 int pg_issue_items(const struct store_issue *is,

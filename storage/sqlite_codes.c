@@ -1,6 +1,6 @@
 /*
  * sqlite_codes.c: what the browser flow keeps in the SQLite backend:
- * authorization codes (redeemed only by an issue, sqlite_tokens.c),
+ * authorization codes (redeemed only by an issue, sqlite_issue.c),
  * browser sessions (an expired one is not found) and consents.
  */
 #include "sqlite_int.h"
@@ -92,18 +92,8 @@ static enum store_rc sq_session_get(struct store *s, const char *hash,
 static enum store_rc sq_sessions_end_user(struct store *s,
                                           const char *user_id, int *count)
 {
-	struct conn *cn = sq_conn_get(s);
-	sqlite3_stmt *st = sq_stmt(cn, ST_SESSIONS_END_USER);
-	int n = 0;
-	if (st == NULL)
-		return STORE_IO;
-	sq_bind_text(st, 1, user_id);
-	enum store_rc r = sq_exec(cn, st, &n);
-	if (count != NULL)
-		*count = n;
-	return r;
+	return sq_run_key(sq_conn_get(s), ST_SESSIONS_END_USER, user_id, count);
 }
-
 
 /* ---- consents ------------------------------------------------------------ */
 

@@ -15,7 +15,7 @@
  *
  * The completion: each submitter's done runs on its own thread once its
  * result is known, before sq_issue returns. What an issue writes is
- * sqlite_tokens.c's (sq_issue_writes); this file only batches and commits.
+ * sqlite_issue.c's (sq_issue_writes); this file only batches and commits.
  */
 #include <pthread.h>
 

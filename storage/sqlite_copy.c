@@ -73,7 +73,7 @@ static enum store_rc cp_count(struct store_copy *base,
 	struct sq_copy *c = (struct sq_copy *)base;
 	char sql[128];
 	sqlite3_stmt *st = NULL;
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", t->name);
+	store_copy_count_sql(t, sql, sizeof(sql));
 	enum store_rc r = prepare(c, sql, &st);
 	if (r == STORE_OK) {
 		int rc = sqlite3_step(st);
@@ -89,15 +89,12 @@ static enum store_rc cp_read(struct store_copy *base,
                              store_row_cb cb, void *arg)
 {
 	struct sq_copy *c = (struct sq_copy *)base;
-	char cols[1024], sql[1280];
+	char sql[1280];
 	struct store_value row[STORE_COPY_MAX_COLS];
 	sqlite3_stmt *st = NULL;
-	if (t->ncols > STORE_COPY_MAX_COLS)
-		return STORE_INVALID;
-	store_copy_col_list(t, cols, sizeof(cols));
-	snprintf(sql, sizeof(sql), "SELECT %s FROM %s ORDER BY %s", cols,
-	         t->name, t->order_by ? t->order_by : "rowid");
-	enum store_rc r = prepare(c, sql, &st);
+	enum store_rc r = store_copy_select_sql(t, "rowid", sql, sizeof(sql));
+	if (r == STORE_OK)
+		r = prepare(c, sql, &st);
 	int rc = SQLITE_DONE;
 	while (r == STORE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		for (int i = 0; i < t->ncols; i++) {

@@ -10,15 +10,16 @@
  *                     stmt), preparing, binding and stepping
  *   sqlite_commit.c   group commit: the token table's xIssue
  *   sqlite_clients.c  clients and users
- *   sqlite_tokens.c   access tokens, refresh tokens, families, and the
- *                     writes of one issue
+ *   sqlite_tokens.c   access tokens, refresh tokens, families
+ *   sqlite_issue.c    the writes of one issue (sqlite_commit.c commits)
  *   sqlite_keys.c     signing keys
  *   sqlite_codes.c    authorization codes, browser sessions, consents
  *   sqlite_upkeep.c   the purge and the backup glue (backup_sqlite.c
  *                     makes the copy)
  *   sqlite_testing.c  the test-double method table
  *   sqlite_copy.c     the copy table: whole catalogue tables read in one
- *                     snapshot or written in one transaction (copy.c)
+ *                     snapshot or written in one transaction
+ *                     (copy_catalog.c)
  *
  * Names shared between these files start with sq_; everything else in
  * them is static.
@@ -126,6 +127,10 @@ char *sq_col_text(sqlite3_stmt *st, int i);
 /* Binds (key, now) and runs: the shape of every revoke and retire. */
 enum store_rc sq_run_key_now(struct conn *cn, enum stmt which,
                              const char *key, int64_t now, int *changes);
+/* Binds one key and runs: the shape of the deletes and of ending a
+ * user's sessions. */
+enum store_rc sq_run_key(struct conn *cn, enum stmt which, const char *key,
+                         int *changes);
 /* Runs a one-key DELETE; STORE_NOT_FOUND when no row had that key. */
 enum store_rc sq_delete_by(struct store *s, enum stmt which, const char *key);
 
@@ -172,9 +177,7 @@ enum store_rc sq_delete_by(struct store *s, enum stmt which, const char *key);
 
 /* ---- entities -------------------------------------------------------------- */
 
-/* sqlite_tokens.c: inserts an access-token record. */
-enum store_rc sq_token_insert(struct conn *cn, const struct store_token *t);
-/* sqlite_tokens.c: the writes of one issue, inside a transaction the
+/* sqlite_issue.c: the writes of one issue, inside a transaction the
  * caller (sqlite_commit.c) holds. */
 enum store_rc sq_issue_writes(struct conn *cn, const struct store_issue *is);
 /* sqlite_commit.c: the token table's xIssue. */

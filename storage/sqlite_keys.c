@@ -14,33 +14,44 @@ static void read_key(sqlite3_stmt *st, struct store_key *k)
 	k->retired_at = sqlite3_column_int64(st, 4);
 }
 
-/* The INSERT both key changes end with (ST_KEY_ADD bound to k). */
-static enum store_rc key_insert(struct conn *cn, sqlite3_stmt *add,
-                                const struct store_key *k)
-{
-	sq_bind_text(add, 1, k->kid);
-	sq_bind_text(add, 2, k->alg);
-	sq_bind_text(add, 3, k->private_pem);
-	sqlite3_bind_int64(add, 4, k->created_at);
-	return sq_exec(cn, add, NULL);
-}
-
-static enum store_rc sq_key_add_current(struct store *s,
-                                        const struct store_key *k)
+/* Both changes of current key, in one transaction: retire with which
+ * (ST_KEY_RETIRE: whatever key is current; ST_KEY_RETIRE_KID: the key
+ * kid, which must have been current, else STORE_CONFLICT; with kid NULL
+ * nothing is retired), then insert k as the current key. */
+static enum store_rc key_change(struct store *s, enum stmt which,
+                                const char *kid, const struct store_key *k)
 {
 	struct conn *cn = sq_conn_get(s);
-	sqlite3_stmt *retire = sq_stmt(cn, ST_KEY_RETIRE);
+	sqlite3_stmt *retire = sq_stmt(cn, which);
 	sqlite3_stmt *add = sq_stmt(cn, ST_KEY_ADD);
 	if (retire == NULL || add == NULL)
 		return STORE_IO;
 	enum store_rc r = sq_begin(cn);
 	if (r != STORE_OK)
 		return r;
-	sqlite3_bind_int64(retire, 1, k->created_at);
-	r = sq_exec(cn, retire, NULL);
-	if (r == STORE_OK)
-		r = key_insert(cn, add, k);
+	if (which == ST_KEY_RETIRE || kid != NULL) {
+		int changes = 0;
+		sqlite3_bind_int64(retire, 1, k->created_at);
+		if (kid != NULL)
+			sq_bind_text(retire, 2, kid);
+		r = sq_exec(cn, retire, &changes);
+		if (r == STORE_OK && kid != NULL && changes != 1)
+			r = STORE_CONFLICT;
+	}
+	if (r == STORE_OK) {
+		sq_bind_text(add, 1, k->kid);
+		sq_bind_text(add, 2, k->alg);
+		sq_bind_text(add, 3, k->private_pem);
+		sqlite3_bind_int64(add, 4, k->created_at);
+		r = sq_exec(cn, add, NULL);
+	}
 	return sq_finish(cn, r);
+}
+
+static enum store_rc sq_key_add_current(struct store *s,
+                                        const struct store_key *k)
+{
+	return key_change(s, ST_KEY_RETIRE, NULL, k);
 }
 
 /* xReplaceCurrent: writers are serialized, so the retire of the expected
@@ -50,25 +61,7 @@ static enum store_rc sq_key_replace_current(struct store *s,
                                             const char *expected,
                                             const struct store_key *k)
 {
-	struct conn *cn = sq_conn_get(s);
-	sqlite3_stmt *retire = sq_stmt(cn, ST_KEY_RETIRE_KID);
-	sqlite3_stmt *add = sq_stmt(cn, ST_KEY_ADD);
-	if (retire == NULL || add == NULL)
-		return STORE_IO;
-	enum store_rc r = sq_begin(cn);
-	if (r != STORE_OK)
-		return r;
-	if (expected != NULL) {
-		int changes = 0;
-		sqlite3_bind_int64(retire, 1, k->created_at);
-		sq_bind_text(retire, 2, expected);
-		r = sq_exec(cn, retire, &changes);
-		if (r == STORE_OK && changes != 1)
-			r = STORE_CONFLICT;
-	}
-	if (r == STORE_OK)
-		r = key_insert(cn, add, k);
-	return sq_finish(cn, r);
+	return key_change(s, ST_KEY_RETIRE_KID, expected, k);
 }
 
 static enum store_rc sq_key_current(struct store *s, struct store_key *out)

@@ -5,36 +5,17 @@
  * first use and keeps it (SQLITE_PREPARE_PERSISTENT). Every statement
  * binds its parameters; nothing is pasted into SQL text.
  *
- * Map: the column lists, the catalog, then preparing (sq_stmt), binding
- * and reading columns, and the few runners the entity files share
- * (sq_exec, sq_run_key_now, sq_delete_by).
+ * Map: the catalog (its column lists are store_cols.h's), then preparing
+ * (sq_stmt), binding and reading columns, and the few runners the entity
+ * files share (sq_exec, sq_run_key, sq_run_key_now, sq_delete_by).
  */
 #include <stdlib.h>
 
 #include "sqlite_int.h"
+#include "store_cols.h"
 #include "strutil.h"
 
 /* ---- the catalog ---------------------------------------------------------- */
-
-#define CLIENT_COLS "client_id, name, secret_hash, is_public, grant_types, " \
-                    "scopes, redirect_uris, access_token_ttl, "              \
-                    "refresh_token_ttl, created_at, updated_at, "              \
-                    "issue_refresh_token, on_refresh, auto_approve_as, "   \
-                    "audiences, introspect"
-#define USER_COLS "user_id, username, password_hash, created_at, updated_at"
-#define TOKEN_COLS "jti, client_id, subject, scope, kid, issued_at, " \
-                   "expires_at, revoked_at, family_id"
-#define RT_COLS "token_hash, family_id, client_id, subject, username, scope, " \
-                "access_jti, issued_at, expires_at, retired_at, revoked_at"
-#define KEY_COLS "kid, alg, private_pem, created_at, retired_at"
-#define CODE_COLS "code_hash, client_id, subject, username, redirect_uri, " \
-                  "scope, code_challenge, code_challenge_method, "         \
-                  "issued_at, expires_at, used_at, family_id, resource"
-#define SESSION_COLS "session_hash, user_id, auth_time, expires_at"
-/* A consent comes with its user's name, for listings. */
-#define CONSENT_SELECT "SELECT c.user_id, c.client_id, c.scope, "           \
-                       "c.granted_at, c.updated_at, u.username FROM "       \
-                       "consents c JOIN users u ON u.user_id=c.user_id"
 
 static const char *const stmt_sql[ST__MAX] = {
 	/* secret_version starts anywhere in 62 bits: store.h. */
@@ -240,16 +221,21 @@ enum store_rc sq_run_key_now(struct conn *cn, enum stmt which,
 	return sq_exec(cn, st, changes);
 }
 
+enum store_rc sq_run_key(struct conn *cn, enum stmt which, const char *key,
+                         int *changes)
+{
+	sqlite3_stmt *st = sq_stmt(cn, which);
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, key);
+	return sq_exec(cn, st, changes);
+}
+
 /* Runs a one-key DELETE; STORE_NOT_FOUND when no row had that key. */
 enum store_rc sq_delete_by(struct store *s, enum stmt which,
                            const char *key)
 {
-	struct conn *cn = sq_conn_get(s);
-	sqlite3_stmt *st = sq_stmt(cn, which);
 	int n = 0;
-	if (st == NULL)
-		return STORE_IO;
-	sq_bind_text(st, 1, key);
-	enum store_rc r = sq_exec(cn, st, &n);
+	enum store_rc r = sq_run_key(sq_conn_get(s), which, key, &n);
 	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
 }

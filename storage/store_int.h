@@ -24,10 +24,19 @@ enum store_rc store_sqlite_backup(sqlite3 *src, const char *dest,
                                   bool replace, struct store_backup_info *out,
                                   char *err, size_t errlen);
 
-/* copy.c: "a, b, c" of t's columns into buf (truncated to len), for the
+/* copy_catalog.c: "a, b, c" of t's columns into buf (truncated to len), for the
  * backends' copy SQL. */
 void store_copy_col_list(const struct store_copy_table *t, char *buf,
                          size_t len);
+/* copy_catalog.c: the SQL of xCount and of xRead on table t, in sql of
+ * len. The select reads the columns in the catalogue's order and the rows
+ * in its order_by, else in insertion_order (the backend's own: rowid,
+ * seq); STORE_INVALID when t has more columns than a row holds. */
+void store_copy_count_sql(const struct store_copy_table *t, char *sql,
+                          size_t len);
+enum store_rc store_copy_select_sql(const struct store_copy_table *t,
+                                    const char *insertion_order, char *sql,
+                                    size_t len);
 
 /* For tests: PRAGMA synchronous of the calling thread's connection (1
  * NORMAL, 2 FULL), or -1. */

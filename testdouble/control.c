@@ -116,15 +116,17 @@ static const struct route *fault_route(const struct srv *s, const char *name)
 	return NULL;
 }
 
-/* The OAuth error code an injected status carries unless one is given. */
-static const char *default_error(int status)
+/* The error an injected status carries unless one is given
+ * (docs/test-double.md); its code comes from the one table. */
+static enum oauth_err default_error(int status, const struct route *r)
 {
 	switch (status) {
-	case 400: return "invalid_request";
-	case 401: return "invalid_client"; /* /resource: invalid_token */
-	case 403: return "access_denied";
-	case 503: return "temporarily_unavailable";
-	default: return "server_error";
+	case 400: return OAUTH_INVALID_REQUEST;
+	case 401: return strcmp(r->name, "resource") == 0 ? OAUTH_INVALID_TOKEN
+	                                                   : OAUTH_INVALID_CLIENT;
+	case 403: return OAUTH_ACCESS_DENIED;
+	case 503: return OAUTH_TEMPORARILY_UNAVAILABLE;
+	default: return OAUTH_SERVER_ERROR;
 	}
 }
 
@@ -206,11 +208,9 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 			nf.status = (int)status;
 			nf.delay_ms = delay;
 			snprintf(nf.error, sizeof(nf.error), "%s",
-			         e                 ? e
-			         : status == 401 &&
-			                 strcmp(nf.route->name, "resource") == 0
-			             ? "invalid_token"
-			             : default_error((int)status));
+			         e ? e
+			           : oauth_err_info(default_error((int)status,
+			                                          nf.route))->code);
 			struct fault *p = xcalloc(1, sizeof(*p));
 			*p = nf;
 			pthread_mutex_lock(&s->fault_mu);

@@ -458,7 +458,7 @@ class SchemaTest(CopyBase):
                 if table in excluded:
                     continue
                 self.assertIn(table, copied, "%s: table %s is neither "
-                              "copied nor excluded (storage/copy.c)"
+                              "copied nor excluded (storage/copy_catalog.c)"
                               % (db, table))
                 for c in cols:
                     if "%s.%s" % (table, c) not in excluded:

@@ -14,8 +14,8 @@
 
 #include "grants_int.h"
 
-static const struct oauth_result caller_says = {OAUTH_INVALID_GRANT,
-                                                "unknown thing"};
+static const struct oauth_result caller_says = {
+    .err = OAUTH_INVALID_GRANT, .description = "unknown thing"};
 
 static void assert_maps(enum store_rc rc, const char *code, int status)
 {
@@ -41,6 +41,13 @@ static void test_every_store_result(void **state)
 	assert_maps(STORE_UNAVAILABLE, "temporarily_unavailable", 503);
 	assert_maps(STORE_BUSY, "temporarily_unavailable", 503);
 	assert_maps(STORE_IO, "temporarily_unavailable", 503);
+
+	/* The request's fault (PostgreSQL refuses text that is not UTF-8):
+	 * asking again cannot help, and the client is told which. */
+	r = oauth_from_store(STORE_BAD_VALUE, "test", caller_says);
+	assert_int_equal(r.err, OAUTH_INVALID_REQUEST);
+	assert_int_equal(oauth_err_info(r.err)->http_status, 400);
+	assert_non_null(r.description);
 
 	assert_maps(STORE_CONFLICT, "server_error", 500);
 	assert_maps(STORE_STALE, "server_error", 500);

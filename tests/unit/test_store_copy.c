@@ -1,5 +1,5 @@
 /*
- * test_store_copy.c: store_copy (storage/copy.c and each backend's copy
+ * test_store_copy.c: store_copy (storage/copy.c, copy_catalog.c and each backend's copy
  * table) between two stores of one backend, on SQLite and, when
  * LK_TEST_PG is set, on PostgreSQL (ut_run_backends): every catalogue
  * table counted and copied, a rotation's insertion order kept where key

@@ -1,0 +1,31 @@
+/*
+ * store_cols.h: the columns each table's records are read and written
+ * with, in the order both backends' statements list them (the read_*
+ * functions of sqlite_*.c and pg_*.c take the columns by position), so
+ * SQLite and PostgreSQL read the same record the same way. Shared inside
+ * storage/ only.
+ */
+#ifndef LK_STORE_COLS_H
+#define LK_STORE_COLS_H
+
+#define CLIENT_COLS "client_id, name, secret_hash, is_public, grant_types, " \
+                    "scopes, redirect_uris, access_token_ttl, "              \
+                    "refresh_token_ttl, created_at, updated_at, "              \
+                    "issue_refresh_token, on_refresh, auto_approve_as, "   \
+                    "audiences, introspect"
+#define USER_COLS "user_id, username, password_hash, created_at, updated_at"
+#define TOKEN_COLS "jti, client_id, subject, scope, kid, issued_at, " \
+                   "expires_at, revoked_at, family_id"
+#define RT_COLS "token_hash, family_id, client_id, subject, username, scope, " \
+                "access_jti, issued_at, expires_at, retired_at, revoked_at"
+#define KEY_COLS "kid, alg, private_pem, created_at, retired_at"
+#define CODE_COLS "code_hash, client_id, subject, username, redirect_uri, " \
+                  "scope, code_challenge, code_challenge_method, "         \
+                  "issued_at, expires_at, used_at, family_id, resource"
+#define SESSION_COLS "session_hash, user_id, auth_time, expires_at"
+/* A consent comes with its user's name, for listings. */
+#define CONSENT_SELECT "SELECT c.user_id, c.client_id, c.scope, "           \
+                       "c.granted_at, c.updated_at, u.username FROM "       \
+                       "consents c JOIN users u ON u.user_id=c.user_id"
+
+#endif
