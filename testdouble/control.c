@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "grants_testing.h"
 #include "log.h"
 #include "testdouble_int.h"
 #include "strutil.h"
