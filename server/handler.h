@@ -158,7 +158,10 @@ struct route {
 	const char *path;
 	unsigned methods;
 	handler_fn fn;
-	void *arg; /* fn's own, read back through rq->route */
+	/* fn's own, read back through rq->route. A wrapper takes it over and
+	 * calls the handler it wrapped with the same rq, so server/'s own
+	 * handlers read none. */
+	void *arg;
 	/* NULL, or who may know the route exists: for others it is a 404,
 	 * before the method, the size or the body are looked at. */
 	bool (*admit)(struct srv_req *rq);

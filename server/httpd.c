@@ -288,9 +288,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	case REQ_SUSPENDED: /* back from req_resume: its continuation */
 		rq->state = REQ_ROUTED;
 		return rq->resume(rq);
-	default:
+	case REQ_ROUTED: /* the whole body is in: the handler runs */
 		return rq->route->fn(rq);
+	case REQ_NEW:       /* handled above */
+	case REQ_OFFLOADED: /* suspended: MHD does not call */
+		break;
 	}
+	return MHD_NO;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,

@@ -418,21 +418,32 @@ static void teardown(struct daemon *d)
 	log_buffer_stop();
 }
 
+/* The settings, from the command line, the environment and the file.
+ * -1 when latchkeyd goes on, else the status to exit with (--help and
+ * --version: 0, a bad setting: 2). */
+static int settings_load(struct daemon *d, int argc, char **argv)
+{
+	char err[512];
+	switch (config_load(&d->cfg, argc, argv, stdout, err, sizeof(err))) {
+	case CONFIG_OK:
+		return -1;
+	case CONFIG_EXIT:
+		config_free(&d->cfg);
+		return 0;
+	case CONFIG_ERR:
+		break;
+	}
+	fprintf(stderr, "latchkeyd: %s\n", err);
+	config_free(&d->cfg);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon d = {0};
-	char err[512];
-	switch (config_load(&d.cfg, argc, argv, stdout, err, sizeof(err))) {
-	case CONFIG_EXIT:
-		config_free(&d.cfg);
-		return 0;
-	case CONFIG_ERR:
-		fprintf(stderr, "latchkeyd: %s\n", err);
-		config_free(&d.cfg);
-		return 2;
-	case CONFIG_OK:
-		break;
-	}
+	int exit_now = settings_load(&d, argc, argv);
+	if (exit_now >= 0)
+		return exit_now;
 	process_setup(&d);
 	/* A harness waiting for the file must not read a previous run's. */
 	if (d.cfg.ready_file[0] != '\0')

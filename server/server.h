@@ -1,6 +1,7 @@
 /*
  * server.h: the HTTP front of latchkeyd (libmicrohttpd). The only module
- * that includes microhttpd.h. It parses requests into the typed structs of
+ * that speaks HTTP (a layer around it, the test double, writes handlers
+ * through handler.h). It parses requests into the typed structs of
  * grants.h, calls grants, and renders JSON.
  */
 #ifndef LK_SERVER_H
