@@ -76,10 +76,10 @@ typedef enum MHD_Result (*handler_fn)(struct srv_req *rq);
  *   REQ_SUSPENDED -> REQ_ROUTED    the call after req_resume (httpd.c),
  *                                  which then runs the continuation
  *   REQ_ROUTED -> REQ_OFFLOADED    offload_start (offload.c): the handler
- *                                  runs again on a thread of its own
- *   REQ_OFFLOADED -> REQ_OFFLOAD_DONE  that thread kept its response in
- *                                  pending (offload.c), or failed to start
- *                                  (back to REQ_ROUTED)
+ *                                  runs again on a thread of its own (back
+ *                                  to REQ_ROUTED if no thread starts)
+ *   REQ_OFFLOADED -> REQ_OFFLOAD_DONE  that thread is done, its response
+ *                                  in pending (offload.c)
  *   any -> REQ_RESPONDED           a response was queued (respond.c, or
  *                                  httpd.c for REQ_OFFLOAD_DONE's)
  * on_completed (httpd.c) frees the request in whatever state it is. */
