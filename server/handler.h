@@ -129,7 +129,7 @@ struct srv_req {
 	char *grant_type;
 };
 
-/* ---- request.c ------------------------------------------------------------ */
+/* ---- request.c ---------------------------------------------------------- */
 
 /* A request header's value, or NULL. */
 const char *req_header(struct srv_req *rq, const char *name);

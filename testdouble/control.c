@@ -1,9 +1,10 @@
 /*
  * control.c: the test double's /_control/ endpoints (installed only
  * with test_double, admitted only for loopback clients: testdouble.c,
- * loopback.c) and the faults they arm. A test suite moves the server's clock, makes the next
- * requests to an endpoint fail or stall, wipes all tokens, and lists what
- * was issued. Every answer is JSON; parameters are form fields.
+ * loopback.c) and the faults they arm. A test suite moves the server's
+ * clock, makes the next requests to an endpoint fail or stall, wipes all
+ * tokens, and lists what was issued. Every answer is JSON; parameters are
+ * form fields.
  */
 #include <pthread.h>
 #include <stdlib.h>

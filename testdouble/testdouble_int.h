@@ -53,7 +53,7 @@ struct testdouble {
 	struct delays delays;
 };
 
-/* ---- loopback.c ----------------------------------------------------------- */
+/* ---- loopback.c --------------------------------------------------------- */
 
 /* Whether rq may know /_control/ exists: a client on this host, asking
  * for this host by name, from no page or a page of this host. */
