@@ -16,11 +16,10 @@
 #define SALT_LEN 16
 #define ARGON2_HASH_LEN 32
 
-static struct argon2_cost cost = {2, 19456, 1};
+static const struct argon2_cost cost = {2, 19456, 1};
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
 static char *dummy_hash;
 
-void secret_set_argon2_cost(const struct argon2_cost *c) { cost = *c; }
 void secret_get_argon2_cost(struct argon2_cost *c) { *c = cost; }
 
 char *secret_generate(void)
@@ -47,15 +46,20 @@ char *secret_hash_fast(const char *secret)
 
 char *secret_hash_slow(const char *secret)
 {
+	return secret_hash_slow_at(secret, &cost);
+}
+
+char *secret_hash_slow_at(const char *secret, const struct argon2_cost *c)
+{
 	unsigned char salt[SALT_LEN];
 	if (crypto_random(salt, sizeof(salt)) != 0)
 		return NULL;
-	size_t len = argon2_encodedlen(cost.t_cost, cost.m_cost_kib, cost.lanes,
+	size_t len = argon2_encodedlen(c->t_cost, c->m_cost_kib, c->lanes,
 	                               SALT_LEN, ARGON2_HASH_LEN, Argon2_id);
 	char *out = malloc(len);
 	if (out == NULL)
 		return NULL;
-	int rc = argon2id_hash_encoded(cost.t_cost, cost.m_cost_kib, cost.lanes,
+	int rc = argon2id_hash_encoded(c->t_cost, c->m_cost_kib, c->lanes,
 	                               secret, strlen(secret), salt, SALT_LEN,
 	                               ARGON2_HASH_LEN, out, len);
 	if (rc != ARGON2_OK) {

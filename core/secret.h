@@ -29,9 +29,11 @@ struct argon2_cost {
 	uint32_t lanes;      /* parallelism */
 };
 
-/* Defaults follow the OWASP Password Storage Cheat Sheet's Argon2id row
- * (m=19 MiB, t=2, p=1). Changing them affects new hashes only. */
-void secret_set_argon2_cost(const struct argon2_cost *c);
+/* The cost of new Argon2id hashes: the OWASP Password Storage Cheat
+ * Sheet's Argon2id row (m=19 MiB, t=2, p=1). A hash names its own cost,
+ * so a change affects new hashes only. Fixed: no caller may lower it for
+ * the whole process; a test that wants cheap hashes says so per call
+ * (secret_hash_slow_at). */
 void secret_get_argon2_cost(struct argon2_cost *c);
 
 /* A new random secret (unpadded base64url of 32 bytes). Caller frees with
@@ -40,7 +42,8 @@ char *secret_generate(void);
 
 /* Each returns a PHC string the caller frees, or NULL on failure. */
 char *secret_hash_fast(const char *secret);
-char *secret_hash_slow(const char *secret);
+char *secret_hash_slow(const char *secret); /* Argon2id at the cost above */
+char *secret_hash_slow_at(const char *secret, const struct argon2_cost *c);
 
 /* Constant-time verification against any supported PHC string. */
 enum secret_result secret_verify(const char *phc, const char *secret);

@@ -174,9 +174,6 @@ struct oauth_result grants_introspect(struct grants *g,
                                       const struct token_ref_request *rq,
                                       struct introspection *out,
                                       char **client_id);
-/* Forgets every counted login and client authentication failure (the
- * test double's reset). */
-void grants_forget_failures(struct grants *g);
 
 /* What a resource server learns of a Bearer access token (RFC 6750): the
  * same as introspection, for access tokens only, without a client.

@@ -252,10 +252,3 @@ void grants_free(struct grants *g)
 	free(g->on_refresh_hook);
 	free(g);
 }
-
-void grants_forget_failures(struct grants *g)
-{
-	throttle_forget_all(g->throttle);
-	throttle_forget_all(g->client_throttle);
-	known_logins_forget(g->known_logins);
-}

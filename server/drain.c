@@ -11,9 +11,10 @@
  *      it out of LISTEN, so the kernel answers a connect with RST at once,
  *      where a socket left listening would let clients connect and hang;
  *   4. waits, a bounded time, for the requests under way and for the first
- *      request of connections that have sent none yet. Injected stalls
- *      (the test double's delays) end at once, as they always did at a
- *      stop; on_refresh hooks run to their end or timeout.
+ *      request of connections that have sent none yet. First the
+ *      srv_on_stop hook runs, so that a layer holding requests (the test
+ *      double's injected delays) lets them go at once; on_refresh hooks
+ *      run to their end or timeout.
  *
  * Responses sent meanwhile carry "Connection: close" (respond.c asks
  * drain_stopping), so keep-alive clients go elsewhere for their next
@@ -132,13 +133,20 @@ static long ms_between(const struct timespec *a, const struct timespec *b)
 	       (long)(b->tv_nsec - a->tv_nsec) / 1000000;
 }
 
+void srv_on_stop(struct srv *s, void (*fn)(void *), void *arg)
+{
+	s->on_stop = fn;
+	s->on_stop_arg = arg;
+}
+
 int drain(struct srv *s)
 {
 	struct timespec t0, now;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
 	atomic_store(&s->stopping, true);
-	offload_cut_stalls(s);
+	if (s->on_stop != NULL)
+		s->on_stop(s->on_stop_arg);
 	int adopted = 0;
 	if (lfd != MHD_INVALID_SOCKET) {
 		adopted = adopt_backlog(s, lfd);

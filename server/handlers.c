@@ -106,18 +106,18 @@ enum MHD_Result h_token(struct srv_req *rq)
 			.code_verifier = form_param(&fr.f, "code_verifier"),
 			.resource = form_param(&fr.f, "resource"),
 			.remote_addr = rq->remote_addr,
-			.may_block = rq->offloaded,
+			.may_block = req_offloaded(rq),
 			.client_gone = req_client_gone, .client_gone_arg = rq,
 		};
 		rq->grant_type = xstrdup(tr.grant_type);
 		r = grants_token(rq->srv->grants, &tr, &out, &rq->client_id);
 	}
-	if (r.err == OAUTH_WOULD_BLOCK && rq->offloaded) {
+	if (r.err == OAUTH_WOULD_BLOCK && req_offloaded(rq)) {
 		r = OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL); /* a bug; never loop */
 	} else if (r.err == OAUTH_WOULD_BLOCK) {
 		token_response_clear(&out);
 		form_req_free(&fr);
-		if (offload_start(rq))
+		if (offload_start(rq, h_token))
 			return MHD_YES; /* rq is offload.c's until the resume */
 		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
 		                                    "too many refreshes are "

@@ -77,35 +77,6 @@ char *srv_default_issuer(const char *host, int port, bool https)
 	return iss;
 }
 
-const char *req_header(struct srv_req *rq, const char *name)
-{
-	if (!rq->offloaded)
-		return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
-	if (strcasecmp(name, MHD_HTTP_HEADER_CONTENT_TYPE) == 0)
-		return rq->h_content_type;
-	if (strcasecmp(name, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
-		return rq->h_authorization;
-	return NULL;
-}
-
-/* A peek that sees end of file: the client closed its side. Pipelined
- * bytes or nothing yet both mean it is still there. */
-bool req_client_gone(void *arg)
-{
-	struct srv_req *rq = arg;
-	char b;
-	if (rq->fd < 0)
-		return false;
-	ssize_t n = recv(rq->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-	                  errno != EINTR);
-}
-
-const char *req_cookie(struct srv_req *rq, const char *name)
-{
-	return MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, name);
-}
-
 static double ms_since(const struct timespec *t0)
 {
 	struct timespec t1;
@@ -172,77 +143,6 @@ static bool declared_too_large(struct srv_req *rq)
 	       n > (unsigned long long)rq->srv->cfg->max_body_size;
 }
 
-/* A port after the host: ":" and 1 to 5 digits, nothing else. */
-static bool port_ok(const char *p)
-{
-	if (*p == '\0')
-		return true;
-	size_t n = strspn(p + 1, "0123456789");
-	return p[0] == ':' && n >= 1 && n <= 5 && p[1 + n] == '\0';
-}
-
-/* Only an IP literal of the loopback range, or the name localhost: a
- * prefix test would let "127.0.0.1.evil.example", a name an attacker's
- * DNS answers, through the rebinding guard. inet_pton takes exactly a
- * dotted quad (RFC 3986 section 3.2.2's IPv4address), and the address
- * in brackets exactly an IPv6 one. */
-static bool loopback_host(const char *h, size_t n)
-{
-	char lit[INET6_ADDRSTRLEN + 2];
-	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
-		return true;
-	if (n < 2 || n >= sizeof(lit))
-		return false;
-	if (h[0] == '[') {
-		struct in6_addr a6;
-		if (h[n - 1] != ']')
-			return false;
-		memcpy(lit, h + 1, n - 2);
-		lit[n - 2] = '\0';
-		return inet_pton(AF_INET6, lit, &a6) == 1 &&
-		       IN6_IS_ADDR_LOOPBACK(&a6);
-	}
-	struct in_addr a4;
-	memcpy(lit, h, n);
-	lit[n] = '\0';
-	return inet_pton(AF_INET, lit, &a4) == 1 &&
-	       (ntohl(a4.s_addr) >> 24) == 127;
-}
-
-/* A Host header or an Origin's authority, host[:port]: loopback? */
-static bool loopback_authority(const char *a)
-{
-	size_t n;
-	if (a[0] == '[') {
-		const char *close = strchr(a, ']');
-		if (close == NULL)
-			return false;
-		n = (size_t)(close - a) + 1;
-	} else {
-		n = strcspn(a, ":");
-	}
-	return port_ok(a + n) && loopback_host(a, n);
-}
-
-/* Who may use /_control/: a client on this host, asking for this host
- * by name (so a DNS-rebinding page cannot), from no page or a page of
- * this host. */
-static bool loopback(struct srv_req *rq)
-{
-	if (rq->forwarded) /* through a trusted proxy: from afar */
-		return false;
-	if (!(strcmp(rq->remote_addr, "::1") == 0 ||
-	      strncmp(rq->remote_addr, "127.", 4) == 0 ||
-	      strncmp(rq->remote_addr, "::ffff:127.", 11) == 0))
-		return false;
-	const char *host = req_header(rq, MHD_HTTP_HEADER_HOST);
-	if (host == NULL || !loopback_authority(host))
-		return false;
-	const char *origin = req_header(rq, "Origin");
-	const char *sep = origin ? strstr(origin, "://") : NULL;
-	return origin == NULL || (sep != NULL && loopback_authority(sep + 3));
-}
-
 struct framing {
 	unsigned content_length;
 	unsigned transfer_encoding;
@@ -302,8 +202,8 @@ static enum MHD_Result on_headers(struct srv_req *rq, bool admitted)
 		                     "too many requests from this address at "
 		                     "once"), NULL);
 	rq->route = route_find(rq->srv, rq->path, rq->method, &allowed);
-	/* The test double's controls do not exist for anyone off this host. */
-	if (rq->route != NULL && rq->route->control && !loopback(rq))
+	if (rq->route != NULL && rq->route->admit != NULL &&
+	    !rq->route->admit(rq))
 		rq->route = NULL;
 	if (rq->route == NULL)
 		return respond_error(rq, OAUTH_FAIL(OAUTH_NOT_FOUND, NULL), NULL);
@@ -321,12 +221,25 @@ static enum MHD_Result on_headers(struct srv_req *rq, bool admitted)
  * much more; then the connection is dropped. */
 #define DRAIN_MAX (1024 * 1024)
 
+/* Queues the response an offloaded handler left in pending. */
+static enum MHD_Result send_pending(struct srv_req *rq)
+{
+	if (rq->pending == NULL)
+		return MHD_NO;
+	enum MHD_Result r = MHD_queue_response(rq->conn, (unsigned)rq->status,
+	                                       rq->pending);
+	MHD_destroy_response(rq->pending);
+	rq->pending = NULL;
+	rq->state = REQ_RESPONDED;
+	return r;
+}
+
 /* Returns false when the connection should be closed. */
 static bool on_body(struct srv_req *rq, const char *data, size_t len)
 {
 	size_t max = (size_t)rq->srv->cfg->max_body_size;
-	if (rq->too_large || rq->body_len + len > max) {
-		rq->too_large = true;
+	if (rq->state == REQ_TOO_LARGE || rq->body_len + len > max) {
+		rq->state = REQ_TOO_LARGE;
 		rq->drained += len;
 		return rq->drained <= DRAIN_MAX;
 	}
@@ -350,45 +263,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 
 	if (rq == NULL) /* only if MHD skipped the URI callback */
 		*req_cls = rq = req_new(cls, url, c);
-	if (!rq->begun) {
-		rq->begun = true;
+	if (rq->state == REQ_NEW) {
+		rq->state = REQ_ROUTED;
 		rq->method = method;
 		rq->path = xstrdup(url);
 		return on_headers(rq, peers_resolve(rq));
 	}
 	if (*upload_size > 0) {
-		bool keep = rq->responded || on_body(rq, upload, *upload_size);
+		bool keep = rq->state == REQ_RESPONDED ||
+		            on_body(rq, upload, *upload_size);
 		*upload_size = 0;
 		if (!keep)
 			respond_note_error(rq, OAUTH_REQUEST_TOO_LARGE);
 		return keep ? MHD_YES : MHD_NO;
 	}
-	if (rq->offload_done) {
-		/* Back from offload.c: send what the handler left. */
-		rq->offload_done = false;
-		if (rq->pending == NULL)
-			return MHD_NO;
-		enum MHD_Result r = MHD_queue_response(c, (unsigned)rq->status,
-		                                       rq->pending);
-		MHD_destroy_response(rq->pending);
-		rq->pending = NULL;
-		rq->responded = true;
-		return r;
-	}
-	if (rq->responded)
+	switch (rq->state) {
+	case REQ_RESPONDED:
 		return MHD_YES;
-	if (rq->too_large)
+	case REQ_TOO_LARGE:
 		return respond_error(rq, OAUTH_FAIL(OAUTH_REQUEST_TOO_LARGE, NULL),
 		                     NULL);
-	enum MHD_Result ret;
-	if (!rq->off_counted && fault_fire(rq, &ret))
-		return ret;
-	if (rq->delay_ms > 0) { /* a stall must not hold up the worker */
-		if (offload_start(rq))
-			return MHD_YES;
-		rq->delay_ms = 0;
+	case REQ_OFFLOAD_DONE: /* back from offload.c: send what it left */
+		return send_pending(rq);
+	case REQ_SUSPENDED: /* back from req_resume: its continuation */
+		rq->state = REQ_ROUTED;
+		return rq->resume(rq);
+	case REQ_ROUTED: /* the whole body is in: the handler runs */
+		return rq->route->fn(rq);
+	case REQ_NEW:       /* handled above */
+	case REQ_OFFLOADED: /* suspended: MHD does not call */
+		break;
 	}
-	return rq->route->fn(rq);
+	return MHD_NO;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
@@ -399,13 +305,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	if (rq == NULL)
 		return;
 	drain_request_ends(cls);
-	if (!rq->begun) { /* MHD refused it before our handler saw it */
+	if (rq->state == REQ_NEW) { /* MHD refused it before on_request */
 		req_free(rq);
 		*req_cls = NULL;
 		return;
 	}
 	int status = rq->status;
-	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !rq->responded)
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK &&
+	    rq->state != REQ_RESPONDED)
 		status = 0; /* the client went away before an answer */
 	double ms = ms_since(&rq->started);
 	peers_request_done(rq);
@@ -441,12 +348,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_msg(LOG_WARN, "libmicrohttpd", "%s", msg);
 }
 
-/* Undoes what srv_start did before the daemon started. */
-static void srv_free_early(struct srv *s, int listen_fd)
+/* Undoes srv_new. */
+static void srv_free(struct srv *s)
 {
+	offload_free(s);
 	peers_free(s);
-	pthread_mutex_destroy(&s->fault_mu);
-	close(listen_fd);
 	free(s->issuer);
 	free(s);
 }
@@ -470,9 +376,8 @@ static char *read_file(const char *path)
 	return buf;
 }
 
-int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
-              int listen_fd, const char *issuer, struct srv **out, char *err,
-              size_t errlen)
+int srv_new(const struct lk_config *cfg, struct grants *g, struct store *st,
+            const char *issuer, struct srv **out, char *err, size_t errlen)
 {
 	struct srv *s = xcalloc(1, sizeof(*s));
 	s->cfg = cfg;
@@ -480,21 +385,24 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 	s->store = st;
 	s->issuer = xstrdup(issuer);
 	s->https = strncmp(issuer, "https://", 8) == 0;
-	pthread_mutex_init(&s->fault_mu, NULL);
-	if (router_init(s, cfg, err, errlen) != 0) {
-		srv_free_early(s, listen_fd);
+	offload_init(s, (int)cfg->on_refresh_hook_max_concurrent);
+	if (routes_init(s, cfg, err, errlen) != 0 ||
+	    peers_init(s, cfg, err, errlen) != 0) {
+		srv_free(s);
 		return -1;
 	}
 	if (crypto_random(s->csrf_key, sizeof(s->csrf_key)) != 0) {
 		snprintf(err, errlen, "no randomness for the CSRF key");
-		srv_free_early(s, listen_fd);
+		srv_free(s);
 		return -1;
 	}
-	if (peers_init(s, cfg, err, errlen) != 0) {
-		srv_free_early(s, listen_fd);
-		return -1;
-	}
+	*out = s;
+	return 0;
+}
 
+int srv_start(struct srv *s, int listen_fd, char *err, size_t errlen)
+{
+	const struct lk_config *cfg = s->cfg;
 	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
 	                 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	char *cert = NULL, *key = NULL;
@@ -508,12 +416,11 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 			             ? "a file cannot be read"
 			             : "libmicrohttpd was built without TLS");
 			crypto_free_str(cert);
-			srv_free_early(s, listen_fd);
+			close(listen_fd);
 			return -1;
 		}
 		flags |= MHD_USE_TLS;
 	}
-	offload_init(s, (int)cfg->on_refresh_hook_max_concurrent);
 	/* The TLS options come last so that without TLS they end the list. */
 	/* Behind trusted proxies peer.c applies the per-address limit,
 	 * exempting the proxies; MHD's cannot exempt anyone. */
@@ -541,12 +448,9 @@ int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
 	if (s->daemon == NULL) {
 		snprintf(err, errlen, "cannot start the HTTP server%s",
 		         tls ? " (is the TLS key the certificate's?)" : "");
-		offload_drain(s);
-		offload_free(s);
-		srv_free_early(s, listen_fd);
+		close(listen_fd);
 		return -1;
 	}
-	*out = s;
 	return 0;
 }
 
@@ -554,15 +458,12 @@ void srv_stop(struct srv *s)
 {
 	if (s == NULL)
 		return;
-	int lfd = drain(s); /* stop accepting, finish what was asked */
-	offload_drain(s);
-	MHD_stop_daemon(s->daemon);
-	if (lfd >= 0)
-		close(lfd); /* quiesced: ours to close, after the stop */
-	offload_free(s);
-	faults_free(s);
-	peers_free(s);
-	pthread_mutex_destroy(&s->fault_mu);
-	free(s->issuer);
-	free(s);
+	if (s->daemon != NULL) {
+		int lfd = drain(s); /* stop accepting, finish what was asked */
+		offload_drain(s);
+		MHD_stop_daemon(s->daemon);
+		if (lfd >= 0)
+			close(lfd); /* quiesced: ours to close, after the stop */
+	}
+	srv_free(s);
 }

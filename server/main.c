@@ -23,6 +23,7 @@
 #include "server.h"
 #include "store.h"
 #include "strutil.h"
+#include "testdouble.h"
 
 /* The ready line, on stdout and, if asked, in a file. The file appears
  * whole (written aside, then renamed), so a harness that sees it can read
@@ -169,54 +170,35 @@ static int open_store(const char *db, const char *shown,
 	}
 }
 
-static int wait_for_signal(void)
-{
-	sigset_t set;
-	int sig = 0;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP); /* so --ephemeral still cleans up */
-	sigaddset(&set, SIGQUIT);
-	sigwait(&set, &sig);
-	return sig;
-}
-
-int main(int argc, char **argv)
-{
+/* Everything main builds, torn down in reverse by teardown. */
+struct daemon {
 	struct lk_config cfg;
-	char err[512];
-	struct store *st = NULL;
-	struct grants *g = NULL;
-	struct srv *srv = NULL;
-	struct housekeeping *hk = NULL;
-	char *issuer = NULL;
-	char *tmpdir = NULL, *db = NULL;
-	int rc = 1;
+	sigset_t sigs; /* the signals only wait_for_signal sees */
+	char *tmpdir;  /* --ephemeral's directory */
+	char *db;
+	char shown[512]; /* db as it may be logged: no password */
+	struct store *st;
+	struct grants *g;
+	struct srv *srv;
+	struct testdouble *td;
+	struct housekeeping *hk;
+	char *issuer;
+	int port;
+};
 
-	switch (config_load(&cfg, argc, argv, stdout, err, sizeof(err))) {
-	case CONFIG_EXIT:
-		config_free(&cfg);
-		return 0;
-	case CONFIG_ERR:
-		fprintf(stderr, "latchkeyd: %s\n", err);
-		config_free(&cfg);
-		return 2;
-	case CONFIG_OK:
-		break;
-	}
+/* Logging, then the process-wide settings every thread inherits. */
+static void process_setup(struct daemon *d)
+{
 	enum log_level lvl = LOG_INFO;
-	log_level_parse(cfg.log_level, &lvl);
-	log_init(cfg.log_format, lvl);
-
-	/* Workers inherit this mask, so only sigwait below sees the signals. */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP); /* so --ephemeral still cleans up */
-	sigaddset(&set, SIGQUIT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	log_level_parse(d->cfg.log_level, &lvl);
+	log_init(d->cfg.log_format, lvl);
+	/* Workers inherit this mask, so only wait_for_signal sees them. */
+	sigemptyset(&d->sigs);
+	sigaddset(&d->sigs, SIGINT);
+	sigaddset(&d->sigs, SIGTERM);
+	sigaddset(&d->sigs, SIGHUP); /* so --ephemeral still cleans up */
+	sigaddset(&d->sigs, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &d->sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* Past a file size limit (ulimit -f, LimitFSIZE=) a write fails with
 	 * EFBIG instead of killing us: answered 503 like a full disk. */
@@ -229,162 +211,269 @@ int main(int argc, char **argv)
 	log_buffer_start(); /* after the mask: its thread inherits it */
 	/* A core dump would hold the signing keys and the secret cache. */
 	prctl(PR_SET_DUMPABLE, 0);
+}
 
-	/* A harness waiting for the file must not read a previous run's. */
-	if (cfg.ready_file[0] != '\0')
-		unlink(cfg.ready_file);
-	if (cfg.ephemeral) {
-		if ((tmpdir = ephemeral_dir()) == NULL) {
+/* The database's path (a private directory's with --ephemeral), opened
+ * and migrated, with the fixtures applied. -1: logged, or *stopped when a
+ * signal came while waiting for the database (a shutdown as asked). */
+static int store_setup(struct daemon *d, bool *stopped)
+{
+	const struct lk_config *cfg = &d->cfg;
+	char err[512];
+	if (cfg->ephemeral) {
+		if ((d->tmpdir = ephemeral_dir()) == NULL) {
 			log_errx("ephemeral: cannot make a temporary directory: %s",
 			         strerror(errno));
-			goto out;
+			return -1;
 		}
-		if (asprintf(&db, "%s/latchkey.db", tmpdir) < 0)
+		if (asprintf(&d->db, "%s/latchkey.db", d->tmpdir) < 0)
 			abort();
 	} else {
-		db = xstrdup(cfg.db);
+		d->db = xstrdup(cfg->db);
 	}
-	if (db_private(db) != 0)
-		goto out;
+	if (db_private(d->db) != 0)
+		return -1;
 	int applied = 0, schema = 0;
 	struct store_options so = {
-		.durability = strcmp(cfg.durability, "full") == 0
+		.durability = strcmp(cfg->durability, "full") == 0
 		                  ? STORE_DURABILITY_FULL
 		                  : STORE_DURABILITY_NORMAL,
-		.pool_size = (int)cfg.db_pool_size,
-		.connect_timeout = (int)cfg.db_connect_timeout,
+		.pool_size = (int)cfg->db_pool_size,
+		.connect_timeout = (int)cfg->db_connect_timeout,
 		/* 0 turns the timeout off; the options' 0 is "the default". */
-		.statement_timeout = cfg.db_statement_timeout > 0
-		                         ? (int)cfg.db_statement_timeout
+		.statement_timeout = cfg->db_statement_timeout > 0
+		                         ? (int)cfg->db_statement_timeout
 		                         : -1,
 	};
-	/* The db value may be a URI with a password: only this is shown. */
-	char shown[512];
-	store_target_redact(db, shown, sizeof(shown));
+	store_target_redact(d->db, d->shown, sizeof(d->shown));
 	int early_sig = 0;
-	if (open_store(db, shown, &so, cfg.db_startup_timeout, &set, &st,
-	               &applied, &schema, &early_sig) != 0) {
-		/* Stopped while waiting: a shutdown as asked, not a failure. */
-		if (early_sig != 0)
-			rc = 0;
-		goto out;
+	if (open_store(d->db, d->shown, &so, cfg->db_startup_timeout, &d->sigs,
+	               &d->st, &applied, &schema, &early_sig) != 0) {
+		*stopped = early_sig != 0;
+		return -1;
 	}
-	if (applied > 0 && !cfg.ephemeral)
+	if (applied > 0 && !cfg->ephemeral)
 		log_info("database %s: applied %d migration(s), schema version %d",
-		         shown, applied, schema);
+		         d->shown, applied, schema);
 	/* Test data is hashed fast in a throwaway database: start-up stays
 	 * at milliseconds and no request waits for Argon2id. */
-	if (cfg.fixtures[0] != '\0' &&
-	    fixtures_apply(st, cfg.fixtures, cfg.ephemeral != 0, err,
+	if (cfg->fixtures[0] != '\0' &&
+	    fixtures_apply(d->st, cfg->fixtures, cfg->ephemeral != 0, err,
 	                   sizeof(err)) != 0) {
 		log_errx("%s", err);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
 
-	int port = 0;
-	int fd = srv_listen(cfg.listen_host, cfg.listen_port, &port, err,
+/* Binds, and derives the issuer from the bound port when none is set.
+ * Returns the listening socket, or -1 (logged). */
+static int listen_setup(struct daemon *d)
+{
+	const struct lk_config *cfg = &d->cfg;
+	char err[512];
+	int fd = srv_listen(cfg->listen_host, cfg->listen_port, &d->port, err,
 	                    sizeof(err));
 	if (fd < 0) {
 		log_errx("%s", err);
-		goto out;
+		return -1;
 	}
-	issuer = cfg.issuer[0] ? xstrdup(cfg.issuer)
-	                       : srv_default_issuer(cfg.listen_host, port,
-	                                          cfg.tls_cert[0] != '\0');
-	if (issuer == NULL) {
+	d->issuer = cfg->issuer[0] ? xstrdup(cfg->issuer)
+	                           : srv_default_issuer(cfg->listen_host, d->port,
+	                                                cfg->tls_cert[0] != '\0');
+	if (d->issuer == NULL) {
 		close(fd);
-		goto out;
+		return -1;
 	}
-	if (cfg.issuer[0] == '\0' && (strcmp(cfg.listen_host, "0.0.0.0") == 0 ||
-	                              strcmp(cfg.listen_host, "::") == 0))
+	if (cfg->issuer[0] == '\0' &&
+	    (strcmp(cfg->listen_host, "0.0.0.0") == 0 ||
+	     strcmp(cfg->listen_host, "::") == 0))
 		log_warnx("issuer %s is not an address clients can use; set "
-		          "--issuer to the URL they reach this server at", issuer);
+		          "--issuer to the URL they reach this server at",
+		          d->issuer);
+	return fd;
+}
 
+static int grants_setup(struct daemon *d)
+{
+	const struct lk_config *cfg = &d->cfg;
+	char err[512];
 	enum key_alg alg = KEY_ALG_ES256;
-	key_alg_parse(cfg.signing_alg, &alg);
+	key_alg_parse(cfg->signing_alg, &alg);
 	struct grants_config gc = {
-		.issuer = issuer,
-		.audience = cfg.audience,
+		.issuer = d->issuer,
+		.audience = cfg->audience,
 		.introspection_requires_flag =
-		    cfg.introspection_requires_flag != 0,
-		.access_token_ttl = cfg.access_token_ttl,
+		    cfg->introspection_requires_flag != 0,
+		.access_token_ttl = cfg->access_token_ttl,
 		.alg = alg,
-		.refresh_token_ttl = cfg.refresh_token_ttl,
-		.issue_refresh_token = cfg.issue_refresh_token != 0,
-		.rotate_refresh_tokens = cfg.rotate_refresh_tokens != 0,
-		.on_refresh = cfg.on_refresh,
-		.on_refresh_hook = cfg.on_refresh_hook,
-		.on_refresh_hook_timeout_ms = cfg.on_refresh_hook_timeout_ms,
-		.require_pkce = cfg.require_pkce != 0,
-		.pkce_allow_plain = cfg.pkce_allow_plain != 0,
-		.authorization_code_ttl = cfg.authorization_code_ttl,
-		.session_ttl = cfg.session_ttl,
-		.auto_approve_as = cfg.auto_approve_as,
-		.login_max_failures = (int)cfg.login_max_failures,
+		.refresh_token_ttl = cfg->refresh_token_ttl,
+		.issue_refresh_token = cfg->issue_refresh_token != 0,
+		.rotate_refresh_tokens = cfg->rotate_refresh_tokens != 0,
+		.on_refresh = cfg->on_refresh,
+		.on_refresh_hook = cfg->on_refresh_hook,
+		.on_refresh_hook_timeout_ms = cfg->on_refresh_hook_timeout_ms,
+		.require_pkce = cfg->require_pkce != 0,
+		.pkce_allow_plain = cfg->pkce_allow_plain != 0,
+		.authorization_code_ttl = cfg->authorization_code_ttl,
+		.session_ttl = cfg->session_ttl,
+		.auto_approve_as = cfg->auto_approve_as,
+		.login_max_failures = (int)cfg->login_max_failures,
 		.login_max_failures_per_address =
-		    (int)cfg.login_max_failures_per_address,
-		.login_failure_window = cfg.login_failure_window,
-		.client_auth_max_failures = (int)cfg.client_auth_max_failures,
+		    (int)cfg->login_max_failures_per_address,
+		.login_failure_window = cfg->login_failure_window,
+		.client_auth_max_failures = (int)cfg->client_auth_max_failures,
 		.client_auth_max_failures_per_address =
-		    (int)cfg.client_auth_max_failures_per_address,
-		.client_auth_failure_window = cfg.client_auth_failure_window,
+		    (int)cfg->client_auth_max_failures_per_address,
+		.client_auth_failure_window = cfg->client_auth_failure_window,
 		/* A request holds a reservation while it is read, looked up
 		 * and hashed: a few seconds past those timeouts. */
 		.throttle_pending_ttl =
-		    cfg.idle_timeout + 2 * cfg.db_statement_timeout + 5,
+		    cfg->idle_timeout + 2 * cfg->db_statement_timeout + 5,
 	};
-	if (grants_new(st, &gc, &g, err, sizeof(err)) != 0) {
+	if (grants_new(d->st, &gc, &d->g, err, sizeof(err)) != 0) {
 		log_errx("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The server, with the test double around it when asked, serving on fd
+ * (taken over). */
+static int server_setup(struct daemon *d, int fd)
+{
+	const struct lk_config *cfg = &d->cfg;
+	char err[512];
+	if (srv_new(cfg, d->g, d->st, d->issuer, &d->srv, err,
+	            sizeof(err)) != 0 ||
+	    (cfg->test_double &&
+	     testdouble_install(d->srv, cfg, d->g, d->st, &d->td, err,
+	                        sizeof(err)) != 0)) {
+		close(fd);
+		log_errx("%s", err);
+		return -1;
+	}
+	if (srv_start(d->srv, fd, err, sizeof(err)) != 0) { /* fd is closed */
+		log_errx("%s", err);
+		return -1;
+	}
+	log_info("listening on %s:%d, issuer %s, %ld threads", cfg->listen_host,
+	         d->port, d->issuer, cfg->threads);
+	return 0;
+}
+
+/* The same ending on both backends: purge every N s, or off. */
+static void log_database(const struct daemon *d)
+{
+	const struct lk_config *cfg = &d->cfg;
+	if (store_target_is_pg(d->db) && cfg->purge_interval > 0)
+		log_info("database %s: PostgreSQL, up to %ld connections, "
+		         "purge every %ld s", d->shown, cfg->db_pool_size,
+		         cfg->purge_interval);
+	else if (store_target_is_pg(d->db))
+		log_info("database %s: PostgreSQL, up to %ld connections, "
+		         "purge off", d->shown, cfg->db_pool_size);
+	else if (cfg->purge_interval > 0)
+		log_info("database %s: durability %s, purge every %ld s", d->shown,
+		         cfg->durability, cfg->purge_interval);
+	else
+		log_info("database %s: durability %s, purge off", d->shown,
+		         cfg->durability);
+}
+
+static int housekeeping_setup(struct daemon *d)
+{
+	char err[512];
+	d->hk = housekeeping_start(d->st, d->cfg.purge_interval, err,
+	                           sizeof(err));
+	if (d->hk == NULL) {
+		log_errx("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int wait_for_signal(const sigset_t *sigs)
+{
+	int sig = 0;
+	sigwait(sigs, &sig);
+	return sig;
+}
+
+static void teardown(struct daemon *d)
+{
+	housekeeping_stop(d->hk);
+	srv_stop(d->srv);
+	testdouble_free(d->td);
+	grants_free(d->g);
+	store_close(d->st);
+	if (d->tmpdir != NULL)
+		ephemeral_remove(d->tmpdir);
+	if (d->cfg.ready_file != NULL && d->cfg.ready_file[0] != '\0')
+		unlink(d->cfg.ready_file);
+	free(d->tmpdir);
+	free(d->db);
+	free(d->issuer);
+	config_free(&d->cfg);
+	log_buffer_stop();
+}
+
+/* The settings, from the command line, the environment and the file.
+ * -1 when latchkeyd goes on, else the status to exit with (--help and
+ * --version: 0, a bad setting: 2). */
+static int settings_load(struct daemon *d, int argc, char **argv)
+{
+	char err[512];
+	switch (config_load(&d->cfg, argc, argv, stdout, err, sizeof(err))) {
+	case CONFIG_OK:
+		return -1;
+	case CONFIG_EXIT:
+		config_free(&d->cfg);
+		return 0;
+	case CONFIG_ERR:
+		break;
+	}
+	fprintf(stderr, "latchkeyd: %s\n", err);
+	config_free(&d->cfg);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = {0};
+	int exit_now = settings_load(&d, argc, argv);
+	if (exit_now >= 0)
+		return exit_now;
+	process_setup(&d);
+	/* A harness waiting for the file must not read a previous run's. */
+	if (d.cfg.ready_file[0] != '\0')
+		unlink(d.cfg.ready_file);
+
+	bool stopped = false;
+	int fd = -1;
+	int rc = 1;
+	if (store_setup(&d, &stopped) != 0 || (fd = listen_setup(&d)) < 0)
+		goto out;
+	if (grants_setup(&d) != 0) {
 		close(fd);
 		goto out;
 	}
-	if (srv_start(&cfg, g, st, fd, issuer, &srv, err, sizeof(err)) != 0) {
-		log_errx("%s", err);
+	if (server_setup(&d, fd) != 0)
 		goto out;
-	}
-	log_info("listening on %s:%d, issuer %s, %ld threads", cfg.listen_host,
-	         port, issuer, cfg.threads);
-	/* The same ending on both backends: purge every N s, or off. */
-	if (store_target_is_pg(db) && cfg.purge_interval > 0)
-		log_info("database %s: PostgreSQL, up to %ld connections, "
-		         "purge every %ld s", shown, cfg.db_pool_size,
-		         cfg.purge_interval);
-	else if (store_target_is_pg(db))
-		log_info("database %s: PostgreSQL, up to %ld connections, "
-		         "purge off", shown, cfg.db_pool_size);
-	else if (cfg.purge_interval > 0)
-		log_info("database %s: durability %s, purge every %ld s", shown,
-		         cfg.durability, cfg.purge_interval);
-	else
-		log_info("database %s: durability %s, purge off", shown,
-		         cfg.durability);
-	if ((hk = housekeeping_start(st, cfg.purge_interval, err,
-	                             sizeof(err))) == NULL) {
-		log_errx("%s", err);
+	log_database(&d);
+	if (housekeeping_setup(&d) != 0)
 		goto out;
-	}
-	if (cfg.test_double)
+	if (d.cfg.test_double)
 		log_warnx("test_double: /_control/ endpoints are on for loopback "
 		          "clients (for tests only)");
-	if (announce_ready(issuer, cfg.listen_host, port, cfg.ready_file) != 0)
+	if (announce_ready(d.issuer, d.cfg.listen_host, d.port,
+	                   d.cfg.ready_file) != 0)
 		goto out;
 
-	int sig = wait_for_signal();
+	int sig = wait_for_signal(&d.sigs);
 	log_info("signal %d: shutting down", sig);
 	rc = 0;
 out:
-	housekeeping_stop(hk);
-	srv_stop(srv);
-	grants_free(g);
-	store_close(st);
-	if (tmpdir != NULL)
-		ephemeral_remove(tmpdir);
-	if (cfg.ready_file != NULL && cfg.ready_file[0] != '\0')
-		unlink(cfg.ready_file);
-	free(tmpdir);
-	free(db);
-	free(issuer);
-	config_free(&cfg);
-	log_buffer_stop();
-	return rc;
+	teardown(&d);
+	return stopped ? 0 : rc;
 }

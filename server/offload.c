@@ -4,7 +4,7 @@
  *
  * Each MHD worker thread serves many connections, so blocking one would
  * stall the others. Instead the connection is suspended, a new thread runs
- * the handler with rq->offloaded set (grants may block there) and keeps the
+ * the handler in REQ_OFFLOADED (grants may block there) and keeps the
  * response, and on_request (httpd.c) queues it once MHD resumes the
  * connection. At most on_refresh_hook_max_concurrent run at once.
  *
@@ -38,7 +38,7 @@ void offload_drain(struct srv *s)
 	struct timespec until;
 	pthread_mutex_lock(&s->off_mu);
 	s->off_stopping = true;
-	pthread_cond_broadcast(&s->off_idle); /* wakes stalls */
+	pthread_cond_broadcast(&s->off_idle);
 	while (s->off_running > 0)
 		pthread_cond_wait(&s->off_idle, &s->off_mu);
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -49,53 +49,27 @@ void offload_drain(struct srv *s)
 	pthread_mutex_unlock(&s->off_mu);
 }
 
-void offload_cut_stalls(struct srv *s)
-{
-	pthread_mutex_lock(&s->off_mu);
-	s->off_cut = true;
-	pthread_cond_broadcast(&s->off_idle);
-	pthread_mutex_unlock(&s->off_mu);
-}
-
 void offload_free(struct srv *s)
 {
 	pthread_cond_destroy(&s->off_idle);
 	pthread_mutex_destroy(&s->off_mu);
 }
 
-static void stall(struct srv *s, long ms)
-{
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&s->off_mu);
-	while (!s->off_stopping && !s->off_cut &&
-	       pthread_cond_timedwait(&s->off_idle, &s->off_mu, &until) == 0)
-		;
-	pthread_mutex_unlock(&s->off_mu);
-}
+/* What a thread runs: the handler, and the request it runs for. */
+struct job {
+	struct srv_req *rq;
+	handler_fn fn;
+};
 
 static void *run(void *arg)
 {
-	struct srv_req *rq = arg;
+	struct job job = *(struct job *)arg;
+	struct srv_req *rq = job.rq;
 	struct srv *s = rq->srv;
 
-	if (rq->delay_ms > 0) {
-		/* An injected stall (control.c): wait here, then hand the
-		 * request back for MHD's thread to run as usual. Shutdown cuts
-		 * the wait short. */
-		stall(s, rq->delay_ms);
-		rq->delay_ms = 0;
-		rq->offloaded = false;
-	} else {
-		(void)rq->route->fn(rq); /* keeps its response in pending */
-		rq->offload_done = true;
-	}
+	free(arg);
+	(void)job.fn(rq); /* keeps its response in pending */
+	rq->state = REQ_OFFLOAD_DONE;
 	/* Before the resume: from then on rq belongs to MHD's thread, and
 	 * once the counters drop the process may exit before this thread's
 	 * own cleanup runs. */
@@ -118,27 +92,24 @@ void offload_complete(struct srv *s)
 	pthread_mutex_unlock(&s->off_mu);
 }
 
-bool offload_start(struct srv_req *rq)
+bool offload_start(struct srv_req *rq, handler_fn fn)
 {
 	struct srv *s = rq->srv;
 	pthread_attr_t at;
 	pthread_t t;
 
 	pthread_mutex_lock(&s->off_mu);
-	/* A stalled request that now needs a hook is counted once. */
-	bool first = !rq->off_counted;
 	bool ok = !s->off_stopping && s->off_inflight < s->off_max;
 	if (ok) {
 		s->off_running++;
-		if (first)
-			s->off_inflight++;
+		s->off_inflight++;
 	}
 	pthread_mutex_unlock(&s->off_mu);
 	if (!ok) {
 		if (!s->off_stopping)
-			log_warnx("%d slow requests (on_refresh hooks, injected "
-			          "delays) already running "
-			          "(on_refresh_hook_max_concurrent)", s->off_max);
+			log_warnx("%d slow requests (on_refresh hooks) already "
+			          "running (on_refresh_hook_max_concurrent)",
+			          s->off_max);
 		return false;
 	}
 	/* The handler runs from the start again and sets these anew. */
@@ -150,24 +121,26 @@ bool offload_start(struct srv_req *rq)
 	free(rq->client_id);
 	free(rq->grant_type);
 	rq->client_id = rq->grant_type = NULL;
-	rq->offloaded = true;
+	rq->state = REQ_OFFLOADED;
 	rq->off_counted = true;
 	MHD_suspend_connection(rq->conn);
 
+	struct job *job = xcalloc(1, sizeof(*job));
+	*job = (struct job){.rq = rq, .fn = fn};
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&t, &at, run, rq);
+	int rc = pthread_create(&t, &at, run, job);
 	pthread_attr_destroy(&at);
 	if (rc == 0)
 		return true;
+	free(job);
 	log_errx("cannot start a thread for an on_refresh hook");
-	rq->offloaded = false;
-	rq->off_counted = !first;
+	rq->state = REQ_ROUTED;
+	rq->off_counted = false;
 	MHD_resume_connection(rq->conn);
 	pthread_mutex_lock(&s->off_mu);
 	s->off_running--;
-	if (first)
-		s->off_inflight--;
+	s->off_inflight--;
 	pthread_cond_broadcast(&s->off_idle);
 	pthread_mutex_unlock(&s->off_mu);
 	return false;

@@ -1,9 +1,8 @@
 /*
- * router.c: the route table. Paths are exact (no patterns), so a lookup is
- * a short scan; the table is the one place that says which endpoint exists
- * and which methods it takes. The OAuth endpoints' paths are settings, so
- * Latchkey can stand where a client has another provider's paths
- * hard-coded; the table is built once at start from them.
+ * router.c: the route table and its lookup. Paths are exact (no
+ * patterns), so a lookup is a short scan. Which endpoints exist is
+ * routes.c's table; a layer around the server (the test double) adds
+ * its own routes and wraps handlers here, once, before the server starts.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,47 +22,30 @@ static unsigned method_bit(const char *m)
 
 /* A GET route answers HEAD too (MHD sends no body), except /authorize:
  * a HEAD there would act, and a link checker would get codes issued. */
-static void add(struct srv *s, const char *name, const char *path,
-                unsigned methods, handler_fn fn, bool control)
+int srv_route_add(struct srv *s, const struct route *r, char *err,
+                  size_t errlen)
 {
-	if ((methods & M_GET) && strcmp(name, "authorize") != 0)
-		methods |= M_HEAD;
-	s->routes[s->nroutes++] =
-	    (struct route){.name = name, .path = path, .methods = methods,
-	                   .fn = fn, .control = control};
-}
-
-int router_init(struct srv *s, const struct lk_config *c, char *err,
-                size_t errlen)
-{
-	s->nroutes = 0;
-	add(s, "authorize", c->authorize_path, M_GET | M_POST, h_authorize, false);
-	add(s, "token", c->token_path, M_POST, h_token, false);
-	add(s, "introspect", c->introspect_path, M_POST, h_introspect, false);
-	add(s, "revoke", c->revoke_path, M_POST, h_revoke, false);
-	add(s, "jwks", c->jwks_path, M_GET, h_jwks, false);
-	add(s, "metadata", c->metadata_path, M_GET, h_metadata, false);
-	add(s, "resource", c->resource_path, M_GET | M_POST, h_resource, false);
-	add(s, "healthz", "/healthz", M_GET, h_healthz, false);
-	add(s, "readyz", "/readyz", M_GET, h_readyz, false);
-	add(s, "metrics", c->metrics_path, M_GET, h_metrics, false);
-	if (c->test_double) {
-		add(s, "clock", "/_control/clock", M_GET | M_POST, h_control_clock, true);
-		add(s, "faults", "/_control/faults", M_GET | M_POST, h_control_faults,
-		    true);
-		add(s, "reset", "/_control/reset", M_POST, h_control_reset, true);
-		add(s, "tokens", "/_control/tokens", M_GET, h_control_tokens, true);
-	}
-	for (size_t i = 0; i < s->nroutes; i++) {
-		for (size_t k = 0; k < i; k++) {
-			if (strcmp(s->routes[i].path, s->routes[k].path) == 0) {
-				snprintf(err, errlen, "two endpoints share the path "
-				         "'%.200s'", s->routes[i].path);
-				return -1;
-			}
+	for (size_t k = 0; k < s->nroutes; k++) {
+		if (strcmp(r->path, s->routes[k].path) == 0) {
+			snprintf(err, errlen, "two endpoints share the path "
+			         "'%.200s'", r->path);
+			return -1;
 		}
 	}
+	if (s->nroutes == MAX_ROUTES) {
+		snprintf(err, errlen, "more than %d endpoints", MAX_ROUTES);
+		return -1;
+	}
+	struct route *n = &s->routes[s->nroutes++];
+	*n = *r;
+	if ((n->methods & M_GET) && strcmp(n->name, "authorize") != 0)
+		n->methods |= M_HEAD;
 	return 0;
+}
+
+struct route *srv_route_at(struct srv *s, size_t i)
+{
+	return i < s->nroutes ? &s->routes[i] : NULL;
 }
 
 const struct route *route_find(const struct srv *s, const char *path,

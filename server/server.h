@@ -1,6 +1,7 @@
 /*
  * server.h: the HTTP front of latchkeyd (libmicrohttpd). The only module
- * that includes microhttpd.h. It parses requests into the typed structs of
+ * that speaks HTTP (a layer around it, the test double, writes handlers
+ * through handler.h). It parses requests into the typed structs of
  * grants.h, calls grants, and renders JSON.
  */
 #ifndef LK_SERVER_H
@@ -23,20 +24,15 @@ char *srv_default_issuer(const char *host, int port, bool https);
 
 struct srv;
 
-/* Starts serving on listen_fd (taken over). g and cfg must outlive the
- * server. Returns 0, or -1 with err set. */
-int srv_start(const struct lk_config *cfg, struct grants *g, struct store *st,
-              int listen_fd, const char *issuer, struct srv **out, char *err,
-              size_t errlen);
-/* fixtures.c: applies the JSON fixtures file at path (docs/
- * configuration.md, "Fixtures"): its clients and users are added, or
- * replace the stored ones of the same client_id or username. Secrets and
- * passwords are hashed with one HMAC (fast_hash: for a throwaway test
- * database) or with Argon2id. The whole file is checked, and everything
- * hashed, before the first write. May be called again, from any thread.
- * Returns 0, or -1 with err naming the file, the entry and the field. */
-int fixtures_apply(struct store *st, const char *path, bool fast_hash,
-                   char *err, size_t errlen);
+/* Builds the server (its route table from the path settings) without
+ * serving yet, so that a layer (the test double) can add routes and wrap
+ * handlers first (handler.h). g, st and cfg must outlive it. Returns 0, or
+ * -1 with err set; srv_stop frees it, started or not. */
+int srv_new(const struct lk_config *cfg, struct grants *g, struct store *st,
+            const char *issuer, struct srv **out, char *err, size_t errlen);
+/* Starts serving on listen_fd (taken over: closed on failure too).
+ * Returns 0, or -1 with err set. */
+int srv_start(struct srv *s, int listen_fd, char *err, size_t errlen);
 
 /* Stops accepting (connections already waiting in the backlog are still
  * served, newer ones refused), lets the requests under way finish within

@@ -1,17 +1,19 @@
 /*
- * control.c: the test double's /_control/ endpoints (only with
- * test_double, only for loopback clients; httpd.c enforces both) and the
- * faults they arm. A test suite moves the server's clock, makes the next
- * requests to an endpoint fail or stall, wipes all tokens, and lists what
- * was issued. Every answer is JSON; parameters are form fields.
+ * control.c: the test double's /_control/ endpoints (installed only
+ * with test_double, admitted only for loopback clients: testdouble.c,
+ * loopback.c) and the faults they arm. A test suite moves the server's
+ * clock, makes the next requests to an endpoint fail or stall, wipes all
+ * tokens, and lists what was issued. Every answer is JSON; parameters are
+ * form fields.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "grants_testing.h"
 #include "log.h"
-#include "server_int.h"
+#include "testdouble_int.h"
 #include "strutil.h"
 
 #define MAX_FAULT_DELAY_MS 60000
@@ -106,13 +108,13 @@ enum MHD_Result h_control_clock(struct srv_req *rq)
 
 /* The route a fault names: an endpoint's role or its path (never a
  * control endpoint, or a fault could lock the test out). */
-static const struct route *fault_route(const struct srv *s, const char *name)
+static const struct route *fault_route(const struct testdouble *s,
+                                       const char *name)
 {
 	for (size_t k = 0; k < s->nroutes; k++)
-		if (!s->routes[k].control &&
-		    (strcmp(s->routes[k].name, name) == 0 ||
-		     strcmp(s->routes[k].path, name) == 0))
-			return &s->routes[k];
+		if (strcmp(s->routes[k].route->name, name) == 0 ||
+		    strcmp(s->routes[k].route->path, name) == 0)
+			return s->routes[k].route;
 	return NULL;
 }
 
@@ -130,7 +132,7 @@ static enum oauth_err default_error(int status, const struct route *r)
 	}
 }
 
-static json_t *faults_json(struct srv *s)
+static json_t *faults_json(struct testdouble *s)
 {
 	json_t *a = json_array();
 	for (struct fault *f = s->faults; f != NULL; f = f->next) {
@@ -148,7 +150,7 @@ static json_t *faults_json(struct srv *s)
 	return a;
 }
 
-static void faults_clear(struct srv *s)
+static void faults_clear(struct testdouble *s)
 {
 	while (s->faults != NULL) {
 		struct fault *f = s->faults;
@@ -157,7 +159,7 @@ static void faults_clear(struct srv *s)
 	}
 }
 
-void faults_free(struct srv *s)
+void faults_free(struct testdouble *s)
 {
 	faults_clear(s);
 }
@@ -167,7 +169,7 @@ void faults_free(struct srv *s)
  * clear=true drops them all. GET lists what is armed. */
 enum MHD_Result h_control_faults(struct srv_req *rq)
 {
-	struct srv *s = rq->srv;
+	struct testdouble *s = rq->route->arg;
 	struct form f = {0};
 	struct fault nf = {0};
 	long count = 1, status = 0, delay = 0;
@@ -235,14 +237,12 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 	                    no_store);
 }
 
-bool fault_fire(struct srv_req *rq, enum MHD_Result *ret)
+bool fault_fire(struct testdouble *s, struct srv_req *rq, long *delay_ms,
+                enum MHD_Result *ret)
 {
-	struct srv *s = rq->srv;
 	struct fault hit = {0};
 	bool found = false;
 
-	if (!s->cfg->test_double || rq->route->control)
-		return false;
 	pthread_mutex_lock(&s->fault_mu);
 	for (struct fault **pp = &s->faults; *pp != NULL; pp = &(*pp)->next) {
 		struct fault *f = *pp;
@@ -260,7 +260,7 @@ bool fault_fire(struct srv_req *rq, enum MHD_Result *ret)
 	if (!found)
 		return false;
 	if (hit.status == 0) {
-		rq->delay_ms = hit.delay_ms;
+		*delay_ms = hit.delay_ms;
 		return false;
 	}
 	/* A 401 names its scheme (RFC 6750 section 3, RFC 6749 section 5.2)
@@ -287,7 +287,7 @@ bool fault_fire(struct srv_req *rq, enum MHD_Result *ret)
 /* Drops every token, code, session and consent, every armed fault and
  * every clock move and counted login failure, then applies the fixtures
  * again. Resets run one at a time. */
-static enum MHD_Result reset_locked(struct srv_req *rq, struct srv *s,
+static enum MHD_Result reset_locked(struct srv_req *rq, struct testdouble *s,
                                     char *err, size_t errlen)
 {
 	pthread_mutex_lock(&s->fault_mu);
@@ -317,7 +317,7 @@ static enum MHD_Result reset_locked(struct srv_req *rq, struct srv *s,
 enum MHD_Result h_control_reset(struct srv_req *rq)
 {
 	static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
-	struct srv *s = rq->srv;
+	struct testdouble *s = rq->route->arg;
 	char err[512] = "";
 	struct form f = {0};
 	bool ok = read_form(rq, &f); /* no parameters, but a form POST */
@@ -371,9 +371,10 @@ enum MHD_Result h_control_tokens(struct srv_req *rq)
 	struct store_token_filter tf = {.client_id = cid, .now = clock_now()};
 	struct store_refresh_filter rf = {.client_id = cid, .now = clock_now()};
 	json_t *at = json_array(), *rt = json_array();
-	enum store_rc rc = store_token_list(rq->srv->store, &tf, add_access, at);
+	struct store *st = ((struct testdouble *)rq->route->arg)->store;
+	enum store_rc rc = store_token_list(st, &tf, add_access, at);
 	if (rc == STORE_OK)
-		rc = store_refresh_list(rq->srv->store, &rf, add_refresh, rt);
+		rc = store_refresh_list(st, &rf, add_refresh, rt);
 	form_free(&f);
 	if (rc != STORE_OK) {
 		json_decref(at);

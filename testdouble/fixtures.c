@@ -38,7 +38,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "secret.h"
-#include "server.h"
+#include "testdouble.h"
 #include "store.h"
 #include "strutil.h"
 #include "validate.h"

@@ -287,6 +287,26 @@ class FaultTest(DoubleBase):
         self.assertOAuthError(r, 401, "invalid_client")
         self.assertTrue(r.headers["www-authenticate"].startswith("Basic "))
 
+    def test_delays_end_at_a_stop(self):
+        # Held requests go at once when a stop begins, and get their real
+        # answer; more delays than on_refresh_hook_max_concurrent are all
+        # held (they take no hook slot).
+        s = self.double("--on-refresh-hook-max-concurrent", "1")
+        self.control(s, "faults", endpoint="token", delay_ms=30000, count=3)
+        out = []
+        ths = [threading.Thread(target=lambda: out.append(self.cc(s)))
+               for _ in range(3)]
+        for th in ths:
+            th.start()
+        time.sleep(0.5)
+        self.assertEqual(out, [])
+        t0 = time.monotonic()
+        self.assertEqual(s.stop(), 0)
+        for th in ths:
+            th.join(10)
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual([r.status for r in out], [200, 200, 200])
+
     def test_delay_on_authorize_keeps_its_checks(self):
         s = self.double()
         self.control(s, "faults", endpoint="authorize", delay_ms=200)

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "fuzz_util.h"
-#include "server.h"
+#include "testdouble.h"
 #include "store.h"
 
 static struct {

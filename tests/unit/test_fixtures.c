@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "secret.h"
-#include "server.h"
+#include "testdouble.h"
 #include "store.h"
 #include "unit_util.h"
 

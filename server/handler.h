@@ -1,0 +1,220 @@
+/*
+ * handler.h: what a route handler sees, inside server/ and in a layer
+ * around it (the test double, testdouble/): the request, the route table,
+ * the form reader and the responders. The daemon, its threads and the
+ * graceful stop stay in server_int.h.
+ *
+ * A layer changes the server only at start, before srv_start: it adds
+ * routes (srv_route_add), wraps a route's handler (srv_route_at, then
+ * replace fn and arg, keeping the old pair to call), and may hold a
+ * request for a while without a worker (req_suspend, req_resume). The
+ * production path neither sees nor pays for a layer that is not there.
+ */
+#ifndef LK_SERVER_HANDLER_H
+#define LK_SERVER_HANDLER_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "grants.h"
+#include "netaddr.h"
+
+/* ---- form.c: application/x-www-form-urlencoded ------------------------- */
+
+struct form_param {
+	char *name;
+	char *value;
+};
+
+struct form {
+	struct form_param *v;
+	size_t n;
+};
+
+enum form_rc { FORM_OK = 0, FORM_MALFORMED, FORM_TOO_MANY };
+
+/* Parses a body or query string strictly: bad percent-escapes and encoded
+ * NUL bytes are errors, not guesses. out is the caller's (form_free). */
+enum form_rc form_parse(const char *s, size_t len, size_t max_params,
+                        struct form *out);
+/* The value of name, or NULL when absent. */
+const char *form_get(const struct form *f, const char *name);
+/* RFC 6749 section 3.2: "Parameters sent without a value MUST be treated
+ * as if they were omitted from the request": NULL for absent or empty. */
+const char *form_param(const struct form *f, const char *name);
+/* Whether a Content-Type is application/x-www-form-urlencoded (media type
+ * parameters such as charset allowed), as section 3.2 requires. */
+bool form_content_type(const char *ct);
+/* How many times name appears. */
+size_t form_count(const struct form *f, const char *name);
+/* The name of the first parameter other than except (NULL: none) whose
+ * value is longer than max bytes, or NULL. */
+const char *form_too_long(const struct form *f, size_t max,
+                          const char *except);
+/* The first parameter name that appears more than once, or NULL. */
+const char *form_repeated(const struct form *f);
+void form_free(struct form *f);
+
+/* Decodes one form-urlencoded component into a new string (NULL on error). */
+char *form_decode(const char *s, size_t len);
+
+/* ---- the request -------------------------------------------------------- */
+
+struct srv;
+struct srv_req;
+struct route;
+typedef enum MHD_Result (*handler_fn)(struct srv_req *rq);
+
+/* A request's life, one state at a time. Who moves it:
+ *   REQ_NEW -> REQ_ROUTED          on_request's first call (httpd.c)
+ *   REQ_ROUTED -> REQ_TOO_LARGE    a body chunk passes max_body_size
+ *                                  (httpd.c); the rest is drained
+ *   REQ_ROUTED -> REQ_SUSPENDED    req_suspend (request.c), from a handler
+ *   REQ_SUSPENDED -> REQ_ROUTED    the call after req_resume (httpd.c),
+ *                                  which then runs the continuation
+ *   REQ_ROUTED -> REQ_OFFLOADED    offload_start (offload.c): the handler
+ *                                  runs again on a thread of its own (back
+ *                                  to REQ_ROUTED if no thread starts)
+ *   REQ_OFFLOADED -> REQ_OFFLOAD_DONE  that thread is done, its response
+ *                                  in pending (offload.c)
+ *   any -> REQ_RESPONDED           a response was queued (respond.c, or
+ *                                  httpd.c for REQ_OFFLOAD_DONE's)
+ * on_completed (httpd.c) frees the request in whatever state it is. */
+enum req_state {
+	REQ_NEW = 0,
+	REQ_ROUTED,
+	REQ_TOO_LARGE,
+	REQ_SUSPENDED,
+	REQ_OFFLOADED,
+	REQ_OFFLOAD_DONE,
+	REQ_RESPONDED,
+};
+
+struct srv_req {
+	struct srv *srv;
+	struct MHD_Connection *conn;
+	enum req_state state;
+	const char *method; /* borrowed from MHD for the request's life */
+	char *path;
+	char *query;        /* raw, after '?'; NULL when the URI has none */
+	const struct route *route;
+	/* The numeric client address, "" if unknown: the socket peer, or
+	 * the client a trusted proxy names (peer.c). */
+	char remote_addr[64];
+	bool forwarded;       /* a trusted proxy forwarded it (peer.c) */
+	bool addr_counted;    /* in peer.c's per-client request count */
+	struct netaddr client_addr; /* when addr_counted */
+	/* In offload.c's count until on_completed: set by offload_start and
+	 * kept past REQ_RESPONDED, like addr_counted, so not a state. */
+	bool off_counted;
+	char *body;
+	size_t body_len;
+	size_t drained; /* bytes read past the limit */
+	/* REQ_OFFLOADED: the response waits here until the resume. */
+	struct MHD_Response *pending;
+	/* REQ_SUSPENDED: what runs once the connection is resumed. */
+	handler_fn resume;
+	/* The headers handlers read, copied before the offload so that the
+	 * thread never calls into MHD (req_header answers from these). */
+	char *h_content_type, *h_authorization;
+	int fd; /* the connection's socket, for client_gone; -1 if unknown */
+	struct timespec started;
+	/* for the access log */
+	int status;
+	const char *error;  /* static */
+	char *client_id;
+	char *grant_type;
+};
+
+/* ---- request.c ---------------------------------------------------------- */
+
+/* A request header's value, or NULL. */
+const char *req_header(struct srv_req *rq, const char *name);
+/* Whether the client has closed the connection (for token_request). */
+bool req_client_gone(void *rq);
+const char *req_cookie(struct srv_req *rq, const char *name);
+/* Whether the handler runs on a thread of its own, where grants may
+ * block (offload.c). */
+bool req_offloaded(const struct srv_req *rq);
+/* Holds rq without a worker: its connection is suspended until
+ * req_resume, from any thread, after which then(rq) runs on MHD's thread
+ * as the route's handler would. Call from a handler, then return MHD_YES.
+ * Whoever suspends must resume every request by the time srv_stop stops
+ * the daemon (srv_on_stop is the moment to let them go). */
+void req_suspend(struct srv_req *rq, handler_fn then);
+void req_resume(struct srv_req *rq);
+
+/* ---- router.c: the route table ------------------------------------------ */
+
+#define M_GET 0x1
+#define M_POST 0x2
+#define M_HEAD 0x4 /* every GET route but /authorize, which must not act */
+
+struct route {
+	const char *name; /* the endpoint's role ("token"), whatever its path */
+	const char *path;
+	unsigned methods;
+	handler_fn fn;
+	/* fn's own, read back through rq->route. A wrapper takes it over and
+	 * calls the handler it wrapped with the same rq, so server/'s own
+	 * handlers read none. */
+	void *arg;
+	/* NULL, or who may know the route exists: for others it is a 404,
+	 * before the method, the size or the body are looked at. */
+	bool (*admit)(struct srv_req *rq);
+};
+
+/* Adds r (copied; its strings borrowed for the server's life) before the
+ * server starts. A GET route answers HEAD too unless it is "authorize".
+ * -1 with err when the path is taken or the table is full. */
+int srv_route_add(struct srv *s, const struct route *r, char *err,
+                  size_t errlen);
+/* Route i of the table, NULL past its end: a layer wraps a handler by
+ * replacing fn and arg, before the server starts. */
+struct route *srv_route_at(struct srv *s, size_t i);
+/* fn(arg) runs once, when a stop begins (drain.c), before the requests
+ * under way are waited for. One hook; a second call replaces it. */
+void srv_on_stop(struct srv *s, void (*fn)(void *), void *arg);
+
+/* ---- respond.c ---------------------------------------------------------- */
+
+/* Response headers beyond Content-Type, as a NULL-terminated name/value
+ * list. */
+struct hdr {
+	const char *name, *value;
+};
+
+#define H_NO_STORE {"Cache-Control", "no-store"}, {"Pragma", "no-cache"}
+
+/* Sends body (stolen) as JSON with status and extra headers (may be NULL). */
+enum MHD_Result respond_json(struct srv_req *rq, int status, json_t *body,
+                             const struct hdr *extra);
+/* An HTML page (stolen) with the headers of every page: no caching, no
+ * framing, a Content-Security-Policy, no referrer. */
+/* A body of any type; takes body (freed with free). */
+enum MHD_Result respond_text(struct srv_req *rq, int status, char *body,
+                             size_t len, const char *type,
+                             const struct hdr *extra);
+enum MHD_Result respond_html(struct srv_req *rq, int status, char *html,
+                             const struct hdr *extra);
+/* A redirect to location, with the same protective headers. */
+enum MHD_Result respond_redirect(struct srv_req *rq, int status,
+                                 const char *location,
+                                 const struct hdr *extra);
+/* A response with no body (RFC 7009's 200). */
+enum MHD_Result respond_empty(struct srv_req *rq, int status,
+                              const struct hdr *extra);
+/* The one error path: renders {"error","error_description"}, sets the
+ * status and headers the RFCs ask for (a WWW-Authenticate challenge as
+ * the table row says, Retry-After on 5xx), and notes the error for the
+ * log. */
+enum MHD_Result respond_error(struct srv_req *rq, struct oauth_result r,
+                              const struct hdr *extra);
+/* Notes e's code for the access log where the answer is not a JSON error
+ * (an error page, a connection dropped for its size). */
+void respond_note_error(struct srv_req *rq, enum oauth_err e);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * testdouble_int.h: declarations shared inside testdouble/ only.
+ */
+#ifndef LK_TESTDOUBLE_INT_H
+#define LK_TESTDOUBLE_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "handler.h"
+#include "testdouble.h"
+
+/* ---- delay.c: requests held for a while, without a worker -------------- */
+
+struct held;
+struct delays {
+	pthread_mutex_t mu;
+	pthread_cond_t wake; /* on the monotonic clock */
+	pthread_t thread;
+	bool cut;  /* a stop has begun: nothing is held any more */
+	bool quit; /* testdouble_free: the thread ends */
+	struct held *list;
+};
+
+/* Starts the thread that resumes held requests; -1 with err. */
+int delays_start(struct delays *d, char *err, size_t errlen);
+/* Holds rq for ms, then runs then(rq) on MHD's thread. false (rq
+ * untouched) once a stop has begun: the caller runs then(rq) itself. */
+bool delays_hold(struct delays *d, struct srv_req *rq, long ms,
+                 handler_fn then);
+/* srv_on_stop: lets every held request go now, and later ones through. */
+void delays_cut(void *d);
+/* Ends the thread; after srv_stop. */
+void delays_stop(struct delays *d);
+
+/* ---- testdouble.c -------------------------------------------------------- */
+
+/* A production route as the test double found it, before wrapping. */
+struct wrapped {
+	struct testdouble *td;
+	const struct route *route;
+	handler_fn fn;
+};
+
+struct testdouble {
+	const struct lk_config *cfg;
+	struct grants *grants;
+	struct store *store;
+	struct wrapped *routes; /* the production routes */
+	size_t nroutes;
+	pthread_mutex_t fault_mu;
+	struct fault *faults; /* control.c */
+	struct delays delays;
+};
+
+/* ---- loopback.c --------------------------------------------------------- */
+
+/* Whether rq may know /_control/ exists: a client on this host, asking
+ * for this host by name, from no page or a page of this host. */
+bool loopback(struct srv_req *rq);
+
+/* ---- control.c: the /_control/ endpoints (route arg: the testdouble) --- */
+
+enum MHD_Result h_control_clock(struct srv_req *rq);
+enum MHD_Result h_control_faults(struct srv_req *rq);
+enum MHD_Result h_control_reset(struct srv_req *rq);
+enum MHD_Result h_control_tokens(struct srv_req *rq);
+/* An armed fault for rq's route, taken: answered here (true), or left
+ * in *delay_ms for the caller to honour. false: no answer. */
+bool fault_fire(struct testdouble *td, struct srv_req *rq, long *delay_ms,
+                enum MHD_Result *ret);
+void faults_free(struct testdouble *td);
+
+#endif
