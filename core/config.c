@@ -598,15 +598,21 @@ static int check_trusted_proxies(const struct lk_config *c, char *err,
 	return 0;
 }
 
+void config_defaults(struct lk_config *c)
+{
+	char err[256];
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (set_value(c, &settings[i], settings[i].def, "default", err,
+		              sizeof(err)) != 0)
+			abort(); /* the table contradicts itself */
+}
+
 enum config_result config_load(struct lk_config *c, int argc, char **argv,
                                FILE *out, char *err, size_t errlen)
 {
-	memset(c, 0, sizeof(*c));
 	err[0] = '\0';
-	for (size_t i = 0; i < NSETTINGS; i++)
-		if (set_value(c, &settings[i], settings[i].def, "default", err,
-		              errlen) != 0)
-			return CONFIG_ERR;
+	config_defaults(c);
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -80,6 +80,11 @@ enum config_result { CONFIG_OK = 0, CONFIG_EXIT, CONFIG_ERR };
 enum config_result config_load(struct lk_config *cfg, int argc, char **argv,
                                FILE *out, char *err, size_t errlen);
 void config_free(struct lk_config *cfg);
+/* Fills cfg with every setting's default, and nothing else: the settings
+ * table is the one place a default is written, so code that needs a
+ * configuration without a command line (tests, the CLI) starts here.
+ * Release with config_free. */
+void config_defaults(struct lk_config *cfg);
 void config_usage(FILE *out, const char *prog);
 
 /* Splits "host:port" / "[v6]:port". Caller frees *host. 0, or -1. */
