@@ -28,7 +28,7 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	            "else ./latchkey.db)"},
 	[OPT_JSON] = {"json", 0, NULL, "print machine-readable JSON"},
 	[OPT_HELP] = {"help", 0, NULL, "print this help and exit"},
-	[OPT_VERSION] = {"version", 0, NULL, "print the version and exit"},
+	[OPT_VERSION] = {"version", 0, NULL, "print the version (and the libraries') and exit"},
 	[OPT_ID] = {"id", ADM_OPT_ARG, "ID",
 	            "client_id to use instead of a generated one"},
 	[OPT_NAME] = {"name", ADM_OPT_ARG, "NAME", "new display name"},

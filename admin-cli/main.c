@@ -378,7 +378,11 @@ static int run(const struct adm_cmd *c, const struct adm_args *a)
 static int dispatch(const struct adm_args *a)
 {
 	if (adm_has(a, OPT_VERSION)) {
-		printf("latchkey %s\n", LATCHKEY_VERSION);
+		struct version_libs v = {0};
+		version_add(&v, "jansson", JANSSON_VERSION, jansson_version_str());
+		store_libs(&v);
+		version_core_libs(&v);
+		version_print(stdout, "latchkey", &v);
 		return ADM_EXIT_OK;
 	}
 	if (a->npos == 0) {

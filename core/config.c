@@ -18,10 +18,6 @@
 #include "netaddr.h"
 #include "strutil.h"
 
-#ifndef LATCHKEY_VERSION
-#define LATCHKEY_VERSION "0.1.0"
-#endif
-
 enum stype { S_STR, S_INT, S_BOOL };
 
 struct setting {
@@ -619,10 +615,8 @@ enum config_result config_load(struct lk_config *c, int argc, char **argv,
 			config_usage(out, argv[0]);
 			return CONFIG_EXIT;
 		}
-		if (strcmp(argv[i], "--version") == 0) {
-			fprintf(out, "latchkeyd %s\n", LATCHKEY_VERSION);
-			return CONFIG_EXIT;
-		}
+		if (strcmp(argv[i], "--version") == 0)
+			return CONFIG_VERSION;
 	}
 
 	const char *file = argv_config(argc, argv);

@@ -71,10 +71,12 @@ struct lk_config {
 	int listen_port;
 };
 
-enum config_result { CONFIG_OK = 0, CONFIG_EXIT, CONFIG_ERR };
+enum config_result { CONFIG_OK = 0, CONFIG_EXIT, CONFIG_VERSION, CONFIG_ERR };
 
 /* Fills cfg from defaults, the INI file, the environment and argv.
- * CONFIG_EXIT: --help or --version was printed to out; exit 0.
+ * CONFIG_EXIT: --help was printed to out; exit 0.
+ * CONFIG_VERSION: --version was asked; the binary prints it (with the
+ * libraries it links, version.h) and exits 0.
  * CONFIG_ERR: err holds a message naming the setting; exit non-zero.
  * cfg must be released with config_free in every case. */
 enum config_result config_load(struct lk_config *cfg, int argc, char **argv,

@@ -198,6 +198,13 @@ int main(int argc, char **argv)
 	case CONFIG_EXIT:
 		config_free(&cfg);
 		return 0;
+	case CONFIG_VERSION: {
+		struct version_libs v = {0};
+		srv_libs(&v);
+		version_print(stdout, "latchkeyd", &v);
+		config_free(&cfg);
+		return 0;
+	}
 	case CONFIG_ERR:
 		fprintf(stderr, "latchkeyd: %s\n", err);
 		config_free(&cfg);

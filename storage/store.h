@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "version.h"
+
 enum store_rc {
 	STORE_OK = 0,
 	STORE_NOT_FOUND,
@@ -803,5 +805,8 @@ enum store_rc store_throttle_release(struct store *s,
                                      const struct store_throttle_key *keys,
                                      size_t n, int64_t now, int64_t window,
                                      int64_t ticket, bool succeeded);
+
+/* SQLite and libpq, as built and as running (core/version.h). */
+void store_libs(struct version_libs *v);
 
 #endif
