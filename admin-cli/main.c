@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -235,7 +237,8 @@ static void print_global_options(FILE *out)
 /* The command list, all of it or (group non-NULL) one group's. */
 static void usage_list(FILE *out, const char *group)
 {
-	fprintf(out, "usage: latchkey [--db PATH] [--json] %s%sCOMMAND "
+	fprintf(out, "usage: latchkey [--db PATH | --config FILE] [--json] "
+	        "%s%sCOMMAND "
 	        "[ARGS]\n\n", group ? group : "", group ? " " : "");
 	if (group == NULL)
 		fprintf(out, "Administers a Latchkey database: OAuth clients, "
@@ -316,6 +319,58 @@ static bool is_group(const char *name)
 	return false;
 }
 
+/* SQLite makes the -wal and -shm files beside a database as whoever
+ * opens it: when that is not the file's owner (root, for the service's
+ * latchkey user), the service may no longer open its own database. The
+ * command still runs; one line says so. */
+static void warn_other_owner(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0 || st.st_uid == geteuid())
+		return;
+	struct passwd *pw = getpwuid(st.st_uid);
+	char owner[64];
+	if (pw != NULL)
+		snprintf(owner, sizeof(owner), "%s", pw->pw_name);
+	else
+		snprintf(owner, sizeof(owner), "%u", (unsigned)st.st_uid);
+	adm_err("warning: database '%s' belongs to %s, not to the user running "
+	        "this; files SQLite creates beside it (-wal, -shm) may lock its "
+	        "owner out: run as %s (runuser -u %s -- latchkey ...)", path,
+	        owner, owner, owner);
+}
+
+/* The part of run() for commands that work on one database: find it (the
+ * same way latchkeyd does, with cfg), check it, open it, run c. */
+static int run_on_db(const struct adm_cmd *c, struct adm_ctx *ctx,
+                     const struct lk_config *cfg)
+{
+	const char *path = adm_db_path(ctx->args, cfg);
+	bool pg = store_target_is_pg(path);
+	if (!pg && (c->flags & CMD_EXISTING_DB) && access(path, F_OK) != 0)
+		return adm_fail(ADM_EXIT_RUNTIME, "database '%s': %s", path,
+		                strerror(errno));
+
+	/* latchkeyd refuses such a file; the CLI still works on it (to fix
+	 * what it can) but says so, rather than be the silent one. */
+	char msg[1024];
+	if (!pg && file_private_check(path, "database", "it holds the signing "
+	                              "keys, and latchkeyd refuses to start on "
+	                              "it", msg, sizeof(msg)) != 0)
+		adm_err("warning: %s", msg);
+	if (!pg)
+		warn_other_owner(path);
+
+	ctx->db = path;
+	int rc = adm_store_open(path, cfg, !(c->flags & CMD_NO_MIGRATE),
+	                        &ctx->store);
+	if (rc != ADM_EXIT_OK)
+		return rc;
+	rc = c->fn(ctx);
+	store_close(ctx->store);
+	return rc;
+}
+
 /* Checks what every command needs checked, then runs it. */
 static int run(const struct adm_cmd *c, const struct adm_args *a)
 {
@@ -347,31 +402,17 @@ static int run(const struct adm_cmd *c, const struct adm_args *a)
 		.json = adm_has(a, OPT_JSON),
 	};
 	if (c->flags & CMD_OWN_STORES) {
-		if (adm_has(a, OPT_DB))
-			return usage_fail(t, "'%s' takes no --db: its options "
-			                  "name the databases", t);
+		if (adm_has(a, OPT_DB) || adm_has(a, OPT_CONFIG))
+			return usage_fail(t, "'%s' takes no --db or --config: its "
+			                  "options name the databases", t);
 		return c->fn(&ctx);
 	}
 
-	const char *path = adm_db_path(a);
-	bool pg = store_target_is_pg(path);
-	if (!pg && (c->flags & CMD_EXISTING_DB) && access(path, F_OK) != 0)
-		return adm_fail(ADM_EXIT_RUNTIME, "database '%s': %s", path,
-		                strerror(errno));
-
-	/* latchkeyd refuses such a file; the CLI still works on it (to fix
-	 * what it can) but says so, rather than be the silent one. */
-	char msg[1024];
-	if (!pg && file_private_check(path, "database", "it holds the signing "
-	                              "keys, and latchkeyd refuses to start on "
-	                              "it", msg, sizeof(msg)) != 0)
-		adm_err("warning: %s", msg);
-
-	int rc = adm_store_open(path, !(c->flags & CMD_NO_MIGRATE), &ctx.store);
-	if (rc != ADM_EXIT_OK)
-		return rc;
-	rc = c->fn(&ctx);
-	store_close(ctx.store);
+	struct lk_config cfg;
+	int rc = adm_config_load(a, &cfg);
+	if (rc == ADM_EXIT_OK)
+		rc = run_on_db(c, &ctx, &cfg);
+	config_free(&cfg);
 	return rc;
 }
 

@@ -87,6 +87,13 @@ void config_free(struct lk_config *cfg);
  * configuration without a command line (tests, the CLI) starts here.
  * Release with config_free. */
 void config_defaults(struct lk_config *cfg);
+/* The defaults, then the INI file at path, and nothing else (no
+ * environment, no argv, no checks across settings): how the admin CLI
+ * reads latchkeyd's file to find the same database. Each value is checked
+ * as config_load checks it. 0, or -1 with err naming the file and the
+ * setting. Release cfg with config_free in either case. */
+int config_load_file(struct lk_config *cfg, const char *path, char *err,
+                     size_t errlen);
 void config_usage(FILE *out, const char *prog);
 
 /* Splits "host:port" / "[v6]:port". Caller frees *host. 0, or -1. */

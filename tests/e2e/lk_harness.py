@@ -65,6 +65,8 @@ SQLITE_ONLY = {
     "test_disk_faults.": "disk full, read-only and size limits on the file",
     "test_test_double.": "the test double (--ephemeral) stays SQLite",
     "test_make_run.": "make run is the embedded SQLite default",
+    "test_cli_config.OwnerWarningTest.": "the owner of the SQLite file "
+                                         "(and of its -wal and -shm)",
     "test_startup.StartupTest.test_db_mode": "the file's mode",
     "test_limits.FilePermissionsTest.": "the file's mode",
     "test_contrib.DurabilityTest.test_full_serves":
