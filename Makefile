@@ -75,10 +75,7 @@ install: deps
 
 # latchkey_VERSION_ARCH.deb in $(DEB_BUILD), built for /usr by CPack.
 deb: deps
-	@cmake -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr -DLATCHKEY_TESTS=OFF >/dev/null
-	@cmake --build $(DEB_BUILD) -j $(JOBS) --target latchkeyd latchkey
-	@cd $(DEB_BUILD) && cpack -G DEB
-	@ls $(DEB_BUILD)/latchkey_*.deb
+	@./scripts/build-deb.sh $(DEB_BUILD) $(JOBS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(FUZZ_BUILD) $(DEB_BUILD)
