@@ -70,7 +70,7 @@ bench: deps
 # and the docs, under PREFIX (in DESTDIR when set).
 install: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS) --target latchkeyd latchkey
+	@cmake --build $(BUILD) -j $(JOBS) --target latchkeyd latchkey latchkey_completion
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 # latchkey_VERSION_ARCH.deb in $(DEB_BUILD), built for /usr by CPack.

@@ -27,6 +27,7 @@ enum cmd_flags {
 	                           * rather than create an empty one */
 	CMD_OWN_STORES = 1 << 2,  /* opens the databases its options name;
 	                           * --db does not apply */
+	CMD_NO_STORE = 1 << 3,    /* touches no database at all */
 };
 
 /* One row per command. The dispatcher checks the options against opts and
@@ -72,6 +73,8 @@ struct adm_cmd {
 	"one. Without any: the server's audience setting, else its\n"     \
 	"issuer. --introspect lets the client call /introspect when the\n" \
 	"server's introspection_requires_flag is on."
+
+static int cmd_completion(struct adm_ctx *ctx);
 
 static const struct adm_cmd commands[] = {
 	{.name = "migrate", .fn = cmd_migrate, .flags = CMD_NO_MIGRATE,
@@ -206,6 +209,14 @@ static const struct adm_cmd commands[] = {
 	           "transaction that commits only when every table's count\n"
 	           "matches SOURCE. Writes to SOURCE after the snapshot are\n"
 	           "not copied: stop the servers first. --db does not apply."},
+
+	{.name = "completion", .fn = cmd_completion, .flags = CMD_NO_STORE,
+	 .min_args = 1, .max_args = 1, .synopsis = "bash",
+	 .summary = "print the bash completion script for latchkey",
+	 .detail = "Generated from this command table, as --help is. The\n"
+	           "package installs it as\n"
+	           "/usr/share/bash-completion/completions/latchkey; by hand:\n"
+	           "  source <(latchkey completion bash)"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -294,6 +305,108 @@ static int usage_fail(const char *help_for, const char *fmt, ...)
 	fprintf(stderr, "Try 'latchkey %s%s--help'.\n",
 	        help_for ? help_for : "", help_for ? " " : "");
 	return ADM_EXIT_USAGE;
+}
+
+/* ---- bash completion ---------------------------------------------------- */
+
+/* The options one command takes, the global ones included, as words. */
+static void completion_opts(FILE *out, uint64_t mask)
+{
+	const char *sep = "";
+	for (int o = 0; o < ADM_OPT__MAX; o++)
+		if (ADM_O(o) & (mask | ADM_O_GLOBAL)) {
+			fprintf(out, "%s--%s", sep, adm_opts[o].name);
+			sep = " ";
+		}
+}
+
+/* A bash function from the tables: the command words, then each
+ * command's options; an option that takes a value completes file names
+ * after it (--db, --config, --from, --to, FILE) or nothing. */
+static int cmd_completion(struct adm_ctx *ctx)
+{
+	if (strcmp(ctx->argv[0], "bash") != 0)
+		return adm_fail(ADM_EXIT_USAGE, "completion: only 'bash' is "
+		                "known, not '%s'", ctx->argv[0]);
+	printf("# bash completion for latchkey, printed by `latchkey "
+	       "completion bash`\n# from its command table (admin-cli/main.c)."
+	       "\n_latchkey()\n{\n"
+	       "\tlocal cur=${COMP_WORDS[COMP_CWORD]}\n"
+	       "\tlocal prev=${COMP_WORDS[COMP_CWORD-1]}\n"
+	       "\tlocal i w w1= w2= skip=\n"
+	       "\tfor ((i = 1; i < COMP_CWORD; i++)); do\n"
+	       "\t\tw=${COMP_WORDS[i]}\n"
+	       "\t\tif [[ -n $skip ]]; then skip=; continue; fi\n"
+	       "\t\tcase $w in\n"
+	       "\t\t--*=*) ;;\n\t\t");
+	const char *sep = "";
+	for (int o = 0; o < ADM_OPT__MAX; o++)
+		if (adm_opts[o].flags & ADM_OPT_ARG) {
+			printf("%s--%s", sep, adm_opts[o].name);
+			sep = "|";
+		}
+	printf(") skip=1 ;;\n"
+	       "\t\t-*) ;;\n"
+	       "\t\t*) if [[ -z $w1 ]]; then w1=$w; elif [[ -z $w2 ]]; then "
+	       "w2=$w; fi ;;\n"
+	       "\t\tesac\n\tdone\n"
+	       "\tcase $prev in\n"
+	       "\t--db|--config|--from|--to) COMPREPLY=($(compgen -f -- "
+	       "\"$cur\")); return ;;\n\t");
+	sep = "";
+	for (int o = 0; o < ADM_OPT__MAX; o++)
+		if ((adm_opts[o].flags & ADM_OPT_ARG) && o != OPT_DB &&
+		    o != OPT_CONFIG && o != OPT_FROM && o != OPT_TO) {
+			printf("%s--%s", sep, adm_opts[o].name);
+			sep = "|";
+		}
+	printf(") return ;;\n\tesac\n\tlocal words opts\n\tcase $w1 in\n");
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const struct adm_cmd *c = &commands[i];
+		if (i > 0 && strcmp(commands[i - 1].name, c->name) == 0)
+			continue; /* a group's first row prints all of it */
+		printf("\t%s)\n", c->name);
+		if (c->sub == NULL) {
+			printf("\t\topts='");
+			completion_opts(stdout, c->opts);
+			printf("'\n");
+			/* Its argument: literal words ("bash"), or a file. */
+			if (c->max_args > 0 && islower((unsigned char)c->synopsis[0]))
+				printf("\t\twords='%s'\n", c->synopsis);
+			else if (c->max_args > 0)
+				printf("\t\t[[ $cur != -* ]] && COMPREPLY=($(compgen -f -- "
+				       "\"$cur\"))\n");
+			printf("\t\t;;\n");
+			continue;
+		}
+		printf("\t\topts='");
+		completion_opts(stdout, 0);
+		printf("'\n\t\twords='");
+		for (size_t j = i; j < NCOMMANDS &&
+		                   strcmp(commands[j].name, c->name) == 0; j++)
+			printf("%s%s", j > i ? " " : "", commands[j].sub);
+		printf("'\n\t\tcase $w2 in\n");
+		for (size_t j = i; j < NCOMMANDS &&
+		                   strcmp(commands[j].name, c->name) == 0; j++) {
+			printf("\t\t%s) words=; opts='", commands[j].sub);
+			completion_opts(stdout, commands[j].opts);
+			printf("' ;;\n");
+		}
+		printf("\t\tesac\n\t\t;;\n");
+	}
+	printf("\t*)\n\t\twords='");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (i == 0 || strcmp(commands[i - 1].name, commands[i].name) != 0)
+			printf("%s%s", i > 0 ? " " : "", commands[i].name);
+	printf("'\n\t\topts='");
+	completion_opts(stdout, 0);
+	printf("'\n\t\t;;\n\tesac\n"
+	       "\tif [[ $cur == -* ]]; then\n"
+	       "\t\tCOMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n"
+	       "\telif [[ -n $words ]]; then\n"
+	       "\t\tCOMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
+	       "\tfi\n}\ncomplete -F _latchkey latchkey\n");
+	return ADM_EXIT_OK;
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
@@ -401,10 +514,12 @@ static int run(const struct adm_cmd *c, const struct adm_args *a)
 		.argc = nargs,
 		.json = adm_has(a, OPT_JSON),
 	};
-	if (c->flags & CMD_OWN_STORES) {
+	if (c->flags & (CMD_OWN_STORES | CMD_NO_STORE)) {
 		if (adm_has(a, OPT_DB) || adm_has(a, OPT_CONFIG))
-			return usage_fail(t, "'%s' takes no --db or --config: its "
-			                  "options name the databases", t);
+			return usage_fail(t, "'%s' takes no --db or --config: %s",
+			                  t, (c->flags & CMD_NO_STORE)
+			                         ? "it opens no database"
+			                         : "its options name the databases");
 		return c->fn(&ctx);
 	}
 

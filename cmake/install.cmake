@@ -8,6 +8,9 @@
 #                                        db = /var/lib/latchkey/latchkey.db
 #   systemd unit dir/latchkeyd.service   generated from the dirs above
 #   share/doc/latchkey/                  README.md and docs/*.md
+#   share/bash-completion/completions/latchkey
+#                                        `latchkey completion bash`'s
+#                                        output, made at build time
 #
 # For prefix /usr, GNUInstallDirs makes SYSCONFDIR /etc, and the unit goes
 # to /lib/systemd/system (Debian's place for packaged units); for any other
@@ -52,6 +55,19 @@ install(FILES ${CMAKE_BINARY_DIR}/install/latchkey.ini
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
 install(FILES ${CMAKE_BINARY_DIR}/install/latchkeyd.service
         DESTINATION ${LATCHKEY_SYSTEMD_UNIT_DIR})
+# The completion comes from the CLI's own command table, as --help does.
+set(LK_COMPLETION ${CMAKE_BINARY_DIR}/install/latchkey.bash-completion)
+add_custom_command(
+  OUTPUT ${LK_COMPLETION}
+  COMMAND sh -c "\"$1\" completion bash > \"$2\"" sh
+          $<TARGET_FILE:latchkey> ${LK_COMPLETION}
+  DEPENDS latchkey
+  COMMENT "Generating the bash completion of latchkey"
+  VERBATIM)
+add_custom_target(latchkey_completion ALL DEPENDS ${LK_COMPLETION})
+install(FILES ${LK_COMPLETION}
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
+        RENAME latchkey)
 file(GLOB LK_DOCS ${CMAKE_SOURCE_DIR}/docs/*.md)
 install(FILES ${CMAKE_SOURCE_DIR}/README.md ${LK_DOCS}
         DESTINATION ${CMAKE_INSTALL_DOCDIR})

@@ -10,7 +10,8 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_INSTALL_PREFIX=/usr -DLATCHKEY_TESTS=OFF >/dev/null
-cmake --build "$build" -j "$jobs" --target latchkeyd latchkey >/dev/null
+cmake --build "$build" -j "$jobs" --target latchkeyd latchkey \
+      latchkey_completion >/dev/null
 rm -f "$build"/latchkey_*.deb
 (cd "$build" && cpack -G DEB >/dev/null)
 ls "$build"/latchkey_*.deb

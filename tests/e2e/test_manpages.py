@@ -2,8 +2,8 @@
 latchkeyd lists every setting `latchkeyd --help` prints (core/config.c's
 table) with the same default, and nothing else; the page of latchkey
 lists every command and option `latchkey --help` and each command's
---help print, and nothing else; and groff renders both without a
-warning. The pages are mdoc written by hand (docs/install.md says why),
+--help print, and nothing else, as does `latchkey completion bash`; and
+groff renders both pages without a warning. The pages are mdoc written by hand (docs/install.md says why),
 so this is what keeps them from drifting."""
 import os
 import re
@@ -49,20 +49,32 @@ def help_settings():
                            r"'([^']*)'", out, re.M))
 
 
+GROUPS = ("client", "user", "token", "consent", "key")
+
+
+def title(line):
+    """"client add" of "client add NAME ...", "backup" of "backup FILE":
+    a group and its command, or one word."""
+    words = line.split()
+    return " ".join(words[:2]) if words[0] in GROUPS else words[0]
+
+
 def help_commands():
     """Command titles ("client add") from `latchkey --help`."""
     out = run(LATCHKEY, "--help")
     listed = out.split("commands:\n")[1].split("\n\n")[0]
-    titles = []
-    for line in listed.splitlines():
-        words = line.split()
-        # One word, or a group and its command: the words before the
-        # synopsis (upper case, or an option).
-        two = len(words) > 1 and re.fullmatch(r"[a-z][a-z-]*", words[1])
-        titles.append(" ".join(words[:2]) if two and words[0] in
-                      ("client", "user", "token", "consent", "key")
-                      else words[0])
-    return titles
+    return [title(line) for line in listed.splitlines()]
+
+
+def complete(*words):
+    """What `latchkey completion bash` offers after words (the last one
+    being completed)."""
+    script = run(LATCHKEY, "completion", "bash")
+    words = ("latchkey",) + words
+    cmd = ('%s\nCOMP_WORDS=(%s); COMP_CWORD=%d; _latchkey; '
+           'printf "%%s\\n" "${COMPREPLY[@]}"' %
+           (script, " ".join("'%s'" % w for w in words), len(words) - 1))
+    return run("bash", "-c", cmd).split()
 
 
 def help_options(titles):
@@ -101,17 +113,28 @@ class ManPagesTest(unittest.TestCase):
         text = page("latchkey.1")
         titles = help_commands()
         self.assertEqual(len(titles), len(set(titles)))
-        shown = []
-        for line in re.findall(r"^\.Ss (.*)$", section(text, "COMMANDS"),
-                               re.M):
-            words = line.split()
-            two = len(words) > 1 and re.fullmatch(r"[a-z][a-z-]*", words[1])
-            shown.append(" ".join(words[:2]) if two else words[0])
+        shown = [title(line) for line in
+                 re.findall(r"^\.Ss (.*)$", section(text, "COMMANDS"), re.M)]
         self.assertEqual(shown, titles, "man/latchkey.1 and latchkey --help "
                          "list other commands (or another order)")
         self.assertEqual(set(man_flags(text)), help_options(titles),
                          "man/latchkey.1 and the commands' --help name "
                          "other options")
+
+    def test_bash_completion_knows_every_command_and_option(self):
+        """`latchkey completion bash` comes from the same table."""
+        titles = help_commands()
+        self.assertEqual(sorted(complete("")),
+                         sorted({t.split()[0] for t in titles}))
+        for group in GROUPS:
+            self.assertEqual(sorted(complete(group, "")),
+                             sorted(t.split()[1] for t in titles
+                                    if t.split()[0] == group), group)
+        for t in titles:
+            out = run(LATCHKEY, *t.split(), "--help")
+            want = set(re.findall(r"^  (--[a-z0-9-]+)", out, re.M))
+            self.assertEqual(set(complete(*t.split(), "--")), want, t)
+        self.assertEqual(complete("completion", ""), ["bash"])
 
     def test_groff_renders_them_without_a_warning(self):
         if shutil.which("groff") is None:

@@ -175,6 +175,8 @@ class PackageTest(unittest.TestCase):
                         .startswith("latchkeyd %s\n" % lk_version()))
         self.assertTrue(os.path.exists("/usr/share/man/man8/latchkeyd.8"))
         self.assertTrue(os.path.exists("/usr/share/doc/latchkey/cli.md"))
+        self.assertTrue(os.path.exists("/usr/share/bash-completion/"
+                                       "completions/latchkey"))
 
         # ---- migrate, serve, a client, a token: all as latchkey ----
         cli = ("/usr/bin/latchkey", "--config", CONF)
