@@ -629,6 +629,14 @@ int config_load_file(struct lk_config *c, const char *path, char *err,
 	return 0;
 }
 
+long config_default_int(const char *name)
+{
+	const struct setting *s = find_setting(name, strlen(name));
+	if (s == NULL || s->type != S_INT)
+		abort();
+	return strtol(s->def, NULL, 10);
+}
+
 void config_defaults(struct lk_config *c)
 {
 	char err[256];

@@ -94,6 +94,10 @@ void config_defaults(struct lk_config *cfg);
  * setting. Release cfg with config_free in either case. */
 int config_load_file(struct lk_config *cfg, const char *path, char *err,
                      size_t errlen);
+/* The table's default of the whole-number setting name, for a module that
+ * is handed 0 for "the default" (storage's PostgreSQL options). Aborts
+ * for a name that is not such a setting: a typo, caught by any test. */
+long config_default_int(const char *name);
 void config_usage(FILE *out, const char *prog);
 
 /* Splits "host:port" / "[v6]:port". Caller frees *host. 0, or -1. */
