@@ -11,7 +11,12 @@ FUZZ_SECONDS ?= 10
 BENCH_BUILD ?= build-bench
 BENCH_ARGS  ?=
 
-.PHONY: all deps test-deps build build-asan run test test-release test-asan test-fuzz bench clean
+# make install: PREFIX and DESTDIR as usual (docs/install.md).
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+DEB_BUILD  ?= build-deb
+
+.PHONY: all deps test-deps build build-asan run test test-release test-asan test-fuzz bench install deb clean
 
 all: build
 
@@ -61,5 +66,16 @@ bench: deps
 	@cmake --build $(BENCH_BUILD) -j $(JOBS) --target latchkeyd latchkey lk_bench_hash
 	@/usr/bin/python3 bench/bench.py --build $(BENCH_BUILD) $(BENCH_ARGS)
 
+# Both binaries, the man pages, the systemd unit, the example configuration
+# and the docs, under PREFIX (in DESTDIR when set).
+install: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target latchkeyd latchkey latchkey_completion
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+
+# latchkey_VERSION_ARCH.deb in $(DEB_BUILD), built for /usr by CPack.
+deb: deps
+	@./scripts/build-deb.sh $(DEB_BUILD) $(JOBS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(FUZZ_BUILD) $(DEB_BUILD)

@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "config.h"
 #include "store.h"
 #include "validate.h"
 
@@ -50,6 +51,7 @@ enum {
 enum adm_opt {
 	/* global: every command takes these */
 	OPT_DB = 0,
+	OPT_CONFIG,
 	OPT_JSON,
 	OPT_HELP,
 	OPT_VERSION,
@@ -86,8 +88,8 @@ enum adm_opt {
 };
 
 #define ADM_O(opt) ((uint64_t)1 << (opt))
-#define ADM_O_GLOBAL (ADM_O(OPT_DB) | ADM_O(OPT_JSON) | ADM_O(OPT_HELP) | \
-                      ADM_O(OPT_VERSION))
+#define ADM_O_GLOBAL (ADM_O(OPT_DB) | ADM_O(OPT_CONFIG) | ADM_O(OPT_JSON) | \
+                      ADM_O(OPT_HELP) | ADM_O(OPT_VERSION))
 
 enum adm_opt_flags {
 	ADM_OPT_ARG = 1 << 0,  /* takes a value */
@@ -135,6 +137,7 @@ struct adm_ctx {
 	const char *const *argv;
 	size_t argc;
 	struct store *store;
+	const char *db; /* what store is: adm_db_path's answer */
 	bool json;
 };
 
@@ -185,12 +188,22 @@ int adm_user_get(struct store *s, const char *username, struct store_user *out);
  * NULL without it. Release u with store_user_clear in either case. */
 int adm_filter_lookup(const struct adm_ctx *ctx, struct store_user *u);
 
-/* The database path: --db, else $LATCHKEY_DB, else ./latchkey.db. */
-const char *adm_db_path(const struct adm_args *a);
-/* Opens the store at path (durability full: every commit synced) and,
- * with migrate_first, applies pending migrations. Returns ADM_EXIT_OK with *out set (free with store_close),
+/* The settings the CLI shares with latchkeyd, read from the same table
+ * (core/config.c): the defaults, then the server's INI file named by
+ * --config, else $LATCHKEY_CONFIG, if any. Returns ADM_EXIT_OK, or
+ * reports the file's error and returns ADM_EXIT_USAGE. Release cfg with
+ * config_free in either case. */
+int adm_config_load(const struct adm_args *a, struct lk_config *cfg);
+/* The database: --db, else $LATCHKEY_DB, else cfg's db (the --config
+ * file's, else the default ./latchkey.db), so on a packaged install the
+ * CLI finds the service's. Borrowed from a, the environment or cfg. */
+const char *adm_db_path(const struct adm_args *a, const struct lk_config *cfg);
+/* Opens the store at path (durability full: every commit synced; the
+ * PostgreSQL timeouts are cfg's) and, with migrate_first, applies pending
+ * migrations. Returns ADM_EXIT_OK with *out set (free with store_close),
  * or prints the store's message and returns ADM_EXIT_RUNTIME. */
-int adm_store_open(const char *path, bool migrate_first, struct store **out);
+int adm_store_open(const char *path, const struct lk_config *cfg,
+                   bool migrate_first, struct store **out);
 
 /* ---- output ------------------------------------------------------------- */
 

@@ -25,10 +25,13 @@
 const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_DB] = {"db", ADM_OPT_ARG, "PATH",
 	            "database file or postgresql:// URI (default $LATCHKEY_DB, "
-	            "else ./latchkey.db)"},
+	            "else the --config file's db, else ./latchkey.db)"},
+	[OPT_CONFIG] = {"config", ADM_OPT_ARG, "FILE",
+	                "latchkeyd's INI file, for its db (default "
+	                "$LATCHKEY_CONFIG)"},
 	[OPT_JSON] = {"json", 0, NULL, "print machine-readable JSON"},
 	[OPT_HELP] = {"help", 0, NULL, "print this help and exit"},
-	[OPT_VERSION] = {"version", 0, NULL, "print the version and exit"},
+	[OPT_VERSION] = {"version", 0, NULL, "print the version (and the libraries') and exit"},
 	[OPT_ID] = {"id", ADM_OPT_ARG, "ID",
 	            "client_id to use instead of a generated one"},
 	[OPT_NAME] = {"name", ADM_OPT_ARG, "NAME", "new display name"},
@@ -253,13 +256,28 @@ int adm_store_fail(enum store_rc rc, const char *what)
 	return adm_fail(ADM_EXIT_RUNTIME, "%s: %s", what, store_rc_str(rc));
 }
 
-const char *adm_db_path(const struct adm_args *a)
+int adm_config_load(const struct adm_args *a, struct lk_config *cfg)
+{
+	char err[512];
+	const char *file = adm_str(a, OPT_CONFIG);
+	if (file == NULL)
+		file = getenv("LATCHKEY_CONFIG");
+	if (file == NULL || file[0] == '\0') {
+		config_defaults(cfg);
+		return ADM_EXIT_OK;
+	}
+	if (config_load_file(cfg, file, err, sizeof(err)) != 0)
+		return adm_fail(ADM_EXIT_USAGE, "%s", err);
+	return ADM_EXIT_OK;
+}
+
+const char *adm_db_path(const struct adm_args *a, const struct lk_config *cfg)
 {
 	const char *p = adm_str(a, OPT_DB);
 	if (p != NULL)
 		return p; /* even "": the store refuses that with a message */
 	p = getenv("LATCHKEY_DB");
-	return p != NULL && *p != '\0' ? p : "./latchkey.db";
+	return p != NULL && *p != '\0' ? p : cfg->db;
 }
 
 /* Applies pending migrations, reporting a failure with the store's own
@@ -277,13 +295,19 @@ static int migrate(struct store *s, const char *path, int *applied,
 	                err[0] ? err : store_rc_str(rc));
 }
 
-int adm_store_open(const char *path, bool migrate_first, struct store **out)
+int adm_store_open(const char *path, const struct lk_config *cfg,
+                   bool migrate_first, struct store **out)
 {
 	/* An operator's change (a revocation, a new key) is worth an fsync:
 	 * there are few of them, and none should be lost to a power cut
 	 * after the command said it was done. */
-	static const struct store_options durable = {
+	const struct store_options durable = {
 		.durability = STORE_DURABILITY_FULL,
+		.connect_timeout = (int)cfg->db_connect_timeout,
+		/* 0 turns the timeout off; the options' 0 is "the default". */
+		.statement_timeout = cfg->db_statement_timeout > 0
+		                         ? (int)cfg->db_statement_timeout
+		                         : -1,
 	};
 	char err[512] = "";
 	int applied, schema;
@@ -321,7 +345,7 @@ int adm_filter_lookup(const struct adm_ctx *ctx, struct store_user *u)
 int cmd_migrate(struct adm_ctx *ctx)
 {
 	int applied, schema;
-	int rc = migrate(ctx->store, adm_db_path(ctx->args), &applied, &schema);
+	int rc = migrate(ctx->store, ctx->db, &applied, &schema);
 	if (rc != ADM_EXIT_OK)
 		return rc;
 	if (ctx->json) {

@@ -61,7 +61,7 @@ int cmd_purge(struct adm_ctx *ctx)
 int cmd_backup(struct adm_ctx *ctx)
 {
 	const char *file = ctx->argv[0];
-	const char *db = adm_db_path(ctx->args);
+	const char *db = ctx->db;
 	struct store_backup_info info;
 	char err[768] = "", shown[512];
 	/* --db may be a URI with a password: only this is shown. */

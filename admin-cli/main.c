@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -25,6 +27,7 @@ enum cmd_flags {
 	                           * rather than create an empty one */
 	CMD_OWN_STORES = 1 << 2,  /* opens the databases its options name;
 	                           * --db does not apply */
+	CMD_NO_STORE = 1 << 3,    /* touches no database at all */
 };
 
 /* One row per command. The dispatcher checks the options against opts and
@@ -70,6 +73,8 @@ struct adm_cmd {
 	"one. Without any: the server's audience setting, else its\n"     \
 	"issuer. --introspect lets the client call /introspect when the\n" \
 	"server's introspection_requires_flag is on."
+
+static int cmd_completion(struct adm_ctx *ctx);
 
 static const struct adm_cmd commands[] = {
 	{.name = "migrate", .fn = cmd_migrate, .flags = CMD_NO_MIGRATE,
@@ -204,6 +209,14 @@ static const struct adm_cmd commands[] = {
 	           "transaction that commits only when every table's count\n"
 	           "matches SOURCE. Writes to SOURCE after the snapshot are\n"
 	           "not copied: stop the servers first. --db does not apply."},
+
+	{.name = "completion", .fn = cmd_completion, .flags = CMD_NO_STORE,
+	 .min_args = 1, .max_args = 1, .synopsis = "bash",
+	 .summary = "print the bash completion script for latchkey",
+	 .detail = "Generated from this command table, as --help is. The\n"
+	           "package installs it as\n"
+	           "/usr/share/bash-completion/completions/latchkey; by hand:\n"
+	           "  source <(latchkey completion bash)"},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -235,7 +248,8 @@ static void print_global_options(FILE *out)
 /* The command list, all of it or (group non-NULL) one group's. */
 static void usage_list(FILE *out, const char *group)
 {
-	fprintf(out, "usage: latchkey [--db PATH] [--json] %s%sCOMMAND "
+	fprintf(out, "usage: latchkey [--db PATH | --config FILE] [--json] "
+	        "%s%sCOMMAND "
 	        "[ARGS]\n\n", group ? group : "", group ? " " : "");
 	if (group == NULL)
 		fprintf(out, "Administers a Latchkey database: OAuth clients, "
@@ -293,6 +307,108 @@ static int usage_fail(const char *help_for, const char *fmt, ...)
 	return ADM_EXIT_USAGE;
 }
 
+/* ---- bash completion ---------------------------------------------------- */
+
+/* The options one command takes, the global ones included, as words. */
+static void completion_opts(FILE *out, uint64_t mask)
+{
+	const char *sep = "";
+	for (int o = 0; o < ADM_OPT__MAX; o++)
+		if (ADM_O(o) & (mask | ADM_O_GLOBAL)) {
+			fprintf(out, "%s--%s", sep, adm_opts[o].name);
+			sep = " ";
+		}
+}
+
+/* A bash function from the tables: the command words, then each
+ * command's options; an option that takes a value completes file names
+ * after it (--db, --config, --from, --to, FILE) or nothing. */
+static int cmd_completion(struct adm_ctx *ctx)
+{
+	if (strcmp(ctx->argv[0], "bash") != 0)
+		return adm_fail(ADM_EXIT_USAGE, "completion: only 'bash' is "
+		                "known, not '%s'", ctx->argv[0]);
+	printf("# bash completion for latchkey, printed by `latchkey "
+	       "completion bash`\n# from its command table (admin-cli/main.c)."
+	       "\n_latchkey()\n{\n"
+	       "\tlocal cur=${COMP_WORDS[COMP_CWORD]}\n"
+	       "\tlocal prev=${COMP_WORDS[COMP_CWORD-1]}\n"
+	       "\tlocal i w w1= w2= skip=\n"
+	       "\tfor ((i = 1; i < COMP_CWORD; i++)); do\n"
+	       "\t\tw=${COMP_WORDS[i]}\n"
+	       "\t\tif [[ -n $skip ]]; then skip=; continue; fi\n"
+	       "\t\tcase $w in\n"
+	       "\t\t--*=*) ;;\n\t\t");
+	const char *sep = "";
+	for (int o = 0; o < ADM_OPT__MAX; o++)
+		if (adm_opts[o].flags & ADM_OPT_ARG) {
+			printf("%s--%s", sep, adm_opts[o].name);
+			sep = "|";
+		}
+	printf(") skip=1 ;;\n"
+	       "\t\t-*) ;;\n"
+	       "\t\t*) if [[ -z $w1 ]]; then w1=$w; elif [[ -z $w2 ]]; then "
+	       "w2=$w; fi ;;\n"
+	       "\t\tesac\n\tdone\n"
+	       "\tcase $prev in\n"
+	       "\t--db|--config|--from|--to) COMPREPLY=($(compgen -f -- "
+	       "\"$cur\")); return ;;\n\t");
+	sep = "";
+	for (int o = 0; o < ADM_OPT__MAX; o++)
+		if ((adm_opts[o].flags & ADM_OPT_ARG) && o != OPT_DB &&
+		    o != OPT_CONFIG && o != OPT_FROM && o != OPT_TO) {
+			printf("%s--%s", sep, adm_opts[o].name);
+			sep = "|";
+		}
+	printf(") return ;;\n\tesac\n\tlocal words opts\n\tcase $w1 in\n");
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const struct adm_cmd *c = &commands[i];
+		if (i > 0 && strcmp(commands[i - 1].name, c->name) == 0)
+			continue; /* a group's first row prints all of it */
+		printf("\t%s)\n", c->name);
+		if (c->sub == NULL) {
+			printf("\t\topts='");
+			completion_opts(stdout, c->opts);
+			printf("'\n");
+			/* Its argument: literal words ("bash"), or a file. */
+			if (c->max_args > 0 && islower((unsigned char)c->synopsis[0]))
+				printf("\t\twords='%s'\n", c->synopsis);
+			else if (c->max_args > 0)
+				printf("\t\t[[ $cur != -* ]] && COMPREPLY=($(compgen -f -- "
+				       "\"$cur\"))\n");
+			printf("\t\t;;\n");
+			continue;
+		}
+		printf("\t\topts='");
+		completion_opts(stdout, 0);
+		printf("'\n\t\twords='");
+		for (size_t j = i; j < NCOMMANDS &&
+		                   strcmp(commands[j].name, c->name) == 0; j++)
+			printf("%s%s", j > i ? " " : "", commands[j].sub);
+		printf("'\n\t\tcase $w2 in\n");
+		for (size_t j = i; j < NCOMMANDS &&
+		                   strcmp(commands[j].name, c->name) == 0; j++) {
+			printf("\t\t%s) words=; opts='", commands[j].sub);
+			completion_opts(stdout, commands[j].opts);
+			printf("' ;;\n");
+		}
+		printf("\t\tesac\n\t\t;;\n");
+	}
+	printf("\t*)\n\t\twords='");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (i == 0 || strcmp(commands[i - 1].name, commands[i].name) != 0)
+			printf("%s%s", i > 0 ? " " : "", commands[i].name);
+	printf("'\n\t\topts='");
+	completion_opts(stdout, 0);
+	printf("'\n\t\t;;\n\tesac\n"
+	       "\tif [[ $cur == -* ]]; then\n"
+	       "\t\tCOMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n"
+	       "\telif [[ -n $words ]]; then\n"
+	       "\t\tCOMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
+	       "\tfi\n}\ncomplete -F _latchkey latchkey\n");
+	return ADM_EXIT_OK;
+}
+
 /* ---- dispatch ----------------------------------------------------------- */
 
 static const struct adm_cmd *find(const char *name, const char *sub)
@@ -314,6 +430,58 @@ static bool is_group(const char *name)
 		    strcmp(commands[i].name, name) == 0)
 			return true;
 	return false;
+}
+
+/* SQLite makes the -wal and -shm files beside a database as whoever
+ * opens it: when that is not the file's owner (root, for the service's
+ * latchkey user), the service may no longer open its own database. The
+ * command still runs; one line says so. */
+static void warn_other_owner(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0 || st.st_uid == geteuid())
+		return;
+	struct passwd *pw = getpwuid(st.st_uid);
+	char owner[64];
+	if (pw != NULL)
+		snprintf(owner, sizeof(owner), "%s", pw->pw_name);
+	else
+		snprintf(owner, sizeof(owner), "%u", (unsigned)st.st_uid);
+	adm_err("warning: database '%s' belongs to %s, not to the user running "
+	        "this; files SQLite creates beside it (-wal, -shm) may lock its "
+	        "owner out: run as %s (runuser -u %s -- latchkey ...)", path,
+	        owner, owner, owner);
+}
+
+/* The part of run() for commands that work on one database: find it (the
+ * same way latchkeyd does, with cfg), check it, open it, run c. */
+static int run_on_db(const struct adm_cmd *c, struct adm_ctx *ctx,
+                     const struct lk_config *cfg)
+{
+	const char *path = adm_db_path(ctx->args, cfg);
+	bool pg = store_target_is_pg(path);
+	if (!pg && (c->flags & CMD_EXISTING_DB) && access(path, F_OK) != 0)
+		return adm_fail(ADM_EXIT_RUNTIME, "database '%s': %s", path,
+		                strerror(errno));
+
+	/* latchkeyd refuses such a file; the CLI still works on it (to fix
+	 * what it can) but says so, rather than be the silent one. */
+	char msg[1024];
+	if (!pg && file_private_check(path, "database", "it holds the signing "
+	                              "keys, and latchkeyd refuses to start on "
+	                              "it", msg, sizeof(msg)) != 0)
+		adm_err("warning: %s", msg);
+	if (!pg)
+		warn_other_owner(path);
+
+	ctx->db = path;
+	int rc = adm_store_open(path, cfg, !(c->flags & CMD_NO_MIGRATE),
+	                        &ctx->store);
+	if (rc != ADM_EXIT_OK)
+		return rc;
+	rc = c->fn(ctx);
+	store_close(ctx->store);
+	return rc;
 }
 
 /* Checks what every command needs checked, then runs it. */
@@ -346,39 +514,31 @@ static int run(const struct adm_cmd *c, const struct adm_args *a)
 		.argc = nargs,
 		.json = adm_has(a, OPT_JSON),
 	};
-	if (c->flags & CMD_OWN_STORES) {
-		if (adm_has(a, OPT_DB))
-			return usage_fail(t, "'%s' takes no --db: its options "
-			                  "name the databases", t);
+	if (c->flags & (CMD_OWN_STORES | CMD_NO_STORE)) {
+		if (adm_has(a, OPT_DB) || adm_has(a, OPT_CONFIG))
+			return usage_fail(t, "'%s' takes no --db or --config: %s",
+			                  t, (c->flags & CMD_NO_STORE)
+			                         ? "it opens no database"
+			                         : "its options name the databases");
 		return c->fn(&ctx);
 	}
 
-	const char *path = adm_db_path(a);
-	bool pg = store_target_is_pg(path);
-	if (!pg && (c->flags & CMD_EXISTING_DB) && access(path, F_OK) != 0)
-		return adm_fail(ADM_EXIT_RUNTIME, "database '%s': %s", path,
-		                strerror(errno));
-
-	/* latchkeyd refuses such a file; the CLI still works on it (to fix
-	 * what it can) but says so, rather than be the silent one. */
-	char msg[1024];
-	if (!pg && file_private_check(path, "database", "it holds the signing "
-	                              "keys, and latchkeyd refuses to start on "
-	                              "it", msg, sizeof(msg)) != 0)
-		adm_err("warning: %s", msg);
-
-	int rc = adm_store_open(path, !(c->flags & CMD_NO_MIGRATE), &ctx.store);
-	if (rc != ADM_EXIT_OK)
-		return rc;
-	rc = c->fn(&ctx);
-	store_close(ctx.store);
+	struct lk_config cfg;
+	int rc = adm_config_load(a, &cfg);
+	if (rc == ADM_EXIT_OK)
+		rc = run_on_db(c, &ctx, &cfg);
+	config_free(&cfg);
 	return rc;
 }
 
 static int dispatch(const struct adm_args *a)
 {
 	if (adm_has(a, OPT_VERSION)) {
-		printf("latchkey %s\n", LATCHKEY_VERSION);
+		struct version_libs v = {0};
+		version_add(&v, "jansson", JANSSON_VERSION, jansson_version_str());
+		store_libs(&v);
+		version_core_libs(&v);
+		version_print(stdout, "latchkey", &v);
 		return ADM_EXIT_OK;
 	}
 	if (a->npos == 0) {

@@ -18,10 +18,6 @@
 #include "netaddr.h"
 #include "strutil.h"
 
-#ifndef LATCHKEY_VERSION
-#define LATCHKEY_VERSION "0.1.0"
-#endif
-
 enum stype { S_STR, S_INT, S_BOOL };
 
 struct setting {
@@ -598,48 +594,79 @@ static int check_trusted_proxies(const struct lk_config *c, char *err,
 	return 0;
 }
 
+/* Applies the INI file at path over what c holds. 0, or -1 with err. */
+static int read_ini(struct lk_config *c, const char *path, char *err,
+                    size_t errlen)
+{
+	if (check_line_lengths(path, err, errlen) != 0)
+		return -1;
+	struct ini_ctx ctx = {c, path, err, errlen, false};
+	int rc = ini_parse(path, on_ini_line, &ctx);
+	if (ctx.failed)
+		return -1;
+	if (rc < 0) {
+		snprintf(err, errlen, "setting 'config': cannot read '%.200s': %s",
+		         path, strerror(errno));
+		return -1;
+	}
+	if (rc > 0) {
+		snprintf(err, errlen, "setting 'config': %.200s: syntax error on "
+		         "line %d", path, rc);
+		return -1;
+	}
+	return 0;
+}
+
+int config_load_file(struct lk_config *c, const char *path, char *err,
+                     size_t errlen)
+{
+	err[0] = '\0';
+	config_defaults(c);
+	if (read_ini(c, path, err, errlen) != 0)
+		return -1;
+	free(c->config);
+	c->config = xstrdup(path);
+	return 0;
+}
+
+long config_default_int(const char *name)
+{
+	const struct setting *s = find_setting(name, strlen(name));
+	if (s == NULL || s->type != S_INT)
+		abort();
+	return strtol(s->def, NULL, 10);
+}
+
+void config_defaults(struct lk_config *c)
+{
+	char err[256];
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < NSETTINGS; i++)
+		if (set_value(c, &settings[i], settings[i].def, "default", err,
+		              sizeof(err)) != 0)
+			abort(); /* the table contradicts itself */
+}
+
 enum config_result config_load(struct lk_config *c, int argc, char **argv,
                                FILE *out, char *err, size_t errlen)
 {
-	memset(c, 0, sizeof(*c));
 	err[0] = '\0';
-	for (size_t i = 0; i < NSETTINGS; i++)
-		if (set_value(c, &settings[i], settings[i].def, "default", err,
-		              errlen) != 0)
-			return CONFIG_ERR;
+	config_defaults(c);
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			config_usage(out, argv[0]);
 			return CONFIG_EXIT;
 		}
-		if (strcmp(argv[i], "--version") == 0) {
-			fprintf(out, "latchkeyd %s\n", LATCHKEY_VERSION);
-			return CONFIG_EXIT;
-		}
+		if (strcmp(argv[i], "--version") == 0)
+			return CONFIG_VERSION;
 	}
 
 	const char *file = argv_config(argc, argv);
 	if (file == NULL)
 		file = getenv("LATCHKEY_CONFIG");
-	if (file != NULL && file[0] != '\0') {
-		if (check_line_lengths(file, err, errlen) != 0)
-			return CONFIG_ERR;
-		struct ini_ctx ctx = {c, file, err, errlen, false};
-		int rc = ini_parse(file, on_ini_line, &ctx);
-		if (ctx.failed)
-			return CONFIG_ERR;
-		if (rc < 0) {
-			snprintf(err, errlen, "setting 'config': cannot read '%.200s': %s",
-			         file, strerror(errno));
-			return CONFIG_ERR;
-		}
-		if (rc > 0) {
-			snprintf(err, errlen, "setting 'config': %.200s: syntax error on "
-			         "line %d", file, rc);
-			return CONFIG_ERR;
-		}
-	}
+	if (file != NULL && file[0] != '\0' && read_ini(c, file, err, errlen) != 0)
+		return CONFIG_ERR;
 
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		char env[64];

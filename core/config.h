@@ -71,15 +71,33 @@ struct lk_config {
 	int listen_port;
 };
 
-enum config_result { CONFIG_OK = 0, CONFIG_EXIT, CONFIG_ERR };
+enum config_result { CONFIG_OK = 0, CONFIG_EXIT, CONFIG_VERSION, CONFIG_ERR };
 
 /* Fills cfg from defaults, the INI file, the environment and argv.
- * CONFIG_EXIT: --help or --version was printed to out; exit 0.
+ * CONFIG_EXIT: --help was printed to out; exit 0.
+ * CONFIG_VERSION: --version was asked; the binary prints it (with the
+ * libraries it links, version.h) and exits 0.
  * CONFIG_ERR: err holds a message naming the setting; exit non-zero.
  * cfg must be released with config_free in every case. */
 enum config_result config_load(struct lk_config *cfg, int argc, char **argv,
                                FILE *out, char *err, size_t errlen);
 void config_free(struct lk_config *cfg);
+/* Fills cfg with every setting's default, and nothing else: the settings
+ * table is the one place a default is written, so code that needs a
+ * configuration without a command line (tests, the CLI) starts here.
+ * Release with config_free. */
+void config_defaults(struct lk_config *cfg);
+/* The defaults, then the INI file at path, and nothing else (no
+ * environment, no argv, no checks across settings): how the admin CLI
+ * reads latchkeyd's file to find the same database. Each value is checked
+ * as config_load checks it. 0, or -1 with err naming the file and the
+ * setting. Release cfg with config_free in either case. */
+int config_load_file(struct lk_config *cfg, const char *path, char *err,
+                     size_t errlen);
+/* The table's default of the whole-number setting name, for a module that
+ * is handed 0 for "the default" (storage's PostgreSQL options). Aborts
+ * for a name that is not such a setting: a typo, caught by any test. */
+long config_default_int(const char *name);
 void config_usage(FILE *out, const char *prog);
 
 /* Splits "host:port" / "[v6]:port". Caller frees *host. 0, or -1. */

@@ -127,6 +127,12 @@ char *metrics_render(size_t *len)
 {
 	struct out o = {.p = xcalloc(1, 4096), .cap = 4096};
 
+	/* Prometheus's convention for what is running: a constant 1 whose
+	 * labels say it, so a dashboard can join on the version. */
+	put(&o, "# HELP latchkey_build_info The version of latchkeyd running.\n"
+	        "# TYPE latchkey_build_info gauge\n"
+	        "latchkey_build_info{version=\"%s\"} 1\n", LATCHKEY_VERSION);
+
 	put(&o, "# HELP latchkey_http_requests_total HTTP requests answered, "
 	        "by endpoint and status (0: the client left first).\n"
 	        "# TYPE latchkey_http_requests_total counter\n");

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "keys.h"
 #include "oauth_err.h"
 #include "store.h"
@@ -47,10 +48,17 @@ struct grants_config {
 	int64_t client_auth_failure_window;       /* seconds */
 	/* Seconds an attempt's reservation counts at most when the store
 	 * counts across instances (throttle_store.c): past the longest a
-	 * request can hold one, so a dead process locks nothing for long.
-	 * 0: 60. */
+	 * request can hold one, so a dead process locks nothing for long. */
 	int64_t throttle_pending_ttl;
 };
+
+/* Fills gc from latchkeyd's settings: the only way one is made, so every
+ * default is the settings table's (core/config.c). issuer is the one
+ * derived at start. Strings are borrowed from cfg and issuer until
+ * grants_new returns (it copies them). A test that needs other values
+ * starts from config_defaults and changes what it needs. */
+void grants_config_from(struct grants_config *gc, const struct lk_config *cfg,
+                        const char *issuer);
 
 struct grants;
 

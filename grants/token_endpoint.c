@@ -4,7 +4,6 @@
  * once, look the grant up, check its flags once, run it. Also owns the
  * grants context's lifetime.
  */
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,34 +168,24 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	g->refresh_token_ttl = cfg->refresh_token_ttl;
 	g->issue_refresh_token = cfg->issue_refresh_token;
 	g->rotate_refresh_tokens = cfg->rotate_refresh_tokens;
-	g->on_refresh = xstrdup(cfg->on_refresh ? cfg->on_refresh : "nothing");
+	g->on_refresh = xstrdup(cfg->on_refresh);
 	g->on_refresh_hook = cfg->on_refresh_hook && cfg->on_refresh_hook[0]
 	                         ? xstrdup(cfg->on_refresh_hook)
 	                         : NULL;
-	g->on_refresh_hook_timeout_ms = cfg->on_refresh_hook_timeout_ms > 0
-	                                    ? cfg->on_refresh_hook_timeout_ms
-	                                    : 5000;
+	g->on_refresh_hook_timeout_ms = cfg->on_refresh_hook_timeout_ms;
 	g->login_max_failures = cfg->login_max_failures;
 	g->login_max_failures_per_address = cfg->login_max_failures_per_address;
 	g->require_pkce = cfg->require_pkce;
 	g->pkce_allow_plain = cfg->pkce_allow_plain;
-	g->authorization_code_ttl = cfg->authorization_code_ttl > 0
-	                                ? cfg->authorization_code_ttl
-	                                : 60;
-	g->session_ttl = cfg->session_ttl > 0 ? cfg->session_ttl : 28800;
+	g->authorization_code_ttl = cfg->authorization_code_ttl;
+	g->session_ttl = cfg->session_ttl;
 	g->auto_approve_as = cfg->auto_approve_as && cfg->auto_approve_as[0]
 	                         ? xstrdup(cfg->auto_approve_as)
 	                         : NULL;
 	g->secret_cache = secret_cache_new();
-	/* 0 (a config struct that never set them) is no limit; the
-	 * settings table never gives less than 2. */
-	g->client_auth_max_failures = cfg->client_auth_max_failures > 0
-	                                  ? cfg->client_auth_max_failures
-	                                  : INT_MAX;
+	g->client_auth_max_failures = cfg->client_auth_max_failures;
 	g->client_auth_max_failures_per_address =
-	    cfg->client_auth_max_failures_per_address > 0
-	        ? cfg->client_auth_max_failures_per_address
-	        : INT_MAX;
+	    cfg->client_auth_max_failures_per_address;
 	/* Chosen once: counts in the database when the store keeps them
 	 * for every instance (PostgreSQL), else in this process (SQLite:
 	 * one process). The grants call both alike. */

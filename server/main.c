@@ -296,41 +296,9 @@ static int listen_setup(struct daemon *d)
 
 static int grants_setup(struct daemon *d)
 {
-	const struct lk_config *cfg = &d->cfg;
 	char err[512];
-	enum key_alg alg = KEY_ALG_ES256;
-	key_alg_parse(cfg->signing_alg, &alg);
-	struct grants_config gc = {
-		.issuer = d->issuer,
-		.audience = cfg->audience,
-		.introspection_requires_flag =
-		    cfg->introspection_requires_flag != 0,
-		.access_token_ttl = cfg->access_token_ttl,
-		.alg = alg,
-		.refresh_token_ttl = cfg->refresh_token_ttl,
-		.issue_refresh_token = cfg->issue_refresh_token != 0,
-		.rotate_refresh_tokens = cfg->rotate_refresh_tokens != 0,
-		.on_refresh = cfg->on_refresh,
-		.on_refresh_hook = cfg->on_refresh_hook,
-		.on_refresh_hook_timeout_ms = cfg->on_refresh_hook_timeout_ms,
-		.require_pkce = cfg->require_pkce != 0,
-		.pkce_allow_plain = cfg->pkce_allow_plain != 0,
-		.authorization_code_ttl = cfg->authorization_code_ttl,
-		.session_ttl = cfg->session_ttl,
-		.auto_approve_as = cfg->auto_approve_as,
-		.login_max_failures = (int)cfg->login_max_failures,
-		.login_max_failures_per_address =
-		    (int)cfg->login_max_failures_per_address,
-		.login_failure_window = cfg->login_failure_window,
-		.client_auth_max_failures = (int)cfg->client_auth_max_failures,
-		.client_auth_max_failures_per_address =
-		    (int)cfg->client_auth_max_failures_per_address,
-		.client_auth_failure_window = cfg->client_auth_failure_window,
-		/* A request holds a reservation while it is read, looked up
-		 * and hashed: a few seconds past those timeouts. */
-		.throttle_pending_ttl =
-		    cfg->idle_timeout + 2 * cfg->db_statement_timeout + 5,
-	};
+	struct grants_config gc;
+	grants_config_from(&gc, &d->cfg, d->issuer);
 	if (grants_new(d->st, &gc, &d->g, err, sizeof(err)) != 0) {
 		log_errx("%s", err);
 		return -1;
@@ -430,6 +398,13 @@ static int settings_load(struct daemon *d, int argc, char **argv)
 	case CONFIG_EXIT:
 		config_free(&d->cfg);
 		return 0;
+	case CONFIG_VERSION: {
+		struct version_libs v = {0};
+		srv_libs(&v);
+		version_print(stdout, "latchkeyd", &v);
+		config_free(&d->cfg);
+		return 0;
+	}
 	case CONFIG_ERR:
 		break;
 	}

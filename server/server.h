@@ -49,4 +49,8 @@ struct housekeeping *housekeeping_start(struct store *st, long interval,
  * frees h. NULL is a no-op. */
 void housekeeping_stop(struct housekeeping *h);
 
+/* libmicrohttpd and jansson, as built and as running; with those of the
+ * modules below, every library latchkeyd links (core/version.h). */
+void srv_libs(struct version_libs *v);
+
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "pg_int.h"
 #include "store_int.h"
 #include "strutil.h"
@@ -140,15 +141,16 @@ enum store_rc store_pg_open(const char *uri, const struct store_options *o,
 	struct pg_store *s = xcalloc(1, sizeof(*s));
 	s->base.ops = &pg_ops;
 	s->uri = xstrdup(uri);
-	s->pool_size = clamp(o->pool_size, STORE_PG_POOL_DEFAULT, 1,
-	                     STORE_PG_POOL_MAX);
+	s->pool_size = clamp(o->pool_size, config_default_int("db_pool_size"),
+	                     1, STORE_PG_POOL_MAX);
 	s->connect_timeout = clamp(o->connect_timeout,
-	                           STORE_PG_CONNECT_TIMEOUT_DEFAULT, 1, 3600);
-	s->statement_timeout = o->statement_timeout < 0
-	                           ? 0
-	                           : clamp(o->statement_timeout,
-	                                   STORE_PG_STATEMENT_TIMEOUT_DEFAULT,
-	                                   1, 86400);
+	                           config_default_int("db_connect_timeout"), 1,
+	                           3600);
+	s->statement_timeout =
+	    o->statement_timeout < 0
+	        ? 0
+	        : clamp(o->statement_timeout,
+	                config_default_int("db_statement_timeout"), 1, 86400);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	pg_gc_init(s);

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "version.h"
+
 enum store_rc {
 	STORE_OK = 0,
 	STORE_NOT_FOUND,
@@ -627,18 +629,14 @@ enum store_durability {
 struct store_options {
 	enum store_durability durability; /* SQLite */
 	/* PostgreSQL (db_pool_size, db_connect_timeout, db_statement_timeout
-	 * in docs/configuration.md). 0: the default (STORE_PG_POOL_DEFAULT
-	 * connections, STORE_PG_CONNECT_TIMEOUT_DEFAULT and
-	 * STORE_PG_STATEMENT_TIMEOUT_DEFAULT seconds); a negative
-	 * statement_timeout: none. */
+	 * in docs/configuration.md). 0: that setting's default, from the
+	 * settings table (core/config.c), the one place it is written; a
+	 * negative statement_timeout: none. */
 	int pool_size;
 	int connect_timeout;   /* seconds */
 	int statement_timeout; /* seconds */
 };
-#define STORE_PG_POOL_DEFAULT 8
 #define STORE_PG_POOL_MAX 64
-#define STORE_PG_CONNECT_TIMEOUT_DEFAULT 5
-#define STORE_PG_STATEMENT_TIMEOUT_DEFAULT 10
 
 /* True when target names a PostgreSQL database (postgresql:// or
  * postgres://, as libpq reads URIs); else it is a SQLite file. */
@@ -803,5 +801,8 @@ enum store_rc store_throttle_release(struct store *s,
                                      const struct store_throttle_key *keys,
                                      size_t n, int64_t now, int64_t window,
                                      int64_t ticket, bool succeeded);
+
+/* SQLite and libpq, as built and as running (core/version.h). */
+void store_libs(struct version_libs *v);
 
 #endif

@@ -41,6 +41,16 @@ READY_TIMEOUT = 120 if VALGRIND else 30 if SANITIZED else 10
 LATEST_SCHEMA = len([f for f in os.listdir(os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "migrations"))
     if f.endswith(".sql")])
+SOURCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                          "..")
+
+
+def lk_version():
+    """Latchkey's version where it is written, CMake's project(VERSION):
+    what --version, /healthz and the metrics must all say."""
+    import re
+    with open(os.path.join(SOURCE_DIR, "CMakeLists.txt")) as f:
+        return re.search(r"project\(latchkey VERSION (\S+)", f.read())[1]
 
 # Tests that are SQLite-only by nature, skipped when LK_BACKEND=postgresql
 # (by lk_run.py, which prints their count), with the reason: a module or a
@@ -55,6 +65,8 @@ SQLITE_ONLY = {
     "test_disk_faults.": "disk full, read-only and size limits on the file",
     "test_test_double.": "the test double (--ephemeral) stays SQLite",
     "test_make_run.": "make run is the embedded SQLite default",
+    "test_cli_config.OwnerWarningTest.": "the owner of the SQLite file "
+                                         "(and of its -wal and -shm)",
     "test_startup.StartupTest.test_db_mode": "the file's mode",
     "test_limits.FilePermissionsTest.": "the file's mode",
     "test_contrib.DurabilityTest.test_full_serves":

@@ -160,7 +160,12 @@ class TestUsage(CliTest):
 
     def test_version(self):
         out = self.cli.ok("--version", use_db=False)
-        self.assertRegex(out, r"^latchkey \d+\.\d+\.\d+\n$")
+        self.assertRegex(out, r"^latchkey \d+\.\d+\.\d+\nbuilt with:\n")
+        # The libraries it links, as built and (where they say) running.
+        for lib in ("SQLite", "libpq", "OpenSSL", "jansson", "libargon2",
+                    "libinih"):
+            self.assertRegex(out, r"\n  %s +\S" % lib)
+        self.assertRegex(out, r"\n  SQLite +3\.\d+\.\d+, running 3\.")
 
     def test_usage_errors(self):
         p = self.cli.run(use_db=False)

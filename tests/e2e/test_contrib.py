@@ -19,7 +19,11 @@ from lk_harness import LATCHKEYD, SANITIZED, LatchkeyTestCase, skip_or_fail
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONTRIB = os.path.join(HERE, "..", "..", "contrib")
 EXAMPLE = os.path.join(CONTRIB, "latchkey.ini")
-UNIT = os.path.join(CONTRIB, "latchkeyd.service")
+# The unit as this build generates it from contrib/latchkeyd.service.in
+# and its install directories (cmake/install.cmake).
+UNIT = os.path.join(os.path.dirname(os.path.abspath(LATCHKEYD)), "install",
+                    "latchkeyd.service")
+INSTALLED_EXAMPLE = os.path.join(os.path.dirname(UNIT), "latchkey.ini")
 WALKTHROUGH = os.path.join(CONTRIB, "haproxy", "walkthrough.sh")
 SETTING = re.compile(r"^#([a-z_]+) =(?: (.*))?$")
 
@@ -82,11 +86,22 @@ class UnitFileTest(unittest.TestCase):
             return f.read()
 
     def test_it_runs_latchkeyd_with_the_example_config(self):
+        """The installed binary with the installed example, wherever the
+        build's prefix puts them: nothing hard-coded to /usr/local."""
         unit = self.read()
-        self.assertIn("ExecStart=/usr/local/bin/latchkeyd --config "
-                      "/etc/latchkey/latchkey.ini\n", unit)
+        m = re.search(r"^ExecStart=(/\S*)/bin/latchkeyd --config "
+                      r"(/\S*)/latchkey/latchkey\.ini\n", unit, re.M)
+        self.assertIsNotNone(m, unit)
+        prefix, sysconf = m.groups()
+        self.assertEqual(sysconf, "/etc" if prefix == "/usr"
+                         else prefix + "/etc")
+        self.assertNotIn("@", re.sub(r"@(system-service|privileged "
+                                     r"@resources)", "", unit))
         with open(EXAMPLE) as f:
             self.assertIn("/etc/latchkey/latchkey.ini", f.read())
+        # The installed example names the service's state directory.
+        with open(INSTALLED_EXAMPLE) as f:
+            self.assertIn("\ndb = /var/lib/latchkey/latchkey.db\n", f.read())
         for line in ("NoNewPrivileges=yes", "ProtectSystem=strict",
                      "StateDirectory=latchkey", "User=latchkey",
                      "WorkingDirectory=/var/lib/latchkey"):
@@ -123,8 +138,9 @@ class UnitFileTest(unittest.TestCase):
             # verify wants ExecStart to exist: point it at this build.
             path = os.path.join(d, "latchkeyd.service")
             with open(path, "w") as f:
-                f.write(self.read().replace("/usr/local/bin/latchkeyd",
-                                            os.path.abspath(LATCHKEYD)))
+                f.write(re.sub(r"^ExecStart=\S+", "ExecStart=" +
+                               os.path.abspath(LATCHKEYD), self.read(),
+                               flags=re.M))
             p = subprocess.run(["systemd-analyze", "verify", path],
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(p.returncode, 0, p.stderr)

@@ -7,7 +7,7 @@ import jwt
 
 import lk_db
 from lk_harness import (LATEST_SCHEMA, LatchkeyTestCase, add_client, cli,
-                        private_cluster)
+                        lk_version, private_cluster)
 from test_client_credentials import verify
 
 
@@ -72,7 +72,8 @@ class DiscoveryTest(LatchkeyTestCase):
         r = s.request("GET", "/healthz")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.json(), {"status": "ok",
-                                    "schema_version": LATEST_SCHEMA})
+                                    "schema_version": LATEST_SCHEMA,
+                                    "version": lk_version()})
 
     def test_readyz(self):
         s = self.start()

@@ -1,10 +1,12 @@
 """GET /metrics: Prometheus text counters that follow what the real
 latchkeyd did, with no secret or token in them."""
+import os
 import re
+import subprocess
 import time
 
 import lk_db
-from lk_harness import LatchkeyTestCase, add_client, cli
+from lk_harness import LatchkeyTestCase, add_client, cli, lk_version
 
 
 def parse(text):
@@ -97,6 +99,22 @@ class MetricsTest(LatchkeyTestCase):
                        t0["access_token"], t0["refresh_token"],
                        t1.json()["refresh_token"], "svc", "dave"):
             self.assertNotIn(secret, text)
+
+    def test_build_info(self):
+        """The running version, as CMake's project() names it, in the
+        Prometheus convention: a constant 1 labelled with it."""
+        s = self.start()
+        text, m = self.metrics(s)
+        self.assertEqual(m['latchkey_build_info{version="%s"}'
+                           % lk_version()], 1)
+        self.assertIn("# TYPE latchkey_build_info gauge\n", text)
+        out = subprocess.run([os.environ["LATCHKEYD"], "--version"],
+                             capture_output=True, text=True, check=True)
+        self.assertTrue(out.stdout.startswith("latchkeyd %s\nbuilt with:\n"
+                                              % lk_version()), out.stdout)
+        for lib in ("libmicrohttpd", "jansson", "SQLite", "libpq",
+                    "OpenSSL", "libargon2", "libinih"):
+            self.assertRegex(out.stdout, r"\n  %s +\S" % lib)
 
     def test_metrics_path_setting(self):
         s = self.start("--metrics-path", "/internal/metrics")

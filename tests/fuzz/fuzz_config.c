@@ -129,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else if (r == CONFIG_OK)
 		check_config(&c);
 	else
-		fz_check(r == CONFIG_EXIT);
+		fz_check(r == CONFIG_EXIT || r == CONFIG_VERSION);
 	config_free(&c);
 	fz_argv_free(&a);
 	return 0;

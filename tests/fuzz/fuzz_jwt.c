@@ -59,14 +59,19 @@ static struct {
 
 static void new_grants(enum key_alg alg)
 {
-	struct grants_config cfg = {
-	    .issuer = ISSUER, .audience = "https://api.example",
-	    .access_token_ttl = TTL, .alg = alg, .on_refresh = "nothing",
-	    .login_max_failures = 5, .login_max_failures_per_address = 20,
-	    .login_failure_window = 300,
-	};
+	/* latchkeyd's defaults (the settings table's), with this file's
+	 * issuer, audience, lifetime and algorithm. */
+	struct lk_config lc;
+	struct grants_config cfg;
+	config_defaults(&lc);
+	grants_config_from(&cfg, &lc, ISSUER);
+	cfg.audience = "https://api.example";
+	cfg.access_token_ttl = TTL;
+	cfg.alg = alg;
 	char err[256] = "";
-	if (grants_new(fx.st, &cfg, &fx.g, err, sizeof(err)) != 0) {
+	int rc = grants_new(fx.st, &cfg, &fx.g, err, sizeof(err));
+	config_free(&lc);
+	if (rc != 0) {
 		fprintf(stderr, "fuzz_jwt: grants_new: %s\n", err);
 		abort();
 	}

@@ -85,19 +85,32 @@ static void add_client(const char *id, const char *secret_hash, bool is_public,
 	assert_int_equal(store_client_add(fx.s, &c), STORE_OK);
 }
 
+/* The grants' settings as latchkeyd's defaults give them (the settings
+ * table is the one place a default lives), with this file's issuer,
+ * audience and lifetime. Release lc with config_free once grants_new has
+ * copied what it keeps. */
+static void mint_config(struct lk_config *lc, struct grants_config *gc,
+                        const char *audience)
+{
+	config_defaults(lc);
+	grants_config_from(gc, lc, ISSUER);
+	gc->audience = audience;
+	gc->access_token_ttl = TTL;
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
 	log_init("text", LOG_ERR);
 	fx.dir = ut_tmpdir();
 	fx.s = ut_store_open(fx.dir, "grants.db");
-	struct grants_config cfg = {.issuer = ISSUER, .audience = AUDIENCE,
-	                            .access_token_ttl = TTL, .alg = KEY_ALG_ES256,
-	                            .login_max_failures = 5,
-	                            .login_max_failures_per_address = 20,
-	                            .login_failure_window = 300};
+	struct lk_config lc;
+	struct grants_config cfg;
+	mint_config(&lc, &cfg, AUDIENCE);
 	char err[256] = "";
-	if (grants_new(fx.s, &cfg, &fx.g, err, sizeof(err)) != 0)
+	int rc = grants_new(fx.s, &cfg, &fx.g, err, sizeof(err));
+	config_free(&lc);
+	if (rc != 0)
 		fail_msg("grants_new: %s", err);
 
 	char *fast = secret_hash_fast("s");
@@ -436,13 +449,12 @@ static void test_first_start_made_a_key(void **state)
 	char *kid1, *alg1, *pub1;
 	current_key(fx.s, &kid1, &alg1, &pub1);
 	struct grants *g2 = NULL;
-	struct grants_config cfg = {.issuer = ISSUER, .audience = NULL,
-	                            .access_token_ttl = TTL, .alg = KEY_ALG_ES256,
-	                            .login_max_failures = 5,
-	                            .login_max_failures_per_address = 20,
-	                            .login_failure_window = 300};
+	struct lk_config lc;
+	struct grants_config cfg;
+	mint_config(&lc, &cfg, NULL);
 	char err[256] = "";
 	assert_int_equal(grants_new(fx.s, &cfg, &g2, err, sizeof(err)), 0);
+	config_free(&lc);
 	char *kid2, *alg2, *pub2;
 	current_key(fx.s, &kid2, &alg2, &pub2);
 	assert_string_equal(kid1, kid2);
@@ -766,11 +778,9 @@ static void test_rs256_rotation(void **state)
 	struct store *s = ut_store_open(dir, "rot.db");
 	struct grants *g = NULL;
 	char err[256] = "";
-	struct grants_config cfg = {.issuer = ISSUER, .audience = "",
-	                            .access_token_ttl = TTL, .alg = KEY_ALG_ES256,
-	                            .login_max_failures = 5,
-	                            .login_max_failures_per_address = 20,
-	                            .login_failure_window = 300};
+	struct lk_config lc;
+	struct grants_config cfg;
+	mint_config(&lc, &cfg, "");
 	assert_int_equal(grants_new(s, &cfg, &g, err, sizeof(err)), 0);
 	char *kid1, *alg1, *pub1;
 	current_key(s, &kid1, &alg1, &pub1);
@@ -792,6 +802,7 @@ static void test_rs256_rotation(void **state)
 
 	cfg.alg = KEY_ALG_RS256;
 	assert_int_equal(grants_new(s, &cfg, &g, err, sizeof(err)), 0);
+	config_free(&lc);
 	fx.g = g;
 	char *kid2, *alg2, *pub2;
 	current_key(s, &kid2, &alg2, &pub2);
