@@ -4,7 +4,8 @@
  * Layout of the module:
  *   main.c        the command table and the dispatcher (parse, look up,
  *                 check options and arity, open the store, run a handler)
- *   cli_util.c    the option table and parser, errors, opening the store
+ *   cli_util.c    the option table and parser, errors, looking up a
+ *                 client or user, opening the store
  *                 and `migrate`, output helpers (JSON, tables, times),
  *                 option values, password input
  *   cmd_client.c  `client ...`     cmd_user.c   `user ...`
@@ -173,11 +174,16 @@ int adm_fail(int status, const char *fmt, ...)
 /* Reports a storage failure while doing `what`; returns ADM_EXIT_RUNTIME. */
 int adm_store_fail(enum store_rc rc, const char *what);
 
+/* The status for a store result r about the what ("client") named name:
+ * ADM_EXIT_OK for STORE_OK, "WHAT 'NAME' not found" for STORE_NOT_FOUND,
+ * else the storage failure while doing `doing`. */
+int adm_store_check(enum store_rc r, const char *what, const char *name,
+                    const char *doing);
 /* store_client_get, reporting "client 'ID' not found" and storage errors.
  * Returns ADM_EXIT_OK with *out filled (store_client_clear it), or the
  * status to exit with. */
 int adm_client_get(struct store *s, const char *id, struct store_client *out);
-/* store_user_get, the same way: "user 'NAME' not found" (cmd_user.c). */
+/* store_user_get, the same way: "user 'NAME' not found". */
 int adm_user_get(struct store *s, const char *username, struct store_user *out);
 /* Looks up the --client and --user of a command that takes them as
  * filters: an unknown one is reported (it is more likely a typo than one

@@ -302,6 +302,30 @@ int adm_store_open(const char *path, bool migrate_first, struct store **out)
 	return st;
 }
 
+int adm_store_check(enum store_rc r, const char *what, const char *name,
+                    const char *doing)
+{
+	if (r == STORE_NOT_FOUND)
+		return adm_fail(ADM_EXIT_RUNTIME, "%s '%s' not found", what, name);
+	if (r != STORE_OK)
+		return adm_store_fail(r, doing);
+	return ADM_EXIT_OK;
+}
+
+/* The two lookups live here, beside adm_filter_lookup, their shared
+ * user: the commands call them, this file calls no command. */
+int adm_client_get(struct store *s, const char *id, struct store_client *out)
+{
+	return adm_store_check(store_client_get(s, id, out), "client", id,
+	                       "reading the client");
+}
+
+int adm_user_get(struct store *s, const char *username, struct store_user *out)
+{
+	return adm_store_check(store_user_get(s, username, out), "user",
+	                       username, "reading the user");
+}
+
 int adm_filter_lookup(const struct adm_ctx *ctx, struct store_user *u)
 {
 	const char *client_id = adm_str(ctx->args, OPT_CLIENT);

@@ -375,16 +375,6 @@ static void client_print(const struct adm_ctx *ctx,
 		       "stored.\n");
 }
 
-int adm_client_get(struct store *s, const char *id, struct store_client *out)
-{
-	enum store_rc r = store_client_get(s, id, out);
-	if (r == STORE_NOT_FOUND)
-		return adm_fail(ADM_EXIT_RUNTIME, "client '%s' not found", id);
-	if (r != STORE_OK)
-		return adm_store_fail(r, "reading the client");
-	return ADM_EXIT_OK;
-}
-
 /* After --auto-approve-as USERNAME was stored: a name that is no user is
  * allowed (a suite may add the user next), but may well be a typo, and
  * the server would refuse every request of the client until it exists. */
@@ -489,12 +479,9 @@ int cmd_client_update(struct adm_ctx *ctx)
 		rc = apply_fields(ctx->args, &c);
 	if (rc == ADM_EXIT_OK) {
 		c.updated_at = clock_now();
-		enum store_rc r = store_client_update(ctx->store, &c);
-		if (r == STORE_NOT_FOUND)
-			rc = adm_fail(ADM_EXIT_RUNTIME, "client '%s' not found",
-			              ctx->argv[0]);
-		else if (r != STORE_OK)
-			rc = adm_store_fail(r, "updating the client");
+		rc = adm_store_check(store_client_update(ctx->store, &c),
+		                     "client", ctx->argv[0],
+		                     "updating the client");
 	}
 	if (rc == ADM_EXIT_OK) {
 		warn_unknown_approver(ctx, &c);
@@ -542,11 +529,10 @@ int cmd_client_show(struct adm_ctx *ctx)
 int cmd_client_remove(struct adm_ctx *ctx)
 {
 	const char *id = ctx->argv[0];
-	enum store_rc r = store_client_remove(ctx->store, id);
-	if (r == STORE_NOT_FOUND)
-		return adm_fail(ADM_EXIT_RUNTIME, "client '%s' not found", id);
-	if (r != STORE_OK)
-		return adm_store_fail(r, "removing the client");
+	int rc = adm_store_check(store_client_remove(ctx->store, id), "client",
+	                         id, "removing the client");
+	if (rc != ADM_EXIT_OK)
+		return rc;
 	if (ctx->json)
 		adm_json_print(json_pack("{s:o, s:b}", "client_id",
 		                         adm_json_str(id), "removed", 1));
