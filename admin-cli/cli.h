@@ -47,7 +47,8 @@ enum {
  * command then says which options apply to it (a mask of ADM_O bits). To
  * add an option: one enum value here, one row in adm_opts[], its bit in the
  * commands that take it (main.c), and the code that reads it (for a client
- * setting, a row in cmd_client.c's client_fields[]). */
+ * setting, a row in cmd_client.c's client_opts[] over the client spec's
+ * field, store.h). */
 enum adm_opt {
 	/* global: every command takes these */
 	OPT_DB = 0,
@@ -206,10 +207,9 @@ const char *adm_time(int64_t t, char buf[ADM_TIME_LEN]);
 
 /* Prints j (indented) and a newline on stdout, and releases j. */
 void adm_json_print(json_t *j);
-/* A JSON string for s; null when s is NULL or not valid UTF-8. */
+/* A JSON string for s; null when s is NULL or not valid UTF-8 (the
+ * store's store_json_str, under the CLI's name). */
 json_t *adm_json_str(const char *s);
-/* A JSON array of the words of a space-separated list. */
-json_t *adm_json_words(const char *list);
 /* A JSON integer, or null for 0 ("unset" in the store). */
 json_t *adm_json_opt_int(int64_t v);
 
@@ -240,24 +240,6 @@ void adm_listing_add(struct adm_listing *l, json_t *obj,
                      const char *const *cells);
 /* Prints the listing (unless print is false), then frees it. */
 void adm_listing_end(struct adm_listing *l, bool print);
-
-/* ---- lists given as repeated options ------------------------------------ */
-
-/* What the words of one list option are (grant types, scopes, ...). */
-struct adm_word_kind {
-	const char *what; /* "scope": used in "invalid scope '...'" */
-	const char *hint; /* what a valid word looks like */
-	bool split;       /* a value may hold several space-separated words */
-	bool (*valid)(const char *word);
-};
-
-/* Joins every value of a list option into one de-duplicated, space-
- * separated list in *out (caller frees; "" when there are no words). An
- * empty value contributes no word, so `--scope ''` asks for an empty list.
- * Returns ADM_EXIT_OK, or reports the first invalid word and returns
- * ADM_EXIT_USAGE with *out NULL. */
-int adm_collect_words(const struct adm_optval *ov,
-                      const struct adm_word_kind *kind, char **out);
 
 /* ---- values in the CLI's own syntax --------------------------------------
  * The rules themselves (lengths, characters, known names) are core's

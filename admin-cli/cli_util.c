@@ -1,9 +1,9 @@
 /*
  * cli_util.c: the parts of the admin CLI that every command shares.
  *
- * Sections: the option table and the command-line parser; errors and
- * opening the store; output (JSON, aligned tables, times); lists given as
- * repeated options; option values in the CLI's syntax (the rules are
+ * Sections: the option table and the command-line parser; errors, the
+ * client and user lookups, opening the store; output (JSON, aligned
+ * tables, times); option values in the CLI's syntax (the rules are
  * core/validate.c's); reading a password.
  * The commands themselves live in cmd_*.c and the dispatcher in main.c.
  */
@@ -380,18 +380,7 @@ void adm_json_print(json_t *j)
 
 json_t *adm_json_str(const char *s)
 {
-	json_t *j = s != NULL ? json_string(s) : NULL;
-	return j != NULL ? j : json_null();
-}
-
-json_t *adm_json_words(const char *list)
-{
-	json_t *arr = json_array();
-	size_t len;
-	for (const char *w = words_next(list, &len); w != NULL;
-	     w = words_next(w + len, &len))
-		json_array_append_new(arr, json_stringn(w, len));
-	return arr;
+	return store_json_str(s);
 }
 
 json_t *adm_json_opt_int(int64_t v)
@@ -486,53 +475,6 @@ void adm_listing_end(struct adm_listing *l, bool print)
 		json_decref(l->rows);
 	l->rows = NULL;
 	adm_table_end(&l->table, print);
-}
-
-/* ---- lists given as repeated options ------------------------------------ */
-
-/* Adds one word unless it is already there. */
-static int collect_one(const struct adm_word_kind *kind, const char *w,
-                       size_t len, char **list)
-{
-	char *word = strndup(w, len);
-	if (word == NULL)
-		abort();
-	int rc = ADM_EXIT_OK;
-	if (!kind->valid(word))
-		rc = adm_fail(ADM_EXIT_USAGE, "invalid %s '%s': %s", kind->what,
-		              word, kind->hint);
-	else if (*list == NULL || !words_contains(*list, w, len))
-		words_append(list, w, len);
-	free(word);
-	return rc;
-}
-
-int adm_collect_words(const struct adm_optval *ov,
-                      const struct adm_word_kind *kind, char **out)
-{
-	char *list = NULL;
-	int rc = ADM_EXIT_OK;
-	for (size_t i = 0; i < ov->n && rc == ADM_EXIT_OK; i++) {
-		const char *v = ov->v[i];
-		size_t len;
-		if (!kind->split) {
-			if (*v != '\0')
-				rc = collect_one(kind, v, strlen(v), &list);
-			continue;
-		}
-		for (const char *w = words_next(v, &len);
-		     w != NULL && rc == ADM_EXIT_OK;
-		     w = words_next(w + len, &len))
-			rc = collect_one(kind, w, len, &list);
-	}
-	if (rc != ADM_EXIT_OK) {
-		free(list);
-		list = NULL;
-	} else if (list == NULL) {
-		list = xstrdup("");
-	}
-	*out = list;
-	return rc;
 }
 
 /* ---- option values ------------------------------------------------------ */

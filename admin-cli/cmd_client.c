@@ -79,10 +79,13 @@ static bool read_option(const struct client_opt *o,
 	v->state = o->state;
 	switch (client_field_defs[o->field].type) {
 	case CLIENT_V_TTL:
-		return adm_ttl_parse(ov->v[0], &v->seconds) == 0;
+		if (adm_ttl_parse(ov->v[0], &v->seconds) != 0)
+			return false;
+		v->server_setting = v->seconds == 0;
+		return true;
 	case CLIENT_V_POLICY:
 	case CLIENT_V_APPROVER:
-		v->n = strcmp(ov->v[0], "default") == 0 ? 0 : 1;
+		v->server_setting = strcmp(ov->v[0], "default") == 0;
 		return true;
 	default:
 		return true;

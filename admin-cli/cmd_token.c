@@ -26,18 +26,7 @@ static int list_access(const struct store_token *t, void *arg)
 	char iat[ADM_TIME_LEN], exp[ADM_TIME_LEN];
 	const char *status = store_token_status(t->revoked_at, 0, t->expires_at,
 	                                  tl->now);
-	json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:s, "
-	                      "s:o}",
-	                      "jti", adm_json_str(t->jti),
-	                      "client_id", adm_json_str(t->client_id),
-	                      "sub", adm_json_str(t->subject),
-	                      "scope", adm_json_str(t->scope),
-	                      "kid", adm_json_str(t->kid),
-	                      "iat", (json_int_t)t->issued_at,
-	                      "exp", (json_int_t)t->expires_at,
-	                      "revoked_at", adm_json_opt_int(t->revoked_at),
-	                      "status", status,
-	                      "family_id", adm_json_str(t->family_id));
+	json_t *o = token_json_access(t, tl->now, TOKEN_JSON_RECORD);
 	/* FAMILY comes last, so the columns that were there before it keep
 	 * their places for scripts that cut them. */
 	const char *cells[] = {
@@ -60,19 +49,7 @@ static int list_refresh(const struct store_refresh *r, void *arg)
 	char iat[ADM_TIME_LEN], exp[ADM_TIME_LEN];
 	const char *status = store_token_status(r->revoked_at, r->retired_at,
 	                                  r->expires_at, tl->now);
-	json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, "
-	                      "s:o, s:s}",
-	                      "family_id", adm_json_str(r->family_id),
-	                      "client_id", adm_json_str(r->client_id),
-	                      "sub", adm_json_str(r->subject),
-	                      "username", adm_json_str(r->username),
-	                      "scope", adm_json_str(r->scope),
-	                      "access_jti", adm_json_str(r->access_jti),
-	                      "iat", (json_int_t)r->issued_at,
-	                      "exp", (json_int_t)r->expires_at,
-	                      "retired_at", adm_json_opt_int(r->retired_at),
-	                      "revoked_at", adm_json_opt_int(r->revoked_at),
-	                      "status", status);
+	json_t *o = token_json_refresh(r, tl->now, TOKEN_JSON_RECORD);
 	const char *cells[] = {
 		r->family_id,
 		r->client_id,

@@ -133,13 +133,13 @@ static void replace(char **slot, char *value)
 	*slot = value;
 }
 
-/* One string, or (n == 0) the server's setting: NULL in the store. The
- * policy is stored by its canonical static name. */
+/* One string, or the server's setting: NULL in the store. The policy
+ * is stored by its canonical static name. */
 static bool set_text(struct store_client *c, enum client_field f,
                      const struct client_value *v, char **bad)
 {
 	const struct client_field_def *d = &client_field_defs[f];
-	if (v->n == 0) {
+	if (v->server_setting) {
 		replace(text_slot(c, f), NULL);
 		return true;
 	}
@@ -174,10 +174,11 @@ bool client_spec_set(struct store_client *c, enum client_field f,
 		replace(text_slot(c, f), list);
 		return true;
 	case CLIENT_V_TTL:
-		if (v->seconds != 0 && !valid_ttl(v->seconds))
+		if (!v->server_setting && !valid_ttl(v->seconds))
 			return false;
 		*(f == CLIENT_F_ACCESS_TTL ? &c->access_token_ttl
-		                           : &c->refresh_token_ttl) = v->seconds;
+		                           : &c->refresh_token_ttl) =
+		    v->server_setting ? 0 : v->seconds;
 		return true;
 	case CLIENT_V_BOOL:
 		*(f == CLIENT_F_PUBLIC ? &c->is_public : &c->introspect) =

@@ -876,9 +876,10 @@ bool client_words_collect(const char *const *v, size_t n, int how,
 
 /* One value for a field, in the field's type. */
 struct client_value {
+	/* TTL, POLICY, APPROVER: the server's setting (the rest is unread) */
+	bool server_setting;
 	const char *const *words; /* WORDS: n words; TEXT, POLICY,
-	                           * APPROVER: words[0], or n == 0 for the
-	                           * server's setting */
+	                           * APPROVER: words[0] */
 	size_t n;
 	int how;                  /* WORDS: CLIENT_WORDS_* */
 	int64_t seconds;          /* TTL */
