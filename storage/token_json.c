@@ -34,49 +34,62 @@ static json_t *opt_time(int64_t v)
 	return v != 0 ? json_integer(v) : json_null();
 }
 
-/* The members every token record's JSON has, after its own id. */
-static void add_common(json_t *o, const char *client_id, const char *subject,
-                       const char *scope, int64_t iat, int64_t exp)
+/* What both kinds of record have: an id, the members every record's JSON
+ * has, and one member that is optional (left out of the control's view
+ * when unset). */
+struct record {
+	const char *id_key, *id; /* "jti" */
+	const char *client_id, *subject, *scope;
+	int64_t iat, exp, revoked_at, retired_at;
+	const char *opt_key, *opt; /* "family_id" */
+	bool control_status; /* the control's view has "status" too */
+};
+
+static json_t *record_json(const struct record *r, int64_t now,
+                           enum token_json_view view)
 {
-	json_object_set_new(o, "client_id", store_json_str(client_id));
-	json_object_set_new(o, "sub", store_json_str(subject));
-	json_object_set_new(o, "scope", store_json_str(scope));
-	json_object_set_new(o, "iat", json_integer(iat));
-	json_object_set_new(o, "exp", json_integer(exp));
+	json_t *o = json_object();
+	json_object_set_new(o, r->id_key, store_json_str(r->id));
+	json_object_set_new(o, "client_id", store_json_str(r->client_id));
+	json_object_set_new(o, "sub", store_json_str(r->subject));
+	json_object_set_new(o, "scope", store_json_str(r->scope));
+	json_object_set_new(o, "iat", json_integer(r->iat));
+	json_object_set_new(o, "exp", json_integer(r->exp));
+	set_opt_str(o, r->opt_key, r->opt, view);
+	if (view == TOKEN_JSON_RECORD || r->control_status)
+		json_object_set_new(o, "status", json_string(store_token_status(
+		                                     r->revoked_at, r->retired_at,
+		                                     r->exp, now)));
+	return o;
 }
 
 json_t *token_json_access(const struct store_token *t, int64_t now,
                           enum token_json_view view)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "jti", store_json_str(t->jti));
-	add_common(o, t->client_id, t->subject, t->scope, t->issued_at,
-	           t->expires_at);
-	set_opt_str(o, "family_id", t->family_id, view);
+	const struct record rec = {
+		"jti", t->jti, t->client_id, t->subject, t->scope,
+		t->issued_at, t->expires_at, t->revoked_at, 0,
+		"family_id", t->family_id, false,
+	};
+	json_t *o = record_json(&rec, now, view);
 	if (view == TOKEN_JSON_CONTROL) {
 		json_object_set_new(o, "revoked", json_boolean(t->revoked_at));
 		return o;
 	}
 	json_object_set_new(o, "kid", store_json_str(t->kid));
 	json_object_set_new(o, "revoked_at", opt_time(t->revoked_at));
-	json_object_set_new(o, "status",
-	                    json_string(store_token_status(t->revoked_at, 0,
-	                                                   t->expires_at, now)));
 	return o;
 }
 
 json_t *token_json_refresh(const struct store_refresh *r, int64_t now,
                            enum token_json_view view)
 {
-	json_t *o = json_object();
-	json_object_set_new(o, "family_id", store_json_str(r->family_id));
-	add_common(o, r->client_id, r->subject, r->scope, r->issued_at,
-	           r->expires_at);
-	set_opt_str(o, "username", r->username, view);
-	json_object_set_new(o, "status",
-	                    json_string(store_token_status(r->revoked_at,
-	                                                   r->retired_at,
-	                                                   r->expires_at, now)));
+	const struct record rec = {
+		"family_id", r->family_id, r->client_id, r->subject, r->scope,
+		r->issued_at, r->expires_at, r->revoked_at, r->retired_at,
+		"username", r->username, true,
+	};
+	json_t *o = record_json(&rec, now, view);
 	if (view == TOKEN_JSON_CONTROL)
 		return o;
 	json_object_set_new(o, "access_jti", store_json_str(r->access_jti));
