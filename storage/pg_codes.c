@@ -13,9 +13,10 @@
                   "issued_at, expires_at, used_at, family_id, resource"
 #define SESSION_COLS "session_hash, user_id, auth_time, expires_at"
 /* A consent comes with its user's name, for listings. */
-#define CONSENT_SELECT "SELECT c.user_id, c.client_id, c.scope, "           \
-                       "c.granted_at, c.updated_at, u.username FROM "       \
-                       "consents c JOIN users u ON u.user_id=c.user_id"
+#define CONSENT_COLS "c.user_id, c.client_id, c.scope, c.granted_at, "      \
+                     "c.updated_at, u.username"
+#define CONSENT_JOIN "consents c JOIN users u ON u.user_id=c.user_id"
+#define CONSENT_SELECT "SELECT " CONSENT_COLS " FROM " CONSENT_JOIN
 
 static const struct pg_stmt st_code_add = {
 	"code_add",
@@ -42,11 +43,22 @@ static const struct pg_stmt st_consent_put = {
 	"updated_at) VALUES ($1, $2, $3, $4::bigint, $5::bigint) "
 	"ON CONFLICT (user_id, client_id) DO UPDATE SET "
 	"scope=excluded.scope, updated_at=excluded.updated_at"};
+#define CONSENT_WHERE "WHERE ($1::text IS NULL OR c.user_id=$1) AND "    \
+                      "($2::text IS NULL OR c.client_id=$2)"
 static const struct pg_stmt st_consent_list = {
 	"consent_list",
-	CONSENT_SELECT " WHERE ($1::text IS NULL OR c.user_id=$1) AND "
-	"($2::text IS NULL OR c.client_id=$2) "
-	"ORDER BY c.client_id COLLATE \"C\", u.username COLLATE \"C\""};
+	CONSENT_SELECT " " CONSENT_WHERE
+	" ORDER BY c.client_id COLLATE \"C\", u.username COLLATE \"C\""};
+static const struct pg_stmt st_consent_page = {
+	"consent_page",
+	PG_PAGE_SQL(CONSENT_COLS, CONSENT_JOIN " " CONSENT_WHERE,
+	            "c.granted_at", "$3", "$4",
+	            "c.granted_at DESC, c.client_id COLLATE \"C\" DESC, "
+	            "u.username COLLATE \"C\" DESC",
+	            "client_id COLLATE \"C\", username COLLATE \"C\"")};
+static const struct pg_stmt st_consent_count = {
+	"consent_count",
+	PG_COUNT_SQL(CONSENT_JOIN " " CONSENT_WHERE, "c.granted_at", "$3")};
 static const struct pg_stmt st_consent_revoke = {
 	"consent_revoke",
 	"DELETE FROM consents WHERE user_id=$1 AND "
@@ -188,12 +200,19 @@ static enum store_rc pg_consent_put(struct store *s,
 
 static enum store_rc pg_consent_list(struct store *s, const char *user_id,
                                      const char *client_id,
+                                     const struct store_page *page,
                                      store_consent_cb cb, void *arg)
 {
 	struct pg_params p = {0};
+	enum store_rc rc;
 	pg_p_text(&p, user_id);
 	pg_p_text(&p, client_id);
-	PG_LIST_ROWS(s, &st_consent_list, &p, struct store_consent,
+	const struct pg_stmt *st = pg_list_stmt(s, page, &st_consent_list,
+	                                        &st_consent_page,
+	                                        &st_consent_count, &p, &rc);
+	if (st == NULL)
+		return rc;
+	PG_LIST_ROWS(s, st, &p, struct store_consent,
 	             read_consent, store_consent_clear, cb, arg);
 }
 

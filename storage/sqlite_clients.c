@@ -89,12 +89,22 @@ static enum store_rc sq_client_remove(struct store *s, const char *id)
 	return sq_delete_by(s, ST_CLIENT_REMOVE, id);
 }
 
-static enum store_rc sq_client_list(struct store *s, store_client_cb cb,
-                                    void *arg)
+/* The client and user listings have no filter. */
+static void bind_nothing(sqlite3_stmt *st, const void *filter)
 {
-	sqlite3_stmt *st = sq_stmt(sq_conn_get(s), ST_CLIENT_LIST);
+	(void)st;
+	(void)filter;
+}
+
+static enum store_rc sq_client_list(struct store *s,
+                                    const struct store_page *page,
+                                    store_client_cb cb, void *arg)
+{
+	enum store_rc rc;
+	sqlite3_stmt *st = sq_list_stmt(sq_conn_get(s), ST_CLIENT_LIST, page, 1,
+	                                bind_nothing, NULL, &rc);
 	if (st == NULL)
-		return STORE_IO;
+		return rc;
 	LIST_ROWS(st, struct store_client, read_client, store_client_clear, cb,
 	          arg);
 }
@@ -164,11 +174,15 @@ static enum store_rc sq_user_remove(struct store *s, const char *username)
 	return sq_delete_by(s, ST_USER_REMOVE, username);
 }
 
-static enum store_rc sq_user_list(struct store *s, store_user_cb cb, void *arg)
+static enum store_rc sq_user_list(struct store *s,
+                                  const struct store_page *page,
+                                  store_user_cb cb, void *arg)
 {
-	sqlite3_stmt *st = sq_stmt(sq_conn_get(s), ST_USER_LIST);
+	enum store_rc rc;
+	sqlite3_stmt *st = sq_list_stmt(sq_conn_get(s), ST_USER_LIST, page, 1,
+	                                bind_nothing, NULL, &rc);
 	if (st == NULL)
-		return STORE_IO;
+		return rc;
 	LIST_ROWS(st, struct store_user, read_user, store_user_clear, cb, arg);
 }
 

@@ -197,7 +197,22 @@ struct store_issue {
 	const struct store_refresh *refresh; /* NULL: no refresh token */
 };
 
+/* A window on a listing (the CLI's --since and --limit, docs/cli.md):
+ * of the rows the listing would hand over, only those created at or
+ * after since (0: every one; created is a record's issued_at, created_at
+ * or granted_at), and of those only the newest limit (0: all), found by
+ * the query itself, not by reading everything. The rows still come in
+ * the listing's own order. With a limit, the backend sets *matched
+ * (when not NULL) to how many rows passed since, before the limit, so
+ * the caller can say how many it left out. NULL page: every row. */
+struct store_page {
+	int64_t since;
+	int64_t limit;
+	int64_t *matched;
+};
+
 struct store_token_filter {
+	const struct store_page *page; /* NULL: every row */
 	const char *client_id; /* NULL: every client */
 	bool active_only;      /* unrevoked and unexpired at now */
 	int64_t now;
@@ -207,6 +222,7 @@ struct store_token_filter {
 
 /* Which refresh-token records the refresh table's xList hands over. */
 struct store_refresh_filter {
+	const struct store_page *page; /* NULL: every row */
 	const char *client_id; /* NULL: every client */
 	const char *subject;   /* NULL: every subject */
 	const char *family_id; /* NULL: every family */
@@ -295,7 +311,9 @@ struct store_client_methods {
 	enum store_rc (*xUpdate)(struct store *s, const struct store_client *c);
 	/* Removes the client and, with it, its token records. */
 	enum store_rc (*xRemove)(struct store *s, const char *client_id);
-	enum store_rc (*xList)(struct store *s, store_client_cb cb, void *arg);
+	/* In client_id order; page: store_page. */
+	enum store_rc (*xList)(struct store *s, const struct store_page *page,
+	                       store_client_cb cb, void *arg);
 };
 
 struct store_user_methods {
@@ -307,7 +325,9 @@ struct store_user_methods {
 	enum store_rc (*xSetPassword)(struct store *s, const char *username,
 	                              const char *password_hash, int64_t now);
 	enum store_rc (*xRemove)(struct store *s, const char *username);
-	enum store_rc (*xList)(struct store *s, store_user_cb cb, void *arg);
+	/* In username order; page: store_page. */
+	enum store_rc (*xList)(struct store *s, const struct store_page *page,
+	                       store_user_cb cb, void *arg);
 };
 
 struct store_key_methods {
@@ -324,9 +344,11 @@ struct store_key_methods {
 	                                 const struct store_key *k);
 	enum store_rc (*xCurrent)(struct store *s, struct store_key *out);
 	/* Every key, or (published_only) the current key plus retired keys
-	 * that still have an unexpired token at now. Current first, then newest. */
+	 * that still have an unexpired token at now. Current first, then newest.
+	 * page (store_page) applies to the full list only; NULL: all. */
 	enum store_rc (*xList)(struct store *s, bool published_only,
-	                       int64_t now, store_key_cb cb, void *arg);
+	                       int64_t now, const struct store_page *page,
+	                       store_key_cb cb, void *arg);
 };
 
 /* Access-token records, and the issue that writes them. */
@@ -407,8 +429,9 @@ struct store_consent_methods {
 	/* Consents of a user and/or a client (NULL: any), by client_id then
 	 * username. */
 	enum store_rc (*xList)(struct store *s, const char *user_id,
-	                       const char *client_id, store_consent_cb cb,
-	                       void *arg);
+	                       const char *client_id,
+	                       const struct store_page *page,
+	                       store_consent_cb cb, void *arg);
 	/* Removes a user's consent for one client (client_id) or for all
 	 * (NULL); *count says how many went. */
 	enum store_rc (*xRevoke)(struct store *s, const char *user_id,
@@ -577,8 +600,9 @@ struct store_copy_methods {
  * table (NULL: none). 9: the copy table (latchkey copy reads and writes
  * whole tables through it, so it works between any two backends), and
  * store_purge_counts.throttle_keys. 10: xTokenAdd and xSessionRemove
- * gone (only tests called them). */
-#define STORE_OPS_VERSION 10
+ * gone (only tests called them). 11: the listings take a store_page
+ * (the token and refresh filters carry one). */
+#define STORE_OPS_VERSION 11
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */
@@ -666,6 +690,17 @@ enum store_rc store_client_get(struct store *s, const char *id,
 enum store_rc store_client_update(struct store *s, const struct store_client *c);
 enum store_rc store_client_remove(struct store *s, const char *id);
 enum store_rc store_client_list(struct store *s, store_client_cb cb, void *arg);
+/* The listings through a store_page (NULL: the plain listing). */
+enum store_rc store_client_page(struct store *s, const struct store_page *p,
+                                store_client_cb cb, void *arg);
+enum store_rc store_user_page(struct store *s, const struct store_page *p,
+                              store_user_cb cb, void *arg);
+enum store_rc store_key_page(struct store *s, const struct store_page *p,
+                             store_key_cb cb, void *arg);
+enum store_rc store_consent_page(struct store *s, const char *user_id,
+                                 const char *client_id,
+                                 const struct store_page *p,
+                                 store_consent_cb cb, void *arg);
 enum store_rc store_user_add(struct store *s, const struct store_user *u);
 enum store_rc store_user_get(struct store *s, const char *username,
                              struct store_user *out);
