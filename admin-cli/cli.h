@@ -84,6 +84,8 @@ enum adm_opt {
 	OPT_FORCE,
 	OPT_FROM,
 	OPT_TO,
+	OPT_LIMIT,
+	OPT_SINCE,
 	ADM_OPT__MAX
 };
 
@@ -227,18 +229,31 @@ void adm_table_add(struct adm_table *t, const char *const *cells);
 void adm_table_end(struct adm_table *t, bool print);
 
 /* The output of a list command: a JSON array with --json, else a table.
- * A store_*_list callback adds each row to whichever one is in use. */
+ * A store_*_list callback adds each row to whichever one is in use.
+ * page is what the store is asked for (DECISIONS.md, "Listing at
+ * scale"): the rows created at or after --since, and of them the newest
+ * --limit; without --limit, text shows the newest ADM_LIST_TEXT_ROWS and
+ * says how many more there are, --json shows every row, so scripts keep
+ * working. */
+#define ADM_LIST_TEXT_ROWS 100
 struct adm_listing {
 	bool json;
 	json_t *rows;          /* with json */
 	struct adm_table table; /* without */
+	struct store_page page; /* hand &page to the store's listing */
+	int64_t matched;       /* the store's count, with a limit */
+	int64_t shown;
 };
-void adm_listing_init(struct adm_listing *l, bool json, size_t ncols,
-                      const char *const *header);
+/* Reads --limit and --since, then starts the listing. Returns
+ * ADM_EXIT_OK, or reports a bad value and returns ADM_EXIT_USAGE with
+ * nothing to free. l must not move until adm_listing_end. */
+int adm_listing_init(struct adm_listing *l, const struct adm_ctx *ctx,
+                     size_t ncols, const char *const *header);
 /* Adds obj with --json, else the ncols cells; takes obj either way. */
 void adm_listing_add(struct adm_listing *l, json_t *obj,
                      const char *const *cells);
-/* Prints the listing (unless print is false), then frees it. */
+/* Prints the listing (unless print is false) and, for text cut short,
+ * a line saying how many rows more there are; then frees it. */
 void adm_listing_end(struct adm_listing *l, bool print);
 
 /* ---- values in the CLI's own syntax --------------------------------------
@@ -253,6 +268,14 @@ int adm_ttl_parse(const char *s, int64_t *out);
  * a static string), or "default" (*out = NULL, the server's setting).
  * Exact, lowercase words only. Returns 0, or -1 with *out untouched. */
 int adm_on_refresh_parse(const char *s, const char **out);
+/* --limit: a whole number of rows, 1..ADM_LIMIT_MAX. Returns 0, or -1
+ * with *out untouched. */
+#define ADM_LIMIT_MAX 1000000000
+int adm_limit_parse(const char *s, int64_t *out);
+/* --since: seconds since the epoch, or an RFC 3339 date-time
+ * ("2026-12-01T12:00:00Z", fractions ignored, "+02:00" offsets applied).
+ * Returns 0, or -1 with *out untouched. */
+int adm_time_parse(const char *s, int64_t *out);
 /* An auto_approve_as value: a valid username (*out = s), "" (*out = "",
  * off for this client) or "default" (*out = NULL, the server's setting).
  * Returns 0, or -1 with *out untouched. */

@@ -87,6 +87,11 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	              "database to copy: file or postgresql:// URI"},
 	[OPT_TO] = {"to", ADM_OPT_ARG, "DEST",
 	            "empty database to copy into: file or postgresql:// URI"},
+	[OPT_LIMIT] = {"limit", ADM_OPT_ARG, "N",
+	               "only the newest N rows (text shows 100 by default)"},
+	[OPT_SINCE] = {"since", ADM_OPT_ARG, "TIME",
+	               "only rows created at or after TIME (RFC 3339 or "
+	               "epoch seconds)"},
 };
 
 _Static_assert(ADM_OPT__MAX <= 64, "ADM_O() masks are 64 bits wide");
@@ -448,17 +453,33 @@ void adm_table_end(struct adm_table *t, bool print)
 	t->nrows = 0;
 }
 
-void adm_listing_init(struct adm_listing *l, bool json, size_t ncols,
-                      const char *const *header)
+int adm_listing_init(struct adm_listing *l, const struct adm_ctx *ctx,
+                     size_t ncols, const char *const *header)
 {
-	l->json = json;
-	l->rows = json ? json_array() : NULL;
-	adm_table_init(&l->table, ncols, json ? NULL : header);
+	const char *limit = adm_str(ctx->args, OPT_LIMIT);
+	const char *since = adm_str(ctx->args, OPT_SINCE);
+	memset(l, 0, sizeof(*l));
+	if (limit != NULL && adm_limit_parse(limit, &l->page.limit) != 0)
+		return adm_fail(ADM_EXIT_USAGE, "invalid --limit '%s': a whole "
+		                "number of rows from 1 to %d", limit,
+		                ADM_LIMIT_MAX);
+	if (since != NULL && adm_time_parse(since, &l->page.since) != 0)
+		return adm_fail(ADM_EXIT_USAGE, "invalid --since '%s': a time "
+		                "as RFC 3339 (2026-12-01T12:00:00Z) or seconds "
+		                "since the epoch", since);
+	if (limit == NULL && !ctx->json)
+		l->page.limit = ADM_LIST_TEXT_ROWS;
+	l->page.matched = &l->matched;
+	l->json = ctx->json;
+	l->rows = ctx->json ? json_array() : NULL;
+	adm_table_init(&l->table, ncols, ctx->json ? NULL : header);
+	return ADM_EXIT_OK;
 }
 
 void adm_listing_add(struct adm_listing *l, json_t *obj,
                      const char *const *cells)
 {
+	l->shown++;
 	if (l->json) {
 		json_array_append_new(l->rows, obj);
 	} else {
@@ -475,6 +496,11 @@ void adm_listing_end(struct adm_listing *l, bool print)
 		json_decref(l->rows);
 	l->rows = NULL;
 	adm_table_end(&l->table, print);
+	/* The count comes from the store with the rows (a limit), so it
+	 * says what was there then, not what a second look would find. */
+	if (print && !l->json && l->matched > l->shown)
+		printf("... and %lld more (use --limit N or --json)\n",
+		       (long long)(l->matched - l->shown));
 }
 
 /* ---- option values ------------------------------------------------------ */
@@ -482,23 +508,31 @@ void adm_listing_end(struct adm_listing *l, bool print)
 /* "default" is the CLI's word for the server's setting; every other value
  * must pass core's rule (validate.h). */
 
+/* Digits only, at most max; false for "", signs, spaces and overflow. */
+static bool whole_number(const char *s, int64_t max, int64_t *out)
+{
+	int64_t v = 0;
+	if (*s == '\0')
+		return false;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (*p - '0');
+		if (v > max)
+			return false; /* also stops long inputs before overflow */
+	}
+	*out = v;
+	return true;
+}
+
 int adm_ttl_parse(const char *s, int64_t *out)
 {
 	if (strcmp(s, "default") == 0) {
 		*out = 0;
 		return 0;
 	}
-	int64_t v = 0;
-	if (*s == '\0')
-		return -1;
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		v = v * 10 + (*p - '0');
-		if (v > VALID_TTL_MAX)
-			return -1; /* also stops long inputs before overflow */
-	}
-	if (!valid_ttl(v))
+	int64_t v;
+	if (!whole_number(s, VALID_TTL_MAX, &v) || !valid_ttl(v))
 		return -1;
 	*out = v;
 	return 0;
@@ -514,6 +548,57 @@ int adm_on_refresh_parse(const char *s, const char **out)
 	if (policy == NULL)
 		return -1;
 	*out = policy;
+	return 0;
+}
+
+int adm_limit_parse(const char *s, int64_t *out)
+{
+	int64_t v;
+	if (!whole_number(s, ADM_LIMIT_MAX, &v) || v < 1)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The ±HH:MM or Z that ends an RFC 3339 date-time, as seconds east of
+ * UTC; false for anything else. */
+static bool utc_offset(const char *s, long *east)
+{
+	int hh, mm, n = 0;
+	if ((s[0] == 'Z' || s[0] == 'z') && s[1] == '\0') {
+		*east = 0;
+		return true;
+	}
+	if ((s[0] != '+' && s[0] != '-') ||
+	    sscanf(s + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5 ||
+	    s[6] != '\0' || hh > 23 || mm > 59)
+		return false;
+	*east = (s[0] == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
+	return true;
+}
+
+int adm_time_parse(const char *s, int64_t *out)
+{
+	int64_t v;
+	if (whole_number(s, INT64_C(253402300799), &v)) { /* 9999-12-31 */
+		*out = v;
+		return 0;
+	}
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (rest == NULL || s[4] != '-' || strlen(s) < 20)
+		return -1;
+	if (*rest == '.') /* RFC 3339 time-secfrac: whole seconds will do */
+		for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+			;
+	long east;
+	if (!utc_offset(rest, &east))
+		return -1;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1 || t - east < 0)
+		return -1;
+	*out = (int64_t)t - east;
 	return 0;
 }
 

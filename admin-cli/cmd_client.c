@@ -431,8 +431,10 @@ int cmd_client_list(struct adm_ctx *ctx)
 		"CLIENT_ID", "NAME", "TYPE", "GRANTS", "SCOPES", "AUTO_APPROVE_AS",
 	};
 	struct adm_listing l;
-	adm_listing_init(&l, ctx->json, 6, header);
-	enum store_rc r = store_client_list(ctx->store, list_one, &l);
+	int rc = adm_listing_init(&l, ctx, 6, header);
+	if (rc != ADM_EXIT_OK)
+		return rc;
+	enum store_rc r = store_client_page(ctx->store, &l.page, list_one, &l);
 	adm_listing_end(&l, r == STORE_OK);
 	return r == STORE_OK ? ADM_EXIT_OK
 	                     : adm_store_fail(r, "listing clients");

@@ -64,65 +64,51 @@ static int list_refresh(const struct store_refresh *r, void *arg)
 	return 0;
 }
 
-static int list_access_tokens(struct adm_ctx *ctx, struct token_listing *tl,
-                              const struct store_token_filter *f)
-{
-	static const char *const header[] = {
-		"JTI", "CLIENT_ID", "SUBJECT", "SCOPE", "ISSUED", "EXPIRES",
-		"STATUS", "FAMILY",
-	};
-	adm_listing_init(&tl->l, ctx->json, 8, header);
-	enum store_rc r = store_token_list(ctx->store, f, list_access, tl);
-	adm_listing_end(&tl->l, r == STORE_OK);
-	return r == STORE_OK ? ADM_EXIT_OK
-			     : adm_store_fail(r, "listing tokens");
-}
-
-static int list_refresh_tokens(struct adm_ctx *ctx, struct token_listing *tl,
-                               const struct store_refresh_filter *f)
-{
-	static const char *const header[] = {
-		"FAMILY", "CLIENT_ID", "SUBJECT", "USERNAME", "SCOPE", "ISSUED",
-		"EXPIRES", "STATUS",
-	};
-	adm_listing_init(&tl->l, ctx->json, 8, header);
-	enum store_rc r = store_refresh_list(ctx->store, f, list_refresh, tl);
-	adm_listing_end(&tl->l, r == STORE_OK);
-	return r == STORE_OK ? ADM_EXIT_OK
-			     : adm_store_fail(r, "listing refresh tokens");
-}
+static const char *const access_header[] = {
+	"JTI", "CLIENT_ID", "SUBJECT", "SCOPE", "ISSUED", "EXPIRES", "STATUS",
+	"FAMILY",
+};
+static const char *const refresh_header[] = {
+	"FAMILY", "CLIENT_ID", "SUBJECT", "USERNAME", "SCOPE", "ISSUED",
+	"EXPIRES", "STATUS",
+};
 
 int cmd_token_list(struct adm_ctx *ctx)
 {
 	const char *client_id = adm_str(ctx->args, OPT_CLIENT);
-	struct token_listing tl = {.now = clock_now()};
-	struct store_user u = {0};
-	int rc = adm_filter_lookup(ctx, &u);
-	if (rc != ADM_EXIT_OK) {
-		store_user_clear(&u);
-		return rc;
-	}
-
-	/* A user's tokens carry its user_id as their subject. */
-	const char *subject = u.user_id;
 	const char *family_id = adm_str(ctx->args, OPT_FAMILY);
 	bool active_only = adm_has(ctx->args, OPT_ACTIVE);
-	if (adm_has(ctx->args, OPT_REFRESH)) {
+	bool refresh = adm_has(ctx->args, OPT_REFRESH);
+	struct token_listing tl = {.now = clock_now()};
+	struct store_user u = {0};
+	enum store_rc r = STORE_OK;
+	int rc = adm_listing_init(&tl.l, ctx, 8,
+	                          refresh ? refresh_header : access_header);
+	if (rc != ADM_EXIT_OK)
+		return rc;
+	rc = adm_filter_lookup(ctx, &u);
+
+	/* A user's tokens carry its user_id as their subject. */
+	if (rc == ADM_EXIT_OK && refresh) {
 		struct store_refresh_filter f = {
-			.client_id = client_id, .subject = subject,
-			.family_id = family_id, .active_only = active_only,
-			.now = tl.now,
+			.page = &tl.l.page, .client_id = client_id,
+			.subject = u.user_id, .family_id = family_id,
+			.active_only = active_only, .now = tl.now,
 		};
-		rc = list_refresh_tokens(ctx, &tl, &f);
-	} else {
+		r = store_refresh_list(ctx->store, &f, list_refresh, &tl);
+	} else if (rc == ADM_EXIT_OK) {
 		struct store_token_filter f = {
-			.client_id = client_id, .subject = subject,
-			.family_id = family_id, .active_only = active_only,
-			.now = tl.now,
+			.page = &tl.l.page, .client_id = client_id,
+			.subject = u.user_id, .family_id = family_id,
+			.active_only = active_only, .now = tl.now,
 		};
-		rc = list_access_tokens(ctx, &tl, &f);
+		r = store_token_list(ctx->store, &f, list_access, &tl);
 	}
+	adm_listing_end(&tl.l, rc == ADM_EXIT_OK && r == STORE_OK);
 	store_user_clear(&u);
+	if (rc == ADM_EXIT_OK && r != STORE_OK)
+		rc = adm_store_fail(r, refresh ? "listing refresh tokens"
+		                               : "listing tokens");
 	return rc;
 }
 
