@@ -255,6 +255,11 @@ void adm_listing_add(struct adm_listing *l, json_t *obj,
 /* Prints the listing (unless print is false) and, for text cut short,
  * a line saying how many rows more there are; then frees it. */
 void adm_listing_end(struct adm_listing *l, bool print);
+/* The end of a listing whose rows came with store result r: printed and
+ * ADM_EXIT_OK when r is STORE_OK, else the storage failure while doing
+ * `doing`, with nothing printed on stdout. */
+int adm_listing_done(struct adm_listing *l, enum store_rc r,
+                     const char *doing);
 
 /* ---- values in the CLI's own syntax --------------------------------------
  * The rules themselves (lengths, characters, known names) are core's

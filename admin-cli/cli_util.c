@@ -503,6 +503,13 @@ void adm_listing_end(struct adm_listing *l, bool print)
 		       (long long)(l->matched - l->shown));
 }
 
+int adm_listing_done(struct adm_listing *l, enum store_rc r,
+                     const char *doing)
+{
+	adm_listing_end(l, r == STORE_OK);
+	return r == STORE_OK ? ADM_EXIT_OK : adm_store_fail(r, doing);
+}
+
 /* ---- option values ------------------------------------------------------ */
 
 /* "default" is the CLI's word for the server's setting; every other value

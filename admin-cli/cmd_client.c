@@ -434,10 +434,9 @@ int cmd_client_list(struct adm_ctx *ctx)
 	int rc = adm_listing_init(&l, ctx, 6, header);
 	if (rc != ADM_EXIT_OK)
 		return rc;
-	enum store_rc r = store_client_page(ctx->store, &l.page, list_one, &l);
-	adm_listing_end(&l, r == STORE_OK);
-	return r == STORE_OK ? ADM_EXIT_OK
-	                     : adm_store_fail(r, "listing clients");
+	return adm_listing_done(&l, store_client_page(ctx->store, &l.page,
+	                                              list_one, &l),
+	                        "listing clients");
 }
 
 int cmd_client_show(struct adm_ctx *ctx)

@@ -45,15 +45,13 @@ int cmd_consent_list(struct adm_ctx *ctx)
 		return rc;
 	rc = adm_filter_lookup(ctx, &u);
 	if (rc != ADM_EXIT_OK)
-		adm_listing_end(&l, false);
-	if (rc == ADM_EXIT_OK) {
-		enum store_rc r = store_consent_page(
-		    ctx->store, u.user_id, adm_str(ctx->args, OPT_CLIENT),
-		    &l.page, list_one, &l);
-		adm_listing_end(&l, r == STORE_OK);
-		if (r != STORE_OK)
-			rc = adm_store_fail(r, "listing consents");
-	}
+		adm_listing_end(&l, false); /* the lookup said why */
+	else
+		rc = adm_listing_done(&l, store_consent_page(ctx->store,
+		                              u.user_id,
+		                              adm_str(ctx->args, OPT_CLIENT),
+		                              &l.page, list_one, &l),
+		                      "listing consents");
 	store_user_clear(&u);
 	return rc;
 }

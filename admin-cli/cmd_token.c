@@ -104,11 +104,12 @@ int cmd_token_list(struct adm_ctx *ctx)
 		};
 		r = store_token_list(ctx->store, &f, list_access, &tl);
 	}
-	adm_listing_end(&tl.l, rc == ADM_EXIT_OK && r == STORE_OK);
+	if (rc != ADM_EXIT_OK)
+		adm_listing_end(&tl.l, false); /* the lookup said why */
+	else
+		rc = adm_listing_done(&tl.l, r, refresh ? "listing refresh tokens"
+		                                        : "listing tokens");
 	store_user_clear(&u);
-	if (rc == ADM_EXIT_OK && r != STORE_OK)
-		rc = adm_store_fail(r, refresh ? "listing refresh tokens"
-		                               : "listing tokens");
 	return rc;
 }
 

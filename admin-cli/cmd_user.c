@@ -188,7 +188,7 @@ int cmd_user_list(struct adm_ctx *ctx)
 	int rc = adm_listing_init(&l, ctx, 3, header);
 	if (rc != ADM_EXIT_OK)
 		return rc;
-	enum store_rc r = store_user_page(ctx->store, &l.page, list_one, &l);
-	adm_listing_end(&l, r == STORE_OK);
-	return r == STORE_OK ? ADM_EXIT_OK : adm_store_fail(r, "listing users");
+	return adm_listing_done(&l, store_user_page(ctx->store, &l.page,
+	                                            list_one, &l),
+	                        "listing users");
 }

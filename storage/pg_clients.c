@@ -60,6 +60,8 @@ static const struct pg_stmt st_client_page = {
 	            "client_id COLLATE \"C\"")};
 static const struct pg_stmt st_client_count = {
 	"client_count", PG_COUNT_SQL("clients WHERE TRUE", "created_at", "$1")};
+static const struct pg_listing st_client_listing = {
+	&st_client_list, &st_client_page, &st_client_count};
 static const struct pg_stmt st_user_add = {
 	"user_add",
 	"INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4::bigint, "
@@ -84,6 +86,8 @@ static const struct pg_stmt st_user_page = {
 	            "username COLLATE \"C\"")};
 static const struct pg_stmt st_user_count = {
 	"user_count", PG_COUNT_SQL("users WHERE TRUE", "created_at", "$1")};
+static const struct pg_listing st_user_listing = {
+	&st_user_list, &st_user_page, &st_user_count};
 
 /* ---- clients ------------------------------------------------------------- */
 
@@ -195,13 +199,7 @@ static enum store_rc pg_client_list(struct store *s,
                                     store_client_cb cb, void *arg)
 {
 	struct pg_params p = {0};
-	enum store_rc rc;
-	const struct pg_stmt *st = pg_list_stmt(s, page, &st_client_list,
-	                                        &st_client_page,
-	                                        &st_client_count, &p, &rc);
-	if (st == NULL)
-		return rc;
-	PG_LIST_ROWS(s, st, &p, struct store_client,
+	PG_LIST_PAGE(s, &st_client_listing, page, &p, struct store_client,
 	             read_client, store_client_clear, cb, arg);
 }
 
@@ -266,14 +264,8 @@ static enum store_rc pg_user_list(struct store *s,
                                   store_user_cb cb, void *arg)
 {
 	struct pg_params p = {0};
-	enum store_rc rc;
-	const struct pg_stmt *st = pg_list_stmt(s, page, &st_user_list,
-	                                        &st_user_page, &st_user_count,
-	                                        &p, &rc);
-	if (st == NULL)
-		return rc;
-	PG_LIST_ROWS(s, st, &p, struct store_user, read_user,
-	             store_user_clear, cb, arg);
+	PG_LIST_PAGE(s, &st_user_listing, page, &p, struct store_user,
+	             read_user, store_user_clear, cb, arg);
 }
 
 const struct pg_client_ops pg_client_ops = {

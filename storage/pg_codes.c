@@ -59,6 +59,8 @@ static const struct pg_stmt st_consent_page = {
 static const struct pg_stmt st_consent_count = {
 	"consent_count",
 	PG_COUNT_SQL(CONSENT_JOIN " " CONSENT_WHERE, "c.granted_at", "$3")};
+static const struct pg_listing st_consent_listing = {
+	&st_consent_list, &st_consent_page, &st_consent_count};
 static const struct pg_stmt st_consent_revoke = {
 	"consent_revoke",
 	"DELETE FROM consents WHERE user_id=$1 AND "
@@ -204,15 +206,9 @@ static enum store_rc pg_consent_list(struct store *s, const char *user_id,
                                      store_consent_cb cb, void *arg)
 {
 	struct pg_params p = {0};
-	enum store_rc rc;
 	pg_p_text(&p, user_id);
 	pg_p_text(&p, client_id);
-	const struct pg_stmt *st = pg_list_stmt(s, page, &st_consent_list,
-	                                        &st_consent_page,
-	                                        &st_consent_count, &p, &rc);
-	if (st == NULL)
-		return rc;
-	PG_LIST_ROWS(s, st, &p, struct store_consent,
+	PG_LIST_PAGE(s, &st_consent_listing, page, &p, struct store_consent,
 	             read_consent, store_consent_clear, cb, arg);
 }
 

@@ -222,6 +222,23 @@ const struct pg_stmt *pg_list_stmt(struct store *s,
 #define PG_COUNT_SQL(from, created, S)                                       \
 	"SELECT count(*) FROM " from " AND " created " >= " S "::bigint"
 
+/* A listing's three statements (pg_list_stmt). */
+struct pg_listing {
+	const struct pg_stmt *list, *page, *count;
+};
+/* A listing through page (pg_list_stmt) with the filter already in p,
+ * its rows handed to cb as PG_LIST_ROWS does; returns from the calling
+ * function. */
+#define PG_LIST_PAGE(s, l, window, p, type, reader, clear, cb, arg)         \
+	do {                                                                \
+		enum store_rc lrc_;                                         \
+		const struct pg_stmt *lst_ = pg_list_stmt(                  \
+		    s, window, (l)->list, (l)->page, (l)->count, p, &lrc_); \
+		if (lst_ == NULL)                                           \
+			return lrc_;                                        \
+		PG_LIST_ROWS(s, lst_, p, type, reader, clear, cb, arg);     \
+	} while (0)
+
 /* Shared by the listings: hands each row of the read to cb, which stops
  * the listing with a non-zero return; returns from the calling function. */
 #define PG_LIST_ROWS(s, st, p, type, reader, clear, cb, arg)              \

@@ -49,6 +49,8 @@ static const struct pg_stmt st_token_page = {
 	            "issued_at, jti COLLATE \"C\"")};
 static const struct pg_stmt st_token_count = {
 	"token_count", PG_COUNT_SQL(TOKEN_FROM, "issued_at", "$6")};
+static const struct pg_listing st_token_listing = {
+	&st_token_list, &st_token_page, &st_token_count};
 static const struct pg_stmt st_token_revoke = {
 	"token_revoke",
 	"UPDATE access_tokens SET revoked_at=$2::bigint "
@@ -88,6 +90,8 @@ static const struct pg_stmt st_key_page = {
 static const struct pg_stmt st_key_count = {
 	"key_count",
 	PG_COUNT_SQL("signing_keys WHERE TRUE", "created_at", "$1")};
+static const struct pg_listing st_key_listing = {
+	&st_key_list, &st_key_page, &st_key_count};
 static const struct pg_stmt st_key_published = {
 	"key_published",
 	"SELECT " KEY_COLS " FROM signing_keys k WHERE retired_at IS NULL OR "
@@ -125,6 +129,8 @@ static const struct pg_stmt st_rt_page = {
 	            "issued_at DESC, seq DESC", "issued_at, seq")};
 static const struct pg_stmt st_rt_count = {
 	"rt_count", PG_COUNT_SQL(RT_FROM, "issued_at", "$6")};
+static const struct pg_listing st_rt_listing = {
+	&st_rt_list, &st_rt_page, &st_rt_count};
 static const struct pg_stmt st_subject_revoke_rt = {
 	"subject_revoke_rt",
 	"UPDATE refresh_tokens SET revoked_at=$2::bigint "
@@ -219,14 +225,8 @@ static enum store_rc pg_token_list(struct store *s,
 	pg_p_int(&p, f->now);
 	pg_p_text(&p, f->subject);
 	pg_p_text(&p, f->family_id);
-	enum store_rc rc;
-	const struct pg_stmt *st = pg_list_stmt(s, f->page, &st_token_list,
-	                                        &st_token_page, &st_token_count,
-	                                        &p, &rc);
-	if (st == NULL)
-		return rc;
-	PG_LIST_ROWS(s, st, &p, struct store_token, read_token,
-	             store_token_clear, cb, arg);
+	PG_LIST_PAGE(s, &st_token_listing, f->page, &p, struct store_token,
+	             read_token, store_token_clear, cb, arg);
 }
 
 static enum store_rc pg_token_revoke(struct store *s, const char *jti,
@@ -386,17 +386,13 @@ static enum store_rc pg_key_list(struct store *s, bool published_only,
                                  store_key_cb cb, void *arg)
 {
 	struct pg_params p = {0};
-	enum store_rc rc;
-	const struct pg_stmt *st = &st_key_published;
-	if (published_only)
+	if (published_only) {
 		pg_p_int(&p, now);
-	else
-		st = pg_list_stmt(s, page, &st_key_list, &st_key_page,
-		                  &st_key_count, &p, &rc);
-	if (st == NULL)
-		return rc;
-	PG_LIST_ROWS(s, st, &p,
-	             struct store_key, read_key, store_key_clear, cb, arg);
+		PG_LIST_ROWS(s, &st_key_published, &p, struct store_key,
+		             read_key, store_key_clear, cb, arg);
+	}
+	PG_LIST_PAGE(s, &st_key_listing, page, &p, struct store_key, read_key,
+	             store_key_clear, cb, arg);
 }
 
 /* ---- refresh tokens and issue -------------------------------------------- */
@@ -510,14 +506,8 @@ static enum store_rc pg_refresh_list(struct store *s,
 	pg_p_text(&p, f->family_id);
 	pg_p_int(&p, f->active_only);
 	pg_p_int(&p, f->now);
-	enum store_rc rc;
-	const struct pg_stmt *st = pg_list_stmt(s, f->page, &st_rt_list,
-	                                        &st_rt_page, &st_rt_count, &p,
-	                                        &rc);
-	if (st == NULL)
-		return rc;
-	PG_LIST_ROWS(s, st, &p, struct store_refresh, read_refresh,
-	             store_refresh_clear, cb, arg);
+	PG_LIST_PAGE(s, &st_rt_listing, f->page, &p, struct store_refresh,
+	             read_refresh, store_refresh_clear, cb, arg);
 }
 
 const struct pg_token_ops pg_token_ops = {

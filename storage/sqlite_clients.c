@@ -100,13 +100,8 @@ static enum store_rc sq_client_list(struct store *s,
                                     const struct store_page *page,
                                     store_client_cb cb, void *arg)
 {
-	enum store_rc rc;
-	sqlite3_stmt *st = sq_list_stmt(sq_conn_get(s), ST_CLIENT_LIST, page, 1,
-	                                bind_nothing, NULL, &rc);
-	if (st == NULL)
-		return rc;
-	LIST_ROWS(st, struct store_client, read_client, store_client_clear, cb,
-	          arg);
+	LIST_PAGE(s, ST_CLIENT_LIST, page, 1, bind_nothing, NULL,
+	          struct store_client, read_client, store_client_clear, cb, arg);
 }
 
 const struct store_client_methods sq_client_methods = {
@@ -178,12 +173,8 @@ static enum store_rc sq_user_list(struct store *s,
                                   const struct store_page *page,
                                   store_user_cb cb, void *arg)
 {
-	enum store_rc rc;
-	sqlite3_stmt *st = sq_list_stmt(sq_conn_get(s), ST_USER_LIST, page, 1,
-	                                bind_nothing, NULL, &rc);
-	if (st == NULL)
-		return rc;
-	LIST_ROWS(st, struct store_user, read_user, store_user_clear, cb, arg);
+	LIST_PAGE(s, ST_USER_LIST, page, 1, bind_nothing, NULL, struct store_user,
+	          read_user, store_user_clear, cb, arg);
 }
 
 const struct store_user_methods sq_user_methods = {

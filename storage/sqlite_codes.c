@@ -172,13 +172,9 @@ static enum store_rc sq_consent_list(struct store *s, const char *user_id,
                                      store_consent_cb cb, void *arg)
 {
 	const struct consent_pair pair = {user_id, client_id};
-	enum store_rc rc;
-	sqlite3_stmt *st = sq_list_stmt(sq_conn_get(s), ST_CONSENT_LIST, page, 3,
-	                                bind_pair, &pair, &rc);
-	if (st == NULL)
-		return rc;
-	LIST_ROWS(st, struct store_consent, read_consent, store_consent_clear,
-	          cb, arg);
+	LIST_PAGE(s, ST_CONSENT_LIST, page, 3, bind_pair, &pair,
+	          struct store_consent, read_consent, store_consent_clear, cb,
+	          arg);
 }
 
 static enum store_rc sq_consent_revoke(struct store *s, const char *user_id,

@@ -186,6 +186,20 @@ sqlite3_stmt *sq_list_stmt(struct conn *cn, enum stmt which,
 		                                               : store_sqlite_rc(rc_); \
 	} while (0)
 
+/* A listing through a store_page (sq_list_stmt), its rows handed to cb
+ * as LIST_ROWS does; returns from the calling function. */
+#define LIST_PAGE(s, which, page, n, bind, filter, type, reader, clear, cb, \
+                  arg)                                                      \
+	do {                                                                \
+		enum store_rc lrc_;                                         \
+		sqlite3_stmt *lst_ = sq_list_stmt(sq_conn_get(s), which,    \
+		                                  page, n, bind, filter,    \
+		                                  &lrc_);                   \
+		if (lst_ == NULL)                                           \
+			return lrc_;                                        \
+		LIST_ROWS(lst_, type, reader, clear, cb, arg);              \
+	} while (0)
+
 /* ---- entities -------------------------------------------------------------- */
 
 /* sqlite_tokens.c: inserts an access-token record. */

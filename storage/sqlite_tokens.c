@@ -61,12 +61,8 @@ static enum store_rc sq_token_list(struct store *s,
                                    const struct store_token_filter *f,
                                    store_token_cb cb, void *arg)
 {
-	enum store_rc rc;
-	sqlite3_stmt *st = sq_list_stmt(sq_conn_get(s), ST_TOKEN_LIST, f->page,
-	                                6, bind_token_filter, f, &rc);
-	if (st == NULL)
-		return rc;
-	LIST_ROWS(st, struct store_token, read_token, store_token_clear, cb, arg);
+	LIST_PAGE(s, ST_TOKEN_LIST, f->page, 6, bind_token_filter, f,
+	          struct store_token, read_token, store_token_clear, cb, arg);
 }
 
 static enum store_rc sq_token_revoke(struct store *s, const char *jti,
@@ -132,13 +128,9 @@ static enum store_rc sq_refresh_list(struct store *s,
                                      const struct store_refresh_filter *f,
                                      store_refresh_cb cb, void *arg)
 {
-	enum store_rc rc;
-	sqlite3_stmt *st = sq_list_stmt(sq_conn_get(s), ST_RT_LIST, f->page, 6,
-	                                bind_refresh_filter, f, &rc);
-	if (st == NULL)
-		return rc;
-	LIST_ROWS(st, struct store_refresh, read_refresh, store_refresh_clear,
-	          cb, arg);
+	LIST_PAGE(s, ST_RT_LIST, f->page, 6, bind_refresh_filter, f,
+	          struct store_refresh, read_refresh, store_refresh_clear, cb,
+	          arg);
 }
 
 /* ---- the writes of one issue ----------------------------------------------- */
