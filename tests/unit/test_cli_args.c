@@ -464,6 +464,38 @@ static void test_time(void **state)
 	assert_string_equal(adm_time(1714564800, buf), "2024-05-01T12:00:00Z");
 }
 
+/* --limit and --since: whole numbers only; RFC 3339 with Z or an offset,
+ * and what adm_time prints reads back as the same second. */
+static void test_limit_and_since(void **state)
+{
+	(void)state;
+	int64_t v = -1;
+	char buf[ADM_TIME_LEN];
+	assert_int_equal(adm_limit_parse("1", &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(adm_limit_parse("1000000000", &v), 0);
+	const char *bad_limits[] = {"0", "-1", "abc", "", "1.5", " 1", "+1",
+	                            "1000000001", "99999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad_limits) / sizeof(*bad_limits); i++)
+		assert_int_equal(adm_limit_parse(bad_limits[i], &v), -1);
+
+	assert_int_equal(adm_time_parse("1714564800", &v), 0);
+	assert_int_equal(v, 1714564800);
+	assert_int_equal(adm_time_parse(adm_time(1714564800, buf), &v), 0);
+	assert_int_equal(v, 1714564800);
+	assert_int_equal(adm_time_parse("2024-05-01T14:00:00.5+02:00", &v), 0);
+	assert_int_equal(v, 1714564800);
+	assert_int_equal(adm_time_parse("2024-05-01T11:30:00-00:30", &v), 0);
+	assert_int_equal(v, 1714564800);
+	const char *bad_times[] = {"", "yesterday", "1h", "-5", "2024-05-01",
+	                           "2024-05-01T12:00:00", "2024-05-01 12:00:00Z",
+	                           "2024-13-01T12:00:00Z", "24-05-01T12:00:00Z",
+	                           "2024-05-01T12:00:00+2:00",
+	                           "2024-05-01T12:00:00Zjunk"};
+	for (size_t i = 0; i < sizeof(bad_times) / sizeof(*bad_times); i++)
+		assert_int_equal(adm_time_parse(bad_times[i], &v), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +513,7 @@ int main(void)
 		cmocka_unit_test(test_collect_words),
 		cmocka_unit_test(test_read_line),
 		cmocka_unit_test(test_time),
+		cmocka_unit_test(test_limit_and_since),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
