@@ -249,7 +249,8 @@ struct adm_listing {
  * nothing to free. l must not move until adm_listing_end. */
 int adm_listing_init(struct adm_listing *l, const struct adm_ctx *ctx,
                      size_t ncols, const char *const *header);
-/* Adds obj with --json, else the ncols cells; takes obj either way. */
+/* Adds obj with --json, else the ncols cells (copied before obj is
+ * released, so they may point into it); takes obj either way. */
 void adm_listing_add(struct adm_listing *l, json_t *obj,
                      const char *const *cells);
 /* Prints the listing (unless print is false) and, for text cut short,

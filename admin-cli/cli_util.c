@@ -483,8 +483,8 @@ void adm_listing_add(struct adm_listing *l, json_t *obj,
 	if (l->json) {
 		json_array_append_new(l->rows, obj);
 	} else {
+		adm_table_add(&l->table, cells); /* cells may point into obj */
 		json_decref(obj);
-		adm_table_add(&l->table, cells);
 	}
 }
 

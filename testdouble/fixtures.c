@@ -4,11 +4,16 @@
  * passwords, read from a JSON file and written to the store at start-up
  * and again at each /_control/reset.
  *
- * The file's keys are the admin CLI's words and its defaults are the
- * CLI's; every value passes the CLI's rules (core/validate.c). The parser
- * is strict (known keys, right types, no duplicates), because a typo in a
- * test fixture that is silently ignored costs more than one that stops
- * start-up with a message naming the file, the entry and the field.
+ * A client's keys other than client_id and client_secret are the fields
+ * of the client spec (store.h, storage/client_spec.c), which the admin
+ * CLI's options set too: this file only reads JSON types into the spec's
+ * values and words refusals in its own dialect ("field \"grants\": ...");
+ * the rules (core/validate.c) and the defaults are the spec's. The
+ * parser is strict (known keys, right types, no duplicates), because a
+ * typo in a test fixture that is silently ignored costs more than one
+ * that stops start-up with a message naming the file, the entry and the
+ * field. Keys are read in the order the file gives them; the rules that
+ * span keys are checked once the entry is read.
  *
  * Applying runs in three passes, so a bad file changes nothing: read and
  * check every entry; look up what exists and hash the secrets; write. A
