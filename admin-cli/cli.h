@@ -4,7 +4,8 @@
  * Layout of the module:
  *   main.c        the command table and the dispatcher (parse, look up,
  *                 check options and arity, open the store, run a handler)
- *   cli_util.c    the option table and parser, errors, opening the store
+ *   cli_util.c    the option table and parser, errors, looking up a
+ *                 client or user, opening the store
  *                 and `migrate`, output helpers (JSON, tables, times),
  *                 option values, password input
  *   cmd_client.c  `client ...`     cmd_user.c   `user ...`
@@ -47,7 +48,8 @@ enum {
  * command then says which options apply to it (a mask of ADM_O bits). To
  * add an option: one enum value here, one row in adm_opts[], its bit in the
  * commands that take it (main.c), and the code that reads it (for a client
- * setting, a row in cmd_client.c's client_fields[]). */
+ * setting, a row in cmd_client.c's client_opts[] over the client spec's
+ * field, store.h). */
 enum adm_opt {
 	/* global: every command takes these */
 	OPT_DB = 0,
@@ -84,6 +86,8 @@ enum adm_opt {
 	OPT_FORCE,
 	OPT_FROM,
 	OPT_TO,
+	OPT_LIMIT,
+	OPT_SINCE,
 	ADM_OPT__MAX
 };
 
@@ -176,11 +180,16 @@ int adm_fail(int status, const char *fmt, ...)
 /* Reports a storage failure while doing `what`; returns ADM_EXIT_RUNTIME. */
 int adm_store_fail(enum store_rc rc, const char *what);
 
+/* The status for a store result r about the what ("client") named name:
+ * ADM_EXIT_OK for STORE_OK, "WHAT 'NAME' not found" for STORE_NOT_FOUND,
+ * else the storage failure while doing `doing`. */
+int adm_store_check(enum store_rc r, const char *what, const char *name,
+                    const char *doing);
 /* store_client_get, reporting "client 'ID' not found" and storage errors.
  * Returns ADM_EXIT_OK with *out filled (store_client_clear it), or the
  * status to exit with. */
 int adm_client_get(struct store *s, const char *id, struct store_client *out);
-/* store_user_get, the same way: "user 'NAME' not found" (cmd_user.c). */
+/* store_user_get, the same way: "user 'NAME' not found". */
 int adm_user_get(struct store *s, const char *username, struct store_user *out);
 /* Looks up the --client and --user of a command that takes them as
  * filters: an unknown one is reported (it is more likely a typo than one
@@ -213,10 +222,9 @@ const char *adm_time(int64_t t, char buf[ADM_TIME_LEN]);
 
 /* Prints j (indented) and a newline on stdout, and releases j. */
 void adm_json_print(json_t *j);
-/* A JSON string for s; null when s is NULL or not valid UTF-8. */
+/* A JSON string for s; null when s is NULL or not valid UTF-8 (the
+ * store's store_json_str, under the CLI's name). */
 json_t *adm_json_str(const char *s);
-/* A JSON array of the words of a space-separated list. */
-json_t *adm_json_words(const char *list);
 /* A JSON integer, or null for 0 ("unset" in the store). */
 json_t *adm_json_opt_int(int64_t v);
 
@@ -234,37 +242,38 @@ void adm_table_add(struct adm_table *t, const char *const *cells);
 void adm_table_end(struct adm_table *t, bool print);
 
 /* The output of a list command: a JSON array with --json, else a table.
- * A store_*_list callback adds each row to whichever one is in use. */
+ * A store_*_list callback adds each row to whichever one is in use.
+ * page is what the store is asked for (DECISIONS.md, "Listing at
+ * scale"): the rows created at or after --since, and of them the newest
+ * --limit; without --limit, text shows the newest ADM_LIST_TEXT_ROWS and
+ * says how many more there are, --json shows every row, so scripts keep
+ * working. */
+#define ADM_LIST_TEXT_ROWS 100
 struct adm_listing {
 	bool json;
 	json_t *rows;          /* with json */
 	struct adm_table table; /* without */
+	struct store_page page; /* hand &page to the store's listing */
+	int64_t matched;       /* the store's count, with a limit */
+	int64_t shown;
 };
-void adm_listing_init(struct adm_listing *l, bool json, size_t ncols,
-                      const char *const *header);
-/* Adds obj with --json, else the ncols cells; takes obj either way. */
+/* Reads --limit and --since, then starts the listing. Returns
+ * ADM_EXIT_OK, or reports a bad value and returns ADM_EXIT_USAGE with
+ * nothing to free. l must not move until adm_listing_end. */
+int adm_listing_init(struct adm_listing *l, const struct adm_ctx *ctx,
+                     size_t ncols, const char *const *header);
+/* Adds obj with --json, else the ncols cells (copied before obj is
+ * released, so they may point into it); takes obj either way. */
 void adm_listing_add(struct adm_listing *l, json_t *obj,
                      const char *const *cells);
-/* Prints the listing (unless print is false), then frees it. */
+/* Prints the listing (unless print is false) and, for text cut short,
+ * a line saying how many rows more there are; then frees it. */
 void adm_listing_end(struct adm_listing *l, bool print);
-
-/* ---- lists given as repeated options ------------------------------------ */
-
-/* What the words of one list option are (grant types, scopes, ...). */
-struct adm_word_kind {
-	const char *what; /* "scope": used in "invalid scope '...'" */
-	const char *hint; /* what a valid word looks like */
-	bool split;       /* a value may hold several space-separated words */
-	bool (*valid)(const char *word);
-};
-
-/* Joins every value of a list option into one de-duplicated, space-
- * separated list in *out (caller frees; "" when there are no words). An
- * empty value contributes no word, so `--scope ''` asks for an empty list.
- * Returns ADM_EXIT_OK, or reports the first invalid word and returns
- * ADM_EXIT_USAGE with *out NULL. */
-int adm_collect_words(const struct adm_optval *ov,
-                      const struct adm_word_kind *kind, char **out);
+/* The end of a listing whose rows came with store result r: printed and
+ * ADM_EXIT_OK when r is STORE_OK, else the storage failure while doing
+ * `doing`, with nothing printed on stdout. */
+int adm_listing_done(struct adm_listing *l, enum store_rc r,
+                     const char *doing);
 
 /* ---- values in the CLI's own syntax --------------------------------------
  * The rules themselves (lengths, characters, known names) are core's
@@ -278,6 +287,14 @@ int adm_ttl_parse(const char *s, int64_t *out);
  * a static string), or "default" (*out = NULL, the server's setting).
  * Exact, lowercase words only. Returns 0, or -1 with *out untouched. */
 int adm_on_refresh_parse(const char *s, const char **out);
+/* --limit: a whole number of rows, 1..ADM_LIMIT_MAX. Returns 0, or -1
+ * with *out untouched. */
+#define ADM_LIMIT_MAX 1000000000
+int adm_limit_parse(const char *s, int64_t *out);
+/* --since: seconds since the epoch, or an RFC 3339 date-time
+ * ("2026-12-01T12:00:00Z", fractions ignored, "+02:00" offsets applied).
+ * Returns 0, or -1 with *out untouched. */
+int adm_time_parse(const char *s, int64_t *out);
 /* An auto_approve_as value: a valid username (*out = s), "" (*out = "",
  * off for this client) or "default" (*out = NULL, the server's setting).
  * Returns 0, or -1 with *out untouched. */

@@ -1,9 +1,9 @@
 /*
  * cli_util.c: the parts of the admin CLI that every command shares.
  *
- * Sections: the option table and the command-line parser; errors and
- * opening the store; output (JSON, aligned tables, times); lists given as
- * repeated options; option values in the CLI's syntax (the rules are
+ * Sections: the option table and the command-line parser; errors, the
+ * client and user lookups, opening the store; output (JSON, aligned
+ * tables, times); option values in the CLI's syntax (the rules are
  * core/validate.c's); reading a password.
  * The commands themselves live in cmd_*.c and the dispatcher in main.c.
  */
@@ -90,6 +90,11 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	              "database to copy: file or postgresql:// URI"},
 	[OPT_TO] = {"to", ADM_OPT_ARG, "DEST",
 	            "empty database to copy into: file or postgresql:// URI"},
+	[OPT_LIMIT] = {"limit", ADM_OPT_ARG, "N",
+	               "only the newest N rows (text shows 100 by default)"},
+	[OPT_SINCE] = {"since", ADM_OPT_ARG, "TIME",
+	               "only rows created at or after TIME (RFC 3339 or "
+	               "epoch seconds)"},
 };
 
 _Static_assert(ADM_OPT__MAX <= 64, "ADM_O() masks are 64 bits wide");
@@ -326,6 +331,30 @@ int adm_store_open(const char *path, const struct lk_config *cfg,
 	return st;
 }
 
+int adm_store_check(enum store_rc r, const char *what, const char *name,
+                    const char *doing)
+{
+	if (r == STORE_NOT_FOUND)
+		return adm_fail(ADM_EXIT_RUNTIME, "%s '%s' not found", what, name);
+	if (r != STORE_OK)
+		return adm_store_fail(r, doing);
+	return ADM_EXIT_OK;
+}
+
+/* The two lookups live here, beside adm_filter_lookup, their shared
+ * user: the commands call them, this file calls no command. */
+int adm_client_get(struct store *s, const char *id, struct store_client *out)
+{
+	return adm_store_check(store_client_get(s, id, out), "client", id,
+	                       "reading the client");
+}
+
+int adm_user_get(struct store *s, const char *username, struct store_user *out)
+{
+	return adm_store_check(store_user_get(s, username, out), "user",
+	                       username, "reading the user");
+}
+
 int adm_filter_lookup(const struct adm_ctx *ctx, struct store_user *u)
 {
 	const char *client_id = adm_str(ctx->args, OPT_CLIENT);
@@ -380,18 +409,7 @@ void adm_json_print(json_t *j)
 
 json_t *adm_json_str(const char *s)
 {
-	json_t *j = s != NULL ? json_string(s) : NULL;
-	return j != NULL ? j : json_null();
-}
-
-json_t *adm_json_words(const char *list)
-{
-	json_t *arr = json_array();
-	size_t len;
-	for (const char *w = words_next(list, &len); w != NULL;
-	     w = words_next(w + len, &len))
-		json_array_append_new(arr, json_stringn(w, len));
-	return arr;
+	return store_json_str(s);
 }
 
 json_t *adm_json_opt_int(int64_t v)
@@ -459,22 +477,38 @@ void adm_table_end(struct adm_table *t, bool print)
 	t->nrows = 0;
 }
 
-void adm_listing_init(struct adm_listing *l, bool json, size_t ncols,
-                      const char *const *header)
+int adm_listing_init(struct adm_listing *l, const struct adm_ctx *ctx,
+                     size_t ncols, const char *const *header)
 {
-	l->json = json;
-	l->rows = json ? json_array() : NULL;
-	adm_table_init(&l->table, ncols, json ? NULL : header);
+	const char *limit = adm_str(ctx->args, OPT_LIMIT);
+	const char *since = adm_str(ctx->args, OPT_SINCE);
+	memset(l, 0, sizeof(*l));
+	if (limit != NULL && adm_limit_parse(limit, &l->page.limit) != 0)
+		return adm_fail(ADM_EXIT_USAGE, "invalid --limit '%s': a whole "
+		                "number of rows from 1 to %d", limit,
+		                ADM_LIMIT_MAX);
+	if (since != NULL && adm_time_parse(since, &l->page.since) != 0)
+		return adm_fail(ADM_EXIT_USAGE, "invalid --since '%s': a time "
+		                "as RFC 3339 (2026-12-01T12:00:00Z) or seconds "
+		                "since the epoch", since);
+	if (limit == NULL && !ctx->json)
+		l->page.limit = ADM_LIST_TEXT_ROWS;
+	l->page.matched = &l->matched;
+	l->json = ctx->json;
+	l->rows = ctx->json ? json_array() : NULL;
+	adm_table_init(&l->table, ncols, ctx->json ? NULL : header);
+	return ADM_EXIT_OK;
 }
 
 void adm_listing_add(struct adm_listing *l, json_t *obj,
                      const char *const *cells)
 {
+	l->shown++;
 	if (l->json) {
 		json_array_append_new(l->rows, obj);
 	} else {
+		adm_table_add(&l->table, cells); /* cells may point into obj */
 		json_decref(obj);
-		adm_table_add(&l->table, cells);
 	}
 }
 
@@ -486,53 +520,18 @@ void adm_listing_end(struct adm_listing *l, bool print)
 		json_decref(l->rows);
 	l->rows = NULL;
 	adm_table_end(&l->table, print);
+	/* The count comes from the store with the rows (a limit), so it
+	 * says what was there then, not what a second look would find. */
+	if (print && !l->json && l->matched > l->shown)
+		printf("... and %lld more (use --limit N or --json)\n",
+		       (long long)(l->matched - l->shown));
 }
 
-/* ---- lists given as repeated options ------------------------------------ */
-
-/* Adds one word unless it is already there. */
-static int collect_one(const struct adm_word_kind *kind, const char *w,
-                       size_t len, char **list)
+int adm_listing_done(struct adm_listing *l, enum store_rc r,
+                     const char *doing)
 {
-	char *word = strndup(w, len);
-	if (word == NULL)
-		abort();
-	int rc = ADM_EXIT_OK;
-	if (!kind->valid(word))
-		rc = adm_fail(ADM_EXIT_USAGE, "invalid %s '%s': %s", kind->what,
-		              word, kind->hint);
-	else if (*list == NULL || !words_contains(*list, w, len))
-		words_append(list, w, len);
-	free(word);
-	return rc;
-}
-
-int adm_collect_words(const struct adm_optval *ov,
-                      const struct adm_word_kind *kind, char **out)
-{
-	char *list = NULL;
-	int rc = ADM_EXIT_OK;
-	for (size_t i = 0; i < ov->n && rc == ADM_EXIT_OK; i++) {
-		const char *v = ov->v[i];
-		size_t len;
-		if (!kind->split) {
-			if (*v != '\0')
-				rc = collect_one(kind, v, strlen(v), &list);
-			continue;
-		}
-		for (const char *w = words_next(v, &len);
-		     w != NULL && rc == ADM_EXIT_OK;
-		     w = words_next(w + len, &len))
-			rc = collect_one(kind, w, len, &list);
-	}
-	if (rc != ADM_EXIT_OK) {
-		free(list);
-		list = NULL;
-	} else if (list == NULL) {
-		list = xstrdup("");
-	}
-	*out = list;
-	return rc;
+	adm_listing_end(l, r == STORE_OK);
+	return r == STORE_OK ? ADM_EXIT_OK : adm_store_fail(r, doing);
 }
 
 /* ---- option values ------------------------------------------------------ */
@@ -540,23 +539,31 @@ int adm_collect_words(const struct adm_optval *ov,
 /* "default" is the CLI's word for the server's setting; every other value
  * must pass core's rule (validate.h). */
 
+/* Digits only, at most max; false for "", signs, spaces and overflow. */
+static bool whole_number(const char *s, int64_t max, int64_t *out)
+{
+	int64_t v = 0;
+	if (*s == '\0')
+		return false;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (*p - '0');
+		if (v > max)
+			return false; /* also stops long inputs before overflow */
+	}
+	*out = v;
+	return true;
+}
+
 int adm_ttl_parse(const char *s, int64_t *out)
 {
 	if (strcmp(s, "default") == 0) {
 		*out = 0;
 		return 0;
 	}
-	int64_t v = 0;
-	if (*s == '\0')
-		return -1;
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		v = v * 10 + (*p - '0');
-		if (v > VALID_TTL_MAX)
-			return -1; /* also stops long inputs before overflow */
-	}
-	if (!valid_ttl(v))
+	int64_t v;
+	if (!whole_number(s, VALID_TTL_MAX, &v) || !valid_ttl(v))
 		return -1;
 	*out = v;
 	return 0;
@@ -572,6 +579,57 @@ int adm_on_refresh_parse(const char *s, const char **out)
 	if (policy == NULL)
 		return -1;
 	*out = policy;
+	return 0;
+}
+
+int adm_limit_parse(const char *s, int64_t *out)
+{
+	int64_t v;
+	if (!whole_number(s, ADM_LIMIT_MAX, &v) || v < 1)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* The ±HH:MM or Z that ends an RFC 3339 date-time, as seconds east of
+ * UTC; false for anything else. */
+static bool utc_offset(const char *s, long *east)
+{
+	int hh, mm, n = 0;
+	if ((s[0] == 'Z' || s[0] == 'z') && s[1] == '\0') {
+		*east = 0;
+		return true;
+	}
+	if ((s[0] != '+' && s[0] != '-') ||
+	    sscanf(s + 1, "%2d:%2d%n", &hh, &mm, &n) != 2 || n != 5 ||
+	    s[6] != '\0' || hh > 23 || mm > 59)
+		return false;
+	*east = (s[0] == '-' ? -1 : 1) * (hh * 3600L + mm * 60L);
+	return true;
+}
+
+int adm_time_parse(const char *s, int64_t *out)
+{
+	int64_t v;
+	if (whole_number(s, INT64_C(253402300799), &v)) { /* 9999-12-31 */
+		*out = v;
+		return 0;
+	}
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (rest == NULL || s[4] != '-' || strlen(s) < 20)
+		return -1;
+	if (*rest == '.') /* RFC 3339 time-secfrac: whole seconds will do */
+		for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+			;
+	long east;
+	if (!utc_offset(rest, &east))
+		return -1;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1 || t - east < 0)
+		return -1;
+	*out = (int64_t)t - east;
 	return 0;
 }
 

@@ -7,8 +7,10 @@
  * hashed with the fast salted HMAC, a caller-chosen one with Argon2id. The
  * plaintext is printed once and wiped.
  *
- * `add` and `update` share one table of field options (client_fields), so
- * a new client setting is one setter and one row.
+ * `add` and `update` share one table of field options (client_opts); what
+ * a field is, its rule and its default are the client spec's (store.h,
+ * storage/client_spec.c, shared with the fixtures file), so a new client
+ * setting is a row there and an option row here.
  *
  * Client ids starting with "u_" are refused: that is the prefix of user
  * ids, and a client's id is the sub of its tokens (validate.h). A secret
@@ -30,145 +32,103 @@
 
 #define GENERATED_ID_BYTES 16
 
-/* ---- the settable fields ------------------------------------------------ */
-
-static const struct adm_word_kind grant_kind = {
-	"grant type", VALID_GRANT_TYPE_RULE, false, valid_grant_type,
-};
-
-static const struct adm_word_kind scope_kind = {
-	"scope", VALID_SCOPE_RULE, true, valid_scope,
-};
-
-static const struct adm_word_kind uri_kind = {
-	"redirect URI", VALID_REDIRECT_URI_RULE, false, valid_redirect_uri,
-};
-
-static const struct adm_word_kind audience_kind = {
-	"audience", VALID_AUDIENCE_RULE, false, valid_audience,
-};
-
-static int set_words(char **field, const struct adm_optval *ov,
-                     const struct adm_word_kind *kind)
-{
-	char *list;
-	int rc = adm_collect_words(ov, kind, &list);
-	if (rc == ADM_EXIT_OK) {
-		free(*field);
-		*field = list;
-	}
-	return rc;
-}
-
-static int set_ttl(int64_t *field, const struct adm_optval *ov,
-                   const char *what)
-{
-	if (adm_ttl_parse(ov->v[0], field) == 0)
-		return ADM_EXIT_OK;
-	return adm_fail(ADM_EXIT_USAGE,
-	                "invalid %s '%s': " VALID_TTL_RULE ", or 'default'",
-	                what, ov->v[0]);
-}
-
-static int check_name(const char *name)
-{
-	if (valid_client_name(name))
-		return ADM_EXIT_OK;
-	return adm_fail(ADM_EXIT_USAGE,
-	                "invalid client name '%s': " VALID_CLIENT_NAME_RULE,
-	                name);
-}
-
-static int set_name(struct store_client *c, const struct adm_optval *ov)
-{
-	int rc = check_name(ov->v[0]);
-	if (rc == ADM_EXIT_OK) {
-		free(c->name);
-		c->name = xstrdup(ov->v[0]);
-	}
-	return rc;
-}
-
-static int set_grants(struct store_client *c, const struct adm_optval *ov)
-{ return set_words(&c->grant_types, ov, &grant_kind); }
-static int set_scopes(struct store_client *c, const struct adm_optval *ov)
-{ return set_words(&c->scopes, ov, &scope_kind); }
-static int set_uris(struct store_client *c, const struct adm_optval *ov)
-{ return set_words(&c->redirect_uris, ov, &uri_kind); }
-static int set_audiences(struct store_client *c, const struct adm_optval *ov)
-{ return set_words(&c->audiences, ov, &audience_kind); }
-static int set_access_ttl(struct store_client *c, const struct adm_optval *ov)
-{ return set_ttl(&c->access_token_ttl, ov, "access-token lifetime"); }
-static int set_refresh_ttl(struct store_client *c, const struct adm_optval *ov)
-{ return set_ttl(&c->refresh_token_ttl, ov, "refresh-token lifetime"); }
-
-static int set_on_refresh(struct store_client *c, const struct adm_optval *ov)
-{
-	const char *policy;
-	if (adm_on_refresh_parse(ov->v[0], &policy) != 0)
-		return adm_fail(ADM_EXIT_USAGE,
-		                "invalid on-refresh policy '%s': "
-		                VALID_ON_REFRESH_RULE ", or 'default' for the "
-		                "server's setting", ov->v[0]);
-	free(c->on_refresh);
-	c->on_refresh = policy != NULL ? xstrdup(policy) : NULL;
-	return ADM_EXIT_OK;
-}
-
-static int set_auto_approve(struct store_client *c,
-                            const struct adm_optval *ov)
-{
-	const char *who;
-	if (adm_auto_approve_parse(ov->v[0], &who) != 0)
-		return adm_fail(ADM_EXIT_USAGE,
-		                "invalid --auto-approve-as '%s': a username ("
-		                VALID_USERNAME_RULE "), '' for off, or 'default' "
-		                "for the server's setting", ov->v[0]);
-	free(c->auto_approve_as);
-	c->auto_approve_as = who != NULL ? xstrdup(who) : NULL;
-	return ADM_EXIT_OK;
-}
-
-/* The three flags that set issue_refresh_token; check_tristates has made
- * sure at most one was given. */
-static int set_issue_on(struct store_client *c, const struct adm_optval *ov)
-{ (void)ov; c->issue_refresh_token = STORE_ON; return ADM_EXIT_OK; }
-static int set_issue_off(struct store_client *c, const struct adm_optval *ov)
-{ (void)ov; c->issue_refresh_token = STORE_OFF; return ADM_EXIT_OK; }
-static int set_issue_default(struct store_client *c,
-                             const struct adm_optval *ov)
-{ (void)ov; c->issue_refresh_token = STORE_DEFAULT; return ADM_EXIT_OK; }
-
-/* --introspect and --no-introspect (check_exclusive: not both). */
-static int set_introspect_on(struct store_client *c,
-                             const struct adm_optval *ov)
-{ (void)ov; c->introspect = true; return ADM_EXIT_OK; }
-static int set_introspect_off(struct store_client *c,
-                              const struct adm_optval *ov)
-{ (void)ov; c->introspect = false; return ADM_EXIT_OK; }
+/* ---- the settable fields ------------------------------------------------
+ * What a field is, its rule and its default are the client spec's
+ * (store.h, storage/client_spec.c), shared with the fixtures file; this
+ * file reads the CLI's syntax into it and words its refusals. */
 
 /* Options that set a client field, for both `add` and `update` (which
- * options each command accepts is main.c's table). */
-static const struct client_field {
+ * options each command accepts is main.c's table). A flag carries the
+ * state it sets; how says how a list option's values become words. */
+static const struct client_opt {
 	enum adm_opt opt;
-	int (*set)(struct store_client *c, const struct adm_optval *ov);
-} client_fields[] = {
-	{OPT_NAME, set_name},
-	{OPT_GRANT, set_grants},
-	{OPT_SCOPE, set_scopes},
-	{OPT_REDIRECT_URI, set_uris},
-	{OPT_ACCESS_TOKEN_TTL, set_access_ttl},
-	{OPT_REFRESH_TOKEN_TTL, set_refresh_ttl},
-	{OPT_ON_REFRESH, set_on_refresh},
-	{OPT_ISSUE_REFRESH_TOKEN, set_issue_on},
-	{OPT_NO_ISSUE_REFRESH_TOKEN, set_issue_off},
-	{OPT_DEFAULT_ISSUE_REFRESH_TOKEN, set_issue_default},
-	{OPT_AUTO_APPROVE_AS, set_auto_approve},
-	{OPT_AUDIENCE, set_audiences},
-	{OPT_INTROSPECT, set_introspect_on},
-	{OPT_NO_INTROSPECT, set_introspect_off},
+	enum client_field field;
+	enum store_tristate state; /* flags */
+	int how;                   /* list options: CLIENT_WORDS_* */
+} client_opts[] = {
+	{OPT_NAME, CLIENT_F_NAME, STORE_DEFAULT, 0},
+	{OPT_GRANT, CLIENT_F_GRANTS, STORE_DEFAULT, CLIENT_WORDS_SKIP_EMPTY},
+	{OPT_SCOPE, CLIENT_F_SCOPES, STORE_DEFAULT,
+	 CLIENT_WORDS_SKIP_EMPTY | CLIENT_WORDS_SPLIT},
+	{OPT_REDIRECT_URI, CLIENT_F_REDIRECT_URIS, STORE_DEFAULT,
+	 CLIENT_WORDS_SKIP_EMPTY},
+	{OPT_ACCESS_TOKEN_TTL, CLIENT_F_ACCESS_TTL, STORE_DEFAULT, 0},
+	{OPT_REFRESH_TOKEN_TTL, CLIENT_F_REFRESH_TTL, STORE_DEFAULT, 0},
+	{OPT_ON_REFRESH, CLIENT_F_ON_REFRESH, STORE_DEFAULT, 0},
+	{OPT_ISSUE_REFRESH_TOKEN, CLIENT_F_ISSUE_REFRESH, STORE_ON, 0},
+	{OPT_NO_ISSUE_REFRESH_TOKEN, CLIENT_F_ISSUE_REFRESH, STORE_OFF, 0},
+	{OPT_DEFAULT_ISSUE_REFRESH_TOKEN, CLIENT_F_ISSUE_REFRESH, STORE_DEFAULT,
+	 0},
+	{OPT_AUTO_APPROVE_AS, CLIENT_F_AUTO_APPROVE, STORE_DEFAULT, 0},
+	{OPT_AUDIENCE, CLIENT_F_AUDIENCES, STORE_DEFAULT,
+	 CLIENT_WORDS_SKIP_EMPTY},
+	{OPT_INTROSPECT, CLIENT_F_INTROSPECT, STORE_ON, 0},
+	{OPT_NO_INTROSPECT, CLIENT_F_INTROSPECT, STORE_OFF, 0},
 };
-#define NFIELDS (sizeof(client_fields) / sizeof(client_fields[0]))
+#define NOPTS (sizeof(client_opts) / sizeof(client_opts[0]))
+
+/* Reads the values ov of option o into *v. 'default' is the CLI's word
+ * for the server's setting. False when s is no lifetime at all. */
+static bool read_option(const struct client_opt *o,
+                        const struct adm_optval *ov, struct client_value *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->words = ov->v;
+	v->n = ov->n;
+	v->how = o->how;
+	v->state = o->state;
+	switch (client_field_defs[o->field].type) {
+	case CLIENT_V_TTL:
+		if (adm_ttl_parse(ov->v[0], &v->seconds) != 0)
+			return false;
+		v->server_setting = v->seconds == 0;
+		return true;
+	case CLIENT_V_POLICY:
+	case CLIENT_V_APPROVER:
+		v->server_setting = strcmp(ov->v[0], "default") == 0;
+		return true;
+	default:
+		return true;
+	}
+}
+
+/* The refusal of value bad (a word, or the option's value) for o. */
+static int refuse(const struct client_opt *o, const char *bad)
+{
+	const struct client_field_def *d = &client_field_defs[o->field];
+	switch (d->type) {
+	case CLIENT_V_TTL:
+		return adm_fail(ADM_EXIT_USAGE, "invalid %s '%s': %s, or "
+		                "'default'", d->what, bad, d->rule);
+	case CLIENT_V_POLICY:
+		return adm_fail(ADM_EXIT_USAGE, "invalid %s '%s': %s, or "
+		                "'default' for the server's setting", d->what,
+		                bad, d->rule);
+	case CLIENT_V_APPROVER:
+		return adm_fail(ADM_EXIT_USAGE, "invalid --%s '%s': a username "
+		                "(%s), '' for off, or 'default' for the "
+		                "server's setting", adm_opts[o->opt].name, bad,
+		                d->rule);
+	default:
+		return adm_fail(ADM_EXIT_USAGE, "invalid %s '%s': %s", d->what,
+		                bad, d->rule);
+	}
+}
+
+/* Sets o's field of c from the option's values. */
+static int set_option(struct store_client *c, const struct client_opt *o,
+                      const struct adm_optval *ov)
+{
+	struct client_value v;
+	char *bad = NULL;
+	if (!read_option(o, ov, &v))
+		return refuse(o, ov->v[0]);
+	if (client_spec_set(c, o->field, &v, &bad))
+		return ADM_EXIT_OK;
+	int rc = refuse(o, bad != NULL ? bad : ov->v[0]);
+	free(bad);
+	return rc;
+}
 
 /* Of a group of options that set one field, at most one may be given. */
 static int check_group(const struct adm_args *a, const enum adm_opt *group,
@@ -208,17 +168,16 @@ static int check_exclusive(const struct adm_args *a)
  * fields. A refusal is a usage error: nothing has been stored yet. */
 static int apply_fields(const struct adm_args *a, struct store_client *c)
 {
-	for (size_t i = 0; i < NFIELDS; i++) {
-		const struct client_field *f = &client_fields[i];
-		if (!adm_has(a, f->opt))
+	for (size_t i = 0; i < NOPTS; i++) {
+		const struct client_opt *o = &client_opts[i];
+		if (!adm_has(a, o->opt))
 			continue;
-		int rc = f->set(c, &a->opt[f->opt]);
+		int rc = set_option(c, o, &a->opt[o->opt]);
 		if (rc != ADM_EXIT_OK)
 			return rc;
 	}
-	const char *why = valid_grants_check(c->is_public, c->grant_types);
-	if (why == NULL)
-		why = valid_introspect_check(c->is_public, c->introspect);
+	enum client_field where;
+	const char *why = client_spec_finish(c, &where);
 	if (why != NULL)
 		return adm_fail(ADM_EXIT_USAGE, "%s", why);
 	return ADM_EXIT_OK;
@@ -270,40 +229,6 @@ static int check_secret(const struct adm_args *a, const char *given)
 
 /* ---- output ------------------------------------------------------------- */
 
-/* The client as JSON. With with_secret, a client_secret member follows
- * client_id: the plaintext secret, or null for a public client. */
-static json_t *client_json(const struct store_client *c, bool with_secret,
-                           const char *secret)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "client_id", adm_json_str(c->client_id));
-	if (with_secret)
-		json_object_set_new(o, "client_secret", adm_json_str(secret));
-	json_object_set_new(o, "name", adm_json_str(c->name));
-	json_object_set_new(o, "public", json_boolean(c->is_public));
-	json_object_set_new(o, "grant_types", adm_json_words(c->grant_types));
-	json_object_set_new(o, "scopes", adm_json_words(c->scopes));
-	json_object_set_new(o, "redirect_uris",
-	                    adm_json_words(c->redirect_uris));
-	json_object_set_new(o, "access_token_ttl",
-	                    adm_json_opt_int(c->access_token_ttl));
-	json_object_set_new(o, "refresh_token_ttl",
-	                    adm_json_opt_int(c->refresh_token_ttl));
-	json_object_set_new(o, "issue_refresh_token",
-	                    c->issue_refresh_token == STORE_DEFAULT
-	                        ? json_null()
-	                        : json_boolean(c->issue_refresh_token ==
-	                                       STORE_ON));
-	json_object_set_new(o, "on_refresh", adm_json_str(c->on_refresh));
-	json_object_set_new(o, "auto_approve_as",
-	                    adm_json_str(c->auto_approve_as));
-	json_object_set_new(o, "audiences", adm_json_words(c->audiences));
-	json_object_set_new(o, "introspect", json_boolean(c->introspect));
-	json_object_set_new(o, "created_at", json_integer(c->created_at));
-	json_object_set_new(o, "updated_at", json_integer(c->updated_at));
-	return o;
-}
-
 static const char *ttl_text(int64_t ttl, char buf[24])
 {
 	if (ttl == 0)
@@ -341,7 +266,7 @@ static void client_print(const struct adm_ctx *ctx,
                          const char *secret)
 {
 	if (ctx->json) {
-		adm_json_print(client_json(c, fresh, secret));
+		adm_json_print(client_spec_json(c, fresh, secret));
 		return;
 	}
 	char at[24], rt[24], created[ADM_TIME_LEN], updated[ADM_TIME_LEN];
@@ -375,16 +300,6 @@ static void client_print(const struct adm_ctx *ctx,
 		       "stored.\n");
 }
 
-int adm_client_get(struct store *s, const char *id, struct store_client *out)
-{
-	enum store_rc r = store_client_get(s, id, out);
-	if (r == STORE_NOT_FOUND)
-		return adm_fail(ADM_EXIT_RUNTIME, "client '%s' not found", id);
-	if (r != STORE_OK)
-		return adm_store_fail(r, "reading the client");
-	return ADM_EXIT_OK;
-}
-
 /* After --auto-approve-as USERNAME was stored: a name that is no user is
  * allowed (a suite may add the user next), but may well be a typo, and
  * the server would refuse every request of the client until it exists. */
@@ -416,13 +331,10 @@ int cmd_client_add(struct adm_ctx *ctx)
 	rc = check_exclusive(a);
 	if (rc != ADM_EXIT_OK)
 		return rc;
-	if (id != NULL && valid_client_id_reserved(id))
-		return adm_fail(ADM_EXIT_USAGE,
-		                "invalid client id '%s': "
-		                VALID_CLIENT_ID_RESERVED_RULE, id);
-	if (id != NULL && !valid_client_id(id))
-		return adm_fail(ADM_EXIT_USAGE,
-		                "invalid client id '%s': " VALID_CLIENT_ID_RULE, id);
+	const char *id_rule = id != NULL ? client_spec_id_rule(id) : NULL;
+	if (id_rule != NULL)
+		return adm_fail(ADM_EXIT_USAGE, "invalid client id '%s': %s", id,
+		                id_rule);
 	if (c.is_public && given != NULL)
 		return adm_fail(ADM_EXIT_USAGE,
 		                "--public and --secret exclude each other: a "
@@ -431,17 +343,17 @@ int cmd_client_add(struct adm_ctx *ctx)
 	if (rc != ADM_EXIT_OK)
 		return rc;
 
-	rc = check_name(ctx->argv[0]);
-	if (rc != ADM_EXIT_OK)
+	/* The NAME argument is read as --name would be (client_opts[0]). */
+	const struct adm_optval name = {1, (const char **)&ctx->argv[0]};
+	rc = set_option(&c, &client_opts[0], &name);
+	if (rc != ADM_EXIT_OK) {
+		store_client_clear(&c);
 		return rc;
+	}
 
-	c.name = xstrdup(ctx->argv[0]);
 	c.client_id = id != NULL ? xstrdup(id)
 	                         : crypto_random_id(GENERATED_ID_BYTES);
-	/* The defaults each kind of client can use (RFC 6749 section 4.4
-	 * rules client_credentials out for public clients). */
-	c.grant_types = xstrdup(c.is_public ? "authorization_code refresh_token"
-	                                    : "client_credentials");
+	/* Unset fields get the client spec's defaults in apply_fields. */
 	rc = c.client_id != NULL ? apply_fields(a, &c)
 	                         : adm_fail(ADM_EXIT_RUNTIME,
 	                                    "cannot generate a client id");
@@ -471,8 +383,8 @@ int cmd_client_update(struct adm_ctx *ctx)
 	struct store_client c = {0};
 	char names[512] = "";
 	bool any = false;
-	for (size_t i = 0; i < NFIELDS; i++) {
-		enum adm_opt o = client_fields[i].opt;
+	for (size_t i = 0; i < NOPTS; i++) {
+		enum adm_opt o = client_opts[i].opt;
 		any = any || adm_has(ctx->args, o);
 		snprintf(names + strlen(names), sizeof(names) - strlen(names),
 		         "%s--%s", i ? ", " : "", adm_opts[o].name);
@@ -489,12 +401,9 @@ int cmd_client_update(struct adm_ctx *ctx)
 		rc = apply_fields(ctx->args, &c);
 	if (rc == ADM_EXIT_OK) {
 		c.updated_at = clock_now();
-		enum store_rc r = store_client_update(ctx->store, &c);
-		if (r == STORE_NOT_FOUND)
-			rc = adm_fail(ADM_EXIT_RUNTIME, "client '%s' not found",
-			              ctx->argv[0]);
-		else if (r != STORE_OK)
-			rc = adm_store_fail(r, "updating the client");
+		rc = adm_store_check(store_client_update(ctx->store, &c),
+		                     "client", ctx->argv[0],
+		                     "updating the client");
 	}
 	if (rc == ADM_EXIT_OK) {
 		warn_unknown_approver(ctx, &c);
@@ -512,7 +421,7 @@ static int list_one(const struct store_client *c, void *arg)
 		c->client_id, c->name, c->is_public ? "public" : "confidential",
 		c->grant_types, c->scopes, auto_approve_text(c->auto_approve_as),
 	};
-	adm_listing_add(arg, client_json(c, false, NULL), cells);
+	adm_listing_add(arg, client_spec_json(c, false, NULL), cells);
 	return 0;
 }
 
@@ -522,11 +431,12 @@ int cmd_client_list(struct adm_ctx *ctx)
 		"CLIENT_ID", "NAME", "TYPE", "GRANTS", "SCOPES", "AUTO_APPROVE_AS",
 	};
 	struct adm_listing l;
-	adm_listing_init(&l, ctx->json, 6, header);
-	enum store_rc r = store_client_list(ctx->store, list_one, &l);
-	adm_listing_end(&l, r == STORE_OK);
-	return r == STORE_OK ? ADM_EXIT_OK
-	                     : adm_store_fail(r, "listing clients");
+	int rc = adm_listing_init(&l, ctx, 6, header);
+	if (rc != ADM_EXIT_OK)
+		return rc;
+	return adm_listing_done(&l, store_client_page(ctx->store, &l.page,
+	                                              list_one, &l),
+	                        "listing clients");
 }
 
 int cmd_client_show(struct adm_ctx *ctx)
@@ -542,11 +452,10 @@ int cmd_client_show(struct adm_ctx *ctx)
 int cmd_client_remove(struct adm_ctx *ctx)
 {
 	const char *id = ctx->argv[0];
-	enum store_rc r = store_client_remove(ctx->store, id);
-	if (r == STORE_NOT_FOUND)
-		return adm_fail(ADM_EXIT_RUNTIME, "client '%s' not found", id);
-	if (r != STORE_OK)
-		return adm_store_fail(r, "removing the client");
+	int rc = adm_store_check(store_client_remove(ctx->store, id), "client",
+	                         id, "removing the client");
+	if (rc != ADM_EXIT_OK)
+		return rc;
 	if (ctx->json)
 		adm_json_print(json_pack("{s:o, s:b}", "client_id",
 		                         adm_json_str(id), "removed", 1));

@@ -39,17 +39,19 @@ int cmd_consent_list(struct adm_ctx *ctx)
 		"USERNAME", "CLIENT_ID", "SCOPE", "GRANTED", "UPDATED",
 	};
 	struct store_user u = {0};
-	int rc = adm_filter_lookup(ctx, &u);
-	if (rc == ADM_EXIT_OK) {
-		struct adm_listing l;
-		adm_listing_init(&l, ctx->json, 5, header);
-		enum store_rc r = store_consent_list(
-		    ctx->store, u.user_id, adm_str(ctx->args, OPT_CLIENT),
-		    list_one, &l);
-		adm_listing_end(&l, r == STORE_OK);
-		if (r != STORE_OK)
-			rc = adm_store_fail(r, "listing consents");
-	}
+	struct adm_listing l;
+	int rc = adm_listing_init(&l, ctx, 5, header);
+	if (rc != ADM_EXIT_OK)
+		return rc;
+	rc = adm_filter_lookup(ctx, &u);
+	if (rc != ADM_EXIT_OK)
+		adm_listing_end(&l, false); /* the lookup said why */
+	else
+		rc = adm_listing_done(&l, store_consent_page(ctx->store,
+		                              u.user_id,
+		                              adm_str(ctx->args, OPT_CLIENT),
+		                              &l.page, list_one, &l),
+		                      "listing consents");
 	store_user_clear(&u);
 	return rc;
 }

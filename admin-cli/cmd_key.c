@@ -57,17 +57,16 @@ int cmd_key_list(struct adm_ctx *ctx)
 		"KID", "ALG", "CREATED", "RETIRED", "STATUS", "PUBLISHED",
 	};
 	struct key_listing kl = {.published = NULL};
+	int rc = adm_listing_init(&kl.l, ctx, 6, header);
+	if (rc != ADM_EXIT_OK)
+		return rc;
 	enum store_rc r = store_key_list(ctx->store, true, clock_now(),
 	                                 collect_published, &kl.published);
-	if (r != STORE_OK) {
-		free(kl.published);
-		return adm_store_fail(r, "listing keys");
-	}
-	adm_listing_init(&kl.l, ctx->json, 6, header);
-	r = store_key_list(ctx->store, false, 0, list_one, &kl);
-	adm_listing_end(&kl.l, r == STORE_OK);
+	if (r == STORE_OK)
+		r = store_key_page(ctx->store, &kl.l.page, list_one, &kl);
+	rc = adm_listing_done(&kl.l, r, "listing keys");
 	free(kl.published);
-	return r == STORE_OK ? ADM_EXIT_OK : adm_store_fail(r, "listing keys");
+	return rc;
 }
 
 /* ---- rotate ------------------------------------------------------------- */

@@ -20,35 +20,23 @@ struct token_listing {
 	int64_t now;
 };
 
+/* The status column is the JSON's: one verdict per record, at tl->now. */
+static const char *status_of(const json_t *o)
+{
+	return json_string_value(json_object_get(o, "status"));
+}
+
 static int list_access(const struct store_token *t, void *arg)
 {
 	struct token_listing *tl = arg;
 	char iat[ADM_TIME_LEN], exp[ADM_TIME_LEN];
-	const char *status = store_token_status(t->revoked_at, 0, t->expires_at,
-	                                  tl->now);
-	json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:s, "
-	                      "s:o}",
-	                      "jti", adm_json_str(t->jti),
-	                      "client_id", adm_json_str(t->client_id),
-	                      "sub", adm_json_str(t->subject),
-	                      "scope", adm_json_str(t->scope),
-	                      "kid", adm_json_str(t->kid),
-	                      "iat", (json_int_t)t->issued_at,
-	                      "exp", (json_int_t)t->expires_at,
-	                      "revoked_at", adm_json_opt_int(t->revoked_at),
-	                      "status", status,
-	                      "family_id", adm_json_str(t->family_id));
+	json_t *o = token_json_access(t, tl->now, TOKEN_JSON_RECORD);
 	/* FAMILY comes last, so the columns that were there before it keep
 	 * their places for scripts that cut them. */
 	const char *cells[] = {
-		t->jti,
-		t->client_id,
-		t->subject,
-		t->scope,
-		adm_time(t->issued_at, iat),
-		adm_time(t->expires_at, exp),
-		status,
-		t->family_id,
+		t->jti, t->client_id, t->subject, t->scope,
+		adm_time(t->issued_at, iat), adm_time(t->expires_at, exp),
+		status_of(o), t->family_id,
 	};
 	adm_listing_add(&tl->l, o, cells);
 	return 0;
@@ -58,93 +46,61 @@ static int list_refresh(const struct store_refresh *r, void *arg)
 {
 	struct token_listing *tl = arg;
 	char iat[ADM_TIME_LEN], exp[ADM_TIME_LEN];
-	const char *status = store_token_status(r->revoked_at, r->retired_at,
-	                                  r->expires_at, tl->now);
-	json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, "
-	                      "s:o, s:s}",
-	                      "family_id", adm_json_str(r->family_id),
-	                      "client_id", adm_json_str(r->client_id),
-	                      "sub", adm_json_str(r->subject),
-	                      "username", adm_json_str(r->username),
-	                      "scope", adm_json_str(r->scope),
-	                      "access_jti", adm_json_str(r->access_jti),
-	                      "iat", (json_int_t)r->issued_at,
-	                      "exp", (json_int_t)r->expires_at,
-	                      "retired_at", adm_json_opt_int(r->retired_at),
-	                      "revoked_at", adm_json_opt_int(r->revoked_at),
-	                      "status", status);
+	json_t *o = token_json_refresh(r, tl->now, TOKEN_JSON_RECORD);
 	const char *cells[] = {
-		r->family_id,
-		r->client_id,
-		r->subject,
-		r->username,
-		r->scope,
-		adm_time(r->issued_at, iat),
-		adm_time(r->expires_at, exp),
-		status,
+		r->family_id, r->client_id, r->subject, r->username, r->scope,
+		adm_time(r->issued_at, iat), adm_time(r->expires_at, exp),
+		status_of(o),
 	};
 	adm_listing_add(&tl->l, o, cells);
 	return 0;
 }
 
-static int list_access_tokens(struct adm_ctx *ctx, struct token_listing *tl,
-                              const struct store_token_filter *f)
-{
-	static const char *const header[] = {
-		"JTI", "CLIENT_ID", "SUBJECT", "SCOPE", "ISSUED", "EXPIRES",
-		"STATUS", "FAMILY",
-	};
-	adm_listing_init(&tl->l, ctx->json, 8, header);
-	enum store_rc r = store_token_list(ctx->store, f, list_access, tl);
-	adm_listing_end(&tl->l, r == STORE_OK);
-	return r == STORE_OK ? ADM_EXIT_OK
-			     : adm_store_fail(r, "listing tokens");
-}
-
-static int list_refresh_tokens(struct adm_ctx *ctx, struct token_listing *tl,
-                               const struct store_refresh_filter *f)
-{
-	static const char *const header[] = {
-		"FAMILY", "CLIENT_ID", "SUBJECT", "USERNAME", "SCOPE", "ISSUED",
-		"EXPIRES", "STATUS",
-	};
-	adm_listing_init(&tl->l, ctx->json, 8, header);
-	enum store_rc r = store_refresh_list(ctx->store, f, list_refresh, tl);
-	adm_listing_end(&tl->l, r == STORE_OK);
-	return r == STORE_OK ? ADM_EXIT_OK
-			     : adm_store_fail(r, "listing refresh tokens");
-}
+static const char *const access_header[] = {
+	"JTI", "CLIENT_ID", "SUBJECT", "SCOPE", "ISSUED", "EXPIRES", "STATUS",
+	"FAMILY",
+};
+static const char *const refresh_header[] = {
+	"FAMILY", "CLIENT_ID", "SUBJECT", "USERNAME", "SCOPE", "ISSUED",
+	"EXPIRES", "STATUS",
+};
 
 int cmd_token_list(struct adm_ctx *ctx)
 {
 	const char *client_id = adm_str(ctx->args, OPT_CLIENT);
-	struct token_listing tl = {.now = clock_now()};
-	struct store_user u = {0};
-	int rc = adm_filter_lookup(ctx, &u);
-	if (rc != ADM_EXIT_OK) {
-		store_user_clear(&u);
-		return rc;
-	}
-
-	/* A user's tokens carry its user_id as their subject. */
-	const char *subject = u.user_id;
 	const char *family_id = adm_str(ctx->args, OPT_FAMILY);
 	bool active_only = adm_has(ctx->args, OPT_ACTIVE);
-	if (adm_has(ctx->args, OPT_REFRESH)) {
+	bool refresh = adm_has(ctx->args, OPT_REFRESH);
+	struct token_listing tl = {.now = clock_now()};
+	struct store_user u = {0};
+	enum store_rc r = STORE_OK;
+	int rc = adm_listing_init(&tl.l, ctx, 8,
+	                          refresh ? refresh_header : access_header);
+	if (rc != ADM_EXIT_OK)
+		return rc;
+	rc = adm_filter_lookup(ctx, &u);
+
+	/* A user's tokens carry its user_id as their subject. */
+	if (rc == ADM_EXIT_OK && refresh) {
 		struct store_refresh_filter f = {
-			.client_id = client_id, .subject = subject,
-			.family_id = family_id, .active_only = active_only,
-			.now = tl.now,
+			.page = &tl.l.page, .client_id = client_id,
+			.subject = u.user_id, .family_id = family_id,
+			.active_only = active_only, .now = tl.now,
 		};
-		rc = list_refresh_tokens(ctx, &tl, &f);
-	} else {
+		r = store_refresh_list(ctx->store, &f, list_refresh, &tl);
+	} else if (rc == ADM_EXIT_OK) {
 		struct store_token_filter f = {
-			.client_id = client_id, .subject = subject,
-			.family_id = family_id, .active_only = active_only,
-			.now = tl.now,
+			.page = &tl.l.page, .client_id = client_id,
+			.subject = u.user_id, .family_id = family_id,
+			.active_only = active_only, .now = tl.now,
 		};
-		rc = list_access_tokens(ctx, &tl, &f);
+		r = store_token_list(ctx->store, &f, list_access, &tl);
 	}
+	if (rc != ADM_EXIT_OK)
+		adm_listing_end(&tl.l, false); /* the lookup said why */
+	else
+		rc = adm_listing_done(&tl.l, r, refresh ? "listing refresh tokens"
+		                                        : "listing tokens");
 	store_user_clear(&u);
 	return rc;
 }

@@ -50,17 +50,6 @@ static int read_password_hash(const struct adm_ctx *ctx, char **hash)
 	return rc;
 }
 
-int adm_user_get(struct store *s, const char *username, struct store_user *out)
-{
-	enum store_rc r = store_user_get(s, username, out);
-	if (r == STORE_NOT_FOUND)
-		return adm_fail(ADM_EXIT_RUNTIME, "user '%s' not found",
-		                username);
-	if (r != STORE_OK)
-		return adm_store_fail(r, "reading the user");
-	return ADM_EXIT_OK;
-}
-
 /* Looks the user up; want_exists says which outcome is the error. Checked
  * before the password is asked for, so nobody types one in vain. */
 static int expect_user(struct store *s, const char *name, bool want_exists)
@@ -128,11 +117,8 @@ int cmd_user_passwd(struct adm_ctx *ctx)
 	if (rc == ADM_EXIT_OK) {
 		enum store_rc r = store_user_set_password(ctx->store, name,
 		                                          hash, now);
-		if (r == STORE_NOT_FOUND) /* removed since expect_user looked */
-			rc = adm_fail(ADM_EXIT_RUNTIME, "user '%s' not found",
-			              name);
-		else if (r != STORE_OK)
-			rc = adm_store_fail(r, "storing the password");
+		/* not found: removed since expect_user looked */
+		rc = adm_store_check(r, "user", name, "storing the password");
 	}
 	/* A new password ends the user's browser sessions: whoever knew the
 	 * old one must not stay signed in at /authorize. */
@@ -173,10 +159,9 @@ int cmd_user_remove(struct adm_ctx *ctx)
 	if (r == STORE_OK)
 		r = store_subject_revoke(ctx->store, u.user_id, clock_now(), &n);
 	store_user_clear(&u);
-	if (r == STORE_NOT_FOUND)
-		return adm_fail(ADM_EXIT_RUNTIME, "user '%s' not found", name);
-	if (r != STORE_OK)
-		return adm_store_fail(r, "removing the user and its tokens");
+	rc = adm_store_check(r, "user", name, "removing the user and its tokens");
+	if (rc != ADM_EXIT_OK)
+		return rc;
 	if (ctx->json)
 		adm_json_print(json_pack("{s:o, s:b, s:i}", "username",
 		                         adm_json_str(name), "removed", 1,
@@ -200,8 +185,10 @@ int cmd_user_list(struct adm_ctx *ctx)
 {
 	static const char *const header[] = {"USERNAME", "USER_ID", "CREATED"};
 	struct adm_listing l;
-	adm_listing_init(&l, ctx->json, 3, header);
-	enum store_rc r = store_user_list(ctx->store, list_one, &l);
-	adm_listing_end(&l, r == STORE_OK);
-	return r == STORE_OK ? ADM_EXIT_OK : adm_store_fail(r, "listing users");
+	int rc = adm_listing_init(&l, ctx, 3, header);
+	if (rc != ADM_EXIT_OK)
+		return rc;
+	return adm_listing_done(&l, store_user_page(ctx->store, &l.page,
+	                                            list_one, &l),
+	                        "listing users");
 }

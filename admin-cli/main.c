@@ -76,6 +76,15 @@ struct adm_cmd {
 
 static int cmd_completion(struct adm_ctx *ctx);
 
+/* Every list command takes these (DECISIONS.md, "Listing at scale"). */
+#define LIST_OPTS (ADM_O(OPT_LIMIT) | ADM_O(OPT_SINCE))
+#define LIST_DETAIL                                                       \
+	"Text shows the newest 100 rows (by when they were created) and a\n" \
+	"line saying how many more there are; --json shows every row.\n"     \
+	"--limit N shows the newest N either way; --since TIME only rows\n"  \
+	"created at or after TIME (2026-12-01T12:00:00Z, or seconds\n"       \
+	"since the epoch). Rows keep the list's own order."
+
 static const struct adm_cmd commands[] = {
 	{.name = "migrate", .fn = cmd_migrate, .flags = CMD_NO_MIGRATE,
 	 .synopsis = "", .summary = "apply pending database migrations",
@@ -102,7 +111,8 @@ static const struct adm_cmd commands[] = {
 	           "empties it.\n\n"
 	           REFRESH_DETAIL},
 	{.name = "client", .sub = "list", .fn = cmd_client_list,
-	 .synopsis = "", .summary = "list clients"},
+	 .opts = LIST_OPTS, .synopsis = "", .summary = "list clients",
+	 .detail = LIST_DETAIL},
 	{.name = "client", .sub = "show", .fn = cmd_client_show,
 	 .min_args = 1, .max_args = 1, .synopsis = "ID",
 	 .summary = "show one client (never its secret)"},
@@ -130,17 +140,18 @@ static const struct adm_cmd commands[] = {
 	 .min_args = 1, .max_args = 1, .synopsis = "USERNAME",
 	 .summary = "remove a user"},
 	{.name = "user", .sub = "list", .fn = cmd_user_list,
-	 .synopsis = "", .summary = "list users"},
+	 .opts = LIST_OPTS, .synopsis = "", .summary = "list users",
+	 .detail = LIST_DETAIL},
 
 	{.name = "token", .sub = "list", .fn = cmd_token_list,
 	 .opts = ADM_O(OPT_CLIENT) | ADM_O(OPT_ACTIVE) | ADM_O(OPT_REFRESH) |
-	         ADM_O(OPT_FAMILY) | ADM_O(OPT_USER),
+	         ADM_O(OPT_FAMILY) | ADM_O(OPT_USER) | LIST_OPTS,
 	 .synopsis = "", .summary = "list issued access (or refresh) tokens",
 	 .detail = "The filters combine. --user takes a username. With\n"
 	           "--refresh, one row per refresh token, rotated ones\n"
 	           "included, so a family (one login and its refreshes)\n"
 	           "reads as its history; a token is only ever shown by\n"
-	           "its record, never itself."},
+	           "its record, never itself.\n\n" LIST_DETAIL},
 	{.name = "token", .sub = "revoke", .fn = cmd_token_revoke,
 	 .opts = ADM_O(OPT_CLIENT) | ADM_O(OPT_FAMILY) | ADM_O(OPT_USER),
 	 .min_args = 0, .max_args = 1,
@@ -154,11 +165,12 @@ static const struct adm_cmd commands[] = {
 	           "one of: JTI, --client, --family, --user."},
 
 	{.name = "consent", .sub = "list", .fn = cmd_consent_list,
-	 .opts = ADM_O(OPT_USER) | ADM_O(OPT_CLIENT),
+	 .opts = ADM_O(OPT_USER) | ADM_O(OPT_CLIENT) | LIST_OPTS,
 	 .synopsis = "", .summary = "list the scopes users have allowed clients",
 	 .detail = "The server remembers what a user allowed a client at\n"
 	           "/authorize and does not ask again for those scopes.\n"
-	           "--user takes a username; the filters combine."},
+	           "--user takes a username; the filters combine.\n\n"
+	           LIST_DETAIL},
 	{.name = "consent", .sub = "revoke", .fn = cmd_consent_revoke,
 	 .opts = ADM_O(OPT_USER) | ADM_O(OPT_CLIENT),
 	 .synopsis = "--user NAME [--client ID]",
@@ -168,7 +180,8 @@ static const struct adm_cmd commands[] = {
 	           "'token revoke --user' revokes them."},
 
 	{.name = "key", .sub = "list", .fn = cmd_key_list,
-	 .synopsis = "", .summary = "list signing keys"},
+	 .opts = LIST_OPTS, .synopsis = "", .summary = "list signing keys",
+	 .detail = LIST_DETAIL},
 	{.name = "key", .sub = "rotate", .fn = cmd_key_rotate,
 	 .opts = ADM_O(OPT_ALG),
 	 .synopsis = "", .summary = "make a new signing key the current one",

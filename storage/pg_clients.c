@@ -46,6 +46,16 @@ static const struct pg_stmt st_client_list = {
 	"client_list",
 	"SELECT " CLIENT_COLS ", secret_version FROM clients "
 	"ORDER BY client_id COLLATE \"C\""};
+static const struct pg_stmt st_client_page = {
+	"client_page",
+	PG_PAGE_SQL(CLIENT_COLS ", secret_version", "clients WHERE TRUE",
+	            "created_at", "$1", "$2",
+	            "created_at DESC, client_id COLLATE \"C\" DESC",
+	            "client_id COLLATE \"C\"")};
+static const struct pg_stmt st_client_count = {
+	"client_count", PG_COUNT_SQL("clients WHERE TRUE", "created_at", "$1")};
+static const struct pg_listing st_client_listing = {
+	&st_client_list, &st_client_page, &st_client_count};
 static const struct pg_stmt st_user_add = {
 	"user_add",
 	"INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4::bigint, "
@@ -63,6 +73,15 @@ static const struct pg_stmt st_user_remove = {
 static const struct pg_stmt st_user_list = {
 	"user_list",
 	"SELECT " USER_COLS " FROM users ORDER BY username COLLATE \"C\""};
+static const struct pg_stmt st_user_page = {
+	"user_page",
+	PG_PAGE_SQL(USER_COLS, "users WHERE TRUE", "created_at", "$1", "$2",
+	            "created_at DESC, username COLLATE \"C\" DESC",
+	            "username COLLATE \"C\"")};
+static const struct pg_stmt st_user_count = {
+	"user_count", PG_COUNT_SQL("users WHERE TRUE", "created_at", "$1")};
+static const struct pg_listing st_user_listing = {
+	&st_user_list, &st_user_page, &st_user_count};
 
 /* ---- clients ------------------------------------------------------------- */
 
@@ -169,10 +188,12 @@ static enum store_rc pg_client_remove(struct store *s, const char *id)
 	return client_change(s, id, &st_client_remove, &p);
 }
 
-static enum store_rc pg_client_list(struct store *s, store_client_cb cb,
-                                    void *arg)
+static enum store_rc pg_client_list(struct store *s,
+                                    const struct store_page *page,
+                                    store_client_cb cb, void *arg)
 {
-	PG_LIST_ROWS(s, &st_client_list, NULL, struct store_client,
+	struct pg_params p = {0};
+	PG_LIST_PAGE(s, &st_client_listing, page, &p, struct store_client,
 	             read_client, store_client_clear, cb, arg);
 }
 
@@ -232,11 +253,13 @@ static enum store_rc pg_user_remove(struct store *s, const char *username)
 	return write_one(s, &st_user_remove, &p);
 }
 
-static enum store_rc pg_user_list(struct store *s, store_user_cb cb,
-                                  void *arg)
+static enum store_rc pg_user_list(struct store *s,
+                                  const struct store_page *page,
+                                  store_user_cb cb, void *arg)
 {
-	PG_LIST_ROWS(s, &st_user_list, NULL, struct store_user, read_user,
-	             store_user_clear, cb, arg);
+	struct pg_params p = {0};
+	PG_LIST_PAGE(s, &st_user_listing, page, &p, struct store_user,
+	             read_user, store_user_clear, cb, arg);
 }
 
 const struct pg_client_ops pg_client_ops = {

@@ -34,11 +34,24 @@ static const struct pg_stmt st_consent_put = {
 	"updated_at) VALUES ($1, $2, $3, $4::bigint, $5::bigint) "
 	"ON CONFLICT (user_id, client_id) DO UPDATE SET "
 	"scope=excluded.scope, updated_at=excluded.updated_at"};
+#define CONSENT_WHERE "WHERE ($1::text IS NULL OR c.user_id=$1) AND "    \
+                      "($2::text IS NULL OR c.client_id=$2)"
 static const struct pg_stmt st_consent_list = {
 	"consent_list",
-	CONSENT_SELECT " WHERE ($1::text IS NULL OR c.user_id=$1) AND "
-	"($2::text IS NULL OR c.client_id=$2) "
-	"ORDER BY c.client_id COLLATE \"C\", u.username COLLATE \"C\""};
+	CONSENT_SELECT " " CONSENT_WHERE
+	" ORDER BY c.client_id COLLATE \"C\", u.username COLLATE \"C\""};
+static const struct pg_stmt st_consent_page = {
+	"consent_page",
+	PG_PAGE_SQL(CONSENT_COLS, CONSENT_JOIN " " CONSENT_WHERE,
+	            "c.granted_at", "$3", "$4",
+	            "c.granted_at DESC, c.client_id COLLATE \"C\" DESC, "
+	            "u.username COLLATE \"C\" DESC",
+	            "client_id COLLATE \"C\", username COLLATE \"C\"")};
+static const struct pg_stmt st_consent_count = {
+	"consent_count",
+	PG_COUNT_SQL(CONSENT_JOIN " " CONSENT_WHERE, "c.granted_at", "$3")};
+static const struct pg_listing st_consent_listing = {
+	&st_consent_list, &st_consent_page, &st_consent_count};
 static const struct pg_stmt st_consent_revoke = {
 	"consent_revoke",
 	"DELETE FROM consents WHERE user_id=$1 AND "
@@ -180,12 +193,13 @@ static enum store_rc pg_consent_put(struct store *s,
 
 static enum store_rc pg_consent_list(struct store *s, const char *user_id,
                                      const char *client_id,
+                                     const struct store_page *page,
                                      store_consent_cb cb, void *arg)
 {
 	struct pg_params p = {0};
 	pg_p_text(&p, user_id);
 	pg_p_text(&p, client_id);
-	PG_LIST_ROWS(s, &st_consent_list, &p, struct store_consent,
+	PG_LIST_PAGE(s, &st_consent_listing, page, &p, struct store_consent,
 	             read_consent, store_consent_clear, cb, arg);
 }
 

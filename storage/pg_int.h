@@ -202,6 +202,43 @@ enum store_rc pg_select(struct store *s, const struct pg_stmt *st,
 		return r_;                                                \
 	} while (0)
 
+/* A listing through page (store.h): list with no page, else its page
+ * twin, whose parameters are the filter's (already in p) then since and
+ * limit; with a limit, *page->matched is counted first with count, whose
+ * parameters are the filter's then since. NULL with *rc set on failure. */
+const struct pg_stmt *pg_list_stmt(struct store *s,
+                                   const struct store_page *page,
+                                   const struct pg_stmt *list,
+                                   const struct pg_stmt *page_st,
+                                   const struct pg_stmt *count,
+                                   struct pg_params *p, enum store_rc *rc);
+/* The SQL of a listing's page and count twins (pg_list_stmt): the newest
+ * rows (by created) of those created at or after $S, at most $L of them
+ * (NULL: all), in the listing's own order. */
+#define PG_PAGE_SQL(cols, from, created, S, L, newest, order)                \
+	"SELECT * FROM (SELECT " cols " FROM " from " AND " created " >= " S    \
+	"::bigint ORDER BY " newest " LIMIT " L "::bigint) AS listed ORDER BY "  \
+	order
+#define PG_COUNT_SQL(from, created, S)                                       \
+	"SELECT count(*) FROM " from " AND " created " >= " S "::bigint"
+
+/* A listing's three statements (pg_list_stmt). */
+struct pg_listing {
+	const struct pg_stmt *list, *page, *count;
+};
+/* A listing through page (pg_list_stmt) with the filter already in p,
+ * its rows handed to cb as PG_LIST_ROWS does; returns from the calling
+ * function. */
+#define PG_LIST_PAGE(s, l, window, p, type, reader, clear, cb, arg)         \
+	do {                                                                \
+		enum store_rc lrc_;                                         \
+		const struct pg_stmt *lst_ = pg_list_stmt(                  \
+		    s, window, (l)->list, (l)->page, (l)->count, p, &lrc_); \
+		if (lst_ == NULL)                                           \
+			return lrc_;                                        \
+		PG_LIST_ROWS(s, lst_, p, type, reader, clear, cb, arg);     \
+	} while (0)
+
 /* Shared by the listings: hands each row of the read to cb, which stops
  * the listing with a non-zero return; returns from the calling function. */
 #define PG_LIST_ROWS(s, st, p, type, reader, clear, cb, arg)              \
@@ -234,7 +271,8 @@ extern const struct pg_client_ops {
 	enum store_rc (*get)(struct store *, const char *, struct store_client *);
 	enum store_rc (*update)(struct store *, const struct store_client *);
 	enum store_rc (*remove)(struct store *, const char *);
-	enum store_rc (*list)(struct store *, store_client_cb, void *);
+	enum store_rc (*list)(struct store *, const struct store_page *,
+	                      store_client_cb, void *);
 	enum store_rc (*user_add)(struct store *, const struct store_user *);
 	enum store_rc (*user_get)(struct store *, const char *,
 	                          struct store_user *);
@@ -243,7 +281,8 @@ extern const struct pg_client_ops {
 	enum store_rc (*user_set_password)(struct store *, const char *,
 	                                   const char *, int64_t);
 	enum store_rc (*user_remove)(struct store *, const char *);
-	enum store_rc (*user_list)(struct store *, store_user_cb, void *);
+	enum store_rc (*user_list)(struct store *, const struct store_page *,
+	                           store_user_cb, void *);
 } pg_client_ops;
 
 extern const struct pg_token_ops {
@@ -258,7 +297,8 @@ extern const struct pg_token_ops {
 	enum store_rc (*key_replace_current)(struct store *, const char *,
 	                                     const struct store_key *);
 	enum store_rc (*key_current)(struct store *, struct store_key *);
-	enum store_rc (*key_list)(struct store *, bool, int64_t, store_key_cb,
+	enum store_rc (*key_list)(struct store *, bool, int64_t,
+	                          const struct store_page *, store_key_cb,
 	                          void *);
 	enum store_rc (*refresh_get)(struct store *, const char *,
 	                             struct store_refresh *);
@@ -284,7 +324,8 @@ extern const struct pg_code_ops {
 	enum store_rc (*consent_put)(struct store *,
 	                             const struct store_consent *);
 	enum store_rc (*consent_list)(struct store *, const char *,
-	                              const char *, store_consent_cb, void *);
+	                              const char *, const struct store_page *,
+	                              store_consent_cb, void *);
 	enum store_rc (*consent_revoke)(struct store *, const char *,
 	                                const char *, int *);
 } pg_code_ops;

@@ -27,14 +27,25 @@ static const struct pg_stmt st_token_add = {
 	"$6::bigint, $7::bigint, $8::bigint, $9)"};
 static const struct pg_stmt st_token_get = {
 	"token_get", "SELECT " TOKEN_COLS " FROM access_tokens WHERE jti=$1"};
+#define TOKEN_FROM                                                          \
+	"access_tokens "                                                    \
+	"WHERE ($1::text IS NULL OR client_id=$1) AND ($2::integer = 0 OR " \
+	"(revoked_at IS NULL AND expires_at > $3::bigint)) "                \
+	"AND ($4::text IS NULL OR subject=$4) "                             \
+	"AND ($5::text IS NULL OR family_id=$5)"
 static const struct pg_stmt st_token_list = {
 	"token_list",
-	"SELECT " TOKEN_COLS " FROM access_tokens "
-	"WHERE ($1::text IS NULL OR client_id=$1) AND ($2::integer = 0 OR "
-	"(revoked_at IS NULL AND expires_at > $3::bigint)) "
-	"AND ($4::text IS NULL OR subject=$4) "
-	"AND ($5::text IS NULL OR family_id=$5) "
-	"ORDER BY issued_at, jti COLLATE \"C\""};
+	"SELECT " TOKEN_COLS " FROM " TOKEN_FROM
+	" ORDER BY issued_at, jti COLLATE \"C\""};
+static const struct pg_stmt st_token_page = {
+	"token_page",
+	PG_PAGE_SQL(TOKEN_COLS, TOKEN_FROM, "issued_at", "$6", "$7",
+	            "issued_at DESC, jti COLLATE \"C\" DESC",
+	            "issued_at, jti COLLATE \"C\"")};
+static const struct pg_stmt st_token_count = {
+	"token_count", PG_COUNT_SQL(TOKEN_FROM, "issued_at", "$6")};
+static const struct pg_listing st_token_listing = {
+	&st_token_list, &st_token_page, &st_token_count};
 static const struct pg_stmt st_token_revoke = {
 	"token_revoke",
 	"UPDATE access_tokens SET revoked_at=$2::bigint "
@@ -63,10 +74,19 @@ static const struct pg_stmt st_key_add = {
 static const struct pg_stmt st_key_current = {
 	"key_current",
 	"SELECT " KEY_COLS " FROM signing_keys WHERE retired_at IS NULL"};
+#define KEY_ORDER "retired_at IS NOT NULL, created_at DESC, kid COLLATE \"C\""
 static const struct pg_stmt st_key_list = {
-	"key_list",
-	"SELECT " KEY_COLS " FROM signing_keys ORDER BY retired_at IS NOT NULL, "
-	"created_at DESC, kid COLLATE \"C\""};
+	"key_list", "SELECT " KEY_COLS " FROM signing_keys ORDER BY " KEY_ORDER};
+static const struct pg_stmt st_key_page = {
+	"key_page",
+	PG_PAGE_SQL(KEY_COLS, "signing_keys WHERE TRUE", "created_at", "$1",
+	            "$2", "created_at DESC, kid COLLATE \"C\" DESC",
+	            KEY_ORDER)};
+static const struct pg_stmt st_key_count = {
+	"key_count",
+	PG_COUNT_SQL("signing_keys WHERE TRUE", "created_at", "$1")};
+static const struct pg_listing st_key_listing = {
+	&st_key_list, &st_key_page, &st_key_count};
 static const struct pg_stmt st_key_published = {
 	"key_published",
 	"SELECT " KEY_COLS " FROM signing_keys k WHERE retired_at IS NULL OR "
@@ -88,14 +108,24 @@ static const struct pg_stmt st_family_revoke_at = {
 	"UPDATE access_tokens SET revoked_at=$2::bigint "
 	"WHERE family_id=$1 AND revoked_at IS NULL"};
 /* seq (insertion order) breaks ties as SQLite's rowid does. */
+#define RT_FROM                                                             \
+	"refresh_tokens "                                                   \
+	"WHERE ($1::text IS NULL OR client_id=$1) "                         \
+	"AND ($2::text IS NULL OR subject=$2) "                             \
+	"AND ($3::text IS NULL OR family_id=$3) "                           \
+	"AND ($4::integer = 0 OR (retired_at IS NULL AND revoked_at IS NULL " \
+	"AND expires_at > $5::bigint))"
 static const struct pg_stmt st_rt_list = {
 	"rt_list",
-	"SELECT " RT_COLS " FROM refresh_tokens "
-	"WHERE ($1::text IS NULL OR client_id=$1) "
-	"AND ($2::text IS NULL OR subject=$2) "
-	"AND ($3::text IS NULL OR family_id=$3) "
-	"AND ($4::integer = 0 OR (retired_at IS NULL AND revoked_at IS NULL "
-	"AND expires_at > $5::bigint)) ORDER BY issued_at, seq"};
+	"SELECT " RT_COLS " FROM " RT_FROM " ORDER BY issued_at, seq"};
+static const struct pg_stmt st_rt_page = {
+	"rt_page",
+	PG_PAGE_SQL(RT_COLS ", seq", RT_FROM, "issued_at", "$6", "$7",
+	            "issued_at DESC, seq DESC", "issued_at, seq")};
+static const struct pg_stmt st_rt_count = {
+	"rt_count", PG_COUNT_SQL(RT_FROM, "issued_at", "$6")};
+static const struct pg_listing st_rt_listing = {
+	&st_rt_list, &st_rt_page, &st_rt_count};
 static const struct pg_stmt st_subject_revoke_rt = {
 	"subject_revoke_rt",
 	"UPDATE refresh_tokens SET revoked_at=$2::bigint "
@@ -190,8 +220,8 @@ static enum store_rc pg_token_list(struct store *s,
 	pg_p_int(&p, f->now);
 	pg_p_text(&p, f->subject);
 	pg_p_text(&p, f->family_id);
-	PG_LIST_ROWS(s, &st_token_list, &p, struct store_token, read_token,
-	             store_token_clear, cb, arg);
+	PG_LIST_PAGE(s, &st_token_listing, f->page, &p, struct store_token,
+	             read_token, store_token_clear, cb, arg);
 }
 
 static enum store_rc pg_token_revoke(struct store *s, const char *jti,
@@ -347,13 +377,17 @@ static enum store_rc pg_key_current(struct store *s, struct store_key *out)
 }
 
 static enum store_rc pg_key_list(struct store *s, bool published_only,
-                                 int64_t now, store_key_cb cb, void *arg)
+                                 int64_t now, const struct store_page *page,
+                                 store_key_cb cb, void *arg)
 {
 	struct pg_params p = {0};
-	if (published_only)
+	if (published_only) {
 		pg_p_int(&p, now);
-	PG_LIST_ROWS(s, published_only ? &st_key_published : &st_key_list, &p,
-	             struct store_key, read_key, store_key_clear, cb, arg);
+		PG_LIST_ROWS(s, &st_key_published, &p, struct store_key,
+		             read_key, store_key_clear, cb, arg);
+	}
+	PG_LIST_PAGE(s, &st_key_listing, page, &p, struct store_key, read_key,
+	             store_key_clear, cb, arg);
 }
 
 /* ---- refresh tokens and issue -------------------------------------------- */
@@ -467,8 +501,8 @@ static enum store_rc pg_refresh_list(struct store *s,
 	pg_p_text(&p, f->family_id);
 	pg_p_int(&p, f->active_only);
 	pg_p_int(&p, f->now);
-	PG_LIST_ROWS(s, &st_rt_list, &p, struct store_refresh, read_refresh,
-	             store_refresh_clear, cb, arg);
+	PG_LIST_PAGE(s, &st_rt_listing, f->page, &p, struct store_refresh,
+	             read_refresh, store_refresh_clear, cb, arg);
 }
 
 const struct pg_token_ops pg_token_ops = {

@@ -89,14 +89,19 @@ static enum store_rc sq_client_remove(struct store *s, const char *id)
 	return sq_delete_by(s, ST_CLIENT_REMOVE, id);
 }
 
-static enum store_rc sq_client_list(struct store *s, store_client_cb cb,
-                                    void *arg)
+/* The client and user listings have no filter. */
+static void bind_nothing(sqlite3_stmt *st, const void *filter)
 {
-	sqlite3_stmt *st = sq_stmt(sq_conn_get(s), ST_CLIENT_LIST);
-	if (st == NULL)
-		return STORE_IO;
-	LIST_ROWS(st, struct store_client, read_client, store_client_clear, cb,
-	          arg);
+	(void)st;
+	(void)filter;
+}
+
+static enum store_rc sq_client_list(struct store *s,
+                                    const struct store_page *page,
+                                    store_client_cb cb, void *arg)
+{
+	LIST_PAGE(s, ST_CLIENT_LIST, page, 1, bind_nothing, NULL,
+	          struct store_client, read_client, store_client_clear, cb, arg);
 }
 
 const struct store_client_methods sq_client_methods = {
@@ -164,12 +169,12 @@ static enum store_rc sq_user_remove(struct store *s, const char *username)
 	return sq_delete_by(s, ST_USER_REMOVE, username);
 }
 
-static enum store_rc sq_user_list(struct store *s, store_user_cb cb, void *arg)
+static enum store_rc sq_user_list(struct store *s,
+                                  const struct store_page *page,
+                                  store_user_cb cb, void *arg)
 {
-	sqlite3_stmt *st = sq_stmt(sq_conn_get(s), ST_USER_LIST);
-	if (st == NULL)
-		return STORE_IO;
-	LIST_ROWS(st, struct store_user, read_user, store_user_clear, cb, arg);
+	LIST_PAGE(s, ST_USER_LIST, page, 1, bind_nothing, NULL, struct store_user,
+	          read_user, store_user_clear, cb, arg);
 }
 
 const struct store_user_methods sq_user_methods = {

@@ -144,16 +144,27 @@ static enum store_rc sq_consent_put(struct store *s,
 	return sq_exec(cn, st, NULL);
 }
 
+/* The listing's filter: a (user, client) pair, either NULL. */
+struct consent_pair {
+	const char *user_id, *client_id;
+};
+
+static void bind_pair(sqlite3_stmt *st, const void *filter)
+{
+	const struct consent_pair *p = filter;
+	sq_bind_text(st, 1, p->user_id);
+	sq_bind_text(st, 2, p->client_id);
+}
+
 static enum store_rc sq_consent_list(struct store *s, const char *user_id,
                                      const char *client_id,
+                                     const struct store_page *page,
                                      store_consent_cb cb, void *arg)
 {
-	sqlite3_stmt *st = consent_stmt(sq_conn_get(s), ST_CONSENT_LIST, user_id,
-	                                client_id);
-	if (st == NULL)
-		return STORE_IO;
-	LIST_ROWS(st, struct store_consent, read_consent, store_consent_clear,
-	          cb, arg);
+	const struct consent_pair pair = {user_id, client_id};
+	LIST_PAGE(s, ST_CONSENT_LIST, page, 3, bind_pair, &pair,
+	          struct store_consent, read_consent, store_consent_clear, cb,
+	          arg);
 }
 
 static enum store_rc sq_consent_revoke(struct store *s, const char *user_id,

@@ -40,18 +40,23 @@
 enum stmt {
 	ST_CLIENT_ADD, ST_CLIENT_GET, ST_CLIENT_VERSION, ST_CLIENT_UPDATE,
 	ST_CLIENT_REMOVE,
-	ST_CLIENT_LIST,
-	ST_USER_ADD, ST_USER_GET, ST_USER_GET_ID, ST_USER_SETPW, ST_USER_REMOVE, ST_USER_LIST,
-	ST_TOKEN_ADD, ST_TOKEN_GET, ST_TOKEN_LIST, ST_TOKEN_REVOKE,
+	/* A listing's _PAGE and _COUNT statements follow it: sq_list_stmt. */
+	ST_CLIENT_LIST, ST_CLIENT_PAGE, ST_CLIENT_COUNT,
+	ST_USER_ADD, ST_USER_GET, ST_USER_GET_ID, ST_USER_SETPW, ST_USER_REMOVE,
+	ST_USER_LIST, ST_USER_PAGE, ST_USER_COUNT,
+	ST_TOKEN_ADD, ST_TOKEN_GET, ST_TOKEN_LIST, ST_TOKEN_PAGE, ST_TOKEN_COUNT,
+	ST_TOKEN_REVOKE,
 	ST_TOKEN_REVOKE_CLIENT,
-	ST_KEY_RETIRE, ST_KEY_RETIRE_KID, ST_KEY_ADD, ST_KEY_CURRENT, ST_KEY_LIST, ST_KEY_PUBLISHED,
+	ST_KEY_RETIRE, ST_KEY_RETIRE_KID, ST_KEY_ADD, ST_KEY_CURRENT,
+	ST_KEY_LIST, ST_KEY_PAGE, ST_KEY_COUNT, ST_KEY_PUBLISHED,
 	ST_RT_RETIRE, ST_RT_RELINK, ST_RT_ADD, ST_RT_GET, ST_FAMILY_REVOKE_RT,
 	ST_FAMILY_REVOKE_AT,
-	ST_RT_LIST, ST_SUBJECT_REVOKE_RT, ST_SUBJECT_REVOKE_AT,
+	ST_RT_LIST, ST_RT_PAGE, ST_RT_COUNT, ST_SUBJECT_REVOKE_RT, ST_SUBJECT_REVOKE_AT,
 	ST_TOKEN_REVOKE_CLIENT_RT,
 	ST_CODE_ADD, ST_CODE_GET, ST_CODE_CONSUME,
 	ST_SESSION_ADD, ST_SESSION_GET,
-	ST_CONSENT_GET, ST_CONSENT_PUT, ST_CONSENT_LIST, ST_CONSENT_REVOKE,
+	ST_CONSENT_GET, ST_CONSENT_PUT, ST_CONSENT_LIST, ST_CONSENT_PAGE,
+	ST_CONSENT_COUNT, ST_CONSENT_REVOKE,
 	ST_SESSIONS_END_USER,
 	ST_PURGE_AT_BATCH, ST_PURGE_RT_FAMILIES, ST_PURGE_RT_FAMILY,
 	ST_PURGE_CODE_BATCH, ST_PURGE_SESSION_BATCH,
@@ -133,6 +138,17 @@ enum store_rc sq_run_key(struct conn *cn, enum stmt which, const char *key,
                          int *changes);
 /* Runs a one-key DELETE; STORE_NOT_FOUND when no row had that key. */
 enum store_rc sq_delete_by(struct store *s, enum stmt which, const char *key);
+/* Binds a listing's filter parameters (?1..) on a statement. */
+typedef void (*sq_binder)(sqlite3_stmt *st, const void *filter);
+/* The statement for a listing (which: its plain statement) through page
+ * (store.h; NULL: the plain listing), its filter bound by bind. The
+ * _PAGE twin takes since and limit as ?n and ?n+1, n one past the
+ * filter's own; with a limit, *page->matched is counted first with the
+ * _COUNT twin. NULL with *rc set when a statement cannot run. */
+sqlite3_stmt *sq_list_stmt(struct conn *cn, enum stmt which,
+                           const struct store_page *page, int n,
+                           sq_binder bind, const void *filter,
+                           enum store_rc *rc);
 
 /* Shared by the lookups: steps the bound st once and returns from the
  * caller, with out filled by reader when there was a row. */
@@ -173,6 +189,20 @@ enum store_rc sq_delete_by(struct store *s, enum stmt which, const char *key);
 		sq_done(st);                                              \
 		return rc_ == SQLITE_ROW || rc_ == SQLITE_DONE ? STORE_OK \
 		                                               : store_sqlite_rc(rc_); \
+	} while (0)
+
+/* A listing through a store_page (sq_list_stmt), its rows handed to cb
+ * as LIST_ROWS does; returns from the calling function. */
+#define LIST_PAGE(s, which, page, n, bind, filter, type, reader, clear, cb, \
+                  arg)                                                      \
+	do {                                                                \
+		enum store_rc lrc_;                                         \
+		sqlite3_stmt *lst_ = sq_list_stmt(sq_conn_get(s), which,    \
+		                                  page, n, bind, filter,    \
+		                                  &lrc_);                   \
+		if (lst_ == NULL)                                           \
+			return lrc_;                                        \
+		LIST_ROWS(lst_, type, reader, clear, cb, arg);              \
 	} while (0)
 
 /* ---- entities -------------------------------------------------------------- */

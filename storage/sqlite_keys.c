@@ -77,15 +77,25 @@ static enum store_rc sq_key_current(struct store *s, struct store_key *out)
 	       : rc == SQLITE_DONE ? STORE_NOT_FOUND : store_sqlite_rc(rc);
 }
 
-static enum store_rc sq_key_list(struct store *s, bool published_only,
-                                 int64_t now, store_key_cb cb, void *arg)
+/* The published list's one parameter; the full list has none. */
+static void bind_now(sqlite3_stmt *st, const void *now)
 {
-	sqlite3_stmt *st = sq_stmt(sq_conn_get(s),
-	                        published_only ? ST_KEY_PUBLISHED : ST_KEY_LIST);
+	if (now != NULL)
+		sqlite3_bind_int64(st, 1, *(const int64_t *)now);
+}
+
+static enum store_rc sq_key_list(struct store *s, bool published_only,
+                                 int64_t now, const struct store_page *page,
+                                 store_key_cb cb, void *arg)
+{
+	enum store_rc rc;
+	struct conn *cn = sq_conn_get(s);
+	sqlite3_stmt *st =
+	    published_only
+	        ? sq_list_stmt(cn, ST_KEY_PUBLISHED, NULL, 0, bind_now, &now, &rc)
+	        : sq_list_stmt(cn, ST_KEY_LIST, page, 1, bind_now, NULL, &rc);
 	if (st == NULL)
-		return STORE_IO;
-	if (published_only)
-		sqlite3_bind_int64(st, 1, now);
+		return rc;
 	LIST_ROWS(st, struct store_key, read_key, store_key_clear, cb, arg);
 }
 

@@ -17,6 +17,34 @@
 
 /* ---- the catalog ---------------------------------------------------------- */
 
+/* The listings: FROM and WHERE, shared by each one's three statements. */
+#define CLIENT_FROM "clients WHERE TRUE"
+#define USER_FROM "users WHERE TRUE"
+#define TOKEN_FROM "access_tokens "                                          \
+                   "WHERE (?1 IS NULL OR client_id=?1) AND (?2 = 0 OR "      \
+                   "(revoked_at IS NULL AND expires_at > ?3)) "              \
+                   "AND (?4 IS NULL OR subject=?4) "                         \
+                   "AND (?5 IS NULL OR family_id=?5)"
+#define KEY_FROM "signing_keys WHERE TRUE"
+#define RT_FROM "refresh_tokens "                                            \
+                "WHERE (?1 IS NULL OR client_id=?1) "                        \
+                "AND (?2 IS NULL OR subject=?2) "                            \
+                "AND (?3 IS NULL OR family_id=?3) "                          \
+                "AND (?4 = 0 OR (retired_at IS NULL AND revoked_at IS NULL " \
+                "AND expires_at > ?5))"
+#define CONSENT_FROM CONSENT_JOIN " WHERE (?1 IS NULL OR c.user_id=?1) AND " \
+                     "(?2 IS NULL OR c.client_id=?2)"
+/* A listing through a store_page: the newest (by created) of the rows
+ * created at or after ?S, at most ?L of them (-1: all), in the listing's
+ * own order. A full scan with a top-N sort: there is no index on when a
+ * record was made, as one on access_tokens would cost every token issue
+ * a write for the sake of an operator's occasional listing. */
+#define PAGE_SQL(cols, from, created, S, L, newest, order)                   \
+	"SELECT * FROM (SELECT " cols " FROM " from " AND " created " >= " S    \
+	" ORDER BY " newest " LIMIT " L ") ORDER BY " order
+#define COUNT_SQL(from, created, S)                                          \
+	"SELECT count(*) FROM " from " AND " created " >= " S
+
 static const char *const stmt_sql[ST__MAX] = {
 	/* secret_version starts anywhere in 62 bits: store.h. */
 	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ", secret_version) "
@@ -35,24 +63,33 @@ static const char *const stmt_sql[ST__MAX] = {
 	                     "introspect=?16, secret_version=secret_version+1 "
 	                     "WHERE client_id=?1",
 	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",
-	[ST_CLIENT_LIST] = "SELECT " CLIENT_COLS ", secret_version FROM clients "
-	                   "ORDER BY client_id",
+	[ST_CLIENT_LIST] = "SELECT " CLIENT_COLS ", secret_version FROM "
+	                   CLIENT_FROM " ORDER BY client_id",
+	[ST_CLIENT_PAGE] = PAGE_SQL(CLIENT_COLS ", secret_version", CLIENT_FROM,
+	                            "created_at", "?1", "?2",
+	                            "created_at DESC, client_id DESC",
+	                            "client_id"),
+	[ST_CLIENT_COUNT] = COUNT_SQL(CLIENT_FROM, "created_at", "?1"),
 	[ST_USER_ADD] = "INSERT INTO users (" USER_COLS ") VALUES (?,?,?,?,?)",
 	[ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE username=?",
 	[ST_USER_GET_ID] = "SELECT " USER_COLS " FROM users WHERE user_id=?",
 	[ST_USER_SETPW] = "UPDATE users SET password_hash=?2, updated_at=?3 "
 	                  "WHERE username=?1",
 	[ST_USER_REMOVE] = "DELETE FROM users WHERE username=?",
-	[ST_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
+	[ST_USER_LIST] = "SELECT " USER_COLS " FROM " USER_FROM
+	                 " ORDER BY username",
+	[ST_USER_PAGE] = PAGE_SQL(USER_COLS, USER_FROM, "created_at", "?1", "?2",
+	                          "created_at DESC, username DESC", "username"),
+	[ST_USER_COUNT] = COUNT_SQL(USER_FROM, "created_at", "?1"),
 	[ST_TOKEN_ADD] = "INSERT INTO access_tokens (" TOKEN_COLS ") "
 	                 "VALUES (?,?,?,?,?,?,?,?,?)",
 	[ST_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE jti=?",
-	[ST_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM access_tokens "
-	                  "WHERE (?1 IS NULL OR client_id=?1) AND (?2 = 0 OR "
-	                  "(revoked_at IS NULL AND expires_at > ?3)) "
-	                  "AND (?4 IS NULL OR subject=?4) "
-	                  "AND (?5 IS NULL OR family_id=?5) "
-	                  "ORDER BY issued_at, jti",
+	[ST_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM " TOKEN_FROM
+	                  " ORDER BY issued_at, jti",
+	[ST_TOKEN_PAGE] = PAGE_SQL(TOKEN_COLS, TOKEN_FROM, "issued_at", "?6",
+	                           "?7", "issued_at DESC, jti DESC",
+	                           "issued_at, jti"),
+	[ST_TOKEN_COUNT] = COUNT_SQL(TOKEN_FROM, "issued_at", "?6"),
 	[ST_TOKEN_REVOKE] = "UPDATE access_tokens SET revoked_at=?2 "
 	                    "WHERE jti=?1 AND revoked_at IS NULL",
 	[ST_TOKEN_REVOKE_CLIENT] = "UPDATE access_tokens SET revoked_at=?2 "
@@ -67,8 +104,12 @@ static const char *const stmt_sql[ST__MAX] = {
 	               "VALUES (?,?,?,?,NULL)",
 	[ST_KEY_CURRENT] = "SELECT " KEY_COLS " FROM signing_keys "
 	                   "WHERE retired_at IS NULL",
-	[ST_KEY_LIST] = "SELECT " KEY_COLS " FROM signing_keys "
-	                "ORDER BY retired_at IS NOT NULL, created_at DESC, kid",
+	[ST_KEY_LIST] = "SELECT " KEY_COLS " FROM " KEY_FROM
+	                " ORDER BY retired_at IS NOT NULL, created_at DESC, kid",
+	[ST_KEY_PAGE] = PAGE_SQL(KEY_COLS, KEY_FROM, "created_at", "?1", "?2",
+	                         "created_at DESC, kid DESC",
+	                         "retired_at IS NOT NULL, created_at DESC, kid"),
+	[ST_KEY_COUNT] = COUNT_SQL(KEY_FROM, "created_at", "?1"),
 	[ST_KEY_PUBLISHED] = "SELECT " KEY_COLS " FROM signing_keys k "
 	                     "WHERE retired_at IS NULL OR EXISTS (SELECT 1 FROM "
 	                     "access_tokens t WHERE t.kid=k.kid AND "
@@ -90,13 +131,12 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_FAMILY_REVOKE_AT] = "UPDATE access_tokens SET revoked_at=?2 "
 	                        "WHERE family_id=?1 AND revoked_at IS NULL",
 	/* rowid breaks ties: rotations within one second keep their order. */
-	[ST_RT_LIST] = "SELECT " RT_COLS " FROM refresh_tokens "
-	               "WHERE (?1 IS NULL OR client_id=?1) "
-	               "AND (?2 IS NULL OR subject=?2) "
-	               "AND (?3 IS NULL OR family_id=?3) "
-	               "AND (?4 = 0 OR (retired_at IS NULL AND revoked_at IS NULL "
-	               "AND expires_at > ?5)) "
-	               "ORDER BY issued_at, rowid",
+	[ST_RT_LIST] = "SELECT " RT_COLS " FROM " RT_FROM
+	               " ORDER BY issued_at, rowid",
+	[ST_RT_PAGE] = PAGE_SQL(RT_COLS ", rowid AS rid", RT_FROM, "issued_at",
+	                        "?6", "?7", "issued_at DESC, rowid DESC",
+	                        "issued_at, rid"),
+	[ST_RT_COUNT] = COUNT_SQL(RT_FROM, "issued_at", "?6"),
 	/* Both use the subject indexes (migrations 0002 and 0003). */
 	[ST_SUBJECT_REVOKE_RT] = "UPDATE refresh_tokens SET revoked_at=?2 "
 	                         "WHERE subject=?1 AND revoked_at IS NULL",
@@ -122,9 +162,13 @@ static const char *const stmt_sql[ST__MAX] = {
 	                   "granted_at, updated_at) VALUES (?1,?2,?3,?4,?5) "
 	                   "ON CONFLICT (user_id, client_id) DO UPDATE SET "
 	                   "scope=excluded.scope, updated_at=excluded.updated_at",
-	[ST_CONSENT_LIST] = CONSENT_SELECT " WHERE (?1 IS NULL OR "
-	                    "c.user_id=?1) AND (?2 IS NULL OR c.client_id=?2) "
-	                    "ORDER BY c.client_id, u.username",
+	[ST_CONSENT_LIST] = "SELECT " CONSENT_COLS " FROM " CONSENT_FROM
+	                    " ORDER BY c.client_id, u.username",
+	[ST_CONSENT_PAGE] = PAGE_SQL(CONSENT_COLS, CONSENT_FROM, "c.granted_at",
+	                             "?3", "?4", "c.granted_at DESC, "
+	                             "c.client_id DESC, u.username DESC",
+	                             "client_id, username"),
+	[ST_CONSENT_COUNT] = COUNT_SQL(CONSENT_FROM, "c.granted_at", "?3"),
 	[ST_CONSENT_REVOKE] = "DELETE FROM consents WHERE user_id=?1 AND "
 	                      "(?2 IS NULL OR client_id=?2)",
 	[ST_GC_SAVEPOINT] = "SAVEPOINT gc",
@@ -229,6 +273,53 @@ enum store_rc sq_run_key(struct conn *cn, enum stmt which, const char *key,
 		return STORE_IO;
 	sq_bind_text(st, 1, key);
 	return sq_exec(cn, st, changes);
+}
+
+static bool paged(const struct store_page *page)
+{
+	return page != NULL && (page->since != 0 || page->limit != 0);
+}
+
+/* *page->matched, from the listing's _COUNT statement (which + 2). */
+static enum store_rc count_matched(struct conn *cn, enum stmt which,
+                                   const struct store_page *page, int n,
+                                   sq_binder bind, const void *filter)
+{
+	sqlite3_stmt *st = sq_stmt(cn, (enum stmt)(which + 2));
+	if (st == NULL)
+		return STORE_IO;
+	bind(st, filter);
+	sqlite3_bind_int64(st, n, page->since);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*page->matched = sqlite3_column_int64(st, 0);
+	sq_done(st);
+	return rc == SQLITE_ROW ? STORE_OK : store_sqlite_rc(rc);
+}
+
+sqlite3_stmt *sq_list_stmt(struct conn *cn, enum stmt which,
+                           const struct store_page *page, int n,
+                           sq_binder bind, const void *filter,
+                           enum store_rc *rc)
+{
+	*rc = STORE_OK;
+	if (paged(page) && page->limit > 0 && page->matched != NULL)
+		*rc = count_matched(cn, which, page, n, bind, filter);
+	sqlite3_stmt *st = *rc == STORE_OK
+	                       ? sq_stmt(cn, paged(page) ? (enum stmt)(which + 1)
+	                                                 : which)
+	                       : NULL;
+	if (st == NULL) {
+		if (*rc == STORE_OK)
+			*rc = STORE_IO;
+		return NULL;
+	}
+	bind(st, filter);
+	if (paged(page)) {
+		sqlite3_bind_int64(st, n, page->since);
+		sqlite3_bind_int64(st, n + 1, page->limit > 0 ? page->limit : -1);
+	}
+	return st;
 }
 
 /* Runs a one-key DELETE; STORE_NOT_FOUND when no row had that key. */

@@ -29,19 +29,22 @@ static enum store_rc sq_token_get(struct store *s, const char *jti,
 	GET_ONE(ST_TOKEN_GET, jti, out, read_token);
 }
 
-static enum store_rc sq_token_list(struct store *s,
-                                   const struct store_token_filter *f,
-                                   store_token_cb cb, void *arg)
+static void bind_token_filter(sqlite3_stmt *st, const void *filter)
 {
-	sqlite3_stmt *st = sq_stmt(sq_conn_get(s), ST_TOKEN_LIST);
-	if (st == NULL)
-		return STORE_IO;
+	const struct store_token_filter *f = filter;
 	sq_bind_text(st, 1, f->client_id);
 	sqlite3_bind_int(st, 2, f->active_only);
 	sqlite3_bind_int64(st, 3, f->now);
 	sq_bind_text(st, 4, f->subject);
 	sq_bind_text(st, 5, f->family_id);
-	LIST_ROWS(st, struct store_token, read_token, store_token_clear, cb, arg);
+}
+
+static enum store_rc sq_token_list(struct store *s,
+                                   const struct store_token_filter *f,
+                                   store_token_cb cb, void *arg)
+{
+	LIST_PAGE(s, ST_TOKEN_LIST, f->page, 6, bind_token_filter, f,
+	          struct store_token, read_token, store_token_clear, cb, arg);
 }
 
 static enum store_rc sq_token_revoke(struct store *s, const char *jti,
@@ -73,20 +76,23 @@ static enum store_rc sq_refresh_get(struct store *s, const char *hash,
 	GET_ONE(ST_RT_GET, hash, out, read_refresh);
 }
 
-static enum store_rc sq_refresh_list(struct store *s,
-                                     const struct store_refresh_filter *f,
-                                     store_refresh_cb cb, void *arg)
+static void bind_refresh_filter(sqlite3_stmt *st, const void *filter)
 {
-	sqlite3_stmt *st = sq_stmt(sq_conn_get(s), ST_RT_LIST);
-	if (st == NULL)
-		return STORE_IO;
+	const struct store_refresh_filter *f = filter;
 	sq_bind_text(st, 1, f->client_id);
 	sq_bind_text(st, 2, f->subject);
 	sq_bind_text(st, 3, f->family_id);
 	sqlite3_bind_int(st, 4, f->active_only);
 	sqlite3_bind_int64(st, 5, f->now);
-	LIST_ROWS(st, struct store_refresh, read_refresh, store_refresh_clear,
-	          cb, arg);
+}
+
+static enum store_rc sq_refresh_list(struct store *s,
+                                     const struct store_refresh_filter *f,
+                                     store_refresh_cb cb, void *arg)
+{
+	LIST_PAGE(s, ST_RT_LIST, f->page, 6, bind_refresh_filter, f,
+	          struct store_refresh, read_refresh, store_refresh_clear, cb,
+	          arg);
 }
 
 /* ---- revocations ----------------------------------------------------------- */

@@ -82,7 +82,10 @@ enum store_rc store_client_update(struct store *s, const struct store_client *c)
 enum store_rc store_client_remove(struct store *s, const char *id)
 { return s->ops->client->xRemove(s, id); }
 enum store_rc store_client_list(struct store *s, store_client_cb cb, void *arg)
-{ return s->ops->client->xList(s, cb, arg); }
+{ return s->ops->client->xList(s, NULL, cb, arg); }
+enum store_rc store_client_page(struct store *s, const struct store_page *p,
+                                store_client_cb cb, void *arg)
+{ return s->ops->client->xList(s, p, cb, arg); }
 enum store_rc store_user_add(struct store *s, const struct store_user *u)
 { return s->ops->user->xAdd(s, u); }
 enum store_rc store_user_get(struct store *s, const char *username,
@@ -97,7 +100,10 @@ enum store_rc store_user_set_password(struct store *s, const char *username,
 enum store_rc store_user_remove(struct store *s, const char *username)
 { return s->ops->user->xRemove(s, username); }
 enum store_rc store_user_list(struct store *s, store_user_cb cb, void *arg)
-{ return s->ops->user->xList(s, cb, arg); }
+{ return s->ops->user->xList(s, NULL, cb, arg); }
+enum store_rc store_user_page(struct store *s, const struct store_page *p,
+                              store_user_cb cb, void *arg)
+{ return s->ops->user->xList(s, p, cb, arg); }
 
 /* ---- keys ---- */
 
@@ -110,7 +116,10 @@ enum store_rc store_key_current(struct store *s, struct store_key *out)
 { return s->ops->key->xCurrent(s, out); }
 enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
                              store_key_cb cb, void *arg)
-{ return s->ops->key->xList(s, published_only, now, cb, arg); }
+{ return s->ops->key->xList(s, published_only, now, NULL, cb, arg); }
+enum store_rc store_key_page(struct store *s, const struct store_page *p,
+                             store_key_cb cb, void *arg)
+{ return s->ops->key->xList(s, false, 0, p, cb, arg); }
 
 /* ---- tokens, refresh tokens, families ---- */
 
@@ -203,7 +212,12 @@ enum store_rc store_consent_put(struct store *s,
 enum store_rc store_consent_list(struct store *s, const char *user_id,
                                  const char *client_id, store_consent_cb cb,
                                  void *arg)
-{ return s->ops->consent->xList(s, user_id, client_id, cb, arg); }
+{ return s->ops->consent->xList(s, user_id, client_id, NULL, cb, arg); }
+enum store_rc store_consent_page(struct store *s, const char *user_id,
+                                 const char *client_id,
+                                 const struct store_page *p,
+                                 store_consent_cb cb, void *arg)
+{ return s->ops->consent->xList(s, user_id, client_id, p, cb, arg); }
 enum store_rc store_consent_revoke(struct store *s, const char *user_id,
                                    const char *client_id, int *count)
 { return s->ops->consent->xRevoke(s, user_id, client_id, count); }

@@ -199,7 +199,22 @@ struct store_issue {
 	const struct store_refresh *refresh; /* NULL: no refresh token */
 };
 
+/* A window on a listing (the CLI's --since and --limit, docs/cli.md):
+ * of the rows the listing would hand over, only those created at or
+ * after since (0: every one; created is a record's issued_at, created_at
+ * or granted_at), and of those only the newest limit (0: all), found by
+ * the query itself, not by reading everything. The rows still come in
+ * the listing's own order. With a limit, the backend sets *matched
+ * (when not NULL) to how many rows passed since, before the limit, so
+ * the caller can say how many it left out. NULL page: every row. */
+struct store_page {
+	int64_t since;
+	int64_t limit;
+	int64_t *matched;
+};
+
 struct store_token_filter {
+	const struct store_page *page; /* NULL: every row */
 	const char *client_id; /* NULL: every client */
 	bool active_only;      /* unrevoked and unexpired at now */
 	int64_t now;
@@ -209,6 +224,7 @@ struct store_token_filter {
 
 /* Which refresh-token records the refresh table's xList hands over. */
 struct store_refresh_filter {
+	const struct store_page *page; /* NULL: every row */
 	const char *client_id; /* NULL: every client */
 	const char *subject;   /* NULL: every subject */
 	const char *family_id; /* NULL: every family */
@@ -297,7 +313,9 @@ struct store_client_methods {
 	enum store_rc (*xUpdate)(struct store *s, const struct store_client *c);
 	/* Removes the client and, with it, its token records. */
 	enum store_rc (*xRemove)(struct store *s, const char *client_id);
-	enum store_rc (*xList)(struct store *s, store_client_cb cb, void *arg);
+	/* In client_id order; page: store_page. */
+	enum store_rc (*xList)(struct store *s, const struct store_page *page,
+	                       store_client_cb cb, void *arg);
 };
 
 struct store_user_methods {
@@ -309,7 +327,9 @@ struct store_user_methods {
 	enum store_rc (*xSetPassword)(struct store *s, const char *username,
 	                              const char *password_hash, int64_t now);
 	enum store_rc (*xRemove)(struct store *s, const char *username);
-	enum store_rc (*xList)(struct store *s, store_user_cb cb, void *arg);
+	/* In username order; page: store_page. */
+	enum store_rc (*xList)(struct store *s, const struct store_page *page,
+	                       store_user_cb cb, void *arg);
 };
 
 struct store_key_methods {
@@ -326,9 +346,11 @@ struct store_key_methods {
 	                                 const struct store_key *k);
 	enum store_rc (*xCurrent)(struct store *s, struct store_key *out);
 	/* Every key, or (published_only) the current key plus retired keys
-	 * that still have an unexpired token at now. Current first, then newest. */
+	 * that still have an unexpired token at now. Current first, then newest.
+	 * page (store_page) applies to the full list only; NULL: all. */
 	enum store_rc (*xList)(struct store *s, bool published_only,
-	                       int64_t now, store_key_cb cb, void *arg);
+	                       int64_t now, const struct store_page *page,
+	                       store_key_cb cb, void *arg);
 };
 
 /* Access-token records, and the issue that writes them. */
@@ -409,8 +431,9 @@ struct store_consent_methods {
 	/* Consents of a user and/or a client (NULL: any), by client_id then
 	 * username. */
 	enum store_rc (*xList)(struct store *s, const char *user_id,
-	                       const char *client_id, store_consent_cb cb,
-	                       void *arg);
+	                       const char *client_id,
+	                       const struct store_page *page,
+	                       store_consent_cb cb, void *arg);
 	/* Removes a user's consent for one client (client_id) or for all
 	 * (NULL); *count says how many went. */
 	enum store_rc (*xRevoke)(struct store *s, const char *user_id,
@@ -579,8 +602,9 @@ struct store_copy_methods {
  * table (NULL: none). 9: the copy table (latchkey copy reads and writes
  * whole tables through it, so it works between any two backends), and
  * store_purge_counts.throttle_keys. 10: xTokenAdd and xSessionRemove
- * gone (only tests called them). */
-#define STORE_OPS_VERSION 10
+ * gone (only tests called them). 11: the listings take a store_page
+ * (the token and refresh filters carry one). */
+#define STORE_OPS_VERSION 11
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */
@@ -664,6 +688,17 @@ enum store_rc store_client_get(struct store *s, const char *id,
 enum store_rc store_client_update(struct store *s, const struct store_client *c);
 enum store_rc store_client_remove(struct store *s, const char *id);
 enum store_rc store_client_list(struct store *s, store_client_cb cb, void *arg);
+/* The listings through a store_page (NULL: the plain listing). */
+enum store_rc store_client_page(struct store *s, const struct store_page *p,
+                                store_client_cb cb, void *arg);
+enum store_rc store_user_page(struct store *s, const struct store_page *p,
+                              store_user_cb cb, void *arg);
+enum store_rc store_key_page(struct store *s, const struct store_page *p,
+                             store_key_cb cb, void *arg);
+enum store_rc store_consent_page(struct store *s, const char *user_id,
+                                 const char *client_id,
+                                 const struct store_page *p,
+                                 store_consent_cb cb, void *arg);
 enum store_rc store_user_add(struct store *s, const struct store_user *u);
 enum store_rc store_user_get(struct store *s, const char *username,
                              struct store_user *out);
@@ -804,5 +839,128 @@ enum store_rc store_throttle_release(struct store *s,
 
 /* SQLite and libpq, as built and as running (core/version.h). */
 void store_libs(struct version_libs *v);
+
+/* ---- records as people write and read them ---------------------------------
+ * One description of a client (client_spec.c) and of a token record
+ * (token_json.c), shared by the admin CLI and the test double's fixtures
+ * and controls. They live here because both front-ends need them and the
+ * CLI may depend on storage and core only; they describe storage's own
+ * records, with core's rules (validate.h). JSON is jansson's json_t
+ * (declared by its struct tag, so this header needs no jansson.h); each
+ * returns a new reference the caller owns. The syntax of the front-ends
+ * (option names, the words 'default', JSON types) and the wording of
+ * their messages stay with them. */
+struct json_t;
+
+/* The settable fields of a client, named by the fixtures file's keys
+ * (client_field_defs[f].key); the CLI's options map onto them. */
+enum client_field {
+	CLIENT_F_NAME = 0,
+	CLIENT_F_PUBLIC,
+	CLIENT_F_GRANTS,
+	CLIENT_F_SCOPES,
+	CLIENT_F_REDIRECT_URIS,
+	CLIENT_F_ACCESS_TTL,
+	CLIENT_F_REFRESH_TTL,
+	CLIENT_F_ON_REFRESH,
+	CLIENT_F_ISSUE_REFRESH,
+	CLIENT_F_AUTO_APPROVE,
+	CLIENT_F_AUDIENCES,
+	CLIENT_F_INTROSPECT,
+	CLIENT_F__MAX
+};
+
+/* What a field holds, so a front-end knows what to read for it. */
+enum client_value_type {
+	CLIENT_V_TEXT,     /* one string (name) */
+	CLIENT_V_WORDS,    /* a list of words (grants, scopes, ...) */
+	CLIENT_V_TTL,      /* seconds; 0: the server's setting */
+	CLIENT_V_POLICY,   /* on_refresh; none: the server's setting */
+	CLIENT_V_APPROVER, /* a username, "" for off; none: the server's */
+	CLIENT_V_BOOL,     /* on or off */
+	CLIENT_V_TRISTATE, /* on, off or the server's setting */
+};
+
+struct client_field_def {
+	const char *key;           /* "grants": the fixtures file's key */
+	enum client_value_type type;
+	const char *what;          /* "grant type", for "invalid WHAT 'x'" */
+	const char *rule;          /* what a valid value (or word) is */
+	bool (*valid)(const char *s); /* TEXT, WORDS, APPROVER */
+	/* The words come from a fixed list (grant types): one outside it is
+	 * unknown rather than malformed. */
+	bool closed;
+};
+extern const struct client_field_def client_field_defs[CLIENT_F__MAX];
+
+/* How a list of values becomes words (client_words_collect). */
+enum {
+	CLIENT_WORDS_SPLIT = 1 << 0,      /* a value may hold several words,
+	                                   * space-separated */
+	CLIENT_WORDS_SKIP_EMPTY = 1 << 1, /* "" adds no word (`--scope ''`
+	                                   * asks for an empty list) */
+};
+
+/* Joins n values into one space-separated list in *list (caller frees;
+ * "" for none), each word once in the order first given, as the store
+ * keeps lists. Returns true, or false with *bad a copy of the first
+ * word valid refuses (caller frees) and *list NULL. */
+bool client_words_collect(const char *const *v, size_t n, int how,
+                          bool (*valid)(const char *word), char **list,
+                          char **bad);
+
+/* One value for a field, in the field's type. */
+struct client_value {
+	/* TTL, POLICY, APPROVER: the server's setting (the rest is unread) */
+	bool server_setting;
+	const char *const *words; /* WORDS: n words; TEXT, POLICY,
+	                           * APPROVER: words[0] */
+	size_t n;
+	int how;                  /* WORDS: CLIENT_WORDS_* */
+	int64_t seconds;          /* TTL */
+	enum store_tristate state; /* BOOL (STORE_ON or STORE_OFF),
+	                            * TRISTATE */
+};
+
+/* Sets field f of c to v after checking it by core's rule. Returns true,
+ * or false with c unchanged and *bad (caller frees) a copy of the value
+ * or word refused (NULL for a lifetime: the number is v->seconds). */
+bool client_spec_set(struct store_client *c, enum client_field f,
+                     const struct client_value *v, char **bad);
+
+/* NULL when id may name a new client, else the rule it breaks. */
+const char *client_spec_id_rule(const char *id);
+
+/* Fills what the user left out with the defaults of `latchkey client
+ * add` (the name is the id; a confidential client gets
+ * client_credentials and a public one authorization_code and
+ * refresh_token; empty lists), then checks the rules that span fields.
+ * Returns NULL, or why not as a static sentence with *where the field
+ * to blame. */
+const char *client_spec_finish(struct store_client *c,
+                               enum client_field *where);
+
+/* The client as JSON: `latchkey client show --json`'s object. With
+ * with_secret, a client_secret member follows client_id: secret, or null
+ * for a public client. */
+struct json_t *client_spec_json(const struct store_client *c,
+                                bool with_secret, const char *secret);
+
+/* A JSON string for s; null when s is NULL or not valid UTF-8. */
+struct json_t *store_json_str(const char *s);
+
+/* Which members a token record's JSON has (token_json.c). */
+enum token_json_view {
+	/* `latchkey token list --json`: every column, null where unset,
+	 * and the status at now. */
+	TOKEN_JSON_RECORD,
+	/* The test double's GET /_control/tokens: an access token's
+	 * revoked as a boolean, unset members left out. */
+	TOKEN_JSON_CONTROL,
+};
+struct json_t *token_json_access(const struct store_token *t, int64_t now,
+                                 enum token_json_view view);
+struct json_t *token_json_refresh(const struct store_refresh *r, int64_t now,
+                                  enum token_json_view view);
 
 #endif

@@ -24,8 +24,9 @@
                   "issued_at, expires_at, used_at, family_id, resource"
 #define SESSION_COLS "session_hash, user_id, auth_time, expires_at"
 /* A consent comes with its user's name, for listings. */
-#define CONSENT_SELECT "SELECT c.user_id, c.client_id, c.scope, "           \
-                       "c.granted_at, c.updated_at, u.username FROM "       \
-                       "consents c JOIN users u ON u.user_id=c.user_id"
+#define CONSENT_COLS "c.user_id, c.client_id, c.scope, c.granted_at, "      \
+                     "c.updated_at, u.username"
+#define CONSENT_JOIN "consents c JOIN users u ON u.user_id=c.user_id"
+#define CONSENT_SELECT "SELECT " CONSENT_COLS " FROM " CONSENT_JOIN
 
 #endif

@@ -330,32 +330,26 @@ enum MHD_Result h_control_reset(struct srv_req *rq)
 	return r;
 }
 
+/* The rows of GET /_control/tokens, in the shape tests read
+ * (TOKEN_JSON_CONTROL; the members are token_json.c's). */
+struct token_rows {
+	json_t *rows;
+	int64_t now;
+};
+
 static int add_access(const struct store_token *t, void *arg)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:b}", "jti",
-	                      t->jti, "client_id", t->client_id, "sub",
-	                      t->subject, "scope", t->scope ? t->scope : "",
-	                      "iat", (json_int_t)t->issued_at, "exp",
-	                      (json_int_t)t->expires_at, "revoked",
-	                      t->revoked_at != 0);
-	if (o != NULL && t->family_id != NULL)
-		json_object_set_new(o, "family_id", json_string(t->family_id));
-	json_array_append_new(arg, o);
+	struct token_rows *tr = arg;
+	json_array_append_new(tr->rows, token_json_access(t, tr->now,
+	                                                  TOKEN_JSON_CONTROL));
 	return 0;
 }
 
-static int add_refresh(const struct store_refresh *t, void *arg)
+static int add_refresh(const struct store_refresh *r, void *arg)
 {
-	const char *status = store_token_status(t->revoked_at, t->retired_at,
-	                                        t->expires_at, clock_now());
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s}", "family_id",
-	                      t->family_id, "client_id", t->client_id, "sub",
-	                      t->subject, "scope", t->scope ? t->scope : "",
-	                      "iat", (json_int_t)t->issued_at, "exp",
-	                      (json_int_t)t->expires_at, "status", status);
-	if (o != NULL && t->username != NULL)
-		json_object_set_new(o, "username", json_string(t->username));
-	json_array_append_new(arg, o);
+	struct token_rows *tr = arg;
+	json_array_append_new(tr->rows, token_json_refresh(r, tr->now,
+	                                                   TOKEN_JSON_CONTROL));
 	return 0;
 }
 
@@ -370,18 +364,20 @@ enum MHD_Result h_control_tokens(struct srv_req *rq)
 	const char *cid = form_param(&f, "client_id");
 	struct store_token_filter tf = {.client_id = cid, .now = clock_now()};
 	struct store_refresh_filter rf = {.client_id = cid, .now = clock_now()};
-	json_t *at = json_array(), *rt = json_array();
+	struct token_rows at = {json_array(), tf.now};
+	struct token_rows rt = {json_array(), rf.now};
 	struct store *st = ((struct testdouble *)rq->route->arg)->store;
-	enum store_rc rc = store_token_list(st, &tf, add_access, at);
+	enum store_rc rc = store_token_list(st, &tf, add_access, &at);
 	if (rc == STORE_OK)
-		rc = store_refresh_list(st, &rf, add_refresh, rt);
+		rc = store_refresh_list(st, &rf, add_refresh, &rt);
 	form_free(&f);
 	if (rc != STORE_OK) {
-		json_decref(at);
-		json_decref(rt);
+		json_decref(at.rows);
+		json_decref(rt.rows);
 		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
 		                                    NULL), no_store);
 	}
-	return respond_json(rq, 200, json_pack("{s:o, s:o}", "access_tokens", at,
-	                                       "refresh_tokens", rt), no_store);
+	return respond_json(rq, 200, json_pack("{s:o, s:o}", "access_tokens",
+	                                       at.rows, "refresh_tokens",
+	                                       rt.rows), no_store);
 }

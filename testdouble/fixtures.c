@@ -4,11 +4,16 @@
  * passwords, read from a JSON file and written to the store at start-up
  * and again at each /_control/reset.
  *
- * The file's keys are the admin CLI's words and its defaults are the
- * CLI's; every value passes the CLI's rules (core/validate.c). The parser
- * is strict (known keys, right types, no duplicates), because a typo in a
- * test fixture that is silently ignored costs more than one that stops
- * start-up with a message naming the file, the entry and the field.
+ * A client's keys other than client_id and client_secret are the fields
+ * of the client spec (store.h, storage/client_spec.c), which the admin
+ * CLI's options set too: this file only reads JSON types into the spec's
+ * values and words refusals in its own dialect ("field \"grants\": ...");
+ * the rules (core/validate.c) and the defaults are the spec's. The
+ * parser is strict (known keys, right types, no duplicates), because a
+ * typo in a test fixture that is silently ignored costs more than one
+ * that stops start-up with a message naming the file, the entry and the
+ * field. Keys are read in the order the file gives them; the rules that
+ * span keys are checked once the entry is read.
  *
  * Applying runs in three passes, so a bad file changes nothing: read and
  * check every entry; look up what exists and hash the secrets; write. A
@@ -163,9 +168,10 @@ static bool fx_type_ok(enum fx_type t, const json_t *v)
 	return false;
 }
 
-/* One key an entry may have (fields[0] of a kind is its id, required).
- * set receives a value of the right type and the entry (struct fx_client
- * or struct fx_user); it returns 0 or fx_fail's -1. */
+/* One key an entry may have besides a client's fields (fields[0] of a
+ * kind is its id, required). set receives a value of the right type and
+ * the entry (struct fx_client or struct fx_user); it returns 0 or
+ * fx_fail's -1. */
 struct fx_field {
 	const char *key;
 	enum fx_type type;
@@ -179,6 +185,9 @@ struct fx_kind {
 	const char *key;               /* "clients" */
 	const struct fx_field *fields; /* fields[0]: the id, required */
 	size_t nfields;
+	/* The entry is a struct fx_client: the client spec's fields
+	 * (client_field_defs) are its other keys. */
+	bool client_spec;
 	size_t size;                   /* of one entry */
 	const char *(*id)(const void *entry);
 	/* Defaults and the rules that span keys; NULL: none. */
@@ -189,127 +198,23 @@ struct fx_kind {
 	void (*clear)(void *entry);
 };
 
-/* What a string value (or each word of a list) must be, and how a value
- * that is not is refused: "WHAT \"VALUE\": RULE". */
-struct fx_rule {
-	const char *what;
-	const char *rule;
-	bool (*valid)(const char *s);
-};
-
-enum { R_CLIENT_ID, R_NAME, R_GRANT, R_SCOPE, R_URI, R_USERNAME,
-       R_AUDIENCE };
-
-static const struct fx_rule rules[] = {
-	[R_CLIENT_ID] = {"invalid client id", VALID_CLIENT_ID_RULE,
-	                 valid_client_id},
-	[R_NAME] = {"invalid client name", VALID_CLIENT_NAME_RULE,
-	            valid_client_name},
-	[R_GRANT] = {"unknown grant type", VALID_GRANT_TYPE_RULE,
-	             valid_grant_type},
-	[R_SCOPE] = {"invalid scope", VALID_SCOPE_RULE, valid_scope},
-	[R_URI] = {"invalid redirect URI", VALID_REDIRECT_URI_RULE,
-	           valid_redirect_uri},
-	[R_USERNAME] = {"invalid username", VALID_USERNAME_RULE,
-	                valid_username},
-	[R_AUDIENCE] = {"invalid audience", VALID_AUDIENCE_RULE,
-	                valid_audience},
-};
-
-static int check(struct fixtures *fx, const char *s, const struct fx_rule *r)
-{
-	if (r->valid(s))
-		return 0;
-	return fx_fail(fx, "%s \"%s\": %s", r->what, s, r->rule);
-}
-
-/* A string that follows r, copied into *field. */
-static int set_string(struct fixtures *fx, char **field, const json_t *v,
-                      const struct fx_rule *r)
-{
-	if (check(fx, json_string_value(v), r) != 0)
-		return -1;
-	*field = xstrdup(json_string_value(v));
-	return 0;
-}
-
-/* An array of words that follow r, as the store keeps it: one space-
- * separated list, each word once, in the order first given (as the CLI's
- * repeated options). */
-static int set_words(struct fixtures *fx, char **field, const json_t *arr,
-                     const struct fx_rule *r)
-{
-	char *list = xstrdup("");
-	size_t i;
-	json_t *v;
-	json_array_foreach(arr, i, v) {
-		const char *w = json_string_value(v);
-		int rc = w == NULL ? fx_fail(fx, "item %zu: expected a string, "
-		                             "got %s", i, json_kind(v))
-		                   : check(fx, w, r);
-		if (rc != 0) {
-			free(list);
-			return rc;
-		}
-		if (!words_contains(list, w, strlen(w)))
-			words_append(&list, w, strlen(w));
-	}
-	*field = list;
-	return 0;
-}
-
-/* Optional keys that have a server-wide setting say how to get it: the
- * CLI's word 'default' is the key left out. */
+/* The file says "not set" by leaving a key out; the CLI's word
+ * 'default' means nothing here. */
 #define SERVER_SETTING "; leave the key out for the server's setting"
 
-static int set_ttl(struct fixtures *fx, int64_t *field, const json_t *v)
-{
-	json_int_t ttl = json_integer_value(v);
-	if (!valid_ttl(ttl))
-		return fx_fail(fx, "invalid lifetime %lld: " VALID_TTL_RULE
-		               SERVER_SETTING, (long long)ttl);
-	*field = ttl;
-	return 0;
-}
+/* ---- clients: the keys --------------------------------------------------
+ * client_id and client_secret are the file's own; every other key is a
+ * field of the client spec (store.h, storage/client_spec.c), the table
+ * the CLI's options use too: read_spec_field turns the JSON value into
+ * the spec's value, and words a refusal in the file's dialect. */
 
-/* ---- clients: the keys --------------------------------------------------- */
-
-/* The setters receive a value of the key's type (read_field checked). */
-#define CLIENT(e) (&((struct fx_client *)(e))->c)
-
-/* The user id prefix gets its own message (valid_client_id refuses it
- * too, but its rule would not say why). */
 static int set_client_id(struct fixtures *fx, void *e, const json_t *v)
 {
-	if (valid_client_id_reserved(json_string_value(v)))
-		return fx_fail(fx, "invalid client id \"%s\": "
-		               VALID_CLIENT_ID_RESERVED_RULE,
-		               json_string_value(v));
-	return set_string(fx, &CLIENT(e)->client_id, v, &rules[R_CLIENT_ID]);
-}
-static int set_name(struct fixtures *fx, void *e, const json_t *v)
-{ return set_string(fx, &CLIENT(e)->name, v, &rules[R_NAME]); }
-static int set_grants(struct fixtures *fx, void *e, const json_t *v)
-{ return set_words(fx, &CLIENT(e)->grant_types, v, &rules[R_GRANT]); }
-static int set_scopes(struct fixtures *fx, void *e, const json_t *v)
-{ return set_words(fx, &CLIENT(e)->scopes, v, &rules[R_SCOPE]); }
-static int set_uris(struct fixtures *fx, void *e, const json_t *v)
-{ return set_words(fx, &CLIENT(e)->redirect_uris, v, &rules[R_URI]); }
-static int set_audiences(struct fixtures *fx, void *e, const json_t *v)
-{ return set_words(fx, &CLIENT(e)->audiences, v, &rules[R_AUDIENCE]); }
-static int set_introspect(struct fixtures *fx, void *e, const json_t *v)
-{ (void)fx; CLIENT(e)->introspect = json_is_true(v); return 0; }
-static int set_access_ttl(struct fixtures *fx, void *e, const json_t *v)
-{ return set_ttl(fx, &CLIENT(e)->access_token_ttl, v); }
-static int set_refresh_ttl(struct fixtures *fx, void *e, const json_t *v)
-{ return set_ttl(fx, &CLIENT(e)->refresh_token_ttl, v); }
-static int set_public(struct fixtures *fx, void *e, const json_t *v)
-{ (void)fx; CLIENT(e)->is_public = json_is_true(v); return 0; }
-
-static int set_issue_refresh(struct fixtures *fx, void *e, const json_t *v)
-{
-	(void)fx;
-	CLIENT(e)->issue_refresh_token = json_is_true(v) ? STORE_ON : STORE_OFF;
+	const char *rule = client_spec_id_rule(json_string_value(v));
+	if (rule != NULL)
+		return fx_fail(fx, "invalid client id \"%s\": %s",
+		               json_string_value(v), rule);
+	((struct fx_client *)e)->c.client_id = xstrdup(json_string_value(v));
 	return 0;
 }
 
@@ -322,56 +227,100 @@ static int set_secret(struct fixtures *fx, void *e, const json_t *v)
 	return 0;
 }
 
-static int set_on_refresh(struct fixtures *fx, void *e, const json_t *v)
-{
-	const char *policy = valid_on_refresh(json_string_value(v));
-	if (policy == NULL)
-		return fx_fail(fx, "invalid policy \"%s\": "
-		               VALID_ON_REFRESH_RULE SERVER_SETTING,
-		               json_string_value(v));
-	CLIENT(e)->on_refresh = xstrdup(policy);
-	return 0;
-}
-
-/* A username, or "" for off. 'default' is refused rather than taken as a
- * username: it is the CLI's word for the server's setting. */
-static int set_auto_approve(struct fixtures *fx, void *e, const json_t *v)
-{
-	const char *who = json_string_value(v);
-	if (strcmp(who, "default") == 0 ||
-	    (*who != '\0' && !valid_username(who)))
-		return fx_fail(fx, "invalid user \"%s\": a username ("
-		               VALID_USERNAME_RULE "), or \"\" for off"
-		               SERVER_SETTING, who);
-	CLIENT(e)->auto_approve_as = xstrdup(who);
-	return 0;
-}
-
 /* The id key comes first: it is read before the others, so every later
  * message names the entry. */
 static const struct fx_field client_fields[] = {
 	{"client_id", FX_STRING, true, set_client_id},
-	{"name", FX_STRING, false, set_name},
 	{"client_secret", FX_STRING, false, set_secret},
-	{"public", FX_BOOL, false, set_public},
-	{"grants", FX_LIST, false, set_grants},
-	{"scopes", FX_LIST, false, set_scopes},
-	{"redirect_uris", FX_LIST, false, set_uris},
-	{"access_token_ttl", FX_INT, false, set_access_ttl},
-	{"refresh_token_ttl", FX_INT, false, set_refresh_ttl},
-	{"on_refresh", FX_STRING, false, set_on_refresh},
-	{"issue_refresh_token", FX_BOOL, false, set_issue_refresh},
-	{"auto_approve_as", FX_STRING, false, set_auto_approve},
-	{"audiences", FX_LIST, false, set_audiences},
-	{"introspect", FX_BOOL, false, set_introspect},
 };
+
+/* The JSON type each kind of spec value is written as. */
+static const enum fx_type spec_type[] = {
+	[CLIENT_V_TEXT] = FX_STRING,     [CLIENT_V_WORDS] = FX_LIST,
+	[CLIENT_V_TTL] = FX_INT,         [CLIENT_V_POLICY] = FX_STRING,
+	[CLIENT_V_APPROVER] = FX_STRING, [CLIENT_V_BOOL] = FX_BOOL,
+	[CLIENT_V_TRISTATE] = FX_BOOL,
+};
+
+/* The refusal of bad (a word or the value) for field f. */
+static int spec_refused(struct fixtures *fx, enum client_field f,
+                        const struct client_value *cv, const char *bad)
+{
+	const struct client_field_def *d = &client_field_defs[f];
+	switch (d->type) {
+	case CLIENT_V_TTL:
+		return fx_fail(fx, "invalid lifetime %lld: %s" SERVER_SETTING,
+		               (long long)cv->seconds, d->rule);
+	case CLIENT_V_POLICY:
+		return fx_fail(fx, "invalid policy \"%s\": %s" SERVER_SETTING,
+		               bad, d->rule);
+	case CLIENT_V_APPROVER:
+		return fx_fail(fx, "invalid user \"%s\": a username (%s), or "
+		               "\"\" for off" SERVER_SETTING, bad, d->rule);
+	default:
+		return fx_fail(fx, "%s %s \"%s\": %s",
+		               d->closed ? "unknown" : "invalid", d->what, bad,
+		               d->rule);
+	}
+}
+
+/* An array's items as strings (*words, caller frees), each checked. */
+static int list_words(struct fixtures *fx, const json_t *arr,
+                      const char ***words)
+{
+	size_t i;
+	json_t *v;
+	*words = xcalloc(json_array_size(arr) + 1, sizeof(**words));
+	json_array_foreach(arr, i, v) {
+		(*words)[i] = json_string_value(v);
+		if ((*words)[i] == NULL)
+			return fx_fail(fx, "item %zu: expected a string, got %s",
+			               i, json_kind(v));
+	}
+	return 0;
+}
+
+/* Reads v, of the field's JSON type (read_field checked), into field f
+ * of the client. Each word of a list is its own item: a file has no
+ * 'default' and no space-separated shorthand. */
+static int read_spec_field(struct fixtures *fx, struct fx_client *fc,
+                           enum client_field f, const json_t *v)
+{
+	struct client_value cv = {.state = json_is_true(v) ? STORE_ON
+	                                                   : STORE_OFF};
+	const char *one = json_string_value(v);
+	const char **words = NULL;
+	char *bad = NULL;
+	int rc = 0;
+	cv.words = &one;
+	cv.n = 1;
+	cv.seconds = json_integer_value(v);
+	/* 'default' is refused rather than taken as a username: it is the
+	 * CLI's word for the server's setting. */
+	if (f == CLIENT_F_AUTO_APPROVE && strcmp(one, "default") == 0)
+		return spec_refused(fx, f, &cv, one);
+	if (json_is_array(v)) {
+		rc = list_words(fx, v, &words);
+		cv.words = words;
+		cv.n = json_array_size(v);
+	}
+	if (rc == 0 && !client_spec_set(&fc->c, f, &cv, &bad))
+		rc = spec_refused(fx, f, &cv, bad);
+	free(bad);
+	free(words);
+	return rc;
+}
 
 /* ---- users: the keys ----------------------------------------------------- */
 
 static int set_username(struct fixtures *fx, void *e, const json_t *v)
 {
-	return set_string(fx, &((struct fx_user *)e)->u.username, v,
-	                  &rules[R_USERNAME]);
+	const char *name = json_string_value(v);
+	if (!valid_username(name))
+		return fx_fail(fx, "invalid username \"%s\": "
+		               VALID_USERNAME_RULE, name);
+	((struct fx_user *)e)->u.username = xstrdup(name);
+	return 0;
 }
 
 /* Borrowed from the parsed tree, like a client's secret. */
@@ -429,25 +378,13 @@ static void client_clear(void *e)
 	store_client_clear(&((struct fx_client *)e)->c);
 }
 
-/* The defaults and the rules that span keys, as `latchkey client add`. */
+/* The defaults and the rules that span keys: the client spec's, as
+ * `latchkey client add`'s. */
 static int client_finish(struct fixtures *fx, void *e)
 {
 	struct fx_client *fc = e;
 	struct store_client *c = &fc->c;
-	if (c->name == NULL)
-		c->name = xstrdup(c->client_id);
-	/* RFC 6749 section 4.4 rules client_credentials out for public
-	 * clients, so each kind gets a default it can use. */
-	if (c->grant_types == NULL)
-		c->grant_types = xstrdup(c->is_public
-		                             ? "authorization_code refresh_token"
-		                             : "client_credentials");
-	if (c->scopes == NULL)
-		c->scopes = xstrdup("");
-	if (c->redirect_uris == NULL)
-		c->redirect_uris = xstrdup("");
-	if (c->audiences == NULL)
-		c->audiences = xstrdup("");
+	enum client_field where;
 	fx->field = "client_secret";
 	if (c->is_public && fc->secret != NULL)
 		return fx_fail(fx, "a public client has no secret");
@@ -456,12 +393,8 @@ static int client_finish(struct fixtures *fx, void *e)
 	if (!c->is_public && fc->secret == NULL)
 		return fx_fail(fx, "required for a confidential client (or set "
 		               "\"public\": true)");
-	fx->field = "grants";
-	const char *why = valid_grants_check(c->is_public, c->grant_types);
-	if (why != NULL)
-		return fx_fail(fx, "%s", why);
-	fx->field = "introspect";
-	why = valid_introspect_check(c->is_public, c->introspect);
+	const char *why = client_spec_finish(c, &where);
+	fx->field = client_field_defs[where].key;
 	if (why != NULL)
 		return fx_fail(fx, "%s", why);
 	fx->field = NULL;
@@ -555,10 +488,10 @@ static int user_write(struct fixtures *fx, struct store *st, const void *e)
 #define COUNT(t) (sizeof(t) / sizeof((t)[0]))
 
 static const struct fx_kind kinds[] = {
-	{"clients", client_fields, COUNT(client_fields),
+	{"clients", client_fields, COUNT(client_fields), true,
 	 sizeof(struct fx_client), client_ident, client_finish, client_prepare,
 	 client_write, client_clear},
-	{"users", user_fields, COUNT(user_fields), sizeof(struct fx_user),
+	{"users", user_fields, COUNT(user_fields), false, sizeof(struct fx_user),
 	 user_ident, NULL, user_prepare, user_write, user_clear},
 };
 #define NKINDS COUNT(kinds)
@@ -583,19 +516,55 @@ static const char *const key_hints[][2] = {
 	{"name", "username"},
 };
 
+/* The kind's own field named key, or NULL. */
+static const struct fx_field *own_field(const struct fx_kind *k,
+                                        const char *key)
+{
+	for (size_t i = 0; i < k->nfields; i++)
+		if (strcmp(k->fields[i].key, key) == 0)
+			return &k->fields[i];
+	return NULL;
+}
+
+/* The client spec's field named key, or CLIENT_F__MAX. */
+static enum client_field spec_field(const struct fx_kind *k, const char *key)
+{
+	int f = 0;
+	while (k->client_spec && f < CLIENT_F__MAX &&
+	       strcmp(client_field_defs[f].key, key) != 0)
+		f++;
+	return k->client_spec ? (enum client_field)f : CLIENT_F__MAX;
+}
+
+static bool known_key(const struct fx_kind *k, const char *key)
+{
+	return own_field(k, key) != NULL ||
+	       spec_field(k, key) != CLIENT_F__MAX;
+}
+
 static int unknown_key(struct fixtures *fx, const struct fx_kind *k,
                        const char *key)
 {
-	for (size_t i = 0; i < COUNT(key_hints); i++) {
-		if (strcmp(key, key_hints[i][0]) != 0)
-			continue;
-		for (size_t j = 0; j < k->nfields; j++)
-			if (strcmp(k->fields[j].key, key_hints[i][1]) == 0)
-				return fx_fail(fx, "unknown key \"%s\" (did you "
-				               "mean \"%s\"?)", key,
-				               k->fields[j].key);
-	}
+	for (size_t i = 0; i < COUNT(key_hints); i++)
+		if (strcmp(key, key_hints[i][0]) == 0 &&
+		    known_key(k, key_hints[i][1]))
+			return fx_fail(fx, "unknown key \"%s\" (did you mean "
+			               "\"%s\"?)", key, key_hints[i][1]);
 	return fx_fail(fx, "unknown key \"%s\"", key);
+}
+
+/* Checks that v (the value of key; NULL when absent) is of type and
+ * there when required, naming key in messages from here on. */
+static int check_value(struct fixtures *fx, const char *key, const json_t *v,
+                       enum fx_type type, bool required)
+{
+	fx->field = key;
+	if (v == NULL && required)
+		return fx_fail(fx, "required");
+	if (v != NULL && !fx_type_ok(type, v))
+		return fx_fail(fx, "expected %s, got %s", fx_type_name[type],
+		               json_kind(v));
+	return 0;
 }
 
 /* Reads the key f of obj into entry, if it is there. */
@@ -603,23 +572,38 @@ static int read_field(struct fixtures *fx, const struct fx_field *f,
                       const json_t *obj, void *entry)
 {
 	const json_t *v = json_object_get(obj, f->key);
-	if (v == NULL && !f->required)
-		return 0;
-	fx->field = f->key;
-	if (v == NULL)
-		return fx_fail(fx, "required");
-	if (!fx_type_ok(f->type, v))
-		return fx_fail(fx, "expected %s, got %s", fx_type_name[f->type],
-		               json_kind(v));
-	int rc = f->set(fx, entry, v);
-	fx->field = NULL;
+	int rc = check_value(fx, f->key, v, f->type, f->required);
+	if (rc == 0 && v != NULL)
+		rc = f->set(fx, entry, v);
+	if (rc == 0)
+		fx->field = NULL;
+	return rc;
+}
+
+/* Reads one key of an entry other than its id: the kind's own, or a
+ * field of the client spec. */
+static int read_key(struct fixtures *fx, const struct fx_kind *k,
+                    const char *key, const json_t *obj, void *entry)
+{
+	const struct fx_field *own = own_field(k, key);
+	if (own != NULL)
+		return read_field(fx, own, obj, entry);
+	enum client_field f = spec_field(k, key);
+	const json_t *v = json_object_get(obj, key);
+	int rc = check_value(fx, key, v,
+	                     spec_type[client_field_defs[f].type], false);
+	if (rc == 0)
+		rc = read_spec_field(fx, entry, f, v);
+	if (rc == 0)
+		fx->field = NULL;
 	return rc;
 }
 
 /* Reads one entry: the id key first (required, and unique in the list),
  * so every later message names the entry; then a check that every key is
- * known; then the other keys in table order, which puts "public" before
- * the rules that depend on it. */
+ * known; then the other keys as the file has them, each handed to the
+ * table that owns it. The rules that span keys (a public client's
+ * grants) wait for finish. */
 static int read_entry(struct fixtures *fx, const struct fx_set *set,
                       const json_t *obj, void *entry)
 {
@@ -640,15 +624,18 @@ static int read_entry(struct fixtures *fx, const struct fx_set *set,
 	const char *key;
 	json_t *val;
 	json_object_foreach((json_t *)obj, key, val) {
-		size_t i = 0;
-		while (i < k->nfields && strcmp(key, k->fields[i].key) != 0)
-			i++;
-		if (i == k->nfields)
+		if (!known_key(k, key))
 			return unknown_key(fx, k, key);
 	}
-	for (size_t i = 1; i < k->nfields; i++)
-		if (read_field(fx, &k->fields[i], obj, entry) != 0)
+	json_object_foreach((json_t *)obj, key, val) {
+		if (strcmp(key, k->fields[0].key) != 0 &&
+		    read_key(fx, k, key, obj, entry) != 0)
 			return -1;
+	}
+	for (size_t i = 1; i < k->nfields; i++)
+		if (k->fields[i].required &&
+		    json_object_get(obj, k->fields[i].key) == NULL)
+			return read_field(fx, &k->fields[i], obj, entry);
 	return k->finish != NULL ? k->finish(fx, entry) : 0;
 }
 

@@ -3,10 +3,15 @@ issued: password logins and refreshes over HTTP, then the CLI on the same
 database while the server runs, and the server's view afterwards
 (introspection, the refresh_token grant)."""
 
+import re
+import time
+
 import jwt
 
+import lk_db
 from lk_cli_helpers import Cli, assert_refused, rows, snapshot
 from lk_harness import LatchkeyTestCase, add_client, cli
+from test_cli import CliTest
 
 PASSWORDS = {"dave": "dave-password-1", "erin": "erin-password-1"}
 
@@ -319,3 +324,118 @@ class CliTokensTest(LatchkeyTestCase):
         self.assertEqual(snapshot(self.db), before)
         self.assertTrue(self.active(t["access_token"]))
         self.refreshed(t["refresh_token"])
+
+
+class ListingAtScaleTest(CliTest):
+    """Every list command's --limit and --since (DECISIONS.md, "Listing at
+    scale"): 150 access-token records, written straight into the database
+    (either backend) in one statement, one a second from T0."""
+
+    N = 150
+    T0 = 1_700_000_000
+    MORE = "... and %d more (use --limit N or --json)"
+
+    def setUp(self):
+        super().setUp()
+        self.cli.ok("client", "add", "svc", "--id", "svc")
+        self.cli.ok("client", "add", "web", "--id", "web", "--public")
+        self.cli.ok("key", "rotate")
+        kid = self.cli.json("key", "list")[0]["kid"]
+        values, params = [], []
+        for i in range(self.N):
+            values.append("(?, ?, ?, ?, ?, ?, ?)")
+            params += ["jti-%03d" % i, "svc", "svc", "read", kid,
+                       self.T0 + i, self.T0 + i + 10 * 365 * 86400]
+        lk_db.db_query(self.db, "INSERT INTO access_tokens (jti, client_id, "
+                       "subject, scope, kid, issued_at, expires_at) VALUES "
+                       + ", ".join(values), tuple(params))
+
+    def text_rows(self, *args):
+        """The first column of each row of a text listing, and the line
+        after the table that says how many more there are (or None)."""
+        lines = self.cli.ok(*args).splitlines()
+        more = lines.pop() if lines and lines[-1].startswith("...") else None
+        return [re.split(r"\s{2,}", line)[0] for line in lines[1:]], more
+
+    def jtis(self, first, last):
+        return ["jti-%03d" % i for i in range(first, last)]
+
+    def test_text_shows_the_newest_100_and_says_how_many_more(self):
+        shown, more = self.text_rows("token", "list")
+        self.assertEqual(shown, self.jtis(50, 150))  # oldest first
+        self.assertEqual(more, self.MORE % 50)
+
+    def test_json_stays_complete(self):
+        got = [t["jti"] for t in self.cli.json("token", "list")]
+        self.assertEqual(got, self.jtis(0, 150))
+
+    def test_limit(self):
+        shown, more = self.text_rows("token", "list", "--limit", "10")
+        self.assertEqual(shown, self.jtis(140, 150))
+        self.assertEqual(more, self.MORE % 140)
+        got = self.cli.json("token", "list", "--limit", "10")
+        self.assertEqual([t["jti"] for t in got], self.jtis(140, 150))
+        shown, more = self.text_rows("token", "list", "--limit", "1000")
+        self.assertEqual((shown, more), (self.jtis(0, 150), None))
+
+    def test_since(self):
+        # Epoch seconds, and RFC 3339 in UTC or with an offset: at or after.
+        iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.T0 + 145))
+        for since, first in ((str(self.T0 + 140), 140), (iso, 145),
+                             (iso[:-1] + ".999Z", 145),
+                             (time.strftime("%Y-%m-%dT%H:%M:%S+01:00",
+                                            time.gmtime(self.T0 + 3600 + 7)),
+                              7)):
+            with self.subTest(since=since):
+                shown, more = self.text_rows("token", "list", "--since",
+                                             since)
+                self.assertEqual((shown[0], more),
+                                 ("jti-%03d" % max(first, 50),
+                                  self.MORE % (max(first, 50) - first)
+                                  if first < 50 else None))
+                got = self.cli.json("token", "list", "--since", since)
+                self.assertEqual([t["jti"] for t in got],
+                                 self.jtis(first, 150))
+        shown, more = self.text_rows("token", "list", "--since",
+                                     str(self.T0 + 140), "--limit", "3")
+        self.assertEqual((shown, more), (self.jtis(147, 150), self.MORE % 7))
+
+    def test_filters_and_refresh_tokens_combine(self):
+        shown, more = self.text_rows("token", "list", "--client", "web")
+        self.assertEqual((shown, more), ([], None))
+        got = self.cli.json("token", "list", "--refresh", "--limit", "5")
+        self.assertEqual(got, [])
+
+    def test_every_list_command_takes_them(self):
+        shown, more = self.text_rows("client", "list", "--limit", "1")
+        self.assertEqual((len(shown), more), (1, self.MORE % 1))
+        self.assertEqual(len(self.cli.json("client", "list")), 2)
+        far = str(int(time.time()) + 86400)
+        for cmd in (["client", "list"], ["user", "list"],
+                    ["consent", "list"], ["key", "list"]):
+            with self.subTest(cmd=cmd):
+                self.assertEqual(self.cli.json(*cmd, "--since", far), [])
+                if cmd[0] != "client":  # one row at most: nothing more
+                    self.assertEqual(self.text_rows(*cmd, "--limit",
+                                                    "1")[1], None)
+        self.assertEqual(len(self.cli.json("key", "list", "--limit", "1")),
+                         1)
+
+    def test_bad_values(self):
+        limit = ("invalid --limit '%s': a whole number of rows from 1 to "
+                 "1000000000")
+        since = ("invalid --since '%s': a time as RFC 3339 "
+                 "(2026-12-01T12:00:00Z) or seconds since the epoch")
+        for value in ("0", "-1", "abc", "1.5", "", " 5", "1000000001"):
+            with self.subTest(limit=value):
+                assert_refused(self, self.cli, ["token", "list", "--limit",
+                                                value], 2, limit % value)
+        for value in ("yesterday", "1h", "2026-13-01T00:00:00Z",
+                      "2026-12-01", "2026-12-01T00:00:00", "-5",
+                      "2026-12-01T00:00:00+1:00"):
+            with self.subTest(since=value):
+                assert_refused(self, self.cli, ["user", "list", "--since",
+                                                value], 2, since % value)
+        assert_refused(self, self.cli, ["token", "revoke", "--client", "svc",
+                                        "--limit", "5"], 2,
+                       "option --limit does not apply to 'token revoke'")

@@ -377,42 +377,48 @@ static void test_auto_approve(void **state)
 
 /* ---- list options ------------------------------------------------------- */
 
+/* The words of repeated options: the client spec's collector (store.h),
+ * with the CLI's --scope (split, '' adds none) and --grant (whole). */
+#define SPLIT (CLIENT_WORDS_SPLIT | CLIENT_WORDS_SKIP_EMPTY)
+#define WHOLE CLIENT_WORDS_SKIP_EMPTY
+
 static void test_collect_words(void **state)
 {
 	(void)state;
 	const char *vals[] = {"read write", "read", "", "  admin  "};
-	struct adm_optval ov = {4, vals};
-	const struct adm_word_kind split = {"scope", "", true, valid_scope};
-	const struct adm_word_kind whole = {"grant type", "", false,
-	                                    valid_grant_type};
-	char *out = NULL;
+	char *out = NULL, *bad = NULL;
 
-	assert_int_equal(adm_collect_words(&ov, &split, &out), ADM_EXIT_OK);
+	assert_true(client_words_collect(vals, 4, SPLIT, valid_scope, &out,
+	                                 &bad));
 	assert_string_equal(out, "read write admin");
 	free(out);
 
 	/* Without split, a value with a space is one (invalid) word. */
 	const char *grants[] = {"password", "client_credentials password"};
-	struct adm_optval gv = {2, grants};
-	assert_int_equal(adm_collect_words(&gv, &whole, &out), ADM_EXIT_USAGE);
+	assert_false(client_words_collect(grants, 2, WHOLE, valid_grant_type,
+	                                  &out, &bad));
 	assert_null(out);
+	assert_string_equal(bad, "client_credentials password");
+	free(bad);
 
 	const char *dup[] = {"password", "password", "refresh_token"};
-	struct adm_optval dv = {3, dup};
-	assert_int_equal(adm_collect_words(&dv, &whole, &out), ADM_EXIT_OK);
+	assert_true(client_words_collect(dup, 3, WHOLE, valid_grant_type, &out,
+	                                 &bad));
 	assert_string_equal(out, "password refresh_token");
 	free(out);
 
 	const char *empty[] = {""};
-	struct adm_optval ev = {1, empty};
-	assert_int_equal(adm_collect_words(&ev, &split, &out), ADM_EXIT_OK);
+	assert_true(client_words_collect(empty, 1, SPLIT, valid_scope, &out,
+	                                 &bad));
 	assert_string_equal(out, "");
 	free(out);
 
 	const char *badscope[] = {"ok", "b\"ad"};
-	struct adm_optval bv = {2, badscope};
-	assert_int_equal(adm_collect_words(&bv, &split, &out), ADM_EXIT_USAGE);
+	assert_false(client_words_collect(badscope, 2, SPLIT, valid_scope,
+	                                  &out, &bad));
 	assert_null(out);
+	assert_string_equal(bad, "b\"ad");
+	free(bad);
 }
 
 /* ---- password lines ----------------------------------------------------- */
@@ -458,6 +464,38 @@ static void test_time(void **state)
 	assert_string_equal(adm_time(1714564800, buf), "2024-05-01T12:00:00Z");
 }
 
+/* --limit and --since: whole numbers only; RFC 3339 with Z or an offset,
+ * and what adm_time prints reads back as the same second. */
+static void test_limit_and_since(void **state)
+{
+	(void)state;
+	int64_t v = -1;
+	char buf[ADM_TIME_LEN];
+	assert_int_equal(adm_limit_parse("1", &v), 0);
+	assert_int_equal(v, 1);
+	assert_int_equal(adm_limit_parse("1000000000", &v), 0);
+	const char *bad_limits[] = {"0", "-1", "abc", "", "1.5", " 1", "+1",
+	                            "1000000001", "99999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad_limits) / sizeof(*bad_limits); i++)
+		assert_int_equal(adm_limit_parse(bad_limits[i], &v), -1);
+
+	assert_int_equal(adm_time_parse("1714564800", &v), 0);
+	assert_int_equal(v, 1714564800);
+	assert_int_equal(adm_time_parse(adm_time(1714564800, buf), &v), 0);
+	assert_int_equal(v, 1714564800);
+	assert_int_equal(adm_time_parse("2024-05-01T14:00:00.5+02:00", &v), 0);
+	assert_int_equal(v, 1714564800);
+	assert_int_equal(adm_time_parse("2024-05-01T11:30:00-00:30", &v), 0);
+	assert_int_equal(v, 1714564800);
+	const char *bad_times[] = {"", "yesterday", "1h", "-5", "2024-05-01",
+	                           "2024-05-01T12:00:00", "2024-05-01 12:00:00Z",
+	                           "2024-13-01T12:00:00Z", "24-05-01T12:00:00Z",
+	                           "2024-05-01T12:00:00+2:00",
+	                           "2024-05-01T12:00:00Zjunk"};
+	for (size_t i = 0; i < sizeof(bad_times) / sizeof(*bad_times); i++)
+		assert_int_equal(adm_time_parse(bad_times[i], &v), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +513,7 @@ int main(void)
 		cmocka_unit_test(test_collect_words),
 		cmocka_unit_test(test_read_line),
 		cmocka_unit_test(test_time),
+		cmocka_unit_test(test_limit_and_since),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

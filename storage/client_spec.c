@@ -1,0 +1,283 @@
+/*
+ * client_spec.c: a client as a user describes it. The one place that
+ * knows which fields an operator may set, what each must be (core's
+ * rules, validate.h), what is filled in when left out, and how a stored
+ * client reads as JSON. `latchkey client add|update|show` and the test
+ * double's --fixtures file are thin front-ends over it: each reads its
+ * own syntax (options and the word 'default'; JSON keys and types) into
+ * a struct client_value, hands it to client_spec_set with the field it
+ * names, and words the refusal in its own dialect.
+ *
+ * Why storage: the CLI may depend on storage and core only, and the test
+ * double (which sits above server) uses storage too; a client spec is a
+ * description of storage's own record, struct store_client, so this is
+ * the lowest module both reach. It uses core (the rules) and jansson
+ * (the JSON), never grants or server.
+ *
+ * Ownership: client_spec_set replaces a field with a copy of the value;
+ * the strings of struct client_value stay the caller's.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "store.h"
+#include "strutil.h"
+#include "validate.h"
+
+/* An approver is a username, or "" for off. */
+static bool valid_approver(const char *s)
+{
+	return *s == '\0' || valid_username(s);
+}
+
+const struct client_field_def client_field_defs[CLIENT_F__MAX] = {
+	[CLIENT_F_NAME] = {"name", CLIENT_V_TEXT, "client name",
+	                   VALID_CLIENT_NAME_RULE, valid_client_name, false},
+	[CLIENT_F_PUBLIC] = {"public", CLIENT_V_BOOL, NULL, NULL, NULL, false},
+	[CLIENT_F_GRANTS] = {"grants", CLIENT_V_WORDS, "grant type",
+	                     VALID_GRANT_TYPE_RULE, valid_grant_type, true},
+	[CLIENT_F_SCOPES] = {"scopes", CLIENT_V_WORDS, "scope",
+	                     VALID_SCOPE_RULE, valid_scope, false},
+	[CLIENT_F_REDIRECT_URIS] = {"redirect_uris", CLIENT_V_WORDS,
+	                            "redirect URI", VALID_REDIRECT_URI_RULE,
+	                            valid_redirect_uri, false},
+	[CLIENT_F_ACCESS_TTL] = {"access_token_ttl", CLIENT_V_TTL,
+	                         "access-token lifetime", VALID_TTL_RULE, NULL,
+	                         false},
+	[CLIENT_F_REFRESH_TTL] = {"refresh_token_ttl", CLIENT_V_TTL,
+	                          "refresh-token lifetime", VALID_TTL_RULE,
+	                          NULL, false},
+	[CLIENT_F_ON_REFRESH] = {"on_refresh", CLIENT_V_POLICY,
+	                         "on-refresh policy", VALID_ON_REFRESH_RULE,
+	                         NULL, false},
+	[CLIENT_F_ISSUE_REFRESH] = {"issue_refresh_token", CLIENT_V_TRISTATE,
+	                            NULL, NULL, NULL, false},
+	[CLIENT_F_AUTO_APPROVE] = {"auto_approve_as", CLIENT_V_APPROVER, "user",
+	                           VALID_USERNAME_RULE, valid_approver, false},
+	[CLIENT_F_AUDIENCES] = {"audiences", CLIENT_V_WORDS, "audience",
+	                        VALID_AUDIENCE_RULE, valid_audience, false},
+	[CLIENT_F_INTROSPECT] = {"introspect", CLIENT_V_BOOL, NULL, NULL, NULL,
+	                         false},
+};
+
+/* ---- words -------------------------------------------------------------- */
+
+/* Adds one word unless it is already there; false when valid refuses it. */
+static bool collect_one(const char *w, size_t len,
+                        bool (*valid)(const char *word), char **list,
+                        char **bad)
+{
+	char *word = strndup(w, len);
+	if (word == NULL)
+		abort();
+	if (!valid(word)) {
+		*bad = word;
+		return false;
+	}
+	if (!words_contains(*list, w, len))
+		words_append(list, w, len);
+	free(word);
+	return true;
+}
+
+bool client_words_collect(const char *const *v, size_t n, int how,
+                          bool (*valid)(const char *word), char **list,
+                          char **bad)
+{
+	char *out = xstrdup("");
+	bool ok = true;
+	*bad = NULL;
+	for (size_t i = 0; i < n && ok; i++) {
+		size_t len;
+		if (!(how & CLIENT_WORDS_SPLIT)) {
+			if (*v[i] != '\0' || !(how & CLIENT_WORDS_SKIP_EMPTY))
+				ok = collect_one(v[i], strlen(v[i]), valid, &out,
+				                 bad);
+			continue;
+		}
+		for (const char *w = words_next(v[i], &len); w != NULL && ok;
+		     w = words_next(w + len, &len))
+			ok = collect_one(w, len, valid, &out, bad);
+	}
+	if (!ok) {
+		free(out);
+		out = NULL;
+	}
+	*list = out;
+	return ok;
+}
+
+/* ---- setting a field ---------------------------------------------------- */
+
+/* The string member of c that field f is, or NULL for the others. */
+static char **text_slot(struct store_client *c, enum client_field f)
+{
+	switch (f) {
+	case CLIENT_F_NAME: return &c->name;
+	case CLIENT_F_GRANTS: return &c->grant_types;
+	case CLIENT_F_SCOPES: return &c->scopes;
+	case CLIENT_F_REDIRECT_URIS: return &c->redirect_uris;
+	case CLIENT_F_ON_REFRESH: return &c->on_refresh;
+	case CLIENT_F_AUTO_APPROVE: return &c->auto_approve_as;
+	case CLIENT_F_AUDIENCES: return &c->audiences;
+	default: return NULL;
+	}
+}
+
+static void replace(char **slot, char *value)
+{
+	free(*slot);
+	*slot = value;
+}
+
+/* One string, or the server's setting: NULL in the store. The policy
+ * is stored by its canonical static name. */
+static bool set_text(struct store_client *c, enum client_field f,
+                     const struct client_value *v, char **bad)
+{
+	const struct client_field_def *d = &client_field_defs[f];
+	if (v->server_setting) {
+		replace(text_slot(c, f), NULL);
+		return true;
+	}
+	const char *s = v->words[0];
+	bool ok = d->type == CLIENT_V_POLICY ? valid_on_refresh(s) != NULL
+	                                      : d->valid(s);
+	if (!ok) {
+		*bad = xstrdup(s);
+		return false;
+	}
+	replace(text_slot(c, f), xstrdup(d->type == CLIENT_V_POLICY
+	                                     ? valid_on_refresh(s)
+	                                     : s));
+	return true;
+}
+
+bool client_spec_set(struct store_client *c, enum client_field f,
+                     const struct client_value *v, char **bad)
+{
+	const struct client_field_def *d = &client_field_defs[f];
+	char *list;
+	*bad = NULL;
+	switch (d->type) {
+	case CLIENT_V_TEXT:
+	case CLIENT_V_POLICY:
+	case CLIENT_V_APPROVER:
+		return set_text(c, f, v, bad);
+	case CLIENT_V_WORDS:
+		if (!client_words_collect(v->words, v->n, v->how, d->valid,
+		                          &list, bad))
+			return false;
+		replace(text_slot(c, f), list);
+		return true;
+	case CLIENT_V_TTL:
+		if (!v->server_setting && !valid_ttl(v->seconds))
+			return false;
+		*(f == CLIENT_F_ACCESS_TTL ? &c->access_token_ttl
+		                           : &c->refresh_token_ttl) =
+		    v->server_setting ? 0 : v->seconds;
+		return true;
+	case CLIENT_V_BOOL:
+		*(f == CLIENT_F_PUBLIC ? &c->is_public : &c->introspect) =
+		    v->state == STORE_ON;
+		return true;
+	case CLIENT_V_TRISTATE:
+		c->issue_refresh_token = v->state;
+		return true;
+	}
+	return false;
+}
+
+const char *client_spec_id_rule(const char *id)
+{
+	/* The user id prefix gets its own rule: valid_client_id refuses it
+	 * too, but its rule would not say why. */
+	if (valid_client_id_reserved(id))
+		return VALID_CLIENT_ID_RESERVED_RULE;
+	return valid_client_id(id) ? NULL : VALID_CLIENT_ID_RULE;
+}
+
+static void default_text(char **slot, const char *value)
+{
+	if (*slot == NULL)
+		*slot = xstrdup(value);
+}
+
+const char *client_spec_finish(struct store_client *c,
+                               enum client_field *where)
+{
+	if (c->client_id != NULL)
+		default_text(&c->name, c->client_id);
+	/* RFC 6749 section 4.4 rules client_credentials out for public
+	 * clients, so each kind gets a default it can use. */
+	default_text(&c->grant_types, c->is_public
+	                                  ? "authorization_code refresh_token"
+	                                  : "client_credentials");
+	default_text(&c->scopes, "");
+	default_text(&c->redirect_uris, "");
+	default_text(&c->audiences, "");
+	*where = CLIENT_F_GRANTS;
+	const char *why = valid_grants_check(c->is_public, c->grant_types);
+	if (why != NULL)
+		return why;
+	*where = CLIENT_F_INTROSPECT;
+	return valid_introspect_check(c->is_public, c->introspect);
+}
+
+/* ---- as JSON ------------------------------------------------------------ */
+
+json_t *store_json_str(const char *s)
+{
+	json_t *j = s != NULL ? json_string(s) : NULL;
+	return j != NULL ? j : json_null();
+}
+
+static json_t *json_words(const char *list)
+{
+	json_t *arr = json_array();
+	size_t len;
+	for (const char *w = words_next(list, &len); w != NULL;
+	     w = words_next(w + len, &len))
+		json_array_append_new(arr, json_stringn(w, len));
+	return arr;
+}
+
+/* 0 is "the server's setting" in the store. */
+static json_t *json_opt_int(int64_t v)
+{
+	return v != 0 ? json_integer(v) : json_null();
+}
+
+json_t *client_spec_json(const struct store_client *c, bool with_secret,
+                         const char *secret)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "client_id", store_json_str(c->client_id));
+	if (with_secret)
+		json_object_set_new(o, "client_secret", store_json_str(secret));
+	json_object_set_new(o, "name", store_json_str(c->name));
+	json_object_set_new(o, "public", json_boolean(c->is_public));
+	json_object_set_new(o, "grant_types", json_words(c->grant_types));
+	json_object_set_new(o, "scopes", json_words(c->scopes));
+	json_object_set_new(o, "redirect_uris", json_words(c->redirect_uris));
+	json_object_set_new(o, "access_token_ttl",
+	                    json_opt_int(c->access_token_ttl));
+	json_object_set_new(o, "refresh_token_ttl",
+	                    json_opt_int(c->refresh_token_ttl));
+	json_object_set_new(o, "issue_refresh_token",
+	                    c->issue_refresh_token == STORE_DEFAULT
+	                        ? json_null()
+	                        : json_boolean(c->issue_refresh_token ==
+	                                       STORE_ON));
+	json_object_set_new(o, "on_refresh", store_json_str(c->on_refresh));
+	json_object_set_new(o, "auto_approve_as",
+	                    store_json_str(c->auto_approve_as));
+	json_object_set_new(o, "audiences", json_words(c->audiences));
+	json_object_set_new(o, "introspect", json_boolean(c->introspect));
+	json_object_set_new(o, "created_at", json_integer(c->created_at));
+	json_object_set_new(o, "updated_at", json_integer(c->updated_at));
+	return o;
+}
