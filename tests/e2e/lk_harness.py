@@ -65,6 +65,7 @@ SQLITE_ONLY = {
     "test_disk_faults.": "disk full, read-only and size limits on the file",
     "test_test_double.": "the test double (--ephemeral) stays SQLite",
     "test_make_run.": "make run is the embedded SQLite default",
+    "test_manpages.": "reads the man pages and --help; no database",
     "test_cli_config.OwnerWarningTest.": "the owner of the SQLite file "
                                          "(and of its -wal and -shm)",
     "test_startup.StartupTest.test_db_mode": "the file's mode",
