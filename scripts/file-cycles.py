@@ -46,7 +46,10 @@ def main():
     objs = {}
     for lib in ("lk_core", "lk_storage", "lk_grants", "lk_server",
                 "lk_testdouble", "lk_admin"):
-        for o in (build / "CMakeFiles" / (lib + ".dir")).rglob("*.c.o"):
+        found = list((build / "CMakeFiles" / (lib + ".dir")).rglob("*.c.o"))
+        if not found:  # a library renamed or not built: say so, not "0"
+            sys.exit(f"file-cycles: no object files of {lib} in {build}")
+        for o in found:
             rel = o.relative_to(build / "CMakeFiles" / (lib + ".dir"))
             src = str(rel)[:-2]
             if src.startswith("migrations"):
