@@ -6,6 +6,19 @@ die() {
   exit 1
 }
 
+# start_args "$@": a start.sh's PORT WORKDIR [REFRESH_POOL_SIZE], checked,
+# into PORT, WORKDIR and POOL (500 by default).
+start_args() {
+  if [ $# -lt 2 ] || [ $# -gt 3 ]; then
+    die "usage: $0 PORT WORKDIR [REFRESH_POOL_SIZE]"
+  fi
+  PORT=$1
+  WORKDIR=$2
+  POOL=${3:-500}
+  case $PORT in ''|*[!0-9]*) die "PORT must be a number: $PORT" ;; esac
+  case $POOL in ''|*[!0-9]*) die "REFRESH_POOL_SIZE must be a number: $POOL" ;; esac
+}
+
 # True if something accepts TCP connections on 127.0.0.1:$1.
 port_in_use() {
   _rc=0

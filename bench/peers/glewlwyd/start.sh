@@ -29,14 +29,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/../common.sh
 . "$HERE/../common.sh"
 
-if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-  die "usage: $0 PORT WORKDIR [REFRESH_POOL_SIZE]"
-fi
-PORT=$1
-WORKDIR=$2
-POOL=${3:-500}
-case $PORT in ''|*[!0-9]*) die "PORT must be a number: $PORT" ;; esac
-case $POOL in ''|*[!0-9]*) die "REFRESH_POOL_SIZE must be a number: $POOL" ;; esac
+start_args "$@"
 FAST=0
 if [ "${GLEWLWYD_FAST:-0}" = 1 ]; then
   FAST=${GLEWLWYD_FAST_ITERATIONS:-1000}

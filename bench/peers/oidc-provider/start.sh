@@ -26,15 +26,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/../common.sh
 . "$HERE/../common.sh"
 
-if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-  die "usage: $0 PORT WORKDIR [REFRESH_POOL_SIZE]"
-fi
-PORT=$1
-WORKDIR=$2
-POOL=${3:-500}
+start_args "$@"
 WORKERS=${PEER_WORKERS:-1}
-case $PORT in ''|*[!0-9]*) die "PORT must be a number: $PORT" ;; esac
-case $POOL in ''|*[!0-9]*) die "REFRESH_POOL_SIZE must be a number: $POOL" ;; esac
 case $WORKERS in ''|*[!0-9]*|0) die "PEER_WORKERS must be a positive number: $WORKERS" ;; esac
 
 command -v node >/dev/null 2>&1 || die "node not found (bench/install-deps.sh installs it)"
