@@ -9,6 +9,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 10
 
 BENCH_BUILD ?= build-bench
+INSTALL_BUILD ?= build-install
 BENCH_ARGS  ?=
 
 # make install: PREFIX and DESTDIR as usual (docs/install.md).
@@ -68,14 +69,16 @@ bench: deps
 
 # Both binaries, the man pages, the systemd unit, the example configuration
 # and the docs, under PREFIX (in DESTDIR when set).
+# A build directory of its own: `sudo make install` leaves root-owned files
+# only there, never in the $(BUILD) that make build and make test use.
 install: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS) --target latchkeyd latchkey latchkey_completion
-	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
+	@cmake -S . -B $(INSTALL_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLATCHKEY_TESTS=OFF -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(INSTALL_BUILD) -j $(JOBS) --target latchkeyd latchkey latchkey_completion
+	DESTDIR=$(DESTDIR) cmake --install $(INSTALL_BUILD)
 
 # latchkey_VERSION_ARCH.deb in $(DEB_BUILD), built for /usr by CPack.
 deb: deps
 	@./scripts/build-deb.sh $(DEB_BUILD) $(JOBS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(FUZZ_BUILD) $(DEB_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(BENCH_BUILD) $(FUZZ_BUILD) $(DEB_BUILD) $(INSTALL_BUILD)

@@ -18,13 +18,18 @@
 # unprivileged `make install PREFIX=$HOME/x` writes nowhere else.
 include(GNUInstallDirs)
 
-if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
-  set(LK_UNIT_DIR_DEFAULT /lib/systemd/system)
+# Empty in the cache unless the operator sets it: derived from the prefix
+# of this configure run, so a build directory configured once with the
+# default prefix still puts the unit right for PREFIX=/usr.
+set(LATCHKEY_SYSTEMD_UNIT_DIR "" CACHE PATH
+    "Where make install puts latchkeyd.service (empty: from the prefix)")
+if(LATCHKEY_SYSTEMD_UNIT_DIR)
+  set(LK_UNIT_DIR ${LATCHKEY_SYSTEMD_UNIT_DIR})
+elseif(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  set(LK_UNIT_DIR /lib/systemd/system)
 else()
-  set(LK_UNIT_DIR_DEFAULT ${CMAKE_INSTALL_PREFIX}/lib/systemd/system)
+  set(LK_UNIT_DIR ${CMAKE_INSTALL_PREFIX}/lib/systemd/system)
 endif()
-set(LATCHKEY_SYSTEMD_UNIT_DIR ${LK_UNIT_DIR_DEFAULT} CACHE PATH
-    "Where make install puts latchkeyd.service")
 set(LK_CONFIG_DIR ${CMAKE_INSTALL_FULL_SYSCONFDIR}/latchkey)
 set(LK_CONFIG_FILE ${LK_CONFIG_DIR}/latchkey.ini)
 
@@ -54,7 +59,7 @@ install(FILES ${CMAKE_BINARY_DIR}/install/latchkey.ini
         DESTINATION ${LK_CONFIG_DIR}
         PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ)
 install(FILES ${CMAKE_BINARY_DIR}/install/latchkeyd.service
-        DESTINATION ${LATCHKEY_SYSTEMD_UNIT_DIR})
+        DESTINATION ${LK_UNIT_DIR})
 # The completion comes from the CLI's own command table, as --help does.
 set(LK_COMPLETION ${CMAKE_BINARY_DIR}/install/latchkey.bash-completion)
 add_custom_command(
