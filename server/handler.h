@@ -176,8 +176,10 @@ int srv_route_add(struct srv *s, const struct route *r, char *err,
  * replacing fn and arg, before the server starts. */
 struct route *srv_route_at(struct srv *s, size_t i);
 /* fn(arg) runs once, when a stop begins (drain.c), before the requests
- * under way are waited for. One hook; a second call replaces it. */
-void srv_on_stop(struct srv *s, void (*fn)(void *), void *arg);
+ * under way are waited for. One hook per server, before it starts: 0, or
+ * -1 (nothing changed) when a hook is already set, since replacing it
+ * would leave the first layer's suspended requests held past the stop. */
+int srv_on_stop(struct srv *s, void (*fn)(void *), void *arg);
 
 /* ---- respond.c ---------------------------------------------------------- */
 
