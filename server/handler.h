@@ -215,6 +215,15 @@ enum MHD_Result respond_empty(struct srv_req *rq, int status,
  * log. */
 enum MHD_Result respond_error(struct srv_req *rq, struct oauth_result r,
                               const struct hdr *extra);
+/* respond_error with the status and code (NULL: r's row's) the caller
+ * names instead of r's row's, for an answer that stands in for the
+ * endpoint's own: the test double's injected faults, any status from 400
+ * to 599 with any code. r's row still chooses the challenge (its Bearer
+ * form then names the code alone, without a description); Retry-After
+ * goes with a 5xx status; the log notes r's row's code. */
+enum MHD_Result respond_error_as(struct srv_req *rq, struct oauth_result r,
+                                 int status, const char *code,
+                                 const struct hdr *extra);
 /* Notes e's code for the access log where the answer is not a JSON error
  * (an error page, a connection dropped for its size). */
 void respond_note_error(struct srv_req *rq, enum oauth_err e);
