@@ -194,12 +194,14 @@ struct hdr {
 /* Sends body (stolen) as JSON with status and extra headers (may be NULL). */
 enum MHD_Result respond_json(struct srv_req *rq, int status, json_t *body,
                              const struct hdr *extra);
-/* An HTML page (stolen) with the headers of every page: no caching, no
- * framing, a Content-Security-Policy, no referrer. */
 /* A body of any type; takes body (freed with free). */
 enum MHD_Result respond_text(struct srv_req *rq, int status, char *body,
                              size_t len, const char *type,
                              const struct hdr *extra);
+/* An HTML page (stolen, freed with free) with the headers of every page
+ * of /authorize: no caching, no framing, a Content-Security-Policy, and
+ * Referrer-Policy same-origin (the origin to us, nothing to the client
+ * the flow ends at); then up to 6 extra headers. */
 enum MHD_Result respond_html(struct srv_req *rq, int status, char *html,
                              const struct hdr *extra);
 /* A redirect to location, with the same protective headers. */
