@@ -1,6 +1,8 @@
 /*
  * respond.c: every response leaves through here. JSON bodies are rendered
- * with jansson; errors take one path (respond_error) that applies the RFC
+ * with jansson; errors take one path (render_error, behind respond_error
+ * and, for an answer whose status and code the caller names, such as the
+ * test double's injected faults, respond_error_as) that applies the RFC
  * headers and records the error code for the access log, like redis's
  * afterErrorReply. Internal detail never reaches a response body.
  */
