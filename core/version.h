@@ -5,8 +5,9 @@
  *
  * Each module adds the libraries it links, with the version it was
  * compiled against and, where the library tells, the one it runs with:
- * version_core_libs here, store_libs (storage), grants_libs (grants),
- * srv_libs (server). A binary collects the modules it has and prints.
+ * version_core_libs here, store_libs (storage), srv_libs (server, which
+ * calls the other two: grants/ adds no library of its own to the list). A
+ * binary collects the modules it has and prints.
  */
 #ifndef LK_VERSION_H
 #define LK_VERSION_H

@@ -388,8 +388,7 @@ static struct oauth_result new_session(struct authz *a)
 	enum store_rc rc = store_session_add(a->g->store, &se);
 	if (rc != STORE_OK) {
 		crypto_free_str(cookie);
-		return oauth_from_store(rc, "recording a session",
-		                        OAUTH_RESULT_OK);
+		return oauth_from_store_write(rc, "recording a session");
 	}
 	crypto_free_str(a->out->new_session);
 	a->out->new_session = cookie;
@@ -425,8 +424,11 @@ static struct oauth_result remember_consent(struct authz *a)
 	/* The union: allowing fewer scopes now does not forget the others. */
 	enum store_rc rc = store_consent_get(a->g->store, a->user.user_id,
 	                                     a->cl.client_id, &old);
+	/* Not found is no consent yet, carried on from below; here only a
+	 * failure returns, so not found could never pass as a success. */
 	if (rc != STORE_OK && rc != STORE_NOT_FOUND)
-		return oauth_from_store(rc, "consent lookup", OAUTH_RESULT_OK);
+		return oauth_from_store(rc, "consent lookup",
+		                        OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL));
 	if (rc == STORE_OK)
 		scope = xstrdup(old.scope);
 	for (const char *w = words_next(a->scope, &len); w;
@@ -441,7 +443,7 @@ static struct oauth_result remember_consent(struct authz *a)
 	rc = store_consent_put(a->g->store, &c);
 	store_consent_clear(&old);
 	free(scope);
-	return oauth_from_store(rc, "recording consent", OAUTH_RESULT_OK);
+	return oauth_from_store_write(rc, "recording consent");
 }
 
 /* Section 4.1.2: a fresh single-use code, stored as a hash, bound to all
@@ -470,8 +472,9 @@ static void issue_code(struct authz *a)
 	};
 	enum store_rc rc = store_code_add(a->g->store, &c);
 	if (rc != STORE_OK)
-		redirect_error(a, oauth_from_store(rc, "recording a code",
-		                                   OAUTH_RESULT_OK).err, NULL);
+		redirect_error(a, oauth_from_store_write(rc,
+		                                         "recording a code").err,
+		               NULL);
 	else
 		redirect(a, code, OAUTH_OK, NULL);
 	crypto_free_str(code);

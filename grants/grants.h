@@ -68,6 +68,22 @@ int grants_new(struct store *s, const struct grants_config *cfg,
                struct grants **out, char *err, size_t errlen);
 void grants_free(struct grants *g);
 
+/* oauth_store.c: the one mapping from a storage result to an OAuth
+ * result (DECISIONS "Store interface"), for grants/ and for whatever else
+ * answers a client after a store call (the test double's controls).
+ * STORE_OK is OAUTH_RESULT_OK; STORE_NOT_FOUND is not_found, the caller's
+ * choice (what a missing record means depends on what was asked);
+ * STORE_UNAVAILABLE, STORE_BUSY and STORE_IO are 503
+ * temporarily_unavailable; STORE_BAD_VALUE is invalid_request; anything
+ * else is 500 server_error. Logs a failure other than not found as
+ * "what: reason". */
+struct oauth_result oauth_from_store(enum store_rc rc, const char *what,
+                                     struct oauth_result not_found);
+/* The same mapping for a write (an add or a put), where nothing can be
+ * missing: STORE_NOT_FOUND would be a store breaking its contract, so it
+ * is 500 server_error and logged, never a success to carry on from. */
+struct oauth_result oauth_from_store_write(enum store_rc rc, const char *what);
+
 /* Client credentials as the request presented them (RFC 6749 section
  * 2.3.1). Strings are already percent-decoded; NULL means absent. */
 struct client_creds {

@@ -10,17 +10,6 @@
 #include "crypto.h"
 #include "grants.h"
 
-/* ---- oauth_store.c: storage results as OAuth results ------------------- */
-
-/* The one mapping (DECISIONS "Store interface"): STORE_OK is
- * OAUTH_RESULT_OK; STORE_NOT_FOUND is not_found, the caller's choice (what
- * a missing record means depends on what was asked); STORE_UNAVAILABLE,
- * STORE_BUSY and STORE_IO are 503 temporarily_unavailable; anything else
- * is 500 server_error. Logs a failure other than not found as
- * "what: reason". */
-struct oauth_result oauth_from_store(enum store_rc rc, const char *what,
-                                     struct oauth_result not_found);
-
 /* ---- keyring.c: all keys' public halves, for verification and JWKS ----- */
 
 struct keyring;

@@ -46,3 +46,10 @@ struct oauth_result oauth_from_store(enum store_rc rc, const char *what,
 	log_errx("%s: %s", what, store_rc_str(rc));
 	return OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL);
 }
+
+struct oauth_result oauth_from_store_write(enum store_rc rc, const char *what)
+{
+	if (rc == STORE_NOT_FOUND)
+		log_errx("%s: %s", what, store_rc_str(rc));
+	return oauth_from_store(rc, what, OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL));
+}

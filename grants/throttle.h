@@ -109,8 +109,9 @@ struct throttle *throttle_memory_new(int64_t window_secs);
 /* The backend over the store's throttle table (store_has_throttle), so
  * that every instance on one database counts the same failures. A
  * reservation whose process dies stops counting pending_ttl seconds after
- * it was made. s is borrowed for the throttle's life. Free with
- * throttle_free. */
+ * it was made; NULL when pending_ttl is not positive (the caller derives
+ * it from the settings, there is no default here). s is borrowed for the
+ * throttle's life. Free with throttle_free. */
 struct throttle *throttle_store_new(struct store *s, int64_t window_secs,
                                     int64_t pending_ttl);
 

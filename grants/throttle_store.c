@@ -323,11 +323,16 @@ static const struct throttle_ops store_ops = {
 struct throttle *throttle_store_new(struct store *s, int64_t window_secs,
                                     int64_t pending_ttl)
 {
+	/* No default of its own: the settings table is where defaults live
+	 * (grants_config_from derives the value from its timeouts), and a
+	 * reservation that counts for no time would throttle nothing. */
+	if (pending_ttl <= 0)
+		return NULL;
 	struct store_throttle *t = xcalloc(1, sizeof(*t));
 	t->base.ops = &store_ops;
 	t->base.window = window_secs > 0 ? window_secs : 1;
 	t->store = s;
-	t->pending_ttl = pending_ttl > 0 ? pending_ttl : 60;
+	t->pending_ttl = pending_ttl;
 	pthread_mutex_init(&t->mu, NULL);
 	return &t->base;
 }

@@ -189,6 +189,12 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	/* Chosen once: counts in the database when the store keeps them
 	 * for every instance (PostgreSQL), else in this process (SQLite:
 	 * one process). The grants call both alike. */
+	if (store_has_throttle(s) && cfg->throttle_pending_ttl <= 0) {
+		/* Only a config not made by grants_config_from gets here. */
+		snprintf(err, errlen, "throttle_pending_ttl must be positive");
+		grants_free(g);
+		return -1;
+	}
 	if (store_has_throttle(s)) {
 		g->throttle = throttle_store_new(s, cfg->login_failure_window,
 		                                 cfg->throttle_pending_ttl);

@@ -164,7 +164,12 @@ static enum MHD_Result send_page(struct srv_req *rq, int status, char *html,
 	size_t n = 0;
 	for (size_t i = 0; i < c->n; i++)
 		h[n++] = (struct hdr){MHD_HTTP_HEADER_SET_COOKIE, c->v[i]};
-	if (status >= 500) /* as respond_error does */
+	/* Only a 503 page, as before the one error path (0b71268): with a
+	 * 503, Retry-After says how long the service is expected to be
+	 * unavailable (RFC 9110 section 10.2.3); a 500 page is a fault that
+	 * waiting may not fix. (respond_error's JSON answers have always
+	 * carried it on every 5xx; pages never did.) */
+	if (status == 503)
 		h[n++] = (struct hdr){"Retry-After", "1"};
 	enum MHD_Result r = respond_html(rq, status, html, h);
 	for (size_t i = 0; i < c->n; i++)

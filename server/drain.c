@@ -133,10 +133,16 @@ static long ms_between(const struct timespec *a, const struct timespec *b)
 	       (long)(b->tv_nsec - a->tv_nsec) / 1000000;
 }
 
-void srv_on_stop(struct srv *s, void (*fn)(void *), void *arg)
+int srv_on_stop(struct srv *s, void (*fn)(void *), void *arg)
 {
+	/* One slot, refused rather than replaced: a layer whose hook was
+	 * silently dropped would never let its held requests go, and MHD
+	 * panics at the stop over a connection still suspended. */
+	if (s->on_stop != NULL)
+		return -1;
 	s->on_stop = fn;
 	s->on_stop_arg = arg;
+	return 0;
 }
 
 int drain(struct srv *s)

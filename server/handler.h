@@ -176,8 +176,10 @@ int srv_route_add(struct srv *s, const struct route *r, char *err,
  * replacing fn and arg, before the server starts. */
 struct route *srv_route_at(struct srv *s, size_t i);
 /* fn(arg) runs once, when a stop begins (drain.c), before the requests
- * under way are waited for. One hook; a second call replaces it. */
-void srv_on_stop(struct srv *s, void (*fn)(void *), void *arg);
+ * under way are waited for. One hook per server, before it starts: 0, or
+ * -1 (nothing changed) when a hook is already set, since replacing it
+ * would leave the first layer's suspended requests held past the stop. */
+int srv_on_stop(struct srv *s, void (*fn)(void *), void *arg);
 
 /* ---- respond.c ---------------------------------------------------------- */
 
@@ -192,12 +194,14 @@ struct hdr {
 /* Sends body (stolen) as JSON with status and extra headers (may be NULL). */
 enum MHD_Result respond_json(struct srv_req *rq, int status, json_t *body,
                              const struct hdr *extra);
-/* An HTML page (stolen) with the headers of every page: no caching, no
- * framing, a Content-Security-Policy, no referrer. */
 /* A body of any type; takes body (freed with free). */
 enum MHD_Result respond_text(struct srv_req *rq, int status, char *body,
                              size_t len, const char *type,
                              const struct hdr *extra);
+/* An HTML page (stolen, freed with free) with the headers of every page
+ * of /authorize: no caching, no framing, a Content-Security-Policy, and
+ * Referrer-Policy same-origin (the origin to us, nothing to the client
+ * the flow ends at); then up to 6 extra headers. */
 enum MHD_Result respond_html(struct srv_req *rq, int status, char *html,
                              const struct hdr *extra);
 /* A redirect to location, with the same protective headers. */
@@ -213,6 +217,15 @@ enum MHD_Result respond_empty(struct srv_req *rq, int status,
  * log. */
 enum MHD_Result respond_error(struct srv_req *rq, struct oauth_result r,
                               const struct hdr *extra);
+/* respond_error with the status and code (NULL: r's row's) the caller
+ * names instead of r's row's, for an answer that stands in for the
+ * endpoint's own: the test double's injected faults, any status from 400
+ * to 599 with any code. r's row still chooses the challenge (its Bearer
+ * form then names the code alone, without a description); Retry-After
+ * goes with a 5xx status; the log notes r's row's code. */
+enum MHD_Result respond_error_as(struct srv_req *rq, struct oauth_result r,
+                                 int status, const char *code,
+                                 const struct hdr *extra);
 /* Notes e's code for the access log where the answer is not a JSON error
  * (an error page, a connection dropped for its size). */
 void respond_note_error(struct srv_req *rq, enum oauth_err e);

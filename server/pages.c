@@ -2,7 +2,7 @@
  * pages.c: the HTML of the authorization endpoint: login, consent and
  * error pages. Plain forms that work without JavaScript or external
  * resources; every value that came from a request or the database goes
- * through html_escape, including the hidden fields that carry the OAuth
+ * through esc (HTML escaping), including the hidden fields that carry the OAuth
  * request from one form to the next.
  */
 #include <stdarg.h>

@@ -24,7 +24,8 @@
  *     (503 past it), since a proxy multiplexes connections.
  *
  * The client's address is what throttling, the access log and the
- * /_control/ loopback check see (httpd.c). Owns struct peers.
+ * test double's /_control/ loopback check (testdouble/loopback.c) see, in
+ * rq->remote_addr. Owns struct peers.
  */
 #include <arpa/inet.h>
 #include <pthread.h>

@@ -1,6 +1,8 @@
 /*
  * respond.c: every response leaves through here. JSON bodies are rendered
- * with jansson; errors take one path (respond_error) that applies the RFC
+ * with jansson; errors take one path (render_error, behind respond_error
+ * and, for an answer whose status and code the caller names, such as the
+ * test double's injected faults, respond_error_as) that applies the RFC
  * headers and records the error code for the access log, like redis's
  * afterErrorReply. Internal detail never reaches a response body.
  */
@@ -132,23 +134,23 @@ enum MHD_Result respond_json(struct srv_req *rq, int status, json_t *body,
 	return send_buffer(rq, status, withnl, len + 1, extra);
 }
 
-/* RFC 6750 section 3: the scheme, then the error and why, then the scope
- * an insufficient_scope answer lacked. The values are static table or
- * handler strings and checked scope tokens: nothing to quote. NULL on no
- * memory. */
-static char *bearer_challenge(const struct oauth_err_info *info,
-                              struct oauth_result r)
+/* RFC 6750 section 3: the scheme, then the error and, when why is not
+ * NULL, why, then the scope an insufficient_scope answer lacked. The
+ * values are static table or handler strings and checked scope tokens:
+ * nothing to quote. NULL on no memory. */
+static char *bearer_challenge(const char *code, const char *why,
+                              const char *scope)
 {
 	char *www = NULL;
 	int n;
-	if (info->code == NULL)
+	if (code == NULL)
 		n = asprintf(&www, "%s", BEARER_REALM);
 	else
-		n = asprintf(&www, BEARER_REALM ", error=\"%s\", "
-		             "error_description=\"%s\"%s%s%s", info->code,
-		             r.description ? r.description : info->description,
-		             r.scope ? ", scope=\"" : "", r.scope ? r.scope : "",
-		             r.scope ? "\"" : "");
+		n = asprintf(&www, BEARER_REALM ", error=\"%s\"%s%s%s%s%s%s",
+		             code, why ? ", error_description=\"" : "",
+		             why ? why : "", why ? "\"" : "",
+		             scope ? ", scope=\"" : "", scope ? scope : "",
+		             scope ? "\"" : "");
 	return n < 0 ? NULL : www;
 }
 
@@ -157,10 +159,17 @@ void respond_note_error(struct srv_req *rq, enum oauth_err e)
 	rq->error = oauth_err_info(e)->code;
 }
 
-enum MHD_Result respond_error(struct srv_req *rq, struct oauth_result r,
-                              const struct hdr *extra)
+/* What every error answer is made of, whoever names its status and code:
+ * the body, the challenge r's row asks for, Allow, Retry-After on a 5xx,
+ * and the note for the log (r's row's code: rq->error must be static).
+ * why_in_challenge: whether a Bearer challenge repeats the description. */
+static enum MHD_Result render_error(struct srv_req *rq, struct oauth_result r,
+                                    int status, const char *code,
+                                    bool why_in_challenge,
+                                    const struct hdr *extra)
 {
 	const struct oauth_err_info *info = oauth_err_info(r.err);
+	const char *why = r.description ? r.description : info->description;
 	struct hdr hdrs[8];
 	size_t n = 0;
 	char *bearer = NULL;
@@ -173,22 +182,38 @@ enum MHD_Result respond_error(struct srv_req *rq, struct oauth_result r,
 		hdrs[n++] = (struct hdr){"WWW-Authenticate",
 		                         "Basic realm=\"latchkey\", charset=\"UTF-8\""};
 	else if (info->challenge == OAUTH_CHALLENGE_BEARER &&
-	         (bearer = bearer_challenge(info, r)) != NULL)
+	         (bearer = bearer_challenge(code, why_in_challenge ? why : NULL,
+	                                    r.scope)) != NULL)
 		hdrs[n++] = (struct hdr){"WWW-Authenticate", bearer};
 	if (r.err == OAUTH_METHOD_NOT_ALLOWED && rq->route != NULL)
 		hdrs[n++] = (struct hdr){"Allow", route_allow(rq->route)};
-	if (info->http_status >= 500)
+	if (status >= 500)
 		hdrs[n++] = (struct hdr){"Retry-After", "1"};
 	hdrs[n] = (struct hdr){NULL, NULL};
 
 	respond_note_error(rq, r.err);
-	json_t *body = info->code == NULL
-	                   ? json_object()
-	                   : json_pack("{s:s, s:s}", "error", info->code,
-	                               "error_description",
-	                               r.description ? r.description
-	                                             : info->description);
-	enum MHD_Result ret = respond_json(rq, info->http_status, body, hdrs);
+	json_t *body = code == NULL ? json_object()
+	                            : json_pack("{s:s, s:s}", "error", code,
+	                                        "error_description", why);
+	enum MHD_Result ret = respond_json(rq, status, body, hdrs);
 	free(bearer);
 	return ret;
+}
+
+enum MHD_Result respond_error(struct srv_req *rq, struct oauth_result r,
+                              const struct hdr *extra)
+{
+	const struct oauth_err_info *info = oauth_err_info(r.err);
+	return render_error(rq, r, info->http_status, info->code, true, extra);
+}
+
+enum MHD_Result respond_error_as(struct srv_req *rq, struct oauth_result r,
+                                 int status, const char *code,
+                                 const struct hdr *extra)
+{
+	if (code == NULL)
+		code = oauth_err_info(r.err)->code;
+	/* The description of a stand-in says what it stands in for, not
+	 * what is wrong with the token: the challenge names the code alone. */
+	return render_error(rq, r, status, code, false, extra);
 }

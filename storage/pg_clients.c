@@ -1,6 +1,6 @@
 /*
  * pg_clients.c: clients and users on PostgreSQL (map: pg_int.h). The same
- * rows and answers as store_sqlite.c's clients and users sections; lists
+ * rows and answers as sqlite_clients.c's clients and users; lists
  * are ordered byte-wise (COLLATE "C"), as SQLite orders text.
  */
 #include <stdlib.h>

@@ -118,9 +118,14 @@ static const struct route *fault_route(const struct testdouble *s,
 	return NULL;
 }
 
-/* The error an injected status carries unless one is given
- * (docs/test-double.md); its code comes from the one table. */
-static enum oauth_err default_error(int status, const struct route *r)
+/* The row of the one error table (grants/oauth_err.c) an injected status
+ * stands in for (docs/test-double.md): its code is the fault's unless one
+ * is given, and its challenge is the one the endpoint would send (a 401
+ * names Basic, or Bearer at the resource). A choice of row, not a
+ * rendering: respond_error_as renders the answer. The table cannot give it
+ * by status: access_denied, the documented 403, is a 400 row there (its
+ * status plays no part in a redirect). */
+static enum oauth_err fault_row(int status, const struct route *r)
 {
 	switch (status) {
 	case 400: return OAUTH_INVALID_REQUEST;
@@ -211,8 +216,8 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 			nf.delay_ms = delay;
 			snprintf(nf.error, sizeof(nf.error), "%s",
 			         e ? e
-			           : oauth_err_info(default_error((int)status,
-			                                          nf.route))->code);
+			           : oauth_err_info(fault_row((int)status,
+			                                      nf.route))->code);
 			struct fault *p = xcalloc(1, sizeof(*p));
 			*p = nf;
 			pthread_mutex_lock(&s->fault_mu);
@@ -263,24 +268,14 @@ bool fault_fire(struct testdouble *s, struct srv_req *rq, long *delay_ms,
 		*delay_ms = hit.delay_ms;
 		return false;
 	}
-	/* A 401 names its scheme (RFC 6750 section 3, RFC 6749 section 5.2)
-	 * as the real one would. */
-	const char *www = strcmp(rq->route->name, "resource") == 0
-	                      ? "Bearer realm=\"latchkey\", error=\"invalid_token\""
-	                      : "Basic realm=\"latchkey\", charset=\"UTF-8\"";
-	const struct hdr h[] = {{"Cache-Control", "no-store"},
-	                        {"X-Latchkey-Fault", "injected"},
-	                        {hit.status == 503   ? "Retry-After"
-	                         : hit.status == 401 ? "WWW-Authenticate"
-	                                             : NULL,
-	                         hit.status == 503 ? "1" : www},
-	                        {NULL, NULL}};
-	rq->error = "injected_fault";
-	*ret = respond_json(rq, hit.status,
-	                    json_pack("{s:s, s:s}", "error", hit.error,
-	                              "error_description",
-	                              "injected by /_control/faults"),
-	                    h);
+	/* The endpoint's own answer to such a status, through the one
+	 * renderer, marked so that a test can tell it from a real one. */
+	static const struct hdr h[] = {{"Cache-Control", "no-store"},
+	                               {"X-Latchkey-Fault", "injected"},
+	                               {NULL, NULL}};
+	*ret = respond_error_as(rq, OAUTH_FAIL(fault_row(hit.status, rq->route),
+	                                       "injected by /_control/faults"),
+	                        hit.status, hit.error, h);
 	return true;
 }
 
@@ -296,11 +291,9 @@ static enum MHD_Result reset_locked(struct srv_req *rq, struct testdouble *s,
 	clock_reset();
 	grants_forget_failures(s->grants);
 	enum store_rc rc = store_reset_tokens(s->store);
-	if (rc != STORE_OK) {
-		log_errx("test double reset: %s", store_rc_str(rc));
-		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
-		                                    NULL), no_store);
-	}
+	if (rc != STORE_OK)
+		return respond_error(rq, oauth_from_store_write(
+		                             rc, "test double reset"), no_store);
 	if (s->cfg->fixtures[0] != '\0' &&
 	    fixtures_apply(s->store, s->cfg->fixtures, s->cfg->ephemeral != 0,
 	                   err, errlen) != 0) {
@@ -374,8 +367,11 @@ enum MHD_Result h_control_tokens(struct srv_req *rq)
 	if (rc != STORE_OK) {
 		json_decref(at.rows);
 		json_decref(rt.rows);
-		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
-		                                    NULL), no_store);
+		/* A listing has nothing to be missing: not found is a
+		 * failure too. */
+		return respond_error(rq, oauth_from_store(rc, "test double tokens",
+		                         OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL)),
+		                     no_store);
 	}
 	return respond_json(rq, 200, json_pack("{s:o, s:o}", "access_tokens",
 	                                       at.rows, "refresh_tokens",

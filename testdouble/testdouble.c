@@ -6,6 +6,7 @@
  * clients only (loopback.c). Without --test-double none of this is
  * installed and the server's routes call their handlers directly.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "strutil.h"
@@ -62,6 +63,14 @@ int testdouble_install(struct srv *s, const struct lk_config *cfg,
 		free(td);
 		return -1;
 	}
+	/* Before any route is wrapped, so that a refusal leaves the server
+	 * as it was. */
+	if (srv_on_stop(s, delays_cut, &td->delays) != 0) {
+		snprintf(err, errlen, "test double: the server's stop hook "
+		         "is taken");
+		testdouble_free(td);
+		return -1;
+	}
 	wrap_routes(td, s);
 	for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++) {
 		struct route r = controls[i];
@@ -71,7 +80,6 @@ int testdouble_install(struct srv *s, const struct lk_config *cfg,
 			return -1;
 		}
 	}
-	srv_on_stop(s, delays_cut, &td->delays);
 	*out = td;
 	return 0;
 }

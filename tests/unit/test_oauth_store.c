@@ -3,7 +3,8 @@
  * results to OAuth results (DECISIONS "Store interface"): every store
  * result has its answer, with the status the client sees. A database that
  * is unavailable, busy or failing is 503 temporarily_unavailable; not
- * found is what the caller says; the rest is 500 server_error.
+ * found is what the caller says (and a failure at a write); the rest is
+ * 500 server_error.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -56,10 +57,29 @@ static void test_every_store_result(void **state)
 	assert_maps(STORE_INVALID, "server_error", 500);
 }
 
+/* A write (authorize.c's session, consent and code) has nothing that can
+ * be missing: not found from one must stop the request, never read as
+ * stored. The rest maps as for a read. */
+static void test_write_not_found_fails(void **state)
+{
+	(void)state;
+	struct oauth_result r = oauth_from_store_write(STORE_OK, "test");
+	assert_int_equal(r.err, OAUTH_OK);
+	r = oauth_from_store_write(STORE_NOT_FOUND, "test");
+	assert_string_equal(oauth_err_info(r.err)->code, "server_error");
+	assert_int_equal(oauth_err_info(r.err)->http_status, 500);
+	r = oauth_from_store_write(STORE_BUSY, "test");
+	assert_string_equal(oauth_err_info(r.err)->code,
+	                    "temporarily_unavailable");
+	r = oauth_from_store_write(STORE_CONFLICT, "test");
+	assert_string_equal(oauth_err_info(r.err)->code, "server_error");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_store_result),
+	    cmocka_unit_test(test_write_not_found_fails),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

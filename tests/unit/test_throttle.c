@@ -250,6 +250,15 @@ static void test_other_keys_successes_keep_counts(void **state)
 	throttle_free(t);
 }
 
+/* The store backend has no default of its own for how long a reservation
+ * counts (the settings give it): 0 is refused, before the store is used. */
+static void test_store_backend_refuses_no_pending_ttl(void **state)
+{
+	(void)state;
+	assert_null(throttle_store_new(NULL, 300, 0));
+	assert_null(throttle_store_new(NULL, 300, -1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +269,7 @@ int main(void)
 	    cmocka_unit_test(test_slowdown_one_check_per_second),
 	    cmocka_unit_test(test_forget_all_keeps_reservations),
 	    cmocka_unit_test(test_other_keys_successes_keep_counts),
+	    cmocka_unit_test(test_store_backend_refuses_no_pending_ttl),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
