@@ -225,8 +225,6 @@ void adm_json_print(json_t *j);
 /* A JSON string for s; null when s is NULL or not valid UTF-8 (the
  * store's store_json_str, under the CLI's name). */
 json_t *adm_json_str(const char *s);
-/* A JSON integer, or null for 0 ("unset" in the store). */
-json_t *adm_json_opt_int(int64_t v);
 
 /* A text table: rows of ncols cells printed in aligned columns. */
 struct adm_table {
@@ -254,7 +252,7 @@ struct adm_listing {
 	json_t *rows;          /* with json */
 	struct adm_table table; /* without */
 	struct store_page page; /* hand &page to the store's listing */
-	int64_t matched;       /* the store's count, with a limit */
+	int64_t matched;       /* the store's count: text, with a limit */
 	int64_t shown;
 };
 /* Reads --limit and --since, then starts the listing. Returns
