@@ -63,6 +63,19 @@ enum stmt {
 	ST_GC_SAVEPOINT, ST_GC_RELEASE, ST_GC_ROLLBACK_TO,
 	ST__MAX
 };
+/* sq_list_stmt finds a listing's twins by arithmetic (which + 1, which
+ * + 2): a statement slipped in between must not compile. */
+#define SQ_LISTING_TWINS(l)                                                \
+	_Static_assert(ST_##l##_PAGE == ST_##l##_LIST + 1 &&               \
+	                   ST_##l##_COUNT == ST_##l##_LIST + 2,             \
+	               "ST_" #l "_LIST, _PAGE, _COUNT must be adjacent")
+SQ_LISTING_TWINS(CLIENT);
+SQ_LISTING_TWINS(USER);
+SQ_LISTING_TWINS(TOKEN);
+SQ_LISTING_TWINS(KEY);
+SQ_LISTING_TWINS(RT);
+SQ_LISTING_TWINS(CONSENT);
+#undef SQ_LISTING_TWINS
 
 /* ---- connections and the store (sqlite_conn.c) --------------------------- */
 
