@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "fileperm.h"
+#include "version.h"
 
 enum cmd_flags {
 	CMD_NO_MIGRATE = 1 << 0, /* the command migrates (or not) by itself */
