@@ -199,7 +199,8 @@ int adm_filter_lookup(const struct adm_ctx *ctx, struct store_user *u);
 
 /* The settings the CLI shares with latchkeyd, read from the same table
  * (core/config.c): the defaults, then the server's INI file named by
- * --config, else $LATCHKEY_CONFIG, if any. Returns ADM_EXIT_OK, or
+ * --config, else $LATCHKEY_CONFIG when neither --db nor $LATCHKEY_DB
+ * names the database, if any. Returns ADM_EXIT_OK, or
  * reports the file's error and returns ADM_EXIT_USAGE. Release cfg with
  * config_free in either case. */
 int adm_config_load(const struct adm_args *a, struct lk_config *cfg);

@@ -261,11 +261,27 @@ int adm_store_fail(enum store_rc rc, const char *what)
 	return adm_fail(ADM_EXIT_RUNTIME, "%s: %s", what, store_rc_str(rc));
 }
 
+/* The database named outright: --db, else a non-empty $LATCHKEY_DB;
+ * NULL when the config file's db decides. */
+static const char *db_given(const struct adm_args *a)
+{
+	const char *p = adm_str(a, OPT_DB);
+	if (p != NULL)
+		return p; /* even "": the store refuses that with a message */
+	p = getenv("LATCHKEY_DB");
+	return p != NULL && *p != '\0' ? p : NULL;
+}
+
 int adm_config_load(const struct adm_args *a, struct lk_config *cfg)
 {
 	char err[512];
 	const char *file = adm_str(a, OPT_CONFIG);
-	if (file == NULL)
+	/* An exported $LATCHKEY_CONFIG is only a default for finding the
+	 * database: with the database named, it is not read, so that a
+	 * file other users cannot read (the package's is 0640
+	 * root:latchkey) does not fail their `latchkey --db x.db`. An
+	 * explicit --config is always read. */
+	if (file == NULL && db_given(a) == NULL)
 		file = getenv("LATCHKEY_CONFIG");
 	if (file == NULL || file[0] == '\0') {
 		config_defaults(cfg);
@@ -278,11 +294,8 @@ int adm_config_load(const struct adm_args *a, struct lk_config *cfg)
 
 const char *adm_db_path(const struct adm_args *a, const struct lk_config *cfg)
 {
-	const char *p = adm_str(a, OPT_DB);
-	if (p != NULL)
-		return p; /* even "": the store refuses that with a message */
-	p = getenv("LATCHKEY_DB");
-	return p != NULL && *p != '\0' ? p : cfg->db;
+	const char *p = db_given(a);
+	return p != NULL ? p : cfg->db;
 }
 
 /* Applies pending migrations, reporting a failure with the store's own

@@ -1,6 +1,7 @@
 """latchkey --config FILE: the admin CLI reads latchkeyd's INI file (the
 same settings table) to find the service's database, an explicit --db
-(or $LATCHKEY_DB) winning over the file; and its one-line warning when
+(or $LATCHKEY_DB) winning over the file (and keeping an exported
+$LATCHKEY_CONFIG from being read at all); and its one-line warning when
 run by a user other than the SQLite file's owner (a root-owned -wal file
 would lock the service out), which PostgreSQL URIs never get."""
 import os
@@ -64,6 +65,30 @@ class CliConfigTest(unittest.TestCase):
         self.cli.ok("--config", self.ini, "client", "add", "four", "--id",
                     "four", use_db=False, env=env)
         self.assertEqual(self.ids(other), ["four", "three"])
+
+    def test_latchkey_config_is_unread_when_the_database_is_named(self):
+        # The package's file is 0640 root:latchkey, so for other users an
+        # exported $LATCHKEY_CONFIG may be unreadable: with the database
+        # named by --db or $LATCHKEY_DB it is not read at all. (The tests
+        # run as root, who reads anything: a missing file and one
+        # latchkeyd would refuse stand in for it.)
+        other = os.path.join(self.dir, "other.db")
+        bad = self.write_ini("no_such_setting = 1\n", "bad.ini")
+        for cfg in (os.path.join(self.dir, "missing.ini"), bad):
+            env = dict(self.cli.env, LATCHKEY_CONFIG=cfg)
+            p = self.cli.run("client", "list", use_db=False, env=env)
+            self.assertEqual(p.returncode, 2, (cfg, p.stderr))
+            p = self.cli.run("client", "list", env=env)
+            self.assertEqual(p.returncode, 0, (cfg, p.stderr))
+            self.assertEqual(p.stderr, "")
+            env["LATCHKEY_DB"] = other
+            p = self.cli.run("client", "list", use_db=False, env=env)
+            self.assertEqual(p.returncode, 0, (cfg, p.stderr))
+            # An explicit --config is read whatever names the database.
+            p = self.cli.run("--config", cfg, "client", "list", env=env)
+            self.assertEqual(p.returncode, 2, (cfg, p.stderr))
+        self.assertFalse(os.path.exists(os.path.join(self.dir,
+                                                     "latchkey.db")))
 
     def test_a_file_latchkeyd_refuses_is_refused(self):
         cases = [
