@@ -282,10 +282,6 @@ int adm_listing_done(struct adm_listing *l, enum store_rc r,
 /* A whole number of seconds 1..VALID_TTL_MAX, or "default" (*out = 0, the
  * server's default). Returns 0, or -1 with *out untouched. */
 int adm_ttl_parse(const char *s, int64_t *out);
-/* An on_refresh policy: "nothing", "revoke" or "hook" (*out = that name,
- * a static string), or "default" (*out = NULL, the server's setting).
- * Exact, lowercase words only. Returns 0, or -1 with *out untouched. */
-int adm_on_refresh_parse(const char *s, const char **out);
 /* --limit: a whole number of rows, 1..ADM_LIMIT_MAX. Returns 0, or -1
  * with *out untouched. */
 #define ADM_LIMIT_MAX 1000000000
@@ -294,10 +290,16 @@ int adm_limit_parse(const char *s, int64_t *out);
  * ("2026-12-01T12:00:00Z", fractions ignored, "+02:00" offsets applied).
  * Returns 0, or -1 with *out untouched. */
 int adm_time_parse(const char *s, int64_t *out);
-/* An auto_approve_as value: a valid username (*out = s), "" (*out = "",
- * off for this client) or "default" (*out = NULL, the server's setting).
- * Returns 0, or -1 with *out untouched. */
-int adm_auto_approve_parse(const char *s, const char **out);
+/* The values ov of an option that sets client field f, read into *v for
+ * client_spec_set (store.h), which checks them by the field's rule: for
+ * a lifetime, on_refresh policy or auto_approve_as user, 'default' is
+ * the server's setting; how and state are v's (a list option's
+ * CLIENT_WORDS_*, the state a flag sets). False only when a lifetime is
+ * no number of seconds (adm_ttl_parse). cmd_client.c's options read
+ * their values through this. */
+bool adm_client_value(enum client_field f, const struct adm_optval *ov,
+                      int how, enum store_tristate state,
+                      struct client_value *v);
 
 /* ---- secrets from the operator ------------------------------------------ */
 

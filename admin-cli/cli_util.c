@@ -583,19 +583,6 @@ int adm_ttl_parse(const char *s, int64_t *out)
 	return 0;
 }
 
-int adm_on_refresh_parse(const char *s, const char **out)
-{
-	if (strcmp(s, "default") == 0) {
-		*out = NULL;
-		return 0;
-	}
-	const char *policy = valid_on_refresh(s);
-	if (policy == NULL)
-		return -1;
-	*out = policy;
-	return 0;
-}
-
 int adm_limit_parse(const char *s, int64_t *out)
 {
 	int64_t v;
@@ -644,17 +631,6 @@ int adm_time_parse(const char *s, int64_t *out)
 	if (t == (time_t)-1 || t - east < 0)
 		return -1;
 	*out = (int64_t)t - east;
-	return 0;
-}
-
-int adm_auto_approve_parse(const char *s, const char **out)
-{
-	if (strcmp(s, "default") == 0)
-		*out = NULL;
-	else if (*s == '\0' || valid_username(s))
-		*out = s;
-	else
-		return -1;
 	return 0;
 }
 
