@@ -531,11 +531,9 @@ void adm_listing_end(struct adm_listing *l, bool print)
 		json_decref(l->rows);
 	l->rows = NULL;
 	adm_table_end(&l->table, print);
-	/* The store reads the count just before the rows, in a read of its
-	 * own: rows created in between show up in the page but not in the
-	 * count, and make the "more" smaller by as many (rows removed in
-	 * between, larger). Close enough for an operator's listing, and
-	 * not worth holding a transaction open over a full scan. */
+	/* The store reads the count in the statement that reads the rows
+	 * (store_page), so both are one snapshot: the "more" is what was
+	 * left out then, whatever was created or removed since. */
 	if (print && !l->json && l->matched > l->shown)
 		printf("... and %lld more (use --limit N or --json)\n",
 		       (long long)(l->matched - l->shown));

@@ -205,8 +205,9 @@ struct store_issue {
  * the listing's own order. With a limit, the backend sets *matched
  * (when not NULL) to how many rows passed since, before the limit, so
  * the caller can say how many it left out: a second scan, so leave it
- * NULL when the count goes unused. It is read just before the rows, not
- * in the same snapshot. NULL page: every row. */
+ * NULL when the count goes unused. Both backends read it in the
+ * statement that reads the rows, so it is of the same snapshot: matched
+ * is never less than the rows handed over. NULL page: every row. */
 struct store_page {
 	int64_t since;
 	int64_t limit;
