@@ -199,7 +199,8 @@ int adm_filter_lookup(const struct adm_ctx *ctx, struct store_user *u);
 
 /* The settings the CLI shares with latchkeyd, read from the same table
  * (core/config.c): the defaults, then the server's INI file named by
- * --config, else $LATCHKEY_CONFIG, if any. Returns ADM_EXIT_OK, or
+ * --config, else $LATCHKEY_CONFIG when neither --db nor $LATCHKEY_DB
+ * names the database, if any. Returns ADM_EXIT_OK, or
  * reports the file's error and returns ADM_EXIT_USAGE. Release cfg with
  * config_free in either case. */
 int adm_config_load(const struct adm_args *a, struct lk_config *cfg);
@@ -225,8 +226,6 @@ void adm_json_print(json_t *j);
 /* A JSON string for s; null when s is NULL or not valid UTF-8 (the
  * store's store_json_str, under the CLI's name). */
 json_t *adm_json_str(const char *s);
-/* A JSON integer, or null for 0 ("unset" in the store). */
-json_t *adm_json_opt_int(int64_t v);
 
 /* A text table: rows of ncols cells printed in aligned columns. */
 struct adm_table {
@@ -254,7 +253,7 @@ struct adm_listing {
 	json_t *rows;          /* with json */
 	struct adm_table table; /* without */
 	struct store_page page; /* hand &page to the store's listing */
-	int64_t matched;       /* the store's count, with a limit */
+	int64_t matched;       /* the store's count: text, with a limit */
 	int64_t shown;
 };
 /* Reads --limit and --since, then starts the listing. Returns
@@ -283,10 +282,6 @@ int adm_listing_done(struct adm_listing *l, enum store_rc r,
 /* A whole number of seconds 1..VALID_TTL_MAX, or "default" (*out = 0, the
  * server's default). Returns 0, or -1 with *out untouched. */
 int adm_ttl_parse(const char *s, int64_t *out);
-/* An on_refresh policy: "nothing", "revoke" or "hook" (*out = that name,
- * a static string), or "default" (*out = NULL, the server's setting).
- * Exact, lowercase words only. Returns 0, or -1 with *out untouched. */
-int adm_on_refresh_parse(const char *s, const char **out);
 /* --limit: a whole number of rows, 1..ADM_LIMIT_MAX. Returns 0, or -1
  * with *out untouched. */
 #define ADM_LIMIT_MAX 1000000000
@@ -295,10 +290,16 @@ int adm_limit_parse(const char *s, int64_t *out);
  * ("2026-12-01T12:00:00Z", fractions ignored, "+02:00" offsets applied).
  * Returns 0, or -1 with *out untouched. */
 int adm_time_parse(const char *s, int64_t *out);
-/* An auto_approve_as value: a valid username (*out = s), "" (*out = "",
- * off for this client) or "default" (*out = NULL, the server's setting).
- * Returns 0, or -1 with *out untouched. */
-int adm_auto_approve_parse(const char *s, const char **out);
+/* The values ov of an option that sets client field f, read into *v for
+ * client_spec_set (store.h), which checks them by the field's rule: for
+ * a lifetime, on_refresh policy or auto_approve_as user, 'default' is
+ * the server's setting; how and state are v's (a list option's
+ * CLIENT_WORDS_*, the state a flag sets). False only when a lifetime is
+ * no number of seconds (adm_ttl_parse). cmd_client.c's options read
+ * their values through this. */
+bool adm_client_value(enum client_field f, const struct adm_optval *ov,
+                      int how, enum store_tristate state,
+                      struct client_value *v);
 
 /* ---- secrets from the operator ------------------------------------------ */
 

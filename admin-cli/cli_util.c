@@ -261,11 +261,27 @@ int adm_store_fail(enum store_rc rc, const char *what)
 	return adm_fail(ADM_EXIT_RUNTIME, "%s: %s", what, store_rc_str(rc));
 }
 
+/* The database named outright: --db, else a non-empty $LATCHKEY_DB;
+ * NULL when the config file's db decides. */
+static const char *db_given(const struct adm_args *a)
+{
+	const char *p = adm_str(a, OPT_DB);
+	if (p != NULL)
+		return p; /* even "": the store refuses that with a message */
+	p = getenv("LATCHKEY_DB");
+	return p != NULL && *p != '\0' ? p : NULL;
+}
+
 int adm_config_load(const struct adm_args *a, struct lk_config *cfg)
 {
 	char err[512];
 	const char *file = adm_str(a, OPT_CONFIG);
-	if (file == NULL)
+	/* An exported $LATCHKEY_CONFIG is only a default for finding the
+	 * database: with the database named, it is not read, so that a
+	 * file other users cannot read (the package's is 0640
+	 * root:latchkey) does not fail their `latchkey --db x.db`. An
+	 * explicit --config is always read. */
+	if (file == NULL && db_given(a) == NULL)
 		file = getenv("LATCHKEY_CONFIG");
 	if (file == NULL || file[0] == '\0') {
 		config_defaults(cfg);
@@ -278,11 +294,8 @@ int adm_config_load(const struct adm_args *a, struct lk_config *cfg)
 
 const char *adm_db_path(const struct adm_args *a, const struct lk_config *cfg)
 {
-	const char *p = adm_str(a, OPT_DB);
-	if (p != NULL)
-		return p; /* even "": the store refuses that with a message */
-	p = getenv("LATCHKEY_DB");
-	return p != NULL && *p != '\0' ? p : cfg->db;
+	const char *p = db_given(a);
+	return p != NULL ? p : cfg->db;
 }
 
 /* Applies pending migrations, reporting a failure with the store's own
@@ -412,11 +425,6 @@ json_t *adm_json_str(const char *s)
 	return store_json_str(s);
 }
 
-json_t *adm_json_opt_int(int64_t v)
-{
-	return v != 0 ? json_integer(v) : json_null();
-}
-
 void adm_table_init(struct adm_table *t, size_t ncols,
                     const char *const *header)
 {
@@ -493,7 +501,10 @@ int adm_listing_init(struct adm_listing *l, const struct adm_ctx *ctx,
 		                "since the epoch", since);
 	if (limit == NULL && !ctx->json)
 		l->page.limit = ADM_LIST_TEXT_ROWS;
-	l->page.matched = &l->matched;
+	/* Only text says how many more there are: asking for the count
+	 * costs the store a second scan, which --json would never print. */
+	if (!ctx->json)
+		l->page.matched = &l->matched;
 	l->json = ctx->json;
 	l->rows = ctx->json ? json_array() : NULL;
 	adm_table_init(&l->table, ncols, ctx->json ? NULL : header);
@@ -520,8 +531,9 @@ void adm_listing_end(struct adm_listing *l, bool print)
 		json_decref(l->rows);
 	l->rows = NULL;
 	adm_table_end(&l->table, print);
-	/* The count comes from the store with the rows (a limit), so it
-	 * says what was there then, not what a second look would find. */
+	/* The store reads the count in the statement that reads the rows
+	 * (store_page), so both are one snapshot: the "more" is what was
+	 * left out then, whatever was created or removed since. */
 	if (print && !l->json && l->matched > l->shown)
 		printf("... and %lld more (use --limit N or --json)\n",
 		       (long long)(l->matched - l->shown));
@@ -566,19 +578,6 @@ int adm_ttl_parse(const char *s, int64_t *out)
 	if (!whole_number(s, VALID_TTL_MAX, &v) || !valid_ttl(v))
 		return -1;
 	*out = v;
-	return 0;
-}
-
-int adm_on_refresh_parse(const char *s, const char **out)
-{
-	if (strcmp(s, "default") == 0) {
-		*out = NULL;
-		return 0;
-	}
-	const char *policy = valid_on_refresh(s);
-	if (policy == NULL)
-		return -1;
-	*out = policy;
 	return 0;
 }
 
@@ -630,17 +629,6 @@ int adm_time_parse(const char *s, int64_t *out)
 	if (t == (time_t)-1 || t - east < 0)
 		return -1;
 	*out = (int64_t)t - east;
-	return 0;
-}
-
-int adm_auto_approve_parse(const char *s, const char **out)
-{
-	if (strcmp(s, "default") == 0)
-		*out = NULL;
-	else if (*s == '\0' || valid_username(s))
-		*out = s;
-	else
-		return -1;
 	return 0;
 }
 

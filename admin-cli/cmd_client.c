@@ -67,17 +67,18 @@ static const struct client_opt {
 };
 #define NOPTS (sizeof(client_opts) / sizeof(client_opts[0]))
 
-/* Reads the values ov of option o into *v. 'default' is the CLI's word
- * for the server's setting. False when s is no lifetime at all. */
-static bool read_option(const struct client_opt *o,
-                        const struct adm_optval *ov, struct client_value *v)
+/* cli.h. 'default' is the CLI's word for the server's setting; the rest
+ * of a value's checking is client_spec_set's, shared with fixtures. */
+bool adm_client_value(enum client_field f, const struct adm_optval *ov,
+                      int how, enum store_tristate state,
+                      struct client_value *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->words = ov->v;
 	v->n = ov->n;
-	v->how = o->how;
-	v->state = o->state;
-	switch (client_field_defs[o->field].type) {
+	v->how = how;
+	v->state = state;
+	switch (client_field_defs[f].type) {
 	case CLIENT_V_TTL:
 		if (adm_ttl_parse(ov->v[0], &v->seconds) != 0)
 			return false;
@@ -121,7 +122,7 @@ static int set_option(struct store_client *c, const struct client_opt *o,
 {
 	struct client_value v;
 	char *bad = NULL;
-	if (!read_option(o, ov, &v))
+	if (!adm_client_value(o->field, ov, o->how, o->state, &v))
 		return refuse(o, ov->v[0]);
 	if (client_spec_set(c, o->field, &v, &bad))
 		return ADM_EXIT_OK;

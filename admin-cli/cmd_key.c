@@ -39,7 +39,7 @@ static int list_one(const struct store_key *k, void *arg)
 	                      "kid", adm_json_str(k->kid),
 	                      "alg", adm_json_str(k->alg),
 	                      "created_at", (json_int_t)k->created_at,
-	                      "retired_at", adm_json_opt_int(k->retired_at),
+	                      "retired_at", store_json_opt_int(k->retired_at),
 	                      "status", status,
 	                      "published", published);
 	const char *cells[] = {

@@ -10,9 +10,11 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -20,6 +22,8 @@
 
 #include "cli.h"
 #include "fileperm.h"
+#include "strutil.h"
+#include "version.h"
 
 enum cmd_flags {
 	CMD_NO_MIGRATE = 1 << 0, /* the command migrates (or not) by itself */
@@ -445,25 +449,54 @@ static bool is_group(const char *name)
 	return false;
 }
 
+/* The name of user uid, for a message. */
+static void user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(uid);
+	if (pw != NULL)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "%u", (unsigned)uid);
+}
+
 /* SQLite makes the -wal and -shm files beside a database as whoever
  * opens it: when that is not the file's owner (root, for the service's
- * latchkey user), the service may no longer open its own database. The
- * command still runs; one line says so. */
+ * latchkey user), the service may no longer open its own database. A
+ * database not made yet would itself be the caller's: the likely slip
+ * is a first `sudo latchkey ... migrate` before the service ever ran,
+ * leaving a root-owned file in the service's directory, so then the
+ * directory's owner is the one to be. The command still runs; one line
+ * says so. */
 static void warn_other_owner(const char *path)
 {
 	struct stat st;
-	if (stat(path, &st) != 0 || st.st_uid == geteuid())
-		return;
-	struct passwd *pw = getpwuid(st.st_uid);
 	char owner[64];
-	if (pw != NULL)
-		snprintf(owner, sizeof(owner), "%s", pw->pw_name);
-	else
-		snprintf(owner, sizeof(owner), "%u", (unsigned)st.st_uid);
-	adm_err("warning: database '%s' belongs to %s, not to the user running "
-	        "this; files SQLite creates beside it (-wal, -shm) may lock its "
-	        "owner out: run as %s (runuser -u %s -- latchkey ...)", path,
-	        owner, owner, owner);
+	if (stat(path, &st) == 0) {
+		if (st.st_uid == geteuid())
+			return;
+		user_name(st.st_uid, owner, sizeof(owner));
+		adm_err("warning: database '%s' belongs to %s, not to the user "
+		        "running this; files SQLite creates beside it (-wal, "
+		        "-shm) may lock its owner out: run as %s (runuser -u %s "
+		        "-- latchkey ...)", path, owner, owner, owner);
+		return;
+	}
+	if (errno != ENOENT)
+		return; /* opening it will say what is wrong */
+	/* A sticky directory (/tmp) is shared: there every file belongs to
+	 * whoever made it, and the directory's owner is nobody to be. */
+	char *copy = xstrdup(path);
+	const char *dir = dirname(copy);
+	if (stat(dir, &st) == 0 && st.st_uid != geteuid() &&
+	    !(st.st_mode & S_ISVTX)) {
+		user_name(st.st_uid, owner, sizeof(owner));
+		adm_err("warning: database '%s' does not exist yet and its "
+		        "directory belongs to %s, not to the user running this; "
+		        "the files this creates there may lock %s out: run as %s "
+		        "(runuser -u %s -- latchkey ...)", path, owner, owner,
+		        owner, owner);
+	}
+	free(copy);
 }
 
 /* The part of run() for commands that work on one database: find it (the

@@ -24,6 +24,7 @@
 #include "store.h"
 #include "strutil.h"
 #include "testdouble.h"
+#include "version.h"
 
 /* The ready line, on stdout and, if asked, in a file. The file appears
  * whole (written aside, then renamed), so a harness that sees it can read

@@ -3,6 +3,7 @@
  * HTTP and JSON ones this module links, then the modules' below it.
  */
 #include "server.h"
+#include "version.h"
 
 #include <jansson.h>
 #include <microhttpd.h>

@@ -235,6 +235,11 @@ json_t *store_json_str(const char *s)
 	return j != NULL ? j : json_null();
 }
 
+json_t *store_json_opt_int(int64_t v)
+{
+	return v != 0 ? json_integer(v) : json_null();
+}
+
 static json_t *json_words(const char *list)
 {
 	json_t *arr = json_array();
@@ -243,12 +248,6 @@ static json_t *json_words(const char *list)
 	     w = words_next(w + len, &len))
 		json_array_append_new(arr, json_stringn(w, len));
 	return arr;
-}
-
-/* 0 is "the server's setting" in the store. */
-static json_t *json_opt_int(int64_t v)
-{
-	return v != 0 ? json_integer(v) : json_null();
 }
 
 json_t *client_spec_json(const struct store_client *c, bool with_secret,
@@ -264,9 +263,9 @@ json_t *client_spec_json(const struct store_client *c, bool with_secret,
 	json_object_set_new(o, "scopes", json_words(c->scopes));
 	json_object_set_new(o, "redirect_uris", json_words(c->redirect_uris));
 	json_object_set_new(o, "access_token_ttl",
-	                    json_opt_int(c->access_token_ttl));
+	                    store_json_opt_int(c->access_token_ttl));
 	json_object_set_new(o, "refresh_token_ttl",
-	                    json_opt_int(c->refresh_token_ttl));
+	                    store_json_opt_int(c->refresh_token_ttl));
 	json_object_set_new(o, "issue_refresh_token",
 	                    c->issue_refresh_token == STORE_DEFAULT
 	                        ? json_null()

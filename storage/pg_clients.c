@@ -46,16 +46,16 @@ static const struct pg_stmt st_client_list = {
 	"client_list",
 	"SELECT " CLIENT_COLS ", secret_version FROM clients "
 	"ORDER BY client_id COLLATE \"C\""};
+#define CLIENT_PAGE                                                          \
+	CLIENT_COLS ", secret_version", "clients WHERE TRUE", "created_at",  \
+	"$1", "$2", "created_at DESC, client_id COLLATE \"C\" DESC",         \
+	"client_id COLLATE \"C\""
 static const struct pg_stmt st_client_page = {
-	"client_page",
-	PG_PAGE_SQL(CLIENT_COLS ", secret_version", "clients WHERE TRUE",
-	            "created_at", "$1", "$2",
-	            "created_at DESC, client_id COLLATE \"C\" DESC",
-	            "client_id COLLATE \"C\"")};
-static const struct pg_stmt st_client_count = {
-	"client_count", PG_COUNT_SQL("clients WHERE TRUE", "created_at", "$1")};
+	"client_page", PG_PAGE_SQL(CLIENT_PAGE)};
+static const struct pg_stmt st_client_counted = {
+	"client_counted", PG_COUNTED_SQL(CLIENT_PAGE)};
 static const struct pg_listing st_client_listing = {
-	&st_client_list, &st_client_page, &st_client_count};
+	&st_client_list, &st_client_page, &st_client_counted};
 static const struct pg_stmt st_user_add = {
 	"user_add",
 	"INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4::bigint, "
@@ -73,15 +73,15 @@ static const struct pg_stmt st_user_remove = {
 static const struct pg_stmt st_user_list = {
 	"user_list",
 	"SELECT " USER_COLS " FROM users ORDER BY username COLLATE \"C\""};
+#define USER_PAGE                                                            \
+	USER_COLS, "users WHERE TRUE", "created_at", "$1", "$2",             \
+	"created_at DESC, username COLLATE \"C\" DESC", "username COLLATE \"C\""
 static const struct pg_stmt st_user_page = {
-	"user_page",
-	PG_PAGE_SQL(USER_COLS, "users WHERE TRUE", "created_at", "$1", "$2",
-	            "created_at DESC, username COLLATE \"C\" DESC",
-	            "username COLLATE \"C\"")};
-static const struct pg_stmt st_user_count = {
-	"user_count", PG_COUNT_SQL("users WHERE TRUE", "created_at", "$1")};
+	"user_page", PG_PAGE_SQL(USER_PAGE)};
+static const struct pg_stmt st_user_counted = {
+	"user_counted", PG_COUNTED_SQL(USER_PAGE)};
 static const struct pg_listing st_user_listing = {
-	&st_user_list, &st_user_page, &st_user_count};
+	&st_user_list, &st_user_page, &st_user_counted};
 
 /* ---- clients ------------------------------------------------------------- */
 

@@ -40,18 +40,18 @@ static const struct pg_stmt st_consent_list = {
 	"consent_list",
 	CONSENT_SELECT " " CONSENT_WHERE
 	" ORDER BY c.client_id COLLATE \"C\", u.username COLLATE \"C\""};
+#define CONSENT_PAGE                                                         \
+	CONSENT_COLS, CONSENT_JOIN " " CONSENT_WHERE, "c.granted_at", "$3",  \
+	"$4",                                                                \
+	"c.granted_at DESC, c.client_id COLLATE \"C\" DESC, "                \
+	"u.username COLLATE \"C\" DESC",                                     \
+	"client_id COLLATE \"C\", username COLLATE \"C\""
 static const struct pg_stmt st_consent_page = {
-	"consent_page",
-	PG_PAGE_SQL(CONSENT_COLS, CONSENT_JOIN " " CONSENT_WHERE,
-	            "c.granted_at", "$3", "$4",
-	            "c.granted_at DESC, c.client_id COLLATE \"C\" DESC, "
-	            "u.username COLLATE \"C\" DESC",
-	            "client_id COLLATE \"C\", username COLLATE \"C\"")};
-static const struct pg_stmt st_consent_count = {
-	"consent_count",
-	PG_COUNT_SQL(CONSENT_JOIN " " CONSENT_WHERE, "c.granted_at", "$3")};
+	"consent_page", PG_PAGE_SQL(CONSENT_PAGE)};
+static const struct pg_stmt st_consent_counted = {
+	"consent_counted", PG_COUNTED_SQL(CONSENT_PAGE)};
 static const struct pg_listing st_consent_listing = {
-	&st_consent_list, &st_consent_page, &st_consent_count};
+	&st_consent_list, &st_consent_page, &st_consent_counted};
 static const struct pg_stmt st_consent_revoke = {
 	"consent_revoke",
 	"DELETE FROM consents WHERE user_id=$1 AND "

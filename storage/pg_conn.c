@@ -843,29 +843,26 @@ enum store_rc pg_once(struct store *base, const struct pg_stmt *st,
 	return rc;
 }
 
-const struct pg_stmt *pg_list_stmt(struct store *s,
-                                   const struct store_page *page,
+int64_t *pg_page_count(const struct store_page *page)
+{
+	return page != NULL && page->limit > 0 ? page->matched : NULL;
+}
+
+const struct pg_stmt *pg_list_stmt(const struct store_page *page,
                                    const struct pg_stmt *list,
                                    const struct pg_stmt *page_st,
-                                   const struct pg_stmt *count,
-                                   struct pg_params *p, enum store_rc *rc)
+                                   const struct pg_stmt *counted,
+                                   struct pg_params *p)
 {
-	PGresult *res = NULL;
-	*rc = STORE_OK;
 	if (page == NULL || (page->since == 0 && page->limit == 0))
 		return list;
 	pg_p_int(p, page->since);
-	if (page->limit > 0 && page->matched != NULL) {
-		*rc = pg_select(s, count, p, &res);
-		if (*rc == STORE_OK)
-			*page->matched = PQntuples(res) > 0
-			                     ? strtoll(PQgetvalue(res, 0, 0), NULL,
-			                               10)
-			                     : 0;
-		PQclear(res);
-	}
 	pg_p_opt_int(p, page->limit);
-	return *rc == STORE_OK ? page_st : NULL;
+	int64_t *count = pg_page_count(page);
+	if (count == NULL)
+		return page_st;
+	*count = 0; /* no row: none passed (the limit is at least 1) */
+	return counted;
 }
 
 enum store_rc pg_select(struct store *s, const struct pg_stmt *st,

@@ -204,48 +204,63 @@ enum store_rc pg_select(struct store *s, const struct pg_stmt *st,
 
 /* A listing through page (store.h): list with no page, else its page
  * twin, whose parameters are the filter's (already in p) then since and
- * limit; with a limit, *page->matched is counted first with count, whose
- * parameters are the filter's then since. NULL with *rc set on failure. */
-const struct pg_stmt *pg_list_stmt(struct store *s,
-                                   const struct store_page *page,
+ * limit; with a limit and page->matched, its counted twin, the same with
+ * the count as a last column, which the caller reads into
+ * *page->matched (PG_LIST_ROWS; set to 0 here for a page with no row). */
+const struct pg_stmt *pg_list_stmt(const struct store_page *page,
                                    const struct pg_stmt *list,
                                    const struct pg_stmt *page_st,
-                                   const struct pg_stmt *count,
-                                   struct pg_params *p, enum store_rc *rc);
-/* The SQL of a listing's page and count twins (pg_list_stmt): the newest
- * rows (by created) of those created at or after $S, at most $L of them
- * (NULL: all), in the listing's own order. */
-#define PG_PAGE_SQL(cols, from, created, S, L, newest, order)                \
-	"SELECT * FROM (SELECT " cols " FROM " from " AND " created " >= " S    \
-	"::bigint ORDER BY " newest " LIMIT " L "::bigint) AS listed ORDER BY "  \
-	order
-#define PG_COUNT_SQL(from, created, S)                                       \
-	"SELECT count(*) FROM " from " AND " created " >= " S "::bigint"
+                                   const struct pg_stmt *counted,
+                                   struct pg_params *p);
+/* Where the rows of pg_list_stmt's statement carry page's count: page's
+ * matched with a limit, else NULL (no count column). */
+int64_t *pg_page_count(const struct store_page *page);
+/* The SQL of a listing's page and counted twins (pg_list_stmt): the
+ * newest rows (by created) of those created at or after $S, at most $L
+ * of them (NULL: all), in the listing's own order. The counted twin adds
+ * how many passed since before the limit as a last column: a second
+ * scan, in the same statement, so the count and the rows are one
+ * snapshot. A file writes each listing's arguments as one macro, so that
+ * both twins are written from it. */
+#define PG_PAGE_SQL_(counter, cols, from, created, S, L, newest, order)      \
+	"SELECT *" counter(from, created, S) " FROM (SELECT " cols " FROM "    \
+	from " AND " created " >= " S "::bigint ORDER BY " newest " LIMIT " L  \
+	"::bigint) AS listed ORDER BY " order
+#define PG_NO_COUNT(from, created, S) ""
+#define PG_WITH_COUNT(from, created, S)                                      \
+	", (SELECT count(*) FROM " from " AND " created " >= " S "::bigint)"
+#define PG_PAGE_SQL(...) PG_PAGE_SQL_(PG_NO_COUNT, __VA_ARGS__)
+#define PG_COUNTED_SQL(...) PG_PAGE_SQL_(PG_WITH_COUNT, __VA_ARGS__)
 
 /* A listing's three statements (pg_list_stmt). */
 struct pg_listing {
-	const struct pg_stmt *list, *page, *count;
+	const struct pg_stmt *list, *page, *counted;
 };
 /* A listing through page (pg_list_stmt) with the filter already in p,
  * its rows handed to cb as PG_LIST_ROWS does; returns from the calling
  * function. */
 #define PG_LIST_PAGE(s, l, window, p, type, reader, clear, cb, arg)         \
 	do {                                                                \
-		enum store_rc lrc_;                                         \
 		const struct pg_stmt *lst_ = pg_list_stmt(                  \
-		    s, window, (l)->list, (l)->page, (l)->count, p, &lrc_); \
-		if (lst_ == NULL)                                           \
-			return lrc_;                                        \
-		PG_LIST_ROWS(s, lst_, p, type, reader, clear, cb, arg);     \
+		    window, (l)->list, (l)->page, (l)->counted, p);         \
+		PG_LIST_ROWS(s, lst_, p, pg_page_count(window), type,       \
+		             reader, clear, cb, arg);                       \
 	} while (0)
 
 /* Shared by the listings: hands each row of the read to cb, which stops
- * the listing with a non-zero return; returns from the calling function. */
-#define PG_LIST_ROWS(s, st, p, type, reader, clear, cb, arg)              \
+ * the listing with a non-zero return; returns from the calling function.
+ * count: NULL, or where the last column (pg_list_stmt's counted twin)
+ * goes. */
+#define PG_LIST_ROWS(s, st, p, count, type, reader, clear, cb, arg)       \
 	do {                                                              \
 		PGresult *res_ = NULL;                                    \
+		int64_t *count_ = (count);                                \
 		enum store_rc r_ = pg_select(s, st, p, &res_);            \
 		int n_ = r_ == STORE_OK ? PQntuples(res_) : 0;            \
+		if (n_ > 0 && count_ != NULL)                             \
+			*count_ = strtoll(PQgetvalue(res_, 0,             \
+			                             PQnfields(res_) - 1), \
+			                  NULL, 10);                      \
 		for (int i_ = 0; i_ < n_; i_++) {                         \
 			type row_ = {0};                                  \
 			reader(res_, i_, &row_);                          \

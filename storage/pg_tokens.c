@@ -37,15 +37,14 @@ static const struct pg_stmt st_token_list = {
 	"token_list",
 	"SELECT " TOKEN_COLS " FROM " TOKEN_FROM
 	" ORDER BY issued_at, jti COLLATE \"C\""};
+#define TOKEN_PAGE TOKEN_COLS, TOKEN_FROM, "issued_at", "$6", "$7",           \
+	"issued_at DESC, jti COLLATE \"C\" DESC", "issued_at, jti COLLATE \"C\""
 static const struct pg_stmt st_token_page = {
-	"token_page",
-	PG_PAGE_SQL(TOKEN_COLS, TOKEN_FROM, "issued_at", "$6", "$7",
-	            "issued_at DESC, jti COLLATE \"C\" DESC",
-	            "issued_at, jti COLLATE \"C\"")};
-static const struct pg_stmt st_token_count = {
-	"token_count", PG_COUNT_SQL(TOKEN_FROM, "issued_at", "$6")};
+	"token_page", PG_PAGE_SQL(TOKEN_PAGE)};
+static const struct pg_stmt st_token_counted = {
+	"token_counted", PG_COUNTED_SQL(TOKEN_PAGE)};
 static const struct pg_listing st_token_listing = {
-	&st_token_list, &st_token_page, &st_token_count};
+	&st_token_list, &st_token_page, &st_token_counted};
 static const struct pg_stmt st_token_revoke = {
 	"token_revoke",
 	"UPDATE access_tokens SET revoked_at=$2::bigint "
@@ -77,16 +76,15 @@ static const struct pg_stmt st_key_current = {
 #define KEY_ORDER "retired_at IS NOT NULL, created_at DESC, kid COLLATE \"C\""
 static const struct pg_stmt st_key_list = {
 	"key_list", "SELECT " KEY_COLS " FROM signing_keys ORDER BY " KEY_ORDER};
+#define KEY_PAGE                                                             \
+	KEY_COLS, "signing_keys WHERE TRUE", "created_at", "$1", "$2",       \
+	"created_at DESC, kid COLLATE \"C\" DESC", KEY_ORDER
 static const struct pg_stmt st_key_page = {
-	"key_page",
-	PG_PAGE_SQL(KEY_COLS, "signing_keys WHERE TRUE", "created_at", "$1",
-	            "$2", "created_at DESC, kid COLLATE \"C\" DESC",
-	            KEY_ORDER)};
-static const struct pg_stmt st_key_count = {
-	"key_count",
-	PG_COUNT_SQL("signing_keys WHERE TRUE", "created_at", "$1")};
+	"key_page", PG_PAGE_SQL(KEY_PAGE)};
+static const struct pg_stmt st_key_counted = {
+	"key_counted", PG_COUNTED_SQL(KEY_PAGE)};
 static const struct pg_listing st_key_listing = {
-	&st_key_list, &st_key_page, &st_key_count};
+	&st_key_list, &st_key_page, &st_key_counted};
 static const struct pg_stmt st_key_published = {
 	"key_published",
 	"SELECT " KEY_COLS " FROM signing_keys k WHERE retired_at IS NULL OR "
@@ -118,14 +116,14 @@ static const struct pg_stmt st_family_revoke_at = {
 static const struct pg_stmt st_rt_list = {
 	"rt_list",
 	"SELECT " RT_COLS " FROM " RT_FROM " ORDER BY issued_at, seq"};
+#define RT_PAGE RT_COLS ", seq", RT_FROM, "issued_at", "$6", "$7",             \
+	"issued_at DESC, seq DESC", "issued_at, seq"
 static const struct pg_stmt st_rt_page = {
-	"rt_page",
-	PG_PAGE_SQL(RT_COLS ", seq", RT_FROM, "issued_at", "$6", "$7",
-	            "issued_at DESC, seq DESC", "issued_at, seq")};
-static const struct pg_stmt st_rt_count = {
-	"rt_count", PG_COUNT_SQL(RT_FROM, "issued_at", "$6")};
+	"rt_page", PG_PAGE_SQL(RT_PAGE)};
+static const struct pg_stmt st_rt_counted = {
+	"rt_counted", PG_COUNTED_SQL(RT_PAGE)};
 static const struct pg_listing st_rt_listing = {
-	&st_rt_list, &st_rt_page, &st_rt_count};
+	&st_rt_list, &st_rt_page, &st_rt_counted};
 static const struct pg_stmt st_subject_revoke_rt = {
 	"subject_revoke_rt",
 	"UPDATE refresh_tokens SET revoked_at=$2::bigint "
@@ -383,7 +381,7 @@ static enum store_rc pg_key_list(struct store *s, bool published_only,
 	struct pg_params p = {0};
 	if (published_only) {
 		pg_p_int(&p, now);
-		PG_LIST_ROWS(s, &st_key_published, &p, struct store_key,
+		PG_LIST_ROWS(s, &st_key_published, &p, NULL, struct store_key,
 		             read_key, store_key_clear, cb, arg);
 	}
 	PG_LIST_PAGE(s, &st_key_listing, page, &p, struct store_key, read_key,

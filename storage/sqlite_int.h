@@ -40,29 +40,43 @@
 enum stmt {
 	ST_CLIENT_ADD, ST_CLIENT_GET, ST_CLIENT_VERSION, ST_CLIENT_UPDATE,
 	ST_CLIENT_REMOVE,
-	/* A listing's _PAGE and _COUNT statements follow it: sq_list_stmt. */
-	ST_CLIENT_LIST, ST_CLIENT_PAGE, ST_CLIENT_COUNT,
+	/* A listing's _PAGE and _COUNTED statements follow it: sq_list_stmt. */
+	ST_CLIENT_LIST, ST_CLIENT_PAGE, ST_CLIENT_COUNTED,
 	ST_USER_ADD, ST_USER_GET, ST_USER_GET_ID, ST_USER_SETPW, ST_USER_REMOVE,
-	ST_USER_LIST, ST_USER_PAGE, ST_USER_COUNT,
-	ST_TOKEN_ADD, ST_TOKEN_GET, ST_TOKEN_LIST, ST_TOKEN_PAGE, ST_TOKEN_COUNT,
+	ST_USER_LIST, ST_USER_PAGE, ST_USER_COUNTED,
+	ST_TOKEN_ADD, ST_TOKEN_GET, ST_TOKEN_LIST, ST_TOKEN_PAGE,
+	ST_TOKEN_COUNTED,
 	ST_TOKEN_REVOKE,
 	ST_TOKEN_REVOKE_CLIENT,
 	ST_KEY_RETIRE, ST_KEY_RETIRE_KID, ST_KEY_ADD, ST_KEY_CURRENT,
-	ST_KEY_LIST, ST_KEY_PAGE, ST_KEY_COUNT, ST_KEY_PUBLISHED,
+	ST_KEY_LIST, ST_KEY_PAGE, ST_KEY_COUNTED, ST_KEY_PUBLISHED,
 	ST_RT_RETIRE, ST_RT_RELINK, ST_RT_ADD, ST_RT_GET, ST_FAMILY_REVOKE_RT,
 	ST_FAMILY_REVOKE_AT,
-	ST_RT_LIST, ST_RT_PAGE, ST_RT_COUNT, ST_SUBJECT_REVOKE_RT, ST_SUBJECT_REVOKE_AT,
+	ST_RT_LIST, ST_RT_PAGE, ST_RT_COUNTED, ST_SUBJECT_REVOKE_RT, ST_SUBJECT_REVOKE_AT,
 	ST_TOKEN_REVOKE_CLIENT_RT,
 	ST_CODE_ADD, ST_CODE_GET, ST_CODE_CONSUME,
 	ST_SESSION_ADD, ST_SESSION_GET,
 	ST_CONSENT_GET, ST_CONSENT_PUT, ST_CONSENT_LIST, ST_CONSENT_PAGE,
-	ST_CONSENT_COUNT, ST_CONSENT_REVOKE,
+	ST_CONSENT_COUNTED, ST_CONSENT_REVOKE,
 	ST_SESSIONS_END_USER,
 	ST_PURGE_AT_BATCH, ST_PURGE_RT_FAMILIES, ST_PURGE_RT_FAMILY,
 	ST_PURGE_CODE_BATCH, ST_PURGE_SESSION_BATCH,
 	ST_GC_SAVEPOINT, ST_GC_RELEASE, ST_GC_ROLLBACK_TO,
 	ST__MAX
 };
+/* sq_list_stmt finds a listing's twins by arithmetic (which + 1, which
+ * + 2): a statement slipped in between must not compile. */
+#define SQ_LISTING_TWINS(l)                                                \
+	_Static_assert(ST_##l##_PAGE == ST_##l##_LIST + 1 &&               \
+	                   ST_##l##_COUNTED == ST_##l##_LIST + 2,             \
+	               "ST_" #l "_LIST, _PAGE, _COUNTED must be adjacent")
+SQ_LISTING_TWINS(CLIENT);
+SQ_LISTING_TWINS(USER);
+SQ_LISTING_TWINS(TOKEN);
+SQ_LISTING_TWINS(KEY);
+SQ_LISTING_TWINS(RT);
+SQ_LISTING_TWINS(CONSENT);
+#undef SQ_LISTING_TWINS
 
 /* ---- connections and the store (sqlite_conn.c) --------------------------- */
 
@@ -143,12 +157,17 @@ typedef void (*sq_binder)(sqlite3_stmt *st, const void *filter);
 /* The statement for a listing (which: its plain statement) through page
  * (store.h; NULL: the plain listing), its filter bound by bind. The
  * _PAGE twin takes since and limit as ?n and ?n+1, n one past the
- * filter's own; with a limit, *page->matched is counted first with the
- * _COUNT twin. NULL with *rc set when a statement cannot run. */
+ * filter's own; with a limit and page->matched, the _COUNTED twin, the
+ * same with the count as a last column: the caller reads it into
+ * sq_page_count(page) (LIST_ROWS), which is set to 0 here for a page
+ * with no row. NULL with *rc set when a statement cannot run. */
 sqlite3_stmt *sq_list_stmt(struct conn *cn, enum stmt which,
                            const struct store_page *page, int n,
                            sq_binder bind, const void *filter,
                            enum store_rc *rc);
+/* Where the rows of sq_list_stmt's statement carry page's count: page's
+ * matched with a limit, else NULL (no count column). */
+int64_t *sq_page_count(const struct store_page *page);
 
 /* Shared by the lookups: steps the bound st once and returns from the
  * caller, with out filled by reader when there was a row. */
@@ -174,12 +193,17 @@ sqlite3_stmt *sq_list_stmt(struct conn *cn, enum stmt which,
 		STEP_ONE(st_, out, reader);                               \
 	} while (0)
 
-/* Shared by the listings: steps st, hands each row to cb. */
-#define LIST_ROWS(st, type, reader, clear, cb, arg)                       \
+/* Shared by the listings: steps st, hands each row to cb. count: NULL,
+ * or where the last column (sq_list_stmt's _COUNTED) goes. */
+#define LIST_ROWS(st, count, type, reader, clear, cb, arg)                \
 	do {                                                              \
 		int rc_;                                                  \
+		int64_t *count_ = (count);                                \
 		while ((rc_ = sqlite3_step(st)) == SQLITE_ROW) {          \
 			type row_ = {0};                                  \
+			if (count_ != NULL)                               \
+				*count_ = sqlite3_column_int64(           \
+				    st, sqlite3_column_count(st) - 1);    \
 			reader(st, &row_);                                \
 			int stop_ = cb(&row_, arg);                       \
 			clear(&row_);                                     \
@@ -202,7 +226,8 @@ sqlite3_stmt *sq_list_stmt(struct conn *cn, enum stmt which,
 		                                  &lrc_);                   \
 		if (lst_ == NULL)                                           \
 			return lrc_;                                        \
-		LIST_ROWS(lst_, type, reader, clear, cb, arg);              \
+		LIST_ROWS(lst_, sq_page_count(page), type, reader, clear,   \
+		          cb, arg);                                         \
 	} while (0)
 
 /* ---- entities -------------------------------------------------------------- */

@@ -96,7 +96,8 @@ static enum store_rc sq_key_list(struct store *s, bool published_only,
 	        : sq_list_stmt(cn, ST_KEY_LIST, page, 1, bind_now, NULL, &rc);
 	if (st == NULL)
 		return rc;
-	LIST_ROWS(st, struct store_key, read_key, store_key_clear, cb, arg);
+	LIST_ROWS(st, published_only ? NULL : sq_page_count(page),
+	          struct store_key, read_key, store_key_clear, cb, arg);
 }
 
 const struct store_key_methods sq_key_methods = {

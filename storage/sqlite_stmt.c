@@ -38,12 +38,37 @@
  * created at or after ?S, at most ?L of them (-1: all), in the listing's
  * own order. A full scan with a top-N sort: there is no index on when a
  * record was made, as one on access_tokens would cost every token issue
- * a write for the sake of an operator's occasional listing. */
-#define PAGE_SQL(cols, from, created, S, L, newest, order)                   \
-	"SELECT * FROM (SELECT " cols " FROM " from " AND " created " >= " S    \
-	" ORDER BY " newest " LIMIT " L ") ORDER BY " order
-#define COUNT_SQL(from, created, S)                                          \
-	"SELECT count(*) FROM " from " AND " created " >= " S
+ * a write for the sake of an operator's occasional listing.
+ * The _COUNTED twin adds, as a last column on every row, how many rows
+ * passed since before the limit (store_page.matched): a second scan, but
+ * in the same statement, so the count and the rows are one snapshot.
+ * Each listing's arguments are one macro (CLIENT_PAGE ...), so that both
+ * twins are written from it. */
+#define PAGE_SQL_(counter, cols, from, created, S, L, newest, order)         \
+	"SELECT *" counter(from, created, S) " FROM (SELECT " cols " FROM "    \
+	from " AND " created " >= " S " ORDER BY " newest " LIMIT " L ") "     \
+	"ORDER BY " order
+#define NO_COUNT(from, created, S) ""
+#define WITH_COUNT(from, created, S)                                         \
+	", (SELECT count(*) FROM " from " AND " created " >= " S ")"
+#define PAGE_SQL(...) PAGE_SQL_(NO_COUNT, __VA_ARGS__)
+#define COUNTED_SQL(...) PAGE_SQL_(WITH_COUNT, __VA_ARGS__)
+#define CLIENT_PAGE                                                          \
+	CLIENT_COLS ", secret_version", CLIENT_FROM, "created_at", "?1",     \
+	"?2", "created_at DESC, client_id DESC", "client_id"
+#define USER_PAGE USER_COLS, USER_FROM, "created_at", "?1", "?2",              \
+	"created_at DESC, username DESC", "username"
+#define TOKEN_PAGE TOKEN_COLS, TOKEN_FROM, "issued_at", "?6", "?7",            \
+	"issued_at DESC, jti DESC", "issued_at, jti"
+#define KEY_PAGE KEY_COLS, KEY_FROM, "created_at", "?1", "?2",                 \
+	"created_at DESC, kid DESC",                                          \
+	"retired_at IS NOT NULL, created_at DESC, kid"
+/* rowid breaks ties: rotations within one second keep their order. */
+#define RT_PAGE RT_COLS ", rowid AS rid", RT_FROM, "issued_at", "?6", "?7",    \
+	"issued_at DESC, rowid DESC", "issued_at, rid"
+#define CONSENT_PAGE CONSENT_COLS, CONSENT_FROM, "c.granted_at", "?3", "?4",   \
+	"c.granted_at DESC, c.client_id DESC, u.username DESC",                \
+	"client_id, username"
 
 static const char *const stmt_sql[ST__MAX] = {
 	/* secret_version starts anywhere in 62 bits: store.h. */
@@ -65,11 +90,8 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",
 	[ST_CLIENT_LIST] = "SELECT " CLIENT_COLS ", secret_version FROM "
 	                   CLIENT_FROM " ORDER BY client_id",
-	[ST_CLIENT_PAGE] = PAGE_SQL(CLIENT_COLS ", secret_version", CLIENT_FROM,
-	                            "created_at", "?1", "?2",
-	                            "created_at DESC, client_id DESC",
-	                            "client_id"),
-	[ST_CLIENT_COUNT] = COUNT_SQL(CLIENT_FROM, "created_at", "?1"),
+	[ST_CLIENT_PAGE] = PAGE_SQL(CLIENT_PAGE),
+	[ST_CLIENT_COUNTED] = COUNTED_SQL(CLIENT_PAGE),
 	[ST_USER_ADD] = "INSERT INTO users (" USER_COLS ") VALUES (?,?,?,?,?)",
 	[ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE username=?",
 	[ST_USER_GET_ID] = "SELECT " USER_COLS " FROM users WHERE user_id=?",
@@ -78,18 +100,15 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_USER_REMOVE] = "DELETE FROM users WHERE username=?",
 	[ST_USER_LIST] = "SELECT " USER_COLS " FROM " USER_FROM
 	                 " ORDER BY username",
-	[ST_USER_PAGE] = PAGE_SQL(USER_COLS, USER_FROM, "created_at", "?1", "?2",
-	                          "created_at DESC, username DESC", "username"),
-	[ST_USER_COUNT] = COUNT_SQL(USER_FROM, "created_at", "?1"),
+	[ST_USER_PAGE] = PAGE_SQL(USER_PAGE),
+	[ST_USER_COUNTED] = COUNTED_SQL(USER_PAGE),
 	[ST_TOKEN_ADD] = "INSERT INTO access_tokens (" TOKEN_COLS ") "
 	                 "VALUES (?,?,?,?,?,?,?,?,?)",
 	[ST_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM access_tokens WHERE jti=?",
 	[ST_TOKEN_LIST] = "SELECT " TOKEN_COLS " FROM " TOKEN_FROM
 	                  " ORDER BY issued_at, jti",
-	[ST_TOKEN_PAGE] = PAGE_SQL(TOKEN_COLS, TOKEN_FROM, "issued_at", "?6",
-	                           "?7", "issued_at DESC, jti DESC",
-	                           "issued_at, jti"),
-	[ST_TOKEN_COUNT] = COUNT_SQL(TOKEN_FROM, "issued_at", "?6"),
+	[ST_TOKEN_PAGE] = PAGE_SQL(TOKEN_PAGE),
+	[ST_TOKEN_COUNTED] = COUNTED_SQL(TOKEN_PAGE),
 	[ST_TOKEN_REVOKE] = "UPDATE access_tokens SET revoked_at=?2 "
 	                    "WHERE jti=?1 AND revoked_at IS NULL",
 	[ST_TOKEN_REVOKE_CLIENT] = "UPDATE access_tokens SET revoked_at=?2 "
@@ -106,10 +125,8 @@ static const char *const stmt_sql[ST__MAX] = {
 	                   "WHERE retired_at IS NULL",
 	[ST_KEY_LIST] = "SELECT " KEY_COLS " FROM " KEY_FROM
 	                " ORDER BY retired_at IS NOT NULL, created_at DESC, kid",
-	[ST_KEY_PAGE] = PAGE_SQL(KEY_COLS, KEY_FROM, "created_at", "?1", "?2",
-	                         "created_at DESC, kid DESC",
-	                         "retired_at IS NOT NULL, created_at DESC, kid"),
-	[ST_KEY_COUNT] = COUNT_SQL(KEY_FROM, "created_at", "?1"),
+	[ST_KEY_PAGE] = PAGE_SQL(KEY_PAGE),
+	[ST_KEY_COUNTED] = COUNTED_SQL(KEY_PAGE),
 	[ST_KEY_PUBLISHED] = "SELECT " KEY_COLS " FROM signing_keys k "
 	                     "WHERE retired_at IS NULL OR EXISTS (SELECT 1 FROM "
 	                     "access_tokens t WHERE t.kid=k.kid AND "
@@ -133,10 +150,8 @@ static const char *const stmt_sql[ST__MAX] = {
 	/* rowid breaks ties: rotations within one second keep their order. */
 	[ST_RT_LIST] = "SELECT " RT_COLS " FROM " RT_FROM
 	               " ORDER BY issued_at, rowid",
-	[ST_RT_PAGE] = PAGE_SQL(RT_COLS ", rowid AS rid", RT_FROM, "issued_at",
-	                        "?6", "?7", "issued_at DESC, rowid DESC",
-	                        "issued_at, rid"),
-	[ST_RT_COUNT] = COUNT_SQL(RT_FROM, "issued_at", "?6"),
+	[ST_RT_PAGE] = PAGE_SQL(RT_PAGE),
+	[ST_RT_COUNTED] = COUNTED_SQL(RT_PAGE),
 	/* Both use the subject indexes (migrations 0002 and 0003). */
 	[ST_SUBJECT_REVOKE_RT] = "UPDATE refresh_tokens SET revoked_at=?2 "
 	                         "WHERE subject=?1 AND revoked_at IS NULL",
@@ -164,11 +179,8 @@ static const char *const stmt_sql[ST__MAX] = {
 	                   "scope=excluded.scope, updated_at=excluded.updated_at",
 	[ST_CONSENT_LIST] = "SELECT " CONSENT_COLS " FROM " CONSENT_FROM
 	                    " ORDER BY c.client_id, u.username",
-	[ST_CONSENT_PAGE] = PAGE_SQL(CONSENT_COLS, CONSENT_FROM, "c.granted_at",
-	                             "?3", "?4", "c.granted_at DESC, "
-	                             "c.client_id DESC, u.username DESC",
-	                             "client_id, username"),
-	[ST_CONSENT_COUNT] = COUNT_SQL(CONSENT_FROM, "c.granted_at", "?3"),
+	[ST_CONSENT_PAGE] = PAGE_SQL(CONSENT_PAGE),
+	[ST_CONSENT_COUNTED] = COUNTED_SQL(CONSENT_PAGE),
 	[ST_CONSENT_REVOKE] = "DELETE FROM consents WHERE user_id=?1 AND "
 	                      "(?2 IS NULL OR client_id=?2)",
 	[ST_GC_SAVEPOINT] = "SAVEPOINT gc",
@@ -280,21 +292,9 @@ static bool paged(const struct store_page *page)
 	return page != NULL && (page->since != 0 || page->limit != 0);
 }
 
-/* *page->matched, from the listing's _COUNT statement (which + 2). */
-static enum store_rc count_matched(struct conn *cn, enum stmt which,
-                                   const struct store_page *page, int n,
-                                   sq_binder bind, const void *filter)
+int64_t *sq_page_count(const struct store_page *page)
 {
-	sqlite3_stmt *st = sq_stmt(cn, (enum stmt)(which + 2));
-	if (st == NULL)
-		return STORE_IO;
-	bind(st, filter);
-	sqlite3_bind_int64(st, n, page->since);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*page->matched = sqlite3_column_int64(st, 0);
-	sq_done(st);
-	return rc == SQLITE_ROW ? STORE_OK : store_sqlite_rc(rc);
+	return paged(page) && page->limit > 0 ? page->matched : NULL;
 }
 
 sqlite3_stmt *sq_list_stmt(struct conn *cn, enum stmt which,
@@ -302,18 +302,15 @@ sqlite3_stmt *sq_list_stmt(struct conn *cn, enum stmt which,
                            sq_binder bind, const void *filter,
                            enum store_rc *rc)
 {
-	*rc = STORE_OK;
-	if (paged(page) && page->limit > 0 && page->matched != NULL)
-		*rc = count_matched(cn, which, page, n, bind, filter);
-	sqlite3_stmt *st = *rc == STORE_OK
-	                       ? sq_stmt(cn, paged(page) ? (enum stmt)(which + 1)
-	                                                 : which)
-	                       : NULL;
-	if (st == NULL) {
-		if (*rc == STORE_OK)
-			*rc = STORE_IO;
+	int64_t *count = sq_page_count(page);
+	if (count != NULL)
+		*count = 0; /* no row: none passed (the limit is at least 1) */
+	sqlite3_stmt *st = sq_stmt(cn, count != NULL ? (enum stmt)(which + 2)
+	                               : paged(page) ? (enum stmt)(which + 1)
+	                                             : which);
+	*rc = st != NULL ? STORE_OK : STORE_IO;
+	if (st == NULL)
 		return NULL;
-	}
 	bind(st, filter);
 	if (paged(page)) {
 		sqlite3_bind_int64(st, n, page->since);

@@ -22,8 +22,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "version.h"
-
 enum store_rc {
 	STORE_OK = 0,
 	STORE_NOT_FOUND,
@@ -206,7 +204,10 @@ struct store_issue {
  * the query itself, not by reading everything. The rows still come in
  * the listing's own order. With a limit, the backend sets *matched
  * (when not NULL) to how many rows passed since, before the limit, so
- * the caller can say how many it left out. NULL page: every row. */
+ * the caller can say how many it left out: a second scan, so leave it
+ * NULL when the count goes unused. Both backends read it in the
+ * statement that reads the rows, so it is of the same snapshot: matched
+ * is never less than the rows handed over. NULL page: every row. */
 struct store_page {
 	int64_t since;
 	int64_t limit;
@@ -837,7 +838,9 @@ enum store_rc store_throttle_release(struct store *s,
                                      size_t n, int64_t now, int64_t window,
                                      int64_t ticket, bool succeeded);
 
-/* SQLite and libpq, as built and as running (core/version.h). */
+/* SQLite and libpq, as built and as running (core/version.h, which is
+ * not included here: it is only for binaries, with CMake's version). */
+struct version_libs;
 void store_libs(struct version_libs *v);
 
 /* ---- records as people write and read them ---------------------------------
@@ -948,6 +951,9 @@ struct json_t *client_spec_json(const struct store_client *c,
 
 /* A JSON string for s; null when s is NULL or not valid UTF-8. */
 struct json_t *store_json_str(const char *s);
+/* A JSON integer for v, or null for 0: the store's "unset" (a lifetime
+ * left to the server's setting, a record not yet revoked or retired). */
+struct json_t *store_json_opt_int(int64_t v);
 
 /* Which members a token record's JSON has (token_json.c). */
 enum token_json_view {

@@ -4,6 +4,7 @@
  * compile-time one comes from pkg-config (CMakeLists.txt).
  */
 #include "store.h"
+#include "version.h"
 
 #include <libpq-fe.h>
 #include <sqlite3.h>

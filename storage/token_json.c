@@ -28,12 +28,6 @@ static void set_opt_str(json_t *o, const char *key, const char *v,
 		json_object_set_new(o, key, store_json_str(v));
 }
 
-/* 0 is "not yet" in the store: null. */
-static json_t *opt_time(int64_t v)
-{
-	return v != 0 ? json_integer(v) : json_null();
-}
-
 /* What both kinds of record have: an id, the members every record's JSON
  * has, and one member that is optional (left out of the control's view
  * when unset). */
@@ -77,7 +71,7 @@ json_t *token_json_access(const struct store_token *t, int64_t now,
 		return o;
 	}
 	json_object_set_new(o, "kid", store_json_str(t->kid));
-	json_object_set_new(o, "revoked_at", opt_time(t->revoked_at));
+	json_object_set_new(o, "revoked_at", store_json_opt_int(t->revoked_at));
 	return o;
 }
 
@@ -93,7 +87,7 @@ json_t *token_json_refresh(const struct store_refresh *r, int64_t now,
 	if (view == TOKEN_JSON_CONTROL)
 		return o;
 	json_object_set_new(o, "access_jti", store_json_str(r->access_jti));
-	json_object_set_new(o, "retired_at", opt_time(r->retired_at));
-	json_object_set_new(o, "revoked_at", opt_time(r->revoked_at));
+	json_object_set_new(o, "retired_at", store_json_opt_int(r->retired_at));
+	json_object_set_new(o, "revoked_at", store_json_opt_int(r->revoked_at));
 	return o;
 }

@@ -1,8 +1,10 @@
 """latchkey --config FILE: the admin CLI reads latchkeyd's INI file (the
 same settings table) to find the service's database, an explicit --db
-(or $LATCHKEY_DB) winning over the file; and its one-line warning when
+(or $LATCHKEY_DB) winning over the file (and keeping an exported
+$LATCHKEY_CONFIG from being read at all); and its one-line warning when
 run by a user other than the SQLite file's owner (a root-owned -wal file
-would lock the service out), which PostgreSQL URIs never get."""
+would lock the service out), or, before the file exists, its directory's
+owner; PostgreSQL URIs never get it."""
 import os
 import shutil
 import tempfile
@@ -65,6 +67,30 @@ class CliConfigTest(unittest.TestCase):
                     "four", use_db=False, env=env)
         self.assertEqual(self.ids(other), ["four", "three"])
 
+    def test_latchkey_config_is_unread_when_the_database_is_named(self):
+        # The package's file is 0640 root:latchkey, so for other users an
+        # exported $LATCHKEY_CONFIG may be unreadable: with the database
+        # named by --db or $LATCHKEY_DB it is not read at all. (The tests
+        # run as root, who reads anything: a missing file and one
+        # latchkeyd would refuse stand in for it.)
+        other = os.path.join(self.dir, "other.db")
+        bad = self.write_ini("no_such_setting = 1\n", "bad.ini")
+        for cfg in (os.path.join(self.dir, "missing.ini"), bad):
+            env = dict(self.cli.env, LATCHKEY_CONFIG=cfg)
+            p = self.cli.run("client", "list", use_db=False, env=env)
+            self.assertEqual(p.returncode, 2, (cfg, p.stderr))
+            p = self.cli.run("client", "list", env=env)
+            self.assertEqual(p.returncode, 0, (cfg, p.stderr))
+            self.assertEqual(p.stderr, "")
+            env["LATCHKEY_DB"] = other
+            p = self.cli.run("client", "list", use_db=False, env=env)
+            self.assertEqual(p.returncode, 0, (cfg, p.stderr))
+            # An explicit --config is read whatever names the database.
+            p = self.cli.run("--config", cfg, "client", "list", env=env)
+            self.assertEqual(p.returncode, 2, (cfg, p.stderr))
+        self.assertFalse(os.path.exists(os.path.join(self.dir,
+                                                     "latchkey.db")))
+
     def test_a_file_latchkeyd_refuses_is_refused(self):
         cases = [
             (self.write_ini("db = x.db\nno_such_setting = 1\n", "a.ini"),
@@ -119,6 +145,40 @@ class OwnerWarningTest(LatchkeyTestCase):
         os.chown(self.db, 0, 0)
         p = cli.run("client", "list")
         self.assertNotIn("belongs to", p.stderr)
+
+    def test_new_database_in_another_users_directory_warns(self):
+        # The likely slip: a first `sudo latchkey --config ... migrate`
+        # before the service ever ran, making a root-owned database in
+        # the service's /var/lib/latchkey.
+        if os.geteuid() != 0:
+            skip_or_fail(self, "needs root to give a directory to another "
+                               "user")
+        svc = os.path.join(self.dir, "svc")
+        os.mkdir(svc, 0o700)
+        os.chown(svc, 65534, 65534)  # nobody
+        db = os.path.join(svc, "latchkey.db")
+        p = Cli(db, self.dir).run("migrate")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = [l for l in p.stderr.splitlines() if "belongs to" in l]
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertIn("warning: database '%s' does not exist yet and its "
+                      "directory belongs to nobody" % db, lines[0])
+        self.assertIn("run as nobody", lines[0])
+        # Made now, the file is the caller's: what it says about it is
+        # the other test's case.
+        p = Cli(db, self.dir).run("client", "list")
+        self.assertNotIn("belongs to", p.stderr)
+        # A directory of the caller's own, or a shared sticky one (/tmp),
+        # is no reason to warn.
+        for name, owner, mode in (("own", 0, 0o700),
+                                  ("shared", 65534, 0o1777)):
+            d = os.path.join(self.dir, name)
+            os.mkdir(d)
+            os.chmod(d, mode)
+            os.chown(d, owner, owner)
+            p = Cli(os.path.join(d, "latchkey.db"), self.dir).run("migrate")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertNotIn("belongs to", p.stderr)
 
 
 if __name__ == "__main__":

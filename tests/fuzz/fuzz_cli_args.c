@@ -1,7 +1,8 @@
 /*
  * fuzz_cli_args.c: the admin CLI's input handling (admin-cli/cli_util.c):
- * the command-line parser adm_args_parse, the parsers of option values in
- * the CLI's own syntax (lifetimes, on_refresh, auto_approve_as) and the
+ * the command-line parser adm_args_parse, the reading of option values in
+ * the CLI's own syntax (lifetimes; client fields through adm_client_value
+ * and the client spec's client_spec_set, as `client add` does) and the
  * rules behind them (core/validate.c), and the line reader used for
  * --password-stdin.
  *
@@ -53,12 +54,31 @@ static void parse_value(const char *s)
 		fz_check(ttl == 0 || valid_ttl(ttl));
 	else
 		fz_check(ttl == -1);
-	const char *policy = "unset";
-	if (adm_on_refresh_parse(s, &policy) == 0)
-		fz_check(policy == NULL || valid_on_refresh(policy) != NULL);
-	const char *user = "unset";
-	if (adm_auto_approve_parse(s, &user) == 0)
-		fz_check(user == NULL || user == s);
+	/* The client options as `client add|update` reads them: the CLI's
+	 * syntax, then the client spec's rule. */
+	static const enum client_field fields[] = {
+		CLIENT_F_ACCESS_TTL, CLIENT_F_ON_REFRESH, CLIENT_F_AUTO_APPROVE,
+		CLIENT_F_NAME, CLIENT_F_SCOPES,
+	};
+	const char *v[] = {s};
+	const struct adm_optval ov = {1, v};
+	struct store_client c = {0};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		struct client_value val;
+		char *bad = NULL;
+		if (!adm_client_value(fields[i], &ov, CLIENT_WORDS_SPLIT,
+		                      STORE_DEFAULT, &val))
+			continue;
+		if (!client_spec_set(&c, fields[i], &val, &bad))
+			fz_check(bad == NULL || strstr(s, bad) != NULL);
+		free(bad);
+	}
+	fz_check(c.access_token_ttl == 0 || valid_ttl(c.access_token_ttl));
+	fz_check(c.on_refresh == NULL ||
+	         valid_on_refresh(c.on_refresh) != NULL);
+	fz_check(c.auto_approve_as == NULL ||
+	         strcmp(c.auto_approve_as, s) == 0);
+	store_client_clear(&c);
 	(void)valid_client_id(s);
 	(void)valid_client_name(s);
 	(void)valid_secret(s);

@@ -311,31 +311,48 @@ static void test_ttl(void **state)
 	}
 }
 
+/* One value for field f as `latchkey client add|update` reads it: the
+ * CLI's syntax (adm_client_value), then the client spec's rule
+ * (client_spec_set), both the code the CLI runs. */
+static bool set_field(struct store_client *c, enum client_field f,
+                      const char *s)
+{
+	const char *v[] = {s};
+	struct adm_optval ov = {1, v};
+	struct client_value val;
+	char *bad = NULL;
+	bool ok = adm_client_value(f, &ov, 0, STORE_DEFAULT, &val) &&
+	          client_spec_set(c, f, &val, &bad);
+	if (!ok && bad != NULL)
+		assert_string_equal(bad, s); /* the refusal names the value */
+	free(bad);
+	return ok;
+}
+
 static void test_on_refresh(void **state)
 {
 	(void)state;
 	static const char *const good[] = {"nothing", "revoke", "hook"};
-	const char *out;
+	struct store_client c = {0};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-		out = NULL;
-		assert_int_equal(adm_on_refresh_parse(good[i], &out), 0);
-		assert_non_null(out);
-		assert_string_equal(out, good[i]);
+		assert_true(set_field(&c, CLIENT_F_ON_REFRESH, good[i]));
+		assert_non_null(c.on_refresh);
+		assert_string_equal(c.on_refresh, good[i]);
 	}
-	out = "untouched";
-	assert_int_equal(adm_on_refresh_parse("default", &out), 0);
-	assert_null(out);
+	assert_true(set_field(&c, CLIENT_F_ON_REFRESH, "default"));
+	assert_null(c.on_refresh); /* the server's setting */
 
 	static const char *const bad[] = {
 		"", "Nothing", "REVOKE", "hook ", " hook", "none", "revoked",
 		"defaults", "null", "hook\n", "nothin", "revoke,hook",
 	};
+	assert_true(set_field(&c, CLIENT_F_ON_REFRESH, "revoke"));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		out = "untouched";
-		if (adm_on_refresh_parse(bad[i], &out) == 0)
+		if (set_field(&c, CLIENT_F_ON_REFRESH, bad[i]))
 			fail_msg("accepted bad policy '%s'", bad[i]);
-		assert_string_equal(out, "untouched");
+		assert_string_equal(c.on_refresh, "revoke"); /* untouched */
 	}
+	store_client_clear(&c);
 }
 
 static void test_auto_approve(void **state)
@@ -345,34 +362,33 @@ static void test_auto_approve(void **state)
 	static const char *const names[] = {
 		"alice", "bob@example.com", "Default", "defaults", "off", "-x",
 	};
-	const char *out;
+	struct store_client c = {0};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		out = NULL;
-		assert_int_equal(adm_auto_approve_parse(names[i], &out), 0);
-		assert_ptr_equal(out, names[i]); /* borrowed from the input */
+		assert_true(set_field(&c, CLIENT_F_AUTO_APPROVE, names[i]));
+		assert_non_null(c.auto_approve_as);
+		assert_string_equal(c.auto_approve_as, names[i]);
 	}
-	out = NULL;
-	assert_int_equal(adm_auto_approve_parse("", &out), 0);
-	assert_non_null(out);
-	assert_string_equal(out, ""); /* off, not the server's setting */
-	out = "untouched";
-	assert_int_equal(adm_auto_approve_parse("default", &out), 0);
-	assert_null(out);
+	assert_true(set_field(&c, CLIENT_F_AUTO_APPROVE, ""));
+	assert_non_null(c.auto_approve_as);
+	assert_string_equal(c.auto_approve_as, ""); /* off, not the server's */
+	assert_true(set_field(&c, CLIENT_F_AUTO_APPROVE, "default"));
+	assert_null(c.auto_approve_as);
 
 	memset(max, 'u', VALID_USERNAME_MAX);
 	max[VALID_USERNAME_MAX] = '\0';
-	assert_int_equal(adm_auto_approve_parse(max, &out), 0);
+	assert_true(set_field(&c, CLIENT_F_AUTO_APPROVE, max));
 	max[VALID_USERNAME_MAX] = 'u';
 	max[VALID_USERNAME_MAX + 1] = '\0';
 	const char *const bad[] = {
 		" ", "a b", "a\tb", "alice\n", "a\x7f", "j\xc3\xb6rg", max,
 	};
+	assert_true(set_field(&c, CLIENT_F_AUTO_APPROVE, "alice"));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		out = "untouched";
-		if (adm_auto_approve_parse(bad[i], &out) == 0)
+		if (set_field(&c, CLIENT_F_AUTO_APPROVE, bad[i]))
 			fail_msg("accepted bad auto-approve user '%s'", bad[i]);
-		assert_string_equal(out, "untouched");
+		assert_string_equal(c.auto_approve_as, "alice"); /* untouched */
 	}
+	store_client_clear(&c);
 }
 
 /* ---- list options ------------------------------------------------------- */

@@ -5,8 +5,9 @@
  * revoking everything of one subject, authorization codes (redeemed
  * exactly once, in the transaction that issues the tokens), sessions,
  * consents, what removing a user or client takes along, purging, signing
- * keys and which of them stay published, and per-thread connections under
- * concurrent writers.
+ * keys and which of them stay published, per-thread connections under
+ * concurrent writers, and every listing through a store_page (--limit,
+ * --since and the count of what a limit left out).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -2228,6 +2229,214 @@ static void test_pg_unavailable(void **state)
 	                    "database unavailable");
 }
 
+/* ---- listings through a store_page (--limit, --since) ------------------------ */
+
+/* Each listing below holds four records, made at 100, 200, 300 and 400 in
+ * an order that is not the listing's own, so that "the newest N" and "in
+ * the listing's order" are told apart. What a listing shows: */
+struct page_want {
+	const char *all;            /* no page, or a limit above 4 */
+	const char *newest2;        /* limit 2: made at 400 and 300 */
+	const char *since200;       /* since 200 (inclusive), no limit */
+	const char *newest_since200; /* since 200, limit 1: made at 400 */
+};
+
+typedef const char *(*page_list_fn)(struct store *s,
+                                    const struct store_page *p,
+                                    struct collect *c);
+
+static void check_pages(struct store *s, page_list_fn list,
+                        const struct page_want *w)
+{
+	struct collect c;
+	int64_t matched;
+	struct store_page p;
+
+	assert_string_equal(list(s, NULL, &c), w->all);
+	p = (struct store_page){.limit = 2, .matched = &matched};
+	matched = -1;
+	assert_string_equal(list(s, &p, &c), w->newest2);
+	assert_int_equal(matched, 4);
+	/* Without a limit nothing is counted (the caller shows every row). */
+	p = (struct store_page){.since = 200, .matched = &matched};
+	matched = -1;
+	assert_string_equal(list(s, &p, &c), w->since200);
+	assert_int_equal(matched, -1);
+	/* matched counts what passed since, before the limit. */
+	p = (struct store_page){.since = 200, .limit = 1, .matched = &matched};
+	assert_string_equal(list(s, &p, &c), w->newest_since200);
+	assert_int_equal(matched, 3);
+	p = (struct store_page){.since = 401, .limit = 2, .matched = &matched};
+	assert_string_equal(list(s, &p, &c), "");
+	assert_int_equal(matched, 0);
+	p = (struct store_page){.limit = 10, .matched = &matched};
+	assert_string_equal(list(s, &p, &c), w->all);
+	assert_int_equal(matched, 4);
+	/* A limit without matched (--json --limit): the rows alone. */
+	p = (struct store_page){.limit = 2};
+	assert_string_equal(list(s, &p, &c), w->newest2);
+}
+
+static const char *page_clients(struct store *s, const struct store_page *p,
+                                struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(store_client_page(s, p, on_client, c), STORE_OK);
+	return c->buf;
+}
+
+static void test_page_clients(void **state)
+{
+	struct ut_store_fx *f = *state;
+	static const struct {
+		const char *id;
+		int64_t at;
+	} rows[] = {{"bravo", 100}, {"delta", 200}, {"alpha", 400},
+	            {"charlie", 300}};
+	for (size_t i = 0; i < 4; i++) {
+		struct store_client c = client(rows[i].id, rows[i].at);
+		assert_int_equal(store_client_add(f->s, &c), STORE_OK);
+	}
+	/* client_id order */
+	check_pages(f->s, page_clients, &(struct page_want){
+	    .all = "alpha bravo charlie delta", .newest2 = "alpha charlie",
+	    .since200 = "alpha charlie delta", .newest_since200 = "alpha"});
+}
+
+static const char *page_users(struct store *s, const struct store_page *p,
+                              struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(store_user_page(s, p, on_user, c), STORE_OK);
+	return c->buf;
+}
+
+static void test_page_users(void **state)
+{
+	struct ut_store_fx *f = *state;
+	static const struct {
+		const char *id, *name;
+		int64_t at;
+	} rows[] = {{"u-b", "bravo", 100}, {"u-d", "delta", 200},
+	            {"u-a", "alpha", 400}, {"u-c", "charlie", 300}};
+	for (size_t i = 0; i < 4; i++) {
+		struct store_user u = {
+		    .user_id = (char *)rows[i].id,
+		    .username = (char *)rows[i].name,
+		    .password_hash = (char *)"$argon2id$x",
+		    .created_at = rows[i].at, .updated_at = rows[i].at,
+		};
+		assert_int_equal(store_user_add(f->s, &u), STORE_OK);
+	}
+	/* username order */
+	check_pages(f->s, page_users, &(struct page_want){
+	    .all = "alpha bravo charlie delta", .newest2 = "alpha charlie",
+	    .since200 = "alpha charlie delta", .newest_since200 = "alpha"});
+}
+
+static const char *page_tokens(struct store *s, const struct store_page *p,
+                               struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	struct store_token_filter f = {.page = p};
+	assert_int_equal(store_token_list(s, &f, on_token, c), STORE_OK);
+	return c->buf;
+}
+
+static void test_page_tokens(void **state)
+{
+	struct ut_store_fx *f = *state;
+	code_world(f->s);
+	static const struct {
+		const char *jti;
+		int64_t at;
+	} rows[] = {{"t-b", 100}, {"t-d", 200}, {"t-a", 400}, {"t-c", 300}};
+	for (size_t i = 0; i < 4; i++) {
+		struct store_token t = token(rows[i].jti, "c1", "kid-1",
+		                             rows[i].at, 5000);
+		assert_int_equal(ut_token_add(f->s, &t), STORE_OK);
+	}
+	/* issued_at order */
+	check_pages(f->s, page_tokens, &(struct page_want){
+	    .all = "t-b t-d t-c t-a", .newest2 = "t-c t-a",
+	    .since200 = "t-d t-c t-a", .newest_since200 = "t-a"});
+}
+
+static const char *page_refresh(struct store *s, const struct store_page *p,
+                                struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	struct store_refresh_filter f = {.page = p};
+	assert_int_equal(store_refresh_list(s, &f, on_refresh, c), STORE_OK);
+	return c->buf;
+}
+
+static void test_page_refresh(void **state)
+{
+	struct ut_store_fx *f = *state;
+	code_world(f->s);
+	/* Written out of time order; each its own family. */
+	issue(f->s, "r-b", "F-b", "c1", "u-1", 100, 5000, NULL);
+	issue(f->s, "r-d", "F-d", "c1", "u-1", 200, 5000, NULL);
+	issue(f->s, "r-a", "F-a", "c2", "u-2", 400, 5000, NULL);
+	issue(f->s, "r-c", "F-c", "c1", "u-2", 300, 5000, NULL);
+	/* issued_at order */
+	check_pages(f->s, page_refresh, &(struct page_want){
+	    .all = "r-b r-d r-c r-a", .newest2 = "r-c r-a",
+	    .since200 = "r-d r-c r-a", .newest_since200 = "r-a"});
+}
+
+static const char *page_keys(struct store *s, const struct store_page *p,
+                             struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(store_key_page(s, p, on_key, c), STORE_OK);
+	return c->buf;
+}
+
+static void test_page_keys(void **state)
+{
+	struct ut_store_fx *f = *state;
+	static const struct {
+		const char *kid;
+		int64_t at;
+	} rows[] = {{"k-b", 100}, {"k-d", 200}, {"k-a", 400}, {"k-c", 300}};
+	for (size_t i = 0; i < 4; i++) {
+		struct store_key k = key(rows[i].kid, rows[i].at);
+		assert_int_equal(store_key_add_current(f->s, &k), STORE_OK);
+	}
+	/* The current key (k-c, the last added, though not the newest)
+	 * first, then the retired ones newest first. */
+	check_pages(f->s, page_keys, &(struct page_want){
+	    .all = "k-c k-a k-d k-b", .newest2 = "k-c k-a",
+	    .since200 = "k-c k-a k-d", .newest_since200 = "k-a"});
+}
+
+static const char *page_consents(struct store *s, const struct store_page *p,
+                                 struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(store_consent_page(s, NULL, NULL, p, on_consent, c),
+	                 STORE_OK);
+	return c->buf;
+}
+
+static void test_page_consents(void **state)
+{
+	struct ut_store_fx *f = *state;
+	code_world(f->s);
+	put_consent(f->s, "u-2", "c1", "a", 100);
+	put_consent(f->s, "u-2", "c2", "a", 200);
+	put_consent(f->s, "u-1", "c1", "a", 400);
+	put_consent(f->s, "u-1", "c2", "a", 300);
+	/* client_id then username order */
+	check_pages(f->s, page_consents, &(struct page_want){
+	    .all = "c1:alice=a c1:bob=a c2:alice=a c2:bob=a",
+	    .newest2 = "c1:alice=a c2:alice=a",
+	    .since200 = "c1:alice=a c2:alice=a c2:bob=a",
+	    .newest_since200 = "c1:alice=a"});
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2300,6 +2509,18 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_key_retired_at, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_threads, ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_page_clients, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_page_users, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_page_tokens, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_page_refresh, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_page_keys, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_page_consents, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	};
 	return ut_run_backends(tests);
 }
