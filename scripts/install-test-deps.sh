@@ -7,6 +7,9 @@
 # `postgresql` (server 15: tests/pg/cluster.py makes a throwaway cluster
 # per ctest run from its initdb, run as its `postgres` user), and Debian's
 # haproxy (contrib/haproxy's walkthrough, in tests/e2e/test_contrib.py).
+# adduser (the .deb's postinst, tests/e2e/test_package.py) and groff-base
+# (test_manpages renders the pages) are in Debian's base system but not
+# in every minimal image.
 # `make run` needs none of it. Idempotent: apt is asked only for what is missing
 # (through install-deps.sh), and npm ci runs only when the lock file
 # changed since the last install.
@@ -53,7 +56,8 @@ node_pkgs=""
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
   node_pkgs="nodejs npm"
 # shellcheck disable=SC2086
-../../scripts/install-deps.sh chromium postgresql haproxy $node_pkgs
+../../scripts/install-deps.sh chromium postgresql haproxy adduser groff-base \
+  $node_pkgs
 [ -z "${pg_policy:-}" ] || rm -f /usr/sbin/policy-rc.d
 
 # npm ci leaves node_modules/.package-lock.json; same versions: up to date.
