@@ -101,6 +101,12 @@ static const struct setting settings[] = {
 	 "no login or consent page (per-client override)"},
 	{"signing_alg", S_STR, OFF(signing_alg), "ES256", 0, 0, algs,
 	 "access token signature algorithm for new keys"},
+	{"id_token_ttl", S_INT, OFF(id_token_ttl), "3600", 60, 86400, NULL,
+	 "OpenID Connect ID token lifetime in seconds"},
+	{"cors_allowed_origins", S_STR, OFF(cors_allowed_origins), "", 0, 0,
+	 NULL, "origins (scheme://host[:port], separated by spaces or commas) "
+	 "browser applications may call discovery, JWKS, token, userinfo and "
+	 "revocation from; empty: none"},
 	{"audience", S_STR, OFF(audience), "", 0, 0, NULL,
 	 "aud of access tokens of clients without audiences of their own; "
 	 "empty: the issuer"},
@@ -177,6 +183,14 @@ static const struct setting settings[] = {
 	{"metadata_path", S_STR, OFF(metadata_path),
 	 "/.well-known/oauth-authorization-server", 0, 0, NULL,
 	 "path of the RFC 8414 metadata document"},
+	{"openid_configuration_path", S_STR, OFF(openid_configuration_path),
+	 "", 0, 0, NULL, "path of the OpenID Connect discovery document; "
+	 "empty: the issuer's path plus /.well-known/openid-configuration"},
+	{"userinfo_path", S_STR, OFF(userinfo_path), "/userinfo", 0, 0, NULL,
+	 "path of the OpenID Connect userinfo endpoint"},
+	{"end_session_path", S_STR, OFF(end_session_path), "/logout", 0, 0,
+	 NULL, "path of the OpenID Connect logout endpoint (RP-Initiated "
+	 "Logout)"},
 	{"resource_path", S_STR, OFF(resource_path), "/resource", 0, 0, NULL,
 	 "path of the Bearer-protected resource that answers with a token's "
 	 "claims"},
@@ -501,9 +515,14 @@ static int check_paths(const struct lk_config *c, char *err, size_t errlen)
 		{"jwks_path", c->jwks_path}, {"metadata_path", c->metadata_path},
 		{"resource_path", c->resource_path},
 		{"metrics_path", c->metrics_path},
+		{"userinfo_path", c->userinfo_path},
+		{"end_session_path", c->end_session_path},
+		{"openid_configuration_path", c->openid_configuration_path},
 	};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		const char *p = paths[i].value;
+		if (p[0] == '\0' && paths[i].value == c->openid_configuration_path)
+			continue; /* empty: derived from the issuer */
 		bool ok = p[0] == '/' && strlen(p) <= 512 &&
 		          strncmp(p, "/_control/", 10) != 0 &&
 		          strcmp(p, "/healthz") != 0;

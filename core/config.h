@@ -38,6 +38,8 @@ struct lk_config {
 	long session_ttl;           /* seconds */
 	char *auto_approve_as;      /* "" for off */
 	char *signing_alg;     /* ES256 | RS256 */
+	long id_token_ttl;     /* seconds */
+	char *cors_allowed_origins; /* "" for none */
 	char *audience;        /* "": the issuer is the default aud */
 	long introspection_requires_flag; /* bool */
 	long max_body_size;    /* bytes */
@@ -63,6 +65,8 @@ struct lk_config {
 	long test_double;      /* bool */
 	char *token_path, *authorize_path, *revoke_path, *introspect_path;
 	char *jwks_path, *metadata_path, *resource_path, *metrics_path;
+	char *userinfo_path, *end_session_path;
+	char *openid_configuration_path; /* "": derived from the issuer */
 	char *log_format;      /* text | json */
 	char *log_level;       /* debug | info | warn | error */
 
