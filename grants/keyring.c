@@ -15,6 +15,12 @@
  * lock that hands snapshots out: a routine rebuild holds up no reader,
  * and only one that must see the new set (a miss, a new signing key)
  * waits for it.
+ *
+ * Published (the JWKS): each algorithm's current key; a retired key while
+ * an access token it signed is unexpired (tokens record their kid); and a
+ * retired key for `grace` (id_token_ttl) after its retirement, because
+ * ID tokens are not recorded and one signed just before a rotation lives
+ * that long. Verification finds any key by kid, alg-checked.
  */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -48,6 +54,7 @@ struct keyset {
 
 struct keyring {
 	struct store *store;
+	int64_t grace;        /* seconds a retired key stays published */
 	struct signer *signer;
 	unsigned generation;  /* the signer's, when cur was loaded */
 	pthread_mutex_t mu;   /* guards cur, loaded_ms, generation */
@@ -147,22 +154,25 @@ static int mark_published(const struct store_key *k, void *arg)
 }
 
 /* A new snapshot from the store, or NULL when the store fails. */
-static struct keyset *load(struct store *s)
+static struct keyset *load(struct store *s, int64_t grace)
 {
 	struct load l = {.ks = xcalloc(1, sizeof(*l.ks)), .now = clock_now()};
 	atomic_init(&l.ks->refs, 1);
-	if (store_key_list(s, false, 0, add_key, &l) != STORE_OK ||
-	    store_key_list(s, true, l.now, mark_published, &l) != STORE_OK) {
+	if (store_key_list(s, false, 0, 0, add_key, &l) != STORE_OK ||
+	    store_key_list(s, true, l.now, grace, mark_published, &l) !=
+	        STORE_OK) {
 		keyset_put(l.ks);
 		return NULL;
 	}
 	return l.ks;
 }
 
-struct keyring *keyring_new(struct store *s, struct signer *sg)
+struct keyring *keyring_new(struct store *s, struct signer *sg,
+                            int64_t grace)
 {
 	struct keyring *kr = xcalloc(1, sizeof(*kr));
 	kr->store = s;
+	kr->grace = grace;
 	kr->signer = sg;
 	pthread_mutex_init(&kr->mu, NULL);
 	pthread_mutex_init(&kr->load_mu, NULL);
@@ -210,7 +220,7 @@ static struct keyset *get(struct keyring *kr, int64_t max_age_ms, bool wait)
 			kr->loaded_ms = mono_ms();
 		}
 		pthread_mutex_unlock(&kr->mu);
-		struct keyset *fresh = due ? load(kr->store) : NULL;
+		struct keyset *fresh = due ? load(kr->store, kr->grace) : NULL;
 		pthread_mutex_lock(&kr->mu);
 		if (fresh != NULL) { /* on a failure, serve the last good set */
 			keyset_put(kr->cur);
