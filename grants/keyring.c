@@ -43,6 +43,8 @@ struct ring_key {
 	char *alg;
 	EVP_PKEY *pub;
 	bool published;
+	bool current;
+	size_t seq; /* the store's order: retired keys newest first */
 	struct key_jwk jwk;
 };
 
@@ -128,6 +130,8 @@ static int add_key(const struct store_key *k, void *arg)
 	}
 	rk.kid = xstrdup(k->kid);
 	rk.alg = xstrdup(k->alg);
+	rk.current = k->retired_at == 0;
+	rk.seq = ks->n;
 	if (ks->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 4;
 		struct ring_key *grown = realloc(ks->v, cap * sizeof(*grown));
@@ -153,6 +157,22 @@ static int mark_published(const struct store_key *k, void *arg)
 	return 0;
 }
 
+/* The JWKS order, one that does not depend on which key of a start was
+ * made first: the current keys by algorithm (ES256, RS256), then the
+ * retired ones as the store lists them (newest first). */
+static int ring_order(const void *a, const void *b)
+{
+	const struct ring_key *x = a, *y = b;
+	if (x->current != y->current)
+		return x->current ? -1 : 1;
+	if (x->current) {
+		int c = strcmp(x->alg, y->alg);
+		if (c != 0)
+			return c;
+	}
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 /* A new snapshot from the store, or NULL when the store fails. */
 static struct keyset *load(struct store *s, int64_t grace)
 {
@@ -164,6 +184,8 @@ static struct keyset *load(struct store *s, int64_t grace)
 		keyset_put(l.ks);
 		return NULL;
 	}
+	if (l.ks->n > 1)
+		qsort(l.ks->v, l.ks->n, sizeof(*l.ks->v), ring_order);
 	return l.ks;
 }
 

@@ -277,3 +277,17 @@ def db_bytes(db):
             with open(db + suffix, "rb") as f:
                 data += f.read()
     return data
+
+
+def revert_to_schema_7(db):
+    """Makes db (migrated to schema 8 or later) look, for its signing keys,
+    like a database from before migration 0008 (one current key in all):
+    the old index back, the new one gone, and version 8 not recorded, so
+    that the next start applies 0008 to it as an upgrade would. Rows are
+    kept: at most one current key must be in it (the old index refuses
+    more). Later migrations stay recorded, so this only works while they
+    leave signing_keys alone."""
+    db_query(db, "DROP INDEX signing_keys_current_alg")
+    db_query(db, "CREATE UNIQUE INDEX signing_keys_current ON signing_keys "
+             "((retired_at IS NULL)) WHERE retired_at IS NULL")
+    db_query(db, "DELETE FROM schema_migrations WHERE version = 8")
