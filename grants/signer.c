@@ -321,6 +321,9 @@ int signer_mint(struct signer *sg, const struct at_claims *c, char **token,
 		json_object_set_new(claims, "aud", aud_to_json(c->aud));
 	if (claims != NULL && c->scope != NULL && c->scope[0] != '\0')
 		json_object_set_new(claims, "scope", json_string(c->scope));
+	/* Last, and only where the token has no such claim yet. */
+	if (claims != NULL && c->extra != NULL)
+		json_object_update_missing(claims, (json_t *)c->extra);
 	char *h = b64_json(json_pack("{s:s, s:s, s:s}", "alg", key_alg_name(alg),
 	                             "kid", k, "typ", "at+jwt"));
 	char *p = b64_json(claims);
