@@ -41,6 +41,14 @@ static const char *const strings[] = {
 	"gender", "birthdate", "zoneinfo", "locale", "phone_number", NULL,
 };
 
+static bool is_string_claim(const char *name)
+{
+	for (size_t i = 0; strings[i] != NULL; i++)
+		if (strcmp(name, strings[i]) == 0)
+			return true;
+	return false;
+}
+
 static bool type_is(const json_t *v, json_type t)
 {
 	if (t == JSON_TRUE)
@@ -55,12 +63,8 @@ const char *claim_check(const char *name, const json_t *value)
 	for (size_t i = 0; i < sizeof(typed) / sizeof(typed[0]); i++)
 		if (strcmp(name, typed[i].name) == 0)
 			return type_is(value, typed[i].type) ? NULL : typed[i].rule;
-	for (size_t i = 0; strings[i] != NULL; i++)
-		if (strcmp(name, strings[i]) == 0)
-			return json_is_string(value)
-			           ? NULL
-			           : "a string (a standard claim of OpenID "
-			             "Connect Core 5.1)";
+	if (is_string_claim(name) && !json_is_string(value))
+		return "a string (a standard claim of OpenID Connect Core 5.1)";
 	return NULL;
 }
 
@@ -106,6 +110,12 @@ const char *claim_parse(const char *arg, char **name, json_t **value)
 		return "the value is not valid UTF-8";
 	}
 	const char *why = claim_check(*name, *value);
+	/* 5551234 read as a number for a claim that is a string: say how
+	 * to keep it text. */
+	if (why != NULL && valid_claim_name(*name) && is_string_claim(*name))
+		why = "a string (a standard claim of OpenID Connect Core 5.1); "
+		      "this value reads as JSON, so quote it: "
+		      "--claim 'KEY=\"VALUE\"'";
 	if (why != NULL) {
 		json_decref(*value);
 		*value = NULL;
