@@ -36,22 +36,6 @@ static enum MHD_Result bad(struct srv_req *rq, const char *why)
 	                     no_store);
 }
 
-/* The form body of a POST (empty is fine), or the query of a GET. A POST
- * with a body must say it is a form: a web page can send text/plain to
- * 127.0.0.1 without a preflight, a form type only from a page of ours. */
-bool control_form(struct srv_req *rq, struct form *f)
-{
-	if (strcmp(rq->method, "POST") == 0 && rq->body_len > 0 &&
-	    !form_content_type(req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE)))
-		return false;
-	const char *s = strcmp(rq->method, "POST") == 0 ? rq->body : rq->query;
-	size_t n = strcmp(rq->method, "POST") == 0 ? rq->body_len
-	           : s != NULL                     ? strlen(s)
-	                                           : 0;
-	return form_parse(s ? s : "", n, 16, f) == FORM_OK &&
-	       form_repeated(f) == NULL;
-}
-
 /* clear=true, reset=true: only "true" means yes. */
 static bool flag(const char *v)
 {

@@ -59,6 +59,10 @@ struct testdouble {
 /* Whether rq may know /_control/ exists: a client on this host, asking
  * for this host by name, from no page or a page of this host. */
 bool loopback(struct srv_req *rq);
+/* The form of a control request: a POST's form body (empty is fine; a
+ * body of another type is refused) or a GET's query. false when it is
+ * not one, or repeats a parameter. f is the caller's to free. */
+bool control_form(struct srv_req *rq, struct form *f);
 
 /* ---- control.c: the /_control/ endpoints (route arg: the testdouble) --- */
 
@@ -66,10 +70,6 @@ enum MHD_Result h_control_clock(struct srv_req *rq);
 enum MHD_Result h_control_faults(struct srv_req *rq);
 enum MHD_Result h_control_reset(struct srv_req *rq);
 enum MHD_Result h_control_tokens(struct srv_req *rq);
-/* The form of a control request: a POST's form body (empty is fine; a
- * body of another type is refused) or a GET's query. false when it is
- * not one, or repeats a parameter. f is the caller's to free. */
-bool control_form(struct srv_req *rq, struct form *f);
 
 /* ---- claims.c: /_control/claims and the store wrapper behind it ------- */
 

@@ -235,6 +235,17 @@ class UserinfoRequestTest(UserinfoBase):
         self.assertEqual(r.headers["retry-after"], "1")
         self.assertEqual(self.userinfo(s, t).status, 200)
 
+    def test_faults_reach_userinfo(self):
+        s = self.start_double()
+        t = self.login(s, "openid")["access_token"]
+        r = s.request("POST", "/_control/faults",
+                      body="endpoint=userinfo&status=401", headers=FORM)
+        self.assertEqual(r.status, 200, r.body)
+        r = self.userinfo(s, t)
+        self.assertBearerError(r, 401, "invalid_token")
+        self.assertEqual(r.headers["x-latchkey-fault"], "injected")
+        self.assertEqual(self.userinfo(s, t).status, 200)
+
     def test_custom_path(self):
         s = self.start_double("--userinfo-path", "/oidc/me")
         t = self.login(s, "openid")["access_token"]
