@@ -332,8 +332,8 @@ class TestClientAdd(CliTest):
             "client_id", "client_secret", "name", "type", "grant_types",
             "scopes", "redirect_uris", "access_token_ttl",
             "refresh_token_ttl", "issue_refresh_token", "on_refresh",
-            "auto_approve_as", "audiences", "introspect", "created",
-            "updated"])
+            "auto_approve_as", "audiences", "introspect",
+            "access_token_claims", "release_claims", "created", "updated"])
         self.assertRegex(fields["client_id"], ID_RE)
         self.assertRegex(fields["client_secret"], SECRET_RE)
         self.assertEqual(fields["name"], "My App")
@@ -391,7 +391,8 @@ class TestClientAdd(CliTest):
             "issue_refresh_token": True, "on_refresh": "revoke",
             "auto_approve_as": None,
             "audiences": ["https://api.example/v1", "urn:billing"],
-            "introspect": True,
+            "introspect": True, "access_token_claims": {},
+            "release_claims": [],
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
             0, "client_credentials password", "read write admin",
@@ -566,7 +567,9 @@ class TestClientManage(CliTest):
              "--grant, --scope, --redirect-uri, --access-token-ttl, "
              "--refresh-token-ttl, --on-refresh, --issue-refresh-token, "
              "--no-issue-refresh-token, --default-issue-refresh-token, "
-             "--auto-approve-as, --audience, --introspect, --no-introspect"),
+             "--auto-approve-as, --audience, --introspect, --no-introspect, "
+             "--release-claim, --access-token-claim, "
+             "--unset-access-token-claim"),
             (["web", "--grant", "client_credentials"], 2,
              "a public client cannot use the client_credentials grant "
              "(RFC 6749 section 4.4: confidential clients only)"),
@@ -1095,7 +1098,8 @@ class TestUsers(CliTest):
         self.assertEqual([u["username"] for u in listed],
                          ["alice", "bob@example.com"])
         self.assertEqual(set(listed[0]),
-                         {"username", "user_id", "created_at", "updated_at"})
+                         {"username", "user_id", "claims", "created_at",
+                          "updated_at"})
         text = self.cli.ok("user", "list").splitlines()
         self.assertEqual(re.split(r"\s{2,}", text[0]),
                          ["USERNAME", "USER_ID", "CREATED"])
