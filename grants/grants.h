@@ -38,6 +38,7 @@ struct grants_config {
 	bool pkce_allow_plain;  /* code_challenge_method=plain */
 	int64_t authorization_code_ttl; /* seconds */
 	int64_t session_ttl;            /* seconds */
+	int64_t id_token_ttl;           /* seconds (OpenID Connect) */
 	const char *auto_approve_as;    /* NULL or "": off (tests only) */
 	int login_max_failures;             /* per username and window */
 	int login_max_failures_per_address; /* per client address and window */
@@ -119,6 +120,7 @@ struct token_response {
 	int64_t expires_in;
 	char *scope;            /* granted scope; "" when none */
 	char *refresh_token;    /* NULL when none is issued */
+	char *id_token;         /* OpenID Connect; NULL when none is issued */
 };
 void token_response_clear(struct token_response *r);
 
@@ -136,6 +138,11 @@ struct authz_request {
 	const char *code_challenge, *code_challenge_method;
 	const char *prompt, *login_hint;
 	const char *resource; /* RFC 8707; NULL: none */
+	/* OpenID Connect Core 3.1.2.1 (NULL: absent). acr_values, display
+	 * and ui_locales are accepted and ignored, so not here. request and
+	 * request_uri are only answered as unsupported (6.1, 6.2). */
+	const char *nonce, *max_age, *id_token_hint;
+	const char *request, *request_uri;
 	/* The first parameter sent more than once, or NULL (section 3.1). */
 	const char *repeated;
 	bool client_or_uri_repeated; /* client_id or redirect_uri, then */
