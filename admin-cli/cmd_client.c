@@ -64,6 +64,10 @@ static const struct client_opt {
 	 CLIENT_WORDS_SKIP_EMPTY},
 	{OPT_INTROSPECT, CLIENT_F_INTROSPECT, STORE_ON, 0},
 	{OPT_NO_INTROSPECT, CLIENT_F_INTROSPECT, STORE_OFF, 0},
+	/* OpenID Connect: ID tokens */
+	{OPT_ID_TOKEN_ALG, CLIENT_F_ID_TOKEN_ALG, STORE_DEFAULT, 0},
+	{OPT_REQUIRE_NONCE, CLIENT_F_REQUIRE_NONCE, STORE_ON, 0},
+	{OPT_NO_REQUIRE_NONCE, CLIENT_F_REQUIRE_NONCE, STORE_OFF, 0},
 };
 #define NOPTS (sizeof(client_opts) / sizeof(client_opts[0]))
 
@@ -158,10 +162,15 @@ static int check_exclusive(const struct adm_args *a)
 	static const enum adm_opt introspect[] = {
 		OPT_INTROSPECT, OPT_NO_INTROSPECT,
 	};
+	static const enum adm_opt nonce[] = {
+		OPT_REQUIRE_NONCE, OPT_NO_REQUIRE_NONCE,
+	};
 	int rc = check_group(a, issue, sizeof(issue) / sizeof(issue[0]));
 	if (rc == ADM_EXIT_OK)
 		rc = check_group(a, introspect,
 		                 sizeof(introspect) / sizeof(introspect[0]));
+	if (rc == ADM_EXIT_OK)
+		rc = check_group(a, nonce, sizeof(nonce) / sizeof(nonce[0]));
 	return rc;
 }
 
@@ -287,6 +296,11 @@ static void client_print(const struct adm_ctx *ctx,
 		{"auto_approve_as", auto_approve_text(c->auto_approve_as)},
 		{"audiences", c->audiences},
 		{"introspect", c->introspect ? "yes" : "no"},
+		{"id_token_signed_response_alg",
+		 c->id_token_alg != NULL && c->id_token_alg[0] != '\0'
+		     ? c->id_token_alg
+		     : "RS256"},
+		{"require_nonce", c->require_nonce ? "yes" : "no"},
 		{"created", adm_time(c->created_at, created)},
 		{"updated", adm_time(c->updated_at, updated)},
 	};

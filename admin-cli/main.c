@@ -56,7 +56,9 @@ struct adm_cmd {
 	 ADM_O(OPT_NO_ISSUE_REFRESH_TOKEN) |                              \
 	 ADM_O(OPT_DEFAULT_ISSUE_REFRESH_TOKEN) | ADM_O(OPT_AUTO_APPROVE_AS) | \
 	 ADM_O(OPT_AUDIENCE) | ADM_O(OPT_INTROSPECT) |                    \
-	 ADM_O(OPT_NO_INTROSPECT))
+	 ADM_O(OPT_NO_INTROSPECT) |                                       \
+	 ADM_O(OPT_ID_TOKEN_ALG) | ADM_O(OPT_REQUIRE_NONCE) |             \
+	 ADM_O(OPT_NO_REQUIRE_NONCE))
 
 /* The refresh settings, for the --help of `client add` and `update`. */
 #define REFRESH_DETAIL                                                   \
@@ -76,7 +78,10 @@ struct adm_cmd {
 	"a JSON array); a token request's resource parameter may pick\n"  \
 	"one. Without any: the server's audience setting, else its\n"     \
 	"issuer. --introspect lets the client call /introspect when the\n" \
-	"server's introspection_requires_flag is on."
+	"server's introspection_requires_flag is on.\n\n"                  \
+	"OpenID Connect: --id-token-signed-response-alg signs the client's\n" \
+	"ID tokens with RS256 (the default) or ES256; --require-nonce makes\n" \
+	"/authorize refuse a request for openid without a nonce."
 
 static int cmd_completion(struct adm_ctx *ctx);
 

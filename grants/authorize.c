@@ -492,16 +492,11 @@ static struct oauth_result new_session(struct authz *a)
 /* Whether the user has already allowed every scope asked for. A public
  * client whose redirect URI is not https could be any app that claimed the
  * same scheme, so it is asked every time (RFC 6749 section 10.2). */
-static bool always_asks(const struct authz *a)
-{
-	return a->cl.is_public && strncmp(a->redirect_uri, "https://", 8) != 0;
-}
-
 static bool consented(struct authz *a)
 {
 	struct store_consent c = {0};
 	size_t len;
-	if (always_asks(a))
+	if (a->cl.is_public && strncmp(a->redirect_uri, "https://", 8) != 0)
 		return false;
 	bool ok = store_consent_get(a->g->store, a->user.user_id,
 	                            a->cl.client_id, &c) == STORE_OK;
@@ -687,14 +682,11 @@ static void request(struct authz *a, const struct prompt *p)
 	if (needs_login(a, p))
 		store_user_clear(&a->user); /* ask for the password again */
 	if (p->none) {
-		/* 3.1.2.6: the error says what the user would have to do. A
-		 * client that is asked every time (always_asks) cannot be
-		 * helped by consenting once, so interaction_required. */
+		/* 3.1.2.6: the error says what the user would have to do.
+		 * A login and a consent are the only interactions this
+		 * server has, so interaction_required is never the answer. */
 		if (a->user.user_id == NULL)
 			redirect_error(a, OAUTH_LOGIN_REQUIRED, NULL);
-		else if (always_asks(a))
-			redirect_error(a, OAUTH_INTERACTION_REQUIRED, "this client "
-			               "must ask the user every time");
 		else if (!consented(a))
 			redirect_error(a, OAUTH_CONSENT_REQUIRED, NULL);
 		else

@@ -53,10 +53,6 @@ static const struct oauth_err_info rows[OAUTH__COUNT] = {
 	[OAUTH_CONSENT_REQUIRED] = {"consent_required", 400,
 	    "The user must consent, and prompt=none forbids asking.",
 	    OAUTH_CHALLENGE_NONE},
-	[OAUTH_INTERACTION_REQUIRED] = {"interaction_required", 400,
-	    "The user must interact with the server, and prompt=none forbids "
-	    "asking.",
-	    OAUTH_CHALLENGE_NONE},
 	/* OpenID Connect Core section 3.1.2.6: request objects (sections 6.1
 	 * and 6.2) are not supported. */
 	[OAUTH_REQUEST_NOT_SUPPORTED] = {"request_not_supported", 400,
