@@ -332,7 +332,8 @@ class TestClientAdd(CliTest):
             "client_id", "client_secret", "name", "type", "grant_types",
             "scopes", "redirect_uris", "access_token_ttl",
             "refresh_token_ttl", "issue_refresh_token", "on_refresh",
-            "auto_approve_as", "audiences", "introspect", "created",
+            "auto_approve_as", "audiences", "introspect",
+            "id_token_signed_response_alg", "require_nonce", "created",
             "updated"])
         self.assertRegex(fields["client_id"], ID_RE)
         self.assertRegex(fields["client_secret"], SECRET_RE)
@@ -377,7 +378,9 @@ class TestClientAdd(CliTest):
                           "--on-refresh", "revoke", "--issue-refresh-token",
                           "--audience", "https://api.example/v1",
                           "--audience", "urn:billing", "--audience",
-                          "https://api.example/v1", "--introspect")
+                          "https://api.example/v1", "--introspect",
+                          "--id-token-signed-response-alg", "ES256",
+                          "--require-nonce")
         secret = c.pop("client_secret")
         self.assertRegex(secret, SECRET_RE)
         self.assertIsInstance(c.pop("created_at"), int)
@@ -392,6 +395,7 @@ class TestClientAdd(CliTest):
             "auto_approve_as": None,
             "audiences": ["https://api.example/v1", "urn:billing"],
             "introspect": True,
+            "id_token_signed_response_alg": "ES256", "require_nonce": True,
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
             0, "client_credentials password", "read write admin",
@@ -566,7 +570,9 @@ class TestClientManage(CliTest):
              "--grant, --scope, --redirect-uri, --access-token-ttl, "
              "--refresh-token-ttl, --on-refresh, --issue-refresh-token, "
              "--no-issue-refresh-token, --default-issue-refresh-token, "
-             "--auto-approve-as, --audience, --introspect, --no-introspect"),
+             "--auto-approve-as, --audience, --introspect, --no-introspect, "
+             "--id-token-signed-response-alg, --require-nonce, "
+             "--no-require-nonce"),
             (["web", "--grant", "client_credentials"], 2,
              "a public client cannot use the client_credentials grant "
              "(RFC 6749 section 4.4: confidential clients only)"),
