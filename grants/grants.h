@@ -220,16 +220,22 @@ typedef int (*grants_jwk_cb)(const char *kid, const char *alg,
                              const struct key_jwk *jwk, void *arg);
 int grants_jwks(struct grants *g, grants_jwk_cb cb, void *arg);
 
-/* Facts for RFC 8414 metadata. Arrays are static and NULL-terminated;
- * scopes (every scope some client may request, space-separated) is the
- * caller's to free. A store failure is the result oauth_from_store gives,
- * with nothing to free. */
+/* Facts for the discovery document (RFC 8414 metadata and OpenID
+ * Connect Discovery 1.0, one document). Arrays are static and
+ * NULL-terminated; scopes (the OpenID Connect scopes, then every scope
+ * some client may request, space-separated) is the caller's to free. A
+ * store failure is the result oauth_from_store gives, with nothing to
+ * free. */
 struct grants_metadata {
 	const char *const *grant_types;
 	const char *const *auth_methods; /* token and revocation endpoints */
 	const char *const *introspection_auth_methods;
 	const char *const *code_challenge_methods;
 	char *scopes;
+	const char *const *subject_types;
+	const char *const *id_token_algs;
+	const char *const *claims;        /* that ID tokens and userinfo carry */
+	const char *const *prompt_values; /* OpenID Connect Prompt Create */
 };
 struct oauth_result grants_metadata(struct grants *g,
                                     struct grants_metadata *out);

@@ -20,10 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <ctype.h>
 
 #include "crypto.h"
+#include "origin.h"
 #include "server_int.h"
 #include "strutil.h"
 
@@ -36,39 +35,6 @@ static const char *cookie_name(const struct srv *s, enum cookie c)
 	if (s->https)
 		return c == COOKIE_SESSION ? "__Host-lk_session" : "__Host-lk_csrf";
 	return c == COOKIE_SESSION ? "lk_session" : "lk_csrf";
-}
-
-/* The length of the "scheme://authority" part of an http(s) URL (the
- * issuer is checked to be one at start). */
-static size_t origin_len(const char *url)
-{
-	const char *p = strstr(url, "://");
-	if (p == NULL)
-		return strlen(url);
-	return (size_t)(p + 3 - url) + strcspn(p + 3, "/");
-}
-
-/* scheme://host[:port] in the form browsers serialize an origin (RFC 6454
- * section 6.1): lower case, no default port. false if it is not one. */
-static bool origin_norm(const char *o, size_t n, char *out, size_t cap)
-{
-	size_t skip;
-	const char *dflt;
-	if (n >= 8 && strncasecmp(o, "https://", 8) == 0)
-		skip = 8, dflt = ":443";
-	else if (n >= 7 && strncasecmp(o, "http://", 7) == 0)
-		skip = 7, dflt = ":80";
-	else
-		return false;
-	if (n >= cap || n == skip || memchr(o + skip, '/', n - skip) != NULL)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		out[i] = (char)tolower((unsigned char)o[i]);
-	out[n] = '\0';
-	size_t dl = strlen(dflt);
-	if (n - skip > dl && strcmp(out + n - dl, dflt) == 0)
-		out[n - dl] = '\0';
-	return true;
 }
 
 /* The form guard: whether a form POST came from one of our own pages, as
@@ -88,7 +54,7 @@ static bool same_origin(struct srv_req *rq)
 		return true;
 	const char *iss = rq->srv->issuer;
 	char want[512], got[512];
-	return origin_norm(iss, origin_len(iss), want, sizeof(want)) &&
+	return origin_norm(iss, origin_prefix_len(iss), want, sizeof(want)) &&
 	       origin_norm(origin, strlen(origin), got, sizeof(got)) &&
 	       strcmp(want, got) == 0;
 }
@@ -99,7 +65,7 @@ static char *form_action(const struct srv *s)
 {
 	const char *iss = s->issuer;
 	char *url = NULL;
-	if (asprintf(&url, "%s%s", iss + origin_len(iss),
+	if (asprintf(&url, "%s%s", iss + origin_prefix_len(iss),
 	             s->cfg->authorize_path) < 0)
 		abort();
 	return url;

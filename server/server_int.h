@@ -26,7 +26,7 @@ enum basic_rc { BASIC_NONE = 0, BASIC_OK, BASIC_MALFORMED };
  * are the caller's (crypto_free_str). */
 enum basic_rc basic_auth_parse(const char *header, char **id, char **secret);
 
-#define MAX_ROUTES 16
+#define MAX_ROUTES 32
 
 struct srv {
 	struct MHD_Daemon *daemon;
@@ -49,6 +49,8 @@ struct srv {
 	void (*on_stop)(void *);
 	void *on_stop_arg;
 	struct peers *peers; /* peer.c */
+	struct origin_list *cors; /* cors.c: cors_allowed_origins */
+	char *openid_path; /* routes.c: the derived discovery path, or NULL */
 	/* drain.c */
 	atomic_bool stopping;    /* SIGTERM: answers say Connection: close */
 	atomic_int live_reqs;    /* requests begun and not completed */
@@ -113,10 +115,28 @@ void peers_on_connection(struct srv *s, struct MHD_Connection *c,
 bool peers_resolve(struct srv_req *rq);
 void peers_request_done(struct srv_req *rq);
 
+/* ---- cors.c: browser applications of other origins -------------------- */
+
+struct origin_list;
+/* From cors_allowed_origins; -1 with err. cors_free undoes. While the
+ * list is empty (origin_list_empty(s->cors)) no route does CORS. */
+int cors_init(struct srv *s, const struct lk_config *cfg, char *err,
+              size_t errlen);
+void cors_free(struct srv *s);
+/* Once rq->route is known: notes whether the route does CORS and whether
+ * the request's Origin is allowed (rq->cors, rq->cors_origin). */
+void cors_route(struct srv_req *rq);
+/* Adds what rq earned to its answer (respond.c, for every answer). */
+void cors_headers(const struct srv_req *rq, struct MHD_Response *resp);
+/* The headers of the answer (204) to OPTIONS on an R_CORS route, the
+ * preflight, NULL-terminated in h. */
+void cors_preflight_headers(const struct srv_req *rq, struct hdr h[5]);
+
 /* ---- routes.c: the endpoints ------------------------------------------ */
 
-/* Fills s's route table from the path settings; -1 with err when two
- * endpoints would share a path. */
+/* Fills s's route table from the path settings (and the issuer, for the
+ * default discovery path); -1 with err when two endpoints would share a
+ * path, except the two discovery documents, which are one. */
 int routes_init(struct srv *s, const struct lk_config *cfg, char *err,
                 size_t errlen);
 
@@ -134,7 +154,7 @@ enum MHD_Result h_token(struct srv_req *rq);
 enum MHD_Result h_introspect(struct srv_req *rq);
 enum MHD_Result h_revoke(struct srv_req *rq);
 enum MHD_Result h_jwks(struct srv_req *rq);
-enum MHD_Result h_metadata(struct srv_req *rq);
+enum MHD_Result h_metadata(struct srv_req *rq); /* discovery.c: both documents */
 enum MHD_Result h_healthz(struct srv_req *rq);
 enum MHD_Result h_readyz(struct srv_req *rq);
 enum MHD_Result h_metrics(struct srv_req *rq);
