@@ -64,6 +64,12 @@ static const struct client_opt {
 	 CLIENT_WORDS_SKIP_EMPTY},
 	{OPT_INTROSPECT, CLIENT_F_INTROSPECT, STORE_ON, 0},
 	{OPT_NO_INTROSPECT, CLIENT_F_INTROSPECT, STORE_OFF, 0},
+	{OPT_POST_LOGOUT_REDIRECT_URI, CLIENT_F_POST_LOGOUT_URIS, STORE_DEFAULT,
+	 CLIENT_WORDS_SKIP_EMPTY},
+	{OPT_LOGOUT_REVOKES_REFRESH_TOKENS, CLIENT_F_LOGOUT_REVOKES, STORE_ON,
+	 0},
+	{OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS, CLIENT_F_LOGOUT_REVOKES,
+	 STORE_OFF, 0},
 };
 #define NOPTS (sizeof(client_opts) / sizeof(client_opts[0]))
 
@@ -158,10 +164,16 @@ static int check_exclusive(const struct adm_args *a)
 	static const enum adm_opt introspect[] = {
 		OPT_INTROSPECT, OPT_NO_INTROSPECT,
 	};
+	static const enum adm_opt logout[] = {
+		OPT_LOGOUT_REVOKES_REFRESH_TOKENS,
+		OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS,
+	};
 	int rc = check_group(a, issue, sizeof(issue) / sizeof(issue[0]));
 	if (rc == ADM_EXIT_OK)
 		rc = check_group(a, introspect,
 		                 sizeof(introspect) / sizeof(introspect[0]));
+	if (rc == ADM_EXIT_OK)
+		rc = check_group(a, logout, sizeof(logout) / sizeof(logout[0]));
 	return rc;
 }
 
@@ -287,6 +299,9 @@ static void client_print(const struct adm_ctx *ctx,
 		{"auto_approve_as", auto_approve_text(c->auto_approve_as)},
 		{"audiences", c->audiences},
 		{"introspect", c->introspect ? "yes" : "no"},
+		{"post_logout_redirect_uris", c->post_logout_redirect_uris},
+		{"logout_revokes_refresh_tokens",
+		 c->logout_revokes_refresh_tokens ? "yes" : "no"},
 		{"created", adm_time(c->created_at, created)},
 		{"updated", adm_time(c->updated_at, updated)},
 	};

@@ -56,7 +56,9 @@ struct adm_cmd {
 	 ADM_O(OPT_NO_ISSUE_REFRESH_TOKEN) |                              \
 	 ADM_O(OPT_DEFAULT_ISSUE_REFRESH_TOKEN) | ADM_O(OPT_AUTO_APPROVE_AS) | \
 	 ADM_O(OPT_AUDIENCE) | ADM_O(OPT_INTROSPECT) |                    \
-	 ADM_O(OPT_NO_INTROSPECT))
+	 ADM_O(OPT_NO_INTROSPECT) | ADM_O(OPT_POST_LOGOUT_REDIRECT_URI) | \
+	 ADM_O(OPT_LOGOUT_REVOKES_REFRESH_TOKENS) |                       \
+	 ADM_O(OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS))
 
 /* The refresh settings, for the --help of `client add` and `update`. */
 #define REFRESH_DETAIL                                                   \
@@ -76,7 +78,14 @@ struct adm_cmd {
 	"a JSON array); a token request's resource parameter may pick\n"  \
 	"one. Without any: the server's audience setting, else its\n"     \
 	"issuer. --introspect lets the client call /introspect when the\n" \
-	"server's introspection_requires_flag is on."
+	"server's introspection_requires_flag is on.\n\n"                  \
+	"--post-logout-redirect-uri registers where the logout endpoint\n" \
+	"may send the browser back (OpenID Connect RP-Initiated Logout),\n" \
+	"matched as redirect URIs are. With\n"                             \
+	"--logout-revokes-refresh-tokens, a logout this client asks for\n" \
+	"(its id_token_hint or client_id) also revokes every refresh\n"    \
+	"token issued from the ended session, for every client; off by\n" \
+	"default: the tokens live on until they expire or are revoked."
 
 static int cmd_completion(struct adm_ctx *ctx);
 
@@ -111,8 +120,8 @@ static const struct adm_cmd commands[] = {
 	 .min_args = 1, .max_args = 1, .synopsis = "ID",
 	 .summary = "change a client's settings (not its type or secret)",
 	 .detail = "A list option (--grant, --scope, --redirect-uri,\n"
-	           "--audience) replaces the whole list; an empty value ('')\n"
-	           "empties it.\n\n"
+	           "--audience, --post-logout-redirect-uri) replaces the whole\n"
+	           "list; an empty value ('') empties it.\n\n"
 	           REFRESH_DETAIL},
 	{.name = "client", .sub = "list", .fn = cmd_client_list,
 	 .opts = LIST_OPTS, .synopsis = "", .summary = "list clients",
@@ -182,6 +191,22 @@ static const struct adm_cmd commands[] = {
 	 .detail = "The server asks the user again at the client's next\n"
 	           "authorization request. Tokens already issued stay valid;\n"
 	           "'token revoke --user' revokes them."},
+
+	{.name = "session", .sub = "list", .fn = cmd_session_list,
+	 .opts = ADM_O(OPT_USER) | LIST_OPTS,
+	 .synopsis = "", .summary = "list users' unexpired login sessions",
+	 .detail = "A session is a browser's login at /authorize (the\n"
+	           "lk_session cookie); its sid is the sid claim of the ID\n"
+	           "tokens issued from it. --user takes a username.\n\n"
+	           LIST_DETAIL},
+	{.name = "session", .sub = "revoke", .fn = cmd_session_revoke,
+	 .opts = ADM_O(OPT_USER) | ADM_O(OPT_ID),
+	 .synopsis = "--user NAME | --id SID",
+	 .summary = "end a user's login sessions, or one by its sid",
+	 .detail = "The browser must sign in again at its next /authorize\n"
+	           "(prompt=none gets login_required). Tokens already issued\n"
+	           "stay valid; 'token revoke --user' revokes them. Give\n"
+	           "exactly one of --user and --id."},
 
 	{.name = "key", .sub = "list", .fn = cmd_key_list,
 	 .opts = LIST_OPTS, .synopsis = "", .summary = "list signing keys",

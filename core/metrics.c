@@ -14,7 +14,7 @@
 /* The label sets. A value outside its set is counted as "other". */
 static const char *const endpoints[] = {
 	"token", "authorize", "introspect", "revoke", "jwks", "metadata",
-	"openid_configuration", "resource", "healthz", "readyz", "metrics", "clock", "faults", "reset",
+	"openid_configuration", "logout", "resource", "healthz", "readyz", "metrics", "clock", "faults", "reset",
 	"tokens", "other"};
 #define N_ENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
 

@@ -23,8 +23,9 @@ static unsigned method_bit(const char *m)
 	return 0;
 }
 
-/* A GET route answers HEAD too (MHD sends no body), except /authorize:
- * a HEAD there would act, and a link checker would get codes issued. An
+/* A GET route answers HEAD too (MHD sends no body), except R_GET_ACTS
+ * ones (/authorize, /logout): a HEAD there would act, and a link checker
+ * would get codes issued or people signed out. An
  * R_CORS route answers OPTIONS (the CORS preflight) while CORS is on. */
 int srv_route_add(struct srv *s, const struct route *r, char *err,
                   size_t errlen)
@@ -43,7 +44,7 @@ int srv_route_add(struct srv *s, const struct route *r, char *err,
 	}
 	struct route *n = &s->routes[s->nroutes++];
 	*n = *r;
-	if ((n->methods & M_GET) && strcmp(n->name, "authorize") != 0)
+	if ((n->methods & M_GET) && !(n->flags & R_GET_ACTS))
 		n->methods |= M_HEAD;
 	if ((n->flags & R_CORS) && !origin_list_empty(s->cors))
 		n->methods |= M_OPTIONS;

@@ -8,7 +8,8 @@
  *
  * Flags (handler.h): R_CORS lets browser applications of the
  * cors_allowed_origins call the endpoint (cors.c). Give it only to an
- * endpoint that reads no cookie and renders no page.
+ * endpoint that reads no cookie and renders no page. R_GET_ACTS: a GET
+ * may act (issue a code, sign out), so HEAD is not taken.
  */
 #include <stdio.h>
 #include <stddef.h>
@@ -25,7 +26,7 @@ struct endpoint {
 	const char *fixed_path; /* or this, when no setting moves it */
 	unsigned methods;
 	handler_fn fn;
-	unsigned flags; /* R_CORS */
+	unsigned flags; /* R_CORS, R_GET_ACTS */
 };
 
 #define SETTING(field) offsetof(struct lk_config, field), NULL
@@ -35,7 +36,8 @@ struct endpoint {
  * one document (h_metadata renders both), so they can never disagree;
  * when both paths are one, it is served there once. */
 static const struct endpoint endpoints[] = {
-	{"authorize", SETTING(authorize_path), M_GET | M_POST, h_authorize, 0},
+	{"authorize", SETTING(authorize_path), M_GET | M_POST, h_authorize,
+	 R_GET_ACTS},
 	{"token", SETTING(token_path), M_POST, h_token, R_CORS},
 	{"introspect", SETTING(introspect_path), M_POST, h_introspect, 0},
 	{"revoke", SETTING(revoke_path), M_POST, h_revoke, R_CORS},
@@ -43,6 +45,8 @@ static const struct endpoint endpoints[] = {
 	{"metadata", SETTING(metadata_path), M_GET, h_metadata, R_CORS},
 	{"openid_configuration", SETTING(openid_configuration_path), M_GET,
 	 h_metadata, R_CORS},
+	{"logout", SETTING(end_session_path), M_GET | M_POST, h_logout,
+	 R_GET_ACTS},
 	{"resource", SETTING(resource_path), M_GET | M_POST, h_resource, 0},
 	{"healthz", FIXED("/healthz"), M_GET, h_healthz, 0},
 	{"readyz", FIXED("/readyz"), M_GET, h_readyz, 0},

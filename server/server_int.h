@@ -163,6 +163,34 @@ enum MHD_Result h_authorize(struct srv_req *rq); /* authorize.c */
  * browser says the POST came from our own origin, and the form's csrf
  * field is the MAC of the browser's lk_csrf cookie. */
 bool form_guard_ok(struct srv_req *rq, const struct form *f);
+/* authorize.c: what every HTML page of this server shares (the login and
+ * consent pages, and logout.c's): the cookies lk_session and lk_csrf
+ * (__Host- with an https issuer), Set-Cookie values held until the page
+ * is sent, and the form's CSRF token. */
+enum cookie { COOKIE_SESSION, COOKIE_CSRF };
+const char *cookie_name(const struct srv *s, enum cookie c);
+struct cookies {
+	char *v[2]; /* Set-Cookie values, owned until the response is queued */
+	size_t n;
+};
+/* Adds a Set-Cookie (Path=/, HttpOnly, SameSite=Lax, Secure with https;
+ * max_age -1: a browser-session cookie, 0: deletes it). */
+void cookie_add(struct cookies *c, struct srv *s, enum cookie which,
+                const char *value, int64_t max_age);
+/* The page (html stolen) with the page headers and c's cookies (freed);
+ * a 503 gets Retry-After. */
+enum MHD_Result send_page(struct srv_req *rq, int status, char *html,
+                          struct cookies *c);
+/* An error as a page: the status and the log's code from e's row. */
+enum MHD_Result send_error_page(struct srv_req *rq, enum oauth_err e,
+                                const char *message, struct cookies *c);
+/* The csrf field of a form on the page being rendered (the caller frees),
+ * setting the browser's lk_csrf cookie in c when it has none; NULL when
+ * no random bytes could be had. */
+char *page_csrf(struct srv_req *rq, struct cookies *c);
+/* Where a form posts: the issuer's path plus path. The caller frees. */
+char *page_action(const struct srv *s, const char *path);
+enum MHD_Result h_logout(struct srv_req *rq); /* logout.c */
 enum MHD_Result h_resource(struct srv_req *rq);  /* resource.c */
 /* RFC 7662's response body, shared with /resource. */
 json_t *introspection_json(const struct introspection *in);
@@ -183,5 +211,12 @@ char *page_login(const struct page_form *f, const char *client_name,
 char *page_consent(const struct page_form *f, const char *client_name,
                    const char *username, const char *scope);
 char *page_error(const char *message);
+/* logout.c's: the confirmation (a form posting action=logout with the
+ * request's client_id, post_logout_redirect_uri and state, NULL ones left
+ * out) and the "signed out" page. client_name may be NULL. */
+char *page_logout(const char *action, const char *csrf,
+                  const char *client_id, const char *post_logout_redirect_uri,
+                  const char *state, const char *client_name);
+char *page_signed_out(const char *client_name);
 
 #endif

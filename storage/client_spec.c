@@ -61,6 +61,16 @@ const struct client_field_def client_field_defs[CLIENT_F__MAX] = {
 	                        VALID_AUDIENCE_RULE, valid_audience, false},
 	[CLIENT_F_INTROSPECT] = {"introspect", CLIENT_V_BOOL, NULL, NULL, NULL,
 	                         false},
+	/* RP-Initiated Logout 1.0: where /logout may send the browser back
+	 * (the redirect URIs' rule), and whether a logout revokes the refresh
+	 * tokens of the ended session. */
+	[CLIENT_F_POST_LOGOUT_URIS] = {"post_logout_redirect_uris",
+	                               CLIENT_V_WORDS,
+	                               "post-logout redirect URI",
+	                               VALID_REDIRECT_URI_RULE,
+	                               valid_redirect_uri, false},
+	[CLIENT_F_LOGOUT_REVOKES] = {"logout_revokes_refresh_tokens",
+	                             CLIENT_V_BOOL, NULL, NULL, NULL, false},
 };
 
 /* ---- words -------------------------------------------------------------- */
@@ -123,7 +133,18 @@ static char **text_slot(struct store_client *c, enum client_field f)
 	case CLIENT_F_ON_REFRESH: return &c->on_refresh;
 	case CLIENT_F_AUTO_APPROVE: return &c->auto_approve_as;
 	case CLIENT_F_AUDIENCES: return &c->audiences;
+	case CLIENT_F_POST_LOGOUT_URIS: return &c->post_logout_redirect_uris;
 	default: return NULL;
+	}
+}
+
+/* The flag member of c that a CLIENT_V_BOOL field f is. */
+static bool *bool_slot(struct store_client *c, enum client_field f)
+{
+	switch (f) {
+	case CLIENT_F_PUBLIC: return &c->is_public;
+	case CLIENT_F_LOGOUT_REVOKES: return &c->logout_revokes_refresh_tokens;
+	default: return &c->introspect;
 	}
 }
 
@@ -181,8 +202,7 @@ bool client_spec_set(struct store_client *c, enum client_field f,
 		    v->server_setting ? 0 : v->seconds;
 		return true;
 	case CLIENT_V_BOOL:
-		*(f == CLIENT_F_PUBLIC ? &c->is_public : &c->introspect) =
-		    v->state == STORE_ON;
+		*bool_slot(c, f) = v->state == STORE_ON;
 		return true;
 	case CLIENT_V_TRISTATE:
 		c->issue_refresh_token = v->state;
@@ -219,6 +239,7 @@ const char *client_spec_finish(struct store_client *c,
 	default_text(&c->scopes, "");
 	default_text(&c->redirect_uris, "");
 	default_text(&c->audiences, "");
+	default_text(&c->post_logout_redirect_uris, "");
 	*where = CLIENT_F_GRANTS;
 	const char *why = valid_grants_check(c->is_public, c->grant_types);
 	if (why != NULL)
@@ -276,6 +297,10 @@ json_t *client_spec_json(const struct store_client *c, bool with_secret,
 	                    store_json_str(c->auto_approve_as));
 	json_object_set_new(o, "audiences", json_words(c->audiences));
 	json_object_set_new(o, "introspect", json_boolean(c->introspect));
+	json_object_set_new(o, "post_logout_redirect_uris",
+	                    json_words(c->post_logout_redirect_uris));
+	json_object_set_new(o, "logout_revokes_refresh_tokens",
+	                    json_boolean(c->logout_revokes_refresh_tokens));
 	json_object_set_new(o, "created_at", json_integer(c->created_at));
 	json_object_set_new(o, "updated_at", json_integer(c->updated_at));
 	return o;
