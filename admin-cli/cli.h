@@ -145,6 +145,9 @@ struct adm_ctx {
 	size_t argc;
 	struct store *store;
 	const char *db; /* what store is: adm_db_path's answer */
+	/* The settings (adm_config_load: --config, $LATCHKEY_CONFIG, else
+	 * the defaults); NULL for commands that open no single database. */
+	const struct lk_config *cfg;
 	bool json;
 };
 

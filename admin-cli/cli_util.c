@@ -94,7 +94,8 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_USER] = {"user", ADM_OPT_ARG, "NAME",
 	              "only this user's tokens or consents"},
 	[OPT_ALG] = {"alg", ADM_OPT_ARG, "ALG",
-	             "signing algorithm: ES256 (default) or RS256"},
+	             "rotate only this algorithm's key: ES256 or RS256 "
+	             "(default: both)"},
 	[OPT_FORCE] = {"force", 0, NULL, "replace FILE if it exists"},
 	[OPT_FROM] = {"from", ADM_OPT_ARG, "SOURCE",
 	              "database to copy: file or postgresql:// URI"},

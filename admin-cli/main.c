@@ -213,10 +213,19 @@ static const struct adm_cmd commands[] = {
 	 .detail = LIST_DETAIL},
 	{.name = "key", .sub = "rotate", .fn = cmd_key_rotate,
 	 .opts = ADM_O(OPT_ALG),
-	 .synopsis = "", .summary = "make a new signing key the current one",
-	 .detail = "The previous key is retired: it signs nothing more, but\n"
-	           "the server keeps publishing it until every token it\n"
-	           "signed has expired."},
+	 .synopsis = "",
+	 .summary = "make new signing keys the current ones",
+	 .detail = "There is one current key per algorithm: ES256 and RS256\n"
+	           "(access tokens use signing_alg's, ID tokens the\n"
+	           "client's). Without --alg both are rotated; --alg ES256\n"
+	           "or --alg RS256 rotates that one only. Each previous key\n"
+	           "is retired: it signs nothing more, but the server keeps\n"
+	           "publishing it until every access token it signed has\n"
+	           "expired, and for id_token_ttl after its retirement (ID\n"
+	           "tokens are not recorded). --json prints the\n"
+	           "access-token key's kid, alg, created_at and previous_kid\n"
+	           "(else, with --alg naming the other algorithm, that\n"
+	           "key's), and \"keys\": every key rotated."},
 
 	{.name = "purge", .fn = cmd_purge,
 	 .synopsis = "",
@@ -546,6 +555,7 @@ static int run_on_db(const struct adm_cmd *c, struct adm_ctx *ctx,
 		warn_other_owner(path);
 
 	ctx->db = path;
+	ctx->cfg = cfg;
 	int rc = adm_store_open(path, cfg, !(c->flags & CMD_NO_MIGRATE),
 	                        &ctx->store);
 	if (rc != ADM_EXIT_OK)

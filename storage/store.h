@@ -363,23 +363,33 @@ struct store_user_methods {
 };
 
 struct store_key_methods {
-	/* Adds a key as the current one and retires the previous current key,
-	 * in one transaction. */
+	/* Adds a key as the current one of its algorithm (k->alg) and
+	 * retires the previous current key of that algorithm, in one
+	 * transaction; the other algorithm's current key stays current. */
 	enum store_rc (*xAddCurrent)(struct store *s, const struct store_key *k);
 	/* The same as a compare-and-set, for the server's own key changes:
-	 * adds k as current only when the current key is still `expected`
-	 * (NULL: only when there is no current key, the first key of a new
-	 * database). STORE_CONFLICT, with nothing written, when another
-	 * process changed the current key first: read it with xCurrent.
-	 * Instances started at once on one database so create one key. */
+	 * adds k as current of its algorithm only when that algorithm's
+	 * current key is still `expected` (NULL: only when it has none, the
+	 * first key of that algorithm). STORE_CONFLICT, with nothing
+	 * written, when another process changed that algorithm's current
+	 * key first: read it with xCurrent. Instances started at once on
+	 * one database so create one key per algorithm. */
 	enum store_rc (*xReplaceCurrent)(struct store *s, const char *expected,
 	                                 const struct store_key *k);
-	enum store_rc (*xCurrent)(struct store *s, struct store_key *out);
-	/* Every key, or (published_only) the current key plus retired keys
-	 * that still have an unexpired token at now. Current first, then newest.
-	 * page (store_page) applies to the full list only; NULL: all. */
+	/* The current key of algorithm alg ("ES256", "RS256");
+	 * STORE_NOT_FOUND when it has none. */
+	enum store_rc (*xCurrent)(struct store *s, const char *alg,
+	                          struct store_key *out);
+	/* Every key, or (published_only) the keys a verifier may still
+	 * need at now: each algorithm's current key, a retired key that
+	 * still has an unexpired access-token record, and a retired key
+	 * retired less than grace seconds ago (it may have signed a token
+	 * that is not recorded, an ID token, living up to grace). Current
+	 * first, then newest. page (store_page) applies to the full list
+	 * only; NULL: all. */
 	enum store_rc (*xList)(struct store *s, bool published_only,
-	                       int64_t now, const struct store_page *page,
+	                       int64_t now, int64_t grace,
+	                       const struct store_page *page,
 	                       store_key_cb cb, void *arg);
 };
 
@@ -645,10 +655,13 @@ struct store_copy_methods {
  * whole tables through it, so it works between any two backends), and
  * store_purge_counts.throttle_keys. 10: xTokenAdd and xSessionRemove
  * gone (only tests called them). 11: the listings take a store_page
- * (the token and refresh filters carry one). 12: OpenID Connect (schema
- * 9): a user's xSetClaims, the session's xEnd and xList, the refresh
- * table's xRevokeSid, and the new record fields. */
-#define STORE_OPS_VERSION 12
+ * (the token and refresh filters carry one). 12: keys per algorithm
+ * (migration 0008): xCurrent takes the algorithm, xAddCurrent and
+ * xReplaceCurrent retire only the same algorithm's key, and the
+ * published list takes a grace for unrecorded (ID) tokens. 13: OpenID
+ * Connect (schema 9): a user's xSetClaims, the session's xEnd and xList,
+ * the refresh table's xRevokeSid, and the new record fields. */
+#define STORE_OPS_VERSION 13
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */
@@ -763,9 +776,11 @@ enum store_rc store_token_revoke_client(struct store *s, const char *client_id,
 enum store_rc store_key_add_current(struct store *s, const struct store_key *k);
 enum store_rc store_key_replace_current(struct store *s, const char *expected,
                                         const struct store_key *k);
-enum store_rc store_key_current(struct store *s, struct store_key *out);
+enum store_rc store_key_current(struct store *s, const char *alg,
+                               struct store_key *out);
+/* xList without a page; grace: see xList (0 for the full list). */
 enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
-                             store_key_cb cb, void *arg);
+                             int64_t grace, store_key_cb cb, void *arg);
 /* Submits an issue (the token table's xIssue): done(rc, arg) is called
  * exactly once, today always before this returns. */
 void store_issue_submit(struct store *s, const struct store_issue *is,
