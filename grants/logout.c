@@ -152,9 +152,10 @@ static int end_session(struct lo *l, const char *sid)
 		store_error_page(l, rc, "ending a session");
 		return -1;
 	}
-	log_info("session %s ended by logout%s%s (%d token(s) revoked)", sid,
-	         l->cl.client_id ? " for client " : "",
-	         l->cl.client_id ? l->cl.client_id : "", revoked);
+	if (n > 0 || revoked > 0)
+		log_info("session %s ended by logout%s%s (%d token(s) "
+		         "revoked)", sid, l->cl.client_id ? " for client " : "",
+		         l->cl.client_id ? l->cl.client_id : "", revoked);
 	return 0;
 }
 

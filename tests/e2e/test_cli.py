@@ -332,8 +332,9 @@ class TestClientAdd(CliTest):
             "client_id", "client_secret", "name", "type", "grant_types",
             "scopes", "redirect_uris", "access_token_ttl",
             "refresh_token_ttl", "issue_refresh_token", "on_refresh",
-            "auto_approve_as", "audiences", "introspect", "created",
-            "updated"])
+            "auto_approve_as", "audiences", "introspect",
+            "post_logout_redirect_uris", "logout_revokes_refresh_tokens",
+            "created", "updated"])
         self.assertRegex(fields["client_id"], ID_RE)
         self.assertRegex(fields["client_secret"], SECRET_RE)
         self.assertEqual(fields["name"], "My App")
@@ -392,6 +393,8 @@ class TestClientAdd(CliTest):
             "auto_approve_as": None,
             "audiences": ["https://api.example/v1", "urn:billing"],
             "introspect": True,
+            "post_logout_redirect_uris": [],
+            "logout_revokes_refresh_tokens": False,
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
             0, "client_credentials password", "read write admin",
@@ -566,7 +569,9 @@ class TestClientManage(CliTest):
              "--grant, --scope, --redirect-uri, --access-token-ttl, "
              "--refresh-token-ttl, --on-refresh, --issue-refresh-token, "
              "--no-issue-refresh-token, --default-issue-refresh-token, "
-             "--auto-approve-as, --audience, --introspect, --no-introspect"),
+             "--auto-approve-as, --audience, --introspect, --no-introspect, "
+             "--post-logout-redirect-uri, --logout-revokes-refresh-tokens, "
+             "--no-logout-revokes-refresh-tokens"),
             (["web", "--grant", "client_credentials"], 2,
              "a public client cannot use the client_credentials grant "
              "(RFC 6749 section 4.4: confidential clients only)"),
