@@ -88,6 +88,12 @@ enum adm_opt {
 	OPT_TO,
 	OPT_LIMIT,
 	OPT_SINCE,
+	/* OpenID Connect claims (docs/openid-connect.md, "Claims") */
+	OPT_CLAIM,
+	OPT_UNSET_CLAIM,
+	OPT_ACCESS_TOKEN_CLAIM,
+	OPT_UNSET_ACCESS_TOKEN_CLAIM,
+	OPT_RELEASE_CLAIM,
 	OPT_POST_LOGOUT_REDIRECT_URI,
 	OPT_LOGOUT_REVOKES_REFRESH_TOKENS,
 	OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS,
@@ -165,6 +171,8 @@ int cmd_user_add(struct adm_ctx *ctx);
 int cmd_user_passwd(struct adm_ctx *ctx);
 int cmd_user_remove(struct adm_ctx *ctx);
 int cmd_user_list(struct adm_ctx *ctx);
+int cmd_user_update(struct adm_ctx *ctx);
+int cmd_user_show(struct adm_ctx *ctx);
 int cmd_token_list(struct adm_ctx *ctx);
 int cmd_token_revoke(struct adm_ctx *ctx);
 int cmd_key_list(struct adm_ctx *ctx);
@@ -308,6 +316,16 @@ int adm_time_parse(const char *s, int64_t *out);
 bool adm_client_value(enum client_field f, const struct adm_optval *ov,
                       int how, enum store_tristate state,
                       struct client_value *v);
+
+/* Applies KEY=VALUE claims (set, n_set of them) and then removes the
+ * names of unset (n_unset) to the claims stored as text (NULL: none),
+ * into *out (caller frees; as claims_dump writes it). what names them
+ * in messages ("claim", "access-token claim"). Returns ADM_EXIT_OK, or
+ * reports the refusal (a bad name or value, a name both set and unset,
+ * too large a set) and returns ADM_EXIT_USAGE with *out NULL. */
+int adm_claims_apply(const char *stored, const struct adm_optval *set,
+                     const struct adm_optval *unset, const char *what,
+                     char **out);
 
 /* ---- secrets from the operator ------------------------------------------ */
 

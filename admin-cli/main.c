@@ -56,7 +56,14 @@ struct adm_cmd {
 	 ADM_O(OPT_NO_ISSUE_REFRESH_TOKEN) |                              \
 	 ADM_O(OPT_DEFAULT_ISSUE_REFRESH_TOKEN) | ADM_O(OPT_AUTO_APPROVE_AS) | \
 	 ADM_O(OPT_AUDIENCE) | ADM_O(OPT_INTROSPECT) |                    \
-	 ADM_O(OPT_NO_INTROSPECT) | ADM_O(OPT_POST_LOGOUT_REDIRECT_URI) | \
+	 ADM_O(OPT_NO_INTROSPECT) | CLIENT_CLAIM_FIELDS | CLIENT_LOGOUT_FIELDS)
+/* OpenID Connect claims (docs/openid-connect.md, "Claims"). */
+#define CLIENT_CLAIM_FIELDS                                               \
+	(ADM_O(OPT_ACCESS_TOKEN_CLAIM) | ADM_O(OPT_UNSET_ACCESS_TOKEN_CLAIM) | \
+	 ADM_O(OPT_RELEASE_CLAIM))
+/* RP-Initiated Logout (docs/openid-connect.md, "Logout"). */
+#define CLIENT_LOGOUT_FIELDS                                              \
+	(ADM_O(OPT_POST_LOGOUT_REDIRECT_URI) |                            \
 	 ADM_O(OPT_LOGOUT_REVOKES_REFRESH_TOKENS) |                       \
 	 ADM_O(OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS))
 
@@ -78,7 +85,13 @@ struct adm_cmd {
 	"a JSON array); a token request's resource parameter may pick\n"  \
 	"one. Without any: the server's audience setting, else its\n"     \
 	"issuer. --introspect lets the client call /introspect when the\n" \
-	"server's introspection_requires_flag is on.\n\n"                  \
+	"server's introspection_requires_flag is on.\n\n"                \
+	"--access-token-claim KEY=VALUE puts a claim in every access\n"   \
+	"token of the client (VALUE as for user --claim; merged per key,\n" \
+	"--unset-access-token-claim removes one). --release-claim NAME\n" \
+	"gives the client a user claim in its ID tokens, at userinfo and\n" \
+	"in its access tokens, whatever the scope (a list: replaces the\n" \
+	"whole list, '' empties it).\n\n"                                   \
 	"--post-logout-redirect-uri registers where the logout endpoint\n" \
 	"may send the browser back (OpenID Connect RP-Initiated Logout),\n" \
 	"matched as redirect URIs are. With\n"                             \
@@ -86,6 +99,17 @@ struct adm_cmd {
 	"(its id_token_hint or client_id) also revokes every refresh\n"    \
 	"token issued from the ended session, for every client; off by\n" \
 	"default: the tokens live on until they expire or are revoked."
+
+/* The claims of `user add` and `user update` (docs/openid-connect.md). */
+#define CLAIM_DETAIL                                                      \
+	"--claim KEY=VALUE: a VALUE that reads as JSON is JSON (true, 42,\n" \
+	"'[\"ops\"]'), anything else a string (ada@example.com). Names the\n" \
+	"server sets itself (sub, iss, aud, exp, iat, nonce, ...) are\n"     \
+	"refused, and standard claims need their type (email_verified\n"    \
+	"true or false, address an object, updated_at a number, the\n"      \
+	"others strings). The scopes profile, email, address and phone\n"  \
+	"release the standard claims; other claims go only to clients\n"   \
+	"that name them with --release-claim."
 
 static int cmd_completion(struct adm_ctx *ctx);
 
@@ -120,8 +144,8 @@ static const struct adm_cmd commands[] = {
 	 .min_args = 1, .max_args = 1, .synopsis = "ID",
 	 .summary = "change a client's settings (not its type or secret)",
 	 .detail = "A list option (--grant, --scope, --redirect-uri,\n"
-	           "--audience, --post-logout-redirect-uri) replaces the whole\n"
-	           "list; an empty value ('') empties it.\n\n"
+	           "--audience, --release-claim, --post-logout-redirect-uri)\n"
+	           "replaces the whole list; an empty value ('') empties it.\n\n"
 	           REFRESH_DETAIL},
 	{.name = "client", .sub = "list", .fn = cmd_client_list,
 	 .opts = LIST_OPTS, .synopsis = "", .summary = "list clients",
@@ -140,15 +164,24 @@ static const struct adm_cmd commands[] = {
 	           "issued stay valid until they expire or are revoked."},
 
 	{.name = "user", .sub = "add", .fn = cmd_user_add,
-	 .opts = ADM_O(OPT_PASSWORD_STDIN),
+	 .opts = ADM_O(OPT_PASSWORD_STDIN) | ADM_O(OPT_CLAIM),
 	 .min_args = 1, .max_args = 1, .synopsis = "USERNAME",
 	 .summary = "add a user (for the password grant)",
 	 .detail = "Without --password-stdin the password is asked for twice\n"
-	           "on the terminal, without echo."},
+	           "on the terminal, without echo.\n\n" CLAIM_DETAIL},
 	{.name = "user", .sub = "passwd", .fn = cmd_user_passwd,
 	 .opts = ADM_O(OPT_PASSWORD_STDIN),
 	 .min_args = 1, .max_args = 1, .synopsis = "USERNAME",
 	 .summary = "set a user's password"},
+	{.name = "user", .sub = "update", .fn = cmd_user_update,
+	 .opts = ADM_O(OPT_CLAIM) | ADM_O(OPT_UNSET_CLAIM),
+	 .min_args = 1, .max_args = 1, .synopsis = "USERNAME",
+	 .summary = "set or remove a user's claims",
+	 .detail = "--claim sets one claim and keeps the others; --unset-claim\n"
+	           "removes one.\n\n" CLAIM_DETAIL},
+	{.name = "user", .sub = "show", .fn = cmd_user_show,
+	 .min_args = 1, .max_args = 1, .synopsis = "USERNAME",
+	 .summary = "show one user and its claims (never its password)"},
 	{.name = "user", .sub = "remove", .fn = cmd_user_remove,
 	 .min_args = 1, .max_args = 1, .synopsis = "USERNAME",
 	 .summary = "remove a user"},

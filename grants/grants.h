@@ -242,6 +242,20 @@ struct oauth_result grants_introspect(struct grants *g,
 struct oauth_result grants_check_bearer(struct grants *g, const char *token,
                                         struct introspection *out);
 
+/* userinfo.c: OpenID Connect Core 5.3, the UserInfo endpoint. The
+ * claims of the user a Bearer access token was issued to, as its client
+ * and scopes release them (docs/openid-connect.md, "Claims"), with sub.
+ * *claims is a new object (caller decrefs) on success, else NULL;
+ * *client_id (caller frees; may be NULL) names the token's client, for
+ * the access log. 401 invalid_token for a token that is not ours,
+ * expired, revoked, issued to a client (client_credentials) or to a
+ * user or client removed since; 403 insufficient_scope (scope "openid")
+ * without openid; 503 when the database could not be asked. */
+struct json_t;
+struct oauth_result grants_userinfo(struct grants *g, const char *token,
+                                    struct json_t **claims,
+                                    char **client_id);
+
 /* Revokes a token issued to the authenticated client; a refresh token
  * takes its whole family (refresh and access tokens) with it. An unknown, invalid
  * or already revoked token is success (RFC 7009 section 2.2). */

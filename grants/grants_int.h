@@ -32,9 +32,13 @@ int keyring_each_published(struct keyring *kr, grants_jwk_cb cb, void *arg);
 
 struct signer;
 
+struct json_t;
 struct at_claims { /* RFC 9068 section 2.2; aud: space-separated */
 	const char *iss, *sub, *aud, *client_id, *scope, *jti;
 	int64_t iat, exp;
+	/* More claims (issue.c: the client's access_token_claims and the
+	 * user's released ones); never one of the above. NULL: none. */
+	const struct json_t *extra;
 };
 
 /* Loads the current key of every algorithm, creating (compare-and-set:
@@ -117,8 +121,9 @@ enum claims_dest {
  * separated) into dest: into the ID token and userinfo, the standard
  * claims of the standard scopes (OpenID Connect Core 5.4: profile, email,
  * address, phone; profile also gives preferred_username, the username,
- * unless the user has one of their own) and the client's release_claims;
- * into access tokens only the client's release_claims. Never a claim
+ * unless the user has one of their own) and the client's release_claims
+ * (custom or standard, whatever the scope); into access tokens only the
+ * client's release_claims. Never a claim
  * the server sets (valid_claim_reserved). A new object, empty when none;
  * NULL only when the user's stored claims are not a JSON object. */
 struct json_t *claims_release(const struct store_client *cl,

@@ -374,6 +374,9 @@ int signer_mint(struct signer *sg, const struct at_claims *c, char **token,
 		json_object_set_new(claims, "aud", aud_to_json(c->aud));
 	if (claims != NULL && c->scope != NULL && c->scope[0] != '\0')
 		json_object_set_new(claims, "scope", json_string(c->scope));
+	/* Last, and only where the token has no such claim yet. */
+	if (claims != NULL && c->extra != NULL)
+		json_object_update_missing(claims, (json_t *)c->extra);
 	if (claims == NULL) {
 		*token = *kid = NULL;
 		log_errx("signing an access token failed");

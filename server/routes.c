@@ -48,6 +48,8 @@ static const struct endpoint endpoints[] = {
 	{"logout", SETTING(end_session_path), M_GET | M_POST, h_logout,
 	 R_GET_ACTS},
 	{"resource", SETTING(resource_path), M_GET | M_POST, h_resource, 0},
+	/* OpenID Connect Core 5.3; browser apps call it (R_CORS). */
+	{"userinfo", SETTING(userinfo_path), M_GET | M_POST, h_userinfo, R_CORS},
 	{"healthz", FIXED("/healthz"), M_GET, h_healthz, 0},
 	{"readyz", FIXED("/readyz"), M_GET, h_readyz, 0},
 	{"metrics", SETTING(metrics_path), M_GET, h_metrics, 0},

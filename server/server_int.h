@@ -192,6 +192,11 @@ char *page_csrf(struct srv_req *rq, struct cookies *c);
 char *page_action(const struct srv *s, const char *path);
 enum MHD_Result h_logout(struct srv_req *rq); /* logout.c */
 enum MHD_Result h_resource(struct srv_req *rq);  /* resource.c */
+/* resource.c: the token of an "Authorization: Bearer" value (RFC 6750
+ * section 2.1), a new string (crypto_free_str it), or NULL when
+ * malformed. */
+char *bearer_token(const char *auth);
+enum MHD_Result h_userinfo(struct srv_req *rq);  /* userinfo.c */
 /* RFC 7662's response body, shared with /resource. */
 json_t *introspection_json(const struct introspection *in);
 

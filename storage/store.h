@@ -936,6 +936,9 @@ enum client_field {
 	CLIENT_F_AUTO_APPROVE,
 	CLIENT_F_AUDIENCES,
 	CLIENT_F_INTROSPECT,
+	/* OpenID Connect claims (docs/openid-connect.md, "Claims"). */
+	CLIENT_F_ACCESS_TOKEN_CLAIMS,
+	CLIENT_F_RELEASE_CLAIMS,
 	CLIENT_F_POST_LOGOUT_URIS,
 	CLIENT_F_LOGOUT_REVOKES,
 	CLIENT_F__MAX
@@ -950,6 +953,8 @@ enum client_value_type {
 	CLIENT_V_APPROVER, /* a username, "" for off; none: the server's */
 	CLIENT_V_BOOL,     /* on or off */
 	CLIENT_V_TRISTATE, /* on, off or the server's setting */
+	CLIENT_V_CLAIMS,   /* a whole JSON object of claims, as text in
+	                    * words[0] (claim_spec.c checks it) */
 };
 
 struct client_field_def {
@@ -1022,6 +1027,29 @@ struct json_t *store_json_str(const char *s);
 /* A JSON integer for v, or null for 0: the store's "unset" (a lifetime
  * left to the server's setting, a record not yet revoked or retired). */
 struct json_t *store_json_opt_int(int64_t v);
+
+/* ---- claims (claim_spec.c): a user's, or a client's access-token claims.
+ * Stored as a JSON object's compact text; NULL or "" reads as {}. */
+#define CLAIMS_TEXT_MAX 16384
+#define CLAIMS_TEXT_RULE "the claims take at most 16384 bytes as JSON"
+/* NULL when value may be the claim name: the name by valid_claim_name
+ * (no claim the server sets itself), a standard claim of OpenID Connect
+ * Core 5.1 of its type (email_verified a boolean, address an object,
+ * updated_at a number, the others strings); else the rule broken. */
+const char *claim_check(const char *name, const struct json_t *value);
+/* claim_check for every member of obj, and CLAIMS_TEXT_MAX. NULL, or the
+ * rule broken with *bad the claim's name (borrowed from obj; NULL when
+ * the set as a whole is refused). */
+const char *claims_check(const struct json_t *obj, const char **bad);
+/* Reads KEY=VALUE: the value is JSON when it parses as JSON (true, 42,
+ * ["ops"]), else the text as a string. NULL with *name (caller frees)
+ * and *value (a new reference) set; else the rule broken, with *name
+ * set when the name was read (caller frees) and *value NULL. */
+const char *claim_parse(const char *arg, char **name, struct json_t **value);
+/* The stored text as a new object; NULL when it is not a JSON object. */
+struct json_t *claims_load(const char *text);
+/* The object as stored: compact, keys sorted. The caller frees. */
+char *claims_dump(const struct json_t *obj);
 
 /* Which members a token record's JSON has (token_json.c). */
 enum token_json_view {

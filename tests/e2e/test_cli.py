@@ -333,6 +333,7 @@ class TestClientAdd(CliTest):
             "scopes", "redirect_uris", "access_token_ttl",
             "refresh_token_ttl", "issue_refresh_token", "on_refresh",
             "auto_approve_as", "audiences", "introspect",
+            "access_token_claims", "release_claims",
             "post_logout_redirect_uris", "logout_revokes_refresh_tokens",
             "created", "updated"])
         self.assertRegex(fields["client_id"], ID_RE)
@@ -392,7 +393,8 @@ class TestClientAdd(CliTest):
             "issue_refresh_token": True, "on_refresh": "revoke",
             "auto_approve_as": None,
             "audiences": ["https://api.example/v1", "urn:billing"],
-            "introspect": True,
+            "introspect": True, "access_token_claims": {},
+            "release_claims": [],
             "post_logout_redirect_uris": [],
             "logout_revokes_refresh_tokens": False,
         })
@@ -570,8 +572,10 @@ class TestClientManage(CliTest):
              "--refresh-token-ttl, --on-refresh, --issue-refresh-token, "
              "--no-issue-refresh-token, --default-issue-refresh-token, "
              "--auto-approve-as, --audience, --introspect, --no-introspect, "
-             "--post-logout-redirect-uri, --logout-revokes-refresh-tokens, "
-             "--no-logout-revokes-refresh-tokens"),
+             "--release-claim, --post-logout-redirect-uri, "
+             "--logout-revokes-refresh-tokens, "
+             "--no-logout-revokes-refresh-tokens, --access-token-claim, "
+             "--unset-access-token-claim"),
             (["web", "--grant", "client_credentials"], 2,
              "a public client cannot use the client_credentials grant "
              "(RFC 6749 section 4.4: confidential clients only)"),
@@ -1100,7 +1104,8 @@ class TestUsers(CliTest):
         self.assertEqual([u["username"] for u in listed],
                          ["alice", "bob@example.com"])
         self.assertEqual(set(listed[0]),
-                         {"username", "user_id", "created_at", "updated_at"})
+                         {"username", "user_id", "claims", "created_at",
+                          "updated_at"})
         text = self.cli.ok("user", "list").splitlines()
         self.assertEqual(re.split(r"\s{2,}", text[0]),
                          ["USERNAME", "USER_ID", "CREATED"])

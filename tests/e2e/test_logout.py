@@ -168,6 +168,23 @@ class HintTest(LogoutBase):
         self.assertSignedOutCookie(r)
         self.assertEqual(self.sessions("dave"), [])
 
+    def test_rs256_hint(self):
+        """ID tokens are RS256 by default: a hint signed with the
+        current RS256 key works the same."""
+        self.sign_in()
+        [sid] = self.sessions("dave")
+        [(kid, pem)] = lk_db.db_query(
+            self.db, "SELECT kid, private_pem FROM signing_keys "
+            "WHERE retired_at IS NULL AND alg = 'RS256'")
+        now = int(time.time())
+        h = jwt.encode({"iss": self.s.issuer, "sub": user_id(self.db, "dave"),
+                        "aud": "web", "iat": now, "exp": now + 60,
+                        "sid": sid}, pem, algorithm="RS256",
+                       headers={"kid": kid, "typ": "JWT"})
+        r = self.logout(id_token_hint=h, post_logout_redirect_uri=BYE)
+        self.assertEqual(r.status_code, 302, r.text)
+        self.assertEqual(self.sessions(), [])
+
     def test_hint_posted_by_the_client(self):
         self.sign_in()
         r = self.logout("POST", id_token_hint=self.hint(),
