@@ -1,5 +1,5 @@
 """CORS for browser applications (setting cors_allowed_origins): on the
-discovery documents, JWKS, token and revocation endpoints only, errors
+discovery documents, JWKS, token, userinfo and revocation endpoints only, errors
 included; OPTIONS preflight answers; nothing for a disallowed origin,
 nothing when the setting is empty, never on /authorize, /introspect,
 /resource, /_control/ or the health and metrics endpoints; the entries
@@ -81,6 +81,11 @@ class CorsTest(LatchkeyTestCase):
         r = self.token(s, APP, form={"grant_type": "nope"})  # 400
         self.assertOAuthError(r, 400, "unsupported_grant_type")
         self.assertAllowed(r)
+        r = s.request("GET", "/userinfo", headers={  # 401
+            "Origin": APP, "Authorization": "Bearer not-a-token"})
+        self.assertOAuthError(r, 401, "invalid_token")
+        self.assertAllowed(r)
+        self.assertIn("www-authenticate", r.headers)
         r = s.request("GET", "/token", headers={"Origin": APP})  # 405
         self.assertOAuthError(r, 405, "method_not_allowed")
         self.assertEqual(r.headers["allow"], "POST, OPTIONS")
@@ -121,6 +126,7 @@ class CorsTest(LatchkeyTestCase):
                "Access-Control-Request-Headers": "authorization,content-type"}
         for path, allow in (("/token", "POST, OPTIONS"),
                             ("/revoke", "POST, OPTIONS"),
+                            ("/userinfo", "GET, HEAD, POST, OPTIONS"),
                             ("/jwks.json", "GET, HEAD, OPTIONS"),
                             (OIDC, "GET, HEAD, OPTIONS"),
                             (RFC8414, "GET, HEAD, OPTIONS")):
