@@ -303,8 +303,8 @@ static bool parse_prompt(const char *s, struct prompt *p)
 #define VALUE_MAX 4096
 
 /* UTF-8 without control characters, and not too long: what can travel
- * through the forms and back to the client unchanged. */
-static bool value_ok(const char *v, size_t max)
+ * through the forms and back to the client unchanged (grants_int.h). */
+bool param_value_ok(const char *v, size_t max)
 {
 	if (v == NULL)
 		return true;
@@ -326,12 +326,15 @@ static bool check_request(struct authz *a)
 		redirect_error(a, OAUTH_INVALID_REQUEST, "a parameter is repeated");
 		return false;
 	}
-	if (!value_ok(rq->state, STATE_MAX) || !value_ok(rq->login_hint, 256) ||
-	    !value_ok(rq->nonce, STATE_MAX) || !value_ok(rq->max_age, 32) ||
-	    !value_ok(rq->id_token_hint, VALUE_MAX) ||
-	    !value_ok(rq->scope, VALUE_MAX) || !value_ok(rq->prompt, 256) ||
-	    !value_ok(rq->response_type, 256) ||
-	    !value_ok(rq->code_challenge_method, 256)) {
+	if (!param_value_ok(rq->state, STATE_MAX) ||
+	    !param_value_ok(rq->login_hint, 256) ||
+	    !param_value_ok(rq->nonce, STATE_MAX) ||
+	    !param_value_ok(rq->max_age, 32) ||
+	    !param_value_ok(rq->id_token_hint, VALUE_MAX) ||
+	    !param_value_ok(rq->scope, VALUE_MAX) ||
+	    !param_value_ok(rq->prompt, 256) ||
+	    !param_value_ok(rq->response_type, 256) ||
+	    !param_value_ok(rq->code_challenge_method, 256)) {
 		redirect_error(a, OAUTH_INVALID_REQUEST, "a parameter is too long, "
 		               "not UTF-8, or holds control characters");
 		return false;
@@ -487,6 +490,19 @@ static struct oauth_result new_session(struct authz *a)
 	return OAUTH_RESULT_OK;
 }
 
+/* Ends the session sid that a new login replaced in this browser. */
+static struct oauth_result end_previous_session(struct authz *a,
+                                                const char *sid)
+{
+	int n = 0;
+	enum store_rc rc = store_session_end(a->g->store, sid, &n);
+	if (rc != STORE_OK)
+		return oauth_from_store_write(rc, "ending the previous session");
+	if (n > 0)
+		log_info("session %s replaced by a new login", sid);
+	return OAUTH_RESULT_OK;
+}
+
 /* Whether the user has already allowed every scope asked for. A public
  * client whose redirect URI is not https could be any app that claimed the
  * same scheme, so it is asked every time (RFC 6749 section 10.2). */
@@ -627,7 +643,15 @@ static void login(struct authz *a)
 		         : "The username or password is wrong.");
 		return;
 	}
+	/* The browser's previous session (read_session's sid; NULL when
+	 * none was live) ends with this login: the new cookie replaces its
+	 * cookie, and a session nobody holds must not stay live. */
+	char *old_sid = a->sid;
+	a->sid = NULL;
 	r = new_session(a);
+	if (r.err == OAUTH_OK && old_sid != NULL)
+		r = end_previous_session(a, old_sid);
+	free(old_sid);
 	if (r.err != OAUTH_OK) {
 		redirect_error(a, r.err, NULL);
 		return;

@@ -89,6 +89,11 @@ int jws_read(struct grants *g, const char *token, const char *want_typ,
  * for a loopback IP literal, with any port (RFC 8252 section 7.3). The
  * rule of redirect_uri and of post_logout_redirect_uri alike. */
 bool redirect_uri_registered(const char *registered, const char *uri);
+/* Whether a request parameter is UTF-8 without control characters and
+ * at most max bytes (NULL passes): checked before a value reaches the
+ * store, so SQLite and PostgreSQL (which cannot hold text that is not
+ * UTF-8) answer alike. */
+bool param_value_ok(const char *v, size_t max);
 /* Appends name=value (value URL-encoded) to a URL that may already have a
  * query. */
 void url_add_param(char **url, const char *name, const char *value);

@@ -10,14 +10,23 @@
  * redirect_uri_registered), so the endpoint cannot send a browser
  * anywhere. Bad input is an error page.
  *
- * Who is signed out: with a valid id_token_hint (an ID token we signed,
- * expired or not), at once, the session the hint names (its sid) and the
- * browser's session when it is the hint's user's; another user's session
- * in the browser is left alone. Without a hint, only after the person
- * confirms (section 2: the OP should ask), the browser's session. When the
- * client named has logout_revokes_refresh_tokens, every refresh token
- * issued from an ended session's logins (refresh_tokens.sid) is revoked
- * too, with its access tokens: the session is over for every client.
+ * Who is signed out (section 2: the OP asks the person unless the request
+ * is known to come for the browser's own session): only ever the
+ * browser's own session, the one its cookie names; never another
+ * browser's because a hint names it (a hint is no proof that this browser
+ * holds it, and anyone can send one). With a valid id_token_hint (an ID
+ * token we signed, expired or not):
+ *  - no live session in the browser: nothing to end, the signed-out page
+ *    or the redirect at once;
+ *  - the browser's session is the hint's (its sid; a hint without sid:
+ *    the session's user is the hint's sub): it ends at once;
+ *  - any other session: the confirmation page, and after the person
+ *    confirms, the browser's session ends.
+ * Without a hint, always the confirmation page first. When the client
+ * named has logout_revokes_refresh_tokens, the refresh tokens that client
+ * got from the ended session's logins (refresh_tokens.sid) are revoked
+ * too, with their access tokens; other clients' families stay, each
+ * client choosing with its own setting.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +80,14 @@ static int read_hint_and_client(struct lo *l)
 		return -1;
 	}
 	const char *client_id = rq->client_id;
+	/* /authorize's value rule before the lookup: text that is not
+	 * UTF-8 names no client on either backend (PostgreSQL would refuse
+	 * it where SQLite finds nothing). */
+	if (!param_value_ok(client_id, 256)) {
+		error_page(l, OAUTH_INVALID_REQUEST, "The application asking "
+		           "to sign you out is not known here.");
+		return -1;
+	}
 	if (client_id != NULL && l->hint.client_id != NULL &&
 	    strcmp(client_id, l->hint.client_id) != 0) {
 		error_page(l, OAUTH_INVALID_REQUEST, "The id_token_hint was "
@@ -146,7 +163,8 @@ static int end_session(struct lo *l, const char *sid)
 	enum store_rc rc = store_session_end(l->g->store, sid, &n);
 	if (rc == STORE_OK && l->cl.client_id != NULL &&
 	    l->cl.logout_revokes_refresh_tokens)
-		rc = store_refresh_revoke_sid(l->g->store, sid, clock_now(),
+		rc = store_refresh_revoke_sid(l->g->store, sid,
+		                              l->cl.client_id, clock_now(),
 		                              &revoked);
 	if (rc != STORE_OK) {
 		store_error_page(l, rc, "ending a session");
@@ -159,21 +177,22 @@ static int end_session(struct lo *l, const char *sid)
 	return 0;
 }
 
-/* Signs out, then says where the browser goes. */
+/* Whether the browser's (live) session is the one the hint was issued
+ * in: the same sid, or, for a hint without sid, the same user. */
+static bool session_is_hints(const struct lo *l)
+{
+	if (l->hint.sid != NULL)
+		return strcmp(l->se.sid, l->hint.sid) == 0;
+	return strcmp(l->se.user_id, l->hint.sub) == 0;
+}
+
+/* Ends the browser's session, if live (the caller has decided it may),
+ * then says where the browser goes. */
 static void sign_out(struct lo *l)
 {
-	const char *hint_sid = l->hint.sid;
-	if (hint_sid != NULL && end_session(l, hint_sid) != 0)
+	if (l->se.sid != NULL && end_session(l, l->se.sid) != 0)
 		return;
-	/* The browser's session: with a hint only when it is the hint's
-	 * user's (and not already ended as the hint's sid). */
-	if (l->se.sid != NULL &&
-	    (l->hint.sub == NULL || strcmp(l->se.user_id, l->hint.sub) == 0) &&
-	    (hint_sid == NULL || strcmp(l->se.sid, hint_sid) != 0) &&
-	    end_session(l, l->se.sid) != 0)
-		return;
-	/* Whatever became of its session, the cookie goes: a logout leaves
-	 * no session cookie behind. */
+	/* The session is over (ended now, or not live): the cookie goes. */
 	l->out->end_cookie = l->rq->session != NULL;
 	if (l->rq->post_logout_redirect_uri == NULL) {
 		l->out->outcome = LOGOUT_DONE;
@@ -196,10 +215,14 @@ void grants_logout(struct grants *g, const struct logout_request *rq,
 		           "parameter.");
 	else if (read_hint_and_client(&l) == 0 && check_redirect(&l) == 0 &&
 	         read_session(&l) == 0) {
-		if (l.hint.sub == NULL && !rq->confirmed)
-			out->outcome = LOGOUT_CONFIRM;
-		else
+		/* At once: the person confirmed, there is nothing to end,
+		 * or a valid hint names the browser's own session. */
+		if (rq->confirmed ||
+		    (l.hint.sub != NULL &&
+		     (l.se.sid == NULL || session_is_hints(&l))))
 			sign_out(&l);
+		else
+			out->outcome = LOGOUT_CONFIRM;
 	}
 	id_token_hint_clear(&l.hint);
 	store_client_clear(&l.cl);

@@ -24,7 +24,10 @@ static enum MHD_Result confirm_page(struct srv_req *rq, const struct form *f,
 		                       "The server is temporarily unable to "
 		                       "handle the request.", c);
 	char *action = page_action(rq->srv, rq->srv->cfg->end_session_path);
-	char *html = page_logout(action, token, form_param(f, "client_id"),
+	/* The client the request named, by client_id or by the hint: the
+	 * confirmation posts no hint, and its post_logout_redirect_uri
+	 * still needs its client. */
+	char *html = page_logout(action, token, out->client_id,
 	                         form_param(f, "post_logout_redirect_uri"),
 	                         form_param(f, "state"), out->client_name);
 	free(action);

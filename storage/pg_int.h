@@ -327,8 +327,8 @@ extern const struct pg_token_ops {
 	                              store_refresh_cb, void *);
 	enum store_rc (*subject_revoke)(struct store *, const char *, int64_t,
 	                                int *);
-	enum store_rc (*revoke_sid)(struct store *, const char *, int64_t,
-	                            int *);
+	enum store_rc (*revoke_sid)(struct store *, const char *,
+	                            const char *, int64_t, int *);
 } pg_token_ops;
 
 extern const struct pg_code_ops {

@@ -111,17 +111,18 @@ static const struct pg_stmt st_family_revoke_at = {
 	"family_revoke_at",
 	"UPDATE access_tokens SET revoked_at=$2::bigint "
 	"WHERE family_id=$1 AND revoked_at IS NULL"};
-/* A session's families: those with a refresh token of its sid. */
+/* A session's families of one client: those with a refresh token of its
+ * sid issued to client $3. */
 static const struct pg_stmt st_sid_revoke_rt = {
 	"sid_revoke_rt",
 	"UPDATE refresh_tokens SET revoked_at=$2::bigint WHERE revoked_at IS "
 	"NULL AND family_id IN (SELECT family_id FROM refresh_tokens WHERE "
-	"sid=$1)"};
+	"sid=$1 AND client_id=$3)"};
 static const struct pg_stmt st_sid_revoke_at = {
 	"sid_revoke_at",
 	"UPDATE access_tokens SET revoked_at=$2::bigint WHERE revoked_at IS "
 	"NULL AND family_id IN (SELECT family_id FROM refresh_tokens WHERE "
-	"sid=$1)"};
+	"sid=$1 AND client_id=$3)"};
 /* seq (insertion order) breaks ties as SQLite's rowid does. */
 #define RT_FROM                                                             \
 	"refresh_tokens "                                                   \
@@ -308,11 +309,44 @@ static enum store_rc pg_subject_revoke(struct store *s, const char *subject,
 	                subject, now, count);
 }
 
-static enum store_rc pg_revoke_sid(struct store *s, const char *sid,
-                                   int64_t now, int *count)
+/* As pair_tx, with the client as a third parameter. */
+struct sid_pair {
+	const char *sid, *client_id;
+	int64_t now;
+	int count;
+};
+
+static enum store_rc run_sid(struct pg_conn *c, const struct pg_stmt *st,
+                             const struct sid_pair *sp, int *n)
 {
-	return run_pair(s, &st_sid_revoke_rt, &st_sid_revoke_at, sid, now,
-	                count);
+	struct pg_params p = {0};
+	pg_p_text(&p, sp->sid);
+	pg_p_int(&p, sp->now);
+	pg_p_text(&p, sp->client_id);
+	return pg_run(c, st, &p, NULL, n);
+}
+
+static enum store_rc sid_tx(struct pg_conn *c, void *arg)
+{
+	struct sid_pair *sp = arg;
+	int a = 0, b = 0;
+	sp->count = 0;
+	enum store_rc r = run_sid(c, &st_sid_revoke_rt, sp, &a);
+	if (r == STORE_OK)
+		r = run_sid(c, &st_sid_revoke_at, sp, &b);
+	sp->count = a + b;
+	return r;
+}
+
+static enum store_rc pg_revoke_sid(struct store *s, const char *sid,
+                                   const char *client_id, int64_t now,
+                                   int *count)
+{
+	struct sid_pair sp = {sid, client_id, now, 0};
+	enum store_rc r = pg_tx(s, sid_tx, &sp);
+	if (count != NULL)
+		*count = r == STORE_OK ? sp.count : 0;
+	return r;
 }
 
 /* ---- signing keys -------------------------------------------------------- */

@@ -192,13 +192,16 @@ static const char *const stmt_sql[ST__MAX] = {
 	                    " ORDER BY s.auth_time, s.sid",
 	[ST_SESSION_PAGE] = PAGE_SQL(SESSION_PAGE),
 	[ST_SESSION_COUNTED] = COUNTED_SQL(SESSION_PAGE),
-	/* A session's families: those with a refresh token of its sid. */
+	/* A session's families of one client: those with a refresh token of
+	 * its sid issued to client ?3. */
 	[ST_SID_REVOKE_RT] = "UPDATE refresh_tokens SET revoked_at=?2 WHERE "
 	                     "revoked_at IS NULL AND family_id IN (SELECT "
-	                     "family_id FROM refresh_tokens WHERE sid=?1)",
+	                     "family_id FROM refresh_tokens WHERE sid=?1 AND "
+	                     "client_id=?3)",
 	[ST_SID_REVOKE_AT] = "UPDATE access_tokens SET revoked_at=?2 WHERE "
 	                     "revoked_at IS NULL AND family_id IN (SELECT "
-	                     "family_id FROM refresh_tokens WHERE sid=?1)",
+	                     "family_id FROM refresh_tokens WHERE sid=?1 AND "
+	                     "client_id=?3)",
 	[ST_CONSENT_GET] = CONSENT_SELECT " WHERE c.user_id=?1 AND "
 	                   "c.client_id=?2",
 	[ST_CONSENT_PUT] = "INSERT INTO consents (user_id, client_id, scope, "

@@ -132,10 +132,40 @@ static enum store_rc sq_family_revoke(struct store *s, const char *family_id,
 	                   family_id, now, count);
 }
 
-static enum store_rc sq_revoke_sid(struct store *s, const char *sid,
-                                   int64_t now, int *count)
+/* One (sid, now, client_id) statement of sq_revoke_sid. */
+static enum store_rc run_sid(struct conn *cn, enum stmt which,
+                             const char *sid, const char *client_id,
+                             int64_t now, int *changes)
 {
-	return run_pair(s, ST_SID_REVOKE_RT, ST_SID_REVOKE_AT, sid, now, count);
+	sqlite3_stmt *st = sq_stmt(cn, which);
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, sid);
+	sqlite3_bind_int64(st, 2, now);
+	sq_bind_text(st, 3, client_id);
+	return sq_exec(cn, st, changes);
+}
+
+/* As run_pair, with the client as a third key: only the families of the
+ * client whose logout asked for it. */
+static enum store_rc sq_revoke_sid(struct store *s, const char *sid,
+                                   const char *client_id, int64_t now,
+                                   int *count)
+{
+	struct conn *cn = sq_conn_get(s);
+	int a = 0, b = 0;
+	if (cn == NULL)
+		return STORE_IO;
+	enum store_rc r = sq_begin(cn);
+	if (r != STORE_OK)
+		return r;
+	r = run_sid(cn, ST_SID_REVOKE_RT, sid, client_id, now, &a);
+	if (r == STORE_OK)
+		r = run_sid(cn, ST_SID_REVOKE_AT, sid, client_id, now, &b);
+	r = sq_finish(cn, r);
+	if (count != NULL)
+		*count = r == STORE_OK ? a + b : 0;
+	return r;
 }
 
 /* A client's refresh tokens too: else it could mint new access tokens. */

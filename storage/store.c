@@ -210,8 +210,9 @@ enum store_rc store_session_list(struct store *s, const char *user_id,
                                  store_session_cb cb, void *arg)
 { return s->ops->session->xList(s, user_id, now, p, cb, arg); }
 enum store_rc store_refresh_revoke_sid(struct store *s, const char *sid,
-                                       int64_t now, int *count)
-{ return s->ops->refresh->xRevokeSid(s, sid, now, count); }
+                                       const char *client_id, int64_t now,
+                                       int *count)
+{ return s->ops->refresh->xRevokeSid(s, sid, client_id, now, count); }
 enum store_rc store_sessions_end_user(struct store *s, const char *user_id,
                                       int *count)
 { return s->ops->session->xEndUser(s, user_id, count); }

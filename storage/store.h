@@ -435,11 +435,14 @@ struct store_refresh_methods {
 	 * number of tokens changed. */
 	enum store_rc (*xFamilyRevoke)(struct store *s, const char *family_id,
 	                               int64_t now, int *count);
-	/* Revokes every family with a refresh token of the login session sid
-	 * (its refresh and access tokens), in one transaction; *count is the
-	 * number of tokens changed. */
+	/* Revokes every family of client_id with a refresh token of the
+	 * login session sid (its refresh and access tokens), in one
+	 * transaction; other clients' families of the session stay (each
+	 * client chooses with its logout_revokes_refresh_tokens); *count is
+	 * the number of tokens changed. */
 	enum store_rc (*xRevokeSid)(struct store *s, const char *sid,
-	                            int64_t now, int *count);
+	                            const char *client_id, int64_t now,
+	                            int *count);
 };
 
 struct store_code_methods {
@@ -821,7 +824,8 @@ enum store_rc store_session_list(struct store *s, const char *user_id,
                                  int64_t now, const struct store_page *p,
                                  store_session_cb cb, void *arg);
 enum store_rc store_refresh_revoke_sid(struct store *s, const char *sid,
-                                       int64_t now, int *count);
+                                       const char *client_id, int64_t now,
+                                       int *count);
 enum store_rc store_sessions_end_user(struct store *s, const char *user_id,
                                       int *count);
 

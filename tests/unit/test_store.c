@@ -1731,7 +1731,7 @@ static const char *list_sessions(struct store *s, const char *user_id,
 }
 
 /* Schema 9: a session's public id and amr, the listing, ending one by
- * sid, and revoking the families a session's logins made. */
+ * sid, and revoking the families a session's logins made at one client. */
 static void test_session_ids(void **state)
 {
 	struct ut_store_fx *f = *state;
@@ -1801,14 +1801,38 @@ static void test_session_ids(void **state)
 	assert_string_equal(rg.amr, "pwd");
 	store_refresh_clear(&rg);
 	issue(f->s, "y1", "FY", "c1", "u-1", 110, 1000, NULL);
-	assert_int_equal(store_refresh_revoke_sid(f->s, "SID-x", 200, &n),
-	                 STORE_OK);
+	/* The same session's family at another client: its own
+	 * logout_revokes_refresh_tokens decides, so it stays. */
+	struct store_token at2 = token("at-z1", "c2", "kid-1", 100, 160);
+	at2.subject = (char *)"u-1";
+	at2.family_id = (char *)"FZ";
+	struct store_refresh rt2 = rt1;
+	rt2.token_hash = (char *)"z1";
+	rt2.family_id = (char *)"FZ";
+	rt2.client_id = (char *)"c2";
+	rt2.access_jti = (char *)"at-z1";
+	is = (struct store_issue){.now = 100, .access = &at2, .refresh = &rt2};
+	assert_int_equal(ut_issue(f->s, &is), STORE_OK);
+	assert_int_equal(store_refresh_revoke_sid(f->s, "SID-x", "c1", 200,
+	                                          &n), STORE_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(revoked_rt(f->s, "x1"), 200);
 	assert_int_equal(revoked_at(f->s, "at-x1"), 200);
 	assert_int_equal(revoked_rt(f->s, "y1"), 0);
-	assert_int_equal(store_refresh_revoke_sid(f->s, "SID-none", 200, &n),
-	                 STORE_OK);
+	assert_int_equal(revoked_rt(f->s, "z1"), 0);
+	assert_int_equal(revoked_at(f->s, "at-z1"), 0);
+	/* A client with no family of the session: nothing. */
+	assert_int_equal(store_refresh_revoke_sid(f->s, "SID-x", "c-none", 200,
+	                                          &n), STORE_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_refresh_revoke_sid(f->s, "SID-x", "c2", 250,
+	                                          &n), STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(revoked_rt(f->s, "z1"), 250);
+	assert_int_equal(revoked_at(f->s, "at-z1"), 250);
+	assert_int_equal(revoked_rt(f->s, "x1"), 200);
+	assert_int_equal(store_refresh_revoke_sid(f->s, "SID-none", "c1", 200,
+	                                          &n), STORE_OK);
 	assert_int_equal(n, 0);
 }
 
