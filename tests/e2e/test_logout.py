@@ -1,11 +1,14 @@
 """OpenID Connect RP-Initiated Logout 1.0 at /logout (end_session_path),
 and the login sessions it ends, against the real latchkeyd on both
-backends: a valid id_token_hint signs out at once (the session row and
-the lk_session cookie gone, the next /authorize asks for a login), a
+backends: a valid id_token_hint of the browser's own session signs out
+at once (the session row and the lk_session cookie gone, the next
+/authorize asks for a login), and with no live session there is nothing
+to end; a hint of any other session, or no hint, gets a CSRF-guarded
+confirmation page, after which only the browser's own session ends. A
 registered post_logout_redirect_uri gets the browser back with state,
-anything else is an error page and never a redirect; without a hint a
-CSRF-guarded confirmation page asks; a client's
-logout_revokes_refresh_tokens revokes the session's refresh tokens.
+anything else is an error page and never a redirect; a client's
+logout_revokes_refresh_tokens revokes that client's refresh tokens from
+the session. A new login replaces the browser's previous session.
 `latchkey session list|revoke` and the client options are here too.
 
 Until the ID-token work issues ID tokens, the hints are signed here with
@@ -199,20 +202,94 @@ class HintTest(LogoutBase):
         self.assertPage(r, 200, "Signed out")
         self.assertEqual(self.sessions("dave"), [])
 
-    def test_hint_ends_its_session_even_from_another_browser(self):
-        """The RP holds the ID token; the session it names ends, wherever
-        the browser is. Another user's session in the calling browser is
-        left alone."""
+    def assertCookieKept(self, r):
+        self.assertNotIn("lk_session=", r.headers.get("set-cookie", ""))
+        self.assertIn("lk_session", self.browser.cookies)
+
+    def test_hint_of_another_session_asks_and_ends_only_the_browsers(self):
+        """Section 2: a hint that is not the browser's session's is no
+        reason to sign anyone out at once (anyone can send one). The
+        person is asked; after confirming, only the browser's own session
+        ends, never the one the hint names in another browser."""
         self.sign_in("dave")
         [dave_sid] = self.sessions("dave")
         dave_hint = self.hint("dave")
         self.browser = requests.Session()
         self.sign_in("erin")
-        r = self.logout(id_token_hint=dave_hint)
+        [erin_sid] = self.sessions("erin")
+        r = self.logout(id_token_hint=dave_hint, state="s1",
+                        post_logout_redirect_uri=BYE)
+        self.assertPage(r, 200, "Sign out?")
+        self.assertCookieKept(r)
+        self.assertEqual(sorted(self.sessions()), sorted([dave_sid, erin_sid]))
+        # The client the hint named travels in the form, so its
+        # post_logout_redirect_uri is still checked and honoured.
+        form = Form(r.text)
+        self.assertEqual({k: form.fields.get(k) for k in
+                          ("client_id", "post_logout_redirect_uri", "state")},
+                         {"client_id": "web",
+                          "post_logout_redirect_uri": BYE, "state": "s1"})
+        self.assertNotIn("id_token_hint", form.fields)
+        r = self.confirm(r)
+        self.assertEqual(r.status_code, 303, r.text)
+        self.assertEqual(r.headers["location"], BYE + "?state=s1")
+        self.assertSignedOutCookie(r)
+        self.assertEqual(self.sessions(), [dave_sid])
+
+    def test_hint_of_the_same_user_in_another_browser_asks(self):
+        """The same user signed in twice: the hint's sid is the other
+        browser's session, so this one is asked and that one stays."""
+        self.sign_in("dave")
+        [first] = self.sessions("dave")
+        h = self.hint("dave")
+        self.browser = requests.Session()
+        self.sign_in("dave", client="conf")  # web's consent is remembered
+        [second] = [x for x in self.sessions("dave") if x != first]
+        r = self.logout(id_token_hint=h)
+        self.assertPage(r, 200, "Sign out?")
+        self.assertCookieKept(r)
+        self.assertEqual(sorted(self.sessions()), sorted([first, second]))
+        r = self.confirm(r)
         self.assertPage(r, 200, "Signed out")
-        self.assertEqual(self.sessions("dave"), [])
-        self.assertEqual(len(self.sessions("erin")), 1)
-        self.assertNotIn(dave_sid, self.sessions())
+        self.assertEqual(self.sessions(), [first])
+
+    def test_hint_without_a_live_session_has_nothing_to_end(self):
+        """No session in the browser (no cookie, or one that names no
+        live session): nothing to end and nothing to ask; the session
+        the hint names, elsewhere, stays."""
+        self.sign_in("dave")
+        [sid] = self.sessions("dave")
+        h = self.hint("dave")
+        for name, cookie in (("no cookie", None), ("a stale cookie", "x" * 43)):
+            with self.subTest(name):
+                self.browser = requests.Session()
+                if cookie is not None:
+                    self.browser.cookies.set("lk_session", cookie)
+                r = self.logout(id_token_hint=h, state="n",
+                                post_logout_redirect_uri=BYE)
+                self.assertEqual(r.status_code, 302, r.text)
+                self.assertEqual(r.headers["location"], BYE + "?state=n")
+                if cookie is not None:
+                    self.assertRegex(r.headers.get("set-cookie", ""),
+                                     r"(^|, )lk_session=; Path=/; Max-Age=0")
+                else:
+                    self.assertNotIn("set-cookie", r.headers)
+                self.assertEqual(self.sessions(), [sid])
+
+    def test_hint_without_sid_matches_by_user(self):
+        """An ID token without sid names no session: the browser's
+        session goes at once when it is the hint's user's, else the
+        person is asked."""
+        self.sign_in("dave")
+        [sid] = self.sessions("dave")
+        r = self.logout(id_token_hint=self.hint("erin", sid=None))
+        self.assertPage(r, 200, "Sign out?")
+        self.assertCookieKept(r)
+        self.assertEqual(self.sessions(), [sid])
+        r = self.logout(id_token_hint=self.hint("dave", sid=None))
+        self.assertPage(r, 200, "Signed out")
+        self.assertSignedOutCookie(r)
+        self.assertEqual(self.sessions(), [])
 
     def test_hints_that_are_not_ours_are_refused(self):
         self.sign_in()
@@ -291,6 +368,31 @@ class RedirectUriTest(LogoutBase):
                         post_logout_redirect_uri=uri)
         self.assertEqual(r.status_code, 302, r.text)
         self.assertEqual(r.headers["location"], uri + "?state=p")
+
+    def test_client_id_not_utf8(self):
+        """A client_id that is not UTF-8 names no client, with the same
+        page on both backends (PostgreSQL cannot hold such text), and the
+        session stays."""
+        self.sign_in()
+        [sid] = self.sessions("dave")
+        for raw in ("%FF%FE%80", "%C0%AF", "we%01b"):
+            for extra in ("", "&post_logout_redirect_uri=" +
+                          urllib.parse.quote(BYE, safe="")):
+                with self.subTest(client_id=raw, extra=extra):
+                    r = self.browser.get(self.base + "/logout?client_id=" +
+                                         raw + extra, allow_redirects=False)
+                    self.assertErrorPage(r)
+                    self.assertIn("not known here", r.text)
+                    self.assertEqual(self.sessions(), [sid])
+            with self.subTest(client_id=raw, method="POST"):
+                r = self.browser.post(self.base + "/logout",
+                                      data="client_id=" + raw,
+                                      headers={"Content-Type": "application/"
+                                               "x-www-form-urlencoded"},
+                                      allow_redirects=False)
+                self.assertErrorPage(r)
+                self.assertIn("not known here", r.text)
+        self.assertEqual(self.s.request("GET", "/healthz").status, 200)
 
     def test_bad_input(self):
         for q in ("state=a&state=b", "client_id=web&client_id=web",
@@ -390,11 +492,26 @@ class RevokeTokensTest(LogoutBase):
         conf = self.sign_in(client="conf")  # the same session
         r = self.logout(id_token_hint=self.hint(aud="conf"))
         self.assertPage(r, 200, "Signed out")
-        for t, c in ((conf, "conf"), (web, "web")):
-            self.assertFalse(self.active(t["access_token"]), c)
-            r = self.refresh(t, c)
-            self.assertOAuthError(r, 400, "invalid_grant")
-        self.assertIn("token(s) revoked", self.s.log_text())
+        self.assertFalse(self.active(conf["access_token"]))
+        self.assertOAuthError(self.refresh(conf, "conf"), 400,
+                              "invalid_grant")
+        self.assertIn("(2 token(s) revoked)", self.s.log_text())
+        # web's tokens from the same session: web's own setting (off)
+        # decides, not conf's.
+        self.assertTrue(self.active(web["access_token"]))
+        self.assertEqual(self.refresh(web, "web").status, 200)
+
+    def test_confirmed_logout_revokes_for_the_client_named(self):
+        """Through the confirmation page too, the client_id named decides
+        and only its families go."""
+        web = self.sign_in(client="web")
+        conf = self.sign_in(client="conf")
+        r = self.logout(client_id="conf")
+        self.assertPage(r, 200, "Sign out?")
+        r = self.confirm(r)
+        self.assertPage(r, 200, "Signed out")
+        self.assertFalse(self.active(conf["access_token"]))
+        self.assertTrue(self.active(web["access_token"]))
 
     def test_other_sessions_tokens_are_left_alone(self):
         other = requests.Session()
@@ -429,6 +546,61 @@ class PathAndDiscoveryTest(LogoutBase):
                               allow_redirects=False)
         self.assertPage(r, 200, "Signed out")
         self.assertEqual(self.sessions(), [])
+
+
+class LoginAgainTest(LogoutBase):
+    """A new login in a browser replaces its session: the old one ends
+    with it rather than staying live with nobody holding its cookie."""
+
+    def login_again(self, **extra):
+        r = self.get(**self.params(**extra))
+        self.assertPage(r, 200, "Sign in")
+        r = self.submit(r, "login", username="dave",
+                        password="dave-password-1")
+        self.redirected(r)
+
+    def session_list(self):
+        return [r["sid"] for r in
+                json.loads(cli(self.db, "session", "list", "--json").stdout)]
+
+    def test_prompt_login_and_max_age_replace_the_session(self):
+        self.sign_in("dave")
+        [old] = self.session_list()
+        for extra in ({"prompt": "login"}, {"max_age": "0"}):
+            with self.subTest(**extra):
+                self.login_again(**extra)
+                now = self.session_list()
+                self.assertEqual(len(now), 1, now)
+                self.assertNotEqual(now, [old])
+                self.assertNotIn(old, self.sessions())
+                old = now[0]
+        self.assertIn("replaced by a new login", self.s.log_text())
+
+    def test_another_user_replaces_the_session(self):
+        """An id_token_hint of another user asks for that user's login;
+        the first user's session in this browser ends with it."""
+        self.sign_in("dave")
+        [dave_sid] = self.sessions("dave")
+        r = self.get(**self.params(id_token_hint=self.hint("erin", sid=None)))
+        self.assertPage(r, 200, "Sign in")
+        r = self.submit(r, "login", username="erin",
+                        password="erin-password-1")
+        self.assertPage(r, 200, "Allow access?")
+        self.assertEqual(self.sessions("dave"), [])
+        self.assertEqual(len(self.sessions("erin")), 1)
+        self.assertNotIn(dave_sid, self.session_list())
+
+    def test_other_browsers_sessions_stay(self):
+        self.sign_in("dave")
+        [first] = self.sessions("dave")
+        self.browser = requests.Session()
+        self.sign_in("dave", client="conf")  # web's consent is remembered
+        [second] = [x for x in self.sessions("dave") if x != first]
+        self.login_again(prompt="login")
+        now = self.session_list()
+        self.assertIn(first, now)
+        self.assertNotIn(second, now)
+        self.assertEqual(len(now), 2)
 
 
 class SessionCliTest(LogoutBase):
