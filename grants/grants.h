@@ -196,7 +196,8 @@ struct logout_request {
 
 enum logout_outcome {
 	LOGOUT_ERROR_PAGE, /* tell the person (error's status); never redirect */
-	LOGOUT_CONFIRM,    /* ask the person: no valid id_token_hint */
+	LOGOUT_CONFIRM,    /* ask the person: no valid id_token_hint of
+	                    * the browser's own session */
 	LOGOUT_REDIRECT,   /* signed out: to the post_logout_redirect_uri */
 	LOGOUT_DONE,       /* signed out: say so */
 };
@@ -207,8 +208,12 @@ struct logout_result {
 	const char *message;  /* LOGOUT_ERROR_PAGE */
 	char *redirect;       /* LOGOUT_REDIRECT: the URI with state */
 	char *client_name;    /* the pages: the client named, or NULL */
-	bool end_cookie;      /* clear the session cookie */
-	char *client_id;      /* for the access log; may be NULL */
+	/* Clear the session cookie: its session was ended, or was not live
+	 * (never while it is left running). */
+	bool end_cookie;
+	/* The client named (client_id or the hint's): the access log, and
+	 * the confirmation form's client_id; may be NULL. */
+	char *client_id;
 };
 void logout_result_clear(struct logout_result *r);
 
