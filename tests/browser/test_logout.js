@@ -6,6 +6,8 @@
 // post_logout_redirect_uri with state; the session cookie and the
 // session are gone. A page of another origin that posts the same form
 // (with the victim's own CSRF token even) is refused and signs no one out.
+// An id_token_hint of another browser's session is no reason to sign out
+// at once: the page asks, and confirming ends only this browser's session.
 'use strict';
 const { describe, it, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -31,7 +33,7 @@ describe('/logout in Chromium', { skip: why ?? false }, () => {
     db = path.join(dir, 'latchkey.db');
     lk.cli(db, ['migrate']);
     lk.cli(db, ['client', 'add', 'Web App', '--id', 'web', '--public',
-      '--redirect-uri', CB, '--post-logout-redirect-uri', BYE, '--scope', 'read']);
+      '--redirect-uri', CB, '--post-logout-redirect-uri', BYE, '--scope', 'read openid']);
     server = await lk.startServer(db, [], path.join(dir, 'latchkeyd.log'));
     app = await lk.serveHtml(() => '<!DOCTYPE html><title>App</title>',
       lk.selfSigned(dir, 'app.example'));
@@ -53,16 +55,16 @@ describe('/logout in Chromium', { skip: why ?? false }, () => {
   }
 
   // A fresh browser profile signed in as a new user at /authorize.
-  async function signedIn() {
+  async function signedIn(scope = 'read') {
     const user = `user${++people}`;
     lk.cli(db, ['user', 'add', user, '--password-stdin'], PASSWORD + '\n');
     const context = await browser.newContext({ ignoreHTTPSErrors: true });
     const page = await context.newPage();
     const errors = [];
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-    const { challenge } = lk.pkce();
+    const { verifier, challenge } = lk.pkce();
     await page.goto(server.issuer + '/authorize?' + new URLSearchParams({
-      response_type: 'code', client_id: 'web', redirect_uri: CB, scope: 'read',
+      response_type: 'code', client_id: 'web', redirect_uri: CB, scope,
       state: 'in', code_challenge: challenge, code_challenge_method: 'S256' }));
     assert.equal(await page.title(), 'Sign in');
     await page.fill('#username', user);
@@ -72,7 +74,19 @@ describe('/logout in Chromium', { skip: why ?? false }, () => {
     assert.ok(page.url().startsWith(CB + '?'), page.url());
     const mine = sessions().filter((s) => s.username === user);
     assert.equal(mine.length, 1);
-    return { context, page, user, sid: mine[0].sid, errors };
+    const code = new URL(page.url()).searchParams.get('code');
+    return { context, page, user, sid: mine[0].sid, errors, code, verifier };
+  }
+
+  // The ID token the app gets for a signed-in browser's code.
+  async function idToken({ code, verifier }) {
+    const r = await fetch(server.issuer + '/token', {
+      method: 'POST', body: new URLSearchParams({ grant_type: 'authorization_code',
+        code, redirect_uri: CB, client_id: 'web', code_verifier: verifier }) });
+    assert.equal(r.status, 200);
+    const t = await r.json();
+    assert.ok(t.id_token, 'an ID token for openid');
+    return t.id_token;
   }
 
   const logoutUrl = (state) => server.issuer + '/logout?' + new URLSearchParams({
@@ -100,6 +114,31 @@ describe('/logout in Chromium', { skip: why ?? false }, () => {
     assert.equal(await page.title(), 'Sign in');
     assert.deepEqual(errors, []);
     await context.close();
+  });
+
+  it('a hint of another browser\'s session asks, and ends only this one', async () => {
+    const first = await signedIn('read openid');
+    const hint = await idToken(first);
+    const second = await signedIn();
+    const { context, page, errors } = second;
+    await page.goto(server.issuer + '/logout?' + new URLSearchParams({
+      id_token_hint: hint, post_logout_redirect_uri: BYE, state: 'bye-h' }));
+    assert.equal(await page.title(), 'Sign out?');
+    assert.equal(await page.inputValue('input[name="client_id"]'), 'web');
+    assert.ok(await hasSession(context), 'nothing happened before the click');
+    assert.equal(sessions().filter((s) => s.sid === first.sid).length, 1);
+    await press(page, 'logout');
+    const u = new URL(page.url());
+    assert.equal(u.origin + u.pathname, BYE, `landed on ${page.url()}`);
+    assert.equal(u.searchParams.get('state'), 'bye-h');
+    assert.ok(!(await hasSession(context)), 'this browser\'s cookie is gone');
+    assert.deepEqual(sessions().filter((s) => s.username === second.user), []);
+    // The session the hint named, in the other browser, lives on.
+    assert.equal(sessions().filter((s) => s.sid === first.sid).length, 1);
+    assert.ok(await hasSession(first.context));
+    assert.deepEqual(errors, []);
+    await context.close();
+    await first.context.close();
   });
 
   it('a form posted from another origin is refused, CSRF token or not', async () => {
