@@ -39,10 +39,12 @@ build-asan: deps
 run: build
 	@./scripts/run-demo.sh $(BUILD) $(DB) $(LISTEN)
 
-test-release: build test-deps
+# test-deps first: with CI=true, CMake's configure step fails when the
+# test dependencies (PostgreSQL, node) are missing (tests/CMakeLists.txt).
+test-release: test-deps build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-test-asan: build-asan test-deps
+test-asan: test-deps build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 

@@ -18,6 +18,7 @@ const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
+const os = require('node:os');
 const path = require('node:path');
 const lk = require('./lk_browser');
 
@@ -103,7 +104,7 @@ async function startApache(dir, env) {
 }
 
 describe('Apache httpd with mod_auth_openidc, signing in at Latchkey', { skip: why ?? false }, () => {
-  let browser, server, apache, dir, db, sub, rpOrigin;
+  let browser, server, apache, dir, rpDir, db, sub, rpOrigin;
 
   before(async () => {
     dir = lk.tmpdir();
@@ -120,8 +121,11 @@ describe('Apache httpd with mod_auth_openidc, signing in at Latchkey', { skip: w
       '--claim', 'email=ada@example.com', '--claim', 'email_verified=true',
       '--claim', 'name=Ada Lovelace'], PASSWORD + '\n')).user_id;
     server = await lk.startServer(db, [], path.join(dir, 'latchkeyd.log'));
-    apache = await startApache(path.join(dir, 'rp'), {
-      LK_ISSUER: server.issuer, RP_PORT: String(port), RP_DIR: path.join(dir, 'rp'),
+    // Apache's directory is another one: as root its workers (www-data)
+    // must reach it, and they have no business in the database's.
+    rpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-rp-'));
+    apache = await startApache(rpDir, {
+      LK_ISSUER: server.issuer, RP_PORT: String(port), RP_DIR: rpDir,
       RP_CLIENT_ID: 'apache', RP_CLIENT_SECRET: SECRET,
       RP_PASSPHRASE: crypto.randomBytes(32).toString('hex'),
     });
@@ -132,6 +136,7 @@ describe('Apache httpd with mod_auth_openidc, signing in at Latchkey', { skip: w
     if (browser) await browser.close();
     if (apache) await apache.stop();
     if (server) assert.equal(await server.stop(), 0, 'latchkeyd exit status');
+    for (const d of [rpDir, dir]) if (d) fs.rmSync(d, { recursive: true, force: true });
   });
 
   it('signs in at Latchkey, shows the claims, signs out through Latchkey', async () => {
