@@ -138,9 +138,13 @@ class RpCase(LatchkeyTestCase):
                          f"{argv[0]} failed:\n{p.stdout}\n{p.stderr}")
         return p
 
-    def assertIdClaims(self, s, claims, client_id, sub, nonce=None):
+    def assertIdClaims(self, s, claims, client_id, sub, nonce=None,
+                       session=False):
         """The claims of an ID token of Core section 2 for this user and
-        client, with ADA's claims released by "openid email profile"."""
+        client, with ADA's claims released by "openid email profile".
+        session: the user signed in on the login page, so the token names
+        that login session (sid) and how (amr); auto_approve_as signs no
+        one in, and then they are checked only where they are."""
         self.assertEqual(claims["iss"], s.issuer)
         self.assertEqual(claims["sub"], sub)
         aud = claims["aud"]
@@ -150,7 +154,10 @@ class RpCase(LatchkeyTestCase):
         self.assertLess(claims["iat"], claims["exp"])
         self.assertLessEqual(claims["auth_time"], claims["iat"])
         self.assertIsInstance(claims["at_hash"], str)
-        self.assertIsInstance(claims["sid"], str)
+        if session or "sid" in claims:
+            self.assertIsInstance(claims["sid"], str)
+        if session or "amr" in claims:
+            self.assertIsInstance(claims["amr"], list)
         if nonce is not None:
             self.assertEqual(claims["nonce"], nonce)
         else:
@@ -171,7 +178,7 @@ class RpCase(LatchkeyTestCase):
             [len(s.issuer):])["keys"]}
         self.assertEqual(keys[header["kid"]]["kty"], "RSA")
 
-    def assertOpenIdClientRun(self, s, steps, client_id, sub):
+    def assertOpenIdClientRun(self, s, steps, client_id, sub, session=False):
         """The lines of rp/openid_client.js's main()."""
         md = steps["discover"]["metadata"]
         self.assertEqual(md["issuer"], s.issuer)
@@ -182,7 +189,7 @@ class RpCase(LatchkeyTestCase):
 
         cb = steps["callback"]
         self.assertRsaSigned(s, cb["header"])
-        self.assertIdClaims(s, cb["claims"], client_id, sub)
+        self.assertIdClaims(s, cb["claims"], client_id, sub, session=session)
         self.assertEqual(set(cb["scope"].split()),
                          {"openid", "email", "profile"})
         self.assertEqual(jwt_part(cb["access_token"], 1)["sub"], sub)
@@ -193,10 +200,10 @@ class RpCase(LatchkeyTestCase):
         self.assertTrue(ref["new_id_token"])
         self.assertTrue(ref["new_access_token"])
         self.assertEqual(ref["claims"]["sub"], sub)
-        self.assertEqual(ref["claims"]["auth_time"],
-                         cb["claims"]["auth_time"])
-        self.assertEqual(ref["claims"]["sid"], cb["claims"]["sid"])
-        self.assertEqual(ref["claims"]["aud"], cb["claims"]["aud"])
+        # Core section 12.2, and DECISIONS: the original auth_time, sid
+        # and amr.
+        for k in ("auth_time", "sid", "amr", "aud", "iss"):
+            self.assertEqual(ref["claims"].get(k), cb["claims"].get(k), k)
 
         out = steps["logout"]
         url = urllib.parse.urlsplit(out["url"])
@@ -338,7 +345,8 @@ class OpenIdClientCliTest(CliSetup):
                          "login_required", steps)
         self.assertIsInstance(steps["silent_signed_in"].get("code"), str,
                               steps)
-        self.assertOpenIdClientRun(self.s, steps, "login", self.sub)
+        self.assertOpenIdClientRun(self.s, steps, "login", self.sub,
+                                   session=True)
         # Logout through the end_session_endpoint ended the login session.
         self.assertEqual(steps["silent_after_logout"]["error"],
                          "login_required", steps)
