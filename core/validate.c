@@ -224,3 +224,27 @@ const char *valid_introspect_check(bool is_public, bool introspect)
 		       "client)";
 	return NULL;
 }
+
+bool valid_claim_reserved(const char *name)
+{
+	static const char *const reserved[] = {
+		"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time",
+		"nonce", "acr", "amr", "azp", "at_hash", "c_hash", "sid",
+		"client_id", "scope", "cnf", "act", "may_act", NULL,
+	};
+	for (size_t i = 0; reserved[i] != NULL; i++)
+		if (strcmp(name, reserved[i]) == 0)
+			return true;
+	return false;
+}
+
+bool valid_claim_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > VALID_CLAIM_NAME_MAX || valid_claim_reserved(name))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (name[i] <= 0x20 || name[i] >= 0x7f)
+			return false;
+	return true;
+}

@@ -32,6 +32,7 @@
 #define VALID_PASSWORD_MIN 8
 #define VALID_PASSWORD_MAX 1024
 #define VALID_TTL_MAX 31536000 /* one year, in seconds */
+#define VALID_CLAIM_NAME_MAX 128
 
 /* Two steps, so the macro's value is quoted rather than its name. */
 #define VALID_STR_(x) #x
@@ -66,6 +67,11 @@
 #define VALID_TTL_RULE \
 	"a whole number of seconds from 1 to " VALID_STR(VALID_TTL_MAX)
 #define VALID_ON_REFRESH_RULE "one of nothing, revoke, hook"
+#define VALID_CLAIM_NAME_RULE \
+	"a claim name is 1 to " VALID_STR(VALID_CLAIM_NAME_MAX) " printable " \
+	"ASCII characters without spaces, and not one the server sets " \
+	"(iss, sub, aud, exp, iat, nbf, jti, auth_time, nonce, acr, amr, " \
+	"azp, at_hash, c_hash, sid, client_id, scope, cnf, act, may_act)"
 #define VALID_USERNAME_RULE \
 	"1 to " VALID_STR(VALID_USERNAME_MAX) " printable ASCII characters " \
 	"without spaces"
@@ -114,5 +120,13 @@ const char *valid_grants_check(bool is_public, const char *grant_types);
  * not: a public client cannot authenticate to /introspect (RFC 7662
  * section 2.1). */
 const char *valid_introspect_check(bool is_public, bool introspect);
+
+/* A claim a user or a client may be given (user claims, a client's
+ * access-token claims): printable ASCII, and none of the names the server
+ * itself sets in tokens (valid_claim_reserved). */
+bool valid_claim_name(const char *name);
+/* Whether the server sets this claim itself (JWT, RFC 9068, OpenID
+ * Connect Core): never taken from a user's or a client's claims. */
+bool valid_claim_reserved(const char *name);
 
 #endif

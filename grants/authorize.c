@@ -21,6 +21,7 @@
 
 #define CODE_BYTES 32
 #define SESSION_BYTES 32
+#define SID_BYTES 16 /* a session's public id (the sid claim) */
 
 void authz_result_clear(struct authz_result *r)
 {
@@ -42,7 +43,11 @@ struct authz {
 	const char *redirect_uri; /* the one to use: sent, or the only one */
 	char *scope;              /* granted */
 	struct store_user user;   /* signed in, when user.user_id is set */
+	/* The login session's (OpenID Connect's auth_time, sid, amr); sid
+	 * and amr NULL when no session stands behind the approval (the
+	 * test-only auto approval). */
 	int64_t auth_time;
+	char *sid, *amr;
 };
 
 static void error_page(struct authz *a, const char *message)
@@ -366,8 +371,12 @@ static void read_session(struct authz *a)
 	enum store_rc rc = store_session_get(a->g->store, hash, clock_now(), &se);
 	if (rc == STORE_OK)
 		rc = store_user_get_by_id(a->g->store, se.user_id, &a->user);
-	if (rc == STORE_OK)
+	if (rc == STORE_OK) {
 		a->auth_time = se.auth_time;
+		a->sid = se.sid;
+		a->amr = se.amr;
+		se.sid = se.amr = NULL;
+	}
 	else if (rc == STORE_NOT_FOUND) /* not on a passing database error */
 		a->out->end_session = true;
 	store_session_clear(&se);
@@ -377,23 +386,33 @@ static struct oauth_result new_session(struct authz *a)
 {
 	char hash[2 * SHA256_LEN + 1];
 	char *cookie = crypto_random_token(SESSION_BYTES);
-	if (cookie == NULL)
+	char *sid = crypto_random_id(SID_BYTES);
+	if (cookie == NULL || sid == NULL) {
+		crypto_free_str(cookie);
+		free(sid);
 		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+	}
 	int64_t now = clock_now();
 	token_hash(cookie, hash);
 	struct store_session se = {
 		.session_hash = hash, .user_id = a->user.user_id,
 		.auth_time = now, .expires_at = now + a->g->session_ttl,
+		.sid = sid, .amr = "pwd",
 	};
 	enum store_rc rc = store_session_add(a->g->store, &se);
 	if (rc != STORE_OK) {
 		crypto_free_str(cookie);
+		free(sid);
 		return oauth_from_store_write(rc, "recording a session");
 	}
 	crypto_free_str(a->out->new_session);
 	a->out->new_session = cookie;
 	a->out->end_session = false;
 	a->auth_time = now;
+	free(a->sid);
+	free(a->amr);
+	a->sid = sid;
+	a->amr = xstrdup("pwd");
 	return OAUTH_RESULT_OK;
 }
 
@@ -469,6 +488,7 @@ static void issue_code(struct authz *a)
 		.code_challenge_method = (char *)m, .issued_at = now,
 		.expires_at = now + a->g->authorization_code_ttl,
 		.resource = (char *)a->rq->resource,
+		.auth_time = a->auth_time, .sid = a->sid, .amr = a->amr,
 	};
 	enum store_rc rc = store_code_add(a->g->store, &c);
 	if (rc != STORE_OK)
@@ -622,4 +642,6 @@ done:
 	store_client_clear(&a.cl);
 	store_user_clear(&a.user);
 	free(a.scope);
+	free(a.sid);
+	free(a.amr);
 }

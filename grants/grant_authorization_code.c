@@ -141,7 +141,8 @@ struct oauth_result grant_authorization_code(struct grants *g,
 		struct issue_opts o = {
 			.subject = c.subject, .username = c.username,
 			.scope = scope, .with_refresh = refresh_enabled(g, cl),
-			.consume_code_hash = hash,
+			.consume_code_hash = hash, .auth_time = c.auth_time,
+			.sid = c.sid, .amr = c.amr,
 		};
 		r = token_issue(g, &aud, &o, out);
 		if (r.err == OAUTH_INVALID_GRANT) /* lost the race: a replay */

@@ -251,7 +251,8 @@ static struct oauth_result refresh_issue(struct grants *g,
 			.relink_hash = rotate ? NULL : hash,
 			.relink_from_jti = rotate ? NULL : rt->access_jti,
 			.revoke_jti = revoke_old ? rt->access_jti : NULL,
-			.relink_lost = &lost,
+			.relink_lost = &lost, .auth_time = rt->auth_time,
+			.sid = rt->sid, .amr = rt->amr,
 		};
 		struct oauth_result r = token_issue(g, cl, &o, out);
 		if (!lost)

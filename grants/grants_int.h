@@ -39,6 +39,13 @@ int signer_new(struct store *s, enum key_alg alg, struct signer **out,
 void signer_free(struct signer *sg);
 /* Changes each time the signer adopts a new current key. */
 unsigned signer_generation(struct signer *sg);
+struct json_t;
+/* Signs claims (a JSON object; the reference is stolen) as a JWS with the
+ * current key of alg and the header {"alg", "kid", "typ"}: the ID tokens'
+ * signer (typ "JWT"). *token and *kid are the caller's to free. 0, or -1
+ * (no current key of alg, or signing failed). */
+int signer_sign(struct signer *sg, enum key_alg alg, const char *typ,
+                struct json_t *claims, char **token, char **kid);
 /* Signs an access token with the current key. *token and *kid are the
  * caller's to free. Returns 0, or -1. */
 int signer_mint(struct signer *sg, const struct at_claims *c, char **token,
@@ -57,6 +64,48 @@ void at_claims_read_clear(struct at_claims_read *c);
 /* 0 when token is a JWS signed by one of our keys with a jti; -1 for
  * anything else (malformed, foreign, altered). Fills out (caller clears). */
 int token_verify(struct grants *g, const char *token, struct at_claims_read *out);
+/* 0 when token is a compact JWS with header typ want_typ, signed by one of
+ * our keys (found by kid, of the header's alg); *claims is then its
+ * payload object (caller decrefs). -1 for anything else. Checks nothing
+ * in the claims: what they must say is the caller's business. */
+int jws_read(struct grants *g, const char *token, const char *want_typ,
+             struct json_t **claims);
+
+/* ---- id_token_hint.c: an ID token sent back to us ----------------------- */
+
+/* What an id_token_hint (/authorize, /logout) says, once it is known to be
+ * an ID token this issuer signed (OpenID Connect Core 3.1.2.1: an expired
+ * one is still a good hint). */
+struct id_token_hint {
+	char *sub;
+	char *client_id; /* azp, else the single aud */
+	char *sid;       /* NULL when the token had none */
+	int64_t exp, auth_time;
+};
+void id_token_hint_clear(struct id_token_hint *h);
+/* 0 and *out filled, or -1 when hint is not an ID token of ours (bad
+ * signature, another issuer, no sub or audience). */
+int id_token_hint_read(struct grants *g, const char *hint,
+                       struct id_token_hint *out);
+
+/* ---- claims.c: which of a user's claims a client sees ------------------- */
+
+enum claims_dest {
+	CLAIMS_ID_TOKEN,
+	CLAIMS_USERINFO,
+	CLAIMS_ACCESS_TOKEN,
+};
+/* The user's claims released to the client for the granted scope (space-
+ * separated) into dest: into the ID token and userinfo, the standard
+ * claims of the standard scopes (OpenID Connect Core 5.4: profile, email,
+ * address, phone; profile also gives preferred_username, the username,
+ * unless the user has one of their own) and the client's release_claims;
+ * into access tokens only the client's release_claims. Never a claim
+ * the server sets (valid_claim_reserved). A new object, empty when none;
+ * NULL only when the user's stored claims are not a JSON object. */
+struct json_t *claims_release(const struct store_client *cl,
+                              const struct store_user *u, const char *scope,
+                              enum claims_dest dest);
 
 /* ---- client_auth.c -------------------------------------------------------- */
 
@@ -165,6 +214,11 @@ struct issue_opts {
 	const char *relink_from_jti;
 	const char *revoke_jti;  /* on_refresh=revoke; NULL: none */
 	const char *consume_code_hash; /* code being redeemed; NULL: none */
+	/* The browser login behind the grant (OpenID Connect's auth_time,
+	 * sid, amr), kept with the refresh family so that a refreshed ID
+	 * token repeats them. 0 / NULL: none. */
+	int64_t auth_time;
+	const char *sid, *amr;
 	/* Set to true when the relink lost its compare-and-set (the refresh
 	 * token was relinked by another request since it was read); NULL
 	 * when the caller does not ask. */

@@ -169,7 +169,8 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 		.subject = (char *)o->subject, .username = (char *)o->username,
 		.scope = (char *)(o->refresh_scope ? o->refresh_scope : o->scope),
 		.access_jti = jti, .issued_at = now,
-		.expires_at = now + rttl,
+		.expires_at = now + rttl, .auth_time = o->auth_time,
+		.sid = (char *)o->sid, .amr = (char *)o->amr,
 	};
 	struct store_issue is = {
 		.now = now, .retire_hash = o->retire_hash,

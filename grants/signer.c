@@ -342,3 +342,40 @@ int signer_mint(struct signer *sg, const struct at_claims *c, char **token,
 	*kid = k;
 	return 0;
 }
+
+int signer_sign(struct signer *sg, enum key_alg alg, const char *typ,
+                json_t *claims, char **token, char **kid)
+{
+	*token = *kid = NULL;
+	maybe_reload(sg);
+	pthread_rwlock_rdlock(&sg->lock);
+	EVP_PKEY *pk = sg->alg == alg ? sg->pkey : NULL;
+	if (pk != NULL)
+		EVP_PKEY_up_ref(pk);
+	char *k = pk != NULL ? xstrdup(sg->kid) : NULL;
+	pthread_rwlock_unlock(&sg->lock);
+	if (pk == NULL) {
+		json_decref(claims);
+		log_errx("no current %s signing key", key_alg_name(alg));
+		return -1;
+	}
+	char *h = b64_json(json_pack("{s:s, s:s, s:s}", "alg", key_alg_name(alg),
+	                             "kid", k, "typ", typ));
+	char *p = b64_json(claims);
+	char *input = NULL, *sig = NULL;
+	if (h != NULL && p != NULL && asprintf(&input, "%s.%s", h, p) >= 0)
+		sig = sign_b64(pk, alg, input);
+	if (sig != NULL && asprintf(token, "%s.%s", input, sig) < 0)
+		*token = NULL;
+	EVP_PKEY_free(pk);
+	free(h);
+	free(p);
+	free(input);
+	free(sig);
+	if (*token == NULL) {
+		free(k);
+		return -1;
+	}
+	*kid = k;
+	return 0;
+}

@@ -111,9 +111,10 @@ static char *claim_str(json_t *o, const char *name)
 	return v ? xstrdup(v) : NULL;
 }
 
-int token_verify(struct grants *g, const char *token, struct at_claims_read *out)
+int jws_read(struct grants *g, const char *token, const char *want_typ,
+             json_t **claims)
 {
-	memset(out, 0, sizeof(*out));
+	*claims = NULL;
 	size_t len = strlen(token);
 	const char *d1 = memchr(token, '.', len);
 	const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token))
@@ -123,13 +124,12 @@ int token_verify(struct grants *g, const char *token, struct at_claims_read *out
 		return -1;
 
 	json_t *hdr = b64_json_object(token, (size_t)(d1 - token));
-	json_t *body = NULL;
 	EVP_PKEY *pk = NULL;
 	int rc = -1;
 	const char *typ = json_string_value(json_object_get(hdr, "typ"));
 	const char *alg = json_string_value(json_object_get(hdr, "alg"));
 	const char *kid = json_string_value(json_object_get(hdr, "kid"));
-	if (typ == NULL || strcmp(typ, "at+jwt") != 0 || alg == NULL ||
+	if (typ == NULL || strcmp(typ, want_typ) != 0 || alg == NULL ||
 	    kid == NULL)
 		goto out;
 	/* The key is looked up by kid among our own keys only, and its own
@@ -138,20 +138,27 @@ int token_verify(struct grants *g, const char *token, struct at_claims_read *out
 	if (pk == NULL ||
 	    !signature_ok(pk, alg, token, (size_t)(d2 - token), d2 + 1))
 		goto out;
-	body = b64_json_object(d1 + 1, (size_t)(d2 - d1 - 1));
-	if (body == NULL)
-		goto out;
-	out->jti = claim_str(body, "jti");
-	out->iss = claim_str(body, "iss");
-	out->aud = aud_from_json(json_object_get(body, "aud"));
-	if (out->jti == NULL) {
-		at_claims_read_clear(out);
-		goto out;
-	}
-	rc = 0;
+	*claims = b64_json_object(d1 + 1, (size_t)(d2 - d1 - 1));
+	rc = *claims != NULL ? 0 : -1;
 out:
 	EVP_PKEY_free(pk);
 	json_decref(hdr);
-	json_decref(body);
 	return rc;
+}
+
+int token_verify(struct grants *g, const char *token, struct at_claims_read *out)
+{
+	memset(out, 0, sizeof(*out));
+	json_t *body = NULL;
+	if (jws_read(g, token, "at+jwt", &body) != 0)
+		return -1;
+	out->jti = claim_str(body, "jti");
+	out->iss = claim_str(body, "iss");
+	out->aud = aud_from_json(json_object_get(body, "aud"));
+	json_decref(body);
+	if (out->jti == NULL) {
+		at_claims_read_clear(out);
+		return -1;
+	}
+	return 0;
 }

@@ -24,10 +24,13 @@ static const struct store_copy_column clients_cols[] = {
 	T(scopes), T(redirect_uris), I(access_token_ttl),
 	I(refresh_token_ttl), I(created_at), I(updated_at),
 	I(issue_refresh_token), T(on_refresh), T(auto_approve_as),
-	T(audiences), I(introspect), I(secret_version)};
+	T(audiences), I(introspect), I(secret_version),
+	T(id_token_signed_response_alg), I(require_nonce),
+	T(post_logout_redirect_uris), I(logout_revokes_refresh_tokens),
+	T(access_token_claims), T(release_claims)};
 static const struct store_copy_column users_cols[] = {
 	T(user_id), T(username), T(password_hash), I(created_at),
-	I(updated_at)};
+	I(updated_at), T(claims)};
 static const struct store_copy_column keys_cols[] = {
 	T(kid), T(alg), T(private_pem), I(created_at), I(retired_at)};
 static const struct store_copy_column access_cols[] = {
@@ -36,13 +39,15 @@ static const struct store_copy_column access_cols[] = {
 static const struct store_copy_column refresh_cols[] = {
 	T(token_hash), T(family_id), T(client_id), T(subject), T(username),
 	T(scope), T(access_jti), I(issued_at), I(expires_at), I(retired_at),
-	I(revoked_at)};
+	I(revoked_at), I(auth_time), T(sid), T(amr)};
 static const struct store_copy_column codes_cols[] = {
 	T(code_hash), T(client_id), T(subject), T(username), T(redirect_uri),
 	T(scope), T(code_challenge), T(code_challenge_method), I(issued_at),
-	I(expires_at), I(used_at), T(family_id), T(resource)};
+	I(expires_at), I(used_at), T(family_id), T(resource), T(nonce),
+	I(auth_time), T(sid), T(amr)};
 static const struct store_copy_column sessions_cols[] = {
-	T(session_hash), T(user_id), I(auth_time), I(expires_at)};
+	T(session_hash), T(user_id), I(auth_time), I(expires_at), T(sid),
+	T(amr)};
 static const struct store_copy_column consents_cols[] = {
 	T(user_id), T(client_id), T(scope), I(granted_at), I(updated_at)};
 

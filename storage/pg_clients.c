@@ -13,7 +13,8 @@ static const struct pg_stmt st_client_add = {
 	"client_add",
 	"INSERT INTO clients (" CLIENT_COLS ", secret_version) VALUES ($1, $2, "
 	"$3, $4::smallint, $5, $6, $7, $8::bigint, $9::bigint, $10::bigint, "
-	"$11::bigint, $12::smallint, $13, $14, $15, $16::smallint, "
+	"$11::bigint, $12::smallint, $13, $14, $15, $16::smallint, $17, "
+	"$18::smallint, $19, $20::smallint, $21, $22, "
 	"floor(random() * 4611686018427387904)::bigint)"};
 static const struct pg_stmt st_client_get = {
 	"client_get",
@@ -35,7 +36,11 @@ static const struct pg_stmt st_client_update = {
 	"access_token_ttl=$8::bigint, refresh_token_ttl=$9::bigint, "
 	"updated_at=$11::bigint, issue_refresh_token=$12::smallint, "
 	"on_refresh=$13, auto_approve_as=$14, audiences=$15, "
-	"introspect=$16::smallint, secret_version=secret_version+1 "
+	"introspect=$16::smallint, id_token_signed_response_alg=$17, "
+	"require_nonce=$18::smallint, post_logout_redirect_uris=$19, "
+	"logout_revokes_refresh_tokens=$20::smallint, "
+	"access_token_claims=$21, release_claims=$22, "
+	"secret_version=secret_version+1 "
 	"WHERE client_id=$1 AND $10::bigint IS NOT NULL RETURNING 1) "
 	"SELECT 1 / count(*) FROM u"};
 static const struct pg_stmt st_client_remove = {
@@ -59,7 +64,10 @@ static const struct pg_listing st_client_listing = {
 static const struct pg_stmt st_user_add = {
 	"user_add",
 	"INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4::bigint, "
-	"$5::bigint)"};
+	"$5::bigint, $6)"};
+static const struct pg_stmt st_user_set_claims = {
+	"user_set_claims",
+	"UPDATE users SET claims=$2, updated_at=$3::bigint WHERE username=$1"};
 static const struct pg_stmt st_user_get = {
 	"user_get", "SELECT " USER_COLS " FROM users WHERE username=$1"};
 static const struct pg_stmt st_user_get_id = {
@@ -106,6 +114,13 @@ static void bind_client(struct pg_params *p, const struct store_client *c)
 	pg_p_text(p, c->auto_approve_as); /* "" (off) stays "" */
 	pg_p_text(p, c->audiences ? c->audiences : "");
 	pg_p_int(p, c->introspect);
+	pg_p_text(p, c->id_token_alg);
+	pg_p_int(p, c->require_nonce);
+	pg_p_text(p, c->post_logout_redirect_uris ? c->post_logout_redirect_uris
+	                                          : "");
+	pg_p_int(p, c->logout_revokes_refresh_tokens);
+	pg_p_text(p, c->access_token_claims ? c->access_token_claims : "{}");
+	pg_p_text(p, c->release_claims ? c->release_claims : "");
 }
 
 static void read_client(const PGresult *r, int i, struct store_client *c)
@@ -128,7 +143,13 @@ static void read_client(const PGresult *r, int i, struct store_client *c)
 	c->auto_approve_as = pg_col_text(r, i, 13);
 	c->audiences = pg_col_text(r, i, 14);
 	c->introspect = pg_col_int(r, i, 15) != 0;
-	c->secret_version = pg_col_int(r, i, 16);
+	c->id_token_alg = pg_col_text(r, i, 16);
+	c->require_nonce = pg_col_int(r, i, 17) != 0;
+	c->post_logout_redirect_uris = pg_col_text(r, i, 18);
+	c->logout_revokes_refresh_tokens = pg_col_int(r, i, 19) != 0;
+	c->access_token_claims = pg_col_text(r, i, 20);
+	c->release_claims = pg_col_text(r, i, 21);
+	c->secret_version = pg_col_int(r, i, 22);
 }
 
 /* Runs a write once; STORE_NOT_FOUND when it changed no row. */
@@ -206,6 +227,7 @@ static void read_user(const PGresult *r, int i, struct store_user *u)
 	u->password_hash = pg_col_text(r, i, 2);
 	u->created_at = pg_col_int(r, i, 3);
 	u->updated_at = pg_col_int(r, i, 4);
+	u->claims = pg_col_text(r, i, 5);
 }
 
 static enum store_rc pg_user_add(struct store *s, const struct store_user *u)
@@ -216,6 +238,7 @@ static enum store_rc pg_user_add(struct store *s, const struct store_user *u)
 	pg_p_text(&p, u->password_hash);
 	pg_p_int(&p, u->created_at);
 	pg_p_int(&p, u->updated_at);
+	pg_p_text(&p, u->claims ? u->claims : "{}");
 	return pg_once(s, &st_user_add, &p, NULL, NULL, false);
 }
 
@@ -246,6 +269,17 @@ static enum store_rc pg_user_set_password(struct store *s,
 	return write_one(s, &st_user_setpw, &p);
 }
 
+static enum store_rc pg_user_set_claims(struct store *s,
+                                        const char *username,
+                                        const char *claims, int64_t now)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, username);
+	pg_p_text(&p, claims ? claims : "{}");
+	pg_p_int(&p, now);
+	return write_one(s, &st_user_set_claims, &p);
+}
+
 static enum store_rc pg_user_remove(struct store *s, const char *username)
 {
 	struct pg_params p = {0};
@@ -272,6 +306,7 @@ const struct pg_client_ops pg_client_ops = {
 	.user_get = pg_user_get,
 	.user_get_by_id = pg_user_get_by_id,
 	.user_set_password = pg_user_set_password,
+	.user_set_claims = pg_user_set_claims,
 	.user_remove = pg_user_remove,
 	.user_list = pg_user_list,
 };

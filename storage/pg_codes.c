@@ -12,14 +12,37 @@
 static const struct pg_stmt st_code_add = {
 	"code_add",
 	"INSERT INTO authorization_codes (" CODE_COLS ") VALUES ($1, $2, $3, "
-	"$4, $5, $6, $7, $8, $9::bigint, $10::bigint, $11::bigint, $12, $13)"};
+	"$4, $5, $6, $7, $8, $9::bigint, $10::bigint, $11::bigint, $12, $13, "
+	"$14, $15::bigint, $16, $17)"};
 static const struct pg_stmt st_code_get = {
 	"code_get",
 	"SELECT " CODE_COLS " FROM authorization_codes WHERE code_hash=$1"};
 static const struct pg_stmt st_session_add = {
 	"session_add",
 	"INSERT INTO sessions (" SESSION_COLS ") VALUES ($1, $2, $3::bigint, "
-	"$4::bigint)"};
+	"$4::bigint, $5, $6)"};
+static const struct pg_stmt st_session_end = {
+	"session_end", "DELETE FROM sessions WHERE sid=$1"};
+/* Sessions are listed with their user's name. */
+#define SESSION_LCOLS "s.session_hash, s.user_id, s.auth_time, "             \
+                      "s.expires_at, s.sid, s.amr, u.username"
+#define SESSION_FROM "sessions s JOIN users u ON u.user_id=s.user_id "      \
+                     "WHERE ($1::text IS NULL OR s.user_id=$1) AND "        \
+                     "s.expires_at > $2::bigint"
+static const struct pg_stmt st_session_list = {
+	"session_list",
+	"SELECT " SESSION_LCOLS " FROM " SESSION_FROM
+	" ORDER BY s.auth_time, s.sid COLLATE \"C\""};
+#define SESSION_PAGE                                                         \
+	SESSION_LCOLS, SESSION_FROM, "s.auth_time", "$3", "$4",              \
+	"s.auth_time DESC, s.sid COLLATE \"C\" DESC",                        \
+	"auth_time, sid COLLATE \"C\""
+static const struct pg_stmt st_session_page = {
+	"session_page", PG_PAGE_SQL(SESSION_PAGE)};
+static const struct pg_stmt st_session_counted = {
+	"session_counted", PG_COUNTED_SQL(SESSION_PAGE)};
+static const struct pg_listing st_session_listing = {
+	&st_session_list, &st_session_page, &st_session_counted};
 static const struct pg_stmt st_session_get = {
 	"session_get",
 	"SELECT " SESSION_COLS " FROM sessions WHERE session_hash=$1 AND "
@@ -74,6 +97,10 @@ static void read_code(const PGresult *r, int i, struct store_code *c)
 	c->used_at = pg_col_int(r, i, 10);
 	c->family_id = pg_col_text(r, i, 11);
 	c->resource = pg_col_text(r, i, 12);
+	c->nonce = pg_col_text(r, i, 13);
+	c->auth_time = pg_col_int(r, i, 14);
+	c->sid = pg_col_text(r, i, 15);
+	c->amr = pg_col_text(r, i, 16);
 }
 
 static enum store_rc pg_code_add(struct store *s, const struct store_code *c)
@@ -92,6 +119,10 @@ static enum store_rc pg_code_add(struct store *s, const struct store_code *c)
 	pg_p_opt_int(&p, c->used_at);
 	pg_p_text(&p, c->family_id);
 	pg_p_text(&p, c->resource);
+	pg_p_text(&p, c->nonce);
+	pg_p_opt_int(&p, c->auth_time);
+	pg_p_text(&p, c->sid);
+	pg_p_text(&p, c->amr);
 	return pg_once(s, &st_code_add, &p, NULL, NULL, false);
 }
 
@@ -111,6 +142,16 @@ static void read_session(const PGresult *r, int i, struct store_session *se)
 	se->user_id = pg_col_text(r, i, 1);
 	se->auth_time = pg_col_int(r, i, 2);
 	se->expires_at = pg_col_int(r, i, 3);
+	se->sid = pg_col_text(r, i, 4);
+	se->amr = pg_col_text(r, i, 5);
+}
+
+/* A listing's row: the session and its user's name. */
+static void read_session_row(const PGresult *r, int i,
+                             struct store_session *se)
+{
+	read_session(r, i, se);
+	se->username = pg_col_text(r, i, 6);
 }
 
 static enum store_rc pg_session_add(struct store *s,
@@ -121,6 +162,8 @@ static enum store_rc pg_session_add(struct store *s,
 	pg_p_text(&p, se->user_id);
 	pg_p_int(&p, se->auth_time);
 	pg_p_int(&p, se->expires_at);
+	pg_p_text(&p, se->sid);
+	pg_p_text(&p, se->amr ? se->amr : "pwd");
 	return pg_once(s, &st_session_add, &p, NULL, NULL, false);
 }
 
@@ -155,6 +198,24 @@ static enum store_rc pg_sessions_end_user(struct store *s,
 {
 	return delete_by(s, &st_sessions_end_user, user_id, NULL, false,
 	                 count);
+}
+
+static enum store_rc pg_session_end(struct store *s, const char *sid,
+                                    int *count)
+{
+	return delete_by(s, &st_session_end, sid, NULL, false, count);
+}
+
+static enum store_rc pg_session_list(struct store *s, const char *user_id,
+                                     int64_t now,
+                                     const struct store_page *page,
+                                     store_session_cb cb, void *arg)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, user_id);
+	pg_p_int(&p, now);
+	PG_LIST_PAGE(s, &st_session_listing, page, &p, struct store_session,
+	             read_session_row, store_session_clear, cb, arg);
 }
 
 /* ---- consents ------------------------------------------------------------ */
@@ -216,6 +277,8 @@ const struct pg_code_ops pg_code_ops = {
 	.session_add = pg_session_add,
 	.session_get = pg_session_get,
 	.sessions_end_user = pg_sessions_end_user,
+	.session_end = pg_session_end,
+	.session_list = pg_session_list,
 	.consent_get = pg_consent_get,
 	.consent_put = pg_consent_put,
 	.consent_list = pg_consent_list,

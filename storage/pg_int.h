@@ -86,7 +86,7 @@ void pg_pool_drain(struct pg_store *s);
 
 /* ---- parameters ---------------------------------------------------------- */
 
-#define PG_MAX_PARAMS 20
+#define PG_MAX_PARAMS 24
 
 /* Every parameter goes as text; the SQL casts where the type matters. */
 struct pg_params {
@@ -295,6 +295,8 @@ extern const struct pg_client_ops {
 	                                struct store_user *);
 	enum store_rc (*user_set_password)(struct store *, const char *,
 	                                   const char *, int64_t);
+	enum store_rc (*user_set_claims)(struct store *, const char *,
+	                                 const char *, int64_t);
 	enum store_rc (*user_remove)(struct store *, const char *);
 	enum store_rc (*user_list)(struct store *, const struct store_page *,
 	                           store_user_cb, void *);
@@ -324,6 +326,8 @@ extern const struct pg_token_ops {
 	                              store_refresh_cb, void *);
 	enum store_rc (*subject_revoke)(struct store *, const char *, int64_t,
 	                                int *);
+	enum store_rc (*revoke_sid)(struct store *, const char *, int64_t,
+	                            int *);
 } pg_token_ops;
 
 extern const struct pg_code_ops {
@@ -334,6 +338,10 @@ extern const struct pg_code_ops {
 	enum store_rc (*session_get)(struct store *, const char *, int64_t,
 	                             struct store_session *);
 	enum store_rc (*sessions_end_user)(struct store *, const char *, int *);
+	enum store_rc (*session_end)(struct store *, const char *, int *);
+	enum store_rc (*session_list)(struct store *, const char *, int64_t,
+	                              const struct store_page *,
+	                              store_session_cb, void *);
 	enum store_rc (*consent_get)(struct store *, const char *, const char *,
 	                             struct store_consent *);
 	enum store_rc (*consent_put)(struct store *,

@@ -74,6 +74,7 @@ static void ops_init(void)
 		.xAdd = pg_client_ops.user_add, .xGet = pg_client_ops.user_get,
 		.xGetById = pg_client_ops.user_get_by_id,
 		.xSetPassword = pg_client_ops.user_set_password,
+		.xSetClaims = pg_client_ops.user_set_claims,
 		.xRemove = pg_client_ops.user_remove,
 		.xList = pg_client_ops.user_list};
 	pg_key = (struct store_key_methods){
@@ -88,12 +89,14 @@ static void ops_init(void)
 		.xRevokeSubject = pg_token_ops.subject_revoke};
 	pg_refresh = (struct store_refresh_methods){
 		.xGet = pg_token_ops.refresh_get, .xList = pg_token_ops.refresh_list,
-		.xFamilyRevoke = pg_token_ops.family_revoke};
+		.xFamilyRevoke = pg_token_ops.family_revoke,
+		.xRevokeSid = pg_token_ops.revoke_sid};
 	pg_code = (struct store_code_methods){
 		.xAdd = pg_code_ops.add, .xGet = pg_code_ops.get};
 	pg_session = (struct store_session_methods){
 		.xAdd = pg_code_ops.session_add, .xGet = pg_code_ops.session_get,
-		.xEndUser = pg_code_ops.sessions_end_user};
+		.xEndUser = pg_code_ops.sessions_end_user,
+		.xEnd = pg_code_ops.session_end, .xList = pg_code_ops.session_list};
 	pg_consent = (struct store_consent_methods){
 		.xGet = pg_code_ops.consent_get, .xPut = pg_code_ops.consent_put,
 		.xList = pg_code_ops.consent_list,

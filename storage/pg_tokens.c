@@ -94,7 +94,8 @@ static const struct pg_stmt st_key_published = {
 static const struct pg_stmt st_rt_add = {
 	"rt_add",
 	"INSERT INTO refresh_tokens (" RT_COLS ") VALUES ($1, $2, $3, $4, $5, "
-	"$6, $7, $8::bigint, $9::bigint, $10::bigint, $11::bigint)"};
+	"$6, $7, $8::bigint, $9::bigint, $10::bigint, $11::bigint, "
+	"$12::bigint, $13, $14)"};
 static const struct pg_stmt st_rt_get = {
 	"rt_get", "SELECT " RT_COLS " FROM refresh_tokens WHERE token_hash=$1"};
 static const struct pg_stmt st_family_revoke_rt = {
@@ -105,6 +106,17 @@ static const struct pg_stmt st_family_revoke_at = {
 	"family_revoke_at",
 	"UPDATE access_tokens SET revoked_at=$2::bigint "
 	"WHERE family_id=$1 AND revoked_at IS NULL"};
+/* A session's families: those with a refresh token of its sid. */
+static const struct pg_stmt st_sid_revoke_rt = {
+	"sid_revoke_rt",
+	"UPDATE refresh_tokens SET revoked_at=$2::bigint WHERE revoked_at IS "
+	"NULL AND family_id IN (SELECT family_id FROM refresh_tokens WHERE "
+	"sid=$1)"};
+static const struct pg_stmt st_sid_revoke_at = {
+	"sid_revoke_at",
+	"UPDATE access_tokens SET revoked_at=$2::bigint WHERE revoked_at IS "
+	"NULL AND family_id IN (SELECT family_id FROM refresh_tokens WHERE "
+	"sid=$1)"};
 /* seq (insertion order) breaks ties as SQLite's rowid does. */
 #define RT_FROM                                                             \
 	"refresh_tokens "                                                   \
@@ -291,6 +303,13 @@ static enum store_rc pg_subject_revoke(struct store *s, const char *subject,
 	                subject, now, count);
 }
 
+static enum store_rc pg_revoke_sid(struct store *s, const char *sid,
+                                   int64_t now, int *count)
+{
+	return run_pair(s, &st_sid_revoke_rt, &st_sid_revoke_at, sid, now,
+	                count);
+}
+
 /* ---- signing keys -------------------------------------------------------- */
 
 static void read_key(const PGresult *r, int i, struct store_key *k)
@@ -403,6 +422,9 @@ static void read_refresh(const PGresult *r, int i, struct store_refresh *rt)
 	rt->expires_at = pg_col_int(r, i, 8);
 	rt->retired_at = pg_col_int(r, i, 9);
 	rt->revoked_at = pg_col_int(r, i, 10);
+	rt->auth_time = pg_col_int(r, i, 11);
+	rt->sid = pg_col_text(r, i, 12);
+	rt->amr = pg_col_text(r, i, 13);
 }
 
 
@@ -419,6 +441,9 @@ static void bind_refresh(struct pg_params *p, const struct store_refresh *rt)
 	pg_p_int(p, rt->expires_at);
 	pg_p_opt_int(p, rt->retired_at);
 	pg_p_opt_int(p, rt->revoked_at);
+	pg_p_opt_int(p, rt->auth_time);
+	pg_p_text(p, rt->sid);
+	pg_p_text(p, rt->amr);
 }
 
 /* Appends a (key, now[, arg[, arg2]]) statement to the batch. */
@@ -516,4 +541,5 @@ const struct pg_token_ops pg_token_ops = {
 	.family_revoke = pg_family_revoke,
 	.refresh_list = pg_refresh_list,
 	.subject_revoke = pg_subject_revoke,
+	.revoke_sid = pg_revoke_sid,
 };

@@ -23,6 +23,10 @@ void store_client_clear(struct store_client *c)
 	free(c->on_refresh);
 	free(c->auto_approve_as);
 	free(c->audiences);
+	free(c->id_token_alg);
+	free(c->post_logout_redirect_uris);
+	free(c->access_token_claims);
+	free(c->release_claims);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -31,6 +35,7 @@ void store_user_clear(struct store_user *u)
 	free(u->user_id);
 	free(u->username);
 	crypto_free_str(u->password_hash);
+	free(u->claims);
 	memset(u, 0, sizeof(*u));
 }
 
@@ -54,6 +59,8 @@ void store_refresh_clear(struct store_refresh *r)
 	free(r->username);
 	free(r->scope);
 	free(r->access_jti);
+	free(r->sid);
+	free(r->amr);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -69,6 +76,9 @@ void store_code_clear(struct store_code *c)
 	free(c->code_challenge_method);
 	free(c->family_id);
 	free(c->resource);
+	free(c->nonce);
+	free(c->sid);
+	free(c->amr);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -76,6 +86,9 @@ void store_session_clear(struct store_session *s)
 {
 	free(s->session_hash);
 	free(s->user_id);
+	free(s->sid);
+	free(s->amr);
+	free(s->username);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -29,6 +29,14 @@ static void bind_client(sqlite3_stmt *st, const struct store_client *c)
 	sq_bind_text(st, 14, c->auto_approve_as); /* "" (off) stays "" */
 	sq_bind_text(st, 15, c->audiences ? c->audiences : "");
 	sqlite3_bind_int(st, 16, c->introspect);
+	sq_bind_text(st, 17, c->id_token_alg);
+	sqlite3_bind_int(st, 18, c->require_nonce);
+	sq_bind_text(st, 19, c->post_logout_redirect_uris
+	                         ? c->post_logout_redirect_uris : "");
+	sqlite3_bind_int(st, 20, c->logout_revokes_refresh_tokens);
+	sq_bind_text(st, 21, c->access_token_claims ? c->access_token_claims
+	                                            : "{}");
+	sq_bind_text(st, 22, c->release_claims ? c->release_claims : "");
 }
 
 static void read_client(sqlite3_stmt *st, struct store_client *c)
@@ -52,7 +60,13 @@ static void read_client(sqlite3_stmt *st, struct store_client *c)
 	c->auto_approve_as = sq_col_text(st, 13);
 	c->audiences = sq_col_text(st, 14);
 	c->introspect = sqlite3_column_int(st, 15) != 0;
-	c->secret_version = sqlite3_column_int64(st, 16);
+	c->id_token_alg = sq_col_text(st, 16);
+	c->require_nonce = sqlite3_column_int(st, 17) != 0;
+	c->post_logout_redirect_uris = sq_col_text(st, 18);
+	c->logout_revokes_refresh_tokens = sqlite3_column_int(st, 19) != 0;
+	c->access_token_claims = sq_col_text(st, 20);
+	c->release_claims = sq_col_text(st, 21);
+	c->secret_version = sqlite3_column_int64(st, 22);
 }
 
 static enum store_rc sq_client_add(struct store *s, const struct store_client *c)
@@ -121,6 +135,7 @@ static void read_user(sqlite3_stmt *st, struct store_user *u)
 	u->password_hash = sq_col_text(st, 2);
 	u->created_at = sqlite3_column_int64(st, 3);
 	u->updated_at = sqlite3_column_int64(st, 4);
+	u->claims = sq_col_text(st, 5);
 }
 
 static enum store_rc sq_user_add(struct store *s, const struct store_user *u)
@@ -134,6 +149,7 @@ static enum store_rc sq_user_add(struct store *s, const struct store_user *u)
 	sq_bind_text(st, 3, u->password_hash);
 	sqlite3_bind_int64(st, 4, u->created_at);
 	sqlite3_bind_int64(st, 5, u->updated_at);
+	sq_bind_text(st, 6, u->claims ? u->claims : "{}");
 	return sq_exec(cn, st, NULL);
 }
 
@@ -164,6 +180,21 @@ static enum store_rc sq_user_set_password(struct store *s, const char *username,
 	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
 }
 
+static enum store_rc sq_user_set_claims(struct store *s, const char *username,
+                                        const char *claims, int64_t now)
+{
+	struct conn *cn = sq_conn_get(s);
+	sqlite3_stmt *st = sq_stmt(cn, ST_USER_SET_CLAIMS);
+	int n = 0;
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, username);
+	sq_bind_text(st, 2, claims ? claims : "{}");
+	sqlite3_bind_int64(st, 3, now);
+	enum store_rc r = sq_exec(cn, st, &n);
+	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
+}
+
 static enum store_rc sq_user_remove(struct store *s, const char *username)
 {
 	return sq_delete_by(s, ST_USER_REMOVE, username);
@@ -182,6 +213,7 @@ const struct store_user_methods sq_user_methods = {
 	.xGet = sq_user_get,
 	.xGetById = sq_user_get_by_id,
 	.xSetPassword = sq_user_set_password,
+	.xSetClaims = sq_user_set_claims,
 	.xRemove = sq_user_remove,
 	.xList = sq_user_list,
 };

@@ -22,6 +22,10 @@ static void read_code(sqlite3_stmt *st, struct store_code *c)
 	c->used_at = sqlite3_column_int64(st, 10);
 	c->family_id = sq_col_text(st, 11);
 	c->resource = sq_col_text(st, 12);
+	c->nonce = sq_col_text(st, 13);
+	c->auth_time = sqlite3_column_int64(st, 14);
+	c->sid = sq_col_text(st, 15);
+	c->amr = sq_col_text(st, 16);
 }
 
 static enum store_rc sq_code_add(struct store *s, const struct store_code *c)
@@ -43,6 +47,10 @@ static enum store_rc sq_code_add(struct store *s, const struct store_code *c)
 	sq_bind_opt_int(st, 11, c->used_at);
 	sq_bind_text(st, 12, c->family_id);
 	sq_bind_text(st, 13, c->resource);
+	sq_bind_text(st, 14, c->nonce);
+	sq_bind_opt_int(st, 15, c->auth_time);
+	sq_bind_text(st, 16, c->sid);
+	sq_bind_text(st, 17, c->amr);
 	return sq_exec(cn, st, NULL);
 }
 
@@ -60,6 +68,15 @@ static void read_session(sqlite3_stmt *st, struct store_session *se)
 	se->user_id = sq_col_text(st, 1);
 	se->auth_time = sqlite3_column_int64(st, 2);
 	se->expires_at = sqlite3_column_int64(st, 3);
+	se->sid = sq_col_text(st, 4);
+	se->amr = sq_col_text(st, 5);
+}
+
+/* A listing's row: the session and its user's name. */
+static void read_session_row(sqlite3_stmt *st, struct store_session *se)
+{
+	read_session(st, se);
+	se->username = sq_col_text(st, 6);
 }
 
 static enum store_rc sq_session_add(struct store *s,
@@ -73,6 +90,8 @@ static enum store_rc sq_session_add(struct store *s,
 	sq_bind_text(st, 2, se->user_id);
 	sqlite3_bind_int64(st, 3, se->auth_time);
 	sqlite3_bind_int64(st, 4, se->expires_at);
+	sq_bind_text(st, 5, se->sid);
+	sq_bind_text(st, 6, se->amr ? se->amr : "pwd");
 	return sq_exec(cn, st, NULL);
 }
 
@@ -93,6 +112,36 @@ static enum store_rc sq_sessions_end_user(struct store *s,
                                           const char *user_id, int *count)
 {
 	return sq_run_key(sq_conn_get(s), ST_SESSIONS_END_USER, user_id, count);
+}
+
+static enum store_rc sq_session_end(struct store *s, const char *sid,
+                                    int *count)
+{
+	return sq_run_key(sq_conn_get(s), ST_SESSION_END, sid, count);
+}
+
+/* The listing's filter: a user (NULL: all) and now. */
+struct session_filter {
+	const char *user_id;
+	int64_t now;
+};
+
+static void bind_session_filter(sqlite3_stmt *st, const void *filter)
+{
+	const struct session_filter *f = filter;
+	sq_bind_text(st, 1, f->user_id);
+	sqlite3_bind_int64(st, 2, f->now);
+}
+
+static enum store_rc sq_session_list(struct store *s, const char *user_id,
+                                     int64_t now,
+                                     const struct store_page *page,
+                                     store_session_cb cb, void *arg)
+{
+	const struct session_filter f = {user_id, now};
+	LIST_PAGE(s, ST_SESSION_LIST, page, 3, bind_session_filter, &f,
+	          struct store_session, read_session_row, store_session_clear,
+	          cb, arg);
 }
 
 /* ---- consents ------------------------------------------------------------ */
@@ -191,6 +240,8 @@ const struct store_session_methods sq_session_methods = {
 	.xAdd = sq_session_add,
 	.xGet = sq_session_get,
 	.xEndUser = sq_sessions_end_user,
+	.xEnd = sq_session_end,
+	.xList = sq_session_list,
 };
 
 const struct store_consent_methods sq_consent_methods = {

@@ -41,6 +41,9 @@ static enum store_rc refresh_insert(struct conn *cn,
 	sqlite3_bind_int64(st, 9, r->expires_at);
 	sq_bind_opt_int(st, 10, r->retired_at);
 	sq_bind_opt_int(st, 11, r->revoked_at);
+	sq_bind_opt_int(st, 12, r->auth_time);
+	sq_bind_text(st, 13, r->sid);
+	sq_bind_text(st, 14, r->amr);
 	return sq_exec(cn, st, NULL);
 }
 

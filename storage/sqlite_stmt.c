@@ -70,10 +70,18 @@
 	"c.granted_at DESC, c.client_id DESC, u.username DESC",                \
 	"client_id, username"
 
+/* Sessions are listed with their user's name. */
+#define SESSION_LCOLS "s.session_hash, s.user_id, s.auth_time, "             \
+                      "s.expires_at, s.sid, s.amr, u.username"
+#define SESSION_FROM "sessions s JOIN users u ON u.user_id=s.user_id "      \
+                     "WHERE (?1 IS NULL OR s.user_id=?1) AND s.expires_at > ?2"
+#define SESSION_PAGE SESSION_LCOLS, SESSION_FROM, "s.auth_time", "?3", "?4",   \
+	"s.auth_time DESC, s.sid DESC", "auth_time, sid"
+
 static const char *const stmt_sql[ST__MAX] = {
 	/* secret_version starts anywhere in 62 bits: store.h. */
 	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ", secret_version) "
-	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
 	                  "random() & 4611686018427387903)",
 	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS ", secret_version FROM clients "
 	                  "WHERE client_id=?",
@@ -85,18 +93,24 @@ static const char *const stmt_sql[ST__MAX] = {
 	                     "refresh_token_ttl=?9, updated_at=?11, "
 	                     "issue_refresh_token=?12, on_refresh=?13, "
 	                     "auto_approve_as=?14, audiences=?15, "
-	                     "introspect=?16, secret_version=secret_version+1 "
+	                     "introspect=?16, id_token_signed_response_alg=?17, "
+	                     "require_nonce=?18, post_logout_redirect_uris=?19, "
+	                     "logout_revokes_refresh_tokens=?20, "
+	                     "access_token_claims=?21, release_claims=?22, "
+	                     "secret_version=secret_version+1 "
 	                     "WHERE client_id=?1",
 	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",
 	[ST_CLIENT_LIST] = "SELECT " CLIENT_COLS ", secret_version FROM "
 	                   CLIENT_FROM " ORDER BY client_id",
 	[ST_CLIENT_PAGE] = PAGE_SQL(CLIENT_PAGE),
 	[ST_CLIENT_COUNTED] = COUNTED_SQL(CLIENT_PAGE),
-	[ST_USER_ADD] = "INSERT INTO users (" USER_COLS ") VALUES (?,?,?,?,?)",
+	[ST_USER_ADD] = "INSERT INTO users (" USER_COLS ") VALUES (?,?,?,?,?,?)",
 	[ST_USER_GET] = "SELECT " USER_COLS " FROM users WHERE username=?",
 	[ST_USER_GET_ID] = "SELECT " USER_COLS " FROM users WHERE user_id=?",
 	[ST_USER_SETPW] = "UPDATE users SET password_hash=?2, updated_at=?3 "
 	                  "WHERE username=?1",
+	[ST_USER_SET_CLAIMS] = "UPDATE users SET claims=?2, updated_at=?3 "
+	                       "WHERE username=?1",
 	[ST_USER_REMOVE] = "DELETE FROM users WHERE username=?",
 	[ST_USER_LIST] = "SELECT " USER_COLS " FROM " USER_FROM
 	                 " ORDER BY username",
@@ -141,7 +155,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	                 "retired_at IS NULL AND revoked_at IS NULL AND "
 	                 "expires_at > ?2",
 	[ST_RT_ADD] = "INSERT INTO refresh_tokens (" RT_COLS ") "
-	              "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+	              "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_RT_GET] = "SELECT " RT_COLS " FROM refresh_tokens WHERE token_hash=?",
 	[ST_FAMILY_REVOKE_RT] = "UPDATE refresh_tokens SET revoked_at=?2 "
 	                        "WHERE family_id=?1 AND revoked_at IS NULL",
@@ -158,7 +172,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_SUBJECT_REVOKE_AT] = "UPDATE access_tokens SET revoked_at=?2 "
 	                         "WHERE subject=?1 AND revoked_at IS NULL",
 	[ST_CODE_ADD] = "INSERT INTO authorization_codes (" CODE_COLS ") "
-	                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_CODE_GET] = "SELECT " CODE_COLS " FROM authorization_codes "
 	                "WHERE code_hash=?",
 	/* The conditions are the redemption check itself: of two concurrent
@@ -167,10 +181,22 @@ static const char *const stmt_sql[ST__MAX] = {
 	                    "family_id=?3 WHERE code_hash=?1 AND used_at IS NULL "
 	                    "AND expires_at > ?2",
 	[ST_SESSION_ADD] = "INSERT INTO sessions (" SESSION_COLS ") "
-	                   "VALUES (?,?,?,?)",
+	                   "VALUES (?,?,?,?,?,?)",
 	[ST_SESSION_GET] = "SELECT " SESSION_COLS " FROM sessions "
 	                   "WHERE session_hash=?1 AND expires_at > ?2",
 	[ST_SESSIONS_END_USER] = "DELETE FROM sessions WHERE user_id=?",
+	[ST_SESSION_END] = "DELETE FROM sessions WHERE sid=?",
+	[ST_SESSION_LIST] = "SELECT " SESSION_LCOLS " FROM " SESSION_FROM
+	                    " ORDER BY s.auth_time, s.sid",
+	[ST_SESSION_PAGE] = PAGE_SQL(SESSION_PAGE),
+	[ST_SESSION_COUNTED] = COUNTED_SQL(SESSION_PAGE),
+	/* A session's families: those with a refresh token of its sid. */
+	[ST_SID_REVOKE_RT] = "UPDATE refresh_tokens SET revoked_at=?2 WHERE "
+	                     "revoked_at IS NULL AND family_id IN (SELECT "
+	                     "family_id FROM refresh_tokens WHERE sid=?1)",
+	[ST_SID_REVOKE_AT] = "UPDATE access_tokens SET revoked_at=?2 WHERE "
+	                     "revoked_at IS NULL AND family_id IN (SELECT "
+	                     "family_id FROM refresh_tokens WHERE sid=?1)",
 	[ST_CONSENT_GET] = CONSENT_SELECT " WHERE c.user_id=?1 AND "
 	                   "c.client_id=?2",
 	[ST_CONSENT_PUT] = "INSERT INTO consents (user_id, client_id, scope, "

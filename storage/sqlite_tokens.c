@@ -68,6 +68,9 @@ static void read_refresh(sqlite3_stmt *st, struct store_refresh *r)
 	r->expires_at = sqlite3_column_int64(st, 8);
 	r->retired_at = sqlite3_column_int64(st, 9);
 	r->revoked_at = sqlite3_column_int64(st, 10);
+	r->auth_time = sqlite3_column_int64(st, 11);
+	r->sid = sq_col_text(st, 12);
+	r->amr = sq_col_text(st, 13);
 }
 
 static enum store_rc sq_refresh_get(struct store *s, const char *hash,
@@ -129,6 +132,12 @@ static enum store_rc sq_family_revoke(struct store *s, const char *family_id,
 	                   family_id, now, count);
 }
 
+static enum store_rc sq_revoke_sid(struct store *s, const char *sid,
+                                   int64_t now, int *count)
+{
+	return run_pair(s, ST_SID_REVOKE_RT, ST_SID_REVOKE_AT, sid, now, count);
+}
+
 /* A client's refresh tokens too: else it could mint new access tokens. */
 static enum store_rc sq_token_revoke_client(struct store *s,
                                             const char *client_id, int64_t now,
@@ -158,4 +167,5 @@ const struct store_refresh_methods sq_refresh_methods = {
 	.xGet = sq_refresh_get,
 	.xList = sq_refresh_list,
 	.xFamilyRevoke = sq_family_revoke,
+	.xRevokeSid = sq_revoke_sid,
 };

@@ -97,6 +97,9 @@ enum store_rc store_user_get_by_id(struct store *s, const char *user_id,
 enum store_rc store_user_set_password(struct store *s, const char *username,
                                       const char *hash, int64_t now)
 { return s->ops->user->xSetPassword(s, username, hash, now); }
+enum store_rc store_user_set_claims(struct store *s, const char *username,
+                                    const char *claims, int64_t now)
+{ return s->ops->user->xSetClaims(s, username, claims, now); }
 enum store_rc store_user_remove(struct store *s, const char *username)
 { return s->ops->user->xRemove(s, username); }
 enum store_rc store_user_list(struct store *s, store_user_cb cb, void *arg)
@@ -199,6 +202,15 @@ enum store_rc store_session_add(struct store *s,
 enum store_rc store_session_get(struct store *s, const char *session_hash,
                                 int64_t now, struct store_session *out)
 { return s->ops->session->xGet(s, session_hash, now, out); }
+enum store_rc store_session_end(struct store *s, const char *sid, int *count)
+{ return s->ops->session->xEnd(s, sid, count); }
+enum store_rc store_session_list(struct store *s, const char *user_id,
+                                 int64_t now, const struct store_page *p,
+                                 store_session_cb cb, void *arg)
+{ return s->ops->session->xList(s, user_id, now, p, cb, arg); }
+enum store_rc store_refresh_revoke_sid(struct store *s, const char *sid,
+                                       int64_t now, int *count)
+{ return s->ops->refresh->xRevokeSid(s, sid, now, count); }
 enum store_rc store_sessions_end_user(struct store *s, const char *user_id,
                                       int *count)
 { return s->ops->session->xEndUser(s, user_id, count); }

@@ -72,6 +72,13 @@ struct store_client {
 	 * and added again under its id does not match a version read
 	 * before; store_issue's client_version. */
 	int64_t secret_version;
+	/* Since schema 9 (OpenID Connect). NULL: RS256. */
+	char *id_token_alg;            /* "RS256" | "ES256" | NULL */
+	bool require_nonce;            /* /authorize must carry a nonce */
+	char *post_logout_redirect_uris; /* space-separated; "" for none */
+	bool logout_revokes_refresh_tokens;
+	char *access_token_claims; /* JSON object text; NULL or "{}": none */
+	char *release_claims;      /* custom user claim names, space-separated */
 };
 void store_client_clear(struct store_client *c);
 
@@ -80,6 +87,7 @@ struct store_user {
 	char *username;
 	char *password_hash; /* Argon2id PHC string */
 	int64_t created_at, updated_at;
+	char *claims; /* since schema 9: JSON object text; NULL or "{}": none */
 };
 void store_user_clear(struct store_user *u);
 
@@ -108,6 +116,12 @@ struct store_refresh {
 	int64_t issued_at, expires_at;
 	int64_t retired_at; /* 0: live; else rotated out */
 	int64_t revoked_at; /* 0: not revoked */
+	/* Since schema 9: the login the family came from, repeated by each
+	 * rotation, for refreshed ID tokens (OpenID Connect Core 12.2).
+	 * 0 / NULL: none (not a browser login). */
+	int64_t auth_time;
+	char *sid;
+	char *amr; /* space-separated */
 };
 void store_refresh_clear(struct store_refresh *r);
 
@@ -134,6 +148,12 @@ struct store_code {
 	int64_t used_at;  /* 0: not redeemed */
 	char *family_id;  /* set when redeemed: the tokens it produced */
 	char *resource;   /* since schema 5: RFC 8707 resource; NULL: none */
+	/* Since schema 9 (OpenID Connect): the request's nonce (NULL: none)
+	 * and the login session's auth_time, sid and amr (0 / NULL: none). */
+	char *nonce;
+	int64_t auth_time;
+	char *sid;
+	char *amr;
 };
 void store_code_clear(struct store_code *c);
 
@@ -143,6 +163,11 @@ struct store_session {
 	char *user_id;
 	int64_t auth_time; /* when the user last gave the password */
 	int64_t expires_at;
+	/* Since schema 9: the public id (OpenID Connect's sid claim) and the
+	 * methods of the login (RFC 8176 values, space-separated). */
+	char *sid;
+	char *amr;
+	char *username; /* filled by xList; xAdd ignores it */
 };
 void store_session_clear(struct store_session *s);
 
@@ -276,6 +301,7 @@ typedef int (*store_token_cb)(const struct store_token *t, void *arg);
 typedef int (*store_key_cb)(const struct store_key *k, void *arg);
 typedef int (*store_consent_cb)(const struct store_consent *c, void *arg);
 typedef int (*store_refresh_cb)(const struct store_refresh *r, void *arg);
+typedef int (*store_session_cb)(const struct store_session *se, void *arg);
 
 struct store;
 
@@ -327,6 +353,9 @@ struct store_user_methods {
 	                          struct store_user *out);
 	enum store_rc (*xSetPassword)(struct store *s, const char *username,
 	                              const char *password_hash, int64_t now);
+	/* Replaces the user's claims (a JSON object's text). */
+	enum store_rc (*xSetClaims)(struct store *s, const char *username,
+	                            const char *claims, int64_t now);
 	enum store_rc (*xRemove)(struct store *s, const char *username);
 	/* In username order; page: store_page. */
 	enum store_rc (*xList)(struct store *s, const struct store_page *page,
@@ -396,6 +425,11 @@ struct store_refresh_methods {
 	 * number of tokens changed. */
 	enum store_rc (*xFamilyRevoke)(struct store *s, const char *family_id,
 	                               int64_t now, int *count);
+	/* Revokes every family with a refresh token of the login session sid
+	 * (its refresh and access tokens), in one transaction; *count is the
+	 * number of tokens changed. */
+	enum store_rc (*xRevokeSid)(struct store *s, const char *sid,
+	                            int64_t now, int *count);
 };
 
 struct store_code_methods {
@@ -419,6 +453,13 @@ struct store_session_methods {
 	 * the user out everywhere); *count is how many there were. */
 	enum store_rc (*xEndUser)(struct store *s, const char *user_id,
 	                          int *count);
+	/* Ends the session whose public id is sid; *count is 0 or 1. */
+	enum store_rc (*xEnd)(struct store *s, const char *sid, int *count);
+	/* Sessions unexpired at now, of one user (user_id; NULL: all), by
+	 * auth_time then sid, with username filled; page: store_page. */
+	enum store_rc (*xList)(struct store *s, const char *user_id,
+	                       int64_t now, const struct store_page *page,
+	                       store_session_cb cb, void *arg);
 };
 
 struct store_consent_methods {
@@ -604,8 +645,10 @@ struct store_copy_methods {
  * whole tables through it, so it works between any two backends), and
  * store_purge_counts.throttle_keys. 10: xTokenAdd and xSessionRemove
  * gone (only tests called them). 11: the listings take a store_page
- * (the token and refresh filters carry one). */
-#define STORE_OPS_VERSION 11
+ * (the token and refresh filters carry one). 12: OpenID Connect (schema
+ * 9): a user's xSetClaims, the session's xEnd and xList, the refresh
+ * table's xRevokeSid, and the new record fields. */
+#define STORE_OPS_VERSION 12
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */
@@ -705,6 +748,8 @@ enum store_rc store_user_get(struct store *s, const char *username,
                              struct store_user *out);
 enum store_rc store_user_set_password(struct store *s, const char *username,
                                       const char *hash, int64_t now);
+enum store_rc store_user_set_claims(struct store *s, const char *username,
+                                    const char *claims, int64_t now);
 enum store_rc store_user_remove(struct store *s, const char *username);
 enum store_rc store_user_list(struct store *s, store_user_cb cb, void *arg);
 enum store_rc store_token_get(struct store *s, const char *jti,
@@ -756,6 +801,12 @@ enum store_rc store_consent_list(struct store *s, const char *user_id,
                                  void *arg);
 enum store_rc store_consent_revoke(struct store *s, const char *user_id,
                                    const char *client_id, int *count);
+enum store_rc store_session_end(struct store *s, const char *sid, int *count);
+enum store_rc store_session_list(struct store *s, const char *user_id,
+                                 int64_t now, const struct store_page *p,
+                                 store_session_cb cb, void *arg);
+enum store_rc store_refresh_revoke_sid(struct store *s, const char *sid,
+                                       int64_t now, int *count);
 enum store_rc store_sessions_end_user(struct store *s, const char *user_id,
                                       int *count);
 

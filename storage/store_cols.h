@@ -12,17 +12,23 @@
                     "scopes, redirect_uris, access_token_ttl, "              \
                     "refresh_token_ttl, created_at, updated_at, "              \
                     "issue_refresh_token, on_refresh, auto_approve_as, "   \
-                    "audiences, introspect"
-#define USER_COLS "user_id, username, password_hash, created_at, updated_at"
+                    "audiences, introspect, id_token_signed_response_alg, " \
+                    "require_nonce, post_logout_redirect_uris, "           \
+                    "logout_revokes_refresh_tokens, access_token_claims, " \
+                    "release_claims"
+#define USER_COLS "user_id, username, password_hash, created_at, " \
+                  "updated_at, claims"
 #define TOKEN_COLS "jti, client_id, subject, scope, kid, issued_at, " \
                    "expires_at, revoked_at, family_id"
 #define RT_COLS "token_hash, family_id, client_id, subject, username, scope, " \
-                "access_jti, issued_at, expires_at, retired_at, revoked_at"
+                "access_jti, issued_at, expires_at, retired_at, revoked_at, " \
+                "auth_time, sid, amr"
 #define KEY_COLS "kid, alg, private_pem, created_at, retired_at"
 #define CODE_COLS "code_hash, client_id, subject, username, redirect_uri, " \
                   "scope, code_challenge, code_challenge_method, "         \
-                  "issued_at, expires_at, used_at, family_id, resource"
-#define SESSION_COLS "session_hash, user_id, auth_time, expires_at"
+                  "issued_at, expires_at, used_at, family_id, resource, "  \
+                  "nonce, auth_time, sid, amr"
+#define SESSION_COLS "session_hash, user_id, auth_time, expires_at, sid, amr"
 /* A consent comes with its user's name, for listings. */
 #define CONSENT_COLS "c.user_id, c.client_id, c.scope, c.granted_at, "      \
                      "c.updated_at, u.username"

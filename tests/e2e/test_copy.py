@@ -302,7 +302,8 @@ class RefusalTest(CopyBase):
         lk_db.db_query(self.src, "UPDATE clients SET name = ?, "
                        "access_token_ttl = ?, auto_approve_as = NULL",
                        (odd, 2**62))
-        lk_db.db_query(self.src, "INSERT INTO users VALUES ('\\N', ?, "
+        lk_db.db_query(self.src, "INSERT INTO users (user_id, username, "
+                       "password_hash, created_at, updated_at) VALUES ('\\N', ?, "
                        "'\\', -9007199254740993, 0)", (odd,))
         pg = pg_database(self)
         self.assertCopied(copy(self.src, pg, "--json"), self.src, pg)
@@ -312,7 +313,7 @@ class RefusalTest(CopyBase):
         back = os.path.join(self.dir, "back.db")
         self.assertCopied(copy(pg, back, "--json"), pg, back)
         self.assertEqual(lk_db.db_query(back, "SELECT * FROM users"),
-                         [("\\N", odd, "\\", -9007199254740993, 0)])
+                         [("\\N", odd, "\\", -9007199254740993, 0, "{}")])
 
     def test_non_empty_destination_is_refused_and_unchanged(self):
         dst = os.path.join(self.dir, "dst.db")
@@ -391,7 +392,8 @@ class RefusalTest(CopyBase):
         """A user name that is not UTF-8 (SQLite stores what it is given;
         PostgreSQL refuses it) fails the copy after the clients and keys
         were written: the transaction leaves the destination empty."""
-        lk_db.db_query(self.src, "INSERT INTO users VALUES ('u1', "
+        lk_db.db_query(self.src, "INSERT INTO users (user_id, username, "
+                       "password_hash, created_at, updated_at) VALUES ('u1', "
                        "CAST(X'66ff6f' AS TEXT), 'h', 1, 1)")
         pg = pg_database(self)
         p = copy(self.src, pg)
@@ -489,7 +491,7 @@ class SchemaTest(CopyBase):
         q("INSERT INTO clients (client_id, name, secret_hash, grant_types, "
           "created_at, updated_at) VALUES ('c', 'c', 'h', "
           "'client_credentials', 1, 1)")
-        q("INSERT INTO users VALUES ('u', 'u', 'h', 1, 1)")
+        q("INSERT INTO users (user_id, username, password_hash, created_at, updated_at) VALUES ('u', 'u', 'h', 1, 1)")
         q("INSERT INTO signing_keys VALUES ('k', 'ES256', 'pem', 1, NULL)")
         for jti, exp in (("gone", old), ("kept", live)):
             q("INSERT INTO access_tokens (jti, client_id, subject, kid, "
@@ -501,7 +503,7 @@ class SchemaTest(CopyBase):
             q("INSERT INTO authorization_codes (code_hash, client_id, "
               "subject, username, issued_at, expires_at) VALUES (?, 'c', "
               "'u', 'u', 1, ?)", jti, exp)
-            q("INSERT INTO sessions VALUES (?, 'u', 1, ?)", jti, exp)
+            q("INSERT INTO sessions (session_hash, user_id, auth_time, expires_at) VALUES (?, 'u', 1, ?)", jti, exp)
         throttled = "throttle" in schema(db)
         if throttled:
             # Gone: its window began long ago and its ticket expired.

@@ -406,6 +406,19 @@ static void test_user_crud(void **state)
 	store_user_clear(&got);
 	assert_int_equal(store_user_set_password(f->s, "nobody", "$argon2id$x", 20),
 	                 STORE_NOT_FOUND);
+	/* Schema 9: claims, "{}" until set. */
+	assert_int_equal(store_user_get(f->s, "alice", &got), STORE_OK);
+	assert_string_equal(got.claims, "{}");
+	store_user_clear(&got);
+	assert_int_equal(store_user_set_claims(f->s, "alice",
+	                                       "{\"email\":\"a@x\"}", 30),
+	                 STORE_OK);
+	assert_int_equal(store_user_get(f->s, "alice", &got), STORE_OK);
+	assert_string_equal(got.claims, "{\"email\":\"a@x\"}");
+	assert_int_equal(got.updated_at, 30);
+	store_user_clear(&got);
+	assert_int_equal(store_user_set_claims(f->s, "nobody", "{}", 30),
+	                 STORE_NOT_FOUND);
 
 	struct store_user b = {
 	    .user_id = (char *)"u-0", .username = (char *)"bob",
@@ -1667,6 +1680,105 @@ static void test_sessions(void **state)
 
 }
 
+static int on_session(const struct store_session *se, void *arg)
+{
+	char one[300];
+	snprintf(one, sizeof(one), "%s:%s:%s:%lld", se->sid, se->username,
+	         se->amr, (long long)se->auth_time);
+	return collect_add(arg, one);
+}
+
+static const char *list_sessions(struct store *s, const char *user_id,
+                                 int64_t now, struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(store_session_list(s, user_id, now, NULL, on_session,
+	                                    c), STORE_OK);
+	return c->buf;
+}
+
+/* Schema 9: a session's public id and amr, the listing, ending one by
+ * sid, and revoking the families a session's logins made. */
+static void test_session_ids(void **state)
+{
+	struct ut_store_fx *f = *state;
+	struct collect col;
+	code_world(f->s);
+	struct store_session a = {
+	    .session_hash = (char *)"s1", .user_id = (char *)"u-1",
+	    .auth_time = 100, .expires_at = 500, .sid = (char *)"SID-a",
+	    .amr = (char *)"pwd",
+	};
+	struct store_session b = {
+	    .session_hash = (char *)"s2", .user_id = (char *)"u-2",
+	    .auth_time = 90, .expires_at = 300, .sid = (char *)"SID-b",
+	};
+	assert_int_equal(store_session_add(f->s, &a), STORE_OK);
+	assert_int_equal(store_session_add(f->s, &b), STORE_OK);
+	/* A sid is unique. */
+	struct store_session dup = a;
+	dup.session_hash = (char *)"s3";
+	assert_int_equal(store_session_add(f->s, &dup), STORE_CONFLICT);
+
+	struct store_session got = {0};
+	assert_int_equal(store_session_get(f->s, "s1", 101, &got), STORE_OK);
+	assert_string_equal(got.sid, "SID-a");
+	assert_string_equal(got.amr, "pwd");
+	store_session_clear(&got);
+	/* amr defaults to a password login. */
+	assert_int_equal(store_session_get(f->s, "s2", 101, &got), STORE_OK);
+	assert_string_equal(got.amr, "pwd");
+	store_session_clear(&got);
+
+	assert_string_equal(list_sessions(f->s, NULL, 200, &col),
+	                    "SID-b:bob:pwd:90 SID-a:alice:pwd:100");
+	assert_string_equal(list_sessions(f->s, "u-1", 200, &col),
+	                    "SID-a:alice:pwd:100");
+	/* Expired sessions are not listed. */
+	assert_string_equal(list_sessions(f->s, NULL, 300, &col),
+	                    "SID-a:alice:pwd:100");
+
+	int n = -1;
+	assert_int_equal(store_session_end(f->s, "SID-a", &n), STORE_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_session_get(f->s, "s1", 101, &got),
+	                 STORE_NOT_FOUND);
+	assert_int_equal(store_session_end(f->s, "SID-a", &n), STORE_OK);
+	assert_int_equal(n, 0);
+
+	/* Families from session SID-x: revoked with their access tokens,
+	 * the rotated-out token of such a family included; others stay. */
+	struct store_token at1 = token("at-x1", "c1", "kid-1", 100, 160);
+	at1.subject = (char *)"u-1";
+	at1.family_id = (char *)"FX";
+	struct store_refresh rt1 = {
+	    .token_hash = (char *)"x1", .family_id = (char *)"FX",
+	    .client_id = (char *)"c1", .subject = (char *)"u-1",
+	    .username = (char *)"alice", .scope = (char *)"openid",
+	    .access_jti = (char *)"at-x1", .issued_at = 100,
+	    .expires_at = 1000, .auth_time = 95, .sid = (char *)"SID-x",
+	    .amr = (char *)"pwd",
+	};
+	struct store_issue is = {.now = 100, .access = &at1, .refresh = &rt1};
+	assert_int_equal(ut_issue(f->s, &is), STORE_OK);
+	struct store_refresh rg = {0};
+	assert_int_equal(store_refresh_get(f->s, "x1", &rg), STORE_OK);
+	assert_int_equal(rg.auth_time, 95);
+	assert_string_equal(rg.sid, "SID-x");
+	assert_string_equal(rg.amr, "pwd");
+	store_refresh_clear(&rg);
+	issue(f->s, "y1", "FY", "c1", "u-1", 110, 1000, NULL);
+	assert_int_equal(store_refresh_revoke_sid(f->s, "SID-x", 200, &n),
+	                 STORE_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(revoked_rt(f->s, "x1"), 200);
+	assert_int_equal(revoked_at(f->s, "at-x1"), 200);
+	assert_int_equal(revoked_rt(f->s, "y1"), 0);
+	assert_int_equal(store_refresh_revoke_sid(f->s, "SID-none", 200, &n),
+	                 STORE_OK);
+	assert_int_equal(n, 0);
+}
+
 static int on_consent(const struct store_consent *c, void *arg)
 {
 	char both[300];
@@ -2498,6 +2610,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pg_serializable_retries,
 	                                    ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_sessions, ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_session_ids, ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_consents, ut_store_fx_setup, ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_cascade_on_remove, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
