@@ -187,7 +187,8 @@ describe('Apache httpd with mod_auth_openidc, signing in at Latchkey', { skip: w
     // Signing out: the module, then Latchkey's end_session_endpoint, then
     // back to the post-logout page.
     seen.length = 0;
-    await Promise.all([page.waitForNavigation({ url: `${rpOrigin}/` }), page.click('#logout')]);
+    await Promise.all([page.waitForNavigation(), page.click('#logout')]);
+    assert.equal(page.url(), `${rpOrigin}/`, where());
     assert.equal(await page.title(), 'Signed out', where());
     const md = JSON.parse(await (await fetch(
       `${server.issuer}/.well-known/openid-configuration`)).text());
