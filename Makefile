@@ -24,7 +24,8 @@ all: build
 deps:
 	@./scripts/install-deps.sh
 
-# What only the tests need: chromium and the pinned npm packages.
+# What only the tests need: chromium, PostgreSQL, haproxy, Apache with
+# mod_auth_openidc, authlib and the pinned npm packages.
 test-deps: deps
 	@./scripts/install-test-deps.sh
 
