@@ -88,6 +88,12 @@ enum adm_opt {
 	OPT_TO,
 	OPT_LIMIT,
 	OPT_SINCE,
+	/* OpenID Connect claims (docs/openid-connect.md, "Claims") */
+	OPT_CLAIM,
+	OPT_UNSET_CLAIM,
+	OPT_ACCESS_TOKEN_CLAIM,
+	OPT_UNSET_ACCESS_TOKEN_CLAIM,
+	OPT_RELEASE_CLAIM,
 	ADM_OPT__MAX
 };
 
@@ -142,6 +148,9 @@ struct adm_ctx {
 	size_t argc;
 	struct store *store;
 	const char *db; /* what store is: adm_db_path's answer */
+	/* The settings (adm_config_load: --config, $LATCHKEY_CONFIG, else
+	 * the defaults); NULL for commands that open no single database. */
+	const struct lk_config *cfg;
 	bool json;
 };
 
@@ -159,6 +168,8 @@ int cmd_user_add(struct adm_ctx *ctx);
 int cmd_user_passwd(struct adm_ctx *ctx);
 int cmd_user_remove(struct adm_ctx *ctx);
 int cmd_user_list(struct adm_ctx *ctx);
+int cmd_user_update(struct adm_ctx *ctx);
+int cmd_user_show(struct adm_ctx *ctx);
 int cmd_token_list(struct adm_ctx *ctx);
 int cmd_token_revoke(struct adm_ctx *ctx);
 int cmd_key_list(struct adm_ctx *ctx);
@@ -300,6 +311,16 @@ int adm_time_parse(const char *s, int64_t *out);
 bool adm_client_value(enum client_field f, const struct adm_optval *ov,
                       int how, enum store_tristate state,
                       struct client_value *v);
+
+/* Applies KEY=VALUE claims (set, n_set of them) and then removes the
+ * names of unset (n_unset) to the claims stored as text (NULL: none),
+ * into *out (caller frees; as claims_dump writes it). what names them
+ * in messages ("claim", "access-token claim"). Returns ADM_EXIT_OK, or
+ * reports the refusal (a bad name or value, a name both set and unset,
+ * too large a set) and returns ADM_EXIT_USAGE with *out NULL. */
+int adm_claims_apply(const char *stored, const struct adm_optval *set,
+                     const struct adm_optval *unset, const char *what,
+                     char **out);
 
 /* ---- secrets from the operator ------------------------------------------ */
 

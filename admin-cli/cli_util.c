@@ -84,7 +84,8 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_USER] = {"user", ADM_OPT_ARG, "NAME",
 	              "only this user's tokens or consents"},
 	[OPT_ALG] = {"alg", ADM_OPT_ARG, "ALG",
-	             "signing algorithm: ES256 (default) or RS256"},
+	             "rotate only this algorithm's key: ES256 or RS256 "
+	             "(default: both)"},
 	[OPT_FORCE] = {"force", 0, NULL, "replace FILE if it exists"},
 	[OPT_FROM] = {"from", ADM_OPT_ARG, "SOURCE",
 	              "database to copy: file or postgresql:// URI"},
@@ -95,6 +96,23 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_SINCE] = {"since", ADM_OPT_ARG, "TIME",
 	               "only rows created at or after TIME (RFC 3339 or "
 	               "epoch seconds)"},
+	/* ---- OpenID Connect claims */
+	[OPT_CLAIM] = {"claim", ADM_OPT_ARG | ADM_OPT_LIST, "KEY=VALUE",
+	               "set a claim of the user (repeatable; see above)"},
+	[OPT_UNSET_CLAIM] = {"unset-claim", ADM_OPT_ARG | ADM_OPT_LIST, "KEY",
+	                     "remove a claim of the user (repeatable)"},
+	[OPT_ACCESS_TOKEN_CLAIM] = {"access-token-claim",
+	                            ADM_OPT_ARG | ADM_OPT_LIST, "KEY=VALUE",
+	                            "a claim in every access token of this "
+	                            "client (repeatable)"},
+	[OPT_UNSET_ACCESS_TOKEN_CLAIM] = {"unset-access-token-claim",
+	                                  ADM_OPT_ARG | ADM_OPT_LIST, "KEY",
+	                                  "remove an access-token claim "
+	                                  "(repeatable)"},
+	[OPT_RELEASE_CLAIM] = {"release-claim", ADM_OPT_ARG | ADM_OPT_LIST,
+	                       "NAME",
+	                       "a user claim this client gets in its tokens "
+	                       "and at userinfo (repeatable)"},
 };
 
 _Static_assert(ADM_OPT__MAX <= 64, "ADM_O() masks are 64 bits wide");
@@ -719,4 +737,62 @@ int adm_read_password(bool from_stdin, char buf[ADM_PASSWORD_BUF])
 	if (n < 0 || !valid_password_length((size_t)n))
 		return line_fail(n);
 	return ADM_EXIT_OK;
+}
+
+/* ---- claims ------------------------------------------------------------- */
+
+/* Whether name is one of the n values of unset. */
+static bool named(const struct adm_optval *unset, const char *name)
+{
+	for (size_t i = 0; unset != NULL && i < unset->n; i++)
+		if (strcmp(unset->v[i], name) == 0)
+			return true;
+	return false;
+}
+
+int adm_claims_apply(const char *stored, const struct adm_optval *set,
+                     const struct adm_optval *unset, const char *what,
+                     char **out)
+{
+	json_t *o = claims_load(stored);
+	int rc = ADM_EXIT_OK;
+	*out = NULL;
+	if (o == NULL)
+		o = json_object(); /* unreadable: replaced, not kept */
+	for (size_t i = 0; set != NULL && i < set->n && rc == ADM_EXIT_OK; i++) {
+		char *name;
+		json_t *v;
+		const char *why = claim_parse(set->v[i], &name, &v);
+		if (why != NULL && name != NULL)
+			rc = adm_fail(ADM_EXIT_USAGE, "invalid %s '%s': %s", what,
+			              name, why);
+		else if (why != NULL)
+			rc = adm_fail(ADM_EXIT_USAGE, "invalid %s '%s': %s", what,
+			              set->v[i], why);
+		else if (named(unset, name))
+			rc = adm_fail(ADM_EXIT_USAGE, "the %s '%s' is both set "
+			              "and unset", what, name);
+		else
+			json_object_set_new(o, name, v);
+		free(name);
+	}
+	for (size_t i = 0; unset != NULL && i < unset->n && rc == ADM_EXIT_OK;
+	     i++) {
+		if (!valid_claim_name(unset->v[i]))
+			rc = adm_fail(ADM_EXIT_USAGE, "invalid %s '%s': %s", what,
+			              unset->v[i], VALID_CLAIM_NAME_RULE);
+		else
+			json_object_del(o, unset->v[i]);
+	}
+	const char *bad = NULL;
+	const char *why = rc == ADM_EXIT_OK ? claims_check(o, &bad) : NULL;
+	if (why != NULL && bad != NULL)
+		rc = adm_fail(ADM_EXIT_USAGE, "invalid %s '%s': %s", what, bad,
+		              why);
+	else if (why != NULL)
+		rc = adm_fail(ADM_EXIT_USAGE, "too many %ss: %s", what, why);
+	if (rc == ADM_EXIT_OK)
+		*out = claims_dump(o);
+	json_decref(o);
+	return rc;
 }

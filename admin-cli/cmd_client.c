@@ -64,6 +64,10 @@ static const struct client_opt {
 	 CLIENT_WORDS_SKIP_EMPTY},
 	{OPT_INTROSPECT, CLIENT_F_INTROSPECT, STORE_ON, 0},
 	{OPT_NO_INTROSPECT, CLIENT_F_INTROSPECT, STORE_OFF, 0},
+	/* OpenID Connect claims (--access-token-claim merges per key, so it
+	 * is set_at_claims' rather than a row) */
+	{OPT_RELEASE_CLAIM, CLIENT_F_RELEASE_CLAIMS, STORE_DEFAULT,
+	 CLIENT_WORDS_SKIP_EMPTY | CLIENT_WORDS_SPLIT},
 };
 #define NOPTS (sizeof(client_opts) / sizeof(client_opts[0]))
 
@@ -165,10 +169,38 @@ static int check_exclusive(const struct adm_args *a)
 	return rc;
 }
 
+/* ---- OpenID Connect claims ----------------------------------------------
+ * --access-token-claim KEY=VALUE merges per key into the client's stored
+ * set and --unset-access-token-claim KEY removes one (shared/
+ * DECISIONS.md), unlike the list options, which replace. */
+
+static int set_at_claims(const struct adm_args *a, struct store_client *c)
+{
+	if (!adm_has(a, OPT_ACCESS_TOKEN_CLAIM) &&
+	    !adm_has(a, OPT_UNSET_ACCESS_TOKEN_CLAIM))
+		return ADM_EXIT_OK;
+	char *text = NULL, *bad = NULL;
+	int rc = adm_claims_apply(c->access_token_claims,
+	                          &a->opt[OPT_ACCESS_TOKEN_CLAIM],
+	                          &a->opt[OPT_UNSET_ACCESS_TOKEN_CLAIM],
+	                          "access-token claim", &text);
+	struct client_value v = {.words = (const char *const *)&text, .n = 1};
+	if (rc == ADM_EXIT_OK &&
+	    !client_spec_set(c, CLIENT_F_ACCESS_TOKEN_CLAIMS, &v, &bad))
+		rc = adm_fail(ADM_EXIT_USAGE, "invalid access-token claim "
+		              "'%s'", bad); /* adm_claims_apply checked it */
+	free(bad);
+	free(text);
+	return rc;
+}
+
 /* Applies every field option given, then checks the rules that span
  * fields. A refusal is a usage error: nothing has been stored yet. */
 static int apply_fields(const struct adm_args *a, struct store_client *c)
 {
+	int at = set_at_claims(a, c);
+	if (at != ADM_EXIT_OK)
+		return at;
 	for (size_t i = 0; i < NOPTS; i++) {
 		const struct client_opt *o = &client_opts[i];
 		if (!adm_has(a, o->opt))
@@ -287,6 +319,11 @@ static void client_print(const struct adm_ctx *ctx,
 		{"auto_approve_as", auto_approve_text(c->auto_approve_as)},
 		{"audiences", c->audiences},
 		{"introspect", c->introspect ? "yes" : "no"},
+		{"access_token_claims", c->access_token_claims != NULL &&
+		                                *c->access_token_claims
+		                            ? c->access_token_claims
+		                            : "{}"},
+		{"release_claims", c->release_claims},
 		{"created", adm_time(c->created_at, created)},
 		{"updated", adm_time(c->updated_at, updated)},
 	};
@@ -382,10 +419,14 @@ int cmd_client_add(struct adm_ctx *ctx)
 int cmd_client_update(struct adm_ctx *ctx)
 {
 	struct store_client c = {0};
-	char names[512] = "";
+	char names[1024] = "";
 	bool any = false;
-	for (size_t i = 0; i < NOPTS; i++) {
-		enum adm_opt o = client_opts[i].opt;
+	static const enum adm_opt merged[] = {
+		OPT_ACCESS_TOKEN_CLAIM, OPT_UNSET_ACCESS_TOKEN_CLAIM,
+	};
+	for (size_t i = 0; i < NOPTS + 2; i++) {
+		enum adm_opt o = i < NOPTS ? client_opts[i].opt
+		                           : merged[i - NOPTS];
 		any = any || adm_has(ctx->args, o);
 		snprintf(names + strlen(names), sizeof(names) - strlen(names),
 		         "%s--%s", i ? ", " : "", adm_opts[o].name);

@@ -1,10 +1,15 @@
 /*
- * cmd_key.c: `latchkey key list|rotate`, the keys that sign access tokens.
+ * cmd_key.c: `latchkey key list|rotate`, the keys that sign tokens: one
+ * current key per algorithm (ES256 and RS256, migration 0008); access
+ * tokens use signing_alg's, ID tokens the client's choice.
  *
- * Rotation only adds a key: the store makes it current and retires the
- * previous one in one transaction. Which retired keys the server still
- * publishes (those with an unexpired token) is the store's published
- * query; `key list` shows its answer. Private keys are never printed.
+ * Rotation only adds keys: for each algorithm rotated the store makes the
+ * new key current and retires that algorithm's previous one in one
+ * transaction. Which retired keys the server still publishes (those with
+ * an unexpired access token, and those retired less than id_token_ttl
+ * ago) is the store's published query, given the id_token_ttl of the
+ * CLI's settings as the server gives its own; `key list` shows its
+ * answer. Private keys are never printed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +66,7 @@ int cmd_key_list(struct adm_ctx *ctx)
 	if (rc != ADM_EXIT_OK)
 		return rc;
 	enum store_rc r = store_key_list(ctx->store, true, clock_now(),
+	                                 ctx->cfg->id_token_ttl,
 	                                 collect_published, &kl.published);
 	if (r == STORE_OK)
 		r = store_key_page(ctx->store, &kl.l.page, list_one, &kl);
@@ -92,38 +98,99 @@ static int new_key(enum key_alg alg, struct store_key *k)
 	return ADM_EXIT_OK;
 }
 
-int cmd_key_rotate(struct adm_ctx *ctx)
-{
-	const char *name = adm_str(ctx->args, OPT_ALG);
-	enum key_alg alg = KEY_ALG_ES256;
-	struct store_key prev = {0}, k = {0};
+/* One algorithm's rotation: its new key, and the key it retired. */
+struct rotated {
+	struct store_key k;
+	char *previous_kid; /* NULL: the algorithm had no current key */
+};
 
-	if (name != NULL && key_alg_parse(name, &alg) != 0)
-		return adm_fail(ADM_EXIT_USAGE,
-		                "unknown --alg '%s': ES256 or RS256", name);
-	enum store_rc r = store_key_current(ctx->store, &prev);
+static int rotate_one(struct store *s, enum key_alg alg, struct rotated *out)
+{
+	struct store_key prev = {0};
+	enum store_rc r = store_key_current(s, key_alg_name(alg), &prev);
 	if (r != STORE_OK && r != STORE_NOT_FOUND)
 		return adm_store_fail(r, "reading the current key");
-
-	int rc = new_key(alg, &k);
+	int rc = new_key(alg, &out->k);
 	if (rc == ADM_EXIT_OK) {
-		r = store_key_add_current(ctx->store, &k);
+		r = store_key_add_current(s, &out->k);
 		if (r != STORE_OK)
 			rc = adm_store_fail(r, "storing the new key");
 	}
-	if (rc == ADM_EXIT_OK && ctx->json) {
-		json_t *was = adm_json_str(prev.kid);
-		adm_json_print(json_pack("{s:s, s:s, s:I, s:o}", "kid", k.kid,
-		                         "alg", k.alg, "created_at",
-		                         (json_int_t)k.created_at,
-		                         "previous_kid", was));
-	} else if (rc == ADM_EXIT_OK) {
-		printf("new signing key %s (%s)\n", k.kid, k.alg);
-		if (prev.kid != NULL)
-			printf("retired key %s: the server publishes it until "
-			       "the tokens it signed have expired\n", prev.kid);
-	}
+	out->previous_kid = prev.kid;
+	prev.kid = NULL;
 	store_key_clear(&prev);
-	store_key_clear(&k);
+	return rc;
+}
+
+static json_t *rotated_json(const struct rotated *ro)
+{
+	return json_pack("{s:s, s:s, s:I, s:o}", "kid", ro->k.kid, "alg",
+	                 ro->k.alg, "created_at", (json_int_t)ro->k.created_at,
+	                 "previous_kid", adm_json_str(ro->previous_kid));
+}
+
+/* --json: the top-level fields are those of the access-token key (the
+ * signing_alg of the CLI's settings) when it was rotated, else of the one
+ * key rotated (--alg naming the other algorithm); "keys" lists every key
+ * rotated, in the order rotated. */
+static void print_json(const struct rotated *ro, size_t n, size_t top)
+{
+	json_t *o = rotated_json(&ro[top]), *keys = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(keys, rotated_json(&ro[i]));
+	json_object_set_new(o, "keys", keys);
+	adm_json_print(o);
+}
+
+int cmd_key_rotate(struct adm_ctx *ctx)
+{
+	const char *name = adm_str(ctx->args, OPT_ALG);
+	enum key_alg at_alg = KEY_ALG_ES256, one;
+	struct rotated ro[KEY_ALG_COUNT];
+	enum key_alg algs[KEY_ALG_COUNT];
+	size_t n = 0, top = 0;
+
+	if (name != NULL && key_alg_parse(name, &one) != 0)
+		return adm_fail(ADM_EXIT_USAGE,
+		                "unknown --alg '%s': ES256 or RS256", name);
+	key_alg_parse(ctx->cfg->signing_alg, &at_alg); /* config.c checked */
+	/* Without --alg, both: the access-token key first. */
+	if (name != NULL) {
+		algs[n++] = one;
+	} else {
+		algs[n++] = at_alg;
+		for (int a = 0; a < KEY_ALG_COUNT; a++)
+			if ((enum key_alg)a != at_alg)
+				algs[n++] = (enum key_alg)a;
+	}
+	memset(ro, 0, sizeof(ro));
+	int rc = ADM_EXIT_OK;
+	size_t done = 0;
+	for (; done < n && rc == ADM_EXIT_OK; done++)
+		rc = rotate_one(ctx->store, algs[done], &ro[done]);
+	/* A failure after a first success leaves that rotation in place: say
+	 * what was done before the error. */
+	size_t ok = rc == ADM_EXIT_OK ? done : done - 1;
+	for (size_t i = 0; i < ok; i++)
+		if (algs[i] == at_alg)
+			top = i;
+	if (ctx->json) {
+		if (rc == ADM_EXIT_OK)
+			print_json(ro, ok, top);
+	} else {
+		for (size_t i = 0; i < ok; i++) {
+			printf("new signing key %s (%s)\n", ro[i].k.kid,
+			       ro[i].k.alg);
+			if (ro[i].previous_kid != NULL)
+				printf("retired key %s: the server publishes "
+				       "it until the tokens it signed have "
+				       "expired, and for id_token_ttl\n",
+				       ro[i].previous_kid);
+		}
+	}
+	for (size_t i = 0; i < done; i++) {
+		store_key_clear(&ro[i].k);
+		free(ro[i].previous_kid);
+	}
 	return rc;
 }

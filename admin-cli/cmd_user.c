@@ -1,11 +1,16 @@
 /*
- * cmd_user.c: `latchkey user add|passwd|remove|list`, the resource owners
- * of the password grant.
+ * cmd_user.c: `latchkey user add|passwd|update|show|remove|list`, the
+ * resource owners of the password and authorization code grants.
  *
  * A password is read from stdin or the terminal (cli_util.c), hashed with
  * Argon2id and wiped; only the PHC hash reaches the store. A user's stable
  * subject identifier is user_id ("u_" and 96 random bits), never the
  * username, so a user re-created under the same name is a new subject.
+ *
+ * A user's claims (OpenID Connect: email, name, groups, ...) are set with
+ * --claim KEY=VALUE and removed with --unset-claim KEY, one key at a time
+ * (shared/DECISIONS.md); what a claim may be is claim_spec.c's, which
+ * client gets which claim is grants/claims.c's (docs/openid-connect.md).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +21,14 @@
 #include "secret.h"
 #include "strutil.h"
 
+/* Never the password hash. Unreadable stored claims show as null. */
 static json_t *user_json(const struct store_user *u)
 {
-	return json_pack("{s:o, s:o, s:I, s:I}",
+	json_t *claims = claims_load(u->claims);
+	return json_pack("{s:o, s:o, s:o, s:I, s:I}",
 	                 "username", adm_json_str(u->username),
 	                 "user_id", adm_json_str(u->user_id),
+	                 "claims", claims != NULL ? claims : json_null(),
 	                 "created_at", (json_int_t)u->created_at,
 	                 "updated_at", (json_int_t)u->updated_at);
 }
@@ -76,7 +84,11 @@ int cmd_user_add(struct adm_ctx *ctx)
 	const char *name = ctx->argv[0];
 	struct store_user u = {0};
 
+	/* The claims are checked before the password is asked for. */
 	int rc = check_username(name);
+	if (rc == ADM_EXIT_OK)
+		rc = adm_claims_apply(NULL, &ctx->args->opt[OPT_CLAIM], NULL,
+		                      "claim", &u.claims);
 	if (rc == ADM_EXIT_OK)
 		rc = expect_user(ctx->store, name, false);
 	if (rc == ADM_EXIT_OK)
@@ -169,6 +181,70 @@ int cmd_user_remove(struct adm_ctx *ctx)
 	else
 		printf("removed user '%s'; revoked %d token(s)\n", name, n);
 	return ADM_EXIT_OK;
+}
+
+/* Prints one user, with --json or as "field  value" lines. */
+static void user_print(const struct adm_ctx *ctx, const struct store_user *u)
+{
+	if (ctx->json) {
+		adm_json_print(user_json(u));
+		return;
+	}
+	char created[ADM_TIME_LEN], updated[ADM_TIME_LEN];
+	const char *const rows[][2] = {
+		{"username", u->username},
+		{"user_id", u->user_id},
+		{"claims", u->claims != NULL && *u->claims ? u->claims : "{}"},
+		{"created", adm_time(u->created_at, created)},
+		{"updated", adm_time(u->updated_at, updated)},
+	};
+	struct adm_table t;
+	adm_table_init(&t, 2, NULL);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		adm_table_add(&t, rows[i]);
+	adm_table_end(&t, true);
+}
+
+int cmd_user_show(struct adm_ctx *ctx)
+{
+	struct store_user u = {0};
+	int rc = adm_user_get(ctx->store, ctx->argv[0], &u);
+	if (rc == ADM_EXIT_OK)
+		user_print(ctx, &u);
+	store_user_clear(&u);
+	return rc;
+}
+
+/* --claim merges per key and --unset-claim removes one; the other keys
+ * stay as they are (shared/DECISIONS.md, "OpenID Connect"). */
+int cmd_user_update(struct adm_ctx *ctx)
+{
+	const struct adm_args *a = ctx->args;
+	const char *name = ctx->argv[0];
+	struct store_user u = {0};
+	char *claims = NULL;
+	int64_t now = clock_now();
+	if (!adm_has(a, OPT_CLAIM) && !adm_has(a, OPT_UNSET_CLAIM))
+		return adm_fail(ADM_EXIT_USAGE, "nothing to update: give at "
+		                "least one of --claim, --unset-claim");
+	int rc = adm_user_get(ctx->store, name, &u);
+	if (rc == ADM_EXIT_OK)
+		rc = adm_claims_apply(u.claims, &a->opt[OPT_CLAIM],
+		                      &a->opt[OPT_UNSET_CLAIM], "claim", &claims);
+	if (rc == ADM_EXIT_OK)
+		rc = adm_store_check(store_user_set_claims(ctx->store, name,
+		                                           claims, now),
+		                     "user", name, "storing the claims");
+	if (rc == ADM_EXIT_OK) {
+		free(u.claims);
+		u.claims = claims;
+		claims = NULL;
+		u.updated_at = now;
+		user_print(ctx, &u);
+	}
+	free(claims);
+	store_user_clear(&u);
+	return rc;
 }
 
 static int list_one(const struct store_user *u, void *arg)

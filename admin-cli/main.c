@@ -56,7 +56,11 @@ struct adm_cmd {
 	 ADM_O(OPT_NO_ISSUE_REFRESH_TOKEN) |                              \
 	 ADM_O(OPT_DEFAULT_ISSUE_REFRESH_TOKEN) | ADM_O(OPT_AUTO_APPROVE_AS) | \
 	 ADM_O(OPT_AUDIENCE) | ADM_O(OPT_INTROSPECT) |                    \
-	 ADM_O(OPT_NO_INTROSPECT))
+	 ADM_O(OPT_NO_INTROSPECT) | CLIENT_CLAIM_FIELDS)
+/* OpenID Connect claims (docs/openid-connect.md, "Claims"). */
+#define CLIENT_CLAIM_FIELDS                                               \
+	(ADM_O(OPT_ACCESS_TOKEN_CLAIM) | ADM_O(OPT_UNSET_ACCESS_TOKEN_CLAIM) | \
+	 ADM_O(OPT_RELEASE_CLAIM))
 
 /* The refresh settings, for the --help of `client add` and `update`. */
 #define REFRESH_DETAIL                                                   \
@@ -76,7 +80,24 @@ struct adm_cmd {
 	"a JSON array); a token request's resource parameter may pick\n"  \
 	"one. Without any: the server's audience setting, else its\n"     \
 	"issuer. --introspect lets the client call /introspect when the\n" \
-	"server's introspection_requires_flag is on."
+	"server's introspection_requires_flag is on.\n\n"                \
+	"--access-token-claim KEY=VALUE puts a claim in every access\n"   \
+	"token of the client (VALUE as for user --claim; merged per key,\n" \
+	"--unset-access-token-claim removes one). --release-claim NAME\n" \
+	"gives the client a user claim in its ID tokens, at userinfo and\n" \
+	"in its access tokens, whatever the scope (a list: replaces the\n" \
+	"whole list, '' empties it)."
+
+/* The claims of `user add` and `user update` (docs/openid-connect.md). */
+#define CLAIM_DETAIL                                                      \
+	"--claim KEY=VALUE: a VALUE that reads as JSON is JSON (true, 42,\n" \
+	"'[\"ops\"]'), anything else a string (ada@example.com). Names the\n" \
+	"server sets itself (sub, iss, aud, exp, iat, nonce, ...) are\n"     \
+	"refused, and standard claims need their type (email_verified\n"    \
+	"true or false, address an object, updated_at a number, the\n"      \
+	"others strings). The scopes profile, email, address and phone\n"  \
+	"release the standard claims; other claims go only to clients\n"   \
+	"that name them with --release-claim."
 
 static int cmd_completion(struct adm_ctx *ctx);
 
@@ -111,8 +132,8 @@ static const struct adm_cmd commands[] = {
 	 .min_args = 1, .max_args = 1, .synopsis = "ID",
 	 .summary = "change a client's settings (not its type or secret)",
 	 .detail = "A list option (--grant, --scope, --redirect-uri,\n"
-	           "--audience) replaces the whole list; an empty value ('')\n"
-	           "empties it.\n\n"
+	           "--audience, --release-claim) replaces the whole list; an\n"
+	           "empty value ('') empties it.\n\n"
 	           REFRESH_DETAIL},
 	{.name = "client", .sub = "list", .fn = cmd_client_list,
 	 .opts = LIST_OPTS, .synopsis = "", .summary = "list clients",
@@ -131,15 +152,24 @@ static const struct adm_cmd commands[] = {
 	           "issued stay valid until they expire or are revoked."},
 
 	{.name = "user", .sub = "add", .fn = cmd_user_add,
-	 .opts = ADM_O(OPT_PASSWORD_STDIN),
+	 .opts = ADM_O(OPT_PASSWORD_STDIN) | ADM_O(OPT_CLAIM),
 	 .min_args = 1, .max_args = 1, .synopsis = "USERNAME",
 	 .summary = "add a user (for the password grant)",
 	 .detail = "Without --password-stdin the password is asked for twice\n"
-	           "on the terminal, without echo."},
+	           "on the terminal, without echo.\n\n" CLAIM_DETAIL},
 	{.name = "user", .sub = "passwd", .fn = cmd_user_passwd,
 	 .opts = ADM_O(OPT_PASSWORD_STDIN),
 	 .min_args = 1, .max_args = 1, .synopsis = "USERNAME",
 	 .summary = "set a user's password"},
+	{.name = "user", .sub = "update", .fn = cmd_user_update,
+	 .opts = ADM_O(OPT_CLAIM) | ADM_O(OPT_UNSET_CLAIM),
+	 .min_args = 1, .max_args = 1, .synopsis = "USERNAME",
+	 .summary = "set or remove a user's claims",
+	 .detail = "--claim sets one claim and keeps the others; --unset-claim\n"
+	           "removes one.\n\n" CLAIM_DETAIL},
+	{.name = "user", .sub = "show", .fn = cmd_user_show,
+	 .min_args = 1, .max_args = 1, .synopsis = "USERNAME",
+	 .summary = "show one user and its claims (never its password)"},
 	{.name = "user", .sub = "remove", .fn = cmd_user_remove,
 	 .min_args = 1, .max_args = 1, .synopsis = "USERNAME",
 	 .summary = "remove a user"},
@@ -188,10 +218,19 @@ static const struct adm_cmd commands[] = {
 	 .detail = LIST_DETAIL},
 	{.name = "key", .sub = "rotate", .fn = cmd_key_rotate,
 	 .opts = ADM_O(OPT_ALG),
-	 .synopsis = "", .summary = "make a new signing key the current one",
-	 .detail = "The previous key is retired: it signs nothing more, but\n"
-	           "the server keeps publishing it until every token it\n"
-	           "signed has expired."},
+	 .synopsis = "",
+	 .summary = "make new signing keys the current ones",
+	 .detail = "There is one current key per algorithm: ES256 and RS256\n"
+	           "(access tokens use signing_alg's, ID tokens the\n"
+	           "client's). Without --alg both are rotated; --alg ES256\n"
+	           "or --alg RS256 rotates that one only. Each previous key\n"
+	           "is retired: it signs nothing more, but the server keeps\n"
+	           "publishing it until every access token it signed has\n"
+	           "expired, and for id_token_ttl after its retirement (ID\n"
+	           "tokens are not recorded). --json prints the\n"
+	           "access-token key's kid, alg, created_at and previous_kid\n"
+	           "(else, with --alg naming the other algorithm, that\n"
+	           "key's), and \"keys\": every key rotated."},
 
 	{.name = "purge", .fn = cmd_purge,
 	 .synopsis = "",
@@ -521,6 +560,7 @@ static int run_on_db(const struct adm_cmd *c, struct adm_ctx *ctx,
 		warn_other_owner(path);
 
 	ctx->db = path;
+	ctx->cfg = cfg;
 	int rc = adm_store_open(path, cfg, !(c->flags & CMD_NO_MIGRATE),
 	                        &ctx->store);
 	if (rc != ADM_EXIT_OK)

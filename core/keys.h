@@ -7,8 +7,11 @@
 #ifndef LK_KEYS_H
 #define LK_KEYS_H
 
-/* The algorithms Latchkey signs access tokens with (RFC 7518 names). */
+/* The algorithms Latchkey signs tokens with (RFC 7518 names): access
+ * tokens with signing_alg's, ID tokens with the client's choice. The
+ * store keeps one current key of each (migration 0008). */
 enum key_alg { KEY_ALG_ES256 = 0, KEY_ALG_RS256 };
+#define KEY_ALG_COUNT 2 /* the values of enum key_alg are 0..COUNT-1 */
 
 int key_alg_parse(const char *name, enum key_alg *out); /* 0, or -1 */
 const char *key_alg_name(enum key_alg alg);

@@ -5,6 +5,12 @@
  * 5.4 says; a custom claim (roles, groups, tenant) goes only to clients
  * that name it in their release_claims, so that adding a claim to a user
  * never leaks it to every client that asks for profile.
+ *
+ * The rule in one sentence: a client gets a user's claim when it names
+ * the claim in release_claims (in ID tokens, at userinfo and in access
+ * tokens, whatever the scope), or when the claim is a standard one whose
+ * scope was granted (in ID tokens and at userinfo only). Naming a
+ * standard claim in release_claims is how an access token gets email.
  */
 #include <jansson.h>
 #include <string.h>
@@ -83,10 +89,9 @@ json_t *claims_release(const struct store_client *cl,
 	json_object_foreach(all, name, v) {
 		if (valid_claim_reserved(name))
 			continue;
-		bool give = is_standard(name)
-		                ? dest != CLAIMS_ACCESS_TOKEN &&
-		                      std_released(name, scope)
-		                : has_word(cl->release_claims, name);
+		bool give = has_word(cl->release_claims, name) ||
+		            (dest != CLAIMS_ACCESS_TOKEN && is_standard(name) &&
+		             std_released(name, scope));
 		if (give)
 			json_object_set(out, name, v);
 	}

@@ -27,7 +27,10 @@ struct grants_config {
 	const char *audience;
 	bool introspection_requires_flag; /* RFC 7662 section 4 */
 	int64_t access_token_ttl; /* default when the client sets none */
-	enum key_alg alg;         /* algorithm of the current signing key */
+	enum key_alg alg;         /* signing_alg: access tokens' algorithm */
+	/* id_token_ttl: also how long a retired signing key stays in the
+	 * JWKS after its retirement (ID tokens are not recorded). */
+	int64_t id_token_ttl;
 	int64_t refresh_token_ttl;  /* default when the client sets none */
 	bool issue_refresh_token;   /* with user grants; per-client override */
 	bool rotate_refresh_tokens; /* RFC 9700 section 4.14.2 */
@@ -206,6 +209,20 @@ struct oauth_result grants_introspect(struct grants *g,
 struct oauth_result grants_check_bearer(struct grants *g, const char *token,
                                         struct introspection *out);
 
+/* userinfo.c: OpenID Connect Core 5.3, the UserInfo endpoint. The
+ * claims of the user a Bearer access token was issued to, as its client
+ * and scopes release them (docs/openid-connect.md, "Claims"), with sub.
+ * *claims is a new object (caller decrefs) on success, else NULL;
+ * *client_id (caller frees; may be NULL) names the token's client, for
+ * the access log. 401 invalid_token for a token that is not ours,
+ * expired, revoked, issued to a client (client_credentials) or to a
+ * user or client removed since; 403 insufficient_scope (scope "openid")
+ * without openid; 503 when the database could not be asked. */
+struct json_t;
+struct oauth_result grants_userinfo(struct grants *g, const char *token,
+                                    struct json_t **claims,
+                                    char **client_id);
+
 /* Revokes a token issued to the authenticated client; a refresh token
  * takes its whole family (refresh and access tokens) with it. An unknown, invalid
  * or already revoked token is success (RFC 7009 section 2.2). */
@@ -213,8 +230,10 @@ struct oauth_result grants_revoke(struct grants *g,
                                   const struct token_ref_request *rq,
                                   char **client_id);
 
-/* The public keys verifiers need: the current one and retired ones that
- * signed a still-unexpired token. cb is called once per key; a non-zero
+/* The public keys verifiers need: each algorithm's current key (ES256
+ * and RS256), retired ones that signed a still-unexpired access token,
+ * and retired ones retired less than id_token_ttl ago (ID tokens are not
+ * recorded). cb is called once per key; a non-zero
  * return stops the walk and makes grants_jwks return -1. */
 typedef int (*grants_jwk_cb)(const char *kid, const char *alg,
                              const struct key_jwk *jwk, void *arg);

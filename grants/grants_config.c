@@ -21,6 +21,7 @@ void grants_config_from(struct grants_config *gc, const struct lk_config *c,
 	gc->introspection_requires_flag = c->introspection_requires_flag != 0;
 	gc->access_token_ttl = c->access_token_ttl;
 	gc->alg = alg;
+	gc->id_token_ttl = c->id_token_ttl;
 	gc->refresh_token_ttl = c->refresh_token_ttl;
 	gc->issue_refresh_token = c->issue_refresh_token != 0;
 	gc->rotate_refresh_tokens = c->rotate_refresh_tokens != 0;

@@ -15,8 +15,11 @@
 struct keyring;
 struct signer;
 /* Rebuilds whenever the signer adopts a key, so that the JWKS never lags
- * behind the key tokens are signed with. */
-struct keyring *keyring_new(struct store *s, struct signer *sg);
+ * behind the key tokens are signed with. grace (id_token_ttl): seconds a
+ * retired key stays published after its retirement, for the tokens it
+ * signed that are not recorded (ID tokens). */
+struct keyring *keyring_new(struct store *s, struct signer *sg,
+                            int64_t grace);
 void keyring_free(struct keyring *kr);
 /* The public key with this kid, if its algorithm is alg; the caller frees
  * it with EVP_PKEY_free. NULL when there is no such key. */
@@ -25,19 +28,27 @@ struct evp_pkey_st *keyring_public_key(struct keyring *kr, const char *kid,
 /* Calls cb for each published key, as grants_jwks documents. */
 int keyring_each_published(struct keyring *kr, grants_jwk_cb cb, void *arg);
 
-/* ---- signer.c: the current signing key and JWT minting ------------------ */
+/* ---- signer.c: each algorithm's current signing key, and JWT signing ---- */
 
 struct signer;
 
+struct json_t;
 struct at_claims { /* RFC 9068 section 2.2; aud: space-separated */
 	const char *iss, *sub, *aud, *client_id, *scope, *jti;
 	int64_t iat, exp;
+	/* More claims (issue.c: the client's access_token_claims and the
+	 * user's released ones); never one of the above. NULL: none. */
+	const struct json_t *extra;
 };
 
+/* Loads the current key of every algorithm, creating (compare-and-set:
+ * one per algorithm however many instances start at once) the ones the
+ * database lacks. alg is signing_alg, the access tokens' algorithm.
+ * Returns 0, or -1 with err set. */
 int signer_new(struct store *s, enum key_alg alg, struct signer **out,
                char *err, size_t errlen);
 void signer_free(struct signer *sg);
-/* Changes each time the signer adopts a new current key. */
+/* Changes each time the signer adopts a new current key (any algorithm). */
 unsigned signer_generation(struct signer *sg);
 struct json_t;
 /* Signs claims (a JSON object; the reference is stolen) as a JWS with the
@@ -46,8 +57,9 @@ struct json_t;
  * (no current key of alg, or signing failed). */
 int signer_sign(struct signer *sg, enum key_alg alg, const char *typ,
                 struct json_t *claims, char **token, char **kid);
-/* Signs an access token with the current key. *token and *kid are the
- * caller's to free. Returns 0, or -1. */
+/* Signs an access token (typ at+jwt, RFC 9068) with signing_alg's current
+ * key: signer_sign. *token and *kid are the caller's to free. Returns 0,
+ * or -1. */
 int signer_mint(struct signer *sg, const struct at_claims *c, char **token,
                 char **kid);
 /* Whether the s half (32 bytes, big-endian) of an ES256 R||S signature is
@@ -99,8 +111,9 @@ enum claims_dest {
  * separated) into dest: into the ID token and userinfo, the standard
  * claims of the standard scopes (OpenID Connect Core 5.4: profile, email,
  * address, phone; profile also gives preferred_username, the username,
- * unless the user has one of their own) and the client's release_claims;
- * into access tokens only the client's release_claims. Never a claim
+ * unless the user has one of their own) and the client's release_claims
+ * (custom or standard, whatever the scope); into access tokens only the
+ * client's release_claims. Never a claim
  * the server sets (valid_claim_reserved). A new object, empty when none;
  * NULL only when the user's stored claims are not a JSON object. */
 struct json_t *claims_release(const struct store_client *cl,

@@ -2,15 +2,23 @@
  * issue.c: turns a decided grant into tokens: mints the access token (and
  * a refresh token when asked), records all of it in one transaction before
  * anyone sees it, and fills the RFC 6749 section 5.1 response.
+ *
+ * An access token carries, besides the claims of RFC 9068, the client's
+ * access_token_claims and, when it is issued to a user, the user's claims
+ * the client's release_claims name (claims.c; docs/openid-connect.md,
+ * "Claims"); never in place of a claim the server sets.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "clock.h"
 #include "crypto.h"
 #include "grants_int.h"
 #include "strutil.h"
+#include "validate.h"
 
 #define JTI_BYTES 16     /* 128 bits: unguessable and collision-free */
 #define REFRESH_BYTES 32 /* 256 bits, per issue 3 and RFC 6749 10.10 */
@@ -119,10 +127,67 @@ static void issue_recorded(enum store_rc rc, void *arg)
 	*k->token = *k->refresh = NULL;
 }
 
+/* Copies the members of from into to, skipping the claims the server
+ * sets (a stored set is checked when written; this holds whatever the
+ * database says). */
+static void add_claims(json_t *to, json_t *from)
+{
+	const char *name;
+	json_t *v;
+	json_object_foreach(from, name, v) {
+		if (!valid_claim_reserved(name))
+			json_object_set(to, name, v);
+	}
+}
+
+/* The extra claims of an access token (at_claims.extra) into *extra: a
+ * new object, or NULL for none. The user is read only when the client
+ * names claims to release, so most tokens cost no read; a user's claim
+ * wins over a client's claim of the same name (it is the more specific).
+ * A user removed meanwhile gives none; a failed read is the store's
+ * answer (503). */
+static struct oauth_result at_extra(struct grants *g,
+                                    const struct store_client *cl,
+                                    const struct issue_opts *o,
+                                    json_t **extra)
+{
+	json_t *fixed = claims_load(cl->access_token_claims);
+	*extra = json_object();
+	if (fixed != NULL)
+		add_claims(*extra, fixed);
+	json_decref(fixed);
+	bool to_user = o->subject != NULL &&
+	               strcmp(o->subject, cl->client_id) != 0;
+	if (to_user && cl->release_claims != NULL && *cl->release_claims) {
+		struct store_user u = {0};
+		enum store_rc rc = store_user_get_by_id(g->store, o->subject, &u);
+		json_t *mine = rc == STORE_OK
+		                   ? claims_release(cl, &u, o->scope,
+		                                    CLAIMS_ACCESS_TOKEN)
+		                   : NULL;
+		store_user_clear(&u);
+		if (mine != NULL)
+			add_claims(*extra, mine);
+		json_decref(mine);
+		if (rc != STORE_OK && rc != STORE_NOT_FOUND) {
+			json_decref(*extra);
+			*extra = NULL;
+			return oauth_from_store(rc, "user claims lookup",
+			                        OAUTH_RESULT_OK);
+		}
+	}
+	if (json_object_size(*extra) == 0) {
+		json_decref(*extra);
+		*extra = NULL;
+	}
+	return OAUTH_RESULT_OK;
+}
+
 struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
                                 const struct issue_opts *o,
                                 struct token_response *out)
 {
+	json_t *extra = NULL;
 	int64_t now = clock_now();
 	int64_t ttl = cl->access_token_ttl > 0 ? cl->access_token_ttl
 	                                       : g->access_token_ttl;
@@ -149,11 +214,14 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 		r = OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL);
 		goto out;
 	}
+	r = at_extra(g, cl, o, &extra);
+	if (r.err != OAUTH_OK)
+		goto out;
 	struct at_claims c = {
 		.iss = g->issuer, .sub = o->subject,
 		.aud = client_audiences(g, cl),
 		.client_id = cl->client_id, .scope = o->scope, .jti = jti,
-		.iat = now, .exp = now + ttl,
+		.iat = now, .exp = now + ttl, .extra = extra,
 	};
 	if (signer_mint(g->signer, &c, &token, &kid) != 0) {
 		r = OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL);
@@ -190,6 +258,7 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 	store_issue_submit(g->store, &is, issue_recorded, &k);
 	r = k.r;
 out:
+	json_decref(extra);
 	crypto_free_str(token);
 	crypto_free_str(refresh);
 	crypto_wipe(rhash, sizeof(rhash));

@@ -15,6 +15,12 @@
  * lock that hands snapshots out: a routine rebuild holds up no reader,
  * and only one that must see the new set (a miss, a new signing key)
  * waits for it.
+ *
+ * Published (the JWKS): each algorithm's current key; a retired key while
+ * an access token it signed is unexpired (tokens record their kid); and a
+ * retired key for `grace` (id_token_ttl) after its retirement, because
+ * ID tokens are not recorded and one signed just before a rotation lives
+ * that long. Verification finds any key by kid, alg-checked.
  */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -37,6 +43,8 @@ struct ring_key {
 	char *alg;
 	EVP_PKEY *pub;
 	bool published;
+	bool current;
+	size_t seq; /* the store's order: retired keys newest first */
 	struct key_jwk jwk;
 };
 
@@ -48,6 +56,7 @@ struct keyset {
 
 struct keyring {
 	struct store *store;
+	int64_t grace;        /* seconds a retired key stays published */
 	struct signer *signer;
 	unsigned generation;  /* the signer's, when cur was loaded */
 	pthread_mutex_t mu;   /* guards cur, loaded_ms, generation */
@@ -121,6 +130,8 @@ static int add_key(const struct store_key *k, void *arg)
 	}
 	rk.kid = xstrdup(k->kid);
 	rk.alg = xstrdup(k->alg);
+	rk.current = k->retired_at == 0;
+	rk.seq = ks->n;
 	if (ks->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 4;
 		struct ring_key *grown = realloc(ks->v, cap * sizeof(*grown));
@@ -146,23 +157,44 @@ static int mark_published(const struct store_key *k, void *arg)
 	return 0;
 }
 
+/* The JWKS order, one that does not depend on which key of a start was
+ * made first: the current keys by algorithm (ES256, RS256), then the
+ * retired ones as the store lists them (newest first). */
+static int ring_order(const void *a, const void *b)
+{
+	const struct ring_key *x = a, *y = b;
+	if (x->current != y->current)
+		return x->current ? -1 : 1;
+	if (x->current) {
+		int c = strcmp(x->alg, y->alg);
+		if (c != 0)
+			return c;
+	}
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 /* A new snapshot from the store, or NULL when the store fails. */
-static struct keyset *load(struct store *s)
+static struct keyset *load(struct store *s, int64_t grace)
 {
 	struct load l = {.ks = xcalloc(1, sizeof(*l.ks)), .now = clock_now()};
 	atomic_init(&l.ks->refs, 1);
-	if (store_key_list(s, false, 0, add_key, &l) != STORE_OK ||
-	    store_key_list(s, true, l.now, mark_published, &l) != STORE_OK) {
+	if (store_key_list(s, false, 0, 0, add_key, &l) != STORE_OK ||
+	    store_key_list(s, true, l.now, grace, mark_published, &l) !=
+	        STORE_OK) {
 		keyset_put(l.ks);
 		return NULL;
 	}
+	if (l.ks->n > 1)
+		qsort(l.ks->v, l.ks->n, sizeof(*l.ks->v), ring_order);
 	return l.ks;
 }
 
-struct keyring *keyring_new(struct store *s, struct signer *sg)
+struct keyring *keyring_new(struct store *s, struct signer *sg,
+                            int64_t grace)
 {
 	struct keyring *kr = xcalloc(1, sizeof(*kr));
 	kr->store = s;
+	kr->grace = grace;
 	kr->signer = sg;
 	pthread_mutex_init(&kr->mu, NULL);
 	pthread_mutex_init(&kr->load_mu, NULL);
@@ -210,7 +242,7 @@ static struct keyset *get(struct keyring *kr, int64_t max_age_ms, bool wait)
 			kr->loaded_ms = mono_ms();
 		}
 		pthread_mutex_unlock(&kr->mu);
-		struct keyset *fresh = due ? load(kr->store) : NULL;
+		struct keyset *fresh = due ? load(kr->store, kr->grace) : NULL;
 		pthread_mutex_lock(&kr->mu);
 		if (fresh != NULL) { /* on a failure, serve the last good set */
 			keyset_put(kr->cur);

@@ -1,17 +1,22 @@
 /*
- * signer.c: owns the current signing key and mints JWT access tokens
- * (RFC 9068) as JWS compact serializations (RFC 7515 section 7.1).
+ * signer.c: owns the current signing key of each algorithm (ES256 and
+ * RS256, migration 0008) and signs JWTs as JWS compact serializations
+ * (RFC 7515 section 7.1): access tokens (RFC 9068) with signing_alg's key
+ * (signer_mint), anything else, such as ID tokens, with the key of the
+ * algorithm asked for (signer_sign).
  *
  * Why not libjwt's encoder: Debian 12's libjwt 1.10.2 always rewrites the
  * "typ" header to "JWT", and RFC 9068 section 2.1 requires "at+jwt". So the
  * JSON is jansson's, base64url and the signature are OpenSSL's, and only
- * the "header.payload.signature" joining is ours. The parsed key is kept,
- * so no PEM is parsed per token.
+ * the "header.payload.signature" joining is ours. The parsed keys are
+ * kept, so no PEM is parsed per token.
  *
- * The key lives in the database so `latchkey key rotate` can replace it
- * while the server runs: the signer re-reads the current key id at most
- * every KEY_RECHECK_SECS and swaps keys under a write lock. Tokens record
- * the kid that signed them, which is what keeps a retired key published.
+ * The keys live in the database so `latchkey key rotate` can replace them
+ * while the server runs: the signer re-reads each algorithm's current key
+ * id at most every KEY_RECHECK_SECS and swaps keys under a write lock.
+ * Access tokens record the kid that signed them, which is what keeps a
+ * retired key published; ID tokens are not recorded, so a retired key is
+ * also published for id_token_ttl after its retirement (keyring.c).
  */
 #include <jansson.h>
 #include <openssl/bn.h>
@@ -33,12 +38,17 @@
 
 #define KEY_RECHECK_SECS 2
 
-struct signer {
-	struct store *store;
-	pthread_rwlock_t lock; /* guards kid, pkey, alg */
+/* The current key of one algorithm. */
+struct slot {
 	char *kid;
 	EVP_PKEY *pkey;
-	enum key_alg alg;
+};
+
+struct signer {
+	struct store *store;
+	enum key_alg at_alg;   /* signing_alg: access tokens' algorithm */
+	pthread_rwlock_t lock; /* guards slot[] */
+	struct slot slot[KEY_ALG_COUNT]; /* indexed by enum key_alg */
 	_Atomic int64_t checked_at; /* monotonic seconds */
 	atomic_uint generation;     /* bumped by each adopt */
 };
@@ -50,14 +60,13 @@ static int64_t mono_secs(void)
 	return (int64_t)ts.tv_sec;
 }
 
-/* Creates a key of alg and stores it as current if the current key is
- * still `expected` (NULL: if there is none). Returns it in *k; 1 when
- * another process changed the current key first (several instances
- * starting at once on one database): nothing was written and the caller
- * adopts that process's key instead. */
-static int create_key(struct store *s, const char *expected,
-                      enum key_alg alg, struct store_key *k, char *err,
-                      size_t errlen)
+/* Creates a key of alg and stores it as alg's current key if none is
+ * current yet (the store's compare-and-set). Returns it in *k; 1 when
+ * another process added one first (several instances starting at once on
+ * one database): nothing was written and the caller adopts that
+ * process's key instead. */
+static int create_key(struct store *s, enum key_alg alg, struct store_key *k,
+                      char *err, size_t errlen)
 {
 	struct key_jwk jwk;
 	char *pem = NULL;
@@ -74,13 +83,14 @@ static int create_key(struct store *s, const char *expected,
 	k->private_pem = pem;
 	k->created_at = clock_now();
 	key_jwk_clear(&jwk);
-	enum store_rc rc = store_key_replace_current(s, expected, k);
+	enum store_rc rc = store_key_replace_current(s, NULL, k);
 	if (rc == STORE_CONFLICT) {
 		store_key_clear(k);
 		return 1;
 	}
 	if (rc != STORE_OK) {
-		snprintf(err, errlen, "storing the signing key: %s", store_rc_str(rc));
+		snprintf(err, errlen, "storing the %s signing key: %s",
+		         key_alg_name(alg), store_rc_str(rc));
 		store_key_clear(k);
 		return -1;
 	}
@@ -88,7 +98,8 @@ static int create_key(struct store *s, const char *expected,
 	return 0;
 }
 
-/* Takes ownership of k's strings. */
+/* Makes k the key of its algorithm's slot. Takes ownership of k's
+ * strings. */
 static int adopt(struct signer *sg, struct store_key *k)
 {
 	enum key_alg alg;
@@ -108,11 +119,11 @@ static int adopt(struct signer *sg, struct store_key *k)
 		return -1;
 	}
 	pthread_rwlock_wrlock(&sg->lock);
-	free(sg->kid);
-	EVP_PKEY_free(sg->pkey);
-	sg->kid = k->kid;
-	sg->pkey = pk;
-	sg->alg = alg;
+	struct slot *sl = &sg->slot[alg];
+	free(sl->kid);
+	EVP_PKEY_free(sl->pkey);
+	sl->kid = k->kid;
+	sl->pkey = pk;
 	atomic_fetch_add(&sg->generation, 1);
 	pthread_rwlock_unlock(&sg->lock);
 	k->kid = NULL;
@@ -120,51 +131,58 @@ static int adopt(struct signer *sg, struct store_key *k)
 	return 0;
 }
 
+/* Reads alg's current key, creating it when there is none (a new
+ * database, or one made before migration 0008 that has only the other
+ * algorithm's key), and adopts it. 0, or -1 with err set. */
+static int load_alg(struct signer *sg, enum key_alg alg, char *err,
+                    size_t errlen)
+{
+	struct store_key k = {0};
+	const char *name = key_alg_name(alg);
+	enum store_rc rc = store_key_current(sg->store, name, &k);
+	if (rc == STORE_NOT_FOUND) {
+		int c = create_key(sg->store, alg, &k, err, errlen);
+		if (c < 0)
+			return -1;
+		/* Another instance made the key first: use the one it made. */
+		rc = c == 0 ? STORE_OK : store_key_current(sg->store, name, &k);
+		if (c > 0 && rc == STORE_OK)
+			log_info("%s signing key %s was made by another "
+			         "instance", name, k.kid);
+	}
+	if (rc != STORE_OK) {
+		snprintf(err, errlen, "reading the %s signing key: %s", name,
+		         store_rc_str(rc));
+		return -1;
+	}
+	if (adopt(sg, &k) != 0) {
+		snprintf(err, errlen, "the current %s signing key is unusable",
+		         name);
+		return -1;
+	}
+	return 0;
+}
+
 int signer_new(struct store *s, enum key_alg alg, struct signer **out,
                char *err, size_t errlen)
 {
 	struct signer *sg = xcalloc(1, sizeof(*sg));
-	struct store_key k = {0};
 
 	*out = NULL;
 	sg->store = s;
+	sg->at_alg = alg;
 	pthread_rwlock_init(&sg->lock, NULL);
-	char *expected = NULL;
-	enum store_rc rc = store_key_current(s, &k);
-	if (rc == STORE_OK && strcmp(k.alg, key_alg_name(alg)) != 0) {
-		/* The operator asked for another algorithm: rotate, so the
-		 * old key stays published for the tokens it signed. */
-		log_info("signing_alg is %s but current key %s is %s; rotating",
-		         key_alg_name(alg), k.kid, k.alg);
-		expected = xstrdup(k.kid);
-		store_key_clear(&k);
-		rc = STORE_NOT_FOUND;
-	}
-	if (rc == STORE_NOT_FOUND) {
-		int c = create_key(s, expected, alg, &k, err, errlen);
-		free(expected);
-		if (c < 0)
-			goto fail;
-		/* Another instance made the key first: use the one it made. */
-		rc = c == 0 ? STORE_OK : store_key_current(s, &k);
-		if (c > 0 && rc == STORE_OK)
-			log_info("signing key %s was made by another instance",
-			         k.kid);
-	}
-	if (rc != STORE_OK) {
-		snprintf(err, errlen, "reading the signing key: %s", store_rc_str(rc));
-		goto fail;
-	}
-	if (adopt(sg, &k) != 0) {
-		snprintf(err, errlen, "the current signing key is unusable");
-		goto fail;
-	}
+	/* Every algorithm has a current key, whatever signing_alg says:
+	 * changing signing_alg only changes which one access tokens use,
+	 * and rotates nothing. */
+	for (int a = 0; a < KEY_ALG_COUNT; a++)
+		if (load_alg(sg, (enum key_alg)a, err, errlen) != 0) {
+			signer_free(sg);
+			return -1;
+		}
 	atomic_store(&sg->checked_at, mono_secs());
 	*out = sg;
 	return 0;
-fail:
-	signer_free(sg);
-	return -1;
 }
 
 unsigned signer_generation(struct signer *sg)
@@ -176,33 +194,40 @@ void signer_free(struct signer *sg)
 {
 	if (sg == NULL)
 		return;
-	free(sg->kid);
-	EVP_PKEY_free(sg->pkey);
+	for (int a = 0; a < KEY_ALG_COUNT; a++) {
+		free(sg->slot[a].kid);
+		EVP_PKEY_free(sg->slot[a].pkey);
+	}
 	pthread_rwlock_destroy(&sg->lock);
 	free(sg);
 }
 
-/* Picks up a key rotated by the CLI. One thread wins the recheck. */
+/* Picks up keys rotated by the CLI, each algorithm's on its own (`key
+ * rotate --alg` rotates one). One thread wins the recheck. */
 static void maybe_reload(struct signer *sg)
 {
 	int64_t now = mono_secs(), seen = atomic_load(&sg->checked_at);
 	if (now - seen < KEY_RECHECK_SECS ||
 	    !atomic_compare_exchange_strong(&sg->checked_at, &seen, now))
 		return;
-	struct store_key k = {0};
-	if (store_key_current(sg->store, &k) != STORE_OK)
-		return;
-	pthread_rwlock_rdlock(&sg->lock);
-	bool same = strcmp(k.kid, sg->kid) == 0;
-	pthread_rwlock_unlock(&sg->lock);
-	if (same) {
-		store_key_clear(&k);
-		return;
+	for (int a = 0; a < KEY_ALG_COUNT; a++) {
+		struct store_key k = {0};
+		if (store_key_current(sg->store, key_alg_name((enum key_alg)a),
+		                      &k) != STORE_OK)
+			continue;
+		pthread_rwlock_rdlock(&sg->lock);
+		bool same = strcmp(k.kid, sg->slot[a].kid) == 0;
+		pthread_rwlock_unlock(&sg->lock);
+		if (same) {
+			store_key_clear(&k);
+			continue;
+		}
+		char *kid = xstrdup(k.kid);
+		if (adopt(sg, &k) == 0)
+			log_info("signing %s with rotated key %s",
+			         key_alg_name((enum key_alg)a), kid);
+		free(kid);
 	}
-	char *kid = xstrdup(k.kid);
-	if (adopt(sg, &k) == 0)
-		log_info("signing with rotated key %s", kid);
-	free(kid);
 }
 
 /* base64url of a JSON object's compact, key-sorted text. */
@@ -300,20 +325,48 @@ out:
 	return out;
 }
 
-int signer_mint(struct signer *sg, const struct at_claims *c, char **token,
-                char **kid)
+int signer_sign(struct signer *sg, enum key_alg alg, const char *typ,
+                json_t *claims, char **token, char **kid)
 {
 	*token = *kid = NULL;
+	if ((int)alg < 0 || alg >= KEY_ALG_COUNT) {
+		json_decref(claims);
+		return -1;
+	}
 	maybe_reload(sg);
 
 	/* Take a reference, so signing runs outside the lock. */
 	pthread_rwlock_rdlock(&sg->lock);
-	EVP_PKEY *pk = sg->pkey;
+	EVP_PKEY *pk = sg->slot[alg].pkey;
 	EVP_PKEY_up_ref(pk);
-	enum key_alg alg = sg->alg;
-	char *k = xstrdup(sg->kid);
+	char *k = xstrdup(sg->slot[alg].kid);
 	pthread_rwlock_unlock(&sg->lock);
 
+	char *h = b64_json(json_pack("{s:s, s:s, s:s}", "alg", key_alg_name(alg),
+	                             "kid", k, "typ", typ));
+	char *p = b64_json(claims); /* steals claims */
+	char *input = NULL, *sig = NULL;
+	if (h != NULL && p != NULL && asprintf(&input, "%s.%s", h, p) >= 0)
+		sig = sign_b64(pk, alg, input);
+	if (sig != NULL && asprintf(token, "%s.%s", input, sig) < 0)
+		*token = NULL;
+	EVP_PKEY_free(pk);
+	free(h);
+	free(p);
+	free(input);
+	free(sig);
+	if (*token == NULL) {
+		free(k);
+		log_errx("signing a token (typ %s) failed", typ);
+		return -1;
+	}
+	*kid = k;
+	return 0;
+}
+
+int signer_mint(struct signer *sg, const struct at_claims *c, char **token,
+                char **kid)
+{
 	json_t *claims = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}",
 	    "iss", c->iss, "sub", c->sub, "exp", (json_int_t)c->exp,
 	    "iat", (json_int_t)c->iat, "jti", c->jti, "client_id", c->client_id);
@@ -321,61 +374,13 @@ int signer_mint(struct signer *sg, const struct at_claims *c, char **token,
 		json_object_set_new(claims, "aud", aud_to_json(c->aud));
 	if (claims != NULL && c->scope != NULL && c->scope[0] != '\0')
 		json_object_set_new(claims, "scope", json_string(c->scope));
-	char *h = b64_json(json_pack("{s:s, s:s, s:s}", "alg", key_alg_name(alg),
-	                             "kid", k, "typ", "at+jwt"));
-	char *p = b64_json(claims);
-	char *input = NULL, *sig = NULL;
-	if (h != NULL && p != NULL && asprintf(&input, "%s.%s", h, p) >= 0)
-		sig = sign_b64(pk, alg, input);
-	if (sig != NULL && asprintf(token, "%s.%s", input, sig) < 0)
-		*token = NULL;
-	EVP_PKEY_free(pk);
-	free(h);
-	free(p);
-	free(input);
-	free(sig);
-	if (*token == NULL) {
-		free(k);
+	/* Last, and only where the token has no such claim yet. */
+	if (claims != NULL && c->extra != NULL)
+		json_object_update_missing(claims, (json_t *)c->extra);
+	if (claims == NULL) {
+		*token = *kid = NULL;
 		log_errx("signing an access token failed");
 		return -1;
 	}
-	*kid = k;
-	return 0;
-}
-
-int signer_sign(struct signer *sg, enum key_alg alg, const char *typ,
-                json_t *claims, char **token, char **kid)
-{
-	*token = *kid = NULL;
-	maybe_reload(sg);
-	pthread_rwlock_rdlock(&sg->lock);
-	EVP_PKEY *pk = sg->alg == alg ? sg->pkey : NULL;
-	if (pk != NULL)
-		EVP_PKEY_up_ref(pk);
-	char *k = pk != NULL ? xstrdup(sg->kid) : NULL;
-	pthread_rwlock_unlock(&sg->lock);
-	if (pk == NULL) {
-		json_decref(claims);
-		log_errx("no current %s signing key", key_alg_name(alg));
-		return -1;
-	}
-	char *h = b64_json(json_pack("{s:s, s:s, s:s}", "alg", key_alg_name(alg),
-	                             "kid", k, "typ", typ));
-	char *p = b64_json(claims);
-	char *input = NULL, *sig = NULL;
-	if (h != NULL && p != NULL && asprintf(&input, "%s.%s", h, p) >= 0)
-		sig = sign_b64(pk, alg, input);
-	if (sig != NULL && asprintf(token, "%s.%s", input, sig) < 0)
-		*token = NULL;
-	EVP_PKEY_free(pk);
-	free(h);
-	free(p);
-	free(input);
-	free(sig);
-	if (*token == NULL) {
-		free(k);
-		return -1;
-	}
-	*kid = k;
-	return 0;
+	return signer_sign(sg, sg->at_alg, "at+jwt", claims, token, kid);
 }

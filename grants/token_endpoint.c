@@ -216,7 +216,7 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 		grants_free(g);
 		return -1;
 	}
-	g->keyring = keyring_new(s, g->signer);
+	g->keyring = keyring_new(s, g->signer, cfg->id_token_ttl);
 	warn_auto_approve(g);
 	/* RFC 9700 section 4.14.2: rotation is how a stolen public client's
 	 * refresh token is caught, so the setting cannot turn it off for

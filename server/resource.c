@@ -34,8 +34,9 @@ static enum MHD_Result refuse(struct srv_req *rq, enum oauth_err e,
  * field's optional whitespace (RFC 9110 section 5.5), not part of the
  * token; libmicrohttpd leaves them on the value. Returns the token as a
  * new string (the caller frees it with crypto_free_str: a bearer
- * token is a secret), or NULL when malformed. */
-static char *bearer(const char *auth)
+ * token is a secret), or NULL when malformed. Shared with /userinfo
+ * (server_int.h). */
+char *bearer_token(const char *auth)
 {
 	if (strncasecmp(auth, "Bearer ", 7) != 0)
 		return NULL;
@@ -69,7 +70,7 @@ enum MHD_Result h_resource(struct srv_req *rq)
 	const char *auth = req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (auth == NULL)
 		return refuse(rq, OAUTH_BEARER_MISSING, NULL);
-	char *token = bearer(auth);
+	char *token = bearer_token(auth);
 	if (token == NULL)
 		return refuse(rq, OAUTH_BEARER_INVALID_REQUEST, "the Authorization "
 		              "header is not a Bearer token");

@@ -29,6 +29,9 @@ static const struct endpoint endpoints[] = {
 	{"jwks", SETTING(jwks_path), M_GET, h_jwks},
 	{"metadata", SETTING(metadata_path), M_GET, h_metadata},
 	{"resource", SETTING(resource_path), M_GET | M_POST, h_resource},
+	/* OpenID Connect Core 5.3. After the CORS merge: opt in here (browser
+	 * apps call userinfo; DECISIONS.md "OpenID Connect", CORS). */
+	{"userinfo", SETTING(userinfo_path), M_GET | M_POST, h_userinfo},
 	{"healthz", FIXED("/healthz"), M_GET, h_healthz},
 	{"readyz", FIXED("/readyz"), M_GET, h_readyz},
 	{"metrics", SETTING(metrics_path), M_GET, h_metrics},

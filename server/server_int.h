@@ -144,6 +144,11 @@ enum MHD_Result h_authorize(struct srv_req *rq); /* authorize.c */
  * field is the MAC of the browser's lk_csrf cookie. */
 bool form_guard_ok(struct srv_req *rq, const struct form *f);
 enum MHD_Result h_resource(struct srv_req *rq);  /* resource.c */
+/* resource.c: the token of an "Authorization: Bearer" value (RFC 6750
+ * section 2.1), a new string (crypto_free_str it), or NULL when
+ * malformed. */
+char *bearer_token(const char *auth);
+enum MHD_Result h_userinfo(struct srv_req *rq);  /* userinfo.c */
 /* RFC 7662's response body, shared with /resource. */
 json_t *introspection_json(const struct introspection *in);
 

@@ -61,6 +61,13 @@ const struct client_field_def client_field_defs[CLIENT_F__MAX] = {
 	                        VALID_AUDIENCE_RULE, valid_audience, false},
 	[CLIENT_F_INTROSPECT] = {"introspect", CLIENT_V_BOOL, NULL, NULL, NULL,
 	                         false},
+	/* ---- OpenID Connect claims (docs/openid-connect.md, "Claims") */
+	[CLIENT_F_ACCESS_TOKEN_CLAIMS] = {"access_token_claims", CLIENT_V_CLAIMS,
+	                                  "access-token claim",
+	                                  VALID_CLAIM_NAME_RULE, NULL, false},
+	[CLIENT_F_RELEASE_CLAIMS] = {"release_claims", CLIENT_V_WORDS,
+	                             "claim name", VALID_CLAIM_NAME_RULE,
+	                             valid_claim_name, false},
 };
 
 /* ---- words -------------------------------------------------------------- */
@@ -123,6 +130,8 @@ static char **text_slot(struct store_client *c, enum client_field f)
 	case CLIENT_F_ON_REFRESH: return &c->on_refresh;
 	case CLIENT_F_AUTO_APPROVE: return &c->auto_approve_as;
 	case CLIENT_F_AUDIENCES: return &c->audiences;
+	case CLIENT_F_ACCESS_TOKEN_CLAIMS: return &c->access_token_claims;
+	case CLIENT_F_RELEASE_CLAIMS: return &c->release_claims;
 	default: return NULL;
 	}
 }
@@ -153,6 +162,24 @@ static bool set_text(struct store_client *c, enum client_field f,
 	replace(text_slot(c, f), xstrdup(d->type == CLIENT_V_POLICY
 	                                     ? valid_on_refresh(s)
 	                                     : s));
+	return true;
+}
+
+/* A whole set of claims, as JSON text; *bad names the claim refused
+ * (or is the text, when it is no object of claims). Stored as
+ * claims_dump writes it. */
+static bool set_claims(struct store_client *c, enum client_field f,
+                       const struct client_value *v, char **bad)
+{
+	json_t *o = claims_load(v->words[0]);
+	const char *name = NULL;
+	if (o == NULL || claims_check(o, &name) != NULL) {
+		*bad = xstrdup(name != NULL ? name : v->words[0]);
+		json_decref(o);
+		return false;
+	}
+	replace(text_slot(c, f), claims_dump(o));
+	json_decref(o);
 	return true;
 }
 
@@ -187,6 +214,8 @@ bool client_spec_set(struct store_client *c, enum client_field f,
 	case CLIENT_V_TRISTATE:
 		c->issue_refresh_token = v->state;
 		return true;
+	case CLIENT_V_CLAIMS:
+		return set_claims(c, f, v, bad);
 	}
 	return false;
 }
@@ -219,6 +248,8 @@ const char *client_spec_finish(struct store_client *c,
 	default_text(&c->scopes, "");
 	default_text(&c->redirect_uris, "");
 	default_text(&c->audiences, "");
+	default_text(&c->access_token_claims, "{}");
+	default_text(&c->release_claims, "");
 	*where = CLIENT_F_GRANTS;
 	const char *why = valid_grants_check(c->is_public, c->grant_types);
 	if (why != NULL)
@@ -276,6 +307,11 @@ json_t *client_spec_json(const struct store_client *c, bool with_secret,
 	                    store_json_str(c->auto_approve_as));
 	json_object_set_new(o, "audiences", json_words(c->audiences));
 	json_object_set_new(o, "introspect", json_boolean(c->introspect));
+	/* ---- OpenID Connect claims */
+	json_t *atc = claims_load(c->access_token_claims);
+	json_object_set_new(o, "access_token_claims",
+	                    atc != NULL ? atc : json_object());
+	json_object_set_new(o, "release_claims", json_words(c->release_claims));
 	json_object_set_new(o, "created_at", json_integer(c->created_at));
 	json_object_set_new(o, "updated_at", json_integer(c->updated_at));
 	return o;

@@ -313,8 +313,9 @@ extern const struct pg_token_ops {
 	                                 const struct store_key *);
 	enum store_rc (*key_replace_current)(struct store *, const char *,
 	                                     const struct store_key *);
-	enum store_rc (*key_current)(struct store *, struct store_key *);
-	enum store_rc (*key_list)(struct store *, bool, int64_t,
+	enum store_rc (*key_current)(struct store *, const char *,
+	                             struct store_key *);
+	enum store_rc (*key_list)(struct store *, bool, int64_t, int64_t,
 	                          const struct store_page *, store_key_cb,
 	                          void *);
 	enum store_rc (*refresh_get)(struct store *, const char *,

@@ -59,20 +59,23 @@ static const struct pg_stmt st_token_revoke_client_rt = {
 	"WHERE client_id=$1 AND revoked_at IS NULL"};
 static const struct pg_stmt st_key_lock = {
 	"key_lock", "SELECT pg_advisory_xact_lock(" PG_KEY_LOCK ")"};
+/* Per algorithm (migration 0008): $2 is the algorithm. */
 static const struct pg_stmt st_key_retire = {
 	"key_retire",
-	"UPDATE signing_keys SET retired_at=$1::bigint WHERE retired_at IS NULL"};
+	"UPDATE signing_keys SET retired_at=$1::bigint WHERE retired_at IS NULL "
+	"AND alg=$2"};
 static const struct pg_stmt st_key_retire_kid = {
 	"key_retire_kid",
 	"UPDATE signing_keys SET retired_at=$1::bigint "
-	"WHERE retired_at IS NULL AND kid=$2"};
+	"WHERE retired_at IS NULL AND alg=$2 AND kid=$3"};
 static const struct pg_stmt st_key_add = {
 	"key_add",
 	"INSERT INTO signing_keys (" KEY_COLS ") VALUES ($1, $2, $3, "
 	"$4::bigint, NULL)"};
 static const struct pg_stmt st_key_current = {
 	"key_current",
-	"SELECT " KEY_COLS " FROM signing_keys WHERE retired_at IS NULL"};
+	"SELECT " KEY_COLS " FROM signing_keys WHERE retired_at IS NULL "
+	"AND alg=$1"};
 #define KEY_ORDER "retired_at IS NOT NULL, created_at DESC, kid COLLATE \"C\""
 static const struct pg_stmt st_key_list = {
 	"key_list", "SELECT " KEY_COLS " FROM signing_keys ORDER BY " KEY_ORDER};
@@ -85,9 +88,11 @@ static const struct pg_stmt st_key_counted = {
 	"key_counted", PG_COUNTED_SQL(KEY_PAGE)};
 static const struct pg_listing st_key_listing = {
 	&st_key_list, &st_key_page, &st_key_counted};
+/* $1 now, $2 the grace for unrecorded tokens (store.h xList). */
 static const struct pg_stmt st_key_published = {
 	"key_published",
 	"SELECT " KEY_COLS " FROM signing_keys k WHERE retired_at IS NULL OR "
+	"retired_at > $1::bigint - $2::bigint OR "
 	"EXISTS (SELECT 1 FROM access_tokens t WHERE t.kid=k.kid AND "
 	"t.expires_at > $1::bigint) ORDER BY retired_at IS NOT NULL, "
 	"created_at DESC, kid COLLATE \"C\""};
@@ -330,6 +335,7 @@ static enum store_rc key_add_tx(struct pg_conn *c, void *arg)
 	struct pg_params p = {0};
 	enum store_rc r = pg_run(c, &st_key_lock, NULL, NULL, NULL);
 	pg_p_int(&p, k->created_at);
+	pg_p_text(&p, k->alg);
 	if (r == STORE_OK)
 		r = pg_run(c, &st_key_retire, &p, NULL, NULL);
 	memset(&p, 0, sizeof(p));
@@ -349,9 +355,10 @@ static enum store_rc pg_key_add_current(struct store *s,
 }
 
 /* xReplaceCurrent: the same queue on the advisory lock, then a retire of
- * the expected key that must match one row, or (no expected key) an
- * insert that the unique index signing_keys_current refuses (23505,
- * STORE_CONFLICT) when another process added a current key first. */
+ * the expected key (of k's algorithm) that must match one row, or (no
+ * expected key) an insert that the unique index signing_keys_current_alg
+ * (migration 0008) refuses (23505, STORE_CONFLICT) when another process
+ * added a current key of that algorithm first. */
 struct key_replace {
 	const char *expected;
 	const struct store_key *k;
@@ -365,6 +372,7 @@ static enum store_rc key_replace_tx(struct pg_conn *c, void *arg)
 	enum store_rc r = pg_run(c, &st_key_lock, NULL, NULL, NULL);
 	if (r == STORE_OK && kr->expected != NULL) {
 		pg_p_int(&p, kr->k->created_at);
+		pg_p_text(&p, kr->k->alg);
 		pg_p_text(&p, kr->expected);
 		r = pg_run(c, &st_key_retire_kid, &p, NULL, &changes);
 		if (r == STORE_OK && changes != 1)
@@ -388,18 +396,23 @@ static enum store_rc pg_key_replace_current(struct store *s,
 	return pg_tx(s, key_replace_tx, &kr);
 }
 
-static enum store_rc pg_key_current(struct store *s, struct store_key *out)
+static enum store_rc pg_key_current(struct store *s, const char *alg,
+                                    struct store_key *out)
 {
-	PG_GET_ONE(s, &st_key_current, NULL, read_key, out);
+	struct pg_params p = {0};
+	pg_p_text(&p, alg);
+	PG_GET_ONE(s, &st_key_current, &p, read_key, out);
 }
 
 static enum store_rc pg_key_list(struct store *s, bool published_only,
-                                 int64_t now, const struct store_page *page,
+                                 int64_t now, int64_t grace,
+                                 const struct store_page *page,
                                  store_key_cb cb, void *arg)
 {
 	struct pg_params p = {0};
 	if (published_only) {
 		pg_p_int(&p, now);
+		pg_p_int(&p, grace);
 		PG_LIST_ROWS(s, &st_key_published, &p, NULL, struct store_key,
 		             read_key, store_key_clear, cb, arg);
 	}

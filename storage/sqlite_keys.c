@@ -1,7 +1,8 @@
 /*
- * sqlite_keys.c: signing keys in the SQLite backend: the current key, the
- * published ones (current, or retired with an unexpired token), and the
- * change of current key in one transaction.
+ * sqlite_keys.c: signing keys in the SQLite backend: the current key of
+ * each algorithm, the published ones (current; retired with an unexpired
+ * token or less than a grace ago), and the change of an algorithm's
+ * current key in one transaction.
  */
 #include "sqlite_int.h"
 
@@ -14,10 +15,11 @@ static void read_key(sqlite3_stmt *st, struct store_key *k)
 	k->retired_at = sqlite3_column_int64(st, 4);
 }
 
-/* Both changes of current key, in one transaction: retire with which
- * (ST_KEY_RETIRE: whatever key is current; ST_KEY_RETIRE_KID: the key
- * kid, which must have been current, else STORE_CONFLICT; with kid NULL
- * nothing is retired), then insert k as the current key. */
+/* Both changes of k->alg's current key, in one transaction: retire with
+ * which (ST_KEY_RETIRE: whatever key of k->alg is current;
+ * ST_KEY_RETIRE_KID: the key kid, which must have been k->alg's current
+ * one, else STORE_CONFLICT; with kid NULL nothing is retired), then
+ * insert k as the current key of its algorithm. */
 static enum store_rc key_change(struct store *s, enum stmt which,
                                 const char *kid, const struct store_key *k)
 {
@@ -32,8 +34,9 @@ static enum store_rc key_change(struct store *s, enum stmt which,
 	if (which == ST_KEY_RETIRE || kid != NULL) {
 		int changes = 0;
 		sqlite3_bind_int64(retire, 1, k->created_at);
+		sq_bind_text(retire, 2, k->alg);
 		if (kid != NULL)
-			sq_bind_text(retire, 2, kid);
+			sq_bind_text(retire, 3, kid);
 		r = sq_exec(cn, retire, &changes);
 		if (r == STORE_OK && kid != NULL && changes != 1)
 			r = STORE_CONFLICT;
@@ -56,7 +59,8 @@ static enum store_rc sq_key_add_current(struct store *s,
 
 /* xReplaceCurrent: writers are serialized, so the retire of the expected
  * key matches one row or none (STORE_CONFLICT); without an expected key
- * the unique index signing_keys_current refuses a second current key. */
+ * the unique index signing_keys_current_alg (migration 0008) refuses a
+ * second current key of the algorithm. */
 static enum store_rc sq_key_replace_current(struct store *s,
                                             const char *expected,
                                             const struct store_key *k)
@@ -64,11 +68,13 @@ static enum store_rc sq_key_replace_current(struct store *s,
 	return key_change(s, ST_KEY_RETIRE_KID, expected, k);
 }
 
-static enum store_rc sq_key_current(struct store *s, struct store_key *out)
+static enum store_rc sq_key_current(struct store *s, const char *alg,
+                                    struct store_key *out)
 {
 	sqlite3_stmt *st = sq_stmt(sq_conn_get(s), ST_KEY_CURRENT);
 	if (st == NULL)
 		return STORE_IO;
+	sq_bind_text(st, 1, alg);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		read_key(st, out);
@@ -77,22 +83,29 @@ static enum store_rc sq_key_current(struct store *s, struct store_key *out)
 	       : rc == SQLITE_DONE ? STORE_NOT_FOUND : store_sqlite_rc(rc);
 }
 
-/* The published list's one parameter; the full list has none. */
-static void bind_now(sqlite3_stmt *st, const void *now)
+/* The published list's two parameters, now and the grace; the full list
+ * has none. */
+static void bind_now(sqlite3_stmt *st, const void *now_grace)
 {
-	if (now != NULL)
-		sqlite3_bind_int64(st, 1, *(const int64_t *)now);
+	const int64_t *v = now_grace;
+	if (v != NULL) {
+		sqlite3_bind_int64(st, 1, v[0]);
+		sqlite3_bind_int64(st, 2, v[1]);
+	}
 }
 
 static enum store_rc sq_key_list(struct store *s, bool published_only,
-                                 int64_t now, const struct store_page *page,
+                                 int64_t now, int64_t grace,
+                                 const struct store_page *page,
                                  store_key_cb cb, void *arg)
 {
 	enum store_rc rc;
 	struct conn *cn = sq_conn_get(s);
+	const int64_t now_grace[2] = {now, grace};
 	sqlite3_stmt *st =
 	    published_only
-	        ? sq_list_stmt(cn, ST_KEY_PUBLISHED, NULL, 0, bind_now, &now, &rc)
+	        ? sq_list_stmt(cn, ST_KEY_PUBLISHED, NULL, 0, bind_now,
+	                       now_grace, &rc)
 	        : sq_list_stmt(cn, ST_KEY_LIST, page, 1, bind_now, NULL, &rc);
 	if (st == NULL)
 		return rc;

@@ -129,23 +129,25 @@ static const char *const stmt_sql[ST__MAX] = {
 	                           "WHERE client_id=?1 AND revoked_at IS NULL",
 	[ST_TOKEN_REVOKE_CLIENT_RT] = "UPDATE refresh_tokens SET revoked_at=?2 "
 	                              "WHERE client_id=?1 AND revoked_at IS NULL",
-	[ST_KEY_RETIRE] = "UPDATE signing_keys SET retired_at=? "
-	                  "WHERE retired_at IS NULL",
-	[ST_KEY_RETIRE_KID] = "UPDATE signing_keys SET retired_at=? "
-	                      "WHERE retired_at IS NULL AND kid=?",
+	/* Per algorithm (migration 0008): ?1 retired_at, ?2 alg, ?3 kid. */
+	[ST_KEY_RETIRE] = "UPDATE signing_keys SET retired_at=?1 "
+	                  "WHERE retired_at IS NULL AND alg=?2",
+	[ST_KEY_RETIRE_KID] = "UPDATE signing_keys SET retired_at=?1 "
+	                      "WHERE retired_at IS NULL AND alg=?2 AND kid=?3",
 	[ST_KEY_ADD] = "INSERT INTO signing_keys (" KEY_COLS ") "
 	               "VALUES (?,?,?,?,NULL)",
 	[ST_KEY_CURRENT] = "SELECT " KEY_COLS " FROM signing_keys "
-	                   "WHERE retired_at IS NULL",
+	                   "WHERE retired_at IS NULL AND alg=?",
 	[ST_KEY_LIST] = "SELECT " KEY_COLS " FROM " KEY_FROM
 	                " ORDER BY retired_at IS NOT NULL, created_at DESC, kid",
 	[ST_KEY_PAGE] = PAGE_SQL(KEY_PAGE),
 	[ST_KEY_COUNTED] = COUNTED_SQL(KEY_PAGE),
+	/* ?1 now, ?2 the grace for unrecorded tokens (store.h xList). */
 	[ST_KEY_PUBLISHED] = "SELECT " KEY_COLS " FROM signing_keys k "
-	                     "WHERE retired_at IS NULL OR EXISTS (SELECT 1 FROM "
-	                     "access_tokens t WHERE t.kid=k.kid AND "
-	                     "t.expires_at > ?) ORDER BY retired_at IS NOT NULL, "
-	                     "created_at DESC, kid",
+	                     "WHERE retired_at IS NULL OR retired_at > ?1 - ?2 "
+	                     "OR EXISTS (SELECT 1 FROM access_tokens t WHERE "
+	                     "t.kid=k.kid AND t.expires_at > ?1) ORDER BY "
+	                     "retired_at IS NOT NULL, created_at DESC, kid",
 	[ST_RT_RETIRE] = "UPDATE refresh_tokens SET retired_at=?2 "
 	                 "WHERE token_hash=?1 AND retired_at IS NULL AND "
 	                 "revoked_at IS NULL AND expires_at > ?2",

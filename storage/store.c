@@ -115,14 +115,15 @@ enum store_rc store_key_add_current(struct store *s, const struct store_key *k)
 enum store_rc store_key_replace_current(struct store *s, const char *expected,
                                         const struct store_key *k)
 { return s->ops->key->xReplaceCurrent(s, expected, k); }
-enum store_rc store_key_current(struct store *s, struct store_key *out)
-{ return s->ops->key->xCurrent(s, out); }
+enum store_rc store_key_current(struct store *s, const char *alg,
+                               struct store_key *out)
+{ return s->ops->key->xCurrent(s, alg, out); }
 enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
-                             store_key_cb cb, void *arg)
-{ return s->ops->key->xList(s, published_only, now, NULL, cb, arg); }
+                             int64_t grace, store_key_cb cb, void *arg)
+{ return s->ops->key->xList(s, published_only, now, grace, NULL, cb, arg); }
 enum store_rc store_key_page(struct store *s, const struct store_page *p,
                              store_key_cb cb, void *arg)
-{ return s->ops->key->xList(s, false, 0, p, cb, arg); }
+{ return s->ops->key->xList(s, false, 0, 0, p, cb, arg); }
 
 /* ---- tokens, refresh tokens, families ---- */
 

@@ -363,23 +363,33 @@ struct store_user_methods {
 };
 
 struct store_key_methods {
-	/* Adds a key as the current one and retires the previous current key,
-	 * in one transaction. */
+	/* Adds a key as the current one of its algorithm (k->alg) and
+	 * retires the previous current key of that algorithm, in one
+	 * transaction; the other algorithm's current key stays current. */
 	enum store_rc (*xAddCurrent)(struct store *s, const struct store_key *k);
 	/* The same as a compare-and-set, for the server's own key changes:
-	 * adds k as current only when the current key is still `expected`
-	 * (NULL: only when there is no current key, the first key of a new
-	 * database). STORE_CONFLICT, with nothing written, when another
-	 * process changed the current key first: read it with xCurrent.
-	 * Instances started at once on one database so create one key. */
+	 * adds k as current of its algorithm only when that algorithm's
+	 * current key is still `expected` (NULL: only when it has none, the
+	 * first key of that algorithm). STORE_CONFLICT, with nothing
+	 * written, when another process changed that algorithm's current
+	 * key first: read it with xCurrent. Instances started at once on
+	 * one database so create one key per algorithm. */
 	enum store_rc (*xReplaceCurrent)(struct store *s, const char *expected,
 	                                 const struct store_key *k);
-	enum store_rc (*xCurrent)(struct store *s, struct store_key *out);
-	/* Every key, or (published_only) the current key plus retired keys
-	 * that still have an unexpired token at now. Current first, then newest.
-	 * page (store_page) applies to the full list only; NULL: all. */
+	/* The current key of algorithm alg ("ES256", "RS256");
+	 * STORE_NOT_FOUND when it has none. */
+	enum store_rc (*xCurrent)(struct store *s, const char *alg,
+	                          struct store_key *out);
+	/* Every key, or (published_only) the keys a verifier may still
+	 * need at now: each algorithm's current key, a retired key that
+	 * still has an unexpired access-token record, and a retired key
+	 * retired less than grace seconds ago (it may have signed a token
+	 * that is not recorded, an ID token, living up to grace). Current
+	 * first, then newest. page (store_page) applies to the full list
+	 * only; NULL: all. */
 	enum store_rc (*xList)(struct store *s, bool published_only,
-	                       int64_t now, const struct store_page *page,
+	                       int64_t now, int64_t grace,
+	                       const struct store_page *page,
 	                       store_key_cb cb, void *arg);
 };
 
@@ -645,10 +655,13 @@ struct store_copy_methods {
  * whole tables through it, so it works between any two backends), and
  * store_purge_counts.throttle_keys. 10: xTokenAdd and xSessionRemove
  * gone (only tests called them). 11: the listings take a store_page
- * (the token and refresh filters carry one). 12: OpenID Connect (schema
- * 9): a user's xSetClaims, the session's xEnd and xList, the refresh
- * table's xRevokeSid, and the new record fields. */
-#define STORE_OPS_VERSION 12
+ * (the token and refresh filters carry one). 12: keys per algorithm
+ * (migration 0008): xCurrent takes the algorithm, xAddCurrent and
+ * xReplaceCurrent retire only the same algorithm's key, and the
+ * published list takes a grace for unrecorded (ID) tokens. 13: OpenID
+ * Connect (schema 9): a user's xSetClaims, the session's xEnd and xList,
+ * the refresh table's xRevokeSid, and the new record fields. */
+#define STORE_OPS_VERSION 13
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */
@@ -763,9 +776,11 @@ enum store_rc store_token_revoke_client(struct store *s, const char *client_id,
 enum store_rc store_key_add_current(struct store *s, const struct store_key *k);
 enum store_rc store_key_replace_current(struct store *s, const char *expected,
                                         const struct store_key *k);
-enum store_rc store_key_current(struct store *s, struct store_key *out);
+enum store_rc store_key_current(struct store *s, const char *alg,
+                               struct store_key *out);
+/* xList without a page; grace: see xList (0 for the full list). */
 enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
-                             store_key_cb cb, void *arg);
+                             int64_t grace, store_key_cb cb, void *arg);
 /* Submits an issue (the token table's xIssue): done(rc, arg) is called
  * exactly once, today always before this returns. */
 void store_issue_submit(struct store *s, const struct store_issue *is,
@@ -921,6 +936,9 @@ enum client_field {
 	CLIENT_F_AUTO_APPROVE,
 	CLIENT_F_AUDIENCES,
 	CLIENT_F_INTROSPECT,
+	/* OpenID Connect claims (docs/openid-connect.md, "Claims"). */
+	CLIENT_F_ACCESS_TOKEN_CLAIMS,
+	CLIENT_F_RELEASE_CLAIMS,
 	CLIENT_F__MAX
 };
 
@@ -933,6 +951,8 @@ enum client_value_type {
 	CLIENT_V_APPROVER, /* a username, "" for off; none: the server's */
 	CLIENT_V_BOOL,     /* on or off */
 	CLIENT_V_TRISTATE, /* on, off or the server's setting */
+	CLIENT_V_CLAIMS,   /* a whole JSON object of claims, as text in
+	                    * words[0] (claim_spec.c checks it) */
 };
 
 struct client_field_def {
@@ -1005,6 +1025,29 @@ struct json_t *store_json_str(const char *s);
 /* A JSON integer for v, or null for 0: the store's "unset" (a lifetime
  * left to the server's setting, a record not yet revoked or retired). */
 struct json_t *store_json_opt_int(int64_t v);
+
+/* ---- claims (claim_spec.c): a user's, or a client's access-token claims.
+ * Stored as a JSON object's compact text; NULL or "" reads as {}. */
+#define CLAIMS_TEXT_MAX 16384
+#define CLAIMS_TEXT_RULE "the claims take at most 16384 bytes as JSON"
+/* NULL when value may be the claim name: the name by valid_claim_name
+ * (no claim the server sets itself), a standard claim of OpenID Connect
+ * Core 5.1 of its type (email_verified a boolean, address an object,
+ * updated_at a number, the others strings); else the rule broken. */
+const char *claim_check(const char *name, const struct json_t *value);
+/* claim_check for every member of obj, and CLAIMS_TEXT_MAX. NULL, or the
+ * rule broken with *bad the claim's name (borrowed from obj; NULL when
+ * the set as a whole is refused). */
+const char *claims_check(const struct json_t *obj, const char **bad);
+/* Reads KEY=VALUE: the value is JSON when it parses as JSON (true, 42,
+ * ["ops"]), else the text as a string. NULL with *name (caller frees)
+ * and *value (a new reference) set; else the rule broken, with *name
+ * set when the name was read (caller frees) and *value NULL. */
+const char *claim_parse(const char *arg, char **name, struct json_t **value);
+/* The stored text as a new object; NULL when it is not a JSON object. */
+struct json_t *claims_load(const char *text);
+/* The object as stored: compact, keys sorted. The caller frees. */
+char *claims_dump(const struct json_t *obj);
 
 /* Which members a token record's JSON has (token_json.c). */
 enum token_json_view {

@@ -36,22 +36,6 @@ static enum MHD_Result bad(struct srv_req *rq, const char *why)
 	                     no_store);
 }
 
-/* The form body of a POST (empty is fine), or the query of a GET. A POST
- * with a body must say it is a form: a web page can send text/plain to
- * 127.0.0.1 without a preflight, a form type only from a page of ours. */
-static bool read_form(struct srv_req *rq, struct form *f)
-{
-	if (strcmp(rq->method, "POST") == 0 && rq->body_len > 0 &&
-	    !form_content_type(req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE)))
-		return false;
-	const char *s = strcmp(rq->method, "POST") == 0 ? rq->body : rq->query;
-	size_t n = strcmp(rq->method, "POST") == 0 ? rq->body_len
-	           : s != NULL                     ? strlen(s)
-	                                           : 0;
-	return form_parse(s ? s : "", n, 16, f) == FORM_OK &&
-	       form_repeated(f) == NULL;
-}
-
 /* clear=true, reset=true: only "true" means yes. */
 static bool flag(const char *v)
 {
@@ -86,7 +70,7 @@ enum MHD_Result h_control_clock(struct srv_req *rq)
 	struct form f = {0};
 	long secs;
 	enum MHD_Result r;
-	if (!read_form(rq, &f)) {
+	if (!control_form(rq, &f)) {
 		r = bad(rq, "malformed or repeated parameters");
 	} else if (strcmp(rq->method, "GET") == 0) {
 		r = clock_json(rq);
@@ -129,8 +113,10 @@ static enum oauth_err fault_row(int status, const struct route *r)
 {
 	switch (status) {
 	case 400: return OAUTH_INVALID_REQUEST;
-	case 401: return strcmp(r->name, "resource") == 0 ? OAUTH_INVALID_TOKEN
-	                                                   : OAUTH_INVALID_CLIENT;
+	case 401: return strcmp(r->name, "resource") == 0 ||
+	                         strcmp(r->name, "userinfo") == 0
+	                     ? OAUTH_INVALID_TOKEN
+	                     : OAUTH_INVALID_CLIENT;
 	case 403: return OAUTH_ACCESS_DENIED;
 	case 503: return OAUTH_TEMPORARILY_UNAVAILABLE;
 	default: return OAUTH_SERVER_ERROR;
@@ -180,7 +166,7 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 	long count = 1, status = 0, delay = 0;
 	const char *err = NULL;
 
-	if (!read_form(rq, &f)) {
+	if (!control_form(rq, &f)) {
 		err = "malformed or repeated parameters";
 	} else if (strcmp(rq->method, "POST") == 0 &&
 	           flag(form_param(&f, "clear"))) {
@@ -194,7 +180,7 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 		if (nf.route == NULL)
 			err = "endpoint must name an endpoint: authorize, token, "
 			      "introspect, revoke, jwks, metadata, resource, "
-			      "healthz, or its path";
+			      "userinfo, healthz, or its path";
 		else if (form_param(&f, "count") &&
 		         !number(form_param(&f, "count"), 1, 1000000, &count))
 			err = "count must be 1 to 1000000";
@@ -280,8 +266,8 @@ bool fault_fire(struct testdouble *s, struct srv_req *rq, long *delay_ms,
 }
 
 /* Drops every token, code, session and consent, every armed fault and
- * every clock move and counted login failure, then applies the fixtures
- * again. Resets run one at a time. */
+ * every clock move, extra claim (claims.c) and counted login failure,
+ * then applies the fixtures again. Resets run one at a time. */
 static enum MHD_Result reset_locked(struct srv_req *rq, struct testdouble *s,
                                     char *err, size_t errlen)
 {
@@ -289,6 +275,7 @@ static enum MHD_Result reset_locked(struct srv_req *rq, struct testdouble *s,
 	faults_clear(s);
 	pthread_mutex_unlock(&s->fault_mu);
 	clock_reset();
+	claim_extras_clear(s);
 	grants_forget_failures(s->grants);
 	enum store_rc rc = store_reset_tokens(s->store);
 	if (rc != STORE_OK)
@@ -313,7 +300,7 @@ enum MHD_Result h_control_reset(struct srv_req *rq)
 	struct testdouble *s = rq->route->arg;
 	char err[512] = "";
 	struct form f = {0};
-	bool ok = read_form(rq, &f); /* no parameters, but a form POST */
+	bool ok = control_form(rq, &f); /* no parameters, but a form POST */
 	form_free(&f);
 	if (!ok)
 		return bad(rq, "send a form POST (or none)");
@@ -350,7 +337,7 @@ static int add_refresh(const struct store_refresh *r, void *arg)
 enum MHD_Result h_control_tokens(struct srv_req *rq)
 {
 	struct form f = {0};
-	if (!read_form(rq, &f)) {
+	if (!control_form(rq, &f)) {
 		form_free(&f);
 		return bad(rq, "malformed or repeated parameters");
 	}

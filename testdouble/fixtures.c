@@ -28,6 +28,10 @@
  * process (not --ephemeral) it is logged as a warning. A client id that
  * starts with the user id prefix is refused, as by the CLI.
  *
+ * Users may carry claims, and clients access_token_claims and
+ * release_claims (docs/openid-connect.md, "Claims"); claims are checked
+ * by claim_spec.c, as the CLI's --claim.
+ *
  * JSON stays in this file: the store sees struct store_client and struct
  * store_user only. Plaintext secrets are borrowed from the parsed tree
  * and never copied; the file holds them in plain text anyway (test data).
@@ -61,6 +65,7 @@ struct fx_user {
 	const char *password;
 	bool exists;
 	bool new_password; /* the stored hash changes */
+	bool new_claims;   /* the stored claims change */
 };
 
 struct fx_kind;
@@ -144,13 +149,14 @@ static const char *json_kind(const json_t *v)
 
 /* ---- the keys of an entry ----------------------------------------------- */
 
-enum fx_type { FX_STRING, FX_BOOL, FX_INT, FX_LIST };
+enum fx_type { FX_STRING, FX_BOOL, FX_INT, FX_LIST, FX_OBJECT };
 
 static const char *const fx_type_name[] = {
 	[FX_STRING] = "a string",
 	[FX_BOOL] = "true or false",
 	[FX_INT] = "an integer",
 	[FX_LIST] = "an array of strings",
+	[FX_OBJECT] = "an object",
 };
 
 static bool fx_type_ok(enum fx_type t, const json_t *v)
@@ -164,6 +170,8 @@ static bool fx_type_ok(enum fx_type t, const json_t *v)
 		return json_is_integer(v);
 	case FX_LIST:
 		return json_is_array(v);
+	case FX_OBJECT:
+		return json_is_object(v);
 	}
 	return false;
 }
@@ -239,8 +247,23 @@ static const enum fx_type spec_type[] = {
 	[CLIENT_V_TEXT] = FX_STRING,     [CLIENT_V_WORDS] = FX_LIST,
 	[CLIENT_V_TTL] = FX_INT,         [CLIENT_V_POLICY] = FX_STRING,
 	[CLIENT_V_APPROVER] = FX_STRING, [CLIENT_V_BOOL] = FX_BOOL,
-	[CLIENT_V_TRISTATE] = FX_BOOL,
+	[CLIENT_V_TRISTATE] = FX_BOOL,   [CLIENT_V_CLAIMS] = FX_OBJECT,
 };
+
+/* An object of claims (users[].claims, a client's access_token_claims)
+ * as stored, in *text (caller frees); the refusal names the claim. */
+static int read_claims(struct fixtures *fx, const json_t *v, char **text)
+{
+	const char *bad;
+	const char *why = claims_check(v, &bad);
+	*text = NULL;
+	if (why != NULL && bad != NULL)
+		return fx_fail(fx, "claim \"%s\": %s", bad, why);
+	if (why != NULL)
+		return fx_fail(fx, "%s", why);
+	*text = claims_dump(v);
+	return 0;
+}
 
 /* The refusal of bad (a word or the value) for field f. */
 static int spec_refused(struct fixtures *fx, enum client_field f,
@@ -299,15 +322,21 @@ static int read_spec_field(struct fixtures *fx, struct fx_client *fc,
 	 * CLI's word for the server's setting. */
 	if (f == CLIENT_F_AUTO_APPROVE && strcmp(one, "default") == 0)
 		return spec_refused(fx, f, &cv, one);
+	char *claims = NULL;
 	if (json_is_array(v)) {
 		rc = list_words(fx, v, &words);
 		cv.words = words;
 		cv.n = json_array_size(v);
 	}
+	if (json_is_object(v)) {
+		rc = read_claims(fx, v, &claims);
+		cv.words = (const char *const *)&claims;
+	}
 	if (rc == 0 && !client_spec_set(&fc->c, f, &cv, &bad))
 		rc = spec_refused(fx, f, &cv, bad);
 	free(bad);
 	free(words);
+	free(claims);
 	return rc;
 }
 
@@ -332,9 +361,19 @@ static int set_password(struct fixtures *fx, void *e, const json_t *v)
 	return 0;
 }
 
+/* Claims (docs/openid-connect.md, "Claims"): checked as the CLI's
+ * --claim values are. */
+static int set_user_claims(struct fixtures *fx, void *e, const json_t *v)
+{
+	struct fx_user *fu = e;
+	free(fu->u.claims);
+	return read_claims(fx, v, &fu->u.claims);
+}
+
 static const struct fx_field user_fields[] = {
 	{"username", FX_STRING, true, set_username},
 	{"password", FX_STRING, true, set_password},
+	{"claims", FX_OBJECT, false, set_user_claims},
 };
 
 /* ---- looking up and hashing --------------------------------------------- */
@@ -451,10 +490,15 @@ static int user_prepare(struct fixtures *fx, struct store *st, void *e)
 	if (rc == 0)
 		rc = rehash(fx, &fu->u.password_hash, old.password_hash,
 		            fu->password, "password");
+	/* A user without the key has none: the file says what it has. */
+	if (fu->u.claims == NULL)
+		fu->u.claims = xstrdup("{}");
 	if (rc == 0 && fu->exists) {
 		fu->u.user_id = xstrdup(old.user_id);
 		fu->new_password = strcmp(fu->u.password_hash,
 		                          old.password_hash) != 0;
+		fu->new_claims = old.claims == NULL ||
+		                 strcmp(fu->u.claims, old.claims) != 0;
 	} else if (rc == 0) {
 		fu->u.user_id = crypto_random_user_id();
 		if (fu->u.user_id == NULL)
@@ -478,6 +522,9 @@ static int user_write(struct fixtures *fx, struct store *st, const void *e)
 		rc = store_user_set_password(st, fu->u.username,
 		                             fu->u.password_hash,
 		                             fu->u.updated_at);
+	if (rc == STORE_OK && fu->exists && fu->new_claims)
+		rc = store_user_set_claims(st, fu->u.username, fu->u.claims,
+		                           fu->u.updated_at);
 	if (rc == STORE_OK && fu->new_password)
 		rc = store_sessions_end_user(st, fu->u.user_id, &ended);
 	if (rc != STORE_OK)

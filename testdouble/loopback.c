@@ -3,7 +3,9 @@
  * made before the method, the size or the body are looked at): a client
  * on this host, asking for this host by name (so a DNS-rebinding page
  * cannot), from no page or a page of this host. A request a trusted
- * proxy forwarded comes from afar, whatever its peer address.
+ * proxy forwarded comes from afar, whatever its peer address. And what
+ * a control request's parameters may come as (control_form): the second
+ * half of the same guard, against pages that post across sites.
  */
 #include <arpa/inet.h>
 #include <string.h>
@@ -77,4 +79,20 @@ bool loopback(struct srv_req *rq)
 	const char *origin = req_header(rq, "Origin");
 	const char *sep = origin ? strstr(origin, "://") : NULL;
 	return origin == NULL || (sep != NULL && loopback_authority(sep + 3));
+}
+
+/* The form body of a POST (empty is fine), or the query of a GET. A POST
+ * with a body must say it is a form: a web page can send text/plain to
+ * 127.0.0.1 without a preflight, a form type only from a page of ours. */
+bool control_form(struct srv_req *rq, struct form *f)
+{
+	if (strcmp(rq->method, "POST") == 0 && rq->body_len > 0 &&
+	    !form_content_type(req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE)))
+		return false;
+	const char *s = strcmp(rq->method, "POST") == 0 ? rq->body : rq->query;
+	size_t n = strcmp(rq->method, "POST") == 0 ? rq->body_len
+	           : s != NULL                     ? strlen(s)
+	                                           : 0;
+	return form_parse(s ? s : "", n, 16, f) == FORM_OK &&
+	       form_repeated(f) == NULL;
 }

@@ -3,7 +3,8 @@
  * started yet. Every production route's handler is wrapped (wrapped
  * below): an armed fault answers instead of it, or delays it
  * (control.c, delay.c); the /_control/ routes are added, for loopback
- * clients only (loopback.c). Without --test-double none of this is
+ * clients only (loopback.c); the store's user and client reads are
+ * wrapped to merge the claims set at runtime (claims.c). Without --test-double none of this is
  * installed and the server's routes call their handlers directly.
  */
 #include <stdio.h>
@@ -32,6 +33,8 @@ static const struct route controls[] = {
 	 loopback},
 	{"reset", "/_control/reset", M_POST, h_control_reset, NULL, loopback},
 	{"tokens", "/_control/tokens", M_GET, h_control_tokens, NULL, loopback},
+	{"claims", "/_control/claims", M_GET | M_POST, h_control_claims, NULL,
+	 loopback},
 };
 
 /* The production routes' handlers do not read their route's arg, so the
@@ -71,6 +74,10 @@ int testdouble_install(struct srv *s, const struct lk_config *cfg,
 		testdouble_free(td);
 		return -1;
 	}
+	if (claim_extras_install(td, err, errlen) != 0) {
+		testdouble_free(td);
+		return -1;
+	}
 	wrap_routes(td, s);
 	for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++) {
 		struct route r = controls[i];
@@ -90,6 +97,7 @@ void testdouble_free(struct testdouble *td)
 		return;
 	delays_stop(&td->delays);
 	faults_free(td);
+	claim_extras_free(td);
 	pthread_mutex_destroy(&td->fault_mu);
 	free(td->routes);
 	free(td);

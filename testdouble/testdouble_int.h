@@ -51,6 +51,7 @@ struct testdouble {
 	pthread_mutex_t fault_mu;
 	struct fault *faults; /* control.c */
 	struct delays delays;
+	struct claim_extras *claims; /* claims.c */
 };
 
 /* ---- loopback.c --------------------------------------------------------- */
@@ -58,6 +59,10 @@ struct testdouble {
 /* Whether rq may know /_control/ exists: a client on this host, asking
  * for this host by name, from no page or a page of this host. */
 bool loopback(struct srv_req *rq);
+/* The form of a control request: a POST's form body (empty is fine; a
+ * body of another type is refused) or a GET's query. false when it is
+ * not one, or repeats a parameter. f is the caller's to free. */
+bool control_form(struct srv_req *rq, struct form *f);
 
 /* ---- control.c: the /_control/ endpoints (route arg: the testdouble) --- */
 
@@ -65,6 +70,18 @@ enum MHD_Result h_control_clock(struct srv_req *rq);
 enum MHD_Result h_control_faults(struct srv_req *rq);
 enum MHD_Result h_control_reset(struct srv_req *rq);
 enum MHD_Result h_control_tokens(struct srv_req *rq);
+
+/* ---- claims.c: /_control/claims and the store wrapper behind it ------- */
+
+/* Wraps td->store's user and client reads so that they merge the extras
+ * set through /_control/claims (before the server starts; one per
+ * process). -1 with err when one is installed already. */
+int claim_extras_install(struct testdouble *td, char *err, size_t errlen);
+/* Unwraps the store and frees the extras; NULL-safe on td->claims. */
+void claim_extras_free(struct testdouble *td);
+/* Forgets every extra claim (/_control/reset). */
+void claim_extras_clear(struct testdouble *td);
+enum MHD_Result h_control_claims(struct srv_req *rq);
 /* An armed fault for rq's route, taken: answered here (true), or left
  * in *delay_ms for the caller to honour. false: no answer. */
 bool fault_fire(struct testdouble *td, struct srv_req *rq, long *delay_ms,

@@ -277,3 +277,30 @@ def db_bytes(db):
             with open(db + suffix, "rb") as f:
                 data += f.read()
     return data
+
+
+def revert_to_schema_7(db):
+    """Makes db (migrated to schema 9) look like a database from before
+    migration 0008 (one current key in all): migration 0009's columns and
+    indexes gone, the old key index back, the new one gone, and versions 8
+    and 9 not recorded, so that the next start applies both as an upgrade
+    would. Rows are kept: at most one current key must be in it (the old
+    index refuses more)."""
+    db_query(db, "DROP INDEX sessions_sid")
+    db_query(db, "DROP INDEX refresh_tokens_sid")
+    for table, cols in (
+            ("users", ["claims"]),
+            ("clients", ["id_token_signed_response_alg", "require_nonce",
+                         "post_logout_redirect_uris",
+                         "logout_revokes_refresh_tokens",
+                         "access_token_claims", "release_claims"]),
+            ("sessions", ["sid", "amr"]),
+            ("authorization_codes", ["nonce", "auth_time", "sid", "amr"]),
+            ("refresh_tokens", ["auth_time", "sid", "amr"])):
+        for col in cols:
+            db_query(db, f"ALTER TABLE {table} DROP COLUMN {col}")
+    db_query(db, "DELETE FROM schema_migrations WHERE version = 9")
+    db_query(db, "DROP INDEX signing_keys_current_alg")
+    db_query(db, "CREATE UNIQUE INDEX signing_keys_current ON signing_keys "
+             "((retired_at IS NULL)) WHERE retired_at IS NULL")
+    db_query(db, "DELETE FROM schema_migrations WHERE version = 8")

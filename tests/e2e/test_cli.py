@@ -332,8 +332,8 @@ class TestClientAdd(CliTest):
             "client_id", "client_secret", "name", "type", "grant_types",
             "scopes", "redirect_uris", "access_token_ttl",
             "refresh_token_ttl", "issue_refresh_token", "on_refresh",
-            "auto_approve_as", "audiences", "introspect", "created",
-            "updated"])
+            "auto_approve_as", "audiences", "introspect",
+            "access_token_claims", "release_claims", "created", "updated"])
         self.assertRegex(fields["client_id"], ID_RE)
         self.assertRegex(fields["client_secret"], SECRET_RE)
         self.assertEqual(fields["name"], "My App")
@@ -391,7 +391,8 @@ class TestClientAdd(CliTest):
             "issue_refresh_token": True, "on_refresh": "revoke",
             "auto_approve_as": None,
             "audiences": ["https://api.example/v1", "urn:billing"],
-            "introspect": True,
+            "introspect": True, "access_token_claims": {},
+            "release_claims": [],
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
             0, "client_credentials password", "read write admin",
@@ -566,7 +567,9 @@ class TestClientManage(CliTest):
              "--grant, --scope, --redirect-uri, --access-token-ttl, "
              "--refresh-token-ttl, --on-refresh, --issue-refresh-token, "
              "--no-issue-refresh-token, --default-issue-refresh-token, "
-             "--auto-approve-as, --audience, --introspect, --no-introspect"),
+             "--auto-approve-as, --audience, --introspect, --no-introspect, "
+             "--release-claim, --access-token-claim, "
+             "--unset-access-token-claim"),
             (["web", "--grant", "client_credentials"], 2,
              "a public client cannot use the client_credentials grant "
              "(RFC 6749 section 4.4: confidential clients only)"),
@@ -1095,7 +1098,8 @@ class TestUsers(CliTest):
         self.assertEqual([u["username"] for u in listed],
                          ["alice", "bob@example.com"])
         self.assertEqual(set(listed[0]),
-                         {"username", "user_id", "created_at", "updated_at"})
+                         {"username", "user_id", "claims", "created_at",
+                          "updated_at"})
         text = self.cli.ok("user", "list").splitlines()
         self.assertEqual(re.split(r"\s{2,}", text[0]),
                          ["USERNAME", "USER_ID", "CREATED"])
@@ -1462,56 +1466,153 @@ class TestRefreshTokens(CliTest):
 
 
 class TestKeys(CliTest):
-    def test_rotate_and_list(self):
+    KEYS = {"kid", "alg", "created_at", "previous_kid"}
+
+    def current(self):
+        """{alg: kid} of the current keys, from the database."""
+        return dict(rows(self.db, "SELECT alg, kid FROM signing_keys WHERE "
+                         "retired_at IS NULL"))
+
+    def ini(self, text):
+        path = os.path.join(self.dir, "keys.ini")
+        with open(path, "w") as f:
+            f.write("[latchkeyd]\n" + text)
+        return path
+
+    def test_rotate_both_then_one(self):
         self.assertEqual(self.cli.json("key", "list"), [])
         first = self.cli.json("key", "rotate")
+        # Top level: the access-token key (ES256 by default), as before.
+        self.assertEqual(set(first), self.KEYS | {"keys"})
         self.assertEqual(first["alg"], "ES256")
         self.assertIsNone(first["previous_kid"])
         self.assertRegex(first["kid"], r"^[A-Za-z0-9_-]{43}$")
-        out = self.cli.ok("key", "rotate", "--alg", "RS256")
-        m = re.match(r"^new signing key (\S+) \(RS256\)\nretired key (\S+): ",
-                     out)
-        self.assertIsNotNone(m, out)
-        second = m.group(1)
-        self.assertEqual(m.group(2), first["kid"])
+        self.assertEqual([k["alg"] for k in first["keys"]],
+                         ["ES256", "RS256"])
+        for k in first["keys"]:
+            self.assertEqual(set(k), self.KEYS)
+            self.assertIsNone(k["previous_kid"])
+        self.assertEqual({x: first[x] for x in self.KEYS}, first["keys"][0])
+        es1, rs1 = first["keys"][0]["kid"], first["keys"][1]["kid"]
+        self.assertEqual(self.current(), {"ES256": es1, "RS256": rs1})
 
-        # Both keys may share a creation second, so look them up by kid.
-        keys = {k["kid"]: k for k in self.cli.json("key", "list")}
-        self.assertEqual(set(keys), {first["kid"], second})
-        cur, old = keys[second], keys[first["kid"]]
-        self.assertEqual((cur["alg"], cur["status"], cur["retired_at"]),
-                         ("RS256", "current", None))
+        # --alg RS256: that key only; the top level is the one rotated.
+        out = self.cli.ok("key", "rotate", "--alg", "RS256")
+        m = re.match(r"^new signing key (\S+) \(RS256\)\nretired key (\S+): "
+                     r"the server publishes it until the tokens it signed "
+                     r"have expired, and for id_token_ttl\n$", out)
+        self.assertIsNotNone(m, out)
+        rs2 = m.group(1)
+        self.assertEqual(m.group(2), rs1)
+        self.assertEqual(self.current(), {"ES256": es1, "RS256": rs2})
+        one = self.cli.json("key", "rotate", "--alg", "RS256")
+        self.assertEqual((one["alg"], one["previous_kid"]), ("RS256", rs2))
+        self.assertEqual([k["kid"] for k in one["keys"]], [one["kid"]])
+        rs3 = one["kid"]
+        one = self.cli.json("key", "rotate", "--alg", "ES256")
+        self.assertEqual((one["alg"], one["previous_kid"]), ("ES256", es1))
+        self.assertEqual(len(one["keys"]), 1)
+        es2 = one["kid"]
+        self.assertEqual(self.current(), {"ES256": es2, "RS256": rs3})
+
+        # Both again, text: each algorithm's new key and the one it retired.
+        out = self.cli.ok("key", "rotate").splitlines()
+        self.assertEqual(len(out), 4, out)
+        self.assertRegex(out[0], r"^new signing key \S+ \(ES256\)$")
+        self.assertTrue(out[1].startswith("retired key %s: " % es2), out)
+        self.assertRegex(out[2], r"^new signing key \S+ \(RS256\)$")
+        self.assertTrue(out[3].startswith("retired key %s: " % rs3), out)
+        self.assertEqual(rows(self.db, "SELECT alg, count(*) FROM "
+                              "signing_keys WHERE retired_at IS NULL GROUP BY "
+                              "alg ORDER BY alg"),
+                         [("ES256", 1), ("RS256", 1)])
+        self.assertEqual(rows(self.db, "SELECT count(*) FROM signing_keys"),
+                         [(7,)])
+
+    def test_json_top_level_follows_the_configs_signing_alg(self):
+        ini = self.ini("signing_alg = RS256\n")
+        both = self.cli.json("--config", ini, "key", "rotate")
+        self.assertEqual(both["alg"], "RS256")
+        self.assertEqual([k["alg"] for k in both["keys"]], ["RS256", "ES256"])
+        self.assertEqual(both["kid"], both["keys"][0]["kid"])
+        # Only the other algorithm rotated: its key is the top level.
+        es = self.cli.json("--config", ini, "key", "rotate", "--alg", "ES256")
+        self.assertEqual(es["alg"], "ES256")
+        self.assertEqual(es["previous_kid"], both["keys"][1]["kid"])
+
+    def test_list_and_published(self):
+        first = self.cli.json("key", "rotate")
+        second = self.cli.json("key", "rotate", "--alg", "ES256")
+        es1, rs1 = first["keys"][0]["kid"], first["keys"][1]["kid"]
+        es2 = second["kid"]
+
+        # Both current keys, then the retired one.
+        listed = self.cli.json("key", "list")
+        self.assertEqual([k["kid"] for k in listed[2:]], [es1])
+        keys = {k["kid"]: k for k in listed}
+        self.assertEqual(set(keys), {es1, rs1, es2})
+        for kid, alg in ((es2, "ES256"), (rs1, "RS256")):
+            self.assertEqual((keys[kid]["alg"], keys[kid]["status"],
+                              keys[kid]["retired_at"], keys[kid]["published"]),
+                             (alg, "current", None, True))
+        old = keys[es1]
         self.assertEqual((old["alg"], old["status"]), ("ES256", "retired"))
         self.assertIsInstance(old["retired_at"], int)
         self.assertGreaterEqual(old["retired_at"], old["created_at"])
-        # A retired key without unexpired tokens is no longer published.
-        self.assertEqual((cur["published"], old["published"]), (True, False))
-        self.assertNotIn("PRIVATE", json.dumps(keys))
-        self.assertEqual(rows(self.db, "SELECT kid FROM signing_keys WHERE "
-                              "retired_at IS NULL"), [(second,)])
+        # Just retired: published for id_token_ttl (ID tokens are not
+        # recorded), token or not.
+        self.assertTrue(old["published"])
+        self.assertNotIn("PRIVATE", json.dumps(listed))
+
+        # Retired longer ago than id_token_ttl (default 3600) and no
+        # unexpired token: withdrawn.
+        now = int(time.time())
+        with connect(self.db) as db:
+            db.execute("UPDATE signing_keys SET retired_at=? WHERE kid=?",
+                       (now - 3601, es1))
+            db.commit()
+        keys = {k["kid"]: k for k in self.cli.json("key", "list")}
+        self.assertFalse(keys[es1]["published"])
+        # The CLI applies its config's id_token_ttl, as the server does.
+        ini = self.ini("id_token_ttl = 7200\n")
+        keys = {k["kid"]: k for k in self.cli.json("--config", ini, "key",
+                                                   "list")}
+        self.assertTrue(keys[es1]["published"])
+        # $LATCHKEY_CONFIG (naming the database) counts the same.
+        ini = self.ini("db = %s\nid_token_ttl = 7200\n" % self.db)
+        p = self.cli.run("key", "list", "--json", use_db=False,
+                         env=dict(self.cli.env, LATCHKEY_CONFIG=ini))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertTrue({k["kid"]: k for k in json.loads(p.stdout)}
+                        [es1]["published"])
+        ini = self.ini("id_token_ttl = 3500\n")
+        keys = {k["kid"]: k for k in self.cli.json("--config", ini, "key",
+                                                   "list")}
+        self.assertFalse(keys[es1]["published"])
 
         # A token signed by the retired key keeps it published.
         self.cli.ok("client", "add", "c", "--id", "c")
-        now = int(time.time())
-        self.add_token("t", "c", first["kid"], now, now + 600)
+        self.add_token("t", "c", es1, now, now + 600)
         keys = self.cli.json("key", "list")
-        self.assertEqual([k["published"] for k in keys], [True, True])
+        self.assertEqual([k["published"] for k in keys], [True, True, True])
         text = self.cli.ok("key", "list").splitlines()
         self.assertEqual(re.split(r"\s{2,}", text[0]),
                          ["KID", "ALG", "CREATED", "RETIRED", "STATUS",
                           "PUBLISHED"])
         table = {line.split()[0]: re.split(r"\s{2,}", line)
                  for line in text[1:]}
-        self.assertEqual(table[second][1:], [
-            "RS256", table[second][2], "-", "current", "yes"])
-        self.assertRegex(table[second][2], ISO_RE)
-        self.assertEqual(table[first["kid"]][4:], ["retired", "yes"])
-        self.assertRegex(table[first["kid"]][3], ISO_RE)
+        self.assertEqual(table[rs1][1:], [
+            "RS256", table[rs1][2], "-", "current", "yes"])
+        self.assertRegex(table[rs1][2], ISO_RE)
+        self.assertEqual(table[es1][4:], ["retired", "yes"])
+        self.assertRegex(table[es1][3], ISO_RE)
         self.assertNotIn("PRIVATE", "".join(text))
 
     def test_bad_alg(self):
-        self.refused(["key", "rotate", "--alg", "HS256"], 2,
-                     "unknown --alg 'HS256': ES256 or RS256")
+        for bad in ("HS256", "es256", "ES256,RS256"):
+            with self.subTest(alg=bad):
+                self.refused(["key", "rotate", "--alg", bad], 2,
+                             "unknown --alg '%s': ES256 or RS256" % bad)
         self.assertEqual(rows(self.db, "SELECT count(*) FROM signing_keys"),
                          [(0,)])
 

@@ -415,11 +415,15 @@ class ListingAtScaleTest(CliTest):
                     ["consent", "list"], ["key", "list"]):
             with self.subTest(cmd=cmd):
                 self.assertEqual(self.cli.json(*cmd, "--since", far), [])
-                if cmd[0] != "client":  # one row at most: nothing more
+                if cmd[0] in ("user", "consent"):  # one row at most
                     self.assertEqual(self.text_rows(*cmd, "--limit",
                                                     "1")[1], None)
+        # Two keys: the current ES256 and RS256 ones.
+        shown, more = self.text_rows("key", "list", "--limit", "1")
+        self.assertEqual((len(shown), more), (1, self.MORE % 1))
         self.assertEqual(len(self.cli.json("key", "list", "--limit", "1")),
                          1)
+        self.assertEqual(len(self.cli.json("key", "list")), 2)
 
     def test_bad_values(self):
         limit = ("invalid --limit '%s': a whole number of rows from 1 to "

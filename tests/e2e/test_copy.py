@@ -150,7 +150,8 @@ class MoveTest(AuthorizeBase, CopyBase):
         p = copy(self.db, pg, "--json")
         out = self.assertCopied(p, self.db, pg)
         n = {t["table"]: t["rows"] for t in out["tables"]}
-        self.assertEqual(n["signing_keys"], 2)
+        # The server's first ES256 and RS256 keys, both rotated once.
+        self.assertEqual(n["signing_keys"], 4)
         self.assertEqual(n["refresh_tokens"], 3)  # retired one included
         self.assertEqual(n["authorization_codes"], 2)
         self.assertEqual((n["sessions"], n["consents"]), (1, 1))
@@ -291,7 +292,7 @@ class RefusalTest(CopyBase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertRegex(p.stdout, r"^copied '.*src\.db' to '.*dst\.db' in "
                          r"[0-9.]+ s:\n  clients +1\n  users +0\n"
-                         r"  signing_keys +1\n")
+                         r"  signing_keys +2\n")  # rotated: both algs
         self.assertEqual(counts(dst), counts(self.src))
 
     def test_awkward_values_survive_both_ways(self):

@@ -221,32 +221,41 @@ class MultiInstanceTest(LatchkeyTestCase):
         self.assertOAuthError(self.refresh(ss[0], winner["refresh_token"]),
                               400, "invalid_grant")
 
-    def test_one_first_key_one_jwks_and_rotation_everywhere(self):
+    def test_one_first_key_per_alg_one_jwks_and_rotation_everywhere(self):
         self.assertEqual(db_query(self.db,
                                   "SELECT count(*) FROM signing_keys"),
                          [(0,)])
         ss = self.instances()
-        keys = db_query(self.db, "SELECT kid, retired_at FROM signing_keys")
-        self.assertEqual(len(keys), 1, keys)
-        self.assertIsNone(keys[0][1])
-        first = keys[0][0]
+        # Started at once, the instances made one current key per
+        # algorithm between them (migration 0008's index and the
+        # compare-and-set), and every one signs with and publishes those.
+        keys = db_query(self.db, "SELECT alg, kid, retired_at FROM "
+                        "signing_keys ORDER BY alg")
+        self.assertEqual([(k[0], k[2]) for k in keys],
+                         [("ES256", None), ("RS256", None)], keys)
+        first, first_rs = keys[0][1], keys[1][1]
         sets = [self.jwks(s) for s in ss]
         self.assertEqual(sets[0], sets[1])
         self.assertEqual(sets[0], sets[2])
-        self.assertEqual([k["kid"] for k in sets[0]["keys"]], [first])
+        self.assertEqual([(k["kid"], k["alg"], k["use"])
+                          for k in sets[0]["keys"]],
+                         [(first, "ES256", "sig"), (first_rs, "RS256", "sig")])
         for s in ss:
             kid = jwt.get_unverified_header(self.cc_token(s))["kid"]
             self.assertEqual(kid, first)
 
-        new = json.loads(cli(self.db, "key", "rotate", "--json").stdout)["kid"]
-        self.assertNotEqual(new, first)
+        out = json.loads(cli(self.db, "key", "rotate", "--json").stdout)
+        new, new_rs = out["kid"], out["keys"][1]["kid"]
+        self.assertEqual([k["previous_kid"] for k in out["keys"]],
+                         [first, first_rs])
         deadline = time.monotonic() + ROTATE_DEADLINE
         pending = list(ss)
         while pending:
             self.assertLess(time.monotonic(), deadline,
                             "a rotated key did not reach every instance")
             pending = [s for s in pending
-                       if new not in {k["kid"] for k in self.jwks(s)["keys"]}
+                       if not {new, new_rs} <= {k["kid"] for k in
+                                                self.jwks(s)["keys"]}
                        or jwt.get_unverified_header(
                            self.cc_token(s))["kid"] != new]
             if pending:
@@ -254,8 +263,35 @@ class MultiInstanceTest(LatchkeyTestCase):
         sets = [self.jwks(s) for s in ss]
         self.assertEqual(sets[0], sets[1])
         self.assertEqual(sets[0], sets[2])
-        # The old key signed live tokens: still published everywhere.
-        self.assertIn(first, {k["kid"] for k in sets[0]["keys"]})
+        # The old keys are still published everywhere: the ES256 one
+        # signed live tokens, and both were retired less than
+        # id_token_ttl ago.
+        self.assertEqual([k["kid"] for k in sets[0]["keys"]][:2],
+                         [new, new_rs])
+        self.assertEqual({k["kid"] for k in sets[0]["keys"][2:]},
+                         {first, first_rs})
+        self.assertEqual(db_query(self.db, "SELECT alg, count(*) FROM "
+                                  "signing_keys WHERE retired_at IS NULL "
+                                  "GROUP BY alg ORDER BY alg"),
+                         [("ES256", 1), ("RS256", 1)])
+
+    def test_an_old_database_gets_one_rs256_key_from_instances_at_once(self):
+        """A database from before migration 0008, with one current ES256
+        key: instances started at once on it add one RS256 key between
+        them, and the ES256 key stays current."""
+        cli(self.db, "key", "rotate", "--alg", "ES256")
+        es = db_query(self.db, "SELECT kid FROM signing_keys")[0][0]
+        lk_db.revert_to_schema_7(self.db)
+        ss = self.instances()
+        keys = db_query(self.db, "SELECT alg, kid FROM signing_keys WHERE "
+                        "retired_at IS NULL ORDER BY alg")
+        self.assertEqual([k[0] for k in keys], ["ES256", "RS256"])
+        self.assertEqual(keys[0][1], es)
+        self.assertEqual(db_query(self.db, "SELECT count(*) FROM "
+                                  "signing_keys"), [(2,)])
+        for s in ss:
+            self.assertEqual([k["kid"] for k in self.jwks(s)["keys"]],
+                             [es, keys[1][1]])
 
     def test_kill_9_of_one_instance_under_load(self):
         ss = self.instances()

@@ -151,12 +151,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	free(path);
-	/* An RS256 key first; the ES256 grants then rotate it out, and it
-	 * stays among our keys (retired), as after `key rotate`. */
+	/* A current key of each algorithm (migration 0008): grants with
+	 * signing_alg RS256 make both, and the ES256 grants that follow sign
+	 * with the ES256 one while the RS256 one stays among our keys. */
 	new_grants(KEY_ALG_RS256);
 	grants_free(fx.g);
 	new_grants(KEY_ALG_ES256);
-	fz_check(store_key_list(fx.st, false, 0, keep_key, NULL) == STORE_OK);
+	fz_check(store_key_list(fx.st, false, 0, 0, keep_key, NULL) ==
+	         STORE_OK);
 	fz_check(fx.es.pk != NULL && fx.rs.pk != NULL);
 	mint_live_token();
 	atexit(cleanup);

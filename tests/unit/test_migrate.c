@@ -400,7 +400,11 @@ static void test_pg_fresh_then_idempotent(void **state)
 	                              "'authorization_codes_client',"
 	                              "'authorization_codes_subject',"
 	                              "'sessions_user','consents_client',"
-	                              "'signing_keys_current')"), 5);
+	                              "'signing_keys_current_alg')"), 5);
+	/* Migration 0008 replaced the one-current-key index. */
+	assert_int_equal(pg_query_int(f->db, "SELECT count(*) FROM pg_indexes "
+	                              "WHERE indexname='signing_keys_current'"),
+	                 0);
 	/* Each row carries the SHA-256 of its PostgreSQL text. */
 	unsigned char d[SHA256_LEN];
 	char want[2 * SHA256_LEN + 1], sql[256];

@@ -144,12 +144,45 @@ static const char *list_refresh(struct store *s, struct filt w,
 	return c->buf;
 }
 
+/* The keys, or the published ones at now with no grace for unrecorded
+ * tokens (list_keys_grace gives one). */
+static const char *list_keys_grace(struct store *s, bool published,
+                                   int64_t now, int64_t grace,
+                                   struct collect *c)
+{
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(store_key_list(s, published, now, grace, on_key, c),
+	                 STORE_OK);
+	return c->buf;
+}
+
 static const char *list_keys(struct store *s, bool published, int64_t now,
                              struct collect *c)
 {
-	memset(c, 0, sizeof(*c));
-	assert_int_equal(store_key_list(s, published, now, on_key, c), STORE_OK);
-	return c->buf;
+	return list_keys_grace(s, published, now, 0, c);
+}
+
+static struct store_key rsa_key(const char *kid, int64_t at)
+{
+	struct store_key k = key(kid, at);
+	k.alg = (char *)"RS256";
+	return k;
+}
+
+/* The current key of alg's kid, "" when it has none. */
+static const char *current_kid(struct store *s, const char *alg, char *buf,
+                               size_t len)
+{
+	struct store_key got = {0};
+	enum store_rc rc = store_key_current(s, alg, &got);
+	assert_true(rc == STORE_OK || rc == STORE_NOT_FOUND);
+	snprintf(buf, len, "%s", rc == STORE_OK ? got.kid : "");
+	if (rc == STORE_OK) {
+		assert_string_equal(got.alg, alg);
+		assert_int_equal(got.retired_at, 0);
+	}
+	store_key_clear(&got);
+	return buf;
 }
 
 /* ---- open ---------------------------------------------------------------------- */
@@ -1996,71 +2029,123 @@ static void test_keys(void **state)
 	struct ut_store_fx *f = *state;
 	struct store_key got = {0};
 	struct collect col;
-	assert_int_equal(store_key_current(f->s, &got), STORE_NOT_FOUND);
+	char b[64];
+	assert_int_equal(store_key_current(f->s, "ES256", &got),
+	                 STORE_NOT_FOUND);
+	assert_int_equal(store_key_current(f->s, "RS256", &got),
+	                 STORE_NOT_FOUND);
 	assert_string_equal(list_keys(f->s, false, 0, &col), "");
 	assert_string_equal(list_keys(f->s, true, 0, &col), "");
 
 	struct store_key k1 = key("k1", 100);
 	assert_int_equal(store_key_add_current(f->s, &k1), STORE_OK);
-	assert_int_equal(store_key_current(f->s, &got), STORE_OK);
+	assert_int_equal(store_key_current(f->s, "ES256", &got), STORE_OK);
 	assert_string_equal(got.kid, "k1");
 	assert_string_equal(got.alg, "ES256");
 	assert_string_equal(got.private_pem, "-----BEGIN PRIVATE KEY-----\n...");
 	assert_int_equal(got.created_at, 100);
 	assert_int_equal(got.retired_at, 0);
 	store_key_clear(&got);
+	assert_int_equal(store_key_current(f->s, "RS256", &got),
+	                 STORE_NOT_FOUND);
 
+	/* Another algorithm's key retires nothing: one current per alg. */
+	struct store_key r1 = rsa_key("r1", 150);
+	assert_int_equal(store_key_add_current(f->s, &r1), STORE_OK);
+	assert_string_equal(current_kid(f->s, "ES256", b, sizeof(b)), "k1");
+	assert_string_equal(current_kid(f->s, "RS256", b, sizeof(b)), "r1");
+	assert_string_equal(list_keys(f->s, false, 0, &col), "r1 k1");
+	assert_string_equal(list_keys(f->s, true, 9999, &col), "r1 k1");
+
+	/* A new ES256 key retires k1 only. */
 	struct store_key k2 = key("k2", 200);
-	k2.alg = (char *)"RS256";
 	assert_int_equal(store_key_add_current(f->s, &k2), STORE_OK);
-	assert_int_equal(store_key_current(f->s, &got), STORE_OK);
-	assert_string_equal(got.kid, "k2");
-	assert_string_equal(got.alg, "RS256");
-	assert_int_equal(got.retired_at, 0);
-	store_key_clear(&got);
+	assert_string_equal(current_kid(f->s, "ES256", b, sizeof(b)), "k2");
+	assert_string_equal(current_kid(f->s, "RS256", b, sizeof(b)), "r1");
 
-	/* Newest first; the first key is now retired (test_key_retired_at
-	 * checks when). */
-	assert_string_equal(list_keys(f->s, false, 0, &col), "k2 k1");
+	/* Current first (newest first), then retired; the first key is now
+	 * retired (test_key_retired_at checks when). */
+	assert_string_equal(list_keys(f->s, false, 0, &col), "k2 r1 k1");
 
-	/* Published: a retired key only while a token it signed is unexpired. */
-	assert_string_equal(list_keys(f->s, true, 150, &col), "k2");
+	/* Published: a retired key while a token it signed is unexpired. */
+	assert_string_equal(list_keys(f->s, true, 250, &col), "k2 r1");
 	struct store_client c = client("c", 1);
 	assert_int_equal(store_client_add(f->s, &c), STORE_OK);
 	struct store_token t = token("t-old", "c", "k1", 150, 500);
 	assert_int_equal(ut_token_add(f->s, &t), STORE_OK);
-	assert_string_equal(list_keys(f->s, true, 300, &col), "k2 k1");
-	assert_string_equal(list_keys(f->s, true, 499, &col), "k2 k1");
-	assert_string_equal(list_keys(f->s, true, 500, &col), "k2");
-	assert_string_equal(list_keys(f->s, true, 9999, &col), "k2");
+	assert_string_equal(list_keys(f->s, true, 300, &col), "k2 r1 k1");
+	assert_string_equal(list_keys(f->s, true, 499, &col), "k2 r1 k1");
+	assert_string_equal(list_keys(f->s, true, 500, &col), "k2 r1");
+	assert_string_equal(list_keys(f->s, true, 9999, &col), "k2 r1");
 	/* All keys regardless of now. */
-	assert_string_equal(list_keys(f->s, false, 9999, &col), "k2 k1");
+	assert_string_equal(list_keys(f->s, false, 9999, &col), "k2 r1 k1");
 
 	/* A key whose kid exists already is refused, and the refusal leaves
 	 * the current key current (one transaction). */
 	struct store_key again = key("k1", 300);
 	assert_int_equal(store_key_add_current(f->s, &again), STORE_CONFLICT);
-	assert_int_equal(store_key_current(f->s, &got), STORE_OK);
-	assert_string_equal(got.kid, "k2");
-	assert_int_equal(got.retired_at, 0);
-	store_key_clear(&got);
-	assert_string_equal(list_keys(f->s, false, 0, &col), "k2 k1");
+	assert_string_equal(current_kid(f->s, "ES256", b, sizeof(b)), "k2");
+	assert_string_equal(list_keys(f->s, false, 0, &col), "k2 r1 k1");
 
 	/* A third key: both older ones retired, each with its own time. */
 	struct store_key k3 = key("k3", 300);
 	assert_int_equal(store_key_add_current(f->s, &k3), STORE_OK);
-	assert_string_equal(list_keys(f->s, false, 0, &col), "k3 k2 k1");
-	assert_string_equal(list_keys(f->s, true, 400, &col), "k3 k1");
+	assert_string_equal(list_keys(f->s, false, 0, &col), "k3 r1 k2 k1");
+	assert_string_equal(list_keys(f->s, true, 400, &col), "k3 r1 k1");
 }
 
-/* The server's own key changes are a compare-and-set: the first key only
- * when there is none, a replacement only of the key it read. The loser
- * writes nothing (instances starting at once make one key). */
+/* Published with a grace (id_token_ttl): a retired key stays published
+ * until grace seconds after its retirement, token or not, because ID
+ * tokens are not recorded; a token record still keeps it longer. */
+static void test_key_published_grace(void **state)
+{
+	struct ut_store_fx *f = *state;
+	struct collect col;
+	struct store_key k1 = key("k1", 100), k2 = key("k2", 200),
+	                 r1 = rsa_key("r1", 110), r2 = rsa_key("r2", 300);
+	assert_int_equal(store_key_add_current(f->s, &k1), STORE_OK);
+	assert_int_equal(store_key_add_current(f->s, &r1), STORE_OK);
+	assert_int_equal(store_key_add_current(f->s, &k2), STORE_OK); /* k1 retired at 200 */
+	assert_int_equal(store_key_add_current(f->s, &r2), STORE_OK); /* r1 retired at 300 */
+	assert_string_equal(list_keys_grace(f->s, true, 250, 3600, &col),
+	                    "r2 k2 r1 k1");
+	/* Retired less than grace ago: k1 until 200 + 3600 (exclusive). */
+	assert_string_equal(list_keys_grace(f->s, true, 3799, 3600, &col),
+	                    "r2 k2 r1 k1");
+	assert_string_equal(list_keys_grace(f->s, true, 3800, 3600, &col),
+	                    "r2 k2 r1");
+	assert_string_equal(list_keys_grace(f->s, true, 3899, 3600, &col),
+	                    "r2 k2 r1");
+	assert_string_equal(list_keys_grace(f->s, true, 3900, 3600, &col),
+	                    "r2 k2");
+	/* The grace is the caller's: a shorter one ends sooner. */
+	assert_string_equal(list_keys_grace(f->s, true, 400, 60, &col),
+	                    "r2 k2");
+	assert_string_equal(list_keys_grace(f->s, true, 359, 60, &col),
+	                    "r2 k2 r1");
+	/* An unexpired access token outlives the grace. */
+	struct store_client c = client("c", 1);
+	assert_int_equal(store_client_add(f->s, &c), STORE_OK);
+	struct store_token t = token("t", "c", "k1", 150, 5000);
+	assert_int_equal(ut_token_add(f->s, &t), STORE_OK);
+	assert_string_equal(list_keys_grace(f->s, true, 4000, 3600, &col),
+	                    "r2 k2 k1");
+	assert_string_equal(list_keys_grace(f->s, true, 5000, 3600, &col),
+	                    "r2 k2");
+	/* The full list ignores now and grace. */
+	assert_string_equal(list_keys_grace(f->s, false, 9999, 0, &col),
+	                    "r2 k2 r1 k1");
+}
+
+/* The server's own key changes are a compare-and-set per algorithm: the
+ * first key of an algorithm only when it has none, a replacement only of
+ * the key it read. The loser writes nothing (instances starting at once
+ * make one key per algorithm). */
 static void test_key_replace_current(void **state)
 {
 	struct ut_store_fx *f = *state;
-	struct store_key got = {0};
 	struct collect col;
+	char b[64];
 	struct store_key k1 = key("k1", 100), k2 = key("k2", 200),
 	                 k3 = key("k3", 300), k4 = key("k4", 400);
 	assert_int_equal(store_key_replace_current(f->s, NULL, &k1), STORE_OK);
@@ -2068,20 +2153,34 @@ static void test_key_replace_current(void **state)
 	assert_int_equal(store_key_replace_current(f->s, NULL, &k2),
 	                 STORE_CONFLICT);
 	assert_string_equal(list_keys(f->s, false, 0, &col), "k1");
+	/* The first key of the other algorithm is not a conflict. */
+	struct store_key r1 = rsa_key("r1", 110), r2 = rsa_key("r2", 120),
+	                 r3 = rsa_key("r3", 130);
+	assert_int_equal(store_key_replace_current(f->s, NULL, &r1), STORE_OK);
+	assert_int_equal(store_key_replace_current(f->s, NULL, &r2),
+	                 STORE_CONFLICT);
+	/* An expected key of the other algorithm is not this one's. */
+	assert_int_equal(store_key_replace_current(f->s, "k1", &r2),
+	                 STORE_CONFLICT);
+	assert_int_equal(store_key_replace_current(f->s, "r1", &k2),
+	                 STORE_CONFLICT);
+	assert_string_equal(list_keys(f->s, false, 0, &col), "r1 k1");
 	/* A replacement of a key that is no longer current: refused. */
 	assert_int_equal(store_key_replace_current(f->s, "k0", &k2),
 	                 STORE_CONFLICT);
 	assert_int_equal(store_key_replace_current(f->s, "k1", &k2), STORE_OK);
 	assert_int_equal(store_key_replace_current(f->s, "k1", &k3),
 	                 STORE_CONFLICT);
-	assert_string_equal(list_keys(f->s, false, 0, &col), "k2 k1");
-	assert_int_equal(store_key_current(f->s, &got), STORE_OK);
-	assert_string_equal(got.kid, "k2");
-	store_key_clear(&got);
+	assert_string_equal(list_keys(f->s, false, 0, &col), "k2 r1 k1");
+	assert_string_equal(current_kid(f->s, "ES256", b, sizeof(b)), "k2");
+	assert_string_equal(current_kid(f->s, "RS256", b, sizeof(b)), "r1");
+	assert_int_equal(store_key_replace_current(f->s, "r1", &r3), STORE_OK);
+	assert_string_equal(current_kid(f->s, "ES256", b, sizeof(b)), "k2");
 	/* A rotation (the CLI's) and then the current key replaced again. */
 	assert_int_equal(store_key_add_current(f->s, &k3), STORE_OK);
 	assert_int_equal(store_key_replace_current(f->s, "k3", &k4), STORE_OK);
-	assert_string_equal(list_keys(f->s, false, 0, &col), "k4 k3 k2 k1");
+	assert_string_equal(list_keys(f->s, false, 0, &col), "k4 r3 k3 k2 r1 k1");
+	assert_string_equal(current_kid(f->s, "RS256", b, sizeof(b)), "r3");
 }
 
 static int on_key_retired(const struct store_key *k, void *arg)
@@ -2100,8 +2199,8 @@ static void test_key_retired_at(void **state)
 	assert_int_equal(store_key_add_current(f->s, &k2), STORE_OK);
 	assert_int_equal(store_key_add_current(f->s, &k3), STORE_OK);
 	int64_t retired[4] = {-1, -1, -1, -1};
-	assert_int_equal(store_key_list(f->s, false, 0, on_key_retired, retired),
-	                 STORE_OK);
+	assert_int_equal(store_key_list(f->s, false, 0, 0, on_key_retired,
+	                                retired), STORE_OK);
 	assert_int_equal(retired[1], 200);
 	assert_int_equal(retired[2], 300);
 	assert_int_equal(retired[3], 0);
@@ -2617,6 +2716,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_purge_expired, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_keys, ut_store_fx_setup, ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_key_published_grace, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_replace_current, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_retired_at, ut_store_fx_setup,

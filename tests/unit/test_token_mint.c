@@ -27,6 +27,7 @@
 #include <argon2.h>
 #include <cmocka.h>
 #include <dlfcn.h>
+#include <jansson.h>
 #include <jwt.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -159,15 +160,30 @@ static char *public_pem(const char *private_pem)
 	return pem;
 }
 
-/* The current key's kid, alg and public PEM (caller frees each). */
-static void current_key(struct store *s, char **kid, char **alg, char **pub)
+/* The current key of signing_alg (ES256 unless a test says otherwise):
+ * its kid, alg and public PEM (caller frees each). */
+static void current_key_of(struct store *s, const char *which, char **kid,
+                           char **alg, char **pub)
 {
 	struct store_key k = {0};
-	assert_int_equal(store_key_current(s, &k), STORE_OK);
+	assert_int_equal(store_key_current(s, which, &k), STORE_OK);
 	*kid = strdup(k.kid);
 	*alg = strdup(k.alg);
 	*pub = public_pem(k.private_pem);
 	store_key_clear(&k);
+}
+
+static void current_key(struct store *s, char **kid, char **alg, char **pub)
+{
+	current_key_of(s, "ES256", kid, alg, pub);
+}
+
+static int collect_kid(const struct store_key *k, void *arg)
+{
+	char *buf = arg;
+	size_t len = strlen(buf);
+	snprintf(buf + len, 512 - len, "%s ", k->kid);
+	return 0;
 }
 
 static int count_cb(const struct store_token *t, void *arg)
@@ -436,14 +452,25 @@ static void verify_token(const char *tok, const char *pub, const char *alg,
 static void test_first_start_made_a_key(void **state)
 {
 	(void)state;
-	struct store_key k = {0};
-	assert_int_equal(store_key_current(fx.s, &k), STORE_OK);
-	assert_string_equal(k.alg, "ES256");
-	struct key_jwk j;
-	assert_int_equal(key_public_jwk(k.private_pem, KEY_ALG_ES256, &j), 0);
-	assert_string_equal(k.kid, j.thumbprint); /* kid is the RFC 7638 thumbprint */
-	key_jwk_clear(&j);
-	store_key_clear(&k);
+	/* A current key of each algorithm (migration 0008): ES256 for
+	 * access tokens, RS256 for ID tokens by default. */
+	for (int a = 0; a < KEY_ALG_COUNT; a++) {
+		struct store_key k = {0};
+		const char *name = key_alg_name((enum key_alg)a);
+		assert_int_equal(store_key_current(fx.s, name, &k), STORE_OK);
+		assert_string_equal(k.alg, name);
+		struct key_jwk j;
+		assert_int_equal(key_public_jwk(k.private_pem, (enum key_alg)a,
+		                                &j), 0);
+		/* kid is the RFC 7638 thumbprint */
+		assert_string_equal(k.kid, j.thumbprint);
+		key_jwk_clear(&j);
+		store_key_clear(&k);
+	}
+	char kids[512] = "";
+	assert_int_equal(store_key_list(fx.s, false, 0, 0, collect_kid, kids),
+	                 STORE_OK);
+	assert_int_equal(strlen(kids), 2 * 44);
 
 	/* A second grants_new with the same alg keeps the key. */
 	char *kid1, *alg1, *pub1;
@@ -659,14 +686,6 @@ static void test_slow_secret_cached(void **state)
 	assert_int_equal(argon2_verifications, 2);
 }
 
-static int collect_kid(const struct store_key *k, void *arg)
-{
-	char *buf = arg;
-	size_t len = strlen(buf);
-	snprintf(buf + len, 512 - len, "%s ", k->kid);
-	return 0;
-}
-
 /* ---- ES256: one spelling per token (defect 8) ----------------------------- */
 
 /* The P-256 order n, from OpenSSL (the test's own, not signer.c's). */
@@ -771,7 +790,10 @@ static void test_es256_signatures_are_low_s(void **state)
 	free(kid), free(alg), free(pub);
 }
 
-static void test_rs256_rotation(void **state)
+/* signing_alg=RS256 signs access tokens with the RS256 key that the first
+ * start made; changing signing_alg rotates nothing (both algorithms
+ * always have a current key) and the ES256 key stays current. */
+static void test_rs256_signing_alg(void **state)
 {
 	(void)state;
 	char *dir = ut_tmpdir();
@@ -782,8 +804,9 @@ static void test_rs256_rotation(void **state)
 	struct grants_config cfg;
 	mint_config(&lc, &cfg, "");
 	assert_int_equal(grants_new(s, &cfg, &g, err, sizeof(err)), 0);
-	char *kid1, *alg1, *pub1;
+	char *kid1, *alg1, *pub1, *rkid, *ralg, *rpub;
 	current_key(s, &kid1, &alg1, &pub1);
+	current_key_of(s, "RS256", &rkid, &ralg, &rpub);
 	assert_string_equal(alg1, "ES256");
 
 	/* Point the fixture's helpers at this store for the checks. */
@@ -805,40 +828,31 @@ static void test_rs256_rotation(void **state)
 	config_free(&lc);
 	fx.g = g;
 	char *kid2, *alg2, *pub2;
-	current_key(s, &kid2, &alg2, &pub2);
-	assert_string_equal(alg2, "RS256");
-	assert_string_not_equal(kid1, kid2);
-	struct store_key k = {0};
-	assert_int_equal(store_key_current(s, &k), STORE_OK);
-	struct key_jwk j;
-	assert_int_equal(key_public_jwk(k.private_pem, KEY_ALG_RS256, &j), 0);
-	assert_string_equal(k.kid, j.thumbprint);
-	key_jwk_clear(&j);
-	store_key_clear(&k);
+	current_key_of(s, "RS256", &kid2, &alg2, &pub2);
+	assert_string_equal(kid2, rkid); /* no new key */
+	char *kid3, *alg3, *pub3;
+	current_key(s, &kid3, &alg3, &pub3);
+	assert_string_equal(kid3, kid1); /* the ES256 key is still current */
 
 	char *new_tok = expect_ok(&rq, "read", TTL);
 	verify_token(new_tok, pub2, "RS256", kid2, "svc", "read", TTL, ISSUER);
-	/* The old token still verifies with the old key, which stays
-	 * published while that token lives. */
 	verify_token(old_tok, pub1, "ES256", kid1, "svc", "read", TTL, ISSUER);
 	assert_false(token_verifies(new_tok, pub1));
 	assert_false(token_verifies(old_tok, pub2));
-	/* Both keys are published: the new current one, and the retired one
-	 * for the token it signed. */
+	/* Both keys are published, now and later: both are current. */
 	char kids[512] = "";
-	assert_int_equal(store_key_list(s, true, clock_now(), collect_kid, kids),
-	                 STORE_OK);
+	assert_int_equal(store_key_list(s, true, clock_now(), 0, collect_kid,
+	                                kids), STORE_OK);
 	assert_non_null(strstr(kids, kid1));
 	assert_non_null(strstr(kids, kid2));
 	assert_int_equal(strlen(kids), strlen(kid1) + strlen(kid2) + 2);
-	/* After the old token expires, only the current key is. */
 	kids[0] = '\0';
-	assert_int_equal(store_key_list(s, true, clock_now() + TTL + 1, collect_kid,
-	                                kids), STORE_OK);
-	assert_non_null(strstr(kids, kid2));
-	assert_int_equal(strlen(kids), strlen(kid2) + 1);
+	assert_int_equal(store_key_list(s, true, clock_now() + TTL + 1, 0,
+	                                collect_kid, kids), STORE_OK);
+	assert_int_equal(strlen(kids), strlen(kid1) + strlen(kid2) + 2);
 	kids[0] = '\0';
-	assert_int_equal(store_key_list(s, false, 0, collect_kid, kids), STORE_OK);
+	assert_int_equal(store_key_list(s, false, 0, 0, collect_kid, kids),
+	                 STORE_OK);
 	assert_int_equal(strlen(kids), strlen(kid1) + strlen(kid2) + 2);
 
 	fx = saved;
@@ -846,8 +860,89 @@ static void test_rs256_rotation(void **state)
 	store_close(s);
 	free(old_tok), free(new_tok);
 	free(kid1), free(alg1), free(pub1), free(kid2), free(alg2), free(pub2);
+	free(kid3), free(alg3), free(pub3), free(rkid), free(ralg), free(rpub);
 	ut_rmtree(dir);
 	free(dir);
+}
+
+/* The public PEM of a public key. */
+static char *pubkey_pem(EVP_PKEY *pk)
+{
+	BIO *out = BIO_new(BIO_s_mem());
+	assert_int_equal(PEM_write_bio_PUBKEY(out, pk), 1);
+	char *data;
+	long len = BIO_get_mem_data(out, &data);
+	char *pem = strndup(data, (size_t)len);
+	BIO_free(out);
+	return pem;
+}
+
+/* signer_sign (ID tokens' signer): a JWS with the current key of the
+ * algorithm asked for, header {"alg","kid","typ"}, verifiable with the
+ * keyring's key of that kid, which is refused under the other alg. */
+static void test_signer_sign_each_alg(void **state)
+{
+	(void)state;
+	for (int a = 0; a < KEY_ALG_COUNT; a++) {
+		enum key_alg alg = (enum key_alg)a;
+		const char *name = key_alg_name(alg);
+		char *ckid, *calg, *cpub;
+		current_key_of(fx.s, name, &ckid, &calg, &cpub);
+		json_t *claims = json_pack("{s:s, s:s, s:I}", "sub", "u-1",
+		                           "nonce", "n-0S6", "iat", (json_int_t)7);
+		char *tok = NULL, *kid = NULL;
+		assert_int_equal(signer_sign(fx.g->signer, alg, "JWT", claims,
+		                             &tok, &kid), 0);
+		assert_string_equal(kid, ckid);
+
+		const char *d1 = strchr(tok, '.');
+		const char *d2 = strchr(d1 + 1, '.');
+		assert_non_null(d2);
+		char *head = json_part(tok, (size_t)(d1 - tok));
+		json_t *h = json_loads(head, 0, NULL);
+		assert_non_null(h);
+		assert_int_equal(json_object_size(h), 3);
+		assert_string_equal(json_string_value(json_object_get(h, "alg")),
+		                    name);
+		assert_string_equal(json_string_value(json_object_get(h, "kid")),
+		                    kid);
+		assert_string_equal(json_string_value(json_object_get(h, "typ")),
+		                    "JWT");
+		json_decref(h);
+		free(head);
+		char *body = json_part(d1 + 1, (size_t)(d2 - d1 - 1));
+		json_t *b = json_loads(body, 0, NULL);
+		assert_string_equal(json_string_value(json_object_get(b, "nonce")),
+		                    "n-0S6");
+		json_decref(b);
+		free(body);
+
+		EVP_PKEY *pk = keyring_public_key(fx.g->keyring, kid, name);
+		assert_non_null(pk);
+		char *pem = pubkey_pem(pk);
+		EVP_PKEY_free(pk);
+		assert_true(token_verifies(tok, pem));
+		assert_true(token_verifies(tok, cpub));
+		/* No alg confusion: the kid under the other alg finds nothing. */
+		assert_null(keyring_public_key(fx.g->keyring, kid,
+		                               key_alg_name((enum key_alg)!a)));
+		/* An access token it is not: token_verify wants at+jwt. */
+		struct at_claims_read r;
+		assert_int_equal(token_verify(fx.g, tok, &r), -1);
+		/* An altered payload fails. */
+		char *bad = strdup(tok);
+		bad[(d1 - tok) + 2] = bad[(d1 - tok) + 2] == 'A' ? 'B' : 'A';
+		assert_false(token_verifies(bad, pem));
+		free(bad);
+		free(pem);
+		free(tok), free(kid), free(ckid), free(calg), free(cpub);
+	}
+	/* An algorithm that is not one: refused, the claims still freed. */
+	char *tok = NULL, *kid = NULL;
+	assert_int_equal(signer_sign(fx.g->signer, (enum key_alg)KEY_ALG_COUNT,
+	                             "JWT", json_object(), &tok, &kid), -1);
+	assert_null(tok);
+	assert_null(kid);
 }
 
 /* `latchkey key rotate` writes a new current key while the server runs;
@@ -893,7 +988,8 @@ int main(void)
 	    cmocka_unit_test(test_slow_secret_cached),
 	    cmocka_unit_test(test_client_removed_during_issue),
 	    cmocka_unit_test(test_es256_signatures_are_low_s),
-	    cmocka_unit_test(test_rs256_rotation),
+	    cmocka_unit_test(test_rs256_signing_alg),
+	    cmocka_unit_test(test_signer_sign_each_alg),
 	    cmocka_unit_test(test_picks_up_rotated_key),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
