@@ -67,6 +67,15 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_NO_INTROSPECT] = {"no-introspect", 0, NULL,
 	                       "may not call /introspect when the server "
 	                       "requires the flag"},
+	/* OpenID Connect: ID tokens */
+	[OPT_ID_TOKEN_ALG] = {"id-token-signed-response-alg", ADM_OPT_ARG,
+	                      "ALG", "sign the client's ID tokens with RS256 "
+	                      "(the default) or ES256"},
+	[OPT_REQUIRE_NONCE] = {"require-nonce", 0, NULL,
+	                       "/authorize requires a nonce when openid is "
+	                       "asked"},
+	[OPT_NO_REQUIRE_NONCE] = {"no-require-nonce", 0, NULL,
+	                          "a nonce is optional (the default)"},
 	[OPT_ALLOW_WEAK_SECRET] = {"allow-weak-secret", 0, NULL,
 	                           "accept a --secret shorter than 16 "
 	                           "characters"},

@@ -68,6 +68,10 @@ static const struct client_opt {
 	 * is set_at_claims' rather than a row) */
 	{OPT_RELEASE_CLAIM, CLIENT_F_RELEASE_CLAIMS, STORE_DEFAULT,
 	 CLIENT_WORDS_SKIP_EMPTY | CLIENT_WORDS_SPLIT},
+	/* OpenID Connect: ID tokens */
+	{OPT_ID_TOKEN_ALG, CLIENT_F_ID_TOKEN_ALG, STORE_DEFAULT, 0},
+	{OPT_REQUIRE_NONCE, CLIENT_F_REQUIRE_NONCE, STORE_ON, 0},
+	{OPT_NO_REQUIRE_NONCE, CLIENT_F_REQUIRE_NONCE, STORE_OFF, 0},
 };
 #define NOPTS (sizeof(client_opts) / sizeof(client_opts[0]))
 
@@ -162,10 +166,15 @@ static int check_exclusive(const struct adm_args *a)
 	static const enum adm_opt introspect[] = {
 		OPT_INTROSPECT, OPT_NO_INTROSPECT,
 	};
+	static const enum adm_opt nonce[] = {
+		OPT_REQUIRE_NONCE, OPT_NO_REQUIRE_NONCE,
+	};
 	int rc = check_group(a, issue, sizeof(issue) / sizeof(issue[0]));
 	if (rc == ADM_EXIT_OK)
 		rc = check_group(a, introspect,
 		                 sizeof(introspect) / sizeof(introspect[0]));
+	if (rc == ADM_EXIT_OK)
+		rc = check_group(a, nonce, sizeof(nonce) / sizeof(nonce[0]));
 	return rc;
 }
 
@@ -324,6 +333,11 @@ static void client_print(const struct adm_ctx *ctx,
 		                            ? c->access_token_claims
 		                            : "{}"},
 		{"release_claims", c->release_claims},
+		{"id_token_signed_response_alg",
+		 c->id_token_alg != NULL && c->id_token_alg[0] != '\0'
+		     ? c->id_token_alg
+		     : "RS256"},
+		{"require_nonce", c->require_nonce ? "yes" : "no"},
 		{"created", adm_time(c->created_at, created)},
 		{"updated", adm_time(c->updated_at, updated)},
 	};

@@ -56,7 +56,9 @@ struct adm_cmd {
 	 ADM_O(OPT_NO_ISSUE_REFRESH_TOKEN) |                              \
 	 ADM_O(OPT_DEFAULT_ISSUE_REFRESH_TOKEN) | ADM_O(OPT_AUTO_APPROVE_AS) | \
 	 ADM_O(OPT_AUDIENCE) | ADM_O(OPT_INTROSPECT) |                    \
-	 ADM_O(OPT_NO_INTROSPECT) | CLIENT_CLAIM_FIELDS)
+	 ADM_O(OPT_NO_INTROSPECT) | CLIENT_CLAIM_FIELDS |                 \
+	 ADM_O(OPT_ID_TOKEN_ALG) | ADM_O(OPT_REQUIRE_NONCE) |             \
+	 ADM_O(OPT_NO_REQUIRE_NONCE))
 /* OpenID Connect claims (docs/openid-connect.md, "Claims"). */
 #define CLIENT_CLAIM_FIELDS                                               \
 	(ADM_O(OPT_ACCESS_TOKEN_CLAIM) | ADM_O(OPT_UNSET_ACCESS_TOKEN_CLAIM) | \
@@ -86,7 +88,10 @@ struct adm_cmd {
 	"--unset-access-token-claim removes one). --release-claim NAME\n" \
 	"gives the client a user claim in its ID tokens, at userinfo and\n" \
 	"in its access tokens, whatever the scope (a list: replaces the\n" \
-	"whole list, '' empties it)."
+	"whole list, '' empties it).\n\n"                               \
+	"OpenID Connect: --id-token-signed-response-alg signs the client's\n" \
+	"ID tokens with RS256 (the default) or ES256; --require-nonce makes\n" \
+	"/authorize refuse a request for openid without a nonce."
 
 /* The claims of `user add` and `user update` (docs/openid-connect.md). */
 #define CLAIM_DETAIL                                                      \

@@ -8,6 +8,11 @@
  * are known good, an error is shown to the user and never redirected, so
  * the endpoint cannot be used to send a browser anywhere. After that,
  * errors go back to the client's redirect URI with the unchanged state.
+ *
+ * OpenID Connect Core 3.1.2.1's parameters (prompt, max_age, nonce,
+ * id_token_hint, ...) are read here too (check_oidc, needs_login); the
+ * code keeps the nonce and the login's auth_time, sid and amr for the ID
+ * token (id_token.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +53,10 @@ struct authz {
 	 * test-only auto approval). */
 	int64_t auth_time;
 	char *sid, *amr;
+	/* OpenID Connect Core 3.1.2.1: max_age in seconds (-1: none sent),
+	 * and the id_token_hint once read (hint.sub NULL: none sent). */
+	int64_t max_age;
+	struct id_token_hint hint;
 };
 
 static void error_page(struct authz *a, const char *message)
@@ -265,10 +274,11 @@ static const char *check_pkce(struct authz *a)
 	return NULL;
 }
 
-/* The prompt values (OpenID Connect Core section 3.1.2.1) this server acts
- * on; select_account is accepted and means nothing with one account. */
+/* The prompt values (OpenID Connect Core section 3.1.2.1), space-
+ * separated, in any order. There is no account chooser: select_account
+ * shows the login page, where another account can sign in. */
 struct prompt {
-	bool none, login, consent;
+	bool none, login, consent, select_account;
 };
 
 static bool parse_prompt(const char *s, struct prompt *p)
@@ -282,10 +292,13 @@ static bool parse_prompt(const char *s, struct prompt *p)
 			p->login = true;
 		else if (len == 7 && strncmp(w, "consent", 7) == 0)
 			p->consent = true;
-		else if (!(len == 14 && strncmp(w, "select_account", 14) == 0))
+		else if (len == 14 && strncmp(w, "select_account", 14) == 0)
+			p->select_account = true;
+		else
 			return false;
 	}
-	return !(p->none && (p->login || p->consent));
+	/* "none" with any other value is an error (3.1.2.1). */
+	return !(p->none && (p->login || p->consent || p->select_account));
 }
 
 #define STATE_MAX 2048 /* it comes back in a Location header */
@@ -316,6 +329,8 @@ static bool check_request(struct authz *a)
 		return false;
 	}
 	if (!value_ok(rq->state, STATE_MAX) || !value_ok(rq->login_hint, 256) ||
+	    !value_ok(rq->nonce, STATE_MAX) || !value_ok(rq->max_age, 32) ||
+	    !value_ok(rq->id_token_hint, VALUE_MAX) ||
 	    !value_ok(rq->scope, VALUE_MAX) || !value_ok(rq->prompt, 256) ||
 	    !value_ok(rq->response_type, 256) ||
 	    !value_ok(rq->code_challenge_method, 256)) {
@@ -358,6 +373,64 @@ static bool check_resource(struct authz *a)
 		return true;
 	redirect_error(a, OAUTH_INVALID_TARGET, NULL);
 	return false;
+}
+
+/* max_age: a non-negative decimal number of seconds. -1 if it is not. */
+static int64_t parse_max_age(const char *v)
+{
+	int64_t n = 0;
+	if (v[0] == '\0' || strlen(v) > 10)
+		return -1;
+	for (const char *c = v; *c != '\0'; c++) {
+		if (*c < '0' || *c > '9')
+			return -1;
+		n = n * 10 + (*c - '0');
+	}
+	return n;
+}
+
+/* The OpenID Connect Core 3.1.2.1 parameters, checked on every call (the
+ * forms carry them). Their errors are redirected with state, as the
+ * client and redirect URI are known good by now. They apply to any
+ * request, openid or not, as prompt always has. */
+static bool check_oidc(struct authz *a, struct prompt *p)
+{
+	const struct authz_request *rq = a->rq;
+	/* 6.1 and 6.2: request objects are not supported; said so rather
+	 * than ignored, since they may hold parameters the client relies
+	 * on. */
+	if (rq->request != NULL) {
+		redirect_error(a, OAUTH_REQUEST_NOT_SUPPORTED, NULL);
+		return false;
+	}
+	if (rq->request_uri != NULL) {
+		redirect_error(a, OAUTH_REQUEST_URI_NOT_SUPPORTED, NULL);
+		return false;
+	}
+	if (!parse_prompt(rq->prompt, p)) {
+		redirect_error(a, OAUTH_INVALID_REQUEST, "prompt must be none, "
+		               "or any of login, consent and select_account");
+		return false;
+	}
+	if (rq->max_age != NULL &&
+	    (a->max_age = parse_max_age(rq->max_age)) < 0) {
+		redirect_error(a, OAUTH_INVALID_REQUEST, "max_age must be a "
+		               "number of seconds");
+		return false;
+	}
+	if ((rq->nonce == NULL || rq->nonce[0] == '\0') && a->cl.require_nonce &&
+	    scope_has_openid(a->scope)) {
+		redirect_error(a, OAUTH_INVALID_REQUEST, "nonce is required for "
+		               "this client");
+		return false;
+	}
+	if (rq->id_token_hint != NULL &&
+	    id_token_hint_read(a->g, rq->id_token_hint, &a->hint) != 0) {
+		redirect_error(a, OAUTH_INVALID_REQUEST, "id_token_hint is not an "
+		               "ID token of this server");
+		return false;
+	}
+	return true;
 }
 
 /* The signed-in user from the session cookie, if it is good. */
@@ -489,6 +562,7 @@ static void issue_code(struct authz *a)
 		.expires_at = now + a->g->authorization_code_ttl,
 		.resource = (char *)a->rq->resource,
 		.auth_time = a->auth_time, .sid = a->sid, .amr = a->amr,
+		.nonce = (char *)a->rq->nonce,
 	};
 	enum store_rc rc = store_code_add(a->g->store, &c);
 	if (rc != STORE_OK)
@@ -528,6 +602,9 @@ static void auto_approve(struct authz *a, const char *username)
 		redirect_error(a, r.err, r.description);
 		return;
 	}
+	/* No login stands behind it, but the approval is now: the auth_time
+	 * an ID token must carry when max_age was asked. */
+	a->auth_time = clock_now();
 	issue_code(a);
 }
 
@@ -585,12 +662,29 @@ static void answer(struct authz *a, bool allow)
 	issue_code(a);
 }
 
+/* Whether the session's login will not do for this request (OpenID
+ * Connect Core 3.1.2.1): prompt=login or select_account ask for the
+ * password again, max_age for a login at most that old (0: always a new
+ * one), and an id_token_hint naming another user for that user's login. */
+static bool needs_login(const struct authz *a, const struct prompt *p)
+{
+	if (a->user.user_id == NULL || p->login || p->select_account)
+		return true;
+	if (a->max_age == 0 ||
+	    (a->max_age > 0 && clock_now() - a->auth_time > a->max_age))
+		return true;
+	return a->hint.sub != NULL && strcmp(a->hint.sub, a->user.user_id) != 0;
+}
+
 /* A new authorization request, from the client through the browser. */
 static void request(struct authz *a, const struct prompt *p)
 {
-	if (p->login)
+	if (needs_login(a, p))
 		store_user_clear(&a->user); /* ask for the password again */
 	if (p->none) {
+		/* 3.1.2.6: the error says what the user would have to do.
+		 * A login and a consent are the only interactions this
+		 * server has, so interaction_required is never the answer. */
 		if (a->user.user_id == NULL)
 			redirect_error(a, OAUTH_LOGIN_REQUIRED, NULL);
 		else if (!consented(a))
@@ -610,7 +704,7 @@ static void request(struct authz *a, const struct prompt *p)
 void grants_authorize(struct grants *g, const struct authz_request *rq,
                       struct authz_result *out)
 {
-	struct authz a = {.g = g, .rq = rq, .out = out};
+	struct authz a = {.g = g, .rq = rq, .out = out, .max_age = -1};
 	struct prompt p;
 	const char *who;
 
@@ -619,11 +713,8 @@ void grants_authorize(struct grants *g, const struct authz_request *rq,
 	if (!check_client_and_uri(&a) || !check_request(&a) ||
 	    !check_resource(&a))
 		goto done;
-	if (!parse_prompt(rq->prompt, &p)) {
-		redirect_error(&a, OAUTH_INVALID_REQUEST, "prompt must be none, "
-		               "or any of login and consent");
+	if (!check_oidc(&a, &p))
 		goto done;
-	}
 	if ((who = auto_approver(&a)) != NULL) {
 		auto_approve(&a, who);
 		goto done;
@@ -644,4 +735,5 @@ done:
 	free(a.scope);
 	free(a.sid);
 	free(a.amr);
+	id_token_hint_clear(&a.hint);
 }

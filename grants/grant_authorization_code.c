@@ -137,12 +137,25 @@ struct oauth_result grant_authorization_code(struct grants *g,
 	 * those it still has, and the response's scope says so (5.1). */
 	if (r.err == OAUTH_OK)
 		r = scope_regrant(NULL, c.scope, cl->scopes, &scope);
+	/* OpenID Connect Core 3.1.3.3: openid granted, an ID token too, for
+	 * the user as they are now (their claims). */
+	struct store_user u = {0};
+	bool oidc = r.err == OAUTH_OK && scope_has_openid(scope);
+	if (oidc)
+		r = oauth_from_store(store_user_get_by_id(g->store, c.subject, &u),
+		                     "user lookup",
+		                     OAUTH_FAIL(OAUTH_INVALID_GRANT,
+		                                "the user no longer exists"));
 	if (r.err == OAUTH_OK) {
+		struct id_token_in idt = {
+			.user = &u, .scope = scope, .nonce = c.nonce,
+			.auth_time = c.auth_time, .sid = c.sid, .amr = c.amr,
+		};
 		struct issue_opts o = {
 			.subject = c.subject, .username = c.username,
 			.scope = scope, .with_refresh = refresh_enabled(g, cl),
 			.consume_code_hash = hash, .auth_time = c.auth_time,
-			.sid = c.sid, .amr = c.amr,
+			.sid = c.sid, .amr = c.amr, .id_token = oidc ? &idt : NULL,
 		};
 		r = token_issue(g, &aud, &o, out);
 		if (r.err == OAUTH_INVALID_GRANT) /* lost the race: a replay */
@@ -150,6 +163,7 @@ struct oauth_result grant_authorization_code(struct grants *g,
 	}
 	crypto_wipe(hash, sizeof(hash));
 	store_code_clear(&c);
+	store_user_clear(&u);
 	free(scope);
 	return r;
 }

@@ -1,10 +1,13 @@
 /*
  * grant_password.c: RFC 6749 section 4.3, the resource owner password
  * grant, for clients registered for it. The token's subject is the user's
- * stable id; the password check and its throttling are login.c's.
+ * stable id; the password check and its throttling are login.c's. With
+ * openid in the granted scope it issues an ID token too (legacy: OpenID
+ * Connect defines no password grant, but libraries ask for one).
  */
 #include <stdlib.h>
 
+#include "clock.h"
 #include "grants_int.h"
 
 struct oauth_result grant_password(struct grants *g,
@@ -23,9 +26,21 @@ struct oauth_result grant_password(struct grants *g,
 		r = user_login(g, rq->username, rq->password, rq->remote_addr,
 		               cl->client_id, &u);
 	if (r.err == OAUTH_OK) {
+		/* OpenID Connect with this legacy grant (docs/openid-connect.md):
+		 * the password was checked just now, so that is the login: no
+		 * session, hence no sid. The family keeps auth_time and amr
+		 * for refreshed ID tokens. */
+		int64_t now = clock_now();
+		struct id_token_in idt = {
+			.user = &u, .scope = scope, .nonce = NULL,
+			.auth_time = now, .sid = NULL, .amr = "pwd",
+		};
+		bool oidc = scope_has_openid(scope);
 		struct issue_opts o = {
 			.subject = u.user_id, .username = u.username, .scope = scope,
 			.with_refresh = refresh_enabled(g, cl),
+			.auth_time = oidc ? now : 0, .amr = oidc ? "pwd" : NULL,
+			.id_token = oidc ? &idt : NULL,
 		};
 		r = token_issue(g, cl, &o, out);
 	}

@@ -223,6 +223,35 @@ static bool rotates(const struct grants *g, const struct store_client *cl)
 	return g->rotate_refresh_tokens || cl->is_public;
 }
 
+/* OpenID Connect Core 12.2: a refresh of a family that holds openid
+ * (granted at the start, and still one of the client's scopes) gets a new
+ * ID token for the same user, with the login's auth_time, sid and amr as
+ * the family kept them, and no nonce. */
+static bool wants_id_token(const struct store_refresh *rt,
+                           const struct store_client *cl)
+{
+	return rt->username != NULL && scope_has_openid(rt->scope) &&
+	       scope_has_openid(cl->scopes);
+}
+
+static struct oauth_result id_token_for(struct grants *g,
+                                        const struct store_refresh *rt,
+                                        const char *scope,
+                                        struct store_user *u,
+                                        struct id_token_in *idt)
+{
+	enum store_rc rc = store_user_get_by_id(g->store, rt->subject, u);
+	if (rc != STORE_OK)
+		return oauth_from_store(rc, "user lookup",
+		                        OAUTH_FAIL(OAUTH_INVALID_GRANT,
+		                                   "the user no longer exists"));
+	*idt = (struct id_token_in){
+		.user = u, .scope = scope, .nonce = NULL,
+		.auth_time = rt->auth_time, .sid = rt->sid, .amr = rt->amr,
+	};
+	return OAUTH_RESULT_OK;
+}
+
 /* Without rotation, concurrent refreshes of one token each relink it by
  * compare-and-set; one that lost reads the token again and retries, as if
  * it had come after the winner. Each try after a loss follows a win of
@@ -243,6 +272,13 @@ static struct oauth_result refresh_issue(struct grants *g,
 	bool rotate = rotates(g, cl);
 	for (int tries = 1;; tries++) {
 		bool lost = false;
+		struct store_user u = {0};
+		struct id_token_in idt = {0};
+		struct oauth_result r = OAUTH_RESULT_OK;
+		if (wants_id_token(rt, cl))
+			r = id_token_for(g, rt, scope, &u, &idt);
+		if (r.err != OAUTH_OK)
+			return r;
 		struct issue_opts o = {
 			.subject = rt->subject, .username = rt->username,
 			.scope = scope, .refresh_scope = rt->scope,
@@ -253,8 +289,10 @@ static struct oauth_result refresh_issue(struct grants *g,
 			.revoke_jti = revoke_old ? rt->access_jti : NULL,
 			.relink_lost = &lost, .auth_time = rt->auth_time,
 			.sid = rt->sid, .amr = rt->amr,
+			.id_token = idt.user != NULL ? &idt : NULL,
 		};
-		struct oauth_result r = token_issue(g, cl, &o, out);
+		r = token_issue(g, cl, &o, out);
+		store_user_clear(&u);
 		if (!lost)
 			return r;
 		if (tries == RELINK_TRIES) {

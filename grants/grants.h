@@ -122,6 +122,7 @@ struct token_response {
 	int64_t expires_in;
 	char *scope;            /* granted scope; "" when none */
 	char *refresh_token;    /* NULL when none is issued */
+	char *id_token;         /* OpenID Connect; NULL when none is issued */
 };
 void token_response_clear(struct token_response *r);
 
@@ -139,6 +140,11 @@ struct authz_request {
 	const char *code_challenge, *code_challenge_method;
 	const char *prompt, *login_hint;
 	const char *resource; /* RFC 8707; NULL: none */
+	/* OpenID Connect Core 3.1.2.1 (NULL: absent). acr_values, display
+	 * and ui_locales are accepted and ignored, so not here. request and
+	 * request_uri are only answered as unsupported (6.1, 6.2). */
+	const char *nonce, *max_age, *id_token_hint;
+	const char *request, *request_uri;
 	/* The first parameter sent more than once, or NULL (section 3.1). */
 	const char *repeated;
 	bool client_or_uri_repeated; /* client_id or redirect_uri, then */

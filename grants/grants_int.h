@@ -120,6 +120,38 @@ struct json_t *claims_release(const struct store_client *cl,
                               const struct store_user *u, const char *scope,
                               enum claims_dest dest);
 
+/* ---- id_token.c: OpenID Connect ID tokens -------------------------------- */
+
+/* What an ID token says beyond the grant: who, for which scope, and the
+ * login behind it. Borrowed. */
+struct id_token_in {
+	const struct store_user *user; /* sub (user_id) and the user's claims */
+	const char *scope;             /* granted: which claims are released */
+	const char *nonce;             /* as sent to /authorize; NULL: none */
+	int64_t auth_time;             /* 0: unknown (then not sent) */
+	const char *sid;               /* the login session's; NULL: none */
+	const char *amr;               /* space-separated; NULL: none */
+};
+/* Whether the space-separated scope holds openid. */
+bool scope_has_openid(const char *scope);
+/* Core 3.1.3.6's at_hash of an access token; the caller frees. */
+char *id_token_at_hash(const char *access_token);
+/* The algorithm a client's ID tokens are signed with: its
+ * id_token_signed_response_alg, else RS256. */
+enum key_alg id_token_alg(const struct store_client *cl);
+/* The ID token's claims (a new object): iss, sub, aud (the client id),
+ * exp (now + id_token_ttl), iat, auth_time, nonce, at_hash (when
+ * access_token is not NULL), sid, amr, and the user's released claims. */
+struct json_t *id_token_claims(const struct grants *g,
+                               const struct store_client *cl,
+                               const struct id_token_in *in,
+                               const char *access_token, int64_t now);
+/* Signs id_token_claims with id_token_alg (typ "JWT"). *out is the
+ * caller's to free. 0, or -1 (no key of that algorithm, signing failed). */
+int id_token_mint(struct grants *g, const struct store_client *cl,
+                  const struct id_token_in *in, const char *access_token,
+                  int64_t now, char **out);
+
 /* ---- client_auth.c -------------------------------------------------------- */
 
 #define CLIENT_AUTH_THROTTLED \
@@ -232,6 +264,9 @@ struct issue_opts {
 	 * token repeats them. 0 / NULL: none. */
 	int64_t auth_time;
 	const char *sid, *amr;
+	/* OpenID Connect: mint an ID token with the access token (its
+	 * auth_time, sid and amr are the ones above); NULL: none. */
+	const struct id_token_in *id_token;
 	/* Set to true when the relink lost its compare-and-set (the refresh
 	 * token was relinked by another request since it was read); NULL
 	 * when the caller does not ask. */
@@ -330,6 +365,7 @@ struct grants {
 	bool pkce_allow_plain;
 	int64_t authorization_code_ttl;
 	int64_t session_ttl;
+	int64_t id_token_ttl;
 	char *auto_approve_as; /* NULL: off */
 };
 

@@ -29,6 +29,7 @@ void token_response_clear(struct token_response *r)
 	crypto_free_str(r->access_token);
 	free(r->scope);
 	crypto_free_str(r->refresh_token);
+	free(r->id_token);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -55,7 +56,7 @@ struct issue_cont {
 	const struct store_client *cl; /* as the request authenticated */
 	const struct issue_opts *o;
 	int64_t ttl;
-	char **token, **refresh; /* moved into out on success */
+	char **token, **refresh, **id_token; /* moved into out on success */
 	struct token_response *out;
 	struct oauth_result r;
 };
@@ -124,7 +125,8 @@ static void issue_recorded(enum store_rc rc, void *arg)
 	k->out->expires_in = k->ttl;
 	k->out->scope = xstrdup(o->scope ? o->scope : "");
 	k->out->refresh_token = *k->refresh;
-	*k->token = *k->refresh = NULL;
+	k->out->id_token = *k->id_token;
+	*k->token = *k->refresh = *k->id_token = NULL;
 }
 
 /* Copies the members of from into to, skipping the claims the server
@@ -195,6 +197,7 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 	                                         : g->refresh_token_ttl;
 	char *jti = crypto_random_id(JTI_BYTES);
 	char *family = NULL, *refresh = NULL, *token = NULL, *kid = NULL;
+	char *id_token = NULL;
 	char rhash[2 * SHA256_LEN + 1];
 	struct oauth_result r = OAUTH_RESULT_OK;
 
@@ -227,6 +230,13 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 		r = OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL);
 		goto out;
 	}
+	/* Before anything is recorded: a code is not spent on a response
+	 * that cannot carry its ID token. */
+	if (o->id_token != NULL &&
+	    id_token_mint(g, cl, o->id_token, token, now, &id_token) != 0) {
+		r = OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL);
+		goto out;
+	}
 	struct store_token at = {
 		.jti = jti, .client_id = cl->client_id, .subject = (char *)o->subject,
 		.scope = (char *)o->scope, .kid = kid, .issued_at = now,
@@ -251,7 +261,7 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 	};
 	struct issue_cont k = {
 		.g = g, .cl = cl, .o = o, .ttl = ttl, .token = &token, .refresh = &refresh,
-		.out = out,
+		.id_token = &id_token, .out = out,
 	};
 	/* The completion runs before this returns (store.h, xIssue), so k
 	 * and is may live on this stack. */
@@ -261,6 +271,7 @@ out:
 	json_decref(extra);
 	crypto_free_str(token);
 	crypto_free_str(refresh);
+	free(id_token);
 	crypto_wipe(rhash, sizeof(rhash));
 	free(jti);
 	free(kid);

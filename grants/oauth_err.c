@@ -4,7 +4,8 @@
  * Codes and statuses follow RFC 6749 section 5.2 (token endpoint: 400, and
  * 401 for invalid_client), RFC 6749 section 4.1.2.1, RFC 6750 section 3.1
  * (a protected resource: 400, 401, 403, each with a Bearer challenge),
- * RFC 7009 section 2.2.1 and RFC 8707 section 2. The table is sized by the
+ * RFC 7009 section 2.2.1, RFC 8707 section 2 and OpenID Connect Core
+ * section 3.1.2.6. The table is sized by the
  * enum; a code without a row reads as zero and falls back to server_error
  * instead of past the end.
  */
@@ -51,6 +52,14 @@ static const struct oauth_err_info rows[OAUTH__COUNT] = {
 	    OAUTH_CHALLENGE_NONE},
 	[OAUTH_CONSENT_REQUIRED] = {"consent_required", 400,
 	    "The user must consent, and prompt=none forbids asking.",
+	    OAUTH_CHALLENGE_NONE},
+	/* OpenID Connect Core section 3.1.2.6: request objects (sections 6.1
+	 * and 6.2) are not supported. */
+	[OAUTH_REQUEST_NOT_SUPPORTED] = {"request_not_supported", 400,
+	    "The request parameter (a request object) is not supported.",
+	    OAUTH_CHALLENGE_NONE},
+	[OAUTH_REQUEST_URI_NOT_SUPPORTED] = {"request_uri_not_supported", 400,
+	    "The request_uri parameter is not supported.",
 	    OAUTH_CHALLENGE_NONE},
 	[OAUTH_UNSUPPORTED_TOKEN_TYPE] = {"unsupported_token_type", 400,
 	    "The server does not support revoking this type of token.",

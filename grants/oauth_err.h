@@ -26,6 +26,8 @@ enum oauth_err {
 	/* OpenID Connect Core section 3.1.2.6, for prompt=none */
 	OAUTH_LOGIN_REQUIRED,
 	OAUTH_CONSENT_REQUIRED,
+	OAUTH_REQUEST_NOT_SUPPORTED,     /* the request parameter (6.1) */
+	OAUTH_REQUEST_URI_NOT_SUPPORTED, /* the request_uri parameter (6.2) */
 	/* RFC 7009 section 2.2.1 */
 	OAUTH_UNSUPPORTED_TOKEN_TYPE,
 	/* RFC 8707 section 2 */

@@ -179,6 +179,7 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	g->pkce_allow_plain = cfg->pkce_allow_plain;
 	g->authorization_code_ttl = cfg->authorization_code_ttl;
 	g->session_ttl = cfg->session_ttl;
+	g->id_token_ttl = cfg->id_token_ttl > 0 ? cfg->id_token_ttl : 3600;
 	g->auto_approve_as = cfg->auto_approve_as && cfg->auto_approve_as[0]
 	                         ? xstrdup(cfg->auto_approve_as)
 	                         : NULL;

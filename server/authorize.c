@@ -109,7 +109,7 @@ static char *form_action(const struct srv *s)
 static const char *const oauth_params[] = {
 	"response_type", "client_id", "redirect_uri", "scope", "state",
 	"code_challenge", "code_challenge_method", "prompt", "login_hint",
-	"resource",
+	"resource", "nonce", "max_age", "id_token_hint",
 };
 
 static char *csrf_for(struct srv *s, const char *cookie)
@@ -299,6 +299,11 @@ enum MHD_Result h_authorize(struct srv_req *rq)
 		.prompt = form_param(&f, "prompt"),
 		.login_hint = form_param(&f, "login_hint"),
 		.resource = form_param(&f, "resource"),
+		.nonce = form_param(&f, "nonce"),
+		.max_age = form_param(&f, "max_age"),
+		.id_token_hint = form_param(&f, "id_token_hint"),
+		.request = form_param(&f, "request"),
+		.request_uri = form_param(&f, "request_uri"),
 		.repeated = form_repeated(&f),
 		.client_or_uri_repeated = form_count(&f, "client_id") > 1 ||
 		                          form_count(&f, "redirect_uri") > 1,

@@ -27,6 +27,8 @@ static json_t *token_json(const struct token_response *t)
 		json_object_set_new(o, "scope", json_string(t->scope));
 	if (o != NULL && t->refresh_token != NULL)
 		json_object_set_new(o, "refresh_token", json_string(t->refresh_token));
+	if (o != NULL && t->id_token != NULL) /* OpenID Connect Core 3.1.3.3 */
+		json_object_set_new(o, "id_token", json_string(t->id_token));
 	return o;
 }
 

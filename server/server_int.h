@@ -157,7 +157,7 @@ json_t *introspection_json(const struct introspection *in);
 /* What every form carries: the OAuth request's parameters (in the order
  * pages.c names them; NULL ones are left out) and the CSRF token. */
 struct page_form {
-	const char *params[10];
+	const char *params[13];
 	const char *csrf;
 	char *action; /* the form's action: the authorization endpoint's path */
 };

@@ -33,6 +33,13 @@ static bool valid_approver(const char *s)
 	return *s == '\0' || valid_username(s);
 }
 
+/* OpenID Connect Dynamic Client Registration's
+ * id_token_signed_response_alg, of the algorithms Latchkey signs with. */
+static bool valid_id_token_alg(const char *s)
+{
+	return strcmp(s, "RS256") == 0 || strcmp(s, "ES256") == 0;
+}
+
 const struct client_field_def client_field_defs[CLIENT_F__MAX] = {
 	[CLIENT_F_NAME] = {"name", CLIENT_V_TEXT, "client name",
 	                   VALID_CLIENT_NAME_RULE, valid_client_name, false},
@@ -68,6 +75,12 @@ const struct client_field_def client_field_defs[CLIENT_F__MAX] = {
 	[CLIENT_F_RELEASE_CLAIMS] = {"release_claims", CLIENT_V_WORDS,
 	                             "claim name", VALID_CLAIM_NAME_RULE,
 	                             valid_claim_name, false},
+	/* OpenID Connect: ID tokens */
+	[CLIENT_F_ID_TOKEN_ALG] = {"id_token_signed_response_alg",
+	                           CLIENT_V_TEXT, "ID-token algorithm",
+	                           "RS256 or ES256", valid_id_token_alg, true},
+	[CLIENT_F_REQUIRE_NONCE] = {"require_nonce", CLIENT_V_BOOL, NULL, NULL,
+	                            NULL, false},
 };
 
 /* ---- words -------------------------------------------------------------- */
@@ -132,6 +145,18 @@ static char **text_slot(struct store_client *c, enum client_field f)
 	case CLIENT_F_AUDIENCES: return &c->audiences;
 	case CLIENT_F_ACCESS_TOKEN_CLAIMS: return &c->access_token_claims;
 	case CLIENT_F_RELEASE_CLAIMS: return &c->release_claims;
+	case CLIENT_F_ID_TOKEN_ALG: return &c->id_token_alg;
+	default: return NULL;
+	}
+}
+
+/* The bool member of c that field f is, or NULL for the others. */
+static bool *bool_slot(struct store_client *c, enum client_field f)
+{
+	switch (f) {
+	case CLIENT_F_PUBLIC: return &c->is_public;
+	case CLIENT_F_INTROSPECT: return &c->introspect;
+	case CLIENT_F_REQUIRE_NONCE: return &c->require_nonce;
 	default: return NULL;
 	}
 }
@@ -208,8 +233,7 @@ bool client_spec_set(struct store_client *c, enum client_field f,
 		    v->server_setting ? 0 : v->seconds;
 		return true;
 	case CLIENT_V_BOOL:
-		*(f == CLIENT_F_PUBLIC ? &c->is_public : &c->introspect) =
-		    v->state == STORE_ON;
+		*bool_slot(c, f) = v->state == STORE_ON;
 		return true;
 	case CLIENT_V_TRISTATE:
 		c->issue_refresh_token = v->state;
@@ -312,6 +336,13 @@ json_t *client_spec_json(const struct store_client *c, bool with_secret,
 	json_object_set_new(o, "access_token_claims",
 	                    atc != NULL ? atc : json_object());
 	json_object_set_new(o, "release_claims", json_words(c->release_claims));
+	/* OpenID Connect: the algorithm in effect (none stored: RS256). */
+	json_object_set_new(o, "id_token_signed_response_alg",
+	                    json_string(c->id_token_alg != NULL &&
+	                                        c->id_token_alg[0] != '\0'
+	                                    ? c->id_token_alg
+	                                    : "RS256"));
+	json_object_set_new(o, "require_nonce", json_boolean(c->require_nonce));
 	json_object_set_new(o, "created_at", json_integer(c->created_at));
 	json_object_set_new(o, "updated_at", json_integer(c->updated_at));
 	return o;

@@ -939,6 +939,9 @@ enum client_field {
 	/* OpenID Connect claims (docs/openid-connect.md, "Claims"). */
 	CLIENT_F_ACCESS_TOKEN_CLAIMS,
 	CLIENT_F_RELEASE_CLAIMS,
+	/* OpenID Connect: ID tokens */
+	CLIENT_F_ID_TOKEN_ALG,
+	CLIENT_F_REQUIRE_NONCE,
 	CLIENT_F__MAX
 };
 

@@ -333,7 +333,9 @@ class TestClientAdd(CliTest):
             "scopes", "redirect_uris", "access_token_ttl",
             "refresh_token_ttl", "issue_refresh_token", "on_refresh",
             "auto_approve_as", "audiences", "introspect",
-            "access_token_claims", "release_claims", "created", "updated"])
+            "access_token_claims", "release_claims",
+            "id_token_signed_response_alg", "require_nonce", "created",
+            "updated"])
         self.assertRegex(fields["client_id"], ID_RE)
         self.assertRegex(fields["client_secret"], SECRET_RE)
         self.assertEqual(fields["name"], "My App")
@@ -377,7 +379,9 @@ class TestClientAdd(CliTest):
                           "--on-refresh", "revoke", "--issue-refresh-token",
                           "--audience", "https://api.example/v1",
                           "--audience", "urn:billing", "--audience",
-                          "https://api.example/v1", "--introspect")
+                          "https://api.example/v1", "--introspect",
+                          "--id-token-signed-response-alg", "ES256",
+                          "--require-nonce")
         secret = c.pop("client_secret")
         self.assertRegex(secret, SECRET_RE)
         self.assertIsInstance(c.pop("created_at"), int)
@@ -393,6 +397,7 @@ class TestClientAdd(CliTest):
             "audiences": ["https://api.example/v1", "urn:billing"],
             "introspect": True, "access_token_claims": {},
             "release_claims": [],
+            "id_token_signed_response_alg": "ES256", "require_nonce": True,
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
             0, "client_credentials password", "read write admin",
@@ -568,7 +573,8 @@ class TestClientManage(CliTest):
              "--refresh-token-ttl, --on-refresh, --issue-refresh-token, "
              "--no-issue-refresh-token, --default-issue-refresh-token, "
              "--auto-approve-as, --audience, --introspect, --no-introspect, "
-             "--release-claim, --access-token-claim, "
+             "--release-claim, --id-token-signed-response-alg, "
+             "--require-nonce, --no-require-nonce, --access-token-claim, "
              "--unset-access-token-claim"),
             (["web", "--grant", "client_credentials"], 2,
              "a public client cannot use the client_credentials grant "

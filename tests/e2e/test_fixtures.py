@@ -130,6 +130,13 @@ class FixturesTest(LatchkeyTestCase):
                 {"client_id": "web", "public": True, "introspect": True}]},
              'clients[0] (web): field "introspect": a public client cannot '
              'introspect'),
+            # Issue 15: ID tokens.
+            ("id token alg", client(id_token_signed_response_alg="none"),
+             'clients[0] (svc-a): field "id_token_signed_response_alg": '
+             'unknown ID-token algorithm "none": RS256 or ES256'),
+            ("require_nonce type", client(require_nonce="yes"),
+             'clients[0] (svc-a): field "require_nonce": expected true or '
+             'false, got a string'),
         ]
         for what, data, message in cases:
             with self.subTest(what):

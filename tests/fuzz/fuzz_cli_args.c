@@ -58,7 +58,7 @@ static void parse_value(const char *s)
 	 * syntax, then the client spec's rule. */
 	static const enum client_field fields[] = {
 		CLIENT_F_ACCESS_TTL, CLIENT_F_ON_REFRESH, CLIENT_F_AUTO_APPROVE,
-		CLIENT_F_NAME, CLIENT_F_SCOPES,
+		CLIENT_F_NAME, CLIENT_F_SCOPES, CLIENT_F_ID_TOKEN_ALG,
 	};
 	const char *v[] = {s};
 	const struct adm_optval ov = {1, v};
@@ -78,6 +78,9 @@ static void parse_value(const char *s)
 	         valid_on_refresh(c.on_refresh) != NULL);
 	fz_check(c.auto_approve_as == NULL ||
 	         strcmp(c.auto_approve_as, s) == 0);
+	fz_check(c.id_token_alg == NULL ||
+	         strcmp(c.id_token_alg, "RS256") == 0 ||
+	         strcmp(c.id_token_alg, "ES256") == 0);
 	store_client_clear(&c);
 	(void)valid_client_id(s);
 	(void)valid_client_name(s);

@@ -54,6 +54,11 @@ static void test_challenges(void **state)
 	           OAUTH_CHALLENGE_BEARER);
 	assert_row(OAUTH_TEMPORARILY_UNAVAILABLE, "temporarily_unavailable",
 	           503, OAUTH_CHALLENGE_NONE);
+	/* OpenID Connect Core 3.1.2.6, redirected from /authorize. */
+	assert_row(OAUTH_REQUEST_NOT_SUPPORTED, "request_not_supported", 400,
+	           OAUTH_CHALLENGE_NONE);
+	assert_row(OAUTH_REQUEST_URI_NOT_SUPPORTED, "request_uri_not_supported",
+	           400, OAUTH_CHALLENGE_NONE);
 	/* Only these carry a challenge: any other 401 would be a row that
 	 * forgot its scheme. */
 	for (int e = OAUTH_OK + 1; e < OAUTH__COUNT; e++) {
