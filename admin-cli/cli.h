@@ -97,6 +97,9 @@ enum adm_opt {
 	OPT_ACCESS_TOKEN_CLAIM,
 	OPT_UNSET_ACCESS_TOKEN_CLAIM,
 	OPT_RELEASE_CLAIM,
+	OPT_POST_LOGOUT_REDIRECT_URI,
+	OPT_LOGOUT_REVOKES_REFRESH_TOKENS,
+	OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS,
 	ADM_OPT__MAX
 };
 
@@ -179,6 +182,8 @@ int cmd_key_list(struct adm_ctx *ctx);
 int cmd_key_rotate(struct adm_ctx *ctx);
 int cmd_consent_list(struct adm_ctx *ctx);
 int cmd_consent_revoke(struct adm_ctx *ctx);
+int cmd_session_list(struct adm_ctx *ctx);
+int cmd_session_revoke(struct adm_ctx *ctx);
 int cmd_purge(struct adm_ctx *ctx);
 int cmd_backup(struct adm_ctx *ctx);
 /* Opens its own two stores (--from, --to): ctx->store is NULL. */

@@ -33,7 +33,8 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_HELP] = {"help", 0, NULL, "print this help and exit"},
 	[OPT_VERSION] = {"version", 0, NULL, "print the version (and the libraries') and exit"},
 	[OPT_ID] = {"id", ADM_OPT_ARG, "ID",
-	            "client_id to use instead of a generated one"},
+	            "client add: the client_id to use instead of a generated "
+	            "one; session revoke: the session's sid"},
 	[OPT_NAME] = {"name", ADM_OPT_ARG, "NAME", "new display name"},
 	[OPT_SECRET] = {"secret", ADM_OPT_ARG, "SECRET",
 	                "caller-chosen secret instead of a generated one"},
@@ -62,6 +63,15 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	                         "tests only (see above); '' off, or 'default'"},
 	[OPT_AUDIENCE] = {"audience", ADM_OPT_ARG | ADM_OPT_LIST, "AUD",
 	                  "aud of this client's access tokens (repeatable)"},
+	[OPT_POST_LOGOUT_REDIRECT_URI] = {
+	    "post-logout-redirect-uri", ADM_OPT_ARG | ADM_OPT_LIST, "URI",
+	    "where /logout may send the browser back (repeatable)"},
+	[OPT_LOGOUT_REVOKES_REFRESH_TOKENS] = {
+	    "logout-revokes-refresh-tokens", 0, NULL,
+	    "a logout by this client revokes the session's refresh tokens"},
+	[OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS] = {
+	    "no-logout-revokes-refresh-tokens", 0, NULL,
+	    "a logout leaves refresh tokens alone (the default)"},
 	[OPT_INTROSPECT] = {"introspect", 0, NULL,
 	                    "may call /introspect (see above)"},
 	[OPT_NO_INTROSPECT] = {"no-introspect", 0, NULL,

@@ -72,6 +72,12 @@ static const struct client_opt {
 	{OPT_ID_TOKEN_ALG, CLIENT_F_ID_TOKEN_ALG, STORE_DEFAULT, 0},
 	{OPT_REQUIRE_NONCE, CLIENT_F_REQUIRE_NONCE, STORE_ON, 0},
 	{OPT_NO_REQUIRE_NONCE, CLIENT_F_REQUIRE_NONCE, STORE_OFF, 0},
+	{OPT_POST_LOGOUT_REDIRECT_URI, CLIENT_F_POST_LOGOUT_URIS, STORE_DEFAULT,
+	 CLIENT_WORDS_SKIP_EMPTY},
+	{OPT_LOGOUT_REVOKES_REFRESH_TOKENS, CLIENT_F_LOGOUT_REVOKES, STORE_ON,
+	 0},
+	{OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS, CLIENT_F_LOGOUT_REVOKES,
+	 STORE_OFF, 0},
 };
 #define NOPTS (sizeof(client_opts) / sizeof(client_opts[0]))
 
@@ -169,12 +175,18 @@ static int check_exclusive(const struct adm_args *a)
 	static const enum adm_opt nonce[] = {
 		OPT_REQUIRE_NONCE, OPT_NO_REQUIRE_NONCE,
 	};
+	static const enum adm_opt logout[] = {
+		OPT_LOGOUT_REVOKES_REFRESH_TOKENS,
+		OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS,
+	};
 	int rc = check_group(a, issue, sizeof(issue) / sizeof(issue[0]));
 	if (rc == ADM_EXIT_OK)
 		rc = check_group(a, introspect,
 		                 sizeof(introspect) / sizeof(introspect[0]));
 	if (rc == ADM_EXIT_OK)
 		rc = check_group(a, nonce, sizeof(nonce) / sizeof(nonce[0]));
+	if (rc == ADM_EXIT_OK)
+		rc = check_group(a, logout, sizeof(logout) / sizeof(logout[0]));
 	return rc;
 }
 
@@ -338,6 +350,9 @@ static void client_print(const struct adm_ctx *ctx,
 		     ? c->id_token_alg
 		     : "RS256"},
 		{"require_nonce", c->require_nonce ? "yes" : "no"},
+		{"post_logout_redirect_uris", c->post_logout_redirect_uris},
+		{"logout_revokes_refresh_tokens",
+		 c->logout_revokes_refresh_tokens ? "yes" : "no"},
 		{"created", adm_time(c->created_at, created)},
 		{"updated", adm_time(c->updated_at, updated)},
 	};

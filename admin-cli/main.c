@@ -58,11 +58,16 @@ struct adm_cmd {
 	 ADM_O(OPT_AUDIENCE) | ADM_O(OPT_INTROSPECT) |                    \
 	 ADM_O(OPT_NO_INTROSPECT) | CLIENT_CLAIM_FIELDS |                 \
 	 ADM_O(OPT_ID_TOKEN_ALG) | ADM_O(OPT_REQUIRE_NONCE) |             \
-	 ADM_O(OPT_NO_REQUIRE_NONCE))
+	 ADM_O(OPT_NO_REQUIRE_NONCE) | CLIENT_LOGOUT_FIELDS)
 /* OpenID Connect claims (docs/openid-connect.md, "Claims"). */
 #define CLIENT_CLAIM_FIELDS                                               \
 	(ADM_O(OPT_ACCESS_TOKEN_CLAIM) | ADM_O(OPT_UNSET_ACCESS_TOKEN_CLAIM) | \
 	 ADM_O(OPT_RELEASE_CLAIM))
+/* RP-Initiated Logout (docs/openid-connect.md, "Logout"). */
+#define CLIENT_LOGOUT_FIELDS                                              \
+	(ADM_O(OPT_POST_LOGOUT_REDIRECT_URI) |                            \
+	 ADM_O(OPT_LOGOUT_REVOKES_REFRESH_TOKENS) |                       \
+	 ADM_O(OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS))
 
 /* The refresh settings, for the --help of `client add` and `update`. */
 #define REFRESH_DETAIL                                                   \
@@ -91,7 +96,14 @@ struct adm_cmd {
 	"whole list, '' empties it).\n\n"                               \
 	"OpenID Connect: --id-token-signed-response-alg signs the client's\n" \
 	"ID tokens with RS256 (the default) or ES256; --require-nonce makes\n" \
-	"/authorize refuse a request for openid without a nonce."
+	"/authorize refuse a request for openid without a nonce.\n\n"                  \
+	"--post-logout-redirect-uri registers where the logout endpoint\n" \
+	"may send the browser back (OpenID Connect RP-Initiated Logout),\n" \
+	"matched as redirect URIs are. With\n"                             \
+	"--logout-revokes-refresh-tokens, a logout this client asks for\n" \
+	"(its id_token_hint or client_id) also revokes every refresh\n"    \
+	"token issued from the ended session, for every client; off by\n" \
+	"default: the tokens live on until they expire or are revoked."
 
 /* The claims of `user add` and `user update` (docs/openid-connect.md). */
 #define CLAIM_DETAIL                                                      \
@@ -137,8 +149,8 @@ static const struct adm_cmd commands[] = {
 	 .min_args = 1, .max_args = 1, .synopsis = "ID",
 	 .summary = "change a client's settings (not its type or secret)",
 	 .detail = "A list option (--grant, --scope, --redirect-uri,\n"
-	           "--audience, --release-claim) replaces the whole list; an\n"
-	           "empty value ('') empties it.\n\n"
+	           "--audience, --release-claim, --post-logout-redirect-uri)\n"
+	           "replaces the whole list; an empty value ('') empties it.\n\n"
 	           REFRESH_DETAIL},
 	{.name = "client", .sub = "list", .fn = cmd_client_list,
 	 .opts = LIST_OPTS, .synopsis = "", .summary = "list clients",
@@ -217,6 +229,22 @@ static const struct adm_cmd commands[] = {
 	 .detail = "The server asks the user again at the client's next\n"
 	           "authorization request. Tokens already issued stay valid;\n"
 	           "'token revoke --user' revokes them."},
+
+	{.name = "session", .sub = "list", .fn = cmd_session_list,
+	 .opts = ADM_O(OPT_USER) | LIST_OPTS,
+	 .synopsis = "", .summary = "list users' unexpired login sessions",
+	 .detail = "A session is a browser's login at /authorize (the\n"
+	           "lk_session cookie); its sid is the sid claim of the ID\n"
+	           "tokens issued from it. --user takes a username.\n\n"
+	           LIST_DETAIL},
+	{.name = "session", .sub = "revoke", .fn = cmd_session_revoke,
+	 .opts = ADM_O(OPT_USER) | ADM_O(OPT_ID),
+	 .synopsis = "--user NAME | --id SID",
+	 .summary = "end a user's login sessions, or one by its sid",
+	 .detail = "The browser must sign in again at its next /authorize\n"
+	           "(prompt=none gets login_required). Tokens already issued\n"
+	           "stay valid; 'token revoke --user' revokes them. Give\n"
+	           "exactly one of --user and --id."},
 
 	{.name = "key", .sub = "list", .fn = cmd_key_list,
 	 .opts = LIST_OPTS, .synopsis = "", .summary = "list signing keys",

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "netaddr.h"
+#include "origin.h"
 #include "strutil.h"
 
 enum stype { S_STR, S_INT, S_BOOL };
@@ -613,6 +614,21 @@ static int check_trusted_proxies(const struct lk_config *c, char *err,
 	return 0;
 }
 
+/* Checked at start so that a typo is an error, not an origin that never
+ * matches; server/cors.c parses it again for use. */
+static int check_cors(const struct lk_config *c, char *err, size_t errlen)
+{
+	struct origin_list *l = NULL;
+	char why[300];
+	if (origin_list_parse(c->cors_allowed_origins, &l, why,
+	                      sizeof(why)) != 0) {
+		snprintf(err, errlen, "setting 'cors_allowed_origins': %s", why);
+		return -1;
+	}
+	origin_list_free(l);
+	return 0;
+}
+
 /* Applies the INI file at path over what c holds. 0, or -1 with err. */
 static int read_ini(struct lk_config *c, const char *path, char *err,
                     size_t errlen)
@@ -706,7 +722,8 @@ enum config_result config_load(struct lk_config *c, int argc, char **argv,
 		return CONFIG_ERR;
 	if (check_hook(c, err, errlen) != 0 || check_paths(c, err, errlen) != 0 ||
 	    check_tls(c, err, errlen) != 0 ||
-	    check_trusted_proxies(c, err, errlen) != 0)
+	    check_trusted_proxies(c, err, errlen) != 0 ||
+	    check_cors(c, err, errlen) != 0)
 		return CONFIG_ERR;
 	if (c->db[0] == '\0') {
 		snprintf(err, errlen, "setting 'db': must not be empty");

@@ -14,8 +14,9 @@
 /* The label sets. A value outside its set is counted as "other". */
 static const char *const endpoints[] = {
 	"token", "authorize", "introspect", "revoke", "jwks", "metadata",
-	"resource", "healthz", "readyz", "metrics", "clock", "faults", "reset",
-	"tokens", "userinfo", "claims", "other"};
+	"openid_configuration", "logout", "resource", "healthz", "readyz",
+	"metrics", "clock", "faults", "reset", "tokens", "userinfo", "claims",
+	"other"};
 #define N_ENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
 
 static const int statuses[] = {200, 204, 302, 303, 400, 401, 403, 404, 405,

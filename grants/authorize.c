@@ -66,8 +66,7 @@ static void error_page(struct authz *a, const char *message)
 	a->out->message = message;
 }
 
-/* Appends name=value to a URL that may already have a query. */
-static void add_param(char **url, const char *name, const char *value)
+void url_add_param(char **url, const char *name, const char *value)
 {
 	char *enc = url_encode(value);
 	char *next = NULL;
@@ -85,16 +84,16 @@ static void redirect(struct authz *a, const char *code, enum oauth_err err,
 {
 	char *url = xstrdup(a->redirect_uri);
 	if (code != NULL) {
-		add_param(&url, "code", code);
+		url_add_param(&url, "code", code);
 	} else {
-		add_param(&url, "error", oauth_err_info(err)->code);
-		add_param(&url, "error_description",
+		url_add_param(&url, "error", oauth_err_info(err)->code);
+		url_add_param(&url, "error_description",
 		          description ? description
 		                      : oauth_err_info(err)->description);
 	}
 	if (a->rq->state != NULL)
-		add_param(&url, "state", a->rq->state);
-	add_param(&url, "iss", a->g->issuer);
+		url_add_param(&url, "state", a->rq->state);
+	url_add_param(&url, "iss", a->g->issuer);
 	a->out->outcome = AUTHZ_REDIRECT;
 	a->out->redirect = url;
 }
@@ -158,8 +157,7 @@ static bool loopback_matches(const char *reg, size_t rlen, const char *uri)
 	       memcmp(rrest, urest, ulen - (size_t)(urest - uri)) == 0;
 }
 
-/* Whether uri is one of the client's registered redirect URIs. */
-static bool redirect_uri_registered(const char *registered, const char *uri)
+bool redirect_uri_registered(const char *registered, const char *uri)
 {
 	size_t len;
 	if (strchr(uri, ' ') != NULL)

@@ -182,6 +182,39 @@ void authz_result_clear(struct authz_result *r);
 void grants_authorize(struct grants *g, const struct authz_request *rq,
                       struct authz_result *out);
 
+/* GET|POST end_session_path: RP-Initiated Logout 1.0 (logout.c). */
+struct logout_request {
+	const char *id_token_hint, *client_id, *post_logout_redirect_uri;
+	const char *state;
+	/* The first parameter sent more than once, or NULL. */
+	const char *repeated;
+	const char *session; /* the session cookie's value, or NULL */
+	/* The person confirmed on the logout page (the caller has checked
+	 * the form's CSRF guard). */
+	bool confirmed;
+};
+
+enum logout_outcome {
+	LOGOUT_ERROR_PAGE, /* tell the person (error's status); never redirect */
+	LOGOUT_CONFIRM,    /* ask the person: no valid id_token_hint */
+	LOGOUT_REDIRECT,   /* signed out: to the post_logout_redirect_uri */
+	LOGOUT_DONE,       /* signed out: say so */
+};
+
+struct logout_result {
+	enum logout_outcome outcome;
+	enum oauth_err error; /* LOGOUT_ERROR_PAGE: its status and log code */
+	const char *message;  /* LOGOUT_ERROR_PAGE */
+	char *redirect;       /* LOGOUT_REDIRECT: the URI with state */
+	char *client_name;    /* the pages: the client named, or NULL */
+	bool end_cookie;      /* clear the session cookie */
+	char *client_id;      /* for the access log; may be NULL */
+};
+void logout_result_clear(struct logout_result *r);
+
+void grants_logout(struct grants *g, const struct logout_request *rq,
+                   struct logout_result *out);
+
 /* POST /introspect (RFC 7662) and POST /revoke (RFC 7009). */
 struct token_ref_request {
 	struct client_creds creds;
@@ -245,16 +278,22 @@ typedef int (*grants_jwk_cb)(const char *kid, const char *alg,
                              const struct key_jwk *jwk, void *arg);
 int grants_jwks(struct grants *g, grants_jwk_cb cb, void *arg);
 
-/* Facts for RFC 8414 metadata. Arrays are static and NULL-terminated;
- * scopes (every scope some client may request, space-separated) is the
- * caller's to free. A store failure is the result oauth_from_store gives,
- * with nothing to free. */
+/* Facts for the discovery document (RFC 8414 metadata and OpenID
+ * Connect Discovery 1.0, one document). Arrays are static and
+ * NULL-terminated; scopes (the OpenID Connect scopes, then every scope
+ * some client may request, space-separated) is the caller's to free. A
+ * store failure is the result oauth_from_store gives, with nothing to
+ * free. */
 struct grants_metadata {
 	const char *const *grant_types;
 	const char *const *auth_methods; /* token and revocation endpoints */
 	const char *const *introspection_auth_methods;
 	const char *const *code_challenge_methods;
 	char *scopes;
+	const char *const *subject_types;
+	const char *const *id_token_algs;
+	const char *const *claims;        /* that ID tokens and userinfo carry */
+	const char *const *prompt_values; /* OpenID Connect Prompt Create */
 };
 struct oauth_result grants_metadata(struct grants *g,
                                     struct grants_metadata *out);

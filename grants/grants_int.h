@@ -83,6 +83,16 @@ int token_verify(struct grants *g, const char *token, struct at_claims_read *out
 int jws_read(struct grants *g, const char *token, const char *want_typ,
              struct json_t **claims);
 
+/* ---- authorize.c: redirect URIs, shared with logout.c -------------------- */
+
+/* Whether uri is one of registered (space-separated URIs): exactly, or,
+ * for a loopback IP literal, with any port (RFC 8252 section 7.3). The
+ * rule of redirect_uri and of post_logout_redirect_uri alike. */
+bool redirect_uri_registered(const char *registered, const char *uri);
+/* Appends name=value (value URL-encoded) to a URL that may already have a
+ * query. */
+void url_add_param(char **url, const char *name, const char *value);
+
 /* ---- id_token_hint.c: an ID token sent back to us ----------------------- */
 
 /* What an id_token_hint (/authorize, /logout) says, once it is known to be

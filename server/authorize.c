@@ -20,55 +20,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <ctype.h>
 
 #include "crypto.h"
+#include "origin.h"
 #include "server_int.h"
 #include "strutil.h"
 
 #define CSRF_BYTES 32
 
-enum cookie { COOKIE_SESSION, COOKIE_CSRF };
-
-static const char *cookie_name(const struct srv *s, enum cookie c)
+const char *cookie_name(const struct srv *s, enum cookie c)
 {
 	if (s->https)
 		return c == COOKIE_SESSION ? "__Host-lk_session" : "__Host-lk_csrf";
 	return c == COOKIE_SESSION ? "lk_session" : "lk_csrf";
-}
-
-/* The length of the "scheme://authority" part of an http(s) URL (the
- * issuer is checked to be one at start). */
-static size_t origin_len(const char *url)
-{
-	const char *p = strstr(url, "://");
-	if (p == NULL)
-		return strlen(url);
-	return (size_t)(p + 3 - url) + strcspn(p + 3, "/");
-}
-
-/* scheme://host[:port] in the form browsers serialize an origin (RFC 6454
- * section 6.1): lower case, no default port. false if it is not one. */
-static bool origin_norm(const char *o, size_t n, char *out, size_t cap)
-{
-	size_t skip;
-	const char *dflt;
-	if (n >= 8 && strncasecmp(o, "https://", 8) == 0)
-		skip = 8, dflt = ":443";
-	else if (n >= 7 && strncasecmp(o, "http://", 7) == 0)
-		skip = 7, dflt = ":80";
-	else
-		return false;
-	if (n >= cap || n == skip || memchr(o + skip, '/', n - skip) != NULL)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		out[i] = (char)tolower((unsigned char)o[i]);
-	out[n] = '\0';
-	size_t dl = strlen(dflt);
-	if (n - skip > dl && strcmp(out + n - dl, dflt) == 0)
-		out[n - dl] = '\0';
-	return true;
 }
 
 /* The form guard: whether a form POST came from one of our own pages, as
@@ -88,21 +52,25 @@ static bool same_origin(struct srv_req *rq)
 		return true;
 	const char *iss = rq->srv->issuer;
 	char want[512], got[512];
-	return origin_norm(iss, origin_len(iss), want, sizeof(want)) &&
+	return origin_norm(iss, origin_prefix_len(iss), want, sizeof(want)) &&
 	       origin_norm(origin, strlen(origin), got, sizeof(got)) &&
 	       strcmp(want, got) == 0;
+}
+
+char *page_action(const struct srv *s, const char *path)
+{
+	const char *iss = s->issuer;
+	char *url = NULL;
+	if (asprintf(&url, "%s%s", iss + origin_prefix_len(iss), path) < 0)
+		abort();
+	return url;
 }
 
 /* Where the forms post: the issuer's path (a prefix a reverse proxy may
  * add) plus authorize_path, the URL the metadata names. The caller frees. */
 static char *form_action(const struct srv *s)
 {
-	const char *iss = s->issuer;
-	char *url = NULL;
-	if (asprintf(&url, "%s%s", iss + origin_len(iss),
-	             s->cfg->authorize_path) < 0)
-		abort();
-	return url;
+	return page_action(s, s->cfg->authorize_path);
 }
 
 /* The OAuth parameters every form carries, in pages.c's order. */
@@ -130,6 +98,23 @@ static bool csrf_ok(struct srv *s, const char *cookie, const char *sent)
 	return ok;
 }
 
+char *page_csrf(struct srv_req *rq, struct cookies *c)
+{
+	struct srv *s = rq->srv;
+	const char *cookie = req_cookie(rq, cookie_name(s, COOKIE_CSRF));
+	char *fresh = NULL;
+	if (cookie == NULL || strlen(cookie) < 43) {
+		fresh = crypto_random_token(CSRF_BYTES);
+		if (fresh == NULL)
+			return NULL;
+		cookie_add(c, s, COOKIE_CSRF, fresh, -1);
+		cookie = fresh;
+	}
+	char *token = csrf_for(s, cookie);
+	crypto_free_str(fresh);
+	return token;
+}
+
 bool form_guard_ok(struct srv_req *rq, const struct form *f)
 {
 	struct srv *s = rq->srv;
@@ -138,13 +123,7 @@ bool form_guard_ok(struct srv_req *rq, const struct form *f)
 	               form_param(f, "csrf"));
 }
 
-/* Set-Cookie values, owned until the response is queued. */
-struct cookies {
-	char *v[2];
-	size_t n;
-};
-
-static void cookie_add(struct cookies *c, struct srv *s, enum cookie which,
+void cookie_add(struct cookies *c, struct srv *s, enum cookie which,
                        const char *value, int64_t max_age)
 {
 	char age[40] = "";
@@ -157,8 +136,8 @@ static void cookie_add(struct cookies *c, struct srv *s, enum cookie which,
 	c->n++;
 }
 
-static enum MHD_Result send_page(struct srv_req *rq, int status, char *html,
-                                 struct cookies *c)
+enum MHD_Result send_page(struct srv_req *rq, int status, char *html,
+                          struct cookies *c)
 {
 	struct hdr h[4] = {{NULL, NULL}};
 	size_t n = 0;
@@ -177,10 +156,8 @@ static enum MHD_Result send_page(struct srv_req *rq, int status, char *html,
 	return r;
 }
 
-/* An error as a page for the user: the status and the code for the log
- * come from the one error table. */
-static enum MHD_Result send_error_page(struct srv_req *rq, enum oauth_err e,
-                                       const char *message, struct cookies *c)
+enum MHD_Result send_error_page(struct srv_req *rq, enum oauth_err e,
+                                const char *message, struct cookies *c)
 {
 	respond_note_error(rq, e);
 	return send_page(rq, oauth_err_info(e)->http_status, page_error(message),
@@ -201,8 +178,6 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
 	struct srv *s = rq->srv;
 	struct cookies c = {0};
 	struct page_form pf = {{NULL}, NULL, NULL};
-	const char *csrf_cookie = req_cookie(rq, cookie_name(s, COOKIE_CSRF));
-	char *fresh = NULL;
 
 	if (out->new_session != NULL)
 		cookie_add(&c, s, COOKIE_SESSION, out->new_session,
@@ -230,16 +205,11 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
 		break;
 	}
 	/* A page with a form: it needs the browser's CSRF secret. */
-	if (csrf_cookie == NULL || strlen(csrf_cookie) < 43) {
-		fresh = crypto_random_token(CSRF_BYTES);
-		if (fresh == NULL)
-			return send_error_page(rq, OAUTH_TEMPORARILY_UNAVAILABLE,
-			                       "The server is temporarily unable "
-			                       "to handle the request.", &c);
-		cookie_add(&c, s, COOKIE_CSRF, fresh, -1);
-		csrf_cookie = fresh;
-	}
-	char *token = csrf_for(s, csrf_cookie);
+	char *token = page_csrf(rq, &c);
+	if (token == NULL)
+		return send_error_page(rq, OAUTH_TEMPORARILY_UNAVAILABLE,
+		                       "The server is temporarily unable to "
+		                       "handle the request.", &c);
 	for (size_t i = 0; i < sizeof(oauth_params) / sizeof(oauth_params[0]); i++)
 		pf.params[i] = form_param(f, oauth_params[i]);
 	pf.csrf = token;
@@ -252,7 +222,6 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
 	                                out->scope);
 	free(token);
 	free(pf.action);
-	crypto_free_str(fresh);
 	return send_page(rq, 200, html, &c);
 }
 

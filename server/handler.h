@@ -127,6 +127,12 @@ struct srv_req {
 	const char *error;  /* static */
 	char *client_id;
 	char *grant_type;
+	/* cors.c, set once the route is known: whether the route answers
+	 * cross-origin requests (its answers then say Vary: Origin), and
+	 * the request's Origin when it is one of cors_allowed_origins (its
+	 * answers then carry Access-Control-Allow-Origin). */
+	bool cors;
+	char *cors_origin;
 };
 
 /* ---- request.c ---------------------------------------------------------- */
@@ -151,7 +157,21 @@ void req_resume(struct srv_req *rq);
 
 #define M_GET 0x1
 #define M_POST 0x2
-#define M_HEAD 0x4 /* every GET route but /authorize, which must not act */
+#define M_HEAD 0x4 /* every GET route but R_GET_ACTS ones */
+#define M_OPTIONS 0x8 /* R_CORS routes while cors_allowed_origins is set */
+
+/* Route flags (struct route's flags; routes.c's table sets them).
+ * R_CORS: browser applications of the origins in cors_allowed_origins
+ *   may call the route from their pages (CORS, cors.c): every answer of
+ *   the route, errors included, gets Access-Control-Allow-Origin for
+ *   such an Origin (and Vary: Origin for any), and OPTIONS gets the
+ *   preflight answer. Only for endpoints that read no cookie and render
+ *   no page: never /authorize, the HTML pages, /introspect or
+ *   /_control/. A route opts in with this one flag. */
+#define R_CORS 0x1
+/* R_GET_ACTS: a GET may act (/authorize issues codes, /logout signs
+ *   out), so the route does not answer HEAD: a link checker must not. */
+#define R_GET_ACTS 0x2
 
 struct route {
 	const char *name; /* the endpoint's role ("token"), whatever its path */
@@ -165,10 +185,12 @@ struct route {
 	/* NULL, or who may know the route exists: for others it is a 404,
 	 * before the method, the size or the body are looked at. */
 	bool (*admit)(struct srv_req *rq);
+	unsigned flags; /* R_CORS, R_GET_ACTS */
 };
 
 /* Adds r (copied; its strings borrowed for the server's life) before the
- * server starts. A GET route answers HEAD too unless it is "authorize".
+ * server starts. A GET route answers HEAD too unless it is R_GET_ACTS;
+ * an R_CORS route answers OPTIONS while cors_allowed_origins is set.
  * -1 with err when the path is taken or the table is full. */
 int srv_route_add(struct srv *s, const struct route *r, char *err,
                   size_t errlen);

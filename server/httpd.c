@@ -127,6 +127,7 @@ static void req_free(struct srv_req *rq)
 	crypto_free_str(rq->h_authorization);
 	free(rq->client_id);
 	free(rq->grant_type);
+	free(rq->cors_origin);
 	free(rq);
 }
 
@@ -207,6 +208,7 @@ static enum MHD_Result on_headers(struct srv_req *rq, bool admitted)
 		rq->route = NULL;
 	if (rq->route == NULL)
 		return respond_error(rq, OAUTH_FAIL(OAUTH_NOT_FOUND, NULL), NULL);
+	cors_route(rq); /* before any answer of the route, errors included */
 	if (!allowed)
 		return respond_error(rq, OAUTH_FAIL(OAUTH_METHOD_NOT_ALLOWED, NULL),
 		                     NULL);
@@ -289,6 +291,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		rq->state = REQ_ROUTED;
 		return rq->resume(rq);
 	case REQ_ROUTED: /* the whole body is in: the handler runs */
+		/* Only R_CORS routes take OPTIONS: the CORS preflight, answered
+		 * here once the request is read, so the connection stays open. */
+		if (strcmp(rq->method, "OPTIONS") == 0) {
+			struct hdr h[5];
+			cors_preflight_headers(rq, h);
+			return respond_empty(rq, 204, h);
+		}
 		return rq->route->fn(rq);
 	case REQ_NEW:       /* handled above */
 	case REQ_OFFLOADED: /* suspended: MHD does not call */
@@ -353,6 +362,8 @@ static void srv_free(struct srv *s)
 {
 	offload_free(s);
 	peers_free(s);
+	cors_free(s);
+	free(s->openid_path);
 	free(s->issuer);
 	free(s);
 }
@@ -386,7 +397,8 @@ int srv_new(const struct lk_config *cfg, struct grants *g, struct store *st,
 	s->issuer = xstrdup(issuer);
 	s->https = strncmp(issuer, "https://", 8) == 0;
 	offload_init(s, (int)cfg->on_refresh_hook_max_concurrent);
-	if (routes_init(s, cfg, err, errlen) != 0 ||
+	if (cors_init(s, cfg, err, errlen) != 0 ||
+	    routes_init(s, cfg, err, errlen) != 0 ||
 	    peers_init(s, cfg, err, errlen) != 0) {
 		srv_free(s);
 		return -1;

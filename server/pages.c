@@ -1,6 +1,6 @@
 /*
- * pages.c: the HTML of the authorization endpoint: login, consent and
- * error pages. Plain forms that work without JavaScript or external
+ * pages.c: the HTML of the authorization and logout endpoints: login,
+ * consent, error, logout confirmation and "signed out" pages. Plain forms that work without JavaScript or external
  * resources; every value that came from a request or the database goes
  * through esc (HTML escaping), including the hidden fields that carry the OAuth
  * request from one form to the next.
@@ -177,6 +177,53 @@ char *page_error(const char *message)
 	error_line(&b, message);
 	put(&b, "<p>Go back to the application and try again. If this keeps "
 	        "happening, tell its developers.</p>\n");
+	tail(&b);
+	return b.s;
+}
+
+/* RP-Initiated Logout 1.0 section 2: without a valid id_token_hint the OP
+ * asks the person whether to sign out (a logout link alone could be any
+ * page's). */
+char *page_logout(const char *action, const char *csrf,
+                  const char *client_id, const char *post_logout_redirect_uri,
+                  const char *state, const char *client_name)
+{
+	struct buf b = {0};
+	head(&b, "Sign out?");
+	put(&b, "<h1>Sign out?</h1>\n<p>");
+	if (client_name != NULL) {
+		put(&b, "<strong>");
+		esc(&b, client_name);
+		put(&b, "</strong> asks to sign you out. ");
+	}
+	put(&b, "Sign out of this sign-in service? You will have to sign in "
+	        "again to use applications that rely on it.</p>\n"
+	        "<form method=\"post\" action=\"");
+	esc(&b, action);
+	put(&b, "\">\n");
+	hidden(&b, "client_id", client_id);
+	hidden(&b, "post_logout_redirect_uri", post_logout_redirect_uri);
+	hidden(&b, "state", state);
+	hidden(&b, "csrf", csrf);
+	put(&b, "<button type=\"submit\" name=\"action\" value=\"logout\">"
+	        "Sign out</button>\n</form>\n");
+	tail(&b);
+	return b.s;
+}
+
+char *page_signed_out(const char *client_name)
+{
+	struct buf b = {0};
+	head(&b, "Signed out");
+	put(&b, "<h1>You are signed out</h1>\n<p>");
+	if (client_name != NULL) {
+		put(&b, "You can go back to <strong>");
+		esc(&b, client_name);
+		put(&b, "</strong> or close this page.");
+	} else {
+		put(&b, "You can close this page.");
+	}
+	put(&b, "</p>\n");
 	tail(&b);
 	return b.s;
 }

@@ -30,6 +30,7 @@ static enum MHD_Result send_typed(struct srv_req *rq, int status, char *body,
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	for (const struct hdr *h = extra; h != NULL && h->name != NULL; h++)
 		MHD_add_response_header(resp, h->name, h->value);
+	cors_headers(rq, resp);
 	/* Shutting down: the client must not send its next request here. */
 	if (drain_stopping(rq->srv))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");

@@ -1,13 +1,23 @@
 /*
  * routes.c: which endpoints latchkeyd serves, as one table: the role of
  * each (its name in logs, metrics and faults), the setting that holds its
- * path, the methods it takes and its handler. The OAuth endpoints' paths
- * are settings, so Latchkey can stand where a client has another
- * provider's paths hard-coded; the table is turned into routes once at
- * start (router.c keeps them).
+ * path, the methods it takes, its handler and its flags. The OAuth
+ * endpoints' paths are settings, so Latchkey can stand where a client has
+ * another provider's paths hard-coded; the table is turned into routes
+ * once at start (router.c keeps them).
+ *
+ * Flags (handler.h): R_CORS lets browser applications of the
+ * cors_allowed_origins call the endpoint (cors.c). Give it only to an
+ * endpoint that reads no cookie and renders no page. R_GET_ACTS: a GET
+ * may act (issue a code, sign out), so HEAD is not taken.
  */
+#include <stdio.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "log.h"
+#include "origin.h"
 #include "server_int.h"
 
 struct endpoint {
@@ -16,40 +26,116 @@ struct endpoint {
 	const char *fixed_path; /* or this, when no setting moves it */
 	unsigned methods;
 	handler_fn fn;
+	unsigned flags; /* R_CORS, R_GET_ACTS */
 };
 
 #define SETTING(field) offsetof(struct lk_config, field), NULL
 #define FIXED(path) 0, path
 
+/* The RFC 8414 metadata and the OpenID Connect discovery document are
+ * one document (h_metadata renders both), so they can never disagree;
+ * when both paths are one, it is served there once. */
 static const struct endpoint endpoints[] = {
-	{"authorize", SETTING(authorize_path), M_GET | M_POST, h_authorize},
-	{"token", SETTING(token_path), M_POST, h_token},
-	{"introspect", SETTING(introspect_path), M_POST, h_introspect},
-	{"revoke", SETTING(revoke_path), M_POST, h_revoke},
-	{"jwks", SETTING(jwks_path), M_GET, h_jwks},
-	{"metadata", SETTING(metadata_path), M_GET, h_metadata},
-	{"resource", SETTING(resource_path), M_GET | M_POST, h_resource},
-	/* OpenID Connect Core 5.3. After the CORS merge: opt in here (browser
-	 * apps call userinfo; DECISIONS.md "OpenID Connect", CORS). */
-	{"userinfo", SETTING(userinfo_path), M_GET | M_POST, h_userinfo},
-	{"healthz", FIXED("/healthz"), M_GET, h_healthz},
-	{"readyz", FIXED("/readyz"), M_GET, h_readyz},
-	{"metrics", SETTING(metrics_path), M_GET, h_metrics},
+	{"authorize", SETTING(authorize_path), M_GET | M_POST, h_authorize,
+	 R_GET_ACTS},
+	{"token", SETTING(token_path), M_POST, h_token, R_CORS},
+	{"introspect", SETTING(introspect_path), M_POST, h_introspect, 0},
+	{"revoke", SETTING(revoke_path), M_POST, h_revoke, R_CORS},
+	{"jwks", SETTING(jwks_path), M_GET, h_jwks, R_CORS},
+	{"metadata", SETTING(metadata_path), M_GET, h_metadata, R_CORS},
+	{"openid_configuration", SETTING(openid_configuration_path), M_GET,
+	 h_metadata, R_CORS},
+	{"logout", SETTING(end_session_path), M_GET | M_POST, h_logout,
+	 R_GET_ACTS},
+	{"resource", SETTING(resource_path), M_GET | M_POST, h_resource, 0},
+	/* OpenID Connect Core 5.3; browser apps call it (R_CORS). */
+	{"userinfo", SETTING(userinfo_path), M_GET | M_POST, h_userinfo, R_CORS},
+	{"healthz", FIXED("/healthz"), M_GET, h_healthz, 0},
+	{"readyz", FIXED("/readyz"), M_GET, h_readyz, 0},
+	{"metrics", SETTING(metrics_path), M_GET, h_metrics, 0},
 };
+
+#define WELL_KNOWN_OPENID "/.well-known/openid-configuration"
+
+/* Discovery 1.0 section 4: the document is at the issuer plus
+ * /.well-known/openid-configuration, so by default its path is the
+ * issuer's path plus that (http://h/realms/x: /realms/x/.well-known/...).
+ * The caller frees. */
+static char *default_openid_path(const char *issuer)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s" WELL_KNOWN_OPENID,
+	             issuer + origin_prefix_len(issuer)) < 0)
+		abort();
+	return p;
+}
+
+static const char *endpoint_path(struct srv *s, const struct lk_config *cfg,
+                                 const struct endpoint *e)
+{
+	if (e->fixed_path != NULL)
+		return e->fixed_path;
+	const char *p = *(char *const *)((const char *)cfg + e->path_setting);
+	if (p[0] == '\0') { /* only openid_configuration_path (config.c) */
+		s->openid_path = default_openid_path(s->issuer);
+		p = s->openid_path;
+	}
+	return p;
+}
+
+/* Whether a route already serves path with fn: the discovery documents
+ * at one path are served once. */
+static bool served(struct srv *s, const char *path, handler_fn fn)
+{
+	struct route *r;
+	for (size_t i = 0; (r = srv_route_at(s, i)) != NULL; i++)
+		if (strcmp(r->path, path) == 0)
+			return r->fn == fn;
+	return false;
+}
+
+static bool taken(struct srv *s, const char *path)
+{
+	struct route *r;
+	for (size_t i = 0; (r = srv_route_at(s, i)) != NULL; i++)
+		if (strcmp(r->path, path) == 0)
+			return true;
+	return false;
+}
+
+static int add(struct srv *s, const struct endpoint *e, const char *path,
+               char *err, size_t errlen)
+{
+	struct route r = {.name = e->name, .path = path, .methods = e->methods,
+	                  .fn = e->fn, .arg = NULL, .admit = NULL,
+	                  .flags = e->flags};
+	return srv_route_add(s, &r, err, errlen);
+}
 
 int routes_init(struct srv *s, const struct lk_config *cfg, char *err,
                 size_t errlen)
 {
+	const struct endpoint *openid = NULL;
 	for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
 		const struct endpoint *e = &endpoints[i];
-		const char *path =
-		    e->fixed_path != NULL
-		        ? e->fixed_path
-		        : *(char *const *)((const char *)cfg + e->path_setting);
-		struct route r = {.name = e->name, .path = path,
-		                  .methods = e->methods, .fn = e->fn};
-		if (srv_route_add(s, &r, err, errlen) != 0)
+		const char *path = endpoint_path(s, cfg, e);
+		if (strcmp(e->name, "openid_configuration") == 0)
+			openid = e;
+		if (e->fn == h_metadata && served(s, path, e->fn)) {
+			log_info("the OpenID Connect discovery path is "
+			         "metadata_path (%s): the one document is served "
+			         "there", path);
+			continue;
+		}
+		if (add(s, e, path, err, errlen) != 0)
 			return -1;
 	}
+	/* Behind a reverse proxy that strips the issuer's path, the
+	 * discovery request arrives without it: by default the document is
+	 * served there too, unless that path is some endpoint's. */
+	if (openid != NULL && s->openid_path != NULL &&
+	    !taken(s, WELL_KNOWN_OPENID) &&
+	    add(s, openid, WELL_KNOWN_OPENID, err, errlen) != 0)
+		return -1;
 	return 0;
 }

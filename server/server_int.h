@@ -26,7 +26,7 @@ enum basic_rc { BASIC_NONE = 0, BASIC_OK, BASIC_MALFORMED };
  * are the caller's (crypto_free_str). */
 enum basic_rc basic_auth_parse(const char *header, char **id, char **secret);
 
-#define MAX_ROUTES 16
+#define MAX_ROUTES 32
 
 struct srv {
 	struct MHD_Daemon *daemon;
@@ -49,6 +49,8 @@ struct srv {
 	void (*on_stop)(void *);
 	void *on_stop_arg;
 	struct peers *peers; /* peer.c */
+	struct origin_list *cors; /* cors.c: cors_allowed_origins */
+	char *openid_path; /* routes.c: the derived discovery path, or NULL */
 	/* drain.c */
 	atomic_bool stopping;    /* SIGTERM: answers say Connection: close */
 	atomic_int live_reqs;    /* requests begun and not completed */
@@ -113,10 +115,28 @@ void peers_on_connection(struct srv *s, struct MHD_Connection *c,
 bool peers_resolve(struct srv_req *rq);
 void peers_request_done(struct srv_req *rq);
 
+/* ---- cors.c: browser applications of other origins -------------------- */
+
+struct origin_list;
+/* From cors_allowed_origins; -1 with err. cors_free undoes. While the
+ * list is empty (origin_list_empty(s->cors)) no route does CORS. */
+int cors_init(struct srv *s, const struct lk_config *cfg, char *err,
+              size_t errlen);
+void cors_free(struct srv *s);
+/* Once rq->route is known: notes whether the route does CORS and whether
+ * the request's Origin is allowed (rq->cors, rq->cors_origin). */
+void cors_route(struct srv_req *rq);
+/* Adds what rq earned to its answer (respond.c, for every answer). */
+void cors_headers(const struct srv_req *rq, struct MHD_Response *resp);
+/* The headers of the answer (204) to OPTIONS on an R_CORS route, the
+ * preflight, NULL-terminated in h. */
+void cors_preflight_headers(const struct srv_req *rq, struct hdr h[5]);
+
 /* ---- routes.c: the endpoints ------------------------------------------ */
 
-/* Fills s's route table from the path settings; -1 with err when two
- * endpoints would share a path. */
+/* Fills s's route table from the path settings (and the issuer, for the
+ * default discovery path); -1 with err when two endpoints would share a
+ * path, except the two discovery documents, which are one. */
 int routes_init(struct srv *s, const struct lk_config *cfg, char *err,
                 size_t errlen);
 
@@ -134,7 +154,7 @@ enum MHD_Result h_token(struct srv_req *rq);
 enum MHD_Result h_introspect(struct srv_req *rq);
 enum MHD_Result h_revoke(struct srv_req *rq);
 enum MHD_Result h_jwks(struct srv_req *rq);
-enum MHD_Result h_metadata(struct srv_req *rq);
+enum MHD_Result h_metadata(struct srv_req *rq); /* discovery.c: both documents */
 enum MHD_Result h_healthz(struct srv_req *rq);
 enum MHD_Result h_readyz(struct srv_req *rq);
 enum MHD_Result h_metrics(struct srv_req *rq);
@@ -143,6 +163,34 @@ enum MHD_Result h_authorize(struct srv_req *rq); /* authorize.c */
  * browser says the POST came from our own origin, and the form's csrf
  * field is the MAC of the browser's lk_csrf cookie. */
 bool form_guard_ok(struct srv_req *rq, const struct form *f);
+/* authorize.c: what every HTML page of this server shares (the login and
+ * consent pages, and logout.c's): the cookies lk_session and lk_csrf
+ * (__Host- with an https issuer), Set-Cookie values held until the page
+ * is sent, and the form's CSRF token. */
+enum cookie { COOKIE_SESSION, COOKIE_CSRF };
+const char *cookie_name(const struct srv *s, enum cookie c);
+struct cookies {
+	char *v[2]; /* Set-Cookie values, owned until the response is queued */
+	size_t n;
+};
+/* Adds a Set-Cookie (Path=/, HttpOnly, SameSite=Lax, Secure with https;
+ * max_age -1: a browser-session cookie, 0: deletes it). */
+void cookie_add(struct cookies *c, struct srv *s, enum cookie which,
+                const char *value, int64_t max_age);
+/* The page (html stolen) with the page headers and c's cookies (freed);
+ * a 503 gets Retry-After. */
+enum MHD_Result send_page(struct srv_req *rq, int status, char *html,
+                          struct cookies *c);
+/* An error as a page: the status and the log's code from e's row. */
+enum MHD_Result send_error_page(struct srv_req *rq, enum oauth_err e,
+                                const char *message, struct cookies *c);
+/* The csrf field of a form on the page being rendered (the caller frees),
+ * setting the browser's lk_csrf cookie in c when it has none; NULL when
+ * no random bytes could be had. */
+char *page_csrf(struct srv_req *rq, struct cookies *c);
+/* Where a form posts: the issuer's path plus path. The caller frees. */
+char *page_action(const struct srv *s, const char *path);
+enum MHD_Result h_logout(struct srv_req *rq); /* logout.c */
 enum MHD_Result h_resource(struct srv_req *rq);  /* resource.c */
 /* resource.c: the token of an "Authorization: Bearer" value (RFC 6750
  * section 2.1), a new string (crypto_free_str it), or NULL when
@@ -168,5 +216,12 @@ char *page_login(const struct page_form *f, const char *client_name,
 char *page_consent(const struct page_form *f, const char *client_name,
                    const char *username, const char *scope);
 char *page_error(const char *message);
+/* logout.c's: the confirmation (a form posting action=logout with the
+ * request's client_id, post_logout_redirect_uri and state, NULL ones left
+ * out) and the "signed out" page. client_name may be NULL. */
+char *page_logout(const char *action, const char *csrf,
+                  const char *client_id, const char *post_logout_redirect_uri,
+                  const char *state, const char *client_name);
+char *page_signed_out(const char *client_name);
 
 #endif

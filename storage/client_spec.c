@@ -81,6 +81,16 @@ const struct client_field_def client_field_defs[CLIENT_F__MAX] = {
 	                           "RS256 or ES256", valid_id_token_alg, true},
 	[CLIENT_F_REQUIRE_NONCE] = {"require_nonce", CLIENT_V_BOOL, NULL, NULL,
 	                            NULL, false},
+	/* RP-Initiated Logout 1.0: where /logout may send the browser back
+	 * (the redirect URIs' rule), and whether a logout revokes the refresh
+	 * tokens of the ended session. */
+	[CLIENT_F_POST_LOGOUT_URIS] = {"post_logout_redirect_uris",
+	                               CLIENT_V_WORDS,
+	                               "post-logout redirect URI",
+	                               VALID_REDIRECT_URI_RULE,
+	                               valid_redirect_uri, false},
+	[CLIENT_F_LOGOUT_REVOKES] = {"logout_revokes_refresh_tokens",
+	                             CLIENT_V_BOOL, NULL, NULL, NULL, false},
 };
 
 /* ---- words -------------------------------------------------------------- */
@@ -145,6 +155,7 @@ static char **text_slot(struct store_client *c, enum client_field f)
 	case CLIENT_F_AUDIENCES: return &c->audiences;
 	case CLIENT_F_ACCESS_TOKEN_CLAIMS: return &c->access_token_claims;
 	case CLIENT_F_RELEASE_CLAIMS: return &c->release_claims;
+	case CLIENT_F_POST_LOGOUT_URIS: return &c->post_logout_redirect_uris;
 	case CLIENT_F_ID_TOKEN_ALG: return &c->id_token_alg;
 	default: return NULL;
 	}
@@ -157,6 +168,7 @@ static bool *bool_slot(struct store_client *c, enum client_field f)
 	case CLIENT_F_PUBLIC: return &c->is_public;
 	case CLIENT_F_INTROSPECT: return &c->introspect;
 	case CLIENT_F_REQUIRE_NONCE: return &c->require_nonce;
+	case CLIENT_F_LOGOUT_REVOKES: return &c->logout_revokes_refresh_tokens;
 	default: return NULL;
 	}
 }
@@ -274,6 +286,7 @@ const char *client_spec_finish(struct store_client *c,
 	default_text(&c->audiences, "");
 	default_text(&c->access_token_claims, "{}");
 	default_text(&c->release_claims, "");
+	default_text(&c->post_logout_redirect_uris, "");
 	*where = CLIENT_F_GRANTS;
 	const char *why = valid_grants_check(c->is_public, c->grant_types);
 	if (why != NULL)
@@ -343,6 +356,10 @@ json_t *client_spec_json(const struct store_client *c, bool with_secret,
 	                                    ? c->id_token_alg
 	                                    : "RS256"));
 	json_object_set_new(o, "require_nonce", json_boolean(c->require_nonce));
+	json_object_set_new(o, "post_logout_redirect_uris",
+	                    json_words(c->post_logout_redirect_uris));
+	json_object_set_new(o, "logout_revokes_refresh_tokens",
+	                    json_boolean(c->logout_revokes_refresh_tokens));
 	json_object_set_new(o, "created_at", json_integer(c->created_at));
 	json_object_set_new(o, "updated_at", json_integer(c->updated_at));
 	return o;

@@ -942,6 +942,8 @@ enum client_field {
 	/* OpenID Connect: ID tokens */
 	CLIENT_F_ID_TOKEN_ALG,
 	CLIENT_F_REQUIRE_NONCE,
+	CLIENT_F_POST_LOGOUT_URIS,
+	CLIENT_F_LOGOUT_REVOKES,
 	CLIENT_F__MAX
 };
 

@@ -28,13 +28,15 @@ static enum MHD_Result wrapped(struct srv_req *rq)
 
 static const struct route controls[] = {
 	{"clock", "/_control/clock", M_GET | M_POST, h_control_clock, NULL,
-	 loopback},
+	 loopback, 0},
 	{"faults", "/_control/faults", M_GET | M_POST, h_control_faults, NULL,
-	 loopback},
-	{"reset", "/_control/reset", M_POST, h_control_reset, NULL, loopback},
-	{"tokens", "/_control/tokens", M_GET, h_control_tokens, NULL, loopback},
+	 loopback, 0},
+	{"reset", "/_control/reset", M_POST, h_control_reset, NULL, loopback,
+	 0},
+	{"tokens", "/_control/tokens", M_GET, h_control_tokens, NULL, loopback,
+	 0},
 	{"claims", "/_control/claims", M_GET | M_POST, h_control_claims, NULL,
-	 loopback},
+	 loopback, 0},
 };
 
 /* The production routes' handlers do not read their route's arg, so the

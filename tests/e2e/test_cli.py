@@ -334,8 +334,9 @@ class TestClientAdd(CliTest):
             "refresh_token_ttl", "issue_refresh_token", "on_refresh",
             "auto_approve_as", "audiences", "introspect",
             "access_token_claims", "release_claims",
-            "id_token_signed_response_alg", "require_nonce", "created",
-            "updated"])
+            "id_token_signed_response_alg", "require_nonce",
+            "post_logout_redirect_uris", "logout_revokes_refresh_tokens",
+            "created", "updated"])
         self.assertRegex(fields["client_id"], ID_RE)
         self.assertRegex(fields["client_secret"], SECRET_RE)
         self.assertEqual(fields["name"], "My App")
@@ -398,6 +399,8 @@ class TestClientAdd(CliTest):
             "introspect": True, "access_token_claims": {},
             "release_claims": [],
             "id_token_signed_response_alg": "ES256", "require_nonce": True,
+            "post_logout_redirect_uris": [],
+            "logout_revokes_refresh_tokens": False,
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
             0, "client_credentials password", "read write admin",
@@ -574,7 +577,10 @@ class TestClientManage(CliTest):
              "--no-issue-refresh-token, --default-issue-refresh-token, "
              "--auto-approve-as, --audience, --introspect, --no-introspect, "
              "--release-claim, --id-token-signed-response-alg, "
-             "--require-nonce, --no-require-nonce, --access-token-claim, "
+             "--require-nonce, --no-require-nonce, "
+             "--post-logout-redirect-uri, "
+             "--logout-revokes-refresh-tokens, "
+             "--no-logout-revokes-refresh-tokens, --access-token-claim, "
              "--unset-access-token-claim"),
             (["web", "--grant", "client_credentials"], 2,
              "a public client cannot use the client_credentials grant "

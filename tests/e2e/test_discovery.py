@@ -38,7 +38,10 @@ class DiscoveryTest(LatchkeyTestCase):
         self.assertEqual(md["token_endpoint_auth_methods_supported"],
                          ["client_secret_basic", "client_secret_post",
                           "none"])
-        self.assertEqual(sorted(md["scopes_supported"]),
+        # The OpenID Connect scopes, then every client's (once each).
+        self.assertEqual(md["scopes_supported"][:5],
+                         ["openid", "profile", "email", "address", "phone"])
+        self.assertEqual(sorted(md["scopes_supported"][5:]),
                          ["b:c", "read", "write"])
         self.assertEqual(md["response_types_supported"], ["code"])
         self.assertEqual(md["authorization_endpoint"], s.issuer + "/authorize")
