@@ -24,7 +24,8 @@ all: build
 deps:
 	@./scripts/install-deps.sh
 
-# What only the tests need: chromium and the pinned npm packages.
+# What only the tests need: chromium, PostgreSQL, haproxy, Apache with
+# mod_auth_openidc, authlib and the pinned npm packages.
 test-deps: deps
 	@./scripts/install-test-deps.sh
 
@@ -39,10 +40,12 @@ build-asan: deps
 run: build
 	@./scripts/run-demo.sh $(BUILD) $(DB) $(LISTEN)
 
-test-release: build test-deps
+# test-deps first: with CI=true, CMake's configure step fails when the
+# test dependencies (PostgreSQL, node) are missing (tests/CMakeLists.txt).
+test-release: test-deps build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-test-asan: build-asan test-deps
+test-asan: test-deps build-asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 

@@ -66,7 +66,7 @@ int cmd_key_list(struct adm_ctx *ctx)
 	if (rc != ADM_EXIT_OK)
 		return rc;
 	enum store_rc r = store_key_list(ctx->store, true, clock_now(),
-	                                 ctx->cfg->id_token_ttl,
+	                                 KEY_PUBLISH_GRACE(ctx->cfg->id_token_ttl),
 	                                 collect_published, &kl.published);
 	if (r == STORE_OK)
 		r = store_key_page(ctx->store, &kl.l.page, list_one, &kl);

@@ -101,7 +101,7 @@ static const struct setting settings[] = {
 	 "TESTS ONLY: /authorize approves every request as this user, with "
 	 "no login or consent page (per-client override)"},
 	{"signing_alg", S_STR, OFF(signing_alg), "ES256", 0, 0, algs,
-	 "access token signature algorithm for new keys"},
+	 "which current key signs access tokens (both exist; ID tokens go by client)"},
 	{"id_token_ttl", S_INT, OFF(id_token_ttl), "3600", 60, 86400, NULL,
 	 "OpenID Connect ID token lifetime in seconds"},
 	{"cors_allowed_origins", S_STR, OFF(cors_allowed_origins), "", 0, 0,

@@ -34,4 +34,16 @@ int key_generate(enum key_alg alg, char **pem_out);
  * Returns 0, or -1 when the PEM does not hold such a key. */
 int key_public_jwk(const char *pem, enum key_alg alg, struct key_jwk *out);
 
+/* A running server re-reads the current keys at most this often, so it
+ * may still sign with a key this long after another process retired it. */
+#define KEY_RECHECK_SECS 2
+/* Seconds a retired key stays published after its retirement, whether or
+ * not an access token it signed is live: the longest an ID token it signed
+ * may live (id_token_ttl, ID tokens are not recorded), plus
+ * KEY_RECHECK_SECS, plus a minute for relying parties' clock skew. The
+ * server's JWKS and the CLI's `key list` both use it. */
+#define KEY_GRACE_MARGIN 60
+#define KEY_PUBLISH_GRACE(id_token_ttl) \
+	((int64_t)(id_token_ttl) + KEY_RECHECK_SECS + KEY_GRACE_MARGIN)
+
 #endif

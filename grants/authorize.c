@@ -301,6 +301,8 @@ static bool parse_prompt(const char *s, struct prompt *p)
 
 #define STATE_MAX 2048 /* it comes back in a Location header */
 #define VALUE_MAX 4096
+/* An ID token of ours may be as long as verify.c reads (MAX_TOKEN_LEN). */
+#define ID_TOKEN_HINT_MAX 65536
 
 /* UTF-8 without control characters, and not too long: what can travel
  * through the forms and back to the client unchanged (grants_int.h). */
@@ -330,7 +332,7 @@ static bool check_request(struct authz *a)
 	    !param_value_ok(rq->login_hint, 256) ||
 	    !param_value_ok(rq->nonce, STATE_MAX) ||
 	    !param_value_ok(rq->max_age, 32) ||
-	    !param_value_ok(rq->id_token_hint, VALUE_MAX) ||
+	    !param_value_ok(rq->id_token_hint, ID_TOKEN_HINT_MAX) ||
 	    !param_value_ok(rq->scope, VALUE_MAX) ||
 	    !param_value_ok(rq->prompt, 256) ||
 	    !param_value_ok(rq->response_type, 256) ||

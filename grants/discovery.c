@@ -47,7 +47,7 @@ struct oauth_result grants_metadata(struct grants *g,
 	 * address and phone release (section 5.4). */
 	static const char *const claims[] = {
 		"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce",
-		"at_hash", "azp", "sid", "amr",
+		"at_hash", "sid", "amr",
 		"name", "family_name", "given_name", "middle_name", "nickname",
 		"preferred_username", "profile", "picture", "website", "gender",
 		"birthdate", "zoneinfo", "locale", "updated_at",

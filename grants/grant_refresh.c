@@ -228,10 +228,12 @@ static bool rotates(const struct grants *g, const struct store_client *cl)
  * ID token for the same user, with the login's auth_time, sid and amr as
  * the family kept them, and no nonce. */
 static bool wants_id_token(const struct store_refresh *rt,
-                           const struct store_client *cl)
+                           const struct store_client *cl, const char *scope)
 {
+	/* scope: what this refresh grants; a request that narrows it away
+	 * from openid gets no ID token (as the code grant decides). */
 	return rt->username != NULL && scope_has_openid(rt->scope) &&
-	       scope_has_openid(cl->scopes);
+	       scope_has_openid(cl->scopes) && scope_has_openid(scope);
 }
 
 static struct oauth_result id_token_for(struct grants *g,
@@ -275,7 +277,7 @@ static struct oauth_result refresh_issue(struct grants *g,
 		struct store_user u = {0};
 		struct id_token_in idt = {0};
 		struct oauth_result r = OAUTH_RESULT_OK;
-		if (wants_id_token(rt, cl))
+		if (wants_id_token(rt, cl, scope))
 			r = id_token_for(g, rt, scope, &u, &idt);
 		if (r.err != OAUTH_OK)
 			return r;

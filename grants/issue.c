@@ -29,7 +29,7 @@ void token_response_clear(struct token_response *r)
 	crypto_free_str(r->access_token);
 	free(r->scope);
 	crypto_free_str(r->refresh_token);
-	free(r->id_token);
+	crypto_free_str(r->id_token);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -271,7 +271,7 @@ out:
 	json_decref(extra);
 	crypto_free_str(token);
 	crypto_free_str(refresh);
-	free(id_token);
+	crypto_free_str(id_token);
 	crypto_wipe(rhash, sizeof(rhash));
 	free(jti);
 	free(kid);

@@ -36,7 +36,6 @@
 #include "log.h"
 #include "strutil.h"
 
-#define KEY_RECHECK_SECS 2
 
 /* The current key of one algorithm. */
 struct slot {

@@ -179,7 +179,7 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	g->pkce_allow_plain = cfg->pkce_allow_plain;
 	g->authorization_code_ttl = cfg->authorization_code_ttl;
 	g->session_ttl = cfg->session_ttl;
-	g->id_token_ttl = cfg->id_token_ttl > 0 ? cfg->id_token_ttl : 3600;
+	g->id_token_ttl = cfg->id_token_ttl;
 	g->auto_approve_as = cfg->auto_approve_as && cfg->auto_approve_as[0]
 	                         ? xstrdup(cfg->auto_approve_as)
 	                         : NULL;
@@ -217,7 +217,7 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 		grants_free(g);
 		return -1;
 	}
-	g->keyring = keyring_new(s, g->signer, cfg->id_token_ttl);
+	g->keyring = keyring_new(s, g->signer, KEY_PUBLISH_GRACE(g->id_token_ttl));
 	warn_auto_approve(g);
 	/* RFC 9700 section 4.14.2: rotation is how a stolen public client's
 	 * refresh token is caught, so the setting cannot turn it off for

@@ -19,7 +19,10 @@
 #include "grants_int.h"
 #include "strutil.h"
 
-#define MAX_TOKEN_LEN 8192 /* ours are well under 1 KiB (RS256 ~700 B) */
+/* Ours are about 1 KiB (RS256 ~700 B) without claims; user and client
+ * claims (CLAIMS_TEXT_MAX each, 16 KiB of JSON) can make an access or ID
+ * token some 45 KiB. */
+#define MAX_TOKEN_LEN 65536
 
 void at_claims_read_clear(struct at_claims_read *c)
 {

@@ -6,7 +6,12 @@
 # recipes) exactly as package-lock.json pins them, and Debian's
 # `postgresql` (server 15: tests/pg/cluster.py makes a throwaway cluster
 # per ctest run from its initdb, run as its `postgres` user), and Debian's
-# haproxy (contrib/haproxy's walkthrough, in tests/e2e/test_contrib.py).
+# haproxy (contrib/haproxy's walkthrough, in tests/e2e/test_contrib.py),
+# and the relying parties of the OpenID Connect tests (docs/openid-connect.md):
+# Debian's Apache httpd (apache2-bin: the server and its modules, without
+# the apache2 package's service and /etc/apache2, since the tests write
+# their own configuration and start it themselves) with
+# libapache2-mod-auth-openidc, and python3-authlib.
 # adduser (the .deb's postinst, tests/e2e/test_package.py) and groff-base
 # (test_manpages renders the pages) are in Debian's base system but not
 # in every minimal image.
@@ -26,9 +31,11 @@ cd "$(dirname "$0")/../tests/node"
 installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
 }
-# Also for haproxy: its package would start a service of its own.
+# Also for haproxy: its package would start a service of its own; and for
+# Apache's packages, which start none today, so that none ever starts here.
 pg_prepare() {
-  installed postgresql && installed haproxy && return 0
+  installed postgresql && installed haproxy && installed apache2-bin &&
+    installed libapache2-mod-auth-openidc && return 0
   [ "$(id -u)" -eq 0 ] || return 0   # install-deps.sh says what to run
   conf=/etc/postgresql-common/createcluster.conf
   if ! installed postgresql; then
@@ -57,7 +64,7 @@ command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
   node_pkgs="nodejs npm"
 # shellcheck disable=SC2086
 ../../scripts/install-deps.sh chromium postgresql haproxy adduser groff-base \
-  $node_pkgs
+  apache2-bin libapache2-mod-auth-openidc python3-authlib $node_pkgs
 [ -z "${pg_policy:-}" ] || rm -f /usr/sbin/policy-rc.d
 
 # npm ci leaves node_modules/.package-lock.json; same versions: up to date.

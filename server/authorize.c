@@ -245,7 +245,7 @@ enum MHD_Result h_authorize(struct srv_req *rq)
 		                (size_t)rq->srv->cfg->max_params, &f);
 	if (rc != FORM_OK ||
 	    form_too_long(&f, (size_t)rq->srv->cfg->max_param_length,
-	                  NULL) != NULL) {
+	                  "id_token_hint") != NULL) {
 		form_free(&f);
 		return error_page(rq, "The request is malformed.");
 	}

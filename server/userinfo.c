@@ -52,9 +52,15 @@ static enum oauth_err find_token(struct srv_req *rq, char **token,
 	const char *in_body = NULL;
 	*token = NULL;
 	*why = NULL;
+	/* Only a token in the query is refused (RFC 6750 section 2.3 is a
+	 * MAY, and a URL ends up in logs); other query parameters, even a
+	 * malformed or repeated one, are not this endpoint's business. A
+	 * query whose access_token cannot be read is refused too. */
 	if (rq->query != NULL &&
-	    (!read_form(rq, rq->query, strlen(rq->query), &q) ||
-	     form_count(&q, "access_token") > 0)) {
+	    (form_parse(rq->query, strlen(rq->query),
+	                (size_t)rq->srv->cfg->max_params, &q) != FORM_OK
+	         ? strstr(rq->query, "access_token") != NULL
+	         : form_count(&q, "access_token") > 0)) {
 		e = OAUTH_BEARER_INVALID_REQUEST;
 		*why = "the access token goes in the Authorization header (or "
 		       "a POST body), never in the query";

@@ -179,8 +179,9 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 		nf.route = ep ? fault_route(s, ep) : NULL;
 		if (nf.route == NULL)
 			err = "endpoint must name an endpoint: authorize, token, "
-			      "introspect, revoke, jwks, metadata, resource, "
-			      "userinfo, healthz, or its path";
+			      "introspect, revoke, jwks, metadata, "
+			      "openid_configuration, resource, userinfo, logout, "
+			      "healthz, or its path";
 		else if (form_param(&f, "count") &&
 		         !number(form_param(&f, "count"), 1, 1000000, &count))
 			err = "count must be 1 to 1000000";

@@ -28,9 +28,9 @@ ALTER TABLE clients ADD COLUMN access_token_claims TEXT NOT NULL
 ALTER TABLE clients ADD COLUMN release_claims TEXT NOT NULL DEFAULT '';
 
 -- Live sessions get a sid now, so that logout and session listings reach
--- them too. 128 random bits, as the server's own.
+-- them too: 122 random bits (a version 4 UUID, from a secure source).
 ALTER TABLE sessions ADD COLUMN sid TEXT;
-UPDATE sessions SET sid = md5(random()::text || clock_timestamp()::text || session_hash);
+UPDATE sessions SET sid = replace(gen_random_uuid()::text, '-', '');
 CREATE UNIQUE INDEX sessions_sid ON sessions (sid);
 -- Space-separated RFC 8176 values; every session so far began with a
 -- password.

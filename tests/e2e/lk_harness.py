@@ -64,6 +64,12 @@ SQLITE_ONLY = {
                   "back, the schema of each)",
     "test_disk_faults.": "disk full, read-only and size limits on the file",
     "test_test_double.": "the test double (--ephemeral) stays SQLite",
+    "test_relying_parties.DoubleOpenIdClientTest.":
+        "the test double (--ephemeral) stays SQLite",
+    "test_relying_parties.DoubleAuthlibTest.":
+        "the test double (--ephemeral) stays SQLite",
+    "test_relying_parties.DoubleCurlTest.":
+        "the test double (--ephemeral) stays SQLite",
     "test_make_run.": "make run is the embedded SQLite default",
     "test_manpages.": "reads the man pages and --help; no database",
     "test_cli_config.OwnerWarningTest.": "the owner of the SQLite file "

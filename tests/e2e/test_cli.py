@@ -1576,12 +1576,12 @@ class TestKeys(CliTest):
         self.assertTrue(old["published"])
         self.assertNotIn("PRIVATE", json.dumps(listed))
 
-        # Retired longer ago than id_token_ttl (default 3600) and no
-        # unexpired token: withdrawn.
+        # Retired longer ago than id_token_ttl (default 3600) plus the
+        # 62 s margin (KEY_PUBLISH_GRACE) and no unexpired token: withdrawn.
         now = int(time.time())
         with connect(self.db) as db:
             db.execute("UPDATE signing_keys SET retired_at=? WHERE kid=?",
-                       (now - 3601, es1))
+                       (now - 3700, es1))
             db.commit()
         keys = {k["kid"]: k for k in self.cli.json("key", "list")}
         self.assertFalse(keys[es1]["published"])

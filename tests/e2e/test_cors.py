@@ -158,7 +158,8 @@ class CorsTest(LatchkeyTestCase):
     def test_never_on_pages_introspect_resource_and_health(self):
         s = self.start_cors("*")
         for method, path in (("GET", "/authorize?response_type=code"),
-                             ("POST", "/authorize"),
+                             ("POST", "/authorize"), ("GET", "/logout"),
+                             ("POST", "/logout"),
                              ("POST", "/introspect"), ("GET", "/resource"),
                              ("GET", "/healthz"), ("GET", "/readyz"),
                              ("GET", "/metrics"), ("GET", "/nowhere")):

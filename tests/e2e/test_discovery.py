@@ -200,9 +200,9 @@ class DiscoveryTest(LatchkeyTestCase):
         self.assertEqual(kids, {old_kid, new_kid, rs_kid})
         verify(s, old_token)
         verify(s, tok)
-        # Past id_token_ttl (moved on the server's clock), the unexpired
-        # token alone keeps the old key published.
-        r = s.request("POST", "/_control/clock", body="advance=61",
+        # Past id_token_ttl and its 62 s margin (moved on the server's
+        # clock), the unexpired token alone keeps the old key published.
+        r = s.request("POST", "/_control/clock", body="advance=130",
                       headers={"Content-Type":
                                "application/x-www-form-urlencoded"})
         self.assertEqual(r.status, 200, r.body)
@@ -222,8 +222,9 @@ class DiscoveryTest(LatchkeyTestCase):
 
     def test_retired_rs256_key_stays_for_id_token_ttl(self):
         """ID tokens are not recorded: a retired RS256 key stays in the
-        JWKS until id_token_ttl after its retirement, by the server's
-        clock, then goes; the ES256 key is untouched by --alg RS256."""
+        JWKS until id_token_ttl (plus 62 s: KEY_PUBLISH_GRACE) after its
+        retirement, by the server's clock, then goes; the ES256 key is
+        untouched by --alg RS256."""
         s = self.start("--id-token-ttl", "120", "--test-double")
         keys = s.get_json("/jwks.json")["keys"]
         es, rs = keys[0]["kid"], keys[1]["kid"]
@@ -242,10 +243,10 @@ class DiscoveryTest(LatchkeyTestCase):
         r = s.request("POST", "/_control/clock", body="advance=100",
                       headers=form)
         self.assertEqual(r.status, 200, r.body)
-        time.sleep(2.2)  # past the key set's cache: still within the ttl
+        time.sleep(2.2)  # past the key set's cache: still within the grace
         kids = {k["kid"] for k in s.get_json("/jwks.json")["keys"]}
         self.assertEqual(kids, {es, rs2, rs})
-        r = s.request("POST", "/_control/clock", body="advance=25",
+        r = s.request("POST", "/_control/clock", body="advance=85",
                       headers=form)
         self.assertEqual(r.status, 200, r.body)
         self.wait_jwks(s, {es, rs2}, "retired RS256 key kept past the ttl")

@@ -12,7 +12,7 @@ OIDC = "/.well-known/openid-configuration"
 RFC8414 = "/.well-known/oauth-authorization-server"
 
 CLAIMS = ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
-          "azp", "sid", "amr", "name", "family_name", "given_name",
+          "sid", "amr", "name", "family_name", "given_name",
           "middle_name", "nickname", "preferred_username", "profile",
           "picture", "website", "gender", "birthdate", "zoneinfo", "locale",
           "updated_at", "email", "email_verified", "address", "phone_number",

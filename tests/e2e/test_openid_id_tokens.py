@@ -178,14 +178,23 @@ class RefreshTest(OidcBase):
         self.assertEqual((c3["sid"], c3["auth_time"]),
                          (c["sid"], c["auth_time"]))
 
-    def test_narrowed_refresh_still_has_an_id_token(self):
+    def test_narrowed_refresh_has_an_id_token_only_with_openid(self):
+        """A refresh that narrows the scope gets an ID token when openid
+        stays in what it is granted, and none when the client narrowed
+        openid away (as the code grant decides, from the granted scope)."""
         t = self.openid_flow(scope="openid read write")
         r = self.s.token({"grant_type": "refresh_token", "client_id": "web",
                           "refresh_token": t["refresh_token"],
+                          "scope": "openid read"})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["scope"], "openid read")
+        self.id_token(r.json()["id_token"])
+        r = self.s.token({"grant_type": "refresh_token", "client_id": "web",
+                          "refresh_token": r.json()["refresh_token"],
                           "scope": "read"})
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.json()["scope"], "read")
-        self.id_token(r.json()["id_token"])
+        self.assertNotIn("id_token", r.json())
 
     def test_family_without_openid_gets_none(self):
         r = self.exchange(self.login_and_consent(scope="read"))

@@ -162,6 +162,12 @@ class UserinfoRequestTest(UserinfoBase):
         r = s.request("GET", "/userinfo?access_token=" + t)
         self.assertBearerError(r, 400, "invalid_request")
         self.assertIn("query", r.json()["error_description"])
+        # Other query parameters, repeated ones too, are not refused: the
+        # header's token is answered.
+        r = s.request("GET", "/userinfo?a=1&a=2",
+                      headers={"Authorization": "Bearer " + t})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertIn("sub", r.json())
 
     def test_token_twice_or_malformed(self):
         s = self.start_double()
