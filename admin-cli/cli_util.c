@@ -68,7 +68,7 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	    "where /logout may send the browser back (repeatable)"},
 	[OPT_LOGOUT_REVOKES_REFRESH_TOKENS] = {
 	    "logout-revokes-refresh-tokens", 0, NULL,
-	    "a logout by this client revokes the session's refresh tokens"},
+	    "a logout by this client revokes its tokens from the session"},
 	[OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS] = {
 	    "no-logout-revokes-refresh-tokens", 0, NULL,
 	    "a logout leaves refresh tokens alone (the default)"},

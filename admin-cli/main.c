@@ -101,9 +101,10 @@ struct adm_cmd {
 	"may send the browser back (OpenID Connect RP-Initiated Logout),\n" \
 	"matched as redirect URIs are. With\n"                             \
 	"--logout-revokes-refresh-tokens, a logout this client asks for\n" \
-	"(its id_token_hint or client_id) also revokes every refresh\n"    \
-	"token issued from the ended session, for every client; off by\n" \
-	"default: the tokens live on until they expire or are revoked."
+	"(its id_token_hint or client_id) also revokes the refresh\n"     \
+	"tokens this client got from the ended session (no other\n"      \
+	"client's); off by default: the tokens live on until they\n"     \
+	"expire or are revoked."
 
 /* The claims of `user add` and `user update` (docs/openid-connect.md). */
 #define CLAIM_DETAIL                                                      \
