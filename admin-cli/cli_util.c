@@ -788,10 +788,11 @@ int adm_claims_apply(const char *stored, const struct adm_optval *set,
 		else if (why != NULL)
 			rc = adm_fail(ADM_EXIT_USAGE, "invalid %s '%s': %s", what,
 			              set->v[i], why);
-		else if (named(unset, name))
+		else if (named(unset, name)) {
 			rc = adm_fail(ADM_EXIT_USAGE, "the %s '%s' is both set "
 			              "and unset", what, name);
-		else
+			json_decref(v);
+		} else
 			json_object_set_new(o, name, v);
 		free(name);
 	}
