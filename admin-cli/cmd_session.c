@@ -15,16 +15,6 @@
 #include "clock.h"
 #include "strutil.h"
 
-static json_t *amr_json(const char *amr)
-{
-	json_t *a = json_array();
-	size_t len;
-	for (const char *w = words_next(amr, &len); w != NULL;
-	     w = words_next(w + len, &len))
-		json_array_append_new(a, json_stringn(w, len));
-	return a;
-}
-
 static int list_one(const struct store_session *se, void *arg)
 {
 	char auth[ADM_TIME_LEN], expires[ADM_TIME_LEN];
@@ -34,7 +24,7 @@ static int list_one(const struct store_session *se, void *arg)
 	                      "user_id", adm_json_str(se->user_id),
 	                      "auth_time", (json_int_t)se->auth_time,
 	                      "expires_at", (json_int_t)se->expires_at,
-	                      "amr", amr_json(se->amr));
+	                      "amr", store_json_words(se->amr));
 	const char *cells[] = {
 		se->sid,
 		se->username,

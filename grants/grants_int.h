@@ -185,6 +185,13 @@ struct oauth_result client_authenticate(struct grants *g,
 
 /* ---- introspect.c -------------------------------------------------------- */
 
+/* The record of access token jti when it is live (unrevoked, unexpired
+ * at now): STORE_OK with *rec filled (caller clears); STORE_NOT_FOUND
+ * when unknown, revoked or expired; else the store's failure. The one
+ * liveness check of introspection, /resource and /userinfo. */
+enum store_rc access_token_live(struct grants *g, const char *jti,
+                                struct store_token *rec);
+
 /* Authenticates a /introspect or /revoke caller and checks that a token
  * was sent. On success cl is filled (caller clears). */
 struct oauth_result token_ref_auth(struct grants *g,

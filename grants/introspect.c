@@ -84,18 +84,27 @@ static struct oauth_result introspect_refresh(struct grants *g,
 	return lookup_failed(rc);
 }
 
+enum store_rc access_token_live(struct grants *g, const char *jti,
+                                struct store_token *rec)
+{
+	enum store_rc rc = store_token_get(g->store, jti, rec);
+	if (rc == STORE_OK &&
+	    (rec->revoked_at != 0 || rec->expires_at <= clock_now()))
+		rc = STORE_NOT_FOUND;
+	if (rc != STORE_OK)
+		store_token_clear(rec);
+	return rc;
+}
+
 static struct oauth_result introspect_access(struct grants *g,
                                              const struct at_claims_read *c,
                                              struct introspection *out)
 {
 	struct store_token rec = {0};
 	struct store_user u = {0};
-	enum store_rc rc = store_token_get(g->store, c->jti, &rec);
-	if (rc != STORE_OK || rec.revoked_at != 0 ||
-	    rec.expires_at <= clock_now()) {
-		store_token_clear(&rec);
+	enum store_rc rc = access_token_live(g, c->jti, &rec);
+	if (rc != STORE_OK)
 		return lookup_failed(rc);
-	}
 	out->active = true;
 	out->client_id = rec.client_id;
 	out->sub = rec.subject;

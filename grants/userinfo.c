@@ -19,7 +19,6 @@
 
 #include <jansson.h>
 
-#include "clock.h"
 #include "grants_int.h"
 #include "strutil.h"
 
@@ -35,13 +34,9 @@ static struct oauth_result live_record(struct grants *g, const char *token,
 	struct at_claims_read c;
 	if (token_verify(g, token, &c) != 0)
 		return invalid(NULL);
-	enum store_rc rc = store_token_get(g->store, c.jti, rec);
+	enum store_rc rc = access_token_live(g, c.jti, rec);
 	at_claims_read_clear(&c);
-	if (rc != STORE_OK)
-		return oauth_from_store(rc, "token lookup", invalid(NULL));
-	if (rec->revoked_at != 0 || rec->expires_at <= clock_now())
-		return invalid(NULL);
-	return OAUTH_RESULT_OK;
+	return oauth_from_store(rc, "token lookup", invalid(NULL));
 }
 
 /* The token's user and client, as they are now. */

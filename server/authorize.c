@@ -225,30 +225,41 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
 	return send_page(rq, 200, html, &c);
 }
 
+const char *page_form_read(struct srv_req *rq, struct form *f)
+{
+	const struct lk_config *cfg = rq->srv->cfg;
+	bool post = strcmp(rq->method, "POST") == 0;
+	enum form_rc rc;
+	if (post && !form_content_type(req_header(rq,
+	                                          MHD_HTTP_HEADER_CONTENT_TYPE)))
+		return "The request is not a form submission.";
+	if (post)
+		rc = form_parse(rq->body ? rq->body : "", rq->body_len,
+		                (size_t)cfg->max_params, f);
+	else
+		rc = form_parse(rq->query ? rq->query : "",
+		                rq->query ? strlen(rq->query) : 0,
+		                (size_t)cfg->max_params, f);
+	/* An ID token of ours may be longer than any other parameter. */
+	if (rc != FORM_OK ||
+	    form_too_long(f, (size_t)cfg->max_param_length,
+	                  "id_token_hint") != NULL) {
+		form_free(f);
+		return "The request is malformed.";
+	}
+	return NULL;
+}
+
 enum MHD_Result h_authorize(struct srv_req *rq)
 {
 	struct form f = {0};
 	struct authz_result out;
 	bool post = strcmp(rq->method, "POST") == 0;
-	enum form_rc rc;
 	enum MHD_Result ret;
 
-	if (post && !form_content_type(req_header(rq,
-	                                          MHD_HTTP_HEADER_CONTENT_TYPE)))
-		return error_page(rq, "The request is not a form submission.");
-	if (post)
-		rc = form_parse(rq->body ? rq->body : "", rq->body_len,
-		                (size_t)rq->srv->cfg->max_params, &f);
-	else
-		rc = form_parse(rq->query ? rq->query : "",
-		                rq->query ? strlen(rq->query) : 0,
-		                (size_t)rq->srv->cfg->max_params, &f);
-	if (rc != FORM_OK ||
-	    form_too_long(&f, (size_t)rq->srv->cfg->max_param_length,
-	                  "id_token_hint") != NULL) {
-		form_free(&f);
-		return error_page(rq, "The request is malformed.");
-	}
+	const char *bad = page_form_read(rq, &f);
+	if (bad != NULL)
+		return error_page(rq, bad);
 	const char *action = post ? form_param(&f, "action") : NULL;
 	struct srv *s = rq->srv;
 	if (action != NULL && !form_guard_ok(rq, &f)) {

@@ -73,26 +73,11 @@ enum MHD_Result h_logout(struct srv_req *rq)
 	struct form f = {0};
 	struct logout_result out;
 	bool post = strcmp(rq->method, "POST") == 0;
-	const struct lk_config *cfg = rq->srv->cfg;
-	enum form_rc rc;
 
 	/* Section 2: the OP supports GET and POST; a POST is a form. */
-	if (post && !form_content_type(req_header(rq,
-	                                          MHD_HTTP_HEADER_CONTENT_TYPE)))
-		return error_page(rq, "The request is not a form submission.");
-	if (post)
-		rc = form_parse(rq->body ? rq->body : "", rq->body_len,
-		                (size_t)cfg->max_params, &f);
-	else
-		rc = form_parse(rq->query ? rq->query : "",
-		                rq->query ? strlen(rq->query) : 0,
-		                (size_t)cfg->max_params, &f);
-	if (rc != FORM_OK ||
-	    form_too_long(&f, (size_t)cfg->max_param_length,
-	                  "id_token_hint") != NULL) {
-		form_free(&f);
-		return error_page(rq, "The request is malformed.");
-	}
+	const char *bad = page_form_read(rq, &f);
+	if (bad != NULL)
+		return error_page(rq, bad);
 	/* The confirmation form's button: only with the form guard (our own
 	 * page, this browser's CSRF token), or any page could sign a person
 	 * out by posting it. */

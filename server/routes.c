@@ -83,24 +83,14 @@ static const char *endpoint_path(struct srv *s, const struct lk_config *cfg,
 	return p;
 }
 
-/* Whether a route already serves path with fn: the discovery documents
- * at one path are served once. */
-static bool served(struct srv *s, const char *path, handler_fn fn)
+/* The route already at path, or NULL. */
+static struct route *route_on(struct srv *s, const char *path)
 {
 	struct route *r;
 	for (size_t i = 0; (r = srv_route_at(s, i)) != NULL; i++)
 		if (strcmp(r->path, path) == 0)
-			return r->fn == fn;
-	return false;
-}
-
-static bool taken(struct srv *s, const char *path)
-{
-	struct route *r;
-	for (size_t i = 0; (r = srv_route_at(s, i)) != NULL; i++)
-		if (strcmp(r->path, path) == 0)
-			return true;
-	return false;
+			return r;
+	return NULL;
 }
 
 static int add(struct srv *s, const struct endpoint *e, const char *path,
@@ -121,7 +111,9 @@ int routes_init(struct srv *s, const struct lk_config *cfg, char *err,
 		const char *path = endpoint_path(s, cfg, e);
 		if (strcmp(e->name, "openid_configuration") == 0)
 			openid = e;
-		if (e->fn == h_metadata && served(s, path, e->fn)) {
+		/* The discovery documents at one path are served once. */
+		const struct route *there = route_on(s, path);
+		if (e->fn == h_metadata && there != NULL && there->fn == e->fn) {
 			log_info("the OpenID Connect discovery path is "
 			         "metadata_path (%s): the one document is served "
 			         "there", path);
@@ -134,7 +126,7 @@ int routes_init(struct srv *s, const struct lk_config *cfg, char *err,
 	 * discovery request arrives without it: by default the document is
 	 * served there too, unless that path is some endpoint's. */
 	if (openid != NULL && s->openid_path != NULL &&
-	    !taken(s, WELL_KNOWN_OPENID) &&
+	    route_on(s, WELL_KNOWN_OPENID) == NULL &&
 	    add(s, openid, WELL_KNOWN_OPENID, err, errlen) != 0)
 		return -1;
 	return 0;

@@ -190,6 +190,11 @@ enum MHD_Result send_error_page(struct srv_req *rq, enum oauth_err e,
 char *page_csrf(struct srv_req *rq, struct cookies *c);
 /* Where a form posts: the issuer's path plus path. The caller frees. */
 char *page_action(const struct srv *s, const char *path);
+/* Reads a page endpoint's parameters (/authorize, /logout) into f: the
+ * query of a GET, the form body of a POST, within max_params and, except
+ * for an id_token_hint, max_param_length. NULL, or the message of the
+ * error page to show (f is then freed). */
+const char *page_form_read(struct srv_req *rq, struct form *f);
 enum MHD_Result h_logout(struct srv_req *rq); /* logout.c */
 enum MHD_Result h_resource(struct srv_req *rq);  /* resource.c */
 /* resource.c: the token of an "Authorization: Bearer" value (RFC 6750

@@ -308,7 +308,7 @@ json_t *store_json_opt_int(int64_t v)
 	return v != 0 ? json_integer(v) : json_null();
 }
 
-static json_t *json_words(const char *list)
+json_t *store_json_words(const char *list)
 {
 	json_t *arr = json_array();
 	size_t len;
@@ -327,9 +327,9 @@ json_t *client_spec_json(const struct store_client *c, bool with_secret,
 		json_object_set_new(o, "client_secret", store_json_str(secret));
 	json_object_set_new(o, "name", store_json_str(c->name));
 	json_object_set_new(o, "public", json_boolean(c->is_public));
-	json_object_set_new(o, "grant_types", json_words(c->grant_types));
-	json_object_set_new(o, "scopes", json_words(c->scopes));
-	json_object_set_new(o, "redirect_uris", json_words(c->redirect_uris));
+	json_object_set_new(o, "grant_types", store_json_words(c->grant_types));
+	json_object_set_new(o, "scopes", store_json_words(c->scopes));
+	json_object_set_new(o, "redirect_uris", store_json_words(c->redirect_uris));
 	json_object_set_new(o, "access_token_ttl",
 	                    store_json_opt_int(c->access_token_ttl));
 	json_object_set_new(o, "refresh_token_ttl",
@@ -342,13 +342,13 @@ json_t *client_spec_json(const struct store_client *c, bool with_secret,
 	json_object_set_new(o, "on_refresh", store_json_str(c->on_refresh));
 	json_object_set_new(o, "auto_approve_as",
 	                    store_json_str(c->auto_approve_as));
-	json_object_set_new(o, "audiences", json_words(c->audiences));
+	json_object_set_new(o, "audiences", store_json_words(c->audiences));
 	json_object_set_new(o, "introspect", json_boolean(c->introspect));
 	/* ---- OpenID Connect claims */
 	json_t *atc = claims_load(c->access_token_claims);
 	json_object_set_new(o, "access_token_claims",
 	                    atc != NULL ? atc : json_object());
-	json_object_set_new(o, "release_claims", json_words(c->release_claims));
+	json_object_set_new(o, "release_claims", store_json_words(c->release_claims));
 	/* OpenID Connect: the algorithm in effect (none stored: RS256). */
 	json_object_set_new(o, "id_token_signed_response_alg",
 	                    json_string(c->id_token_alg != NULL &&
@@ -357,7 +357,7 @@ json_t *client_spec_json(const struct store_client *c, bool with_secret,
 	                                    : "RS256"));
 	json_object_set_new(o, "require_nonce", json_boolean(c->require_nonce));
 	json_object_set_new(o, "post_logout_redirect_uris",
-	                    json_words(c->post_logout_redirect_uris));
+	                    store_json_words(c->post_logout_redirect_uris));
 	json_object_set_new(o, "logout_revokes_refresh_tokens",
 	                    json_boolean(c->logout_revokes_refresh_tokens));
 	json_object_set_new(o, "created_at", json_integer(c->created_at));

@@ -1034,6 +1034,9 @@ struct json_t *store_json_str(const char *s);
 /* A JSON integer for v, or null for 0: the store's "unset" (a lifetime
  * left to the server's setting, a record not yet revoked or retired). */
 struct json_t *store_json_opt_int(int64_t v);
+/* A JSON array of the words of a space-separated list (the store's lists:
+ * scopes, URIs, amr); [] for NULL or "". */
+struct json_t *store_json_words(const char *list);
 
 /* ---- claims (claim_spec.c): a user's, or a client's access-token claims.
  * Stored as a JSON object's compact text; NULL or "" reads as {}. */
