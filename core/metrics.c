@@ -33,7 +33,13 @@ static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                  5,      10};
 #define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]) + 1)
 
+/* Group commit batch sizes (issues per commit): le 1, 2, 4, ... 64. */
+static const int batch_buckets[] = {1, 2, 4, 8, 16, 32, 64};
+#define N_BATCH_BUCKETS (sizeof(batch_buckets) / sizeof(batch_buckets[0]) + 1)
+
 static atomic_ulong counters[MET__MAX];
+static atomic_ulong batches[N_BATCH_BUCKETS]; /* not cumulative */
+static atomic_ulong batch_items;
 static atomic_ulong tokens[N_GRANTS];
 static atomic_ulong requests[N_ENDPOINTS][N_STATUSES];
 static atomic_ulong hist[N_ENDPOINTS][N_BUCKETS]; /* not cumulative */
@@ -80,6 +86,16 @@ void metrics_request(const char *endpoint, int status, double ms)
 	atomic_fetch_add_explicit(&hist[e][b], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&hist_sum_us[e],
 	                          (unsigned long)(ms > 0 ? ms * 1000.0 : 0),
+	                          memory_order_relaxed);
+}
+
+void metrics_commit_batch(int n)
+{
+	size_t b = 0;
+	while (b + 1 < N_BATCH_BUCKETS && n > batch_buckets[b])
+		b++;
+	atomic_fetch_add_explicit(&batches[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&batch_items, (unsigned long)n,
 	                          memory_order_relaxed);
 }
 
@@ -184,6 +200,22 @@ char *metrics_render(size_t *len)
 	for (size_t i = 0; i < N_GRANTS; i++)
 		put(&o, "latchkey_tokens_issued_total{grant_type=\"%s\"} %lu\n",
 		    grant_types[i], get(&tokens[i]));
+
+	put(&o, "# HELP latchkey_commit_batch_size Token issues committed "
+	        "together, per commit (group commit).\n"
+	        "# TYPE latchkey_commit_batch_size histogram\n");
+	unsigned long bcum = 0;
+	for (size_t b = 0; b < N_BATCH_BUCKETS; b++) {
+		bcum += get(&batches[b]);
+		if (b + 1 < N_BATCH_BUCKETS)
+			put(&o, "latchkey_commit_batch_size_bucket{le=\"%d\"} %lu\n",
+			    batch_buckets[b], bcum);
+		else
+			put(&o, "latchkey_commit_batch_size_bucket{le=\"+Inf\"} "
+			        "%lu\n", bcum);
+	}
+	put(&o, "latchkey_commit_batch_size_sum %lu\n"
+	        "latchkey_commit_batch_size_count %lu\n", get(&batch_items), bcum);
 
 	counter(&o, "latchkey_refreshes_total",
 	        "Refresh token grants that issued tokens.",

@@ -29,6 +29,8 @@ void metrics_token_issued(const char *grant_type);
 /* One finished HTTP request. endpoint: the route's role name ("token"),
  * NULL when no route matched. status 0: the client left first. */
 void metrics_request(const char *endpoint, int status, double ms);
+/* One group commit of n token issues (storage/commit_queue.c). */
+void metrics_commit_batch(int n);
 /* The whole exposition, NUL-terminated; the caller frees it. */
 char *metrics_render(size_t *len);
 

@@ -20,6 +20,7 @@ struct oauth_result grant_client_credentials(struct grants *g,
 			.subject = cl->client_id, .scope = scope,
 			.with_refresh = cl->issue_refresh_token == STORE_ON &&
 			                refresh_enabled(g, cl),
+			.may_pend = rq->may_pend,
 		};
 		r = token_issue(g, cl, &o, out);
 	}

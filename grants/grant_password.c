@@ -40,7 +40,7 @@ struct oauth_result grant_password(struct grants *g,
 			.subject = u.user_id, .username = u.username, .scope = scope,
 			.with_refresh = refresh_enabled(g, cl),
 			.auth_time = oidc ? now : 0, .amr = oidc ? "pwd" : NULL,
-			.id_token = oidc ? &idt : NULL,
+			.id_token = oidc ? &idt : NULL, .may_pend = rq->may_pend,
 		};
 		r = token_issue(g, cl, &o, out);
 	}

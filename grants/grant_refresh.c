@@ -268,7 +268,7 @@ static struct oauth_result refresh_issue(struct grants *g,
                                          const struct store_client *cl,
                                          struct store_refresh *rt,
                                          const char *hash, const char *scope,
-                                         bool revoke_old,
+                                         bool revoke_old, bool may_pend,
                                          struct token_response *out)
 {
 	bool rotate = rotates(g, cl);
@@ -289,7 +289,8 @@ static struct oauth_result refresh_issue(struct grants *g,
 			.relink_hash = rotate ? NULL : hash,
 			.relink_from_jti = rotate ? NULL : rt->access_jti,
 			.revoke_jti = revoke_old ? rt->access_jti : NULL,
-			.relink_lost = &lost, .auth_time = rt->auth_time,
+			.relink_lost = rotate ? NULL : &lost,
+			.may_pend = may_pend, .auth_time = rt->auth_time,
 			.sid = rt->sid, .amr = rt->amr,
 			.id_token = idt.user != NULL ? &idt : NULL,
 		};
@@ -339,7 +340,10 @@ struct oauth_result grant_refresh_token(struct grants *g,
 		if (r.err != OAUTH_OK)
 			goto out;
 	}
-	r = refresh_issue(g, cl, &rt, hash, scope, revoke_old, out);
+	/* Held for the hook: the issue is waited for here, so that the
+	 * refresh token is busy until its record is committed. */
+	r = refresh_issue(g, cl, &rt, hash, scope, revoke_old,
+	                  rq->may_pend && !held, out);
 out:
 	if (held)
 		busy_give(g, hash);

@@ -110,6 +110,10 @@ struct token_request {
 	 * OAUTH_WOULD_BLOCK having written nothing, and the caller runs the
 	 * whole request again where it may. */
 	bool may_block;
+	/* The caller can wait for the commit that records the tokens
+	 * without holding a thread: then grants_token may return
+	 * OAUTH_PENDING having written nothing (grants_issue_wait). */
+	bool may_pend;
 	/* Whether the client has closed its connection (NULL: never asked).
 	 * Checked after a slow hook, before anything is issued. */
 	bool (*client_gone)(void *arg);
@@ -123,8 +127,23 @@ struct token_response {
 	char *scope;            /* granted scope; "" when none */
 	char *refresh_token;    /* NULL when none is issued */
 	char *id_token;         /* OpenID Connect; NULL when none is issued */
+	/* OAUTH_PENDING: the issue, minted and waiting to be recorded. */
+	struct issue_wait *pending;
 };
 void token_response_clear(struct token_response *r);
+
+/* grants_token returned OAUTH_PENDING: the tokens are minted, nothing is
+ * written. grants_issue_wait submits their records and returns at once;
+ * ready(arg) is called exactly once, on another thread, when the commit
+ * that holds them is over, and must only hand w back to the caller's
+ * thread, which then calls grants_issue_result: the response (or the
+ * error: tokens whose records were not committed are never handed out),
+ * and w is freed. Until ready, w belongs to the store. */
+struct issue_wait;
+void grants_issue_wait(struct issue_wait *w, void (*ready)(void *arg),
+                       void *arg);
+struct oauth_result grants_issue_result(struct issue_wait *w,
+                                        struct token_response *out);
 
 /* POST /token. On return *client_id (caller frees, may be NULL) names the
  * client the request claimed to be, for the access log only. */

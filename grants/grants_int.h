@@ -293,6 +293,11 @@ struct issue_opts {
 	 * token was relinked by another request since it was read); NULL
 	 * when the caller does not ask. */
 	bool *relink_lost;
+	/* The caller can wait for the commit without holding a thread
+	 * (token_request.may_pend): then, unless relink_lost is asked for,
+	 * token_issue writes nothing yet and returns OAUTH_PENDING with
+	 * out->pending (grants.h, grants_issue_wait). */
+	bool may_pend;
 };
 
 /* Mints the access token (and refresh token), records everything in one
@@ -302,6 +307,11 @@ struct issue_opts {
 struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
                                 const struct issue_opts *o,
                                 struct token_response *out);
+
+/* A pending issue's grant type (static), for the metrics of its result. */
+void grants_issue_set_grant(struct issue_wait *w, const char *grant_type);
+/* Counts tokens issued by a grant (token_endpoint.c). */
+void grants_issued(const char *grant_type);
 
 /* Hex SHA-256 of a refresh token, authorization code or session cookie
  * (256 random bits each): how it is stored and found. */

@@ -24,8 +24,11 @@
 #define REFRESH_BYTES 32 /* 256 bits, per issue 3 and RFC 6749 10.10 */
 #define FAMILY_BYTES 16
 
+static void wait_free(struct issue_wait *w);
+
 void token_response_clear(struct token_response *r)
 {
+	wait_free(r->pending); /* a wait never started */
 	crypto_free_str(r->access_token);
 	free(r->scope);
 	crypto_free_str(r->refresh_token);
@@ -48,18 +51,54 @@ bool refresh_enabled(const struct grants *g, const struct store_client *cl)
 	return g->issue_refresh_token;
 }
 
-/* What runs once the store has the issue's result (store_issue_submit):
- * the tokens minted before it, handed out only if their records were
- * committed. */
-struct issue_cont {
+/* A token issue from its submission to its result: owns the minted
+ * tokens, copies of every string the store writes (so the request that
+ * asked may unwind while its commit is under way: grants.h,
+ * grants_issue_wait), and what the result needs. */
+struct issue_wait {
 	struct grants *g;
-	const struct store_client *cl; /* as the request authenticated */
-	const struct issue_opts *o;
+	struct store_issue is;
+	struct store_token at;
+	struct store_refresh rt;
+	char rhash[2 * SHA256_LEN + 1];
+	/* What the store writes, owned here (at, rt and is point to them). */
+	char *jti, *kid, *family, *client_id, *subject, *username, *scope;
+	char *refresh_scope, *sid, *amr, *retire_hash, *relink_hash;
+	char *relink_from_jti, *revoke_jti, *consume_code_hash;
+	/* What the result needs. */
+	char *secret_hash; /* the client's, as the request authenticated */
+	bool *relink_lost; /* the synchronous caller's, else NULL */
 	int64_t ttl;
-	char **token, **refresh, **id_token; /* moved into out on success */
-	struct token_response *out;
-	struct oauth_result r;
+	char *token, *refresh, *id_token; /* moved into the response */
+	const char *grant_type;           /* static; for the metrics */
+	/* Set on the writer thread, read after ready (grants_issue_wait). */
+	enum store_rc rc;
+	void (*ready)(void *arg);
+	void *ready_arg;
 };
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static void wait_free(struct issue_wait *w)
+{
+	if (w == NULL)
+		return;
+	crypto_free_str(w->token);
+	crypto_free_str(w->refresh);
+	crypto_free_str(w->id_token);
+	crypto_wipe(w->rhash, sizeof(w->rhash));
+	char *owned[] = {w->jti, w->kid, w->family, w->client_id, w->subject,
+	                 w->username, w->scope, w->refresh_scope, w->sid,
+	                 w->amr, w->retire_hash, w->relink_hash,
+	                 w->relink_from_jti, w->revoke_jti,
+	                 w->consume_code_hash, w->secret_hash};
+	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+		free(owned[i]);
+	free(w);
+}
 
 /* The client changed while the request was answered (STORE_STALE:
  * nothing was written). Removed or given another secret: the request's
@@ -69,16 +108,16 @@ struct issue_cont {
  * under the registration as it is now, so a 503 that says to try again
  * rather than an invalid_client that a client would take for bad
  * credentials. Read again only on this rare path. */
-static struct oauth_result client_changed(const struct issue_cont *k)
+static struct oauth_result client_changed(const struct issue_wait *w)
 {
 	struct store_client now = {0};
-	enum store_rc rc = store_client_get(k->g->store, k->cl->client_id, &now);
+	enum store_rc rc = store_client_get(w->g->store, w->client_id, &now);
 	bool same_secret =
 	    rc == STORE_OK &&
 	    (now.secret_hash == NULL
-	         ? k->cl->secret_hash == NULL
-	         : k->cl->secret_hash != NULL &&
-	               strcmp(now.secret_hash, k->cl->secret_hash) == 0);
+	         ? w->secret_hash == NULL
+	         : w->secret_hash != NULL &&
+	               strcmp(now.secret_hash, w->secret_hash) == 0);
 	store_client_clear(&now);
 	if (rc == STORE_NOT_FOUND || (rc == STORE_OK && !same_secret))
 		return OAUTH_FAIL(OAUTH_INVALID_CLIENT,
@@ -89,44 +128,85 @@ static struct oauth_result client_changed(const struct issue_cont *k)
 	                  "request was answered; try again");
 }
 
-static void issue_recorded(enum store_rc rc, void *arg)
+/* The issue's result, once the store has it: the tokens minted before
+ * it, handed out only if their records were committed. */
+static struct oauth_result issue_recorded(struct issue_wait *w,
+                                          struct token_response *out)
 {
-	struct issue_cont *k = arg;
-	const struct issue_opts *o = k->o;
-	if (rc == STORE_STALE) {
-		k->r = client_changed(k);
-		return;
-	}
-	if (rc == STORE_CONFLICT && (o->retire_hash || o->relink_hash ||
-	                             o->consume_code_hash)) {
+	enum store_rc rc = w->rc;
+	if (rc == STORE_STALE)
+		return client_changed(w);
+	if (rc == STORE_CONFLICT && (w->retire_hash || w->relink_hash ||
+	                             w->consume_code_hash)) {
 		/* Another request used this refresh token or code first. */
-		if (o->relink_hash != NULL && o->relink_lost != NULL)
-			*o->relink_lost = true;
-		k->r = OAUTH_FAIL(OAUTH_INVALID_GRANT, o->consume_code_hash
+		if (w->relink_hash != NULL && w->relink_lost != NULL)
+			*w->relink_lost = true;
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, w->consume_code_hash
 		                  ? "the authorization code was already used"
 		                  : "the refresh token was already used");
-		return;
 	}
 	if (rc == STORE_CONFLICT) {
 		/* Nothing else was checked and the client was there: a jti
 		 * collided (2^-128), or a foreign key failed in a way the
 		 * client check rules out. Not the client's fault, and not
 		 * worth a 500: the answer of a client to authenticate again. */
-		k->r = OAUTH_FAIL(OAUTH_INVALID_CLIENT, NULL);
-		return;
+		return OAUTH_FAIL(OAUTH_INVALID_CLIENT, NULL);
 	}
 	/* Never hand out a token we could not record. */
-	k->r = oauth_from_store(rc, "recording issued tokens", OAUTH_FAIL(
-	                        OAUTH_SERVER_ERROR, NULL));
-	if (k->r.err != OAUTH_OK)
-		return;
-	k->out->access_token = *k->token;
-	k->out->token_type = "Bearer";
-	k->out->expires_in = k->ttl;
-	k->out->scope = xstrdup(o->scope ? o->scope : "");
-	k->out->refresh_token = *k->refresh;
-	k->out->id_token = *k->id_token;
-	*k->token = *k->refresh = *k->id_token = NULL;
+	struct oauth_result r = oauth_from_store(rc, "recording issued tokens",
+	                                         OAUTH_FAIL(OAUTH_SERVER_ERROR,
+	                                                    NULL));
+	if (r.err != OAUTH_OK)
+		return r;
+	out->access_token = w->token;
+	out->token_type = "Bearer";
+	out->expires_in = w->ttl;
+	out->scope = xstrdup(w->scope ? w->scope : "");
+	out->refresh_token = w->refresh;
+	out->id_token = w->id_token;
+	w->token = w->refresh = w->id_token = NULL;
+	return OAUTH_RESULT_OK;
+}
+
+/* store_issue_done of a pending issue: on the store's writer thread. */
+static void wait_done(enum store_rc rc, void *arg)
+{
+	struct issue_wait *w = arg;
+	w->rc = rc;
+	w->ready(w->ready_arg); /* w is the caller's again from here */
+}
+
+void grants_issue_wait(struct issue_wait *w, void (*ready)(void *arg),
+                       void *arg)
+{
+	w->ready = ready;
+	w->ready_arg = arg;
+	store_issue_submit(w->g->store, &w->is, wait_done, w);
+}
+
+/* The result into out, and w freed. */
+static struct oauth_result wait_result(struct issue_wait *w,
+                                       struct token_response *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct oauth_result r = issue_recorded(w, out);
+	wait_free(w);
+	return r;
+}
+
+struct oauth_result grants_issue_result(struct issue_wait *w,
+                                        struct token_response *out)
+{
+	const char *grant_type = w->grant_type;
+	struct oauth_result r = wait_result(w, out);
+	if (r.err == OAUTH_OK && grant_type != NULL)
+		grants_issued(grant_type);
+	return r;
+}
+
+void grants_issue_set_grant(struct issue_wait *w, const char *grant_type)
+{
+	w->grant_type = grant_type;
 }
 
 /* Copies the members of from into to, skipping the claims the server
@@ -185,35 +265,77 @@ static struct oauth_result at_extra(struct grants *g,
 	return OAUTH_RESULT_OK;
 }
 
+/* Copies what o and cl say into w, pointing the records at the copies. */
+static void wait_fill(struct issue_wait *w, const struct store_client *cl,
+                      const struct issue_opts *o, int64_t now, int64_t rttl)
+{
+	w->client_id = xstrdup(cl->client_id);
+	w->secret_hash = dup_or_null(cl->secret_hash);
+	w->subject = dup_or_null(o->subject);
+	w->username = dup_or_null(o->username);
+	w->scope = dup_or_null(o->scope);
+	w->refresh_scope = dup_or_null(o->refresh_scope ? o->refresh_scope
+	                                                : o->scope);
+	w->sid = dup_or_null(o->sid);
+	w->amr = dup_or_null(o->amr);
+	w->retire_hash = dup_or_null(o->retire_hash);
+	w->relink_hash = dup_or_null(o->relink_hash);
+	w->relink_from_jti = dup_or_null(o->relink_from_jti);
+	w->revoke_jti = dup_or_null(o->revoke_jti);
+	w->consume_code_hash = dup_or_null(o->consume_code_hash);
+	w->relink_lost = o->relink_lost;
+	w->at = (struct store_token){
+		.jti = w->jti, .client_id = w->client_id, .subject = w->subject,
+		.scope = w->scope, .kid = w->kid, .issued_at = now,
+		.expires_at = now + w->ttl, .family_id = w->family,
+	};
+	w->rt = (struct store_refresh){
+		.token_hash = w->rhash, .family_id = w->family,
+		.client_id = w->client_id, .subject = w->subject,
+		.username = w->username, .scope = w->refresh_scope,
+		.access_jti = w->jti, .issued_at = now, .expires_at = now + rttl,
+		.auth_time = o->auth_time, .sid = w->sid, .amr = w->amr,
+	};
+	w->is = (struct store_issue){
+		.now = now, .retire_hash = w->retire_hash,
+		.relink_hash = w->relink_hash, .relink_jti = w->jti,
+		.relink_from_jti = w->relink_from_jti,
+		.revoke_jti = w->revoke_jti,
+		.consume_code_hash = w->consume_code_hash,
+		.client_version = cl->secret_version, .access = &w->at,
+		.refresh = o->with_refresh ? &w->rt : NULL,
+	};
+}
+
 struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
                                 const struct issue_opts *o,
                                 struct token_response *out)
 {
 	json_t *extra = NULL;
 	int64_t now = clock_now();
-	int64_t ttl = cl->access_token_ttl > 0 ? cl->access_token_ttl
-	                                       : g->access_token_ttl;
 	int64_t rttl = cl->refresh_token_ttl > 0 ? cl->refresh_token_ttl
 	                                         : g->refresh_token_ttl;
-	char *jti = crypto_random_id(JTI_BYTES);
-	char *family = NULL, *refresh = NULL, *token = NULL, *kid = NULL;
-	char *id_token = NULL;
-	char rhash[2 * SHA256_LEN + 1];
+	struct issue_wait *w = xcalloc(1, sizeof(*w));
 	struct oauth_result r = OAUTH_RESULT_OK;
 
 	memset(out, 0, sizeof(*out));
+	w->g = g;
+	w->ttl = cl->access_token_ttl > 0 ? cl->access_token_ttl
+	                                  : g->access_token_ttl;
+	w->jti = crypto_random_id(JTI_BYTES);
 	/* A code's tokens share a family even without a refresh token, so a
 	 * replayed code can revoke them all. */
 	if (o->with_refresh || o->relink_hash != NULL ||
 	    o->consume_code_hash != NULL)
-		family = o->family_id ? xstrdup(o->family_id)
-		                      : crypto_random_id(FAMILY_BYTES);
+		w->family = o->family_id ? xstrdup(o->family_id)
+		                         : crypto_random_id(FAMILY_BYTES);
 	if (o->with_refresh) {
-		refresh = crypto_random_token(REFRESH_BYTES);
-		if (refresh != NULL)
-			token_hash(refresh, rhash);
+		w->refresh = crypto_random_token(REFRESH_BYTES);
+		if (w->refresh != NULL)
+			token_hash(w->refresh, w->rhash);
 	}
-	if (jti == NULL || (o->with_refresh && (family == NULL || refresh == NULL))) {
+	if (w->jti == NULL ||
+	    (o->with_refresh && (w->family == NULL || w->refresh == NULL))) {
 		r = OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL);
 		goto out;
 	}
@@ -223,58 +345,32 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 	struct at_claims c = {
 		.iss = g->issuer, .sub = o->subject,
 		.aud = client_audiences(g, cl),
-		.client_id = cl->client_id, .scope = o->scope, .jti = jti,
-		.iat = now, .exp = now + ttl, .extra = extra,
+		.client_id = cl->client_id, .scope = o->scope, .jti = w->jti,
+		.iat = now, .exp = now + w->ttl, .extra = extra,
 	};
-	if (signer_mint(g->signer, &c, &token, &kid) != 0) {
+	if (signer_mint(g->signer, &c, &w->token, &w->kid) != 0) {
 		r = OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL);
 		goto out;
 	}
 	/* Before anything is recorded: a code is not spent on a response
 	 * that cannot carry its ID token. */
 	if (o->id_token != NULL &&
-	    id_token_mint(g, cl, o->id_token, token, now, &id_token) != 0) {
+	    id_token_mint(g, cl, o->id_token, w->token, now, &w->id_token) != 0) {
 		r = OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL);
 		goto out;
 	}
-	struct store_token at = {
-		.jti = jti, .client_id = cl->client_id, .subject = (char *)o->subject,
-		.scope = (char *)o->scope, .kid = kid, .issued_at = now,
-		.expires_at = now + ttl, .family_id = family,
-	};
-	struct store_refresh rt = {
-		.token_hash = rhash, .family_id = family, .client_id = cl->client_id,
-		.subject = (char *)o->subject, .username = (char *)o->username,
-		.scope = (char *)(o->refresh_scope ? o->refresh_scope : o->scope),
-		.access_jti = jti, .issued_at = now,
-		.expires_at = now + rttl, .auth_time = o->auth_time,
-		.sid = (char *)o->sid, .amr = (char *)o->amr,
-	};
-	struct store_issue is = {
-		.now = now, .retire_hash = o->retire_hash,
-		.relink_hash = o->relink_hash, .relink_jti = jti,
-		.relink_from_jti = o->relink_from_jti,
-		.revoke_jti = o->revoke_jti,
-		.consume_code_hash = o->consume_code_hash,
-		.client_version = cl->secret_version, .access = &at,
-		.refresh = o->with_refresh ? &rt : NULL,
-	};
-	struct issue_cont k = {
-		.g = g, .cl = cl, .o = o, .ttl = ttl, .token = &token, .refresh = &refresh,
-		.id_token = &id_token, .out = out,
-	};
-	/* The completion runs before this returns (store.h, xIssue), so k
-	 * and is may live on this stack. */
-	store_issue_submit(g->store, &is, issue_recorded, &k);
-	r = k.r;
+	wait_fill(w, cl, o, now, rttl);
+	json_decref(extra);
+	if (o->may_pend && o->relink_lost == NULL) {
+		/* The caller waits (grants_issue_wait); nothing is written
+		 * until it says so. */
+		out->pending = w;
+		return OAUTH_FAIL(OAUTH_PENDING, NULL);
+	}
+	w->rc = store_issue(g->store, &w->is);
+	return wait_result(w, out);
 out:
 	json_decref(extra);
-	crypto_free_str(token);
-	crypto_free_str(refresh);
-	crypto_free_str(id_token);
-	crypto_wipe(rhash, sizeof(rhash));
-	free(jti);
-	free(kid);
-	free(family);
+	wait_free(w);
 	return r;
 }

@@ -97,6 +97,9 @@ static const struct oauth_err_info rows[OAUTH__COUNT] = {
 	[OAUTH_WOULD_BLOCK] = {"server_error", 500,
 	    "The server could not complete the request.",
 	    OAUTH_CHALLENGE_NONE},
+	[OAUTH_PENDING] = {"server_error", 500,
+	    "The server could not complete the request.",
+	    OAUTH_CHALLENGE_NONE},
 };
 
 const struct oauth_err_info *oauth_err_info(enum oauth_err e)

@@ -50,6 +50,9 @@ enum oauth_err {
 	/* Internal, never sent: the request must run again on a thread that
 	 * may block (see token_request.may_block). */
 	OAUTH_WOULD_BLOCK,
+	/* Internal, never sent: the tokens wait for their commit
+	 * (token_response.pending, grants_issue_wait). */
+	OAUTH_PENDING,
 	OAUTH__COUNT
 };
 

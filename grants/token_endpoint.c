@@ -101,12 +101,18 @@ struct oauth_result grants_token(struct grants *g, const struct token_request *r
 	if (r.err == OAUTH_OK)
 		r = def->run(g, rq, &cl, out);
 	store_client_clear(&cl);
-	if (r.err == OAUTH_OK) {
-		metrics_token_issued(def->name);
-		if (strcmp(def->name, "refresh_token") == 0)
-			metrics_inc(MET_REFRESH);
-	}
+	if (r.err == OAUTH_OK)
+		grants_issued(def->name);
+	else if (r.err == OAUTH_PENDING)
+		grants_issue_set_grant(out->pending, def->name);
 	return r;
+}
+
+void grants_issued(const char *grant_type)
+{
+	metrics_token_issued(grant_type);
+	if (strcmp(grant_type, "refresh_token") == 0)
+		metrics_inc(MET_REFRESH);
 }
 
 static int warn_client(const struct store_client *c, void *arg)

@@ -117,6 +117,9 @@ struct srv_req {
 	struct MHD_Response *pending;
 	/* REQ_SUSPENDED: what runs once the connection is resumed. */
 	handler_fn resume;
+	/* REQ_SUSPENDED on a token issue: the issue, the store's until the
+	 * resume (grants_issue_wait). */
+	struct issue_wait *issue;
 	/* The headers handlers read, copied before the offload so that the
 	 * thread never calls into MHD (req_header answers from these). */
 	char *h_content_type, *h_authorization;

@@ -88,6 +88,29 @@ static struct oauth_result form_req_read(struct srv_req *rq,
 	return OAUTH_RESULT_OK;
 }
 
+/* grants_issue_wait's ready: on the store's writer thread, so it only
+ * hands the request back to MHD. */
+static void token_ready(void *arg)
+{
+	req_resume(arg);
+}
+
+/* The continuation of a token request whose records were being
+ * committed: its answer, on MHD's thread. */
+static enum MHD_Result token_committed(struct srv_req *rq)
+{
+	struct token_response out;
+	struct issue_wait *w = rq->issue;
+	rq->issue = NULL;
+	atomic_fetch_sub(&rq->srv->issues_waiting, 1);
+	struct oauth_result r = grants_issue_result(w, &out);
+	enum MHD_Result ret = r.err == OAUTH_OK
+	                          ? respond_json(rq, 200, token_json(&out), no_store)
+	                          : respond_error(rq, r, no_store);
+	token_response_clear(&out);
+	return ret;
+}
+
 enum MHD_Result h_token(struct srv_req *rq)
 {
 	struct form_req fr;
@@ -109,10 +132,23 @@ enum MHD_Result h_token(struct srv_req *rq)
 			.resource = form_param(&fr.f, "resource"),
 			.remote_addr = rq->remote_addr,
 			.may_block = req_offloaded(rq),
+			.may_pend = !req_offloaded(rq),
 			.client_gone = req_client_gone, .client_gone_arg = rq,
 		};
 		rq->grant_type = xstrdup(tr.grant_type);
 		r = grants_token(rq->srv->grants, &tr, &out, &rq->client_id);
+	}
+	if (r.err == OAUTH_PENDING) {
+		/* The connection waits for the commit without a thread; its
+		 * answer is token_committed's. Suspended first: ready may
+		 * come at once. */
+		form_req_free(&fr);
+		rq->issue = out.pending;
+		out.pending = NULL;
+		atomic_fetch_add(&rq->srv->issues_waiting, 1);
+		req_suspend(rq, token_committed);
+		grants_issue_wait(rq->issue, token_ready, rq);
+		return MHD_YES;
 	}
 	if (r.err == OAUTH_WOULD_BLOCK && req_offloaded(rq)) {
 		r = OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL); /* a bug; never loop */

@@ -473,6 +473,10 @@ void srv_stop(struct srv *s)
 	if (s->daemon != NULL) {
 		int lfd = drain(s); /* stop accepting, finish what was asked */
 		offload_drain(s);
+		/* Commits end (or fail) within db_statement_timeout; each
+		 * resumes its request, which MHD then answers. */
+		while (atomic_load(&s->issues_waiting) > 0)
+			nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 		MHD_stop_daemon(s->daemon);
 		if (lfd >= 0)
 			close(lfd); /* quiesced: ours to close, after the stop */

@@ -56,6 +56,9 @@ struct srv {
 	atomic_int live_reqs;    /* requests begun and not completed */
 	atomic_int fresh_conns;  /* connections that have sent no request */
 	atomic_int adopt_unseen; /* handed to MHD at the stop, not started */
+	/* Token requests suspended until their commit (handlers.c): the
+	 * daemon must outlive them, since the store's writer resumes them. */
+	atomic_int issues_waiting;
 };
 
 /* ---- offload.c ---------------------------------------------------------- */

@@ -1,11 +1,12 @@
 /*
- * commit_queue.h: the leader/follower queue of group commit, shared by
- * both backends' token issue (sqlite_commit.c, pg_commit.c). Submitters
- * queue an item; the first to find no commit running leads: it takes up
- * to max_batch queued items (its own among them), runs commit on them
- * without the queue's lock, marks them done and wakes the others. So
- * issues that arrive while one commits share the next commit, and an
- * issue alone waits for nobody. Internal to storage/.
+ * commit_queue.h: the writer of group commit, shared by both backends'
+ * token issue (sqlite_commit.c, pg_commit.c). Submitters queue an item and
+ * return at once; one writer thread per queue takes everything queued (up
+ * to max_batch items), commits it as one batch, and completes each item.
+ * So a batch holds every issue that arrived while the previous commit ran:
+ * it grows with the load, not with the number of threads that submit. The
+ * writer commits as soon as it is free and never waits on a timer: an
+ * issue alone is committed alone, at once. Internal to storage/.
  */
 #ifndef LK_COMMIT_QUEUE_H
 #define LK_COMMIT_QUEUE_H
@@ -13,29 +14,40 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+struct cq_item;
+/* Called on the writer thread once the item's commit is done (the
+ * backend's item holds its result); the item may be freed from then on. */
+typedef void (*cq_complete_fn)(struct cq_item *it);
+
 /* The first member of a backend's queued item. */
 struct cq_item {
 	struct cq_item *next;
-	bool done;
+	cq_complete_fn complete;
 };
-
-struct commit_queue {
-	pthread_mutex_t mu; /* guards the list and leading */
-	pthread_cond_t cv;
-	struct cq_item *head, **tail;
-	bool leading;
-};
-
-void cq_init(struct commit_queue *q);
-void cq_destroy(struct commit_queue *q);
 
 /* Runs a batch: the items from batch on, linked by next, in queue order.
  * Sets each item's result in the backend's item. */
 typedef void (*cq_commit_fn)(void *ctx, struct cq_item *batch);
 
-/* Queues me and returns once a commit (run by this thread or another)
- * has set its result. me lives on the caller's stack until then. */
-void cq_run(struct commit_queue *q, struct cq_item *me, int max_batch,
-            cq_commit_fn commit, void *ctx);
+struct commit_queue {
+	pthread_mutex_t mu; /* guards everything below */
+	pthread_cond_t cv;  /* the writer waits here for work */
+	struct cq_item *head, **tail;
+	int max_batch;
+	cq_commit_fn commit;
+	void *ctx;
+	pthread_t writer;
+	bool started, stopping;
+};
+
+void cq_init(struct commit_queue *q, int max_batch, cq_commit_fn commit,
+             void *ctx);
+/* Commits what is still queued, then stops and joins the writer. */
+void cq_destroy(struct commit_queue *q);
+
+/* Queues it (it->complete set by the caller) and returns; the writer
+ * thread is started on first use. If it cannot start, the item is
+ * committed and completed on the calling thread. */
+void cq_submit(struct commit_queue *q, struct cq_item *it);
 
 #endif

@@ -7,30 +7,32 @@
  * group commit shares a flush only between transactions that reach it at
  * the same instant, which a few worker threads rarely do (docs/scale-out.md
  * measured about one fsync per write transaction). So, as sqlite_commit.c
- * does on SQLite: issues that arrive while a commit is under way queue,
- * and the next commit takes all of them. The first thread to find no
- * commit running becomes the leader, sends the queue as one transaction
- * (pg_batch_group: each issue in a savepoint of its own, so a lost
- * compare-and-set undoes that issue only), and wakes the others with their
- * own results. Nobody is answered before the COMMIT that holds its record
- * succeeded. An issue that finds the queue empty goes alone, as before:
- * one pipelined batch in an implicit transaction (pg_batch), one round
- * trip, and no waiting added.
+ * does on SQLite: issues queue, and the writer thread (commit_queue.c)
+ * sends everything queued as one transaction (pg_batch_group: each issue
+ * in a savepoint of its own, so a lost compare-and-set undoes that issue
+ * only), then completes each with its own result. Nobody is answered
+ * before the COMMIT that holds its record succeeded. An issue that finds
+ * the queue empty goes alone: one pipelined batch in an implicit
+ * transaction (pg_batch), one round trip, and no waiting added.
  *
- * The completion: each submitter's done runs on its own thread once its
- * result is known, before pg_issue returns (store.h, xIssue). What an
- * issue writes is pg_tokens.c's (pg_issue_items); this file only queues;
+ * The completion: done runs on the writer thread once the result is
+ * known, after pg_issue has returned (store.h, xIssue). What an issue
+ * writes is pg_tokens.c's (pg_issue_items); this file only queues;
  * pg_conn.c runs the statements.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "pg_int.h"
+#include "strutil.h"
 
 struct pg_gc_item {
 	struct cq_item link; /* first: commit_queue.h */
 	struct pg_batch_item items[PG_ISSUE_ITEMS];
 	int nitems;
 	enum store_rc rc;
+	store_issue_done done;
+	void *arg;
 };
 
 static struct pg_gc_item *next_of(const struct pg_gc_item *it)
@@ -39,13 +41,14 @@ static struct pg_gc_item *next_of(const struct pg_gc_item *it)
 }
 
 /* Bounds how many issues wait for one commit, and so how long one
- * transaction holds the rows it locked; a process has a few worker
- * threads (4 by default), so batches are far smaller in practice. */
-#define GC_MAX_BATCH 32
+ * transaction holds the rows it locked. */
+#define GC_MAX_BATCH 64
+
+static void gc_commit(void *ctx, struct cq_item *first);
 
 void pg_gc_init(struct pg_store *s)
 {
-	cq_init(&s->gc);
+	cq_init(&s->gc, GC_MAX_BATCH, gc_commit, s);
 }
 
 void pg_gc_destroy(struct pg_store *s)
@@ -72,18 +75,28 @@ static void gc_commit(void *ctx, struct cq_item *first)
 		it->rc = segs[n++].rc;
 }
 
-/* The token table's xIssue: queues is, commits it (leading a batch or
- * waiting for the leader's), then completes it on this thread. */
+/* cq_complete_fn: hands the result on; the item is the writer's to free. */
+static void gc_complete(struct cq_item *link)
+{
+	struct pg_gc_item *it = (struct pg_gc_item *)link;
+	store_issue_done done = it->done;
+	void *arg = it->arg;
+	enum store_rc rc = it->rc;
+	free(it);
+	done(rc, arg);
+}
+
+/* The token table's xIssue: queues is for the writer thread. */
 void pg_issue(struct store *base, const struct store_issue *is,
               store_issue_done done, void *arg)
 {
 	struct pg_store *s = (struct pg_store *)base;
-	struct pg_gc_item me;
-	memset(&me, 0, sizeof(me));
-	/* Bound here, on the submitter's thread: the leader only sends. */
-	me.nitems = pg_issue_items(is, me.items);
-	me.rc = STORE_IO;
-
-	cq_run(&s->gc, &me.link, GC_MAX_BATCH, gc_commit, s);
-	done(me.rc, arg);
+	struct pg_gc_item *it = xcalloc(1, sizeof(*it));
+	/* Bound here, on the submitter's thread: the writer only sends. */
+	it->nitems = pg_issue_items(is, it->items);
+	it->rc = STORE_IO;
+	it->done = done;
+	it->arg = arg;
+	it->link.complete = gc_complete;
+	cq_submit(&s->gc, &it->link);
 }

@@ -19,10 +19,10 @@
 static void pg_close(struct store *base)
 {
 	struct pg_store *s = (struct pg_store *)base;
+	pg_gc_destroy(s); /* first: its writer borrows pooled connections */
 	pg_pool_drain(s);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
-	pg_gc_destroy(s);
 	if (s->uri != NULL) {
 		memset(s->uri, 0, strlen(s->uri)); /* it may hold a password */
 		free(s->uri);

@@ -3,28 +3,32 @@
  *
  * Every token response waits for its record's commit, and a commit costs
  * far more than the rows in it (a transaction's locks and the WAL frames
- * of the pages it touched: about 20 system calls here). So issues that
- * arrive while a commit is under way queue, and the next commit takes all
- * of them: the first thread to find no commit running becomes the leader,
- * runs the queue in one transaction, each issue in a savepoint of its own
- * (a lost compare-and-set undoes that issue only), commits, and wakes the
- * others with their own results. Nobody is answered before the commit
- * that holds its record. The leader uses the writer connection, which
- * only ever runs under write_mu: its page cache stays warm, where each
- * thread's own connection would re-read what the others wrote.
+ * of the pages it touched: about 20 system calls here). So issues
+ * queue, and the writer thread (commit_queue.c) commits everything queued
+ * in one transaction, each issue in a savepoint of its own (a lost
+ * compare-and-set undoes that issue only), and completes each with its own
+ * result. Nobody is answered before the commit that holds its record. The
+ * writer uses the writer connection, which only ever runs under write_mu:
+ * its page cache stays warm, where each thread's own connection would
+ * re-read what the others wrote.
  *
- * The completion: each submitter's done runs on its own thread once its
- * result is known, before sq_issue returns. What an issue writes is
- * sqlite_issue.c's (sq_issue_writes); this file only batches and commits.
+ * The completion: done runs on the writer thread once the commit that
+ * holds the issue is over, after sq_issue has returned (store.h, xIssue).
+ * What an issue writes is sqlite_issue.c's (sq_issue_writes); this file
+ * only batches and commits.
  */
 #include <pthread.h>
+#include <stdlib.h>
 
+#include "strutil.h"
 #include "sqlite_int.h"
 
 struct gc_item {
 	struct cq_item link; /* first: commit_queue.h */
 	const struct store_issue *is;
 	enum store_rc rc;
+	store_issue_done done;
+	void *arg;
 };
 
 static struct gc_item *next_of(const struct gc_item *it)
@@ -108,13 +112,29 @@ static void gc_commit(void *ctx, struct cq_item *first)
 			it->rc = fatal;
 }
 
-/* The token table's xIssue: queues is, commits it (leading a batch or
- * waiting for the leader's), then completes it on this thread. */
+/* cq_complete_fn: hands the result on; the item is the writer's to free. */
+static void gc_complete(struct cq_item *link)
+{
+	struct gc_item *it = (struct gc_item *)link;
+	store_issue_done done = it->done;
+	void *arg = it->arg;
+	enum store_rc rc = it->rc;
+	free(it);
+	done(rc, arg);
+}
+
+void sq_gc_init(struct sq_store *s)
+{
+	cq_init(&s->gc, GC_MAX_BATCH, gc_commit, s);
+}
+
+/* The token table's xIssue: queues is for the writer thread. */
 void sq_issue(struct store *base, const struct store_issue *is,
               store_issue_done done, void *arg)
 {
 	struct sq_store *s = (struct sq_store *)base;
-	struct gc_item me = {.is = is};
-	cq_run(&s->gc, &me.link, GC_MAX_BATCH, gc_commit, s);
-	done(me.rc, arg);
+	struct gc_item *it = xcalloc(1, sizeof(*it));
+	*it = (struct gc_item){.link.complete = gc_complete, .is = is,
+	                       .rc = STORE_IO, .done = done, .arg = arg};
+	cq_submit(&s->gc, &it->link);
 }

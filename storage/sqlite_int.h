@@ -239,7 +239,8 @@ int64_t *sq_page_count(const struct store_page *page);
 /* sqlite_issue.c: the writes of one issue, inside a transaction the
  * caller (sqlite_commit.c) holds. */
 enum store_rc sq_issue_writes(struct conn *cn, const struct store_issue *is);
-/* sqlite_commit.c: the token table's xIssue. */
+/* sqlite_commit.c: the token table's xIssue, and its writer thread. */
+void sq_gc_init(struct sq_store *s);
 void sq_issue(struct store *base, const struct store_issue *is,
               store_issue_done done, void *arg);
 

@@ -24,6 +24,7 @@ static void no_memstatus(void)
 static void sq_close(struct store *base)
 {
 	struct sq_store *s = (struct sq_store *)base;
+	cq_destroy(&s->gc); /* first: its writer uses the connections */
 	pthread_mutex_lock(&s->mu);
 	struct conn *c = s->conns;
 	s->conns = NULL;
@@ -37,7 +38,6 @@ static void sq_close(struct store *base)
 	pthread_key_delete(s->key);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->write_mu);
-	cq_destroy(&s->gc);
 	free(s->path);
 	free(s);
 }
@@ -117,7 +117,7 @@ enum store_rc store_sqlite_open(const char *path,
 	s->durability = o->durability;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->write_mu, NULL);
-	cq_init(&s->gc);
+	sq_gc_init(s);
 	if (pthread_key_create(&s->key, sq_conn_destructor) != 0) {
 		snprintf(err, errlen, "pthread_key_create failed");
 		pthread_mutex_destroy(&s->mu);

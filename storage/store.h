@@ -397,11 +397,11 @@ struct store_key_methods {
 struct store_token_methods {
 	/* Runs the writes of is (struct store_issue) in one transaction and
 	 * calls done with the result, exactly once: STORE_OK once they are
-	 * committed (how durably: enum store_durability). In this version
-	 * every backend runs done on the calling thread before xIssue returns
-	 * (the caller waits for its commit), and callers may rely on it:
-	 * grants/issue.c keeps its continuation on its stack. The pipeline
-	 * issue changes who waits, not this signature. */
+	 * committed (how durably: enum store_durability). Both backends
+	 * queue is for their writer thread and return at once; done runs on
+	 * that thread once the commit that holds is is over, so is, all it
+	 * points to and arg must live until then (store_issue waits for
+	 * it). A failed commit gives every issue in it the error. */
 	void (*xIssue)(struct store *s, const struct store_issue *is,
 	               store_issue_done done, void *arg);
 	enum store_rc (*xGet)(struct store *s, const char *jti,
@@ -663,8 +663,9 @@ struct store_copy_methods {
  * xReplaceCurrent retire only the same algorithm's key, and the
  * published list takes a grace for unrecorded (ID) tokens. 13: OpenID
  * Connect (schema 9): a user's xSetClaims, the session's xEnd and xList,
- * the refresh table's xRevokeSid, and the new record fields. */
-#define STORE_OPS_VERSION 13
+ * the refresh table's xRevokeSid, and the new record fields. 14: xIssue
+ * completes on the backend's writer thread, after it returns. */
+#define STORE_OPS_VERSION 14
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */
@@ -785,7 +786,8 @@ enum store_rc store_key_current(struct store *s, const char *alg,
 enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
                              int64_t grace, store_key_cb cb, void *arg);
 /* Submits an issue (the token table's xIssue): done(rc, arg) is called
- * exactly once, today always before this returns. */
+ * exactly once, on the backend's writer thread, usually after this has
+ * returned. */
 void store_issue_submit(struct store *s, const struct store_issue *is,
                         store_issue_done done, void *arg);
 /* The same, waiting for the completion: returns its result. */

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 
 #include "metrics.h"
@@ -1073,17 +1074,24 @@ static void test_issue_checks_client_version(void **state)
 }
 
 /* The completion form (store_issue_submit): done runs exactly once, with
- * the issue's result, before the call returns (store.h, xIssue). */
+ * the issue's result, on the backend's writer thread (store.h, xIssue). */
 struct done_count {
-	int calls;
+	atomic_int calls;
 	enum store_rc rc;
 };
 
 static void count_done(enum store_rc rc, void *arg)
 {
 	struct done_count *d = arg;
-	d->calls++;
 	d->rc = rc;
+	atomic_fetch_add(&d->calls, 1); /* last: the waiter reads rc after */
+}
+
+/* Until d's completion ran (the issue it counts may live on the stack). */
+static void await_done(struct done_count *d)
+{
+	while (atomic_load(&d->calls) == 0)
+		usleep(200);
 }
 
 static void test_issue_completion(void **state)
@@ -1099,6 +1107,7 @@ static void test_issue_completion(void **state)
 	};
 	struct done_count d = {0, STORE_IO};
 	store_issue_submit(f->s, &is, count_done, &d);
+	await_done(&d);
 	assert_int_equal(d.calls, 1);
 	assert_int_equal(d.rc, STORE_OK);
 	assert_code_use(f->s, "h1", 110, "F1");
@@ -1108,6 +1117,7 @@ static void test_issue_completion(void **state)
 	at.jti = (char *)"at-s2";
 	d = (struct done_count){0, STORE_OK};
 	store_issue_submit(f->s, &is, count_done, &d);
+	await_done(&d);
 	assert_int_equal(d.calls, 1);
 	assert_int_equal(d.rc, STORE_CONFLICT);
 	struct store_token t = {0};
@@ -1367,6 +1377,7 @@ static void *grouped_issue(void *arg)
 	    .client_version = g->version,
 	};
 	store_issue_submit(g->s, &is, count_done, &g->d);
+	await_done(&g->d); /* is lives on this stack */
 	store_thread_end(g->s);
 	return NULL;
 }
