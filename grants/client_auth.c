@@ -201,13 +201,11 @@ static struct oauth_result throttled(enum throttle_verdict v,
 	return OAUTH_FAIL(OAUTH_INVALID_CLIENT, CLIENT_AUTH_THROTTLED);
 }
 
-struct oauth_result client_authenticate(struct grants *g,
-                                        const struct client_creds *cr,
-                                        struct store_client *out)
+/* RFC 6749 section 2.3.1: which client the request names, and its
+ * secret (NULL: none sent). */
+static struct oauth_result creds_pick(const struct client_creds *cr,
+                                      const char **id, const char **secret)
 {
-	const char *id, *secret;
-
-	memset(out, 0, sizeof(*out));
 	/* Section 2.3: "MUST NOT use more than one authentication method in
 	 * each request." */
 	if (cr->basic && cr->form_secret != NULL)
@@ -219,17 +217,26 @@ struct oauth_result client_authenticate(struct grants *g,
 			return OAUTH_FAIL(OAUTH_INVALID_REQUEST,
 			                  "client_id does not match the Authorization "
 			                  "header");
-		id = cr->basic_id;
-		secret = cr->basic_secret;
+		*id = cr->basic_id;
+		*secret = cr->basic_secret;
 	} else {
-		id = cr->form_id;
-		secret = cr->form_secret;
+		*id = cr->form_id;
+		*secret = cr->form_secret;
 	}
-	if (id == NULL || id[0] == '\0')
+	if (*id == NULL || (*id)[0] == '\0')
 		return OAUTH_FAIL(OAUTH_INVALID_CLIENT,
 		                  "client authentication is required");
+	return OAUTH_RESULT_OK;
+}
 
-	enum store_rc rc = store_client_get(g->store, id, out);
+/* The rest of client_authenticate, once the client's record was read
+ * (rc, and out when STORE_OK). */
+static struct oauth_result authenticate_read(struct grants *g, const char *id,
+                                             const char *secret,
+                                             const char *remote_addr,
+                                             enum store_rc rc,
+                                             struct store_client *out)
+{
 	if (rc != STORE_OK && rc != STORE_NOT_FOUND)
 		return oauth_from_store(rc, "looking up client", OAUTH_RESULT_OK);
 	if (rc == STORE_OK && out->is_public) {
@@ -249,7 +256,7 @@ struct oauth_result client_authenticate(struct grants *g,
 	}
 	struct throttle_key keys[2];
 	struct throttle_ticket tk;
-	secret_keys(g, id, cr->remote_addr, keys);
+	secret_keys(g, id, remote_addr, keys);
 	/* While no key has a failure or an attempt under way (one read), a
 	 * client's right generated secret goes ahead with nothing reserved,
 	 * so one busy client's concurrent requests write nothing to a shared
@@ -281,4 +288,58 @@ struct oauth_result client_authenticate(struct grants *g,
 		return OAUTH_FAIL(e, NULL);
 	}
 	return OAUTH_RESULT_OK;
+}
+
+struct oauth_result client_authenticate(struct grants *g,
+                                        const struct client_creds *cr,
+                                        struct store_client *out)
+{
+	const char *id, *secret;
+	memset(out, 0, sizeof(*out));
+	struct oauth_result r = creds_pick(cr, &id, &secret);
+	if (r.err != OAUTH_OK)
+		return r;
+	enum store_rc rc = store_client_get(g->store, id, out);
+	return authenticate_read(g, id, secret, cr->remote_addr, rc, out);
+}
+
+/* Whether a cached record lets these credentials in with nothing to
+ * count: a public client without a secret, or a generated secret that is
+ * right while the throttle keys are clean (authenticate_read's fast
+ * path). Anything else is decided on a fresh read. */
+static bool cached_good(struct grants *g, const char *id, const char *secret,
+                        const char *remote_addr,
+                        const struct store_client *cl)
+{
+	if (cl->is_public)
+		return secret == NULL || secret[0] == '\0';
+	if (secret == NULL)
+		return false;
+	struct throttle_key keys[2];
+	secret_keys(g, id, remote_addr, keys);
+	return throttle_clean(g->client_throttle, keys, 2) &&
+	       secret_generated_and_right(cl, secret);
+}
+
+struct oauth_result client_authenticate_cached(struct grants *g,
+                                               const struct client_creds *cr,
+                                               struct store_client *out,
+                                               bool *cached)
+{
+	const char *id, *secret;
+	memset(out, 0, sizeof(*out));
+	*cached = false;
+	struct oauth_result r = creds_pick(cr, &id, &secret);
+	if (r.err != OAUTH_OK)
+		return r;
+	enum store_rc rc = client_cache_get(g, id, out, cached);
+	if (*cached) {
+		if (cached_good(g, id, secret, cr->remote_addr, out))
+			return OAUTH_RESULT_OK;
+		store_client_clear(out);
+		client_cache_forget(g, id);
+		*cached = false;
+		rc = store_client_get(g->store, id, out);
+	}
+	return authenticate_read(g, id, secret, cr->remote_addr, rc, out);
 }

@@ -182,6 +182,25 @@ void secret_cache_free(struct secret_cache *sc);
 struct oauth_result client_authenticate(struct grants *g,
                                         const struct client_creds *cr,
                                         struct store_client *out);
+/* The same from a record up to a second old (client_cache.c), for the
+ * token endpoint only: *cached says whether the answer came from it
+ * (then the issue's version check, or a fresh read, decides: see
+ * client_cache.c). */
+struct oauth_result client_authenticate_cached(struct grants *g,
+                                               const struct client_creds *cr,
+                                               struct store_client *out,
+                                               bool *cached);
+
+/* ---- client_cache.c ----------------------------------------------------- */
+
+struct client_cache;
+struct client_cache *client_cache_new(void);
+void client_cache_free(struct client_cache *cc);
+/* store_client_get through the cache; *cached: out came from it. */
+enum store_rc client_cache_get(struct grants *g, const char *id,
+                               struct store_client *out, bool *cached);
+/* Drops id's entry: its record changed, or a decision needs a fresh one. */
+void client_cache_forget(struct grants *g, const char *id);
 
 /* ---- introspect.c -------------------------------------------------------- */
 
@@ -310,7 +329,7 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 
 /* A pending issue's grant type (static), for the metrics of its result. */
 void grants_issue_set_grant(struct issue_wait *w, const char *grant_type);
-/* Counts tokens issued by a grant (token_endpoint.c). */
+/* Counts tokens issued by a grant. */
 void grants_issued(const char *grant_type);
 
 /* Hex SHA-256 of a refresh token, authorization code or session cookie
@@ -378,6 +397,7 @@ struct grants {
 	struct signer *signer;
 	struct keyring *keyring;
 	struct secret_cache *secret_cache;
+	struct client_cache *client_cache; /* the token endpoint's */
 	struct throttle *throttle; /* logins (login.c) */
 	struct known_logins *known_logins; /* login.c */
 	int login_max_failures;

@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "crypto.h"
+#include "metrics.h"
 #include "grants_int.h"
 #include "strutil.h"
 #include "validate.h"
@@ -105,11 +106,13 @@ static void wait_free(struct issue_wait *w)
  * credentials are no longer good, so the answer of an unknown client (RFC
  * 6749 section 5.2). Changed otherwise (scopes, lifetimes, ...): the
  * credentials still are, and the same request asked again is answered
- * under the registration as it is now, so a 503 that says to try again
- * rather than an invalid_client that a client would take for bad
- * credentials. Read again only on this rare path. */
+ * under the registration as it is now: the server does so once
+ * (OAUTH_CLIENT_CHANGED), else a 503 that says to try again rather than
+ * an invalid_client that a client would take for bad credentials. Read
+ * again only on this rare path. */
 static struct oauth_result client_changed(const struct issue_wait *w)
 {
+	client_cache_forget(w->g, w->client_id);
 	struct store_client now = {0};
 	enum store_rc rc = store_client_get(w->g->store, w->client_id, &now);
 	bool same_secret =
@@ -123,7 +126,7 @@ static struct oauth_result client_changed(const struct issue_wait *w)
 		return OAUTH_FAIL(OAUTH_INVALID_CLIENT,
 		                  "the client's registration changed while the "
 		                  "request was answered; authenticate again");
-	return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
+	return OAUTH_FAIL(OAUTH_CLIENT_CHANGED,
 	                  "the client's registration changed while the "
 	                  "request was answered; try again");
 }
@@ -182,6 +185,13 @@ void grants_issue_wait(struct issue_wait *w, void (*ready)(void *arg),
 	w->ready = ready;
 	w->ready_arg = arg;
 	store_issue_submit(w->g->store, &w->is, wait_done, w);
+}
+
+void grants_issued(const char *grant_type)
+{
+	metrics_token_issued(grant_type);
+	if (strcmp(grant_type, "refresh_token") == 0)
+		metrics_inc(MET_REFRESH);
 }
 
 /* The result into out, and w freed. */

@@ -100,6 +100,9 @@ static const struct oauth_err_info rows[OAUTH__COUNT] = {
 	[OAUTH_PENDING] = {"server_error", 500,
 	    "The server could not complete the request.",
 	    OAUTH_CHALLENGE_NONE},
+	[OAUTH_CLIENT_CHANGED] = {"temporarily_unavailable", 503,
+	    "The server is temporarily unable to handle the request.",
+	    OAUTH_CHALLENGE_NONE},
 };
 
 const struct oauth_err_info *oauth_err_info(enum oauth_err e)

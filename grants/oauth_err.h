@@ -53,6 +53,10 @@ enum oauth_err {
 	/* Internal, never sent: the tokens wait for their commit
 	 * (token_response.pending, grants_issue_wait). */
 	OAUTH_PENDING,
+	/* The client's registration changed while the request was answered
+	 * (nothing was written): answered again from a fresh read, once;
+	 * sent as temporarily_unavailable if it happens again. */
+	OAUTH_CLIENT_CHANGED,
 	OAUTH__COUNT
 };
 

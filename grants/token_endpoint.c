@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
 #include "crypto.h"
 #include "grants_int.h"
 #include "log.h"
@@ -73,19 +72,25 @@ static struct oauth_result resource_narrow(const struct grants *g,
 	return OAUTH_RESULT_OK;
 }
 
-struct oauth_result grants_token(struct grants *g, const struct token_request *rq,
-                                 struct token_response *out, char **client_id)
+/* Errors a grant may have decided from a client record that changed
+ * since it was cached; a fresh read decides again. None of them follows
+ * a write, so deciding again repeats nothing. */
+static bool record_may_decide(enum oauth_err e)
+{
+	return e == OAUTH_INVALID_SCOPE || e == OAUTH_UNAUTHORIZED_CLIENT ||
+	       e == OAUTH_INVALID_TARGET || e == OAUTH_CLIENT_CHANGED;
+}
+
+/* One pass: authenticate (from the cache when use_cache), check, run. */
+static struct oauth_result token_pass(struct grants *g,
+                                      const struct token_request *rq,
+                                      struct token_response *out,
+                                      bool use_cache, bool *cached)
 {
 	struct store_client cl;
-	const char *claimed = rq->creds.basic ? rq->creds.basic_id
-	                                      : rq->creds.form_id;
-
-	memset(out, 0, sizeof(*out));
-	*client_id = xstrdup(claimed);
-	if (rq->grant_type == NULL || rq->grant_type[0] == '\0')
-		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "grant_type is required");
-
-	struct oauth_result r = client_authenticate(g, &rq->creds, &cl);
+	struct oauth_result r =
+	    use_cache ? client_authenticate_cached(g, &rq->creds, &cl, cached)
+	              : client_authenticate(g, &rq->creds, &cl);
 	if (r.err != OAUTH_OK)
 		return r;
 
@@ -108,11 +113,32 @@ struct oauth_result grants_token(struct grants *g, const struct token_request *r
 	return r;
 }
 
-void grants_issued(const char *grant_type)
+struct oauth_result grants_token(struct grants *g, const struct token_request *rq,
+                                 struct token_response *out, char **client_id)
 {
-	metrics_token_issued(grant_type);
-	if (strcmp(grant_type, "refresh_token") == 0)
-		metrics_inc(MET_REFRESH);
+	const char *claimed = rq->creds.basic ? rq->creds.basic_id
+	                                      : rq->creds.form_id;
+
+	memset(out, 0, sizeof(*out));
+	*client_id = xstrdup(claimed);
+	if (rq->grant_type == NULL || rq->grant_type[0] == '\0')
+		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "grant_type is required");
+
+	/* The client record from the cache (client_cache.c); an error it
+	 * may have decided is decided again on a fresh read, and so is a
+	 * registration that changed under a synchronous issue. Not on a
+	 * thread that may block: that pass has run the on_refresh hook,
+	 * which must not run twice. */
+	bool cached = false;
+	struct oauth_result r = token_pass(g, rq, out, !rq->may_block, &cached);
+	if (!rq->may_block && record_may_decide(r.err) &&
+	    (cached || r.err == OAUTH_CLIENT_CHANGED)) {
+		if (claimed != NULL)
+			client_cache_forget(g, claimed);
+		token_response_clear(out);
+		r = token_pass(g, rq, out, false, &cached);
+	}
+	return r;
 }
 
 static int warn_client(const struct store_client *c, void *arg)
@@ -190,6 +216,7 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	                         ? xstrdup(cfg->auto_approve_as)
 	                         : NULL;
 	g->secret_cache = secret_cache_new();
+	g->client_cache = client_cache_new();
 	g->client_auth_max_failures = cfg->client_auth_max_failures;
 	g->client_auth_max_failures_per_address =
 	    cfg->client_auth_max_failures_per_address;
@@ -243,6 +270,7 @@ void grants_free(struct grants *g)
 	signer_free(g->signer);
 	keyring_free(g->keyring);
 	secret_cache_free(g->secret_cache);
+	client_cache_free(g->client_cache);
 	throttle_free(g->throttle);
 	throttle_free(g->client_throttle);
 	known_logins_free(g->known_logins);

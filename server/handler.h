@@ -120,6 +120,7 @@ struct srv_req {
 	/* REQ_SUSPENDED on a token issue: the issue, the store's until the
 	 * resume (grants_issue_wait). */
 	struct issue_wait *issue;
+	bool token_rerun; /* its client changed under it: run again once */
 	/* The headers handlers read, copied before the offload so that the
 	 * thread never calls into MHD (req_header answers from these). */
 	char *h_content_type, *h_authorization;

@@ -104,6 +104,16 @@ static enum MHD_Result token_committed(struct srv_req *rq)
 	rq->issue = NULL;
 	atomic_fetch_sub(&rq->srv->issues_waiting, 1);
 	struct oauth_result r = grants_issue_result(w, &out);
+	if (r.err == OAUTH_CLIENT_CHANGED && !rq->token_rerun) {
+		/* Nothing was written: the request again, once, on a fresh
+		 * read of the client (grants_token's rule for a synchronous
+		 * issue). */
+		rq->token_rerun = true;
+		free(rq->client_id);
+		free(rq->grant_type);
+		rq->client_id = rq->grant_type = NULL;
+		return h_token(rq);
+	}
 	enum MHD_Result ret = r.err == OAUTH_OK
 	                          ? respond_json(rq, 200, token_json(&out), no_store)
 	                          : respond_error(rq, r, no_store);

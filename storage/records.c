@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "strutil.h"
 
 void store_client_clear(struct store_client *c)
 {
@@ -28,6 +29,30 @@ void store_client_clear(struct store_client *c)
 	free(c->access_token_claims);
 	free(c->release_claims);
 	memset(c, 0, sizeof(*c));
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+void store_client_copy(struct store_client *dst, const struct store_client *src)
+{
+	*dst = *src;
+	dst->client_id = dup_or_null(src->client_id);
+	dst->name = dup_or_null(src->name);
+	dst->secret_hash = dup_or_null(src->secret_hash);
+	dst->grant_types = dup_or_null(src->grant_types);
+	dst->scopes = dup_or_null(src->scopes);
+	dst->redirect_uris = dup_or_null(src->redirect_uris);
+	dst->on_refresh = dup_or_null(src->on_refresh);
+	dst->auto_approve_as = dup_or_null(src->auto_approve_as);
+	dst->audiences = dup_or_null(src->audiences);
+	dst->id_token_alg = dup_or_null(src->id_token_alg);
+	dst->post_logout_redirect_uris =
+	    dup_or_null(src->post_logout_redirect_uris);
+	dst->access_token_claims = dup_or_null(src->access_token_claims);
+	dst->release_claims = dup_or_null(src->release_claims);
 }
 
 void store_user_clear(struct store_user *u)

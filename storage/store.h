@@ -81,6 +81,8 @@ struct store_client {
 	char *release_claims;      /* custom user claim names, space-separated */
 };
 void store_client_clear(struct store_client *c);
+/* A deep copy of src into dst (dst's old contents are not freed). */
+void store_client_copy(struct store_client *dst, const struct store_client *src);
 
 struct store_user {
 	char *user_id; /* stable subject identifier */
