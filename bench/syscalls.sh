@@ -27,4 +27,4 @@ n=$(awk '$NF=="recvfrom" {print $4}' "$W/strace")
 echo "$n requests seen; system calls per request:"
 awk -v n="$n" 'NR>2 && NF>=5 && $NF!="total" {printf "  %-12s %5.1f\n", $NF, $4/n}' \
   "$W/strace" | sort -k2 -rn
-awk -v n="$n" '$NF=="total" {printf "  %-12s %5.1f\n", "all", $3/n}' "$W/strace"
+cp "$W/strace" /tmp/strace.last

@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 int crypto_random(void *buf, size_t n)
@@ -36,6 +37,20 @@ char *crypto_random_id(size_t nbytes)
 			return id;
 		free(id);
 	}
+}
+
+char *crypto_ordered_id(size_t nbytes)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	unsigned long long ms = (unsigned long long)ts.tv_sec * 1000u +
+	                        (unsigned long long)ts.tv_nsec / 1000000u;
+	char *tail = crypto_random_token(nbytes), *id = NULL;
+	if (tail != NULL &&
+	    asprintf(&id, "%012llx%s", ms & 0xffffffffffffULL, tail) < 0)
+		abort();
+	free(tail);
+	return id;
 }
 
 char *crypto_random_user_id(void)

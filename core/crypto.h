@@ -23,6 +23,13 @@ char *crypto_random_token(size_t nbytes);
  * prefix of user ids (validate.h): a generated client id never equals a
  * user's sub (RFC 9068 section 5). */
 char *crypto_random_id(size_t nbytes);
+/* An id for records written in bulk (token ids, families): the time in
+ * milliseconds as 12 hex digits, then nbytes random bytes as base64url.
+ * Ids made later sort later, so their index entries append instead of
+ * landing on a random page of the index (one page written per commit,
+ * not one per record). Starts with a digit: never '-' nor "u_". NULL
+ * without randomness; the caller frees. */
+char *crypto_ordered_id(size_t nbytes);
 /* A new user id: VALID_USER_ID_PREFIX and 96 random bits (the user's sub,
  * which never changes). NULL without randomness; the caller frees. */
 char *crypto_random_user_id(void);
