@@ -144,6 +144,8 @@ void grants_issue_wait(struct issue_wait *w, void (*ready)(void *arg),
                        void *arg);
 struct oauth_result grants_issue_result(struct issue_wait *w,
                                         struct token_response *out);
+/* Frees w after ready without a result: its client went away. */
+void grants_issue_free(struct issue_wait *w);
 
 /* POST /token. On return *client_id (caller frees, may be NULL) names the
  * client the request claimed to be, for the access log only. */

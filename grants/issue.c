@@ -216,6 +216,11 @@ struct oauth_result grants_issue_result(struct issue_wait *w,
 	return r;
 }
 
+void grants_issue_free(struct issue_wait *w)
+{
+	wait_free(w);
+}
+
 void grants_issue_set_grant(struct issue_wait *w, const char *grant_type)
 {
 	w->grant_type = grant_type;

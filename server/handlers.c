@@ -121,6 +121,17 @@ static enum MHD_Result token_committed(struct srv_req *rq)
 	return ret;
 }
 
+void token_abandoned(struct srv_req *rq)
+{
+	if (rq->issue == NULL)
+		return;
+	/* Only after ready (a suspended connection ends only once
+	 * resumed): the store is done with it. */
+	grants_issue_free(rq->issue);
+	rq->issue = NULL;
+	atomic_fetch_sub(&rq->srv->issues_waiting, 1);
+}
+
 enum MHD_Result h_token(struct srv_req *rq)
 {
 	struct form_req fr;

@@ -330,6 +330,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	metrics_request(rq->route ? rq->route->name : NULL, status, ms);
 	bool offloaded = rq->off_counted;
 	struct srv *s = rq->srv;
+	token_abandoned(rq);
 	req_free(rq);
 	if (offloaded)
 		offload_complete(s);

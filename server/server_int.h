@@ -154,6 +154,9 @@ const char *route_allow(const struct route *r);
 /* ---- handlers.c --------------------------------------------------------- */
 
 enum MHD_Result h_token(struct srv_req *rq);
+/* A token request that ended before its continuation ran (the client
+ * left while its commit was under way): frees what it waited on. */
+void token_abandoned(struct srv_req *rq);
 enum MHD_Result h_introspect(struct srv_req *rq);
 enum MHD_Result h_revoke(struct srv_req *rq);
 enum MHD_Result h_jwks(struct srv_req *rq);

@@ -14,14 +14,16 @@ queued meanwhile as one batch. On both backends:
   a row lock held by another session, and its backend is terminated.
 """
 import concurrent.futures
+import contextlib
 import json
 import re
+import socket
 import sqlite3
 import subprocess
 import time
 
 import lk_db
-from lk_harness import LatchkeyTestCase, add_client, cli
+from lk_harness import LatchkeyTestCase, add_client, basic, cli
 
 N = 24
 
@@ -90,6 +92,59 @@ class PipelineTest(LatchkeyTestCase):
         for r in self.many(s, self.svc, 8):
             self.assertEqual(r.status, 200, r.body)
         self.assertEqual(self.recorded(self.svc), 9)
+
+    def test_clients_that_leave_during_their_commit(self):
+        """Requests whose clients close the connection while their commit
+        waits: the server frees what they waited on (the ASan and valgrind
+        runs check it), answers the next ones, and stops cleanly."""
+        s = self.start("--threads", "1")
+        body = b"grant_type=client_credentials"
+        auth = basic(self.svc["client_id"], self.svc["client_secret"])
+        req = (b"POST /token HTTP/1.1\r\nHost: x\r\nAuthorization: " +
+               auth.encode() + b"\r\nContent-Type: application/x-www-form-"
+               b"urlencoded\r\nContent-Length: %d\r\n\r\n" % len(body) +
+               body)
+        with self.write_lock():
+            socks = []
+            for _ in range(8):
+                c = socket.create_connection(("127.0.0.1", s.port))
+                c.sendall(req)
+                socks.append(c)
+            time.sleep(0.5)  # their tokens are minted and queued
+            for c in socks:
+                c.close()
+        time.sleep(0.5)
+        for r in self.many(s, self.svc, 4):
+            self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(s.stop(), 0, s.log_text())
+
+    @contextlib.contextmanager
+    def write_lock(self):
+        """Holds back every token commit (under a second: less than
+        busy_timeout and db_statement_timeout, so they then succeed)."""
+        if lk_db.is_pg(self.db):
+            p = subprocess.Popen(["psql", "-X", "-q", self.db],
+                                 stdin=subprocess.PIPE,
+                                 stdout=subprocess.DEVNULL, text=True)
+            p.stdin.write("BEGIN; SELECT 1 FROM clients WHERE client_id = "
+                          "'%s' FOR UPDATE;\n" % self.svc["client_id"])
+            p.stdin.flush()
+            time.sleep(0.3)
+            try:
+                yield
+            finally:
+                p.stdin.write("COMMIT;\n")
+                p.stdin.close()
+                p.wait(timeout=30)
+        else:
+            holder = sqlite3.connect(self.db, isolation_level=None,
+                                     timeout=10)
+            holder.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
 
     def fail_batch_sqlite(self, s):
         """Another writer holds the database past busy_timeout."""

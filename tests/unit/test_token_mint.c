@@ -423,7 +423,10 @@ static void verify_token(const char *tok, const char *pub, const char *alg,
 	assert_true(iat <= now && iat >= now - 120);
 	const char *jti = jwt_get_grant(jwt, "jti");
 	assert_non_null(jti);
-	assert_int_equal(strlen(jti), 22); /* 16 random bytes */
+	/* crypto_ordered_id: 12 hex digits of milliseconds, then 10 random
+	 * bytes as base64url (14 characters). */
+	assert_int_equal(strlen(jti), 26);
+	assert_int_equal(strspn(jti, "0123456789abcdef") >= 12, 1);
 
 	struct store_token t = {0};
 	assert_int_equal(store_token_get(fx.s, jti, &t), STORE_OK);
