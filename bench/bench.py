@@ -12,6 +12,9 @@ supports, at each connection count: a warm-up, then a measured wrk run.
 wrk's Lua scripts (bench/lua/) check every response (status and body: a
 real JWT access token, a rotated refresh token, "active": true), so a fast
 error can never pass for a fast answer; the table shows how many were bad.
+A peer whose peer.json says access_token_format "opaque" (random-string
+access tokens, node-oauth2-server) is checked for a non-empty Bearer
+access_token instead of a JWT; every other server still for a JWT.
 
 Per run it reports requests per second, p50/p99 latency, non-2xx and bad
 responses, and the server's CPU (utime + stime over the run, in cores);
@@ -159,17 +162,25 @@ class Target:
             "password": bool(i.get("password") or i.get("password_grant")),
         }[workload]
 
+    def access_check(self):
+        """What the Lua scripts check an access token for: a JWT, unless
+        the server's peer.json says access_token_format "opaque" (a peer
+        whose tokens are random strings; latchkeyd's never are)."""
+        return ("opaque" if self.info.get("access_token_format") == "opaque"
+                else "jwt")
+
     def wrk_call(self, workload, pool_file):
         i = self.info
         if workload == "client_credentials":
             return (i["token_url"], "token.lua",
                     [basic(i["client_id"], i["client_secret"]),
                      "grant_type=client_credentials&scope=" +
-                     urllib.parse.quote(i["scope"]), "jwt"])
+                     urllib.parse.quote(i["scope"]), self.access_check()])
         if workload == "refresh":
             r = i["refresh"]
             return (i["token_url"], "refresh.lua",
-                    [basic(r["client_id"], r["client_secret"])])
+                    [basic(r["client_id"], r["client_secret"]),
+                     self.access_check()])
         if workload == "introspect":
             c = i["introspect_client"]
             return (i["introspect_url"], "token.lua",
@@ -188,7 +199,8 @@ class Target:
             if p.get("scope"):
                 body += "&scope=" + urllib.parse.quote(p["scope"])
             return (i["token_url"], "token.lua",
-                    [basic(p["client_id"], p["client_secret"]), body, "jwt"])
+                    [basic(p["client_id"], p["client_secret"]), body,
+                     self.access_check()])
         raise KeyError(workload)
 
     def sample_token(self):
