@@ -3,7 +3,8 @@
 side on loopback, in the same run, under wrk.
 
 Usage: bench/bench.py --build DIR [--duration S] [--warmup S]
-                      [--conns 1,16,64] [--peers oidc-provider,glewlwyd]
+                      [--conns 1,16,64]
+                      [--peers oidc-provider,glewlwyd,node-oauth2-server]
                       [--workloads client_credentials,refresh,...]
                       [--pg] [--quick] [--out FILE]
 
@@ -450,7 +451,7 @@ def run_target(t, workloads, conns, duration, warmup, results):
                 row.update(probe.run_end(r["requests"]))
                 row.update(probe.after_run())
             results.append(row)
-            log(f"  {t.name:10} {w:18} c={c:<3} {row['rps']:9.0f} rps  "
+            log(f"  {t.name:18} {w:18} c={c:<3} {row['rps']:9.0f} rps  "
                 f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms  "
                 f"bad {row['bad']}/{row['checked']}  cpu {cpu:.2f}")
 
@@ -528,7 +529,7 @@ def measure_pg(build, work, workloads, conns, a, rows, meta):
 
 def table(rows, servers):
     out = []
-    hdr = (f"{'workload':18} {'server':14} {'conns':>5} {'req/s':>9} "
+    hdr = (f"{'workload':18} {'server':18} {'conns':>5} {'req/s':>9} "
            f"{'p50 ms':>8} {'p99 ms':>8} {'non2xx':>6} {'bad':>5} "
            f"{'cpu':>5} {'x':>6}")
     out.append(hdr)
@@ -543,14 +544,14 @@ def table(rows, servers):
             lk = best.get((w, r["connections"]))
             ratio = (f"{lk / r['rps']:5.1f}x" if r["server"] != "latchkeyd"
                      and lk and r["rps"] else "")
-            out.append(f"{w:18} {r['server']:14} {r['connections']:>5} "
+            out.append(f"{w:18} {r['server']:18} {r['connections']:>5} "
                        f"{r['rps']:9.0f} {r['p50_ms']:8.2f} "
                        f"{r['p99_ms']:8.2f} {r['non2xx']:>6} {r['bad']:>5} "
                        f"{r['server_cpu_cores']:5.2f} {ratio:>6}")
     out.append("")
-    out.append(f"{'server':14} {'version':24} {'peak RSS':>10}  notes")
+    out.append(f"{'server':18} {'version':24} {'peak RSS':>10}  notes")
     for s in servers:
-        out.append(f"{s['name']:14} {s['version'][:24]:24} "
+        out.append(f"{s['name']:18} {s['version'][:24]:24} "
                    f"{s['peak_rss_kib'] / 1024:8.1f} MB  "
                    f"{s.get('notes', '')[:90]}")
     return "\n".join(out)
@@ -616,7 +617,8 @@ def main():
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--warmup", type=float, default=3)
     ap.add_argument("--conns", default="1,16,64")
-    ap.add_argument("--peers", default="oidc-provider,glewlwyd",
+    ap.add_argument("--peers",
+                    default="oidc-provider,glewlwyd,node-oauth2-server",
                     help="comma-separated; '' for none")
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--pool", type=int, default=600,
