@@ -3,7 +3,8 @@
 side on loopback, in the same run, under wrk.
 
 Usage: bench/bench.py --build DIR [--duration S] [--warmup S]
-                      [--conns 1,16,64] [--peers oidc-provider,glewlwyd]
+                      [--conns 1,16,64]
+                      [--peers oidc-provider,glewlwyd,node-oauth2-server]
                       [--workloads client_credentials,refresh,...]
                       [--pg] [--quick] [--out FILE]
 
@@ -12,6 +13,9 @@ supports, at each connection count: a warm-up, then a measured wrk run.
 wrk's Lua scripts (bench/lua/) check every response (status and body: a
 real JWT access token, a rotated refresh token, "active": true), so a fast
 error can never pass for a fast answer; the table shows how many were bad.
+A peer whose peer.json says access_token_format "opaque" (random-string
+access tokens, node-oauth2-server) is checked for a non-empty Bearer
+access_token instead of a JWT; every other server still for a JWT.
 
 Per run it reports requests per second, p50/p99 latency, non-2xx and bad
 responses, and the server's CPU (utime + stime over the run, in cores);
@@ -159,17 +163,25 @@ class Target:
             "password": bool(i.get("password") or i.get("password_grant")),
         }[workload]
 
+    def access_check(self):
+        """What the Lua scripts check an access token for: a JWT, unless
+        the server's peer.json says access_token_format "opaque" (a peer
+        whose tokens are random strings; latchkeyd's never are)."""
+        return ("opaque" if self.info.get("access_token_format") == "opaque"
+                else "jwt")
+
     def wrk_call(self, workload, pool_file):
         i = self.info
         if workload == "client_credentials":
             return (i["token_url"], "token.lua",
                     [basic(i["client_id"], i["client_secret"]),
                      "grant_type=client_credentials&scope=" +
-                     urllib.parse.quote(i["scope"]), "jwt"])
+                     urllib.parse.quote(i["scope"]), self.access_check()])
         if workload == "refresh":
             r = i["refresh"]
             return (i["token_url"], "refresh.lua",
-                    [basic(r["client_id"], r["client_secret"])])
+                    [basic(r["client_id"], r["client_secret"]),
+                     self.access_check()])
         if workload == "introspect":
             c = i["introspect_client"]
             return (i["introspect_url"], "token.lua",
@@ -188,7 +200,8 @@ class Target:
             if p.get("scope"):
                 body += "&scope=" + urllib.parse.quote(p["scope"])
             return (i["token_url"], "token.lua",
-                    [basic(p["client_id"], p["client_secret"]), body, "jwt"])
+                    [basic(p["client_id"], p["client_secret"]), body,
+                     self.access_check()])
         raise KeyError(workload)
 
     def sample_token(self):
@@ -438,7 +451,7 @@ def run_target(t, workloads, conns, duration, warmup, results):
                 row.update(probe.run_end(r["requests"]))
                 row.update(probe.after_run())
             results.append(row)
-            log(f"  {t.name:10} {w:18} c={c:<3} {row['rps']:9.0f} rps  "
+            log(f"  {t.name:18} {w:18} c={c:<3} {row['rps']:9.0f} rps  "
                 f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms  "
                 f"bad {row['bad']}/{row['checked']}  cpu {cpu:.2f}")
 
@@ -516,7 +529,7 @@ def measure_pg(build, work, workloads, conns, a, rows, meta):
 
 def table(rows, servers):
     out = []
-    hdr = (f"{'workload':18} {'server':14} {'conns':>5} {'req/s':>9} "
+    hdr = (f"{'workload':18} {'server':18} {'conns':>5} {'req/s':>9} "
            f"{'p50 ms':>8} {'p99 ms':>8} {'non2xx':>6} {'bad':>5} "
            f"{'cpu':>5} {'x':>6}")
     out.append(hdr)
@@ -531,14 +544,14 @@ def table(rows, servers):
             lk = best.get((w, r["connections"]))
             ratio = (f"{lk / r['rps']:5.1f}x" if r["server"] != "latchkeyd"
                      and lk and r["rps"] else "")
-            out.append(f"{w:18} {r['server']:14} {r['connections']:>5} "
+            out.append(f"{w:18} {r['server']:18} {r['connections']:>5} "
                        f"{r['rps']:9.0f} {r['p50_ms']:8.2f} "
                        f"{r['p99_ms']:8.2f} {r['non2xx']:>6} {r['bad']:>5} "
                        f"{r['server_cpu_cores']:5.2f} {ratio:>6}")
     out.append("")
-    out.append(f"{'server':14} {'version':24} {'peak RSS':>10}  notes")
+    out.append(f"{'server':18} {'version':24} {'peak RSS':>10}  notes")
     for s in servers:
-        out.append(f"{s['name']:14} {s['version'][:24]:24} "
+        out.append(f"{s['name']:18} {s['version'][:24]:24} "
                    f"{s['peak_rss_kib'] / 1024:8.1f} MB  "
                    f"{s.get('notes', '')[:90]}")
     return "\n".join(out)
@@ -604,7 +617,8 @@ def main():
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--warmup", type=float, default=3)
     ap.add_argument("--conns", default="1,16,64")
-    ap.add_argument("--peers", default="oidc-provider,glewlwyd",
+    ap.add_argument("--peers",
+                    default="oidc-provider,glewlwyd,node-oauth2-server",
                     help="comma-separated; '' for none")
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
     ap.add_argument("--pool", type=int, default=600,

@@ -11,6 +11,20 @@ sample_every = 1
 seen, checked, bad = 0, 0, 0
 first_bad = nil
 
+-- True when a token response body carries an access token of the given
+-- format: "jwt" (three dot-separated base64url parts) or "opaque" (a
+-- non-empty b64token, RFC 6750 section 2.1, with token_type Bearer; for
+-- peers whose tokens are not JWTs). Anything else is false.
+function access_token_ok(body, format)
+   if format == "jwt" then
+      return string.match(body, '"access_token"%s*:%s*"[%w_-]+%.[%w_-]+%.[%w_-]+"') ~= nil
+   elseif format == "opaque" then
+      return string.match(body, '"access_token"%s*:%s*"[%w%-%._~%+/]+=*"') ~= nil and
+         string.match(body, '"token_type"%s*:%s*"[Bb][Ee][Aa][Rr][Ee][Rr]"') ~= nil
+   end
+   return false
+end
+
 function setup(thread)
    thread:set("tid", #threads)
    table.insert(threads, thread)

@@ -1,6 +1,9 @@
 -- refresh.lua: refresh_token grant with rotation, every request presenting
 -- a refresh token never presented before.
---   LK_BENCH_POOL=POOL_FILE wrk ... -s refresh.lua URL -- AUTH
+--   LK_BENCH_POOL=POOL_FILE wrk ... -s refresh.lua URL -- AUTH [FORMAT]
+-- FORMAT is the access token's: jwt (the default) or opaque (only for a
+-- peer whose peer.json says access_token_format "opaque"); see
+-- access_token_ok in common.lua.
 -- (an environment variable, because done() runs in a Lua state of its own
 -- that never sees init's arguments)
 -- Thread t takes lines t, t+n, t+2n... of POOL_FILE as its queue. Each
@@ -13,12 +16,14 @@
 dofile(os.getenv("LK_BENCH_LUA") .. "/common.lua")
 
 local auth
+local format
 local pool_file = os.getenv("LK_BENCH_POOL")
 queue = {}
 local head, tail = 1, 0
 
 function init(args)
    auth = args[1]
+   format = args[2] or "jwt"
    local n = tonumber(os.getenv("LK_BENCH_THREADS") or "1")
    local i = 0
    for line in io.lines(pool_file) do
@@ -51,8 +56,7 @@ request = function()
 end
 
 function check(status, body)
-   return status == 200 and
-      string.match(body, '"access_token"%s*:%s*"[%w_-]+%.[%w_-]+%.[%w_-]+"') ~= nil and
+   return status == 200 and access_token_ok(body, format) and
       string.match(body, '"refresh_token"%s*:%s*"[^"]+"') ~= nil
 end
 

@@ -3,6 +3,9 @@
 --   AUTH   the whole Authorization header value ("" for none)
 --   BODY   the form body, e.g. grant_type=client_credentials&scope=read
 --   EXPECT jwt    a 200 with a JWT (three dot-separated parts) access_token
+--          opaque a 200 with a non-empty access_token of b64token characters
+--                 (RFC 6750) and "token_type":"Bearer": only for a peer whose
+--                 peer.json says access_token_format "opaque"
 --          active a 200 introspection answer with "active":true
 dofile(os.getenv("LK_BENCH_LUA") .. "/common.lua")
 
@@ -20,7 +23,9 @@ end
 function check(status, body)
    if status ~= 200 then return false end
    if expect == "jwt" then
-      return string.match(body, '"access_token"%s*:%s*"[%w_-]+%.[%w_-]+%.[%w_-]+"') ~= nil
+      return access_token_ok(body, "jwt")
+   elseif expect == "opaque" then
+      return access_token_ok(body, "opaque")
    elseif expect == "active" then
       return string.match(body, '"active"%s*:%s*true') ~= nil
    end
