@@ -109,3 +109,12 @@ void client_cache_forget(struct grants *g, const char *id)
 		store_client_clear(&sl->c);
 	pthread_mutex_unlock(&cc->mu);
 }
+
+void client_cache_forget_all(struct grants *g)
+{
+	struct client_cache *cc = g->client_cache;
+	pthread_mutex_lock(&cc->mu);
+	for (size_t i = 0; i < CLIENT_CACHE_SLOTS; i++)
+		store_client_clear(&cc->slots[i].c);
+	pthread_mutex_unlock(&cc->mu);
+}

@@ -201,6 +201,7 @@ enum store_rc client_cache_get(struct grants *g, const char *id,
                                struct store_client *out, bool *cached);
 /* Drops id's entry: its record changed, or a decision needs a fresh one. */
 void client_cache_forget(struct grants *g, const char *id);
+void client_cache_forget_all(struct grants *g);
 
 /* ---- introspect.c -------------------------------------------------------- */
 

@@ -12,4 +12,9 @@
 /* Forgets every counted login and client authentication failure. */
 void grants_forget_failures(struct grants *g);
 
+/* Forgets every client record the token endpoint keeps (client_cache.c):
+ * the test double changes what a client read returns (extra claims)
+ * without a change the record's version would show. */
+void grants_forget_clients(struct grants *g);
+
 #endif

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grants_testing.h"
 #include "log.h"
 #include "strutil.h"
 #include "testdouble_int.h"
@@ -280,6 +281,8 @@ enum MHD_Result h_control_claims(struct srv_req *rq)
 		else
 			json_object_set(map, key, claims);
 		pthread_mutex_unlock(&x->mu);
+		if (client != NULL) /* the token endpoint's copy is now old */
+			grants_forget_clients(td->grants);
 		log_info("test double: %s %s: %zu extra claim(s)",
 		         user != NULL ? "user" : "client", key,
 		         json_object_size(claims));

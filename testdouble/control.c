@@ -278,6 +278,7 @@ static enum MHD_Result reset_locked(struct srv_req *rq, struct testdouble *s,
 	clock_reset();
 	claim_extras_clear(s);
 	grants_forget_failures(s->grants);
+	grants_forget_clients(s->grants);
 	enum store_rc rc = store_reset_tokens(s->store);
 	if (rc != STORE_OK)
 		return respond_error(rq, oauth_from_store_write(
