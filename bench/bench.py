@@ -289,7 +289,9 @@ def setup_latchkey(build, work, pool_size, name="latchkeyd", db=None,
     cli(build, db, "user", "add", "bench", "--password-stdin",
         stdin=PASSWORD + "\n")
     ver = subprocess.run([os.path.join(build, "latchkeyd"), "--version"],
-                         capture_output=True, text=True).stdout.strip()
+                         capture_output=True, text=True).stdout
+    # The first line ("latchkeyd 0.1.0"); the libraries follow it.
+    ver = (ver.splitlines() or ["dev"])[0].removeprefix("latchkeyd ")
     t = Target(name, ver or "dev", [], {})
     t.procs, t.logs, t.db, t.front_stop = [], [], db, None
     try:

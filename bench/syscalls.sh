@@ -2,7 +2,7 @@
 # syscalls.sh BUILD_DIR [CONNS]: system calls per client_credentials request.
 # Starts BUILD_DIR/latchkeyd on a fresh database, drives it with wrk at
 # CONNS connections (default 16), attaches `strace -c -f` for 2 s and
-# divides each count by the requests it saw (one recvfrom per request).
+# divides each count by the requests it saw (one send per response).
 # Needs strace and wrk. Used for the table in docs/performance.md.
 set -euo pipefail
 B=$(cd "$1" && pwd); C=${2:-16}
@@ -23,8 +23,12 @@ WRK=$!
 sleep 1
 timeout 2 strace -c -f -p "$PID" -o "$W/strace" 2>/dev/null || true
 wait "$WRK"
-n=$(awk '$NF=="recvfrom" {print $4}' "$W/strace")
+# One response per request: the send calls count the requests (recvfrom
+# also counts the reads that found nothing yet, EAGAIN).
+n=$(awk '$NF=="sendmsg" || $NF=="sendto" || $NF=="writev" {c += $4} END {print c+0}' \
+  "$W/strace")
+[ "$n" -gt 0 ] || { echo "syscalls.sh: no responses seen" >&2; exit 1; }
 echo "$n requests seen; system calls per request:"
-awk -v n="$n" 'NR>2 && NF>=5 && $NF!="total" {printf "  %-12s %5.1f\n", $NF, $4/n}' \
+awk -v n="$n" 'NR>2 && NF>=5 && $NF ~ /^[a-z_0-9]+$/ {printf "  %-12s %5.2f\n", $NF, $4/n}' \
   "$W/strace" | sort -k2 -rn
-cp "$W/strace" /tmp/strace.last
+awk -v n="$n" '$NF=="total" {printf "  %-12s %5.2f\n", "all", $4/n}' "$W/strace"

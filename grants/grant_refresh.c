@@ -20,9 +20,11 @@
  * one access token of the refresh token stays live.
  *
  * on_refresh=hook asks a program (refresh_hook.c) before anything is
- * written. It may block for seconds, so on an HTTP worker the grant answers
- * OAUTH_WOULD_BLOCK after its reads and server/offload.c runs the request
- * again on a thread of its own.
+ * written. It may block for seconds, so when the caller can wait
+ * (token_request.may_pend) the grant answers OAUTH_PENDING after its
+ * reads, with what it read kept in the wait (struct hook_wait), and only
+ * the rest, the hook and then the issue, runs on the thread the caller
+ * provides (grants_issue_run; server/offload.c).
  */
 #include <jansson.h>
 #include <pthread.h>
@@ -76,7 +78,7 @@ static const char *policy_of(const struct grants *g,
 /* on_refresh=hook: the hook sees the refresh before anything is written
  * and may refuse it, leaving the presented token usable. */
 static struct oauth_result ask_hook(struct grants *g,
-                                    const struct token_request *rq,
+                                    const char *scope_requested,
                                     const struct store_refresh *rt,
                                     const char *granted, bool *revoke_old)
 {
@@ -84,7 +86,7 @@ static struct oauth_result ask_hook(struct grants *g,
 	    "{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s, s:I}",
 	    "event", "on_refresh", "issuer", g->issuer,
 	    "client_id", rt->client_id, "sub", rt->subject,
-	    "username", rt->username, "scope_requested", rq->scope,
+	    "username", rt->username, "scope_requested", scope_requested,
 	    "scope_held", rt->scope, "scope_granted", granted,
 	    "access_token_jti", rt->access_jti, "family_id", rt->family_id,
 	    "time", (json_int_t)clock_now());
@@ -150,42 +152,6 @@ static void busy_give(struct grants *g, const char *hash)
 }
 
 #define HOOK_BUSY "a refresh with this token is already in progress"
-
-/* on_refresh=hook, before anything is written. On success *held says the
- * caller must busy_give(hash) once the refresh is done. */
-static struct oauth_result hook_gate(struct grants *g,
-                                     const struct token_request *rq,
-                                     const struct store_refresh *rt,
-                                     const char *hash, const char *granted,
-                                     bool *revoke_old, bool *held)
-{
-	if (g->on_refresh_hook == NULL) {
-		log_errx("client %s has on_refresh=hook but on_refresh_hook is "
-		         "not set; refresh denied", rt->client_id);
-		return OAUTH_FAIL(OAUTH_INVALID_GRANT, HOOK_REFUSED);
-	}
-	if (!rq->may_block) {
-		pthread_mutex_lock(&g->hook_mu);
-		bool busy = busy_has(g, hash);
-		pthread_mutex_unlock(&g->hook_mu);
-		return busy ? OAUTH_FAIL(OAUTH_INVALID_GRANT, HOOK_BUSY)
-		            : OAUTH_FAIL(OAUTH_WOULD_BLOCK, NULL);
-	}
-	if (!busy_take(g, hash))
-		return OAUTH_FAIL(OAUTH_INVALID_GRANT, HOOK_BUSY);
-	*held = true;
-	struct oauth_result r = ask_hook(g, rq, rt, granted, revoke_old);
-	/* A client that gave up while the hook ran would never see the new
-	 * pair, and its retry with the old token would read as reuse and
-	 * cost the user the whole family. Issue nothing instead. */
-	if (r.err == OAUTH_OK && rq->client_gone != NULL &&
-	    rq->client_gone(rq->client_gone_arg)) {
-		log_info("client %s went away during the on_refresh hook; "
-		         "nothing issued", rt->client_id);
-		r = OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
-	}
-	return r;
-}
 
 /* Reads the refresh token's record into rt (the caller clears it) and
  * checks that this client may use it now. */
@@ -310,6 +276,103 @@ static struct oauth_result refresh_issue(struct grants *g,
 	}
 }
 
+/* A refresh that waits for its hook: what the grant read, kept so that
+ * only the hook and the issue run when the wait is taken up. The token is
+ * marked busy (one hook at a time) from the grant's reads until the step
+ * has run or the wait is freed unrun. */
+struct hook_wait {
+	struct grants *g;
+	struct store_client cl;
+	struct store_refresh rt;
+	char hash[2 * SHA256_LEN + 1];
+	char *scope;           /* what the refresh grants */
+	char *scope_requested; /* as the request said; NULL: none */
+	bool (*client_gone)(void *arg);
+	void *client_gone_arg;
+	bool held; /* hash is marked busy */
+};
+
+static void hook_wait_free(void *arg)
+{
+	struct hook_wait *h = arg;
+	if (h->held)
+		busy_give(h->g, h->hash);
+	store_client_clear(&h->cl);
+	store_refresh_clear(&h->rt);
+	crypto_wipe(h->hash, sizeof(h->hash));
+	free(h->scope);
+	free(h->scope_requested);
+	free(h);
+}
+
+/* The hook, then the issue. The issue is waited for here, so that the
+ * refresh token stays busy until its record is committed. */
+static struct oauth_result hook_step(void *arg, struct token_response *out)
+{
+	struct hook_wait *h = arg;
+	bool revoke_old = false;
+	struct oauth_result r = ask_hook(h->g, h->scope_requested, &h->rt,
+	                                 h->scope, &revoke_old);
+	/* A client that gave up while the hook ran would never see the new
+	 * pair, and its retry with the old token would read as reuse and
+	 * cost the user the whole family. Issue nothing instead. */
+	if (r.err == OAUTH_OK && h->client_gone != NULL &&
+	    h->client_gone(h->client_gone_arg)) {
+		log_info("client %s went away during the on_refresh hook; "
+		         "nothing issued", h->rt.client_id);
+		r = OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
+	}
+	if (r.err == OAUTH_OK)
+		r = refresh_issue(h->g, &h->cl, &h->rt, h->hash, h->scope,
+		                  revoke_old, false, out);
+	busy_give(h->g, h->hash);
+	h->held = false;
+	/* Not answered again from a fresh read, as grants_token does: that
+	 * would ask the hook a second time. Nothing was written. */
+	if (r.err == OAUTH_CLIENT_CHANGED)
+		r = OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
+		               "the client's registration changed while the "
+		               "request was answered; try again");
+	return r;
+}
+
+/* on_refresh=hook, after the reads and before anything is written. Takes
+ * what *rt and *scope own. */
+static struct oauth_result hook_refresh(struct grants *g,
+                                        const struct token_request *rq,
+                                        const struct store_client *cl,
+                                        struct store_refresh *rt,
+                                        const char *hash, char **scope,
+                                        struct token_response *out)
+{
+	if (g->on_refresh_hook == NULL) {
+		log_errx("client %s has on_refresh=hook but on_refresh_hook is "
+		         "not set; refresh denied", rt->client_id);
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, HOOK_REFUSED);
+	}
+	if (!busy_take(g, hash))
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT, HOOK_BUSY);
+	struct hook_wait *h = xcalloc(1, sizeof(*h));
+	h->g = g;
+	h->held = true;
+	store_client_copy(&h->cl, cl);
+	h->rt = *rt;
+	memset(rt, 0, sizeof(*rt));
+	memcpy(h->hash, hash, sizeof(h->hash));
+	h->scope = *scope;
+	*scope = NULL;
+	h->scope_requested = xstrdup(rq->scope);
+	h->client_gone = rq->client_gone;
+	h->client_gone_arg = rq->client_gone_arg;
+	if (rq->may_pend) {
+		out->pending = issue_wait_step(g, hook_step, hook_wait_free, h);
+		return OAUTH_FAIL(OAUTH_PENDING, NULL);
+	}
+	struct oauth_result r = hook_step(h, out);
+	hook_wait_free(h);
+	return r;
+}
+
 struct oauth_result grant_refresh_token(struct grants *g,
                                         const struct token_request *rq,
                                         const struct store_client *cl,
@@ -319,7 +382,6 @@ struct oauth_result grant_refresh_token(struct grants *g,
 	char hash[2 * SHA256_LEN + 1];
 	char *scope = NULL;
 	struct oauth_result r;
-	bool held = false;
 
 	if (rq->refresh_token == NULL)
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "refresh_token is required");
@@ -334,19 +396,12 @@ struct oauth_result grant_refresh_token(struct grants *g,
 		goto out;
 
 	const char *policy = policy_of(g, cl);
-	bool revoke_old = strcmp(policy, "revoke") == 0;
-	if (strcmp(policy, "hook") == 0) {
-		r = hook_gate(g, rq, &rt, hash, scope, &revoke_old, &held);
-		if (r.err != OAUTH_OK)
-			goto out;
-	}
-	/* Held for the hook: the issue is waited for here, so that the
-	 * refresh token is busy until its record is committed. */
-	r = refresh_issue(g, cl, &rt, hash, scope, revoke_old,
-	                  rq->may_pend && !held, out);
+	if (strcmp(policy, "hook") == 0)
+		r = hook_refresh(g, rq, cl, &rt, hash, &scope, out);
+	else
+		r = refresh_issue(g, cl, &rt, hash, scope,
+		                  strcmp(policy, "revoke") == 0, rq->may_pend, out);
 out:
-	if (held)
-		busy_give(g, hash);
 	crypto_wipe(hash, sizeof(hash));
 	store_refresh_clear(&rt);
 	free(scope);

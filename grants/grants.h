@@ -105,14 +105,11 @@ struct token_request {
 	const char *code, *redirect_uri, *code_verifier; /* authorization_code */
 	const char *resource;            /* RFC 8707; NULL: none */
 	const char *remote_addr;         /* for throttling; may be NULL */
-	/* The caller runs on a thread that may block for seconds. When
-	 * false, a grant that would (the on_refresh hook) returns
-	 * OAUTH_WOULD_BLOCK having written nothing, and the caller runs the
-	 * whole request again where it may. */
-	bool may_block;
-	/* The caller can wait for the commit that records the tokens
-	 * without holding a thread: then grants_token may return
-	 * OAUTH_PENDING having written nothing (grants_issue_wait). */
+	/* The caller can wait without holding a thread: then grants_token
+	 * may return OAUTH_PENDING having written nothing, for the commit
+	 * that records the tokens (grants_issue_wait) or for a step that
+	 * may block for seconds, the on_refresh hook (grants_issue_run).
+	 * When false, grants_token does all of it on the calling thread. */
 	bool may_pend;
 	/* Whether the client has closed its connection (NULL: never asked).
 	 * Checked after a slow hook, before anything is issued. */
@@ -132,14 +129,24 @@ struct token_response {
 };
 void token_response_clear(struct token_response *r);
 
-/* grants_token returned OAUTH_PENDING: the tokens are minted, nothing is
- * written. grants_issue_wait submits their records and returns at once;
- * ready(arg) is called exactly once, on another thread, when the commit
- * that holds them is over, and must only hand w back to the caller's
- * thread, which then calls grants_issue_result: the response (or the
- * error: tokens whose records were not committed are never handed out),
- * and w is freed. Until ready, w belongs to the store. */
+/* grants_token returned OAUTH_PENDING with out->pending, a wait; nothing
+ * is written yet. It is one of two kinds, and grants_issue_blocks tells
+ * which:
+ * - The tokens are minted and wait for their commit (false).
+ *   grants_issue_wait submits their records and returns at once;
+ *   ready(arg) is called exactly once, on another thread, when the
+ *   commit that holds them is over, and must only hand w back to the
+ *   caller's thread. Until ready, w belongs to the store.
+ * - A step that may block for seconds comes first (true): the on_refresh
+ *   hook, with what the grant has read kept in w. The caller runs
+ *   grants_issue_run(w) on a thread that may block; it runs only the
+ *   rest (the hook, then the issue, waited for there) and returns.
+ * Either way the caller then calls grants_issue_result: the response (or
+ * the error: tokens whose records were not committed are never handed
+ * out), and w is freed. */
 struct issue_wait;
+bool grants_issue_blocks(const struct issue_wait *w);
+void grants_issue_run(struct issue_wait *w);
 void grants_issue_wait(struct issue_wait *w, void (*ready)(void *arg),
                        void *arg);
 struct oauth_result grants_issue_result(struct issue_wait *w,

@@ -320,6 +320,16 @@ struct issue_opts {
 	bool may_pend;
 };
 
+/* A wait that first runs a step that may block (the on_refresh hook),
+ * on a thread the caller provides (grants.h, grants_issue_run): step
+ * gets arg and answers as grants_token would, synchronously (never
+ * OAUTH_PENDING); step_free(arg) frees what the grant left it, run or
+ * not. */
+typedef struct oauth_result (*issue_step_fn)(void *arg,
+                                             struct token_response *out);
+struct issue_wait *issue_wait_step(struct grants *g, issue_step_fn step,
+                                   void (*step_free)(void *arg), void *arg);
+
 /* Mints the access token (and refresh token), records everything in one
  * transaction, fills out. A retire/relink that lost a race to another
  * request gives invalid_grant and writes nothing (and a lost relink sets

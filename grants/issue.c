@@ -78,6 +78,15 @@ struct issue_wait {
 	enum store_rc rc;
 	void (*ready)(void *arg);
 	void *ready_arg;
+	/* A wait that starts with a step that may block (issue_wait_step):
+	 * the step, what it owns, and once run (grants_issue_run) its
+	 * answer. */
+	issue_step_fn step;
+	void (*step_free)(void *arg);
+	void *step_arg;
+	bool stepped;
+	struct oauth_result step_r;
+	struct token_response step_out;
 };
 
 static char *dup_or_null(const char *s)
@@ -100,7 +109,38 @@ static void wait_free(struct issue_wait *w)
 	                 w->consume_code_hash, w->secret_hash};
 	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
 		free(owned[i]);
+	if (w->step_free != NULL)
+		w->step_free(w->step_arg);
+	token_response_clear(&w->step_out);
 	free(w);
+}
+
+struct issue_wait *issue_wait_step(struct grants *g, issue_step_fn step,
+                                   void (*step_free)(void *arg), void *arg)
+{
+	struct issue_wait *w = xcalloc(1, sizeof(*w));
+	w->g = g;
+	w->step = step;
+	w->step_free = step_free;
+	w->step_arg = arg;
+	return w;
+}
+
+bool grants_issue_blocks(const struct issue_wait *w)
+{
+	return w->step != NULL && !w->stepped;
+}
+
+void grants_issue_run(struct issue_wait *w)
+{
+	w->step_r = w->step(w->step_arg, &w->step_out);
+	w->stepped = true;
+	/* What the step owned is of no more use; free it here, on the
+	 * thread that may block, rather than on the caller's. */
+	if (w->step_free != NULL)
+		w->step_free(w->step_arg);
+	w->step_free = NULL;
+	w->step_arg = NULL;
 }
 
 /* The client changed while the request was answered (STORE_STALE:
@@ -201,7 +241,14 @@ static struct oauth_result wait_result(struct issue_wait *w,
                                        struct token_response *out)
 {
 	memset(out, 0, sizeof(*out));
-	struct oauth_result r = issue_recorded(w, out);
+	struct oauth_result r;
+	if (w->stepped) { /* the step's own answer */
+		r = w->step_r;
+		*out = w->step_out;
+		memset(&w->step_out, 0, sizeof(w->step_out));
+	} else {
+		r = issue_recorded(w, out);
+	}
 	wait_free(w);
 	return r;
 }

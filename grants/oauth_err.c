@@ -94,9 +94,6 @@ static const struct oauth_err_info rows[OAUTH__COUNT] = {
 	    "The request body is larger than this server accepts.",
 	    OAUTH_CHALLENGE_NONE},
 	/* If it ever leaked to the wire, it would read as a server error. */
-	[OAUTH_WOULD_BLOCK] = {"server_error", 500,
-	    "The server could not complete the request.",
-	    OAUTH_CHALLENGE_NONE},
 	[OAUTH_PENDING] = {"server_error", 500,
 	    "The server could not complete the request.",
 	    OAUTH_CHALLENGE_NONE},

@@ -47,9 +47,6 @@ enum oauth_err {
 	OAUTH_NOT_FOUND,
 	OAUTH_METHOD_NOT_ALLOWED,
 	OAUTH_REQUEST_TOO_LARGE,
-	/* Internal, never sent: the request must run again on a thread that
-	 * may block (see token_request.may_block). */
-	OAUTH_WOULD_BLOCK,
 	/* Internal, never sent: the tokens wait for their commit
 	 * (token_response.pending, grants_issue_wait). */
 	OAUTH_PENDING,

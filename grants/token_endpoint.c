@@ -126,12 +126,12 @@ struct oauth_result grants_token(struct grants *g, const struct token_request *r
 
 	/* The client record from the cache (client_cache.c); an error it
 	 * may have decided is decided again on a fresh read, and so is a
-	 * registration that changed under a synchronous issue. Not on a
-	 * thread that may block: that pass has run the on_refresh hook,
-	 * which must not run twice. */
+	 * registration that changed under a synchronous issue. Only when
+	 * the caller can wait: otherwise the pass may have run the
+	 * on_refresh hook, which must not run twice for one request. */
 	bool cached = false;
-	struct oauth_result r = token_pass(g, rq, out, !rq->may_block, &cached);
-	if (!rq->may_block && record_may_decide(r.err) &&
+	struct oauth_result r = token_pass(g, rq, out, rq->may_pend, &cached);
+	if (rq->may_pend && record_may_decide(r.err) &&
 	    (cached || r.err == OAUTH_CLIENT_CHANGED)) {
 		if (claimed != NULL)
 			client_cache_forget(g, claimed);

@@ -75,21 +75,15 @@ typedef enum MHD_Result (*handler_fn)(struct srv_req *rq);
  *   REQ_ROUTED -> REQ_SUSPENDED    req_suspend (request.c), from a handler
  *   REQ_SUSPENDED -> REQ_ROUTED    the call after req_resume (httpd.c),
  *                                  which then runs the continuation
- *   REQ_ROUTED -> REQ_OFFLOADED    offload_start (offload.c): the handler
- *                                  runs again on a thread of its own (back
- *                                  to REQ_ROUTED if no thread starts)
- *   REQ_OFFLOADED -> REQ_OFFLOAD_DONE  that thread is done, its response
- *                                  in pending (offload.c)
- *   any -> REQ_RESPONDED           a response was queued (respond.c, or
- *                                  httpd.c for REQ_OFFLOAD_DONE's)
+ *   REQ_SUSPENDED -> REQ_ROUTED    req_unsuspend (request.c): the
+ *                                  suspending handler takes it back
+ *   any -> REQ_RESPONDED           a response was queued (respond.c)
  * on_completed (httpd.c) frees the request in whatever state it is. */
 enum req_state {
 	REQ_NEW = 0,
 	REQ_ROUTED,
 	REQ_TOO_LARGE,
 	REQ_SUSPENDED,
-	REQ_OFFLOADED,
-	REQ_OFFLOAD_DONE,
 	REQ_RESPONDED,
 };
 
@@ -113,17 +107,13 @@ struct srv_req {
 	char *body;
 	size_t body_len;
 	size_t drained; /* bytes read past the limit */
-	/* REQ_OFFLOADED: the response waits here until the resume. */
-	struct MHD_Response *pending;
 	/* REQ_SUSPENDED: what runs once the connection is resumed. */
 	handler_fn resume;
-	/* REQ_SUSPENDED on a token issue: the issue, the store's until the
-	 * resume (grants_issue_wait). */
+	/* REQ_SUSPENDED on a token issue: the issue, the store's or
+	 * offload.c's thread's until the resume (grants_issue_wait,
+	 * grants_issue_run). */
 	struct issue_wait *issue;
 	bool token_rerun; /* its client changed under it: run again once */
-	/* The headers handlers read, copied before the offload so that the
-	 * thread never calls into MHD (req_header answers from these). */
-	char *h_content_type, *h_authorization;
 	int fd; /* the connection's socket, for client_gone; -1 if unknown */
 	struct timespec started;
 	/* for the access log */
@@ -146,9 +136,6 @@ const char *req_header(struct srv_req *rq, const char *name);
 /* Whether the client has closed the connection (for token_request). */
 bool req_client_gone(void *rq);
 const char *req_cookie(struct srv_req *rq, const char *name);
-/* Whether the handler runs on a thread of its own, where grants may
- * block (offload.c). */
-bool req_offloaded(const struct srv_req *rq);
 /* Holds rq without a worker: its connection is suspended until
  * req_resume, from any thread, after which then(rq) runs on MHD's thread
  * as the route's handler would. Call from a handler, then return MHD_YES.
@@ -156,6 +143,9 @@ bool req_offloaded(const struct srv_req *rq);
  * the daemon (srv_on_stop is the moment to let them go). */
 void req_suspend(struct srv_req *rq, handler_fn then);
 void req_resume(struct srv_req *rq);
+/* Takes back a suspension nobody will resume (a thread that did not
+ * start): rq is the calling handler's again, to answer. */
+void req_unsuspend(struct srv_req *rq);
 
 /* ---- router.c: the route table ------------------------------------------ */
 

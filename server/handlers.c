@@ -95,8 +95,39 @@ static void token_ready(void *arg)
 	req_resume(arg);
 }
 
-/* The continuation of a token request whose records were being
- * committed: its answer, on MHD's thread. */
+/* offload.c's work: the step that may block (the on_refresh hook, then
+ * the issue), on a thread of its own. */
+static void token_step(struct srv_req *rq)
+{
+	grants_issue_run(rq->issue);
+}
+
+static enum MHD_Result token_committed(struct srv_req *rq);
+
+/* Suspends a token request on its wait (rq->issue): for its commit, or
+ * for a step that runs on a thread of offload.c. Either way the answer is
+ * token_committed's. */
+static enum MHD_Result token_wait(struct srv_req *rq)
+{
+	atomic_fetch_add(&rq->srv->issues_waiting, 1);
+	if (!grants_issue_blocks(rq->issue)) {
+		/* Suspended first: ready may come at once. */
+		req_suspend(rq, token_committed);
+		grants_issue_wait(rq->issue, token_ready, rq);
+		return MHD_YES;
+	}
+	if (offload_start(rq, token_step, token_committed))
+		return MHD_YES;
+	token_abandoned(rq);
+	return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
+	                                    "too many refreshes are waiting "
+	                                    "for the on_refresh hook; retry "
+	                                    "shortly"),
+	                     no_store);
+}
+
+/* The continuation of a token request that waited (token_wait): its
+ * answer, on MHD's thread. */
 static enum MHD_Result token_committed(struct srv_req *rq)
 {
 	struct token_response out;
@@ -152,37 +183,19 @@ enum MHD_Result h_token(struct srv_req *rq)
 			.code_verifier = form_param(&fr.f, "code_verifier"),
 			.resource = form_param(&fr.f, "resource"),
 			.remote_addr = rq->remote_addr,
-			.may_block = req_offloaded(rq),
-			.may_pend = !req_offloaded(rq),
+			.may_pend = true,
 			.client_gone = req_client_gone, .client_gone_arg = rq,
 		};
 		rq->grant_type = xstrdup(tr.grant_type);
 		r = grants_token(rq->srv->grants, &tr, &out, &rq->client_id);
 	}
 	if (r.err == OAUTH_PENDING) {
-		/* The connection waits for the commit without a thread; its
-		 * answer is token_committed's. Suspended first: ready may
-		 * come at once. */
+		/* The connection waits without a worker; its answer is
+		 * token_committed's. The wait is the rq's from here. */
 		form_req_free(&fr);
 		rq->issue = out.pending;
 		out.pending = NULL;
-		atomic_fetch_add(&rq->srv->issues_waiting, 1);
-		req_suspend(rq, token_committed);
-		grants_issue_wait(rq->issue, token_ready, rq);
-		return MHD_YES;
-	}
-	if (r.err == OAUTH_WOULD_BLOCK && req_offloaded(rq)) {
-		r = OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL); /* a bug; never loop */
-	} else if (r.err == OAUTH_WOULD_BLOCK) {
-		token_response_clear(&out);
-		form_req_free(&fr);
-		if (offload_start(rq, h_token))
-			return MHD_YES; /* rq is offload.c's until the resume */
-		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
-		                                    "too many refreshes are "
-		                                    "waiting for the on_refresh "
-		                                    "hook; retry shortly"),
-		                     no_store);
+		return token_wait(rq);
 	}
 	ret = r.err == OAUTH_OK ? respond_json(rq, 200, token_json(&out), no_store)
 	                        : respond_error(rq, r, no_store);

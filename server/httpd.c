@@ -119,12 +119,8 @@ static void req_free(struct srv_req *rq)
 		crypto_wipe(rq->body, rq->body_len); /* bodies carry secrets */
 		free(rq->body);
 	}
-	if (rq->pending != NULL)
-		MHD_destroy_response(rq->pending);
 	free(rq->path);
 	free(rq->query);
-	free(rq->h_content_type);
-	crypto_free_str(rq->h_authorization);
 	free(rq->client_id);
 	free(rq->grant_type);
 	free(rq->cors_origin);
@@ -223,19 +219,6 @@ static enum MHD_Result on_headers(struct srv_req *rq, bool admitted)
  * much more; then the connection is dropped. */
 #define DRAIN_MAX (1024 * 1024)
 
-/* Queues the response an offloaded handler left in pending. */
-static enum MHD_Result send_pending(struct srv_req *rq)
-{
-	if (rq->pending == NULL)
-		return MHD_NO;
-	enum MHD_Result r = MHD_queue_response(rq->conn, (unsigned)rq->status,
-	                                       rq->pending);
-	MHD_destroy_response(rq->pending);
-	rq->pending = NULL;
-	rq->state = REQ_RESPONDED;
-	return r;
-}
-
 /* Returns false when the connection should be closed. */
 static bool on_body(struct srv_req *rq, const char *data, size_t len)
 {
@@ -285,8 +268,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	case REQ_TOO_LARGE:
 		return respond_error(rq, OAUTH_FAIL(OAUTH_REQUEST_TOO_LARGE, NULL),
 		                     NULL);
-	case REQ_OFFLOAD_DONE: /* back from offload.c: send what it left */
-		return send_pending(rq);
 	case REQ_SUSPENDED: /* back from req_resume: its continuation */
 		rq->state = REQ_ROUTED;
 		return rq->resume(rq);
@@ -299,8 +280,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			return respond_empty(rq, 204, h);
 		}
 		return rq->route->fn(rq);
-	case REQ_NEW:       /* handled above */
-	case REQ_OFFLOADED: /* suspended: MHD does not call */
+	case REQ_NEW: /* handled above */
 		break;
 	}
 	return MHD_NO;

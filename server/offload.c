@@ -1,12 +1,13 @@
 /*
- * offload.c: runs a request's handler again on a thread of its own, for
- * work that may block for seconds (the on_refresh hook).
+ * offload.c: runs the part of a request that may block for seconds (the
+ * on_refresh hook: grants_issue_run) on a thread of its own, while the
+ * request waits suspended (req_suspend) like any other.
  *
  * Each MHD worker thread serves many connections, so blocking one would
- * stall the others. Instead the connection is suspended, a new thread runs
- * the handler in REQ_OFFLOADED (grants may block there) and keeps the
- * response, and on_request (httpd.c) queues it once MHD resumes the
- * connection. At most on_refresh_hook_max_concurrent run at once.
+ * stall the others. The handler suspends the connection with its
+ * continuation, a new thread runs the work, which must not call into MHD,
+ * and resumes the connection; the continuation then answers on MHD's
+ * thread. At most on_refresh_hook_max_concurrent run at once.
  *
  * srv_stop waits for two things before it stops the daemon: the threads
  * (a suspended connection must not outlive the daemon, nor a thread the
@@ -55,10 +56,10 @@ void offload_free(struct srv *s)
 	pthread_mutex_destroy(&s->off_mu);
 }
 
-/* What a thread runs: the handler, and the request it runs for. */
+/* What a thread runs: the work, and the request it runs for. */
 struct job {
 	struct srv_req *rq;
-	handler_fn fn;
+	void (*work)(struct srv_req *rq);
 };
 
 static void *run(void *arg)
@@ -68,14 +69,13 @@ static void *run(void *arg)
 	struct srv *s = rq->srv;
 
 	free(arg);
-	(void)job.fn(rq); /* keeps its response in pending */
-	rq->state = REQ_OFFLOAD_DONE;
+	job.work(rq);
 	/* Before the resume: from then on rq belongs to MHD's thread, and
 	 * once the counters drop the process may exit before this thread's
 	 * own cleanup runs. */
 	store_thread_end(s->store);
 	crypto_thread_end();
-	MHD_resume_connection(rq->conn);
+	req_resume(rq);
 
 	pthread_mutex_lock(&s->off_mu);
 	s->off_running--;
@@ -92,7 +92,8 @@ void offload_complete(struct srv *s)
 	pthread_mutex_unlock(&s->off_mu);
 }
 
-bool offload_start(struct srv_req *rq, handler_fn fn)
+bool offload_start(struct srv_req *rq, void (*work)(struct srv_req *rq),
+                   handler_fn then)
 {
 	struct srv *s = rq->srv;
 	pthread_attr_t at;
@@ -112,21 +113,12 @@ bool offload_start(struct srv_req *rq, handler_fn fn)
 			          s->off_max);
 		return false;
 	}
-	/* The handler runs from the start again and sets these anew. */
-	free(rq->h_content_type);
-	crypto_free_str(rq->h_authorization);
-	rq->h_content_type = xstrdup(req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE));
-	rq->h_authorization = xstrdup(req_header(rq,
-	                                         MHD_HTTP_HEADER_AUTHORIZATION));
-	free(rq->client_id);
-	free(rq->grant_type);
-	rq->client_id = rq->grant_type = NULL;
-	rq->state = REQ_OFFLOADED;
 	rq->off_counted = true;
-	MHD_suspend_connection(rq->conn);
+	/* Suspended first: the thread may resume at once. */
+	req_suspend(rq, then);
 
 	struct job *job = xcalloc(1, sizeof(*job));
-	*job = (struct job){.rq = rq, .fn = fn};
+	*job = (struct job){.rq = rq, .work = work};
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	int rc = pthread_create(&t, &at, run, job);
@@ -135,9 +127,8 @@ bool offload_start(struct srv_req *rq, handler_fn fn)
 		return true;
 	free(job);
 	log_errx("cannot start a thread for an on_refresh hook");
-	rq->state = REQ_ROUTED;
+	req_unsuspend(rq);
 	rq->off_counted = false;
-	MHD_resume_connection(rq->conn);
 	pthread_mutex_lock(&s->off_mu);
 	s->off_running--;
 	s->off_inflight--;

@@ -13,13 +13,7 @@
 
 const char *req_header(struct srv_req *rq, const char *name)
 {
-	if (rq->state != REQ_OFFLOADED)
-		return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
-	if (strcasecmp(name, MHD_HTTP_HEADER_CONTENT_TYPE) == 0)
-		return rq->h_content_type;
-	if (strcasecmp(name, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
-		return rq->h_authorization;
-	return NULL;
+	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }
 
 /* A peek that sees end of file: the client closed its side. Pipelined
@@ -40,11 +34,6 @@ const char *req_cookie(struct srv_req *rq, const char *name)
 	return MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, name);
 }
 
-bool req_offloaded(const struct srv_req *rq)
-{
-	return rq->state == REQ_OFFLOADED;
-}
-
 /* The state is set before the suspension: req_resume may come from
  * another thread before the handler that suspended has returned, and
  * MHD calls on_request again only after both. */
@@ -57,5 +46,13 @@ void req_suspend(struct srv_req *rq, handler_fn then)
 
 void req_resume(struct srv_req *rq)
 {
+	MHD_resume_connection(rq->conn);
+}
+
+/* Nobody will resume it: the handler that suspended answers itself. */
+void req_unsuspend(struct srv_req *rq)
+{
+	rq->state = REQ_ROUTED;
+	rq->resume = NULL;
 	MHD_resume_connection(rq->conn);
 }

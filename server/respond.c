@@ -35,10 +35,6 @@ static enum MHD_Result send_typed(struct srv_req *rq, int status, char *body,
 	if (drain_stopping(rq->srv))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	rq->status = status;
-	if (rq->state == REQ_OFFLOADED) { /* queued after the resume */
-		rq->pending = resp;
-		return MHD_YES;
-	}
 	enum MHD_Result r = MHD_queue_response(rq->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	rq->state = REQ_RESPONDED;

@@ -69,10 +69,12 @@ void offload_init(struct srv *s, int max);
 void offload_drain(struct srv *s);
 /* After the daemon is stopped: no on_completed can call in any more. */
 void offload_free(struct srv *s);
-/* Suspends rq's connection and runs fn (the handler calling) again on a
- * new thread, in REQ_OFFLOADED. false (nothing changed) when the limit is
- * reached or no thread could be started: the caller answers 503. */
-bool offload_start(struct srv_req *rq, handler_fn fn);
+/* Suspends rq with the continuation then (req_suspend) and runs work(rq)
+ * on a new thread, which resumes rq when work returns. work must not call
+ * into MHD. false (nothing changed) when the limit is reached or no
+ * thread could be started: the caller answers 503. */
+bool offload_start(struct srv_req *rq, void (*work)(struct srv_req *rq),
+                   handler_fn then);
 /* An offloaded request is over (its response sent, or the client gone). */
 void offload_complete(struct srv *s);
 
