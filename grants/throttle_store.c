@@ -24,11 +24,21 @@
  * clean, each instance may have one unwritten attempt on it that the
  * others do not see, so across K instances at most hard + K - 1 secrets
  * are checked per key in a window (exactly hard with one instance).
+ *
+ * clean (a client's right generated secret, client_auth.c) remembers a
+ * clean read for up to CLEAN_MS, so that a busy client costs no read
+ * per request. Any attempt this process reserves or fails forgets every
+ * remembered read, so this process's own failures count at once; another
+ * instance's failures reach it within CLEAN_MS. Only a generated secret
+ * (256 random bits, which nobody guesses) that is right is let in on a
+ * remembered read: guesses, and every secret a person chose, take the
+ * reading path of reserve.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "crypto.h"
@@ -41,11 +51,26 @@
  * taken (by it or, rarely, by another key) has its attempts written. */
 #define LOCAL_SLOTS 1024
 
+#define CLEAN_SLOTS 256
+#define CLEAN_MS 1000
+
+/* A clean read of a set of keys (their tags, in order), and when. */
+struct clean_read {
+	unsigned char tags[THROTTLE_MAX_KEYS][16];
+	size_t n; /* 0: empty */
+	int64_t read_ms; /* CLOCK_MONOTONIC */
+	uint64_t gen;    /* store_throttle.gen when it was read */
+};
+
 struct store_throttle {
 	struct throttle base; /* first, as throttle.h asks */
 	struct store *store;
 	int64_t pending_ttl;
 	pthread_mutex_t mu;
+	/* Bumped by every attempt this process reserves or fails: the clean
+	 * reads of an older gen are forgotten. */
+	uint64_t gen;
+	struct clean_read clean[CLEAN_SLOTS];
 	struct {
 		unsigned char tag[16];
 		bool busy;
@@ -147,6 +172,15 @@ static void local_end_all(struct store_throttle *t,
 	pthread_mutex_unlock(&t->mu);
 }
 
+/* Every remembered clean read is forgotten, and so is any read under
+ * way (its gen is older). */
+static void forget_clean(struct store_throttle *t)
+{
+	pthread_mutex_lock(&t->mu);
+	t->gen++;
+	pthread_mutex_unlock(&t->mu);
+}
+
 /* The verdict the read alone gives for key j, as throttle.c judges. */
 static enum throttle_verdict judged(const struct store_throttle_key *k,
                                     const struct store_throttle_state *st,
@@ -184,6 +218,7 @@ static enum throttle_verdict st_reserve(struct throttle *base,
 		return THROTTLE_GO;
 	uint32_t ended[THROTTLE_MAX_KEYS];
 	pthread_mutex_lock(&t->mu);
+	t->gen++; /* an attempt begins: remembered clean reads may not hold */
 	local_ended(t, tk, &ks, ended);
 	pthread_mutex_unlock(&t->mu);
 	struct store_throttle_state st[THROTTLE_MAX_KEYS];
@@ -218,6 +253,7 @@ static enum throttle_verdict st_reserve(struct throttle *base,
 	enum store_rc rc = store_throttle_reserve(t->store, ks.k, ks.n, now,
 	                                          base->window, id, had,
 	                                          &stopped, &slowed);
+	forget_clean(t); /* after the write, as in st_commit */
 	if (rc == STORE_CONFLICT && stopped >= 0) {
 		tk->stopped_by = (int)ks.idx[stopped];
 		return slowed ? THROTTLE_SLOWED : THROTTLE_REFUSED;
@@ -240,6 +276,7 @@ static void st_commit(struct throttle *base, struct throttle_ticket *tk)
 	enum store_rc rc = store_throttle_commit(t->store, ks.k, ks.n,
 	                                         clock_now(), base->window,
 	                                         tk->id);
+	forget_clean(t); /* after the write: a read before it saw none */
 	/* The local slot is given back only once the failure is written, so
 	 * this process's next attempt on the key reads it; an attempt whose
 	 * read came before is written (local_take_all). */
@@ -278,7 +315,29 @@ static void st_forget_all(struct throttle *base)
 	(void)base;
 }
 
-/* One read (store_throttle_peek), never a write. */
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The keys' tags in order, and the clean_read slot they map to. */
+static size_t clean_slot(const struct throttle_ticket *tk,
+                         const struct keyset *ks,
+                         unsigned char tags[THROTTLE_MAX_KEYS][16])
+{
+	uint32_t h = 2166136261u; /* FNV-1a over the tags' first bytes */
+	for (size_t j = 0; j < ks->n; j++) {
+		memcpy(tags[j], tk->handle[ks->idx[j]], 16);
+		for (size_t b = 0; b < 4; b++)
+			h = (h ^ tags[j][b]) * 16777619u;
+	}
+	return h % CLEAN_SLOTS;
+}
+
+/* A read (store_throttle_peek) unless a clean one of the same keys is
+ * remembered; never a write. */
 static bool st_clean(struct throttle *base, const struct throttle_key *keys,
                      size_t n)
 {
@@ -292,6 +351,17 @@ static bool st_clean(struct throttle *base, const struct throttle_key *keys,
 	keyset_of(&tk, &ks);
 	if (ks.n == 0)
 		return true;
+	unsigned char tags[THROTTLE_MAX_KEYS][16];
+	struct clean_read *cr = &t->clean[clean_slot(&tk, &ks, tags)];
+	int64_t ms = mono_ms();
+	pthread_mutex_lock(&t->mu);
+	bool known = cr->n == ks.n && cr->gen == t->gen &&
+	             ms - cr->read_ms < CLEAN_MS &&
+	             memcmp(cr->tags, tags, ks.n * 16) == 0;
+	uint64_t gen = t->gen;
+	pthread_mutex_unlock(&t->mu);
+	if (known)
+		return true;
 	struct store_throttle_state st[THROTTLE_MAX_KEYS];
 	if (store_throttle_peek(t->store, ks.k, ks.n, now, base->window, st) !=
 	    STORE_OK)
@@ -299,6 +369,14 @@ static bool st_clean(struct throttle *base, const struct throttle_key *keys,
 	for (size_t j = 0; j < ks.n; j++)
 		if (st[j].failures != 0 || st[j].pending != 0)
 			return false;
+	pthread_mutex_lock(&t->mu);
+	if (t->gen == gen) { /* no attempt began or failed since the read */
+		memcpy(cr->tags, tags, ks.n * 16);
+		cr->n = ks.n;
+		cr->read_ms = ms;
+		cr->gen = gen;
+	}
+	pthread_mutex_unlock(&t->mu);
 	return true;
 }
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <libpq-fe.h>
@@ -282,6 +283,32 @@ static void *throttle_racer(void *arg)
 	return NULL;
 }
 
+/* A clean read is remembered (throttle_store.c, CLEAN_MS): this
+ * process's own attempts forget it at once, another process's failure
+ * reaches it within CLEAN_MS. */
+static void test_clean_remembered(void **state)
+{
+	struct fx *f = *state;
+	struct throttle *ta = throttle_store_new(f->a, 300, 60);
+	struct throttle *tb = throttle_store_new(f->b, 300, 60);
+	const struct throttle_key k[] = {{"client", "app", 0, 3, true}};
+	clock_reset();
+	assert_true(throttle_clean(ta, k, 1));
+	assert_true(throttle_clean(tb, k, 1));
+	assert_int_equal(try_once(tb, k, 1, true), THROTTLE_GO); /* fails */
+	assert_int_equal(rows(f, "SELECT count(*) FROM throttle"), 1);
+	assert_false(throttle_clean(tb, k, 1)); /* its own: at once */
+	usleep(1100 * 1000);
+	assert_false(throttle_clean(ta, k, 1)); /* the other's: by CLEAN_MS */
+	assert_int_equal(try_once(ta, k, 1, false), THROTTLE_GO); /* clears */
+	assert_true(throttle_clean(ta, k, 1));
+	assert_int_equal(try_once(ta, k, 1, true), THROTTLE_GO); /* fails */
+	assert_false(throttle_clean(ta, k, 1)); /* its own: at once */
+	clock_reset();
+	throttle_free(ta);
+	throttle_free(tb);
+}
+
 /* The worst case of the no-write success: every attempt at once on a
  * clean key, all failing. Each process may have one unwritten attempt
  * the other does not see (throttle_store.c): at most HARD + 1 with two. */
@@ -350,6 +377,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_success_writes_nothing_failures_shared, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_clean_reads_only, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_clean_remembered, setup,
 	                                    teardown),
 	    cmocka_unit_test_setup_teardown(test_checks_bounded_across_processes,
 	                                    setup, teardown),
