@@ -39,13 +39,42 @@ char *crypto_random_id(size_t nbytes)
 	}
 }
 
+/* The random part of ordered ids, drawn from OpenSSL a pool at a time
+ * per thread: each RAND_bytes call checks for a fork with a getpid system
+ * call, once per token otherwise. These ids name tokens and families and
+ * are no secrets (a jti is in its signed token), so holding a few of them
+ * ahead in memory costs nothing; secrets never come from here. Latchkey
+ * does not fork (hooks are posix_spawn'ed and exec at once), so no two
+ * processes share a pool. */
+#define ID_POOL 640
+
+static __thread unsigned char id_pool[ID_POOL];
+static __thread size_t id_left;
+
+static int id_random(unsigned char *out, size_t n)
+{
+	if (n > ID_POOL)
+		return crypto_random(out, n);
+	if (id_left < n) {
+		if (crypto_random(id_pool, ID_POOL) != 0)
+			return -1;
+		id_left = ID_POOL;
+	}
+	memcpy(out, id_pool + ID_POOL - id_left, n);
+	id_left -= n;
+	return 0;
+}
+
 char *crypto_ordered_id(size_t nbytes)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	unsigned long long ms = (unsigned long long)ts.tv_sec * 1000u +
 	                        (unsigned long long)ts.tv_nsec / 1000000u;
-	char *tail = crypto_random_token(nbytes), *id = NULL;
+	unsigned char r[64];
+	if (nbytes > sizeof(r) || id_random(r, nbytes) != 0)
+		return NULL;
+	char *tail = b64_encode(r, nbytes, true), *id = NULL;
 	if (tail != NULL &&
 	    asprintf(&id, "%012llx%s", ms & 0xffffffffffffULL, tail) < 0)
 		abort();

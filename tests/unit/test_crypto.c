@@ -379,6 +379,34 @@ static void test_random_token_unique(void **state)
 	assert_false(crypto_eq(a, b, sizeof(a)));
 }
 
+/* Ordered ids: 12 hex digits of milliseconds, then base64url of the
+ * random bytes; ids made later never sort earlier, and the random parts
+ * drawn through the per-thread pool (several refills here) are all
+ * distinct. */
+static void test_ordered_id(void **state)
+{
+	(void)state;
+	enum { N = 600 };
+	char *t[N];
+	for (int i = 0; i < N; i++) {
+		t[i] = crypto_ordered_id(10);
+		assert_non_null(t[i]);
+		assert_int_equal(strlen(t[i]), 12 + 14);
+		for (int j = 0; j < 12; j++)
+			assert_non_null(strchr("0123456789abcdef", t[i][j]));
+		if (i > 0)
+			assert_true(strncmp(t[i - 1], t[i], 12) <= 0);
+	}
+	char *tails[N];
+	for (int i = 0; i < N; i++)
+		tails[i] = t[i] + 12;
+	qsort(tails, N, sizeof(tails[0]), cmp_str);
+	for (int i = 1; i < N; i++)
+		assert_string_not_equal(tails[i - 1], tails[i]);
+	for (int i = 0; i < N; i++)
+		free(t[i]);
+}
+
 /* ---- wiping -------------------------------------------------------------- */
 
 /* Ids an operator types never start with '-' (they would read as options),
@@ -450,6 +478,7 @@ int main(void)
 	    cmocka_unit_test(test_crypto_streq),
 	    cmocka_unit_test(test_random_token),
 	    cmocka_unit_test(test_random_token_unique),
+	    cmocka_unit_test(test_ordered_id),
 	    cmocka_unit_test(test_wipe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
