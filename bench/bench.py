@@ -407,6 +407,27 @@ def stop_peer(name, work):
 
 # ---- the runs ---------------------------------------------------------------
 
+def commit_batches(t):
+    """(issues, commits) so far, summed over a latchkeyd target's
+    instances, from /metrics' latchkey_commit_batch_size histogram; None
+    for a peer."""
+    ports = getattr(t, "ports", None)
+    if not ports or not hasattr(t, "procs"):
+        return None
+    issues = commits = 0
+    for port in ports:
+        try:
+            _, body = http_req(f"http://127.0.0.1:{port}/metrics")
+        except OSError:
+            return None
+        for line in body.decode().splitlines():
+            if line.startswith("latchkey_commit_batch_size_sum "):
+                issues += float(line.split()[1])
+            elif line.startswith("latchkey_commit_batch_size_count "):
+                commits += float(line.split()[1])
+    return issues, commits
+
+
 def run_target(t, workloads, conns, duration, warmup, results):
     for w in workloads:
         if not t.supports(w):
@@ -430,9 +451,11 @@ def run_target(t, workloads, conns, duration, warmup, results):
                 wrk(url, script, args, c, warmup, pool)
             if probe is not None:
                 probe.run_start()
+            b0 = commit_batches(t)
             c0, w0 = cpu_ticks(t.pids), time.monotonic()
             r = wrk(url, script, args, c, duration, pool)
             ticks = cpu_ticks(t.pids) - c0
+            b1 = commit_batches(t)
             cpu = ticks / CLK_TCK / (time.monotonic() - w0)
             secs = r["duration_us"] / 1e6
             row = {
@@ -452,10 +475,16 @@ def run_target(t, workloads, conns, duration, warmup, results):
             if probe is not None:
                 row.update(probe.run_end(r["requests"]))
                 row.update(probe.after_run())
+            batch = ""
+            if b0 is not None and b1 is not None and b1[1] > b0[1]:
+                # Issues per commit of the writer thread during the run.
+                row["commit_batch_mean"] = ((b1[0] - b0[0]) /
+                                            (b1[1] - b0[1]))
+                batch = f"  batch {row['commit_batch_mean']:.1f}"
             results.append(row)
             log(f"  {t.name:18} {w:18} c={c:<3} {row['rps']:9.0f} rps  "
                 f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms  "
-                f"bad {row['bad']}/{row['checked']}  cpu {cpu:.2f}")
+                f"bad {row['bad']}/{row['checked']}  cpu {cpu:.2f}{batch}")
 
 
 def measure(t, workloads, conns, a, rows):
@@ -607,6 +636,17 @@ def markdown(res):
                        f"(`lk_bench_hash`), so {meta['cores']} cores allow "
                        f"{meta['cores'] * 1000 / h['median_ms']:.0f} per "
                        "second.")
+    batches = [r for r in rows if r.get("commit_batch_mean") is not None]
+    if batches:
+        out += ["", "Token issues per commit of latchkeyd's writer thread "
+                "(`latchkey_commit_batch_size`, `_sum` over `_count`, during "
+                "each run):", "",
+                "| server | workload | conns | issues per commit |",
+                "| --- | --- | ---: | ---: |"]
+        for r in batches:
+            out.append(f"| {r['server']} | {r['workload']} | "
+                       f"{r['connections']} | "
+                       f"{r['commit_batch_mean']:.1f} |")
     pg = scaleout.markdown(rows, meta)
     if pg:
         out.append(pg)

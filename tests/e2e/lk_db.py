@@ -280,12 +280,17 @@ def db_bytes(db):
 
 
 def revert_to_schema_7(db):
-    """Makes db (migrated to schema 9) look like a database from before
-    migration 0008 (one current key in all): migration 0009's columns and
+    """Makes db (migrated to the latest schema) look like a database from
+    before migration 0008 (one current key in all): migration 0010's
+    partial family index a full one again, migration 0009's columns and
     indexes gone, the old key index back, the new one gone, and versions 8
-    and 9 not recorded, so that the next start applies both as an upgrade
+    to 10 not recorded, so that the next start applies them as an upgrade
     would. Rows are kept: at most one current key must be in it (the old
     index refuses more)."""
+    db_query(db, "DROP INDEX access_tokens_family")
+    db_query(db, "CREATE INDEX access_tokens_family ON access_tokens "
+             "(family_id)")
+    db_query(db, "DELETE FROM schema_migrations WHERE version = 10")
     db_query(db, "DROP INDEX sessions_sid")
     db_query(db, "DROP INDEX refresh_tokens_sid")
     for table, cols in (

@@ -137,6 +137,26 @@ static void test_fresh_then_idempotent(void **state)
 	                                  "'authorization_codes_subject',"
 	                                  "'sessions_user','consents_client')"),
 	                 4);
+	/* Migration 0010: the family index holds only tokens with a family,
+	 * and a lookup by family still uses it. */
+	assert_int_equal(query_int(f->db, "SELECT count(*) FROM sqlite_schema "
+	                                  "WHERE name='access_tokens_family' "
+	                                  "AND sql LIKE '%WHERE family_id IS "
+	                                  "NOT NULL'"),
+	                 1);
+	sqlite3_stmt *plan = NULL;
+	assert_int_equal(sqlite3_prepare_v2(f->db, "EXPLAIN QUERY PLAN UPDATE "
+	                                    "access_tokens SET revoked_at=1 "
+	                                    "WHERE family_id=?1 AND revoked_at "
+	                                    "IS NULL", -1, &plan, NULL),
+	                 SQLITE_OK);
+	bool indexed = false;
+	while (sqlite3_step(plan) == SQLITE_ROW)
+		indexed = indexed || strstr((const char *)sqlite3_column_text(
+		                                plan, 3),
+		                            "INDEX access_tokens_family") != NULL;
+	sqlite3_finalize(plan);
+	assert_true(indexed);
 
 	/* Each row carries the SHA-256 of its migration's text. */
 	sqlite3_stmt *st = NULL;
@@ -401,6 +421,12 @@ static void test_pg_fresh_then_idempotent(void **state)
 	                              "'authorization_codes_subject',"
 	                              "'sessions_user','consents_client',"
 	                              "'signing_keys_current_alg')"), 5);
+	/* Migration 0010: the family index holds only tokens with a family. */
+	assert_int_equal(pg_query_int(f->db, "SELECT count(*) FROM pg_indexes "
+	                              "WHERE indexname='access_tokens_family' "
+	                              "AND indexdef LIKE '%WHERE (family_id IS "
+	                              "NOT NULL)'"),
+	                 1);
 	/* Migration 0008 replaced the one-current-key index. */
 	assert_int_equal(pg_query_int(f->db, "SELECT count(*) FROM pg_indexes "
 	                              "WHERE indexname='signing_keys_current'"),
