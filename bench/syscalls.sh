@@ -5,21 +5,14 @@
 # divides each count by the requests it saw (one send per response).
 # Needs strace and wrk. Used for the table in docs/performance.md.
 set -euo pipefail
-B=$(cd "$1" && pwd); C=${2:-16}
 HERE=$(cd "$(dirname "$0")" && pwd)
-W=$(mktemp -d)
+# shellcheck source=bench/serve.sh
+. "$HERE/serve.sh"
+C=${2:-16}
+PID= W=
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$W"' EXIT
-S=$("$B/latchkey" --db "$W/lk.db" client add bench --id bench --json |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])')
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$B/latchkeyd" --db "$W/lk.db" --listen "127.0.0.1:$PORT" >/dev/null 2>"$W/log" &
-PID=$!
-sleep 0.5
-LK_BENCH_LUA="$HERE/lua" LK_BENCH_THREADS=2 wrk -t2 -c"$C" -d4s \
-  -s "$HERE/lua/token.lua" "http://127.0.0.1:$PORT/token" -- \
-  "Basic $(printf 'bench:%s' "$S" | base64 -w0)" \
-  "grant_type=client_credentials" jwt >/dev/null &
-WRK=$!
+serve "$1"
+drive "$C" 4 /dev/null
 sleep 1
 timeout 2 strace -c -f -p "$PID" -o "$W/strace" 2>/dev/null || true
 wait "$WRK"

@@ -1,8 +1,9 @@
 /*
  * commit_queue.c: the writer thread of group commit (see commit_queue.h);
- * it owns no item: each belongs to its submitter until completed.
+ * it owns each item from its submission until it frees it, completed.
  */
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "commit_queue.h"
 #include "metrics.h"
@@ -42,7 +43,11 @@ static void run_batch(struct commit_queue *q, struct cq_item *batch, int n)
 	q->commit(q->ctx, batch);
 	for (struct cq_item *it = batch, *next; it; it = next) {
 		next = it->next;
-		it->complete(it); /* it may be gone after this */
+		store_issue_done done = it->done;
+		void *arg = it->arg;
+		enum store_rc rc = it->rc;
+		free(it); /* the backend's item: cq_item is its first member */
+		done(rc, arg);
 	}
 }
 

@@ -14,19 +14,20 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-struct cq_item;
-/* Called on the writer thread once the item's commit is done (the
- * backend's item holds its result); the item may be freed from then on. */
-typedef void (*cq_complete_fn)(struct cq_item *it);
+#include "store.h"
 
-/* The first member of a backend's queued item. */
+/* The first member of a backend's queued item, which is heap-allocated:
+ * once its batch is committed, the writer frees it and calls done(rc,
+ * arg) (store.h's xIssue contract). */
 struct cq_item {
 	struct cq_item *next;
-	cq_complete_fn complete;
+	enum store_rc rc; /* the item's result, set by the batch's commit */
+	store_issue_done done;
+	void *arg;
 };
 
 /* Runs a batch: the items from batch on, linked by next, in queue order.
- * Sets each item's result in the backend's item. */
+ * Sets each item's rc. */
 typedef void (*cq_commit_fn)(void *ctx, struct cq_item *batch);
 
 struct commit_queue {
@@ -45,7 +46,7 @@ void cq_init(struct commit_queue *q, int max_batch, cq_commit_fn commit,
 /* Commits what is still queued, then stops and joins the writer. */
 void cq_destroy(struct commit_queue *q);
 
-/* Queues it (it->complete set by the caller) and returns; the writer
+/* Queues it (done and arg set by the caller) and returns; the writer
  * thread is started on first use. If it cannot start, the item is
  * committed and completed on the calling thread. */
 void cq_submit(struct commit_queue *q, struct cq_item *it);

@@ -30,9 +30,6 @@ struct pg_gc_item {
 	struct cq_item link; /* first: commit_queue.h */
 	struct pg_batch_item items[PG_ISSUE_ITEMS];
 	int nitems;
-	enum store_rc rc;
-	store_issue_done done;
-	void *arg;
 };
 
 static struct pg_gc_item *next_of(const struct pg_gc_item *it)
@@ -62,7 +59,7 @@ static void gc_commit(void *ctx, struct cq_item *first)
 	struct pg_store *s = ctx;
 	struct pg_gc_item *batch = (struct pg_gc_item *)first;
 	if (next_of(batch) == NULL) {
-		batch->rc = pg_batch(&s->base, batch->items, batch->nitems);
+		batch->link.rc = pg_batch(&s->base, batch->items, batch->nitems);
 		return;
 	}
 	struct pg_segment segs[GC_MAX_BATCH];
@@ -72,18 +69,7 @@ static void gc_commit(void *ctx, struct cq_item *first)
 	pg_batch_group(&s->base, segs, n);
 	n = 0;
 	for (struct pg_gc_item *it = batch; it; it = next_of(it))
-		it->rc = segs[n++].rc;
-}
-
-/* cq_complete_fn: hands the result on; the item is the writer's to free. */
-static void gc_complete(struct cq_item *link)
-{
-	struct pg_gc_item *it = (struct pg_gc_item *)link;
-	store_issue_done done = it->done;
-	void *arg = it->arg;
-	enum store_rc rc = it->rc;
-	free(it);
-	done(rc, arg);
+		it->link.rc = segs[n++].rc;
 }
 
 /* The token table's xIssue: queues is for the writer thread. */
@@ -94,9 +80,8 @@ void pg_issue(struct store *base, const struct store_issue *is,
 	struct pg_gc_item *it = xcalloc(1, sizeof(*it));
 	/* Bound here, on the submitter's thread: the writer only sends. */
 	it->nitems = pg_issue_items(is, it->items);
-	it->rc = STORE_IO;
-	it->done = done;
-	it->arg = arg;
-	it->link.complete = gc_complete;
+	it->link.rc = STORE_IO;
+	it->link.done = done;
+	it->link.arg = arg;
 	cq_submit(&s->gc, &it->link);
 }

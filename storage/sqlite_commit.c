@@ -26,9 +26,6 @@
 struct gc_item {
 	struct cq_item link; /* first: commit_queue.h */
 	const struct store_issue *is;
-	enum store_rc rc;
-	store_issue_done done;
-	void *arg;
 };
 
 static struct gc_item *next_of(const struct gc_item *it)
@@ -76,30 +73,30 @@ static void gc_commit(void *ctx, struct cq_item *first)
 	struct conn *cn = wbegin(s, &r);
 	if (cn == NULL) {
 		for (struct gc_item *it = batch; it; it = next_of(it))
-			it->rc = r;
+			it->link.rc = r;
 		return;
 	}
 	if (next_of(batch) == NULL) { /* alone: no savepoint needed */
-		batch->rc = sq_finish(cn, sq_issue_writes(cn, batch->is));
+		batch->link.rc = sq_finish(cn, sq_issue_writes(cn, batch->is));
 		return;
 	}
 	enum store_rc fatal = STORE_OK;
 	for (struct gc_item *it = batch; it; it = next_of(it)) {
 		if (fatal != STORE_OK) {
-			it->rc = fatal;
+			it->link.rc = fatal;
 			continue;
 		}
-		it->rc = run_sql(cn, ST_GC_SAVEPOINT);
-		if (it->rc == STORE_OK)
-			it->rc = sq_issue_writes(cn, it->is);
-		if (it->rc != STORE_OK && !sqlite3_get_autocommit(cn->db) &&
+		it->link.rc = run_sql(cn, ST_GC_SAVEPOINT);
+		if (it->link.rc == STORE_OK)
+			it->link.rc = sq_issue_writes(cn, it->is);
+		if (it->link.rc != STORE_OK && !sqlite3_get_autocommit(cn->db) &&
 		    run_sql(cn, ST_GC_ROLLBACK_TO) != STORE_OK)
-			fatal = it->rc;
+			fatal = it->link.rc;
 		/* An I/O error can roll the whole transaction back: then
 		 * nothing of the batch stands. */
 		if (sqlite3_get_autocommit(cn->db) ||
 		    run_sql(cn, ST_GC_RELEASE) != STORE_OK)
-			fatal = it->rc != STORE_OK ? it->rc : STORE_IO;
+			fatal = it->link.rc != STORE_OK ? it->link.rc : STORE_IO;
 	}
 	if (fatal == STORE_OK)
 		fatal = sq_finish(cn, STORE_OK);
@@ -109,18 +106,7 @@ static void gc_commit(void *ctx, struct cq_item *first)
 	 * lost compare-and-set may have lost to an issue now rolled back. */
 	if (fatal != STORE_OK)
 		for (struct gc_item *it = batch; it; it = next_of(it))
-			it->rc = fatal;
-}
-
-/* cq_complete_fn: hands the result on; the item is the writer's to free. */
-static void gc_complete(struct cq_item *link)
-{
-	struct gc_item *it = (struct gc_item *)link;
-	store_issue_done done = it->done;
-	void *arg = it->arg;
-	enum store_rc rc = it->rc;
-	free(it);
-	done(rc, arg);
+			it->link.rc = fatal;
 }
 
 void sq_gc_init(struct sq_store *s)
@@ -134,7 +120,8 @@ void sq_issue(struct store *base, const struct store_issue *is,
 {
 	struct sq_store *s = (struct sq_store *)base;
 	struct gc_item *it = xcalloc(1, sizeof(*it));
-	*it = (struct gc_item){.link.complete = gc_complete, .is = is,
-	                       .rc = STORE_IO, .done = done, .arg = arg};
+	*it = (struct gc_item){.link = {.rc = STORE_IO, .done = done,
+	                                .arg = arg},
+	                       .is = is};
 	cq_submit(&s->gc, &it->link);
 }

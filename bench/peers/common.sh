@@ -111,3 +111,48 @@ log_tail() {
   [ -f "$1" ] && tail -n "${2:-20}" "$1" | sed 's/^/    /' >&2
   return 0
 }
+
+# refuse_running WORKDIR MATCH PORT: dies when WORKDIR's recorded server
+# (a pid whose command line contains MATCH) still runs, or when something
+# already listens on PORT.
+refuse_running() {
+  if [ -f "$1/server.pid" ]; then
+    # shellcheck disable=SC2013  # pids separated by blanks
+    for _p in $(cat "$1/server.pid"); do
+      pid_is "$_p" "$2" &&
+        die "already running in $1 (pid $_p); run $HERE/stop.sh $1 first"
+    done
+  fi
+  port_in_use "$3" && die "port $3 on 127.0.0.1 is already in use"
+  return 0
+}
+
+# npm_install WORKDIR PKG: copies $HERE/server.mjs into WORKDIR and, unless
+# WORKDIR already has the tree package-lock.json pins, installs it there
+# with `npm ci`; then sets VERSION to PKG's installed version.
+npm_install() {
+  cp "$HERE/server.mjs" "$1/server.mjs"
+  if ! cmp -s "$HERE/package-lock.json" "$1/package-lock.json" ||
+     [ ! -f "$1/node_modules/$2/package.json" ]; then
+    cp "$HERE/package.json" "$HERE/package-lock.json" "$1/"
+    if ! (cd "$1" && npm ci --no-audit --no-fund --loglevel=error \
+            >"$1/npm.log" 2>&1); then
+      log_tail "$1/npm.log"
+      rm -f "$1/package-lock.json"   # so the next run retries
+      die "npm ci failed in $1 (log: $1/npm.log)"
+    fi
+  fi
+  # shellcheck disable=SC2034  # VERSION is the sourcing script's
+  VERSION=$(node -p 'require(process.argv[1]).version' \
+    "$1/node_modules/$2/package.json")
+}
+
+# stop_recorded WORKDIR MATCH: stop.sh's whole job: stops every pid
+# recorded in WORKDIR/server.pid whose command line contains MATCH, then
+# forgets them. Nothing recorded: nothing to do.
+stop_recorded() {
+  [ -f "$1/server.pid" ] || return 0
+  # shellcheck disable=SC2046
+  stop_pids "$2" $(cat "$1/server.pid")
+  rm -f "$1/server.pid"
+}

@@ -62,12 +62,7 @@ SCHEMA=/usr/share/dbconfig-common/data/glewlwyd/install/sqlite3
 command -v glewlwyd >/dev/null 2>&1 || die "glewlwyd binary not found"
 command -v sqlite3 >/dev/null 2>&1 || die "sqlite3 not found (a dependency of the glewlwyd package)"
 
-if [ -f "$WORKDIR/server.pid" ]; then
-  p=$(cat "$WORKDIR/server.pid")
-  pid_is "$p" "$WORKDIR/glewlwyd.conf" &&
-    die "already running in $WORKDIR (pid $p); run $HERE/stop.sh $WORKDIR first"
-fi
-port_in_use "$PORT" && die "port $PORT on 127.0.0.1 is already in use"
+refuse_running "$WORKDIR" "$WORKDIR/glewlwyd.conf" "$PORT"
 
 # --- fresh instance -------------------------------------------------------
 rm -f "$WORKDIR/glewlwyd.db" "$WORKDIR/glewlwyd.db-journal" \

@@ -13,8 +13,4 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 [ $# -eq 1 ] || die "usage: $0 WORKDIR"
 [ -d "$1" ] || exit 0
 WORKDIR=$(cd "$1" && pwd)
-PIDFILE=$WORKDIR/server.pid
-[ -f "$PIDFILE" ] || exit 0
-# shellcheck disable=SC2046  # one pid
-stop_pids "$WORKDIR/glewlwyd.conf" $(cat "$PIDFILE")
-rm -f "$PIDFILE"
+stop_recorded "$WORKDIR" "$WORKDIR/glewlwyd.conf"

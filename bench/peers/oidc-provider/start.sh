@@ -40,29 +40,10 @@ mkdir -p "$WORKDIR"
 WORKDIR=$(cd "$WORKDIR" && pwd)
 LOG=$WORKDIR/server.log
 
-if [ -f "$WORKDIR/server.pid" ]; then
-  # shellcheck disable=SC2013  # pids separated by blanks
-  for p in $(cat "$WORKDIR/server.pid"); do
-    pid_is "$p" server.mjs &&
-      die "already running in $WORKDIR (pid $p); run $HERE/stop.sh $WORKDIR first"
-  done
-fi
-port_in_use "$PORT" && die "port $PORT on 127.0.0.1 is already in use"
+refuse_running "$WORKDIR" server.mjs "$PORT"
 
 # --- install (idempotent) -------------------------------------------------
-cp "$HERE/server.mjs" "$WORKDIR/server.mjs"
-if ! cmp -s "$HERE/package-lock.json" "$WORKDIR/package-lock.json" ||
-   [ ! -f "$WORKDIR/node_modules/oidc-provider/package.json" ]; then
-  cp "$HERE/package.json" "$HERE/package-lock.json" "$WORKDIR/"
-  if ! (cd "$WORKDIR" && npm ci --no-audit --no-fund --loglevel=error \
-          >"$WORKDIR/npm.log" 2>&1); then
-    log_tail "$WORKDIR/npm.log"
-    rm -f "$WORKDIR/package-lock.json"   # so the next run retries
-    die "npm ci failed in $WORKDIR (log: $WORKDIR/npm.log)"
-  fi
-fi
-VERSION=$(node -p 'require(process.argv[1]).version' \
-  "$WORKDIR/node_modules/oidc-provider/package.json")
+npm_install "$WORKDIR" oidc-provider
 
 # --- start ----------------------------------------------------------------
 CLIENT_ID=bench-client

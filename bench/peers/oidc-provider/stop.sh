@@ -12,8 +12,4 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../common.sh"
 
 [ $# -eq 1 ] || die "usage: $0 WORKDIR"
-PIDFILE=$1/server.pid
-[ -f "$PIDFILE" ] || exit 0
-# shellcheck disable=SC2046
-stop_pids server.mjs $(cat "$PIDFILE")
-rm -f "$PIDFILE"
+stop_recorded "$1" server.mjs
