@@ -156,3 +156,29 @@ stop_recorded() {
   stop_pids "$2" $(cat "$1/server.pid")
   rm -f "$1/server.pid"
 }
+
+# need_node MAJOR WHAT: dies unless node (at least MAJOR), npm and curl are
+# installed; WHAT names what needs that version.
+need_node() {
+  command -v node >/dev/null 2>&1 || die "node not found (bench/install-deps.sh installs it)"
+  command -v npm >/dev/null 2>&1 || die "npm not found (bench/install-deps.sh installs it)"
+  command -v curl >/dev/null 2>&1 || die "curl not found"
+  _major=$(node -p 'process.versions.node.split(".")[0]')
+  [ "$_major" -ge "$1" ] || die "$2 needs Node.js >= $1, found $(node -v)"
+}
+
+# started PID: records PID in $WORKDIR/server.pid and defines fail(), which
+# stops it, forgets it, shows the end of $LOG and dies with its message;
+# fail() also runs when the script is interrupted.
+started() {
+  _started=$1
+  echo "$_started" >"$WORKDIR/server.pid"
+  trap 'fail "interrupted"' HUP INT TERM
+}
+
+fail() {
+  stop_pids "" "$_started"
+  rm -f "$WORKDIR/server.pid"
+  log_tail "$LOG"
+  die "$* (log: $LOG)"
+}

@@ -136,16 +136,7 @@ EOF
 cd "$WORKDIR"
 nohup glewlwyd --config-file="$WORKDIR/glewlwyd.conf" </dev/null >"$LOG" 2>&1 &
 PID=$!
-echo "$PID" >"$WORKDIR/server.pid"
-
-fail() {
-  stop_pids "" "$PID"
-  rm -f "$WORKDIR/server.pid"
-  log_tail "$LOG"
-  die "$* (log: $LOG)"
-}
-
-trap 'fail "interrupted"' HUP INT TERM
+started "$PID"
 
 await_ready "$PID" "http://127.0.0.1:$PORT/config" || case $? in
   1) fail "glewlwyd exited during start-up" ;;

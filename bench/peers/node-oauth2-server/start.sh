@@ -23,11 +23,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 start_args "$@"
 
-command -v node >/dev/null 2>&1 || die "node not found (bench/install-deps.sh installs it)"
-command -v npm >/dev/null 2>&1 || die "npm not found (bench/install-deps.sh installs it)"
-command -v curl >/dev/null 2>&1 || die "curl not found"
-NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
-[ "$NODE_MAJOR" -ge 16 ] || die "@node-oauth/oauth2-server 5 needs Node.js >= 16, found $(node -v)"
+need_node 16 "@node-oauth/oauth2-server 5"
 
 mkdir -p "$WORKDIR"
 WORKDIR=$(cd "$WORKDIR" && pwd)
@@ -50,16 +46,7 @@ env -u DEBUG -u NODE_OPTIONS NODE_ENV=production \
   PEER_CLIENT_ID="$CLIENT_ID" PEER_CLIENT_SECRET="$CLIENT_SECRET" \
   nohup node server.mjs </dev/null >"$LOG" 2>&1 &
 PID=$!
-echo "$PID" >"$WORKDIR/server.pid"
-
-fail() {
-  stop_pids "" "$PID"
-  rm -f "$WORKDIR/server.pid"
-  log_tail "$LOG"
-  die "$* (log: $LOG)"
-}
-
-trap 'fail "interrupted"' HUP INT TERM
+started "$PID"
 
 await_ready "$PID" "http://127.0.0.1:$PORT/health" "$WORKDIR/ready.json" ||
   case $? in

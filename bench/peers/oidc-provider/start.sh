@@ -30,11 +30,7 @@ start_args "$@"
 WORKERS=${PEER_WORKERS:-1}
 case $WORKERS in ''|*[!0-9]*|0) die "PEER_WORKERS must be a positive number: $WORKERS" ;; esac
 
-command -v node >/dev/null 2>&1 || die "node not found (bench/install-deps.sh installs it)"
-command -v npm >/dev/null 2>&1 || die "npm not found (bench/install-deps.sh installs it)"
-command -v curl >/dev/null 2>&1 || die "curl not found"
-NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]')
-[ "$NODE_MAJOR" -ge 20 ] || die "oidc-provider 9 needs Node.js >= 20, found $(node -v)"
+need_node 20 "oidc-provider 9"
 
 mkdir -p "$WORKDIR"
 WORKDIR=$(cd "$WORKDIR" && pwd)
