@@ -32,6 +32,9 @@
 struct slot {
 	struct store_client c; /* c.client_id NULL: empty */
 	int64_t read_ms;
+	/* Bumped by every forget: a read that began before one is not
+	 * kept (it may be older than what made the forget). */
+	uint64_t gen;
 };
 
 struct client_cache {
@@ -83,6 +86,7 @@ enum store_rc client_cache_get(struct grants *g, const char *id,
 	          now - sl->read_ms < CLIENT_CACHE_MS;
 	if (*cached)
 		store_client_copy(out, &sl->c);
+	uint64_t gen = sl->gen;
 	pthread_mutex_unlock(&cc->mu);
 	if (*cached)
 		return STORE_OK;
@@ -93,10 +97,15 @@ enum store_rc client_cache_get(struct grants *g, const char *id,
 	struct store_client copy;
 	store_client_copy(&copy, out);
 	pthread_mutex_lock(&cc->mu);
-	store_client_clear(&sl->c);
-	sl->c = copy;
-	sl->read_ms = now;
+	bool keep = sl->gen == gen;
+	if (keep) {
+		store_client_clear(&sl->c);
+		sl->c = copy;
+		sl->read_ms = now;
+	}
 	pthread_mutex_unlock(&cc->mu);
+	if (!keep)
+		store_client_clear(&copy);
 	return STORE_OK;
 }
 
@@ -107,6 +116,7 @@ void client_cache_forget(struct grants *g, const char *id)
 	pthread_mutex_lock(&cc->mu);
 	if (sl->c.client_id != NULL && strcmp(sl->c.client_id, id) == 0)
 		store_client_clear(&sl->c);
+	sl->gen++;
 	pthread_mutex_unlock(&cc->mu);
 }
 
@@ -114,7 +124,9 @@ void client_cache_forget_all(struct grants *g)
 {
 	struct client_cache *cc = g->client_cache;
 	pthread_mutex_lock(&cc->mu);
-	for (size_t i = 0; i < CLIENT_CACHE_SLOTS; i++)
+	for (size_t i = 0; i < CLIENT_CACHE_SLOTS; i++) {
 		store_client_clear(&cc->slots[i].c);
+		cc->slots[i].gen++;
+	}
 	pthread_mutex_unlock(&cc->mu);
 }

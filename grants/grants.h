@@ -141,6 +141,8 @@ void token_response_clear(struct token_response *r);
  *   hook, with what the grant has read kept in w. The caller runs
  *   grants_issue_run(w) on a thread that may block; it runs only the
  *   rest (the hook, then the issue, waited for there) and returns.
+ * grants_issue_run also completes a wait of the first kind on the calling
+ * thread, waiting for its commit there (a caller that cannot suspend).
  * Either way the caller then calls grants_issue_result: the response (or
  * the error: tokens whose records were not committed are never handed
  * out), and w is freed. */

@@ -133,6 +133,10 @@ bool grants_issue_blocks(const struct issue_wait *w)
 
 void grants_issue_run(struct issue_wait *w)
 {
+	if (w->step == NULL) { /* a commit, waited for on this thread */
+		w->rc = store_issue(w->g->store, &w->is);
+		return;
+	}
 	w->step_r = w->step(w->step_arg, &w->step_out);
 	w->stepped = true;
 	/* What the step owned is of no more use; free it here, on the

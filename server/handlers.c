@@ -109,7 +109,23 @@ static enum MHD_Result token_committed(struct srv_req *rq);
  * token_committed's. */
 static enum MHD_Result token_wait(struct srv_req *rq)
 {
+	/* Counted before the check, as srv_stop closes before it waits for
+	 * the count: a wait either is counted in time or sees the close. */
 	atomic_fetch_add(&rq->srv->issues_waiting, 1);
+	if (atomic_load(&rq->srv->issues_closed)) {
+		/* The daemon is about to stop and no connection may stay
+		 * suspended: answered here, the commit waited for on this
+		 * thread; a hook's refresh refused, as offload.c does once
+		 * the stop has begun. */
+		if (!grants_issue_blocks(rq->issue)) {
+			grants_issue_run(rq->issue);
+			return token_committed(rq);
+		}
+		token_abandoned(rq);
+		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
+		                                    "the server is stopping"),
+		                     no_store);
+	}
 	if (!grants_issue_blocks(rq->issue)) {
 		/* Suspended first: ready may come at once. */
 		req_suspend(rq, token_committed);

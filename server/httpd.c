@@ -456,6 +456,7 @@ void srv_stop(struct srv *s)
 		offload_drain(s);
 		/* Commits end (or fail) within db_statement_timeout; each
 		 * resumes its request, which MHD then answers. */
+		atomic_store(&s->issues_closed, true);
 		while (atomic_load(&s->issues_waiting) > 0)
 			nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 		MHD_stop_daemon(s->daemon);

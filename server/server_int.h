@@ -59,6 +59,9 @@ struct srv {
 	/* Token requests suspended until their commit (handlers.c): the
 	 * daemon must outlive them, since the store's writer resumes them. */
 	atomic_int issues_waiting;
+	/* Set by srv_stop before it waits for issues_waiting: from then on
+	 * no token request suspends (token_wait answers it on its thread). */
+	atomic_bool issues_closed;
 };
 
 /* ---- offload.c ---------------------------------------------------------- */
