@@ -22,6 +22,6 @@ n=$(awk '$NF=="sendmsg" || $NF=="sendto" || $NF=="writev" {c += $4} END {print c
   "$W/strace")
 [ "$n" -gt 0 ] || { echo "syscalls.sh: no responses seen" >&2; exit 1; }
 echo "$n requests seen; system calls per request:"
-awk -v n="$n" 'NR>2 && NF>=5 && $NF ~ /^[a-z_0-9]+$/ {printf "  %-12s %5.2f\n", $NF, $4/n}' \
+awk -v n="$n" 'NR>2 && NF>=5 && $NF ~ /^[a-z_0-9]+$/ && $NF != "total" {printf "  %-12s %5.2f\n", $NF, $4/n}' \
   "$W/strace" | sort -k2 -rn
 awk -v n="$n" '$NF=="total" {printf "  %-12s %5.2f\n", "all", $4/n}' "$W/strace"

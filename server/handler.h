@@ -106,6 +106,7 @@ struct srv_req {
 	bool off_counted;
 	char *body;
 	size_t body_len;
+	size_t body_cap; /* body's allocation */
 	size_t drained; /* bytes read past the limit */
 	/* REQ_SUSPENDED: what runs once the connection is resumed. */
 	handler_fn resume;

@@ -219,6 +219,10 @@ static enum MHD_Result on_headers(struct srv_req *rq, bool admitted)
  * much more; then the connection is dropped. */
 #define DRAIN_MAX (1024 * 1024)
 
+/* The first body buffer: a token request's form fits, and it stays
+ * below glibc's large-bin size (1 KiB), whose allocation consolidates. */
+#define BODY_FIRST 512
+
 /* Returns false when the connection should be closed. */
 static bool on_body(struct srv_req *rq, const char *data, size_t len)
 {
@@ -228,10 +232,28 @@ static bool on_body(struct srv_req *rq, const char *data, size_t len)
 		rq->drained += len;
 		return rq->drained <= DRAIN_MAX;
 	}
-	if (rq->body == NULL)
-		rq->body = malloc(max + 1);
-	if (rq->body == NULL)
-		abort();
+	if (rq->body_len + len + 1 > rq->body_cap) {
+		/* Sized to the body, not to max_body_size: a large block per
+		 * request made glibc consolidate its free lists every time
+		 * (2% of the CPU at 16 connections). Grown by copying, so the
+		 * old block is wiped before it is freed (bodies carry
+		 * secrets), which realloc would not do. */
+		size_t cap = rq->body_cap ? 2 * rq->body_cap : BODY_FIRST;
+		while (cap < rq->body_len + len + 1)
+			cap *= 2;
+		if (cap > max + 1)
+			cap = max + 1;
+		char *b = malloc(cap);
+		if (b == NULL)
+			abort();
+		if (rq->body != NULL) {
+			memcpy(b, rq->body, rq->body_len);
+			crypto_wipe(rq->body, rq->body_len);
+			free(rq->body);
+		}
+		rq->body = b;
+		rq->body_cap = cap;
+	}
 	memcpy(rq->body + rq->body_len, data, len);
 	rq->body_len += len;
 	rq->body[rq->body_len] = '\0';
