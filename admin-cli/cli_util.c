@@ -350,6 +350,30 @@ static int migrate(struct store *s, const char *path, int *applied,
 	                err[0] ? err : store_rc_str(rc));
 }
 
+/* Only `latchkey migrate` (and latchkeyd at start) changes the schema of
+ * a database that holds one: a command of a newer build on a live
+ * database would otherwise migrate it under the running server, whose
+ * /healthz then turns 503. A new, empty database (version 0) is still
+ * created and migrated by any command, as nothing can be using it. A
+ * database newer than this binary is left to migrate(), which refuses it
+ * with its own message. */
+static int older_refused(struct store *s, const char *path)
+{
+	int db = 0, binary = 0;
+	char shown[512];
+	enum store_rc rc = store_schema_version(s, &db, &binary);
+	if (rc != STORE_OK)
+		return adm_store_fail(rc, "reading the schema version");
+	if (db == 0 || db >= binary)
+		return ADM_EXIT_OK;
+	store_target_redact(path, shown, sizeof(shown));
+	return adm_fail(ADM_EXIT_RUNTIME,
+	                "%s: database schema version %d is older than this "
+	                "binary's %d: run latchkey migrate (after stopping or "
+	                "upgrading every latchkeyd that uses it)",
+	                shown, db, binary);
+}
+
 int adm_store_open(const char *path, const struct lk_config *cfg,
                    bool migrate_first, struct store **out)
 {
@@ -373,7 +397,9 @@ int adm_store_open(const char *path, const struct lk_config *cfg,
 		                err[0] ? err : store_rc_str(rc));
 	if (!migrate_first)
 		return ADM_EXIT_OK;
-	int st = migrate(*out, path, &applied, &schema);
+	int st = older_refused(*out, path);
+	if (st == ADM_EXIT_OK)
+		st = migrate(*out, path, &applied, &schema);
 	if (st != ADM_EXIT_OK) {
 		store_close(*out);
 		*out = NULL;

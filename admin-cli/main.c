@@ -5,7 +5,8 @@
  * same for all commands happens here, once, before a handler runs: the
  * command words are looked up, the options are checked against the ones
  * the command takes, the argument count against its arity, and the store
- * is opened and migrated. A handler (cmd_*.c) only does its own work.
+ * is opened (and, when it is new and empty, migrated; an older schema is
+ * refused: only `migrate` upgrades one). A handler (cmd_*.c) only does its own work.
  * Usage output is generated from the same table, so it cannot drift.
  */
 #include <ctype.h>
@@ -132,7 +133,9 @@ static const struct adm_cmd commands[] = {
 	{.name = "migrate", .fn = cmd_migrate, .flags = CMD_NO_MIGRATE,
 	 .synopsis = "", .summary = "apply pending database migrations",
 	 .detail = "Creates the database when it does not exist. Every other\n"
-	           "command also applies pending migrations before it runs."},
+	           "command refuses a database whose schema is older than this\n"
+	           "binary (run this first); a new, empty database is created\n"
+	           "and migrated by any."},
 
 	{.name = "client", .sub = "add", .fn = cmd_client_add,
 	 .opts = CLIENT_FIELDS | ADM_O(OPT_ID) | ADM_O(OPT_SECRET) |

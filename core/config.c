@@ -54,6 +54,10 @@ static const struct setting settings[] = {
 	{"durability", S_STR, OFF(durability), "normal", 0, 0, durabilities,
 	 "normal: commits survive a crash of latchkeyd; full: also a power "
 	 "cut (an fsync per commit); SQLite only"},
+	{"auto_migrate", S_BOOL, OFF(auto_migrate), "true", 0, 1, NULL,
+	 "apply pending database migrations at start (logged); false: "
+	 "refuse to start on an older schema, leaving it to latchkey "
+	 "migrate"},
 	{"db_pool_size", S_INT, OFF(db_pool_size), "8", 1, 64, NULL,
 	 "PostgreSQL: connections per process at most"},
 	{"db_connect_timeout", S_INT, OFF(db_connect_timeout), "5", 1, 3600,

@@ -327,34 +327,3 @@ enum MHD_Result h_metrics(struct srv_req *rq)
 	return respond_text(rq, 200, text, len,
 	                    "text/plain; version=0.0.4; charset=utf-8", no_cache);
 }
-
-enum MHD_Result h_healthz(struct srv_req *rq)
-{
-	int dbv = 0, binv = 0;
-	if (store_schema_version(rq->srv->store, &dbv, &binv) != STORE_OK ||
-	    dbv != binv)
-		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
-		                                    "the database is not usable"),
-		                     no_store);
-	return respond_json(rq, 200, json_pack("{s:s, s:i, s:s}", "status", "ok",
-	                                       "schema_version", dbv, "version",
-	                                       LATCHKEY_VERSION), no_store);
-}
-
-/* Readiness, for load balancers: may this instance get requests now? Only
- * when the database answers a question on every call (nothing cached) and
- * its schema is the binary's. Otherwise 503 temporarily_unavailable with
- * Retry-After (respond_error), so the balancer sends requests to another
- * instance until this one can serve them; /healthz keeps its own contract
- * (docs/operations.md, "Monitor"). */
-enum MHD_Result h_readyz(struct srv_req *rq)
-{
-	int dbv = 0, binv = 0;
-	if (store_schema_version(rq->srv->store, &dbv, &binv) != STORE_OK ||
-	    dbv != binv)
-		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
-		                                    "the database does not answer"),
-		                     no_store);
-	return respond_json(rq, 200, json_pack("{s:s}", "status", "ready"),
-	                    no_store);
-}

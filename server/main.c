@@ -116,6 +116,27 @@ static long long monotonic_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* With auto_migrate=false only `latchkey migrate` changes the schema: a
+ * database older than this binary (or a new, empty one) is refused with
+ * what to run. A newer one is left to store_migrate, which refuses it
+ * with its own message and changes nothing. */
+static enum store_rc migration_refused(struct store *st, char *err,
+                                       size_t errlen)
+{
+	int dbv = 0, binv = 0;
+	enum store_rc rc = store_schema_version(st, &dbv, &binv);
+	if (rc != STORE_OK) {
+		snprintf(err, errlen, "reading the schema version: %s",
+		         store_rc_str(rc));
+		return rc;
+	}
+	if (dbv >= binv)
+		return STORE_OK;
+	snprintf(err, errlen, "schema version %d, this latchkeyd needs %d, "
+	         "and auto_migrate is off: run latchkey migrate", dbv, binv);
+	return STORE_INVALID;
+}
+
 /* Opens and migrates the store into *st. Started together with its
  * database (systemd, Kubernetes, docker-compose), latchkeyd may come up
  * first: on PostgreSQL a database that cannot be reached yet
@@ -126,7 +147,8 @@ static long long monotonic_ms(void)
  * fail at once. SIGINT or SIGTERM (in sigs, blocked) during a pause ends
  * the wait with *sig set. Returns 0, or -1 with the cause logged. */
 static int open_store(const char *db, const char *shown,
-                      const struct store_options *so, long wait_s,
+                      const struct store_options *so, bool auto_migrate,
+                      long wait_s,
                       const sigset_t *sigs, struct store **st, int *applied,
                       int *schema, int *sig)
 {
@@ -135,7 +157,11 @@ static int open_store(const char *db, const char *shown,
 	int pause_s = 1;
 	for (;;) {
 		enum store_rc rc = store_open_with(db, so, st, err, sizeof(err));
-		if (rc == STORE_OK &&
+		if (rc == STORE_OK && !auto_migrate &&
+		    (rc = migration_refused(*st, err, sizeof(err))) != STORE_OK) {
+			store_close(*st);
+			*st = NULL;
+		} else if (rc == STORE_OK &&
 		    (rc = store_migrate(*st, applied, schema, err,
 		                        sizeof(err))) != STORE_OK) {
 			store_close(*st);
@@ -248,7 +274,8 @@ static int store_setup(struct daemon *d, bool *stopped)
 	};
 	store_target_redact(d->db, d->shown, sizeof(d->shown));
 	int early_sig = 0;
-	if (open_store(d->db, d->shown, &so, cfg->db_startup_timeout, &d->sigs,
+	if (open_store(d->db, d->shown, &so, cfg->auto_migrate != 0,
+	               cfg->db_startup_timeout, &d->sigs,
 	               &d->st, &applied, &schema, &early_sig) != 0) {
 		*stopped = early_sig != 0;
 		return -1;

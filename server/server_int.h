@@ -62,6 +62,8 @@ struct srv {
 	/* Set by srv_stop before it waits for issues_waiting: from then on
 	 * no token request suspends (token_wait answers it on its thread). */
 	atomic_bool issues_closed;
+	/* health.c: what the last /healthz or /readyz check found (0: ok) */
+	atomic_int health;
 };
 
 /* ---- offload.c ---------------------------------------------------------- */
