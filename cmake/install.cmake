@@ -7,7 +7,7 @@
 #   SYSCONFDIR/latchkey/latchkey.ini     the example configuration, with
 #                                        db = /var/lib/latchkey/latchkey.db
 #   systemd unit dir/latchkeyd.service   generated from the dirs above
-#   share/doc/latchkey/                  README.md and docs/*.md
+#   share/doc/latchkey/                  README.md, LICENSE and docs/*.md
 #   share/bash-completion/completions/latchkey
 #                                        `latchkey completion bash`'s
 #                                        output, made at build time
@@ -74,5 +74,5 @@ install(FILES ${LK_COMPLETION}
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
         RENAME latchkey)
 file(GLOB LK_DOCS ${CMAKE_SOURCE_DIR}/docs/*.md)
-install(FILES ${CMAKE_SOURCE_DIR}/README.md ${LK_DOCS}
+install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/LICENSE ${LK_DOCS}
         DESTINATION ${CMAKE_INSTALL_DOCDIR})

@@ -35,6 +35,7 @@ static const char *const algs[] = {"ES256", "RS256", NULL};
 static const char *const formats[] = {"text", "json", NULL};
 static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const policies[] = {"nothing", "revoke", "hook", NULL};
+static const char *const tls_versions[] = {"1.2", "1.3", NULL};
 static const char *const durabilities[] = {"normal", "full", NULL};
 static const char *const forwarded_headers[] = {"x-forwarded-for",
                                                 "forwarded", NULL};
@@ -145,7 +146,14 @@ static const struct setting settings[] = {
 	{"tls_cert", S_STR, OFF(tls_cert), "", 0, 0, NULL,
 	 "PEM certificate chain: serve HTTPS (with tls_key)"},
 	{"tls_key", S_STR, OFF(tls_key), "", 0, 0, NULL,
-	 "PEM private key of tls_cert; must not be readable by other users"},
+	 "PEM private key of tls_cert; must not be readable by other users "
+	 "(e.g. root:latchkey 0640)"},
+	{"tls_min_version", S_STR, OFF(tls_min_version), "1.2", 0, 0,
+	 tls_versions, "oldest TLS version served (1.2 or 1.3; 1.0 and 1.1 "
+	 "are never served, RFC 8996)"},
+	{"tls_ciphers", S_STR, OFF(tls_ciphers), "NORMAL", 0, 0, NULL,
+	 "GnuTLS priority string for the ciphers, key exchanges and "
+	 "signatures served; tls_min_version still sets the versions"},
 	{"threads", S_INT, OFF(threads), "4", 1, 256, NULL,
 	 "HTTP worker threads"},
 	{"login_max_failures", S_INT, OFF(login_max_failures), "5", 1, 1000,
@@ -596,10 +604,12 @@ static int check_tls(const struct lk_config *c, char *err, size_t errlen)
 		return -1;
 	}
 	if (st.st_mode & (S_IROTH | S_IWOTH)) {
+		/* Not "chmod 600": the packaged layout is root:latchkey
+		 * 0640, and 600 there would lock latchkeyd out. */
 		snprintf(err, errlen, "setting 'tls_key': '%.200s' is readable or "
-		         "writable by every user (mode %04o); run: chmod 600 "
-		         "'%.200s'", c->tls_key, (unsigned)(st.st_mode & 07777),
-		         c->tls_key);
+		         "writable by every user (mode %04o); run: chmod o-rwx "
+		         "'%.200s' (latchkeyd's user or group must still read it)",
+		         c->tls_key, (unsigned)(st.st_mode & 07777), c->tls_key);
 		return -1;
 	}
 	return 0;

@@ -53,6 +53,8 @@ struct lk_config {
 	char *forwarded_header; /* x-forwarded-for | forwarded */
 	long idle_timeout;     /* seconds without a byte before closing */
 	char *tls_cert, *tls_key; /* PEM files; both or neither */
+	char *tls_min_version;    /* 1.2 | 1.3 */
+	char *tls_ciphers;        /* a GnuTLS priority string */
 	long threads;
 	long login_max_failures;
 	long login_max_failures_per_address;

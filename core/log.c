@@ -244,9 +244,12 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 	emit(line, n, sizeof(line), false);
 }
 
-void log_request(const char *method, const char *path, int status,
-                 const char *addr, const char *client_id,
-                 const char *grant_type, const char *error, double ms)
+static const char *or(const char *s, const char *dflt)
+{
+	return s != NULL && s[0] != '\0' ? s : dflt;
+}
+
+void log_request(const struct access_line *a)
 {
 	char line[2048], ts[40];
 	size_t n;
@@ -255,25 +258,32 @@ void log_request(const char *method, const char *path, int status,
 		return;
 	stamp(ts, sizeof(ts));
 	if (log_json) {
-		char m[40], p[600], a[100], c[300], g[100];
-		json_escape(m, sizeof(m), method);
-		json_escape(a, sizeof(a), addr ? addr : "");
-		json_escape(p, sizeof(p), path);
-		json_escape(c, sizeof(c), client_id ? client_id : "");
-		json_escape(g, sizeof(g), grant_type ? grant_type : "");
+		char m[40], p[600], ad[100], c[300], g[100], id[300], ua[500];
+		json_escape(m, sizeof(m), a->method);
+		json_escape(ad, sizeof(ad), or(a->addr, ""));
+		json_escape(p, sizeof(p), a->path);
+		json_escape(c, sizeof(c), or(a->client_id, ""));
+		json_escape(g, sizeof(g), or(a->grant_type, ""));
+		json_escape(id, sizeof(id), or(a->request_id, ""));
+		json_escape(ua, sizeof(ua), or(a->user_agent, ""));
 		n = (size_t)snprintf(line, sizeof(line),
 		    "{\"time\":\"%s\",\"level\":\"info\",\"where\":\"request\","
 		    "\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,"
 		    "\"addr\":\"%s\",\"client_id\":\"%s\",\"grant_type\":\"%s\",\"error\":\"%s\","
-		    "\"ms\":%.3f}",
-		    ts, m, p, status, a, c, g, error ? error : "", ms);
+		    "\"ms\":%.3f,\"request_id\":\"%s\",\"user_agent\":\"%s\"}",
+		    ts, m, p, a->status, ad, c, g, or(a->error, ""), a->ms, id, ua);
 	} else {
+		/* New fields go last: scripts that cut the line by position
+		 * keep working. The user agent is quoted (it has spaces) and
+		 * holds no '"' (server/httpd.c). */
 		n = (size_t)snprintf(line, sizeof(line),
 		    "%s info request: %s %.512s %d addr=%.64s client_id=%.256s "
-		    "grant_type=%.64s error=%s ms=%.3f",
-		    ts, method, path, status, addr && addr[0] ? addr : "-",
-		    client_id ? client_id : "-",
-		    grant_type ? grant_type : "-", error ? error : "-", ms);
+		    "grant_type=%.64s error=%s ms=%.3f request_id=%.128s "
+		    "ua=\"%.200s\"",
+		    ts, a->method, a->path, a->status, or(a->addr, "-"),
+		    or(a->client_id, "-"), or(a->grant_type, "-"),
+		    or(a->error, "-"), a->ms, or(a->request_id, "-"),
+		    or(a->user_agent, ""));
 		text_sanitize(line);
 	}
 	emit(line, n, sizeof(line), true);

@@ -18,10 +18,19 @@ int log_level_parse(const char *s, enum log_level *out);
 void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* One access-log line per HTTP request (fields already free of secrets). */
-void log_request(const char *method, const char *path, int status,
-                 const char *addr, const char *client_id,
-                 const char *grant_type, const char *error, double ms);
+/* One access-log line per HTTP request (fields already free of secrets;
+ * any may be NULL but method and path). */
+struct access_line {
+	const char *method, *path;
+	int status; /* 0: the client went away before an answer */
+	const char *addr;       /* the client, after trusted proxies */
+	const char *client_id, *grant_type;
+	const char *error;      /* the OAuth error code answered */
+	const char *request_id; /* X-Request-Id, taken or generated */
+	const char *user_agent; /* printable ASCII, bounded, no '"' or '\' */
+	double ms;
+};
+void log_request(const struct access_line *a);
 
 /* Access lines (log_request) go through a buffer written by a thread of
  * its own every 100 ms; every other line is written at once, after what is

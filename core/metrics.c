@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "strutil.h"
+#include "version.h"
 
 /* The label sets. A value outside its set is counted as "other". */
 static const char *const endpoints[] = {
@@ -146,9 +147,11 @@ char *metrics_render(size_t *len)
 
 	/* Prometheus's convention for what is running: a constant 1 whose
 	 * labels say it, so a dashboard can join on the version. */
-	put(&o, "# HELP latchkey_build_info The version of latchkeyd running.\n"
+	put(&o, "# HELP latchkey_build_info The version and source commit of "
+	        "latchkeyd running.\n"
 	        "# TYPE latchkey_build_info gauge\n"
-	        "latchkey_build_info{version=\"%s\"} 1\n", LATCHKEY_VERSION);
+	        "latchkey_build_info{version=\"%s\",commit=\"%s\"} 1\n",
+	        LATCHKEY_VERSION, latchkey_commit);
 
 	put(&o, "# HELP latchkey_http_requests_total HTTP requests answered, "
 	        "by endpoint and status (0: the client left first).\n"

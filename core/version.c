@@ -34,7 +34,8 @@ void version_core_libs(struct version_libs *v)
 
 void version_print(FILE *out, const char *prog, const struct version_libs *v)
 {
-	fprintf(out, "%s %s\n", prog, LATCHKEY_VERSION);
+	fprintf(out, "%s %s\ncommit %s\n", prog, LATCHKEY_VERSION,
+	        latchkey_commit);
 	fputs("built with:\n", out);
 	for (size_t i = 0; i < v->n; i++) {
 		const struct version_lib *l = &v->lib[i];

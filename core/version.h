@@ -35,6 +35,11 @@ struct version_libs {
 	size_t nbuf;
 };
 
+/* The source commit built: 12 hex digits, "-dirty" after them when the
+ * tree had changes, or what $LATCHKEY_COMMIT said; "unknown" without git
+ * (cmake/commit_id.cmake, compiled into the binaries). */
+extern const char latchkey_commit[];
+
 /* Adds one library (strings borrowed; static in practice). */
 void version_add(struct version_libs *v, const char *name, const char *built,
                  const char *running);
@@ -42,7 +47,7 @@ void version_add(struct version_libs *v, const char *name, const char *built,
 char *version_buf(struct version_libs *v);
 /* OpenSSL, libargon2, libinih: what core links. */
 void version_core_libs(struct version_libs *v);
-/* "PROG VERSION", then one line per library: "  NAME BUILT", and
+/* "PROG VERSION", "commit COMMIT", then one line per library: "  NAME BUILT", and
  * ", running RUNNING" when the library tells. */
 void version_print(FILE *out, const char *prog, const struct version_libs *v);
 

@@ -87,6 +87,9 @@ enum req_state {
 	REQ_RESPONDED,
 };
 
+#define REQUEST_ID_MAX 128
+#define USER_AGENT_MAX 200
+
 struct srv_req {
 	struct srv *srv;
 	struct MHD_Connection *conn;
@@ -122,6 +125,12 @@ struct srv_req {
 	const char *error;  /* static */
 	char *client_id;
 	char *grant_type;
+	/* The request's id: the X-Request-Id it came with when well-formed,
+	 * else a new one; echoed in the answer and in the access log. */
+	char request_id[REQUEST_ID_MAX + 1];
+	/* Its User-Agent, cut to USER_AGENT_MAX bytes of printable ASCII
+	 * with '"' and '\\' made '?': the access log quotes it. */
+	char user_agent[USER_AGENT_MAX + 1];
 	/* cors.c, set once the route is known: whether the route answers
 	 * cross-origin requests (its answers then say Vary: Origin), and
 	 * the request's Origin when it is one of cors_allowed_origins (its

@@ -76,9 +76,11 @@ enum MHD_Result h_healthz(struct srv_req *rq)
 		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
 		                                    "the database is not usable"),
 		                     no_store);
-	return respond_json(rq, 200, json_pack("{s:s, s:i, s:s}", "status", "ok",
-	                                       "schema_version", dbv, "version",
-	                                       LATCHKEY_VERSION), no_store);
+	return respond_json(rq, 200, json_pack("{s:s, s:i, s:s, s:s}", "status",
+	                                       "ok", "schema_version", dbv,
+	                                       "version", LATCHKEY_VERSION,
+	                                       "commit", latchkey_commit),
+	                    no_store);
 }
 
 /* Readiness, for load balancers: may this instance get requests now? Only

@@ -178,6 +178,41 @@ static bool framing_bad(struct srv_req *rq)
 	       (f.transfer_encoding == 1 && !f.chunked);
 }
 
+/* An X-Request-Id a proxy or client set is kept when it could not
+ * disturb a log line or a header: 1 to REQUEST_ID_MAX characters of
+ * letters, digits and "-_.:+/=@" (UUIDs, hex, base64, W3C trace ids). */
+static bool request_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+	return n > 0 && n <= REQUEST_ID_MAX &&
+	       strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                  "0123456789-_.:+/=@") == n;
+}
+
+/* The request id and the user agent, for the answer and the log. */
+static void identify(struct srv_req *rq)
+{
+	const char *id = req_header(rq, "X-Request-Id");
+	if (id != NULL && request_id_ok(id)) {
+		memcpy(rq->request_id, id, strlen(id) + 1);
+	} else {
+		/* Time-ordered: a log sorted by id is sorted by arrival. */
+		char *gen = crypto_ordered_id(9);
+		if (gen != NULL)
+			snprintf(rq->request_id, sizeof(rq->request_id), "%s", gen);
+		free(gen);
+	}
+	const char *ua = req_header(rq, MHD_HTTP_HEADER_USER_AGENT);
+	size_t n = 0;
+	for (; ua != NULL && ua[n] != '\0' && n < USER_AGENT_MAX; n++) {
+		unsigned char c = (unsigned char)ua[n];
+		rq->user_agent[n] = c < 0x20 || c > 0x7e || c == '"' || c == '\\'
+		                        ? '?'
+		                        : (char)c;
+	}
+	rq->user_agent[n] = '\0';
+}
+
 /* First call: route, and refuse what can be refused before any body.
  * admitted: peer.c's per-client limit let the request in (it is refused
  * after the framing check, which every request gets first). */
@@ -274,6 +309,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		rq->state = REQ_ROUTED;
 		rq->method = method;
 		rq->path = xstrdup(url);
+		identify(rq);
 		return on_headers(rq, peers_resolve(rq));
 	}
 	if (*upload_size > 0) {
@@ -327,8 +363,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 		status = 0; /* the client went away before an answer */
 	double ms = ms_since(&rq->started);
 	peers_request_done(rq);
-	log_request(rq->method, rq->path, status, rq->remote_addr, rq->client_id,
-	            rq->grant_type, rq->error, ms);
+	log_request(&(struct access_line){
+	    .method = rq->method, .path = rq->path, .status = status,
+	    .addr = rq->remote_addr, .client_id = rq->client_id,
+	    .grant_type = rq->grant_type, .error = rq->error,
+	    .request_id = rq->request_id, .user_agent = rq->user_agent,
+	    .ms = ms});
 	metrics_request(rq->route ? rq->route->name : NULL, status, ms);
 	bool offloaded = rq->off_counted;
 	struct srv *s = rq->srv;
@@ -422,6 +462,12 @@ int srv_start(struct srv *s, int listen_fd, char *err, size_t errlen)
 	                 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	char *cert = NULL, *key = NULL;
 	bool tls = cfg->tls_cert[0] != '\0';
+	/* Checked even without TLS: a typo shows before HTTPS is on. */
+	char *prio = tls_priority(cfg, err, errlen);
+	if (prio == NULL) {
+		close(listen_fd);
+		return -1;
+	}
 	if (tls) {
 		if (!MHD_is_feature_supported(MHD_FEATURE_TLS) ||
 		    (cert = read_file(cfg->tls_cert)) == NULL ||
@@ -431,6 +477,7 @@ int srv_start(struct srv *s, int listen_fd, char *err, size_t errlen)
 			             ? "a file cannot be read"
 			             : "libmicrohttpd was built without TLS");
 			crypto_free_str(cert);
+			free(prio);
 			close(listen_fd);
 			return -1;
 		}
@@ -456,7 +503,9 @@ int srv_start(struct srv *s, int listen_fd, char *err, size_t errlen)
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
 	    tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, key,
+	    MHD_OPTION_HTTPS_PRIORITIES, prio,
 	    MHD_OPTION_END);
+	free(prio); /* MHD has parsed it into its own */
 	/* MHD has loaded them into its TLS credentials by now. */
 	crypto_free_str(cert);
 	crypto_free_str(key);

@@ -28,6 +28,8 @@ static enum MHD_Result send_typed(struct srv_req *rq, int status, char *body,
 	if (type != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (rq->request_id[0] != '\0')
+		MHD_add_response_header(resp, "X-Request-Id", rq->request_id);
 	for (const struct hdr *h = extra; h != NULL && h->name != NULL; h++)
 		MHD_add_response_header(resp, h->name, h->value);
 	cors_headers(rq, resp);

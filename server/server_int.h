@@ -218,6 +218,12 @@ enum MHD_Result h_userinfo(struct srv_req *rq);  /* userinfo.c */
 /* RFC 7662's response body, shared with /resource. */
 json_t *introspection_json(const struct introspection *in);
 
+/* ---- tls.c --------------------------------------------------------------- */
+
+/* The GnuTLS priority string of tls_ciphers and tls_min_version, checked
+ * by GnuTLS; a new string (free it), or NULL with err set. */
+char *tls_priority(const struct lk_config *cfg, char *err, size_t errlen);
+
 /* ---- pages.c: the HTML of /authorize ------------------------------------ */
 
 /* What every form carries: the OAuth request's parameters (in the order

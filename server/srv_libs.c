@@ -5,6 +5,7 @@
 #include "server.h"
 #include "version.h"
 
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@ void srv_libs(struct version_libs *v)
 	snprintf(built, sizeof(v->buf[0]), "%x.%x.%x", MHD_VERSION >> 24,
 	         (MHD_VERSION >> 16) & 0xff, (MHD_VERSION >> 8) & 0xff);
 	version_add(v, "libmicrohttpd", built, MHD_get_version());
+	version_add(v, "GnuTLS", GNUTLS_VERSION, gnutls_check_version(NULL));
 	version_add(v, "jansson", JANSSON_VERSION, jansson_version_str());
 	store_libs(v);
 	version_core_libs(v);

@@ -45,6 +45,20 @@ SOURCE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                           "..")
 
 
+def lk_commit():
+    """The source commit the binaries must say they were built from
+    (cmake/commit_id.cmake): this checkout's HEAD, 12 digits. They add
+    "-dirty" when the tree had changes at build time, which a test cannot
+    know afterwards (installing test dependencies may touch the tree), so
+    compare with assertCommit. A tree without git: "unknown"."""
+    if os.environ.get("LATCHKEY_COMMIT"):
+        return os.environ["LATCHKEY_COMMIT"]
+    head = subprocess.run(["git", "-C", SOURCE_DIR, "rev-parse",
+                           "--short=12", "HEAD"], capture_output=True,
+                          text=True)
+    return head.stdout.strip() if head.returncode == 0 else "unknown"
+
+
 def lk_version():
     """Latchkey's version where it is written, CMake's project(VERSION):
     what --version, /healthz and the metrics must all say."""
@@ -71,6 +85,7 @@ SQLITE_ONLY = {
     "test_relying_parties.DoubleCurlTest.":
         "the test double (--ephemeral) stays SQLite",
     "test_make_run.": "make run is the embedded SQLite default",
+    "test_proxies.AccessLogTest.": "the access log's fields; no store",
     "test_manpages.": "reads the man pages and --help; no database",
     "test_cli_config.OwnerWarningTest.": "the owner of the SQLite file "
                                          "(and of its -wal and -shm)",
@@ -345,6 +360,12 @@ class LatchkeyTestCase(unittest.TestCase):
         --test-double."""
         return self.start("--ephemeral", "--fixtures", self.fixtures,
                           "--test-double", *args, env=env)
+
+    def assertCommit(self, got):
+        """got is what a binary says of its source commit: this
+        checkout's (lk_commit), maybe marked -dirty."""
+        want = lk_commit()
+        self.assertIn(got, (want, want + "-dirty"))
 
     def assertOAuthError(self, r, status, code):
         self.assertEqual(r.status, status, r.body)

@@ -111,9 +111,11 @@ class DiscoveryTest(LatchkeyTestCase):
         s = self.start()
         r = s.request("GET", "/healthz")
         self.assertEqual(r.status, 200)
-        self.assertEqual(r.json(), {"status": "ok",
-                                    "schema_version": LATEST_SCHEMA,
-                                    "version": lk_version()})
+        body = r.json()
+        self.assertCommit(body.pop("commit"))
+        self.assertEqual(body, {"status": "ok",
+                                "schema_version": LATEST_SCHEMA,
+                                "version": lk_version()})
 
     def test_readyz(self):
         s = self.start()

@@ -35,7 +35,8 @@ DOC_BASE = "http://127.0.0.1:8080"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 # Values that differ on every run: only their JSON type is compared.
 VARYING = {"access_token", "refresh_token", "jti", "exp", "iat", "kid",
-           "x", "y", "n", "e", "sub"}
+           "x", "y", "n", "e", "sub",
+           "commit"}  # the source commit of the build
 
 
 def blocks(text):

@@ -237,7 +237,73 @@ class TlsTest(LatchkeyTestCase):
         os.chmod(self.key, 0o644)
         err = self.refused("--tls-cert", self.cert, "--tls-key", self.key)
         self.assertIn("tls_key", err)
-        self.assertIn("chmod 600", err)
+        # Not "chmod 600": on the packaged layout (root:latchkey 0640)
+        # that would leave latchkeyd unable to read its key (issue 17).
+        self.assertIn(f"run: chmod o-rwx '{self.key}'", err)
+        self.assertNotIn("chmod 600", err)
+
+    def test_key_readable_by_its_group_serves(self):
+        """The documented layout, root:latchkey 0640: the group may read
+        it (here the group is the test's own)."""
+        os.chmod(self.key, 0o640)
+        s = self.start("--tls-cert", self.cert, "--tls-key", self.key)
+        self.assertEqual(self.handshake(s.port, ssl.TLSVersion.TLSv1_2),
+                         "TLSv1.2")
+
+    def handshake(self, port, version):
+        """The TLS version a client limited to version ends up with, or
+        None when the server refuses it. The client allows every cipher
+        (SECLEVEL 0): only the server may say no."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_ciphers("ALL:@SECLEVEL=0")
+        ctx.minimum_version = ctx.maximum_version = version
+        try:
+            with socket.create_connection(("127.0.0.1", port),
+                                          timeout=10) as sock:
+                with ctx.wrap_socket(sock) as t:
+                    return t.version()
+        except (ssl.SSLError, ConnectionError):
+            return None
+
+    def test_tls_versions(self):
+        """TLS 1.0 and 1.1 are refused by default (RFC 8996), even when
+        tls_ciphers names them; tls_min_version=1.3 refuses 1.2 too."""
+        import warnings
+        warnings.simplefilter("ignore", DeprecationWarning)
+        V = ssl.TLSVersion
+        cases = [
+            ((), {V.TLSv1: None, V.TLSv1_1: None, V.TLSv1_2: "TLSv1.2",
+                  V.TLSv1_3: "TLSv1.3"}),
+            (("--tls-ciphers", "NORMAL:+VERS-TLS1.1:+VERS-TLS1.0"),
+             {V.TLSv1: None, V.TLSv1_1: None, V.TLSv1_2: "TLSv1.2"}),
+            (("--tls-min-version", "1.3"),
+             {V.TLSv1_1: None, V.TLSv1_2: None, V.TLSv1_3: "TLSv1.3"}),
+            # A cipher list of the operator's narrows what is served.
+            (("--tls-ciphers", "NONE:+VERS-ALL:+ECDHE-ECDSA:+AES-128-GCM:"
+              "+AEAD:+SIGN-ALL:+GROUP-ALL:+COMP-NULL:+CTYPE-X509"),
+             {V.TLSv1_2: "TLSv1.2", V.TLSv1_3: "TLSv1.3"}),
+        ]
+        for args, want in cases:
+            s = self.start("--tls-cert", self.cert, "--tls-key", self.key,
+                           *args)
+            for version, expect in want.items():
+                with self.subTest(args=args, version=version.name):
+                    self.assertEqual(self.handshake(s.port, version), expect)
+            s.stop()
+
+    def test_bad_tls_settings_are_refused(self):
+        err = self.refused("--tls-cert", self.cert, "--tls-key", self.key,
+                           "--tls-ciphers", "NORMAL:+NO-SUCH-THING")
+        self.assertIn("setting 'tls_ciphers': GnuTLS refuses "
+                      "'NORMAL:+NO-SUCH-THING' at '+NO-SUCH-THING'", err)
+        # Checked without TLS too, so a typo shows before HTTPS is on.
+        err = self.refused("--tls-ciphers", "BOGUS")
+        self.assertIn("setting 'tls_ciphers'", err)
+        for bad in ("1.1", "1.0", "tls1.2"):
+            err = self.refused("--tls-min-version", bad)
+            self.assertIn("tls_min_version", err)
 
     def test_cert_without_key_is_refused(self):
         err = self.refused("--tls-cert", self.cert)

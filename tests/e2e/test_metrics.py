@@ -105,14 +105,21 @@ class MetricsTest(LatchkeyTestCase):
         Prometheus convention: a constant 1 labelled with it."""
         s = self.start()
         text, m = self.metrics(s)
-        self.assertEqual(m['latchkey_build_info{version="%s"}'
-                           % lk_version()], 1)
+        health = s.get_json("/healthz")
+        commit = health["commit"]
+        self.assertCommit(commit)
+        self.assertEqual(m['latchkey_build_info{version="%s",commit="%s"}'
+                           % (lk_version(), commit)], 1)
         self.assertIn("# TYPE latchkey_build_info gauge\n", text)
-        out = subprocess.run([os.environ["LATCHKEYD"], "--version"],
-                             capture_output=True, text=True, check=True)
-        self.assertTrue(out.stdout.startswith("latchkeyd %s\nbuilt with:\n"
-                                              % lk_version()), out.stdout)
-        for lib in ("libmicrohttpd", "jansson", "SQLite", "libpq",
+        self.assertEqual(health["version"], lk_version())
+        for prog, name in (("LATCHKEY", "latchkey"), ("LATCHKEYD",
+                                                       "latchkeyd")):
+            out = subprocess.run([os.environ[prog], "--version"],
+                                 capture_output=True, text=True, check=True)
+            self.assertTrue(out.stdout.startswith(
+                "%s %s\ncommit %s\nbuilt with:\n"
+                % (name, lk_version(), commit)), out.stdout)
+        for lib in ("libmicrohttpd", "GnuTLS", "jansson", "SQLite", "libpq",
                     "OpenSSL", "libargon2", "libinih"):
             self.assertRegex(out.stdout, r"\n  %s +\S" % lib)
 

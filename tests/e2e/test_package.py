@@ -105,7 +105,7 @@ class PackageTest(unittest.TestCase):
                          "latchkey_%s_%s.deb" % (lk_version(), arch))
         info = sh("dpkg-deb", "--info", deb).stdout
         # Computed by dpkg-shlibdeps from the binaries.
-        for lib in ("libmicrohttpd12", "libsqlite3-0", "libpq5",
+        for lib in ("libmicrohttpd12", "libgnutls30", "libsqlite3-0", "libpq5",
                     "libjansson4", "libssl3", "libargon2-1", "libinih1"):
             self.assertRegex(info, r"Depends: .*\b%s\b" % lib)
         self.assertIn("conffiles", info)
@@ -175,6 +175,7 @@ class PackageTest(unittest.TestCase):
                         .startswith("latchkeyd %s\n" % lk_version()))
         self.assertTrue(os.path.exists("/usr/share/man/man8/latchkeyd.8"))
         self.assertTrue(os.path.exists("/usr/share/doc/latchkey/cli.md"))
+        self.assertTrue(os.path.exists("/usr/share/doc/latchkey/LICENSE"))
         self.assertTrue(os.path.exists("/usr/share/bash-completion/"
                                        "completions/latchkey"))
 

@@ -339,3 +339,79 @@ class ProxyConnectionLimitTest(LatchkeyTestCase):
         finally:
             for c in held:
                 c.close()
+
+
+class AccessLogTest(LatchkeyTestCase):
+    """Issue 17 section 5: every access line names the client address
+    (after trusted proxies), a request id (the X-Request-Id sent when it
+    is well-formed, else a new one, echoed in the answer) and the user
+    agent, sanitised and bounded."""
+
+    def line_for(self, s, mark, json_format=False):
+        for line in s.log_text().splitlines():
+            if json_format:
+                if line.startswith("{") and \
+                        json.loads(line).get("path") == mark:
+                    return json.loads(line)
+            elif f" {mark} " in line:
+                return line
+        self.fail(f"no access line for {mark}")
+
+    def test_request_id_and_user_agent_text(self):
+        s = self.start("--trusted-proxies", "127.0.0.1")
+        # Kept: a well-formed id (a UUID, a W3C trace id, base64).
+        for rid in ("3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a3b",
+                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                    "a" * 128, "Zm9v+YmFy/YmF6=="):
+            mark = f"/healthz-{len(rid)}-{rid[:4]}"
+            r = s.request("GET", mark, headers={"X-Request-Id": rid,
+                                                "X-Forwarded-For":
+                                                "198.51.100.4"})
+            self.assertEqual(r.status, 404)
+            self.assertEqual(r.headers["x-request-id"], rid)
+            line = self.line_for(s, mark)
+            self.assertIn(f" request_id={rid} ", line)
+            self.assertIn(" addr=198.51.100.4 ", line)
+        # Replaced: too long, empty, or with bytes that could forge a
+        # log field or a header.
+        seen = set()
+        for rid in ("a" * 129, "", "two words", "x\"y", "a=b;c", "é"):
+            mark = f"/healthz-bad-{len(seen)}"
+            r = s.request("GET", mark,
+                          headers={"X-Request-Id": rid.encode("utf-8")
+                                   .decode("latin-1")})
+            got = r.headers["x-request-id"]
+            self.assertNotEqual(got, rid)
+            self.assertRegex(got, r"^[0-9a-f]{12}[A-Za-z0-9_-]{12}$")
+            self.assertIn(f" request_id={got} ", self.line_for(s, mark))
+            seen.add(got)
+        self.assertEqual(len(seen), 6, "each request gets its own id")
+        # No header at all: a new id, on every kind of answer.
+        r = s.token({"grant_type": "client_credentials"},
+                    auth=("nobody", "x"))
+        self.assertOAuthError(r, 401, "invalid_client")
+        self.assertRegex(r.headers["x-request-id"], r"^[0-9a-f]{12}")
+        # The user agent: quoted, control bytes and quotes made '?',
+        # cut at 200 bytes.
+        ua = 'curl/8.0 "evil" \\ ' + "\u00e9" + "z" * 300
+        r = s.request("GET", "/healthz-ua",
+                      headers={"User-Agent": ua.encode("utf-8")
+                               .decode("latin-1")})
+        line = self.line_for(s, "/healthz-ua")
+        logged = line.split(' ua="', 1)[1]
+        self.assertTrue(logged.startswith('curl/8.0 ?evil? ? ??zzz'),
+                        logged)
+        self.assertEqual(len(logged), 200 + 1, logged)  # and its '"'
+        self.assertTrue(logged.endswith('z"'), logged)
+
+    def test_request_id_and_user_agent_json(self):
+        s = self.start("--log-format", "json")
+        r = s.request("GET", "/healthz", headers={
+            "X-Request-Id": "req-42", "User-Agent": "python-requests/2.28"})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.headers["x-request-id"], "req-42")
+        line = self.line_for(s, "/healthz", json_format=True)
+        self.assertEqual((line["request_id"], line["user_agent"],
+                          line["addr"], line["status"]),
+                         ("req-42", "python-requests/2.28", "127.0.0.1",
+                          200))
