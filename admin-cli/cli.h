@@ -100,6 +100,7 @@ enum adm_opt {
 	OPT_POST_LOGOUT_REDIRECT_URI,
 	OPT_LOGOUT_REVOKES_REFRESH_TOKENS,
 	OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS,
+	OPT_GRACE, /* client rotate-secret (issue 17) */
 	ADM_OPT__MAX
 };
 
@@ -170,6 +171,8 @@ int cmd_client_list(struct adm_ctx *ctx);
 int cmd_client_show(struct adm_ctx *ctx);
 int cmd_client_remove(struct adm_ctx *ctx);
 int cmd_client_rotate_secret(struct adm_ctx *ctx);
+int cmd_client_disable(struct adm_ctx *ctx);
+int cmd_client_enable(struct adm_ctx *ctx);
 int cmd_user_add(struct adm_ctx *ctx);
 int cmd_user_passwd(struct adm_ctx *ctx);
 int cmd_user_remove(struct adm_ctx *ctx);
@@ -309,6 +312,11 @@ int adm_limit_parse(const char *s, int64_t *out);
  * ("2026-12-01T12:00:00Z", fractions ignored, "+02:00" offsets applied).
  * Returns 0, or -1 with *out untouched. */
 int adm_time_parse(const char *s, int64_t *out);
+/* A duration: whole seconds, or a number with s, m, h or d ("90s",
+ * "15m", "2h", "7d"), at most ADM_DURATION_MAX seconds. Returns 0, or -1
+ * with *out untouched. */
+#define ADM_DURATION_MAX (90 * 86400)
+int adm_duration_parse(const char *s, int64_t *out);
 /* The values ov of an option that sets client field f, read into *v for
  * client_spec_set (store.h), which checks them by the field's rule: for
  * a lifetime, on_refresh policy or auto_approve_as user, 'default' is

@@ -132,6 +132,9 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	                       "NAME",
 	                       "a user claim this client gets in its tokens "
 	                       "and at userinfo (repeatable)"},
+	[OPT_GRACE] = {"grace", ADM_OPT_ARG, "DURATION",
+	               "keep the old secret valid this long (3600, 90s, 15m, "
+	               "2h, 7d; default 0: not at all)"},
 };
 
 _Static_assert(ADM_OPT__MAX <= 64, "ADM_O() masks are 64 bits wide");
@@ -692,6 +695,29 @@ int adm_time_parse(const char *s, int64_t *out)
 	if (t == (time_t)-1 || t - east < 0)
 		return -1;
 	*out = (int64_t)t - east;
+	return 0;
+}
+
+int adm_duration_parse(const char *s, int64_t *out)
+{
+	static const struct { char unit; int64_t secs; } units[] = {
+		{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+	size_t n = strlen(s);
+	int64_t mul = 1;
+	char num[24];
+	if (n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, s, n + 1);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (num[n - 1] == units[i].unit) {
+			mul = units[i].secs;
+			num[--n] = '\0';
+		}
+	int64_t v;
+	if (n == 0 || !whole_number(num, ADM_DURATION_MAX, &v) ||
+	    v > ADM_DURATION_MAX / mul)
+		return -1;
+	*out = v * mul;
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /*
- * cmd_client.c: `latchkey client add|update|list|show|remove|rotate-secret`.
+ * cmd_client.c: `latchkey client add|update|list|show|remove|rotate-secret|
+ * disable|enable`.
  *
  * Owns the rules for registering OAuth clients: how ids and secrets are
  * made, which grant types a client may have, and how a client is shown.
@@ -312,6 +313,31 @@ static const char *auto_approve_text(const char *who)
 	return *who == '\0' ? "off" : who;
 }
 
+/* "enabled", or "disabled since TIME". */
+static const char *status_text(const struct store_client *c, char *buf,
+                               size_t len)
+{
+	char at[ADM_TIME_LEN];
+	if (c->disabled_at == 0)
+		return "enabled";
+	snprintf(buf, len, "disabled since %s", adm_time(c->disabled_at, at));
+	return buf;
+}
+
+/* The previous secret after a rotation with a grace period. */
+static const char *previous_text(const struct store_client *c, char *buf,
+                                 size_t len)
+{
+	char at[ADM_TIME_LEN];
+	if (c->previous_secret_hash == NULL)
+		return "none";
+	snprintf(buf, len, "%s %s",
+	         clock_now() < c->previous_secret_expires_at ? "valid until"
+	                                                     : "expired",
+	         adm_time(c->previous_secret_expires_at, at));
+	return buf;
+}
+
 /* Prints one client, with --json or as "field  value" lines. A new client
  * (fresh) is printed with its secret, null for a public client: this is
  * the secret's only showing. */
@@ -324,6 +350,7 @@ static void client_print(const struct adm_ctx *ctx,
 		return;
 	}
 	char at[24], rt[24], created[ADM_TIME_LEN], updated[ADM_TIME_LEN];
+	char status[64], previous[64];
 	const char *const rows[][2] = {
 		{"client_id", c->client_id},
 		{"client_secret", secret},
@@ -355,11 +382,17 @@ static void client_print(const struct adm_ctx *ctx,
 		 c->logout_revokes_refresh_tokens ? "yes" : "no"},
 		{"created", adm_time(c->created_at, created)},
 		{"updated", adm_time(c->updated_at, updated)},
+		{"status", status_text(c, status, sizeof(status))},
+		{"previous_secret", previous_text(c, previous, sizeof(previous))},
 	};
 	struct adm_table t;
 	adm_table_init(&t, 2, NULL);
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		if (i != 1 || secret != NULL)
+	size_t nrows = sizeof(rows) / sizeof(rows[0]);
+	for (size_t i = 0; i < nrows; i++)
+		/* client_secret only when new; previous_secret (the last)
+		 * only for a client that has secrets */
+		if ((i != 1 || secret != NULL) &&
+		    (i != nrows - 1 || !c->is_public))
 			adm_table_add(&t, rows[i]);
 	adm_table_end(&t, true);
 	if (secret != NULL)
@@ -539,6 +572,12 @@ int cmd_client_rotate_secret(struct adm_ctx *ctx)
 {
 	struct store_client c = {0};
 	char *secret = NULL, *hash = NULL;
+	const char *grace_arg = adm_str(ctx->args, OPT_GRACE);
+	int64_t grace = 0;
+	if (grace_arg != NULL && adm_duration_parse(grace_arg, &grace) != 0)
+		return adm_fail(ADM_EXIT_USAGE, "invalid --grace '%s': seconds, "
+		                "or a number with s, m, h or d (90s, 15m, 2h, "
+		                "7d), at most 90 days", grace_arg);
 	int rc = adm_client_get(ctx->store, ctx->argv[0], &c);
 	if (rc == ADM_EXIT_OK && c.is_public)
 		rc = adm_fail(ADM_EXIT_RUNTIME, "client '%s' is public: it has "
@@ -546,23 +585,85 @@ int cmd_client_rotate_secret(struct adm_ctx *ctx)
 	if (rc == ADM_EXIT_OK)
 		rc = make_secret(NULL, &secret, &hash);
 	if (rc == ADM_EXIT_OK) {
-		crypto_free_str(c.secret_hash);
+		int64_t now = clock_now();
+		/* The secret being replaced keeps working through the grace;
+		 * one still in an earlier grace stops now (two at most). */
+		crypto_free_str(c.previous_secret_hash);
+		c.previous_secret_hash = NULL;
+		c.previous_secret_expires_at = 0;
+		if (grace > 0) {
+			c.previous_secret_hash = c.secret_hash;
+			c.previous_secret_expires_at = now + grace;
+		} else {
+			crypto_free_str(c.secret_hash);
+		}
 		c.secret_hash = hash;
-		c.updated_at = clock_now();
+		c.updated_at = now;
 		enum store_rc r = store_client_update(ctx->store, &c);
 		if (r != STORE_OK)
 			rc = adm_store_fail(r, "storing the new secret");
 	}
+	char until[ADM_TIME_LEN];
 	if (rc == ADM_EXIT_OK && ctx->json) {
-		adm_json_print(json_pack("{s:o, s:s}", "client_id",
-		                         adm_json_str(c.client_id),
-		                         "client_secret", secret));
+		adm_json_print(json_pack(
+		    "{s:o, s:s, s:o}", "client_id", adm_json_str(c.client_id),
+		    "client_secret", secret, "previous_secret_expires_at",
+		    grace > 0 ? json_integer(c.previous_secret_expires_at)
+		              : json_null()));
 	} else if (rc == ADM_EXIT_OK) {
 		printf("client_id      %s\nclient_secret  %s\n\nThe secret "
-		       "is shown only now: only its hash is stored. The old "
-		       "secret no longer works.\n", c.client_id, secret);
+		       "is shown only now: only its hash is stored. ",
+		       c.client_id, secret);
+		if (grace > 0)
+			printf("The old secret keeps working until %s; deploy "
+			       "the new one before then.\n",
+			       adm_time(c.previous_secret_expires_at, until));
+		else
+			printf("The old secret no longer works.\n");
 	}
 	crypto_free_str(secret);
 	store_client_clear(&c);
 	return rc;
+}
+
+/* disable (on) or enable (!on): one field, so a second disable keeps the
+ * time of the first. */
+static int set_disabled(struct adm_ctx *ctx, bool on)
+{
+	struct store_client c = {0};
+	int rc = adm_client_get(ctx->store, ctx->argv[0], &c);
+	bool changed = rc == ADM_EXIT_OK && (c.disabled_at != 0) != on;
+	if (changed) {
+		c.updated_at = clock_now();
+		c.disabled_at = on ? c.updated_at : 0;
+		rc = adm_store_check(store_client_update(ctx->store, &c),
+		                     "client", ctx->argv[0],
+		                     on ? "disabling the client"
+		                        : "enabling the client");
+	}
+	char status[64];
+	if (rc == ADM_EXIT_OK && ctx->json)
+		adm_json_print(json_pack("{s:o, s:b, s:o, s:b}", "client_id",
+		                         adm_json_str(c.client_id), "disabled",
+		                         c.disabled_at != 0, "disabled_at",
+		                         c.disabled_at != 0
+		                             ? json_integer(c.disabled_at)
+		                             : json_null(),
+		                         "changed", changed));
+	else if (rc == ADM_EXIT_OK)
+		printf("client '%s': %s%s\n", c.client_id,
+		       status_text(&c, status, sizeof(status)),
+		       changed ? "" : " (unchanged)");
+	store_client_clear(&c);
+	return rc;
+}
+
+int cmd_client_disable(struct adm_ctx *ctx)
+{
+	return set_disabled(ctx, true);
+}
+
+int cmd_client_enable(struct adm_ctx *ctx)
+{
+	return set_disabled(ctx, false);
 }

@@ -29,6 +29,7 @@ int cmd_purge(struct adm_ctx *ctx)
 	long long rt = (long long)c.refresh_tokens;
 	long long codes = (long long)c.codes, sessions = (long long)c.sessions;
 	long long keys = (long long)c.throttle_keys;
+	long long prev = (long long)c.previous_secrets;
 
 	if (r != STORE_OK)
 		return adm_fail(ADM_EXIT_RUNTIME, "purging: %s (after %lld "
@@ -36,13 +37,14 @@ int cmd_purge(struct adm_ctx *ctx)
 		                store_rc_str(r),
 		                at + rt + codes + sessions + keys);
 	if (ctx->json) {
-		adm_json_print(json_pack("{s:I, s:I, s:I, s:I, s:I}",
+		adm_json_print(json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
 		                         "access_tokens", (json_int_t)at,
 		                         "refresh_tokens", (json_int_t)rt,
 		                         "authorization_codes",
 		                         (json_int_t)codes,
 		                         "sessions", (json_int_t)sessions,
-		                         "throttle_keys", (json_int_t)keys));
+		                         "throttle_keys", (json_int_t)keys,
+		                         "previous_secrets", (json_int_t)prev));
 		return ADM_EXIT_OK;
 	}
 	/* Throttle rows exist on PostgreSQL only: named when some went, so
@@ -52,6 +54,8 @@ int cmd_purge(struct adm_ctx *ctx)
 	       sessions);
 	if (keys > 0)
 		printf(", %lld throttle key(s)", keys);
+	if (prev > 0)
+		printf(", %lld expired previous secret(s)", prev);
 	printf("\n");
 	return ADM_EXIT_OK;
 }

@@ -166,11 +166,24 @@ static const struct adm_cmd commands[] = {
 	 .min_args = 1, .max_args = 1, .synopsis = "ID",
 	 .summary = "remove a client and its token records"},
 	{.name = "client", .sub = "rotate-secret",
-	 .fn = cmd_client_rotate_secret,
+	 .fn = cmd_client_rotate_secret, .opts = ADM_O(OPT_GRACE),
 	 .min_args = 1, .max_args = 1, .synopsis = "ID",
 	 .summary = "give a confidential client a new generated secret",
-	 .detail = "The old secret stops working at once; tokens already\n"
+	 .detail = "Without --grace the old secret stops working at once.\n"
+	           "With --grace DURATION both work until the grace ends, so\n"
+	           "the service can be redeployed with the new one first; a\n"
+	           "second rotation ends the first one's grace. Tokens already\n"
 	           "issued stay valid until they expire or are revoked."},
+	{.name = "client", .sub = "disable", .fn = cmd_client_disable,
+	 .min_args = 1, .max_args = 1, .synopsis = "ID",
+	 .summary = "refuse a client everywhere, keeping its registration",
+	 .detail = "A disabled client gets invalid_client at every endpoint\n"
+	           "(on every latchkeyd on the database) until `client\n"
+	           "enable`. Its tokens stay valid until they expire: `token\n"
+	           "revoke --client ID` revokes them too."},
+	{.name = "client", .sub = "enable", .fn = cmd_client_enable,
+	 .min_args = 1, .max_args = 1, .synopsis = "ID",
+	 .summary = "let a disabled client authenticate again"},
 
 	{.name = "user", .sub = "add", .fn = cmd_user_add,
 	 .opts = ADM_O(OPT_PASSWORD_STDIN) | ADM_O(OPT_CLAIM),

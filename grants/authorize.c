@@ -205,6 +205,15 @@ static bool check_client_and_uri(struct authz *a)
 		                      : oauth_err_info(a->out->error)->description;
 		return false;
 	}
+	if (a->cl.disabled_at != 0) {
+		/* Not a redirect: the client may not be sent anything (it
+		 * is refused at the token endpoint anyway). */
+		log_security("authorization refused: client %.128s is "
+		             "disabled", a->cl.client_id);
+		error_page(a, "The application that sent you here is "
+		           "disabled.");
+		return false;
+	}
 	a->out->client_id = xstrdup(a->cl.client_id);
 	if (rq->redirect_uri != NULL) {
 		if (!redirect_uri_registered(a->cl.redirect_uris,

@@ -9,6 +9,11 @@
  * the secret, so the KDF runs once per secret per process. The stored hash
  * is part of the tag, so a rotated secret can never match an old entry.
  *
+ * A secret may match either of two hashes: the current one, and, after a
+ * rotation with a grace period (latchkey client rotate-secret --grace),
+ * the previous one until the grace ends. A disabled client is refused
+ * before any secret is checked.
+ *
  * Argon2id runs are also capped at one per CPU at a time: each holds 19 MiB
  * and a worker thread, so a flood of wrong secrets must not take every
  * worker and gigabytes with it. A request that cannot get a slot within
@@ -22,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "crypto.h"
 #include "grants_int.h"
 #include "log.h"
@@ -128,6 +134,19 @@ void kdf_slot_give(struct grants *g)
 	sem_post(&g->secret_cache->kdf_slots);
 }
 
+/* The hashes a secret may match (h[0] the current one; h[1] the one
+ * before a rotation, while its grace lasts); returns how many. */
+static int secret_hashes(const struct store_client *cl, const char *h[2])
+{
+	int n = 0;
+	if (cl->secret_hash != NULL)
+		h[n++] = cl->secret_hash;
+	if (cl->previous_secret_hash != NULL &&
+	    clock_now() < cl->previous_secret_expires_at)
+		h[n++] = cl->previous_secret_hash;
+	return n;
+}
+
 /* Whether secret is the client's generated one (a fast hash: 256 random
  * bits, checked in microseconds and in constant time). Only asked while
  * the client's throttle keys are clean (client_authenticate). Not for a
@@ -137,9 +156,18 @@ void kdf_slot_give(struct grants *g)
 static bool secret_generated_and_right(const struct store_client *cl,
                                        const char *secret)
 {
-	return !secret_hash_is_slow(cl->secret_hash) &&
-	       secret_verify(cl->secret_hash, secret) == SECRET_OK;
+	const char *h[2];
+	int n = secret_hashes(cl, h);
+	bool right = false;
+	for (int i = 0; i < n; i++) /* both, always: no early exit to time */
+		right |= !secret_hash_is_slow(h[i]) &&
+		         secret_verify(h[i], secret) == SECRET_OK;
+	return right;
 }
+
+static enum oauth_err hash_check(struct grants *g,
+                                 const struct store_client *cl,
+                                 const char *hash, const char *secret);
 
 /* OAUTH_OK, OAUTH_INVALID_CLIENT, or OAUTH_TEMPORARILY_UNAVAILABLE when
  * every Argon2id slot stayed busy. */
@@ -147,13 +175,26 @@ static enum oauth_err secret_check(struct grants *g,
                                    const struct store_client *cl,
                                    const char *secret)
 {
-	if (!secret_hash_is_slow(cl->secret_hash))
-		return secret_verify(cl->secret_hash, secret) == SECRET_OK
+	const char *h[2];
+	int n = secret_hashes(cl, h);
+	enum oauth_err e = OAUTH_INVALID_CLIENT;
+	for (int i = 0; i < n && e == OAUTH_INVALID_CLIENT; i++)
+		e = hash_check(g, cl, h[i], secret);
+	return e;
+}
+
+/* secret_check against one stored hash. */
+static enum oauth_err hash_check(struct grants *g,
+                                 const struct store_client *cl,
+                                 const char *hash, const char *secret)
+{
+	if (!secret_hash_is_slow(hash))
+		return secret_verify(hash, secret) == SECRET_OK
 		           ? OAUTH_OK : OAUTH_INVALID_CLIENT;
 
 	struct secret_cache *sc = g->secret_cache;
 	unsigned char tag[SHA256_LEN];
-	cache_tag(sc, cl->client_id, cl->secret_hash, secret, tag);
+	cache_tag(sc, cl->client_id, hash, secret, tag);
 	if (cache_has(sc, tag))
 		return OAUTH_OK;
 	if (!sem_slot_take(sc)) {
@@ -161,7 +202,7 @@ static enum oauth_err secret_check(struct grants *g,
 		          cl->client_id);
 		return OAUTH_TEMPORARILY_UNAVAILABLE;
 	}
-	enum secret_result r = secret_verify(cl->secret_hash, secret);
+	enum secret_result r = secret_verify(hash, secret);
 	sem_post(&sc->kdf_slots);
 	if (r == SECRET_BAD_HASH)
 		log_errx("client %s: stored secret hash is unreadable",
@@ -189,15 +230,22 @@ static void secret_keys(const struct grants *g, const char *id,
 	                                per_addr - per_addr / 2, per_addr, false};
 }
 
+static const char *addr_or_unknown(const char *addr)
+{
+	return addr != NULL && addr[0] != '\0' ? addr : "unknown";
+}
+
 static struct oauth_result throttled(enum throttle_verdict v,
                                      const struct throttle_ticket *tk,
-                                     const char *id)
+                                     const char *id, const char *addr)
 {
 	if (v == THROTTLE_UNAVAILABLE)
 		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
-	log_security("client authentication %s for a %s (client %s)",
+	log_security("client authentication %s for a %s (client %.128s, "
+	             "address %s)",
 	             v == THROTTLE_SLOWED ? "slowed down" : "throttled",
-	             tk->stopped_by == 0 ? "client id" : "client address", id);
+	             tk->stopped_by == 0 ? "client id" : "client address", id,
+	             addr_or_unknown(addr));
 	return OAUTH_FAIL(OAUTH_INVALID_CLIENT, CLIENT_AUTH_THROTTLED);
 }
 
@@ -239,6 +287,17 @@ static struct oauth_result authenticate_read(struct grants *g, const char *id,
 {
 	if (rc != STORE_OK && rc != STORE_NOT_FOUND)
 		return oauth_from_store(rc, "looking up client", OAUTH_RESULT_OK);
+	if (rc == STORE_OK && out->disabled_at != 0) {
+		/* Before any secret check: nothing to verify or count. The
+		 * description says why, so the service's owner need not
+		 * guess at its credentials; client ids are not secrets
+		 * (RFC 6749 section 2.2). */
+		log_security("client authentication refused: client %.128s is "
+		             "disabled (address %s)", id,
+		             addr_or_unknown(remote_addr));
+		store_client_clear(out);
+		return OAUTH_FAIL(OAUTH_INVALID_CLIENT, CLIENT_DISABLED);
+	}
 	if (rc == STORE_OK && out->is_public) {
 		/* token_endpoint_auth_method "none": a public client cannot
 		 * keep a secret, so presenting one is a misconfiguration. */
@@ -271,7 +330,7 @@ static struct oauth_result authenticate_read(struct grants *g, const char *id,
 	    throttle_reserve(g->client_throttle, keys, 2, &tk);
 	if (v != THROTTLE_GO) {
 		store_client_clear(out);
-		return throttled(v, &tk, id);
+		return throttled(v, &tk, id, remote_addr);
 	}
 	/* An unknown client gets the same answer as a wrong secret, and
 	 * counts as a failure. Timing can still tell that a client with an
@@ -279,8 +338,13 @@ static struct oauth_result authenticate_read(struct grants *g, const char *id,
 	 * (RFC 6749 section 2.2). */
 	enum oauth_err e = rc == STORE_NOT_FOUND ? OAUTH_INVALID_CLIENT
 	                                         : secret_check(g, out, secret);
-	if (e == OAUTH_INVALID_CLIENT)
+	if (e == OAUTH_INVALID_CLIENT) {
 		throttle_commit(g->client_throttle, &tk);
+		log_security("client authentication failed: %s client %.128s "
+		             "(address %s)",
+		             rc == STORE_NOT_FOUND ? "unknown" : "wrong secret for",
+		             id, addr_or_unknown(remote_addr));
+	}
 	else
 		throttle_release(g->client_throttle, &tk, e == OAUTH_OK);
 	if (e != OAUTH_OK) {
@@ -311,6 +375,8 @@ static bool cached_good(struct grants *g, const char *id, const char *secret,
                         const char *remote_addr,
                         const struct store_client *cl)
 {
+	if (cl->disabled_at != 0)
+		return false; /* refused on a fresh read, which logs it */
 	if (cl->is_public)
 		return secret == NULL || secret[0] == '\0';
 	if (secret == NULL)

@@ -169,6 +169,8 @@ int id_token_mint(struct grants *g, const struct store_client *cl,
 
 /* ---- client_auth.c -------------------------------------------------------- */
 
+/* The invalid_client description of a disabled client (client_auth.c). */
+#define CLIENT_DISABLED "the client is disabled"
 #define CLIENT_AUTH_THROTTLED \
 	"too many failed client authentications; try again later"
 

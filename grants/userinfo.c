@@ -56,6 +56,9 @@ static struct oauth_result owners(struct grants *g,
 		                        invalid("the client the access token "
 		                                "was issued to no longer "
 		                                "exists"));
+	if (cl->disabled_at != 0)
+		return invalid("the client the access token was issued to is "
+		               "disabled");
 	return OAUTH_RESULT_OK;
 }
 

@@ -55,12 +55,19 @@ static void purge_once(struct store *st)
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
 	            (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	long long total = (long long)(c.access_tokens + c.refresh_tokens +
-	                              c.codes + c.sessions + c.throttle_keys);
-	/* Throttle rows exist on PostgreSQL only: named when some went. */
-	char throttle[64] = "";
+	                              c.codes + c.sessions + c.throttle_keys +
+	                              c.previous_secrets);
+	/* Throttle rows exist on PostgreSQL only, and secrets past their
+	 * grace are rare: each named only when some went. */
+	char throttle[128] = "";
 	if (c.throttle_keys > 0)
 		snprintf(throttle, sizeof(throttle), ", %lld throttle key(s)",
 		         (long long)c.throttle_keys);
+	if (c.previous_secrets > 0)
+		snprintf(throttle + strlen(throttle),
+		         sizeof(throttle) - strlen(throttle),
+		         ", %lld expired previous secret(s)",
+		         (long long)c.previous_secrets);
 	if (r != STORE_OK)
 		log_errx("purge failed after %lld record(s): %s; retrying in "
 		         "one interval", total, store_rc_str(r));

@@ -362,5 +362,12 @@ json_t *client_spec_json(const struct store_client *c, bool with_secret,
 	                    json_boolean(c->logout_revokes_refresh_tokens));
 	json_object_set_new(o, "created_at", json_integer(c->created_at));
 	json_object_set_new(o, "updated_at", json_integer(c->updated_at));
+	/* ---- issue 17: the disabled state and a secret's grace period */
+	json_object_set_new(o, "disabled", json_boolean(c->disabled_at != 0));
+	json_object_set_new(o, "disabled_at", store_json_opt_int(c->disabled_at));
+	json_object_set_new(o, "previous_secret_expires_at",
+	                    c->previous_secret_hash != NULL
+	                        ? store_json_opt_int(c->previous_secret_expires_at)
+	                        : json_null());
 	return o;
 }

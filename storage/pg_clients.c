@@ -14,8 +14,8 @@ static const struct pg_stmt st_client_add = {
 	"INSERT INTO clients (" CLIENT_COLS ", secret_version) VALUES ($1, $2, "
 	"$3, $4::smallint, $5, $6, $7, $8::bigint, $9::bigint, $10::bigint, "
 	"$11::bigint, $12::smallint, $13, $14, $15, $16::smallint, $17, "
-	"$18::smallint, $19, $20::smallint, $21, $22, "
-	"floor(random() * 4611686018427387904)::bigint)"};
+	"$18::smallint, $19, $20::smallint, $21, $22, $23::bigint, $24, "
+	"$25::bigint, floor(random() * 4611686018427387904)::bigint)"};
 static const struct pg_stmt st_client_get = {
 	"client_get",
 	"SELECT " CLIENT_COLS ", secret_version FROM clients WHERE client_id=$1"};
@@ -40,6 +40,8 @@ static const struct pg_stmt st_client_update = {
 	"require_nonce=$18::smallint, post_logout_redirect_uris=$19, "
 	"logout_revokes_refresh_tokens=$20::smallint, "
 	"access_token_claims=$21, release_claims=$22, "
+	"disabled_at=$23::bigint, previous_secret_hash=$24, "
+	"previous_secret_expires_at=$25::bigint, "
 	"secret_version=secret_version+1 "
 	"WHERE client_id=$1 AND $10::bigint IS NOT NULL RETURNING 1) "
 	"SELECT 1 / count(*) FROM u"};
@@ -121,6 +123,9 @@ static void bind_client(struct pg_params *p, const struct store_client *c)
 	pg_p_int(p, c->logout_revokes_refresh_tokens);
 	pg_p_text(p, c->access_token_claims ? c->access_token_claims : "{}");
 	pg_p_text(p, c->release_claims ? c->release_claims : "");
+	pg_p_int(p, c->disabled_at);
+	pg_p_text(p, c->previous_secret_hash);
+	pg_p_int(p, c->previous_secret_expires_at);
 }
 
 static void read_client(const PGresult *r, int i, struct store_client *c)
@@ -149,7 +154,10 @@ static void read_client(const PGresult *r, int i, struct store_client *c)
 	c->logout_revokes_refresh_tokens = pg_col_int(r, i, 19) != 0;
 	c->access_token_claims = pg_col_text(r, i, 20);
 	c->release_claims = pg_col_text(r, i, 21);
-	c->secret_version = pg_col_int(r, i, 22);
+	c->disabled_at = pg_col_int(r, i, 22);
+	c->previous_secret_hash = pg_col_text(r, i, 23);
+	c->previous_secret_expires_at = pg_col_int(r, i, 24);
+	c->secret_version = pg_col_int(r, i, 25);
 }
 
 /* Runs a write once; STORE_NOT_FOUND when it changed no row. */

@@ -45,6 +45,15 @@ static const struct pg_stmt st_purge_session_batch = {
 	"DELETE FROM sessions WHERE session_hash IN (SELECT session_hash FROM "
 	"sessions WHERE expires_at <= $1::bigint LIMIT $2::integer)"};
 
+/* As SQLite's ST_PURGE_PREV_SECRET_BATCH: a hash past its grace is
+ * cleared; the client stays. */
+static const struct pg_stmt st_purge_prev_secret_batch = {
+	"purge_prev_secret_batch",
+	"UPDATE clients SET previous_secret_hash=NULL, "
+	"previous_secret_expires_at=0 WHERE client_id IN (SELECT client_id "
+	"FROM clients WHERE previous_secret_hash IS NOT NULL AND "
+	"previous_secret_expires_at <= $1::bigint LIMIT $2::integer)"};
+
 /* Throttle rows whose counts can no longer matter: their window began
  * STORE_THROTTLE_WINDOW_MAX or more before $1 (the longest window any
  * setting allows, so whichever the server runs with has ended; 0: none
@@ -173,6 +182,9 @@ static enum store_rc pg_purge(struct store *s, int64_t now,
 		r = purge_batches(s, &st_purge_session_batch, now, &out->sessions);
 	if (r == STORE_OK)
 		r = purge_throttle(s, now, &out->throttle_keys);
+	if (r == STORE_OK)
+		r = purge_batches(s, &st_purge_prev_secret_batch, now,
+		                  &out->previous_secrets);
 	return r;
 }
 

@@ -28,6 +28,7 @@ void store_client_clear(struct store_client *c)
 	free(c->post_logout_redirect_uris);
 	free(c->access_token_claims);
 	free(c->release_claims);
+	crypto_free_str(c->previous_secret_hash);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -53,6 +54,7 @@ void store_client_copy(struct store_client *dst, const struct store_client *src)
 	    dup_or_null(src->post_logout_redirect_uris);
 	dst->access_token_claims = dup_or_null(src->access_token_claims);
 	dst->release_claims = dup_or_null(src->release_claims);
+	dst->previous_secret_hash = dup_or_null(src->previous_secret_hash);
 }
 
 void store_user_clear(struct store_user *u)

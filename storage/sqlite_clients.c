@@ -37,6 +37,9 @@ static void bind_client(sqlite3_stmt *st, const struct store_client *c)
 	sq_bind_text(st, 21, c->access_token_claims ? c->access_token_claims
 	                                            : "{}");
 	sq_bind_text(st, 22, c->release_claims ? c->release_claims : "");
+	sqlite3_bind_int64(st, 23, c->disabled_at);
+	sq_bind_text(st, 24, c->previous_secret_hash);
+	sqlite3_bind_int64(st, 25, c->previous_secret_expires_at);
 }
 
 static void read_client(sqlite3_stmt *st, struct store_client *c)
@@ -66,7 +69,10 @@ static void read_client(sqlite3_stmt *st, struct store_client *c)
 	c->logout_revokes_refresh_tokens = sqlite3_column_int(st, 19) != 0;
 	c->access_token_claims = sq_col_text(st, 20);
 	c->release_claims = sq_col_text(st, 21);
-	c->secret_version = sqlite3_column_int64(st, 22);
+	c->disabled_at = sqlite3_column_int64(st, 22);
+	c->previous_secret_hash = sq_col_text(st, 23);
+	c->previous_secret_expires_at = sqlite3_column_int64(st, 24);
+	c->secret_version = sqlite3_column_int64(st, 25);
 }
 
 static enum store_rc sq_client_add(struct store *s, const struct store_client *c)

@@ -82,6 +82,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	/* secret_version starts anywhere in 62 bits: store.h. */
 	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ", secret_version) "
 	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+	                  "?,?,?,"
 	                  "random() & 4611686018427387903)",
 	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS ", secret_version FROM clients "
 	                  "WHERE client_id=?",
@@ -97,6 +98,8 @@ static const char *const stmt_sql[ST__MAX] = {
 	                     "require_nonce=?18, post_logout_redirect_uris=?19, "
 	                     "logout_revokes_refresh_tokens=?20, "
 	                     "access_token_claims=?21, release_claims=?22, "
+	                     "disabled_at=?23, previous_secret_hash=?24, "
+	                     "previous_secret_expires_at=?25, "
 	                     "secret_version=secret_version+1 "
 	                     "WHERE client_id=?1",
 	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",
@@ -240,6 +243,14 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_PURGE_SESSION_BATCH] = "DELETE FROM sessions WHERE rowid IN "
 	                           "(SELECT rowid FROM sessions WHERE "
 	                           "expires_at <= ?1 LIMIT ?2)",
+	/* The hash of a secret whose grace has ended matches nothing any
+	 * more (client_auth.c): cleared, without a secret_version bump, as
+	 * no authentication changes. */
+	[ST_PURGE_PREV_SECRET_BATCH] =
+	    "UPDATE clients SET previous_secret_hash=NULL, "
+	    "previous_secret_expires_at=0 WHERE client_id IN (SELECT client_id "
+	    "FROM clients WHERE previous_secret_hash IS NOT NULL AND "
+	    "previous_secret_expires_at <= ?1 LIMIT ?2)",
 };
 
 /* ---- preparing, binding, running ----------------------------------------- */

@@ -79,6 +79,14 @@ struct store_client {
 	bool logout_revokes_refresh_tokens;
 	char *access_token_claims; /* JSON object text; NULL or "{}": none */
 	char *release_claims;      /* custom user claim names, space-separated */
+	/* Since schema 11 (issue 17). A disabled client authenticates
+	 * nowhere (invalid_client) but keeps its record and history. */
+	int64_t disabled_at; /* 0: enabled; else when it was disabled */
+	/* The secret before the last rotation with a grace period, which
+	 * authenticates too until previous_secret_expires_at (exclusive);
+	 * NULL and 0 when none. */
+	char *previous_secret_hash;
+	int64_t previous_secret_expires_at;
 };
 void store_client_clear(struct store_client *c);
 /* A deep copy of src into dst (dst's old contents are not freed). */
@@ -277,6 +285,9 @@ struct store_purge_counts {
 	int64_t sessions;       /* browser sessions */
 	int64_t throttle_keys;  /* throttle rows (PostgreSQL) past every
 	                         * window and reservation */
+	/* clients whose previous secret's grace had ended: its hash is
+	 * cleared (the client stays) */
+	int64_t previous_secrets;
 };
 
 /* The longest failure window a throttle may be given (the settings

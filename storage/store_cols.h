@@ -15,7 +15,8 @@
                     "audiences, introspect, id_token_signed_response_alg, " \
                     "require_nonce, post_logout_redirect_uris, "           \
                     "logout_revokes_refresh_tokens, access_token_claims, " \
-                    "release_claims"
+                    "release_claims, disabled_at, previous_secret_hash, "  \
+                    "previous_secret_expires_at"
 #define USER_COLS "user_id, username, password_hash, created_at, " \
                   "updated_at, claims"
 #define TOKEN_COLS "jti, client_id, subject, scope, kid, issued_at, " \

@@ -281,12 +281,16 @@ def db_bytes(db):
 
 def revert_to_schema_7(db):
     """Makes db (migrated to the latest schema) look like a database from
-    before migration 0008 (one current key in all): migration 0010's
-    partial family index a full one again, migration 0009's columns and
-    indexes gone, the old key index back, the new one gone, and versions 8
-    to 10 not recorded, so that the next start applies them as an upgrade
-    would. Rows are kept: at most one current key must be in it (the old
-    index refuses more)."""
+    before migration 0008 (one current key in all): migration 0011's
+    client columns gone, migration 0010's partial family index a full one
+    again, migration 0009's columns and indexes gone, the old key index
+    back, the new one gone, and versions 8 to 11 not recorded, so that the
+    next start applies them as an upgrade would. Rows are kept: at most
+    one current key must be in it (the old index refuses more)."""
+    for col in ("disabled_at", "previous_secret_hash",
+                "previous_secret_expires_at"):
+        db_query(db, f"ALTER TABLE clients DROP COLUMN {col}")
+    db_query(db, "DELETE FROM schema_migrations WHERE version = 11")
     db_query(db, "DROP INDEX access_tokens_family")
     db_query(db, "CREATE INDEX access_tokens_family ON access_tokens "
              "(family_id)")

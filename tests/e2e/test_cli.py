@@ -160,7 +160,8 @@ class TestUsage(CliTest):
 
     def test_version(self):
         out = self.cli.ok("--version", use_db=False)
-        self.assertRegex(out, r"^latchkey \d+\.\d+\.\d+\nbuilt with:\n")
+        self.assertRegex(out, r"^latchkey \d+\.\d+\.\d+\ncommit \S+\n"
+                              r"built with:\n")
         # The libraries it links, as built and (where they say) running.
         for lib in ("SQLite", "libpq", "OpenSSL", "jansson", "libargon2",
                     "libinih"):
@@ -336,7 +337,7 @@ class TestClientAdd(CliTest):
             "access_token_claims", "release_claims",
             "id_token_signed_response_alg", "require_nonce",
             "post_logout_redirect_uris", "logout_revokes_refresh_tokens",
-            "created", "updated"])
+            "created", "updated", "status", "previous_secret"])
         self.assertRegex(fields["client_id"], ID_RE)
         self.assertRegex(fields["client_secret"], SECRET_RE)
         self.assertEqual(fields["name"], "My App")
@@ -401,6 +402,8 @@ class TestClientAdd(CliTest):
             "id_token_signed_response_alg": "ES256", "require_nonce": True,
             "post_logout_redirect_uris": [],
             "logout_revokes_refresh_tokens": False,
+            "disabled": False, "disabled_at": None,
+            "previous_secret_expires_at": None,
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
             0, "client_credentials password", "read write admin",
@@ -605,7 +608,9 @@ class TestClientManage(CliTest):
     def test_rotate_secret(self):
         old_hash = self.client_row("svc")[1]
         r = self.cli.json("client", "rotate-secret", "svc")
-        self.assertEqual(set(r), {"client_id", "client_secret"})
+        self.assertEqual(set(r), {"client_id", "client_secret",
+                                  "previous_secret_expires_at"})
+        self.assertIsNone(r["previous_secret_expires_at"])
         self.assertEqual(r["client_id"], "svc")
         self.assertRegex(r["client_secret"], SECRET_RE)
         self.assertNotEqual(r["client_secret"], self.secret)

@@ -411,7 +411,7 @@ class RefusalTest(CopyBase):
 EXPIRY = re.compile(r"expires_at|expiry|window_start|pending")
 # Table -> what the purge test below inserts and sees gone.
 PURGED = {"access_tokens", "refresh_tokens", "authorization_codes",
-          "sessions", "throttle"}
+          "sessions", "throttle", "clients"}
 
 
 def schema(db):
@@ -505,6 +505,13 @@ class SchemaTest(CopyBase):
               "subject, username, issued_at, expires_at) VALUES (?, 'c', "
               "'u', 'u', 1, ?)", jti, exp)
             q("INSERT INTO sessions (session_hash, user_id, auth_time, expires_at) VALUES (?, 'u', 1, ?)", jti, exp)
+        # Clients stay; the hash of a previous secret past its grace
+        # goes (issue 17), one still in its grace stays.
+        for cid, exp in (("gone", old), ("kept", live)):
+            q("INSERT INTO clients (client_id, name, secret_hash, "
+              "grant_types, created_at, updated_at, previous_secret_hash, "
+              "previous_secret_expires_at) VALUES (?, 'p', 'h', "
+              "'client_credentials', 1, 1, 'old-hash', ?)", cid, exp)
         throttled = "throttle" in schema(db)
         if throttled:
             # Gone: its window began long ago and its ticket expired.
@@ -519,7 +526,12 @@ class SchemaTest(CopyBase):
         out = json.loads(cli(db, "purge", "--json").stdout)
         self.assertEqual(out, {"access_tokens": 1, "refresh_tokens": 1,
                                "authorization_codes": 1, "sessions": 1,
-                               "throttle_keys": 1 if throttled else 0})
+                               "throttle_keys": 1 if throttled else 0,
+                               "previous_secrets": 1})
+        self.assertEqual(q("SELECT client_id, previous_secret_hash, "
+                           "previous_secret_expires_at FROM clients WHERE "
+                           "name = 'p' ORDER BY 1"),
+                         [("gone", None, 0), ("kept", "old-hash", live)])
         for table, key in (("access_tokens", "jti"),
                            ("refresh_tokens", "token_hash"),
                            ("authorization_codes", "code_hash"),
