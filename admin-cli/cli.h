@@ -10,7 +10,8 @@
  *                 option values, password input
  *   cmd_client.c  `client ...`     cmd_user.c   `user ...`
  *   cmd_token.c   `token ...`      cmd_key.c    `key ...`
- *   cmd_consent.c `consent ...`
+ *   cmd_consent.c `consent ...`    audit.c      `audit list`, and the
+ *                                  audit trail every change writes
  *   cmd_db.c      `purge`, `backup`, `copy`: the database itself
  *
  * Everything else in those files is static. The parsers of option values
@@ -101,6 +102,8 @@ enum adm_opt {
 	OPT_LOGOUT_REVOKES_REFRESH_TOKENS,
 	OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS,
 	OPT_GRACE, /* client rotate-secret (issue 17) */
+	OPT_OBJECT, /* audit list */
+	OPT_ACTOR,
 	ADM_OPT__MAX
 };
 
@@ -172,6 +175,19 @@ int cmd_client_show(struct adm_ctx *ctx);
 int cmd_client_remove(struct adm_ctx *ctx);
 int cmd_client_rotate_secret(struct adm_ctx *ctx);
 int cmd_client_disable(struct adm_ctx *ctx);
+int cmd_audit_list(struct adm_ctx *ctx);
+
+/* ---- audit.c: the audit trail ------------------------------------------- */
+
+/* The fields whose values differ between before and after (JSON objects
+ * of a record, without secrets; either NULL for an add or a removal), as
+ * {"field": {"old": .., "new": ..}}; updated_at left out. Takes both. */
+json_t *adm_changes(json_t *before, json_t *after);
+/* Records a change that was made: action ("client.disable"), object
+ * ("client:ID") and changes (taken; NULL: none named). ADM_EXIT_OK, or
+ * ADM_EXIT_RUNTIME when the store could not record it (reported). */
+int adm_audit(const struct adm_ctx *ctx, const char *action,
+              const char *object, json_t *changes);
 int cmd_client_enable(struct adm_ctx *ctx);
 int cmd_user_add(struct adm_ctx *ctx);
 int cmd_user_passwd(struct adm_ctx *ctx);

@@ -135,6 +135,11 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_GRACE] = {"grace", ADM_OPT_ARG, "DURATION",
 	               "keep the old secret valid this long (3600, 90s, 15m, "
 	               "2h, 7d; default 0: not at all)"},
+	[OPT_OBJECT] = {"object", ADM_OPT_ARG, "OBJECT",
+	                "only events of this object (client:ID, user:NAME, "
+	                "key:ALG, ...)"},
+	[OPT_ACTOR] = {"actor", ADM_OPT_ARG, "ACTOR",
+	               "only events by this actor (cli:USER, ...)"},
 };
 
 _Static_assert(ADM_OPT__MAX <= 64, "ADM_O() masks are 64 bits wide");

@@ -416,6 +416,28 @@ static void warn_unknown_approver(const struct adm_ctx *ctx,
 	store_user_clear(&u);
 }
 
+/* ---- the audit trail ----------------------------------------------------- */
+
+/* Records a change of client id: before is its JSON before the change
+ * (NULL: added; taken), after its record after (NULL: removed), extra
+ * more changes to name (taken; NULL: none). */
+static int audit_client(const struct adm_ctx *ctx, const char *action,
+                        const char *id, json_t *before,
+                        const struct store_client *after, json_t *extra)
+{
+	char object[320];
+	snprintf(object, sizeof(object), "client:%s", id);
+	json_t *ch = adm_changes(before, after != NULL
+	                                     ? client_spec_json(after, false,
+	                                                        NULL)
+	                                     : NULL);
+	if (extra != NULL) {
+		json_object_update(ch, extra);
+		json_decref(extra);
+	}
+	return adm_audit(ctx, action, object, ch);
+}
+
 /* ---- commands ----------------------------------------------------------- */
 
 int cmd_client_add(struct adm_ctx *ctx)
@@ -472,6 +494,7 @@ int cmd_client_add(struct adm_ctx *ctx)
 	if (rc == ADM_EXIT_OK) {
 		warn_unknown_approver(ctx, &c);
 		client_print(ctx, &c, true, secret);
+		rc = audit_client(ctx, "client.add", c.client_id, NULL, &c, NULL);
 	}
 	crypto_free_str(secret);
 	store_client_clear(&c);
@@ -498,11 +521,14 @@ int cmd_client_update(struct adm_ctx *ctx)
 		                "nothing to update: give at least one of %s",
 		                names);
 
+	json_t *before = NULL;
 	int rc = check_exclusive(ctx->args);
 	if (rc == ADM_EXIT_OK)
 		rc = adm_client_get(ctx->store, ctx->argv[0], &c);
-	if (rc == ADM_EXIT_OK)
+	if (rc == ADM_EXIT_OK) {
+		before = client_spec_json(&c, false, NULL);
 		rc = apply_fields(ctx->args, &c);
+	}
 	if (rc == ADM_EXIT_OK) {
 		c.updated_at = clock_now();
 		rc = adm_store_check(store_client_update(ctx->store, &c),
@@ -512,7 +538,11 @@ int cmd_client_update(struct adm_ctx *ctx)
 	if (rc == ADM_EXIT_OK) {
 		warn_unknown_approver(ctx, &c);
 		client_print(ctx, &c, false, NULL);
+		rc = audit_client(ctx, "client.update", c.client_id, before, &c,
+		                  NULL);
+		before = NULL;
 	}
+	json_decref(before);
 	store_client_clear(&c);
 	return rc;
 }
@@ -556,16 +586,25 @@ int cmd_client_show(struct adm_ctx *ctx)
 int cmd_client_remove(struct adm_ctx *ctx)
 {
 	const char *id = ctx->argv[0];
-	int rc = adm_store_check(store_client_remove(ctx->store, id), "client",
-	                         id, "removing the client");
-	if (rc != ADM_EXIT_OK)
+	struct store_client c = {0};
+	/* Read first, for the audit trail's old values. */
+	int rc = adm_client_get(ctx->store, id, &c);
+	json_t *before = rc == ADM_EXIT_OK ? client_spec_json(&c, false, NULL)
+	                                   : NULL;
+	store_client_clear(&c);
+	if (rc == ADM_EXIT_OK)
+		rc = adm_store_check(store_client_remove(ctx->store, id),
+		                     "client", id, "removing the client");
+	if (rc != ADM_EXIT_OK) {
+		json_decref(before);
 		return rc;
+	}
 	if (ctx->json)
 		adm_json_print(json_pack("{s:o, s:b}", "client_id",
 		                         adm_json_str(id), "removed", 1));
 	else
 		printf("removed client '%s' and its token records\n", id);
-	return ADM_EXIT_OK;
+	return audit_client(ctx, "client.remove", id, before, NULL, NULL);
 }
 
 int cmd_client_rotate_secret(struct adm_ctx *ctx)
@@ -582,6 +621,8 @@ int cmd_client_rotate_secret(struct adm_ctx *ctx)
 	if (rc == ADM_EXIT_OK && c.is_public)
 		rc = adm_fail(ADM_EXIT_RUNTIME, "client '%s' is public: it has "
 		              "no secret to rotate", c.client_id);
+	json_t *before = rc == ADM_EXIT_OK ? client_spec_json(&c, false, NULL)
+	                                   : NULL;
 	if (rc == ADM_EXIT_OK)
 		rc = make_secret(NULL, &secret, &hash);
 	if (rc == ADM_EXIT_OK) {
@@ -621,6 +662,16 @@ int cmd_client_rotate_secret(struct adm_ctx *ctx)
 		else
 			printf("The old secret no longer works.\n");
 	}
+	if (rc == ADM_EXIT_OK) {
+		/* Named, never shown: neither secret nor hash is recorded. */
+		rc = audit_client(ctx, "client.rotate_secret", c.client_id,
+		                  before, &c,
+		                  json_pack("{s:{s:s, s:s}}", "client_secret",
+		                            "old", "(replaced)", "new",
+		                            "(generated)"));
+		before = NULL;
+	}
+	json_decref(before);
 	crypto_free_str(secret);
 	store_client_clear(&c);
 	return rc;
@@ -633,6 +684,7 @@ static int set_disabled(struct adm_ctx *ctx, bool on)
 	struct store_client c = {0};
 	int rc = adm_client_get(ctx->store, ctx->argv[0], &c);
 	bool changed = rc == ADM_EXIT_OK && (c.disabled_at != 0) != on;
+	json_t *before = changed ? client_spec_json(&c, false, NULL) : NULL;
 	if (changed) {
 		c.updated_at = clock_now();
 		c.disabled_at = on ? c.updated_at : 0;
@@ -654,6 +706,12 @@ static int set_disabled(struct adm_ctx *ctx, bool on)
 		printf("client '%s': %s%s\n", c.client_id,
 		       status_text(&c, status, sizeof(status)),
 		       changed ? "" : " (unchanged)");
+	if (rc == ADM_EXIT_OK && changed) {
+		rc = audit_client(ctx, on ? "client.disable" : "client.enable",
+		                  c.client_id, before, &c, NULL);
+		before = NULL;
+	}
+	json_decref(before);
 	store_client_clear(&c);
 	return rc;
 }

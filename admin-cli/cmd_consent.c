@@ -82,6 +82,17 @@ int cmd_consent_revoke(struct adm_ctx *ctx)
 		                         "revoked", n));
 	else if (rc == ADM_EXIT_OK)
 		printf("revoked %d consent(s) of user '%s'\n", n, username);
+	if (rc == ADM_EXIT_OK && n > 0) {
+		char object[300];
+		snprintf(object, sizeof(object), "user:%s", username);
+		rc = adm_audit(ctx, "consent.revoke", object,
+		               json_pack("{s:{s:o, s:n}, s:{s:n, s:i}}",
+		                         "consent_client", "old",
+		                         client_id != NULL
+		                             ? json_string(client_id)
+		                             : json_string("(all)"),
+		                         "new", "revoked", "old", "new", n));
+	}
 	store_user_clear(&u);
 	return rc;
 }

@@ -30,6 +30,10 @@ int cmd_purge(struct adm_ctx *ctx)
 	long long codes = (long long)c.codes, sessions = (long long)c.sessions;
 	long long keys = (long long)c.throttle_keys;
 	long long prev = (long long)c.previous_secrets;
+	int64_t audit = 0;
+	long keep = ctx->cfg != NULL ? ctx->cfg->audit_retention : 0;
+	if (r == STORE_OK && keep > 0)
+		r = store_audit_purge(ctx->store, clock_now() - keep, &audit);
 
 	if (r != STORE_OK)
 		return adm_fail(ADM_EXIT_RUNTIME, "purging: %s (after %lld "
@@ -37,14 +41,15 @@ int cmd_purge(struct adm_ctx *ctx)
 		                store_rc_str(r),
 		                at + rt + codes + sessions + keys);
 	if (ctx->json) {
-		adm_json_print(json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+		adm_json_print(json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		                         "access_tokens", (json_int_t)at,
 		                         "refresh_tokens", (json_int_t)rt,
 		                         "authorization_codes",
 		                         (json_int_t)codes,
 		                         "sessions", (json_int_t)sessions,
 		                         "throttle_keys", (json_int_t)keys,
-		                         "previous_secrets", (json_int_t)prev));
+		                         "previous_secrets", (json_int_t)prev,
+		                         "audit_events", (json_int_t)audit));
 		return ADM_EXIT_OK;
 	}
 	/* Throttle rows exist on PostgreSQL only: named when some went, so
@@ -56,6 +61,8 @@ int cmd_purge(struct adm_ctx *ctx)
 		printf(", %lld throttle key(s)", keys);
 	if (prev > 0)
 		printf(", %lld expired previous secret(s)", prev);
+	if (audit > 0)
+		printf(", %lld audit event(s)", (long long)audit);
 	printf("\n");
 	return ADM_EXIT_OK;
 }

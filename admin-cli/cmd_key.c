@@ -188,6 +188,18 @@ int cmd_key_rotate(struct adm_ctx *ctx)
 				       ro[i].previous_kid);
 		}
 	}
+	/* Each rotation that was made is recorded, even after a failure. */
+	for (size_t i = 0; i < ok; i++) {
+		char object[160];
+		snprintf(object, sizeof(object), "key:%s", ro[i].k.alg);
+		int arc = adm_audit(ctx, "key.rotate", object,
+		                    json_pack("{s:{s:o, s:s}}", "current_kid",
+		                              "old",
+		                              adm_json_str(ro[i].previous_kid),
+		                              "new", ro[i].k.kid));
+		if (rc == ADM_EXIT_OK)
+			rc = arc;
+	}
 	for (size_t i = 0; i < done; i++) {
 		store_key_clear(&ro[i].k);
 		free(ro[i].previous_kid);

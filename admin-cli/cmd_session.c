@@ -92,6 +92,15 @@ int cmd_session_revoke(struct adm_ctx *ctx)
 		printf("ended session %s\n", sid);
 	else if (rc == ADM_EXIT_OK)
 		printf("ended %d session(s) of user '%s'\n", n, username);
+	if (rc == ADM_EXIT_OK && n > 0) {
+		char object[300];
+		snprintf(object, sizeof(object), "%s:%s",
+		         sid != NULL ? "session" : "user",
+		         sid != NULL ? sid : username);
+		rc = adm_audit(ctx, "session.revoke", object,
+		               json_pack("{s:{s:n, s:i}}", "sessions_ended",
+		                         "old", "new", n));
+	}
 	store_user_clear(&u);
 	return rc;
 }

@@ -109,14 +109,32 @@ int cmd_token_list(struct adm_ctx *ctx)
 
 /* Prints the outcome of revoking everything of one client, family or
  * user: what ("client"), the JSON key naming it, its name, the count. */
-static void print_revoked(const struct adm_ctx *ctx, const char *what,
-                          const char *key, const char *name, int n)
+/* The audit trail's record of a revocation of n tokens of what:name
+ * (none revoked: nothing changed, nothing recorded). */
+static int audit_revoked(const struct adm_ctx *ctx, const char *what,
+                         const char *name, int n, int ended)
+{
+	if (n == 0 && ended == 0)
+		return ADM_EXIT_OK;
+	char object[320];
+	snprintf(object, sizeof(object), "%s:%s", what, name);
+	json_t *ch = json_pack("{s:{s:n, s:i}}", "revoked_tokens", "old", "new",
+	                       n);
+	if (ended > 0)
+		json_object_set_new(ch, "sessions_ended",
+		                    json_pack("{s:n, s:i}", "old", "new", ended));
+	return adm_audit(ctx, "token.revoke", object, ch);
+}
+
+static int print_revoked(const struct adm_ctx *ctx, const char *what,
+                         const char *key, const char *name, int n)
 {
 	if (ctx->json)
 		adm_json_print(json_pack("{s:o, s:i}", key, adm_json_str(name),
 		                         "revoked", n));
 	else
 		printf("revoked %d token(s) of %s '%s'\n", n, what, name);
+	return audit_revoked(ctx, what, name, n, 0);
 }
 
 static int revoke_client(struct adm_ctx *ctx, const char *id)
@@ -131,7 +149,7 @@ static int revoke_client(struct adm_ctx *ctx, const char *id)
 	                                            &n);
 	if (r != STORE_OK)
 		return adm_store_fail(r, "revoking the tokens");
-	print_revoked(ctx, "client", "client_id", id, n);
+	return print_revoked(ctx, "client", "client_id", id, n);
 	return ADM_EXIT_OK;
 }
 
@@ -158,8 +176,7 @@ static int revoke_family(struct adm_ctx *ctx, const char *family_id)
 	r = store_family_revoke(ctx->store, family_id, clock_now(), &n);
 	if (r != STORE_OK)
 		return adm_store_fail(r, "revoking the family");
-	print_revoked(ctx, "family", "family_id", family_id, n);
-	return ADM_EXIT_OK;
+	return print_revoked(ctx, "family", "family_id", family_id, n);
 }
 
 /* Signs the user out everywhere: its tokens, and its browser sessions at
@@ -184,6 +201,8 @@ static int revoke_user(struct adm_ctx *ctx, const char *username)
 	else if (rc == ADM_EXIT_OK)
 		printf("revoked %d token(s) of user '%s'; ended %d browser "
 		       "session(s)\n", n, username, ended);
+	if (rc == ADM_EXIT_OK)
+		rc = audit_revoked(ctx, "user", username, n, ended);
 	store_user_clear(&u);
 	return rc;
 }
@@ -220,7 +239,7 @@ static int revoke_one(struct adm_ctx *ctx, const char *jti)
 		       adm_time(now, at));
 	else
 		printf("revoked token '%s'\n", jti);
-	return ADM_EXIT_OK;
+	return audit_revoked(ctx, "token", jti, n, 0);
 }
 
 /* What `token revoke` can revoke; exactly one is given. */

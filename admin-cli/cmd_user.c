@@ -33,6 +33,22 @@ static json_t *user_json(const struct store_user *u)
 	                 "updated_at", (json_int_t)u->updated_at);
 }
 
+/* Records a change of user name (before, after: its JSON, either NULL;
+ * extra: more changes to name; all taken). */
+static int audit_user(const struct adm_ctx *ctx, const char *action,
+                      const char *name, json_t *before, json_t *after,
+                      json_t *extra)
+{
+	char object[300];
+	snprintf(object, sizeof(object), "user:%s", name);
+	json_t *ch = adm_changes(before, after);
+	if (extra != NULL) {
+		json_object_update(ch, extra);
+		json_decref(extra);
+	}
+	return adm_audit(ctx, action, object, ch);
+}
+
 static int check_username(const char *name)
 {
 	if (valid_username(name))
@@ -113,6 +129,10 @@ int cmd_user_add(struct adm_ctx *ctx)
 		adm_json_print(user_json(&u));
 	else if (rc == ADM_EXIT_OK)
 		printf("added user '%s' (user_id %s)\n", u.username, u.user_id);
+	if (rc == ADM_EXIT_OK)
+		rc = audit_user(ctx, "user.add", name, NULL, user_json(&u),
+		                json_pack("{s:{s:n, s:s}}", "password", "old",
+		                          "new", "(set)"));
 	store_user_clear(&u);
 	return rc;
 }
@@ -153,6 +173,12 @@ int cmd_user_passwd(struct adm_ctx *ctx)
 	else if (rc == ADM_EXIT_OK)
 		printf("changed the password of user '%s'; ended %d browser "
 		       "session(s)\n", name, ended);
+	if (rc == ADM_EXIT_OK)
+		rc = audit_user(ctx, "user.passwd", name, NULL, NULL,
+		                json_pack("{s:{s:s, s:s}, s:{s:n, s:i}}",
+		                          "password", "old", "(replaced)", "new",
+		                          "(set)", "sessions_ended", "old", "new",
+		                          ended));
 	crypto_free_str(hash);
 	return rc;
 }
@@ -167,20 +193,25 @@ int cmd_user_remove(struct adm_ctx *ctx)
 	int rc = adm_user_get(ctx->store, name, &u);
 	if (rc != ADM_EXIT_OK)
 		return rc;
+	json_t *before = user_json(&u);
 	enum store_rc r = store_user_remove(ctx->store, name);
 	if (r == STORE_OK)
 		r = store_subject_revoke(ctx->store, u.user_id, clock_now(), &n);
 	store_user_clear(&u);
 	rc = adm_store_check(r, "user", name, "removing the user and its tokens");
-	if (rc != ADM_EXIT_OK)
+	if (rc != ADM_EXIT_OK) {
+		json_decref(before);
 		return rc;
+	}
 	if (ctx->json)
 		adm_json_print(json_pack("{s:o, s:b, s:i}", "username",
 		                         adm_json_str(name), "removed", 1,
 		                         "revoked_tokens", n));
 	else
 		printf("removed user '%s'; revoked %d token(s)\n", name, n);
-	return ADM_EXIT_OK;
+	return audit_user(ctx, "user.remove", name, before, NULL,
+	                  json_pack("{s:{s:n, s:i}}", "revoked_tokens", "old",
+	                            "new", n));
 }
 
 /* Prints one user, with --json or as "field  value" lines. */
@@ -228,6 +259,7 @@ int cmd_user_update(struct adm_ctx *ctx)
 		return adm_fail(ADM_EXIT_USAGE, "nothing to update: give at "
 		                "least one of --claim, --unset-claim");
 	int rc = adm_user_get(ctx->store, name, &u);
+	json_t *before = rc == ADM_EXIT_OK ? user_json(&u) : NULL;
 	if (rc == ADM_EXIT_OK)
 		rc = adm_claims_apply(u.claims, &a->opt[OPT_CLAIM],
 		                      &a->opt[OPT_UNSET_CLAIM], "claim", &claims);
@@ -241,7 +273,11 @@ int cmd_user_update(struct adm_ctx *ctx)
 		claims = NULL;
 		u.updated_at = now;
 		user_print(ctx, &u);
+		rc = audit_user(ctx, "user.update", name, before, user_json(&u),
+		                NULL);
+		before = NULL;
 	}
+	json_decref(before);
 	free(claims);
 	store_user_clear(&u);
 	return rc;

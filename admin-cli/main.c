@@ -282,6 +282,19 @@ static const struct adm_cmd commands[] = {
 	           "(else, with --alg naming the other algorithm, that\n"
 	           "key's), and \"keys\": every key rotated."},
 
+	{.name = "audit", .sub = "list", .fn = cmd_audit_list,
+	 .opts = LIST_OPTS | ADM_O(OPT_OBJECT) | ADM_O(OPT_ACTOR),
+	 .synopsis = "", .summary = "list the audit trail: who changed what",
+	 .detail = "One event per change made with this CLI to clients,\n"
+	           "users, keys, consents, sessions and tokens: its time, its\n"
+	           "actor (cli:USER, the OS user who ran the command), its\n"
+	           "action (client.disable, user.remove, ...), its object\n"
+	           "(client:ID, user:NAME, ...) and the fields it changed;\n"
+	           "--json adds their old and new values (never a secret or a\n"
+	           "hash). --object and --actor select exactly; the filters\n"
+	           "combine. Events older than audit_retention are purged.\n\n"
+	           LIST_DETAIL},
+
 	{.name = "purge", .fn = cmd_purge,
 	 .synopsis = "",
 	 .summary = "delete expired token records, codes and sessions",
@@ -290,7 +303,8 @@ static const struct adm_cmd commands[] = {
 	           "family once all its tokens have expired (until then its\n"
 	           "rotated-out tokens stay, so reuse is still caught);\n"
 	           "authorization codes a day past their expiry; expired\n"
-	           "sessions. Safe while the server runs."},
+	           "sessions; audit events older than audit_retention. Safe\n"
+	           "while the server runs."},
 	{.name = "backup", .fn = cmd_backup,
 	 .opts = ADM_O(OPT_FORCE), .flags = CMD_NO_MIGRATE | CMD_EXISTING_DB,
 	 .min_args = 1, .max_args = 1, .synopsis = "FILE",

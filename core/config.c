@@ -72,6 +72,9 @@ static const struct setting settings[] = {
 	 "server cancels it; 0: no limit"},
 	{"purge_interval", S_INT, OFF(purge_interval), "3600", 0, 31536000,
 	 NULL, "seconds between purges of expired records; 0: off"},
+	{"audit_retention", S_INT, OFF(audit_retention), "31536000", 0,
+	 3153600000, NULL, "seconds the purge keeps audit events (365 days); "
+	 "0: keep them forever"},
 	{"access_token_ttl", S_INT, OFF(access_token_ttl), "3600", 1, 31536000,
 	 NULL, "default access token lifetime in seconds"},
 	{"refresh_token_ttl", S_INT, OFF(refresh_token_ttl), "1209600", 1,

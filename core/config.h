@@ -19,6 +19,7 @@ struct lk_config {
 	char *issuer;          /* "" until derived from the bound address */
 	char *db;
 	char *durability;      /* normal | full */
+	long audit_retention;  /* seconds; 0: forever */
 	long auto_migrate;     /* bool */
 	long db_pool_size;     /* PostgreSQL connections per process */
 	long db_connect_timeout;   /* seconds */

@@ -38,6 +38,7 @@
 struct housekeeping {
 	struct store *st;
 	long interval; /* seconds between purges; 0: none */
+	long audit_retention; /* seconds audit events are kept; 0: forever */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t wake;
@@ -45,7 +46,7 @@ struct housekeeping {
 };
 
 /* One purge, and one line about it when it deleted something. */
-static void purge_once(struct store *st)
+static void purge_once(struct store *st, long audit_retention)
 {
 	struct store_purge_counts c;
 	struct timespec t0, t1;
@@ -79,6 +80,16 @@ static void purge_once(struct store *st)
 		         (long long)c.sessions, throttle, ms);
 	else
 		log_debug("purge: nothing had expired (%.0f ms)", ms);
+	if (r != STORE_OK || audit_retention <= 0)
+		return;
+	int64_t audit = 0;
+	r = store_audit_purge(st, clock_now() - audit_retention, &audit);
+	if (r != STORE_OK)
+		log_errx("purging audit events failed after %lld: %s; retrying "
+		         "in one interval", (long long)audit, store_rc_str(r));
+	else if (audit > 0)
+		log_info("purged %lld audit event(s) older than audit_retention "
+		         "(%ld s)", (long long)audit, audit_retention);
 }
 
 static void *run(void *arg)
@@ -101,7 +112,7 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&h->mu);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (h->interval > 0 && now.tv_sec >= next_purge) {
-			purge_once(h->st);
+			purge_once(h->st, h->audit_retention);
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			next_purge = now.tv_sec + h->interval;
 		}
@@ -118,12 +129,14 @@ static void *run(void *arg)
 }
 
 struct housekeeping *housekeeping_start(struct store *st, long interval,
-                                        char *err, size_t errlen)
+                                        long audit_retention, char *err,
+                                        size_t errlen)
 {
 	struct housekeeping *h = xcalloc(1, sizeof(*h));
 	pthread_condattr_t ca;
 	h->st = st;
 	h->interval = interval;
+	h->audit_retention = audit_retention;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

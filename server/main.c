@@ -380,7 +380,8 @@ static void log_database(const struct daemon *d)
 static int housekeeping_setup(struct daemon *d)
 {
 	char err[512];
-	d->hk = housekeeping_start(d->st, d->cfg.purge_interval, err,
+	d->hk = housekeeping_start(d->st, d->cfg.purge_interval,
+	                           d->cfg.audit_retention, err,
 	                           sizeof(err));
 	if (d->hk == NULL) {
 		log_errx("%s", err);

@@ -39,12 +39,14 @@ int srv_start(struct srv *s, int listen_fd, char *err, size_t errlen);
  * a bound (drain.c), then closes the rest and joins the workers. */
 void srv_stop(struct srv *s);
 
-/* housekeeping.c: purges st (store_purge) every interval seconds (> 0) on
- * a thread of its own, the first time one interval after the start.
+/* housekeeping.c: purges st (store_purge, and audit events older than
+ * audit_retention seconds when > 0) every interval seconds (> 0) on a
+ * thread of its own, the first time one interval after the start.
  * Returns the handle, or NULL with err set. st must outlive it. */
 struct housekeeping;
 struct housekeeping *housekeeping_start(struct store *st, long interval,
-                                        char *err, size_t errlen);
+                                        long audit_retention, char *err,
+                                        size_t errlen);
 /* Wakes the thread, lets a purge under way finish, joins the thread and
  * frees h. NULL is a no-op. */
 void housekeeping_stop(struct housekeeping *h);

@@ -49,6 +49,8 @@ static const struct store_copy_column codes_cols[] = {
 static const struct store_copy_column sessions_cols[] = {
 	T(session_hash), T(user_id), I(auth_time), I(expires_at), T(sid),
 	T(amr)};
+static const struct store_copy_column audit_cols[] = {
+	I(at), T(actor), T(address), T(action), T(object), T(changes)};
 static const struct store_copy_column consents_cols[] = {
 	T(user_id), T(client_id), T(scope), I(granted_at), I(updated_at)};
 
@@ -73,6 +75,7 @@ const struct store_copy_table store_copy_tables[] = {
 	TABLE("authorization_codes", codes_cols, "code_hash"),
 	TABLE("sessions", sessions_cols, "session_hash"),
 	TABLE("consents", consents_cols, "user_id, client_id"),
+	TABLE("audit_events", audit_cols, "id"),
 };
 const size_t store_copy_ntables =
     sizeof(store_copy_tables) / sizeof(store_copy_tables[0]);
@@ -83,6 +86,8 @@ const struct store_copy_exclusion store_copy_excluded[] = {
 	{"throttle", "transient counts of failed attempts (PostgreSQL only), "
 	 "gone within a failure window; a copy starts with none"},
 	{"refresh_tokens.seq", "PostgreSQL's insertion order: the rows are "
+	 "written in that order and numbered anew"},
+	{"audit_events.id", "the order events happened in: the rows are "
 	 "written in that order and numbered anew"},
 };
 const size_t store_copy_nexcluded =

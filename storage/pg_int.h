@@ -361,6 +361,13 @@ extern const struct pg_upkeep_ops {
 	enum store_rc (*backup)(struct store *, const char *, bool,
 	                        struct store_backup_info *, char *, size_t);
 } pg_upkeep_ops;
+/* The audit table: pg_audit.c's add and list, pg_upkeep.c's purge (with
+ * the other batched deletes). */
+enum store_rc pg_audit_add(struct store *s, const struct store_audit *e);
+enum store_rc pg_audit_list(struct store *s,
+                            const struct store_audit_filter *f,
+                            store_audit_cb cb, void *arg);
+enum store_rc pg_audit_purge(struct store *s, int64_t before, int64_t *count);
 
 /* The statements of one issue, in order, into items (at most
  * PG_ISSUE_ITEMS, zeroed by the caller); returns how many (pg_tokens.c). */

@@ -51,6 +51,8 @@ static struct store_session_methods pg_session;
 static struct store_consent_methods pg_consent;
 static struct store_upkeep_methods pg_upkeep;
 static struct store_test_methods pg_test;
+static const struct store_audit_methods pg_audit = {
+	.xAdd = pg_audit_add, .xList = pg_audit_list, .xPurge = pg_audit_purge};
 static const struct store_ops pg_ops = {
 	.version = STORE_OPS_VERSION,
 	.name = "postgresql",
@@ -58,7 +60,7 @@ static const struct store_ops pg_ops = {
 	.token = &pg_token, .refresh = &pg_refresh, .code = &pg_code,
 	.session = &pg_session, .consent = &pg_consent, .upkeep = &pg_upkeep,
 	.test = &pg_test, .throttle = &pg_throttle_methods,
-	.copy = &pg_copy_methods,
+	.copy = &pg_copy_methods, .audit = &pg_audit,
 };
 
 static void ops_init(void)

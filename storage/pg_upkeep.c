@@ -107,6 +107,16 @@ static enum store_rc purge_batches(struct store *s, const struct pg_stmt *st,
 	}
 }
 
+static const struct pg_stmt st_audit_purge_batch = {
+	"audit_purge_batch",
+	"DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events "
+	"WHERE at < $1::bigint LIMIT $2::integer)"};
+
+enum store_rc pg_audit_purge(struct store *s, int64_t before, int64_t *count)
+{
+	return purge_batches(s, &st_audit_purge_batch, before, count);
+}
+
 /* Deletes, in transactions of up to PURGE_BATCH families, the families
  * among rows [from, to) of res none of whose tokens is unexpired. */
 struct families {

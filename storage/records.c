@@ -128,6 +128,16 @@ void store_consent_clear(struct store_consent *c)
 	memset(c, 0, sizeof(*c));
 }
 
+void store_audit_clear(struct store_audit *e)
+{
+	free(e->actor);
+	free(e->address);
+	free(e->action);
+	free(e->object);
+	free(e->changes);
+	memset(e, 0, sizeof(*e));
+}
+
 const char *store_token_status(int64_t revoked_at, int64_t retired_at,
                                int64_t expires_at, int64_t now)
 {

@@ -64,6 +64,8 @@ enum stmt {
 	ST_SID_REVOKE_RT, ST_SID_REVOKE_AT,
 	ST_PURGE_AT_BATCH, ST_PURGE_RT_FAMILIES, ST_PURGE_RT_FAMILY,
 	ST_PURGE_CODE_BATCH, ST_PURGE_SESSION_BATCH, ST_PURGE_PREV_SECRET_BATCH,
+	ST_AUDIT_ADD, ST_AUDIT_LIST, ST_AUDIT_PAGE, ST_AUDIT_COUNTED,
+	ST_AUDIT_PURGE_BATCH,
 	ST_GC_SAVEPOINT, ST_GC_RELEASE, ST_GC_ROLLBACK_TO,
 	ST__MAX
 };
@@ -80,6 +82,7 @@ SQ_LISTING_TWINS(KEY);
 SQ_LISTING_TWINS(RT);
 SQ_LISTING_TWINS(CONSENT);
 SQ_LISTING_TWINS(SESSION);
+SQ_LISTING_TWINS(AUDIT);
 #undef SQ_LISTING_TWINS
 
 /* ---- connections and the store (sqlite_conn.c) --------------------------- */
@@ -256,5 +259,9 @@ extern const struct store_consent_methods sq_consent_methods;
 extern const struct store_upkeep_methods sq_upkeep_methods;
 extern const struct store_test_methods sq_test_methods;
 extern const struct store_copy_methods sq_copy_methods;
+extern const struct store_audit_methods sq_audit_methods;
+/* sqlite_upkeep.c: audit events from before `before` (the audit table's
+ * xPurge), in the purge's short transactions. */
+enum store_rc sq_audit_purge(struct store *s, int64_t before, int64_t *count);
 
 #endif

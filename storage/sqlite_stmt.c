@@ -66,6 +66,11 @@
 /* rowid breaks ties: rotations within one second keep their order. */
 #define RT_PAGE RT_COLS ", rowid AS rid", RT_FROM, "issued_at", "?6", "?7",    \
 	"issued_at DESC, rowid DESC", "issued_at, rid"
+/* The audit trail, filtered by object (?1) and actor (?2), NULL: any. */
+#define AUDIT_FROM "audit_events WHERE (?1 IS NULL OR object=?1) AND "     \
+                   "(?2 IS NULL OR actor=?2)"
+#define AUDIT_PAGE AUDIT_COLS, AUDIT_FROM, "at", "?3", "?4",                   \
+	"at DESC, id DESC", "at, id"
 #define CONSENT_PAGE CONSENT_COLS, CONSENT_FROM, "c.granted_at", "?3", "?4",   \
 	"c.granted_at DESC, c.client_id DESC, u.username DESC",                \
 	"client_id, username"
@@ -217,6 +222,14 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_CONSENT_COUNTED] = COUNTED_SQL(CONSENT_PAGE),
 	[ST_CONSENT_REVOKE] = "DELETE FROM consents WHERE user_id=?1 AND "
 	                      "(?2 IS NULL OR client_id=?2)",
+	[ST_AUDIT_ADD] = "INSERT INTO audit_events (at, actor, address, action, "
+	                 "object, changes) VALUES (?,?,?,?,?,?)",
+	[ST_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM " AUDIT_FROM
+	                  " ORDER BY at, id",
+	[ST_AUDIT_PAGE] = PAGE_SQL(AUDIT_PAGE),
+	[ST_AUDIT_COUNTED] = COUNTED_SQL(AUDIT_PAGE),
+	[ST_AUDIT_PURGE_BATCH] = "DELETE FROM audit_events WHERE id IN (SELECT "
+	                         "id FROM audit_events WHERE at < ?1 LIMIT ?2)",
 	[ST_GC_SAVEPOINT] = "SAVEPOINT gc",
 	[ST_GC_RELEASE] = "RELEASE gc",
 	[ST_GC_ROLLBACK_TO] = "ROLLBACK TO gc",

@@ -78,6 +78,7 @@ static const struct store_ops sqlite_ops = {
 	.refresh = &sq_refresh_methods,
 	.code = &sq_code_methods,
 	.session = &sq_session_methods,
+	.audit = &sq_audit_methods,
 	.consent = &sq_consent_methods,
 	.upkeep = &sq_upkeep_methods,
 	.test = &sq_test_methods,

@@ -133,6 +133,13 @@ static enum store_rc sq_purge(struct store *s, int64_t now,
 	return r;
 }
 
+enum store_rc sq_audit_purge(struct store *s, int64_t before, int64_t *count)
+{
+	struct conn *cn = sq_conn_get(s);
+	return cn != NULL ? purge_batches(cn, ST_AUDIT_PURGE_BATCH, before, count)
+	                  : STORE_IO;
+}
+
 static enum store_rc sq_backup(struct store *s, const char *dest, bool replace,
                                struct store_backup_info *out, char *err,
                                size_t errlen)

@@ -236,6 +236,21 @@ enum store_rc store_consent_revoke(struct store *s, const char *user_id,
                                    const char *client_id, int *count)
 { return s->ops->consent->xRevoke(s, user_id, client_id, count); }
 
+/* ---- audit ---- */
+
+enum store_rc store_audit_add(struct store *s, const struct store_audit *e)
+{ return s->ops->audit->xAdd(s, e); }
+enum store_rc store_audit_list(struct store *s,
+                               const struct store_audit_filter *f,
+                               store_audit_cb cb, void *arg)
+{ return s->ops->audit->xList(s, f, cb, arg); }
+enum store_rc store_audit_purge(struct store *s, int64_t before,
+                                int64_t *count)
+{
+	*count = 0;
+	return s->ops->audit->xPurge(s, before, count);
+}
+
 /* ---- upkeep ---- */
 
 enum store_rc store_purge(struct store *s, int64_t now,

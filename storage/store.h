@@ -191,6 +191,26 @@ struct store_consent {
 };
 void store_consent_clear(struct store_consent *c);
 
+/* One change in the audit trail (schema 12): who changed what, when, and
+ * the fields it changed. Never a secret or a hash in any field. */
+struct store_audit {
+	int64_t id;    /* the store's; ids grow in the order events happened */
+	int64_t at;
+	char *actor;   /* "cli:USER", or an admin API client */
+	char *address; /* the actor's address; NULL for the CLI */
+	char *action;  /* "client.disable", "user.remove", ... */
+	char *object;  /* "client:ID", "user:NAME", "key:ALG", ... */
+	char *changes; /* JSON object text: {"field": {"old": .., "new": ..}} */
+};
+void store_audit_clear(struct store_audit *e);
+
+/* Which audit events xList hands over: NULL fields match any. */
+struct store_audit_filter {
+	const struct store_page *page; /* NULL: every row */
+	const char *object;
+	const char *actor;
+};
+
 /* Everything one successful token response writes, in one transaction. */
 struct store_issue {
 	int64_t now;
@@ -313,6 +333,7 @@ typedef int (*store_user_cb)(const struct store_user *u, void *arg);
 typedef int (*store_token_cb)(const struct store_token *t, void *arg);
 typedef int (*store_key_cb)(const struct store_key *k, void *arg);
 typedef int (*store_consent_cb)(const struct store_consent *c, void *arg);
+typedef int (*store_audit_cb)(const struct store_audit *e, void *arg);
 typedef int (*store_refresh_cb)(const struct store_refresh *r, void *arg);
 typedef int (*store_session_cb)(const struct store_session *se, void *arg);
 
@@ -508,6 +529,21 @@ struct store_consent_methods {
 	                         const char *client_id, int *count);
 };
 
+/* The audit trail (schema 12). */
+struct store_audit_methods {
+	/* Appends e (its id is the store's). */
+	enum store_rc (*xAdd)(struct store *s, const struct store_audit *e);
+	/* The events f selects, oldest first (a page: the newest
+	 * page->limit of them, still oldest first). */
+	enum store_rc (*xList)(struct store *s,
+	                       const struct store_audit_filter *f,
+	                       store_audit_cb cb, void *arg);
+	/* Deletes the events from before `before`, in short transactions;
+	 * *count says how many went. */
+	enum store_rc (*xPurge)(struct store *s, int64_t before,
+	                        int64_t *count);
+};
+
 /* Housekeeping: the one purge, and backups. */
 struct store_upkeep_methods {
 	/* Deletes what can no longer matter at now, by the rules of
@@ -678,7 +714,7 @@ struct store_copy_methods {
  * Connect (schema 9): a user's xSetClaims, the session's xEnd and xList,
  * the refresh table's xRevokeSid, and the new record fields. 14: xIssue
  * completes on the backend's writer thread, after it returns. */
-#define STORE_OPS_VERSION 14
+#define STORE_OPS_VERSION 15
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */
@@ -696,6 +732,7 @@ struct store_ops {
 	const struct store_test_methods *test; /* NULL: none */
 	const struct store_throttle_methods *throttle; /* NULL: none */
 	const struct store_copy_methods *copy;
+	const struct store_audit_methods *audit;
 };
 
 /* Each backend embeds this as its first member. */
@@ -834,6 +871,12 @@ enum store_rc store_consent_list(struct store *s, const char *user_id,
                                  void *arg);
 enum store_rc store_consent_revoke(struct store *s, const char *user_id,
                                    const char *client_id, int *count);
+enum store_rc store_audit_add(struct store *s, const struct store_audit *e);
+enum store_rc store_audit_list(struct store *s,
+                               const struct store_audit_filter *f,
+                               store_audit_cb cb, void *arg);
+enum store_rc store_audit_purge(struct store *s, int64_t before,
+                                int64_t *count);
 enum store_rc store_session_end(struct store *s, const char *sid, int *count);
 enum store_rc store_session_list(struct store *s, const char *user_id,
                                  int64_t now, const struct store_page *p,

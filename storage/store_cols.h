@@ -29,6 +29,7 @@
                   "scope, code_challenge, code_challenge_method, "         \
                   "issued_at, expires_at, used_at, family_id, resource, "  \
                   "nonce, auth_time, sid, amr"
+#define AUDIT_COLS "id, at, actor, address, action, object, changes"
 #define SESSION_COLS "session_hash, user_id, auth_time, expires_at, sid, amr"
 /* A consent comes with its user's name, for listings. */
 #define CONSENT_COLS "c.user_id, c.client_id, c.scope, c.granted_at, "      \

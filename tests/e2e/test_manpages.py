@@ -49,7 +49,7 @@ def help_settings():
                            r"'([^']*)'", out, re.M))
 
 
-GROUPS = ("client", "user", "token", "consent", "session", "key")
+GROUPS = ("client", "user", "token", "consent", "session", "key", "audit")
 
 
 def title(line):
