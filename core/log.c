@@ -215,6 +215,14 @@ static void emit(char *line, size_t n, size_t cap, bool buffered)
 	pthread_mutex_unlock(&lb.mu);
 }
 
+static __thread const char *ctx_addr, *ctx_request_id;
+
+void log_context(const char *addr, const char *request_id)
+{
+	ctx_addr = addr;
+	ctx_request_id = request_id;
+}
+
 void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 {
 	char msg[1024], line[2048], ts[40];
@@ -227,19 +235,37 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 	va_end(ap);
 	stamp(ts, sizeof(ts));
 
+	/* Only security lines carry the request: they are the ones an
+	 * operator must trace to a client (issue 17). */
+	bool ctx = strcmp(func, "security") == 0 &&
+	           (ctx_addr != NULL || ctx_request_id != NULL);
+	const char *addr = ctx_addr != NULL && ctx_addr[0] ? ctx_addr : "-";
+	const char *rid = ctx_request_id != NULL && ctx_request_id[0]
+	                      ? ctx_request_id : "-";
 	size_t n;
 	if (log_json) {
 		/* Room for the rest of the line, so it is never cut short
 		 * (a cut line would not be JSON). */
-		char esc[1536];
+		char esc[1536], ea[100] = "", er[300] = "";
 		json_escape(esc, sizeof(esc), msg);
+		if (ctx) {
+			json_escape(ea, sizeof(ea), addr);
+			json_escape(er, sizeof(er), rid);
+		}
 		n = (size_t)snprintf(line, sizeof(line),
-		    "{\"time\":\"%s\",\"level\":\"%s\",\"where\":\"%s\",\"msg\":\"%s\"}",
-		    ts, level_names[lvl], func, esc);
+		    "{\"time\":\"%s\",\"level\":\"%s\",\"where\":\"%s\",\"msg\":\"%s\"%s%s%s%s%s}",
+		    ts, level_names[lvl], func, esc,
+		    ctx ? ",\"addr\":\"" : "", ea, ctx ? "\",\"request_id\":\"" : "",
+		    er, ctx ? "\"" : "");
 	} else {
 		text_sanitize(msg);
 		n = (size_t)snprintf(line, sizeof(line), "%s %s %s: %s", ts,
 		    level_names[lvl], func, msg);
+		if (ctx && n < sizeof(line))
+			n += (size_t)snprintf(line + n, sizeof(line) - n,
+			                      " addr=%.64s request_id=%.128s",
+			                      addr, rid);
+		text_sanitize(line);
 	}
 	emit(line, n, sizeof(line), false);
 }

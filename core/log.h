@@ -39,6 +39,14 @@ void log_request(const struct access_line *a);
 int log_buffer_start(void);
 void log_buffer_stop(void);
 
+/* The request the calling thread works for: its client address and
+ * request id (both borrowed until the next call; NULL: none). Security
+ * lines written meanwhile end with "addr=A request_id=R" (JSON: the keys
+ * "addr" and "request_id"), so each names where it came from and meets
+ * the request's access line. The server sets it around each call into a
+ * request; other threads have none. */
+void log_context(const char *addr, const char *request_id);
+
 /* Marks a security-relevant event (reuse detection, throttling, ...). */
 #define log_security(...) log_msg(LOG_WARN, "security", __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __func__, __VA_ARGS__)

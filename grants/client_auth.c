@@ -230,22 +230,16 @@ static void secret_keys(const struct grants *g, const char *id,
 	                                per_addr - per_addr / 2, per_addr, false};
 }
 
-static const char *addr_or_unknown(const char *addr)
-{
-	return addr != NULL && addr[0] != '\0' ? addr : "unknown";
-}
-
+/* Security lines name the address and request themselves (log.h). */
 static struct oauth_result throttled(enum throttle_verdict v,
                                      const struct throttle_ticket *tk,
-                                     const char *id, const char *addr)
+                                     const char *id)
 {
 	if (v == THROTTLE_UNAVAILABLE)
 		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
-	log_security("client authentication %s for a %s (client %.128s, "
-	             "address %s)",
+	log_security("client authentication %s for a %s (client %.128s)",
 	             v == THROTTLE_SLOWED ? "slowed down" : "throttled",
-	             tk->stopped_by == 0 ? "client id" : "client address", id,
-	             addr_or_unknown(addr));
+	             tk->stopped_by == 0 ? "client id" : "client address", id);
 	return OAUTH_FAIL(OAUTH_INVALID_CLIENT, CLIENT_AUTH_THROTTLED);
 }
 
@@ -293,8 +287,7 @@ static struct oauth_result authenticate_read(struct grants *g, const char *id,
 		 * guess at its credentials; client ids are not secrets
 		 * (RFC 6749 section 2.2). */
 		log_security("client authentication refused: client %.128s is "
-		             "disabled (address %s)", id,
-		             addr_or_unknown(remote_addr));
+		             "disabled", id);
 		store_client_clear(out);
 		return OAUTH_FAIL(OAUTH_INVALID_CLIENT, CLIENT_DISABLED);
 	}
@@ -330,7 +323,7 @@ static struct oauth_result authenticate_read(struct grants *g, const char *id,
 	    throttle_reserve(g->client_throttle, keys, 2, &tk);
 	if (v != THROTTLE_GO) {
 		store_client_clear(out);
-		return throttled(v, &tk, id, remote_addr);
+		return throttled(v, &tk, id);
 	}
 	/* An unknown client gets the same answer as a wrong secret, and
 	 * counts as a failure. Timing can still tell that a client with an
@@ -340,10 +333,9 @@ static struct oauth_result authenticate_read(struct grants *g, const char *id,
 	                                         : secret_check(g, out, secret);
 	if (e == OAUTH_INVALID_CLIENT) {
 		throttle_commit(g->client_throttle, &tk);
-		log_security("client authentication failed: %s client %.128s "
-		             "(address %s)",
+		log_security("client authentication failed: %s client %.128s",
 		             rc == STORE_NOT_FOUND ? "unknown" : "wrong secret for",
-		             id, addr_or_unknown(remote_addr));
+		             id);
 	}
 	else
 		throttle_release(g->client_throttle, &tk, e == OAUTH_OK);

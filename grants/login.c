@@ -120,9 +120,9 @@ static struct oauth_result login_checked(struct grants *g,
 	if (v == THROTTLE_UNAVAILABLE)
 		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
 	if (v != THROTTLE_GO) {
-		log_security("login throttled for a %s (client %s)",
+		log_security("login throttled for a %s (user %.128s, client %s)",
 		             tk->stopped_by == 0 ? "username" : "client address",
-		             client_id);
+		             username, client_id);
 		return OAUTH_FAIL(OAUTH_INVALID_GRANT, LOGIN_THROTTLED);
 	}
 	enum store_rc rc = store_user_get(g->store, username, u);

@@ -295,23 +295,20 @@ static bool on_body(struct srv_req *rq, const char *data, size_t len)
 	return true;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
-                                  const char *url, const char *method,
-                                  const char *version, const char *upload,
-                                  size_t *upload_size, void **req_cls)
+static enum MHD_Result handle(struct srv_req *rq, const char *url,
+                              const char *method, const char *upload,
+                              size_t *upload_size)
 {
-	struct srv_req *rq = *req_cls;
-	(void)version;
-
-	if (rq == NULL) /* only if MHD skipped the URI callback */
-		*req_cls = rq = req_new(cls, url, c);
 	if (rq->state == REQ_NEW) {
 		rq->state = REQ_ROUTED;
 		rq->method = method;
 		rq->path = xstrdup(url);
 		identify(rq);
-		return on_headers(rq, peers_resolve(rq));
+		bool admitted = peers_resolve(rq);
+		log_context(rq->remote_addr, rq->request_id);
+		return on_headers(rq, admitted);
 	}
+	log_context(rq->remote_addr, rq->request_id);
 	if (*upload_size > 0) {
 		bool keep = rq->state == REQ_RESPONDED ||
 		            on_body(rq, upload, *upload_size);
@@ -342,6 +339,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		break;
 	}
 	return MHD_NO;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
+                                  size_t *upload_size, void **req_cls)
+{
+	struct srv_req *rq = *req_cls;
+	(void)version;
+
+	if (rq == NULL) /* only if MHD skipped the URI callback */
+		*req_cls = rq = req_new(cls, url, c);
+	/* Security lines written while this request is handled name its
+	 * address and id (log.h); the thread then serves others. */
+	enum MHD_Result r = handle(rq, url, method, upload, upload_size);
+	log_context(NULL, NULL);
+	return r;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,

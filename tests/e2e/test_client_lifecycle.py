@@ -98,8 +98,9 @@ class ClientLifecycleTest(LatchkeyTestCase):
         self.assertEqual((again["changed"], again["disabled_at"]),
                          (False, out["disabled_at"]))
         # The log names the client and the address it was refused to.
-        self.assertIn("client authentication refused: client svc is "
-                      "disabled (address 127.0.0.1)", s.log_text())
+        self.assertRegex(s.log_text(), r"warn security: client "
+                         r"authentication refused: client svc is disabled "
+                         r"addr=127\.0\.0\.1 request_id=[0-9a-f]{12}\S+\n")
 
         out = json.loads(cli(self.db, "client", "enable", "svc",
                              "--json").stdout)

@@ -415,3 +415,47 @@ class AccessLogTest(LatchkeyTestCase):
                           line["addr"], line["status"]),
                          ("req-42", "python-requests/2.28", "127.0.0.1",
                           200))
+
+    def test_security_lines_name_the_address_and_request(self):
+        """Issue 17 section 1: a security line written for a request ends
+        with the client's address (after trusted proxies) and the
+        request's id, as its access line has them."""
+        c = add_client(self.db, "app", "--grant", "password", "--grant",
+                       "refresh_token")
+        auth = (c["client_id"], c["client_secret"])
+        cli(self.db, "user", "add", "dave", "--password-stdin",
+            stdin="dave-password-1\n")
+        s = self.start("--trusted-proxies", "127.0.0.1",
+                       "--login-max-failures", "2")
+        h = {"X-Forwarded-For": "198.51.100.7"}
+        first = s.token({"grant_type": "password", "username": "dave",
+                         "password": "dave-password-1"}, auth=auth,
+                        headers=h).json()["refresh_token"]
+        r = s.token({"grant_type": "refresh_token", "refresh_token": first},
+                    auth=auth, headers=h)
+        self.assertEqual(r.status, 200, r.body)
+        # Reuse of the rotated-out token: detected, and traced.
+        r = s.token({"grant_type": "refresh_token", "refresh_token": first},
+                    auth=auth, headers={**h, "X-Request-Id": "reuse-1"})
+        self.assertOAuthError(r, 400, "invalid_grant")
+        self.assertRegex(s.log_text(), r"warn security: refresh token "
+                         r"reuse: family \S+ of client \S+ revoked \(\d+ "
+                         r"tokens\) addr=198\.51\.100\.7 request_id=reuse-1\n")
+        # A wrong secret, and login throttling naming the username.
+        r = s.token({"grant_type": "client_credentials"},
+                    auth=(c["client_id"], "wrong"),
+                    headers={**h, "X-Request-Id": "bad-secret"})
+        self.assertOAuthError(r, 401, "invalid_client")
+        for i in range(3):
+            s.token({"grant_type": "password", "username": "dave",
+                     "password": "wrong"}, auth=auth,
+                    headers={**h, "X-Request-Id": f"login-{i}"})
+        log = s.log_text()
+        self.assertRegex(log, r"warn security: client authentication "
+                         r"failed: wrong secret for client %s "
+                         r"addr=198\.51\.100\.7 request_id=bad-secret\n"
+                         % c["client_id"])
+        self.assertRegex(log, r"warn security: login throttled for a "
+                         r"username \(user dave, client %s\) "
+                         r"addr=198\.51\.100\.7 request_id=login-2\n"
+                         % c["client_id"])
