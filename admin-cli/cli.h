@@ -104,6 +104,7 @@ enum adm_opt {
 	OPT_GRACE, /* client rotate-secret (issue 17) */
 	OPT_OBJECT, /* audit list */
 	OPT_ACTOR,
+	OPT_NEXT, /* key add */
 	ADM_OPT__MAX
 };
 
@@ -176,6 +177,7 @@ int cmd_client_remove(struct adm_ctx *ctx);
 int cmd_client_rotate_secret(struct adm_ctx *ctx);
 int cmd_client_disable(struct adm_ctx *ctx);
 int cmd_audit_list(struct adm_ctx *ctx);
+int cmd_key_add(struct adm_ctx *ctx);
 
 /* ---- audit.c: the audit trail ------------------------------------------- */
 

@@ -103,7 +103,7 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_USER] = {"user", ADM_OPT_ARG, "NAME",
 	              "only this user's tokens or consents"},
 	[OPT_ALG] = {"alg", ADM_OPT_ARG, "ALG",
-	             "rotate only this algorithm's key: ES256 or RS256 "
+	             "only this algorithm's key: ES256 or RS256 "
 	             "(default: both)"},
 	[OPT_FORCE] = {"force", 0, NULL, "replace FILE if it exists"},
 	[OPT_FROM] = {"from", ADM_OPT_ARG, "SOURCE",
@@ -140,6 +140,9 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	                "key:ALG, ...)"},
 	[OPT_ACTOR] = {"actor", ADM_OPT_ARG, "ACTOR",
 	               "only events by this actor (cli:USER, ...)"},
+	[OPT_NEXT] = {"next", 0, NULL,
+	              "publish the key as the next one: in the JWKS, "
+	              "signing nothing until 'key rotate'"},
 };
 
 _Static_assert(ADM_OPT__MAX <= 64, "ADM_O() masks are 64 bits wide");

@@ -1,7 +1,13 @@
 /*
- * cmd_key.c: `latchkey key list|rotate`, the keys that sign tokens: one
- * current key per algorithm (ES256 and RS256, migration 0008); access
+ * cmd_key.c: `latchkey key list|add|rotate`, the keys that sign tokens:
+ * one current key per algorithm (ES256 and RS256, migration 0008); access
  * tokens use signing_alg's, ID tokens the client's choice.
+ *
+ * A staged rotation (issue 17): `key add --next` publishes a next key
+ * that signs nothing; `key rotate` promotes it when there is one, so
+ * verifiers that cache the JWKS already know the key when tokens signed
+ * with it arrive. Without a next key, `key rotate` makes and activates a
+ * new key at once, as before.
  *
  * Rotation only adds keys: for each algorithm rotated the store makes the
  * new key current and retires that algorithm's previous one in one
@@ -38,18 +44,22 @@ static int list_one(const struct store_key *k, void *arg)
 {
 	struct key_listing *kl = arg;
 	char created[ADM_TIME_LEN], retired[ADM_TIME_LEN];
-	const char *status = k->retired_at ? "retired" : "current";
+	bool next = k->retired_at == STORE_KEY_NEXT;
+	const char *status = next ? "next"
+	                     : k->retired_at ? "retired" : "current";
 	bool published = words_contains(kl->published, k->kid, strlen(k->kid));
 	json_t *o = json_pack("{s:o, s:o, s:I, s:o, s:s, s:b}",
 	                      "kid", adm_json_str(k->kid),
 	                      "alg", adm_json_str(k->alg),
 	                      "created_at", (json_int_t)k->created_at,
-	                      "retired_at", store_json_opt_int(k->retired_at),
+	                      "retired_at",
+	                      store_json_opt_int(next ? 0 : k->retired_at),
 	                      "status", status,
 	                      "published", published);
 	const char *cells[] = {
 		k->kid, k->alg, adm_time(k->created_at, created),
-		k->retired_at ? adm_time(k->retired_at, retired) : NULL, status,
+		k->retired_at && !next ? adm_time(k->retired_at, retired) : NULL,
+		status,
 		published ? "yes" : "no",
 	};
 	adm_listing_add(&kl->l, o, cells);
@@ -81,41 +91,50 @@ int cmd_key_list(struct adm_ctx *ctx)
  * thumbprint of the public key, as the server's JWKS names it. */
 static int new_key(enum key_alg alg, struct store_key *k)
 {
-	struct key_jwk jwk = {0};
-	char *pem = NULL;
-	if (key_generate(alg, &pem) != 0 ||
-	    key_public_jwk(pem, alg, &jwk) != 0) {
-		crypto_free_str(pem);
-		key_jwk_clear(&jwk);
+	if (key_make(alg, &k->kid, &k->private_pem) != 0)
 		return adm_fail(ADM_EXIT_RUNTIME, "cannot generate a %s key",
 		                key_alg_name(alg));
-	}
-	k->kid = xstrdup(jwk.thumbprint);
 	k->alg = xstrdup(key_alg_name(alg));
-	k->private_pem = pem;
 	k->created_at = clock_now();
-	key_jwk_clear(&jwk);
 	return ADM_EXIT_OK;
 }
 
-/* One algorithm's rotation: its new key, and the key it retired. */
+/* One algorithm's rotation: its new current key, and the key it
+ * retired. */
 struct rotated {
 	struct store_key k;
 	char *previous_kid; /* NULL: the algorithm had no current key */
+	bool promoted;      /* k was the published next key */
 };
 
 static int rotate_one(struct store *s, enum key_alg alg, struct rotated *out)
 {
 	struct store_key prev = {0};
-	enum store_rc r = store_key_current(s, key_alg_name(alg), &prev);
+	const char *name = key_alg_name(alg);
+	enum store_rc r = store_key_current(s, name, &prev);
 	if (r != STORE_OK && r != STORE_NOT_FOUND)
 		return adm_store_fail(r, "reading the current key");
-	int rc = new_key(alg, &out->k);
-	if (rc == ADM_EXIT_OK) {
-		r = store_key_add_current(s, &out->k);
-		if (r != STORE_OK)
+	int rc = ADM_EXIT_OK;
+	/* The published next key, when there is one; else a new key. */
+	r = store_key_next(s, name, &out->k);
+	if (r == STORE_OK) {
+		r = store_key_promote(s, name, out->k.kid, clock_now());
+		out->promoted = r == STORE_OK;
+		if (r == STORE_NOT_FOUND) /* promoted by someone else */
+			rc = adm_fail(ADM_EXIT_RUNTIME, "the next %s key %s was "
+			              "promoted or replaced meanwhile: run "
+			              "'key list'", name, out->k.kid);
+		else if (r != STORE_OK)
+			rc = adm_store_fail(r, "promoting the next key");
+	} else if (r == STORE_NOT_FOUND) {
+		rc = new_key(alg, &out->k);
+		if (rc == ADM_EXIT_OK &&
+		    (r = store_key_add_current(s, &out->k)) != STORE_OK)
 			rc = adm_store_fail(r, "storing the new key");
+	} else {
+		rc = adm_store_fail(r, "reading the next key");
 	}
+	out->k.retired_at = 0;
 	out->previous_kid = prev.kid;
 	prev.kid = NULL;
 	store_key_clear(&prev);
@@ -124,9 +143,10 @@ static int rotate_one(struct store *s, enum key_alg alg, struct rotated *out)
 
 static json_t *rotated_json(const struct rotated *ro)
 {
-	return json_pack("{s:s, s:s, s:I, s:o}", "kid", ro->k.kid, "alg",
+	return json_pack("{s:s, s:s, s:I, s:o, s:b}", "kid", ro->k.kid, "alg",
 	                 ro->k.alg, "created_at", (json_int_t)ro->k.created_at,
-	                 "previous_kid", adm_json_str(ro->previous_kid));
+	                 "previous_kid", adm_json_str(ro->previous_kid),
+	                 "promoted", ro->promoted);
 }
 
 /* --json: the top-level fields are those of the access-token key (the
@@ -142,29 +162,94 @@ static void print_json(const struct rotated *ro, size_t n, size_t top)
 	adm_json_print(o);
 }
 
-int cmd_key_rotate(struct adm_ctx *ctx)
+/* The algorithms --alg names (one), else both, signing_alg's first. */
+static size_t algs_of(const struct adm_ctx *ctx, enum key_alg *at_alg,
+                      enum key_alg algs[KEY_ALG_COUNT], int *rc)
 {
 	const char *name = adm_str(ctx->args, OPT_ALG);
-	enum key_alg at_alg = KEY_ALG_ES256, one;
-	struct rotated ro[KEY_ALG_COUNT];
-	enum key_alg algs[KEY_ALG_COUNT];
-	size_t n = 0, top = 0;
-
-	if (name != NULL && key_alg_parse(name, &one) != 0)
-		return adm_fail(ADM_EXIT_USAGE,
-		                "unknown --alg '%s': ES256 or RS256", name);
-	key_alg_parse(ctx->cfg->signing_alg, &at_alg); /* config.c checked */
-	/* Without --alg, both: the access-token key first. */
+	enum key_alg one;
+	size_t n = 0;
+	*rc = ADM_EXIT_OK;
+	*at_alg = KEY_ALG_ES256;
+	if (name != NULL && key_alg_parse(name, &one) != 0) {
+		*rc = adm_fail(ADM_EXIT_USAGE,
+		               "unknown --alg '%s': ES256 or RS256", name);
+		return 0;
+	}
+	key_alg_parse(ctx->cfg->signing_alg, at_alg); /* config.c checked */
 	if (name != NULL) {
 		algs[n++] = one;
 	} else {
-		algs[n++] = at_alg;
+		algs[n++] = *at_alg;
 		for (int a = 0; a < KEY_ALG_COUNT; a++)
-			if ((enum key_alg)a != at_alg)
+			if ((enum key_alg)a != *at_alg)
 				algs[n++] = (enum key_alg)a;
 	}
+	return n;
+}
+
+int cmd_key_add(struct adm_ctx *ctx)
+{
+	enum key_alg at_alg, algs[KEY_ALG_COUNT];
+	int rc;
+	if (!adm_has(ctx->args, OPT_NEXT))
+		return adm_fail(ADM_EXIT_USAGE, "'key add' needs --next (to "
+		                "make and use a new key at once: 'key rotate')");
+	size_t n = algs_of(ctx, &at_alg, algs, &rc);
+	json_t *keys = json_array();
+	for (size_t i = 0; i < n && rc == ADM_EXIT_OK; i++) {
+		struct store_key k = {0};
+		struct store_key old = {0};
+		const char *name = key_alg_name(algs[i]);
+		enum store_rc r = store_key_next(ctx->store, name, &old);
+		if (r != STORE_OK && r != STORE_NOT_FOUND)
+			rc = adm_store_fail(r, "reading the next key");
+		if (rc == ADM_EXIT_OK)
+			rc = new_key(algs[i], &k);
+		if (rc == ADM_EXIT_OK &&
+		    (r = store_key_add_next(ctx->store, &k, false)) != STORE_OK)
+			rc = adm_store_fail(r, "storing the next key");
+		if (rc == ADM_EXIT_OK) {
+			char at[ADM_TIME_LEN];
+			json_array_append_new(keys, json_pack(
+			    "{s:s, s:s, s:I, s:o}", "kid", k.kid, "alg", k.alg,
+			    "created_at", (json_int_t)k.created_at,
+			    "replaced_next_kid", adm_json_str(old.kid)));
+			if (!ctx->json)
+				printf("published next key %s (%s) at %s; it "
+				       "signs nothing until 'key rotate'%s%s\n",
+				       k.kid, k.alg, adm_time(k.created_at, at),
+				       old.kid ? "; replaces next key " : "",
+				       old.kid ? old.kid : "");
+			char object[160];
+			snprintf(object, sizeof(object), "key:%s", k.alg);
+			rc = adm_audit(ctx, "key.add_next", object,
+			               json_pack("{s:{s:o, s:s}}", "next_kid",
+			                         "old", adm_json_str(old.kid),
+			                         "new", k.kid));
+		}
+		store_key_clear(&k);
+		store_key_clear(&old);
+	}
+	if (ctx->json && json_array_size(keys) > 0)
+		adm_json_print(json_pack("{s:O}", "keys", keys));
+	json_decref(keys);
+	return rc;
+}
+
+int cmd_key_rotate(struct adm_ctx *ctx)
+{
+	enum key_alg at_alg;
+	struct rotated ro[KEY_ALG_COUNT];
+	enum key_alg algs[KEY_ALG_COUNT];
+	size_t top = 0;
+	int rc;
+
+	/* Without --alg, both: the access-token key first. */
+	size_t n = algs_of(ctx, &at_alg, algs, &rc);
+	if (rc != ADM_EXIT_OK)
+		return rc;
 	memset(ro, 0, sizeof(ro));
-	int rc = ADM_EXIT_OK;
 	size_t done = 0;
 	for (; done < n && rc == ADM_EXIT_OK; done++)
 		rc = rotate_one(ctx->store, algs[done], &ro[done]);
@@ -174,13 +259,20 @@ int cmd_key_rotate(struct adm_ctx *ctx)
 	for (size_t i = 0; i < ok; i++)
 		if (algs[i] == at_alg)
 			top = i;
+	char when[ADM_TIME_LEN];
 	if (ctx->json) {
 		if (rc == ADM_EXIT_OK)
 			print_json(ro, ok, top);
 	} else {
 		for (size_t i = 0; i < ok; i++) {
-			printf("new signing key %s (%s)\n", ro[i].k.kid,
-			       ro[i].k.alg);
+			if (ro[i].promoted)
+				printf("promoted the next key %s (%s), "
+				       "published since %s\n", ro[i].k.kid,
+				       ro[i].k.alg,
+				       adm_time(ro[i].k.created_at, when));
+			else
+				printf("new signing key %s (%s)\n",
+				       ro[i].k.kid, ro[i].k.alg);
 			if (ro[i].previous_kid != NULL)
 				printf("retired key %s: the server publishes "
 				       "it until the tokens it signed have "

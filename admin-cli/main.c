@@ -266,6 +266,17 @@ static const struct adm_cmd commands[] = {
 	{.name = "key", .sub = "list", .fn = cmd_key_list,
 	 .opts = LIST_OPTS, .synopsis = "", .summary = "list signing keys",
 	 .detail = LIST_DETAIL},
+	{.name = "key", .sub = "add", .fn = cmd_key_add,
+	 .opts = ADM_O(OPT_NEXT) | ADM_O(OPT_ALG), .synopsis = "--next",
+	 .summary = "publish a next signing key, used from 'key rotate' on",
+	 .detail = "The first step of a staged rotation: the new key is in\n"
+	           "the JWKS at once but signs nothing, so verifiers that\n"
+	           "cache the JWKS (for its max-age, jwks_max_age) learn it\n"
+	           "before any token carries it. Wait at least that long, then\n"
+	           "'key rotate' promotes it. Without --alg, one next key per\n"
+	           "algorithm; a next key already there is replaced (retired).\n"
+	           "--next is required: 'key rotate' alone makes and uses a\n"
+	           "new key at once."},
 	{.name = "key", .sub = "rotate", .fn = cmd_key_rotate,
 	 .opts = ADM_O(OPT_ALG),
 	 .synopsis = "",
@@ -273,7 +284,9 @@ static const struct adm_cmd commands[] = {
 	 .detail = "There is one current key per algorithm: ES256 and RS256\n"
 	           "(access tokens use signing_alg's, ID tokens the\n"
 	           "client's). Without --alg both are rotated; --alg ES256\n"
-	           "or --alg RS256 rotates that one only. Each previous key\n"
+	           "or --alg RS256 rotates that one only. An algorithm with a\n"
+	           "next key ('key add --next') has it promoted; one without\n"
+	           "gets a new key at once. Each previous key\n"
 	           "is retired: it signs nothing more, but the server keeps\n"
 	           "publishing it until every access token it signed has\n"
 	           "expired, and for id_token_ttl after its retirement (ID\n"

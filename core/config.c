@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "keys.h"
 #include "netaddr.h"
 #include "origin.h"
 #include "strutil.h"
@@ -110,6 +111,12 @@ static const struct setting settings[] = {
 	 "no login or consent page (per-client override)"},
 	{"signing_alg", S_STR, OFF(signing_alg), "ES256", 0, 0, algs,
 	 "which current key signs access tokens (both exist; ID tokens go by client)"},
+	{"jwks_max_age", S_INT, OFF(jwks_max_age), "60", 0, 86400, NULL,
+	 "seconds verifiers may cache /jwks.json (its Cache-Control "
+	 "max-age); a staged rotation waits longer than this"},
+	{"key_rotation_interval", S_INT, OFF(key_rotation_interval), "0", 0,
+	 31536000, NULL, "seconds between automatic staged rotations of the "
+	 "signing keys (publish a next key, wait, promote); 0: off"},
 	{"id_token_ttl", S_INT, OFF(id_token_ttl), "3600", 60, 86400, NULL,
 	 "OpenID Connect ID token lifetime in seconds"},
 	{"cors_allowed_origins", S_STR, OFF(cors_allowed_origins), "", 0, 0,
@@ -583,6 +590,23 @@ static int check_hook(const struct lk_config *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* A rotation must leave a key current for some time after the next one
+ * was published long enough (keys.h, KEY_PUBLISH_LEAD). */
+static int check_key_rotation(const struct lk_config *c, char *err,
+                              size_t errlen)
+{
+	long lead = KEY_PUBLISH_LEAD(c->jwks_max_age);
+	if (c->key_rotation_interval == 0 ||
+	    c->key_rotation_interval > lead)
+		return 0;
+	snprintf(err, errlen, "setting 'key_rotation_interval': %ld s is too "
+	         "short: a next key is published %ld s (jwks_max_age + %d) "
+	         "before it signs, so the interval must be longer (0 turns "
+	         "rotation off)", c->key_rotation_interval, lead,
+	         2 * KEY_RECHECK_SECS + 5);
+	return -1;
+}
+
 /* HTTPS needs both files. A private key that other users can read is no
  * longer private: refuse it, as ssh refuses such an identity file. */
 static int check_tls(const struct lk_config *c, char *err, size_t errlen)
@@ -739,6 +763,7 @@ enum config_result config_load(struct lk_config *c, int argc, char **argv,
 		return CONFIG_ERR;
 	if (check_hook(c, err, errlen) != 0 || check_paths(c, err, errlen) != 0 ||
 	    check_tls(c, err, errlen) != 0 ||
+	    check_key_rotation(c, err, errlen) != 0 ||
 	    check_trusted_proxies(c, err, errlen) != 0 ||
 	    check_cors(c, err, errlen) != 0)
 		return CONFIG_ERR;

@@ -20,6 +20,8 @@ struct lk_config {
 	char *db;
 	char *durability;      /* normal | full */
 	long audit_retention;  /* seconds; 0: forever */
+	long jwks_max_age;     /* seconds, /jwks.json's Cache-Control */
+	long key_rotation_interval; /* seconds; 0: off */
 	long auto_migrate;     /* bool */
 	long db_pool_size;     /* PostgreSQL connections per process */
 	long db_connect_timeout;   /* seconds */

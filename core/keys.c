@@ -37,6 +37,23 @@ void key_jwk_clear(struct key_jwk *j)
 	memset(j, 0, sizeof(*j));
 }
 
+int key_make(enum key_alg alg, char **kid_out, char **pem_out)
+{
+	struct key_jwk jwk = {0};
+	char *pem = NULL;
+	if (key_generate(alg, &pem) != 0 ||
+	    key_public_jwk(pem, alg, &jwk) != 0) {
+		crypto_free_str(pem);
+		key_jwk_clear(&jwk);
+		return -1;
+	}
+	*kid_out = jwk.thumbprint;
+	jwk.thumbprint = NULL;
+	*pem_out = pem;
+	key_jwk_clear(&jwk);
+	return 0;
+}
+
 int key_generate(enum key_alg alg, char **pem_out)
 {
 	EVP_PKEY *pk = alg == KEY_ALG_RS256

@@ -34,6 +34,19 @@ int key_generate(enum key_alg alg, char **pem_out);
  * Returns 0, or -1 when the PEM does not hold such a key. */
 int key_public_jwk(const char *pem, enum key_alg alg, struct key_jwk *out);
 
+/* Staged rotation (key_rotation_interval): how long a next key is
+ * published before it may be promoted, for a JWKS cached max_age seconds:
+ * every instance's JWKS shows it within KEY_RECHECK_SECS (keyring.c), a
+ * verifier's cache fetched before that expires max_age later, and the
+ * signers of every instance adopt the promoted key within
+ * KEY_RECHECK_SECS more; five seconds of margin for clocks. */
+#define KEY_PUBLISH_LEAD(max_age) ((max_age) + 2 * KEY_RECHECK_SECS + 5)
+
+/* A new key of alg with its kid (the RFC 7638 thumbprint, as the JWKS
+ * names it): *pem_out (crypto_free_str) and *kid_out (free). 0, or -1
+ * with nothing to free. */
+int key_make(enum key_alg alg, char **kid_out, char **pem_out);
+
 /* A running server re-reads the current keys at most this often, so it
  * may still sign with a key this long after another process retired it. */
 #define KEY_RECHECK_SECS 2

@@ -31,6 +31,8 @@ struct grants_config {
 	/* id_token_ttl: also how long a retired signing key stays in the
 	 * JWKS after its retirement (ID tokens are not recorded). */
 	int64_t id_token_ttl;
+	int64_t jwks_max_age;          /* seconds verifiers cache the JWKS */
+	int64_t key_rotation_interval; /* seconds; 0: no staged rotation */
 	int64_t refresh_token_ttl;  /* default when the client sets none */
 	bool issue_refresh_token;   /* with user grants; per-client override */
 	bool rotate_refresh_tokens; /* RFC 9700 section 4.14.2 */
@@ -312,6 +314,14 @@ struct oauth_result grants_revoke(struct grants *g,
 typedef int (*grants_jwk_cb)(const char *kid, const char *alg,
                              const struct key_jwk *jwk, void *arg);
 int grants_jwks(struct grants *g, grants_jwk_cb cb, void *arg);
+
+/* key_schedule.c: one step of the staged rotation key_rotation_interval
+ * asks for (nothing when it is 0): for each algorithm, publish a next key
+ * when the current one is due within KEY_PUBLISH_LEAD, and promote it
+ * once it has been published that long and the current one is due. Safe
+ * to run on every instance of one database (compare-and-set). Meant to be
+ * called every second or so, off the request threads. */
+void grants_key_schedule(struct grants *g);
 
 /* Facts for the discovery document (RFC 8414 metadata and OpenID
  * Connect Discovery 1.0, one document). Arrays are static and

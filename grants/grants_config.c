@@ -22,6 +22,8 @@ void grants_config_from(struct grants_config *gc, const struct lk_config *c,
 	gc->access_token_ttl = c->access_token_ttl;
 	gc->alg = alg;
 	gc->id_token_ttl = c->id_token_ttl;
+	gc->jwks_max_age = c->jwks_max_age;
+	gc->key_rotation_interval = c->key_rotation_interval;
 	gc->refresh_token_ttl = c->refresh_token_ttl;
 	gc->issue_refresh_token = c->issue_refresh_token != 0;
 	gc->rotate_refresh_tokens = c->rotate_refresh_tokens != 0;

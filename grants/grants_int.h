@@ -431,6 +431,8 @@ struct grants {
 	int64_t authorization_code_ttl;
 	int64_t session_ttl;
 	int64_t id_token_ttl;
+	int64_t jwks_max_age;          /* key_schedule.c */
+	int64_t key_rotation_interval; /* key_schedule.c; 0: off */
 	char *auto_approve_as; /* NULL: off */
 };
 

@@ -67,21 +67,14 @@ static int64_t mono_secs(void)
 static int create_key(struct store *s, enum key_alg alg, struct store_key *k,
                       char *err, size_t errlen)
 {
-	struct key_jwk jwk;
-	char *pem = NULL;
-
 	memset(k, 0, sizeof(*k));
-	if (key_generate(alg, &pem) != 0 || key_public_jwk(pem, alg, &jwk) != 0) {
-		crypto_free_str(pem);
+	if (key_make(alg, &k->kid, &k->private_pem) != 0) {
 		snprintf(err, errlen, "cannot generate a %s signing key",
 		         key_alg_name(alg));
 		return -1;
 	}
-	k->kid = xstrdup(jwk.thumbprint);
 	k->alg = xstrdup(key_alg_name(alg));
-	k->private_pem = pem;
 	k->created_at = clock_now();
-	key_jwk_clear(&jwk);
 	enum store_rc rc = store_key_replace_current(s, NULL, k);
 	if (rc == STORE_CONFLICT) {
 		store_key_clear(k);

@@ -212,6 +212,8 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	g->authorization_code_ttl = cfg->authorization_code_ttl;
 	g->session_ttl = cfg->session_ttl;
 	g->id_token_ttl = cfg->id_token_ttl;
+	g->jwks_max_age = cfg->jwks_max_age;
+	g->key_rotation_interval = cfg->key_rotation_interval;
 	g->auto_approve_as = cfg->auto_approve_as && cfg->auto_approve_as[0]
 	                         ? xstrdup(cfg->auto_approve_as)
 	                         : NULL;

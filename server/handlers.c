@@ -304,10 +304,11 @@ static int add_jwk(const char *kid, const char *alg, const struct key_jwk *k,
 
 enum MHD_Result h_jwks(struct srv_req *rq)
 {
-	/* Short cache: verifiers refetch on an unknown kid anyway, and a
-	 * rotated key should reach them soon. */
-	static const struct hdr cache[] = {{"Cache-Control", "public, max-age=60"},
-	                                   {NULL, NULL}};
+	/* Short cache (jwks_max_age, 60 s by default): verifiers refetch on
+	 * an unknown kid anyway, and a rotated key should reach them soon; a
+	 * staged rotation publishes a key longer than this before using it. */
+	const struct hdr cache[] = {{"Cache-Control", rq->srv->jwks_cache},
+	                            {NULL, NULL}};
 	json_t *keys = json_array();
 	if (grants_jwks(rq->srv->grants, add_jwk, keys) != 0) {
 		json_decref(keys);

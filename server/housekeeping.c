@@ -34,11 +34,14 @@
 #include "strutil.h"
 
 #define TRIM_SECS 5
+#define TICK_SECS 1
 
 struct housekeeping {
 	struct store *st;
 	long interval; /* seconds between purges; 0: none */
 	long audit_retention; /* seconds audit events are kept; 0: forever */
+	void (*tick)(void *arg); /* every TICK_SECS; NULL: none */
+	void *tick_arg;
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t wake;
@@ -99,11 +102,14 @@ static void *run(void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	time_t next_purge = now.tv_sec + h->interval;
 	time_t next_trim = now.tv_sec + TRIM_SECS;
+	time_t next_tick = now.tv_sec + TICK_SECS;
 	pthread_mutex_lock(&h->mu);
 	while (!h->stopping) {
 		struct timespec until = {.tv_sec = next_trim};
-		if (h->interval > 0 && next_purge < next_trim)
+		if (h->interval > 0 && next_purge < until.tv_sec)
 			until.tv_sec = next_purge;
+		if (h->tick != NULL && next_tick < until.tv_sec)
+			until.tv_sec = next_tick;
 		int rc = 0;
 		while (!h->stopping && rc != ETIMEDOUT)
 			rc = pthread_cond_timedwait(&h->wake, &h->mu, &until);
@@ -115,6 +121,11 @@ static void *run(void *arg)
 			purge_once(h->st, h->audit_retention);
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			next_purge = now.tv_sec + h->interval;
+		}
+		if (h->tick != NULL && now.tv_sec >= next_tick) {
+			h->tick(h->tick_arg);
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			next_tick = now.tv_sec + TICK_SECS;
 		}
 		if (now.tv_sec >= next_trim) {
 			malloc_trim(0);
@@ -129,7 +140,9 @@ static void *run(void *arg)
 }
 
 struct housekeeping *housekeeping_start(struct store *st, long interval,
-                                        long audit_retention, char *err,
+                                        long audit_retention,
+                                        void (*tick)(void *arg),
+                                        void *tick_arg, char *err,
                                         size_t errlen)
 {
 	struct housekeeping *h = xcalloc(1, sizeof(*h));
@@ -137,6 +150,8 @@ struct housekeeping *housekeeping_start(struct store *st, long interval,
 	h->st = st;
 	h->interval = interval;
 	h->audit_retention = audit_retention;
+	h->tick = tick;
+	h->tick_arg = tick_arg;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -453,6 +453,8 @@ int srv_new(const struct lk_config *cfg, struct grants *g, struct store *st,
 	s->store = st;
 	s->issuer = xstrdup(issuer);
 	s->https = strncmp(issuer, "https://", 8) == 0;
+	snprintf(s->jwks_cache, sizeof(s->jwks_cache), "public, max-age=%ld",
+	         cfg->jwks_max_age);
 	offload_init(s, (int)cfg->on_refresh_hook_max_concurrent);
 	if (cors_init(s, cfg, err, errlen) != 0 ||
 	    routes_init(s, cfg, err, errlen) != 0 ||

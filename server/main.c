@@ -377,12 +377,20 @@ static void log_database(const struct daemon *d)
 		         cfg->durability);
 }
 
+/* housekeeping's tick: the staged key rotation (key_rotation_interval). */
+static void key_tick(void *arg)
+{
+	grants_key_schedule(arg);
+}
+
 static int housekeeping_setup(struct daemon *d)
 {
 	char err[512];
 	d->hk = housekeeping_start(d->st, d->cfg.purge_interval,
-	                           d->cfg.audit_retention, err,
-	                           sizeof(err));
+	                           d->cfg.audit_retention,
+	                           d->cfg.key_rotation_interval > 0 ? key_tick
+	                                                            : NULL,
+	                           d->g, err, sizeof(err));
 	if (d->hk == NULL) {
 		log_errx("%s", err);
 		return -1;

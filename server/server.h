@@ -41,11 +41,14 @@ void srv_stop(struct srv *s);
 
 /* housekeeping.c: purges st (store_purge, and audit events older than
  * audit_retention seconds when > 0) every interval seconds (> 0) on a
- * thread of its own, the first time one interval after the start.
- * Returns the handle, or NULL with err set. st must outlive it. */
+ * thread of its own, the first time one interval after the start, and
+ * calls tick (when not NULL) every second there. Returns the handle, or
+ * NULL with err set. st and tick_arg must outlive it. */
 struct housekeeping;
 struct housekeeping *housekeeping_start(struct store *st, long interval,
-                                        long audit_retention, char *err,
+                                        long audit_retention,
+                                        void (*tick)(void *arg),
+                                        void *tick_arg, char *err,
                                         size_t errlen);
 /* Wakes the thread, lets a purge under way finish, joins the thread and
  * frees h. NULL is a no-op. */

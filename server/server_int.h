@@ -37,6 +37,7 @@ struct srv {
 	struct route routes[MAX_ROUTES];
 	size_t nroutes;
 	bool https; /* the issuer is https: cookies get Secure */
+	char jwks_cache[48]; /* /jwks.json's Cache-Control (jwks_max_age) */
 	unsigned char csrf_key[32];
 	/* offload.c */
 	pthread_mutex_t off_mu;

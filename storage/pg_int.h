@@ -318,6 +318,12 @@ extern const struct pg_token_ops {
 	enum store_rc (*key_list)(struct store *, bool, int64_t, int64_t,
 	                          const struct store_page *, store_key_cb,
 	                          void *);
+	enum store_rc (*key_add_next)(struct store *, const struct store_key *,
+	                              bool);
+	enum store_rc (*key_next)(struct store *, const char *,
+	                          struct store_key *);
+	enum store_rc (*key_promote)(struct store *, const char *, const char *,
+	                             int64_t);
 	enum store_rc (*refresh_get)(struct store *, const char *,
 	                             struct store_refresh *);
 	enum store_rc (*family_revoke)(struct store *, const char *, int64_t,

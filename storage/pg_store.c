@@ -83,7 +83,10 @@ static void ops_init(void)
 		.xAddCurrent = pg_token_ops.key_add_current,
 		.xReplaceCurrent = pg_token_ops.key_replace_current,
 		.xCurrent = pg_token_ops.key_current,
-		.xList = pg_token_ops.key_list};
+		.xList = pg_token_ops.key_list,
+		.xAddNext = pg_token_ops.key_add_next,
+		.xNext = pg_token_ops.key_next,
+		.xPromote = pg_token_ops.key_promote};
 	pg_token = (struct store_token_methods){
 		.xIssue = pg_issue, .xGet = pg_token_ops.get,
 		.xList = pg_token_ops.list, .xRevoke = pg_token_ops.revoke,

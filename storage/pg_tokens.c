@@ -72,6 +72,22 @@ static const struct pg_stmt st_key_add = {
 	"key_add",
 	"INSERT INTO signing_keys (" KEY_COLS ") VALUES ($1, $2, $3, "
 	"$4::bigint, NULL)"};
+/* Staged rotation: a next key's retired_at is STORE_KEY_NEXT (-1). */
+static const struct pg_stmt st_key_next = {
+	"key_next",
+	"SELECT " KEY_COLS " FROM signing_keys WHERE retired_at=-1 AND alg=$1"};
+static const struct pg_stmt st_key_retire_next = {
+	"key_retire_next",
+	"UPDATE signing_keys SET retired_at=$1::bigint WHERE retired_at=-1 "
+	"AND alg=$2"};
+static const struct pg_stmt st_key_add_next = {
+	"key_add_next",
+	"INSERT INTO signing_keys (" KEY_COLS ") VALUES ($1, $2, $3, "
+	"$4::bigint, -1)"};
+static const struct pg_stmt st_key_activate = {
+	"key_activate",
+	"UPDATE signing_keys SET retired_at=NULL WHERE retired_at=-1 AND "
+	"alg=$1 AND kid=$2"};
 static const struct pg_stmt st_key_current = {
 	"key_current",
 	"SELECT " KEY_COLS " FROM signing_keys WHERE retired_at IS NULL "
@@ -92,7 +108,7 @@ static const struct pg_listing st_key_listing = {
 static const struct pg_stmt st_key_published = {
 	"key_published",
 	"SELECT " KEY_COLS " FROM signing_keys k WHERE retired_at IS NULL OR "
-	"retired_at > $1::bigint - $2::bigint OR "
+	"retired_at < 0 OR retired_at > $1::bigint - $2::bigint OR "
 	"EXISTS (SELECT 1 FROM access_tokens t WHERE t.kid=k.kid AND "
 	"t.expires_at > $1::bigint) ORDER BY retired_at IS NOT NULL, "
 	"created_at DESC, kid COLLATE \"C\""};
@@ -438,6 +454,93 @@ static enum store_rc pg_key_current(struct store *s, const char *alg,
 	PG_GET_ONE(s, &st_key_current, &p, read_key, out);
 }
 
+static enum store_rc pg_key_next(struct store *s, const char *alg,
+                                 struct store_key *out)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, alg);
+	PG_GET_ONE(s, &st_key_next, &p, read_key, out);
+}
+
+/* The staged rotation's writes queue on the keys' advisory lock too, so
+ * each sees the next key the one before it left (as key_add_tx). */
+struct key_next_op {
+	const struct store_key *k; /* add: the new next key */
+	bool only_if_none;
+	const char *alg, *expected; /* promote */
+	int64_t now;
+};
+
+static enum store_rc key_add_next_tx(struct pg_conn *c, void *arg)
+{
+	const struct key_next_op *op = arg;
+	struct pg_params p = {0};
+	int n = 0;
+	enum store_rc r = pg_run(c, &st_key_lock, NULL, NULL, NULL);
+	pg_p_int(&p, op->k->created_at);
+	pg_p_text(&p, op->k->alg);
+	if (r == STORE_OK)
+		r = pg_run(c, &st_key_retire_next, &p, NULL, &n);
+	if (r == STORE_OK && n > 0 && op->only_if_none)
+		return STORE_CONFLICT; /* rolled back by pg_tx */
+	memset(&p, 0, sizeof(p));
+	pg_p_text(&p, op->k->kid);
+	pg_p_text(&p, op->k->alg);
+	pg_p_text(&p, op->k->private_pem);
+	pg_p_int(&p, op->k->created_at);
+	if (r == STORE_OK)
+		r = pg_run(c, &st_key_add_next, &p, NULL, NULL);
+	return r;
+}
+
+static enum store_rc pg_key_add_next(struct store *s, const struct store_key *k,
+                                     bool only_if_none)
+{
+	struct key_next_op op = {.k = k, .only_if_none = only_if_none};
+	return pg_tx(s, key_add_next_tx, &op);
+}
+
+static enum store_rc key_promote_tx(struct pg_conn *c, void *arg)
+{
+	const struct key_next_op *op = arg;
+	struct pg_params p = {0};
+	char *kid = NULL;
+	PGresult *res = NULL;
+	enum store_rc r = pg_run(c, &st_key_lock, NULL, NULL, NULL);
+	pg_p_text(&p, op->alg);
+	/* Read inside the transaction, under the lock. */
+	if (r == STORE_OK)
+		r = pg_run(c, &st_key_next, &p, &res, NULL);
+	if (r == STORE_OK && PQntuples(res) > 0)
+		kid = pg_col_text(res, 0, 0);
+	PQclear(res);
+	if (r == STORE_OK && (kid == NULL || (op->expected != NULL &&
+	                                      strcmp(kid, op->expected) != 0)))
+		r = STORE_NOT_FOUND;
+	memset(&p, 0, sizeof(p));
+	pg_p_int(&p, op->now);
+	pg_p_text(&p, op->alg);
+	if (r == STORE_OK)
+		r = pg_run(c, &st_key_retire, &p, NULL, NULL);
+	memset(&p, 0, sizeof(p));
+	pg_p_text(&p, op->alg);
+	pg_p_text(&p, kid);
+	int n = 0;
+	if (r == STORE_OK)
+		r = pg_run(c, &st_key_activate, &p, NULL, &n);
+	if (r == STORE_OK && n != 1)
+		r = STORE_NOT_FOUND;
+	free(kid);
+	return r;
+}
+
+static enum store_rc pg_key_promote(struct store *s, const char *alg,
+                                    const char *expected, int64_t now)
+{
+	struct key_next_op op = {.alg = alg, .expected = expected, .now = now};
+	return pg_tx(s, key_promote_tx, &op);
+}
+
 static enum store_rc pg_key_list(struct store *s, bool published_only,
                                  int64_t now, int64_t grace,
                                  const struct store_page *page,
@@ -584,6 +687,9 @@ const struct pg_token_ops pg_token_ops = {
 	.key_replace_current = pg_key_replace_current,
 	.key_current = pg_key_current,
 	.key_list = pg_key_list,
+	.key_add_next = pg_key_add_next,
+	.key_next = pg_key_next,
+	.key_promote = pg_key_promote,
 	.refresh_get = pg_refresh_get,
 	.family_revoke = pg_family_revoke,
 	.refresh_list = pg_refresh_list,

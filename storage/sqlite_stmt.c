@@ -146,13 +146,24 @@ static const char *const stmt_sql[ST__MAX] = {
 	               "VALUES (?,?,?,?,NULL)",
 	[ST_KEY_CURRENT] = "SELECT " KEY_COLS " FROM signing_keys "
 	                   "WHERE retired_at IS NULL AND alg=?",
+	/* Staged rotation: a next key's retired_at is STORE_KEY_NEXT (-1). */
+	[ST_KEY_NEXT] = "SELECT " KEY_COLS " FROM signing_keys "
+	                "WHERE retired_at=-1 AND alg=?",
+	[ST_KEY_RETIRE_NEXT] = "UPDATE signing_keys SET retired_at=?1 "
+	                       "WHERE retired_at=-1 AND alg=?2",
+	[ST_KEY_ADD_NEXT] = "INSERT INTO signing_keys (" KEY_COLS ") "
+	                    "VALUES (?,?,?,?,-1)",
+	/* ?1 is not used: bound as the others' time, for one binder. */
+	[ST_KEY_ACTIVATE] = "UPDATE signing_keys SET retired_at=NULL "
+	                    "WHERE retired_at=-1 AND alg=?2 AND kid=?3",
 	[ST_KEY_LIST] = "SELECT " KEY_COLS " FROM " KEY_FROM
 	                " ORDER BY retired_at IS NOT NULL, created_at DESC, kid",
 	[ST_KEY_PAGE] = PAGE_SQL(KEY_PAGE),
 	[ST_KEY_COUNTED] = COUNTED_SQL(KEY_PAGE),
 	/* ?1 now, ?2 the grace for unrecorded tokens (store.h xList). */
 	[ST_KEY_PUBLISHED] = "SELECT " KEY_COLS " FROM signing_keys k "
-	                     "WHERE retired_at IS NULL OR retired_at > ?1 - ?2 "
+	                     "WHERE retired_at IS NULL OR retired_at < 0 OR "
+	                     "retired_at > ?1 - ?2 "
 	                     "OR EXISTS (SELECT 1 FROM access_tokens t WHERE "
 	                     "t.kid=k.kid AND t.expires_at > ?1) ORDER BY "
 	                     "retired_at IS NOT NULL, created_at DESC, kid",

@@ -118,6 +118,15 @@ enum store_rc store_key_replace_current(struct store *s, const char *expected,
 enum store_rc store_key_current(struct store *s, const char *alg,
                                struct store_key *out)
 { return s->ops->key->xCurrent(s, alg, out); }
+enum store_rc store_key_add_next(struct store *s, const struct store_key *k,
+                                 bool only_if_none)
+{ return s->ops->key->xAddNext(s, k, only_if_none); }
+enum store_rc store_key_next(struct store *s, const char *alg,
+                             struct store_key *out)
+{ return s->ops->key->xNext(s, alg, out); }
+enum store_rc store_key_promote(struct store *s, const char *alg,
+                                const char *expected, int64_t now)
+{ return s->ops->key->xPromote(s, alg, expected, now); }
 enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
                              int64_t grace, store_key_cb cb, void *arg)
 { return s->ops->key->xList(s, published_only, now, grace, NULL, cb, arg); }

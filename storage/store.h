@@ -288,12 +288,19 @@ struct store_refresh_filter {
 	int64_t now;
 };
 
+/* The retired_at of a next key (xAddNext): not a time. It keeps the key
+ * out of the "one current key per algorithm" index (retired_at IS NULL,
+ * migration 0008) with no schema change, and every retired-key rule
+ * (retired_at > a time) leaves it alone. */
+#define STORE_KEY_NEXT (-1)
+
 struct store_key {
 	char *kid;
 	char *alg;
 	char *private_pem;
 	int64_t created_at;
-	int64_t retired_at; /* 0: the current signing key */
+	int64_t retired_at; /* 0: the current signing key; STORE_KEY_NEXT: the
+	                     * next one, published but not signing yet */
 };
 void store_key_clear(struct store_key *k);
 
@@ -425,6 +432,24 @@ struct store_key_methods {
 	                       int64_t now, int64_t grace,
 	                       const struct store_page *page,
 	                       store_key_cb cb, void *arg);
+	/* Staged rotation (issue 17): a "next" key is published (the JWKS,
+	 * the published list) but signs nothing until promoted; its
+	 * retired_at reads STORE_KEY_NEXT. xAddNext stores k as its
+	 * algorithm's next key, in one transaction retiring (at
+	 * k->created_at) a next key already there, or with only_if_none
+	 * refusing with STORE_CONFLICT when there is one (the schedule of
+	 * several instances). */
+	enum store_rc (*xAddNext)(struct store *s, const struct store_key *k,
+	                          bool only_if_none);
+	/* The next key of alg; STORE_NOT_FOUND when it has none. */
+	enum store_rc (*xNext)(struct store *s, const char *alg,
+	                       struct store_key *out);
+	/* Makes alg's next key (expected: only if it is that kid; NULL:
+	 * whichever) its current key and retires the current one at now, in
+	 * one transaction. STORE_NOT_FOUND, with nothing written, when alg
+	 * has no (such) next key. */
+	enum store_rc (*xPromote)(struct store *s, const char *alg,
+	                          const char *expected, int64_t now);
 };
 
 /* Access-token records, and the issue that writes them. */
@@ -713,8 +738,9 @@ struct store_copy_methods {
  * published list takes a grace for unrecorded (ID) tokens. 13: OpenID
  * Connect (schema 9): a user's xSetClaims, the session's xEnd and xList,
  * the refresh table's xRevokeSid, and the new record fields. 14: xIssue
- * completes on the backend's writer thread, after it returns. */
-#define STORE_OPS_VERSION 15
+ * completes on the backend's writer thread, after it returns. 15: the
+ * audit table. 16: staged key rotation (xAddNext, xNext, xPromote). */
+#define STORE_OPS_VERSION 16
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */
@@ -830,6 +856,12 @@ enum store_rc store_token_revoke_client(struct store *s, const char *client_id,
 enum store_rc store_key_add_current(struct store *s, const struct store_key *k);
 enum store_rc store_key_replace_current(struct store *s, const char *expected,
                                         const struct store_key *k);
+enum store_rc store_key_add_next(struct store *s, const struct store_key *k,
+                                 bool only_if_none);
+enum store_rc store_key_next(struct store *s, const char *alg,
+                             struct store_key *out);
+enum store_rc store_key_promote(struct store *s, const char *alg,
+                                const char *expected, int64_t now);
 enum store_rc store_key_current(struct store *s, const char *alg,
                                struct store_key *out);
 /* xList without a page; grace: see xList (0 for the full list). */

@@ -1483,7 +1483,7 @@ class TestRefreshTokens(CliTest):
 
 
 class TestKeys(CliTest):
-    KEYS = {"kid", "alg", "created_at", "previous_kid"}
+    KEYS = {"kid", "alg", "created_at", "previous_kid", "promoted"}
 
     def current(self):
         """{alg: kid} of the current keys, from the database."""

@@ -36,7 +36,8 @@ from test_authorize import AuthorizeBase
 PG = os.environ.get("LK_TEST_PG", "")
 PASSWORD = "copy-pw-never-shown"
 COPIED = ["clients", "users", "signing_keys", "access_tokens",
-          "refresh_tokens", "authorization_codes", "sessions", "consents"]
+          "refresh_tokens", "authorization_codes", "sessions", "consents",
+          "audit_events"]
 
 
 def pg_database(case):
@@ -512,6 +513,11 @@ class SchemaTest(CopyBase):
               "grant_types, created_at, updated_at, previous_secret_hash, "
               "previous_secret_expires_at) VALUES (?, 'p', 'h', "
               "'client_credentials', 1, 1, 'old-hash', ?)", cid, exp)
+        # Audit events go after audit_retention (365 days by default).
+        for obj, at in (("client:gone", now - 366 * 86400),
+                        ("client:kept", now - 364 * 86400)):
+            q("INSERT INTO audit_events (at, actor, action, object) "
+              "VALUES (?, 'cli:x', 'client.add', ?)", at, obj)
         throttled = "throttle" in schema(db)
         if throttled:
             # Gone: its window began long ago and its ticket expired.
@@ -527,7 +533,9 @@ class SchemaTest(CopyBase):
         self.assertEqual(out, {"access_tokens": 1, "refresh_tokens": 1,
                                "authorization_codes": 1, "sessions": 1,
                                "throttle_keys": 1 if throttled else 0,
-                               "previous_secrets": 1})
+                               "previous_secrets": 1, "audit_events": 1})
+        self.assertEqual(q("SELECT object FROM audit_events"),
+                         [("client:kept",)])
         self.assertEqual(q("SELECT client_id, previous_secret_hash, "
                            "previous_secret_expires_at FROM clients WHERE "
                            "name = 'p' ORDER BY 1"),

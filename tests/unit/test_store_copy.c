@@ -119,6 +119,11 @@ static void fill(struct store *s)
 	                           .scope = (char *)"read", .granted_at = NOW,
 	                           .updated_at = NOW};
 	assert_int_equal(store_consent_put(s, &co), STORE_OK);
+	struct store_audit e = {.at = NOW, .actor = (char *)"cli:tab\there",
+	                        .action = (char *)"client.add",
+	                        .object = (char *)"client:c1",
+	                        .changes = (char *)"{\"name\":{\"old\":null}}"};
+	assert_int_equal(store_audit_add(s, &e), STORE_OK);
 }
 
 struct hashes {
