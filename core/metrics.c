@@ -141,6 +141,13 @@ static void counter(struct out *o, const char *name, const char *help,
 	    name, v);
 }
 
+static atomic_llong cert_expiry;
+
+void metrics_set_cert_expiry(long long not_after)
+{
+	atomic_store_explicit(&cert_expiry, not_after, memory_order_relaxed);
+}
+
 char *metrics_render(size_t *len)
 {
 	struct out o = {.p = xcalloc(1, 4096), .cap = 4096};
@@ -234,6 +241,22 @@ char *metrics_render(size_t *len)
 	counter(&o, "latchkey_database_errors_total",
 	        "Database operations that failed with an I/O or busy error.",
 	        get(&counters[MET_DB_ERRORS]));
+	counter(&o, "latchkey_login_failures_total",
+	        "Failed logins (password grant and login page): unknown "
+	        "user or wrong password.", get(&counters[MET_LOGIN_FAILURES]));
+	counter(&o, "latchkey_client_auth_failures_total",
+	        "Failed client authentications: unknown client or wrong "
+	        "secret.", get(&counters[MET_CLIENT_AUTH_FAILURES]));
+	long long expiry = atomic_load_explicit(&cert_expiry,
+	                                        memory_order_relaxed);
+	if (expiry != 0)
+		put(&o, "# HELP latchkey_tls_certificate_expiry_timestamp_seconds "
+		        "When the certificate latchkeyd serves (tls_cert) "
+		        "expires.\n"
+		        "# TYPE latchkey_tls_certificate_expiry_timestamp_seconds "
+		        "gauge\n"
+		        "latchkey_tls_certificate_expiry_timestamp_seconds %lld\n",
+		    expiry);
 	counter(&o, "latchkey_db_round_trips_total",
 	        "PostgreSQL round trips: statements, prepares and pipeline "
 	        "syncs that waited for the server (0 on SQLite).",

@@ -20,6 +20,8 @@ enum metric {
 	MET_DB_ERRORS,        /* database I/O or busy errors */
 	MET_DB_ROUND_TRIPS,   /* PostgreSQL: requests sent that waited for
 	                       * the server's answer (storage/pg_conn.c) */
+	MET_LOGIN_FAILURES,   /* wrong username or password (counted ones) */
+	MET_CLIENT_AUTH_FAILURES, /* unknown client or wrong secret */
 	MET__MAX
 };
 
@@ -31,6 +33,10 @@ void metrics_token_issued(const char *grant_type);
 void metrics_request(const char *endpoint, int status, double ms);
 /* One group commit of n token issues (storage/commit_queue.c). */
 void metrics_commit_batch(int n);
+/* When latchkeyd serves TLS: its certificate's notAfter (seconds since
+ * the epoch), for an alert before it expires; 0 (the default) leaves the
+ * series out. */
+void metrics_set_cert_expiry(long long not_after);
 /* The whole exposition, NUL-terminated; the caller frees it. */
 char *metrics_render(size_t *len);
 

@@ -31,6 +31,7 @@
 #include "crypto.h"
 #include "grants_int.h"
 #include "log.h"
+#include "metrics.h"
 #include "secret.h"
 #include "strutil.h"
 
@@ -333,6 +334,7 @@ static struct oauth_result authenticate_read(struct grants *g, const char *id,
 	                                         : secret_check(g, out, secret);
 	if (e == OAUTH_INVALID_CLIENT) {
 		throttle_commit(g->client_throttle, &tk);
+		metrics_inc(MET_CLIENT_AUTH_FAILURES);
 		log_security("client authentication failed: %s client %.128s",
 		             rc == STORE_NOT_FOUND ? "unknown" : "wrong secret for",
 		             id);

@@ -20,6 +20,7 @@
 #include "crypto.h"
 #include "grants_int.h"
 #include "log.h"
+#include "metrics.h"
 #include "secret.h"
 #include "strutil.h"
 
@@ -146,6 +147,7 @@ static struct oauth_result login_checked(struct grants *g,
 	if (!ok) {
 		store_user_clear(u);
 		throttle_commit(g->throttle, tk);
+		metrics_inc(MET_LOGIN_FAILURES);
 		return OAUTH_FAIL(OAUTH_INVALID_GRANT, LOGIN_WRONG);
 	}
 	throttle_release(g->throttle, tk, true);

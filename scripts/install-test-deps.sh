@@ -7,6 +7,8 @@
 # `postgresql` (server 15: tests/pg/cluster.py makes a throwaway cluster
 # per ctest run from its initdb, run as its `postgres` user), and Debian's
 # haproxy (contrib/haproxy's walkthrough, in tests/e2e/test_contrib.py),
+# and Debian's prometheus for its promtool (contrib/prometheus's alert
+# rules are checked and unit-tested with it; its service is never started),
 # and the relying parties of the OpenID Connect tests (docs/openid-connect.md):
 # Debian's Apache httpd (apache2-bin: the server and its modules, without
 # the apache2 package's service and /etc/apache2, since the tests write
@@ -35,7 +37,8 @@ installed() {
 # Apache's packages, which start none today, so that none ever starts here.
 pg_prepare() {
   installed postgresql && installed haproxy && installed apache2-bin &&
-    installed libapache2-mod-auth-openidc && return 0
+    installed libapache2-mod-auth-openidc && installed prometheus &&
+    return 0
   [ "$(id -u)" -eq 0 ] || return 0   # install-deps.sh says what to run
   conf=/etc/postgresql-common/createcluster.conf
   if ! installed postgresql; then
@@ -64,7 +67,8 @@ command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
   node_pkgs="nodejs npm"
 # shellcheck disable=SC2086
 ../../scripts/install-deps.sh chromium postgresql haproxy adduser groff-base \
-  apache2-bin libapache2-mod-auth-openidc python3-authlib $node_pkgs
+  apache2-bin libapache2-mod-auth-openidc python3-authlib prometheus \
+  $node_pkgs
 [ -z "${pg_policy:-}" ] || rm -f /usr/sbin/policy-rc.d
 
 # npm ci leaves node_modules/.package-lock.json; same versions: up to date.

@@ -498,6 +498,7 @@ int srv_start(struct srv *s, int listen_fd, char *err, size_t errlen)
 			return -1;
 		}
 		flags |= MHD_USE_TLS;
+		metrics_set_cert_expiry(tls_cert_not_after(cert));
 	}
 	/* The TLS options come last so that without TLS they end the list. */
 	/* Behind trusted proxies peer.c applies the per-address limit,

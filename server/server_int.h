@@ -224,6 +224,9 @@ json_t *introspection_json(const struct introspection *in);
 /* The GnuTLS priority string of tls_ciphers and tls_min_version, checked
  * by GnuTLS; a new string (free it), or NULL with err set. */
 char *tls_priority(const struct lk_config *cfg, char *err, size_t errlen);
+/* The notAfter of the first certificate in pem (seconds since the
+ * epoch), or 0 when it cannot be read. */
+long long tls_cert_not_after(const char *pem);
 
 /* ---- pages.c: the HTML of /authorize ------------------------------------ */
 

@@ -10,9 +10,13 @@
  * "cannot start".
  */
 #include <gnutls/gnutls.h>
+#include <openssl/asn1.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "server_int.h"
 #include "strutil.h"
@@ -44,4 +48,17 @@ char *tls_priority(const struct lk_config *cfg, char *err, size_t errlen)
 	}
 	gnutls_priority_deinit(p);
 	return prio;
+}
+
+long long tls_cert_not_after(const char *pem)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *x = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	struct tm tm;
+	long long t = 0;
+	if (x != NULL && ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) == 1)
+		t = (long long)timegm(&tm);
+	X509_free(x);
+	BIO_free(b);
+	return t;
 }

@@ -234,3 +234,56 @@ class HaproxyWalkthroughTest(unittest.TestCase):
         for port in (8080, 8081, 8082, 8083):
             with self.assertRaises(OSError):
                 socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
+class AlertRulesTest(LatchkeyTestCase):
+    """contrib/prometheus (issue 17): the alert rules pass promtool's
+    check and their unit tests, and every latchkey_ metric they name is
+    one latchkeyd serves (the certificate's only when it serves TLS)."""
+
+    DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                       "..", "contrib", "prometheus")
+
+    def promtool(self, *args):
+        if shutil.which("promtool") is None:
+            skip_or_fail(self, "promtool is not installed (prometheus)")
+        return subprocess.run(["promtool", *args], cwd=self.DIR,
+                              capture_output=True, text=True, timeout=120)
+
+    def test_promtool_check_and_test(self):
+        p = self.promtool("check", "rules", "latchkey-alerts.yml")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("SUCCESS: 7 rules found", p.stdout)
+        p = self.promtool("test", "rules", "latchkey-alerts.test.yml")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_every_metric_named_is_served(self):
+        with open(os.path.join(self.DIR, "latchkey-alerts.yml")) as f:
+            named = set(re.findall(r"\b(latchkey_[a-z_]+)\b", f.read()))
+        self.assertGreaterEqual(len(named), 6)
+        cert = os.path.join(self.dir, "cert.pem")
+        key = os.path.join(self.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-days", "30", "-subj", "/CN=localhost", "-keyout",
+                        key, "-out", cert], check=True, capture_output=True)
+        os.chmod(key, 0o600)
+        s = self.start("--tls-cert", cert, "--tls-key", key)
+        import ssl
+        import urllib.request
+        ctx = ssl.create_default_context(cafile=cert)
+        ctx.check_hostname = False
+        with urllib.request.urlopen(f"https://127.0.0.1:{s.port}/metrics",
+                                    context=ctx, timeout=10) as r:
+            text = r.read().decode()
+        served = set(re.findall(r"^# TYPE (latchkey_[a-z_]+) ", text, re.M))
+        self.assertEqual(named - served, set())
+        expiry = re.search(r"^latchkey_tls_certificate_expiry_timestamp_"
+                           r"seconds (\d+)$", text, re.M)
+        out = subprocess.run(["openssl", "x509", "-in", cert, "-noout",
+                              "-enddate", "-dateopt", "iso_8601"],
+                             capture_output=True, text=True, check=True)
+        import datetime
+        end = datetime.datetime.fromisoformat(
+            out.stdout.strip().split("=", 1)[1].replace("Z", "+00:00"))
+        self.assertEqual(int(expiry.group(1)), int(end.timestamp()))

@@ -100,6 +100,26 @@ class MetricsTest(LatchkeyTestCase):
                        t1.json()["refresh_token"], "svc", "dave"):
             self.assertNotIn(secret, text)
 
+    def test_failed_logins_and_client_authentications(self):
+        """The counters contrib/prometheus's alerts watch (issue 17)."""
+        s = self.start()
+        _, m = self.metrics(s)
+        self.assertEqual((m["latchkey_login_failures_total"],
+                          m["latchkey_client_auth_failures_total"]), (0, 0))
+        for _ in range(2):
+            r = s.token({"grant_type": "client_credentials"},
+                        auth=(self.svc["client_id"], "wrong"))
+            self.assertEqual(r.status, 401)
+        r = s.token({"grant_type": "password", "username": "dave",
+                     "password": "wrong"},
+                    auth=(self.app["client_id"], self.app["client_secret"]))
+        self.assertEqual(r.status, 400)
+        _, m = self.metrics(s)
+        self.assertEqual((m["latchkey_login_failures_total"],
+                          m["latchkey_client_auth_failures_total"]), (1, 2))
+        self.assertNotIn("latchkey_tls_certificate_expiry_timestamp_seconds",
+                         m)
+
     def test_build_info(self):
         """The running version, as CMake's project() names it, in the
         Prometheus convention: a constant 1 labelled with it."""
