@@ -86,6 +86,8 @@ SQLITE_ONLY = {
         "the test double (--ephemeral) stays SQLite",
     "test_make_run.": "make run is the embedded SQLite default",
     "test_proxies.AccessLogTest.": "the access log's fields; no store",
+    "test_contrib.AlertRulesTest.": "promtool and /metrics; no store",
+    "test_contrib.SampleVerifierTest.": "a verifier of tokens; no store",
     "test_manpages.": "reads the man pages and --help; no database",
     "test_cli_config.OwnerWarningTest.": "the owner of the SQLite file "
                                          "(and of its -wal and -shm)",

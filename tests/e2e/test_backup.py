@@ -3,6 +3,7 @@ copy of the database taken while the real latchkeyd issues tokens from
 several threads; the copy is checked with SQLite itself and with
 `latchkey --db COPY`, and a server started on it serves what it holds."""
 import os
+import shutil
 import lk_db
 import stat
 import threading
@@ -137,19 +138,48 @@ class BackupTest(LatchkeyTestCase):
         self.assertIn("cannot create", p.stderr)
 
     def test_a_server_started_on_the_copy_serves_its_tokens(self):
-        """The restore of docs/operations.md: the copy, put in place of a
-        database, is a database latchkeyd serves from."""
+        """The restore drill of docs/operations.md (issue 17): back up
+        while serving, restore to a new place, start a second latchkeyd
+        there, verify the tokens issued before the backup, then switch."""
+        user_app = add_client(self.db, "app", "--grant", "password",
+                              "--grant", "refresh_token")
+        self.cli.ok("user", "add", "dave", "--password-stdin",
+                    input="dave-password-1\n")
         s = self.start()
         token = s.token({"grant_type": "client_credentials"},
                         auth=self.auth).json()["access_token"]
+        app = (user_app["client_id"], user_app["client_secret"])
+        refresh = s.token({"grant_type": "password", "username": "dave",
+                           "password": "dave-password-1"},
+                          auth=app).json()["refresh_token"]
+        # 1. Back up while serving.
         self.cli.ok("backup", self.copy)
+        self.assertEqual(s.token({"grant_type": "client_credentials"},
+                                 auth=self.auth).status, 200)
+        # 2. Restore to a new place (mode 0600, as the drill says).
+        drill = os.path.join(self.dir, "drill")
+        os.mkdir(drill, 0o700)
+        restored = os.path.join(drill, "latchkey.db")
+        shutil.copyfile(self.copy, restored)
+        os.chmod(restored, 0o600)
+        # 3. Start a second latchkeyd on it, beside the first.
+        live_db, self.db = self.db, restored
+        s2 = self.start()
+        self.db = live_db
+        # 4. Verify: the same keys, the old tokens active, the old refresh
+        # token refreshes there.
+        kids = lambda srv: {k["kid"] for k in  # noqa: E731
+                            srv.get_json("/jwks.json")["keys"]}
+        self.assertEqual(kids(s2), kids(s))
+        self.assertTrue(s2.introspect(token, self.rs)["active"])
+        r = s2.token({"grant_type": "refresh_token",
+                      "refresh_token": refresh}, auth=app)
+        self.assertEqual(r.status, 200, r.body)
+        # 5. Switch: the first stops; the restored one serves.
         self.assertEqual(s.stop(), 0)
         self.servers.remove(s)
-        restored = os.path.join(self.dir, "restored.db")
-        os.rename(self.copy, restored)
-        self.db = restored
-        s2 = self.start()
-        self.assertTrue(s2.introspect(token, self.rs)["active"])
+        self.assertEqual(s2.token({"grant_type": "client_credentials"},
+                                  auth=self.auth).status, 200)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,14 @@ setting `latchkeyd --help` knows with its default, and the unit must pass
 `systemd-analyze verify` where that is installed. contrib/haproxy's
 walkthrough (three latchkeyd on PostgreSQL behind haproxy) runs as it is
 and shows what docs/scale-out.md says it shows."""
+import json
 import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import time
 import unittest
 
 import lk_db
@@ -287,3 +289,56 @@ class AlertRulesTest(LatchkeyTestCase):
         end = datetime.datetime.fromisoformat(
             out.stdout.strip().split("=", 1)[1].replace("Z", "+00:00"))
         self.assertEqual(int(expiry.group(1)), int(end.timestamp()))
+
+
+class SampleVerifierTest(LatchkeyTestCase):
+    """contrib/verifier/verify_token.py, the resource-server check
+    docs/operations.md recommends (issue 17), against real tokens."""
+
+    def setUp(self):
+        super().setUp()
+        import sys
+        sys.path.insert(0, os.path.join(os.path.dirname(
+            os.path.abspath(__file__)), "..", "..", "contrib", "verifier"))
+        import verify_token
+        self.vt = verify_token
+        from lk_harness import add_client
+        c = add_client(self.db, "svc", "--scope", "invoices:read",
+                       "--audience", "https://api.example")
+        self.auth = (c["client_id"], c["client_secret"])
+
+    def token(self, s, **form):
+        r = s.token({"grant_type": "client_credentials", **form},
+                    auth=self.auth)
+        self.assertEqual(r.status, 200, r.body)
+        return r.json()["access_token"]
+
+    def test_checks(self):
+        import jwt
+        s = self.start("--access-token-ttl", "2")
+        v = self.vt.Verifier(s.issuer, "https://api.example", leeway=3)
+        tok = self.token(s, scope="invoices:read")
+        claims = v.verify(tok, required_scope="invoices:read")
+        self.assertEqual(claims["aud"], "https://api.example")
+        with self.assertRaises(jwt.InvalidTokenError):
+            v.verify(tok, required_scope="invoices:write")
+        with self.assertRaises(jwt.InvalidAudienceError):
+            self.vt.Verifier(s.issuer, "https://other.example").verify(tok)
+        with self.assertRaises(jwt.InvalidIssuerError):
+            self.vt.Verifier("https://evil.example", "https://api.example",
+                             jwks_url=s.issuer + "/jwks.json").verify(tok)
+        # An ID-token-like JWT (typ JWT) is not an access token.
+        head, body, sig = tok.split(".")
+        import base64
+        h = json.loads(base64.urlsafe_b64decode(head + "=="))
+        h["typ"] = "JWT"
+        forged = base64.urlsafe_b64encode(json.dumps(h).encode()).decode() \
+            .rstrip("=") + "." + body + "." + sig
+        with self.assertRaisesRegex(jwt.InvalidTokenError, "typ"):
+            v.verify(forged)
+        # exp passed 1 s ago: inside the 3 s leeway; then outside it.
+        time.sleep(3)
+        v.verify(tok)
+        time.sleep(3)
+        with self.assertRaises(jwt.ExpiredSignatureError):
+            v.verify(tok)
