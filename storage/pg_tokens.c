@@ -376,6 +376,16 @@ static void read_key(const PGresult *r, int i, struct store_key *k)
 	k->retired_at = pg_col_int(r, i, 4);
 }
 
+/* The parameters of st_key_add and st_key_add_next: k's columns. */
+static void key_params(struct pg_params *p, const struct store_key *k)
+{
+	memset(p, 0, sizeof(*p));
+	pg_p_text(p, k->kid);
+	pg_p_text(p, k->alg);
+	pg_p_text(p, k->private_pem);
+	pg_p_int(p, k->created_at);
+}
+
 /* Rotations queue on an advisory lock, and each statement of READ
  * COMMITTED sees what committed before it: the retire then finds the key
  * the previous rotation added, as SQLite's serialized writers do. */
@@ -388,11 +398,7 @@ static enum store_rc key_add_tx(struct pg_conn *c, void *arg)
 	pg_p_text(&p, k->alg);
 	if (r == STORE_OK)
 		r = pg_run(c, &st_key_retire, &p, NULL, NULL);
-	memset(&p, 0, sizeof(p));
-	pg_p_text(&p, k->kid);
-	pg_p_text(&p, k->alg);
-	pg_p_text(&p, k->private_pem);
-	pg_p_int(&p, k->created_at);
+	key_params(&p, k);
 	if (r == STORE_OK)
 		r = pg_run(c, &st_key_add, &p, NULL, NULL);
 	return r;
@@ -428,11 +434,7 @@ static enum store_rc key_replace_tx(struct pg_conn *c, void *arg)
 		if (r == STORE_OK && changes != 1)
 			r = STORE_CONFLICT;
 	}
-	memset(&p, 0, sizeof(p));
-	pg_p_text(&p, kr->k->kid);
-	pg_p_text(&p, kr->k->alg);
-	pg_p_text(&p, kr->k->private_pem);
-	pg_p_int(&p, kr->k->created_at);
+	key_params(&p, kr->k);
 	if (r == STORE_OK)
 		r = pg_run(c, &st_key_add, &p, NULL, NULL);
 	return r;
@@ -483,11 +485,7 @@ static enum store_rc key_add_next_tx(struct pg_conn *c, void *arg)
 		r = pg_run(c, &st_key_retire_next, &p, NULL, &n);
 	if (r == STORE_OK && n > 0 && op->only_if_none)
 		return STORE_CONFLICT; /* rolled back by pg_tx */
-	memset(&p, 0, sizeof(p));
-	pg_p_text(&p, op->k->kid);
-	pg_p_text(&p, op->k->alg);
-	pg_p_text(&p, op->k->private_pem);
-	pg_p_int(&p, op->k->created_at);
+	key_params(&p, op->k);
 	if (r == STORE_OK)
 		r = pg_run(c, &st_key_add_next, &p, NULL, NULL);
 	return r;

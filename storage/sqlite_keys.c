@@ -18,6 +18,18 @@ static void read_key(sqlite3_stmt *st, struct store_key *k)
 	k->retired_at = sqlite3_column_int64(st, 4);
 }
 
+/* Inserts k with add (ST_KEY_ADD, ST_KEY_ADD_NEXT: its retired_at is
+ * the statement's). */
+static enum store_rc insert_key(struct conn *cn, sqlite3_stmt *add,
+                                const struct store_key *k)
+{
+	sq_bind_text(add, 1, k->kid);
+	sq_bind_text(add, 2, k->alg);
+	sq_bind_text(add, 3, k->private_pem);
+	sqlite3_bind_int64(add, 4, k->created_at);
+	return sq_exec(cn, add, NULL);
+}
+
 /* Both changes of k->alg's current key, in one transaction: retire with
  * which (ST_KEY_RETIRE: whatever key of k->alg is current;
  * ST_KEY_RETIRE_KID: the key kid, which must have been k->alg's current
@@ -44,13 +56,8 @@ static enum store_rc key_change(struct store *s, enum stmt which,
 		if (r == STORE_OK && kid != NULL && changes != 1)
 			r = STORE_CONFLICT;
 	}
-	if (r == STORE_OK) {
-		sq_bind_text(add, 1, k->kid);
-		sq_bind_text(add, 2, k->alg);
-		sq_bind_text(add, 3, k->private_pem);
-		sqlite3_bind_int64(add, 4, k->created_at);
-		r = sq_exec(cn, add, NULL);
-	}
+	if (r == STORE_OK)
+		r = insert_key(cn, add, k);
 	return sq_finish(cn, r);
 }
 
@@ -130,13 +137,8 @@ static enum store_rc sq_key_add_next(struct store *s, const struct store_key *k,
 	r = run_it(cn, ST_KEY_RETIRE_NEXT, k->created_at, k->alg, NULL, &n);
 	if (r == STORE_OK && n > 0 && only_if_none)
 		r = STORE_CONFLICT; /* rolled back: nothing retired */
-	if (r == STORE_OK) {
-		sq_bind_text(add, 1, k->kid);
-		sq_bind_text(add, 2, k->alg);
-		sq_bind_text(add, 3, k->private_pem);
-		sqlite3_bind_int64(add, 4, k->created_at);
-		r = sq_exec(cn, add, NULL);
-	}
+	if (r == STORE_OK)
+		r = insert_key(cn, add, k);
 	return sq_finish(cn, r);
 }
 
