@@ -63,8 +63,9 @@ int adm_audit(const struct adm_ctx *ctx, const char *action,
 {
 	char actor[128];
 	actor_name(actor, sizeof(actor));
-	char *text = json_dumps(changes != NULL ? changes : json_object(),
-	                        JSON_COMPACT | JSON_SORT_KEYS);
+	if (changes == NULL)
+		changes = json_object();
+	char *text = json_dumps(changes, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(changes);
 	if (text == NULL)
 		abort();

@@ -717,9 +717,10 @@ int adm_duration_parse(const char *s, int64_t *out)
 		return -1;
 	memcpy(num, s, n + 1);
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (num[n - 1] == units[i].unit) {
+		if (num[n - 1] == units[i].unit) { /* one unit at most */
 			mul = units[i].secs;
 			num[--n] = '\0';
+			break;
 		}
 	int64_t v;
 	if (n == 0 || !whole_number(num, ADM_DURATION_MAX, &v) ||

@@ -433,6 +433,7 @@ struct grants {
 	int64_t id_token_ttl;
 	int64_t jwks_max_age;          /* key_schedule.c */
 	int64_t key_rotation_interval; /* key_schedule.c; 0: off */
+	int64_t key_schedule_quiet_until; /* key_schedule.c: after a failure */
 	char *auto_approve_as; /* NULL: off */
 };
 

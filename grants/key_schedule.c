@@ -41,6 +41,11 @@ static void audit(struct grants *g, const char *action, const char *alg,
 	free(text);
 }
 
+/* After a failed write, the schedule waits this long before the next
+ * try, rather than generating keys every second against a database that
+ * does not take them. */
+#define RETRY_AFTER_FAILURE 60
+
 static void publish(struct grants *g, enum key_alg alg, int64_t now)
 {
 	struct store_key k = {.alg = (char *)key_alg_name(alg),
@@ -56,8 +61,10 @@ static void publish(struct grants *g, enum key_alg alg, int64_t now)
 		         (long long)KEY_PUBLISH_LEAD(g->jwks_max_age));
 		audit(g, "key.add_next", k.alg, "next_kid", NULL, k.kid);
 	} else if (r != STORE_CONFLICT) { /* conflict: another instance did */
-		log_warnx("key rotation: storing the next %s key: %s", k.alg,
-		          store_rc_str(r));
+		log_warnx("key rotation: storing the next %s key: %s; trying "
+		          "again in %d s", k.alg, store_rc_str(r),
+		          RETRY_AFTER_FAILURE);
+		g->key_schedule_quiet_until = now + RETRY_AFTER_FAILURE;
 	}
 	free(k.kid);
 	crypto_free_str(k.private_pem);
@@ -83,8 +90,10 @@ static void step(struct grants *g, enum key_alg alg, int64_t now)
 			audit(g, "key.rotate", name, "current_kid", cur.kid,
 			      next.kid);
 		} else if (r != STORE_NOT_FOUND) {
-			log_warnx("key rotation: promoting the %s key %s: %s",
-			          name, next.kid, store_rc_str(r));
+			log_warnx("key rotation: promoting the %s key %s: %s; "
+			          "trying again in %d s", name, next.kid,
+			          store_rc_str(r), RETRY_AFTER_FAILURE);
+			g->key_schedule_quiet_until = now + RETRY_AFTER_FAILURE;
 		}
 	}
 	store_key_clear(&cur);
@@ -93,9 +102,10 @@ static void step(struct grants *g, enum key_alg alg, int64_t now)
 
 void grants_key_schedule(struct grants *g)
 {
-	if (g->key_rotation_interval <= 0)
-		return;
 	int64_t now = clock_now();
+	/* One thread calls this (housekeeping): the field needs no lock. */
+	if (g->key_rotation_interval <= 0 || now < g->key_schedule_quiet_until)
+		return;
 	for (int a = 0; a < KEY_ALG_COUNT; a++)
 		step(g, (enum key_alg)a, now);
 }

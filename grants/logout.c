@@ -108,6 +108,13 @@ static int read_hint_and_client(struct lo *l)
 		store_error_page(l, rc, "reading the logout's client");
 		return -1;
 	}
+	if (l->cl.disabled_at != 0) {
+		/* As /authorize: nothing is sent back to a disabled client.
+		 * A logout without client_id or hint still works. */
+		error_page(l, OAUTH_INVALID_REQUEST, "The application asking "
+		           "to sign you out is disabled.");
+		return -1;
+	}
 	l->out->client_id = xstrdup(l->cl.client_id);
 	l->out->client_name = xstrdup(l->cl.name != NULL && l->cl.name[0]
 	                                  ? l->cl.name : l->cl.client_id);

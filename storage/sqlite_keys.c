@@ -147,6 +147,8 @@ static enum store_rc sq_key_promote(struct store *s, const char *alg,
 {
 	struct conn *cn = sq_conn_get(s);
 	struct store_key next = {0};
+	if (cn == NULL)
+		return STORE_IO;
 	enum store_rc r = sq_begin(cn);
 	if (r != STORE_OK)
 		return r;

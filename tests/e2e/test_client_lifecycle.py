@@ -77,6 +77,13 @@ class ClientLifecycleTest(LatchkeyTestCase):
         self.assertEqual(r.status, 400, r.body)
         self.assertNotIn("location", r.headers)
         self.assertIn(b"disabled", r.body)
+        # /logout naming it: an error page, never a redirect to it.
+        r = s.request("GET", "/logout?" + urllib.parse.urlencode(
+            {"client_id": "svc",
+             "post_logout_redirect_uri": "https://app.example/out"}))
+        self.assertEqual(r.status, 400, r.body)
+        self.assertNotIn("location", r.headers)
+        self.assertIn(b"disabled", r.body)
         # /userinfo: the client's tokens are refused.
         r = s.request("GET", "/userinfo", headers={
             "Authorization": "Bearer " + tokens["access_token"]})
@@ -145,7 +152,7 @@ class ClientLifecycleTest(LatchkeyTestCase):
         self.assertIsNone(self.show()["previous_secret_expires_at"])
 
     def test_bad_grace(self):
-        for bad in ("", "-5", "1w", "91d", "2.5h", "h", "10ss"):
+        for bad in ("", "-5", "1w", "91d", "2.5h", "h", "10ss", "5ds"):
             p = cli(self.db, "client", "rotate-secret", "svc", "--grace",
                     bad, check=False)
             self.assertEqual(p.returncode, 2, (bad, p.stderr))
