@@ -2241,6 +2241,108 @@ static void test_key_retired_at(void **state)
 	assert_int_equal(retired[3], 0);
 }
 
+/* Staged rotation (issue 17): a next key is published, never current,
+ * replaced or refused by xAddNext, and promoted once, by kid. */
+static void test_key_next(void **state)
+{
+	struct ut_store_fx *f = *state;
+	struct collect col;
+	char b[64];
+	struct store_key k1 = key("k1", 100), n1 = key("n1", 200),
+	                 n2 = key("n2", 300), n3 = key("n3", 400);
+	struct store_key got = {0};
+	assert_int_equal(store_key_add_current(f->s, &k1), STORE_OK);
+	assert_int_equal(store_key_next(f->s, "ES256", &got), STORE_NOT_FOUND);
+	assert_int_equal(store_key_promote(f->s, "ES256", NULL, 250),
+	                 STORE_NOT_FOUND);
+	assert_int_equal(store_key_add_next(f->s, &n1, true), STORE_OK);
+	/* Published, not current, retired_at the sentinel. */
+	assert_string_equal(current_kid(f->s, "ES256", b, sizeof(b)), "k1");
+	assert_string_equal(list_keys(f->s, true, 1000, &col), "k1 n1");
+	assert_int_equal(store_key_next(f->s, "ES256", &got), STORE_OK);
+	assert_string_equal(got.kid, "n1");
+	assert_int_equal(got.retired_at, STORE_KEY_NEXT);
+	store_key_clear(&got);
+	assert_int_equal(store_key_next(f->s, "RS256", &got), STORE_NOT_FOUND);
+	/* only_if_none: refused, nothing changed; else n1 is retired. */
+	assert_int_equal(store_key_add_next(f->s, &n2, true), STORE_CONFLICT);
+	assert_int_equal(store_key_add_next(f->s, &n2, false), STORE_OK);
+	assert_int_equal(store_key_next(f->s, "ES256", &got), STORE_OK);
+	assert_string_equal(got.kid, "n2");
+	store_key_clear(&got);
+	/* Promotion by a kid that is not the next one: refused. */
+	assert_int_equal(store_key_promote(f->s, "ES256", "n1", 350),
+	                 STORE_NOT_FOUND);
+	assert_int_equal(store_key_promote(f->s, "RS256", NULL, 350),
+	                 STORE_NOT_FOUND);
+	assert_string_equal(current_kid(f->s, "ES256", b, sizeof(b)), "k1");
+	assert_int_equal(store_key_promote(f->s, "ES256", "n2", 350), STORE_OK);
+	assert_string_equal(current_kid(f->s, "ES256", b, sizeof(b)), "n2");
+	assert_int_equal(store_key_next(f->s, "ES256", &got), STORE_NOT_FOUND);
+	/* Once only. */
+	assert_int_equal(store_key_promote(f->s, "ES256", "n2", 360),
+	                 STORE_NOT_FOUND);
+	int64_t retired[4] = {0};
+	assert_int_equal(store_key_list(f->s, false, 0, 0, on_key_retired,
+	                                retired), STORE_OK);
+	assert_int_equal(retired[1], 350); /* k1, at the promotion */
+	assert_int_equal(retired[2], 0);   /* n2, current */
+	/* A next key after that: published with both. */
+	assert_int_equal(store_key_add_next(f->s, &n3, true), STORE_OK);
+	assert_string_equal(list_keys(f->s, true, 1000, &col), "n2 n3");
+}
+
+static int on_audit(const struct store_audit *e, void *arg)
+{
+	struct collect *c = arg;
+	snprintf(c->buf + strlen(c->buf), sizeof(c->buf) - strlen(c->buf),
+	         "%s%s", c->buf[0] ? " " : "", e->object);
+	return 0;
+}
+
+/* The audit trail: appended in order, filtered, paged, purged. */
+static void test_audit(void **state)
+{
+	struct ut_store_fx *f = *state;
+	struct collect col;
+	static const struct {
+		int64_t at;
+		const char *actor, *object;
+	} ev[] = {{100, "cli:a", "client:x"}, {200, "cli:b", "user:y"},
+	          {300, "cli:a", "client:x"}, {300, "cli:a", "key:ES256"}};
+	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
+		struct store_audit e = {
+		    .at = ev[i].at, .actor = (char *)ev[i].actor,
+		    .action = (char *)"x.y", .object = (char *)ev[i].object,
+		    .changes = (char *)"{}"};
+		assert_int_equal(store_audit_add(f->s, &e), STORE_OK);
+	}
+	struct store_audit_filter all = {0};
+	memset(&col, 0, sizeof(col));
+	assert_int_equal(store_audit_list(f->s, &all, on_audit, &col), STORE_OK);
+	assert_string_equal(col.buf, "client:x user:y client:x key:ES256");
+	struct store_audit_filter by = {.object = "client:x"};
+	memset(&col, 0, sizeof(col));
+	assert_int_equal(store_audit_list(f->s, &by, on_audit, &col), STORE_OK);
+	assert_string_equal(col.buf, "client:x client:x");
+	by = (struct store_audit_filter){.actor = "cli:b"};
+	memset(&col, 0, sizeof(col));
+	assert_int_equal(store_audit_list(f->s, &by, on_audit, &col), STORE_OK);
+	assert_string_equal(col.buf, "user:y");
+	/* The newest two, oldest first. */
+	struct store_page page = {.limit = 2};
+	by = (struct store_audit_filter){.page = &page};
+	memset(&col, 0, sizeof(col));
+	assert_int_equal(store_audit_list(f->s, &by, on_audit, &col), STORE_OK);
+	assert_string_equal(col.buf, "client:x key:ES256");
+	int64_t n = -1;
+	assert_int_equal(store_audit_purge(f->s, 300, &n), STORE_OK);
+	assert_int_equal(n, 2);
+	memset(&col, 0, sizeof(col));
+	assert_int_equal(store_audit_list(f->s, &all, on_audit, &col), STORE_OK);
+	assert_string_equal(col.buf, "client:x key:ES256");
+}
+
 /* ---- threads --------------------------------------------------------------------- */
 
 #define NTHREADS 4
@@ -2754,6 +2856,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_key_published_grace, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_replace_current, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_key_next, ut_store_fx_setup,
+	                                    ut_store_fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_audit, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_key_retired_at, ut_store_fx_setup,
 	                                    ut_store_fx_teardown),
