@@ -603,7 +603,7 @@ static int check_key_rotation(const struct lk_config *c, char *err,
 	         "short: a next key is published %ld s (jwks_max_age + %d) "
 	         "before it signs, so the interval must be longer (0 turns "
 	         "rotation off)", c->key_rotation_interval, lead,
-	         2 * KEY_RECHECK_SECS + 5);
+	         (int)(lead - c->jwks_max_age));
 	return -1;
 }
 

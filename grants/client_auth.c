@@ -148,6 +148,16 @@ static int secret_hashes(const struct store_client *cl, const char *h[2])
 	return n;
 }
 
+bool client_hash_live(const struct store_client *cl, const char *hash)
+{
+	const char *h[2];
+	int n = secret_hashes(cl, h);
+	for (int i = 0; i < n; i++)
+		if (strcmp(h[i], hash) == 0)
+			return true;
+	return false;
+}
+
 /* Whether secret is the client's generated one (a fast hash: 256 random
  * bits, checked in microseconds and in constant time). Only asked while
  * the client's throttle keys are clean (client_authenticate). Not for a

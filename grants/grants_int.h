@@ -169,6 +169,10 @@ int id_token_mint(struct grants *g, const struct store_client *cl,
 
 /* ---- client_auth.c -------------------------------------------------------- */
 
+/* Whether hash (a stored secret hash, not a secret) still authenticates
+ * cl: its current one, or the previous one while its grace lasts. */
+bool client_hash_live(const struct store_client *cl, const char *hash);
+
 /* The invalid_client description of a disabled client (client_auth.c). */
 #define CLIENT_DISABLED "the client is disabled"
 #define CLIENT_AUTH_THROTTLED \

@@ -161,20 +161,13 @@ static struct oauth_result client_changed(const struct issue_wait *w)
 	client_cache_forget(w->g, w->client_id);
 	struct store_client now = {0};
 	enum store_rc rc = store_client_get(w->g->store, w->client_id, &now);
-	/* The secret the request authenticated with still works when it is
-	 * the current one or, after a rotation with a grace period, the
-	 * previous one while the grace lasts. */
 	bool disabled = rc == STORE_OK && now.disabled_at != 0;
 	bool same_secret =
 	    rc == STORE_OK &&
 	    (now.secret_hash == NULL
 	         ? w->secret_hash == NULL
 	         : w->secret_hash != NULL &&
-	               (strcmp(now.secret_hash, w->secret_hash) == 0 ||
-	                (now.previous_secret_hash != NULL &&
-	                 clock_now() < now.previous_secret_expires_at &&
-	                 strcmp(now.previous_secret_hash, w->secret_hash) ==
-	                     0)));
+	               client_hash_live(&now, w->secret_hash));
 	store_client_clear(&now);
 	if (disabled)
 		return OAUTH_FAIL(OAUTH_INVALID_CLIENT, CLIENT_DISABLED);
