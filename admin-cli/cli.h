@@ -105,6 +105,8 @@ enum adm_opt {
 	OPT_OBJECT, /* audit list */
 	OPT_ACTOR,
 	OPT_NEXT, /* key add */
+	OPT_ADMIN, /* client add/update: may hold latchkey:admin */
+	OPT_NO_ADMIN,
 	ADM_OPT__MAX
 };
 

@@ -72,6 +72,11 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS] = {
 	    "no-logout-revokes-refresh-tokens", 0, NULL,
 	    "a logout leaves refresh tokens alone (the default)"},
+	[OPT_ADMIN] = {"admin", 0, NULL,
+	               "may be granted the scope latchkey:admin, which the "
+	               "admin HTTP API requires"},
+	[OPT_NO_ADMIN] = {"no-admin", 0, NULL,
+	                  "may not be granted latchkey:admin (the default)"},
 	[OPT_INTROSPECT] = {"introspect", 0, NULL,
 	                    "may call /introspect (see above)"},
 	[OPT_NO_INTROSPECT] = {"no-introspect", 0, NULL,

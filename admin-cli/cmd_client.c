@@ -65,6 +65,8 @@ static const struct client_opt {
 	 CLIENT_WORDS_SKIP_EMPTY},
 	{OPT_INTROSPECT, CLIENT_F_INTROSPECT, STORE_ON, 0},
 	{OPT_NO_INTROSPECT, CLIENT_F_INTROSPECT, STORE_OFF, 0},
+	{OPT_ADMIN, CLIENT_F_ADMIN, STORE_ON, 0},
+	{OPT_NO_ADMIN, CLIENT_F_ADMIN, STORE_OFF, 0},
 	/* OpenID Connect claims (--access-token-claim merges per key, so it
 	 * is set_at_claims' rather than a row) */
 	{OPT_RELEASE_CLAIM, CLIENT_F_RELEASE_CLAIMS, STORE_DEFAULT,
@@ -173,6 +175,7 @@ static int check_exclusive(const struct adm_args *a)
 	static const enum adm_opt introspect[] = {
 		OPT_INTROSPECT, OPT_NO_INTROSPECT,
 	};
+	static const enum adm_opt admin[] = {OPT_ADMIN, OPT_NO_ADMIN};
 	static const enum adm_opt nonce[] = {
 		OPT_REQUIRE_NONCE, OPT_NO_REQUIRE_NONCE,
 	};
@@ -184,6 +187,8 @@ static int check_exclusive(const struct adm_args *a)
 	if (rc == ADM_EXIT_OK)
 		rc = check_group(a, introspect,
 		                 sizeof(introspect) / sizeof(introspect[0]));
+	if (rc == ADM_EXIT_OK)
+		rc = check_group(a, admin, sizeof(admin) / sizeof(admin[0]));
 	if (rc == ADM_EXIT_OK)
 		rc = check_group(a, nonce, sizeof(nonce) / sizeof(nonce[0]));
 	if (rc == ADM_EXIT_OK)
@@ -367,6 +372,7 @@ static void client_print(const struct adm_ctx *ctx,
 		{"auto_approve_as", auto_approve_text(c->auto_approve_as)},
 		{"audiences", c->audiences},
 		{"introspect", c->introspect ? "yes" : "no"},
+		{"admin", c->is_admin ? "yes" : "no"},
 		{"access_token_claims", c->access_token_claims != NULL &&
 		                                *c->access_token_claims
 		                            ? c->access_token_claims

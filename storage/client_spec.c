@@ -91,6 +91,8 @@ const struct client_field_def client_field_defs[CLIENT_F__MAX] = {
 	                               valid_redirect_uri, false},
 	[CLIENT_F_LOGOUT_REVOKES] = {"logout_revokes_refresh_tokens",
 	                             CLIENT_V_BOOL, NULL, NULL, NULL, false},
+	/* issue 17: the only clients that may hold latchkey:admin */
+	[CLIENT_F_ADMIN] = {"admin", CLIENT_V_BOOL, NULL, NULL, NULL, false},
 };
 
 /* ---- words -------------------------------------------------------------- */
@@ -169,6 +171,7 @@ static bool *bool_slot(struct store_client *c, enum client_field f)
 	case CLIENT_F_INTROSPECT: return &c->introspect;
 	case CLIENT_F_REQUIRE_NONCE: return &c->require_nonce;
 	case CLIENT_F_LOGOUT_REVOKES: return &c->logout_revokes_refresh_tokens;
+	case CLIENT_F_ADMIN: return &c->is_admin;
 	default: return NULL;
 	}
 }
@@ -271,6 +274,25 @@ static void default_text(char **slot, const char *value)
 		*slot = xstrdup(value);
 }
 
+/* The scope latchkey:admin (CLIENT_ADMIN_SCOPE) is in the scopes of an
+ * admin client and of no other, whatever the list given: the flag is what
+ * an operator sets, and a scope list replaced later cannot drop it or
+ * smuggle it in. */
+static void admin_scope(struct store_client *c)
+{
+	static const char word[] = CLIENT_ADMIN_SCOPE;
+	char *out = xstrdup("");
+	size_t len;
+	for (const char *w = words_next(c->scopes, &len); w != NULL;
+	     w = words_next(w + len, &len))
+		if (len != sizeof(word) - 1 || memcmp(w, word, len) != 0)
+			words_append(&out, w, len);
+	if (c->is_admin)
+		words_append(&out, word, sizeof(word) - 1);
+	free(c->scopes);
+	c->scopes = out;
+}
+
 const char *client_spec_finish(struct store_client *c,
                                enum client_field *where)
 {
@@ -287,6 +309,7 @@ const char *client_spec_finish(struct store_client *c,
 	default_text(&c->access_token_claims, "{}");
 	default_text(&c->release_claims, "");
 	default_text(&c->post_logout_redirect_uris, "");
+	admin_scope(c);
 	*where = CLIENT_F_GRANTS;
 	const char *why = valid_grants_check(c->is_public, c->grant_types);
 	if (why != NULL)
@@ -363,6 +386,7 @@ json_t *client_spec_json(const struct store_client *c, bool with_secret,
 	json_object_set_new(o, "created_at", json_integer(c->created_at));
 	json_object_set_new(o, "updated_at", json_integer(c->updated_at));
 	/* ---- issue 17: the disabled state and a secret's grace period */
+	json_object_set_new(o, "admin", json_boolean(c->is_admin));
 	json_object_set_new(o, "disabled", json_boolean(c->disabled_at != 0));
 	json_object_set_new(o, "disabled_at", store_json_opt_int(c->disabled_at));
 	json_object_set_new(o, "previous_secret_expires_at",

@@ -15,7 +15,7 @@ static const struct pg_stmt st_client_add = {
 	"$3, $4::smallint, $5, $6, $7, $8::bigint, $9::bigint, $10::bigint, "
 	"$11::bigint, $12::smallint, $13, $14, $15, $16::smallint, $17, "
 	"$18::smallint, $19, $20::smallint, $21, $22, $23::bigint, $24, "
-	"$25::bigint, floor(random() * 4611686018427387904)::bigint)"};
+	"$25::bigint, $26::smallint, floor(random() * 4611686018427387904)::bigint)"};
 static const struct pg_stmt st_client_get = {
 	"client_get",
 	"SELECT " CLIENT_COLS ", secret_version FROM clients WHERE client_id=$1"};
@@ -41,7 +41,7 @@ static const struct pg_stmt st_client_update = {
 	"logout_revokes_refresh_tokens=$20::smallint, "
 	"access_token_claims=$21, release_claims=$22, "
 	"disabled_at=$23::bigint, previous_secret_hash=$24, "
-	"previous_secret_expires_at=$25::bigint, "
+	"previous_secret_expires_at=$25::bigint, is_admin=$26::smallint, "
 	"secret_version=secret_version+1 "
 	"WHERE client_id=$1 AND $10::bigint IS NOT NULL RETURNING 1) "
 	"SELECT 1 / count(*) FROM u"};
@@ -126,6 +126,7 @@ static void bind_client(struct pg_params *p, const struct store_client *c)
 	pg_p_int(p, c->disabled_at);
 	pg_p_text(p, c->previous_secret_hash);
 	pg_p_int(p, c->previous_secret_expires_at);
+	pg_p_int(p, c->is_admin);
 }
 
 static void read_client(const PGresult *r, int i, struct store_client *c)
@@ -157,7 +158,8 @@ static void read_client(const PGresult *r, int i, struct store_client *c)
 	c->disabled_at = pg_col_int(r, i, 22);
 	c->previous_secret_hash = pg_col_text(r, i, 23);
 	c->previous_secret_expires_at = pg_col_int(r, i, 24);
-	c->secret_version = pg_col_int(r, i, 25);
+	c->is_admin = pg_col_int(r, i, 25) != 0;
+	c->secret_version = pg_col_int(r, i, 26);
 }
 
 /* Runs a write once; STORE_NOT_FOUND when it changed no row. */

@@ -40,6 +40,7 @@ static void bind_client(sqlite3_stmt *st, const struct store_client *c)
 	sqlite3_bind_int64(st, 23, c->disabled_at);
 	sq_bind_text(st, 24, c->previous_secret_hash);
 	sqlite3_bind_int64(st, 25, c->previous_secret_expires_at);
+	sqlite3_bind_int(st, 26, c->is_admin);
 }
 
 static void read_client(sqlite3_stmt *st, struct store_client *c)
@@ -72,7 +73,8 @@ static void read_client(sqlite3_stmt *st, struct store_client *c)
 	c->disabled_at = sqlite3_column_int64(st, 22);
 	c->previous_secret_hash = sq_col_text(st, 23);
 	c->previous_secret_expires_at = sqlite3_column_int64(st, 24);
-	c->secret_version = sqlite3_column_int64(st, 25);
+	c->is_admin = sqlite3_column_int(st, 25) != 0;
+	c->secret_version = sqlite3_column_int64(st, 26);
 }
 
 static enum store_rc sq_client_add(struct store *s, const struct store_client *c)

@@ -87,7 +87,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	/* secret_version starts anywhere in 62 bits: store.h. */
 	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ", secret_version) "
 	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	                  "?,?,?,"
+	                  "?,?,?,?,"
 	                  "random() & 4611686018427387903)",
 	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS ", secret_version FROM clients "
 	                  "WHERE client_id=?",
@@ -104,7 +104,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	                     "logout_revokes_refresh_tokens=?20, "
 	                     "access_token_claims=?21, release_claims=?22, "
 	                     "disabled_at=?23, previous_secret_hash=?24, "
-	                     "previous_secret_expires_at=?25, "
+	                     "previous_secret_expires_at=?25, is_admin=?26, "
 	                     "secret_version=secret_version+1 "
 	                     "WHERE client_id=?1",
 	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",

@@ -87,6 +87,9 @@ struct store_client {
 	 * NULL and 0 when none. */
 	char *previous_secret_hash;
 	int64_t previous_secret_expires_at;
+	/* Since schema 13 (issue 17). Only an admin client may be granted
+	 * the scope latchkey:admin, which the admin HTTP API requires. */
+	bool is_admin;
 };
 void store_client_clear(struct store_client *c);
 /* A deep copy of src into dst (dst's old contents are not freed). */
@@ -1038,6 +1041,8 @@ enum client_field {
 	CLIENT_F_REQUIRE_NONCE,
 	CLIENT_F_POST_LOGOUT_URIS,
 	CLIENT_F_LOGOUT_REVOKES,
+	/* issue 17: may be granted latchkey:admin (the admin HTTP API) */
+	CLIENT_F_ADMIN,
 	CLIENT_F__MAX
 };
 
@@ -1101,13 +1106,18 @@ struct client_value {
 bool client_spec_set(struct store_client *c, enum client_field f,
                      const struct client_value *v, char **bad);
 
+/* The scope the admin HTTP API requires; client_spec_finish keeps it in
+ * the scopes of an admin client (is_admin) and out of every other's. */
+#define CLIENT_ADMIN_SCOPE "latchkey:admin"
+
 /* NULL when id may name a new client, else the rule it breaks. */
 const char *client_spec_id_rule(const char *id);
 
 /* Fills what the user left out with the defaults of `latchkey client
  * add` (the name is the id; a confidential client gets
  * client_credentials and a public one authorization_code and
- * refresh_token; empty lists), then checks the rules that span fields.
+ * refresh_token; empty lists), puts CLIENT_ADMIN_SCOPE in or out of the
+ * scopes by is_admin, then checks the rules that span fields.
  * Returns NULL, or why not as a static sentence with *where the field
  * to blame. */
 const char *client_spec_finish(struct store_client *c,
