@@ -34,28 +34,7 @@ static void actor_name(char *buf, size_t len)
 
 json_t *adm_changes(json_t *before, json_t *after)
 {
-	json_t *out = json_object();
-	const char *k;
-	json_t *v;
-	/* updated_at changes with everything: it says nothing; nor does a
-	 * field that is null (unset) on the side that lacks the record. */
-	json_object_foreach(after, k, v) {
-		json_t *old = before != NULL ? json_object_get(before, k) : NULL;
-		if (strcmp(k, "updated_at") == 0 ||
-		    (old != NULL ? json_equal(old, v) : json_is_null(v)))
-			continue;
-		json_object_set_new(out, k, json_pack("{s:O, s:O}", "old",
-		                                      old ? old : json_null(),
-		                                      "new", v));
-	}
-	json_object_foreach(before, k, v)
-		if (strcmp(k, "updated_at") != 0 && !json_is_null(v) &&
-		    (after == NULL || json_object_get(after, k) == NULL))
-			json_object_set_new(out, k, json_pack("{s:O, s:n}", "old",
-			                                      v, "new"));
-	json_decref(before);
-	json_decref(after);
-	return out;
+	return store_audit_changes(before, after);
 }
 
 int adm_audit(const struct adm_ctx *ctx, const char *action,
@@ -90,13 +69,7 @@ int adm_audit(const struct adm_ctx *ctx, const char *action,
 static int list_one(const struct store_audit *e, void *arg)
 {
 	char at[ADM_TIME_LEN];
-	json_t *changes = json_loads(e->changes, 0, NULL);
-	json_t *o = json_pack("{s:I, s:I, s:s, s:o, s:s, s:s, s:o}", "id",
-	                      (json_int_t)e->id, "at", (json_int_t)e->at,
-	                      "actor", e->actor, "address",
-	                      adm_json_str(e->address), "action", e->action,
-	                      "object", e->object, "changes",
-	                      changes != NULL ? changes : json_object());
+	json_t *o = store_audit_json(e);
 	/* The changes' names only, in text: values go to --json. */
 	char names[256] = "";
 	const char *k;

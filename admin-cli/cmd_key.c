@@ -87,20 +87,9 @@ int cmd_key_list(struct adm_ctx *ctx)
 
 /* ---- rotate ------------------------------------------------------------- */
 
-/* A new key of alg in *k (store_key_clear it), its kid the RFC 7638
- * thumbprint of the public key, as the server's JWKS names it. */
-static int new_key(enum key_alg alg, struct store_key *k)
-{
-	if (key_make(alg, &k->kid, &k->private_pem) != 0)
-		return adm_fail(ADM_EXIT_RUNTIME, "cannot generate a %s key",
-		                key_alg_name(alg));
-	k->alg = xstrdup(key_alg_name(alg));
-	k->created_at = clock_now();
-	return ADM_EXIT_OK;
-}
-
 /* One algorithm's rotation: its new current key, and the key it
- * retired. */
+ * retired (the store's rule, storage/key_rotate.c, shared with the admin
+ * API). */
 struct rotated {
 	struct store_key k;
 	char *previous_kid; /* NULL: the algorithm had no current key */
@@ -109,36 +98,19 @@ struct rotated {
 
 static int rotate_one(struct store *s, enum key_alg alg, struct rotated *out)
 {
-	struct store_key prev = {0};
 	const char *name = key_alg_name(alg);
-	enum store_rc r = store_key_current(s, name, &prev);
-	if (r != STORE_OK && r != STORE_NOT_FOUND)
-		return adm_store_fail(r, "reading the current key");
-	int rc = ADM_EXIT_OK;
-	/* The published next key, when there is one; else a new key. */
-	r = store_key_next(s, name, &out->k);
-	if (r == STORE_OK) {
-		r = store_key_promote(s, name, out->k.kid, clock_now());
-		out->promoted = r == STORE_OK;
-		if (r == STORE_NOT_FOUND) /* promoted by someone else */
-			rc = adm_fail(ADM_EXIT_RUNTIME, "the next %s key %s was "
-			              "promoted or replaced meanwhile: run "
-			              "'key list'", name, out->k.kid);
-		else if (r != STORE_OK)
-			rc = adm_store_fail(r, "promoting the next key");
-	} else if (r == STORE_NOT_FOUND) {
-		rc = new_key(alg, &out->k);
-		if (rc == ADM_EXIT_OK &&
-		    (r = store_key_add_current(s, &out->k)) != STORE_OK)
-			rc = adm_store_fail(r, "storing the new key");
-	} else {
-		rc = adm_store_fail(r, "reading the next key");
-	}
-	out->k.retired_at = 0;
-	out->previous_kid = prev.kid;
-	prev.kid = NULL;
-	store_key_clear(&prev);
-	return rc;
+	enum store_rc r = store_key_rotate(s, name, clock_now(), &out->k,
+	                                   &out->previous_kid, &out->promoted);
+	if (r == STORE_CONFLICT)
+		return adm_fail(ADM_EXIT_RUNTIME, "the next %s key %s was "
+		                "promoted or replaced meanwhile: run 'key list'",
+		                name, out->k.kid);
+	if (r == STORE_INVALID)
+		return adm_fail(ADM_EXIT_RUNTIME, "cannot generate a %s key",
+		                name);
+	if (r != STORE_OK)
+		return adm_store_fail(r, "rotating the key");
+	return ADM_EXIT_OK;
 }
 
 static json_t *rotated_json(const struct rotated *ro)
@@ -199,37 +171,36 @@ int cmd_key_add(struct adm_ctx *ctx)
 	json_t *keys = json_array();
 	for (size_t i = 0; i < n && rc == ADM_EXIT_OK; i++) {
 		struct store_key k = {0};
-		struct store_key old = {0};
+		char *old = NULL;
 		const char *name = key_alg_name(algs[i]);
-		enum store_rc r = store_key_next(ctx->store, name, &old);
-		if (r != STORE_OK && r != STORE_NOT_FOUND)
-			rc = adm_store_fail(r, "reading the next key");
-		if (rc == ADM_EXIT_OK)
-			rc = new_key(algs[i], &k);
-		if (rc == ADM_EXIT_OK &&
-		    (r = store_key_add_next(ctx->store, &k, false)) != STORE_OK)
+		enum store_rc r = store_key_publish_next(ctx->store, name,
+		                                         clock_now(), &k, &old);
+		if (r == STORE_INVALID)
+			rc = adm_fail(ADM_EXIT_RUNTIME, "cannot generate a %s "
+			              "key", name);
+		else if (r != STORE_OK)
 			rc = adm_store_fail(r, "storing the next key");
 		if (rc == ADM_EXIT_OK) {
 			char at[ADM_TIME_LEN];
 			json_array_append_new(keys, json_pack(
 			    "{s:s, s:s, s:I, s:o}", "kid", k.kid, "alg", k.alg,
 			    "created_at", (json_int_t)k.created_at,
-			    "replaced_next_kid", adm_json_str(old.kid)));
+			    "replaced_next_kid", adm_json_str(old)));
 			if (!ctx->json)
 				printf("published next key %s (%s) at %s; it "
 				       "signs nothing until 'key rotate'%s%s\n",
 				       k.kid, k.alg, adm_time(k.created_at, at),
-				       old.kid ? "; replaces next key " : "",
-				       old.kid ? old.kid : "");
+				       old ? "; replaces next key " : "",
+				       old ? old : "");
 			char object[160];
 			snprintf(object, sizeof(object), "key:%s", k.alg);
 			rc = adm_audit(ctx, "key.add_next", object,
 			               json_pack("{s:{s:o, s:s}}", "next_kid",
-			                         "old", adm_json_str(old.kid),
+			                         "old", adm_json_str(old),
 			                         "new", k.kid));
 		}
 		store_key_clear(&k);
-		store_key_clear(&old);
+		free(old);
 	}
 	if (ctx->json && json_array_size(keys) > 0)
 		adm_json_print(json_pack("{s:O}", "keys", keys));

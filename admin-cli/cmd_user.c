@@ -24,13 +24,7 @@
 /* Never the password hash. Unreadable stored claims show as null. */
 static json_t *user_json(const struct store_user *u)
 {
-	json_t *claims = claims_load(u->claims);
-	return json_pack("{s:o, s:o, s:o, s:I, s:I}",
-	                 "username", adm_json_str(u->username),
-	                 "user_id", adm_json_str(u->user_id),
-	                 "claims", claims != NULL ? claims : json_null(),
-	                 "created_at", (json_int_t)u->created_at,
-	                 "updated_at", (json_int_t)u->updated_at);
+	return store_user_json(u);
 }
 
 /* Records a change of user name (before, after: its JSON, either NULL;

@@ -164,6 +164,18 @@ static const struct setting settings[] = {
 	{"tls_ciphers", S_STR, OFF(tls_ciphers), "NORMAL", 0, 0, NULL,
 	 "GnuTLS priority string for the ciphers, key exchanges and "
 	 "signatures served; tls_min_version still sets the versions"},
+	{"admin_listen", S_STR, OFF(admin_listen), "", 0, 0, NULL,
+	 "address of the admin HTTP API, HOST:PORT (never listen's); empty: "
+	 "off (docs/admin-api.md)"},
+	{"admin_tls_cert", S_STR, OFF(admin_tls_cert), "", 0, 0, NULL,
+	 "PEM certificate chain: serve the admin API over HTTPS (with "
+	 "admin_tls_key)"},
+	{"admin_tls_key", S_STR, OFF(admin_tls_key), "", 0, 0, NULL,
+	 "PEM private key of admin_tls_cert; as tls_key, not readable by "
+	 "other users"},
+	{"admin_tls_client_ca", S_STR, OFF(admin_tls_client_ca), "", 0, 0, NULL,
+	 "PEM CA certificates: the admin API also requires a client "
+	 "certificate they signed (needs admin_tls_cert); empty: none"},
 	{"threads", S_INT, OFF(threads), "4", 1, 256, NULL,
 	 "HTTP worker threads"},
 	{"login_max_failures", S_INT, OFF(login_max_failures), "5", 1, 1000,
@@ -609,34 +621,92 @@ static int check_key_rotation(const struct lk_config *c, char *err,
 
 /* HTTPS needs both files. A private key that other users can read is no
  * longer private: refuse it, as ssh refuses such an identity file. */
-static int check_tls(const struct lk_config *c, char *err, size_t errlen)
+/* One certificate and key pair (prefix "" or "admin_"): both or
+ * neither, readable, the key not by every user. */
+static int check_tls_pair(const char *prefix, const char *cert_path,
+                          const char *key_path, char *err, size_t errlen)
 {
-	bool cert = c->tls_cert[0] != '\0', key = c->tls_key[0] != '\0';
+	bool cert = cert_path[0] != '\0', key = key_path[0] != '\0';
 	struct stat st;
 	if (cert != key) {
-		snprintf(err, errlen, "setting '%s': HTTPS needs both tls_cert "
-		         "and tls_key", cert ? "tls_key" : "tls_cert");
+		snprintf(err, errlen, "setting '%s%s': HTTPS needs both "
+		         "%stls_cert and %stls_key", prefix,
+		         cert ? "tls_key" : "tls_cert", prefix, prefix);
 		return -1;
 	}
 	if (!cert)
 		return 0;
-	if (access(c->tls_cert, R_OK) != 0) {
-		snprintf(err, errlen, "setting 'tls_cert': cannot read '%.200s': "
-		         "%s", c->tls_cert, strerror(errno));
+	if (access(cert_path, R_OK) != 0) {
+		snprintf(err, errlen, "setting '%stls_cert': cannot read "
+		         "'%.200s': %s", prefix, cert_path, strerror(errno));
 		return -1;
 	}
-	if (stat(c->tls_key, &st) != 0 || access(c->tls_key, R_OK) != 0) {
-		snprintf(err, errlen, "setting 'tls_key': cannot read '%.200s': "
-		         "%s", c->tls_key, strerror(errno));
+	if (stat(key_path, &st) != 0 || access(key_path, R_OK) != 0) {
+		snprintf(err, errlen, "setting '%stls_key': cannot read "
+		         "'%.200s': %s", prefix, key_path, strerror(errno));
 		return -1;
 	}
 	if (st.st_mode & (S_IROTH | S_IWOTH)) {
 		/* Not "chmod 600": the packaged layout is root:latchkey
 		 * 0640, and 600 there would lock latchkeyd out. */
-		snprintf(err, errlen, "setting 'tls_key': '%.200s' is readable or "
-		         "writable by every user (mode %04o); run: chmod o-rwx "
-		         "'%.200s' (latchkeyd's user or group must still read it)",
-		         c->tls_key, (unsigned)(st.st_mode & 07777), c->tls_key);
+		snprintf(err, errlen, "setting '%stls_key': '%.200s' is readable "
+		         "or writable by every user (mode %04o); run: chmod "
+		         "o-rwx '%.200s' (latchkeyd's user or group must still "
+		         "read it)", prefix, key_path,
+		         (unsigned)(st.st_mode & 07777), key_path);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_tls(const struct lk_config *c, char *err, size_t errlen)
+{
+	return check_tls_pair("", c->tls_cert, c->tls_key, err, errlen);
+}
+
+/* The admin API listens apart from the public port (issue 17): the same
+ * HOST:PORT is refused, as is a port the public listener holds. */
+static int check_admin(struct lk_config *c, char *err, size_t errlen)
+{
+	if (c->admin_listen[0] == '\0') {
+		if (c->admin_tls_cert[0] != '\0' ||
+		    c->admin_tls_client_ca[0] != '\0') {
+			snprintf(err, errlen, "setting '%s': needs admin_listen",
+			         c->admin_tls_cert[0] != '\0'
+			             ? "admin_tls_cert"
+			             : "admin_tls_client_ca");
+			return -1;
+		}
+		return 0;
+	}
+	if (config_parse_hostport(c->admin_listen, &c->admin_listen_host,
+	                          &c->admin_listen_port) != 0) {
+		snprintf(err, errlen, "setting 'admin_listen': '%.128s' is not "
+		         "HOST:PORT (port 0-65535; IPv6 as [::1]:PORT)",
+		         c->admin_listen);
+		return -1;
+	}
+	if (c->admin_listen_port != 0 &&
+	    c->admin_listen_port == c->listen_port) {
+		snprintf(err, errlen, "setting 'admin_listen': port %d is "
+		         "listen's; the admin API never shares the public port",
+		         c->admin_listen_port);
+		return -1;
+	}
+	if (check_tls_pair("admin_", c->admin_tls_cert, c->admin_tls_key, err,
+	                   errlen) != 0)
+		return -1;
+	if (c->admin_tls_client_ca[0] != '\0' &&
+	    c->admin_tls_cert[0] == '\0') {
+		snprintf(err, errlen, "setting 'admin_tls_client_ca': client "
+		         "certificates need HTTPS (admin_tls_cert and "
+		         "admin_tls_key)");
+		return -1;
+	}
+	if (c->admin_tls_client_ca[0] != '\0' &&
+	    access(c->admin_tls_client_ca, R_OK) != 0) {
+		snprintf(err, errlen, "setting 'admin_tls_client_ca': cannot read "
+		         "'%.200s': %s", c->admin_tls_client_ca, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -762,7 +832,7 @@ enum config_result config_load(struct lk_config *c, int argc, char **argv,
 	if (check_issuer(c->issuer, err, errlen) != 0)
 		return CONFIG_ERR;
 	if (check_hook(c, err, errlen) != 0 || check_paths(c, err, errlen) != 0 ||
-	    check_tls(c, err, errlen) != 0 ||
+	    check_tls(c, err, errlen) != 0 || check_admin(c, err, errlen) != 0 ||
 	    check_key_rotation(c, err, errlen) != 0 ||
 	    check_trusted_proxies(c, err, errlen) != 0 ||
 	    check_cors(c, err, errlen) != 0)
@@ -780,5 +850,6 @@ void config_free(struct lk_config *c)
 		if (settings[i].type == S_STR)
 			free(*str_slot(c, &settings[i]));
 	free(c->listen_host);
+	free(c->admin_listen_host);
 	memset(c, 0, sizeof(*c));
 }

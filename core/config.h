@@ -58,6 +58,11 @@ struct lk_config {
 	char *tls_cert, *tls_key; /* PEM files; both or neither */
 	char *tls_min_version;    /* 1.2 | 1.3 */
 	char *tls_ciphers;        /* a GnuTLS priority string */
+	/* The admin HTTP API (docs/admin-api.md): "" for off. */
+	char *admin_listen;       /* HOST:PORT, never listen's */
+	char *admin_tls_cert, *admin_tls_key; /* PEM files; both or neither */
+	char *admin_tls_client_ca; /* PEM CA certificates: a client
+	                            * certificate they signed is required */
 	long threads;
 	long login_max_failures;
 	long login_max_failures_per_address;
@@ -76,9 +81,11 @@ struct lk_config {
 	char *log_format;      /* text | json */
 	char *log_level;       /* debug | info | warn | error */
 
-	/* Derived by config_load from listen. */
+	/* Derived by config_load from listen and admin_listen. */
 	char *listen_host;
 	int listen_port;
+	char *admin_listen_host; /* NULL when admin_listen is "" */
+	int admin_listen_port;
 };
 
 enum config_result { CONFIG_OK = 0, CONFIG_EXIT, CONFIG_VERSION, CONFIG_ERR };

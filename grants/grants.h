@@ -285,6 +285,14 @@ struct oauth_result grants_introspect(struct grants *g,
 struct oauth_result grants_check_bearer(struct grants *g, const char *token,
                                         struct introspection *out);
 
+/* admin_auth.c: whether a Bearer access token may call the admin HTTP
+ * API: ours, live, with the scope latchkey:admin, and its client now
+ * enabled and admin. On success *client_id (caller frees) is that client,
+ * the actor of the changes it makes. 401 invalid_token, 403
+ * insufficient_scope (naming latchkey:admin), or 503. */
+struct oauth_result grants_admin_token(struct grants *g, const char *token,
+                                       char **client_id);
+
 /* userinfo.c: OpenID Connect Core 5.3, the UserInfo endpoint. The
  * claims of the user a Bearer access token was issued to, as its client
  * and scopes release them (docs/openid-connect.md, "Claims"), with sub.

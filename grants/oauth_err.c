@@ -93,6 +93,9 @@ static const struct oauth_err_info rows[OAUTH__COUNT] = {
 	[OAUTH_REQUEST_TOO_LARGE] = {"request_too_large", 413,
 	    "The request body is larger than this server accepts.",
 	    OAUTH_CHALLENGE_NONE},
+	[OAUTH_CONFLICT] = {"conflict", 409,
+	    "The object exists already, or changed meanwhile.",
+	    OAUTH_CHALLENGE_NONE},
 	/* If it ever leaked to the wire, it would read as a server error. */
 	[OAUTH_PENDING] = {"server_error", 500,
 	    "The server could not complete the request.",

@@ -47,6 +47,8 @@ enum oauth_err {
 	OAUTH_NOT_FOUND,
 	OAUTH_METHOD_NOT_ALLOWED,
 	OAUTH_REQUEST_TOO_LARGE,
+	/* The admin API: the object exists already, or changed meanwhile */
+	OAUTH_CONFLICT,
 	/* Internal, never sent: the tokens wait for their commit
 	 * (token_response.pending, grants_issue_wait). */
 	OAUTH_PENDING,

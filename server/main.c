@@ -23,6 +23,7 @@
 #include "server.h"
 #include "store.h"
 #include "strutil.h"
+#include "admin_api.h"
 #include "testdouble.h"
 #include "version.h"
 
@@ -30,11 +31,13 @@
  * whole (written aside, then renamed), so a harness that sees it can read
  * it at once. Returns 0, or -1 if the file could not be written. */
 static int announce_ready(const char *issuer, const char *host, int port,
-                          const char *ready_file)
+                          int admin_port, const char *ready_file)
 {
 	json_t *o = json_pack("{s:b, s:s, s:I, s:s, s:i}", "ready", 1, "issuer",
 	                      issuer, "pid", (json_int_t)getpid(), "host", host,
 	                      "port", port);
+	if (o != NULL && admin_port > 0) /* admin_listen: the admin API */
+		json_object_set_new(o, "admin_port", json_integer(admin_port));
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	int rc = 0;
 	json_decref(o);
@@ -209,8 +212,10 @@ struct daemon {
 	struct srv *srv;
 	struct testdouble *td;
 	struct housekeeping *hk;
+	struct admin_api *admin;
 	char *issuer;
 	int port;
+	int admin_port;
 };
 
 /* Logging, then the process-wide settings every thread inherits. */
@@ -398,6 +403,25 @@ static int housekeeping_setup(struct daemon *d)
 	return 0;
 }
 
+/* The admin HTTP API on admin_listen, when set (docs/admin-api.md). */
+static int admin_setup(struct daemon *d)
+{
+	char err[512];
+	if (admin_api_start(&d->cfg, d->g, d->st, &d->admin, &d->admin_port,
+	                    err, sizeof(err)) != 0) {
+		log_errx("%s", err);
+		return -1;
+	}
+	if (d->admin != NULL)
+		log_info("admin API on %s:%d%s%s", d->cfg.admin_listen_host,
+		         d->admin_port,
+		         d->cfg.admin_tls_cert[0] != '\0' ? ", HTTPS" : "",
+		         d->cfg.admin_tls_client_ca[0] != '\0'
+		             ? ", client certificates required"
+		             : "");
+	return 0;
+}
+
 static int wait_for_signal(const sigset_t *sigs)
 {
 	int sig = 0;
@@ -408,6 +432,7 @@ static int wait_for_signal(const sigset_t *sigs)
 static void teardown(struct daemon *d)
 {
 	housekeeping_stop(d->hk);
+	admin_api_stop(d->admin);
 	srv_stop(d->srv);
 	testdouble_free(d->td);
 	grants_free(d->g);
@@ -473,12 +498,12 @@ int main(int argc, char **argv)
 	if (server_setup(&d, fd) != 0)
 		goto out;
 	log_database(&d);
-	if (housekeeping_setup(&d) != 0)
+	if (housekeeping_setup(&d) != 0 || admin_setup(&d) != 0)
 		goto out;
 	if (d.cfg.test_double)
 		log_warnx("test_double: /_control/ endpoints are on for loopback "
 		          "clients (for tests only)");
-	if (announce_ready(d.issuer, d.cfg.listen_host, d.port,
+	if (announce_ready(d.issuer, d.cfg.listen_host, d.port, d.admin_port,
 	                   d.cfg.ready_file) != 0)
 		goto out;
 

@@ -870,6 +870,20 @@ enum store_rc store_key_current(struct store *s, const char *alg,
 /* xList without a page; grace: see xList (0 for the full list). */
 enum store_rc store_key_list(struct store *s, bool published_only, int64_t now,
                              int64_t grace, store_key_cb cb, void *arg);
+/* key_rotate.c: the staged rotation as a person asks for it (the CLI
+ * and the admin API). publish_next makes a key of alg ("ES256") and
+ * publishes it as the next key, replacing an earlier next key (its kid
+ * in *replaced_kid, caller frees; NULL: none). rotate makes alg's next
+ * key current when there is one (*promoted), else a new key made now;
+ * the key it retired in *previous_kid (caller frees; NULL: none).
+ * STORE_CONFLICT: the next key was promoted or replaced meanwhile;
+ * STORE_INVALID: no key could be made. out: store_key_clear it. */
+enum store_rc store_key_publish_next(struct store *s, const char *alg,
+                                     int64_t now, struct store_key *out,
+                                     char **replaced_kid);
+enum store_rc store_key_rotate(struct store *s, const char *alg, int64_t now,
+                               struct store_key *out, char **previous_kid,
+                               bool *promoted);
 /* Submits an issue (the token table's xIssue): done(rc, arg) is called
  * exactly once, on the backend's writer thread, usually after this has
  * returned. */
@@ -1160,6 +1174,19 @@ const char *claim_parse(const char *arg, char **name, struct json_t **value);
 struct json_t *claims_load(const char *text);
 /* The object as stored: compact, keys sorted. The caller frees. */
 char *claims_dump(const struct json_t *obj);
+/* A user as `latchkey user show --json` and the admin API show it:
+ * username, user_id, claims, created_at, updated_at (never the hash). */
+struct json_t *store_user_json(const struct store_user *u);
+
+/* The "changes" of an audit event (audit_changes.c): the fields whose
+ * values differ between before and after (JSON objects of a record,
+ * without secrets; either NULL for an add or a removal), as
+ * {"field": {"old": .., "new": ..}}; updated_at left out. Takes both. */
+struct json_t *store_audit_changes(struct json_t *before,
+                                   struct json_t *after);
+/* An event as `latchkey audit list --json` and GET /admin/audit-events
+ * show it: id, at, actor, address, action, object, changes (an object). */
+struct json_t *store_audit_json(const struct store_audit *e);
 
 /* Which members a token record's JSON has (token_json.c). */
 enum token_json_view {

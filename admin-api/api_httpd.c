@@ -1,0 +1,436 @@
+/*
+ * api_httpd.c: the admin API's libmicrohttpd daemon: its listener
+ * (admin_listen, optionally HTTPS with required client certificates), a
+ * request's life (route, read the body, authenticate, handle, log), and
+ * the route table, which docs/admin-api.md and openapi.json describe.
+ *
+ * A request is authenticated once its body is in, before any handler
+ * runs: the client certificate first (when admin_tls_client_ca is set),
+ * then the Bearer token (grants_admin_token). Only the OpenAPI document
+ * is served without them: it describes the API and holds no data.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "api_int.h"
+#include "crypto.h"
+#include "log.h"
+#include "strutil.h"
+
+/* ---- routes ------------------------------------------------------------- */
+
+static const struct route {
+	const char *method;
+	const char *pattern; /* "{}" matches one path segment */
+	api_handler fn;
+	bool open;           /* served without authentication */
+} routes[] = {
+	{"GET", "/admin/openapi.json", api_openapi, true},
+	{"GET", "/admin/clients", api_clients_list, false},
+	{"POST", "/admin/clients", api_clients_add, false},
+	{"GET", "/admin/clients/{}", api_client_get, false},
+	{"PATCH", "/admin/clients/{}", api_client_update, false},
+	{"DELETE", "/admin/clients/{}", api_client_remove, false},
+	{"POST", "/admin/clients/{}/rotate-secret", api_client_rotate_secret,
+	 false},
+	{"POST", "/admin/clients/{}/disable", api_client_disable, false},
+	{"POST", "/admin/clients/{}/enable", api_client_enable, false},
+	{"GET", "/admin/users", api_users_list, false},
+	{"POST", "/admin/users", api_users_add, false},
+	{"GET", "/admin/users/{}", api_user_get, false},
+	{"PATCH", "/admin/users/{}", api_user_update, false},
+	{"DELETE", "/admin/users/{}", api_user_remove, false},
+	{"GET", "/admin/tokens", api_tokens_list, false},
+	{"POST", "/admin/tokens/revoke", api_tokens_revoke, false},
+	{"GET", "/admin/keys", api_keys_list, false},
+	{"POST", "/admin/keys", api_keys_add, false},
+	{"POST", "/admin/keys/rotate", api_keys_rotate, false},
+	{"GET", "/admin/consents", api_consents_list, false},
+	{"DELETE", "/admin/consents/{}/{}", api_consent_revoke, false},
+	{"GET", "/admin/sessions", api_sessions_list, false},
+	{"DELETE", "/admin/sessions/{}", api_session_end, false},
+	{"GET", "/admin/audit-events", api_audit_list, false},
+};
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Whether path fits pattern; with args, the {} segments are copied
+ * there (caller frees). */
+static bool path_matches(const char *pattern, const char *path, char **args)
+{
+	size_t n = 0;
+	while (*pattern != '\0' && *path != '\0') {
+		if (strncmp(pattern, "{}", 2) == 0) {
+			size_t len = strcspn(path, "/");
+			if (len == 0 || n >= API_MAX_ARGS)
+				return false;
+			if (args != NULL)
+				args[n] = strndup(path, len);
+			n++;
+			pattern += 2;
+			path += len;
+		} else if (*pattern++ != *path++) {
+			return false;
+		}
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+/* The route for r's method and path; NULL with r->allow the methods
+ * the path takes ("" when none: 404, else 405). */
+static const struct route *route_find(struct api_req *r)
+{
+	const struct route *found = NULL;
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (!path_matches(routes[i].pattern, r->path, NULL))
+			continue;
+		size_t n = strlen(r->allow);
+		snprintf(r->allow + n, sizeof(r->allow) - n, "%s%s",
+		         n ? ", " : "", routes[i].method);
+		if (strcmp(routes[i].method, r->method) == 0)
+			found = &routes[i];
+	}
+	return found;
+}
+
+/* ---- a request ---------------------------------------------------------- */
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* As the public listener's (server/httpd.c): a well-formed X-Request-Id
+ * is kept, else one is made. */
+static void request_id(struct api_req *r)
+{
+	const char *id = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	                                             "X-Request-Id");
+	size_t n = id != NULL ? strlen(id) : 0;
+	if (n > 0 && n <= API_REQUEST_ID_MAX &&
+	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	               "0123456789-_.:+/=@") == n) {
+		memcpy(r->request_id, id, n + 1);
+		return;
+	}
+	char *gen = crypto_ordered_id(9);
+	snprintf(r->request_id, sizeof(r->request_id), "%s", gen ? gen : "-");
+	free(gen);
+}
+
+static struct api_req *req_new(struct api *a, struct MHD_Connection *c,
+                               const char *url, const char *method)
+{
+	struct api_req *r = xcalloc(1, sizeof(*r));
+	r->api = a;
+	r->conn = c;
+	r->method = method;
+	r->path = xstrdup(url);
+	clock_gettime(CLOCK_MONOTONIC, &r->started);
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci != NULL && ci->client_addr != NULL)
+		getnameinfo(ci->client_addr,
+		            ci->client_addr->sa_family == AF_INET6
+		                ? sizeof(struct sockaddr_in6)
+		                : sizeof(struct sockaddr_in),
+		            r->addr, sizeof(r->addr), NULL, 0, NI_NUMERICHOST);
+	request_id(r);
+	return r;
+}
+
+static void req_free(struct api_req *r)
+{
+	if (r->body != NULL) {
+		crypto_wipe(r->body, r->body_len); /* passwords, secrets */
+		free(r->body);
+	}
+	for (size_t i = 0; i < API_MAX_ARGS; i++)
+		free(r->args[i]);
+	json_decref(r->in);
+	free(r->path);
+	free(r->client_id);
+	free(r->actor);
+	free(r);
+}
+
+static void body_append(struct api_req *r, const char *data, size_t len)
+{
+	size_t max = (size_t)r->api->cfg->max_body_size;
+	if (r->too_large || r->body_len + len > max) {
+		r->too_large = true;
+		return;
+	}
+	if (r->body_len + len + 1 > r->body_cap) {
+		size_t cap = r->body_cap ? 2 * r->body_cap : 1024;
+		while (cap < r->body_len + len + 1)
+			cap *= 2;
+		char *b = xcalloc(1, cap);
+		if (r->body != NULL) {
+			memcpy(b, r->body, r->body_len);
+			crypto_wipe(r->body, r->body_len);
+			free(r->body);
+		}
+		r->body = b;
+		r->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, data, len);
+	r->body_len += len;
+	r->body[r->body_len] = '\0';
+}
+
+/* admin_tls_client_ca: the peer presented a certificate chain that
+ * GnuTLS verifies against it. */
+static bool client_cert_ok(struct api_req *r)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+	    r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		return false;
+	gnutls_session_t s = (gnutls_session_t)ci->tls_session;
+	unsigned n = 0, status = 0;
+	if (gnutls_certificate_get_peers(s, &n) == NULL || n == 0)
+		return false;
+	return gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0;
+}
+
+/* The Bearer token of the Authorization header (RFC 6750 section 2.1),
+ * authenticated; false having answered the refusal. */
+static bool authenticate(struct api_req *r)
+{
+	if (r->api->client_certs && !client_cert_ok(r)) {
+		log_security("admin API: refused a request without a valid "
+		             "client certificate");
+		api_error(r, OAUTH_ENDPOINT_FORBIDDEN, "a client certificate "
+		          "signed by admin_tls_client_ca is required");
+		return false;
+	}
+	const char *auth = MHD_lookup_connection_value(
+	    r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (auth == NULL) {
+		api_error(r, OAUTH_BEARER_MISSING, NULL);
+		return false;
+	}
+	const char *tok = auth;
+	if (strncasecmp(tok, "Bearer ", 7) != 0) {
+		api_error(r, OAUTH_BEARER_INVALID_REQUEST, "the Authorization "
+		          "header is not a Bearer token");
+		return false;
+	}
+	tok += 7;
+	while (*tok == ' ')
+		tok++;
+	struct oauth_result res = grants_admin_token(r->api->g, tok,
+	                                             &r->client_id);
+	if (res.err != OAUTH_OK) {
+		log_security("admin API: refused a token: %s",
+		             res.description ? res.description
+		                             : oauth_err_info(res.err)->code);
+		api_fail(r, res);
+		return false;
+	}
+	if (asprintf(&r->actor, "admin-api:%s", r->client_id) < 0)
+		abort();
+	return true;
+}
+
+/* The whole request is in: route, authenticate, handle. */
+static enum MHD_Result dispatch(struct api_req *r)
+{
+	const struct route *rt = route_find(r);
+	if (rt == NULL && r->allow[0] != '\0')
+		return api_error(r, OAUTH_METHOD_NOT_ALLOWED, NULL);
+	if (rt == NULL)
+		return api_error(r, OAUTH_NOT_FOUND, NULL);
+	if (r->too_large)
+		return api_error(r, OAUTH_REQUEST_TOO_LARGE, NULL);
+	if (!rt->open && !authenticate(r))
+		return MHD_YES;
+	path_matches(rt->pattern, r->path, r->args);
+	return rt->fn(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
+                                  size_t *upload_size, void **req_cls)
+{
+	(void)version;
+	struct api_req *r = *req_cls;
+	if (r == NULL) {
+		*req_cls = req_new(cls, c, url, method);
+		return MHD_YES;
+	}
+	log_context(r->addr, r->request_id);
+	enum MHD_Result res = MHD_YES;
+	if (*upload_size > 0) {
+		body_append(r, upload, *upload_size);
+		*upload_size = 0;
+	} else if (!r->responded) {
+		res = dispatch(r);
+	}
+	log_context(NULL, NULL);
+	return res;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	struct api_req *r = *req_cls;
+	if (r == NULL)
+		return;
+	int status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK || r->responded
+	                 ? r->status
+	                 : 0;
+	log_request(&(struct access_line){
+	    .method = r->method, .path = r->path, .status = status,
+	    .addr = r->addr, .client_id = r->client_id, .error = r->error,
+	    .request_id = r->request_id, .ms = ms_since(&r->started)});
+	req_free(r);
+	*req_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_msg(LOG_WARN, "admin API", "%s", msg);
+}
+
+/* ---- the listener ------------------------------------------------------- */
+
+/* A whole PEM file, or NULL (crypto_free_str it: it may be a key). */
+static char *read_pem(const char *path)
+{
+	enum { MAX = 1 << 20 };
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	char *buf = xcalloc(1, MAX + 1);
+	size_t n = fread(buf, 1, MAX + 1, f);
+	bool bad = ferror(f) || n == 0 || n > MAX;
+	fclose(f);
+	if (bad) {
+		crypto_free_str(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+struct admin_api {
+	struct api a;
+};
+
+static int resolve(const struct lk_config *cfg, struct sockaddr_storage *ss,
+                   char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	char port[8];
+	snprintf(port, sizeof(port), "%d", cfg->admin_listen_port);
+	int rc = getaddrinfo(cfg->admin_listen_host, port, &hints, &ai);
+	if (rc != 0) {
+		snprintf(err, errlen, "setting 'admin_listen': cannot resolve "
+		         "'%s': %s", cfg->admin_listen_host, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return 0;
+}
+
+int admin_api_start(const struct lk_config *cfg, struct grants *g,
+                    struct store *st, struct admin_api **out, int *port,
+                    char *err, size_t errlen)
+{
+	*out = NULL;
+	*port = 0;
+	if (cfg->admin_listen[0] == '\0')
+		return 0;
+	struct sockaddr_storage ss = {0};
+	if (resolve(cfg, &ss, err, errlen) != 0)
+		return -1;
+	bool tls = cfg->admin_tls_cert[0] != '\0';
+	char *cert = NULL, *key = NULL, *ca = NULL;
+	if (tls && ((cert = read_pem(cfg->admin_tls_cert)) == NULL ||
+	            (key = read_pem(cfg->admin_tls_key)) == NULL ||
+	            (cfg->admin_tls_client_ca[0] != '\0' &&
+	             (ca = read_pem(cfg->admin_tls_client_ca)) == NULL))) {
+		snprintf(err, errlen, "admin API: cannot read admin_tls_cert, "
+		         "admin_tls_key or admin_tls_client_ca");
+		crypto_free_str(cert);
+		crypto_free_str(key);
+		return -1;
+	}
+	/* The public listener's versions and ciphers (tls_min_version,
+	 * tls_ciphers), which server/tls.c checked at start. */
+	char *prio = NULL;
+	if (asprintf(&prio, "%s:%s", cfg->tls_ciphers,
+	             strcmp(cfg->tls_min_version, "1.3") == 0
+	                 ? "-VERS-ALL:+VERS-TLS1.3"
+	                 : "-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2") < 0)
+		abort();
+	struct admin_api *api = xcalloc(1, sizeof(*api));
+	api->a = (struct api){.cfg = cfg, .g = g, .st = st,
+	                      .client_certs = ca != NULL};
+	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
+	                 MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* The TLS options come last, so that without TLS they end the
+	 * list; the trust store, only with client certificates. */
+	api->a.daemon = MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, &api->a,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &api->a,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, 2u,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, &api->a,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_size,
+	    MHD_OPTION_CONNECTION_LIMIT, 64u,
+	    tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, key,
+	    MHD_OPTION_HTTPS_PRIORITIES, prio,
+	    ca != NULL ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, ca,
+	    MHD_OPTION_END);
+	crypto_free_str(cert);
+	crypto_free_str(key);
+	free(ca);
+	free(prio);
+	if (api->a.daemon == NULL) {
+		snprintf(err, errlen, "admin API: cannot serve on %s: %s",
+		         cfg->admin_listen, errno ? strerror(errno) : "refused");
+		free(api);
+		return -1;
+	}
+	const union MHD_DaemonInfo *di =
+	    MHD_get_daemon_info(api->a.daemon, MHD_DAEMON_INFO_BIND_PORT);
+	*port = di != NULL ? di->port : cfg->admin_listen_port;
+	*out = api;
+	return 0;
+}
+
+void admin_api_stop(struct admin_api *api)
+{
+	if (api == NULL)
+		return;
+	MHD_stop_daemon(api->a.daemon);
+	free(api);
+}

@@ -1,0 +1,71 @@
+/*
+ * admin_auth.c: whether a Bearer access token may use the admin HTTP API
+ * (docs/admin-api.md): one of ours, live (not expired, not revoked),
+ * carrying the scope latchkey:admin, and issued to a client that is,
+ * now, enabled and marked admin. The client is read at every request,
+ * so `latchkey client update ID --no-admin` or `client disable ID` takes
+ * effect on the next call, not when the token expires.
+ *
+ * Refusals, through the error table (RFC 6750 section 3.1):
+ *   not ours, altered, expired, revoked, client gone or disabled
+ *                                             401 invalid_token
+ *   without latchkey:admin, or its client no longer admin
+ *                                             403 insufficient_scope
+ *   the database unavailable                  503 (oauth_from_store)
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "grants_int.h"
+#include "strutil.h"
+
+static struct oauth_result invalid(const char *why)
+{
+	return OAUTH_FAIL(OAUTH_INVALID_TOKEN, why);
+}
+
+static struct oauth_result lacks_admin(const char *why)
+{
+	struct oauth_result r = OAUTH_FAIL(OAUTH_INSUFFICIENT_SCOPE, why);
+	r.scope = CLIENT_ADMIN_SCOPE;
+	return r;
+}
+
+struct oauth_result grants_admin_token(struct grants *g, const char *token,
+                                       char **client_id)
+{
+	struct at_claims_read c;
+	struct store_token rec = {0};
+	struct store_client cl = {0};
+	*client_id = NULL;
+	if (token_verify(g, token, &c) != 0)
+		return invalid(NULL);
+	enum store_rc rc = access_token_live(g, c.jti, &rec);
+	at_claims_read_clear(&c);
+	struct oauth_result r = oauth_from_store(rc, "token lookup",
+	                                         invalid(NULL));
+	if (r.err != OAUTH_OK)
+		return r;
+	rc = store_client_get(g->store, rec.client_id, &cl);
+	r = oauth_from_store(rc, "client lookup",
+	                     invalid("the client the access token was issued "
+	                             "to no longer exists"));
+	if (r.err == OAUTH_OK && cl.disabled_at != 0)
+		r = invalid("the client the access token was issued to is "
+		            "disabled");
+	else if (r.err == OAUTH_OK &&
+	         !words_contains(rec.scope, CLIENT_ADMIN_SCOPE,
+	                         strlen(CLIENT_ADMIN_SCOPE)))
+		r = lacks_admin("the access token lacks the scope "
+		                CLIENT_ADMIN_SCOPE);
+	else if (r.err == OAUTH_OK && !cl.is_admin)
+		r = lacks_admin("the client the access token was issued to is "
+		                "no longer an admin client");
+	if (r.err == OAUTH_OK) {
+		*client_id = rec.client_id;
+		rec.client_id = NULL;
+	}
+	store_client_clear(&cl);
+	store_token_clear(&rec);
+	return r;
+}
