@@ -333,7 +333,7 @@ class TestClientAdd(CliTest):
             "client_id", "client_secret", "name", "type", "grant_types",
             "scopes", "redirect_uris", "access_token_ttl",
             "refresh_token_ttl", "issue_refresh_token", "on_refresh",
-            "auto_approve_as", "audiences", "introspect",
+            "auto_approve_as", "audiences", "introspect", "admin",
             "access_token_claims", "release_claims",
             "id_token_signed_response_alg", "require_nonce",
             "post_logout_redirect_uris", "logout_revokes_refresh_tokens",
@@ -402,7 +402,7 @@ class TestClientAdd(CliTest):
             "id_token_signed_response_alg": "ES256", "require_nonce": True,
             "post_logout_redirect_uris": [],
             "logout_revokes_refresh_tokens": False,
-            "disabled": False, "disabled_at": None,
+            "admin": False, "disabled": False, "disabled_at": None,
             "previous_secret_expires_at": None,
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
@@ -579,7 +579,7 @@ class TestClientManage(CliTest):
              "--refresh-token-ttl, --on-refresh, --issue-refresh-token, "
              "--no-issue-refresh-token, --default-issue-refresh-token, "
              "--auto-approve-as, --audience, --introspect, --no-introspect, "
-             "--release-claim, --id-token-signed-response-alg, "
+             "--admin, --no-admin, --release-claim, --id-token-signed-response-alg, "
              "--require-nonce, --no-require-nonce, "
              "--post-logout-redirect-uri, "
              "--logout-revokes-refresh-tokens, "
@@ -1076,6 +1076,8 @@ class TestClientIssue12(CliTest):
              "invalid audience 'caf\u00e9': " + rule),
             (["--introspect", "--no-introspect"],
              "--introspect and --no-introspect exclude each other"),
+            (["--admin", "--no-admin"],
+             "--admin and --no-admin exclude each other"),
         ])
         public = ("a public client cannot introspect (RFC 7662 section 2.1: "
                   "the caller authenticates as a confidential client)")
