@@ -179,15 +179,10 @@ static void audit_client(struct api_req *r, const char *action,
                          const char *id, json_t *before,
                          const struct store_client *after, json_t *extra)
 {
-	char object[320];
-	json_t *ch = store_audit_changes(
-	    before, after != NULL ? client_spec_json(after, false, NULL) : NULL);
-	if (extra != NULL) {
-		json_object_update(ch, extra);
-		json_decref(extra);
-	}
-	api_audit(r, action, api_object(object, sizeof(object), "client", id),
-	          ch);
+	api_audit_change(r, action, "client", id, before,
+	                 after != NULL ? client_spec_json(after, false, NULL)
+	                               : NULL,
+	                 extra);
 }
 
 /* The client named by the path; false having answered 404 or 503. */
@@ -377,20 +372,8 @@ enum MHD_Result api_client_rotate_secret(struct api_req *r)
 		return api_error(r, OAUTH_SERVER_ERROR, "cannot create the "
 		                 "client secret");
 	}
-	/* As the CLI: the secret replaced keeps working through the grace;
-	 * one still in an earlier grace stops now (two at most). */
-	int64_t now = clock_now();
-	crypto_free_str(c.previous_secret_hash);
-	c.previous_secret_hash = NULL;
-	c.previous_secret_expires_at = 0;
-	if (grace > 0) {
-		c.previous_secret_hash = c.secret_hash;
-		c.previous_secret_expires_at = now + grace;
-	} else {
-		crypto_free_str(c.secret_hash);
-	}
-	c.secret_hash = hash;
-	c.updated_at = now;
+	/* As the CLI: the secret replaced keeps working through the grace. */
+	client_spec_rotate_secret(&c, hash, clock_now(), grace);
 	enum store_rc rc = store_client_update(r->api->st, &c);
 	if (rc != STORE_OK) {
 		json_decref(before);

@@ -20,9 +20,13 @@
 #include <sys/socket.h>
 
 #include "api_int.h"
+#include "clock.h"
 #include "crypto.h"
+#include "fileperm.h"
 #include "log.h"
+#include "netaddr.h"
 #include "strutil.h"
+#include "validate.h"
 
 /* ---- routes ------------------------------------------------------------- */
 
@@ -101,25 +105,14 @@ static const struct route *route_find(struct api_req *r)
 
 /* ---- a request ---------------------------------------------------------- */
 
-static double ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
-	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 /* As the public listener's (server/httpd.c): a well-formed X-Request-Id
  * is kept, else one is made. */
 static void request_id(struct api_req *r)
 {
 	const char *id = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	                                             "X-Request-Id");
-	size_t n = id != NULL ? strlen(id) : 0;
-	if (n > 0 && n <= API_REQUEST_ID_MAX &&
-	    strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	               "0123456789-_.:+/=@") == n) {
-		memcpy(r->request_id, id, n + 1);
+	if (id != NULL && valid_request_id(id, API_REQUEST_ID_MAX)) {
+		snprintf(r->request_id, sizeof(r->request_id), "%s", id);
 		return;
 	}
 	char *gen = crypto_ordered_id(9);
@@ -136,14 +129,14 @@ static struct api_req *req_new(struct api *a, struct MHD_Connection *c,
 	r->method = method;
 	r->path = xstrdup(url);
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
+	/* The peer itself: no proxy is trusted here (the admin listener is
+	 * for a management network, not behind the public proxies). */
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci != NULL && ci->client_addr != NULL)
-		getnameinfo(ci->client_addr,
-		            ci->client_addr->sa_family == AF_INET6
-		                ? sizeof(struct sockaddr_in6)
-		                : sizeof(struct sockaddr_in),
-		            r->addr, sizeof(r->addr), NULL, 0, NI_NUMERICHOST);
+	struct netaddr na;
+	if (ci != NULL && ci->client_addr != NULL &&
+	    netaddr_from_sockaddr(ci->client_addr, &na))
+		netaddr_str(&na, r->addr);
 	request_id(r);
 	return r;
 }
@@ -170,22 +163,8 @@ static void body_append(struct api_req *r, const char *data, size_t len)
 		r->too_large = true;
 		return;
 	}
-	if (r->body_len + len + 1 > r->body_cap) {
-		size_t cap = r->body_cap ? 2 * r->body_cap : 1024;
-		while (cap < r->body_len + len + 1)
-			cap *= 2;
-		char *b = xcalloc(1, cap);
-		if (r->body != NULL) {
-			memcpy(b, r->body, r->body_len);
-			crypto_wipe(r->body, r->body_len);
-			free(r->body);
-		}
-		r->body = b;
-		r->body_cap = cap;
-	}
-	memcpy(r->body + r->body_len, data, len);
-	r->body_len += len;
-	r->body[r->body_len] = '\0';
+	crypto_buf_append(&r->body, &r->body_len, &r->body_cap, 1024, max,
+	                  data, len);
 }
 
 /* admin_tls_client_ca: the peer presented a certificate chain that
@@ -296,41 +275,18 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	log_request(&(struct access_line){
 	    .method = r->method, .path = r->path, .status = status,
 	    .addr = r->addr, .client_id = r->client_id, .error = r->error,
-	    .request_id = r->request_id, .ms = ms_since(&r->started)});
+	    .request_id = r->request_id, .ms = clock_ms_since(&r->started)});
 	req_free(r);
 	*req_cls = NULL;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char msg[512];
 	(void)cls;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	size_t n = strlen(msg);
-	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-		msg[--n] = '\0';
-	log_msg(LOG_WARN, "admin API", "%s", msg);
+	log_vmsg(LOG_WARN, "admin API", fmt, ap);
 }
 
 /* ---- the listener ------------------------------------------------------- */
-
-/* A whole PEM file, or NULL (crypto_free_str it: it may be a key). */
-static char *read_pem(const char *path)
-{
-	enum { MAX = 1 << 20 };
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	char *buf = xcalloc(1, MAX + 1);
-	size_t n = fread(buf, 1, MAX + 1, f);
-	bool bad = ferror(f) || n == 0 || n > MAX;
-	fclose(f);
-	if (bad) {
-		crypto_free_str(buf);
-		return NULL;
-	}
-	return buf;
-}
 
 struct admin_api {
 	struct api a;
@@ -369,10 +325,10 @@ int admin_api_start(const struct lk_config *cfg, struct grants *g,
 		return -1;
 	bool tls = cfg->admin_tls_cert[0] != '\0';
 	char *cert = NULL, *key = NULL, *ca = NULL;
-	if (tls && ((cert = read_pem(cfg->admin_tls_cert)) == NULL ||
-	            (key = read_pem(cfg->admin_tls_key)) == NULL ||
+	if (tls && ((cert = file_read_pem(cfg->admin_tls_cert)) == NULL ||
+	            (key = file_read_pem(cfg->admin_tls_key)) == NULL ||
 	            (cfg->admin_tls_client_ca[0] != '\0' &&
-	             (ca = read_pem(cfg->admin_tls_client_ca)) == NULL))) {
+	             (ca = file_read_pem(cfg->admin_tls_client_ca)) == NULL))) {
 		snprintf(err, errlen, "admin API: cannot read admin_tls_cert, "
 		         "admin_tls_key or admin_tls_client_ca");
 		crypto_free_str(cert);

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "admin_api.h"
+#include "netaddr.h"
 #include "oauth_err.h"
 
 struct api {
@@ -46,7 +47,7 @@ struct api_req {
 	char *body;
 	size_t body_len, body_cap;
 	bool too_large;
-	char addr[INET6_ADDRSTRLEN + 1];
+	char addr[NETADDR_STRLEN];
 	char request_id[API_REQUEST_ID_MAX + 1];
 	char *client_id; /* the admin client, once authenticated */
 	char *actor;     /* "admin-api:CLIENT_ID" */
@@ -96,6 +97,11 @@ const char *api_query(struct api_req *r, const char *name);
  * separated). Returns true, or false having answered 400. */
 bool api_query_only(struct api_req *r, const char *allowed);
 
+/* The user named (NULL: none asked for, true with u untouched) into u
+ * (store_user_clear it); false having answered 404 or 503. */
+bool api_user_lookup(struct api_req *r, const char *name,
+                     struct store_user *u);
+
 /* A member of r->in of one type: false (answered 400) when present with
  * another; *out untouched when absent. */
 bool api_in_str(struct api_req *r, const char *key, const char **out);
@@ -121,6 +127,13 @@ enum MHD_Result api_listing(struct api_req *r, enum store_rc rc,
  * change itself is made. */
 void api_audit(struct api_req *r, const char *action, const char *object,
                json_t *changes);
+/* The same for a change of the object KIND:NAME whose JSON was before
+ * and is after (either NULL: added or removed; both taken), with extra
+ * changes to name (taken; NULL: none): the fields that differ, as the
+ * CLI records them (store_audit_changes). */
+void api_audit_change(struct api_req *r, const char *action, const char *kind,
+                      const char *name, json_t *before, json_t *after,
+                      json_t *extra);
 /* "KIND:NAME" in buf. */
 const char *api_object(char *buf, size_t len, const char *kind,
                        const char *name);

@@ -12,18 +12,6 @@
 #include "api_int.h"
 #include "clock.h"
 
-/* ?user=NAME, looked up (unknown: 404); none: u->user_id stays NULL. */
-static bool user_filter(struct api_req *r, const char *name,
-                        struct store_user *u)
-{
-	if (name == NULL)
-		return true;
-	enum store_rc rc = store_user_get(r->api->st, name, u);
-	if (rc != STORE_OK)
-		api_store_fail(r, rc, "reading the user", "user", name);
-	return rc == STORE_OK;
-}
-
 static int consent_one(const struct store_consent *c, void *arg)
 {
 	json_array_append_new(arg, json_pack(
@@ -44,7 +32,7 @@ enum MHD_Result api_consents_list(struct api_req *r)
 	struct store_user u = {0};
 	if (!api_query_only(r, "limit since user client") ||
 	    !api_page(r, &p, &matched) ||
-	    !user_filter(r, api_query(r, "user"), &u))
+	    !api_user_lookup(r, api_query(r, "user"), &u))
 		return MHD_YES;
 	json_t *rows = json_array();
 	enum store_rc rc = store_consent_page(r->api->st, u.user_id,
@@ -60,7 +48,7 @@ enum MHD_Result api_consent_revoke(struct api_req *r)
 	const char *name = r->args[0], *client_id = r->args[1];
 	struct store_user u = {0};
 	int n = 0;
-	if (!api_query_only(r, "") || !user_filter(r, name, &u))
+	if (!api_query_only(r, "") || !api_user_lookup(r, name, &u))
 		return MHD_YES;
 	enum store_rc rc = store_consent_revoke(r->api->st, u.user_id,
 	                                        client_id, &n);
@@ -99,7 +87,7 @@ enum MHD_Result api_sessions_list(struct api_req *r)
 	struct store_user u = {0};
 	if (!api_query_only(r, "limit since user") ||
 	    !api_page(r, &p, &matched) ||
-	    !user_filter(r, api_query(r, "user"), &u))
+	    !api_user_lookup(r, api_query(r, "user"), &u))
 		return MHD_YES;
 	json_t *rows = json_array();
 	enum store_rc rc = store_session_list(r->api->st, u.user_id,

@@ -33,18 +33,6 @@ static int list_refresh(const struct store_refresh *t, void *arg)
 	return 0;
 }
 
-/* ?user=NAME as the user id tokens carry as subject; false: answered. */
-static bool user_filter(struct api_req *r, struct store_user *u)
-{
-	const char *name = api_query(r, "user");
-	if (name == NULL)
-		return true;
-	enum store_rc rc = store_user_get(r->api->st, name, u);
-	if (rc != STORE_OK)
-		api_store_fail(r, rc, "reading the user", "user", name);
-	return rc == STORE_OK;
-}
-
 enum MHD_Result api_tokens_list(struct api_req *r)
 {
 	struct store_page p;
@@ -62,7 +50,8 @@ enum MHD_Result api_tokens_list(struct api_req *r)
 	    strcmp(type, "refresh") != 0)
 		return api_error(r, OAUTH_INVALID_REQUEST, "type must be access "
 		                 "or refresh");
-	if (!user_filter(r, &u))
+	/* A user's tokens carry its user_id as their subject. */
+	if (!api_user_lookup(r, api_query(r, "user"), &u))
 		return MHD_YES;
 	struct token_rows tr = {.rows = json_array(), .now = clock_now()};
 	bool active_only = active != NULL && strcmp(active, "true") == 0;

@@ -58,20 +58,6 @@ static bool read_password(struct api_req *r, char **hash)
 	return *hash != NULL;
 }
 
-static void audit_user(struct api_req *r, const char *action,
-                       const char *name, json_t *before, json_t *after,
-                       json_t *extra)
-{
-	char object[300];
-	json_t *ch = store_audit_changes(before, after);
-	if (extra != NULL) {
-		json_object_update(ch, extra);
-		json_decref(extra);
-	}
-	api_audit(r, action, api_object(object, sizeof(object), "user", name),
-	          ch);
-}
-
 static bool get_user(struct api_req *r, struct store_user *u)
 {
 	enum store_rc rc = store_user_get(r->api->st, r->args[0], u);
@@ -127,9 +113,9 @@ enum MHD_Result api_users_add(struct api_req *r)
 		res = api_store_fail(r, rc, "adding the user", "user", name);
 		goto out;
 	}
-	audit_user(r, "user.add", name, NULL, store_user_json(&u),
-	           json_pack("{s:{s:n, s:s}}", "password", "old", "new",
-	                     "(set)"));
+	api_audit_change(r, "user.add", "user", name, NULL, store_user_json(&u),
+	                 json_pack("{s:{s:n, s:s}}", "password", "old", "new",
+	                           "(set)"));
 	res = api_json(r, 201, store_user_json(&u));
 out:
 	store_user_clear(&u);
@@ -185,7 +171,8 @@ enum MHD_Result api_user_update(struct api_req *r)
 		api_store_fail(r, rc, "updating the user", "user", name);
 		goto out;
 	}
-	audit_user(r, "user.update", name, before, store_user_json(&u), extra);
+	api_audit_change(r, "user.update", "user", name, before,
+	                 store_user_json(&u), extra);
 	before = extra = NULL;
 	api_json(r, 200, store_user_json(&u));
 out:
@@ -216,8 +203,8 @@ enum MHD_Result api_user_remove(struct api_req *r)
 		return api_store_fail(r, rc, "removing the user and its tokens",
 		                      "user", name);
 	}
-	audit_user(r, "user.remove", name, before, NULL,
-	           json_pack("{s:{s:n, s:i}}", "revoked_tokens", "old", "new",
-	                     n));
+	api_audit_change(r, "user.remove", "user", name, before, NULL,
+	                 json_pack("{s:{s:n, s:i}}", "revoked_tokens", "old",
+	                           "new", n));
 	return api_json(r, 204, NULL);
 }

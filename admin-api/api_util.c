@@ -203,6 +203,17 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind,
 	return MHD_YES;
 }
 
+bool api_user_lookup(struct api_req *r, const char *name,
+                     struct store_user *u)
+{
+	if (name == NULL)
+		return true;
+	enum store_rc rc = store_user_get(r->api->st, name, u);
+	if (rc != STORE_OK)
+		api_store_fail(r, rc, "reading the user", "user", name);
+	return rc == STORE_OK;
+}
+
 bool api_query_only(struct api_req *r, const char *allowed)
 {
 	struct query_check q = {.allowed = allowed};
@@ -309,20 +320,25 @@ const char *api_object(char *buf, size_t len, const char *kind,
 void api_audit(struct api_req *r, const char *action, const char *object,
                json_t *changes)
 {
-	if (changes == NULL)
-		changes = json_object();
-	char *text = json_dumps(changes, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(changes);
-	if (text == NULL)
-		abort();
-	struct store_audit e = {
-		.at = clock_now(), .actor = r->actor, .address = r->addr,
-		.action = (char *)action, .object = (char *)object,
-		.changes = text};
-	enum store_rc rc = store_audit_add(r->api->st, &e);
-	log_msg(LOG_INFO, "audit", "%s %s %s %.900s%s", r->actor, action,
-	        object, text, rc == STORE_OK ? ""
-	                                     : " (not recorded in the "
-	                                       "database)");
+	char *text;
+	enum store_rc rc = store_audit_record(r->api->st, clock_now(), r->actor,
+	                                      r->addr, action, object, changes,
+	                                      &text);
+	log_msg(LOG_INFO, "audit", "%s from %s: %s %s %.900s%s", r->actor,
+	        r->addr, action, object, text,
+	        rc == STORE_OK ? "" : " (not recorded in the database)");
 	free(text);
+}
+
+void api_audit_change(struct api_req *r, const char *action, const char *kind,
+                      const char *name, json_t *before, json_t *after,
+                      json_t *extra)
+{
+	char object[320];
+	json_t *ch = store_audit_changes(before, after);
+	if (extra != NULL) {
+		json_object_update(ch, extra);
+		json_decref(extra);
+	}
+	api_audit(r, action, api_object(object, sizeof(object), kind, name), ch);
 }

@@ -40,18 +40,11 @@ json_t *adm_changes(json_t *before, json_t *after)
 int adm_audit(const struct adm_ctx *ctx, const char *action,
               const char *object, json_t *changes)
 {
-	char actor[128];
+	char actor[128], *text;
 	actor_name(actor, sizeof(actor));
-	if (changes == NULL)
-		changes = json_object();
-	char *text = json_dumps(changes, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(changes);
-	if (text == NULL)
-		abort();
-	struct store_audit e = {
-		.at = clock_now(), .actor = actor, .action = (char *)action,
-		.object = (char *)object, .changes = text};
-	enum store_rc r = store_audit_add(ctx->store, &e);
+	enum store_rc r = store_audit_record(ctx->store, clock_now(), actor,
+	                                     NULL, action, object, changes,
+	                                     &text);
 	openlog("latchkey", LOG_PID, LOG_AUTHPRIV);
 	syslog(LOG_NOTICE, "audit: %s %s %s %.900s%s", actor, action, object,
 	       text, r == STORE_OK ? "" : " (not recorded in the database)");

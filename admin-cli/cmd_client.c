@@ -632,20 +632,8 @@ int cmd_client_rotate_secret(struct adm_ctx *ctx)
 	if (rc == ADM_EXIT_OK)
 		rc = make_secret(NULL, &secret, &hash);
 	if (rc == ADM_EXIT_OK) {
-		int64_t now = clock_now();
-		/* The secret being replaced keeps working through the grace;
-		 * one still in an earlier grace stops now (two at most). */
-		crypto_free_str(c.previous_secret_hash);
-		c.previous_secret_hash = NULL;
-		c.previous_secret_expires_at = 0;
-		if (grace > 0) {
-			c.previous_secret_hash = c.secret_hash;
-			c.previous_secret_expires_at = now + grace;
-		} else {
-			crypto_free_str(c.secret_hash);
-		}
-		c.secret_hash = hash;
-		c.updated_at = now;
+		/* The secret being replaced keeps working through the grace. */
+		client_spec_rotate_secret(&c, hash, clock_now(), grace);
 		enum store_rc r = store_client_update(ctx->store, &c);
 		if (r != STORE_OK)
 			rc = adm_store_fail(r, "storing the new secret");

@@ -219,3 +219,28 @@ void crypto_thread_end(void)
 {
 	OPENSSL_thread_stop();
 }
+
+void crypto_buf_append(char **buf, size_t *len, size_t *cap, size_t first,
+                       size_t max, const char *data, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t c = *cap ? 2 * *cap : first;
+		while (c < *len + n + 1)
+			c *= 2;
+		if (c > max + 1)
+			c = max + 1;
+		char *b = malloc(c);
+		if (b == NULL)
+			abort();
+		if (*buf != NULL) {
+			memcpy(b, *buf, *len);
+			crypto_wipe(*buf, *len);
+			free(*buf);
+		}
+		*buf = b;
+		*cap = c;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+}

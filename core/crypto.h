@@ -63,4 +63,12 @@ void crypto_thread_end(void);
 void crypto_wipe(void *p, size_t n);
 void crypto_free_str(char *s); /* wipes, then frees; NULL-safe */
 
+/* Appends n bytes of data to *buf, a NUL-terminated buffer of *len bytes
+ * in a block of *cap that may hold secrets (a request body): grown by
+ * doubling from first, never past max + 1, by copying, so the old block
+ * is wiped before it is freed (realloc would not). The caller checks
+ * that *len + n <= max first. */
+void crypto_buf_append(char **buf, size_t *len, size_t *cap, size_t first,
+                       size_t max, const char *data, size_t n);
+
 #endif

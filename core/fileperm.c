@@ -6,8 +6,13 @@
  */
 #include "fileperm.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+
+#include "crypto.h"
+#include "strutil.h"
 
 int file_private_check(const char *path, const char *what, const char *why,
                        char *msg, size_t msglen)
@@ -21,4 +26,21 @@ int file_private_check(const char *path, const char *what, const char *why,
 	         "(mode %04o): %s; run: chmod 600 '%s'", what, path,
 	         (unsigned)(st.st_mode & 07777), why, path);
 	return -1;
+}
+
+char *file_read_pem(const char *path)
+{
+	enum { MAX = 1 << 20 };
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	char *buf = xcalloc(1, MAX + 1);
+	size_t n = fread(buf, 1, MAX + 1, f);
+	bool bad = ferror(f) || n == 0 || n > MAX;
+	fclose(f);
+	if (bad) {
+		crypto_free_str(buf);
+		return NULL;
+	}
+	return buf;
 }

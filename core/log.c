@@ -314,3 +314,14 @@ void log_request(const struct access_line *a)
 	}
 	emit(line, n, sizeof(line), true);
 }
+
+void log_vmsg(enum log_level lvl, const char *func, const char *fmt,
+              va_list ap)
+{
+	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_msg(lvl, func, "%s", msg);
+}

@@ -9,6 +9,8 @@
 #ifndef LK_LOG_H
 #define LK_LOG_H
 
+#include <stdarg.h>
+
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERR };
 
 /* format: "text" or "json". Safe to call again; not thread-safe itself. */
@@ -17,6 +19,11 @@ int log_level_parse(const char *s, enum log_level *out);
 
 void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* log_msg with a va_list; trailing newlines are dropped (libmicrohttpd's
+ * messages, which both listeners log through this, end with one). */
+void log_vmsg(enum log_level lvl, const char *func, const char *fmt,
+              va_list ap);
 
 /* One access-log line per HTTP request (fields already free of secrets;
  * any may be NULL but method and path). */

@@ -248,3 +248,11 @@ bool valid_claim_name(const char *name)
 			return false;
 	return true;
 }
+
+bool valid_request_id(const char *id, size_t max)
+{
+	size_t n = strlen(id);
+	return n > 0 && n <= max &&
+	       strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                  "0123456789-_.:+/=@") == n;
+}

@@ -129,4 +129,9 @@ bool valid_claim_name(const char *name);
  * Connect Core): never taken from a user's or a client's claims. */
 bool valid_claim_reserved(const char *name);
 
+/* An X-Request-Id a proxy or client set is kept when it could not
+ * disturb a log line or a header: 1 to max characters of letters,
+ * digits and "-_.:+/=@" (UUIDs, hex, base64, W3C trace ids). */
+bool valid_request_id(const char *id, size_t max);
+
 #endif

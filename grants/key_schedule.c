@@ -27,14 +27,12 @@ static void audit(struct grants *g, const char *action, const char *alg,
 {
 	char object[64];
 	snprintf(object, sizeof(object), "key:%s", alg);
-	json_t *ch = json_pack("{s:{s:s?, s:s}}", field, "old", old, "new",
-	                       new_kid);
-	char *text = json_dumps(ch, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(ch);
-	struct store_audit e = {
-		.at = clock_now(), .actor = "latchkeyd:key_rotation_interval",
-		.action = (char *)action, .object = object, .changes = text};
-	enum store_rc r = store_audit_add(g->store, &e);
+	char *text;
+	enum store_rc r = store_audit_record(
+	    g->store, clock_now(), "latchkeyd:key_rotation_interval", NULL,
+	    action, object,
+	    json_pack("{s:{s:s?, s:s}}", field, "old", old, "new", new_kid),
+	    &text);
 	if (r != STORE_OK)
 		log_warnx("%s %s was done, but the audit trail could not record "
 		          "it: %s", action, object, store_rc_str(r));

@@ -22,7 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileperm.h"
 #include "metrics.h"
+#include "clock.h"
+#include "validate.h"
 #include "crypto.h"
 #include "log.h"
 #include "server_int.h"
@@ -75,14 +78,6 @@ char *srv_default_issuer(const char *host, int port, bool https)
 	             v6 ? "[" : "", host, v6 ? "]" : "", port) < 0)
 		return NULL;
 	return iss;
-}
-
-static double ms_since(const struct timespec *t0)
-{
-	struct timespec t1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
-	       (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
 /* MHD_OPTION_URI_LOG_CALLBACK: the one place MHD shows the raw request
@@ -178,22 +173,11 @@ static bool framing_bad(struct srv_req *rq)
 	       (f.transfer_encoding == 1 && !f.chunked);
 }
 
-/* An X-Request-Id a proxy or client set is kept when it could not
- * disturb a log line or a header: 1 to REQUEST_ID_MAX characters of
- * letters, digits and "-_.:+/=@" (UUIDs, hex, base64, W3C trace ids). */
-static bool request_id_ok(const char *id)
-{
-	size_t n = strlen(id);
-	return n > 0 && n <= REQUEST_ID_MAX &&
-	       strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                  "0123456789-_.:+/=@") == n;
-}
-
 /* The request id and the user agent, for the answer and the log. */
 static void identify(struct srv_req *rq)
 {
 	const char *id = req_header(rq, "X-Request-Id");
-	if (id != NULL && request_id_ok(id)) {
+	if (id != NULL && valid_request_id(id, REQUEST_ID_MAX)) {
 		memcpy(rq->request_id, id, strlen(id) + 1);
 	} else {
 		/* Time-ordered: a log sorted by id is sorted by arrival. */
@@ -267,31 +251,11 @@ static bool on_body(struct srv_req *rq, const char *data, size_t len)
 		rq->drained += len;
 		return rq->drained <= DRAIN_MAX;
 	}
-	if (rq->body_len + len + 1 > rq->body_cap) {
-		/* Sized to the body, not to max_body_size: a large block per
-		 * request made glibc consolidate its free lists every time
-		 * (2% of the CPU at 16 connections). Grown by copying, so the
-		 * old block is wiped before it is freed (bodies carry
-		 * secrets), which realloc would not do. */
-		size_t cap = rq->body_cap ? 2 * rq->body_cap : BODY_FIRST;
-		while (cap < rq->body_len + len + 1)
-			cap *= 2;
-		if (cap > max + 1)
-			cap = max + 1;
-		char *b = malloc(cap);
-		if (b == NULL)
-			abort();
-		if (rq->body != NULL) {
-			memcpy(b, rq->body, rq->body_len);
-			crypto_wipe(rq->body, rq->body_len);
-			free(rq->body);
-		}
-		rq->body = b;
-		rq->body_cap = cap;
-	}
-	memcpy(rq->body + rq->body_len, data, len);
-	rq->body_len += len;
-	rq->body[rq->body_len] = '\0';
+	/* Sized to the body, not to max_body_size: a large block per
+	 * request made glibc consolidate its free lists every time (2% of
+	 * the CPU at 16 connections). */
+	crypto_buf_append(&rq->body, &rq->body_len, &rq->body_cap, BODY_FIRST,
+	                  max, data, len);
 	return true;
 }
 
@@ -375,7 +339,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK &&
 	    rq->state != REQ_RESPONDED)
 		status = 0; /* the client went away before an answer */
-	double ms = ms_since(&rq->started);
+	double ms = clock_ms_since(&rq->started);
 	peers_request_done(rq);
 	log_request(&(struct access_line){
 	    .method = rq->method, .path = rq->path, .status = status,
@@ -405,13 +369,8 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char msg[512];
 	(void)cls;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	size_t n = strlen(msg);
-	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-		msg[--n] = '\0';
-	log_msg(LOG_WARN, "libmicrohttpd", "%s", msg);
+	log_vmsg(LOG_WARN, "libmicrohttpd", fmt, ap);
 }
 
 /* Undoes srv_new. */
@@ -423,25 +382,6 @@ static void srv_free(struct srv *s)
 	free(s->openid_path);
 	free(s->issuer);
 	free(s);
-}
-
-/* A whole (PEM) file as a string, or NULL. Bounded: a certificate chain
- * is a few KiB. The caller frees with crypto_free_str (it may be a key). */
-static char *read_file(const char *path)
-{
-	enum { MAX = 1 << 20 };
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	char *buf = xcalloc(1, MAX + 1);
-	size_t n = fread(buf, 1, MAX + 1, f);
-	bool bad = ferror(f) || n == 0 || n > MAX;
-	fclose(f);
-	if (bad) {
-		crypto_free_str(buf);
-		return NULL;
-	}
-	return buf;
 }
 
 int srv_new(const struct lk_config *cfg, struct grants *g, struct store *st,
@@ -486,8 +426,8 @@ int srv_start(struct srv *s, int listen_fd, char *err, size_t errlen)
 	}
 	if (tls) {
 		if (!MHD_is_feature_supported(MHD_FEATURE_TLS) ||
-		    (cert = read_file(cfg->tls_cert)) == NULL ||
-		    (key = read_file(cfg->tls_key)) == NULL) {
+		    (cert = file_read_pem(cfg->tls_cert)) == NULL ||
+		    (key = file_read_pem(cfg->tls_key)) == NULL) {
 			snprintf(err, errlen, "cannot use tls_cert/tls_key: %s",
 			         MHD_is_feature_supported(MHD_FEATURE_TLS)
 			             ? "a file cannot be read"

@@ -5,6 +5,7 @@
  * every writer and reader of the audit trail: the admin CLI and the admin
  * HTTP API.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -51,4 +52,22 @@ json_t *store_audit_json(const struct store_audit *e)
 	                 store_json_str(e->action), "object",
 	                 store_json_str(e->object), "changes",
 	                 changes != NULL ? changes : json_object());
+}
+
+enum store_rc store_audit_record(struct store *s, int64_t at,
+                                 const char *actor, const char *address,
+                                 const char *action, const char *object,
+                                 json_t *changes, char **text)
+{
+	if (changes == NULL)
+		changes = json_object();
+	*text = json_dumps(changes, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(changes);
+	if (*text == NULL)
+		abort();
+	struct store_audit e = {
+		.at = at, .actor = (char *)actor, .address = (char *)address,
+		.action = (char *)action, .object = (char *)object,
+		.changes = *text};
+	return store_audit_add(s, &e);
 }

@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "crypto.h"
 #include "store.h"
 #include "strutil.h"
 #include "validate.h"
@@ -316,6 +317,22 @@ const char *client_spec_finish(struct store_client *c,
 		return why;
 	*where = CLIENT_F_INTROSPECT;
 	return valid_introspect_check(c->is_public, c->introspect);
+}
+
+void client_spec_rotate_secret(struct store_client *c, char *new_hash,
+                               int64_t now, int64_t grace)
+{
+	crypto_free_str(c->previous_secret_hash);
+	c->previous_secret_hash = NULL;
+	c->previous_secret_expires_at = 0;
+	if (grace > 0) {
+		c->previous_secret_hash = c->secret_hash;
+		c->previous_secret_expires_at = now + grace;
+	} else {
+		crypto_free_str(c->secret_hash);
+	}
+	c->secret_hash = new_hash;
+	c->updated_at = now;
 }
 
 /* ---- as JSON ------------------------------------------------------------ */

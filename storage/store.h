@@ -1137,6 +1137,13 @@ const char *client_spec_id_rule(const char *id);
 const char *client_spec_finish(struct store_client *c,
                                enum client_field *where);
 
+/* Gives c the secret whose hash is new_hash (taken), as of now: with
+ * grace > 0 the secret it replaces keeps working until now + grace; one
+ * still in an earlier grace stops now (two secrets at most). The CLI's
+ * `client rotate-secret` and the admin API's. */
+void client_spec_rotate_secret(struct store_client *c, char *new_hash,
+                               int64_t now, int64_t grace);
+
 /* The client as JSON: `latchkey client show --json`'s object. With
  * with_secret, a client_secret member follows client_id: secret, or null
  * for a public client. */
@@ -1184,6 +1191,15 @@ struct json_t *store_user_json(const struct store_user *u);
  * {"field": {"old": .., "new": ..}}; updated_at left out. Takes both. */
 struct json_t *store_audit_changes(struct json_t *before,
                                    struct json_t *after);
+/* Records one change made, at `at` by actor (from address; NULL for
+ * none): changes (taken; NULL: none named) are stored as compact JSON
+ * text, also left in *text for the caller's log line (caller frees).
+ * The one writer of the audit trail: the CLI, the admin API and the key
+ * schedule. */
+enum store_rc store_audit_record(struct store *s, int64_t at,
+                                 const char *actor, const char *address,
+                                 const char *action, const char *object,
+                                 struct json_t *changes, char **text);
 /* An event as `latchkey audit list --json` and GET /admin/audit-events
  * show it: id, at, actor, address, action, object, changes (an object). */
 struct json_t *store_audit_json(const struct store_audit *e);
