@@ -45,7 +45,7 @@ def main():
     only = {f.rstrip("/") for f in args.only} if args.only else None
     objs = {}
     for lib in ("lk_core", "lk_storage", "lk_grants", "lk_server",
-                "lk_testdouble", "lk_admin"):
+                "lk_testdouble", "lk_admin", "lk_admin_api"):
         found = list((build / "CMakeFiles" / (lib + ".dir")).rglob("*.c.o"))
         if not found:  # a library renamed or not built: say so, not "0"
             sys.exit(f"file-cycles: no object files of {lib} in {build}")
