@@ -397,6 +397,24 @@ class ClientsTest(AdminBase):
         self.assertEqual(ev[-1]["changes"]["client_secret"],
                          {"old": "(replaced)", "new": "(generated)"})
 
+    def test_a_change_holds_on_every_instance(self):
+        """What a team automates against works across instances: a client
+        disabled through one latchkeyd's admin API is refused by another
+        on the same database (within the client cache's 1 s)."""
+        other = self.start()
+        r = other.token({"grant_type": "client_credentials"}, auth=self.svc)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(self.call("POST", "/admin/clients/svc/disable")
+                         .status, 200)
+        deadline = time.monotonic() + 3
+        while True:
+            r = other.token({"grant_type": "client_credentials"},
+                            auth=self.svc)
+            if r.status != 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertOAuthError(r, 401, "invalid_client")
+
     def test_listing_pages(self):
         a = self.call("GET", "/admin/clients?limit=2")
         self.assertEqual(len(a.body["clients"]), 2)
