@@ -158,6 +158,12 @@ static bool read_spec(struct api_req *r, struct store_client *c)
 {
 	const char *k;
 	json_t *v;
+	if (json_object_get(r->in, "grants") != NULL &&
+	    json_object_get(r->in, "grant_types") != NULL) {
+		api_error(r, OAUTH_INVALID_REQUEST, "give grants or grant_types "
+		          "(the same list), not both");
+		return false;
+	}
 	json_object_foreach(r->in, k, v) {
 		enum client_field f = field_of(k);
 		if (f != CLIENT_F__MAX && !read_field(r, c, f, k, v))
@@ -328,7 +334,7 @@ enum MHD_Result api_client_update(struct api_req *r)
 enum MHD_Result api_client_remove(struct api_req *r)
 {
 	struct store_client c = {0};
-	if (!api_query_only(r, "") || !get_client(r, &c))
+	if (!api_query_only(r, "") || !api_body(r, "") || !get_client(r, &c))
 		return MHD_YES;
 	json_t *before = client_spec_json(&c, false, NULL);
 	store_client_clear(&c);

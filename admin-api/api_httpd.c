@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdint.h>
 #include <gnutls/gnutls.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -30,12 +31,7 @@
 
 /* ---- routes ------------------------------------------------------------- */
 
-static const struct route {
-	const char *method;
-	const char *pattern; /* "{}" matches one path segment */
-	api_handler fn;
-	bool open;           /* served without authentication */
-} routes[] = {
+static const struct api_route routes[] = {
 	{"GET", "/admin/openapi.json", api_openapi, true},
 	{"GET", "/admin/clients", api_clients_list, false},
 	{"POST", "/admin/clients", api_clients_add, false},
@@ -74,8 +70,10 @@ static bool path_matches(const char *pattern, const char *path, char **args)
 			size_t len = strcspn(path, "/");
 			if (len == 0 || n >= API_MAX_ARGS)
 				return false;
-			if (args != NULL)
-				args[n] = strndup(path, len);
+			if (args != NULL) {
+				args[n] = xcalloc(1, len + 1);
+				memcpy(args[n], path, len);
+			}
 			n++;
 			pattern += 2;
 			path += len;
@@ -88,9 +86,9 @@ static bool path_matches(const char *pattern, const char *path, char **args)
 
 /* The route for r's method and path; NULL with r->allow the methods
  * the path takes ("" when none: 404, else 405). */
-static const struct route *route_find(struct api_req *r)
+static const struct api_route *route_find(struct api_req *r)
 {
-	const struct route *found = NULL;
+	const struct api_route *found = NULL;
 	for (size_t i = 0; i < NROUTES; i++) {
 		if (!path_matches(routes[i].pattern, r->path, NULL))
 			continue;
@@ -120,25 +118,34 @@ static void request_id(struct api_req *r)
 	free(gen);
 }
 
-static struct api_req *req_new(struct api *a, struct MHD_Connection *c,
-                               const char *url, const char *method)
+/* MHD_OPTION_URI_LOG_CALLBACK: the URI as sent, before MHD decodes it,
+ * so a path parameter may hold an escaped "/" (%2F: a username may have
+ * one); each {} segment is decoded on its own once routed. */
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	struct api_req *r = xcalloc(1, sizeof(*r));
-	r->api = a;
+	size_t n = strcspn(uri, "?");
+	r->api = cls;
 	r->conn = c;
-	r->method = method;
-	r->path = xstrdup(url);
+	r->path = xcalloc(1, n + 1);
+	memcpy(r->path, uri, n);
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
+	return r;
+}
+
+/* The first call, with the headers: who is asking. */
+static void req_begin(struct api_req *r, const char *method)
+{
+	r->method = method;
 	/* The peer itself: no proxy is trusted here (the admin listener is
 	 * for a management network, not behind the public proxies). */
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+	    r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	struct netaddr na;
 	if (ci != NULL && ci->client_addr != NULL &&
 	    netaddr_from_sockaddr(ci->client_addr, &na))
 		netaddr_str(&na, r->addr);
 	request_id(r);
-	return r;
 }
 
 static void req_free(struct api_req *r)
@@ -149,6 +156,15 @@ static void req_free(struct api_req *r)
 	}
 	for (size_t i = 0; i < API_MAX_ARGS; i++)
 		free(r->args[i]);
+	/* The parsed body holds the same secrets as the raw one. */
+	static const char *const secret_members[] = {"password",
+	                                             "client_secret"};
+	for (size_t i = 0; i < 2; i++) {
+		json_t *v = json_object_get(r->in, secret_members[i]);
+		if (json_is_string(v))
+			crypto_wipe((char *)json_string_value(v),
+			            json_string_length(v));
+	}
 	json_decref(r->in);
 	free(r->path);
 	free(r->client_id);
@@ -156,15 +172,36 @@ static void req_free(struct api_req *r)
 	free(r);
 }
 
-static void body_append(struct api_req *r, const char *data, size_t len)
+/* Past the limit (or once answered), a body is drained so the client
+ * still reads its answer, but only this much more; then the connection
+ * is dropped (as the public listener does). */
+#define DRAIN_MAX (1024 * 1024)
+
+/* Returns false when the connection should be closed. */
+static bool body_append(struct api_req *r, const char *data, size_t len)
 {
 	size_t max = (size_t)r->api->cfg->max_body_size;
-	if (r->too_large || r->body_len + len > max) {
-		r->too_large = true;
-		return;
+	if (r->responded || r->too_large || r->body_len + len > max) {
+		r->too_large = !r->responded;
+		r->drained += len;
+		return r->drained <= DRAIN_MAX;
 	}
 	crypto_buf_append(&r->body, &r->body_len, &r->body_cap, 1024, max,
 	                  data, len);
+	return true;
+}
+
+static bool declared_too_large(struct api_req *r)
+{
+	const char *cl = MHD_lookup_connection_value(
+	    r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl == NULL)
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(cl, &end, 10);
+	return errno != 0 || *end != '\0' ||
+	       n > (unsigned long long)r->api->cfg->max_body_size;
 }
 
 /* admin_tls_client_ca: the peer presented a certificate chain that
@@ -186,13 +223,6 @@ static bool client_cert_ok(struct api_req *r)
  * authenticated; false having answered the refusal. */
 static bool authenticate(struct api_req *r)
 {
-	if (r->api->client_certs && !client_cert_ok(r)) {
-		log_security("admin API: refused a request without a valid "
-		             "client certificate");
-		api_error(r, OAUTH_ENDPOINT_FORBIDDEN, "a client certificate "
-		          "signed by admin_tls_client_ca is required");
-		return false;
-	}
 	const char *auth = MHD_lookup_connection_value(
 	    r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (auth == NULL) {
@@ -222,20 +252,41 @@ static bool authenticate(struct api_req *r)
 	return true;
 }
 
-/* The whole request is in: route, authenticate, handle. */
+/* The headers are in: route, and refuse before any body is read what
+ * can be refused (an unknown path or method, no client certificate, no
+ * valid token, a declared body over max_body_size), so an unauthenticated
+ * caller cannot make the listener read a body at all. */
+static void on_headers(struct api_req *r)
+{
+	r->route = route_find(r);
+	if (r->route == NULL && r->allow[0] != '\0') {
+		api_error(r, OAUTH_METHOD_NOT_ALLOWED, NULL);
+	} else if (r->route == NULL) {
+		api_error(r, OAUTH_NOT_FOUND, NULL);
+	} else if (r->api->client_certs && !client_cert_ok(r)) {
+		/* Every request, the open document's too. */
+		log_security("admin API: refused a request without a valid "
+		             "client certificate");
+		api_error(r, OAUTH_ENDPOINT_FORBIDDEN, "a client certificate "
+		          "signed by admin_tls_client_ca is required");
+	} else if (!r->route->open && !authenticate(r)) {
+		/* answered */
+	} else if (declared_too_large(r)) {
+		api_error(r, OAUTH_REQUEST_TOO_LARGE, NULL);
+	}
+}
+
+/* The whole body is in: decode the path's parameters, handle. */
 static enum MHD_Result dispatch(struct api_req *r)
 {
-	const struct route *rt = route_find(r);
-	if (rt == NULL && r->allow[0] != '\0')
-		return api_error(r, OAUTH_METHOD_NOT_ALLOWED, NULL);
-	if (rt == NULL)
-		return api_error(r, OAUTH_NOT_FOUND, NULL);
 	if (r->too_large)
 		return api_error(r, OAUTH_REQUEST_TOO_LARGE, NULL);
-	if (!rt->open && !authenticate(r))
-		return MHD_YES;
-	path_matches(rt->pattern, r->path, r->args);
-	return rt->fn(r);
+	path_matches(r->route->pattern, r->path, r->args);
+	for (size_t i = 0; i < API_MAX_ARGS && r->args[i] != NULL; i++)
+		if (MHD_http_unescape(r->args[i]) != strlen(r->args[i]))
+			return api_error(r, OAUTH_INVALID_REQUEST, "a path "
+			                 "parameter holds a NUL byte");
+	return r->route->fn(r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
@@ -245,16 +296,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 {
 	(void)version;
 	struct api_req *r = *req_cls;
-	if (r == NULL) {
-		*req_cls = req_new(cls, c, url, method);
-		return MHD_YES;
-	}
-	log_context(r->addr, r->request_id);
 	enum MHD_Result res = MHD_YES;
-	if (*upload_size > 0) {
-		body_append(r, upload, *upload_size);
+	if (r == NULL) /* only if MHD skipped the URI callback */
+		*req_cls = r = uri_log(cls, url, c);
+	if (r->method == NULL) {
+		req_begin(r, method);
+		log_context(r->addr, r->request_id);
+		on_headers(r);
+	} else if (*upload_size > 0) {
+		log_context(r->addr, r->request_id);
+		if (!body_append(r, upload, *upload_size))
+			res = MHD_NO;
 		*upload_size = 0;
 	} else if (!r->responded) {
+		log_context(r->addr, r->request_id);
 		res = dispatch(r);
 	}
 	log_context(NULL, NULL);
@@ -269,6 +324,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	struct api_req *r = *req_cls;
 	if (r == NULL)
 		return;
+	if (r->method == NULL) { /* MHD refused it before on_request */
+		req_free(r);
+		*req_cls = NULL;
+		return;
+	}
 	int status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK || r->responded
 	                 ? r->status
 	                 : 0;
@@ -358,6 +418,9 @@ int admin_api_start(const struct lk_config *cfg, struct grants *g,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, 2u,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, &api->a,
+	    MHD_OPTION_URI_LOG_CALLBACK, uri_log, &api->a,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)cfg->max_connections_per_address,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_size,
 	    MHD_OPTION_CONNECTION_LIMIT, 64u,

@@ -39,13 +39,16 @@ struct api {
 #define API_MAX_ARGS 2
 #define API_REQUEST_ID_MAX 64
 
+struct api_route;
+
 struct api_req {
 	struct api *api;
 	struct MHD_Connection *conn;
 	const char *method; /* MHD's */
 	char *path;
+	const struct api_route *route; /* found with the headers */
 	char *body;
-	size_t body_len, body_cap;
+	size_t body_len, body_cap, drained;
 	bool too_large;
 	char addr[NETADDR_STRLEN];
 	char request_id[API_REQUEST_ID_MAX + 1];
@@ -62,6 +65,14 @@ struct api_req {
 };
 
 typedef enum MHD_Result (*api_handler)(struct api_req *r);
+
+/* One row of the route table (api_httpd.c). */
+struct api_route {
+	const char *method;
+	const char *pattern; /* "{}" matches one path segment */
+	api_handler fn;
+	bool open;           /* served without a token */
+};
 
 /* ---- answers (api_util.c) -------------------------------------------- */
 

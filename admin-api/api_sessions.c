@@ -48,7 +48,8 @@ enum MHD_Result api_consent_revoke(struct api_req *r)
 	const char *name = r->args[0], *client_id = r->args[1];
 	struct store_user u = {0};
 	int n = 0;
-	if (!api_query_only(r, "") || !api_user_lookup(r, name, &u))
+	if (!api_query_only(r, "") || !api_body(r, "") ||
+	    !api_user_lookup(r, name, &u))
 		return MHD_YES;
 	enum store_rc rc = store_consent_revoke(r->api->st, u.user_id,
 	                                        client_id, &n);
@@ -102,7 +103,7 @@ enum MHD_Result api_session_end(struct api_req *r)
 {
 	const char *sid = r->args[0];
 	int n = 0;
-	if (!api_query_only(r, ""))
+	if (!api_query_only(r, "") || !api_body(r, ""))
 		return MHD_YES;
 	enum store_rc rc = store_session_end(r->api->st, sid, &n);
 	if (rc == STORE_OK && n == 0)

@@ -149,11 +149,9 @@ enum MHD_Result api_tokens_revoke(struct api_req *r)
 		rc = store_token_get(r->api->st, value, &t);
 		store_token_clear(&t);
 	}
-	if (rc != STORE_OK)
-		return api_store_fail(r, rc, "revoking tokens", kinds[which],
-		                      value);
 	if (n > 0 || ended > 0) {
-		/* The CLI's record of the same revocation. */
+		/* The CLI's record of the same revocation; what was made is
+		 * recorded, also when a later step failed. */
 		char object[320];
 		json_t *ch = json_pack("{s:{s:n, s:i}}", "revoked_tokens", "old",
 		                       "new", n);
@@ -165,6 +163,9 @@ enum MHD_Result api_tokens_revoke(struct api_req *r)
 		          api_object(object, sizeof(object), kinds[which], value),
 		          ch);
 	}
+	if (rc != STORE_OK)
+		return api_store_fail(r, rc, "revoking tokens", kinds[which],
+		                      value);
 	return api_json(r, 200, json_pack("{s:s, s:s, s:i, s:i}", "target",
 	                                   targets[which], "value", value,
 	                                   "revoked", n, "sessions_ended",

@@ -147,33 +147,47 @@ enum MHD_Result api_user_update(struct api_req *r)
 	json_t *before = store_user_json(&u), *extra = json_object();
 	int64_t now = clock_now();
 	int ended = 0;
+	bool changed = false;
 	enum store_rc rc = STORE_OK;
 	if (!read_claims(r, &claims) || !read_password(r, &hash))
 		goto out;
-	if (claims != NULL)
+	if (claims != NULL) {
 		rc = store_user_set_claims(r->api->st, name, claims, now);
+		changed = rc == STORE_OK;
+	}
 	if (rc == STORE_OK && hash != NULL) {
 		rc = store_user_set_password(r->api->st, name, hash, now);
-		/* As `user passwd`: whoever knew the old password must not
-		 * stay signed in at /authorize. */
+		if (rc == STORE_OK) {
+			changed = true;
+			json_object_set_new(extra, "password", json_pack(
+			    "{s:s, s:s}", "old", "(replaced)", "new", "(set)"));
+			/* As `user passwd`: whoever knew the old password
+			 * must not stay signed in at /authorize. */
+			rc = store_sessions_end_user(r->api->st, u.user_id,
+			                             &ended);
+		}
 		if (rc == STORE_OK)
-			rc = store_sessions_end_user(r->api->st, u.user_id, &ended);
-		if (rc == STORE_OK)
-			json_object_update_new(extra, json_pack(
-			    "{s:{s:s, s:s}, s:{s:n, s:i}}", "password", "old",
-			    "(replaced)", "new", "(set)", "sessions_ended", "old",
-			    "new", ended));
+			json_object_set_new(extra, "sessions_ended", json_pack(
+			    "{s:n, s:i}", "old", "new", ended));
 	}
+	/* What was made is recorded, also when a later step failed. */
 	store_user_clear(&u);
-	if (rc == STORE_OK)
-		rc = store_user_get(r->api->st, name, &u);
+	if (changed) {
+		enum store_rc got = store_user_get(r->api->st, name, &u);
+		api_audit_change(r, "user.update", "user", name,
+		                 got == STORE_OK ? before : NULL,
+		                 got == STORE_OK ? store_user_json(&u) : NULL,
+		                 extra);
+		if (got != STORE_OK)
+			json_decref(before);
+		before = extra = NULL;
+		if (rc == STORE_OK)
+			rc = got;
+	}
 	if (rc != STORE_OK) {
 		api_store_fail(r, rc, "updating the user", "user", name);
 		goto out;
 	}
-	api_audit_change(r, "user.update", "user", name, before,
-	                 store_user_json(&u), extra);
-	before = extra = NULL;
 	api_json(r, 200, store_user_json(&u));
 out:
 	json_decref(before);
@@ -189,22 +203,37 @@ enum MHD_Result api_user_remove(struct api_req *r)
 	struct store_user u = {0};
 	const char *name = r->args[0];
 	int n = 0;
-	if (!api_query_only(r, "") || !get_user(r, &u))
+	if (!api_query_only(r, "") || !api_body(r, "") || !get_user(r, &u))
 		return MHD_YES;
-	/* As the CLI: the user goes first, so no login slips in between;
-	 * then its tokens, found by the user id read before. */
+	/* Its tokens, then the user, then the tokens issued in between:
+	 * a failure part way leaves no live token of a user that can no
+	 * longer be named (the CLI removes first; a retry here finds the
+	 * user while its tokens may still be live). */
 	json_t *before = store_user_json(&u);
-	enum store_rc rc = store_user_remove(r->api->st, name);
-	if (rc == STORE_OK)
-		rc = store_subject_revoke(r->api->st, u.user_id, clock_now(), &n);
+	int again = 0;
+	enum store_rc rc = store_subject_revoke(r->api->st, u.user_id,
+	                                        clock_now(), &n);
+	bool removed = rc == STORE_OK &&
+	               (rc = store_user_remove(r->api->st, name)) == STORE_OK;
+	if (removed)
+		rc = store_subject_revoke(r->api->st, u.user_id, clock_now(),
+		                          &again);
 	store_user_clear(&u);
-	if (rc != STORE_OK) {
+	/* What was made is recorded, also when a later step failed. */
+	json_t *count = json_pack("{s:{s:n, s:i}}", "revoked_tokens", "old",
+	                          "new", n + again);
+	if (removed)
+		api_audit_change(r, "user.remove", "user", name, before, NULL,
+		                 count);
+	else if (n > 0)
+		api_audit_change(r, "token.revoke", "user", name, NULL, NULL,
+		                 count);
+	else
+		json_decref(count);
+	if (!removed)
 		json_decref(before);
+	if (rc != STORE_OK)
 		return api_store_fail(r, rc, "removing the user and its tokens",
 		                      "user", name);
-	}
-	api_audit_change(r, "user.remove", "user", name, before, NULL,
-	                 json_pack("{s:{s:n, s:i}}", "revoked_tokens", "old",
-	                           "new", n));
 	return api_json(r, 204, NULL);
 }

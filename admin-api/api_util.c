@@ -94,9 +94,10 @@ enum MHD_Result api_error(struct api_req *r, enum oauth_err e,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* Values from the request end up in messages: one printable line. */
+	/* Values from the request end up in messages: one printable ASCII
+	 * line, so it is valid UTF-8 whatever was sent or cut short. */
 	for (char *p = msg; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 			*p = '?';
 	return error_answer(r, e, msg);
 }

@@ -2,15 +2,21 @@
  * admin_auth.c: whether a Bearer access token may use the admin HTTP API
  * (docs/admin-api.md): one of ours, live (not expired, not revoked),
  * carrying the scope latchkey:admin, and issued to a client that is,
- * now, enabled and marked admin. The client is read at every request,
- * so `latchkey client update ID --no-admin` or `client disable ID` takes
- * effect on the next call, not when the token expires.
+ * now, enabled and marked admin, for itself. The client is read at every
+ * request, so `latchkey client update ID --no-admin` or `client disable
+ * ID` takes effect on the next call, not when the token expires.
+ *
+ * Only the client's own tokens count (client_credentials: its subject is
+ * the client itself): a token a user got through an admin client (the
+ * password or authorization_code grant) carries the user's authority, not
+ * the operator's, and is refused even with the scope. Admin clients are
+ * confidential (client_spec_finish), so the token came with the secret.
  *
  * Refusals, through the error table (RFC 6750 section 3.1):
  *   not ours, altered, expired, revoked, client gone or disabled
  *                                             401 invalid_token
- *   without latchkey:admin, or its client no longer admin
- *                                             403 insufficient_scope
+ *   without latchkey:admin, its client no longer admin, or issued to
+ *   a user                                    403 insufficient_scope
  *   the database unavailable                  503 (oauth_from_store)
  */
 #include <stdlib.h>
@@ -61,6 +67,10 @@ struct oauth_result grants_admin_token(struct grants *g, const char *token,
 	else if (r.err == OAUTH_OK && !cl.is_admin)
 		r = lacks_admin("the client the access token was issued to is "
 		                "no longer an admin client");
+	else if (r.err == OAUTH_OK && strcmp(rec.subject, rec.client_id) != 0)
+		r = lacks_admin("the access token was issued to a user; the "
+		                "admin API takes the admin client's own tokens "
+		                "(client_credentials)");
 	if (r.err == OAUTH_OK) {
 		*client_id = rec.client_id;
 		rec.client_id = NULL;

@@ -315,6 +315,10 @@ const char *client_spec_finish(struct store_client *c,
 	const char *why = valid_grants_check(c->is_public, c->grant_types);
 	if (why != NULL)
 		return why;
+	*where = CLIENT_F_ADMIN;
+	if (c->is_admin && c->is_public)
+		return "an admin client must be confidential: the admin API "
+		       "takes only tokens it got with its own secret";
 	*where = CLIENT_F_INTROSPECT;
 	return valid_introspect_check(c->is_public, c->introspect);
 }
