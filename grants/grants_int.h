@@ -212,8 +212,9 @@ void client_cache_forget_all(struct grants *g);
 /* ---- introspect.c -------------------------------------------------------- */
 
 /* The record of access token jti when it is live (unrevoked, unexpired
- * at now): STORE_OK with *rec filled (caller clears); STORE_NOT_FOUND
- * when unknown, revoked or expired; else the store's failure. The one
+ * at now, its client enabled): STORE_OK with *rec filled (caller
+ * clears); STORE_NOT_FOUND when unknown, revoked, expired or its client
+ * disabled; else the store's failure. The one
  * liveness check of introspection, /resource and /userinfo. */
 enum store_rc access_token_live(struct grants *g, const char *jti,
                                 struct store_token *rec);

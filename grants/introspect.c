@@ -60,6 +60,21 @@ static struct oauth_result lookup_failed(enum store_rc rc)
 	return oauth_from_store(rc, "token lookup", OAUTH_RESULT_OK);
 }
 
+/* A token of a disabled client is inactive while the client is: a
+ * resource server that introspects stops accepting it at once, and again
+ * when the client is enabled (read through the client cache: at most 1 s
+ * old, shared/DECISIONS.md). STORE_NOT_FOUND for disabled or gone. */
+static enum store_rc client_enabled(struct grants *g, const char *client_id)
+{
+	struct store_client cl = {0};
+	bool cached;
+	enum store_rc rc = client_cache_get(g, client_id, &cl, &cached);
+	if (rc == STORE_OK && cl.disabled_at != 0)
+		rc = STORE_NOT_FOUND;
+	store_client_clear(&cl);
+	return rc;
+}
+
 static struct oauth_result introspect_refresh(struct grants *g,
                                               const char *token,
                                               struct introspection *out)
@@ -68,7 +83,8 @@ static struct oauth_result introspect_refresh(struct grants *g,
 	struct store_refresh rt = {0};
 	token_hash(token, hash);
 	enum store_rc rc = store_refresh_get(g->store, hash, &rt);
-	if (rc == STORE_OK && refresh_live(&rt)) {
+	if (rc == STORE_OK && refresh_live(&rt) &&
+	    (rc = client_enabled(g, rt.client_id)) == STORE_OK) {
 		out->active = true;
 		out->client_id = rt.client_id;
 		out->sub = rt.subject;
@@ -91,6 +107,8 @@ enum store_rc access_token_live(struct grants *g, const char *jti,
 	if (rc == STORE_OK &&
 	    (rec->revoked_at != 0 || rec->expires_at <= clock_now()))
 		rc = STORE_NOT_FOUND;
+	if (rc == STORE_OK)
+		rc = client_enabled(g, rec->client_id);
 	if (rc != STORE_OK)
 		store_token_clear(rec);
 	return rc;
