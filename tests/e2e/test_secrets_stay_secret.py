@@ -7,6 +7,8 @@ and the database may hold none of the secrets, refresh tokens or codes in
 the clear (only their hashes)."""
 import base64
 import hashlib
+import http.client
+import json
 import secrets
 import subprocess
 import urllib.parse
@@ -39,7 +41,10 @@ class SecretsStaySecretTest(LatchkeyTestCase):
             stdin=password + "\n")
         used += [svc["client_secret"], app["client_secret"], chosen,
                  password, wrong]
-        s = self.start("--log-level", "debug")
+        ops = add_client(self.db, "ops", "--admin")
+        used.append(ops["client_secret"])
+        s = self.start("--log-level", "debug", "--admin-listen",
+                       "127.0.0.1:0")
         A = (svc["client_id"], svc["client_secret"])
         P = (app["client_id"], app["client_secret"])
         I = (api["client_id"], chosen)
@@ -97,6 +102,40 @@ class SecretsStaySecretTest(LatchkeyTestCase):
                       {"Content-Type": "application/x-www-form-urlencoded",
                        "Authorization": basic(*A)})
         self.assertEqual(r.status, 200, r.body)
+        # The admin API: secrets and passwords it is given or makes.
+        adm = s.token({"grant_type": "client_credentials"},
+                      auth=(ops["client_id"], ops["client_secret"])).json()
+        used.append(adm["access_token"])
+
+        def admin(method, path, body):
+            c = http.client.HTTPConnection("127.0.0.1",
+                                           s.ready["admin_port"], timeout=30)
+            c.request(method, path, json.dumps(body),
+                      {"Authorization": "Bearer " + adm["access_token"],
+                       "Content-Type": "application/json"})
+            r = c.getresponse()
+            out = (r.status, json.loads(r.read() or b"null"))
+            c.close()
+            return out
+        api_password = "erin-password-" + secrets.token_hex(6)
+        api_password2 = "erin-password2-" + secrets.token_hex(6)
+        api_chosen = "api-chosen-" + secrets.token_hex(8)
+        self.assertEqual(admin("POST", "/admin/users",
+                               {"username": "erin",
+                                "password": api_password})[0], 201)
+        self.assertEqual(admin("PATCH", "/admin/users/erin",
+                               {"password": api_password2})[0], 200)
+        st, made = admin("POST", "/admin/clients",
+                         {"client_id": "svc2", "client_secret": api_chosen})
+        self.assertEqual((st, made["client_secret"]), (201, None))
+        st, made = admin("POST", "/admin/clients", {"client_id": "svc3"})
+        self.assertEqual(st, 201)
+        st, rot = admin("POST", "/admin/clients/svc3/rotate-secret",
+                        {"grace": 60})
+        self.assertEqual(st, 200)
+        api_secrets = [api_password, api_password2, api_chosen,
+                       made["client_secret"], rot["client_secret"]]
+        used += api_secrets
         metrics = s.request("GET", "/metrics").body.decode()
 
         # What the operator sees afterwards.
@@ -104,7 +143,8 @@ class SecretsStaySecretTest(LatchkeyTestCase):
         for args in (["client", "list", "--json"], ["client", "show",
                      svc["client_id"], "--json"], ["token", "list", "--json"],
                      ["token", "list", "--refresh", "--json"],
-                     ["user", "list", "--json"]):
+                     ["user", "list", "--json"],
+                     ["audit", "list", "--json"]):
             p = subprocess.run([LATCHKEY, "--db", self.db, *args],
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(p.returncode, 0, p.stderr)
@@ -127,7 +167,8 @@ class SecretsStaySecretTest(LatchkeyTestCase):
         for v in [svc["client_secret"], app["client_secret"], chosen,
                   password, t0["refresh_token"], t1["refresh_token"],
                   t2["refresh_token"], code, verifier,
-                  at["access_token"], t2["access_token"]]:
+                  at["access_token"], t2["access_token"],
+                  ops["client_secret"], adm["access_token"], *api_secrets]:
             self.assertNotIn(v.encode(), db_bytes,
                              "a secret is stored in the clear")
 
