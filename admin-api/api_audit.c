@@ -1,8 +1,9 @@
 /*
- * api_audit.c: GET /admin/audit-events (the audit trail, newest first,
- * filtered as `latchkey audit list` is) and GET /admin/openapi.json, the
- * document that describes this API (admin-api/openapi.json, embedded at
- * build time, and checked against every answer of the e2e tests).
+ * api_audit.c: GET /admin/audit-events (the audit trail: the newest
+ * `limit` events in the order they happened, filtered as `latchkey audit
+ * list` is) and GET /admin/openapi.json, the document that describes this
+ * API (admin-api/openapi.json, embedded at build time, and checked
+ * against every answer of the e2e tests).
  */
 #include <string.h>
 
