@@ -233,11 +233,15 @@ def exists(db):
 
 
 def connections(db):
-    """PostgreSQL: how many sessions other than this query's are connected
-    to db's database (0 once every latchkeyd on it has closed its pool)."""
+    """PostgreSQL: how many of latchkey's sessions (application_name
+    "latchkey", which it gives its connections) are connected to db's
+    database (0 once every latchkeyd on it has closed its pool). Only
+    those: an earlier psql's backend can stay listed for a moment after
+    psql has gone, and autovacuum workers come and go on their own."""
     return db_query(db, "SELECT count(*) FROM pg_stat_activity WHERE "
                     "datname = current_database() AND pid <> "
-                    "pg_backend_pid()")[0][0]
+                    "pg_backend_pid() AND application_name = 'latchkey' "
+                    "AND backend_type = 'client backend'")[0][0]
 
 
 # One psql run for a whole snapshot (tests take one before and after

@@ -150,6 +150,8 @@ class ShutdownTest(LatchkeyTestCase):
                      "password": "dave-password-1"}, auth=self.app)
         self.assertEqual(r.status, 200, r.body)
         t = r.json()
+        if lk_db.is_pg(self.db):  # the count sees latchkeyd's pool
+            self.assertGreater(lk_db.connections(self.db), 0)
         self.assertEqual(s.stop(), 0)
         self.assert_closed_cleanly()
         s2 = self.start()
