@@ -205,6 +205,11 @@ static const struct setting settings[] = {
 	{"test_double", S_BOOL, OFF(test_double), "false", 0, 1, NULL,
 	 "TESTS ONLY: serve the /_control/ endpoints (clock, faults, reset, "
 	 "tokens) to loopback clients"},
+	{"exit_on_stdin_close", S_BOOL, OFF(exit_on_stdin_close), "false", 0, 1,
+	 NULL, "stop when standard input reaches end of file (a test "
+	 "runner's pipe)"},
+	{"exit_with_parent", S_BOOL, OFF(exit_with_parent), "false", 0, 1, NULL,
+	 "stop when the process that started latchkeyd has gone"},
 	{"token_path", S_STR, OFF(token_path), "/token", 0, 0, NULL,
 	 "path of the token endpoint"},
 	{"authorize_path", S_STR, OFF(authorize_path), "/authorize", 0, 0, NULL,

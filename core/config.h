@@ -74,6 +74,8 @@ struct lk_config {
 	char *fixtures;        /* "" for none */
 	char *ready_file;      /* "" for none */
 	long test_double;      /* bool */
+	long exit_on_stdin_close; /* bool */
+	long exit_with_parent;  /* bool */
 	char *token_path, *authorize_path, *revoke_path, *introspect_path;
 	char *jwks_path, *metadata_path, *resource_path, *metrics_path;
 	char *userinfo_path, *end_session_path;

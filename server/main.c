@@ -31,11 +31,14 @@
  * whole (written aside, then renamed), so a harness that sees it can read
  * it at once. Returns 0, or -1 if the file could not be written. */
 static int announce_ready(const char *issuer, const char *host, int port,
-                          int admin_port, const char *ready_file)
+                          int admin_port, const char *db,
+                          const char *ready_file)
 {
-	json_t *o = json_pack("{s:b, s:s, s:I, s:s, s:i}", "ready", 1, "issuer",
-	                      issuer, "pid", (json_int_t)getpid(), "host", host,
-	                      "port", port);
+	/* db: where the CLI finds this server's database (--db), as it may
+	 * be shown (a PostgreSQL URI without its password). */
+	json_t *o = json_pack("{s:b, s:s, s:I, s:s, s:i, s:s}", "ready", 1,
+	                      "issuer", issuer, "pid", (json_int_t)getpid(),
+	                      "host", host, "port", port, "db", db);
 	if (o != NULL && admin_port > 0) /* admin_listen: the admin API */
 		json_object_set_new(o, "admin_port", json_integer(admin_port));
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -213,13 +216,16 @@ struct daemon {
 	struct testdouble *td;
 	struct housekeeping *hk;
 	struct admin_api *admin;
+	struct lifeline *lifeline;
+	pid_t parent; /* getppid() at start, for exit_with_parent */
 	char *issuer;
 	int port;
 	int admin_port;
 };
 
-/* Logging, then the process-wide settings every thread inherits. */
-static void process_setup(struct daemon *d)
+/* Logging, then the process-wide settings every thread inherits, then
+ * the lifeline. -1 (logged) when the lifeline cannot be started. */
+static int process_setup(struct daemon *d)
 {
 	enum log_level lvl = LOG_INFO;
 	log_level_parse(d->cfg.log_level, &lvl);
@@ -241,8 +247,19 @@ static void process_setup(struct daemon *d)
 	 * allocations stay lock-free in glibc's per-thread caches. */
 	mallopt(M_ARENA_MAX, 1);
 	log_buffer_start(); /* after the mask: its thread inherits it */
+	/* From here a SIGTERM it sends is taken by wait_for_signal, or by
+	 * open_store's wait, whenever it comes. */
+	char err[256] = "";
+	d->lifeline = lifeline_start(d->cfg.exit_on_stdin_close != 0,
+	                             d->cfg.exit_with_parent ? d->parent : 0, err,
+	                             sizeof(err));
+	if (d->lifeline == NULL && err[0] != '\0') {
+		log_errx("%s", err);
+		return -1;
+	}
 	/* A core dump would hold the signing keys and the secret cache. */
 	prctl(PR_SET_DUMPABLE, 0);
+	return 0;
 }
 
 /* The database's path (a private directory's with --ephemeral), opened
@@ -431,6 +448,7 @@ static int wait_for_signal(const sigset_t *sigs)
 
 static void teardown(struct daemon *d)
 {
+	lifeline_stop(d->lifeline);
 	housekeeping_stop(d->hk);
 	admin_api_stop(d->admin);
 	srv_stop(d->srv);
@@ -477,11 +495,15 @@ static int settings_load(struct daemon *d, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct daemon d = {0};
+	/* Before anything: a parent gone already shows as another one. */
+	struct daemon d = {.parent = getppid()};
 	int exit_now = settings_load(&d, argc, argv);
 	if (exit_now >= 0)
 		return exit_now;
-	process_setup(&d);
+	if (process_setup(&d) != 0) {
+		teardown(&d);
+		return 1;
+	}
 	/* A harness waiting for the file must not read a previous run's. */
 	if (d.cfg.ready_file[0] != '\0')
 		unlink(d.cfg.ready_file);
@@ -504,7 +526,7 @@ int main(int argc, char **argv)
 		log_warnx("test_double: /_control/ endpoints are on for loopback "
 		          "clients (for tests only)");
 	if (announce_ready(d.issuer, d.cfg.listen_host, d.port, d.admin_port,
-	                   d.cfg.ready_file) != 0)
+	                   d.shown, d.cfg.ready_file) != 0)
 		goto out;
 
 	int sig = wait_for_signal(&d.sigs);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "grants.h"
@@ -53,6 +54,16 @@ struct housekeeping *housekeeping_start(struct store *st, long interval,
 /* Wakes the thread, lets a purge under way finish, joins the thread and
  * frees h. NULL is a no-op. */
 void housekeeping_stop(struct housekeeping *h);
+
+/* lifeline.c: stops latchkeyd (a SIGTERM to itself) when its standard
+ * input reaches end of file (stdin_eof) or when its parent, parent (0:
+ * not watched), has gone, from a thread of its own. NULL when neither is
+ * asked, or on failure with err set (err[0] tells them apart). */
+struct lifeline;
+struct lifeline *lifeline_start(bool stdin_eof, pid_t parent, char *err,
+                                size_t errlen);
+/* Ends the thread and frees l. NULL is a no-op. */
+void lifeline_stop(struct lifeline *l);
 
 /* libmicrohttpd and jansson, as built and as running; with those of the
  * modules below, every library latchkeyd links (core/version.h). */

@@ -72,6 +72,8 @@ class StartTest(DoubleBase):
         # The private database lives under TMPDIR, and only while it runs.
         [d] = os.listdir(tmp)
         self.assertTrue(d.startswith("latchkeyd-"))
+        # The ready line names it, for the CLI.
+        self.assertEqual(s.ready["db"], os.path.join(tmp, d, "latchkey.db"))
         self.assertFalse(os.path.exists(self.db))
         r = self.cc(s)
         self.assertEqual(r.status, 200, r.body)
