@@ -61,6 +61,15 @@ void form_free(struct form *f);
 /* Decodes one form-urlencoded component into a new string (NULL on error). */
 char *form_decode(const char *s, size_t len);
 
+/* ---- basic_auth.c ------------------------------------------------------- */
+
+enum basic_rc { BASIC_NONE = 0, BASIC_OK, BASIC_MALFORMED };
+/* Reads "Authorization: Basic" (RFC 7617) whose user and password are
+ * form-urlencoded client_id and secret (RFC 6749 section 2.3.1).
+ * BASIC_NONE when the header is absent or another scheme. *id and *secret
+ * are the caller's (crypto_free_str). */
+enum basic_rc basic_auth_parse(const char *header, char **id, char **secret);
+
 /* ---- the request -------------------------------------------------------- */
 
 struct srv;
@@ -206,6 +215,15 @@ struct route *srv_route_at(struct srv *s, size_t i);
  * -1 (nothing changed) when a hook is already set, since replacing it
  * would leave the first layer's suspended requests held past the stop. */
 int srv_on_stop(struct srv *s, void (*fn)(void *), void *arg);
+/* fn(arg, rq, status) runs once for every request that got as far as
+ * its headers, when it is over (after its access log line, before rq is
+ * freed), on MHD's thread: status is what was answered, 0 when the
+ * client left first. rq's headers, body and fields are still there; fn
+ * must not answer or keep rq. One hook per server, before it starts: 0,
+ * or -1 (nothing changed) when one is set. */
+int srv_on_completed(struct srv *s,
+                     void (*fn)(void *arg, struct srv_req *rq, int status),
+                     void *arg);
 
 /* ---- respond.c ---------------------------------------------------------- */
 

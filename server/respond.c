@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "server_int.h"
@@ -173,8 +174,12 @@ static enum MHD_Result render_error(struct srv_req *rq, struct oauth_result r,
 	size_t n = 0;
 	char *bearer = NULL;
 
-	for (const struct hdr *h = extra; h != NULL && h->name != NULL && n < 5; h++)
+	bool retry_given = false; /* a stand-in names its own Retry-After */
+	for (const struct hdr *h = extra; h != NULL && h->name != NULL && n < 5;
+	     h++) {
 		hdrs[n++] = *h;
+		retry_given |= strcasecmp(h->name, "Retry-After") == 0;
+	}
 	/* The scheme to authenticate with next: RFC 6749 section 5.2 for
 	 * client authentication, RFC 6750 section 3 at a resource. */
 	if (info->challenge == OAUTH_CHALLENGE_BASIC)
@@ -186,7 +191,7 @@ static enum MHD_Result render_error(struct srv_req *rq, struct oauth_result r,
 		hdrs[n++] = (struct hdr){"WWW-Authenticate", bearer};
 	if (r.err == OAUTH_METHOD_NOT_ALLOWED && rq->route != NULL)
 		hdrs[n++] = (struct hdr){"Allow", route_allow(rq->route)};
-	if (status >= 500)
+	if (status >= 500 && !retry_given)
 		hdrs[n++] = (struct hdr){"Retry-After", "1"};
 	hdrs[n] = (struct hdr){NULL, NULL};
 

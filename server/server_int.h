@@ -17,15 +17,6 @@
 #include "handler.h"
 #include "server.h"
 
-/* ---- basic_auth.c --------------------------------------------------------- */
-
-enum basic_rc { BASIC_NONE = 0, BASIC_OK, BASIC_MALFORMED };
-/* Reads "Authorization: Basic" (RFC 7617) whose user and password are
- * form-urlencoded client_id and secret (RFC 6749 section 2.3.1).
- * BASIC_NONE when the header is absent or another scheme. *id and *secret
- * are the caller's (crypto_free_str). */
-enum basic_rc basic_auth_parse(const char *header, char **id, char **secret);
-
 #define MAX_ROUTES 32
 
 struct srv {
@@ -49,6 +40,9 @@ struct srv {
 	/* srv_on_stop's hook */
 	void (*on_stop)(void *);
 	void *on_stop_arg;
+	/* srv_on_completed's hook */
+	void (*on_done)(void *, struct srv_req *, int);
+	void *on_done_arg;
 	struct peers *peers; /* peer.c */
 	struct origin_list *cors; /* cors.c: cors_allowed_origins */
 	char *openid_path; /* routes.c: the derived discovery path, or NULL */

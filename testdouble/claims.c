@@ -45,9 +45,6 @@ struct claim_extras {
 
 static struct claim_extras *active;
 
-static const struct hdr no_store[] = {{"Cache-Control", "no-store"},
-                                      {NULL, NULL}};
-
 /* ---- the store wrapper -------------------------------------------------- */
 
 /* Merges the extras for key in map (if any) over the claims text *text. */
@@ -148,12 +145,6 @@ void claim_extras_clear(struct testdouble *td)
 
 /* ---- POST /_control/claims ---------------------------------------------- */
 
-static enum MHD_Result bad(struct srv_req *rq, const char *why)
-{
-	return respond_error(rq, OAUTH_FAIL(OAUTH_INVALID_REQUEST, why),
-	                     no_store);
-}
-
 /* The claims= parameter as an object of valid claims, or a refusal in
  * why (buf holds a composed message). */
 static json_t *read_claims(const char *text, char *buf, size_t len,
@@ -200,7 +191,7 @@ static enum MHD_Result answer(struct srv_req *rq, struct claim_extras *x,
 		return respond_error(rq, oauth_from_store(rc, "test double claims",
 		                         OAUTH_FAIL(OAUTH_INVALID_REQUEST,
 		                                    "removed meanwhile")),
-		                     no_store);
+		                     control_no_store);
 	pthread_mutex_lock(&x->mu);
 	json_t *extra = json_object_get(user ? x->users : x->clients, key);
 	json_t *set = extra != NULL ? json_deep_copy(extra) : json_object();
@@ -210,7 +201,7 @@ static enum MHD_Result answer(struct srv_req *rq, struct claim_extras *x,
 	                              key, "extra_claims", set,
 	                              user ? "claims" : "access_token_claims",
 	                              now != NULL ? now : json_null()),
-	                    no_store);
+	                    control_no_store);
 }
 
 /* Whether the user or client exists: an unknown one is a 400 (a typo is
@@ -231,7 +222,7 @@ static enum MHD_Result unknown(struct srv_req *rq, struct claim_extras *x,
 	                         OAUTH_FAIL(OAUTH_INVALID_REQUEST, user
 	                                    ? "no such user"
 	                                    : "no such client")),
-	                     no_store);
+	                     control_no_store);
 }
 
 /* POST user=NAME | client=ID, claims=OBJECT: sets the extras (replacing
@@ -246,7 +237,7 @@ enum MHD_Result h_control_claims(struct srv_req *rq)
 	const char *why = NULL;
 	if (!control_form(rq, &f)) {
 		form_free(&f);
-		return bad(rq, "malformed or repeated parameters");
+		return control_bad(rq, "malformed or repeated parameters");
 	}
 	if (strcmp(rq->method, "GET") == 0) {
 		form_free(&f);
@@ -256,19 +247,19 @@ enum MHD_Result h_control_claims(struct srv_req *rq)
 		json_t *copy = json_deep_copy(o);
 		json_decref(o);
 		pthread_mutex_unlock(&x->mu);
-		return respond_json(rq, 200, copy, no_store);
+		return respond_json(rq, 200, copy, control_no_store);
 	}
 	const char *user = form_param(&f, "user");
 	const char *client = form_param(&f, "client");
 	if ((user == NULL) == (client == NULL)) {
 		form_free(&f);
-		return bad(rq, "give exactly one of user=NAME and client=ID");
+		return control_bad(rq, "give exactly one of user=NAME and client=ID");
 	}
 	json_t *claims = read_claims(form_get(&f, "claims"), buf, sizeof(buf),
 	                             &why);
 	if (claims == NULL) {
 		form_free(&f);
-		return bad(rq, why);
+		return control_bad(rq, why);
 	}
 	const char *key = user != NULL ? user : client;
 	bool missing;

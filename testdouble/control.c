@@ -18,26 +18,33 @@
 
 #define MAX_FAULT_DELAY_MS 60000
 
+#define MAX_RETRY_AFTER 86400
+
 struct fault {
 	const struct route *route;
 	long remaining;
 	int status;       /* 0 with delay_ms: a stall, then the real answer */
 	char error[64];
 	long delay_ms;
+	long retry_after; /* -1: the server's own (1 on a 5xx, else none) */
+	/* "" for any: only requests that name this client (facts.c) or ask
+	 * for this grant type */
+	char client_id[128];
+	char grant_type[128];
 	struct fault *next;
 };
 
-static const struct hdr no_store[] = {{"Cache-Control", "no-store"},
-                                      {NULL, NULL}};
+const struct hdr control_no_store[] = {{"Cache-Control", "no-store"},
+                                       {NULL, NULL}};
 
-static enum MHD_Result bad(struct srv_req *rq, const char *why)
+enum MHD_Result control_bad(struct srv_req *rq, const char *why)
 {
 	return respond_error(rq, OAUTH_FAIL(OAUTH_INVALID_REQUEST, why),
-	                     no_store);
+	                     control_no_store);
 }
 
 /* clear=true, reset=true: only "true" means yes. */
-static bool flag(const char *v)
+bool control_flag(const char *v)
 {
 	return v != NULL && strcmp(v, "true") == 0;
 }
@@ -60,7 +67,7 @@ static enum MHD_Result clock_json(struct srv_req *rq)
 	return respond_json(rq, 200, json_pack("{s:I, s:I}", "now",
 	                                       (json_int_t)clock_now(), "offset",
 	                                       (json_int_t)clock_offset()),
-	                    no_store);
+	                    control_no_store);
 }
 
 /* POST advance=SECONDS moves time forward (or back, if negative);
@@ -71,10 +78,10 @@ enum MHD_Result h_control_clock(struct srv_req *rq)
 	long secs;
 	enum MHD_Result r;
 	if (!control_form(rq, &f)) {
-		r = bad(rq, "malformed or repeated parameters");
+		r = control_bad(rq, "malformed or repeated parameters");
 	} else if (strcmp(rq->method, "GET") == 0) {
 		r = clock_json(rq);
-	} else if (flag(form_param(&f, "reset"))) {
+	} else if (control_flag(form_param(&f, "reset"))) {
 		clock_reset();
 		r = clock_json(rq);
 	} else if (number(form_param(&f, "advance"), -315360000, 315360000,
@@ -84,7 +91,7 @@ enum MHD_Result h_control_clock(struct srv_req *rq)
 		         secs, (long long)clock_offset());
 		r = clock_json(rq);
 	} else {
-		r = bad(rq, "give advance=SECONDS or reset=true");
+		r = control_bad(rq, "give advance=SECONDS or reset=true");
 	}
 	form_free(&f);
 	return r;
@@ -136,6 +143,15 @@ static json_t *faults_json(struct testdouble *s)
 		if (f->delay_ms != 0)
 			json_object_set_new(o, "delay_ms",
 			                    json_integer(f->delay_ms));
+		if (f->retry_after >= 0)
+			json_object_set_new(o, "retry_after",
+			                    json_integer(f->retry_after));
+		if (f->client_id[0] != '\0')
+			json_object_set_new(o, "client_id",
+			                    json_string(f->client_id));
+		if (f->grant_type[0] != '\0')
+			json_object_set_new(o, "grant_type",
+			                    json_string(f->grant_type));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -162,20 +178,22 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 {
 	struct testdouble *s = rq->route->arg;
 	struct form f = {0};
-	struct fault nf = {0};
+	struct fault nf = {.retry_after = -1};
 	long count = 1, status = 0, delay = 0;
 	const char *err = NULL;
 
 	if (!control_form(rq, &f)) {
 		err = "malformed or repeated parameters";
 	} else if (strcmp(rq->method, "POST") == 0 &&
-	           flag(form_param(&f, "clear"))) {
+	           control_flag(form_param(&f, "clear"))) {
 		pthread_mutex_lock(&s->fault_mu);
 		faults_clear(s);
 		pthread_mutex_unlock(&s->fault_mu);
 	} else if (strcmp(rq->method, "POST") == 0) {
 		const char *ep = form_param(&f, "endpoint");
 		const char *e = form_param(&f, "error");
+		const char *cid = form_param(&f, "client_id");
+		const char *gt = form_param(&f, "grant_type");
 		nf.route = ep ? fault_route(s, ep) : NULL;
 		if (nf.route == NULL)
 			err = "endpoint must name an endpoint: authorize, token, "
@@ -194,6 +212,15 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 			err = "delay_ms must be 1 to 60000";
 		else if ((status == 0) == (delay == 0))
 			err = "give status (and error) or delay_ms";
+		else if (form_param(&f, "retry_after") &&
+		         (status == 0 ||
+		          !number(form_param(&f, "retry_after"), 0,
+		                  MAX_RETRY_AFTER, &nf.retry_after)))
+			err = "retry_after must be 0 to 86400 seconds, with status";
+		else if (cid != NULL && strlen(cid) >= sizeof(nf.client_id))
+			err = "client_id is too long";
+		else if (gt != NULL && strlen(gt) >= sizeof(nf.grant_type))
+			err = "grant_type is too long";
 		else if (e != NULL && (strlen(e) >= sizeof(nf.error) ||
 		                       !scope_token_valid(e, strlen(e))))
 			err = "error must be a short error code";
@@ -201,6 +228,10 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 			nf.remaining = count;
 			nf.status = (int)status;
 			nf.delay_ms = delay;
+			snprintf(nf.client_id, sizeof(nf.client_id), "%s",
+			         cid ? cid : "");
+			snprintf(nf.grant_type, sizeof(nf.grant_type), "%s",
+			         gt ? gt : "");
 			snprintf(nf.error, sizeof(nf.error), "%s",
 			         e ? e
 			           : oauth_err_info(fault_row((int)status,
@@ -221,12 +252,12 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 	}
 	form_free(&f);
 	if (err != NULL)
-		return bad(rq, err);
+		return control_bad(rq, err);
 	pthread_mutex_lock(&s->fault_mu);
 	json_t *list = faults_json(s);
 	pthread_mutex_unlock(&s->fault_mu);
 	return respond_json(rq, 200, json_pack("{s:o}", "faults", list),
-	                    no_store);
+	                    control_no_store);
 }
 
 bool fault_fire(struct testdouble *s, struct srv_req *rq, long *delay_ms,
@@ -234,11 +265,26 @@ bool fault_fire(struct testdouble *s, struct srv_req *rq, long *delay_ms,
 {
 	struct fault hit = {0};
 	bool found = false;
+	struct req_facts facts;
+	bool read = false;
 
 	pthread_mutex_lock(&s->fault_mu);
 	for (struct fault **pp = &s->faults; *pp != NULL; pp = &(*pp)->next) {
 		struct fault *f = *pp;
 		if (f->route != rq->route)
+			continue;
+		if ((f->client_id[0] != '\0' || f->grant_type[0] != '\0') &&
+		    !read) {
+			req_facts_read(rq, s->cfg->max_params, &facts);
+			read = true;
+		}
+		if (f->client_id[0] != '\0' &&
+		    (facts.client_id == NULL ||
+		     strcmp(facts.client_id, f->client_id) != 0))
+			continue;
+		if (f->grant_type[0] != '\0' &&
+		    (facts.grant_type == NULL ||
+		     strcmp(facts.grant_type, f->grant_type) != 0))
 			continue;
 		hit = *f;
 		found = true;
@@ -249,6 +295,8 @@ bool fault_fire(struct testdouble *s, struct srv_req *rq, long *delay_ms,
 		break;
 	}
 	pthread_mutex_unlock(&s->fault_mu);
+	if (read)
+		req_facts_free(&facts);
 	if (!found)
 		return false;
 	if (hit.status == 0) {
@@ -257,9 +305,14 @@ bool fault_fire(struct testdouble *s, struct srv_req *rq, long *delay_ms,
 	}
 	/* The endpoint's own answer to such a status, through the one
 	 * renderer, marked so that a test can tell it from a real one. */
-	static const struct hdr h[] = {{"Cache-Control", "no-store"},
-	                               {"X-Latchkey-Fault", "injected"},
-	                               {NULL, NULL}};
+	char retry[24];
+	snprintf(retry, sizeof(retry), "%ld", hit.retry_after);
+	struct hdr h[] = {{"Cache-Control", "no-store"},
+	                  {"X-Latchkey-Fault", "injected"},
+	                  {"Retry-After", retry},
+	                  {NULL, NULL}};
+	if (hit.retry_after < 0)
+		h[2] = (struct hdr){NULL, NULL};
 	*ret = respond_error_as(rq, OAUTH_FAIL(fault_row(hit.status, rq->route),
 	                                       "injected by /_control/faults"),
 	                        hit.status, hit.error, h);
@@ -277,12 +330,13 @@ static enum MHD_Result reset_locked(struct srv_req *rq, struct testdouble *s,
 	pthread_mutex_unlock(&s->fault_mu);
 	clock_reset();
 	claim_extras_clear(s);
+	journal_clear(s);
 	grants_forget_failures(s->grants);
 	grants_forget_clients(s->grants);
 	enum store_rc rc = store_reset_tokens(s->store);
 	if (rc != STORE_OK)
 		return respond_error(rq, oauth_from_store_write(
-		                             rc, "test double reset"), no_store);
+		                             rc, "test double reset"), control_no_store);
 	if (s->cfg->fixtures[0] != '\0' &&
 	    fixtures_apply(s->store, s->cfg->fixtures, s->cfg->ephemeral != 0,
 	                   err, errlen) != 0) {
@@ -290,10 +344,10 @@ static enum MHD_Result reset_locked(struct srv_req *rq, struct testdouble *s,
 		return respond_error(rq, OAUTH_FAIL(OAUTH_SERVER_ERROR,
 		                                    "the fixtures could not be "
 		                                    "applied; see the log"),
-		                     no_store);
+		                     control_no_store);
 	}
 	log_info("test double: reset");
-	return respond_json(rq, 200, json_pack("{s:b}", "reset", 1), no_store);
+	return respond_json(rq, 200, json_pack("{s:b}", "reset", 1), control_no_store);
 }
 
 enum MHD_Result h_control_reset(struct srv_req *rq)
@@ -305,7 +359,7 @@ enum MHD_Result h_control_reset(struct srv_req *rq)
 	bool ok = control_form(rq, &f); /* no parameters, but a form POST */
 	form_free(&f);
 	if (!ok)
-		return bad(rq, "send a form POST (or none)");
+		return control_bad(rq, "send a form POST (or none)");
 	pthread_mutex_lock(&one_at_a_time);
 	enum MHD_Result r = reset_locked(rq, s, err, sizeof(err));
 	pthread_mutex_unlock(&one_at_a_time);
@@ -341,7 +395,7 @@ enum MHD_Result h_control_tokens(struct srv_req *rq)
 	struct form f = {0};
 	if (!control_form(rq, &f)) {
 		form_free(&f);
-		return bad(rq, "malformed or repeated parameters");
+		return control_bad(rq, "malformed or repeated parameters");
 	}
 	const char *cid = form_param(&f, "client_id");
 	struct store_token_filter tf = {.client_id = cid, .now = clock_now()};
@@ -360,9 +414,9 @@ enum MHD_Result h_control_tokens(struct srv_req *rq)
 		 * failure too. */
 		return respond_error(rq, oauth_from_store(rc, "test double tokens",
 		                         OAUTH_FAIL(OAUTH_SERVER_ERROR, NULL)),
-		                     no_store);
+		                     control_no_store);
 	}
 	return respond_json(rq, 200, json_pack("{s:o, s:o}", "access_tokens",
 	                                       at.rows, "refresh_tokens",
-	                                       rt.rows), no_store);
+	                                       rt.rows), control_no_store);
 }

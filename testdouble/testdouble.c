@@ -37,6 +37,8 @@ static const struct route controls[] = {
 	 0},
 	{"claims", "/_control/claims", M_GET | M_POST, h_control_claims, NULL,
 	 loopback, 0},
+	{"requests", "/_control/requests", M_GET | M_POST, h_control_requests,
+	 NULL, loopback, 0},
 };
 
 /* The production routes' handlers do not read their route's arg, so the
@@ -76,7 +78,8 @@ int testdouble_install(struct srv *s, const struct lk_config *cfg,
 		testdouble_free(td);
 		return -1;
 	}
-	if (claim_extras_install(td, err, errlen) != 0) {
+	if (claim_extras_install(td, err, errlen) != 0 ||
+	    journal_install(td, s, err, errlen) != 0) {
 		testdouble_free(td);
 		return -1;
 	}
@@ -100,6 +103,7 @@ void testdouble_free(struct testdouble *td)
 	delays_stop(&td->delays);
 	faults_free(td);
 	claim_extras_free(td);
+	journal_free(td);
 	pthread_mutex_destroy(&td->fault_mu);
 	free(td->routes);
 	free(td);

@@ -33,6 +33,14 @@ void delays_cut(void *d);
 /* Ends the thread; after srv_stop. */
 void delays_stop(struct delays *d);
 
+/* journal.c's, below */
+struct journal {
+	pthread_mutex_t mu;
+	json_t **ring; /* JOURNAL_MAX entries, n of them from head on */
+	size_t head, n;
+	unsigned long dropped; /* the oldest, pushed out */
+};
+
 /* ---- testdouble.c -------------------------------------------------------- */
 
 /* A production route as the test double found it, before wrapping. */
@@ -52,6 +60,7 @@ struct testdouble {
 	struct fault *faults; /* control.c */
 	struct delays delays;
 	struct claim_extras *claims; /* claims.c */
+	struct journal journal;
 };
 
 /* ---- loopback.c --------------------------------------------------------- */
@@ -64,7 +73,41 @@ bool loopback(struct srv_req *rq);
  * not one, or repeats a parameter. f is the caller's to free. */
 bool control_form(struct srv_req *rq, struct form *f);
 
+/* ---- facts.c: what a request names ------------------------------------- */
+
+struct req_facts {
+	struct form form;        /* a POST's form body, or a GET's query */
+	char *client_id;         /* the Basic user, else the form's; or NULL */
+	/* "client_secret_basic", "client_secret_post", "client_assertion",
+	 * "none" (a client_id alone), or NULL when no client is named */
+	const char *client_auth;
+	const char *auth_scheme; /* "Basic", "Bearer", "DPoP", "other", NULL */
+	const char *grant_type;  /* the form's, borrowed; or NULL */
+};
+
+/* Reads rq as received (a handler need not have run). */
+void req_facts_read(struct srv_req *rq, long max_params,
+                    struct req_facts *f);
+void req_facts_free(struct req_facts *f);
+
+/* ---- journal.c: GET /_control/requests ---------------------------------- */
+
+/* Notes every request once it is over (srv_on_completed); -1 with err. */
+int journal_install(struct testdouble *td, struct srv *s, char *err,
+                    size_t errlen);
+void journal_clear(struct testdouble *td);
+/* NULL-safe on a journal never installed. */
+void journal_free(struct testdouble *td);
+enum MHD_Result h_control_requests(struct srv_req *rq);
+
 /* ---- control.c: the /_control/ endpoints (route arg: the testdouble) --- */
+
+/* Cache-Control: no-store, for every control answer. */
+extern const struct hdr control_no_store[];
+/* 400 invalid_request with why. */
+enum MHD_Result control_bad(struct srv_req *rq, const char *why);
+/* clear=true, reset=true: only "true" means yes. */
+bool control_flag(const char *v);
 
 enum MHD_Result h_control_clock(struct srv_req *rq);
 enum MHD_Result h_control_faults(struct srv_req *rq);

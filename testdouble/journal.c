@@ -1,0 +1,190 @@
+/*
+ * journal.c: GET /_control/requests, the requests the server received,
+ * so a test can assert what its client did ("refreshed exactly once",
+ * "sent client_secret_post") without reading logs. Each request is noted
+ * when it is over (srv_on_completed): what it asked (method, path, the
+ * endpoint's role, its parameters), who it named (client id, how it
+ * authenticated) and what it got (status, error code). Never a secret:
+ * a parameter not on the list below shows only that it was there (true),
+ * and of the Authorization header only its scheme. The /_control/
+ * requests themselves are left out. Bounded: past JOURNAL_MAX the oldest
+ * go, and the answer counts them.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "strutil.h"
+#include "testdouble_int.h"
+
+#define JOURNAL_MAX 1000
+
+/* Parameters whose values a test may see: they name things, they prove
+ * nothing. Any other (password, client_secret, code, code_verifier,
+ * refresh_token, token, assertions, ...) is shown as true. */
+static const char *const shown[] = {
+	"grant_type", "client_id", "scope", "username", "redirect_uri",
+	"response_type", "response_mode", "state", "nonce",
+	"code_challenge_method", "resource", "audience", "token_type_hint",
+	"prompt", "max_age", "login_hint", "ui_locales", "acr_values",
+	"display", "post_logout_redirect_uri", "client_assertion_type",
+	"requested_token_type", "subject_token_type", "actor_token_type",
+	"action",
+};
+
+static bool is_shown(const char *name)
+{
+	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
+		if (strcmp(name, shown[i]) == 0)
+			return true;
+	return false;
+}
+
+static json_t *params_json(const struct form *f)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < f->n; i++) {
+		const char *v = f->v[i].value;
+		json_object_set_new(o, f->v[i].name,
+		                    is_shown(f->v[i].name) && v != NULL
+		                        ? json_string(v)
+		                        : json_true());
+	}
+	return o;
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
+}
+
+static void note(void *arg, struct srv_req *rq, int status)
+{
+	struct testdouble *td = arg;
+	if (strncmp(rq->path, "/_control/", 10) == 0)
+		return;
+	struct req_facts f;
+	req_facts_read(rq, td->cfg->max_params, &f);
+	/* What the server made of it first; failing that, what it named. */
+	const char *cid = rq->client_id ? rq->client_id : f.client_id;
+	const char *gt = rq->grant_type ? rq->grant_type : f.grant_type;
+	json_t *e = json_object();
+	if (e == NULL) {
+		req_facts_free(&f);
+		return;
+	}
+	json_object_set_new(e, "method", json_string(rq->method));
+	json_object_set_new(e, "path", json_string(rq->path));
+	json_object_set_new(e, "role",
+	                    str_or_null(rq->route ? rq->route->name : NULL));
+	json_object_set_new(e, "grant_type", str_or_null(gt));
+	json_object_set_new(e, "client_id", str_or_null(cid));
+	json_object_set_new(e, "client_auth", str_or_null(f.client_auth));
+	json_object_set_new(e, "authorization", str_or_null(f.auth_scheme));
+	json_object_set_new(e, "params", params_json(&f.form));
+	json_object_set_new(e, "status", json_integer(status));
+	json_object_set_new(e, "error", str_or_null(rq->error));
+	json_object_set_new(e, "time", json_integer(clock_now()));
+	json_object_set_new(e, "request_id", json_string(rq->request_id));
+	req_facts_free(&f);
+	struct journal *j = &td->journal;
+	pthread_mutex_lock(&j->mu);
+	if (j->n == JOURNAL_MAX) {
+		json_decref(j->ring[j->head]);
+		j->head = (j->head + 1) % JOURNAL_MAX;
+		j->n--;
+		j->dropped++;
+	}
+	j->ring[(j->head + j->n) % JOURNAL_MAX] = e;
+	j->n++;
+	pthread_mutex_unlock(&j->mu);
+}
+
+int journal_install(struct testdouble *td, struct srv *s, char *err,
+                    size_t errlen)
+{
+	struct journal *j = &td->journal;
+	pthread_mutex_init(&j->mu, NULL);
+	j->ring = xcalloc(JOURNAL_MAX, sizeof(*j->ring));
+	if (srv_on_completed(s, note, td) != 0) {
+		snprintf(err, errlen, "test double: the server's completion "
+		         "hook is taken");
+		return -1;
+	}
+	return 0;
+}
+
+void journal_clear(struct testdouble *td)
+{
+	struct journal *j = &td->journal;
+	pthread_mutex_lock(&j->mu);
+	for (size_t i = 0; i < j->n; i++)
+		json_decref(j->ring[(j->head + i) % JOURNAL_MAX]);
+	j->head = j->n = 0;
+	j->dropped = 0;
+	pthread_mutex_unlock(&j->mu);
+}
+
+void journal_free(struct testdouble *td)
+{
+	if (td->journal.ring == NULL)
+		return;
+	journal_clear(td);
+	free(td->journal.ring);
+	pthread_mutex_destroy(&td->journal.mu);
+}
+
+/* Whether member name of e is the string v. */
+static bool member_is(json_t *e, const char *name, const char *v)
+{
+	const char *s = json_string_value(json_object_get(e, name));
+	return s != NULL && strcmp(s, v) == 0;
+}
+
+static bool matches(json_t *e, const char *endpoint, const char *client)
+{
+	if (endpoint != NULL && !member_is(e, "role", endpoint) &&
+	    !member_is(e, "path", endpoint))
+		return false;
+	return client == NULL || member_is(e, "client_id", client);
+}
+
+/* GET [endpoint=ROLE|PATH] [client_id=ID]: the journal, oldest first;
+ * POST clear=true empties it. */
+enum MHD_Result h_control_requests(struct srv_req *rq)
+{
+	struct testdouble *td = rq->route->arg;
+	struct form f = {0};
+	if (!control_form(rq, &f)) {
+		form_free(&f);
+		return control_bad(rq, "malformed or repeated parameters");
+	}
+	if (strcmp(rq->method, "POST") == 0) {
+		bool clear = control_flag(form_param(&f, "clear"));
+		form_free(&f);
+		if (!clear)
+			return control_bad(rq, "give clear=true");
+		journal_clear(td);
+		log_info("test double: request journal cleared");
+		return respond_json(rq, 200, json_pack("{s:[], s:i}", "requests",
+		                                       "dropped", 0),
+		                    control_no_store);
+	}
+	const char *endpoint = form_param(&f, "endpoint");
+	const char *client = form_param(&f, "client_id");
+	struct journal *j = &td->journal;
+	json_t *a = json_array();
+	pthread_mutex_lock(&j->mu);
+	for (size_t i = 0; i < j->n; i++) {
+		json_t *e = j->ring[(j->head + i) % JOURNAL_MAX];
+		if (matches(e, endpoint, client))
+			json_array_append_new(a, json_deep_copy(e));
+	}
+	json_int_t dropped = (json_int_t)j->dropped;
+	pthread_mutex_unlock(&j->mu);
+	form_free(&f);
+	return respond_json(rq, 200, json_pack("{s:o, s:I}", "requests", a,
+	                                       "dropped", dropped),
+	                    control_no_store);
+}
