@@ -14,6 +14,12 @@
  * CLI or the fixtures left them, so clearing is forgetting. Without the
  * test double the store is never wrapped.
  *
+ * The same wrapper refuses logins (deny_login of /_control/faults): a
+ * read by username, which only a login makes (the password grant, the
+ * login form, auto_approve_as), finds no user for the next N attempts of
+ * a denied username, so the login fails through the server's own path
+ * with its own answer.
+ *
  * Consequences, documented: the extras are per process (like the clock
  * and the faults: another instance on the same database does not see
  * them), and they apply to what is read after they are set (tokens
@@ -36,6 +42,7 @@ struct claim_extras {
 	pthread_mutex_t mu;
 	json_t *users;   /* username -> object of claims */
 	json_t *clients; /* client_id -> object of claims */
+	json_t *denied;  /* username -> logins still to refuse */
 	struct store *st;
 	const struct store_ops *orig;
 	struct store_ops ops;
@@ -65,9 +72,28 @@ static void merge(json_t *map, const char *key, char **text)
 	json_decref(o);
 }
 
+/* Whether a login of username is to fail now (and one fewer later). */
+static bool denied(const char *username)
+{
+	pthread_mutex_lock(&active->mu);
+	json_t *n = json_object_get(active->denied, username);
+	bool deny = n != NULL;
+	if (deny && json_integer_value(n) <= 1)
+		json_object_del(active->denied, username);
+	else if (deny)
+		json_integer_set(n, json_integer_value(n) - 1);
+	pthread_mutex_unlock(&active->mu);
+	return deny;
+}
+
 static enum store_rc user_get(struct store *s, const char *username,
                               struct store_user *out)
 {
+	if (denied(username)) {
+		log_info("test double: login of %.128s refused (deny_login)",
+		         username);
+		return STORE_NOT_FOUND;
+	}
 	enum store_rc rc = active->orig->user->xGet(s, username, out);
 	if (rc == STORE_OK)
 		merge(active->users, out->username, &out->claims);
@@ -104,6 +130,7 @@ int claim_extras_install(struct testdouble *td, char *err, size_t errlen)
 	pthread_mutex_init(&x->mu, NULL);
 	x->users = json_object();
 	x->clients = json_object();
+	x->denied = json_object();
 	x->st = td->store;
 	x->orig = td->store->ops;
 	x->ops = *x->orig;
@@ -129,6 +156,7 @@ void claim_extras_free(struct testdouble *td)
 	active = NULL;
 	json_decref(x->users);
 	json_decref(x->clients);
+	json_decref(x->denied);
 	pthread_mutex_destroy(&x->mu);
 	free(x);
 	td->claims = NULL;
@@ -140,6 +168,36 @@ void claim_extras_clear(struct testdouble *td)
 	pthread_mutex_lock(&x->mu);
 	json_object_clear(x->users);
 	json_object_clear(x->clients);
+	json_object_clear(x->denied);
+	pthread_mutex_unlock(&x->mu);
+}
+
+void deny_login_arm(struct testdouble *td, const char *username, long count)
+{
+	struct claim_extras *x = td->claims;
+	pthread_mutex_lock(&x->mu);
+	json_object_set_new(x->denied, username, json_integer(count));
+	pthread_mutex_unlock(&x->mu);
+}
+
+void deny_login_clear(struct testdouble *td)
+{
+	struct claim_extras *x = td->claims;
+	pthread_mutex_lock(&x->mu);
+	json_object_clear(x->denied);
+	pthread_mutex_unlock(&x->mu);
+}
+
+void deny_login_list(struct testdouble *td, json_t *faults)
+{
+	struct claim_extras *x = td->claims;
+	const char *name;
+	json_t *n;
+	pthread_mutex_lock(&x->mu);
+	json_object_foreach(x->denied, name, n)
+		json_array_append_new(faults, json_pack("{s:s, s:I}", "deny_login",
+		                                        name, "remaining",
+		                                        json_integer_value(n)));
 	pthread_mutex_unlock(&x->mu);
 }
 

@@ -189,6 +189,22 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 		pthread_mutex_lock(&s->fault_mu);
 		faults_clear(s);
 		pthread_mutex_unlock(&s->fault_mu);
+		deny_login_clear(s);
+	} else if (strcmp(rq->method, "POST") == 0 &&
+	           form_param(&f, "deny_login") != NULL) {
+		const char *who = form_param(&f, "deny_login");
+		if (form_param(&f, "count") &&
+		    !number(form_param(&f, "count"), 1, 1000000, &count))
+			err = "count must be 1 to 1000000";
+		else if (f.n != (form_param(&f, "count") ? 2u : 1u))
+			err = "deny_login takes only count";
+		else if (strlen(who) > 256)
+			err = "deny_login: that username is too long";
+		if (err == NULL) {
+			deny_login_arm(s, who, count);
+			log_info("test double: next %ld login(s) of %.128s refused",
+			         count, who);
+		}
 	} else if (strcmp(rq->method, "POST") == 0) {
 		const char *ep = form_param(&f, "endpoint");
 		const char *e = form_param(&f, "error");
@@ -256,6 +272,7 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 	pthread_mutex_lock(&s->fault_mu);
 	json_t *list = faults_json(s);
 	pthread_mutex_unlock(&s->fault_mu);
+	deny_login_list(s, list);
 	return respond_json(rq, 200, json_pack("{s:o}", "faults", list),
 	                    control_no_store);
 }

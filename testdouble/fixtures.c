@@ -63,6 +63,7 @@ struct fx_client {
 struct fx_user {
 	struct store_user u;
 	const char *password;
+	const char *sub; /* the user id the file fixes, borrowed; or NULL */
 	bool exists;
 	bool new_password; /* the stored hash changes */
 	bool new_claims;   /* the stored claims change */
@@ -370,10 +371,28 @@ static int set_user_claims(struct fixtures *fx, void *e, const json_t *v)
 	return read_claims(fx, v, &fu->u.claims);
 }
 
+/* A fixed user id, the sub of the user's tokens, so that they are the
+ * same in every run: as OpenID Connect Core 1.0 section 2 allows, up to
+ * 255 ASCII characters (printable, no space). */
+static int set_user_sub(struct fixtures *fx, void *e, const json_t *v)
+{
+	const char *sub = json_string_value(v);
+	size_t n = json_string_length(v);
+	bool ok = n > 0 && n <= 255;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = sub[i] > ' ' && sub[i] < 0x7f;
+	if (!ok)
+		return fx_fail(fx, "a sub is 1 to 255 printable ASCII characters "
+		               "without spaces");
+	((struct fx_user *)e)->sub = sub;
+	return 0;
+}
+
 static const struct fx_field user_fields[] = {
 	{"username", FX_STRING, true, set_username},
 	{"password", FX_STRING, true, set_password},
 	{"claims", FX_OBJECT, false, set_user_claims},
+	{"sub", FX_STRING, false, set_user_sub},
 };
 
 /* ---- looking up and hashing --------------------------------------------- */
@@ -478,6 +497,48 @@ static void user_clear(void *e)
 	store_user_clear(&((struct fx_user *)e)->u);
 }
 
+/* A fixed sub must be this user's: not another user's, and not a
+ * client's id (a token whose sub is its client's id is the client's
+ * own); and a user stored under another sub keeps it. */
+static int sub_free(struct fixtures *fx, struct store *st,
+                    const struct fx_user *fu)
+{
+	fx->field = "sub";
+	if (strcmp(fu->u.user_id, fu->sub) != 0)
+		return fx_fail(fx, "user %s exists with another sub (%s); remove "
+		               "it first", fu->u.username, fu->u.user_id);
+	const struct fx_set *cs = &fx->sets[0], *us = &fx->sets[1];
+	for (size_t i = 0; i < cs->n; i++)
+		if (strcmp(client_ident(cs->entries + i * cs->kind->size),
+		           fu->sub) == 0)
+			return fx_fail(fx, "\"%s\" is a client's id", fu->sub);
+	for (size_t i = 0; i < us->n; i++) {
+		const struct fx_user *o =
+		    (const void *)(us->entries + i * us->kind->size);
+		if (o != fu && o->sub != NULL && strcmp(o->sub, fu->sub) == 0)
+			return fx_fail(fx, "\"%s\" is also the sub of user %s",
+			               fu->sub, o->u.username);
+	}
+	struct store_user other = {0};
+	struct store_client c = {0};
+	bool taken = false, client = false;
+	int rc = found(fx, store_user_get_by_id(st, fu->sub, &other), "user",
+	             &taken);
+	if (rc == 0 && taken && strcmp(other.username, fu->u.username) != 0)
+		rc = fx_fail(fx, "\"%s\" is the sub of user %s", fu->sub,
+		             other.username);
+	if (rc == 0)
+		rc = found(fx, store_client_get(st, fu->sub, &c), "client",
+		           &client);
+	if (rc == 0 && client)
+		rc = fx_fail(fx, "\"%s\" is a client's id", fu->sub);
+	store_user_clear(&other);
+	store_client_clear(&c);
+	if (rc == 0)
+		fx->field = NULL;
+	return rc;
+}
+
 /* A user that exists keeps its user_id, the subject of its tokens. */
 static int user_prepare(struct fixtures *fx, struct store *st, void *e)
 {
@@ -500,10 +561,13 @@ static int user_prepare(struct fixtures *fx, struct store *st, void *e)
 		fu->new_claims = old.claims == NULL ||
 		                 strcmp(fu->u.claims, old.claims) != 0;
 	} else if (rc == 0) {
-		fu->u.user_id = crypto_random_user_id();
+		fu->u.user_id = fu->sub ? xstrdup(fu->sub)
+		                        : crypto_random_user_id();
 		if (fu->u.user_id == NULL)
 			rc = fx_fail(fx, "cannot generate a user id");
 	}
+	if (rc == 0 && fu->sub != NULL)
+		rc = sub_free(fx, st, fu);
 	store_user_clear(&old);
 	return rc;
 }

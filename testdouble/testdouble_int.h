@@ -125,6 +125,12 @@ void claim_extras_free(struct testdouble *td);
 /* Forgets every extra claim (/_control/reset). */
 void claim_extras_clear(struct testdouble *td);
 enum MHD_Result h_control_claims(struct srv_req *rq);
+/* deny_login of /_control/faults: the next count logins of username
+ * fail as for an unknown user (replacing what was armed for it). */
+void deny_login_arm(struct testdouble *td, const char *username, long count);
+void deny_login_clear(struct testdouble *td);
+/* Appends {"deny_login":NAME,"remaining":N} for each armed to faults. */
+void deny_login_list(struct testdouble *td, json_t *faults);
 /* An armed fault for rq's route, taken: answered here (true), or left
  * in *delay_ms for the caller to honour. false: no answer. */
 bool fault_fire(struct testdouble *td, struct srv_req *rq, long *delay_ms,
