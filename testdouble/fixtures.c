@@ -857,20 +857,31 @@ static void fixtures_clear(struct fixtures *fx)
 int fixtures_apply(struct store *st, const char *path, bool fast_hash,
                    char *err, size_t errlen)
 {
+	json_error_t jerr;
+	/* Duplicate keys would make one of two values silently win. */
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		struct fixtures fx = {.path = path, .err = err, .errlen = errlen};
+		return jerr.line > 0
+		           ? fx_fail(&fx, "line %d column %d: %s", jerr.line,
+		                     jerr.column, jerr.text)
+		           : fx_fail(&fx, "%s", jerr.text);
+	}
+	int rc = fixtures_apply_json(st, path, root, fast_hash, err, errlen);
+	json_decref(root);
+	return rc;
+}
+
+int fixtures_apply_json(struct store *st, const char *path,
+                        const json_t *root, bool fast_hash, char *err,
+                        size_t errlen)
+{
 	struct fixtures fx = {
 		.path = path, .err = err, .errlen = errlen,
 		.fast_hash = fast_hash, .now = clock_now(),
 	};
 	for (size_t i = 0; i < NKINDS; i++)
 		fx.sets[i].kind = &kinds[i];
-	json_error_t jerr;
-	/* Duplicate keys would make one of two values silently win. */
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL)
-		return jerr.line > 0
-		           ? fx_fail(&fx, "line %d column %d: %s", jerr.line,
-		                     jerr.column, jerr.text)
-		           : fx_fail(&fx, "%s", jerr.text);
 	/* Everything is read and checked, then everything is hashed, before
 	 * the first write: a bad file changes nothing. */
 	int rc = read_file(&fx, root);
@@ -886,6 +897,5 @@ int fixtures_apply(struct store *st, const char *path, bool fast_hash,
 	if (rc == 0 && !fast_hash)
 		warn_weak_secrets(&fx);
 	fixtures_clear(&fx);
-	json_decref(root);
 	return rc;
 }

@@ -39,6 +39,10 @@ static const struct route controls[] = {
 	 loopback, 0},
 	{"requests", "/_control/requests", M_GET | M_POST, h_control_requests,
 	 NULL, loopback, 0},
+	{"clients", "/_control/clients", M_GET | M_POST, h_control_clients,
+	 NULL, loopback, 0},
+	{"users", "/_control/users", M_GET | M_POST, h_control_users, NULL,
+	 loopback, 0},
 };
 
 /* The production routes' handlers do not read their route's arg, so the

@@ -40,4 +40,11 @@ void testdouble_free(struct testdouble *td);
 int fixtures_apply(struct store *st, const char *path, bool fast_hash,
                    char *err, size_t errlen);
 
+/* fixtures_apply for a parsed file (root, borrowed); path names it in
+ * messages (/_control/clients applies one entry so). */
+struct json_t;
+int fixtures_apply_json(struct store *st, const char *path,
+                        const struct json_t *root, bool fast_hash, char *err,
+                        size_t errlen);
+
 #endif

@@ -100,6 +100,11 @@ void journal_clear(struct testdouble *td);
 void journal_free(struct testdouble *td);
 enum MHD_Result h_control_requests(struct srv_req *rq);
 
+/* ---- registry.c: /_control/clients and /_control/users ----------------- */
+
+enum MHD_Result h_control_clients(struct srv_req *rq);
+enum MHD_Result h_control_users(struct srv_req *rq);
+
 /* ---- control.c: the /_control/ endpoints (route arg: the testdouble) --- */
 
 /* Cache-Control: no-store, for every control answer. */
