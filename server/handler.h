@@ -215,13 +215,14 @@ struct route *srv_route_at(struct srv *s, size_t i);
  * -1 (nothing changed) when a hook is already set, since replacing it
  * would leave the first layer's suspended requests held past the stop. */
 int srv_on_stop(struct srv *s, void (*fn)(void *), void *arg);
-/* fn(arg, rq, status) runs once for every request that got as far as
- * its headers, when it is over (after its access log line, before rq is
- * freed), on MHD's thread: status is what was answered, 0 when the
- * client left first. rq's headers, body and fields are still there; fn
- * must not answer or keep rq. One hook per server, before it starts: 0,
- * or -1 (nothing changed) when one is set. */
-int srv_on_completed(struct srv *s,
+/* fn(arg, rq, status) runs for every answer, as it is queued and before
+ * it can reach the client (so a client that asks the layer next finds it
+ * there), on MHD's thread: status is the answer's. rq's headers, body and
+ * fields (client_id, grant_type, error) are there; fn must not answer or
+ * keep rq. A request that gets no answer (the client left, a body past
+ * max_body_size dropped) is not seen. One hook per server, before it
+ * starts: 0, or -1 (nothing changed) when one is set. */
+int srv_on_answer(struct srv *s,
                      void (*fn)(void *arg, struct srv_req *rq, int status),
                      void *arg);
 

@@ -323,7 +323,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 }
 
 /* One slot, refused rather than replaced, as srv_on_stop's. */
-int srv_on_completed(struct srv *s,
+int srv_on_answer(struct srv *s,
                      void (*fn)(void *arg, struct srv_req *rq, int status),
                      void *arg)
 {
@@ -360,8 +360,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	    .request_id = rq->request_id, .user_agent = rq->user_agent,
 	    .ms = ms});
 	metrics_request(rq->route ? rq->route->name : NULL, status, ms);
-	if (rq->srv->on_done != NULL)
-		rq->srv->on_done(rq->srv->on_done_arg, rq, status);
 	bool offloaded = rq->off_counted;
 	struct srv *s = rq->srv;
 	token_abandoned(rq);

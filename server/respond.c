@@ -38,6 +38,10 @@ static enum MHD_Result send_typed(struct srv_req *rq, int status, char *body,
 	if (drain_stopping(rq->srv))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	rq->status = status;
+	/* Before the answer can reach the client: whatever the client does
+	 * next, the layer has seen this one. */
+	if (rq->srv->on_done != NULL)
+		rq->srv->on_done(rq->srv->on_done_arg, rq, status);
 	enum MHD_Result r = MHD_queue_response(rq->conn, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	rq->state = REQ_RESPONDED;

@@ -40,7 +40,7 @@ struct srv {
 	/* srv_on_stop's hook */
 	void (*on_stop)(void *);
 	void *on_stop_arg;
-	/* srv_on_completed's hook */
+	/* srv_on_answer's hook */
 	void (*on_done)(void *, struct srv_req *, int);
 	void *on_done_arg;
 	struct peers *peers; /* peer.c */

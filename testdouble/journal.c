@@ -2,7 +2,8 @@
  * journal.c: GET /_control/requests, the requests the server received,
  * so a test can assert what its client did ("refreshed exactly once",
  * "sent client_secret_post") without reading logs. Each request is noted
- * when it is over (srv_on_completed): what it asked (method, path, the
+ * as its answer is queued (srv_on_answer), so a test that asks next
+ * finds it there: what it asked (method, path, the
  * endpoint's role, its parameters), who it named (client id, how it
  * authenticated) and what it got (status, error code). Never a secret:
  * a parameter not on the list below shows only that it was there (true),
@@ -107,9 +108,9 @@ int journal_install(struct testdouble *td, struct srv *s, char *err,
 	struct journal *j = &td->journal;
 	pthread_mutex_init(&j->mu, NULL);
 	j->ring = xcalloc(JOURNAL_MAX, sizeof(*j->ring));
-	if (srv_on_completed(s, note, td) != 0) {
-		snprintf(err, errlen, "test double: the server's completion "
-		         "hook is taken");
+	if (srv_on_answer(s, note, td) != 0) {
+		snprintf(err, errlen, "test double: the server's answer hook "
+		         "is taken");
 		return -1;
 	}
 	return 0;

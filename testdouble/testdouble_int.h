@@ -92,7 +92,7 @@ void req_facts_free(struct req_facts *f);
 
 /* ---- journal.c: GET /_control/requests ---------------------------------- */
 
-/* Notes every request once it is over (srv_on_completed); -1 with err. */
+/* Notes every answered request (srv_on_answer); -1 with err. */
 int journal_install(struct testdouble *td, struct srv *s, char *err,
                     size_t errlen);
 void journal_clear(struct testdouble *td);

@@ -79,6 +79,8 @@ SQLITE_ONLY = {
     "test_disk_faults.": "disk full, read-only and size limits on the file",
     "test_test_double.": "the test double (--ephemeral) stays SQLite",
     "test_test_double_life.": "the test double (--ephemeral) stays SQLite",
+    "test_test_double_runtime.": "the test double (--ephemeral) stays "
+                                 "SQLite",
     "test_relying_parties.DoubleOpenIdClientTest.":
         "the test double (--ephemeral) stays SQLite",
     "test_relying_parties.DoubleAuthlibTest.":
