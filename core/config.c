@@ -19,6 +19,7 @@
 #include "netaddr.h"
 #include "origin.h"
 #include "strutil.h"
+#include "validate.h"
 
 enum stype { S_STR, S_INT, S_BOOL };
 
@@ -205,6 +206,9 @@ static const struct setting settings[] = {
 	{"test_double", S_BOOL, OFF(test_double), "false", 0, 1, NULL,
 	 "TESTS ONLY: serve the /_control/ endpoints (clock, faults, reset, "
 	 "tokens) to loopback clients"},
+	{"issuer_path", S_STR, OFF(issuer_path), "", 0, 0, NULL,
+	 "serve every endpoint under this path, and add it to the issuer "
+	 "(a Keycloak-shaped issuer on any port)"},
 	{"exit_on_stdin_close", S_BOOL, OFF(exit_on_stdin_close), "false", 0, 1,
 	 NULL, "stop when standard input reaches end of file (a test "
 	 "runner's pipe)"},
@@ -832,6 +836,11 @@ enum config_result config_load(struct lk_config *c, int argc, char **argv,
 	if (config_parse_hostport(c->listen, &c->listen_host, &c->listen_port) != 0) {
 		snprintf(err, errlen, "setting 'listen': '%.128s' is not HOST:PORT "
 		         "(port 0-65535; IPv6 as [::1]:PORT)", c->listen);
+		return CONFIG_ERR;
+	}
+	if (c->issuer_path[0] != '\0' && !valid_prefix_path(c->issuer_path)) {
+		snprintf(err, errlen, "setting 'issuer_path': '%.200s': %s",
+		         c->issuer_path, VALID_PREFIX_PATH_RULE);
 		return CONFIG_ERR;
 	}
 	if (check_issuer(c->issuer, err, errlen) != 0)

@@ -74,6 +74,7 @@ struct lk_config {
 	char *fixtures;        /* "" for none */
 	char *ready_file;      /* "" for none */
 	long test_double;      /* bool */
+	char *issuer_path;     /* "": none */
 	long exit_on_stdin_close; /* bool */
 	long exit_with_parent;  /* bool */
 	char *token_path, *authorize_path, *revoke_path, *introspect_path;

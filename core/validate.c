@@ -256,3 +256,16 @@ bool valid_request_id(const char *id, size_t max)
 	       strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	                  "0123456789-_.:+/=@") == n;
 }
+
+bool valid_prefix_path(const char *p)
+{
+	size_t n = strlen(p);
+	if (n < 2 || n > 200 || p[0] != '/' || p[n - 1] == '/' ||
+	    strcmp(p, "/_control") == 0 || strncmp(p, "/_control/", 10) == 0)
+		return false;
+	for (const char *q = p; *q; q++)
+		if (*q <= 0x20 || *q >= 0x7f || *q == '?' || *q == '#' ||
+		    *q == '%')
+			return false;
+	return true;
+}

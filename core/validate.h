@@ -104,6 +104,15 @@ bool valid_grant_type(const char *grant);
 bool valid_redirect_uri(const char *uri);
 /* 1-128 characters of printable ASCII other than space. */
 bool valid_username(const char *username);
+/* A path an issuer's endpoints are served under (issuer_path, a
+ * tenant's path): "/" and up to 200 characters of printable ASCII
+ * without '?', '#' or '%', not ending in '/', never /_control/ or under
+ * it. */
+bool valid_prefix_path(const char *p);
+#define VALID_PREFIX_PATH_RULE                                              \
+	"a path starts with '/', does not end with one, and holds at most "    \
+	"200 characters of printable ASCII without '?', '#' or '%' (and not "  \
+	"/_control)"
 /* VALID_PASSWORD_MIN..VALID_PASSWORD_MAX bytes. */
 bool valid_password_length(size_t len);
 /* A lifetime of 1..VALID_TTL_MAX seconds. */

@@ -28,11 +28,9 @@
 
 #define CSRF_BYTES 32
 
-const char *cookie_name(const struct srv *s, enum cookie c)
+const char *cookie_name(const struct site *site, enum cookie c)
 {
-	if (s->https)
-		return c == COOKIE_SESSION ? "__Host-lk_session" : "__Host-lk_csrf";
-	return c == COOKIE_SESSION ? "lk_session" : "lk_csrf";
+	return c == COOKIE_SESSION ? site->cookie_session : site->cookie_csrf;
 }
 
 /* The form guard: whether a form POST came from one of our own pages, as
@@ -50,16 +48,16 @@ static bool same_origin(struct srv_req *rq)
 	const char *origin = req_header(rq, "Origin");
 	if (origin == NULL)
 		return true;
-	const char *iss = rq->srv->issuer;
+	const char *iss = rq->site->issuer;
 	char want[512], got[512];
 	return origin_norm(iss, origin_prefix_len(iss), want, sizeof(want)) &&
 	       origin_norm(origin, strlen(origin), got, sizeof(got)) &&
 	       strcmp(want, got) == 0;
 }
 
-char *page_action(const struct srv *s, const char *path)
+char *page_action(const struct site *site, const char *path)
 {
-	const char *iss = s->issuer;
+	const char *iss = site->issuer;
 	char *url = NULL;
 	if (asprintf(&url, "%s%s", iss + origin_prefix_len(iss), path) < 0)
 		abort();
@@ -68,9 +66,9 @@ char *page_action(const struct srv *s, const char *path)
 
 /* Where the forms post: the issuer's path (a prefix a reverse proxy may
  * add) plus authorize_path, the URL the metadata names. The caller frees. */
-static char *form_action(const struct srv *s)
+static char *form_action(const struct srv_req *rq)
 {
-	return page_action(s, s->cfg->authorize_path);
+	return page_action(rq->site, rq->srv->cfg->authorize_path);
 }
 
 /* The OAuth parameters every form carries, in pages.c's order. */
@@ -101,13 +99,13 @@ static bool csrf_ok(struct srv *s, const char *cookie, const char *sent)
 char *page_csrf(struct srv_req *rq, struct cookies *c)
 {
 	struct srv *s = rq->srv;
-	const char *cookie = req_cookie(rq, cookie_name(s, COOKIE_CSRF));
+	const char *cookie = req_cookie(rq, cookie_name(rq->site, COOKIE_CSRF));
 	char *fresh = NULL;
 	if (cookie == NULL || strlen(cookie) < 43) {
 		fresh = crypto_random_token(CSRF_BYTES);
 		if (fresh == NULL)
 			return NULL;
-		cookie_add(c, s, COOKIE_CSRF, fresh, -1);
+		cookie_add(c, rq->site, COOKIE_CSRF, fresh, -1);
 		cookie = fresh;
 	}
 	char *token = csrf_for(s, cookie);
@@ -119,19 +117,19 @@ bool form_guard_ok(struct srv_req *rq, const struct form *f)
 {
 	struct srv *s = rq->srv;
 	return same_origin(rq) &&
-	       csrf_ok(s, req_cookie(rq, cookie_name(s, COOKIE_CSRF)),
+	       csrf_ok(s, req_cookie(rq, cookie_name(rq->site, COOKIE_CSRF)),
 	               form_param(f, "csrf"));
 }
 
-void cookie_add(struct cookies *c, struct srv *s, enum cookie which,
-                       const char *value, int64_t max_age)
+void cookie_add(struct cookies *c, const struct site *site,
+                enum cookie which, const char *value, int64_t max_age)
 {
 	char age[40] = "";
 	if (max_age >= 0)
 		snprintf(age, sizeof(age), "; Max-Age=%lld", (long long)max_age);
 	if (asprintf(&c->v[c->n], "%s=%s; Path=/%s; HttpOnly; SameSite=Lax%s",
-	             cookie_name(s, which), value, age,
-	             s->https ? "; Secure" : "") < 0)
+	             cookie_name(site, which), value, age,
+	             site->https ? "; Secure" : "") < 0)
 		abort();
 	c->n++;
 }
@@ -175,15 +173,14 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
                               const struct authz_request *ar,
                               const struct authz_result *out)
 {
-	struct srv *s = rq->srv;
 	struct cookies c = {0};
 	struct page_form pf = {{NULL}, NULL, NULL};
 
 	if (out->new_session != NULL)
-		cookie_add(&c, s, COOKIE_SESSION, out->new_session,
+		cookie_add(&c, rq->site, COOKIE_SESSION, out->new_session,
 		           out->session_ttl);
 	else if (out->end_session)
-		cookie_add(&c, s, COOKIE_SESSION, "", 0);
+		cookie_add(&c, rq->site, COOKIE_SESSION, "", 0);
 
 	switch (out->outcome) {
 	case AUTHZ_ERROR_PAGE:
@@ -213,7 +210,7 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
 	for (size_t i = 0; i < sizeof(oauth_params) / sizeof(oauth_params[0]); i++)
 		pf.params[i] = form_param(f, oauth_params[i]);
 	pf.csrf = token;
-	pf.action = form_action(s);
+	pf.action = form_action(rq);
 	char *html = out->outcome == AUTHZ_LOGIN
 	                 ? page_login(&pf, out->client_name,
 	                              ar->username ? ar->username : ar->login_hint,
@@ -261,7 +258,6 @@ enum MHD_Result h_authorize(struct srv_req *rq)
 	if (bad != NULL)
 		return error_page(rq, bad);
 	const char *action = post ? form_param(&f, "action") : NULL;
-	struct srv *s = rq->srv;
 	if (action != NULL && !form_guard_ok(rq, &f)) {
 		form_free(&f);
 		return error_page(rq, "This form has expired or did not come from "
@@ -287,13 +283,13 @@ enum MHD_Result h_authorize(struct srv_req *rq)
 		.repeated = form_repeated(&f),
 		.client_or_uri_repeated = form_count(&f, "client_id") > 1 ||
 		                          form_count(&f, "redirect_uri") > 1,
-		.session = req_cookie(rq, cookie_name(s, COOKIE_SESSION)),
+		.session = req_cookie(rq, cookie_name(rq->site, COOKIE_SESSION)),
 		.remote_addr = rq->remote_addr,
 		.action = action,
 		.username = form_param(&f, "username"),
 		.password = form_param(&f, "password"),
 	};
-	grants_authorize(rq->srv->grants, &ar, &out);
+	grants_authorize(rq->site->grants, &ar, &out);
 	free(rq->client_id);
 	rq->client_id = xstrdup(out.client_id);
 	ret = render(rq, &f, &ar, &out);

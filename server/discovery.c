@@ -46,12 +46,12 @@ static json_t *endpoint(const char *issuer, const char *path)
  * token_endpoint, jwks_uri, response_types_supported,
  * subject_types_supported, id_token_signing_alg_values_supported). NULL
  * on no memory. */
-static json_t *discovery_json(const struct srv *s,
+static json_t *discovery_json(const struct srv *s, const struct site *site,
                               const struct grants_metadata *md)
 {
 	static const char *const code[] = {"code", NULL};
 	static const char *const query[] = {"query", NULL};
-	const char *iss = s->issuer;
+	const char *iss = site->issuer;
 	const struct lk_config *c = s->cfg;
 
 	json_t *o = json_object();
@@ -108,10 +108,10 @@ enum MHD_Result h_metadata(struct srv_req *rq)
 	                                   {NULL, NULL}};
 	struct grants_metadata md;
 
-	struct oauth_result r = grants_metadata(rq->srv->grants, &md);
+	struct oauth_result r = grants_metadata(rq->site->grants, &md);
 	if (r.err != OAUTH_OK)
 		return respond_error(rq, r, NULL);
-	json_t *o = discovery_json(rq->srv, &md);
+	json_t *o = discovery_json(rq->srv, rq->site, &md);
 	free(md.scopes);
 	return respond_json(rq, 200, o, cache);
 }

@@ -70,6 +70,32 @@ enum basic_rc { BASIC_NONE = 0, BASIC_OK, BASIC_MALFORMED };
  * are the caller's (crypto_free_str). */
 enum basic_rc basic_auth_parse(const char *header, char **id, char **secret);
 
+/* ---- sites: the issuers one server serves ------------------------------ */
+
+struct lk_clock;
+/* One issuer: its URL, the path its endpoints are served under, and the
+ * grants and store behind them. A server has its own (the issuer, under
+ * issuer_path or at the root); the test double's tenants add more
+ * (srv_add_site), each with its own clock. A route belongs to one site,
+ * and a request's site is its route's (the server's own when no route
+ * matched). */
+struct site {
+	char *name;            /* "" for the server's own; a tenant's */
+	char *issuer;          /* the issuer URL: the base plus prefix */
+	char *prefix;          /* "" or "/realms/a" */
+	struct grants *grants;
+	struct store *store;
+	struct lk_clock *clock; /* the site's own, or NULL: the process's */
+	bool https;            /* the issuer is https: cookies get Secure */
+	char *openid_path;     /* routes.c: the derived discovery path, or NULL */
+	char **paths;          /* routes.c: the paths its routes borrow */
+	size_t npaths;
+	/* The cookies of its pages: lk_session and lk_csrf (__Host- with
+	 * https), a tenant's with "-NAME" after, so that tenants on one
+	 * origin do not take each other's. */
+	char cookie_session[80], cookie_csrf[80];
+};
+
 /* ---- the request -------------------------------------------------------- */
 
 struct srv;
@@ -101,6 +127,7 @@ enum req_state {
 
 struct srv_req {
 	struct srv *srv;
+	struct site *site; /* the route's, once routed; else the server's */
 	struct MHD_Connection *conn;
 	enum req_state state;
 	const char *method; /* borrowed from MHD for the request's life */
@@ -199,6 +226,7 @@ struct route {
 	 * before the method, the size or the body are looked at. */
 	bool (*admit)(struct srv_req *rq);
 	unsigned flags; /* R_CORS, R_GET_ACTS */
+	struct site *site; /* whose; srv_route_add makes NULL the server's */
 };
 
 /* Adds r (copied; its strings borrowed for the server's life) before the
@@ -210,6 +238,8 @@ int srv_route_add(struct srv *s, const struct route *r, char *err,
 /* Route i of the table, NULL past its end: a layer wraps a handler by
  * replacing fn and arg, before the server starts. */
 struct route *srv_route_at(struct srv *s, size_t i);
+/* Site i (0: the server's own), NULL past the last. */
+struct site *srv_site_at(struct srv *s, size_t i);
 /* fn(arg) runs once, when a stop begins (drain.c), before the requests
  * under way are waited for. One hook per server, before it starts: 0, or
  * -1 (nothing changed) when a hook is already set, since replacing it

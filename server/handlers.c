@@ -203,7 +203,7 @@ enum MHD_Result h_token(struct srv_req *rq)
 			.client_gone = req_client_gone, .client_gone_arg = rq,
 		};
 		rq->grant_type = xstrdup(tr.grant_type);
-		r = grants_token(rq->srv->grants, &tr, &out, &rq->client_id);
+		r = grants_token(rq->site->grants, &tr, &out, &rq->client_id);
 	}
 	if (r.err == OAUTH_PENDING) {
 		/* The connection waits without a worker; its answer is
@@ -252,7 +252,7 @@ enum MHD_Result h_introspect(struct srv_req *rq)
 			.creds = fr.creds, .token = form_param(&fr.f, "token"),
 			.token_type_hint = form_param(&fr.f, "token_type_hint"),
 		};
-		r = grants_introspect(rq->srv->grants, &tr, &out, &rq->client_id);
+		r = grants_introspect(rq->site->grants, &tr, &out, &rq->client_id);
 	}
 	enum MHD_Result ret =
 	    r.err == OAUTH_OK
@@ -273,7 +273,7 @@ enum MHD_Result h_revoke(struct srv_req *rq)
 			.creds = fr.creds, .token = form_param(&fr.f, "token"),
 			.token_type_hint = form_param(&fr.f, "token_type_hint"),
 		};
-		r = grants_revoke(rq->srv->grants, &tr, &rq->client_id);
+		r = grants_revoke(rq->site->grants, &tr, &rq->client_id);
 	}
 	/* RFC 7009 section 2.2: 200, and the body is not for the client. */
 	enum MHD_Result ret = r.err == OAUTH_OK
@@ -310,7 +310,7 @@ enum MHD_Result h_jwks(struct srv_req *rq)
 	const struct hdr cache[] = {{"Cache-Control", rq->srv->jwks_cache},
 	                            {NULL, NULL}};
 	json_t *keys = json_array();
-	if (grants_jwks(rq->srv->grants, add_jwk, keys) != 0) {
+	if (grants_jwks(rq->site->grants, add_jwk, keys) != 0) {
 		json_decref(keys);
 		return respond_error(rq, OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE,
 		                                    NULL), NULL);

@@ -32,7 +32,7 @@ static enum health health_check(struct srv_req *rq, int *dbv)
 	int binv = 0;
 	char why[160];
 	*dbv = 0;
-	enum store_rc rc = store_schema_version(srv->store, dbv, &binv);
+	enum store_rc rc = store_schema_version(srv->sites[0]->store, dbv, &binv);
 	enum health h = rc != STORE_OK ? HEALTH_NO_ANSWER
 	                : *dbv < binv  ? HEALTH_OLDER
 	                : *dbv > binv  ? HEALTH_NEWER

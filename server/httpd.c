@@ -89,6 +89,7 @@ static void *req_new(void *cls, const char *uri, struct MHD_Connection *c)
 	struct srv_req *rq = xcalloc(1, sizeof(*rq));
 	const char *q = strchr(uri, '?');
 	rq->srv = cls;
+	rq->site = rq->srv->sites[0]; /* until routed */
 	rq->conn = c;
 	rq->query = q != NULL ? xstrdup(q + 1) : NULL;
 	const union MHD_ConnectionInfo *fi =
@@ -221,6 +222,10 @@ static enum MHD_Result on_headers(struct srv_req *rq, bool admitted)
 	if (rq->route != NULL && rq->route->admit != NULL &&
 	    !rq->route->admit(rq))
 		rq->route = NULL;
+	if (rq->route != NULL) {
+		rq->site = rq->route->site;
+		clock_use(rq->site->clock);
+	}
 	if (rq->route == NULL)
 		return respond_error(rq, OAUTH_FAIL(OAUTH_NOT_FOUND, NULL), NULL);
 	cors_route(rq); /* before any answer of the route, errors included */
@@ -316,9 +321,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	if (rq == NULL) /* only if MHD skipped the URI callback */
 		*req_cls = rq = req_new(cls, url, c);
 	/* Security lines written while this request is handled name its
-	 * address and id (log.h); the thread then serves others. */
+	 * address and id (log.h), and times are its site's; the thread then
+	 * serves others. */
+	clock_use(rq->site->clock);
 	enum MHD_Result r = handle(rq, url, method, upload, upload_size);
 	log_context(NULL, NULL);
+	clock_use(NULL);
 	return r;
 }
 
@@ -391,8 +399,7 @@ static void srv_free(struct srv *s)
 	offload_free(s);
 	peers_free(s);
 	cors_free(s);
-	free(s->openid_path);
-	free(s->issuer);
+	sites_free(s);
 	free(s);
 }
 
@@ -401,15 +408,11 @@ int srv_new(const struct lk_config *cfg, struct grants *g, struct store *st,
 {
 	struct srv *s = xcalloc(1, sizeof(*s));
 	s->cfg = cfg;
-	s->grants = g;
-	s->store = st;
-	s->issuer = xstrdup(issuer);
-	s->https = strncmp(issuer, "https://", 8) == 0;
 	snprintf(s->jwks_cache, sizeof(s->jwks_cache), "public, max-age=%ld",
 	         cfg->jwks_max_age);
 	offload_init(s, (int)cfg->on_refresh_hook_max_concurrent);
 	if (cors_init(s, cfg, err, errlen) != 0 ||
-	    routes_init(s, cfg, err, errlen) != 0 ||
+	    sites_init(s, issuer, g, st, err, errlen) != 0 ||
 	    peers_init(s, cfg, err, errlen) != 0) {
 		srv_free(s);
 		return -1;

@@ -23,7 +23,7 @@ static enum MHD_Result confirm_page(struct srv_req *rq, const struct form *f,
 		return send_error_page(rq, OAUTH_TEMPORARILY_UNAVAILABLE,
 		                       "The server is temporarily unable to "
 		                       "handle the request.", c);
-	char *action = page_action(rq->srv, rq->srv->cfg->end_session_path);
+	char *action = page_action(rq->site, rq->srv->cfg->end_session_path);
 	/* The client the request named, by client_id or by the hint: the
 	 * confirmation posts no hint, and its post_logout_redirect_uri
 	 * still needs its client. */
@@ -40,7 +40,7 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
 {
 	struct cookies c = {0};
 	if (out->end_cookie)
-		cookie_add(&c, rq->srv, COOKIE_SESSION, "", 0);
+		cookie_add(&c, rq->site, COOKIE_SESSION, "", 0);
 	switch (out->outcome) {
 	case LOGOUT_ERROR_PAGE:
 		return send_error_page(rq, out->error, out->message, &c);
@@ -96,10 +96,10 @@ enum MHD_Result h_logout(struct srv_req *rq)
 		    form_param(&f, "post_logout_redirect_uri"),
 		.state = form_param(&f, "state"),
 		.repeated = form_repeated(&f),
-		.session = req_cookie(rq, cookie_name(rq->srv, COOKIE_SESSION)),
+		.session = req_cookie(rq, cookie_name(rq->site, COOKIE_SESSION)),
 		.confirmed = action != NULL,
 	};
-	grants_logout(rq->srv->grants, &lr, &out);
+	grants_logout(rq->site->grants, &lr, &out);
 	free(rq->client_id);
 	rq->client_id = xstrdup(out.client_id);
 	enum MHD_Result ret = render(rq, &f, &out);

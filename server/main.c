@@ -4,6 +4,7 @@
  * in reverse order. Prints one JSON "ready" line on stdout once requests
  * can be served, so a harness can wait for it instead of polling.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <malloc.h>
@@ -24,6 +25,7 @@
 #include "store.h"
 #include "strutil.h"
 #include "admin_api.h"
+#include "tenants.h"
 #include "testdouble.h"
 #include "version.h"
 
@@ -31,7 +33,7 @@
  * whole (written aside, then renamed), so a harness that sees it can read
  * it at once. Returns 0, or -1 if the file could not be written. */
 static int announce_ready(const char *issuer, const char *host, int port,
-                          int admin_port, const char *db,
+                          int admin_port, const char *db, json_t *tenants,
                           const char *ready_file)
 {
 	/* db: where the CLI finds this server's database (--db), as it may
@@ -41,6 +43,8 @@ static int announce_ready(const char *issuer, const char *host, int port,
 	                      "host", host, "port", port, "db", db);
 	if (o != NULL && admin_port > 0) /* admin_listen: the admin API */
 		json_object_set_new(o, "admin_port", json_integer(admin_port));
+	if (o != NULL && tenants != NULL) /* the fixtures' tenants */
+		json_object_set(o, "tenants", tenants);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	int rc = 0;
 	json_decref(o);
@@ -100,15 +104,21 @@ static char *ephemeral_dir(void)
 	return dir;
 }
 
+/* Every file in it (the database, its tenants', their -wal and -shm),
+ * then the directory: it is private (mkdtemp), so all in it is ours. */
 static void ephemeral_remove(const char *dir)
 {
-	static const char *const files[] = {"latchkey.db", "latchkey.db-wal",
-	                                    "latchkey.db-shm"};
+	DIR *d = opendir(dir);
+	struct dirent *e;
 	char path[4096];
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		unlink(path);
 	}
+	if (d != NULL)
+		closedir(d);
 	rmdir(dir);
 }
 
@@ -217,8 +227,10 @@ struct daemon {
 	struct housekeeping *hk;
 	struct admin_api *admin;
 	struct lifeline *lifeline;
+	struct tenants *tenants;
 	pid_t parent; /* getppid() at start, for exit_with_parent */
-	char *issuer;
+	char *base_issuer; /* issuer, or the URL of the bound address */
+	char *issuer;      /* base_issuer plus issuer_path */
 	int port;
 	int admin_port;
 };
@@ -316,6 +328,29 @@ static int store_setup(struct daemon *d, bool *stopped)
 	return 0;
 }
 
+/* An issuer setting with "{port}" in it, completed with the port bound
+ * (listen's port 0 picks a free one). The caller frees. */
+static char *issuer_with_port(const char *tmpl, int port)
+{
+	char num[16];
+	snprintf(num, sizeof(num), "%d", port);
+	size_t n = 0;
+	for (const char *p = strstr(tmpl, "{port}"); p != NULL;
+	     p = strstr(p + 6, "{port}"))
+		n++;
+	char *out = xcalloc(strlen(tmpl) + n * strlen(num) + 1, 1);
+	char *o = out;
+	for (const char *p = tmpl; *p != '\0';) {
+		if (strncmp(p, "{port}", 6) == 0) {
+			o = stpcpy(o, num);
+			p += 6;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	return out;
+}
+
 /* Binds, and derives the issuer from the bound port when none is set.
  * Returns the listening socket, or -1 (logged). */
 static int listen_setup(struct daemon *d)
@@ -328,13 +363,17 @@ static int listen_setup(struct daemon *d)
 		log_errx("%s", err);
 		return -1;
 	}
-	d->issuer = cfg->issuer[0] ? xstrdup(cfg->issuer)
-	                           : srv_default_issuer(cfg->listen_host, d->port,
-	                                                cfg->tls_cert[0] != '\0');
-	if (d->issuer == NULL) {
+	d->base_issuer = cfg->issuer[0]
+	                     ? issuer_with_port(cfg->issuer, d->port)
+	                     : srv_default_issuer(cfg->listen_host, d->port,
+	                                          cfg->tls_cert[0] != '\0');
+	if (d->base_issuer == NULL) {
 		close(fd);
 		return -1;
 	}
+	/* issuer_path: the endpoints are served under it (server/sites.c) */
+	if (asprintf(&d->issuer, "%s%s", d->base_issuer, cfg->issuer_path) < 0)
+		abort();
 	if (cfg->issuer[0] == '\0' &&
 	    (strcmp(cfg->listen_host, "0.0.0.0") == 0 ||
 	     strcmp(cfg->listen_host, "::") == 0))
@@ -344,6 +383,7 @@ static int listen_setup(struct daemon *d)
 	return fd;
 }
 
+/* The grants of the issuer, and the tenants' of the fixtures. */
 static int grants_setup(struct daemon *d)
 {
 	char err[512];
@@ -353,7 +393,7 @@ static int grants_setup(struct daemon *d)
 		log_errx("%s", err);
 		return -1;
 	}
-	return 0;
+	return tenants_open(&d->cfg, d->tmpdir, d->base_issuer, &d->tenants);
 }
 
 /* The server, with the test double around it when asked, serving on fd
@@ -363,10 +403,17 @@ static int server_setup(struct daemon *d, int fd)
 	const struct lk_config *cfg = &d->cfg;
 	char err[512];
 	if (srv_new(cfg, d->g, d->st, d->issuer, &d->srv, err,
-	            sizeof(err)) != 0 ||
-	    (cfg->test_double &&
-	     testdouble_install(d->srv, cfg, d->g, d->st, &d->td, err,
-	                        sizeof(err)) != 0)) {
+	            sizeof(err)) != 0) {
+		close(fd);
+		log_errx("%s", err);
+		return -1;
+	}
+	if (tenants_serve(d->tenants, d->srv) != 0) {
+		close(fd);
+		return -1;
+	}
+	if (cfg->test_double &&
+	    testdouble_install(d->srv, cfg, &d->td, err, sizeof(err)) != 0) {
 		close(fd);
 		log_errx("%s", err);
 		return -1;
@@ -453,6 +500,7 @@ static void teardown(struct daemon *d)
 	admin_api_stop(d->admin);
 	srv_stop(d->srv);
 	testdouble_free(d->td);
+	tenants_close(d->tenants);
 	grants_free(d->g);
 	store_close(d->st);
 	if (d->tmpdir != NULL)
@@ -462,6 +510,7 @@ static void teardown(struct daemon *d)
 	free(d->tmpdir);
 	free(d->db);
 	free(d->issuer);
+	free(d->base_issuer);
 	config_free(&d->cfg);
 	log_buffer_stop();
 }
@@ -525,8 +574,12 @@ int main(int argc, char **argv)
 	if (d.cfg.test_double)
 		log_warnx("test_double: /_control/ endpoints are on for loopback "
 		          "clients (for tests only)");
-	if (announce_ready(d.issuer, d.cfg.listen_host, d.port, d.admin_port,
-	                   d.shown, d.cfg.ready_file) != 0)
+	json_t *tenants = tenants_json(d.tenants);
+	int announced = announce_ready(d.issuer, d.cfg.listen_host, d.port,
+	                               d.admin_port, d.shown, tenants,
+	                               d.cfg.ready_file);
+	json_decref(tenants);
+	if (announced != 0)
 		goto out;
 
 	int sig = wait_for_signal(&d.sigs);

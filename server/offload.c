@@ -73,7 +73,7 @@ static void *run(void *arg)
 	/* Before the resume: from then on rq belongs to MHD's thread, and
 	 * once the counters drop the process may exit before this thread's
 	 * own cleanup runs. */
-	store_thread_end(s->store);
+	store_thread_end(rq->site->store);
 	crypto_thread_end();
 	req_resume(rq);
 

@@ -97,7 +97,7 @@ enum MHD_Result h_resource(struct srv_req *rq)
 
 	struct introspection in;
 	enum MHD_Result r;
-	struct oauth_result lookup = grants_check_bearer(rq->srv->grants,
+	struct oauth_result lookup = grants_check_bearer(rq->site->grants,
 	                                                 token, &in);
 	crypto_free_str(token);
 	if (lookup.err != OAUTH_OK)

@@ -44,6 +44,8 @@ int srv_route_add(struct srv *s, const struct route *r, char *err,
 	}
 	struct route *n = &s->routes[s->nroutes++];
 	*n = *r;
+	if (n->site == NULL)
+		n->site = s->sites[0];
 	if ((n->methods & M_GET) && !(n->flags & R_GET_ACTS))
 		n->methods |= M_HEAD;
 	if ((n->flags & R_CORS) && !origin_list_empty(s->cors))

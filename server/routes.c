@@ -23,7 +23,8 @@
 struct endpoint {
 	const char *name;
 	size_t path_setting; /* offset of the path in struct lk_config */
-	const char *fixed_path; /* or this, when no setting moves it */
+	const char *fixed_path; /* or this, when no setting moves it: the
+	                         * server's, at the root, never a site's */
 	unsigned methods;
 	handler_fn fn;
 	unsigned flags; /* R_CORS, R_GET_ACTS */
@@ -70,17 +71,24 @@ static char *default_openid_path(const char *issuer)
 	return p;
 }
 
-static const char *endpoint_path(struct srv *s, const struct lk_config *cfg,
-                                 const struct endpoint *e)
+/* Where e is served for site: its setting under the site's prefix (the
+ * default discovery path comes from the issuer, which has the prefix
+ * already). A new string in *own (freed by the caller after the route is
+ * added, unless it is the site's openid_path), or NULL for a fixed path. */
+static const char *endpoint_path(struct site *site, const struct lk_config *cfg,
+                                 const struct endpoint *e, char **own)
 {
+	*own = NULL;
 	if (e->fixed_path != NULL)
 		return e->fixed_path;
 	const char *p = *(char *const *)((const char *)cfg + e->path_setting);
 	if (p[0] == '\0') { /* only openid_configuration_path (config.c) */
-		s->openid_path = default_openid_path(s->issuer);
-		p = s->openid_path;
+		site->openid_path = default_openid_path(site->issuer);
+		return site->openid_path;
 	}
-	return p;
+	if (asprintf(own, "%s%s", site->prefix, p) < 0)
+		abort();
+	return *own;
 }
 
 /* The route already at path, or NULL. */
@@ -93,41 +101,70 @@ static struct route *route_on(struct srv *s, const char *path)
 	return NULL;
 }
 
-static int add(struct srv *s, const struct endpoint *e, const char *path,
-               char *err, size_t errlen)
+/* Adds e on path for site. A path made for the route (own) is kept in
+ * the site's list of paths, which the routes borrow. */
+static int add(struct srv *s, struct site *site, const struct endpoint *e,
+               const char *path, char *err, size_t errlen)
 {
 	struct route r = {.name = e->name, .path = path, .methods = e->methods,
 	                  .fn = e->fn, .arg = NULL, .admit = NULL,
-	                  .flags = e->flags};
+	                  .flags = e->flags, .site = site};
 	return srv_route_add(s, &r, err, errlen);
 }
 
-int routes_init(struct srv *s, const struct lk_config *cfg, char *err,
-                size_t errlen)
+/* A path for site's routes to borrow until the server is freed. */
+static const char *keep(struct site *site, char *path)
+{
+	if (path == NULL)
+		return NULL;
+	char **more = realloc(site->paths,
+	                      (site->npaths + 1) * sizeof(*site->paths));
+	if (more == NULL)
+		abort();
+	site->paths = more;
+	site->paths[site->npaths++] = path;
+	return path;
+}
+
+int routes_init(struct srv *s, struct site *site, const struct lk_config *cfg,
+                char *err, size_t errlen)
 {
 	const struct endpoint *openid = NULL;
+	bool own_site = site == s->sites[0];
 	for (size_t i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
 		const struct endpoint *e = &endpoints[i];
-		const char *path = endpoint_path(s, cfg, e);
+		if (e->fixed_path != NULL && !own_site)
+			continue; /* /healthz, /readyz: the server's alone */
+		if (strcmp(e->name, "metrics") == 0 && !own_site)
+			continue;
+		char *own;
+		const char *path = endpoint_path(site, cfg, e, &own);
+		keep(site, own);
 		if (strcmp(e->name, "openid_configuration") == 0)
 			openid = e;
 		/* The discovery documents at one path are served once. */
 		const struct route *there = route_on(s, path);
-		if (e->fn == h_metadata && there != NULL && there->fn == e->fn) {
+		if (e->fn == h_metadata && there != NULL && there->fn == e->fn &&
+		    there->site == site) {
 			log_info("the OpenID Connect discovery path is "
 			         "metadata_path (%s): the one document is served "
 			         "there", path);
 			continue;
 		}
-		if (add(s, e, path, err, errlen) != 0)
+		if (add(s, site, e, path, err, errlen) != 0)
 			return -1;
 	}
 	/* Behind a reverse proxy that strips the issuer's path, the
 	 * discovery request arrives without it: by default the document is
-	 * served there too, unless that path is some endpoint's. */
-	if (openid != NULL && s->openid_path != NULL &&
-	    route_on(s, WELL_KNOWN_OPENID) == NULL &&
-	    add(s, openid, WELL_KNOWN_OPENID, err, errlen) != 0)
+	 * served there too, unless that path is some endpoint's. A site
+	 * with a prefix is served under it, so its document is there. */
+	char *plain = NULL;
+	if (asprintf(&plain, "%s" WELL_KNOWN_OPENID, site->prefix) < 0)
+		abort();
+	keep(site, plain);
+	if (openid != NULL && site->openid_path != NULL &&
+	    route_on(s, plain) == NULL &&
+	    add(s, site, openid, plain, err, errlen) != 0)
 		return -1;
 	return 0;
 }

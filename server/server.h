@@ -31,6 +31,14 @@ struct srv;
  * -1 with err set; srv_stop frees it, started or not. */
 int srv_new(const struct lk_config *cfg, struct grants *g, struct store *st,
             const char *issuer, struct srv **out, char *err, size_t errlen);
+/* Adds a tenant (docs/test-double.md, "Several issuers in one process"):
+ * the issuer's endpoints again under prefix ("/realms/a"), for issuer,
+ * over g and st (which must outlive s), with a clock of its own; before
+ * the server starts and before a layer is installed. name is for
+ * cookies and logs. -1 with err (a path taken, too many). */
+int srv_add_site(struct srv *s, const char *name, const char *prefix,
+                 const char *issuer, struct grants *g, struct store *st,
+                 char *err, size_t errlen);
 /* Starts serving on listen_fd (taken over: closed on failure too).
  * Returns 0, or -1 with err set. */
 int srv_start(struct srv *s, int listen_fd, char *err, size_t errlen);

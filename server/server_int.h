@@ -17,17 +17,21 @@
 #include "handler.h"
 #include "server.h"
 
-#define MAX_ROUTES 32
+/* Routes never move once added (a layer keeps pointers to them), so the
+ * table is sized for every site: the server's own and up to
+ * MAX_SITES - 1 tenants of the test double, about 25 routes each. */
+#define MAX_ROUTES 512
+#define MAX_SITES 17
 
 struct srv {
 	struct MHD_Daemon *daemon;
 	const struct lk_config *cfg;
-	struct grants *grants;
-	struct store *store;
-	char *issuer;
+	/* sites[0] is the server's own issuer (srv_new), the rest the
+	 * tenants srv_add_site added */
+	struct site *sites[MAX_SITES];
+	size_t nsites;
 	struct route routes[MAX_ROUTES];
 	size_t nroutes;
-	bool https; /* the issuer is https: cookies get Secure */
 	char jwks_cache[48]; /* /jwks.json's Cache-Control (jwks_max_age) */
 	unsigned char csrf_key[32];
 	/* offload.c */
@@ -45,7 +49,6 @@ struct srv {
 	void *on_done_arg;
 	struct peers *peers; /* peer.c */
 	struct origin_list *cors; /* cors.c: cors_allowed_origins */
-	char *openid_path; /* routes.c: the derived discovery path, or NULL */
 	/* drain.c */
 	atomic_bool stopping;    /* SIGTERM: answers say Connection: close */
 	atomic_int live_reqs;    /* requests begun and not completed */
@@ -137,13 +140,23 @@ void cors_headers(const struct srv_req *rq, struct MHD_Response *resp);
  * preflight, NULL-terminated in h. */
 void cors_preflight_headers(const struct srv_req *rq, struct hdr h[5]);
 
+/* ---- sites.c ------------------------------------------------------------ */
+
+/* The server's own site, for issuer over g and st, under issuer_path,
+ * with its routes; -1 with err. */
+int sites_init(struct srv *s, const char *issuer, struct grants *g,
+               struct store *st, char *err, size_t errlen);
+void sites_free(struct srv *s);
+
 /* ---- routes.c: the endpoints ------------------------------------------ */
 
-/* Fills s's route table from the path settings (and the issuer, for the
- * default discovery path); -1 with err when two endpoints would share a
- * path, except the two discovery documents, which are one. */
-int routes_init(struct srv *s, const struct lk_config *cfg, char *err,
-                size_t errlen);
+/* Adds site's routes to s's table from the path settings, each under
+ * the site's prefix (and the issuer, for the default discovery path);
+ * the server-wide ones (/healthz, /readyz, metrics) only for the
+ * server's own site. -1 with err when two endpoints would share a path,
+ * except the two discovery documents, which are one. */
+int routes_init(struct srv *s, struct site *site, const struct lk_config *cfg,
+                char *err, size_t errlen);
 
 /* ---- router.c ----------------------------------------------------------- */
 
@@ -176,15 +189,15 @@ bool form_guard_ok(struct srv_req *rq, const struct form *f);
  * (__Host- with an https issuer), Set-Cookie values held until the page
  * is sent, and the form's CSRF token. */
 enum cookie { COOKIE_SESSION, COOKIE_CSRF };
-const char *cookie_name(const struct srv *s, enum cookie c);
+const char *cookie_name(const struct site *site, enum cookie c);
 struct cookies {
 	char *v[2]; /* Set-Cookie values, owned until the response is queued */
 	size_t n;
 };
 /* Adds a Set-Cookie (Path=/, HttpOnly, SameSite=Lax, Secure with https;
  * max_age -1: a browser-session cookie, 0: deletes it). */
-void cookie_add(struct cookies *c, struct srv *s, enum cookie which,
-                const char *value, int64_t max_age);
+void cookie_add(struct cookies *c, const struct site *site,
+                enum cookie which, const char *value, int64_t max_age);
 /* The page (html stolen) with the page headers and c's cookies (freed);
  * a 503 gets Retry-After. */
 enum MHD_Result send_page(struct srv_req *rq, int status, char *html,
@@ -197,7 +210,7 @@ enum MHD_Result send_error_page(struct srv_req *rq, enum oauth_err e,
  * no random bytes could be had. */
 char *page_csrf(struct srv_req *rq, struct cookies *c);
 /* Where a form posts: the issuer's path plus path. The caller frees. */
-char *page_action(const struct srv *s, const char *path);
+char *page_action(const struct site *site, const char *path);
 /* Reads a page endpoint's parameters (/authorize, /logout) into f: the
  * query of a GET, the form body of a POST, within max_params and, except
  * for an id_token_hint, max_param_length. NULL, or the message of the

@@ -103,7 +103,7 @@ enum MHD_Result h_userinfo(struct srv_req *rq)
 		return refuse(rq, e, why);
 	json_t *claims = NULL;
 	char *client_id = NULL;
-	struct oauth_result r = grants_userinfo(rq->srv->grants, token,
+	struct oauth_result r = grants_userinfo(rq->site->grants, token,
 	                                        &claims, &client_id);
 	crypto_free_str(token);
 	if (client_id != NULL) {

@@ -99,13 +99,18 @@ enum MHD_Result h_control_clock(struct srv_req *rq)
 
 /* The route a fault names: an endpoint's role or its path (never a
  * control endpoint, or a fault could lock the test out). */
-static const struct route *fault_route(const struct testdouble *s,
+static const struct route *fault_route(const struct td_site *s,
                                        const char *name)
 {
-	for (size_t k = 0; k < s->nroutes; k++)
-		if (strcmp(s->routes[k].route->name, name) == 0 ||
-		    strcmp(s->routes[k].route->path, name) == 0)
-			return s->routes[k].route;
+	size_t pre = strlen(s->site->prefix);
+	for (size_t k = 0; k < s->nroutes; k++) {
+		const struct route *r = s->routes[k].route;
+		/* A tenant's path with or without its prefix. */
+		if (strcmp(r->name, name) == 0 || strcmp(r->path, name) == 0 ||
+		    (strncmp(r->path, s->site->prefix, pre) == 0 &&
+		     strcmp(r->path + pre, name) == 0))
+			return r;
+	}
 	return NULL;
 }
 
@@ -130,7 +135,7 @@ static enum oauth_err fault_row(int status, const struct route *r)
 	}
 }
 
-static json_t *faults_json(struct testdouble *s)
+static json_t *faults_json(struct td_site *s)
 {
 	json_t *a = json_array();
 	for (struct fault *f = s->faults; f != NULL; f = f->next) {
@@ -157,7 +162,7 @@ static json_t *faults_json(struct testdouble *s)
 	return a;
 }
 
-static void faults_clear(struct testdouble *s)
+static void faults_clear(struct td_site *s)
 {
 	while (s->faults != NULL) {
 		struct fault *f = s->faults;
@@ -166,7 +171,7 @@ static void faults_clear(struct testdouble *s)
 	}
 }
 
-void faults_free(struct testdouble *s)
+void faults_free(struct td_site *s)
 {
 	faults_clear(s);
 }
@@ -176,7 +181,7 @@ void faults_free(struct testdouble *s)
  * clear=true drops them all. GET lists what is armed. */
 enum MHD_Result h_control_faults(struct srv_req *rq)
 {
-	struct testdouble *s = rq->route->arg;
+	struct td_site *s = rq->route->arg;
 	struct form f = {0};
 	struct fault nf = {.retry_after = -1};
 	long count = 1, status = 0, delay = 0;
@@ -277,7 +282,7 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 	                    control_no_store);
 }
 
-bool fault_fire(struct testdouble *s, struct srv_req *rq, long *delay_ms,
+bool fault_fire(struct td_site *s, struct srv_req *rq, long *delay_ms,
                 enum MHD_Result *ret)
 {
 	struct fault hit = {0};
@@ -339,7 +344,7 @@ bool fault_fire(struct testdouble *s, struct srv_req *rq, long *delay_ms,
 /* Drops every token, code, session and consent, every armed fault and
  * every clock move, extra claim (claims.c) and counted login failure,
  * then applies the fixtures again. Resets run one at a time. */
-static enum MHD_Result reset_locked(struct srv_req *rq, struct testdouble *s,
+static enum MHD_Result reset_locked(struct srv_req *rq, struct td_site *s,
                                     char *err, size_t errlen)
 {
 	pthread_mutex_lock(&s->fault_mu);
@@ -353,10 +358,11 @@ static enum MHD_Result reset_locked(struct srv_req *rq, struct testdouble *s,
 	enum store_rc rc = store_reset_tokens(s->store);
 	if (rc != STORE_OK)
 		return respond_error(rq, oauth_from_store_write(
-		                             rc, "test double reset"), control_no_store);
+		                             rc, "test double reset"),
+		                     control_no_store);
 	if (s->cfg->fixtures[0] != '\0' &&
-	    fixtures_apply(s->store, s->cfg->fixtures, s->cfg->ephemeral != 0,
-	                   err, errlen) != 0) {
+	    fixtures_apply_tenant(s->store, s->cfg->fixtures, s->tenant,
+	                          s->cfg->ephemeral != 0, err, errlen) != 0) {
 		log_errx("test double reset: %s", err);
 		return respond_error(rq, OAUTH_FAIL(OAUTH_SERVER_ERROR,
 		                                    "the fixtures could not be "
@@ -370,7 +376,7 @@ static enum MHD_Result reset_locked(struct srv_req *rq, struct testdouble *s,
 enum MHD_Result h_control_reset(struct srv_req *rq)
 {
 	static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
-	struct testdouble *s = rq->route->arg;
+	struct td_site *s = rq->route->arg;
 	char err[512] = "";
 	struct form f = {0};
 	bool ok = control_form(rq, &f); /* no parameters, but a form POST */
@@ -419,7 +425,7 @@ enum MHD_Result h_control_tokens(struct srv_req *rq)
 	struct store_refresh_filter rf = {.client_id = cid, .now = clock_now()};
 	struct token_rows at = {json_array(), tf.now};
 	struct token_rows rt = {json_array(), rf.now};
-	struct store *st = ((struct testdouble *)rq->route->arg)->store;
+	struct store *st = ((struct td_site *)rq->route->arg)->store;
 	enum store_rc rc = store_token_list(st, &tf, add_access, &at);
 	if (rc == STORE_OK)
 		rc = store_refresh_list(st, &rf, add_refresh, &rt);

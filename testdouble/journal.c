@@ -60,10 +60,13 @@ static json_t *str_or_null(const char *s)
 	return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
 }
 
-static void note(void *arg, struct srv_req *rq, int status)
+void journal_note(void *arg, struct srv_req *rq, int status)
 {
-	struct testdouble *td = arg;
-	if (strncmp(rq->path, "/_control/", 10) == 0)
+	struct td_site *td = td_site_of(arg, rq);
+	/* The test's own requests: the control routes, and what it meant
+	 * for them. */
+	if (rq->route != NULL ? rq->route->admit == loopback
+	                      : strstr(rq->path, "/_control/") != NULL)
 		return;
 	struct req_facts f;
 	req_facts_read(rq, td->cfg->max_params, &f);
@@ -102,21 +105,14 @@ static void note(void *arg, struct srv_req *rq, int status)
 	pthread_mutex_unlock(&j->mu);
 }
 
-int journal_install(struct testdouble *td, struct srv *s, char *err,
-                    size_t errlen)
+void journal_init(struct td_site *td)
 {
 	struct journal *j = &td->journal;
 	pthread_mutex_init(&j->mu, NULL);
 	j->ring = xcalloc(JOURNAL_MAX, sizeof(*j->ring));
-	if (srv_on_answer(s, note, td) != 0) {
-		snprintf(err, errlen, "test double: the server's answer hook "
-		         "is taken");
-		return -1;
-	}
-	return 0;
 }
 
-void journal_clear(struct testdouble *td)
+void journal_clear(struct td_site *td)
 {
 	struct journal *j = &td->journal;
 	pthread_mutex_lock(&j->mu);
@@ -127,7 +123,7 @@ void journal_clear(struct testdouble *td)
 	pthread_mutex_unlock(&j->mu);
 }
 
-void journal_free(struct testdouble *td)
+void journal_free(struct td_site *td)
 {
 	if (td->journal.ring == NULL)
 		return;
@@ -155,7 +151,7 @@ static bool matches(json_t *e, const char *endpoint, const char *client)
  * POST clear=true empties it. */
 enum MHD_Result h_control_requests(struct srv_req *rq)
 {
-	struct testdouble *td = rq->route->arg;
+	struct td_site *td = rq->route->arg;
 	struct form f = {0};
 	if (!control_form(rq, &f)) {
 		form_free(&f);

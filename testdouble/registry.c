@@ -104,7 +104,7 @@ static enum MHD_Result store_failed(struct srv_req *rq, enum store_rc rc,
 	                     control_no_store);
 }
 
-static enum MHD_Result list(struct srv_req *rq, struct testdouble *td,
+static enum MHD_Result list(struct srv_req *rq, struct td_site *td,
                             const struct kind *k)
 {
 	json_t *a = json_array();
@@ -118,7 +118,7 @@ static enum MHD_Result list(struct srv_req *rq, struct testdouble *td,
 }
 
 /* One entry of the fixtures' format, applied as a fixtures file is. */
-static enum MHD_Result put(struct srv_req *rq, struct testdouble *td,
+static enum MHD_Result put(struct srv_req *rq, struct td_site *td,
                            const struct kind *k)
 {
 	json_error_t jerr;
@@ -158,7 +158,7 @@ static enum MHD_Result put(struct srv_req *rq, struct testdouble *td,
 	                    control_no_store);
 }
 
-static enum MHD_Result removal(struct srv_req *rq, struct testdouble *td,
+static enum MHD_Result removal(struct srv_req *rq, struct td_site *td,
                                const struct kind *k)
 {
 	struct form f = {0};
@@ -198,7 +198,7 @@ static bool json_body(struct srv_req *rq)
 
 static enum MHD_Result serve(struct srv_req *rq, const struct kind *k)
 {
-	struct testdouble *td = rq->route->arg;
+	struct td_site *td = rq->route->arg;
 	if (strcmp(rq->method, "POST") != 0)
 		return list(rq, td, k);
 	return json_body(rq) ? put(rq, td, k) : removal(rq, td, k);

@@ -1,14 +1,18 @@
 /*
  * testdouble.c: installs the test double into a server that has not
- * started yet. Every production route's handler is wrapped (wrapped
- * below): an armed fault answers instead of it, or delays it
- * (control.c, delay.c); the /_control/ routes are added, for loopback
- * clients only (loopback.c); the store's user and client reads are
- * wrapped to merge the claims set at runtime (claims.c). Without --test-double none of this is
- * installed and the server's routes call their handlers directly.
+ * started yet, once for each of its sites (the server's own issuer and
+ * the tenants of the fixtures, server/sites.c). Every production route's
+ * handler is wrapped (wrapped below): an armed fault of its site answers
+ * instead of it, or delays it (control.c, delay.c); each site gets its
+ * /_control/ routes under its prefix, for loopback clients only
+ * (loopback.c); each site's store reads are wrapped to merge the claims
+ * set at runtime (claims.c); every answer goes to its site's journal
+ * (journal.c). Without --test-double none of this is installed and the
+ * server's routes call their handlers directly.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "strutil.h"
 #include "testdouble_int.h"
@@ -21,77 +25,132 @@ static enum MHD_Result wrapped(struct srv_req *rq)
 	if (fault_fire(w->td, rq, &delay_ms, &ret))
 		return ret;
 	/* A stall must not hold up the worker. */
-	if (delay_ms > 0 && delays_hold(&w->td->delays, rq, delay_ms, w->fn))
+	if (delay_ms > 0 &&
+	    delays_hold(&w->td->all->delays, rq, delay_ms, w->fn))
 		return MHD_YES;
 	return w->fn(rq);
 }
 
-static const struct route controls[] = {
-	{"clock", "/_control/clock", M_GET | M_POST, h_control_clock, NULL,
-	 loopback, 0},
-	{"faults", "/_control/faults", M_GET | M_POST, h_control_faults, NULL,
-	 loopback, 0},
-	{"reset", "/_control/reset", M_POST, h_control_reset, NULL, loopback,
-	 0},
-	{"tokens", "/_control/tokens", M_GET, h_control_tokens, NULL, loopback,
-	 0},
-	{"claims", "/_control/claims", M_GET | M_POST, h_control_claims, NULL,
-	 loopback, 0},
-	{"requests", "/_control/requests", M_GET | M_POST, h_control_requests,
-	 NULL, loopback, 0},
-	{"clients", "/_control/clients", M_GET | M_POST, h_control_clients,
-	 NULL, loopback, 0},
-	{"users", "/_control/users", M_GET | M_POST, h_control_users, NULL,
-	 loopback, 0},
+static const struct {
+	const char *name, *path;
+	unsigned methods;
+	handler_fn fn;
+} controls[] = {
+	{"clock", "/_control/clock", M_GET | M_POST, h_control_clock},
+	{"faults", "/_control/faults", M_GET | M_POST, h_control_faults},
+	{"reset", "/_control/reset", M_POST, h_control_reset},
+	{"tokens", "/_control/tokens", M_GET, h_control_tokens},
+	{"claims", "/_control/claims", M_GET | M_POST, h_control_claims},
+	{"requests", "/_control/requests", M_GET | M_POST, h_control_requests},
+	{"clients", "/_control/clients", M_GET | M_POST, h_control_clients},
+	{"users", "/_control/users", M_GET | M_POST, h_control_users},
 };
+#define NCONTROLS (sizeof(controls) / sizeof(controls[0]))
 
 /* The production routes' handlers do not read their route's arg, so the
- * wrapper may take it. */
-static void wrap_routes(struct testdouble *td, struct srv *s)
+ * wrapper may take it. Only td's site's routes are td's. */
+static void wrap_routes(struct td_site *td, struct srv *s)
 {
 	struct route *r;
-	while (srv_route_at(s, td->nroutes) != NULL)
-		td->nroutes++;
-	td->routes = xcalloc(td->nroutes, sizeof(*td->routes));
+	size_t n = 0;
+	for (size_t i = 0; (r = srv_route_at(s, i)) != NULL; i++)
+		n += r->site == td->site;
+	td->routes = xcalloc(n + 1, sizeof(*td->routes));
 	for (size_t i = 0; (r = srv_route_at(s, i)) != NULL; i++) {
-		td->routes[i] = (struct wrapped){.td = td, .route = r, .fn = r->fn};
+		if (r->site != td->site)
+			continue;
+		td->routes[td->nroutes] = (struct wrapped){
+		    .td = td, .route = r, .fn = r->fn};
 		r->fn = wrapped;
-		r->arg = &td->routes[i];
+		r->arg = &td->routes[td->nroutes++];
 	}
 }
 
+/* The control routes of td's site, under its prefix. Their paths live
+ * as long as td (paths[]). */
+static int add_controls(struct td_site *td, struct srv *s, char **paths,
+                        char *err, size_t errlen)
+{
+	for (size_t i = 0; i < NCONTROLS; i++) {
+		if (asprintf(&paths[i], "%s%s", td->site->prefix,
+		             controls[i].path) < 0)
+			abort();
+		struct route r = {.name = controls[i].name, .path = paths[i],
+		                  .methods = controls[i].methods,
+		                  .fn = controls[i].fn, .arg = td,
+		                  .admit = loopback, .flags = 0,
+		                  .site = td->site};
+		if (srv_route_add(s, &r, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+struct td_control_paths {
+	char *p[NCONTROLS];
+};
+
+static void td_site_free(struct td_site *td)
+{
+	if (td == NULL)
+		return;
+	faults_free(td);
+	claim_extras_free(td);
+	journal_free(td);
+	pthread_mutex_destroy(&td->fault_mu);
+	struct td_control_paths *cp = td->control_paths;
+	for (size_t i = 0; cp != NULL && i < NCONTROLS; i++)
+		free(cp->p[i]);
+	free(cp);
+	free(td->routes);
+	free(td);
+}
+
+static int site_install(struct testdouble *all, struct srv *s,
+                        const struct lk_config *cfg, struct site *site,
+                        char *err, size_t errlen)
+{
+	struct td_site *td = xcalloc(1, sizeof(*td));
+	td->all = all;
+	td->cfg = cfg;
+	td->site = site;
+	td->tenant = site->name[0] != '\0' ? site->name : NULL;
+	td->grants = site->grants;
+	td->store = site->store;
+	pthread_mutex_init(&td->fault_mu, NULL);
+	journal_init(td);
+	all->sites[all->nsites++] = td;
+	struct td_control_paths *cp = xcalloc(1, sizeof(*cp));
+	td->control_paths = cp;
+	if (claim_extras_install(td, err, errlen) != 0)
+		return -1;
+	wrap_routes(td, s);
+	return add_controls(td, s, cp->p, err, errlen);
+}
+
 int testdouble_install(struct srv *s, const struct lk_config *cfg,
-                       struct grants *g, struct store *st,
                        struct testdouble **out, char *err, size_t errlen)
 {
 	struct testdouble *td = xcalloc(1, sizeof(*td));
-	td->cfg = cfg;
-	td->grants = g;
-	td->store = st;
-	pthread_mutex_init(&td->fault_mu, NULL);
 	if (delays_start(&td->delays, err, errlen) != 0) {
-		pthread_mutex_destroy(&td->fault_mu);
 		free(td);
 		return -1;
 	}
 	/* Before any route is wrapped, so that a refusal leaves the server
 	 * as it was. */
-	if (srv_on_stop(s, delays_cut, &td->delays) != 0) {
-		snprintf(err, errlen, "test double: the server's stop hook "
-		         "is taken");
+	if (srv_on_stop(s, delays_cut, &td->delays) != 0 ||
+	    srv_on_answer(s, journal_note, td) != 0) {
+		snprintf(err, errlen, "test double: the server's stop or answer "
+		         "hook is taken");
 		testdouble_free(td);
 		return -1;
 	}
-	if (claim_extras_install(td, err, errlen) != 0 ||
-	    journal_install(td, s, err, errlen) != 0) {
-		testdouble_free(td);
-		return -1;
-	}
-	wrap_routes(td, s);
-	for (size_t i = 0; i < sizeof(controls) / sizeof(controls[0]); i++) {
-		struct route r = controls[i];
-		r.arg = td;
-		if (srv_route_add(s, &r, err, errlen) != 0) {
+	struct site *site;
+	for (size_t i = 0; (site = srv_site_at(s, i)) != NULL; i++) {
+		if (i == TD_MAX_SITES ||
+		    site_install(td, s, cfg, site, err, errlen) != 0) {
+			if (i == TD_MAX_SITES)
+				snprintf(err, errlen, "test double: too many sites");
 			testdouble_free(td);
 			return -1;
 		}
@@ -100,15 +159,31 @@ int testdouble_install(struct srv *s, const struct lk_config *cfg,
 	return 0;
 }
 
+struct td_site *td_site_of(struct testdouble *td, struct srv_req *rq)
+{
+	if (rq->route != NULL) {
+		for (size_t i = 0; i < td->nsites; i++)
+			if (td->sites[i]->site == rq->route->site)
+				return td->sites[i];
+	}
+	/* Unrouted: the tenant whose prefix the path is under, else the
+	 * server's own (sites[0], whose prefix may be issuer_path). */
+	for (size_t i = 1; i < td->nsites; i++) {
+		const char *p = td->sites[i]->site->prefix;
+		size_t n = strlen(p);
+		if (strncmp(rq->path, p, n) == 0 &&
+		    (rq->path[n] == '/' || rq->path[n] == '\0'))
+			return td->sites[i];
+	}
+	return td->sites[0];
+}
+
 void testdouble_free(struct testdouble *td)
 {
 	if (td == NULL)
 		return;
 	delays_stop(&td->delays);
-	faults_free(td);
-	claim_extras_free(td);
-	journal_free(td);
-	pthread_mutex_destroy(&td->fault_mu);
-	free(td->routes);
+	for (size_t i = 0; i < td->nsites; i++)
+		td_site_free(td->sites[i]);
 	free(td);
 }

@@ -20,12 +20,12 @@ struct srv;
 struct store;
 struct testdouble;
 
-/* Installs the test double into s, built by srv_new and not yet started:
- * adds the /_control/ routes and wraps every route already there for
- * faults and delays. cfg, g, st and s must outlive it. Returns 0, or -1
+/* Installs the test double into s, built by srv_new (and its tenants
+ * added, srv_add_site) and not yet started: for each site, adds its
+ * /_control/ routes and wraps its routes for faults and delays. cfg and
+ * s (and each site's grants and store) must outlive it. Returns 0, or -1
  * with err set. testdouble_free undoes it, after srv_stop. */
 int testdouble_install(struct srv *s, const struct lk_config *cfg,
-                       struct grants *g, struct store *st,
                        struct testdouble **out, char *err, size_t errlen);
 /* NULL is a no-op. */
 void testdouble_free(struct testdouble *td);
@@ -39,6 +39,24 @@ void testdouble_free(struct testdouble *td);
  * Returns 0, or -1 with err naming the file, the entry and the field. */
 int fixtures_apply(struct store *st, const char *path, bool fast_hash,
                    char *err, size_t errlen);
+
+/* fixture_tenants.c: the tenants of the fixtures file at path
+ * (docs/test-double.md, "Several issuers in one process"), checked:
+ * each a name and the path its endpoints are served under. *out is n of
+ * them (fixtures_tenants_free), none when the file has no "tenants".
+ * Returns 0, or -1 with err. */
+struct fixture_tenant {
+	char *name;
+	char *path;
+};
+int fixtures_tenants(const char *path, struct fixture_tenant **out,
+                     size_t *n, char *err, size_t errlen);
+void fixtures_tenants_free(struct fixture_tenant *t, size_t n);
+/* fixtures_apply for one tenant's clients and users (tenant NULL: the
+ * top level's, as fixtures_apply). */
+int fixtures_apply_tenant(struct store *st, const char *path,
+                          const char *tenant, bool fast_hash, char *err,
+                          size_t errlen);
 
 /* fixtures_apply for a parsed file (root, borrowed); path names it in
  * messages (/_control/clients applies one entry so). */

@@ -45,23 +45,43 @@ struct journal {
 
 /* A production route as the test double found it, before wrapping. */
 struct wrapped {
-	struct testdouble *td;
+	struct td_site *td;
 	const struct route *route;
 	handler_fn fn;
 };
 
-struct testdouble {
+/* The test double of one site (server/handler.h): the server's own
+ * issuer, or a tenant. What a test sets (faults, extra claims, denied
+ * logins) and reads (the journal) is a site's; its clock is the site's
+ * too (core/clock.h, set by the server around each request). */
+struct td_site {
+	struct testdouble *all;
 	const struct lk_config *cfg;
+	struct site *site;
+	const char *tenant;      /* the site's name in the fixtures; NULL */
 	struct grants *grants;
 	struct store *store;
-	struct wrapped *routes; /* the production routes */
+	struct wrapped *routes;  /* the site's production routes */
 	size_t nroutes;
 	pthread_mutex_t fault_mu;
-	struct fault *faults; /* control.c */
-	struct delays delays;
+	struct fault *faults;    /* control.c */
 	struct claim_extras *claims; /* claims.c */
 	struct journal journal;
+	struct td_control_paths *control_paths; /* testdouble.c */
 };
+
+#define TD_MAX_SITES 17
+
+/* The process's test double: one per site, and what they share. */
+struct testdouble {
+	struct td_site *sites[TD_MAX_SITES];
+	size_t nsites;
+	struct delays delays;
+};
+
+/* The site of a request, also one no route took (a path under a
+ * tenant's prefix is the tenant's). */
+struct td_site *td_site_of(struct testdouble *td, struct srv_req *rq);
 
 /* ---- loopback.c --------------------------------------------------------- */
 
@@ -92,12 +112,14 @@ void req_facts_free(struct req_facts *f);
 
 /* ---- journal.c: GET /_control/requests ---------------------------------- */
 
-/* Notes every answered request (srv_on_answer); -1 with err. */
-int journal_install(struct testdouble *td, struct srv *s, char *err,
-                    size_t errlen);
-void journal_clear(struct testdouble *td);
+/* Starts td's journal. */
+void journal_init(struct td_site *td);
+/* srv_on_answer's hook (arg: the struct testdouble): notes the answer
+ * in its site's journal. */
+void journal_note(void *arg, struct srv_req *rq, int status);
+void journal_clear(struct td_site *td);
 /* NULL-safe on a journal never installed. */
-void journal_free(struct testdouble *td);
+void journal_free(struct td_site *td);
 enum MHD_Result h_control_requests(struct srv_req *rq);
 
 /* ---- registry.c: /_control/clients and /_control/users ----------------- */
@@ -123,23 +145,23 @@ enum MHD_Result h_control_tokens(struct srv_req *rq);
 
 /* Wraps td->store's user and client reads so that they merge the extras
  * set through /_control/claims (before the server starts; one per
- * process). -1 with err when one is installed already. */
-int claim_extras_install(struct testdouble *td, char *err, size_t errlen);
+ * site's store). 0 (err unused). */
+int claim_extras_install(struct td_site *td, char *err, size_t errlen);
 /* Unwraps the store and frees the extras; NULL-safe on td->claims. */
-void claim_extras_free(struct testdouble *td);
+void claim_extras_free(struct td_site *td);
 /* Forgets every extra claim (/_control/reset). */
-void claim_extras_clear(struct testdouble *td);
+void claim_extras_clear(struct td_site *td);
 enum MHD_Result h_control_claims(struct srv_req *rq);
 /* deny_login of /_control/faults: the next count logins of username
  * fail as for an unknown user (replacing what was armed for it). */
-void deny_login_arm(struct testdouble *td, const char *username, long count);
-void deny_login_clear(struct testdouble *td);
+void deny_login_arm(struct td_site *td, const char *username, long count);
+void deny_login_clear(struct td_site *td);
 /* Appends {"deny_login":NAME,"remaining":N} for each armed to faults. */
-void deny_login_list(struct testdouble *td, json_t *faults);
+void deny_login_list(struct td_site *td, json_t *faults);
 /* An armed fault for rq's route, taken: answered here (true), or left
  * in *delay_ms for the caller to honour. false: no answer. */
-bool fault_fire(struct testdouble *td, struct srv_req *rq, long *delay_ms,
+bool fault_fire(struct td_site *td, struct srv_req *rq, long *delay_ms,
                 enum MHD_Result *ret);
-void faults_free(struct testdouble *td);
+void faults_free(struct td_site *td);
 
 #endif

@@ -109,7 +109,8 @@ class FixturesTest(LatchkeyTestCase):
              'users[0] (dave): field "password": the password must be 8 '
              'to 1024 bytes long'),
             ("top level", {"clients": [], "user": []},
-             'unknown key "user": the file has "clients" and "users"'),
+             'unknown key "user": the file has "clients", "users" and '
+             '"tenants"'),
             ("not JSON", '{"clients": [', "line 1 column "),
             # Issue 12: the user id prefix, audiences and introspect.
             ("reserved id", {"clients": [{"client_id": "u_svc",
