@@ -34,20 +34,6 @@ struct fault {
 	struct fault *next;
 };
 
-const struct hdr control_no_store[] = {{"Cache-Control", "no-store"},
-                                       {NULL, NULL}};
-
-enum MHD_Result control_bad(struct srv_req *rq, const char *why)
-{
-	return respond_error(rq, OAUTH_FAIL(OAUTH_INVALID_REQUEST, why),
-	                     control_no_store);
-}
-
-/* clear=true, reset=true: only "true" means yes. */
-bool control_flag(const char *v)
-{
-	return v != NULL && strcmp(v, "true") == 0;
-}
 
 /* A whole number in [lo, hi]; false otherwise. */
 static bool number(const char *s, long lo, long hi, long *out)

@@ -60,6 +60,27 @@ static json_t *str_or_null(const char *s)
 	return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
 }
 
+/* The site of a request, also one no route took (a path under a
+ * tenant's prefix is the tenant's). */
+static struct td_site *td_site_of(struct testdouble *td, struct srv_req *rq)
+{
+	if (rq->route != NULL) {
+		for (size_t i = 0; i < td->nsites; i++)
+			if (td->sites[i]->site == rq->route->site)
+				return td->sites[i];
+	}
+	/* Unrouted: the tenant whose prefix the path is under, else the
+	 * server's own (sites[0], whose prefix may be issuer_path). */
+	for (size_t i = 1; i < td->nsites; i++) {
+		const char *p = td->sites[i]->site->prefix;
+		size_t n = strlen(p);
+		if (strncmp(rq->path, p, n) == 0 &&
+		    (rq->path[n] == '/' || rq->path[n] == '\0'))
+			return td->sites[i];
+	}
+	return td->sites[0];
+}
+
 void journal_note(void *arg, struct srv_req *rq, int status)
 {
 	struct td_site *td = td_site_of(arg, rq);

@@ -5,7 +5,8 @@
  * cannot), from no page or a page of this host. A request a trusted
  * proxy forwarded comes from afar, whatever its peer address. And what
  * a control request's parameters may come as (control_form): the second
- * half of the same guard, against pages that post across sites.
+ * half of the same guard, against pages that post across sites; and
+ * what every control answer shares.
  */
 #include <arpa/inet.h>
 #include <string.h>
@@ -95,4 +96,19 @@ bool control_form(struct srv_req *rq, struct form *f)
 	                                           : 0;
 	return form_parse(s ? s : "", n, 16, f) == FORM_OK &&
 	       form_repeated(f) == NULL;
+}
+
+const struct hdr control_no_store[] = {{"Cache-Control", "no-store"},
+                                       {NULL, NULL}};
+
+enum MHD_Result control_bad(struct srv_req *rq, const char *why)
+{
+	return respond_error(rq, OAUTH_FAIL(OAUTH_INVALID_REQUEST, why),
+	                     control_no_store);
+}
+
+/* clear=true, reset=true: only "true" means yes. */
+bool control_flag(const char *v)
+{
+	return v != NULL && strcmp(v, "true") == 0;
 }

@@ -159,25 +159,6 @@ int testdouble_install(struct srv *s, const struct lk_config *cfg,
 	return 0;
 }
 
-struct td_site *td_site_of(struct testdouble *td, struct srv_req *rq)
-{
-	if (rq->route != NULL) {
-		for (size_t i = 0; i < td->nsites; i++)
-			if (td->sites[i]->site == rq->route->site)
-				return td->sites[i];
-	}
-	/* Unrouted: the tenant whose prefix the path is under, else the
-	 * server's own (sites[0], whose prefix may be issuer_path). */
-	for (size_t i = 1; i < td->nsites; i++) {
-		const char *p = td->sites[i]->site->prefix;
-		size_t n = strlen(p);
-		if (strncmp(rq->path, p, n) == 0 &&
-		    (rq->path[n] == '/' || rq->path[n] == '\0'))
-			return td->sites[i];
-	}
-	return td->sites[0];
-}
-
 void testdouble_free(struct testdouble *td)
 {
 	if (td == NULL)

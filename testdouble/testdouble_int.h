@@ -79,9 +79,7 @@ struct testdouble {
 	struct delays delays;
 };
 
-/* The site of a request, also one no route took (a path under a
- * tenant's prefix is the tenant's). */
-struct td_site *td_site_of(struct testdouble *td, struct srv_req *rq);
+
 
 /* ---- loopback.c --------------------------------------------------------- */
 
@@ -127,9 +125,9 @@ enum MHD_Result h_control_requests(struct srv_req *rq);
 enum MHD_Result h_control_clients(struct srv_req *rq);
 enum MHD_Result h_control_users(struct srv_req *rq);
 
-/* ---- control.c: the /_control/ endpoints (route arg: the testdouble) --- */
+/* ---- control.c: the /_control/ endpoints (route arg: the td_site) ----- */
 
-/* Cache-Control: no-store, for every control answer. */
+/* loopback.c's, for every control answer: Cache-Control: no-store. */
 extern const struct hdr control_no_store[];
 /* 400 invalid_request with why. */
 enum MHD_Result control_bad(struct srv_req *rq, const char *why);

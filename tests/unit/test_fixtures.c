@@ -170,7 +170,7 @@ static const struct {
 	{"[]", "expected an object with \"clients\" and \"users\", got an "
 	       "array"},
 	{"{\"client\": []}", "unknown key \"client\": the file has "
-	                     "\"clients\" and \"users\""},
+	                     "\"clients\", \"users\" and \"tenants\""},
 	{"{\"clients\": {}}", "\"clients\": expected an array, got an object"},
 	{"{\"users\": [\"dave\"]}", "users[0]: expected an object, got a "
 	                            "string"},
