@@ -81,6 +81,8 @@ SQLITE_ONLY = {
     "test_test_double_life.": "the test double (--ephemeral) stays SQLite",
     "test_test_double_runtime.": "the test double (--ephemeral) stays "
                                  "SQLite",
+    "test_test_double_tenants.": "the test double (--ephemeral) stays "
+                                 "SQLite",
     "test_relying_parties.DoubleOpenIdClientTest.":
         "the test double (--ephemeral) stays SQLite",
     "test_relying_parties.DoubleAuthlibTest.":
