@@ -13,7 +13,8 @@
 # Debian's Apache httpd (apache2-bin: the server and its modules, without
 # the apache2 package's service and /etc/apache2, since the tests write
 # their own configuration and start it themselves) with
-# libapache2-mod-auth-openidc, and python3-authlib.
+# libapache2-mod-auth-openidc, and python3-authlib; and python3-pytest
+# (the pytest fixtures of docs/test-double.md are run by the real pytest).
 # adduser (the .deb's postinst, tests/e2e/test_package.py) and groff-base
 # (test_manpages renders the pages) are in Debian's base system but not
 # in every minimal image.
@@ -67,7 +68,8 @@ command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
   node_pkgs="nodejs npm"
 # shellcheck disable=SC2086
 ../../scripts/install-deps.sh chromium postgresql haproxy adduser groff-base \
-  apache2-bin libapache2-mod-auth-openidc python3-authlib prometheus \
+  apache2-bin libapache2-mod-auth-openidc python3-authlib python3-pytest \
+  prometheus \
   $node_pkgs
 [ -z "${pg_policy:-}" ] || rm -f /usr/sbin/policy-rc.d
 

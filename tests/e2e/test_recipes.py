@@ -1,5 +1,5 @@
 """The recipes of docs/test-double.md, run as they are (tests/e2e/recipes/)
-against the real latchkeyd as a test double: the shared/seeds 002 clients
+against the real latchkeyd as a test double: common clients
 (bash token(), a Python requests.Session, node openid-client's
 client.grant) on a Keycloak token path, the refresh-on-401 loop of
 shared/seeds 003, and the two ways to start and stop the server. The doc's
@@ -138,6 +138,20 @@ class DocTest(unittest.TestCase):
         for name, text in quoted:
             with self.subTest(recipe=name), open(recipe(name)) as f:
                 self.assertEqual(text, f.read())
+
+    def test_docs_speak_to_users(self):
+        """No page (nor a recipe it quotes) points readers at the
+        project's own working documents, which they do not have."""
+        docs = os.path.join(HERE, "..", "..", "docs")
+        pages = [os.path.join(docs, n) for n in os.listdir(docs)
+                 if n.endswith(".md")]
+        pages += [os.path.join(HERE, "..", "..", "README.md")]
+        pages += [recipe(n) for n in os.listdir(RECIPES)]
+        for page in pages:
+            with self.subTest(page=os.path.basename(page)), open(page) as f:
+                text = f.read()
+                self.assertNotRegex(text, r"shared/|\bseeds?\b \d|"
+                                    r"DECISIONS\.md|STYLE\.md")
 
 
 class DocFixturesTest(RecipeCase):
@@ -503,3 +517,109 @@ class StartRecipesTest(RecipeCase):
         self.assertEqual(p.stdout, "failed 1\n")
         self.assertIn("latchkeyd did not start:", p.stderr)
         self.assertIn("fixtures", p.stderr)
+
+
+PYTEST_SAMPLE = '''
+import base64
+import json
+import urllib.parse
+import urllib.request
+
+
+def token(lk, auth=("svc", "svc-secret")):
+    req = urllib.request.Request(
+        lk.issuer + "/token",
+        urllib.parse.urlencode({"grant_type": "client_credentials"}).encode(),
+        {"Authorization": "Basic " + base64.b64encode(
+            ":".join(auth).encode()).decode()})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+
+
+def test_the_client_sent_basic_once(lk):
+    token(lk)
+    [r] = lk.requests(endpoint="token")
+    assert (r["client_id"], r["client_auth"], r["status"]) == \\
+        ("svc", "client_secret_basic", 200)
+
+
+def test_each_test_starts_clean(lk):
+    assert lk.requests() == []
+    assert lk.get("tokens")["access_tokens"] == []
+    assert lk.db.endswith("/latchkey.db")
+
+
+def test_clients_added_at_runtime(lk):
+    lk.put("clients", {"client_id": "extra", "client_secret": "extra-secret",
+                       "grants": ["client_credentials"]})
+    assert token(lk, ("extra", "extra-secret"))["token_type"] == "Bearer"
+'''
+
+NODE_SAMPLE = r'''
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { start, globalSetup, globalTeardown } =
+  require(process.env.RECIPES + '/latchkey_double.js');
+
+const basic = 'Basic ' + Buffer.from('svc:svc-secret').toString('base64');
+
+test('start, a token, the journal, the clock, stop', async () => {
+  const lk = await start({ fixtures: process.env.FIXTURES });
+  const r = await fetch(lk.issuer + '/token', { method: 'POST',
+    headers: { Authorization: basic },
+    body: new URLSearchParams({ grant_type: 'client_credentials' }) });
+  assert.equal(r.status, 200);
+  const [j] = await lk.requests({ endpoint: 'token' });
+  assert.equal(j.client_auth, 'client_secret_basic');
+  assert.equal((await lk.post('clock', { advance: 60 })).offset, 60);
+  assert.equal((await lk.reset()).reset, true);
+  assert.deepEqual(await lk.requests(), []);
+  assert.equal(await lk.stop(), 0);
+});
+
+test('jest globalSetup and globalTeardown', async () => {
+  process.env.LATCHKEY_FIXTURES = process.env.FIXTURES;
+  await globalSetup();
+  const iss = process.env.LATCHKEY_ISSUER;
+  assert.match(iss, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const md = await (await fetch(iss + '/.well-known/openid-configuration')).json();
+  assert.equal(md.issuer, iss);
+  await globalTeardown();
+  await assert.rejects(fetch(iss + '/healthz'));
+});
+'''
+
+
+class HelperRecipesTest(RecipeCase):
+    """The pytest fixtures and the node helper of docs/test-double.md,
+    run by the real pytest and node against the real latchkeyd."""
+
+    def test_pytest_fixtures(self):
+        p = subprocess.run([PYTHON, "-c", "import pytest"],
+                           capture_output=True)
+        if p.returncode != 0:
+            skip_or_fail(self, "pytest is not installed (python3-pytest, "
+                         "scripts/install-test-deps.sh)")
+        suite = os.path.join(self.dir, "suite")
+        os.mkdir(suite)
+        for f in ("conftest.py", "latchkey_double.py"):
+            shutil.copy(os.path.join(RECIPES, f), suite)
+        shutil.copy(self.fixtures, os.path.join(suite, "fixtures.json"))
+        with open(os.path.join(suite, "test_sample.py"), "w") as f:
+            f.write(PYTEST_SAMPLE)
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        env.pop("LATCHKEY_FIXTURES", None)
+        p = self.run_ok([PYTHON, "-m", "pytest", "-q", "-p",
+                         "no:cacheprovider", suite], env, cwd=suite)
+        self.assertIn("3 passed", p.stdout)
+
+    def test_node_helper(self):
+        if shutil.which("node") is None:
+            skip_or_fail(self, "node is not installed")
+        test = os.path.join(self.dir, "helper.test.js")
+        with open(test, "w") as f:
+            f.write(NODE_SAMPLE)
+        env = dict(os.environ, RECIPES=RECIPES, FIXTURES=self.fixtures)
+        p = self.run_ok(["node", "--test", test], env)
+        self.assertIn("# pass 2", p.stdout)
+        self.assertIn("# fail 0", p.stdout)

@@ -1,4 +1,4 @@
-// grant.js: the axios request interceptor of shared/seeds 002, which gets a
+// grant.js: a common axios request interceptor, which gets a
 // client credentials token with node openid-client's client.grant() (the
 // openid-client 5.x API: Issuer, Client, TokenSet) and renews it when it has
 // less than 10 seconds left.

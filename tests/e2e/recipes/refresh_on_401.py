@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Refresh when the API answers 401, then retry once: the strategy of
-shared/seeds 003 (its Salesforce component), in Python.
+"""Refresh when the API answers 401, then retry once, storing the whole
+token response (a strategy common in CRM integrations), in Python.
 
 Usage: refresh_on_401.py CONFIG_FILE URL
 

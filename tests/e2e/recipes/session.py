@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""The requests.Session of shared/seeds 002 that renews its client
-credentials token 10 seconds before it expires.
+"""A common requests.Session that renews its client credentials token
+10 seconds before it expires.
 
 Import OauthSession from it, or run it to GET API_URL twice with one token.
-The one change from the seed: a token endpoint error raises at once
+The one change from the usual version: a token endpoint error raises at once
 (raise_for_status) instead of as a KeyError on "access_token".
 """
 import json

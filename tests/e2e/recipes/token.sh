@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# token.sh: the bash token() function of shared/seeds 002 (curl + jq), with
-# two fixes. The seed compared with [[ a < 30 ]], which compares strings
+# token.sh: a bash token() function often seen in scripts (curl + jq),
+# with two fixes. The usual version compares with [[ a < 30 ]], which compares strings
 # ("5" < "30" is false), and kept its cache in variables that $(token) sets
 # in a subshell and so loses: every call fetched a new token. Here the
 # comparison is arithmetic and the cache is a file only this user can read.
