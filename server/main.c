@@ -262,6 +262,10 @@ static int process_setup(struct daemon *d)
 	/* From here a SIGTERM it sends is taken by wait_for_signal, or by
 	 * open_store's wait, whenever it comes. */
 	char err[256] = "";
+	if (d->cfg.exit_with_parent && d->parent <= 1)
+		log_warnx("exit_with_parent: the parent process (pid %d) is "
+		          "already init or gone; there is no parent to follow",
+		          (int)d->parent);
 	d->lifeline = lifeline_start(d->cfg.exit_on_stdin_close != 0,
 	                             d->cfg.exit_with_parent ? d->parent : 0, err,
 	                             sizeof(err));

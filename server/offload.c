@@ -20,6 +20,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "clock.h"
 #include "server_int.h"
 #include "strutil.h"
 
@@ -69,7 +70,9 @@ static void *run(void *arg)
 	struct srv *s = rq->srv;
 
 	free(arg);
+	clock_use(rq->site->clock); /* the request's site's time */
 	job.work(rq);
+	clock_use(NULL);
 	/* Before the resume: from then on rq belongs to MHD's thread, and
 	 * once the counters drop the process may exit before this thread's
 	 * own cleanup runs. */

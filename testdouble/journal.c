@@ -6,8 +6,9 @@
  * finds it there: what it asked (method, path, the
  * endpoint's role, its parameters), who it named (client id, how it
  * authenticated) and what it got (status, error code). Never a secret:
- * a parameter not on the list below shows only that it was there (true),
- * and of the Authorization header only its scheme. The /_control/
+ * a parameter of the secret list below shows only that it was there
+ * (true), one on neither list is only counted (its name could be a
+ * secret), and of the Authorization header only its scheme. The /_control/
  * requests themselves are left out. Bounded: past JOURNAL_MAX the oldest
  * go, and the answer counts them.
  */
@@ -22,8 +23,7 @@
 #define JOURNAL_MAX 1000
 
 /* Parameters whose values a test may see: they name things, they prove
- * nothing. Any other (password, client_secret, code, code_verifier,
- * refresh_token, token, assertions, ...) is shown as true. */
+ * nothing. */
 static const char *const shown[] = {
 	"grant_type", "client_id", "scope", "username", "redirect_uri",
 	"response_type", "response_mode", "state", "nonce",
@@ -34,23 +34,41 @@ static const char *const shown[] = {
 	"action",
 };
 
-static bool is_shown(const char *name)
+/* Parameters that carry secrets: shown as present (true), never their
+ * values. */
+static const char *const secret[] = {
+	"password", "client_secret", "code", "code_verifier", "refresh_token",
+	"token", "client_assertion", "assertion", "subject_token",
+	"actor_token", "device_code", "id_token_hint", "code_challenge",
+	"csrf", "user_code", "dpop",
+};
+
+static bool listed(const char *name, const char *const *list, size_t n)
 {
-	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
-		if (strcmp(name, shown[i]) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(name, list[i]) == 0)
 			return true;
 	return false;
 }
 
-static json_t *params_json(const struct form *f)
+#define LISTED(name, list) listed(name, list, sizeof(list) / sizeof(list[0]))
+
+/* Only names on the two lists appear: any other name may itself be a
+ * secret (a password sent without "name=", a JSON body sent as a form),
+ * so the others are only counted, in *others. */
+static json_t *params_json(const struct form *f, size_t *others)
 {
 	json_t *o = json_object();
+	*others = 0;
 	for (size_t i = 0; i < f->n; i++) {
-		const char *v = f->v[i].value;
-		json_object_set_new(o, f->v[i].name,
-		                    is_shown(f->v[i].name) && v != NULL
-		                        ? json_string(v)
-		                        : json_true());
+		const char *name = f->v[i].name, *v = f->v[i].value;
+		if (LISTED(name, shown))
+			json_object_set_new(o, name, v != NULL ? json_string(v)
+			                                      : json_true());
+		else if (LISTED(name, secret))
+			json_object_set_new(o, name, json_true());
+		else
+			(*others)++;
 	}
 	return o;
 }
@@ -107,7 +125,9 @@ void journal_note(void *arg, struct srv_req *rq, int status)
 	json_object_set_new(e, "client_id", str_or_null(cid));
 	json_object_set_new(e, "client_auth", str_or_null(f.client_auth));
 	json_object_set_new(e, "authorization", str_or_null(f.auth_scheme));
-	json_object_set_new(e, "params", params_json(&f.form));
+	size_t others;
+	json_object_set_new(e, "params", params_json(&f.form, &others));
+	json_object_set_new(e, "other_params", json_integer((json_int_t)others));
 	json_object_set_new(e, "status", json_integer(status));
 	json_object_set_new(e, "error", str_or_null(rq->error));
 	json_object_set_new(e, "time", json_integer(clock_now()));

@@ -17,6 +17,18 @@
 #include "strutil.h"
 #include "testdouble_int.h"
 
+_Thread_local struct td_site *td_serving;
+
+/* The production handler, with td_serving set while it runs. */
+static enum MHD_Result serve(struct srv_req *rq)
+{
+	const struct wrapped *w = rq->route->arg;
+	td_serving = w->td;
+	enum MHD_Result r = w->fn(rq);
+	td_serving = NULL;
+	return r;
+}
+
 static enum MHD_Result wrapped(struct srv_req *rq)
 {
 	const struct wrapped *w = rq->route->arg;
@@ -25,10 +37,9 @@ static enum MHD_Result wrapped(struct srv_req *rq)
 	if (fault_fire(w->td, rq, &delay_ms, &ret))
 		return ret;
 	/* A stall must not hold up the worker. */
-	if (delay_ms > 0 &&
-	    delays_hold(&w->td->all->delays, rq, delay_ms, w->fn))
+	if (delay_ms > 0 && delays_hold(&w->td->all->delays, rq, delay_ms, serve))
 		return MHD_YES;
-	return w->fn(rq);
+	return serve(rq);
 }
 
 static const struct {
@@ -136,8 +147,7 @@ int testdouble_install(struct srv *s, const struct lk_config *cfg,
 		free(td);
 		return -1;
 	}
-	/* Before any route is wrapped, so that a refusal leaves the server
-	 * as it was. */
+	/* Before any route is wrapped. */
 	if (srv_on_stop(s, delays_cut, &td->delays) != 0 ||
 	    srv_on_answer(s, journal_note, td) != 0) {
 		snprintf(err, errlen, "test double: the server's stop or answer "

@@ -24,7 +24,9 @@ struct testdouble;
  * added, srv_add_site) and not yet started: for each site, adds its
  * /_control/ routes and wraps its routes for faults and delays. cfg and
  * s (and each site's grants and store) must outlive it. Returns 0, or -1
- * with err set. testdouble_free undoes it, after srv_stop. */
+ * with err set, after which s must not be started (routes may point into
+ * what was freed; srv_stop still frees it). testdouble_free undoes it,
+ * after srv_stop. */
 int testdouble_install(struct srv *s, const struct lk_config *cfg,
                        struct testdouble **out, char *err, size_t errlen);
 /* NULL is a no-op. */

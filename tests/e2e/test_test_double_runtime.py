@@ -146,6 +146,24 @@ class JournalTest(RuntimeBase):
         self.assertEqual(byrole["revoke"][0]["client_auth"],
                          "client_secret_post")
 
+    def test_unknown_names_are_counted_not_shown(self):
+        """A name may be a secret: a password sent without "password=",
+        a JSON body sent as a form."""
+        s = self.double()
+        s.request("POST", "/token", body="grant_type=password&username=dave"
+                  "&SUPERSECRETPASSWORD", headers={**FORM,
+                                                   "Authorization":
+                                                   basic(*APP)})
+        s.request("POST", "/token", body='{"client_secret":"TOPSECRET"}',
+                  headers=FORM)
+        text = self.control(s, "requests", method="GET").body.decode()
+        self.assertNotIn("SUPERSECRET", text)
+        self.assertNotIn("TOPSECRET", text)
+        a, b = json.loads(text)["requests"]
+        self.assertEqual((a["params"], a["other_params"]),
+                         ({"grant_type": "password", "username": "dave"}, 1))
+        self.assertEqual((b["params"], b["other_params"]), ({}, 1))
+
     def test_bounded_and_cleared(self):
         s = self.double()
         import http.client
@@ -156,7 +174,9 @@ class JournalTest(RuntimeBase):
         c.close()
         j = self.journal(s)
         self.assertEqual((len(j["requests"]), j["dropped"]), (1000, 5))
-        self.assertEqual(j["requests"][0]["params"], {"n": True})
+        # A name on neither list is only counted.
+        self.assertEqual((j["requests"][0]["params"],
+                          j["requests"][0]["other_params"]), ({}, 1))
         self.assertEqual(j["requests"][0]["path"], "/healthz")
         r = self.control(s, "requests", clear="true")
         self.assertEqual(r.json(), {"requests": [], "dropped": 0})
@@ -264,6 +284,24 @@ class DenyLoginTest(RuntimeBase):
             with self.subTest(bad=bad):
                 r = self.control(s, "faults", **bad)
                 self.assertOAuthError(r, 400, "invalid_request")
+
+    def test_only_logins_use_it_up(self):
+        """The control endpoints read users too: they neither fail nor
+        use up a denial."""
+        s = self.double()
+        self.control(s, "faults", deny_login="dave", count=1)
+        r = self.control(s, "claims", user="dave", claims='{"x": 1}')
+        self.assertEqual(r.status, 200, r.body)
+        r = self.put(s, "users", {"username": "dave",
+                                  "password": "dave-password-1"})
+        self.assertEqual((r.status, r.json()["created"]), (200, False))
+        self.assertEqual(len(self.control(s, "users", method="GET")
+                             .json()["users"]), 1)
+        self.assertEqual(self.control(s, "faults", method="GET")
+                         .json()["faults"],
+                         [{"deny_login": "dave", "remaining": 1}])
+        self.assertOAuthError(self.password(s), 400, "invalid_grant")
+        self.assertEqual(self.password(s).status, 200)
 
     def test_auto_approval_fails_too(self):
         s = self.double("--auto-approve-as", "dave")

@@ -4,6 +4,7 @@ issuer with a path on a free port (--issuer-path, an issuer template with
 metadata, keys, clients, users, tokens, clock, faults, journal and
 /_control/, and nothing of one seen by another."""
 import json
+import os
 import subprocess
 import urllib.parse
 
@@ -162,6 +163,34 @@ class TenantsTest(TenantBase):
         iat = jwt.decode(ta2, options={"verify_signature": False})["iat"]
         now_b = s.get_json("/realms/b/_control/clock")["now"]
         self.assertGreaterEqual(iat - now_b, 7200 - 5)
+
+    def test_a_hooked_refresh_keeps_the_tenants_time(self):
+        """A refresh through on_refresh=hook runs on a thread of its own:
+        its tokens are stamped with the tenant's time all the same."""
+        hook = os.path.join(self.dir, "hook.sh")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\nexit 0\n")
+        os.chmod(hook, 0o755)
+        f = json.loads(json.dumps(TWO))
+        f["tenants"][0]["clients"][1]["on_refresh"] = "hook"
+        self.write_fixtures(f)
+        s = self.double("--on-refresh-hook", hook)
+        r = self.post(s, "/realms/a/token",
+                      {"grant_type": "password", "username": "dave",
+                       "password": "dave-password-a"},
+                      auth=("app", "app-a-secret"))
+        self.assertEqual(r.status, 200, r.body)
+        rt = r.json()["refresh_token"]
+        s.request("POST", "/realms/a/_control/clock", body="advance=1000",
+                  headers=FORM)
+        r = self.post(s, "/realms/a/token",
+                      {"grant_type": "refresh_token", "refresh_token": rt},
+                      auth=("app", "app-a-secret"))
+        self.assertEqual(r.status, 200, r.body)
+        iat = jwt.decode(r.json()["access_token"],
+                         options={"verify_signature": False})["iat"]
+        root_now = s.get_json("/_control/clock")["now"]
+        self.assertGreaterEqual(iat - root_now, 1000 - 5)
 
     def test_faults_and_journal_are_per_tenant(self):
         s = self.double()
