@@ -53,6 +53,8 @@ struct claim_extras {
 	struct store_client_methods client;
 };
 
+_Thread_local struct td_site *td_serving;
+
 /* The wrapper of store s: its ops are the wrapper's own copy (several
  * stores, one per site, are each wrapped by their own). */
 static struct claim_extras *of(struct store *s)

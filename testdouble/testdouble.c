@@ -17,8 +17,6 @@
 #include "strutil.h"
 #include "testdouble_int.h"
 
-_Thread_local struct td_site *td_serving;
-
 /* The production handler, with td_serving set while it runs. */
 static enum MHD_Result serve(struct srv_req *rq)
 {

@@ -72,8 +72,9 @@ struct td_site {
 
 #define TD_MAX_SITES 17
 
-/* testdouble.c: the site whose production route this thread is serving
- * (its handler is running), else NULL: what a store read is done for. */
+/* claims.c's, set by testdouble.c: the site whose production route this
+ * thread is serving (its handler is running), else NULL: what a store
+ * read is done for. */
 extern _Thread_local struct td_site *td_serving;
 
 /* The process's test double: one per site, and what they share. */
