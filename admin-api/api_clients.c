@@ -72,7 +72,10 @@ static bool read_field(struct api_req *r, struct store_client *c,
 	case CLIENT_V_TEXT:
 	case CLIENT_V_POLICY:
 	case CLIENT_V_APPROVER:
-		if (json_is_null(v) && d->type != CLIENT_V_TEXT) {
+		/* null: the server's setting (for the auth method, a
+		 * secret by either method) */
+		if (json_is_null(v) && (d->type != CLIENT_V_TEXT ||
+		                        f == CLIENT_F_AUTH_METHOD)) {
 			cv.server_setting = true;
 			break;
 		}
@@ -136,6 +139,16 @@ static bool read_field(struct api_req *r, struct store_client *c,
 		cv.words = (const char *const *)&claims;
 		break;
 	}
+	case CLIENT_V_JWKS:
+		if (json_is_null(v)) {
+			cv.server_setting = true;
+			break;
+		}
+		if (!json_is_object(v))
+			return refuse(r, key, "a JWKS object, or null for none");
+		claims = json_dumps(v, JSON_COMPACT);
+		cv.words = (const char *const *)&claims;
+		break;
 	}
 	/* 'default' is the CLI's word for the server's setting, not a user. */
 	bool ok = !(f == CLIENT_F_AUTO_APPROVE && one != NULL &&
@@ -259,7 +272,12 @@ enum MHD_Result api_clients_add(struct api_req *r)
 	                         : crypto_random_id(GENERATED_ID_BYTES);
 	if (c.client_id == NULL || !read_spec(r, &c))
 		goto out;
-	if (!c.is_public) {
+	if (client_spec_uses_keys(&c) && given != NULL) {
+		res = api_error(r, OAUTH_INVALID_REQUEST, "a private_key_jwt "
+		                "client has no secret");
+		goto out;
+	}
+	if (!c.is_public && !client_spec_uses_keys(&c)) {
 		secret = given != NULL ? xstrdup(given) : secret_generate();
 		c.secret_hash = secret == NULL ? NULL
 		                : given != NULL ? secret_hash_slow(secret)
@@ -362,9 +380,11 @@ enum MHD_Result api_client_rotate_secret(struct api_req *r)
 		return MHD_YES;
 	enum MHD_Result res;
 	char *secret = NULL, *hash = NULL;
-	if (c.is_public) {
-		res = api_error(r, OAUTH_CONFLICT, "client '%.200s' is public: it "
-		                "has no secret to rotate", c.client_id);
+	if (c.is_public || client_spec_uses_keys(&c)) {
+		res = api_error(r, OAUTH_CONFLICT, "client '%.200s' %s: it has no "
+		                "secret to rotate", c.client_id,
+		                c.is_public ? "is public"
+		                            : "authenticates with its keys");
 		store_client_clear(&c);
 		return res;
 	}

@@ -107,6 +107,8 @@ enum adm_opt {
 	OPT_NEXT, /* key add */
 	OPT_ADMIN, /* client add/update: may hold latchkey:admin */
 	OPT_NO_ADMIN,
+	OPT_JWKS, /* client add/update: private_key_jwt (issue 19) */
+	OPT_TOKEN_ENDPOINT_AUTH_METHOD,
 	ADM_OPT__MAX
 };
 

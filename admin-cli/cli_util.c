@@ -77,6 +77,13 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	               "admin HTTP API requires"},
 	[OPT_NO_ADMIN] = {"no-admin", 0, NULL,
 	                  "may not be granted latchkey:admin (the default)"},
+	[OPT_JWKS] = {"jwks", ADM_OPT_ARG, "FILE",
+	              "the client's public keys, a JWKS file, for "
+	              "private_key_jwt ('' removes them)"},
+	[OPT_TOKEN_ENDPOINT_AUTH_METHOD] = {
+	    "token-endpoint-auth-method", ADM_OPT_ARG, "METHOD",
+	    "client_secret_basic, client_secret_post, private_key_jwt (a "
+	    "signed assertion, no secret), or 'default' (a secret, either way)"},
 	[OPT_INTROSPECT] = {"introspect", 0, NULL,
 	                    "may call /introspect (see above)"},
 	[OPT_NO_INTROSPECT] = {"no-introspect", 0, NULL,

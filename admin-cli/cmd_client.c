@@ -22,12 +22,15 @@
  * consent page. The name is stored as given and only looked up when the
  * server uses it, so a suite may set it before it adds the user.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "clock.h"
 #include "crypto.h"
+#include "jws.h"
 #include "secret.h"
 #include "strutil.h"
 
@@ -81,6 +84,9 @@ static const struct client_opt {
 	 0},
 	{OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS, CLIENT_F_LOGOUT_REVOKES,
 	 STORE_OFF, 0},
+	/* issue 19: keys instead of a secret */
+	{OPT_TOKEN_ENDPOINT_AUTH_METHOD, CLIENT_F_AUTH_METHOD, STORE_DEFAULT, 0},
+	{OPT_JWKS, CLIENT_F_JWKS, STORE_DEFAULT, 0},
 };
 #define NOPTS (sizeof(client_opts) / sizeof(client_opts[0]))
 
@@ -106,8 +112,36 @@ bool adm_client_value(enum client_field f, const struct adm_optval *ov,
 		v->server_setting = strcmp(ov->v[0], "default") == 0;
 		return true;
 	default:
+		v->server_setting = f == CLIENT_F_AUTH_METHOD &&
+		                    strcmp(ov->v[0], "default") == 0;
 		return true;
 	}
+}
+
+/* --jwks FILE: the file's text in *text (caller frees); '' for none. */
+static int read_jwks_file(const char *path, char **text)
+{
+	if (*path == '\0') {
+		*text = xstrdup("");
+		return ADM_EXIT_OK;
+	}
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return adm_fail(ADM_EXIT_USAGE, "--jwks %s: %s", path,
+		                strerror(errno));
+	*text = xcalloc(1, JWKS_MAX_LEN + 2);
+	size_t n = fread(*text, 1, JWKS_MAX_LEN + 1, f);
+	bool bad = ferror(f) != 0;
+	fclose(f);
+	if (bad || n > JWKS_MAX_LEN || memchr(*text, '\0', n) != NULL) {
+		free(*text);
+		*text = NULL;
+		return adm_fail(ADM_EXIT_USAGE, "--jwks %s: %s", path,
+		                bad ? "cannot be read"
+		                    : "not a JWKS document of at most 65536 "
+		                      "bytes");
+	}
+	return ADM_EXIT_OK;
 }
 
 /* The refusal of value bad (a word, or the option's value) for o. */
@@ -127,6 +161,8 @@ static int refuse(const struct client_opt *o, const char *bad)
 		                "(%s), '' for off, or 'default' for the "
 		                "server's setting", adm_opts[o->opt].name, bad,
 		                d->rule);
+	case CLIENT_V_JWKS:
+		return adm_fail(ADM_EXIT_USAGE, "invalid --jwks: %s", bad);
 	default:
 		return adm_fail(ADM_EXIT_USAGE, "invalid %s '%s': %s", d->what,
 		                bad, d->rule);
@@ -138,13 +174,20 @@ static int set_option(struct store_client *c, const struct client_opt *o,
                       const struct adm_optval *ov)
 {
 	struct client_value v;
-	char *bad = NULL;
+	char *bad = NULL, *text = NULL;
 	if (!adm_client_value(o->field, ov, o->how, o->state, &v))
 		return refuse(o, ov->v[0]);
-	if (client_spec_set(c, o->field, &v, &bad))
-		return ADM_EXIT_OK;
-	int rc = refuse(o, bad != NULL ? bad : ov->v[0]);
+	if (o->field == CLIENT_F_JWKS) {
+		int rc = read_jwks_file(ov->v[0], &text);
+		if (rc != ADM_EXIT_OK)
+			return rc;
+		v.words = (const char *const *)&text;
+	}
+	int rc = ADM_EXIT_OK;
+	if (!client_spec_set(c, o->field, &v, &bad))
+		rc = refuse(o, bad != NULL ? bad : ov->v[0]);
 	free(bad);
+	free(text);
 	return rc;
 }
 
@@ -390,15 +433,22 @@ static void client_print(const struct adm_ctx *ctx,
 		{"updated", adm_time(c->updated_at, updated)},
 		{"status", status_text(c, status, sizeof(status))},
 		{"previous_secret", previous_text(c, previous, sizeof(previous))},
+		/* issue 19, last so that the rows before keep their places */
+		{"token_endpoint_auth_method",
+		 c->is_public ? "none"
+		 : c->auth_method != NULL ? c->auth_method
+		                          : "default (a secret, either way)"},
+		{"jwks", c->jwks != NULL ? c->jwks : "none"},
 	};
 	struct adm_table t;
 	adm_table_init(&t, 2, NULL);
 	size_t nrows = sizeof(rows) / sizeof(rows[0]);
 	for (size_t i = 0; i < nrows; i++)
-		/* client_secret only when new; previous_secret (the last)
-		 * only for a client that has secrets */
+		/* client_secret only when new; previous_secret only for a
+		 * client that has secrets */
 		if ((i != 1 || secret != NULL) &&
-		    (i != nrows - 1 || !c->is_public))
+		    (strcmp(rows[i][0], "previous_secret") != 0 ||
+		     (!c->is_public && !client_spec_uses_keys(c))))
 			adm_table_add(&t, rows[i]);
 	adm_table_end(&t, true);
 	if (secret != NULL)
@@ -485,7 +535,11 @@ int cmd_client_add(struct adm_ctx *ctx)
 	rc = c.client_id != NULL ? apply_fields(a, &c)
 	                         : adm_fail(ADM_EXIT_RUNTIME,
 	                                    "cannot generate a client id");
-	if (rc == ADM_EXIT_OK && !c.is_public)
+	if (rc == ADM_EXIT_OK && client_spec_uses_keys(&c) && given != NULL)
+		rc = adm_fail(ADM_EXIT_USAGE, "--secret and private_key_jwt "
+		              "exclude each other: the client signs with its "
+		              "keys");
+	if (rc == ADM_EXIT_OK && !c.is_public && !client_spec_uses_keys(&c))
 		rc = make_secret(given, &secret, &c.secret_hash);
 	if (rc == ADM_EXIT_OK) {
 		c.created_at = c.updated_at = clock_now();
@@ -535,6 +589,7 @@ int cmd_client_update(struct adm_ctx *ctx)
 		before = client_spec_json(&c, false, NULL);
 		rc = apply_fields(ctx->args, &c);
 	}
+
 	if (rc == ADM_EXIT_OK) {
 		c.updated_at = clock_now();
 		rc = adm_store_check(store_client_update(ctx->store, &c),
@@ -624,6 +679,10 @@ int cmd_client_rotate_secret(struct adm_ctx *ctx)
 		                "or a number with s, m, h or d (90s, 15m, 2h, "
 		                "7d), at most 90 days", grace_arg);
 	int rc = adm_client_get(ctx->store, ctx->argv[0], &c);
+	if (rc == ADM_EXIT_OK && client_spec_uses_keys(&c))
+		rc = adm_fail(ADM_EXIT_RUNTIME, "client '%s' authenticates with "
+		              "its keys (private_key_jwt): it has no secret to "
+		              "rotate", c.client_id);
 	if (rc == ADM_EXIT_OK && c.is_public)
 		rc = adm_fail(ADM_EXIT_RUNTIME, "client '%s' is public: it has "
 		              "no secret to rotate", c.client_id);

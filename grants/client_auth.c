@@ -9,6 +9,10 @@
  * the secret, so the KDF runs once per secret per process. The stored hash
  * is part of the tag, so a rotated secret can never match an old entry.
  *
+ * A client registered with keys (private_key_jwt) signs an assertion
+ * instead (client_assertion.c) and has no secret; a client restricted to
+ * one secret method (token_endpoint_auth_method) is refused the other.
+ *
  * A secret may match either of two hashes: the current one, and, after a
  * rotation with a grace period (latchkey client rotate-secret --grace),
  * the previous one until the grace ends. A disabled client is refused
@@ -284,8 +288,27 @@ static struct oauth_result creds_pick(const struct client_creds *cr,
 
 /* The rest of client_authenticate, once the client's record was read
  * (rc, and out when STORE_OK). */
+/* Why a client registered for method m may not use the one presented
+ * (a Basic header or not), or NULL. */
+static const char *method_refused(const struct store_client *cl, bool basic)
+{
+	const char *m = cl->auth_method;
+	if (m == NULL || cl->is_public)
+		return NULL;
+	if (strcmp(m, "private_key_jwt") == 0)
+		return "this client authenticates with a signed assertion "
+		       "(private_key_jwt), not a secret";
+	if (strcmp(m, "client_secret_basic") == 0 && !basic)
+		return "this client sends its secret with HTTP Basic "
+		       "(client_secret_basic)";
+	if (strcmp(m, "client_secret_post") == 0 && basic)
+		return "this client sends its secret in the form body "
+		       "(client_secret_post)";
+	return NULL;
+}
+
 static struct oauth_result authenticate_read(struct grants *g, const char *id,
-                                             const char *secret,
+                                             const char *secret, bool basic,
                                              const char *remote_addr,
                                              enum store_rc rc,
                                              struct store_client *out)
@@ -312,6 +335,14 @@ static struct oauth_result authenticate_read(struct grants *g, const char *id,
 			                  "only");
 		}
 		return OAUTH_RESULT_OK;
+	}
+	const char *wrong_method = rc == STORE_OK ? method_refused(out, basic)
+	                                          : NULL;
+	if (wrong_method != NULL) { /* no secret is checked: none counted */
+		log_security("client authentication refused: client %.128s "
+		             "used another method than its own", id);
+		store_client_clear(out);
+		return OAUTH_FAIL(OAUTH_INVALID_CLIENT, wrong_method);
 	}
 	if (secret == NULL) { /* nothing was guessed: nothing to count */
 		store_client_clear(out);
@@ -358,17 +389,62 @@ static struct oauth_result authenticate_read(struct grants *g, const char *id,
 	return OAUTH_RESULT_OK;
 }
 
+/* RFC 7521 section 4.2: a client assertion, with its type, instead of
+ * any secret; client_id is optional (the assertion's sub names it). */
+static struct oauth_result authenticate_assertion(struct grants *g,
+                                                  const struct client_creds *cr,
+                                                  struct store_client *out)
+{
+	if (cr->assertion == NULL || cr->assertion_type == NULL ||
+	    cr->basic || cr->form_secret != NULL)
+		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "client_assertion and "
+		                  "client_assertion_type go together, without "
+		                  "a secret or an Authorization header");
+	if (strcmp(cr->assertion_type, CLIENT_ASSERTION_TYPE) != 0)
+		return OAUTH_FAIL(OAUTH_INVALID_CLIENT, "client_assertion_type "
+		                  "must be " CLIENT_ASSERTION_TYPE);
+	char *sub = cr->form_id ? NULL : client_assertion_subject(cr->assertion);
+	const char *id = cr->form_id ? cr->form_id : sub;
+	if (id == NULL || id[0] == '\0') {
+		free(sub);
+		return OAUTH_FAIL(OAUTH_INVALID_CLIENT, "client_assertion is not "
+		                  "a signed JWT naming the client");
+	}
+	enum store_rc rc = store_client_get(g->store, id, out);
+	struct oauth_result r = OAUTH_RESULT_OK;
+	if (rc != STORE_OK && rc != STORE_NOT_FOUND)
+		r = oauth_from_store(rc, "looking up client", OAUTH_RESULT_OK);
+	else if (rc == STORE_NOT_FOUND || !client_spec_uses_keys(out)) {
+		log_security("client assertion refused: client %.128s is %s", id,
+		             rc == STORE_NOT_FOUND ? "unknown"
+		                                   : "not registered with keys");
+		r = OAUTH_FAIL(OAUTH_INVALID_CLIENT, NULL);
+	} else if (out->disabled_at != 0) {
+		log_security("client authentication refused: client %.128s is "
+		             "disabled", id);
+		r = OAUTH_FAIL(OAUTH_INVALID_CLIENT, CLIENT_DISABLED);
+	} else
+		r = client_assertion_check(g, out, cr->assertion);
+	free(sub);
+	if (r.err != OAUTH_OK)
+		store_client_clear(out);
+	return r;
+}
+
 struct oauth_result client_authenticate(struct grants *g,
                                         const struct client_creds *cr,
                                         struct store_client *out)
 {
 	const char *id, *secret;
 	memset(out, 0, sizeof(*out));
+	if (cr->assertion != NULL || cr->assertion_type != NULL)
+		return authenticate_assertion(g, cr, out);
 	struct oauth_result r = creds_pick(cr, &id, &secret);
 	if (r.err != OAUTH_OK)
 		return r;
 	enum store_rc rc = store_client_get(g->store, id, out);
-	return authenticate_read(g, id, secret, cr->remote_addr, rc, out);
+	return authenticate_read(g, id, secret, cr->basic, cr->remote_addr, rc,
+	                         out);
 }
 
 /* Whether a cached record lets these credentials in with nothing to
@@ -376,10 +452,10 @@ struct oauth_result client_authenticate(struct grants *g,
  * right while the throttle keys are clean (authenticate_read's fast
  * path). Anything else is decided on a fresh read. */
 static bool cached_good(struct grants *g, const char *id, const char *secret,
-                        const char *remote_addr,
+                        bool basic, const char *remote_addr,
                         const struct store_client *cl)
 {
-	if (cl->disabled_at != 0)
+	if (cl->disabled_at != 0 || method_refused(cl, basic) != NULL)
 		return false; /* refused on a fresh read, which logs it */
 	if (cl->is_public)
 		return secret == NULL || secret[0] == '\0';
@@ -399,17 +475,21 @@ struct oauth_result client_authenticate_cached(struct grants *g,
 	const char *id, *secret;
 	memset(out, 0, sizeof(*out));
 	*cached = false;
+	/* An assertion is used once: never checked twice for one request. */
+	if (cr->assertion != NULL || cr->assertion_type != NULL)
+		return authenticate_assertion(g, cr, out);
 	struct oauth_result r = creds_pick(cr, &id, &secret);
 	if (r.err != OAUTH_OK)
 		return r;
 	enum store_rc rc = client_cache_get(g, id, out, cached);
 	if (*cached) {
-		if (cached_good(g, id, secret, cr->remote_addr, out))
+		if (cached_good(g, id, secret, cr->basic, cr->remote_addr, out))
 			return OAUTH_RESULT_OK;
 		store_client_clear(out);
 		client_cache_forget(g, id);
 		*cached = false;
 		rc = store_client_get(g->store, id, out);
 	}
-	return authenticate_read(g, id, secret, cr->remote_addr, rc, out);
+	return authenticate_read(g, id, secret, cr->basic, cr->remote_addr, rc,
+	                         out);
 }

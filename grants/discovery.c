@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "grants_int.h"
+#include "jws.h"
 #include "strutil.h"
 
 int grants_jwks(struct grants *g, grants_jwk_cb cb, void *arg)
@@ -33,9 +34,13 @@ struct oauth_result grants_metadata(struct grants *g,
 	/* "none": a public client sends its client_id alone. Introspection
 	 * is for confidential clients only. */
 	static const char *const auth_methods[] = {
-		"client_secret_basic", "client_secret_post", "none", NULL};
+		"client_secret_basic", "client_secret_post", "private_key_jwt",
+		"none", NULL};
 	static const char *const introspection_auth_methods[] = {
-		"client_secret_basic", "client_secret_post", NULL};
+		"client_secret_basic", "client_secret_post", "private_key_jwt",
+		NULL};
+	static const char *const auth_signing_algs[] = {JWS_FOREIGN_ALGS,
+	                                                NULL};
 	static const char *const s256[] = {"S256", NULL};
 	static const char *const s256_plain[] = {"S256", "plain", NULL};
 	/* Discovery 1.0 section 3: sub is the same for every client. */
@@ -69,6 +74,7 @@ struct oauth_result grants_metadata(struct grants *g,
 	out->grant_types = grants_supported();
 	out->auth_methods = auth_methods;
 	out->introspection_auth_methods = introspection_auth_methods;
+	out->auth_signing_algs = auth_signing_algs;
 	out->code_challenge_methods = g->pkce_allow_plain ? s256_plain : s256;
 	enum store_rc rc = store_client_list(g->store, collect_scopes,
 	                                     &out->scopes);

@@ -23,6 +23,9 @@
 
 struct grants_config {
 	const char *issuer;       /* iss claim and metadata issuer */
+	/* token_path, below the issuer: where the token endpoint is, an
+	 * audience a client assertion may name (RFC 7523 section 3) */
+	const char *token_path;
 	/* aud of clients without audiences; NULL or "": the issuer */
 	const char *audience;
 	bool introspection_requires_flag; /* RFC 7662 section 4 */
@@ -95,6 +98,8 @@ struct client_creds {
 	bool basic; /* an Authorization: Basic header was sent */
 	const char *basic_id, *basic_secret;
 	const char *form_id, *form_secret; /* client_id, client_secret */
+	/* RFC 7521 section 4.2: client_assertion_type, client_assertion */
+	const char *assertion_type, *assertion;
 	const char *remote_addr; /* for throttling failures; may be NULL */
 };
 
@@ -341,6 +346,9 @@ struct grants_metadata {
 	const char *const *grant_types;
 	const char *const *auth_methods; /* token and revocation endpoints */
 	const char *const *introspection_auth_methods;
+	/* what a private_key_jwt assertion may be signed with, at every
+	 * endpoint that authenticates clients */
+	const char *const *auth_signing_algs;
 	const char *const *code_challenge_methods;
 	char *scopes;
 	const char *const *subject_types;

@@ -17,6 +17,7 @@ void grants_config_from(struct grants_config *gc, const struct lk_config *c,
 	key_alg_parse(c->signing_alg, &alg); /* config.c allows no other */
 	memset(gc, 0, sizeof(*gc));
 	gc->issuer = issuer;
+	gc->token_path = c->token_path;
 	gc->audience = c->audience;
 	gc->introspection_requires_flag = c->introspection_requires_flag != 0;
 	gc->access_token_ttl = c->access_token_ttl;

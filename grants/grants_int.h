@@ -167,6 +167,26 @@ int id_token_mint(struct grants *g, const struct store_client *cl,
                   const struct id_token_in *in, const char *access_token,
                   int64_t now, char **out);
 
+/* ---- client_assertion.c --------------------------------------------------- */
+
+/* RFC 7523 section 2.2's client_assertion_type. */
+#define CLIENT_ASSERTION_TYPE \
+	"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+/* An assertion's exp may be at most this far ahead (seconds), and times
+ * are compared with this much leeway for clocks. */
+#define CLIENT_ASSERTION_MAX_LIFETIME 300
+#define CLIENT_ASSERTION_LEEWAY 30
+
+/* The sub of an assertion, unverified (the client to look up when no
+ * client_id was sent), or NULL; the caller frees. */
+char *client_assertion_subject(const char *assertion);
+
+/* Checks a private_key_jwt client's assertion and records its jti: OK,
+ * invalid_client with why, or a store failure's error. */
+struct oauth_result client_assertion_check(struct grants *g,
+                                           const struct store_client *cl,
+                                           const char *assertion);
+
 /* ---- client_auth.c -------------------------------------------------------- */
 
 /* Whether hash (a stored secret hash, not a secret) still authenticates
@@ -409,6 +429,7 @@ const char *const *grants_supported(void);
 struct grants {
 	struct store *store;
 	char *issuer;
+	char *token_endpoint; /* issuer + token_path (client_assertion.c) */
 	char *audience; /* NULL: none set (the issuer is the default aud) */
 	bool introspection_requires_flag;
 	int64_t access_token_ttl;

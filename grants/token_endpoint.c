@@ -131,7 +131,9 @@ struct oauth_result grants_token(struct grants *g, const struct token_request *r
 	 * on_refresh hook, which must not run twice for one request. */
 	bool cached = false;
 	struct oauth_result r = token_pass(g, rq, out, rq->may_pend, &cached);
+	/* Not with an assertion: its jti was used by the first pass. */
 	if (rq->may_pend && record_may_decide(r.err) &&
+	    rq->creds.assertion == NULL &&
 	    (cached || r.err == OAUTH_CLIENT_CHANGED)) {
 		if (claimed != NULL)
 			client_cache_forget(g, claimed);
@@ -180,6 +182,9 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	pthread_mutex_init(&g->hook_mu, NULL);
 	g->store = s;
 	g->issuer = xstrdup(cfg->issuer);
+	if (asprintf(&g->token_endpoint, "%s%s", cfg->issuer,
+	             cfg->token_path ? cfg->token_path : "/token") < 0)
+		abort();
 	g->audience = cfg->audience && cfg->audience[0] ? xstrdup(cfg->audience)
 	                                                : NULL;
 	g->introspection_requires_flag = cfg->introspection_requires_flag;
@@ -277,6 +282,7 @@ void grants_free(struct grants *g)
 	throttle_free(g->client_throttle);
 	known_logins_free(g->known_logins);
 	free(g->issuer);
+	free(g->token_endpoint);
 	free(g->auto_approve_as);
 	pthread_mutex_destroy(&g->hook_mu);
 	free(g->audience);

@@ -85,6 +85,13 @@ static json_t *discovery_json(const struct srv *s, const struct site *site,
 	                    str_array(md->auth_methods));
 	json_object_set_new(o, "introspection_endpoint_auth_methods_supported",
 	                    str_array(md->introspection_auth_methods));
+	/* RFC 8414 section 2: required when private_key_jwt is listed. */
+	json_object_set_new(o, "token_endpoint_auth_signing_alg_values_supported",
+	                    str_array(md->auth_signing_algs));
+	json_object_set_new(o, "revocation_endpoint_auth_signing_alg_values_"
+	                    "supported", str_array(md->auth_signing_algs));
+	json_object_set_new(o, "introspection_endpoint_auth_signing_alg_values_"
+	                    "supported", str_array(md->auth_signing_algs));
 	json_object_set_new(o, "code_challenge_methods_supported",
 	                    str_array(md->code_challenge_methods));
 	json_object_set_new(o, "claims_supported", str_array(md->claims));

@@ -83,6 +83,8 @@ static struct oauth_result form_req_read(struct srv_req *rq,
 		.basic_secret = fr->bsecret,
 		.form_id = form_param(&fr->f, "client_id"),
 		.form_secret = form_param(&fr->f, "client_secret"),
+		.assertion_type = form_param(&fr->f, "client_assertion_type"),
+		.assertion = form_param(&fr->f, "client_assertion"),
 		.remote_addr = rq->remote_addr,
 	};
 	return OAUTH_RESULT_OK;

@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "crypto.h"
+#include "jws.h"
 #include "store.h"
 #include "strutil.h"
 #include "validate.h"
@@ -32,6 +33,15 @@
 static bool valid_approver(const char *s)
 {
 	return *s == '\0' || valid_username(s);
+}
+
+/* RFC 7591's token_endpoint_auth_method, of those a confidential client
+ * may be given ("none" is a public client: --public). */
+static bool valid_auth_method(const char *s)
+{
+	return strcmp(s, "client_secret_basic") == 0 ||
+	       strcmp(s, "client_secret_post") == 0 ||
+	       strcmp(s, "private_key_jwt") == 0;
 }
 
 /* OpenID Connect Dynamic Client Registration's
@@ -94,6 +104,15 @@ const struct client_field_def client_field_defs[CLIENT_F__MAX] = {
 	                             CLIENT_V_BOOL, NULL, NULL, NULL, false},
 	/* issue 17: the only clients that may hold latchkey:admin */
 	[CLIENT_F_ADMIN] = {"admin", CLIENT_V_BOOL, NULL, NULL, NULL, false},
+	/* issue 19: a client that signs its own assertions (RFC 7523) */
+	[CLIENT_F_JWKS] = {"jwks", CLIENT_V_JWKS, "JWKS",
+	                   "a JSON object whose \"keys\" hold 1 to 16 public "
+	                   "RSA (2048 bits or more) or P-256 keys", NULL, false},
+	[CLIENT_F_AUTH_METHOD] = {"token_endpoint_auth_method", CLIENT_V_TEXT,
+	                          "token endpoint auth method",
+	                          "client_secret_basic, client_secret_post or "
+	                          "private_key_jwt",
+	                          valid_auth_method, true},
 };
 
 /* ---- words -------------------------------------------------------------- */
@@ -160,6 +179,8 @@ static char **text_slot(struct store_client *c, enum client_field f)
 	case CLIENT_F_RELEASE_CLAIMS: return &c->release_claims;
 	case CLIENT_F_POST_LOGOUT_URIS: return &c->post_logout_redirect_uris;
 	case CLIENT_F_ID_TOKEN_ALG: return &c->id_token_alg;
+	case CLIENT_F_JWKS: return &c->jwks;
+	case CLIENT_F_AUTH_METHOD: return &c->auth_method;
 	default: return NULL;
 	}
 }
@@ -224,6 +245,31 @@ static bool set_claims(struct store_client *c, enum client_field f,
 	return true;
 }
 
+/* A JWKS document, or none (server_setting, or ""); stored compact. */
+static bool set_jwks(struct store_client *c, const struct client_value *v,
+                     char **bad)
+{
+	if (v->server_setting || v->words[0][0] == '\0') {
+		replace(&c->jwks, NULL);
+		return true;
+	}
+	const char *why = jwks_check(v->words[0]);
+	if (why != NULL) {
+		*bad = xstrdup(why);
+		return false;
+	}
+	json_t *doc = json_loads(v->words[0], 0, NULL);
+	replace(&c->jwks, json_dumps(doc, JSON_COMPACT));
+	json_decref(doc);
+	return c->jwks != NULL;
+}
+
+bool client_spec_uses_keys(const struct store_client *c)
+{
+	return c->auth_method != NULL &&
+	       strcmp(c->auth_method, "private_key_jwt") == 0;
+}
+
 bool client_spec_set(struct store_client *c, enum client_field f,
                      const struct client_value *v, char **bad)
 {
@@ -256,6 +302,8 @@ bool client_spec_set(struct store_client *c, enum client_field f,
 		return true;
 	case CLIENT_V_CLAIMS:
 		return set_claims(c, f, v, bad);
+	case CLIENT_V_JWKS:
+		return set_jwks(c, v, bad);
 	}
 	return false;
 }
@@ -319,6 +367,19 @@ const char *client_spec_finish(struct store_client *c,
 	if (c->is_admin && c->is_public)
 		return "an admin client must be confidential: the admin API "
 		       "takes only tokens it got with its own secret";
+	if (client_spec_uses_keys(c)) {
+		crypto_free_str(c->secret_hash);
+		crypto_free_str(c->previous_secret_hash);
+		c->secret_hash = xstrdup(CLIENT_NO_SECRET);
+		c->previous_secret_hash = NULL;
+		c->previous_secret_expires_at = 0;
+	}
+	*where = CLIENT_F_AUTH_METHOD;
+	if (c->is_public && (c->auth_method != NULL || c->jwks != NULL))
+		return "a public client authenticates with its client_id only: "
+		       "no token_endpoint_auth_method and no jwks";
+	if (client_spec_uses_keys(c) && c->jwks == NULL)
+		return "private_key_jwt needs the client's public keys (jwks)";
 	*where = CLIENT_F_INTROSPECT;
 	return valid_introspect_check(c->is_public, c->introspect);
 }
@@ -414,5 +475,11 @@ json_t *client_spec_json(const struct store_client *c, bool with_secret,
 	                    c->previous_secret_hash != NULL
 	                        ? store_json_opt_int(c->previous_secret_expires_at)
 	                        : json_null());
+	/* ---- issue 19: how it authenticates; null: a secret, either way */
+	json_object_set_new(o, "token_endpoint_auth_method",
+	                    store_json_str(c->is_public ? "none"
+	                                                : c->auth_method));
+	json_t *jwks = c->jwks != NULL ? json_loads(c->jwks, 0, NULL) : NULL;
+	json_object_set_new(o, "jwks", jwks != NULL ? jwks : json_null());
 	return o;
 }

@@ -29,7 +29,7 @@ static const struct store_copy_column clients_cols[] = {
 	T(post_logout_redirect_uris), I(logout_revokes_refresh_tokens),
 	T(access_token_claims), T(release_claims), I(disabled_at),
 	T(previous_secret_hash), I(previous_secret_expires_at),
-	I(is_admin)};
+	I(is_admin), T(jwks), T(token_endpoint_auth_method)};
 static const struct store_copy_column users_cols[] = {
 	T(user_id), T(username), T(password_hash), I(created_at),
 	I(updated_at), T(claims)};
@@ -52,6 +52,10 @@ static const struct store_copy_column sessions_cols[] = {
 	T(amr)};
 static const struct store_copy_column audit_cols[] = {
 	I(at), T(actor), T(address), T(action), T(object), T(changes)};
+/* Copied so that an assertion used before a move is not accepted again
+ * after it (issue 19). */
+static const struct store_copy_column jtis_cols[] = {
+	T(jti_hash), I(expires_at)};
 static const struct store_copy_column consents_cols[] = {
 	T(user_id), T(client_id), T(scope), I(granted_at), I(updated_at)};
 
@@ -77,6 +81,7 @@ const struct store_copy_table store_copy_tables[] = {
 	TABLE("sessions", sessions_cols, "session_hash"),
 	TABLE("consents", consents_cols, "user_id, client_id"),
 	TABLE("audit_events", audit_cols, "id"),
+	TABLE("used_jtis", jtis_cols, "jti_hash"),
 };
 const size_t store_copy_ntables =
     sizeof(store_copy_tables) / sizeof(store_copy_tables[0]);

@@ -17,6 +17,12 @@ static const struct pg_stmt st_code_add = {
 static const struct pg_stmt st_code_get = {
 	"code_get",
 	"SELECT " CODE_COLS " FROM authorization_codes WHERE code_hash=$1"};
+/* As SQLite's ST_JTI_USE: a row still live is a replay, no row. */
+static const struct pg_stmt st_jti_use = {
+	"jti_use",
+	"INSERT INTO used_jtis (jti_hash, expires_at) VALUES ($1, $2::bigint) "
+	"ON CONFLICT (jti_hash) DO UPDATE SET expires_at=excluded.expires_at "
+	"WHERE used_jtis.expires_at <= $3::bigint"};
 static const struct pg_stmt st_session_add = {
 	"session_add",
 	"INSERT INTO sessions (" SESSION_COLS ") VALUES ($1, $2, $3::bigint, "
@@ -132,6 +138,18 @@ static enum store_rc pg_code_get(struct store *s, const char *hash,
 	struct pg_params p = {0};
 	pg_p_text(&p, hash);
 	PG_GET_ONE(s, &st_code_get, &p, read_code, out);
+}
+
+static enum store_rc pg_jti_use(struct store *s, const char *jti_hash,
+                                int64_t expires_at, int64_t now)
+{
+	struct pg_params p = {0};
+	int changes = 0;
+	pg_p_text(&p, jti_hash);
+	pg_p_int(&p, expires_at);
+	pg_p_int(&p, now);
+	enum store_rc r = pg_once(s, &st_jti_use, &p, NULL, &changes, false);
+	return r == STORE_OK && changes == 0 ? STORE_CONFLICT : r;
 }
 
 /* ---- sessions ------------------------------------------------------------ */
@@ -274,6 +292,7 @@ static enum store_rc pg_consent_revoke(struct store *s, const char *user_id,
 const struct pg_code_ops pg_code_ops = {
 	.add = pg_code_add,
 	.get = pg_code_get,
+	.jti_use = pg_jti_use,
 	.session_add = pg_session_add,
 	.session_get = pg_session_get,
 	.sessions_end_user = pg_sessions_end_user,

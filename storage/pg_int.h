@@ -340,6 +340,8 @@ extern const struct pg_token_ops {
 extern const struct pg_code_ops {
 	enum store_rc (*add)(struct store *, const struct store_code *);
 	enum store_rc (*get)(struct store *, const char *, struct store_code *);
+	enum store_rc (*jti_use)(struct store *, const char *, int64_t,
+	                         int64_t);
 	enum store_rc (*session_add)(struct store *,
 	                             const struct store_session *);
 	enum store_rc (*session_get)(struct store *, const char *, int64_t,

@@ -97,7 +97,8 @@ static void ops_init(void)
 		.xFamilyRevoke = pg_token_ops.family_revoke,
 		.xRevokeSid = pg_token_ops.revoke_sid};
 	pg_code = (struct store_code_methods){
-		.xAdd = pg_code_ops.add, .xGet = pg_code_ops.get};
+		.xAdd = pg_code_ops.add, .xGet = pg_code_ops.get,
+		.xJtiUse = pg_code_ops.jti_use};
 	pg_session = (struct store_session_methods){
 		.xAdd = pg_code_ops.session_add, .xGet = pg_code_ops.session_get,
 		.xEndUser = pg_code_ops.sessions_end_user,

@@ -40,6 +40,10 @@ static const struct pg_stmt st_purge_code_batch = {
 	"DELETE FROM authorization_codes WHERE code_hash IN (SELECT code_hash "
 	"FROM authorization_codes WHERE expires_at <= $1::bigint "
 	"LIMIT $2::integer)"};
+static const struct pg_stmt st_purge_jti_batch = {
+	"purge_jti_batch",
+	"DELETE FROM used_jtis WHERE jti_hash IN (SELECT jti_hash FROM "
+	"used_jtis WHERE expires_at <= $1::bigint LIMIT $2::integer)"};
 static const struct pg_stmt st_purge_session_batch = {
 	"purge_session_batch",
 	"DELETE FROM sessions WHERE session_hash IN (SELECT session_hash FROM "
@@ -77,7 +81,8 @@ static enum store_rc reset_tx(struct pg_conn *c, void *arg)
 	return pg_exec_sql(c,
 	                   "DELETE FROM access_tokens; DELETE FROM refresh_tokens;"
 	                   "DELETE FROM authorization_codes; DELETE FROM sessions;"
-	                   "DELETE FROM consents; DELETE FROM throttle;",
+	                   "DELETE FROM consents; DELETE FROM throttle;"
+	                   "DELETE FROM used_jtis;",
 	                   NULL, 0);
 }
 
@@ -195,6 +200,8 @@ static enum store_rc pg_purge(struct store *s, int64_t now,
 	if (r == STORE_OK)
 		r = purge_batches(s, &st_purge_prev_secret_batch, now,
 		                  &out->previous_secrets);
+	if (r == STORE_OK)
+		r = purge_batches(s, &st_purge_jti_batch, now, &out->used_jtis);
 	return r;
 }
 

@@ -29,6 +29,8 @@ void store_client_clear(struct store_client *c)
 	free(c->access_token_claims);
 	free(c->release_claims);
 	crypto_free_str(c->previous_secret_hash);
+	free(c->jwks);
+	free(c->auth_method);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -55,6 +57,8 @@ void store_client_copy(struct store_client *dst, const struct store_client *src)
 	dst->access_token_claims = dup_or_null(src->access_token_claims);
 	dst->release_claims = dup_or_null(src->release_claims);
 	dst->previous_secret_hash = dup_or_null(src->previous_secret_hash);
+	dst->jwks = dup_or_null(src->jwks);
+	dst->auth_method = dup_or_null(src->auth_method);
 }
 
 void store_user_clear(struct store_user *u)

@@ -41,6 +41,8 @@ static void bind_client(sqlite3_stmt *st, const struct store_client *c)
 	sq_bind_text(st, 24, c->previous_secret_hash);
 	sqlite3_bind_int64(st, 25, c->previous_secret_expires_at);
 	sqlite3_bind_int(st, 26, c->is_admin);
+	sq_bind_text(st, 27, c->jwks);
+	sq_bind_text(st, 28, c->auth_method);
 }
 
 static void read_client(sqlite3_stmt *st, struct store_client *c)
@@ -74,7 +76,9 @@ static void read_client(sqlite3_stmt *st, struct store_client *c)
 	c->previous_secret_hash = sq_col_text(st, 23);
 	c->previous_secret_expires_at = sqlite3_column_int64(st, 24);
 	c->is_admin = sqlite3_column_int(st, 25) != 0;
-	c->secret_version = sqlite3_column_int64(st, 26);
+	c->jwks = sq_col_text(st, 26);
+	c->auth_method = sq_col_text(st, 27);
+	c->secret_version = sqlite3_column_int64(st, 28);
 }
 
 static enum store_rc sq_client_add(struct store *s, const struct store_client *c)

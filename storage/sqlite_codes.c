@@ -60,6 +60,21 @@ static enum store_rc sq_code_get(struct store *s, const char *hash,
 	GET_ONE(ST_CODE_GET, hash, out, read_code);
 }
 
+static enum store_rc sq_jti_use(struct store *s, const char *jti_hash,
+                                int64_t expires_at, int64_t now)
+{
+	struct conn *cn = sq_conn_get(s);
+	sqlite3_stmt *st = sq_stmt(cn, ST_JTI_USE);
+	int changes = 0;
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, jti_hash);
+	sqlite3_bind_int64(st, 2, expires_at);
+	sqlite3_bind_int64(st, 3, now);
+	enum store_rc r = sq_exec(cn, st, &changes);
+	return r == STORE_OK && changes == 0 ? STORE_CONFLICT : r;
+}
+
 /* ---- sessions ------------------------------------------------------------ */
 
 static void read_session(sqlite3_stmt *st, struct store_session *se)
@@ -234,6 +249,7 @@ static enum store_rc sq_consent_revoke(struct store *s, const char *user_id,
 const struct store_code_methods sq_code_methods = {
 	.xAdd = sq_code_add,
 	.xGet = sq_code_get,
+	.xJtiUse = sq_jti_use,
 };
 
 const struct store_session_methods sq_session_methods = {

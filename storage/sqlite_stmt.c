@@ -87,7 +87,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	/* secret_version starts anywhere in 62 bits: store.h. */
 	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ", secret_version) "
 	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	                  "?,?,?,?,"
+	                  "?,?,?,?,?,?,"
 	                  "random() & 4611686018427387903)",
 	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS ", secret_version FROM clients "
 	                  "WHERE client_id=?",
@@ -105,6 +105,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	                     "access_token_claims=?21, release_claims=?22, "
 	                     "disabled_at=?23, previous_secret_hash=?24, "
 	                     "previous_secret_expires_at=?25, is_admin=?26, "
+	                     "jwks=?27, token_endpoint_auth_method=?28, "
 	                     "secret_version=secret_version+1 "
 	                     "WHERE client_id=?1",
 	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",
@@ -261,6 +262,14 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_PURGE_RT_FAMILY] = "DELETE FROM refresh_tokens WHERE family_id=?1 "
 	                       "AND NOT EXISTS (SELECT 1 FROM refresh_tokens "
 	                       "WHERE family_id=?1 AND expires_at > ?2)",
+	/* A row still live is a replay: no change. */
+	[ST_JTI_USE] = "INSERT INTO used_jtis (jti_hash, expires_at) "
+	               "VALUES (?1, ?2) ON CONFLICT (jti_hash) DO UPDATE SET "
+	               "expires_at=excluded.expires_at WHERE "
+	               "used_jtis.expires_at <= ?3",
+	[ST_PURGE_JTI_BATCH] = "DELETE FROM used_jtis WHERE rowid IN (SELECT "
+	                       "rowid FROM used_jtis WHERE expires_at <= ?1 "
+	                       "LIMIT ?2)",
 	[ST_PURGE_CODE_BATCH] = "DELETE FROM authorization_codes WHERE rowid "
 	                        "IN (SELECT rowid FROM authorization_codes "
 	                        "WHERE expires_at <= ?1 LIMIT ?2)",

@@ -13,7 +13,7 @@ static enum store_rc sq_reset_tokens(struct store *s)
 	static const char sql[] =
 	    "DELETE FROM access_tokens; DELETE FROM refresh_tokens;"
 	    "DELETE FROM authorization_codes; DELETE FROM sessions;"
-	    "DELETE FROM consents;";
+	    "DELETE FROM consents; DELETE FROM used_jtis;";
 	struct conn *cn = sq_conn_get(s);
 	if (cn == NULL)
 		return STORE_IO;

@@ -130,6 +130,8 @@ static enum store_rc sq_purge(struct store *s, int64_t now,
 	if (r == STORE_OK)
 		r = purge_batches(cn, ST_PURGE_PREV_SECRET_BATCH, now,
 		                  &out->previous_secrets);
+	if (r == STORE_OK)
+		r = purge_batches(cn, ST_PURGE_JTI_BATCH, now, &out->used_jtis);
 	return r;
 }
 

@@ -206,6 +206,9 @@ enum store_rc store_code_add(struct store *s, const struct store_code *c)
 enum store_rc store_code_get(struct store *s, const char *code_hash,
                              struct store_code *out)
 { return s->ops->code->xGet(s, code_hash, out); }
+enum store_rc store_jti_use(struct store *s, const char *jti_hash,
+                            int64_t expires_at, int64_t now)
+{ return s->ops->code->xJtiUse(s, jti_hash, expires_at, now); }
 enum store_rc store_session_add(struct store *s,
                                 const struct store_session *se)
 { return s->ops->session->xAdd(s, se); }

@@ -90,6 +90,13 @@ struct store_client {
 	/* Since schema 13 (issue 17). Only an admin client may be granted
 	 * the scope latchkey:admin, which the admin HTTP API requires. */
 	bool is_admin;
+	/* Since schema 14 (issue 19). The client's public keys, a JWKS
+	 * document as JSON text (NULL: none), and RFC 7591's
+	 * token_endpoint_auth_method (NULL: a secret by either method, or
+	 * none for a public client; else "client_secret_basic",
+	 * "client_secret_post" or "private_key_jwt"). */
+	char *jwks;
+	char *auth_method;
 };
 void store_client_clear(struct store_client *c);
 /* A deep copy of src into dst (dst's old contents are not freed). */
@@ -318,6 +325,7 @@ struct store_purge_counts {
 	/* clients whose previous secret's grace had ended: its hash is
 	 * cleared (the client stays) */
 	int64_t previous_secrets;
+	int64_t used_jtis; /* one-time ids (xJtiUse) past their expiry */
 };
 
 /* The longest failure window a throttle may be given (the settings
@@ -516,6 +524,13 @@ struct store_code_methods {
 	 * purged. Codes are redeemed only through the token table's xIssue. */
 	enum store_rc (*xGet)(struct store *s, const char *code_hash,
 	                      struct store_code *out);
+	/* Records that the one-time value named by jti_hash (hex, at most 64
+	 * characters: a hash of the kind, the client and the jti) was used,
+	 * until expires_at. STORE_CONFLICT: it was already used and its row
+	 * has not expired at now (a replay); a row expired at now is taken
+	 * over. Since schema 14: client assertions (RFC 7523). */
+	enum store_rc (*xJtiUse)(struct store *s, const char *jti_hash,
+	                         int64_t expires_at, int64_t now);
 };
 
 struct store_session_methods {
@@ -742,8 +757,9 @@ struct store_copy_methods {
  * Connect (schema 9): a user's xSetClaims, the session's xEnd and xList,
  * the refresh table's xRevokeSid, and the new record fields. 14: xIssue
  * completes on the backend's writer thread, after it returns. 15: the
- * audit table. 16: staged key rotation (xAddNext, xNext, xPromote). */
-#define STORE_OPS_VERSION 16
+ * audit table. 16: staged key rotation (xAddNext, xNext, xPromote). 17:
+ * the code table's xJtiUse and the client's jwks and auth_method. */
+#define STORE_OPS_VERSION 17
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */
@@ -906,6 +922,8 @@ enum store_rc store_subject_revoke(struct store *s, const char *subject,
 enum store_rc store_code_add(struct store *s, const struct store_code *c);
 enum store_rc store_code_get(struct store *s, const char *code_hash,
                              struct store_code *out);
+enum store_rc store_jti_use(struct store *s, const char *jti_hash,
+                            int64_t expires_at, int64_t now);
 enum store_rc store_session_add(struct store *s,
                                 const struct store_session *se);
 enum store_rc store_session_get(struct store *s, const char *session_hash,
@@ -1057,6 +1075,9 @@ enum client_field {
 	CLIENT_F_LOGOUT_REVOKES,
 	/* issue 17: may be granted latchkey:admin (the admin HTTP API) */
 	CLIENT_F_ADMIN,
+	/* issue 19: keys instead of a secret (RFC 7523 private_key_jwt) */
+	CLIENT_F_JWKS,
+	CLIENT_F_AUTH_METHOD,
 	CLIENT_F__MAX
 };
 
@@ -1071,6 +1092,8 @@ enum client_value_type {
 	CLIENT_V_TRISTATE, /* on, off or the server's setting */
 	CLIENT_V_CLAIMS,   /* a whole JSON object of claims, as text in
 	                    * words[0] (claim_spec.c checks it) */
+	CLIENT_V_JWKS,     /* a JWKS document as text in words[0] (core's
+	                    * jwks_check); a refusal's *bad is why */
 };
 
 struct client_field_def {
@@ -1123,6 +1146,13 @@ bool client_spec_set(struct store_client *c, enum client_field f,
 /* The scope the admin HTTP API requires; client_spec_finish keeps it in
  * the scopes of an admin client (is_admin) and out of every other's. */
 #define CLIENT_ADMIN_SCOPE "latchkey:admin"
+
+/* Whether c authenticates with a signed assertion (private_key_jwt)
+ * rather than a secret: it has no secret then, and its secret_hash is
+ * CLIENT_NO_SECRET (the schema wants one for every confidential client;
+ * that text is no PHC string, so nothing ever matches it). */
+bool client_spec_uses_keys(const struct store_client *c);
+#define CLIENT_NO_SECRET "!private_key_jwt"
 
 /* NULL when id may name a new client, else the rule it breaks. */
 const char *client_spec_id_rule(const char *id);

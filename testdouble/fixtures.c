@@ -249,6 +249,7 @@ static const enum fx_type spec_type[] = {
 	[CLIENT_V_TTL] = FX_INT,         [CLIENT_V_POLICY] = FX_STRING,
 	[CLIENT_V_APPROVER] = FX_STRING, [CLIENT_V_BOOL] = FX_BOOL,
 	[CLIENT_V_TRISTATE] = FX_BOOL,   [CLIENT_V_CLAIMS] = FX_OBJECT,
+	[CLIENT_V_JWKS] = FX_OBJECT,
 };
 
 /* An object of claims (users[].claims, a client's access_token_claims)
@@ -281,6 +282,8 @@ static int spec_refused(struct fixtures *fx, enum client_field f,
 	case CLIENT_V_APPROVER:
 		return fx_fail(fx, "invalid user \"%s\": a username (%s), or "
 		               "\"\" for off" SERVER_SETTING, bad, d->rule);
+	case CLIENT_V_JWKS:
+		return fx_fail(fx, "invalid JWKS: %s", bad);
 	default:
 		return fx_fail(fx, "%s %s \"%s\": %s",
 		               d->closed ? "unknown" : "invalid", d->what, bad,
@@ -329,7 +332,10 @@ static int read_spec_field(struct fixtures *fx, struct fx_client *fc,
 		cv.words = words;
 		cv.n = json_array_size(v);
 	}
-	if (json_is_object(v)) {
+	if (json_is_object(v) && f == CLIENT_F_JWKS) {
+		claims = json_dumps(v, JSON_COMPACT);
+		cv.words = (const char *const *)&claims;
+	} else if (json_is_object(v)) {
 		rc = read_claims(fx, v, &claims);
 		cv.words = (const char *const *)&claims;
 	}
@@ -446,9 +452,11 @@ static int client_finish(struct fixtures *fx, void *e)
 	fx->field = "client_secret";
 	if (c->is_public && fc->secret != NULL)
 		return fx_fail(fx, "a public client has no secret");
+	if (client_spec_uses_keys(c) && fc->secret != NULL)
+		return fx_fail(fx, "a private_key_jwt client has no secret");
 	/* The CLI would generate one, but a secret nobody knows makes a
 	 * client nobody can use. */
-	if (!c->is_public && fc->secret == NULL)
+	if (!c->is_public && !client_spec_uses_keys(c) && fc->secret == NULL)
 		return fx_fail(fx, "required for a confidential client (or set "
 		               "\"public\": true)");
 	const char *why = client_spec_finish(c, &where);

@@ -337,7 +337,11 @@ class TestClientAdd(CliTest):
             "access_token_claims", "release_claims",
             "id_token_signed_response_alg", "require_nonce",
             "post_logout_redirect_uris", "logout_revokes_refresh_tokens",
-            "created", "updated", "status", "previous_secret"])
+            "created", "updated", "status", "previous_secret",
+            "token_endpoint_auth_method", "jwks"])
+        self.assertEqual(fields["token_endpoint_auth_method"],
+                         "default (a secret, either way)")
+        self.assertEqual(fields["jwks"], "none")
         self.assertRegex(fields["client_id"], ID_RE)
         self.assertRegex(fields["client_secret"], SECRET_RE)
         self.assertEqual(fields["name"], "My App")
@@ -404,6 +408,7 @@ class TestClientAdd(CliTest):
             "logout_revokes_refresh_tokens": False,
             "admin": False, "disabled": False, "disabled_at": None,
             "previous_secret_expires_at": None,
+            "token_endpoint_auth_method": None, "jwks": None,
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
             0, "client_credentials password", "read write admin",
@@ -583,7 +588,8 @@ class TestClientManage(CliTest):
              "--require-nonce, --no-require-nonce, "
              "--post-logout-redirect-uri, "
              "--logout-revokes-refresh-tokens, "
-             "--no-logout-revokes-refresh-tokens, --access-token-claim, "
+             "--no-logout-revokes-refresh-tokens, "
+             "--token-endpoint-auth-method, --jwks, --access-token-claim, "
              "--unset-access-token-claim"),
             (["web", "--grant", "client_credentials"], 2,
              "a public client cannot use the client_credentials grant "

@@ -37,7 +37,7 @@ class DiscoveryTest(LatchkeyTestCase):
                           "password", "refresh_token"])
         self.assertEqual(md["token_endpoint_auth_methods_supported"],
                          ["client_secret_basic", "client_secret_post",
-                          "none"])
+                          "private_key_jwt", "none"])
         # The OpenID Connect scopes, then every client's (once each).
         self.assertEqual(md["scopes_supported"][:5],
                          ["openid", "profile", "email", "address", "phone"])

@@ -160,7 +160,8 @@ class IntrospectRevokeTest(LatchkeyTestCase):
         self.assertEqual(md["introspection_endpoint"],
                          self.s.issuer + "/introspect")
         self.assertEqual(md["introspection_endpoint_auth_methods_supported"],
-                         ["client_secret_basic", "client_secret_post"])
+                         ["client_secret_basic", "client_secret_post",
+                          "private_key_jwt"])
 
 
 class IntrospectFlagTest(LatchkeyTestCase):

@@ -68,18 +68,24 @@ class DiscoveryDocumentTest(LatchkeyTestCase):
                           "password", "refresh_token"])
         self.assertEqual(md["token_endpoint_auth_methods_supported"],
                          ["client_secret_basic", "client_secret_post",
-                          "none"])
+                          "private_key_jwt", "none"])
         self.assertEqual(md["revocation_endpoint_auth_methods_supported"],
                          ["client_secret_basic", "client_secret_post",
-                          "none"])
+                          "private_key_jwt", "none"])
         self.assertEqual(md["introspection_endpoint_auth_methods_supported"],
-                         ["client_secret_basic", "client_secret_post"])
+                         ["client_secret_basic", "client_secret_post",
+                          "private_key_jwt"])
+        # RFC 8414 section 2: with private_key_jwt, the algorithms.
+        for ep in ("token", "revocation", "introspection"):
+            self.assertEqual(
+                md[ep + "_endpoint_auth_signing_alg_values_supported"],
+                ["RS256", "PS256", "ES256"])
         self.assertEqual(md["code_challenge_methods_supported"], ["S256"])
         self.assertEqual(md["revocation_endpoint"], iss + "/revoke")
         self.assertEqual(md["introspection_endpoint"], iss + "/introspect")
         self.assertIs(md["authorization_response_iss_parameter_supported"],
                       True)
-        self.assertEqual(len(md), 24, sorted(md))
+        self.assertEqual(len(md), 27, sorted(md))
 
     def test_same_document_as_rfc8414(self):
         s = self.start("--pkce-allow-plain")

@@ -124,6 +124,7 @@ static void fill(struct store *s)
 	                        .object = (char *)"client:c1",
 	                        .changes = (char *)"{\"name\":{\"old\":null}}"};
 	assert_int_equal(store_audit_add(s, &e), STORE_OK);
+	assert_int_equal(store_jti_use(s, "jti-hash", NOW + 60, NOW), STORE_OK);
 }
 
 struct hashes {
@@ -158,6 +159,9 @@ static void test_copy_everything(void **state)
 			fail_msg("%s: %lld rows, not %lld", t, (long long)n[i],
 			         (long long)want);
 	}
+	/* A used assertion id stays used after the move. */
+	assert_int_equal(store_jti_use(dst, "jti-hash", NOW + 60, NOW),
+	                 STORE_CONFLICT);
 	/* The hash and the awkward name arrive as they left. */
 	struct store_client c = {0};
 	assert_int_equal(store_client_get(dst, "c1", &c), STORE_OK);
