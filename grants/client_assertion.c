@@ -116,7 +116,7 @@ static const char *assertion_claims_check(const struct grants *g,
 	if (*exp + CLIENT_ASSERTION_LEEWAY <= now)
 		return "the assertion has expired";
 	if (*exp - now > CLIENT_ASSERTION_MAX_LIFETIME + CLIENT_ASSERTION_LEEWAY)
-		return "the assertion's exp is too far ahead (at most 300 "
+		return "the assertion's exp is too far ahead (at most 3600 "
 		       "seconds)";
 	if ((nbf != NULL && (!json_is_integer(nbf) ||
 	                     json_integer_value(nbf) >

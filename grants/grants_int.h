@@ -172,9 +172,10 @@ int id_token_mint(struct grants *g, const struct store_client *cl,
 /* RFC 7523 section 2.2's client_assertion_type. */
 #define CLIENT_ASSERTION_TYPE \
 	"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-/* An assertion's exp may be at most this far ahead (seconds), and times
- * are compared with this much leeway for clocks. */
-#define CLIENT_ASSERTION_MAX_LIFETIME 300
+/* An assertion's exp may be at most this far ahead (seconds): an hour,
+ * the default of libraries that sign them (authlib); its jti is kept
+ * that long. Times are compared with this much leeway for clocks. */
+#define CLIENT_ASSERTION_MAX_LIFETIME 3600
 #define CLIENT_ASSERTION_LEEWAY 30
 
 /* The sub of an assertion, unverified (the client to look up when no
