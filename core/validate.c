@@ -95,9 +95,19 @@ static const char *const grant_types[] = {
 	"password",           /* section 4.3 */
 	"client_credentials", /* section 4.4 */
 	"refresh_token",      /* section 6 */
+	VALID_GRANT_TOKEN_EXCHANGE, /* RFC 8693 */
 };
 
 #define NGRANT_TYPES (sizeof(grant_types) / sizeof(grant_types[0]))
+
+const char *valid_grant_type_urn(const char *name)
+{
+	/* The short names an operator types (DECISIONS: the CLI takes both,
+	 * and prints the URNs). */
+	if (strcmp(name, "token-exchange") == 0)
+		return VALID_GRANT_TOKEN_EXCHANGE;
+	return name;
+}
 
 bool valid_grant_type(const char *grant)
 {
@@ -213,6 +223,11 @@ const char *valid_grants_check(bool is_public, const char *grant_type_list)
 		return "a public client cannot use the client_credentials "
 		       "grant (RFC 6749 section 4.4: confidential clients "
 		       "only)";
+	if (is_public && words_contains(grant_type_list,
+	                                VALID_GRANT_TOKEN_EXCHANGE,
+	                                sizeof(VALID_GRANT_TOKEN_EXCHANGE) - 1))
+		return "a public client cannot exchange tokens: the grant "
+		       "acts for a service that authenticates";
 	return NULL;
 }
 

@@ -111,6 +111,10 @@ struct token_request {
 	const char *refresh_token;       /* refresh_token grant */
 	const char *code, *redirect_uri, *code_verifier; /* authorization_code */
 	const char *resource;            /* RFC 8707; NULL: none */
+	/* token exchange (RFC 8693) */
+	const char *subject_token, *subject_token_type;
+	const char *actor_token, *actor_token_type;
+	const char *requested_token_type, *audience;
 	const char *remote_addr;         /* for throttling; may be NULL */
 	/* The caller can wait without holding a thread: then grants_token
 	 * may return OAUTH_PENDING having written nothing, for the commit
@@ -131,6 +135,7 @@ struct token_response {
 	char *scope;            /* granted scope; "" when none */
 	char *refresh_token;    /* NULL when none is issued */
 	char *id_token;         /* OpenID Connect; NULL when none is issued */
+	const char *issued_token_type; /* RFC 8693; static; NULL: none */
 	/* OAUTH_PENDING: the issue, minted and waiting to be recorded. */
 	struct issue_wait *pending;
 };

@@ -341,6 +341,10 @@ struct issue_opts {
 	 * token was relinked by another request since it was read); NULL
 	 * when the caller does not ask. */
 	bool *relink_lost;
+	/* Token exchange (RFC 8693): the act claim (NULL: none) and the
+	 * response's issued_token_type (static; NULL: none). */
+	const struct json_t *act;
+	const char *issued_token_type;
 	/* The caller can wait for the commit without holding a thread
 	 * (token_request.may_pend): then, unless relink_lost is asked for,
 	 * token_issue writes nothing yet and returns OAUTH_PENDING with
@@ -409,6 +413,12 @@ struct oauth_result grant_refresh_token(struct grants *g,
                                         const struct token_request *rq,
                                         const struct store_client *cl,
                                         struct token_response *out);
+
+/* RFC 8693 (grant_token_exchange.c). */
+struct oauth_result grant_token_exchange(struct grants *g,
+                                         const struct token_request *rq,
+                                         const struct store_client *cl,
+                                         struct token_response *out);
 
 struct oauth_result grant_authorization_code(struct grants *g,
                                              const struct token_request *rq,

@@ -70,6 +70,7 @@ struct issue_wait {
 	char *relink_from_jti, *revoke_jti, *consume_code_hash;
 	/* What the result needs. */
 	char *secret_hash; /* the client's, as the request authenticated */
+	const char *issued_token_type; /* static */
 	bool *relink_lost; /* the synchronous caller's, else NULL */
 	int64_t ttl;
 	char *token, *refresh, *id_token; /* moved into the response */
@@ -216,6 +217,7 @@ static struct oauth_result issue_recorded(struct issue_wait *w,
 	out->scope = xstrdup(w->scope ? w->scope : "");
 	out->refresh_token = w->refresh;
 	out->id_token = w->id_token;
+	out->issued_token_type = w->issued_token_type;
 	w->token = w->refresh = w->id_token = NULL;
 	return OAUTH_RESULT_OK;
 }
@@ -342,6 +344,7 @@ static void wait_fill(struct issue_wait *w, const struct store_client *cl,
 {
 	w->client_id = xstrdup(cl->client_id);
 	w->secret_hash = dup_or_null(cl->secret_hash);
+	w->issued_token_type = o->issued_token_type;
 	w->subject = dup_or_null(o->subject);
 	w->username = dup_or_null(o->username);
 	w->scope = dup_or_null(o->scope);
@@ -397,7 +400,7 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 	/* A code's tokens share a family even without a refresh token, so a
 	 * replayed code can revoke them all. */
 	if (o->with_refresh || o->relink_hash != NULL ||
-	    o->consume_code_hash != NULL)
+	    o->consume_code_hash != NULL || o->family_id != NULL)
 		w->family = o->family_id ? xstrdup(o->family_id)
 		                         : crypto_ordered_id(FAMILY_BYTES);
 	if (o->with_refresh) {
@@ -413,6 +416,11 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 	r = at_extra(g, cl, o, &extra);
 	if (r.err != OAUTH_OK)
 		goto out;
+	if (o->act != NULL) { /* a reserved name: no stored claim has it */
+		if (extra == NULL)
+			extra = json_object();
+		json_object_set(extra, "act", (json_t *)o->act);
+	}
 	struct at_claims c = {
 		.iss = g->issuer, .sub = o->subject,
 		.aud = client_audiences(g, cl),

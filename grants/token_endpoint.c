@@ -29,6 +29,7 @@ static const struct grant_def grant_table[] = {
 	{"client_credentials", GRANT_F_CONFIDENTIAL, grant_client_credentials},
 	{"password", 0, grant_password},
 	{"refresh_token", 0, grant_refresh_token},
+	{VALID_GRANT_TOKEN_EXCHANGE, GRANT_F_CONFIDENTIAL, grant_token_exchange},
 };
 #define NGRANTS (sizeof(grant_table) / sizeof(grant_table[0]))
 

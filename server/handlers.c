@@ -29,6 +29,9 @@ static json_t *token_json(const struct token_response *t)
 		json_object_set_new(o, "refresh_token", json_string(t->refresh_token));
 	if (o != NULL && t->id_token != NULL) /* OpenID Connect Core 3.1.3.3 */
 		json_object_set_new(o, "id_token", json_string(t->id_token));
+	if (o != NULL && t->issued_token_type != NULL) /* RFC 8693 2.2.1 */
+		json_object_set_new(o, "issued_token_type",
+		                    json_string(t->issued_token_type));
 	return o;
 }
 
@@ -196,6 +199,14 @@ enum MHD_Result h_token(struct srv_req *rq)
 			.username = form_param(&fr.f, "username"),
 			.password = form_param(&fr.f, "password"),
 			.refresh_token = form_param(&fr.f, "refresh_token"),
+			.subject_token = form_param(&fr.f, "subject_token"),
+			.subject_token_type = form_param(&fr.f,
+			                                 "subject_token_type"),
+			.actor_token = form_param(&fr.f, "actor_token"),
+			.actor_token_type = form_param(&fr.f, "actor_token_type"),
+			.requested_token_type = form_param(&fr.f,
+			                                   "requested_token_type"),
+			.audience = form_param(&fr.f, "audience"),
 			.code = form_param(&fr.f, "code"),
 			.redirect_uri = form_param(&fr.f, "redirect_uri"),
 			.code_verifier = form_param(&fr.f, "code_verifier"),

@@ -245,6 +245,24 @@ static bool set_claims(struct store_client *c, enum client_field f,
 	return true;
 }
 
+/* Grant types, a short name stored as its URN (valid_grant_type_urn):
+ * `--grant token-exchange` and the URN are the same grant. No front-end
+ * splits grant lists (each word is its own value). */
+static bool set_grants(struct store_client *c, const struct client_value *v,
+                       char **bad)
+{
+	const char **words = xcalloc(v->n + 1, sizeof(*words));
+	char *list = NULL;
+	for (size_t i = 0; i < v->n; i++)
+		words[i] = valid_grant_type_urn(v->words[i]);
+	bool ok = client_words_collect(words, v->n, v->how, valid_grant_type,
+	                               &list, bad);
+	if (ok)
+		replace(&c->grant_types, list);
+	free(words);
+	return ok;
+}
+
 /* A JWKS document, or none (server_setting, or ""); stored compact. */
 static bool set_jwks(struct store_client *c, const struct client_value *v,
                      char **bad)
@@ -282,6 +300,8 @@ bool client_spec_set(struct store_client *c, enum client_field f,
 	case CLIENT_V_APPROVER:
 		return set_text(c, f, v, bad);
 	case CLIENT_V_WORDS:
+		if (f == CLIENT_F_GRANTS)
+			return set_grants(c, v, bad);
 		if (!client_words_collect(v->words, v->n, v->how, d->valid,
 		                          &list, bad))
 			return false;

@@ -65,7 +65,8 @@ class DiscoveryDocumentTest(LatchkeyTestCase):
         # What the RFC 8414 document had before.
         self.assertEqual(md["grant_types_supported"],
                          ["authorization_code", "client_credentials",
-                          "password", "refresh_token"])
+                          "password", "refresh_token",
+                          "urn:ietf:params:oauth:grant-type:token-exchange"])
         self.assertEqual(md["token_endpoint_auth_methods_supported"],
                          ["client_secret_basic", "client_secret_post",
                           "private_key_jwt", "none"])

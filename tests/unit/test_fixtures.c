@@ -194,7 +194,8 @@ static const struct {
 	 "\"grants\": [\"implicit\"]}]}",
 	 "clients[0] (svc-a): field \"grants\": unknown grant type "
 	 "\"implicit\": known grant types are authorization_code, "
-	 "client_credentials, password and refresh_token"},
+	 "client_credentials, password, refresh_token and token-exchange "
+	 "(urn:ietf:params:oauth:grant-type:token-exchange)"},
 	{"{\"clients\": [{\"client_id\": \"svc-a\", \"grants\": "
 	 "\"password\"}]}",
 	 "clients[0] (svc-a): field \"grants\": expected an array of strings, "
