@@ -25,7 +25,8 @@ static const int statuses[] = {200, 204, 302, 303, 400, 401, 403, 404, 405,
 #define N_STATUSES (sizeof(statuses) / sizeof(statuses[0]) + 1) /* + other */
 
 static const char *const grant_types[] = {
-	"client_credentials", "password", "authorization_code", "refresh_token"};
+	"client_credentials", "password", "authorization_code", "refresh_token",
+	"urn:ietf:params:oauth:grant-type:token-exchange"};
 #define N_GRANTS (sizeof(grant_types) / sizeof(grant_types[0]))
 
 /* Upper bounds in seconds; the last slot is +Inf. */
