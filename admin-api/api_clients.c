@@ -75,7 +75,8 @@ static bool read_field(struct api_req *r, struct store_client *c,
 		/* null: the server's setting (for the auth method, a
 		 * secret by either method) */
 		if (json_is_null(v) && (d->type != CLIENT_V_TEXT ||
-		                        f == CLIENT_F_AUTH_METHOD)) {
+		                        f == CLIENT_F_AUTH_METHOD ||
+		                        f == CLIENT_F_JWKS_URI)) {
 			cv.server_setting = true;
 			break;
 		}

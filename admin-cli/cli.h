@@ -109,6 +109,7 @@ enum adm_opt {
 	OPT_NO_ADMIN,
 	OPT_JWKS, /* client add/update: private_key_jwt (issue 19) */
 	OPT_TOKEN_ENDPOINT_AUTH_METHOD,
+	OPT_JWKS_URI,
 	ADM_OPT__MAX
 };
 

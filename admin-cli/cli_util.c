@@ -80,6 +80,9 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_JWKS] = {"jwks", ADM_OPT_ARG, "FILE",
 	              "the client's public keys, a JWKS file, for "
 	              "private_key_jwt ('' removes them)"},
+	[OPT_JWKS_URI] = {"jwks-uri", ADM_OPT_ARG, "URL",
+	                  "where the client publishes its public keys, for "
+	                  "private_key_jwt ('' removes it)"},
 	[OPT_TOKEN_ENDPOINT_AUTH_METHOD] = {
 	    "token-endpoint-auth-method", ADM_OPT_ARG, "METHOD",
 	    "client_secret_basic, client_secret_post, private_key_jwt (a "

@@ -87,6 +87,7 @@ static const struct client_opt {
 	/* issue 19: keys instead of a secret */
 	{OPT_TOKEN_ENDPOINT_AUTH_METHOD, CLIENT_F_AUTH_METHOD, STORE_DEFAULT, 0},
 	{OPT_JWKS, CLIENT_F_JWKS, STORE_DEFAULT, 0},
+	{OPT_JWKS_URI, CLIENT_F_JWKS_URI, STORE_DEFAULT, 0},
 };
 #define NOPTS (sizeof(client_opts) / sizeof(client_opts[0]))
 
@@ -112,8 +113,9 @@ bool adm_client_value(enum client_field f, const struct adm_optval *ov,
 		v->server_setting = strcmp(ov->v[0], "default") == 0;
 		return true;
 	default:
-		v->server_setting = f == CLIENT_F_AUTH_METHOD &&
-		                    strcmp(ov->v[0], "default") == 0;
+		v->server_setting = (f == CLIENT_F_AUTH_METHOD &&
+		                     strcmp(ov->v[0], "default") == 0) ||
+		                    (f == CLIENT_F_JWKS_URI && *ov->v[0] == '\0');
 		return true;
 	}
 }
@@ -439,6 +441,7 @@ static void client_print(const struct adm_ctx *ctx,
 		 : c->auth_method != NULL ? c->auth_method
 		                          : "default (a secret, either way)"},
 		{"jwks", c->jwks != NULL ? c->jwks : "none"},
+		{"jwks_uri", c->jwks_uri != NULL ? c->jwks_uri : "none"},
 	};
 	struct adm_table t;
 	adm_table_init(&t, 2, NULL);

@@ -59,7 +59,7 @@ struct adm_cmd {
 	 ADM_O(OPT_AUDIENCE) | ADM_O(OPT_INTROSPECT) |                    \
 	 ADM_O(OPT_NO_INTROSPECT) | CLIENT_CLAIM_FIELDS |                 \
 	 ADM_O(OPT_ADMIN) | ADM_O(OPT_NO_ADMIN) | ADM_O(OPT_JWKS) |       \
-	 ADM_O(OPT_TOKEN_ENDPOINT_AUTH_METHOD) |                          \
+	 ADM_O(OPT_TOKEN_ENDPOINT_AUTH_METHOD) | ADM_O(OPT_JWKS_URI) |    \
 	 ADM_O(OPT_ID_TOKEN_ALG) | ADM_O(OPT_REQUIRE_NONCE) |             \
 	 ADM_O(OPT_NO_REQUIRE_NONCE) | CLIENT_LOGOUT_FIELDS)
 /* OpenID Connect claims (docs/openid-connect.md, "Claims"). */

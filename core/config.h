@@ -70,6 +70,10 @@ struct lk_config {
 	long client_auth_max_failures;
 	long client_auth_max_failures_per_address;
 	long client_auth_failure_window; /* seconds */
+	long jwks_uri_allow_private;     /* bool */
+	long jwks_uri_timeout;           /* seconds */
+	long jwks_uri_max_bytes;
+	long jwks_uri_cache_ttl;         /* seconds */
 	long ephemeral;        /* bool */
 	char *fixtures;        /* "" for none */
 	char *ready_file;      /* "" for none */

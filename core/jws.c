@@ -191,7 +191,12 @@ static EVP_PKEY *rsa_key(const json_t *jwk, const char **why)
 	/* RFC 7518 section 3.3: 2048 bits or larger; an odd exponent of
 	 * more than one (OpenSSL checks no public key by itself). */
 	*why = "an RSA key must have 2048 bits or more (RFC 7518 section 3.3)";
-	if (BN_num_bits(bn) < 2048 || BN_num_bits(bn) > 16384)
+	if (BN_num_bits(bn) < 2048)
+		goto out;
+	/* Above 4096 bits a verification costs tens of milliseconds: an
+	 * unauthenticated request must not buy that many times over. */
+	*why = "an RSA key may have at most 4096 bits";
+	if (BN_num_bits(bn) > 4096)
 		goto out;
 	*why = "an RSA key's exponent must be odd and greater than one";
 	if (!BN_is_odd(be) || BN_is_one(be) || BN_num_bits(be) > 64)
@@ -221,12 +226,17 @@ static EVP_PKEY *ec_key(const json_t *jwk, const char **why)
 	*why = "an EC key must be on P-256 (crv \"P-256\")";
 	if (crv == NULL || strcmp(crv, "P-256") != 0)
 		goto out;
+	/* RFC 7518 section 6.2.1.2 wants 32 bytes each; some libraries
+	 * (PyJWT before 2.8) drop leading zero bytes, so shorter ones are
+	 * padded back rather than refused. */
 	*why = "an EC key needs x and y of 32 bytes each";
-	if (x == NULL || y == NULL || xlen != 32 || ylen != 32 || bld == NULL)
+	if (x == NULL || y == NULL || xlen == 0 || xlen > 32 || ylen == 0 ||
+	    ylen > 32 || bld == NULL)
 		goto out;
+	memset(point, 0, sizeof(point));
 	point[0] = 0x04; /* uncompressed (SEC 1 section 2.3.3) */
-	memcpy(point + 1, x, 32);
-	memcpy(point + 33, y, 32);
+	memcpy(point + 1 + 32 - xlen, x, xlen);
+	memcpy(point + 33 + 32 - ylen, y, ylen);
 	*why = "the EC key is not a point on P-256";
 	if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
 	                                    "prime256v1", 0) &&

@@ -48,7 +48,7 @@ bool jws_signature_ok(struct evp_pkey_st *pk, const char *alg,
                       const char *input, size_t inlen, const char *sig_b64,
                       bool (*s_ok)(const unsigned char s[32]));
 
-/* The public key of one JWK: RSA of 2048 bits or more, or EC P-256.
+/* The public key of one JWK: RSA of 2048 to 4096 bits, or EC P-256.
  * NULL with *why a static sentence when it is none of those, holds a
  * private member, or is not meant for signatures ("use" other than
  * "sig"). The caller frees with EVP_PKEY_free. */

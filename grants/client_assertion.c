@@ -49,24 +49,66 @@ char *client_assertion_subject(const char *assertion)
 	return out;
 }
 
+/* Whether keys (a JWKS document) has a key named kid. */
+static bool has_kid(json_t *keys, const char *kid)
+{
+	for (size_t i = 0; i < json_array_size(keys); i++) {
+		const char *k = json_string_value(
+		    json_object_get(json_array_get(keys, i), "kid"));
+		if (k != NULL && strcmp(k, kid) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The client's keys: registered, or fetched from its jwks_uri (again
+ * when the kid the assertion names is not among the cached ones: a key
+ * the client just added). NULL with *why when there are none to use. */
+static json_t *client_keys(struct grants *g, const struct store_client *cl,
+                           const char *kid, const char **why)
+{
+	*why = "the client has no keys";
+	if (cl->jwks != NULL)
+		return json_loads(cl->jwks, 0, NULL);
+	if (cl->jwks_uri == NULL)
+		return NULL;
+	char *text = jwks_fetch(g->jwks_fetcher, cl->jwks_uri, false, why);
+	json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	if (doc != NULL && kid != NULL &&
+	    !has_kid(json_object_get(doc, "keys"), kid)) {
+		text = jwks_fetch(g->jwks_fetcher, cl->jwks_uri, true, why);
+		json_t *again = text ? json_loads(text, 0, NULL) : NULL;
+		free(text);
+		if (again != NULL) {
+			json_decref(doc);
+			doc = again;
+		}
+	}
+	return doc;
+}
+
 /* Whether one of the client's keys (the one named by kid, when the header
- * names one) verifies the signature with alg. */
-static bool signed_by_client(const struct store_client *cl,
+ * names one) verifies the signature with alg; *why when none could be
+ * had. */
+static bool signed_by_client(struct grants *g, const struct store_client *cl,
                              const struct jws *j, const char *text,
-                             const char *alg)
+                             const char *alg, const char **why)
 {
 	const char *kid = json_string_value(json_object_get(j->header, "kid"));
-	json_t *doc = cl->jwks ? json_loads(cl->jwks, 0, NULL) : NULL;
+	json_t *doc = client_keys(g, cl, kid, why);
 	json_t *keys = json_object_get(doc, "keys");
 	bool ok = false;
+	if (doc != NULL)
+		*why = NULL;
 	for (size_t i = 0; !ok && i < json_array_size(keys); i++) {
 		json_t *k = json_array_get(keys, i);
 		const char *kkid = json_string_value(json_object_get(k, "kid"));
-		const char *why;
+		const char *unusable;
 		if ((kid != NULL && (kkid == NULL || strcmp(kid, kkid) != 0)) ||
 		    !jwk_fits_alg(k, alg))
 			continue;
-		EVP_PKEY *pk = jwk_public_key(k, &why);
+		EVP_PKEY *pk = jwk_public_key(k, &unusable);
 		ok = pk != NULL && jws_signature_ok(pk, alg, text, j->signed_len,
 		                                    j->sig_b64, NULL);
 		EVP_PKEY_free(pk);
@@ -113,9 +155,10 @@ static const char *assertion_claims_check(const struct grants *g,
 	if (!json_is_integer(e))
 		return "the assertion needs an exp";
 	*exp = json_integer_value(e);
-	if (*exp + CLIENT_ASSERTION_LEEWAY <= now)
+	/* now is a real time, far from the int64 limits; exp may not be */
+	if (*exp <= now - CLIENT_ASSERTION_LEEWAY)
 		return "the assertion has expired";
-	if (*exp - now > CLIENT_ASSERTION_MAX_LIFETIME + CLIENT_ASSERTION_LEEWAY)
+	if (*exp > now + CLIENT_ASSERTION_MAX_LIFETIME + CLIENT_ASSERTION_LEEWAY)
 		return "the assertion's exp is too far ahead (at most 3600 "
 		       "seconds)";
 	if ((nbf != NULL && (!json_is_integer(nbf) ||
@@ -160,15 +203,16 @@ struct oauth_result client_assertion_check(struct grants *g,
 		return refused(cl->client_id, "client_assertion is not a signed "
 		                              "JWT");
 	const char *alg = json_string_value(json_object_get(j.header, "alg"));
-	const char *why = NULL;
+	const char *why = NULL, *keys_why = NULL;
 	if (!jws_foreign_alg(alg))
 		why = "the assertion's alg must be RS256, PS256 or ES256";
 	else if (json_object_get(j.header, "crit") != NULL)
 		why = "the assertion's header has crit extensions, which are "
 		      "not understood";
-	else if (!signed_by_client(cl, &j, assertion, alg))
-		why = "the assertion's signature matches none of the client's "
-		      "keys";
+	else if (!signed_by_client(g, cl, &j, assertion, alg, &keys_why))
+		why = keys_why != NULL ? keys_why
+		                       : "the assertion's signature matches "
+		                         "none of the client's keys";
 	else
 		why = assertion_claims_check(g, cl, j.payload, now, &exp);
 	struct oauth_result r =

@@ -8,10 +8,11 @@
  * What is taken (docs/service-auth.md): a subject token that is a live
  * access token of this issuer, or an unexpired ID token of this issuer;
  * an actor token of either kind; an audience among the client's audiences
- * (DECISIONS "aud"); requested_token_type access_token only. The new
- * token continues the subject token's refresh family, so revoking that
- * family (reuse, logout, `token revoke --family`) revokes it too. No
- * refresh token is issued.
+ * (DECISIONS "aud"); requested_token_type access_token only. The scope
+ * is within the subject token's and the client's; the new token expires
+ * no later than the subject (and actor) token. It continues the subject
+ * token's refresh family, so revoking that family (reuse, logout, `token
+ * revoke --family`) revokes it too. No refresh token is issued.
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 
 /* What a subject or actor token says. */
 struct held {
+	int64_t exp;  /* the exchanged token lives no longer */
 	char *sub;
 	char *scope;  /* NULL: the token holds no scope (an ID token) */
 	char *family; /* NULL: none */
@@ -66,7 +68,18 @@ static struct oauth_result read_access(struct grants *g, const char *token,
 	else if (rc == STORE_NOT_FOUND || t.revoked_at != 0 ||
 	         t.expires_at <= clock_now())
 		r = unusable(what);
+	/* A disabled client's tokens are inactive everywhere (issue 17). */
+	struct store_client owner = {0};
 	if (r.err == OAUTH_OK) {
+		rc = store_client_get(g->store, t.client_id, &owner);
+		if (rc != STORE_OK && rc != STORE_NOT_FOUND)
+			r = oauth_from_store(rc, "client lookup", OAUTH_RESULT_OK);
+		else if (rc == STORE_NOT_FOUND || owner.disabled_at != 0)
+			r = unusable(what);
+	}
+	store_client_clear(&owner);
+	if (r.err == OAUTH_OK) {
+		out->exp = t.expires_at;
 		out->sub = t.subject, t.subject = NULL;
 		out->scope = t.scope ? t.scope : xstrdup(""), t.scope = NULL;
 		out->family = t.family_id, t.family_id = NULL;
@@ -77,23 +90,32 @@ static struct oauth_result read_access(struct grants *g, const char *token,
 	return r;
 }
 
-/* An unexpired ID token of ours. */
+/* An unexpired ID token of ours, issued to the client exchanging it
+ * (its aud): an ID token is shown to the relying party that asked for it,
+ * and travels further (id_token_hint in logout URLs), so no other client
+ * may trade it for an access token. */
 static struct oauth_result read_id(struct grants *g, const char *token,
-                                   const char *what, struct held *out)
+                                   const char *what, const char *client_id,
+                                   struct held *out)
 {
 	struct id_token_hint h;
 	if (id_token_hint_read(g, token, &h) != 0)
 		return unusable(what);
-	struct oauth_result r = h.exp > clock_now() ? OAUTH_RESULT_OK
-	                                            : unusable(what);
+	struct oauth_result r = OAUTH_RESULT_OK;
+	if (h.exp <= clock_now())
+		r = unusable(what);
+	else if (h.client_id == NULL || strcmp(h.client_id, client_id) != 0)
+		r = unusable("an ID token may be exchanged only by the client it "
+		             "was issued to");
 	if (r.err == OAUTH_OK)
-		out->sub = h.sub, h.sub = NULL;
+		out->exp = h.exp, out->sub = h.sub, h.sub = NULL;
 	id_token_hint_clear(&h);
 	return r;
 }
 
 static struct oauth_result read_token(struct grants *g, const char *token,
                                       const char *type, bool subject,
+                                      const char *client_id,
                                       struct held *out)
 {
 	const char *what = subject ? "subject_token is not a live token of "
@@ -110,7 +132,7 @@ static struct oauth_result read_token(struct grants *g, const char *token,
 	if (strcmp(type, TT_ACCESS) == 0)
 		return read_access(g, token, what, out);
 	if (strcmp(type, TT_ID) == 0)
-		return read_id(g, token, what, out);
+		return read_id(g, token, what, client_id, out);
 	return OAUTH_FAIL(OAUTH_INVALID_REQUEST, subject
 	                  ? "subject_token_type must be " TT_ACCESS " or " TT_ID
 	                  : "actor_token_type must be " TT_ACCESS " or " TT_ID);
@@ -144,11 +166,11 @@ struct oauth_result grant_token_exchange(struct grants *g,
 		               "must be " TT_ACCESS);
 	if (r.err == OAUTH_OK)
 		r = read_token(g, rq->subject_token, rq->subject_token_type,
-		               true, &subject);
+		               true, cl->client_id, &subject);
 	if (r.err == OAUTH_OK &&
 	    (rq->actor_token != NULL || rq->actor_token_type != NULL))
 		r = read_token(g, rq->actor_token, rq->actor_token_type, false,
-		               &actor);
+		               cl->client_id, &actor);
 	/* The audience must be one the client may ask for (its audiences);
 	 * resource was narrowed the same way by the token endpoint. */
 	if (r.err == OAUTH_OK && rq->audience != NULL) {
@@ -160,11 +182,13 @@ struct oauth_result grant_token_exchange(struct grants *g,
 			narrowed.audiences = xstrdup(rq->audience);
 		}
 	}
-	/* Never wider than the subject token; an ID token holds no scope,
-	 * and the client's own scopes bound what it yields. */
+	/* Never wider than the subject token, nor than the client's own
+	 * scopes (so no exchange yields latchkey:admin to a client that may
+	 * not hold it); an ID token holds no scope, so the client's bound
+	 * it alone. */
 	if (r.err == OAUTH_OK)
 		r = subject.scope != NULL
-		        ? scope_regrant(rq->scope, subject.scope, subject.scope,
+		        ? scope_regrant(rq->scope, subject.scope, cl->scopes,
 		                        &scope)
 		        : scope_grant(rq->scope, cl->scopes, &scope);
 	if (r.err == OAUTH_OK) {
@@ -172,6 +196,9 @@ struct oauth_result grant_token_exchange(struct grants *g,
 		struct issue_opts o = {
 			.subject = subject.sub, .scope = scope,
 			.family_id = subject.family, .act = act,
+			/* no longer than what it was exchanged from */
+			.expires_max = actor.exp > 0 && actor.exp < subject.exp
+			                   ? actor.exp : subject.exp,
 			.issued_token_type = TT_ACCESS, .may_pend = rq->may_pend,
 		};
 		r = token_issue(g, &narrowed, &o, out);

@@ -54,6 +54,9 @@ struct grants_config {
 	int client_auth_max_failures;
 	int client_auth_max_failures_per_address;
 	int64_t client_auth_failure_window;       /* seconds */
+	/* clients' jwks_uri (jwks_fetch.c) */
+	bool jwks_uri_allow_private;
+	long jwks_uri_timeout, jwks_uri_max_bytes, jwks_uri_cache_ttl;
 	/* Seconds an attempt's reservation counts at most when the store
 	 * counts across instances (throttle_store.c): past the longest a
 	 * request can hold one, so a dead process locks nothing for long. */

@@ -44,6 +44,10 @@ void grants_config_from(struct grants_config *gc, const struct lk_config *c,
 	gc->client_auth_max_failures_per_address =
 	    (int)c->client_auth_max_failures_per_address;
 	gc->client_auth_failure_window = c->client_auth_failure_window;
+	gc->jwks_uri_allow_private = c->jwks_uri_allow_private != 0;
+	gc->jwks_uri_timeout = c->jwks_uri_timeout;
+	gc->jwks_uri_max_bytes = c->jwks_uri_max_bytes;
+	gc->jwks_uri_cache_ttl = c->jwks_uri_cache_ttl;
 	/* A request holds a reservation while it is read, looked up and
 	 * hashed: a few seconds past those timeouts. */
 	gc->throttle_pending_ttl =

@@ -188,6 +188,18 @@ struct oauth_result client_assertion_check(struct grants *g,
                                            const struct store_client *cl,
                                            const char *assertion);
 
+/* ---- jwks_fetch.c: clients' keys published at a jwks_uri ----------------- */
+
+struct jwks_fetcher;
+struct jwks_fetcher *jwks_fetcher_new(const struct grants_config *gc);
+void jwks_fetcher_free(struct jwks_fetcher *f);
+/* The JWKS document at uri (caller frees): the cached one while it is
+ * fresh, unless again (a kid was missing) asks for a new fetch; NULL with
+ * *why (a static phrase) when there is none to be had. May block for up to
+ * jwks_uri_timeout. */
+char *jwks_fetch(struct jwks_fetcher *f, const char *uri, bool again,
+                 const char **why);
+
 /* ---- client_auth.c -------------------------------------------------------- */
 
 /* Whether hash (a stored secret hash, not a secret) still authenticates
@@ -345,6 +357,7 @@ struct issue_opts {
 	 * response's issued_token_type (static; NULL: none). */
 	const struct json_t *act;
 	const char *issued_token_type;
+	int64_t expires_max; /* the access token expires by then; 0: no cap */
 	/* The caller can wait for the commit without holding a thread
 	 * (token_request.may_pend): then, unless relink_lost is asked for,
 	 * token_issue writes nothing yet and returns OAUTH_PENDING with
@@ -447,6 +460,7 @@ struct grants {
 	struct signer *signer;
 	struct keyring *keyring;
 	struct secret_cache *secret_cache;
+	struct jwks_fetcher *jwks_fetcher; /* clients' jwks_uri */
 	struct client_cache *client_cache; /* the token endpoint's */
 	struct throttle *throttle; /* logins (login.c) */
 	struct known_logins *known_logins; /* login.c */

@@ -224,6 +224,7 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	                         ? xstrdup(cfg->auto_approve_as)
 	                         : NULL;
 	g->secret_cache = secret_cache_new();
+	g->jwks_fetcher = jwks_fetcher_new(cfg);
 	g->client_cache = client_cache_new();
 	g->client_auth_max_failures = cfg->client_auth_max_failures;
 	g->client_auth_max_failures_per_address =
@@ -278,6 +279,7 @@ void grants_free(struct grants *g)
 	signer_free(g->signer);
 	keyring_free(g->keyring);
 	secret_cache_free(g->secret_cache);
+	jwks_fetcher_free(g->jwks_fetcher);
 	client_cache_free(g->client_cache);
 	throttle_free(g->throttle);
 	throttle_free(g->client_throttle);

@@ -5,6 +5,8 @@
 
 -- The client's public keys, a JWKS document as JSON text; NULL: none.
 ALTER TABLE clients ADD COLUMN jwks TEXT;
+-- Or where they are published (fetched, checked and cached); NULL: none.
+ALTER TABLE clients ADD COLUMN jwks_uri TEXT;
 -- RFC 7591's token_endpoint_auth_method: client_secret_basic,
 -- client_secret_post or private_key_jwt. NULL: a confidential client's
 -- secret by either method (every client before this), or none for a

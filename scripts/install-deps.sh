@@ -10,7 +10,7 @@ set -eu
 
 PKGS="build-essential cmake pkg-config
 libmicrohttpd-dev libsqlite3-dev libjansson-dev libjwt-dev libssl-dev
-libargon2-dev libinih-dev libcmocka-dev libpq-dev libgnutls28-dev
+libargon2-dev libinih-dev libcmocka-dev libpq-dev libgnutls28-dev libcurl4-openssl-dev
 curl jq openssl sqlite3 python3 python3-jwt python3-cryptography python3-requests
 clang-14 libclang-rt-14-dev llvm-14 valgrind systemd e2fsprogs $*"
 

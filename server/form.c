@@ -117,7 +117,9 @@ const char *form_too_long(const struct form *f, size_t max,
 {
 	for (size_t i = 0; i < f->n; i++)
 		if (strlen(f->v[i].value) > max &&
-		    (except == NULL || strcmp(f->v[i].name, except) != 0))
+		    (except == NULL ||
+		     !words_contains(except, f->v[i].name,
+		                     strlen(f->v[i].name))))
 			return f->v[i].name;
 	return NULL;
 }

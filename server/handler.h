@@ -154,6 +154,7 @@ struct srv_req {
 	 * grants_issue_run). */
 	struct issue_wait *issue;
 	bool token_rerun; /* its client changed under it: run again once */
+	bool token_assertion; /* it carried a client assertion (no re-run) */
 	int fd; /* the connection's socket, for client_gone; -1 if unknown */
 	struct timespec started;
 	/* for the access log */

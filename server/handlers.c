@@ -72,8 +72,12 @@ static struct oauth_result form_req_read(struct srv_req *rq,
 	if (form_repeated(&fr->f) != NULL)
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "a parameter is repeated");
 	/* A token too long to be ours is only an unknown token: RFC 7662
-	 * says inactive, RFC 7009 says 200 (verify.c bounds its length). */
-	if (form_too_long(&fr->f, (size_t)cfg->max_param_length, "token") != NULL)
+	 * says inactive, RFC 7009 says 200 (verify.c bounds its length).
+	 * Tokens and assertions carry claims: their readers bound them
+	 * (verify.c, client_assertion.c). */
+	if (form_too_long(&fr->f, (size_t)cfg->max_param_length,
+	                  "token subject_token actor_token client_assertion") !=
+	    NULL)
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "a parameter is longer "
 		                  "than max_param_length");
 	enum basic_rc b = basic_auth_parse(
@@ -156,7 +160,9 @@ static enum MHD_Result token_committed(struct srv_req *rq)
 	rq->issue = NULL;
 	atomic_fetch_sub(&rq->srv->issues_waiting, 1);
 	struct oauth_result r = grants_issue_result(w, &out);
-	if (r.err == OAUTH_CLIENT_CHANGED && !rq->token_rerun) {
+	/* Not with a client assertion: its one use is spent. */
+	if (r.err == OAUTH_CLIENT_CHANGED && !rq->token_rerun &&
+	    !rq->token_assertion) {
 		/* Nothing was written: the request again, once, on a fresh
 		 * read of the client (grants_token's rule for a synchronous
 		 * issue). */
@@ -216,6 +222,7 @@ enum MHD_Result h_token(struct srv_req *rq)
 			.client_gone = req_client_gone, .client_gone_arg = rq,
 		};
 		rq->grant_type = xstrdup(tr.grant_type);
+		rq->token_assertion = tr.creds.assertion != NULL;
 		r = grants_token(rq->site->grants, &tr, &out, &rq->client_id);
 	}
 	if (r.err == OAUTH_PENDING) {

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -42,6 +43,14 @@ static bool valid_auth_method(const char *s)
 	return strcmp(s, "client_secret_basic") == 0 ||
 	       strcmp(s, "client_secret_post") == 0 ||
 	       strcmp(s, "private_key_jwt") == 0;
+}
+
+/* Where a client publishes its keys: an https URL (http for a server
+ * that allows private addresses is checked when fetching, not here). */
+static bool valid_jwks_uri(const char *s)
+{
+	return valid_redirect_uri(s) && (strncasecmp(s, "https://", 8) == 0 ||
+	                                 strncasecmp(s, "http://", 7) == 0);
 }
 
 /* OpenID Connect Dynamic Client Registration's
@@ -107,12 +116,15 @@ const struct client_field_def client_field_defs[CLIENT_F__MAX] = {
 	/* issue 19: a client that signs its own assertions (RFC 7523) */
 	[CLIENT_F_JWKS] = {"jwks", CLIENT_V_JWKS, "JWKS",
 	                   "a JSON object whose \"keys\" hold 1 to 16 public "
-	                   "RSA (2048 bits or more) or P-256 keys", NULL, false},
+	                   "RSA (2048 to 4096 bits) or P-256 keys", NULL, false},
 	[CLIENT_F_AUTH_METHOD] = {"token_endpoint_auth_method", CLIENT_V_TEXT,
 	                          "token endpoint auth method",
 	                          "client_secret_basic, client_secret_post or "
 	                          "private_key_jwt",
 	                          valid_auth_method, true},
+	[CLIENT_F_JWKS_URI] = {"jwks_uri", CLIENT_V_TEXT, "JWKS URI",
+	                       "an http or https URL without a fragment",
+	                       valid_jwks_uri, false},
 };
 
 /* ---- words -------------------------------------------------------------- */
@@ -181,6 +193,7 @@ static char **text_slot(struct store_client *c, enum client_field f)
 	case CLIENT_F_ID_TOKEN_ALG: return &c->id_token_alg;
 	case CLIENT_F_JWKS: return &c->jwks;
 	case CLIENT_F_AUTH_METHOD: return &c->auth_method;
+	case CLIENT_F_JWKS_URI: return &c->jwks_uri;
 	default: return NULL;
 	}
 }
@@ -395,11 +408,18 @@ const char *client_spec_finish(struct store_client *c,
 		c->previous_secret_expires_at = 0;
 	}
 	*where = CLIENT_F_AUTH_METHOD;
-	if (c->is_public && (c->auth_method != NULL || c->jwks != NULL))
+	if (c->is_public && (c->auth_method != NULL || c->jwks != NULL ||
+	                     c->jwks_uri != NULL))
 		return "a public client authenticates with its client_id only: "
-		       "no token_endpoint_auth_method and no jwks";
-	if (client_spec_uses_keys(c) && c->jwks == NULL)
-		return "private_key_jwt needs the client's public keys (jwks)";
+		       "no token_endpoint_auth_method, jwks or jwks_uri";
+	*where = CLIENT_F_JWKS_URI;
+	/* OpenID Connect Dynamic Client Registration section 2: not both */
+	if (c->jwks != NULL && c->jwks_uri != NULL)
+		return "give the client's keys as jwks or as jwks_uri, not both";
+	*where = CLIENT_F_AUTH_METHOD;
+	if (client_spec_uses_keys(c) && c->jwks == NULL && c->jwks_uri == NULL)
+		return "private_key_jwt needs the client's public keys (jwks "
+		       "or jwks_uri)";
 	*where = CLIENT_F_INTROSPECT;
 	return valid_introspect_check(c->is_public, c->introspect);
 }
@@ -501,5 +521,6 @@ json_t *client_spec_json(const struct store_client *c, bool with_secret,
 	                                                : c->auth_method));
 	json_t *jwks = c->jwks != NULL ? json_loads(c->jwks, 0, NULL) : NULL;
 	json_object_set_new(o, "jwks", jwks != NULL ? jwks : json_null());
+	json_object_set_new(o, "jwks_uri", store_json_str(c->jwks_uri));
 	return o;
 }

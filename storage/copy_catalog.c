@@ -29,7 +29,8 @@ static const struct store_copy_column clients_cols[] = {
 	T(post_logout_redirect_uris), I(logout_revokes_refresh_tokens),
 	T(access_token_claims), T(release_claims), I(disabled_at),
 	T(previous_secret_hash), I(previous_secret_expires_at),
-	I(is_admin), T(jwks), T(token_endpoint_auth_method)};
+	I(is_admin), T(jwks), T(token_endpoint_auth_method),
+	T(jwks_uri)};
 static const struct store_copy_column users_cols[] = {
 	T(user_id), T(username), T(password_hash), I(created_at),
 	I(updated_at), T(claims)};

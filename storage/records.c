@@ -31,6 +31,7 @@ void store_client_clear(struct store_client *c)
 	crypto_free_str(c->previous_secret_hash);
 	free(c->jwks);
 	free(c->auth_method);
+	free(c->jwks_uri);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -59,6 +60,7 @@ void store_client_copy(struct store_client *dst, const struct store_client *src)
 	dst->previous_secret_hash = dup_or_null(src->previous_secret_hash);
 	dst->jwks = dup_or_null(src->jwks);
 	dst->auth_method = dup_or_null(src->auth_method);
+	dst->jwks_uri = dup_or_null(src->jwks_uri);
 }
 
 void store_user_clear(struct store_user *u)

@@ -43,6 +43,7 @@ static void bind_client(sqlite3_stmt *st, const struct store_client *c)
 	sqlite3_bind_int(st, 26, c->is_admin);
 	sq_bind_text(st, 27, c->jwks);
 	sq_bind_text(st, 28, c->auth_method);
+	sq_bind_text(st, 29, c->jwks_uri);
 }
 
 static void read_client(sqlite3_stmt *st, struct store_client *c)
@@ -78,7 +79,8 @@ static void read_client(sqlite3_stmt *st, struct store_client *c)
 	c->is_admin = sqlite3_column_int(st, 25) != 0;
 	c->jwks = sq_col_text(st, 26);
 	c->auth_method = sq_col_text(st, 27);
-	c->secret_version = sqlite3_column_int64(st, 28);
+	c->jwks_uri = sq_col_text(st, 28);
+	c->secret_version = sqlite3_column_int64(st, 29);
 }
 
 static enum store_rc sq_client_add(struct store *s, const struct store_client *c)

@@ -87,7 +87,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	/* secret_version starts anywhere in 62 bits: store.h. */
 	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ", secret_version) "
 	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	                  "?,?,?,?,?,?,"
+	                  "?,?,?,?,?,?,?,"
 	                  "random() & 4611686018427387903)",
 	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS ", secret_version FROM clients "
 	                  "WHERE client_id=?",
@@ -106,6 +106,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	                     "disabled_at=?23, previous_secret_hash=?24, "
 	                     "previous_secret_expires_at=?25, is_admin=?26, "
 	                     "jwks=?27, token_endpoint_auth_method=?28, "
+	                     "jwks_uri=?29, "
 	                     "secret_version=secret_version+1 "
 	                     "WHERE client_id=?1",
 	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",

@@ -97,6 +97,7 @@ struct store_client {
 	 * "client_secret_post" or "private_key_jwt"). */
 	char *jwks;
 	char *auth_method;
+	char *jwks_uri; /* or where the keys are published; NULL: none */
 };
 void store_client_clear(struct store_client *c);
 /* A deep copy of src into dst (dst's old contents are not freed). */
@@ -1078,6 +1079,7 @@ enum client_field {
 	/* issue 19: keys instead of a secret (RFC 7523 private_key_jwt) */
 	CLIENT_F_JWKS,
 	CLIENT_F_AUTH_METHOD,
+	CLIENT_F_JWKS_URI,
 	CLIENT_F__MAX
 };
 

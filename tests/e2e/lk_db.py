@@ -293,7 +293,7 @@ def revert_to_schema_7(db):
     Rows are kept: at most one current key must be in it (the old index
     refuses more)."""
     db_query(db, "DROP TABLE used_jtis")
-    for col in ("jwks", "token_endpoint_auth_method"):
+    for col in ("jwks", "token_endpoint_auth_method", "jwks_uri"):
         db_query(db, f"ALTER TABLE clients DROP COLUMN {col}")
     db_query(db, "DELETE FROM schema_migrations WHERE version = 14")
     db_query(db, "ALTER TABLE clients DROP COLUMN is_admin")

@@ -338,7 +338,7 @@ class TestClientAdd(CliTest):
             "id_token_signed_response_alg", "require_nonce",
             "post_logout_redirect_uris", "logout_revokes_refresh_tokens",
             "created", "updated", "status", "previous_secret",
-            "token_endpoint_auth_method", "jwks"])
+            "token_endpoint_auth_method", "jwks", "jwks_uri"])
         self.assertEqual(fields["token_endpoint_auth_method"],
                          "default (a secret, either way)")
         self.assertEqual(fields["jwks"], "none")
@@ -409,6 +409,7 @@ class TestClientAdd(CliTest):
             "admin": False, "disabled": False, "disabled_at": None,
             "previous_secret_expires_at": None,
             "token_endpoint_auth_method": None, "jwks": None,
+            "jwks_uri": None,
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
             0, "client_credentials password", "read write admin",
@@ -590,7 +591,8 @@ class TestClientManage(CliTest):
              "--post-logout-redirect-uri, "
              "--logout-revokes-refresh-tokens, "
              "--no-logout-revokes-refresh-tokens, "
-             "--token-endpoint-auth-method, --jwks, --access-token-claim, "
+             "--token-endpoint-auth-method, --jwks, --jwks-uri, "
+             "--access-token-claim, "
              "--unset-access-token-claim"),
             (["web", "--grant", "client_credentials"], 2,
              "a public client cannot use the client_credentials grant "

@@ -106,7 +106,8 @@ class PackageTest(unittest.TestCase):
         info = sh("dpkg-deb", "--info", deb).stdout
         # Computed by dpkg-shlibdeps from the binaries.
         for lib in ("libmicrohttpd12", "libgnutls30", "libsqlite3-0", "libpq5",
-                    "libjansson4", "libssl3", "libargon2-1", "libinih1"):
+                    "libjansson4", "libssl3", "libargon2-1", "libinih1",
+                    "libcurl4"):
             self.assertRegex(info, r"Depends: .*\b%s\b" % lib)
         self.assertIn("conffiles", info)
         return deb

@@ -319,7 +319,8 @@ class RegistrationTest(LatchkeyTestCase):
                              "invalid --jwks: " + why)
         self.refused(["client", "add", "x", "--token-endpoint-auth-method",
                       "private_key_jwt"],
-                     "private_key_jwt needs the client's public keys (jwks)")
+                     "private_key_jwt needs the client's public keys (jwks "
+                     "or jwks_uri)")
         self.refused(["client", "add", "x", "--token-endpoint-auth-method",
                       "client_secret_jwt"],
                      "invalid token endpoint auth method "
@@ -328,7 +329,7 @@ class RegistrationTest(LatchkeyTestCase):
         jwks = self.write("ok.json", json.dumps({"keys": [good]}))
         self.refused(["client", "add", "x", "--public", "--jwks", jwks],
                      "a public client authenticates with its client_id "
-                     "only: no token_endpoint_auth_method and no jwks")
+                     "only: no token_endpoint_auth_method, jwks or jwks_uri")
         self.refused(["client", "add", "x", "--jwks", jwks,
                       "--token-endpoint-auth-method", "private_key_jwt",
                       "--secret", "a-long-enough-secret"],
@@ -426,3 +427,129 @@ class RegistrationTest(LatchkeyTestCase):
                            timeout=60)
         self.assertNotEqual(p.returncode, 0)
         return p.stderr
+
+
+class JwksServer:
+    """A JWKS published over HTTP on loopback, as a client would; counts
+    the fetches, and has paths that misbehave."""
+
+    def __init__(self, doc):
+        import http.server
+        import threading
+        self.doc, self.fetches = doc, []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.fetches.append(self.path)
+                if self.path == "/redirect":
+                    self.send_response(302)
+                    self.send_header("Location", "/jwks")
+                    self.end_headers()
+                    return
+                if self.path == "/slow":
+                    time.sleep(2.5)
+                body = (json.dumps(outer.doc) if self.path != "/big"
+                        else json.dumps({"keys": [], "pad": "x" * 5000}))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                     Handler)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever,
+                         daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class JwksUriTest(AssertionBase):
+    """A client whose keys are fetched from its jwks_uri, under the rule
+    against calling internal addresses (docs/service-auth.md)."""
+
+    def setUp(self):
+        super().setUp()
+        self.pub = JwksServer({"keys": [public_jwk(self.key, "ec-1")]})
+        self.addCleanup(self.pub.close)
+        for cid, path in (("web", "/jwks"), ("slow", "/slow"),
+                          ("big", "/big"), ("moved", "/redirect")):
+            add_client(self.db, cid, "--id", cid, "--jwks-uri",
+                       self.pub.url + path,
+                       "--token-endpoint-auth-method", "private_key_jwt")
+
+    def for_client(self, cid, key=None, kid="ec-1"):
+        return self.assertion(key, kid=kid, iss=cid, sub=cid)
+
+    def test_fetched_cached_and_fetched_again_for_a_new_key(self):
+        self.s = self.start("--jwks-uri-allow-private", "true",
+                            "--jwks-uri-timeout", "1",
+                            "--jwks-uri-max-bytes", "4096")
+        for _ in range(3):
+            r = self.token(self.for_client("web"))
+            self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(self.pub.fetches, ["/jwks"])  # cached
+        # The client adds a key and signs with it: fetched again at once.
+        new = ec_key()
+        self.pub.doc = {"keys": [public_jwk(self.key, "ec-1"),
+                                 public_jwk(new, "ec-2")]}
+        r = self.token(self.for_client("web", new, "ec-2"))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(self.pub.fetches, ["/jwks", "/jwks"])
+        # An unknown kid right after does not fetch again (10 s apart).
+        self.assertRefused(self.token(self.for_client("web", new, "ec-3")),
+                           "matches none")
+        self.assertEqual(len(self.pub.fetches), 2)
+        # Misbehaving publishers: too slow, too big, a redirect.
+        for cid, why in (("slow", "did not answer within jwks_uri_timeout"),
+                         ("big", "larger than jwks_uri_max_bytes"),
+                         ("moved", "did not answer 200")):
+            with self.subTest(cid=cid):
+                self.assertRefused(self.token(self.for_client(cid)), why)
+        self.assertNotIn("/jwks", self.pub.fetches[2:])  # no redirect
+
+    def test_internal_addresses_are_refused_by_default(self):
+        # https to loopback, by literal and by name, and plain http.
+        port = self.pub.httpd.server_address[1]
+        for cid, url in (("lit", "https://127.0.0.1:%d/jwks" % port),
+                         ("v6", "https://[::1]:%d/jwks" % port),
+                         ("name", "https://localhost:%d/jwks" % port),
+                         ("meta", "https://169.254.169.254/jwks")):
+            add_client(self.db, cid, "--id", cid, "--jwks-uri", url,
+                       "--token-endpoint-auth-method", "private_key_jwt")
+        self.s = self.start()
+        for cid in ("lit", "v6", "name", "meta"):
+            with self.subTest(cid=cid):
+                r = self.token(self.for_client(cid))
+                self.assertRefused(r, "names only loopback, link-local or "
+                                      "private addresses")
+        self.assertRefused(self.token(self.for_client("web")),
+                           "must be https")
+        # Nothing was asked of the address.
+        self.assertEqual(self.pub.fetches, [])
+
+    def test_registration_rules(self):
+        self.s = self.start()
+        for args, why in (
+                (["--jwks-uri", "ftp://keys.example/jwks"],
+                 "invalid JWKS URI 'ftp://keys.example/jwks': an http or "
+                 "https URL without a fragment"),
+                (["--jwks-uri", "https://keys.example/jwks", "--jwks",
+                  self.jwks], "give the client's keys as jwks or as "
+                 "jwks_uri, not both")):
+            with self.subTest(args=args):
+                p = cli(self.db, "client", "add", "x", *args, check=False)
+                self.assertEqual(p.returncode, 2, p.stderr)
+                self.assertEqual(p.stderr.splitlines()[0],
+                                 "latchkey: " + why)
+        shown = json.loads(cli(self.db, "client", "show", "web",
+                               "--json").stdout)
+        self.assertEqual((shown["jwks"], shown["jwks_uri"]),
+                         (None, self.pub.url + "/jwks"))

@@ -31,6 +31,7 @@ class TokenExchangeTest(LatchkeyTestCase):
         super().setUp()
         add_client(self.db, "app", "--id", APP[0], "--secret", APP[1],
                    "--grant", "password", "--grant", "refresh_token",
+                   "--grant", "token-exchange",
                    "--scope", "openid read write")
         c = add_client(self.db, "gw", "--id", GW[0], "--secret", GW[1],
                        "--grant", "token-exchange", "--grant",
@@ -103,16 +104,40 @@ class TokenExchangeTest(LatchkeyTestCase):
                       r.json()["error_description"])
 
     def test_an_id_token_as_subject(self):
-        r = self.exchange(self.user["id_token"], subject_token_type=IDT)
+        idt = self.user["id_token"]
+        r = self.exchange(idt, auth=APP, subject_token_type=IDT,
+                          scope="read")
         self.assertEqual(r.status, 200, r.body)
         c = claims(r.json()["access_token"])
-        self.assertEqual(c["sub"], claims(self.user["id_token"])["sub"])
-        # An ID token holds no scope: the client's own scopes bound it.
+        self.assertEqual(c["sub"], claims(idt)["sub"])
         self.assertEqual(r.json()["scope"], "read")
-        self.assertOAuthError(self.exchange(self.user["id_token"],
+        # No later than the ID token it came from.
+        self.assertLessEqual(c["exp"], claims(idt)["exp"])
+        # An ID token holds no scope: the client's own scopes bound it.
+        self.assertOAuthError(self.exchange(idt, auth=APP,
                                             subject_token_type=IDT,
+                                            scope="admin"),
+                              400, "invalid_scope")
+        # Only the client it was issued to may exchange it.
+        r = self.exchange(idt, subject_token_type=IDT)
+        self.assertOAuthError(r, 400, "invalid_request")
+        self.assertIn("only by the client it was issued to",
+                      r.json()["error_description"])
+
+    def test_bounded_by_the_client_and_the_subject(self):
+        # gw may hold only read: the user's write does not come along.
+        r = self.exchange(self.user["access_token"])
+        self.assertEqual((r.status, r.json()["scope"]), (200, "read"))
+        self.assertOAuthError(self.exchange(self.user["access_token"],
                                             scope="write"),
                               400, "invalid_scope")
+        # It expires no later than the subject token.
+        self.assertLessEqual(claims(r.json()["access_token"])["exp"],
+                             claims(self.user["access_token"])["exp"])
+        # The tokens of a disabled client are exchanged no more.
+        cli(self.db, "client", "disable", "app")
+        self.assertOAuthError(self.exchange(self.user["access_token"]),
+                              400, "invalid_request")
 
     def test_hostile_exchanges(self):
         at = self.user["access_token"]
@@ -155,9 +180,12 @@ class TokenExchangeTest(LatchkeyTestCase):
         self.assertEqual((r.status, r.json()["scope"]), (200, "read"))
 
     def test_who_may_exchange(self):
-        # app lacks the grant: unauthorized_client.
+        # A client without the grant: unauthorized_client.
+        add_client(self.db, "plain", "--id", "plain", "--secret",
+                   "plain-secret-long-enough")
         self.assertOAuthError(self.exchange(self.user["access_token"],
-                                            auth=APP),
+                                            auth=("plain",
+                                                  "plain-secret-long-enough")),
                               400, "unauthorized_client")
         # A public client cannot be given it.
         p = cli(self.db, "client", "add", "spa", "--public", "--grant",
