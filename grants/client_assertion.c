@@ -3,7 +3,8 @@
  * share (private_key_jwt: RFC 7523 section 2.2 and 3, RFC 7521 section
  * 4.2, OpenID Connect Core section 9). The client signs a short-lived JWT
  * about itself with a private key; we check it with the public keys the
- * operator registered (the client's jwks) and accept each one once.
+ * operator registered (the client's jwks, or those published at its
+ * jwks_uri: jwks_fetch.c) and accept each one once.
  *
  * The rules, in docs/service-auth.md: iss and sub are the client's id;
  * aud names the issuer or the token endpoint; exp is required and at most

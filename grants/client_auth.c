@@ -286,8 +286,6 @@ static struct oauth_result creds_pick(const struct client_creds *cr,
 	return OAUTH_RESULT_OK;
 }
 
-/* The rest of client_authenticate, once the client's record was read
- * (rc, and out when STORE_OK). */
 /* Why a client registered for method m may not use the one presented
  * (a Basic header or not), or NULL. */
 static const char *method_refused(const struct store_client *cl, bool basic)
@@ -307,6 +305,8 @@ static const char *method_refused(const struct store_client *cl, bool basic)
 	return NULL;
 }
 
+/* The rest of client_authenticate, once the client's record was read
+ * (rc, and out when STORE_OK). */
 static struct oauth_result authenticate_read(struct grants *g, const char *id,
                                              const char *secret, bool basic,
                                              const char *remote_addr,
