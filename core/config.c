@@ -201,7 +201,7 @@ static const struct setting settings[] = {
 	{"jwks_uri_timeout", S_INT, OFF(jwks_uri_timeout), "5", 1, 60, NULL,
 	 "seconds a fetch of a client's jwks_uri may take"},
 	{"jwks_uri_max_bytes", S_INT, OFF(jwks_uri_max_bytes), "65536", 1024,
-	 1048576, NULL, "largest JWKS document fetched from a jwks_uri"},
+	 65536, NULL, "largest JWKS document fetched from a jwks_uri"},
 	{"jwks_uri_cache_ttl", S_INT, OFF(jwks_uri_cache_ttl), "300", 0, 86400,
 	 NULL, "seconds a fetched JWKS is used before it is fetched again"},
 	{"ephemeral", S_BOOL, OFF(ephemeral), "false", 0, 1, NULL,

@@ -396,7 +396,13 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 	w->g = g;
 	w->ttl = cl->access_token_ttl > 0 ? cl->access_token_ttl
 	                                  : g->access_token_ttl;
-	if (o->expires_max > now && now + w->ttl > o->expires_max)
+	if (o->expires_max != 0 && o->expires_max <= now) {
+		/* what it was exchanged from expired meanwhile */
+		r = OAUTH_FAIL(OAUTH_INVALID_REQUEST, "the subject token has "
+		               "expired");
+		goto out;
+	}
+	if (o->expires_max != 0 && now + w->ttl > o->expires_max)
 		w->ttl = o->expires_max - now;
 	w->jti = crypto_ordered_id(JTI_BYTES);
 	/* A code's tokens share a family even without a refresh token, so a

@@ -18,7 +18,9 @@
  * jwks_uri_cache_ttl seconds; an assertion naming a kid the document lacks
  * may fetch it again, at most every JWKS_REFETCH_SECS per URI, so that a
  * client's new key works at once and a flood of unknown kids costs one
- * fetch per interval.
+ * fetch per interval. One fetch per URI runs at a time. The timeout does
+ * not bound the name lookup (getaddrinfo, the system resolver's own
+ * limits): a publisher with slow DNS holds one worker that long.
  */
 #include <curl/curl.h>
 #include <netdb.h>
@@ -42,6 +44,7 @@ struct jwks_entry {
 	int64_t fetched_at;     /* of doc */
 	int64_t failed_at;      /* the last fetch that failed; 0: none */
 	int64_t again_at;       /* the last fetch for a missing kid */
+	bool fetching;          /* a fetch is under way: others do not wait */
 	unsigned long used;     /* for eviction: the least recently used */
 };
 
@@ -228,14 +231,26 @@ static char *fetch(const struct jwks_fetcher *f, const char *uri,
 	if (!url_parts(f, uri, &host, &port, why) ||
 	    !pick_address(f, host, addr, why))
 		goto out;
-	snprintf(resolve, sizeof(resolve), "%s:%ld:%s", host, port, addr);
-	pin = curl_slist_append(NULL, resolve);
+	/* An address literal was checked as it is and needs no pin (curl
+	 * takes no literal in CURLOPT_RESOLVE); a name is pinned to the
+	 * address checked. */
+	struct netaddr literal;
+	bool is_literal = netaddr_parse(host, strlen(host), &literal);
+	if (!is_literal) {
+		snprintf(resolve, sizeof(resolve), "%s:%ld:%s", host, port,
+		         addr);
+		pin = curl_slist_append(NULL, resolve);
+	}
 	c = curl_easy_init();
 	*why = "the client's jwks_uri could not be fetched";
-	if (c == NULL || pin == NULL)
+	if (c == NULL || (!is_literal && pin == NULL))
 		goto out;
 	curl_easy_setopt(c, CURLOPT_URL, uri);
-	curl_easy_setopt(c, CURLOPT_RESOLVE, pin);
+	if (pin != NULL)
+		curl_easy_setopt(c, CURLOPT_RESOLVE, pin);
+	/* No proxy from the environment (https_proxy, ALL_PROXY): a proxy
+	 * would resolve the name itself, past the check and the pin. */
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR,
 	                 f->allow_private ? "http,https" : "https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -303,15 +318,21 @@ char *jwks_fetch(struct jwks_fetcher *f, const char *uri, bool again,
 	bool fresh = e->doc != NULL && now - e->fetched_at < f->ttl;
 	/* Waits between fetches: one for a missing kid per interval, and
 	 * none soon after a failure (the stale document serves meanwhile). */
-	bool wait = again ? now - e->again_at < JWKS_REFETCH_SECS
-	                  : fresh || now - e->failed_at < JWKS_REFETCH_SECS;
+	bool wait = e->fetching ||
+	            (again ? now - e->again_at < JWKS_REFETCH_SECS
+	                   : fresh || now - e->failed_at < JWKS_REFETCH_SECS);
 	char *doc = NULL;
 	if (wait) {
 		doc = e->doc != NULL ? xstrdup(e->doc) : NULL;
-		*why = "the client's jwks_uri failed moments ago; it is tried "
-		       "again after 10 seconds";
-	} else if (again) {
-		e->again_at = now;
+		*why = "the client's jwks_uri is being fetched, or failed "
+		       "moments ago (it is tried again after 10 seconds)";
+	} else {
+		/* One fetch per URI at a time: the others take the document
+		 * there is (even stale) or fail at once, so a slow publisher
+		 * holds one worker, not all of them. */
+		e->fetching = true;
+		if (again)
+			e->again_at = now;
 	}
 	pthread_mutex_unlock(&f->mu);
 	if (wait)
@@ -323,12 +344,13 @@ char *jwks_fetch(struct jwks_fetcher *f, const char *uri, bool again,
 	pthread_mutex_lock(&f->mu);
 	e = slot_for(f, uri);
 	e->used = ++f->tick;
+	e->fetching = false;
 	if (doc != NULL) {
 		free(e->doc);
 		e->doc = xstrdup(doc);
 		e->fetched_at = now;
 	} else {
-		e->failed_at = now;
+		e->failed_at = clock_now(); /* when it failed: it may be slow */
 		doc = e->doc != NULL ? xstrdup(e->doc) : NULL; /* stale */
 	}
 	pthread_mutex_unlock(&f->mu);

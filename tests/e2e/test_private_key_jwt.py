@@ -515,6 +515,21 @@ class JwksUriTest(AssertionBase):
                 self.assertRefused(self.token(self.for_client(cid)), why)
         self.assertNotIn("/jwks", self.pub.fetches[2:])  # no redirect
 
+    def test_no_proxy_from_the_environment(self):
+        """A proxy would resolve the name itself, past the check: the
+        fetch never goes through one, whatever the environment says."""
+        proxy = JwksServer({"keys": []})
+        self.addCleanup(proxy.close)
+        env = {k: proxy.url for k in ("http_proxy", "https_proxy",
+                                      "HTTPS_PROXY", "ALL_PROXY",
+                                      "all_proxy")}
+        env.update({"no_proxy": "", "NO_PROXY": ""})
+        self.s = self.start("--jwks-uri-allow-private", "true", env=env)
+        r = self.token(self.for_client("web"))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(self.pub.fetches, ["/jwks"])
+        self.assertEqual(proxy.fetches, [])
+
     def test_internal_addresses_are_refused_by_default(self):
         # https to loopback, by literal and by name, and plain http.
         port = self.pub.httpd.server_address[1]
