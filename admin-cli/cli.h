@@ -110,6 +110,8 @@ enum adm_opt {
 	OPT_JWKS, /* client add/update: private_key_jwt (issue 19) */
 	OPT_TOKEN_ENDPOINT_AUTH_METHOD,
 	OPT_JWKS_URI,
+	OPT_REQUIRE_DPOP, /* client add/update: RFC 9449 (issue 19) */
+	OPT_NO_REQUIRE_DPOP,
 	ADM_OPT__MAX
 };
 

@@ -80,6 +80,11 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	[OPT_JWKS] = {"jwks", ADM_OPT_ARG, "FILE",
 	              "the client's public keys, a JWKS file, for "
 	              "private_key_jwt ('' removes them)"},
+	[OPT_REQUIRE_DPOP] = {"require-dpop", 0, NULL,
+	                      "/token requires a DPoP proof: the client's "
+	                      "tokens are all bound to its key"},
+	[OPT_NO_REQUIRE_DPOP] = {"no-require-dpop", 0, NULL,
+	                         "a DPoP proof is optional (the default)"},
 	[OPT_JWKS_URI] = {"jwks-uri", ADM_OPT_ARG, "URL",
 	                  "where the client publishes its public keys, for "
 	                  "private_key_jwt ('' removes it)"},

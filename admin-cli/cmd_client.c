@@ -88,6 +88,8 @@ static const struct client_opt {
 	{OPT_TOKEN_ENDPOINT_AUTH_METHOD, CLIENT_F_AUTH_METHOD, STORE_DEFAULT, 0},
 	{OPT_JWKS, CLIENT_F_JWKS, STORE_DEFAULT, 0},
 	{OPT_JWKS_URI, CLIENT_F_JWKS_URI, STORE_DEFAULT, 0},
+	{OPT_REQUIRE_DPOP, CLIENT_F_REQUIRE_DPOP, STORE_ON, 0},
+	{OPT_NO_REQUIRE_DPOP, CLIENT_F_REQUIRE_DPOP, STORE_OFF, 0},
 };
 #define NOPTS (sizeof(client_opts) / sizeof(client_opts[0]))
 
@@ -224,6 +226,9 @@ static int check_exclusive(const struct adm_args *a)
 	static const enum adm_opt nonce[] = {
 		OPT_REQUIRE_NONCE, OPT_NO_REQUIRE_NONCE,
 	};
+	static const enum adm_opt dpop[] = {
+		OPT_REQUIRE_DPOP, OPT_NO_REQUIRE_DPOP,
+	};
 	static const enum adm_opt logout[] = {
 		OPT_LOGOUT_REVOKES_REFRESH_TOKENS,
 		OPT_NO_LOGOUT_REVOKES_REFRESH_TOKENS,
@@ -238,6 +243,8 @@ static int check_exclusive(const struct adm_args *a)
 		rc = check_group(a, nonce, sizeof(nonce) / sizeof(nonce[0]));
 	if (rc == ADM_EXIT_OK)
 		rc = check_group(a, logout, sizeof(logout) / sizeof(logout[0]));
+	if (rc == ADM_EXIT_OK)
+		rc = check_group(a, dpop, sizeof(dpop) / sizeof(dpop[0]));
 	return rc;
 }
 
@@ -442,6 +449,7 @@ static void client_print(const struct adm_ctx *ctx,
 		                          : "default (a secret, either way)"},
 		{"jwks", c->jwks != NULL ? c->jwks : "none"},
 		{"jwks_uri", c->jwks_uri != NULL ? c->jwks_uri : "none"},
+		{"require_dpop", c->require_dpop ? "yes" : "no"},
 	};
 	struct adm_table t;
 	adm_table_init(&t, 2, NULL);

@@ -61,7 +61,8 @@ struct adm_cmd {
 	 ADM_O(OPT_ADMIN) | ADM_O(OPT_NO_ADMIN) | ADM_O(OPT_JWKS) |       \
 	 ADM_O(OPT_TOKEN_ENDPOINT_AUTH_METHOD) | ADM_O(OPT_JWKS_URI) |    \
 	 ADM_O(OPT_ID_TOKEN_ALG) | ADM_O(OPT_REQUIRE_NONCE) |             \
-	 ADM_O(OPT_NO_REQUIRE_NONCE) | CLIENT_LOGOUT_FIELDS)
+	 ADM_O(OPT_NO_REQUIRE_NONCE) | CLIENT_LOGOUT_FIELDS |             \
+	 ADM_O(OPT_REQUIRE_DPOP) | ADM_O(OPT_NO_REQUIRE_DPOP))
 /* OpenID Connect claims (docs/openid-connect.md, "Claims"). */
 #define CLIENT_CLAIM_FIELDS                                               \
 	(ADM_O(OPT_ACCESS_TOKEN_CLAIM) | ADM_O(OPT_UNSET_ACCESS_TOKEN_CLAIM) | \
@@ -107,7 +108,10 @@ struct adm_cmd {
 	"(its id_token_hint or client_id) also revokes the refresh\n"     \
 	"tokens this client got from the ended session (no other\n"      \
 	"client's); off by default: the tokens live on until they\n"     \
-	"expire or are revoked."
+	"expire or are revoked.\n\n"                                     \
+	"--require-dpop makes /token refuse the client's requests\n"     \
+	"without a DPoP proof (RFC 9449), so that all its access tokens\n" \
+	"are bound to its key."
 
 /* The claims of `user add` and `user update` (docs/openid-connect.md). */
 #define CLAIM_DETAIL                                                      \

@@ -307,6 +307,32 @@ bool jwk_fits_alg(const json_t *jwk, const char *alg)
 	return strcmp(kty, "RSA") == 0;
 }
 
+char *jwk_thumbprint(const json_t *jwk)
+{
+	/* Section 3.2: the required members only, in lexicographic order,
+	 * no whitespace; jansson's compact, sorted output is exactly that
+	 * for base64url strings (nothing to escape). */
+	const char *kty = json_string_value(json_object_get(jwk, "kty"));
+	json_t *req = NULL;
+	if (kty != NULL && strcmp(kty, "RSA") == 0)
+		req = json_pack("{s:O, s:s, s:O}", "e", json_object_get(jwk, "e"),
+		                "kty", "RSA", "n", json_object_get(jwk, "n"));
+	else if (kty != NULL && strcmp(kty, "EC") == 0)
+		req = json_pack("{s:O, s:s, s:O, s:O}", "crv",
+		                json_object_get(jwk, "crv"), "kty", "EC", "x",
+		                json_object_get(jwk, "x"), "y",
+		                json_object_get(jwk, "y"));
+	char *text = req != NULL ? json_dumps(req, JSON_COMPACT | JSON_SORT_KEYS)
+	                         : NULL;
+	json_decref(req);
+	if (text == NULL)
+		return NULL;
+	unsigned char digest[SHA256_LEN];
+	sha256(text, strlen(text), digest);
+	free(text);
+	return b64_encode(digest, sizeof(digest), true);
+}
+
 const char *jwks_check(const char *text)
 {
 	if (strlen(text) > JWKS_MAX_LEN)

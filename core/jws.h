@@ -59,6 +59,11 @@ struct evp_pkey_st *jwk_public_key(const struct json_t *jwk,
  * type fits the algorithm, and its "alg", when given, is alg. */
 bool jwk_fits_alg(const struct json_t *jwk, const char *alg);
 
+/* The JWK thumbprint of a key jwk_public_key accepted (RFC 7638, with
+ * SHA-256), base64url without padding: DPoP's jkt (RFC 9449). A new
+ * string (caller frees); NULL when jwk lacks a required member. */
+char *jwk_thumbprint(const struct json_t *jwk);
+
 /* NULL when text is a JWKS document a client may register (an object
  * whose "keys" hold 1 to JWKS_MAX_KEYS usable public keys, kids unique
  * where given); else why not, a static sentence. */

@@ -248,6 +248,10 @@ char *metrics_render(size_t *len)
 	counter(&o, "latchkey_client_auth_failures_total",
 	        "Failed client authentications: unknown client or wrong "
 	        "secret.", get(&counters[MET_CLIENT_AUTH_FAILURES]));
+	counter(&o, "latchkey_dpop_proof_failures_total",
+	        "DPoP proofs refused (RFC 9449): malformed, replayed, stale, "
+	        "for another URL or method, or by another key than the "
+	        "token's.", get(&counters[MET_DPOP_PROOF_FAILURES]));
 	long long expiry = atomic_load_explicit(&cert_expiry,
 	                                        memory_order_relaxed);
 	if (expiry != 0)

@@ -22,6 +22,7 @@ enum metric {
 	                       * the server's answer (storage/pg_conn.c) */
 	MET_LOGIN_FAILURES,   /* wrong username or password (counted ones) */
 	MET_CLIENT_AUTH_FAILURES, /* unknown client or wrong secret */
+	MET_DPOP_PROOF_FAILURES,  /* DPoP proofs refused (RFC 9449) */
 	MET__MAX
 };
 

@@ -46,8 +46,14 @@ struct oauth_result grants_admin_token(struct grants *g, const char *token,
 	*client_id = NULL;
 	if (token_verify(g, token, &c) != 0)
 		return invalid(NULL);
-	enum store_rc rc = access_token_live(g, c.jti, &rec);
+	/* The admin API takes Bearer tokens only: a DPoP-bound one would
+	 * pass here without its proof (docs/service-auth.md). */
+	bool bound = c.jkt != NULL;
+	enum store_rc rc = bound ? STORE_NOT_FOUND
+	                         : access_token_live(g, c.jti, &rec);
 	at_claims_read_clear(&c);
+	if (bound)
+		return invalid("the admin API does not take DPoP-bound tokens");
 	struct oauth_result r = oauth_from_store(rc, "token lookup",
 	                                         invalid(NULL));
 	if (r.err != OAUTH_OK)

@@ -235,6 +235,7 @@ static struct oauth_result refresh_issue(struct grants *g,
                                          struct store_refresh *rt,
                                          const char *hash, const char *scope,
                                          bool revoke_old, bool may_pend,
+                                         const char *jkt,
                                          struct token_response *out)
 {
 	bool rotate = rotates(g, cl);
@@ -259,6 +260,7 @@ static struct oauth_result refresh_issue(struct grants *g,
 			.may_pend = may_pend, .auth_time = rt->auth_time,
 			.sid = rt->sid, .amr = rt->amr,
 			.id_token = idt.user != NULL ? &idt : NULL,
+			.dpop_jkt = jkt,
 		};
 		r = token_issue(g, cl, &o, out);
 		store_user_clear(&u);
@@ -290,6 +292,7 @@ struct hook_wait {
 	bool (*client_gone)(void *arg);
 	void *client_gone_arg;
 	bool held; /* hash is marked busy */
+	char *jkt; /* the request's DPoP key; NULL: none */
 };
 
 static void hook_wait_free(void *arg)
@@ -302,6 +305,7 @@ static void hook_wait_free(void *arg)
 	crypto_wipe(h->hash, sizeof(h->hash));
 	free(h->scope);
 	free(h->scope_requested);
+	free(h->jkt);
 	free(h);
 }
 
@@ -324,7 +328,7 @@ static struct oauth_result hook_step(void *arg, struct token_response *out)
 	}
 	if (r.err == OAUTH_OK)
 		r = refresh_issue(h->g, &h->cl, &h->rt, h->hash, h->scope,
-		                  revoke_old, false, out);
+		                  revoke_old, false, h->jkt, out);
 	busy_give(h->g, h->hash);
 	h->held = false;
 	/* Not answered again from a fresh read, as grants_token does: that
@@ -362,6 +366,7 @@ static struct oauth_result hook_refresh(struct grants *g,
 	h->scope = *scope;
 	*scope = NULL;
 	h->scope_requested = xstrdup(rq->scope);
+	h->jkt = rq->dpop_jkt != NULL ? xstrdup(rq->dpop_jkt) : NULL;
 	h->client_gone = rq->client_gone;
 	h->client_gone_arg = rq->client_gone_arg;
 	if (rq->may_pend) {
@@ -387,6 +392,13 @@ struct oauth_result grant_refresh_token(struct grants *g,
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "refresh_token is required");
 	token_hash(rq->refresh_token, hash);
 	r = read_live(g, hash, cl, &rt);
+	/* RFC 9449 section 5: a public client's refresh token bound to a
+	 * key is used only with a proof by that key. */
+	if (r.err == OAUTH_OK && rt.dpop_jkt != NULL &&
+	    (rq->dpop_jkt == NULL || strcmp(rt.dpop_jkt, rq->dpop_jkt) != 0))
+		r = OAUTH_FAIL(OAUTH_INVALID_GRANT,
+		               "the refresh token is bound to a DPoP key: send a "
+		               "proof signed with that key");
 	/* Section 6: narrowed, never widened; and only what the client may
 	 * still have (a scope taken from the client must not live on
 	 * through its refresh tokens). */
@@ -400,7 +412,8 @@ struct oauth_result grant_refresh_token(struct grants *g,
 		r = hook_refresh(g, rq, cl, &rt, hash, &scope, out);
 	else
 		r = refresh_issue(g, cl, &rt, hash, scope,
-		                  strcmp(policy, "revoke") == 0, rq->may_pend, out);
+		                  strcmp(policy, "revoke") == 0, rq->may_pend,
+		                  rq->dpop_jkt, out);
 out:
 	crypto_wipe(hash, sizeof(hash));
 	store_refresh_clear(&rt);

@@ -119,6 +119,14 @@ struct token_request {
 	const char *actor_token, *actor_token_type;
 	const char *requested_token_type, *audience;
 	const char *remote_addr;         /* for throttling; may be NULL */
+	/* RFC 9449: the DPoP header (NULL: none), and whether it came more
+	 * than once. Checked once per request, before anything else: its
+	 * jti is spent, so a request with a proof is never run again. */
+	const char *dpop_proof;
+	bool dpop_repeated;
+	/* Set by grants_token, not the caller: the checked proof's key
+	 * thumbprint, which the tokens are bound to; NULL: none. */
+	const char *dpop_jkt;
 	/* The caller can wait without holding a thread: then grants_token
 	 * may return OAUTH_PENDING having written nothing, for the commit
 	 * that records the tokens (grants_issue_wait) or for a step that
@@ -279,6 +287,7 @@ struct introspection {
 	char *username; /* for tokens issued to a user */
 	const char *token_type; /* static */
 	int64_t exp, iat;
+	char *jkt; /* RFC 9449: the key a DPoP-bound token is bound to */
 };
 void introspection_clear(struct introspection *i);
 
@@ -298,6 +307,26 @@ struct oauth_result grants_introspect(struct grants *g,
 struct oauth_result grants_check_bearer(struct grants *g, const char *token,
                                         struct introspection *out);
 
+/* How an access token came to a protected resource: RFC 6750's Bearer
+ * scheme, or RFC 9449's DPoP scheme with a proof of the key the token is
+ * bound to, for this method (htm) at this URL (htu, derived from the
+ * issuer). All borrowed. */
+struct presented_token {
+	const char *token;
+	bool dpop;          /* Authorization: DPoP */
+	const char *proof;  /* the DPoP header; NULL: none */
+	bool proof_repeated;
+	const char *htm, *htu;
+};
+
+/* grants_check_bearer, then the binding (RFC 9449 section 7.1): a
+ * DPoP-bound token only with the DPoP scheme and a proof by its key
+ * naming it (ath), an unbound one only as Bearer. A refusal is 401
+ * invalid_token or invalid_dpop_proof with a DPoP challenge. */
+struct oauth_result grants_check_presented(struct grants *g,
+                                           const struct presented_token *p,
+                                           struct introspection *out);
+
 /* admin_auth.c: whether a Bearer access token may call the admin HTTP
  * API: ours, live, with the scope latchkey:admin, and its client now
  * enabled and admin. On success *client_id (caller frees) is that client,
@@ -316,7 +345,8 @@ struct oauth_result grants_admin_token(struct grants *g, const char *token,
  * user or client removed since; 403 insufficient_scope (scope "openid")
  * without openid; 503 when the database could not be asked. */
 struct json_t;
-struct oauth_result grants_userinfo(struct grants *g, const char *token,
+struct oauth_result grants_userinfo(struct grants *g,
+                                    const struct presented_token *p,
                                     struct json_t **claims,
                                     char **client_id);
 

@@ -71,6 +71,7 @@ bool es256_s_is_low(const unsigned char s[32]);
 
 struct at_claims_read {
 	char *jti, *iss, *aud; /* aud space-separated; NULL when absent */
+	char *jkt; /* cnf.jkt: the DPoP key it is bound to; NULL: none */
 };
 void at_claims_read_clear(struct at_claims_read *c);
 /* 0 when token is a JWS signed by one of our keys with a jti; -1 for
@@ -358,6 +359,10 @@ struct issue_opts {
 	const struct json_t *act;
 	const char *issued_token_type;
 	int64_t expires_max; /* the access token expires by then; 0: no cap */
+	/* RFC 9449: the thumbprint of the DPoP key the access token is bound
+	 * to (cnf.jkt, token_type DPoP), and a public client's refresh token
+	 * too (section 5); NULL: a Bearer token. */
+	const char *dpop_jkt;
 	/* The caller can wait for the commit without holding a thread
 	 * (token_request.may_pend): then, unless relink_lost is asked for,
 	 * token_issue writes nothing yet and returns OAUTH_PENDING with
@@ -442,6 +447,33 @@ struct oauth_result grant_client_credentials(struct grants *g,
                                              const struct token_request *rq,
                                              const struct store_client *cl,
                                              struct token_response *out);
+
+/* ---- dpop.c: DPoP proofs (RFC 9449) -------------------------------------- */
+
+/* How old a proof may be (its iat), besides CLIENT_ASSERTION_LEEWAY. */
+#define DPOP_MAX_AGE 60
+
+/* A proof to check, all borrowed: the DPoP header (NULL: none) and
+ * whether it was sent more than once; the request's method and the
+ * endpoint's URL; the access token it must name (ath), NULL at the token
+ * endpoint. */
+struct dpop_check {
+	const char *proof;
+	bool repeated;
+	const char *htm, *htu;
+	const char *access_token;
+};
+/* OK with *jkt (caller frees) the thumbprint of the proof's key, its jti
+ * now spent; else refusal (the endpoint's kind of invalid_dpop_proof)
+ * with why, or 503 when the database could not record the jti. */
+struct oauth_result dpop_proof_check(struct grants *g,
+                                     const struct dpop_check *c,
+                                     enum oauth_err refusal, char **jkt);
+/* A resource's rule for a token bound to bound_jkt (NULL: unbound)
+ * presented as p (grants.h, grants_check_presented). */
+struct oauth_result dpop_binding_check(struct grants *g,
+                                       const struct presented_token *p,
+                                       const char *bound_jkt);
 
 /* ---- token_endpoint.c --------------------------------------------------- */
 

@@ -23,6 +23,7 @@ void introspection_clear(struct introspection *i)
 	free(i->jti);
 	free(i->aud);
 	free(i->username);
+	free(i->jkt);
 	memset(i, 0, sizeof(*i));
 }
 
@@ -130,7 +131,9 @@ static struct oauth_result introspect_access(struct grants *g,
 	out->jti = rec.jti;
 	out->exp = rec.expires_at;
 	out->iat = rec.issued_at;
-	out->token_type = "Bearer";
+	/* RFC 9449 section 6.2: a bound token's key, and its type. */
+	out->token_type = c->jkt != NULL ? "DPoP" : "Bearer";
+	out->jkt = c->jkt != NULL ? xstrdup(c->jkt) : NULL;
 	out->iss = xstrdup(c->iss);
 	out->aud = xstrdup(c->aud);
 	/* A subject that is a user id names a user (RFC 7662 "username"). */
@@ -191,5 +194,18 @@ struct oauth_result grants_check_bearer(struct grants *g, const char *token,
 		r = introspect_access(g, &claims, out);
 		at_claims_read_clear(&claims);
 	}
+	return r;
+}
+
+struct oauth_result grants_check_presented(struct grants *g,
+                                           const struct presented_token *p,
+                                           struct introspection *out)
+{
+	struct oauth_result r = grants_check_bearer(g, p->token, out);
+	if (r.err != OAUTH_OK || !out->active)
+		return r;
+	r = dpop_binding_check(g, p, out->jkt);
+	if (r.err != OAUTH_OK)
+		introspection_clear(out);
 	return r;
 }

@@ -67,7 +67,7 @@ struct issue_wait {
 	/* What the store writes, owned here (at, rt and is point to them). */
 	char *jti, *kid, *family, *client_id, *subject, *username, *scope;
 	char *refresh_scope, *sid, *amr, *retire_hash, *relink_hash;
-	char *relink_from_jti, *revoke_jti, *consume_code_hash;
+	char *relink_from_jti, *revoke_jti, *consume_code_hash, *jkt;
 	/* What the result needs. */
 	char *secret_hash; /* the client's, as the request authenticated */
 	const char *issued_token_type; /* static */
@@ -107,7 +107,7 @@ static void wait_free(struct issue_wait *w)
 	                 w->username, w->scope, w->refresh_scope, w->sid,
 	                 w->amr, w->retire_hash, w->relink_hash,
 	                 w->relink_from_jti, w->revoke_jti,
-	                 w->consume_code_hash, w->secret_hash};
+	                 w->consume_code_hash, w->secret_hash, w->jkt};
 	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
 		free(owned[i]);
 	if (w->step_free != NULL)
@@ -212,7 +212,7 @@ static struct oauth_result issue_recorded(struct issue_wait *w,
 	if (r.err != OAUTH_OK)
 		return r;
 	out->access_token = w->token;
-	out->token_type = "Bearer";
+	out->token_type = w->jkt != NULL ? "DPoP" : "Bearer";
 	out->expires_in = w->ttl;
 	out->scope = xstrdup(w->scope ? w->scope : "");
 	out->refresh_token = w->refresh;
@@ -357,6 +357,7 @@ static void wait_fill(struct issue_wait *w, const struct store_client *cl,
 	w->relink_from_jti = dup_or_null(o->relink_from_jti);
 	w->revoke_jti = dup_or_null(o->revoke_jti);
 	w->consume_code_hash = dup_or_null(o->consume_code_hash);
+	w->jkt = dup_or_null(o->dpop_jkt);
 	w->relink_lost = o->relink_lost;
 	w->at = (struct store_token){
 		.jti = w->jti, .client_id = w->client_id, .subject = w->subject,
@@ -369,6 +370,7 @@ static void wait_fill(struct issue_wait *w, const struct store_client *cl,
 		.username = w->username, .scope = w->refresh_scope,
 		.access_jti = w->jti, .issued_at = now, .expires_at = now + rttl,
 		.auth_time = o->auth_time, .sid = w->sid, .amr = w->amr,
+		.dpop_jkt = cl->is_public ? w->jkt : NULL,
 	};
 	w->is = (struct store_issue){
 		.now = now, .retire_hash = w->retire_hash,
@@ -428,6 +430,12 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 		if (extra == NULL)
 			extra = json_object();
 		json_object_set(extra, "act", (json_t *)o->act);
+	}
+	if (o->dpop_jkt != NULL) { /* RFC 9449 section 6.1; reserved too */
+		if (extra == NULL)
+			extra = json_object();
+		json_object_set_new(extra, "cnf",
+		                    json_pack("{s:s}", "jkt", o->dpop_jkt));
 	}
 	struct at_claims c = {
 		.iss = g->issuer, .sub = o->subject,

@@ -4,7 +4,8 @@
  * Codes and statuses follow RFC 6749 section 5.2 (token endpoint: 400, and
  * 401 for invalid_client), RFC 6749 section 4.1.2.1, RFC 6750 section 3.1
  * (a protected resource: 400, 401, 403, each with a Bearer challenge),
- * RFC 7009 section 2.2.1, RFC 8707 section 2 and OpenID Connect Core
+ * RFC 7009 section 2.2.1, RFC 8707 section 2, RFC 9449 sections 5 and 7.1
+ * (DPoP) and OpenID Connect Core
  * section 3.1.2.6. The table is sized by the
  * enum; a code without a row reads as zero and falls back to server_error
  * instead of past the end.
@@ -85,6 +86,17 @@ static const struct oauth_err_info rows[OAUTH__COUNT] = {
 	[OAUTH_INSUFFICIENT_SCOPE] = {"insufficient_scope", 403,
 	    "the access token lacks a scope this request needs",
 	    OAUTH_CHALLENGE_BEARER},
+	[OAUTH_INVALID_DPOP_PROOF] = {"invalid_dpop_proof", 400,
+	    "The DPoP proof is missing, malformed, replayed, stale, or not "
+	    "for this request.",
+	    OAUTH_CHALLENGE_NONE},
+	[OAUTH_DPOP_PROOF_REFUSED] = {"invalid_dpop_proof", 401,
+	    "The DPoP proof is missing, malformed, replayed, stale, or not "
+	    "for this request.",
+	    OAUTH_CHALLENGE_DPOP},
+	[OAUTH_DPOP_INVALID_TOKEN] = {"invalid_token", 401,
+	    "The access token is invalid, expired or revoked.",
+	    OAUTH_CHALLENGE_DPOP},
 	[OAUTH_NOT_FOUND] = {"not_found", 404, "No such endpoint.",
 	    OAUTH_CHALLENGE_NONE},
 	[OAUTH_METHOD_NOT_ALLOWED] = {"method_not_allowed", 405,

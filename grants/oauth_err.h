@@ -43,6 +43,13 @@ enum oauth_err {
 	OAUTH_BEARER_INVALID_REQUEST,
 	OAUTH_INVALID_TOKEN,
 	OAUTH_INSUFFICIENT_SCOPE,
+	/* RFC 9449: a DPoP proof refused at the token endpoint (400), and
+	 * at a protected resource, where the answer carries a DPoP
+	 * challenge: a proof refused, or a token sent with the wrong scheme
+	 * (a bound token as Bearer, an unbound one as DPoP). */
+	OAUTH_INVALID_DPOP_PROOF,
+	OAUTH_DPOP_PROOF_REFUSED,
+	OAUTH_DPOP_INVALID_TOKEN,
 	/* HTTP-level, with a JSON body in the same shape */
 	OAUTH_NOT_FOUND,
 	OAUTH_METHOD_NOT_ALLOWED,
@@ -66,6 +73,7 @@ enum oauth_challenge {
 	OAUTH_CHALLENGE_NONE = 0,
 	OAUTH_CHALLENGE_BASIC,  /* the token endpoint's client authentication */
 	OAUTH_CHALLENGE_BEARER, /* a protected resource's access token */
+	OAUTH_CHALLENGE_DPOP,   /* ... bound to a key (RFC 9449 section 7.1) */
 };
 
 struct oauth_err_info {

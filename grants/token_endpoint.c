@@ -79,7 +79,8 @@ static struct oauth_result resource_narrow(const struct grants *g,
 static bool record_may_decide(enum oauth_err e)
 {
 	return e == OAUTH_INVALID_SCOPE || e == OAUTH_UNAUTHORIZED_CLIENT ||
-	       e == OAUTH_INVALID_TARGET || e == OAUTH_CLIENT_CHANGED;
+	       e == OAUTH_INVALID_TARGET || e == OAUTH_CLIENT_CHANGED ||
+	       e == OAUTH_INVALID_DPOP_PROOF; /* require_dpop */
 }
 
 /* One pass: authenticate (from the cache when use_cache), check, run. */
@@ -99,6 +100,10 @@ static struct oauth_result token_pass(struct grants *g,
 	size_t glen = strlen(rq->grant_type);
 	if (def == NULL)
 		r = OAUTH_FAIL(OAUTH_UNSUPPORTED_GRANT_TYPE, NULL);
+	else if (cl.require_dpop && rq->dpop_jkt == NULL)
+		r = OAUTH_FAIL(OAUTH_INVALID_DPOP_PROOF,
+		               "this client must send a DPoP proof (the DPoP "
+		               "header)");
 	else if (!words_contains(cl.grant_types, rq->grant_type, glen) ||
 	         ((def->flags & GRANT_F_CONFIDENTIAL) && cl.is_public))
 		r = OAUTH_FAIL(OAUTH_UNAUTHORIZED_CLIENT, NULL);
@@ -114,16 +119,40 @@ static struct oauth_result token_pass(struct grants *g,
 	return r;
 }
 
-struct oauth_result grants_token(struct grants *g, const struct token_request *rq,
+/* RFC 9449 section 4.3: a DPoP header is checked before anything else
+ * (its jti is spent here, once per request), for POST at the token
+ * endpoint's URL. OK with *jkt NULL when there is none. */
+static struct oauth_result token_dpop(struct grants *g,
+                                      const struct token_request *rq,
+                                      char **jkt)
+{
+	*jkt = NULL;
+	if (rq->dpop_proof == NULL && !rq->dpop_repeated)
+		return OAUTH_RESULT_OK;
+	struct dpop_check c = {.proof = rq->dpop_proof,
+	                       .repeated = rq->dpop_repeated, .htm = "POST",
+	                       .htu = g->token_endpoint};
+	return dpop_proof_check(g, &c, OAUTH_INVALID_DPOP_PROOF, jkt);
+}
+
+struct oauth_result grants_token(struct grants *g,
+                                 const struct token_request *request,
                                  struct token_response *out, char **client_id)
 {
-	const char *claimed = rq->creds.basic ? rq->creds.basic_id
-	                                      : rq->creds.form_id;
+	const char *claimed = request->creds.basic ? request->creds.basic_id
+	                                           : request->creds.form_id;
 
 	memset(out, 0, sizeof(*out));
 	*client_id = xstrdup(claimed);
-	if (rq->grant_type == NULL || rq->grant_type[0] == '\0')
+	if (request->grant_type == NULL || request->grant_type[0] == '\0')
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "grant_type is required");
+	char *jkt;
+	struct oauth_result r = token_dpop(g, request, &jkt);
+	if (r.err != OAUTH_OK)
+		return r;
+	struct token_request bound = *request;
+	bound.dpop_jkt = jkt;
+	const struct token_request *rq = &bound;
 
 	/* The client record from the cache (client_cache.c); an error it
 	 * may have decided is decided again on a fresh read, and so is a
@@ -131,8 +160,9 @@ struct oauth_result grants_token(struct grants *g, const struct token_request *r
 	 * the caller can wait: otherwise the pass may have run the
 	 * on_refresh hook, which must not run twice for one request. */
 	bool cached = false;
-	struct oauth_result r = token_pass(g, rq, out, rq->may_pend, &cached);
-	/* Not with an assertion: its jti was used by the first pass. */
+	r = token_pass(g, rq, out, rq->may_pend, &cached);
+	/* Not with an assertion: its jti was used by the first pass. (A
+	 * DPoP proof's was spent before it, and its key stays the same.) */
 	if (rq->may_pend && record_may_decide(r.err) &&
 	    rq->creds.assertion == NULL &&
 	    (cached || r.err == OAUTH_CLIENT_CHANGED)) {
@@ -141,6 +171,7 @@ struct oauth_result grants_token(struct grants *g, const struct token_request *r
 		token_response_clear(out);
 		r = token_pass(g, rq, out, false, &cached);
 	}
+	free(jkt);
 	return r;
 }
 

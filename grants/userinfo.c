@@ -27,16 +27,26 @@ static struct oauth_result invalid(const char *why)
 	return OAUTH_FAIL(OAUTH_INVALID_TOKEN, why);
 }
 
-/* The live record of the token; not found reads as invalid_token. */
-static struct oauth_result live_record(struct grants *g, const char *token,
+/* The live record of the token, presented as its binding asks (RFC
+ * 9449 section 7.1); not found reads as invalid_token (with a DPoP
+ * challenge for the DPoP scheme). */
+static struct oauth_result live_record(struct grants *g,
+                                       const struct presented_token *p,
                                        struct store_token *rec)
 {
 	struct at_claims_read c;
-	if (token_verify(g, token, &c) != 0)
-		return invalid(NULL);
+	struct oauth_result dead = OAUTH_FAIL(
+	    p->dpop ? OAUTH_DPOP_INVALID_TOKEN : OAUTH_INVALID_TOKEN, NULL);
+	if (token_verify(g, p->token, &c) != 0)
+		return dead;
 	enum store_rc rc = access_token_live(g, c.jti, rec);
+	struct oauth_result r = oauth_from_store(rc, "token lookup", dead);
+	if (r.err == OAUTH_OK)
+		r = dpop_binding_check(g, p, c.jkt);
+	if (r.err != OAUTH_OK)
+		store_token_clear(rec);
 	at_claims_read_clear(&c);
-	return oauth_from_store(rc, "token lookup", invalid(NULL));
+	return r;
 }
 
 /* The token's user and client, as they are now. */
@@ -62,7 +72,8 @@ static struct oauth_result owners(struct grants *g,
 	return OAUTH_RESULT_OK;
 }
 
-struct oauth_result grants_userinfo(struct grants *g, const char *token,
+struct oauth_result grants_userinfo(struct grants *g,
+                                    const struct presented_token *p,
                                     struct json_t **claims, char **client_id)
 {
 	struct store_token rec = {0};
@@ -70,7 +81,7 @@ struct oauth_result grants_userinfo(struct grants *g, const char *token,
 	struct store_client cl = {0};
 	*claims = NULL;
 	*client_id = NULL;
-	struct oauth_result r = live_record(g, token, &rec);
+	struct oauth_result r = live_record(g, p, &rec);
 	if (r.err == OAUTH_OK)
 		*client_id = xstrdup(rec.client_id);
 	/* client_credentials: the subject is the client itself. */

@@ -28,6 +28,7 @@ void at_claims_read_clear(struct at_claims_read *c)
 	free(c->jti);
 	free(c->iss);
 	free(c->aud);
+	free(c->jkt);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -76,6 +77,7 @@ int token_verify(struct grants *g, const char *token, struct at_claims_read *out
 	out->jti = claim_str(body, "jti");
 	out->iss = claim_str(body, "iss");
 	out->aud = aud_from_json(json_object_get(body, "aud"));
+	out->jkt = claim_str(json_object_get(body, "cnf"), "jkt");
 	json_decref(body);
 	if (out->jti == NULL) {
 		at_claims_read_clear(out);

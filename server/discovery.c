@@ -92,6 +92,9 @@ static json_t *discovery_json(const struct srv *s, const struct site *site,
 	                    "supported", str_array(md->auth_signing_algs));
 	json_object_set_new(o, "introspection_endpoint_auth_signing_alg_values_"
 	                    "supported", str_array(md->auth_signing_algs));
+	/* RFC 9449 section 5.1: the algorithms a DPoP proof may use. */
+	json_object_set_new(o, "dpop_signing_alg_values_supported",
+	                    str_array(md->auth_signing_algs));
 	json_object_set_new(o, "code_challenge_methods_supported",
 	                    str_array(md->code_challenge_methods));
 	json_object_set_new(o, "claims_supported", str_array(md->claims));

@@ -154,7 +154,9 @@ struct srv_req {
 	 * grants_issue_run). */
 	struct issue_wait *issue;
 	bool token_rerun; /* its client changed under it: run again once */
-	bool token_assertion; /* it carried a client assertion (no re-run) */
+	/* It carried a one-time value, a client assertion or a DPoP proof,
+	 * spent by the first run: never run again. */
+	bool token_once;
 	int fd; /* the connection's socket, for client_gone; -1 if unknown */
 	struct timespec started;
 	/* for the access log */
@@ -180,6 +182,10 @@ struct srv_req {
 
 /* A request header's value, or NULL. */
 const char *req_header(struct srv_req *rq, const char *name);
+/* A header that must come at most once (RFC 9449's DPoP): its first
+ * value, NULL when absent; *repeated when it came more than once. */
+const char *req_header_once(struct srv_req *rq, const char *name,
+                            bool *repeated);
 /* Whether the client has closed the connection (for token_request). */
 bool req_client_gone(void *rq);
 const char *req_cookie(struct srv_req *rq, const char *name);

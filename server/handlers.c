@@ -160,9 +160,10 @@ static enum MHD_Result token_committed(struct srv_req *rq)
 	rq->issue = NULL;
 	atomic_fetch_sub(&rq->srv->issues_waiting, 1);
 	struct oauth_result r = grants_issue_result(w, &out);
-	/* Not with a client assertion: its one use is spent. */
+	/* Not with a client assertion or a DPoP proof: its one use is
+	 * spent. */
 	if (r.err == OAUTH_CLIENT_CHANGED && !rq->token_rerun &&
-	    !rq->token_assertion) {
+	    !rq->token_once) {
 		/* Nothing was written: the request again, once, on a fresh
 		 * read of the client (grants_token's rule for a synchronous
 		 * issue). */
@@ -197,6 +198,7 @@ enum MHD_Result h_token(struct srv_req *rq)
 	enum MHD_Result ret;
 
 	struct oauth_result r = form_req_read(rq, &fr);
+	bool dpop_repeated = false;
 	if (r.err == OAUTH_OK) {
 		struct token_request tr = {
 			.creds = fr.creds,
@@ -218,11 +220,15 @@ enum MHD_Result h_token(struct srv_req *rq)
 			.code_verifier = form_param(&fr.f, "code_verifier"),
 			.resource = form_param(&fr.f, "resource"),
 			.remote_addr = rq->remote_addr,
+			.dpop_proof = req_header_once(rq, "DPoP",
+			                              &dpop_repeated),
+			.dpop_repeated = dpop_repeated,
 			.may_pend = true,
 			.client_gone = req_client_gone, .client_gone_arg = rq,
 		};
 		rq->grant_type = xstrdup(tr.grant_type);
-		rq->token_assertion = tr.creds.assertion != NULL;
+		rq->token_once = tr.creds.assertion != NULL ||
+		                 tr.dpop_proof != NULL || tr.dpop_repeated;
 		r = grants_token(rq->site->grants, &tr, &out, &rq->client_id);
 	}
 	if (r.err == OAUTH_PENDING) {
@@ -258,6 +264,8 @@ json_t *introspection_json(const struct introspection *in)
 		json_object_set_new(o, "aud", aud_to_json(in->aud));
 	if (o != NULL && in->username != NULL)
 		json_object_set_new(o, "username", json_string(in->username));
+	if (o != NULL && in->jkt != NULL) /* RFC 9449 section 6.2 */
+		json_object_set_new(o, "cnf", json_pack("{s:s}", "jkt", in->jkt));
 	return o;
 }
 

@@ -16,6 +16,31 @@ const char *req_header(struct srv_req *rq, const char *name)
 	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }
 
+struct header_count {
+	const char *name;
+	const char *first;
+	int n;
+};
+
+static enum MHD_Result count_header(void *arg, enum MHD_ValueKind kind,
+                                    const char *key, const char *value)
+{
+	struct header_count *c = arg;
+	(void)kind;
+	if (strcasecmp(key, c->name) == 0 && c->n++ == 0)
+		c->first = value;
+	return MHD_YES;
+}
+
+const char *req_header_once(struct srv_req *rq, const char *name,
+                            bool *repeated)
+{
+	struct header_count c = {.name = name};
+	MHD_get_connection_values(rq->conn, MHD_HEADER_KIND, count_header, &c);
+	*repeated = c.n > 1;
+	return c.first;
+}
+
 /* A peek that sees end of file: the client closed its side. Pipelined
  * bytes or nothing yet both mean it is still there. */
 bool req_client_gone(void *arg)

@@ -4,11 +4,14 @@
  * retry) have something real to call. It answers with the token's claims.
  *
  *   no token                 401, WWW-Authenticate: Bearer realm="latchkey"
+ *   a DPoP-bound token       401 with a DPoP challenge unless sent with
+ *                            the DPoP scheme and a proof (RFC 9449 7.1)
  *   malformed Authorization  400, ... error="invalid_request"
  *   expired, revoked, bad    401, ... error="invalid_token"
  *   ?scope= not all held     403, ... error="insufficient_scope", scope="..."
  *   the database unavailable 503 temporarily_unavailable, Retry-After
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,17 +33,23 @@ static enum MHD_Result refuse(struct srv_req *rq, enum oauth_err e,
 }
 
 /* RFC 6750 section 2.1: credentials = "Bearer" 1*SP b64token, the scheme
- * in any case (RFC 9110 section 11.1). Trailing spaces or tabs are the
- * field's optional whitespace (RFC 9110 section 5.5), not part of the
- * token; libmicrohttpd leaves them on the value. Returns the token as a
- * new string (the caller frees it with crypto_free_str: a bearer
- * token is a secret), or NULL when malformed. Shared with /userinfo
+ * in any case (RFC 9110 section 11.1), or RFC 9449 section 7.1's "DPoP"
+ * with the same syntax. Trailing spaces or tabs are the field's optional
+ * whitespace (RFC 9110 section 5.5), not part of the token;
+ * libmicrohttpd leaves them on the value. Returns the token as a new
+ * string (the caller frees it with crypto_free_str: a bearer token is a
+ * secret), or NULL when malformed. Shared with /userinfo
  * (server_int.h). */
-char *bearer_token(const char *auth)
+char *bearer_token(const char *auth, bool *dpop)
 {
-	if (strncasecmp(auth, "Bearer ", 7) != 0)
+	size_t skip;
+	if (strncasecmp(auth, "Bearer ", 7) == 0)
+		*dpop = false, skip = 7;
+	else if (strncasecmp(auth, "DPoP ", 5) == 0)
+		*dpop = true, skip = 5;
+	else
 		return NULL;
-	const char *t = auth + 7;
+	const char *t = auth + skip;
 	t += strspn(t, " ");
 	size_t n = strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	                     "0123456789-._~+/");
@@ -65,15 +74,24 @@ static bool holds(const char *held, const char *need)
 	return true;
 }
 
+char *presented_htu(struct srv_req *rq, const char *path)
+{
+	char *htu = NULL;
+	if (asprintf(&htu, "%s%s", rq->site->issuer, path) < 0)
+		abort();
+	return htu;
+}
+
 enum MHD_Result h_resource(struct srv_req *rq)
 {
 	const char *auth = req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
+	bool dpop = false;
 	if (auth == NULL)
 		return refuse(rq, OAUTH_BEARER_MISSING, NULL);
-	char *token = bearer_token(auth);
+	char *token = bearer_token(auth, &dpop);
 	if (token == NULL)
 		return refuse(rq, OAUTH_BEARER_INVALID_REQUEST, "the Authorization "
-		              "header is not a Bearer token");
+		              "header is not a Bearer or DPoP token");
 
 	struct form q = {0};
 	const char *need = NULL;
@@ -97,13 +115,24 @@ enum MHD_Result h_resource(struct srv_req *rq)
 
 	struct introspection in;
 	enum MHD_Result r;
-	struct oauth_result lookup = grants_check_bearer(rq->site->grants,
-	                                                 token, &in);
+	char *htu = presented_htu(rq, rq->srv->cfg->resource_path);
+	bool repeated;
+	struct presented_token p = {
+		.token = token, .dpop = dpop,
+		.proof = req_header_once(rq, "DPoP", &repeated),
+		.proof_repeated = repeated, .htm = rq->method, .htu = htu,
+	};
+	struct oauth_result lookup = grants_check_presented(rq->site->grants,
+	                                                    &p, &in);
 	crypto_free_str(token);
+	free(htu);
 	if (lookup.err != OAUTH_OK)
-		r = respond_error(rq, lookup, no_store); /* 503, Retry-After */
+		r = respond_error(rq, lookup, lookup.err ==
+		                  OAUTH_TEMPORARILY_UNAVAILABLE ? no_store
+		                                               : cache_none);
 	else if (!in.active)
-		r = refuse(rq, OAUTH_INVALID_TOKEN, NULL);
+		r = refuse(rq, dpop ? OAUTH_DPOP_INVALID_TOKEN : OAUTH_INVALID_TOKEN,
+		           NULL);
 	else if (need != NULL && !holds(in.scope ? in.scope : "", need))
 		r = respond_error(rq, (struct oauth_result){
 		                          .err = OAUTH_INSUFFICIENT_SCOPE,

@@ -15,6 +15,8 @@
 #include "server_int.h"
 
 #define BEARER_REALM "Bearer realm=\"latchkey\""
+/* RFC 9449 section 7.1: the DPoP scheme names the algorithms accepted. */
+#define DPOP_CHALLENGE "DPoP algs=\"RS256 PS256 ES256\""
 
 static enum MHD_Result send_typed(struct srv_req *rq, int status, char *body,
                                   size_t len, const char *type,
@@ -138,19 +140,19 @@ enum MHD_Result respond_json(struct srv_req *rq, int status, json_t *body,
 	return send_buffer(rq, status, withnl, len + 1, extra);
 }
 
-/* RFC 6750 section 3: the scheme, then the error and, when why is not
+/* RFC 6750 section 3 (and RFC 9449 section 7.1): the scheme, then the error and, when why is not
  * NULL, why, then the scope an insufficient_scope answer lacked. The
  * values are static table or handler strings and checked scope tokens:
  * nothing to quote. NULL on no memory. */
-static char *bearer_challenge(const char *code, const char *why,
-                              const char *scope)
+static char *bearer_challenge(const char *scheme, const char *code,
+                              const char *why, const char *scope)
 {
 	char *www = NULL;
 	int n;
 	if (code == NULL)
-		n = asprintf(&www, "%s", BEARER_REALM);
+		n = asprintf(&www, "%s", scheme);
 	else
-		n = asprintf(&www, BEARER_REALM ", error=\"%s\"%s%s%s%s%s%s",
+		n = asprintf(&www, "%s, error=\"%s\"%s%s%s%s%s%s", scheme,
 		             code, why ? ", error_description=\"" : "",
 		             why ? why : "", why ? "\"" : "",
 		             scope ? ", scope=\"" : "", scope ? scope : "",
@@ -189,9 +191,12 @@ static enum MHD_Result render_error(struct srv_req *rq, struct oauth_result r,
 	if (info->challenge == OAUTH_CHALLENGE_BASIC)
 		hdrs[n++] = (struct hdr){"WWW-Authenticate",
 		                         "Basic realm=\"latchkey\", charset=\"UTF-8\""};
-	else if (info->challenge == OAUTH_CHALLENGE_BEARER &&
-	         (bearer = bearer_challenge(code, why_in_challenge ? why : NULL,
-	                                    r.scope)) != NULL)
+	else if ((info->challenge == OAUTH_CHALLENGE_BEARER ||
+	          info->challenge == OAUTH_CHALLENGE_DPOP) &&
+	         (bearer = bearer_challenge(
+	              info->challenge == OAUTH_CHALLENGE_DPOP ? DPOP_CHALLENGE
+	                                                      : BEARER_REALM,
+	              code, why_in_challenge ? why : NULL, r.scope)) != NULL)
 		hdrs[n++] = (struct hdr){"WWW-Authenticate", bearer};
 	if (r.err == OAUTH_METHOD_NOT_ALLOWED && rq->route != NULL)
 		hdrs[n++] = (struct hdr){"Allow", route_allow(rq->route)};

@@ -219,9 +219,12 @@ const char *page_form_read(struct srv_req *rq, struct form *f);
 enum MHD_Result h_logout(struct srv_req *rq); /* logout.c */
 enum MHD_Result h_resource(struct srv_req *rq);  /* resource.c */
 /* resource.c: the token of an "Authorization: Bearer" value (RFC 6750
- * section 2.1), a new string (crypto_free_str it), or NULL when
- * malformed. */
-char *bearer_token(const char *auth);
+ * section 2.1) or "DPoP" (RFC 9449 section 7.1, then *dpop), a new
+ * string (crypto_free_str it), or NULL when malformed. */
+char *bearer_token(const char *auth, bool *dpop);
+/* The URL a DPoP proof names for the endpoint at path: the issuer's,
+ * never the Host header's (shared/DECISIONS.md). Caller frees. */
+char *presented_htu(struct srv_req *rq, const char *path);
 enum MHD_Result h_userinfo(struct srv_req *rq);  /* userinfo.c */
 /* RFC 7662's response body, shared with /resource. */
 json_t *introspection_json(const struct introspection *in);

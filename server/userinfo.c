@@ -11,6 +11,8 @@
  *   both header and body                       400 invalid_request (2:
  *                                              one method per request)
  *   no token                                   401, the challenge alone
+ *   a DPoP-bound token (RFC 9449 section 7.1)  only with the DPoP scheme
+ *                                              and a proof of its key
  *
  * Every refusal leaves through respond_error, whose table row (RFC 6750
  * section 3.1) gives the status and the Bearer challenge.
@@ -43,7 +45,7 @@ static bool read_form(struct srv_req *rq, const char *s, size_t len,
 /* The token of the request into *token (crypto_free_str it), or the
  * refusal's row and description. */
 static enum oauth_err find_token(struct srv_req *rq, char **token,
-                                 const char **why)
+                                 bool *dpop, const char **why)
 {
 	struct form q = {0}, b = {0};
 	enum oauth_err e = OAUTH_OK;
@@ -79,10 +81,11 @@ static enum oauth_err find_token(struct srv_req *rq, char **token,
 		*why = "the access token is sent twice (header and body); "
 		       "send it once";
 	} else if (e == OAUTH_OK && auth != NULL) {
-		*token = bearer_token(auth);
+		*token = bearer_token(auth, dpop);
 		if (*token == NULL) {
 			e = OAUTH_BEARER_INVALID_REQUEST;
-			*why = "the Authorization header is not a Bearer token";
+			*why = "the Authorization header is not a Bearer or DPoP "
+			       "token";
 		}
 	} else if (e == OAUTH_OK && in_body != NULL) {
 		*token = xstrdup(in_body);
@@ -98,14 +101,22 @@ enum MHD_Result h_userinfo(struct srv_req *rq)
 {
 	char *token;
 	const char *why;
-	enum oauth_err e = find_token(rq, &token, &why);
+	bool dpop = false, repeated;
+	enum oauth_err e = find_token(rq, &token, &dpop, &why);
 	if (e != OAUTH_OK)
 		return refuse(rq, e, why);
 	json_t *claims = NULL;
 	char *client_id = NULL;
-	struct oauth_result r = grants_userinfo(rq->site->grants, token,
-	                                        &claims, &client_id);
+	char *htu = presented_htu(rq, rq->srv->cfg->userinfo_path);
+	struct presented_token p = {
+		.token = token, .dpop = dpop,
+		.proof = req_header_once(rq, "DPoP", &repeated),
+		.proof_repeated = repeated, .htm = rq->method, .htu = htu,
+	};
+	struct oauth_result r = grants_userinfo(rq->site->grants, &p, &claims,
+	                                        &client_id);
 	crypto_free_str(token);
+	free(htu);
 	if (client_id != NULL) {
 		free(rq->client_id);
 		rq->client_id = client_id;

@@ -125,6 +125,9 @@ const struct client_field_def client_field_defs[CLIENT_F__MAX] = {
 	[CLIENT_F_JWKS_URI] = {"jwks_uri", CLIENT_V_TEXT, "JWKS URI",
 	                       "an http or https URL without a fragment",
 	                       valid_jwks_uri, false},
+	/* issue 19: DPoP-bound tokens only (RFC 9449 section 5.2) */
+	[CLIENT_F_REQUIRE_DPOP] = {"require_dpop", CLIENT_V_BOOL, NULL, NULL,
+	                           NULL, false},
 };
 
 /* ---- words -------------------------------------------------------------- */
@@ -207,6 +210,7 @@ static bool *bool_slot(struct store_client *c, enum client_field f)
 	case CLIENT_F_REQUIRE_NONCE: return &c->require_nonce;
 	case CLIENT_F_LOGOUT_REVOKES: return &c->logout_revokes_refresh_tokens;
 	case CLIENT_F_ADMIN: return &c->is_admin;
+	case CLIENT_F_REQUIRE_DPOP: return &c->require_dpop;
 	default: return NULL;
 	}
 }
@@ -522,5 +526,6 @@ json_t *client_spec_json(const struct store_client *c, bool with_secret,
 	json_t *jwks = c->jwks != NULL ? json_loads(c->jwks, 0, NULL) : NULL;
 	json_object_set_new(o, "jwks", jwks != NULL ? jwks : json_null());
 	json_object_set_new(o, "jwks_uri", store_json_str(c->jwks_uri));
+	json_object_set_new(o, "require_dpop", json_boolean(c->require_dpop));
 	return o;
 }

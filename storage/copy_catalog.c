@@ -30,7 +30,7 @@ static const struct store_copy_column clients_cols[] = {
 	T(access_token_claims), T(release_claims), I(disabled_at),
 	T(previous_secret_hash), I(previous_secret_expires_at),
 	I(is_admin), T(jwks), T(token_endpoint_auth_method),
-	T(jwks_uri)};
+	T(jwks_uri), I(require_dpop)};
 static const struct store_copy_column users_cols[] = {
 	T(user_id), T(username), T(password_hash), I(created_at),
 	I(updated_at), T(claims)};
@@ -42,7 +42,7 @@ static const struct store_copy_column access_cols[] = {
 static const struct store_copy_column refresh_cols[] = {
 	T(token_hash), T(family_id), T(client_id), T(subject), T(username),
 	T(scope), T(access_jti), I(issued_at), I(expires_at), I(retired_at),
-	I(revoked_at), I(auth_time), T(sid), T(amr)};
+	I(revoked_at), I(auth_time), T(sid), T(amr), T(dpop_jkt)};
 static const struct store_copy_column codes_cols[] = {
 	T(code_hash), T(client_id), T(subject), T(username), T(redirect_uri),
 	T(scope), T(code_challenge), T(code_challenge_method), I(issued_at),

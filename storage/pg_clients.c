@@ -15,7 +15,7 @@ static const struct pg_stmt st_client_add = {
 	"$3, $4::smallint, $5, $6, $7, $8::bigint, $9::bigint, $10::bigint, "
 	"$11::bigint, $12::smallint, $13, $14, $15, $16::smallint, $17, "
 	"$18::smallint, $19, $20::smallint, $21, $22, $23::bigint, $24, "
-	"$25::bigint, $26::smallint, $27, $28, $29, floor(random() * 4611686018427387904)::bigint)"};
+	"$25::bigint, $26::smallint, $27, $28, $29, $30::smallint, floor(random() * 4611686018427387904)::bigint)"};
 static const struct pg_stmt st_client_get = {
 	"client_get",
 	"SELECT " CLIENT_COLS ", secret_version FROM clients WHERE client_id=$1"};
@@ -43,6 +43,7 @@ static const struct pg_stmt st_client_update = {
 	"disabled_at=$23::bigint, previous_secret_hash=$24, "
 	"previous_secret_expires_at=$25::bigint, is_admin=$26::smallint, "
 	"jwks=$27, token_endpoint_auth_method=$28, jwks_uri=$29, "
+	"require_dpop=$30::smallint, "
 	"secret_version=secret_version+1 "
 	"WHERE client_id=$1 AND $10::bigint IS NOT NULL RETURNING 1) "
 	"SELECT 1 / count(*) FROM u"};
@@ -131,6 +132,7 @@ static void bind_client(struct pg_params *p, const struct store_client *c)
 	pg_p_text(p, c->jwks);
 	pg_p_text(p, c->auth_method);
 	pg_p_text(p, c->jwks_uri);
+	pg_p_int(p, c->require_dpop);
 }
 
 static void read_client(const PGresult *r, int i, struct store_client *c)
@@ -166,7 +168,8 @@ static void read_client(const PGresult *r, int i, struct store_client *c)
 	c->jwks = pg_col_text(r, i, 26);
 	c->auth_method = pg_col_text(r, i, 27);
 	c->jwks_uri = pg_col_text(r, i, 28);
-	c->secret_version = pg_col_int(r, i, 29);
+	c->require_dpop = pg_col_int(r, i, 29) != 0;
+	c->secret_version = pg_col_int(r, i, 30);
 }
 
 /* Runs a write once; STORE_NOT_FOUND when it changed no row. */

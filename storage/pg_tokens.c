@@ -116,7 +116,7 @@ static const struct pg_stmt st_rt_add = {
 	"rt_add",
 	"INSERT INTO refresh_tokens (" RT_COLS ") VALUES ($1, $2, $3, $4, $5, "
 	"$6, $7, $8::bigint, $9::bigint, $10::bigint, $11::bigint, "
-	"$12::bigint, $13, $14)"};
+	"$12::bigint, $13, $14, $15)"};
 static const struct pg_stmt st_rt_get = {
 	"rt_get", "SELECT " RT_COLS " FROM refresh_tokens WHERE token_hash=$1"};
 static const struct pg_stmt st_family_revoke_rt = {
@@ -573,6 +573,7 @@ static void read_refresh(const PGresult *r, int i, struct store_refresh *rt)
 	rt->auth_time = pg_col_int(r, i, 11);
 	rt->sid = pg_col_text(r, i, 12);
 	rt->amr = pg_col_text(r, i, 13);
+	rt->dpop_jkt = pg_col_text(r, i, 14);
 }
 
 
@@ -592,6 +593,7 @@ static void bind_refresh(struct pg_params *p, const struct store_refresh *rt)
 	pg_p_opt_int(p, rt->auth_time);
 	pg_p_text(p, rt->sid);
 	pg_p_text(p, rt->amr);
+	pg_p_text(p, rt->dpop_jkt);
 }
 
 /* Appends a (key, now[, arg[, arg2]]) statement to the batch. */

@@ -94,6 +94,7 @@ void store_refresh_clear(struct store_refresh *r)
 	free(r->access_jti);
 	free(r->sid);
 	free(r->amr);
+	free(r->dpop_jkt);
 	memset(r, 0, sizeof(*r));
 }
 

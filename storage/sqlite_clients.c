@@ -44,6 +44,7 @@ static void bind_client(sqlite3_stmt *st, const struct store_client *c)
 	sq_bind_text(st, 27, c->jwks);
 	sq_bind_text(st, 28, c->auth_method);
 	sq_bind_text(st, 29, c->jwks_uri);
+	sqlite3_bind_int(st, 30, c->require_dpop);
 }
 
 static void read_client(sqlite3_stmt *st, struct store_client *c)
@@ -80,7 +81,8 @@ static void read_client(sqlite3_stmt *st, struct store_client *c)
 	c->jwks = sq_col_text(st, 26);
 	c->auth_method = sq_col_text(st, 27);
 	c->jwks_uri = sq_col_text(st, 28);
-	c->secret_version = sqlite3_column_int64(st, 29);
+	c->require_dpop = sqlite3_column_int(st, 29) != 0;
+	c->secret_version = sqlite3_column_int64(st, 30);
 }
 
 static enum store_rc sq_client_add(struct store *s, const struct store_client *c)

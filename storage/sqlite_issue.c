@@ -44,6 +44,7 @@ static enum store_rc refresh_insert(struct conn *cn,
 	sq_bind_opt_int(st, 12, r->auth_time);
 	sq_bind_text(st, 13, r->sid);
 	sq_bind_text(st, 14, r->amr);
+	sq_bind_text(st, 15, r->dpop_jkt);
 	return sq_exec(cn, st, NULL);
 }
 

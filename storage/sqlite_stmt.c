@@ -87,7 +87,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	/* secret_version starts anywhere in 62 bits: store.h. */
 	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ", secret_version) "
 	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	                  "?,?,?,?,?,?,?,"
+	                  "?,?,?,?,?,?,?,?,"
 	                  "random() & 4611686018427387903)",
 	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS ", secret_version FROM clients "
 	                  "WHERE client_id=?",
@@ -106,7 +106,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	                     "disabled_at=?23, previous_secret_hash=?24, "
 	                     "previous_secret_expires_at=?25, is_admin=?26, "
 	                     "jwks=?27, token_endpoint_auth_method=?28, "
-	                     "jwks_uri=?29, "
+	                     "jwks_uri=?29, require_dpop=?30, "
 	                     "secret_version=secret_version+1 "
 	                     "WHERE client_id=?1",
 	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",
@@ -178,7 +178,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	                 "retired_at IS NULL AND revoked_at IS NULL AND "
 	                 "expires_at > ?2",
 	[ST_RT_ADD] = "INSERT INTO refresh_tokens (" RT_COLS ") "
-	              "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	              "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_RT_GET] = "SELECT " RT_COLS " FROM refresh_tokens WHERE token_hash=?",
 	[ST_FAMILY_REVOKE_RT] = "UPDATE refresh_tokens SET revoked_at=?2 "
 	                        "WHERE family_id=?1 AND revoked_at IS NULL",

@@ -71,6 +71,7 @@ static void read_refresh(sqlite3_stmt *st, struct store_refresh *r)
 	r->auth_time = sqlite3_column_int64(st, 11);
 	r->sid = sq_col_text(st, 12);
 	r->amr = sq_col_text(st, 13);
+	r->dpop_jkt = sq_col_text(st, 14);
 }
 
 static enum store_rc sq_refresh_get(struct store *s, const char *hash,

@@ -98,6 +98,9 @@ struct store_client {
 	char *jwks;
 	char *auth_method;
 	char *jwks_uri; /* or where the keys are published; NULL: none */
+	/* Since schema 15 (issue 19): /token requires a DPoP proof (RFC
+	 * 9449; its dpop_bound_access_tokens). */
+	bool require_dpop;
 };
 void store_client_clear(struct store_client *c);
 /* A deep copy of src into dst (dst's old contents are not freed). */
@@ -143,6 +146,10 @@ struct store_refresh {
 	int64_t auth_time;
 	char *sid;
 	char *amr; /* space-separated */
+	/* Since schema 15: the DPoP key (RFC 7638 thumbprint) a public
+	 * client's refresh token is bound to (RFC 9449 section 5); NULL:
+	 * none. */
+	char *dpop_jkt;
 };
 void store_refresh_clear(struct store_refresh *r);
 
@@ -1080,6 +1087,7 @@ enum client_field {
 	CLIENT_F_JWKS,
 	CLIENT_F_AUTH_METHOD,
 	CLIENT_F_JWKS_URI,
+	CLIENT_F_REQUIRE_DPOP, /* RFC 9449 (issue 19) */
 	CLIENT_F__MAX
 };
 

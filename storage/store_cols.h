@@ -17,14 +17,14 @@
                     "logout_revokes_refresh_tokens, access_token_claims, " \
                     "release_claims, disabled_at, previous_secret_hash, "  \
                     "previous_secret_expires_at, is_admin, jwks, "    \
-                    "token_endpoint_auth_method, jwks_uri"
+                    "token_endpoint_auth_method, jwks_uri, require_dpop"
 #define USER_COLS "user_id, username, password_hash, created_at, " \
                   "updated_at, claims"
 #define TOKEN_COLS "jti, client_id, subject, scope, kid, issued_at, " \
                    "expires_at, revoked_at, family_id"
 #define RT_COLS "token_hash, family_id, client_id, subject, username, scope, " \
                 "access_jti, issued_at, expires_at, retired_at, revoked_at, " \
-                "auth_time, sid, amr"
+                "auth_time, sid, amr, dpop_jkt"
 #define KEY_COLS "kid, alg, private_pem, created_at, retired_at"
 #define CODE_COLS "code_hash, client_id, subject, username, redirect_uri, " \
                   "scope, code_challenge, code_challenge_method, "         \

@@ -338,7 +338,8 @@ class TestClientAdd(CliTest):
             "id_token_signed_response_alg", "require_nonce",
             "post_logout_redirect_uris", "logout_revokes_refresh_tokens",
             "created", "updated", "status", "previous_secret",
-            "token_endpoint_auth_method", "jwks", "jwks_uri"])
+            "token_endpoint_auth_method", "jwks", "jwks_uri",
+            "require_dpop"])
         self.assertEqual(fields["token_endpoint_auth_method"],
                          "default (a secret, either way)")
         self.assertEqual(fields["jwks"], "none")
@@ -409,7 +410,7 @@ class TestClientAdd(CliTest):
             "admin": False, "disabled": False, "disabled_at": None,
             "previous_secret_expires_at": None,
             "token_endpoint_auth_method": None, "jwks": None,
-            "jwks_uri": None,
+            "jwks_uri": None, "require_dpop": False,
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
             0, "client_credentials password", "read write admin",
@@ -592,6 +593,7 @@ class TestClientManage(CliTest):
              "--logout-revokes-refresh-tokens, "
              "--no-logout-revokes-refresh-tokens, "
              "--token-endpoint-auth-method, --jwks, --jwks-uri, "
+             "--require-dpop, --no-require-dpop, "
              "--access-token-claim, "
              "--unset-access-token-claim"),
             (["web", "--grant", "client_credentials"], 2,

@@ -81,12 +81,15 @@ class DiscoveryDocumentTest(LatchkeyTestCase):
             self.assertEqual(
                 md[ep + "_endpoint_auth_signing_alg_values_supported"],
                 ["RS256", "PS256", "ES256"])
+        # RFC 9449 section 5.1
+        self.assertEqual(md["dpop_signing_alg_values_supported"],
+                         ["RS256", "PS256", "ES256"])
         self.assertEqual(md["code_challenge_methods_supported"], ["S256"])
         self.assertEqual(md["revocation_endpoint"], iss + "/revoke")
         self.assertEqual(md["introspection_endpoint"], iss + "/introspect")
         self.assertIs(md["authorization_response_iss_parameter_supported"],
                       True)
-        self.assertEqual(len(md), 27, sorted(md))
+        self.assertEqual(len(md), 28, sorted(md))
 
     def test_same_document_as_rfc8414(self):
         s = self.start("--pkce-allow-plain")

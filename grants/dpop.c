@@ -1,0 +1,225 @@
+/*
+ * dpop.c: DPoP proofs (RFC 9449). A client that holds a key sends, with
+ * each request, a short JWT signed by it naming the method and URL
+ * (htm, htu), a fresh jti and the time; the token endpoint binds the
+ * tokens it issues to that key's thumbprint (cnf.jkt), and a resource
+ * accepts a bound token only with a proof by the same key that also
+ * names the token (ath). A stolen bound token is useless without the key.
+ *
+ * The rules, in docs/service-auth.md "DPoP": typ dpop+jwt; alg RS256,
+ * PS256 or ES256 fitting the public jwk in the header (never a private
+ * one); htm the request's method; htu the endpoint's URL derived from
+ * the issuer (shared/DECISIONS.md: never the Host header), compared
+ * without query and fragment; iat at most DPOP_MAX_AGE old and
+ * CLIENT_ASSERTION_LEEWAY ahead; jti used once per key, in the database
+ * like assertions' (store_jti_use), so every instance refuses a replay.
+ */
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "crypto.h"
+#include "grants_int.h"
+#include "jws.h"
+#include "log.h"
+#include "metrics.h"
+#include "strutil.h"
+
+/* A proof holds a public key: an RSA-4096 jwk and the claims are under
+ * 2 KiB; 8 KiB bounds the work. */
+#define DPOP_MAX_LEN 8192
+#define DPOP_JTI_MAX_LEN 256
+
+/* The length of htu's scheme and authority ("https://host:port"), which
+ * compare case-insensitively (RFC 3986 section 6.2.2.1); the path does
+ * not. */
+static size_t origin_len(const char *url, size_t len)
+{
+	const char *p = memmem(url, len, "://", 3);
+	if (p == NULL)
+		return 0;
+	p += 3;
+	while (p < url + len && *p != '/')
+		p++;
+	return (size_t)(p - url);
+}
+
+/* Section 4.3, item 9: htu is the endpoint's URL, without its query and
+ * fragment. */
+static bool htu_matches(const char *htu, const char *want)
+{
+	size_t hlen = strcspn(htu, "?#"), wlen = strlen(want);
+	size_t ho = origin_len(htu, hlen), wo = origin_len(want, wlen);
+	return ho != 0 && ho == wo && hlen == wlen &&
+	       strncasecmp(htu, want, ho) == 0 &&
+	       memcmp(htu + ho, want + ho, hlen - ho) == 0;
+}
+
+/* base64url(SHA-256(token)): the ath claim (section 4.2). */
+static char *token_ath(const char *token)
+{
+	unsigned char d[SHA256_LEN];
+	sha256(token, strlen(token), d);
+	return b64_encode(d, sizeof(d), true);
+}
+
+/* The header's rules and the signature; NULL when they hold (then *jkt
+ * is the key's thumbprint, caller frees), else why not. */
+static const char *proof_key(const char *proof, const struct jws *j,
+                             char **jkt)
+{
+	const char *typ = json_string_value(json_object_get(j->header, "typ"));
+	const char *alg = json_string_value(json_object_get(j->header, "alg"));
+	json_t *jwk = json_object_get(j->header, "jwk");
+	const char *why;
+	if (typ == NULL || strcmp(typ, "dpop+jwt") != 0)
+		return "the proof's typ must be dpop+jwt";
+	if (alg == NULL || !jws_foreign_alg(alg))
+		return "the proof's alg must be RS256, PS256 or ES256";
+	if (json_object_get(j->header, "crit") != NULL)
+		return "the proof names extensions (crit) this server does not "
+		       "know";
+	EVP_PKEY *pk = jwk_public_key(jwk, &why);
+	if (pk == NULL)
+		return "the proof's jwk is not a usable public key";
+	bool ok = jwk_fits_alg(jwk, alg) &&
+	          jws_signature_ok(pk, alg, proof, j->signed_len, j->sig_b64,
+	                           NULL);
+	EVP_PKEY_free(pk);
+	if (!ok)
+		return "the proof's signature does not verify with its jwk";
+	*jkt = jwk_thumbprint(jwk);
+	return *jkt == NULL ? "the proof's jwk is not a usable public key"
+	                    : NULL;
+}
+
+/* The claims' rules; NULL when they hold, else why not. *iat is the
+ * proof's time. */
+static const char *proof_claims(const struct dpop_check *c, json_t *p,
+                                int64_t now, int64_t *iat)
+{
+	const char *htm = json_string_value(json_object_get(p, "htm"));
+	const char *htu = json_string_value(json_object_get(p, "htu"));
+	const char *jti = json_string_value(json_object_get(p, "jti"));
+	json_t *t = json_object_get(p, "iat");
+	if (jti == NULL || jti[0] == '\0' || strlen(jti) > DPOP_JTI_MAX_LEN)
+		return "the proof needs a jti of 1 to 256 characters";
+	if (htm == NULL || strcmp(htm, c->htm) != 0)
+		return "the proof's htm is not this request's method";
+	if (htu == NULL || !htu_matches(htu, c->htu))
+		return "the proof's htu is not this endpoint's URL";
+	if (!json_is_integer(t))
+		return "the proof needs an iat";
+	*iat = json_integer_value(t);
+	/* now is a real time, far from the int64 limits; iat may not be */
+	if (*iat > now + CLIENT_ASSERTION_LEEWAY)
+		return "the proof's iat is in the future";
+	if (*iat < now - DPOP_MAX_AGE - CLIENT_ASSERTION_LEEWAY)
+		return "the proof is too old (iat more than 60 seconds ago)";
+	if (c->access_token != NULL) {
+		const char *ath = json_string_value(json_object_get(p, "ath"));
+		char *want = token_ath(c->access_token);
+		bool same = ath != NULL && crypto_streq(ath, want);
+		free(want);
+		if (!same)
+			return "the proof's ath is not the hash of this access "
+			       "token";
+	}
+	return NULL;
+}
+
+/* The one use of the proof's jti for its key, recorded while the proof
+ * could still pass for fresh. */
+static struct oauth_result jti_use(struct grants *g, const char *jkt,
+                                   const char *jti, int64_t iat, int64_t now,
+                                   enum oauth_err refusal)
+{
+	char *text = NULL, hex[2 * SHA256_LEN + 1];
+	if (asprintf(&text, "dpop\n%s\n%s", jkt, jti) < 0)
+		abort();
+	sha256_hex(text, hex);
+	free(text);
+	int64_t until = iat + CLIENT_ASSERTION_LEEWAY;
+	if (until < now)
+		until = now;
+	enum store_rc rc = store_jti_use(g->store, hex,
+	                                 until + DPOP_MAX_AGE +
+	                                     CLIENT_ASSERTION_LEEWAY,
+	                                 now);
+	if (rc == STORE_CONFLICT)
+		return OAUTH_FAIL(refusal, "the proof was already used (its jti)");
+	return oauth_from_store_write(rc, "recording a DPoP proof");
+}
+
+struct oauth_result dpop_proof_check(struct grants *g,
+                                     const struct dpop_check *c,
+                                     enum oauth_err refusal, char **jkt)
+{
+	struct jws j;
+	int64_t now = clock_now(), iat = 0;
+	const char *why = NULL;
+	*jkt = NULL;
+	if (c->repeated)
+		why = "send one DPoP header, not several";
+	else if (c->proof == NULL || c->proof[0] == '\0')
+		why = "a DPoP proof is required";
+	else if (jws_parse(c->proof, DPOP_MAX_LEN, &j) != 0)
+		why = "the DPoP header is not a signed JWT";
+	else {
+		why = proof_key(c->proof, &j, jkt);
+		if (why == NULL)
+			why = proof_claims(c, j.payload, now, &iat);
+		struct oauth_result r = OAUTH_RESULT_OK;
+		if (why == NULL)
+			r = jti_use(g, *jkt,
+			            json_string_value(
+			                json_object_get(j.payload, "jti")),
+			            iat, now, refusal);
+		jws_clear(&j);
+		if (why == NULL && r.err == OAUTH_OK)
+			return r;
+		if (why == NULL)
+			why = r.description;
+		if (r.err != OAUTH_OK && r.err != refusal) {
+			free(*jkt);
+			*jkt = NULL;
+			return r; /* the database: 503 */
+		}
+	}
+	free(*jkt);
+	*jkt = NULL;
+	metrics_inc(MET_DPOP_PROOF_FAILURES);
+	log_security("DPoP proof refused: %s", why);
+	return OAUTH_FAIL(refusal, why);
+}
+
+struct oauth_result dpop_binding_check(struct grants *g,
+                                       const struct presented_token *p,
+                                       const char *bound_jkt)
+{
+	if (bound_jkt == NULL && !p->dpop)
+		return OAUTH_RESULT_OK; /* a Bearer token, as Bearer */
+	if (bound_jkt == NULL)
+		return OAUTH_FAIL(OAUTH_DPOP_INVALID_TOKEN,
+		                  "this token is not bound to a key: send it "
+		                  "with the Bearer scheme");
+	if (!p->dpop)
+		return OAUTH_FAIL(OAUTH_DPOP_INVALID_TOKEN,
+		                  "this token is bound to a key: send it with "
+		                  "the DPoP scheme and a proof");
+	struct dpop_check c = {.proof = p->proof, .repeated = p->proof_repeated,
+	                       .htm = p->htm, .htu = p->htu,
+	                       .access_token = p->token};
+	char *jkt;
+	struct oauth_result r = dpop_proof_check(g, &c, OAUTH_DPOP_PROOF_REFUSED,
+	                                         &jkt);
+	if (r.err == OAUTH_OK && !crypto_streq(jkt, bound_jkt))
+		r = OAUTH_FAIL(OAUTH_DPOP_PROOF_REFUSED,
+		               "the proof is signed by another key than the one "
+		               "the token is bound to");
+	free(jkt);
+	return r;
+}

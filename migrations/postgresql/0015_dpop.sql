@@ -1,0 +1,14 @@
+-- 0015_dpop (PostgreSQL): sender-constrained tokens (RFC 9449 DPoP, issue
+-- 19). As the SQLite file migrations/0015_dpop.sql. Never edit
+-- once released.
+
+-- RFC 9449 section 5.2's dpop_bound_access_tokens: the token endpoint
+-- refuses this client's requests without a DPoP proof.
+ALTER TABLE clients ADD COLUMN require_dpop SMALLINT NOT NULL DEFAULT 0
+  CHECK (require_dpop IN (0, 1));
+
+-- The key a public client's refresh token is bound to (section 5): the
+-- RFC 7638 thumbprint of the proof's key when it was issued; a refresh
+-- must be proved with the same key. NULL: not bound. Access tokens carry
+-- theirs in the signed token (cnf.jkt), not here.
+ALTER TABLE refresh_tokens ADD COLUMN dpop_jkt TEXT;
