@@ -204,6 +204,8 @@ static const struct setting settings[] = {
 	 65536, NULL, "largest JWKS document fetched from a jwks_uri"},
 	{"jwks_uri_cache_ttl", S_INT, OFF(jwks_uri_cache_ttl), "300", 0, 86400,
 	 NULL, "seconds a fetched JWKS is used before it is fetched again"},
+	{"dpop_nonce", S_BOOL, OFF(dpop_nonce), "false", 0, 1, NULL,
+	 "DPoP proofs must carry a nonce the server gave (DPoP-Nonce)"},
 	{"ephemeral", S_BOOL, OFF(ephemeral), "false", 0, 1, NULL,
 	 "serve from a private temporary database, removed at exit (db is "
 	 "ignored)"},

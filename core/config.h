@@ -74,6 +74,7 @@ struct lk_config {
 	long jwks_uri_timeout;           /* seconds */
 	long jwks_uri_max_bytes;
 	long jwks_uri_cache_ttl;         /* seconds */
+	long dpop_nonce;                 /* bool: RFC 9449 section 8 */
 	long ephemeral;        /* bool */
 	char *fixtures;        /* "" for none */
 	char *ready_file;      /* "" for none */

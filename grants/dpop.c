@@ -13,9 +13,15 @@
  * without query and fragment; iat at most DPOP_MAX_AGE old and
  * CLIENT_ASSERTION_LEEWAY ahead; jti used once per key, in the database
  * like assertions' (store_jti_use), so every instance refuses a replay.
+ *
+ * With dpop_nonce (section 8), a proof must also carry a nonce this
+ * server gave: a small JWS signed with our ES256 key (typ
+ * dpop-nonce+jwt, its exp), so that every instance sharing the database
+ * (and its keys) takes the nonces of the others, and none is stored.
  */
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -96,6 +102,50 @@ static const char *proof_key(const char *proof, const struct jws *j,
 	                    : NULL;
 }
 
+/* A nonce is handed out for DPOP_NONCE_TURN seconds and accepted for
+ * DPOP_NONCE_LIFE, so a client that just got one has a minute or more. */
+#define DPOP_NONCE_TURN 60
+#define DPOP_NONCE_LIFE 180
+#define NONCE_TYP "dpop-nonce+jwt"
+
+char *grants_dpop_nonce(struct grants *g)
+{
+	if (!g->dpop_nonce)
+		return NULL;
+	int64_t now = clock_now();
+	pthread_mutex_lock(&g->nonce_mu);
+	if (g->nonce == NULL || now - g->nonce_at >= DPOP_NONCE_TURN ||
+	    now < g->nonce_at) {
+		char *token = NULL, *kid = NULL;
+		json_t *claims = json_pack("{s:I}", "exp",
+		                           (json_int_t)(now + DPOP_NONCE_LIFE));
+		if (claims != NULL &&
+		    signer_sign(g->signer, KEY_ALG_ES256, NONCE_TYP, claims,
+		                &token, &kid) == 0) {
+			free(g->nonce);
+			g->nonce = token;
+			g->nonce_at = now;
+		}
+		free(kid);
+	}
+	char *out = g->nonce != NULL ? xstrdup(g->nonce) : NULL;
+	pthread_mutex_unlock(&g->nonce_mu);
+	return out;
+}
+
+/* Whether nonce is one this server (or another instance on its
+ * database) gave, and not expired. */
+static bool nonce_ok(struct grants *g, const char *nonce, int64_t now)
+{
+	json_t *claims = NULL;
+	if (nonce == NULL || jws_read(g, nonce, NONCE_TYP, &claims) != 0)
+		return false;
+	json_t *exp = json_object_get(claims, "exp");
+	bool ok = json_is_integer(exp) && json_integer_value(exp) > now;
+	json_decref(claims);
+	return ok;
+}
+
 /* The claims' rules; NULL when they hold, else why not. *iat is the
  * proof's time. */
 static const char *proof_claims(const struct dpop_check *c, json_t *p,
@@ -161,6 +211,7 @@ struct oauth_result dpop_proof_check(struct grants *g,
 	struct jws j;
 	int64_t now = clock_now(), iat = 0;
 	const char *why = NULL;
+	bool no_nonce = false;
 	*jkt = NULL;
 	if (c->repeated)
 		why = "send one DPoP header, not several";
@@ -172,6 +223,16 @@ struct oauth_result dpop_proof_check(struct grants *g,
 		why = proof_key(c->proof, &j, jkt);
 		if (why == NULL)
 			why = proof_claims(c, j.payload, now, &iat);
+		/* Last: a nonce is asked of a proof that is otherwise good,
+		 * and its jti is not spent on being refused for it. */
+		if (why == NULL && g->dpop_nonce &&
+		    !nonce_ok(g, json_string_value(json_object_get(j.payload,
+		                                                   "nonce")),
+		              now)) {
+			why = "the proof must carry the nonce of the DPoP-Nonce "
+			      "header";
+			no_nonce = true;
+		}
 		struct oauth_result r = OAUTH_RESULT_OK;
 		if (why == NULL)
 			r = jti_use(g, *jkt,
@@ -191,6 +252,11 @@ struct oauth_result dpop_proof_check(struct grants *g,
 	}
 	free(*jkt);
 	*jkt = NULL;
+	if (no_nonce) /* a step of the protocol, not a failure */
+		return OAUTH_FAIL(refusal == OAUTH_INVALID_DPOP_PROOF
+		                      ? OAUTH_USE_DPOP_NONCE
+		                      : OAUTH_DPOP_USE_NONCE,
+		                  why);
 	metrics_inc(MET_DPOP_PROOF_FAILURES);
 	log_security("DPoP proof refused: %s", why);
 	return OAUTH_FAIL(refusal, why);

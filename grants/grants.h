@@ -57,6 +57,7 @@ struct grants_config {
 	/* clients' jwks_uri (jwks_fetch.c) */
 	bool jwks_uri_allow_private;
 	long jwks_uri_timeout, jwks_uri_max_bytes, jwks_uri_cache_ttl;
+	bool dpop_nonce; /* RFC 9449 section 8: proofs carry our nonce */
 	/* Seconds an attempt's reservation counts at most when the store
 	 * counts across instances (throttle_store.c): past the longest a
 	 * request can hold one, so a dead process locks nothing for long. */
@@ -318,6 +319,10 @@ struct presented_token {
 	bool proof_repeated;
 	const char *htm, *htu;
 };
+
+/* RFC 9449 section 8: the nonce to send in a DPoP-Nonce header (new;
+ * caller frees), or NULL when dpop_nonce is off. */
+char *grants_dpop_nonce(struct grants *g);
 
 /* grants_check_bearer, then the binding (RFC 9449 section 7.1): a
  * DPoP-bound token only with the DPoP scheme and a proof by its key

@@ -48,6 +48,7 @@ void grants_config_from(struct grants_config *gc, const struct lk_config *c,
 	gc->jwks_uri_timeout = c->jwks_uri_timeout;
 	gc->jwks_uri_max_bytes = c->jwks_uri_max_bytes;
 	gc->jwks_uri_cache_ttl = c->jwks_uri_cache_ttl;
+	gc->dpop_nonce = c->dpop_nonce != 0;
 	/* A request holds a reservation while it is read, looked up and
 	 * hashed: a few seconds past those timeouts. */
 	gc->throttle_pending_ttl =

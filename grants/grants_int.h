@@ -493,6 +493,12 @@ struct grants {
 	struct keyring *keyring;
 	struct secret_cache *secret_cache;
 	struct jwks_fetcher *jwks_fetcher; /* clients' jwks_uri */
+	/* DPoP nonces (dpop.c), when dpop_nonce is on: the current one,
+	 * minted at nonce_at, under nonce_mu. */
+	bool dpop_nonce;
+	pthread_mutex_t nonce_mu;
+	char *nonce;
+	int64_t nonce_at;
 	struct client_cache *client_cache; /* the token endpoint's */
 	struct throttle *throttle; /* logins (login.c) */
 	struct known_logins *known_logins; /* login.c */

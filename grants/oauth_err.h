@@ -50,6 +50,11 @@ enum oauth_err {
 	OAUTH_INVALID_DPOP_PROOF,
 	OAUTH_DPOP_PROOF_REFUSED,
 	OAUTH_DPOP_INVALID_TOKEN,
+	/* RFC 9449 section 8 (dpop_nonce on): the proof lacks our current
+	 * nonce; the answer carries a DPoP-Nonce header. At the token
+	 * endpoint (400), and at a resource (401, DPoP challenge). */
+	OAUTH_USE_DPOP_NONCE,
+	OAUTH_DPOP_USE_NONCE,
 	/* HTTP-level, with a JSON body in the same shape */
 	OAUTH_NOT_FOUND,
 	OAUTH_METHOD_NOT_ALLOWED,

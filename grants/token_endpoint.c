@@ -212,6 +212,8 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 
 	*out = NULL;
 	pthread_mutex_init(&g->hook_mu, NULL);
+	pthread_mutex_init(&g->nonce_mu, NULL);
+	g->dpop_nonce = cfg->dpop_nonce;
 	g->store = s;
 	g->issuer = xstrdup(cfg->issuer);
 	if (asprintf(&g->token_endpoint, "%s%s", cfg->issuer,
@@ -319,6 +321,8 @@ void grants_free(struct grants *g)
 	free(g->token_endpoint);
 	free(g->auto_approve_as);
 	pthread_mutex_destroy(&g->hook_mu);
+	pthread_mutex_destroy(&g->nonce_mu);
+	free(g->nonce);
 	free(g->audience);
 	free(g->on_refresh);
 	free(g->on_refresh_hook);

@@ -34,7 +34,7 @@
 #define MAX_AGE "600"
 /* Headers an application reads on errors: the challenge of a 401 and
  * when to retry a 503. */
-#define EXPOSE_HEADERS "WWW-Authenticate, Retry-After"
+#define EXPOSE_HEADERS "WWW-Authenticate, Retry-After, DPoP-Nonce"
 
 int cors_init(struct srv *s, const struct lk_config *cfg, char *err,
               size_t errlen)

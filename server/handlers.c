@@ -173,9 +173,13 @@ static enum MHD_Result token_committed(struct srv_req *rq)
 		rq->client_id = rq->grant_type = NULL;
 		return h_token(rq);
 	}
+	struct hdr room[5];
+	char *nonce;
+	const struct hdr *hdrs = with_dpop_nonce(rq, no_store, room, 5, &nonce);
 	enum MHD_Result ret = r.err == OAUTH_OK
-	                          ? respond_json(rq, 200, token_json(&out), no_store)
-	                          : respond_error(rq, r, no_store);
+	                          ? respond_json(rq, 200, token_json(&out), hdrs)
+	                          : respond_error(rq, r, hdrs);
+	free(nonce);
 	token_response_clear(&out);
 	return ret;
 }
@@ -239,8 +243,12 @@ enum MHD_Result h_token(struct srv_req *rq)
 		out.pending = NULL;
 		return token_wait(rq);
 	}
-	ret = r.err == OAUTH_OK ? respond_json(rq, 200, token_json(&out), no_store)
-	                        : respond_error(rq, r, no_store);
+	struct hdr room[5];
+	char *nonce;
+	const struct hdr *hdrs = with_dpop_nonce(rq, no_store, room, 5, &nonce);
+	ret = r.err == OAUTH_OK ? respond_json(rq, 200, token_json(&out), hdrs)
+	                        : respond_error(rq, r, hdrs);
+	free(nonce);
 	token_response_clear(&out);
 	form_req_free(&fr);
 	return ret;

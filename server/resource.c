@@ -74,6 +74,20 @@ static bool holds(const char *held, const char *need)
 	return true;
 }
 
+const struct hdr *with_dpop_nonce(struct srv_req *rq, const struct hdr *base,
+                                  struct hdr *out, size_t n, char **nonce)
+{
+	size_t i = 0;
+	*nonce = grants_dpop_nonce(rq->site->grants);
+	if (*nonce == NULL)
+		return base;
+	for (; base[i].name != NULL && i + 2 < n; i++)
+		out[i] = base[i];
+	out[i++] = (struct hdr){"DPoP-Nonce", *nonce};
+	out[i] = (struct hdr){NULL, NULL};
+	return out;
+}
+
 char *presented_htu(struct srv_req *rq, const char *path)
 {
 	char *htu = NULL;
@@ -126,22 +140,29 @@ enum MHD_Result h_resource(struct srv_req *rq)
 	                                                    &p, &in);
 	crypto_free_str(token);
 	free(htu);
+	struct hdr room[4];
+	char *nonce;
+	const struct hdr *hdrs = with_dpop_nonce(
+	    rq, lookup.err == OAUTH_TEMPORARILY_UNAVAILABLE ? no_store
+	                                                   : cache_none,
+	    room, 4, &nonce);
 	if (lookup.err != OAUTH_OK)
-		r = respond_error(rq, lookup, lookup.err ==
-		                  OAUTH_TEMPORARILY_UNAVAILABLE ? no_store
-		                                               : cache_none);
+		r = respond_error(rq, lookup, hdrs);
 	else if (!in.active)
-		r = refuse(rq, dpop ? OAUTH_DPOP_INVALID_TOKEN : OAUTH_INVALID_TOKEN,
-		           NULL);
+		r = respond_error(rq, OAUTH_FAIL(dpop ? OAUTH_DPOP_INVALID_TOKEN
+		                                      : OAUTH_INVALID_TOKEN,
+		                                 NULL),
+		                  hdrs);
 	else if (need != NULL && !holds(in.scope ? in.scope : "", need))
 		r = respond_error(rq, (struct oauth_result){
 		                          .err = OAUTH_INSUFFICIENT_SCOPE,
-		                          .scope = need}, cache_none);
+		                          .scope = need}, hdrs);
 	else {
 		free(rq->client_id);
 		rq->client_id = xstrdup(in.client_id);
-		r = respond_json(rq, 200, introspection_json(&in), cache_none);
+		r = respond_json(rq, 200, introspection_json(&in), hdrs);
 	}
+	free(nonce);
 	introspection_clear(&in);
 	form_free(&q);
 	return r;

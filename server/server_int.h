@@ -222,6 +222,11 @@ enum MHD_Result h_resource(struct srv_req *rq);  /* resource.c */
  * section 2.1) or "DPoP" (RFC 9449 section 7.1, then *dpop), a new
  * string (crypto_free_str it), or NULL when malformed. */
 char *bearer_token(const char *auth, bool *dpop);
+/* base's headers into out (room for n, n > entries of base + 1), then
+ * DPoP-Nonce when the site's proofs need a nonce (RFC 9449 section 8).
+ * *nonce is the caller's to free after the answer. */
+const struct hdr *with_dpop_nonce(struct srv_req *rq, const struct hdr *base,
+                                  struct hdr *out, size_t n, char **nonce);
 /* The URL a DPoP proof names for the endpoint at path: the issuer's,
  * never the Host header's (shared/DECISIONS.md). Caller frees. */
 char *presented_htu(struct srv_req *rq, const char *path);

@@ -121,8 +121,13 @@ enum MHD_Result h_userinfo(struct srv_req *rq)
 		free(rq->client_id);
 		rq->client_id = client_id;
 	}
+	struct hdr room[5];
+	char *nonce;
+	const struct hdr *hdrs = with_dpop_nonce(rq, no_store, room, 5, &nonce);
 	/* 503 gets its Retry-After from respond_error. */
-	if (r.err != OAUTH_OK)
-		return respond_error(rq, r, no_store);
-	return respond_json(rq, 200, claims, no_store);
+	enum MHD_Result ret = r.err != OAUTH_OK
+	                          ? respond_error(rq, r, hdrs)
+	                          : respond_json(rq, 200, claims, hdrs);
+	free(nonce);
+	return ret;
 }

@@ -45,7 +45,7 @@ class CorsTest(LatchkeyTestCase):
                          origin, r.headers)
         self.assertEqual(r.headers.get("vary"), "Origin")
         self.assertEqual(r.headers.get("access-control-expose-headers"),
-                         "WWW-Authenticate, Retry-After")
+                         "WWW-Authenticate, Retry-After, DPoP-Nonce")
         self.assertNotIn("access-control-allow-credentials", r.headers)
 
     def assertNoCors(self, r):

@@ -346,3 +346,82 @@ class DPoPTest(LatchkeyTestCase):
         self.assertEqual(out["resource"]["client_id"], "svc")
         self.assertEqual(out["bearer_status"], 401)
         self.assertTrue(out["bearer_challenge"].startswith("DPoP "))
+
+
+class DPoPNonceTest(LatchkeyTestCase):
+    """dpop_nonce (section 8): proofs carry a nonce the server gave, and
+    every instance on the database takes the others' nonces."""
+
+    def setUp(self):
+        super().setUp()
+        c = add_client(self.db, "svc", "--id", "svc", "--grant",
+                       "client_credentials", "--scope", "read")
+        self.secret = c["client_secret"]
+        self.key = Key()
+        self.a = self.start("--dpop-nonce", "true")
+        self.b = self.start("--dpop-nonce", "true")
+
+    def token(self, s, proof):
+        return s.token({"grant_type": "client_credentials"},
+                       auth=("svc", self.secret), headers={"DPoP": proof})
+
+    def test_the_nonce_dance_across_instances(self):
+        url = self.a.issuer + "/token"
+        first = self.key.proof("POST", url)
+        r = self.token(self.a, first)
+        self.assertOAuthError(r, 400, "use_dpop_nonce")
+        nonce = r.headers["dpop-nonce"]
+        self.assertEqual(nonce.count("."), 2, nonce)
+        # The refusal did not spend the jti: the same proof, once the
+        # nonce is in it, is another proof anyway; and a forged or
+        # absent nonce is asked again.
+        for bad in ("made-up", nonce[:-4] + "AAAA"):
+            with self.subTest(bad):
+                r = self.token(self.a, self.key.proof("POST", url,
+                                                      nonce=bad))
+                self.assertOAuthError(r, 400, "use_dpop_nonce")
+        # b takes a's nonce: one server to the client.
+        r = self.token(self.b, self.key.proof("POST", self.b.issuer +
+                                              "/token", nonce=nonce))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["token_type"], "DPoP")
+        self.assertIn("dpop-nonce", r.headers)
+        at = r.json()["access_token"]
+
+        # At a resource: 401 with a DPoP challenge, then with the nonce.
+        res = self.a.issuer + "/resource"
+        r = self.a.request("GET", "/resource", headers={
+            "Authorization": "DPoP " + at,
+            "DPoP": self.key.proof("GET", res, at)})
+        self.assertEqual(r.status, 401, r.body)
+        self.assertEqual(r.json()["error"], "use_dpop_nonce")
+        self.assertTrue(r.headers["www-authenticate"].startswith(
+            ALGS + ', error="use_dpop_nonce"'), r.headers)
+        fresh = r.headers["dpop-nonce"]
+        r = self.a.request("GET", "/resource", headers={
+            "Authorization": "DPoP " + at,
+            "DPoP": self.key.proof("GET", res, at, nonce=fresh)})
+        self.assertEqual(r.status, 200, r.body)
+        # Asking for a nonce is no failure; the forged ones are not
+        # counted either (they were asked a nonce, not refused).
+        m = self.a.request("GET", "/metrics").body.decode()
+        self.assertIn("latchkey_dpop_proof_failures_total 0\n", m)
+
+    def test_openid_client_follows_the_nonce(self):
+        node_modules = os.path.join(HERE, "..", "node", "node_modules")
+        if shutil.which("node") is None or subprocess.run(
+                ["node", "-e", "require('openid-client')"],
+                env=dict(os.environ, NODE_PATH=node_modules),
+                capture_output=True).returncode != 0:
+            skip_or_fail(self, "node or openid-client 5.x not installed "
+                               "(scripts/install-test-deps.sh)")
+        p = subprocess.run(
+            ["node", os.path.join(HERE, "rp", "dpop_openid_client.js")],
+            env=dict(os.environ, ISSUER=self.a.issuer, CLIENT_ID="svc",
+                     CLIENT_SECRET=self.secret, NODE_PATH=node_modules),
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = json.loads(p.stdout)
+        self.assertEqual((out["token_type"], out["resource_status"]),
+                         ("DPoP", 200))
+        self.assertEqual(out["resource"]["cnf"]["jkt"], out["jkt"])

@@ -41,10 +41,11 @@ fi
 # Each target with the longest input worth trying: a little past the limits
 # the code itself enforces (INI_MAX_LINE 200, the password buffer of 1026
 # bytes, MAX_TOKEN_LEN 8192 in grants/verify.c, an assertion's 16 KiB in
-# grants/client_assertion.c), well below what would only
-# slow the fuzzer down.
+# grants/client_assertion.c, a DPoP proof's 8 KiB in grants/dpop.c), well
+# below what would only slow the fuzzer down.
 all="fuzz_form:4096 fuzz_basic_auth:1024 fuzz_jwt:9000 fuzz_fixtures:8192
-fuzz_config:4096 fuzz_cli_args:4096 fuzz_client_assertion:20000"
+fuzz_config:4096 fuzz_cli_args:4096 fuzz_client_assertion:20000
+fuzz_dpop:10000"
 targets=${FUZZ_TARGETS:-}
 
 echo "fuzz: building in $build ($cc)"
