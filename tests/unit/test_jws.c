@@ -225,12 +225,38 @@ static void test_jwks(void **state)
 	assert_true(jws_foreign_alg("PS256"));
 }
 
+/* RFC 7638 section 3.1's example, and members beyond the required ones
+ * (kid, alg, use) left out of the thumbprint. */
+static void test_thumbprint(void **state)
+{
+	(void)state;
+	json_t *k = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s}", "kty", "RSA", "n",
+	    "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86z"
+	    "wu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5Js"
+	    "GY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMic"
+	    "AtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-"
+	    "bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csF"
+	    "Cur-kEgU8awapJzKnqDKgw",
+	    "e", "AQAB", "alg", "RS256", "kid", "2011-04-29");
+	char *t = jwk_thumbprint(k);
+	assert_string_equal(t, "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+	free(t);
+	json_object_del(k, "e");
+	assert_null(jwk_thumbprint(k)); /* a required member missing */
+	json_decref(k);
+	json_t *oct = json_pack("{s:s, s:s}", "kty", "oct", "k", "AAAA");
+	assert_null(jwk_thumbprint(oct));
+	json_decref(oct);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_signatures),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_jwks),
+		cmocka_unit_test(test_thumbprint),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
