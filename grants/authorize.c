@@ -387,6 +387,22 @@ static bool check_resource(struct authz *a)
 	return false;
 }
 
+/* RFC 9449 section 10: dpop_jkt is a JWK SHA-256 thumbprint, 43
+ * base64url characters; the code's redemption must prove that key. */
+static bool check_dpop_jkt(struct authz *a)
+{
+	const char *jkt = a->rq->dpop_jkt;
+	if (jkt == NULL ||
+	    (strlen(jkt) == 43 &&
+	     strspn(jkt, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                 "0123456789-_") == 43))
+		return true;
+	redirect_error(a, OAUTH_INVALID_REQUEST,
+	               "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url "
+	               "characters)");
+	return false;
+}
+
 /* max_age: a non-negative decimal number of seconds. -1 if it is not. */
 static int64_t parse_max_age(const char *v)
 {
@@ -588,6 +604,7 @@ static void issue_code(struct authz *a)
 		.resource = (char *)a->rq->resource,
 		.auth_time = a->auth_time, .sid = a->sid, .amr = a->amr,
 		.nonce = (char *)a->rq->nonce,
+		.dpop_jkt = (char *)a->rq->dpop_jkt,
 	};
 	enum store_rc rc = store_code_add(a->g->store, &c);
 	if (rc != STORE_OK)
@@ -744,7 +761,7 @@ void grants_authorize(struct grants *g, const struct authz_request *rq,
 	memset(out, 0, sizeof(*out));
 	out->session_ttl = g->session_ttl;
 	if (!check_client_and_uri(&a) || !check_request(&a) ||
-	    !check_resource(&a))
+	    !check_resource(&a) || !check_dpop_jkt(&a))
 		goto done;
 	if (!check_oidc(&a, &p))
 		goto done;

@@ -53,15 +53,32 @@ static size_t origin_len(const char *url, size_t len)
 	return (size_t)(p - url);
 }
 
+/* The length of the origin without a default port (RFC 3986 section
+ * 6.2.3: ":443" of https and ":80" of http say nothing), which URL
+ * libraries drop and an issuer may spell. */
+static size_t origin_canon_len(const char *url, size_t olen)
+{
+	if (olen > 12 && strncasecmp(url, "https://", 8) == 0 &&
+	    memcmp(url + olen - 4, ":443", 4) == 0)
+		return olen - 4;
+	if (olen > 10 && strncasecmp(url, "http://", 7) == 0 &&
+	    memcmp(url + olen - 3, ":80", 3) == 0)
+		return olen - 3;
+	return olen;
+}
+
 /* Section 4.3, item 9: htu is the endpoint's URL, without its query and
- * fragment. */
+ * fragment; scheme and host in any case, a default port or none. */
 static bool htu_matches(const char *htu, const char *want)
 {
 	size_t hlen = strcspn(htu, "?#"), wlen = strlen(want);
 	size_t ho = origin_len(htu, hlen), wo = origin_len(want, wlen);
-	return ho != 0 && ho == wo && hlen == wlen &&
-	       strncasecmp(htu, want, ho) == 0 &&
-	       memcmp(htu + ho, want + ho, hlen - ho) == 0;
+	if (ho == 0 || wo == 0)
+		return false;
+	size_t hc = origin_canon_len(htu, ho), wc = origin_canon_len(want, wo);
+	return hc == wc && strncasecmp(htu, want, hc) == 0 &&
+	       hlen - ho == wlen - wo &&
+	       memcmp(htu + ho, want + wo, hlen - ho) == 0;
 }
 
 /* base64url(SHA-256(token)): the ath claim (section 4.2). */
@@ -181,32 +198,45 @@ static const char *proof_claims(const struct dpop_check *c, json_t *p,
 	return NULL;
 }
 
-/* The one use of the proof's jti for its key, recorded while the proof
- * could still pass for fresh. */
-static struct oauth_result jti_use(struct grants *g, const char *jkt,
-                                   const char *jti, int64_t iat, int64_t now,
-                                   enum oauth_err refusal)
+/* What recording the proof's one use takes: its jti hashed with its key,
+ * kept while the proof could still pass for fresh. */
+static void spend_prepare(struct dpop_spend *sp, const char *jkt,
+                          const char *jti, int64_t iat, int64_t now,
+                          enum oauth_err refusal)
 {
-	char *text = NULL, hex[2 * SHA256_LEN + 1];
+	char *text = NULL;
 	if (asprintf(&text, "dpop\n%s\n%s", jkt, jti) < 0)
 		abort();
-	sha256_hex(text, hex);
+	sha256_hex(text, sp->hash);
 	free(text);
 	int64_t until = iat + CLIENT_ASSERTION_LEEWAY;
 	if (until < now)
 		until = now;
-	enum store_rc rc = store_jti_use(g->store, hex,
-	                                 until + DPOP_MAX_AGE +
-	                                     CLIENT_ASSERTION_LEEWAY,
-	                                 now);
-	if (rc == STORE_CONFLICT)
-		return OAUTH_FAIL(refusal, "the proof was already used (its jti)");
+	sp->expires_at = until + DPOP_MAX_AGE + CLIENT_ASSERTION_LEEWAY;
+	sp->refusal = refusal;
+	sp->done = false;
+}
+
+struct oauth_result dpop_spend(struct grants *g, struct dpop_spend *sp)
+{
+	if (sp->done)
+		return OAUTH_RESULT_OK;
+	sp->done = true;
+	enum store_rc rc = store_jti_use(g->store, sp->hash, sp->expires_at,
+	                                 clock_now());
+	if (rc == STORE_CONFLICT) {
+		metrics_inc(MET_DPOP_PROOF_FAILURES);
+		log_security("DPoP proof refused: replayed");
+		return OAUTH_FAIL(sp->refusal,
+		                  "the proof was already used (its jti)");
+	}
 	return oauth_from_store_write(rc, "recording a DPoP proof");
 }
 
 struct oauth_result dpop_proof_check(struct grants *g,
                                      const struct dpop_check *c,
-                                     enum oauth_err refusal, char **jkt)
+                                     enum oauth_err refusal, char **jkt,
+                                     struct dpop_spend *later)
 {
 	struct jws j;
 	int64_t now = clock_now(), iat = 0;
@@ -233,21 +263,23 @@ struct oauth_result dpop_proof_check(struct grants *g,
 			      "header";
 			no_nonce = true;
 		}
-		struct oauth_result r = OAUTH_RESULT_OK;
+		struct dpop_spend now_sp, *sp = later ? later : &now_sp;
 		if (why == NULL)
-			r = jti_use(g, *jkt,
-			            json_string_value(
-			                json_object_get(j.payload, "jti")),
-			            iat, now, refusal);
+			spend_prepare(sp, *jkt,
+			              json_string_value(
+			                  json_object_get(j.payload, "jti")),
+			              iat, now, refusal);
 		jws_clear(&j);
-		if (why == NULL && r.err == OAUTH_OK)
+		if (why == NULL) {
+			/* Spent now, or by the caller once it knows the
+			 * request is worth a write (dpop_spend). */
+			struct oauth_result r = later ? OAUTH_RESULT_OK
+			                              : dpop_spend(g, sp);
+			if (r.err != OAUTH_OK) {
+				free(*jkt);
+				*jkt = NULL;
+			}
 			return r;
-		if (why == NULL)
-			why = r.description;
-		if (r.err != OAUTH_OK && r.err != refusal) {
-			free(*jkt);
-			*jkt = NULL;
-			return r; /* the database: 503 */
 		}
 	}
 	free(*jkt);
@@ -281,7 +313,7 @@ struct oauth_result dpop_binding_check(struct grants *g,
 	                       .access_token = p->token};
 	char *jkt;
 	struct oauth_result r = dpop_proof_check(g, &c, OAUTH_DPOP_PROOF_REFUSED,
-	                                         &jkt);
+	                                         &jkt, NULL);
 	if (r.err == OAUTH_OK && !crypto_streq(jkt, bound_jkt))
 		r = OAUTH_FAIL(OAUTH_DPOP_PROOF_REFUSED,
 		               "the proof is signed by another key than the one "

@@ -83,6 +83,13 @@ static struct oauth_result check(const struct store_code *c,
 		return OAUTH_FAIL(OAUTH_INVALID_GRANT, "public clients must use "
 		                  "PKCE");
 	}
+	/* RFC 9449 section 10: a code asked for with dpop_jkt is redeemed
+	 * only with a proof by that key. */
+	if (c->dpop_jkt != NULL &&
+	    (rq->dpop_jkt == NULL || strcmp(rq->dpop_jkt, c->dpop_jkt) != 0))
+		return OAUTH_FAIL(OAUTH_INVALID_DPOP_PROOF,
+		                  "the code is bound to a DPoP key (dpop_jkt): "
+		                  "send a proof signed with that key");
 	return OAUTH_RESULT_OK;
 }
 

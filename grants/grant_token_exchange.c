@@ -6,8 +6,9 @@
  * (section 4.1: the current actor outermost, earlier ones nested).
  *
  * What is taken (docs/service-auth.md): a subject token that is a live
- * access token of this issuer, or an unexpired ID token of this issuer;
- * an actor token of either kind; an audience among the client's audiences
+ * access token of this issuer (one bound to a DPoP key only with a proof
+ * by that key), or an unexpired ID token issued to the exchanging
+ * client; an actor token of either kind; an audience among the client's audiences
  * (DECISIONS "aud"); requested_token_type access_token only. The scope
  * is within the subject token's and the client's; the new token expires
  * no later than the subject (and actor) token. It continues the subject
@@ -51,14 +52,24 @@ static struct oauth_result unusable(const char *what)
 }
 
 /* A live access token of ours: signed by our keys, its record neither
- * revoked nor expired. */
+ * revoked nor expired. One bound to a DPoP key (cnf.jkt) only with the
+ * request's proof by that key (proved, NULL: none): else a stolen bound
+ * token would come out of the exchange as a Bearer one. */
 static struct oauth_result read_access(struct grants *g, const char *token,
-                                       const char *what, struct held *out)
+                                       const char *what, const char *proved,
+                                       struct held *out)
 {
 	json_t *claims = NULL;
 	if (jws_read(g, token, "at+jwt", &claims) != 0)
 		return unusable(what);
 	const char *jti = json_string_value(json_object_get(claims, "jti"));
+	const char *jkt = json_string_value(
+	    json_object_get(json_object_get(claims, "cnf"), "jkt"));
+	if (jkt != NULL && (proved == NULL || strcmp(jkt, proved) != 0)) {
+		json_decref(claims);
+		return unusable("a DPoP-bound token is exchanged only with a "
+		                "DPoP proof by its key");
+	}
 	struct store_token t = {0};
 	enum store_rc rc = jti ? store_token_get(g->store, jti, &t)
 	                       : STORE_NOT_FOUND;
@@ -116,7 +127,7 @@ static struct oauth_result read_id(struct grants *g, const char *token,
 static struct oauth_result read_token(struct grants *g, const char *token,
                                       const char *type, bool subject,
                                       const char *client_id,
-                                      struct held *out)
+                                      const char *proved, struct held *out)
 {
 	const char *what = subject ? "subject_token is not a live token of "
 	                             "this issuer"
@@ -130,7 +141,7 @@ static struct oauth_result read_token(struct grants *g, const char *token,
 		                          : "actor_token_type goes with "
 		                            "actor_token");
 	if (strcmp(type, TT_ACCESS) == 0)
-		return read_access(g, token, what, out);
+		return read_access(g, token, what, proved, out);
 	if (strcmp(type, TT_ID) == 0)
 		return read_id(g, token, what, client_id, out);
 	return OAUTH_FAIL(OAUTH_INVALID_REQUEST, subject
@@ -166,11 +177,11 @@ struct oauth_result grant_token_exchange(struct grants *g,
 		               "must be " TT_ACCESS);
 	if (r.err == OAUTH_OK)
 		r = read_token(g, rq->subject_token, rq->subject_token_type,
-		               true, cl->client_id, &subject);
+		               true, cl->client_id, rq->dpop_jkt, &subject);
 	if (r.err == OAUTH_OK &&
 	    (rq->actor_token != NULL || rq->actor_token_type != NULL))
 		r = read_token(g, rq->actor_token, rq->actor_token_type, false,
-		               cl->client_id, &actor);
+		               cl->client_id, rq->dpop_jkt, &actor);
 	/* The audience must be one the client may ask for (its audiences);
 	 * resource was narrowed the same way by the token endpoint. */
 	if (r.err == OAUTH_OK && rq->audience != NULL) {

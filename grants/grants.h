@@ -107,6 +107,8 @@ struct client_creds {
 	const char *remote_addr; /* for throttling failures; may be NULL */
 };
 
+/* grants_int.h: a DPoP proof's jti, recorded once per request. */
+struct dpop_spend;
 struct token_request {
 	struct client_creds creds;
 	const char *grant_type;
@@ -126,8 +128,10 @@ struct token_request {
 	const char *dpop_proof;
 	bool dpop_repeated;
 	/* Set by grants_token, not the caller: the checked proof's key
-	 * thumbprint, which the tokens are bound to; NULL: none. */
+	 * thumbprint, which the tokens are bound to (NULL: none), and its
+	 * jti's use, recorded once the client is authenticated. */
 	const char *dpop_jkt;
+	struct dpop_spend *dpop_spend;
 	/* The caller can wait without holding a thread: then grants_token
 	 * may return OAUTH_PENDING having written nothing, for the commit
 	 * that records the tokens (grants_issue_wait) or for a step that
@@ -194,6 +198,7 @@ struct authz_request {
 	const char *code_challenge, *code_challenge_method;
 	const char *prompt, *login_hint;
 	const char *resource; /* RFC 8707; NULL: none */
+	const char *dpop_jkt; /* RFC 9449 section 10; NULL: none */
 	/* OpenID Connect Core 3.1.2.1 (NULL: absent). acr_values, display
 	 * and ui_locales are accepted and ignored, so not here. request and
 	 * request_uri are only answered as unsupported (6.1, 6.2). */

@@ -463,12 +463,24 @@ struct dpop_check {
 	const char *htm, *htu;
 	const char *access_token;
 };
-/* OK with *jkt (caller frees) the thumbprint of the proof's key, its jti
- * now spent; else refusal (the endpoint's kind of invalid_dpop_proof)
- * with why, or 503 when the database could not record the jti. */
+/* The one use of a proof's jti, to record (dpop_spend). */
+struct dpop_spend {
+	char hash[2 * SHA256_LEN + 1];
+	int64_t expires_at;
+	enum oauth_err refusal;
+	bool done;
+};
+/* OK with *jkt (caller frees) the thumbprint of the proof's key and its
+ * jti spent, or, with later, ready to spend by dpop_spend(later); else
+ * refusal (the endpoint's kind of invalid_dpop_proof) with why,
+ * use_dpop_nonce, or 503 when the database could not record the jti. */
 struct oauth_result dpop_proof_check(struct grants *g,
                                      const struct dpop_check *c,
-                                     enum oauth_err refusal, char **jkt);
+                                     enum oauth_err refusal, char **jkt,
+                                     struct dpop_spend *later);
+/* Records the proof's use once (again: OK, nothing written); a replay
+ * is its refusal. */
+struct oauth_result dpop_spend(struct grants *g, struct dpop_spend *sp);
 /* A resource's rule for a token bound to bound_jkt (NULL: unbound)
  * presented as p (grants.h, grants_check_presented). */
 struct oauth_result dpop_binding_check(struct grants *g,

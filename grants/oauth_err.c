@@ -97,6 +97,9 @@ static const struct oauth_err_info rows[OAUTH__COUNT] = {
 	[OAUTH_DPOP_INVALID_TOKEN] = {"invalid_token", 401,
 	    "The access token is invalid, expired or revoked.",
 	    OAUTH_CHALLENGE_DPOP},
+	[OAUTH_DPOP_INSUFFICIENT_SCOPE] = {"insufficient_scope", 403,
+	    "the access token lacks a scope this request needs",
+	    OAUTH_CHALLENGE_DPOP},
 	[OAUTH_USE_DPOP_NONCE] = {"use_dpop_nonce", 400,
 	    "The DPoP proof must carry the nonce of the DPoP-Nonce header.",
 	    OAUTH_CHALLENGE_NONE},
@@ -128,4 +131,13 @@ const struct oauth_err_info *oauth_err_info(enum oauth_err e)
 	if ((unsigned)e >= OAUTH__COUNT || rows[e].http_status == 0)
 		return &rows[OAUTH_SERVER_ERROR];
 	return &rows[e];
+}
+
+enum oauth_err oauth_err_dpop(enum oauth_err e)
+{
+	switch (e) {
+	case OAUTH_INVALID_TOKEN: return OAUTH_DPOP_INVALID_TOKEN;
+	case OAUTH_INSUFFICIENT_SCOPE: return OAUTH_DPOP_INSUFFICIENT_SCOPE;
+	default: return e;
+	}
 }

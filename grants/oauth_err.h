@@ -50,6 +50,7 @@ enum oauth_err {
 	OAUTH_INVALID_DPOP_PROOF,
 	OAUTH_DPOP_PROOF_REFUSED,
 	OAUTH_DPOP_INVALID_TOKEN,
+	OAUTH_DPOP_INSUFFICIENT_SCOPE,
 	/* RFC 9449 section 8 (dpop_nonce on): the proof lacks our current
 	 * nonce; the answer carries a DPoP-Nonce header. At the token
 	 * endpoint (400), and at a resource (401, DPoP challenge). */
@@ -89,6 +90,9 @@ struct oauth_err_info {
 };
 
 const struct oauth_err_info *oauth_err_info(enum oauth_err e);
+/* The same refusal at a resource for a token sent with the DPoP scheme
+ * (RFC 9449 section 7.1): its challenge is DPoP's. */
+enum oauth_err oauth_err_dpop(enum oauth_err e);
 
 /* A result with an optional, static, user-safe description that overrides
  * the table's default. Never internal detail: that goes to the log. */

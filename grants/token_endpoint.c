@@ -78,9 +78,11 @@ static struct oauth_result resource_narrow(const struct grants *g,
  * a write, so deciding again repeats nothing. */
 static bool record_may_decide(enum oauth_err e)
 {
+	/* Not invalid_dpop_proof: a replayed proof is one too, and must
+	 * never be answered again (its jti is spent once); require_dpop is
+	 * read from a record at most 1 s old, like the rest. */
 	return e == OAUTH_INVALID_SCOPE || e == OAUTH_UNAUTHORIZED_CLIENT ||
-	       e == OAUTH_INVALID_TARGET || e == OAUTH_CLIENT_CHANGED ||
-	       e == OAUTH_INVALID_DPOP_PROOF; /* require_dpop */
+	       e == OAUTH_INVALID_TARGET || e == OAUTH_CLIENT_CHANGED;
 }
 
 /* One pass: authenticate (from the cache when use_cache), check, run. */
@@ -95,6 +97,13 @@ static struct oauth_result token_pass(struct grants *g,
 	              : client_authenticate(g, &rq->creds, &cl);
 	if (r.err != OAUTH_OK)
 		return r;
+	/* A proof's jti is written only for an authenticated client: anyone
+	 * can make a proof, and a write should cost more than that. */
+	if (rq->dpop_spend != NULL &&
+	    (r = dpop_spend(g, rq->dpop_spend)).err != OAUTH_OK) {
+		store_client_clear(&cl);
+		return r;
+	}
 
 	const struct grant_def *def = grant_find(rq->grant_type);
 	size_t glen = strlen(rq->grant_type);
@@ -124,7 +133,7 @@ static struct oauth_result token_pass(struct grants *g,
  * endpoint's URL. OK with *jkt NULL when there is none. */
 static struct oauth_result token_dpop(struct grants *g,
                                       const struct token_request *rq,
-                                      char **jkt)
+                                      char **jkt, struct dpop_spend *sp)
 {
 	*jkt = NULL;
 	if (rq->dpop_proof == NULL && !rq->dpop_repeated)
@@ -132,7 +141,7 @@ static struct oauth_result token_dpop(struct grants *g,
 	struct dpop_check c = {.proof = rq->dpop_proof,
 	                       .repeated = rq->dpop_repeated, .htm = "POST",
 	                       .htu = g->token_endpoint};
-	return dpop_proof_check(g, &c, OAUTH_INVALID_DPOP_PROOF, jkt);
+	return dpop_proof_check(g, &c, OAUTH_INVALID_DPOP_PROOF, jkt, sp);
 }
 
 struct oauth_result grants_token(struct grants *g,
@@ -147,11 +156,13 @@ struct oauth_result grants_token(struct grants *g,
 	if (request->grant_type == NULL || request->grant_type[0] == '\0')
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "grant_type is required");
 	char *jkt;
-	struct oauth_result r = token_dpop(g, request, &jkt);
+	struct dpop_spend spend;
+	struct oauth_result r = token_dpop(g, request, &jkt, &spend);
 	if (r.err != OAUTH_OK)
 		return r;
 	struct token_request bound = *request;
 	bound.dpop_jkt = jkt;
+	bound.dpop_spend = jkt != NULL ? &spend : NULL;
 	const struct token_request *rq = &bound;
 
 	/* The client record from the cache (client_cache.c); an error it

@@ -12,3 +12,8 @@ ALTER TABLE clients ADD COLUMN require_dpop INTEGER NOT NULL DEFAULT 0
 -- must be proved with the same key. NULL: not bound. Access tokens carry
 -- theirs in the signed token (cnf.jkt), not here.
 ALTER TABLE refresh_tokens ADD COLUMN dpop_jkt TEXT;
+
+-- Section 10: the key an authorization code was asked for with
+-- (dpop_jkt at /authorize); its redemption must prove that key. NULL:
+-- none.
+ALTER TABLE authorization_codes ADD COLUMN dpop_jkt TEXT;

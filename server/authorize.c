@@ -75,7 +75,7 @@ static char *form_action(const struct srv_req *rq)
 static const char *const oauth_params[] = {
 	"response_type", "client_id", "redirect_uri", "scope", "state",
 	"code_challenge", "code_challenge_method", "prompt", "login_hint",
-	"resource", "nonce", "max_age", "id_token_hint",
+	"resource", "nonce", "max_age", "id_token_hint", "dpop_jkt",
 };
 
 static char *csrf_for(struct srv *s, const char *cookie)
@@ -275,6 +275,7 @@ enum MHD_Result h_authorize(struct srv_req *rq)
 		.prompt = form_param(&f, "prompt"),
 		.login_hint = form_param(&f, "login_hint"),
 		.resource = form_param(&f, "resource"),
+		.dpop_jkt = form_param(&f, "dpop_jkt"),
 		.nonce = form_param(&f, "nonce"),
 		.max_age = form_param(&f, "max_age"),
 		.id_token_hint = form_param(&f, "id_token_hint"),

@@ -93,7 +93,7 @@ static void form_open(struct buf *b, const struct page_form *f)
 	static const char *const names[] = {
 		"response_type", "client_id", "redirect_uri", "scope", "state",
 		"code_challenge", "code_challenge_method", "prompt", "login_hint",
-		"resource", "nonce", "max_age", "id_token_hint",
+		"resource", "nonce", "max_age", "id_token_hint", "dpop_jkt",
 	};
 	put(b, "<form method=\"post\" action=\"");
 	esc(b, f->action);

@@ -155,7 +155,8 @@ enum MHD_Result h_resource(struct srv_req *rq)
 		                  hdrs);
 	else if (need != NULL && !holds(in.scope ? in.scope : "", need))
 		r = respond_error(rq, (struct oauth_result){
-		                          .err = OAUTH_INSUFFICIENT_SCOPE,
+		                          .err = dpop ? OAUTH_DPOP_INSUFFICIENT_SCOPE
+		                                      : OAUTH_INSUFFICIENT_SCOPE,
 		                          .scope = need}, hdrs);
 	else {
 		free(rq->client_id);

@@ -248,7 +248,7 @@ long long tls_cert_not_after(const char *pem);
 /* What every form carries: the OAuth request's parameters (in the order
  * pages.c names them; NULL ones are left out) and the CSRF token. */
 struct page_form {
-	const char *params[13];
+	const char *params[14];
 	const char *csrf;
 	char *action; /* the form's action: the authorization endpoint's path */
 };

@@ -124,6 +124,8 @@ enum MHD_Result h_userinfo(struct srv_req *rq)
 	struct hdr room[5];
 	char *nonce;
 	const struct hdr *hdrs = with_dpop_nonce(rq, no_store, room, 5, &nonce);
+	if (dpop)
+		r.err = oauth_err_dpop(r.err);
 	/* 503 gets its Retry-After from respond_error. */
 	enum MHD_Result ret = r.err != OAUTH_OK
 	                          ? respond_error(rq, r, hdrs)

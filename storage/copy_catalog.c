@@ -47,7 +47,7 @@ static const struct store_copy_column codes_cols[] = {
 	T(code_hash), T(client_id), T(subject), T(username), T(redirect_uri),
 	T(scope), T(code_challenge), T(code_challenge_method), I(issued_at),
 	I(expires_at), I(used_at), T(family_id), T(resource), T(nonce),
-	I(auth_time), T(sid), T(amr)};
+	I(auth_time), T(sid), T(amr), T(dpop_jkt)};
 static const struct store_copy_column sessions_cols[] = {
 	T(session_hash), T(user_id), I(auth_time), I(expires_at), T(sid),
 	T(amr)};

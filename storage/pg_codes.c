@@ -13,7 +13,7 @@ static const struct pg_stmt st_code_add = {
 	"code_add",
 	"INSERT INTO authorization_codes (" CODE_COLS ") VALUES ($1, $2, $3, "
 	"$4, $5, $6, $7, $8, $9::bigint, $10::bigint, $11::bigint, $12, $13, "
-	"$14, $15::bigint, $16, $17)"};
+	"$14, $15::bigint, $16, $17, $18)"};
 static const struct pg_stmt st_code_get = {
 	"code_get",
 	"SELECT " CODE_COLS " FROM authorization_codes WHERE code_hash=$1"};
@@ -107,6 +107,7 @@ static void read_code(const PGresult *r, int i, struct store_code *c)
 	c->auth_time = pg_col_int(r, i, 14);
 	c->sid = pg_col_text(r, i, 15);
 	c->amr = pg_col_text(r, i, 16);
+	c->dpop_jkt = pg_col_text(r, i, 17);
 }
 
 static enum store_rc pg_code_add(struct store *s, const struct store_code *c)
@@ -129,6 +130,7 @@ static enum store_rc pg_code_add(struct store *s, const struct store_code *c)
 	pg_p_opt_int(&p, c->auth_time);
 	pg_p_text(&p, c->sid);
 	pg_p_text(&p, c->amr);
+	pg_p_text(&p, c->dpop_jkt);
 	return pg_once(s, &st_code_add, &p, NULL, NULL, false);
 }
 

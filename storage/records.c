@@ -113,6 +113,7 @@ void store_code_clear(struct store_code *c)
 	free(c->nonce);
 	free(c->sid);
 	free(c->amr);
+	free(c->dpop_jkt);
 	memset(c, 0, sizeof(*c));
 }
 

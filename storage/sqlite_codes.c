@@ -26,6 +26,7 @@ static void read_code(sqlite3_stmt *st, struct store_code *c)
 	c->auth_time = sqlite3_column_int64(st, 14);
 	c->sid = sq_col_text(st, 15);
 	c->amr = sq_col_text(st, 16);
+	c->dpop_jkt = sq_col_text(st, 17);
 }
 
 static enum store_rc sq_code_add(struct store *s, const struct store_code *c)
@@ -51,6 +52,7 @@ static enum store_rc sq_code_add(struct store *s, const struct store_code *c)
 	sq_bind_opt_int(st, 15, c->auth_time);
 	sq_bind_text(st, 16, c->sid);
 	sq_bind_text(st, 17, c->amr);
+	sq_bind_text(st, 18, c->dpop_jkt);
 	return sq_exec(cn, st, NULL);
 }
 

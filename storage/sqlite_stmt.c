@@ -195,7 +195,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_SUBJECT_REVOKE_AT] = "UPDATE access_tokens SET revoked_at=?2 "
 	                         "WHERE subject=?1 AND revoked_at IS NULL",
 	[ST_CODE_ADD] = "INSERT INTO authorization_codes (" CODE_COLS ") "
-	                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_CODE_GET] = "SELECT " CODE_COLS " FROM authorization_codes "
 	                "WHERE code_hash=?",
 	/* The conditions are the redemption check itself: of two concurrent

@@ -182,6 +182,9 @@ struct store_code {
 	int64_t auth_time;
 	char *sid;
 	char *amr;
+	/* Since schema 15: RFC 9449 section 10's dpop_jkt, the key the
+	 * code's redemption must prove; NULL: none. */
+	char *dpop_jkt;
 };
 void store_code_clear(struct store_code *c);
 

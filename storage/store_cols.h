@@ -29,7 +29,7 @@
 #define CODE_COLS "code_hash, client_id, subject, username, redirect_uri, " \
                   "scope, code_challenge, code_challenge_method, "         \
                   "issued_at, expires_at, used_at, family_id, resource, "  \
-                  "nonce, auth_time, sid, amr"
+                  "nonce, auth_time, sid, amr, dpop_jkt"
 #define AUDIT_COLS "id, at, actor, address, action, object, changes"
 #define SESSION_COLS "session_hash, user_id, auth_time, expires_at, sid, amr"
 /* A consent comes with its user's name, for listings. */

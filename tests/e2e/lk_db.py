@@ -295,6 +295,7 @@ def revert_to_schema_7(db):
     refuses more)."""
     db_query(db, "ALTER TABLE clients DROP COLUMN require_dpop")
     db_query(db, "ALTER TABLE refresh_tokens DROP COLUMN dpop_jkt")
+    db_query(db, "ALTER TABLE authorization_codes DROP COLUMN dpop_jkt")
     db_query(db, "DELETE FROM schema_migrations WHERE version = 15")
     db_query(db, "DROP TABLE used_jtis")
     for col in ("jwks", "token_endpoint_auth_method", "jwks_uri"):

@@ -244,6 +244,92 @@ class DPoPTest(LatchkeyTestCase):
                 if x.startswith("latchkey_dpop_proof_failures_total ")]
         self.assertEqual(line, ["latchkey_dpop_proof_failures_total 14"])
 
+    def test_a_proof_is_spent_only_for_an_authenticated_client(self):
+        proof = self.key.proof("POST", self.iss + "/token")
+        r = self.s.token({"grant_type": "client_credentials"},
+                         auth=("svc", "not-the-secret"),
+                         headers={"DPoP": proof})
+        self.assertOAuthError(r, 401, "invalid_client")
+        # Nothing was written for the refused request: the same proof
+        # still works once, for the real client.
+        self.assertEqual(self.token(proof).status, 200)
+        self.assertOAuthError(self.token(proof), 400, "invalid_dpop_proof")
+
+    def test_a_bound_token_is_exchanged_only_with_its_key(self):
+        add_client(self.db, "gw", "--id", "gw", "--secret",
+                   "gw-secret-1234567", "--grant", "token-exchange",
+                   "--audience", "https://orders", "--scope", "read")
+        at = self.bound_token()
+        self.auth = ("gw", "gw-secret-1234567")
+        form = {"grant_type":
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+                "subject_token": at, "audience": "https://orders",
+                "subject_token_type":
+                "urn:ietf:params:oauth:token-type:access_token"}
+        # Stolen, it cannot be laundered into a Bearer token ...
+        for name, proof in (("no proof", None), ("another key", Key().proof(
+                "POST", self.iss + "/token"))):
+            with self.subTest(name):
+                r = self.token(proof, form)
+                self.assertOAuthError(r, 400, "invalid_request")
+                self.assertIn("DPoP proof by its key",
+                              r.json()["error_description"])
+        # ... and with its key, the exchanged token is bound to it too.
+        r = self.token(self.key.proof("POST", self.iss + "/token"), form)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["token_type"], "DPoP")
+        claims = jwt.decode(r.json()["access_token"],
+                            options={"verify_signature": False})
+        self.assertEqual(claims["cnf"]["jkt"], self.key.thumbprint())
+
+    def test_scope_refusal_under_the_dpop_scheme(self):
+        at = self.bound_token()
+        r = self.s.request("GET", "/resource?scope=write", headers={
+            "Authorization": "DPoP " + at, "DPoP": self.key.proof(
+                "GET", self.iss + "/resource", at)})
+        self.assertEqual(r.status, 403, r.body)
+        self.assertTrue(r.headers["www-authenticate"].startswith(
+            ALGS + ', error="insufficient_scope"'), r.headers)
+
+    def test_a_code_bound_with_dpop_jkt(self):
+        """Section 10: dpop_jkt at /authorize binds the code to a key."""
+        cli(self.db, "user", "add", "dave", "--password-stdin",
+            stdin="dave-password-1\n")
+        add_client(self.db, "native", "--id", "native", "--public",
+                   "--grant", "authorization_code", "--scope", "read",
+                   "--redirect-uri", "http://127.0.0.1:5000/cb",
+                   "--auto-approve-as", "dave")
+        verifier = b64u(os.urandom(32))
+        challenge = b64u(hashlib.sha256(verifier.encode()).digest())
+
+        def code(jkt):
+            q = urllib.parse.urlencode({
+                "response_type": "code", "client_id": "native",
+                "redirect_uri": "http://127.0.0.1:5000/cb", "scope": "read",
+                "code_challenge": challenge, "dpop_jkt": jkt,
+                "code_challenge_method": "S256", "state": "s"})
+            r = self.s.request("GET", "/authorize?" + q)
+            loc = r.headers.get("location", "")
+            return urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query)
+
+        self.assertEqual(code("short")["error"], ["invalid_request"])
+        c = code(self.key.thumbprint())["code"][0]
+        self.auth = None
+        form = {"grant_type": "authorization_code", "code": c,
+                "client_id": "native", "code_verifier": verifier,
+                "redirect_uri": "http://127.0.0.1:5000/cb"}
+        url = self.iss + "/token"
+        for name, proof in (("no proof", None),
+                            ("another key", Key().proof("POST", url))):
+            with self.subTest(name):
+                r = self.token(proof, form, auth=False)
+                self.assertOAuthError(r, 400, "invalid_dpop_proof")
+                self.assertIn("dpop_jkt", r.json()["error_description"])
+        # The refusals did not use the code up.
+        r = self.token(self.key.proof("POST", url), form, auth=False)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["token_type"], "DPoP")
+
     def test_a_client_that_requires_dpop(self):
         c = add_client(self.db, "strict", "--id", "strict", "--grant",
                        "client_credentials", "--require-dpop")
@@ -346,6 +432,33 @@ class DPoPTest(LatchkeyTestCase):
         self.assertEqual(out["resource"]["client_id"], "svc")
         self.assertEqual(out["bearer_status"], 401)
         self.assertTrue(out["bearer_challenge"].startswith("DPoP "))
+
+
+class DPoPIssuerPortTest(LatchkeyTestCase):
+    def test_a_default_port_in_the_issuer(self):
+        """RFC 3986 section 6.2.3: an issuer spelled with :443 takes
+        proofs whose htu a URL library wrote without it, and the other
+        way round."""
+        c = add_client(self.db, "svc", "--id", "svc", "--grant",
+                       "client_credentials")
+        s = self.start("--issuer", "https://AS.example.test:443")
+        key = Key()
+        for htu in ("https://as.example.test/token",
+                    "https://as.example.test:443/token",
+                    "HTTPS://as.EXAMPLE.test/token"):
+            with self.subTest(htu):
+                r = s.token({"grant_type": "client_credentials"},
+                            auth=("svc", c["client_secret"]),
+                            headers={"DPoP": key.proof("POST", htu)})
+                self.assertEqual(r.status, 200, r.body)
+        for htu in ("https://as.example.test:8443/token",
+                    "http://as.example.test/token",
+                    "https://as.example.test/Token"):
+            with self.subTest(htu):
+                r = s.token({"grant_type": "client_credentials"},
+                            auth=("svc", c["client_secret"]),
+                            headers={"DPoP": key.proof("POST", htu)})
+                self.assertOAuthError(r, 400, "invalid_dpop_proof")
 
 
 class DPoPNonceTest(LatchkeyTestCase):

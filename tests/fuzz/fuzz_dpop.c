@@ -215,7 +215,8 @@ static bool at_token_endpoint(const char *proof)
 	                       .htu = ISSUER "/token"};
 	char *jkt = NULL;
 	struct oauth_result r = dpop_proof_check(fx.g, &c,
-	                                         OAUTH_INVALID_DPOP_PROOF, &jkt);
+	                                         OAUTH_INVALID_DPOP_PROOF, &jkt,
+	                                         NULL);
 	fz_check((r.err == OAUTH_OK) == (jkt != NULL));
 	if (jkt != NULL)
 		fz_check(strcmp(jkt, fx.jkt) == 0);
