@@ -334,6 +334,12 @@ class DocsExamplesTest(LatchkeyTestCase):
                 for r in ("https://elsewhere.example",
                           "https://api.internal/", "urn:x")
             ],
+            ("token", 400, "invalid_dpop_proof", 0): [
+                lambda: self.post("/token", cc, auth=svc,
+                                  headers={"DPoP": "not.a.proof"}),
+                lambda: self.post("/token", cc, auth=svc,
+                                  headers={"DPoP": ""}),
+            ],
             ("token", 413, "request_too_large", 0): [
                 lambda: self.post("/token", "x=" + "a" * 20000, auth=svc),
                 lambda: self.s.request(
@@ -387,6 +393,10 @@ class DocsExamplesTest(LatchkeyTestCase):
                 lambda: self.s.request("GET", "/resource", headers={
                     "Authorization": "Bearer " + tok()[:-2] + "xx"}),
             ],
+            ("resource", 401, "invalid_token", 1): [
+                lambda: self.s.request("GET", "/resource", headers={
+                    "Authorization": "DPoP " + tok(), "DPoP": "x"}),
+            ],
             ("resource", 403, "insufficient_scope", 0): [
                 lambda: self.s.request("GET", "/resource?scope=a%20b",
                                        headers={"Authorization":
@@ -400,6 +410,11 @@ class DocsExamplesTest(LatchkeyTestCase):
             "test_disk_faults.py and test_limits.py",
         # The throttled row needs a clock moved through a window.
         ("token", 401, "invalid_client", 1): "test_client_auth_throttle.py",
+        # A nonce needs dpop_nonce on, and a refused proof at a resource
+        # a token bound to a key: the DPoP tests make both.
+        ("token", 400, "use_dpop_nonce", 0): "test_dpop.py DPoPNonceTest",
+        ("resource", 401, "invalid_dpop_proof", 0):
+            "test_dpop.py test_hostile_proofs_at_a_resource",
         # Needs introspection_requires_flag, which this server is without.
         ("introspect", 403, "unauthorized_client", 0):
             "test_introspect_revoke.py IntrospectFlagTest",
