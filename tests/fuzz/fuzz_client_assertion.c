@@ -33,6 +33,7 @@
 
 #include "clock.h"
 #include "crypto.h"
+#include "fuzz_jose.h"
 #include "fuzz_util.h"
 #include "grants_int.h"
 #include "jws.h"
@@ -48,32 +49,16 @@ static struct {
 	struct store_client cl;
 } fx;
 
-static char *b64url(const void *p, size_t n)
-{
-	char *s = b64_encode(p, n, true);
-	fz_check(s != NULL);
-	return s;
-}
 
-static char *bn_b64(const BIGNUM *bn)
-{
-	unsigned char b[32];
-	fz_check(BN_bn2binpad(bn, b, 32) == 32);
-	return b64url(b, 32);
-}
 
 /* The public JWKS of fx.key, kid "k". */
 static char *public_jwks(void)
 {
-	BIGNUM *x = NULL, *y = NULL;
-	fz_check(EVP_PKEY_get_bn_param(fx.key, "qx", &x) == 1 &&
-	         EVP_PKEY_get_bn_param(fx.key, "qy", &y) == 1);
-	char *xs = bn_b64(x), *ys = bn_b64(y), *doc = NULL;
+	char *xs = fz_coord(fx.key, "qx"), *ys = fz_coord(fx.key, "qy");
+	char *doc = NULL;
 	fz_check(asprintf(&doc, "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\","
 	                        "\"kid\":\"k\",\"x\":\"%s\",\"y\":\"%s\"}]}",
 	                  xs, ys) > 0);
-	BN_free(x);
-	BN_free(y);
 	free(xs);
 	free(ys);
 	return doc;
@@ -148,55 +133,8 @@ static char *substitute(const char *s, size_t len)
 	return out;
 }
 
-static const char *next_part(const uint8_t **data, size_t *size, size_t *len)
-{
-	const char *p = (const char *)*data;
-	const uint8_t *nul = memchr(*data, '\0', *size);
-	*len = nul ? (size_t)(nul - *data) : *size;
-	*data += *len + (nul ? 1 : 0);
-	*size -= *len + (nul ? 1 : 0);
-	return p;
-}
 
-/* ES256 over input with the client's key, as R||S, base64url. */
-static char *sign(const char *input)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	size_t siglen = 0;
-	fz_check(ctx != NULL &&
-	         EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, fx.key) == 1 &&
-	         EVP_DigestSign(ctx, NULL, &siglen, (const unsigned char *)input,
-	                        strlen(input)) == 1);
-	unsigned char *der = fz_xmalloc(siglen), rs[64];
-	fz_check(EVP_DigestSign(ctx, der, &siglen, (const unsigned char *)input,
-	                        strlen(input)) == 1);
-	EVP_MD_CTX_free(ctx);
-	const unsigned char *p = der;
-	ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)siglen);
-	fz_check(es != NULL &&
-	         BN_bn2binpad(ECDSA_SIG_get0_r(es), rs, 32) == 32 &&
-	         BN_bn2binpad(ECDSA_SIG_get0_s(es), rs + 32, 32) == 32);
-	ECDSA_SIG_free(es);
-	free(der);
-	return b64url(rs, sizeof(rs));
-}
 
-/* HEADER and CLAIMS from the input, base64url-encoded and joined. */
-static char *signing_input(const uint8_t **data, size_t *size)
-{
-	size_t hl, cl;
-	const char *h = next_part(data, size, &hl);
-	const char *c = next_part(data, size, &cl);
-	char *hs = substitute(h, hl), *cs = substitute(c, cl);
-	char *hb = b64url(hs, strlen(hs)), *cb = b64url(cs, strlen(cs));
-	char *out = NULL;
-	fz_check(asprintf(&out, "%s.%s", hb, cb) > 0);
-	free(hs);
-	free(cs);
-	free(hb);
-	free(cb);
-	return out;
-}
 
 static void check_jwks(const uint8_t *data, size_t size)
 {
@@ -232,8 +170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if (mode == 0x01 || mode == 0x02) {
-		char *in = signing_input(&data, &size);
-		char *sig = mode == 0x02 ? sign(in) : b64url(data, size);
+		char *in = fz_signing_input(&data, &size, substitute);
+		char *sig = mode == 0x02 ? fz_es256(fx.key, in) : fz_b64url(data, size);
 		fz_check(asprintf(&assertion, "%s.%s", in, sig) > 0);
 		free(in);
 		free(sig);
