@@ -125,29 +125,49 @@ static const char *proof_key(const char *proof, const struct jws *j,
 #define DPOP_NONCE_LIFE 180
 #define NONCE_TYP "dpop-nonce+jwt"
 
+/* A copy of the cached nonce if it was minted in [now - max_age, now];
+ * else NULL. Under nonce_mu. */
+static char *nonce_if_younger(struct grants *g, int64_t now, int64_t max_age)
+{
+	char *out = NULL;
+	pthread_mutex_lock(&g->nonce_mu);
+	if (g->nonce != NULL && now >= g->nonce_at &&
+	    now - g->nonce_at < max_age)
+		out = xstrdup(g->nonce);
+	pthread_mutex_unlock(&g->nonce_mu);
+	return out;
+}
+
 char *grants_dpop_nonce(struct grants *g)
 {
 	if (!g->dpop_nonce)
 		return NULL;
 	int64_t now = clock_now();
-	pthread_mutex_lock(&g->nonce_mu);
-	if (g->nonce == NULL || now - g->nonce_at >= DPOP_NONCE_TURN ||
-	    now < g->nonce_at) {
-		char *token = NULL, *kid = NULL;
-		json_t *claims = json_pack("{s:I}", "exp",
-		                           (json_int_t)(now + DPOP_NONCE_LIFE));
-		if (claims != NULL &&
-		    signer_sign(g->signer, KEY_ALG_ES256, NONCE_TYP, claims,
-		                &token, &kid) == 0) {
+	char *out = nonce_if_younger(g, now, DPOP_NONCE_TURN);
+	if (out != NULL)
+		return out;
+	/* Signed outside the lock: the signer may read the database. Two
+	 * requests may both sign; either nonce is good. */
+	char *token = NULL, *kid = NULL;
+	json_t *claims = json_pack("{s:I}", "exp",
+	                           (json_int_t)(now + DPOP_NONCE_LIFE));
+	if (claims != NULL &&
+	    signer_sign(g->signer, KEY_ALG_ES256, NONCE_TYP, claims, &token,
+	                &kid) == 0) {
+		pthread_mutex_lock(&g->nonce_mu);
+		if (g->nonce == NULL || now >= g->nonce_at) {
 			free(g->nonce);
 			g->nonce = token;
 			g->nonce_at = now;
+			token = NULL;
 		}
-		free(kid);
+		pthread_mutex_unlock(&g->nonce_mu);
 	}
-	char *out = g->nonce != NULL ? xstrdup(g->nonce) : NULL;
-	pthread_mutex_unlock(&g->nonce_mu);
-	return out;
+	free(token);
+	free(kid);
+	/* Never one the server itself would refuse: a nonce older than its
+	 * life (signing failed since) is not handed out. */
+	return nonce_if_younger(g, now, DPOP_NONCE_LIFE - 1);
 }
 
 /* Whether nonce is one this server (or another instance on its
@@ -220,17 +240,19 @@ static void spend_prepare(struct dpop_spend *sp, const char *jkt,
 struct oauth_result dpop_spend(struct grants *g, struct dpop_spend *sp)
 {
 	if (sp->done)
-		return OAUTH_RESULT_OK;
+		return sp->result;
 	sp->done = true;
 	enum store_rc rc = store_jti_use(g->store, sp->hash, sp->expires_at,
 	                                 clock_now());
 	if (rc == STORE_CONFLICT) {
 		metrics_inc(MET_DPOP_PROOF_FAILURES);
 		log_security("DPoP proof refused: replayed");
-		return OAUTH_FAIL(sp->refusal,
-		                  "the proof was already used (its jti)");
+		sp->result = OAUTH_FAIL(sp->refusal,
+		                        "the proof was already used (its jti)");
+	} else {
+		sp->result = oauth_from_store_write(rc, "recording a DPoP proof");
 	}
-	return oauth_from_store_write(rc, "recording a DPoP proof");
+	return sp->result;
 }
 
 struct oauth_result dpop_proof_check(struct grants *g,

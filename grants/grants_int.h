@@ -469,6 +469,7 @@ struct dpop_spend {
 	int64_t expires_at;
 	enum oauth_err refusal;
 	bool done;
+	struct oauth_result result; /* the first call's, once done */
 };
 /* OK with *jkt (caller frees) the thumbprint of the proof's key and its
  * jti spent, or, with later, ready to spend by dpop_spend(later); else
@@ -478,8 +479,8 @@ struct oauth_result dpop_proof_check(struct grants *g,
                                      const struct dpop_check *c,
                                      enum oauth_err refusal, char **jkt,
                                      struct dpop_spend *later);
-/* Records the proof's use once (again: OK, nothing written); a replay
- * is its refusal. */
+/* Records the proof's use once (again: the first call's answer, nothing
+ * written); a replay is its refusal. */
 struct oauth_result dpop_spend(struct grants *g, struct dpop_spend *sp);
 /* A resource's rule for a token bound to bound_jkt (NULL: unbound)
  * presented as p (grants.h, grants_check_presented). */

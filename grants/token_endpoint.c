@@ -78,9 +78,8 @@ static struct oauth_result resource_narrow(const struct grants *g,
  * a write, so deciding again repeats nothing. */
 static bool record_may_decide(enum oauth_err e)
 {
-	/* Not invalid_dpop_proof: a replayed proof is one too, and must
-	 * never be answered again (its jti is spent once); require_dpop is
-	 * read from a record at most 1 s old, like the rest. */
+	/* Not invalid_dpop_proof: a replayed proof is one too (grants_token
+	 * decides it again only when no proof was sent). */
 	return e == OAUTH_INVALID_SCOPE || e == OAUTH_UNAUTHORIZED_CLIENT ||
 	       e == OAUTH_INVALID_TARGET || e == OAUTH_CLIENT_CHANGED;
 }
@@ -128,9 +127,10 @@ static struct oauth_result token_pass(struct grants *g,
 	return r;
 }
 
-/* RFC 9449 section 4.3: a DPoP header is checked before anything else
- * (its jti is spent here, once per request), for POST at the token
- * endpoint's URL. OK with *jkt NULL when there is none. */
+/* RFC 9449 section 4.3: a DPoP header is checked before anything else,
+ * for POST at the token endpoint's URL; its jti is spent by token_pass
+ * once the client has authenticated (*sp, once per request). OK with
+ * *jkt NULL when there is none. */
 static struct oauth_result token_dpop(struct grants *g,
                                       const struct token_request *rq,
                                       char **jkt, struct dpop_spend *sp)
@@ -172,9 +172,13 @@ struct oauth_result grants_token(struct grants *g,
 	 * on_refresh hook, which must not run twice for one request. */
 	bool cached = false;
 	r = token_pass(g, rq, out, rq->may_pend, &cached);
-	/* Not with an assertion: its jti was used by the first pass. (A
-	 * DPoP proof's was spent before it, and its key stays the same.) */
-	if (rq->may_pend && record_may_decide(r.err) &&
+	/* Not with an assertion: its jti was used by the first pass. A
+	 * DPoP proof's jti was too, and dpop_spend answers the second pass
+	 * as it answered the first. invalid_dpop_proof is decided again
+	 * only without a proof: then it is require_dpop's, from the record. */
+	if (rq->may_pend &&
+	    (record_may_decide(r.err) ||
+	     (r.err == OAUTH_INVALID_DPOP_PROOF && rq->dpop_spend == NULL)) &&
 	    rq->creds.assertion == NULL &&
 	    (cached || r.err == OAUTH_CLIENT_CHANGED)) {
 		if (claimed != NULL)

@@ -18,7 +18,11 @@
  *   0x03  as 0x02, checked as a resource would only.
  *   other the whole input is the proof, as sent; accepted aborts.
  * In HEADER and CLAIMS, "@jwk@" is the key's public JWK, "@htu@" the
- * token endpoint, "@iat@" now and "@ath@" the hash of the token "t".
+ * token endpoint, "@iat@" now, "@ath@" the hash of the token "t" and
+ * "@non@" a nonce of the server's (grants_dpop_nonce).
+ *   0x04  as 0x02, with dpop_nonce on, at the token endpoint the way
+ *         grants_token does it: checked, then spent (dpop_spend) twice;
+ *         the second answer must be the first's.
  * A resource checks it for the token "t" bound to the key.
  */
 #include <jansson.h>
@@ -108,14 +112,18 @@ static char *substitute(const char *s, size_t len)
 {
 	char iat[24];
 	snprintf(iat, sizeof(iat), "%lld", (long long)clock_now());
-	const char *names[] = {"@jwk@", "@htu@", "@iat@", "@ath@"};
-	const char *vals[] = {fx.jwk, ISSUER "/token", iat, fx.ath};
-	char *out = fz_xmalloc(len * 40 + 1), *o = out;
+	fx.g->dpop_nonce = true;
+	char *nonce = grants_dpop_nonce(fx.g);
+	fx.g->dpop_nonce = false;
+	fz_check(nonce != NULL);
+	const char *names[] = {"@jwk@", "@htu@", "@iat@", "@ath@", "@non@"};
+	const char *vals[] = {fx.jwk, ISSUER "/token", iat, fx.ath, nonce};
+	char *out = fz_xmalloc(len * (strlen(nonce) + 200) / 5 + 1), *o = out;
 	for (size_t i = 0; i < len;) {
 		size_t k = 0;
-		while (k < 4 && !(len - i >= 5 && memcmp(s + i, names[k], 5) == 0))
+		while (k < 5 && !(len - i >= 5 && memcmp(s + i, names[k], 5) == 0))
 			k++;
-		if (k < 4) {
+		if (k < 5) {
 			o += sprintf(o, "%s", vals[k]);
 			i += 5;
 		} else {
@@ -123,6 +131,7 @@ static char *substitute(const char *s, size_t len)
 		}
 	}
 	*o = '\0';
+	free(nonce);
 	return out;
 }
 
@@ -180,6 +189,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	if (mode == 0x00) {
 		check_jwk(data, size);
+		return 0;
+	}
+	if (mode == 0x04) {
+		char *in = fz_signing_input(&data, &size, substitute);
+		char *sig = fz_es256(fx.key, in);
+		fz_check(asprintf(&proof, "%s.%s", in, sig) > 0);
+		free(in);
+		free(sig);
+		struct dpop_check c = {.proof = proof, .htm = "POST",
+		                       .htu = ISSUER "/token"};
+		struct dpop_spend sp;
+		char *jkt = NULL;
+		fx.g->dpop_nonce = true;
+		struct oauth_result r = dpop_proof_check(
+		    fx.g, &c, OAUTH_INVALID_DPOP_PROOF, &jkt, &sp);
+		fx.g->dpop_nonce = false;
+		if (r.err == OAUTH_OK) {
+			fz_check(jkt != NULL && strcmp(jkt, fx.jkt) == 0);
+			struct oauth_result first = dpop_spend(fx.g, &sp);
+			fz_check(dpop_spend(fx.g, &sp).err == first.err);
+		}
+		free(jkt);
+		free(proof);
 		return 0;
 	}
 	if (mode == 0x03) {
