@@ -11,7 +11,6 @@
  *   ?scope= not all held     403, ... error="insufficient_scope", scope="..."
  *   the database unavailable 503 temporarily_unavailable, Retry-After
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -72,28 +71,6 @@ static bool holds(const char *held, const char *need)
 		if (!words_contains(held, w, len))
 			return false;
 	return true;
-}
-
-const struct hdr *with_dpop_nonce(struct srv_req *rq, const struct hdr *base,
-                                  struct hdr *out, size_t n, char **nonce)
-{
-	size_t i = 0;
-	*nonce = grants_dpop_nonce(rq->site->grants);
-	if (*nonce == NULL)
-		return base;
-	for (; base[i].name != NULL && i + 2 < n; i++)
-		out[i] = base[i];
-	out[i++] = (struct hdr){"DPoP-Nonce", *nonce};
-	out[i] = (struct hdr){NULL, NULL};
-	return out;
-}
-
-char *presented_htu(struct srv_req *rq, const char *path)
-{
-	char *htu = NULL;
-	if (asprintf(&htu, "%s%s", rq->site->issuer, path) < 0)
-		abort();
-	return htu;
 }
 
 enum MHD_Result h_resource(struct srv_req *rq)

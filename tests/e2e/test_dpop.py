@@ -13,7 +13,7 @@ the header, a signature by another key than the header's, two DPoP
 headers, a bound token sent as Bearer, a proof by another key, a wrong or
 missing ath, a public client's bound refresh token used without its key.
 node openid-client drives one test as a service using it would
-(rp/dpop_openid_client.js)."""
+(clients/dpop_openid_client.js)."""
 import base64
 import hashlib
 import json
@@ -419,7 +419,7 @@ class DPoPTest(LatchkeyTestCase):
             skip_or_fail(self, "node or openid-client 5.x not installed "
                                "(scripts/install-test-deps.sh)")
         p = subprocess.run(
-            ["node", os.path.join(HERE, "rp", "dpop_openid_client.js")],
+            ["node", os.path.join(HERE, "clients", "dpop_openid_client.js")],
             env=dict(os.environ, ISSUER=self.iss, CLIENT_ID="svc",
                      CLIENT_SECRET=self.svc["client_secret"],
                      NODE_PATH=os.path.join(HERE, "..", "node",
@@ -529,7 +529,7 @@ class DPoPNonceTest(LatchkeyTestCase):
             skip_or_fail(self, "node or openid-client 5.x not installed "
                                "(scripts/install-test-deps.sh)")
         p = subprocess.run(
-            ["node", os.path.join(HERE, "rp", "dpop_openid_client.js")],
+            ["node", os.path.join(HERE, "clients", "dpop_openid_client.js")],
             env=dict(os.environ, ISSUER=self.a.issuer, CLIENT_ID="svc",
                      CLIENT_SECRET=self.secret, NODE_PATH=node_modules),
             capture_output=True, text=True, timeout=60)
