@@ -163,7 +163,6 @@ struct oauth_result grant_authorization_code(struct grants *g,
 			.scope = scope, .with_refresh = refresh_enabled(g, cl),
 			.consume_code_hash = hash, .auth_time = c.auth_time,
 			.sid = c.sid, .amr = c.amr, .id_token = oidc ? &idt : NULL,
-	
 			.dpop_jkt = rq->dpop_jkt,
 		};
 		r = token_issue(g, &aud, &o, out);

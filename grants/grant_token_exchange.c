@@ -211,7 +211,6 @@ struct oauth_result grant_token_exchange(struct grants *g,
 			.expires_max = actor.exp > 0 && actor.exp < subject.exp
 			                   ? actor.exp : subject.exp,
 			.issued_token_type = TT_ACCESS, .may_pend = rq->may_pend,
-	
 			.dpop_jkt = rq->dpop_jkt,
 		};
 		r = token_issue(g, &narrowed, &o, out);
