@@ -8,8 +8,8 @@
  * What is taken (docs/service-auth.md): a subject token that is a live
  * access token of this issuer (one bound to a DPoP key only with a proof
  * by that key), or an unexpired ID token issued to the exchanging
- * client; an actor token of either kind; an audience among the client's audiences
- * (DECISIONS "aud"); requested_token_type access_token only. The scope
+ * client; an actor token of either kind; an audience among the client's
+ * audiences (DECISIONS "aud"); requested_token_type access_token only. The scope
  * is within the subject token's and the client's; the new token expires
  * no later than the subject (and actor) token. It continues the subject
  * token's refresh family, so revoking that family (reuse, logout, `token

@@ -123,8 +123,9 @@ struct token_request {
 	const char *requested_token_type, *audience;
 	const char *remote_addr;         /* for throttling; may be NULL */
 	/* RFC 9449: the DPoP header (NULL: none), and whether it came more
-	 * than once. Checked once per request, before anything else: its
-	 * jti is spent, so a request with a proof is never run again. */
+	 * than once. Checked before anything else, its jti spent once the
+	 * client has authenticated: a request with a proof is never run
+	 * again. */
 	const char *dpop_proof;
 	bool dpop_repeated;
 	/* Set by grants_token, not the caller: the checked proof's key

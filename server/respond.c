@@ -140,8 +140,9 @@ enum MHD_Result respond_json(struct srv_req *rq, int status, json_t *body,
 	return send_buffer(rq, status, withnl, len + 1, extra);
 }
 
-/* RFC 6750 section 3 (and RFC 9449 section 7.1): the scheme, then the error and, when why is not
- * NULL, why, then the scope an insufficient_scope answer lacked. The
+/* RFC 6750 section 3 (and RFC 9449 section 7.1): the scheme, then the
+ * error and, when why is not NULL, why, then the scope an
+ * insufficient_scope answer lacked. The
  * values are static table or handler strings and checked scope tokens:
  * nothing to quote. NULL on no memory. */
 static char *bearer_challenge(const char *scheme, const char *code,
