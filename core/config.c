@@ -107,6 +107,12 @@ static const struct setting settings[] = {
 	 600, NULL, "authorization code lifetime in seconds"},
 	{"session_ttl", S_INT, OFF(session_ttl), "28800", 60, 31536000, NULL,
 	 "seconds a login at /authorize is remembered by its cookie"},
+	{"device_code_ttl", S_INT, OFF(device_code_ttl), "600", 10, 86400,
+	 NULL, "seconds a device code and its user code live (RFC 8628 "
+	 "expires_in)"},
+	{"device_poll_interval", S_INT, OFF(device_poll_interval), "5", 1, 60,
+	 NULL, "seconds a device waits between polls (RFC 8628 interval); a "
+	 "poll sooner gets slow_down and adds 5 s for that device code"},
 	{"auto_approve_as", S_STR, OFF(auto_approve_as), "", 0, 0, NULL,
 	 "TESTS ONLY: /authorize approves every request as this user, with "
 	 "no login or consent page (per-client override)"},
@@ -246,6 +252,12 @@ static const struct setting settings[] = {
 	{"end_session_path", S_STR, OFF(end_session_path), "/logout", 0, 0,
 	 NULL, "path of the OpenID Connect logout endpoint (RP-Initiated "
 	 "Logout)"},
+	{"device_authorization_path", S_STR, OFF(device_authorization_path),
+	 "/device_authorization", 0, 0, NULL,
+	 "path of the RFC 8628 device authorization endpoint"},
+	{"device_path", S_STR, OFF(device_path), "/device", 0, 0, NULL,
+	 "path of the page where a person enters a device's user code "
+	 "(RFC 8628 verification_uri)"},
 	{"resource_path", S_STR, OFF(resource_path), "/resource", 0, 0, NULL,
 	 "path of the Bearer-protected resource that answers with a token's "
 	 "claims"},
@@ -572,6 +584,8 @@ static int check_paths(const struct lk_config *c, char *err, size_t errlen)
 		{"metrics_path", c->metrics_path},
 		{"userinfo_path", c->userinfo_path},
 		{"end_session_path", c->end_session_path},
+		{"device_authorization_path", c->device_authorization_path},
+		{"device_path", c->device_path},
 		{"openid_configuration_path", c->openid_configuration_path},
 	};
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {

@@ -40,6 +40,8 @@ struct lk_config {
 	long pkce_allow_plain;      /* bool */
 	long authorization_code_ttl; /* seconds */
 	long session_ttl;           /* seconds */
+	long device_code_ttl;       /* seconds (RFC 8628 expires_in) */
+	long device_poll_interval;  /* seconds (RFC 8628 interval) */
 	char *auto_approve_as;      /* "" for off */
 	char *signing_alg;     /* ES256 | RS256 */
 	long id_token_ttl;     /* seconds */
@@ -85,6 +87,9 @@ struct lk_config {
 	char *token_path, *authorize_path, *revoke_path, *introspect_path;
 	char *jwks_path, *metadata_path, *resource_path, *metrics_path;
 	char *userinfo_path, *end_session_path;
+	/* RFC 8628: the device authorization endpoint and the page where a
+	 * person enters a user code */
+	char *device_authorization_path, *device_path;
 	char *openid_configuration_path; /* "": derived from the issuer */
 	char *log_format;      /* text | json */
 	char *log_level;       /* debug | info | warn | error */

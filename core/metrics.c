@@ -17,7 +17,7 @@ static const char *const endpoints[] = {
 	"token", "authorize", "introspect", "revoke", "jwks", "metadata",
 	"openid_configuration", "logout", "resource", "healthz", "readyz",
 	"metrics", "clock", "faults", "reset", "tokens", "userinfo", "claims",
-	"other"};
+	"device_authorization", "device", "other"};
 #define N_ENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
 
 static const int statuses[] = {200, 204, 302, 303, 400, 401, 403, 404, 405,
@@ -26,7 +26,8 @@ static const int statuses[] = {200, 204, 302, 303, 400, 401, 403, 404, 405,
 
 static const char *const grant_types[] = {
 	"client_credentials", "password", "authorization_code", "refresh_token",
-	"urn:ietf:params:oauth:grant-type:token-exchange"};
+	"urn:ietf:params:oauth:grant-type:token-exchange",
+	"urn:ietf:params:oauth:grant-type:device_code"};
 #define N_GRANTS (sizeof(grant_types) / sizeof(grant_types[0]))
 
 /* Upper bounds in seconds; the last slot is +Inf. */

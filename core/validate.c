@@ -96,6 +96,7 @@ static const char *const grant_types[] = {
 	"client_credentials", /* section 4.4 */
 	"refresh_token",      /* section 6 */
 	VALID_GRANT_TOKEN_EXCHANGE, /* RFC 8693 */
+	VALID_GRANT_DEVICE_CODE,    /* RFC 8628 */
 };
 
 #define NGRANT_TYPES (sizeof(grant_types) / sizeof(grant_types[0]))
@@ -106,6 +107,8 @@ const char *valid_grant_type_urn(const char *name)
 	 * and prints the URNs). */
 	if (strcmp(name, "token-exchange") == 0)
 		return VALID_GRANT_TOKEN_EXCHANGE;
+	if (strcmp(name, "device-code") == 0)
+		return VALID_GRANT_DEVICE_CODE;
 	return name;
 }
 

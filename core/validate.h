@@ -60,12 +60,16 @@
 	"(RFC 6749 section 3.3)"
 #define VALID_GRANT_TYPE_RULE \
 	"known grant types are authorization_code, client_credentials, " \
-	"password, refresh_token and token-exchange (" \
-	VALID_GRANT_TOKEN_EXCHANGE ")"
+	"password, refresh_token, token-exchange (" \
+	VALID_GRANT_TOKEN_EXCHANGE ") and device-code (" \
+	VALID_GRANT_DEVICE_CODE ")"
 /* RFC 8693's grant, and what a short name stands for ("token-exchange"
  * is the URN; any other name is itself). */
 #define VALID_GRANT_TOKEN_EXCHANGE \
 	"urn:ietf:params:oauth:grant-type:token-exchange"
+/* RFC 8628's grant ("device-code"). */
+#define VALID_GRANT_DEVICE_CODE \
+	"urn:ietf:params:oauth:grant-type:device_code"
 const char *valid_grant_type_urn(const char *name);
 #define VALID_REDIRECT_URI_RULE \
 	"an absolute URI (scheme:...) without fragment, spaces or non-ASCII " \

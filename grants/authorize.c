@@ -25,8 +25,6 @@
 #include "strutil.h"
 
 #define CODE_BYTES 32
-#define SESSION_BYTES 32
-#define SID_BYTES 16 /* a session's public id (the sid claim) */
 
 void authz_result_clear(struct authz_result *r)
 {
@@ -47,12 +45,11 @@ struct authz {
 	struct store_client cl;
 	const char *redirect_uri; /* the one to use: sent, or the only one */
 	char *scope;              /* granted */
-	struct store_user user;   /* signed in, when user.user_id is set */
-	/* The login session's (OpenID Connect's auth_time, sid, amr); sid
-	 * and amr NULL when no session stands behind the approval (the
-	 * test-only auto approval). */
-	int64_t auth_time;
-	char *sid, *amr;
+	/* Signed in, when bl.user.user_id is set, with the login session's
+	 * auth_time, sid and amr (OpenID Connect's); sid and amr NULL when
+	 * no session stands behind the approval (the test-only auto
+	 * approval). */
+	struct browser_login bl;
 	/* OpenID Connect Core 3.1.2.1: max_age in seconds (-1: none sent),
 	 * and the id_token_hint once read (hint.sub NULL: none sent). */
 	int64_t max_age;
@@ -464,70 +461,13 @@ static bool check_oidc(struct authz *a, struct prompt *p)
 /* The signed-in user from the session cookie, if it is good. */
 static void read_session(struct authz *a)
 {
-	struct store_session se = {0};
-	char hash[2 * SHA256_LEN + 1];
-	if (a->rq->session == NULL)
-		return;
-	token_hash(a->rq->session, hash);
-	enum store_rc rc = store_session_get(a->g->store, hash, clock_now(), &se);
-	if (rc == STORE_OK)
-		rc = store_user_get_by_id(a->g->store, se.user_id, &a->user);
-	if (rc == STORE_OK) {
-		a->auth_time = se.auth_time;
-		a->sid = se.sid;
-		a->amr = se.amr;
-		se.sid = se.amr = NULL;
-	}
-	else if (rc == STORE_NOT_FOUND) /* not on a passing database error */
+	enum store_rc rc = session_read(a->g, a->rq->session, &a->bl);
+	/* Not on a passing database error: only a cookie naming no live
+	 * session is ended. */
+	if (rc == STORE_NOT_FOUND && a->rq->session != NULL)
 		a->out->end_session = true;
-	store_session_clear(&se);
-}
-
-static struct oauth_result new_session(struct authz *a)
-{
-	char hash[2 * SHA256_LEN + 1];
-	char *cookie = crypto_random_token(SESSION_BYTES);
-	char *sid = crypto_random_id(SID_BYTES);
-	if (cookie == NULL || sid == NULL) {
-		crypto_free_str(cookie);
-		free(sid);
-		return OAUTH_FAIL(OAUTH_TEMPORARILY_UNAVAILABLE, NULL);
-	}
-	int64_t now = clock_now();
-	token_hash(cookie, hash);
-	struct store_session se = {
-		.session_hash = hash, .user_id = a->user.user_id,
-		.auth_time = now, .expires_at = now + a->g->session_ttl,
-		.sid = sid, .amr = "pwd",
-	};
-	enum store_rc rc = store_session_add(a->g->store, &se);
-	if (rc != STORE_OK) {
-		crypto_free_str(cookie);
-		free(sid);
-		return oauth_from_store_write(rc, "recording a session");
-	}
-	crypto_free_str(a->out->new_session);
-	a->out->new_session = cookie;
-	a->out->end_session = false;
-	a->auth_time = now;
-	free(a->sid);
-	free(a->amr);
-	a->sid = sid;
-	a->amr = xstrdup("pwd");
-	return OAUTH_RESULT_OK;
-}
-
-/* Ends the session sid that a new login replaced in this browser. */
-static struct oauth_result end_previous_session(struct authz *a,
-                                                const char *sid)
-{
-	int n = 0;
-	enum store_rc rc = store_session_end(a->g->store, sid, &n);
-	if (rc != STORE_OK)
-		return oauth_from_store_write(rc, "ending the previous session");
-	if (n > 0)
-		log_info("session %s replaced by a new login", sid);
-	return OAUTH_RESULT_OK;
+	else if (rc != STORE_OK)
+		store_user_clear(&a->bl.user);
 }
 
 /* Whether the user has already allowed every scope asked for. A public
@@ -539,7 +479,7 @@ static bool consented(struct authz *a)
 	size_t len;
 	if (a->cl.is_public && strncmp(a->redirect_uri, "https://", 8) != 0)
 		return false;
-	bool ok = store_consent_get(a->g->store, a->user.user_id,
+	bool ok = store_consent_get(a->g->store, a->bl.user.user_id,
 	                            a->cl.client_id, &c) == STORE_OK;
 	for (const char *w = words_next(a->scope, &len); ok && w;
 	     w = words_next(w + len, &len))
@@ -555,7 +495,7 @@ static struct oauth_result remember_consent(struct authz *a)
 	size_t len;
 	int64_t now = clock_now();
 	/* The union: allowing fewer scopes now does not forget the others. */
-	enum store_rc rc = store_consent_get(a->g->store, a->user.user_id,
+	enum store_rc rc = store_consent_get(a->g->store, a->bl.user.user_id,
 	                                     a->cl.client_id, &old);
 	/* Not found is no consent yet, carried on from below; here only a
 	 * failure returns, so not found could never pass as a success. */
@@ -569,7 +509,7 @@ static struct oauth_result remember_consent(struct authz *a)
 		if (scope == NULL || !words_contains(scope, w, len))
 			words_append(&scope, w, len);
 	c = (struct store_consent){
-		.user_id = a->user.user_id, .client_id = a->cl.client_id,
+		.user_id = a->bl.user.user_id, .client_id = a->cl.client_id,
 		.scope = scope ? scope : (char *)"", .granted_at = now,
 		.updated_at = now,
 	};
@@ -596,13 +536,13 @@ static void issue_code(struct authz *a)
 	token_hash(code, hash);
 	struct store_code c = {
 		.code_hash = hash, .client_id = a->cl.client_id,
-		.subject = a->user.user_id, .username = a->user.username,
+		.subject = a->bl.user.user_id, .username = a->bl.user.username,
 		.redirect_uri = (char *)a->rq->redirect_uri, .scope = a->scope,
 		.code_challenge = (char *)a->rq->code_challenge,
 		.code_challenge_method = (char *)m, .issued_at = now,
 		.expires_at = now + a->g->authorization_code_ttl,
 		.resource = (char *)a->rq->resource,
-		.auth_time = a->auth_time, .sid = a->sid, .amr = a->amr,
+		.auth_time = a->bl.auth_time, .sid = a->bl.sid, .amr = a->bl.amr,
 		.nonce = (char *)a->rq->nonce,
 		.dpop_jkt = (char *)a->rq->dpop_jkt,
 	};
@@ -622,7 +562,7 @@ static void show(struct authz *a, enum authz_outcome o, const char *message)
 	a->out->message = message;
 	a->out->client_name = xstrdup(a->cl.name);
 	a->out->scope = xstrdup(a->scope);
-	a->out->username = xstrdup(a->user.username);
+	a->out->username = xstrdup(a->bl.user.username);
 }
 
 /* auto_approve_as (tests only): the client's setting, else the server's. */
@@ -635,7 +575,7 @@ static const char *auto_approver(struct authz *a)
 
 static void auto_approve(struct authz *a, const char *username)
 {
-	enum store_rc rc = store_user_get(a->g->store, username, &a->user);
+	enum store_rc rc = store_user_get(a->g->store, username, &a->bl.user);
 	if (rc != STORE_OK) {
 		struct oauth_result r = oauth_from_store(rc, "auto_approve_as",
 		    OAUTH_FAIL(OAUTH_ACCESS_DENIED, "auto_approve_as names no user"));
@@ -646,7 +586,7 @@ static void auto_approve(struct authz *a, const char *username)
 	}
 	/* No login stands behind it, but the approval is now: the auth_time
 	 * an ID token must carry when max_age was asked. */
-	a->auth_time = clock_now();
+	a->bl.auth_time = clock_now();
 	issue_code(a);
 }
 
@@ -654,14 +594,14 @@ static void auto_approve(struct authz *a, const char *username)
 static void login(struct authz *a)
 {
 	const struct authz_request *rq = a->rq;
-	store_user_clear(&a->user);
+	store_user_clear(&a->bl.user);
 	if (rq->username == NULL || rq->password == NULL) {
 		show(a, AUTHZ_LOGIN, "Enter your username and password.");
 		return;
 	}
 	struct oauth_result r = user_login(a->g, rq->username, rq->password,
 	                                   rq->remote_addr, a->cl.client_id,
-	                                   &a->user);
+	                                   &a->bl.user);
 	if (r.err != OAUTH_OK) {
 		show(a, AUTHZ_LOGIN,
 		     r.err != OAUTH_INVALID_GRANT
@@ -671,15 +611,13 @@ static void login(struct authz *a)
 		         : "The username or password is wrong.");
 		return;
 	}
-	/* The browser's previous session (read_session's sid; NULL when
-	 * none was live) ends with this login: the new cookie replaces its
-	 * cookie, and a session nobody holds must not stay live. */
-	char *old_sid = a->sid;
-	a->sid = NULL;
-	r = new_session(a);
-	if (r.err == OAUTH_OK && old_sid != NULL)
-		r = end_previous_session(a, old_sid);
-	free(old_sid);
+	char *cookie = NULL;
+	r = session_start(a->g, &a->bl, &cookie);
+	if (cookie != NULL) {
+		crypto_free_str(a->out->new_session);
+		a->out->new_session = cookie;
+		a->out->end_session = false;
+	}
 	if (r.err != OAUTH_OK) {
 		redirect_error(a, r.err, NULL);
 		return;
@@ -695,7 +633,7 @@ static void login(struct authz *a)
 /* The consent form came back; only a signed-in user may answer it. */
 static void answer(struct authz *a, bool allow)
 {
-	if (a->user.user_id == NULL) {
+	if (a->bl.user.user_id == NULL) {
 		show(a, AUTHZ_LOGIN, "Your session ended. Sign in again.");
 		return;
 	}
@@ -718,24 +656,24 @@ static void answer(struct authz *a, bool allow)
  * one), and an id_token_hint naming another user for that user's login. */
 static bool needs_login(const struct authz *a, const struct prompt *p)
 {
-	if (a->user.user_id == NULL || p->login || p->select_account)
+	if (a->bl.user.user_id == NULL || p->login || p->select_account)
 		return true;
 	if (a->max_age == 0 ||
-	    (a->max_age > 0 && clock_now() - a->auth_time > a->max_age))
+	    (a->max_age > 0 && clock_now() - a->bl.auth_time > a->max_age))
 		return true;
-	return a->hint.sub != NULL && strcmp(a->hint.sub, a->user.user_id) != 0;
+	return a->hint.sub != NULL && strcmp(a->hint.sub, a->bl.user.user_id) != 0;
 }
 
 /* A new authorization request, from the client through the browser. */
 static void request(struct authz *a, const struct prompt *p)
 {
 	if (needs_login(a, p))
-		store_user_clear(&a->user); /* ask for the password again */
+		store_user_clear(&a->bl.user); /* ask for the password again */
 	if (p->none) {
 		/* 3.1.2.6: the error says what the user would have to do.
 		 * A login and a consent are the only interactions this
 		 * server has, so interaction_required is never the answer. */
-		if (a->user.user_id == NULL)
+		if (a->bl.user.user_id == NULL)
 			redirect_error(a, OAUTH_LOGIN_REQUIRED, NULL);
 		else if (!consented(a))
 			redirect_error(a, OAUTH_CONSENT_REQUIRED, NULL);
@@ -743,7 +681,7 @@ static void request(struct authz *a, const struct prompt *p)
 			issue_code(a);
 		return;
 	}
-	if (a->user.user_id == NULL)
+	if (a->bl.user.user_id == NULL)
 		show(a, AUTHZ_LOGIN, NULL);
 	else if (p->consent || !consented(a))
 		show(a, AUTHZ_CONSENT, NULL);
@@ -781,9 +719,7 @@ void grants_authorize(struct grants *g, const struct authz_request *rq,
 		error_page(&a, "The form sent an unknown action.");
 done:
 	store_client_clear(&a.cl);
-	store_user_clear(&a.user);
+	browser_login_clear(&a.bl);
 	free(a.scope);
-	free(a.sid);
-	free(a.amr);
 	id_token_hint_clear(&a.hint);
 }

@@ -46,6 +46,8 @@ struct grants_config {
 	bool pkce_allow_plain;  /* code_challenge_method=plain */
 	int64_t authorization_code_ttl; /* seconds */
 	int64_t session_ttl;            /* seconds */
+	int64_t device_code_ttl;        /* seconds (RFC 8628 expires_in) */
+	int64_t device_poll_interval;   /* seconds (RFC 8628 interval) */
 	const char *auto_approve_as;    /* NULL or "": off (tests only) */
 	int login_max_failures;             /* per username and window */
 	int login_max_failures_per_address; /* per client address and window */
@@ -116,6 +118,7 @@ struct token_request {
 	const char *username, *password; /* password grant */
 	const char *refresh_token;       /* refresh_token grant */
 	const char *code, *redirect_uri, *code_verifier; /* authorization_code */
+	const char *device_code;         /* RFC 8628 */
 	const char *resource;            /* RFC 8707; NULL: none */
 	/* token exchange (RFC 8693) */
 	const char *subject_token, *subject_token_type;
@@ -241,6 +244,74 @@ void authz_result_clear(struct authz_result *r);
 
 void grants_authorize(struct grants *g, const struct authz_request *rq,
                       struct authz_result *out);
+
+/* Device authorization (RFC 8628; device.c). POST
+ * device_authorization_path: the client authenticates as at /token and
+ * must be registered for the device_code grant. */
+struct device_auth_request {
+	struct client_creds creds;
+	const char *scope; /* NULL: the client's scopes */
+};
+
+struct device_auth_response {
+	char *device_code;
+	char *user_code; /* for people: "BCDF-GHJK" */
+	int64_t expires_in, interval;
+};
+void device_auth_response_clear(struct device_auth_response *r);
+
+struct oauth_result grants_device_authorization(
+    struct grants *g, const struct device_auth_request *rq,
+    struct device_auth_response *out, char **client_id);
+
+/* GET|POST device_path: the page where a person enters a user code,
+ * signs in and allows or denies (section 3.3). One call per request. */
+struct device_page_request {
+	const char *user_code; /* as typed; NULL: none */
+	/* From the forms, already checked against CSRF by the caller: NULL
+	 * (the page asked for), "code" (a user code entered), "login" (with
+	 * username and password), "allow" or "deny". */
+	const char *action;
+	const char *username, *password;
+	const char *session;     /* the session cookie's value, or NULL */
+	const char *remote_addr; /* for throttling; may be NULL */
+};
+
+enum device_outcome {
+	DEVICE_ERROR_PAGE, /* error's status, message */
+	DEVICE_ENTER,      /* the page asking for the user code */
+	DEVICE_LOGIN,      /* the login page, carrying the user code */
+	DEVICE_CONSENT,    /* allow or deny, showing the user code */
+	DEVICE_DONE,       /* decided (approved says how) */
+};
+
+struct device_page_result {
+	enum device_outcome outcome;
+	enum oauth_err error;
+	const char *message; /* error page, or an error line on a form */
+	/* DEVICE_ENTER: what to fill in (as typed; NULL: nothing); else the
+	 * user code found, in its printed form */
+	char *user_code;
+	char *client_name, *scope, *username; /* login and consent pages */
+	bool approved;       /* DEVICE_DONE */
+	char *new_session;   /* a session cookie value to set, or NULL */
+	bool end_session;    /* the presented session cookie is no good */
+	int64_t session_ttl; /* for the cookie's Max-Age */
+	char *client_id;     /* for the access log; may be NULL */
+};
+void device_page_result_clear(struct device_page_result *r);
+
+void grants_device_page(struct grants *g, const struct device_page_request *rq,
+                        struct device_page_result *out);
+
+/* The test double's approval without a browser (/_control/device):
+ * decides the pending user code as username, now. *client_id (caller
+ * frees) names the device code's client. invalid_request (with why)
+ * for an unknown, expired or decided user code or an unknown user. */
+struct oauth_result grants_device_decide(struct grants *g,
+                                         const char *user_code,
+                                         const char *username, bool allow,
+                                         char **client_id);
 
 /* GET|POST end_session_path: RP-Initiated Logout 1.0 (logout.c). */
 struct logout_request {

@@ -35,6 +35,8 @@ void grants_config_from(struct grants_config *gc, const struct lk_config *c,
 	gc->pkce_allow_plain = c->pkce_allow_plain != 0;
 	gc->authorization_code_ttl = c->authorization_code_ttl;
 	gc->session_ttl = c->session_ttl;
+	gc->device_code_ttl = c->device_code_ttl;
+	gc->device_poll_interval = c->device_poll_interval;
 	gc->auto_approve_as = c->auto_approve_as;
 	gc->login_max_failures = (int)c->login_max_failures;
 	gc->login_max_failures_per_address =

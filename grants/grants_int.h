@@ -286,6 +286,27 @@ struct oauth_result user_login(struct grants *g, const char *username,
                                const char *password, const char *remote_addr,
                                const char *client_id, struct store_user *u);
 
+/* ---- session.c: the browser's login (/authorize and the device page) ---- */
+
+struct browser_login {
+	struct store_user user; /* signed in when user.user_id is set */
+	int64_t auth_time;      /* the session's (OpenID Connect's) */
+	char *sid, *amr;        /* NULL: no session behind it */
+};
+void browser_login_clear(struct browser_login *l);
+/* The session of the cookie's value: STORE_OK with *l filled, or
+ * STORE_NOT_FOUND (no cookie, or no live session of it: the caller ends
+ * the cookie when there was one), or the store's failure. */
+enum store_rc session_read(struct grants *g, const char *cookie,
+                           struct browser_login *l);
+/* A login of l->user just succeeded: a new session, whose cookie value
+ * is *cookie (caller frees with crypto_free_str; set even when the
+ * result is an error, once the session is recorded), with l's auth_time,
+ * sid and amr now the new session's; the session l had before, if any,
+ * is ended. */
+struct oauth_result session_start(struct grants *g, struct browser_login *l,
+                                  char **cookie);
+
 /* ---- scope.c -------------------------------------------------------------- */
 
 /* Decides the granted scope (RFC 6749 section 3.3): the requested scopes if
@@ -342,6 +363,7 @@ struct issue_opts {
 	const char *relink_from_jti;
 	const char *revoke_jti;  /* on_refresh=revoke; NULL: none */
 	const char *consume_code_hash; /* code being redeemed; NULL: none */
+	const char *consume_device_hash; /* RFC 8628 device code; NULL: none */
 	/* The browser login behind the grant (OpenID Connect's auth_time,
 	 * sid, amr), kept with the refresh family so that a refreshed ID
 	 * token repeats them. 0 / NULL: none. */
@@ -433,6 +455,10 @@ struct oauth_result grant_refresh_token(struct grants *g,
                                         struct token_response *out);
 
 /* RFC 8693 (grant_token_exchange.c). */
+struct oauth_result grant_device_code(struct grants *g,
+                                      const struct token_request *rq,
+                                      const struct store_client *cl,
+                                      struct token_response *out);
 struct oauth_result grant_token_exchange(struct grants *g,
                                          const struct token_request *rq,
                                          const struct store_client *cl,
@@ -532,6 +558,7 @@ struct grants {
 	bool pkce_allow_plain;
 	int64_t authorization_code_ttl;
 	int64_t session_ttl;
+	int64_t device_code_ttl, device_poll_interval; /* device.c */
 	int64_t id_token_ttl;
 	int64_t jwks_max_age;          /* key_schedule.c */
 	int64_t key_rotation_interval; /* key_schedule.c; 0: off */

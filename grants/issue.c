@@ -68,6 +68,7 @@ struct issue_wait {
 	char *jti, *kid, *family, *client_id, *subject, *username, *scope;
 	char *refresh_scope, *sid, *amr, *retire_hash, *relink_hash;
 	char *relink_from_jti, *revoke_jti, *consume_code_hash, *jkt;
+	char *consume_device_hash;
 	/* What the result needs. */
 	char *secret_hash; /* the client's, as the request authenticated */
 	const char *issued_token_type; /* static */
@@ -107,7 +108,8 @@ static void wait_free(struct issue_wait *w)
 	                 w->username, w->scope, w->refresh_scope, w->sid,
 	                 w->amr, w->retire_hash, w->relink_hash,
 	                 w->relink_from_jti, w->revoke_jti,
-	                 w->consume_code_hash, w->secret_hash, w->jkt};
+	                 w->consume_code_hash, w->secret_hash, w->jkt,
+	                 w->consume_device_hash};
 	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
 		free(owned[i]);
 	if (w->step_free != NULL)
@@ -190,13 +192,17 @@ static struct oauth_result issue_recorded(struct issue_wait *w,
 	if (rc == STORE_STALE)
 		return client_changed(w);
 	if (rc == STORE_CONFLICT && (w->retire_hash || w->relink_hash ||
-	                             w->consume_code_hash)) {
+	                             w->consume_code_hash ||
+	                             w->consume_device_hash)) {
 		/* Another request used this refresh token or code first. */
 		if (w->relink_hash != NULL && w->relink_lost != NULL)
 			*w->relink_lost = true;
-		return OAUTH_FAIL(OAUTH_INVALID_GRANT, w->consume_code_hash
-		                  ? "the authorization code was already used"
-		                  : "the refresh token was already used");
+		return OAUTH_FAIL(OAUTH_INVALID_GRANT,
+		                  w->consume_code_hash
+		                      ? "the authorization code was already used"
+		                  : w->consume_device_hash
+		                      ? "the device code was already used"
+		                      : "the refresh token was already used");
 	}
 	if (rc == STORE_CONFLICT) {
 		/* Nothing else was checked and the client was there: a jti
@@ -357,6 +363,7 @@ static void wait_fill(struct issue_wait *w, const struct store_client *cl,
 	w->relink_from_jti = dup_or_null(o->relink_from_jti);
 	w->revoke_jti = dup_or_null(o->revoke_jti);
 	w->consume_code_hash = dup_or_null(o->consume_code_hash);
+	w->consume_device_hash = dup_or_null(o->consume_device_hash);
 	w->jkt = dup_or_null(o->dpop_jkt);
 	w->relink_lost = o->relink_lost;
 	w->at = (struct store_token){
@@ -378,6 +385,7 @@ static void wait_fill(struct issue_wait *w, const struct store_client *cl,
 		.relink_from_jti = w->relink_from_jti,
 		.revoke_jti = w->revoke_jti,
 		.consume_code_hash = w->consume_code_hash,
+		.consume_device_hash = w->consume_device_hash,
 		.client_version = cl->secret_version, .access = &w->at,
 		.refresh = o->with_refresh ? &w->rt : NULL,
 	};
@@ -410,7 +418,8 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 	/* A code's tokens share a family even without a refresh token, so a
 	 * replayed code can revoke them all. */
 	if (o->with_refresh || o->relink_hash != NULL ||
-	    o->consume_code_hash != NULL || o->family_id != NULL)
+	    o->consume_code_hash != NULL || o->consume_device_hash != NULL ||
+	    o->family_id != NULL)
 		w->family = o->family_id ? xstrdup(o->family_id)
 		                         : crypto_ordered_id(FAMILY_BYTES);
 	if (o->with_refresh) {

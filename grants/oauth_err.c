@@ -106,6 +106,17 @@ static const struct oauth_err_info rows[OAUTH__COUNT] = {
 	[OAUTH_DPOP_USE_NONCE] = {"use_dpop_nonce", 401,
 	    "The DPoP proof must carry the nonce of the DPoP-Nonce header.",
 	    OAUTH_CHALLENGE_DPOP},
+	[OAUTH_AUTHORIZATION_PENDING] = {"authorization_pending", 400,
+	    "The person has not yet entered the user code and decided; poll "
+	    "again after the interval.",
+	    OAUTH_CHALLENGE_NONE},
+	[OAUTH_SLOW_DOWN] = {"slow_down", 400,
+	    "Polled sooner than the interval: wait 5 seconds more between "
+	    "polls from now on.",
+	    OAUTH_CHALLENGE_NONE},
+	[OAUTH_EXPIRED_TOKEN] = {"expired_token", 400,
+	    "The device code expired; start a new device authorization.",
+	    OAUTH_CHALLENGE_NONE},
 	[OAUTH_NOT_FOUND] = {"not_found", 404, "No such endpoint.",
 	    OAUTH_CHALLENGE_NONE},
 	[OAUTH_METHOD_NOT_ALLOWED] = {"method_not_allowed", 405,

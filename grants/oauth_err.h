@@ -56,6 +56,10 @@ enum oauth_err {
 	 * endpoint (400), and at a resource (401, DPoP challenge). */
 	OAUTH_USE_DPOP_NONCE,
 	OAUTH_DPOP_USE_NONCE,
+	/* RFC 8628 section 3.5, a device's poll at the token endpoint */
+	OAUTH_AUTHORIZATION_PENDING,
+	OAUTH_SLOW_DOWN,
+	OAUTH_EXPIRED_TOKEN,
 	/* HTTP-level, with a JSON body in the same shape */
 	OAUTH_NOT_FOUND,
 	OAUTH_METHOD_NOT_ALLOWED,

@@ -30,6 +30,7 @@ static const struct grant_def grant_table[] = {
 	{"password", 0, grant_password},
 	{"refresh_token", 0, grant_refresh_token},
 	{VALID_GRANT_TOKEN_EXCHANGE, GRANT_F_CONFIDENTIAL, grant_token_exchange},
+	{VALID_GRANT_DEVICE_CODE, 0, grant_device_code},
 };
 #define NGRANTS (sizeof(grant_table) / sizeof(grant_table[0]))
 
@@ -265,6 +266,8 @@ int grants_new(struct store *s, const struct grants_config *cfg,
 	g->pkce_allow_plain = cfg->pkce_allow_plain;
 	g->authorization_code_ttl = cfg->authorization_code_ttl;
 	g->session_ttl = cfg->session_ttl;
+	g->device_code_ttl = cfg->device_code_ttl;
+	g->device_poll_interval = cfg->device_poll_interval;
 	g->id_token_ttl = cfg->id_token_ttl;
 	g->jwks_max_age = cfg->jwks_max_age;
 	g->key_rotation_interval = cfg->key_rotation_interval;

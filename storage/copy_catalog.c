@@ -57,6 +57,13 @@ static const struct store_copy_column audit_cols[] = {
  * after it (issue 19). */
 static const struct store_copy_column jtis_cols[] = {
 	T(jti_hash), I(expires_at)};
+/* Copied: a device login under way survives a move, and a device code
+ * that gave tokens is not redeemed again after it. */
+static const struct store_copy_column devices_cols[] = {
+	T(device_code_hash), T(user_code_hash), T(client_id), T(scope),
+	I(issued_at), I(expires_at), I(poll_interval), I(last_polled_at),
+	I(decided_at), I(approved), T(user_id), T(username), I(auth_time),
+	T(sid), T(amr), I(used_at), T(family_id)};
 static const struct store_copy_column consents_cols[] = {
 	T(user_id), T(client_id), T(scope), I(granted_at), I(updated_at)};
 
@@ -83,6 +90,7 @@ const struct store_copy_table store_copy_tables[] = {
 	TABLE("consents", consents_cols, "user_id, client_id"),
 	TABLE("audit_events", audit_cols, "id"),
 	TABLE("used_jtis", jtis_cols, "jti_hash"),
+	TABLE("device_codes", devices_cols, "device_code_hash"),
 };
 const size_t store_copy_ntables =
     sizeof(store_copy_tables) / sizeof(store_copy_tables[0]);

@@ -1,6 +1,7 @@
 /*
  * pg_codes.c: authorization codes, browser sessions and consents on
- * PostgreSQL (map: pg_int.h). Codes are redeemed only inside an issue
+ * PostgreSQL (map: pg_int.h), and device codes. Codes of both kinds are
+ * redeemed only inside an issue
  * (pg_tokens.c); here they are recorded and read.
  */
 #include <stdlib.h>
@@ -23,6 +24,29 @@ static const struct pg_stmt st_jti_use = {
 	"INSERT INTO used_jtis (jti_hash, expires_at) VALUES ($1, $2::bigint) "
 	"ON CONFLICT (jti_hash) DO UPDATE SET expires_at=excluded.expires_at "
 	"WHERE used_jtis.expires_at <= $3::bigint"};
+static const struct pg_stmt st_device_add = {
+	"device_add",
+	"INSERT INTO device_codes (" DEVICE_COLS ") VALUES ($1, $2, $3, $4, "
+	"$5::bigint, $6::bigint, $7::bigint, $8::bigint, $9::bigint, "
+	"$10::smallint, $11, $12, $13::bigint, $14, $15, $16::bigint, $17)"};
+static const struct pg_stmt st_device_get = {
+	"device_get",
+	"SELECT " DEVICE_COLS " FROM device_codes WHERE device_code_hash=$1"};
+static const struct pg_stmt st_device_by_user = {
+	"device_by_user",
+	"SELECT " DEVICE_COLS " FROM device_codes WHERE user_code_hash=$1 AND "
+	"decided_at IS NULL AND expires_at > $2::bigint"};
+static const struct pg_stmt st_device_decide = {
+	"device_decide",
+	"UPDATE device_codes SET decided_at=$2::bigint, approved=$3::smallint, "
+	"user_id=$4, username=$5, auth_time=$6::bigint, sid=$7, amr=$8 WHERE "
+	"user_code_hash=$1 AND decided_at IS NULL AND expires_at > $2::bigint"};
+/* As SQLite's ST_DEVICE_POLL: a compare-and-set on the last poll. */
+static const struct pg_stmt st_device_poll = {
+	"device_poll",
+	"UPDATE device_codes SET last_polled_at=$3::bigint, "
+	"poll_interval=$4::bigint WHERE device_code_hash=$1 AND "
+	"last_polled_at IS NOT DISTINCT FROM $2::bigint"};
 static const struct pg_stmt st_session_add = {
 	"session_add",
 	"INSERT INTO sessions (" SESSION_COLS ") VALUES ($1, $2, $3::bigint, "
@@ -152,6 +176,102 @@ static enum store_rc pg_jti_use(struct store *s, const char *jti_hash,
 	pg_p_int(&p, now);
 	enum store_rc r = pg_once(s, &st_jti_use, &p, NULL, &changes, false);
 	return r == STORE_OK && changes == 0 ? STORE_CONFLICT : r;
+}
+
+/* ---- device codes -------------------------------------------------------- */
+
+static void read_device(const PGresult *r, int i, struct store_device *d)
+{
+	d->device_code_hash = pg_col_text(r, i, 0);
+	d->user_code_hash = pg_col_text(r, i, 1);
+	d->client_id = pg_col_text(r, i, 2);
+	d->scope = pg_col_text(r, i, 3);
+	d->issued_at = pg_col_int(r, i, 4);
+	d->expires_at = pg_col_int(r, i, 5);
+	d->poll_interval = pg_col_int(r, i, 6);
+	d->last_polled_at = pg_col_int(r, i, 7);
+	d->decided_at = pg_col_int(r, i, 8);
+	d->approved = pg_col_int(r, i, 9) != 0;
+	d->user_id = pg_col_text(r, i, 10);
+	d->username = pg_col_text(r, i, 11);
+	d->auth_time = pg_col_int(r, i, 12);
+	d->sid = pg_col_text(r, i, 13);
+	d->amr = pg_col_text(r, i, 14);
+	d->used_at = pg_col_int(r, i, 15);
+	d->family_id = pg_col_text(r, i, 16);
+}
+
+static enum store_rc pg_device_add(struct store *s,
+                                   const struct store_device *d)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, d->device_code_hash);
+	pg_p_text(&p, d->user_code_hash);
+	pg_p_text(&p, d->client_id);
+	pg_p_text(&p, d->scope ? d->scope : "");
+	pg_p_int(&p, d->issued_at);
+	pg_p_int(&p, d->expires_at);
+	pg_p_int(&p, d->poll_interval);
+	pg_p_opt_int(&p, d->last_polled_at);
+	pg_p_opt_int(&p, d->decided_at);
+	pg_p_int(&p, d->approved ? 1 : 0);
+	pg_p_text(&p, d->user_id);
+	pg_p_text(&p, d->username);
+	pg_p_opt_int(&p, d->auth_time);
+	pg_p_text(&p, d->sid);
+	pg_p_text(&p, d->amr);
+	pg_p_opt_int(&p, d->used_at);
+	pg_p_text(&p, d->family_id);
+	return pg_once(s, &st_device_add, &p, NULL, NULL, false);
+}
+
+static enum store_rc pg_device_get(struct store *s, const char *hash,
+                                   struct store_device *out)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, hash);
+	PG_GET_ONE(s, &st_device_get, &p, read_device, out);
+}
+
+static enum store_rc pg_device_by_user(struct store *s, const char *hash,
+                                       int64_t now, struct store_device *out)
+{
+	struct pg_params p = {0};
+	pg_p_text(&p, hash);
+	pg_p_int(&p, now);
+	PG_GET_ONE(s, &st_device_by_user, &p, read_device, out);
+}
+
+static enum store_rc pg_device_decide(struct store *s, const char *user_hash,
+                                      int64_t now,
+                                      const struct store_device *d)
+{
+	struct pg_params p = {0};
+	int n = 0;
+	pg_p_text(&p, user_hash);
+	pg_p_int(&p, now);
+	pg_p_int(&p, d->approved ? 1 : 0);
+	pg_p_text(&p, d->user_id);
+	pg_p_text(&p, d->username);
+	pg_p_opt_int(&p, d->auth_time);
+	pg_p_text(&p, d->sid);
+	pg_p_text(&p, d->amr);
+	enum store_rc r = pg_once(s, &st_device_decide, &p, NULL, &n, false);
+	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
+}
+
+static enum store_rc pg_device_poll(struct store *s, const char *hash,
+                                    int64_t was, int64_t now,
+                                    int64_t interval)
+{
+	struct pg_params p = {0};
+	int n = 0;
+	pg_p_text(&p, hash);
+	pg_p_opt_int(&p, was);
+	pg_p_int(&p, now);
+	pg_p_int(&p, interval);
+	enum store_rc r = pg_once(s, &st_device_poll, &p, NULL, &n, false);
+	return r == STORE_OK && n == 0 ? STORE_CONFLICT : r;
 }
 
 /* ---- sessions ------------------------------------------------------------ */
@@ -295,6 +415,11 @@ const struct pg_code_ops pg_code_ops = {
 	.add = pg_code_add,
 	.get = pg_code_get,
 	.jti_use = pg_jti_use,
+	.device_add = pg_device_add,
+	.device_get = pg_device_get,
+	.device_by_user = pg_device_by_user,
+	.device_decide = pg_device_decide,
+	.device_poll = pg_device_poll,
 	.session_add = pg_session_add,
 	.session_get = pg_session_get,
 	.sessions_end_user = pg_sessions_end_user,

@@ -342,6 +342,16 @@ extern const struct pg_code_ops {
 	enum store_rc (*get)(struct store *, const char *, struct store_code *);
 	enum store_rc (*jti_use)(struct store *, const char *, int64_t,
 	                         int64_t);
+	enum store_rc (*device_add)(struct store *,
+	                            const struct store_device *);
+	enum store_rc (*device_get)(struct store *, const char *,
+	                            struct store_device *);
+	enum store_rc (*device_by_user)(struct store *, const char *, int64_t,
+	                                struct store_device *);
+	enum store_rc (*device_decide)(struct store *, const char *, int64_t,
+	                               const struct store_device *);
+	enum store_rc (*device_poll)(struct store *, const char *, int64_t,
+	                             int64_t, int64_t);
 	enum store_rc (*session_add)(struct store *,
 	                             const struct store_session *);
 	enum store_rc (*session_get)(struct store *, const char *, int64_t,
@@ -379,7 +389,7 @@ enum store_rc pg_audit_purge(struct store *s, int64_t before, int64_t *count);
 
 /* The statements of one issue, in order, into items (at most
  * PG_ISSUE_ITEMS, zeroed by the caller); returns how many (pg_tokens.c). */
-#define PG_ISSUE_ITEMS 8
+#define PG_ISSUE_ITEMS 9
 int pg_issue_items(const struct store_issue *is,
                    struct pg_batch_item items[PG_ISSUE_ITEMS]);
 

@@ -98,7 +98,12 @@ static void ops_init(void)
 		.xRevokeSid = pg_token_ops.revoke_sid};
 	pg_code = (struct store_code_methods){
 		.xAdd = pg_code_ops.add, .xGet = pg_code_ops.get,
-		.xJtiUse = pg_code_ops.jti_use};
+		.xJtiUse = pg_code_ops.jti_use,
+		.xDeviceAdd = pg_code_ops.device_add,
+		.xDeviceGet = pg_code_ops.device_get,
+		.xDeviceByUser = pg_code_ops.device_by_user,
+		.xDeviceDecide = pg_code_ops.device_decide,
+		.xDevicePoll = pg_code_ops.device_poll};
 	pg_session = (struct store_session_methods){
 		.xAdd = pg_code_ops.session_add, .xGet = pg_code_ops.session_get,
 		.xEndUser = pg_code_ops.sessions_end_user,

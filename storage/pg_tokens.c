@@ -195,6 +195,11 @@ static const struct pg_stmt st_code_consume_b = {
 	CHECKED("UPDATE authorization_codes SET used_at=$2::bigint, "
 	        "family_id=$3 WHERE code_hash=$1 AND used_at IS NULL AND "
 	        "expires_at > $2::bigint")};
+static const struct pg_stmt st_device_consume_b = {
+	"device_consume_b",
+	CHECKED("UPDATE device_codes SET used_at=$2::bigint, family_id=$3 "
+	        "WHERE device_code_hash=$1 AND used_at IS NULL AND approved=1 "
+	        "AND expires_at > $2::bigint")};
 static const struct pg_stmt st_rt_retire_b = {
 	"rt_retire_b",
 	CHECKED("UPDATE refresh_tokens SET retired_at=$2::bigint WHERE "
@@ -635,6 +640,10 @@ int pg_issue_items(const struct store_issue *is,
 	if (is->consume_code_hash != NULL)
 		it = add_key_now(it, &st_code_consume_b, is->consume_code_hash,
 		                 is->now, 1, is->access->family_id, NULL);
+	if (is->consume_device_hash != NULL)
+		it = add_key_now(it, &st_device_consume_b,
+		                 is->consume_device_hash, is->now, 1,
+		                 is->access->family_id, NULL);
 	if (is->retire_hash != NULL)
 		it = add_key_now(it, &st_rt_retire_b, is->retire_hash, is->now, 0,
 		                 NULL, NULL);

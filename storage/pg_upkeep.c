@@ -40,6 +40,11 @@ static const struct pg_stmt st_purge_code_batch = {
 	"DELETE FROM authorization_codes WHERE code_hash IN (SELECT code_hash "
 	"FROM authorization_codes WHERE expires_at <= $1::bigint "
 	"LIMIT $2::integer)"};
+static const struct pg_stmt st_purge_device_batch = {
+	"purge_device_batch",
+	"DELETE FROM device_codes WHERE device_code_hash IN (SELECT "
+	"device_code_hash FROM device_codes WHERE expires_at <= $1::bigint "
+	"LIMIT $2::integer)"};
 static const struct pg_stmt st_purge_jti_batch = {
 	"purge_jti_batch",
 	"DELETE FROM used_jtis WHERE jti_hash IN (SELECT jti_hash FROM "
@@ -82,7 +87,7 @@ static enum store_rc reset_tx(struct pg_conn *c, void *arg)
 	                   "DELETE FROM access_tokens; DELETE FROM refresh_tokens;"
 	                   "DELETE FROM authorization_codes; DELETE FROM sessions;"
 	                   "DELETE FROM consents; DELETE FROM throttle;"
-	                   "DELETE FROM used_jtis;",
+	                   "DELETE FROM used_jtis; DELETE FROM device_codes;",
 	                   NULL, 0);
 }
 
@@ -192,6 +197,9 @@ static enum store_rc pg_purge(struct store *s, int64_t now,
 		r = purge_families(s, now, &out->refresh_tokens);
 	if (r == STORE_OK)
 		r = purge_batches(s, &st_purge_code_batch,
+		                  now - STORE_PURGE_CODE_GRACE, &out->codes);
+	if (r == STORE_OK)
+		r = purge_batches(s, &st_purge_device_batch,
 		                  now - STORE_PURGE_CODE_GRACE, &out->codes);
 	if (r == STORE_OK)
 		r = purge_batches(s, &st_purge_session_batch, now, &out->sessions);

@@ -117,6 +117,20 @@ void store_code_clear(struct store_code *c)
 	memset(c, 0, sizeof(*c));
 }
 
+void store_device_clear(struct store_device *d)
+{
+	free(d->device_code_hash);
+	free(d->user_code_hash);
+	free(d->client_id);
+	free(d->scope);
+	free(d->user_id);
+	free(d->username);
+	free(d->sid);
+	free(d->amr);
+	free(d->family_id);
+	memset(d, 0, sizeof(*d));
+}
+
 void store_session_clear(struct store_session *s)
 {
 	free(s->session_hash);

@@ -1,7 +1,8 @@
 /*
  * sqlite_codes.c: what the browser flow keeps in the SQLite backend:
- * authorization codes (redeemed only by an issue, sqlite_issue.c),
- * browser sessions (an expired one is not found) and consents.
+ * authorization codes and device codes (redeemed only by an issue,
+ * sqlite_issue.c), browser sessions (an expired one is not found) and
+ * consents.
  */
 #include "sqlite_int.h"
 
@@ -75,6 +76,111 @@ static enum store_rc sq_jti_use(struct store *s, const char *jti_hash,
 	sqlite3_bind_int64(st, 3, now);
 	enum store_rc r = sq_exec(cn, st, &changes);
 	return r == STORE_OK && changes == 0 ? STORE_CONFLICT : r;
+}
+
+/* ---- device codes -------------------------------------------------------- */
+
+static void read_device(sqlite3_stmt *st, struct store_device *d)
+{
+	d->device_code_hash = sq_col_text(st, 0);
+	d->user_code_hash = sq_col_text(st, 1);
+	d->client_id = sq_col_text(st, 2);
+	d->scope = sq_col_text(st, 3);
+	d->issued_at = sqlite3_column_int64(st, 4);
+	d->expires_at = sqlite3_column_int64(st, 5);
+	d->poll_interval = sqlite3_column_int64(st, 6);
+	d->last_polled_at = sqlite3_column_int64(st, 7);
+	d->decided_at = sqlite3_column_int64(st, 8);
+	d->approved = sqlite3_column_int64(st, 9) != 0;
+	d->user_id = sq_col_text(st, 10);
+	d->username = sq_col_text(st, 11);
+	d->auth_time = sqlite3_column_int64(st, 12);
+	d->sid = sq_col_text(st, 13);
+	d->amr = sq_col_text(st, 14);
+	d->used_at = sqlite3_column_int64(st, 15);
+	d->family_id = sq_col_text(st, 16);
+}
+
+static enum store_rc sq_device_add(struct store *s,
+                                   const struct store_device *d)
+{
+	struct conn *cn = sq_conn_get(s);
+	sqlite3_stmt *st = sq_stmt(cn, ST_DEVICE_ADD);
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, d->device_code_hash);
+	sq_bind_text(st, 2, d->user_code_hash);
+	sq_bind_text(st, 3, d->client_id);
+	sq_bind_text(st, 4, d->scope ? d->scope : "");
+	sqlite3_bind_int64(st, 5, d->issued_at);
+	sqlite3_bind_int64(st, 6, d->expires_at);
+	sqlite3_bind_int64(st, 7, d->poll_interval);
+	sq_bind_opt_int(st, 8, d->last_polled_at);
+	sq_bind_opt_int(st, 9, d->decided_at);
+	sqlite3_bind_int(st, 10, d->approved ? 1 : 0);
+	sq_bind_text(st, 11, d->user_id);
+	sq_bind_text(st, 12, d->username);
+	sq_bind_opt_int(st, 13, d->auth_time);
+	sq_bind_text(st, 14, d->sid);
+	sq_bind_text(st, 15, d->amr);
+	sq_bind_opt_int(st, 16, d->used_at);
+	sq_bind_text(st, 17, d->family_id);
+	return sq_exec(cn, st, NULL);
+}
+
+static enum store_rc sq_device_get(struct store *s, const char *hash,
+                                   struct store_device *out)
+{
+	GET_ONE(ST_DEVICE_GET, hash, out, read_device);
+}
+
+static enum store_rc sq_device_by_user(struct store *s, const char *hash,
+                                       int64_t now, struct store_device *out)
+{
+	sqlite3_stmt *st = sq_stmt(sq_conn_get(s), ST_DEVICE_BY_USER);
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, hash);
+	sqlite3_bind_int64(st, 2, now);
+	STEP_ONE(st, out, read_device);
+}
+
+static enum store_rc sq_device_decide(struct store *s, const char *user_hash,
+                                      int64_t now,
+                                      const struct store_device *d)
+{
+	struct conn *cn = sq_conn_get(s);
+	sqlite3_stmt *st = sq_stmt(cn, ST_DEVICE_DECIDE);
+	int n = 0;
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, user_hash);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int(st, 3, d->approved ? 1 : 0);
+	sq_bind_text(st, 4, d->user_id);
+	sq_bind_text(st, 5, d->username);
+	sq_bind_opt_int(st, 6, d->auth_time);
+	sq_bind_text(st, 7, d->sid);
+	sq_bind_text(st, 8, d->amr);
+	enum store_rc r = sq_exec(cn, st, &n);
+	return r == STORE_OK && n == 0 ? STORE_NOT_FOUND : r;
+}
+
+static enum store_rc sq_device_poll(struct store *s, const char *hash,
+                                    int64_t was, int64_t now,
+                                    int64_t interval)
+{
+	struct conn *cn = sq_conn_get(s);
+	sqlite3_stmt *st = sq_stmt(cn, ST_DEVICE_POLL);
+	int n = 0;
+	if (st == NULL)
+		return STORE_IO;
+	sq_bind_text(st, 1, hash);
+	sq_bind_opt_int(st, 2, was);
+	sqlite3_bind_int64(st, 3, now);
+	sqlite3_bind_int64(st, 4, interval);
+	enum store_rc r = sq_exec(cn, st, &n);
+	return r == STORE_OK && n == 0 ? STORE_CONFLICT : r;
 }
 
 /* ---- sessions ------------------------------------------------------------ */
@@ -252,6 +358,11 @@ const struct store_code_methods sq_code_methods = {
 	.xAdd = sq_code_add,
 	.xGet = sq_code_get,
 	.xJtiUse = sq_jti_use,
+	.xDeviceAdd = sq_device_add,
+	.xDeviceGet = sq_device_get,
+	.xDeviceByUser = sq_device_by_user,
+	.xDeviceDecide = sq_device_decide,
+	.xDevicePoll = sq_device_poll,
 };
 
 const struct store_session_methods sq_session_methods = {

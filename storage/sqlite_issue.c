@@ -98,6 +98,9 @@ enum store_rc sq_issue_writes(struct conn *cn, const struct store_issue *is)
 	if (r == STORE_OK && is->consume_code_hash != NULL)
 		r = claim(cn, ST_CODE_CONSUME, is->consume_code_hash, is->now,
 		          is->access->family_id, NULL);
+	if (r == STORE_OK && is->consume_device_hash != NULL)
+		r = claim(cn, ST_DEVICE_CONSUME, is->consume_device_hash, is->now,
+		          is->access->family_id, NULL);
 	if (r == STORE_OK && is->retire_hash != NULL)
 		r = claim(cn, ST_RT_RETIRE, is->retire_hash, is->now, NULL, NULL);
 	/* Before revoke_jti: a relink that lost must not revoke anything. */

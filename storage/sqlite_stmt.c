@@ -203,6 +203,27 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_CODE_CONSUME] = "UPDATE authorization_codes SET used_at=?2, "
 	                    "family_id=?3 WHERE code_hash=?1 AND used_at IS NULL "
 	                    "AND expires_at > ?2",
+	[ST_DEVICE_ADD] = "INSERT INTO device_codes (" DEVICE_COLS ") "
+	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	[ST_DEVICE_GET] = "SELECT " DEVICE_COLS " FROM device_codes "
+	                  "WHERE device_code_hash=?",
+	[ST_DEVICE_BY_USER] = "SELECT " DEVICE_COLS " FROM device_codes "
+	                      "WHERE user_code_hash=?1 AND decided_at IS NULL "
+	                      "AND expires_at > ?2",
+	[ST_DEVICE_DECIDE] = "UPDATE device_codes SET decided_at=?2, "
+	                     "approved=?3, user_id=?4, username=?5, "
+	                     "auth_time=?6, sid=?7, amr=?8 WHERE "
+	                     "user_code_hash=?1 AND decided_at IS NULL AND "
+	                     "expires_at > ?2",
+	/* A compare-and-set on the last poll: of two concurrent polls one
+	 * changes the row (section 3.5's interval holds across instances). */
+	[ST_DEVICE_POLL] = "UPDATE device_codes SET last_polled_at=?3, "
+	                   "poll_interval=?4 WHERE device_code_hash=?1 AND "
+	                   "last_polled_at IS ?2",
+	[ST_DEVICE_CONSUME] = "UPDATE device_codes SET used_at=?2, "
+	                      "family_id=?3 WHERE device_code_hash=?1 AND "
+	                      "used_at IS NULL AND approved=1 AND "
+	                      "expires_at > ?2",
 	[ST_SESSION_ADD] = "INSERT INTO sessions (" SESSION_COLS ") "
 	                   "VALUES (?,?,?,?,?,?)",
 	[ST_SESSION_GET] = "SELECT " SESSION_COLS " FROM sessions "
@@ -274,6 +295,9 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_PURGE_CODE_BATCH] = "DELETE FROM authorization_codes WHERE rowid "
 	                        "IN (SELECT rowid FROM authorization_codes "
 	                        "WHERE expires_at <= ?1 LIMIT ?2)",
+	[ST_PURGE_DEVICE_BATCH] = "DELETE FROM device_codes WHERE rowid IN "
+	                          "(SELECT rowid FROM device_codes WHERE "
+	                          "expires_at <= ?1 LIMIT ?2)",
 	[ST_PURGE_SESSION_BATCH] = "DELETE FROM sessions WHERE rowid IN "
 	                           "(SELECT rowid FROM sessions WHERE "
 	                           "expires_at <= ?1 LIMIT ?2)",

@@ -13,7 +13,8 @@ static enum store_rc sq_reset_tokens(struct store *s)
 	static const char sql[] =
 	    "DELETE FROM access_tokens; DELETE FROM refresh_tokens;"
 	    "DELETE FROM authorization_codes; DELETE FROM sessions;"
-	    "DELETE FROM consents; DELETE FROM used_jtis;";
+	    "DELETE FROM consents; DELETE FROM used_jtis;"
+	    "DELETE FROM device_codes;";
 	struct conn *cn = sq_conn_get(s);
 	if (cn == NULL)
 		return STORE_IO;

@@ -126,6 +126,9 @@ static enum store_rc sq_purge(struct store *s, int64_t now,
 		r = purge_batches(cn, ST_PURGE_CODE_BATCH,
 		                  now - STORE_PURGE_CODE_GRACE, &out->codes);
 	if (r == STORE_OK)
+		r = purge_batches(cn, ST_PURGE_DEVICE_BATCH,
+		                  now - STORE_PURGE_CODE_GRACE, &out->codes);
+	if (r == STORE_OK)
 		r = purge_batches(cn, ST_PURGE_SESSION_BATCH, now, &out->sessions);
 	if (r == STORE_OK)
 		r = purge_batches(cn, ST_PURGE_PREV_SECRET_BATCH, now,

@@ -209,6 +209,20 @@ enum store_rc store_code_get(struct store *s, const char *code_hash,
 enum store_rc store_jti_use(struct store *s, const char *jti_hash,
                             int64_t expires_at, int64_t now)
 { return s->ops->code->xJtiUse(s, jti_hash, expires_at, now); }
+enum store_rc store_device_add(struct store *s, const struct store_device *d)
+{ return s->ops->code->xDeviceAdd(s, d); }
+enum store_rc store_device_get(struct store *s, const char *hash,
+                               struct store_device *out)
+{ return s->ops->code->xDeviceGet(s, hash, out); }
+enum store_rc store_device_by_user(struct store *s, const char *hash,
+                                   int64_t now, struct store_device *out)
+{ return s->ops->code->xDeviceByUser(s, hash, now, out); }
+enum store_rc store_device_decide(struct store *s, const char *user_hash,
+                                  int64_t now, const struct store_device *d)
+{ return s->ops->code->xDeviceDecide(s, user_hash, now, d); }
+enum store_rc store_device_poll(struct store *s, const char *hash,
+                                int64_t was, int64_t now, int64_t interval)
+{ return s->ops->code->xDevicePoll(s, hash, was, now, interval); }
 enum store_rc store_session_add(struct store *s,
                                 const struct store_session *se)
 { return s->ops->session->xAdd(s, se); }

@@ -188,6 +188,27 @@ struct store_code {
 };
 void store_code_clear(struct store_code *c);
 
+/* Since schema 16: a device authorization request (RFC 8628). The device
+ * code and the user code (normalized) are kept only as hashes. */
+struct store_device {
+	char *device_code_hash;
+	char *user_code_hash;
+	char *client_id;
+	char *scope;
+	int64_t issued_at, expires_at;
+	int64_t poll_interval;  /* seconds; grows with slow_down */
+	int64_t last_polled_at; /* 0: never polled */
+	int64_t decided_at;     /* 0: nobody has decided yet */
+	bool approved;
+	/* Who approved, and their login (0 / NULL until approved). */
+	char *user_id, *username;
+	int64_t auth_time;
+	char *sid, *amr;
+	int64_t used_at;  /* 0: no tokens given yet */
+	char *family_id;  /* set with used_at: the tokens it gave */
+};
+void store_device_clear(struct store_device *d);
+
 /* A browser session (the cookie is kept only as a hash). */
 struct store_session {
 	char *session_hash;
@@ -258,6 +279,9 @@ struct store_issue {
 	 * now; else nothing is written and STORE_CONFLICT is returned (of
 	 * concurrent redemptions, exactly one wins). NULL: none. */
 	const char *consume_code_hash;
+	/* Since schema 16: likewise a device code (RFC 8628), if it is
+	 * approved, unused and unexpired at now; else STORE_CONFLICT. */
+	const char *consume_device_hash;
 	/* The secret_version of the client's row that the request
 	 * authenticated against (client: access->client_id). Checked first,
 	 * in the transaction: if the client was changed since (a rotated
@@ -329,7 +353,7 @@ void store_key_clear(struct store_key *k);
 struct store_purge_counts {
 	int64_t access_tokens;  /* access-token records */
 	int64_t refresh_tokens; /* refresh-token records */
-	int64_t codes;          /* authorization codes */
+	int64_t codes;          /* authorization codes and device codes */
 	int64_t sessions;       /* browser sessions */
 	int64_t throttle_keys;  /* throttle rows (PostgreSQL) past every
 	                         * window and reservation */
@@ -542,6 +566,32 @@ struct store_code_methods {
 	 * over. Since schema 14: client assertions (RFC 7523). */
 	enum store_rc (*xJtiUse)(struct store *s, const char *jti_hash,
 	                         int64_t expires_at, int64_t now);
+	/* Since schema 16: device codes (RFC 8628). xDeviceAdd records a
+	 * pending one; STORE_CONFLICT when either hash is taken (the caller
+	 * draws another user code) or the client is unknown. Device codes
+	 * are redeemed only through an issue (consume_device_hash). */
+	enum store_rc (*xDeviceAdd)(struct store *s,
+	                            const struct store_device *d);
+	/* By the device code's hash, whatever its state. */
+	enum store_rc (*xDeviceGet)(struct store *s, const char *hash,
+	                            struct store_device *out);
+	/* By the user code's hash: only one pending and unexpired at now
+	 * (STORE_NOT_FOUND otherwise). */
+	enum store_rc (*xDeviceByUser)(struct store *s, const char *hash,
+	                               int64_t now, struct store_device *out);
+	/* Records the decision d (decided_at, approved, user_id, username,
+	 * auth_time, sid, amr) on the pending, unexpired device code of the
+	 * user code hash user_hash; STORE_NOT_FOUND, with nothing written,
+	 * when there is none (decided meanwhile, expired, unknown). */
+	enum store_rc (*xDeviceDecide)(struct store *s, const char *user_hash,
+	                               int64_t now,
+	                               const struct store_device *d);
+	/* A poll: sets last_polled_at to now and poll_interval to interval,
+	 * only if last_polled_at is still was (0: never polled); else
+	 * STORE_CONFLICT (another poll came in between), nothing written. */
+	enum store_rc (*xDevicePoll)(struct store *s, const char *hash,
+	                             int64_t was, int64_t now,
+	                             int64_t interval);
 };
 
 struct store_session_methods {
@@ -935,6 +985,15 @@ enum store_rc store_code_get(struct store *s, const char *code_hash,
                              struct store_code *out);
 enum store_rc store_jti_use(struct store *s, const char *jti_hash,
                             int64_t expires_at, int64_t now);
+enum store_rc store_device_add(struct store *s, const struct store_device *d);
+enum store_rc store_device_get(struct store *s, const char *hash,
+                               struct store_device *out);
+enum store_rc store_device_by_user(struct store *s, const char *hash,
+                                   int64_t now, struct store_device *out);
+enum store_rc store_device_decide(struct store *s, const char *user_hash,
+                                  int64_t now, const struct store_device *d);
+enum store_rc store_device_poll(struct store *s, const char *hash,
+                                int64_t was, int64_t now, int64_t interval);
 enum store_rc store_session_add(struct store *s,
                                 const struct store_session *se);
 enum store_rc store_session_get(struct store *s, const char *session_hash,

@@ -30,6 +30,10 @@
                   "scope, code_challenge, code_challenge_method, "         \
                   "issued_at, expires_at, used_at, family_id, resource, "  \
                   "nonce, auth_time, sid, amr, dpop_jkt"
+#define DEVICE_COLS "device_code_hash, user_code_hash, client_id, scope, " \
+                    "issued_at, expires_at, poll_interval, "               \
+                    "last_polled_at, decided_at, approved, user_id, "      \
+                    "username, auth_time, sid, amr, used_at, family_id"
 #define AUDIT_COLS "id, at, actor, address, action, object, changes"
 #define SESSION_COLS "session_hash, user_id, auth_time, expires_at, sid, amr"
 /* A consent comes with its user's name, for listings. */

@@ -194,8 +194,9 @@ static const struct {
 	 "\"grants\": [\"implicit\"]}]}",
 	 "clients[0] (svc-a): field \"grants\": unknown grant type "
 	 "\"implicit\": known grant types are authorization_code, "
-	 "client_credentials, password, refresh_token and token-exchange "
-	 "(urn:ietf:params:oauth:grant-type:token-exchange)"},
+	 "client_credentials, password, refresh_token, token-exchange "
+	 "(urn:ietf:params:oauth:grant-type:token-exchange) and device-code "
+	 "(urn:ietf:params:oauth:grant-type:device_code)"},
 	{"{\"clients\": [{\"client_id\": \"svc-a\", \"grants\": "
 	 "\"password\"}]}",
 	 "clients[0] (svc-a): field \"grants\": expected an array of strings, "
