@@ -174,7 +174,7 @@ static enum MHD_Result render(struct srv_req *rq, const struct form *f,
                               const struct authz_result *out)
 {
 	struct cookies c = {0};
-	struct page_form pf = {{NULL}, NULL, NULL};
+	struct page_form pf = {0};
 
 	if (out->new_session != NULL)
 		cookie_add(&c, rq->site, COOKIE_SESSION, out->new_session,

@@ -70,6 +70,9 @@ static json_t *discovery_json(const struct srv *s, const struct site *site,
 	                    endpoint(iss, c->revoke_path));
 	json_object_set_new(o, "introspection_endpoint",
 	                    endpoint(iss, c->introspect_path));
+	/* RFC 8628 section 4 */
+	json_object_set_new(o, "device_authorization_endpoint",
+	                    endpoint(iss, c->device_authorization_path));
 	json_object_set_new(o, "scopes_supported", words_array(md->scopes));
 	json_object_set_new(o, "response_types_supported", str_array(code));
 	json_object_set_new(o, "response_modes_supported", str_array(query));

@@ -35,23 +35,14 @@ static json_t *token_json(const struct token_response *t)
 	return o;
 }
 
-/* A form POST with client credentials: the shared front of /token,
- * /introspect and /revoke. */
-struct form_req {
-	struct form f;
-	char *bid, *bsecret;
-	struct client_creds creds;
-};
-
-static void form_req_free(struct form_req *fr)
+void form_req_free(struct form_req *fr)
 {
 	crypto_free_str(fr->bid);
 	crypto_free_str(fr->bsecret);
 	form_free(&fr->f);
 }
 
-static struct oauth_result form_req_read(struct srv_req *rq,
-                                         struct form_req *fr)
+struct oauth_result form_req_read(struct srv_req *rq, struct form_req *fr)
 {
 	memset(fr, 0, sizeof(*fr));
 	if (!form_content_type(req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE)))
@@ -222,6 +213,7 @@ enum MHD_Result h_token(struct srv_req *rq)
 			.code = form_param(&fr.f, "code"),
 			.redirect_uri = form_param(&fr.f, "redirect_uri"),
 			.code_verifier = form_param(&fr.f, "code_verifier"),
+			.device_code = form_param(&fr.f, "device_code"),
 			.resource = form_param(&fr.f, "resource"),
 			.remote_addr = rq->remote_addr,
 			.dpop_proof = req_header_once(rq, "DPoP",

@@ -1,6 +1,7 @@
 /*
- * pages.c: the HTML of the authorization and logout endpoints: login,
- * consent, error, logout confirmation and "signed out" pages. Plain forms that work without JavaScript or external
+ * pages.c: the HTML of the authorization, logout and device endpoints:
+ * login, consent, error, logout confirmation, "signed out", and the device
+ * page's user code form and its last page. Plain forms that work without JavaScript or external
  * resources; every value that came from a request or the database goes
  * through esc (HTML escaping), including the hidden fields that carry the OAuth
  * request from one form to the next.
@@ -100,6 +101,7 @@ static void form_open(struct buf *b, const struct page_form *f)
 	put(b, "\">\n");
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		hidden(b, names[i], f->params[i]);
+	hidden(b, "user_code", f->user_code);
 	hidden(b, "csrf", f->csrf);
 }
 
@@ -159,6 +161,14 @@ char *page_consent(const struct page_form *f, const char *client_name,
 			free(one);
 		}
 		put(&b, "</ul>\n");
+	}
+	if (f->user_code != NULL) {
+		/* RFC 8628 section 5.4: the person checks that the code is
+		 * the one their own device shows. */
+		put(&b, "<p>Allow only if your device shows this code: "
+		        "<strong id=\"user-code\">");
+		esc(&b, f->user_code);
+		put(&b, "</strong></p>\n");
 	}
 	form_open(&b, f);
 	put(&b, "<button type=\"submit\" name=\"action\" value=\"allow\">"
@@ -224,6 +234,41 @@ char *page_signed_out(const char *client_name)
 		put(&b, "You can close this page.");
 	}
 	put(&b, "</p>\n");
+	tail(&b);
+	return b.s;
+}
+
+char *page_device_code(const struct page_form *f, const char *user_code,
+                       const char *message)
+{
+	struct buf b = {0};
+	head(&b, "Connect a device");
+	put(&b, "<h1>Connect a device</h1>\n<p>Enter the code your device "
+	        "shows.</p>\n");
+	error_line(&b, message);
+	form_open(&b, f);
+	put(&b, "<label for=\"user_code\">Code</label>\n"
+	        "<input id=\"user_code\" name=\"user_code\" "
+	        "autocomplete=\"off\" autocapitalize=\"characters\" "
+	        "spellcheck=\"false\" required autofocus value=\"");
+	esc(&b, user_code);
+	put(&b, "\">\n<button type=\"submit\" name=\"action\" "
+	        "value=\"code\">Continue</button>\n</form>\n");
+	tail(&b);
+	return b.s;
+}
+
+char *page_device_done(const char *client_name, bool approved)
+{
+	struct buf b = {0};
+	head(&b, approved ? "Device connected" : "Access denied");
+	put(&b, approved ? "<h1>Device connected</h1>\n<p><strong>"
+	                 : "<h1>Access denied</h1>\n<p><strong>");
+	esc(&b, client_name);
+	put(&b, approved ? "</strong> on your device can now act for you. "
+	                   "You can close this page.</p>\n"
+	                 : "</strong> on your device was not given access. "
+	                   "You can close this page.</p>\n");
 	tail(&b);
 	return b.s;
 }

@@ -217,6 +217,19 @@ char *page_action(const struct site *site, const char *path);
  * error page to show (f is then freed). */
 const char *page_form_read(struct srv_req *rq, struct form *f);
 enum MHD_Result h_logout(struct srv_req *rq); /* logout.c */
+/* device.c: RFC 8628's endpoint and page */
+enum MHD_Result h_device_authorization(struct srv_req *rq);
+enum MHD_Result h_device(struct srv_req *rq);
+/* handlers.c: a form POST with client credentials, the shared front of
+ * /token, /introspect, /revoke and device_authorization_path. Free with
+ * form_req_free whatever form_req_read returned. */
+struct form_req {
+	struct form f;
+	char *bid, *bsecret;
+	struct client_creds creds;
+};
+struct oauth_result form_req_read(struct srv_req *rq, struct form_req *fr);
+void form_req_free(struct form_req *fr);
 enum MHD_Result h_resource(struct srv_req *rq);  /* resource.c */
 /* resource.c: the token of an "Authorization: Bearer" value (RFC 6750
  * section 2.1) or "DPoP" (RFC 9449 section 7.1, then *dpop), a new
@@ -251,6 +264,9 @@ struct page_form {
 	const char *params[14];
 	const char *csrf;
 	char *action; /* the form's action: the authorization endpoint's path */
+	/* The device page's forms (device.c): the user code, carried and
+	 * shown on the consent page (RFC 8628 section 5.4); NULL: none. */
+	const char *user_code;
 };
 
 /* Each returns a new HTML document; the caller frees it. */
@@ -266,5 +282,11 @@ char *page_logout(const char *action, const char *csrf,
                   const char *client_id, const char *post_logout_redirect_uri,
                   const char *state, const char *client_name);
 char *page_signed_out(const char *client_name);
+/* device.c's (RFC 8628 section 3.3): the form asking for the user code
+ * (user_code prefilled, may be NULL; message an error line or NULL), and
+ * the page once the person decided. */
+char *page_device_code(const struct page_form *f, const char *user_code,
+                       const char *message);
+char *page_device_done(const char *client_name, bool approved);
 
 #endif

@@ -53,6 +53,7 @@ static const struct {
 	{"requests", "/_control/requests", M_GET | M_POST, h_control_requests},
 	{"clients", "/_control/clients", M_GET | M_POST, h_control_clients},
 	{"users", "/_control/users", M_GET | M_POST, h_control_users},
+	{"device_control", "/_control/device", M_POST, h_control_device},
 };
 #define NCONTROLS (sizeof(controls) / sizeof(controls[0]))
 

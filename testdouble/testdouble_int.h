@@ -130,6 +130,10 @@ enum MHD_Result h_control_requests(struct srv_req *rq);
 enum MHD_Result h_control_clients(struct srv_req *rq);
 enum MHD_Result h_control_users(struct srv_req *rq);
 
+/* ---- device_control.c: POST /_control/device (RFC 8628) ---------------- */
+
+enum MHD_Result h_control_device(struct srv_req *rq);
+
 /* ---- control.c: the /_control/ endpoints (route arg: the td_site) ----- */
 
 /* loopback.c's, for every control answer: Cache-Control: no-store. */

@@ -35,7 +35,8 @@ class DiscoveryTest(LatchkeyTestCase):
         self.assertEqual(md["grant_types_supported"],
                          ["authorization_code", "client_credentials",
                           "password", "refresh_token",
-                          "urn:ietf:params:oauth:grant-type:token-exchange"])
+                          "urn:ietf:params:oauth:grant-type:token-exchange",
+                          "urn:ietf:params:oauth:grant-type:device_code"])
         self.assertEqual(md["token_endpoint_auth_methods_supported"],
                          ["client_secret_basic", "client_secret_post",
                           "private_key_jwt", "none"])

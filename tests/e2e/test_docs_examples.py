@@ -415,6 +415,25 @@ class DocsExamplesTest(LatchkeyTestCase):
         ("token", 400, "use_dpop_nonce", 0): "test_dpop.py DPoPNonceTest",
         ("resource", 401, "invalid_dpop_proof", 0):
             "test_dpop.py test_hostile_proofs_at_a_resource",
+        # The device grant's answers need a device client and a person's
+        # decision, with the clock moved: the device tests make them.
+        ("token", 400, "authorization_pending", 0):
+            "test_device.py test_the_whole_flow_approved_through_the_test_double",
+        ("token", 400, "slow_down", 0): "test_device.py test_slow_down",
+        ("token", 400, "expired_token", 0):
+            "test_device.py test_expired_token",
+        ("token", 400, "access_denied", 0):
+            "test_device.py test_access_denied",
+        ("token", 400, "invalid_grant", 0):
+            "test_device.py test_invalid_grant_for_unknown_and_foreign_codes",
+        ("device_authorization", 401, "invalid_client", 0):
+            "test_device.py test_invalid_client",
+        ("device_authorization", 400, "unauthorized_client", 0):
+            "test_device.py test_unauthorized_client",
+        ("device_authorization", 400, "invalid_scope", 0):
+            "test_device.py test_bad_requests",
+        ("device_authorization", 400, "invalid_request", 0):
+            "test_device.py test_bad_requests",
         # Needs introspection_requires_flag, which this server is without.
         ("introspect", 403, "unauthorized_client", 0):
             "test_introspect_revoke.py IntrospectFlagTest",

@@ -66,7 +66,8 @@ class DiscoveryDocumentTest(LatchkeyTestCase):
         self.assertEqual(md["grant_types_supported"],
                          ["authorization_code", "client_credentials",
                           "password", "refresh_token",
-                          "urn:ietf:params:oauth:grant-type:token-exchange"])
+                          "urn:ietf:params:oauth:grant-type:token-exchange",
+                          "urn:ietf:params:oauth:grant-type:device_code"])
         self.assertEqual(md["token_endpoint_auth_methods_supported"],
                          ["client_secret_basic", "client_secret_post",
                           "private_key_jwt", "none"])
@@ -87,9 +88,12 @@ class DiscoveryDocumentTest(LatchkeyTestCase):
         self.assertEqual(md["code_challenge_methods_supported"], ["S256"])
         self.assertEqual(md["revocation_endpoint"], iss + "/revoke")
         self.assertEqual(md["introspection_endpoint"], iss + "/introspect")
+        # RFC 8628 section 4
+        self.assertEqual(md["device_authorization_endpoint"],
+                         iss + "/device_authorization")
         self.assertIs(md["authorization_response_iss_parameter_supported"],
                       True)
-        self.assertEqual(len(md), 28, sorted(md))
+        self.assertEqual(len(md), 29, sorted(md))
 
     def test_same_document_as_rfc8414(self):
         s = self.start("--pkce-allow-plain")
