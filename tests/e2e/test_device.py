@@ -540,6 +540,69 @@ class DeviceCurlTest(DeviceBase):
                          (400, "access_denied"), body)
 
 
+RECIPE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes",
+                      "device_login.sh")
+SERVICE_AUTH_DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "docs", "service-auth.md")
+
+
+class DeviceRecipeTest(DeviceBase):
+    """The device login recipe of docs/service-auth.md
+    (tests/e2e/recipes/device_login.sh, quoted there byte for byte), run
+    as it is with sh, curl and jq: the person's decision comes through
+    /_control/device while the script polls on its own (every second:
+    device_poll_interval 1, so the test waits a few real seconds)."""
+
+    SERVER_ARGS = ("--device-poll-interval", "1")
+
+    def run_recipe(self, username, action=None):
+        for tool in ("sh", "curl", "jq"):
+            if shutil.which(tool) is None:
+                skip_or_fail(self, tool + " not installed")
+        add_client(self.db, "Command-line tool", "--id", "cli-tool",
+                   "--public", "--grant", "device-code", "--scope",
+                   "read write")
+        env = dict(os.environ, ISS=self.s.issuer, CLIENT_ID="cli-tool",
+                   SCOPE="read")
+        p = subprocess.Popen(["sh", RECIPE], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            line = p.stderr.readline().rstrip("\n")
+            m = re.fullmatch(r"Open (\S+) and enter the code (\S+)", line)
+            self.assertIsNotNone(m, line)
+            self.assertEqual(m.group(1), self.s.issuer + "/device")
+            self.assertRegex(m.group(2), USER_CODE)
+            self.approve(m.group(2), username, action)
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        return p.returncode, out, line + "\n" + err
+
+    def test_the_recipe_signs_a_person_in(self):
+        rc, out, err = self.run_recipe("erin")
+        self.assertEqual(rc, 0, err)
+        t = json.loads(out)
+        self.assertEqual((t["token_type"], t["scope"]), ("Bearer", "read"))
+        self.assertEqual(claims(t["access_token"])["sub"],
+                         self.user_id("erin"))
+        self.assertEqual(claims(t["access_token"])["client_id"], "cli-tool")
+
+    def test_the_recipe_stops_on_a_denial(self):
+        rc, out, err = self.run_recipe("erin", "deny")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(out, "")
+        self.assertIn('sign-in failed: {"error":"access_denied"', err)
+
+    def test_the_doc_quotes_the_recipe(self):
+        with open(RECIPE) as f:
+            recipe = f.read()
+        with open(SERVICE_AUTH_DOC) as f:
+            doc = f.read()
+        self.assertIn("```sh\n" + recipe + "```\n", doc)
+
+
 class DevicePageBase(DeviceBase):
     """The /device page without a browser: a requests session keeps the
     cookies (lk_csrf, lk_session) and posts the forms with their hidden
