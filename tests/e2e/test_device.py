@@ -211,6 +211,30 @@ class DeviceFlowTest(DeviceBase):
         self.assertOAuthError(self.poll(d["device_code"], advance=30), 400,
                               "invalid_grant")
 
+    def test_a_dpop_proof_on_the_poll_binds_the_tokens(self):
+        from test_dpop import Key
+        key = Key()
+        d = self.begin(scope="read")
+        self.approve(d["user_code"], "dave")
+        self.tick(5)
+        htu = self.s.issuer + "/token"
+        r = self.s.token({"grant_type": DC, "device_code": d["device_code"]},
+                         auth=self.tv,
+                         headers={"DPoP": key.proof("POST", htu)})
+        self.assertEqual(r.status, 200, r.body)
+        t = r.json()
+        self.assertEqual(t["token_type"], "DPoP")
+        self.assertEqual(claims(t["access_token"])["cnf"],
+                         {"jkt": key.thumbprint()})
+        # A bad proof is refused before the device code is looked at.
+        d = self.begin(scope="read")
+        self.approve(d["user_code"], "dave")
+        r = self.s.token({"grant_type": DC, "device_code": d["device_code"]},
+                         auth=self.tv,
+                         headers={"DPoP": key.proof("GET", htu)})
+        self.assertOAuthError(r, 400, "invalid_dpop_proof")
+        self.assertTokens(self.poll(d["device_code"]), "dave")
+
     def test_default_scope_and_no_refresh_token_without_the_grant(self):
         # No scope: the client's scopes, as at /token.
         d = self.begin()
