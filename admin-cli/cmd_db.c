@@ -31,6 +31,7 @@ int cmd_purge(struct adm_ctx *ctx)
 	long long keys = (long long)c.throttle_keys;
 	long long prev = (long long)c.previous_secrets;
 	long long jtis = (long long)c.used_jtis;
+	long long devices = (long long)c.device_codes;
 	int64_t audit = 0;
 	long keep = ctx->cfg != NULL ? ctx->cfg->audit_retention : 0;
 	if (r == STORE_OK && keep > 0)
@@ -40,9 +41,11 @@ int cmd_purge(struct adm_ctx *ctx)
 		return adm_fail(ADM_EXIT_RUNTIME, "purging: %s (after %lld "
 		                "record(s) were deleted; run it again)",
 		                store_rc_str(r),
-		                at + rt + codes + sessions + keys + prev + jtis);
+		                at + rt + codes + sessions + keys + prev + jtis +
+		                    devices);
 	if (ctx->json) {
-		adm_json_print(json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		adm_json_print(json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		                         "s:I, s:I}",
 		                         "access_tokens", (json_int_t)at,
 		                         "refresh_tokens", (json_int_t)rt,
 		                         "authorization_codes",
@@ -51,6 +54,7 @@ int cmd_purge(struct adm_ctx *ctx)
 		                         "throttle_keys", (json_int_t)keys,
 		                         "previous_secrets", (json_int_t)prev,
 		                         "used_jtis", (json_int_t)jtis,
+		                         "device_codes", (json_int_t)devices,
 		                         "audit_events", (json_int_t)audit));
 		return ADM_EXIT_OK;
 	}
@@ -65,6 +69,8 @@ int cmd_purge(struct adm_ctx *ctx)
 		printf(", %lld expired previous secret(s)", prev);
 	if (jtis > 0)
 		printf(", %lld used assertion id(s)", jtis);
+	if (devices > 0)
+		printf(", %lld device code(s)", devices);
 	if (audit > 0)
 		printf(", %lld audit event(s)", (long long)audit);
 	printf("\n");

@@ -60,7 +60,8 @@ static void purge_once(struct store *st, long audit_retention)
 	            (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	long long total = (long long)(c.access_tokens + c.refresh_tokens +
 	                              c.codes + c.sessions + c.throttle_keys +
-	                              c.previous_secrets + c.used_jtis);
+	                              c.previous_secrets + c.used_jtis +
+	                              c.device_codes);
 	/* Throttle rows exist on PostgreSQL only, and secrets past their
 	 * grace are rare: each named only when some went. */
 	char throttle[128] = "";
@@ -76,6 +77,10 @@ static void purge_once(struct store *st, long audit_retention)
 		snprintf(throttle + strlen(throttle),
 		         sizeof(throttle) - strlen(throttle),
 		         ", %lld used assertion id(s)", (long long)c.used_jtis);
+	if (c.device_codes > 0)
+		snprintf(throttle + strlen(throttle),
+		         sizeof(throttle) - strlen(throttle),
+		         ", %lld device code(s)", (long long)c.device_codes);
 	if (r != STORE_OK)
 		log_errx("purge failed after %lld record(s): %s; retrying in "
 		         "one interval", total, store_rc_str(r));

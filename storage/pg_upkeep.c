@@ -200,7 +200,7 @@ static enum store_rc pg_purge(struct store *s, int64_t now,
 		                  now - STORE_PURGE_CODE_GRACE, &out->codes);
 	if (r == STORE_OK)
 		r = purge_batches(s, &st_purge_device_batch,
-		                  now - STORE_PURGE_CODE_GRACE, &out->codes);
+		                  now - STORE_PURGE_CODE_GRACE, &out->device_codes);
 	if (r == STORE_OK)
 		r = purge_batches(s, &st_purge_session_batch, now, &out->sessions);
 	if (r == STORE_OK)

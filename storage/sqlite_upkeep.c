@@ -127,7 +127,7 @@ static enum store_rc sq_purge(struct store *s, int64_t now,
 		                  now - STORE_PURGE_CODE_GRACE, &out->codes);
 	if (r == STORE_OK)
 		r = purge_batches(cn, ST_PURGE_DEVICE_BATCH,
-		                  now - STORE_PURGE_CODE_GRACE, &out->codes);
+		                  now - STORE_PURGE_CODE_GRACE, &out->device_codes);
 	if (r == STORE_OK)
 		r = purge_batches(cn, ST_PURGE_SESSION_BATCH, now, &out->sessions);
 	if (r == STORE_OK)

@@ -353,7 +353,7 @@ void store_key_clear(struct store_key *k);
 struct store_purge_counts {
 	int64_t access_tokens;  /* access-token records */
 	int64_t refresh_tokens; /* refresh-token records */
-	int64_t codes;          /* authorization codes and device codes */
+	int64_t codes;          /* authorization codes */
 	int64_t sessions;       /* browser sessions */
 	int64_t throttle_keys;  /* throttle rows (PostgreSQL) past every
 	                         * window and reservation */
@@ -361,6 +361,8 @@ struct store_purge_counts {
 	 * cleared (the client stays) */
 	int64_t previous_secrets;
 	int64_t used_jtis; /* one-time ids (xJtiUse) past their expiry */
+	/* device codes (RFC 8628), STORE_PURGE_CODE_GRACE past theirs */
+	int64_t device_codes;
 };
 
 /* The longest failure window a throttle may be given (the settings

@@ -37,7 +37,7 @@ PG = os.environ.get("LK_TEST_PG", "")
 PASSWORD = "copy-pw-never-shown"
 COPIED = ["clients", "users", "signing_keys", "access_tokens",
           "refresh_tokens", "authorization_codes", "sessions", "consents",
-          "audit_events", "used_jtis"]
+          "audit_events", "used_jtis", "device_codes"]
 
 
 def pg_database(case):
@@ -412,7 +412,7 @@ class RefusalTest(CopyBase):
 EXPIRY = re.compile(r"expires_at|expiry|window_start|pending")
 # Table -> what the purge test below inserts and sees gone.
 PURGED = {"access_tokens", "refresh_tokens", "authorization_codes",
-          "sessions", "throttle", "clients", "used_jtis"}
+          "sessions", "throttle", "clients", "used_jtis", "device_codes"}
 
 
 def schema(db):
@@ -508,6 +508,9 @@ class SchemaTest(CopyBase):
             q("INSERT INTO sessions (session_hash, user_id, auth_time, expires_at) VALUES (?, 'u', 1, ?)", jti, exp)
             q("INSERT INTO used_jtis (jti_hash, expires_at) VALUES (?, ?)",
               jti, exp)
+            q("INSERT INTO device_codes (device_code_hash, user_code_hash, "
+              "client_id, scope, issued_at, expires_at, poll_interval) "
+              "VALUES (?, ?, 'c', '', 1, ?, 5)", jti, jti, exp)
         # Clients stay; the hash of a previous secret past its grace
         # goes (issue 17), one still in its grace stays.
         for cid, exp in (("gone", old), ("kept", live)):
@@ -536,7 +539,7 @@ class SchemaTest(CopyBase):
                                "authorization_codes": 1, "sessions": 1,
                                "throttle_keys": 1 if throttled else 0,
                                "previous_secrets": 1, "used_jtis": 1,
-                               "audit_events": 1})
+                               "device_codes": 1, "audit_events": 1})
         self.assertEqual(q("SELECT object FROM audit_events"),
                          [("client:kept",)])
         self.assertEqual(q("SELECT client_id, previous_secret_hash, "
@@ -547,7 +550,8 @@ class SchemaTest(CopyBase):
                            ("refresh_tokens", "token_hash"),
                            ("authorization_codes", "code_hash"),
                            ("sessions", "session_hash"),
-                           ("used_jtis", "jti_hash")):
+                           ("used_jtis", "jti_hash"),
+                           ("device_codes", "device_code_hash")):
             self.assertEqual(q("SELECT %s FROM %s" % (key, table)),
                              [("kept",)], table)
         if throttled:

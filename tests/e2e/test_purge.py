@@ -100,7 +100,7 @@ class CliPurgeTest(PurgeBase):
             "access_tokens": 9, "refresh_tokens": 1,
             "authorization_codes": 0, "sessions": 0,
             "throttle_keys": 0, "previous_secrets": 0, "used_jtis": 0,
-            "audit_events": 0})
+            "device_codes": 0, "audit_events": 0})
         self.assertEqual(rows(self.db, "SELECT jti FROM access_tokens"),
                          [(jti(live),)])
         # app's family stays whole: two expired, rotated-out tokens and

@@ -125,6 +125,19 @@ static void fill(struct store *s)
 	                        .changes = (char *)"{\"name\":{\"old\":null}}"};
 	assert_int_equal(store_audit_add(s, &e), STORE_OK);
 	assert_int_equal(store_jti_use(s, "jti-hash", NOW + 60, NOW), STORE_OK);
+	struct store_device d = {
+	    .device_code_hash = (char *)"dev-1", .user_code_hash = (char *)"uc-1",
+	    .client_id = (char *)"c1", .scope = (char *)"read",
+	    .issued_at = NOW, .expires_at = NOW + 600, .poll_interval = 5,
+	};
+	assert_int_equal(store_device_add(s, &d), STORE_OK);
+	struct store_device dec = {
+	    .approved = true, .user_id = (char *)"u-1",
+	    .username = (char *)"alice", .auth_time = NOW, .sid = (char *)"s1",
+	    .amr = (char *)"pwd",
+	};
+	assert_int_equal(store_device_decide(s, "uc-1", NOW, &dec), STORE_OK);
+	assert_int_equal(store_device_poll(s, "dev-1", 0, NOW, 10), STORE_OK);
 }
 
 struct hashes {
