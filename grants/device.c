@@ -10,11 +10,16 @@
  * User codes are 8 letters of an alphabet without vowels (no words) or
  * digits (no 0/O or 1/I), about 34.6 bits, printed XXXX-XXXX and read
  * back in any case, with or without the dash (section 6.1). Guessing
- * them is throttled per client address like failed logins (section 5.1:
- * a wrong code counts as a failure, and past the limit even a right one
- * is refused), so a guesser gets a few hundred tries a day at codes that
- * live ten minutes. Both codes are kept only as hashes.
+ * them is throttled (section 5.1): a wrong code is a failure, counted per
+ * client address with the limit of failed logins
+ * (login_max_failures_per_address, 20 per 300 s by default: under 6000 a
+ * day), past which even a right one is refused; and for the whole site,
+ * where past DEVICE_SITE_SOFT failures in a window only one code is
+ * checked per second, so many addresses together still get fewer than
+ * 86400 tries a day at codes that live ten minutes. Both codes are kept
+ * only as hashes.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +35,8 @@
 #define USER_CODE_ALPHABET "BCDFGHJKLMNPQRSTVWXZ"
 /* Section 3.5: each slow_down adds this to the device code's interval. */
 #define SLOW_DOWN_STEP 5
+/* Wrong user codes site-wide in a window before checks are paced. */
+#define DEVICE_SITE_SOFT 10
 /* A printed user code with separators to spare; longer input is wrong. */
 #define USER_CODE_INPUT_MAX 32
 
@@ -232,6 +239,14 @@ static struct oauth_result redeem(struct grants *g, const char *hash,
 		};
 		r = token_issue(g, cl, &o, out);
 	}
+	/* Lost the consume: used by another poll, or expired since the
+	 * read; the record says which. */
+	struct store_device now = {0};
+	if (r.err == OAUTH_INVALID_GRANT &&
+	    store_device_get(g->store, hash, &now) == STORE_OK &&
+	    now.used_at == 0)
+		r = OAUTH_FAIL(OAUTH_EXPIRED_TOKEN, NULL);
+	store_device_clear(&now);
 	store_user_clear(&u);
 	free(scope);
 	return r;
@@ -280,11 +295,12 @@ struct oauth_result grant_device_code(struct grants *g,
 
 /* ---- the device page (section 3.3) -------------------------------------- */
 
-enum lookup { FOUND, WRONG, THROTTLED, UNAVAILABLE };
+enum lookup { FOUND, WRONG, THROTTLED, SLOWED, UNAVAILABLE };
 
 /* The pending device code of a typed user code. Every lookup is
- * reserved in the login throttle under the client address, and a wrong
- * code is a failure there (section 5.1). *hash is the user code's. */
+ * reserved in the login throttle under the client address and the site,
+ * and a wrong code is a failure on both (section 5.1). *hash is the user
+ * code's. */
 static enum lookup find_user_code(struct grants *g, const char *typed,
                                   const char *remote_addr,
                                   struct store_device *d,
@@ -292,16 +308,20 @@ static enum lookup find_user_code(struct grants *g, const char *typed,
                                   char norm[USER_CODE_LEN + 1])
 {
 	const char *addr = remote_addr && remote_addr[0] ? remote_addr : NULL;
-	const struct throttle_key key = {"dcode", addr, 0,
-	                                 g->login_max_failures_per_address,
-	                                 false};
+	const struct throttle_key keys[] = {
+		{"dcode", addr, 0, g->login_max_failures_per_address, false},
+		{"dcode-site", "all", DEVICE_SITE_SOFT, INT_MAX, false},
+	};
 	struct throttle_ticket tk;
-	enum throttle_verdict v = throttle_reserve(g->throttle, &key, 1, &tk);
+	enum throttle_verdict v = throttle_reserve(g->throttle, keys, 2, &tk);
 	if (v == THROTTLE_UNAVAILABLE)
 		return UNAVAILABLE;
 	if (v != THROTTLE_GO) {
-		log_security("device user code throttled for a client address");
-		return THROTTLED;
+		log_security("device user code throttled for %s",
+		             tk.stopped_by == 0 ? "a client address"
+		                                : "the site (wrong codes from "
+		                                  "many addresses)");
+		return v == THROTTLE_SLOWED ? SLOWED : THROTTLED;
 	}
 	enum store_rc rc = STORE_NOT_FOUND;
 	if (user_code_norm(typed, norm)) {
@@ -335,8 +355,13 @@ static void show(struct devpage *p, enum device_outcome o, const char *msg)
 	p->out->outcome = o;
 	p->out->message = msg;
 	if (o == DEVICE_LOGIN || o == DEVICE_CONSENT) {
+		/* A login page again keeps what the person typed. */
+		const char *name = p->bl.user.username;
+		if (name == NULL && o == DEVICE_LOGIN &&
+		    param_value_ok(p->rq->username, 256))
+			name = p->rq->username;
 		free(p->out->username);
-		p->out->username = xstrdup(p->bl.user.username);
+		p->out->username = xstrdup(name);
 	}
 }
 
@@ -469,6 +494,10 @@ static void page(struct devpage *p)
 		return;
 	case THROTTLED:
 		enter_again(p, "Too many wrong codes. Try again later.");
+		return;
+	case SLOWED:
+		enter_again(p, "Many wrong codes have been tried here lately. "
+		            "Wait a moment and try again.");
 		return;
 	case UNAVAILABLE:
 		busy(p);

@@ -454,11 +454,12 @@ struct oauth_result grant_refresh_token(struct grants *g,
                                         const struct store_client *cl,
                                         struct token_response *out);
 
-/* RFC 8693 (grant_token_exchange.c). */
+/* RFC 8628 (device.c). */
 struct oauth_result grant_device_code(struct grants *g,
                                       const struct token_request *rq,
                                       const struct store_client *cl,
                                       struct token_response *out);
+/* RFC 8693 (grant_token_exchange.c). */
 struct oauth_result grant_token_exchange(struct grants *g,
                                          const struct token_request *rq,
                                          const struct store_client *cl,

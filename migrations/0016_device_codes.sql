@@ -31,3 +31,6 @@ CREATE TABLE device_codes (
   family_id        TEXT
 );
 CREATE INDEX device_codes_expires ON device_codes (expires_at);
+-- Removing a client or a user deletes its device codes (the cascades).
+CREATE INDEX device_codes_client ON device_codes (client_id);
+CREATE INDEX device_codes_user ON device_codes (user_id);

@@ -821,8 +821,10 @@ struct store_copy_methods {
  * the refresh table's xRevokeSid, and the new record fields. 14: xIssue
  * completes on the backend's writer thread, after it returns. 15: the
  * audit table. 16: staged key rotation (xAddNext, xNext, xPromote). 17:
- * the code table's xJtiUse and the client's jwks and auth_method. */
-#define STORE_OPS_VERSION 17
+ * the code table's xJtiUse and the client's jwks and auth_method. 18:
+ * device codes (the code table's xDevice methods, consume_device_hash,
+ * store_purge_counts.device_codes). */
+#define STORE_OPS_VERSION 18
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */

@@ -206,7 +206,8 @@ enum MHD_Result h_control_faults(struct srv_req *rq)
 			err = "endpoint must name an endpoint: authorize, token, "
 			      "introspect, revoke, jwks, metadata, "
 			      "openid_configuration, resource, userinfo, logout, "
-			      "healthz, or its path";
+			      "device_authorization, device, healthz, or its "
+			      "path";
 		else if (form_param(&f, "count") &&
 		         !number(form_param(&f, "count"), 1, 1000000, &count))
 			err = "count must be 1 to 1000000";
