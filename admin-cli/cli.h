@@ -197,6 +197,10 @@ json_t *adm_changes(json_t *before, json_t *after);
  * ADM_EXIT_RUNTIME when the store could not record it (reported). */
 int adm_audit(const struct adm_ctx *ctx, const char *action,
               const char *object, json_t *changes);
+/* --jwks FILE: the file's text in *text (caller frees), at most
+ * JWKS_MAX_LEN bytes; '' for none. ADM_EXIT_OK, or a usage error
+ * reported. */
+int adm_read_jwks_file(const char *path, char **text);
 int cmd_client_enable(struct adm_ctx *ctx);
 int cmd_user_add(struct adm_ctx *ctx);
 int cmd_user_passwd(struct adm_ctx *ctx);
@@ -209,6 +213,9 @@ int cmd_token_revoke(struct adm_ctx *ctx);
 int cmd_key_list(struct adm_ctx *ctx);
 int cmd_key_rotate(struct adm_ctx *ctx);
 int cmd_consent_list(struct adm_ctx *ctx);
+int cmd_issuer_add(struct adm_ctx *ctx);
+int cmd_issuer_list(struct adm_ctx *ctx);
+int cmd_issuer_remove(struct adm_ctx *ctx);
 int cmd_consent_revoke(struct adm_ctx *ctx);
 int cmd_session_list(struct adm_ctx *ctx);
 int cmd_session_revoke(struct adm_ctx *ctx);

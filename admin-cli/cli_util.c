@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "jws.h"
 #include "strutil.h"
 
 /* ---- options and the parser --------------------------------------------- */
@@ -896,4 +898,31 @@ int adm_claims_apply(const char *stored, const struct adm_optval *set,
 		*out = claims_dump(o);
 	json_decref(o);
 	return rc;
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+int adm_read_jwks_file(const char *path, char **text)
+{
+	if (*path == '\0') {
+		*text = xstrdup("");
+		return ADM_EXIT_OK;
+	}
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return adm_fail(ADM_EXIT_USAGE, "--jwks %s: %s", path,
+		                strerror(errno));
+	*text = xcalloc(1, JWKS_MAX_LEN + 2);
+	size_t n = fread(*text, 1, JWKS_MAX_LEN + 1, f);
+	bool bad = ferror(f) != 0;
+	fclose(f);
+	if (bad || n > JWKS_MAX_LEN || memchr(*text, '\0', n) != NULL) {
+		free(*text);
+		*text = NULL;
+		return adm_fail(ADM_EXIT_USAGE, "--jwks %s: %s", path,
+		                bad ? "cannot be read"
+		                    : "not a JWKS document of at most 65536 "
+		                      "bytes");
+	}
+	return ADM_EXIT_OK;
 }

@@ -122,32 +122,6 @@ bool adm_client_value(enum client_field f, const struct adm_optval *ov,
 	}
 }
 
-/* --jwks FILE: the file's text in *text (caller frees); '' for none. */
-static int read_jwks_file(const char *path, char **text)
-{
-	if (*path == '\0') {
-		*text = xstrdup("");
-		return ADM_EXIT_OK;
-	}
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return adm_fail(ADM_EXIT_USAGE, "--jwks %s: %s", path,
-		                strerror(errno));
-	*text = xcalloc(1, JWKS_MAX_LEN + 2);
-	size_t n = fread(*text, 1, JWKS_MAX_LEN + 1, f);
-	bool bad = ferror(f) != 0;
-	fclose(f);
-	if (bad || n > JWKS_MAX_LEN || memchr(*text, '\0', n) != NULL) {
-		free(*text);
-		*text = NULL;
-		return adm_fail(ADM_EXIT_USAGE, "--jwks %s: %s", path,
-		                bad ? "cannot be read"
-		                    : "not a JWKS document of at most 65536 "
-		                      "bytes");
-	}
-	return ADM_EXIT_OK;
-}
-
 /* The refusal of value bad (a word, or the option's value) for o. */
 static int refuse(const struct client_opt *o, const char *bad)
 {
@@ -182,7 +156,7 @@ static int set_option(struct store_client *c, const struct client_opt *o,
 	if (!adm_client_value(o->field, ov, o->how, o->state, &v))
 		return refuse(o, ov->v[0]);
 	if (o->field == CLIENT_F_JWKS) {
-		int rc = read_jwks_file(ov->v[0], &text);
+		int rc = adm_read_jwks_file(ov->v[0], &text);
 		if (rc != ADM_EXIT_OK)
 			return rc;
 		v.words = (const char *const *)&text;

@@ -238,6 +238,28 @@ static const struct adm_cmd commands[] = {
 	           "token issued to the user, by any client. Give exactly\n"
 	           "one of: JTI, --client, --family, --user."},
 
+	{.name = "issuer", .sub = "add", .fn = cmd_issuer_add,
+	 .opts = ADM_O(OPT_JWKS) | ADM_O(OPT_JWKS_URI) | ADM_O(OPT_AUDIENCE),
+	 .min_args = 1, .max_args = 1, .synopsis = "ISSUER",
+	 .summary = "trust an issuer's JWTs for the jwt-bearer grant",
+	 .detail = "A client registered with --grant jwt-bearer may then trade\n"
+	           "a JWT of ISSUER (its iss, exactly) for an access token\n"
+	           "(RFC 7523 section 2.1): a Kubernetes cluster's service-\n"
+	           "account tokens, a CI system's OIDC tokens. The issuer's\n"
+	           "public keys: --jwks FILE (a JWKS document) or --jwks-uri\n"
+	           "URL (fetched by the server, as a client's: jwks_uri_*\n"
+	           "settings). --audience: the aud its JWTs carry; without\n"
+	           "it they must name this server's issuer or token endpoint.\n"
+	           "The token's sub is the JWT's."},
+	{.name = "issuer", .sub = "list", .fn = cmd_issuer_list,
+	 .opts = LIST_OPTS, .synopsis = "", .summary = "list trusted issuers",
+	 .detail = LIST_DETAIL},
+	{.name = "issuer", .sub = "remove", .fn = cmd_issuer_remove,
+	 .min_args = 1, .max_args = 1, .synopsis = "ISSUER",
+	 .summary = "stop trusting an issuer's JWTs",
+	 .detail = "Tokens already issued for its JWTs stay valid until they\n"
+	           "expire or are revoked (token revoke --client ID)."},
+
 	{.name = "consent", .sub = "list", .fn = cmd_consent_list,
 	 .opts = ADM_O(OPT_USER) | ADM_O(OPT_CLIENT) | LIST_OPTS,
 	 .synopsis = "", .summary = "list the scopes users have allowed clients",

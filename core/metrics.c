@@ -27,7 +27,8 @@ static const int statuses[] = {200, 204, 302, 303, 400, 401, 403, 404, 405,
 static const char *const grant_types[] = {
 	"client_credentials", "password", "authorization_code", "refresh_token",
 	"urn:ietf:params:oauth:grant-type:token-exchange",
-	"urn:ietf:params:oauth:grant-type:device_code"};
+	"urn:ietf:params:oauth:grant-type:device_code",
+	"urn:ietf:params:oauth:grant-type:jwt-bearer"};
 #define N_GRANTS (sizeof(grant_types) / sizeof(grant_types[0]))
 
 /* Upper bounds in seconds; the last slot is +Inf. */

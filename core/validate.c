@@ -97,6 +97,7 @@ static const char *const grant_types[] = {
 	"refresh_token",      /* section 6 */
 	VALID_GRANT_TOKEN_EXCHANGE, /* RFC 8693 */
 	VALID_GRANT_DEVICE_CODE,    /* RFC 8628 */
+	VALID_GRANT_JWT_BEARER,     /* RFC 7523 section 2.1 */
 };
 
 #define NGRANT_TYPES (sizeof(grant_types) / sizeof(grant_types[0]))
@@ -109,6 +110,8 @@ const char *valid_grant_type_urn(const char *name)
 		return VALID_GRANT_TOKEN_EXCHANGE;
 	if (strcmp(name, "device-code") == 0)
 		return VALID_GRANT_DEVICE_CODE;
+	if (strcmp(name, "jwt-bearer") == 0)
+		return VALID_GRANT_JWT_BEARER;
 	return name;
 }
 

@@ -61,12 +61,16 @@
 #define VALID_GRANT_TYPE_RULE \
 	"known grant types are authorization_code, client_credentials, " \
 	"password, refresh_token, token-exchange (" \
-	VALID_GRANT_TOKEN_EXCHANGE ") and device-code (" \
-	VALID_GRANT_DEVICE_CODE ")"
+	VALID_GRANT_TOKEN_EXCHANGE "), device-code (" \
+	VALID_GRANT_DEVICE_CODE ") and jwt-bearer (" \
+	VALID_GRANT_JWT_BEARER ")"
 /* RFC 8693's grant, and what a short name stands for ("token-exchange"
  * is the URN; any other name is itself). */
 #define VALID_GRANT_TOKEN_EXCHANGE \
 	"urn:ietf:params:oauth:grant-type:token-exchange"
+/* RFC 7523 section 2.1's grant ("jwt-bearer"). */
+#define VALID_GRANT_JWT_BEARER \
+	"urn:ietf:params:oauth:grant-type:jwt-bearer"
 /* RFC 8628's grant ("device-code"). */
 #define VALID_GRANT_DEVICE_CODE \
 	"urn:ietf:params:oauth:grant-type:device_code"

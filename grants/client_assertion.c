@@ -62,23 +62,24 @@ static bool has_kid(json_t *keys, const char *kid)
 	return false;
 }
 
-/* The client's keys: registered, or fetched from its jwks_uri (again
- * when the kid the assertion names is not among the cached ones: a key
- * the client just added). NULL with *why when there are none to use. */
-static json_t *client_keys(struct grants *g, const struct store_client *cl,
-                           const char *kid, const char **why)
+/* The signer's keys: registered (jwks), or fetched from its jwks_uri
+ * (again when the kid the JWT names is not among the cached ones: a key
+ * just added). NULL with *why when there are none to use. */
+static json_t *signer_keys(struct grants *g, const char *jwks,
+                           const char *jwks_uri, const char *kid,
+                           const char **why)
 {
-	*why = "the client has no keys";
-	if (cl->jwks != NULL)
-		return json_loads(cl->jwks, 0, NULL);
-	if (cl->jwks_uri == NULL)
+	*why = "no keys are registered for the signer";
+	if (jwks != NULL)
+		return json_loads(jwks, 0, NULL);
+	if (jwks_uri == NULL)
 		return NULL;
-	char *text = jwks_fetch(g->jwks_fetcher, cl->jwks_uri, false, why);
+	char *text = jwks_fetch(g->jwks_fetcher, jwks_uri, false, why);
 	json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
 	free(text);
 	if (doc != NULL && kid != NULL &&
 	    !has_kid(json_object_get(doc, "keys"), kid)) {
-		text = jwks_fetch(g->jwks_fetcher, cl->jwks_uri, true, why);
+		text = jwks_fetch(g->jwks_fetcher, jwks_uri, true, why);
 		json_t *again = text ? json_loads(text, 0, NULL) : NULL;
 		free(text);
 		if (again != NULL) {
@@ -89,15 +90,12 @@ static json_t *client_keys(struct grants *g, const struct store_client *cl,
 	return doc;
 }
 
-/* Whether one of the client's keys (the one named by kid, when the header
- * names one) verifies the signature with alg; *why when none could be
- * had. */
-static bool signed_by_client(struct grants *g, const struct store_client *cl,
-                             const struct jws *j, const char *text,
-                             const char *alg, const char **why)
+bool jws_signed_by_keys(struct grants *g, const char *jwks,
+                        const char *jwks_uri, const struct jws *j,
+                        const char *text, const char *alg, const char **why)
 {
 	const char *kid = json_string_value(json_object_get(j->header, "kid"));
-	json_t *doc = client_keys(g, cl, kid, why);
+	json_t *doc = signer_keys(g, jwks, jwks_uri, kid, why);
 	json_t *keys = json_object_get(doc, "keys");
 	bool ok = false;
 	if (doc != NULL)
@@ -118,19 +116,17 @@ static bool signed_by_client(struct grants *g, const struct store_client *cl,
 	return ok;
 }
 
-/* RFC 7523 section 3, item 3: aud holds the issuer or the token
- * endpoint, as a string or among an array's strings. */
-static bool audience_is_ours(const struct grants *g, json_t *aud)
+bool jwt_aud_names(const json_t *aud, const char *a, const char *b)
 {
 	size_t i;
 	json_t *v;
 	if (json_is_string(aud))
-		return strcmp(json_string_value(aud), g->issuer) == 0 ||
-		       strcmp(json_string_value(aud), g->token_endpoint) == 0;
+		return strcmp(json_string_value(aud), a) == 0 ||
+		       (b != NULL && strcmp(json_string_value(aud), b) == 0);
 	if (!json_is_array(aud))
 		return false;
 	json_array_foreach(aud, i, v)
-		if (json_is_string(v) && audience_is_ours(g, v))
+		if (json_is_string(v) && jwt_aud_names(v, a, b))
 			return true;
 	return false;
 }
@@ -150,7 +146,9 @@ static const char *assertion_claims_check(const struct grants *g,
 	if (iss == NULL || sub == NULL || strcmp(iss, cl->client_id) != 0 ||
 	    strcmp(sub, cl->client_id) != 0)
 		return "the assertion's iss and sub must both be the client_id";
-	if (!audience_is_ours(g, json_object_get(p, "aud")))
+	/* RFC 7523 section 3, item 3 */
+	if (!jwt_aud_names(json_object_get(p, "aud"), g->issuer,
+	                   g->token_endpoint))
 		return "the assertion's aud must be the issuer or the token "
 		       "endpoint";
 	if (!json_is_integer(e))
@@ -210,7 +208,8 @@ struct oauth_result client_assertion_check(struct grants *g,
 	else if (json_object_get(j.header, "crit") != NULL)
 		why = "the assertion's header has crit extensions, which are "
 		      "not understood";
-	else if (!signed_by_client(g, cl, &j, assertion, alg, &keys_why))
+	else if (!jws_signed_by_keys(g, cl->jwks, cl->jwks_uri, &j, assertion,
+	                             alg, &keys_why))
 		why = keys_why != NULL ? keys_why
 		                       : "the assertion's signature matches "
 		                         "none of the client's keys";

@@ -119,6 +119,7 @@ struct token_request {
 	const char *refresh_token;       /* refresh_token grant */
 	const char *code, *redirect_uri, *code_verifier; /* authorization_code */
 	const char *device_code;         /* RFC 8628 */
+	const char *assertion;           /* RFC 7523 section 2.1 */
 	const char *resource;            /* RFC 8707; NULL: none */
 	/* token exchange (RFC 8693) */
 	const char *subject_token, *subject_token_type;

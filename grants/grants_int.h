@@ -189,6 +189,19 @@ struct oauth_result client_assertion_check(struct grants *g,
                                            const struct store_client *cl,
                                            const char *assertion);
 
+/* Shared with the JWT bearer grant (grant_jwt_bearer.c). Whether one of
+ * the signer's keys (the JWKS document jwks, else the one at jwks_uri),
+ * the one named by the header's kid when it names one, verifies j (text
+ * is the whole JWS) with alg; *why when no keys could be had. */
+struct jws;
+bool jws_signed_by_keys(struct grants *g, const char *jwks,
+                        const char *jwks_uri, const struct jws *j,
+                        const char *text, const char *alg, const char **why);
+/* Whether a JWT's aud (a string, or an array of strings) names a or b
+ * (b may be NULL). */
+struct json_t;
+bool jwt_aud_names(const struct json_t *aud, const char *a, const char *b);
+
 /* ---- jwks_fetch.c: clients' keys published at a jwks_uri ----------------- */
 
 struct jwks_fetcher;
@@ -454,6 +467,11 @@ struct oauth_result grant_refresh_token(struct grants *g,
                                         const struct store_client *cl,
                                         struct token_response *out);
 
+/* RFC 7523 section 2.1 (grant_jwt_bearer.c). */
+struct oauth_result grant_jwt_bearer(struct grants *g,
+                                     const struct token_request *rq,
+                                     const struct store_client *cl,
+                                     struct token_response *out);
 /* RFC 8628 (device.c). */
 struct oauth_result grant_device_code(struct grants *g,
                                       const struct token_request *rq,

@@ -31,6 +31,7 @@ static const struct grant_def grant_table[] = {
 	{"refresh_token", 0, grant_refresh_token},
 	{VALID_GRANT_TOKEN_EXCHANGE, GRANT_F_CONFIDENTIAL, grant_token_exchange},
 	{VALID_GRANT_DEVICE_CODE, 0, grant_device_code},
+	{VALID_GRANT_JWT_BEARER, 0, grant_jwt_bearer},
 };
 #define NGRANTS (sizeof(grant_table) / sizeof(grant_table[0]))
 

@@ -67,7 +67,8 @@ struct oauth_result form_req_read(struct srv_req *rq, struct form_req *fr)
 	 * Tokens and assertions carry claims: their readers bound them
 	 * (verify.c, client_assertion.c). */
 	if (form_too_long(&fr->f, (size_t)cfg->max_param_length,
-	                  "token subject_token actor_token client_assertion") !=
+	                  "token subject_token actor_token client_assertion "
+	                  "assertion") !=
 	    NULL)
 		return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "a parameter is longer "
 		                  "than max_param_length");
@@ -214,6 +215,7 @@ enum MHD_Result h_token(struct srv_req *rq)
 			.redirect_uri = form_param(&fr.f, "redirect_uri"),
 			.code_verifier = form_param(&fr.f, "code_verifier"),
 			.device_code = form_param(&fr.f, "device_code"),
+			.assertion = form_param(&fr.f, "assertion"),
 			.resource = form_param(&fr.f, "resource"),
 			.remote_addr = rq->remote_addr,
 			.dpop_proof = req_header_once(rq, "DPoP",

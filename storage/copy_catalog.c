@@ -64,6 +64,8 @@ static const struct store_copy_column devices_cols[] = {
 	I(issued_at), I(expires_at), I(poll_interval), I(last_polled_at),
 	I(decided_at), I(approved), T(user_id), T(username), I(auth_time),
 	T(sid), T(amr), I(used_at), T(family_id)};
+static const struct store_copy_column issuers_cols[] = {
+	T(issuer), T(jwks), T(jwks_uri), T(audience), I(created_at)};
 static const struct store_copy_column consents_cols[] = {
 	T(user_id), T(client_id), T(scope), I(granted_at), I(updated_at)};
 
@@ -91,6 +93,7 @@ const struct store_copy_table store_copy_tables[] = {
 	TABLE("audit_events", audit_cols, "id"),
 	TABLE("used_jtis", jtis_cols, "jti_hash"),
 	TABLE("device_codes", devices_cols, "device_code_hash"),
+	TABLE("trusted_issuers", issuers_cols, "issuer"),
 };
 const size_t store_copy_ntables =
     sizeof(store_copy_tables) / sizeof(store_copy_tables[0]);

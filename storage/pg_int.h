@@ -337,6 +337,8 @@ extern const struct pg_token_ops {
 	                            const char *, int64_t, int *);
 } pg_token_ops;
 
+extern const struct store_issuer_methods pg_issuer_methods; /* pg_issuers.c */
+
 extern const struct pg_code_ops {
 	enum store_rc (*add)(struct store *, const struct store_code *);
 	enum store_rc (*get)(struct store *, const char *, struct store_code *);

@@ -131,6 +131,15 @@ void store_device_clear(struct store_device *d)
 	memset(d, 0, sizeof(*d));
 }
 
+void store_issuer_clear(struct store_issuer *i)
+{
+	free(i->issuer);
+	free(i->jwks);
+	free(i->jwks_uri);
+	free(i->audience);
+	memset(i, 0, sizeof(*i));
+}
+
 void store_session_clear(struct store_session *s)
 {
 	free(s->session_hash);

@@ -71,6 +71,8 @@
                    "(?2 IS NULL OR actor=?2)"
 #define AUDIT_PAGE AUDIT_COLS, AUDIT_FROM, "at", "?3", "?4",                   \
 	"at DESC, id DESC", "at, id"
+#define ISSUER_PAGE ISSUER_COLS, "trusted_issuers WHERE 1", "created_at",   \
+	"?1", "?2", "created_at DESC, issuer DESC", "issuer"
 #define CONSENT_PAGE CONSENT_COLS, CONSENT_FROM, "c.granted_at", "?3", "?4",   \
 	"c.granted_at DESC, c.client_id DESC, u.username DESC",                \
 	"client_id, username"
@@ -256,6 +258,15 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_CONSENT_COUNTED] = COUNTED_SQL(CONSENT_PAGE),
 	[ST_CONSENT_REVOKE] = "DELETE FROM consents WHERE user_id=?1 AND "
 	                      "(?2 IS NULL OR client_id=?2)",
+	[ST_ISSUER_ADD] = "INSERT INTO trusted_issuers (" ISSUER_COLS ") "
+	                  "VALUES (?,?,?,?,?)",
+	[ST_ISSUER_GET] = "SELECT " ISSUER_COLS " FROM trusted_issuers WHERE "
+	                  "issuer=?",
+	[ST_ISSUER_REMOVE] = "DELETE FROM trusted_issuers WHERE issuer=?",
+	[ST_ISSUER_LIST] = "SELECT " ISSUER_COLS " FROM trusted_issuers "
+	                   "ORDER BY issuer",
+	[ST_ISSUER_PAGE] = PAGE_SQL(ISSUER_PAGE),
+	[ST_ISSUER_COUNTED] = COUNTED_SQL(ISSUER_PAGE),
 	[ST_AUDIT_ADD] = "INSERT INTO audit_events (at, actor, address, action, "
 	                 "object, changes) VALUES (?,?,?,?,?,?)",
 	[ST_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM " AUDIT_FROM

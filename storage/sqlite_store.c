@@ -79,6 +79,7 @@ static const struct store_ops sqlite_ops = {
 	.code = &sq_code_methods,
 	.session = &sq_session_methods,
 	.audit = &sq_audit_methods,
+	.issuer = &sq_issuer_methods,
 	.consent = &sq_consent_methods,
 	.upkeep = &sq_upkeep_methods,
 	.test = &sq_test_methods,

@@ -209,6 +209,17 @@ enum store_rc store_code_get(struct store *s, const char *code_hash,
 enum store_rc store_jti_use(struct store *s, const char *jti_hash,
                             int64_t expires_at, int64_t now)
 { return s->ops->code->xJtiUse(s, jti_hash, expires_at, now); }
+enum store_rc store_issuer_add(struct store *s, const struct store_issuer *i)
+{ return s->ops->issuer->xAdd(s, i); }
+enum store_rc store_issuer_get(struct store *s, const char *issuer,
+                               struct store_issuer *out)
+{ return s->ops->issuer->xGet(s, issuer, out); }
+enum store_rc store_issuer_list(struct store *s, const struct store_page *page,
+                                store_issuer_cb cb, void *arg)
+{ return s->ops->issuer->xList(s, page, cb, arg); }
+enum store_rc store_issuer_remove(struct store *s, const char *issuer,
+                                  int *count)
+{ return s->ops->issuer->xRemove(s, issuer, count); }
 enum store_rc store_device_add(struct store *s, const struct store_device *d)
 { return s->ops->code->xDeviceAdd(s, d); }
 enum store_rc store_device_get(struct store *s, const char *hash,

@@ -209,6 +209,19 @@ struct store_device {
 };
 void store_device_clear(struct store_device *d);
 
+/* Since schema 17: an issuer whose JWTs clients may trade for tokens
+ * (RFC 7523 section 2.1, the JWT bearer grant). Exactly one of jwks and
+ * jwks_uri is set. */
+struct store_issuer {
+	char *issuer;   /* its iss, compared exactly */
+	char *jwks;     /* a JWKS document; NULL: fetched from jwks_uri */
+	char *jwks_uri;
+	char *audience; /* the aud its tokens carry; NULL: ours */
+	int64_t created_at;
+};
+void store_issuer_clear(struct store_issuer *i);
+typedef int (*store_issuer_cb)(const struct store_issuer *i, void *arg);
+
 /* A browser session (the cookie is kept only as a hash). */
 struct store_session {
 	char *session_hash;
@@ -635,6 +648,20 @@ struct store_consent_methods {
 	                         const char *client_id, int *count);
 };
 
+/* Trusted issuers of the JWT bearer grant (schema 17). */
+struct store_issuer_methods {
+	/* STORE_CONFLICT: one of that issuer exists. */
+	enum store_rc (*xAdd)(struct store *s, const struct store_issuer *i);
+	enum store_rc (*xGet)(struct store *s, const char *issuer,
+	                      struct store_issuer *out);
+	/* By issuer; page: store_page (created is created_at). */
+	enum store_rc (*xList)(struct store *s, const struct store_page *page,
+	                       store_issuer_cb cb, void *arg);
+	/* *count is 0 or 1. */
+	enum store_rc (*xRemove)(struct store *s, const char *issuer,
+	                         int *count);
+};
+
 /* The audit trail (schema 12). */
 struct store_audit_methods {
 	/* Appends e (its id is the store's). */
@@ -823,7 +850,7 @@ struct store_copy_methods {
  * audit table. 16: staged key rotation (xAddNext, xNext, xPromote). 17:
  * the code table's xJtiUse and the client's jwks and auth_method. 18:
  * device codes (the code table's xDevice methods, consume_device_hash,
- * store_purge_counts.device_codes). */
+ * store_purge_counts.device_codes), and the issuer table. */
 #define STORE_OPS_VERSION 18
 
 struct store_ops {
@@ -843,6 +870,7 @@ struct store_ops {
 	const struct store_throttle_methods *throttle; /* NULL: none */
 	const struct store_copy_methods *copy;
 	const struct store_audit_methods *audit;
+	const struct store_issuer_methods *issuer;
 };
 
 /* Each backend embeds this as its first member. */
@@ -989,6 +1017,13 @@ enum store_rc store_code_get(struct store *s, const char *code_hash,
                              struct store_code *out);
 enum store_rc store_jti_use(struct store *s, const char *jti_hash,
                             int64_t expires_at, int64_t now);
+enum store_rc store_issuer_add(struct store *s, const struct store_issuer *i);
+enum store_rc store_issuer_get(struct store *s, const char *issuer,
+                               struct store_issuer *out);
+enum store_rc store_issuer_list(struct store *s, const struct store_page *page,
+                                store_issuer_cb cb, void *arg);
+enum store_rc store_issuer_remove(struct store *s, const char *issuer,
+                                  int *count);
 enum store_rc store_device_add(struct store *s, const struct store_device *d);
 enum store_rc store_device_get(struct store *s, const char *hash,
                                struct store_device *out);

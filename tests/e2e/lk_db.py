@@ -285,14 +285,16 @@ def db_bytes(db):
 
 def revert_to_schema_7(db):
     """Makes db (migrated to the latest schema) look like a database from
-    before migration 0008 (one current key in all): migration 0016's table
-    and 0015's columns gone, migration 0014's
+    before migration 0008 (one current key in all): migration 0017's and
+    0016's tables and 0015's columns gone, migration 0014's
     table and client columns, 0013's client column, 0012's audit table and 0011's client columns gone, migration 0010's partial
     family index a full one again, migration 0009's columns and indexes
-    gone, the old key index back, the new one gone, and versions 8 to 16
+    gone, the old key index back, the new one gone, and versions 8 to 17
     not recorded, so that the next start applies them as an upgrade would.
     Rows are kept: at most one current key must be in it (the old index
     refuses more)."""
+    db_query(db, "DROP TABLE trusted_issuers")
+    db_query(db, "DELETE FROM schema_migrations WHERE version = 17")
     db_query(db, "DROP TABLE device_codes")
     db_query(db, "DELETE FROM schema_migrations WHERE version = 16")
     db_query(db, "ALTER TABLE clients DROP COLUMN require_dpop")

@@ -471,8 +471,9 @@ class TestClientAdd(CliTest):
             (["--grant", "implicit"], 2, "invalid grant type 'implicit': "
              "known grant types are authorization_code, client_credentials, "
              "password, refresh_token, token-exchange "
-             "(urn:ietf:params:oauth:grant-type:token-exchange) and "
-             "device-code (urn:ietf:params:oauth:grant-type:device_code)"),
+             "(urn:ietf:params:oauth:grant-type:token-exchange), "
+             "device-code (urn:ietf:params:oauth:grant-type:device_code) "
+             "and jwt-bearer (urn:ietf:params:oauth:grant-type:jwt-bearer)"),
             (["--grant", ""], 2, "a client needs at least one grant type"),
             (["--scope", 'a"b'], 2, "invalid scope 'a\"b': a scope is "
              "printable ASCII without space, '\"' or '\\' (RFC 6749 "

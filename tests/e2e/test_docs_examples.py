@@ -434,6 +434,8 @@ class DocsExamplesTest(LatchkeyTestCase):
             "test_device.py test_bad_requests",
         ("device_authorization", 400, "invalid_request", 0):
             "test_device.py test_bad_requests",
+        ("token", 400, "invalid_grant", 1):
+            "test_jwt_bearer.py test_hostile_assertions",
         # Needs introspection_requires_flag, which this server is without.
         ("introspect", 403, "unauthorized_client", 0):
             "test_introspect_revoke.py IntrospectFlagTest",

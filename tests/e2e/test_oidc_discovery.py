@@ -67,7 +67,8 @@ class DiscoveryDocumentTest(LatchkeyTestCase):
                          ["authorization_code", "client_credentials",
                           "password", "refresh_token",
                           "urn:ietf:params:oauth:grant-type:token-exchange",
-                          "urn:ietf:params:oauth:grant-type:device_code"])
+                          "urn:ietf:params:oauth:grant-type:device_code",
+                          "urn:ietf:params:oauth:grant-type:jwt-bearer"])
         self.assertEqual(md["token_endpoint_auth_methods_supported"],
                          ["client_secret_basic", "client_secret_post",
                           "private_key_jwt", "none"])

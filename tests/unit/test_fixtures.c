@@ -195,8 +195,9 @@ static const struct {
 	 "clients[0] (svc-a): field \"grants\": unknown grant type "
 	 "\"implicit\": known grant types are authorization_code, "
 	 "client_credentials, password, refresh_token, token-exchange "
-	 "(urn:ietf:params:oauth:grant-type:token-exchange) and device-code "
-	 "(urn:ietf:params:oauth:grant-type:device_code)"},
+	 "(urn:ietf:params:oauth:grant-type:token-exchange), device-code "
+	 "(urn:ietf:params:oauth:grant-type:device_code) and jwt-bearer "
+	 "(urn:ietf:params:oauth:grant-type:jwt-bearer)"},
 	{"{\"clients\": [{\"client_id\": \"svc-a\", \"grants\": "
 	 "\"password\"}]}",
 	 "clients[0] (svc-a): field \"grants\": expected an array of strings, "

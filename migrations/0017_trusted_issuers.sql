@@ -1,0 +1,18 @@
+-- 0017_trusted_issuers (SQLite): the JWT bearer grant (RFC 7523 section
+-- 2.1, issue 19). PostgreSQL's is migrations/postgresql/
+-- 0017_trusted_issuers.sql. Never edit once released.
+
+-- Issuers whose JWTs a client may trade for a Latchkey access token
+-- (`latchkey issuer add`): a workload platform such as a Kubernetes
+-- cluster. Their public keys are registered (jwks, a JWKS document) or
+-- fetched (jwks_uri), exactly one of the two. audience: the aud the
+-- platform's tokens must carry (NULL: this server's issuer or token
+-- endpoint, as RFC 7523 section 3 says).
+CREATE TABLE trusted_issuers (
+  issuer     TEXT PRIMARY KEY,
+  jwks       TEXT,
+  jwks_uri   TEXT,
+  audience   TEXT,
+  created_at INTEGER NOT NULL,
+  CHECK ((jwks IS NULL) <> (jwks_uri IS NULL))
+);
