@@ -2,11 +2,14 @@
  * fuzz_client_assertion.c: the parsers a private_key_jwt client reaches
  * (issue 19): core/jws.c's JWKS check (what `client add --jwks`, the
  * fixtures and the admin API take) and grants/client_assertion.c's check
- * of an assertion sent to /token, /introspect and /revoke.
+ * of an assertion sent to /token, /introspect and /revoke; and the same
+ * assertion as the JWT bearer grant's (grant_jwt_bearer.c), whose issuer
+ * "svc" is trusted with the same key.
  *
  * LLVMFuzzerInitialize makes a migrated SQLite store in a private
- * temporary directory, struct grants, a P-256 key and a client "svc"
- * registered with its public half (kid "k").
+ * temporary directory, struct grants, a P-256 key, a client "svc"
+ * registered with its public half (kid "k"), and an issuer "svc" trusted
+ * with it.
  *
  * The first byte picks the shape of the rest:
  *   0x00  a JWKS document: jwks_check, then, when it is accepted, every
@@ -14,7 +17,7 @@
  *         key cannot be used aborts).
  *   0x01  HEADER \0 CLAIMS \0 SIGNATURE, base64url-encoded and joined by
  *         the target. The signature is the fuzzer's, so an assertion
- *         accepted is a forgery: that aborts.
+ *         accepted (by either check) is a forgery: that aborts.
  *   0x02  HEADER \0 CLAIMS, signed ES256 with the client's key, so the
  *         claims are read past a valid signature (accepted or not).
  *   other the whole input is the assertion, as sent; accepted aborts.
@@ -38,6 +41,7 @@
 #include "grants_int.h"
 #include "jws.h"
 #include "store.h"
+#include "validate.h"
 
 #define ISSUER "https://issuer.example"
 
@@ -108,6 +112,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    .auth_method = strdup("private_key_jwt"), .created_at = 1,
 	    .updated_at = 1};
 	fz_check(store_client_add(fx.st, &fx.cl) == STORE_OK);
+	struct store_issuer is = {.issuer = (char *)"svc", .jwks = jwks,
+	                          .created_at = 1};
+	fz_check(store_issuer_add(fx.st, &is) == STORE_OK);
 	atexit(cleanup);
 	return 0;
 }
@@ -183,6 +190,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct oauth_result r = client_assertion_check(fx.g, &fx.cl, assertion);
 	if (forged)
 		fz_check(r.err != OAUTH_OK);
+	struct token_request tr = {.grant_type = VALID_GRANT_JWT_BEARER,
+	                           .assertion = assertion};
+	struct token_response out;
+	memset(&out, 0, sizeof(out));
+	r = grant_jwt_bearer(fx.g, &tr, &fx.cl, &out);
+	if (forged)
+		fz_check(r.err != OAUTH_OK);
+	if (r.err == OAUTH_OK)
+		fz_check(out.access_token != NULL && out.refresh_token == NULL);
+	token_response_clear(&out);
 	free(assertion);
 	return 0;
 }
