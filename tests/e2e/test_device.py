@@ -564,7 +564,7 @@ class DeviceCurlTest(DeviceBase):
                          (400, "access_denied"), body)
 
 
-RECIPE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipes",
+RECIPE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients",
                       "device_login.sh")
 SERVICE_AUTH_DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "docs", "service-auth.md")
@@ -572,7 +572,7 @@ SERVICE_AUTH_DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 class DeviceRecipeTest(DeviceBase):
     """The device login recipe of docs/service-auth.md
-    (tests/e2e/recipes/device_login.sh, quoted there byte for byte), run
+    (tests/e2e/clients/device_login.sh, quoted there byte for byte), run
     as it is with sh, curl and jq: the person's decision comes through
     /_control/device while the script polls on its own (every second:
     device_poll_interval 1, so the test waits a few real seconds)."""

@@ -138,6 +138,12 @@ static void fill(struct store *s)
 	};
 	assert_int_equal(store_device_decide(s, "uc-1", NOW, &dec), STORE_OK);
 	assert_int_equal(store_device_poll(s, "dev-1", 0, NOW, 10), STORE_OK);
+	struct store_issuer is = {
+	    .issuer = (char *)"https://k8s.example",
+	    .jwks = (char *)"{\"keys\":[]}", .audience = (char *)"lk",
+	    .created_at = NOW,
+	};
+	assert_int_equal(store_issuer_add(s, &is), STORE_OK);
 }
 
 struct hashes {
