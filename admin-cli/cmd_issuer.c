@@ -2,10 +2,11 @@
  * cmd_issuer.c: `latchkey issuer add|list|remove`, the issuers whose JWTs
  * clients may trade for tokens with the JWT bearer grant (RFC 7523
  * section 2.1): a Kubernetes cluster's service-account tokens, a CI
- * system's OIDC tokens. Each has its public keys, registered (--jwks) or
- * fetched by the server (--jwks-uri), and optionally the aud its tokens
- * carry (--audience; else they must name this server's issuer or token
- * endpoint).
+ * system's OIDC tokens. Each is trusted for one client (--client), whose
+ * token requests may carry its JWTs, and has its public keys, registered
+ * (--jwks) or fetched by the server (--jwks-uri), and optionally the aud
+ * its tokens carry (--audience; else they must name this server's issuer
+ * or token endpoint).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +21,8 @@
 
 static json_t *issuer_json(const struct store_issuer *i)
 {
-	return json_pack("{s:s, s:o, s:o, s:o, s:I}", "issuer", i->issuer,
-	                 "jwks", i->jwks != NULL ? json_loads(i->jwks, 0, NULL)
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:I}", "issuer", i->issuer,
+	                 "client_id", i->client_id, "jwks", i->jwks != NULL ? json_loads(i->jwks, 0, NULL)
 	                                         : json_null(),
 	                 "jwks_uri", adm_json_str(i->jwks_uri),
 	                 "audience", adm_json_str(i->audience),
@@ -67,7 +68,12 @@ int cmd_issuer_add(struct adm_ctx *ctx)
 {
 	const char *iss = ctx->argv[0];
 	const char *aud = adm_str(ctx->args, OPT_AUDIENCE);
+	const char *client = adm_str(ctx->args, OPT_CLIENT);
 	struct store_issuer i = {.created_at = clock_now()};
+	if (client == NULL)
+		return adm_fail(ADM_EXIT_USAGE, "'issuer add' needs --client ID: "
+		                "the client whose token requests may carry the "
+		                "issuer's JWTs");
 	/* An issuer is compared exactly with a JWT's iss: any printable
 	 * ASCII without spaces (a URL, or a name some platforms use). */
 	if (!valid_audience(iss))
@@ -77,12 +83,18 @@ int cmd_issuer_add(struct adm_ctx *ctx)
 	                    !valid_audience(aud)))
 		return adm_fail(ADM_EXIT_USAGE, "invalid --audience '%s': one "
 		                "audience, %s", aud, VALID_AUDIENCE_RULE);
-	int rc = read_keys(ctx, &i);
+	struct store_client cl;
+	int rc = adm_client_get(ctx->store, client, &cl);
+	if (rc != ADM_EXIT_OK)
+		return rc;
+	store_client_clear(&cl);
+	rc = read_keys(ctx, &i);
 	if (rc != ADM_EXIT_OK) {
 		store_issuer_clear(&i);
 		return rc;
 	}
 	i.issuer = xstrdup(iss);
+	i.client_id = xstrdup(client);
 	i.audience = aud != NULL ? xstrdup(aud) : NULL;
 	enum store_rc r = store_issuer_add(ctx->store, &i);
 	if (r == STORE_CONFLICT)
@@ -113,6 +125,7 @@ static int list_one(const struct store_issuer *i, void *arg)
 	char created[ADM_TIME_LEN];
 	const char *cells[] = {
 		i->issuer,
+		i->client_id,
 		i->jwks != NULL ? "registered" : i->jwks_uri,
 		i->audience != NULL ? i->audience : "(this server)",
 		adm_time(i->created_at, created),
@@ -124,10 +137,10 @@ static int list_one(const struct store_issuer *i, void *arg)
 int cmd_issuer_list(struct adm_ctx *ctx)
 {
 	static const char *const header[] = {
-		"ISSUER", "KEYS", "AUDIENCE", "CREATED",
+		"ISSUER", "CLIENT_ID", "KEYS", "AUDIENCE", "CREATED",
 	};
 	struct adm_listing l;
-	int rc = adm_listing_init(&l, ctx, 4, header);
+	int rc = adm_listing_init(&l, ctx, 5, header);
 	if (rc != ADM_EXIT_OK)
 		return rc;
 	return adm_listing_done(&l, store_issuer_list(ctx->store, &l.page,

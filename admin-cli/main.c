@@ -239,10 +239,12 @@ static const struct adm_cmd commands[] = {
 	           "one of: JTI, --client, --family, --user."},
 
 	{.name = "issuer", .sub = "add", .fn = cmd_issuer_add,
-	 .opts = ADM_O(OPT_JWKS) | ADM_O(OPT_JWKS_URI) | ADM_O(OPT_AUDIENCE),
+	 .opts = ADM_O(OPT_CLIENT) | ADM_O(OPT_JWKS) | ADM_O(OPT_JWKS_URI) |
+	         ADM_O(OPT_AUDIENCE),
 	 .min_args = 1, .max_args = 1, .synopsis = "ISSUER",
 	 .summary = "trust an issuer's JWTs for the jwt-bearer grant",
-	 .detail = "A client registered with --grant jwt-bearer may then trade\n"
+	 .detail = "The client --client ID (registered with --grant\n"
+	           "jwt-bearer) may then trade\n"
 	           "a JWT of ISSUER (its iss, exactly) for an access token\n"
 	           "(RFC 7523 section 2.1): a Kubernetes cluster's service-\n"
 	           "account tokens, a CI system's OIDC tokens. The issuer's\n"

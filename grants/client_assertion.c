@@ -69,7 +69,7 @@ static json_t *signer_keys(struct grants *g, const char *jwks,
                            const char *jwks_uri, const char *kid,
                            const char **why)
 {
-	*why = "no keys are registered for the signer";
+	*why = "the client has no keys";
 	if (jwks != NULL)
 		return json_loads(jwks, 0, NULL);
 	if (jwks_uri == NULL)

@@ -6,16 +6,21 @@
  * `jwt-bearer`. The JWT's issuer must be one the operator trusts
  * (`latchkey issuer add`), with its keys registered or at a jwks_uri.
  *
- * The rules, in docs/service-auth.md: iss a trusted issuer; alg RS256,
- * PS256 or ES256, fitting the key, no "crit"; aud the issuer's registered
- * audience, else this server's issuer or token endpoint; exp required
- * and not past, nbf and iat not ahead (30 s leeway); sub required, at
- * most 255 characters, never one of our users' ids (u_...), which would
- * make another trust domain's subject pass for a person of ours. The jti
- * is not spent: such tokens are meant to be presented many times while
- * they live (section 3 makes single use optional). The token's sub is the
- * JWT's, its client the authenticated client; no refresh token (the
- * workload asks again with its JWT).
+ * The rules, in docs/service-auth.md: iss an issuer trusted for this
+ * client (each issuer is registered for one client: a CI system's JWTs
+ * cannot be traded through the cluster's client); alg RS256, PS256 or
+ * ES256, fitting the key, no "crit"; aud the issuer's registered
+ * audience, else this server's issuer or token endpoint; exp required,
+ * not past and at most JWT_BEARER_MAX_LIFETIME ahead, nbf and iat not
+ * ahead (30 s leeway); sub required, at most 255 bytes, and never the
+ * form of our users' ids (u_...) nor a registered client's id, so that
+ * another trust domain's subject cannot pass for a person or a client of
+ * ours (a client's own client_credentials tokens, admin ones included).
+ * The jti is not spent: such tokens are meant to be presented many times
+ * while they live (section 3 makes single use optional). The token's sub
+ * is the JWT's, its client the authenticated client, and it expires no
+ * later than the JWT; no refresh token (the workload asks again with its
+ * JWT).
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -32,6 +37,10 @@
 #define JWT_BEARER_MAX_LEN 16384
 #define SUB_MAX 255
 #define LEEWAY 30
+/* A platform token good for longer than this (a legacy Kubernetes token
+ * of a year) is refused: it would be a lasting credential, as its jti is
+ * not spent. Projected tokens live an hour by default. */
+#define JWT_BEARER_MAX_LIFETIME 86400
 
 static struct oauth_result refused(const struct store_client *cl,
                                    const char *iss, const char *why)
@@ -62,6 +71,9 @@ static const char *bearer_claims_check(const struct grants *g,
 		return "the assertion needs an exp";
 	if (json_integer_value(exp) <= now - LEEWAY)
 		return "the assertion has expired";
+	if (json_integer_value(exp) > now + JWT_BEARER_MAX_LIFETIME + LEEWAY)
+		return "the assertion's exp is too far ahead (at most 86400 "
+		       "seconds)";
 	if ((nbf != NULL && (!json_is_integer(nbf) ||
 	                     json_integer_value(nbf) > now + LEEWAY)) ||
 	    (iat != NULL && (!json_is_integer(iat) ||
@@ -69,19 +81,35 @@ static const char *bearer_claims_check(const struct grants *g,
 		return "the assertion is not valid yet (nbf or iat)";
 	if (sub == NULL || sub[0] == '\0' || strlen(sub) > SUB_MAX ||
 	    !param_value_ok(sub, SUB_MAX))
-		return "the assertion needs a sub of 1 to 255 characters";
+		return "the assertion needs a sub of 1 to 255 bytes without "
+		       "control characters";
 	if (strncmp(sub, "u_", 2) == 0)
 		return "the assertion's sub has the form of this server's user "
 		       "ids (u_...), which no other issuer may assert";
 	return NULL;
 }
 
+/* A sub that is a registered client's id: NULL when it is none, else
+ * why it is refused (a store failure refuses too: never let one pass). */
+static const char *sub_is_a_client(struct grants *g, const char *sub)
+{
+	struct store_client other;
+	enum store_rc rc = store_client_get(g->store, sub, &other);
+	if (rc == STORE_NOT_FOUND)
+		return NULL;
+	if (rc == STORE_OK)
+		store_client_clear(&other);
+	return "the assertion's sub is a client id of this server, which no "
+	       "other issuer may assert";
+}
+
 /* The assertion checked against its issuer: OK with *sub (caller frees)
- * the subject, or invalid_grant with why, or a store failure. */
+ * the subject and *exp its expiry, or invalid_grant with why, or a store
+ * failure. */
 static struct oauth_result assertion_check(struct grants *g,
                                            const struct store_client *cl,
                                            const char *assertion,
-                                           char **sub)
+                                           char **sub, int64_t *exp)
 {
 	struct jws j;
 	struct store_issuer is = {0};
@@ -100,6 +128,9 @@ static struct oauth_result assertion_check(struct grants *g,
 		r = oauth_from_store(rc, "issuer lookup", OAUTH_RESULT_OK);
 	else if (rc == STORE_NOT_FOUND)
 		why = "the assertion's issuer (iss) is not a trusted issuer";
+	else if (strcmp(is.client_id, cl->client_id) != 0)
+		why = "the assertion's issuer (iss) is not trusted for this "
+		      "client";
 	else if (!jws_foreign_alg(alg))
 		why = "the assertion's alg must be RS256, PS256 or ES256";
 	else if (json_object_get(j.header, "crit") != NULL)
@@ -110,13 +141,17 @@ static struct oauth_result assertion_check(struct grants *g,
 		why = keys_why != NULL ? keys_why
 		                       : "the assertion's signature matches none "
 		                         "of its issuer's keys";
-	else
-		why = bearer_claims_check(g, &is, j.payload, clock_now());
+	else if ((why = bearer_claims_check(g, &is, j.payload,
+	                                    clock_now())) == NULL)
+		why = sub_is_a_client(g, json_string_value(
+		                             json_object_get(j.payload, "sub")));
 	if (why != NULL)
 		r = refused(cl, iss, why);
-	else if (r.err == OAUTH_OK)
+	else if (r.err == OAUTH_OK) {
 		*sub = xstrdup(json_string_value(json_object_get(j.payload,
 		                                                 "sub")));
+		*exp = json_integer_value(json_object_get(j.payload, "exp"));
+	}
 	store_issuer_clear(&is);
 	jws_clear(&j);
 	return r;
@@ -128,13 +163,16 @@ struct oauth_result grant_jwt_bearer(struct grants *g,
                                      struct token_response *out)
 {
 	char *sub = NULL, *scope = NULL;
-	struct oauth_result r = assertion_check(g, cl, rq->assertion, &sub);
+	int64_t exp = 0;
+	struct oauth_result r = assertion_check(g, cl, rq->assertion, &sub,
+	                                        &exp);
 	if (r.err == OAUTH_OK)
 		r = scope_grant(rq->scope, cl->scopes, &scope);
 	if (r.err == OAUTH_OK) {
 		struct issue_opts o = {
 			.subject = sub, .scope = scope, .with_refresh = false,
-			.dpop_jkt = rq->dpop_jkt,
+			.dpop_jkt = rq->dpop_jkt, .expires_max = exp,
+			.may_pend = rq->may_pend,
 		};
 		r = token_issue(g, cl, &o, out);
 	}

@@ -65,7 +65,8 @@ static const struct store_copy_column devices_cols[] = {
 	I(decided_at), I(approved), T(user_id), T(username), I(auth_time),
 	T(sid), T(amr), I(used_at), T(family_id)};
 static const struct store_copy_column issuers_cols[] = {
-	T(issuer), T(jwks), T(jwks_uri), T(audience), I(created_at)};
+	T(issuer), T(client_id), T(jwks), T(jwks_uri), T(audience),
+	I(created_at)};
 static const struct store_copy_column consents_cols[] = {
 	T(user_id), T(client_id), T(scope), I(granted_at), I(updated_at)};
 

@@ -10,7 +10,7 @@
 static const struct pg_stmt st_issuer_add = {
 	"issuer_add",
 	"INSERT INTO trusted_issuers (" ISSUER_COLS ") VALUES ($1, $2, $3, $4, "
-	"$5::bigint)"};
+	"$5, $6::bigint)"};
 static const struct pg_stmt st_issuer_get = {
 	"issuer_get",
 	"SELECT " ISSUER_COLS " FROM trusted_issuers WHERE issuer=$1"};
@@ -33,10 +33,11 @@ static const struct pg_listing st_issuer_listing = {
 static void read_issuer(const PGresult *r, int i, struct store_issuer *out)
 {
 	out->issuer = pg_col_text(r, i, 0);
-	out->jwks = pg_col_text(r, i, 1);
-	out->jwks_uri = pg_col_text(r, i, 2);
-	out->audience = pg_col_text(r, i, 3);
-	out->created_at = pg_col_int(r, i, 4);
+	out->client_id = pg_col_text(r, i, 1);
+	out->jwks = pg_col_text(r, i, 2);
+	out->jwks_uri = pg_col_text(r, i, 3);
+	out->audience = pg_col_text(r, i, 4);
+	out->created_at = pg_col_int(r, i, 5);
 }
 
 static enum store_rc pg_issuer_add(struct store *s,
@@ -44,6 +45,7 @@ static enum store_rc pg_issuer_add(struct store *s,
 {
 	struct pg_params p = {0};
 	pg_p_text(&p, i->issuer);
+	pg_p_text(&p, i->client_id);
 	pg_p_text(&p, i->jwks);
 	pg_p_text(&p, i->jwks_uri);
 	pg_p_text(&p, i->audience);

@@ -134,6 +134,7 @@ void store_device_clear(struct store_device *d)
 void store_issuer_clear(struct store_issuer *i)
 {
 	free(i->issuer);
+	free(i->client_id);
 	free(i->jwks);
 	free(i->jwks_uri);
 	free(i->audience);

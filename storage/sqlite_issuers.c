@@ -7,10 +7,11 @@
 static void read_issuer(sqlite3_stmt *st, struct store_issuer *i)
 {
 	i->issuer = sq_col_text(st, 0);
-	i->jwks = sq_col_text(st, 1);
-	i->jwks_uri = sq_col_text(st, 2);
-	i->audience = sq_col_text(st, 3);
-	i->created_at = sqlite3_column_int64(st, 4);
+	i->client_id = sq_col_text(st, 1);
+	i->jwks = sq_col_text(st, 2);
+	i->jwks_uri = sq_col_text(st, 3);
+	i->audience = sq_col_text(st, 4);
+	i->created_at = sqlite3_column_int64(st, 5);
 }
 
 static enum store_rc sq_issuer_add(struct store *s,
@@ -21,10 +22,11 @@ static enum store_rc sq_issuer_add(struct store *s,
 	if (st == NULL)
 		return STORE_IO;
 	sq_bind_text(st, 1, i->issuer);
-	sq_bind_text(st, 2, i->jwks);
-	sq_bind_text(st, 3, i->jwks_uri);
-	sq_bind_text(st, 4, i->audience);
-	sqlite3_bind_int64(st, 5, i->created_at);
+	sq_bind_text(st, 2, i->client_id);
+	sq_bind_text(st, 3, i->jwks);
+	sq_bind_text(st, 4, i->jwks_uri);
+	sq_bind_text(st, 5, i->audience);
+	sqlite3_bind_int64(st, 6, i->created_at);
 	return sq_exec(cn, st, NULL);
 }
 

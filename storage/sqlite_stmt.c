@@ -259,7 +259,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_CONSENT_REVOKE] = "DELETE FROM consents WHERE user_id=?1 AND "
 	                      "(?2 IS NULL OR client_id=?2)",
 	[ST_ISSUER_ADD] = "INSERT INTO trusted_issuers (" ISSUER_COLS ") "
-	                  "VALUES (?,?,?,?,?)",
+	                  "VALUES (?,?,?,?,?,?)",
 	[ST_ISSUER_GET] = "SELECT " ISSUER_COLS " FROM trusted_issuers WHERE "
 	                  "issuer=?",
 	[ST_ISSUER_REMOVE] = "DELETE FROM trusted_issuers WHERE issuer=?",

@@ -214,6 +214,7 @@ void store_device_clear(struct store_device *d);
  * jwks_uri is set. */
 struct store_issuer {
 	char *issuer;   /* its iss, compared exactly */
+	char *client_id; /* the client whose requests may carry its JWTs */
 	char *jwks;     /* a JWKS document; NULL: fetched from jwks_uri */
 	char *jwks_uri;
 	char *audience; /* the aud its tokens carry; NULL: ours */
@@ -650,7 +651,8 @@ struct store_consent_methods {
 
 /* Trusted issuers of the JWT bearer grant (schema 17). */
 struct store_issuer_methods {
-	/* STORE_CONFLICT: one of that issuer exists. */
+	/* STORE_CONFLICT: one of that issuer exists, or the client is
+	 * unknown. */
 	enum store_rc (*xAdd)(struct store *s, const struct store_issuer *i);
 	enum store_rc (*xGet)(struct store *s, const char *issuer,
 	                      struct store_issuer *out);
@@ -850,8 +852,8 @@ struct store_copy_methods {
  * audit table. 16: staged key rotation (xAddNext, xNext, xPromote). 17:
  * the code table's xJtiUse and the client's jwks and auth_method. 18:
  * device codes (the code table's xDevice methods, consume_device_hash,
- * store_purge_counts.device_codes), and the issuer table. */
-#define STORE_OPS_VERSION 18
+ * store_purge_counts.device_codes). 19: the issuer table. */
+#define STORE_OPS_VERSION 19
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */

@@ -1,16 +1,19 @@
 """Issue 19 section 3: the JWT bearer grant (RFC 7523 sections 2.1 and 3)
 on the real latchkeyd, on both backends (e2e_test_jwt_bearer and
 e2e_pg_test_jwt_bearer). The operator trusts an issuer (`latchkey issuer
-add ISSUER --jwks FILE | --jwks-uri URL [--audience AUD]`); a client
-registered for `jwt-bearer` trades a JWT of that issuer (here shaped like
+add ISSUER --client ID --jwks FILE | --jwks-uri URL [--audience AUD]`);
+the client it is trusted for, registered for `jwt-bearer`, trades a JWT
+of that issuer (here shaped like
 a Kubernetes service-account token, signed with PyJWT, and one signed by
 authlib's AssertionSession, as a CI job would) for an access token whose
 sub is the JWT's.
 
-Hostile cases: an untrusted issuer, another key, a tampered payload,
-"none", HS256 keyed with the public key, a crit header, another audience,
-no exp, expired, nbf ahead, no sub, a sub shaped like our user ids, a
-client without the grant, an issuer removed since. The same JWT works
+Hostile cases: an untrusted issuer, an issuer trusted for another
+client, another key, a tampered payload, "none", HS256 keyed with the
+public key, a crit header, another audience, no exp, expired, exp more
+than a day ahead, nbf ahead, no sub, a sub shaped like our user ids or
+naming one of our clients (an admin client's, which would pass for its
+own token), a client without the grant, an issuer removed since. The same JWT works
 again (no single use: a platform token is presented while it lives)."""
 import hashlib
 import hmac
@@ -42,11 +45,12 @@ class JwtBearerBase(LatchkeyTestCase):
         jwks = os.path.join(self.dir, "k8s.jwks")
         with open(jwks, "w") as f:
             json.dump({"keys": [public_jwk(self.k8s_key, "k8s-1")]}, f)
-        self.issuer_add(K8S, "--jwks", jwks)
         w = add_client(self.db, "Workloads", "--id", "workloads",
                        "--grant", "jwt-bearer", "--scope", "read write")
         self.assertEqual(w["grant_types"], [JB])
         self.workloads = ("workloads", w["client_secret"])
+        self.jwks = jwks
+        self.issuer_add(K8S, "--jwks", jwks, "--client", "workloads")
 
     def issuer_add(self, *args):
         p = cli(self.db, "issuer", "add", *args, "--json")
@@ -112,14 +116,36 @@ class JwtBearerTest(JwtBearerBase):
                 self.assertEqual(r.status, 200, r.body)
                 self.assertEqual(r.json()["scope"], "read write")
 
-    def test_a_public_client_sends_its_client_id(self):
+    def test_a_public_client_and_the_client_an_issuer_is_for(self):
         add_client(self.db, "Jobs", "--id", "jobs", "--public", "--grant",
                    "jwt-bearer", "--scope", "read")
+        # The cluster's issuer is trusted for workloads, not for jobs.
         r = self.s.token({"grant_type": JB, "assertion": self.sa_token(),
                           "client_id": "jobs"})
+        self.assertRefused(r, "not trusted for this client")
+        self.issuer_add("https://jobs.example", "--jwks", self.jwks,
+                        "--client", "jobs")
+        r = self.s.token({"grant_type": JB, "client_id": "jobs",
+                          "assertion": self.sa_token(
+                              iss="https://jobs.example")})
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(claims(r.json()["access_token"])["client_id"],
                          "jobs")
+
+    def test_the_token_expires_with_the_assertion(self):
+        r = self.grant(self.sa_token(exp=int(time.time()) + 100))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertLessEqual(r.json()["expires_in"], 100)
+        self.assertLessEqual(claims(r.json()["access_token"])["exp"],
+                             int(time.time()) + 100)
+
+    def test_a_sub_naming_an_admin_client_is_refused(self):
+        add_client(self.db, "ops", "--id", "ops", "--admin", "--scope",
+                   "latchkey:admin")
+        r = self.grant(self.sa_token(sub="ops"))
+        self.assertRefused(r, "client id")
+        self.assertRefused(self.grant(self.sa_token(sub="workloads")),
+                           "client id")
 
     def test_hostile_assertions(self):
         other = rsa_key()
@@ -140,6 +166,8 @@ class JwtBearerTest(JwtBearerBase):
             (self.sa_token(aud="https://someone-else"), "aud must be"),
             (self.sa_token(drop=("exp",)), "needs an exp"),
             (self.sa_token(exp=int(time.time()) - 120), "expired"),
+            (self.sa_token(exp=int(time.time()) + 86400 + 600),
+             "too far ahead"),
             (self.sa_token(nbf=int(time.time()) + 600), "not valid yet"),
             (self.sa_token(drop=("sub",)), "needs a sub"),
             (self.sa_token(sub="x" * 256), "needs a sub"),
@@ -192,7 +220,7 @@ class JwtBearerTest(JwtBearerBase):
         with open(jwks, "w") as f:
             json.dump({"keys": [public_jwk(ci, "ci-1")]}, f)
         self.issuer_add("https://ci.example", "--jwks", jwks, "--audience",
-                        "latchkey")
+                        "latchkey", "--client", "workloads")
         now = int(time.time())
         c = {"iss": "https://ci.example", "sub": "repo:acme/app:ref:main",
              "exp": now + 300}
@@ -215,7 +243,8 @@ class JwtBearerTest(JwtBearerBase):
         jwks = os.path.join(self.dir, "authlib.jwks")
         with open(jwks, "w") as f:
             json.dump({"keys": [public_jwk(ci, "job-1")]}, f)
-        self.issuer_add("https://jobs.example", "--jwks", jwks)
+        self.issuer_add("https://jobs.example", "--jwks", jwks, "--client",
+                        "workloads")
         import requests
         session = AssertionSession(
             token_endpoint=self.s.issuer + "/token",
@@ -244,7 +273,7 @@ class JwtBearerJwksUriTest(JwtBearerBase):
         pub = JwksServer({"keys": [public_jwk(cluster, "c-1")]})
         self.addCleanup(pub.close)
         self.issuer_add("https://eks.example/id/ABC", "--jwks-uri",
-                        pub.url + "/jwks")
+                        pub.url + "/jwks", "--client", "workloads")
         self.s = self.start("--jwks-uri-allow-private", "true")
         t = self.sa_token(key=cluster, kid="c-1", alg="ES256",
                           iss="https://eks.example/id/ABC")
@@ -263,32 +292,33 @@ class IssuerCliTest(LatchkeyTestCase):
         jwks = os.path.join(self.dir, "k.jwks")
         with open(jwks, "w") as f:
             json.dump({"keys": [public_jwk(rsa_key(), "r1")]}, f)
+        add_client(self.db, "w", "--id", "w", "--grant", "jwt-bearer")
         p = cli(self.db, "issuer", "add", "https://a.example", "--jwks",
-                jwks)
+                jwks, "--client", "w")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(p.stdout, "trusted issuer https://a.example "
                          "(keys: registered)\n")
         p = cli(self.db, "issuer", "add", "https://b.example",
                 "--jwks-uri", "https://b.example/keys", "--audience", "lk",
-                "--json")
+                "--client", "w", "--json")
         self.assertEqual(p.returncode, 0, p.stderr)
         b = json.loads(p.stdout)
-        self.assertEqual((b["issuer"], b["jwks"], b["jwks_uri"],
-                          b["audience"]),
-                         ("https://b.example", None,
+        self.assertEqual((b["issuer"], b["client_id"], b["jwks"],
+                          b["jwks_uri"], b["audience"]),
+                         ("https://b.example", "w", None,
                           "https://b.example/keys", "lk"))
         rows = json.loads(cli(self.db, "issuer", "list", "--json").stdout)
         self.assertEqual([r["issuer"] for r in rows],
                          ["https://a.example", "https://b.example"])
         self.assertEqual(rows[0]["jwks"]["keys"][0]["kid"], "r1")
-        self.assertEqual(sorted(rows[0]), ["audience", "created_at",
-                                           "issuer", "jwks", "jwks_uri"])
+        self.assertEqual(sorted(rows[0]), ["audience", "client_id",
+                                           "created_at", "issuer", "jwks",
+                                           "jwks_uri"])
         text = cli(self.db, "issuer", "list").stdout.splitlines()
-        self.assertEqual(text[0].split(), ["ISSUER", "KEYS", "AUDIENCE",
-                                           "CREATED"])
-        self.assertEqual(text[1].split()[:3], ["https://a.example",
-                                               "registered",
-                                               "(this"])
+        self.assertEqual(text[0].split(), ["ISSUER", "CLIENT_ID", "KEYS",
+                                           "AUDIENCE", "CREATED"])
+        self.assertEqual(text[1].split()[:4], ["https://a.example", "w",
+                                               "registered", "(this"])
         for args, why in (
                 (["https://a.example", "--jwks", jwks], "already trusted"),
                 (["https://c.example"], "needs the issuer's public keys"),
@@ -303,10 +333,19 @@ class IssuerCliTest(LatchkeyTestCase):
                   "--audience", "a", "--audience", "b"],
                  "invalid --audience")):
             with self.subTest(args=args):
-                p = cli(self.db, "issuer", "add", *args, check=False)
+                p = cli(self.db, "issuer", "add", *args, "--client", "w",
+                        check=False)
                 self.assertNotEqual(p.returncode, 0)
                 self.assertIn(why, p.stderr)
                 self.assertEqual(p.stdout, "")
+        for args, why in ((["https://d.example", "--jwks", jwks],
+                           "needs --client ID"),
+                          (["https://d.example", "--jwks", jwks, "--client",
+                            "nobody"], "client 'nobody' not found")):
+            with self.subTest(args=args):
+                p = cli(self.db, "issuer", "add", *args, check=False)
+                self.assertNotEqual(p.returncode, 0)
+                self.assertIn(why, p.stderr)
         p = cli(self.db, "issuer", "remove", "https://b.example", "--json")
         self.assertEqual(json.loads(p.stdout),
                          {"issuer": "https://b.example", "removed": True})
@@ -317,5 +356,9 @@ class IssuerCliTest(LatchkeyTestCase):
                           ("issuer.add", "issuer:https://b.example"),
                           ("issuer.remove", "issuer:https://b.example")])
         # Short grant name in, URN out.
-        c = add_client(self.db, "w", "--id", "w", "--grant", "jwt-bearer")
+        c = add_client(self.db, "w2", "--id", "w2", "--grant", "jwt-bearer")
         self.assertEqual(c["grant_types"], [JB])
+        # Removing the client removes the trust in its issuers.
+        cli(self.db, "client", "remove", "w")
+        self.assertEqual(json.loads(cli(self.db, "issuer", "list",
+                                        "--json").stdout), [])

@@ -4,7 +4,8 @@
  * fixtures and the admin API take) and grants/client_assertion.c's check
  * of an assertion sent to /token, /introspect and /revoke; and the same
  * assertion as the JWT bearer grant's (grant_jwt_bearer.c), whose issuer
- * "svc" is trusted with the same key.
+ * "svc" is trusted with the same key, for the client "svc" (so its sub
+ * must be another name to be taken).
  *
  * LLVMFuzzerInitialize makes a migrated SQLite store in a private
  * temporary directory, struct grants, a P-256 key, a client "svc"
@@ -112,7 +113,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	    .auth_method = strdup("private_key_jwt"), .created_at = 1,
 	    .updated_at = 1};
 	fz_check(store_client_add(fx.st, &fx.cl) == STORE_OK);
-	struct store_issuer is = {.issuer = (char *)"svc", .jwks = jwks,
+	struct store_issuer is = {.issuer = (char *)"svc",
+	                          .client_id = (char *)"svc", .jwks = jwks,
 	                          .created_at = 1};
 	fz_check(store_issuer_add(fx.st, &is) == STORE_OK);
 	atexit(cleanup);

@@ -139,7 +139,7 @@ static void fill(struct store *s)
 	assert_int_equal(store_device_decide(s, "uc-1", NOW, &dec), STORE_OK);
 	assert_int_equal(store_device_poll(s, "dev-1", 0, NOW, 10), STORE_OK);
 	struct store_issuer is = {
-	    .issuer = (char *)"https://k8s.example",
+	    .issuer = (char *)"https://k8s.example", .client_id = (char *)"c1",
 	    .jwks = (char *)"{\"keys\":[]}", .audience = (char *)"lk",
 	    .created_at = NOW,
 	};
