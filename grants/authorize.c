@@ -594,31 +594,23 @@ static void auto_approve(struct authz *a, const char *username)
 static void login(struct authz *a)
 {
 	const struct authz_request *rq = a->rq;
-	store_user_clear(&a->bl.user);
-	if (rq->username == NULL || rq->password == NULL) {
-		show(a, AUTHZ_LOGIN, "Enter your username and password.");
-		return;
-	}
-	struct oauth_result r = user_login(a->g, rq->username, rq->password,
-	                                   rq->remote_addr, a->cl.client_id,
-	                                   &a->bl.user);
-	if (r.err != OAUTH_OK) {
-		show(a, AUTHZ_LOGIN,
-		     r.err != OAUTH_INVALID_GRANT
-		         ? "The server is busy. Try again shortly."
-		     : strcmp(r.description, LOGIN_THROTTLED) == 0
-		         ? "Too many failed attempts. Try again later."
-		         : "The username or password is wrong.");
-		return;
-	}
-	char *cookie = NULL;
-	r = session_start(a->g, &a->bl, &cookie);
+	const struct login_form f = {rq->username, rq->password,
+	                             rq->remote_addr, a->cl.client_id};
+	char *cookie;
+	const char *message;
+	struct oauth_result r;
+	enum login_outcome o = session_login(a->g, &a->bl, &f, &cookie,
+	                                     &message, &r);
 	if (cookie != NULL) {
 		crypto_free_str(a->out->new_session);
 		a->out->new_session = cookie;
 		a->out->end_session = false;
 	}
-	if (r.err != OAUTH_OK) {
+	if (o == LOGIN_ASK_AGAIN) {
+		show(a, AUTHZ_LOGIN, message);
+		return;
+	}
+	if (o == LOGIN_BROKEN) {
 		redirect_error(a, r.err, NULL);
 		return;
 	}

@@ -419,30 +419,20 @@ static bool client_named(struct devpage *p)
 static void login(struct devpage *p)
 {
 	const struct device_page_request *rq = p->rq;
-	store_user_clear(&p->bl.user);
-	if (rq->username == NULL || rq->password == NULL) {
-		show(p, DEVICE_LOGIN, "Enter your username and password.");
-		return;
-	}
-	struct oauth_result r = user_login(p->g, rq->username, rq->password,
-	                                   rq->remote_addr, p->d.client_id,
-	                                   &p->bl.user);
-	if (r.err != OAUTH_OK) {
-		show(p, DEVICE_LOGIN,
-		     r.err != OAUTH_INVALID_GRANT
-		         ? "The server is busy. Try again shortly."
-		     : strcmp(r.description, LOGIN_THROTTLED) == 0
-		         ? "Too many failed attempts. Try again later."
-		         : "The username or password is wrong.");
-		return;
-	}
-	char *cookie = NULL;
-	r = session_start(p->g, &p->bl, &cookie);
+	const struct login_form f = {rq->username, rq->password,
+	                             rq->remote_addr, p->d.client_id};
+	char *cookie;
+	const char *message;
+	struct oauth_result r;
+	enum login_outcome o = session_login(p->g, &p->bl, &f, &cookie,
+	                                     &message, &r);
 	if (cookie != NULL) {
 		p->out->new_session = cookie;
 		p->out->end_session = false;
 	}
-	if (r.err != OAUTH_OK)
+	if (o == LOGIN_ASK_AGAIN)
+		show(p, DEVICE_LOGIN, message);
+	else if (o == LOGIN_BROKEN)
 		busy(p);
 	else
 		show(p, DEVICE_CONSENT, NULL);

@@ -319,6 +319,21 @@ enum store_rc session_read(struct grants *g, const char *cookie,
  * is ended. */
 struct oauth_result session_start(struct grants *g, struct browser_login *l,
                                   char **cookie);
+/* A login form came back: its username and password (either NULL: not
+ * filled in), checked by user_login for client_id from remote_addr. */
+struct login_form {
+	const char *username, *password, *remote_addr, *client_id;
+};
+enum login_outcome {
+	LOGIN_SIGNED_IN, /* l is the user, in a new session (session_start) */
+	LOGIN_ASK_AGAIN, /* the login page again, with *message */
+	LOGIN_BROKEN,    /* no session could be started: *r says why */
+};
+/* l->user is cleared first; *cookie as session_start's (set, to be sent,
+ * also with LOGIN_BROKEN once a session was recorded). */
+enum login_outcome session_login(struct grants *g, struct browser_login *l,
+                                 const struct login_form *f, char **cookie,
+                                 const char **message, struct oauth_result *r);
 
 /* ---- scope.c -------------------------------------------------------------- */
 

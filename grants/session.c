@@ -1,7 +1,7 @@
 /*
  * session.c: the browser's login session, which /authorize and the
- * device page (device.c) share: reading the session cookie, and the new
- * session a login at either starts. The cookie itself is the server's
+ * device page (device.c) share: reading the session cookie, the login
+ * form's check, and the new session a login at either starts. The cookie itself is the server's
  * (server/authorize.c); here it is a value, kept in the store only as a
  * hash.
  */
@@ -97,4 +97,31 @@ struct oauth_result session_start(struct grants *g, struct browser_login *l,
 		r = end_previous(g, old_sid);
 	free(old_sid);
 	return r;
+}
+
+enum login_outcome session_login(struct grants *g, struct browser_login *l,
+                                 const struct login_form *f, char **cookie,
+                                 const char **message, struct oauth_result *r)
+{
+	*cookie = NULL;
+	*message = NULL;
+	*r = OAUTH_RESULT_OK;
+	store_user_clear(&l->user);
+	if (f->username == NULL || f->password == NULL) {
+		*message = "Enter your username and password.";
+		return LOGIN_ASK_AGAIN;
+	}
+	struct oauth_result lr = user_login(g, f->username, f->password,
+	                                    f->remote_addr, f->client_id,
+	                                    &l->user);
+	if (lr.err != OAUTH_OK) {
+		*message = lr.err != OAUTH_INVALID_GRANT
+		               ? "The server is busy. Try again shortly."
+		           : strcmp(lr.description, LOGIN_THROTTLED) == 0
+		               ? "Too many failed attempts. Try again later."
+		               : "The username or password is wrong.";
+		return LOGIN_ASK_AGAIN;
+	}
+	*r = session_start(g, l, cookie);
+	return r->err == OAUTH_OK ? LOGIN_SIGNED_IN : LOGIN_BROKEN;
 }
