@@ -216,6 +216,7 @@ static struct oauth_result redeem(struct grants *g, const char *hash,
 {
 	char *scope = NULL;
 	struct store_user u = {0};
+	bool issued = false;
 	struct oauth_result r = scope_regrant(NULL, d->scope, cl->scopes,
 	                                      &scope);
 	bool oidc = r.err == OAUTH_OK && scope_has_openid(scope);
@@ -238,11 +239,12 @@ static struct oauth_result redeem(struct grants *g, const char *hash,
 			.id_token = oidc ? &idt : NULL, .dpop_jkt = rq->dpop_jkt,
 		};
 		r = token_issue(g, cl, &o, out);
+		issued = true;
 	}
-	/* Lost the consume: used by another poll, or expired since the
-	 * read; the record says which. */
+	/* The issue lost the consume: used by another poll, or expired
+	 * since the read; the record says which. */
 	struct store_device now = {0};
-	if (r.err == OAUTH_INVALID_GRANT &&
+	if (issued && r.err == OAUTH_INVALID_GRANT &&
 	    store_device_get(g->store, hash, &now) == STORE_OK &&
 	    now.used_at == 0)
 		r = OAUTH_FAIL(OAUTH_EXPIRED_TOKEN, NULL);

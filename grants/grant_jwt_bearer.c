@@ -12,7 +12,7 @@
  * ES256, fitting the key, no "crit"; aud the issuer's registered
  * audience, else this server's issuer or token endpoint; exp required,
  * not past and at most JWT_BEARER_MAX_LIFETIME ahead, nbf and iat not
- * ahead (30 s leeway); sub required, at most 255 bytes, and never the
+ * ahead (30 s leeway for those); sub required, at most 255 bytes, and never the
  * form of our users' ids (u_...) nor a registered client's id, so that
  * another trust domain's subject cannot pass for a person or a client of
  * ours (a client's own client_credentials tokens, admin ones included).
@@ -52,8 +52,8 @@ static struct oauth_result refused(const struct store_client *cl,
 
 /* The claims' rules; NULL when they hold, else why not. */
 static const char *bearer_claims_check(const struct grants *g,
-                                const struct store_issuer *is, json_t *p,
-                                int64_t now)
+                                       const struct store_issuer *is,
+                                       json_t *p, int64_t now)
 {
 	const char *sub = json_string_value(json_object_get(p, "sub"));
 	json_t *exp = json_object_get(p, "exp"), *nbf = json_object_get(p, "nbf");
@@ -69,7 +69,8 @@ static const char *bearer_claims_check(const struct grants *g,
 		             "endpoint";
 	if (!json_is_integer(exp))
 		return "the assertion needs an exp";
-	if (json_integer_value(exp) <= now - LEEWAY)
+	/* No leeway here: the token may live only as long as the JWT. */
+	if (json_integer_value(exp) <= now)
 		return "the assertion has expired";
 	if (json_integer_value(exp) > now + JWT_BEARER_MAX_LIFETIME + LEEWAY)
 		return "the assertion's exp is too far ahead (at most 86400 "
