@@ -544,6 +544,18 @@ struct oauth_result grants_device_decide(struct grants *g,
 		                  "code of this server (8 letters, XXXX-XXXX)");
 	token_hash(norm, hash);
 	enum store_rc rc = store_device_by_user(g->store, hash, clock_now(), &d);
+	struct store_client cl;
+	/* What the page refuses, this refuses too: a disabled client. */
+	if (rc == STORE_OK &&
+	    store_client_get(g->store, d.client_id, &cl) == STORE_OK) {
+		bool disabled = cl.disabled_at != 0;
+		store_client_clear(&cl);
+		if (disabled) {
+			store_device_clear(&d);
+			return OAUTH_FAIL(OAUTH_INVALID_REQUEST, "the device's "
+			                  "client is disabled");
+		}
+	}
 	if (rc == STORE_OK && allow)
 		rc = username == NULL ? STORE_NOT_FOUND
 		                      : store_user_get(g->store, username, &u);

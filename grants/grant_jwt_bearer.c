@@ -12,10 +12,11 @@
  * ES256, fitting the key, no "crit"; aud the issuer's registered
  * audience, else this server's issuer or token endpoint; exp required,
  * not past and at most JWT_BEARER_MAX_LIFETIME ahead, nbf and iat not
- * ahead (30 s leeway for those); sub required, at most 255 bytes, and never the
- * form of our users' ids (u_...) nor a registered client's id, so that
- * another trust domain's subject cannot pass for a person or a client of
- * ours (a client's own client_credentials tokens, admin ones included).
+ * ahead (30 s leeway for those); sub required, at most 255 bytes, and
+ * never the form of our users' ids (u_...), a user's id nor a registered
+ * client's id, so that another trust domain's subject cannot pass for a
+ * person or a client of ours (a client's own client_credentials tokens,
+ * admin ones included).
  * The jti is not spent: such tokens are meant to be presented many times
  * while they live (section 3 makes single use optional). The token's sub
  * is the JWT's, its client the authenticated client, and it expires no
@@ -90,18 +91,33 @@ static const char *bearer_claims_check(const struct grants *g,
 	return NULL;
 }
 
-/* A sub that is a registered client's id: NULL when it is none, else
- * why it is refused (a store failure refuses too: never let one pass). */
-static const char *sub_is_a_client(struct grants *g, const char *sub)
+/* Whether sub names one of ours: a client (its tokens would pass for
+ * the client's own), or a user, whatever the form of its id (the test
+ * double's fixtures may give users any). OK when it names none; else
+ * invalid_grant with why, or a store failure (never taken for "none"). */
+static struct oauth_result sub_is_ours(struct grants *g, const char *sub,
+                                       const char **why)
 {
 	struct store_client other;
+	struct store_user u;
+	*why = NULL;
 	enum store_rc rc = store_client_get(g->store, sub, &other);
-	if (rc == STORE_NOT_FOUND)
-		return NULL;
-	if (rc == STORE_OK)
+	if (rc == STORE_OK) {
 		store_client_clear(&other);
-	return "the assertion's sub is a client id of this server, which no "
-	       "other issuer may assert";
+		*why = "the assertion's sub is a client id of this server, "
+		       "which no other issuer may assert";
+		return OAUTH_RESULT_OK;
+	}
+	if (rc == STORE_NOT_FOUND &&
+	    (rc = store_user_get_by_id(g->store, sub, &u)) == STORE_OK) {
+		store_user_clear(&u);
+		*why = "the assertion's sub is a user id of this server, "
+		       "which no other issuer may assert";
+		return OAUTH_RESULT_OK;
+	}
+	return rc == STORE_NOT_FOUND
+	           ? OAUTH_RESULT_OK
+	           : oauth_from_store(rc, "subject lookup", OAUTH_RESULT_OK);
 }
 
 /* The assertion checked against its issuer: OK with *sub (caller frees)
@@ -144,8 +160,9 @@ static struct oauth_result assertion_check(struct grants *g,
 		                         "of its issuer's keys";
 	else if ((why = bearer_claims_check(g, &is, j.payload,
 	                                    clock_now())) == NULL)
-		why = sub_is_a_client(g, json_string_value(
-		                             json_object_get(j.payload, "sub")));
+		r = sub_is_ours(g, json_string_value(json_object_get(j.payload,
+		                                                     "sub")),
+		                &why);
 	if (why != NULL)
 		r = refused(cl, iss, why);
 	else if (r.err == OAUTH_OK) {
@@ -176,6 +193,10 @@ struct oauth_result grant_jwt_bearer(struct grants *g,
 			.may_pend = rq->may_pend,
 		};
 		r = token_issue(g, cl, &o, out);
+		/* The JWT expired between the check and the issue. */
+		if (r.err == OAUTH_INVALID_REQUEST && exp <= clock_now())
+			r = OAUTH_FAIL(OAUTH_INVALID_GRANT, "the assertion has "
+			               "expired");
 	}
 	free(sub);
 	free(scope);

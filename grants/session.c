@@ -1,9 +1,9 @@
 /*
  * session.c: the browser's login session, which /authorize and the
  * device page (device.c) share: reading the session cookie, the login
- * form's check, and the new session a login at either starts. The cookie itself is the server's
- * (server/authorize.c); here it is a value, kept in the store only as a
- * hash.
+ * form's check, and the new session a login at either starts. The cookie
+ * itself is the server's (server/authorize.c, server/device.c); here it
+ * is a value, kept in the store only as a hash.
  */
 #include <stdlib.h>
 #include <string.h>

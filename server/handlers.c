@@ -65,7 +65,7 @@ struct oauth_result form_req_read(struct srv_req *rq, struct form_req *fr)
 	/* A token too long to be ours is only an unknown token: RFC 7662
 	 * says inactive, RFC 7009 says 200 (verify.c bounds its length).
 	 * Tokens and assertions carry claims: their readers bound them
-	 * (verify.c, client_assertion.c). */
+	 * (verify.c, client_assertion.c, grant_jwt_bearer.c). */
 	if (form_too_long(&fr->f, (size_t)cfg->max_param_length,
 	                  "token subject_token actor_token client_assertion "
 	                  "assertion") !=

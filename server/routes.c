@@ -49,10 +49,10 @@ static const struct endpoint endpoints[] = {
 	{"logout", SETTING(end_session_path), M_GET | M_POST, h_logout,
 	 R_GET_ACTS},
 	{"resource", SETTING(resource_path), M_GET | M_POST, h_resource, 0},
-	/* RFC 8628: a device's endpoint (no cookie, like /token), and the
-	 * person's page. */
+	/* RFC 8628: a device's endpoint (devices have no browser: no CORS),
+	 * and the person's page. */
 	{"device_authorization", SETTING(device_authorization_path), M_POST,
-	 h_device_authorization, R_CORS},
+	 h_device_authorization, 0},
 	{"device", SETTING(device_path), M_GET | M_POST, h_device, 0},
 	/* OpenID Connect Core 5.3; browser apps call it (R_CORS). */
 	{"userinfo", SETTING(userinfo_path), M_GET | M_POST, h_userinfo, R_CORS},

@@ -256,14 +256,15 @@ char *tls_priority(const struct lk_config *cfg, char *err, size_t errlen);
  * epoch), or 0 when it cannot be read. */
 long long tls_cert_not_after(const char *pem);
 
-/* ---- pages.c: the HTML of /authorize ------------------------------------ */
+/* ---- pages.c: the HTML of /authorize, /logout and the device page ------- */
 
 /* What every form carries: the OAuth request's parameters (in the order
  * pages.c names them; NULL ones are left out) and the CSRF token. */
 struct page_form {
 	const char *params[14];
 	const char *csrf;
-	char *action; /* the form's action: the authorization endpoint's path */
+	char *action; /* the form's action: the endpoint's path (authorize_path,
+	               * device_path) */
 	/* The device page's forms (device.c): the user code, carried and
 	 * shown on the consent page (RFC 8628 section 5.4); NULL: none. */
 	const char *user_code;

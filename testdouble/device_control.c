@@ -1,8 +1,9 @@
 /*
  * device_control.c: POST /_control/device, the test double's way to
  * decide a device authorization (RFC 8628) without a browser: a test
- * stands in for the person at the device page. It goes through the same
- * decision as the page (grants_device_decide), never around it.
+ * stands in for the person at the device page. It records the same
+ * decision the page records (grants_device_decide), and refuses what the
+ * page refuses: an unknown, expired or decided code, a disabled client.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -331,6 +331,13 @@ class DeviceFlowTest(DeviceBase):
                                "username": "dave"}))
         self.assertEqual(r.status, 404, r.body)
 
+    def test_control_refuses_a_disabled_client(self):
+        d = self.begin()
+        cli(self.db, "client", "disable", "tv")
+        self.assertControlRefused(self.control(d["user_code"]))
+        self.assertIn("disabled", self.control(d["user_code"]).json()[
+            "error_description"])
+
     def test_invalid_grant_for_unknown_and_foreign_codes(self):
         d = self.begin()
         self.approve(d["user_code"], "dave")

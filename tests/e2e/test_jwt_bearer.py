@@ -264,6 +264,23 @@ class JwtBearerTest(JwtBearerBase):
         self.assertIn(JB, md["grant_types_supported"])
 
 
+class JwtBearerTestDoubleTest(JwtBearerBase):
+    """The test double gives users any id (fixtures' and /_control/users'
+    "sub"): a JWT naming one is refused all the same."""
+
+    def test_a_sub_naming_a_user_is_refused(self):
+        self.s = self.start("--test-double")
+        r = self.s.request("POST", "/_control/users", headers={
+            "Content-Type": "application/json"}, body=json.dumps(
+            {"username": "erin", "password": "erin-password-1",
+             "sub": "erin-1"}))
+        self.assertEqual(r.status, 201, r.body)
+        self.assertRefused(self.grant(self.sa_token(sub="erin-1")),
+                           "user id")
+        r = self.grant(self.sa_token(sub="erin-2"))
+        self.assertEqual(r.status, 200, r.body)
+
+
 class JwtBearerJwksUriTest(JwtBearerBase):
     """An issuer whose keys are fetched (a cluster's
     /openid/v1/jwks), under the jwks_uri rules of clients."""
