@@ -262,6 +262,31 @@ static const struct adm_cmd commands[] = {
 	 .detail = "Tokens already issued for its JWTs stay valid until they\n"
 	           "expire or are revoked (token revoke --client ID)."},
 
+	{.name = "resource", .sub = "add", .fn = cmd_resource_add,
+	 .opts = ADM_O(OPT_AUDIENCE) | ADM_O(OPT_SCOPE) |
+	         ADM_O(OPT_ACCESS_TOKEN_TTL),
+	 .min_args = 1, .max_args = 1, .synopsis = "RESOURCE",
+	 .summary = "register a resource (an API tokens may be aimed at)",
+	 .detail = "Token requests that name RESOURCE (the resource parameter\n"
+	           "of RFC 8707, compared exactly) get tokens shaped for it:\n"
+	           "aud --audience (else RESOURCE itself), only the scopes\n"
+	           "given with --scope (repeatable; '' for none but openid,\n"
+	           "profile, email, address and phone; without it any), and\n"
+	           "a lifetime of --access-token-ttl seconds in place of the\n"
+	           "server's default (a client's own lifetime, if shorter,\n"
+	           "still wins). Which clients may ask for RESOURCE is their\n"
+	           "--audience list: add RESOURCE to it (client update)."},
+	{.name = "resource", .sub = "list", .fn = cmd_resource_list,
+	 .opts = LIST_OPTS, .synopsis = "", .summary = "list registered resources",
+	 .detail = LIST_DETAIL},
+	{.name = "resource", .sub = "remove", .fn = cmd_resource_remove,
+	 .min_args = 1, .max_args = 1, .synopsis = "RESOURCE",
+	 .summary = "remove a resource from the registry",
+	 .detail = "Clients may still ask for it while it is one of their\n"
+	           "audiences; their tokens then carry it as aud, with their\n"
+	           "own scopes and lifetime. Tokens already issued keep\n"
+	           "theirs."},
+
 	{.name = "consent", .sub = "list", .fn = cmd_consent_list,
 	 .opts = ADM_O(OPT_USER) | ADM_O(OPT_CLIENT) | LIST_OPTS,
 	 .synopsis = "", .summary = "list the scopes users have allowed clients",

@@ -94,23 +94,25 @@ static struct oauth_result check(const struct store_code *c,
 }
 
 /* RFC 8707 section 2.2: a code issued for a resource gives tokens for that
- * resource alone. The token request may name it again but not another,
- * and it must still be one of the client's audiences. *aud is the client
- * as token_issue sees it, its audiences narrowed to the resource. */
+ * resource alone. The token request may name it again but not another;
+ * a code issued for none takes the request's. It must still be one of
+ * the client's audiences (resources_narrow), and *aud is the client as
+ * token_issue sees it, narrowed to the resource. */
 static struct oauth_result code_resource(const struct grants *g,
                                          const struct store_code *c,
                                          const struct token_request *rq,
                                          struct store_client *aud)
 {
-	if (c->resource == NULL)
-		return OAUTH_RESULT_OK;
-	if ((rq->resource != NULL && strcmp(rq->resource, c->resource) != 0) ||
-	    !audience_allowed(g, aud, c->resource))
+	const char *res = c->resource != NULL ? c->resource : rq->resource;
+	if (c->resource != NULL && rq->resource != NULL &&
+	    strcmp(rq->resource, c->resource) != 0)
 		return OAUTH_FAIL(OAUTH_INVALID_TARGET, "the resource is not the "
-		                  "one the code was issued for, or no longer an "
-		                  "audience of the client");
-	aud->audiences = c->resource; /* borrowed from c */
-	return OAUTH_RESULT_OK;
+		                  "one the code was issued for");
+	struct oauth_result r = resources_narrow(g, &res, 1, NULL, aud);
+	if (r.err == OAUTH_INVALID_TARGET && c->resource != NULL)
+		r.description = "the resource the code was issued for is no "
+		                "longer an audience of the client";
+	return r;
 }
 
 struct oauth_result grant_authorization_code(struct grants *g,
@@ -137,13 +139,15 @@ struct oauth_result grant_authorization_code(struct grants *g,
 		r = replayed(g, hash);
 	else
 		r = check(&c, rq, cl);
-	struct store_client aud = *cl; /* a shallow copy: nothing to free */
+	struct store_client aud;
+	store_client_copy(&aud, cl);
 	if (r.err == OAUTH_OK)
 		r = code_resource(g, &c, rq, &aud);
 	/* The client may have lost scopes since /authorize: it gets only
-	 * those it still has, and the response's scope says so (5.1). */
+	 * those it still has, and the response's scope says so (5.1); the
+	 * resource may take some away too. */
 	if (r.err == OAUTH_OK)
-		r = scope_regrant(NULL, c.scope, cl->scopes, &scope);
+		r = scope_regrant(NULL, c.scope, aud.scopes, &scope);
 	/* OpenID Connect Core 3.1.3.3: openid granted, an ID token too, for
 	 * the user as they are now (their claims). */
 	struct store_user u = {0};
@@ -172,6 +176,7 @@ struct oauth_result grant_authorization_code(struct grants *g,
 	crypto_wipe(hash, sizeof(hash));
 	store_code_clear(&c);
 	store_user_clear(&u);
+	store_client_clear(&aud);
 	free(scope);
 	return r;
 }

@@ -182,16 +182,16 @@ struct oauth_result grant_token_exchange(struct grants *g,
 	    (rq->actor_token != NULL || rq->actor_token_type != NULL))
 		r = read_token(g, rq->actor_token, rq->actor_token_type, false,
 		               cl->client_id, rq->dpop_jkt, &actor);
-	/* The audience must be one the client may ask for (its audiences);
-	 * resource was narrowed the same way by the token endpoint. */
-	if (r.err == OAUTH_OK && rq->audience != NULL) {
-		if (!audience_allowed(g, cl, rq->audience))
+	/* Section 2.1: audience and resource name where the token is to
+	 * be used, and either must be one the client may ask for (its
+	 * audiences); the token is for both when both are given. */
+	if (r.err == OAUTH_OK) {
+		const char *asked[] = {rq->resource, rq->audience};
+		if (rq->audience != NULL && !audience_allowed(g, cl, rq->audience))
 			r = OAUTH_FAIL(OAUTH_INVALID_TARGET, "audience is not one "
 			               "this client may ask for");
-		else {
-			free(narrowed.audiences);
-			narrowed.audiences = xstrdup(rq->audience);
-		}
+		else
+			r = resources_narrow(g, asked, 2, rq->scope, &narrowed);
 	}
 	/* Never wider than the subject token, nor than the client's own
 	 * scopes (so no exchange yields latchkey:admin to a client that may
@@ -199,9 +199,9 @@ struct oauth_result grant_token_exchange(struct grants *g,
 	 * it alone. */
 	if (r.err == OAUTH_OK)
 		r = subject.scope != NULL
-		        ? scope_regrant(rq->scope, subject.scope, cl->scopes,
+		        ? scope_regrant(rq->scope, subject.scope, narrowed.scopes,
 		                        &scope)
-		        : scope_grant(rq->scope, cl->scopes, &scope);
+		        : scope_grant(rq->scope, narrowed.scopes, &scope);
 	if (r.err == OAUTH_OK) {
 		act = act_claim(&subject, &actor);
 		struct issue_opts o = {

@@ -367,6 +367,16 @@ const char *client_audiences(const struct grants *g,
  * resources the client may ask for; anything else is invalid_target. */
 bool audience_allowed(const struct grants *g, const struct store_client *cl,
                       const char *resource);
+/* resources.c: narrows *cl (a copy the caller owns) to the resources a
+ * request asks for (asked[0..n), NULL entries skipped; none: *cl as it
+ * is): each must be one of its audiences (else invalid_target), and the
+ * registry gives the aud, the scopes and the lifetime of their tokens.
+ * scope_asked (NULL: none) naming a scope of the client that they do
+ * not accept is invalid_scope. A store failure is its 503. */
+struct oauth_result resources_narrow(const struct grants *g,
+                                     const char *const *asked, size_t n,
+                                     const char *scope_asked,
+                                     struct store_client *cl);
 /* The aud claim (a string or an array of strings) as a space-separated
  * list the caller frees; NULL when absent or of another shape. */
 char *aud_from_json(const struct json_t *claim);

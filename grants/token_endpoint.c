@@ -16,6 +16,10 @@
 #include "validate.h"
 
 #define GRANT_F_CONFIDENTIAL 0x1 /* only clients that can keep a secret */
+/* The grant narrows the client to its resources itself: a code's
+ * resource was chosen at /authorize, and token exchange has audience
+ * beside resource. The others are narrowed here (resources_narrow). */
+#define GRANT_F_OWN_RESOURCE 0x2
 
 struct grant_def {
 	const char *name;
@@ -25,11 +29,12 @@ struct grant_def {
 
 /* Later grants are rows here, not branches in the dispatcher. */
 static const struct grant_def grant_table[] = {
-	{"authorization_code", 0, grant_authorization_code},
+	{"authorization_code", GRANT_F_OWN_RESOURCE, grant_authorization_code},
 	{"client_credentials", GRANT_F_CONFIDENTIAL, grant_client_credentials},
 	{"password", 0, grant_password},
 	{"refresh_token", 0, grant_refresh_token},
-	{VALID_GRANT_TOKEN_EXCHANGE, GRANT_F_CONFIDENTIAL, grant_token_exchange},
+	{VALID_GRANT_TOKEN_EXCHANGE, GRANT_F_CONFIDENTIAL | GRANT_F_OWN_RESOURCE,
+	 grant_token_exchange},
 	{VALID_GRANT_DEVICE_CODE, 0, grant_device_code},
 	{VALID_GRANT_JWT_BEARER, 0, grant_jwt_bearer},
 };
@@ -56,23 +61,6 @@ const char *const *grants_supported(void)
 {
 	pthread_once(&grant_names_once, grant_names_init);
 	return grant_names;
-}
-
-/* RFC 8707 section 2: a resource parameter picks one of the client's
- * audiences, and this request's tokens carry that one alone (the grants
- * and token_issue see the client with its audiences narrowed to it); a
- * resource that is not one of them is invalid_target. */
-static struct oauth_result resource_narrow(const struct grants *g,
-                                           const char *resource,
-                                           struct store_client *cl)
-{
-	if (resource == NULL)
-		return OAUTH_RESULT_OK;
-	if (!audience_allowed(g, cl, resource))
-		return OAUTH_FAIL(OAUTH_INVALID_TARGET, NULL);
-	free(cl->audiences);
-	cl->audiences = xstrdup(resource);
-	return OAUTH_RESULT_OK;
 }
 
 /* Errors a grant may have decided from a client record that changed
@@ -117,8 +105,10 @@ static struct oauth_result token_pass(struct grants *g,
 	else if (!words_contains(cl.grant_types, rq->grant_type, glen) ||
 	         ((def->flags & GRANT_F_CONFIDENTIAL) && cl.is_public))
 		r = OAUTH_FAIL(OAUTH_UNAUTHORIZED_CLIENT, NULL);
-	else
-		r = resource_narrow(g, rq->resource, &cl);
+	else if (!(def->flags & GRANT_F_OWN_RESOURCE))
+		/* RFC 8707 section 2: this request's tokens are for the
+		 * resource it names, and for that one alone. */
+		r = resources_narrow(g, &rq->resource, 1, rq->scope, &cl);
 	if (r.err == OAUTH_OK)
 		r = def->run(g, rq, &cl, out);
 	store_client_clear(&cl);

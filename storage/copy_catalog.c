@@ -67,6 +67,9 @@ static const struct store_copy_column devices_cols[] = {
 static const struct store_copy_column issuers_cols[] = {
 	T(issuer), T(client_id), T(jwks), T(jwks_uri), T(audience),
 	I(created_at)};
+static const struct store_copy_column resources_cols[] = {
+	T(resource), T(audience), T(scopes), I(access_token_ttl),
+	I(created_at)};
 static const struct store_copy_column consents_cols[] = {
 	T(user_id), T(client_id), T(scope), I(granted_at), I(updated_at)};
 
@@ -95,6 +98,7 @@ const struct store_copy_table store_copy_tables[] = {
 	TABLE("used_jtis", jtis_cols, "jti_hash"),
 	TABLE("device_codes", devices_cols, "device_code_hash"),
 	TABLE("trusted_issuers", issuers_cols, "issuer"),
+	TABLE("resources", resources_cols, "resource"),
 };
 const size_t store_copy_ntables =
     sizeof(store_copy_tables) / sizeof(store_copy_tables[0]);

@@ -338,6 +338,7 @@ extern const struct pg_token_ops {
 } pg_token_ops;
 
 extern const struct store_issuer_methods pg_issuer_methods; /* pg_issuers.c */
+extern const struct store_resource_methods pg_resource_methods; /* pg_resources.c */
 
 extern const struct pg_code_ops {
 	enum store_rc (*add)(struct store *, const struct store_code *);

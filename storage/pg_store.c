@@ -61,7 +61,7 @@ static const struct store_ops pg_ops = {
 	.session = &pg_session, .consent = &pg_consent, .upkeep = &pg_upkeep,
 	.test = &pg_test, .throttle = &pg_throttle_methods,
 	.copy = &pg_copy_methods, .audit = &pg_audit,
-	.issuer = &pg_issuer_methods,
+	.issuer = &pg_issuer_methods, .resource = &pg_resource_methods,
 };
 
 static void ops_init(void)

@@ -141,6 +141,14 @@ void store_issuer_clear(struct store_issuer *i)
 	memset(i, 0, sizeof(*i));
 }
 
+void store_resource_clear(struct store_resource *r)
+{
+	free(r->resource);
+	free(r->audience);
+	free(r->scopes);
+	memset(r, 0, sizeof(*r));
+}
+
 void store_session_clear(struct store_session *s)
 {
 	free(s->session_hash);

@@ -72,6 +72,8 @@ enum stmt {
 	ST_AUDIT_PURGE_BATCH,
 	ST_ISSUER_ADD, ST_ISSUER_GET, ST_ISSUER_REMOVE,
 	ST_ISSUER_LIST, ST_ISSUER_PAGE, ST_ISSUER_COUNTED,
+	ST_RESOURCE_ADD, ST_RESOURCE_GET, ST_RESOURCE_REMOVE,
+	ST_RESOURCE_LIST, ST_RESOURCE_PAGE, ST_RESOURCE_COUNTED,
 	ST_GC_SAVEPOINT, ST_GC_RELEASE, ST_GC_ROLLBACK_TO,
 	ST__MAX
 };
@@ -267,6 +269,7 @@ extern const struct store_test_methods sq_test_methods;
 extern const struct store_copy_methods sq_copy_methods;
 extern const struct store_audit_methods sq_audit_methods;
 extern const struct store_issuer_methods sq_issuer_methods;
+extern const struct store_resource_methods sq_resource_methods;
 /* sqlite_upkeep.c: audit events from before `before` (the audit table's
  * xPurge), in the purge's short transactions. */
 enum store_rc sq_audit_purge(struct store *s, int64_t before, int64_t *count);

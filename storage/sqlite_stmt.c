@@ -73,6 +73,8 @@
 	"at DESC, id DESC", "at, id"
 #define ISSUER_PAGE ISSUER_COLS, "trusted_issuers WHERE 1", "created_at",   \
 	"?1", "?2", "created_at DESC, issuer DESC", "issuer"
+#define RESOURCE_PAGE RESOURCE_COLS, "resources WHERE 1", "created_at",      \
+	"?1", "?2", "created_at DESC, resource DESC", "resource"
 #define CONSENT_PAGE CONSENT_COLS, CONSENT_FROM, "c.granted_at", "?3", "?4",   \
 	"c.granted_at DESC, c.client_id DESC, u.username DESC",                \
 	"client_id, username"
@@ -267,6 +269,15 @@ static const char *const stmt_sql[ST__MAX] = {
 	                   "ORDER BY issuer",
 	[ST_ISSUER_PAGE] = PAGE_SQL(ISSUER_PAGE),
 	[ST_ISSUER_COUNTED] = COUNTED_SQL(ISSUER_PAGE),
+	[ST_RESOURCE_ADD] = "INSERT INTO resources (" RESOURCE_COLS ") "
+	                    "VALUES (?,?,?,?,?)",
+	[ST_RESOURCE_GET] = "SELECT " RESOURCE_COLS " FROM resources WHERE "
+	                    "resource=?",
+	[ST_RESOURCE_REMOVE] = "DELETE FROM resources WHERE resource=?",
+	[ST_RESOURCE_LIST] = "SELECT " RESOURCE_COLS " FROM resources "
+	                     "ORDER BY resource",
+	[ST_RESOURCE_PAGE] = PAGE_SQL(RESOURCE_PAGE),
+	[ST_RESOURCE_COUNTED] = COUNTED_SQL(RESOURCE_PAGE),
 	[ST_AUDIT_ADD] = "INSERT INTO audit_events (at, actor, address, action, "
 	                 "object, changes) VALUES (?,?,?,?,?,?)",
 	[ST_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM " AUDIT_FROM

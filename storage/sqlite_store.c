@@ -80,6 +80,7 @@ static const struct store_ops sqlite_ops = {
 	.session = &sq_session_methods,
 	.audit = &sq_audit_methods,
 	.issuer = &sq_issuer_methods,
+	.resource = &sq_resource_methods,
 	.consent = &sq_consent_methods,
 	.upkeep = &sq_upkeep_methods,
 	.test = &sq_test_methods,

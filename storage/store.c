@@ -220,6 +220,19 @@ enum store_rc store_issuer_list(struct store *s, const struct store_page *page,
 enum store_rc store_issuer_remove(struct store *s, const char *issuer,
                                   int *count)
 { return s->ops->issuer->xRemove(s, issuer, count); }
+enum store_rc store_resource_add(struct store *s,
+                                 const struct store_resource *r)
+{ return s->ops->resource->xAdd(s, r); }
+enum store_rc store_resource_get(struct store *s, const char *resource,
+                                 struct store_resource *out)
+{ return s->ops->resource->xGet(s, resource, out); }
+enum store_rc store_resource_list(struct store *s,
+                                  const struct store_page *page,
+                                  store_resource_cb cb, void *arg)
+{ return s->ops->resource->xList(s, page, cb, arg); }
+enum store_rc store_resource_remove(struct store *s, const char *resource,
+                                    int *count)
+{ return s->ops->resource->xRemove(s, resource, count); }
 enum store_rc store_device_add(struct store *s, const struct store_device *d)
 { return s->ops->code->xDeviceAdd(s, d); }
 enum store_rc store_device_get(struct store *s, const char *hash,

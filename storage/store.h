@@ -223,6 +223,20 @@ struct store_issuer {
 void store_issuer_clear(struct store_issuer *i);
 typedef int (*store_issuer_cb)(const struct store_issuer *i, void *arg);
 
+/* Since schema 18: a resource of the registry (RFC 8707): what an API
+ * wants of the tokens aimed at it. Which clients may ask for it is their
+ * audiences list, not this record. */
+struct store_resource {
+	char *resource;   /* its identifier, the resource parameter's value */
+	char *audience;   /* the aud its tokens carry; NULL: resource */
+	char *scopes;     /* space-separated, those it accepts; NULL: any */
+	int64_t access_token_ttl; /* 0: none of its own */
+	int64_t created_at;
+};
+void store_resource_clear(struct store_resource *r);
+typedef int (*store_resource_cb)(const struct store_resource *r,
+                                 void *arg);
+
 /* A browser session (the cookie is kept only as a hash). */
 struct store_session {
 	char *session_hash;
@@ -649,6 +663,20 @@ struct store_consent_methods {
 	                         const char *client_id, int *count);
 };
 
+/* The resource registry (schema 18). */
+struct store_resource_methods {
+	/* STORE_CONFLICT: one of that identifier exists. */
+	enum store_rc (*xAdd)(struct store *s, const struct store_resource *r);
+	enum store_rc (*xGet)(struct store *s, const char *resource,
+	                      struct store_resource *out);
+	/* By identifier; page: store_page (created is created_at). */
+	enum store_rc (*xList)(struct store *s, const struct store_page *page,
+	                       store_resource_cb cb, void *arg);
+	/* *count: rows removed (0 or 1). */
+	enum store_rc (*xRemove)(struct store *s, const char *resource,
+	                         int *count);
+};
+
 /* Trusted issuers of the JWT bearer grant (schema 17). */
 struct store_issuer_methods {
 	/* STORE_CONFLICT: one of that issuer exists, or the client is
@@ -852,8 +880,9 @@ struct store_copy_methods {
  * audit table. 16: staged key rotation (xAddNext, xNext, xPromote). 17:
  * the code table's xJtiUse and the client's jwks and auth_method. 18:
  * device codes (the code table's xDevice methods, consume_device_hash,
- * store_purge_counts.device_codes). 19: the issuer table. */
-#define STORE_OPS_VERSION 19
+ * store_purge_counts.device_codes). 19: the issuer table. 20: the
+ * resource table. */
+#define STORE_OPS_VERSION 20
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */
@@ -873,6 +902,7 @@ struct store_ops {
 	const struct store_copy_methods *copy;
 	const struct store_audit_methods *audit;
 	const struct store_issuer_methods *issuer;
+	const struct store_resource_methods *resource;
 };
 
 /* Each backend embeds this as its first member. */
@@ -1026,6 +1056,15 @@ enum store_rc store_issuer_list(struct store *s, const struct store_page *page,
                                 store_issuer_cb cb, void *arg);
 enum store_rc store_issuer_remove(struct store *s, const char *issuer,
                                   int *count);
+enum store_rc store_resource_add(struct store *s,
+                                 const struct store_resource *r);
+enum store_rc store_resource_get(struct store *s, const char *resource,
+                                 struct store_resource *out);
+enum store_rc store_resource_list(struct store *s,
+                                  const struct store_page *page,
+                                  store_resource_cb cb, void *arg);
+enum store_rc store_resource_remove(struct store *s, const char *resource,
+                                    int *count);
 enum store_rc store_device_add(struct store *s, const struct store_device *d);
 enum store_rc store_device_get(struct store *s, const char *hash,
                                struct store_device *out);

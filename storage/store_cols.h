@@ -35,6 +35,7 @@
                     "last_polled_at, decided_at, approved, user_id, "      \
                     "username, auth_time, sid, amr, used_at, family_id"
 #define ISSUER_COLS "issuer, client_id, jwks, jwks_uri, audience, created_at"
+#define RESOURCE_COLS "resource, audience, scopes, access_token_ttl, created_at"
 #define AUDIT_COLS "id, at, actor, address, action, object, changes"
 #define SESSION_COLS "session_hash, user_id, auth_time, expires_at, sid, amr"
 /* A consent comes with its user's name, for listings. */

@@ -293,6 +293,8 @@ def revert_to_schema_7(db):
     not recorded, so that the next start applies them as an upgrade would.
     Rows are kept: at most one current key must be in it (the old index
     refuses more)."""
+    db_query(db, "DROP TABLE resources")
+    db_query(db, "DELETE FROM schema_migrations WHERE version = 18")
     db_query(db, "DROP TABLE trusted_issuers")
     db_query(db, "DELETE FROM schema_migrations WHERE version = 17")
     db_query(db, "DROP TABLE device_codes")

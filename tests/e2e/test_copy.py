@@ -37,7 +37,8 @@ PG = os.environ.get("LK_TEST_PG", "")
 PASSWORD = "copy-pw-never-shown"
 COPIED = ["clients", "users", "signing_keys", "access_tokens",
           "refresh_tokens", "authorization_codes", "sessions", "consents",
-          "audit_events", "used_jtis", "device_codes", "trusted_issuers"]
+          "audit_events", "used_jtis", "device_codes", "trusted_issuers",
+          "resources"]
 
 
 def pg_database(case):

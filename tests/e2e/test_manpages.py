@@ -49,8 +49,8 @@ def help_settings():
                            r"'([^']*)'", out, re.M))
 
 
-GROUPS = ("client", "user", "token", "issuer", "consent", "session", "key",
-          "audit")
+GROUPS = ("client", "user", "token", "issuer", "resource", "consent",
+          "session", "key", "audit")
 
 
 def title(line):

@@ -144,6 +144,12 @@ static void fill(struct store *s)
 	    .created_at = NOW,
 	};
 	assert_int_equal(store_issuer_add(s, &is), STORE_OK);
+	struct store_resource res = {
+	    .resource = (char *)"https://api.example", .audience = (char *)"api",
+	    .scopes = (char *)"read write", .access_token_ttl = 300,
+	    .created_at = NOW,
+	};
+	assert_int_equal(store_resource_add(s, &res), STORE_OK);
 }
 
 struct hashes {
