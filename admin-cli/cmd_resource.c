@@ -68,10 +68,12 @@ static int read_resource(const struct adm_ctx *ctx, struct store_resource *r)
 	                    !valid_audience(aud)))
 		return adm_fail(ADM_EXIT_USAGE, "invalid --audience '%s': one "
 		                "audience, %s", aud, VALID_AUDIENCE_RULE);
-	if (ttl != NULL && (adm_ttl_parse(ttl, &r->access_token_ttl) != 0 ||
-	                    r->access_token_ttl == 0))
+	/* 'default' (the option's word for the server's setting, as at
+	 * client add) is no lifetime of its own. */
+	if (ttl != NULL && adm_ttl_parse(ttl, &r->access_token_ttl) != 0)
 		return adm_fail(ADM_EXIT_USAGE, "invalid --access-token-ttl '%s': "
-		                "seconds, 1 to %d", ttl, VALID_TTL_MAX);
+		                "seconds, 1 to %d, or 'default'", ttl,
+		                VALID_TTL_MAX);
 	int rc = read_scopes(&ctx->args->opt[OPT_SCOPE], &r->scopes);
 	if (rc != ADM_EXIT_OK)
 		return rc;

@@ -274,8 +274,10 @@ static const struct adm_cmd commands[] = {
 	           "profile, email, address and phone; without it any), and\n"
 	           "a lifetime of --access-token-ttl seconds in place of the\n"
 	           "server's default (a client's own lifetime, if shorter,\n"
-	           "still wins). Which clients may ask for RESOURCE is their\n"
-	           "--audience list: add RESOURCE to it (client update)."},
+	           "still wins). The same for clients whose own audiences\n"
+	           "include RESOURCE, when they name no resource. Which\n"
+	           "clients may ask for RESOURCE is their --audience list\n"
+	           "(client update --audience, which takes the whole list)."},
 	{.name = "resource", .sub = "list", .fn = cmd_resource_list,
 	 .opts = LIST_OPTS, .synopsis = "", .summary = "list registered resources",
 	 .detail = LIST_DETAIL},

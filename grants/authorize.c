@@ -381,9 +381,11 @@ static bool check_request(struct authz *a)
 static bool check_resource(struct authz *a)
 {
 	const char *res = a->rq->resource;
+	bool cut;
 	if (res == NULL)
 		return true;
-	struct oauth_result r = resources_narrow(a->g, &res, 1, a->rq->scope, &a->cl);
+	struct oauth_result r = resources_narrow(a->g, &res, 1, a->rq->scope,
+	                                         &a->cl, &cut);
 	if (r.err == OAUTH_OK) {
 		free(a->scope);
 		r = scope_grant(a->rq->scope, a->cl.scopes, &a->scope);

@@ -101,14 +101,14 @@ static struct oauth_result check(const struct store_code *c,
 static struct oauth_result code_resource(const struct grants *g,
                                          const struct store_code *c,
                                          const struct token_request *rq,
-                                         struct store_client *aud)
+                                         struct store_client *aud, bool *cut)
 {
 	const char *res = c->resource != NULL ? c->resource : rq->resource;
 	if (c->resource != NULL && rq->resource != NULL &&
 	    strcmp(rq->resource, c->resource) != 0)
 		return OAUTH_FAIL(OAUTH_INVALID_TARGET, "the resource is not the "
 		                  "one the code was issued for");
-	struct oauth_result r = resources_narrow(g, &res, 1, NULL, aud);
+	struct oauth_result r = resources_narrow(g, &res, 1, NULL, aud, cut);
 	if (r.err == OAUTH_INVALID_TARGET && c->resource != NULL)
 		r.description = "the resource the code was issued for is no "
 		                "longer an audience of the client";
@@ -140,14 +140,16 @@ struct oauth_result grant_authorization_code(struct grants *g,
 	else
 		r = check(&c, rq, cl);
 	struct store_client aud;
+	bool cut = false;
 	store_client_copy(&aud, cl);
 	if (r.err == OAUTH_OK)
-		r = code_resource(g, &c, rq, &aud);
+		r = code_resource(g, &c, rq, &aud, &cut);
 	/* The client may have lost scopes since /authorize: it gets only
 	 * those it still has, and the response's scope says so (5.1); the
 	 * resource may take some away too. */
 	if (r.err == OAUTH_OK)
-		r = scope_regrant(NULL, c.scope, aud.scopes, &scope);
+		r = resources_scope_result(
+		    scope_regrant(NULL, c.scope, aud.scopes, &scope), cut);
 	/* OpenID Connect Core 3.1.3.3: openid granted, an ID token too, for
 	 * the user as they are now (their claims). */
 	struct store_user u = {0};

@@ -167,6 +167,7 @@ struct oauth_result grant_token_exchange(struct grants *g,
 {
 	struct held subject = {0}, actor = {0};
 	struct store_client narrowed;
+	bool cut = false;
 	char *scope = NULL;
 	json_t *act = NULL;
 	store_client_copy(&narrowed, cl);
@@ -191,17 +192,20 @@ struct oauth_result grant_token_exchange(struct grants *g,
 			r = OAUTH_FAIL(OAUTH_INVALID_TARGET, "audience is not one "
 			               "this client may ask for");
 		else
-			r = resources_narrow(g, asked, 2, rq->scope, &narrowed);
+			r = resources_narrow(g, asked, 2, rq->scope, &narrowed,
+			                     &cut);
 	}
 	/* Never wider than the subject token, nor than the client's own
 	 * scopes (so no exchange yields latchkey:admin to a client that may
 	 * not hold it); an ID token holds no scope, so the client's bound
 	 * it alone. */
 	if (r.err == OAUTH_OK)
-		r = subject.scope != NULL
+		r = resources_scope_result(
+		    subject.scope != NULL
 		        ? scope_regrant(rq->scope, subject.scope, narrowed.scopes,
 		                        &scope)
-		        : scope_grant(rq->scope, narrowed.scopes, &scope);
+		        : scope_grant(rq->scope, narrowed.scopes, &scope),
+		    cut);
 	if (r.err == OAUTH_OK) {
 		act = act_claim(&subject, &actor);
 		struct issue_opts o = {

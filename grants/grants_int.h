@@ -351,6 +351,10 @@ struct oauth_result scope_grant(const char *requested, const char *allowed,
  * When nothing is left of a grant that held some scope: invalid_scope if
  * scope was requested, else invalid_grant. *granted is the caller's to
  * free. */
+/* The description of scope_regrant's invalid_grant when nothing the
+ * grant holds is still allowed. */
+#define SCOPE_GRANT_GONE \
+	"the scopes of this grant are no longer allowed for this client"
 struct oauth_result scope_regrant(const char *requested, const char *held,
                                   const char *allowed, char **granted);
 
@@ -368,15 +372,21 @@ const char *client_audiences(const struct grants *g,
 bool audience_allowed(const struct grants *g, const struct store_client *cl,
                       const char *resource);
 /* resources.c: narrows *cl (a copy the caller owns) to the resources a
- * request asks for (asked[0..n), NULL entries skipped; none: *cl as it
- * is): each must be one of its audiences (else invalid_target), and the
- * registry gives the aud, the scopes and the lifetime of their tokens.
- * scope_asked (NULL: none) naming a scope of the client that they do
- * not accept is invalid_scope. A store failure is its 503. */
+ * token is for: those a request asks for (asked[0..n), NULL entries
+ * skipped), each of which must be one of its audiences (else
+ * invalid_target), or else the client's own audiences. The registry
+ * gives the aud, the scopes and the lifetime of the token. scope_asked
+ * (NULL: none) naming a scope of the client that they do not accept is
+ * invalid_scope. *cut: the registry took scopes away. A store failure is
+ * its 503. */
 struct oauth_result resources_narrow(const struct grants *g,
                                      const char *const *asked, size_t n,
                                      const char *scope_asked,
-                                     struct store_client *cl);
+                                     struct store_client *cl, bool *cut);
+/* A grant's result r, with scope_regrant's SCOPE_GRANT_GONE made
+ * invalid_scope when the registry cut the scopes (cut): the grant itself
+ * is still good for another resource. */
+struct oauth_result resources_scope_result(struct oauth_result r, bool cut);
 /* The aud claim (a string or an array of strings) as a space-separated
  * list the caller frees; NULL when absent or of another shape. */
 char *aud_from_json(const struct json_t *claim);

@@ -78,9 +78,7 @@ struct oauth_result scope_regrant(const char *requested, const char *held,
 		return requested != NULL
 		           ? OAUTH_FAIL(OAUTH_INVALID_SCOPE, "the requested scopes "
 		                        "are no longer allowed for this client")
-		           : OAUTH_FAIL(OAUTH_INVALID_GRANT, "the scopes of this "
-		                        "grant are no longer allowed for this "
-		                        "client");
+		           : OAUTH_FAIL(OAUTH_INVALID_GRANT, SCOPE_GRANT_GONE);
 	}
 	*granted = out ? out : xstrdup("");
 	return OAUTH_RESULT_OK;

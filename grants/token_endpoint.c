@@ -81,6 +81,7 @@ static struct oauth_result token_pass(struct grants *g,
                                       bool use_cache, bool *cached)
 {
 	struct store_client cl;
+	bool cut = false;
 	struct oauth_result r =
 	    use_cache ? client_authenticate_cached(g, &rq->creds, &cl, cached)
 	              : client_authenticate(g, &rq->creds, &cl);
@@ -108,9 +109,9 @@ static struct oauth_result token_pass(struct grants *g,
 	else if (!(def->flags & GRANT_F_OWN_RESOURCE))
 		/* RFC 8707 section 2: this request's tokens are for the
 		 * resource it names, and for that one alone. */
-		r = resources_narrow(g, &rq->resource, 1, rq->scope, &cl);
+		r = resources_narrow(g, &rq->resource, 1, rq->scope, &cl, &cut);
 	if (r.err == OAUTH_OK)
-		r = def->run(g, rq, &cl, out);
+		r = resources_scope_result(def->run(g, rq, &cl, out), cut);
 	store_client_clear(&cl);
 	if (r.err == OAUTH_OK)
 		grants_issued(def->name);

@@ -163,9 +163,16 @@ class ResourceTokensTest(LatchkeyTestCase):
         # server's lifetime, as before the registry.
         self.assertToken(self.cc(s, resource=PLAIN), PLAIN,
                          "openid orders:read orders:write billing", 3600)
-        # No resource: the client's audiences as they are.
-        self.assertToken(self.cc(s), [ORDERS, BILLING, PLAIN],
-                         "openid orders:read orders:write billing", 3600)
+        # No resource: the token is for every audience of the client, so
+        # each registered one shapes it (review: without this, leaving
+        # resource out escaped the registry): its aud, only the scopes
+        # all of them accept, and the shortest lifetime.
+        self.assertToken(self.cc(s), ["orders", BILLING, PLAIN], "openid",
+                         120)
+        r = self.cc(s, scope="billing")
+        self.assertOAuthError(r, 400, "invalid_scope")
+        self.assertEqual(r.json()["error_description"],
+                         "a requested scope is not one the resource accepts")
 
     def test_refusals(self):
         s = self.start()
@@ -218,8 +225,9 @@ class ResourceTokensTest(LatchkeyTestCase):
         self.assertOAuthError(r, 400, "invalid_target")
 
     def test_password_and_refresh(self):
-        """A refresh may aim its access token at a resource; the refresh
-        token keeps the whole grant."""
+        """The refresh token holds what the first token got; a refresh
+        may aim its access token at another resource, and keeps the
+        refresh token's scope."""
         s = self.start()
         r = s.token({"grant_type": "password", "username": "ada",
                      "password": "ada-password-1", "resource": ORDERS},
@@ -227,25 +235,47 @@ class ResourceTokensTest(LatchkeyTestCase):
         body = self.assertToken(r, "orders", "openid orders:read "
                                 "orders:write", 300)
         self.assertIn("id_token", body)
+        # An unregistered resource leaves the whole grant.
         r = s.token({"grant_type": "password", "username": "ada",
-                     "password": "ada-password-1"}, auth=SVC)
+                     "password": "ada-password-1", "resource": PLAIN},
+                    auth=SVC)
         rt = r.json()["refresh_token"]
         r = s.token({"grant_type": "refresh_token", "refresh_token": rt,
                      "resource": BILLING}, auth=SVC)
         body = self.assertToken(r, BILLING, "openid billing", 120)
         r = s.token({"grant_type": "refresh_token",
-                     "refresh_token": body["refresh_token"]}, auth=SVC)
-        self.assertToken(r, [ORDERS, BILLING, PLAIN],
-                         "openid orders:read orders:write billing", 3600)
+                     "refresh_token": body["refresh_token"],
+                     "resource": ORDERS}, auth=SVC)
+        body = self.assertToken(r, "orders", "openid orders:read "
+                                "orders:write", 300)
         r = s.token({"grant_type": "refresh_token",
-                     "refresh_token": r.json()["refresh_token"],
+                     "refresh_token": body["refresh_token"]}, auth=SVC)
+        body = self.assertToken(r, ["orders", BILLING, PLAIN], "openid", 120)
+        r = s.token({"grant_type": "refresh_token",
+                     "refresh_token": body["refresh_token"],
                      "resource": BILLING, "scope": "orders:read"}, auth=SVC)
         self.assertOAuthError(r, 400, "invalid_scope")
+        # A grant whose scopes the resource accepts none of: the grant is
+        # still good (invalid_scope, not invalid_grant).
+        r = s.token({"grant_type": "password", "username": "ada",
+                     "password": "ada-password-1", "resource": PLAIN,
+                     "scope": "orders:write"}, auth=SVC)
+        rt = r.json()["refresh_token"]
+        r = s.token({"grant_type": "refresh_token", "refresh_token": rt,
+                     "resource": BILLING}, auth=SVC)
+        self.assertOAuthError(r, 400, "invalid_scope")
+        self.assertEqual(r.json()["error_description"],
+                         "none of the grant's scopes is one the resource "
+                         "accepts")
+        r = s.token({"grant_type": "refresh_token", "refresh_token": rt,
+                     "resource": ORDERS}, auth=SVC)
+        self.assertToken(r, "orders", "orders:write", 300)
 
     def test_token_exchange(self):
         s = self.start()
         user = s.token({"grant_type": "password", "username": "ada",
-                        "password": "ada-password-1"}, auth=SVC).json()
+                        "password": "ada-password-1", "resource": PLAIN},
+                       auth=SVC).json()
         base = {"grant_type": X, "subject_token": user["access_token"],
                 "subject_token_type": AT}
         r = s.token({**base, "audience": ORDERS}, auth=SVC)
@@ -255,11 +285,21 @@ class ResourceTokensTest(LatchkeyTestCase):
         self.assertEqual(claims(body["access_token"])["sub"],
                          claims(user["access_token"])["sub"])
         # audience and resource together: a token for both, with the
-        # scopes either accepts and the shorter lifetime.
+        # scopes both accept and the shorter lifetime.
         r = s.token({**base, "audience": ORDERS, "resource": BILLING},
                     auth=SVC)
-        self.assertToken(r, [BILLING, "orders"], "openid orders:read "
-                         "orders:write billing", 120)
+        self.assertToken(r, [BILLING, "orders"], "openid", 120)
+        # An unregistered one with a long-lived one: the default bounds
+        # it (review: a registered lifetime lengthened the other's).
+        resource_add(self.db, "https://long.example.test",
+                     "--access-token-ttl", "86400")
+        cli(self.db, "client", "update", SVC[0], "--audience", ORDERS,
+            "--audience", BILLING, "--audience", PLAIN, "--audience",
+            "https://long.example.test")
+        r = s.token({**base, "audience": PLAIN,
+                     "resource": "https://long.example.test"}, auth=SVC)
+        self.assertToken(r, ["https://long.example.test", PLAIN],
+                         "openid orders:read orders:write billing", 3600)
         r = s.token({**base, "audience": "https://hr.example.test"},
                     auth=SVC)
         self.assertOAuthError(r, 400, "invalid_target")
@@ -352,3 +392,14 @@ class ResourceAuthorizeTest(LatchkeyTestCase):
         # Nothing the code holds is accepted there but openid.
         self.assertEqual(r.status, 200, r.body)
         self.assertEqual(r.json()["scope"], "openid")
+        # Neither names one: the client's audiences, each shaping it.
+        q = self.authorize(scope="openid orders:read billing")
+        r = self.redeem(q)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json()["scope"], "openid orders:read")
+        self.assertEqual(r.json()["expires_in"], 300)
+        self.assertEqual(claims(r.json()["access_token"])["aud"],
+                         ["orders", BILLING])
+        q = self.authorize(scope="billing")
+        r = self.redeem(q, resource=ORDERS)
+        self.assertOAuthError(r, 400, "invalid_scope")
