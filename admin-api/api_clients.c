@@ -273,12 +273,12 @@ enum MHD_Result api_clients_add(struct api_req *r)
 	                         : crypto_random_id(GENERATED_ID_BYTES);
 	if (c.client_id == NULL || !read_spec(r, &c))
 		goto out;
-	if (client_spec_uses_keys(&c) && given != NULL) {
-		res = api_error(r, OAUTH_INVALID_REQUEST, "a private_key_jwt "
-		                "client has no secret");
+	if (client_spec_secretless(&c) && given != NULL) {
+		res = api_error(r, OAUTH_INVALID_REQUEST, "a client of %s has "
+		                "no secret", c.auth_method);
 		goto out;
 	}
-	if (!c.is_public && !client_spec_uses_keys(&c)) {
+	if (!c.is_public && !client_spec_secretless(&c)) {
 		secret = given != NULL ? xstrdup(given) : secret_generate();
 		c.secret_hash = secret == NULL ? NULL
 		                : given != NULL ? secret_hash_slow(secret)
@@ -381,11 +381,14 @@ enum MHD_Result api_client_rotate_secret(struct api_req *r)
 		return MHD_YES;
 	enum MHD_Result res;
 	char *secret = NULL, *hash = NULL;
-	if (c.is_public || client_spec_uses_keys(&c)) {
+	if (c.is_public || client_spec_secretless(&c)) {
 		res = api_error(r, OAUTH_CONFLICT, "client '%.200s' %s: it has no "
 		                "secret to rotate", c.client_id,
 		                c.is_public ? "is public"
-		                            : "authenticates with its keys");
+		                : client_spec_uses_keys(&c)
+		                    ? "authenticates with its keys"
+		                    : "authenticates with a TLS client "
+		                      "certificate");
 		store_client_clear(&c);
 		return res;
 	}

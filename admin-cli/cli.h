@@ -112,6 +112,10 @@ enum adm_opt {
 	OPT_JWKS_URI,
 	OPT_REQUIRE_DPOP, /* client add/update: RFC 9449 (issue 19) */
 	OPT_NO_REQUIRE_DPOP,
+	/* client add/update: RFC 8705 tls_client_auth (issue 19) */
+	OPT_TLS_SUBJECT_DN,
+	OPT_TLS_SAN_DNS,
+	OPT_TLS_SAN_URI,
 	ADM_OPT__MAX
 };
 

@@ -87,13 +87,24 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	                      "tokens are all bound to its key"},
 	[OPT_NO_REQUIRE_DPOP] = {"no-require-dpop", 0, NULL,
 	                         "a DPoP proof is optional (the default)"},
+	[OPT_TLS_SUBJECT_DN] = {"tls-client-auth-subject-dn", ADM_OPT_ARG, "DN",
+	                        "tls_client_auth: the certificate's subject "
+	                        "('' removes it)"},
+	[OPT_TLS_SAN_DNS] = {"tls-client-auth-san-dns", ADM_OPT_ARG, "NAME",
+	                     "tls_client_auth: a DNS name of the certificate "
+	                     "('' removes it)"},
+	[OPT_TLS_SAN_URI] = {"tls-client-auth-san-uri", ADM_OPT_ARG, "URI",
+	                     "tls_client_auth: a URI of the certificate ('' "
+	                     "removes it)"},
 	[OPT_JWKS_URI] = {"jwks-uri", ADM_OPT_ARG, "URL",
 	                  "where the client publishes its public keys, for "
 	                  "private_key_jwt ('' removes it)"},
 	[OPT_TOKEN_ENDPOINT_AUTH_METHOD] = {
 	    "token-endpoint-auth-method", ADM_OPT_ARG, "METHOD",
 	    "client_secret_basic, client_secret_post, private_key_jwt (a "
-	    "signed assertion, no secret), or 'default' (a secret, either way)"},
+	    "signed assertion, no secret), tls_client_auth or "
+	    "self_signed_tls_client_auth (a TLS client certificate, no "
+	    "secret), or 'default' (a secret, either way)"},
 	[OPT_INTROSPECT] = {"introspect", 0, NULL,
 	                    "may call /introspect (see above)"},
 	[OPT_NO_INTROSPECT] = {"no-introspect", 0, NULL,

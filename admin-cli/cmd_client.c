@@ -90,6 +90,10 @@ static const struct client_opt {
 	{OPT_JWKS_URI, CLIENT_F_JWKS_URI, STORE_DEFAULT, 0},
 	{OPT_REQUIRE_DPOP, CLIENT_F_REQUIRE_DPOP, STORE_ON, 0},
 	{OPT_NO_REQUIRE_DPOP, CLIENT_F_REQUIRE_DPOP, STORE_OFF, 0},
+	/* RFC 8705: what a tls_client_auth certificate names */
+	{OPT_TLS_SUBJECT_DN, CLIENT_F_TLS_SUBJECT_DN, STORE_DEFAULT, 0},
+	{OPT_TLS_SAN_DNS, CLIENT_F_TLS_SAN_DNS, STORE_DEFAULT, 0},
+	{OPT_TLS_SAN_URI, CLIENT_F_TLS_SAN_URI, STORE_DEFAULT, 0},
 };
 #define NOPTS (sizeof(client_opts) / sizeof(client_opts[0]))
 
@@ -117,7 +121,11 @@ bool adm_client_value(enum client_field f, const struct adm_optval *ov,
 	default:
 		v->server_setting = (f == CLIENT_F_AUTH_METHOD &&
 		                     strcmp(ov->v[0], "default") == 0) ||
-		                    (f == CLIENT_F_JWKS_URI && *ov->v[0] == '\0');
+		                    ((f == CLIENT_F_JWKS_URI ||
+		                      f == CLIENT_F_TLS_SUBJECT_DN ||
+		                      f == CLIENT_F_TLS_SAN_DNS ||
+		                      f == CLIENT_F_TLS_SAN_URI) &&
+		                     *ov->v[0] == '\0');
 		return true;
 	}
 }
@@ -424,6 +432,10 @@ static void client_print(const struct adm_ctx *ctx,
 		{"jwks", c->jwks != NULL ? c->jwks : "none"},
 		{"jwks_uri", c->jwks_uri != NULL ? c->jwks_uri : "none"},
 		{"require_dpop", c->require_dpop ? "yes" : "no"},
+		/* RFC 8705: shown only for the client they name */
+		{"tls_client_auth_subject_dn", c->tls_subject_dn},
+		{"tls_client_auth_san_dns", c->tls_san_dns},
+		{"tls_client_auth_san_uri", c->tls_san_uri},
 	};
 	struct adm_table t;
 	adm_table_init(&t, 2, NULL);
@@ -432,8 +444,10 @@ static void client_print(const struct adm_ctx *ctx,
 		/* client_secret only when new; previous_secret only for a
 		 * client that has secrets */
 		if ((i != 1 || secret != NULL) &&
+		    (strncmp(rows[i][0], "tls_client_auth_", 16) != 0 ||
+		     rows[i][1] != NULL) &&
 		    (strcmp(rows[i][0], "previous_secret") != 0 ||
-		     (!c->is_public && !client_spec_uses_keys(c))))
+		     (!c->is_public && !client_spec_secretless(c))))
 			adm_table_add(&t, rows[i]);
 	adm_table_end(&t, true);
 	if (secret != NULL)
@@ -520,11 +534,13 @@ int cmd_client_add(struct adm_ctx *ctx)
 	rc = c.client_id != NULL ? apply_fields(a, &c)
 	                         : adm_fail(ADM_EXIT_RUNTIME,
 	                                    "cannot generate a client id");
-	if (rc == ADM_EXIT_OK && client_spec_uses_keys(&c) && given != NULL)
-		rc = adm_fail(ADM_EXIT_USAGE, "--secret and private_key_jwt "
-		              "exclude each other: the client signs with its "
-		              "keys");
-	if (rc == ADM_EXIT_OK && !c.is_public && !client_spec_uses_keys(&c))
+	if (rc == ADM_EXIT_OK && client_spec_secretless(&c) && given != NULL)
+		rc = adm_fail(ADM_EXIT_USAGE, "--secret and %s exclude each "
+		              "other: the client %s", c.auth_method,
+		              client_spec_uses_keys(&c)
+		                  ? "signs with its keys"
+		                  : "authenticates with its certificate");
+	if (rc == ADM_EXIT_OK && !c.is_public && !client_spec_secretless(&c))
 		rc = make_secret(given, &secret, &c.secret_hash);
 	if (rc == ADM_EXIT_OK) {
 		c.created_at = c.updated_at = clock_now();
@@ -668,6 +684,10 @@ int cmd_client_rotate_secret(struct adm_ctx *ctx)
 		rc = adm_fail(ADM_EXIT_RUNTIME, "client '%s' authenticates with "
 		              "its keys (private_key_jwt): it has no secret to "
 		              "rotate", c.client_id);
+	else if (rc == ADM_EXIT_OK && client_spec_uses_cert(&c))
+		rc = adm_fail(ADM_EXIT_RUNTIME, "client '%s' authenticates with "
+		              "a TLS client certificate (%s): it has no secret "
+		              "to rotate", c.client_id, c.auth_method);
 	if (rc == ADM_EXIT_OK && c.is_public)
 		rc = adm_fail(ADM_EXIT_RUNTIME, "client '%s' is public: it has "
 		              "no secret to rotate", c.client_id);

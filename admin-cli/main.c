@@ -62,7 +62,9 @@ struct adm_cmd {
 	 ADM_O(OPT_TOKEN_ENDPOINT_AUTH_METHOD) | ADM_O(OPT_JWKS_URI) |    \
 	 ADM_O(OPT_ID_TOKEN_ALG) | ADM_O(OPT_REQUIRE_NONCE) |             \
 	 ADM_O(OPT_NO_REQUIRE_NONCE) | CLIENT_LOGOUT_FIELDS |             \
-	 ADM_O(OPT_REQUIRE_DPOP) | ADM_O(OPT_NO_REQUIRE_DPOP))
+	 ADM_O(OPT_REQUIRE_DPOP) | ADM_O(OPT_NO_REQUIRE_DPOP) |           \
+	 ADM_O(OPT_TLS_SUBJECT_DN) | ADM_O(OPT_TLS_SAN_DNS) |             \
+	 ADM_O(OPT_TLS_SAN_URI))
 /* OpenID Connect claims (docs/openid-connect.md, "Claims"). */
 #define CLIENT_CLAIM_FIELDS                                               \
 	(ADM_O(OPT_ACCESS_TOKEN_CLAIM) | ADM_O(OPT_UNSET_ACCESS_TOKEN_CLAIM) | \

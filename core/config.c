@@ -168,6 +168,13 @@ static const struct setting settings[] = {
 	{"tls_min_version", S_STR, OFF(tls_min_version), "1.2", 0, 0,
 	 tls_versions, "oldest TLS version served (1.2 or 1.3; 1.0 and 1.1 "
 	 "are never served, RFC 8996)"},
+	{"tls_client_certs", S_BOOL, OFF(tls_client_certs), "false", 0, 1, NULL,
+	 "ask HTTPS clients for a certificate (never required), for clients "
+	 "of self_signed_tls_client_auth and certificate-bound tokens (RFC "
+	 "8705); needs tls_cert"},
+	{"tls_client_ca", S_STR, OFF(tls_client_ca), "", 0, 0, NULL,
+	 "PEM CA certificates that sign the certificates of tls_client_auth "
+	 "clients (RFC 8705); implies tls_client_certs; empty: none"},
 	{"tls_ciphers", S_STR, OFF(tls_ciphers), "NORMAL", 0, 0, NULL,
 	 "GnuTLS priority string for the ciphers, key exchanges and "
 	 "signatures served; tls_min_version still sets the versions"},
@@ -695,7 +702,22 @@ static int check_tls_pair(const char *prefix, const char *cert_path,
 
 static int check_tls(const struct lk_config *c, char *err, size_t errlen)
 {
-	return check_tls_pair("", c->tls_cert, c->tls_key, err, errlen);
+	if (check_tls_pair("", c->tls_cert, c->tls_key, err, errlen) != 0)
+		return -1;
+	if ((c->tls_client_certs || c->tls_client_ca[0] != '\0') &&
+	    c->tls_cert[0] == '\0') {
+		snprintf(err, errlen, "setting '%s': client certificates need "
+		         "HTTPS (tls_cert and tls_key)",
+		         c->tls_client_ca[0] != '\0' ? "tls_client_ca"
+		                                     : "tls_client_certs");
+		return -1;
+	}
+	if (c->tls_client_ca[0] != '\0' && access(c->tls_client_ca, R_OK) != 0) {
+		snprintf(err, errlen, "setting 'tls_client_ca': cannot read "
+		         "'%.200s': %s", c->tls_client_ca, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /* The admin API listens apart from the public port (issue 17): the same

@@ -60,6 +60,10 @@ struct lk_config {
 	char *tls_cert, *tls_key; /* PEM files; both or neither */
 	char *tls_min_version;    /* 1.2 | 1.3 */
 	char *tls_ciphers;        /* a GnuTLS priority string */
+	/* RFC 8705: ask for client certificates; the CAs of tls_client_auth
+	 * ("" for none, which leaves self-signed certificates only). */
+	long tls_client_certs; /* bool */
+	char *tls_client_ca;
 	/* The admin HTTP API (docs/admin-api.md): "" for off. */
 	char *admin_listen;       /* HOST:PORT, never listen's */
 	char *admin_tls_cert, *admin_tls_key; /* PEM files; both or neither */

@@ -333,6 +333,36 @@ char *jwk_thumbprint(const json_t *jwk)
 	return b64_encode(digest, sizeof(digest), true);
 }
 
+/* The x5t#S256 of a JWK's first x5c certificate (standard base64 of
+ * the DER, RFC 7517 section 4.7), or NULL. Caller frees. */
+static char *x5c_thumbprint(const json_t *jwk)
+{
+	const char *b64 = json_string_value(
+	    json_array_get(json_object_get(jwk, "x5c"), 0));
+	unsigned char *der = NULL;
+	size_t len = 0;
+	if (b64 == NULL || b64_decode(b64, strlen(b64), false, &der, &len) != 0)
+		return NULL;
+	unsigned char digest[SHA256_LEN];
+	sha256(der, len, digest);
+	free(der);
+	return b64_encode(digest, sizeof(digest), true);
+}
+
+bool jwks_has_cert(const char *text, const char *x5t)
+{
+	json_t *doc = json_loads(text, 0, NULL);
+	const json_t *keys = json_object_get(doc, "keys");
+	bool found = false;
+	for (size_t i = 0; !found && i < json_array_size(keys); i++) {
+		char *t = x5c_thumbprint(json_array_get(keys, i));
+		found = t != NULL && (x5t == NULL || strcmp(t, x5t) == 0);
+		free(t);
+	}
+	json_decref(doc);
+	return found;
+}
+
 const char *jwks_check(const char *text)
 {
 	if (strlen(text) > JWKS_MAX_LEN)

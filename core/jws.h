@@ -68,5 +68,9 @@ char *jwk_thumbprint(const struct json_t *jwk);
  * whose "keys" hold 1 to JWKS_MAX_KEYS usable public keys, kids unique
  * where given); else why not, a static sentence. */
 const char *jwks_check(const char *text);
+/* RFC 8705 section 2.2: whether a key of the JWKS document text carries
+ * the certificate whose SHA-256 thumbprint (base64url, x5t#S256) is x5t,
+ * as the first of its x5c; with x5t NULL, whether any key carries one. */
+bool jwks_has_cert(const char *text, const char *x5t);
 
 #endif

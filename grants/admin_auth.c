@@ -48,12 +48,13 @@ struct oauth_result grants_admin_token(struct grants *g, const char *token,
 		return invalid(NULL);
 	/* The admin API takes Bearer tokens only: a DPoP-bound one would
 	 * pass here without its proof (docs/service-auth.md). */
-	bool bound = c.jkt != NULL;
+	bool bound = c.jkt != NULL || c.x5t != NULL;
 	enum store_rc rc = bound ? STORE_NOT_FOUND
 	                         : access_token_live(g, c.jti, &rec);
 	at_claims_read_clear(&c);
 	if (bound)
-		return invalid("the admin API does not take DPoP-bound tokens");
+		return invalid("the admin API does not take DPoP-bound or "
+		               "certificate-bound tokens");
 	struct oauth_result r = oauth_from_store(rc, "token lookup",
 	                                         invalid(NULL));
 	if (r.err != OAUTH_OK)

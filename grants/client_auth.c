@@ -34,6 +34,7 @@
 #include "clock.h"
 #include "crypto.h"
 #include "grants_int.h"
+#include "jws.h"
 #include "log.h"
 #include "metrics.h"
 #include "secret.h"
@@ -305,11 +306,77 @@ static const char *method_refused(const struct store_client *cl, bool basic)
 	return NULL;
 }
 
+/* RFC 8705 section 2: whether the TLS client certificate tc is cl's.
+ * tls_client_auth: it chains to tls_client_ca and names what cl
+ * registered (2.1.2); self_signed_tls_client_auth: it is one of the
+ * certificates of cl's keys (x5c, 2.2), fetched from its jwks_uri when
+ * it publishes them there (no cache: a cached record may not fetch). */
+static bool cert_is_clients(struct grants *g, const struct store_client *cl,
+                            const struct tls_client_cert *tc, bool fetch)
+{
+	if (strcmp(cl->auth_method, "tls_client_auth") == 0)
+		return tc->chain_ok &&
+		       ((cl->tls_subject_dn != NULL && tc->subject_dn != NULL &&
+		         strcmp(cl->tls_subject_dn, tc->subject_dn) == 0) ||
+		        (cl->tls_san_dns != NULL &&
+		         words_contains(tc->san_dns, cl->tls_san_dns,
+		                        strlen(cl->tls_san_dns))) ||
+		        (cl->tls_san_uri != NULL &&
+		         words_contains(tc->san_uri, cl->tls_san_uri,
+		                        strlen(cl->tls_san_uri))));
+	if (cl->jwks != NULL)
+		return jwks_has_cert(cl->jwks, tc->x5t);
+	if (!fetch || cl->jwks_uri == NULL)
+		return false;
+	const char *why = NULL;
+	char *doc = jwks_fetch(g->jwks_fetcher, cl->jwks_uri, false, &why);
+	bool ok = doc != NULL && jwks_has_cert(doc, tc->x5t);
+	free(doc);
+	if (!ok) { /* a new certificate: its keys, fetched again */
+		doc = jwks_fetch(g->jwks_fetcher, cl->jwks_uri, true, &why);
+		ok = doc != NULL && jwks_has_cert(doc, tc->x5t);
+		free(doc);
+	}
+	return ok;
+}
+
+/* A client of a TLS client certificate (RFC 8705): no secret, and the
+ * certificate of the connection. Nothing to count: a certificate is
+ * proved in the handshake, not guessed. */
+static struct oauth_result authenticate_cert(struct grants *g, const char *id,
+                                             const char *secret, bool basic,
+                                             const struct tls_client_cert *tc,
+                                             struct store_client *out)
+{
+	struct oauth_result r = OAUTH_RESULT_OK;
+	if (basic || secret != NULL)
+		r = OAUTH_FAIL(OAUTH_INVALID_CLIENT, "this client authenticates "
+		               "with a TLS client certificate, not a secret");
+	else if (tc == NULL)
+		r = OAUTH_FAIL(OAUTH_INVALID_CLIENT, "this client authenticates "
+		               "with a TLS client certificate, and the connection "
+		               "presented none");
+	else if (!cert_is_clients(g, out, tc, true))
+		r = OAUTH_FAIL(OAUTH_INVALID_CLIENT, "the TLS client certificate "
+		               "is not this client's");
+	if (r.err != OAUTH_OK) {
+		metrics_inc(MET_CLIENT_AUTH_FAILURES);
+		log_security("client authentication failed: %s for client "
+		             "%.128s (%s)",
+		             tc == NULL ? "no TLS client certificate"
+		                        : "another TLS client certificate",
+		             id, out->auth_method);
+		store_client_clear(out);
+	}
+	return r;
+}
+
 /* The rest of client_authenticate, once the client's record was read
  * (rc, and out when STORE_OK). */
 static struct oauth_result authenticate_read(struct grants *g, const char *id,
                                              const char *secret, bool basic,
                                              const char *remote_addr,
+                                             const struct tls_client_cert *tc,
                                              enum store_rc rc,
                                              struct store_client *out)
 {
@@ -336,6 +403,8 @@ static struct oauth_result authenticate_read(struct grants *g, const char *id,
 		}
 		return OAUTH_RESULT_OK;
 	}
+	if (rc == STORE_OK && client_spec_uses_cert(out))
+		return authenticate_cert(g, id, secret, basic, tc, out);
 	const char *wrong_method = rc == STORE_OK ? method_refused(out, basic)
 	                                          : NULL;
 	if (wrong_method != NULL) { /* no secret is checked: none counted */
@@ -443,8 +512,8 @@ struct oauth_result client_authenticate(struct grants *g,
 	if (r.err != OAUTH_OK)
 		return r;
 	enum store_rc rc = store_client_get(g->store, id, out);
-	return authenticate_read(g, id, secret, cr->basic, cr->remote_addr, rc,
-	                         out);
+	return authenticate_read(g, id, secret, cr->basic, cr->remote_addr,
+	                         cr->tls_cert, rc, out);
 }
 
 /* Whether a cached record lets these credentials in with nothing to
@@ -453,10 +522,14 @@ struct oauth_result client_authenticate(struct grants *g,
  * path). Anything else is decided on a fresh read. */
 static bool cached_good(struct grants *g, const char *id, const char *secret,
                         bool basic, const char *remote_addr,
+                        const struct tls_client_cert *tc,
                         const struct store_client *cl)
 {
 	if (cl->disabled_at != 0 || method_refused(cl, basic) != NULL)
 		return false; /* refused on a fresh read, which logs it */
+	if (client_spec_uses_cert(cl))
+		return !basic && secret == NULL && tc != NULL &&
+		       cert_is_clients(g, cl, tc, false);
 	if (cl->is_public)
 		return secret == NULL || secret[0] == '\0';
 	if (secret == NULL)
@@ -483,13 +556,14 @@ struct oauth_result client_authenticate_cached(struct grants *g,
 		return r;
 	enum store_rc rc = client_cache_get(g, id, out, cached);
 	if (*cached) {
-		if (cached_good(g, id, secret, cr->basic, cr->remote_addr, out))
+		if (cached_good(g, id, secret, cr->basic, cr->remote_addr,
+		                cr->tls_cert, out))
 			return OAUTH_RESULT_OK;
 		store_client_clear(out);
 		client_cache_forget(g, id);
 		*cached = false;
 		rc = store_client_get(g->store, id, out);
 	}
-	return authenticate_read(g, id, secret, cr->basic, cr->remote_addr, rc,
-	                         out);
+	return authenticate_read(g, id, secret, cr->basic, cr->remote_addr,
+	                         cr->tls_cert, rc, out);
 }

@@ -236,7 +236,7 @@ static struct oauth_result redeem(struct grants *g, const char *hash,
 			.scope = scope, .with_refresh = refresh_enabled(g, cl),
 			.consume_device_hash = hash, .auth_time = d->auth_time,
 			.sid = d->sid, .amr = d->amr,
-			.id_token = oidc ? &idt : NULL, .dpop_jkt = rq->dpop_jkt,
+			.id_token = oidc ? &idt : NULL, .dpop_jkt = rq->dpop_jkt, .tls_x5t = rq->tls_x5t,
 		};
 		r = token_issue(g, cl, &o, out);
 		issued = true;

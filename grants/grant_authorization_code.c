@@ -169,7 +169,7 @@ struct oauth_result grant_authorization_code(struct grants *g,
 			.scope = scope, .with_refresh = refresh_enabled(g, cl),
 			.consume_code_hash = hash, .auth_time = c.auth_time,
 			.sid = c.sid, .amr = c.amr, .id_token = oidc ? &idt : NULL,
-			.dpop_jkt = rq->dpop_jkt,
+			.dpop_jkt = rq->dpop_jkt, .tls_x5t = rq->tls_x5t,
 		};
 		r = token_issue(g, &aud, &o, out);
 		if (r.err == OAUTH_INVALID_GRANT) /* lost the race: a replay */

@@ -21,7 +21,7 @@ struct oauth_result grant_client_credentials(struct grants *g,
 			.with_refresh = cl->issue_refresh_token == STORE_ON &&
 			                refresh_enabled(g, cl),
 			.may_pend = rq->may_pend,
-			.dpop_jkt = rq->dpop_jkt,
+			.dpop_jkt = rq->dpop_jkt, .tls_x5t = rq->tls_x5t,
 		};
 		r = token_issue(g, cl, &o, out);
 	}

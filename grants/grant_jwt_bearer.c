@@ -189,7 +189,7 @@ struct oauth_result grant_jwt_bearer(struct grants *g,
 	if (r.err == OAUTH_OK) {
 		struct issue_opts o = {
 			.subject = sub, .scope = scope, .with_refresh = false,
-			.dpop_jkt = rq->dpop_jkt, .expires_max = exp,
+			.dpop_jkt = rq->dpop_jkt, .tls_x5t = rq->tls_x5t, .expires_max = exp,
 			.may_pend = rq->may_pend,
 		};
 		r = token_issue(g, cl, &o, out);

@@ -41,7 +41,7 @@ struct oauth_result grant_password(struct grants *g,
 			.with_refresh = refresh_enabled(g, cl),
 			.auth_time = oidc ? now : 0, .amr = oidc ? "pwd" : NULL,
 			.id_token = oidc ? &idt : NULL, .may_pend = rq->may_pend,
-			.dpop_jkt = rq->dpop_jkt,
+			.dpop_jkt = rq->dpop_jkt, .tls_x5t = rq->tls_x5t,
 		};
 		r = token_issue(g, cl, &o, out);
 	}

@@ -235,7 +235,7 @@ static struct oauth_result refresh_issue(struct grants *g,
                                          struct store_refresh *rt,
                                          const char *hash, const char *scope,
                                          bool revoke_old, bool may_pend,
-                                         const char *jkt,
+                                         const char *jkt, const char *x5t,
                                          struct token_response *out)
 {
 	bool rotate = rotates(g, cl);
@@ -260,7 +260,7 @@ static struct oauth_result refresh_issue(struct grants *g,
 			.may_pend = may_pend, .auth_time = rt->auth_time,
 			.sid = rt->sid, .amr = rt->amr,
 			.id_token = idt.user != NULL ? &idt : NULL,
-			.dpop_jkt = jkt,
+			.dpop_jkt = jkt, .tls_x5t = x5t,
 		};
 		r = token_issue(g, cl, &o, out);
 		store_user_clear(&u);
@@ -293,6 +293,7 @@ struct hook_wait {
 	void *client_gone_arg;
 	bool held; /* hash is marked busy */
 	char *jkt; /* the request's DPoP key; NULL: none */
+	char *x5t; /* its TLS client certificate (RFC 8705); NULL: none */
 };
 
 static void hook_wait_free(void *arg)
@@ -306,6 +307,7 @@ static void hook_wait_free(void *arg)
 	free(h->scope);
 	free(h->scope_requested);
 	free(h->jkt);
+	free(h->x5t);
 	free(h);
 }
 
@@ -328,7 +330,7 @@ static struct oauth_result hook_step(void *arg, struct token_response *out)
 	}
 	if (r.err == OAUTH_OK)
 		r = refresh_issue(h->g, &h->cl, &h->rt, h->hash, h->scope,
-		                  revoke_old, false, h->jkt, out);
+		                  revoke_old, false, h->jkt, h->x5t, out);
 	busy_give(h->g, h->hash);
 	h->held = false;
 	/* Not answered again from a fresh read, as grants_token does: that
@@ -367,6 +369,7 @@ static struct oauth_result hook_refresh(struct grants *g,
 	*scope = NULL;
 	h->scope_requested = xstrdup(rq->scope);
 	h->jkt = rq->dpop_jkt != NULL ? xstrdup(rq->dpop_jkt) : NULL;
+	h->x5t = rq->tls_x5t != NULL ? xstrdup(rq->tls_x5t) : NULL;
 	h->client_gone = rq->client_gone;
 	h->client_gone_arg = rq->client_gone_arg;
 	if (rq->may_pend) {
@@ -413,7 +416,7 @@ struct oauth_result grant_refresh_token(struct grants *g,
 	else
 		r = refresh_issue(g, cl, &rt, hash, scope,
 		                  strcmp(policy, "revoke") == 0, rq->may_pend,
-		                  rq->dpop_jkt, out);
+		                  rq->dpop_jkt, rq->tls_x5t, out);
 out:
 	crypto_wipe(hash, sizeof(hash));
 	store_refresh_clear(&rt);

@@ -53,12 +53,18 @@ static struct oauth_result unusable(const char *what)
 
 /* A live access token of ours: signed by our keys, its record neither
  * revoked nor expired. One bound to a DPoP key (cnf.jkt) only with the
- * request's proof by that key (proved, NULL: none): else a stolen bound
- * token would come out of the exchange as a Bearer one. */
+ * request's proof by that key (rq->dpop_jkt), one bound to a TLS client
+ * certificate (cnf.x5t#S256, RFC 8705) only over a connection that
+ * presented it: else a stolen bound token would come out of the
+ * exchange as a Bearer one. */
 static struct oauth_result read_access(struct grants *g, const char *token,
-                                       const char *what, const char *proved,
+                                       const char *what,
+                                       const struct token_request *rq,
                                        struct held *out)
 {
+	const char *proved = rq->dpop_jkt;
+	const char *cert = rq->creds.tls_cert != NULL ? rq->creds.tls_cert->x5t
+	                                              : NULL;
 	json_t *claims = NULL;
 	if (jws_read(g, token, "at+jwt", &claims) != 0)
 		return unusable(what);
@@ -69,6 +75,13 @@ static struct oauth_result read_access(struct grants *g, const char *token,
 		json_decref(claims);
 		return unusable("a DPoP-bound token is exchanged only with a "
 		                "DPoP proof by its key");
+	}
+	const char *x5t = json_string_value(
+	    json_object_get(json_object_get(claims, "cnf"), "x5t#S256"));
+	if (x5t != NULL && (cert == NULL || strcmp(x5t, cert) != 0)) {
+		json_decref(claims);
+		return unusable("a certificate-bound token is exchanged only "
+		                "over a connection presenting its certificate");
 	}
 	struct store_token t = {0};
 	enum store_rc rc = jti ? store_token_get(g->store, jti, &t)
@@ -127,7 +140,8 @@ static struct oauth_result read_id(struct grants *g, const char *token,
 static struct oauth_result read_token(struct grants *g, const char *token,
                                       const char *type, bool subject,
                                       const char *client_id,
-                                      const char *proved, struct held *out)
+                                      const struct token_request *rq,
+                                      struct held *out)
 {
 	const char *what = subject ? "subject_token is not a live token of "
 	                             "this issuer"
@@ -141,7 +155,7 @@ static struct oauth_result read_token(struct grants *g, const char *token,
 		                          : "actor_token_type goes with "
 		                            "actor_token");
 	if (strcmp(type, TT_ACCESS) == 0)
-		return read_access(g, token, what, proved, out);
+		return read_access(g, token, what, rq, out);
 	if (strcmp(type, TT_ID) == 0)
 		return read_id(g, token, what, client_id, out);
 	return OAUTH_FAIL(OAUTH_INVALID_REQUEST, subject
@@ -178,11 +192,11 @@ struct oauth_result grant_token_exchange(struct grants *g,
 		               "must be " TT_ACCESS);
 	if (r.err == OAUTH_OK)
 		r = read_token(g, rq->subject_token, rq->subject_token_type,
-		               true, cl->client_id, rq->dpop_jkt, &subject);
+		               true, cl->client_id, rq, &subject);
 	if (r.err == OAUTH_OK &&
 	    (rq->actor_token != NULL || rq->actor_token_type != NULL))
 		r = read_token(g, rq->actor_token, rq->actor_token_type, false,
-		               cl->client_id, rq->dpop_jkt, &actor);
+		               cl->client_id, rq, &actor);
 	/* Section 2.1: audience and resource name where the token is to
 	 * be used, and either must be one the client may ask for (its
 	 * audiences); the token is for both when both are given. */
@@ -215,7 +229,7 @@ struct oauth_result grant_token_exchange(struct grants *g,
 			.expires_max = actor.exp > 0 && actor.exp < subject.exp
 			                   ? actor.exp : subject.exp,
 			.issued_token_type = TT_ACCESS, .may_pend = rq->may_pend,
-			.dpop_jkt = rq->dpop_jkt,
+			.dpop_jkt = rq->dpop_jkt, .tls_x5t = rq->tls_x5t,
 		};
 		r = token_issue(g, &narrowed, &o, out);
 	}

@@ -100,6 +100,17 @@ struct oauth_result oauth_from_store_write(enum store_rc rc, const char *what);
 
 /* Client credentials as the request presented them (RFC 6749 section
  * 2.3.1). Strings are already percent-decoded; NULL means absent. */
+/* RFC 8705: the certificate a client presented in latchkeyd's own TLS
+ * handshake, as the server read it (server/tls_peer.c owns the strings;
+ * grants only read them). */
+struct tls_client_cert {
+	char *x5t;        /* base64url SHA-256 of its DER: cnf's x5t#S256 */
+	bool chain_ok;    /* chains to tls_client_ca, and valid now */
+	char *subject_dn; /* RFC 4514, most specific first; NULL: none */
+	char *san_dns;    /* its subjectAltName dNSNames, space-separated */
+	char *san_uri;    /* its subjectAltName URIs, space-separated */
+};
+
 struct client_creds {
 	bool basic; /* an Authorization: Basic header was sent */
 	const char *basic_id, *basic_secret;
@@ -107,6 +118,8 @@ struct client_creds {
 	/* RFC 7521 section 4.2: client_assertion_type, client_assertion */
 	const char *assertion_type, *assertion;
 	const char *remote_addr; /* for throttling failures; may be NULL */
+	/* RFC 8705: the TLS client certificate; NULL: none */
+	const struct tls_client_cert *tls_cert;
 };
 
 /* grants_int.h: a DPoP proof's jti, recorded once per request. */
@@ -137,6 +150,10 @@ struct token_request {
 	 * jti's use, recorded once the client is authenticated. */
 	const char *dpop_jkt;
 	struct dpop_spend *dpop_spend;
+	/* Set by grants_token too: the x5t#S256 of the TLS client
+	 * certificate the client authenticated with (RFC 8705), which its
+	 * access tokens are bound to (NULL: none). */
+	const char *tls_x5t;
 	/* The caller can wait without holding a thread: then grants_token
 	 * may return OAUTH_PENDING having written nothing, for the commit
 	 * that records the tokens (grants_issue_wait) or for a step that
@@ -367,6 +384,7 @@ struct introspection {
 	const char *token_type; /* static */
 	int64_t exp, iat;
 	char *jkt; /* RFC 9449: the key a DPoP-bound token is bound to */
+	char *x5t; /* RFC 8705: the certificate a token is bound to */
 };
 void introspection_clear(struct introspection *i);
 
@@ -396,6 +414,9 @@ struct presented_token {
 	const char *proof;  /* the DPoP header; NULL: none */
 	bool proof_repeated;
 	const char *htm, *htu;
+	/* RFC 8705 section 3: the x5t#S256 of the connection's TLS client
+	 * certificate; NULL: none. A token bound to one needs it. */
+	const char *tls_x5t;
 };
 
 /* RFC 9449 section 8: the nonce to send in a DPoP-Nonce header (new;

@@ -72,6 +72,7 @@ bool es256_s_is_low(const unsigned char s[32]);
 struct at_claims_read {
 	char *jti, *iss, *aud; /* aud space-separated; NULL when absent */
 	char *jkt; /* cnf.jkt: the DPoP key it is bound to; NULL: none */
+	char *x5t; /* cnf.x5t#S256: its TLS client certificate (RFC 8705) */
 };
 void at_claims_read_clear(struct at_claims_read *c);
 /* 0 when token is a JWS signed by one of our keys with a jti; -1 for
@@ -433,6 +434,10 @@ struct issue_opts {
 	 * to (cnf.jkt, token_type DPoP), and a public client's refresh token
 	 * too (section 5); NULL: a Bearer token. */
 	const char *dpop_jkt;
+	/* RFC 8705 section 3: the x5t#S256 of the TLS client certificate
+	 * the access token is bound to (cnf, still a Bearer token); NULL:
+	 * none. */
+	const char *tls_x5t;
 	/* The caller can wait for the commit without holding a thread
 	 * (token_request.may_pend): then, unless relink_lost is asked for,
 	 * token_issue writes nothing yet and returns OAUTH_PENDING with
@@ -562,6 +567,13 @@ struct oauth_result dpop_proof_check(struct grants *g,
 /* Records the proof's use once (again: the first call's answer, nothing
  * written); a replay is its refusal. */
 struct oauth_result dpop_spend(struct grants *g, struct dpop_spend *sp);
+/* introspect.c: dpop_binding_check, then RFC 8705 section 3's rule for
+ * a token bound to a TLS client certificate (x5t, NULL: unbound): only
+ * over a connection that presented it (p->tls_x5t), else invalid_token. */
+struct presented_token;
+struct oauth_result binding_check(struct grants *g,
+                                  const struct presented_token *p,
+                                  const char *jkt, const char *x5t);
 /* A resource's rule for a token bound to bound_jkt (NULL: unbound)
  * presented as p (grants.h, grants_check_presented). */
 struct oauth_result dpop_binding_check(struct grants *g,

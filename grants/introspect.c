@@ -24,6 +24,7 @@ void introspection_clear(struct introspection *i)
 	free(i->aud);
 	free(i->username);
 	free(i->jkt);
+	free(i->x5t);
 	memset(i, 0, sizeof(*i));
 }
 
@@ -134,6 +135,8 @@ static struct oauth_result introspect_access(struct grants *g,
 	/* RFC 9449 section 6.2: a bound token's key, and its type. */
 	out->token_type = c->jkt != NULL ? "DPoP" : "Bearer";
 	out->jkt = c->jkt != NULL ? xstrdup(c->jkt) : NULL;
+	/* RFC 8705 section 3.2: a certificate-bound token's thumbprint. */
+	out->x5t = c->x5t != NULL ? xstrdup(c->x5t) : NULL;
 	out->iss = xstrdup(c->iss);
 	out->aud = xstrdup(c->aud);
 	/* A subject that is a user id names a user (RFC 7662 "username"). */
@@ -197,6 +200,26 @@ struct oauth_result grants_check_bearer(struct grants *g, const char *token,
 	return r;
 }
 
+struct oauth_result binding_check(struct grants *g,
+                                  const struct presented_token *p,
+                                  const char *jkt, const char *x5t)
+{
+	struct oauth_result r = dpop_binding_check(g, p, jkt);
+	/* RFC 8705 section 3: a certificate-bound token only over a TLS
+	 * connection that presented the certificate; else invalid_token. */
+	if (r.err == OAUTH_OK && x5t != NULL &&
+	    (p->tls_x5t == NULL || strcmp(p->tls_x5t, x5t) != 0))
+		r = OAUTH_FAIL(p->dpop ? OAUTH_DPOP_INVALID_TOKEN
+		                       : OAUTH_INVALID_TOKEN,
+		               p->tls_x5t == NULL
+		                   ? "the access token is bound to a TLS client "
+		                     "certificate, and the connection presented "
+		                     "none"
+		                   : "the access token is bound to another TLS "
+		                     "client certificate than the connection's");
+	return r;
+}
+
 struct oauth_result grants_check_presented(struct grants *g,
                                            const struct presented_token *p,
                                            struct introspection *out)
@@ -204,7 +227,7 @@ struct oauth_result grants_check_presented(struct grants *g,
 	struct oauth_result r = grants_check_bearer(g, p->token, out);
 	if (r.err != OAUTH_OK || !out->active)
 		return r;
-	r = dpop_binding_check(g, p, out->jkt);
+	r = binding_check(g, p, out->jkt, out->x5t);
 	if (r.err != OAUTH_OK)
 		introspection_clear(out);
 	return r;

@@ -440,11 +440,19 @@ struct oauth_result token_issue(struct grants *g, const struct store_client *cl,
 			extra = json_object();
 		json_object_set(extra, "act", (json_t *)o->act);
 	}
-	if (o->dpop_jkt != NULL) { /* RFC 9449 section 6.1; reserved too */
+	/* cnf (RFC 7800; reserved too): the DPoP key's thumbprint (RFC
+	 * 9449 section 6.1) and the TLS client certificate's (RFC 8705
+	 * section 3.1), either or both. */
+	if (o->dpop_jkt != NULL || o->tls_x5t != NULL) {
 		if (extra == NULL)
 			extra = json_object();
-		json_object_set_new(extra, "cnf",
-		                    json_pack("{s:s}", "jkt", o->dpop_jkt));
+		json_t *cnf = json_object();
+		if (o->dpop_jkt != NULL)
+			json_object_set_new(cnf, "jkt", json_string(o->dpop_jkt));
+		if (o->tls_x5t != NULL)
+			json_object_set_new(cnf, "x5t#S256",
+			                    json_string(o->tls_x5t));
+		json_object_set_new(extra, "cnf", cnf);
 	}
 	struct at_claims c = {
 		.iss = g->issuer, .sub = o->subject,

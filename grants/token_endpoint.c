@@ -110,8 +110,13 @@ static struct oauth_result token_pass(struct grants *g,
 		/* RFC 8707 section 2: this request's tokens are for the
 		 * resource it names, and for that one alone. */
 		r = resources_narrow(g, &rq->resource, 1, rq->scope, &cl, &cut);
+	/* RFC 8705 section 3: the tokens of a client that authenticated
+	 * with its certificate are bound to it. */
+	struct token_request bound = *rq;
+	if (client_spec_uses_cert(&cl) && rq->creds.tls_cert != NULL)
+		bound.tls_x5t = rq->creds.tls_cert->x5t;
 	if (r.err == OAUTH_OK)
-		r = resources_scope_result(def->run(g, rq, &cl, out), cut);
+		r = resources_scope_result(def->run(g, &bound, &cl, out), cut);
 	store_client_clear(&cl);
 	if (r.err == OAUTH_OK)
 		grants_issued(def->name);

@@ -42,7 +42,7 @@ static struct oauth_result live_record(struct grants *g,
 	enum store_rc rc = access_token_live(g, c.jti, rec);
 	struct oauth_result r = oauth_from_store(rc, "token lookup", dead);
 	if (r.err == OAUTH_OK)
-		r = dpop_binding_check(g, p, c.jkt);
+		r = binding_check(g, p, c.jkt, c.x5t);
 	if (r.err != OAUTH_OK)
 		store_token_clear(rec);
 	at_claims_read_clear(&c);

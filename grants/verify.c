@@ -29,6 +29,7 @@ void at_claims_read_clear(struct at_claims_read *c)
 	free(c->iss);
 	free(c->aud);
 	free(c->jkt);
+	free(c->x5t);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -78,6 +79,7 @@ int token_verify(struct grants *g, const char *token, struct at_claims_read *out
 	out->iss = claim_str(body, "iss");
 	out->aud = aud_from_json(json_object_get(body, "aud"));
 	out->jkt = claim_str(json_object_get(body, "cnf"), "jkt");
+	out->x5t = claim_str(json_object_get(body, "cnf"), "x5t#S256");
 	json_decref(body);
 	if (out->jti == NULL) {
 		at_claims_read_clear(out);

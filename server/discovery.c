@@ -31,6 +31,23 @@ static json_t *words_array(const char *list)
 	return a;
 }
 
+/* The methods of md, and those of RFC 8705 that this server's TLS lets
+ * clients use: self_signed_tls_client_auth whenever it asks for client
+ * certificates, tls_client_auth when tls_client_ca names their CAs. */
+static json_t *auth_methods(const struct lk_config *c,
+                            const char *const *methods)
+{
+	json_t *a = str_array(methods);
+	bool ask = c->tls_cert[0] != '\0' &&
+	           (c->tls_client_certs || c->tls_client_ca[0] != '\0');
+	if (ask && c->tls_client_ca[0] != '\0')
+		json_array_append_new(a, json_string("tls_client_auth"));
+	if (ask)
+		json_array_append_new(a,
+		                      json_string("self_signed_tls_client_auth"));
+	return a;
+}
+
 static json_t *endpoint(const char *issuer, const char *path)
 {
 	char *url = NULL;
@@ -83,11 +100,17 @@ static json_t *discovery_json(const struct srv *s, const struct site *site,
 	json_object_set_new(o, "id_token_signing_alg_values_supported",
 	                    str_array(md->id_token_algs));
 	json_object_set_new(o, "token_endpoint_auth_methods_supported",
-	                    str_array(md->auth_methods));
+	                    auth_methods(c, md->auth_methods));
 	json_object_set_new(o, "revocation_endpoint_auth_methods_supported",
-	                    str_array(md->auth_methods));
+	                    auth_methods(c, md->auth_methods));
 	json_object_set_new(o, "introspection_endpoint_auth_methods_supported",
-	                    str_array(md->introspection_auth_methods));
+	                    auth_methods(c, md->introspection_auth_methods));
+	/* RFC 8705 section 3.3: the tokens of a client that authenticates
+	 * with its certificate are bound to it. */
+	if (c->tls_cert[0] != '\0' &&
+	    (c->tls_client_certs || c->tls_client_ca[0] != '\0'))
+		json_object_set_new(o, "tls_client_certificate_bound_access_"
+		                    "tokens", json_true());
 	/* RFC 8414 section 2: required when private_key_jwt is listed. */
 	json_object_set_new(o, "token_endpoint_auth_signing_alg_values_supported",
 	                    str_array(md->auth_signing_algs));

@@ -39,6 +39,7 @@ void form_req_free(struct form_req *fr)
 {
 	crypto_free_str(fr->bid);
 	crypto_free_str(fr->bsecret);
+	tls_peer_clear(&fr->cert);
 	form_free(&fr->f);
 }
 
@@ -85,6 +86,7 @@ struct oauth_result form_req_read(struct srv_req *rq, struct form_req *fr)
 		.assertion_type = form_param(&fr->f, "client_assertion_type"),
 		.assertion = form_param(&fr->f, "client_assertion"),
 		.remote_addr = rq->remote_addr,
+		.tls_cert = tls_peer_cert(rq, &fr->cert) ? &fr->cert : NULL,
 	};
 	return OAUTH_RESULT_OK;
 }
@@ -266,8 +268,16 @@ json_t *introspection_json(const struct introspection *in)
 		json_object_set_new(o, "aud", aud_to_json(in->aud));
 	if (o != NULL && in->username != NULL)
 		json_object_set_new(o, "username", json_string(in->username));
-	if (o != NULL && in->jkt != NULL) /* RFC 9449 section 6.2 */
-		json_object_set_new(o, "cnf", json_pack("{s:s}", "jkt", in->jkt));
+	/* cnf: RFC 9449 section 6.2 (jkt), RFC 8705 section 3.2
+	 * (x5t#S256) */
+	if (o != NULL && (in->jkt != NULL || in->x5t != NULL)) {
+		json_t *cnf = json_object();
+		if (in->jkt != NULL)
+			json_object_set_new(cnf, "jkt", json_string(in->jkt));
+		if (in->x5t != NULL)
+			json_object_set_new(cnf, "x5t#S256", json_string(in->x5t));
+		json_object_set_new(o, "cnf", cnf);
+	}
 	return o;
 }
 

@@ -431,8 +431,16 @@ int srv_start(struct srv *s, int listen_fd, char *err, size_t errlen)
 	const struct lk_config *cfg = s->cfg;
 	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
 	                 MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
-	char *cert = NULL, *key = NULL;
+	char *cert = NULL, *key = NULL, *trust = NULL;
 	bool tls = cfg->tls_cert[0] != '\0';
+	/* RFC 8705: libmicrohttpd asks for (and never requires) a client
+	 * certificate when given a trust list. tls_client_ca is the list
+	 * tls_client_auth needs; without it, the server's own certificate
+	 * stands in: the handshake takes any certificate either way (the
+	 * clients' registered ones decide, grants/client_auth.c), and
+	 * browsers, finding none of theirs issued by it, are not asked to
+	 * pick one. */
+	bool ask = tls && (cfg->tls_client_certs || cfg->tls_client_ca[0]);
 	/* Checked even without TLS: a typo shows before HTTPS is on. */
 	char *prio = tls_priority(cfg, err, errlen);
 	if (prio == NULL) {
@@ -448,6 +456,17 @@ int srv_start(struct srv *s, int listen_fd, char *err, size_t errlen)
 			             ? "a file cannot be read"
 			             : "libmicrohttpd was built without TLS");
 			crypto_free_str(cert);
+			free(prio);
+			close(listen_fd);
+			return -1;
+		}
+		if (ask && (trust = file_read_pem(cfg->tls_client_ca[0] != '\0'
+		                                      ? cfg->tls_client_ca
+		                                      : cfg->tls_cert)) == NULL) {
+			snprintf(err, errlen, "cannot use tls_client_ca: the file "
+			         "cannot be read");
+			crypto_free_str(cert);
+			crypto_free_str(key);
 			free(prio);
 			close(listen_fd);
 			return -1;
@@ -476,8 +495,10 @@ int srv_start(struct srv *s, int listen_fd, char *err, size_t errlen)
 	    tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, key,
 	    MHD_OPTION_HTTPS_PRIORITIES, prio,
+	    trust != NULL ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, trust,
 	    MHD_OPTION_END);
 	free(prio); /* MHD has parsed it into its own */
+	free(trust); /* public certificates */
 	/* MHD has loaded them into its TLS credentials by now. */
 	crypto_free_str(cert);
 	crypto_free_str(key);

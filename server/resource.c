@@ -113,10 +113,14 @@ enum MHD_Result h_resource(struct srv_req *rq)
 		.proof = req_header_once(rq, "DPoP", &repeated),
 		.proof_repeated = repeated, .htm = rq->method, .htu = htu,
 	};
+	struct tls_client_cert cert;
+	if (tls_peer_cert(rq, &cert))
+		p.tls_x5t = cert.x5t;
 	struct oauth_result lookup = grants_check_presented(rq->site->grants,
 	                                                    &p, &in);
 	crypto_free_str(token);
 	free(htu);
+	tls_peer_clear(&cert);
 	struct hdr room[4];
 	char *nonce;
 	const struct hdr *hdrs = with_dpop_nonce(

@@ -226,6 +226,7 @@ enum MHD_Result h_device(struct srv_req *rq);
 struct form_req {
 	struct form f;
 	char *bid, *bsecret;
+	struct tls_client_cert cert; /* creds.tls_cert when there is one */
 	struct client_creds creds;
 };
 struct oauth_result form_req_read(struct srv_req *rq, struct form_req *fr);
@@ -246,6 +247,14 @@ char *presented_htu(struct srv_req *rq, const char *path);
 enum MHD_Result h_userinfo(struct srv_req *rq);  /* userinfo.c */
 /* RFC 7662's response body, shared with /resource. */
 json_t *introspection_json(const struct introspection *in);
+
+/* ---- tls_peer.c ---------------------------------------------------------- */
+
+/* The TLS client certificate of rq's connection (RFC 8705) into *out,
+ * which tls_peer_clear frees; false (and *out empty) when there is none,
+ * the connection is not TLS, or a trusted proxy forwarded rq. */
+bool tls_peer_cert(struct srv_req *rq, struct tls_client_cert *out);
+void tls_peer_clear(struct tls_client_cert *c);
 
 /* ---- tls.c --------------------------------------------------------------- */
 

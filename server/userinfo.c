@@ -113,10 +113,14 @@ enum MHD_Result h_userinfo(struct srv_req *rq)
 		.proof = req_header_once(rq, "DPoP", &repeated),
 		.proof_repeated = repeated, .htm = rq->method, .htu = htu,
 	};
+	struct tls_client_cert cert;
+	if (tls_peer_cert(rq, &cert))
+		p.tls_x5t = cert.x5t;
 	struct oauth_result r = grants_userinfo(rq->site->grants, &p, &claims,
 	                                        &client_id);
 	crypto_free_str(token);
 	free(htu);
+	tls_peer_clear(&cert);
 	if (client_id != NULL) {
 		free(rq->client_id);
 		rq->client_id = client_id;

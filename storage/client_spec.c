@@ -42,7 +42,28 @@ static bool valid_auth_method(const char *s)
 {
 	return strcmp(s, "client_secret_basic") == 0 ||
 	       strcmp(s, "client_secret_post") == 0 ||
-	       strcmp(s, "private_key_jwt") == 0;
+	       strcmp(s, "private_key_jwt") == 0 ||
+	       strcmp(s, "tls_client_auth") == 0 ||
+	       strcmp(s, "self_signed_tls_client_auth") == 0;
+}
+
+/* RFC 8705 section 2.1.2: a subject DN (RFC 4514) or a subjectAltName,
+ * compared exactly with what the certificate holds: printable ASCII,
+ * spaces allowed inside a DN. */
+static bool valid_cert_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 1024 || s[0] == ' ' || s[n - 1] == ' ')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static bool valid_san_dns(const char *s)
+{
+	return valid_cert_name(s) && strchr(s, ' ') == NULL;
 }
 
 /* Where a client publishes its keys: an https URL (http for a server
@@ -119,8 +140,9 @@ const struct client_field_def client_field_defs[CLIENT_F__MAX] = {
 	                   "RSA (2048 to 4096 bits) or P-256 keys", NULL, false},
 	[CLIENT_F_AUTH_METHOD] = {"token_endpoint_auth_method", CLIENT_V_TEXT,
 	                          "token endpoint auth method",
-	                          "client_secret_basic, client_secret_post or "
-	                          "private_key_jwt",
+	                          "client_secret_basic, client_secret_post, "
+	                          "private_key_jwt, tls_client_auth or "
+	                          "self_signed_tls_client_auth",
 	                          valid_auth_method, true},
 	[CLIENT_F_JWKS_URI] = {"jwks_uri", CLIENT_V_TEXT, "JWKS URI",
 	                       "an http or https URL without a fragment",
@@ -128,6 +150,23 @@ const struct client_field_def client_field_defs[CLIENT_F__MAX] = {
 	/* issue 19: DPoP-bound tokens only (RFC 9449 section 5.2) */
 	[CLIENT_F_REQUIRE_DPOP] = {"require_dpop", CLIENT_V_BOOL, NULL, NULL,
 	                           NULL, false},
+	/* issue 19: what a tls_client_auth client's certificate names (RFC
+	 * 8705 section 2.1.2) */
+	[CLIENT_F_TLS_SUBJECT_DN] = {"tls_client_auth_subject_dn",
+	                             CLIENT_V_TEXT, "certificate subject DN",
+	                             "an RFC 4514 distinguished name, 1 to 1024 "
+	                             "printable ASCII characters",
+	                             valid_cert_name, false},
+	[CLIENT_F_TLS_SAN_DNS] = {"tls_client_auth_san_dns", CLIENT_V_TEXT,
+	                          "certificate DNS name",
+	                          "a DNS name, 1 to 1024 printable ASCII "
+	                          "characters without spaces",
+	                          valid_san_dns, false},
+	[CLIENT_F_TLS_SAN_URI] = {"tls_client_auth_san_uri", CLIENT_V_TEXT,
+	                          "certificate URI",
+	                          "a URI, 1 to 1024 printable ASCII characters "
+	                          "without spaces",
+	                          valid_san_dns, false},
 };
 
 /* ---- words -------------------------------------------------------------- */
@@ -197,6 +236,9 @@ static char **text_slot(struct store_client *c, enum client_field f)
 	case CLIENT_F_JWKS: return &c->jwks;
 	case CLIENT_F_AUTH_METHOD: return &c->auth_method;
 	case CLIENT_F_JWKS_URI: return &c->jwks_uri;
+	case CLIENT_F_TLS_SUBJECT_DN: return &c->tls_subject_dn;
+	case CLIENT_F_TLS_SAN_DNS: return &c->tls_san_dns;
+	case CLIENT_F_TLS_SAN_URI: return &c->tls_san_uri;
 	default: return NULL;
 	}
 }
@@ -305,6 +347,25 @@ bool client_spec_uses_keys(const struct store_client *c)
 	       strcmp(c->auth_method, "private_key_jwt") == 0;
 }
 
+bool client_spec_uses_cert(const struct store_client *c)
+{
+	return c->auth_method != NULL &&
+	       (strcmp(c->auth_method, "tls_client_auth") == 0 ||
+	        strcmp(c->auth_method, "self_signed_tls_client_auth") == 0);
+}
+
+bool client_spec_secretless(const struct store_client *c)
+{
+	return client_spec_uses_keys(c) || client_spec_uses_cert(c);
+}
+
+/* How many of the names a tls_client_auth certificate is matched on. */
+static int cert_names(const struct store_client *c)
+{
+	return (c->tls_subject_dn != NULL) + (c->tls_san_dns != NULL) +
+	       (c->tls_san_uri != NULL);
+}
+
 bool client_spec_set(struct store_client *c, enum client_field f,
                      const struct client_value *v, char **bad)
 {
@@ -404,7 +465,7 @@ const char *client_spec_finish(struct store_client *c,
 	if (c->is_admin && c->is_public)
 		return "an admin client must be confidential: the admin API "
 		       "takes only tokens it got with its own secret";
-	if (client_spec_uses_keys(c)) {
+	if (client_spec_secretless(c)) {
 		crypto_free_str(c->secret_hash);
 		crypto_free_str(c->previous_secret_hash);
 		c->secret_hash = xstrdup(CLIENT_NO_SECRET);
@@ -413,9 +474,10 @@ const char *client_spec_finish(struct store_client *c,
 	}
 	*where = CLIENT_F_AUTH_METHOD;
 	if (c->is_public && (c->auth_method != NULL || c->jwks != NULL ||
-	                     c->jwks_uri != NULL))
+	                     c->jwks_uri != NULL || cert_names(c) > 0))
 		return "a public client authenticates with its client_id only: "
-		       "no token_endpoint_auth_method, jwks or jwks_uri";
+		       "no token_endpoint_auth_method, jwks, jwks_uri or "
+		       "tls_client_auth_*";
 	*where = CLIENT_F_JWKS_URI;
 	/* OpenID Connect Dynamic Client Registration section 2: not both */
 	if (c->jwks != NULL && c->jwks_uri != NULL)
@@ -424,6 +486,22 @@ const char *client_spec_finish(struct store_client *c,
 	if (client_spec_uses_keys(c) && c->jwks == NULL && c->jwks_uri == NULL)
 		return "private_key_jwt needs the client's public keys (jwks "
 		       "or jwks_uri)";
+	bool pki = c->auth_method != NULL &&
+	           strcmp(c->auth_method, "tls_client_auth") == 0;
+	if (client_spec_uses_cert(c) && !pki &&
+	    (c->jwks_uri == NULL
+	         ? c->jwks == NULL || !jwks_has_cert(c->jwks, NULL)
+	         : false))
+		return "self_signed_tls_client_auth needs the client's "
+		       "certificates: keys with x5c in jwks, or a jwks_uri";
+	*where = CLIENT_F_TLS_SUBJECT_DN;
+	if (pki && cert_names(c) != 1)
+		return "tls_client_auth needs exactly one of "
+		       "tls_client_auth_subject_dn, tls_client_auth_san_dns and "
+		       "tls_client_auth_san_uri";
+	if (!pki && cert_names(c) > 0)
+		return "tls_client_auth_* names the certificate of a "
+		       "tls_client_auth client only";
 	*where = CLIENT_F_INTROSPECT;
 	return valid_introspect_check(c->is_public, c->introspect);
 }
@@ -527,5 +605,11 @@ json_t *client_spec_json(const struct store_client *c, bool with_secret,
 	json_object_set_new(o, "jwks", jwks != NULL ? jwks : json_null());
 	json_object_set_new(o, "jwks_uri", store_json_str(c->jwks_uri));
 	json_object_set_new(o, "require_dpop", json_boolean(c->require_dpop));
+	json_object_set_new(o, "tls_client_auth_subject_dn",
+	                    store_json_str(c->tls_subject_dn));
+	json_object_set_new(o, "tls_client_auth_san_dns",
+	                    store_json_str(c->tls_san_dns));
+	json_object_set_new(o, "tls_client_auth_san_uri",
+	                    store_json_str(c->tls_san_uri));
 	return o;
 }

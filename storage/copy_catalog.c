@@ -30,7 +30,8 @@ static const struct store_copy_column clients_cols[] = {
 	T(access_token_claims), T(release_claims), I(disabled_at),
 	T(previous_secret_hash), I(previous_secret_expires_at),
 	I(is_admin), T(jwks), T(token_endpoint_auth_method),
-	T(jwks_uri), I(require_dpop)};
+	T(jwks_uri), I(require_dpop), T(tls_client_auth_subject_dn),
+	T(tls_client_auth_san_dns), T(tls_client_auth_san_uri)};
 static const struct store_copy_column users_cols[] = {
 	T(user_id), T(username), T(password_hash), I(created_at),
 	I(updated_at), T(claims)};

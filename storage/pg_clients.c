@@ -15,7 +15,7 @@ static const struct pg_stmt st_client_add = {
 	"$3, $4::smallint, $5, $6, $7, $8::bigint, $9::bigint, $10::bigint, "
 	"$11::bigint, $12::smallint, $13, $14, $15, $16::smallint, $17, "
 	"$18::smallint, $19, $20::smallint, $21, $22, $23::bigint, $24, "
-	"$25::bigint, $26::smallint, $27, $28, $29, $30::smallint, floor(random() * 4611686018427387904)::bigint)"};
+	"$25::bigint, $26::smallint, $27, $28, $29, $30::smallint, $31, $32, $33, floor(random() * 4611686018427387904)::bigint)"};
 static const struct pg_stmt st_client_get = {
 	"client_get",
 	"SELECT " CLIENT_COLS ", secret_version FROM clients WHERE client_id=$1"};
@@ -43,7 +43,8 @@ static const struct pg_stmt st_client_update = {
 	"disabled_at=$23::bigint, previous_secret_hash=$24, "
 	"previous_secret_expires_at=$25::bigint, is_admin=$26::smallint, "
 	"jwks=$27, token_endpoint_auth_method=$28, jwks_uri=$29, "
-	"require_dpop=$30::smallint, "
+	"require_dpop=$30::smallint, tls_client_auth_subject_dn=$31, "
+	"tls_client_auth_san_dns=$32, tls_client_auth_san_uri=$33, "
 	"secret_version=secret_version+1 "
 	"WHERE client_id=$1 AND $10::bigint IS NOT NULL RETURNING 1) "
 	"SELECT 1 / count(*) FROM u"};
@@ -133,6 +134,9 @@ static void bind_client(struct pg_params *p, const struct store_client *c)
 	pg_p_text(p, c->auth_method);
 	pg_p_text(p, c->jwks_uri);
 	pg_p_int(p, c->require_dpop);
+	pg_p_text(p, c->tls_subject_dn);
+	pg_p_text(p, c->tls_san_dns);
+	pg_p_text(p, c->tls_san_uri);
 }
 
 static void read_client(const PGresult *r, int i, struct store_client *c)
@@ -169,7 +173,10 @@ static void read_client(const PGresult *r, int i, struct store_client *c)
 	c->auth_method = pg_col_text(r, i, 27);
 	c->jwks_uri = pg_col_text(r, i, 28);
 	c->require_dpop = pg_col_int(r, i, 29) != 0;
-	c->secret_version = pg_col_int(r, i, 30);
+	c->tls_subject_dn = pg_col_text(r, i, 30);
+	c->tls_san_dns = pg_col_text(r, i, 31);
+	c->tls_san_uri = pg_col_text(r, i, 32);
+	c->secret_version = pg_col_int(r, i, 33);
 }
 
 /* Runs a write once; STORE_NOT_FOUND when it changed no row. */

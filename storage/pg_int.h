@@ -86,7 +86,7 @@ void pg_pool_drain(struct pg_store *s);
 
 /* ---- parameters ---------------------------------------------------------- */
 
-#define PG_MAX_PARAMS 32
+#define PG_MAX_PARAMS 40
 
 /* Every parameter goes as text; the SQL casts where the type matters. */
 struct pg_params {

@@ -32,6 +32,9 @@ void store_client_clear(struct store_client *c)
 	free(c->jwks);
 	free(c->auth_method);
 	free(c->jwks_uri);
+	free(c->tls_subject_dn);
+	free(c->tls_san_dns);
+	free(c->tls_san_uri);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -61,6 +64,9 @@ void store_client_copy(struct store_client *dst, const struct store_client *src)
 	dst->jwks = dup_or_null(src->jwks);
 	dst->auth_method = dup_or_null(src->auth_method);
 	dst->jwks_uri = dup_or_null(src->jwks_uri);
+	dst->tls_subject_dn = dup_or_null(src->tls_subject_dn);
+	dst->tls_san_dns = dup_or_null(src->tls_san_dns);
+	dst->tls_san_uri = dup_or_null(src->tls_san_uri);
 }
 
 void store_user_clear(struct store_user *u)

@@ -45,6 +45,9 @@ static void bind_client(sqlite3_stmt *st, const struct store_client *c)
 	sq_bind_text(st, 28, c->auth_method);
 	sq_bind_text(st, 29, c->jwks_uri);
 	sqlite3_bind_int(st, 30, c->require_dpop);
+	sq_bind_text(st, 31, c->tls_subject_dn);
+	sq_bind_text(st, 32, c->tls_san_dns);
+	sq_bind_text(st, 33, c->tls_san_uri);
 }
 
 static void read_client(sqlite3_stmt *st, struct store_client *c)
@@ -82,7 +85,10 @@ static void read_client(sqlite3_stmt *st, struct store_client *c)
 	c->auth_method = sq_col_text(st, 27);
 	c->jwks_uri = sq_col_text(st, 28);
 	c->require_dpop = sqlite3_column_int(st, 29) != 0;
-	c->secret_version = sqlite3_column_int64(st, 30);
+	c->tls_subject_dn = sq_col_text(st, 30);
+	c->tls_san_dns = sq_col_text(st, 31);
+	c->tls_san_uri = sq_col_text(st, 32);
+	c->secret_version = sqlite3_column_int64(st, 33);
 }
 
 static enum store_rc sq_client_add(struct store *s, const struct store_client *c)

@@ -91,7 +91,7 @@ static const char *const stmt_sql[ST__MAX] = {
 	/* secret_version starts anywhere in 62 bits: store.h. */
 	[ST_CLIENT_ADD] = "INSERT INTO clients (" CLIENT_COLS ", secret_version) "
 	                  "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-	                  "?,?,?,?,?,?,?,?,"
+	                  "?,?,?,?,?,?,?,?,?,?,?,"
 	                  "random() & 4611686018427387903)",
 	[ST_CLIENT_GET] = "SELECT " CLIENT_COLS ", secret_version FROM clients "
 	                  "WHERE client_id=?",
@@ -111,6 +111,9 @@ static const char *const stmt_sql[ST__MAX] = {
 	                     "previous_secret_expires_at=?25, is_admin=?26, "
 	                     "jwks=?27, token_endpoint_auth_method=?28, "
 	                     "jwks_uri=?29, require_dpop=?30, "
+	                     "tls_client_auth_subject_dn=?31, "
+	                     "tls_client_auth_san_dns=?32, "
+	                     "tls_client_auth_san_uri=?33, "
 	                     "secret_version=secret_version+1 "
 	                     "WHERE client_id=?1",
 	[ST_CLIENT_REMOVE] = "DELETE FROM clients WHERE client_id=?",

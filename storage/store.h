@@ -101,6 +101,12 @@ struct store_client {
 	/* Since schema 15 (issue 19): /token requires a DPoP proof (RFC
 	 * 9449; its dpop_bound_access_tokens). */
 	bool require_dpop;
+	/* Since schema 19 (issue 19): what the TLS client certificate of a
+	 * tls_client_auth client names (RFC 8705 section 2.1.2), exactly
+	 * one of them; NULL otherwise. */
+	char *tls_subject_dn; /* RFC 4514, as GnuTLS prints a subject */
+	char *tls_san_dns;    /* a subjectAltName dNSName */
+	char *tls_san_uri;    /* a subjectAltName URI */
 };
 void store_client_clear(struct store_client *c);
 /* A deep copy of src into dst (dst's old contents are not freed). */
@@ -804,7 +810,7 @@ struct store_copy_column {
 };
 
 /* Columns of one catalogue table at most (a backend's row buffer). */
-#define STORE_COPY_MAX_COLS 32
+#define STORE_COPY_MAX_COLS 40
 
 struct store_copy_table {
 	const char *name;
@@ -1230,6 +1236,10 @@ enum client_field {
 	CLIENT_F_AUTH_METHOD,
 	CLIENT_F_JWKS_URI,
 	CLIENT_F_REQUIRE_DPOP, /* RFC 9449 (issue 19) */
+	/* RFC 8705 (issue 19): a tls_client_auth certificate's names */
+	CLIENT_F_TLS_SUBJECT_DN,
+	CLIENT_F_TLS_SAN_DNS,
+	CLIENT_F_TLS_SAN_URI,
 	CLIENT_F__MAX
 };
 
@@ -1304,6 +1314,11 @@ bool client_spec_set(struct store_client *c, enum client_field f,
  * CLIENT_NO_SECRET (the schema wants one for every confidential client;
  * that text is no PHC string, so nothing ever matches it). */
 bool client_spec_uses_keys(const struct store_client *c);
+/* Whether c authenticates with a TLS client certificate (RFC 8705:
+ * tls_client_auth or self_signed_tls_client_auth). */
+bool client_spec_uses_cert(const struct store_client *c);
+/* Either: c has no secret, and its secret_hash is CLIENT_NO_SECRET. */
+bool client_spec_secretless(const struct store_client *c);
 #define CLIENT_NO_SECRET "!private_key_jwt"
 
 /* NULL when id may name a new client, else the rule it breaks. */

@@ -17,7 +17,9 @@
                     "logout_revokes_refresh_tokens, access_token_claims, " \
                     "release_claims, disabled_at, previous_secret_hash, "  \
                     "previous_secret_expires_at, is_admin, jwks, "    \
-                    "token_endpoint_auth_method, jwks_uri, require_dpop"
+                    "token_endpoint_auth_method, jwks_uri, require_dpop, " \
+                    "tls_client_auth_subject_dn, tls_client_auth_san_dns, " \
+                    "tls_client_auth_san_uri"
 #define USER_COLS "user_id, username, password_hash, created_at, " \
                   "updated_at, claims"
 #define TOKEN_COLS "jti, client_id, subject, scope, kid, issued_at, " \

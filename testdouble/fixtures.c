@@ -452,11 +452,14 @@ static int client_finish(struct fixtures *fx, void *e)
 	fx->field = "client_secret";
 	if (c->is_public && fc->secret != NULL)
 		return fx_fail(fx, "a public client has no secret");
-	if (client_spec_uses_keys(c) && fc->secret != NULL)
-		return fx_fail(fx, "a private_key_jwt client has no secret");
+	if (client_spec_secretless(c) && fc->secret != NULL)
+		return fx_fail(fx, client_spec_uses_keys(c)
+		                       ? "a private_key_jwt client has no secret"
+		                       : "a client of a TLS client certificate "
+		                         "has no secret");
 	/* The CLI would generate one, but a secret nobody knows makes a
 	 * client nobody can use. */
-	if (!c->is_public && !client_spec_uses_keys(c) && fc->secret == NULL)
+	if (!c->is_public && !client_spec_secretless(c) && fc->secret == NULL)
 		return fx_fail(fx, "required for a confidential client (or set "
 		               "\"public\": true)");
 	const char *why = client_spec_finish(c, &where);

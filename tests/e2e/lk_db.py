@@ -285,7 +285,8 @@ def db_bytes(db):
 
 def revert_to_schema_7(db):
     """Makes db (migrated to the latest schema) look like a database from
-    before migration 0008 (one current key in all): migration 0017's and
+    before migration 0008 (one current key in all): migration 0019's
+    client columns, 0018's, 0017's and
     0016's tables and 0015's columns gone, migration 0014's
     table and client columns, 0013's client column, 0012's audit table and 0011's client columns gone, migration 0010's partial
     family index a full one again, migration 0009's columns and indexes
@@ -293,6 +294,10 @@ def revert_to_schema_7(db):
     not recorded, so that the next start applies them as an upgrade would.
     Rows are kept: at most one current key must be in it (the old index
     refuses more)."""
+    for col in ("tls_client_auth_subject_dn", "tls_client_auth_san_dns",
+                "tls_client_auth_san_uri"):
+        db_query(db, f"ALTER TABLE clients DROP COLUMN {col}")
+    db_query(db, "DELETE FROM schema_migrations WHERE version = 19")
     db_query(db, "DROP TABLE resources")
     db_query(db, "DELETE FROM schema_migrations WHERE version = 18")
     db_query(db, "DROP TABLE trusted_issuers")

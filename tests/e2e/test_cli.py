@@ -411,6 +411,8 @@ class TestClientAdd(CliTest):
             "previous_secret_expires_at": None,
             "token_endpoint_auth_method": None, "jwks": None,
             "jwks_uri": None, "require_dpop": False,
+            "tls_client_auth_subject_dn": None,
+            "tls_client_auth_san_dns": None, "tls_client_auth_san_uri": None,
         })
         self.assertEqual(self.client_row("svc-1")[2:], (
             0, "client_credentials password", "read write admin",
@@ -596,6 +598,8 @@ class TestClientManage(CliTest):
              "--no-logout-revokes-refresh-tokens, "
              "--token-endpoint-auth-method, --jwks, --jwks-uri, "
              "--require-dpop, --no-require-dpop, "
+             "--tls-client-auth-subject-dn, --tls-client-auth-san-dns, "
+             "--tls-client-auth-san-uri, "
              "--access-token-claim, "
              "--unset-access-token-claim"),
             (["web", "--grant", "client_credentials"], 2,

@@ -325,11 +325,13 @@ class RegistrationTest(LatchkeyTestCase):
                       "client_secret_jwt"],
                      "invalid token endpoint auth method "
                      "'client_secret_jwt': client_secret_basic, "
-                     "client_secret_post or private_key_jwt")
+                     "client_secret_post, private_key_jwt, tls_client_auth "
+                     "or self_signed_tls_client_auth")
         jwks = self.write("ok.json", json.dumps({"keys": [good]}))
         self.refused(["client", "add", "x", "--public", "--jwks", jwks],
                      "a public client authenticates with its client_id "
-                     "only: no token_endpoint_auth_method, jwks or jwks_uri")
+                     "only: no token_endpoint_auth_method, jwks, jwks_uri "
+                     "or tls_client_auth_*")
         self.refused(["client", "add", "x", "--jwks", jwks,
                       "--token-endpoint-auth-method", "private_key_jwt",
                       "--secret", "a-long-enough-secret"],

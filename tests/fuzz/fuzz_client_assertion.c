@@ -15,7 +15,9 @@
  * The first byte picks the shape of the rest:
  *   0x00  a JWKS document: jwks_check, then, when it is accepted, every
  *         key made into an OpenSSL key again (an accepted document whose
- *         key cannot be used aborts).
+ *         key cannot be used aborts); and jwks_has_cert's x5c reading
+ *         (RFC 8705), whose answer for NULL must hold for one of its
+ *         thumbprints too.
  *   0x01  HEADER \0 CLAIMS \0 SIGNATURE, base64url-encoded and joined by
  *         the target. The signature is the fuzzer's, so an assertion
  *         accepted (by either check) is a forgery: that aborts.
@@ -148,6 +150,10 @@ static char *substitute(const char *s, size_t len)
 static void check_jwks(const uint8_t *data, size_t size)
 {
 	char *text = fz_cstr(data, size);
+	/* Any text: a bad x5c is no certificate, never a crash. A thumbprint
+	 * nobody has matches nothing. */
+	bool any = jwks_has_cert(text, NULL);
+	fz_check(!jwks_has_cert(text, "no-such-thumbprint") || any);
 	if (jwks_check(text) == NULL) {
 		json_t *doc = json_loads(text, 0, NULL);
 		json_t *keys = json_object_get(doc, "keys");

@@ -1,0 +1,97 @@
+/*
+ * tls_peer.c: the certificate a client presented in latchkeyd's own TLS
+ * handshake (RFC 8705), read for the request that asks: its SHA-256
+ * thumbprint (x5t#S256), whether it chains to tls_client_ca, and the
+ * names tls_client_auth matches (subject DN, DNS and URI
+ * subjectAltNames). The handshake asks for a certificate only with
+ * tls_client_certs or tls_client_ca, and never requires one (httpd.c);
+ * it takes any, so a self-signed certificate reaches here and the
+ * client's registered ones decide (grants/client_auth.c).
+ *
+ * A request a trusted proxy forwarded has none: the TLS peer is the
+ * proxy, whose certificate must not pass for its clients'.
+ */
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto.h"
+#include "server_int.h"
+#include "strutil.h"
+
+/* A subjectAltName may be long, but not longer than a header. */
+#define SAN_MAX 1024
+
+static void read_names(gnutls_x509_crt_t crt, struct tls_client_cert *out)
+{
+	gnutls_datum_t dn = {0};
+	if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0 && dn.data != NULL) {
+		out->subject_dn = strndup((const char *)dn.data, dn.size);
+		gnutls_free(dn.data);
+	}
+	for (unsigned i = 0; i < 64; i++) {
+		char buf[SAN_MAX + 1];
+		size_t len = SAN_MAX;
+		int t = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &len,
+		                                             NULL);
+		if (t == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (t < 0)
+			continue; /* too long, or malformed: names nothing */
+		/* Words of a space-separated list: a name with a space or a
+		 * NUL in it can match no registered name (no spaces there). */
+		if (memchr(buf, ' ', len) != NULL || memchr(buf, '\0', len))
+			continue;
+		if (t == GNUTLS_SAN_DNSNAME)
+			words_append(&out->san_dns, buf, len);
+		else if (t == GNUTLS_SAN_URI)
+			words_append(&out->san_uri, buf, len);
+	}
+}
+
+bool tls_peer_cert(struct srv_req *rq, struct tls_client_cert *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (rq->forwarded || rq->srv->cfg->tls_cert[0] == '\0')
+		return false;
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+	    rq->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		return false;
+	gnutls_session_t s = (gnutls_session_t)ci->tls_session;
+	unsigned n = 0;
+	const gnutls_datum_t *chain = gnutls_certificate_get_peers(s, &n);
+	if (chain == NULL || n == 0)
+		return false;
+	unsigned char md[32];
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, chain[0].data, chain[0].size,
+	                     md) != 0)
+		return false;
+	out->x5t = b64_encode(md, sizeof(md), true);
+	/* Only tls_client_ca is the handshake's trust list then (httpd.c):
+	 * without it, nothing chains. The check includes the validity
+	 * period and every signature of the chain. */
+	unsigned status = 0;
+	out->chain_ok = rq->srv->cfg->tls_client_ca[0] != '\0' &&
+	                gnutls_certificate_verify_peers2(s, &status) == 0 &&
+	                status == 0;
+	gnutls_x509_crt_t crt;
+	if (gnutls_x509_crt_init(&crt) == 0) {
+		if (gnutls_x509_crt_import(crt, &chain[0],
+		                           GNUTLS_X509_FMT_DER) == 0)
+			read_names(crt, out);
+		gnutls_x509_crt_deinit(crt);
+	}
+	return out->x5t != NULL;
+}
+
+void tls_peer_clear(struct tls_client_cert *c)
+{
+	free(c->x5t);
+	free(c->subject_dn);
+	free(c->san_dns);
+	free(c->san_uri);
+	memset(c, 0, sizeof(*c));
+}
