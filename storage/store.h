@@ -887,8 +887,8 @@ struct store_copy_methods {
  * the code table's xJtiUse and the client's jwks and auth_method. 18:
  * device codes (the code table's xDevice methods, consume_device_hash,
  * store_purge_counts.device_codes). 19: the issuer table. 20: the
- * resource table. */
-#define STORE_OPS_VERSION 20
+ * resource table. 21: the client's tls_client_auth names. */
+#define STORE_OPS_VERSION 21
 
 struct store_ops {
 	int version;      /* STORE_OPS_VERSION; store_open refuses another */
