@@ -267,7 +267,8 @@ static const struct setting settings[] = {
 	 "(RFC 8628 verification_uri)"},
 	{"resource_path", S_STR, OFF(resource_path), "/resource", 0, 0, NULL,
 	 "path of the Bearer-protected resource that answers with a token's "
-	 "claims"},
+	 "claims; its RFC 9728 metadata is at "
+	 "/.well-known/oauth-protected-resource, the issuer's path, then this"},
 	{"metrics_path", S_STR, OFF(metrics_path), "/metrics", 0, 0, NULL,
 	 "path of the Prometheus metrics (counts only: no tokens, secrets or "
 	 "client names)"},

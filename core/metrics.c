@@ -17,7 +17,7 @@ static const char *const endpoints[] = {
 	"token", "authorize", "introspect", "revoke", "jwks", "metadata",
 	"openid_configuration", "logout", "resource", "healthz", "readyz",
 	"metrics", "clock", "faults", "reset", "tokens", "userinfo", "claims",
-	"device_authorization", "device", "other"};
+	"device_authorization", "device", "resource_metadata", "other"};
 #define N_ENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))
 
 static const int statuses[] = {200, 204, 302, 303, 400, 401, 403, 404, 405,

@@ -3,9 +3,10 @@
 # chromium (the browser tests in tests/browser drive it headless), Node.js
 # when the machine has none, and the npm packages the tests drive against
 # the real server (tests/node: playwright-core, openid-client for the
-# recipes) exactly as package-lock.json pins them, and Debian's
-# `postgresql` (server 15: tests/pg/cluster.py makes a throwaway cluster
-# per ctest run from its initdb, run as its `postgres` user), and Debian's
+# recipes, oauth4webapi for RFC 9728 discovery) exactly as
+# package-lock.json pins them, and Debian's `postgresql` (server 15:
+# tests/pg/cluster.py makes a throwaway cluster per ctest run from its
+# initdb, run as its `postgres` user), and Debian's
 # haproxy (contrib/haproxy's walkthrough, in tests/e2e/test_contrib.py),
 # and Debian's prometheus for its promtool (contrib/prometheus's alert
 # rules are checked and unit-tested with it; its service is never started),

@@ -88,6 +88,9 @@ struct site {
 	struct lk_clock *clock; /* the site's own, or NULL: the process's */
 	bool https;            /* the issuer is https: cookies get Secure */
 	char *openid_path;     /* routes.c: the derived discovery path, or NULL */
+	/* The URL of its protected resource's RFC 9728 metadata
+	 * (resource_metadata.c), set before its routes are made */
+	char *resource_metadata_url;
 	char **paths;          /* routes.c: the paths its routes borrow */
 	size_t npaths;
 	/* The cookies of its pages: lk_session and lk_csrf (__Host- with
@@ -219,6 +222,12 @@ void req_unsuspend(struct srv_req *rq);
 /* R_GET_ACTS: a GET may act (/authorize issues codes, /logout signs
  *   out), so the route does not answer HEAD: a link checker must not. */
 #define R_GET_ACTS 0x2
+/* R_PROTECTED: the route is the site's protected resource, the one its
+ *   RFC 9728 metadata describes: its Bearer and DPoP challenges name
+ *   that metadata's URL (resource_metadata, RFC 9728 section 5.1), an
+ *   injected fault's too. Other token-taking endpoints (userinfo) are
+ *   not that resource and do not. */
+#define R_PROTECTED 0x4
 
 struct route {
 	const char *name; /* the endpoint's role ("token"), whatever its path */
@@ -232,7 +241,7 @@ struct route {
 	/* NULL, or who may know the route exists: for others it is a 404,
 	 * before the method, the size or the body are looked at. */
 	bool (*admit)(struct srv_req *rq);
-	unsigned flags; /* R_CORS, R_GET_ACTS */
+	unsigned flags; /* R_CORS, R_GET_ACTS, R_PROTECTED */
 	struct site *site; /* whose; srv_route_add makes NULL the server's */
 };
 

@@ -10,6 +10,10 @@
  *   expired, revoked, bad    401, ... error="invalid_token"
  *   ?scope= not all held     403, ... error="insufficient_scope", scope="..."
  *   the database unavailable 503 temporarily_unavailable, Retry-After
+ *
+ * Every Bearer or DPoP challenge of it ends with resource_metadata, the
+ * URL of its RFC 9728 metadata (section 5.1): respond.c adds it for the
+ * route's R_PROTECTED flag (routes.c), so no answer here names it.
  */
 #include <stdlib.h>
 #include <string.h>

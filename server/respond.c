@@ -142,23 +142,52 @@ enum MHD_Result respond_json(struct srv_req *rq, int status, json_t *body,
 
 /* RFC 6750 section 3 (and RFC 9449 section 7.1): the scheme, then the
  * error and, when why is not NULL, why, then the scope an
- * insufficient_scope answer lacked. The
- * values are static table or handler strings and checked scope tokens:
- * nothing to quote. NULL on no memory. */
+ * insufficient_scope answer lacked, then, at the protected resource, the
+ * URL of its metadata (RFC 9728 section 5.1; NULL elsewhere). The
+ * values are static table or handler strings, checked scope tokens and
+ * a URL checked by challenge_metadata: nothing to quote. NULL on no
+ * memory. */
 static char *bearer_challenge(const char *scheme, const char *code,
-                              const char *why, const char *scope)
+                              const char *why, const char *scope,
+                              const char *metadata)
 {
 	char *www = NULL;
 	int n;
 	if (code == NULL)
-		n = asprintf(&www, "%s", scheme);
+		n = asprintf(&www, "%s%s%s%s", scheme,
+		             metadata ? ", resource_metadata=\"" : "",
+		             metadata ? metadata : "", metadata ? "\"" : "");
 	else
-		n = asprintf(&www, "%s, error=\"%s\"%s%s%s%s%s%s", scheme,
+		n = asprintf(&www, "%s, error=\"%s\"%s%s%s%s%s%s%s%s%s", scheme,
 		             code, why ? ", error_description=\"" : "",
 		             why ? why : "", why ? "\"" : "",
 		             scope ? ", scope=\"" : "", scope ? scope : "",
-		             scope ? "\"" : "");
+		             scope ? "\"" : "",
+		             metadata ? ", resource_metadata=\"" : "",
+		             metadata ? metadata : "", metadata ? "\"" : "");
 	return n < 0 ? NULL : www;
+}
+
+/* Whether s can stand in a quoted-string as it is: visible ASCII, no
+ * '"' or '\\' (RFC 9110 section 5.6.4). A URL never holds those (RFC
+ * 3986), but the issuer setting is not checked that closely. */
+static bool quotable(const char *s)
+{
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+		if (*c <= 0x20 || *c >= 0x7f || *c == '"' || *c == '\\')
+			return false;
+	return true;
+}
+
+/* The metadata URL rq's challenges name: only the protected resource's
+ * route has one (R_PROTECTED, RFC 9728 section 5.1), and it is left out
+ * rather than break the header. */
+static const char *challenge_metadata(const struct srv_req *rq)
+{
+	if (rq->route == NULL || !(rq->route->flags & R_PROTECTED))
+		return NULL;
+	const char *url = rq->site->resource_metadata_url;
+	return quotable(url) ? url : NULL;
 }
 
 void respond_note_error(struct srv_req *rq, enum oauth_err e)
@@ -197,7 +226,8 @@ static enum MHD_Result render_error(struct srv_req *rq, struct oauth_result r,
 	         (bearer = bearer_challenge(
 	              info->challenge == OAUTH_CHALLENGE_DPOP ? DPOP_CHALLENGE
 	                                                      : BEARER_REALM,
-	              code, why_in_challenge ? why : NULL, r.scope)) != NULL)
+	              code, why_in_challenge ? why : NULL, r.scope,
+	              challenge_metadata(rq))) != NULL)
 		hdrs[n++] = (struct hdr){"WWW-Authenticate", bearer};
 	if (r.err == OAUTH_METHOD_NOT_ALLOWED && rq->route != NULL)
 		hdrs[n++] = (struct hdr){"Allow", route_allow(rq->route)};

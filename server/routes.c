@@ -3,13 +3,15 @@
  * each (its name in logs, metrics and faults), the setting that holds its
  * path, the methods it takes, its handler and its flags. The OAuth
  * endpoints' paths are settings, so Latchkey can stand where a client has
- * another provider's paths hard-coded; the table is turned into routes
- * once at start (router.c keeps them).
+ * another provider's paths hard-coded; a path a standard derives from
+ * the issuer (RFC 9728's metadata URL) is derived instead. The table is
+ * turned into routes once at start (router.c keeps them).
  *
  * Flags (handler.h): R_CORS lets browser applications of the
  * cors_allowed_origins call the endpoint (cors.c). Give it only to an
  * endpoint that reads no cookie and renders no page. R_GET_ACTS: a GET
- * may act (issue a code, sign out), so HEAD is not taken.
+ * may act (issue a code, sign out), so HEAD is not taken. R_PROTECTED:
+ * the resource the site's RFC 9728 metadata describes.
  */
 #include <stdio.h>
 #include <stddef.h>
@@ -25,13 +27,16 @@ struct endpoint {
 	size_t path_setting; /* offset of the path in struct lk_config */
 	const char *fixed_path; /* or this, when no setting moves it: the
 	                         * server's, at the root, never a site's */
+	/* or this, for a path derived from the site (borrowed from it) */
+	const char *(*derived_path)(const struct site *site);
 	unsigned methods;
 	handler_fn fn;
-	unsigned flags; /* R_CORS, R_GET_ACTS */
+	unsigned flags; /* R_CORS, R_GET_ACTS, R_PROTECTED */
 };
 
-#define SETTING(field) offsetof(struct lk_config, field), NULL
-#define FIXED(path) 0, path
+#define SETTING(field) offsetof(struct lk_config, field), NULL, NULL
+#define FIXED(path) 0, path, NULL
+#define DERIVED(fn) 0, NULL, fn
 
 /* The RFC 8414 metadata and the OpenID Connect discovery document are
  * one document (h_metadata renders both), so they can never disagree;
@@ -48,7 +53,12 @@ static const struct endpoint endpoints[] = {
 	 h_metadata, R_CORS},
 	{"logout", SETTING(end_session_path), M_GET | M_POST, h_logout,
 	 R_GET_ACTS},
-	{"resource", SETTING(resource_path), M_GET | M_POST, h_resource, 0},
+	{"resource", SETTING(resource_path), M_GET | M_POST, h_resource,
+	 R_PROTECTED},
+	/* RFC 9728: /resource's metadata, at the well-known URL its
+	 * identifier gives (resource_metadata.c); read by browser apps too. */
+	{"resource_metadata", DERIVED(resource_metadata_path), M_GET,
+	 h_resource_metadata, R_CORS},
 	/* RFC 8628: a device's endpoint (devices have no browser: no CORS),
 	 * and the person's page. */
 	{"device_authorization", SETTING(device_authorization_path), M_POST,
@@ -77,15 +87,17 @@ static char *default_openid_path(const char *issuer)
 }
 
 /* Where e is served for site: its setting under the site's prefix (the
- * default discovery path comes from the issuer, which has the prefix
- * already). A new string in *own (freed by the caller after the route is
- * added, unless it is the site's openid_path), or NULL for a fixed path. */
+ * default discovery path and a derived path come from the issuer, which
+ * has the prefix already). A new string in *own (kept in the site's
+ * paths), or NULL for a fixed or derived path or the site's openid_path. */
 static const char *endpoint_path(struct site *site, const struct lk_config *cfg,
                                  const struct endpoint *e, char **own)
 {
 	*own = NULL;
 	if (e->fixed_path != NULL)
 		return e->fixed_path;
+	if (e->derived_path != NULL)
+		return e->derived_path(site);
 	const char *p = *(char *const *)((const char *)cfg + e->path_setting);
 	if (p[0] == '\0') { /* only openid_configuration_path (config.c) */
 		site->openid_path = default_openid_path(site->issuer);

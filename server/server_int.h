@@ -245,6 +245,13 @@ const struct hdr *with_dpop_nonce(struct srv_req *rq, const struct hdr *base,
  * never the Host header's (shared/DECISIONS.md). Caller frees. */
 char *presented_htu(struct srv_req *rq, const char *path);
 enum MHD_Result h_userinfo(struct srv_req *rq);  /* userinfo.c */
+/* resource_metadata.c: RFC 9728 metadata of the resource at
+ * resource_path. The URL for the resource identifier issuer plus
+ * resource_path (section 3.1), a new string the caller frees; its path,
+ * borrowed from site->resource_metadata_url; the document's handler. */
+char *resource_metadata_url(const char *issuer, const char *resource_path);
+const char *resource_metadata_path(const struct site *site);
+enum MHD_Result h_resource_metadata(struct srv_req *rq);
 /* RFC 7662's response body, shared with /resource. */
 json_t *introspection_json(const struct introspection *in);
 

@@ -32,6 +32,7 @@ static void site_free(struct site *t)
 	free(t->issuer);
 	free(t->prefix);
 	free(t->openid_path);
+	free(t->resource_metadata_url);
 	for (size_t i = 0; i < t->npaths; i++)
 		free(t->paths[i]);
 	free(t->paths);
@@ -57,6 +58,8 @@ static int site_add(struct srv *s, const char *name, const char *prefix,
 	t->store = st;
 	t->clock = own_clock ? xcalloc(1, sizeof(*t->clock)) : NULL;
 	t->https = strncmp(issuer, "https://", 8) == 0;
+	t->resource_metadata_url = resource_metadata_url(issuer,
+	                                                 s->cfg->resource_path);
 	cookie_names(t);
 	size_t before = s->nroutes;
 	s->sites[s->nsites++] = t;

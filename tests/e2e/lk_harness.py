@@ -89,6 +89,8 @@ SQLITE_ONLY = {
         "the test double (--ephemeral) stays SQLite",
     "test_relying_parties.DoubleCurlTest.":
         "the test double (--ephemeral) stays SQLite",
+    "test_resource_metadata.TenantsResourceMetadataTest.":
+        "the test double's tenants (--ephemeral) stay SQLite",
     "test_make_run.": "make run is the embedded SQLite default",
     "test_proxies.AccessLogTest.": "the access log's fields; no store",
     "test_contrib.AlertRulesTest.": "promtool and /metrics; no store",

@@ -5,9 +5,9 @@ The page sets up a server in one `sh` block (`latchkey ...` lines and one
 by an `http` block with the answer it gets. This file runs the set-up (the
 real CLI, the real latchkeyd on a free port), runs each curl command with
 the real curl (`-i` added, the port replaced), and compares status, the
-headers the doc shows, and the JSON body: the same keys, and the same
-values except where the doc writes `...` or the value differs on every
-run (tokens, ids, times, keys).
+headers the doc shows (the port replaced in them too), and the JSON body:
+the same keys, and the same values except where the doc writes `...` or
+the value differs on every run (tokens, ids, times, keys).
 
 Then each row of the error tables (`| request | status | error |`, and
 `/resource`'s `| request | answer |`) is checked with requests of this
@@ -229,6 +229,7 @@ class DocsExamplesTest(LatchkeyTestCase):
                 status, hdrs, body = self.run_curl(command)
                 self.assertEqual(status, want_status, body)
                 for name, value in want_hdrs.items():
+                    value = value.replace(DOC_BASE, self.base)
                     self.assertTrue(header_matches(value, hdrs.get(name)),
                                     f"{name}: {hdrs.get(name)!r}, doc says "
                                     f"{value!r}")
@@ -488,6 +489,7 @@ class DocsExamplesTest(LatchkeyTestCase):
                     if error is not None:
                         self.assertEqual(r.json()["error"], error, r.body)
                     for name, value in specs:
+                        value = value.replace(DOC_BASE, self.base)
                         got = r.headers.get(name.lower())
                         self.assertTrue(header_matches(value, got),
                                         f"{name}: {got!r}, doc says "

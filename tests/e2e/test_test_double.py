@@ -29,6 +29,11 @@ APP = ("app", "app-secret")
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
+def resource_metadata(s):
+    """/resource's RFC 9728 metadata URL on s (test_resource_metadata)."""
+    return s.issuer + "/.well-known/oauth-protected-resource/resource"
+
+
 class DoubleBase(LatchkeyTestCase):
     def setUp(self):
         super().setUp()
@@ -282,8 +287,11 @@ class FaultTest(DoubleBase):
         self.control(s, "faults", endpoint="resource", status=401)
         r = self.resource(s, "x")
         self.assertEqual((r.status, r.json()["error"]), (401, "invalid_token"))
+        # The challenge /resource sends, its metadata URL included (RFC
+        # 9728 section 5.1).
         self.assertEqual(r.headers["www-authenticate"],
-                         'Bearer realm="latchkey", error="invalid_token"')
+                         'Bearer realm="latchkey", error="invalid_token", '
+                         'resource_metadata="%s"' % resource_metadata(s))
         self.control(s, "faults", endpoint="token", status=401)
         r = self.cc(s)
         self.assertOAuthError(r, 401, "invalid_client")
@@ -383,7 +391,8 @@ class ResourceTest(DoubleBase):
         r = self.resource(s)
         self.assertEqual(r.status, 401)
         self.assertEqual(r.headers["www-authenticate"],
-                         'Bearer realm="latchkey"')
+                         'Bearer realm="latchkey", resource_metadata="%s"'
+                         % resource_metadata(s))
         # Bad, expired, revoked: invalid_token.
         for tok in ("nope", at[:-2] + "xx"):
             r = self.resource(s, tok)
@@ -402,7 +411,8 @@ class ResourceTest(DoubleBase):
         self.assertEqual(r.headers["www-authenticate"],
                          'Bearer realm="latchkey", error="insufficient_scope", '
                          'error_description="the access token lacks a scope '
-                         'this request needs", scope="write"')
+                         'this request needs", scope="write", '
+                         'resource_metadata="%s"' % resource_metadata(s))
         self.assertEqual(self.resource(s, at, "?scope=read").status, 200)
         # Malformed requests.
         for auth in ("Basic abc", "Bearer", "Bearer a b", "Bearer \"x\""):
