@@ -31,7 +31,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+from lk_bench import run  # bench/lk_bench.py
+
 
 
 def b64u(data):
@@ -53,24 +54,6 @@ class Key:
             c["ath"] = b64u(hashlib.sha256(token.encode()).digest())
         return jwt.encode(c, self.pem, algorithm="ES256",
                           headers={"typ": "dpop+jwt", "jwk": self.jwk})
-
-
-def cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def run(conn, pid, requests):
-    """requests: (method, path, body, headers) each; seconds and CPU."""
-    c0, t0 = cpu(pid), time.perf_counter()
-    for method, path, body, headers in requests:
-        conn.request(method, path, body=body, headers=headers)
-        r = conn.getresponse()
-        data = r.read()
-        if r.status != 200:
-            raise SystemExit(f"{method} {path}: {r.status} {data!r}")
-    return time.perf_counter() - t0, cpu(pid) - c0
 
 
 def main():

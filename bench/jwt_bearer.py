@@ -32,25 +32,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+from lk_bench import run  # bench/lk_bench.py
+
 ISS = "https://kubernetes.default.svc.cluster.local"
-
-
-def cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def run(conn, pid, n, body, headers):
-    c0, t0 = cpu(pid), time.perf_counter()
-    for _ in range(n):
-        conn.request("POST", "/token", body=body, headers=headers)
-        r = conn.getresponse()
-        data = r.read()
-        if r.status != 200:
-            raise SystemExit(f"/token: {r.status} {data!r}")
-    return time.perf_counter() - t0, cpu(pid) - c0
 
 
 def main():
@@ -104,8 +88,9 @@ def main():
     try:
         for _ in range(a.rounds):
             for name, body in bodies.items():
-                results[name].append(run(conn, proc.pid, a.requests, body,
-                                         form))
+                results[name].append(run(
+                    conn, proc.pid,
+                    [("POST", "/token", body, form)] * a.requests))
     finally:
         conn.close()
         proc.terminate()

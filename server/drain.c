@@ -47,11 +47,6 @@
 #define DRAIN_SILENT_MS 1000
 #define DRAIN_POLL_MS 2
 
-/* The socket context of each connection. */
-struct conn_note {
-	bool begun; /* it has sent a request */
-};
-
 void drain_on_connection(void *cls, struct MHD_Connection *c,
                          void **socket_context,
                          enum MHD_ConnectionNotificationCode code)
@@ -73,6 +68,8 @@ void drain_on_connection(void *cls, struct MHD_Connection *c,
 	}
 	if (n != NULL && !n->begun)
 		atomic_fetch_sub(&s->fresh_conns, 1);
+	if (n != NULL)
+		tls_peer_clear(&n->cert);
 	free(n);
 	*socket_context = NULL;
 }

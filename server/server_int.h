@@ -83,6 +83,17 @@ void offload_complete(struct srv *s);
 
 /* ---- drain.c: a graceful stop ------------------------------------------ */
 
+/* The socket context of each connection (drain.c makes and frees it).
+ * Only the thread serving the connection's request touches it. */
+struct conn_note {
+	bool begun; /* it has sent a request */
+	/* tls_peer.c: the TLS client certificate as read for an earlier
+	 * request of the connection (cert.x5t NULL: none read yet), so a
+	 * keep-alive connection checks its certificate once. */
+	struct tls_client_cert cert;
+	int64_t cert_read_at; /* clock_now() when it was read */
+};
+
 /* MHD_OPTION_NOTIFY_CONNECTION: counts connections until their first
  * request. */
 void drain_on_connection(void *cls, struct MHD_Connection *c,

@@ -10,6 +10,12 @@
  *
  * A request a trusted proxy forwarded has none: the TLS peer is the
  * proxy, whose certificate must not pass for its clients'.
+ *
+ * What was read is kept with the connection (struct conn_note): the
+ * chain check is a signature verification, and a keep-alive client
+ * sends many requests over one handshake. It is used again only for the
+ * same certificate (its thumbprint), which is all a connection has, and
+ * for a minute at most.
  */
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -17,9 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "crypto.h"
 #include "server_int.h"
 #include "strutil.h"
+
+/* How long a connection's certificate, once read, is taken as read. */
+#define CERT_REREAD_SECS 60
 
 /* A subjectAltName may be long, but not longer than a header. */
 #define SAN_MAX 1024
@@ -51,6 +61,28 @@ static void read_names(gnutls_x509_crt_t crt, struct tls_client_cert *out)
 	}
 }
 
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static void copy_cert(struct tls_client_cert *dst,
+                      const struct tls_client_cert *src)
+{
+	dst->x5t = dup_or_null(src->x5t);
+	dst->chain_ok = src->chain_ok;
+	dst->subject_dn = dup_or_null(src->subject_dn);
+	dst->san_dns = dup_or_null(src->san_dns);
+	dst->san_uri = dup_or_null(src->san_uri);
+}
+
+static struct conn_note *conn_of(struct srv_req *rq)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+	    rq->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
 bool tls_peer_cert(struct srv_req *rq, struct tls_client_cert *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -70,6 +102,17 @@ bool tls_peer_cert(struct srv_req *rq, struct tls_client_cert *out)
 	                     md) != 0)
 		return false;
 	out->x5t = b64_encode(md, sizeof(md), true);
+	struct conn_note *note = conn_of(rq);
+	/* Read again after a while: the chain check covers the validity
+	 * period, and a busy connection may outlive it. */
+	int64_t now = clock_now();
+	if (out->x5t != NULL && note != NULL && note->cert.x5t != NULL &&
+	    now - note->cert_read_at < CERT_REREAD_SECS &&
+	    strcmp(note->cert.x5t, out->x5t) == 0) {
+		free(out->x5t);
+		copy_cert(out, &note->cert);
+		return true;
+	}
 	/* Only tls_client_ca is the handshake's trust list then (httpd.c):
 	 * without it, nothing chains. The check includes the validity
 	 * period and every signature of the chain. */
@@ -84,7 +127,14 @@ bool tls_peer_cert(struct srv_req *rq, struct tls_client_cert *out)
 			read_names(crt, out);
 		gnutls_x509_crt_deinit(crt);
 	}
-	return out->x5t != NULL;
+	if (out->x5t == NULL)
+		return false;
+	if (note != NULL) {
+		tls_peer_clear(&note->cert);
+		copy_cert(&note->cert, out);
+		note->cert_read_at = now;
+	}
+	return true;
 }
 
 void tls_peer_clear(struct tls_client_cert *c)
