@@ -81,7 +81,8 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	                  "may not be granted latchkey:admin (the default)"},
 	[OPT_JWKS] = {"jwks", ADM_OPT_ARG, "FILE",
 	              "the client's public keys, a JWKS file, for "
-	              "private_key_jwt ('' removes them)"},
+	              "private_key_jwt, or its certificates (x5c) for "
+	              "self_signed_tls_client_auth ('' removes them)"},
 	[OPT_REQUIRE_DPOP] = {"require-dpop", 0, NULL,
 	                      "/token requires a DPoP proof: the client's "
 	                      "tokens are all bound to its key"},

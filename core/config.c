@@ -169,12 +169,13 @@ static const struct setting settings[] = {
 	 tls_versions, "oldest TLS version served (1.2 or 1.3; 1.0 and 1.1 "
 	 "are never served, RFC 8996)"},
 	{"tls_client_certs", S_BOOL, OFF(tls_client_certs), "false", 0, 1, NULL,
-	 "ask HTTPS clients for a certificate (never required), for clients "
-	 "of self_signed_tls_client_auth and certificate-bound tokens (RFC "
-	 "8705); needs tls_cert"},
+	 "ask HTTPS clients for any certificate (never required, naming no "
+	 "CA), for clients of self_signed_tls_client_auth (RFC 8705); needs "
+	 "tls_cert"},
 	{"tls_client_ca", S_STR, OFF(tls_client_ca), "", 0, 0, NULL,
 	 "PEM CA certificates that sign the certificates of tls_client_auth "
-	 "clients (RFC 8705); implies tls_client_certs; empty: none"},
+	 "clients (RFC 8705); HTTPS clients are asked for a certificate "
+	 "(never required); empty: none"},
 	{"tls_ciphers", S_STR, OFF(tls_ciphers), "NORMAL", 0, 0, NULL,
 	 "GnuTLS priority string for the ciphers, key exchanges and "
 	 "signatures served; tls_min_version still sets the versions"},

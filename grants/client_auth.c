@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "clock.h"
 #include "crypto.h"
@@ -306,6 +307,18 @@ static const char *method_refused(const struct store_client *cl, bool basic)
 	return NULL;
 }
 
+/* Whether the space-separated names hold name, in any ASCII case (DNS
+ * names compare so: RFC 5280 section 7.2, RFC 4343). */
+static bool dns_names_hold(const char *names, const char *name)
+{
+	size_t len, n = strlen(name);
+	for (const char *w = words_next(names, &len); w != NULL;
+	     w = words_next(w + len, &len))
+		if (len == n && strncasecmp(w, name, n) == 0)
+			return true;
+	return false;
+}
+
 /* RFC 8705 section 2: whether the TLS client certificate tc is cl's.
  * tls_client_auth: it chains to tls_client_ca and names what cl
  * registered (2.1.2); self_signed_tls_client_auth: it is one of the
@@ -319,8 +332,7 @@ static bool cert_is_clients(struct grants *g, const struct store_client *cl,
 		       ((cl->tls_subject_dn != NULL && tc->subject_dn != NULL &&
 		         strcmp(cl->tls_subject_dn, tc->subject_dn) == 0) ||
 		        (cl->tls_san_dns != NULL &&
-		         words_contains(tc->san_dns, cl->tls_san_dns,
-		                        strlen(cl->tls_san_dns))) ||
+		         dns_names_hold(tc->san_dns, cl->tls_san_dns)) ||
 		        (cl->tls_san_uri != NULL &&
 		         words_contains(tc->san_uri, cl->tls_san_uri,
 		                        strlen(cl->tls_san_uri))));
@@ -361,11 +373,17 @@ static struct oauth_result authenticate_cert(struct grants *g, const char *id,
 		               "is not this client's");
 	if (r.err != OAUTH_OK) {
 		metrics_inc(MET_CLIENT_AUTH_FAILURES);
+		/* The subject helps an operator see why (a DN spelled
+		 * another way); a certificate's names are no secret. */
 		log_security("client authentication failed: %s for client "
-		             "%.128s (%s)",
+		             "%.128s (%s)%s%.256s",
 		             tc == NULL ? "no TLS client certificate"
 		                        : "another TLS client certificate",
-		             id, out->auth_method);
+		             id, out->auth_method,
+		             tc != NULL && tc->subject_dn != NULL ? ": subject "
+		                                                  : "",
+		             tc != NULL && tc->subject_dn != NULL ? tc->subject_dn
+		                                                  : "");
 		store_client_clear(out);
 	}
 	return r;

@@ -32,17 +32,18 @@ static json_t *words_array(const char *list)
 }
 
 /* The methods of md, and those of RFC 8705 that this server's TLS lets
- * clients use: self_signed_tls_client_auth whenever it asks for client
- * certificates, tls_client_auth when tls_client_ca names their CAs. */
+ * clients use: tls_client_auth when tls_client_ca names their CAs,
+ * self_signed_tls_client_auth when tls_client_certs takes any
+ * certificate (with tls_client_ca alone the handshake names its CAs, and
+ * many clients then send no self-signed one: server/tls_peer.c). */
 static json_t *auth_methods(const struct lk_config *c,
                             const char *const *methods)
 {
 	json_t *a = str_array(methods);
-	bool ask = c->tls_cert[0] != '\0' &&
-	           (c->tls_client_certs || c->tls_client_ca[0] != '\0');
-	if (ask && c->tls_client_ca[0] != '\0')
+	bool tls = c->tls_cert[0] != '\0';
+	if (tls && c->tls_client_ca[0] != '\0')
 		json_array_append_new(a, json_string("tls_client_auth"));
-	if (ask)
+	if (tls && c->tls_client_certs)
 		json_array_append_new(a,
 		                      json_string("self_signed_tls_client_auth"));
 	return a;

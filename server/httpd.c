@@ -385,6 +385,7 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 {
 	drain_on_connection(cls, c, socket_context, code);
 	peers_on_connection(cls, c, code);
+	tls_peer_on_connection(cls, c, code);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -436,10 +437,9 @@ int srv_start(struct srv *s, int listen_fd, char *err, size_t errlen)
 	/* RFC 8705: libmicrohttpd asks for (and never requires) a client
 	 * certificate when given a trust list. tls_client_ca is the list
 	 * tls_client_auth needs; without it, the server's own certificate
-	 * stands in: the handshake takes any certificate either way (the
-	 * clients' registered ones decide, grants/client_auth.c), and
-	 * browsers, finding none of theirs issued by it, are not asked to
-	 * pick one. */
+	 * stands in, and nothing is checked against it (tls_peer.c). The
+	 * handshake takes any certificate either way: the clients'
+	 * registered ones decide (grants/client_auth.c). */
 	bool ask = tls && (cfg->tls_client_certs || cfg->tls_client_ca[0]);
 	/* Checked even without TLS: a typo shows before HTTPS is on. */
 	char *prio = tls_priority(cfg, err, errlen);

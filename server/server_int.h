@@ -273,6 +273,10 @@ json_t *introspection_json(const struct introspection *in);
  * the connection is not TLS, or a trusted proxy forwarded rq. */
 bool tls_peer_cert(struct srv_req *rq, struct tls_client_cert *out);
 void tls_peer_clear(struct tls_client_cert *c);
+/* MHD_OPTION_NOTIFY_CONNECTION: what a new TLS connection's handshake
+ * says of the certificates it asks for. */
+void tls_peer_on_connection(struct srv *s, struct MHD_Connection *c,
+                            enum MHD_ConnectionNotificationCode code);
 
 /* ---- tls.c --------------------------------------------------------------- */
 

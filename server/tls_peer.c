@@ -22,8 +22,8 @@
 #include <gnutls/x509.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "clock.h"
 #include "crypto.h"
 #include "server_int.h"
 #include "strutil.h"
@@ -31,6 +31,9 @@
 /* How long a connection's certificate, once read, is taken as read. */
 #define CERT_REREAD_SECS 60
 
+/* The subjectAltName entries read; a certificate with more names than
+ * this is a wildcard in all but name. */
+#define SAN_MAX_NAMES 256
 /* A subjectAltName may be long, but not longer than a header. */
 #define SAN_MAX 1024
 
@@ -41,7 +44,7 @@ static void read_names(gnutls_x509_crt_t crt, struct tls_client_cert *out)
 		out->subject_dn = strndup((const char *)dn.data, dn.size);
 		gnutls_free(dn.data);
 	}
-	for (unsigned i = 0; i < 64; i++) {
+	for (unsigned i = 0; i < SAN_MAX_NAMES; i++) {
 		char buf[SAN_MAX + 1];
 		size_t len = SAN_MAX;
 		int t = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &len,
@@ -104,8 +107,11 @@ bool tls_peer_cert(struct srv_req *rq, struct tls_client_cert *out)
 	out->x5t = b64_encode(md, sizeof(md), true);
 	struct conn_note *note = conn_of(rq);
 	/* Read again after a while: the chain check covers the validity
-	 * period, and a busy connection may outlive it. */
-	int64_t now = clock_now();
+	 * period, and a busy connection may outlive it. A monotonic clock:
+	 * the wall clock (or the test double's) may step back. */
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t now = ts.tv_sec;
 	if (out->x5t != NULL && note != NULL && note->cert.x5t != NULL &&
 	    now - note->cert_read_at < CERT_REREAD_SECS &&
 	    strcmp(note->cert.x5t, out->x5t) == 0) {
@@ -115,10 +121,18 @@ bool tls_peer_cert(struct srv_req *rq, struct tls_client_cert *out)
 	}
 	/* Only tls_client_ca is the handshake's trust list then (httpd.c):
 	 * without it, nothing chains. The check includes the validity
-	 * period and every signature of the chain. */
+	 * period, every signature of the chain, and the purpose: a
+	 * certificate whose extended key usage leaves out TLS client
+	 * authentication (a server's, say) is no client's (RFC 5280
+	 * 4.2.1.12); one without the extension may serve any purpose. */
 	unsigned status = 0;
+	gnutls_typed_vdata_st purpose = {
+		.type = GNUTLS_DT_KEY_PURPOSE_OID,
+		.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
+	};
 	out->chain_ok = rq->srv->cfg->tls_client_ca[0] != '\0' &&
-	                gnutls_certificate_verify_peers2(s, &status) == 0 &&
+	                gnutls_certificate_verify_peers(s, &purpose, 1,
+	                                                &status) == 0 &&
 	                status == 0;
 	gnutls_x509_crt_t crt;
 	if (gnutls_x509_crt_init(&crt) == 0) {
@@ -135,6 +149,23 @@ bool tls_peer_cert(struct srv_req *rq, struct tls_client_cert *out)
 		note->cert_read_at = now;
 	}
 	return true;
+}
+
+void tls_peer_on_connection(struct srv *s, struct MHD_Connection *c,
+                            enum MHD_ConnectionNotificationCode code)
+{
+	/* tls_client_certs takes any certificate (self-signed ones are
+	 * registered per client): the handshake names no acceptable CAs,
+	 * since clients that filter by those names (Java's, Go's) would
+	 * otherwise send none. With tls_client_ca alone, it names them. */
+	if (code != MHD_CONNECTION_NOTIFY_STARTED || !s->cfg->tls_client_certs ||
+	    s->cfg->tls_cert[0] == '\0')
+		return;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci != NULL && ci->tls_session != NULL)
+		gnutls_certificate_send_x509_rdn_sequence(
+		    (gnutls_session_t)ci->tls_session, 1);
 }
 
 void tls_peer_clear(struct tls_client_cert *c)

@@ -494,6 +494,11 @@ const char *client_spec_finish(struct store_client *c,
 	         : false))
 		return "self_signed_tls_client_auth needs the client's "
 		       "certificates: keys with x5c in jwks, or a jwks_uri";
+	*where = CLIENT_F_ADMIN;
+	if (c->is_admin && client_spec_uses_cert(c))
+		return "an admin client cannot authenticate with a TLS client "
+		       "certificate: its tokens would be bound to it, and the "
+		       "admin API takes no bound tokens";
 	*where = CLIENT_F_TLS_SUBJECT_DN;
 	if (pki && cert_names(c) != 1)
 		return "tls_client_auth needs exactly one of "

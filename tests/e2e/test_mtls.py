@@ -57,6 +57,13 @@ class MtlsCase(LatchkeyTestCase):
                     "DNS:billing.internal,URI:spiffe://example.org/billing")
         self.signed("orders", "/O=Example/CN=orders",
                     "DNS:orders.internal")
+        # Our CA's, naming billing, but for servers only (review: any
+        # server's key for the name would have passed as the client).
+        self.signed("server-only", "/O=Example/CN=billing",
+                    "DNS:billing.internal\nextendedKeyUsage=serverAuth")
+        # DNS names compare in any case; and a client one by purpose.
+        self.signed("shouting", "/O=Example/CN=BILLING",
+                    "DNS:BILLING.Internal\nextendedKeyUsage=clientAuth")
         # Self-signed: one registered as a client's key, and a stranger
         # naming itself as billing does.
         for name, subj in (("self", "/CN=self"),
@@ -169,6 +176,24 @@ class TlsClientAuthTest(MtlsCase):
                 self.assertEqual((c["client_id"], c["scope"]),
                                  (client, "read"))
 
+    def test_dns_names_in_any_case(self):
+        r = self.cc("by-dns", "shouting")
+        self.assertEqual(r.status_code, 200, r.text)
+        self.assertEqual(claims(r.json()["access_token"])["cnf"],
+                         {"x5t#S256": x5t(self.p("shouting.pem"))})
+        # A subject DN is compared exactly: CN=BILLING is not CN=billing.
+        self.assertRefused(self.cc("by-dn", "shouting"), 401,
+                           "invalid_client")
+
+    def test_the_handshake_names_the_ca(self):
+        """With tls_client_ca alone, the certificate request names its
+        CAs (clients pick their certificate by them)."""
+        out = subprocess.run(
+            ["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.s.port],
+            input="", capture_output=True, text=True, timeout=60).stdout
+        self.assertIn("Acceptable client certificate CA names\nCN = "
+                      "Workload CA", out)
+
     def test_bound_token_at_the_resources(self):
         tok = self.cc("by-dns", "billing").json()["access_token"]
         r = self.get("/resource", tok, cert="billing")
@@ -210,6 +235,8 @@ class TlsClientAuthTest(MtlsCase):
             ("by-uri", "orders", "the TLS client certificate is not this "
              "client's"),
         ]
+        cases.append(("by-dns", "server-only", "the TLS client certificate "
+                      "is not this client's"))
         for client, cert, why in cases:
             with self.subTest(client=client, cert=cert):
                 self.assertRefused(self.cc(client, cert), 401,
@@ -224,7 +251,8 @@ class TlsClientAuthTest(MtlsCase):
         self.assertRefused(r, 401, "invalid_client")
         log = self.s.log_text()
         self.assertIn("client authentication failed: another TLS client "
-                      "certificate for client by-dns (tls_client_auth)", log)
+                      "certificate for client by-dns (tls_client_auth): "
+                      "subject CN=billing,O=Example", log)
         self.assertIn("client authentication failed: no TLS client "
                       "certificate for client by-dns", log)
         out = json.loads(cli(self.db, "token", "list", "--json").stdout)
@@ -250,9 +278,10 @@ class TlsClientAuthTest(MtlsCase):
         md = requests.get(self.base + "/.well-known/oauth-authorization-"
                           "server", verify=self.p("srv.pem"),
                           timeout=30).json()
+        # With tls_client_ca alone: tls_client_auth, not the self-signed
+        # method (the handshake names the CAs).
         methods = ["client_secret_basic", "client_secret_post",
-                   "private_key_jwt", "none", "tls_client_auth",
-                   "self_signed_tls_client_auth"]
+                   "private_key_jwt", "none", "tls_client_auth"]
         self.assertEqual(md["token_endpoint_auth_methods_supported"],
                          methods)
         self.assertEqual(md["revocation_endpoint_auth_methods_supported"],
@@ -339,6 +368,12 @@ class SelfSignedTest(MtlsCase):
                           timeout=30).json()
         self.assertEqual(md["token_endpoint_auth_methods_supported"][-2:],
                          ["none", "self_signed_tls_client_auth"])
+        # The certificate request names no CA: clients that pick their
+        # certificate by the names (Java's, Go's) would send none.
+        out = subprocess.run(
+            ["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.s.port],
+            input="", capture_output=True, text=True, timeout=60).stdout
+        self.assertIn("No client certificate CA names sent", out)
 
     def test_not_asked_for_without_the_settings(self):
         add_client(self.db, "selfie", "--id", "selfie", "--grant",
@@ -388,6 +423,13 @@ class MtlsConfigTest(MtlsCase):
                         "client_credentials", *args, check=False)
                 self.assertEqual(p.returncode, 2, p.stderr)
                 self.assertIn(message, p.stderr)
+        p = cli(self.db, "client", "add", "x", "--admin", "--grant",
+                "client_credentials", "--token-endpoint-auth-method",
+                "tls_client_auth", "--tls-client-auth-san-dns", "a.example",
+                check=False)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("an admin client cannot authenticate with a TLS "
+                      "client certificate", p.stderr)
         p = cli(self.db, "client", "add", "x", "--public", "--grant",
                 "password", "--tls-client-auth-san-dns", "a.example",
                 check=False)
