@@ -20,7 +20,6 @@ import base64
 import http.client
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from lk_bench import run  # bench/lk_bench.py
+from lk_bench import report, run  # bench/lk_bench.py
 
 ISS = "https://kubernetes.default.svc.cluster.local"
 
@@ -95,19 +94,9 @@ def main():
         conn.close()
         proc.terminate()
         proc.wait(timeout=30)
-    print(f"{a.requests} requests per run, {a.rounds} rounds, medians; "
-          "one connection, one request at a time")
-    print(f"{'run':<20}{'req/s':>10}{'CPU us/req':>13}")
-    med = {}
-    for name, runs in results.items():
-        rps = statistics.median(a.requests / t for t, _ in runs)
-        us = statistics.median(c / a.requests * 1e6 for _, c in runs)
-        med[name] = (rps, us)
-        print(f"{name:<20}{rps:>10.0f}{us:>13.0f}")
-    cc, jb = med["client_credentials"], med["jwt_bearer"]
-    print(f"jwt_bearer/client_credentials: throughput {jb[0] / cc[0]:.2f}, "
-          f"CPU per request {jb[1] / cc[1]:.2f}x")
-
+    report(results, a.requests, a.rounds,
+           "one connection, one request at a time",
+           "client_credentials", "jwt_bearer")
 
 if __name__ == "__main__":
     sys.exit(main())

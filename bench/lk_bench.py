@@ -2,6 +2,7 @@
 against another in the same run: the server's CPU from /proc, and a run
 of requests over one keep-alive connection."""
 import os
+import statistics
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -25,3 +26,19 @@ def run(conn, pid, requests):
         if r.status != 200:
             raise SystemExit(f"{method} {path}: {r.status} {data!r}")
     return time.perf_counter() - t0, cpu(pid) - c0
+
+
+def report(results, requests, rounds, how, base, other):
+    """Prints the medians of results ({name: [(seconds, cpu)] per round})
+    and other's ratios to base."""
+    print(f"{requests} requests per run, {rounds} rounds, medians; {how}")
+    print(f"{'run':<20}{'req/s':>10}{'CPU us/req':>13}")
+    med = {}
+    for name, rs in results.items():
+        rps = statistics.median(requests / t for t, _ in rs)
+        us = statistics.median(c / requests * 1e6 for _, c in rs)
+        med[name] = (rps, us)
+        print(f"{name:<20}{rps:>10.0f}{us:>13.0f}")
+    b, o = med[base], med[other]
+    print(f"{other}/{base}: throughput {o[0] / b[0]:.2f}, "
+          f"CPU per request {o[1] / b[1]:.2f}x")

@@ -21,12 +21,11 @@ import http.client
 import json
 import os
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile
 
-from lk_bench import run  # bench/lk_bench.py
+from lk_bench import report, run  # bench/lk_bench.py
 
 
 def openssl(tmp, *args):
@@ -111,19 +110,9 @@ def main():
             conn.close()
         proc.terminate()
         proc.wait(timeout=30)
-    print(f"{a.requests} requests per run, {a.rounds} rounds, medians; "
-          "one HTTPS connection per client, one request at a time")
-    print(f"{'run':<20}{'req/s':>10}{'CPU us/req':>13}")
-    med = {}
-    for name, rs in results.items():
-        rps = statistics.median(a.requests / t for t, _ in rs)
-        us = statistics.median(c / a.requests * 1e6 for _, c in rs)
-        med[name] = (rps, us)
-        print(f"{name:<20}{rps:>10.0f}{us:>13.0f}")
-    cs, mt = med["client_secret"], med["tls_client_auth"]
-    print(f"tls_client_auth/client_secret: throughput {mt[0] / cs[0]:.2f}, "
-          f"CPU per request {mt[1] / cs[1]:.2f}x")
-
+    report(results, a.requests, a.rounds,
+           "one HTTPS connection per client, one request at a time",
+           "client_secret", "tls_client_auth")
 
 if __name__ == "__main__":
     sys.exit(main())
