@@ -99,7 +99,8 @@ const struct adm_opt_def adm_opts[ADM_OPT__MAX] = {
 	                     "removes it)"},
 	[OPT_JWKS_URI] = {"jwks-uri", ADM_OPT_ARG, "URL",
 	                  "where the client publishes its public keys, for "
-	                  "private_key_jwt ('' removes it)"},
+	                  "private_key_jwt or self_signed_tls_client_auth ('' "
+	                  "removes it)"},
 	[OPT_TOKEN_ENDPOINT_AUTH_METHOD] = {
 	    "token-endpoint-auth-method", ADM_OPT_ARG, "METHOD",
 	    "client_secret_basic, client_secret_post, private_key_jwt (a "

@@ -8,10 +8,11 @@ one with a generated secret, both registered for client_credentials.
 Usage: bench/mtls.py --build DIR [--requests N] [--rounds R]
 
 Each client has one keep-alive HTTPS connection, so the handshake (and
-its certificate) is paid once per connection, not per request: the time
-is the server's per request, reading the connection's certificate
-(thumbprint, chain check, names), matching it, and issuing a token bound
-to it, against checking a secret and issuing an unbound one. The runs
+its certificate) is paid once per connection, not per request, and so is
+the certificate's chain check and names (kept with the connection): the
+time is the server's per request, the certificate's thumbprint, matching
+it, and issuing a token bound to it, against checking a secret and
+issuing an unbound one. The runs
 alternate for R rounds; medians are reported, with the server's CPU per
 request (utime + stime from /proc) and the ratio.
 """
@@ -23,6 +24,7 @@ import os
 import ssl
 import subprocess
 import sys
+import shutil
 import tempfile
 
 from lk_bench import report, run  # bench/lk_bench.py
@@ -110,6 +112,7 @@ def main():
             conn.close()
         proc.terminate()
         proc.wait(timeout=30)
+        shutil.rmtree(tmp)  # private keys and the database
     report(results, a.requests, a.rounds,
            "one HTTPS connection per client, one request at a time",
            "client_secret", "tls_client_auth")

@@ -33,6 +33,7 @@ struct held {
 	char *scope;  /* NULL: the token holds no scope (an ID token) */
 	char *family; /* NULL: none */
 	json_t *act;  /* the token's own act claim; NULL: none */
+	bool cert_bound; /* bound to the connection's TLS certificate */
 };
 
 static void held_clear(struct held *h)
@@ -83,6 +84,7 @@ static struct oauth_result read_access(struct grants *g, const char *token,
 		return unusable("a certificate-bound token is exchanged only "
 		                "over a connection presenting its certificate");
 	}
+	out->cert_bound = x5t != NULL;
 	struct store_token t = {0};
 	enum store_rc rc = jti ? store_token_get(g->store, jti, &t)
 	                       : STORE_NOT_FOUND;
@@ -220,6 +222,12 @@ struct oauth_result grant_token_exchange(struct grants *g,
 		                        &scope)
 		        : scope_grant(rq->scope, narrowed.scopes, &scope),
 		    cut);
+	/* RFC 8705 section 3 as RFC 9449 for DPoP: what was bound to the
+	 * connection's certificate stays bound to it (read_access made sure
+	 * the connection presented it), whoever exchanges it. */
+	const char *x5t = rq->tls_x5t;
+	if (x5t == NULL && (subject.cert_bound || actor.cert_bound))
+		x5t = rq->creds.tls_cert->x5t;
 	if (r.err == OAUTH_OK) {
 		act = act_claim(&subject, &actor);
 		struct issue_opts o = {
@@ -229,7 +237,7 @@ struct oauth_result grant_token_exchange(struct grants *g,
 			.expires_max = actor.exp > 0 && actor.exp < subject.exp
 			                   ? actor.exp : subject.exp,
 			.issued_token_type = TT_ACCESS, .may_pend = rq->may_pend,
-			.dpop_jkt = rq->dpop_jkt, .tls_x5t = rq->tls_x5t,
+			.dpop_jkt = rq->dpop_jkt, .tls_x5t = x5t,
 		};
 		r = token_issue(g, &narrowed, &o, out);
 	}

@@ -12,7 +12,8 @@
  *
  * The document states what /resource does, nothing more: tokens in the
  * Authorization header only (it reads no form body and no access_token
- * query parameter), Bearer or DPoP-bound, proofs signed with the
+ * query parameter), Bearer, DPoP-bound or bound to a TLS client
+ * certificate (when latchkeyd asks for them), proofs signed with the
  * algorithms the authorization server metadata lists for DPoP. No
  * scopes_supported: /resource takes a token of any scope (a ?scope= query
  * asks for ones), so a list would name nothing it requires.
@@ -82,6 +83,13 @@ static json_t *resource_metadata_json(const struct srv_req *rq)
 	                    json_false());
 	json_object_set_new(o, "resource_name",
 	                    json_string("Latchkey token claims (/resource)"));
+	/* RFC 8705 tokens: /resource checks their binding whenever the
+	 * server asks for client certificates (left out, it reads false). */
+	const struct lk_config *c = rq->srv->cfg;
+	if (c->tls_cert[0] != '\0' &&
+	    (c->tls_client_certs || c->tls_client_ca[0] != '\0'))
+		json_object_set_new(o, "tls_client_certificate_bound_access_"
+		                    "tokens", json_true());
 	free(id);
 	return o;
 }

@@ -91,7 +91,7 @@ struct conn_note {
 	 * request of the connection (cert.x5t NULL: none read yet), so a
 	 * keep-alive connection checks its certificate once. */
 	struct tls_client_cert cert;
-	int64_t cert_read_at; /* clock_now() when it was read */
+	int64_t cert_read_at; /* CLOCK_MONOTONIC seconds when it was read */
 };
 
 /* MHD_OPTION_NOTIFY_CONNECTION: counts connections until their first

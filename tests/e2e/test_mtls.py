@@ -159,6 +159,9 @@ class TlsClientAuthTest(MtlsCase):
                    "--tls-client-auth-subject-dn", "CN=billing,O=Example")
         self.rs = add_client(self.db, "rs", "--grant", "client_credentials",
                              "--introspect")
+        # A gateway with a secret that exchanges the services' tokens.
+        self.gw = add_client(self.db, "gw", "--grant", "token-exchange",
+                             "--scope", "read")
         self.start_tls()
 
     def test_each_name_authenticates_and_binds(self):
@@ -219,6 +222,25 @@ class TlsClientAuthTest(MtlsCase):
         self.assertEqual(r.json()["cnf"], {"x5t#S256":
                                            x5t(self.p("billing.pem"))})
         self.assertEqual(r.json()["token_type"], "Bearer")
+
+    def test_exchange_keeps_the_binding(self):
+        """An exchange by another client (with a secret) over a
+        connection presenting the certificate keeps the token bound to
+        it (review: it came out as a plain Bearer token)."""
+        tok = self.cc("by-dns", "billing").json()["access_token"]
+        gw = (self.gw["client_id"], self.gw["client_secret"])
+        form = {"grant_type": X, "subject_token": tok,
+                "subject_token_type": AT}
+        r = self.post("/token", form, cert="billing", auth=gw)
+        self.assertEqual(r.status_code, 200, r.text)
+        c = claims(r.json()["access_token"])
+        self.assertEqual(c["cnf"], {"x5t#S256": x5t(self.p("billing.pem"))})
+        self.assertEqual(c["client_id"], self.gw["client_id"])
+        # Without the certificate it is not exchanged at all.
+        r = self.post("/token", form, auth=gw)
+        self.assertRefused(r, 400, "invalid_request", "a certificate-bound "
+                           "token is exchanged only over a connection "
+                           "presenting its certificate")
 
     def test_refusals(self):
         cases = [
@@ -289,6 +311,12 @@ class TlsClientAuthTest(MtlsCase):
         self.assertEqual(md["introspection_endpoint_auth_methods_supported"],
                          [m for m in methods if m != "none"])
         self.assertIs(md["tls_client_certificate_bound_access_tokens"],
+                      True)
+        # /resource's RFC 9728 metadata says so too.
+        rm = requests.get(self.base + "/.well-known/oauth-protected-"
+                          "resource/resource", verify=self.p("srv.pem"),
+                          timeout=30).json()
+        self.assertIs(rm["tls_client_certificate_bound_access_tokens"],
                       True)
 
     def test_authlib_session(self):
@@ -391,6 +419,10 @@ class SelfSignedTest(MtlsCase):
         self.assertNotIn("self_signed_tls_client_auth",
                          md["token_endpoint_auth_methods_supported"])
         self.assertNotIn("tls_client_certificate_bound_access_tokens", md)
+        rm = requests.get(self.base + "/.well-known/oauth-protected-"
+                          "resource/resource", verify=self.p("srv.pem"),
+                          timeout=30).json()
+        self.assertNotIn("tls_client_certificate_bound_access_tokens", rm)
 
 
 class MtlsConfigTest(MtlsCase):
