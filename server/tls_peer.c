@@ -6,7 +6,8 @@
  * subjectAltNames). The handshake asks for a certificate only with
  * tls_client_certs or tls_client_ca, and never requires one (httpd.c);
  * it takes any, so a self-signed certificate reaches here and the
- * client's registered ones decide (grants/client_auth.c).
+ * client's registered ones decide (grants/client_auth.c). Which CAs the
+ * request names is tls_peer_on_connection's.
  *
  * A request a trusted proxy forwarded has none: the TLS peer is the
  * proxy, whose certificate must not pass for its clients'.
